@@ -1,0 +1,33 @@
+// Typed errors for everything that reads or writes an EROFS image.
+// One line, names the problem and (when known) the byte offset in the image, so the CLI can print
+// `ishare: <message>` and exit 2 without a stack trace.
+
+export type ErofsErrorCode =
+  | 'EBADMAGIC' // not an EROFS image
+  | 'ETRUNCATED' // a structure or data lies past the end of the image
+  | 'ECORRUPT' // a field is out of range / inconsistent (nid, size, chunk index, dirent, loop...)
+  | 'ECHECKSUM' // superblock checksum mismatch
+  | 'EUNSUPPORTED' // a valid feature we do not implement (unknown incompat feature, compressed inode, device table)
+  | 'ENOENT' // path not found
+  | 'ENOTDIR' // path component is not a directory
+  | 'EISDIR' // expected a non-directory
+  | 'ELOOP' // symlink loop / directory cycle
+  | 'EINVAL' // bad argument (wrong block size, bad option)
+  | 'EIO' // device read failed
+  | 'ENOMEM'; // page pool exhausted (every frame pinned)
+
+export class ErofsError extends Error {
+  readonly code: ErofsErrorCode;
+  /** Byte offset in the image the problem was found at, when it is known. */
+  readonly offset: number | undefined;
+  constructor(code: ErofsErrorCode, message: string, offset?: number) {
+    super(offset === undefined ? message : `${message} (at offset ${offset})`);
+    this.name = 'ErofsError';
+    this.code = code;
+    this.offset = offset;
+  }
+}
+
+export function isErofsError(e: unknown): e is ErofsError {
+  return e instanceof ErofsError;
+}

@@ -1,0 +1,184 @@
+// EROFS on-disk format: the one place that names byte offsets of on-disk structures.
+// Mirrors include/erofs_fs.h (kernel fs/erofs/erofs_fs.h). All fields little endian.
+// Reader (super.ts, inode.ts, xattr.ts, dir.ts, data.ts) and writer (mkfs/) both go through
+// these constants; neither hard-codes an offset of its own.
+
+export const EROFS_SUPER_MAGIC_V1 = 0xe0f5e1e2;
+export const EROFS_SUPER_OFFSET = 1024;
+export const EROFS_SUPER_SIZE = 128;
+export const EROFS_MIN_BLKSZBITS = 9; // 512 B
+export const EROFS_MAX_BLKSZBITS = 12; // 4 KiB (page size here)
+export const EROFS_ISLOT_SIZE = 32; // nid unit: meta_blkaddr * blksz + nid * 32
+export const EROFS_NULL_ADDR = 0xffffffff;
+
+/** struct erofs_super_block field offsets (relative to EROFS_SUPER_OFFSET). */
+export const SB = {
+  magic: 0, // u32
+  checksum: 4, // u32 crc32c(~0, sb .. end of block) with this field zeroed, no final xor
+  featureCompat: 8, // u32
+  blkszbits: 12, // u8
+  sbExtslots: 13, // u8
+  rootNid: 14, // u16
+  inos: 16, // u64
+  buildTime: 24, // u64 (epoch)
+  buildTimeNsec: 32, // u32
+  blocks: 36, // u32
+  metaBlkaddr: 40, // u32
+  xattrBlkaddr: 44, // u32
+  uuid: 48, // u8[16]
+  volumeName: 64, // u8[16]
+  featureIncompat: 80, // u32
+  availableComprAlgs: 84, // u16 (union with lz4_max_distance)
+  extraDevices: 86, // u16
+  devtSlotoff: 88, // u16
+  dirblkbits: 90, // u8
+  xattrPrefixCount: 91, // u8
+  xattrPrefixStart: 92, // u32
+  packedNid: 96, // u64
+  xattrFilterReserved: 104, // u8
+  ishareXattrPrefixId: 105, // u8 (mainline ishare: long-prefix id of the fingerprint xattr)
+  // 106..127 reserved
+} as const;
+
+export const FEATURE_COMPAT = {
+  SB_CHKSUM: 0x00000001,
+  MTIME: 0x00000002,
+  XATTR_FILTER: 0x00000004,
+  SHARED_EA_IN_METABOX: 0x00000008,
+  /** Announces per-file fingerprint xattrs for inode page-cache sharing. */
+  ISHARE_XATTRS: 0x00000010,
+} as const;
+
+export const FEATURE_INCOMPAT = {
+  ZERO_PADDING: 0x00000001, // aka LZ4_0PADDING
+  COMPR_CFGS: 0x00000002, // aka BIG_PCLUSTER
+  CHUNKED_FILE: 0x00000004,
+  DEVICE_TABLE: 0x00000008, // aka COMPR_HEAD2
+  ZTAILPACKING: 0x00000010,
+  FRAGMENTS: 0x00000020, // aka DEDUPE
+  XATTR_PREFIXES: 0x00000040,
+  BIT48: 0x00000080,
+  METABOX: 0x00000100,
+} as const;
+
+export const FEATURE_INCOMPAT_NAMES: Record<number, string> = {
+  0x1: 'zero_padding',
+  0x2: 'compr_cfgs/big_pcluster',
+  0x4: 'chunked_file',
+  0x8: 'device_table/compr_head2',
+  0x10: 'ztailpacking',
+  0x20: 'fragments/dedupe',
+  0x40: 'xattr_prefixes',
+  0x80: '48bit',
+  0x100: 'metabox',
+};
+
+/** i_format bits. */
+export const I_VERSION_MASK = 0x1; // 0 compact (32 B), 1 extended (64 B)
+export const I_DATALAYOUT_BIT = 1;
+export const I_DATALAYOUT_MASK = 0x7;
+export const I_NLINK_1_BIT = 4; // newer compact inodes: nlink == 1 and i_nb holds startblk_hi
+
+export const DATALAYOUT = {
+  FLAT_PLAIN: 0,
+  COMPRESSED_FULL: 1,
+  FLAT_INLINE: 2,
+  COMPRESSED_COMPACT: 3,
+  CHUNK_BASED: 4,
+} as const;
+
+export const INODE_COMPACT_SIZE = 32;
+export const INODE_EXTENDED_SIZE = 64;
+
+/** struct erofs_inode_compact */
+export const IC = {
+  format: 0, // u16
+  xattrIcount: 2, // u16
+  mode: 4, // u16
+  nlink: 6, // u16 (i_nb)
+  size: 8, // u32
+  mtime: 12, // u32, seconds relative to sb build_time (0 in older images)
+  u: 16, // u32: raw_blkaddr | rdev | chunk_info
+  ino: 20, // u32
+  uid: 24, // u16
+  gid: 26, // u16
+  reserved: 28, // u32
+} as const;
+
+/** struct erofs_inode_extended */
+export const IE = {
+  format: 0, // u16
+  xattrIcount: 2, // u16
+  mode: 4, // u16
+  nb: 6, // u16
+  size: 8, // u64
+  u: 16, // u32
+  ino: 20, // u32
+  uid: 24, // u32
+  gid: 28, // u32
+  mtime: 32, // u64
+  mtimeNsec: 40, // u32
+  nlink: 44, // u32
+  // 48..63 reserved
+} as const;
+
+/** chunk_info.format (low 16 bits of i_u for CHUNK_BASED) */
+export const CHUNK_FORMAT_BLKBITS_MASK = 0x001f;
+export const CHUNK_FORMAT_INDEXES = 0x0020;
+export const CHUNK_FORMAT_48BIT = 0x0040;
+export const CHUNK_BLOCKMAP_ENTRY_SIZE = 4; // u32 blkaddr
+export const CHUNK_INDEX_SIZE = 8; // struct erofs_inode_chunk_index
+export const CI = { startblkHi: 0 /* u16 */, deviceId: 2 /* u16 */, blkaddr: 4 /* u32 */ } as const;
+
+/** xattr in-inode body header, then h_shared_count u32 ids, then entries. */
+export const XATTR_IBODY_HEADER_SIZE = 12;
+export const XH = { nameFilter: 0 /* u32 */, sharedCount: 4 /* u8 */ } as const;
+export const XATTR_ENTRY_SIZE = 4;
+export const XE = { nameLen: 0 /* u8 */, nameIndex: 1 /* u8 */, valueSize: 2 /* u16 */ } as const;
+/** xattr ibody size from i_xattr_icount (0 means no xattrs). */
+export function xattrIbodySize(icount: number): number {
+  return icount === 0 ? 0 : XATTR_IBODY_HEADER_SIZE + (icount - 1) * 4;
+}
+export const XATTR_LONG_PREFIX_FLAG = 0x80;
+export const XATTR_INDEX = {
+  USER: 1,
+  POSIX_ACL_ACCESS: 2,
+  POSIX_ACL_DEFAULT: 3,
+  TRUSTED: 4,
+  LUSTRE: 5,
+  SECURITY: 6,
+} as const;
+export const XATTR_PREFIXES: Record<number, string> = {
+  1: 'user.',
+  2: 'system.posix_acl_access',
+  3: 'system.posix_acl_default',
+  4: 'trusted.',
+  5: 'lustre.',
+  6: 'security.',
+};
+
+/** Directory entries: struct erofs_dirent (12 B), names follow the dirent array in each dir block. */
+export const DIRENT_SIZE = 12;
+export const DE = { nid: 0 /* u64 */, nameoff: 8 /* u16 */, fileType: 10 /* u8 */ } as const;
+export const FT = {
+  UNKNOWN: 0,
+  REG_FILE: 1,
+  DIR: 2,
+  CHRDEV: 3,
+  BLKDEV: 4,
+  FIFO: 5,
+  SOCK: 6,
+  SYMLINK: 7,
+} as const;
+
+export const S_IFMT = 0o170000;
+export const S_IFSOCK = 0o140000;
+export const S_IFLNK = 0o120000;
+export const S_IFREG = 0o100000;
+export const S_IFBLK = 0o060000;
+export const S_IFDIR = 0o040000;
+export const S_IFCHR = 0o020000;
+export const S_IFIFO = 0o010000;
+
+/** Default name of the content-fingerprint xattr used by inode page-cache sharing. */
+export const DEFAULT_FINGERPRINT_XATTR = 'trusted.erofs.fingerprint';
