@@ -1,0 +1,368 @@
+// ErofsImage: one opened image and the per-thread caches of its immutable metadata (parsed inodes,
+// directory blocks, chunk tables). The on-disk format work lives in the pure modules next door;
+// this class only wires them to a BlockSource and remembers what it already parsed.
+import { constants as bufferConstants } from 'node:buffer';
+import { ErofsError, isErofsError } from './errors.ts';
+import {
+  DATALAYOUT,
+  DEFAULT_FINGERPRINT_XATTR,
+  FEATURE_INCOMPAT,
+  FT,
+} from './format.ts';
+import {
+  type ChunkTable,
+  loadChunkTable,
+  MAP_HOLE,
+  mapInto,
+  type MappingOut,
+  newMappingOut,
+  readData,
+  toBlockMapping,
+} from './data.ts';
+import { findInBlock, compareNames, parseDirBlock } from './dir.ts';
+import { nidInRange, type ParsedInode, parseInode } from './inode.ts';
+import { BufferSource, FileSource, readAt } from './source.ts';
+import { parseSuperblock } from './super.ts';
+import type { BlockMapping, BlockSource, DirEntry, ErofsInode, Superblock, Xattr } from './types.ts';
+import { listXattrs, parsePrefixTable, toHex, type XattrPrefix } from './xattr.ts';
+
+export type { MappingOut } from './data.ts';
+export { MAP_HOLE, MAP_INLINE, MAP_MAPPED } from './data.ts';
+
+export interface OpenOptions {
+  /** Name of the content-fingerprint xattr (default 'trusted.erofs.fingerprint'). */
+  fingerprintXattr?: string;
+}
+
+/** The kernel's MAXSYMLINKS: links followed during one path walk. */
+export const MAX_SYMLINKS = 40;
+/** Longest symlink target we accept (the kernel reads a symlink into one page). */
+const MAX_SYMLINK_LEN = 4095;
+
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder('utf-8');
+const DOT = utf8Encoder.encode('.');
+const DOTDOT = utf8Encoder.encode('..');
+
+function splitPath(path: string): string[] {
+  return path.split('/').filter((c) => c.length > 0);
+}
+
+export class ErofsImage {
+  readonly source: BlockSource;
+  readonly sb: Superblock;
+  readonly blockSize: number;
+  readonly path: string | undefined;
+  readonly fingerprintXattr: string;
+
+  private readonly inodes = new Map<number, ParsedInode>();
+  private readonly dirBlocks = new Map<number, (DirEntry[] | undefined)[]>();
+  private readonly chunkTables = new Map<number, ChunkTable>();
+  private prefixes: XattrPrefix[] | undefined;
+
+  static open(path: string, opts?: OpenOptions): ErofsImage {
+    let src: FileSource;
+    try {
+      src = new FileSource(path);
+    } catch (e) {
+      if (isErofsError(e)) throw e;
+      const reason = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      throw new ErofsError('ENOENT', `cannot open ${path}: ${reason}`);
+    }
+    try {
+      return new ErofsImage(src, { ...opts, path });
+    } catch (e) {
+      src.close();
+      throw e;
+    }
+  }
+
+  static fromBuffer(buf: Uint8Array, opts?: OpenOptions): ErofsImage {
+    return new ErofsImage(new BufferSource(buf), opts);
+  }
+
+  constructor(source: BlockSource, opts?: OpenOptions & { path?: string }) {
+    this.source = source;
+    this.path = opts?.path;
+    this.fingerprintXattr = opts?.fingerprintXattr ?? DEFAULT_FINGERPRINT_XATTR;
+    this.sb = parseSuperblock(source);
+    this.blockSize = this.sb.blockSize;
+    const root = this.root();
+    if (root.type !== 'dir') {
+      throw new ErofsError('ECORRUPT', `root nid ${root.nid} is not a directory`, root.iloc);
+    }
+  }
+
+  root(): ErofsInode {
+    return this.inode(this.sb.rootNid);
+  }
+
+  inode(nid: number): ErofsInode {
+    let ino = this.inodes.get(nid);
+    if (ino === undefined) {
+      ino = parseInode(this.source, this.sb, nid);
+      this.inodes.set(nid, ino);
+    }
+    return ino;
+  }
+
+  private nidOk = (nid: number): boolean => nidInRange(this.sb, nid, this.source.size);
+
+  private requireDir(dir: ErofsInode): void {
+    if (dir.type !== 'dir') throw new ErofsError('ENOTDIR', `nid ${dir.nid} is not a directory`);
+  }
+
+  private dirBlockCount(dir: ErofsInode): number {
+    return Math.ceil(dir.size / this.blockSize);
+  }
+
+  /** Entries of directory block `i`, parsed once and cached. */
+  private dirBlock(dir: ErofsInode, i: number): DirEntry[] {
+    let blocks = this.dirBlocks.get(dir.nid);
+    if (blocks === undefined) {
+      blocks = [];
+      this.dirBlocks.set(dir.nid, blocks);
+    }
+    let entries = blocks[i];
+    if (entries === undefined) {
+      const start = i * this.blockSize;
+      const len = Math.min(this.blockSize, dir.size - start);
+      const m = newMappingOut();
+      this.mapBlocksInto(dir, start, m);
+      const pos = m.kind === MAP_HOLE ? undefined : m.physical + (start - m.logical);
+      const buf = new Uint8Array(len);
+      this.readInto(dir, buf, start);
+      entries = parseDirBlock(buf, dir.nid, pos, this.nidOk);
+      blocks[i] = entries;
+    }
+    return entries;
+  }
+
+  readdir(dir: ErofsInode): DirEntry[] {
+    this.requireDir(dir);
+    const out: DirEntry[] = [];
+    if ((dir as Partial<ParsedInode>).dotOmitted) out.push({ name: '.', nameBytes: DOT.slice(), nid: dir.nid, fileType: FT.DIR });
+    const n = this.dirBlockCount(dir);
+    for (let i = 0; i < n; i++) for (const e of this.dirBlock(dir, i)) out.push(e);
+    return out;
+  }
+
+  /**
+   * Find `name` in `dir` the way the kernel does: binary search over the blocks by their first
+   * name, then within the last block whose first name sorts before it.
+   */
+  lookup(dir: ErofsInode, name: string | Uint8Array): number | undefined {
+    this.requireDir(dir);
+    const key = typeof name === 'string' ? utf8Encoder.encode(name) : name;
+    if (key.length === 0) return undefined;
+    if ((dir as Partial<ParsedInode>).dotOmitted && compareNames(key, DOT) === 0) return dir.nid;
+    let lo = 0;
+    let hi = this.dirBlockCount(dir) - 1;
+    let candidate = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const entries = this.dirBlock(dir, mid);
+      const c = compareNames(key, entries[0]!.nameBytes);
+      if (c === 0) return entries[0]!.nid;
+      if (c > 0) {
+        candidate = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    if (candidate < 0) return undefined;
+    return findInBlock(this.dirBlock(dir, candidate), key, 1)?.nid;
+  }
+
+  resolve(path: string, opts?: { follow?: boolean }): ErofsInode {
+    const root = this.root();
+    const mustBeDir = path.endsWith('/') && splitPath(path).length > 0;
+    const followLast = (opts?.follow ?? true) || mustBeDir;
+    let queue = splitPath(path);
+    let idx = 0;
+    let cur = root;
+    let links = 0;
+    const walked: string[] = [];
+    while (idx < queue.length) {
+      const comp = queue[idx++]!;
+      if (cur.type !== 'dir') {
+        throw new ErofsError('ENOTDIR', `not a directory: /${walked.join('/')} (resolving ${path})`);
+      }
+      if (comp === '.') continue;
+      if (comp === '..') {
+        // '..' at the root stays at the root: nothing outside the image is reachable.
+        if (cur.nid !== root.nid) {
+          const up = this.lookup(cur, DOTDOT);
+          if (up === undefined) throw new ErofsError('ECORRUPT', `directory nid ${cur.nid} has no '..' entry`, cur.iloc);
+          cur = this.inode(up);
+          if (cur.type !== 'dir') throw new ErofsError('ECORRUPT', `'..' of a directory is not a directory (nid ${up})`, cur.iloc);
+        }
+        walked.pop();
+        continue;
+      }
+      const nid = this.lookup(cur, comp);
+      if (nid === undefined) {
+        throw new ErofsError('ENOENT', `no such file or directory: /${[...walked, comp].join('/')}`);
+      }
+      const node = this.inode(nid);
+      const last = idx >= queue.length;
+      if (node.type === 'symlink' && (!last || followLast)) {
+        if (++links > MAX_SYMLINKS) {
+          throw new ErofsError('ELOOP', `too many levels of symbolic links resolving ${path}`);
+        }
+        const target = this.readlink(node);
+        // Absolute targets restart at the image root, never at the host's.
+        if (target.startsWith('/')) {
+          cur = root;
+          walked.length = 0;
+        }
+        queue = [...splitPath(target), ...queue.slice(idx)];
+        idx = 0;
+        continue;
+      }
+      cur = node;
+      walked.push(comp);
+    }
+    if (mustBeDir && cur.type !== 'dir') {
+      throw new ErofsError('ENOTDIR', `not a directory: ${path}`);
+    }
+    return cur;
+  }
+
+  readlink(inode: ErofsInode): string {
+    if (inode.type !== 'symlink') throw new ErofsError('EINVAL', `nid ${inode.nid} is not a symlink`);
+    if (inode.size > MAX_SYMLINK_LEN) {
+      throw new ErofsError('ECORRUPT', `symlink nid ${inode.nid} target is ${inode.size} bytes long`, inode.iloc);
+    }
+    const buf = new Uint8Array(inode.size);
+    this.readInto(inode, buf, 0);
+    return utf8Decoder.decode(buf);
+  }
+
+  private prefixTable = (): readonly XattrPrefix[] => {
+    if (this.prefixes === undefined) {
+      const sb = this.sb;
+      if (sb.xattrPrefixCount === 0) {
+        this.prefixes = [];
+      } else if (sb.featureIncompat & FEATURE_INCOMPAT.FRAGMENTS && sb.packedNid !== 0) {
+        // As the kernel does: with a packed inode, the table lives in its data.
+        const packed = this.inode(sb.packedNid);
+        this.prefixes = parsePrefixTable(
+          (pos, len) => {
+            if (pos + len > packed.size) {
+              throw new ErofsError('ETRUNCATED', `xattr prefix table runs past the packed inode`, packed.iloc);
+            }
+            return this.read(packed, pos, len);
+          },
+          sb.xattrPrefixStart,
+          sb.xattrPrefixCount,
+        );
+      } else {
+        this.prefixes = parsePrefixTable((pos, len) => readAt(this.source, pos, len), sb.xattrPrefixStart, sb.xattrPrefixCount);
+      }
+    }
+    return this.prefixes;
+  };
+
+  xattrs(inode: ErofsInode): Xattr[] {
+    return listXattrs(this.source, this.sb, inode, this.prefixTable);
+  }
+
+  getXattr(inode: ErofsInode, name: string): Uint8Array | undefined {
+    for (const x of this.xattrs(inode)) if (x.name === name) return x.value;
+    return undefined;
+  }
+
+  fingerprint(inode: ErofsInode): string | undefined {
+    if (inode.type !== 'file') return undefined;
+    const v = this.getXattr(inode, this.fingerprintXattr);
+    return v === undefined ? undefined : toHex(v);
+  }
+
+  private chunkTable(inode: ErofsInode): ChunkTable {
+    let t = this.chunkTables.get(inode.nid);
+    if (t === undefined) {
+      t = loadChunkTable(this.source, this.sb, inode);
+      this.chunkTables.set(inode.nid, t);
+    }
+    return t;
+  }
+
+  mapBlocks(inode: ErofsInode, offset: number): BlockMapping {
+    const m = newMappingOut();
+    this.mapBlocksInto(inode, offset, m);
+    return toBlockMapping(m);
+  }
+
+  mapBlocksInto(inode: ErofsInode, offset: number, out: MappingOut): void {
+    const table =
+      inode.layout === DATALAYOUT.CHUNK_BASED && !inode.compressed && offset >= 0 && offset < inode.size
+        ? this.chunkTable(inode)
+        : undefined;
+    mapInto(this.source, this.sb, inode, offset, out, table);
+  }
+
+  read(inode: ErofsInode, offset: number, length: number): Uint8Array {
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
+      throw new ErofsError('EINVAL', `bad read range offset ${offset} length ${length}`);
+    }
+    const n = Math.max(0, Math.min(length, inode.size - offset));
+    if (n > bufferConstants.MAX_LENGTH) {
+      throw new ErofsError('EINVAL', `read of ${n} bytes is too large for one buffer; use readInto`);
+    }
+    const buf = new Uint8Array(n);
+    this.readInto(inode, buf, offset);
+    return buf;
+  }
+
+  readInto(inode: ErofsInode, dst: Uint8Array, offset: number): number {
+    const map = (off: number, out: MappingOut): void => this.mapBlocksInto(inode, off, out);
+    return readData(this.source, inode, dst, offset, map, newMappingOut());
+  }
+
+  readFile(inode: ErofsInode): Uint8Array {
+    if (inode.type === 'dir') throw new ErofsError('EISDIR', `nid ${inode.nid} is a directory`);
+    if (inode.compressed) throw new ErofsError('EUNSUPPORTED', 'compressed inode: not supported yet', inode.iloc);
+    // Validate the whole mapping before allocating i_size bytes, so a forged size fails cleanly.
+    if (inode.size > 0) this.mapBlocksInto(inode, inode.size - 1, newMappingOut());
+    if (inode.size > 0) this.mapBlocksInto(inode, 0, newMappingOut());
+    return this.read(inode, 0, inode.size);
+  }
+
+  *walk(): Generator<{ path: string; inode: ErofsInode }> {
+    const root = this.root();
+    yield { path: '/', inode: root };
+    const seen = new Set<number>([root.nid]);
+    const stack: { prefix: string; entries: DirEntry[]; i: number }[] = [
+      { prefix: '', entries: this.readdir(root), i: 0 },
+    ];
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      if (top.i >= top.entries.length) {
+        stack.pop();
+        continue;
+      }
+      const e = top.entries[top.i++]!;
+      if (e.name === '.' || e.name === '..') continue;
+      const inode = this.inode(e.nid);
+      const path = `${top.prefix}/${e.name}`;
+      yield { path, inode };
+      if (inode.type === 'dir') {
+        // Directories cannot be hard linked: meeting one twice means the tree has a cycle.
+        if (seen.has(inode.nid)) {
+          throw new ErofsError('ELOOP', `directory nid ${inode.nid} reached twice (at ${path}): directory cycle`, inode.iloc);
+        }
+        seen.add(inode.nid);
+        stack.push({ prefix: path, entries: this.readdir(inode), i: 0 });
+      }
+    }
+  }
+
+  close(): void {
+    this.inodes.clear();
+    this.dirBlocks.clear();
+    this.chunkTables.clear();
+    this.source.close();
+  }
+}

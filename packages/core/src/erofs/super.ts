@@ -1,0 +1,189 @@
+// Superblock parsing (kernel: super.c erofs_read_superblock). Decides up front whether this reader
+// can serve the image at all: unknown or unimplemented incompat features are refused here, by name,
+// so nothing later has to guess at a layout it does not understand.
+import { crc32c } from './checksum.ts';
+import { ErofsError } from './errors.ts';
+import {
+  EROFS_MAX_BLKSZBITS,
+  EROFS_MIN_BLKSZBITS,
+  EROFS_SUPER_MAGIC_V1,
+  EROFS_SUPER_OFFSET,
+  EROFS_SUPER_SIZE,
+  FEATURE_COMPAT,
+  FEATURE_INCOMPAT,
+  FEATURE_INCOMPAT_NAMES,
+  SB,
+} from './format.ts';
+import { readAt, u16, u32, u64, u8 } from './source.ts';
+import type { BlockSource, Superblock } from './types.ts';
+
+/** Incompat bits this reader understands (compression bits only matter per compressed file). */
+const SUPPORTED_INCOMPAT =
+  FEATURE_INCOMPAT.ZERO_PADDING |
+  FEATURE_INCOMPAT.COMPR_CFGS |
+  FEATURE_INCOMPAT.CHUNKED_FILE |
+  FEATURE_INCOMPAT.DEVICE_TABLE |
+  FEATURE_INCOMPAT.ZTAILPACKING |
+  FEATURE_INCOMPAT.FRAGMENTS |
+  FEATURE_INCOMPAT.XATTR_PREFIXES;
+
+const SB_EXTSLOT_SIZE = 16;
+/** The kernel only ever maps the superblock from the first page. */
+const PAGE_SIZE = 4096;
+
+export function featureNames(bits: number): string {
+  const names: string[] = [];
+  for (let bit = 1; bit !== 0 && bit <= bits; bit = (bit << 1) >>> 0) {
+    if (bits & bit) names.push(FEATURE_INCOMPAT_NAMES[bit] ?? `unknown(0x${bit.toString(16)})`);
+  }
+  return names.join(', ');
+}
+
+/**
+ * Bytes covered by the superblock checksum, starting at EROFS_SUPER_OFFSET. The kernel subtracts the
+ * superblock offset only when the block is larger than it; a 512 B or 1 KiB block covers a whole
+ * block's worth of bytes from offset 1024 instead.
+ */
+export function checksumLength(blockSize: number): number {
+  return blockSize > EROFS_SUPER_OFFSET ? blockSize - EROFS_SUPER_OFFSET : blockSize;
+}
+
+/** Compute the checksum the superblock should carry for an image whose first bytes are `head`. */
+export function superblockChecksum(head: Uint8Array, blockSize: number): number {
+  const len = checksumLength(blockSize);
+  const area = head.slice(EROFS_SUPER_OFFSET, EROFS_SUPER_OFFSET + len);
+  area.fill(0, SB.checksum, SB.checksum + 4);
+  return crc32c(0xffffffff, area);
+}
+
+function hex(b: Uint8Array): string {
+  let s = '';
+  for (const x of b) s += x.toString(16).padStart(2, '0');
+  return s;
+}
+
+export function parseSuperblock(src: BlockSource): Superblock {
+  if (src.size < EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE) {
+    throw new ErofsError(
+      'ETRUNCATED',
+      `image is ${src.size} bytes, too small to hold an EROFS superblock`,
+      EROFS_SUPER_OFFSET,
+    );
+  }
+  const sb = readAt(src, EROFS_SUPER_OFFSET, EROFS_SUPER_SIZE);
+  const at = (field: number): number => EROFS_SUPER_OFFSET + field;
+
+  const magic = u32(sb, SB.magic);
+  if (magic !== EROFS_SUPER_MAGIC_V1) {
+    throw new ErofsError('EBADMAGIC', `not an EROFS image (magic 0x${magic.toString(16)})`, at(SB.magic));
+  }
+
+  const blkszbits = u8(sb, SB.blkszbits);
+  if (blkszbits < EROFS_MIN_BLKSZBITS || blkszbits > 16) {
+    throw new ErofsError('ECORRUPT', `invalid block size bits ${blkszbits}`, at(SB.blkszbits));
+  }
+  if (blkszbits > EROFS_MAX_BLKSZBITS) {
+    throw new ErofsError(
+      'EUNSUPPORTED',
+      `block size ${2 ** blkszbits} is larger than the ${PAGE_SIZE} B page size`,
+      at(SB.blkszbits),
+    );
+  }
+  const blockSize = 1 << blkszbits;
+
+  const featureCompat = u32(sb, SB.featureCompat);
+  const checksum = u32(sb, SB.checksum);
+  let checksumVerified = false;
+  if (featureCompat & FEATURE_COMPAT.SB_CHKSUM) {
+    const len = checksumLength(blockSize);
+    if (src.size < EROFS_SUPER_OFFSET + len) {
+      throw new ErofsError('ETRUNCATED', `image ends inside the checksummed superblock area`, EROFS_SUPER_OFFSET);
+    }
+    const head = readAt(src, 0, EROFS_SUPER_OFFSET + len);
+    const crc = superblockChecksum(head, blockSize);
+    if (crc !== checksum) {
+      throw new ErofsError(
+        'ECHECKSUM',
+        `superblock checksum mismatch: computed 0x${crc.toString(16).padStart(8, '0')}, stored 0x${checksum.toString(16).padStart(8, '0')}`,
+        at(SB.checksum),
+      );
+    }
+    checksumVerified = true;
+  }
+
+  const featureIncompat = u32(sb, SB.featureIncompat);
+  const unknown = (featureIncompat & ~SUPPORTED_INCOMPAT) >>> 0;
+  if (unknown) {
+    throw new ErofsError(
+      'EUNSUPPORTED',
+      `unsupported incompatible feature(s): ${featureNames(unknown)}`,
+      at(SB.featureIncompat),
+    );
+  }
+  const extraDevices = u16(sb, SB.extraDevices);
+  if (featureIncompat & FEATURE_INCOMPAT.DEVICE_TABLE && extraDevices > 0) {
+    throw new ErofsError(
+      'EUNSUPPORTED',
+      `unsupported incompatible feature(s): device_table (${extraDevices} extra devices)`,
+      at(SB.extraDevices),
+    );
+  }
+
+  const dirblkbits = u8(sb, SB.dirblkbits);
+  if (dirblkbits !== 0) {
+    throw new ErofsError('EUNSUPPORTED', `directory block size bits ${dirblkbits} not supported`, at(SB.dirblkbits));
+  }
+  const sbSize = EROFS_SUPER_SIZE + u8(sb, SB.sbExtslots) * SB_EXTSLOT_SIZE;
+  if (sbSize > PAGE_SIZE - EROFS_SUPER_OFFSET) {
+    throw new ErofsError('ECORRUPT', `superblock extension slots overflow the first page`, at(SB.sbExtslots));
+  }
+
+  const volRaw = sb.subarray(SB.volumeName, SB.volumeName + 16);
+  const nul = volRaw.indexOf(0);
+  if (nul < 0) throw new ErofsError('ECORRUPT', 'volume name is not NUL-terminated', at(SB.volumeName));
+  const volumeName = new TextDecoder().decode(volRaw.subarray(0, nul));
+
+  const inos = u64(sb, SB.inos);
+  const buildTime = u64(sb, SB.buildTime);
+  const packedNid = u64(sb, SB.packedNid);
+  if (inos < 0 || buildTime < 0 || packedNid < 0) {
+    throw new ErofsError('ECORRUPT', 'superblock 64-bit field out of range', EROFS_SUPER_OFFSET);
+  }
+
+  const blocks = u32(sb, SB.blocks);
+  // A short image file is the common real-world corruption (interrupted copy); say so up front
+  // rather than failing later on whichever file happens to live in the missing tail.
+  if (blocks * blockSize > src.size) {
+    throw new ErofsError(
+      'ETRUNCATED',
+      `image is truncated: superblock says ${blocks} blocks (${blocks * blockSize} bytes), file has ${src.size} bytes`,
+      src.size,
+    );
+  }
+
+  const u = hex(sb.subarray(SB.uuid, SB.uuid + 16));
+  const uuid = `${u.slice(0, 8)}-${u.slice(8, 12)}-${u.slice(12, 16)}-${u.slice(16, 20)}-${u.slice(20)}`;
+
+  return {
+    blkszbits,
+    blockSize,
+    featureCompat,
+    featureIncompat,
+    rootNid: u16(sb, SB.rootNid),
+    inos,
+    buildTime,
+    buildTimeNsec: u32(sb, SB.buildTimeNsec),
+    blocks,
+    metaBlkaddr: u32(sb, SB.metaBlkaddr),
+    xattrBlkaddr: u32(sb, SB.xattrBlkaddr),
+    uuid,
+    volumeName,
+    extraDevices,
+    xattrPrefixCount: u8(sb, SB.xattrPrefixCount),
+    xattrPrefixStart: u32(sb, SB.xattrPrefixStart),
+    packedNid,
+    checksum,
+    checksumVerified,
+    hasFingerprints: (featureCompat & FEATURE_COMPAT.ISHARE_XATTRS) !== 0,
+  };
+}
