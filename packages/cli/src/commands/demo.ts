@@ -1,0 +1,186 @@
+// `ishare demo`: the project's opening act on bundled data — two adjacent releases of a real package.
+// Builds (or reuses) one image per release, inspects both, proves every file reads back equal to its
+// source, and counts files identical across releases: the bytes inode page-cache sharing can dedup.
+// (This becomes the memory comparison once the kernel lands; it stays in its own file.)
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import Table from 'cli-table3';
+import { mkfs, type ErofsImage } from '../engine.ts';
+import { CheckFailed, UsageError } from '../errors.ts';
+import { openImage } from '../image.ts';
+import { subtree } from '../walk.ts';
+import { humanBytes } from '../format.ts';
+import { inspectImage, type InspectReport } from './inspect.ts';
+import { writeOut } from '../output.ts';
+
+const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+const RELEASES = ['typescript-5.6.2', 'typescript-5.6.3'] as const;
+// Fixed so that the same source always gives the same image bytes.
+const BUILD_TIME = 1_700_000_000;
+const BUILD_UUID = '15a4e000-0000-4000-8000-000000000001';
+
+interface SourceFile { sha256: string; size: number }
+interface Source { name: string; dir: string; files: Map<string, SourceFile>; symlinks: Map<string, string> }
+
+function packageDir(name: string): string {
+  const req = createRequire(join(REPO_ROOT, 'package.json'));
+  let pkgJson: string;
+  try {
+    pkgJson = req.resolve(`${name}/package.json`);
+  } catch {
+    throw new UsageError(`${name} is not installed (run: npx -y pnpm@10 install)`);
+  }
+  // pnpm links packages into its store; the image should hold the real tree, not the link.
+  return realpathSync(dirname(pkgJson));
+}
+
+function sha256(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Read the source tree once: contents hash per file (for verification) and a cache key for the image. */
+function scanSource(name: string): { source: Source; stamp: string } {
+  const dir = packageDir(name);
+  const files = new Map<string, SourceFile>();
+  const symlinks = new Map<string, string>();
+  const stamp = createHash('sha256');
+  const walk = (abs: string): void => {
+    for (const entry of readdirSync(abs).sort()) {
+      const p = join(abs, entry);
+      const rel = relative(dir, p);
+      const st = lstatSync(p);
+      stamp.update(`${rel}\0${st.mode}\0${st.size}\0${Math.floor(st.mtimeMs)}\n`);
+      if (st.isDirectory()) walk(p);
+      else if (st.isSymbolicLink()) symlinks.set(rel, readlinkSync(p));
+      else if (st.isFile()) files.set(rel, { sha256: sha256(readFileSync(p)), size: st.size });
+    }
+  };
+  walk(dir);
+  return { source: { name, dir, files, symlinks }, stamp: stamp.digest('hex') };
+}
+
+/** Hash of the image writer's own code: a changed writer must not reuse images made by the old one. */
+function writerStamp(): string {
+  const h = createHash('sha256');
+  const walk = (abs: string): void => {
+    if (!existsSync(abs)) return;
+    for (const entry of readdirSync(abs).sort()) {
+      const p = join(abs, entry);
+      if (lstatSync(p).isDirectory()) walk(p);
+      else if (entry.endsWith('.ts')) h.update(`${entry}\0`).update(readFileSync(p));
+    }
+  };
+  walk(join(REPO_ROOT, 'packages/core/src/erofs'));
+  return h.digest('hex');
+}
+
+async function buildImage(source: Source, stamp: string, cacheDir: string): Promise<{ image: string; reused: boolean }> {
+  const image = join(cacheDir, `${source.name}.img`);
+  const keyFile = `${image}.key`;
+  if (existsSync(image) && existsSync(keyFile) && readFileSync(keyFile, 'utf8') === stamp) return { image, reused: true };
+  const tmp = `${image}.tmp-${process.pid}`;
+  try {
+    await mkfs({ out: tmp, source: source.dir, timestamp: BUILD_TIME, uuid: BUILD_UUID });
+    renameSync(tmp, image);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+  writeFileSync(keyFile, stamp);
+  return { image, reused: false };
+}
+
+interface Verification { files: number; bytes: number; problems: string[] }
+
+/** Every file and symlink in the image against the source tree, and nothing missing or extra. */
+function verify(img: ErofsImage, source: Source): Verification {
+  const problems: string[] = [];
+  const seenFiles = new Set<string>();
+  let bytes = 0;
+  for (const n of subtree(img, '/', img.root())) {
+    if (n.inode.type === 'file') {
+      seenFiles.add(n.rel);
+      const want = source.files.get(n.rel);
+      const data = img.readFile(n.inode);
+      bytes += data.byteLength;
+      if (!want) problems.push(`${n.path}: in the image but not in the source`);
+      else if (sha256(data) !== want.sha256) problems.push(`${n.path}: contents differ from the source`);
+    } else if (n.inode.type === 'symlink') {
+      const want = source.symlinks.get(n.rel);
+      if (want !== img.readlink(n.inode)) problems.push(`${n.path}: symlink target differs from the source`);
+    }
+  }
+  for (const rel of source.files.keys()) if (!seenFiles.has(rel)) problems.push(`/${rel}: missing from the image`);
+  return { files: seenFiles.size, bytes, problems };
+}
+
+function releaseLabel(name: string): string {
+  return name.replace(/^typescript-/, 'typescript ');
+}
+
+export async function runDemo(opts: { json?: boolean }): Promise<void> {
+  const cacheDir = join(REPO_ROOT, '.cache', 'demo');
+  mkdirSync(cacheDir, { recursive: true });
+  const wstamp = writerStamp();
+  const say = (s: string): void => { if (!opts.json) writeOut(`${s}\n`); };
+  say(`ishare demo: two adjacent releases of a real package (${RELEASES.map(releaseLabel).join(' and ')})`);
+
+  const results: { name: string; image: string; reused: boolean; report: InspectReport; check: Verification; source: Source }[] = [];
+  for (const name of RELEASES) {
+    const { source, stamp } = scanSource(name);
+    const { image, reused } = await buildImage(source, createHash('sha256').update(stamp).update(wstamp).digest('hex'), cacheDir);
+    say(`${reused ? 'reused' : 'built '} ${relative(process.cwd(), image) || image}  (from ${relative(REPO_ROOT, source.dir)})`);
+    const img = await openImage(image);
+    try {
+      results.push({ name, image, reused, report: inspectImage(img, image), check: verify(img, source), source });
+    } finally {
+      img.close();
+    }
+  }
+
+  const table = new Table({ head: ['release', 'files', 'dirs', 'symlinks', 'file data', 'image', 'fingerprinted', 'read back = source'], style: { head: [], border: [] } });
+  for (const r of results) {
+    table.push([releaseLabel(r.name), r.report.counts.files, r.report.counts.dirs, r.report.counts.symlinks, humanBytes(r.report.dataBytes),
+      humanBytes(r.report.imageBytes), r.report.fingerprinted, r.check.problems.length === 0 ? `all ${r.check.files} (sha256)` : `${r.check.problems.length} MISMATCHES`].map(String));
+  }
+  say(table.toString());
+
+  // Same path, same bytes: what a reader of both releases would otherwise cache twice.
+  const [a, b] = results;
+  let identical = 0;
+  let identicalBytes = 0;
+  for (const [rel, fa] of a.source.files) {
+    const fb = b.source.files.get(rel);
+    if (fb && fb.sha256 === fa.sha256) { identical++; identicalBytes += fa.size; }
+  }
+  const total = b.source.files.size;
+  say(`${identical} of ${total} files are byte-identical between ${releaseLabel(a.name)} and ${releaseLabel(b.name)} `
+    + `(${humanBytes(identicalBytes)} of ${humanBytes(b.report.dataBytes)} of file data)`);
+
+  if (opts.json) {
+    writeOut(`${JSON.stringify({
+      releases: results.map((r) => ({ name: r.name, image: r.image, reused: r.reused, inspect: r.report, verifiedFiles: r.check.files, problems: r.check.problems })),
+      identicalFiles: identical, identicalBytes, totalFiles: total,
+    }, null, 2)}\n`);
+  }
+  const problems = results.flatMap((r) => r.check.problems.map((p) => `${r.name}${p}`));
+  if (problems.length > 0) {
+    for (const p of problems.slice(0, 20)) process.stderr.write(`  ${p}\n`);
+    throw new CheckFailed(`${problems.length} files did not read back equal to their source`);
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command('demo')
+    .summary('build, inspect and verify images of two adjacent typescript releases')
+    .description('Build EROFS images (cached in .cache/demo/, rebuilt when the source or the writer changes) of\n'
+      + 'the bundled typescript 5.6.2 and 5.6.3 packages, inspect both, check every file reads back\n'
+      + 'equal to its source (sha256), and count the files that are byte-identical between the releases.\n'
+      + 'Exits 1 if any file does not read back equal.')
+    .option('--json', 'print the results as one JSON object')
+    .action(async (opts: { json?: boolean }) => runDemo(opts));
+}

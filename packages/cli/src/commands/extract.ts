@@ -1,0 +1,190 @@
+// `ishare extract IMG DIR`: write an image's tree back to a directory.
+// All or nothing: if anything fails, what this run created is removed again.
+import { chmodSync, existsSync, linkSync, lutimesSync, mkdirSync, openSync, closeSync, readdirSync, rmSync, statSync, symlinkSync, unlinkSync, lstatSync, utimesSync, writeSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import type { ErofsInode } from '../core.ts';
+import type { ErofsImage } from '../engine.ts';
+import { UsageError } from '../errors.ts';
+import { withImage } from '../image.ts';
+import { subtree, type TreeNode } from '../walk.ts';
+import { devMajorMinor, permBits } from '../format.ts';
+
+interface ExtractOptions { force?: boolean; xattrs?: boolean }
+
+export interface ExtractReport {
+  files: number;
+  dirs: number;
+  symlinks: number;
+  hardlinks: number;
+  /** Devices, fifos and sockets made with mknod/mkfifo. */
+  specials: number;
+  /** Devices, fifos and sockets that could not be made here. */
+  skipped: number;
+  xattrs: number;
+}
+
+const CHUNK = 1 << 20;
+
+function commandExists(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** Escape a path the way getfattr --dump does, which is what setfattr --restore undoes. */
+function dumpQuote(path: string): string {
+  let s = '';
+  for (const b of Buffer.from(path)) {
+    s += b > 0x20 && b < 0x7f && b !== 0x5c && b !== 0x3d ? String.fromCharCode(b) : `\\${b.toString(8).padStart(3, '0')}`;
+  }
+  return s;
+}
+
+function writeFileFrom(img: ErofsImage, inode: ErofsInode, dest: string): void {
+  const fd = openSync(dest, 'wx', 0o600);
+  try {
+    for (let off = 0; off < inode.size; off += CHUNK) {
+      const buf = img.read(inode, off, Math.min(CHUNK, inode.size - off));
+      let done = 0;
+      while (done < buf.byteLength) done += writeSync(fd, buf, done, buf.byteLength - done);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Make a device/fifo node with the system tools (node has no mknod); false when that is not possible here. */
+function makeSpecial(inode: ErofsInode, dest: string): boolean {
+  if (inode.type === 'fifo') return spawnSync('mkfifo', [dest], { stdio: 'ignore' }).status === 0;
+  if (inode.type === 'chardev' || inode.type === 'blockdev') {
+    if (process.getuid?.() !== 0) return false;
+    const [major, minor] = devMajorMinor(inode.rdev);
+    return spawnSync('mknod', [dest, inode.type === 'chardev' ? 'c' : 'b', String(major), String(minor)], { stdio: 'ignore' }).status === 0;
+  }
+  return false; // a socket only exists while something listens on it
+}
+
+export function extractTree(img: ErofsImage, outDir: string, opts: ExtractOptions): ExtractReport {
+  const report: ExtractReport = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, specials: 0, skipped: 0, xattrs: 0 };
+  const dirExisted = existsSync(outDir);
+  if (dirExisted) {
+    if (!statSync(outDir).isDirectory()) throw new UsageError(`${outDir}: exists and is not a directory`);
+    if (readdirSync(outDir).length > 0 && !opts.force) throw new UsageError(`${outDir}: directory not empty (use --force to extract into it)`);
+  }
+  if (opts.xattrs && !commandExists('setfattr')) throw new UsageError('--xattrs needs setfattr (install the attr package)');
+
+  // What this run made, in creation order, so a failure can undo exactly that.
+  const created: string[] = [];
+  const firstPathOfNid = new Map<number, string>();
+  // Metadata is applied after all data is written: a read-only dir would refuse its children,
+  // and writing children would bump a dir's mtime.
+  const finish: { dest: string; node: TreeNode }[] = [];
+  const xattrDump: string[] = [];
+  const root = img.root();
+  try {
+    if (!dirExisted) { mkdirSync(outDir, { recursive: true }); created.push(outDir); }
+    const rootDest = resolve(outDir);
+    finish.push({ dest: rootDest, node: { path: '/', rel: '', name: '', inode: root } });
+    for (const node of subtree(img, '/', root)) {
+      const dest = join(rootDest, node.rel);
+      const ino = node.inode;
+      if (opts.force && lstatSync(dest, { throwIfNoEntry: false }) && ino.type !== 'dir') unlinkSync(dest);
+      const first = ino.type !== 'dir' ? firstPathOfNid.get(ino.nid) : undefined;
+      if (first !== undefined && ino.nlink > 1) {
+        linkSync(first, dest);
+        created.push(dest);
+        report.hardlinks++;
+        continue;
+      }
+      switch (ino.type) {
+        case 'dir':
+          if (!(opts.force && lstatSync(dest, { throwIfNoEntry: false })?.isDirectory())) { mkdirSync(dest, { mode: 0o700 }); created.push(dest); }
+          report.dirs++;
+          break;
+        case 'file':
+          created.push(dest);
+          writeFileFrom(img, ino, dest);
+          report.files++;
+          break;
+        case 'symlink':
+          symlinkSync(img.readlink(ino), dest);
+          created.push(dest);
+          report.symlinks++;
+          break;
+        default:
+          if (!makeSpecial(ino, dest)) { report.skipped++; continue; }
+          created.push(dest);
+          report.specials++;
+      }
+      firstPathOfNid.set(ino.nid, dest);
+      finish.push({ dest, node });
+    }
+    if (opts.xattrs) {
+      for (const { dest, node } of finish) {
+        // The kernel refuses user.* xattrs on symlinks; leave those out rather than fail the extract.
+        const xs = img.xattrs(node.inode).filter((x) => !(node.inode.type === 'symlink' && x.name.startsWith('user.')));
+        if (xs.length === 0) continue;
+        xattrDump.push(`# file: ${dumpQuote(dest)}`, ...xs.map((x) => `${x.name}=0x${Buffer.from(x.value).toString('hex')}`), '');
+        report.xattrs += xs.length;
+      }
+      if (xattrDump.length > 0) applyXattrs(xattrDump.join('\n'));
+    }
+    // Deepest first, so setting a directory's mtime is the last touch it gets.
+    for (const { dest, node } of finish.reverse()) {
+      const ino = node.inode;
+      if (ino.type === 'symlink') { lutimesSync(dest, ino.mtime, ino.mtime); continue; }
+      chmodSync(dest, permBits(ino.mode));
+      utimesSync(dest, ino.mtime, ino.mtime);
+    }
+  } catch (e) {
+    undo(created);
+    throw e;
+  }
+  return report;
+}
+
+function applyXattrs(dump: string): void {
+  const file = join(tmpdir(), `ishare-xattrs-${process.pid}-${Date.now()}.txt`);
+  writeFileSync(file, dump);
+  try {
+    const r = spawnSync('setfattr', ['-h', `--restore=${file}`], { encoding: 'utf8' });
+    if (r.status !== 0) throw new UsageError(`setfattr failed: ${(r.stderr || r.error?.message || '').trim().split('\n')[0]}`);
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
+function undo(created: string[]): void {
+  for (const p of created.reverse()) {
+    try {
+      // chmod first: we may have made a directory read-only before failing.
+      if (lstatSync(p, { throwIfNoEntry: false })?.isDirectory()) { chmodSync(p, 0o700); rmSync(p, { recursive: true, force: true }); } else rmSync(p, { force: true });
+    } catch {
+      // best effort: the original error is what the user needs to see
+    }
+  }
+}
+
+export async function runExtract(image: string, dir: string, opts: ExtractOptions): Promise<void> {
+  const report = await withImage(image, {}, (img) => extractTree(img, dir, opts));
+  const parts = [`${report.files} files`, `${report.dirs} dirs`, `${report.symlinks} symlinks`, `${report.hardlinks} hard links`];
+  if (report.specials > 0) parts.push(`${report.specials} special files`);
+  if (opts.xattrs) parts.push(`${report.xattrs} xattrs`);
+  process.stdout.write(`${dir}: ${parts.join(', ')}\n`);
+  if (report.skipped > 0) process.stderr.write(`ishare: note: skipped ${report.skipped} device/fifo/socket nodes (not creatable here)\n`);
+}
+
+export function register(program: Command): void {
+  program
+    .command('extract')
+    .summary('write the tree of an image to a directory')
+    .description('Extract every file, directory and symlink of an EROFS image into DIR, with modes and mtimes.\n'
+      + 'Hard links stay hard links. Fifos are made with mkfifo, devices with mknod when running as root;\n'
+      + 'otherwise they are skipped and counted. On failure, everything this run created is removed.')
+    .argument('<image>', 'EROFS image file')
+    .argument('<dir>', 'destination directory (created if missing; must be empty unless --force)')
+    .option('-f, --force', 'extract into a non-empty directory, replacing files in the way')
+    .option('--xattrs', 'also restore extended attributes (needs setfattr from the attr package)')
+    .action(async (image: string, dir: string, opts: ExtractOptions) => runExtract(image, dir, opts));
+}

@@ -1,0 +1,158 @@
+// `ishare inspect IMG`: what is in an image — superblock, inode kinds, data layouts, fingerprints.
+import { statSync } from 'node:fs';
+import type { Command } from 'commander';
+import Table from 'cli-table3';
+import { FEATURE_COMPAT, FEATURE_INCOMPAT_NAMES, type ErofsInode, type Superblock } from '../core.ts';
+import type { ErofsImage } from '../engine.ts';
+import { withImage } from '../image.ts';
+import { subtree } from '../walk.ts';
+import { humanBytes, layoutName } from '../format.ts';
+import { parseXattrName } from '../options.ts';
+import { writeOut } from '../output.ts';
+
+export interface InspectReport {
+  image: string;
+  imageBytes: number;
+  superblock: {
+    blockSize: number;
+    featureCompat: string[];
+    featureIncompat: string[];
+    uuid: string;
+    volumeName: string;
+    /** ISO 8601, UTC. */
+    buildTime: string;
+    rootNid: number;
+    inodes: number;
+    blocks: number;
+    metaBlkaddr: number;
+    xattrBlkaddr: number;
+    checksum: string;
+    /** true: SB_CHKSUM set and matched; false: no checksum in this image (a mismatch fails to open). */
+    checksumVerified: boolean;
+  };
+  /** Distinct inodes by kind (a hard-linked file counts once). */
+  counts: { files: number; dirs: number; symlinks: number; others: number; hardlinks: number; paths: number };
+  /** Distinct inodes by data layout name. */
+  layouts: Record<string, number>;
+  fingerprinted: number;
+  distinctFingerprints: number;
+  /** Sum of the sizes of distinct regular files. */
+  dataBytes: number;
+}
+
+// Compat bits are named from format.ts's own table so a new flag shows up without edits here.
+const COMPAT_NAMES: Record<number, string> = Object.fromEntries(Object.entries(FEATURE_COMPAT).map(([k, v]) => [v, k.toLowerCase()]));
+
+export function featureNames(bits: number, names: Record<number, string>): string[] {
+  const out: string[] = [];
+  for (let b = 0; b < 32; b++) {
+    const m = (2 ** b);
+    if ((bits & m) !== 0) out.push(names[m] ?? `unknown(0x${m.toString(16)})`);
+  }
+  return out;
+}
+
+function layoutOf(ino: ErofsInode): string {
+  return ino.compressed ? 'compressed' : layoutName(ino.layout);
+}
+
+export function inspectImage(img: ErofsImage, image: string): InspectReport {
+  const sb: Superblock = img.sb;
+  const counts = { files: 0, dirs: 1, symlinks: 0, others: 0, hardlinks: 0, paths: 1 };
+  const layouts: Record<string, number> = {};
+  const seen = new Set<number>();
+  const fingerprints = new Set<string>();
+  let fingerprinted = 0;
+  let dataBytes = 0;
+  const root = img.root();
+  seen.add(root.nid);
+  layouts[layoutOf(root)] = 1;
+  for (const n of subtree(img, '/', root)) {
+    counts.paths++;
+    if (seen.has(n.inode.nid)) { counts.hardlinks++; continue; }
+    seen.add(n.inode.nid);
+    const ino = n.inode;
+    const layout = layoutOf(ino);
+    layouts[layout] = (layouts[layout] ?? 0) + 1;
+    if (ino.type === 'file') {
+      counts.files++;
+      dataBytes += ino.size;
+      const fp = img.fingerprint(ino);
+      if (fp !== undefined) { fingerprinted++; fingerprints.add(fp); }
+    } else if (ino.type === 'dir') counts.dirs++;
+    else if (ino.type === 'symlink') counts.symlinks++;
+    else counts.others++;
+  }
+  return {
+    image,
+    imageBytes: statSync(image).size,
+    superblock: {
+      blockSize: sb.blockSize,
+      featureCompat: featureNames(sb.featureCompat, COMPAT_NAMES),
+      featureIncompat: featureNames(sb.featureIncompat, FEATURE_INCOMPAT_NAMES),
+      uuid: sb.uuid,
+      volumeName: sb.volumeName,
+      buildTime: new Date(sb.buildTime * 1000 + Math.floor(sb.buildTimeNsec / 1e6)).toISOString(),
+      rootNid: sb.rootNid,
+      inodes: sb.inos,
+      blocks: sb.blocks,
+      metaBlkaddr: sb.metaBlkaddr,
+      xattrBlkaddr: sb.xattrBlkaddr,
+      checksum: `0x${(sb.checksum >>> 0).toString(16).padStart(8, '0')}`,
+      checksumVerified: sb.checksumVerified,
+    },
+    counts,
+    layouts,
+    fingerprinted,
+    distinctFingerprints: fingerprints.size,
+    dataBytes,
+  };
+}
+
+function render(r: InspectReport): string {
+  const sb = r.superblock;
+  const t1 = new Table({ style: { head: [], border: [] } });
+  t1.push(
+    { image: `${r.image} (${humanBytes(r.imageBytes)})` },
+    { 'block size': String(sb.blockSize) },
+    { blocks: `${sb.blocks} (${humanBytes(sb.blocks * sb.blockSize)})` },
+    { 'compat features': sb.featureCompat.join(', ') || '-' },
+    { 'incompat features': sb.featureIncompat.join(', ') || '-' },
+    { uuid: sb.uuid },
+    { 'volume name': sb.volumeName || '-' },
+    { 'build time': sb.buildTime },
+    { 'root nid': String(sb.rootNid) },
+    { inodes: String(sb.inodes) },
+    { 'meta / xattr blkaddr': `${sb.metaBlkaddr} / ${sb.xattrBlkaddr}` },
+    { checksum: `${sb.checksum} ${sb.checksumVerified ? '(verified)' : '(not present)'}` },
+  );
+  const t2 = new Table({ head: ['files', 'dirs', 'symlinks', 'others', 'hard links', 'paths'], style: { head: [], border: [] } });
+  const c = r.counts;
+  t2.push([c.files, c.dirs, c.symlinks, c.others, c.hardlinks, c.paths].map(String));
+  const names = Object.keys(r.layouts).sort();
+  const t3 = new Table({ head: names, style: { head: [], border: [] } });
+  t3.push(names.map((n) => String(r.layouts[n])));
+  const fp = `fingerprinted files: ${r.fingerprinted}, distinct fingerprints: ${r.distinctFingerprints}, `
+    + `file data: ${r.dataBytes} bytes (${humanBytes(r.dataBytes)})`;
+  return `${t1.toString()}\ninodes\n${t2.toString()}\nlayouts\n${t3.toString()}\n${fp}\n`;
+}
+
+interface InspectOptions { json?: boolean; fingerprintXattr?: string }
+
+export async function runInspect(image: string, opts: InspectOptions): Promise<void> {
+  const report = await withImage(image, { fingerprintXattr: opts.fingerprintXattr }, (img) => inspectImage(img, image));
+  writeOut(opts.json ? `${JSON.stringify(report, null, 2)}\n` : render(report));
+}
+
+export function register(program: Command): void {
+  program
+    .command('inspect')
+    .summary('show the superblock and what an image contains')
+    .description('Show the superblock (block size, features, uuid, build time, root nid, inode and block counts,\n'
+      + 'checksum), counts of files, directories and symlinks, data layouts, fingerprinted files and\n'
+      + 'distinct fingerprints, and the total bytes of file data.')
+    .argument('<image>', 'EROFS image file')
+    .option('--json', 'print the report as one JSON object')
+    .option('--fingerprint-xattr <name>', 'name of the fingerprint xattr', parseXattrName)
+    .action(async (image: string, opts: InspectOptions) => runInspect(image, opts));
+}

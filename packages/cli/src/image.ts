@@ -1,0 +1,45 @@
+// Opening an image named on the command line, with user-facing errors for the usual mistakes.
+import { statSync } from 'node:fs';
+import { ErofsImage } from './engine.ts';
+import { UsageError } from './errors.ts';
+
+export interface OpenOptions {
+  fingerprintXattr?: string;
+}
+
+/** Check the path is a readable regular file before the reader sees it, so the message names the path. */
+export function checkImagePath(path: string): void {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'ENOENT') throw new UsageError(`${path}: no such file`);
+    if (code === 'EACCES') throw new UsageError(`${path}: permission denied`);
+    throw e;
+  }
+  if (st.isDirectory()) throw new UsageError(`${path}: is a directory, not an image`);
+}
+
+export async function openImage(path: string, opts: OpenOptions = {}): Promise<ErofsImage> {
+  checkImagePath(path);
+  const o: { fingerprintXattr?: string } = {};
+  if (opts.fingerprintXattr !== undefined) o.fingerprintXattr = opts.fingerprintXattr;
+  return await ErofsImage.open(path, o);
+}
+
+/** Run `fn` with an open image and always close it. */
+export async function withImage<T>(path: string, opts: OpenOptions, fn: (img: ErofsImage) => Promise<T> | T): Promise<T> {
+  const img = await openImage(path, opts);
+  try {
+    return await fn(img);
+  } finally {
+    img.close();
+  }
+}
+
+/** Image paths are absolute inside the image; accept `a/b` too. */
+export function imagePath(p: string | undefined): string {
+  if (p === undefined || p === '') return '/';
+  return p.startsWith('/') ? p : `/${p}`;
+}

@@ -1,0 +1,12 @@
+// Entry point of `ishare`. Each command lives in its own file under commands/ and is listed here once.
+import { runCli, type Register } from './cli.ts';
+import { register as mkfs } from './commands/mkfs.ts';
+import { register as ls } from './commands/ls.ts';
+import { register as cat } from './commands/cat.ts';
+import { register as extract } from './commands/extract.ts';
+import { register as inspect } from './commands/inspect.ts';
+import { register as demo } from './commands/demo.ts';
+
+const commands: Register[] = [mkfs, ls, cat, extract, inspect, demo];
+
+await runCli(commands, process.argv);

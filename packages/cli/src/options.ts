@@ -1,0 +1,40 @@
+// Option value parsers. They throw commander's InvalidArgumentError, which becomes one
+// `ishare: option '...' argument '...' is invalid. <why>` line and exit 2.
+import { InvalidArgumentError } from 'commander';
+
+const BLOCK_SIZES = [512, 1024, 2048, 4096];
+
+export function parseBlockSize(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !BLOCK_SIZES.includes(n)) throw new InvalidArgumentError(`must be one of ${BLOCK_SIZES.join(', ')}`);
+  return n;
+}
+
+/** Seconds since the epoch, given as an integer or as an ISO 8601 date. */
+export function parseTimestamp(v: string): number {
+  if (/^\d+$/.test(v)) {
+    const n = Number(v);
+    if (Number.isSafeInteger(n)) return n;
+  } else if (/^\d{4}-\d{2}-\d{2}/.test(v)) {
+    const ms = Date.parse(v);
+    if (!Number.isNaN(ms) && ms >= 0) return Math.floor(ms / 1000);
+  }
+  throw new InvalidArgumentError('expected seconds since the epoch or an ISO 8601 date');
+}
+
+export function parseUuid(v: string): string {
+  const s = v.toLowerCase();
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(s)) throw new InvalidArgumentError('expected a UUID like 01234567-89ab-cdef-0123-456789abcdef');
+  return s;
+}
+
+export function parseXattrName(v: string): string {
+  if (!/^(user|trusted|security)\.[^\0]+$/.test(v) || Buffer.byteLength(v) > 255) throw new InvalidArgumentError('expected an xattr name like trusted.erofs.fingerprint');
+  return v;
+}
+
+export function parsePositiveInt(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}

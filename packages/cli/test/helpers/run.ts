@@ -1,0 +1,60 @@
+// Run the real CLI as a child process (what a user runs), capturing bytes and exit code.
+import { spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+
+export const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
+export const BIN = join(REPO, 'packages/cli/bin/ishare.js');
+
+export interface RunResult {
+  status: number | null;
+  stdout: Buffer;
+  stderr: string;
+  text: string; // stdout as UTF-8
+}
+
+export function ishare(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: REPO,
+      env: { ...process.env, ISHARE_DEBUG: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', reject);
+    child.on('close', (status) => {
+      const stdout = Buffer.concat(out);
+      resolve({ status, stdout, stderr: Buffer.concat(err).toString('utf8'), text: stdout.toString('utf8') });
+    });
+  });
+}
+
+/** Parse `--json` output, failing with the CLI's stderr in the message when it is not JSON. */
+export function json<T>(r: RunResult): T {
+  try {
+    return JSON.parse(r.text) as T;
+  } catch {
+    throw new Error(`not JSON (exit ${r.status}): ${r.text.slice(0, 200)} stderr: ${r.stderr}`);
+  }
+}
+
+/** Run mkfs.erofs (erofs-utils) — the reference writer. */
+export function mkfsErofs(out: string, src: string, extra: readonly string[] = []): void {
+  const r = spawnSync('mkfs.erofs', [...extra, out, src], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`mkfs.erofs failed: ${r.stderr}`);
+}
+
+export function dumpErofs(args: readonly string[]): string {
+  const r = spawnSync('dump.erofs', args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`dump.erofs ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** The stderr contract for bad input: exactly one line, `ishare: ...`, no stack frames. */
+export function isOneErrorLine(stderr: string): boolean {
+  const lines = stderr.split('\n').filter((l) => l !== '');
+  return lines.length === 1 && lines[0].startsWith('ishare: ') && !/\n\s+at /.test(stderr);
+}
