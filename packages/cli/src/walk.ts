@@ -1,6 +1,6 @@
 // Depth-first listing of a subtree in directory order, shared by ls, extract and inspect.
-// The image is untrusted: a directory that contains itself (corrupt image) must end in an error,
-// not an endless walk.
+// Unlike ErofsImage.walk() it can start at any directory and gives relative paths too. The image is
+// untrusted: a directory reached twice (corrupt image) must end in an error, not an endless walk.
 import { ErofsError, type ErofsInode } from './core.ts';
 import type { ErofsImage } from './engine.ts';
 
@@ -27,15 +27,15 @@ export function* children(img: ErofsImage, dirPath: string, dir: ErofsInode, rel
 
 /** Every entry under `dir`, pre-order (a directory before its contents), not including `dir` itself. */
 export function* subtree(img: ErofsImage, dirPath: string, dir: ErofsInode): Generator<TreeNode> {
-  const open = new Set<number>([dir.nid]);
+  // Directories cannot be hard linked, so meeting one twice means the tree is corrupt.
+  const seen = new Set<number>([dir.nid]);
   function* rec(path: string, inode: ErofsInode, rel: string): Generator<TreeNode> {
     for (const c of children(img, path, inode, rel)) {
       yield c;
       if (c.inode.type !== 'dir') continue;
-      if (open.has(c.inode.nid)) throw new ErofsError('ELOOP', `directory cycle at ${c.path} (nid ${c.inode.nid})`);
-      open.add(c.inode.nid);
+      if (seen.has(c.inode.nid)) throw new ErofsError('ELOOP', `directory nid ${c.inode.nid} reached twice (at ${c.path}): directory cycle`, c.inode.iloc);
+      seen.add(c.inode.nid);
       yield* rec(c.path, c.inode, c.rel);
-      open.delete(c.inode.nid);
     }
   }
   yield* rec(dirPath, dir, '');

@@ -9,7 +9,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import Table from 'cli-table3';
-import { mkfs, type ErofsImage } from '../engine.ts';
+import type { ErofsImage } from '../engine.ts';
 import { CheckFailed, UsageError } from '../errors.ts';
 import { openImage } from '../image.ts';
 import { subtree } from '../walk.ts';
@@ -82,6 +82,7 @@ async function buildImage(source: Source, stamp: string, cacheDir: string): Prom
   const image = join(cacheDir, `${source.name}.img`);
   const keyFile = `${image}.key`;
   if (existsSync(image) && existsSync(keyFile) && readFileSync(keyFile, 'utf8') === stamp) return { image, reused: true };
+  const { mkfs } = await import('../writer.ts');
   const tmp = `${image}.tmp-${process.pid}`;
   try {
     await mkfs({ out: tmp, source: source.dir, timestamp: BUILD_TIME, uuid: BUILD_UUID });

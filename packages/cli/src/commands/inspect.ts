@@ -109,9 +109,12 @@ export function inspectImage(img: ErofsImage, image: string): InspectReport {
   };
 }
 
+// No rule between rows: a key/value list reads better without one.
+const COMPACT = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' };
+
 function render(r: InspectReport): string {
   const sb = r.superblock;
-  const t1 = new Table({ style: { head: [], border: [] } });
+  const t1 = new Table({ style: { head: [], border: [] }, chars: COMPACT });
   t1.push(
     { image: `${r.image} (${humanBytes(r.imageBytes)})` },
     { 'block size': String(sb.blockSize) },

@@ -2,7 +2,7 @@
 import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { mkfs, type MkfsOptions, type MkfsReport } from '../engine.ts';
+import type { MkfsOptions, MkfsReport } from '../writer.ts';
 import { UsageError } from '../errors.ts';
 import { parseBlockSize, parseTimestamp, parseUuid, parseXattrName } from '../options.ts';
 import { humanBytes } from '../format.ts';
@@ -37,6 +37,7 @@ export function summary(out: string, r: MkfsReport): string {
 
 export async function runMkfs(out: string, source: string, o: MkfsCliOptions): Promise<void> {
   checkSource(source);
+  const { mkfs } = await import('../writer.ts');
   const opts: MkfsOptions = { out, source, fingerprint: o.fingerprint, xattrs: o.xattrs, inline: o.inline };
   if (o.blockSize !== undefined) opts.blockSize = o.blockSize;
   if (o.fingerprintXattr !== undefined) opts.fingerprintXattr = o.fingerprintXattr;

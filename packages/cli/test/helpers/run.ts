@@ -58,3 +58,4 @@ export function isOneErrorLine(stderr: string): boolean {
   const lines = stderr.split('\n').filter((l) => l !== '');
   return lines.length === 1 && lines[0].startsWith('ishare: ') && !/\n\s+at /.test(stderr);
 }
+
