@@ -1,0 +1,104 @@
+// Stress hooks: named race-window points where a thread may pause or yield (`--jitter`), the record of
+// each thread's last point (for hang reports), and planted bugs (`--inject`). All of it sits behind one
+// module-level boolean so that, when not stressing, each point costs a single predictable branch.
+import type { Arena } from '../mm/arena.ts';
+import { THREADS_BASE, MAX_THREADS, THREAD_WORDS } from '../mm/regions.ts';
+
+/** Named points in the core where interleavings matter. */
+export const POINT = {
+  NONE: 0,
+  BEFORE_IGRAB: 1, // realInode: about to igrab a candidate backing inode
+  AFTER_REALINODE: 2, // a real inode was picked, mapping not yet done
+  READ_BEGIN_LOCKED: 3, // readBegin: holding the shared lock, before list insertion
+  BEFORE_DEVICE_READ: 4,
+  BEFORE_PAGE_UNLOCK: 5, // page filled, not yet unlocked
+  AFTER_FIND_PAGE: 6, // filemapRead found a page, before checking uptodate
+  EVICT_BACKING: 7, // eviction: detaching from the backing list
+  READ_END_LOCKED: 8,
+  ISHARE_FILL: 9, // fill: joining a shared inode
+  UNMOUNT: 10,
+  IOMAP_END: 11,
+} as const;
+export const POINT_NAMES = Object.keys(POINT);
+
+/** Planted bugs (bit mask). Each breaks one rule of the design on purpose. */
+export const BUG = {
+  NO_IGRAB: 1 << 0, // use a backing inode without igrab (use-after-evict)
+  PROC_COUNT_NOLOCK: 1 << 1, // update processingCount / processing list without the shared lock
+  REALINODE_UNSET: 1 << 2, // seed: realinode left unset when no backing inode can be grabbed
+  NO_IPUT: 1 << 3, // drop the iput after mapping (reference leak)
+  EARLY_UPTODATE: 1 << 4, // publish a page (uptodate + unlock) before its data is read
+  BACKING_DEL_NOLOCK: 1 << 5, // remove from the backing list without the shared inode's lock
+  CROSS_DOMAIN: 1 << 6, // share across domain ids
+  SKIP_SIZE_CHECK: 1 << 7, // share files whose fingerprint matches but size differs
+} as const;
+export type BugName = keyof typeof BUG;
+export const BUG_DESCRIPTIONS: Record<BugName, string> = {
+  NO_IGRAB: 'use a backing inode without igrab (use-after-evict)',
+  PROC_COUNT_NOLOCK: 'update processingCount and the processing list without the shared inode lock',
+  REALINODE_UNSET: "leave realinode unset when no backing inode can be grabbed (the seed's case)",
+  NO_IPUT: 'drop the iput of the real inode after mapping (reference leak)',
+  EARLY_UPTODATE: 'mark a page uptodate and unlock it before its data is read',
+  BACKING_DEL_NOLOCK: "remove an evicted inode from the backing list without the shared inode's lock",
+  CROSS_DOMAIN: 'share inodes across different domain ids',
+  SKIP_SIZE_CHECK: "skip the size check when joining a shared inode (same fingerprint, different size)",
+};
+
+/** True while stress hooks are live in this thread. */
+export let hooksOn = false;
+let bugs = 0;
+let jitterP = 0; // probability per point in 1/65536
+let rng = 0x12345678;
+let threadSlot = -1;
+let hookArena: Arena | undefined;
+const sab = new Int32Array(new SharedArrayBuffer(4));
+
+/** Enable hooks in this thread from the arena's settings (called at attach/create). */
+export function hooksAttach(a: Arena, threadId: number): void {
+  bugs = a.injectMask;
+  jitterP = a.jitter;
+  hooksOn = bugs !== 0 || jitterP !== 0;
+  rng = (a.seed ^ Math.imul(threadId + 1, 0x9e3779b1)) | 1;
+  threadSlot = threadId < MAX_THREADS ? threadId : -1;
+  hookArena = a;
+}
+
+/** Re-read the arena settings (the stress controller may change them at run time). */
+export function hooksRefresh(a: Arena): void {
+  bugs = a.injectMask;
+  jitterP = a.jitter;
+  hooksOn = bugs !== 0 || jitterP !== 0 || threadSlot >= 0;
+}
+
+export function bugOn(bit: number): boolean {
+  return (bugs & bit) !== 0;
+}
+
+function nextRand(): number {
+  rng ^= rng << 13;
+  rng ^= rng >>> 17;
+  rng ^= rng << 5;
+  return rng >>> 0;
+}
+
+/** A named point: record it, and with jitter on, sometimes sleep briefly or spin to widen the window. */
+export function point(p: number): void {
+  if (threadSlot >= 0 && hookArena) Atomics.store(hookArena.i32, THREADS_BASE + threadSlot * THREAD_WORDS, p);
+  if (jitterP === 0) return;
+  const r = nextRand();
+  if ((r & 0xffff) >= jitterP) return;
+  if (r & 0x10000) {
+    Atomics.wait(sab, 0, 0, ((r >>> 17) & 3) * 0.25 + 0.05); // a short sleep: the OS schedules others
+  } else {
+    let x = 0;
+    for (let i = (r >>> 17) & 0x3ff; i > 0; i--) x += i;
+    if (x < 0) sab[0] = x;
+  }
+}
+
+/** Every thread's last named point (for hang reports). */
+export function lastPoints(a: Arena, nthreads: number): string[] {
+  const out: string[] = [];
+  for (let t = 0; t < Math.min(nthreads, MAX_THREADS); t++) out.push(POINT_NAMES[Atomics.load(a.i32, THREADS_BASE + t * THREAD_WORDS)] ?? '?');
+  return out;
+}

@@ -1,0 +1,183 @@
+// The data path (fs/erofs/data.c): readahead / read_folio fill locked page-cache frames from the
+// device. Block mapping goes through iomapBegin/iomapEnd, which for a shared inode pick the real
+// (backing) inode per extent with realInode(policy) and drop it afterwards — the seed's
+// erofs_iomap_begin/end, with the context kept in the thread's Kernel instead of allocated per call.
+// readBegin/readEnd bracket each readahead/read_folio of a shared file (the processing list).
+import { readSync } from 'node:fs';
+import type { Kernel } from '../../kernel.ts';
+import { PAGE_SIZE } from '../../mm/arena.ts';
+import { NIL } from '../../mm/list.ts';
+import { ctrInc, CTR } from '../../mm/counters.ts';
+import { setPageFlag, clearPageFlag, unlockPage, PG_UPTODATE, PG_ERROR, lruAdd, putPage } from '../../mm/pagepool.ts';
+import { inodeMount, inodeNid, inodeState, iput, I_INUSE, I_FREEING } from '../../vfs/inode.ts';
+import { mountCountDeviceRead } from '../../vfs/mount.ts';
+import { ErofsError } from '../../erofs/errors.ts';
+import { MAP_HOLE, MAP_INLINE } from '../../erofs/data.ts';
+import { erofsSb } from './super.ts';
+import { realInode, readBegin, readEnd } from './ishare.ts';
+import { BUG, POINT, bugOn, hooksOn, point } from '../../debug/hooks.ts';
+import type { OpenFile } from '../../vfs/file.ts';
+
+const REALINODE_RETRIES = 50;
+const napWord = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * iomapBegin: resolve the extent containing file byte `pos` of `file`'s mapping into k.iomap.
+ * For a shared mapping the real inode is chosen here (and held until iomapEnd).
+ */
+function iomapBegin(k: Kernel, file: OpenFile, pos: number): void {
+  const a = k.a;
+  const ctx = k.iomap;
+  let real = file.inode;
+  if (file.mapping !== file.inode) {
+    let picked = NIL;
+    for (let attempt = 0; attempt <= REALINODE_RETRIES; attempt++) {
+      picked = realInode(a, file.mapping, a.policy, ctx);
+      if (picked !== NIL) break;
+      if (bugOn(BUG.REALINODE_UNSET)) {
+        // The seed's case: nothing grabbed, realinode left as it was.
+        picked = ctx.real === NIL ? 0 : ctx.real;
+        ctx.grabbed = false;
+        break;
+      }
+      ctrInc(a.i32, CTR.REALINODE_RETRY);
+      Atomics.wait(napWord, 0, 0, 1); // a backing inode may be in the middle of (re)attaching
+    }
+    if (picked === NIL) {
+      ctrInc(a.i32, CTR.REALINODE_EIO);
+      throw new ErofsError('EIO', `shared inode ${file.mapping}: no live backing inode to read through`);
+    }
+    real = picked;
+  } else {
+    ctx.grabbed = false;
+  }
+  ctx.real = real;
+  if (hooksOn) point(POINT.AFTER_REALINODE);
+  const m = inodeMount(a, real);
+  const sb = erofsSb(k, m);
+  const ino = sb.image.inode(inodeNid(a, real));
+  sb.image.mapBlocksInto(ino, pos, ctx.map);
+  ctx.start = ctx.map.logical;
+  ctx.end = ctx.map.logical + ctx.map.length;
+}
+
+/** iomapEnd: drop the real inode taken by iomapBegin. */
+function iomapEnd(k: Kernel): void {
+  const ctx = k.iomap;
+  if (ctx.end === 0) return;
+  if (hooksOn) point(POINT.IOMAP_END);
+  if (ctx.grabbed && !bugOn(BUG.NO_IPUT)) iput(k.a, ctx.real, k.ops);
+  ctx.grabbed = false;
+  ctx.start = 0;
+  ctx.end = 0;
+}
+
+/** Fill frame f with page `index` of the file through the current/next extents. */
+function fillPage(k: Kernel, file: OpenFile, f: number, index: number): void {
+  const a = k.a;
+  const ctx = k.iomap;
+  const chunk = a.frameChunk(f);
+  const base = a.frameOffset(f);
+  const pos0 = index * PAGE_SIZE;
+  const want = Math.min(PAGE_SIZE, file.size - pos0);
+  let done = 0;
+  while (done < want) {
+    const pos = pos0 + done;
+    if (pos < ctx.start || pos >= ctx.end) {
+      iomapEnd(k);
+      iomapBegin(k, file, pos);
+    }
+    const n = Math.min(want - done, ctx.end - pos);
+    const map = ctx.map;
+    if (map.kind === MAP_HOLE) {
+      chunk.fill(0, base + done, base + done + n);
+      ctrInc(a.i32, CTR.HOLE_PAGES);
+    } else {
+      const real = ctx.real;
+      if (hooksOn) {
+        point(POINT.BEFORE_DEVICE_READ);
+        // A use-after-evict shows up as a real inode that is no longer live.
+        if ((inodeState(a, real) & (I_INUSE | I_FREEING)) !== I_INUSE) throw new ErofsError('EIO', `real inode ${real} was freed during mapping`);
+      }
+      const sb = erofsSb(k, inodeMount(a, real));
+      const got = readSync(sb.fd, chunk, base + done, n, map.physical + (pos - map.logical));
+      if (got !== n) throw new ErofsError('ETRUNCATED', `short device read from ${sb.params.image}`, map.physical + (pos - map.logical));
+      mountCountDeviceRead(a, sb.m, map.kind === MAP_INLINE ? 0 : 1, file.mapping !== file.inode);
+    }
+    done += n;
+  }
+  if (want < PAGE_SIZE) chunk.fill(0, base + Math.max(0, want), base + PAGE_SIZE);
+}
+
+/**
+ * erofs_readahead: fill `n` locked, page-cache-indexed frames k.raFrames[0..n) holding consecutive
+ * pages from `index0`. Each page ends uptodate (or with PG_ERROR), unlocked, on the LRU, and the
+ * caller's allocation reference dropped. Throws the first error after releasing every page.
+ */
+export function erofsReadahead(k: Kernel, file: OpenFile, index0: number, n: number): void {
+  const a = k.a;
+  const frames = k.raFrames;
+  const shared = file.mapping !== file.inode;
+  ctrInc(a.i32, CTR.READAHEAD_CALLS);
+  if (shared) readBegin(a, file.inode, file.mapping);
+  let err: unknown;
+  let i = 0;
+  try {
+    for (; i < n; i++) {
+      const f = frames[i];
+      if (bugOn(BUG.EARLY_UPTODATE)) {
+        setPageFlag(a, f, PG_UPTODATE);
+        unlockPage(a, f);
+        fillPage(k, file, f, index0 + i);
+      } else {
+        fillPage(k, file, f, index0 + i);
+        if (hooksOn) point(POINT.BEFORE_PAGE_UNLOCK);
+        setPageFlag(a, f, PG_UPTODATE);
+        unlockPage(a, f);
+      }
+      ctrInc(a.i32, CTR.DEVICE_PAGES);
+      lruAdd(a, f);
+      putPage(a, f);
+    }
+  } catch (e) {
+    err = e;
+  } finally {
+    iomapEnd(k);
+    if (shared) readEnd(a, file.inode, file.mapping);
+  }
+  if (err !== undefined) {
+    for (; i < n; i++) {
+      const f = frames[i];
+      setPageFlag(a, f, PG_ERROR);
+      unlockPage(a, f);
+      lruAdd(a, f);
+      putPage(a, f);
+    }
+    ctrInc(a.i32, CTR.READ_ERRORS);
+    throw err;
+  }
+  ctrInc(a.i32, CTR.DEVICE_READS);
+}
+
+/** erofs_read_folio: (re)read one locked page that is cached but not uptodate. */
+export function erofsReadFolio(k: Kernel, file: OpenFile, f: number, index: number): void {
+  const a = k.a;
+  const shared = file.mapping !== file.inode;
+  ctrInc(a.i32, CTR.READFOLIO_CALLS);
+  if (shared) readBegin(a, file.inode, file.mapping);
+  try {
+    fillPage(k, file, f, index);
+    clearPageFlag(a, f, PG_ERROR);
+    setPageFlag(a, f, PG_UPTODATE);
+    ctrInc(a.i32, CTR.DEVICE_PAGES);
+    ctrInc(a.i32, CTR.DEVICE_READS);
+  } catch (e) {
+    setPageFlag(a, f, PG_ERROR);
+    throw e;
+  } finally {
+    iomapEnd(k);
+    if (shared) readEnd(a, file.inode, file.mapping);
+    unlockPage(a, f);
+  }
+}
+

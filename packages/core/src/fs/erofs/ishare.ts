@@ -1,0 +1,265 @@
+// Inode page-cache sharing (fs/erofs/ishare.c of the v7 seed, plus mainline's simpler real-inode pick).
+//
+// Each regular file with a fingerprint joins one shared ("dedup") inode per (domain, fingerprint), found
+// or created with iget5 on the anonymous mount. The shared inode owns the page cache every such file
+// reads through; to fill a page it maps blocks through a live *backing* inode from one of the images.
+// The shared inode's spinlock (vi->lock) guards its backing list and processing list; a backing inode's
+// processingCount says how many reads of it are in flight (erofs_read_begin/end).
+//
+// Fields (in the fs-private part of the inode record, I_FS-relative; this module owns them):
+import type { Arena } from '../../mm/arena.ts';
+import { spinLock, spinUnlock } from '../../mm/spinlock.ts';
+import { LOCK_CLASS } from '../../mm/lockstat.ts';
+import { listSpec, listAdd, listDel, listInitHead, linkInit, isLinked, listFirst, listNext, listCount, NIL, type ListSpec } from '../../mm/list.ts';
+import { ctrInc, CTR } from '../../mm/counters.ts';
+import { I_FS, INODE_WORDS, ANON_MOUNT, iget, igrab, iput, inodeSize, setInodeSize, type InodeOps } from '../../vfs/inode.ts';
+import { BUG, POINT, bugOn, hooksOn, point } from '../../debug/hooks.ts';
+import { createHash } from 'node:crypto';
+
+// Backing-inode side.
+const X_ISHARE = 0; // slot of the shared inode this file reads through, or NIL
+const X_BACK_PREV = 1; // backing_link
+const X_BACK_NEXT = 2;
+const X_PROC_PREV = 3; // processing_link
+const X_PROC_NEXT = 4;
+const X_PROC_COUNT = 5; // processing_count
+// Shared-inode side.
+const X_LOCK = 6; // vi->lock
+const X_BACK_HEAD = 7; // backing_head (2 words)
+const X_PROC_HEAD = 9; // processing_head (2 words)
+const X_NBACKING = 11; // length of the backing list
+const X_KEY = 12; // 8 words: sha256(domain \0 fingerprint)
+const X_WORDS = 20;
+if (X_WORDS > 32) throw new Error('ishare fields exceed the inode fs-private area');
+
+export const POLICY_PROCESSING = 0; // v7 seed: an inode whose reader is active first, then any
+export const POLICY_ANY = 1; // mainline erofs_real_inode: the first igrab-able backing inode
+export type RealInodePolicy = 'processing' | 'any';
+export function policyCode(p: RealInodePolicy): number {
+  return p === 'any' ? POLICY_ANY : POLICY_PROCESSING;
+}
+
+interface IshareSpecs {
+  readonly backing: ListSpec;
+  readonly processing: ListSpec;
+}
+const specCache = new WeakMap<Arena, IshareSpecs>();
+function specs(a: Arena): IshareSpecs {
+  let s = specCache.get(a);
+  if (!s) {
+    s = {
+      backing: listSpec(a.inodes + I_FS, INODE_WORDS, X_BACK_PREV, X_BACK_NEXT),
+      processing: listSpec(a.inodes + I_FS, INODE_WORDS, X_PROC_PREV, X_PROC_NEXT),
+    };
+    specCache.set(a, s);
+  }
+  return s;
+}
+function xw(a: Arena, slot: number, w: number): number {
+  return a.inodes + slot * INODE_WORDS + I_FS + w;
+}
+
+/** The lookup key of a shared inode: the domain scopes the fingerprint (never shared across domains). */
+export interface IshareKey {
+  readonly words: Int32Array; // 8 words
+  readonly hash: number;
+}
+export function ishareKey(domainId: string, fingerprintHex: string): IshareKey {
+  const h = createHash('sha256');
+  if (!bugOn(BUG.CROSS_DOMAIN)) h.update(domainId, 'utf8');
+  h.update(Buffer.from([0]));
+  h.update(Buffer.from(fingerprintHex, 'hex'));
+  const d = h.digest();
+  const words = new Int32Array(8);
+  for (let i = 0; i < 8; i++) words[i] = d.readInt32LE(i * 4);
+  return { words, hash: words[0] };
+}
+
+/** A regular inode starts detached from any shared inode. */
+export function ishareInitInode(a: Arena, slot: number): void {
+  const i32 = a.i32;
+  i32[xw(a, slot, X_ISHARE)] = NIL;
+  linkInit(i32, specs(a).backing, slot);
+  linkInit(i32, specs(a).processing, slot);
+  Atomics.store(i32, xw(a, slot, X_PROC_COUNT), 0);
+}
+
+export function ishareOf(a: Arena, slot: number): number {
+  return a.i32[xw(a, slot, X_ISHARE)];
+}
+
+function keyMatches(a: Arena, slot: number, key: IshareKey): boolean {
+  const i32 = a.i32;
+  const base = xw(a, slot, X_KEY);
+  for (let i = 0; i < 8; i++) if (i32[base + i] !== key.words[i]) return false;
+  return true;
+}
+
+export type FillResult = 'shared' | 'size-mismatch';
+
+/**
+ * erofs_ishare_fill_inode: attach backing inode `slot` (of size `size`) to the shared inode for `key`,
+ * creating it if needed. The shared inode keeps one reference per backing inode.
+ */
+export function ishareFillInode(a: Arena, slot: number, key: IshareKey, size: number, dedupOps: InodeOps): FillResult {
+  const i32 = a.i32;
+  const dedup = iget(a, ANON_MOUNT, key.hash, dedupOps, (s) => keyMatches(a, s, key), (s) => {
+    const base = xw(a, s, X_KEY);
+    for (let i = 0; i < 8; i++) i32[base + i] = key.words[i];
+    i32[xw(a, s, X_LOCK)] = 0;
+    listInitHead(i32, xw(a, s, X_BACK_HEAD));
+    listInitHead(i32, xw(a, s, X_PROC_HEAD));
+    i32[xw(a, s, X_NBACKING)] = 0;
+    i32[xw(a, s, X_ISHARE)] = NIL;
+    setInodeSize(a, s, size);
+    ctrInc(i32, CTR.ISHARE_CREATED);
+  });
+  if (inodeSize(a, dedup) !== size && !bugOn(BUG.SKIP_SIZE_CHECK)) {
+    iput(a, dedup, dedupOps);
+    ctrInc(i32, CTR.ISHARE_SIZE_MISMATCH);
+    return 'size-mismatch';
+  }
+  if (hooksOn) point(POINT.ISHARE_FILL);
+  i32[xw(a, slot, X_ISHARE)] = dedup;
+  spinLock(i32, xw(a, dedup, X_LOCK), LOCK_CLASS.ISHARE);
+  listAdd(i32, specs(a).backing, xw(a, dedup, X_BACK_HEAD), slot);
+  i32[xw(a, dedup, X_NBACKING)]++;
+  spinUnlock(i32, xw(a, dedup, X_LOCK));
+  ctrInc(i32, CTR.ISHARE_FILLED);
+  return 'shared';
+}
+
+/**
+ * erofs_ishare_free_inode: a backing inode is being evicted — leave the backing list and drop its
+ * reference on the shared inode (the last one frees the shared inode and its pages).
+ */
+export function ishareFreeInode(a: Arena, slot: number, dedupOps: InodeOps): void {
+  const i32 = a.i32;
+  const dedup = i32[xw(a, slot, X_ISHARE)];
+  if (dedup === NIL) return;
+  if (hooksOn) point(POINT.EVICT_BACKING);
+  const lock = xw(a, dedup, X_LOCK);
+  const nolock = bugOn(BUG.BACKING_DEL_NOLOCK);
+  if (!nolock) spinLock(i32, lock, LOCK_CLASS.ISHARE);
+  if (isLinked(i32, specs(a).backing, slot)) {
+    listDel(i32, specs(a).backing, xw(a, dedup, X_BACK_HEAD), slot);
+    i32[xw(a, dedup, X_NBACKING)]--;
+  }
+  // An evicted inode has no reader in flight; stay safe if a bug left it on the processing list.
+  if (isLinked(i32, specs(a).processing, slot)) listDel(i32, specs(a).processing, xw(a, dedup, X_PROC_HEAD), slot);
+  if (!nolock) spinUnlock(i32, lock);
+  i32[xw(a, slot, X_ISHARE)] = NIL;
+  iput(a, dedup, dedupOps);
+}
+
+/** drop_inode for shared inodes: free at the last put once no backing inode is left. */
+export function ishareShouldDrop(a: Arena, dedup: number): boolean {
+  return a.i32[xw(a, dedup, X_NBACKING)] === 0;
+}
+
+/** erofs_read_begin: the reading (backing) inode `vi` joins the processing list of `dedup`. */
+export function readBegin(a: Arena, vi: number, dedup: number): void {
+  const i32 = a.i32;
+  const lock = xw(a, dedup, X_LOCK);
+  const cnt = xw(a, vi, X_PROC_COUNT);
+  if (bugOn(BUG.PROC_COUNT_NOLOCK)) {
+    const c = Atomics.load(i32, cnt);
+    if (hooksOn) point(POINT.READ_BEGIN_LOCKED);
+    if (c === 0 && !isLinked(i32, specs(a).processing, vi)) listAdd(i32, specs(a).processing, xw(a, dedup, X_PROC_HEAD), vi);
+    Atomics.store(i32, cnt, c + 1);
+    return;
+  }
+  spinLock(i32, lock, LOCK_CLASS.ISHARE);
+  if (hooksOn) point(POINT.READ_BEGIN_LOCKED);
+  if (isLinked(i32, specs(a).processing, vi)) {
+    Atomics.add(i32, cnt, 1);
+  } else {
+    listAdd(i32, specs(a).processing, xw(a, dedup, X_PROC_HEAD), vi);
+    Atomics.store(i32, cnt, 1);
+  }
+  spinUnlock(i32, lock);
+}
+
+/** erofs_read_end: leave the processing list when the last read in flight ends. */
+export function readEnd(a: Arena, vi: number, dedup: number): void {
+  const i32 = a.i32;
+  const lock = xw(a, dedup, X_LOCK);
+  const cnt = xw(a, vi, X_PROC_COUNT);
+  if (bugOn(BUG.PROC_COUNT_NOLOCK)) {
+    const c = Atomics.load(i32, cnt) - 1;
+    if (hooksOn) point(POINT.READ_END_LOCKED);
+    Atomics.store(i32, cnt, c);
+    if (c === 0 && isLinked(i32, specs(a).processing, vi)) listDel(i32, specs(a).processing, xw(a, dedup, X_PROC_HEAD), vi);
+    return;
+  }
+  spinLock(i32, lock, LOCK_CLASS.ISHARE);
+  if (hooksOn) point(POINT.READ_END_LOCKED);
+  if (Atomics.sub(i32, cnt, 1) === 1) listDel(i32, specs(a).processing, xw(a, dedup, X_PROC_HEAD), vi);
+  spinUnlock(i32, lock);
+}
+
+/**
+ * erofs_ishare_iget (v7, policy processing) / erofs_real_inode (mainline, policy any): pick a live
+ * backing inode of `dedup` and take a reference on it. NIL when the backing list is empty or every igrab
+ * failed (all candidates are being freed) — the caller retries or reports an I/O error; the seed left
+ * realinode uninitialised / NULL there.
+ * With BUG.NO_IGRAB the candidate is returned without a reference (`grabbed` reports which).
+ */
+export function realInode(a: Arena, dedup: number, policy: number, out: { grabbed: boolean }): number {
+  const i32 = a.i32;
+  const s = specs(a);
+  const lock = xw(a, dedup, X_LOCK);
+  const noGrab = bugOn(BUG.NO_IGRAB);
+  out.grabbed = !noGrab;
+  spinLock(i32, lock, LOCK_CLASS.ISHARE);
+  const limit = a.ninodes;
+  if (policy === POLICY_PROCESSING) {
+    let n = 0;
+    for (let vi = listFirst(i32, xw(a, dedup, X_PROC_HEAD)); vi !== NIL && n++ < limit; vi = listNext(i32, s.processing, vi)) {
+      if (hooksOn) point(POINT.BEFORE_IGRAB);
+      if (noGrab || igrab(a, vi)) {
+        spinUnlock(i32, lock);
+        ctrInc(i32, CTR.REALINODE_PROCESSING);
+        return vi;
+      }
+    }
+  }
+  let n = 0;
+  for (let vi = listFirst(i32, xw(a, dedup, X_BACK_HEAD)); vi !== NIL && n++ < limit; vi = listNext(i32, s.backing, vi)) {
+    if (hooksOn) point(POINT.BEFORE_IGRAB);
+    if (noGrab || igrab(a, vi)) {
+      spinUnlock(i32, lock);
+      ctrInc(i32, CTR.REALINODE_BACKING);
+      return vi;
+    }
+  }
+  spinUnlock(i32, lock);
+  return NIL;
+}
+
+/** Introspection for reports and invariant checks (takes the shared inode's lock). */
+export interface SharedInodeView {
+  readonly backing: number[];
+  readonly processing: number[];
+  readonly nbacking: number;
+}
+export function sharedInodeView(a: Arena, dedup: number): SharedInodeView {
+  const i32 = a.i32;
+  const s = specs(a);
+  const lock = xw(a, dedup, X_LOCK);
+  spinLock(i32, lock, LOCK_CLASS.ISHARE);
+  const backing: number[] = [];
+  const processing: number[] = [];
+  const limit = a.ninodes + 1;
+  for (let vi = listFirst(i32, xw(a, dedup, X_BACK_HEAD)); vi !== NIL && backing.length < limit; vi = listNext(i32, s.backing, vi)) backing.push(vi);
+  for (let vi = listFirst(i32, xw(a, dedup, X_PROC_HEAD)); vi !== NIL && processing.length < limit; vi = listNext(i32, s.processing, vi)) processing.push(vi);
+  const nbacking = i32[xw(a, dedup, X_NBACKING)];
+  spinUnlock(i32, lock);
+  return { backing, processing, nbacking };
+}
+export function processingCount(a: Arena, vi: number): number {
+  return Atomics.load(a.i32, xw(a, vi, X_PROC_COUNT));
+}
+export function backingListLength(a: Arena, dedup: number): number {
+  return listCount(a.i32, specs(a).backing, xw(a, dedup, X_BACK_HEAD), a.ninodes);
+}

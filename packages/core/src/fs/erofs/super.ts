@@ -1,0 +1,74 @@
+// Mount-side state of an EROFS filesystem (fs/erofs/super.c): the shared mount record (vfs/mount.ts)
+// plus, per thread, the opened image (parsed metadata cache) and a file descriptor for device reads.
+// Mount options: inode_share and domain_id. Sharing needs both the option and the image's fingerprint
+// feature; otherwise the mount warns once and falls back to private page caches, as the kernel does.
+import { openSync, closeSync } from 'node:fs';
+import type { Kernel } from '../../kernel.ts';
+import { ErofsImage } from '../../erofs/image.ts';
+import { ErofsError } from '../../erofs/errors.ts';
+import { mountParams, mountGen, mountState, MS_FREE, type MountParams } from '../../vfs/mount.ts';
+
+export interface ErofsSb {
+  readonly m: number;
+  readonly gen: number;
+  readonly params: MountParams;
+  readonly image: ErofsImage;
+  readonly fd: number;
+  /** inode_share requested and the image has fingerprints. */
+  readonly shareActive: boolean;
+}
+
+/** This thread's state for mount `m`, opened on first use and reopened when the slot was remounted. */
+export function erofsSb(k: Kernel, m: number): ErofsSb {
+  const cur = k.sbs[m];
+  const gen = mountGen(k.a, m);
+  if (cur && cur.gen === gen) return cur;
+  if (cur) closeSb(cur);
+  if (mountState(k.a, m) === MS_FREE) throw new ErofsError('EINVAL', `mount ${m} is not mounted`);
+  const params = mountParams(k.a, m);
+  const image = ErofsImage.open(params.image, { fingerprintXattr: params.fingerprintXattr });
+  let fd: number;
+  try {
+    fd = openSync(params.image, 'r');
+  } catch (e) {
+    image.close();
+    throw new ErofsError('ENOENT', `cannot open ${params.image}: ${(e as Error).message}`);
+  }
+  const sb: ErofsSb = { m, gen, params, image, fd, shareActive: params.inodeShare && image.sb.hasFingerprints };
+  k.sbs[m] = sb;
+  return sb;
+}
+
+function closeSb(sb: ErofsSb): void {
+  try {
+    closeSync(sb.fd);
+  } catch {
+    /* already closed */
+  }
+  sb.image.close();
+}
+
+/** Forget this thread's state for mount m (after unmount). */
+export function erofsSbRelease(k: Kernel, m: number): void {
+  const cur = k.sbs[m];
+  if (cur) closeSb(cur);
+  k.sbs[m] = undefined;
+}
+
+export function erofsSbReleaseAll(k: Kernel): void {
+  for (let m = 0; m < k.sbs.length; m++) erofsSbRelease(k, m);
+}
+
+/** Validate an image before it is published in the mount table; returns why sharing is off, if it is. */
+export function erofsCheckImage(params: MountParams): { shareActive: boolean; warning?: string } {
+  const image = ErofsImage.open(params.image, { fingerprintXattr: params.fingerprintXattr });
+  try {
+    image.root();
+    if (params.inodeShare && !image.sb.hasFingerprints) {
+      return { shareActive: false, warning: `${params.image}: inode_share requested but the image has no fingerprints; mounted without sharing` };
+    }
+    return { shareActive: params.inodeShare };
+  } finally {
+    image.close();
+  }
+}

@@ -1,0 +1,225 @@
+// The arena: every piece of mutable state two threads can touch. One control SharedArrayBuffer of
+// Int32 words (header, lock stats, counters, record tables, hash buckets) plus page-frame chunks
+// (SharedArrayBuffers of at most 256 MiB each, so a pool can pass the ~4 GiB single-SAB limit).
+// The main thread creates it; workers attach with the handle (passed once through workerData).
+import { HEADER_BASE, HEADER_WORDS, DYNAMIC_BASE } from './regions.ts';
+import { FRAME_WORDS, LRU_HEAD_WORDS, FREE_HEAD_WORDS } from './pagepool.ts';
+import { INODE_WORDS, ICACHE_BUCKET_WORDS, INODE_POOL_WORDS, INODE_LRU_WORDS } from '../vfs/inode.ts';
+import { PAGE_BUCKET_WORDS } from '../vfs/pagecache.ts';
+import { MOUNT_WORDS, MOUNT_TABLE_WORDS } from '../vfs/mount.ts';
+
+export const ARENA_MAGIC = 0x15a4e01;
+export const PAGE_SIZE = 4096;
+export const PAGE_SHIFT = 12;
+const MAX_CHUNK_FRAMES_SHIFT = 16; // 65536 frames = 256 MiB per SAB
+/** Hard upper bound of the pool: 16 GiB (the machine has 24 GiB). */
+export const MAX_POOL_BYTES = 16 * 1024 * 1024 * 1024;
+
+/** Header word indexes (HEADER_BASE-relative). */
+const H = {
+  MAGIC: 0,
+  NFRAMES: 1,
+  CHUNK_SHIFT: 2,
+  NINODES: 3,
+  NMOUNTS: 4,
+  NPAGE_BUCKETS: 5,
+  NINODE_BUCKETS: 6,
+  FRAMES: 7,
+  PAGE_BUCKETS: 8,
+  LRU: 9,
+  FREE: 10,
+  INODES: 11,
+  INODE_BUCKETS: 12,
+  INODE_POOL: 13,
+  INODE_LRU: 14,
+  MOUNTS: 15,
+  MOUNT_TABLE: 16,
+  TOTAL_WORDS: 17,
+  POLICY: 18, // realInode policy: 0 processing (v7), 1 any (mainline)
+  INJECT: 19, // planted-bug mask (stress harness)
+  JITTER: 20, // race-window widening: probability per point, in 1/65536
+  THREAD_NEXT: 21, // next thread id to hand out
+  SEED: 22, // jitter seed
+  ENABLED_LIMIT: 23, // frames usable (shrink-pool chaos lowers it)
+} as const;
+if (Object.keys(H).length > HEADER_WORDS) throw new Error('arena header too small');
+
+export interface ArenaConfig {
+  /** Page pool size in bytes (rounded down to whole pages; at least 16 pages). */
+  poolBytes: number;
+  /** Inode slots (regular + shared inodes). */
+  inodeSlots: number;
+  /** Mount slots. */
+  mountSlots: number;
+}
+
+/** What a worker needs to attach: plain, structured-clonable, SABs shared by reference. */
+export interface ArenaHandle {
+  readonly control: SharedArrayBuffer;
+  readonly chunks: readonly SharedArrayBuffer[];
+}
+
+function pow2AtLeast(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+export class Arena {
+  readonly handle: ArenaHandle;
+  readonly i32: Int32Array;
+  /** Frame bytes, one Buffer view per chunk (Buffer so copies need no subarray allocation). */
+  readonly chunks: Buffer[];
+  readonly nframes: number;
+  readonly chunkShift: number;
+  readonly chunkMask: number;
+  readonly ninodes: number;
+  readonly nmounts: number;
+  readonly npageBuckets: number;
+  readonly ninodeBuckets: number;
+  // Section bases (word indexes into i32).
+  readonly frames: number;
+  readonly pageBuckets: number;
+  readonly lru: number;
+  readonly free: number;
+  readonly inodes: number;
+  readonly inodeBuckets: number;
+  readonly inodePool: number;
+  readonly inodeLru: number;
+  readonly mounts: number;
+  readonly mountTable: number;
+
+  private constructor(handle: ArenaHandle) {
+    this.handle = handle;
+    this.i32 = new Int32Array(handle.control);
+    const h = this.i32;
+    if (h[HEADER_BASE + H.MAGIC] !== ARENA_MAGIC) throw new Error('not an ishare arena');
+    this.chunks = handle.chunks.map((c) => Buffer.from(c));
+    this.nframes = h[H.NFRAMES];
+    this.chunkShift = h[H.CHUNK_SHIFT];
+    this.chunkMask = (1 << this.chunkShift) - 1;
+    this.ninodes = h[H.NINODES];
+    this.nmounts = h[H.NMOUNTS];
+    this.npageBuckets = h[H.NPAGE_BUCKETS];
+    this.ninodeBuckets = h[H.NINODE_BUCKETS];
+    this.frames = h[H.FRAMES];
+    this.pageBuckets = h[H.PAGE_BUCKETS];
+    this.lru = h[H.LRU];
+    this.free = h[H.FREE];
+    this.inodes = h[H.INODES];
+    this.inodeBuckets = h[H.INODE_BUCKETS];
+    this.inodePool = h[H.INODE_POOL];
+    this.inodeLru = h[H.INODE_LRU];
+    this.mounts = h[H.MOUNTS];
+    this.mountTable = h[H.MOUNT_TABLE];
+  }
+
+  /** Allocate a new arena. Record tables are zeroed; owners initialise them (System.create). */
+  static create(cfg: ArenaConfig): Arena {
+    const nframes = Math.floor(cfg.poolBytes / PAGE_SIZE);
+    if (!Number.isFinite(nframes) || nframes < 16) throw new RangeError('page pool must hold at least 16 pages');
+    if (cfg.poolBytes > MAX_POOL_BYTES) throw new RangeError(`page pool larger than ${MAX_POOL_BYTES / 2 ** 30} GiB`);
+    if (!(cfg.inodeSlots >= 4 && cfg.inodeSlots <= 1 << 24)) throw new RangeError('inode slots out of range (4..16M)');
+    if (!(cfg.mountSlots >= 1 && cfg.mountSlots <= 1024)) throw new RangeError('mount slots out of range (1..1024)');
+    const npageBuckets = pow2AtLeast(nframes);
+    const ninodeBuckets = pow2AtLeast(cfg.inodeSlots);
+    let at = DYNAMIC_BASE;
+    const take = (words: number): number => {
+      const b = at;
+      at += words;
+      return b;
+    };
+    const bases = {
+      frames: take(nframes * FRAME_WORDS),
+      pageBuckets: take(npageBuckets * PAGE_BUCKET_WORDS),
+      lru: take(LRU_HEAD_WORDS),
+      free: take(FREE_HEAD_WORDS),
+      inodes: take(cfg.inodeSlots * INODE_WORDS),
+      inodeBuckets: take(ninodeBuckets * ICACHE_BUCKET_WORDS),
+      inodePool: take(INODE_POOL_WORDS),
+      inodeLru: take(INODE_LRU_WORDS),
+      mounts: take(cfg.mountSlots * MOUNT_WORDS),
+      mountTable: take(MOUNT_TABLE_WORDS),
+    };
+    const control = new SharedArrayBuffer(at * 4);
+    const chunkShift = nframes <= 1 << MAX_CHUNK_FRAMES_SHIFT ? Math.max(0, Math.ceil(Math.log2(nframes))) : MAX_CHUNK_FRAMES_SHIFT;
+    const chunks: SharedArrayBuffer[] = [];
+    for (let left = nframes; left > 0; left -= 1 << chunkShift) {
+      chunks.push(new SharedArrayBuffer(Math.min(left, 1 << chunkShift) * PAGE_SIZE));
+    }
+    const h = new Int32Array(control);
+    h[H.MAGIC] = ARENA_MAGIC;
+    h[H.NFRAMES] = nframes;
+    h[H.CHUNK_SHIFT] = chunkShift;
+    h[H.NINODES] = cfg.inodeSlots;
+    h[H.NMOUNTS] = cfg.mountSlots;
+    h[H.NPAGE_BUCKETS] = npageBuckets;
+    h[H.NINODE_BUCKETS] = ninodeBuckets;
+    h[H.FRAMES] = bases.frames;
+    h[H.PAGE_BUCKETS] = bases.pageBuckets;
+    h[H.LRU] = bases.lru;
+    h[H.FREE] = bases.free;
+    h[H.INODES] = bases.inodes;
+    h[H.INODE_BUCKETS] = bases.inodeBuckets;
+    h[H.INODE_POOL] = bases.inodePool;
+    h[H.INODE_LRU] = bases.inodeLru;
+    h[H.MOUNTS] = bases.mounts;
+    h[H.MOUNT_TABLE] = bases.mountTable;
+    h[H.TOTAL_WORDS] = at;
+    h[H.ENABLED_LIMIT] = nframes;
+    return new Arena({ control, chunks });
+  }
+
+  static attach(handle: ArenaHandle): Arena {
+    return new Arena(handle);
+  }
+
+  get poolBytes(): number {
+    return this.nframes * PAGE_SIZE;
+  }
+
+  /** Chunk Buffer holding frame `f`, and the byte offset of the frame within it. */
+  frameChunk(f: number): Buffer {
+    return this.chunks[f >>> this.chunkShift];
+  }
+  frameOffset(f: number): number {
+    return (f & this.chunkMask) * PAGE_SIZE;
+  }
+
+  // Header settings shared by every thread.
+  get policy(): number {
+    return Atomics.load(this.i32, H.POLICY);
+  }
+  set policy(p: number) {
+    Atomics.store(this.i32, H.POLICY, p);
+  }
+  get injectMask(): number {
+    return Atomics.load(this.i32, H.INJECT);
+  }
+  set injectMask(m: number) {
+    Atomics.store(this.i32, H.INJECT, m);
+  }
+  get jitter(): number {
+    return Atomics.load(this.i32, H.JITTER);
+  }
+  set jitter(j: number) {
+    Atomics.store(this.i32, H.JITTER, j);
+  }
+  get seed(): number {
+    return Atomics.load(this.i32, H.SEED);
+  }
+  set seed(s: number) {
+    Atomics.store(this.i32, H.SEED, s);
+  }
+  /** Frames the allocator may hand out (memory-pressure chaos lowers it). */
+  get frameLimit(): number {
+    return Atomics.load(this.i32, H.ENABLED_LIMIT);
+  }
+  set frameLimit(n: number) {
+    Atomics.store(this.i32, H.ENABLED_LIMIT, Math.max(16, Math.min(this.nframes, n)));
+  }
+  /** Hand out a small thread id (for per-thread watchdog slots). */
+  nextThreadId(): number {
+    return Atomics.add(this.i32, H.THREAD_NEXT, 1);
+  }
+}

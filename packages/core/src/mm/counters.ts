@@ -1,0 +1,62 @@
+// Global event counters (atomic_t's in the arena). Counted in events or pages, never bytes, so an
+// Int32 (read as unsigned) cannot overflow in any realistic run.
+import { COUNTERS_BASE, COUNTERS_WORDS } from './regions.ts';
+
+export const CTR = {
+  FILE_PAGES: 0, // pages currently indexed in some mapping (NR_FILE_PAGES)
+  SHARED_FILE_PAGES: 1, // of which in a shared (dedup) inode's mapping
+  HITS: 2, // page found uptodate in the cache
+  MISSES: 3, // page not in the cache when asked
+  DEVICE_READS: 4, // device read calls (one per contiguous run)
+  DEVICE_PAGES: 5, // pages filled from the device
+  SPARE_6: 6,
+  LOCK_WAITS: 7, // waits on a page locked by another thread
+  RECLAIMED: 8, // pages reclaimed under memory pressure
+  INODES_EVICTED: 9,
+  READAHEAD_CALLS: 10,
+  READFOLIO_CALLS: 11,
+  ISHARE_FILLED: 12, // inodes attached to a shared inode
+  ISHARE_SIZE_MISMATCH: 13, // fingerprint matched but sizes differed: not shared
+  ISHARE_CREATED: 14, // shared inodes created
+  REALINODE_PROCESSING: 15, // real inode picked from the processing list
+  REALINODE_BACKING: 16, // real inode picked from the backing list
+  REALINODE_RETRY: 17, // every igrab failed / list empty: retried
+  REALINODE_EIO: 18, // gave up: I/O error
+  ENOMEM: 19,
+  HOLE_PAGES: 20, // pages zero-filled for holes
+  INODES_ALLOCATED: 21,
+  SHARED_INODES_EVICTED: 22,
+  READ_ERRORS: 23,
+} as const;
+export type CounterName = keyof typeof CTR;
+const NCOUNTERS = Object.keys(CTR).length;
+if (NCOUNTERS > COUNTERS_WORDS) throw new Error('counters region too small');
+
+export function ctrAdd(i32: Int32Array, c: number, n: number): void {
+  Atomics.add(i32, COUNTERS_BASE + c, n);
+}
+export function ctrInc(i32: Int32Array, c: number): void {
+  Atomics.add(i32, COUNTERS_BASE + c, 1);
+}
+export function ctrDec(i32: Int32Array, c: number): void {
+  Atomics.sub(i32, COUNTERS_BASE + c, 1);
+}
+export function ctrRead(i32: Int32Array, c: number): number {
+  return Atomics.load(i32, COUNTERS_BASE + c) >>> 0;
+}
+/** Gauges (FILE_PAGES…) may dip below zero transiently only by a bug: read them signed. */
+export function ctrReadSigned(i32: Int32Array, c: number): number {
+  return Atomics.load(i32, COUNTERS_BASE + c);
+}
+export function readCounters(i32: Int32Array): Record<CounterName, number> {
+  const out = {} as Record<CounterName, number>;
+  for (const [k, v] of Object.entries(CTR)) out[k as CounterName] = ctrRead(i32, v);
+  return out;
+}
+/** Reset the event counters; gauges (FILE_PAGES, SHARED_FILE_PAGES) keep their value. */
+export function resetEventCounters(i32: Int32Array): void {
+  for (const v of Object.values(CTR)) {
+    if (v === CTR.FILE_PAGES || v === CTR.SHARED_FILE_PAGES) continue;
+    Atomics.store(i32, COUNTERS_BASE + v, 0);
+  }
+}

@@ -1,0 +1,262 @@
+// The page pool: frame descriptors (struct page/folio) and the frames themselves.
+// Owns the descriptor layout, page flags and the page lock, refcounts, the free list and the LRU.
+// The page *index* (which mapping/index a frame caches) is vfs/pagecache.ts's; reclaim is
+// vfs/reclaim.ts's.
+//
+// Refcount rule (as the kernel's): the page cache holds one reference while a frame is indexed; each
+// reader that found the frame holds one more until put_page. A frame returns to the free list when the
+// count drops to zero, which can only happen once it has left the page cache.
+import type { Arena } from './arena.ts';
+import { spinLock, spinUnlock } from './spinlock.ts';
+import { LOCK_CLASS } from './lockstat.ts';
+import { listSpec, listAdd, listDel, listLast, listInitHead, linkInit, NIL, type ListSpec } from './list.ts';
+import { ctrInc, CTR } from './counters.ts';
+
+// Descriptor words.
+export const F_FLAGS = 0;
+export const F_REF = 1;
+export const F_MAPPING = 2; // owning inode slot (address space), or NIL
+export const F_INDEX = 3; // page index within the mapping
+export const F_LRU_PREV = 4;
+export const F_LRU_NEXT = 5;
+export const F_HASH_NEXT = 6; // page-index hash chain; free-list link when free
+export const F_MAP_PREV = 7; // per-mapping page list (truncate walks it)
+export const F_MAP_NEXT = 8;
+export const FRAME_WORDS = 10;
+
+// Page flags (bits of F_FLAGS; changed only with Atomics).
+export const PG_LOCKED = 1;
+export const PG_UPTODATE = 2;
+export const PG_ERROR = 4;
+export const PG_LRU = 8;
+export const PG_REFERENCED = 16;
+export const PG_WAITERS = 32;
+export const PG_FREE = 64;
+
+// LRU head: lock, first, last, count.
+export const LRU_LOCK = 0;
+export const LRU_HEAD = 1;
+export const LRU_COUNT = 3;
+export const LRU_HEAD_WORDS = 4;
+// Free list head: lock, top, free count, used count.
+const FREE_LOCK = 0;
+const FREE_TOP = 1;
+const FREE_COUNT = 2;
+const FREE_USED = 3;
+export const FREE_HEAD_WORDS = 4;
+
+/** Link specs over the frame table, built once per arena (no allocation on the hot path). */
+export interface FrameSpecs {
+  readonly lru: ListSpec;
+  readonly map: ListSpec;
+}
+const specCache = new WeakMap<Arena, FrameSpecs>();
+export function frameSpecs(a: Arena): FrameSpecs {
+  let s = specCache.get(a);
+  if (!s) {
+    s = { lru: listSpec(a.frames, FRAME_WORDS, F_LRU_PREV, F_LRU_NEXT), map: listSpec(a.frames, FRAME_WORDS, F_MAP_PREV, F_MAP_NEXT) };
+    specCache.set(a, s);
+  }
+  return s;
+}
+
+export function frameWord(a: Arena, f: number, w: number): number {
+  return a.frames + f * FRAME_WORDS + w;
+}
+
+/** Initialise descriptors and put every frame on the free list (main thread, before workers). */
+export function pagePoolInit(a: Arena): void {
+  const i32 = a.i32;
+  const specs = frameSpecs(a);
+  for (let f = 0; f < a.nframes; f++) {
+    const r = a.frames + f * FRAME_WORDS;
+    i32[r + F_FLAGS] = PG_FREE;
+    i32[r + F_REF] = 0;
+    i32[r + F_MAPPING] = NIL;
+    i32[r + F_INDEX] = 0;
+    linkInit(i32, specs.lru, f);
+    linkInit(i32, specs.map, f);
+    i32[r + F_HASH_NEXT] = f + 1 < a.nframes ? f + 1 : NIL;
+  }
+  i32[a.free + FREE_LOCK] = 0;
+  i32[a.free + FREE_TOP] = 0;
+  i32[a.free + FREE_COUNT] = a.nframes;
+  i32[a.free + FREE_USED] = 0;
+  i32[a.lru + LRU_LOCK] = 0;
+  listInitHead(i32, a.lru + LRU_HEAD);
+  i32[a.lru + LRU_COUNT] = 0;
+}
+
+/**
+ * Take a free frame, with refcount 1 and PG_LOCKED set (a new page is locked until its read ends).
+ * Returns NIL when the free list is empty or the pool limit is reached: the caller reclaims and retries.
+ */
+export function frameAlloc(a: Arena): number {
+  const i32 = a.i32;
+  spinLock(i32, a.free + FREE_LOCK, LOCK_CLASS.FREE);
+  const f = i32[a.free + FREE_TOP];
+  if (f === NIL || i32[a.free + FREE_USED] >= a.frameLimit) {
+    spinUnlock(i32, a.free + FREE_LOCK);
+    return NIL;
+  }
+  const r = a.frames + f * FRAME_WORDS;
+  i32[a.free + FREE_TOP] = i32[r + F_HASH_NEXT];
+  i32[a.free + FREE_COUNT]--;
+  i32[a.free + FREE_USED]++;
+  spinUnlock(i32, a.free + FREE_LOCK);
+  i32[r + F_HASH_NEXT] = NIL;
+  i32[r + F_MAPPING] = NIL;
+  Atomics.store(i32, r + F_REF, 1);
+  Atomics.store(i32, r + F_FLAGS, PG_LOCKED);
+  return f;
+}
+
+/** Return a frame with no references and no mapping to the free list. */
+export function frameFree(a: Arena, f: number): void {
+  const i32 = a.i32;
+  const r = a.frames + f * FRAME_WORDS;
+  Atomics.store(i32, r + F_FLAGS, PG_FREE);
+  i32[r + F_MAPPING] = NIL;
+  spinLock(i32, a.free + FREE_LOCK, LOCK_CLASS.FREE);
+  i32[r + F_HASH_NEXT] = i32[a.free + FREE_TOP];
+  i32[a.free + FREE_TOP] = f;
+  i32[a.free + FREE_COUNT]++;
+  i32[a.free + FREE_USED]--;
+  spinUnlock(i32, a.free + FREE_LOCK);
+}
+
+export function framesFree(a: Arena): number {
+  return Atomics.load(a.i32, a.free + FREE_COUNT);
+}
+export function framesUsed(a: Arena): number {
+  return Atomics.load(a.i32, a.free + FREE_USED);
+}
+
+export function pageFlags(a: Arena, f: number): number {
+  return Atomics.load(a.i32, a.frames + f * FRAME_WORDS + F_FLAGS);
+}
+export function pageRef(a: Arena, f: number): number {
+  return Atomics.load(a.i32, a.frames + f * FRAME_WORDS + F_REF);
+}
+export function pageMapping(a: Arena, f: number): number {
+  return a.i32[a.frames + f * FRAME_WORDS + F_MAPPING];
+}
+export function pageIndex(a: Arena, f: number): number {
+  return a.i32[a.frames + f * FRAME_WORDS + F_INDEX];
+}
+
+export function getPage(a: Arena, f: number): void {
+  Atomics.add(a.i32, a.frames + f * FRAME_WORDS + F_REF, 1);
+}
+
+/** put_page: drop a reference; the last one frees the frame (it has left the page cache by then). */
+export function putPage(a: Arena, f: number): void {
+  const old = Atomics.sub(a.i32, a.frames + f * FRAME_WORDS + F_REF, 1);
+  if (old === 1) frameFree(a, f);
+}
+
+export function setPageFlag(a: Arena, f: number, bit: number): void {
+  Atomics.or(a.i32, a.frames + f * FRAME_WORDS + F_FLAGS, bit);
+}
+export function clearPageFlag(a: Arena, f: number, bit: number): void {
+  Atomics.and(a.i32, a.frames + f * FRAME_WORDS + F_FLAGS, ~bit);
+}
+
+/** trylock_page: set PG_LOCKED if it was clear. */
+export function trylockPage(a: Arena, f: number): boolean {
+  return (Atomics.or(a.i32, a.frames + f * FRAME_WORDS + F_FLAGS, PG_LOCKED) & PG_LOCKED) === 0;
+}
+
+/** lock_page: sleep on the flags word until the lock is ours. */
+export function lockPage(a: Arena, f: number): void {
+  while (!trylockPage(a, f)) waitOnPageLocked(a, f);
+}
+
+/** unlock_page: clear PG_LOCKED and wake sleepers (only if any announced themselves). */
+export function unlockPage(a: Arena, f: number): void {
+  const w = a.frames + f * FRAME_WORDS + F_FLAGS;
+  const old = Atomics.and(a.i32, w, ~(PG_LOCKED | PG_WAITERS));
+  if (old & PG_WAITERS) Atomics.notify(a.i32, w);
+}
+
+/**
+ * wait_on_page_locked: sleep until PG_LOCKED clears. Sets PG_WAITERS first so the unlocker knows to
+ * notify; Atomics.wait on the exact flags value cannot miss a wake-up (a changed value returns at once).
+ * Returns the number of sleeps (0 = never waited). `timeoutMs` bounds one sleep so a watchdog above can
+ * observe a stuck holder.
+ */
+export function waitOnPageLocked(a: Arena, f: number, timeoutMs = 100): number {
+  const i32 = a.i32;
+  const w = a.frames + f * FRAME_WORDS + F_FLAGS;
+  let sleeps = 0;
+  for (;;) {
+    const v = Atomics.load(i32, w);
+    if (!(v & PG_LOCKED)) return sleeps;
+    if (!(v & PG_WAITERS)) {
+      if (Atomics.compareExchange(i32, w, v, v | PG_WAITERS) !== v) continue;
+    }
+    if (sleeps === 0) ctrInc(i32, CTR.LOCK_WAITS);
+    sleeps++;
+    Atomics.wait(i32, w, v | PG_WAITERS, timeoutMs);
+  }
+}
+
+/** Put a frame on the LRU (mark_page_accessed for a new page). */
+export function lruAdd(a: Arena, f: number): void {
+  const i32 = a.i32;
+  spinLock(i32, a.lru + LRU_LOCK, LOCK_CLASS.LRU);
+  const flags = Atomics.load(i32, a.frames + f * FRAME_WORDS + F_FLAGS);
+  if (!(flags & PG_LRU)) {
+    listAdd(i32, frameSpecs(a).lru, a.lru + LRU_HEAD, f);
+    Atomics.or(i32, a.frames + f * FRAME_WORDS + F_FLAGS, PG_LRU);
+    i32[a.lru + LRU_COUNT]++;
+  }
+  spinUnlock(i32, a.lru + LRU_LOCK);
+}
+
+/** Remove a frame from the LRU if it is there (caller is deleting it from the page cache). */
+export function lruDel(a: Arena, f: number): void {
+  const i32 = a.i32;
+  spinLock(i32, a.lru + LRU_LOCK, LOCK_CLASS.LRU);
+  if (Atomics.load(i32, a.frames + f * FRAME_WORDS + F_FLAGS) & PG_LRU) {
+    listDel(i32, frameSpecs(a).lru, a.lru + LRU_HEAD, f);
+    Atomics.and(i32, a.frames + f * FRAME_WORDS + F_FLAGS, ~PG_LRU);
+    i32[a.lru + LRU_COUNT]--;
+  }
+  spinUnlock(i32, a.lru + LRU_LOCK);
+}
+
+/**
+ * isolate_lru_pages: take up to `max` frames from the cold end into `out`, giving referenced ones a
+ * second chance. Each isolated frame gets an extra reference so it cannot be freed under the caller.
+ */
+export function lruIsolate(a: Arena, out: Int32Array, max: number): number {
+  const i32 = a.i32;
+  const s = frameSpecs(a).lru;
+  const head = a.lru + LRU_HEAD;
+  let n = 0;
+  spinLock(i32, a.lru + LRU_LOCK, LOCK_CLASS.LRU);
+  let budget = i32[a.lru + LRU_COUNT] * 2 + 1;
+  while (n < max && budget-- > 0) {
+    const f = listLast(i32, head);
+    if (f === NIL) break;
+    const fw = a.frames + f * FRAME_WORDS + F_FLAGS;
+    listDel(i32, s, head, f);
+    if (Atomics.load(i32, fw) & PG_REFERENCED) {
+      Atomics.and(i32, fw, ~PG_REFERENCED);
+      listAdd(i32, s, head, f);
+      continue;
+    }
+    Atomics.and(i32, fw, ~PG_LRU);
+    i32[a.lru + LRU_COUNT]--;
+    Atomics.add(i32, a.frames + f * FRAME_WORDS + F_REF, 1);
+    out[n++] = f;
+  }
+  spinUnlock(i32, a.lru + LRU_LOCK);
+  return n;
+}
+
+export function lruCount(a: Arena): number {
+  return Atomics.load(a.i32, a.lru + LRU_COUNT);
+}
+

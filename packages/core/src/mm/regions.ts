@@ -1,0 +1,13 @@
+// Fixed regions at the start of the arena's control words (Int32 indexes). Everything after
+// DYNAMIC_BASE is placed by arena.ts from the configured sizes. Only the owners named here read them.
+
+export const HEADER_BASE = 0; // arena.ts
+export const HEADER_WORDS = 64;
+export const LOCKSTAT_BASE = 64; // lockstat.ts
+export const LOCKSTAT_CLASSES = 16;
+export const COUNTERS_BASE = 128; // counters.ts
+export const COUNTERS_WORDS = 128;
+export const THREADS_BASE = 256; // hooks.ts: per-thread last named point (watchdog reports)
+export const MAX_THREADS = 64;
+export const THREAD_WORDS = 4;
+export const DYNAMIC_BASE = THREADS_BASE + MAX_THREADS * THREAD_WORDS; // 512

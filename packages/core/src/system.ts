@@ -1,0 +1,295 @@
+// The System: the embeddable entry point. `System.create` (main thread) allocates and initialises the
+// arena; `System.attach` (a worker) joins it with the handle. Both run the same kernel code on the same
+// shared state: mounts, inodes, shared inodes, page cache, counters.
+import { resolve as resolvePath } from 'node:path';
+import { Arena, PAGE_SIZE, type ArenaConfig, type ArenaHandle } from './mm/arena.ts';
+import { pagePoolInit, framesFree, framesUsed, lruCount } from './mm/pagepool.ts';
+import { readCounters, resetEventCounters, ctrReadSigned, CTR, type CounterName } from './mm/counters.ts';
+import { readLockStats, resetLockStats, type LockClassStats } from './mm/lockstat.ts';
+import { Kernel } from './kernel.ts';
+import {
+  inodeTableInit, iget, iput, ihold, tryEvict, pruneIcache, forEachInode, inodeMount, inodeCount,
+  inodeOpenAdd, inodesInUse, inodeLruCount, I_DEDUP,
+} from './vfs/inode.ts';
+import { pageCacheInit } from './vfs/pagecache.ts';
+import { shrinkPageLru } from './vfs/reclaim.ts';
+import {
+  mountAlloc, mountFree, mountSetDying, mountState, mountOpenAdd, mountOpenCount, mountParams,
+  mountDeviceStats, resetMountDeviceStats, MS_ACTIVE, type MountParams, type MountDeviceStats,
+} from './vfs/mount.ts';
+import { filemapRead, readaheadRange } from './vfs/filemap.ts';
+import type { OpenFile } from './vfs/file.ts';
+import { erofsSb, erofsSbRelease, erofsSbReleaseAll, erofsCheckImage } from './fs/erofs/super.ts';
+import { erofsInodeOps } from './fs/erofs/inode.ts';
+import { ishareOf, policyCode, type RealInodePolicy } from './fs/erofs/ishare.ts';
+import { ErofsError } from './erofs/errors.ts';
+import { DEFAULT_FINGERPRINT_XATTR } from './erofs/format.ts';
+import { hooksAttach, hooksRefresh } from './debug/hooks.ts';
+
+export interface SystemConfig {
+  /** Page pool size in MiB (default 256). */
+  poolMiB?: number;
+  /** Or in bytes (wins over poolMiB). */
+  poolBytes?: number;
+  inodeSlots?: number; // default 65536
+  mountSlots?: number; // default 64
+  policy?: RealInodePolicy; // default 'processing' (the v7 seed)
+  /** Stress only: planted-bug mask (debug/hooks.ts BUG) and jitter probability (0..1). */
+  inject?: number;
+  jitter?: number;
+  seed?: number;
+}
+
+export interface MountOptions {
+  inodeShare?: boolean;
+  domainId?: string;
+  fingerprintXattr?: string;
+}
+
+export interface MountResult {
+  readonly mount: number;
+  readonly shareActive: boolean;
+  readonly warning?: string;
+}
+
+export interface MountReport extends MountDeviceStats {
+  readonly mount: number;
+  readonly image: string;
+  readonly inodeShare: boolean;
+  readonly domainId: string;
+}
+
+export interface SystemStats {
+  readonly pageSize: number;
+  readonly poolBytes: number;
+  /** Frames holding file data × page size (what fincore sums over a mounted image's files). */
+  readonly pageCacheBytes: number;
+  readonly sharedPageCacheBytes: number;
+  readonly filePages: number;
+  readonly framesFree: number;
+  readonly framesUsed: number;
+  readonly lruPages: number;
+  readonly inodesInUse: number;
+  readonly unusedInodes: number;
+  readonly counters: Record<CounterName, number>;
+  readonly locks: LockClassStats[];
+  readonly mounts: MountReport[];
+}
+
+export class System {
+  readonly arena: Arena;
+  readonly kernel: Kernel;
+
+  private constructor(arena: Arena, threadId: number) {
+    this.arena = arena;
+    this.kernel = new Kernel(arena, threadId);
+    this.kernel.ops = erofsInodeOps(this.kernel);
+    hooksAttach(arena, threadId);
+  }
+
+  /** Create and initialise a new shared kernel (main thread). */
+  static create(cfg: SystemConfig = {}): System {
+    const poolBytes = cfg.poolBytes ?? Math.floor((cfg.poolMiB ?? 256) * 1024 * 1024);
+    const arenaCfg: ArenaConfig = { poolBytes, inodeSlots: cfg.inodeSlots ?? 65536, mountSlots: cfg.mountSlots ?? 64 };
+    const a = Arena.create(arenaCfg);
+    pagePoolInit(a);
+    pageCacheInit(a);
+    inodeTableInit(a);
+    a.policy = policyCode(cfg.policy ?? 'processing');
+    a.injectMask = cfg.inject ?? 0;
+    a.jitter = Math.round(Math.max(0, Math.min(1, cfg.jitter ?? 0)) * 65536);
+    a.seed = cfg.seed ?? 1;
+    return new System(a, a.nextThreadId());
+  }
+
+  /** Join an existing kernel from another thread. */
+  static attach(handle: ArenaHandle): System {
+    const a = Arena.attach(handle);
+    return new System(a, a.nextThreadId());
+  }
+
+  get handle(): ArenaHandle {
+    return this.arena.handle;
+  }
+
+  get policy(): RealInodePolicy {
+    return this.arena.policy === 1 ? 'any' : 'processing';
+  }
+  set policy(p: RealInodePolicy) {
+    this.arena.policy = policyCode(p);
+  }
+
+  /** Re-read stress settings (inject mask, jitter) after the controller changed them. */
+  refreshHooks(): void {
+    hooksRefresh(this.arena);
+  }
+
+  /** mount -t erofs -o ro[,inode_share,domain_id=ID] IMAGE */
+  mount(image: string, opts: MountOptions = {}): MountResult {
+    const params: MountParams = {
+      image: resolvePath(image),
+      inodeShare: opts.inodeShare ?? false,
+      domainId: opts.domainId ?? '',
+      fingerprintXattr: opts.fingerprintXattr ?? DEFAULT_FINGERPRINT_XATTR,
+    };
+    const check = erofsCheckImage(params);
+    const m = mountAlloc(this.arena, { ...params, inodeShare: check.shareActive });
+    if (check.warning) this.kernel.warnings.push(check.warning);
+    return { mount: m, shareActive: check.shareActive, warning: check.warning };
+  }
+
+  /**
+   * umount: refuse new opens, wait (bounded) for open files to close, evict every inode of the mount —
+   * detaching them from shared inodes, whose cached pages stay valid for the other images — and free the
+   * slot.
+   */
+  unmount(m: number, timeoutMs = 30_000): void {
+    const a = this.arena;
+    if (mountState(a, m) !== MS_ACTIVE) throw new ErofsError('EINVAL', `mount ${m} is not mounted`);
+    mountSetDying(a, m);
+    const deadline = Date.now() + timeoutMs;
+    const nap = new Int32Array(new SharedArrayBuffer(4));
+    while (mountOpenCount(a, m) > 0) {
+      if (Date.now() > deadline) throw new ErofsError('EIO', `unmount of mount ${m}: ${mountOpenCount(a, m)} files still open`);
+      Atomics.wait(nap, 0, 0, 1);
+    }
+    for (;;) {
+      let left = 0;
+      forEachInode(a, (slot, st) => {
+        if (st & I_DEDUP || inodeMount(a, slot) !== m) return;
+        if (!tryEvict(a, slot, this.kernel.ops)) left++;
+      });
+      if (left === 0) break;
+      // Still referenced: a reader of a shared inode is mapping through it right now (iomapBegin holds
+      // it until iomapEnd). That reference is short-lived.
+      if (Date.now() > deadline) throw new ErofsError('EIO', `unmount of mount ${m}: ${left} inodes still referenced`);
+      Atomics.wait(nap, 0, 0, 1);
+    }
+    mountFree(a, m);
+    erofsSbRelease(this.kernel, m);
+  }
+
+  /** Open a regular file by path inside mount m. */
+  open(m: number, path: string): OpenFile {
+    const a = this.arena;
+    if (mountState(a, m) !== MS_ACTIVE) throw new ErofsError('ENOENT', `mount ${m} is not mounted`);
+    mountOpenAdd(a, m, 1);
+    try {
+      // Re-check after announcing the open, so unmount's wait for zero cannot miss us.
+      if (mountState(a, m) !== MS_ACTIVE) throw new ErofsError('ENOENT', `mount ${m} is being unmounted`);
+      const sb = erofsSb(this.kernel, m);
+      const ino = sb.image.resolve(path);
+      if (ino.type !== 'file') throw new ErofsError(ino.type === 'dir' ? 'EISDIR' : 'EINVAL', `${path}: not a regular file`);
+      const slot = iget(a, m, ino.nid, this.kernel.ops);
+      inodeOpenAdd(a, slot, 1);
+      const dedup = ishareOf(a, slot);
+      if (dedup >= 0) ihold(a, dedup);
+      return {
+        inode: slot, mapping: dedup >= 0 ? dedup : slot, mount: m, nid: ino.nid, size: ino.size, path,
+        raStart: 0, raSize: 0, prevIndex: -2, closed: false,
+      };
+    } catch (e) {
+      mountOpenAdd(a, m, -1);
+      throw e;
+    }
+  }
+
+  close(file: OpenFile): void {
+    if (file.closed) return;
+    file.closed = true;
+    const a = this.arena;
+    if (file.mapping !== file.inode) iput(a, file.mapping, this.kernel.ops);
+    inodeOpenAdd(a, file.inode, -1);
+    iput(a, file.inode, this.kernel.ops);
+    mountOpenAdd(a, file.mount, -1);
+  }
+
+  /** pread: copy [pos, pos+len) into dst (allocated if not given). Returns bytes read. */
+  read(file: OpenFile, pos: number, len: number, dst?: Uint8Array, dstOff = 0): number {
+    const out = dst ?? new Uint8Array(len);
+    return filemapRead(this.kernel, file, pos, out, dstOff, len);
+  }
+
+  /** Read a whole file into a new buffer. */
+  readAll(file: OpenFile): Buffer {
+    const buf = Buffer.allocUnsafe(file.size);
+    const n = filemapRead(this.kernel, file, 0, buf, 0, file.size);
+    if (n !== file.size) throw new ErofsError('EIO', `${file.path}: short read ${n}/${file.size}`);
+    return buf;
+  }
+
+  readahead(file: OpenFile, pos: number, len: number): number {
+    return readaheadRange(this.kernel, file, pos, len);
+  }
+
+  /** echo 3 > /proc/sys/vm/drop_caches: drop clean unpinned pages, then unused inodes. */
+  dropCaches(): void {
+    const a = this.arena;
+    for (let round = 0; round < 3; round++) {
+      shrinkPageLru(a, a.nframes);
+      pruneIcache(a, a.ninodes, this.kernel.ops);
+    }
+  }
+
+  /** Shrink (or restore) the frames the allocator may use: memory-pressure chaos. */
+  setPoolLimit(frames: number): void {
+    this.arena.frameLimit = frames;
+  }
+
+  /** Regular files of a mount (path, nid, size), from this thread's parsed image. */
+  listFiles(m: number): { path: string; nid: number; size: number }[] {
+    const sb = erofsSb(this.kernel, m);
+    const out: { path: string; nid: number; size: number }[] = [];
+    for (const { path, inode } of sb.image.walk()) if (inode.type === 'file') out.push({ path, nid: inode.nid, size: inode.size });
+    return out;
+  }
+
+  mountInfo(m: number): MountParams {
+    return mountParams(this.arena, m);
+  }
+
+  stats(): SystemStats {
+    const a = this.arena;
+    const mounts: MountReport[] = [];
+    for (let m = 0; m < a.nmounts; m++) {
+      if (mountState(a, m) !== MS_ACTIVE) continue;
+      const p = mountParams(a, m);
+      mounts.push({ mount: m, image: p.image, inodeShare: p.inodeShare, domainId: p.domainId, ...mountDeviceStats(a, m) });
+    }
+    const filePages = ctrReadSigned(a.i32, CTR.FILE_PAGES);
+    return {
+      pageSize: PAGE_SIZE,
+      poolBytes: a.poolBytes,
+      pageCacheBytes: filePages * PAGE_SIZE,
+      sharedPageCacheBytes: ctrReadSigned(a.i32, CTR.SHARED_FILE_PAGES) * PAGE_SIZE,
+      filePages,
+      framesFree: framesFree(a),
+      framesUsed: framesUsed(a),
+      lruPages: lruCount(a),
+      inodesInUse: inodesInUse(a),
+      unusedInodes: inodeLruCount(a),
+      counters: readCounters(a.i32),
+      locks: readLockStats(a.i32),
+      mounts,
+    };
+  }
+
+  resetStats(): void {
+    const a = this.arena;
+    resetEventCounters(a.i32);
+    resetLockStats(a.i32);
+    for (let m = 0; m < a.nmounts; m++) resetMountDeviceStats(a, m);
+  }
+
+  /** Release this thread's private state (fds, parsed images). Shared state is untouched. */
+  detach(): void {
+    erofsSbReleaseAll(this.kernel);
+  }
+
+  /** i_count of an inode slot (tests and invariant checks). */
+  inodeCount(slot: number): number {
+    return inodeCount(this.arena, slot);
+  }
+}
+
+export type { OpenFile };

@@ -1,0 +1,147 @@
+// The generic read path (mm/filemap.c + mm/readahead.c, reduced): find pages in the page cache, read
+// missing ones through the filesystem's readahead with a window that grows on sequential access, wait
+// on pages another thread is reading, copy out. No allocation per page.
+import type { Kernel } from '../kernel.ts';
+import { PAGE_SIZE, PAGE_SHIFT } from '../mm/arena.ts';
+import { NIL } from '../mm/list.ts';
+import { ctrInc, CTR } from '../mm/counters.ts';
+import {
+  pageFlags, putPage, waitOnPageLocked, lockPage, unlockPage, setPageFlag, pageMapping,
+  PG_UPTODATE, PG_LOCKED, PG_REFERENCED,
+} from '../mm/pagepool.ts';
+import { findGetPage, addToPageCache, pageCached } from './pagecache.ts';
+import { allocPage } from './reclaim.ts';
+import type { OpenFile } from './file.ts';
+import { erofsReadahead, erofsReadFolio } from '../fs/erofs/data.ts';
+import { ErofsError } from '../erofs/errors.ts';
+import { POINT, hooksOn, point } from '../debug/hooks.ts';
+
+export const RA_INIT_PAGES = 4;
+export const RA_MAX_PAGES = 32; // 128 KiB, the kernel's default read_ahead_kb
+
+/**
+ * page_cache_ra_unbounded: allocate, index and read the missing pages of [index, index + nr), in runs
+ * of consecutive missing pages. Pages already cached are skipped. Returns pages read.
+ */
+export function doPageCacheRa(k: Kernel, file: OpenFile, index: number, nr: number): number {
+  const a = k.a;
+  const lastPage = file.size === 0 ? -1 : Math.floor((file.size - 1) / PAGE_SIZE);
+  const end = Math.min(index + nr, lastPage + 1);
+  const frames = k.raFrames;
+  let read = 0;
+  let i = index;
+  while (i < end) {
+    let n = 0;
+    for (; i < end && n < frames.length; i++) {
+      if (pageCached(a, file.mapping, i)) {
+        if (n > 0) break;
+        continue;
+      }
+      let f: number;
+      try {
+        f = allocPage(a, k.ops);
+      } catch (e) {
+        if (n > 0) break; // read what we have; the caller will come back for the rest
+        throw e;
+      }
+      if (!addToPageCache(a, f, file.mapping, i)) {
+        putPage(a, f); // another thread indexed it first
+        if (n > 0) break;
+        continue;
+      }
+      frames[n++] = f;
+    }
+    if (n > 0) {
+      const first = i - n;
+      erofsReadahead(k, file, first, n);
+      read += n;
+    }
+  }
+  return read;
+}
+
+/** page_cache_sync_ra: pick the window for a miss at `index` and read it. */
+function syncReadahead(k: Kernel, file: OpenFile, index: number, reqPages: number): void {
+  let size: number;
+  if (index === file.prevIndex + 1 || (file.raSize > 0 && index === file.raStart + file.raSize)) {
+    size = Math.min(Math.max(file.raSize * 2, RA_INIT_PAGES), RA_MAX_PAGES);
+  } else {
+    size = Math.min(Math.max(reqPages, RA_INIT_PAGES), RA_MAX_PAGES);
+  }
+  file.raStart = index;
+  file.raSize = size;
+  doPageCacheRa(k, file, index, Math.max(size, Math.min(reqPages, RA_MAX_PAGES)));
+}
+
+/**
+ * filemap_read: copy up to `len` bytes from file offset `pos` into dst[dstOff..]. Returns bytes copied
+ * (short only at end of file).
+ */
+export function filemapRead(k: Kernel, file: OpenFile, pos: number, dst: Uint8Array, dstOff: number, len: number): number {
+  const a = k.a;
+  if (file.closed) throw new ErofsError('EINVAL', `read of closed file ${file.path}`);
+  const end = Math.min(pos + len, file.size);
+  let copied = 0;
+  let missStreak = 0;
+  while (pos < end) {
+    const index = pos >>> PAGE_SHIFT;
+    const f = findGetPage(a, file.mapping, index);
+    if (f === NIL) {
+      ctrInc(a.i32, CTR.MISSES);
+      if (++missStreak > 64) throw new ErofsError('EIO', `${file.path}: page ${index} keeps disappearing (pool too small?)`);
+      const lastIdx = (end - 1) >>> PAGE_SHIFT;
+      syncReadahead(k, file, index, lastIdx - index + 1);
+      continue;
+    }
+    if (hooksOn) point(POINT.AFTER_FIND_PAGE);
+    let flags = pageFlags(a, f);
+    if (!(flags & PG_UPTODATE)) {
+      if (flags & PG_LOCKED) waitOnPageLocked(a, f);
+      flags = pageFlags(a, f);
+      if (!(flags & PG_UPTODATE)) {
+        // The read failed (or was never done): read it ourselves, as filemap_read_folio does.
+        lockPage(a, f);
+        if (pageFlags(a, f) & PG_UPTODATE || pageMapping(a, f) !== file.mapping) {
+          unlockPage(a, f);
+        } else {
+          try {
+            erofsReadFolio(k, file, f, index);
+          } catch (e) {
+            putPage(a, f);
+            throw e;
+          }
+        }
+        if (!(pageFlags(a, f) & PG_UPTODATE)) {
+          putPage(a, f);
+          continue;
+        }
+      }
+    } else if (missStreak === 0) {
+      ctrInc(a.i32, CTR.HITS);
+    }
+    missStreak = 0;
+    const off = pos & (PAGE_SIZE - 1);
+    const n = Math.min(PAGE_SIZE - off, end - pos);
+    const base = a.frameOffset(f) + off;
+    a.frameChunk(f).copy(dst, dstOff + copied, base, base + n);
+    if (!(flags & PG_REFERENCED)) setPageFlag(a, f, PG_REFERENCED);
+    putPage(a, f);
+    file.prevIndex = index;
+    pos += n;
+    copied += n;
+  }
+  return copied;
+}
+
+/** readahead(2) / posix_fadvise(WILLNEED): populate [pos, pos + len) without copying. */
+export function readaheadRange(k: Kernel, file: OpenFile, pos: number, len: number): number {
+  if (file.closed) throw new ErofsError('EINVAL', `readahead of closed file ${file.path}`);
+  const end = Math.min(pos + len, file.size);
+  if (pos >= end) return 0;
+  const first = pos >>> PAGE_SHIFT;
+  const last = (end - 1) >>> PAGE_SHIFT;
+  let read = 0;
+  for (let i = first; i <= last; i += RA_MAX_PAGES) read += doPageCacheRa(k, file, i, Math.min(RA_MAX_PAGES, last - i + 1));
+  return read;
+}
+

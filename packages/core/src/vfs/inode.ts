@@ -1,0 +1,453 @@
+// The inode table and inode cache (fs/inode.c): records in the arena, hashed by (mount, nid) — or by a
+// key for shared inodes (iget5_locked) — with i_count, i_state, igrab/iput and eviction.
+//
+// Lifetime (as the kernel's): iget finds or creates (I_NEW until filled); iput drops i_count; at zero an
+// inode stays cached, unused, on the inode LRU with its pages, until memory pressure, drop-caches or
+// unmount evicts it. igrab refuses an inode being freed (I_FREEING). Eviction marks I_FREEING under
+// i_lock (only at i_count 0), unhashes it, lets the filesystem detach it (evictInode), truncates its
+// pages and frees the slot.
+//
+// Lock order: icache bucket → i_lock; ishare lock → i_lock (igrab under the shared inode's lock);
+// inode LRU lock → i_lock. i_lock is innermost; nothing is taken while holding it.
+import type { Arena } from '../mm/arena.ts';
+import { spinLock, spinUnlock } from '../mm/spinlock.ts';
+import { LOCK_CLASS } from '../mm/lockstat.ts';
+import { listSpec, listAdd, listDel, listInitHead, linkInit, isLinked, listLast, NIL, type ListSpec } from '../mm/list.ts';
+import { ctrInc, CTR } from '../mm/counters.ts';
+import { ErofsError } from '../erofs/errors.ts';
+
+// Record words.
+const I_LOCK = 0; // i_lock
+const I_STATE = 1;
+const I_COUNT = 2;
+const I_MOUNT = 3; // mount slot, or ANON_MOUNT for shared inodes
+const I_NID = 4; // nid (regular) or key hash (shared)
+const I_SIZE_LO = 5;
+const I_SIZE_HI = 6;
+const I_HASH_NEXT = 7; // icache chain; free-slot link when free
+const I_LRU_PREV = 8;
+const I_LRU_NEXT = 9;
+const I_MAPLOCK = 10; // address space: lock of the per-mapping page list
+const I_MAP_HEAD = 11; // 2 words: first, last
+const I_NRPAGES = 13;
+const I_OPEN = 14; // open files on this inode
+const I_GEN = 15; // bumped at each reuse of the slot
+/** First word of the filesystem-private part (EROFS_I), owned by fs/erofs. */
+export const I_FS = 16;
+export const I_FS_WORDS = 32;
+export const INODE_WORDS = I_FS + I_FS_WORDS;
+
+export const ICACHE_BUCKET_WORDS = 2; // lock, head
+export const INODE_POOL_WORDS = 4; // lock, top, free count, used count
+export const INODE_LRU_WORDS = 4; // lock, first, last, count
+const POOL_LOCK = 0;
+const POOL_TOP = 1;
+const POOL_FREE = 2;
+const POOL_USED = 3;
+const ILRU_LOCK = 0;
+const ILRU_HEAD = 1;
+const ILRU_COUNT = 3;
+
+// i_state bits.
+export const I_NEW = 1;
+export const I_FREEING = 2;
+export const I_CLEAR = 4;
+export const I_DEDUP = 8; // a shared (dedup) inode on the anonymous superblock
+export const I_INUSE = 16; // slot allocated
+export const I_ONLRU = 32;
+
+/** The shared inodes' "superblock" (erofs_ishare_mnt's anon sb). */
+export const ANON_MOUNT = -2;
+
+export interface InodeSpecs {
+  readonly lru: ListSpec;
+}
+const specCache = new WeakMap<Arena, InodeSpecs>();
+function specs(a: Arena): InodeSpecs {
+  let s = specCache.get(a);
+  if (!s) {
+    s = { lru: listSpec(a.inodes, INODE_WORDS, I_LRU_PREV, I_LRU_NEXT) };
+    specCache.set(a, s);
+  }
+  return s;
+}
+
+/** Word index of field `w` of inode `slot` (for the owners of I_FS fields and the page index). */
+export function inodeWord(a: Arena, slot: number, w: number): number {
+  return a.inodes + slot * INODE_WORDS + w;
+}
+export function mappingLockWord(a: Arena, slot: number): number {
+  return a.inodes + slot * INODE_WORDS + I_MAPLOCK;
+}
+export function mappingHeadWord(a: Arena, slot: number): number {
+  return a.inodes + slot * INODE_WORDS + I_MAP_HEAD;
+}
+export function mappingNrPagesWord(a: Arena, slot: number): number {
+  return a.inodes + slot * INODE_WORDS + I_NRPAGES;
+}
+
+export function inodeState(a: Arena, slot: number): number {
+  return Atomics.load(a.i32, a.inodes + slot * INODE_WORDS + I_STATE);
+}
+export function inodeCount(a: Arena, slot: number): number {
+  return Atomics.load(a.i32, a.inodes + slot * INODE_WORDS + I_COUNT);
+}
+export function inodeMount(a: Arena, slot: number): number {
+  return a.i32[a.inodes + slot * INODE_WORDS + I_MOUNT];
+}
+export function inodeNid(a: Arena, slot: number): number {
+  return a.i32[a.inodes + slot * INODE_WORDS + I_NID] >>> 0;
+}
+export function inodeSize(a: Arena, slot: number): number {
+  const r = a.inodes + slot * INODE_WORDS;
+  return (a.i32[r + I_SIZE_HI] >>> 0) * 2 ** 32 + (a.i32[r + I_SIZE_LO] >>> 0);
+}
+export function setInodeSize(a: Arena, slot: number, size: number): void {
+  const r = a.inodes + slot * INODE_WORDS;
+  a.i32[r + I_SIZE_LO] = size >>> 0;
+  a.i32[r + I_SIZE_HI] = Math.floor(size / 2 ** 32);
+}
+export function inodeNrPages(a: Arena, slot: number): number {
+  return Atomics.load(a.i32, a.inodes + slot * INODE_WORDS + I_NRPAGES);
+}
+export function inodeOpenCount(a: Arena, slot: number): number {
+  return Atomics.load(a.i32, a.inodes + slot * INODE_WORDS + I_OPEN);
+}
+export function inodeOpenAdd(a: Arena, slot: number, d: number): void {
+  Atomics.add(a.i32, a.inodes + slot * INODE_WORDS + I_OPEN, d);
+}
+export function inodeGen(a: Arena, slot: number): number {
+  return a.i32[a.inodes + slot * INODE_WORDS + I_GEN];
+}
+export function isDedupInode(a: Arena, slot: number): boolean {
+  return (inodeState(a, slot) & I_DEDUP) !== 0;
+}
+
+/** Initialise the inode table (main thread, before workers attach). */
+export function inodeTableInit(a: Arena): void {
+  const i32 = a.i32;
+  const s = specs(a);
+  for (let slot = 0; slot < a.ninodes; slot++) {
+    const r = a.inodes + slot * INODE_WORDS;
+    i32[r + I_STATE] = 0;
+    i32[r + I_HASH_NEXT] = slot + 1 < a.ninodes ? slot + 1 : NIL;
+    listInitHead(i32, r + I_MAP_HEAD);
+    linkInit(i32, s.lru, slot);
+  }
+  for (let b = 0; b < a.ninodeBuckets; b++) {
+    i32[a.inodeBuckets + b * ICACHE_BUCKET_WORDS] = 0;
+    i32[a.inodeBuckets + b * ICACHE_BUCKET_WORDS + 1] = NIL;
+  }
+  i32[a.inodePool + POOL_TOP] = 0;
+  i32[a.inodePool + POOL_FREE] = a.ninodes;
+  i32[a.inodePool + POOL_USED] = 0;
+  listInitHead(i32, a.inodeLru + ILRU_HEAD);
+  i32[a.inodeLru + ILRU_COUNT] = 0;
+}
+
+export function inodesInUse(a: Arena): number {
+  return Atomics.load(a.i32, a.inodePool + POOL_USED);
+}
+
+function slotAlloc(a: Arena): number {
+  const i32 = a.i32;
+  spinLock(i32, a.inodePool + POOL_LOCK, LOCK_CLASS.SLOTS);
+  const s = i32[a.inodePool + POOL_TOP];
+  if (s !== NIL) {
+    i32[a.inodePool + POOL_TOP] = i32[a.inodes + s * INODE_WORDS + I_HASH_NEXT];
+    i32[a.inodePool + POOL_FREE]--;
+    i32[a.inodePool + POOL_USED]++;
+  }
+  spinUnlock(i32, a.inodePool + POOL_LOCK);
+  return s;
+}
+
+function slotFree(a: Arena, slot: number): void {
+  const i32 = a.i32;
+  const r = a.inodes + slot * INODE_WORDS;
+  spinLock(i32, a.inodePool + POOL_LOCK, LOCK_CLASS.SLOTS);
+  Atomics.store(i32, r + I_STATE, 0);
+  i32[r + I_HASH_NEXT] = i32[a.inodePool + POOL_TOP];
+  i32[a.inodePool + POOL_TOP] = slot;
+  i32[a.inodePool + POOL_FREE]++;
+  i32[a.inodePool + POOL_USED]--;
+  spinUnlock(i32, a.inodePool + POOL_LOCK);
+}
+
+function bucketOf(a: Arena, mount: number, nid: number): number {
+  const h = Math.imul(mount + 3, 0x9e3779b1) ^ Math.imul(nid | 0, 0x85ebca77);
+  return a.inodeBuckets + ((h ^ (h >>> 15)) & (a.ninodeBuckets - 1)) * ICACHE_BUCKET_WORDS;
+}
+
+/** The filesystem's inode callbacks (super_operations + fill). */
+export interface InodeOps {
+  /** Fill a new inode (I_NEW set, i_count 1). Throws to abort; the inode is then freed. */
+  fill(slot: number): void;
+  /** Detach a freeing inode from the filesystem (erofs_ishare_free_inode, ...). */
+  evict(slot: number): void;
+  /** drop_inode: evict at the last iput instead of caching it unused. */
+  drop(slot: number): boolean;
+}
+
+/** Extra match test for keyed lookups (iget5's test): compares key words of the fs-private part. */
+export type InodeTest = (slot: number) => boolean;
+
+function waitStateClear(a: Arena, slot: number, bits: number, gen: number): void {
+  const w = a.inodes + slot * INODE_WORDS + I_STATE;
+  for (let i = 0; ; i++) {
+    const v = Atomics.load(a.i32, w);
+    if (!(v & bits) || inodeGen(a, slot) !== gen) return;
+    Atomics.wait(a.i32, w, v, 20);
+    if (i > 3000) throw new ErofsError('EIO', `inode slot ${slot} stuck in state ${v}`);
+  }
+}
+
+/**
+ * iget_locked / iget5_locked: find the inode for (mount, nid[, test]) or create and fill it.
+ * Returns the slot with a reference held.
+ */
+export function iget(a: Arena, mount: number, nid: number, ops: InodeOps, test?: InodeTest, initNew?: (slot: number) => void): number {
+  const i32 = a.i32;
+  const b = bucketOf(a, mount, nid);
+  for (;;) {
+    spinLock(i32, b, LOCK_CLASS.ICACHE);
+    let found = NIL;
+    for (let s = i32[b + 1]; s !== NIL; s = i32[a.inodes + s * INODE_WORDS + I_HASH_NEXT]) {
+      const r = a.inodes + s * INODE_WORDS;
+      if (i32[r + I_MOUNT] === mount && i32[r + I_NID] === (nid | 0) && (!test || test(s))) {
+        found = s;
+        break;
+      }
+    }
+    if (found !== NIL) {
+      const r = a.inodes + found * INODE_WORDS;
+      spinLock(i32, r + I_LOCK, LOCK_CLASS.INODE);
+      const st = Atomics.load(i32, r + I_STATE);
+      const gen = i32[r + I_GEN];
+      if (st & I_FREEING) {
+        // __wait_on_freeing_inode: let the evictor finish, then look again.
+        spinUnlock(i32, r + I_LOCK);
+        spinUnlock(i32, b);
+        waitStateClear(a, found, I_INUSE, gen);
+        continue;
+      }
+      Atomics.add(i32, r + I_COUNT, 1);
+      spinUnlock(i32, r + I_LOCK);
+      spinUnlock(i32, b);
+      if (st & I_NEW) {
+        waitStateClear(a, found, I_NEW, gen);
+        // The filler may have failed and freed the inode: then our reference is moot; retry.
+        if (inodeGen(a, found) !== gen || inodeState(a, found) & I_FREEING) {
+          continue;
+        }
+      }
+      return found;
+    }
+    const s = slotAlloc(a);
+    if (s === NIL) {
+      spinUnlock(i32, b);
+      throw new ErofsError('ENOMEM', `inode table full (${a.ninodes} slots)`);
+    }
+    const r = a.inodes + s * INODE_WORDS;
+    i32[r + I_GEN]++;
+    i32[r + I_MOUNT] = mount;
+    i32[r + I_NID] = nid | 0;
+    i32[r + I_SIZE_LO] = 0;
+    i32[r + I_SIZE_HI] = 0;
+    i32[r + I_NRPAGES] = 0;
+    i32[r + I_OPEN] = 0;
+    listInitHead(i32, r + I_MAP_HEAD);
+    linkInit(i32, specs(a).lru, s);
+    Atomics.store(i32, r + I_COUNT, 1);
+    Atomics.store(i32, r + I_STATE, I_INUSE | I_NEW | (mount === ANON_MOUNT ? I_DEDUP : 0));
+    if (initNew) initNew(s);
+    i32[r + I_HASH_NEXT] = i32[b + 1];
+    i32[b + 1] = s;
+    spinUnlock(i32, b);
+    ctrInc(i32, CTR.INODES_ALLOCATED);
+    try {
+      ops.fill(s);
+    } catch (e) {
+      // iget_failed: unhash and free; waiters see the generation change and retry.
+      Atomics.or(i32, r + I_STATE, I_FREEING);
+      unhash(a, s);
+      const gen = i32[r + I_GEN];
+      i32[r + I_GEN] = gen + 1;
+      slotFree(a, s);
+      Atomics.notify(i32, r + I_STATE);
+      throw e;
+    }
+    Atomics.and(i32, r + I_STATE, ~I_NEW);
+    Atomics.notify(i32, r + I_STATE);
+    return s;
+  }
+}
+
+function unhash(a: Arena, slot: number): void {
+  const i32 = a.i32;
+  const r = a.inodes + slot * INODE_WORDS;
+  const b = bucketOf(a, i32[r + I_MOUNT], i32[r + I_NID]);
+  spinLock(i32, b, LOCK_CLASS.ICACHE);
+  let prev = NIL;
+  for (let s = i32[b + 1]; s !== NIL; s = i32[a.inodes + s * INODE_WORDS + I_HASH_NEXT]) {
+    if (s === slot) {
+      const next = i32[r + I_HASH_NEXT];
+      if (prev === NIL) i32[b + 1] = next;
+      else i32[a.inodes + prev * INODE_WORDS + I_HASH_NEXT] = next;
+      break;
+    }
+    prev = s;
+  }
+  spinUnlock(i32, b);
+}
+
+/** igrab: take a reference unless the inode is being freed. */
+export function igrab(a: Arena, slot: number): boolean {
+  const i32 = a.i32;
+  const r = a.inodes + slot * INODE_WORDS;
+  spinLock(i32, r + I_LOCK, LOCK_CLASS.INODE);
+  const st = Atomics.load(i32, r + I_STATE);
+  const ok = (st & (I_FREEING | I_INUSE)) === I_INUSE;
+  if (ok) Atomics.add(i32, r + I_COUNT, 1);
+  spinUnlock(i32, r + I_LOCK);
+  return ok;
+}
+
+/** ihold: take a reference on an inode the caller already holds one on. */
+export function ihold(a: Arena, slot: number): void {
+  Atomics.add(a.i32, a.inodes + slot * INODE_WORDS + I_COUNT, 1);
+}
+
+/**
+ * iput: drop a reference. At zero the inode stays cached on the inode LRU (it keeps its pages), unless
+ * `evictNow` (unmounting, a shared inode whose last backing inode left) asks for immediate eviction.
+ */
+export function iput(a: Arena, slot: number, ops: InodeOps, evictNow = false): void {
+  const i32 = a.i32;
+  const r = a.inodes + slot * INODE_WORDS;
+  spinLock(i32, r + I_LOCK, LOCK_CLASS.INODE);
+  const c = Atomics.sub(i32, r + I_COUNT, 1) - 1;
+  if (c < 0) {
+    Atomics.add(i32, r + I_COUNT, 1);
+    spinUnlock(i32, r + I_LOCK);
+    throw new ErofsError('EIO', `iput on inode slot ${slot} with i_count 0`);
+  }
+  if (c > 0) {
+    spinUnlock(i32, r + I_LOCK);
+    return;
+  }
+  if (evictNow || ops.drop(slot)) {
+    Atomics.or(i32, r + I_STATE, I_FREEING);
+    spinUnlock(i32, r + I_LOCK);
+    evict(a, slot, ops);
+    return;
+  }
+  spinUnlock(i32, r + I_LOCK);
+  inodeLruAdd(a, slot);
+}
+
+function inodeLruAdd(a: Arena, slot: number): void {
+  const i32 = a.i32;
+  const r = a.inodes + slot * INODE_WORDS;
+  spinLock(i32, a.inodeLru + ILRU_LOCK, LOCK_CLASS.INODE_LRU);
+  const st = Atomics.load(i32, r + I_STATE);
+  if (!(st & (I_ONLRU | I_FREEING)) && st & I_INUSE) {
+    listAdd(i32, specs(a).lru, a.inodeLru + ILRU_HEAD, slot);
+    Atomics.or(i32, r + I_STATE, I_ONLRU);
+    i32[a.inodeLru + ILRU_COUNT]++;
+  }
+  spinUnlock(i32, a.inodeLru + ILRU_LOCK);
+}
+
+function inodeLruDel(a: Arena, slot: number): void {
+  const i32 = a.i32;
+  const r = a.inodes + slot * INODE_WORDS;
+  spinLock(i32, a.inodeLru + ILRU_LOCK, LOCK_CLASS.INODE_LRU);
+  if (Atomics.load(i32, r + I_STATE) & I_ONLRU && isLinked(i32, specs(a).lru, slot)) {
+    listDel(i32, specs(a).lru, a.inodeLru + ILRU_HEAD, slot);
+    Atomics.and(i32, r + I_STATE, ~I_ONLRU);
+    i32[a.inodeLru + ILRU_COUNT]--;
+  }
+  spinUnlock(i32, a.inodeLru + ILRU_LOCK);
+}
+
+/** Truncation of the inode's pages; installed by vfs/pagecache.ts (avoids an import cycle). */
+let truncatePages: ((a: Arena, slot: number) => void) | undefined;
+export function setTruncateHook(fn: (a: Arena, slot: number) => void): void {
+  truncatePages = fn;
+}
+
+/** evict: the inode is I_FREEING with i_count 0 — detach, unhash, drop pages, free the slot. */
+function evict(a: Arena, slot: number, ops: InodeOps): void {
+  const i32 = a.i32;
+  const r = a.inodes + slot * INODE_WORDS;
+  inodeLruDel(a, slot);
+  unhash(a, slot);
+  ops.evict(slot);
+  if (truncatePages) truncatePages(a, slot);
+  Atomics.or(i32, r + I_STATE, I_CLEAR);
+  i32[r + I_GEN]++;
+  ctrInc(i32, CTR.INODES_EVICTED);
+  slotFree(a, slot);
+  Atomics.notify(i32, r + I_STATE);
+}
+
+/**
+ * Try to evict an unused inode: succeeds only if i_count is 0 and it is not already being freed.
+ * (prune_icache_sb's per-inode step; also used by unmount and drop-caches.)
+ */
+export function tryEvict(a: Arena, slot: number, ops: InodeOps): boolean {
+  const i32 = a.i32;
+  const r = a.inodes + slot * INODE_WORDS;
+  spinLock(i32, r + I_LOCK, LOCK_CLASS.INODE);
+  const st = Atomics.load(i32, r + I_STATE);
+  if ((st & (I_INUSE | I_FREEING | I_NEW)) !== I_INUSE || Atomics.load(i32, r + I_COUNT) !== 0) {
+    spinUnlock(i32, r + I_LOCK);
+    return false;
+  }
+  Atomics.or(i32, r + I_STATE, I_FREEING);
+  spinUnlock(i32, r + I_LOCK);
+  evict(a, slot, ops);
+  return true;
+}
+
+/**
+ * prune_icache: evict up to `nr` unused inodes from the cold end of the inode LRU, optionally only those
+ * of one mount and/or only regular ones (not shared). Returns how many were evicted.
+ */
+export function pruneIcache(a: Arena, nr: number, ops: InodeOps, mount?: number): number {
+  const i32 = a.i32;
+  const s = specs(a);
+  let evicted = 0;
+  let budget = Atomics.load(i32, a.inodeLru + ILRU_COUNT) + 1;
+  while (evicted < nr && budget-- > 0) {
+    spinLock(i32, a.inodeLru + ILRU_LOCK, LOCK_CLASS.INODE_LRU);
+    let slot = listLast(i32, a.inodeLru + ILRU_HEAD);
+    if (mount !== undefined) {
+      while (slot !== NIL && i32[a.inodes + slot * INODE_WORDS + I_MOUNT] !== mount) slot = i32[a.inodes + slot * INODE_WORDS + I_LRU_PREV];
+    }
+    if (slot === NIL) {
+      spinUnlock(i32, a.inodeLru + ILRU_LOCK);
+      break;
+    }
+    listDel(i32, s.lru, a.inodeLru + ILRU_HEAD, slot);
+    Atomics.and(i32, a.inodes + slot * INODE_WORDS + I_STATE, ~I_ONLRU);
+    i32[a.inodeLru + ILRU_COUNT]--;
+    spinUnlock(i32, a.inodeLru + ILRU_LOCK);
+    // Referenced again since it went on the LRU: it simply leaves the LRU (iput re-adds it later).
+    if (tryEvict(a, slot, ops)) evicted++;
+  }
+  return evicted;
+}
+
+export function inodeLruCount(a: Arena): number {
+  return Atomics.load(a.i32, a.inodeLru + ILRU_COUNT);
+}
+
+/** Every in-use slot (for unmount, invariant checks and reports; O(table)). */
+export function forEachInode(a: Arena, fn: (slot: number, state: number) => void): void {
+  for (let slot = 0; slot < a.ninodes; slot++) {
+    const st = inodeState(a, slot);
+    if (st & I_INUSE) fn(slot, st);
+  }
+}

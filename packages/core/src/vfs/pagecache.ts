@@ -1,0 +1,167 @@
+// The page index (address_space->i_pages): which frame caches page `index` of mapping `slot`.
+// A hash table of buckets [lock, head] chained through the frames, plus a per-mapping page list so
+// truncation does not scan the pool. Lock order: page-index bucket → mapping lock → (nothing).
+import type { Arena } from '../mm/arena.ts';
+import { spinLock, spinUnlock } from '../mm/spinlock.ts';
+import { LOCK_CLASS } from '../mm/lockstat.ts';
+import { listAdd, listDel, listFirst, NIL } from '../mm/list.ts';
+import { ctrInc, ctrDec, CTR } from '../mm/counters.ts';
+import {
+  FRAME_WORDS, F_MAPPING, F_INDEX, F_HASH_NEXT, F_REF, F_FLAGS, PG_LOCKED,
+  frameSpecs, putPage, lruDel, waitOnPageLocked,
+} from '../mm/pagepool.ts';
+import { mappingLockWord, mappingHeadWord, mappingNrPagesWord, isDedupInode, setTruncateHook } from './inode.ts';
+
+export const PAGE_BUCKET_WORDS = 2; // lock, head
+
+function bucketOf(a: Arena, mapping: number, index: number): number {
+  const h = Math.imul(mapping + 1, 0x9e3779b1) ^ Math.imul(index, 0x85ebca77);
+  return a.pageBuckets + ((h ^ (h >>> 16)) & (a.npageBuckets - 1)) * PAGE_BUCKET_WORDS;
+}
+
+export function pageCacheInit(a: Arena): void {
+  const i32 = a.i32;
+  for (let b = 0; b < a.npageBuckets; b++) {
+    i32[a.pageBuckets + b * PAGE_BUCKET_WORDS] = 0;
+    i32[a.pageBuckets + b * PAGE_BUCKET_WORDS + 1] = NIL;
+  }
+}
+
+/** find_get_page: the frame caching (mapping, index) with a reference taken, or NIL. */
+export function findGetPage(a: Arena, mapping: number, index: number): number {
+  const i32 = a.i32;
+  const b = bucketOf(a, mapping, index);
+  spinLock(i32, b, LOCK_CLASS.PAGE_INDEX);
+  let f = i32[b + 1];
+  while (f !== NIL) {
+    const r = a.frames + f * FRAME_WORDS;
+    if (i32[r + F_MAPPING] === mapping && i32[r + F_INDEX] === index) {
+      Atomics.add(i32, r + F_REF, 1);
+      break;
+    }
+    f = i32[r + F_HASH_NEXT];
+  }
+  spinUnlock(i32, b);
+  return f;
+}
+
+/** True when (mapping, index) is cached (no reference taken; a hint for readahead). */
+export function pageCached(a: Arena, mapping: number, index: number): boolean {
+  const i32 = a.i32;
+  const b = bucketOf(a, mapping, index);
+  spinLock(i32, b, LOCK_CLASS.PAGE_INDEX);
+  let f = i32[b + 1];
+  while (f !== NIL) {
+    const r = a.frames + f * FRAME_WORDS;
+    if (i32[r + F_MAPPING] === mapping && i32[r + F_INDEX] === index) break;
+    f = i32[r + F_HASH_NEXT];
+  }
+  spinUnlock(i32, b);
+  return f !== NIL;
+}
+
+/**
+ * add_to_page_cache_locked: index a new, locked frame. The page cache takes its own reference.
+ * Returns false if another thread cached the same page first (the caller frees its frame).
+ */
+export function addToPageCache(a: Arena, f: number, mapping: number, index: number): boolean {
+  const i32 = a.i32;
+  const b = bucketOf(a, mapping, index);
+  spinLock(i32, b, LOCK_CLASS.PAGE_INDEX);
+  for (let g = i32[b + 1]; g !== NIL; g = i32[a.frames + g * FRAME_WORDS + F_HASH_NEXT]) {
+    const r = a.frames + g * FRAME_WORDS;
+    if (i32[r + F_MAPPING] === mapping && i32[r + F_INDEX] === index) {
+      spinUnlock(i32, b);
+      return false;
+    }
+  }
+  const r = a.frames + f * FRAME_WORDS;
+  i32[r + F_MAPPING] = mapping;
+  i32[r + F_INDEX] = index;
+  Atomics.add(i32, r + F_REF, 1);
+  i32[r + F_HASH_NEXT] = i32[b + 1];
+  i32[b + 1] = f;
+  const ml = mappingLockWord(a, mapping);
+  spinLock(i32, ml, LOCK_CLASS.PAGE_INDEX);
+  listAdd(i32, frameSpecs(a).map, mappingHeadWord(a, mapping), f);
+  i32[mappingNrPagesWord(a, mapping)]++;
+  spinUnlock(i32, ml);
+  spinUnlock(i32, b);
+  ctrInc(i32, CTR.FILE_PAGES);
+  if (isDedupInode(a, mapping)) ctrInc(i32, CTR.SHARED_FILE_PAGES);
+  return true;
+}
+
+/** Unlink frame f from the hash chain of bucket b and from its mapping's list. Bucket lock held. */
+function unindexLocked(a: Arena, b: number, f: number, mapping: number): void {
+  const i32 = a.i32;
+  let prev = NIL;
+  for (let g = i32[b + 1]; g !== NIL; g = i32[a.frames + g * FRAME_WORDS + F_HASH_NEXT]) {
+    if (g === f) {
+      const next = i32[a.frames + f * FRAME_WORDS + F_HASH_NEXT];
+      if (prev === NIL) i32[b + 1] = next;
+      else i32[a.frames + prev * FRAME_WORDS + F_HASH_NEXT] = next;
+      break;
+    }
+    prev = g;
+  }
+  i32[a.frames + f * FRAME_WORDS + F_HASH_NEXT] = NIL;
+  const ml = mappingLockWord(a, mapping);
+  spinLock(i32, ml, LOCK_CLASS.PAGE_INDEX);
+  listDel(i32, frameSpecs(a).map, mappingHeadWord(a, mapping), f);
+  i32[mappingNrPagesWord(a, mapping)]--;
+  spinUnlock(i32, ml);
+  i32[a.frames + f * FRAME_WORDS + F_MAPPING] = NIL;
+  ctrDec(i32, CTR.FILE_PAGES);
+  if (isDedupInode(a, mapping)) ctrDec(i32, CTR.SHARED_FILE_PAGES);
+}
+
+/**
+ * Reclaim's step (remove_mapping): drop an isolated frame from the page cache if nobody but the cache
+ * and the isolating caller holds it and it is unlocked. The caller still owns its isolation reference.
+ */
+export function removeIfUnused(a: Arena, f: number): boolean {
+  const i32 = a.i32;
+  const r = a.frames + f * FRAME_WORDS;
+  const mapping = i32[r + F_MAPPING];
+  if (mapping === NIL) return false;
+  const index = i32[r + F_INDEX];
+  const b = bucketOf(a, mapping, index);
+  spinLock(i32, b, LOCK_CLASS.PAGE_INDEX);
+  if (i32[r + F_MAPPING] !== mapping || i32[r + F_INDEX] !== index || Atomics.load(i32, r + F_REF) !== 2 || Atomics.load(i32, r + F_FLAGS) & PG_LOCKED) {
+    spinUnlock(i32, b);
+    return false;
+  }
+  unindexLocked(a, b, f, mapping);
+  spinUnlock(i32, b);
+  Atomics.sub(i32, r + F_REF, 1); // the cache's reference; the caller's put frees the frame
+  return true;
+}
+
+/** truncate_inode_pages: drop every page of a mapping (the inode is being evicted). */
+export function truncateInodePages(a: Arena, mapping: number): void {
+  const i32 = a.i32;
+  const ml = mappingLockWord(a, mapping);
+  for (let guard = 0; guard < a.nframes + 1; guard++) {
+    spinLock(i32, ml, LOCK_CLASS.PAGE_INDEX);
+    const f = listFirst(i32, mappingHeadWord(a, mapping));
+    spinUnlock(i32, ml);
+    if (f === NIL) return;
+    const r = a.frames + f * FRAME_WORDS;
+    // A page still being read must finish first (truncate locks the page in the kernel).
+    waitOnPageLocked(a, f);
+    const index = i32[r + F_INDEX];
+    const b = bucketOf(a, mapping, index);
+    spinLock(i32, b, LOCK_CLASS.PAGE_INDEX);
+    if (i32[r + F_MAPPING] !== mapping || i32[r + F_INDEX] !== index) {
+      spinUnlock(i32, b); // reclaimed meanwhile
+      continue;
+    }
+    unindexLocked(a, b, f, mapping);
+    spinUnlock(i32, b);
+    lruDel(a, f);
+    putPage(a, f);
+  }
+}
+
+setTruncateHook(truncateInodePages);

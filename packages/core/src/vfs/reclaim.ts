@@ -1,0 +1,52 @@
+// Memory pressure (mm/vmscan.c's shrink_page_list, reduced): take cold pages off the LRU and drop the
+// clean, unpinned ones from the page cache; when that frees nothing, evict unused inodes (their pages go
+// with them). A page allocation fails only when every frame is pinned.
+import type { Arena } from '../mm/arena.ts';
+import { NIL } from '../mm/list.ts';
+import { ctrAdd, ctrInc, CTR } from '../mm/counters.ts';
+import { frameAlloc, lruIsolate, lruAdd, putPage, pageMapping, lruCount } from '../mm/pagepool.ts';
+import { removeIfUnused } from './pagecache.ts';
+import { pruneIcache, type InodeOps } from './inode.ts';
+import { ErofsError } from '../erofs/errors.ts';
+
+const BATCH = 32;
+// One scratch batch per thread (module instances are per isolate); reclaim never re-enters itself.
+const batch = new Int32Array(BATCH);
+
+/** Reclaim up to `nr` page-cache frames. Returns the number freed. */
+export function shrinkPageLru(a: Arena, nr: number): number {
+  let freed = 0;
+  let rounds = Math.ceil(lruCount(a) / BATCH) + 2;
+  while (freed < nr && rounds-- > 0) {
+    const n = lruIsolate(a, batch, Math.min(BATCH, nr - freed));
+    if (n === 0) break;
+    for (let i = 0; i < n; i++) {
+      const f = batch[i];
+      if (removeIfUnused(a, f)) {
+        putPage(a, f); // the isolation reference: last one, frees the frame
+        freed++;
+      } else {
+        if (pageMapping(a, f) !== NIL) lruAdd(a, f); // in use: back on the LRU
+        putPage(a, f);
+      }
+    }
+  }
+  if (freed) ctrAdd(a.i32, CTR.RECLAIMED, freed);
+  return freed;
+}
+
+/** Allocate a frame, reclaiming under pressure. Throws ENOMEM when every frame is pinned. */
+export function allocPage(a: Arena, ops: InodeOps): number {
+  for (let attempt = 0; attempt < 64; attempt++) {
+    const f = frameAlloc(a);
+    if (f !== NIL) return f;
+    let got = shrinkPageLru(a, BATCH);
+    if (got === 0) got = pruneIcache(a, 8, ops);
+    if (got === 0 && attempt > 4) {
+      // Another thread may be about to release frames (pages in flight): give it a moment.
+      Atomics.wait(a.i32, 0, -1, 1);
+    }
+  }
+  ctrInc(a.i32, CTR.ENOMEM);
+  throw new ErofsError('ENOMEM', `page pool exhausted: all ${a.frameLimit} frames are pinned`);
+}
