@@ -1,0 +1,82 @@
+// The reader pool: piscina workers attached to one System's arena. Work is split into tasks of a few
+// files each so that the workers really run side by side on the same page cache.
+import { Piscina } from 'piscina';
+import { availableParallelism } from 'node:os';
+import type { System } from '@ishare/core';
+import type { ReaderTask, ReaderResult } from './tasks.ts';
+
+export interface PoolOptions {
+  /** Worker threads (default: the machine's cores). */
+  workers?: number;
+  /** Worker module override (the stress harness runs its own worker on the same arena). */
+  filename?: string;
+}
+
+export interface ReadSummary {
+  files: number;
+  bytes: number;
+  errors: string[];
+  /** sha256 per path, when asked. */
+  hashes?: Map<string, string>;
+  /** Files read per worker thread id (evidence that work really spread). */
+  perThread: Map<number, number>;
+}
+
+export class ReaderPool {
+  readonly workers: number;
+  private readonly pool: Piscina;
+
+  constructor(sys: System, opts: PoolOptions = {}) {
+    const n = opts.workers ?? availableParallelism();
+    if (!Number.isInteger(n) || n < 1 || n > 64) throw new RangeError('workers must be an integer from 1 to 64');
+    this.workers = n;
+    this.pool = new Piscina({
+      filename: opts.filename ?? new URL('./worker-entry.mjs', import.meta.url).href,
+      workerData: { handle: sys.handle },
+      minThreads: n,
+      maxThreads: n,
+      idleTimeout: 60_000,
+    });
+  }
+
+  run(task: ReaderTask): Promise<ReaderResult> {
+    return this.pool.run(task) as Promise<ReaderResult>;
+  }
+
+  /**
+   * Read every given file of a mount in full, spread over the workers in batches. With `hash`, each
+   * file's sha256 is returned. `onProgress` is called with files done.
+   */
+  async readFiles(mount: number, paths: readonly string[], opts: { hash?: boolean; batch?: number; onProgress?: (done: number) => void } = {}): Promise<ReadSummary> {
+    const batch = opts.batch ?? Math.max(1, Math.min(64, Math.ceil(paths.length / (this.workers * 8))));
+    const tasks: Promise<ReaderResult>[] = [];
+    const slices: (readonly string[])[] = [];
+    let done = 0;
+    for (let i = 0; i < paths.length; i += batch) {
+      const slice = paths.slice(i, i + batch);
+      slices.push(slice);
+      tasks.push(
+        this.run({ kind: 'readFiles', mount, paths: slice, hash: opts.hash }).then((r) => {
+          done += slice.length;
+          opts.onProgress?.(done);
+          return r;
+        }),
+      );
+    }
+    const results = await Promise.all(tasks);
+    const out: ReadSummary = { files: 0, bytes: 0, errors: [], perThread: new Map() };
+    if (opts.hash) out.hashes = new Map();
+    results.forEach((r, i) => {
+      out.files += r.files;
+      out.bytes += r.bytes;
+      out.errors.push(...r.errors);
+      out.perThread.set(r.threadId, (out.perThread.get(r.threadId) ?? 0) + r.files);
+      if (out.hashes && r.hashes) slices[i].forEach((p, j) => out.hashes!.set(p, r.hashes![j]));
+    });
+    return out;
+  }
+
+  async destroy(): Promise<void> {
+    await this.pool.destroy();
+  }
+}

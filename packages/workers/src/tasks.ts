@@ -1,0 +1,33 @@
+// Messages between the main thread and reader workers: plain values and arena handles only.
+
+/** Read whole files of one mount (each file: open, read sequentially, close). */
+export interface ReadFilesTask {
+  readonly kind: 'readFiles';
+  readonly mount: number;
+  readonly paths: readonly string[];
+  /** Return the sha256 of each file's bytes (for byte-exact checks). */
+  readonly hash?: boolean;
+  /** Bytes per read call (default 128 KiB). */
+  readonly chunk?: number;
+}
+
+/** Read (or only populate, with readahead) byte ranges. */
+export interface RangesTask {
+  readonly kind: 'ranges';
+  readonly mount: number;
+  /** [path, offset, length] triples. */
+  readonly ranges: readonly (readonly [string, number, number])[];
+  readonly readahead?: boolean;
+  readonly hash?: boolean;
+}
+
+export type ReaderTask = ReadFilesTask | RangesTask;
+
+export interface ReaderResult {
+  readonly files: number;
+  readonly bytes: number;
+  readonly hashes?: string[];
+  /** Ranges that failed (a missing path in a trace, say): "path: message". */
+  readonly errors: string[];
+  readonly threadId: number;
+}

@@ -1,0 +1,87 @@
+// A reader worker: attaches to the shared kernel once (handle from workerData) and runs read tasks
+// against it. It keeps only private, immutable things of its own (parsed images, fds): all page-cache
+// and inode state it touches is the arena's.
+import { workerData } from 'node:worker_threads';
+import { createHash } from 'node:crypto';
+import { System, type ArenaHandle, type OpenFile } from '@ishare/core';
+import type { ReaderTask, ReaderResult, ReadFilesTask, RangesTask } from './tasks.ts';
+
+const sys = System.attach((workerData as { handle: ArenaHandle }).handle);
+let buf = Buffer.allocUnsafe(128 * 1024);
+
+function ensure(n: number): Buffer {
+  if (buf.length < n) buf = Buffer.allocUnsafe(n);
+  return buf;
+}
+
+function readFiles(t: ReadFilesTask): ReaderResult {
+  const chunk = t.chunk ?? 128 * 1024;
+  const b = ensure(chunk);
+  const hashes: string[] | undefined = t.hash ? [] : undefined;
+  const errors: string[] = [];
+  let bytes = 0;
+  let files = 0;
+  for (const path of t.paths) {
+    let file: OpenFile | undefined;
+    try {
+      file = sys.open(t.mount, path);
+      const h = hashes ? createHash('sha256') : undefined;
+      for (let pos = 0; pos < file.size; ) {
+        const n = sys.read(file, pos, chunk, b, 0);
+        if (n === 0) break;
+        if (h) h.update(b.subarray(0, n));
+        pos += n;
+        bytes += n;
+      }
+      if (h && hashes) hashes.push(h.digest('hex'));
+      files++;
+    } catch (e) {
+      errors.push(`${path}: ${(e as Error).message}`);
+      if (hashes) hashes.push('');
+    } finally {
+      if (file) sys.close(file);
+    }
+  }
+  return { files, bytes, hashes, errors, threadId: sys.kernel.threadId };
+}
+
+function ranges(t: RangesTask): ReaderResult {
+  const errors: string[] = [];
+  const hashes: string[] | undefined = t.hash ? [] : undefined;
+  let bytes = 0;
+  const open = new Map<string, OpenFile>();
+  try {
+    for (const [path, offset, length] of t.ranges) {
+      try {
+        let file = open.get(path);
+        if (!file) {
+          file = sys.open(t.mount, path);
+          open.set(path, file);
+        }
+        if (t.readahead) {
+          sys.readahead(file, offset, length);
+        } else {
+          const b = ensure(length);
+          const n = sys.read(file, offset, length, b, 0);
+          if (hashes) hashes.push(createHash('sha256').update(b.subarray(0, n)).digest('hex'));
+          bytes += n;
+        }
+      } catch (e) {
+        errors.push(`${path}: ${(e as Error).message}`);
+        if (hashes) hashes.push('');
+      }
+    }
+  } finally {
+    for (const f of open.values()) sys.close(f);
+  }
+  return { files: open.size, bytes, hashes, errors, threadId: sys.kernel.threadId };
+}
+
+export default function run(task: ReaderTask): ReaderResult {
+  switch (task.kind) {
+    case 'readFiles':
+      return readFiles(task);
+    case 'ranges':
+      return ranges(task);
+  }
+}
