@@ -45,12 +45,14 @@ export async function runMkfs(out: string, source: string, o: MkfsCliOptions): P
   if (o.uuid !== undefined) opts.uuid = o.uuid;
   // A bar only for a person watching: never in JSON mode, never into a pipe or a log file.
   const bar = !o.json && process.stderr.isTTY
-    ? new cliProgress.SingleBar({ stream: process.stderr, format: 'mkfs [{bar}] {value}/{total} files', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
+    ? new cliProgress.SingleBar({ stream: process.stderr, format: 'mkfs [{bar}] {percentage}% {doneBytes} / {totalBytes}', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
     : undefined;
   let started = false;
   if (bar) {
+    // The writer reports bytes of source processed (for a tar: bytes of the tar file).
     opts.onProgress = (done: number, total: number) => {
-      if (!started) { bar.start(total, done); started = true; } else { bar.setTotal(total); bar.update(done); }
+      const payload = { doneBytes: humanBytes(done), totalBytes: humanBytes(total) };
+      if (!started) { bar.start(total, done, payload); started = true; } else { bar.setTotal(total); bar.update(done, payload); }
     };
   }
   let report: MkfsReport;

@@ -1,0 +1,94 @@
+// inspect: superblock fields agree with dump.erofs; counts agree with the source tree.
+import test from 'ava';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeEdgeTree, snapshotTree, tempDir, removeDir, type TreeEntry } from '../../../test/helpers/trees.ts';
+import type { InspectReport } from '../src/commands/inspect.ts';
+import { dumpErofs, ishare, json, mkfsErofs } from './helpers/run.ts';
+
+let dir = '';
+let refSnap = new Map<string, TreeEntry>();
+let oursSnap = new Map<string, TreeEntry>();
+const img = { ref: '', chunked: '', ours: '' };
+let oursError: string | undefined;
+
+test.before(async () => {
+  dir = tempDir('ishare-cli-inspect-');
+  const refSrc = join(dir, 'ref-src');
+  const oursSrc = join(dir, 'src');
+  mkdirSync(refSrc);
+  mkdirSync(oursSrc);
+  makeEdgeTree(refSrc); // 254-byte longest name: mkfs.erofs 1.5 cannot take 255
+  makeEdgeTree(oursSrc, { longName: 255 });
+  refSnap = snapshotTree(refSrc);
+  oursSnap = snapshotTree(oursSrc);
+  img.ref = join(dir, 'ref.img');
+  img.chunked = join(dir, 'chunked.img');
+  img.ours = join(dir, 'ours.img');
+  mkfsErofs(img.ref, refSrc);
+  mkfsErofs(img.chunked, refSrc, ['--chunksize=4096']);
+  const r = await ishare(['mkfs', img.ours, oursSrc]);
+  if (r.status !== 0) oursError = `ishare mkfs failed: ${r.stderr}`;
+});
+test.after.always(() => removeDir(dir));
+
+/** What inspect should count, from the source: distinct inodes (the hard link pair is one). */
+function expected(snap: Map<string, TreeEntry>): { files: number; dirs: number; symlinks: number; dataBytes: number; contents: number } {
+  let files = 0;
+  let dirs = 1; // the root
+  let symlinks = 0;
+  let dataBytes = 0;
+  const contents = new Set<string>();
+  for (const [rel, e] of snap) {
+    if (rel === 'links/hard-b') continue;
+    if (e.type === 'file') { files++; dataBytes += e.size; contents.add(e.sha256!); } else if (e.type === 'dir') dirs++;
+    else if (e.type === 'symlink') symlinks++;
+  }
+  return { files, dirs, symlinks, dataBytes, contents: contents.size };
+}
+
+test('mkfs.erofs image: superblock agrees with dump.erofs, counts with the source', async (t) => {
+  const r = await ishare(['inspect', '--json', img.ref]);
+  t.is(r.status, 0, r.stderr);
+  const rep = json<InspectReport>(r);
+  const dump = dumpErofs([img.ref]);
+  const field = (label: string): string => new RegExp(`^${label}:\\s+(.*)$`, 'm').exec(dump)![1].trim();
+  t.is(rep.superblock.rootNid, Number(field('Filesystem root nid')));
+  t.is(rep.superblock.inodes, Number(field('Filesystem inode count')));
+  t.is(rep.superblock.blocks, Number(field('Filesystem blocks')));
+  t.is(rep.superblock.uuid, field('Filesystem UUID'));
+  t.is(rep.superblock.blockSize, 4096);
+  t.true(rep.superblock.featureCompat.includes('sb_chksum'));
+  t.true(rep.superblock.checksumVerified);
+  const want = expected(refSnap);
+  t.like(rep.counts, { files: want.files, dirs: want.dirs, symlinks: want.symlinks, others: 0, hardlinks: 1, paths: refSnap.size + 1 });
+  t.is(rep.dataBytes, want.dataBytes);
+  t.is(rep.fingerprinted, 0, 'mkfs.erofs writes no fingerprints');
+  t.is(rep.superblock.inodes, want.files + want.dirs + want.symlinks);
+  t.is(Object.values(rep.layouts).reduce((a, b) => a + b, 0), rep.superblock.inodes, 'every inode has one layout');
+});
+
+test('chunked image: layouts show CHUNK_BASED and the chunked_file feature', async (t) => {
+  const rep = json<InspectReport>(await ishare(['inspect', '--json', img.chunked]));
+  t.true(rep.superblock.featureIncompat.includes('chunked_file'));
+  t.true((rep.layouts.CHUNK_BASED ?? 0) > 0, JSON.stringify(rep.layouts));
+});
+
+test('our image: fingerprints counted, one per distinct content', async (t) => {
+  if (oursError) { t.fail(oursError); return; }
+  const rep = json<InspectReport>(await ishare(['inspect', '--json', img.ours]));
+  const want = expected(oursSnap);
+  t.like(rep.counts, { files: want.files, dirs: want.dirs, symlinks: want.symlinks, hardlinks: 1 });
+  t.is(rep.dataBytes, want.dataBytes);
+  t.true(rep.fingerprinted > 0);
+  t.true(rep.fingerprinted <= want.files);
+  // Equal contents, equal fingerprint; different contents, different fingerprint.
+  t.is(rep.distinctFingerprints, rep.fingerprinted === want.files ? want.contents : rep.distinctFingerprints);
+  t.true(rep.superblock.featureCompat.includes('ishare_xattrs'), rep.superblock.featureCompat.join(','));
+});
+
+test('text output is a readable report', async (t) => {
+  const r = await ishare(['inspect', img.ref]);
+  t.is(r.status, 0, r.stderr);
+  for (const s of ['block size', '4096', 'compat features', 'sb_chksum', 'root nid', '(verified)', 'FLAT_INLINE', 'fingerprinted files: 0']) t.true(r.text.includes(s), s);
+});
