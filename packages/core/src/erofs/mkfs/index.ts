@@ -1,0 +1,123 @@
+// mkfs: build an uncompressed EROFS image from a directory or a tar, with a sha256 fingerprint xattr
+// on every regular file for inode page-cache sharing. The image is written to a temp file beside
+// `out` and renamed into place only when complete; on any failure the temp file is removed.
+import { realpathSync, statSync, type Stats } from 'node:fs';
+import { basename, dirname, relative, resolve, isAbsolute } from 'node:path';
+import { ErofsError, isErofsError } from '../errors.ts';
+import { walkDirectory, writeDirectoryData } from './fromdir.ts';
+import { readTarSource } from './fromtar.ts';
+import { firstFreeBlock, planImage, tailFitsInline, type ImagePlan } from './layout.ts';
+import { resolveOptions, type MkfsConfig, type MkfsOptions } from './options.ts';
+import { ImageSink } from './sink.ts';
+import type { TreeNode } from './tree.ts';
+import { writeImage } from './writer.ts';
+
+export type { MkfsOptions } from './options.ts';
+export { DEFAULT_FINGERPRINT_XATTR } from '../format.ts';
+
+export interface MkfsReport {
+  inodes: number;
+  files: number;
+  dirs: number;
+  symlinks: number;
+  /** Devices, fifos and sockets. */
+  others: number;
+  /** Directory entries beyond the first that name an already counted non-directory inode. */
+  hardlinks: number;
+  /** Regular files given a fingerprint xattr. */
+  fingerprinted: number;
+  blocks: number;
+  bytes: number;
+  blockSize: number;
+}
+
+function isInside(child: string, parent: string): boolean {
+  const rel = relative(parent, child);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+/** Where `p` really is, following symlinks of the part that exists. */
+function realish(p: string): string {
+  const abs = resolve(p);
+  try {
+    return realpathSync(abs);
+  } catch {
+    const dir = dirname(abs);
+    return dir === abs ? abs : resolve(realish(dir), basename(abs));
+  }
+}
+
+function checkPaths(cfg: MkfsConfig): { kind: 'dir' | 'tar'; source: string; size: number } {
+  let st: Stats;
+  try {
+    st = statSync(cfg.source);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new ErofsError('ENOENT', `source ${cfg.source} does not exist`);
+    throw new ErofsError('EIO', `cannot stat source ${cfg.source}: ${code ?? (e as Error).message}`);
+  }
+  if (!st.isDirectory() && !st.isFile()) throw new ErofsError('EINVAL', `source ${cfg.source} is neither a directory nor a tar file`);
+  const source = realpathSync(cfg.source);
+  const out = realish(cfg.out);
+  if (out === source) throw new ErofsError('EINVAL', `output ${cfg.out} is the source itself`);
+  if (st.isDirectory() && isInside(out, source)) {
+    throw new ErofsError('EINVAL', `output ${cfg.out} is inside the source directory ${cfg.source}; write it elsewhere`);
+  }
+  let outSt: Stats | undefined;
+  try {
+    outSt = statSync(cfg.out);
+  } catch {
+    outSt = undefined;
+  }
+  if (outSt?.isDirectory()) throw new ErofsError('EINVAL', `output ${cfg.out} is a directory`);
+  try {
+    if (!statSync(dirname(resolve(cfg.out))).isDirectory()) throw new Error('ENOTDIR');
+  } catch {
+    throw new ErofsError('ENOENT', `output directory ${dirname(resolve(cfg.out))} does not exist`);
+  }
+  return { kind: st.isDirectory() ? 'dir' : 'tar', source, size: st.size };
+}
+
+function report(plan: ImagePlan, cfg: MkfsConfig): MkfsReport {
+  const r: MkfsReport = {
+    inodes: plan.inodes.length, files: 0, dirs: 0, symlinks: 0, others: 0, hardlinks: 0, fingerprinted: 0,
+    blocks: plan.blocks, bytes: plan.blocks * plan.blockSize, blockSize: plan.blockSize,
+  };
+  for (const p of plan.inodes) {
+    const k = p.node.kind;
+    if (k === 'file') r.files++;
+    else if (k === 'dir') r.dirs++;
+    else if (k === 'symlink') r.symlinks++;
+    else r.others++;
+    if (k !== 'dir' && p.nlink > 1) r.hardlinks += p.nlink - 1;
+    if (k === 'file' && cfg.fingerprint) r.fingerprinted++;
+  }
+  return r;
+}
+
+export async function mkfs(opts: MkfsOptions): Promise<MkfsReport> {
+  const cfg = resolveOptions(opts);
+  const src = checkPaths(cfg);
+  const tailInline = (node: TreeNode, n: number): boolean => tailFitsInline(node, n, cfg);
+  let sink: ImageSink | undefined;
+  try {
+    sink = await ImageSink.create(resolve(cfg.out), cfg.blockSize, firstFreeBlock(cfg.blockSize) * cfg.blockSize);
+    let root: TreeNode;
+    if (src.kind === 'dir') {
+      root = await walkDirectory(src.source, cfg);
+      await writeDirectoryData(root, sink, tailInline, cfg.onProgress);
+    } else {
+      root = await readTarSource(src.source, sink, cfg, src.size, tailInline);
+    }
+    await sink.flush();
+    const plan = planImage(root, cfg, sink.block);
+    await writeImage(plan, cfg, sink);
+    await sink.commit(resolve(cfg.out), plan.blocks * cfg.blockSize);
+    return report(plan, cfg);
+  } catch (e) {
+    await sink?.abort();
+    if (isErofsError(e)) throw e;
+    const err = e as NodeJS.ErrnoException;
+    throw new ErofsError('EIO', `mkfs ${cfg.out}: ${err.code ?? err.message}`);
+  }
+}

@@ -1,0 +1,287 @@
+// Where everything goes. The image is laid out front to back as
+//
+//   [superblock blocks] [file data (written during the scan)] [directory / symlink blocks]
+//   [shared xattrs] [metadata: inodes, each followed by its xattr body and inline tail]
+//
+// File data comes first because it is streamed while the source is read, before the number and size
+// of inodes is known. meta_blkaddr is the first metadata block; its first 32-byte slot stays empty so
+// no inode gets nid 0 (the kernel turns nids into inode numbers, and d_ino 0 means "no entry" to
+// some of user space). The root is placed next, so its nid is 1: it always fits the u16 in the sb.
+import { ErofsError } from '../errors.ts';
+import {
+  DATALAYOUT,
+  EROFS_ISLOT_SIZE,
+  EROFS_NULL_ADDR,
+  EROFS_SUPER_OFFSET,
+  EROFS_SUPER_SIZE,
+  INODE_EXTENDED_SIZE,
+  S_IFBLK,
+  S_IFCHR,
+  S_IFDIR,
+  S_IFIFO,
+  S_IFLNK,
+  S_IFREG,
+  S_IFSOCK,
+} from '../format.ts';
+import { fileTypeOf, planDirBlocks, type DirBlocks, type DirentIn } from './dirent.ts';
+import { fitsCompact, inodeSize } from './inode.ts';
+import type { MkfsConfig } from './options.ts';
+import { collectNodes, linkCounts, sortedChildren, type NodeKind, type Timestamp, type TreeNode } from './tree.ts';
+import {
+  chooseShared,
+  compareXattrs,
+  encodeXattr,
+  ibodySize,
+  MAX_IBODY,
+  MAX_SHARED_PER_INODE,
+  type EncodedXattr,
+} from './xattr.ts';
+
+/** Bytes before the first block anything else may use: up to the end of the superblock. */
+export function firstFreeBlock(blockSize: number): number {
+  return Math.ceil((EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE) / blockSize);
+}
+
+const FINGERPRINT_PLACEHOLDER = Buffer.alloc(32);
+const DOT = Buffer.from('.');
+const DOTDOT = Buffer.from('..');
+
+/** The xattrs an inode will carry, sorted: the source's (when copied) plus the fingerprint. */
+export function inodeXattrs(node: TreeNode, cfg: MkfsConfig): EncodedXattr[] {
+  const out: EncodedXattr[] = [];
+  const fp = cfg.fingerprint && node.kind === 'file';
+  if (cfg.xattrs) {
+    for (const [name, value] of node.xattrs) {
+      if (fp && name === cfg.fpKey) continue; // ours replaces a stale one from the source
+      out.push(encodeXattr(name, value, 'xattr'));
+    }
+  }
+  if (fp) out.push(encodeXattr(cfg.fpKey, node.sha256 ?? FINGERPRINT_PLACEHOLDER, 'fingerprint'));
+  return out.sort(compareXattrs);
+}
+
+/**
+ * Decided while a file's data streams in, before the layout exists: inline the tail only if it fits
+ * behind the largest inode with every xattr inline. Final inodes can only be smaller (compact, shared
+ * xattrs), so the promise holds.
+ */
+export function tailFitsInline(node: TreeNode, tailLen: number, cfg: MkfsConfig): boolean {
+  if (!cfg.inline) return false;
+  return INODE_EXTENDED_SIZE + ibodySize(0, inodeXattrs(node, cfg)) + tailLen <= cfg.blockSize;
+}
+
+export interface InodePlan {
+  readonly node: TreeNode;
+  readonly ino: number;
+  readonly mode: number;
+  readonly nlink: number;
+  readonly mtime: Timestamp;
+  readonly compact: boolean;
+  readonly sharedIds: number[];
+  readonly inlineXattrs: EncodedXattr[];
+  readonly ibody: number;
+  readonly layout: number;
+  readonly size: number;
+  /** i_u: first data block (or NULL_ADDR / 0), or rdev for devices. */
+  u: number;
+  /** Inline tail length (bytes packed after the xattr body). */
+  readonly tailLen: number;
+  /** Blocks this inode owns in the directory/symlink area (written by the writer). */
+  lateBlocks: number;
+  /** Directory: entries with '.' and '..', sorted, and how they split into blocks. */
+  readonly dirents: (DirentIn & { node: TreeNode })[] | undefined;
+  readonly dirBlocks: DirBlocks | undefined;
+  /** Byte position of the inode in the image, and its nid. */
+  pos: number;
+  nid: number;
+}
+
+export interface ImagePlan {
+  readonly blockSize: number;
+  readonly inodes: InodePlan[];
+  readonly byNode: Map<TreeNode, InodePlan>;
+  readonly buildTime: Timestamp;
+  readonly sharedXattrs: EncodedXattr[];
+  readonly sharedBytes: number;
+  readonly xattrBlkaddr: number;
+  readonly metaBlkaddr: number;
+  readonly metaBlocks: number;
+  readonly blocks: number;
+  readonly rootNid: number;
+}
+
+const TYPE_BITS: Record<NodeKind, number> = {
+  file: S_IFREG, dir: S_IFDIR, symlink: S_IFLNK, chardev: S_IFCHR, blockdev: S_IFBLK, fifo: S_IFIFO, socket: S_IFSOCK,
+};
+
+function newestMtime(nodes: readonly TreeNode[]): Timestamp {
+  let best: Timestamp | undefined;
+  for (const n of nodes) {
+    const t = n.mtime;
+    if (t && (!best || t.sec > best.sec || (t.sec === best.sec && t.nsec > best.nsec))) best = t;
+  }
+  return best && best.sec >= 0 ? best : { sec: 0, nsec: 0 };
+}
+
+/** First-fit placement of inode records in the metadata area, each inside one block when it can be. */
+class MetaPacker {
+  private open: { block: number; used: number }[] = [];
+  blocks = 0;
+  constructor(private readonly bs: number) {}
+
+  /** Byte offset (from the area start) for a record of `len` bytes, 32-byte aligned. */
+  place(len: number): number {
+    const need = Math.ceil(len / EROFS_ISLOT_SIZE) * EROFS_ISLOT_SIZE;
+    if (need <= this.bs) {
+      for (let i = 0; i < this.open.length; i++) {
+        const o = this.open[i];
+        if (this.bs - o.used >= need) {
+          const at = o.block * this.bs + o.used;
+          o.used += need;
+          if (this.bs - o.used < EROFS_ISLOT_SIZE) this.open.splice(i, 1);
+          return at;
+        }
+      }
+    }
+    // A new block (or run of blocks for a record bigger than one).
+    const at = this.blocks * this.bs;
+    const span = Math.ceil(need / this.bs);
+    this.blocks += span;
+    const used = need - (span - 1) * this.bs;
+    if (this.bs - used >= EROFS_ISLOT_SIZE) {
+      this.open.push({ block: this.blocks - 1, used });
+      // Keep the search short: forget the fullest block when too many are open.
+      if (this.open.length > 64) {
+        let k = 0;
+        for (let i = 1; i < this.open.length; i++) if (this.open[i].used > this.open[k].used) k = i;
+        this.open.splice(k, 1);
+      }
+    }
+    return at;
+  }
+}
+
+/**
+ * Lay out the metadata of the scanned tree. `dataEnd` is the first block after the file data the
+ * scan wrote.
+ */
+export function planImage(root: TreeNode, cfg: MkfsConfig, dataEnd: number): ImagePlan {
+  const bs = cfg.blockSize;
+  const nodes = collectNodes(root);
+  const links = linkCounts(root);
+  const buildTime: Timestamp = cfg.timestamp !== undefined ? { sec: cfg.timestamp, nsec: 0 } : newestMtime(nodes);
+
+  const xattrLists = nodes.map((n) => inodeXattrs(n, cfg));
+  const sharedKeys = chooseShared(xattrLists);
+  const sharedXattrs: EncodedXattr[] = [];
+  {
+    const seen = new Set<string>();
+    for (const list of xattrLists) {
+      for (const x of list) {
+        if (sharedKeys.has(x.key) && !seen.has(x.key)) {
+          seen.add(x.key);
+          sharedXattrs.push(x);
+        }
+      }
+    }
+    sharedXattrs.sort(compareXattrs);
+  }
+  const sharedId = new Map<string, number>();
+  let sharedBytes = 0;
+  for (const x of sharedXattrs) {
+    sharedId.set(x.key, sharedBytes / 4);
+    sharedBytes += x.size;
+  }
+
+  // Parents, for '..' (directories cannot be hard-linked, so each has exactly one).
+  const parent = new Map<TreeNode, TreeNode>([[root, root]]);
+  for (const n of nodes) for (const c of n.children?.values() ?? []) if (c.node.kind === 'dir') parent.set(c.node, n);
+
+  const inodes: InodePlan[] = [];
+  const byNode = new Map<TreeNode, InodePlan>();
+  let late = dataEnd; // next free block of the directory/symlink area
+  for (let i = 0; i < nodes.length; i++) {
+    const node = nodes[i];
+    const mtime = cfg.timestamp !== undefined ? buildTime : (node.mtime ?? buildTime);
+    const nlink = links.get(node) ?? 1;
+    const sharedIds: number[] = [];
+    const inlineXattrs: EncodedXattr[] = [];
+    for (const x of xattrLists[i]) {
+      const id = sharedId.get(x.key);
+      if (id !== undefined && sharedIds.length < MAX_SHARED_PER_INODE) sharedIds.push(id);
+      else inlineXattrs.push(x);
+    }
+    const ibody = ibodySize(sharedIds.length, inlineXattrs);
+    if (ibody > MAX_IBODY) throw new ErofsError('EUNSUPPORTED', `an inode has ${ibody} bytes of xattrs, more than EROFS can describe`);
+
+    let size = 0;
+    let dirents: InodePlan['dirents'];
+    let dirBlocks: DirBlocks | undefined;
+    if (node.kind === 'file') size = node.data?.size ?? node.size;
+    else if (node.kind === 'symlink') size = node.target!.length;
+    else if (node.kind === 'dir') {
+      dirents = [
+        { name: DOT, type: fileTypeOf('dir'), node },
+        { name: DOTDOT, type: fileTypeOf('dir'), node: parent.get(node)! },
+        ...sortedChildren(node).map((c) => ({ name: c.name, type: fileTypeOf(c.node.kind), node: c.node })),
+      ].sort((a, b) => Buffer.compare(a.name, b.name));
+      dirBlocks = planDirBlocks(dirents, bs);
+      size = dirBlocks.size;
+    }
+    const compact = fitsCompact({ uid: node.uid, gid: node.gid, size, nlink, mtime: mtime.sec, mtimeNsec: mtime.nsec }, buildTime.sec, buildTime.nsec);
+    const isize = inodeSize(compact);
+
+    let layout: number = DATALAYOUT.FLAT_PLAIN;
+    let tailLen = 0;
+    let u = 0;
+    let lateBlocks = 0;
+    if (node.kind === 'file') {
+      const d = node.data;
+      if (!d) throw new ErofsError('EIO', 'internal: a regular file was never written');
+      if (d.tail) {
+        layout = DATALAYOUT.FLAT_INLINE;
+        tailLen = d.tail.length;
+        if (isize + ibody + tailLen > bs) throw new ErofsError('EIO', 'internal: inline tail no longer fits its inode block');
+      }
+      u = d.blocks > 0 ? d.blkaddr : layout === DATALAYOUT.FLAT_INLINE ? EROFS_NULL_ADDR : 0;
+    } else if (node.kind === 'dir' || node.kind === 'symlink') {
+      const tail = node.kind === 'dir' ? dirBlocks!.lastUsed % bs : size % bs;
+      const full = node.kind === 'dir' ? dirBlocks!.blocks.length : Math.ceil(size / bs);
+      if (cfg.inline && tail > 0 && isize + ibody + tail <= bs) {
+        layout = DATALAYOUT.FLAT_INLINE;
+        tailLen = tail;
+        lateBlocks = full - 1;
+      } else {
+        lateBlocks = full;
+      }
+      u = lateBlocks > 0 ? late : layout === DATALAYOUT.FLAT_INLINE ? EROFS_NULL_ADDR : 0;
+      late += lateBlocks;
+    } else if (node.kind === 'chardev' || node.kind === 'blockdev') {
+      u = node.rdev;
+    }
+    const plan: InodePlan = {
+      node, ino: i + 1, mode: TYPE_BITS[node.kind] | node.perm, nlink, mtime, compact, sharedIds, inlineXattrs, ibody,
+      layout, size, u, tailLen, lateBlocks, dirents, dirBlocks, pos: 0, nid: 0,
+    };
+    inodes.push(plan);
+    byNode.set(node, plan);
+  }
+
+  const xattrBlkaddr = sharedBytes > 0 ? late : 0;
+  const metaBlkaddr = late + Math.ceil(sharedBytes / bs);
+  const packer = new MetaPacker(bs);
+  packer.place(EROFS_ISLOT_SIZE); // slot 0: keep nid 0 unused
+  for (const p of inodes) {
+    const off = packer.place(inodeSize(p.compact) + p.ibody + p.tailLen);
+    p.pos = metaBlkaddr * bs + off;
+    p.nid = off / EROFS_ISLOT_SIZE;
+  }
+  const rootNid = inodes[0].nid;
+  if (rootNid > 0xffff) throw new ErofsError('EIO', 'internal: root nid does not fit in 16 bits');
+  const blocks = metaBlkaddr + packer.blocks;
+  if (blocks > 0xffffffff) throw new ErofsError('EINVAL', 'image would need more than 2^32 blocks');
+  return {
+    blockSize: bs, inodes, byNode, buildTime, sharedXattrs, sharedBytes, xattrBlkaddr, metaBlkaddr,
+    metaBlocks: packer.blocks, blocks, rootNid,
+  };
+}

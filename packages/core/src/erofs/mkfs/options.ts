@@ -1,0 +1,88 @@
+// mkfs options: checked once, up front, into the resolved configuration the rest of mkfs reads.
+import { randomBytes } from 'node:crypto';
+import { ErofsError } from '../errors.ts';
+import { DEFAULT_FINGERPRINT_XATTR, EROFS_MAX_BLKSZBITS, EROFS_MIN_BLKSZBITS } from '../format.ts';
+import { fingerprintKey } from './xattr.ts';
+
+export interface MkfsOptions {
+  /** Image path to write (through a temp file beside it, renamed at the end). */
+  out: string;
+  /** A directory, or a .tar / .tar.gz / .tgz file (gzip is recognised by its magic bytes). */
+  source: string;
+  /** 512 | 1024 | 2048 | 4096 (default 4096). */
+  blockSize?: number;
+  /** sha256 of each regular file's data as the fingerprint xattr (default true). */
+  fingerprint?: boolean;
+  /** Name of the fingerprint xattr (default 'trusted.erofs.fingerprint'); user., trusted. or security. */
+  fingerprintXattr?: string;
+  /** Copy xattrs from the source (default true). */
+  xattrs?: boolean;
+  /** Fixed UNIX time for every inode's mtime and the build time (reproducible images). */
+  timestamp?: number;
+  /** Fixed volume uuid (8-4-4-4-12 hex); random when absent. */
+  uuid?: string;
+  /** Pack file, symlink and directory tails behind their inode (FLAT_INLINE) (default true). */
+  inline?: boolean;
+  /** Bytes processed so far and in all (source file bytes; for a tar, bytes of the tar file). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface MkfsConfig {
+  readonly out: string;
+  readonly source: string;
+  readonly blockSize: number;
+  readonly blkszbits: number;
+  readonly fingerprint: boolean;
+  /** Fingerprint xattr name as xattr maps key it (latin1 of its bytes). */
+  readonly fpKey: string;
+  readonly xattrs: boolean;
+  readonly timestamp: number | undefined;
+  readonly uuid: Buffer;
+  readonly inline: boolean;
+  readonly onProgress: ((done: number, total: number) => void) | undefined;
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function resolveOptions(o: MkfsOptions): MkfsConfig {
+  if (typeof o !== 'object' || o === null) throw new ErofsError('EINVAL', 'mkfs: options object required');
+  if (typeof o.out !== 'string' || o.out === '') throw new ErofsError('EINVAL', 'mkfs: out must be a path');
+  if (typeof o.source !== 'string' || o.source === '') throw new ErofsError('EINVAL', 'mkfs: source must be a path');
+  const blockSize = o.blockSize ?? 4096;
+  const blkszbits = Math.log2(blockSize);
+  if (!Number.isInteger(blkszbits) || blkszbits < EROFS_MIN_BLKSZBITS || blkszbits > EROFS_MAX_BLKSZBITS) {
+    throw new ErofsError('EINVAL', `block size ${String(o.blockSize)} is not one of 512, 1024, 2048, 4096`);
+  }
+  const timestamp = o.timestamp;
+  if (timestamp !== undefined && (!Number.isSafeInteger(timestamp) || timestamp < 0)) {
+    throw new ErofsError('EINVAL', `timestamp ${String(timestamp)} is not a non-negative whole number of seconds`);
+  }
+  let uuid: Buffer;
+  if (o.uuid !== undefined) {
+    if (typeof o.uuid !== 'string' || !UUID_RE.test(o.uuid)) throw new ErofsError('EINVAL', `uuid ${String(o.uuid)} is not 8-4-4-4-12 hex`);
+    uuid = Buffer.from(o.uuid.replace(/-/g, ''), 'hex');
+  } else {
+    uuid = randomBytes(16);
+    uuid[6] = (uuid[6] & 0x0f) | 0x40; // RFC 4122 version 4
+    uuid[8] = (uuid[8] & 0x3f) | 0x80;
+  }
+  const fpName = o.fingerprintXattr ?? DEFAULT_FINGERPRINT_XATTR;
+  if (typeof fpName !== 'string') throw new ErofsError('EINVAL', 'fingerprintXattr must be a string');
+  for (const [k, v] of [['fingerprint', o.fingerprint], ['xattrs', o.xattrs], ['inline', o.inline]] as const) {
+    if (v !== undefined && typeof v !== 'boolean') throw new ErofsError('EINVAL', `${k} must be true or false`);
+  }
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new ErofsError('EINVAL', 'onProgress must be a function');
+  return {
+    out: o.out,
+    source: o.source,
+    blockSize,
+    blkszbits,
+    fingerprint: o.fingerprint ?? true,
+    fpKey: fingerprintKey(fpName),
+    xattrs: o.xattrs ?? true,
+    timestamp,
+    uuid,
+    inline: o.inline ?? true,
+    onProgress: o.onProgress,
+  };
+}

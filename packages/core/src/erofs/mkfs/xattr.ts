@@ -1,0 +1,142 @@
+// Writer side of EROFS xattrs: names are stored as (name index, suffix) — the index stands for a
+// well-known prefix — and each entry is header + suffix + value, padded to 4 bytes. Entries live in
+// the inode's xattr body, or once in the shared area with the body holding their 4-byte id.
+import { ErofsError } from '../errors.ts';
+import {
+  XATTR_ENTRY_SIZE,
+  XATTR_IBODY_HEADER_SIZE,
+  XATTR_INDEX,
+  XATTR_PREFIXES,
+  XE,
+  XH,
+} from '../format.ts';
+
+export interface EncodedXattr {
+  readonly index: number;
+  readonly suffix: Buffer;
+  readonly value: Buffer;
+  /** Identity for sharing and sorting: index, suffix and value together. */
+  readonly key: string;
+  /** On-disk size of the entry, padding included. */
+  readonly size: number;
+}
+
+const MAX_SUFFIX = 255; // e_name_len is a u8
+const MAX_VALUE = 0xffff; // e_value_size is a u16
+/** h_shared_count is a u8. */
+export const MAX_SHARED_PER_INODE = 255;
+/** i_xattr_icount is a u16 of 4-byte units after the 12-byte header. */
+export const MAX_IBODY = XATTR_IBODY_HEADER_SIZE + (0xffff - 1) * 4;
+
+export function align4(n: number): number {
+  return (n + 3) & ~3;
+}
+
+/** Prefix (index) for a full xattr name; the longest known prefix wins. Undefined if none fits. */
+export function splitXattrName(name: string): { index: number; suffix: string } | undefined {
+  let best: { index: number; suffix: string } | undefined;
+  let bestLen = -1;
+  for (const [idx, prefix] of Object.entries(XATTR_PREFIXES)) {
+    // The ACL names are whole names, not prefixes.
+    const whole = !prefix.endsWith('.');
+    if (whole ? name === prefix : name.startsWith(prefix) && name.length > prefix.length) {
+      if (prefix.length > bestLen) {
+        best = { index: Number(idx), suffix: name.slice(prefix.length) };
+        bestLen = prefix.length;
+      }
+    }
+  }
+  return best;
+}
+
+/** Encode one xattr or explain why EROFS cannot hold it. `where` names the file for the message. */
+export function encodeXattr(name: string, value: Uint8Array, where: string): EncodedXattr {
+  const split = splitXattrName(name);
+  if (!split) {
+    throw new ErofsError('EUNSUPPORTED', `${where}: xattr ${name} has no EROFS name prefix (user., trusted., security., system.posix_acl_*)`);
+  }
+  const suffix = Buffer.from(split.suffix, 'latin1');
+  if (suffix.length > MAX_SUFFIX) throw new ErofsError('EUNSUPPORTED', `${where}: xattr name ${name} is longer than EROFS allows`);
+  if (value.length > MAX_VALUE) throw new ErofsError('EUNSUPPORTED', `${where}: xattr ${name} value of ${value.length} bytes is larger than EROFS allows (65535)`);
+  const v = Buffer.from(value);
+  return {
+    index: split.index,
+    suffix,
+    value: v,
+    key: `${split.index}\0${suffix.toString('latin1')}\0${v.toString('latin1')}`,
+    size: align4(XATTR_ENTRY_SIZE + suffix.length + v.length),
+  };
+}
+
+/**
+ * Check the fingerprint xattr name (text, as the user typed it) and return it in the form xattr maps
+ * use: names there are latin1 strings of their bytes, like file names in tree.ts.
+ */
+export function fingerprintKey(name: string): string {
+  const key = Buffer.from(name, 'utf8').toString('latin1');
+  const split = splitXattrName(key);
+  const ok = split && (split.index === XATTR_INDEX.USER || split.index === XATTR_INDEX.TRUSTED || split.index === XATTR_INDEX.SECURITY);
+  if (!ok || split.suffix.length > MAX_SUFFIX) {
+    throw new ErofsError('EINVAL', `fingerprint xattr name ${JSON.stringify(name)} must be user.*, trusted.* or security.* (suffix 1..255 bytes)`);
+  }
+  return key;
+}
+
+export function compareXattrs(a: EncodedXattr, b: EncodedXattr): number {
+  return a.index - b.index || Buffer.compare(a.suffix, b.suffix) || Buffer.compare(a.value, b.value);
+}
+
+/** Write one entry at `pos` of `buf` (zero-filled there already); returns the position after it. */
+export function writeEntry(buf: Buffer, pos: number, x: EncodedXattr): number {
+  buf.writeUInt8(x.suffix.length, pos + XE.nameLen);
+  buf.writeUInt8(x.index, pos + XE.nameIndex);
+  buf.writeUInt16LE(x.value.length, pos + XE.valueSize);
+  x.suffix.copy(buf, pos + XATTR_ENTRY_SIZE);
+  x.value.copy(buf, pos + XATTR_ENTRY_SIZE + x.suffix.length);
+  return pos + x.size;
+}
+
+/** Size of an inode's xattr body for the given shared ids and inline entries (0: no xattrs at all). */
+export function ibodySize(sharedCount: number, inline: readonly EncodedXattr[]): number {
+  if (sharedCount === 0 && inline.length === 0) return 0;
+  let n = XATTR_IBODY_HEADER_SIZE + 4 * sharedCount;
+  for (const x of inline) n += x.size;
+  return n;
+}
+
+/** i_xattr_icount for a body of `size` bytes. */
+export function ibodyIcount(size: number): number {
+  return size === 0 ? 0 : (size - XATTR_IBODY_HEADER_SIZE) / 4 + 1;
+}
+
+/** Encode a whole xattr body: header (no name filter), shared ids, then the inline entries. */
+export function writeIbody(buf: Buffer, pos: number, sharedIds: readonly number[], inline: readonly EncodedXattr[]): number {
+  if (sharedIds.length === 0 && inline.length === 0) return pos;
+  buf.writeUInt32LE(0, pos + XH.nameFilter);
+  buf.writeUInt8(sharedIds.length, pos + XH.sharedCount);
+  let p = pos + XATTR_IBODY_HEADER_SIZE;
+  for (const id of sharedIds) {
+    buf.writeUInt32LE(id, p);
+    p += 4;
+  }
+  for (const x of inline) p = writeEntry(buf, p, x);
+  return p;
+}
+
+/**
+ * Which xattrs to move to the shared area: those carried by several inodes where one shared copy
+ * plus a 4-byte id per inode is smaller than a copy in each inode.
+ */
+export function chooseShared(perInode: readonly (readonly EncodedXattr[])[]): Set<string> {
+  const count = new Map<string, { n: number; size: number }>();
+  for (const list of perInode) {
+    for (const x of list) {
+      const c = count.get(x.key);
+      if (c) c.n++;
+      else count.set(x.key, { n: 1, size: x.size });
+    }
+  }
+  const shared = new Set<string>();
+  for (const [key, { n, size }] of count) if (n >= 2 && size * n > size + 4 * n) shared.add(key);
+  return shared;
+}
