@@ -26,23 +26,24 @@ export const RA_MAX_PAGES = 32; // 128 KiB, the kernel's default read_ahead_kb
 export function doPageCacheRa(k: Kernel, file: OpenFile, index: number, nr: number): number {
   const a = k.a;
   const lastPage = file.size === 0 ? -1 : Math.floor((file.size - 1) / PAGE_SIZE);
-  const end = Math.min(index + nr, lastPage + 1);
+  // A window larger than a quarter of the pool would reclaim its own first pages before they are read.
+  const end = Math.min(index + Math.min(nr, Math.max(1, a.frameLimit >>> 2)), lastPage + 1);
   const frames = k.raFrames;
   let read = 0;
   let i = index;
-  while (i < end) {
+  let starved = false;
+  while (i < end && !starved) {
     let n = 0;
     for (; i < end && n < frames.length; i++) {
       if (pageCached(a, file.mapping, i)) {
         if (n > 0) break;
         continue;
       }
-      let f: number;
-      try {
-        f = allocPage(a, k.ops);
-      } catch (e) {
-        if (n > 0) break; // read what we have; the caller will come back for the rest
-        throw e;
+      // Only the first page of a call is owed to the reader; the rest is opportunistic.
+      const f = allocPage(a, k.ops, read > 0 || n > 0);
+      if (f === NIL) {
+        starved = true;
+        break;
       }
       if (!addToPageCache(a, f, file.mapping, i)) {
         putPage(a, f); // another thread indexed it first
@@ -52,8 +53,7 @@ export function doPageCacheRa(k: Kernel, file: OpenFile, index: number, nr: numb
       frames[n++] = f;
     }
     if (n > 0) {
-      const first = i - n;
-      erofsReadahead(k, file, first, n);
+      erofsReadahead(k, file, i - n, n);
       read += n;
     }
   }

@@ -35,18 +35,23 @@ export function shrinkPageLru(a: Arena, nr: number): number {
   return freed;
 }
 
-/** Allocate a frame, reclaiming under pressure. Throws ENOMEM when every frame is pinned. */
-export function allocPage(a: Arena, ops: InodeOps): number {
+/**
+ * Allocate a frame, reclaiming under pressure. Throws ENOMEM when every frame is pinned — or, with
+ * `opportunistic` (readahead beyond the page asked for), returns NIL instead.
+ */
+export function allocPage(a: Arena, ops: InodeOps, opportunistic = false): number {
   for (let attempt = 0; attempt < 64; attempt++) {
     const f = frameAlloc(a);
     if (f !== NIL) return f;
     let got = shrinkPageLru(a, BATCH);
     if (got === 0) got = pruneIcache(a, 8, ops);
+    if (got === 0 && opportunistic) return NIL;
     if (got === 0 && attempt > 4) {
       // Another thread may be about to release frames (pages in flight): give it a moment.
       Atomics.wait(a.i32, 0, -1, 1);
     }
   }
+  if (opportunistic) return NIL;
   ctrInc(a.i32, CTR.ENOMEM);
   throw new ErofsError('ENOMEM', `page pool exhausted: all ${a.frameLimit} frames are pinned`);
 }
