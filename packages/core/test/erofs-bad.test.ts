@@ -1,0 +1,457 @@
+// Bad input: every damaged image must fail with a typed ErofsError (right code, offset where known),
+// never another exception, never a hang, never wrong data. Targeted patches first, then a seeded
+// mini-fuzz over small images.
+import anyTest, { type TestFn } from 'ava';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  DATALAYOUT,
+  DE,
+  DIRENT_SIZE,
+  EROFS_SUPER_OFFSET,
+  ErofsError,
+  ErofsImage,
+  FEATURE_INCOMPAT,
+  IC,
+  IE,
+  SB,
+  type ErofsInode,
+} from '../src/erofs/index.ts';
+import { hasCommand, removeDir, seededBytes, setXattr, tempDir, xattrsSupported } from '../../../test/helpers/trees.ts';
+import { buildImage, fixChecksum, type SynthDir, type SynthNode } from './erofs-synth.ts';
+
+interface Ctx {
+  dir: string;
+  /** Small mkfs.erofs image (or a synthetic one when mkfs.erofs is missing). */
+  plain: Uint8Array;
+  /** Synthetic 512 B block image with chunk indexes, holes, long prefixes, shared xattrs. */
+  synth: Uint8Array;
+}
+const test = anyTest as TestFn<Ctx>;
+
+function synthTree(): SynthDir {
+  const many: Record<string, SynthNode> = {};
+  for (let i = 0; i < 60; i++) many[`entry-${i}-${'n'.repeat(i % 20)}`] = { type: 'file', data: new Uint8Array([i]) };
+  const sparse = new Uint8Array(512 * 24);
+  sparse.set(seededBytes(300, 9), 512 * 5);
+  return {
+    type: 'dir',
+    entries: {
+      a: { type: 'dir', entries: { b: { type: 'dir', entries: { 'c.txt': { type: 'file', data: new TextEncoder().encode('deep\n') } } } } },
+      chunks: { type: 'file', data: sparse, layout: 'chunk', chunkBits: 1, indexes: true, holes: true, xattrs: [['user.s', 'shared']], shared: ['user.s'] },
+      blockmap: { type: 'file', data: new Uint8Array(seededBytes(512 * 7 + 9, 4)), layout: 'chunk', chunkBits: 0 },
+      inline: { type: 'file', data: new Uint8Array(seededBytes(700, 5)), layout: 'inline', xattrs: [['trusted.erofs.fingerprint', 'fp'], ['user.s', 'shared']], shared: ['user.s'] },
+      plain: { type: 'file', data: new Uint8Array(seededBytes(1536, 6)), layout: 'plain' },
+      link: { type: 'symlink', target: 'a/b/c.txt' },
+      many: { type: 'dir', entries: many },
+    },
+  };
+}
+
+test.before((t) => {
+  const dir = tempDir('erofs-bad-');
+  const synth = buildImage(synthTree(), { blockSize: 512, longPrefixes: ['trusted.erofs.'] });
+  let plain = synth;
+  if (hasCommand('mkfs.erofs')) {
+    const src = join(dir, 'src');
+    mkdirSync(join(src, 'a', 'b'), { recursive: true });
+    writeFileSync(join(src, 'a', 'b', 'c.txt'), 'deep\n');
+    writeFileSync(join(src, 'plain'), seededBytes(8192, 1));
+    writeFileSync(join(src, 'inline'), seededBytes(5000, 2));
+    writeFileSync(join(src, 'x'), 'x');
+    writeFileSync(join(src, 'y'), 'y');
+    symlinkSync('a/b/c.txt', join(src, 'link'));
+    mkdirSync(join(src, 'many'));
+    for (let i = 0; i < 150; i++) writeFileSync(join(src, 'many', `entry-${i}-${'n'.repeat(i % 20)}`), `${i}`);
+    if (xattrsSupported(src)) {
+      setXattr(join(src, 'x'), 'user.k', 'v');
+      setXattr(join(src, 'x'), 'user.same', 'shared');
+      setXattr(join(src, 'y'), 'user.same', 'shared');
+    }
+    const out = join(dir, 'plain.img');
+    const r = spawnSync('mkfs.erofs', ['--quiet', '-T0', out, src], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`mkfs.erofs failed: ${r.stderr}`);
+    plain = new Uint8Array(readFileSync(out));
+  } else {
+    t.log('mkfs.erofs missing: the mkfs-image cases run on the synthetic image');
+  }
+  t.context = { dir, plain, synth };
+});
+
+test.after.always((t) => removeDir(t.context.dir));
+
+// ---- helpers ----
+
+function expectError(t: Parameters<Parameters<typeof test>[1]>[0], fn: () => unknown, code: string, opts: { offset?: boolean; message?: RegExp } = {}): ErofsError | undefined {
+  let err: unknown;
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
+  if (!(err instanceof ErofsError)) {
+    t.fail(`expected ErofsError ${code}, got ${err === undefined ? 'no error' : String((err as Error).stack ?? err)}`);
+    return undefined;
+  }
+  t.is(err.code, code, err.message);
+  if (opts.offset) {
+    t.true(err.offset !== undefined && err.offset >= 0, `offset known: ${err.message}`);
+    t.regex(err.message, /\(at offset \d+\)$/);
+  }
+  if (opts.message) t.regex(err.message, opts.message);
+  return err;
+}
+
+const le = (img: Uint8Array): DataView => new DataView(img.buffer, img.byteOffset, img.byteLength);
+
+/** Read everything reachable; returns nothing, throws whatever the reader throws. */
+function exerciseAll(img: ErofsImage, maxBytes = 1 << 20): void {
+  for (const { path, inode } of img.walk()) {
+    img.xattrs(inode);
+    img.fingerprint(inode);
+    if (inode.type === 'dir') for (const e of img.readdir(inode)) img.lookup(inode, e.nameBytes);
+    if (inode.type === 'symlink') img.readlink(inode);
+    if (inode.type === 'file') {
+      const buf = new Uint8Array(64 * 1024);
+      for (let off = 0; off < Math.min(inode.size, maxBytes); off += buf.length) img.readInto(inode, buf, off);
+      if (inode.size > 0) img.mapBlocks(inode, inode.size - 1);
+    }
+    if (path !== '/') img.resolve(path, { follow: false });
+  }
+}
+
+function patched(src: Uint8Array, patch: (b: Uint8Array, dv: DataView) => void, checksum = true): Uint8Array {
+  const b = src.slice();
+  patch(b, le(b));
+  if (checksum) fixChecksum(b);
+  return b;
+}
+
+function direntPos(img: ErofsImage, dir: ErofsInode, name: string): number {
+  const ents = img.readdir(dir);
+  const i = ents.findIndex((e) => e.name === name);
+  if (i < 0) throw new Error(`no ${name}`);
+  const per: number[] = [];
+  // Find which block holds entry i and its index there (blocks restart dirent arrays).
+  const bs = img.blockSize;
+  for (let blk = 0; blk * bs < dir.size; blk++) {
+    const m = img.mapBlocks(dir, blk * bs);
+    const pos = m.physical + (blk * bs - m.logical);
+    const head = new Uint8Array(12);
+    img.source.read(head, pos);
+    const count = (head[DE.nameoff]! | (head[DE.nameoff + 1]! << 8)) / DIRENT_SIZE;
+    for (let k = 0; k < count; k++) per.push(pos + k * DIRENT_SIZE);
+  }
+  return per[i]!;
+}
+
+// ---- superblock ----
+
+test('truncated images fail with ETRUNCATED at every cut point', (t) => {
+  for (const img of [t.context.plain, t.context.synth]) {
+    const cuts = [0, 1, 512, 1023, 1024, 1100, 1151, 1152, 2048, 4095, img.length >> 1, img.length - 512, img.length - 1];
+    for (const cut of cuts) {
+      const e = expectError(t, () => ErofsImage.fromBuffer(img.subarray(0, cut)), 'ETRUNCATED', { offset: true });
+      t.truthy(e, `cut at ${cut}`);
+    }
+  }
+});
+
+test('a truncated image whose block count was patched to match fails ETRUNCATED on the missing data', (t) => {
+  const img = t.context.plain;
+  const bs = 1 << img[EROFS_SUPER_OFFSET + SB.blkszbits]!;
+  const cutBlocks = Math.floor(img.length / bs) - 1;
+  const cut = patched(img.subarray(0, cutBlocks * bs), (_b, dv) => dv.setUint32(EROFS_SUPER_OFFSET + SB.blocks, cutBlocks, true));
+  const e = expectError(t, () => exerciseAll(ErofsImage.fromBuffer(cut)), 'ETRUNCATED', { offset: true });
+  t.truthy(e);
+});
+
+test('wrong magic is EBADMAGIC', (t) => {
+  const b = patched(t.context.plain, (x) => { x[EROFS_SUPER_OFFSET] ^= 0xff; }, false);
+  expectError(t, () => ErofsImage.fromBuffer(b), 'EBADMAGIC', { offset: true, message: /not an EROFS image/ });
+  expectError(t, () => ErofsImage.fromBuffer(new Uint8Array(8192)), 'EBADMAGIC');
+});
+
+test('superblock checksum mismatch is ECHECKSUM (4096 and 512 B blocks)', (t) => {
+  for (const img of [t.context.plain, t.context.synth]) {
+    t.true(ErofsImage.fromBuffer(img).sb.checksumVerified);
+    const b = patched(img, (x) => { x[EROFS_SUPER_OFFSET + SB.volumeName + 3] ^= 1; }, false);
+    expectError(t, () => ErofsImage.fromBuffer(b), 'ECHECKSUM', { offset: true, message: /checksum mismatch/ });
+  }
+  // The 512 B checksum covers exactly one block from offset 1024: a byte just past it is not covered.
+  const s = t.context.synth;
+  const inside = patched(s, (x) => { x[EROFS_SUPER_OFFSET + 511] ^= 0x40; }, false);
+  expectError(t, () => ErofsImage.fromBuffer(inside), 'ECHECKSUM');
+});
+
+test('incompat features: unknown and unimplemented ones are refused by name; compression bits are not', (t) => {
+  const withIncompat = (bits: number, extra?: (dv: DataView) => void): Uint8Array =>
+    patched(t.context.plain, (_b, dv) => {
+      dv.setUint32(EROFS_SUPER_OFFSET + SB.featureIncompat, dv.getUint32(EROFS_SUPER_OFFSET + SB.featureIncompat, true) | bits, true);
+      extra?.(dv);
+    });
+  expectError(t, () => ErofsImage.fromBuffer(withIncompat(0x200)), 'EUNSUPPORTED', { offset: true, message: /unknown\(0x200\)/ });
+  expectError(t, () => ErofsImage.fromBuffer(withIncompat(0x80000000)), 'EUNSUPPORTED', { message: /unknown\(0x80000000\)/ });
+  expectError(t, () => ErofsImage.fromBuffer(withIncompat(FEATURE_INCOMPAT.BIT48)), 'EUNSUPPORTED', { message: /48bit/ });
+  expectError(t, () => ErofsImage.fromBuffer(withIncompat(FEATURE_INCOMPAT.METABOX)), 'EUNSUPPORTED', { message: /metabox/ });
+  expectError(
+    t,
+    () => ErofsImage.fromBuffer(withIncompat(FEATURE_INCOMPAT.DEVICE_TABLE, (dv) => dv.setUint16(EROFS_SUPER_OFFSET + SB.extraDevices, 1, true))),
+    'EUNSUPPORTED',
+    { message: /device_table/ },
+  );
+  const ok = withIncompat(
+    FEATURE_INCOMPAT.ZERO_PADDING | FEATURE_INCOMPAT.COMPR_CFGS | FEATURE_INCOMPAT.ZTAILPACKING | FEATURE_INCOMPAT.FRAGMENTS |
+      FEATURE_INCOMPAT.DEVICE_TABLE | FEATURE_INCOMPAT.CHUNKED_FILE | FEATURE_INCOMPAT.XATTR_PREFIXES,
+  );
+  t.notThrows(() => exerciseAll(ErofsImage.fromBuffer(ok)));
+});
+
+test('block size bits outside 9..12 are refused', (t) => {
+  const bits = (n: number): Uint8Array => patched(t.context.plain, (b) => { b[EROFS_SUPER_OFFSET + SB.blkszbits] = n; }, false);
+  for (const n of [13, 14, 16]) expectError(t, () => ErofsImage.fromBuffer(bits(n)), 'EUNSUPPORTED', { message: /larger than the 4096 B page size/ });
+  for (const n of [0, 8, 17, 255]) expectError(t, () => ErofsImage.fromBuffer(bits(n)), 'ECORRUPT');
+});
+
+test('opening a missing file is ENOENT naming the path', (t) => {
+  expectError(t, () => ErofsImage.open('/nonexistent/dir/x.img'), 'ENOENT', { message: /^cannot open \/nonexistent\/dir\/x\.img: ENOENT/ });
+});
+
+// ---- inodes and directories ----
+
+test('root nid out of range is ECORRUPT with the offset', (t) => {
+  const b = patched(t.context.plain, (_x, dv) => dv.setUint16(EROFS_SUPER_OFFSET + SB.rootNid, 0xffff, true));
+  t.true(0xffff * 32 > b.length, 'the small image has no slot 65535');
+  expectError(t, () => ErofsImage.fromBuffer(b), 'ECORRUPT', { offset: true, message: /nid 65535 out of range/ });
+});
+
+test('a dirent pointing past the image is ECORRUPT with the dirent offset', (t) => {
+  for (const src of [t.context.plain, t.context.synth]) {
+    const img = ErofsImage.fromBuffer(src);
+    const pos = direntPos(img, img.resolve('/a'), 'b');
+    const b = patched(src, (_x, dv) => dv.setBigUint64(pos + DE.nid, 1n << 40n, true));
+    const e = expectError(t, () => exerciseAll(ErofsImage.fromBuffer(b)), 'ECORRUPT', { offset: true });
+    t.is(e?.offset, pos);
+  }
+});
+
+test('a directory cycle (dirent patched to an ancestor) is ELOOP during walk, resolve stays finite', (t) => {
+  for (const src of [t.context.plain, t.context.synth]) {
+    const img = ErofsImage.fromBuffer(src);
+    const a = img.resolve('/a');
+    const pos = direntPos(img, img.resolve('/a/b'), 'c.txt');
+    // /a/b/c.txt now names /a: a directory reachable from itself.
+    const b = patched(src, (x, dv) => {
+      dv.setBigUint64(pos + DE.nid, BigInt(a.nid), true);
+      x[pos + DE.fileType] = 2;
+    });
+    const bad = ErofsImage.fromBuffer(b);
+    expectError(t, () => [...bad.walk()], 'ELOOP', { offset: true, message: /reached twice/ });
+    t.is(bad.resolve('/a/b/c.txt/b/c.txt/b').nid, img.resolve('/a/b').nid);
+  }
+});
+
+test('dirent names out of order or overlapping are ECORRUPT', (t) => {
+  const src = t.context.plain;
+  const img = ErofsImage.fromBuffer(src);
+  const many = img.resolve('/many');
+  const pos = direntPos(img, many, 'entry-1-n');
+  const b = patched(src, (_x, dv) => dv.setUint16(pos + DE.nameoff, dv.getUint16(pos + DIRENT_SIZE + DE.nameoff, true) + 5, true));
+  expectError(t, () => ErofsImage.fromBuffer(b).readdir(ErofsImage.fromBuffer(b).resolve('/many')), 'ECORRUPT', { offset: true, message: /bogus dirent/ });
+  const first = img.mapBlocks(many, 0);
+  const c = patched(src, (_x, dv) => dv.setUint16(first.physical + DE.nameoff, 4, true));
+  expectError(t, () => ErofsImage.fromBuffer(c).readdir(ErofsImage.fromBuffer(c).resolve('/many')), 'ECORRUPT', { offset: true, message: /nameoff/ });
+});
+
+test('bogus i_format and i_mode are refused', (t) => {
+  const src = t.context.plain;
+  const ino = ErofsImage.fromBuffer(src).resolve('/plain');
+  const fmt = patched(src, (_x, dv) => dv.setUint16(ino.iloc + IC.format, 0x40 | dv.getUint16(ino.iloc + IC.format, true), true));
+  expectError(t, () => ErofsImage.fromBuffer(fmt).resolve('/plain'), 'EUNSUPPORTED', { offset: true, message: /i_format/ });
+  const layout = patched(src, (_x, dv) => dv.setUint16(ino.iloc + IC.format, (dv.getUint16(ino.iloc + IC.format, true) & 1) | (6 << 1), true));
+  expectError(t, () => ErofsImage.fromBuffer(layout).resolve('/plain'), 'EUNSUPPORTED', { message: /data layout 6/ });
+  const mode = patched(src, (_x, dv) => dv.setUint16(ino.iloc + IC.mode, 0o644, true));
+  expectError(t, () => ErofsImage.fromBuffer(mode).resolve('/plain'), 'ECORRUPT', { offset: true, message: /bogus i_mode/ });
+});
+
+// ---- data ----
+
+function setSize(dv: DataView, ino: ErofsInode, size: number): void {
+  if (ino.compact) dv.setUint32(ino.iloc + IC.size, size, true);
+  else dv.setBigUint64(ino.iloc + IE.size, BigInt(size), true);
+}
+
+test('a size larger than the image: flat data past the end is ETRUNCATED, an inline tail across blocks ECORRUPT', (t) => {
+  const src = t.context.plain;
+  const img = ErofsImage.fromBuffer(src);
+  const plain = img.resolve('/plain');
+  t.is(plain.layout, DATALAYOUT.FLAT_PLAIN);
+  const b = patched(src, (_x, dv) => setSize(dv, plain, src.length * 2));
+  const bad = ErofsImage.fromBuffer(b);
+  const ino = bad.resolve('/plain');
+  expectError(t, () => bad.readFile(ino), 'ETRUNCATED', { offset: true, message: /runs past the end/ });
+  expectError(t, () => bad.mapBlocks(ino, 0), 'ETRUNCATED', { offset: true });
+  expectError(t, () => bad.read(ino, src.length + 10, 5), 'ETRUNCATED');
+
+  const inline = img.resolve('/inline');
+  t.is(inline.layout, DATALAYOUT.FLAT_INLINE);
+  // Same block count, but a tail of blockSize - 1 bytes cannot share a block with the inode.
+  const bs = img.blockSize;
+  const c = patched(src, (_x, dv) => setSize(dv, inline, Math.floor(inline.size / bs) * bs + bs - 1));
+  const bad2 = ErofsImage.fromBuffer(c);
+  expectError(t, () => bad2.readFile(bad2.resolve('/inline')), 'ECORRUPT', { offset: true, message: /crosses a block boundary/ });
+});
+
+test('chunk indexes: an address past the end is ETRUNCATED at the entry; a table past the end too; device ids refused', (t) => {
+  const src = t.context.synth;
+  const img = ErofsImage.fromBuffer(src);
+  const ino = img.resolve('/chunks');
+  t.is(ino.layout, DATALAYOUT.CHUNK_BASED);
+  t.deepEqual(img.readFile(ino).subarray(512 * 5, 512 * 5 + 300), new Uint8Array(seededBytes(300, 9)));
+  const table = Math.ceil((ino.iloc + ino.inodeSize + ino.xattrSize) / 8) * 8;
+  // Entry 2 holds the data (chunk size 1024, data at 2560).
+  const entry = table + 2 * 8;
+  const b = patched(src, (_x, dv) => dv.setUint32(entry + 4, 0x00ffffff, true));
+  const e = expectError(t, () => ErofsImage.fromBuffer(b).readFile(ErofsImage.fromBuffer(b).resolve('/chunks')), 'ETRUNCATED', { offset: true, message: /past the end/ });
+  t.is(e?.offset, entry);
+  const dev = patched(src, (_x, dv) => dv.setUint16(entry + 2, 1, true));
+  expectError(t, () => ErofsImage.fromBuffer(dev).mapBlocks(ErofsImage.fromBuffer(dev).resolve('/chunks'), 0), 'EUNSUPPORTED', { offset: true, message: /device 1/ });
+  const huge = patched(src, (_x, dv) => setSize(dv, ino, 2 ** 40));
+  const h = ErofsImage.fromBuffer(huge);
+  expectError(t, () => h.mapBlocks(h.resolve('/chunks'), 0), 'ETRUNCATED', { offset: true, message: /chunk table/ });
+  expectError(t, () => h.readFile(h.resolve('/chunks')), 'ETRUNCATED');
+  // A block-map entry past the end, too.
+  const bm = img.resolve('/blockmap');
+  const bmTable = Math.ceil((bm.iloc + bm.inodeSize + bm.xattrSize) / 4) * 4;
+  const c = patched(src, (_x, dv) => dv.setUint32(bmTable + 4, 0xfffffff0, true));
+  expectError(t, () => ErofsImage.fromBuffer(c).readFile(ErofsImage.fromBuffer(c).resolve('/blockmap')), 'ETRUNCATED', { offset: true });
+});
+
+test('a compressed inode parses but every data access is EUNSUPPORTED', (t) => {
+  const src = t.context.plain;
+  const ino = ErofsImage.fromBuffer(src).resolve('/plain');
+  for (const layout of [DATALAYOUT.COMPRESSED_FULL, DATALAYOUT.COMPRESSED_COMPACT]) {
+    const b = patched(src, (_x, dv) => dv.setUint16(ino.iloc + IC.format, (dv.getUint16(ino.iloc + IC.format, true) & 1) | (layout << 1), true));
+    const img = ErofsImage.fromBuffer(b);
+    const c = img.resolve('/plain');
+    t.true(c.compressed);
+    t.is(c.size, ino.size);
+    const msg = /^compressed inode: not supported yet \(at offset \d+\)$/;
+    expectError(t, () => img.readFile(c), 'EUNSUPPORTED', { offset: true, message: msg });
+    expectError(t, () => img.mapBlocks(c, 0), 'EUNSUPPORTED', { message: msg });
+    expectError(t, () => img.readInto(c, new Uint8Array(10), 0), 'EUNSUPPORTED', { message: msg });
+    t.notThrows(() => img.xattrs(c));
+  }
+});
+
+test('xattr ibody damage is ECORRUPT', (t) => {
+  const src = t.context.synth;
+  const img = ErofsImage.fromBuffer(src);
+  const ino = img.resolve('/inline');
+  t.deepEqual(img.xattrs(ino).map((x) => x.name), ['user.s', 'trusted.erofs.fingerprint']);
+  t.is(img.fingerprint(ino), Buffer.from('fp').toString('hex'));
+  const base = ino.iloc + ino.inodeSize;
+  const many = patched(src, (x) => { x[base + 4] = 200; });
+  expectError(t, () => ErofsImage.fromBuffer(many).xattrs(ErofsImage.fromBuffer(many).resolve('/inline')), 'ECORRUPT', { offset: true });
+  // The inline entry claims a value that overruns the ibody.
+  const entry = base + 12 + 4;
+  const over = patched(src, (_x, dv) => dv.setUint16(entry + 2, 4000, true));
+  expectError(t, () => ErofsImage.fromBuffer(over).xattrs(ErofsImage.fromBuffer(over).resolve('/inline')), 'ECORRUPT', { offset: true, message: /overruns/ });
+  // A long-prefix index beyond the table.
+  const pfx = patched(src, (x) => { x[entry + 1] = 0x80 | 5; });
+  expectError(t, () => ErofsImage.fromBuffer(pfx).xattrs(ErofsImage.fromBuffer(pfx).resolve('/inline')), 'ECORRUPT', { message: /long prefix 5/ });
+});
+
+// ---- mini-fuzz ----
+
+interface Pristine {
+  ranges: [number, number][]; // byte ranges a file's bytes depend on (inode record + data)
+  data: Uint8Array;
+  nid: number;
+}
+
+function pristineFiles(src: Uint8Array): Pristine[] {
+  const img = ErofsImage.fromBuffer(src);
+  const out: Pristine[] = [];
+  for (const { inode } of img.walk()) {
+    if (inode.type !== 'file') continue;
+    const ranges: [number, number][] = [[inode.iloc, inode.iloc + inode.inodeSize + inode.xattrSize]];
+    if (inode.layout === DATALAYOUT.CHUNK_BASED) {
+      const unit = inode.chunkFormat & 0x20 ? 8 : 4;
+      const t0 = Math.ceil((inode.iloc + inode.inodeSize + inode.xattrSize) / unit) * unit;
+      ranges.push([inode.iloc, t0 + unit * Math.ceil(inode.size / (img.blockSize << (inode.chunkFormat & 0x1f)))]);
+    }
+    for (let off = 0; off < inode.size; ) {
+      const m = img.mapBlocks(inode, off);
+      if (m.kind !== 'hole') ranges.push([m.physical, m.physical + m.length]);
+      off = m.logical + m.length;
+    }
+    out.push({ ranges, data: img.readFile(inode), nid: inode.nid });
+  }
+  return out;
+}
+
+function xorshift(seed: number): () => number {
+  let x = seed | 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 0x100000000;
+  };
+}
+
+for (const which of ['plain', 'synth'] as const) {
+  test(`mini-fuzz: 300 seeded byte flips over the ${which} image give ErofsError or correct data`, (t) => {
+    const src = t.context[which];
+    const files = pristineFiles(src);
+    const bs = 1 << src[EROFS_SUPER_OFFSET + SB.blkszbits]!;
+    // Most flips land in metadata (superblock and inode blocks), some anywhere.
+    const metaEnd = Math.min(src.length, Math.max(...files.map((f) => f.ranges[0]![1])) + bs);
+    const codes = new Map<string, number>();
+    let clean = 0;
+    let verified = 0;
+    for (let seed = 1; seed <= 300; seed++) {
+      const rnd = xorshift(seed * 2654435761);
+      const b = src.slice();
+      const flips: number[] = [];
+      const n = 1 + Math.floor(rnd() * 6);
+      for (let i = 0; i < n; i++) {
+        const pos = rnd() < 0.85 ? EROFS_SUPER_OFFSET + Math.floor(rnd() * (metaEnd - EROFS_SUPER_OFFSET)) : Math.floor(rnd() * b.length);
+        b[pos] ^= 1 << Math.floor(rnd() * 8);
+        flips.push(pos);
+      }
+      if (rnd() < 0.9) fixChecksum(b);
+      let img: ErofsImage | undefined;
+      try {
+        img = ErofsImage.fromBuffer(b);
+        exerciseAll(img, 4 << 20);
+        clean++;
+      } catch (e) {
+        if (!(e instanceof ErofsError)) {
+          t.fail(`seed ${seed} (flips at ${flips.join(',')}): ${(e as Error).stack}`);
+          continue;
+        }
+        codes.set(e.code, (codes.get(e.code) ?? 0) + 1);
+      }
+      // Files whose inode, data and the superblock were untouched must read back exactly.
+      if (!img || flips.some((p) => p >= EROFS_SUPER_OFFSET && p < EROFS_SUPER_OFFSET + 128)) continue;
+      for (const f of files) {
+        if (flips.some((p) => f.ranges.some(([lo, hi]) => p >= lo && p < hi))) continue;
+        let data: Uint8Array;
+        try {
+          data = img.readFile(img.inode(f.nid));
+        } catch (e) {
+          t.fail(`seed ${seed}: untouched nid ${f.nid} failed: ${(e as Error).message}`);
+          continue;
+        }
+        if (!Buffer.from(data).equals(Buffer.from(f.data))) t.fail(`seed ${seed}: untouched nid ${f.nid} read wrong data`);
+        verified++;
+      }
+    }
+    t.log(`${which}: ${clean} images read cleanly, errors by code: ${JSON.stringify(Object.fromEntries(codes))}, ${verified} untouched files verified`);
+    t.true(verified > 0);
+    t.true(codes.size > 0);
+  });
+}
