@@ -1,7 +1,7 @@
 // Bad input: every damaged image must fail with a typed ErofsError (right code, offset where known),
 // never another exception, never a hang, never wrong data. Targeted patches first, then a seeded
 // mini-fuzz over small images.
-import anyTest, { type TestFn } from 'ava';
+import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import {
   IC,
   IE,
   SB,
+  type ErofsErrorCode,
   type ErofsInode,
 } from '../src/erofs/index.ts';
 import { hasCommand, removeDir, seededBytes, setXattr, tempDir, xattrsSupported } from '../../../test/helpers/trees.ts';
@@ -83,7 +84,7 @@ test.after.always((t) => removeDir(t.context.dir));
 
 // ---- helpers ----
 
-function expectError(t: Parameters<Parameters<typeof test>[1]>[0], fn: () => unknown, code: string, opts: { offset?: boolean; message?: RegExp } = {}): ErofsError | undefined {
+function expectError(t: ExecutionContext<Ctx>, fn: () => unknown, code: ErofsErrorCode, opts: { offset?: boolean; message?: RegExp } = {}): ErofsError | undefined {
   let err: unknown;
   try {
     fn();
