@@ -1,0 +1,268 @@
+// Page-cache sharing mechanism (single thread, deterministic): shared inodes, backing and processing
+// lists, both real-inode policies, the seed's unhandled cases, eviction and unmount, domains, size checks.
+import test from 'ava';
+import { copyFileSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { System } from '../src/system.ts';
+import { ishareOf, sharedInodeView, readBegin, readEnd, realInode, processingCount, POLICY_ANY, POLICY_PROCESSING } from '../src/fs/erofs/ishare.ts';
+import { inodeMount, inodeWord, iput, I_FREEING } from '../src/vfs/inode.ts';
+import { mkfs } from '../src/erofs/mkfs/index.ts';
+import { ErofsError } from '../src/erofs/errors.ts';
+import { versionPair, forgeFingerprint } from './helpers/share-trees.ts';
+import { sha256, mkfsErofs } from './helpers/images.ts';
+import { removeDir, seededBytes, tempDir } from '../../../test/helpers/trees.ts';
+
+function readPath(sys: System, m: number, path: string): Buffer {
+  const f = sys.open(m, path);
+  try {
+    return sys.readAll(f);
+  } finally {
+    sys.close(f);
+  }
+}
+
+test('identical files of two images read through one shared inode; changed files do not', async (t) => {
+  const pair = await versionPair();
+  const sys = System.create({ poolMiB: 32 });
+  try {
+    const [a, b] = pair.images.map((img) => sys.mount(img, { inodeShare: true, domainId: 'd' }).mount);
+    const fa = sys.open(a, '/lib/libc.so.6');
+    const fb = sys.open(b, '/lib/libc.so.6');
+    t.not(fa.mapping, fa.inode, 'a shared file reads through the shared inode');
+    t.is(fa.mapping, fb.mapping, 'both images attach to the same shared inode');
+    const view = sharedInodeView(sys.arena, fa.mapping);
+    t.deepEqual(view.backing.map((s) => inodeMount(sys.arena, s)).sort(), [a, b].sort(), 'one backing inode per image');
+    t.is(view.nbacking, 2);
+    t.deepEqual(view.processing, [], 'nobody reading: processing list empty');
+    t.true(sys.readAll(fa).equals(readFileSync(join(pair.srcs[0], 'lib/libc.so.6'))));
+    const before = sys.stats().counters.DEVICE_PAGES;
+    t.true(sys.readAll(fb).equals(readFileSync(join(pair.srcs[1], 'lib/libc.so.6'))));
+    t.is(sys.stats().counters.DEVICE_PAGES, before, 'the second image read hits the shared pages');
+    sys.close(fa);
+    sys.close(fb);
+    const ca = sys.open(a, '/bin/config');
+    const cb = sys.open(b, '/bin/config');
+    t.not(ca.mapping, cb.mapping, 'different content, different shared inodes');
+    t.is(sys.readAll(ca).toString(), 'version=1\n');
+    t.is(sys.readAll(cb).toString(), 'version=2\n');
+    sys.close(ca);
+    sys.close(cb);
+    // Duplicates inside one image share too, and a moved file shares across paths.
+    const m1 = sys.open(a, '/lib/libm.so.6');
+    const m2 = sys.open(a, '/lib/copy-of-libm');
+    const o = sys.open(a, '/old-name');
+    const n = sys.open(b, '/new-name');
+    t.is(m1.mapping, m2.mapping);
+    t.is(o.mapping, n.mapping);
+    for (const f of [m1, m2, o, n]) sys.close(f);
+  } finally {
+    sys.detach();
+    removeDir(pair.dir);
+  }
+});
+
+test('sharing needs both the option and the fingerprint feature; otherwise the mount warns and falls back', async (t) => {
+  const pair = await versionPair({ fingerprint: false });
+  const dir = tempDir();
+  const sys = System.create({ poolMiB: 16 });
+  try {
+    const r = sys.mount(pair.images[0], { inodeShare: true });
+    t.false(r.shareActive);
+    t.regex(r.warning ?? '', /no fingerprints; mounted without sharing/);
+    const f = sys.open(r.mount, '/lib/libc.so.6');
+    t.is(f.mapping, f.inode);
+    sys.close(f);
+    // A mkfs.erofs image has no fingerprints either.
+    mkdirSync(join(dir, 's'));
+    writeFileSync(join(dir, 's', 'f'), 'hello');
+    mkfsErofs(join(dir, 'r.img'), join(dir, 's'));
+    t.false(sys.mount(join(dir, 'r.img'), { inodeShare: true }).shareActive);
+    // Fingerprints without the option: no sharing.
+    const p2 = await versionPair();
+    const m = sys.mount(p2.images[0], {}).mount;
+    const g = sys.open(m, '/lib/libc.so.6');
+    t.is(g.mapping, g.inode);
+    sys.close(g);
+    removeDir(p2.dir);
+  } finally {
+    sys.detach();
+    removeDir(pair.dir);
+    removeDir(dir);
+  }
+});
+
+test('processing policy prefers an inode whose read is in flight; any takes the first live backing inode', async (t) => {
+  const pair = await versionPair();
+  const sys = System.create({ poolMiB: 16 });
+  try {
+    const a = sys.mount(pair.images[0], { inodeShare: true }).mount;
+    const b = sys.mount(pair.images[1], { inodeShare: true }).mount;
+    const fa = sys.open(a, '/lib/libc.so.6');
+    const fb = sys.open(b, '/lib/libc.so.6');
+    const ar = sys.arena;
+    const dedup = fa.mapping;
+    const first = sharedInodeView(ar, dedup).backing[0];
+    const other = first === fa.inode ? fb.inode : fa.inode;
+    const out = { grabbed: false };
+    // Nobody processing: both policies take the head of the backing list.
+    for (const p of [POLICY_PROCESSING, POLICY_ANY]) {
+      const r = realInode(ar, dedup, p, out);
+      t.is(r, first);
+      t.true(out.grabbed);
+      t.is(sys.inodeCount(r), 2, 'igrab took a reference (file + realInode)');
+      iput(ar, r, sys.kernel.ops);
+    }
+    readBegin(ar, other, dedup);
+    readBegin(ar, other, dedup);
+    t.is(processingCount(ar, other), 2);
+    t.deepEqual(sharedInodeView(ar, dedup).processing, [other]);
+    const rp = realInode(ar, dedup, POLICY_PROCESSING, out);
+    t.is(rp, other, 'v7: the processing inode first');
+    iput(ar, rp, sys.kernel.ops);
+    const ra = realInode(ar, dedup, POLICY_ANY, out);
+    t.is(ra, first, 'mainline: any live backing inode');
+    iput(ar, ra, sys.kernel.ops);
+    readEnd(ar, other, dedup);
+    t.deepEqual(sharedInodeView(ar, dedup).processing, [other], 'still one read in flight');
+    readEnd(ar, other, dedup);
+    t.is(processingCount(ar, other), 0);
+    t.deepEqual(sharedInodeView(ar, dedup).processing, []);
+    sys.close(fa);
+    sys.close(fb);
+  } finally {
+    sys.detach();
+    removeDir(pair.dir);
+  }
+});
+
+test('every backing inode being freed (the seed left realinode NULL): retried, then a clear I/O error', async (t) => {
+  const pair = await versionPair();
+  const sys = System.create({ poolMiB: 16 });
+  try {
+    const a = sys.mount(pair.images[0], { inodeShare: true }).mount;
+    const f = sys.open(a, '/lib/libm.so.6');
+    const copy = sys.open(a, '/lib/copy-of-libm'); // inodes join at fill time (lookup), as in the kernel
+    const backing = sharedInodeView(sys.arena, f.mapping).backing;
+    t.true(backing.length >= 2);
+    // Make igrab fail on every backing inode, as if each were mid-eviction.
+    for (const s of backing) Atomics.or(sys.arena.i32, inodeWord(sys.arena, s, 1), I_FREEING);
+    const err = t.throws(() => sys.readAll(f), { instanceOf: ErofsError });
+    t.is(err?.code, 'EIO');
+    t.regex(err?.message ?? '', /no live backing inode/);
+    const st = sys.stats();
+    t.true(st.counters.REALINODE_RETRY > 0, 'retried before giving up');
+    t.is(st.counters.REALINODE_EIO, 1);
+    for (const s of backing) Atomics.and(sys.arena.i32, inodeWord(sys.arena, s, 1), ~I_FREEING);
+    t.true(sys.readAll(f).equals(readFileSync(join(pair.srcs[0], 'lib/libm.so.6'))), 'the failed pages are read again correctly');
+    sys.close(f);
+    sys.close(copy);
+  } finally {
+    sys.detach();
+    removeDir(pair.dir);
+  }
+});
+
+test('unmounting one image keeps the shared pages valid for the other; the last one takes them away', async (t) => {
+  const pair = await versionPair();
+  const sys = System.create({ poolMiB: 16 });
+  try {
+    const a = sys.mount(pair.images[0], { inodeShare: true }).mount;
+    const b = sys.mount(pair.images[1], { inodeShare: true }).mount;
+    const want = readFileSync(join(pair.srcs[0], 'lib/libc.so.6'));
+    t.true(readPath(sys, a, '/lib/libc.so.6').equals(want));
+    const fb = sys.open(b, '/lib/libc.so.6');
+    const dedup = fb.mapping;
+    sys.close(fb);
+    const pages = sys.stats().sharedPageCacheBytes;
+    t.true(pages >= want.length);
+    sys.unmount(a);
+    const view = sharedInodeView(sys.arena, dedup);
+    t.is(view.nbacking, 1, 'the evicted backing inode left the backing list');
+    t.is(inodeMount(sys.arena, view.backing[0]), b);
+    sys.resetStats();
+    t.true(readPath(sys, b, '/lib/libc.so.6').equals(want));
+    t.is(sys.stats().counters.DEVICE_PAGES, 0, 'the cached shared pages are still used');
+    sys.unmount(b);
+    const st = sys.stats();
+    t.is(st.filePages, 0, 'shared inode and its pages are gone with the last backing inode');
+    t.is(st.inodesInUse, 0);
+    t.is(st.framesUsed, 0);
+  } finally {
+    sys.detach();
+    removeDir(pair.dir);
+  }
+});
+
+test('a size mismatch under one fingerprint is refused (counted), and each file reads its own bytes', async (t) => {
+  const dir = tempDir();
+  const sys = System.create({ poolMiB: 16 });
+  try {
+    const small = seededBytes(5000, 1);
+    const big = seededBytes(9000, 2);
+    for (const [name, data] of [['s', small], ['b', big]] as const) {
+      mkdirSync(join(dir, name));
+      writeFileSync(join(dir, name, 'f'), data);
+      await mkfs({ out: join(dir, `${name}.img`), source: join(dir, name), timestamp: 0 });
+    }
+    forgeFingerprint(join(dir, 'b.img'), big, small); // b's file claims small's fingerprint
+    const s = sys.mount(join(dir, 's.img'), { inodeShare: true }).mount;
+    const b = sys.mount(join(dir, 'b.img'), { inodeShare: true }).mount;
+    t.true(readPath(sys, s, '/f').equals(small));
+    const fb = sys.open(b, '/f');
+    t.is(fb.mapping, fb.inode, 'not attached to the shared inode of another size');
+    t.true(sys.readAll(fb).equals(big));
+    sys.close(fb);
+    t.is(sys.stats().counters.ISHARE_SIZE_MISMATCH, 1);
+  } finally {
+    sys.detach();
+    removeDir(dir);
+  }
+});
+
+test('different domain ids never share, whatever the fingerprints say (forged fingerprint, same size)', async (t) => {
+  const dir = tempDir();
+  const sys = System.create({ poolMiB: 16 });
+  try {
+    const x = seededBytes(12_000, 5);
+    const y = seededBytes(12_000, 6);
+    for (const [name, data] of [['x', x], ['y', y]] as const) {
+      mkdirSync(join(dir, name));
+      writeFileSync(join(dir, name, 'f'), data);
+      await mkfs({ out: join(dir, `${name}.img`), source: join(dir, name), timestamp: 0 });
+    }
+    forgeFingerprint(join(dir, 'y.img'), y, x);
+    const mx = sys.mount(join(dir, 'x.img'), { inodeShare: true, domainId: 'tenant-a' }).mount;
+    const my = sys.mount(join(dir, 'y.img'), { inodeShare: true, domainId: 'tenant-b' }).mount;
+    t.is(sha256(readPath(sys, mx, '/f')), sha256(x));
+    t.is(sha256(readPath(sys, my, '/f')), sha256(y), 'tenant-b reads its own bytes, not tenant-a cached pages');
+    const fx = sys.open(mx, '/f');
+    const fy = sys.open(my, '/f');
+    t.not(fx.mapping, fy.mapping);
+    sys.close(fx);
+    sys.close(fy);
+    // The same images in ONE domain do share: the fingerprint is trusted within a domain (that is why
+    // domains exist), so the forged file reads the other's cached bytes.
+    copyFileSync(join(dir, 'y.img'), join(dir, 'y2.img'));
+    const my2 = sys.mount(join(dir, 'y2.img'), { inodeShare: true, domainId: 'tenant-a' }).mount;
+    const fy2 = sys.open(my2, '/f');
+    t.is(fy2.mapping, fx.mapping, 'same domain, same fingerprint: one shared inode');
+    sys.close(fy2);
+  } finally {
+    sys.detach();
+    removeDir(dir);
+  }
+});
+
+test('ishareOf is NIL for files that are not shared (empty backing list never reached)', async (t) => {
+  const pair = await versionPair();
+  const sys = System.create({ poolMiB: 16 });
+  try {
+    const a = sys.mount(pair.images[0]).mount;
+    const f = sys.open(a, '/lib/libc.so.6');
+    t.is(ishareOf(sys.arena, f.inode), -1);
+    sys.close(f);
+  } finally {
+    sys.detach();
+    removeDir(pair.dir);
+  }
+});
