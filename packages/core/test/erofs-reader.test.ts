@@ -1,14 +1,17 @@
 // Reader API tests over synthetic images (erofs-synth.ts) at every block size 512..4096, compact and
 // extended inodes: expected values come from the tree definition, and where the kernel can mount the
 // image, from the kernel too (st_ino is the nid, so agreement is exact).
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32c } from '../src/erofs/checksum.ts';
 import {
   DATALAYOUT,
+  EROFS_SUPER_OFFSET,
   ErofsError,
+  FEATURE_INCOMPAT,
+  SB,
   ErofsImage,
   MAP_HOLE,
   MAP_INLINE,
@@ -17,7 +20,7 @@ import {
   type MappingOut,
 } from '../src/erofs/index.ts';
 import { hasCommand, removeDir, seededBytes as seededBuffer, tempDir } from '../../../test/helpers/trees.ts';
-import { buildImage, type SynthDir, type SynthNode } from './erofs-synth.ts';
+import { buildImage, fixChecksum, type SynthDir, type SynthNode } from './erofs-synth.ts';
 
 const enc = new TextEncoder();
 const seededBytes = (n: number, seed: number): Uint8Array => new Uint8Array(seededBuffer(n, seed));
@@ -282,26 +285,8 @@ function canMount(): string | undefined {
 
 for (const { bs, compact } of VARIANTS) {
   test(`kernel agreement: the kernel reads the same image identically (${bs} B, ${compact ? 'compact' : 'extended'})`, (t) => {
-    const why = canMount();
-    if (why) {
-      t.log(`skipped: ${why}`);
-      t.pass();
-      return;
-    }
-    const dir = tempDir('erofs-kmount-');
-    const imgPath = join(dir, 'img');
-    const mnt = join(dir, 'mnt');
-    mkdirSync(mnt);
     const { img, bytes } = open(bs, compact);
-    writeFileSync(imgPath, bytes);
-    const r = spawnSync('mount', ['-t', 'erofs', '-o', 'loop,ro', imgPath, mnt], { encoding: 'utf8' });
-    if (r.status !== 0) {
-      t.log(`skipped: mount failed: ${r.stderr.trim()}`);
-      removeDir(dir);
-      t.pass();
-      return;
-    }
-    try {
+    withMount(t, bytes, (mnt) => {
       let n = 0;
       for (const { path, inode } of img.walk()) {
         const p = mnt + (path === '/' ? '' : path);
@@ -326,9 +311,66 @@ for (const { bs, compact } of VARIANTS) {
         }
       }
       t.true(n > 150);
-    } finally {
-      spawnSync('umount', [mnt]);
-      removeDir(dir);
-    }
+    });
+    t.pass();
   });
+}
+
+test('long xattr prefixes are read from the packed inode when the image has one (FRAGMENTS)', (t) => {
+  // The prefix table as a file's data: u16 length, base index 4 (trusted.), infix "erofs.".
+  const table = new Uint8Array([7, 0, 4, ...enc.encode('erofs.')]);
+  const tree: SynthDir = {
+    type: 'dir',
+    entries: {
+      packed: { type: 'file', data: table, layout: 'plain' },
+      f: { type: 'file', data: enc.encode('x'), xattrs: [['trusted.erofs.fingerprint', new Uint8Array([1, 2, 3])]] },
+    },
+  };
+  const bytes = buildImage(tree, { blockSize: 1024, longPrefixes: ['trusted.erofs.'] });
+  const plainImg = ErofsImage.fromBuffer(bytes);
+  const packedNid = plainImg.resolve('/packed').nid;
+  t.is(plainImg.fingerprint(plainImg.resolve('/f')), '010203');
+  // Re-point the table at the packed inode's data and break the plain copy: only the packed
+  // inode can now yield the right name.
+  const dv = new DataView(bytes.buffer);
+  const sb = EROFS_SUPER_OFFSET;
+  const plainStart = dv.getUint32(sb + SB.xattrPrefixStart, true) * 4;
+  bytes.fill(0xee, plainStart, plainStart + table.length + 2);
+  dv.setUint32(sb + SB.featureIncompat, dv.getUint32(sb + SB.featureIncompat, true) | FEATURE_INCOMPAT.FRAGMENTS, true);
+  dv.setBigUint64(sb + SB.packedNid, BigInt(packedNid), true);
+  dv.setUint32(sb + SB.xattrPrefixStart, 0, true);
+  fixChecksum(bytes);
+  const img = ErofsImage.fromBuffer(bytes);
+  t.deepEqual(img.xattrs(img.resolve('/f')).map((x) => x.name), ['trusted.erofs.fingerprint']);
+  t.is(img.fingerprint(img.resolve('/f')), '010203');
+  withMount(t, bytes, (mnt) => {
+    const out = execFileSync('getfattr', ['-d', '-m', '-', '-e', 'hex', '--absolute-names', join(mnt, 'f')], { encoding: 'utf8' });
+    t.regex(out, /trusted\.erofs\.fingerprint=0x010203/, 'the kernel reads the table from the packed inode too');
+  });
+});
+
+/** Run `fn` with the image mounted by the kernel, or log why not. */
+function withMount(t: ExecutionContext, bytes: Uint8Array, fn: (mnt: string) => void): void {
+  const why = canMount();
+  if (why) {
+    t.log(`kernel check skipped: ${why}`);
+    return;
+  }
+  const dir = tempDir('erofs-kmount-');
+  const imgPath = join(dir, 'img');
+  const mnt = join(dir, 'mnt');
+  mkdirSync(mnt);
+  writeFileSync(imgPath, bytes);
+  const r = spawnSync('mount', ['-t', 'erofs', '-o', 'loop,ro', imgPath, mnt], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    t.log(`kernel check skipped: mount failed: ${r.stderr.trim()}`);
+    removeDir(dir);
+    return;
+  }
+  try {
+    fn(mnt);
+  } finally {
+    spawnSync('umount', [mnt]);
+    removeDir(dir);
+  }
 }
