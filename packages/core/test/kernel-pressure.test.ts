@@ -17,7 +17,7 @@ test('a 32-page pool reads a 3 MiB file and a whole tree correctly by reclaiming
     for (let round = 0; round < 2; round++) {
       for (const f of sys.listFiles(mount)) {
         const file = sys.open(mount, f.path);
-        t.is(sha256(sys.readAll(file)), want.get(f.path), f.path);
+        t.is(sha256(sys.readAll(file)), want.get(f.path)!, f.path);
         sys.close(file);
       }
     }
@@ -44,7 +44,7 @@ test('every frame pinned: the read fails with ENOMEM, and works again once frame
     t.is(err?.code, 'ENOMEM');
     t.regex(err?.message ?? '', /page pool exhausted/);
     for (const f of pinned) putPage(sys.arena, f);
-    t.is(sha256(sys.readAll(file)), sourceHashes(img.src).get('/big.bin'));
+    t.is(sha256(sys.readAll(file)), sourceHashes(img.src).get("/big.bin")!);
     sys.close(file);
   } finally {
     sys.detach();

@@ -17,7 +17,7 @@ for (const variant of [[], ['--chunksize=4096'], ['--chunksize=65536'], ['-Eforc
       const nids = new Map<number, number>();
       for (const f of files) {
         const file = sys.open(mount, f.path);
-        t.is(sha256(sys.readAll(file)), want.get(f.path), f.path);
+        t.is(sha256(sys.readAll(file)), want.get(f.path)!, f.path);
         sys.close(file);
         nids.set(f.nid, Math.ceil(f.size / 4096));
       }
@@ -30,7 +30,7 @@ for (const variant of [[], ['--chunksize=4096'], ['--chunksize=65536'], ['-Eforc
       sys.resetStats();
       for (const f of files) {
         const file = sys.open(mount, f.path);
-        t.is(sha256(sys.readAll(file)), want.get(f.path));
+        t.is(sha256(sys.readAll(file)), want.get(f.path)!);
         sys.close(file);
       }
       const st2 = sys.stats();

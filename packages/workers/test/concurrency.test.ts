@@ -30,7 +30,7 @@ test('N workers × the same files: one frame per page, one device read per page,
     t.true(threads.size >= 2, `work ran on ${threads.size} worker threads`);
     for (const r of results) {
       t.deepEqual(r.errors, []);
-      r.hashes!.forEach((h, i) => t.is(h, want.get(paths[i]), paths[i]));
+      r.hashes!.forEach((h, i) => t.is(h, want.get(paths[i])!, paths[i]));
     }
     const pages = new Map<number, number>();
     for (const f of files) pages.set(f.nid, Math.ceil(f.size / 4096));
@@ -71,7 +71,7 @@ test('workers reading while the main thread drops caches and the pool is tiny: n
     await chaos;
     for (const r of results) {
       t.deepEqual(r.errors, []);
-      r.hashes!.forEach((h, i) => t.is(h, want.get(paths[i]), paths[i]));
+      r.hashes!.forEach((h, i) => t.is(h, want.get(paths[i])!, paths[i]));
     }
     const st = sys.stats();
     t.true(drops > 0);

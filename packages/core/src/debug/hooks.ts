@@ -25,7 +25,7 @@ export const POINT_NAMES = Object.keys(POINT);
 export const BUG = {
   NO_IGRAB: 1 << 0, // use a backing inode without igrab (use-after-evict)
   PROC_COUNT_NOLOCK: 1 << 1, // update processingCount / processing list without the shared lock
-  REALINODE_UNSET: 1 << 2, // seed: realinode left unset when no backing inode can be grabbed
+  REALINODE_UNSET: 1 << 2, // seed: realinode not set for this mapping (the previous, released one is used)
   NO_IPUT: 1 << 3, // drop the iput after mapping (reference leak)
   EARLY_UPTODATE: 1 << 4, // publish a page (uptodate + unlock) before its data is read
   BACKING_DEL_NOLOCK: 1 << 5, // remove from the backing list without the shared inode's lock
@@ -36,7 +36,7 @@ export type BugName = keyof typeof BUG;
 export const BUG_DESCRIPTIONS: Record<BugName, string> = {
   NO_IGRAB: 'use a backing inode without igrab (use-after-evict)',
   PROC_COUNT_NOLOCK: 'update processingCount and the processing list without the shared inode lock',
-  REALINODE_UNSET: "leave realinode unset when no backing inode can be grabbed (the seed's case)",
+  REALINODE_UNSET: "realinode not initialised for a mapping: the previous mapping's, already released, inode is used (the seed's uninitialised realinode)",
   NO_IPUT: 'drop the iput of the real inode after mapping (reference leak)',
   EARLY_UPTODATE: 'mark a page uptodate and unlock it before its data is read',
   BACKING_DEL_NOLOCK: "remove an evicted inode from the backing list without the shared inode's lock",

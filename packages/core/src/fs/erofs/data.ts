@@ -31,15 +31,15 @@ function iomapBegin(k: Kernel, file: OpenFile, pos: number): void {
   let real = file.inode;
   if (file.mapping !== file.inode) {
     let picked = NIL;
-    for (let attempt = 0; attempt <= REALINODE_RETRIES; attempt++) {
+    if (bugOn(BUG.REALINODE_UNSET) && ctx.real !== NIL) {
+      // The seed's uninitialised realinode: whatever the context held from the previous mapping
+      // (already released, maybe another file's inode) is used as if it had been picked.
+      picked = ctx.real;
+      ctx.grabbed = false;
+    }
+    for (let attempt = 0; picked === NIL && attempt <= REALINODE_RETRIES; attempt++) {
       picked = realInode(a, file.mapping, a.policy, ctx);
       if (picked !== NIL) break;
-      if (bugOn(BUG.REALINODE_UNSET)) {
-        // The seed's case: nothing grabbed, realinode left as it was.
-        picked = ctx.real === NIL ? 0 : ctx.real;
-        ctx.grabbed = false;
-        break;
-      }
       ctrInc(a.i32, CTR.REALINODE_RETRY);
       Atomics.wait(napWord, 0, 0, 1); // a backing inode may be in the middle of (re)attaching
     }

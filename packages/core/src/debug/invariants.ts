@@ -1,0 +1,86 @@
+// Invariants of the shared kernel, checked when it is quiescent (no file open, no read in flight): the
+// stress harness pauses its workers, calls checkQuiescent, and reports any violation. Each check reads
+// the arena through the owning modules' functions.
+import type { Arena } from '../mm/arena.ts';
+import { pageFlags, pageRef, pageMapping, framesUsed, PG_LOCKED, PG_FREE } from '../mm/pagepool.ts';
+import { ctrReadSigned, CTR } from '../mm/counters.ts';
+import { NIL } from '../mm/list.ts';
+import {
+  forEachInode, inodeCount, inodeOpenCount, inodeNrPages, inodeMount, inodeSize, inodeState,
+  I_DEDUP, I_FREEING, I_INUSE,
+} from '../vfs/inode.ts';
+import { mountOpenCount, mountParams, mountState, MS_FREE } from '../vfs/mount.ts';
+import { sharedInodeView, processingCount, ishareOf } from '../fs/erofs/ishare.ts';
+
+const MAX_REPORTED = 20;
+
+export function checkQuiescent(a: Arena): string[] {
+  const v: string[] = [];
+  const add = (s: string): void => {
+    if (v.length < MAX_REPORTED) v.push(s);
+  };
+  // Frames: none locked, none pinned, none leaked.
+  let indexed = 0;
+  for (let f = 0; f < a.nframes; f++) {
+    const fl = pageFlags(a, f);
+    if (fl & PG_FREE) continue;
+    if (fl & PG_LOCKED) add(`frame ${f} still locked at quiesce (mapping ${pageMapping(a, f)})`);
+    if (pageMapping(a, f) === NIL) {
+      add(`frame ${f} in use but in no mapping (leaked, refcount ${pageRef(a, f)})`);
+      continue;
+    }
+    indexed++;
+    if (pageRef(a, f) !== 1) add(`frame ${f} refcount ${pageRef(a, f)} at quiesce (expected 1: the page cache's)`);
+  }
+  const filePages = ctrReadSigned(a.i32, CTR.FILE_PAGES);
+  if (indexed !== filePages) add(`page-cache pages counter ${filePages} != frames indexed ${indexed}`);
+  if (framesUsed(a) !== indexed) add(`frames in use ${framesUsed(a)} != frames indexed ${indexed} (leak)`);
+
+  let nrpagesSum = 0;
+  let sharedPages = 0;
+  const dedups: number[] = [];
+  forEachInode(a, (slot, st) => {
+    nrpagesSum += inodeNrPages(a, slot);
+    if (st & I_DEDUP) {
+      sharedPages += inodeNrPages(a, slot);
+      dedups.push(slot);
+      return;
+    }
+    const pc = processingCount(a, slot);
+    if (pc !== 0) add(`inode ${slot}: processingCount ${pc} at quiesce`);
+    const open = inodeOpenCount(a, slot);
+    const cnt = inodeCount(a, slot);
+    if (cnt !== open) add(`inode ${slot} (mount ${inodeMount(a, slot)}): i_count ${cnt} != open files ${open}`);
+    const d = ishareOf(a, slot);
+    if (d !== NIL && !(inodeState(a, d) & I_DEDUP)) add(`inode ${slot} attached to slot ${d}, which is not a shared inode`);
+  });
+  if (nrpagesSum !== filePages) add(`sum of mappings' nrpages ${nrpagesSum} != page-cache pages ${filePages}`);
+  const sharedCtr = ctrReadSigned(a.i32, CTR.SHARED_FILE_PAGES);
+  if (sharedPages !== sharedCtr) add(`shared pages counter ${sharedCtr} != pages in shared mappings ${sharedPages}`);
+
+  for (const d of dedups) {
+    const view = sharedInodeView(a, d);
+    if (view.processing.length) add(`shared inode ${d}: processing list not empty at quiesce (${view.processing.join(',')})`);
+    if (view.backing.length !== view.nbacking) add(`shared inode ${d}: backing list has ${view.backing.length} entries, count says ${view.nbacking}`);
+    if (new Set(view.backing).size !== view.backing.length) add(`shared inode ${d}: backing list has duplicates (corrupted)`);
+    const cnt = inodeCount(a, d);
+    if (cnt !== view.nbacking) add(`shared inode ${d}: i_count ${cnt} != backing inodes ${view.nbacking}`);
+    const domains = new Set<string>();
+    for (const b of view.backing) {
+      const st = inodeState(a, b);
+      if ((st & (I_INUSE | I_FREEING | I_DEDUP)) !== I_INUSE) {
+        add(`shared inode ${d}: backing entry ${b} is not a live inode (state ${st})`);
+        continue;
+      }
+      if (ishareOf(a, b) !== d) add(`shared inode ${d}: backing inode ${b} points to ${ishareOf(a, b)}`);
+      if (inodeSize(a, b) !== inodeSize(a, d)) add(`shared inode ${d}: backing inode ${b} size ${inodeSize(a, b)} != shared size ${inodeSize(a, d)}`);
+      const m = inodeMount(a, b);
+      if (m >= 0 && m < a.nmounts && mountState(a, m) !== MS_FREE) domains.add(mountParams(a, m).domainId);
+    }
+    if (domains.size > 1) add(`shared inode ${d}: backing inodes from different domains (${[...domains].join(', ')})`);
+  }
+  for (let m = 0; m < a.nmounts; m++) {
+    if (mountState(a, m) !== MS_FREE && mountOpenCount(a, m) !== 0) add(`mount ${m}: ${mountOpenCount(a, m)} open files at quiesce`);
+  }
+  return v;
+}
