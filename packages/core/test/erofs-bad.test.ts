@@ -456,3 +456,19 @@ for (const which of ['plain', 'synth'] as const) {
     t.true(codes.size > 0);
   });
 }
+
+test('a sparse file larger than one buffer: readFile refuses with EINVAL, ranged reads still work', (t) => {
+  // One chunk of 2^43 bytes, a hole: a legal 4 TiB sparse file whose chunk table is one entry.
+  const bytes = buildImage(
+    { type: 'dir', entries: { huge: { type: 'file', data: new Uint8Array(4096), layout: 'chunk', chunkBits: 31, indexes: true, holes: true } } },
+    { blockSize: 4096 },
+  );
+  const ino = ErofsImage.fromBuffer(bytes).resolve('/huge');
+  const b = patched(bytes, (_x, dv) => setSize(dv, ino, 2 ** 42));
+  const img = ErofsImage.fromBuffer(b);
+  const huge = img.resolve('/huge');
+  t.is(huge.size, 2 ** 42);
+  t.deepEqual(img.mapBlocks(huge, 2 ** 41), { kind: 'hole', logical: 0, length: 2 ** 42, physical: -1 });
+  expectError(t, () => img.readFile(huge), 'EINVAL', { message: /too large for one buffer/ });
+  t.deepEqual(img.read(huge, 2 ** 42 - 10, 100), new Uint8Array(10));
+});

@@ -308,10 +308,14 @@ export class ErofsImage {
       throw new ErofsError('EINVAL', `bad read range offset ${offset} length ${length}`);
     }
     const n = Math.max(0, Math.min(length, inode.size - offset));
-    if (n > bufferConstants.MAX_LENGTH) {
-      throw new ErofsError('EINVAL', `read of ${n} bytes is too large for one buffer; use readInto`);
+    let buf: Uint8Array;
+    try {
+      if (n > bufferConstants.MAX_LENGTH) throw new RangeError('over the buffer limit');
+      buf = new Uint8Array(n);
+    } catch {
+      // A (possibly forged) i_size of a sparse file can exceed what one buffer may hold.
+      throw new ErofsError('EINVAL', `read of ${n} bytes of nid ${inode.nid} is too large for one buffer; use readInto`);
     }
-    const buf = new Uint8Array(n);
     this.readInto(inode, buf, offset);
     return buf;
   }
