@@ -217,6 +217,14 @@ test('block size bits outside 9..12 are refused', (t) => {
 
 test('opening a missing file is ENOENT naming the path', (t) => {
   expectError(t, () => ErofsImage.open('/nonexistent/dir/x.img'), 'ENOENT', { message: /^cannot open \/nonexistent\/dir\/x\.img: ENOENT/ });
+  expectError(t, () => ErofsImage.open(t.context.dir), 'ENOENT', { message: /^cannot open .*: not a regular file$/ });
+  const file = join(t.context.dir, 'plain-copy.img');
+  writeFileSync(file, t.context.plain);
+  const img = ErofsImage.open(file);
+  t.is(img.path, file);
+  t.true(img.source.size === t.context.plain.length);
+  img.close();
+  expectError(t, () => img.source.read(new Uint8Array(4), 0), 'EIO', { message: /closed/ });
 });
 
 // ---- inodes and directories ----

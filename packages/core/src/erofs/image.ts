@@ -65,8 +65,7 @@ export class ErofsImage {
     try {
       src = new FileSource(path);
     } catch (e) {
-      if (isErofsError(e)) throw e;
-      const reason = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      const reason = isErofsError(e) ? e.message : ((e as NodeJS.ErrnoException).code ?? (e as Error).message);
       throw new ErofsError('ENOENT', `cannot open ${path}: ${reason}`);
     }
     try {

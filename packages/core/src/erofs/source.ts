@@ -27,9 +27,8 @@ export class FileSource implements BlockSource {
     this.fd = openSync(path, 'r');
     try {
       const st = fstatSync(this.fd);
-      if (!st.isFile() && !st.isBlockDevice()) {
-        throw new ErofsError('EINVAL', `${path} is not a regular file or block device`);
-      }
+      // Block devices report size 0 through fstat; only image files are served.
+      if (!st.isFile()) throw new ErofsError('EINVAL', 'not a regular file');
       this.size = st.size;
     } catch (e) {
       closeSync(this.fd);
