@@ -25,7 +25,7 @@ export async function openImage(path: string, opts: OpenOptions = {}): Promise<E
   checkImagePath(path);
   const o: { fingerprintXattr?: string } = {};
   if (opts.fingerprintXattr !== undefined) o.fingerprintXattr = opts.fingerprintXattr;
-  return await ErofsImage.open(path, o);
+  return ErofsImage.open(path, o);
 }
 
 /** Run `fn` with an open image and always close it. */

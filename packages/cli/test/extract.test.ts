@@ -146,3 +146,29 @@ test('fifos and devices: made when possible, otherwise counted', async (t) => {
   }
   t.regex(r.text, /special files/);
 });
+
+test('a name with a slash in a (crafted) image cannot make extract write outside DIR', async (t) => {
+  const src = join(dir, 'evil-src');
+  mkdirSync(join(src, 'd'), { recursive: true });
+  // Enough entries that the directory lives in its own block (outside the checksummed superblock block).
+  for (let i = 0; i < 300; i++) writeFileSync(join(src, 'd', `file-${i}-${'p'.repeat(30)}`), 'x');
+  const marker = `zz${'Q'.repeat(40)}`;
+  writeFileSync(join(src, 'd', marker), 'escaped');
+  const image = join(dir, 'evil.img');
+  mkfsErofs(image, src);
+  const bytes = readFileSync(image);
+  const at = bytes.indexOf(marker);
+  t.true(at > 4096, 'the name sits in a directory block');
+  // From DIR/d, four levels up is the test's temp dir: DIR is evil-out/a/b.
+  const escaped = 'x'.repeat(marker.length - 12);
+  const evilName = `../../../../${escaped}`;
+  bytes.write(evilName, at, 'latin1');
+  writeFileSync(image, bytes);
+  const out = join(dir, 'evil-out', 'a', 'b');
+  const r = await ishare(['extract', image, out]);
+  t.is(r.status, 2, r.stderr);
+  t.true(isOneErrorLine(r.stderr), r.stderr);
+  t.regex(r.stderr, /not a valid file name/);
+  t.false(existsSync(join(dir, escaped)), 'nothing written outside DIR');
+  t.false(existsSync(join(dir, 'evil-out')), 'the directories extract made are gone, parents included');
+});

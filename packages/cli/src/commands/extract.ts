@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { ErofsInode } from '../core.ts';
+import { ErofsError, type ErofsInode } from '../core.ts';
 import type { ErofsImage } from '../engine.ts';
 import { UsageError } from '../errors.ts';
 import { withImage } from '../image.ts';
@@ -83,10 +83,15 @@ export function extractTree(img: ErofsImage, outDir: string, opts: ExtractOption
   const xattrDump: string[] = [];
   const root = img.root();
   try {
-    if (!dirExisted) { mkdirSync(outDir, { recursive: true }); created.push(outDir); }
+    // mkdir -p answers the topmost directory it made: undo removes from there.
+    if (!dirExisted) created.push(mkdirSync(outDir, { recursive: true }) ?? outDir);
     const rootDest = resolve(outDir);
     finish.push({ dest: rootDest, node: { path: '/', rel: '', name: '', inode: root } });
     for (const node of subtree(img, '/', root)) {
+      // The image is untrusted: a name with a '/' (or a NUL) would write outside DIR.
+      if (node.name === '' || /[/\0]/.test(node.name)) {
+        throw new ErofsError('ECORRUPT', `directory entry ${JSON.stringify(node.name)} under ${node.path.slice(0, node.path.length - node.name.length) || '/'} is not a valid file name`);
+      }
       const dest = join(rootDest, node.rel);
       const ino = node.inode;
       if (opts.force && lstatSync(dest, { throwIfNoEntry: false }) && ino.type !== 'dir') unlinkSync(dest);
@@ -133,9 +138,10 @@ export function extractTree(img: ErofsImage, outDir: string, opts: ExtractOption
     // Deepest first, so setting a directory's mtime is the last touch it gets.
     for (const { dest, node } of finish.reverse()) {
       const ino = node.inode;
-      if (ino.type === 'symlink') { lutimesSync(dest, ino.mtime, ino.mtime); continue; }
+      const mtime = ino.mtime + ino.mtimeNsec / 1e9;
+      if (ino.type === 'symlink') { lutimesSync(dest, mtime, mtime); continue; }
       chmodSync(dest, permBits(ino.mode));
-      utimesSync(dest, ino.mtime, ino.mtime);
+      utimesSync(dest, mtime, mtime);
     }
   } catch (e) {
     undo(created);
