@@ -196,9 +196,9 @@ export function register(program: Command): void {
   program
     .command('demo')
     .summary('build, inspect and verify images of two adjacent typescript releases')
-    .description('Build EROFS images (cached in .cache/demo/, rebuilt when the source or the writer changes) of\n'
-      + 'the bundled typescript 5.6.2 and 5.6.3 packages, inspect both, check every file reads back\n'
-      + 'equal to its source (sha256), and count the files that are byte-identical between the releases.\n'
+    .description('Build EROFS images of the bundled typescript 5.6.2 and 5.6.3 packages (cached, rebuilt when '
+      + 'the source or the writer changes), inspect both, check every file reads back equal to its source '
+      + '(sha256), and count the files that are byte-identical between the releases.\n\n'
       + 'Exits 1 if any file does not read back equal.')
     .option('--json', 'print the results as one JSON object')
     .option('--cache-dir <dir>', 'where the images are kept (default: .cache/demo in the repository)')

@@ -185,9 +185,11 @@ export function register(program: Command): void {
   program
     .command('extract')
     .summary('write the tree of an image to a directory')
-    .description('Extract every file, directory and symlink of an EROFS image into DIR, with modes and mtimes.\n'
-      + 'Hard links stay hard links. Fifos are made with mkfifo, devices with mknod when running as root;\n'
-      + 'otherwise they are skipped and counted. On failure, everything this run created is removed.')
+    .description('Extract every file, directory and symlink of an EROFS image into DIR, with modes and mtimes. '
+      + 'Hard links stay hard links. Fifos are made with mkfifo, devices with mknod when running as root; '
+      + 'otherwise they are skipped and counted.\n\n'
+      + 'On failure, everything this run created is removed.')
+    .addHelpText('after', '\nExample:\n  ishare extract --xattrs app.img ./app-tree')
     .argument('<image>', 'EROFS image file')
     .argument('<dir>', 'destination directory (created if missing; must be empty unless --force)')
     .option('-f, --force', 'extract into a non-empty directory, replacing files in the way')

@@ -151,8 +151,8 @@ export function register(program: Command): void {
   program
     .command('inspect')
     .summary('show the superblock and what an image contains')
-    .description('Show the superblock (block size, features, uuid, build time, root nid, inode and block counts,\n'
-      + 'checksum), counts of files, directories and symlinks, data layouts, fingerprinted files and\n'
+    .description('Show the superblock (block size, features, uuid, build time, root nid, inode and block counts, '
+      + 'checksum), counts of files, directories and symlinks, data layouts, fingerprinted files and '
       + 'distinct fingerprints, and the total bytes of file data.')
     .argument('<image>', 'EROFS image file')
     .option('--json', 'print the report as one JSON object')

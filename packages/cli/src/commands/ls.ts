@@ -81,9 +81,10 @@ export function register(program: Command): void {
   program
     .command('ls')
     .summary('list files in an image like ls -l')
-    .description('List the entries of PATH (default: the root) in an EROFS image, like `ls -l`.\n'
-      + 'A directory lists its entries (all of them below it with -R); anything else lists itself.\n'
-      + 'Times are shown in UTC.')
+    .description('List the entries of PATH (default: the root) in an EROFS image, like `ls -l`. '
+      + 'A directory lists its entries (all of them below it with -R); anything else, a symlink included, '
+      + 'lists itself. Times are shown in UTC.')
+    .addHelpText('after', '\nExamples:\n  ishare ls app.img /usr/bin\n  ishare ls -R --json app.img > listing.json')
     .argument('<image>', 'EROFS image file')
     .argument('[path]', 'path inside the image', '/')
     .option('-R, --recursive', 'list directories recursively (paths relative to PATH)')

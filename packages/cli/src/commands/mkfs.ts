@@ -68,9 +68,10 @@ export function register(program: Command): void {
   program
     .command('mkfs')
     .summary('build an EROFS image from a directory or a tar archive')
-    .description('Build the EROFS image OUT from SOURCE (a directory, or a .tar/.tar.gz/.tgz archive).\n'
-      + 'Every regular file gets a content-fingerprint xattr (sha256 of its data) unless --no-fingerprint,\n'
-      + 'which is what inode page-cache sharing keys on.')
+    .description('Build the EROFS image OUT from SOURCE (a directory, or a .tar/.tar.gz/.tgz archive).\n\n'
+      + 'Every regular file gets a content-fingerprint xattr (sha256 of its data) unless --no-fingerprint: '
+      + 'that is what inode page-cache sharing keys on.')
+    .addHelpText('after', '\nExamples:\n  ishare mkfs app.img ./rootfs\n  ishare mkfs --timestamp 0 --uuid 00000000-0000-4000-8000-000000000000 app.img rootfs.tar.gz')
     .argument('<out>', 'image file to write')
     .argument('<source>', 'directory or tar archive')
     .option('--block-size <bytes>', 'block size: 512, 1024, 2048 or 4096 (default 4096)', parseBlockSize)

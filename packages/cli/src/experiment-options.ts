@@ -1,0 +1,33 @@
+// Option parsers of the memory-experiment commands (read, compare, demo). Like options.ts, they throw
+// commander's InvalidArgumentError: one `ishare: option ... is invalid. <why>` line and exit 2.
+import { InvalidArgumentError } from 'commander';
+import type { RealInodePolicy } from '@ishare/core';
+
+// The same limits as @ishare/workers' experiment (a test keeps them equal); repeated here so that
+// parsing options does not load the kernel and the worker pool.
+export const MAX_WORKERS = 64;
+export const MAX_POOL_MIB = 16384;
+
+export function parseWorkers(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > MAX_WORKERS) throw new InvalidArgumentError(`expected an integer from 1 to ${MAX_WORKERS}`);
+  return n;
+}
+
+export function parsePoolMiB(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > MAX_POOL_MIB) throw new InvalidArgumentError(`expected MiB from 1 to ${MAX_POOL_MIB}`);
+  return n;
+}
+
+export function parsePolicy(v: string): RealInodePolicy {
+  if (v !== 'processing' && v !== 'any') throw new InvalidArgumentError('expected processing (the v7 seed) or any (mainline)');
+  return v;
+}
+
+/** domain_id= is a mount option value: no comma (the option separator), no control characters. */
+export function parseDomain(v: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (v === '' || /[,\x00-\x1f]/.test(v) || Buffer.byteLength(v) > 255) throw new InvalidArgumentError('expected a non-empty name without commas (at most 255 bytes)');
+  return v;
+}

@@ -1,0 +1,150 @@
+// Inputs of the experiment commands may be images, directories or tar archives. Trees are turned into
+// images with our mkfs, once: images live in a cache directory (`$ISHARE_CACHE`, else .cache/images/
+// in the repository), named by a key over the source and the writer's own code, and built with a fixed
+// timestamp and uuid so the same source always gives the same bytes.
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, lstatSync, mkdirSync, openSync, readSync, closeSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EROFS_SUPER_MAGIC_V1, EROFS_SUPER_OFFSET } from './core.ts';
+import { UsageError } from './errors.ts';
+
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const BUILD_TIME = 1_700_000_000;
+export const BUILD_UUID = '15a4e000-0000-4000-8000-0000000000ca';
+
+export type InputKind = 'image' | 'dir' | 'tar';
+
+export interface PreparedInput {
+  /** As given on the command line. */
+  readonly input: string;
+  readonly kind: InputKind;
+  /** The image to mount (the input itself, or the cached build). */
+  readonly image: string;
+  /** Built now (false: an image input, or reused from the cache). */
+  readonly built: boolean;
+  /** Short name for tables: the input's base name without .img/.tar/.tar.gz. */
+  readonly label: string;
+}
+
+export function defaultCacheDir(): string {
+  const env = process.env.ISHARE_CACHE;
+  return env !== undefined && env !== '' ? resolve(env) : join(REPO_ROOT, '.cache', 'images');
+}
+
+export function inputLabel(input: string): string {
+  return basename(resolve(input)).replace(/\.(img|erofs|tar\.gz|tgz|tar)$/i, '') || input;
+}
+
+/** What an input is, by content where it can tell (an image need not end in .img). */
+export function inputKind(input: string): InputKind {
+  let st;
+  try {
+    st = statSync(input);
+  } catch (e) {
+    if ((e as { code?: unknown }).code === 'ENOENT') throw new UsageError(`${input}: no such file or directory`);
+    throw e;
+  }
+  if (st.isDirectory()) return 'dir';
+  if (!st.isFile()) throw new UsageError(`${input}: not an image, a directory or a tar archive`);
+  const head = Buffer.alloc(EROFS_SUPER_OFFSET + 4);
+  const fd = openSync(input, 'r');
+  let n: number;
+  try {
+    n = readSync(fd, head, 0, head.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (n >= head.length && head.readUInt32LE(EROFS_SUPER_OFFSET) === EROFS_SUPER_MAGIC_V1) return 'image';
+  const gzip = n >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+  const ustar = n >= 262 && head.toString('latin1', 257, 262) === 'ustar';
+  if (gzip || ustar || /\.(tar|tar\.gz|tgz)$/i.test(input)) return 'tar';
+  // Let the reader say what is wrong with it (bad magic...): that message names the problem.
+  return 'image';
+}
+
+/** Cheap key of a directory: every entry's path, type, mode, size, times, owner, link count and target. */
+export function dirKey(dir: string): string {
+  const h = createHash('sha256');
+  const walk = (abs: string, rel: string): void => {
+    for (const name of readdirSync(abs).sort()) {
+      const p = join(abs, name);
+      const r = rel === '' ? name : `${rel}/${name}`;
+      const st = lstatSync(p, { bigint: true });
+      // ctime moves on chmod, xattr changes and new hard links, which leave mtime alone.
+      h.update(`${r}\0${st.mode}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}\0${st.uid}\0${st.gid}\0${st.nlink}\0`);
+      if (st.isSymbolicLink()) h.update(readlinkSync(p));
+      h.update('\n');
+      if (st.isDirectory()) walk(p, r);
+    }
+  };
+  walk(dir, '');
+  return h.digest('hex');
+}
+
+export async function fileKey(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+let writerStampMemo: string | undefined;
+/** Hash of the image writer's code: images made by an older writer are not reused. */
+export function writerStamp(): string {
+  if (writerStampMemo !== undefined) return writerStampMemo;
+  const h = createHash('sha256');
+  const walk = (abs: string): void => {
+    if (!existsSync(abs)) return;
+    for (const name of readdirSync(abs).sort()) {
+      const p = join(abs, name);
+      if (lstatSync(p).isDirectory()) walk(p);
+      else if (name.endsWith('.ts')) h.update(`${name}\0`).update(readFileSync(p));
+    }
+  };
+  walk(join(REPO_ROOT, 'packages/core/src/erofs'));
+  writerStampMemo = h.digest('hex');
+  return writerStampMemo;
+}
+
+export interface PrepareOptions {
+  cacheDir?: string;
+  /** Told before a build starts (not for cache hits). */
+  onBuild?: (input: string, image: string) => void;
+}
+
+async function buildCached(input: string, kind: 'dir' | 'tar', cacheDir: string, onBuild?: (input: string, image: string) => void): Promise<{ image: string; built: boolean }> {
+  const source = kind === 'dir' ? dirKey(input) : await fileKey(input);
+  const key = createHash('sha256').update(`${kind}\0${source}\0${writerStamp()}\0${BUILD_TIME}\0${BUILD_UUID}`).digest('hex');
+  const safe = inputLabel(input).replace(/[^A-Za-z0-9._+-]/g, '_').slice(0, 80) || 'image';
+  const image = join(cacheDir, `${safe}-${key.slice(0, 16)}.img`);
+  if (existsSync(image)) return { image, built: false };
+  mkdirSync(cacheDir, { recursive: true });
+  onBuild?.(input, image);
+  const { mkfs } = await import('@ishare/core');
+  // Built beside its final name and renamed: a concurrent run or a crash never leaves half an image.
+  const tmp = `${image}.tmp-${process.pid}`;
+  try {
+    await mkfs({ out: tmp, source: input, timestamp: BUILD_TIME, uuid: BUILD_UUID });
+    renameSync(tmp, image);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+  return { image, built: true };
+}
+
+/** Images for every input, building (or reusing) the trees' images in the cache. */
+export async function prepareInputs(inputs: readonly string[], opts: PrepareOptions = {}): Promise<PreparedInput[]> {
+  const cacheDir = opts.cacheDir ?? defaultCacheDir();
+  const out: PreparedInput[] = [];
+  for (const input of inputs) {
+    const kind = inputKind(input);
+    const label = inputLabel(input);
+    if (kind === 'image') {
+      out.push({ input, kind, image: resolve(input), built: false, label });
+    } else {
+      const { image, built } = await buildCached(input, kind, cacheDir, opts.onBuild);
+      out.push({ input, kind, image, built, label });
+    }
+  }
+  return out;
+}
