@@ -145,6 +145,9 @@ test('garbage and broken gzip are refused', async (t) => {
   const bad = join(dir, 'bad.tar.gz');
   writeFileSync(bad, gz);
   await refuses(t, { out: join(outDir, 'gz.img'), source: bad }, 'ECORRUPT', /gzip/);
+  const xz = join(dir, 'layer.tar.xz');
+  writeFileSync(xz, Buffer.concat([Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]), seededBytes(600, 5)]));
+  await refuses(t, { out: join(outDir, 'xz.img'), source: xz }, 'EUNSUPPORTED', /xz-compressed/);
 });
 
 test.serial('without getfattr: a clear error when xattrs are wanted, fine without them', async (t) => {

@@ -15,12 +15,29 @@ import { encodeXattr } from './xattr.ts';
 const MAX_SYMLINK = 4095;
 const WHITEOUT = Buffer.from('.wh.');
 
+const OTHER_COMPRESSORS: [string, Buffer][] = [
+  ['xz', Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])],
+  ['zstd', Buffer.from([0x28, 0xb5, 0x2f, 0xfd])],
+  ['bzip2', Buffer.from('BZh')],
+];
+
+/** Gzip is recognised by its magic (whatever the file is called); other compressors are named and refused. */
 async function isGzip(path: string): Promise<boolean> {
-  const fh = await open(path, 'r');
+  let fh;
   try {
-    const b = Buffer.alloc(2);
-    const { bytesRead } = await fh.read(b, 0, 2, 0);
-    return bytesRead === 2 && b[0] === 0x1f && b[1] === 0x8b;
+    fh = await open(path, 'r');
+  } catch (e) {
+    throw new ErofsError('EIO', `cannot open ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  try {
+    const b = Buffer.alloc(6);
+    const { bytesRead } = await fh.read(b, 0, 6, 0);
+    for (const [name, magic] of OTHER_COMPRESSORS) {
+      if (bytesRead >= magic.length && b.subarray(0, magic.length).equals(magic)) {
+        throw new ErofsError('EUNSUPPORTED', `${path} is ${name}-compressed: give a plain tar or a tar.gz`);
+      }
+    }
+    return bytesRead >= 2 && b[0] === 0x1f && b[1] === 0x8b;
   } finally {
     await fh.close();
   }
