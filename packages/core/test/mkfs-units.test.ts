@@ -198,3 +198,30 @@ test('names that are not UTF-8 or that getfattr escapes survive, xattrs included
     m.unmount();
   }
 });
+
+test('POSIX ACLs travel as system.posix_acl_access (name index 2, empty suffix)', async (t) => {
+  const { dir } = t.context;
+  const src = join(dir, 'acl');
+  mkdirSync(src);
+  writeFileSync(join(src, 'f'), 'acl\n');
+  // user::rw- user:1234:r-- group::r-- mask::r-- other::r-- in the kernel's xattr form.
+  const acl = '0x0200000001000600ffffffff02000400d204000004000400ffffffff10000400ffffffff20000400ffffffff';
+  const r = spawnSync('setfattr', ['-n', 'system.posix_acl_access', '-v', acl, join(src, 'f')], { encoding: 'utf8' });
+  if (r.status !== 0) return void (t.log(`skipped: cannot set an ACL here (${(r.stderr || r.error?.message || '').trim()})`), t.pass());
+  const img = join(dir, 'acl.img');
+  await mkfs({ out: img, source: src });
+  const im = ErofsImage.open(img);
+  try {
+    t.is(`0x${Buffer.from(im.getXattr(im.resolve('/f'), 'system.posix_acl_access') ?? []).toString('hex')}`, acl);
+  } finally {
+    im.close();
+  }
+  const m = tryMount(img, join(dir, 'mnt-acl'));
+  if (!m.mounted) return void t.log(`kernel check skipped: ${m.reason}`);
+  try {
+    const out = execFileSync('getfattr', ['-n', 'system.posix_acl_access', '-e', 'hex', join(m.dir, 'f')], { encoding: 'utf8' });
+    t.true(out.includes(`system.posix_acl_access=${acl}`), out);
+  } finally {
+    m.unmount();
+  }
+});
