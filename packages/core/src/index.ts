@@ -7,7 +7,8 @@ export type { SystemConfig, SystemStats, MountOptions, MountResult, MountReport,
 export type { ArenaHandle } from './mm/arena.ts';
 export { PAGE_SIZE, MAX_POOL_BYTES } from './mm/arena.ts';
 export type { RealInodePolicy } from './fs/erofs/ishare.ts';
-export { BUG, BUG_DESCRIPTIONS, POINT, POINT_NAMES } from './debug/hooks.ts';
+export { BUG, BUG_DESCRIPTIONS, POINT, POINT_NAMES, lastPoints as lastPointsOf, InvariantViolation } from './debug/hooks.ts';
+export { checkQuiescent } from './debug/invariants.ts';
 export type { BugName } from './debug/hooks.ts';
 export { CTR } from './mm/counters.ts';
 export type { CounterName } from './mm/counters.ts';

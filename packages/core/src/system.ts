@@ -231,6 +231,11 @@ export class System {
     }
   }
 
+  /** Evict up to n unused inodes (and their pages) from the cold end of the inode LRU. */
+  evictInodes(n: number): number {
+    return pruneIcache(this.arena, n, this.kernel.ops);
+  }
+
   /** Shrink (or restore) the frames the allocator may use: memory-pressure chaos. */
   setPoolLimit(frames: number): void {
     this.arena.frameLimit = frames;

@@ -3,5 +3,5 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const mod = await import(process.env.ISHARE_WORKER_MODULE_OVERRIDE ?? './worker.ts');
+const mod = await import('./worker.ts');
 export default mod.default;

@@ -44,6 +44,22 @@ export const BUG_DESCRIPTIONS: Record<BugName, string> = {
   SKIP_SIZE_CHECK: "skip the size check when joining a shared inode (same fingerprint, different size)",
 };
 
+/**
+ * A debug assertion failed: a locking rule or a reference rule of the design was broken (lockdep_assert_held
+ * / DBG_BUGON in the kernel). Only raised while stress hooks are live.
+ */
+export class InvariantViolation extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvariantViolation';
+  }
+}
+
+/** lockdep_assert_held: the spinlock word must be held (by someone: we cannot tell whom, cheaply). */
+export function assertHeld(i32: Int32Array, word: number, what: string): void {
+  if (Atomics.load(i32, word) === 0) throw new InvariantViolation(`${what} changed without its lock held`);
+}
+
 /** True while stress hooks are live in this thread. */
 export let hooksOn = false;
 let bugs = 0;

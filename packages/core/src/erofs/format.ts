@@ -45,8 +45,9 @@ export const FEATURE_COMPAT = {
   MTIME: 0x00000002,
   XATTR_FILTER: 0x00000004,
   SHARED_EA_IN_METABOX: 0x00000008,
-  /** Announces per-file fingerprint xattrs for inode page-cache sharing. */
-  ISHARE_XATTRS: 0x00000010,
+  PLAIN_XATTR_PFX: 0x00000010,
+  /** Announces per-file fingerprint xattrs for inode page-cache sharing (mainline's bit). */
+  ISHARE_XATTRS: 0x00000020,
 } as const;
 
 export const FEATURE_INCOMPAT = {

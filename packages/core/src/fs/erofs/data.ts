@@ -9,13 +9,13 @@ import { PAGE_SIZE } from '../../mm/arena.ts';
 import { NIL } from '../../mm/list.ts';
 import { ctrInc, CTR } from '../../mm/counters.ts';
 import { setPageFlag, clearPageFlag, unlockPage, PG_UPTODATE, PG_ERROR, lruAdd, putPage } from '../../mm/pagepool.ts';
-import { inodeMount, inodeNid, inodeState, iput, I_INUSE, I_FREEING } from '../../vfs/inode.ts';
+import { inodeMount, inodeNid, inodeState, inodeCount, iput, I_INUSE, I_FREEING } from '../../vfs/inode.ts';
 import { mountCountDeviceRead } from '../../vfs/mount.ts';
 import { ErofsError } from '../../erofs/errors.ts';
 import { MAP_HOLE, MAP_INLINE } from '../../erofs/data.ts';
 import { erofsSb } from './super.ts';
 import { realInode, readBegin, readEnd } from './ishare.ts';
-import { BUG, POINT, bugOn, hooksOn, point } from '../../debug/hooks.ts';
+import { BUG, POINT, bugOn, hooksOn, point, InvariantViolation } from '../../debug/hooks.ts';
 import type { OpenFile } from '../../vfs/file.ts';
 
 const REALINODE_RETRIES = 50;
@@ -52,7 +52,13 @@ function iomapBegin(k: Kernel, file: OpenFile, pos: number): void {
     ctx.grabbed = false;
   }
   ctx.real = real;
-  if (hooksOn) point(POINT.AFTER_REALINODE);
+  if (hooksOn) {
+    point(POINT.AFTER_REALINODE);
+    // DBG_BUGON: an inode we map through must be referenced (by us, via igrab, or by the open file).
+    if (inodeCount(a, real) <= 0 || (inodeState(a, real) & (I_INUSE | I_FREEING)) !== I_INUSE) {
+      throw new InvariantViolation(`mapping through inode ${real} that holds no reference (i_count ${inodeCount(a, real)}, state ${inodeState(a, real)})`);
+    }
+  }
   const m = inodeMount(a, real);
   const sb = erofsSb(k, m);
   const ino = sb.image.inode(inodeNid(a, real));
@@ -97,7 +103,7 @@ function fillPage(k: Kernel, file: OpenFile, f: number, index: number): void {
       if (hooksOn) {
         point(POINT.BEFORE_DEVICE_READ);
         // A use-after-evict shows up as a real inode that is no longer live.
-        if ((inodeState(a, real) & (I_INUSE | I_FREEING)) !== I_INUSE) throw new ErofsError('EIO', `real inode ${real} was freed during mapping`);
+        if ((inodeState(a, real) & (I_INUSE | I_FREEING)) !== I_INUSE) throw new InvariantViolation(`real inode ${real} was freed during mapping`);
       }
       const sb = erofsSb(k, inodeMount(a, real));
       const got = readSync(sb.fd, chunk, base + done, n, map.physical + (pos - map.logical));

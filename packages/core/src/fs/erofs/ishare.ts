@@ -13,7 +13,7 @@ import { LOCK_CLASS } from '../../mm/lockstat.ts';
 import { listSpec, listAdd, listDel, listInitHead, linkInit, isLinked, listFirst, listNext, listCount, NIL, type ListSpec } from '../../mm/list.ts';
 import { ctrInc, CTR } from '../../mm/counters.ts';
 import { I_FS, INODE_WORDS, ANON_MOUNT, iget, igrab, iput, inodeSize, setInodeSize, type InodeOps } from '../../vfs/inode.ts';
-import { BUG, POINT, bugOn, hooksOn, point } from '../../debug/hooks.ts';
+import { BUG, POINT, bugOn, hooksOn, point, assertHeld } from '../../debug/hooks.ts';
 import { createHash } from 'node:crypto';
 
 // Backing-inode side.
@@ -141,6 +141,7 @@ export function ishareFreeInode(a: Arena, slot: number, dedupOps: InodeOps): voi
   const lock = xw(a, dedup, X_LOCK);
   const nolock = bugOn(BUG.BACKING_DEL_NOLOCK);
   if (!nolock) spinLock(i32, lock, LOCK_CLASS.ISHARE);
+  if (hooksOn) assertHeld(i32, lock, `backing list of shared inode ${dedup}`);
   if (isLinked(i32, specs(a).backing, slot)) {
     listDel(i32, specs(a).backing, xw(a, dedup, X_BACK_HEAD), slot);
     i32[xw(a, dedup, X_NBACKING)]--;
@@ -165,12 +166,16 @@ export function readBegin(a: Arena, vi: number, dedup: number): void {
   if (bugOn(BUG.PROC_COUNT_NOLOCK)) {
     const c = Atomics.load(i32, cnt);
     if (hooksOn) point(POINT.READ_BEGIN_LOCKED);
+    if (hooksOn) assertHeld(i32, lock, `processingCount of inode ${vi}`);
     if (c === 0 && !isLinked(i32, specs(a).processing, vi)) listAdd(i32, specs(a).processing, xw(a, dedup, X_PROC_HEAD), vi);
     Atomics.store(i32, cnt, c + 1);
     return;
   }
   spinLock(i32, lock, LOCK_CLASS.ISHARE);
-  if (hooksOn) point(POINT.READ_BEGIN_LOCKED);
+  if (hooksOn) {
+    point(POINT.READ_BEGIN_LOCKED);
+    assertHeld(i32, lock, `processingCount of inode ${vi}`);
+  }
   if (isLinked(i32, specs(a).processing, vi)) {
     Atomics.add(i32, cnt, 1);
   } else {
@@ -188,6 +193,7 @@ export function readEnd(a: Arena, vi: number, dedup: number): void {
   if (bugOn(BUG.PROC_COUNT_NOLOCK)) {
     const c = Atomics.load(i32, cnt) - 1;
     if (hooksOn) point(POINT.READ_END_LOCKED);
+    if (hooksOn) assertHeld(i32, lock, `processingCount of inode ${vi}`);
     Atomics.store(i32, cnt, c);
     if (c === 0 && isLinked(i32, specs(a).processing, vi)) listDel(i32, specs(a).processing, xw(a, dedup, X_PROC_HEAD), vi);
     return;

@@ -1,0 +1,467 @@
+// The memory experiment of the seed's cover letter: mount images, read every regular file (or replay a
+// trace) with the worker pool, and measure the page cache — once with private page caches and once
+// with inode page-cache sharing. Used by `ishare read`, `ishare compare`, the demo, bench and tests.
+//
+// The figure is only meaningful if nothing left the cache while it was measured: the pool is sized
+// from the data to read (or checked against it when given), and a run in which any page was reclaimed
+// or any inode evicted is refused rather than reported.
+import { availableParallelism } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { System, ErofsImage, PAGE_SIZE, type RealInodePolicy, type SystemStats } from '@ishare/core';
+import { ReaderPool } from './pool.ts';
+import type { ReaderResult, ReaderTask } from './tasks.ts';
+import type { TraceOp } from './trace.ts';
+
+const MiB = 1024 * 1024;
+/** Largest pool picked automatically; bigger runs must ask for it. */
+export const AUTO_POOL_CAP_MIB = 4096;
+export const MAX_POOL_MIB = 16384;
+export const MAX_WORKERS = 64;
+
+export type Phase = 'read' | 'no share' | 'share';
+
+export interface ExperimentProgress {
+  readonly phase: Phase;
+  readonly done: number;
+  readonly total: number;
+  /** What done/total count: whole files, or trace ranges × containers. */
+  readonly unit: 'files' | 'ranges';
+}
+
+export interface ExperimentOptions {
+  readonly images: readonly string[];
+  /** Reader threads (default: the machine's cores, at most 64). */
+  readonly workers?: number;
+  /** Page pool in MiB (default: sized from the data to read, at most AUTO_POOL_CAP_MIB). */
+  readonly poolMiB?: number;
+  readonly domainId?: string;
+  readonly policy?: RealInodePolicy;
+  readonly fingerprintXattr?: string;
+  /** Replay these reads instead of reading every file. */
+  readonly trace?: readonly TraceOp[];
+  readonly onProgress?: (p: ExperimentProgress) => void;
+}
+
+export interface RunReadOptions extends ExperimentOptions {
+  readonly inodeShare?: boolean;
+}
+
+export interface ImageStats {
+  readonly image: string;
+  /** inode_share requested and the image has fingerprints. */
+  readonly shareActive: boolean;
+  readonly warning?: string;
+  /** Regular files read (or, for a trace, distinct files touched) in this image. */
+  readonly files: number;
+  /** Trace ranges replayed against this image (0 without a trace). */
+  readonly ranges: number;
+  readonly bytes: number;
+  /** Pages this image's device supplied, and how many of them filled a shared inode's cache. */
+  readonly pages: number;
+  readonly sharedPages: number;
+  readonly deviceReads: number;
+}
+
+export interface PhaseStats {
+  readonly inodeShare: boolean;
+  /** Frames holding file data × page size: what fincore would sum over the mounted files. */
+  readonly pageCacheBytes: number;
+  /** Of which in shared inodes' page caches. */
+  readonly sharedPageCacheBytes: number;
+  readonly filePages: number;
+  readonly devicePages: number;
+  readonly deviceBytes: number;
+  readonly deviceReads: number;
+  readonly hits: number;
+  readonly misses: number;
+  /** Shared inodes created (one per distinct (domain, fingerprint) met). */
+  readonly sharedInodes: number;
+  /** Inodes attached to a shared inode. */
+  readonly filesShared: number;
+  /** Of those, inodes that joined a shared inode another inode had created: their pages were not cached again. */
+  readonly inodesJoined: number;
+  /** Same fingerprint, different size: refused, read through a private cache. */
+  readonly sizeMismatch: number;
+  /** Where the real inode for a shared read came from (v7: processing list first; mainline: any). */
+  readonly realInodeFromProcessing: number;
+  readonly realInodeFromBacking: number;
+  readonly files: number;
+  readonly bytes: number;
+  readonly elapsedMs: number;
+  readonly perImage: ImageStats[];
+}
+
+export interface TraceSummary {
+  /** Ops in the trace. */
+  readonly ops: number;
+  /** Ops × images that have the path: the reads actually replayed per phase. */
+  readonly replayed: number;
+  /** Ops whose path is a regular file in none of the images (skipped). */
+  readonly missingOps: number;
+  readonly missingPaths: number;
+  /** Up to 10 of them. */
+  readonly missingExamples: string[];
+}
+
+export interface ReadResult extends PhaseStats {
+  readonly images: string[];
+  readonly policy: RealInodePolicy;
+  readonly domainId: string;
+  readonly workers: number;
+  readonly poolBytes: number;
+  readonly pageSize: number;
+  readonly trace?: TraceSummary;
+}
+
+export interface ServedBy {
+  readonly image: string;
+  readonly pages: number;
+  readonly sharedPages: number;
+}
+
+export interface CompareResult {
+  readonly images: string[];
+  readonly policy: RealInodePolicy;
+  readonly domainId: string;
+  readonly workers: number;
+  readonly poolBytes: number;
+  readonly pageSize: number;
+  readonly noShare: PhaseStats;
+  readonly share: PhaseStats;
+  /** (1 − share / noShare) × 100, two decimals. */
+  readonly reductionPercent: number;
+  /** Device pages each image supplied in the share phase: who filled the shared caches. */
+  readonly servedBy: ServedBy[];
+  readonly trace?: TraceSummary;
+  readonly elapsedMs: number;
+}
+
+/** The measurement cannot be trusted (or cannot start): the message says what to change. */
+export class ExperimentError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ExperimentError';
+  }
+}
+
+/** The page pool is too small for the data: raise poolMiB (`--pool-mib`) to at least `neededMiB`. */
+export class PoolTooSmallError extends ExperimentError {
+  readonly neededMiB: number;
+  constructor(message: string, neededMiB: number) {
+    super(message);
+    this.name = 'PoolTooSmallError';
+    this.neededMiB = neededMiB;
+  }
+}
+
+// ---- planning (main thread, no kernel) ----------------------------------------------------------
+
+interface ImagePlan {
+  readonly image: string;
+  /** Regular files to read in full, or empty with a trace. */
+  readonly paths: string[];
+  /** Trace ranges that apply to this image, in trace order. */
+  readonly ranges: [string, number, number][];
+  /** Distinct inodes that will be touched → their page count. */
+  readonly touched: Map<number, number>;
+  readonly regularFiles: number;
+}
+
+interface Plan {
+  readonly images: ImagePlan[];
+  readonly pagesBound: number;
+  readonly trace?: TraceSummary;
+}
+
+function pagesOf(size: number): number {
+  return Math.ceil(size / PAGE_SIZE);
+}
+
+function planImages(images: readonly string[], trace: readonly TraceOp[] | undefined, fingerprintXattr: string | undefined): Plan {
+  const plans: ImagePlan[] = [];
+  const found = new Array<boolean>(trace?.length ?? 0).fill(false);
+  for (const image of images) {
+    const img = ErofsImage.open(image, fingerprintXattr !== undefined ? { fingerprintXattr } : {});
+    try {
+      const touched = new Map<number, number>();
+      const paths: string[] = [];
+      const ranges: [string, number, number][] = [];
+      let regularFiles = 0;
+      for (const { path, inode } of img.walk()) {
+        if (inode.type !== 'file') continue;
+        regularFiles++;
+        if (!trace) {
+          paths.push(path);
+          touched.set(inode.nid, pagesOf(inode.size));
+        }
+      }
+      if (trace) {
+        // What a container would see: the path resolved inside this image, symlinks followed.
+        const resolved = new Map<string, { nid: number; size: number } | null>();
+        trace.forEach((op, i) => {
+          let r = resolved.get(op.path);
+          if (r === undefined) {
+            r = null;
+            try {
+              const ino = img.resolve(op.path);
+              if (ino.type === 'file') r = { nid: ino.nid, size: ino.size };
+            } catch {
+              // Not in this image: another container's file.
+            }
+            resolved.set(op.path, r);
+          }
+          if (r === null) return;
+          found[i] = true;
+          ranges.push([op.path, op.offset, op.length]);
+          touched.set(r.nid, pagesOf(r.size));
+        });
+      }
+      plans.push({ image, paths, ranges, touched, regularFiles });
+    } finally {
+      img.close();
+    }
+  }
+  let pagesBound = 0;
+  for (const p of plans) for (const n of p.touched.values()) pagesBound += n;
+  let summary: TraceSummary | undefined;
+  if (trace) {
+    const missing = new Set<string>();
+    let missingOps = 0;
+    trace.forEach((op, i) => {
+      if (!found[i]) { missingOps++; missing.add(op.path); }
+    });
+    summary = {
+      ops: trace.length,
+      replayed: plans.reduce((s, p) => s + p.ranges.length, 0),
+      missingOps,
+      missingPaths: missing.size,
+      missingExamples: [...missing].slice(0, 10),
+    };
+  }
+  return summary ? { images: plans, pagesBound, trace: summary } : { images: plans, pagesBound };
+}
+
+/** Pool bytes: the caller's, checked against the data; or the data plus headroom, capped. */
+function choosePool(pagesBound: number, poolMiB: number | undefined): number {
+  const needed = pagesBound * PAGE_SIZE;
+  const neededMiB = Math.max(1, Math.ceil(needed / MiB));
+  if (poolMiB !== undefined) {
+    if (!(poolMiB > 0 && poolMiB <= MAX_POOL_MIB)) throw new ExperimentError(`pool size must be from 1 to ${MAX_POOL_MIB} MiB, got ${poolMiB}`);
+    const bytes = Math.floor(poolMiB * MiB);
+    if (bytes < needed) {
+      throw new PoolTooSmallError(`the page pool (${poolMiB} MiB) is smaller than the data to read (${neededMiB} MiB): `
+        + `raise --pool-mib to at least ${neededMiB}, or the figure would include reclaimed pages`, neededMiB);
+    }
+    return Math.max(bytes, 16 * PAGE_SIZE);
+  }
+  // Headroom is not needed for correctness (a page is never allocated twice) but keeps the allocator
+  // away from its slow path; the floor keeps tiny inputs above the pool's minimum.
+  const auto = Math.max(16, Math.ceil((needed * 1.05) / MiB) + 8);
+  if (auto > AUTO_POOL_CAP_MIB) {
+    throw new PoolTooSmallError(`the data to read needs a ${neededMiB} MiB page pool, more than the automatic limit of `
+      + `${AUTO_POOL_CAP_MIB} MiB: pass --pool-mib ${neededMiB} (or more) if the machine has the memory`, neededMiB);
+  }
+  return auto * MiB;
+}
+
+function defaultWorkers(): number {
+  return Math.max(1, Math.min(MAX_WORKERS, availableParallelism()));
+}
+
+function checkWorkers(n: number): void {
+  if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS) throw new ExperimentError(`workers must be an integer from 1 to ${MAX_WORKERS}, got ${n}`);
+}
+
+/**
+ * Tasks interleaved across images (image 0's first batch, image 1's first batch, ...), so that workers
+ * read the same content from different images at the same time — the case where the real-inode policy
+ * matters.
+ */
+function buildTasks(plans: readonly ImagePlan[], mounts: readonly number[], workers: number): { task: ReaderTask; units: number }[] {
+  const perImage: { task: ReaderTask; units: number }[][] = plans.map((p, i) => {
+    const out: { task: ReaderTask; units: number }[] = [];
+    if (p.paths.length > 0) {
+      const batch = Math.max(1, Math.min(64, Math.ceil(p.paths.length / (workers * 8))));
+      for (let j = 0; j < p.paths.length; j += batch) {
+        const paths = p.paths.slice(j, j + batch);
+        out.push({ task: { kind: 'readFiles', mount: mounts[i], paths }, units: paths.length });
+      }
+    } else if (p.ranges.length > 0) {
+      // Consecutive ranges stay in one task: the worker keeps each file open across them, so the
+      // readahead window grows on sequential reads as it would for the traced process.
+      const batch = Math.max(16, Math.min(1024, Math.ceil(p.ranges.length / (workers * 8))));
+      for (let j = 0; j < p.ranges.length; j += batch) {
+        const ranges = p.ranges.slice(j, j + batch);
+        out.push({ task: { kind: 'ranges', mount: mounts[i], ranges }, units: ranges.length });
+      }
+    }
+    return out;
+  });
+  const tasks: { task: ReaderTask; units: number }[] = [];
+  for (let k = 0; perImage.some((l) => k < l.length); k++) for (const l of perImage) if (k < l.length) tasks.push(l[k]);
+  return tasks;
+}
+
+// ---- one measured phase ---------------------------------------------------------------------------
+
+interface PhaseInput {
+  readonly plan: Plan;
+  readonly phase: Phase;
+  readonly inodeShare: boolean;
+  readonly workers: number;
+  readonly poolBytes: number;
+  readonly policy: RealInodePolicy;
+  readonly domainId: string;
+  readonly fingerprintXattr?: string;
+  readonly onProgress?: (p: ExperimentProgress) => void;
+}
+
+async function runPhase(p: PhaseInput): Promise<PhaseStats> {
+  const plans = p.plan.images;
+  const inodes = plans.reduce((s, x) => s + x.regularFiles, 0);
+  // Every inode of every image plus as many shared inodes must fit: running out would evict inodes,
+  // and an evicted inode takes its pages with it.
+  const sys = System.create({ poolBytes: p.poolBytes, inodeSlots: Math.min(1 << 24, Math.max(1024, 2 * inodes + 1024)), mountSlots: Math.max(4, plans.length + 1), policy: p.policy });
+  const pool = new ReaderPool(sys, { workers: p.workers });
+  const mounted: number[] = [];
+  try {
+    const warnings: (string | undefined)[] = [];
+    const active: boolean[] = [];
+    for (const x of plans) {
+      const r = sys.mount(x.image, { inodeShare: p.inodeShare, domainId: p.domainId, ...(p.fingerprintXattr !== undefined ? { fingerprintXattr: p.fingerprintXattr } : {}) });
+      mounted.push(r.mount);
+      warnings.push(r.warning);
+      active.push(r.shareActive);
+    }
+    // Start every worker (thread boot, loader, arena attach) before the clock does.
+    await Promise.all(Array.from({ length: p.workers }, () => pool.run({ kind: 'ranges', mount: mounted[0], ranges: [] })));
+    sys.dropCaches();
+    sys.resetStats();
+
+    const tasks = buildTasks(plans, mounted, p.workers);
+    const unit = plans.some((x) => x.ranges.length > 0) ? 'ranges' : 'files';
+    const total = tasks.reduce((s, t) => s + t.units, 0);
+    let done = 0;
+    p.onProgress?.({ phase: p.phase, done, total, unit });
+    const t0 = performance.now();
+    const results: ReaderResult[] = await Promise.all(tasks.map(({ task, units }) => pool.run(task).then((r) => {
+      done += units;
+      p.onProgress?.({ phase: p.phase, done, total, unit });
+      return r;
+    })));
+    const elapsedMs = performance.now() - t0;
+
+    const errors = results.flatMap((r) => r.errors);
+    if (errors.length > 0) throw new ExperimentError(`${errors.length} reads failed, first: ${errors[0]}`);
+    const st = sys.stats();
+    checkNothingLeft(st, p.poolBytes);
+
+    const bytesPerMount = new Map<number, number>();
+    tasks.forEach(({ task }, i) => bytesPerMount.set(task.mount, (bytesPerMount.get(task.mount) ?? 0) + results[i].bytes));
+    const perImage: ImageStats[] = plans.map((x, i) => {
+      const m = st.mounts.find((r) => r.mount === mounted[i]);
+      const w = warnings[i];
+      return {
+        image: x.image, shareActive: active[i], ...(w !== undefined ? { warning: w } : {}),
+        files: x.paths.length > 0 ? x.paths.length : x.touched.size, ranges: x.ranges.length,
+        bytes: bytesPerMount.get(mounted[i]) ?? 0,
+        pages: m?.pages ?? 0, sharedPages: m?.sharedPages ?? 0, deviceReads: m?.reads ?? 0,
+      };
+    });
+    const c = st.counters;
+    const stats: PhaseStats = {
+      inodeShare: p.inodeShare,
+      pageCacheBytes: st.pageCacheBytes,
+      sharedPageCacheBytes: st.sharedPageCacheBytes,
+      filePages: st.filePages,
+      devicePages: c.DEVICE_PAGES,
+      deviceBytes: c.DEVICE_PAGES * st.pageSize,
+      deviceReads: c.DEVICE_READS,
+      hits: c.HITS,
+      misses: c.MISSES,
+      sharedInodes: c.ISHARE_CREATED,
+      filesShared: c.ISHARE_FILLED,
+      inodesJoined: Math.max(0, c.ISHARE_FILLED - c.ISHARE_CREATED),
+      sizeMismatch: c.ISHARE_SIZE_MISMATCH,
+      realInodeFromProcessing: c.REALINODE_PROCESSING,
+      realInodeFromBacking: c.REALINODE_BACKING,
+      files: perImage.reduce((s, x) => s + x.files, 0),
+      bytes: results.reduce((s, r) => s + r.bytes, 0),
+      elapsedMs: Math.round(elapsedMs * 10) / 10,
+      perImage,
+    };
+    for (const m of mounted.splice(0)) sys.unmount(m);
+    return stats;
+  } finally {
+    for (const m of mounted) {
+      try {
+        sys.unmount(m);
+      } catch {
+        // Already failing: the first error is the one to report.
+      }
+    }
+    await pool.destroy();
+    sys.detach();
+  }
+}
+
+function checkNothingLeft(st: SystemStats, poolBytes: number): void {
+  const c = st.counters;
+  const lost = c.RECLAIMED + c.ENOMEM;
+  if (lost > 0) {
+    const mib = Math.ceil(poolBytes / MiB);
+    throw new PoolTooSmallError(`the page pool (${mib} MiB) was too small: ${c.RECLAIMED} pages were reclaimed during the `
+      + `measurement, so the figure would be wrong; raise --pool-mib above ${mib}`, mib * 2);
+  }
+  if (c.INODES_EVICTED > 0 || c.SHARED_INODES_EVICTED > 0) {
+    throw new ExperimentError(`${c.INODES_EVICTED + c.SHARED_INODES_EVICTED} inodes were evicted during the measurement (inode table too small)`);
+  }
+}
+
+// ---- entry points ---------------------------------------------------------------------------------
+
+function common(o: ExperimentOptions, minImages: number): { plan: Plan; workers: number; poolBytes: number; policy: RealInodePolicy; domainId: string } {
+  if (o.images.length < minImages) throw new ExperimentError(`need at least ${minImages} image${minImages > 1 ? 's' : ''}, got ${o.images.length}`);
+  const workers = o.workers ?? defaultWorkers();
+  checkWorkers(workers);
+  const policy = o.policy ?? 'processing';
+  if (policy !== 'processing' && policy !== 'any') throw new ExperimentError(`policy must be processing or any, got ${String(policy)}`);
+  const plan = planImages(o.images, o.trace, o.fingerprintXattr);
+  return { plan, workers, poolBytes: choosePool(plan.pagesBound, o.poolMiB), policy, domainId: o.domainId ?? '' };
+}
+
+/** Mount every image (sharing or not), read every regular file (or replay the trace), report. */
+export async function runRead(o: RunReadOptions): Promise<ReadResult> {
+  const c = common(o, 1);
+  const stats = await runPhase({
+    plan: c.plan, phase: 'read', inodeShare: o.inodeShare ?? false, workers: c.workers, poolBytes: c.poolBytes,
+    policy: c.policy, domainId: c.domainId, ...(o.fingerprintXattr !== undefined ? { fingerprintXattr: o.fingerprintXattr } : {}),
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+  });
+  return {
+    images: [...o.images], policy: c.policy, domainId: c.domainId, workers: c.workers, poolBytes: c.poolBytes, pageSize: PAGE_SIZE,
+    ...stats, ...(c.plan.trace ? { trace: c.plan.trace } : {}),
+  };
+}
+
+/** The seed's table: the same reads without sharing, then with it, each on a fresh kernel. */
+export async function runCompare(o: ExperimentOptions): Promise<CompareResult> {
+  const c = common(o, 2);
+  const t0 = performance.now();
+  const phase = (share: boolean): Promise<PhaseStats> => runPhase({
+    plan: c.plan, phase: share ? 'share' : 'no share', inodeShare: share, workers: c.workers, poolBytes: c.poolBytes,
+    policy: c.policy, domainId: c.domainId, ...(o.fingerprintXattr !== undefined ? { fingerprintXattr: o.fingerprintXattr } : {}),
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+  });
+  const noShare = await phase(false);
+  const share = await phase(true);
+  const reduction = noShare.pageCacheBytes > 0 ? (1 - share.pageCacheBytes / noShare.pageCacheBytes) * 100 : 0;
+  return {
+    images: [...o.images], policy: c.policy, domainId: c.domainId, workers: c.workers, poolBytes: c.poolBytes, pageSize: PAGE_SIZE,
+    noShare, share,
+    reductionPercent: Math.round(reduction * 100) / 100,
+    servedBy: share.perImage.map((x) => ({ image: x.image, pages: x.pages, sharedPages: x.sharedPages })),
+    ...(c.plan.trace ? { trace: c.plan.trace } : {}),
+    elapsedMs: Math.round((performance.now() - t0) * 10) / 10,
+  };
+}

@@ -1,0 +1,65 @@
+// The stress control block: a small SharedArrayBuffer between the controller and its workers (run /
+// pause / stop, heartbeats, which slot each image is mounted in). This module owns its layout.
+export const RUN = 0;
+export const PAUSE = 1;
+export const STOP = 2;
+
+const STATE = 0;
+const PAUSED = 1;
+const VIOLATION = 2; // set by a worker that found a wrong byte or an unexpected error
+const NIMAGES = 3;
+const HEARTBEAT = 8; // [MAX_WORKERS]
+const MOUNT_OF = HEARTBEAT + 64; // [MAX_IMAGES] mount slot of image i, or -1 while unmounted
+export const MAX_WORKERS = 64;
+export const MAX_IMAGES = 64;
+const WORDS = MOUNT_OF + MAX_IMAGES;
+
+export class Control {
+  readonly i32: Int32Array;
+  constructor(readonly sab: SharedArrayBuffer = new SharedArrayBuffer(WORDS * 4)) {
+    this.i32 = new Int32Array(sab);
+  }
+  get state(): number {
+    return Atomics.load(this.i32, STATE);
+  }
+  setState(s: number): void {
+    Atomics.store(this.i32, STATE, s);
+    Atomics.notify(this.i32, STATE);
+  }
+  /** Worker: announce the pause and sleep until the controller says otherwise. */
+  pauseHere(): void {
+    Atomics.add(this.i32, PAUSED, 1);
+    Atomics.notify(this.i32, PAUSED);
+    while (Atomics.load(this.i32, STATE) === PAUSE) Atomics.wait(this.i32, STATE, PAUSE, 50);
+  }
+  get paused(): number {
+    return Atomics.load(this.i32, PAUSED);
+  }
+  resetPaused(): void {
+    Atomics.store(this.i32, PAUSED, 0);
+  }
+  flagViolation(): void {
+    Atomics.store(this.i32, VIOLATION, 1);
+  }
+  get violation(): boolean {
+    return Atomics.load(this.i32, VIOLATION) !== 0;
+  }
+  beat(w: number): void {
+    Atomics.add(this.i32, HEARTBEAT + w, 1);
+  }
+  heartbeat(w: number): number {
+    return Atomics.load(this.i32, HEARTBEAT + w);
+  }
+  set nimages(n: number) {
+    Atomics.store(this.i32, NIMAGES, n);
+  }
+  get nimages(): number {
+    return Atomics.load(this.i32, NIMAGES);
+  }
+  mountOf(img: number): number {
+    return Atomics.load(this.i32, MOUNT_OF + img);
+  }
+  setMountOf(img: number, m: number): void {
+    Atomics.store(this.i32, MOUNT_OF + img, m);
+  }
+}

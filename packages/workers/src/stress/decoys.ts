@@ -1,0 +1,64 @@
+// Decoy images the stress workload always mounts beside the user's: files whose fingerprint xattr is
+// forged to claim another file's content. Correct code never lets them share pages with the victim
+// (different domain, or different size), so any bug that does is caught by the byte oracle.
+import { mkdirSync, writeFileSync, readFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { mkfs } from '@ishare/core';
+
+/**
+ * Replace, in an image, the fingerprint of the file whose data is `victimData` by the fingerprint of
+ * `claimedData`. The superblock checksum covers only the superblock, so the image stays valid.
+ */
+export function forgeFingerprint(image: string, victimData: Uint8Array, claimedData: Uint8Array): void {
+  const img = readFileSync(image);
+  const victim = createHash('sha256').update(victimData).digest();
+  const claimed = createHash('sha256').update(claimedData).digest();
+  const at = img.indexOf(victim);
+  if (at < 0 || img.indexOf(victim, at + 1) >= 0) throw new Error('fingerprint to forge not found exactly once');
+  claimed.copy(img, at);
+  writeFileSync(image, img);
+}
+
+function bytes(n: number, seed: number): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  let x = seed | 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b[i] = x & 0xff;
+  }
+  return b;
+}
+
+export interface Decoy {
+  readonly image: string;
+  readonly domainId: string;
+}
+
+/** X (domain decoy-1): f, g. Y (decoy-2): f' forged as f, same size. Z (decoy-1): g' forged as g, other size. */
+export async function buildDecoys(dir = mkdtempSync(join(tmpdir(), 'ishare-decoys-'))): Promise<Decoy[]> {
+  const f = bytes(24_000, 7);
+  const g = bytes(9_000, 8);
+  const f2 = bytes(24_000, 9);
+  const g2 = bytes(13_000, 10);
+  const trees: [string, [string, Buffer][]][] = [
+    ['x', [['f', f], ['g', g]]],
+    ['y', [['f', f2]]],
+    ['z', [['g', g2]]],
+  ];
+  for (const [name, files] of trees) {
+    mkdirSync(join(dir, name), { recursive: true });
+    for (const [p, data] of files) writeFileSync(join(dir, name, p), data);
+    await mkfs({ out: join(dir, `${name}.img`), source: join(dir, name), timestamp: 0, uuid: '00000000-0000-0000-0000-000000000000' });
+  }
+  forgeFingerprint(join(dir, 'y.img'), f2, f);
+  forgeFingerprint(join(dir, 'z.img'), g2, g);
+  return [
+    { image: join(dir, 'x.img'), domainId: 'decoy-1' },
+    { image: join(dir, 'y.img'), domainId: 'decoy-2' },
+    { image: join(dir, 'z.img'), domainId: 'decoy-1' },
+  ];
+}

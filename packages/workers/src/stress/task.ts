@@ -1,0 +1,49 @@
+// What the stress controller sends each worker, and what a worker reports back. Plain values only.
+export interface StressImage {
+  readonly image: string;
+  readonly domainId: string;
+  readonly files: readonly { readonly path: string; readonly size: number }[];
+  /** Relative chance this image is picked for an op. */
+  readonly weight: number;
+}
+
+export interface OpWeights {
+  readonly whole: number; // open, read the whole file, close
+  readonly range: number; // open, read a random range, close
+  readonly readahead: number; // open, readahead a random range, read a bit of it, close
+  readonly hold: number; // open and keep open across later ops (open/close churn)
+}
+
+export const DEFAULT_WEIGHTS: OpWeights = { whole: 25, range: 40, readahead: 15, hold: 20 };
+
+export interface StressTask {
+  readonly worker: number;
+  readonly seed: number;
+  readonly control: SharedArrayBuffer;
+  readonly images: readonly StressImage[];
+  readonly weights: OpWeights;
+  /** Ops this worker runs before it stops by itself; 0 = until told to stop. */
+  readonly maxOps: number;
+  /** Size of each image's hot set (files most ops go to, so that workers collide). */
+  readonly hot: number;
+}
+
+export interface Violation {
+  readonly invariant: string; // 'byte-oracle' | 'unexpected-error' | 'quiescent-invariant' | 'hang' | 'unmount-stalled'
+  readonly message: string;
+  readonly thread?: number; // worker index
+  readonly trail: string[];
+}
+
+export interface StressWorkerReport {
+  readonly worker: number;
+  readonly threadId: number;
+  readonly ops: number;
+  readonly reads: number;
+  readonly bytes: number;
+  readonly byKind: Record<string, number>;
+  /** Expected failures (an open racing an unmount). */
+  readonly benign: number;
+  readonly violation?: Violation;
+  readonly trail: string[];
+}

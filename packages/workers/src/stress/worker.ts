@@ -1,0 +1,149 @@
+// A stress worker: attached to the shared kernel, it runs a seeded random mix of reads, range reads,
+// readaheads and open/close churn on the mounted images until told to stop, checking every byte it
+// reads against its own extraction of the image (the oracle: this thread's reader, not the shared page
+// cache). It pauses when asked so the controller can check the kernel at quiescence.
+import { workerData } from 'node:worker_threads';
+import { System, ErofsImage, ErofsError, InvariantViolation, type ArenaHandle, type OpenFile } from '@ishare/core';
+import { Control, PAUSE, STOP } from './control.ts';
+import { Rng } from './rng.ts';
+import type { StressTask, StressWorkerReport, Violation } from './task.ts';
+
+const sys = System.attach((workerData as { handle: ArenaHandle }).handle);
+const TRAIL = 40;
+
+class Oracle {
+  private readonly images = new Map<string, ErofsImage>();
+  private readonly data = new Map<string, Buffer>();
+  private bytes = 0;
+  get(image: string, path: string): Buffer {
+    const key = image + '\0' + path;
+    let d = this.data.get(key);
+    if (d) return d;
+    let img = this.images.get(image);
+    if (!img) {
+      img = ErofsImage.open(image);
+      this.images.set(image, img);
+    }
+    d = Buffer.from(img.readFile(img.resolve(path)));
+    if (this.bytes > 512 * 1024 * 1024) {
+      this.data.clear();
+      this.bytes = 0;
+    }
+    this.data.set(key, d);
+    this.bytes += d.length;
+    return d;
+  }
+}
+const oracle = new Oracle();
+
+function isBenign(e: unknown): boolean {
+  // An open racing the controller's unmount of that image: the kernel refuses it, as it should.
+  return e instanceof ErofsError && e.code === 'ENOENT' && /mount \d+ (is not mounted|is being unmounted)/.test(e.message);
+}
+
+export default function run(task: StressTask): StressWorkerReport {
+  const control = new Control(task.control);
+  const rng = new Rng(task.seed);
+  const trail: string[] = [];
+  const note = (s: string): void => {
+    trail.push(s);
+    if (trail.length > TRAIL) trail.shift();
+  };
+  const byKind: Record<string, number> = { whole: 0, range: 0, readahead: 0, hold: 0 };
+  const kinds = ['whole', 'range', 'readahead', 'hold'] as const;
+  const w = task.weights;
+  const kindWeights = [w.whole, w.range, w.readahead, w.hold];
+  const imageWeights = task.images.map((i) => i.weight);
+  const held: { file: OpenFile; img: number }[] = [];
+  let buf = Buffer.allocUnsafe(256 * 1024);
+  let ops = 0;
+  let reads = 0;
+  let bytes = 0;
+  let benign = 0;
+  let violation: Violation | undefined;
+
+  const closeHeld = (): void => {
+    while (held.length) sys.close(held.shift()!.file);
+  };
+  const verify = (img: number, path: string, off: number, got: Uint8Array, n: number): void => {
+    const want = oracle.get(task.images[img].image, path);
+    const end = Math.min(off + n, want.length);
+    const expectLen = Math.max(0, end - off);
+    if (n !== expectLen) throw new OracleError(`${path} in ${task.images[img].image}: read ${n} bytes at ${off}, expected ${expectLen}`);
+    for (let i = 0; i < n; i++) {
+      if (got[i] !== want[off + i]) {
+        throw new OracleError(`${path} in ${task.images[img].image}: wrong byte at offset ${off + i} (got ${got[i]}, expected ${want[off + i]})`);
+      }
+    }
+    reads++;
+    bytes += n;
+  };
+
+  try {
+    while (violation === undefined && (task.maxOps === 0 || ops < task.maxOps)) {
+      const st = control.state;
+      if (st === STOP || control.violation) break;
+      if (st === PAUSE) {
+        closeHeld();
+        control.pauseHere();
+        continue;
+      }
+      control.beat(task.worker);
+      ops++;
+      const img = rng.weighted(imageWeights);
+      const files = task.images[img].files;
+      if (files.length === 0) continue;
+      const file = rng.next() < 0.5 ? files[rng.int(Math.min(task.hot, files.length))] : files[rng.int(files.length)];
+      const kind = kinds[rng.weighted(kindWeights)];
+      const m = control.mountOf(img);
+      if (m < 0) {
+        benign++;
+        continue;
+      }
+      byKind[kind]++;
+      let f: OpenFile | undefined;
+      try {
+        f = sys.open(m, file.path);
+        if (kind === 'whole') {
+          if (buf.length < f.size) buf = Buffer.allocUnsafe(f.size);
+          const n = sys.read(f, 0, f.size, buf);
+          note(`whole ${task.images[img].image}:${file.path} m${m} ${n}B`);
+          verify(img, file.path, 0, buf, n);
+        } else {
+          const off = f.size ? rng.int(f.size) : 0;
+          const len = 1 + rng.int(Math.min(buf.length, Math.max(1, f.size - off)));
+          if (kind === 'readahead') {
+            sys.readahead(f, off, len);
+            note(`readahead ${task.images[img].image}:${file.path} m${m} @${off}+${len}`);
+          }
+          const n = sys.read(f, off, Math.min(len, 8192), buf);
+          note(`${kind} ${task.images[img].image}:${file.path} m${m} @${off}+${Math.min(len, 8192)} → ${n}B`);
+          verify(img, file.path, off, buf, n);
+          if (kind === 'hold') {
+            held.push({ file: f, img });
+            f = undefined;
+            if (held.length > 2) sys.close(held.shift()!.file);
+          }
+        }
+      } catch (e) {
+        if (e instanceof OracleError) {
+          violation = { invariant: 'byte-oracle', message: e.message, thread: task.worker, trail: [...trail] };
+        } else if (e instanceof InvariantViolation) {
+          violation = { invariant: 'debug-assertion', message: `${file.path}: ${e.message}`, thread: task.worker, trail: [...trail] };
+        } else if (isBenign(e)) {
+          benign++;
+        } else {
+          violation = { invariant: 'unexpected-error', message: `${file.path}: ${(e as Error).message ?? String(e)}`, thread: task.worker, trail: [...trail] };
+        }
+      } finally {
+        if (f) sys.close(f);
+      }
+      if (violation) control.flagViolation();
+    }
+  } finally {
+    closeHeld();
+  }
+  return { worker: task.worker, threadId: sys.kernel.threadId, ops, reads, bytes, byKind, benign, violation, trail: trail.slice(-10) };
+}
+
+class OracleError extends Error {}
