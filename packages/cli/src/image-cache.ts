@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, lstatSync, mkdirSync, openSync, readSync, closeSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EROFS_SUPER_MAGIC_V1, EROFS_SUPER_OFFSET } from './core.ts';
+// The format constants only (as core.ts does): the package entry would load the whole kernel.
+import { EROFS_SUPER_MAGIC_V1, EROFS_SUPER_OFFSET } from '../../core/src/erofs/format.ts';
 import { UsageError } from './errors.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));

@@ -6,7 +6,9 @@ import { register as cat } from './commands/cat.ts';
 import { register as extract } from './commands/extract.ts';
 import { register as inspect } from './commands/inspect.ts';
 import { register as demo } from './commands/demo.ts';
+import { register as read } from './commands/read.ts';
+import { register as compare } from './commands/compare.ts';
 
-const commands: Register[] = [mkfs, ls, cat, extract, inspect, demo];
+const commands: Register[] = [mkfs, ls, cat, extract, inspect, demo, read, compare];
 
 await runCli(commands, process.argv);

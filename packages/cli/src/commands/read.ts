@@ -1,0 +1,91 @@
+// `ishare read IMG...`: one side of the experiment. Mount the images (sharing or not), read every
+// regular file with the worker pool (or replay a trace), and report the page cache, the device
+// traffic and the cache hits.
+import type { Command } from 'commander';
+import Table from 'cli-table3';
+import type { RealInodePolicy } from '@ishare/core';
+import type { ReadResult } from '@ishare/workers';
+import { writeOut } from '../output.ts';
+import { parseDomain, parsePolicy, parsePoolMiB, parseWorkers } from '../experiment-options.ts';
+import { prepareInputs } from '../image-cache.ts';
+import { asUsage, loadWorkers, readTraceFile } from '../experiment-run.ts';
+import { phaseBar } from '../experiment-progress.ts';
+import { mib } from '../compare-report.ts';
+
+interface ReadCliOptions {
+  workers?: number;
+  poolMib?: number;
+  share?: boolean;
+  domain?: string;
+  policy: RealInodePolicy;
+  trace?: string;
+  json?: boolean;
+}
+
+export function readReport(r: ReadResult, names: readonly string[]): string[] {
+  const what = r.trace ? `${r.trace.replayed} trace reads` : `${r.files} files`;
+  const lines = [
+    `read ${r.images.length} image${r.images.length === 1 ? '' : 's'} with ${r.workers} worker${r.workers === 1 ? '' : 's'}, `
+      + `sharing ${r.inodeShare ? `on (policy ${r.policy}${r.domainId !== '' ? `, domain ${JSON.stringify(r.domainId)}` : ''})` : 'off'}: `
+      + `${what}, ${mib(r.bytes)} MiB in ${Math.round(r.elapsedMs)} ms`,
+    `page cache   ${mib(r.pageCacheBytes)} MiB (${r.filePages} pages; ${mib(r.sharedPageCacheBytes)} MiB in shared inodes)`,
+    `device       ${mib(r.deviceBytes)} MiB (${r.devicePages} pages in ${r.deviceReads} reads)`,
+    `lookups      ${r.hits} hits, ${r.misses} misses`,
+  ];
+  if (r.inodeShare) {
+    lines.push(`sharing      ${r.sharedInodes} shared inodes, ${r.filesShared} inodes attached (${r.inodesJoined} joined a page cache another inode filled), `
+      + `${r.sizeMismatch} size-mismatch refusals; real inode from processing ${r.realInodeFromProcessing}, from backing ${r.realInodeFromBacking}`);
+  }
+  if (r.trace && r.trace.missingOps > 0) lines.push(`trace        ${r.trace.missingOps} reads of ${r.trace.missingPaths} paths found in no image (skipped)`);
+  const t = new Table({ head: ['image', 'files', 'read (MiB)', 'device pages', 'into shared'], style: { head: [], border: [] } });
+  r.perImage.forEach((x, i) => t.push([names[i] ?? x.image, x.files, mib(x.bytes), x.pages, x.sharedPages].map(String)));
+  lines.push(t.toString());
+  for (const x of r.perImage) if (x.warning) lines.push(`warning: ${x.warning}`);
+  lines.push('MiB = 2^20 bytes; device pages per image exclude inline tails');
+  return lines;
+}
+
+export async function runReadCommand(inputs: readonly string[], o: ReadCliOptions): Promise<void> {
+  const w = await loadWorkers();
+  const trace = o.trace !== undefined ? readTraceFile(w, o.trace) : undefined;
+  const prepared = await prepareInputs(inputs, { onBuild: (input, image) => { if (!o.json) process.stderr.write(`building ${image} from ${input}\n`); } });
+  const bar = phaseBar(!o.json);
+  let r: ReadResult;
+  try {
+    r = await asUsage(w, () => w.runRead({
+      images: prepared.map((p) => p.image),
+      inodeShare: o.share ?? false,
+      policy: o.policy,
+      ...(o.workers !== undefined ? { workers: o.workers } : {}),
+      ...(o.domain !== undefined ? { domainId: o.domain } : {}),
+      ...(o.poolMib !== undefined ? { poolMiB: o.poolMib } : {}),
+      ...(trace ? { trace: trace.ops } : {}),
+      ...(bar.onProgress ? { onProgress: bar.onProgress } : {}),
+    }));
+  } finally {
+    bar.stop();
+  }
+  if (o.json) {
+    writeOut(`${JSON.stringify({ ...r, inputs: prepared.map((p) => ({ input: p.input, kind: p.kind, image: p.image, built: p.built, label: p.label })) }, null, 2)}\n`);
+    return;
+  }
+  writeOut(`${readReport(r, prepared.map((p) => p.label)).join('\n')}\n`);
+}
+
+export function register(program: Command): void {
+  program
+    .command('read')
+    .summary('mount images, read every file with the worker pool, report the page cache')
+    .description('Mount the images (EROFS images, or directories / tar archives built into the cache first),\n'
+      + 'read every regular file with the worker pool (or replay --trace) and report the page cache\n'
+      + '(what fincore would sum), the device traffic and the cache lookups. --share mounts with inode_share.')
+    .argument('<images...>', 'images, directories or tar archives')
+    .option('--workers <n>', 'reader threads, 1..64 (default: the machine\'s cores)', parseWorkers)
+    .option('--pool-mib <n>', 'page pool size in MiB (default: sized from the data, at most 4096)', parsePoolMiB)
+    .option('--share', 'mount with inode_share (content-fingerprint page-cache sharing)')
+    .option('--domain <id>', 'domain_id: sharing happens only within one domain', parseDomain)
+    .option('--policy <name>', 'real inode for shared reads: processing (v7 seed) or any (mainline)', parsePolicy, 'processing')
+    .option('--trace <file>', 'replay the reads of this trace instead of reading every file')
+    .option('--json', 'print one JSON object and nothing else')
+    .action(async (images: string[], opts: ReadCliOptions) => runReadCommand(images, opts));
+}
