@@ -21,7 +21,7 @@ test.before((t) => {
   for (const bs of [4096, 2048, 1024, 512]) {
     const src = join(dir, `src${bs}`);
     mkdirSync(src);
-    makeEdgeTree(src, { blockSize: bs });
+    makeEdgeTree(src, { blockSize: bs, longName: 255 });
     trees.set(bs, { src, snap: snapshotTree(src) });
   }
   t.context = { dir, trees };

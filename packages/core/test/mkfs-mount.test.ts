@@ -34,7 +34,7 @@ test.before(async (t) => {
   const dir = tempDir('ishare-mkfs-mount-');
   const src = join(dir, 'src');
   mkdirSync(src);
-  makeEdgeTree(src, { bigFile: true });
+  makeEdgeTree(src, { bigFile: true, longName: 255 });
   const special: string[] = [];
   if (process.getuid?.() === 0) {
     mkdirSync(join(src, 'special'));

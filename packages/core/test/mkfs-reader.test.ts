@@ -24,7 +24,7 @@ test.before((t) => {
   const dir = tempDir('ishare-mkfs-reader-');
   const src = join(dir, 'src');
   mkdirSync(src);
-  const { xattrs } = makeEdgeTree(src);
+  const { xattrs } = makeEdgeTree(src, { longName: 255 });
   t.context = { dir, src, snap: snapshotTree(src), xattrs };
 });
 

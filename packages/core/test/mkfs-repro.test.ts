@@ -20,7 +20,7 @@ test.before((t) => {
   const dir = tempDir('ishare-mkfs-repro-');
   const src = join(dir, 'src');
   mkdirSync(src);
-  makeEdgeTree(src);
+  makeEdgeTree(src, { longName: 255 });
   t.context = { dir, src };
 });
 

@@ -24,7 +24,7 @@ test.before((t) => {
   const dir = tempDir('ishare-mkfs-tar-');
   const src = join(dir, 'src');
   mkdirSync(src);
-  const { xattrs } = makeEdgeTree(src, { bigDir: false });
+  const { xattrs } = makeEdgeTree(src, { bigDir: false, longName: 255 });
   if (xattrs) {
     // A value that is not text: pax carries it as raw bytes, which a UTF-8 decoder would mangle.
     execFileSync('setfattr', ['-n', 'user.bin', '-v', '0x00ff80fe0a3dc3', join(src, 'exec.sh')]);
