@@ -8,7 +8,8 @@ import { register as inspect } from './commands/inspect.ts';
 import { register as demo } from './commands/demo.ts';
 import { register as read } from './commands/read.ts';
 import { register as compare } from './commands/compare.ts';
+import { register as stress } from './commands/stress.ts';
 
-const commands: Register[] = [mkfs, ls, cat, extract, inspect, demo, read, compare];
+const commands: Register[] = [mkfs, ls, cat, extract, inspect, demo, read, compare, stress];
 
 await runCli(commands, process.argv);

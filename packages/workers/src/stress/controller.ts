@@ -65,7 +65,18 @@ export async function runStress(opts: StressOptions): Promise<StressReport> {
   const sys = System.create({ poolMiB: opts.poolMiB, policy: opts.policy === 'any' ? 'any' : 'processing', inject, jitter: opts.jitter, seed: opts.seed });
   const a = sys.arena;
   const all: { image: string; domainId: string; decoy: boolean }[] = opts.images.map((i) => ({ image: i.image, domainId: i.domainId ?? 'stress', decoy: false }));
-  if (opts.decoys) for (const d of await buildDecoys()) all.push({ ...d, decoy: true });
+  const decoys = opts.decoys ? await buildDecoys() : undefined;
+  if (decoys) for (const d of decoys.decoys) all.push({ ...d, decoy: true });
+  try {
+    return await stressMounted(opts, sys, all);
+  } finally {
+    sys.detach();
+    decoys?.remove();
+  }
+}
+
+async function stressMounted(opts: StressOptions, sys: System, all: { image: string; domainId: string; decoy: boolean }[]): Promise<StressReport> {
+  const a = sys.arena;
   if (all.length > MAX_IMAGES) throw new RangeError(`at most ${MAX_IMAGES} images`);
   const control = new Control();
   control.nimages = all.length;
@@ -255,7 +266,6 @@ export async function runStress(opts: StressOptions): Promise<StressReport> {
       fail({ invariant: 'unmount-stalled', message: (e as Error).message, trail: [] });
     }
   }
-  sys.detach();
   return {
     seed: opts.seed,
     workers: opts.workers,

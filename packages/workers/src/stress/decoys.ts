@@ -1,7 +1,7 @@
 // Decoy images the stress workload always mounts beside the user's: files whose fingerprint xattr is
 // forged to claim another file's content. Correct code never lets them share pages with the victim
 // (different domain, or different size), so any bug that does is caught by the byte oracle.
-import { mkdirSync, writeFileSync, readFileSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, writeFileSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -39,7 +39,7 @@ export interface Decoy {
 }
 
 /** X (domain decoy-1): f, g. Y (decoy-2): f' forged as f, same size. Z (decoy-1): g' forged as g, other size. */
-export async function buildDecoys(dir = mkdtempSync(join(tmpdir(), 'ishare-decoys-'))): Promise<Decoy[]> {
+export async function buildDecoys(dir = mkdtempSync(join(tmpdir(), 'ishare-decoys-'))): Promise<{ dir: string; decoys: Decoy[]; remove: () => void }> {
   const f = bytes(24_000, 7);
   const g = bytes(9_000, 8);
   const f2 = bytes(24_000, 9);
@@ -56,9 +56,10 @@ export async function buildDecoys(dir = mkdtempSync(join(tmpdir(), 'ishare-decoy
   }
   forgeFingerprint(join(dir, 'y.img'), f2, f);
   forgeFingerprint(join(dir, 'z.img'), g2, g);
-  return [
+  const decoys = [
     { image: join(dir, 'x.img'), domainId: 'decoy-1' },
     { image: join(dir, 'y.img'), domainId: 'decoy-2' },
     { image: join(dir, 'z.img'), domainId: 'decoy-1' },
   ];
+  return { dir, decoys, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -1,0 +1,33 @@
+// The stress harness is only worth something if it finds real races: with no bug switched on a run is
+// clean; with each planted bug switched on, a violation is reported (bounded here by 40 s per bug; the
+// closing note has the default workload's median detection times).
+import test from 'ava';
+import { BUG, type BugName } from '@ishare/core';
+import { runStress } from '../src/index.ts';
+import { versionPair } from '../../core/test/helpers/share-trees.ts';
+import { removeDir } from '../../../test/helpers/trees.ts';
+
+const pairP = versionPair();
+test.after.always(async () => removeDir((await pairP).dir));
+
+test.serial('no planted bug: a chaos run with jitter is clean, and really exercised everything', async (t) => {
+  const pair = await pairP;
+  const r = await runStress({ images: pair.images.map((image) => ({ image })), workers: 2, policy: 'both', seconds: 5, seed: 7, jitter: 0.02, inject: [], poolMiB: 1, decoys: true });
+  t.is(r.violation, undefined, JSON.stringify(r.violation));
+  t.true(r.ops > 1000, `ops ${r.ops}`);
+  t.true(r.quiescentChecks >= 3);
+  for (const k of ['evict', 'remount', 'drop', 'shrink']) t.true(r.chaos[k] > 0, `chaos ${k} ran`);
+  for (const k of ['whole', 'range', 'readahead', 'hold']) t.true(r.byKind[k] > 0, `op ${k} ran`);
+  t.true(r.counters.REALINODE_PROCESSING > 0 && r.counters.REALINODE_BACKING > 0, 'both policies picked real inodes');
+  t.true(r.servedBy.filter((s) => s.sharedPages > 0).length >= 2, 'several images served shared pages');
+  t.log(`${r.ops} ops in ${r.elapsedMs} ms, ${r.quiescentChecks} quiescent checks, chaos ${JSON.stringify(r.chaos)}`);
+});
+
+for (const bug of Object.keys(BUG) as BugName[]) {
+  test.serial(`planted bug ${bug} is caught`, async (t) => {
+    const pair = await pairP;
+    const r = await runStress({ images: pair.images.map((image) => ({ image })), workers: 2, policy: 'both', seconds: 40, seed: 1, jitter: 0.02, inject: [bug], poolMiB: 1, decoys: true });
+    t.truthy(r.violation, `${bug} ran ${r.elapsedMs} ms without a violation`);
+    t.log(`${bug}: ${r.violation?.invariant} after ${r.violation?.detectedAfterMs} ms — ${r.violation?.message.slice(0, 160)}`);
+  });
+}
