@@ -1,0 +1,53 @@
+// `ishare stress` end to end: a short clean run exits 0, a planted bug exits 1 with the violation in
+// the JSON report, bad options exit 2 with one line.
+import test from 'ava';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ishare, json, isOneErrorLine } from './helpers/run.ts';
+import { tempDir, removeDir } from '../../../test/helpers/trees.ts';
+import { writeVersion } from '../../core/test/helpers/share-trees.ts';
+
+const dir = tempDir('ishare-cli-stress-');
+const v1 = join(dir, 'v1');
+const v2 = join(dir, 'v2');
+mkdirSync(v1);
+mkdirSync(v2);
+writeVersion(v1, 1);
+writeVersion(v2, 2);
+const cacheEnv = { ISHARE_CACHE: join(dir, 'cache') };
+test.after.always(() => removeDir(dir));
+
+interface Report { ops: number; violation?: { invariant: string; message: string }; inject: string[] }
+
+test.serial('a short clean run exits 0 and reports ops, locks and served-by', async (t) => {
+  const r = await ishare(['stress', v1, v2, '--seconds', '2', '--workers', '2', '--pool-mib', '1', '--json'], cacheEnv);
+  t.is(r.status, 0, r.stderr);
+  const rep = json<Report & { locks: unknown[]; servedBy: unknown[] }>(r);
+  t.true(rep.ops > 0);
+  t.is(rep.violation, undefined);
+  t.true(rep.locks.length > 0);
+  t.is(rep.servedBy.length, 5, 'two images and three decoys');
+});
+
+test.serial('a planted bug exits 1 and names the violated invariant', async (t) => {
+  const r = await ishare(['stress', v1, v2, '--seconds', '30', '--workers', '2', '--pool-mib', '1', '--inject', 'early-uptodate', '--json'], cacheEnv);
+  t.is(r.status, 1, r.stderr);
+  const rep = json<Report>(r);
+  t.deepEqual(rep.inject, ['EARLY_UPTODATE']);
+  t.truthy(rep.violation);
+  t.true(isOneErrorLine(r.stderr), r.stderr);
+});
+
+test('bad options exit 2 with one line', async (t) => {
+  for (const args of [['--inject', 'nope'], ['--jitter', '2'], ['--policy', 'fast'], ['--seconds', '1', '--ops', '5'], ['--workers', '0']]) {
+    const r = await ishare(['stress', v1, v2, ...args], cacheEnv);
+    t.is(r.status, 2, args.join(' '));
+    t.true(isOneErrorLine(r.stderr), r.stderr);
+  }
+});
+
+test('--list-bugs lists every planted bug', async (t) => {
+  const r = await ishare(['stress', '--list-bugs', '--json']);
+  t.is(r.status, 0);
+  t.true(json<{ name: string }[]>(r).length >= 6);
+});
