@@ -3,10 +3,13 @@
 // here are chosen to end where readahead ends too (a whole 4-page window, a file's last page, a whole
 // small file): then "the pages the trace touched", computed from the sources, is the exact figure.
 import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseTrace, parseTraceDetailed, normalizePath, TraceError, runCompare, runRead } from '../src/index.ts';
 import { buildPair, expectedTouched, PAGE, type Pair } from './helpers/pair-trees.ts';
 import { RANGES, STRACE } from './helpers/traces.ts';
-import { removeDir } from '../../../test/helpers/trees.ts';
+import { removeDir, hasCommand } from '../../../test/helpers/trees.ts';
 
 // ---- parsing ----
 
@@ -111,4 +114,35 @@ test.serial('replaying an strace trace caches the pages its reads returned', asy
   const one = await runRead({ images: [pair.images[1]], workers: 1, trace: ops });
   t.is(one.pageCacheBytes, expectedTouched([pair.srcs[1]], ops).noShare);
   t.is(one.trace?.missingOps, 1, '/data/moved-v1 is not in version 2');
+});
+
+test.serial('a real strace of cat: its reads of the tree come out as ranges, the rest as paths in no image', async (t) => {
+  if (!hasCommand('strace')) {
+    t.log('skipped: strace is not installed');
+    t.pass();
+    return;
+  }
+  const out = join(pair.dir, 'cat.strace');
+  // Relative paths with the tree as the working directory: they land at the image's root.
+  const r = spawnSync('strace', ['-f', '-o', out, '-e', 'trace=openat,read,pread64,close', 'cat', 'lib/tiny', 'lib/page-plus', 'data/moved-v1'], { cwd: pair.srcs[0], stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (r.status !== 0) {
+    t.log(`skipped: strace could not trace here (${r.stderr.trim().split('\n')[0]})`);
+    t.pass();
+    return;
+  }
+  const parsed = parseTraceDetailed(readFileSync(out, 'utf8'));
+  t.is(parsed.format, 'strace');
+  const ours = new Set(['/lib/tiny', '/lib/page-plus', '/data/moved-v1']);
+  const mine = parsed.ops.filter((o) => ours.has(o.path));
+  const total = (p: string): number => mine.filter((o) => o.path === p).reduce((s, o) => s + o.length, 0);
+  t.is(total('/lib/tiny'), 1);
+  t.is(total('/lib/page-plus'), PAGE + 1);
+  t.is(total('/data/moved-v1'), 20_000);
+  t.true(mine.every((o) => o.offset + o.length <= 20_000));
+  const res = await runCompare({ images: pair.images, workers: 2, policy: 'any', trace: parsed.ops });
+  t.log(`${parsed.ops.length} reads, ${res.trace?.missingOps} outside the images (${res.trace?.missingExamples.slice(0, 3).join(', ')}); no share ${res.noShare.pageCacheBytes}, share ${res.share.pageCacheBytes}`);
+  // Whole small files: tiny and page-plus in both images, moved-v1 only in the first.
+  const want = expectedTouched(pair.srcs, mine);
+  t.is(res.noShare.pageCacheBytes, want.noShare);
+  t.is(res.share.pageCacheBytes, want.share);
 });
