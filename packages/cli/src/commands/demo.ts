@@ -1,7 +1,8 @@
 // `ishare demo`: the project's opening act on bundled data — two adjacent releases of a real package.
 // Builds (or reuses) one image per release, inspects both, proves every file reads back equal to its
-// source, and counts files identical across releases: the bytes inode page-cache sharing can dedup.
-// (This becomes the memory comparison once the kernel lands; it stays in its own file.)
+// source, counts files identical across releases, and then runs the seed's experiment on the pair:
+// the page cache of reading every file without and with inode page-cache sharing, under both
+// real-inode policies, written to out/compare.json and out/compare.svg.
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,11 @@ import { subtree } from '../walk.ts';
 import { humanBytes } from '../format.ts';
 import { inspectImage, type InspectReport } from './inspect.ts';
 import { writeOut } from '../output.ts';
+import type { RealInodePolicy } from '@ishare/core';
+import { loadWorkers, asUsage } from '../experiment-run.ts';
+import { phaseBar } from '../experiment-progress.ts';
+import { compareDetails, compareTable, pairLabel, type LabelledResult } from '../compare-report.ts';
+import { compareJson, writeChart, type CompareJson } from './compare.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const RELEASES = ['typescript-5.6.2', 'typescript-5.6.3'] as const;
@@ -131,7 +137,43 @@ function releaseLabel(name: string): string {
   return name.replace(/^typescript-/, 'typescript ');
 }
 
-interface DemoOptions { json?: boolean; cacheDir?: string }
+interface DemoOptions { json?: boolean; cacheDir?: string; outDir?: string }
+
+const POLICIES: readonly { policy: RealInodePolicy; what: string }[] = [
+  { policy: 'processing', what: 'the v7 seed: the real inode is one whose read is in flight, else any' },
+  { policy: 'any', what: 'mainline: the first backing inode that can be grabbed' },
+];
+
+/** The seed's experiment on the built pair, once per policy; tables printed, files written. */
+async function measure(results: readonly { name: string; image: string; reused: boolean; source: Source }[], outDir: string, json: boolean,
+  say: (s: string) => void): Promise<{ byPolicy: Record<string, CompareJson>; files: { json: string; svg: string } }> {
+  const w = await loadWorkers();
+  const prepared = results.map((r) => ({ input: r.source.dir, kind: 'dir' as const, image: r.image, built: !r.reused, label: r.name }));
+  const label = pairLabel(results.map((r) => r.name));
+  const rows: LabelledResult[] = [];
+  const byPolicy: Record<string, CompareJson> = {};
+  for (const { policy, what } of POLICIES) {
+    const bar = phaseBar(!json, `policy ${policy}: `);
+    let result;
+    try {
+      result = await asUsage(w, () => w.runCompare({ images: prepared.map((p) => p.image), policy, ...(bar.onProgress ? { onProgress: bar.onProgress } : {}) }));
+    } finally {
+      bar.stop();
+    }
+    const row: LabelledResult = { label, names: results.map((r) => r.name), result };
+    rows.push(row);
+    byPolicy[policy] = compareJson(result, prepared);
+    say('');
+    say(`memory after reading every file of both images — policy ${policy} (${what}):`);
+    say(compareTable([row]));
+    for (const line of compareDetails(row)) say(line);
+  }
+  mkdirSync(outDir, { recursive: true });
+  const files = { json: join(outDir, 'compare.json'), svg: join(outDir, 'compare.svg') };
+  writeFileSync(files.json, `${JSON.stringify(byPolicy, null, 2)}\n`);
+  writeChart(files.svg, rows);
+  return { byPolicy, files };
+}
 
 export async function runDemo(opts: DemoOptions): Promise<void> {
   const cacheDir = opts.cacheDir ?? join(REPO_ROOT, '.cache', 'demo');
@@ -178,14 +220,22 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   say(`distinct fingerprints across both images: ${union.size} for ${a.report.counts.files + b.report.counts.files} files; `
     + `reading everything caches ${humanBytes(allBytes)} without sharing, ${humanBytes(distinctBytes)} with it`);
 
+  const problems = results.flatMap((r) => r.check.problems.map((p) => `${r.name}${p}`));
+  // Measuring images that do not hold their sources would be measuring the wrong thing.
+  const measured = problems.length === 0 ? await measure(results, opts.outDir ?? join(REPO_ROOT, 'out'), opts.json === true, say) : undefined;
+  if (measured) {
+    say('');
+    say(`wrote ${relative(process.cwd(), measured.files.json) || measured.files.json} and ${relative(process.cwd(), measured.files.svg) || measured.files.svg}`);
+  }
+
   if (opts.json) {
     writeOut(`${JSON.stringify({
       releases: results.map((r) => ({ name: r.name, image: r.image, reused: r.reused, inspect: r.report, verifiedFiles: r.check.files, problems: r.check.problems })),
       identicalFiles: identical, identicalBytes, totalFiles: total,
       distinctFingerprints: union.size, dataBytesNoShare: allBytes, dataBytesShared: distinctBytes,
+      ...(measured ? { compare: measured.byPolicy, outputs: measured.files } : {}),
     }, null, 2)}\n`);
   }
-  const problems = results.flatMap((r) => r.check.problems.map((p) => `${r.name}${p}`));
   if (problems.length > 0) {
     for (const p of problems.slice(0, 20)) process.stderr.write(`  ${p}\n`);
     throw new CheckFailed(`${problems.length} file${problems.length === 1 ? '' : 's'} did not read back equal to their source`);
@@ -195,12 +245,16 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
 export function register(program: Command): void {
   program
     .command('demo')
-    .summary('build, inspect and verify images of two adjacent typescript releases')
+    .summary('the memory experiment on two adjacent typescript releases')
     .description('Build EROFS images of the bundled typescript 5.6.2 and 5.6.3 packages (cached, rebuilt when '
       + 'the source or the writer changes), inspect both, check every file reads back equal to its source '
-      + '(sha256), and count the files that are byte-identical between the releases.\n\n'
-      + 'Exits 1 if any file does not read back equal.')
+      + '(sha256), and count the files that are byte-identical between the releases. Then run `ishare compare` '
+      + 'on the pair under both real-inode policies (processing, any): the page cache of reading every file '
+      + 'without and with inode page-cache sharing, as the seed\'s table, saved to out/compare.json and '
+      + 'out/compare.svg.\n\n'
+      + 'Exits 1 if any file does not read back equal (and then measures nothing).')
     .option('--json', 'print the results as one JSON object')
     .option('--cache-dir <dir>', 'where the images are kept (default: .cache/demo in the repository)')
+    .option('--out-dir <dir>', 'where compare.json and compare.svg go (default: out/ in the repository)')
     .action(async (opts: DemoOptions) => runDemo(opts));
 }
