@@ -1,7 +1,8 @@
 // The memory experiment end to end with real worker threads and images from our mkfs: the page-cache
 // figures must equal what the source trees say they must be, under both real-inode policies.
 import test from 'ava';
-import { runCompare, runRead, PoolTooSmallError, ExperimentError, MAX_WORKERS, MAX_POOL_MIB } from '../src/index.ts';
+import { System } from '@ishare/core';
+import { runCompare, runRead, checkMeasurement, ReaderPool, PoolTooSmallError, ExperimentError, MAX_WORKERS, MAX_POOL_MIB } from '../src/index.ts';
 import { buildPair, expectedNoShare, expectedShare, sourceFiles, type Pair } from './helpers/pair-trees.ts';
 import { removeDir } from '../../../test/helpers/trees.ts';
 
@@ -75,4 +76,31 @@ test.serial('bad settings are refused with a message', async (t) => {
   await t.throwsAsync(runRead({ images: pair.images, workers: 0 }), { instanceOf: ExperimentError, message: /workers/ });
   await t.throwsAsync(runRead({ images: pair.images, workers: MAX_WORKERS + 1 }), { instanceOf: ExperimentError, message: /workers/ });
   await t.throwsAsync(runRead({ images: pair.images, poolMiB: MAX_POOL_MIB + 1 }), { instanceOf: ExperimentError, message: /pool size/ });
+});
+
+test.serial('a measurement during which pages were reclaimed is refused, asking for a bigger pool', async (t) => {
+  // The experiment never picks such a pool; build the situation by hand: 64 pages for 700 KB files.
+  const sys = System.create({ poolBytes: 64 * 4096 });
+  const pool = new ReaderPool(sys, { workers: 2 });
+  try {
+    const { mount } = sys.mount(pair.images[0]);
+    const r = await pool.readFiles(mount, sys.listFiles(mount).map((f) => f.path));
+    t.deepEqual(r.errors, []);
+    const st = sys.stats();
+    t.true(st.counters.RECLAIMED > 0, 'reclaim really ran');
+    const e = t.throws(() => checkMeasurement(st, st.poolBytes), { instanceOf: PoolTooSmallError });
+    t.regex(e!.message, /pages were reclaimed during the measurement.*raise --pool-mib above 1$/);
+    sys.unmount(mount);
+  } finally {
+    await pool.destroy();
+    sys.detach();
+  }
+  // And a clean run passes the same check.
+  const sys2 = System.create({ poolMiB: 16 });
+  try {
+    checkMeasurement(sys2.stats(), 16 * 2 ** 20);
+    t.pass();
+  } finally {
+    sys2.detach();
+  }
 });
