@@ -56,9 +56,13 @@ export interface ImageStats {
   /** Trace ranges replayed against this image (0 without a trace). */
   readonly ranges: number;
   readonly bytes: number;
-  /** Pages this image's device supplied, and how many of them filled a shared inode's cache. */
+  /**
+   * Pages this image's device supplied (block-mapped; tails inlined in the metadata are not counted),
+   * and how many of them filled a shared inode's cache.
+   */
   readonly pages: number;
   readonly sharedPages: number;
+  /** Device read calls (one per contiguous piece of a page) against this image. */
   readonly deviceReads: number;
 }
 
@@ -212,7 +216,10 @@ function planImages(images: readonly string[], trace: readonly TraceOp[] | undef
           }
           if (r === null) return;
           found[i] = true;
-          ranges.push([op.path, op.offset, op.length]);
+          // A read past the end returns nothing; clamp so a worker never sizes a buffer by a wild length.
+          const length = Math.min(op.length, Math.max(0, r.size - op.offset));
+          if (length === 0) return;
+          ranges.push([op.path, op.offset, length]);
           touched.set(r.nid, pagesOf(r.size));
         });
       }

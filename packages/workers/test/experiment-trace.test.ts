@@ -146,3 +146,14 @@ test.serial('a real strace of cat: its reads of the tree come out as ranges, the
   t.is(res.noShare.pageCacheBytes, want.noShare);
   t.is(res.share.pageCacheBytes, want.share);
 });
+
+test.serial('reads past the end replay as what they would return: clamped, or nothing', async (t) => {
+  const r = await runRead({ images: [pair.images[0]], workers: 1, trace: [
+    { path: '/lib/tiny', offset: 0, length: 1e12 },
+    { path: '/lib/tiny', offset: 10, length: 5 },
+  ] });
+  t.is(r.pageCacheBytes, PAGE);
+  t.is(r.bytes, 1);
+  t.is(r.trace?.replayed, 1);
+  t.is(r.trace?.missingOps, 0, 'the path exists: not missing, just empty');
+});
