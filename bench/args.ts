@@ -1,0 +1,93 @@
+// Command line of `pnpm bench`. Plain node:util parseArgs: the bench must not depend on the CLI package.
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+export interface BenchOptions {
+  /** Measured repetitions (one unmeasured warm-up pass always runs first). */
+  readonly reps: number;
+  readonly quick: boolean;
+  /** Source trees: their images are built (or reused) through the CLI's image cache. */
+  readonly sources?: readonly string[];
+  /** Prebuilt images, read as they are (no extracted tree to compare with). */
+  readonly images?: readonly string[];
+  /** Where the JSON results go. */
+  readonly outDir: string;
+  readonly loop: boolean;
+  readonly evict: boolean;
+  /** Bytes per read call, ours and Node's alike. */
+  readonly chunk: number;
+}
+
+export const USAGE = `usage: pnpm bench [--reps N] [--quick] [--source DIR,DIR | --images A.img,B.img]
+                  [--out DIR] [--no-loop] [--no-evict] [--chunk BYTES]
+
+Read throughput of ishare's shared page cache (ReaderPool, 1 and 2 workers; cold, fill, warm) side by
+side with Node reading the same files through the kernel (the source trees and a loop mount of the
+images), interleaved in one run. Default data: the bundled typescript-5.6.2 / 5.6.3 pair.
+
+  --reps N        measured repetitions (default 5; --quick: 2)
+  --quick         2 repetitions
+  --source A,B    source trees (images built through the image cache)
+  --images A,B    images as they are (no extracted-tree figures)
+  --out DIR       results directory (default bench/results)
+  --no-loop       skip the kernel loop-mount figures
+  --no-evict      skip every figure that needs the kernel's page cache dropped
+  --chunk BYTES   bytes per read call (default 131072)`;
+
+export class BenchUsageError extends Error {}
+
+function list(v: string | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
+  const items = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (items.length === 0) throw new BenchUsageError('an empty list');
+  return items.map((s) => resolve(s));
+}
+
+function posInt(name: string, v: string | undefined, dflt: number, max: number): number {
+  if (v === undefined) return dflt;
+  if (!/^\d+$/.test(v)) throw new BenchUsageError(`${name} must be a positive integer, not '${v}'`);
+  const n = Number(v);
+  if (n < 1 || n > max) throw new BenchUsageError(`${name} must be from 1 to ${max}`);
+  return n;
+}
+
+/** Returns undefined for --help. */
+export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefined {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        reps: { type: 'string' },
+        quick: { type: 'boolean', default: false },
+        source: { type: 'string' },
+        images: { type: 'string' },
+        out: { type: 'string' },
+        'no-loop': { type: 'boolean', default: false },
+        'no-evict': { type: 'boolean', default: false },
+        chunk: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    throw new BenchUsageError((e as Error).message);
+  }
+  if (values.help) return undefined;
+  if (values.source !== undefined && values.images !== undefined) throw new BenchUsageError('give --source or --images, not both');
+  const quick = values.quick === true;
+  return {
+    reps: posInt('--reps', values.reps, quick ? 2 : 5, 1000),
+    quick,
+    sources: list(values.source),
+    images: list(values.images),
+    outDir: resolve(values.out ?? resolve(REPO_ROOT, 'bench', 'results')),
+    loop: values['no-loop'] !== true,
+    evict: values['no-evict'] !== true,
+    chunk: posInt('--chunk', values.chunk, 128 * 1024, 64 * 1024 * 1024),
+  };
+}

@@ -1,0 +1,61 @@
+// The printed tables (cli-table3, the CLI's table library, loaded from the CLI package so the bench
+// needs no dependency of its own) and the JSON results file.
+import { createRequire } from 'node:module';
+import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from './args.ts';
+import type { ScenarioResult, RatioResult } from './stats.ts';
+
+interface TableLike {
+  push(...rows: (string | number)[][]): number;
+  toString(): string;
+}
+type TableCtor = new (opts: { head: string[]; colAligns?: ('left' | 'right' | 'center')[]; style?: { head?: string[]; border?: string[] } }) => TableLike;
+
+function tableCtor(): TableCtor {
+  const req = createRequire(join(REPO_ROOT, 'packages', 'cli', 'package.json'));
+  return req('cli-table3') as TableCtor;
+}
+
+const fmt = (x: number | null | undefined, d = 1): string => (x === null || x === undefined ? '—' : x.toFixed(d));
+
+export function scenarioTable(rs: readonly ScenarioResult[]): string {
+  const Table = tableCtor();
+  const t = new Table({
+    head: ['scenario', 'threads', 'median MiB/s', 'min', 'max', 'median ms', 'runs'],
+    colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
+    style: { head: [], border: [] },
+  });
+  for (const r of rs) {
+    if (r.available) {
+      t.push([r.id, String(r.threads), fmt(r.mibps?.median), fmt(r.mibps?.min), fmt(r.mibps?.max), fmt(r.medianMs, 1), String(r.runsMs.length)]);
+    } else {
+      t.push([r.id, String(r.threads), '—', '—', '—', '—', `0 (${r.reason})`]);
+    }
+  }
+  return t.toString();
+}
+
+export function ratioTable(rs: readonly RatioResult[]): string {
+  const Table = tableCtor();
+  const t = new Table({
+    head: ['ratio of median MiB/s', 'what', 'value', 'target', 'verdict'],
+    colAligns: ['left', 'left', 'right', 'right', 'left'],
+    style: { head: [], border: [] },
+  });
+  for (const r of rs) t.push([r.id, r.label, r.value === null ? '—' : `${r.value.toFixed(2)}×`, r.target === null ? '' : `≥ ${r.target}×`, r.verdict]);
+  return t.toString();
+}
+
+/** Write <dir>/<ISO time>.json and <dir>/latest.json; returns the timestamped path. */
+export function writeResults(dir: string, startedAt: string, json: unknown): string {
+  mkdirSync(dir, { recursive: true });
+  const text = `${JSON.stringify(json, null, 2)}\n`;
+  const file = join(dir, `${startedAt.replace(/:/g, '-')}.json`);
+  writeFileSync(file, text);
+  // latest.json replaced whole: a reader never sees half of it.
+  const tmp = join(dir, `.latest.json.tmp-${process.pid}`);
+  writeFileSync(tmp, text);
+  renameSync(tmp, join(dir, 'latest.json'));
+  return file;
+}

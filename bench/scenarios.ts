@@ -1,0 +1,76 @@
+// What the bench measures and how the figures are compared. Ids read as family.cache.threads:
+//  ours.*  our page cache through the ReaderPool (Nw) or in the main thread (main);
+//  tree.*  Node reading the source trees through the kernel (Nt: N reader threads; main: main thread);
+//  loop.*  Node reading a read-only loop mount of the images (the kernel's own EROFS).
+// cold: nothing of the data cached anywhere (our cache dropped and the image files evicted from the
+// kernel's cache; the tree's files evicted; the loop mount remounted with the images evicted);
+// fill: the file system's cache empty while the image file is in the kernel's cache (our dropCaches;
+// a loop remount) — the cost of filling a cache when the device is fast; warm: everything cached.
+
+export type Family = 'ours' | 'tree' | 'loop';
+export type CacheState = 'cold' | 'fill' | 'warm';
+
+export interface ScenarioSpec {
+  readonly id: string;
+  readonly family: Family;
+  readonly cache: CacheState;
+  /** Reader threads; 'main' reads in the main thread. */
+  readonly threads: number | 'main';
+  readonly label: string;
+}
+
+const FAMILY_LABEL: Record<Family, string> = {
+  ours: 'ours',
+  tree: 'kernel, tree',
+  loop: 'kernel, loop mount',
+};
+
+function spec(family: Family, cache: CacheState, threads: number | 'main'): ScenarioSpec {
+  const suffix = threads === 'main' ? 'main' : `${threads}${family === 'ours' ? 'w' : 't'}`;
+  return { id: `${family}.${cache}.${suffix}`, family, cache, threads, label: `${FAMILY_LABEL[family]}, ${cache}` };
+}
+
+export const SCENARIOS: readonly ScenarioSpec[] = [
+  spec('ours', 'cold', 1), spec('ours', 'cold', 2),
+  spec('ours', 'fill', 1), spec('ours', 'fill', 2),
+  spec('ours', 'warm', 1), spec('ours', 'warm', 2), spec('ours', 'warm', 'main'),
+  spec('tree', 'cold', 1), spec('tree', 'cold', 2),
+  spec('tree', 'warm', 1), spec('tree', 'warm', 2), spec('tree', 'warm', 'main'),
+  spec('loop', 'cold', 1), spec('loop', 'cold', 2),
+  spec('loop', 'fill', 1), spec('loop', 'fill', 2),
+  spec('loop', 'warm', 1), spec('loop', 'warm', 2),
+];
+
+export interface RatioSpec {
+  readonly id: string;
+  readonly num: string;
+  readonly den: string;
+  /** Targets of issue 3; undefined: shown for context only. */
+  readonly target?: number;
+  readonly label: string;
+}
+
+function r(num: string, den: string, label: string, target?: number): RatioSpec {
+  return { id: `${num} / ${den}`, num, den, target, label };
+}
+
+export const RATIOS: readonly RatioSpec[] = [
+  r('ours.warm.1w', 'tree.warm.1t', 'warm vs kernel (tree), 1 thread', 0.5),
+  r('ours.warm.2w', 'tree.warm.2t', 'warm vs kernel (tree), 2 threads', 0.5),
+  r('ours.warm.1w', 'loop.warm.1t', 'warm vs kernel (loop), 1 thread', 0.5),
+  r('ours.warm.2w', 'loop.warm.2t', 'warm vs kernel (loop), 2 threads', 0.5),
+  r('ours.warm.main', 'tree.warm.main', 'warm in-process vs kernel (tree), main thread'),
+  r('ours.cold.1w', 'tree.cold.1t', 'cold vs kernel cold (tree), 1 thread', 0.5),
+  r('ours.cold.2w', 'tree.cold.2t', 'cold vs kernel cold (tree), 2 threads', 0.5),
+  r('ours.cold.1w', 'loop.cold.1t', 'cold vs kernel cold (loop), 1 thread', 0.5),
+  r('ours.cold.2w', 'loop.cold.2t', 'cold vs kernel cold (loop), 2 threads', 0.5),
+  r('ours.fill.1w', 'loop.fill.1t', 'fill vs kernel fill (loop), 1 thread', 0.5),
+  r('ours.fill.2w', 'loop.fill.2t', 'fill vs kernel fill (loop), 2 threads', 0.5),
+  r('ours.fill.2w', 'ours.fill.1w', 'ours fill, 2 workers / 1', 1.6),
+  r('ours.cold.2w', 'ours.cold.1w', 'ours cold, 2 workers / 1', 1.6),
+  r('ours.warm.2w', 'ours.warm.1w', 'ours warm, 2 workers / 1'),
+  r('ours.warm.1w', 'ours.warm.main', 'ours warm, pool (1 worker) / in-process'),
+  r('tree.cold.2t', 'tree.cold.1t', 'kernel cold (tree), 2 threads / 1'),
+  r('tree.warm.2t', 'tree.warm.1t', 'kernel warm (tree), 2 threads / 1'),
+  r('loop.fill.2t', 'loop.fill.1t', 'kernel fill (loop), 2 threads / 1'),
+];

@@ -1,0 +1,76 @@
+// Medians over repetitions. Throughput is reported in MiB/s (2^20 bytes per second); a ratio is the
+// ratio of two median throughputs measured in the same run.
+import type { ScenarioSpec, RatioSpec } from './scenarios.ts';
+
+export const MiB = 1024 * 1024;
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+export interface Throughput {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+export interface ScenarioResult {
+  readonly id: string;
+  readonly label: string;
+  readonly family: string;
+  readonly cache: string;
+  readonly threads: number | 'main';
+  readonly available: boolean;
+  /** Why not measured (when not available). */
+  readonly reason?: string;
+  readonly files: number;
+  readonly bytes: number;
+  readonly runsMs: number[];
+  readonly medianMs: number | null;
+  /** MiB/s over the repetitions. */
+  readonly mibps: Throughput | null;
+}
+
+export type Verdict = 'PASS' | 'MISS' | 'n/a' | 'info';
+
+export interface RatioResult {
+  readonly id: string;
+  readonly label: string;
+  readonly value: number | null;
+  readonly target: number | null;
+  readonly verdict: Verdict;
+  readonly reason?: string;
+}
+
+const round = (x: number, d: number): number => Math.round(x * 10 ** d) / 10 ** d;
+
+export function scenarioResult(s: ScenarioSpec, files: number, bytes: number, runsMs: number[], reason?: string): ScenarioResult {
+  const base = { id: s.id, label: s.label, family: s.family, cache: s.cache, threads: s.threads, files, bytes };
+  if (reason !== undefined || runsMs.length === 0) {
+    return { ...base, available: false, reason: reason ?? 'not measured', runsMs: [], medianMs: null, mibps: null };
+  }
+  const mibps = (ms: number): number => round(bytes / MiB / (ms / 1000), 1);
+  const med = median(runsMs);
+  return {
+    ...base,
+    available: true,
+    runsMs: runsMs.map((x) => round(x, 3)),
+    medianMs: round(med, 3),
+    mibps: { median: mibps(med), min: mibps(Math.max(...runsMs)), max: mibps(Math.min(...runsMs)) },
+  };
+}
+
+export function ratioResult(rs: RatioSpec, byId: ReadonlyMap<string, ScenarioResult>): RatioResult {
+  const a = byId.get(rs.num);
+  const b = byId.get(rs.den);
+  const target = rs.target ?? null;
+  if (!a?.mibps || !b?.mibps) {
+    const missing = [a, b].filter((x) => !x?.mibps).map((x) => `${x?.id}: ${x?.reason ?? 'not measured'}`);
+    return { id: rs.id, label: rs.label, value: null, target, verdict: target === null ? 'info' : 'n/a', reason: missing.join('; ') };
+  }
+  const value = round(a.mibps.median / b.mibps.median, 3);
+  const verdict: Verdict = target === null ? 'info' : value >= target ? 'PASS' : 'MISS';
+  return { id: rs.id, label: rs.label, value, target, verdict };
+}
