@@ -1,6 +1,6 @@
 // The demo (what `pnpm start` runs): builds, reuses, verifies — and notices a corrupted image.
 import test from 'ava';
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readSync, readdirSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir, removeDir } from '../../../test/helpers/trees.ts';
 import { ErofsImage } from '../src/engine.ts';
@@ -41,7 +41,10 @@ test.serial('a second run reuses the images', async (t) => {
 });
 
 test.serial('a cached image whose data no longer matches its source fails the check (exit 1)', async (t) => {
-  const image = join(cache, 'typescript-5.6.3.img');
+  // The cache names images by content key; the 5.6.3 image is the newer of the two built ones.
+  const built = readdirSync(cache).filter((f) => f.endsWith('.img')).map((f) => join(cache, f));
+  t.is(built.length, 2);
+  const image = built.find((f) => { const i = ErofsImage.open(f); try { return i.resolve('/package.json') && JSON.parse(Buffer.from(i.readFile(i.resolve('/package.json'))).toString()).version === '5.6.3'; } finally { i.close(); } })!;
   // Flip one byte inside the data of a known file, leaving all metadata intact.
   const img = ErofsImage.open(image);
   let pos: number;

@@ -4,100 +4,51 @@
 // the page cache of reading every file without and with inode page-cache sharing, under both
 // real-inode policies, written to out/compare.json and out/compare.svg.
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import type { Command } from 'commander';
 import Table from 'cli-table3';
 import type { ErofsImage } from '../engine.ts';
-import { CheckFailed, UsageError } from '../errors.ts';
+import { CheckFailed } from '../errors.ts';
 import { openImage } from '../image.ts';
 import { subtree } from '../walk.ts';
 import { humanBytes } from '../format.ts';
 import { inspectImage, type InspectReport } from './inspect.ts';
 import { writeOut } from '../output.ts';
+import { BUNDLED_RELEASES, REPO_ROOT, packageDir } from '../bundled.ts';
+import { defaultCacheDir, prepareInputs } from '../image-cache.ts';
 import type { RealInodePolicy } from '@ishare/core';
 import { loadWorkers, asUsage } from '../experiment-run.ts';
 import { phaseBar } from '../experiment-progress.ts';
 import { compareDetails, compareTable, pairLabel, type LabelledResult } from '../compare-report.ts';
 import { compareJson, writeChart, type CompareJson } from './compare.ts';
 
-const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
-const RELEASES = ['typescript-5.6.2', 'typescript-5.6.3'] as const;
-// Fixed so that the same source always gives the same image bytes.
-const BUILD_TIME = 1_700_000_000;
-const BUILD_UUID = '15a4e000-0000-4000-8000-000000000001';
+const RELEASES = BUNDLED_RELEASES;
 
 interface SourceFile { sha256: string; size: number }
 interface Source { name: string; dir: string; files: Map<string, SourceFile>; symlinks: Map<string, string> }
-
-function packageDir(name: string): string {
-  const req = createRequire(join(REPO_ROOT, 'package.json'));
-  let pkgJson: string;
-  try {
-    pkgJson = req.resolve(`${name}/package.json`);
-  } catch {
-    throw new UsageError(`${name} is not installed (run: npx -y pnpm@10 install)`);
-  }
-  // pnpm links packages into its store; the image should hold the real tree, not the link.
-  return realpathSync(dirname(pkgJson));
-}
 
 function sha256(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** Read the source tree once: contents hash per file (for verification) and a cache key for the image. */
-function scanSource(name: string): { source: Source; stamp: string } {
+/** Read the source tree once: contents hash per file and symlink targets, to verify the image against. */
+function scanSource(name: string): Source {
   const dir = packageDir(name);
   const files = new Map<string, SourceFile>();
   const symlinks = new Map<string, string>();
-  const stamp = createHash('sha256');
   const walk = (abs: string): void => {
     for (const entry of readdirSync(abs).sort()) {
       const p = join(abs, entry);
       const rel = relative(dir, p);
       const st = lstatSync(p);
-      stamp.update(`${rel}\0${st.mode}\0${st.size}\0${Math.floor(st.mtimeMs)}\n`);
       if (st.isDirectory()) walk(p);
       else if (st.isSymbolicLink()) symlinks.set(rel, readlinkSync(p));
       else if (st.isFile()) files.set(rel, { sha256: sha256(readFileSync(p)), size: st.size });
     }
   };
   walk(dir);
-  return { source: { name, dir, files, symlinks }, stamp: stamp.digest('hex') };
-}
-
-/** Hash of the image writer's own code: a changed writer must not reuse images made by the old one. */
-function writerStamp(): string {
-  const h = createHash('sha256');
-  const walk = (abs: string): void => {
-    if (!existsSync(abs)) return;
-    for (const entry of readdirSync(abs).sort()) {
-      const p = join(abs, entry);
-      if (lstatSync(p).isDirectory()) walk(p);
-      else if (entry.endsWith('.ts')) h.update(`${entry}\0`).update(readFileSync(p));
-    }
-  };
-  walk(join(REPO_ROOT, 'packages/core/src/erofs'));
-  return h.digest('hex');
-}
-
-async function buildImage(source: Source, stamp: string, cacheDir: string): Promise<{ image: string; reused: boolean }> {
-  const image = join(cacheDir, `${source.name}.img`);
-  const keyFile = `${image}.key`;
-  if (existsSync(image) && existsSync(keyFile) && readFileSync(keyFile, 'utf8') === stamp) return { image, reused: true };
-  const { mkfs } = await import('../writer.ts');
-  const tmp = `${image}.tmp-${process.pid}`;
-  try {
-    await mkfs({ out: tmp, source: source.dir, timestamp: BUILD_TIME, uuid: BUILD_UUID });
-    renameSync(tmp, image);
-  } finally {
-    rmSync(tmp, { force: true });
-  }
-  writeFileSync(keyFile, stamp);
-  return { image, reused: false };
+  return { name, dir, files, symlinks };
 }
 
 interface Verification {
@@ -176,16 +127,17 @@ async function measure(results: readonly { name: string; image: string; reused: 
 }
 
 export async function runDemo(opts: DemoOptions): Promise<void> {
-  const cacheDir = opts.cacheDir ?? join(REPO_ROOT, '.cache', 'demo');
-  mkdirSync(cacheDir, { recursive: true });
-  const wstamp = writerStamp();
+  const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const say = (s: string): void => { if (!opts.json) writeOut(`${s}\n`); };
   say(`ishare demo: two adjacent releases of a real package (${RELEASES.map(releaseLabel).join(' and ')})`);
 
   const results: { name: string; image: string; reused: boolean; report: InspectReport; check: Verification; source: Source }[] = [];
   for (const name of RELEASES) {
-    const { source, stamp } = scanSource(name);
-    const { image, reused } = await buildImage(source, createHash('sha256').update(stamp).update(wstamp).digest('hex'), cacheDir);
+    const source = scanSource(name);
+    // The same content-keyed cache compare, stress and bench use: one image per source tree.
+    const [prepared] = await prepareInputs([source.dir], { cacheDir });
+    const { image } = prepared;
+    const reused = !prepared.built;
     say(`${reused ? 'reused' : 'built '} ${relative(process.cwd(), image) || image}  (from ${relative(REPO_ROOT, source.dir)})`);
     const img = await openImage(image);
     try {
@@ -218,7 +170,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const distinctBytes = [...union.values()].reduce((x, y) => x + y, 0);
   const allBytes = a.report.dataBytes + b.report.dataBytes;
   say(`distinct fingerprints across both images: ${union.size} for ${a.report.counts.files + b.report.counts.files} files; `
-    + `reading everything caches ${humanBytes(allBytes)} without sharing, ${humanBytes(distinctBytes)} with it`);
+    + `file data ${humanBytes(allBytes)} in all, ${humanBytes(distinctBytes)} of distinct content (bytes; the page cache below counts whole pages)`);
 
   const problems = results.flatMap((r) => r.check.problems.map((p) => `${r.name}${p}`));
   // Measuring images that do not hold their sources would be measuring the wrong thing.
