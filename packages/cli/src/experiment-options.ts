@@ -2,6 +2,7 @@
 // commander's InvalidArgumentError: one `ishare: option ... is invalid. <why>` line and exit 2.
 import { InvalidArgumentError } from 'commander';
 import type { RealInodePolicy } from '@ishare/core';
+import type { ExperimentOptions } from '@ishare/workers';
 
 // The same limits as @ishare/workers' experiment (a test keeps them equal); repeated here so that
 // parsing options does not load the kernel and the worker pool.
@@ -30,4 +31,28 @@ export function parseDomain(v: string): string {
   // eslint-disable-next-line no-control-regex
   if (v === '' || /[,\x00-\x1f]/.test(v) || Buffer.byteLength(v) > 255) throw new InvalidArgumentError('expected a non-empty name without commas (at most 255 bytes)');
   return v;
+}
+
+/** The experiment options every command shares, as the CLI gathered them. */
+export interface ExperimentCliOptions {
+  workers?: number;
+  poolMib?: number;
+  domain?: string;
+  policy: RealInodePolicy;
+}
+
+/**
+ * The common part of runRead/runCompare's options: only what the user gave (so the experiment's own
+ * defaults apply otherwise), plus the trace and the progress callback when there are any.
+ */
+export function experimentOptions(images: string[], o: ExperimentCliOptions, trace: ExperimentOptions['trace'], onProgress: ExperimentOptions['onProgress']): ExperimentOptions {
+  return {
+    images,
+    policy: o.policy,
+    ...(o.workers !== undefined ? { workers: o.workers } : {}),
+    ...(o.domain !== undefined ? { domainId: o.domain } : {}),
+    ...(o.poolMib !== undefined ? { poolMiB: o.poolMib } : {}),
+    ...(trace ? { trace } : {}),
+    ...(onProgress ? { onProgress } : {}),
+  };
 }

@@ -7,4 +7,4 @@ export { parseTrace, parseTraceDetailed, normalizePath, TraceError } from './tra
 export type { TraceOp, TraceFormat, ParsedTrace } from './trace.ts';
 export { runStress } from './stress/controller.ts';
 export type { StressOptions, StressReport } from './stress/controller.ts';
-export { buildDecoys, forgeFingerprint } from './stress/decoys.ts';
+export { buildDecoys } from './stress/decoys.ts';

@@ -9,7 +9,7 @@ import type { RealInodePolicy } from '@ishare/core';
 import type { CompareResult, ParsedTrace } from '@ishare/workers';
 import { UsageError } from '../errors.ts';
 import { writeOut } from '../output.ts';
-import { parseDomain, parsePolicy, parsePoolMiB, parseWorkers } from '../experiment-options.ts';
+import { experimentOptions, parseDomain, parsePolicy, parsePoolMiB, parseWorkers } from '../experiment-options.ts';
 import { prepareInputs, type PreparedInput } from '../image-cache.ts';
 import { asUsage, loadWorkers, readTraceFile } from '../experiment-run.ts';
 import { phaseBar } from '../experiment-progress.ts';
@@ -66,13 +66,7 @@ export async function runCompareCommand(inputs: readonly string[], o: CompareCli
   let result: CompareResult;
   try {
     result = await asUsage(w, () => w.runCompare({
-      images: prepared.map((p) => p.image),
-      policy: o.policy,
-      ...(o.workers !== undefined ? { workers: o.workers } : {}),
-      ...(o.domain !== undefined ? { domainId: o.domain } : {}),
-      ...(o.poolMib !== undefined ? { poolMiB: o.poolMib } : {}),
-      ...(trace ? { trace: trace.ops } : {}),
-      ...(bar.onProgress ? { onProgress: bar.onProgress } : {}),
+      ...experimentOptions(prepared.map((p) => p.image), o, trace?.ops, bar.onProgress),
     }));
   } finally {
     bar.stop();

@@ -6,7 +6,7 @@ import Table from 'cli-table3';
 import type { RealInodePolicy } from '@ishare/core';
 import type { ReadResult } from '@ishare/workers';
 import { writeOut } from '../output.ts';
-import { parseDomain, parsePolicy, parsePoolMiB, parseWorkers } from '../experiment-options.ts';
+import { experimentOptions, parseDomain, parsePolicy, parsePoolMiB, parseWorkers } from '../experiment-options.ts';
 import { prepareInputs } from '../image-cache.ts';
 import { asUsage, loadWorkers, readTraceFile } from '../experiment-run.ts';
 import { phaseBar } from '../experiment-progress.ts';
@@ -53,14 +53,8 @@ export async function runReadCommand(inputs: readonly string[], o: ReadCliOption
   let r: ReadResult;
   try {
     r = await asUsage(w, () => w.runRead({
-      images: prepared.map((p) => p.image),
+      ...experimentOptions(prepared.map((p) => p.image), o, trace?.ops, bar.onProgress),
       inodeShare: o.share ?? false,
-      policy: o.policy,
-      ...(o.workers !== undefined ? { workers: o.workers } : {}),
-      ...(o.domain !== undefined ? { domainId: o.domain } : {}),
-      ...(o.poolMib !== undefined ? { poolMiB: o.poolMib } : {}),
-      ...(trace ? { trace: trace.ops } : {}),
-      ...(bar.onProgress ? { onProgress: bar.onProgress } : {}),
     }));
   } finally {
     bar.stop();

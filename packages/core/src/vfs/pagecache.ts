@@ -27,36 +27,35 @@ export function pageCacheInit(a: Arena): void {
   }
 }
 
+/** The frame caching (mapping, index) in bucket b's chain, or NIL. Bucket lock held. */
+function lookupLocked(a: Arena, b: number, mapping: number, index: number): number {
+  const i32 = a.i32;
+  let f = i32[b + 1];
+  while (f !== NIL) {
+    const r = a.frames + f * FRAME_WORDS;
+    if (i32[r + F_MAPPING] === mapping && i32[r + F_INDEX] === index) return f;
+    f = i32[r + F_HASH_NEXT];
+  }
+  return NIL;
+}
+
 /** find_get_page: the frame caching (mapping, index) with a reference taken, or NIL. */
 export function findGetPage(a: Arena, mapping: number, index: number): number {
   const i32 = a.i32;
   const b = bucketOf(a, mapping, index);
   spinLock(i32, b, LOCK_CLASS.PAGE_INDEX);
-  let f = i32[b + 1];
-  while (f !== NIL) {
-    const r = a.frames + f * FRAME_WORDS;
-    if (i32[r + F_MAPPING] === mapping && i32[r + F_INDEX] === index) {
-      Atomics.add(i32, r + F_REF, 1);
-      break;
-    }
-    f = i32[r + F_HASH_NEXT];
-  }
+  const f = lookupLocked(a, b, mapping, index);
+  if (f !== NIL) Atomics.add(i32, a.frames + f * FRAME_WORDS + F_REF, 1);
   spinUnlock(i32, b);
   return f;
 }
 
 /** True when (mapping, index) is cached (no reference taken; a hint for readahead). */
 export function pageCached(a: Arena, mapping: number, index: number): boolean {
-  const i32 = a.i32;
   const b = bucketOf(a, mapping, index);
-  spinLock(i32, b, LOCK_CLASS.PAGE_INDEX);
-  let f = i32[b + 1];
-  while (f !== NIL) {
-    const r = a.frames + f * FRAME_WORDS;
-    if (i32[r + F_MAPPING] === mapping && i32[r + F_INDEX] === index) break;
-    f = i32[r + F_HASH_NEXT];
-  }
-  spinUnlock(i32, b);
+  spinLock(a.i32, b, LOCK_CLASS.PAGE_INDEX);
+  const f = lookupLocked(a, b, mapping, index);
+  spinUnlock(a.i32, b);
   return f !== NIL;
 }
 
@@ -68,12 +67,9 @@ export function addToPageCache(a: Arena, f: number, mapping: number, index: numb
   const i32 = a.i32;
   const b = bucketOf(a, mapping, index);
   spinLock(i32, b, LOCK_CLASS.PAGE_INDEX);
-  for (let g = i32[b + 1]; g !== NIL; g = i32[a.frames + g * FRAME_WORDS + F_HASH_NEXT]) {
-    const r = a.frames + g * FRAME_WORDS;
-    if (i32[r + F_MAPPING] === mapping && i32[r + F_INDEX] === index) {
-      spinUnlock(i32, b);
-      return false;
-    }
+  if (lookupLocked(a, b, mapping, index) !== NIL) {
+    spinUnlock(i32, b);
+    return false;
   }
   const r = a.frames + f * FRAME_WORDS;
   i32[r + F_MAPPING] = mapping;

@@ -2,8 +2,6 @@
 // content moved to another path, an empty file, a hard link, and duplicates within one tree.
 import { mkdirSync, writeFileSync, linkSync } from 'node:fs';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { seededBytes, tempDir } from '../../../../test/helpers/trees.ts';
 import { mkfs } from '../../src/erofs/mkfs/index.ts';
 
@@ -39,17 +37,4 @@ export async function versionPair(opts: { fingerprint?: boolean } = {}): Promise
   return { dir, srcs, images };
 }
 
-/**
- * Forge a fingerprint in an image: replace the fingerprint xattr value of the file whose data hashes to
- * `victimData` with the fingerprint of `claimedData` (same xattr, different content). The superblock
- * checksum covers only the superblock, so the image stays valid.
- */
-export function forgeFingerprint(image: string, victimData: Uint8Array, claimedData: Uint8Array): void {
-  const img = readFileSync(image);
-  const victim = createHash('sha256').update(victimData).digest();
-  const claimed = createHash('sha256').update(claimedData).digest();
-  const at = img.indexOf(victim);
-  if (at < 0 || img.indexOf(victim, at + 1) >= 0) throw new Error('fingerprint to forge not found exactly once');
-  claimed.copy(img, at);
-  writeFileSync(image, img);
-}
+export { forgeFingerprint } from '../../src/debug/forge.ts';

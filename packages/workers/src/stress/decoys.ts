@@ -1,25 +1,10 @@
 // Decoy images the stress workload always mounts beside the user's: files whose fingerprint xattr is
 // forged to claim another file's content. Correct code never lets them share pages with the victim
 // (different domain, or different size), so any bug that does is caught by the byte oracle.
-import { mkdirSync, writeFileSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
-import { mkfs } from '@ishare/core';
-
-/**
- * Replace, in an image, the fingerprint of the file whose data is `victimData` by the fingerprint of
- * `claimedData`. The superblock checksum covers only the superblock, so the image stays valid.
- */
-export function forgeFingerprint(image: string, victimData: Uint8Array, claimedData: Uint8Array): void {
-  const img = readFileSync(image);
-  const victim = createHash('sha256').update(victimData).digest();
-  const claimed = createHash('sha256').update(claimedData).digest();
-  const at = img.indexOf(victim);
-  if (at < 0 || img.indexOf(victim, at + 1) >= 0) throw new Error('fingerprint to forge not found exactly once');
-  claimed.copy(img, at);
-  writeFileSync(image, img);
-}
+import { mkfs, forgeFingerprint } from '@ishare/core';
 
 function bytes(n: number, seed: number): Buffer {
   const b = Buffer.allocUnsafe(n);

@@ -3,7 +3,7 @@
 // (backing) inode per extent with realInode(policy) and drop it afterwards — the seed's
 // erofs_iomap_begin/end, with the context kept in the thread's Kernel instead of allocated per call.
 // readBegin/readEnd bracket each readahead/read_folio of a shared file (the processing list).
-import { readSync } from 'node:fs';
+import { readSync, readvSync } from 'node:fs';
 import type { Kernel } from '../../kernel.ts';
 import { PAGE_SIZE } from '../../mm/arena.ts';
 import { NIL } from '../../mm/list.ts';
@@ -12,7 +12,7 @@ import { setPageFlag, clearPageFlag, unlockPage, PG_UPTODATE, PG_ERROR, lruAdd, 
 import { inodeMount, inodeNid, inodeState, inodeCount, iput, I_INUSE, I_FREEING } from '../../vfs/inode.ts';
 import { mountCountDeviceRead } from '../../vfs/mount.ts';
 import { ErofsError } from '../../erofs/errors.ts';
-import { MAP_HOLE, MAP_INLINE } from '../../erofs/data.ts';
+import { MAP_HOLE, MAP_INLINE, MAP_MAPPED } from '../../erofs/data.ts';
 import { erofsSb } from './super.ts';
 import { realInode, readBegin, readEnd } from './ishare.ts';
 import { BUG, POINT, bugOn, hooksOn, point, InvariantViolation } from '../../debug/hooks.ts';
@@ -59,10 +59,17 @@ function iomapBegin(k: Kernel, file: OpenFile, pos: number): void {
       throw new InvariantViolation(`mapping through inode ${real} that holds no reference (i_count ${inodeCount(a, real)}, state ${inodeState(a, real)})`);
     }
   }
-  const m = inodeMount(a, real);
-  const sb = erofsSb(k, m);
-  const ino = sb.image.inode(inodeNid(a, real));
-  sb.image.mapBlocksInto(ino, pos, ctx.map);
+  try {
+    const sb = erofsSb(k, inodeMount(a, real));
+    const ino = sb.image.inode(inodeNid(a, real));
+    sb.image.mapBlocksInto(ino, pos, ctx.map);
+  } catch (e) {
+    // A corrupt extent: iomapEnd will not run for a mapping that never began (ctx.end is unset), so
+    // the real inode grabbed above is dropped here, or it stays referenced and unmount cannot evict it.
+    if (ctx.grabbed) iput(a, real, k.ops);
+    ctx.grabbed = false;
+    throw e;
+  }
   ctx.start = ctx.map.logical;
   ctx.end = ctx.map.logical + ctx.map.length;
 }
@@ -115,6 +122,105 @@ function fillPage(k: Kernel, file: OpenFile, f: number, index: number): void {
   if (want < PAGE_SIZE) chunk.fill(0, base + Math.max(0, want), base + PAGE_SIZE);
 }
 
+/** A filled page goes public: uptodate, unlocked, on the LRU, the caller's reference dropped. */
+function completePage(a: Kernel['a'], f: number): void {
+  setPageFlag(a, f, PG_UPTODATE);
+  unlockPage(a, f);
+  ctrInc(a.i32, CTR.DEVICE_PAGES);
+  lruAdd(a, f);
+  putPage(a, f);
+}
+
+// Pages of k.raFrames completed by the gathered path so far (read by erofsReadahead when it throws).
+let gatheredDone = 0;
+const iov: Uint8Array[] = [];
+
+/**
+ * Read k.raFrames[first, first + count), whose pages lie back to back on the device from `phys`, through
+ * inode `real` (still referenced: the open file's own inode, or a shared file's real inode before its
+ * iomapEnd), with one preadv — frames adjacent in the arena share one buffer — then publish them.
+ */
+function readRun(k: Kernel, file: OpenFile, first: number, count: number, phys: number, real: number): void {
+  const a = k.a;
+  const frames = k.raFrames;
+  let nv = 0;
+  let chunk: Buffer | undefined;
+  let start = 0;
+  let end = 0;
+  for (let x = first; x < first + count; x++) {
+    const f = frames[x];
+    const c = a.frameChunk(f);
+    const off = a.frameOffset(f);
+    if (c === chunk && off === end) {
+      end += PAGE_SIZE;
+      continue;
+    }
+    if (chunk) iov[nv++] = new Uint8Array(chunk.buffer, chunk.byteOffset + start, end - start);
+    chunk = c;
+    start = off;
+    end = off + PAGE_SIZE;
+  }
+  iov[nv++] = new Uint8Array(chunk!.buffer, chunk!.byteOffset + start, end - start);
+  iov.length = nv;
+  const sb = erofsSb(k, inodeMount(a, real));
+  const want = count * PAGE_SIZE;
+  const got = nv === 1 ? readSync(sb.fd, iov[0], 0, want, phys) : readvSync(sb.fd, iov, phys);
+  iov.length = 0;
+  if (got !== want) throw new ErofsError('ETRUNCATED', `short device read from ${sb.params.image}`, phys);
+  mountCountDeviceRead(a, sb.m, count, file.mapping !== file.inode);
+  for (let x = first; x < first + count; x++) completePage(a, frames[x]);
+  gatheredDone = first + count;
+}
+
+/**
+ * erofs_readahead without stress hooks: whole pages that continue each other on the device are read
+ * with one call, not one pread per page (that syscall was most of a cache fill's time). A run goes on
+ * across extents (chunks) only while it reads through the open file's own inode; a shared file's real
+ * inode is picked per extent and dropped at iomapEnd, so its run is read before that. Partial, inline
+ * and hole pages go through fillPage as before. Returns pages completed (all of them); when it throws,
+ * `gatheredDone` says how many were.
+ */
+function readaheadGathered(k: Kernel, file: OpenFile, index0: number, n: number): number {
+  const ctx = k.iomap;
+  const frames = k.raFrames;
+  gatheredDone = 0;
+  let run = 0; // frames[gatheredDone, gatheredDone + run) wait for one device read from runPhys
+  let runPhys = 0;
+  let runReal = NIL;
+  for (let j = 0; j < n; j++) {
+    const pos = (index0 + j) * PAGE_SIZE;
+    if (pos < ctx.start || pos >= ctx.end) {
+      if (run > 0 && ctx.grabbed) {
+        readRun(k, file, gatheredDone, run, runPhys, runReal);
+        run = 0;
+      }
+      iomapEnd(k);
+      iomapBegin(k, file, pos);
+    }
+    const map = ctx.map;
+    if (map.kind === MAP_MAPPED && pos + PAGE_SIZE <= ctx.end && pos + PAGE_SIZE <= file.size) {
+      const phys = map.physical + (pos - map.logical);
+      if (run > 0 && (phys !== runPhys + run * PAGE_SIZE || ctx.real !== runReal)) {
+        readRun(k, file, gatheredDone, run, runPhys, runReal);
+        run = 0;
+      }
+      if (run === 0) {
+        runPhys = phys;
+        runReal = ctx.real;
+      }
+      run++;
+    } else {
+      if (run > 0) readRun(k, file, gatheredDone, run, runPhys, runReal);
+      run = 0;
+      fillPage(k, file, frames[j], index0 + j);
+      completePage(k.a, frames[j]);
+      gatheredDone = j + 1;
+    }
+  }
+  if (run > 0) readRun(k, file, gatheredDone, run, runPhys, runReal);
+  return gatheredDone;
+}
+
 /**
  * erofs_readahead: fill `n` locked, page-cache-indexed frames k.raFrames[0..n) holding consecutive
  * pages from `index0`. Each page ends uptodate (or with PG_ERROR), unlocked, on the LRU, and the
@@ -129,7 +235,9 @@ export function erofsReadahead(k: Kernel, file: OpenFile, index0: number, n: num
   let err: unknown;
   let i = 0;
   try {
-    for (; i < n; i++) {
+    if (!hooksOn) {
+      i = readaheadGathered(k, file, index0, n);
+    } else for (; i < n; i++) {
       const f = frames[i];
       if (bugOn(BUG.EARLY_UPTODATE)) {
         setPageFlag(a, f, PG_UPTODATE);
@@ -147,6 +255,7 @@ export function erofsReadahead(k: Kernel, file: OpenFile, index0: number, n: num
     }
   } catch (e) {
     err = e;
+    if (!hooksOn) i = gatheredDone;
   } finally {
     iomapEnd(k);
     if (shared) readEnd(a, file.inode, file.mapping);
