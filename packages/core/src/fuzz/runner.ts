@@ -1,0 +1,316 @@
+// The fuzz run: a few worker threads check images; the runner hands out indexes, bounds each image in
+// time (a worker that overruns is terminated: a hang, and a fresh worker takes its place), tallies the
+// outcomes and saves every failing image — regenerated here from (run seed, index) — with a text file
+// describing its mutations and what went wrong.
+import { Worker } from 'node:worker_threads';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describeMutations, generateImage, prepareSeed, type SeedImage } from './mutate.ts';
+import { FAILING_KINDS, normalizeMessage, OUTCOME_KINDS, type CheckOutcome, type OutcomeKind } from './outcome.ts';
+import { DEFAULT_READ_CAP } from './reader-pass.ts';
+import type { WorkerInit, WorkerMessage, WorkerTask } from './worker.ts';
+
+export const DEFAULT_TIMEOUT_MS = 2000;
+export const DEFAULT_WORKERS = 2;
+/** Failing images saved per run at most (a systematic bug would otherwise fill the disk). */
+export const MAX_SAVED = 200;
+
+const ENTRY = fileURLToPath(new URL('./worker-entry.mjs', import.meta.url));
+const DEFAULT_MODULE = new URL('./worker-main.ts', import.meta.url).href;
+
+export interface FuzzOptions {
+  readonly seeds: readonly { readonly name: string; readonly bytes: Uint8Array }[];
+  readonly count: number;
+  /** Run seed: image i of a run depends only on (seed, i). */
+  readonly seed: number;
+  /** First image index (default 0): continue a run, or replay one index with count 1. */
+  readonly start?: number;
+  readonly workers?: number;
+  readonly timeoutMs?: number;
+  /** Where failing images go (created on the first failure); none saved when absent. */
+  readonly outDir?: string;
+  /** Run the kernel pass too (default true). */
+  readonly kernel?: boolean;
+  readonly readCap?: number;
+  readonly onProgress?: (done: number, total: number, counts: Readonly<Record<OutcomeKind, number>>) => void;
+  /** Worker module URL (tests: a stand-in checker). */
+  readonly workerModule?: string;
+}
+
+export interface FuzzFailure {
+  readonly index: number;
+  readonly seedImage: string;
+  readonly kind: OutcomeKind;
+  readonly phase: string | undefined;
+  readonly message: string;
+  readonly stack?: string;
+  /** Saved image path, when saved. */
+  readonly file?: string;
+}
+
+export interface FuzzReport {
+  readonly seed: number;
+  readonly start: number;
+  readonly images: number;
+  readonly seeds: string[];
+  readonly workers: number;
+  readonly timeoutMs: number;
+  readonly elapsedMs: number;
+  readonly imagesPerSec: number;
+  readonly counts: Record<OutcomeKind, number>;
+  readonly bySeed: Record<string, Record<OutcomeKind, number>>;
+  /** First typed error of each image, grouped by message shape, most frequent first. */
+  readonly topErrors: { message: string; code: string; count: number }[];
+  readonly codes: Record<string, number>;
+  readonly typedErrors: number;
+  readonly filesRead: number;
+  readonly verifiedUntouched: number;
+  readonly guardedReads: number;
+  readonly failures: FuzzFailure[];
+  readonly saved: number;
+}
+
+function zeroCounts(): Record<OutcomeKind, number> {
+  return Object.fromEntries(OUTCOME_KINDS.map((k) => [k, 0])) as Record<OutcomeKind, number>;
+}
+
+export function isFailing(kind: OutcomeKind): boolean {
+  return FAILING_KINDS.includes(kind);
+}
+
+interface Slot {
+  worker: Worker;
+  ready: boolean;
+  index: number | undefined;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** A small pool of terminable workers running one task at a time each. */
+class Pool {
+  private readonly slots: Slot[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly init: WorkerInit,
+    size: number,
+    private readonly timeoutMs: number,
+    private readonly onIdle: (slot: Slot) => void,
+    private readonly onResult: (index: number, seed: string, outcome: CheckOutcome) => void,
+    private readonly onFatal: (e: Error) => void,
+  ) {
+    for (let i = 0; i < size; i++) this.slots.push(this.spawn());
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(ENTRY, { workerData: this.init, resourceLimits: { maxOldGenerationSizeMb: 1024 } });
+    const slot: Slot = { worker, ready: false, index: undefined, timer: undefined };
+    worker.on('message', (msg: WorkerMessage) => {
+      if (msg.type === 'ready') {
+        slot.ready = true;
+        this.onIdle(slot);
+        return;
+      }
+      clearTimeout(slot.timer);
+      slot.index = undefined;
+      this.onResult(msg.index, msg.seed, msg.outcome);
+      this.onIdle(slot);
+    });
+    worker.on('error', (e: Error) => this.died(slot, e));
+    worker.on('exit', (code) => {
+      if (this.closed || slot.worker !== worker) return;
+      if (!slot.ready) this.onFatal(new Error(`fuzz worker exited during start-up (code ${code})`));
+      else this.died(slot, new Error(`worker exited with code ${code}`));
+    });
+    return slot;
+  }
+
+  private died(slot: Slot, e: Error): void {
+    if (this.closed) return;
+    if (!slot.ready) {
+      this.onFatal(e);
+      return;
+    }
+    clearTimeout(slot.timer);
+    const index = slot.index;
+    this.replace(slot);
+    if (index !== undefined) {
+      this.onResult(index, '', { kind: 'crash', phase: 'worker', message: `worker died: ${e.name}: ${e.message.split('\n')[0]}`, stack: e.stack, typedErrors: 0, filesRead: 0, verified: 0, guarded: 0 });
+    }
+  }
+
+  private replace(slot: Slot): void {
+    const i = this.slots.indexOf(slot);
+    slot.ready = false;
+    slot.worker.removeAllListeners();
+    slot.worker.on('error', () => {});
+    void slot.worker.terminate();
+    this.slots[i] = this.spawn();
+  }
+
+  run(slot: Slot, task: WorkerTask, index: number): void {
+    slot.index = index;
+    slot.timer = setTimeout(() => {
+      this.replace(slot);
+      this.onResult(index, '', {
+        kind: 'hang', phase: 'worker', message: `no answer within ${this.timeoutMs} ms`, typedErrors: 0, filesRead: 0, verified: 0, guarded: 0,
+      });
+    }, this.timeoutMs);
+    slot.worker.postMessage(task);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const s of this.slots) clearTimeout(s.timer);
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+}
+
+function failureText(f: FuzzFailure): string {
+  return [`outcome: ${f.kind}${f.phase ? ` (${f.phase} pass)` : ''}`, `message: ${f.message}`, ...(f.stack ? ['stack:', f.stack] : [])].join('\n') + '\n';
+}
+
+export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
+  if (!Number.isSafeInteger(opts.count) || opts.count < 0) throw new RangeError('count must be a non-negative integer');
+  const start = opts.start ?? 0;
+  const workers = Math.max(1, Math.min(opts.workers ?? DEFAULT_WORKERS, Math.max(1, opts.count)));
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  // The runner maps the seeds too: it regenerates failing images to save them.
+  const seeds: SeedImage[] = opts.seeds.map((s) => prepareSeed(s.name, s.bytes));
+  const scratchDir = mkdtempSync(join(tmpdir(), 'ishare-fuzz-'));
+  const init: WorkerInit = {
+    module: opts.workerModule ?? DEFAULT_MODULE,
+    seeds: opts.seeds.map((s) => ({ name: s.name, bytes: s.bytes })),
+    runSeed: opts.seed,
+    scratchDir,
+    readCap: opts.readCap ?? DEFAULT_READ_CAP,
+    kernel: opts.kernel ?? true,
+  };
+  const counts = zeroCounts();
+  const bySeed: Record<string, Record<OutcomeKind, number>> = {};
+  const groups = new Map<string, { message: string; code: string; count: number }>();
+  const codes: Record<string, number> = {};
+  const failures: FuzzFailure[] = [];
+  let typedErrors = 0;
+  let filesRead = 0;
+  let verified = 0;
+  let guarded = 0;
+  let saved = 0;
+  let next = start;
+  let done = 0;
+  const end = start + opts.count;
+  const t0 = performance.now();
+
+  const save = (index: number, outcome: CheckOutcome): string | undefined => {
+    if (!opts.outDir || saved >= MAX_SAVED || seeds.length === 0) return undefined;
+    mkdirSync(opts.outDir, { recursive: true });
+    const img = generateImage(seeds, opts.seed, index);
+    const base = join(opts.outDir, `fuzz-${opts.seed}-${index}-${outcome.kind}`);
+    writeFileSync(`${base}.img`, img.bytes);
+    const f: FuzzFailure = { index, seedImage: img.seed, kind: outcome.kind, phase: outcome.phase, message: outcome.message ?? '', stack: outcome.stack };
+    writeFileSync(`${base}.txt`, describeMutations(img, opts.seed) + failureText(f));
+    saved++;
+    return `${base}.img`;
+  };
+
+  let pool: Pool | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let failed = false;
+      const finishIfDone = (): void => {
+        if (done === opts.count) resolve();
+      };
+      const onResult = (index: number, seedName: string, o: CheckOutcome): void => {
+        done++;
+        counts[o.kind]++;
+        const seedImage = seedName || (seeds.length ? generateImage(seeds, opts.seed, index).seed : '');
+        (bySeed[seedImage] ??= zeroCounts())[o.kind]++;
+        typedErrors += o.typedErrors;
+        filesRead += o.filesRead;
+        verified += o.verified;
+        guarded += o.guarded;
+        if (o.kind === 'error' && o.message !== undefined) {
+          const key = normalizeMessage(o.message);
+          const g = groups.get(key);
+          if (g) g.count++;
+          else groups.set(key, { message: key, code: o.code ?? '', count: 1 });
+          codes[o.code ?? '?'] = (codes[o.code ?? '?'] ?? 0) + 1;
+        }
+        if (isFailing(o.kind)) {
+          const file = save(index, o);
+          failures.push({ index, seedImage, kind: o.kind, phase: o.phase, message: o.message ?? '', stack: o.stack, file });
+        }
+        opts.onProgress?.(done, opts.count, counts);
+        finishIfDone();
+      };
+      const onIdle = (slot: Slot): void => {
+        if (failed || next >= end || !pool) return;
+        const index = next++;
+        pool.run(slot, { type: 'check', index }, index);
+      };
+      const onFatal = (e: Error): void => {
+        if (failed) return;
+        failed = true;
+        reject(e);
+      };
+      if (opts.count === 0) {
+        resolve();
+        return;
+      }
+      pool = new Pool(init, workers, timeoutMs, (s) => onIdle(s), onResult, onFatal);
+    });
+  } finally {
+    await pool?.close();
+    rmSync(scratchDir, { recursive: true, force: true });
+  }
+  const elapsedMs = performance.now() - t0;
+  failures.sort((a, b) => a.index - b.index);
+  return {
+    seed: opts.seed,
+    start,
+    images: done,
+    seeds: seeds.map((s) => s.name),
+    workers,
+    timeoutMs,
+    elapsedMs,
+    imagesPerSec: elapsedMs > 0 ? (done * 1000) / elapsedMs : 0,
+    counts,
+    bySeed,
+    topErrors: [...groups.values()].sort((a, b) => b.count - a.count || a.message.localeCompare(b.message)),
+    codes,
+    typedErrors,
+    filesRead,
+    verifiedUntouched: verified,
+    guardedReads: guarded,
+    failures,
+    saved,
+  };
+}
+
+/** Check one image (a saved failure) in a worker, with the same time limit as a run. */
+export async function replayImage(bytes: Uint8Array, opts: { timeoutMs?: number; kernel?: boolean; readCap?: number; workerModule?: string } = {}): Promise<CheckOutcome> {
+  const scratchDir = mkdtempSync(join(tmpdir(), 'ishare-fuzz-'));
+  const init: WorkerInit = {
+    module: opts.workerModule ?? DEFAULT_MODULE,
+    seeds: [],
+    runSeed: 0,
+    scratchDir,
+    readCap: opts.readCap ?? DEFAULT_READ_CAP,
+    kernel: opts.kernel ?? true,
+  };
+  let pool: Pool | undefined;
+  try {
+    return await new Promise<CheckOutcome>((resolve, reject) => {
+      let sent = false;
+      pool = new Pool(init, 1, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, (slot) => {
+        if (sent) return;
+        sent = true;
+        pool!.run(slot, { type: 'replay', bytes }, -1);
+      }, (_i, _s, outcome) => resolve(outcome), reject);
+    });
+  } finally {
+    await pool?.close();
+    rmSync(scratchDir, { recursive: true, force: true });
+  }
+}
