@@ -12,10 +12,11 @@ test.after.always(async () => removeDir((await pairP).dir));
 
 test.serial('no planted bug: a chaos run with jitter is clean, and really exercised everything', async (t) => {
   const pair = await pairP;
-  const r = await runStress({ images: pair.images.map((image) => ({ image })), workers: 2, policy: 'both', seconds: 5, seed: 7, jitter: 0.02, inject: [], poolMiB: 1, decoys: true });
+  // A fixed amount of work (not time): the machine may be loaded; what matters is what ran.
+  const r = await runStress({ images: pair.images.map((image) => ({ image })), workers: 2, policy: 'both', ops: 20_000, seed: 7, jitter: 0.02, inject: [], poolMiB: 1, decoys: true });
   t.is(r.violation, undefined, JSON.stringify(r.violation));
-  t.true(r.ops > 1000, `ops ${r.ops}`);
-  t.true(r.quiescentChecks >= 3);
+  t.true(r.ops >= 20_000, `ops ${r.ops}`);
+  t.true(r.quiescentChecks >= 2);
   for (const k of ['evict', 'remount', 'drop', 'shrink']) t.true(r.chaos[k] > 0, `chaos ${k} ran`);
   for (const k of ['whole', 'range', 'readahead', 'hold']) t.true(r.byKind[k] > 0, `op ${k} ran`);
   t.true(r.counters.REALINODE_PROCESSING > 0 && r.counters.REALINODE_BACKING > 0, 'both policies picked real inodes');

@@ -35,6 +35,8 @@ export function checkQuiescent(a: Arena): string[] {
   const filePages = ctrReadSigned(a.i32, CTR.FILE_PAGES);
   if (indexed !== filePages) add(`page-cache pages counter ${filePages} != frames indexed ${indexed}`);
   if (framesUsed(a) !== indexed) add(`frames in use ${framesUsed(a)} != frames indexed ${indexed} (leak)`);
+  const inflight = ctrReadSigned(a.i32, CTR.RA_INFLIGHT);
+  if (inflight !== 0) add(`${inflight} readahead frames still counted in flight at quiesce`);
 
   let nrpagesSum = 0;
   let sharedPages = 0;

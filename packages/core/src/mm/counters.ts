@@ -9,7 +9,7 @@ export const CTR = {
   MISSES: 3, // page not in the cache when asked
   DEVICE_READS: 4, // device read calls (one per contiguous run)
   DEVICE_PAGES: 5, // pages filled from the device
-  SPARE_6: 6,
+  RA_INFLIGHT: 6, // frames allocated by readahead whose read has not completed (gauge)
   LOCK_WAITS: 7, // waits on a page locked by another thread
   RECLAIMED: 8, // pages reclaimed under memory pressure
   INODES_EVICTED: 9,
@@ -53,10 +53,10 @@ export function readCounters(i32: Int32Array): Record<CounterName, number> {
   for (const [k, v] of Object.entries(CTR)) out[k as CounterName] = ctrRead(i32, v);
   return out;
 }
-/** Reset the event counters; gauges (FILE_PAGES, SHARED_FILE_PAGES) keep their value. */
+/** Reset the event counters; gauges (FILE_PAGES, SHARED_FILE_PAGES, RA_INFLIGHT) keep their value. */
 export function resetEventCounters(i32: Int32Array): void {
   for (const v of Object.values(CTR)) {
-    if (v === CTR.FILE_PAGES || v === CTR.SHARED_FILE_PAGES) continue;
+    if (v === CTR.FILE_PAGES || v === CTR.SHARED_FILE_PAGES || v === CTR.RA_INFLIGHT) continue;
     Atomics.store(i32, COUNTERS_BASE + v, 0);
   }
 }

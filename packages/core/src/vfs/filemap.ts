@@ -4,7 +4,7 @@
 import type { Kernel } from '../kernel.ts';
 import { PAGE_SIZE, PAGE_SHIFT } from '../mm/arena.ts';
 import { NIL } from '../mm/list.ts';
-import { ctrInc, CTR } from '../mm/counters.ts';
+import { ctrInc, ctrAdd, ctrReadSigned, CTR } from '../mm/counters.ts';
 import {
   pageFlags, putPage, waitOnPageLocked, lockPage, unlockPage, setPageFlag, pageMapping,
   PG_UPTODATE, PG_LOCKED, PG_REFERENCED,
@@ -39,8 +39,15 @@ export function doPageCacheRa(k: Kernel, file: OpenFile, index: number, nr: numb
         if (n > 0) break;
         continue;
       }
-      // Only the first page of a call is owed to the reader; the rest is opportunistic.
-      const f = allocPage(a, k.ops, read > 0 || n > 0);
+      // Only the first page of a call is owed to the reader; the rest is opportunistic, and all readers'
+      // readahead together may hold at most half the pool locked in flight, so an owed page always
+      // finds frames coming back.
+      const owed = read === 0 && n === 0;
+      if (!owed && ctrReadSigned(a.i32, CTR.RA_INFLIGHT) + n >= a.frameLimit >>> 1) {
+        starved = true;
+        break;
+      }
+      const f = allocPage(a, k.ops, !owed);
       if (f === NIL) {
         starved = true;
         break;
@@ -53,7 +60,12 @@ export function doPageCacheRa(k: Kernel, file: OpenFile, index: number, nr: numb
       frames[n++] = f;
     }
     if (n > 0) {
-      erofsReadahead(k, file, i - n, n);
+      ctrAdd(a.i32, CTR.RA_INFLIGHT, n);
+      try {
+        erofsReadahead(k, file, i - n, n);
+      } finally {
+        ctrAdd(a.i32, CTR.RA_INFLIGHT, -n);
+      }
       read += n;
     }
   }

@@ -35,23 +35,30 @@ export function shrinkPageLru(a: Arena, nr: number): number {
   return freed;
 }
 
+/** How long an owed page waits for frames in flight (other readers' locked pages) before ENOMEM. */
+const ENOMEM_AFTER_MS = 2000;
+const nap = new Int32Array(new SharedArrayBuffer(4));
+
 /**
- * Allocate a frame, reclaiming under pressure. Throws ENOMEM when every frame is pinned — or, with
- * `opportunistic` (readahead beyond the page asked for), returns NIL instead.
+ * Allocate a frame, reclaiming under pressure. Throws ENOMEM when every frame stays pinned for
+ * ENOMEM_AFTER_MS — or, with `opportunistic` (readahead beyond the page asked for), returns NIL at once.
  */
 export function allocPage(a: Arena, ops: InodeOps, opportunistic = false): number {
-  for (let attempt = 0; attempt < 64; attempt++) {
+  let deadline = 0;
+  for (;;) {
     const f = frameAlloc(a);
     if (f !== NIL) return f;
     let got = shrinkPageLru(a, BATCH);
     if (got === 0) got = pruneIcache(a, 8, ops);
-    if (got === 0 && opportunistic) return NIL;
-    if (got === 0 && attempt > 4) {
-      // Another thread may be about to release frames (pages in flight): give it a moment.
-      Atomics.wait(a.i32, 0, -1, 1);
-    }
+    if (got > 0) continue;
+    if (opportunistic) return NIL;
+    // Frames locked by other readers' reads in flight come back when those reads end: wait for them,
+    // for a while; frames pinned for longer than that mean the pool really is exhausted.
+    const now = Date.now();
+    if (deadline === 0) deadline = now + ENOMEM_AFTER_MS;
+    else if (now > deadline) break;
+    Atomics.wait(nap, 0, 0, 1);
   }
-  if (opportunistic) return NIL;
   ctrInc(a.i32, CTR.ENOMEM);
   throw new ErofsError('ENOMEM', `page pool exhausted: all ${a.frameLimit} frames are pinned`);
 }
