@@ -9,7 +9,8 @@ import { register as demo } from './commands/demo.ts';
 import { register as read } from './commands/read.ts';
 import { register as compare } from './commands/compare.ts';
 import { register as stress } from './commands/stress.ts';
+import { register as fuzz } from './commands/fuzz.ts';
 
-const commands: Register[] = [mkfs, ls, cat, extract, inspect, demo, read, compare, stress];
+const commands: Register[] = [mkfs, ls, cat, extract, inspect, demo, read, compare, stress, fuzz];
 
 await runCli(commands, process.argv);

@@ -16,12 +16,23 @@ export type ErofsErrorCode =
   | 'EIO' // device read failed
   | 'ENOMEM'; // page pool exhausted (every frame pinned)
 
+/**
+ * Messages quote on-disk names and symlink targets, which may hold any byte but '/' and NUL: control
+ * characters and Unicode line separators are escaped so a message always stays on one line.
+ */
+function oneLine(s: string): string {
+  return s.replace(/[\x00-\x1f\x7f\x85\u2028\u2029]/g, (c) => {
+    const n = c.charCodeAt(0);
+    return n > 0xff ? `\\u${n.toString(16)}` : `\\x${n.toString(16).padStart(2, '0')}`;
+  });
+}
+
 export class ErofsError extends Error {
   readonly code: ErofsErrorCode;
   /** Byte offset in the image the problem was found at, when it is known. */
   readonly offset: number | undefined;
   constructor(code: ErofsErrorCode, message: string, offset?: number) {
-    super(offset === undefined ? message : `${message} (at offset ${offset})`);
+    super(oneLine(offset === undefined ? message : `${message} (at offset ${offset})`));
     this.name = 'ErofsError';
     this.code = code;
     this.offset = offset;

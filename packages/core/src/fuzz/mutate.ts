@@ -122,9 +122,13 @@ function bitflip(c: Ctx): Mutation[] {
   const r = pickRegion(c);
   const out: Mutation[] = [];
   const n = c.rng.range(1, 3);
+  const done = new Set<number>();
   for (let i = 0; i < n; i++) {
     const at = r.start + c.rng.int(r.end - r.start);
     const bit = c.rng.int(8);
+    // The same bit twice would undo itself: the image must really change.
+    if (done.has(at * 8 + bit)) continue;
+    done.add(at * 8 + bit);
     const old = c.b[at]!;
     c.b[at] = old ^ (1 << bit);
     out.push({ op: 'bitflip', target: r.label, kind: kindOf(r), at, len: 1, detail: `bit ${bit}: ${hex(old)} -> ${hex(c.b[at]!)}` });
@@ -168,13 +172,15 @@ function interestingFor(c: Ctx, width: number, old: { lo: number; hi: number }):
 }
 
 function fieldSmash(c: Ctx): Mutation[] {
-  const r = pickRegion(c, true);
+  // Regions with named fields first, unless the caller aimed at a kind.
+  const r = pickRegion(c, c.opts.regions === undefined);
   let f: Field;
   if (r.fields.length > 0) {
     f = c.rng.pick(r.fields);
   } else {
-    // A region without named fields: an aligned 16- or 32-bit word inside it.
-    const width = c.rng.chance(0.5) ? 4 : 2;
+    // A region without named fields: an aligned word inside it, no wider than the region.
+    const room = r.end - r.start;
+    const width = room >= 4 && c.rng.chance(0.5) ? 4 : room >= 2 ? 2 : 1;
     const span = Math.max(1, Math.floor((r.end - r.start) / width));
     f = { at: r.start + c.rng.int(span) * width, width, name: `word${width * 8}` };
   }

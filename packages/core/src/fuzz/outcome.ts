@@ -58,7 +58,7 @@ export class Recorder {
   note(e: unknown, phase: Phase): void {
     if (e instanceof Finding) throw e;
     if (e instanceof ErofsError) {
-      if (/[\r\n]/.test(e.message)) {
+      if (/[\n\r\v\f\x85\u2028\u2029]/.test(e.message)) {
         throw new Finding('crash', phase, `ErofsError ${e.code} message spans lines: ${JSON.stringify(e.message)}`, e.stack);
       }
       if (phase === 'kernel' && e.code === 'ETRUNCATED' && SHORT_DEVICE_READ.test(e.message)) {

@@ -1,0 +1,41 @@
+// Seed images for the fuzz tests: the default corpus (our mkfs at 4 KiB and 1 KiB, mkfs.erofs plain,
+// chunk-based and with shared xattrs + extended inodes when installed) plus a synthetic 512 B image
+// with chunk indexes, holes, long xattr prefixes and shared xattrs.
+import { buildCorpus, readImage } from '../src/fuzz/index.ts';
+import { seededBytes, tempDir, removeDir } from '../../../test/helpers/trees.ts';
+import { buildImage, type SynthNode } from './erofs-synth.ts';
+
+export interface TestSeeds {
+  seeds: { name: string; bytes: Uint8Array }[];
+  skipped: string[];
+  cleanup: () => void;
+}
+
+export function synthSeed(): Uint8Array {
+  const many: Record<string, SynthNode> = {};
+  for (let i = 0; i < 40; i++) many[`e-${i}-${'m'.repeat(i % 12)}`] = { type: 'file', data: new Uint8Array([i, i]) };
+  const sparse = new Uint8Array(512 * 12);
+  sparse.set(seededBytes(400, 3), 512 * 4);
+  return buildImage(
+    {
+      type: 'dir',
+      entries: {
+        chunks: { type: 'file', data: sparse, layout: 'chunk', chunkBits: 1, indexes: true, holes: true, xattrs: [['user.s', 'shared']], shared: ['user.s'] },
+        blockmap: { type: 'file', data: new Uint8Array(seededBytes(512 * 5 + 9, 4)), layout: 'chunk', chunkBits: 0 },
+        inline: { type: 'file', data: new Uint8Array(seededBytes(700, 5)), layout: 'inline', xattrs: [['trusted.erofs.fingerprint', 'fp'], ['user.s', 'shared']], shared: ['user.s'] },
+        plain: { type: 'file', data: new Uint8Array(seededBytes(1536, 6)), layout: 'plain' },
+        link: { type: 'symlink', target: 'plain' },
+        many: { type: 'dir', entries: many },
+      },
+    },
+    { blockSize: 512, longPrefixes: ['trusted.erofs.'] },
+  );
+}
+
+export async function testSeeds(): Promise<TestSeeds> {
+  const dir = tempDir('ishare-fuzz-seeds-');
+  const corpus = await buildCorpus(dir);
+  const seeds = corpus.images.map((i) => ({ name: i.name, bytes: readImage(i.path) }));
+  seeds.push({ name: 'synth-512', bytes: synthSeed() });
+  return { seeds, skipped: corpus.skipped, cleanup: () => removeDir(dir) };
+}
