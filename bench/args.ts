@@ -8,6 +8,8 @@ export const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 export interface BenchOptions {
   /** Measured repetitions (one unmeasured warm-up pass always runs first). */
   readonly reps: number;
+  /** Samples of each scenario per repetition (each cold one after its own eviction). */
+  readonly passes: number;
   readonly quick: boolean;
   /** Source trees: their images are built (or reused) through the CLI's image cache. */
   readonly sources?: readonly string[];
@@ -21,15 +23,16 @@ export interface BenchOptions {
   readonly chunk: number;
 }
 
-export const USAGE = `usage: pnpm bench [--reps N] [--quick] [--source DIR,DIR | --images A.img,B.img]
+export const USAGE = `usage: pnpm bench [--reps N] [--passes K] [--quick] [--source DIR,DIR | --images A.img,B.img]
                   [--out DIR] [--no-loop] [--no-evict] [--chunk BYTES]
 
 Read throughput of ishare's shared page cache (ReaderPool, 1 and 2 workers; cold, fill, warm) side by
 side with Node reading the same files through the kernel (the source trees and a loop mount of the
 images), interleaved in one run. Default data: the bundled typescript-5.6.2 / 5.6.3 pair.
 
-  --reps N        measured repetitions (default 5; --quick: 2)
-  --quick         2 repetitions
+  --reps N        measured repetitions, interleaved (default 5; --quick: 2)
+  --passes K      samples of each scenario per repetition (default 3; --quick: 1)
+  --quick         2 repetitions of 1 pass
   --source A,B    source trees (images built through the image cache)
   --images A,B    images as they are (no extracted-tree figures)
   --out DIR       results directory (default bench/results)
@@ -62,6 +65,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
       args: [...argv],
       options: {
         reps: { type: 'string' },
+        passes: { type: 'string' },
         quick: { type: 'boolean', default: false },
         source: { type: 'string' },
         images: { type: 'string' },
@@ -82,6 +86,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
   const quick = values.quick === true;
   return {
     reps: posInt('--reps', values.reps, quick ? 2 : 5, 1000),
+    passes: posInt('--passes', values.passes, quick ? 1 : 3, 100),
     quick,
     sources: list(values.source),
     images: list(values.images),

@@ -22,15 +22,15 @@ const fmt = (x: number | null | undefined, d = 1): string => (x === null || x ==
 export function scenarioTable(rs: readonly ScenarioResult[]): string {
   const Table = tableCtor();
   const t = new Table({
-    head: ['scenario', 'threads', 'median MiB/s', 'min', 'max', 'median ms', 'runs'],
-    colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
+    head: ['scenario', 'threads', 'median MiB/s', 'min', 'max', 'median ms', 'MiB/CPU-s', 'samples'],
+    colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
     style: { head: [], border: [] },
   });
   for (const r of rs) {
     if (r.available) {
-      t.push([r.id, String(r.threads), fmt(r.mibps?.median), fmt(r.mibps?.min), fmt(r.mibps?.max), fmt(r.medianMs, 1), String(r.runsMs.length)]);
+      t.push([r.id, String(r.threads), fmt(r.mibps?.median), fmt(r.mibps?.min), fmt(r.mibps?.max), fmt(r.medianMs, 1), fmt(r.mibPerCpuSecond, 0), String(r.runsMs.length)]);
     } else {
-      t.push([r.id, String(r.threads), '—', '—', '—', '—', `0 (${r.reason})`]);
+      t.push([r.id, String(r.threads), '—', '—', '—', '—', '—', `0 (${r.reason})`]);
     }
   }
   return t.toString();
@@ -39,11 +39,12 @@ export function scenarioTable(rs: readonly ScenarioResult[]): string {
 export function ratioTable(rs: readonly RatioResult[]): string {
   const Table = tableCtor();
   const t = new Table({
-    head: ['ratio of median MiB/s', 'what', 'value', 'target', 'verdict'],
-    colAligns: ['left', 'left', 'right', 'right', 'left'],
+    head: ['ratio of medians', 'what', 'MiB/s', 'target', 'verdict', 'MiB/CPU-s'],
+    colAligns: ['left', 'left', 'right', 'right', 'left', 'right'],
     style: { head: [], border: [] },
   });
-  for (const r of rs) t.push([r.id, r.label, r.value === null ? '—' : `${r.value.toFixed(2)}×`, r.target === null ? '' : `≥ ${r.target}×`, r.verdict]);
+  const x = (v: number | null): string => (v === null ? '—' : `${v.toFixed(2)}×`);
+  for (const r of rs) t.push([r.id, r.label, x(r.value), r.target === null ? '' : `≥ ${r.target}×`, r.verdict, x(r.cpuValue)]);
   return t.toString();
 }
 

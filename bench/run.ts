@@ -163,6 +163,7 @@ async function main(): Promise<number> {
   const loopPaths = loop ? imageRel.flatMap((rel, i) => loop!.paths(i, rel)) : [];
 
   const runs = new Map<string, number[]>(SCENARIOS.map((s) => [s.id, []]));
+  const cpuRuns = new Map<string, number[]>(SCENARIOS.map((s) => [s.id, []]));
   const pools = new Map<number, ReaderPool>();
   const kpools = new Map<number, KernelReaderPool>();
   const buf = Buffer.allocUnsafe(o.chunk);
@@ -172,15 +173,19 @@ async function main(): Promise<number> {
       pools.set(w, new ReaderPool(sys, { workers: w }));
       kpools.set(w, await KernelReaderPool.start(w));
     }
-    const record = (measure: boolean, id: string, ms: number): void => {
-      if (measure) runs.get(id)!.push(ms);
+    const record = (measure: boolean, id: string, t: { ms: number; cpuMs: number }): void => {
+      if (!measure) return;
+      runs.get(id)!.push(t.ms);
+      cpuRuns.get(id)!.push(t.cpuMs);
     };
-    const timed = async (what: string, f: () => Count | Promise<Count>): Promise<number> => {
+    const timed = async (what: string, f: () => Count | Promise<Count>): Promise<{ ms: number; cpuMs: number }> => {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       const c = await f();
       const ms = performance.now() - t0;
+      const cpu = process.cpuUsage(c0);
       check(what, c, want);
-      return ms;
+      return { ms, cpuMs: (cpu.user + cpu.system) / 1000 };
     };
     const evictImages = (): void => evictor!.evict(data.images);
 
@@ -235,7 +240,8 @@ async function main(): Promise<number> {
       // Rotate which family goes first, so that slow drift in the machine's load is spread over all.
       const fams = order.map((_, i) => order[(i + rep) % order.length]);
       log(rep === 0 ? 'warm-up pass (not counted)' : `repetition ${rep}/${o.reps} (${fams.join(', ')})`);
-      for (const f of fams) await families[f](measure, rep === o.reps);
+      const passes = measure ? o.passes : 1;
+      for (const f of fams) for (let p = 0; p < passes; p++) await families[f](measure, rep === o.reps && p === passes - 1);
     }
   } finally {
     for (const p of pools.values()) await p.destroy();
@@ -246,7 +252,7 @@ async function main(): Promise<number> {
 
   const reasonFor = (s: ScenarioSpec): string | undefined =>
     (s.family !== 'ours' && skipped.get(s.family)) || (s.cache === 'cold' && skipped.get('cold')) || undefined;
-  const results: ScenarioResult[] = SCENARIOS.map((s) => scenarioResult(s, want.files, want.bytes, runs.get(s.id)!, reasonFor(s)));
+  const results: ScenarioResult[] = SCENARIOS.map((s) => scenarioResult(s, want.files, want.bytes, runs.get(s.id)!, cpuRuns.get(s.id)!, reasonFor(s)));
   const byId = new Map(results.map((r) => [r.id, r]));
   const ratios: RatioResult[] = RATIOS.map((r) => ratioResult(r, byId));
   const loadEnd = loadavg();
@@ -267,7 +273,7 @@ async function main(): Promise<number> {
       loadAverageStart: loadStart.map((x) => Math.round(x * 100) / 100),
       loadAverageEnd: loadEnd.map((x) => Math.round(x * 100) / 100),
     },
-    options: { reps: o.reps, quick: o.quick, warmupPasses: 1, chunkBytes: o.chunk, poolMiB, loop: o.loop, evict: o.evict },
+    options: { reps: o.reps, passes: o.passes, quick: o.quick, warmupPasses: 1, chunkBytes: o.chunk, poolMiB, loop: o.loop, evict: o.evict },
     data: { label: data.label, images: data.images, sources: data.sources ?? null, files: want.files, bytes: want.bytes, mib: Math.round((want.bytes / MiB) * 100) / 100 },
     eviction: evictNote,
     skipped: Object.fromEntries(skipped),
@@ -281,7 +287,7 @@ async function main(): Promise<number> {
   const la = (xs: number[]): string => xs.map((x) => x.toFixed(2)).join(' ');
   process.stdout.write(
     `ishare bench — ${data.label}\n` +
-      `${want.files} files, ${(want.bytes / MiB).toFixed(1)} MiB per pass; ${o.reps} repetitions after one warm-up; chunk ${o.chunk} B\n` +
+      `${want.files} files, ${(want.bytes / MiB).toFixed(1)} MiB per pass; ${o.reps} repetitions × ${o.passes} passes after one warm-up; chunk ${o.chunk} B\n` +
       `${cpuList.length} cpus (${cpuList[0]?.model ?? '?'}), node ${process.version}, load average ${la(loadStart)} at start, ${la(loadEnd)} at end\n` +
       `kernel cache eviction: ${evictNote}\n\n` +
       `${scenarioTable(results)}\n\n${ratioTable(ratios)}\n\nresults: ${file}\n`,

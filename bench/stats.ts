@@ -28,9 +28,16 @@ export interface ScenarioResult {
   readonly files: number;
   readonly bytes: number;
   readonly runsMs: number[];
+  /** CPU time of the whole bench process (every thread: user + system) during each sample. */
+  readonly runsCpuMs: number[];
   readonly medianMs: number | null;
-  /** MiB/s over the repetitions. */
+  /** MiB/s over the samples. */
   readonly mibps: Throughput | null;
+  /**
+   * Median MiB per CPU-second: what the reading costs in CPU, whatever else the machine runs. On a
+   * loaded machine wall-clock figures move with the load; this one moves much less.
+   */
+  readonly mibPerCpuSecond: number | null;
 }
 
 export type Verdict = 'PASS' | 'MISS' | 'n/a' | 'info';
@@ -39,6 +46,8 @@ export interface RatioResult {
   readonly id: string;
   readonly label: string;
   readonly value: number | null;
+  /** The same ratio of median MiB per CPU-second (context; verdicts use wall-clock MiB/s). */
+  readonly cpuValue: number | null;
   readonly target: number | null;
   readonly verdict: Verdict;
   readonly reason?: string;
@@ -46,10 +55,10 @@ export interface RatioResult {
 
 const round = (x: number, d: number): number => Math.round(x * 10 ** d) / 10 ** d;
 
-export function scenarioResult(s: ScenarioSpec, files: number, bytes: number, runsMs: number[], reason?: string): ScenarioResult {
+export function scenarioResult(s: ScenarioSpec, files: number, bytes: number, runsMs: number[], runsCpuMs: number[], reason?: string): ScenarioResult {
   const base = { id: s.id, label: s.label, family: s.family, cache: s.cache, threads: s.threads, files, bytes };
   if (reason !== undefined || runsMs.length === 0) {
-    return { ...base, available: false, reason: reason ?? 'not measured', runsMs: [], medianMs: null, mibps: null };
+    return { ...base, available: false, reason: reason ?? 'not measured', runsMs: [], runsCpuMs: [], medianMs: null, mibps: null, mibPerCpuSecond: null };
   }
   const mibps = (ms: number): number => round(bytes / MiB / (ms / 1000), 1);
   const med = median(runsMs);
@@ -57,8 +66,10 @@ export function scenarioResult(s: ScenarioSpec, files: number, bytes: number, ru
     ...base,
     available: true,
     runsMs: runsMs.map((x) => round(x, 3)),
+    runsCpuMs: runsCpuMs.map((x) => round(x, 3)),
     medianMs: round(med, 3),
     mibps: { median: mibps(med), min: mibps(Math.max(...runsMs)), max: mibps(Math.min(...runsMs)) },
+    mibPerCpuSecond: runsCpuMs.length > 0 ? mibps(Math.max(median(runsCpuMs), 0.001)) : null,
   };
 }
 
@@ -68,9 +79,10 @@ export function ratioResult(rs: RatioSpec, byId: ReadonlyMap<string, ScenarioRes
   const target = rs.target ?? null;
   if (!a?.mibps || !b?.mibps) {
     const missing = [a, b].filter((x) => !x?.mibps).map((x) => `${x?.id}: ${x?.reason ?? 'not measured'}`);
-    return { id: rs.id, label: rs.label, value: null, target, verdict: target === null ? 'info' : 'n/a', reason: missing.join('; ') };
+    return { id: rs.id, label: rs.label, value: null, cpuValue: null, target, verdict: target === null ? 'info' : 'n/a', reason: missing.join('; ') };
   }
   const value = round(a.mibps.median / b.mibps.median, 3);
+  const cpuValue = a.mibPerCpuSecond !== null && b.mibPerCpuSecond !== null ? round(a.mibPerCpuSecond / b.mibPerCpuSecond, 3) : null;
   const verdict: Verdict = target === null ? 'info' : value >= target ? 'PASS' : 'MISS';
-  return { id: rs.id, label: rs.label, value, target, verdict };
+  return { id: rs.id, label: rs.label, value, cpuValue, target, verdict };
 }

@@ -40,13 +40,16 @@ interface Scenario {
   files: number;
   bytes: number;
   runsMs: number[];
+  runsCpuMs: number[];
   medianMs: number | null;
+  mibPerCpuSecond: number | null;
   mibps: { median: number; min: number; max: number } | null;
 }
 
 interface Ratio {
   id: string;
   value: number | null;
+  cpuValue: number | null;
   target: number | null;
   verdict: string;
 }
@@ -74,7 +77,7 @@ test('bench --quick on a small pair: JSON shape, every pass read every byte, pos
     const j = JSON.parse(latest) as {
       version: number;
       machine: { cpus: number; node: string; loadAverageStart: number[] };
-      options: { reps: number };
+      options: { reps: number; passes: number };
       data: { files: number; bytes: number };
       scenarios: Scenario[];
       ratios: Ratio[];
@@ -86,6 +89,7 @@ test('bench --quick on a small pair: JSON shape, every pass read every byte, pos
     t.is(j.machine.node, process.version);
     t.is(j.machine.loadAverageStart.length, 3);
     t.is(j.options.reps, 2);
+    t.is(j.options.passes, 1);
     t.is(j.data.files, 2 * 17);
     t.is(j.data.bytes, bytes);
 
@@ -99,6 +103,9 @@ test('bench --quick on a small pair: JSON shape, every pass read every byte, pos
       if (s.available) {
         t.is(s.runsMs.length, 2, s.id);
         t.true(s.runsMs.every((x) => Number.isFinite(x) && x > 0), s.id);
+        t.is(s.runsCpuMs.length, 2, s.id);
+        t.true(s.runsCpuMs.every((x) => Number.isFinite(x) && x >= 0), s.id);
+        t.true(s.mibPerCpuSecond !== null && s.mibPerCpuSecond > 0, s.id);
         t.true(s.mibps !== null && s.mibps.median > 0 && s.mibps.min > 0 && s.mibps.min <= s.mibps.median && s.mibps.median <= s.mibps.max, s.id);
       } else {
         // A skip must say why.
@@ -108,7 +115,7 @@ test('bench --quick on a small pair: JSON shape, every pass read every byte, pos
     }
     for (const q of j.ratios) {
       t.true(['PASS', 'MISS', 'n/a', 'info'].includes(q.verdict), q.id);
-      if (q.value !== null) t.true(q.value > 0, q.id);
+      if (q.value !== null) t.true(q.value > 0 && q.cpuValue !== null && q.cpuValue > 0, q.id);
       if (q.target !== null && q.value !== null) t.is(q.verdict, q.value >= q.target ? 'PASS' : 'MISS', q.id);
     }
     const cold = j.scenarios.find((s) => s.id === 'ours.cold.1w')!;
