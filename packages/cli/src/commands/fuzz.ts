@@ -5,7 +5,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import {
   buildCorpus,
   DEFAULT_TIMEOUT_MS,
@@ -33,6 +33,8 @@ export interface FuzzCliOptions {
   kernel: boolean;
   json?: boolean;
   replay?: string;
+  /** Tests only: a stand-in worker module (proves exit 1 and the saved files without a real bug). */
+  workerModule?: string;
 }
 
 function parseSeed(v: string): number {
@@ -87,7 +89,7 @@ async function replay(file: string, o: FuzzCliOptions): Promise<void> {
   } catch (e) {
     throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  const outcome = await replayImage(bytes, { timeoutMs: o.timeoutMs, kernel: o.kernel });
+  const outcome = await replayImage(bytes, { timeoutMs: o.timeoutMs, kernel: o.kernel, workerModule: o.workerModule });
   writeOut(o.json ? JSON.stringify({ file, ...outcome }, null, 2) + '\n' : formatOutcome(file, outcome));
   if (isFailing(outcome.kind)) throw new CheckFailed(`fuzz replay: ${outcome.kind}: ${outcome.message ?? ''}`);
 }
@@ -134,6 +136,7 @@ export async function runFuzzCommand(images: string[], o: FuzzCliOptions): Promi
       timeoutMs: o.timeoutMs,
       outDir: resolve(o.out),
       kernel: o.kernel,
+      workerModule: o.workerModule,
       onProgress: progress
         ? (done, total, c) => {
             const now = Date.now();
@@ -163,6 +166,7 @@ export function register(program: Command): void {
     .option('--no-kernel', 'reader pass only (skip mounting in the shared-memory kernel)')
     .option('--replay <file>', 'check one saved image and print its outcome (and the stack of a crash)')
     .option('--json', 'print the report as JSON')
+    .addOption(new Option('--worker-module <url>', 'stand-in worker module (tests)').hideHelp())
     .action(async (images: string[], o: FuzzCliOptions) => {
       if (o.replay !== undefined) {
         if (images.length > 0) throw new UsageError('--replay takes one image; give no seed images with it');
