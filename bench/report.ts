@@ -22,15 +22,15 @@ const fmt = (x: number | null | undefined, d = 1): string => (x === null || x ==
 export function scenarioTable(rs: readonly ScenarioResult[]): string {
   const Table = tableCtor();
   const t = new Table({
-    head: ['scenario', 'threads', 'median MiB/s', 'min', 'max', 'median ms', 'MiB/CPU-s', 'samples'],
-    colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
+    head: ['scenario', 'threads', 'median MiB/s', 'min', 'max', 'median ms', 'MiB/CPU-s', 'other CPUs', 'samples'],
+    colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
     style: { head: [], border: [] },
   });
   for (const r of rs) {
     if (r.available) {
-      t.push([r.id, String(r.threads), fmt(r.mibps?.median), fmt(r.mibps?.min), fmt(r.mibps?.max), fmt(r.medianMs, 1), fmt(r.mibPerCpuSecond, 0), String(r.runsMs.length)]);
+      t.push([r.id, String(r.threads), fmt(r.mibps?.median), fmt(r.mibps?.min), fmt(r.mibps?.max), fmt(r.medianMs, 1), fmt(r.mibPerCpuSecond, 0), fmt(r.busy?.otherCpus, 2), String(r.runsMs.length)]);
     } else {
-      t.push([r.id, String(r.threads), '—', '—', '—', '—', '—', `0 (${r.reason})`]);
+      t.push([r.id, String(r.threads), '—', '—', '—', '—', '—', '—', `0 (${r.reason})`]);
     }
   }
   return t.toString();

@@ -14,6 +14,7 @@ import { detectEvictor, type Evictor } from './evict.ts';
 import { LoopMounts } from './loop.ts';
 import { KernelReaderPool } from './kernel-pool.ts';
 import { readClaimed } from './read-loop.ts';
+import { sample, BusyMeter } from './machine.ts';
 import { SCENARIOS, RATIOS, type Family, type ScenarioSpec } from './scenarios.ts';
 import { MiB, scenarioResult, ratioResult, type ScenarioResult, type RatioResult } from './stats.ts';
 import { scenarioTable, ratioTable, writeResults } from './report.ts';
@@ -168,24 +169,31 @@ async function main(): Promise<number> {
   const kpools = new Map<number, KernelReaderPool>();
   const buf = Buffer.allocUnsafe(o.chunk);
   let coldCounters: Record<string, number> | undefined;
+  const meters = new Map<string, BusyMeter>(SCENARIOS.map((s) => [s.id, new BusyMeter()]));
+  const allTimed = new BusyMeter();
   try {
     for (const w of [1, 2]) {
       pools.set(w, new ReaderPool(sys, { workers: w }));
       kpools.set(w, await KernelReaderPool.start(w));
     }
-    const record = (measure: boolean, id: string, t: { ms: number; cpuMs: number }): void => {
+    interface Timing { ms: number; cpuMs: number; from: ReturnType<typeof sample>; to: ReturnType<typeof sample> }
+    const record = (measure: boolean, id: string, t: Timing): void => {
       if (!measure) return;
       runs.get(id)!.push(t.ms);
       cpuRuns.get(id)!.push(t.cpuMs);
+      meters.get(id)!.add(t.from, t.to);
+      allTimed.add(t.from, t.to);
     };
-    const timed = async (what: string, f: () => Count | Promise<Count>): Promise<{ ms: number; cpuMs: number }> => {
+    const timed = async (what: string, f: () => Count | Promise<Count>): Promise<Timing> => {
+      const from = sample();
       const c0 = process.cpuUsage();
       const t0 = performance.now();
       const c = await f();
       const ms = performance.now() - t0;
       const cpu = process.cpuUsage(c0);
+      const to = sample();
       check(what, c, want);
-      return { ms, cpuMs: (cpu.user + cpu.system) / 1000 };
+      return { ms, cpuMs: (cpu.user + cpu.system) / 1000, from, to };
     };
     const evictImages = (): void => evictor!.evict(data.images);
 
@@ -252,10 +260,11 @@ async function main(): Promise<number> {
 
   const reasonFor = (s: ScenarioSpec): string | undefined =>
     (s.family !== 'ours' && skipped.get(s.family)) || (s.cache === 'cold' && skipped.get('cold')) || undefined;
-  const results: ScenarioResult[] = SCENARIOS.map((s) => scenarioResult(s, want.files, want.bytes, runs.get(s.id)!, cpuRuns.get(s.id)!, reasonFor(s)));
+  const results: ScenarioResult[] = SCENARIOS.map((s) => scenarioResult(s, want.files, want.bytes, runs.get(s.id)!, cpuRuns.get(s.id)!, meters.get(s.id)!.report(), reasonFor(s)));
   const byId = new Map(results.map((r) => [r.id, r]));
   const ratios: RatioResult[] = RATIOS.map((r) => ratioResult(r, byId));
   const loadEnd = loadavg();
+  const busy = allTimed.report() ?? null;
   const cpuList = cpus();
 
   const json = {
@@ -272,6 +281,8 @@ async function main(): Promise<number> {
       totalMemMiB: Math.round(totalmem() / MiB),
       loadAverageStart: loadStart.map((x) => Math.round(x * 100) / 100),
       loadAverageEnd: loadEnd.map((x) => Math.round(x * 100) / 100),
+      /** CPUs busy during the timed samples, and how many of them this bench used (the rest: others). */
+      busy,
     },
     options: { reps: o.reps, passes: o.passes, quick: o.quick, warmupPasses: 1, chunkBytes: o.chunk, poolMiB, loop: o.loop, evict: o.evict },
     data: { label: data.label, images: data.images, sources: data.sources ?? null, files: want.files, bytes: want.bytes, mib: Math.round((want.bytes / MiB) * 100) / 100 },
@@ -289,6 +300,7 @@ async function main(): Promise<number> {
     `ishare bench — ${data.label}\n` +
       `${want.files} files, ${(want.bytes / MiB).toFixed(1)} MiB per pass; ${o.reps} repetitions × ${o.passes} passes after one warm-up; chunk ${o.chunk} B\n` +
       `${cpuList.length} cpus (${cpuList[0]?.model ?? '?'}), node ${process.version}, load average ${la(loadStart)} at start, ${la(loadEnd)} at end\n` +
+      (busy ? `CPUs busy during the timed samples: ${busy.busyCpus} of ${cpuList.length} on average — this bench ${busy.benchCpus}, everything else ${busy.otherCpus}\n` : '') +
       `kernel cache eviction: ${evictNote}\n\n` +
       `${scenarioTable(results)}\n\n${ratioTable(ratios)}\n\nresults: ${file}\n`,
   );

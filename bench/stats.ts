@@ -1,6 +1,7 @@
 // Medians over repetitions. Throughput is reported in MiB/s (2^20 bytes per second); a ratio is the
 // ratio of two median throughputs measured in the same run.
 import type { ScenarioSpec, RatioSpec } from './scenarios.ts';
+import type { BusyReport } from './machine.ts';
 
 export const MiB = 1024 * 1024;
 
@@ -38,6 +39,8 @@ export interface ScenarioResult {
    * loaded machine wall-clock figures move with the load; this one moves much less.
    */
   readonly mibPerCpuSecond: number | null;
+  /** CPUs busy while this scenario's samples ran: the bench's and everything else's. */
+  readonly busy: BusyReport | null;
 }
 
 export type Verdict = 'PASS' | 'MISS' | 'n/a' | 'info';
@@ -55,10 +58,12 @@ export interface RatioResult {
 
 const round = (x: number, d: number): number => Math.round(x * 10 ** d) / 10 ** d;
 
-export function scenarioResult(s: ScenarioSpec, files: number, bytes: number, runsMs: number[], runsCpuMs: number[], reason?: string): ScenarioResult {
+export function scenarioResult(
+  s: ScenarioSpec, files: number, bytes: number, runsMs: number[], runsCpuMs: number[], busy: BusyReport | undefined, reason?: string,
+): ScenarioResult {
   const base = { id: s.id, label: s.label, family: s.family, cache: s.cache, threads: s.threads, files, bytes };
   if (reason !== undefined || runsMs.length === 0) {
-    return { ...base, available: false, reason: reason ?? 'not measured', runsMs: [], runsCpuMs: [], medianMs: null, mibps: null, mibPerCpuSecond: null };
+    return { ...base, available: false, reason: reason ?? 'not measured', runsMs: [], runsCpuMs: [], medianMs: null, mibps: null, mibPerCpuSecond: null, busy: null };
   }
   const mibps = (ms: number): number => round(bytes / MiB / (ms / 1000), 1);
   const med = median(runsMs);
@@ -70,6 +75,7 @@ export function scenarioResult(s: ScenarioSpec, files: number, bytes: number, ru
     medianMs: round(med, 3),
     mibps: { median: mibps(med), min: mibps(Math.max(...runsMs)), max: mibps(Math.min(...runsMs)) },
     mibPerCpuSecond: runsCpuMs.length > 0 ? mibps(Math.max(median(runsCpuMs), 0.001)) : null,
+    busy: busy ?? null,
   };
 }
 

@@ -106,6 +106,8 @@ test('bench --quick on a small pair: JSON shape, every pass read every byte, pos
         t.is(s.runsCpuMs.length, 2, s.id);
         t.true(s.runsCpuMs.every((x) => Number.isFinite(x) && x >= 0), s.id);
         t.true(s.mibPerCpuSecond !== null && s.mibPerCpuSecond > 0, s.id);
+        // /proc/stat may be missing (not Linux): then null, never a made-up figure.
+        if (s.busy !== null) t.true(s.busy.busyCpus >= 0 && s.busy.benchCpus >= 0 && s.busy.otherCpus >= 0, s.id);
         t.true(s.mibps !== null && s.mibps.median > 0 && s.mibps.min > 0 && s.mibps.min <= s.mibps.median && s.mibps.median <= s.mibps.max, s.id);
       } else {
         // A skip must say why.
