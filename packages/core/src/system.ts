@@ -17,7 +17,8 @@ import {
   mountAlloc, mountFree, mountSetDying, mountState, mountOpenAdd, mountOpenCount, mountParams,
   mountDeviceStats, resetMountDeviceStats, MS_ACTIVE, type MountParams, type MountDeviceStats,
 } from './vfs/mount.ts';
-import { filemapRead, readaheadRange } from './vfs/filemap.ts';
+import { filemapRead, readaheadRange, MAX_FILE_BYTES } from './vfs/filemap.ts';
+import { constants as bufferConstants } from 'node:buffer';
 import type { OpenFile } from './vfs/file.ts';
 import { erofsSb, erofsSbRelease, erofsSbReleaseAll, erofsCheckImage } from './fs/erofs/super.ts';
 import { erofsInodeOps } from './fs/erofs/inode.ts';
@@ -180,6 +181,7 @@ export class System {
       const sb = erofsSb(this.kernel, m);
       const ino = sb.image.resolve(path);
       if (ino.type !== 'file') throw new ErofsError(ino.type === 'dir' ? 'EISDIR' : 'EINVAL', `${path}: not a regular file`);
+      if (ino.size > MAX_FILE_BYTES) throw new ErofsError('EINVAL', `${path}: ${ino.size} bytes is larger than the page cache can index (${MAX_FILE_BYTES})`);
       const slot = iget(a, m, ino.nid, this.kernel.ops);
       inodeOpenAdd(a, slot, 1);
       const dedup = ishareOf(a, slot);
@@ -212,7 +214,14 @@ export class System {
 
   /** Read a whole file into a new buffer. */
   readAll(file: OpenFile): Buffer {
-    const buf = Buffer.allocUnsafe(file.size);
+    let buf: Buffer;
+    try {
+      if (file.size > bufferConstants.MAX_LENGTH) throw new RangeError('over the buffer limit');
+      buf = Buffer.allocUnsafe(file.size);
+    } catch {
+      // A sparse file (or a forged i_size) can be larger than one buffer may hold.
+      throw new ErofsError('EINVAL', `${file.path}: ${file.size} bytes do not fit in one buffer; read it in ranges`);
+    }
     const n = filemapRead(this.kernel, file, 0, buf, 0, file.size);
     if (n !== file.size) throw new ErofsError('EIO', `${file.path}: short read ${n}/${file.size}`);
     return buf;

@@ -2,6 +2,9 @@
 // 1. A corrupt extent of a file read through a shared inode leaked the backing inode grabbed by
 //    iomapBegin (mapping threw before iomapEnd could see the extent), so unmount could never evict it.
 // 2. ErofsError messages quoting on-disk names (which may hold '\n' or '\r') spanned several lines.
+// 3. Past 4 GiB the kernel's read path computed page indexes with a 32-bit shift (`pos >>> 12`) and
+//    served page 0 for offset 2^32; readAll of a file larger than one buffer threw a RangeError; a file
+//    with more pages than a frame can index (Int32) was opened anyway.
 import test from 'ava';
 import { mkdirSync, writeFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +15,8 @@ import { checkQuiescent } from '../src/debug/invariants.ts';
 import { checkImage, FuzzKernel } from '../src/fuzz/index.ts';
 import { readFileSync } from 'node:fs';
 import { removeDir, seededBytes, tempDir } from '../../../test/helpers/trees.ts';
-import { fixChecksum } from './erofs-synth.ts';
+import { buildImage, fixChecksum } from './erofs-synth.ts';
+import { MAX_FILE_BYTES } from '../src/vfs/filemap.ts';
 
 const dir = tempDir('ishare-fuzz-regress-');
 test.after.always(() => removeDir(dir));
@@ -98,5 +102,72 @@ test('error messages quoting names with control characters stay on one line', as
     t.is(out.kind, 'ok', out.message);
   } finally {
     kernel.close();
+  }
+});
+
+/** A chunk-based file whose data sits in its last chunk, with chunks scaled to 2^chunkBits blocks. */
+function hugeSparse(chunkBits: number, tail: number): { bytes: Uint8Array; size: number; data: Uint8Array } {
+  const data = new Uint8Array(seededBytes(4096, 3));
+  const content = new Uint8Array(8192);
+  content.set(data, 4096);
+  const bytes = buildImage(
+    { type: 'dir', entries: { big: { type: 'file', data: content, layout: 'chunk', chunkBits: 0, indexes: true, holes: true } } },
+    { blockSize: 4096, compact: false },
+  );
+  const ino = ErofsImage.fromBuffer(bytes).resolve('/big');
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const size = 4096 * 2 ** chunkBits + tail;
+  dv.setUint16(ino.iloc + IE.u, (ino.chunkFormat & ~0x1f) | chunkBits, true);
+  dv.setBigUint64(ino.iloc + IE.size, BigInt(size), true);
+  fixChecksum(bytes);
+  return { bytes, size, data };
+}
+
+test('past 4 GiB the kernel reads the right page (no 32-bit page index), and readAll refuses with a typed error', (t) => {
+  const { bytes, size, data } = hugeSparse(20, 100); // one 4 GiB hole, then 100 bytes of data
+  const img = ErofsImage.fromBuffer(bytes);
+  const big = img.resolve('/big');
+  t.is(big.size, 2 ** 32 + 100);
+  t.deepEqual(img.read(big, 2 ** 32, 100), data.subarray(0, 100));
+  const path = join(dir, 'huge.img');
+  writeFileSync(path, bytes);
+  const sys = System.create({ poolMiB: 4, inodeSlots: 64, mountSlots: 2 });
+  try {
+    const m = sys.mount(path).mount;
+    const f = sys.open(m, '/big');
+    try {
+      t.is(f.size, size);
+      const got = new Uint8Array(100);
+      t.is(sys.read(f, 2 ** 32, 100, got), 100);
+      t.deepEqual(got, data.subarray(0, 100));
+      const head = new Uint8Array(4096);
+      t.is(sys.read(f, 0, 4096, head), 4096);
+      t.deepEqual(head, new Uint8Array(4096), 'the hole reads as zeros');
+      const e = t.throws(() => sys.readAll(f), { instanceOf: ErofsError });
+      t.is(e?.code, 'EINVAL');
+    } finally {
+      sys.close(f);
+    }
+    sys.unmount(m, 500);
+    t.deepEqual(checkQuiescent(sys.arena), []);
+  } finally {
+    sys.detach();
+  }
+});
+
+test('a file with more pages than the page cache can index is refused at open with a typed error', (t) => {
+  const { bytes, size } = hugeSparse(31, 100); // 8 TiB of hole, then data: past the Int32 page index
+  t.true(size > MAX_FILE_BYTES);
+  const path = join(dir, 'too-huge.img');
+  writeFileSync(path, bytes);
+  const sys = System.create({ poolMiB: 4, inodeSlots: 64, mountSlots: 2 });
+  try {
+    const m = sys.mount(path).mount;
+    const e = t.throws(() => sys.open(m, '/big'), { instanceOf: ErofsError });
+    t.is(e?.code, 'EINVAL');
+    t.regex(e!.message, /larger than the page cache can index/);
+    sys.unmount(m, 500);
+  } finally {
+    sys.detach();
   }
 });

@@ -1,7 +1,7 @@
 // The default seed corpus: one small tree that holds every structure worth damaging (inline tails,
 // a multi-block directory, symlinks, a hard link, xattrs inline and shared, duplicate contents, a
 // sparse file), built by our mkfs (4 KiB and 1 KiB blocks) and, when installed, by mkfs.erofs
-// (default, chunk-based, extended inodes). Small on purpose: every image is walked and read whole.
+// (default, chunk-based, extended inodes, both). Small on purpose: every image is walked and read whole.
 import { spawnSync } from 'node:child_process';
 import { closeSync, linkSync, mkdirSync, openSync, readFileSync, symlinkSync, utimesSync, writeFileSync, writeSync, ftruncateSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -63,6 +63,11 @@ export function writeFuzzTree(root: string): boolean {
   ftruncateSync(fd, 20000);
   closeSync(fd);
   files.push('sparse');
+  // Only its last chunk holds data: made huge by the grow-file mutation, it stays readable.
+  const tail = openSync(join(root, 'tail-only'), 'w');
+  writeSync(tail, bytes(1000, 11), 0, 1000, 8192);
+  closeSync(tail);
+  files.push('tail-only');
   mkdirSync(join(root, 'deep', 'a', 'b'), { recursive: true });
   w(join('deep', 'a', 'b', 'leaf.txt'), 'deep leaf\n');
   // Enough entries for several directory blocks at 4 KiB (and many at 1 KiB).
@@ -117,6 +122,7 @@ export async function buildCorpus(dir: string): Promise<Corpus> {
       ['mkfs.erofs', []],
       ['mkfs.erofs-chunk4096', ['--chunksize=4096']],
       ['mkfs.erofs-xattr-extended', ['-x1', '-Eforce-inode-extended']],
+      ['mkfs.erofs-chunk-extended', ['--chunksize=4096', '-Eforce-inode-extended']],
     ];
     for (const [name, extra] of variants) {
       const path = join(dir, `${name}.img`);

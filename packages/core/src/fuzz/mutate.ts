@@ -1,14 +1,17 @@
 // Structure-aware mutators. Each one damages a located structure of a valid image (see regions.ts) and
 // logs exactly which bytes it changed, so the checker knows which files it cannot have touched. An
 // image is a pure function of (seed images, run seed, index): failures are replayed by regenerating.
-import { EROFS_SUPER_OFFSET, FEATURE_COMPAT, SB, EROFS_MIN_BLKSZBITS, EROFS_MAX_BLKSZBITS, DE, DIRENT_SIZE, EROFS_ISLOT_SIZE } from '../erofs/format.ts';
+import {
+  CHUNK_FORMAT_BLKBITS_MASK, CHUNK_INDEX_SIZE, CI, DATALAYOUT, DE, EROFS_NULL_ADDR, DIRENT_SIZE, EROFS_ISLOT_SIZE, EROFS_MAX_BLKSZBITS, EROFS_MIN_BLKSZBITS, EROFS_SUPER_OFFSET,
+  FEATURE_COMPAT, IC, IE, SB,
+} from '../erofs/format.ts';
 import { checksumLength, superblockChecksum } from '../erofs/super.ts';
 import { u16, u32, u8 } from '../erofs/source.ts';
 import { imageRng, type Prng } from './prng.ts';
-import { locateRegions, type Field, type ImageMap, type Region, type RegionKind } from './regions.ts';
+import { locateRegions, type Field, type ImageMap, type InodeLoc, type Region, type RegionKind } from './regions.ts';
 
-export type MutationOp = 'bitflip' | 'byte' | 'field' | 'truncate' | 'crosslink' | 'dup-block' | 'zero-block' | 'swap-dirents';
-export const MUTATION_OPS: readonly MutationOp[] = ['bitflip', 'byte', 'field', 'truncate', 'crosslink', 'dup-block', 'zero-block', 'swap-dirents'];
+export type MutationOp = 'bitflip' | 'byte' | 'field' | 'truncate' | 'crosslink' | 'dup-block' | 'zero-block' | 'swap-dirents' | 'grow-file';
+export const MUTATION_OPS: readonly MutationOp[] = ['bitflip', 'byte', 'field', 'truncate', 'crosslink', 'dup-block', 'zero-block', 'swap-dirents', 'grow-file'];
 
 /** A seed image: valid bytes plus the map of its structures. */
 export interface SeedImage {
@@ -53,7 +56,7 @@ export function prepareSeed(name: string, bytes: Uint8Array): SeedImage {
 }
 
 const OP_WEIGHTS: readonly (readonly [number, MutationOp])[] = [
-  [3, 'bitflip'], [2, 'byte'], [5, 'field'], [1, 'truncate'], [2.5, 'crosslink'], [1, 'dup-block'], [1, 'zero-block'], [1, 'swap-dirents'],
+  [3, 'bitflip'], [2, 'byte'], [5, 'field'], [1, 'truncate'], [2.5, 'crosslink'], [1, 'dup-block'], [1, 'zero-block'], [1, 'swap-dirents'], [0.7, 'grow-file'],
 ];
 
 const REGION_WEIGHTS: Record<RegionKind | 'image', number> = {
@@ -330,6 +333,53 @@ function swapDirents(c: Ctx): Mutation[] {
   ];
 }
 
+/**
+ * Make a file huge while keeping its structure: a chunk-based file gets bigger chunks (same table
+ * length, so a file whose leading chunks are holes stays readable, now gigabytes long); a flat file
+ * gets a large i_size. This reaches the >4 GiB offsets that single field smashes almost never do.
+ */
+function growFile(c: Ctx): Mutation[] {
+  const bs = c.seed.map.blockSize;
+  const chunks = (i: InodeLoc): number => Math.ceil(i.size / (bs * 2 ** (i.chunkFormat & CHUNK_FORMAT_BLKBITS_MASK)));
+  const files = c.seed.map.inodes.filter((i) => i.type === 'file' && i.size > 0);
+  if (files.length === 0) return fieldSmash(c);
+  const chunked = files.filter((i) => i.layout === DATALAYOUT.CHUNK_BASED && chunks(i) >= 2);
+  const f = chunked.length > 0 && c.rng.chance(0.7) ? c.rng.pick(chunked) : c.rng.pick(files);
+  const maxSize = f.compact ? 0xffffffff : 2 ** 53 - 1;
+  const sizeAt = f.iloc + (f.compact ? IC.size : IE.size);
+  const sizeWidth = f.compact ? 4 : 8;
+  const label = `inode nid ${f.nid} ${f.path}`;
+  const out: Mutation[] = [];
+  let size: number;
+  if (f.layout === DATALAYOUT.CHUNK_BASED) {
+    const bits = f.chunkFormat & CHUNK_FORMAT_BLKBITS_MASK;
+    const count = chunks(f);
+    const lastLen = f.size - (count - 1) * bs * 2 ** bits;
+    let nb = Math.min(CHUNK_FORMAT_BLKBITS_MASK, bits + c.rng.range(1, 24));
+    while (nb > bits + 1 && (count - 1) * bs * 2 ** nb + lastLen > maxSize) nb--;
+    size = Math.min(maxSize, (count - 1) * bs * 2 ** nb + lastLen);
+    const fmtAt = f.iloc + IC.u;
+    const old = u16(c.b, fmtAt);
+    writeLE(c.b, fmtAt, 2, (old & ~CHUNK_FORMAT_BLKBITS_MASK) | nb);
+    out.push({ op: 'grow-file', target: `${label} chunk bits`, kind: 'inode', at: fmtAt, len: 2, detail: `${bits} -> ${nb}` });
+    // Mostly also turn the leading chunks into holes: a huge file whose data then sits gigabytes in
+    // (a mapped gigabyte-long chunk could not fit in the image and would only be refused).
+    const table = c.seed.map.regions.find((r) => r.kind === 'chunk-table' && r.label.includes(`nid ${f.nid} `));
+    if (table && c.rng.chance(0.8)) {
+      const unit = (table.end - table.start) / count;
+      for (let i = 0; i + 1 < count; i++) writeLE(c.b, table.start + i * unit + (unit === CHUNK_INDEX_SIZE ? CI.blkaddr : 0), 4, EROFS_NULL_ADDR);
+      out.push({ op: 'grow-file', target: `chunk table of ${label}`, kind: 'chunk-table', at: table.start, len: (count - 1) * unit, detail: `first ${count - 1} chunks made holes` });
+    }
+  } else {
+    size = c.rng.pick([2 ** 32 - 1, 2 ** 32, 2 ** 32 + f.size, f.size * 2 ** c.rng.range(4, 30), 2 ** 43, 2 ** 43 + 1, 2 ** 52]);
+    size = Math.min(maxSize, size);
+  }
+  if (size === f.size) size = Math.min(maxSize, f.size + 1);
+  writeLE(c.b, sizeAt, sizeWidth, size % 0x100000000, Math.floor(size / 0x100000000));
+  out.push({ op: 'grow-file', target: `${label} i_size`, kind: 'inode', at: sizeAt, len: sizeWidth, detail: `${f.size} -> ${size}` });
+  return out;
+}
+
 const MUTATORS: Record<MutationOp, (c: Ctx) => Mutation[]> = {
   bitflip,
   byte: byteSet,
@@ -339,6 +389,7 @@ const MUTATORS: Record<MutationOp, (c: Ctx) => Mutation[]> = {
   'dup-block': dupBlock,
   'zero-block': zeroBlock,
   'swap-dirents': swapDirents,
+  'grow-file': growFile,
 };
 
 /** Recompute the superblock checksum of a mutated image when it still announces one. */

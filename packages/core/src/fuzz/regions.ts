@@ -72,6 +72,11 @@ export interface InodeLoc {
   readonly type: FileType;
   readonly path: string;
   readonly parentNid: number;
+  readonly iloc: number;
+  readonly compact: boolean;
+  readonly layout: number;
+  readonly chunkFormat: number;
+  readonly size: number;
 }
 
 export interface ImageMap {
@@ -146,7 +151,10 @@ export function locateRegions(buf: Uint8Array): ImageMap {
   for (const { path, inode } of img.walk()) {
     if (seen.has(inode.nid)) continue; // hard links: one record
     seen.add(inode.nid);
-    inodes.push({ nid: inode.nid, type: inode.type, path, parentNid: parentOf.get(inode.nid) ?? sb.rootNid });
+    inodes.push({
+      nid: inode.nid, type: inode.type, path, parentNid: parentOf.get(inode.nid) ?? sb.rootNid,
+      iloc: inode.iloc, compact: inode.compact, layout: inode.layout, chunkFormat: inode.chunkFormat, size: inode.size,
+    });
     const name = `nid ${inode.nid} ${path}`;
     add({ kind: 'inode', start: inode.iloc, end: inode.iloc + inode.inodeSize, label: `inode ${name}`, fields: inodeFields(inode) });
     if (inode.xattrSize > 0) locateXattrs(buf, img, inode, name, add, sharedSeen);

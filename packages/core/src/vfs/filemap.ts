@@ -2,7 +2,7 @@
 // missing ones through the filesystem's readahead with a window that grows on sequential access, wait
 // on pages another thread is reading, copy out. No allocation per page.
 import type { Kernel } from '../kernel.ts';
-import { PAGE_SIZE, PAGE_SHIFT } from '../mm/arena.ts';
+import { PAGE_SIZE } from '../mm/arena.ts';
 import { NIL } from '../mm/list.ts';
 import { ctrInc, ctrAdd, ctrReadSigned, CTR } from '../mm/counters.ts';
 import {
@@ -15,6 +15,9 @@ import type { OpenFile } from './file.ts';
 import { erofsReadahead, erofsReadFolio } from '../fs/erofs/data.ts';
 import { ErofsError } from '../erofs/errors.ts';
 import { POINT, hooksOn, point } from '../debug/hooks.ts';
+
+/** s_maxbytes: a frame records its page index in an Int32, so no file may have more pages than that. */
+export const MAX_FILE_BYTES = 2 ** 31 * PAGE_SIZE;
 
 export const RA_INIT_PAGES = 4;
 export const RA_MAX_PAGES = 32; // 128 KiB, the kernel's default read_ahead_kb
@@ -96,12 +99,13 @@ export function filemapRead(k: Kernel, file: OpenFile, pos: number, dst: Uint8Ar
   let copied = 0;
   let missStreak = 0;
   while (pos < end) {
-    const index = pos >>> PAGE_SHIFT;
+    // Division, not `>>> PAGE_SHIFT`: a 32-bit shift wraps past 4 GiB and reads the wrong page.
+    const index = Math.floor(pos / PAGE_SIZE);
     const f = findGetPage(a, file.mapping, index);
     if (f === NIL) {
       ctrInc(a.i32, CTR.MISSES);
       if (++missStreak > 64) throw new ErofsError('EIO', `${file.path}: page ${index} keeps disappearing (pool too small?)`);
-      const lastIdx = (end - 1) >>> PAGE_SHIFT;
+      const lastIdx = Math.floor((end - 1) / PAGE_SIZE);
       syncReadahead(k, file, index, lastIdx - index + 1);
       continue;
     }
@@ -150,8 +154,8 @@ export function readaheadRange(k: Kernel, file: OpenFile, pos: number, len: numb
   if (file.closed) throw new ErofsError('EINVAL', `readahead of closed file ${file.path}`);
   const end = Math.min(pos + len, file.size);
   if (pos >= end) return 0;
-  const first = pos >>> PAGE_SHIFT;
-  const last = (end - 1) >>> PAGE_SHIFT;
+  const first = Math.floor(pos / PAGE_SIZE);
+  const last = Math.floor((end - 1) / PAGE_SIZE);
   let read = 0;
   for (let i = first; i <= last; i += RA_MAX_PAGES) read += doPageCacheRa(k, file, i, Math.min(RA_MAX_PAGES, last - i + 1));
   return read;
