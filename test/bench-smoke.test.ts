@@ -44,6 +44,7 @@ interface Scenario {
   medianMs: number | null;
   mibPerCpuSecond: number | null;
   mibps: { median: number; min: number; max: number } | null;
+  busy: { busyCpus: number; benchCpus: number; otherCpus: number } | null;
 }
 
 interface Ratio {
