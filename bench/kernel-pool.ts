@@ -7,6 +7,8 @@ export interface KernelRunMessage {
   readonly paths: readonly string[];
   readonly counter: SharedArrayBuffer;
   readonly chunk: number;
+  /** Copy this buffer out in 4 KiB pieces instead of reading files. */
+  readonly copyFrom?: SharedArrayBuffer;
 }
 
 export interface KernelRunReply {
@@ -39,6 +41,15 @@ export class KernelReaderPool {
 
   /** Every thread reads the files it claims; resolves when all have answered. */
   read(paths: readonly string[], chunk: number): Promise<{ files: number; bytes: number }> {
+    return this.send(paths, chunk);
+  }
+
+  /** Every thread copies the stripes of `src` it claims (the memory-bandwidth ceiling). */
+  copy(src: SharedArrayBuffer, chunk: number): Promise<{ files: number; bytes: number }> {
+    return this.send([], chunk, src);
+  }
+
+  private send(paths: readonly string[], chunk: number, copyFrom?: SharedArrayBuffer): Promise<{ files: number; bytes: number }> {
     const run = ++this.run;
     const counter = new SharedArrayBuffer(4);
     const replies = this.workers.map(
@@ -56,7 +67,7 @@ export class KernelReaderPool {
           };
           w.on('message', onMessage);
           w.once('error', onError);
-          const msg: KernelRunMessage = { run, paths, counter, chunk };
+          const msg: KernelRunMessage = { run, paths, counter, chunk, copyFrom };
           w.postMessage(msg);
         }),
     );

@@ -1,13 +1,15 @@
 // What the bench measures and how the figures are compared. Ids read as family.cache.threads:
 //  ours.*  our page cache through the ReaderPool (Nw) or in the main thread (main);
 //  tree.*  Node reading the source trees through the kernel (Nt: N reader threads; main: main thread);
-//  loop.*  Node reading a read-only loop mount of the images (the kernel's own EROFS).
+//  loop.*  Node reading a read-only loop mount of the images (the kernel's own EROFS);
+//  mem.copy.*  no file at all: copying a shared buffer of the data's size in 4 KiB pieces, the most a
+//          2-thread speed-up of any page-copying reader can be on this machine's memory bandwidth.
 // cold: nothing of the data cached anywhere (our cache dropped and the image files evicted from the
 // kernel's cache; the tree's files evicted; the loop mount remounted with the images evicted);
 // fill: the file system's cache empty while the image file is in the kernel's cache (our dropCaches;
 // a loop remount) — the cost of filling a cache when the device is fast; warm: everything cached.
 
-export type Family = 'ours' | 'tree' | 'loop';
+export type Family = 'ours' | 'tree' | 'loop' | 'mem';
 export type CacheState = 'cold' | 'fill' | 'warm';
 
 export interface ScenarioSpec {
@@ -23,11 +25,13 @@ const FAMILY_LABEL: Record<Family, string> = {
   ours: 'ours',
   tree: 'kernel, tree',
   loop: 'kernel, loop mount',
+  mem: 'machine: 4 KiB copies of a buffer the size of the data',
 };
 
 function spec(family: Family, cache: CacheState, threads: number | 'main'): ScenarioSpec {
   const suffix = threads === 'main' ? 'main' : `${threads}${family === 'ours' ? 'w' : 't'}`;
-  return { id: `${family}.${cache}.${suffix}`, family, cache, threads, label: `${FAMILY_LABEL[family]}, ${cache}` };
+  const label = family === 'mem' ? FAMILY_LABEL.mem : `${FAMILY_LABEL[family]}, ${cache}`;
+  return { id: family === 'mem' ? `mem.copy.${suffix}` : `${family}.${cache}.${suffix}`, family, cache, threads, label };
 }
 
 export const SCENARIOS: readonly ScenarioSpec[] = [
@@ -39,6 +43,7 @@ export const SCENARIOS: readonly ScenarioSpec[] = [
   spec('loop', 'cold', 1), spec('loop', 'cold', 2),
   spec('loop', 'fill', 1), spec('loop', 'fill', 2),
   spec('loop', 'warm', 1), spec('loop', 'warm', 2),
+  spec('mem', 'warm', 1), spec('mem', 'warm', 2),
 ];
 
 export interface RatioSpec {
@@ -73,4 +78,5 @@ export const RATIOS: readonly RatioSpec[] = [
   r('tree.cold.2t', 'tree.cold.1t', 'kernel cold (tree), 2 threads / 1'),
   r('tree.warm.2t', 'tree.warm.1t', 'kernel warm (tree), 2 threads / 1'),
   r('loop.fill.2t', 'loop.fill.1t', 'kernel fill (loop), 2 threads / 1'),
+  r('mem.copy.2t', 'mem.copy.1t', 'machine: 4 KiB copies, 2 threads / 1 (memory-bandwidth ceiling)'),
 ];
