@@ -28,7 +28,7 @@ function ourImage(): Promise<string> {
 
 test('a short run over the default corpus prints the counts and exits 0', async (t) => {
   const out = join(dir, 'fail-default');
-  const r = await ishare(['fuzz', '--count', '150', '--seed', '3', '--out', out]);
+  const r = await ishare(['fuzz', '--count', '150', '--seed', '3', '--out', out, '--timeout-ms', '10000']);
   t.is(r.status, 0, r.stderr);
   t.regex(r.text, /^fuzz: 150 images from \d+ seeds \(ishare-mkfs-4096, ishare-mkfs-1024/m);
   t.regex(r.text, /^ok \d+ \| typed errors \d+ \| crashes 0 \| hangs 0 \| out-of-bounds 0 \| wrong data 0$/m);
@@ -39,7 +39,7 @@ test('a short run over the default corpus prints the counts and exits 0', async 
 
 test('--json is one object; seed images given on the command line are the seeds', async (t) => {
   const img = await ourImage();
-  const r = await ishare(['fuzz', img, '--count', '60', '--seed', '9', '--json', '--workers', '1']);
+  const r = await ishare(['fuzz', img, '--count', '60', '--seed', '9', '--json', '--workers', '1', '--timeout-ms', '10000']);
   t.is(r.status, 0, r.stderr);
   const rep = json<Report>(r);
   t.is(rep.images, 60);
@@ -51,7 +51,7 @@ test('--json is one object; seed images given on the command line are the seeds'
 test('failing images exit 1 and are saved with a description; --replay re-checks one', async (t) => {
   const img = await ourImage();
   const out = join(dir, 'fail-stub');
-  const r = await ishare(['fuzz', img, '--count', '6', '--seed', '4', '--timeout-ms', '1500', '--out', out, '--worker-module', STUB]);
+  const r = await ishare(['fuzz', img, '--count', '6', '--seed', '4', '--timeout-ms', '4000', '--out', out, '--worker-module', STUB]);
   t.is(r.status, 1, r.stderr);
   t.true(isOneErrorLine(r.stderr), r.stderr);
   t.regex(r.stderr, /2 failing images \(crash 1, hang 1/);
