@@ -44,7 +44,7 @@ export class KernelReaderPool {
     return this.send(paths, chunk);
   }
 
-  /** Every thread copies the stripes of `src` it claims (the memory-bandwidth ceiling). */
+  /** Every thread copies the stripes of `src` it claims (the bare per-page copy, no cache). */
   copy(src: SharedArrayBuffer, chunk: number): Promise<{ files: number; bytes: number }> {
     return this.send([], chunk, src);
   }

@@ -1,5 +1,5 @@
 // A Node reader thread for the kernel-side figures: told (paths, shared counter) per run, it reads the
-// files it claims and answers with what it read. Or, for the machine's memory ceiling, copies stripes
+// files it claims and answers with what it read. Or, for the bare per-page copy figure, copies stripes
 // of a shared buffer instead.
 import { parentPort } from 'node:worker_threads';
 import { readClaimed, copyClaimed, sharedClaim } from './read-loop.ts';

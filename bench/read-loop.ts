@@ -29,9 +29,9 @@ export function readClaimed(paths: readonly string[], buf: Buffer, claim: () => 
 }
 
 /**
- * The machine's ceiling for any reader that copies pages: copy `src` out in 4 KiB pieces (as our
- * page cache copies frames) into `buf`, 1 MiB stripes at a time as `claim()` hands them out. Returns
- * bytes copied. Two threads doing this at once share the memory bandwidth, as two readers do.
+ * The bare copy our page cache does per page, without the cache: copy `src` out in 4 KiB pieces into
+ * `buf`, 1 MiB stripes at a time as `claim()` hands them out. Returns bytes copied. Run by one and by
+ * two threads, it shows what a second thread gains for that copy on this machine.
  */
 export function copyClaimed(src: Buffer, buf: Buffer, claim: () => number): number {
   const stripe = 1 << 20;

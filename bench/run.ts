@@ -50,7 +50,7 @@ async function dataset(o: BenchOptions): Promise<Dataset> {
 }
 
 function check(what: string, got: Count, want: Count): void {
-  // The memory ceiling copies bytes, not files.
+  // The bare copy moves bytes, not files.
   if ((got.files !== want.files && !what.startsWith('mem.')) || got.bytes !== want.bytes) {
     throw new Error(`${what}: read ${got.files} files / ${got.bytes} bytes, expected ${want.files} / ${want.bytes}`);
   }

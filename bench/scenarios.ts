@@ -2,8 +2,8 @@
 //  ours.*  our page cache through the ReaderPool (Nw) or in the main thread (main);
 //  tree.*  Node reading the source trees through the kernel (Nt: N reader threads; main: main thread);
 //  loop.*  Node reading a read-only loop mount of the images (the kernel's own EROFS);
-//  mem.copy.*  no file at all: copying a shared buffer of the data's size in 4 KiB pieces, the most a
-//          2-thread speed-up of any page-copying reader can be on this machine's memory bandwidth.
+//  mem.copy.*  no file at all: copying a shared buffer of the data's size in 4 KiB pieces from JS,
+//          what a second thread gains for the bare copy our page cache does per page.
 // cold: nothing of the data cached anywhere (our cache dropped and the image files evicted from the
 // kernel's cache; the tree's files evicted; the loop mount remounted with the images evicted);
 // fill: the file system's cache empty while the image file is in the kernel's cache (our dropCaches;
@@ -78,5 +78,5 @@ export const RATIOS: readonly RatioSpec[] = [
   r('tree.cold.2t', 'tree.cold.1t', 'kernel cold (tree), 2 threads / 1'),
   r('tree.warm.2t', 'tree.warm.1t', 'kernel warm (tree), 2 threads / 1'),
   r('loop.fill.2t', 'loop.fill.1t', 'kernel fill (loop), 2 threads / 1'),
-  r('mem.copy.2t', 'mem.copy.1t', 'machine: 4 KiB copies, 2 threads / 1 (memory-bandwidth ceiling)'),
+  r('mem.copy.2t', 'mem.copy.1t', 'machine: JS 4 KiB copies, 2 threads / 1'),
 ];
