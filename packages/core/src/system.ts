@@ -5,7 +5,7 @@ import { resolve as resolvePath } from 'node:path';
 import { Arena, PAGE_SIZE, type ArenaConfig, type ArenaHandle } from './mm/arena.ts';
 import { pagePoolInit, framesFree, framesUsed, lruCount } from './mm/pagepool.ts';
 import { readCounters, resetEventCounters, ctrReadSigned, CTR, type CounterName } from './mm/counters.ts';
-import { readLockStats, resetLockStats, type LockClassStats } from './mm/lockstat.ts';
+import { readLockStats, resetLockStats, setCountAcquisitions, type LockClassStats } from './mm/lockstat.ts';
 import { Kernel } from './kernel.ts';
 import {
   inodeTableInit, iget, iput, ihold, tryEvict, pruneIcache, forEachInode, inodeMount, inodeCount,
@@ -39,6 +39,8 @@ export interface SystemConfig {
   inject?: number;
   jitter?: number;
   seed?: number;
+  /** Count every lock acquisition per lock class (costs a shared atomic per lock; stress turns it on). */
+  lockStats?: boolean;
 }
 
 export interface MountOptions {
@@ -86,6 +88,7 @@ export class System {
     this.kernel = new Kernel(arena, threadId);
     this.kernel.ops = erofsInodeOps(this.kernel);
     hooksAttach(arena, threadId);
+    setCountAcquisitions(arena.countLockAcquisitions);
   }
 
   /** Create and initialise a new shared kernel (main thread). */
@@ -100,6 +103,7 @@ export class System {
     a.injectMask = cfg.inject ?? 0;
     a.jitter = Math.round(Math.max(0, Math.min(1, cfg.jitter ?? 0)) * 65536);
     a.seed = cfg.seed ?? 1;
+    a.countLockAcquisitions = cfg.lockStats ?? false;
     return new System(a, a.nextThreadId());
   }
 

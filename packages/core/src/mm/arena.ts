@@ -41,6 +41,7 @@ const H = {
   THREAD_NEXT: 21, // next thread id to hand out
   SEED: 22, // jitter seed
   ENABLED_LIMIT: 23, // frames usable (shrink-pool chaos lowers it)
+  LOCK_ACQUISITIONS: 24, // count every lock acquisition (stress reports); contention is always counted
 } as const;
 if (Object.keys(H).length > HEADER_WORDS) throw new Error('arena header too small');
 
@@ -217,6 +218,12 @@ export class Arena {
   }
   set frameLimit(n: number) {
     Atomics.store(this.i32, H.ENABLED_LIMIT, Math.max(16, Math.min(this.nframes, n)));
+  }
+  get countLockAcquisitions(): boolean {
+    return Atomics.load(this.i32, H.LOCK_ACQUISITIONS) !== 0;
+  }
+  set countLockAcquisitions(on: boolean) {
+    Atomics.store(this.i32, H.LOCK_ACQUISITIONS, on ? 1 : 0);
   }
   /** Hand out a small thread id (for per-thread watchdog slots). */
   nextThreadId(): number {

@@ -21,7 +21,17 @@ export const LOCK_CLASS = {
 export const LOCK_CLASS_NAMES = ['page-index', 'lru', 'free-list', 'icache', 'i_lock', 'ishare', 'mount', 'inode-lru', 'slots'];
 if (LOCK_CLASS_NAMES.length > LOCKSTAT_CLASSES) throw new Error('lockstat region too small');
 
+/**
+ * Counting every acquisition costs a shared atomic per lock taken, which bounces between cores; it is
+ * on only where someone reads it (the stress report). Spins and sleeps — contention — are always counted.
+ */
+let countAcquisitions = false;
+export function setCountAcquisitions(on: boolean): void {
+  countAcquisitions = on;
+}
+
 export function lockStat(i32: Int32Array, cls: number, kind: number): void {
+  if (kind === LOCK_STAT.ACQUIRE && !countAcquisitions) return;
   Atomics.add(i32, LOCKSTAT_BASE + cls * PER_CLASS + kind, 1);
 }
 

@@ -62,7 +62,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export async function runStress(opts: StressOptions): Promise<StressReport> {
   if (opts.workers < 1 || opts.workers > MAX_WORKERS - 1) throw new RangeError(`workers must be 1..${MAX_WORKERS - 1}`);
   const inject = opts.inject.reduce((m, b) => m | BUG[b], 0);
-  const sys = System.create({ poolMiB: opts.poolMiB, policy: opts.policy === 'any' ? 'any' : 'processing', inject, jitter: opts.jitter, seed: opts.seed });
+  const sys = System.create({ poolMiB: opts.poolMiB, policy: opts.policy === 'any' ? 'any' : 'processing', inject, jitter: opts.jitter, seed: opts.seed, lockStats: true });
   const a = sys.arena;
   const all: { image: string; domainId: string; decoy: boolean }[] = opts.images.map((i) => ({ image: i.image, domainId: i.domainId ?? 'stress', decoy: false }));
   const decoys = opts.decoys ? await buildDecoys() : undefined;
