@@ -124,6 +124,7 @@ function fillPage(k: Kernel, file: OpenFile, f: number, index: number): void {
 
 /** A filled page goes public: uptodate, unlocked, on the LRU, the caller's reference dropped. */
 function completePage(a: Kernel['a'], f: number): void {
+  if (hooksOn) point(POINT.BEFORE_PAGE_UNLOCK);
   setPageFlag(a, f, PG_UPTODATE);
   unlockPage(a, f);
   ctrInc(a.i32, CTR.DEVICE_PAGES);
@@ -162,6 +163,10 @@ function readRun(k: Kernel, file: OpenFile, first: number, count: number, phys: 
   }
   iov[nv++] = new Uint8Array(chunk!.buffer, chunk!.byteOffset + start, end - start);
   iov.length = nv;
+  if (hooksOn) {
+    point(POINT.BEFORE_DEVICE_READ);
+    if ((inodeState(a, real) & (I_INUSE | I_FREEING)) !== I_INUSE) throw new InvariantViolation(`real inode ${real} was freed during mapping`);
+  }
   const sb = erofsSb(k, inodeMount(a, real));
   const want = count * PAGE_SIZE;
   const got = nv === 1 ? readSync(sb.fd, iov[0], 0, want, phys) : readvSync(sb.fd, iov, phys);
@@ -235,7 +240,9 @@ export function erofsReadahead(k: Kernel, file: OpenFile, index0: number, n: num
   let err: unknown;
   let i = 0;
   try {
-    if (!hooksOn) {
+    // The stress harness exercises this same gathered path; only the planted EARLY_UPTODATE bug needs
+    // the page-at-a-time loop below (it publishes each page before reading it).
+    if (!bugOn(BUG.EARLY_UPTODATE)) {
       i = readaheadGathered(k, file, index0, n);
     } else for (; i < n; i++) {
       const f = frames[i];
@@ -255,7 +262,7 @@ export function erofsReadahead(k: Kernel, file: OpenFile, index0: number, n: num
     }
   } catch (e) {
     err = e;
-    if (!hooksOn) i = gatheredDone;
+    if (!bugOn(BUG.EARLY_UPTODATE)) i = gatheredDone;
   } finally {
     iomapEnd(k);
     if (shared) readEnd(a, file.inode, file.mapping);
