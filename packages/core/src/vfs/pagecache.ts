@@ -91,6 +91,9 @@ export function addToPageCache(a: Arena, f: number, mapping: number, index: numb
 /** Unlink frame f from the hash chain of bucket b and from its mapping's list. Bucket lock held. */
 function unindexLocked(a: Arena, b: number, f: number, mapping: number): void {
   const i32 = a.i32;
+  // Read while this page still keeps the mapping's inode alive: once it leaves the mapping's list, a
+  // concurrent truncate can find the list empty, finish evicting the inode and free its slot.
+  const shared = isDedupInode(a, mapping);
   let prev = NIL;
   for (let g = i32[b + 1]; g !== NIL; g = i32[a.frames + g * FRAME_WORDS + F_HASH_NEXT]) {
     if (g === f) {
@@ -109,7 +112,7 @@ function unindexLocked(a: Arena, b: number, f: number, mapping: number): void {
   spinUnlock(i32, ml);
   i32[a.frames + f * FRAME_WORDS + F_MAPPING] = NIL;
   ctrDec(i32, CTR.FILE_PAGES);
-  if (isDedupInode(a, mapping)) ctrDec(i32, CTR.SHARED_FILE_PAGES);
+  if (shared) ctrDec(i32, CTR.SHARED_FILE_PAGES);
 }
 
 /**
