@@ -13,7 +13,8 @@ import { readTar, type TarEntry } from './tarread.ts';
 import { encodeXattr } from './xattr.ts';
 
 const MAX_SYMLINK = 4095;
-const WHITEOUT = Buffer.from('.wh.');
+/** Name prefix of an OCI layer's deletions (fromoci.ts applies them; a plain tar may not hold them). */
+export const WHITEOUT = Buffer.from('.wh.');
 
 const OTHER_COMPRESSORS: [string, Buffer][] = [
   ['xz', Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])],
@@ -63,7 +64,7 @@ async function* tarChunks(path: string, onBytes: (n: number) => void): AsyncGene
   }
 }
 
-function applyAttrs(node: TreeNode, e: TarEntry, cfg: MkfsConfig, where: string): void {
+export function applyAttrs(node: TreeNode, e: TarEntry, cfg: MkfsConfig, where: string): void {
   node.perm = e.mode;
   node.uid = e.uid;
   node.gid = e.gid;
@@ -74,6 +75,21 @@ function applyAttrs(node: TreeNode, e: TarEntry, cfg: MkfsConfig, where: string)
     encodeXattr(name, value, where);
     node.xattrs.set(name, value);
   }
+}
+
+/** The node an entry other than a directory or a hard link makes; a file's data is the caller's to stream. */
+export function entryNode(e: TarEntry, cfg: MkfsConfig, where: string): TreeNode {
+  const node = newNode(e.type as NodeKind);
+  applyAttrs(node, e, cfg, where);
+  if (e.type === 'symlink') {
+    if (e.linkpath.length === 0 || e.linkpath.length > MAX_SYMLINK) throw new ErofsError('EINVAL', `${where}: symlink target of ${e.linkpath.length} bytes`);
+    node.target = e.linkpath;
+  } else if (e.type === 'chardev' || e.type === 'blockdev') {
+    node.rdev = encodeDev(e.devmajor, e.devminor);
+  } else if (e.type === 'file') {
+    node.size = e.size;
+  }
+  return node;
 }
 
 /** Read the tar at `path` into a tree, streaming file data into `sink`. */
@@ -142,15 +158,8 @@ export async function readTarSource(
       parent.children!.set(key, { name, node });
       continue;
     }
-    const node = newNode(e.type as NodeKind);
-    applyAttrs(node, e, cfg, where);
-    if (e.type === 'symlink') {
-      if (e.linkpath.length === 0 || e.linkpath.length > MAX_SYMLINK) throw new ErofsError('EINVAL', `${where}: symlink target of ${e.linkpath.length} bytes`);
-      node.target = e.linkpath;
-    } else if (e.type === 'chardev' || e.type === 'blockdev') {
-      node.rdev = encodeDev(e.devmajor, e.devminor);
-    } else if (e.type === 'file') {
-      node.size = e.size;
+    const node = entryNode(e, cfg, where);
+    if (e.type === 'file') {
       const r = await streamFileData(sink, data, e.size, (n) => tailInline(node, n), where);
       node.data = r.placement;
       node.sha256 = r.sha256;

@@ -6,6 +6,9 @@ import { basename, dirname, relative, resolve, isAbsolute } from 'node:path';
 import { ErofsError, isErofsError } from '../errors.ts';
 import { walkDirectory, writeDirectoryData } from './fromdir.ts';
 import { readTarSource } from './fromtar.ts';
+import { readContainerSource } from './fromoci.ts';
+import { detectContainer } from '../../oci/store.ts';
+import { resolveContainerImage } from '../../oci/resolve.ts';
 import { firstFreeBlock, planImage, tailFitsInline, type ImagePlan } from './layout.ts';
 import { resolveOptions, type MkfsConfig, type MkfsOptions } from './options.ts';
 import { ImageSink } from './sink.ts';
@@ -29,6 +32,18 @@ export interface MkfsReport {
   blocks: number;
   bytes: number;
   blockSize: number;
+  /** Set when the source was a container image. */
+  container?: ContainerReport;
+}
+
+export interface ContainerReport {
+  /** The input, with the picked reference or tag. */
+  name: string;
+  format: 'oci-layout' | 'oci-archive' | 'docker-archive';
+  /** The manifest digest (for a legacy docker archive, which has none: "docker-config:" + the config digest). */
+  key: string;
+  platform: string | undefined;
+  layers: number;
 }
 
 function isInside(child: string, parent: string): boolean {
@@ -98,12 +113,17 @@ function report(plan: ImagePlan, cfg: MkfsConfig): MkfsReport {
 export async function mkfs(opts: MkfsOptions): Promise<MkfsReport> {
   const cfg = resolveOptions(opts);
   const src = checkPaths(cfg);
+  const format = await detectContainer(src.source);
+  if (!format && cfg.platform !== undefined) throw new ErofsError('EINVAL', `a platform was given but ${cfg.source} is not a container image`);
+  const container = format ? await resolveContainerImage(cfg.source, cfg.platform !== undefined ? { platform: cfg.platform } : {}) : undefined;
   const tailInline = (node: TreeNode, n: number): boolean => tailFitsInline(node, n, cfg);
   let sink: ImageSink | undefined;
   try {
     sink = await ImageSink.create(resolve(cfg.out), cfg.blockSize, firstFreeBlock(cfg.blockSize) * cfg.blockSize);
     let root: TreeNode;
-    if (src.kind === 'dir') {
+    if (container) {
+      root = await readContainerSource(container, sink, cfg, tailInline);
+    } else if (src.kind === 'dir') {
       root = await walkDirectory(src.source, cfg);
       await writeDirectoryData(root, sink, tailInline, cfg.onProgress);
     } else {
@@ -113,7 +133,9 @@ export async function mkfs(opts: MkfsOptions): Promise<MkfsReport> {
     const plan = planImage(root, cfg, sink.block);
     await writeImage(plan, cfg, sink);
     await sink.commit(resolve(cfg.out), plan.blocks * cfg.blockSize);
-    return report(plan, cfg);
+    const r = report(plan, cfg);
+    if (container) r.container = { name: container.name, format: container.format, key: container.key, platform: container.platform, layers: container.layers.length };
+    return r;
   } catch (e) {
     await sink?.abort();
     if (isErofsError(e)) throw e;

@@ -3,11 +3,15 @@ import { randomBytes } from 'node:crypto';
 import { ErofsError } from '../errors.ts';
 import { DEFAULT_FINGERPRINT_XATTR, EROFS_MAX_BLKSZBITS, EROFS_MIN_BLKSZBITS } from '../format.ts';
 import { fingerprintKey } from './xattr.ts';
+import { parsePlatform } from '../../oci/resolve.ts';
 
 export interface MkfsOptions {
   /** Image path to write (through a temp file beside it, renamed at the end). */
   out: string;
-  /** A directory, or a .tar / .tar.gz / .tgz file (gzip is recognised by its magic bytes). */
+  /**
+   * A directory, a .tar / .tar.gz / .tgz file (gzip is recognised by its magic bytes), or a container
+   * image: an OCI image layout directory, an OCI archive, a `docker save` / `podman save` archive.
+   */
   source: string;
   /** 512 | 1024 | 2048 | 4096 (default 4096). */
   blockSize?: number;
@@ -23,6 +27,8 @@ export interface MkfsOptions {
   uuid?: string;
   /** Pack file, symlink and directory tails behind their inode (FLAT_INLINE) (default true). */
   inline?: boolean;
+  /** Container images: which image of a multi-platform index, "os/arch[/variant]". */
+  platform?: string;
   /** Bytes processed so far and in all (source file bytes; for a tar, bytes of the tar file). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -39,6 +45,7 @@ export interface MkfsConfig {
   readonly timestamp: number | undefined;
   readonly uuid: Buffer;
   readonly inline: boolean;
+  readonly platform: string | undefined;
   readonly onProgress: ((done: number, total: number) => void) | undefined;
 }
 
@@ -71,6 +78,10 @@ export function resolveOptions(o: MkfsOptions): MkfsConfig {
   for (const [k, v] of [['fingerprint', o.fingerprint], ['xattrs', o.xattrs], ['inline', o.inline]] as const) {
     if (v !== undefined && typeof v !== 'boolean') throw new ErofsError('EINVAL', `${k} must be true or false`);
   }
+  if (o.platform !== undefined) {
+    if (typeof o.platform !== 'string') throw new ErofsError('EINVAL', 'platform must be a string like linux/amd64');
+    parsePlatform(o.platform);
+  }
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new ErofsError('EINVAL', 'onProgress must be a function');
   return {
     out: o.out,
@@ -83,6 +94,7 @@ export function resolveOptions(o: MkfsOptions): MkfsConfig {
     timestamp,
     uuid,
     inline: o.inline ?? true,
+    platform: o.platform,
     onProgress: o.onProgress,
   };
 }

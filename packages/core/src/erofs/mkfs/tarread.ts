@@ -21,6 +21,20 @@ export interface TarEntry {
   readonly xattrs: Map<string, Buffer>;
   /** Byte offset of the entry's header in the (uncompressed) tar. */
   readonly offset: number;
+  /** Byte offset of the entry's data in the (uncompressed) tar. */
+  readonly dataOffset: number;
+}
+
+/**
+ * A chunk source that can jump forward (a file read by offset): readTar then skips the data it is not
+ * asked for instead of reading it, so listing a big uncompressed archive costs one read per entry.
+ */
+export interface SeekableChunks extends AsyncIterator<Buffer> {
+  skipBytes(n: number): void;
+}
+
+function isSeekable(it: AsyncIterator<Buffer>): it is SeekableChunks {
+  return typeof (it as Partial<SeekableChunks>).skipBytes === 'function';
 }
 
 const BLOCK = 512;
@@ -98,6 +112,14 @@ class ByteReader {
   }
 
   async skip(n: number): Promise<void> {
+    if (n > this.avail && isSeekable(this.it) && !this.ended) {
+      this.it.skipBytes(n - this.avail);
+      this.chunks = [];
+      this.head = 0;
+      this.avail = 0;
+      this.consumed += n;
+      return;
+    }
     for await (const _ of this.pieces(n)) { /* discard */ }
   }
 }
@@ -266,6 +288,7 @@ export async function* readTar(stream: AsyncIterable<Buffer>): AsyncGenerator<{ 
       devminor: num(h, 337, 8, 'devminor', at),
       xattrs: paxXattrs(merged),
       offset: at,
+      dataOffset: r.consumed,
     };
     const body = r.pieces(size);
     let left = size;
