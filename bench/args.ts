@@ -13,6 +13,8 @@ export interface BenchOptions {
   readonly quick: boolean;
   /** Source trees: their images are built (or reused) through the CLI's image cache. */
   readonly sources?: readonly string[];
+  /** Container image sources: which image of a multi-platform index (os/arch[/variant]). */
+  readonly platform?: string;
   /** Prebuilt images, read as they are (no extracted tree to compare with). */
   readonly images?: readonly string[];
   /** Where the JSON results go. */
@@ -24,7 +26,7 @@ export interface BenchOptions {
 }
 
 export const USAGE = `usage: pnpm bench [--reps N] [--passes K] [--quick] [--source DIR,DIR | --images A.img,B.img]
-                  [--out DIR] [--no-loop] [--no-evict] [--chunk BYTES]
+                  [--platform OS/ARCH] [--out DIR] [--no-loop] [--no-evict] [--chunk BYTES]
 
 Read throughput of ishare's shared page cache (ReaderPool, 1 and 2 workers; cold, fill, warm) side by
 side with Node reading the same files through the kernel (the source trees and a loop mount of the
@@ -33,7 +35,8 @@ images), interleaved in one run. Default data: the bundled typescript-5.6.2 / 5.
   --reps N        measured repetitions, interleaved (default 5; --quick: 2)
   --passes K      samples of each scenario per repetition (default 3; --quick: 1)
   --quick         2 repetitions of 1 pass
-  --source A,B    source trees (images built through the image cache)
+  --source A,B    source trees, tar archives or container images (images built through the image cache)
+  --platform P    container image sources: which image of a multi-platform index (os/arch[/variant])
   --images A,B    images as they are (no extracted-tree figures)
   --out DIR       results directory (default bench/results)
   --no-loop       skip the kernel loop-mount figures
@@ -69,6 +72,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
         quick: { type: 'boolean', default: false },
         source: { type: 'string' },
         images: { type: 'string' },
+        platform: { type: 'string' },
         out: { type: 'string' },
         'no-loop': { type: 'boolean', default: false },
         'no-evict': { type: 'boolean', default: false },
@@ -83,6 +87,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
   }
   if (values.help) return undefined;
   if (values.source !== undefined && values.images !== undefined) throw new BenchUsageError('give --source or --images, not both');
+  if (values.platform !== undefined && values.source === undefined) throw new BenchUsageError('--platform applies to --source container images');
+  if (values.platform !== undefined && !/^[a-z0-9_-]+\/[a-z0-9_-]+(?:\/[a-z0-9_.-]+)?$/i.test(values.platform)) throw new BenchUsageError(`--platform must be os/arch[/variant], not '${values.platform}'`);
   const quick = values.quick === true;
   return {
     reps: posInt('--reps', values.reps, quick ? 2 : 5, 1000),
@@ -90,6 +96,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
     quick,
     sources: list(values.source),
     images: list(values.images),
+    ...(values.platform !== undefined ? { platform: values.platform } : {}),
     outDir: resolve(values.out ?? resolve(REPO_ROOT, 'bench', 'results')),
     loop: values['no-loop'] !== true,
     evict: values['no-evict'] !== true,

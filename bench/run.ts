@@ -22,8 +22,10 @@ import { scenarioTable, ratioTable, writeResults } from './report.ts';
 interface Dataset {
   readonly label: string;
   readonly images: string[];
-  /** Source trees, one per image (undefined: images given as they are). */
+  /** Source trees, one per image (undefined: images given as they are, or sources that are not directories). */
   readonly sources?: string[];
+  /** Why there are no tree figures. */
+  readonly noTrees?: string;
 }
 
 interface MountedImage {
@@ -45,8 +47,12 @@ const log = (s: string): void => {
 async function dataset(o: BenchOptions): Promise<Dataset> {
   if (o.images) return { label: o.images.join(', '), images: [...o.images] };
   const sources = o.sources ? [...o.sources] : bundledSourceDirs();
-  const prepared = await prepareInputs(sources, { onBuild: (input, image) => log(`building ${image} from ${input}`) });
-  return { label: o.sources ? sources.join(', ') : 'bundled typescript-5.6.2 + typescript-5.6.3', images: prepared.map((p) => p.image), sources };
+  const prepared = await prepareInputs(sources, { ...(o.platform !== undefined ? { platform: o.platform } : {}), onBuild: (input, image) => log(`building ${image} from ${input}`) });
+  const label = o.sources ? sources.join(', ') : 'bundled typescript-5.6.2 + typescript-5.6.3';
+  const images = prepared.map((p) => p.image);
+  // Tar archives and container images have no tree on disk for Node to read.
+  if (prepared.some((p) => p.kind !== 'dir')) return { label, images, noTrees: 'a source is not a directory (a tar archive or a container image)' };
+  return { label, images, sources };
 }
 
 function check(what: string, got: Count, want: Count): void {
@@ -137,7 +143,7 @@ async function main(): Promise<number> {
     });
     if (mismatch) throw new Error(`${mismatch}: in the image but not a regular file of the source tree (stale image?)`);
   } else {
-    skipped.set('tree', 'no source trees (--images given)');
+    skipped.set('tree', data.noTrees ?? 'no source trees (--images given)');
   }
 
   let evictor: Evictor | undefined;

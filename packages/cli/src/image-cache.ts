@@ -1,4 +1,5 @@
-// Inputs of the experiment commands may be images, directories or tar archives. Trees are turned into
+// Inputs of the experiment commands may be images, directories, tar archives or container images
+// (keyed by their manifest digest). Trees are turned into
 // images with our mkfs, once: images live in a cache directory (`$ISHARE_CACHE`, else .cache/images/
 // in the repository), named by a key over the source and the writer's own code, and built with a fixed
 // timestamp and uuid so the same source always gives the same bytes.
@@ -14,7 +15,8 @@ const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const BUILD_TIME = 1_700_000_000;
 export const BUILD_UUID = '15a4e000-0000-4000-8000-0000000000ca';
 
-export type InputKind = 'image' | 'dir' | 'tar';
+/** 'oci': a container image (OCI layout or archive, docker/podman save archive), flattened into one image. */
+export type InputKind = 'image' | 'dir' | 'tar' | 'oci';
 
 export interface PreparedInput {
   /** As given on the command line. */
@@ -103,18 +105,27 @@ export function writerStamp(): string {
     }
   };
   walk(join(REPO_ROOT, 'packages/core/src/erofs'));
+  walk(join(REPO_ROOT, 'packages/core/src/oci')); // flattens container images
   writerStampMemo = h.digest('hex');
   return writerStampMemo;
 }
 
 export interface PrepareOptions {
   cacheDir?: string;
+  /** Container image inputs: which image of a multi-platform index ("os/arch[/variant]"). */
+  platform?: string;
   /** Told before a build starts (not for cache hits). */
   onBuild?: (input: string, image: string) => void;
 }
 
-async function buildCached(input: string, kind: 'dir' | 'tar', cacheDir: string, onBuild?: (input: string, image: string) => void): Promise<{ image: string; built: boolean }> {
-  const source = kind === 'dir' ? dirKey(input) : await fileKey(input);
+/** A container image is named by its content: the digest of the manifest picked (see core's oci/). */
+async function containerKey(input: string, platform: string | undefined): Promise<string> {
+  const { resolveContainerImage } = await import('../../core/src/oci/resolve.ts');
+  return (await resolveContainerImage(input, platform !== undefined ? { platform } : {})).key;
+}
+
+async function buildCached(input: string, kind: 'dir' | 'tar' | 'oci', cacheDir: string, onBuild?: (input: string, image: string) => void, platform?: string): Promise<{ image: string; built: boolean }> {
+  const source = kind === 'dir' ? dirKey(input) : kind === 'oci' ? await containerKey(input, platform) : await fileKey(input);
   const key = createHash('sha256').update(`${kind}\0${source}\0${writerStamp()}\0${BUILD_TIME}\0${BUILD_UUID}`).digest('hex');
   const safe = inputLabel(input).replace(/[^A-Za-z0-9._+-]/g, '_').slice(0, 80) || 'image';
   const image = join(cacheDir, `${safe}-${key.slice(0, 16)}.img`);
@@ -125,7 +136,9 @@ async function buildCached(input: string, kind: 'dir' | 'tar', cacheDir: string,
   // Built beside its final name and renamed: a concurrent run or a crash never leaves half an image.
   const tmp = `${image}.tmp-${process.pid}`;
   try {
-    await mkfs({ out: tmp, source: input, timestamp: BUILD_TIME, uuid: BUILD_UUID });
+    const r = await mkfs({ out: tmp, source: input, timestamp: BUILD_TIME, uuid: BUILD_UUID, ...(kind === 'oci' && platform !== undefined ? { platform } : {}) });
+    // The image must be the one the key names (the input could have been swapped meanwhile).
+    if (kind === 'oci' && r.container?.key !== source) throw new UsageError(`${input}: changed while its image was being built`);
     renameSync(tmp, image);
   } finally {
     rmSync(tmp, { force: true });
@@ -137,15 +150,20 @@ async function buildCached(input: string, kind: 'dir' | 'tar', cacheDir: string,
 export async function prepareInputs(inputs: readonly string[], opts: PrepareOptions = {}): Promise<PreparedInput[]> {
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const out: PreparedInput[] = [];
+  const { detectContainer } = await import('../../core/src/oci/store.ts');
+  let containers = 0;
   for (const input of inputs) {
-    const kind = inputKind(input);
+    let kind = inputKind(input);
+    if (kind !== 'image' && await detectContainer(input)) kind = 'oci';
+    if (kind === 'oci') containers++;
     const label = inputLabel(input);
     if (kind === 'image') {
       out.push({ input, kind, image: resolve(input), built: false, label });
     } else {
-      const { image, built } = await buildCached(input, kind, cacheDir, opts.onBuild);
+      const { image, built } = await buildCached(input, kind, cacheDir, opts.onBuild, opts.platform);
       out.push({ input, kind, image, built, label });
     }
   }
+  if (opts.platform !== undefined && containers === 0) throw new UsageError('--platform: no input is a container image');
   return out;
 }

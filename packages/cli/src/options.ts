@@ -38,3 +38,9 @@ export function parsePositiveInt(v: string): number {
   if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
   return n;
 }
+
+/** A container platform: os/arch[/variant], as in `docker --platform`. */
+export function parsePlatform(v: string): string {
+  if (!/^[a-z0-9_-]+\/[a-z0-9_-]+(?:\/[a-z0-9_.-]+)?$/i.test(v)) throw new InvalidArgumentError('expected os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8');
+  return v;
+}

@@ -1,6 +1,6 @@
 // `ishare compare IMG IMG...`: the seed's experiment. Mount the images without and then with inode
 // page-cache sharing, read every regular file (or replay a trace) with the worker pool, and print the
-// page cache each way. Inputs may be directories or tar archives: their images are built (once) into
+// page cache each way. Inputs may be directories, tar archives or container images: their images are built (once) into
 // the cache.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -11,12 +11,14 @@ import { UsageError } from '../errors.ts';
 import { writeOut } from '../output.ts';
 import { experimentOptions, parseDomain, parsePolicy, parsePoolMiB, parseWorkers } from '../experiment-options.ts';
 import { prepareInputs, type PreparedInput } from '../image-cache.ts';
+import { parsePlatform } from '../options.ts';
 import { asUsage, loadWorkers, readTraceFile } from '../experiment-run.ts';
 import { phaseBar } from '../experiment-progress.ts';
 import { compareDetails, compareTable, pairLabel, type LabelledResult } from '../compare-report.ts';
 import { compareChartSvg } from '../chart.ts';
 
 export interface CompareCliOptions {
+  platform?: string;
   workers?: number;
   policy: RealInodePolicy;
   domain?: string;
@@ -61,7 +63,7 @@ export async function runCompareCommand(inputs: readonly string[], o: CompareCli
   const w = await loadWorkers();
   const trace = o.trace !== undefined ? readTraceFile(w, o.trace) : undefined;
   const info = (s: string): void => { if (!o.json) process.stderr.write(`${s}\n`); };
-  const prepared = await prepareInputs(inputs, { onBuild: (input, image) => info(`building ${image} from ${input}`) });
+  const prepared = await prepareInputs(inputs, { platform: o.platform, onBuild: (input, image) => info(`building ${image} from ${input}`) });
   const bar = phaseBar(!o.json);
   let result: CompareResult;
   try {
@@ -90,18 +92,19 @@ export function register(program: Command): void {
   program
     .command('compare')
     .summary('page cache used reading images without and with inode page-cache sharing')
-    .description('Mount the images (EROFS images, or directories / tar archives, which are built into\n'
+    .description('Mount the images (EROFS images, or directories / tar archives / container images, which are built into\n'
       + '.cache/images/ or $ISHARE_CACHE first) without sharing, read every regular file with the\n'
       + 'worker pool (or replay --trace), record the page cache; then the same on a fresh kernel with\n'
       + 'inode_share. Prints the seed\'s table (memory in MiB = 2^20 bytes) and how sharing played out.\n'
       + 'Trace: "PATH OFFSET LENGTH" lines, or the output of strace -f -e trace=openat,read,pread64;\n'
       + 'each read is replayed in every image that has the path.')
-    .argument('<images...>', 'two or more images, directories or tar archives')
+    .argument('<images...>', 'two or more images, directories, tar archives or container images (OCI layout/archive, docker save)')
     .option('--workers <n>', 'reader threads, 1..64 (default: the machine\'s cores)', parseWorkers)
     .option('--policy <name>', 'real inode for shared reads: processing (v7 seed) or any (mainline)', parsePolicy, 'processing')
     .option('--domain <id>', 'domain_id: sharing happens only within one domain', parseDomain)
     .option('--trace <file>', 'replay the reads of this trace instead of reading every file')
     .option('--pool-mib <n>', 'page pool size in MiB (default: sized from the data, at most 4096)', parsePoolMiB)
+    .option('--platform <os/arch>', 'container image inputs: which image of a multi-platform index (os/arch[/variant])', parsePlatform)
     .option('--json', 'print one JSON object and nothing else')
     .option('--chart <file.svg>', 'also write a bar chart of the result')
     .option('--out-json <file>', 'also write the JSON result to a file')

@@ -4,11 +4,12 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import type { MkfsOptions, MkfsReport } from '../writer.ts';
 import { UsageError } from '../errors.ts';
-import { parseBlockSize, parseTimestamp, parseUuid, parseXattrName } from '../options.ts';
+import { parseBlockSize, parsePlatform, parseTimestamp, parseUuid, parseXattrName } from '../options.ts';
 import { humanBytes } from '../format.ts';
 import { writeOut } from '../output.ts';
 
 interface MkfsCliOptions {
+  platform?: string;
   blockSize?: number;
   fingerprint: boolean;
   fingerprintXattr?: string;
@@ -21,28 +22,33 @@ interface MkfsCliOptions {
 
 const TAR = /\.(tar|tar\.gz|tgz)$/i;
 
-function checkSource(source: string): void {
+async function checkSource(source: string): Promise<void> {
   if (!existsSync(source)) throw new UsageError(`${source}: no such file or directory`);
   const st = statSync(source);
-  if (!st.isDirectory() && !(st.isFile() && TAR.test(source))) {
-    throw new UsageError(`${source}: not a directory or a .tar/.tar.gz/.tgz archive`);
-  }
+  if (st.isDirectory() || (st.isFile() && TAR.test(source))) return;
+  // A container image archive need not be called .tar (skopeo's oci-archive, podman's -o NAME).
+  const { detectContainer } = await import('../../../core/src/oci/store.ts');
+  if (st.isFile() && await detectContainer(source)) return;
+  throw new UsageError(`${source}: not a directory, a .tar/.tar.gz/.tgz archive or a container image`);
 }
 
 export function summary(out: string, r: MkfsReport): string {
-  return `${out}: ${r.inodes} inodes (${r.files} files, ${r.dirs} dirs, ${r.symlinks} symlinks, ${r.others} others), `
+  const c = r.container;
+  const from = c ? `flattened ${c.layers} layers of ${c.name} (${c.format}, ${c.platform ?? 'platform not stated'}, ${c.key})\n` : '';
+  return `${from}${out}: ${r.inodes} inodes (${r.files} files, ${r.dirs} dirs, ${r.symlinks} symlinks, ${r.others} others), `
     + `${r.hardlinks} hard links, ${r.fingerprinted} fingerprinted\n`
     + `${r.blocks} blocks of ${r.blockSize} bytes, ${r.bytes} bytes (${humanBytes(r.bytes)})\n`;
 }
 
 export async function runMkfs(out: string, source: string, o: MkfsCliOptions): Promise<void> {
-  checkSource(source);
+  await checkSource(source);
   const { mkfs } = await import('../writer.ts');
   const opts: MkfsOptions = { out, source, fingerprint: o.fingerprint, xattrs: o.xattrs, inline: o.inline };
   if (o.blockSize !== undefined) opts.blockSize = o.blockSize;
   if (o.fingerprintXattr !== undefined) opts.fingerprintXattr = o.fingerprintXattr;
   if (o.timestamp !== undefined) opts.timestamp = o.timestamp;
   if (o.uuid !== undefined) opts.uuid = o.uuid;
+  if (o.platform !== undefined) opts.platform = o.platform;
   // A bar only for a person watching: never in JSON mode, never into a pipe or a log file.
   const bar = !o.json && process.stderr.isTTY
     ? new cliProgress.SingleBar({ stream: process.stderr, format: 'mkfs [{bar}] {percentage}% {doneBytes} / {totalBytes}', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
@@ -67,13 +73,15 @@ export async function runMkfs(out: string, source: string, o: MkfsCliOptions): P
 export function register(program: Command): void {
   program
     .command('mkfs')
-    .summary('build an EROFS image from a directory or a tar archive')
-    .description('Build the EROFS image OUT from SOURCE (a directory, or a .tar/.tar.gz/.tgz archive).\n\n'
+    .summary('build an EROFS image from a directory, a tar archive or a container image')
+    .description('Build the EROFS image OUT from SOURCE: a directory, a .tar/.tar.gz/.tgz archive, or a container image — '
+      + 'an OCI image layout directory, an OCI archive, or a `docker save` / `podman save` archive, whose layers are '
+      + 'flattened into one tree (whiteouts applied, every blob checked against its digest).\n\n'
       + 'Every regular file gets a content-fingerprint xattr (sha256 of its data) unless --no-fingerprint: '
       + 'that is what inode page-cache sharing keys on.')
-    .addHelpText('after', '\nExamples:\n  ishare mkfs app.img ./rootfs\n  ishare mkfs --timestamp 0 --uuid 00000000-0000-4000-8000-000000000000 app.img rootfs.tar.gz')
+    .addHelpText('after', '\nExamples:\n  ishare mkfs app.img ./rootfs\n  docker save -o redis.tar redis:7.2.4 && ishare mkfs redis.img redis.tar\n  ishare mkfs --platform linux/arm64 app.img ./oci-layout-dir\n  ishare mkfs --timestamp 0 --uuid 00000000-0000-4000-8000-000000000000 app.img rootfs.tar.gz')
     .argument('<out>', 'image file to write')
-    .argument('<source>', 'directory or tar archive')
+    .argument('<source>', 'directory, tar archive or container image')
     .option('--block-size <bytes>', 'block size: 512, 1024, 2048 or 4096 (default 4096)', parseBlockSize)
     .option('--no-fingerprint', 'do not write content-fingerprint xattrs')
     .option('--fingerprint-xattr <name>', 'name of the fingerprint xattr (default trusted.erofs.fingerprint)', parseXattrName)
@@ -81,6 +89,7 @@ export function register(program: Command): void {
     .option('--no-inline', 'never inline file tails into the inode (FLAT_PLAIN only)')
     .option('--timestamp <t>', 'build time and fixed mtime (epoch seconds or ISO date), for reproducible images', parseTimestamp)
     .option('--uuid <uuid>', 'filesystem UUID (default: random)', parseUuid)
+    .option('--platform <os/arch>', 'container image inputs: which image of a multi-platform index (os/arch[/variant])', parsePlatform)
     .option('--json', 'print the report as JSON')
     .action(async (out: string, source: string, opts: MkfsCliOptions) => runMkfs(out, source, opts));
 }

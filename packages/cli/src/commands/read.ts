@@ -8,11 +8,13 @@ import type { ReadResult } from '@ishare/workers';
 import { writeOut } from '../output.ts';
 import { experimentOptions, parseDomain, parsePolicy, parsePoolMiB, parseWorkers } from '../experiment-options.ts';
 import { prepareInputs } from '../image-cache.ts';
+import { parsePlatform } from '../options.ts';
 import { asUsage, loadWorkers, readTraceFile } from '../experiment-run.ts';
 import { phaseBar } from '../experiment-progress.ts';
 import { mib } from '../compare-report.ts';
 
 interface ReadCliOptions {
+  platform?: string;
   workers?: number;
   poolMib?: number;
   share?: boolean;
@@ -48,7 +50,7 @@ export function readReport(r: ReadResult, names: readonly string[]): string[] {
 export async function runReadCommand(inputs: readonly string[], o: ReadCliOptions): Promise<void> {
   const w = await loadWorkers();
   const trace = o.trace !== undefined ? readTraceFile(w, o.trace) : undefined;
-  const prepared = await prepareInputs(inputs, { onBuild: (input, image) => { if (!o.json) process.stderr.write(`building ${image} from ${input}\n`); } });
+  const prepared = await prepareInputs(inputs, { platform: o.platform, onBuild: (input, image) => { if (!o.json) process.stderr.write(`building ${image} from ${input}\n`); } });
   const bar = phaseBar(!o.json);
   let r: ReadResult;
   try {
@@ -70,16 +72,17 @@ export function register(program: Command): void {
   program
     .command('read')
     .summary('mount images, read every file with the worker pool, report the page cache')
-    .description('Mount the images (EROFS images, or directories / tar archives built into the cache first),\n'
+    .description('Mount the images (EROFS images, or directories / tar archives / container images built into the cache first),\n'
       + 'read every regular file with the worker pool (or replay --trace) and report the page cache\n'
       + '(what fincore would sum), the device traffic and the cache lookups. --share mounts with inode_share.')
-    .argument('<images...>', 'images, directories or tar archives')
+    .argument('<images...>', 'images, directories, tar archives or container images (OCI layout/archive, docker save)')
     .option('--workers <n>', 'reader threads, 1..64 (default: the machine\'s cores)', parseWorkers)
     .option('--pool-mib <n>', 'page pool size in MiB (default: sized from the data, at most 4096)', parsePoolMiB)
     .option('--share', 'mount with inode_share (content-fingerprint page-cache sharing)')
     .option('--domain <id>', 'domain_id: sharing happens only within one domain', parseDomain)
     .option('--policy <name>', 'real inode for shared reads: processing (v7 seed) or any (mainline)', parsePolicy, 'processing')
     .option('--trace <file>', 'replay the reads of this trace instead of reading every file')
+    .option('--platform <os/arch>', 'container image inputs: which image of a multi-platform index (os/arch[/variant])', parsePlatform)
     .option('--json', 'print one JSON object and nothing else')
     .action(async (images: string[], opts: ReadCliOptions) => runReadCommand(images, opts));
 }

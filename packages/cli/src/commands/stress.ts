@@ -8,7 +8,7 @@ import Table from 'cli-table3';
 import { BUG, BUG_DESCRIPTIONS, type BugName } from '@ishare/core';
 import { runStress, type StressReport } from '@ishare/workers';
 import { CheckFailed, UsageError } from '../errors.ts';
-import { parsePositiveInt } from '../options.ts';
+import { parsePlatform, parsePositiveInt } from '../options.ts';
 import { prepareInputs } from '../image-cache.ts';
 import { bundledSourceDirs } from '../bundled.ts';
 import { writeOut } from '../output.ts';
@@ -32,6 +32,7 @@ function parseSeed(v: string): number {
 }
 
 export interface StressCliOptions {
+  platform?: string;
   workers?: number;
   policy: string;
   seconds?: number;
@@ -88,7 +89,7 @@ export async function runStressCommand(inputs: string[], o: StressCliOptions): P
   const workers = o.workers ?? availableParallelism();
   if (workers > 32) throw new UsageError('--workers must be from 1 to 32');
   if (o.poolMib > 16384) throw new UsageError('--pool-mib must be from 1 to 16384');
-  const prepared = await prepareInputs(inputs.length ? inputs : bundledSourceDirs());
+  const prepared = await prepareInputs(inputs.length ? inputs : bundledSourceDirs(), { platform: o.platform });
   return runStress({
     images: prepared.map((p) => ({ image: p.image })),
     workers,
@@ -108,7 +109,7 @@ export function register(program: Command): void {
   program
     .command('stress')
     .description('stress concurrent readers of shared inodes: chaos, jitter, invariants, planted bugs (exit 1 on a violation)')
-    .argument('[inputs...]', 'images, directories or tars (default: the bundled pair)')
+    .argument('[inputs...]', 'images, directories, tars or container images (default: the bundled pair)')
     .option('--workers <n>', 'reader worker threads (default: cores)', parsePositiveInt)
     .option('--policy <p>', 'real-inode policy: processing (v7), any (mainline) or both (alternating)', 'both')
     .option('--seconds <n>', 'run time (default 10 unless --ops)', parsePositiveInt)
@@ -120,6 +121,7 @@ export function register(program: Command): void {
     .option('--pool-mib <n>', 'page pool size; small pools mean constant reclaim', parsePositiveInt, 8)
     .option('--no-decoys', 'do not mount the decoy images with forged fingerprints')
     .option('--no-chaos', 'no eviction/unmount/drop/shrink from the controller')
+    .option('--platform <os/arch>', 'container image inputs: which image of a multi-platform index (os/arch[/variant])', parsePlatform)
     .option('--json', 'print the report as JSON')
     .action(async (inputs: string[], o: StressCliOptions) => {
       if (o.listBugs) {

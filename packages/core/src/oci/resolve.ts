@@ -218,7 +218,11 @@ async function resolveOci(store: BlobStore, opts: ResolveOptions): Promise<Conta
     pick = hits[0];
   } else {
     if (cands.length > 1) {
-      throw new ErofsError('EINVAL', `holds ${cands.length} images (${cands.map(describe).join(', ')}): pick one with --platform os/arch[/variant]`);
+      const platforms = new Set(cands.map((c) => platformText(c.platform)));
+      const how = platforms.size === cands.length
+        ? 'pick one with --platform os/arch[/variant]'
+        : 'copy the one wanted into a layout of its own (skopeo copy oci:DIR:TAG oci:NEWDIR)';
+      throw new ErofsError('EINVAL', `holds ${cands.length} images (${cands.map(describe).join(', ')}): ${how}`);
     }
     pick = cands[0];
   }
