@@ -248,7 +248,7 @@ export async function detectContainer(path: string): Promise<ContainerFormat | u
   } catch {
     return undefined;
   }
-  if (st.isDirectory()) return isFile(join(path, 'oci-layout')) && isFile(join(path, 'index.json')) ? 'oci-layout' : undefined;
+  if (st.isDirectory()) return detectLayout(path) && await looksRight(new DirStore(path)) ? 'oci-layout' : undefined;
   if (!st.isFile()) return undefined;
   if (isGzipFile(path)) {
     const first = await firstGzipMember(path);
@@ -266,7 +266,31 @@ export async function detectContainer(path: string): Promise<ContainerFormat | u
   }
   if (!members) return undefined;
   const f = formatOf((n) => members.get(n)?.type === 'file' || members.get(n)?.type === 'symlink');
-  return f === 'oci-layout' ? 'oci-archive' : f;
+  if (!f) return undefined;
+  const store = new TarStore(path, f === 'oci-layout' ? 'oci-archive' : f, members);
+  return await looksRight(store) ? store.format : undefined;
+}
+
+/**
+ * A tree may hold a file called manifest.json: it is a container image only when the document has
+ * the shape one has (a list of {Config, Layers}; an index with a manifests list).
+ */
+async function looksRight(store: BlobStore): Promise<boolean> {
+  const name = store.format === 'docker-archive' ? 'manifest.json' : 'index.json';
+  const size = store.size(name);
+  if (size === undefined || size > 16 << 20) return false;
+  const parts: Buffer[] = [];
+  for await (const c of store.read(name)) parts.push(c);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(Buffer.concat(parts).toString('utf8'));
+  } catch {
+    return false;
+  }
+  if (store.format === 'docker-archive') {
+    return Array.isArray(doc) && doc.length > 0 && doc.every((e) => typeof e === 'object' && e !== null && 'Config' in e && 'Layers' in e);
+  }
+  return typeof doc === 'object' && doc !== null && Array.isArray((doc as { manifests?: unknown }).manifests);
 }
 
 /** Open the container image store at `path` (already known to be one, see detectContainer). */
