@@ -151,11 +151,14 @@ export async function prepareInputs(inputs: readonly string[], opts: PrepareOpti
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const out: PreparedInput[] = [];
   const { detectContainer } = await import('../../core/src/oci/store.ts');
-  let containers = 0;
+  const kinds: InputKind[] = [];
   for (const input of inputs) {
-    let kind = inputKind(input);
-    if (kind !== 'image' && await detectContainer(input)) kind = 'oci';
-    if (kind === 'oci') containers++;
+    const kind = inputKind(input);
+    kinds.push(kind !== 'image' && await detectContainer(input) ? 'oci' : kind);
+  }
+  if (opts.platform !== undefined && !kinds.includes('oci')) throw new UsageError('--platform: no input is a container image');
+  for (const [i, input] of inputs.entries()) {
+    const kind = kinds[i];
     const label = inputLabel(input);
     if (kind === 'image') {
       out.push({ input, kind, image: resolve(input), built: false, label });
@@ -164,6 +167,5 @@ export async function prepareInputs(inputs: readonly string[], opts: PrepareOpti
       out.push({ input, kind, image, built, label });
     }
   }
-  if (opts.platform !== undefined && containers === 0) throw new UsageError('--platform: no input is a container image');
   return out;
 }
