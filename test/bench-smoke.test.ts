@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { seededBytes, tempDir, removeDir } from './helpers/trees.ts';
+import { dockerSaveLegacy, gnuTarOf, packDir } from '../packages/core/test/helpers/oci.ts';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 const TSX = join(REPO, 'node_modules', '.bin', 'tsx');
@@ -162,4 +163,31 @@ test('bench: bad options exit 2 with one line and the usage', (t) => {
   const r2 = bench(['--source', 'a,b', '--images', 'c,d'], {});
   t.is(r2.status, 2);
   t.regex(r2.stderr, /not both/);
+});
+
+test('bench --source with docker save archives: the images are the containers\', every byte read, tree figures skipped with the reason', (t) => {
+  const dir = tempDir('ishare-bench-');
+  try {
+    let bytes = 0;
+    const sources: string[] = [];
+    for (const v of [1, 2]) {
+      const tree = join(dir, `t${v}`);
+      bytes += writeTree(tree, v);
+      dockerSaveLegacy(join(dir, `save${v}`), [gnuTarOf(tree)], `app:${v}`);
+      packDir(join(dir, `save${v}`), join(dir, `app${v}.tar`));
+      sources.push(join(dir, `app${v}.tar`));
+    }
+    const out = join(dir, 'results');
+    const r = bench(['--reps', '1', '--passes', '1', '--source', sources.join(','), '--platform', 'linux/amd64', '--out', out, '--no-loop', '--no-evict'], { ISHARE_CACHE: join(dir, 'cache') });
+    t.is(r.status, 0, r.stderr);
+    const j = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as { data: { files: number; bytes: number }; scenarios: Scenario[] };
+    t.is(j.data.files, 2 * 17);
+    t.is(j.data.bytes, bytes);
+    t.true(j.scenarios.find((s) => s.id === 'ours.warm.1w')!.available);
+    const tree = j.scenarios.find((s) => s.id === 'tree.warm.1t')!;
+    t.false(tree.available);
+    t.regex(tree.reason ?? '', /container image/);
+  } finally {
+    removeDir(dir);
+  }
 });

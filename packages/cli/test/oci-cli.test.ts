@@ -48,6 +48,15 @@ test.serial('compare a.tar b.tar (docker save archives): the figures the source 
   t.is(again.share.pageCacheBytes, d.share.pageCacheBytes);
 });
 
+test.serial('stress takes the saved images too', async (t) => {
+  const r = await ishare(['stress', saved[0], saved[1], '--ops', '2000', '--workers', '2', '--pool-mib', '1', '--no-decoys', '--json'], env);
+  t.is(r.status, 0, r.stderr);
+  const rep = json<{ ops: number; violation?: unknown; servedBy: unknown[] }>(r);
+  t.true(rep.ops > 0);
+  t.is(rep.violation, undefined);
+  t.is(rep.servedBy.length, 2);
+});
+
 test.serial('a corrupt layer: one line naming the image and the layer, exit 2, nothing left in the cache', async (t) => {
   const bad = join(pair.dir, 'bad');
   dockerSaveLegacy(bad, [await layerTar([{ name: 'f', data: 'x'.repeat(10_000) }])], 'bad:1');
