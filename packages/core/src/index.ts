@@ -1,7 +1,11 @@
 // @ishare/core: the EROFS reader/writer and the shared-memory kernel with inode page-cache sharing.
 export * from './erofs/index.ts';
 export { mkfs } from './erofs/mkfs/index.ts';
-export type { MkfsOptions, MkfsReport } from './erofs/mkfs/index.ts';
+export type { MkfsOptions, MkfsReport, ContainerReport } from './erofs/mkfs/index.ts';
+export { detectContainer } from './oci/store.ts';
+export type { ContainerFormat } from './oci/store.ts';
+export { resolveContainerImage } from './oci/resolve.ts';
+export type { ContainerImage, ResolveOptions } from './oci/resolve.ts';
 export { System } from './system.ts';
 export type { SystemConfig, SystemStats, MountOptions, MountResult, MountReport, OpenFile } from './system.ts';
 export type { ArenaHandle } from './mm/arena.ts';

@@ -224,11 +224,14 @@ function isGzipFile(path: string): boolean {
   }
 }
 
-/** The first member name of a gzipped tar, or undefined when it is not one. */
+/** The first member name (other than the root) of a gzipped tar, or undefined when it is not one. */
 async function firstGzipMember(path: string): Promise<string | undefined> {
   const s = createReadStream(path).pipe(createGunzip());
   try {
-    for await (const { entry } of readTar(s)) return memberName(entry.path.toString('utf8'));
+    for await (const { entry } of readTar(s)) {
+      const name = memberName(entry.path.toString('utf8'));
+      if (name !== '') return name;
+    }
   } catch {
     return undefined;
   } finally {
