@@ -285,7 +285,7 @@ test.serial('hand-made docker save, legacy and OCI layouts: whiteouts, opaque di
     const img = join(t.context.dir, `docker-${name}-${++seq}.img`);
     const rep = await mkfs({ out: img, source: join(work, `${name}.tar`), ...FIXED });
     t.is(rep.container?.format, format);
-    t.is(rep.container?.name, `${join(work, `${name}.tar`)} (${name === 'legacy' ? 'test/app:1' : '1'})`);
+    t.is(rep.container?.name, `${join(work, `${name}.tar`)} (${name === 'legacy' ? 'test/app:1' : 'docker.io/test/app:1'})`);
     t.is(rep.hardlinks, 1);
     checkTree(t, img, want);
     t.is(nidOf(img, '/bin/tool'), nidOf(img, '/bin/tool-link'), 'the hard link across layers is one inode');

@@ -122,7 +122,8 @@ function parseDescriptor(v: unknown, what: string): Descriptor {
       : { os: v.platform.os, architecture: v.platform.architecture };
   }
   const ann = isObject(v.annotations) ? v.annotations : {};
-  const ref = [ann['org.opencontainers.image.ref.name'], ann['io.containerd.image.name']].find((r): r is string => typeof r === 'string');
+  // containerd's (and docker save's) full name says more than the OCI tag alone.
+  const ref = [ann['io.containerd.image.name'], ann['org.opencontainers.image.ref.name']].find((r): r is string => typeof r === 'string');
   return { mediaType: typeof v.mediaType === 'string' ? v.mediaType : undefined, digest, size: v.size, platform, ref };
 }
 

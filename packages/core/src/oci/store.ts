@@ -4,7 +4,7 @@
 // layer is never copied out of it.
 import { createReadStream, lstatSync, openSync, closeSync, readSync, realpathSync, statSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { join, posix, relative, isAbsolute } from 'node:path';
+import { join, posix } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { ErofsError, isErofsError } from '../erofs/errors.ts';
 import { readTar, type SeekableChunks, type TarEntry } from '../erofs/mkfs/tarread.ts';
@@ -49,17 +49,8 @@ class DirStore implements BlobStore {
 
   private resolve(name: string): string | undefined {
     const n = memberName(name);
-    if (n === undefined || n === '') return undefined;
-    const abs = join(this.root, n);
-    try {
-      // A blob may be a symlink (some tools share blobs between layouts); it must still be a file.
-      const real = realpathSync(abs);
-      const rel = relative(this.root, real);
-      if (rel.startsWith('..') || isAbsolute(rel)) return abs; // outside the layout: read as it is, never written
-      return real;
-    } catch {
-      return undefined;
-    }
+    // A blob may be a symlink (some tools share blobs between layouts): it is only ever read.
+    return n === undefined || n === '' ? undefined : join(this.root, n);
   }
 
   size(name: string): number | undefined {
