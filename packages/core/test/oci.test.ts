@@ -293,6 +293,13 @@ test.serial('hand-made docker save, legacy and OCI layouts: whiteouts, opaque di
     out.push(readFileSync(img));
   }
   t.true(out[0].equals(out[1]), 'both docker save layouts give the same image');
+  // layer.tar as a symlink member to the tar stored once.
+  dockerSaveLegacy(join(work, 'linked'), layers, 'test/app:1', { symlinkLayers: true });
+  packDir(join(work, 'linked'), join(work, 'linked.tar'));
+  t.regex(execFileSync('tar', ['-tvf', join(work, 'linked.tar')], { encoding: 'utf8' }), /layer\.tar -> \.\.\/[0-9a-f]{64}\.tar/);
+  const linked = join(t.context.dir, `docker-linked-${++seq}.img`);
+  await mkfs({ out: linked, source: join(work, 'linked.tar'), ...FIXED });
+  t.true(readFileSync(linked).equals(out[0]), 'layer.tar symlinks are followed inside the archive');
 });
 
 test.serial('the hand-made docker archive, through skopeo and umoci, unpacks to the tree we flatten', async (t) => {

@@ -4,7 +4,7 @@
 // bytes written, never by the code under test.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as tarStream from 'tar-stream';
@@ -119,7 +119,7 @@ export function ociLayout(dir: string, spec: ImageSpec, ref = 'latest'): Descrip
  * `docker save` as Docker before 25 wrote it: `<id>/layer.tar` (uncompressed), `<config sha>.json`,
  * `manifest.json`, `repositories`. Written as a directory at `dir`; pack it with packDir.
  */
-export function dockerSaveLegacy(dir: string, layers: readonly Buffer[], tag = 'test/app:1'): void {
+export function dockerSaveLegacy(dir: string, layers: readonly Buffer[], tag = 'test/app:1', opts: { symlinkLayers?: boolean } = {}): void {
   mkdirSync(dir, { recursive: true });
   const config = JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: layers.map((t) => `sha256:${sha256(t)}`) } });
   const configName = `${sha256(config)}.json`;
@@ -130,7 +130,13 @@ export function dockerSaveLegacy(dir: string, layers: readonly Buffer[], tag = '
     // Legacy layer ids chain the parent's id, as docker's v1 ids did.
     const id = sha256(`${parent}\n${sha256(tar)}`);
     mkdirSync(join(dir, id));
-    writeFileSync(join(dir, id, 'layer.tar'), tar);
+    if (opts.symlinkLayers) {
+      // As skopeo (and docker for layers shared between saved images) write it: the tar once, linked.
+      writeFileSync(join(dir, `${sha256(tar)}.tar`), tar);
+      symlinkSync(`../${sha256(tar)}.tar`, join(dir, id, 'layer.tar'));
+    } else {
+      writeFileSync(join(dir, id, 'layer.tar'), tar);
+    }
     writeFileSync(join(dir, id, 'VERSION'), '1.0');
     writeFileSync(join(dir, id, 'json'), JSON.stringify({ id, ...(parent ? { parent } : {}) }));
     names.push(`${id}/layer.tar`);
