@@ -576,3 +576,17 @@ test.serial('a gzip-compressed docker save is refused with what to do', async (t
   t.is(e?.message, `${join(work, 'd.tar.gz')} looks like a gzip-compressed container image archive: gunzip it first (layers are read from it by offset)`);
   t.false(existsSync(join(work, 'x.img')));
 });
+
+test.serial('a docker save archive cut before its manifest.json is refused, not taken for a tree', async (t) => {
+  const work = fresh(t, 'cut');
+  dockerSaveLegacy(join(work, 'd'), [await good(), await good2()]);
+  packDir(join(work, 'd'), join(work, 'd.tar'));
+  // GNU tar --sort=name puts manifest.json and repositories after the layer directories: cut there.
+  const listing = execFileSync('tar', ['--block-number', '-tvf', join(work, 'd.tar')], { encoding: 'utf8' });
+  const at = /block (\d+): .* \.\/manifest\.json/.exec(listing);
+  if (!at) throw new Error(`manifest.json not found in ${listing}`);
+  truncateSync(join(work, 'd.tar'), Number(at[1]) * 512);
+  const e = await t.throwsAsync(mkfs({ out: join(work, 'x.img'), source: join(work, 'd.tar'), ...FIXED }), { instanceOf: ErofsError });
+  t.is(e?.message, `${join(work, 'd.tar')} holds container image layers but no manifest.json or index.json (cut short?)`);
+  t.false(existsSync(join(work, 'x.img')));
+});

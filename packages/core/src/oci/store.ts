@@ -260,7 +260,14 @@ export async function detectContainer(path: string): Promise<ContainerFormat | u
   }
   if (!members) return undefined;
   const f = formatOf((n) => members.get(n)?.type === 'file' || members.get(n)?.type === 'symlink');
-  if (!f) return undefined;
+  if (!f) {
+    // Only layer and blob names, and no manifest: a container archive cut short (docker writes
+    // manifest.json last), not a tree.
+    if ([...members.keys()].some((n) => /^(blobs\/|[0-9a-f]{64}(\/|\.tar$))/.test(n))) {
+      throw new ErofsError('ETRUNCATED', `${path} holds container image layers but no manifest.json or index.json (cut short?)`);
+    }
+    return undefined;
+  }
   const store = new TarStore(path, f === 'oci-layout' ? 'oci-archive' : f, members);
   return await looksRight(store) ? store.format : undefined;
 }
