@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { ishare, json, isOneErrorLine } from './helpers/run.ts';
 import { buildPair, expectedNoShare, expectedShare, writeVersion, type Pair } from '../../workers/test/helpers/pair-trees.ts';
 import { removeDir } from '../../../test/helpers/trees.ts';
-import { dockerSaveLegacy, gnuTarOf, layerTar, packDir, putImage, writeIndex } from '../../core/test/helpers/oci.ts';
+import { dockerSaveLegacy, gnuTarOf, layerTar, ociLayout, packDir, putImage, writeIndex } from '../../core/test/helpers/oci.ts';
 import type { CompareJson } from '../src/commands/compare.ts';
 
 let pair: Pair;
@@ -100,4 +100,24 @@ test.serial('mkfs and read take --platform for a multi-arch layout; errors list 
   const notContainer = await ishare(['read', '--platform', 'linux/amd64', pair.srcs[0]], env);
   t.is(notContainer.status, 2);
   t.is(notContainer.stderr, 'ishare: --platform: no input is a container image\n');
+});
+
+test.serial('mkfs of bad container images: exit 2, one line naming the image and the layer, no output', async (t) => {
+  const base = await layerTar([{ name: 'ok', data: 'ok\n' }]);
+  const cases: [string, Buffer][] = [
+    ['dotdot', await layerTar([{ name: 'a/../../x', data: 'x' }])],
+    ['absolute', await layerTar([{ name: '/x', data: 'x' }])],
+    ['whiteout', await layerTar([{ name: '.wh..', data: '' }])],
+  ];
+  for (const [name, layer] of cases) {
+    const layout = join(pair.dir, `bad-${name}`);
+    ociLayout(layout, { layers: [base, layer] });
+    const out = join(pair.dir, `bad-${name}.img`);
+    const r = await ishare(['mkfs', out, layout], env);
+    t.is(r.status, 2, name);
+    t.true(isOneErrorLine(r.stderr), r.stderr);
+    t.true(r.stderr.startsWith(`ishare: image ${layout} (latest): layer 2/2 (sha256:`), r.stderr);
+    t.false(existsSync(out), name);
+    t.deepEqual(readdirSync(pair.dir).filter((n) => n.startsWith(`bad-${name}.img`)), [], 'no temp file beside the output');
+  }
 });
