@@ -217,7 +217,8 @@ function isGzipFile(path: string): boolean {
 
 /** The first member name (other than the root) of a gzipped tar, or undefined when it is not one. */
 async function firstGzipMember(path: string): Promise<string | undefined> {
-  const s = createReadStream(path).pipe(createGunzip());
+  const raw = createReadStream(path);
+  const s = raw.pipe(createGunzip());
   try {
     for await (const { entry } of readTar(s)) {
       const name = memberName(entry.path.toString('utf8'));
@@ -227,6 +228,7 @@ async function firstGzipMember(path: string): Promise<string | undefined> {
     return undefined;
   } finally {
     s.destroy();
+    raw.destroy();
   }
   return undefined;
 }
