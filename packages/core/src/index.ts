@@ -1,7 +1,7 @@
 // @ishare/core: the EROFS reader/writer and the shared-memory kernel with inode page-cache sharing.
 export * from './erofs/index.ts';
-export { mkfs } from './erofs/mkfs/index.ts';
-export type { MkfsOptions, MkfsReport } from './erofs/mkfs/index.ts';
+export { mkfs, readManifest, writeManifest, MANIFEST_FORMAT } from './erofs/mkfs/index.ts';
+export type { MkfsOptions, MkfsReport, SourceManifest, ManifestEntry } from './erofs/mkfs/index.ts';
 export { System } from './system.ts';
 export type { SystemConfig, SystemStats, MountOptions, MountResult, MountReport, OpenFile } from './system.ts';
 export type { ArenaHandle } from './mm/arena.ts';

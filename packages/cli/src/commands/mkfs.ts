@@ -16,6 +16,7 @@ interface MkfsCliOptions {
   inline: boolean;
   timestamp?: number;
   uuid?: string;
+  manifest?: string;
   json?: boolean;
 }
 
@@ -43,6 +44,7 @@ export async function runMkfs(out: string, source: string, o: MkfsCliOptions): P
   if (o.fingerprintXattr !== undefined) opts.fingerprintXattr = o.fingerprintXattr;
   if (o.timestamp !== undefined) opts.timestamp = o.timestamp;
   if (o.uuid !== undefined) opts.uuid = o.uuid;
+  if (o.manifest !== undefined) opts.manifest = o.manifest;
   // A bar only for a person watching: never in JSON mode, never into a pipe or a log file.
   const bar = !o.json && process.stderr.isTTY
     ? new cliProgress.SingleBar({ stream: process.stderr, format: 'mkfs [{bar}] {percentage}% {doneBytes} / {totalBytes}', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
@@ -61,7 +63,9 @@ export async function runMkfs(out: string, source: string, o: MkfsCliOptions): P
   } finally {
     if (started) bar?.stop();
   }
-  writeOut(o.json ? `${JSON.stringify({ image: out, ...report }, null, 2)}\n` : summary(out, report));
+  // The manifest goes to its own file (--manifest); thousands of entries would drown the report.
+  const { manifest: _manifest, ...shown } = report;
+  writeOut(o.json ? `${JSON.stringify({ image: out, ...shown, ...(o.manifest !== undefined ? { manifest: o.manifest } : {}) }, null, 2)}\n` : summary(out, report));
 }
 
 export function register(program: Command): void {
@@ -81,6 +85,7 @@ export function register(program: Command): void {
     .option('--no-inline', 'never inline file tails into the inode (FLAT_PLAIN only)')
     .option('--timestamp <t>', 'build time and fixed mtime (epoch seconds or ISO date), for reproducible images', parseTimestamp)
     .option('--uuid <uuid>', 'filesystem UUID (default: random)', parseUuid)
+    .option('--manifest <file>', 'also write the source manifest: path, size and sha256 of every regular file, as read from SOURCE (the stress oracle)')
     .option('--json', 'print the report as JSON')
     .action(async (out: string, source: string, opts: MkfsCliOptions) => runMkfs(out, source, opts));
 }

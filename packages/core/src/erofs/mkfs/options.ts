@@ -23,6 +23,8 @@ export interface MkfsOptions {
   uuid?: string;
   /** Pack file, symlink and directory tails behind their inode (FLAT_INLINE) (default true). */
   inline?: boolean;
+  /** Also write the source manifest (path, size, sha256 of every regular file, from the source) here. */
+  manifest?: string;
   /** Bytes processed so far and in all (source file bytes; for a tar, bytes of the tar file). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -71,6 +73,7 @@ export function resolveOptions(o: MkfsOptions): MkfsConfig {
   for (const [k, v] of [['fingerprint', o.fingerprint], ['xattrs', o.xattrs], ['inline', o.inline]] as const) {
     if (v !== undefined && typeof v !== 'boolean') throw new ErofsError('EINVAL', `${k} must be true or false`);
   }
+  if (o.manifest !== undefined && (typeof o.manifest !== 'string' || o.manifest === '')) throw new ErofsError('EINVAL', 'mkfs: manifest must be a path');
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new ErofsError('EINVAL', 'onProgress must be a function');
   return {
     out: o.out,
