@@ -13,3 +13,5 @@ export { forgeFingerprint } from './debug/forge.ts';
 export type { BugName } from './debug/hooks.ts';
 export { CTR } from './mm/counters.ts';
 export type { CounterName } from './mm/counters.ts';
+export { fsckOnPath, fsckVersion, fsckExtract, regularFilesUnder } from './upstream/fsck.ts';
+export type { FsckResult } from './upstream/fsck.ts';
