@@ -29,11 +29,14 @@ export interface Reference {
   readonly remove: () => void;
 }
 
-export class ReferenceError extends Error {}
+/** The expected bytes cannot be had, or disagree with the build's manifest: bad input, not a finding. */
+export class StressReferenceError extends Error {
+  override name = 'StressReferenceError';
+}
 
 const sha256File = (p: string | Buffer): string => createHash('sha256').update(readFileSync(p)).digest('hex');
 
-/** Build the reference for `image`; throws ReferenceError (one line) when it cannot be had or disagrees. */
+/** Build the reference for `image`; throws StressReferenceError (one line) when it cannot be had or disagrees. */
 export function prepareReference(image: string, spec: ReferenceSpec, fsck: string | undefined): Reference {
   let root: string;
   let origin: Reference['origin'];
@@ -48,16 +51,16 @@ export function prepareReference(image: string, spec: ReferenceSpec, fsck: strin
     } else if (spec.tar !== undefined) {
       tmp = mkdtempSync(join(tmpdir(), 'ishare-ref-'));
       const r = spawnSync('tar', ['-xf', spec.tar, '-C', tmp, '--no-same-owner', '--no-same-permissions'], { encoding: 'utf8', timeout: 300_000 });
-      if (r.status !== 0) throw new ReferenceError(`cannot extract ${spec.tar} with tar for the byte oracle: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`);
+      if (r.status !== 0) throw new StressReferenceError(`cannot extract ${spec.tar} with tar for the byte oracle: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`);
       root = tmp;
       origin = 'tar extraction';
     } else {
       const tool = fsck ?? fsckOnPath();
-      if (tool === undefined) throw new ReferenceError(`${image}: no source to check its bytes against — give its source tree, or fsck.erofs (--fsck PATH) to extract it`);
+      if (tool === undefined) throw new StressReferenceError(`${image}: no source to check its bytes against — give its source tree, or fsck.erofs (--fsck PATH) to extract it`);
       tmp = mkdtempSync(join(tmpdir(), 'ishare-ref-'));
       const out = join(tmp, 'x');
       const r = fsckExtract(tool, image, out, 300_000);
-      if (!r.ok) throw new ReferenceError(`${image}: ${tool} --extract refused it: ${r.reason}`);
+      if (!r.ok) throw new StressReferenceError(`${image}: ${tool} --extract refused it: ${r.reason}`);
       root = out;
       origin = 'fsck.erofs extraction';
     }
@@ -66,8 +69,8 @@ export function prepareReference(image: string, spec: ReferenceSpec, fsck: strin
     if (spec.manifest) {
       for (const e of spec.manifest.files) {
         const p = onDisk.get(e.path);
-        if (p === undefined) throw new ReferenceError(`${image}: ${e.path} of the build manifest is missing from the ${origin} ${root}`);
-        if (sha256File(p) !== e.sha256) throw new ReferenceError(`${image}: ${e.path} in the ${origin} differs from the bytes mkfs read when it built the image`);
+        if (p === undefined) throw new StressReferenceError(`${image}: ${e.path} of the build manifest is missing from the ${origin} ${root}`);
+        if (sha256File(p) !== e.sha256) throw new StressReferenceError(`${image}: ${e.path} in the ${origin} differs from the bytes mkfs read when it built the image`);
         files.set(e.path, e.size);
       }
     } else {
