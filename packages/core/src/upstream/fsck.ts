@@ -31,7 +31,7 @@ export type FsckResult = { readonly ok: true } | { readonly ok: false; readonly 
 
 /**
  * Run `fsck.erofs --extract=DIR --no-preserve IMAGE` (DIR must not exist yet). ok when fsck accepted
- * the image and extracted it; otherwise its last stderr line (or the timeout) as the reason.
+ * the image and extracted it; otherwise its first error line (or the timeout) as the reason.
  */
 export function fsckExtract(fsck: string, image: string, dir: string, timeoutMs = 60_000): FsckResult {
   const r = spawnSync(fsck, [`--extract=${dir}`, '--no-preserve', image], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 4 << 20 });
@@ -40,8 +40,10 @@ export function fsckExtract(fsck: string, image: string, dir: string, timeoutMs 
     return { ok: false, reason: timedOut ? `fsck.erofs gave no answer within ${timeoutMs} ms` : `cannot run ${fsck}: ${r.error.message}`, timedOut };
   }
   if (r.status === 0) return { ok: true };
+  // The first error line names the cause; the last one is often a generic "failed to extract".
   const lines = (r.stderr || r.stdout || '').trim().split('\n').filter(Boolean);
-  return { ok: false, reason: lines[lines.length - 1] ?? `fsck.erofs exited with ${r.status ?? r.signal}`, timedOut: false };
+  const reason = lines.find((l) => l.includes('<E>')) ?? lines[lines.length - 1];
+  return { ok: false, reason: reason ?? `fsck.erofs exited with ${r.status ?? r.signal}`, timedOut: false };
 }
 
 const utf8 = new TextDecoder('utf-8');
