@@ -66,6 +66,8 @@ export interface DifferentialReport {
   readonly upstreamReasons: { message: string; count: number }[];
   /** Images where the two readers disagree: each is a finding (saved like a failure). */
   readonly findings: DifferentialFinding[];
+  /** Of those, images whose every disagreement matches a known upstream bug (reported, not failing). */
+  readonly upstreamBugs: number;
 }
 
 export interface FuzzFailure {
@@ -104,6 +106,11 @@ export interface FuzzReport {
 
 function zeroCounts(): Record<OutcomeKind, number> {
   return Object.fromEntries(OUTCOME_KINDS.map((k) => [k, 0])) as Record<OutcomeKind, number>;
+}
+
+/** A differential finding explained entirely by known upstream bugs. */
+export function upstreamOnly(f: DifferentialFinding): boolean {
+  return f.disagreements.every((d) => d.upstreamBug !== undefined);
 }
 
 export function isFailing(kind: OutcomeKind): boolean {
@@ -258,7 +265,8 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     } else if (d.status === 'ours-rejected') diff.oursRejected++;
     else diff.skipped++;
     if (d.disagreements.length > 0) {
-      const text = ['differential: our reader and fsck.erofs --extract disagree', ...d.disagreements.map((x) => `  ${x.path}: ${x.kind}: ${x.detail}`)].join('\n') + '\n';
+      const text = ['differential: our reader and fsck.erofs --extract disagree',
+        ...d.disagreements.map((x) => `  ${x.path}: ${x.kind}: ${x.detail}${x.upstreamBug ? ` [known upstream bug: ${x.upstreamBug}]` : ''}`)].join('\n') + '\n';
       const file = save(index, o, 'differential', text);
       diff.findings.push({ index, seedImage, disagreements: d.disagreements, ...(file ? { file } : {}) });
     }
@@ -343,6 +351,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
         oursRejected: diff.oursRejected, skipped: diff.skipped,
         upstreamReasons: [...diff.reasons].map(([message, count]) => ({ message, count })).sort((a, b) => b.count - a.count || a.message.localeCompare(b.message)),
         findings: diff.findings.sort((a, b) => a.index - b.index),
+        upstreamBugs: diff.findings.filter(upstreamOnly).length,
       },
     } : {}),
   };
