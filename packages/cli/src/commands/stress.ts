@@ -71,7 +71,9 @@ function formatReport(r: StressReport): string {
   lines.push(`chaos: ${Object.entries(r.chaos).map(([k, n]) => `${k} ${n}`).join(', ')}; quiescent checks: ${r.quiescentChecks}`);
   lines.push(`byte oracle: ${[...new Set(r.references.map((x) => x.origin))].join(', ')}`);
   if (r.verify || r.poison) {
-    lines.push(`sharing ${r.verify ? 'verified' : 'NOT verified (mainline trust)'}${r.poison ? ', poison decoy mounted' : ''}: ${r.verifiedJoins} files proved their content and joined, ${r.verifyRefusals} refused (content does not match the fingerprint)`);
+    lines.push(r.verify
+      ? `sharing verified${r.poison ? ', poison decoy mounted' : ''}: ${r.verifiedJoins} files proved their content and joined, ${r.verifyRefusals} refused (content does not match the fingerprint)`
+      : 'sharing NOT verified (mainline trust), poison decoy mounted: a forged fingerprint in its domain is believed');
   }
   lines.push(`page-cache hit rate ${(r.pageCacheHitRate * 100).toFixed(1)}%, pages in shared inodes ${(r.sharedPageFraction * 100).toFixed(1)}%`);
   const locks = new Table({ head: ['lock class', 'acquisitions', 'spins', 'sleeps'] });
