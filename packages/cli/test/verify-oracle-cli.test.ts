@@ -1,7 +1,7 @@
 // The CLI side of issue 10's parts 4 and 5: --verify on stress/compare, --poison, the byte oracle's
 // source in the report, fuzz --differential against upstream fsck.erofs, and their bad options.
 import test from 'ava';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ishare, json, isOneErrorLine } from './helpers/run.ts';
 import { tempDir, removeDir } from '../../../test/helpers/trees.ts';
@@ -63,6 +63,26 @@ test('fuzz --differential with upstream fsck.erofs: a short run reports the comp
   t.regex(rep.differential.version, /1\.9\.3/);
   const d = rep.differential;
   t.is(d.compared + d.oursRejected + d.upstreamRejected + d.skipped, 12);
+});
+
+test.serial('stress IMG --manifest M --fsck F: the bytes from fsck.erofs, checked against the manifest mkfs wrote', async (t) => {
+  const img = join(dir, 'nofp.img');
+  const man = join(dir, 'nofp.manifest.json');
+  const mk = await ishare(['mkfs', img, v1, '--no-fingerprint', '--manifest', man]);
+  t.is(mk.status, 0, mk.stderr);
+  const fsck = upstreamTool('fsck.erofs');
+  const r = await ishare(['stress', img, '--manifest', man, '--fsck', fsck, '--ops', '2000', '--no-chaos', '--no-decoys', '--workers', '1', '--json'], cacheEnv);
+  t.is(r.status, 0, r.stderr);
+  const rep = json<StressJson>(r);
+  t.deepEqual(rep.references.map((x) => x.origin), ['fsck.erofs extraction']);
+  // A manifest that does not describe the image: refused before the run.
+  const m = JSON.parse(readFileSync(man, 'utf8')) as { files: { path: string; sha256: string }[] };
+  m.files[0].sha256 = '0'.repeat(64);
+  writeFileSync(man, JSON.stringify(m));
+  const bad = await ishare(['stress', img, '--manifest', man, '--fsck', fsck, '--ops', '10', '--no-decoys'], cacheEnv);
+  t.is(bad.status, 2, bad.stderr);
+  t.regex(String(bad.stderr), /differs from the bytes mkfs read/);
+  t.true(isOneErrorLine(bad.stderr), bad.stderr);
 });
 
 test('bad options exit 2 with one line', async (t) => {
