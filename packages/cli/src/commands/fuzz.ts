@@ -134,7 +134,8 @@ function upstreamFsck(o: FuzzCliOptions): { path: string; version: string } | un
   if (!existsSync(path)) throw new UsageError(`--fsck ${path}: no such file`);
   const version = fsckVersion(path);
   if (version === undefined) throw new UsageError(`--fsck ${path}: does not run as fsck.erofs (-V failed)`);
-  if (!/\b1\.(9|[1-9]\d)(\.|\b)/.test(version)) throw new UsageError(`--differential needs upstream fsck.erofs 1.9 or later; ${path} is "${version}" (give --fsck PATH)`);
+  const v = /\b(\d+)\.(\d+)/.exec(version);
+  if (!v || Number(v[1]) * 1000 + Number(v[2]) < 1009) throw new UsageError(`--differential needs upstream fsck.erofs 1.9 or later; ${path} is "${version}" (give --fsck PATH)`);
   return { path, version };
 }
 
