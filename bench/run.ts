@@ -128,7 +128,15 @@ async function main(): Promise<number> {
   });
   const want: Count = { files: 0, bytes: 0 };
   for (const m of mounts) for (const f of sys.listFiles(m.mount)) { want.files++; want.bytes += f.size; }
+  // The same images again, with inode_share in one domain, without and with verify (the poisoning
+  // defence): one domain each, so the two never share pages with each other.
   const imageRel = mounts.map((m) => m.paths);
+  const mountAs = (mounts: 'share' | 'verify'): MountedImage[] => data.images.map((image, i) => {
+    const { mount } = sys.mount(image, { inodeShare: true, domainId: `bench-${mounts}`, verify: mounts === 'verify' });
+    return { image, mount, paths: imageRel[i] };
+  });
+  const sharedMounts = { share: mountAs('share'), verify: mountAs('verify') };
+  let verifyCounters: { verifiedJoins: number; refusals: number; filesShared: number } | undefined;
 
   const skipped = new Map<Family | 'cold', string>();
   let treePaths: string[] = [];
@@ -222,6 +230,16 @@ async function main(): Promise<number> {
           sys.dropCaches();
           kernelMain(data.images, buf); // the image files in the kernel's cache, whatever ran before
           record(measure, `ours.fill.${w}w`, await timed(`ours.fill.${w}w`, () => oursPool(pool, mounts)));
+          for (const v of ['share', 'verify'] as const) {
+            sys.dropCaches(); // pages and inodes: every file is filled — and, with verify, proven — again
+            kernelMain(data.images, buf);
+            if (last && v === 'verify') sys.resetStats();
+            record(measure, `ours.fill-${v}.${w}w`, await timed(`ours.fill-${v}.${w}w`, () => oursPool(pool, sharedMounts[v])));
+            if (last && v === 'verify') {
+              const c = sys.stats().counters;
+              verifyCounters = { verifiedJoins: c.ISHARE_VERIFIED, refusals: c.ISHARE_VERIFY_REFUSED, filesShared: c.ISHARE_FILLED };
+            }
+          }
         }
         record(measure, 'ours.warm.main', await timed('ours.warm.main', () => oursMain(sys, mounts, buf)));
       },
@@ -308,6 +326,8 @@ async function main(): Promise<number> {
     ratios,
     /** Our counters over the last measured cold pass with 1 worker (device reads, readahead calls...). */
     oursColdCounters: coldCounters ?? null,
+    /** The last measured verify fill: files proven before sharing, refused, attached to shared inodes. */
+    verifyCounters: verifyCounters ?? null,
   };
   const file = writeResults(o.outDir, startedAt, json);
 

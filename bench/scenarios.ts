@@ -8,6 +8,9 @@
 // kernel's cache; the tree's files evicted; the loop mount remounted with the images evicted);
 // fill: the file system's cache empty while the image file is in the kernel's cache (our dropCaches;
 // a loop remount) — the cost of filling a cache when the device is fast; warm: everything cached.
+// ours.fill-share.* / ours.fill-verify.*: the same fill with the images mounted with inode_share in one
+// domain, without and with the `verify` option (each file's whole content hashed against its
+// fingerprint when its inode is filled, before it may share): the price of refusing poisoned caches.
 
 export type Family = 'ours' | 'tree' | 'loop' | 'mem';
 export type CacheState = 'cold' | 'fill' | 'warm';
@@ -19,6 +22,8 @@ export interface ScenarioSpec {
   /** Reader threads; 'main' reads in the main thread. */
   readonly threads: number | 'main';
   readonly label: string;
+  /** ours only: mounted with inode_share, and with verify too. */
+  readonly mounts?: 'share' | 'verify';
 }
 
 const FAMILY_LABEL: Record<Family, string> = {
@@ -34,9 +39,15 @@ function spec(family: Family, cache: CacheState, threads: number | 'main'): Scen
   return { id: family === 'mem' ? `mem.copy.${suffix}` : `${family}.${cache}.${suffix}`, family, cache, threads, label };
 }
 
+function shared(mounts: 'share' | 'verify', threads: number): ScenarioSpec {
+  const what = mounts === 'share' ? 'inode_share' : 'inode_share + verify';
+  return { id: `ours.fill-${mounts}.${threads}w`, family: 'ours', cache: 'fill', threads, label: `ours, fill, ${what}`, mounts };
+}
+
 export const SCENARIOS: readonly ScenarioSpec[] = [
   spec('ours', 'cold', 1), spec('ours', 'cold', 2),
   spec('ours', 'fill', 1), spec('ours', 'fill', 2),
+  shared('share', 1), shared('share', 2), shared('verify', 1), shared('verify', 2),
   spec('ours', 'warm', 1), spec('ours', 'warm', 2), spec('ours', 'warm', 'main'),
   spec('tree', 'cold', 1), spec('tree', 'cold', 2),
   spec('tree', 'warm', 1), spec('tree', 'warm', 2), spec('tree', 'warm', 'main'),
@@ -74,6 +85,8 @@ export const RATIOS: readonly RatioSpec[] = [
   r('ours.fill.2w', 'ours.fill.1w', 'ours fill, 2 workers / 1', 1.6),
   r('ours.cold.2w', 'ours.cold.1w', 'ours cold, 2 workers / 1', 1.6),
   r('ours.warm.2w', 'ours.warm.1w', 'ours warm, 2 workers / 1'),
+  r('ours.fill-verify.1w', 'ours.fill-share.1w', 'cost of verify: shared fill with / without, 1 worker'),
+  r('ours.fill-verify.2w', 'ours.fill-share.2w', 'cost of verify: shared fill with / without, 2 workers'),
   r('ours.warm.1w', 'ours.warm.main', 'ours warm, pool (1 worker) / in-process'),
   r('tree.cold.2t', 'tree.cold.1t', 'kernel cold (tree), 2 threads / 1'),
   r('tree.warm.2t', 'tree.warm.1t', 'kernel warm (tree), 2 threads / 1'),

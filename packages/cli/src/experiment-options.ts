@@ -39,6 +39,7 @@ export interface ExperimentCliOptions {
   poolMib?: number;
   domain?: string;
   policy: RealInodePolicy;
+  verify?: boolean;
 }
 
 /**
@@ -52,6 +53,7 @@ export function experimentOptions(images: string[], o: ExperimentCliOptions, tra
     ...(o.workers !== undefined ? { workers: o.workers } : {}),
     ...(o.domain !== undefined ? { domainId: o.domain } : {}),
     ...(o.poolMib !== undefined ? { poolMiB: o.poolMib } : {}),
+    ...(o.verify ? { verify: true } : {}),
     ...(trace ? { trace } : {}),
     ...(onProgress ? { onProgress } : {}),
   };

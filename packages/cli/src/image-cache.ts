@@ -28,6 +28,16 @@ export interface PreparedInput {
   readonly built: boolean;
   /** Short name for tables: the input's base name without .img/.tar/.tar.gz. */
   readonly label: string;
+  /**
+   * The source manifest (path, size, sha256 of each regular file as mkfs read it from the source) kept
+   * beside a cached build, or beside an image input as IMAGE.manifest.json; absent when there is none.
+   */
+  readonly manifest?: string;
+}
+
+/** Where a build's source manifest is kept: beside the image. */
+export function manifestPathOf(image: string): string {
+  return `${image}.manifest.json`;
 }
 
 export function defaultCacheDir(): string {
@@ -129,19 +139,23 @@ async function buildCached(input: string, kind: 'dir' | 'tar' | 'oci', cacheDir:
   const key = createHash('sha256').update(`${kind}\0${source}\0${writerStamp()}\0${BUILD_TIME}\0${BUILD_UUID}`).digest('hex');
   const safe = inputLabel(input).replace(/[^A-Za-z0-9._+-]/g, '_').slice(0, 80) || 'image';
   const image = join(cacheDir, `${safe}-${key.slice(0, 16)}.img`);
-  if (existsSync(image)) return { image, built: false };
+  if (existsSync(image) && existsSync(manifestPathOf(image))) return { image, built: false };
   mkdirSync(cacheDir, { recursive: true });
   onBuild?.(input, image);
   const { mkfs } = await import('@ishare/core');
   // Built beside its final name and renamed: a concurrent run or a crash never leaves half an image.
   const tmp = `${image}.tmp-${process.pid}`;
+  const tmpManifest = `${tmp}.manifest.json`;
   try {
-    const r = await mkfs({ out: tmp, source: input, timestamp: BUILD_TIME, uuid: BUILD_UUID, ...(kind === 'oci' && platform !== undefined ? { platform } : {}) });
+    const r = await mkfs({ out: tmp, source: input, timestamp: BUILD_TIME, uuid: BUILD_UUID, manifest: tmpManifest, ...(kind === 'oci' && platform !== undefined ? { platform } : {}) });
     // The image must be the one the key names (the input could have been swapped meanwhile).
     if (kind === 'oci' && r.container?.key !== source) throw new UsageError(`${input}: changed while its image was being built`);
+    // The manifest first: an image in the cache always has its manifest beside it.
+    renameSync(tmpManifest, manifestPathOf(image));
     renameSync(tmp, image);
   } finally {
     rmSync(tmp, { force: true });
+    rmSync(tmpManifest, { force: true });
   }
   return { image, built: true };
 }
@@ -161,10 +175,11 @@ export async function prepareInputs(inputs: readonly string[], opts: PrepareOpti
     const kind = kinds[i];
     const label = inputLabel(input);
     if (kind === 'image') {
-      out.push({ input, kind, image: resolve(input), built: false, label });
+      const image = resolve(input);
+      out.push({ input, kind, image, built: false, label, ...(existsSync(manifestPathOf(image)) ? { manifest: manifestPathOf(image) } : {}) });
     } else {
       const { image, built } = await buildCached(input, kind, cacheDir, opts.onBuild, opts.platform);
-      out.push({ input, kind, image, built, label });
+      out.push({ input, kind, image, built, label, manifest: manifestPathOf(image) });
     }
   }
   return out;

@@ -1,7 +1,7 @@
 // @ishare/core: the EROFS reader/writer and the shared-memory kernel with inode page-cache sharing.
 export * from './erofs/index.ts';
-export { mkfs } from './erofs/mkfs/index.ts';
-export type { MkfsOptions, MkfsReport, ContainerReport } from './erofs/mkfs/index.ts';
+export { mkfs, readManifest, writeManifest, MANIFEST_FORMAT } from './erofs/mkfs/index.ts';
+export type { MkfsOptions, MkfsReport, ContainerReport, SourceManifest, ManifestEntry } from './erofs/mkfs/index.ts';
 export { detectContainer } from './oci/store.ts';
 export type { ContainerFormat } from './oci/store.ts';
 export { resolveContainerImage } from './oci/resolve.ts';
@@ -17,3 +17,5 @@ export { forgeFingerprint } from './debug/forge.ts';
 export type { BugName } from './debug/hooks.ts';
 export { CTR } from './mm/counters.ts';
 export type { CounterName } from './mm/counters.ts';
+export { fsckOnPath, fsckVersion, fsckExtract, regularFilesUnder } from './upstream/fsck.ts';
+export type { FsckResult } from './upstream/fsck.ts';

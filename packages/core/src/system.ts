@@ -47,6 +47,11 @@ export interface MountOptions {
   inodeShare?: boolean;
   domainId?: string;
   fingerprintXattr?: string;
+  /**
+   * Verified sharing: a file shares its page cache only once its content hashes to its fingerprint
+   * (fs/erofs/verify.ts). Without it a forged fingerprint in the same domain poisons the cache.
+   */
+  verify?: boolean;
 }
 
 export interface MountResult {
@@ -60,6 +65,7 @@ export interface MountReport extends MountDeviceStats {
   readonly image: string;
   readonly inodeShare: boolean;
   readonly domainId: string;
+  readonly verify: boolean;
 }
 
 export interface SystemStats {
@@ -129,13 +135,14 @@ export class System {
     hooksRefresh(this.arena);
   }
 
-  /** mount -t erofs -o ro[,inode_share,domain_id=ID] IMAGE */
+  /** mount -t erofs -o ro[,inode_share,domain_id=ID][,verify] IMAGE */
   mount(image: string, opts: MountOptions = {}): MountResult {
     const params: MountParams = {
       image: resolvePath(image),
       inodeShare: opts.inodeShare ?? false,
       domainId: opts.domainId ?? '',
       fingerprintXattr: opts.fingerprintXattr ?? DEFAULT_FINGERPRINT_XATTR,
+      verify: opts.verify ?? false,
     };
     const check = erofsCheckImage(params);
     const m = mountAlloc(this.arena, { ...params, inodeShare: check.shareActive });
@@ -272,7 +279,7 @@ export class System {
     for (let m = 0; m < a.nmounts; m++) {
       if (mountState(a, m) !== MS_ACTIVE) continue;
       const p = mountParams(a, m);
-      mounts.push({ mount: m, image: p.image, inodeShare: p.inodeShare, domainId: p.domainId, ...mountDeviceStats(a, m) });
+      mounts.push({ mount: m, image: p.image, inodeShare: p.inodeShare, domainId: p.domainId, verify: p.verify ?? false, ...mountDeviceStats(a, m) });
     }
     const filePages = ctrReadSigned(a.i32, CTR.FILE_PAGES);
     return {

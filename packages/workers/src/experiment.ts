@@ -37,6 +37,8 @@ export interface ExperimentOptions {
   readonly domainId?: string;
   readonly policy?: RealInodePolicy;
   readonly fingerprintXattr?: string;
+  /** Mount option verify: a file shares only once its content is proven to match its fingerprint. */
+  readonly verify?: boolean;
   /** Replay these reads instead of reading every file. */
   readonly trace?: readonly TraceOp[];
   readonly onProgress?: (p: ExperimentProgress) => void;
@@ -86,6 +88,10 @@ export interface PhaseStats {
   readonly inodesJoined: number;
   /** Same fingerprint, different size: refused, read through a private cache. */
   readonly sizeMismatch: number;
+  /** Mounted with verify; files whose content proved their fingerprint before joining; files refused. */
+  readonly verify: boolean;
+  readonly verifiedJoins: number;
+  readonly verifyRefusals: number;
   /** Where the real inode for a shared read came from (v7: processing list first; mainline: any). */
   readonly realInodeFromProcessing: number;
   readonly realInodeFromBacking: number;
@@ -320,6 +326,7 @@ interface PhaseInput {
   readonly policy: RealInodePolicy;
   readonly domainId: string;
   readonly fingerprintXattr?: string;
+  readonly verify: boolean;
   readonly onProgress?: (p: ExperimentProgress) => void;
 }
 
@@ -335,7 +342,7 @@ async function runPhase(p: PhaseInput): Promise<PhaseStats> {
     const warnings: (string | undefined)[] = [];
     const active: boolean[] = [];
     for (const x of plans) {
-      const r = sys.mount(x.image, { inodeShare: p.inodeShare, domainId: p.domainId, ...(p.fingerprintXattr !== undefined ? { fingerprintXattr: p.fingerprintXattr } : {}) });
+      const r = sys.mount(x.image, { inodeShare: p.inodeShare, domainId: p.domainId, verify: p.verify, ...(p.fingerprintXattr !== undefined ? { fingerprintXattr: p.fingerprintXattr } : {}) });
       mounted.push(r.mount);
       warnings.push(r.warning);
       active.push(r.shareActive);
@@ -390,6 +397,9 @@ async function runPhase(p: PhaseInput): Promise<PhaseStats> {
       filesShared: c.ISHARE_FILLED,
       inodesJoined: Math.max(0, c.ISHARE_FILLED - c.ISHARE_CREATED),
       sizeMismatch: c.ISHARE_SIZE_MISMATCH,
+      verify: p.verify,
+      verifiedJoins: c.ISHARE_VERIFIED,
+      verifyRefusals: c.ISHARE_VERIFY_REFUSED,
       realInodeFromProcessing: c.REALINODE_PROCESSING,
       realInodeFromBacking: c.REALINODE_BACKING,
       files: perImage.reduce((s, x) => s + x.files, 0),
@@ -445,7 +455,7 @@ function common(o: ExperimentOptions, minImages: number): { plan: Plan; workers:
 export async function runRead(o: RunReadOptions): Promise<ReadResult> {
   const c = common(o, 1);
   const stats = await runPhase({
-    plan: c.plan, phase: 'read', inodeShare: o.inodeShare ?? false, workers: c.workers, poolBytes: c.poolBytes,
+    plan: c.plan, phase: 'read', inodeShare: o.inodeShare ?? false, verify: o.verify ?? false, workers: c.workers, poolBytes: c.poolBytes,
     policy: c.policy, domainId: c.domainId, ...(o.fingerprintXattr !== undefined ? { fingerprintXattr: o.fingerprintXattr } : {}),
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
   });
@@ -460,7 +470,7 @@ export async function runCompare(o: ExperimentOptions): Promise<CompareResult> {
   const c = common(o, 2);
   const t0 = performance.now();
   const phase = (share: boolean): Promise<PhaseStats> => runPhase({
-    plan: c.plan, phase: share ? 'share' : 'no share', inodeShare: share, workers: c.workers, poolBytes: c.poolBytes,
+    plan: c.plan, phase: share ? 'share' : 'no share', inodeShare: share, verify: o.verify ?? false, workers: c.workers, poolBytes: c.poolBytes,
     policy: c.policy, domainId: c.domainId, ...(o.fingerprintXattr !== undefined ? { fingerprintXattr: o.fingerprintXattr } : {}),
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
   });

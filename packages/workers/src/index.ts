@@ -8,3 +8,4 @@ export type { TraceOp, TraceFormat, ParsedTrace } from './trace.ts';
 export { runStress } from './stress/controller.ts';
 export type { StressOptions, StressReport } from './stress/controller.ts';
 export { buildDecoys } from './stress/decoys.ts';
+export { StressReferenceError } from './stress/reference.ts';

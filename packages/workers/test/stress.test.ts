@@ -13,7 +13,7 @@ test.after.always(async () => removeDir((await pairP).dir));
 test.serial('no planted bug: a chaos run with jitter is clean, and really exercised everything', async (t) => {
   const pair = await pairP;
   // A fixed amount of work (not time): the machine may be loaded; what matters is what ran.
-  const r = await runStress({ images: pair.images.map((image) => ({ image })), workers: 2, policy: 'both', ops: 20_000, seed: 7, jitter: 0.02, inject: [], poolMiB: 1, decoys: true });
+  const r = await runStress({ images: pair.images.map((image, i) => ({ image, source: pair.srcs[i] })), workers: 2, policy: 'both', ops: 20_000, seed: 7, jitter: 0.02, inject: [], poolMiB: 1, decoys: true });
   t.is(r.violation, undefined, JSON.stringify(r.violation));
   t.true(r.ops >= 20_000, `ops ${r.ops}`);
   t.true(r.quiescentChecks >= 2);
@@ -27,7 +27,7 @@ test.serial('no planted bug: a chaos run with jitter is clean, and really exerci
 for (const bug of Object.keys(BUG) as BugName[]) {
   test.serial(`planted bug ${bug} is caught`, async (t) => {
     const pair = await pairP;
-    const r = await runStress({ images: pair.images.map((image) => ({ image })), workers: 2, policy: 'both', seconds: 40, seed: 1, jitter: 0.02, inject: [bug], poolMiB: 1, decoys: true });
+    const r = await runStress({ images: pair.images.map((image, i) => ({ image, source: pair.srcs[i] })), workers: 2, policy: 'both', seconds: 40, seed: 1, jitter: 0.02, inject: [bug], poolMiB: 1, decoys: true });
     t.truthy(r.violation, `${bug} ran ${r.elapsedMs} ms without a violation`);
     t.log(`${bug}: ${r.violation?.invariant} after ${r.violation?.detectedAfterMs} ms — ${r.violation?.message.slice(0, 160)}`);
   });

@@ -24,6 +24,7 @@ export interface CompareCliOptions {
   domain?: string;
   trace?: string;
   poolMib?: number;
+  verify?: boolean;
   json?: boolean;
   chart?: string;
   outJson?: string;
@@ -103,6 +104,7 @@ export function register(program: Command): void {
     .option('--policy <name>', 'real inode for shared reads: processing (v7 seed) or any (mainline)', parsePolicy, 'processing')
     .option('--domain <id>', 'domain_id: sharing happens only within one domain', parseDomain)
     .option('--trace <file>', 'replay the reads of this trace instead of reading every file')
+    .option('--verify', 'mount option verify: a file shares its page cache only once its content matches its fingerprint')
     .option('--pool-mib <n>', 'page pool size in MiB (default: sized from the data, at most 4096)', parsePoolMiB)
     .option('--platform <os/arch>', 'container image inputs: which image of a multi-platform index (os/arch[/variant])', parsePlatform)
     .option('--json', 'print one JSON object and nothing else')

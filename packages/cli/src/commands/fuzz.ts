@@ -1,16 +1,20 @@
 // `ishare fuzz`: damage valid images on purpose and demand, from the reader and the kernel, a typed
 // one-line error or correct data for every mutated image — never a crash, a hang or a read past the
 // image. Failing images are saved with a description of their mutations for `--replay`.
+// With --differential, upstream fsck.erofs --extract is a second reader: where both accept an image,
+// every file must be the same; a disagreement is a finding (saved, exit 1), whichever side is wrong.
 // Exit 0 clean, 1 when any image crashed/hung/read out of bounds/read wrong data, 2 bad usage.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { fsckOnPath, fsckVersion } from '../../../core/src/upstream/fsck.ts';
 import {
   buildCorpus,
   DEFAULT_TIMEOUT_MS,
   DEFAULT_WORKERS,
   isFailing,
+  upstreamOnly,
   prepareSeed,
   readImage,
   replayImage,
@@ -33,6 +37,8 @@ export interface FuzzCliOptions {
   kernel: boolean;
   json?: boolean;
   replay?: string;
+  differential?: boolean;
+  fsck?: string;
   /** Tests only: a stand-in worker module (proves exit 1 and the saved files without a real bug). */
   workerModule?: string;
 }
@@ -69,6 +75,18 @@ export function formatFuzzReport(r: FuzzReport, outDir: string): string {
     }
     if (r.failures.length > 20) lines.push(`  ... ${r.failures.length - 20} more`);
   }
+  const d = r.differential;
+  if (d) {
+    lines.push(`differential against ${d.version ?? d.fsck}: ${d.compared} images both accepted (${d.files} files compared), `
+      + `${d.upstreamRejected} accepted by our reader only, ${d.oursRejected} rejected by our reader (not compared), ${d.skipped} skipped; `
+      + `${d.findings.length} disagreeing (${d.upstreamBugs} explained by known upstream bugs)`);
+    for (const x of d.upstreamReasons.slice(0, 5)) lines.push(`  fsck.erofs refused ${String(x.count).padStart(5)}: ${x.message}`);
+    for (const f of d.findings.slice(0, 20)) {
+      const first = f.disagreements[0];
+      lines.push(`  #${f.index} from ${f.seedImage}: ${first ? `${first.path}: ${first.kind}: ${first.detail}` : ''}${f.disagreements.length > 1 ? ` (+${f.disagreements.length - 1} more)` : ''}`
+        + `${upstreamOnly(f) ? ` [upstream bug: ${first?.upstreamBug}]` : ''}${f.file ? ` -> ${f.file}` : ''}`);
+    }
+  }
   return lines.join('\n') + '\n';
 }
 
@@ -77,6 +95,11 @@ function formatOutcome(file: string, o: CheckOutcome): string {
   const lines = [`replay ${file}: ${head}${o.phase ? ` (${o.phase} pass)` : ''}${o.message ? `: ${o.message}` : ''}`];
   lines.push(`${o.filesRead} file reads, ${o.typedErrors} typed errors, ${o.guarded} out-of-range reads refused`);
   if (o.stack) lines.push(o.stack);
+  const d = o.differential;
+  if (d) {
+    lines.push(`differential: ${d.status}${d.upstream ? ` (${d.upstream})` : ''}, ${d.files} files compared with fsck.erofs --extract`);
+    for (const x of d.disagreements) lines.push(`  ${x.path}: ${x.kind}: ${x.detail}${x.upstreamBug ? ` [known upstream bug: ${x.upstreamBug}]` : ''}`);
+  }
   const txt = file.replace(/\.img$/, '.txt');
   if (txt !== file && existsSync(txt)) lines.push(`mutations: ${txt}`);
   return lines.join('\n') + '\n';
@@ -89,9 +112,31 @@ async function replay(file: string, o: FuzzCliOptions): Promise<void> {
   } catch (e) {
     throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  const outcome = await replayImage(bytes, { timeoutMs: o.timeoutMs, kernel: o.kernel, workerModule: o.workerModule });
+  const fsck = upstreamFsck(o);
+  const outcome = await replayImage(bytes, { timeoutMs: o.timeoutMs, kernel: o.kernel, workerModule: o.workerModule, ...(fsck ? { fsck: fsck.path } : {}) });
   writeOut(o.json ? JSON.stringify({ file, ...outcome }, null, 2) + '\n' : formatOutcome(file, outcome));
   if (isFailing(outcome.kind)) throw new CheckFailed(`fuzz replay: ${outcome.kind}: ${outcome.message ?? ''}`);
+  const d = (outcome.differential?.disagreements ?? []).filter((x) => x.upstreamBug === undefined);
+  if (d.length > 0) throw new CheckFailed(`fuzz replay: our reader and fsck.erofs disagree: ${d[0].path}: ${d[0].kind}: ${d[0].detail}`);
+}
+
+/**
+ * The fsck.erofs of the differential pass: --fsck PATH, else the one on PATH. It must be upstream
+ * 1.9.x (the release that knows page-cache-sharing fingerprints); older ones are refused by name.
+ */
+function upstreamFsck(o: FuzzCliOptions): { path: string; version: string } | undefined {
+  if (!o.differential) {
+    if (o.fsck !== undefined) throw new UsageError('--fsck goes with --differential');
+    return undefined;
+  }
+  const path = o.fsck ?? fsckOnPath();
+  if (path === undefined) throw new UsageError('--differential needs upstream fsck.erofs 1.9: give --fsck PATH');
+  if (!existsSync(path)) throw new UsageError(`--fsck ${path}: no such file`);
+  const version = fsckVersion(path);
+  if (version === undefined) throw new UsageError(`--fsck ${path}: does not run as fsck.erofs (-V failed)`);
+  const v = /\b(\d+)\.(\d+)/.exec(version);
+  if (!v || Number(v[1]) * 1000 + Number(v[2]) < 1009) throw new UsageError(`--differential needs upstream fsck.erofs 1.9 or later; ${path} is "${version}" (give --fsck PATH)`);
+  return { path, version };
 }
 
 function loadSeeds(paths: string[]): { name: string; bytes: Uint8Array }[] {
@@ -114,6 +159,7 @@ function loadSeeds(paths: string[]): { name: string; bytes: Uint8Array }[] {
 
 export async function runFuzzCommand(images: string[], o: FuzzCliOptions): Promise<FuzzReport> {
   if (o.workers > 32) throw new UsageError('--workers must be from 1 to 32');
+  const fsck = upstreamFsck(o);
   let corpusDir: string | undefined;
   try {
     let seeds: { name: string; bytes: Uint8Array }[];
@@ -137,6 +183,7 @@ export async function runFuzzCommand(images: string[], o: FuzzCliOptions): Promi
       outDir: resolve(o.out),
       kernel: o.kernel,
       workerModule: o.workerModule,
+      ...(fsck ? { fsck: fsck.path, fsckVersion: fsck.version } : {}),
       onProgress: progress
         ? (done, total, c) => {
             const now = Date.now();
@@ -165,6 +212,8 @@ export function register(program: Command): void {
     .option('--workers <n>', 'worker threads', parsePositiveInt, DEFAULT_WORKERS)
     .option('--no-kernel', 'reader pass only (skip mounting in the shared-memory kernel)')
     .option('--replay <file>', 'check one saved image and print its outcome (and the stack of a crash)')
+    .option('--differential', 'also extract every image both accept with upstream fsck.erofs --extract and compare each file with our reader (exit 1 on a disagreement)')
+    .option('--fsck <path>', 'upstream fsck.erofs (1.9 or later) for --differential (default: fsck.erofs on PATH)')
     .option('--json', 'print the report as JSON')
     .addOption(new Option('--worker-module <url>', 'stand-in worker module (tests)').hideHelp())
     .action(async (images: string[], o: FuzzCliOptions) => {
@@ -179,5 +228,8 @@ export function register(program: Command): void {
         const c = r.counts;
         throw new CheckFailed(`fuzz: ${r.failures.length} failing images (crash ${c.crash}, hang ${c.hang}, oob ${c.oob}, wrong ${c.wrong}); saved under ${o.out}`);
       }
+      // Disagreements a known upstream bug explains are reported and saved, but do not fail the run.
+      const found = r.differential?.findings.filter((f) => !upstreamOnly(f)).length ?? 0;
+      if (found > 0) throw new CheckFailed(`fuzz: our reader and fsck.erofs disagree on ${found} images; saved under ${o.out}`);
     });
 }

@@ -17,6 +17,7 @@ interface MkfsCliOptions {
   inline: boolean;
   timestamp?: number;
   uuid?: string;
+  manifest?: string;
   json?: boolean;
 }
 
@@ -49,6 +50,7 @@ export async function runMkfs(out: string, source: string, o: MkfsCliOptions): P
   if (o.timestamp !== undefined) opts.timestamp = o.timestamp;
   if (o.uuid !== undefined) opts.uuid = o.uuid;
   if (o.platform !== undefined) opts.platform = o.platform;
+  if (o.manifest !== undefined) opts.manifest = o.manifest;
   // A bar only for a person watching: never in JSON mode, never into a pipe or a log file.
   const bar = !o.json && process.stderr.isTTY
     ? new cliProgress.SingleBar({ stream: process.stderr, format: 'mkfs [{bar}] {percentage}% {doneBytes} / {totalBytes}', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
@@ -67,7 +69,9 @@ export async function runMkfs(out: string, source: string, o: MkfsCliOptions): P
   } finally {
     if (started) bar?.stop();
   }
-  writeOut(o.json ? `${JSON.stringify({ image: out, ...report }, null, 2)}\n` : summary(out, report));
+  // The manifest goes to its own file (--manifest); thousands of entries would drown the report.
+  const { manifest: _manifest, ...shown } = report;
+  writeOut(o.json ? `${JSON.stringify({ image: out, ...shown, ...(o.manifest !== undefined ? { manifest: o.manifest } : {}) }, null, 2)}\n` : summary(out, report));
 }
 
 export function register(program: Command): void {
@@ -90,6 +94,7 @@ export function register(program: Command): void {
     .option('--timestamp <t>', 'build time and fixed mtime (epoch seconds or ISO date), for reproducible images', parseTimestamp)
     .option('--uuid <uuid>', 'filesystem UUID (default: random)', parseUuid)
     .option('--platform <os/arch>', 'container image inputs: which image of a multi-platform index (os/arch[/variant])', parsePlatform)
+    .option('--manifest <file>', 'also write the source manifest: path, size and sha256 of every regular file, as read from SOURCE (the stress oracle)')
     .option('--json', 'print the report as JSON')
     .action(async (out: string, source: string, opts: MkfsCliOptions) => runMkfs(out, source, opts));
 }

@@ -20,6 +20,7 @@ interface ReadCliOptions {
   share?: boolean;
   domain?: string;
   policy: RealInodePolicy;
+  verify?: boolean;
   trace?: string;
   json?: boolean;
 }
@@ -38,6 +39,7 @@ export function readReport(r: ReadResult, names: readonly string[]): string[] {
     lines.push(`sharing      ${r.sharedInodes} shared inodes, ${r.filesShared} inodes attached (${r.inodesJoined} joined a page cache another inode filled), `
       + `${r.sizeMismatch} size-mismatch refusals; real inode from processing ${r.realInodeFromProcessing}, from backing ${r.realInodeFromBacking}`);
   }
+  if (r.verify) lines.push(`verify       ${r.verifiedJoins} files proved their content before sharing, ${r.verifyRefusals} refused (content does not match the fingerprint)`);
   if (r.trace && r.trace.missingOps > 0) lines.push(`trace        ${r.trace.missingOps} reads of ${r.trace.missingPaths} paths found in no image (skipped)`);
   const t = new Table({ head: ['image', 'files', 'read (MiB)', 'device pages', 'into shared'], style: { head: [], border: [] } });
   r.perImage.forEach((x, i) => t.push([names[i] ?? x.image, x.files, mib(x.bytes), x.pages, x.sharedPages].map(String)));
@@ -81,6 +83,7 @@ export function register(program: Command): void {
     .option('--share', 'mount with inode_share (content-fingerprint page-cache sharing)')
     .option('--domain <id>', 'domain_id: sharing happens only within one domain', parseDomain)
     .option('--policy <name>', 'real inode for shared reads: processing (v7 seed) or any (mainline)', parsePolicy, 'processing')
+    .option('--verify', 'mount option verify: a file shares its page cache only once its content matches its fingerprint')
     .option('--trace <file>', 'replay the reads of this trace instead of reading every file')
     .option('--platform <os/arch>', 'container image inputs: which image of a multi-platform index (os/arch[/variant])', parsePlatform)
     .option('--json', 'print one JSON object and nothing else')

@@ -5,8 +5,9 @@
 import { availableParallelism } from 'node:os';
 import { InvalidArgumentError, type Command } from 'commander';
 import Table from 'cli-table3';
-import { BUG, BUG_DESCRIPTIONS, type BugName } from '@ishare/core';
-import { runStress, type StressReport } from '@ishare/workers';
+import { existsSync } from 'node:fs';
+import { BUG, BUG_DESCRIPTIONS, readManifest, type BugName } from '@ishare/core';
+import { runStress, StressReferenceError, type StressReport } from '@ishare/workers';
 import { CheckFailed, UsageError } from '../errors.ts';
 import { parsePlatform, parsePositiveInt } from '../options.ts';
 import { prepareInputs } from '../image-cache.ts';
@@ -43,6 +44,10 @@ export interface StressCliOptions {
   poolMib: number;
   decoys: boolean;
   chaos: boolean;
+  verify?: boolean;
+  poison?: boolean;
+  fsck?: string;
+  manifest?: string[];
   json?: boolean;
   listBugs?: boolean;
 }
@@ -65,6 +70,12 @@ function formatReport(r: StressReport): string {
   lines.push(`${(r.elapsedMs / 1000).toFixed(1)} s, ${r.ops} ops (${Math.round(r.opsPerSec)} ops/s), ${r.reads} verified reads (${Math.round(r.readsPerSec)}/s), ${(r.bytes / 2 ** 20).toFixed(1)} MiB`);
   lines.push(`ops: ${Object.entries(r.byKind).map(([k, n]) => `${k} ${n}`).join(', ')}; refused opens during unmount: ${r.benign}`);
   lines.push(`chaos: ${Object.entries(r.chaos).map(([k, n]) => `${k} ${n}`).join(', ')}; quiescent checks: ${r.quiescentChecks}`);
+  lines.push(`byte oracle: ${[...new Set(r.references.map((x) => x.origin))].join(', ')}`);
+  if (r.verify || r.poison) {
+    lines.push(r.verify
+      ? `sharing verified${r.poison ? ', poison decoy mounted' : ''}: ${r.verifiedJoins} files proved their content and joined, ${r.verifyRefusals} refused (content does not match the fingerprint)`
+      : 'sharing NOT verified (mainline trust), poison decoy mounted: a forged fingerprint in its domain is believed');
+  }
   lines.push(`page-cache hit rate ${(r.pageCacheHitRate * 100).toFixed(1)}%, pages in shared inodes ${(r.sharedPageFraction * 100).toFixed(1)}%`);
   const locks = new Table({ head: ['lock class', 'acquisitions', 'spins', 'sleeps'] });
   for (const l of r.locks) if (l.acquisitions) locks.push([l.name, l.acquisitions, l.spins, l.sleeps]);
@@ -78,7 +89,7 @@ function formatReport(r: StressReport): string {
     if (v.trail.length) lines.push('  worker trail (oldest first):', ...v.trail.map((s) => `    ${s}`));
     if (v.chaosTrail.length) lines.push('  controller trail:', ...v.chaosTrail.slice(-10).map((s) => `    ${s}`));
     if (v.lastPoints) lines.push(`  last named point per thread (0 = controller): ${v.lastPoints.map((p, i) => `${i}:${p}`).join(' ')}`);
-    lines.push(`  reproduce: ishare stress --seed ${r.seed} --workers ${r.workers} --policy ${r.policy}${r.inject.length ? ` --inject ${r.inject.join(',')}` : ''} --jitter ${r.jitter}`);
+    lines.push(`  reproduce: ishare stress --seed ${r.seed} --workers ${r.workers} --policy ${r.policy}${r.inject.length ? ` --inject ${r.inject.join(',')}` : ''} --jitter ${r.jitter}${r.verify ? ' --verify' : ''}${r.poison && !r.verify ? ' --poison' : ''}`);
   }
   return lines.join('\n') + '\n';
 }
@@ -89,9 +100,27 @@ export async function runStressCommand(inputs: string[], o: StressCliOptions): P
   const workers = o.workers ?? availableParallelism();
   if (workers > 32) throw new UsageError('--workers must be from 1 to 32');
   if (o.poolMib > 16384) throw new UsageError('--pool-mib must be from 1 to 16384');
+  if (o.fsck !== undefined && !existsSync(o.fsck)) throw new UsageError(`--fsck ${o.fsck}: no such file`);
   const prepared = await prepareInputs(inputs.length ? inputs : bundledSourceDirs(), { platform: o.platform });
+  // The byte oracle's reference per input: the tree or tar it was built from (with the manifest mkfs
+  // recorded), or for an image: --manifest files in the order of the image inputs, else one kept
+  // beside it, and upstream fsck.erofs's extraction for the bytes.
+  const given = [...(o.manifest ?? [])];
+  const nimages = prepared.filter((p) => p.kind === 'image').length;
+  if (given.length > nimages) throw new UsageError(`${given.length} --manifest files for ${nimages} image inputs`);
+  const images = prepared.map((p) => {
+    const m = p.kind === 'image' ? (given.shift() ?? p.manifest) : p.manifest;
+    return {
+      image: p.image,
+      ...(p.kind === 'dir' ? { source: p.input } : p.kind === 'tar' ? { tar: p.input } : {}),
+      ...(m !== undefined ? { manifest: readManifest(m) } : {}),
+    };
+  });
   return runStress({
-    images: prepared.map((p) => ({ image: p.image })),
+    images,
+    ...(o.fsck !== undefined ? { fsck: o.fsck } : {}),
+    verify: !!o.verify,
+    ...(o.poison ? { poison: true } : {}),
     workers,
     policy: o.policy as 'processing' | 'any' | 'both',
     seconds: o.seconds ?? (o.ops === undefined ? 10 : undefined),
@@ -102,6 +131,8 @@ export async function runStressCommand(inputs: string[], o: StressCliOptions): P
     poolMiB: o.poolMib,
     decoys: o.decoys,
     chaos: o.chaos,
+  }).catch((e: unknown) => {
+    throw e instanceof StressReferenceError ? new UsageError(e.message) : e;
   });
 }
 
@@ -122,6 +153,10 @@ export function register(program: Command): void {
     .option('--no-decoys', 'do not mount the decoy images with forged fingerprints')
     .option('--no-chaos', 'no eviction/unmount/drop/shrink from the controller')
     .option('--platform <os/arch>', 'container image inputs: which image of a multi-platform index (os/arch[/variant])', parsePlatform)
+    .option('--verify', 'mount with verify: a file shares its page cache only once its content matches its fingerprint (adds the poison decoy)')
+    .option('--poison', 'mount the poison decoy (forged fingerprint, same domain and size) even without --verify: the leak mainline accepts')
+    .option('--fsck <path>', 'fsck.erofs that extracts image inputs for the byte oracle (default: fsck.erofs on PATH)')
+    .option('--manifest <file>', 'source manifest of an image input (ishare mkfs --manifest), repeatable in the order of the images', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--json', 'print the report as JSON')
     .action(async (inputs: string[], o: StressCliOptions) => {
       if (o.listBugs) {

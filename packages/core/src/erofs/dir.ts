@@ -49,6 +49,11 @@ export function parseDirBlock(
       );
     }
     const nameBytes = block.slice(nameoff, nameoff + len);
+    // No path can name such an entry: upstream fsck.erofs extracts "a\0b" as "a" (found by the
+    // differential fuzz pass), the kernel hands userspace a name cut at the NUL, '/' splits it in two.
+    if (nameBytes.includes(0) || nameBytes.includes(0x2f)) {
+      throw new ErofsError('ECORRUPT', `dirent ${i} in directory nid ${dirNid}: not a valid file name (it holds a NUL or '/' byte)`, at(nameoff));
+    }
     const nid = u64(block, de + DE.nid);
     if (!nidOk(nid)) {
       throw new ErofsError(

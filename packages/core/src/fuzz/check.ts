@@ -6,6 +6,7 @@ import { Finding, Recorder, type CheckOutcome } from './outcome.ts';
 import { untouchedFiles, type SeedOracle } from './oracle.ts';
 import { DEFAULT_READ_CAP, readerPass } from './reader-pass.ts';
 import type { FuzzKernel } from './kernel-pass.ts';
+import { differentialPass, type DifferentialConfig } from './differential.ts';
 
 export interface CheckInput {
   readonly bytes: Uint8Array;
@@ -20,6 +21,8 @@ export interface CheckOptions {
   kernel?: FuzzKernel;
   /** Files up to this many bytes are read whole, larger ones sampled (default 8 MiB). */
   readCap?: number;
+  /** Compare with upstream fsck.erofs --extract when both accept the image. */
+  differential?: DifferentialConfig;
 }
 
 function verifyUntouched(img: ErofsImage, input: CheckInput, rec: Recorder): void {
@@ -45,8 +48,10 @@ export function checkImage(input: CheckInput, opts: CheckOptions = {}): CheckOut
   let finding: Finding | undefined;
   try {
     const reader = readerPass(input.bytes, rec, cap);
+    const readerErrors = rec.out.typedErrors;
     if (reader.img) verifyUntouched(reader.img, input, rec);
     opts.kernel?.run(input.bytes, reader, rec, cap);
+    if (opts.differential) rec.out.differential = differentialPass(input.bytes, reader, readerErrors, cap, opts.differential);
   } catch (e) {
     if (e instanceof Finding) {
       finding = e;

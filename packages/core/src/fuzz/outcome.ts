@@ -3,6 +3,7 @@
 // kernel means the data path asked for bytes past the image (an out-of-bounds read the mapping should
 // have refused); data that differs from what it must be is wrong.
 import { ErofsError } from '../erofs/errors.ts';
+import type { DiffOutcome } from './differential.ts';
 
 export type OutcomeKind = 'ok' | 'error' | 'crash' | 'hang' | 'oob' | 'wrong';
 export const OUTCOME_KINDS: readonly OutcomeKind[] = ['ok', 'error', 'crash', 'hang', 'oob', 'wrong'];
@@ -28,6 +29,8 @@ export interface CheckOutcome {
   verified: number;
   /** Reads outside the image stopped by the block source's range check (typed ETRUNCATED). */
   guarded: number;
+  /** The differential pass against upstream fsck.erofs, when it ran (differential.ts). */
+  differential?: DiffOutcome;
 }
 
 /** Thrown inside a check to stop at the first finding that is a bug. */

@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { describeMutations, generateImage, prepareSeed, type SeedImage } from './mutate.ts';
 import { FAILING_KINDS, normalizeMessage, OUTCOME_KINDS, type CheckOutcome, type OutcomeKind } from './outcome.ts';
 import { DEFAULT_READ_CAP } from './reader-pass.ts';
-import type { WorkerInit, WorkerMessage, WorkerTask } from './worker.ts';
+import { DEFAULT_FSCK_TIMEOUT_MS, type WorkerInit, type WorkerMessage, type WorkerTask } from './worker.ts';
+import type { Disagreement } from './differential.ts';
 
 export const DEFAULT_TIMEOUT_MS = 2000;
 export const DEFAULT_WORKERS = 2;
@@ -37,6 +38,36 @@ export interface FuzzOptions {
   readonly onProgress?: (done: number, total: number, counts: Readonly<Record<OutcomeKind, number>>) => void;
   /** Worker module URL (tests: a stand-in checker). */
   readonly workerModule?: string;
+  /** Upstream fsck.erofs: run the differential pass (differential.ts) with it. */
+  readonly fsck?: string;
+  /** Its version line, for the report. */
+  readonly fsckVersion?: string;
+  /** fsck.erofs's own time limit per image (default 5000 ms), added to the image's limit. */
+  readonly fsckTimeoutMs?: number;
+}
+
+export interface DifferentialFinding {
+  readonly index: number;
+  readonly seedImage: string;
+  readonly disagreements: Disagreement[];
+  readonly file?: string;
+}
+
+export interface DifferentialReport {
+  readonly fsck: string;
+  readonly version: string | undefined;
+  /** Images both accepted, and the files compared in them. */
+  readonly compared: number;
+  readonly files: number;
+  readonly upstreamRejected: number;
+  readonly oursRejected: number;
+  readonly skipped: number;
+  /** Why fsck.erofs refused images our reader accepted, grouped, most frequent first. */
+  readonly upstreamReasons: { message: string; count: number }[];
+  /** Images where the two readers disagree: each is a finding (saved like a failure). */
+  readonly findings: DifferentialFinding[];
+  /** Of those, images whose every disagreement matches a known upstream bug (reported, not failing). */
+  readonly upstreamBugs: number;
 }
 
 export interface FuzzFailure {
@@ -70,10 +101,16 @@ export interface FuzzReport {
   readonly guardedReads: number;
   readonly failures: FuzzFailure[];
   readonly saved: number;
+  readonly differential?: DifferentialReport;
 }
 
 function zeroCounts(): Record<OutcomeKind, number> {
   return Object.fromEntries(OUTCOME_KINDS.map((k) => [k, 0])) as Record<OutcomeKind, number>;
+}
+
+/** A differential finding explained entirely by known upstream bugs. */
+export function upstreamOnly(f: DifferentialFinding): boolean {
+  return f.disagreements.every((d) => d.upstreamBug !== undefined);
 }
 
 export function isFailing(kind: OutcomeKind): boolean {
@@ -186,7 +223,9 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     scratchDir,
     readCap: opts.readCap ?? DEFAULT_READ_CAP,
     kernel: opts.kernel ?? true,
+    ...(opts.fsck !== undefined ? { fsck: opts.fsck, fsckTimeoutMs: opts.fsckTimeoutMs ?? DEFAULT_FSCK_TIMEOUT_MS } : {}),
   };
+  const diff = { compared: 0, files: 0, upstreamRejected: 0, oursRejected: 0, skipped: 0, reasons: new Map<string, number>(), findings: [] as DifferentialFinding[] };
   const counts = zeroCounts();
   const bySeed: Record<string, Record<OutcomeKind, number>> = {};
   const groups = new Map<string, { message: string; code: string; count: number }>();
@@ -202,16 +241,35 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   const end = start + opts.count;
   const t0 = performance.now();
 
-  const save = (index: number, outcome: CheckOutcome): string | undefined => {
+  const save = (index: number, outcome: CheckOutcome, as: string = outcome.kind, text?: string): string | undefined => {
     if (!opts.outDir || saved >= MAX_SAVED || seeds.length === 0) return undefined;
     mkdirSync(opts.outDir, { recursive: true });
     const img = generateImage(seeds, opts.seed, index);
-    const base = join(opts.outDir, `fuzz-${opts.seed}-${index}-${outcome.kind}`);
+    const base = join(opts.outDir, `fuzz-${opts.seed}-${index}-${as}`);
     writeFileSync(`${base}.img`, img.bytes);
     const f: FuzzFailure = { index, seedImage: img.seed, kind: outcome.kind, phase: outcome.phase, message: outcome.message ?? '', stack: outcome.stack };
-    writeFileSync(`${base}.txt`, describeMutations(img, opts.seed) + failureText(f));
+    writeFileSync(`${base}.txt`, describeMutations(img, opts.seed) + (text ?? failureText(f)));
     saved++;
     return `${base}.img`;
+  };
+  const noteDifferential = (index: number, seedImage: string, o: CheckOutcome): void => {
+    const d = o.differential;
+    if (!d) return;
+    if (d.status === 'compared') {
+      diff.compared++;
+      diff.files += d.files;
+    } else if (d.status === 'upstream-rejected') {
+      diff.upstreamRejected++;
+      const key = normalizeMessage(d.upstream ?? '');
+      diff.reasons.set(key, (diff.reasons.get(key) ?? 0) + 1);
+    } else if (d.status === 'ours-rejected') diff.oursRejected++;
+    else diff.skipped++;
+    if (d.disagreements.length > 0) {
+      const text = ['differential: our reader and fsck.erofs --extract disagree',
+        ...d.disagreements.map((x) => `  ${x.path}: ${x.kind}: ${x.detail}${x.upstreamBug ? ` [known upstream bug: ${x.upstreamBug}]` : ''}`)].join('\n') + '\n';
+      const file = save(index, o, 'differential', text);
+      diff.findings.push({ index, seedImage, disagreements: d.disagreements, ...(file ? { file } : {}) });
+    }
   };
 
   let pool: Pool | undefined;
@@ -241,6 +299,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
           const file = save(index, o);
           failures.push({ index, seedImage, kind: o.kind, phase: o.phase, message: o.message ?? '', stack: o.stack, file });
         }
+        noteDifferential(index, seedImage, o);
         opts.onProgress?.(done, opts.count, counts);
         finishIfDone();
       };
@@ -258,7 +317,8 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
         resolve();
         return;
       }
-      pool = new Pool(init, workers, timeoutMs, (s) => onIdle(s), onResult, onFatal);
+      // fsck.erofs has its own limit; the image's limit stays what bounds our reader and kernel.
+      pool = new Pool(init, workers, timeoutMs + (init.fsck !== undefined ? init.fsckTimeoutMs ?? DEFAULT_FSCK_TIMEOUT_MS : 0), (s) => onIdle(s), onResult, onFatal);
     });
   } finally {
     await pool?.close();
@@ -285,11 +345,20 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     guardedReads: guarded,
     failures,
     saved,
+    ...(opts.fsck !== undefined ? {
+      differential: {
+        fsck: opts.fsck, version: opts.fsckVersion, compared: diff.compared, files: diff.files, upstreamRejected: diff.upstreamRejected,
+        oursRejected: diff.oursRejected, skipped: diff.skipped,
+        upstreamReasons: [...diff.reasons].map(([message, count]) => ({ message, count })).sort((a, b) => b.count - a.count || a.message.localeCompare(b.message)),
+        findings: diff.findings.sort((a, b) => a.index - b.index),
+        upstreamBugs: diff.findings.filter(upstreamOnly).length,
+      },
+    } : {}),
   };
 }
 
 /** Check one image (a saved failure) in a worker, with the same time limit as a run. */
-export async function replayImage(bytes: Uint8Array, opts: { timeoutMs?: number; kernel?: boolean; readCap?: number; workerModule?: string } = {}): Promise<CheckOutcome> {
+export async function replayImage(bytes: Uint8Array, opts: { timeoutMs?: number; kernel?: boolean; readCap?: number; workerModule?: string; fsck?: string } = {}): Promise<CheckOutcome> {
   const scratchDir = mkdtempSync(join(tmpdir(), 'ishare-fuzz-'));
   const init: WorkerInit = {
     module: opts.workerModule ?? DEFAULT_MODULE,
@@ -298,12 +367,13 @@ export async function replayImage(bytes: Uint8Array, opts: { timeoutMs?: number;
     scratchDir,
     readCap: opts.readCap ?? DEFAULT_READ_CAP,
     kernel: opts.kernel ?? true,
+    ...(opts.fsck !== undefined ? { fsck: opts.fsck } : {}),
   };
   let pool: Pool | undefined;
   try {
     return await new Promise<CheckOutcome>((resolve, reject) => {
       let sent = false;
-      pool = new Pool(init, 1, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, (slot) => {
+      pool = new Pool(init, 1, (opts.timeoutMs ?? DEFAULT_TIMEOUT_MS) + (opts.fsck !== undefined ? DEFAULT_FSCK_TIMEOUT_MS : 0), (slot) => {
         if (sent) return;
         sent = true;
         pool!.run(slot, { type: 'replay', bytes }, -1);

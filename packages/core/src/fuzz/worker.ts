@@ -9,6 +9,9 @@ import { generateImage, prepareSeed, type SeedImage } from './mutate.ts';
 import { buildOracle, type SeedOracle } from './oracle.ts';
 import type { CheckOutcome } from './outcome.ts';
 
+/** fsck.erofs's time limit per image in the differential pass (added to the image's own limit). */
+export const DEFAULT_FSCK_TIMEOUT_MS = 5000;
+
 export interface WorkerInit {
   readonly module: string;
   readonly seeds: readonly { readonly name: string; readonly bytes: Uint8Array }[];
@@ -16,6 +19,9 @@ export interface WorkerInit {
   readonly scratchDir: string;
   readonly readCap: number;
   readonly kernel: boolean;
+  /** Upstream fsck.erofs for the differential pass, and its time limit per image. */
+  readonly fsck?: string;
+  readonly fsckTimeoutMs?: number;
 }
 
 export type WorkerTask = { readonly type: 'check'; readonly index: number } | { readonly type: 'replay'; readonly bytes: Uint8Array };
@@ -31,13 +37,17 @@ export function defaultCheck(init: WorkerInit): TaskCheck {
   const seeds: SeedImage[] = init.seeds.map((s) => prepareSeed(s.name, s.bytes));
   const oracles = new Map<string, SeedOracle>(seeds.map((s) => [s.name, buildOracle(s.bytes)]));
   const kernel = init.kernel ? new FuzzKernel(join(init.scratchDir, `worker-${process.pid}-${threadId}.img`)) : undefined;
+  const differential = init.fsck !== undefined
+    ? { fsck: init.fsck, scratch: join(init.scratchDir, `diff-${process.pid}-${threadId}`), timeoutMs: init.fsckTimeoutMs ?? DEFAULT_FSCK_TIMEOUT_MS }
+    : undefined;
+  const opts = { kernel, readCap: init.readCap, ...(differential ? { differential } : {}) };
   return (task) => {
     if (task.type === 'replay') {
-      return { seed: 'replay', outcome: checkImage({ bytes: task.bytes }, { kernel, readCap: init.readCap }) };
+      return { seed: 'replay', outcome: checkImage({ bytes: task.bytes }, opts) };
     }
     const img = generateImage(seeds, init.runSeed, task.index);
     const touched = img.mutations.map((m) => [m.at, m.len] as const);
-    return { seed: img.seed, outcome: checkImage({ bytes: img.bytes, oracle: oracles.get(img.seed), touched }, { kernel, readCap: init.readCap }) };
+    return { seed: img.seed, outcome: checkImage({ bytes: img.bytes, oracle: oracles.get(img.seed), touched }, opts) };
   };
 }
 

@@ -27,6 +27,8 @@ export const CTR = {
   INODES_ALLOCATED: 21,
   SHARED_INODES_EVICTED: 22,
   READ_ERRORS: 23,
+  ISHARE_VERIFIED: 24, // verify mounts: content proven to match the fingerprint before joining
+  ISHARE_VERIFY_REFUSED: 25, // verify mounts: content does not match its fingerprint: not shared
 } as const;
 export type CounterName = keyof typeof CTR;
 const NCOUNTERS = Object.keys(CTR).length;

@@ -27,6 +27,8 @@ export interface MountParams {
   readonly inodeShare: boolean; // inode_share option
   readonly domainId: string; // domain_id option ('' = default domain)
   readonly fingerprintXattr: string;
+  /** verify option: join a shared inode only after the content is proven to match the fingerprint. */
+  readonly verify?: boolean;
 }
 
 function rec(a: Arena, m: number): number {

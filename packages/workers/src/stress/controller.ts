@@ -7,10 +7,24 @@ import { System, BUG, lastPointsOf, checkQuiescent, type BugName, type RealInode
 import { Control, RUN, PAUSE, STOP, MAX_WORKERS, MAX_IMAGES } from './control.ts';
 import { Rng } from './rng.ts';
 import { buildDecoys } from './decoys.ts';
+import { prepareReference, type Reference, type ReferenceSpec } from './reference.ts';
 import { DEFAULT_WEIGHTS, type OpWeights, type StressImage, type StressTask, type StressWorkerReport, type Violation } from './task.ts';
 
 export interface StressOptions {
-  images: { image: string; domainId?: string }[];
+  /**
+   * Images and what their files must read as (reference.ts): the source tree or tar they were built
+   * from, and the manifest mkfs recorded then; without either, upstream fsck.erofs extracts the image.
+   */
+  images: ({ image: string; domainId?: string } & ReferenceSpec)[];
+  /** fsck.erofs used to extract images that come without a source (default: the one on PATH). */
+  fsck?: string;
+  /** Mount with `verify`: files share only once their content is proven to match the fingerprint. */
+  verify?: boolean;
+  /**
+   * Mount the poison decoy too: a forged fingerprint in the same domain and of the same size (default:
+   * only with verify). Without verify this is the attack mainline accepts: the byte oracle reports it.
+   */
+  poison?: boolean;
   workers: number;
   /** 'both' alternates the two real-inode policies at every quiescent check. */
   policy: RealInodePolicy | 'both';
@@ -39,6 +53,13 @@ export interface StressReport {
   policy: RealInodePolicy | 'both';
   inject: BugName[];
   jitter: number;
+  verify: boolean;
+  poison: boolean;
+  /** Where each image's expected bytes came from (source tree, tar extraction, fsck.erofs extraction). */
+  references: { image: string; origin: string }[];
+  /** verify mounts: files that proved their content and joined, files refused (content ≠ fingerprint). */
+  verifiedJoins: number;
+  verifyRefusals: number;
   elapsedMs: number;
   ops: number;
   opsPerSec: number;
@@ -64,29 +85,54 @@ export async function runStress(opts: StressOptions): Promise<StressReport> {
   const inject = opts.inject.reduce((m, b) => m | BUG[b], 0);
   const sys = System.create({ poolMiB: opts.poolMiB, policy: opts.policy === 'any' ? 'any' : 'processing', inject, jitter: opts.jitter, seed: opts.seed, lockStats: true });
   const a = sys.arena;
-  const all: { image: string; domainId: string; decoy: boolean }[] = opts.images.map((i) => ({ image: i.image, domainId: i.domainId ?? 'stress', decoy: false }));
-  const decoys = opts.decoys ? await buildDecoys() : undefined;
-  if (decoys) for (const d of decoys.decoys) all.push({ ...d, decoy: true });
+  const all: StressInput[] = opts.images.map((i) => ({ ...i, domainId: i.domainId ?? 'stress', decoy: false }));
+  const poison = opts.poison ?? !!opts.verify;
+  const decoys = opts.decoys || poison ? await buildDecoys(undefined, { poison }) : undefined;
+  // Without the other decoys, poison still needs its victim X beside W.
+  if (decoys) for (const d of decoys.decoys) if (opts.decoys || /[/\\][xw]\.img$/.test(d.image)) all.push({ ...d, decoy: true });
+  const refs: Reference[] = [];
   try {
-    return await stressMounted(opts, sys, all);
+    for (const x of all) refs.push(prepareReference(x.image, x, opts.fsck));
+    return await stressMounted(opts, sys, all, refs, poison);
   } finally {
     sys.detach();
+    for (const r of refs) r.remove();
     decoys?.remove();
   }
 }
 
-async function stressMounted(opts: StressOptions, sys: System, all: { image: string; domainId: string; decoy: boolean }[]): Promise<StressReport> {
+type StressInput = { image: string; domainId: string; decoy: boolean } & ReferenceSpec;
+
+async function stressMounted(opts: StressOptions, sys: System, all: StressInput[], refs: Reference[], poison: boolean): Promise<StressReport> {
   const a = sys.arena;
   if (all.length > MAX_IMAGES) throw new RangeError(`at most ${MAX_IMAGES} images`);
   const control = new Control();
   control.nimages = all.length;
   const images: StressImage[] = [];
-  const userWeight = opts.decoys ? 0.85 / Math.max(1, opts.images.length) : 1;
-  const decoyWeight = opts.images.length ? 0.15 / 3 : 1;
+  const ndecoys = all.filter((x) => x.decoy).length;
+  const userWeight = ndecoys ? 0.85 / Math.max(1, opts.images.length) : 1;
+  const decoyWeight = opts.images.length ? 0.15 / Math.max(1, ndecoys) : 1;
+  const mountOpts = (i: number): { inodeShare: boolean; domainId: string; verify: boolean } => ({ inodeShare: true, domainId: all[i].domainId, verify: !!opts.verify });
+  let setupViolation: Violation | undefined;
   for (let i = 0; i < all.length; i++) {
-    const { mount } = sys.mount(all[i].image, { inodeShare: true, domainId: all[i].domainId });
+    const { mount } = sys.mount(all[i].image, mountOpts(i));
     control.setMountOf(i, mount);
-    images.push({ image: all[i].image, domainId: all[i].domainId, files: sys.listFiles(mount).map(({ path, size }) => ({ path, size })), weight: all[i].decoy ? decoyWeight : userWeight });
+    const files = sys.listFiles(mount).map(({ path, size }) => ({ path, size }));
+    // The file list the workers draw from is our reader's: it must be the source's, path for path.
+    const want = refs[i].files;
+    const extra = files.find((f) => want.get(f.path) !== f.size);
+    const listed = new Set(files.map((f) => f.path));
+    const missing = [...want.keys()].find((p) => !listed.has(p));
+    if (!setupViolation && (extra || missing)) {
+      setupViolation = {
+        invariant: 'byte-oracle',
+        message: extra
+          ? `${all[i].image}: our reader lists ${extra.path} (${extra.size} bytes), the ${refs[i].origin} has ${want.has(extra.path) ? `${want.get(extra.path)} bytes` : 'no such file'}`
+          : `${all[i].image}: ${missing} of the ${refs[i].origin} is missing from our reader's listing`,
+        trail: [],
+      };
+    }
+    images.push({ image: all[i].image, domainId: all[i].domainId, reference: refs[i].root, files, weight: all[i].decoy ? decoyWeight : userWeight });
   }
   const served = all.map((i) => ({ image: i.image, domainId: i.domainId, pages: 0, sharedPages: 0 }));
   const harvest = (i: number, m: number): void => {
@@ -114,7 +160,8 @@ async function stressMounted(opts: StressOptions, sys: System, all: { image: str
     chaosTrail.push(`${Date.now() - t0}ms ${s}`);
     if (chaosTrail.length > 30) chaosTrail.shift();
   };
-  let violation: StressReport['violation'];
+  let violation: StressReport['violation'] = setupViolation ? { ...setupViolation, detectedAfterMs: 0, chaosTrail: [] } : undefined;
+  if (violation) control.flagViolation();
   let finished = 0;
   const reports: StressWorkerReport[] = [];
   const t0 = Date.now();
@@ -188,7 +235,7 @@ async function stressMounted(opts: StressOptions, sys: System, all: { image: str
         harvest(i, m);
         // Correct code unmounts in milliseconds (workers hold files for a few ops at most).
         sys.unmount(m, Math.min(watchdogMs, 3000));
-        const { mount } = sys.mount(all[i].image, { inodeShare: true, domainId: all[i].domainId });
+        const { mount } = sys.mount(all[i].image, mountOpts(i));
         control.setMountOf(i, mount);
         chaosCounts.remount++;
         noteChaos(`unmounted ${all[i].image} (m${m}) and remounted it as m${mount}`);
@@ -272,6 +319,11 @@ async function stressMounted(opts: StressOptions, sys: System, all: { image: str
     policy: opts.policy,
     inject: opts.inject,
     jitter: opts.jitter,
+    verify: !!opts.verify,
+    poison,
+    references: all.map((x, i) => ({ image: x.image, origin: refs[i].origin })),
+    verifiedJoins: st.counters.ISHARE_VERIFIED,
+    verifyRefusals: st.counters.ISHARE_VERIFY_REFUSED,
     elapsedMs,
     ops,
     opsPerSec: ops / (elapsedMs / 1000),

@@ -2,6 +2,8 @@
 export interface StressImage {
   readonly image: string;
   readonly domainId: string;
+  /** Directory holding the source's bytes of this image's files (reference.ts): the byte oracle. */
+  readonly reference: string;
   readonly files: readonly { readonly path: string; readonly size: number }[];
   /** Relative chance this image is picked for an op. */
   readonly weight: number;

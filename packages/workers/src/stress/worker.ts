@@ -1,9 +1,11 @@
 // A stress worker: attached to the shared kernel, it runs a seeded random mix of reads, range reads,
 // readaheads and open/close churn on the mounted images until told to stop, checking every byte it
-// reads against its own extraction of the image (the oracle: this thread's reader, not the shared page
-// cache). It pauses when asked so the controller can check the kernel at quiescence.
+// reads against the source's bytes of that file (the oracle: the source tree, or an extraction by tar or
+// upstream fsck.erofs, checked against mkfs's manifest by the controller — never our EROFS reader).
+// It pauses when asked so the controller can check the kernel at quiescence.
 import { workerData } from 'node:worker_threads';
-import { System, ErofsImage, ErofsError, InvariantViolation, type ArenaHandle, type OpenFile } from '@ishare/core';
+import { readFileSync } from 'node:fs';
+import { System, ErofsError, InvariantViolation, type ArenaHandle, type OpenFile } from '@ishare/core';
 import { Control, PAUSE, STOP } from './control.ts';
 import { Rng } from './rng.ts';
 import type { StressTask, StressWorkerReport, Violation } from './task.ts';
@@ -12,19 +14,13 @@ const sys = System.attach((workerData as { handle: ArenaHandle }).handle);
 const TRAIL = 40;
 
 class Oracle {
-  private readonly images = new Map<string, ErofsImage>();
   private readonly data = new Map<string, Buffer>();
   private bytes = 0;
-  get(image: string, path: string): Buffer {
-    const key = image + '\0' + path;
+  get(reference: string, path: string): Buffer {
+    const key = reference + '\0' + path;
     let d = this.data.get(key);
     if (d) return d;
-    let img = this.images.get(image);
-    if (!img) {
-      img = ErofsImage.open(image);
-      this.images.set(image, img);
-    }
-    d = Buffer.from(img.readFile(img.resolve(path)));
+    d = readFileSync(reference + path);
     if (this.bytes > 512 * 1024 * 1024) {
       this.data.clear();
       this.bytes = 0;
@@ -66,7 +62,7 @@ export default function run(task: StressTask): StressWorkerReport {
     while (held.length) sys.close(held.shift()!.file);
   };
   const verify = (img: number, path: string, off: number, got: Uint8Array, n: number): void => {
-    const want = oracle.get(task.images[img].image, path);
+    const want = oracle.get(task.images[img].reference, path);
     const end = Math.min(off + n, want.length);
     const expectLen = Math.max(0, end - off);
     if (n !== expectLen) throw new OracleError(`${path} in ${task.images[img].image}: read ${n} bytes at ${off}, expected ${expectLen}`);

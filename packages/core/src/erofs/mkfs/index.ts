@@ -14,8 +14,11 @@ import { resolveOptions, type MkfsConfig, type MkfsOptions } from './options.ts'
 import { ImageSink } from './sink.ts';
 import type { TreeNode } from './tree.ts';
 import { writeImage } from './writer.ts';
+import { manifestOfTree, writeManifest, type SourceManifest } from './manifest.ts';
 
 export type { MkfsOptions } from './options.ts';
+export { readManifest, writeManifest, MANIFEST_FORMAT } from './manifest.ts';
+export type { SourceManifest, ManifestEntry } from './manifest.ts';
 export { DEFAULT_FINGERPRINT_XATTR } from '../format.ts';
 
 export interface MkfsReport {
@@ -32,6 +35,8 @@ export interface MkfsReport {
   blocks: number;
   bytes: number;
   blockSize: number;
+  /** Every regular file's path, size and sha256 as read from the source (see manifest.ts). */
+  manifest: SourceManifest;
   /** Set when the source was a container image. */
   container?: ContainerReport;
 }
@@ -93,9 +98,9 @@ function checkPaths(cfg: MkfsConfig): { kind: 'dir' | 'tar'; source: string; siz
   return { kind: st.isDirectory() ? 'dir' : 'tar', source, size: st.size };
 }
 
-function report(plan: ImagePlan, cfg: MkfsConfig): MkfsReport {
+function report(plan: ImagePlan, cfg: MkfsConfig, manifest: SourceManifest): MkfsReport {
   const r: MkfsReport = {
-    inodes: plan.inodes.length, files: 0, dirs: 0, symlinks: 0, others: 0, hardlinks: 0, fingerprinted: 0,
+    manifest, inodes: plan.inodes.length, files: 0, dirs: 0, symlinks: 0, others: 0, hardlinks: 0, fingerprinted: 0,
     blocks: plan.blocks, bytes: plan.blocks * plan.blockSize, blockSize: plan.blockSize,
   };
   for (const p of plan.inodes) {
@@ -132,8 +137,10 @@ export async function mkfs(opts: MkfsOptions): Promise<MkfsReport> {
     await sink.flush();
     const plan = planImage(root, cfg, sink.block);
     await writeImage(plan, cfg, sink);
+    const manifest = manifestOfTree(root);
     await sink.commit(resolve(cfg.out), plan.blocks * cfg.blockSize);
-    const r = report(plan, cfg);
+    if (opts.manifest !== undefined) writeManifest(opts.manifest, manifest);
+    const r = report(plan, cfg, manifest);
     if (container) r.container = { name: container.name, format: container.format, key: container.key, platform: container.platform, layers: container.layers.length };
     return r;
   } catch (e) {

@@ -29,6 +29,8 @@ export interface MkfsOptions {
   inline?: boolean;
   /** Container images: which image of a multi-platform index, "os/arch[/variant]". */
   platform?: string;
+  /** Also write the source manifest (path, size, sha256 of every regular file, from the source) here. */
+  manifest?: string;
   /** Bytes processed so far and in all (source file bytes; for a tar, bytes of the tar file). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -82,6 +84,7 @@ export function resolveOptions(o: MkfsOptions): MkfsConfig {
     if (typeof o.platform !== 'string') throw new ErofsError('EINVAL', 'platform must be a string like linux/amd64');
     parsePlatform(o.platform);
   }
+  if (o.manifest !== undefined && (typeof o.manifest !== 'string' || o.manifest === '')) throw new ErofsError('EINVAL', 'mkfs: manifest must be a path');
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new ErofsError('EINVAL', 'onProgress must be a function');
   return {
     out: o.out,

@@ -1,9 +1,13 @@
 // Inode fill (fs/erofs/inode.c's erofs_fill_inode): the shared record gets the file size; a regular,
 // unencoded file with a fingerprint on a sharing mount joins its shared inode (erofs_ishare_fill_inode).
+// On a `verify` mount it joins only once its content is proven to match the fingerprint (verify.ts);
+// a file that fails keeps a private page cache and the refusal is counted.
 import type { Kernel } from '../../kernel.ts';
 import { erofsSb } from './super.ts';
 import { inodeMount, inodeNid, setInodeSize, isDedupInode, type InodeOps } from '../../vfs/inode.ts';
 import { mountState, MS_DYING } from '../../vfs/mount.ts';
+import { ctrInc, CTR } from '../../mm/counters.ts';
+import { ishareVerifyContent } from './verify.ts';
 import { ishareInitInode, ishareFillInode, ishareFreeInode, ishareShouldDrop, ishareKey } from './ishare.ts';
 
 /** The erofs InodeOps for kernel `k` (fill, evict, drop), created once per kernel. */
@@ -20,6 +24,13 @@ export function erofsInodeOps(k: Kernel): InodeOps {
       if (!sb.shareActive || ino.type !== 'file' || ino.compressed) return;
       const fp = sb.image.fingerprint(ino);
       if (fp === undefined) return;
+      if (sb.params.verify) {
+        if (!ishareVerifyContent(sb, ino, fp)) {
+          ctrInc(a.i32, CTR.ISHARE_VERIFY_REFUSED);
+          return;
+        }
+        ctrInc(a.i32, CTR.ISHARE_VERIFIED);
+      }
       ishareFillInode(a, slot, ishareKey(sb.params.domainId, fp), ino.size, ops);
     },
     evict(slot: number): void {
