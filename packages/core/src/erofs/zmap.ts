@@ -456,6 +456,51 @@ export class ZMapper {
     }
   }
 
+  /**
+   * The whole extent holding `ofs` (EROFS_GET_BLOCKS_READMORE / FIEMAP): `map` may stop at the end of
+   * the lcluster it looked at; this follows the index forward to the next head (or EOF) so the caller
+   * can decode the pcluster once for all of it (z_erofs_get_extent_decompressedlen).
+   */
+  mapFull(ofs: number, res: ZMapOut): void {
+    this.map(ofs, res);
+    if (res.flags & ZF_FULL_MAPPED) return;
+    const size = this.inode.size;
+    if (res.flags & (ZF_FRAGMENT | ZF_META)) {
+      res.llen = size - res.la; // tail extents run to EOF
+    } else {
+      const m = this.m;
+      const lsize = this.lsize;
+      const headLcn = Math.floor(res.la / lsize);
+      let lcn = headLcn;
+      for (;;) {
+        if (lcn * lsize >= size) {
+          res.llen = size - res.la;
+          break;
+        }
+        this.load(lcn, true);
+        if (m.type === Z_LCLUSTER_TYPE.NONHEAD) {
+          if (!m.delta1) m.delta1 = 1; // pre-1.0 mkfs wrote 0 here
+        } else {
+          if (lcn !== headLcn) {
+            res.llen = lcn * lsize + m.clusterOfs - res.la;
+            break;
+          }
+          m.delta1 = 1;
+        }
+        lcn += m.delta1;
+      }
+      if (res.la + res.llen > size) res.llen = size - res.la;
+      if (!(res.llen > 0) || res.la + res.llen <= ofs) throw corrupt(this.inode, `extent at ${res.la} does not reach offset ${ofs}`);
+      if (res.llen > Z_PCLUSTER_MAX_DSIZE) {
+        throw new ErofsError('EUNSUPPORTED', `compressed nid ${this.inode.nid}: extent of ${res.llen} bytes is over the kernel's limit`);
+      }
+      if ((res.alg === Z_ALG.SHIFTED || res.alg === Z_ALG.INTERLACED) && res.llen > res.plen) {
+        throw corrupt(this.inode, `stored extent of ${res.llen} bytes in a ${res.plen}-byte pcluster`, res.pa);
+      }
+    }
+    res.flags |= ZF_FULL_MAPPED;
+  }
+
   /** z_erofs_map_blocks_iter for a byte inside the file, with the kernel's sanity checks. */
   map(ofs: number, res: ZMapOut): void {
     if (!(ofs >= 0 && ofs < this.inode.size)) {

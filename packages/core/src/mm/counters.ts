@@ -27,6 +27,10 @@ export const CTR = {
   INODES_ALLOCATED: 21,
   SHARED_INODES_EVICTED: 22,
   READ_ERRORS: 23,
+  ISHARE_DATAPATH_MISMATCH: 24, // fingerprint matched but one file is compressed and the other not: not shared
+  Z_PCLUSTERS: 25, // compressed pclusters read and decompressed
+  Z_PCLUSTER_WAITS: 26, // a reader found the pcluster it needed being decompressed by another thread and waited
+  Z_PCLUSTER_SKIPPED: 27, // after waiting, every page it needed was already filled: not decompressed again
 } as const;
 export type CounterName = keyof typeof CTR;
 const NCOUNTERS = Object.keys(CTR).length;

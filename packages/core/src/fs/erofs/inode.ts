@@ -17,7 +17,7 @@ export function erofsInodeOps(k: Kernel): InodeOps {
       const sb = erofsSb(k, m);
       const ino = sb.image.inode(inodeNid(a, slot));
       setInodeSize(a, slot, ino.size);
-      if (!sb.shareActive || ino.type !== 'file' || ino.compressed) return;
+      if (!sb.shareActive || ino.type !== 'file') return;
       const fp = sb.image.fingerprint(ino);
       if (fp === undefined) return;
       ishareFillInode(a, slot, ishareKey(sb.params.domainId, fp), ino.size, ops);
