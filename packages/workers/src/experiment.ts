@@ -86,6 +86,8 @@ export interface PhaseStats {
   readonly inodesJoined: number;
   /** Same fingerprint, different size: refused, read through a private cache. */
   readonly sizeMismatch: number;
+  /** Same fingerprint and size, but one compressed and the other not (different data paths): refused. */
+  readonly dataPathMismatch: number;
   /** Where the real inode for a shared read came from (v7: processing list first; mainline: any). */
   readonly realInodeFromProcessing: number;
   readonly realInodeFromBacking: number;
@@ -390,6 +392,7 @@ async function runPhase(p: PhaseInput): Promise<PhaseStats> {
       filesShared: c.ISHARE_FILLED,
       inodesJoined: Math.max(0, c.ISHARE_FILLED - c.ISHARE_CREATED),
       sizeMismatch: c.ISHARE_SIZE_MISMATCH,
+      dataPathMismatch: c.ISHARE_DATAPATH_MISMATCH,
       realInodeFromProcessing: c.REALINODE_PROCESSING,
       realInodeFromBacking: c.REALINODE_BACKING,
       files: perImage.reduce((s, x) => s + x.files, 0),

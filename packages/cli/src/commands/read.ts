@@ -34,7 +34,7 @@ export function readReport(r: ReadResult, names: readonly string[]): string[] {
   ];
   if (r.inodeShare) {
     lines.push(`sharing      ${r.sharedInodes} shared inodes, ${r.filesShared} inodes attached (${r.inodesJoined} joined a page cache another inode filled), `
-      + `${r.sizeMismatch} size-mismatch refusals; real inode from processing ${r.realInodeFromProcessing}, from backing ${r.realInodeFromBacking}`);
+      + `${r.sizeMismatch} size-mismatch refusals, ${r.dataPathMismatch} data-path-mismatch refusals; real inode from processing ${r.realInodeFromProcessing}, from backing ${r.realInodeFromBacking}`);
   }
   if (r.trace && r.trace.missingOps > 0) lines.push(`trace        ${r.trace.missingOps} reads of ${r.trace.missingPaths} paths found in no image (skipped)`);
   const t = new Table({ head: ['image', 'files', 'read (MiB)', 'device pages', 'into shared'], style: { head: [], border: [] } });

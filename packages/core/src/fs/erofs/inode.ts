@@ -4,7 +4,7 @@ import type { Kernel } from '../../kernel.ts';
 import { erofsSb } from './super.ts';
 import { inodeMount, inodeNid, setInodeSize, isDedupInode, type InodeOps } from '../../vfs/inode.ts';
 import { mountState, MS_DYING } from '../../vfs/mount.ts';
-import { ishareInitInode, ishareFillInode, ishareFreeInode, ishareShouldDrop, ishareKey } from './ishare.ts';
+import { ishareInitInode, ishareFillInode, ishareFreeInode, ishareShouldDrop, ishareKey, DATAPATH_COMPRESSED, DATAPATH_FLAT } from './ishare.ts';
 
 /** The erofs InodeOps for kernel `k` (fill, evict, drop), created once per kernel. */
 export function erofsInodeOps(k: Kernel): InodeOps {
@@ -20,7 +20,7 @@ export function erofsInodeOps(k: Kernel): InodeOps {
       if (!sb.shareActive || ino.type !== 'file') return;
       const fp = sb.image.fingerprint(ino);
       if (fp === undefined) return;
-      ishareFillInode(a, slot, ishareKey(sb.params.domainId, fp), ino.size, ops);
+      ishareFillInode(a, slot, ishareKey(sb.params.domainId, fp), ino.size, ops, ino.compressed ? DATAPATH_COMPRESSED : DATAPATH_FLAT);
     },
     evict(slot: number): void {
       if (!isDedupInode(a, slot)) ishareFreeInode(a, slot, ops);
