@@ -57,6 +57,10 @@ function lz4Decode(req: DecompressRequest, src: Uint8Array): void {
   // Decoding into a buffer of exactly decodedLength: writes past it are dropped by the typed array,
   // and the returned end says how much the block encodes.
   const dst = req.skip === 0 && req.out.length === req.decodedLength ? req.out : new Uint8Array(req.decodedLength);
+  // lz4js does not reject a match offset of 0 (invalid in LZ4): it copies from the output position not
+  // yet written. Zeroing first keeps a corrupt block from leaking a reused buffer's earlier contents
+  // (another file's bytes) — the reader and the kernel then give the same bytes for the same damage.
+  if (dst === req.out) dst.fill(0);
   let end: number;
   try {
     end = lz4.decompressBlock(src, dst, 0, src.length, 0);
