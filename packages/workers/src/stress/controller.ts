@@ -82,7 +82,8 @@ async function stressMounted(opts: StressOptions, sys: System, all: { image: str
   control.nimages = all.length;
   const images: StressImage[] = [];
   const userWeight = opts.decoys ? 0.85 / Math.max(1, opts.images.length) : 1;
-  const decoyWeight = opts.images.length ? 0.15 / 3 : 1;
+  const ndecoys = all.filter((x) => x.decoy).length;
+  const decoyWeight = opts.images.length ? 0.15 / Math.max(1, ndecoys) : 1;
   for (let i = 0; i < all.length; i++) {
     const { mount } = sys.mount(all[i].image, { inodeShare: true, domainId: all[i].domainId });
     control.setMountOf(i, mount);
