@@ -35,6 +35,7 @@ const CELLS = [
   ['-zlz4hc', '-C65536', '-Eztailpacking,fragments,dedupe'],
   ['-zdeflate', '-Efragments'],
   ['-zzstd', '-C16384', '-Eztailpacking'],
+  ['-zlzma', '-C65536', '-Efragments'],
 ];
 
 CELLS.forEach((args, i) => {

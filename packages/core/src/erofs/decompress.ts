@@ -6,14 +6,19 @@
 //   deflate node:zlib raw inflate (the zlib every Node ships)
 //   zstd    fzstd (pure-JS zstd frame decoder; decodes into a caller-given buffer, so a forged frame
 //           size cannot make it allocate)
-//   lzma    refused: EROFS stores MicroLZMA (an LZMA1 stream whose first range-coder byte is replaced by
-//           the properties), and no kept npm library decodes raw LZMA1 in that framing.
+//   lzma    @napi-rs/lzma (lzma-rust2, a safe-Rust LZMA decoder, as a prebuilt addon): EROFS stores
+//           MicroLZMA — an LZMA1 stream whose first range-coder byte (always 0) is replaced by the
+//           bitwise-not of the properties byte, with no end marker. Restoring that byte and putting the
+//           .lzma header (properties, dictionary size, the known decoded size) in front gives a stream
+//           the library decodes. It cannot stop early, so an extent that uses only part of its pcluster
+//           (dedupe's partial references) is refused; whole extents are always asked for.
 // Stored pclusters are "shifted" (the extent at the start of the block) or "interlaced" (rotated by the
 // extent's offset in its block). With 0padding the compressed bytes are right-aligned in the pcluster:
 // leading zeros are skipped (no LZ4/deflate/zstd stream starts with a zero byte in EROFS's use).
 import { inflateRawSync, constants as zc } from 'node:zlib';
 import lz4 from 'lz4js';
 import { decompress as zstdDecompress } from 'fzstd';
+import { createRequire } from 'node:module';
 import { ErofsError } from './errors.ts';
 import { Z_ALG, Z_ALG_NAMES, Z_PCLUSTER_MAX_DSIZE } from './format.ts';
 
@@ -122,6 +127,54 @@ function zstdDecode(req: DecompressRequest, src: Uint8Array): void {
   copyOut(req, dst);
 }
 
+interface LzmaLib {
+  decompressSync(input: Uint8Array): Buffer;
+}
+let lzmaLib: LzmaLib | null | undefined;
+/** Loaded on first use: a platform without the prebuilt addon refuses lzma pclusters, nothing else. */
+function lzmaDecoder(req: DecompressRequest): LzmaLib {
+  if (lzmaLib === undefined) {
+    try {
+      lzmaLib = (createRequire(import.meta.url)('@napi-rs/lzma') as { lzma: LzmaLib }).lzma;
+    } catch {
+      lzmaLib = null;
+    }
+  }
+  if (lzmaLib === null) {
+    throw new ErofsError('EUNSUPPORTED', `compressed nid ${req.nid}: lzma: the decoder (@napi-rs/lzma) has no build for this platform`);
+  }
+  return lzmaLib;
+}
+
+const LZMA_HEADER = 13;
+const Z_LZMA_MAX_DICT = 8 * 1024 * 1024;
+
+function lzmaDecode(req: DecompressRequest, src: Uint8Array): void {
+  if (req.partial) {
+    throw new ErofsError(
+      'EUNSUPPORTED',
+      `compressed nid ${req.nid}: lzma extent using part of its pcluster (dedupe) is not supported: the lzma decoder cannot stop early`,
+    );
+  }
+  const lib = lzmaDecoder(req);
+  // .lzma header: properties, dictionary size (the decoded size bounds every match distance), decoded size.
+  const stream = Buffer.allocUnsafe(LZMA_HEADER + src.length);
+  stream[0] = ~src[0]! & 0xff;
+  stream.writeUInt32LE(Math.min(Z_LZMA_MAX_DICT, Math.max(4096, req.decodedLength)), 1);
+  stream.writeUInt32LE(req.decodedLength, 5);
+  stream.writeUInt32LE(0, 9);
+  stream[LZMA_HEADER] = 0;
+  stream.set(src.subarray(1), LZMA_HEADER + 1);
+  let decoded: Buffer;
+  try {
+    decoded = lib.decompressSync(stream);
+  } catch (e) {
+    throw bad(req, `undecodable (${(e as Error).message})`);
+  }
+  if (decoded.length !== req.decodedLength) throw bad(req, `decoded ${decoded.length} bytes, expected ${req.decodedLength}`);
+  copyOut(req, decoded);
+}
+
 /** Decode one extent; throws a one-line ErofsError on anything it cannot decode exactly. */
 export function zDecompress(req: DecompressRequest): void {
   if (req.decodedLength < req.skip || req.out.length !== req.decodedLength - req.skip) {
@@ -156,11 +209,12 @@ export function zDecompress(req: DecompressRequest): void {
       else zstdDecode(req, src);
       return;
     }
-    case Z_ALG.LZMA:
-      throw new ErofsError(
-        'EUNSUPPORTED',
-        `compressed nid ${req.nid}: lzma (MicroLZMA) is not supported: no kept decoder reads raw LZMA1 in EROFS's MicroLZMA framing`,
-      );
+    case Z_ALG.LZMA: {
+      const margin = inputMargin(input);
+      if (margin >= input.length) throw bad(req, 'all zeros');
+      lzmaDecode(req, input.subarray(margin));
+      return;
+    }
     default:
       throw new ErofsError('EUNSUPPORTED', `compressed nid ${req.nid}: unknown algorithm ${req.alg}`);
   }

@@ -4,7 +4,7 @@
 import { zDecompress } from './decompress.ts';
 import { ErofsError } from './errors.ts';
 import type { BlockSource, ErofsInode, Superblock } from './types.ts';
-import { newZMapOut, ZF_FRAGMENT, ZF_FULL_MAPPED, ZF_MAPPED, ZF_PARTIAL_REF, type ZMapper, type ZMapOut } from './zmap.ts';
+import { newZMapOut, ZF_ENCODED, ZF_FRAGMENT, ZF_FULL_MAPPED, ZF_MAPPED, ZF_PARTIAL_REF, type ZMapper, type ZMapOut } from './zmap.ts';
 import { FEATURE_INCOMPAT, Z_ALG } from './format.ts';
 
 /** Reads `len` bytes of the packed inode at `pos` into dst (the image's own reader, fragments only). */
@@ -64,11 +64,14 @@ export function zReadData(
   let end = offset + total;
   while (end > offset) {
     mapper.map(end - 1, m);
+    // The lzma decoder cannot stop early: ask for the whole extent and keep what the range needs.
+    if (m.alg === Z_ALG.LZMA && m.flags & ZF_ENCODED && !(m.flags & ZF_FULL_MAPPED)) mapper.mapFull(end - 1, m);
     if (!(m.la < end) || m.la + m.llen < end) {
       throw new ErofsError('ECORRUPT', `compressed nid ${inode.nid}: extent [${m.la}, ${m.la + m.llen}) does not hold offset ${end - 1}`);
     }
-    const trimmed = end < m.la + m.llen;
-    const length = end - m.la;
+    const whole = m.alg === Z_ALG.LZMA && (m.flags & ZF_ENCODED) !== 0;
+    const trimmed = !whole && end < m.la + m.llen;
+    const length = whole ? m.llen : end - m.la;
     let skip: number;
     let next: number;
     if (m.la < offset) {
@@ -80,7 +83,11 @@ export function zReadData(
     }
     const piece = dst.subarray(next - offset, end - offset);
     if (!(m.flags & ZF_MAPPED)) piece.fill(0);
-    else zReadExtent(src, sb, inode, m, mapper.info.fragmentOff, piece, skip, length, trimmed, packed);
+    else if (whole && end < m.la + m.llen) {
+      const tmp = new Uint8Array(length - skip);
+      zReadExtent(src, sb, inode, m, mapper.info.fragmentOff, tmp, skip, length, false, packed);
+      piece.set(tmp.subarray(0, piece.length));
+    } else zReadExtent(src, sb, inode, m, mapper.info.fragmentOff, piece, skip, length, trimmed, packed);
     end = next;
   }
   return total;
