@@ -23,10 +23,14 @@ export interface BenchOptions {
   readonly evict: boolean;
   /** Bytes per read call, ours and Node's alike. */
   readonly chunk: number;
+  /** Build the images compressed with upstream mkfs.erofs 1.9.3 -z<alg> (-Eztailpacking). */
+  readonly compress?: string;
 }
 
+export const COMPRESS_ALGS = ['lz4', 'lz4hc', 'deflate', 'zstd'] as const;
+
 export const USAGE = `usage: pnpm bench [--reps N] [--passes K] [--quick] [--source DIR,DIR | --images A.img,B.img]
-                  [--platform OS/ARCH] [--out DIR] [--no-loop] [--no-evict] [--chunk BYTES]
+                  [--platform OS/ARCH] [--out DIR] [--no-loop] [--no-evict] [--chunk BYTES] [--compress ALG]
 
 Read throughput of ishare's shared page cache (ReaderPool, 1 and 2 workers; cold, fill, warm) side by
 side with Node reading the same files through the kernel (the source trees and a loop mount of the
@@ -41,7 +45,10 @@ images), interleaved in one run. Default data: the bundled typescript-5.6.2 / 5.
   --out DIR       results directory (default bench/results)
   --no-loop       skip the kernel loop-mount figures
   --no-evict      skip every figure that needs the kernel's page cache dropped
-  --chunk BYTES   bytes per read call (default 131072)`;
+  --chunk BYTES   bytes per read call (default 131072)
+  --compress ALG  compressed images of the source trees (lz4, lz4hc, deflate or zstd), built by upstream
+                  mkfs.erofs 1.9.3 with -Eztailpacking: our compressed data path against the kernel's
+                  loop mount of the same images`;
 
 export class BenchUsageError extends Error {}
 
@@ -77,6 +84,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
         'no-loop': { type: 'boolean', default: false },
         'no-evict': { type: 'boolean', default: false },
         chunk: { type: 'string' },
+        compress: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -90,6 +98,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
   if (values.platform !== undefined && values.source === undefined) throw new BenchUsageError('--platform applies to --source container images');
   if (values.platform !== undefined && !/^[a-z0-9_-]+\/[a-z0-9_-]+(?:\/[a-z0-9_.-]+)?$/i.test(values.platform)) throw new BenchUsageError(`--platform must be os/arch[/variant], not '${values.platform}'`);
   const quick = values.quick === true;
+  if (values.compress !== undefined && !(COMPRESS_ALGS as readonly string[]).includes(values.compress)) {
+    throw new BenchUsageError(`--compress must be one of ${COMPRESS_ALGS.join(', ')}, not '${values.compress}'`);
+  }
+  if (values.compress !== undefined && values.images !== undefined) throw new BenchUsageError('--compress builds its images: give --source or nothing, not --images');
   return {
     reps: posInt('--reps', values.reps, quick ? 2 : 5, 1000),
     passes: posInt('--passes', values.passes, quick ? 1 : 3, 100),
@@ -101,5 +113,6 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
     loop: values['no-loop'] !== true,
     evict: values['no-evict'] !== true,
     chunk: posInt('--chunk', values.chunk, 128 * 1024, 64 * 1024 * 1024),
+    ...(values.compress !== undefined ? { compress: values.compress } : {}),
   };
 }

@@ -2,14 +2,18 @@
 // interleaved in one run (issue 3). Every repetition reads every regular file of every image once per
 // scenario; the first repetition warms up (thread startup, JIT) and is not counted. See scenarios.ts
 // for what each figure means and README.md ("Benchmarks") for how to read them.
-import { statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { System } from '../packages/core/src/index.ts';
+import { ErofsImage, System } from '../packages/core/src/index.ts';
+import { upstreamTool } from '../test/helpers/erofs-utils.ts';
 import { ReaderPool } from '../packages/workers/src/index.ts';
 import { prepareInputs } from '../packages/cli/src/image-cache.ts';
 import { bundledSourceDirs } from '../packages/cli/src/bundled.ts';
-import { parseBenchArgs, BenchUsageError, USAGE, type BenchOptions } from './args.ts';
+import { parseBenchArgs, BenchUsageError, USAGE, REPO_ROOT, type BenchOptions } from './args.ts';
 import { detectEvictor, type Evictor } from './evict.ts';
 import { LoopMounts } from './loop.ts';
 import { KernelReaderPool } from './kernel-pool.ts';
@@ -44,9 +48,30 @@ const log = (s: string): void => {
   process.stderr.write(`${s}\n`);
 };
 
+/** Compressed images of `sources` by upstream mkfs.erofs (cached under .cache/bench-z by source path). */
+function compressedImages(sources: readonly string[], alg: string): string[] {
+  const dir = join(REPO_ROOT, '.cache', 'bench-z');
+  mkdirSync(dir, { recursive: true });
+  const mkfsErofs = upstreamTool('mkfs.erofs');
+  return sources.map((src) => {
+    const key = createHash('sha256').update(`${alg}\0${src}`).digest('hex').slice(0, 16);
+    const image = join(dir, `${alg}-${key}.img`);
+    if (!existsSync(image)) {
+      log(`building ${image} from ${src} (mkfs.erofs -z${alg} -Eztailpacking)`);
+      execFileSync(mkfsErofs, ['-T0', `-z${alg}`, '-Eztailpacking', `${image}.tmp`, src], { stdio: ['ignore', 'ignore', 'inherit'] });
+      renameSync(`${image}.tmp`, image);
+    }
+    return image;
+  });
+}
+
 async function dataset(o: BenchOptions): Promise<Dataset> {
   if (o.images) return { label: o.images.join(', '), images: [...o.images] };
   const sources = o.sources ? [...o.sources] : bundledSourceDirs();
+  if (o.compress) {
+    const label = `${o.sources ? sources.join(', ') : 'bundled typescript-5.6.2 + typescript-5.6.3'}, compressed -z${o.compress}`;
+    return { label, images: compressedImages(sources, o.compress), sources };
+  }
   const prepared = await prepareInputs(sources, { ...(o.platform !== undefined ? { platform: o.platform } : {}), onBuild: (input, image) => log(`building ${image} from ${input}`) });
   const label = o.sources ? sources.join(', ') : 'bundled typescript-5.6.2 + typescript-5.6.3';
   const images = prepared.map((p) => p.image);
@@ -118,8 +143,18 @@ async function main(): Promise<number> {
 
   // Our kernel: mounted without inode sharing, so that it caches what the kernel's would (one copy per
   // image), and a pool big enough that nothing is reclaimed during a pass.
+  // Compressed images hold more file bytes than image bytes: size the pool by whichever is larger.
   let total = 0;
-  for (const img of data.images) total += statSync(img).size;
+  for (const img of data.images) {
+    let fileBytes = 0;
+    const im = ErofsImage.open(img);
+    try {
+      for (const { inode } of im.walk()) if (inode.type === 'file') fileBytes += inode.size;
+    } finally {
+      im.close();
+    }
+    total += Math.max(statSync(img).size, fileBytes);
+  }
   const poolMiB = Math.ceil((total * 1.25) / MiB) + 64;
   const sys = System.create({ poolMiB });
   const mounts: MountedImage[] = data.images.map((image) => {

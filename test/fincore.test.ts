@@ -14,6 +14,7 @@ import { runRead } from '../packages/workers/src/index.ts';
 import { mkfs } from '../packages/core/src/index.ts';
 import { buildPair, expectedNoShare } from '../packages/workers/test/helpers/pair-trees.ts';
 import { hasCommand, removeDir, tempDir } from './helpers/trees.ts';
+import { buildCompressedPair } from './helpers/compressed-pair.ts';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 
@@ -127,3 +128,21 @@ test.serial('fincore over the kernel-mounted images = our no-share figure (the b
     removeDir(dir);
   }
 });
+
+for (const alg of ['-zlz4hc', '-zdeflate']) {
+  test.serial(`fincore over kernel-mounted compressed images (${alg}, upstream mkfs.erofs) = our no-share figure`, async (t) => {
+    const why = cannotRun();
+    if (why) { t.log(`skipped: ${why}`); t.pass(); return; }
+    const pair = buildCompressedPair([[alg, '-Eztailpacking,fragments'], [alg, '-C65536']]);
+    try {
+      const k = kernelFigure(t, pair.images, pair.dir);
+      if (typeof k === 'string') { t.log(`skipped: ${k}`); t.pass(); return; }
+      const ours = await runRead({ images: pair.images, workers: 2 });
+      t.log(`kernel (fincore, ${k.inodes} inodes): ${k.bytes} bytes; ishare no-share: ${ours.pageCacheBytes} bytes; from the trees: ${expectedNoShare(pair.srcs)} bytes`);
+      t.is(ours.pageCacheBytes, k.bytes);
+      t.is(k.bytes, expectedNoShare(pair.srcs));
+    } finally {
+      removeDir(pair.dir);
+    }
+  });
+}

@@ -75,7 +75,7 @@ export function compareDetails(row: LabelledResult): string[] {
     `policy ${r.policy}, ${r.workers} worker${r.workers === 1 ? '' : 's'}, pool ${Math.round(r.poolBytes / MiB)} MiB, `
       + `domain ${r.domainId === '' ? '(none)' : JSON.stringify(r.domainId)}; ${what(r, r.noShare)}`,
     `shared inodes ${s.sharedInodes}, inodes attached ${s.filesShared} (${s.inodesJoined} joined a page cache another inode filled), `
-      + `size-mismatch refusals ${s.sizeMismatch}`
+      + `size-mismatch refusals ${s.sizeMismatch}, data-path-mismatch refusals ${s.dataPathMismatch}`
       + (s.verify ? `; verify: ${s.verifiedJoins} files proved their content, ${s.verifyRefusals} refused` : ''),
     `real inode for shared reads: from the processing list ${s.realInodeFromProcessing}, from the backing list ${s.realInodeFromBacking}`,
     `device pages served (inline tails excluded): no share ${served(r.noShare)}; share ${served(s)}`,

@@ -39,7 +39,7 @@ test.serial('compare DIR DIR --json: exactly one JSON object with the figures th
   t.is(d.share.pageCacheBytes, expectedShare(pair.srcs));
   t.is(d.reductionPercent, Math.round((1 - d.share.pageCacheBytes / d.noShare.pageCacheBytes) * 10000) / 100);
   for (const k of ['devicePages', 'deviceBytes', 'hits', 'misses', 'files', 'bytes', 'elapsedMs'] as const) t.is(typeof d.noShare[k], 'number', k);
-  for (const k of ['sharedPageCacheBytes', 'sharedInodes', 'filesShared', 'sizeMismatch', 'realInodeFromProcessing', 'realInodeFromBacking'] as const) t.is(typeof d.share[k], 'number', k);
+  for (const k of ['sharedPageCacheBytes', 'sharedInodes', 'filesShared', 'sizeMismatch', 'dataPathMismatch', 'realInodeFromProcessing', 'realInodeFromBacking'] as const) t.is(typeof d.share[k], 'number', k);
   t.is(d.policy, 'processing');
   t.is(d.workers, 2);
   t.is(d.servedBy.length, 2);
@@ -88,7 +88,7 @@ test.serial('the table: the seed\'s columns in MiB, the details, the chart and t
   t.regex(r.text, new RegExp(`\\| +Yes +\\| +${mib(yes)} +\\| +${((1 - yes / no) * 100).toFixed(1)}% +\\|`));
   t.regex(r.text, /app +\+/);
   t.regex(r.text, /1\.0 & 1\.1/);
-  t.regex(r.text, /^shared inodes \d+, inodes attached \d+ \(\d+ joined .*size-mismatch refusals 0$/m);
+  t.regex(r.text, /^shared inodes \d+, inodes attached \d+ \(\d+ joined .*size-mismatch refusals 0, data-path-mismatch refusals 0$/m);
   t.regex(r.text, /^device pages served .*app-1\.0 \d+, app-1\.1 \d+/m);
   const d = JSON.parse(readFileSync(outJson, 'utf8')) as CompareJson;
   t.is(d.share.pageCacheBytes, yes);

@@ -35,6 +35,7 @@ test('the demo compares the typescript pair under both policies with the figures
     t.is(c.noShare.pageCacheBytes, noShare, `${policy}: no share`);
     t.is(c.share.pageCacheBytes, share, `${policy}: share`);
     t.is(c.share.sizeMismatch, 0);
+    t.is(c.share.dataPathMismatch, 0);
     t.true(c.reductionPercent > 0);
     t.log(`${policy}: ${(noShare / 2 ** 20).toFixed(1)} MiB → ${(share / 2 ** 20).toFixed(1)} MiB (${c.reductionPercent}%)`);
   }

@@ -5,6 +5,7 @@ import type { Arena } from './mm/arena.ts';
 import type { InodeOps } from './vfs/inode.ts';
 import type { ErofsSb } from './fs/erofs/super.ts';
 import { newMappingOut, type MappingOut } from './erofs/data.ts';
+import type { ZCtx } from './fs/erofs/zdata.ts';
 
 export interface IomapCtx {
   /** The real (backing) inode slot for the current mapping, or NIL. */
@@ -27,6 +28,8 @@ export class Kernel {
   /** Scratch for readahead batches (frame numbers). */
   readonly raFrames = new Int32Array(256);
   readonly iomap: IomapCtx = { real: -1, grabbed: false, map: newMappingOut(), start: 0, end: 0 };
+  /** Scratch of the compressed data path, made on first use. */
+  zctx: ZCtx | undefined;
   readonly threadId: number;
   /** Warnings raised by mounts in this thread (e.g. sharing requested but not possible). */
   readonly warnings: string[] = [];

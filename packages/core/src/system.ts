@@ -198,7 +198,7 @@ export class System {
       const dedup = ishareOf(a, slot);
       if (dedup >= 0) ihold(a, dedup);
       return {
-        inode: slot, mapping: dedup >= 0 ? dedup : slot, mount: m, nid: ino.nid, size: ino.size, path,
+        inode: slot, mapping: dedup >= 0 ? dedup : slot, mount: m, nid: ino.nid, size: ino.size, path, compressed: ino.compressed,
         raStart: 0, raSize: 0, prevIndex: -2, closed: false,
       };
     } catch (e) {

@@ -171,3 +171,19 @@ test('a file with more pages than the page cache can index is refused at open wi
     sys.detach();
   }
 });
+
+test('a corrupt lz4 block (match offset 0) reads the same bytes through the reader and a reused buffer', async (t) => {
+  // Found by the fuzzer: lz4js copies from the not-yet-written output position on offset 0; a reused
+  // kernel scratch buffer then leaked an earlier decode's bytes. Block: 4 literals, then a match at
+  // offset 0 of length 4, then the final literals.
+  const { zDecompress } = await import('../src/erofs/decompress.ts');
+  const block = Uint8Array.from([0x40, 0x61, 0x62, 0x63, 0x64, 0x00, 0x00, 0x10, 0x65]);
+  const decode = (out: Uint8Array): Uint8Array => {
+    zDecompress({ alg: 0, input: block, out, decodedLength: 9, skip: 0, interlacedOffset: 0, partial: false, blockSize: 4096, zeroPadding: true, nid: 1 });
+    return out;
+  };
+  const fresh = decode(new Uint8Array(9));
+  const reused = decode(Buffer.alloc(64, 0x41).subarray(0, 9));
+  t.deepEqual([...reused], [...fresh]);
+  t.false([...reused].includes(0x41), 'no byte of the earlier buffer contents');
+});

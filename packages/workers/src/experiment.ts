@@ -92,6 +92,8 @@ export interface PhaseStats {
   readonly verify: boolean;
   readonly verifiedJoins: number;
   readonly verifyRefusals: number;
+  /** Same fingerprint and size, but one compressed and the other not (different data paths): refused. */
+  readonly dataPathMismatch: number;
   /** Where the real inode for a shared read came from (v7: processing list first; mainline: any). */
   readonly realInodeFromProcessing: number;
   readonly realInodeFromBacking: number;
@@ -400,6 +402,7 @@ async function runPhase(p: PhaseInput): Promise<PhaseStats> {
       verify: p.verify,
       verifiedJoins: c.ISHARE_VERIFIED,
       verifyRefusals: c.ISHARE_VERIFY_REFUSED,
+      dataPathMismatch: c.ISHARE_DATAPATH_MISMATCH,
       realInodeFromProcessing: c.REALINODE_PROCESSING,
       realInodeFromBacking: c.REALINODE_BACKING,
       files: perImage.reduce((s, x) => s + x.files, 0),

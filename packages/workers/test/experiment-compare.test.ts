@@ -35,6 +35,7 @@ for (const policy of ['processing', 'any'] as const) {
       t.is(p.bytes, bytes);
     }
     t.is(r.share.sizeMismatch, 0);
+    t.is(r.share.dataPathMismatch, 0);
     t.true(r.share.sharedInodes > 0 && r.share.inodesJoined > 0);
     t.is(r.noShare.sharedInodes, 0);
     // The policy decides which list the real inode comes from.

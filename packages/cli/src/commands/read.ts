@@ -37,7 +37,7 @@ export function readReport(r: ReadResult, names: readonly string[]): string[] {
   ];
   if (r.inodeShare) {
     lines.push(`sharing      ${r.sharedInodes} shared inodes, ${r.filesShared} inodes attached (${r.inodesJoined} joined a page cache another inode filled), `
-      + `${r.sizeMismatch} size-mismatch refusals; real inode from processing ${r.realInodeFromProcessing}, from backing ${r.realInodeFromBacking}`);
+      + `${r.sizeMismatch} size-mismatch refusals, ${r.dataPathMismatch} data-path-mismatch refusals; real inode from processing ${r.realInodeFromProcessing}, from backing ${r.realInodeFromBacking}`);
   }
   if (r.verify) lines.push(`verify       ${r.verifiedJoins} files proved their content before sharing, ${r.verifyRefusals} refused (content does not match the fingerprint)`);
   if (r.trace && r.trace.missingOps > 0) lines.push(`trace        ${r.trace.missingOps} reads of ${r.trace.missingPaths} paths found in no image (skipped)`);

@@ -11,6 +11,7 @@ import {
 } from '../vfs/inode.ts';
 import { mountOpenCount, mountParams, mountState, MS_FREE } from '../vfs/mount.ts';
 import { sharedInodeView, processingCount, ishareOf } from '../fs/erofs/ishare.ts';
+import { zpclHeld } from '../fs/erofs/zpcluster.ts';
 
 const MAX_REPORTED = 20;
 
@@ -19,6 +20,9 @@ export function checkQuiescent(a: Arena): string[] {
   const add = (s: string): void => {
     if (v.length < MAX_REPORTED) v.push(s);
   };
+  // No compressed pcluster is still being read.
+  const held = zpclHeld(a);
+  if (held > 0) add(`${held} pcluster lock stripe(s) still held at quiesce`);
   // Frames: none locked, none pinned, none leaked.
   let indexed = 0;
   for (let f = 0; f < a.nframes; f++) {

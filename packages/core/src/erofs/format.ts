@@ -183,3 +183,39 @@ export const S_IFIFO = 0o010000;
 
 /** Default name of the content-fingerprint xattr used by inode page-cache sharing. */
 export const DEFAULT_FINGERPRINT_XATTR = 'trusted.erofs.fingerprint';
+
+// ---- Compressed inodes (erofs_fs.h: z_erofs_map_header, z_erofs_lcluster_index) ----
+
+/** struct z_erofs_map_header (8 B) at round_up(inode end incl. xattrs, 8). */
+export const ZMH = {
+  fragmentOff: 0, // u32 (union: h_reserved1 u16 + h_idata_size u16 at 2)
+  idataSize: 2, // u16
+  advise: 4, // u16
+  algorithmType: 6, // u8: bits 0-3 HEAD1, 4-7 HEAD2
+  clusterBits: 7, // u8: bits 0-3 lclusterbits - blkszbits, bit 7 whole file in the packed inode
+} as const;
+export const Z_MAP_HEADER_SIZE = 8;
+export const Z_FRAGMENT_INODE_BIT = 7;
+
+export const Z_ADVISE = {
+  COMPACTED_2B: 0x0001, // compact layout
+  EXTENTS: 0x0001, // full layout: encoded extents (48bit images)
+  BIG_PCLUSTER_1: 0x0002,
+  BIG_PCLUSTER_2: 0x0004,
+  INLINE_PCLUSTER: 0x0008,
+  INTERLACED_PCLUSTER: 0x0010,
+  FRAGMENT_PCLUSTER: 0x0020,
+} as const;
+
+export const Z_LCLUSTER_TYPE = { PLAIN: 0, HEAD1: 1, NONHEAD: 2, HEAD2: 3 } as const;
+/** struct z_erofs_lcluster_index (8 B), full layout; the table starts 8 B after the map header. */
+export const ZLI = { advise: 0 /* u16 */, clusterOfs: 2 /* u16 */, blkaddr: 4 /* u32 */, delta0: 4 /* u16 */, delta1: 6 /* u16 */ } as const;
+export const Z_LCLUSTER_INDEX_SIZE = 8;
+export const Z_LI_PARTIAL_REF = 1 << 15;
+export const Z_LI_D0_CBLKCNT = 1 << 11;
+
+/** h_algorithmtype values, then the runtime-only formats the kernel adds after them. */
+export const Z_ALG = { LZ4: 0, LZMA: 1, DEFLATE: 2, ZSTD: 3, SHIFTED: 4, INTERLACED: 5 } as const;
+export const Z_ALG_NAMES = ['lz4', 'lzma', 'deflate', 'zstd', 'shifted', 'interlaced'] as const;
+export const Z_PCLUSTER_MAX_SIZE = 1024 * 1024;
+export const Z_PCLUSTER_MAX_DSIZE = 12 * 1024 * 1024;

@@ -24,6 +24,8 @@ import { nidInRange, type ParsedInode, parseInode } from './inode.ts';
 import { BufferSource, FileSource, readAt } from './source.ts';
 import { parseSuperblock } from './super.ts';
 import type { BlockMapping, BlockSource, DirEntry, ErofsInode, Superblock, Xattr } from './types.ts';
+import { newZMapOut, ZMapper } from './zmap.ts';
+import { zReadData } from './zread.ts';
 import { listXattrs, parsePrefixTable, toHex, type XattrPrefix } from './xattr.ts';
 
 export type { MappingOut } from './data.ts';
@@ -58,6 +60,7 @@ export class ErofsImage {
   private readonly inodes = new Map<number, ParsedInode>();
   private readonly dirBlocks = new Map<number, (DirEntry[] | undefined)[]>();
   private readonly chunkTables = new Map<number, ChunkTable>();
+  private readonly zmappers = new Map<number, ZMapper>();
   private prefixes: XattrPrefix[] | undefined;
 
   static open(path: string, opts?: OpenOptions): ErofsImage {
@@ -126,9 +129,12 @@ export class ErofsImage {
     if (entries === undefined) {
       const start = i * this.blockSize;
       const len = Math.min(this.blockSize, dir.size - start);
-      const m = newMappingOut();
-      this.mapBlocksInto(dir, start, m);
-      const pos = m.kind === MAP_HOLE ? undefined : m.physical + (start - m.logical);
+      let pos: number | undefined;
+      if (!dir.compressed) {
+        const m = newMappingOut();
+        this.mapBlocksInto(dir, start, m);
+        pos = m.kind === MAP_HOLE ? undefined : m.physical + (start - m.logical);
+      }
       const buf = new Uint8Array(len);
       this.readInto(dir, buf, start);
       entries = parseDirBlock(buf, dir.nid, pos, this.nidOk);
@@ -319,14 +325,47 @@ export class ErofsImage {
     return buf;
   }
 
+  /** The extent mapper of a compressed inode (its map header parsed once). */
+  zmapper(inode: ErofsInode): ZMapper {
+    let z = this.zmappers.get(inode.nid);
+    if (z === undefined) {
+      if (!inode.compressed) throw new ErofsError('EINVAL', `nid ${inode.nid} is not compressed`);
+      z = new ZMapper(this.source, this.sb, inode);
+      this.zmappers.set(inode.nid, z);
+    }
+    return z;
+  }
+
+  /** Reads fragment bytes from the packed inode (which must not itself hold fragments). */
+  readPacked(fromNid: number, dst: Uint8Array, pos: number): void {
+    const sb = this.sb;
+    if (!(sb.featureIncompat & FEATURE_INCOMPAT.FRAGMENTS) || sb.packedNid === 0) {
+      throw new ErofsError('ECORRUPT', `compressed nid ${fromNid} has a fragment but the image has no packed inode`);
+    }
+    if (fromNid === sb.packedNid) throw new ErofsError('ECORRUPT', `fragment inside the packed inode (nid ${fromNid})`);
+    const packed = this.inode(sb.packedNid);
+    if (packed.type !== 'file') throw new ErofsError('ECORRUPT', `packed inode nid ${packed.nid} is not a regular file`, packed.iloc);
+    if (pos + dst.length > packed.size) {
+      throw new ErofsError('ECORRUPT', `fragment of nid ${fromNid} (${dst.length} bytes at ${pos}) runs past the packed inode's ${packed.size} bytes`);
+    }
+    this.readInto(packed, dst, pos);
+  }
+
   readInto(inode: ErofsInode, dst: Uint8Array, offset: number): number {
+    if (inode.compressed) {
+      return zReadData(this.source, this.sb, this.zmapper(inode), dst, offset, (d, p) => this.readPacked(inode.nid, d, p));
+    }
     const map = (off: number, out: MappingOut): void => this.mapBlocksInto(inode, off, out);
     return readData(this.source, inode, dst, offset, map, newMappingOut());
   }
 
   readFile(inode: ErofsInode): Uint8Array {
     if (inode.type === 'dir') throw new ErofsError('EISDIR', `nid ${inode.nid} is a directory`);
-    if (inode.compressed) throw new ErofsError('EUNSUPPORTED', 'compressed inode: not supported yet', inode.iloc);
+    if (inode.compressed) {
+      // The index must hold the last byte before i_size bytes are allocated (a forged size fails here).
+      if (inode.size > 0) this.zmapper(inode).map(inode.size - 1, newZMapOut());
+      return this.read(inode, 0, inode.size);
+    }
     // Validate the whole mapping before allocating i_size bytes, so a forged size fails cleanly.
     if (inode.size > 0) this.mapBlocksInto(inode, inode.size - 1, newMappingOut());
     if (inode.size > 0) this.mapBlocksInto(inode, 0, newMappingOut());
@@ -366,6 +405,7 @@ export class ErofsImage {
     this.inodes.clear();
     this.dirBlocks.clear();
     this.chunkTables.clear();
+    this.zmappers.clear();
     this.source.close();
   }
 }

@@ -185,5 +185,7 @@ export function parseSuperblock(src: BlockSource): Superblock {
     checksum,
     checksumVerified,
     hasFingerprints: (featureCompat & FEATURE_COMPAT.ISHARE_XATTRS) !== 0,
+    sbSize,
+    comprAlgsOrLz4Distance: u16(sb, SB.availableComprAlgs),
   };
 }

@@ -23,6 +23,10 @@ export interface Superblock {
   readonly checksumVerified: boolean; // true when SB_CHKSUM was set and matched
   /** Image announces fingerprint xattrs (FEATURE_COMPAT.ISHARE_XATTRS). */
   readonly hasFingerprints: boolean;
+  /** On-disk superblock size: 128 B plus the extension slots (compression configs follow it). */
+  readonly sbSize: number;
+  /** available_compr_algs with COMPR_CFGS, else the union's lz4_max_distance (kept raw). */
+  readonly comprAlgsOrLz4Distance: number;
 }
 
 export type FileType = 'file' | 'dir' | 'symlink' | 'chardev' | 'blockdev' | 'fifo' | 'socket';

@@ -1,7 +1,7 @@
 // The default seed corpus: one small tree that holds every structure worth damaging (inline tails,
 // a multi-block directory, symlinks, a hard link, xattrs inline and shared, duplicate contents, a
 // sparse file), built by our mkfs (4 KiB and 1 KiB blocks) and, when installed, by mkfs.erofs
-// (default, chunk-based, extended inodes, both). Small on purpose: every image is walked and read whole.
+// (default, chunk-based, extended inodes, both; lz4-compressed layouts). Small on purpose: every image is walked and read whole.
 import { spawnSync } from 'node:child_process';
 import { closeSync, linkSync, mkdirSync, openSync, readFileSync, symlinkSync, utimesSync, writeFileSync, writeSync, ftruncateSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -54,6 +54,11 @@ export function writeFuzzTree(root: string): boolean {
   w('small.txt', 'a small file with an inline tail\n');
   let seed = 1;
   for (const n of [100, 700, 1023, 1025, 4095, 4097, 8292]) w(`f${n}`, bytes(n, seed++));
+  // Compressible text (several pclusters in compressed seeds; its copy shares them under dedupe).
+  let text = '';
+  for (let i = 0; text.length < 24_000; i++) text += `line ${i} of a compressible file ${(i * 7919) % 997}\n`;
+  w('text.txt', text.slice(0, 24_000));
+  w('text-copy.txt', text.slice(0, 24_000));
   w('dup-a', bytes(6000, 77));
   w('dup-b', bytes(6000, 77));
   // A sparse file: data, a 12 KiB hole, data (holes become null chunks in chunk-based images).
@@ -123,6 +128,11 @@ export async function buildCorpus(dir: string): Promise<Corpus> {
       ['mkfs.erofs-chunk4096', ['--chunksize=4096']],
       ['mkfs.erofs-xattr-extended', ['-x1', '-Eforce-inode-extended']],
       ['mkfs.erofs-chunk-extended', ['--chunksize=4096', '-Eforce-inode-extended']],
+      // Compressed (Debian's mkfs.erofs writes lz4): compact and full indexes, big pclusters, inline
+      // (ztailpacking) pclusters, fragments in the packed inode, deduplicated extents.
+      ['mkfs.erofs-lz4hc-ztail', ['-zlz4hc', '-Eztailpacking']],
+      ['mkfs.erofs-lz4-big-frag-dedupe', ['-zlz4', '-C16384', '-Efragments,dedupe']],
+      ['mkfs.erofs-lz4-legacy', ['-zlz4', '-Elegacy-compress']],
     ];
     for (const [name, extra] of variants) {
       const path = join(dir, `${name}.img`);

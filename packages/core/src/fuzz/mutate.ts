@@ -61,7 +61,7 @@ const OP_WEIGHTS: readonly (readonly [number, MutationOp])[] = [
 
 const REGION_WEIGHTS: Record<RegionKind | 'image', number> = {
   superblock: 1.5, inode: 4, 'xattr-ibody': 1.5, 'shared-xattr': 1, 'prefix-table': 0.5, 'dir-block': 3,
-  'chunk-table': 2, 'inline-tail': 1, data: 0.5, image: 0.5,
+  'chunk-table': 2, 'inline-tail': 1, data: 0.5, image: 0.5, 'z-index': 3, 'z-pcluster': 2,
 };
 
 const INTERESTING8 = [0, 1, 0x7f, 0x80, 0xfe, 0xff, 0x20];

@@ -24,7 +24,9 @@ import {
   XE,
   XH,
   DATALAYOUT,
+  ZMH,
 } from '../erofs/format.ts';
+import { newZMapOut, ZF_FRAGMENT, type ZMapOut } from '../erofs/zmap.ts';
 import type { ErofsInode, FileType } from '../erofs/types.ts';
 
 export type RegionKind =
@@ -36,10 +38,12 @@ export type RegionKind =
   | 'dir-block'
   | 'chunk-table'
   | 'inline-tail'
-  | 'data';
+  | 'data'
+  | 'z-index'
+  | 'z-pcluster';
 
 export const REGION_KINDS: readonly RegionKind[] = [
-  'superblock', 'inode', 'xattr-ibody', 'shared-xattr', 'prefix-table', 'dir-block', 'chunk-table', 'inline-tail', 'data',
+  'superblock', 'inode', 'xattr-ibody', 'shared-xattr', 'prefix-table', 'dir-block', 'chunk-table', 'inline-tail', 'data', 'z-index', 'z-pcluster',
 ];
 
 /** A known on-disk field: absolute byte offset and width. */
@@ -112,9 +116,44 @@ function inodeFields(ino: ErofsInode): Field[] {
   return (Object.keys(IE) as (keyof typeof IE)[]).map((k) => ({ at: base + IE[k], width: w[k], name: `i.${k}` }));
 }
 
+/**
+ * A compressed inode's map header and lcluster index: an upper bound of their extent (full indexes take
+ * 8 B per lcluster after 16 B; compact ones at most 4 B per block plus a pack's slack).
+ */
+export function zIndexRange(img: ErofsImage, ino: ErofsInode): [number, number] {
+  const start = Math.ceil((ino.iloc + ino.inodeSize + ino.xattrSize) / 8) * 8;
+  const n = Math.ceil(ino.size / img.blockSize);
+  const len = ino.layout === DATALAYOUT.COMPRESSED_FULL ? 16 + n * 8 : 8 + n * 4 + 32;
+  return [start, Math.min(img.source.size, start + len)];
+}
+
+/** Every extent of a compressed inode, whole (pcluster address and length, flags). */
+export function zExtents(img: ErofsImage, ino: ErofsInode): ZMapOut[] {
+  const out: ZMapOut[] = [];
+  const z = img.zmapper(ino);
+  for (let off = 0; off < ino.size; ) {
+    const m = newZMapOut();
+    z.mapFull(off, m);
+    out.push(m);
+    off = m.la + m.llen;
+  }
+  return out;
+}
+
 /** Byte ranges a regular file's content depends on: its inode (with xattr body), chunk table, extents. */
-export function fileDependencies(img: ErofsImage, ino: ErofsInode): [number, number][] {
+export function fileDependencies(img: ErofsImage, ino: ErofsInode, depth = 0): [number, number][] {
   const deps: [number, number][] = [[ino.iloc, ino.iloc + ino.inodeSize + ino.xattrSize]];
+  if (ino.compressed) {
+    deps.push(zIndexRange(img, ino));
+    let fragment = false;
+    for (const m of zExtents(img, ino)) {
+      if (m.flags & ZF_FRAGMENT) fragment = true;
+      else deps.push([m.pa, m.pa + m.plen]);
+    }
+    // Fragments live in the packed inode: the file depends on all of it.
+    if (fragment && depth === 0) deps.push(...fileDependencies(img, img.inode(img.sb.packedNid), 1));
+    return deps;
+  }
   if (ino.layout === DATALAYOUT.CHUNK_BASED) {
     const pos = chunkTablePosition(ino);
     const count = Math.ceil(ino.size / chunkSize(img.sb, ino));
@@ -147,6 +186,26 @@ export function locateRegions(buf: Uint8Array): ImageMap {
 
   const sharedSeen = new Set<number>();
   const seen = new Set<number>();
+  const zRegions = (inode: ErofsInode, name: string): void => {
+    const [s, e] = zIndexRange(img, inode);
+    const fields: Field[] = [
+      { at: s + ZMH.fragmentOff, width: 4, name: 'zh.fragmentOff' },
+      { at: s + ZMH.advise, width: 2, name: 'zh.advise' },
+      { at: s + ZMH.algorithmType, width: 1, name: 'zh.algorithmType' },
+      { at: s + ZMH.clusterBits, width: 1, name: 'zh.clusterBits' },
+    ];
+    for (let at = s + 8; at + 4 <= e && fields.length < 64; at += 4) fields.push({ at, width: 4, name: `zindex+${at - s}` });
+    add({ kind: 'z-index', start: s, end: e, label: `lcluster index of ${name}`, fields });
+    for (const m of zExtents(img, inode)) {
+      if (m.flags & ZF_FRAGMENT || m.plen === 0) continue;
+      add({ kind: 'z-pcluster', start: m.pa, end: m.pa + m.plen, label: `pcluster at ${m.pa} of ${name}`, fields: [] });
+    }
+  };
+  if (sb.featureIncompat & FEATURE_INCOMPAT.FRAGMENTS && sb.packedNid !== 0) {
+    const packed = img.inode(sb.packedNid);
+    add({ kind: 'inode', start: packed.iloc, end: packed.iloc + packed.inodeSize, label: `packed inode nid ${packed.nid}`, fields: inodeFields(packed) });
+    if (packed.compressed && packed.size > 0) zRegions(packed, `packed inode nid ${packed.nid}`);
+  }
   const parentOf = new Map<number, number>([[sb.rootNid, sb.rootNid]]);
   for (const { path, inode } of img.walk()) {
     if (seen.has(inode.nid)) continue; // hard links: one record
@@ -175,6 +234,7 @@ export function locateRegions(buf: Uint8Array): ImageMap {
       }
       add({ kind: 'chunk-table', start: pos, end: pos + count * unit, label: `chunk table of ${name}`, fields });
     }
+    if (inode.compressed && inode.size > 0) zRegions(inode, name);
     if ((inode.type === 'file' || inode.type === 'dir' || inode.type === 'symlink') && inode.size > 0 && !inode.compressed) {
       for (let off = 0; off < inode.size; ) {
         const m = img.mapBlocks(inode, off);

@@ -29,6 +29,10 @@ export const CTR = {
   READ_ERRORS: 23,
   ISHARE_VERIFIED: 24, // verify mounts: content proven to match the fingerprint before joining
   ISHARE_VERIFY_REFUSED: 25, // verify mounts: content does not match its fingerprint: not shared
+  ISHARE_DATAPATH_MISMATCH: 26, // fingerprint matched but one file is compressed and the other not: not shared
+  Z_PCLUSTERS: 27, // compressed pclusters read and decompressed
+  Z_PCLUSTER_WAITS: 28, // a reader found the pcluster it needed being decompressed by another thread and waited
+  Z_PCLUSTER_SKIPPED: 29, // after waiting, every page it needed was already filled: not decompressed again
 } as const;
 export type CounterName = keyof typeof CTR;
 const NCOUNTERS = Object.keys(CTR).length;

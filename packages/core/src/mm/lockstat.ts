@@ -17,8 +17,9 @@ export const LOCK_CLASS = {
   MOUNT: 6, // mount table
   INODE_LRU: 7, // unused-inode LRU
   SLOTS: 8, // slot pools
+  PCLUSTER: 9, // a compressed pcluster being read and decompressed (fs/erofs/zpcluster.ts)
 } as const;
-export const LOCK_CLASS_NAMES = ['page-index', 'lru', 'free-list', 'icache', 'i_lock', 'ishare', 'mount', 'inode-lru', 'slots'];
+export const LOCK_CLASS_NAMES = ['page-index', 'lru', 'free-list', 'icache', 'i_lock', 'ishare', 'mount', 'inode-lru', 'slots', 'pcluster'];
 if (LOCK_CLASS_NAMES.length > LOCKSTAT_CLASSES) throw new Error('lockstat region too small');
 
 /**

@@ -10,4 +10,6 @@ export const COUNTERS_WORDS = 128;
 export const THREADS_BASE = 256; // hooks.ts: per-thread last named point (watchdog reports)
 export const MAX_THREADS = 64;
 export const THREAD_WORDS = 4;
-export const DYNAMIC_BASE = THREADS_BASE + MAX_THREADS * THREAD_WORDS; // 512
+export const ZPCL_BASE = THREADS_BASE + MAX_THREADS * THREAD_WORDS; // fs/erofs/zpcluster.ts: pcluster lock stripes
+export const ZPCL_WORDS = 256;
+export const DYNAMIC_BASE = ZPCL_BASE + ZPCL_WORDS; // 768

@@ -10,6 +10,8 @@ export interface OpenFile {
   readonly nid: number;
   readonly size: number;
   readonly path: string;
+  /** The file's data is compressed: reads go through the z_erofs path (fs/erofs/zdata.ts). */
+  readonly compressed: boolean;
   /** file_ra_state: current window start/size (pages) and the last page index read. */
   raStart: number;
   raSize: number;

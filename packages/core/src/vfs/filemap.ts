@@ -13,6 +13,7 @@ import { findGetPage, addToPageCache, pageCached } from './pagecache.ts';
 import { allocPage } from './reclaim.ts';
 import type { OpenFile } from './file.ts';
 import { erofsReadahead, erofsReadFolio } from '../fs/erofs/data.ts';
+import { zReadahead } from '../fs/erofs/zdata.ts';
 import { ErofsError } from '../erofs/errors.ts';
 import { POINT, hooksOn, point } from '../debug/hooks.ts';
 
@@ -31,6 +32,8 @@ export function doPageCacheRa(k: Kernel, file: OpenFile, index: number, nr: numb
   const lastPage = file.size === 0 ? -1 : Math.floor((file.size - 1) / PAGE_SIZE);
   // A window larger than a quarter of the pool would reclaim its own first pages before they are read.
   const end = Math.min(index + Math.min(nr, Math.max(1, a.frameLimit >>> 2)), lastPage + 1);
+  // Compressed files read pcluster by pcluster and grab their own pages (z_erofs_readahead).
+  if (file.compressed) return end > index ? zReadahead(k, file, index, end - index) : 0;
   const frames = k.raFrames;
   let read = 0;
   let i = index;

@@ -1,13 +1,12 @@
 // Decoy images the stress workload always mounts beside the user's: files whose fingerprint xattr is
 // forged to claim another file's content. Correct code never lets them share pages with the victim
 // (different domain, or different size), so any bug that does is caught by the byte oracle.
-// The poison decoy (W, on request) is the attack mainline's trust model accepts: same domain, same
-// size, forged fingerprint. Without verified sharing its bytes reach X's readers (and X's reach W's);
-// with `verify` mounts it is refused at join.
-import { mkdirSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync, mkdtempSync, rmSync, readFileSync, openSync, readSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mkfs, forgeFingerprint, type SourceManifest } from '@ishare/core';
+import { mkfs, forgeFingerprint, EROFS_SUPER_OFFSET, SB, FEATURE_COMPAT, superblockChecksum, MANIFEST_FORMAT, type ManifestEntry, type SourceManifest } from '@ishare/core';
 
 function bytes(n: number, seed: number): Buffer {
   const b = Buffer.allocUnsafe(n);
@@ -58,5 +57,59 @@ export async function buildDecoys(dir = mkdtempSync(join(tmpdir(), 'ishare-decoy
   const decoy = (name: string, domainId: string): Decoy => ({ image: join(dir, `${name}.img`), domainId, source: join(dir, name), manifest: manifests.get(name)! });
   const decoys = [decoy('x', 'decoy-1'), decoy('y', 'decoy-2'), decoy('z', 'decoy-1')];
   if (opts.poison) decoys.push(decoy('w', 'decoy-1'));
+  decoys.push(...compressedDecoys(dir));
   return { dir, decoys, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+function text(n: number, seed: number): Buffer {
+  let s = '';
+  for (let i = 0; s.length < n; i++) s += `${seed}:${i} compressible stress line ${(i * 7919 + seed) % 1000}\n`;
+  return Buffer.from(s.slice(0, n));
+}
+
+/** Set the fingerprint compat bit of an image (and its superblock checksum), as a fingerprinting mkfs would. */
+function markFingerprinted(image: string): void {
+  const fd = openSync(image, 'r+');
+  try {
+    const head = Buffer.alloc(4096);
+    readSync(fd, head, 0, head.length, 0);
+    const at = EROFS_SUPER_OFFSET + SB.featureCompat;
+    const compat = head.readUInt32LE(at) | FEATURE_COMPAT.ISHARE_XATTRS;
+    head.writeUInt32LE(compat >>> 0, at);
+    if (compat & FEATURE_COMPAT.SB_CHKSUM) head.writeUInt32LE(superblockChecksum(head, 1 << head[EROFS_SUPER_OFFSET + SB.blkszbits]!), EROFS_SUPER_OFFSET + SB.checksum);
+    writeSync(fd, head, 0, EROFS_SUPER_OFFSET + 128, 0);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Two lz4hc-compressed images (mkfs.erofs, with 16 KiB pclusters and inline tails) that hold the same
+ * compressed file `h` under a true fingerprint in one domain: their shared inode is filled pcluster by
+ * pcluster while the controller evicts and unmounts. Skipped (empty) where mkfs.erofs or setfattr is
+ * missing or the filesystem takes no trusted.* xattrs.
+ */
+function compressedDecoys(dir: string): Decoy[] {
+  const h = text(150_000, 21);
+  const out: Decoy[] = [];
+  for (const [name, other] of [['cx', text(40_000, 22)], ['cy', text(33_333, 23)]] as const) {
+    const src = join(dir, name);
+    mkdirSync(src, { recursive: true });
+    const files: ManifestEntry[] = [];
+    for (const [p, data] of [['h', h], ['other', other]] as const) {
+      writeFileSync(join(src, p), data);
+      files.push({ path: `/${p}`, size: data.length, sha256: createHash('sha256').update(data).digest('hex') });
+      const fp = createHash('sha256').update(data).digest('hex');
+      const r = spawnSync('setfattr', ['-n', 'trusted.erofs.fingerprint', '-v', `0x${fp}`, join(src, p)]);
+      if (r.status !== 0) return [];
+    }
+    const image = join(dir, `${name}.img`);
+    const r = spawnSync('mkfs.erofs', ['--quiet', '-T0', '-zlz4hc', '-C16384', '-Eztailpacking', image, src], { encoding: 'utf8' });
+    if (r.status !== 0) return [];
+    markFingerprinted(image);
+    const manifest: SourceManifest = { format: MANIFEST_FORMAT, files };
+    out.push({ image, domainId: 'decoy-c', source: src, manifest });
+  }
+  // The compressed file really is compressed (else this decoy tests nothing new).
+  return readFileSync(out[0]!.image).length < 150_000 ? out : [];
 }

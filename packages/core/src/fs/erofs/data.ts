@@ -15,6 +15,7 @@ import { ErofsError } from '../../erofs/errors.ts';
 import { MAP_HOLE, MAP_INLINE, MAP_MAPPED } from '../../erofs/data.ts';
 import { erofsSb } from './super.ts';
 import { realInode, readBegin, readEnd } from './ishare.ts';
+import { zReadFolio } from './zdata.ts';
 import { BUG, POINT, bugOn, hooksOn, point, InvariantViolation } from '../../debug/hooks.ts';
 import type { OpenFile } from '../../vfs/file.ts';
 
@@ -22,10 +23,11 @@ const REALINODE_RETRIES = 50;
 const napWord = new Int32Array(new SharedArrayBuffer(4));
 
 /**
- * iomapBegin: resolve the extent containing file byte `pos` of `file`'s mapping into k.iomap.
- * For a shared mapping the real inode is chosen here (and held until iomapEnd).
+ * Pick the inode whose image the data is read from: the open file's own, or — for a shared mapping —
+ * a live backing inode chosen by realInode(policy) and referenced until releaseRealInode/iomapEnd.
+ * Sets k.iomap.real / .grabbed.
  */
-function iomapBegin(k: Kernel, file: OpenFile, pos: number): void {
+export function grabRealInode(k: Kernel, file: OpenFile): number {
   const a = k.a;
   const ctx = k.iomap;
   let real = file.inode;
@@ -59,6 +61,24 @@ function iomapBegin(k: Kernel, file: OpenFile, pos: number): void {
       throw new InvariantViolation(`mapping through inode ${real} that holds no reference (i_count ${inodeCount(a, real)}, state ${inodeState(a, real)})`);
     }
   }
+  return real;
+}
+
+/** Drop the reference grabRealInode took (if it took one). */
+export function releaseRealInode(k: Kernel): void {
+  const ctx = k.iomap;
+  if (ctx.grabbed && !bugOn(BUG.NO_IPUT)) iput(k.a, ctx.real, k.ops);
+  ctx.grabbed = false;
+}
+
+/**
+ * iomapBegin: resolve the extent containing file byte `pos` of `file`'s mapping into k.iomap.
+ * For a shared mapping the real inode is chosen here (and held until iomapEnd).
+ */
+function iomapBegin(k: Kernel, file: OpenFile, pos: number): void {
+  const a = k.a;
+  const ctx = k.iomap;
+  const real = grabRealInode(k, file);
   try {
     const sb = erofsSb(k, inodeMount(a, real));
     const ino = sb.image.inode(inodeNid(a, real));
@@ -283,6 +303,10 @@ export function erofsReadahead(k: Kernel, file: OpenFile, index0: number, n: num
 
 /** erofs_read_folio: (re)read one locked page that is cached but not uptodate. */
 export function erofsReadFolio(k: Kernel, file: OpenFile, f: number, index: number): void {
+  if (file.compressed) {
+    zReadFolio(k, file, f, index);
+    return;
+  }
   const a = k.a;
   const shared = file.mapping !== file.inode;
   ctrInc(a.i32, CTR.READFOLIO_CALLS);

@@ -8,7 +8,7 @@ import { inodeMount, inodeNid, setInodeSize, isDedupInode, type InodeOps } from 
 import { mountState, MS_DYING } from '../../vfs/mount.ts';
 import { ctrInc, CTR } from '../../mm/counters.ts';
 import { ishareVerifyContent } from './verify.ts';
-import { ishareInitInode, ishareFillInode, ishareFreeInode, ishareShouldDrop, ishareKey } from './ishare.ts';
+import { ishareInitInode, ishareFillInode, ishareFreeInode, ishareShouldDrop, ishareKey, DATAPATH_COMPRESSED, DATAPATH_FLAT } from './ishare.ts';
 
 /** The erofs InodeOps for kernel `k` (fill, evict, drop), created once per kernel. */
 export function erofsInodeOps(k: Kernel): InodeOps {
@@ -21,7 +21,7 @@ export function erofsInodeOps(k: Kernel): InodeOps {
       const sb = erofsSb(k, m);
       const ino = sb.image.inode(inodeNid(a, slot));
       setInodeSize(a, slot, ino.size);
-      if (!sb.shareActive || ino.type !== 'file' || ino.compressed) return;
+      if (!sb.shareActive || ino.type !== 'file') return;
       const fp = sb.image.fingerprint(ino);
       if (fp === undefined) return;
       if (sb.params.verify) {
@@ -31,7 +31,7 @@ export function erofsInodeOps(k: Kernel): InodeOps {
         }
         ctrInc(a.i32, CTR.ISHARE_VERIFIED);
       }
-      ishareFillInode(a, slot, ishareKey(sb.params.domainId, fp), ino.size, ops);
+      ishareFillInode(a, slot, ishareKey(sb.params.domainId, fp), ino.size, ops, ino.compressed ? DATAPATH_COMPRESSED : DATAPATH_FLAT);
     },
     evict(slot: number): void {
       if (!isDedupInode(a, slot)) ishareFreeInode(a, slot, ops);

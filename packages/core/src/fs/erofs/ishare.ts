@@ -29,7 +29,8 @@ const X_BACK_HEAD = 7; // backing_head (2 words)
 const X_PROC_HEAD = 9; // processing_head (2 words)
 const X_NBACKING = 11; // length of the backing list
 const X_KEY = 12; // 8 words: sha256(domain \0 fingerprint)
-const X_WORDS = 20;
+const X_DATAPATH = 20; // DATAPATH_*: how the shared inode's pages are filled (mainline: same a_ops)
+const X_WORDS = 21;
 if (X_WORDS > 32) throw new Error('ishare fields exceed the inode fs-private area');
 
 export const POLICY_PROCESSING = 0; // v7 seed: an inode whose reader is active first, then any
@@ -95,13 +96,16 @@ function keyMatches(a: Arena, slot: number, key: IshareKey): boolean {
   return true;
 }
 
-export type FillResult = 'shared' | 'size-mismatch';
+export type FillResult = 'shared' | 'size-mismatch' | 'datapath-mismatch';
+/** Data paths (the kernel's address_space_operations): plain blocks, or compressed pclusters. */
+export const DATAPATH_FLAT = 0;
+export const DATAPATH_COMPRESSED = 1;
 
 /**
  * erofs_ishare_fill_inode: attach backing inode `slot` (of size `size`) to the shared inode for `key`,
  * creating it if needed. The shared inode keeps one reference per backing inode.
  */
-export function ishareFillInode(a: Arena, slot: number, key: IshareKey, size: number, dedupOps: InodeOps): FillResult {
+export function ishareFillInode(a: Arena, slot: number, key: IshareKey, size: number, dedupOps: InodeOps, dataPath = DATAPATH_FLAT): FillResult {
   const i32 = a.i32;
   const dedup = iget(a, ANON_MOUNT, key.hash, dedupOps, (s) => keyMatches(a, s, key), (s) => {
     const base = xw(a, s, X_KEY);
@@ -112,12 +116,20 @@ export function ishareFillInode(a: Arena, slot: number, key: IshareKey, size: nu
     i32[xw(a, s, X_NBACKING)] = 0;
     i32[xw(a, s, X_ISHARE)] = NIL;
     setInodeSize(a, s, size);
+    i32[xw(a, s, X_DATAPATH)] = dataPath;
     ctrInc(i32, CTR.ISHARE_CREATED);
   });
   if (inodeSize(a, dedup) !== size && !bugOn(BUG.SKIP_SIZE_CHECK)) {
     iput(a, dedup, dedupOps);
     ctrInc(i32, CTR.ISHARE_SIZE_MISMATCH);
     return 'size-mismatch';
+  }
+  // Mainline refuses to mix address_space_operations: a compressed file's pages are filled pcluster by
+  // pcluster, a plain file's block by block — one shared page cache cannot be filled both ways.
+  if (i32[xw(a, dedup, X_DATAPATH)] !== dataPath) {
+    iput(a, dedup, dedupOps);
+    ctrInc(i32, CTR.ISHARE_DATAPATH_MISMATCH);
+    return 'datapath-mismatch';
   }
   if (hooksOn) point(POINT.ISHARE_FILL);
   i32[xw(a, slot, X_ISHARE)] = dedup;

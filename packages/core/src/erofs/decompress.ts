@@ -1,0 +1,221 @@
+// Decompressor dispatch for compressed extents (kernel fs/erofs/decompressor*.c, erofs-utils
+// lib/decompress.c). One request decodes the first `decodedLength` bytes of a pcluster and writes bytes
+// [skip, decodedLength) of them into `out`; the decoders come from kept libraries:
+//   lz4     lz4js (raw LZ4 block decoding into a caller-sized typed array: bytes past its end are
+//           dropped, so a "partial" request — a prefix of what the block encodes — is the same call)
+//   deflate node:zlib raw inflate (the zlib every Node ships)
+//   zstd    fzstd (pure-JS zstd frame decoder; decodes into a caller-given buffer, so a forged frame
+//           size cannot make it allocate)
+//   lzma    @napi-rs/lzma (lzma-rust2, a safe-Rust LZMA decoder, as a prebuilt addon): EROFS stores
+//           MicroLZMA — an LZMA1 stream whose first range-coder byte (always 0) is replaced by the
+//           bitwise-not of the properties byte, with no end marker. Restoring that byte and putting the
+//           .lzma header (properties, dictionary size, the known decoded size) in front gives a stream
+//           the library decodes. It cannot stop early, so an extent that uses only part of its pcluster
+//           (dedupe's partial references) is refused; whole extents are always asked for.
+// Stored pclusters are "shifted" (the extent at the start of the block) or "interlaced" (rotated by the
+// extent's offset in its block). With 0padding the compressed bytes are right-aligned in the pcluster:
+// leading zeros are skipped (no LZ4/deflate/zstd stream starts with a zero byte in EROFS's use).
+import { inflateRawSync, constants as zc } from 'node:zlib';
+import lz4 from 'lz4js';
+import { decompress as zstdDecompress } from 'fzstd';
+import { createRequire } from 'node:module';
+import { ErofsError } from './errors.ts';
+import { Z_ALG, Z_ALG_NAMES, Z_PCLUSTER_MAX_DSIZE } from './format.ts';
+
+export interface DecompressRequest {
+  readonly alg: number;
+  /** The raw pcluster (plen bytes). */
+  readonly input: Uint8Array;
+  /** Receives decoded bytes [skip, decodedLength). */
+  readonly out: Uint8Array;
+  readonly decodedLength: number;
+  readonly skip: number;
+  /** Interlaced stored pclusters: the extent's offset in its block. */
+  readonly interlacedOffset: number;
+  /** The extent is a prefix of what the pcluster encodes (the kernel's partial_decoding). */
+  readonly partial: boolean;
+  readonly blockSize: number;
+  /** The image right-aligns compressed data (ZERO_PADDING); without it an LZ4 pcluster may encode more. */
+  readonly zeroPadding: boolean;
+  /** For messages. */
+  readonly nid: number;
+}
+
+function bad(req: DecompressRequest, why: string): ErofsError {
+  return new ErofsError('ECORRUPT', `compressed nid ${req.nid}: ${Z_ALG_NAMES[req.alg] ?? req.alg} pcluster: ${why}`);
+}
+
+/** z_erofs_fixup_insize: bytes of leading zero padding. */
+function inputMargin(input: Uint8Array): number {
+  let i = 0;
+  while (i < input.length && input[i] === 0) i++;
+  return i;
+}
+
+function copyOut(req: DecompressRequest, decoded: Uint8Array): void {
+  req.out.set(decoded.subarray(req.skip, req.decodedLength));
+}
+
+function lz4Decode(req: DecompressRequest, src: Uint8Array): void {
+  // Legacy (pre-0padding) images may compress extra data into a pcluster: always a prefix decode.
+  const partial = req.partial || !req.zeroPadding;
+  // Decoding into a buffer of exactly decodedLength: writes past it are dropped by the typed array,
+  // and the returned end says how much the block encodes.
+  const dst = req.skip === 0 && req.out.length === req.decodedLength ? req.out : new Uint8Array(req.decodedLength);
+  // lz4js does not reject a match offset of 0 (invalid in LZ4): it copies from the output position not
+  // yet written. Zeroing first keeps a corrupt block from leaking a reused buffer's earlier contents
+  // (another file's bytes) — the reader and the kernel then give the same bytes for the same damage.
+  if (dst === req.out) dst.fill(0);
+  let end: number;
+  try {
+    end = lz4.decompressBlock(src, dst, 0, src.length, 0);
+  } catch (e) {
+    throw bad(req, `undecodable (${(e as Error).message})`);
+  }
+  if (!Number.isSafeInteger(end) || (partial ? end < req.decodedLength : end !== req.decodedLength)) {
+    throw bad(req, `decoded ${Number.isSafeInteger(end) ? end : 'garbage'} bytes, expected ${partial ? 'at least ' : ''}${req.decodedLength}`);
+  }
+  if (dst !== req.out) copyOut(req, dst);
+}
+
+function deflateDecode(req: DecompressRequest, src: Uint8Array): void {
+  let decoded: Buffer;
+  try {
+    decoded = inflateRawSync(src, {
+      finishFlush: req.partial ? zc.Z_SYNC_FLUSH : zc.Z_FINISH,
+      maxOutputLength: req.partial ? Z_PCLUSTER_MAX_DSIZE : Math.max(1, req.decodedLength),
+    });
+  } catch (e) {
+    throw bad(req, `inflate failed (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  if (req.partial ? decoded.length < req.decodedLength : decoded.length !== req.decodedLength) {
+    throw bad(req, `inflated ${decoded.length} bytes, expected ${req.decodedLength}`);
+  }
+  copyOut(req, decoded);
+}
+
+/** Frame_Content_Size from a zstd frame header, or -1 when the frame does not carry it. */
+function zstdContentSize(src: Uint8Array): number {
+  if (src.length < 6 || src[0] !== 0x28 || src[1] !== 0xb5 || src[2] !== 0x2f || src[3] !== 0xfd) return -1;
+  const fhd = src[4]!;
+  const fcsFlag = fhd >> 6;
+  const single = (fhd >> 5) & 1;
+  const dictBytes = [0, 1, 2, 4][fhd & 3]!;
+  const fcsBytes = fcsFlag === 0 ? single : 1 << fcsFlag;
+  if (fcsBytes === 0) return -1;
+  const at = 5 + (single ? 0 : 1) + dictBytes;
+  if (at + fcsBytes > src.length) return -1;
+  let v = 0;
+  for (let i = fcsBytes - 1; i >= 0; i--) v = v * 256 + src[at + i]!;
+  return fcsBytes === 2 ? v + 256 : v;
+}
+
+function zstdDecode(req: DecompressRequest, src: Uint8Array): void {
+  const fcs = zstdContentSize(src);
+  if (fcs >= 0 && (req.partial ? fcs < req.decodedLength : fcs !== req.decodedLength)) {
+    throw bad(req, `frame holds ${fcs} bytes, expected ${req.partial ? 'at least ' : ''}${req.decodedLength}`);
+  }
+  // A partial request still decodes the frame into room for all of it when the frame says how much
+  // that is (bounded by the kernel's limit), so no decoder write is cut short mid-block.
+  const cap = req.partial && fcs > req.decodedLength && fcs <= Z_PCLUSTER_MAX_DSIZE ? fcs : req.decodedLength;
+  const dst = new Uint8Array(cap);
+  try {
+    zstdDecompress(src, dst);
+  } catch (e) {
+    throw bad(req, `undecodable (${(e as Error).message})`);
+  }
+  copyOut(req, dst);
+}
+
+interface LzmaLib {
+  decompressSync(input: Uint8Array): Buffer;
+}
+let lzmaLib: LzmaLib | null | undefined;
+/** Loaded on first use: a platform without the prebuilt addon refuses lzma pclusters, nothing else. */
+function lzmaDecoder(req: DecompressRequest): LzmaLib {
+  if (lzmaLib === undefined) {
+    try {
+      lzmaLib = (createRequire(import.meta.url)('@napi-rs/lzma') as { lzma: LzmaLib }).lzma;
+    } catch {
+      lzmaLib = null;
+    }
+  }
+  if (lzmaLib === null) {
+    throw new ErofsError('EUNSUPPORTED', `compressed nid ${req.nid}: lzma: the decoder (@napi-rs/lzma) has no build for this platform`);
+  }
+  return lzmaLib;
+}
+
+const LZMA_HEADER = 13;
+const Z_LZMA_MAX_DICT = 8 * 1024 * 1024;
+
+function lzmaDecode(req: DecompressRequest, src: Uint8Array): void {
+  if (req.partial) {
+    throw new ErofsError(
+      'EUNSUPPORTED',
+      `compressed nid ${req.nid}: lzma extent using part of its pcluster (dedupe) is not supported: the lzma decoder cannot stop early`,
+    );
+  }
+  const lib = lzmaDecoder(req);
+  // .lzma header: properties, dictionary size (the decoded size bounds every match distance), decoded size.
+  const stream = Buffer.allocUnsafe(LZMA_HEADER + src.length);
+  stream[0] = ~src[0]! & 0xff;
+  stream.writeUInt32LE(Math.min(Z_LZMA_MAX_DICT, Math.max(4096, req.decodedLength)), 1);
+  stream.writeUInt32LE(req.decodedLength, 5);
+  stream.writeUInt32LE(0, 9);
+  stream[LZMA_HEADER] = 0;
+  stream.set(src.subarray(1), LZMA_HEADER + 1);
+  let decoded: Buffer;
+  try {
+    decoded = lib.decompressSync(stream);
+  } catch (e) {
+    throw bad(req, `undecodable (${(e as Error).message})`);
+  }
+  if (decoded.length !== req.decodedLength) throw bad(req, `decoded ${decoded.length} bytes, expected ${req.decodedLength}`);
+  copyOut(req, decoded);
+}
+
+/** Decode one extent; throws a one-line ErofsError on anything it cannot decode exactly. */
+export function zDecompress(req: DecompressRequest): void {
+  if (req.decodedLength < req.skip || req.out.length !== req.decodedLength - req.skip) {
+    throw new ErofsError('ECORRUPT', `compressed nid ${req.nid}: bad decode request`);
+  }
+  const input = req.input;
+  switch (req.alg) {
+    case Z_ALG.SHIFTED: {
+      if (req.decodedLength > input.length) throw bad(req, `${req.decodedLength} bytes stored in ${input.length}`);
+      req.out.set(input.subarray(req.skip, req.decodedLength));
+      return;
+    }
+    case Z_ALG.INTERLACED: {
+      if (req.decodedLength > input.length) throw bad(req, `${req.decodedLength} bytes stored in ${input.length}`);
+      if (input.length > req.blockSize) throw bad(req, `interlaced pcluster larger than a block`);
+      const count = req.decodedLength - req.skip;
+      const skip = (req.interlacedOffset + req.skip) % req.blockSize;
+      const right = Math.min(req.blockSize - skip, count);
+      if (skip + right > input.length || count - right > input.length) throw bad(req, 'interlaced data out of range');
+      req.out.set(input.subarray(skip, skip + right), 0);
+      req.out.set(input.subarray(0, count - right), right);
+      return;
+    }
+    case Z_ALG.LZ4:
+    case Z_ALG.DEFLATE:
+    case Z_ALG.ZSTD: {
+      const margin = inputMargin(input);
+      if (margin >= input.length) throw bad(req, 'all zeros');
+      const src = input.subarray(margin);
+      if (req.alg === Z_ALG.LZ4) lz4Decode(req, src);
+      else if (req.alg === Z_ALG.DEFLATE) deflateDecode(req, src);
+      else zstdDecode(req, src);
+      return;
+    }
+    case Z_ALG.LZMA: {
+      const margin = inputMargin(input);
+      if (margin >= input.length) throw bad(req, 'all zeros');
+      lzmaDecode(req, input.subarray(margin));
+      return;
+    }
+    default:
+      throw new ErofsError('EUNSUPPORTED', `compressed nid ${req.nid}: unknown algorithm ${req.alg}`);
+  }
+}

@@ -1,0 +1,283 @@
+// The compressed data path (fs/erofs/zdata.c, reduced): readahead and read_folio of a compressed file
+// go pcluster by pcluster. For each extent the window touches, the reader takes the pcluster's lock
+// (zpcluster.ts), grabs every page of the file the extent covers that nobody has cached yet — the
+// window's pages and, beyond the window, the pages lying wholly inside the extent (the kernel's
+// readmore) — then reads the pcluster from the device once, decompresses it once, and fills all of
+// them. A second reader wanting the same pcluster sleeps on its lock; when it gets it, the pages are
+// there (uptodate, or locked by the first reader, which the page cache's own wait handles), so it
+// decompresses nothing. Pages of the window that straddle two extents stay locked until both are in.
+//
+// Allocation: frames are allocated before the pcluster lock is taken (allocation may reclaim, and
+// reclaim may wait for locked pages); decode buffers are per thread and grow only.
+import type { Kernel } from '../../kernel.ts';
+import { PAGE_SIZE } from '../../mm/arena.ts';
+import { NIL } from '../../mm/list.ts';
+import { ctrAdd, ctrInc, ctrReadSigned, CTR } from '../../mm/counters.ts';
+import { clearPageFlag, lruAdd, putPage, setPageFlag, unlockPage, PG_ERROR, PG_UPTODATE } from '../../mm/pagepool.ts';
+import { addToPageCache, pageCached } from '../../vfs/pagecache.ts';
+import { allocPage } from '../../vfs/reclaim.ts';
+import { inodeMount, inodeNid } from '../../vfs/inode.ts';
+import { mountCountDeviceRead } from '../../vfs/mount.ts';
+import { newZMapOut, ZF_FRAGMENT, ZF_META, type ZMapOut, type ZMapper } from '../../erofs/zmap.ts';
+import { zReadExtent } from '../../erofs/zread.ts';
+import type { ErofsInode } from '../../erofs/types.ts';
+import { POINT, hooksOn, point } from '../../debug/hooks.ts';
+import type { OpenFile } from '../../vfs/file.ts';
+import { erofsSb, type ErofsSb } from './super.ts';
+import { grabRealInode, releaseRealInode } from './data.ts';
+import { readBegin, readEnd } from './ishare.ts';
+import { zpclLock, zpclUnlock, zpclWord } from './zpcluster.ts';
+
+/** One thread's scratch for the compressed path (kept on its Kernel). */
+export class ZCtx {
+  readonly map: ZMapOut = newZMapOut();
+  raw = new Uint8Array(0);
+  out = Buffer.alloc(0);
+  /** Frames this call owns (locked, indexed, not yet uptodate), by page index − base; NIL = none. */
+  owned = new Int32Array(64).fill(NIL);
+  base = 0;
+  nowned = 0;
+  /** Frames allocated for the next extent's grab. */
+  spare = new Int32Array(64);
+  nspare = 0;
+  /** read_folio: the caller's locked page (completed without the LRU/reference steps), or NIL. */
+  folio = NIL;
+  folioIndex = -1;
+}
+
+function ctxOf(k: Kernel): ZCtx {
+  let z = k.zctx;
+  if (z === undefined) {
+    z = new ZCtx();
+    k.zctx = z;
+  }
+  return z;
+}
+
+function ownedAt(z: ZCtx, p: number): number {
+  const i = p - z.base;
+  return i >= 0 && i < z.owned.length ? z.owned[i]! : NIL;
+}
+
+function setOwned(z: ZCtx, p: number, f: number): void {
+  const i = p - z.base;
+  if (i >= z.owned.length) {
+    let n = z.owned.length * 2;
+    while (n <= i) n *= 2;
+    const grown = new Int32Array(n).fill(NIL);
+    grown.set(z.owned);
+    z.owned = grown;
+  }
+  if (f === NIL) z.nowned--;
+  else z.nowned++;
+  z.owned[i] = f;
+}
+
+/** A filled page goes public; the caller's read_folio page only gets uptodate and unlocked. */
+function completePage(k: Kernel, z: ZCtx, p: number, f: number): void {
+  const a = k.a;
+  if (hooksOn) point(POINT.BEFORE_PAGE_UNLOCK);
+  setOwned(z, p, NIL);
+  if (f === z.folio) {
+    clearPageFlag(a, f, PG_ERROR);
+    setPageFlag(a, f, PG_UPTODATE);
+    unlockPage(a, f);
+    z.folio = NIL;
+  } else {
+    setPageFlag(a, f, PG_UPTODATE);
+    unlockPage(a, f);
+    lruAdd(a, f);
+    putPage(a, f);
+    ctrAdd(a.i32, CTR.RA_INFLIGHT, -1);
+  }
+  ctrInc(a.i32, CTR.DEVICE_PAGES);
+}
+
+function failPage(k: Kernel, z: ZCtx, p: number, f: number): void {
+  const a = k.a;
+  setOwned(z, p, NIL);
+  setPageFlag(a, f, PG_ERROR);
+  unlockPage(a, f);
+  if (f === z.folio) {
+    z.folio = NIL;
+  } else {
+    lruAdd(a, f);
+    putPage(a, f);
+    ctrAdd(a.i32, CTR.RA_INFLIGHT, -1);
+  }
+}
+
+function ensureRoom(z: ZCtx, plen: number, llen: number): void {
+  if (z.raw.length < plen) z.raw = new Uint8Array(plen);
+  if (z.out.length < llen) z.out = Buffer.alloc(llen);
+}
+
+/**
+ * Handle extent `m` (whole: mapFull) for a window of pages [w0, w1): grab its pages, decode it once,
+ * fill and complete the owned pages it finishes. Returns pages completed.
+ */
+function zExtent(k: Kernel, file: OpenFile, z: ZCtx, sb: ErofsSb, ino: ErofsInode, zm: ZMapper, m: ZMapOut, w0: number, w1: number): number {
+  const a = k.a;
+  const size = file.size;
+  const lo = m.la;
+  const hi = m.la + m.llen;
+  const pFirst = Math.floor(lo / PAGE_SIZE);
+  const pLast = Math.floor((hi - 1) / PAGE_SIZE);
+  // A page is ours to fill here if it starts inside the extent and is either in the window or lies
+  // wholly inside the extent; one that starts before it was considered by the previous extent.
+  let need = 0;
+  for (let p = pFirst; p <= pLast; p++) {
+    const start = p * PAGE_SIZE;
+    if (start < lo || ownedAt(z, p) !== NIL) continue;
+    if ((p >= w0 && p < w1) || Math.min(start + PAGE_SIZE, size) <= hi) need++;
+  }
+  // Frames first, outside the pcluster lock. Only the window's first page is owed to the reader;
+  // the rest is opportunistic, within the same in-flight budget as the flat path's readahead.
+  if (z.spare.length < need) z.spare = new Int32Array(need);
+  z.nspare = 0;
+  for (let j = 0; j < need; j++) {
+    const owed = j === 0 && z.nowned === 0 && pFirst <= w0 && w0 <= pLast && lo <= w0 * PAGE_SIZE;
+    if (!owed && ctrReadSigned(a.i32, CTR.RA_INFLIGHT) + z.nspare >= a.frameLimit >>> 1) break;
+    const f = allocPage(a, k.ops, !owed);
+    if (f === NIL) break;
+    z.spare[z.nspare++] = f;
+  }
+  const fragment = (m.flags & ZF_FRAGMENT) !== 0;
+  const word = zpclWord(sb.m, fragment ? 2 * (zm.info.fragmentOff + lo) + 1 : 2 * m.pa);
+  const waited = zpclLock(a, word);
+  let done = 0;
+  let used = 0;
+  try {
+    let mine = 0;
+    for (let p = pFirst; p <= pLast; p++) {
+      const start = p * PAGE_SIZE;
+      if (start < lo) {
+        if (ownedAt(z, p) !== NIL) mine++;
+        continue;
+      }
+      if (ownedAt(z, p) !== NIL) {
+        mine++;
+        continue;
+      }
+      if (!((p >= w0 && p < w1) || Math.min(start + PAGE_SIZE, size) <= hi)) continue;
+      if (used >= z.nspare || pageCached(a, file.mapping, p)) continue;
+      const f = z.spare[used]!;
+      if (!addToPageCache(a, f, file.mapping, p)) continue; // another reader indexed it first
+      used++;
+      ctrAdd(a.i32, CTR.RA_INFLIGHT, 1);
+      setOwned(z, p, f);
+      mine++;
+    }
+    if (mine === 0) {
+      // Everything this extent would fill is cached: by the reader we waited for, or earlier.
+      if (waited) ctrInc(a.i32, CTR.Z_PCLUSTER_SKIPPED);
+      return 0;
+    }
+    ensureRoom(z, m.plen, m.llen);
+    const out = z.out;
+    if (hooksOn) point(POINT.BEFORE_DEVICE_READ);
+    zReadExtent(sb.image.source, sb.image.sb, ino, m, zm.info.fragmentOff, out.subarray(0, m.llen), 0, m.llen, false,
+      (d, pos) => sb.image.readPacked(ino.nid, d, pos), z.raw);
+    ctrInc(a.i32, CTR.Z_PCLUSTERS);
+    ctrInc(a.i32, CTR.DEVICE_READS);
+    // Device traffic per pcluster; inline and fragment bytes come with metadata / the packed inode.
+    if (!(m.flags & (ZF_FRAGMENT | ZF_META))) mountCountDeviceRead(a, sb.m, Math.ceil(m.plen / PAGE_SIZE), file.mapping !== file.inode);
+    for (let p = pFirst; p <= pLast; p++) {
+      const f = ownedAt(z, p);
+      if (f === NIL) continue;
+      const start = p * PAGE_SIZE;
+      const s = start > lo ? start : lo;
+      const e = start + PAGE_SIZE < hi ? start + PAGE_SIZE : hi;
+      const chunk = a.frameChunk(f);
+      const base = a.frameOffset(f);
+      out.copy(chunk, base + (s - start), s - lo, e - lo);
+      const pageEnd = Math.min(start + PAGE_SIZE, size);
+      if (pageEnd <= hi) {
+        if (pageEnd < start + PAGE_SIZE) chunk.fill(0, base + (pageEnd - start), base + PAGE_SIZE);
+        completePage(k, z, p, f);
+        done++;
+      }
+    }
+    return done;
+  } finally {
+    zpclUnlock(a, word);
+    for (let j = used; j < z.nspare; j++) putPage(a, z.spare[j]!);
+    z.nspare = 0;
+  }
+}
+
+/** Read pages [index, index + nr) of a compressed file (and the rest of the pclusters they touch). */
+function zRead(k: Kernel, file: OpenFile, index: number, nr: number, folio: number): number {
+  const a = k.a;
+  const z = ctxOf(k);
+  const size = file.size;
+  const winStart = index * PAGE_SIZE;
+  const winEnd = Math.min(size, (index + nr) * PAGE_SIZE);
+  const shared = file.mapping !== file.inode;
+  z.owned.fill(NIL);
+  z.nowned = 0;
+  z.base = index;
+  z.folio = folio;
+  z.folioIndex = index;
+  if (shared) readBegin(a, file.inode, file.mapping);
+  let grabbed = false;
+  let filled = 0;
+  let err: unknown;
+  try {
+    const real = grabRealInode(k, file);
+    grabbed = true;
+    const sb = erofsSb(k, inodeMount(a, real));
+    const ino = sb.image.inode(inodeNid(a, real));
+    const zm = sb.image.zmapper(ino);
+    const m = z.map;
+    let pos = winStart;
+    let first = true;
+    while (pos < winEnd) {
+      zm.mapFull(pos, m);
+      if (first) {
+        first = false;
+        const b = Math.floor(m.la / PAGE_SIZE);
+        // Nothing is owned yet: the table starts at the first extent's first page (readmore pages
+        // before the window included).
+        if (b < z.base) z.base = b;
+        if (folio !== NIL) setOwned(z, index, folio);
+      }
+      filled += zExtent(k, file, z, sb, ino, zm, m, index, index + nr);
+      pos = m.la + m.llen;
+    }
+  } catch (e) {
+    err = e;
+  } finally {
+    if (grabbed) releaseRealInode(k);
+    if (shared) readEnd(a, file.inode, file.mapping);
+  }
+  if (z.nowned > 0) {
+    for (let i = 0; i < z.owned.length && z.nowned > 0; i++) {
+      const f = z.owned[i]!;
+      if (f !== NIL) failPage(k, z, z.base + i, f);
+    }
+  }
+  if (z.folio !== NIL) {
+    // read_folio failed before the first mapping: the caller's page still ends in error, unlocked.
+    setPageFlag(a, z.folio, PG_ERROR);
+    unlockPage(a, z.folio);
+    z.folio = NIL;
+  }
+  if (err !== undefined) {
+    ctrInc(a.i32, CTR.READ_ERRORS);
+    throw err;
+  }
+  return filled;
+}
+
+/** erofs_readahead for compressed files (z_erofs_readahead). Returns pages filled. */
+export function zReadahead(k: Kernel, file: OpenFile, index: number, nr: number): number {
+  ctrInc(k.a.i32, CTR.READAHEAD_CALLS);
+  return zRead(k, file, index, nr, NIL);
+}
+
+/** erofs_read_folio for compressed files: fill locked page `f` (index `index`) and unlock it. */
+export function zReadFolio(k: Kernel, file: OpenFile, f: number, index: number): void {
+  ctrInc(k.a.i32, CTR.READFOLIO_CALLS);
+  zRead(k, file, index, 1, f);
+}
