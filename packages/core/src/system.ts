@@ -24,7 +24,6 @@ import { erofsSb, erofsSbRelease, erofsSbReleaseAll, erofsCheckImage } from './f
 import { erofsInodeOps } from './fs/erofs/inode.ts';
 import { ishareOf, policyCode, type RealInodePolicy } from './fs/erofs/ishare.ts';
 import { ErofsError } from './erofs/errors.ts';
-import { DEFAULT_FINGERPRINT_XATTR } from './erofs/format.ts';
 import { hooksAttach, hooksRefresh } from './debug/hooks.ts';
 
 export interface SystemConfig {
@@ -46,7 +45,6 @@ export interface SystemConfig {
 export interface MountOptions {
   inodeShare?: boolean;
   domainId?: string;
-  fingerprintXattr?: string;
 }
 
 export interface MountResult {
@@ -135,7 +133,6 @@ export class System {
       image: resolvePath(image),
       inodeShare: opts.inodeShare ?? false,
       domainId: opts.domainId ?? '',
-      fingerprintXattr: opts.fingerprintXattr ?? DEFAULT_FINGERPRINT_XATTR,
     };
     const check = erofsCheckImage(params);
     const m = mountAlloc(this.arena, { ...params, inodeShare: check.shareActive });

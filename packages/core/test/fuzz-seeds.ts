@@ -3,7 +3,7 @@
 // with chunk indexes, holes, long xattr prefixes and shared xattrs.
 import { buildCorpus, readImage } from '../src/fuzz/index.ts';
 import { seededBytes, tempDir, removeDir } from '../../../test/helpers/trees.ts';
-import { buildImage, type SynthNode } from './erofs-synth.ts';
+import { buildImage, fingerprintValue, sha256, type SynthNode } from './erofs-synth.ts';
 
 export interface TestSeeds {
   seeds: { name: string; bytes: Uint8Array }[];
@@ -22,13 +22,13 @@ export function synthSeed(): Uint8Array {
       entries: {
         chunks: { type: 'file', data: sparse, layout: 'chunk', chunkBits: 1, indexes: true, holes: true, xattrs: [['user.s', 'shared']], shared: ['user.s'] },
         blockmap: { type: 'file', data: new Uint8Array(seededBytes(512 * 5 + 9, 4)), layout: 'chunk', chunkBits: 0 },
-        inline: { type: 'file', data: new Uint8Array(seededBytes(700, 5)), layout: 'inline', xattrs: [['trusted.erofs.fingerprint', 'fp'], ['user.s', 'shared']], shared: ['user.s'] },
+        inline: { type: 'file', data: new Uint8Array(seededBytes(700, 5)), layout: 'inline', xattrs: [['trusted.erofs.tag', 'fp'], ['erofs.fingerprint.v1', fingerprintValue(sha256(seededBytes(700, 5)))], ['user.s', 'shared']], shared: ['user.s'] },
         plain: { type: 'file', data: new Uint8Array(seededBytes(1536, 6)), layout: 'plain' },
         link: { type: 'symlink', target: 'plain' },
         many: { type: 'dir', entries: many },
       },
     },
-    { blockSize: 512, longPrefixes: ['trusted.erofs.'] },
+    { blockSize: 512, longPrefixes: ['trusted.erofs.', 'erofs.fingerprint.v1'], ishare: 1 },
   );
 }
 

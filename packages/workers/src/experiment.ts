@@ -36,7 +36,6 @@ export interface ExperimentOptions {
   readonly poolMiB?: number;
   readonly domainId?: string;
   readonly policy?: RealInodePolicy;
-  readonly fingerprintXattr?: string;
   /** Replay these reads instead of reading every file. */
   readonly trace?: readonly TraceOp[];
   readonly onProgress?: (p: ExperimentProgress) => void;
@@ -181,11 +180,11 @@ function pagesOf(size: number): number {
   return Math.ceil(size / PAGE_SIZE);
 }
 
-function planImages(images: readonly string[], trace: readonly TraceOp[] | undefined, fingerprintXattr: string | undefined): Plan {
+function planImages(images: readonly string[], trace: readonly TraceOp[] | undefined): Plan {
   const plans: ImagePlan[] = [];
   const found = new Array<boolean>(trace?.length ?? 0).fill(false);
   for (const image of images) {
-    const img = ErofsImage.open(image, fingerprintXattr !== undefined ? { fingerprintXattr } : {});
+    const img = ErofsImage.open(image);
     try {
       const touched = new Map<number, number>();
       const paths: string[] = [];
@@ -319,7 +318,6 @@ interface PhaseInput {
   readonly poolBytes: number;
   readonly policy: RealInodePolicy;
   readonly domainId: string;
-  readonly fingerprintXattr?: string;
   readonly onProgress?: (p: ExperimentProgress) => void;
 }
 
@@ -335,7 +333,7 @@ async function runPhase(p: PhaseInput): Promise<PhaseStats> {
     const warnings: (string | undefined)[] = [];
     const active: boolean[] = [];
     for (const x of plans) {
-      const r = sys.mount(x.image, { inodeShare: p.inodeShare, domainId: p.domainId, ...(p.fingerprintXattr !== undefined ? { fingerprintXattr: p.fingerprintXattr } : {}) });
+      const r = sys.mount(x.image, { inodeShare: p.inodeShare, domainId: p.domainId });
       mounted.push(r.mount);
       warnings.push(r.warning);
       active.push(r.shareActive);
@@ -437,7 +435,7 @@ function common(o: ExperimentOptions, minImages: number): { plan: Plan; workers:
   checkWorkers(workers);
   const policy = o.policy ?? 'processing';
   if (policy !== 'processing' && policy !== 'any') throw new ExperimentError(`policy must be processing or any, got ${String(policy)}`);
-  const plan = planImages(o.images, o.trace, o.fingerprintXattr);
+  const plan = planImages(o.images, o.trace);
   return { plan, workers, poolBytes: choosePool(plan.pagesBound, o.poolMiB), policy, domainId: o.domainId ?? '' };
 }
 
@@ -446,7 +444,7 @@ export async function runRead(o: RunReadOptions): Promise<ReadResult> {
   const c = common(o, 1);
   const stats = await runPhase({
     plan: c.plan, phase: 'read', inodeShare: o.inodeShare ?? false, workers: c.workers, poolBytes: c.poolBytes,
-    policy: c.policy, domainId: c.domainId, ...(o.fingerprintXattr !== undefined ? { fingerprintXattr: o.fingerprintXattr } : {}),
+    policy: c.policy, domainId: c.domainId,
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
   });
   return {
@@ -461,7 +459,7 @@ export async function runCompare(o: ExperimentOptions): Promise<CompareResult> {
   const t0 = performance.now();
   const phase = (share: boolean): Promise<PhaseStats> => runPhase({
     plan: c.plan, phase: share ? 'share' : 'no share', inodeShare: share, workers: c.workers, poolBytes: c.poolBytes,
-    policy: c.policy, domainId: c.domainId, ...(o.fingerprintXattr !== undefined ? { fingerprintXattr: o.fingerprintXattr } : {}),
+    policy: c.policy, domainId: c.domainId,
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
   });
   const noShare = await phase(false);

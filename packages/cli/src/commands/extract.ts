@@ -173,7 +173,7 @@ function undo(created: string[]): void {
 }
 
 export async function runExtract(image: string, dir: string, opts: ExtractOptions): Promise<void> {
-  const report = await withImage(image, {}, (img) => extractTree(img, dir, opts));
+  const report = await withImage(image, (img) => extractTree(img, dir, opts));
   const parts = [`${report.files} files`, `${report.dirs} dirs`, `${report.symlinks} symlinks`, `${report.hardlinks} hard links`];
   if (report.specials > 0) parts.push(`${report.specials} special files`);
   if (opts.xattrs) parts.push(`${report.xattrs} xattrs`);

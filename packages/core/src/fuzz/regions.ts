@@ -94,10 +94,10 @@ export interface ImageMap {
 
 function superblockFields(): Field[] {
   const w: Record<string, 1 | 2 | 4 | 8> = {
-    magic: 4, checksum: 4, featureCompat: 4, blkszbits: 1, sbExtslots: 1, rootNid: 2, inos: 8, buildTime: 8,
-    buildTimeNsec: 4, blocks: 4, metaBlkaddr: 4, xattrBlkaddr: 4, featureIncompat: 4, availableComprAlgs: 2,
+    magic: 4, checksum: 4, featureCompat: 4, blkszbits: 1, sbExtslots: 1, rootnid2b: 2, inos: 8, epoch: 8,
+    fixedNsec: 4, blocksLo: 4, metaBlkaddr: 4, xattrBlkaddr: 4, featureIncompat: 4, availableComprAlgs: 2,
     extraDevices: 2, devtSlotoff: 2, dirblkbits: 1, xattrPrefixCount: 1, xattrPrefixStart: 4, packedNid: 8,
-    xattrFilterReserved: 1, ishareXattrPrefixId: 1,
+    xattrFilterReserved: 1, ishareXattrPrefixId: 1, buildTime: 4, rootnid8b: 8,
   };
   return Object.entries(w).map(([name, width]) => ({ at: EROFS_SUPER_OFFSET + SB[name as keyof typeof SB], width, name: `sb.${name}` }));
 }

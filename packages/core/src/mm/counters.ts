@@ -27,6 +27,7 @@ export const CTR = {
   INODES_ALLOCATED: 21,
   SHARED_INODES_EVICTED: 22,
   READ_ERRORS: 23,
+  ISHARE_BAD_FINGERPRINT: 24, // fingerprint xattr of the wrong length or prefix: not shared
 } as const;
 export type CounterName = keyof typeof CTR;
 const NCOUNTERS = Object.keys(CTR).length;

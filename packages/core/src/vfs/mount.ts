@@ -26,7 +26,6 @@ export interface MountParams {
   readonly image: string; // absolute path of the image file
   readonly inodeShare: boolean; // inode_share option
   readonly domainId: string; // domain_id option ('' = default domain)
-  readonly fingerprintXattr: string;
 }
 
 function rec(a: Arena, m: number): number {

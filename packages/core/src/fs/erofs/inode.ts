@@ -4,6 +4,7 @@ import type { Kernel } from '../../kernel.ts';
 import { erofsSb } from './super.ts';
 import { inodeMount, inodeNid, setInodeSize, isDedupInode, type InodeOps } from '../../vfs/inode.ts';
 import { mountState, MS_DYING } from '../../vfs/mount.ts';
+import { ctrInc, CTR } from '../../mm/counters.ts';
 import { ishareInitInode, ishareFillInode, ishareFreeInode, ishareShouldDrop, ishareKey } from './ishare.ts';
 
 /** The erofs InodeOps for kernel `k` (fill, evict, drop), created once per kernel. */
@@ -18,9 +19,14 @@ export function erofsInodeOps(k: Kernel): InodeOps {
       const ino = sb.image.inode(inodeNid(a, slot));
       setInodeSize(a, slot, ino.size);
       if (!sb.shareActive || ino.type !== 'file' || ino.compressed) return;
-      const fp = sb.image.fingerprint(ino);
-      if (fp === undefined) return;
-      ishareFillInode(a, slot, ishareKey(sb.params.domainId, fp), ino.size, ops);
+      const fp = sb.image.fingerprintResult(ino);
+      if (fp.status === 'bad') {
+        // A value that is not "sha256:" + 32 bytes names no content: refuse to share on it.
+        ctrInc(a.i32, CTR.ISHARE_BAD_FINGERPRINT);
+        return;
+      }
+      if (fp.status !== 'ok') return;
+      ishareFillInode(a, slot, ishareKey(sb.params.domainId, fp.hex), ino.size, ops);
     },
     evict(slot: number): void {
       if (!isDedupInode(a, slot)) ishareFreeInode(a, slot, ops);
