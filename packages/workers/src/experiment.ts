@@ -85,6 +85,8 @@ export interface PhaseStats {
   readonly inodesJoined: number;
   /** Same fingerprint, different size: refused, read through a private cache. */
   readonly sizeMismatch: number;
+  /** Fingerprint xattr of the wrong length or prefix: refused, read through a private cache. */
+  readonly badFingerprint: number;
   /** Where the real inode for a shared read came from (v7: processing list first; mainline: any). */
   readonly realInodeFromProcessing: number;
   readonly realInodeFromBacking: number;
@@ -388,6 +390,7 @@ async function runPhase(p: PhaseInput): Promise<PhaseStats> {
       filesShared: c.ISHARE_FILLED,
       inodesJoined: Math.max(0, c.ISHARE_FILLED - c.ISHARE_CREATED),
       sizeMismatch: c.ISHARE_SIZE_MISMATCH,
+      badFingerprint: c.ISHARE_BAD_FINGERPRINT,
       realInodeFromProcessing: c.REALINODE_PROCESSING,
       realInodeFromBacking: c.REALINODE_BACKING,
       files: perImage.reduce((s, x) => s + x.files, 0),
@@ -429,6 +432,9 @@ export function checkMeasurement(st: SystemStats, poolBytes: number): void {
 
 // ---- entry points ---------------------------------------------------------------------------------
 
+/** The domain_id the experiments mount with unless told otherwise (inode_share needs one). */
+export const DEFAULT_DOMAIN_ID = 'ishare';
+
 function common(o: ExperimentOptions, minImages: number): { plan: Plan; workers: number; poolBytes: number; policy: RealInodePolicy; domainId: string } {
   if (o.images.length < minImages) throw new ExperimentError(`need at least ${minImages} image${minImages > 1 ? 's' : ''}, got ${o.images.length}`);
   const workers = o.workers ?? defaultWorkers();
@@ -436,7 +442,9 @@ function common(o: ExperimentOptions, minImages: number): { plan: Plan; workers:
   const policy = o.policy ?? 'processing';
   if (policy !== 'processing' && policy !== 'any') throw new ExperimentError(`policy must be processing or any, got ${String(policy)}`);
   const plan = planImages(o.images, o.trace);
-  return { plan, workers, poolBytes: choosePool(plan.pagesBound, o.poolMiB), policy, domainId: o.domainId ?? '' };
+  const domainId = o.domainId ?? DEFAULT_DOMAIN_ID;
+  if (domainId === '') throw new ExperimentError('domain id must not be empty (inode_share needs one)');
+  return { plan, workers, poolBytes: choosePool(plan.pagesBound, o.poolMiB), policy, domainId };
 }
 
 /** Mount every image (sharing or not), read every regular file (or replay the trace), report. */

@@ -9,6 +9,7 @@ import { BUG, BUG_DESCRIPTIONS, type BugName } from '@ishare/core';
 import { runStress, type StressReport } from '@ishare/workers';
 import { CheckFailed, UsageError } from '../errors.ts';
 import { parsePositiveInt } from '../options.ts';
+import { parseDomain } from '../experiment-options.ts';
 import { prepareInputs } from '../image-cache.ts';
 import { bundledSourceDirs } from '../bundled.ts';
 import { writeOut } from '../output.ts';
@@ -42,6 +43,7 @@ export interface StressCliOptions {
   poolMib: number;
   decoys: boolean;
   chaos: boolean;
+  domain: string;
   json?: boolean;
   listBugs?: boolean;
 }
@@ -71,6 +73,7 @@ function formatReport(r: StressReport): string {
   const served = new Table({ head: ['image', 'domain', 'pages read from it', 'of which for shared inodes'] });
   for (const s of r.servedBy) served.push([s.image, s.domainId, s.pages, s.sharedPages]);
   lines.push(served.toString());
+  for (const w of r.warnings) lines.push(`warning: ${w}`);
   if (v) {
     lines.push(`violated: ${v.invariant} after ${(v.detectedAfterMs / 1000).toFixed(2)} s${v.thread !== undefined ? ` (worker ${v.thread})` : ''}`);
     lines.push(`  ${v.message}`);
@@ -90,7 +93,7 @@ export async function runStressCommand(inputs: string[], o: StressCliOptions): P
   if (o.poolMib > 16384) throw new UsageError('--pool-mib must be from 1 to 16384');
   const prepared = await prepareInputs(inputs.length ? inputs : bundledSourceDirs());
   return runStress({
-    images: prepared.map((p) => ({ image: p.image })),
+    images: prepared.map((p) => ({ image: p.image, domainId: o.domain })),
     workers,
     policy: o.policy as 'processing' | 'any' | 'both',
     seconds: o.seconds ?? (o.ops === undefined ? 10 : undefined),
@@ -118,6 +121,7 @@ export function register(program: Command): void {
     .option('--inject <bugs>', 'planted bugs to switch on, comma separated (see --list-bugs)', parseBugs)
     .option('--list-bugs', 'list the planted bugs and exit')
     .option('--pool-mib <n>', 'page pool size; small pools mean constant reclaim', parsePositiveInt, 8)
+    .option('--domain <id>', 'domain_id the given images are mounted with (the decoys keep their own)', parseDomain, 'stress')
     .option('--no-decoys', 'do not mount the decoy images with forged fingerprints')
     .option('--no-chaos', 'no eviction/unmount/drop/shrink from the controller')
     .option('--json', 'print the report as JSON')

@@ -53,6 +53,8 @@ export interface StressReport {
   sharedPageFraction: number;
   locks: { name: string; acquisitions: number; spins: number; sleeps: number }[];
   servedBy: { image: string; domainId: string; pages: number; sharedPages: number }[];
+  /** Mount warnings, e.g. an image without fingerprints mounted unshared. */
+  warnings: string[];
   counters: Record<string, number>;
   violation?: Violation & { detectedAfterMs: number; chaosTrail: string[]; lastPoints?: string[] };
 }
@@ -83,8 +85,10 @@ async function stressMounted(opts: StressOptions, sys: System, all: { image: str
   const images: StressImage[] = [];
   const userWeight = opts.decoys ? 0.85 / Math.max(1, opts.images.length) : 1;
   const decoyWeight = opts.images.length ? 0.15 / 3 : 1;
+  const warnings: string[] = [];
   for (let i = 0; i < all.length; i++) {
-    const { mount } = sys.mount(all[i].image, { inodeShare: true, domainId: all[i].domainId });
+    const { mount, warning } = sys.mount(all[i].image, { inodeShare: true, domainId: all[i].domainId });
+    if (warning) warnings.push(warning);
     control.setMountOf(i, mount);
     images.push({ image: all[i].image, domainId: all[i].domainId, files: sys.listFiles(mount).map(({ path, size }) => ({ path, size })), weight: all[i].decoy ? decoyWeight : userWeight });
   }
@@ -286,6 +290,7 @@ async function stressMounted(opts: StressOptions, sys: System, all: { image: str
     sharedPageFraction: st.pageCacheBytes ? st.sharedPageCacheBytes / st.pageCacheBytes : 0,
     locks: st.locks,
     servedBy: served,
+    warnings,
     counters: st.counters,
     violation,
   };
