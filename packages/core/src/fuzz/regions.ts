@@ -21,6 +21,7 @@ import {
   SB,
   XATTR_ENTRY_SIZE,
   XATTR_IBODY_HEADER_SIZE,
+  XATTR_LONG_PREFIX_FLAG,
   XE,
   XH,
   DATALAYOUT,
@@ -79,6 +80,14 @@ export interface InodeLoc {
   readonly size: number;
 }
 
+/** One fingerprint xattr entry: its 4-byte header at `at`, the value at `valueAt`. */
+export interface FingerprintLoc {
+  readonly at: number;
+  readonly valueAt: number;
+  readonly valueSize: number;
+  readonly label: string;
+}
+
 export interface ImageMap {
   readonly size: number;
   readonly blockSize: number;
@@ -88,6 +97,10 @@ export interface ImageMap {
   readonly regions: readonly Region[];
   readonly dirents: readonly DirentLoc[];
   readonly inodes: readonly InodeLoc[];
+  /** ishare fingerprint xattr entries (e_name_index 0x80 | ishare_xattr_prefix_id), inline or shared. */
+  readonly fingerprints: readonly FingerprintLoc[];
+  /** The prefix table's records (COMPAT_PLAIN_XATTR_PFX or no packed inode: on the device). */
+  readonly prefixRecords: readonly { at: number; len: number }[];
   /** Offsets where a structure starts or ends (truncation points). */
   readonly boundaries: readonly number[];
 }
@@ -146,6 +159,14 @@ export function locateRegions(buf: Uint8Array): ImageMap {
   add({ kind: 'superblock', start: EROFS_SUPER_OFFSET, end: EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE, label: 'superblock', fields: superblockFields() });
 
   const sharedSeen = new Set<number>();
+  const fingerprints: FingerprintLoc[] = [];
+  const fpIndex = sb.hasFingerprints ? XATTR_LONG_PREFIX_FLAG | sb.ishareXattrPrefixId : -1;
+  const fpSeen = new Set<number>();
+  const noteEntry = (pos: number, label: string): void => {
+    if (fpIndex < 0 || fpSeen.has(pos) || pos + XATTR_ENTRY_SIZE > buf.length || u8(buf, pos + XE.nameIndex) !== fpIndex) return;
+    fpSeen.add(pos);
+    fingerprints.push({ at: pos, valueAt: pos + XATTR_ENTRY_SIZE + u8(buf, pos + XE.nameLen), valueSize: u16(buf, pos + XE.valueSize), label });
+  };
   const seen = new Set<number>();
   const parentOf = new Map<number, number>([[sb.rootNid, sb.rootNid]]);
   for (const { path, inode } of img.walk()) {
@@ -157,7 +178,7 @@ export function locateRegions(buf: Uint8Array): ImageMap {
     });
     const name = `nid ${inode.nid} ${path}`;
     add({ kind: 'inode', start: inode.iloc, end: inode.iloc + inode.inodeSize, label: `inode ${name}`, fields: inodeFields(inode) });
-    if (inode.xattrSize > 0) locateXattrs(buf, img, inode, name, add, sharedSeen);
+    if (inode.xattrSize > 0) locateXattrs(buf, img, inode, name, add, sharedSeen, noteEntry);
     if (inode.layout === DATALAYOUT.CHUNK_BASED && inode.size > 0) {
       const pos = chunkTablePosition(inode);
       const unit = chunkEntrySize(inode);
@@ -188,13 +209,16 @@ export function locateRegions(buf: Uint8Array): ImageMap {
       locateDirBlocks(buf, img, inode, name, add, dirents);
     }
   }
-  if (sb.xattrPrefixCount > 0 && !(sb.featureIncompat & FEATURE_INCOMPAT.FRAGMENTS && sb.packedNid !== 0)) {
+  const prefixRecords: { at: number; len: number }[] = [];
+  // Where the reader looks for the table (image.ts): the device, unless it lives in the packed inode.
+  if (sb.xattrPrefixCount > 0 && (sb.featureCompat & FEATURE_COMPAT.PLAIN_XATTR_PFX || sb.packedNid === 0)) {
     let pos = sb.xattrPrefixStart * 4;
     const start = pos;
     const fields: Field[] = [];
     for (let i = 0; i < sb.xattrPrefixCount && pos + 2 <= buf.length; i++) {
       pos = Math.ceil(pos / 4) * 4;
       fields.push({ at: pos, width: 2, name: `prefix${i}.len` }, { at: pos + 2, width: 1, name: `prefix${i}.base` });
+      prefixRecords.push({ at: pos, len: u16(buf, pos) });
       pos += 2 + (u16(buf, pos) || 65536);
     }
     add({ kind: 'prefix-table', start, end: Math.min(pos, buf.length), label: 'long xattr prefix table', fields });
@@ -209,6 +233,8 @@ export function locateRegions(buf: Uint8Array): ImageMap {
     regions,
     dirents,
     inodes,
+    fingerprints,
+    prefixRecords,
     boundaries: [...bounds].filter((x) => x >= 0 && x <= buf.length).sort((a, b) => a - b),
   };
 }
@@ -220,6 +246,7 @@ function locateXattrs(
   name: string,
   add: (r: Region) => void,
   sharedSeen: Set<number>,
+  noteEntry: (pos: number, label: string) => void,
 ): void {
   const base = inode.iloc + inode.inodeSize;
   const fields: Field[] = [
@@ -232,6 +259,7 @@ function locateXattrs(
     const at = base + XATTR_IBODY_HEADER_SIZE + i * 4;
     fields.push({ at, width: 4, name: `xattr.shared${i}` });
     const pos = sharedArea + u32(buf, at) * 4;
+    noteEntry(pos, `shared xattr at ${pos} (of ${name})`);
     if (sharedSeen.has(pos) || pos + XATTR_ENTRY_SIZE > buf.length) continue;
     sharedSeen.add(pos);
     const size = entrySize(buf, pos);
@@ -241,6 +269,7 @@ function locateXattrs(
   const end = base + inode.xattrSize;
   let k = 0;
   while (pos + XATTR_ENTRY_SIZE <= end) {
+    noteEntry(pos, `xattr body of ${name}`);
     fields.push(...entryFields(pos, `entry${k++}`));
     pos += entrySize(buf, pos);
   }
