@@ -1,10 +1,11 @@
 // inspect: superblock fields agree with dump.erofs; counts agree with the source tree.
 import test from 'ava';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeEdgeTree, snapshotTree, tempDir, removeDir, type TreeEntry } from '../../../test/helpers/trees.ts';
 import type { InspectReport } from '../src/commands/inspect.ts';
-import { dumpErofs, ishare, json, mkfsErofs } from './helpers/run.ts';
+import { dumpErofs, ishare, isOneErrorLine, json, mkfsErofs } from './helpers/run.ts';
+import { EROFS_SUPER_OFFSET, SB, superblockChecksum } from '../../core/src/erofs/index.ts';
 
 let dir = '';
 let refSnap = new Map<string, TreeEntry>();
@@ -100,4 +101,19 @@ test('text output is a readable report', async (t) => {
   const r = await ishare(['inspect', img.ref]);
   t.is(r.status, 0, r.stderr);
   for (const s of ['block size', '4096', 'compat features', 'sb_csum', 'root nid', '(verified)', 'FLAT_INLINE', 'fingerprinted files: 0']) t.true(r.text.includes(s), s);
+});
+
+test('an ishare prefix id past the prefix table is a corrupt superblock: exit 2, one line, for every command', async (t) => {
+  if (oursError) { t.fail(oursError); return; }
+  const bytes = readFileSync(img.ours);
+  bytes[EROFS_SUPER_OFFSET + SB.ishareXattrPrefixId] = 3;
+  bytes.writeUInt32LE(superblockChecksum(bytes, 4096), EROFS_SUPER_OFFSET + SB.checksum);
+  const bad = join(dir, 'bad-prefix-id.img');
+  writeFileSync(bad, bytes);
+  for (const args of [['inspect', bad], ['ls', bad], ['extract', bad, join(dir, 'never')], ['read', bad, '--share']]) {
+    const r = await ishare(args);
+    t.is(r.status, 2, `${args[0]}: ${r.stderr}`);
+    t.true(isOneErrorLine(r.stderr), r.stderr);
+    t.regex(r.stderr, /invalid ishare xattr prefix id 3 \(image has 1 long xattr name prefixes\)/);
+  }
 });
