@@ -1,18 +1,12 @@
 // Two versions of a compressible tree, built into compressed images by upstream mkfs.erofs 1.9.3, for
-// the memory experiment on compressed images. Fingerprints: each source file carries the sha256 of its
-// bytes in `user.ishare.fp` (set here from the source, so the expected sharing comes from the tree),
-// and mkfs.erofs --xattr-inode-digest marks the image as fingerprinted (compat bit) — our reader cannot
-// yet read the digest xattr that option writes itself (long-prefix format, another branch), so the
-// experiment is pointed at the user.* xattr with `fingerprintXattr`.
+// the memory experiment on compressed images. Fingerprints are upstream's own (mkfs.erofs
+// --xattr-inode-digest): the expected sharing is computed from the source trees, not from the images.
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setXattr, tempDir, seededBytes, xattrsSupported } from './trees.ts';
+import { tempDir, seededBytes } from './trees.ts';
 import { textBytes } from './compress-tree.ts';
 import { upstreamTool } from './erofs-utils.ts';
-
-export const FP_XATTR = 'user.ishare.fp';
 
 export function writeCompressibleVersion(root: string, v: 1 | 2): void {
   for (const d of ['lib', 'etc', 'docs']) mkdirSync(join(root, d), { recursive: true });
@@ -41,18 +35,10 @@ function regularFiles(root: string): string[] {
   return out;
 }
 
-/** Set FP_XATTR on every file of `root` to the sha256 of its bytes. False when xattrs are unavailable. */
-export function fingerprintTree(root: string): boolean {
-  if (!xattrsSupported(root)) return false;
-  for (const p of regularFiles(root)) setXattr(p, FP_XATTR, createHash('sha256').update(readFileSync(p)).digest('hex'));
-  return true;
-}
-
 export interface CompressedPair {
   readonly dir: string;
   readonly srcs: [string, string];
   readonly images: [string, string];
-  readonly fingerprints: boolean;
 }
 
 /** Build v1 and v2 with `mkfsArgs` per image (e.g. [['-zlz4hc'], ['-zlz4hc']]); `same`: both from v1. */
@@ -60,17 +46,15 @@ export function buildCompressedPair(mkfsArgs: [string[], string[]], opts: { same
   const dir = tempDir('ishare-zpair-');
   const srcs: [string, string] = [join(dir, 'v1'), join(dir, opts.same ? 'v1' : 'v2')];
   const images: [string, string] = [join(dir, 'a.img'), join(dir, 'b.img')];
-  let fingerprints = true;
   for (const i of [0, 1] as const) {
     if (i === 1 && opts.same) continue;
     mkdirSync(srcs[i]);
     writeCompressibleVersion(srcs[i], i === 0 ? 1 : 2);
-    fingerprints = fingerprintTree(srcs[i]) && fingerprints;
   }
   for (const i of [0, 1] as const) {
     execFileSync(upstreamTool('mkfs.erofs'), ['-T0', '--xattr-inode-digest', ...mkfsArgs[i], images[i], srcs[i]], { stdio: ['ignore', 'ignore', 'pipe'] });
   }
-  return { dir, srcs, images, fingerprints };
+  return { dir, srcs, images };
 }
 
 /** Files dump.erofs reports with a compressed layout (1 full, 3 compact), by image path. */

@@ -168,3 +168,18 @@ export function snapshotTree(root: string): Map<string, TreeEntry> {
 export function hasCommand(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 }
+
+/** Distinct inodes of non-empty regular files under `root`: the files mkfs fingerprints. */
+export function nonEmptyFileInodes(root: string): number {
+  const seen = new Set<string>();
+  const walk = (abs: string): void => {
+    for (const name of readdirSync(abs)) {
+      const p = join(abs, name);
+      const st = lstatSync(p);
+      if (st.isDirectory()) walk(p);
+      else if (st.isFile() && st.size > 0) seen.add(`${st.dev}:${st.ino}`);
+    }
+  };
+  walk(root);
+  return seen.size;
+}

@@ -2,6 +2,7 @@
 // never a stack trace unless ISHARE_DEBUG=1; a reader that closes the pipe early is not an error.
 import { Command } from 'commander';
 import { classify, isEpipe } from './errors.ts';
+import { expandGetoptOptional } from './options.ts';
 
 /** One command = one module exporting `register`, so adding a command is one file + one line. */
 export type Register = (program: Command) => void;
@@ -35,7 +36,7 @@ export async function runCli(commands: readonly Register[], argv: readonly strin
   const debug = process.env.ISHARE_DEBUG === '1';
   let code = 0;
   try {
-    await buildProgram(commands).parseAsync([...argv]);
+    await buildProgram(commands).parseAsync(expandGetoptOptional(argv));
   } catch (e) {
     if (isEpipe(e)) process.exit(0);
     const verdict = classify(e, debug);

@@ -73,9 +73,9 @@ export function compareDetails(row: LabelledResult): string[] {
   const served = (p: PhaseStats): string => p.perImage.map((x, i) => `${row.names[i] ?? x.image} ${x.pages}`).join(', ');
   const lines = [
     `policy ${r.policy}, ${r.workers} worker${r.workers === 1 ? '' : 's'}, pool ${Math.round(r.poolBytes / MiB)} MiB, `
-      + `domain ${r.domainId === '' ? '(none)' : JSON.stringify(r.domainId)}; ${what(r, r.noShare)}`,
+      + `domain ${JSON.stringify(r.domainId)}; ${what(r, r.noShare)}`,
     `shared inodes ${s.sharedInodes}, inodes attached ${s.filesShared} (${s.inodesJoined} joined a page cache another inode filled), `
-      + `size-mismatch refusals ${s.sizeMismatch}, data-path-mismatch refusals ${s.dataPathMismatch}`
+      + `size-mismatch refusals ${s.sizeMismatch}, data-path-mismatch refusals ${s.dataPathMismatch}, malformed-fingerprint refusals ${s.badFingerprint}`
       + (s.verify ? `; verify: ${s.verifiedJoins} files proved their content, ${s.verifyRefusals} refused` : ''),
     `real inode for shared reads: from the processing list ${s.realInodeFromProcessing}, from the backing list ${s.realInodeFromBacking}`,
     `device pages served (inline tails excluded): no share ${served(r.noShare)}; share ${served(s)}`,

@@ -3,10 +3,6 @@ import { statSync } from 'node:fs';
 import { ErofsImage } from './engine.ts';
 import { UsageError } from './errors.ts';
 
-export interface OpenOptions {
-  fingerprintXattr?: string;
-}
-
 /** Check the path is a readable regular file before the reader sees it, so the message names the path. */
 export function checkImagePath(path: string): void {
   let st;
@@ -21,16 +17,14 @@ export function checkImagePath(path: string): void {
   if (st.isDirectory()) throw new UsageError(`${path}: is a directory, not an image`);
 }
 
-export async function openImage(path: string, opts: OpenOptions = {}): Promise<ErofsImage> {
+export async function openImage(path: string): Promise<ErofsImage> {
   checkImagePath(path);
-  const o: { fingerprintXattr?: string } = {};
-  if (opts.fingerprintXattr !== undefined) o.fingerprintXattr = opts.fingerprintXattr;
-  return ErofsImage.open(path, o);
+  return ErofsImage.open(path);
 }
 
 /** Run `fn` with an open image and always close it. */
-export async function withImage<T>(path: string, opts: OpenOptions, fn: (img: ErofsImage) => Promise<T> | T): Promise<T> {
-  const img = await openImage(path, opts);
+export async function withImage<T>(path: string, fn: (img: ErofsImage) => Promise<T> | T): Promise<T> {
+  const img = await openImage(path);
   try {
     return await fn(img);
   } finally {

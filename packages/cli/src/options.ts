@@ -28,9 +28,19 @@ export function parseUuid(v: string): string {
   return s;
 }
 
-export function parseXattrName(v: string): string {
-  if (!/^(user|trusted|security)\.[^\0]+$/.test(v) || Buffer.byteLength(v) > 255) throw new InvalidArgumentError('expected an xattr name like trusted.erofs.fingerprint');
+/** An --xattr-inode-digest name: any 1..255-byte name, split by mkfs (user./trusted./... or a hidden one). */
+export function parseDigestNameOption(v: string): string {
+  if (v.length === 0 || v.includes('\0') || Buffer.byteLength(v) > 255) throw new InvalidArgumentError('expected an xattr name of 1..255 bytes, like erofs.fingerprint.v1 or trusted.fp');
   return v;
+}
+
+/**
+ * Options whose value is optional the getopt way (only `--opt=VALUE` gives one), as mkfs.erofs
+ * takes them. A bare one becomes `--opt=DEFAULT`, so it never swallows the next argument.
+ */
+const GETOPT_OPTIONAL: Record<string, string> = { '--xattr-inode-digest': 'erofs.fingerprint.v1' };
+export function expandGetoptOptional(argv: readonly string[]): string[] {
+  return argv.map((a) => (Object.hasOwn(GETOPT_OPTIONAL, a) ? `${a}=${GETOPT_OPTIONAL[a]}` : a));
 }
 
 export function parsePositiveInt(v: string): number {

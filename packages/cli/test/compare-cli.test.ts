@@ -88,7 +88,7 @@ test.serial('the table: the seed\'s columns in MiB, the details, the chart and t
   t.regex(r.text, new RegExp(`\\| +Yes +\\| +${mib(yes)} +\\| +${((1 - yes / no) * 100).toFixed(1)}% +\\|`));
   t.regex(r.text, /app +\+/);
   t.regex(r.text, /1\.0 & 1\.1/);
-  t.regex(r.text, /^shared inodes \d+, inodes attached \d+ \(\d+ joined .*size-mismatch refusals 0, data-path-mismatch refusals 0$/m);
+  t.regex(r.text, /^shared inodes \d+, inodes attached \d+ \(\d+ joined .*size-mismatch refusals 0, data-path-mismatch refusals 0, malformed-fingerprint refusals 0$/m);
   t.regex(r.text, /^device pages served .*app-1\.0 \d+, app-1\.1 \d+/m);
   const d = JSON.parse(readFileSync(outJson, 'utf8')) as CompareJson;
   t.is(d.share.pageCacheBytes, yes);
@@ -122,6 +122,30 @@ test.serial('ishare read --json: one side of the experiment', async (t) => {
   t.is(text.status, 0, text.stderr);
   t.regex(text.text, /^page cache +\d+\.\d MiB/m);
   t.regex(text.text, /^lookups +\d+ hits, \d+ misses/m);
+});
+
+test.serial('read, compare and stress name the domain (default "ishare", --domain changes it) and warn about an image without fingerprints', async (t) => {
+  const nofp = join(pair.dir, 'nofp.img');
+  t.is((await ishare(['mkfs', '--no-fingerprint', nofp, pair.srcs[1]])).status, 0);
+  const warn = /warning: .*nofp\.img: inode_share requested but the image has no fingerprints; mounted without sharing/;
+  const read = await ishare(['read', pair.images[0], nofp, '--share', '--workers', '1'], env);
+  t.is(read.status, 0, read.stderr);
+  t.regex(read.text, /domain "ishare"/);
+  t.regex(read.text, warn);
+  const other = await ishare(['read', pair.images[0], '--share', '--domain', 'team-b', '--workers', '1'], env);
+  t.regex(other.text, /domain "team-b"/);
+  const cmp = await ishare(['compare', pair.images[0], nofp, '--workers', '1'], env);
+  t.is(cmp.status, 0, cmp.stderr);
+  t.regex(cmp.text, /domain "ishare"/);
+  t.regex(cmp.text, warn);
+  // Nothing is shared with the unfingerprinted image: the share figure is the no-share figure.
+  const cj = json<CompareJson>(await ishare(['compare', pair.images[0], nofp, '--workers', '1', '--json', '--domain', 'x'], env));
+  t.is(cj.domainId, 'x');
+  t.is(cj.share.pageCacheBytes, expectedShare([pair.srcs[0]]) + expectedNoShare([pair.srcs[1]]), 'the fingerprinted image shares only within itself');
+  const st = await ishare(['stress', pair.images[0], nofp, '--ops', '200', '--workers', '1', '--no-decoys', '--no-chaos', '--domain', 'stress-x'], env);
+  t.is(st.status, 0, st.stderr);
+  t.regex(st.text, warn);
+  t.regex(st.text, /stress-x/);
 });
 
 const BAD: [string, string[], RegExp][] = [

@@ -1,10 +1,11 @@
 // extract: images made by mkfs.erofs (flat and chunked) and by our mkfs come back as the source tree.
 import test from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeEdgeTree, snapshotTree, tempDir, removeDir, hasCommand, type TreeEntry } from '../../../test/helpers/trees.ts';
 import { ishare, isOneErrorLine, mkfsErofs } from './helpers/run.ts';
+import { upstreamTool } from '../../../test/helpers/erofs-utils.ts';
 
 let dir = '';
 let refSrc = '';
@@ -171,4 +172,69 @@ test('a name with a slash in a (crafted) image cannot make extract write outside
   t.regex(r.stderr, /not a valid file name/);
   t.false(existsSync(join(dir, escaped)), 'nothing written outside DIR');
   t.false(existsSync(join(dir, 'evil-out')), 'the directories extract made are gone, parents included');
+});
+
+// What fsck.erofs --extract (upstream 1.9.3) gives back is the reference for owners, sockets and times.
+function ownerView(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (rel: string): void => {
+    for (const name of readdirSync(join(root, rel)).sort()) {
+      const r = rel ? `${rel}/${name}` : name;
+      const st = lstatSync(join(root, r), { bigint: true });
+      // Node sets times through a double: compare to the millisecond (floored, so pre-1970 times too).
+      const ms = st.mtimeNs / 1_000_000n - (st.mtimeNs % 1_000_000n < 0n ? 1n : 0n);
+      out[r] = `${st.uid}:${st.gid} ${(st.mode & 0o170000n).toString(8)} ${(st.mode & 0o7777n).toString(8)} ${ms}`;
+      if (st.isDirectory()) walk(r);
+    }
+  };
+  walk('');
+  return out;
+}
+
+test('extract as root restores owners and setgid after chown, makes sockets and keeps pre-1970 times, as fsck.erofs --extract does', async (t) => {
+  if (process.getuid?.() !== 0) { t.log('skipped: owners are only restored as root'); t.pass(); return; }
+  const src = join(dir, 'owners-src');
+  mkdirSync(join(src, 'etc'), { recursive: true });
+  writeFileSync(join(src, 'etc/shadow'), 'root:*:1:0:99999:7:::\n');
+  chownSync(join(src, 'etc/shadow'), 0, 42);
+  writeFileSync(join(src, 'sg'), 'setgid binary');
+  chownSync(join(src, 'sg'), 1000, 50);
+  chmodSync(join(src, 'sg'), 0o2755);
+  writeFileSync(join(src, 'old'), 'from 1960');
+  utimesSync(join(src, 'old'), '-315619199.5', '-315619199.5');
+  symlinkSync('old', join(src, 'link'));
+  lchownSync(join(src, 'link'), 7, 8);
+  const sock = spawnSync(process.execPath, ['-e', "const n=require('net'),f=require('fs');const s=n.createServer().listen(process.argv[1]+'.l',()=>{f.linkSync(process.argv[1]+'.l',process.argv[1]);s.close()})", join(src, 'sock')]);
+  t.is(sock.status, 0);
+  const image = join(dir, 'owners.img');
+  t.is((await ishare(['mkfs', image, src])).status, 0);
+  const out = join(dir, 'out-owners');
+  const r = await ishare(['extract', image, out]);
+  t.is(r.status, 0, r.stderr);
+  const ref = join(dir, 'ref-owners');
+  const f = spawnSync(upstreamTool('fsck.erofs'), [`--extract=${ref}`, image], { encoding: 'utf8' });
+  t.is(f.status, 0, `${f.stdout}${f.stderr}`);
+  t.deepEqual(ownerView(out), ownerView(ref));
+  t.deepEqual(ownerView(out), ownerView(src), 'and both equal the source');
+  t.true(lstatSync(join(out, 'sock')).isSocket());
+  t.is(lstatSync(join(out, 'etc/shadow')).gid, 42);
+});
+
+test('extract --xattrs gives back the tree\'s xattrs and never the fingerprint, hidden or visible', async (t) => {
+  if (!hasCommand('getfattr')) { t.log('skipped: getfattr missing'); t.pass(); return; }
+  const src = join(dir, 'fpx-src');
+  mkdirSync(src);
+  writeFileSync(join(src, 'a'), 'content a');
+  writeFileSync(join(src, 'b'), 'content b');
+  execFileSync('setfattr', ['-n', 'trusted.kept', '-v', 'yes', join(src, 'a')]);
+  const dump = (root: string): string => execFileSync('getfattr', ['-R', '-d', '-m', '-', '-e', 'hex', '.'], { cwd: root, encoding: 'utf8' });
+  for (const args of [[], ['--xattr-inode-digest=trusted.fp']]) {
+    const image = join(dir, `fpx${args.length}.img`);
+    t.is((await ishare(['mkfs', ...args, image, src])).status, 0);
+    const out = join(dir, `out-fpx${args.length}`);
+    const r = await ishare(['extract', '--xattrs', image, out]);
+    t.is(r.status, 0, r.stderr);
+    t.is(dump(out), dump(src), args.join(' ') || 'default name');
+    t.regex(r.text, /1 xattrs/);
+  }
 });

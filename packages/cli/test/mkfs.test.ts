@@ -2,12 +2,14 @@
 // an image the reference tools accept.
 import test from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeEdgeTree, snapshotTree, tempDir, removeDir, hasCommand, type TreeEntry } from '../../../test/helpers/trees.ts';
 import type { LsEntry } from '../src/commands/ls.ts';
 import type { InspectReport } from '../src/commands/inspect.ts';
 import { ishare, json } from './helpers/run.ts';
+import { upstreamTool } from '../../../test/helpers/erofs-utils.ts';
 import { assertListingMatchesSource, byPath } from './helpers/compare.ts';
 
 interface Report { image: string; inodes: number; files: number; dirs: number; symlinks: number; others: number; hardlinks: number; fingerprinted: number; blocks: number; bytes: number; blockSize: number }
@@ -82,17 +84,25 @@ test('--no-fingerprint writes none', async (t) => {
   const rep = await inspect(image);
   t.is(rep.fingerprinted, 0);
   t.false(rep.superblock.featureCompat.includes('ishare_xattrs'));
-  t.true((await list(image)).every((e) => e.fingerprint === undefined && !('trusted.erofs.fingerprint' in e.xattrs)));
+  t.is(rep.superblock.ishare, null);
+  t.deepEqual(rep.superblock.xattrPrefixes, []);
+  t.true((await list(image)).every((e) => e.fingerprint === undefined));
 });
 
-test('--fingerprint-xattr NAME stores the fingerprint under that name', async (t) => {
-  const { image } = await build(['--fingerprint-xattr', 'user.fp']);
-  const plain = byPath(await list(image));
-  t.truthy(plain.get('/dup-a')!.xattrs['user.fp']);
-  t.false('trusted.erofs.fingerprint' in plain.get('/dup-a')!.xattrs);
-  const named = byPath(await list(image, ['--fingerprint-xattr', 'user.fp']));
-  t.truthy(named.get('/dup-a')!.fingerprint);
-  t.is(named.get('/dup-a')!.fingerprint, named.get('/dup-b')!.fingerprint);
+test('--xattr-inode-digest=NAME stores the fingerprint under that name, as mkfs.erofs does', async (t) => {
+  const { image } = await build(['--xattr-inode-digest=user.fp']);
+  const rep = await inspect(image);
+  t.deepEqual(rep.superblock.ishare, { prefixId: 0, fingerprintName: 'user.fp' });
+  const p = byPath(await list(image));
+  const a = p.get('/dup-a')!;
+  // Under user. the name is visible: value "sha256:" + the digest the fingerprint field shows.
+  t.is(a.xattrs['user.fp'], Buffer.concat([Buffer.from('sha256:'), Buffer.from(a.fingerprint!, 'hex')]).toString('hex'));
+  t.is(a.fingerprint, createHash('sha256').update(readFileSync(join(src, 'dup-a'))).digest('hex'));
+  t.is(a.fingerprint, p.get('/dup-b')!.fingerprint);
+  // A bare --xattr-inode-digest (getopt's optional argument) means the default and takes no operand.
+  const bare = await build(['--xattr-inode-digest']);
+  t.deepEqual((await inspect(bare.image)).superblock.ishare, { prefixId: 0, fingerprintName: 'erofs.fingerprint.v1' });
+  t.false('erofs.fingerprint.v1' in byPath(await list(bare.image)).get('/dup-a')!.xattrs, 'the default name is hidden');
 });
 
 test('--no-xattrs drops the source xattrs but keeps fingerprints', async (t) => {
@@ -136,8 +146,13 @@ for (const kind of ['tar', 'tar.gz'] as const) {
 
 test('fsck.erofs accepts our image and the kernel can mount it', async (t) => {
   const { image } = await build([]);
+  // Upstream 1.9.3 reads the fingerprint format and checks every digest against the data.
+  const u = spawnSync(upstreamTool('fsck.erofs'), ['--xattr-inode-digest', '--extract', image], { encoding: 'utf8' });
+  t.is(u.status, 0, `${u.stdout}${u.stderr}`);
+  // Debian's 1.5 predates long xattr prefixes (INCOMPAT 0x40): it checks the image without fingerprints.
   if (hasCommand('fsck.erofs')) {
-    const r = spawnSync('fsck.erofs', ['--extract', image], { encoding: 'utf8' });
+    const plain = await build(['--no-fingerprint']);
+    const r = spawnSync('fsck.erofs', ['--extract', plain.image], { encoding: 'utf8' });
     t.is(r.status, 0, `${r.stdout}${r.stderr}`);
   } else t.log('fsck.erofs not installed: check skipped');
   const mnt = join(dir, 'mnt');

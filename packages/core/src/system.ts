@@ -11,7 +11,7 @@ import {
   inodeTableInit, iget, iput, ihold, tryEvict, pruneIcache, forEachInode, inodeMount, inodeCount,
   inodeOpenAdd, inodesInUse, inodeLruCount, I_DEDUP,
 } from './vfs/inode.ts';
-import { pageCacheInit } from './vfs/pagecache.ts';
+import { invalidateMappingPages, pageCacheInit } from './vfs/pagecache.ts';
 import { shrinkPageLru } from './vfs/reclaim.ts';
 import {
   mountAlloc, mountFree, mountSetDying, mountState, mountOpenAdd, mountOpenCount, mountParams,
@@ -22,9 +22,8 @@ import { constants as bufferConstants } from 'node:buffer';
 import type { OpenFile } from './vfs/file.ts';
 import { erofsSb, erofsSbRelease, erofsSbReleaseAll, erofsCheckImage } from './fs/erofs/super.ts';
 import { erofsInodeOps } from './fs/erofs/inode.ts';
-import { ishareOf, policyCode, type RealInodePolicy } from './fs/erofs/ishare.ts';
+import { ishareCheckOpen, ishareFadviseDontneed, ishareOf, policyCode, type RealInodePolicy } from './fs/erofs/ishare.ts';
 import { ErofsError } from './erofs/errors.ts';
-import { DEFAULT_FINGERPRINT_XATTR } from './erofs/format.ts';
 import { hooksAttach, hooksRefresh } from './debug/hooks.ts';
 
 export interface SystemConfig {
@@ -44,15 +43,25 @@ export interface SystemConfig {
 }
 
 export interface MountOptions {
+  /** -o inode_share: needs a domain id (mainline refuses it alone with EINVAL). */
   inodeShare?: boolean;
+  /** -o domain_id=ID: files share page cache only within one domain. */
   domainId?: string;
-  fingerprintXattr?: string;
   /**
    * Verified sharing: a file shares its page cache only once its content hashes to its fingerprint
    * (fs/erofs/verify.ts). Without it a forged fingerprint in the same domain poisons the cache.
    */
   verify?: boolean;
 }
+
+/** open(2) flags the core distinguishes. */
+export interface OpenFlags {
+  /** O_DIRECT: refused (EINVAL) on a shared file; on a private one reads still go through the cache. */
+  direct?: boolean;
+}
+
+/** posix_fadvise advice. */
+export type FadviseAdvice = 'normal' | 'random' | 'sequential' | 'willneed' | 'dontneed' | 'noreuse';
 
 export interface MountResult {
   readonly mount: number;
@@ -137,11 +146,13 @@ export class System {
 
   /** mount -t erofs -o ro[,inode_share,domain_id=ID][,verify] IMAGE */
   mount(image: string, opts: MountOptions = {}): MountResult {
+    if (opts.inodeShare && !opts.domainId) {
+      throw new ErofsError('EINVAL', 'inode_share needs a domain id (mount -o inode_share,domain_id=ID): sharing is scoped to one domain');
+    }
     const params: MountParams = {
       image: resolvePath(image),
       inodeShare: opts.inodeShare ?? false,
       domainId: opts.domainId ?? '',
-      fingerprintXattr: opts.fingerprintXattr ?? DEFAULT_FINGERPRINT_XATTR,
       verify: opts.verify ?? false,
     };
     const check = erofsCheckImage(params);
@@ -182,7 +193,7 @@ export class System {
   }
 
   /** Open a regular file by path inside mount m. */
-  open(m: number, path: string): OpenFile {
+  open(m: number, path: string, flags: OpenFlags = {}): OpenFile {
     const a = this.arena;
     if (mountState(a, m) !== MS_ACTIVE) throw new ErofsError('ENOENT', `mount ${m} is not mounted`);
     mountOpenAdd(a, m, 1);
@@ -196,7 +207,16 @@ export class System {
       const slot = iget(a, m, ino.nid, this.kernel.ops);
       inodeOpenAdd(a, slot, 1);
       const dedup = ishareOf(a, slot);
-      if (dedup >= 0) ihold(a, dedup);
+      if (dedup >= 0) {
+        try {
+          ishareCheckOpen(flags.direct === true, path);
+        } catch (e) {
+          inodeOpenAdd(a, slot, -1);
+          iput(a, slot, this.kernel.ops);
+          throw e;
+        }
+        ihold(a, dedup);
+      }
       return {
         inode: slot, mapping: dedup >= 0 ? dedup : slot, mount: m, nid: ino.nid, size: ino.size, path, compressed: ino.compressed,
         raStart: 0, raSize: 0, prevIndex: -2, closed: false,
@@ -240,6 +260,36 @@ export class System {
 
   readahead(file: OpenFile, pos: number, len: number): number {
     return readaheadRange(this.kernel, file, pos, len);
+  }
+
+  /**
+   * posix_fadvise(fd, offset, len, advice); len 0 means to the end of the file. DONTNEED drops the
+   * unused cached pages wholly inside the range (generic_fadvise's rounding) and returns how many;
+   * on a shared file it acts on the shared inode (erofs_ishare_fadvise). WILLNEED reads ahead.
+   */
+  fadvise(file: OpenFile, offset: number, len: number, advice: FadviseAdvice): number {
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(len) || len < 0) {
+      throw new ErofsError('EINVAL', `fadvise: bad range offset ${offset} length ${len}`);
+    }
+    if (file.closed) throw new ErofsError('EINVAL', `fadvise on a closed file (${file.path})`);
+    if (advice === 'willneed') return readaheadRange(this.kernel, file, offset, len === 0 ? Math.max(0, file.size - offset) : len);
+    if (advice !== 'dontneed') return 0;
+    if (file.size === 0) return 0;
+    const lastPage = Math.floor((file.size - 1) / PAGE_SIZE);
+    const start = Math.ceil(offset / PAGE_SIZE);
+    let end: number;
+    if (len === 0) {
+      end = lastPage; // to the end of the file
+    } else {
+      const endbyte = offset + len - 1;
+      end = Math.floor(endbyte / PAGE_SIZE);
+      if ((endbyte + 1) % PAGE_SIZE !== 0) end--; // a partly covered last page stays
+    }
+    end = Math.min(end, lastPage);
+    if (end < start) return 0;
+    return file.mapping !== file.inode
+      ? ishareFadviseDontneed(this.arena, file.mapping, start, end)
+      : invalidateMappingPages(this.arena, file.mapping, start, end);
   }
 
   /** echo 3 > /proc/sys/vm/drop_caches: drop clean unpinned pages, then unused inodes. */

@@ -10,6 +10,7 @@ import {
   DE,
   DIRENT_SIZE,
   EROFS_SUPER_OFFSET,
+  FEATURE_COMPAT,
   ErofsError,
   ErofsImage,
   FEATURE_INCOMPAT,
@@ -20,7 +21,7 @@ import {
   type ErofsInode,
 } from '../src/erofs/index.ts';
 import { hasCommand, removeDir, seededBytes, setXattr, tempDir, xattrsSupported } from '../../../test/helpers/trees.ts';
-import { buildImage, fixChecksum, type SynthDir, type SynthNode } from './erofs-synth.ts';
+import { buildImage, fingerprintValue, fixChecksum, sha256, type SynthDir, type SynthNode } from './erofs-synth.ts';
 
 interface Ctx {
   dir: string;
@@ -42,7 +43,7 @@ function synthTree(): SynthDir {
       a: { type: 'dir', entries: { b: { type: 'dir', entries: { 'c.txt': { type: 'file', data: new TextEncoder().encode('deep\n') } } } } },
       chunks: { type: 'file', data: sparse, layout: 'chunk', chunkBits: 1, indexes: true, holes: true, xattrs: [['user.s', 'shared']], shared: ['user.s'] },
       blockmap: { type: 'file', data: new Uint8Array(seededBytes(512 * 7 + 9, 4)), layout: 'chunk', chunkBits: 0 },
-      inline: { type: 'file', data: new Uint8Array(seededBytes(700, 5)), layout: 'inline', xattrs: [['trusted.erofs.fingerprint', 'fp'], ['user.s', 'shared']], shared: ['user.s'] },
+      inline: { type: 'file', data: new Uint8Array(seededBytes(700, 5)), layout: 'inline', xattrs: [['trusted.erofs.tag', 'fp'], ['erofs.fingerprint.v1', fingerprintValue(sha256(seededBytes(700, 5)))], ['user.s', 'shared']], shared: ['user.s'] },
       plain: { type: 'file', data: new Uint8Array(seededBytes(1536, 6)), layout: 'plain' },
       link: { type: 'symlink', target: 'a/b/c.txt' },
       many: { type: 'dir', entries: many },
@@ -52,7 +53,7 @@ function synthTree(): SynthDir {
 
 test.before((t) => {
   const dir = tempDir('erofs-bad-');
-  const synth = buildImage(synthTree(), { blockSize: 512, longPrefixes: ['trusted.erofs.'] });
+  const synth = buildImage(synthTree(), { blockSize: 512, longPrefixes: ['trusted.erofs.', 'erofs.fingerprint.v1'], ishare: 1 });
   let plain = synth;
   if (hasCommand('mkfs.erofs')) {
     const src = join(dir, 'src');
@@ -163,7 +164,7 @@ test('a truncated image whose block count was patched to match fails ETRUNCATED 
   const img = t.context.plain;
   const bs = 1 << img[EROFS_SUPER_OFFSET + SB.blkszbits]!;
   const cutBlocks = Math.floor(img.length / bs) - 1;
-  const cut = patched(img.subarray(0, cutBlocks * bs), (_b, dv) => dv.setUint32(EROFS_SUPER_OFFSET + SB.blocks, cutBlocks, true));
+  const cut = patched(img.subarray(0, cutBlocks * bs), (_b, dv) => dv.setUint32(EROFS_SUPER_OFFSET + SB.blocksLo, cutBlocks, true));
   const e = expectError(t, () => exerciseAll(ErofsImage.fromBuffer(cut)), 'ETRUNCATED', { offset: true });
   t.truthy(e);
 });
@@ -230,7 +231,7 @@ test('opening a missing file is ENOENT naming the path', (t) => {
 // ---- inodes and directories ----
 
 test('root nid out of range is ECORRUPT with the offset', (t) => {
-  const b = patched(t.context.plain, (_x, dv) => dv.setUint16(EROFS_SUPER_OFFSET + SB.rootNid, 0xffff, true));
+  const b = patched(t.context.plain, (_x, dv) => dv.setUint16(EROFS_SUPER_OFFSET + SB.rootnid2b, 0xffff, true));
   t.true(0xffff * 32 > b.length, 'the small image has no slot 65535');
   expectError(t, () => ErofsImage.fromBuffer(b), 'ECORRUPT', { offset: true, message: /nid 65535 out of range/ });
 });
@@ -358,8 +359,8 @@ test('xattr ibody damage is ECORRUPT', (t) => {
   const src = t.context.synth;
   const img = ErofsImage.fromBuffer(src);
   const ino = img.resolve('/inline');
-  t.deepEqual(img.xattrs(ino).map((x) => x.name), ['user.s', 'trusted.erofs.fingerprint']);
-  t.is(img.fingerprint(ino), Buffer.from('fp').toString('hex'));
+  t.deepEqual(img.xattrs(ino).map((x) => x.name), ['user.s', 'trusted.erofs.tag']);
+  t.is(img.fingerprint(ino), sha256(seededBytes(700, 5)).toString('hex'));
   const base = ino.iloc + ino.inodeSize;
   const many = patched(src, (x) => { x[base + 4] = 200; });
   expectError(t, () => ErofsImage.fromBuffer(many).xattrs(ErofsImage.fromBuffer(many).resolve('/inline')), 'ECORRUPT', { offset: true });
@@ -479,4 +480,61 @@ test('a sparse file larger than one buffer: readFile refuses with EINVAL, ranged
   t.deepEqual(img.mapBlocks(huge, 2 ** 41), { kind: 'hole', logical: 0, length: 2 ** 42, physical: -1 });
   expectError(t, () => img.readFile(huge), 'EINVAL', { message: /too large for one buffer/ });
   t.deepEqual(img.read(huge, 2 ** 42 - 10, 100), new Uint8Array(10));
+});
+
+// ---- the ishare fingerprint (upstream format) ----
+
+test('ishare_xattr_prefix_id at or past the prefix count is a corrupt superblock (as super.c has it)', (t) => {
+  const src = t.context.synth;
+  t.is(ErofsImage.fromBuffer(src).sb.ishareXattrPrefixId, 1);
+  for (const id of [2, 0x7f, 0xff]) {
+    const b = patched(src, (x) => { x[EROFS_SUPER_OFFSET + SB.ishareXattrPrefixId] = id; });
+    expectError(t, () => ErofsImage.fromBuffer(b), 'ECORRUPT', { offset: true, message: new RegExp(`invalid ishare xattr prefix id ${id} \\(image has 2 long xattr name prefixes\\)`) });
+  }
+  // Without the compat bit the byte means nothing (fsck.erofs only checks it when the bit is set).
+  const off = patched(src, (x, dv) => {
+    x[EROFS_SUPER_OFFSET + SB.ishareXattrPrefixId] = 9;
+    dv.setUint32(EROFS_SUPER_OFFSET + SB.featureCompat, dv.getUint32(EROFS_SUPER_OFFSET + SB.featureCompat, true) & ~FEATURE_COMPAT.ISHARE_XATTRS, true);
+  });
+  const img = ErofsImage.fromBuffer(off);
+  t.false(img.sb.hasFingerprints);
+  t.is(img.fingerprint(img.resolve('/inline')), undefined, 'no fingerprints without the compat bit');
+});
+
+test('a corrupt long-prefix table is ECORRUPT on first use, never a wrong name', (t) => {
+  const src = t.context.synth;
+  const start = new DataView(src.buffer, src.byteOffset).getUint32(EROFS_SUPER_OFFSET + SB.xattrPrefixStart, true) * 4;
+  for (const len of [0, 257, 0xffff]) {
+    const b = patched(src, (_x, dv) => dv.setUint16(start, len, true));
+    const img = ErofsImage.fromBuffer(b);
+    expectError(t, () => img.fingerprint(img.resolve('/inline')), 'ECORRUPT', { offset: true, message: /long xattr prefix 0 has bogus length/ });
+    expectError(t, () => img.xattrs(img.resolve('/inline')), 'ECORRUPT', { message: /bogus length/ });
+  }
+  // The table's start pointed past the image end: ETRUNCATED.
+  const far = patched(src, (_x, dv) => dv.setUint32(EROFS_SUPER_OFFSET + SB.xattrPrefixStart, 0x3fffffff, true));
+  const img = ErofsImage.fromBuffer(far);
+  expectError(t, () => img.fingerprintName(), 'ETRUNCATED');
+});
+
+test('a fingerprint of the wrong length or prefix is refused (counted as bad, not a digest)', (t) => {
+  const src = t.context.synth;
+  const img = ErofsImage.fromBuffer(src);
+  const ino = img.resolve('/inline');
+  const want = sha256(seededBytes(700, 5)).toString('hex');
+  t.deepEqual(img.fingerprintResult(ino), { status: 'ok', hex: want });
+  // Find the fingerprint entry's value in the ibody: "sha256:" + the digest, once.
+  const needle = Buffer.from(fingerprintValue(sha256(seededBytes(700, 5))));
+  const at = Buffer.from(src).indexOf(needle, ino.iloc);
+  t.true(at > ino.iloc);
+  const wrongPrefix = patched(src, (x) => { x.set(Buffer.from('sha512:'), at); });
+  const a = ErofsImage.fromBuffer(wrongPrefix);
+  t.like(a.fingerprintResult(a.resolve('/inline')), { status: 'bad' });
+  t.is(a.fingerprint(a.resolve('/inline')), undefined);
+  t.deepEqual(a.xattrs(a.resolve('/inline')).map((x) => x.name), ['user.s', 'trusted.erofs.tag'], 'the rest of the xattrs still read');
+  // e_value_size 38 (one byte short): the entry still parses (same padded size), the value is refused.
+  const short = patched(src, (_x, dv) => dv.setUint16(at - 4 + 2, 38, true));
+  const b = ErofsImage.fromBuffer(short);
+  const r = b.fingerprintResult(b.resolve('/inline'));
+  t.like(r, { status: 'bad' });
+  t.regex((r as { reason: string }).reason, /38 bytes, not 39/);
 });

@@ -172,7 +172,7 @@ for (const variant of UNCOMPRESSED) {
       // -T0 pins every timestamp to 0; mkfs 1.5's compact inodes carry no mtime, so they read as
       // the build time (as the kernel shows them); otherwise mkfs keeps the source's seconds.
       if (variant === 'T0') t.is(inode.mtime, 0, `${path} mtime`);
-      else if (inode.compact && inode.mtime !== Math.floor(st.mtimeMs / 1000)) t.is(inode.mtime, img.sb.buildTime, `${path} mtime`);
+      else if (inode.compact && inode.mtime !== Math.floor(st.mtimeMs / 1000)) t.is(inode.mtime, img.sb.epoch, `${path} mtime`);
       else if (path !== '/' && inode.type !== 'dir') t.is(inode.mtime, Math.floor(st.mtimeMs / 1000), `${path} mtime`);
       n++;
     }

@@ -20,11 +20,12 @@ import {
   type MappingOut,
 } from '../src/erofs/index.ts';
 import { hasCommand, removeDir, seededBytes as seededBuffer, tempDir } from '../../../test/helpers/trees.ts';
-import { buildImage, fixChecksum, type SynthDir, type SynthNode } from './erofs-synth.ts';
+import { buildImage, fingerprintValue, fixChecksum, type SynthDir, type SynthNode } from './erofs-synth.ts';
 
 const enc = new TextEncoder();
 const seededBytes = (n: number, seed: number): Uint8Array => new Uint8Array(seededBuffer(n, seed));
 const BUILD_TIME = 1_700_000_000;
+const DIGEST = seededBytes(32, 99);
 
 function makeTree(bs: number): SynthDir {
   const big: Record<string, SynthNode> = {};
@@ -39,7 +40,7 @@ function makeTree(bs: number): SynthDir {
     entries: {
       plain: {
         type: 'file', data: seededBytes(bs * 3 + 17, 1), layout: 'plain',
-        xattrs: [['user.a', 'A'], ['trusted.erofs.fingerprint', new Uint8Array([0xde, 0xad, 0xbe, 0xef])]],
+        xattrs: [['user.a', 'A'], ['erofs.fingerprint.v1', fingerprintValue(DIGEST)]],
       },
       inline: { type: 'file', data: seededBytes(bs * 2 + 33, 2), layout: 'inline', mode: 0o600, uid: 1000, gid: 100, mtime: BUILD_TIME + 123 },
       'chunk-map': { type: 'file', data: seededBytes(bs * 9 + 5, 3), layout: 'chunk', chunkBits: 1 },
@@ -82,10 +83,11 @@ function flatten(dir: SynthDir, prefix = ''): Map<string, SynthNode> {
   return out;
 }
 
-function open(bs: number, compact: boolean, opts?: { fingerprintXattr?: string }): { img: ErofsImage; tree: SynthDir; bytes: Uint8Array } {
+function open(bs: number, compact: boolean, ishare = 1): { img: ErofsImage; tree: SynthDir; bytes: Uint8Array } {
   const tree = makeTree(bs);
-  const bytes = buildImage(tree, { blockSize: bs, compact, buildTime: BUILD_TIME, longPrefixes: ['trusted.erofs.'] });
-  return { img: ErofsImage.fromBuffer(bytes, opts), tree, bytes };
+  // Prefix 1 is upstream's hidden fingerprint name (base index 0), named by ishare_xattr_prefix_id.
+  const bytes = buildImage(tree, { blockSize: bs, compact, buildTime: BUILD_TIME, longPrefixes: ['trusted.erofs.', 'erofs.fingerprint.v1'], ishare });
+  return { img: ErofsImage.fromBuffer(bytes), tree, bytes };
 }
 
 test('crc32c is the raw Castagnoli register (no final xor)', (t) => {
@@ -124,7 +126,8 @@ for (const { bs, compact } of VARIANTS) {
       if (n.type === 'symlink') t.is(img.readlink(inode), n.target, path);
       if (n.type === 'chardev' || n.type === 'blockdev') t.is(inode.rdev, n.rdev ?? 0, path);
       const xs = img.xattrs(inode);
-      const wantX = (n.xattrs ?? []).map(([k, v]) => [k, typeof v === 'string' ? enc.encode(v) : v] as const);
+      // Names outside every namespace (base index 0) are hidden from listxattr, as the kernel hides them.
+      const wantX = (n.xattrs ?? []).filter(([k]) => /^(user|trusted|security)\./.test(k)).map(([k, v]) => [k, typeof v === 'string' ? enc.encode(v) : v] as const);
       // On-disk order: shared ones first, then inline ones.
       const shared = wantX.filter(([k]) => (n.shared ?? []).includes(k));
       const inline = wantX.filter(([k]) => !(n.shared ?? []).includes(k));
@@ -133,14 +136,19 @@ for (const { bs, compact } of VARIANTS) {
     t.deepEqual([...seen].sort(), [...want.keys()].sort());
   });
 
-  test(`fingerprint xattr as hex, configurable name (${label})`, (t) => {
+  test(`fingerprint found through ishare_xattr_prefix_id, hidden from listxattr (${label})`, (t) => {
     const { img } = open(bs, compact);
-    t.is(img.fingerprintXattr, 'trusted.erofs.fingerprint');
-    t.is(img.fingerprint(img.resolve('/plain')), 'deadbeef');
+    t.is(img.fingerprintName(), 'erofs.fingerprint.v1');
+    t.is(img.fingerprint(img.resolve('/plain')), Buffer.from(DIGEST).toString('hex'));
     t.is(img.fingerprint(img.resolve('/inline')), undefined);
     t.is(img.fingerprint(img.resolve('/dir')), undefined, 'regular files only');
-    const other = open(bs, compact, { fingerprintXattr: 'user.a' }).img;
-    t.is(other.fingerprint(other.resolve('/plain')), '41');
+    t.deepEqual(img.xattrs(img.resolve('/plain')).map((x) => x.name), ['user.a']);
+    const raw = img.rawXattrs(img.resolve('/plain'));
+    t.deepEqual(raw.map((x) => [x.baseIndex, x.nameIndex, Buffer.from(x.rest).toString()]), [[1, 1, 'a'], [0, 0x81, 'erofs.fingerprint.v1']]);
+    // The id names the prefix: pointed at trusted.erofs. instead, nothing on /plain matches it.
+    const other = open(bs, compact, 0).img;
+    t.is(other.fingerprintName(), 'trusted.erofs.');
+    t.is(other.fingerprint(other.resolve('/plain')), undefined);
     t.deepEqual(img.getXattr(img.resolve('/dir'), 'trusted.erofs.tag'), enc.encode('long-prefixed'));
     t.is(img.getXattr(img.resolve('/dir'), 'trusted.erofs.nope'), undefined);
   });
@@ -317,19 +325,21 @@ for (const { bs, compact } of VARIANTS) {
 }
 
 test('long xattr prefixes are read from the packed inode when the image has one (FRAGMENTS)', (t) => {
-  // The prefix table as a file's data: u16 length, base index 4 (trusted.), infix "erofs.".
-  const table = new Uint8Array([7, 0, 4, ...enc.encode('erofs.')]);
+  // The prefix table as a file's data: u16 length, base index 4 (trusted.), infix "erofs.fp".
+  const table = new Uint8Array([9, 0, 4, ...enc.encode('erofs.fp')]);
+  const fp = fingerprintValue(DIGEST);
   const tree: SynthDir = {
     type: 'dir',
     entries: {
       packed: { type: 'file', data: table, layout: 'plain' },
-      f: { type: 'file', data: enc.encode('x'), xattrs: [['trusted.erofs.fingerprint', new Uint8Array([1, 2, 3])]] },
+      f: { type: 'file', data: enc.encode('x'), xattrs: [['trusted.erofs.fp', fp]] },
     },
   };
-  const bytes = buildImage(tree, { blockSize: 1024, longPrefixes: ['trusted.erofs.'] });
+  const bytes = buildImage(tree, { blockSize: 1024, longPrefixes: ['trusted.erofs.fp'], ishare: 0 });
   const plainImg = ErofsImage.fromBuffer(bytes);
   const packedNid = plainImg.resolve('/packed').nid;
-  t.is(plainImg.fingerprint(plainImg.resolve('/f')), '010203');
+  const hex = Buffer.from(DIGEST).toString('hex');
+  t.is(plainImg.fingerprint(plainImg.resolve('/f')), hex);
   // Re-point the table at the packed inode's data and break the plain copy: only the packed
   // inode can now yield the right name.
   const dv = new DataView(bytes.buffer);
@@ -341,11 +351,11 @@ test('long xattr prefixes are read from the packed inode when the image has one 
   dv.setUint32(sb + SB.xattrPrefixStart, 0, true);
   fixChecksum(bytes);
   const img = ErofsImage.fromBuffer(bytes);
-  t.deepEqual(img.xattrs(img.resolve('/f')).map((x) => x.name), ['trusted.erofs.fingerprint']);
-  t.is(img.fingerprint(img.resolve('/f')), '010203');
+  t.deepEqual(img.xattrs(img.resolve('/f')).map((x) => x.name), ['trusted.erofs.fp']);
+  t.is(img.fingerprint(img.resolve('/f')), hex);
   withMount(t, bytes, (mnt) => {
     const out = execFileSync('getfattr', ['-d', '-m', '-', '-e', 'hex', '--absolute-names', join(mnt, 'f')], { encoding: 'utf8' });
-    t.regex(out, /trusted\.erofs\.fingerprint=0x010203/, 'the kernel reads the table from the packed inode too');
+    t.true(out.includes(`trusted.erofs.fp=0x${Buffer.from(fp).toString('hex')}`), 'the kernel reads the table from the packed inode too');
   });
 });
 

@@ -2,6 +2,7 @@
 // cannot (block sizes 512..2048, chunk indexes, NULL-address holes, long xattr prefixes, device
 // nodes, extended inodes straddling a block boundary). Test-only: it favours plainness over
 // compactness, and its images are cross-checked against the Linux kernel where mounting works.
+import { createHash } from 'node:crypto';
 import { crc32c } from '../src/erofs/checksum.ts';
 import {
   CHUNK_FORMAT_INDEXES,
@@ -67,8 +68,13 @@ export interface SynthOptions {
   blockSize?: number;
   compact?: boolean;
   buildTime?: number;
-  /** Long xattr name prefixes (full strings, e.g. 'trusted.erofs.'), stored plain in the image. */
+  /**
+   * Long xattr name prefixes (full strings, e.g. 'trusted.erofs.'), stored plain in the image. A
+   * prefix with no known short prefix (e.g. 'erofs.fingerprint.v1') gets base index 0 (hidden).
+   */
   longPrefixes?: string[];
+  /** Set COMPAT_ISHARE_XATTRS with this long-prefix id as ishare_xattr_prefix_id. */
+  ishare?: number;
   /** Leave the superblock checksum feature off. */
   noChecksum?: boolean;
   featureCompat?: number;
@@ -300,7 +306,7 @@ export function buildImage(root: SynthDir, opts: SynthOptions = {}): Uint8Array 
     for (const p of longPrefixes) {
       let base = 0;
       for (const [k, s] of Object.entries(XATTR_PREFIXES)) if (p.startsWith(s) && (base === 0 || s.length > XATTR_PREFIXES[base]!.length)) base = Number(k);
-      const infix = enc.encode(p.slice(XATTR_PREFIXES[base]!.length));
+      const infix = enc.encode(p.slice(base === 0 ? 0 : XATTR_PREFIXES[base]!.length));
       const len = 1 + infix.length;
       while (parts.length % 4) parts.push(0);
       parts.push(len & 0xff, len >> 8, base, ...infix);
@@ -402,13 +408,14 @@ export function buildImage(root: SynthDir, opts: SynthOptions = {}): Uint8Array 
 
   const sb = EROFS_SUPER_OFFSET;
   dv.setUint32(sb + SB.magic, EROFS_SUPER_MAGIC_V1, true);
-  const compat = (opts.noChecksum ? 0 : FEATURE_COMPAT.SB_CHKSUM) | (opts.featureCompat ?? 0);
+  const compat = (opts.noChecksum ? 0 : FEATURE_COMPAT.SB_CHKSUM) | (opts.featureCompat ?? 0) | (opts.ishare !== undefined ? FEATURE_COMPAT.ISHARE_XATTRS : 0);
+  if (opts.ishare !== undefined) img[sb + SB.ishareXattrPrefixId] = opts.ishare;
   dv.setUint32(sb + SB.featureCompat, compat, true);
   img[sb + SB.blkszbits] = Math.log2(bs);
-  dv.setUint16(sb + SB.rootNid, rootRec.nid, true);
+  dv.setUint16(sb + SB.rootnid2b, rootRec.nid, true);
   dv.setBigUint64(sb + SB.inos, BigInt(recs.length), true);
-  dv.setBigUint64(sb + SB.buildTime, BigInt(buildTime), true);
-  dv.setUint32(sb + SB.blocks, totalBlocks, true);
+  dv.setBigInt64(sb + SB.epoch, BigInt(buildTime), true);
+  dv.setUint32(sb + SB.blocksLo, totalBlocks, true);
   dv.setUint32(sb + SB.metaBlkaddr, metaBlk, true);
   dv.setUint32(sb + SB.xattrBlkaddr, xattrBlk, true);
   for (let i = 0; i < 16; i++) img[sb + SB.uuid + i] = (i * 37 + 11) & 0xff;
@@ -427,4 +434,17 @@ export function fixChecksum(img: Uint8Array): void {
   const area = img.slice(EROFS_SUPER_OFFSET, EROFS_SUPER_OFFSET + len);
   area.fill(0, SB.checksum, SB.checksum + 4);
   dv.setUint32(EROFS_SUPER_OFFSET + SB.checksum, crc32c(0xffffffff, area), true);
+}
+
+/** The fingerprint xattr value upstream writes: "sha256:" and the 32 raw digest bytes. */
+export function fingerprintValue(digest: Uint8Array): Uint8Array {
+  const out = new Uint8Array(39);
+  out.set(enc.encode('sha256:'), 0);
+  out.set(digest.subarray(0, 32), 7);
+  return out;
+}
+
+/** sha256 of some bytes, as the fingerprint's digest. */
+export function sha256(data: Uint8Array): Buffer {
+  return createHash('sha256').update(data).digest();
 }

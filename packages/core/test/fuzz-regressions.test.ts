@@ -52,7 +52,7 @@ for (const inodeShare of [true, false]) {
     writeFileSync(bad, forgeSize(img, '/victim', 0x7fff_ffff));
     const sys = System.create({ poolMiB: 4, inodeSlots: 256, mountSlots: 2 });
     try {
-      const { mount, shareActive } = sys.mount(bad, { inodeShare });
+      const { mount, shareActive } = sys.mount(bad, { inodeShare, domainId: 'test' });
       t.is(shareActive, inodeShare, 'our mkfs writes fingerprints');
       const f = sys.open(mount, '/victim');
       try {

@@ -5,13 +5,15 @@
 import anyTest, { type TestFn } from 'ava';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErofsError } from '../src/erofs/index.ts';
+import { ErofsError, ErofsImage } from '../src/erofs/index.ts';
 import {
   buildOracle,
   checkImage,
   FuzzKernel,
   generateImage,
+  mutateImage,
   prepareSeed,
+  Prng,
   replayImage,
   runFuzz,
   untouchedFiles,
@@ -119,6 +121,41 @@ test('a short deterministic fuzz over our and mkfs.erofs seeds: no crash, hang, 
   const first = await runFuzz({ seeds: t.context.seeds, count: 60, seed: 20241124, workers: 2 });
   t.deepEqual(again.counts, first.counts);
   t.deepEqual(again.topErrors, first.topErrors);
+});
+
+test('fingerprint damage (prefix id out of range, bogus prefix record, value of the wrong length or prefix): a typed error or a refusal, never a crash or wrong data', (t) => {
+  const kernel = new FuzzKernel(join(t.context.dir, 'fp.img'));
+  const seen = { error: 0, ok: 0, valueHits: 0 };
+  try {
+    for (const s of t.context.seeds) {
+      const seed = prepareSeed(s.name, s.bytes);
+      if (seed.map.fingerprints.length === 0) continue;
+      const oracle = buildOracle(s.bytes);
+      for (let i = 0; i < 24; i++) {
+        const m = mutateImage(seed, new Prng(1000 + i), { ops: ['fingerprint'], count: 1, fixChecksum: true });
+        const touched = m.mutations.map((x) => [x.at, x.len] as [number, number]);
+        const out = checkImage({ bytes: m.bytes, oracle, touched }, { kernel });
+        const what = `${s.name} #${i} ${m.mutations.map((x) => `${x.target}: ${x.detail}`).join('; ')}`;
+        t.true(out.kind === 'ok' || out.kind === 'error', `${what} -> ${out.kind}: ${out.message}`);
+        t.false(/\n/.test(out.message ?? ''));
+        if (out.kind === 'error') seen.error++;
+        else seen.ok++;
+        // Damage that keeps the entry's padded size (prefix bytes, a value of 37 or 38 bytes) leaves the
+        // xattr body parseable: then the value itself must be refused.
+        if (m.mutations.some((x) => x.target.startsWith('fingerprint value prefix') || /-> 3[78]$/.test(x.detail))) {
+          seen.valueHits++;
+          // The damaged value is refused: no file of the image reports it as a digest.
+          const img = ErofsImage.fromBuffer(m.bytes);
+          const bad = [...img.walk()].filter(({ inode }) => img.fingerprintResult(inode).status === 'bad');
+          t.true(bad.length >= 1, `${what}: refused`);
+        }
+      }
+    }
+  } finally {
+    kernel.close();
+  }
+  t.log(JSON.stringify(seen));
+  t.true(seen.error > 0 && seen.ok > 0 && seen.valueHits > 0, JSON.stringify(seen));
 });
 
 test('the hang detector terminates a worker stuck in a loop; a dead worker counts as a crash; the run goes on', async (t) => {

@@ -66,7 +66,7 @@ test('sharing needs both the option and the fingerprint feature; otherwise the m
   const dir = tempDir();
   const sys = System.create({ poolMiB: 16 });
   try {
-    const r = sys.mount(pair.images[0], { inodeShare: true });
+    const r = sys.mount(pair.images[0], { inodeShare: true, domainId: 'test' });
     t.false(r.shareActive);
     t.regex(r.warning ?? '', /no fingerprints; mounted without sharing/);
     const f = sys.open(r.mount, '/lib/libc.so.6');
@@ -76,7 +76,7 @@ test('sharing needs both the option and the fingerprint feature; otherwise the m
     mkdirSync(join(dir, 's'));
     writeFileSync(join(dir, 's', 'f'), 'hello');
     mkfsErofs(join(dir, 'r.img'), join(dir, 's'));
-    t.false(sys.mount(join(dir, 'r.img'), { inodeShare: true }).shareActive);
+    t.false(sys.mount(join(dir, 'r.img'), { inodeShare: true, domainId: 'test' }).shareActive);
     // Fingerprints without the option: no sharing.
     const p2 = await versionPair();
     const m = sys.mount(p2.images[0], {}).mount;
@@ -95,8 +95,8 @@ test('processing policy prefers an inode whose read is in flight; any takes the 
   const pair = await versionPair();
   const sys = System.create({ poolMiB: 16 });
   try {
-    const a = sys.mount(pair.images[0], { inodeShare: true }).mount;
-    const b = sys.mount(pair.images[1], { inodeShare: true }).mount;
+    const a = sys.mount(pair.images[0], { inodeShare: true, domainId: 'test' }).mount;
+    const b = sys.mount(pair.images[1], { inodeShare: true, domainId: 'test' }).mount;
     const fa = sys.open(a, '/lib/libc.so.6');
     const fb = sys.open(b, '/lib/libc.so.6');
     const ar = sys.arena;
@@ -139,7 +139,7 @@ test('every backing inode being freed (the seed left realinode NULL): retried, t
   const pair = await versionPair();
   const sys = System.create({ poolMiB: 16 });
   try {
-    const a = sys.mount(pair.images[0], { inodeShare: true }).mount;
+    const a = sys.mount(pair.images[0], { inodeShare: true, domainId: 'test' }).mount;
     const f = sys.open(a, '/lib/libm.so.6');
     const copy = sys.open(a, '/lib/copy-of-libm'); // inodes join at fill time (lookup), as in the kernel
     const backing = sharedInodeView(sys.arena, f.mapping).backing;
@@ -166,8 +166,8 @@ test('unmounting one image keeps the shared pages valid for the other; the last 
   const pair = await versionPair();
   const sys = System.create({ poolMiB: 16 });
   try {
-    const a = sys.mount(pair.images[0], { inodeShare: true }).mount;
-    const b = sys.mount(pair.images[1], { inodeShare: true }).mount;
+    const a = sys.mount(pair.images[0], { inodeShare: true, domainId: 'test' }).mount;
+    const b = sys.mount(pair.images[1], { inodeShare: true, domainId: 'test' }).mount;
     const want = readFileSync(join(pair.srcs[0], 'lib/libc.so.6'));
     t.true(readPath(sys, a, '/lib/libc.so.6').equals(want));
     const fb = sys.open(b, '/lib/libc.so.6');
@@ -205,8 +205,8 @@ test('a size mismatch under one fingerprint is refused (counted), and each file 
       await mkfs({ out: join(dir, `${name}.img`), source: join(dir, name), timestamp: 0 });
     }
     forgeFingerprint(join(dir, 'b.img'), big, small); // b's file claims small's fingerprint
-    const s = sys.mount(join(dir, 's.img'), { inodeShare: true }).mount;
-    const b = sys.mount(join(dir, 'b.img'), { inodeShare: true }).mount;
+    const s = sys.mount(join(dir, 's.img'), { inodeShare: true, domainId: 'test' }).mount;
+    const b = sys.mount(join(dir, 'b.img'), { inodeShare: true, domainId: 'test' }).mount;
     t.true(readPath(sys, s, '/f').equals(small));
     const fb = sys.open(b, '/f');
     t.is(fb.mapping, fb.inode, 'not attached to the shared inode of another size');
@@ -261,6 +261,70 @@ test('ishareOf is NIL for files that are not shared (empty backing list never re
     const f = sys.open(a, '/lib/libc.so.6');
     t.is(ishareOf(sys.arena, f.inode), -1);
     sys.close(f);
+  } finally {
+    sys.detach();
+    removeDir(pair.dir);
+  }
+});
+
+test('mainline mount rules: inode_share needs a domain id (EINVAL, one line); O_DIRECT on a shared file is EINVAL', async (t) => {
+  const pair = await versionPair();
+  const sys = System.create({ poolMiB: 16 });
+  try {
+    for (const opts of [{ inodeShare: true }, { inodeShare: true, domainId: '' }]) {
+      const e = t.throws(() => sys.mount(pair.images[0], opts), { instanceOf: ErofsError });
+      t.is(e?.code, 'EINVAL');
+      t.regex(e?.message ?? '', /^inode_share needs a domain id/);
+      t.false((e?.message ?? '').includes('\n'));
+    }
+    t.is(sys.stats().mounts.length, 0, 'a refused mount leaves nothing mounted');
+    const a = sys.mount(pair.images[0], { inodeShare: true, domainId: 'd' }).mount;
+    const e = t.throws(() => sys.open(a, '/lib/libc.so.6', { direct: true }), { instanceOf: ErofsError });
+    t.is(e?.code, 'EINVAL');
+    t.regex(e?.message ?? '', /O_DIRECT is not supported on a shared/);
+    // Without inode_share the same path opens with O_DIRECT (its page cache is its own).
+    const plain = sys.mount(pair.images[1]).mount;
+    const f = sys.open(plain, '/lib/libc.so.6', { direct: true });
+    t.is(f.mapping, f.inode);
+    sys.close(f);
+    t.notThrows(() => sys.unmount(a, 2000), 'the refused open left no open file or reference behind');
+  } finally {
+    sys.detach();
+    removeDir(pair.dir);
+  }
+});
+
+test('fadvise(DONTNEED) on one image\'s file drops the shared pages: the other container\'s cache of that content empties too', async (t) => {
+  const pair = await versionPair();
+  const sys = System.create({ poolMiB: 32 });
+  try {
+    const a = sys.mount(pair.images[0], { inodeShare: true, domainId: 'd' }).mount;
+    const b = sys.mount(pair.images[1], { inodeShare: true, domainId: 'd' }).mount;
+    const path = '/lib/libc.so.6';
+    const size = readFileSync(join(pair.srcs[0], 'lib/libc.so.6')).length;
+    const pages = Math.ceil(size / 4096);
+    t.true(pages > 4);
+    const fb = sys.open(b, path);
+    t.true(sys.readAll(fb).equals(readFileSync(join(pair.srcs[1], 'lib/libc.so.6'))));
+    t.is(sys.stats().filePages, pages, 'container B cached the content');
+    const fa = sys.open(a, path);
+    t.is(fa.mapping, fb.mapping);
+    // Container A advises DONTNEED on its own file (whole file, len 0 = to EOF).
+    t.is(sys.fadvise(fa, 0, 0, 'dontneed'), pages, 'forwarded to the shared inode: every page dropped');
+    t.is(sys.stats().filePages, 0, 'B\'s cache of that content is gone too');
+    const before = sys.stats().counters.DEVICE_PAGES;
+    t.true(sys.readAll(fb).equals(readFileSync(join(pair.srcs[1], 'lib/libc.so.6'))));
+    t.is(sys.stats().counters.DEVICE_PAGES - before, pages, 'B reads it from the device again');
+    // A range that covers only part of the first and last page keeps those (generic_fadvise rounding).
+    t.is(sys.fadvise(fa, 100, 3 * 4096, 'dontneed'), 2, 'pages 1 and 2 only');
+    t.is(sys.stats().filePages, pages - 2);
+    // Without sharing, DONTNEED stays with the file's own mapping.
+    const plain = sys.mount(pair.images[1]).mount;
+    const g = sys.open(plain, path);
+    sys.readAll(g);
+    t.is(sys.fadvise(g, 0, 0, 'dontneed'), pages);
+    t.is(sys.stats().filePages, pages - 2, 'the shared inode keeps its pages');
+    for (const f of [fa, fb, g]) sys.close(f);
   } finally {
     sys.detach();
     removeDir(pair.dir);

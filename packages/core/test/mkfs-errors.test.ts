@@ -82,9 +82,9 @@ test('bad options are EINVAL', async (t) => {
   const { src } = t.context;
   const outDir = freshDir(t);
   const out = join(outDir, 'opts.img');
-  await refuses(t, { out, source: src, fingerprintXattr: 'erofs.fingerprint' }, 'EINVAL', /fingerprint xattr name/);
-  await refuses(t, { out, source: src, fingerprintXattr: 'system.fp' }, 'EINVAL');
-  await refuses(t, { out, source: src, fingerprintXattr: 'trusted.' }, 'EINVAL');
+  await refuses(t, { out, source: src, xattrInodeDigest: '' }, 'EINVAL', /fingerprint xattr name/);
+  await refuses(t, { out, source: src, xattrInodeDigest: 'x'.repeat(256) }, 'EINVAL', /fingerprint xattr name/);
+  await refuses(t, { out, source: src, xattrInodeDigest: 'trusted.' }, 'EINVAL', /only a namespace prefix/);
   await refuses(t, { out, source: src, uuid: 'not-a-uuid' }, 'EINVAL', /uuid/);
   await refuses(t, { out, source: src, timestamp: -1 }, 'EINVAL', /timestamp/);
   await refuses(t, { out, source: src, timestamp: 1.5 }, 'EINVAL', /timestamp/);

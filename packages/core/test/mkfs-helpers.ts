@@ -6,22 +6,34 @@ import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErofsImage } from '../src/erofs/image.ts';
 import { hasCommand, type TreeEntry } from '../../../test/helpers/trees.ts';
+import { upstreamTool } from '../../../test/helpers/erofs-utils.ts';
 
 export const FSCK = hasCommand('fsck.erofs');
 export const GETFATTR = hasCommand('getfattr');
 
 export interface FsckResult {
   ok: boolean;
+  /** Which fsck.erofs judged: Debian's 1.5, or upstream 1.9.3 when 1.5 does not know the format. */
+  tool: '1.5' | '1.9.3';
   /** fsck.erofs refused the block size (erofs-utils 1.5 only knows 4096 on a 4 KiB-page machine). */
   blockSizeUnsupported: boolean;
   output: string;
 }
 
+/**
+ * fsck.erofs (Debian's 1.5) on an image. Images with fingerprints carry INCOMPAT_XATTR_PREFIXES
+ * (upstream's format, as mkfs.erofs --xattr-inode-digest writes it), which 1.5 refuses as an unknown
+ * incompatible feature: those go to upstream 1.9.3, which also verifies the digests.
+ */
 export function fsck(img: string, extractTo?: string): FsckResult {
   const args = extractTo ? [`--extract=${extractTo}`, img] : [img];
   const r = spawnSync('fsck.erofs', args, { encoding: 'utf8' });
   const output = `${r.stdout}${r.stderr}`;
-  return { ok: r.status === 0, blockSizeUnsupported: /blksize \d+ isn't supported/.test(output), output };
+  if (/unidentified incompatible feature 40\b/.test(output)) {
+    const u = spawnSync(upstreamTool('fsck.erofs'), ['--xattr-inode-digest', ...args], { encoding: 'utf8' });
+    return { ok: u.status === 0, tool: '1.9.3', blockSizeUnsupported: false, output: `${u.stdout}${u.stderr}` };
+  }
+  return { ok: r.status === 0, tool: '1.5', blockSizeUnsupported: /blksize \d+ isn't supported/.test(output), output };
 }
 
 /** What snapshotTree() would say about the image, seen through our reader. */

@@ -36,7 +36,6 @@ export interface ExperimentOptions {
   readonly poolMiB?: number;
   readonly domainId?: string;
   readonly policy?: RealInodePolicy;
-  readonly fingerprintXattr?: string;
   /** Mount option verify: a file shares only once its content is proven to match its fingerprint. */
   readonly verify?: boolean;
   /** Replay these reads instead of reading every file. */
@@ -94,6 +93,8 @@ export interface PhaseStats {
   readonly verifyRefusals: number;
   /** Same fingerprint and size, but one compressed and the other not (different data paths): refused. */
   readonly dataPathMismatch: number;
+  /** Fingerprint xattr of the wrong length or prefix: refused, read through a private cache. */
+  readonly badFingerprint: number;
   /** Where the real inode for a shared read came from (v7: processing list first; mainline: any). */
   readonly realInodeFromProcessing: number;
   readonly realInodeFromBacking: number;
@@ -189,11 +190,11 @@ function pagesOf(size: number): number {
   return Math.ceil(size / PAGE_SIZE);
 }
 
-function planImages(images: readonly string[], trace: readonly TraceOp[] | undefined, fingerprintXattr: string | undefined): Plan {
+function planImages(images: readonly string[], trace: readonly TraceOp[] | undefined): Plan {
   const plans: ImagePlan[] = [];
   const found = new Array<boolean>(trace?.length ?? 0).fill(false);
   for (const image of images) {
-    const img = ErofsImage.open(image, fingerprintXattr !== undefined ? { fingerprintXattr } : {});
+    const img = ErofsImage.open(image);
     try {
       const touched = new Map<number, number>();
       const paths: string[] = [];
@@ -327,7 +328,6 @@ interface PhaseInput {
   readonly poolBytes: number;
   readonly policy: RealInodePolicy;
   readonly domainId: string;
-  readonly fingerprintXattr?: string;
   readonly verify: boolean;
   readonly onProgress?: (p: ExperimentProgress) => void;
 }
@@ -344,7 +344,7 @@ async function runPhase(p: PhaseInput): Promise<PhaseStats> {
     const warnings: (string | undefined)[] = [];
     const active: boolean[] = [];
     for (const x of plans) {
-      const r = sys.mount(x.image, { inodeShare: p.inodeShare, domainId: p.domainId, verify: p.verify, ...(p.fingerprintXattr !== undefined ? { fingerprintXattr: p.fingerprintXattr } : {}) });
+      const r = sys.mount(x.image, { inodeShare: p.inodeShare, domainId: p.domainId, verify: p.verify });
       mounted.push(r.mount);
       warnings.push(r.warning);
       active.push(r.shareActive);
@@ -403,6 +403,7 @@ async function runPhase(p: PhaseInput): Promise<PhaseStats> {
       verifiedJoins: c.ISHARE_VERIFIED,
       verifyRefusals: c.ISHARE_VERIFY_REFUSED,
       dataPathMismatch: c.ISHARE_DATAPATH_MISMATCH,
+      badFingerprint: c.ISHARE_BAD_FINGERPRINT,
       realInodeFromProcessing: c.REALINODE_PROCESSING,
       realInodeFromBacking: c.REALINODE_BACKING,
       files: perImage.reduce((s, x) => s + x.files, 0),
@@ -444,14 +445,19 @@ export function checkMeasurement(st: SystemStats, poolBytes: number): void {
 
 // ---- entry points ---------------------------------------------------------------------------------
 
+/** The domain_id the experiments mount with unless told otherwise (inode_share needs one). */
+export const DEFAULT_DOMAIN_ID = 'ishare';
+
 function common(o: ExperimentOptions, minImages: number): { plan: Plan; workers: number; poolBytes: number; policy: RealInodePolicy; domainId: string } {
   if (o.images.length < minImages) throw new ExperimentError(`need at least ${minImages} image${minImages > 1 ? 's' : ''}, got ${o.images.length}`);
   const workers = o.workers ?? defaultWorkers();
   checkWorkers(workers);
   const policy = o.policy ?? 'processing';
   if (policy !== 'processing' && policy !== 'any') throw new ExperimentError(`policy must be processing or any, got ${String(policy)}`);
-  const plan = planImages(o.images, o.trace, o.fingerprintXattr);
-  return { plan, workers, poolBytes: choosePool(plan.pagesBound, o.poolMiB), policy, domainId: o.domainId ?? '' };
+  const plan = planImages(o.images, o.trace);
+  const domainId = o.domainId ?? DEFAULT_DOMAIN_ID;
+  if (domainId === '') throw new ExperimentError('domain id must not be empty (inode_share needs one)');
+  return { plan, workers, poolBytes: choosePool(plan.pagesBound, o.poolMiB), policy, domainId };
 }
 
 /** Mount every image (sharing or not), read every regular file (or replay the trace), report. */
@@ -459,7 +465,7 @@ export async function runRead(o: RunReadOptions): Promise<ReadResult> {
   const c = common(o, 1);
   const stats = await runPhase({
     plan: c.plan, phase: 'read', inodeShare: o.inodeShare ?? false, verify: o.verify ?? false, workers: c.workers, poolBytes: c.poolBytes,
-    policy: c.policy, domainId: c.domainId, ...(o.fingerprintXattr !== undefined ? { fingerprintXattr: o.fingerprintXattr } : {}),
+    policy: c.policy, domainId: c.domainId,
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
   });
   return {
@@ -474,7 +480,7 @@ export async function runCompare(o: ExperimentOptions): Promise<CompareResult> {
   const t0 = performance.now();
   const phase = (share: boolean): Promise<PhaseStats> => runPhase({
     plan: c.plan, phase: share ? 'share' : 'no share', inodeShare: share, verify: o.verify ?? false, workers: c.workers, poolBytes: c.poolBytes,
-    policy: c.policy, domainId: c.domainId, ...(o.fingerprintXattr !== undefined ? { fingerprintXattr: o.fingerprintXattr } : {}),
+    policy: c.policy, domainId: c.domainId,
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
   });
   const noShare = await phase(false);

@@ -58,8 +58,8 @@ test('unmount and remount one image while workers read shared files through the 
   const sys = System.create({ poolBytes: 96 * 4096, policy: 'processing' });
   const pool = new ReaderPool(sys, { workers: 3 });
   try {
-    let a = sys.mount(pair.images[0], { inodeShare: true }).mount;
-    const b = sys.mount(pair.images[1], { inodeShare: true }).mount;
+    let a = sys.mount(pair.images[0], { inodeShare: true, domainId: 'test' }).mount;
+    const b = sys.mount(pair.images[1], { inodeShare: true, domainId: 'test' }).mount;
     const paths = ['/lib/libc.so.6', '/lib/libm.so.6', '/lib/copy-of-libm', '/new-name'];
     const want = paths.map((p) => createHash('sha256').update(readFileSync(join(pair.srcs[1], p))).digest('hex'));
     let stop = false;
@@ -72,7 +72,7 @@ test('unmount and remount one image while workers read shared files through the 
         sys.close(f);
         sys.dropCaches();
         sys.unmount(a);
-        a = sys.mount(pair.images[0], { inodeShare: true }).mount;
+        a = sys.mount(pair.images[0], { inodeShare: true, domainId: 'test' }).mount;
         cycles++;
         await new Promise((r) => setTimeout(r, 1));
       }

@@ -6,6 +6,11 @@ import { BUG, type BugName } from '@ishare/core';
 import { runStress } from '../src/index.ts';
 import { versionPair } from '../../core/test/helpers/share-trees.ts';
 import { removeDir } from '../../../test/helpers/trees.ts';
+import { upstreamTool } from '../../../test/helpers/erofs-utils.ts';
+
+// The compressed decoys are built by a fingerprinting mkfs.erofs (upstream 1.9.3), so compressed
+// shared inodes are filled pcluster by pcluster under the chaos too.
+process.env.ISHARE_MKFS_EROFS = upstreamTool('mkfs.erofs');
 
 const pairP = versionPair();
 test.after.always(async () => removeDir((await pairP).dir));
@@ -21,6 +26,8 @@ test.serial('no planted bug: a chaos run with jitter is clean, and really exerci
   for (const k of ['whole', 'range', 'readahead', 'hold']) t.true(r.byKind[k] > 0, `op ${k} ran`);
   t.true(r.counters.REALINODE_PROCESSING > 0 && r.counters.REALINODE_BACKING > 0, 'both policies picked real inodes');
   t.true(r.servedBy.filter((s) => s.sharedPages > 0).length >= 2, 'several images served shared pages');
+  t.true(r.counters.Z_PCLUSTERS > 0, 'compressed pclusters were read');
+  t.true(r.servedBy.some((s) => s.domainId === 'decoy-c' && s.sharedPages > 0), 'a compressed shared inode served pages');
   t.log(`${r.ops} ops in ${r.elapsedMs} ms, ${r.quiescentChecks} quiescent checks, chaos ${JSON.stringify(r.chaos)}`);
 });
 

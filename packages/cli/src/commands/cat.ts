@@ -8,7 +8,7 @@ import { writeOutAsync } from '../output.ts';
 const CHUNK = 1 << 20;
 
 export async function runCat(image: string, path: string): Promise<void> {
-  await withImage(image, {}, async (img) => {
+  await withImage(image, async (img) => {
     const p = imagePath(path);
     const inode = img.resolve(p, { follow: true });
     if (inode.type === 'dir') throw new UsageError(`${path}: is a directory`);

@@ -102,7 +102,7 @@ export function register(program: Command): void {
     .argument('<images...>', 'two or more images, directories, tar archives or container images (OCI layout/archive, docker save)')
     .option('--workers <n>', 'reader threads, 1..64 (default: the machine\'s cores)', parseWorkers)
     .option('--policy <name>', 'real inode for shared reads: processing (v7 seed) or any (mainline)', parsePolicy, 'processing')
-    .option('--domain <id>', 'domain_id: sharing happens only within one domain', parseDomain)
+    .option('--domain <id>', 'domain_id: sharing happens only within one domain (default "ishare")', parseDomain)
     .option('--trace <file>', 'replay the reads of this trace instead of reading every file')
     .option('--verify', 'mount option verify: a file shares its page cache only once its content matches its fingerprint')
     .option('--pool-mib <n>', 'page pool size in MiB (default: sized from the data, at most 4096)', parsePoolMiB)

@@ -20,6 +20,7 @@ import { defaultCacheDir, prepareInputs } from '../image-cache.ts';
 import type { RealInodePolicy } from '@ishare/core';
 import { loadWorkers, asUsage } from '../experiment-run.ts';
 import { phaseBar } from '../experiment-progress.ts';
+import { parseDomain } from '../experiment-options.ts';
 import { compareDetails, compareTable, pairLabel, type LabelledResult } from '../compare-report.ts';
 import { compareJson, writeChart, type CompareJson } from './compare.ts';
 
@@ -88,7 +89,7 @@ function releaseLabel(name: string): string {
   return name.replace(/^typescript-/, 'typescript ');
 }
 
-interface DemoOptions { json?: boolean; cacheDir?: string; outDir?: string }
+interface DemoOptions { json?: boolean; cacheDir?: string; outDir?: string; domain?: string }
 
 const POLICIES: readonly { policy: RealInodePolicy; what: string }[] = [
   { policy: 'processing', what: 'the v7 seed: the real inode is one whose read is in flight, else any' },
@@ -97,7 +98,7 @@ const POLICIES: readonly { policy: RealInodePolicy; what: string }[] = [
 
 /** The seed's experiment on the built pair, once per policy; tables printed, files written. */
 async function measure(results: readonly { name: string; image: string; reused: boolean; source: Source }[], outDir: string, json: boolean,
-  say: (s: string) => void): Promise<{ byPolicy: Record<string, CompareJson>; files: { json: string; svg: string } }> {
+  say: (s: string) => void, domainId?: string): Promise<{ byPolicy: Record<string, CompareJson>; files: { json: string; svg: string } }> {
   const w = await loadWorkers();
   const prepared = results.map((r) => ({ input: r.source.dir, kind: 'dir' as const, image: r.image, built: !r.reused, label: r.name }));
   const label = pairLabel(results.map((r) => r.name));
@@ -107,7 +108,7 @@ async function measure(results: readonly { name: string; image: string; reused: 
     const bar = phaseBar(!json, `policy ${policy}: `);
     let result;
     try {
-      result = await asUsage(w, () => w.runCompare({ images: prepared.map((p) => p.image), policy, ...(bar.onProgress ? { onProgress: bar.onProgress } : {}) }));
+      result = await asUsage(w, () => w.runCompare({ images: prepared.map((p) => p.image), policy, ...(domainId !== undefined ? { domainId } : {}), ...(bar.onProgress ? { onProgress: bar.onProgress } : {}) }));
     } finally {
       bar.stop();
     }
@@ -174,7 +175,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
 
   const problems = results.flatMap((r) => r.check.problems.map((p) => `${r.name}${p}`));
   // Measuring images that do not hold their sources would be measuring the wrong thing.
-  const measured = problems.length === 0 ? await measure(results, opts.outDir ?? join(REPO_ROOT, 'out'), opts.json === true, say) : undefined;
+  const measured = problems.length === 0 ? await measure(results, opts.outDir ?? join(REPO_ROOT, 'out'), opts.json === true, say, opts.domain) : undefined;
   if (measured) {
     say('');
     say(`wrote ${relative(process.cwd(), measured.files.json) || measured.files.json} and ${relative(process.cwd(), measured.files.svg) || measured.files.svg}`);
@@ -208,5 +209,6 @@ export function register(program: Command): void {
     .option('--json', 'print the results as one JSON object')
     .option('--cache-dir <dir>', 'where the images are kept (default: .cache/demo in the repository)')
     .option('--out-dir <dir>', 'where compare.json and compare.svg go (default: out/ in the repository)')
+    .option('--domain <id>', 'domain_id both images are mounted with (default "ishare")', parseDomain)
     .action(async (opts: DemoOptions) => runDemo(opts));
 }

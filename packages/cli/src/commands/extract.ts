@@ -1,6 +1,6 @@
 // `ishare extract IMG DIR`: write an image's tree back to a directory.
 // All or nothing: if anything fails, what this run created is removed again.
-import { chmodSync, existsSync, linkSync, lutimesSync, mkdirSync, openSync, closeSync, readdirSync, rmSync, statSync, symlinkSync, unlinkSync, lstatSync, utimesSync, writeSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lchownSync, linkSync, lutimesSync, mkdirSync, openSync, closeSync, readdirSync, rmSync, statSync, symlinkSync, unlinkSync, lstatSync, utimesSync, writeSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -62,7 +62,19 @@ function makeSpecial(inode: ErofsInode, dest: string): boolean {
     const [major, minor] = devMajorMinor(inode.rdev);
     return spawnSync('mknod', [dest, inode.type === 'chardev' ? 'c' : 'b', String(major), String(minor)], { stdio: 'ignore' }).status === 0;
   }
-  return false; // a socket only exists while something listens on it
+  if (inode.type === 'socket') return makeSocket(dest);
+  return false;
+}
+
+// Node has no mknod(S_IFSOCK); a listening server makes the socket inode, a hard link keeps it after
+// the server's close unlinks its own name. In a child, so extract stays synchronous.
+const SOCKET_MAKER = `
+const net = require('node:net'); const fs = require('node:fs');
+const dest = process.argv[1]; const tmp = dest + '.ishare-sock-' + process.pid;
+const s = net.createServer(); s.on('error', () => process.exit(1));
+s.listen(tmp, () => { try { fs.linkSync(tmp, dest); } catch { process.exitCode = 1; } s.close(); });`;
+function makeSocket(dest: string): boolean {
+  return spawnSync(process.execPath, ['-e', SOCKET_MAKER, dest], { stdio: 'ignore' }).status === 0;
 }
 
 export function extractTree(img: ErofsImage, outDir: string, opts: ExtractOptions): ExtractReport {
@@ -126,19 +138,26 @@ export function extractTree(img: ErofsImage, outDir: string, opts: ExtractOption
       finish.push({ dest, node });
     }
     if (opts.xattrs) {
+      // The fingerprint belongs to the image, not to the tree: a hidden name never shows, and a
+      // visible one (mkfs --xattr-inode-digest=trusted.x) is left out too.
+      const fpName = img.fingerprintName();
       for (const { dest, node } of finish) {
         // The kernel refuses user.* xattrs on symlinks; leave those out rather than fail the extract.
-        const xs = img.xattrs(node.inode).filter((x) => !(node.inode.type === 'symlink' && x.name.startsWith('user.')));
+        const xs = img.xattrs(node.inode).filter((x) => x.name !== fpName && !(node.inode.type === 'symlink' && x.name.startsWith('user.')));
         if (xs.length === 0) continue;
         xattrDump.push(`# file: ${dumpQuote(dest)}`, ...xs.map((x) => `${x.name}=0x${Buffer.from(x.value).toString('hex')}`), '');
         report.xattrs += xs.length;
       }
       if (xattrDump.length > 0) applyXattrs(xattrDump.join('\n'));
     }
-    // Deepest first, so setting a directory's mtime is the last touch it gets.
+    // As fsck.erofs --extract: owners only as root, and chmod after chown (chown clears
+    // setuid/setgid). Deepest first, so setting a directory's mtime is the last touch it gets.
+    const asRoot = process.getuid?.() === 0;
     for (const { dest, node } of finish.reverse()) {
       const ino = node.inode;
-      const mtime = ino.mtime + ino.mtimeNsec / 1e9;
+      // Node turns a negative number into "now"; a numeric string keeps a pre-1970 time as it is.
+      const mtime = String(ino.mtime + ino.mtimeNsec / 1e9);
+      if (asRoot) lchownSync(dest, ino.uid, ino.gid);
       if (ino.type === 'symlink') { lutimesSync(dest, mtime, mtime); continue; }
       chmodSync(dest, permBits(ino.mode));
       utimesSync(dest, mtime, mtime);
@@ -173,7 +192,7 @@ function undo(created: string[]): void {
 }
 
 export async function runExtract(image: string, dir: string, opts: ExtractOptions): Promise<void> {
-  const report = await withImage(image, {}, (img) => extractTree(img, dir, opts));
+  const report = await withImage(image, (img) => extractTree(img, dir, opts));
   const parts = [`${report.files} files`, `${report.dirs} dirs`, `${report.symlinks} symlinks`, `${report.hardlinks} hard links`];
   if (report.specials > 0) parts.push(`${report.specials} special files`);
   if (opts.xattrs) parts.push(`${report.xattrs} xattrs`);
@@ -186,8 +205,9 @@ export function register(program: Command): void {
     .command('extract')
     .summary('write the tree of an image to a directory')
     .description('Extract every file, directory and symlink of an EROFS image into DIR, with modes and mtimes. '
-      + 'Hard links stay hard links. Fifos are made with mkfifo, devices with mknod when running as root; '
-      + 'otherwise they are skipped and counted.\n\n'
+      + 'Hard links stay hard links; as root, owners too (as fsck.erofs --extract). Fifos and sockets are made '
+      + 'everywhere, devices with mknod when running as root; otherwise they are skipped and counted. With --xattrs, '
+      + 'the tree\'s extended attributes come back, never the image\'s fingerprint.\n\n'
       + 'On failure, everything this run created is removed.')
     .addHelpText('after', '\nExample:\n  ishare extract --xattrs app.img ./app-tree')
     .argument('<image>', 'EROFS image file')

@@ -2,12 +2,11 @@
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import Table from 'cli-table3';
-import { FEATURE_COMPAT, FEATURE_INCOMPAT_NAMES, type ErofsInode, type Superblock } from '../core.ts';
+import { FEATURE_COMPAT_NAMES, FEATURE_INCOMPAT_NAMES, fullName, type ErofsInode, type Superblock } from '../core.ts';
 import type { ErofsImage } from '../engine.ts';
 import { withImage } from '../image.ts';
 import { subtree } from '../walk.ts';
 import { humanBytes, layoutName } from '../format.ts';
-import { parseXattrName } from '../options.ts';
 import { writeOut } from '../output.ts';
 
 export interface InspectReport {
@@ -19,8 +18,14 @@ export interface InspectReport {
     featureIncompat: string[];
     uuid: string;
     volumeName: string;
-    /** ISO 8601, UTC. */
+    /** ISO 8601, UTC: epoch + build_time (what dump.erofs prints as "created"). */
     buildTime: string;
+    /** Base seconds of compact inodes' mtimes (s64). */
+    epoch: number;
+    /** Superblock size in bytes (128 + 16 per extension slot). */
+    sbSize: number;
+    /** available_compr_algs (compr_cfgs) or lz4_max_distance: the u16 they share. */
+    lz4MaxDistance: number;
     rootNid: number;
     inodes: number;
     blocks: number;
@@ -29,6 +34,10 @@ export interface InspectReport {
     checksum: string;
     /** true: SB_CHKSUM set and matched; false: no checksum in this image (a mismatch fails to open). */
     checksumVerified: boolean;
+    /** The long xattr name prefix table: id, short-prefix index, full name as erofs-utils prints it. */
+    xattrPrefixes: { id: number; baseIndex: number; name: string }[];
+    /** ishare_xattr_prefix_id and the fingerprint xattr it names (COMPAT_ISHARE_XATTRS), or null. */
+    ishare: { prefixId: number; fingerprintName: string } | null;
   };
   /** Distinct inodes by kind (a hard-linked file counts once). */
   counts: { files: number; dirs: number; symlinks: number; others: number; hardlinks: number; paths: number };
@@ -36,12 +45,14 @@ export interface InspectReport {
   layouts: Record<string, number>;
   fingerprinted: number;
   distinctFingerprints: number;
+  /** Files whose fingerprint xattr is malformed (wrong length or not "sha256:"): never shared. */
+  badFingerprints: number;
   /** Sum of the sizes of distinct regular files. */
   dataBytes: number;
 }
 
-// Compat bits are named from format.ts's own table so a new flag shows up without edits here.
-const COMPAT_NAMES: Record<number, string> = Object.fromEntries(Object.entries(FEATURE_COMPAT).map(([k, v]) => [v, k.toLowerCase()]));
+// Compat bits carry dump.erofs's names, so the two tools' lists read the same.
+const COMPAT_NAMES = FEATURE_COMPAT_NAMES;
 
 export function featureNames(bits: number, names: Record<number, string>): string[] {
   const out: string[] = [];
@@ -63,6 +74,7 @@ export function inspectImage(img: ErofsImage, image: string): InspectReport {
   const seen = new Set<number>();
   const fingerprints = new Set<string>();
   let fingerprinted = 0;
+  let badFingerprints = 0;
   let dataBytes = 0;
   const root = img.root();
   seen.add(root.nid);
@@ -77,8 +89,9 @@ export function inspectImage(img: ErofsImage, image: string): InspectReport {
     if (ino.type === 'file') {
       counts.files++;
       dataBytes += ino.size;
-      const fp = img.fingerprint(ino);
-      if (fp !== undefined) { fingerprinted++; fingerprints.add(fp); }
+      const fp = img.fingerprintResult(ino);
+      if (fp.status === 'ok') { fingerprinted++; fingerprints.add(fp.hex); }
+      else if (fp.status === 'bad') badFingerprints++;
     } else if (ino.type === 'dir') counts.dirs++;
     else if (ino.type === 'symlink') counts.symlinks++;
     else counts.others++;
@@ -92,7 +105,10 @@ export function inspectImage(img: ErofsImage, image: string): InspectReport {
       featureIncompat: featureNames(sb.featureIncompat, FEATURE_INCOMPAT_NAMES),
       uuid: sb.uuid,
       volumeName: sb.volumeName,
-      buildTime: new Date(sb.buildTime * 1000 + Math.floor(sb.buildTimeNsec / 1e6)).toISOString(),
+      buildTime: new Date((sb.epoch + sb.buildTime) * 1000 + Math.floor(sb.fixedNsec / 1e6)).toISOString(),
+      epoch: sb.epoch,
+      sbSize: sb.sbSize,
+      lz4MaxDistance: sb.u1,
       rootNid: sb.rootNid,
       inodes: sb.inos,
       blocks: sb.blocks,
@@ -100,11 +116,14 @@ export function inspectImage(img: ErofsImage, image: string): InspectReport {
       xattrBlkaddr: sb.xattrBlkaddr,
       checksum: `0x${(sb.checksum >>> 0).toString(16).padStart(8, '0')}`,
       checksumVerified: sb.checksumVerified,
+      xattrPrefixes: img.longPrefixes().map((p, id) => ({ id, baseIndex: p.baseIndex, name: fullName(p.baseIndex, p.infix) })),
+      ishare: sb.hasFingerprints ? { prefixId: sb.ishareXattrPrefixId, fingerprintName: img.fingerprintName() ?? '' } : null,
     },
     counts,
     layouts,
     fingerprinted,
     distinctFingerprints: fingerprints.size,
+    badFingerprints,
     dataBytes,
   };
 }
@@ -128,6 +147,8 @@ function render(r: InspectReport): string {
     { inodes: String(sb.inodes) },
     { 'meta / xattr blkaddr': `${sb.metaBlkaddr} / ${sb.xattrBlkaddr}` },
     { checksum: `${sb.checksum} ${sb.checksumVerified ? '(verified)' : '(not present)'}` },
+    { 'xattr prefixes': sb.xattrPrefixes.map((p) => `${p.id}: ${p.name}`).join(', ') || '-' },
+    { 'ishare fingerprint': sb.ishare ? `${sb.ishare.fingerprintName} (prefix id ${sb.ishare.prefixId})` : '- (no ishare_xattrs)' },
   );
   const t2 = new Table({ head: ['files', 'dirs', 'symlinks', 'others', 'hard links', 'paths'], style: { head: [], border: [] } });
   const c = r.counts;
@@ -135,15 +156,16 @@ function render(r: InspectReport): string {
   const names = Object.keys(r.layouts).sort();
   const t3 = new Table({ head: names, style: { head: [], border: [] } });
   t3.push(names.map((n) => String(r.layouts[n])));
-  const fp = `fingerprinted files: ${r.fingerprinted}, distinct fingerprints: ${r.distinctFingerprints}, `
+  const bad = r.badFingerprints > 0 ? `, malformed fingerprints (not shared): ${r.badFingerprints}` : '';
+  const fp = `fingerprinted files: ${r.fingerprinted}, distinct fingerprints: ${r.distinctFingerprints}${bad}, `
     + `file data: ${r.dataBytes} bytes (${humanBytes(r.dataBytes)})`;
   return `${t1.toString()}\ninodes\n${t2.toString()}\nlayouts\n${t3.toString()}\n${fp}\n`;
 }
 
-interface InspectOptions { json?: boolean; fingerprintXattr?: string }
+interface InspectOptions { json?: boolean }
 
 export async function runInspect(image: string, opts: InspectOptions): Promise<void> {
-  const report = await withImage(image, { fingerprintXattr: opts.fingerprintXattr }, (img) => inspectImage(img, image));
+  const report = await withImage(image, (img) => inspectImage(img, image));
   writeOut(opts.json ? `${JSON.stringify(report, null, 2)}\n` : render(report));
 }
 
@@ -156,6 +178,5 @@ export function register(program: Command): void {
       + 'distinct fingerprints, and the total bytes of file data.')
     .argument('<image>', 'EROFS image file')
     .option('--json', 'print the report as one JSON object')
-    .option('--fingerprint-xattr <name>', 'name of the fingerprint xattr', parseXattrName)
     .action(async (image: string, opts: InspectOptions) => runInspect(image, opts));
 }

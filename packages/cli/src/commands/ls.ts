@@ -5,7 +5,6 @@ import type { ErofsImage } from '../engine.ts';
 import { withImage, imagePath } from '../image.ts';
 import { children, subtree } from '../walk.ts';
 import { alignColumns, devMajorMinor, formatMtime, layoutName, modeString, toHex } from '../format.ts';
-import { parseXattrName } from '../options.ts';
 import { writeOut } from '../output.ts';
 
 /** One line of `ls --json`. */
@@ -58,10 +57,10 @@ function longRow(img: ErofsImage, name: string, inode: ErofsInode): string[] {
   return [modeString(inode.type, inode.mode), String(inode.nlink), String(inode.uid), String(inode.gid), size, formatMtime(inode.mtime), shown];
 }
 
-interface LsOptions { json?: boolean; recursive?: boolean; fingerprintXattr?: string }
+interface LsOptions { json?: boolean; recursive?: boolean }
 
 export async function runLs(image: string, pathArg: string | undefined, opts: LsOptions): Promise<void> {
-  await withImage(image, { fingerprintXattr: opts.fingerprintXattr }, (img) => {
+  await withImage(image, (img) => {
     const path = imagePath(pathArg);
     // Like `ls -l`, a symlink named on the command line is listed itself, not followed.
     const inode = path === '/' ? img.root() : img.resolve(path, { follow: false });
@@ -89,6 +88,5 @@ export function register(program: Command): void {
     .argument('[path]', 'path inside the image', '/')
     .option('-R, --recursive', 'list directories recursively (paths relative to PATH)')
     .option('--json', 'print a JSON array of {path, nid, type, mode, size, nlink, uid, gid, mtime, target?, rdev?, layout, xattrs, fingerprint?}')
-    .option('--fingerprint-xattr <name>', 'name of the fingerprint xattr', parseXattrName)
     .action(async (image: string, path: string | undefined, opts: LsOptions) => runLs(image, path, opts));
 }

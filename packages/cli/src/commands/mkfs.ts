@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import type { MkfsOptions, MkfsReport } from '../writer.ts';
 import { UsageError } from '../errors.ts';
-import { parseBlockSize, parsePlatform, parseTimestamp, parseUuid, parseXattrName } from '../options.ts';
+import { parseBlockSize, parsePlatform, parseTimestamp, parseUuid, parseDigestNameOption } from '../options.ts';
 import { humanBytes } from '../format.ts';
 import { writeOut } from '../output.ts';
 
@@ -12,7 +12,7 @@ interface MkfsCliOptions {
   platform?: string;
   blockSize?: number;
   fingerprint: boolean;
-  fingerprintXattr?: string;
+  xattrInodeDigest?: string;
   xattrs: boolean;
   inline: boolean;
   timestamp?: number;
@@ -46,7 +46,7 @@ export async function runMkfs(out: string, source: string, o: MkfsCliOptions): P
   const { mkfs } = await import('../writer.ts');
   const opts: MkfsOptions = { out, source, fingerprint: o.fingerprint, xattrs: o.xattrs, inline: o.inline };
   if (o.blockSize !== undefined) opts.blockSize = o.blockSize;
-  if (o.fingerprintXattr !== undefined) opts.fingerprintXattr = o.fingerprintXattr;
+  if (o.xattrInodeDigest !== undefined) opts.xattrInodeDigest = o.xattrInodeDigest;
   if (o.timestamp !== undefined) opts.timestamp = o.timestamp;
   if (o.uuid !== undefined) opts.uuid = o.uuid;
   if (o.platform !== undefined) opts.platform = o.platform;
@@ -81,14 +81,16 @@ export function register(program: Command): void {
     .description('Build the EROFS image OUT from SOURCE: a directory, a .tar/.tar.gz/.tgz archive, or a container image — '
       + 'an OCI image layout directory, an OCI archive, or a `docker save` / `podman save` archive, whose layers are '
       + 'flattened into one tree (whiteouts applied, every blob checked against its digest).\n\n'
-      + 'Every regular file gets a content-fingerprint xattr (sha256 of its data) unless --no-fingerprint: '
-      + 'that is what inode page-cache sharing keys on.')
+      + 'Every non-empty regular file gets a content-fingerprint xattr unless --no-fingerprint: '
+      + 'that is what inode page-cache sharing keys on. The format is upstream\'s (mkfs.erofs --xattr-inode-digest): '
+      + 'a long xattr name prefix (default erofs.fingerprint.v1, hidden from listxattr) named by the superblock\'s '
+      + 'ishare_xattr_prefix_id, value "sha256:" + the 32-byte digest of the file\'s data.')
     .addHelpText('after', '\nExamples:\n  ishare mkfs app.img ./rootfs\n  docker save -o redis.tar redis:7.2.4 && ishare mkfs redis.img redis.tar\n  ishare mkfs --platform linux/arm64 app.img ./oci-layout-dir\n  ishare mkfs --timestamp 0 --uuid 00000000-0000-4000-8000-000000000000 app.img rootfs.tar.gz')
     .argument('<out>', 'image file to write')
     .argument('<source>', 'directory, tar archive or container image')
     .option('--block-size <bytes>', 'block size: 512, 1024, 2048 or 4096 (default 4096)', parseBlockSize)
     .option('--no-fingerprint', 'do not write content-fingerprint xattrs')
-    .option('--fingerprint-xattr <name>', 'name of the fingerprint xattr (default trusted.erofs.fingerprint)', parseXattrName)
+    .option('--xattr-inode-digest <name>', 'name of the fingerprint xattr, as mkfs.erofs --xattr-inode-digest[=NAME] takes it (default erofs.fingerprint.v1; e.g. --xattr-inode-digest=trusted.fp; a bare --xattr-inode-digest means the default)', parseDigestNameOption)
     .option('--no-xattrs', 'do not copy extended attributes from SOURCE')
     .option('--no-inline', 'never inline file tails into the inode (FLAT_PLAIN only)')
     .option('--timestamp <t>', 'build time and fixed mtime (epoch seconds or ISO date), for reproducible images', parseTimestamp)

@@ -29,7 +29,7 @@ export function readReport(r: ReadResult, names: readonly string[]): string[] {
   const what = r.trace ? `${r.trace.replayed} trace reads` : `${r.files} files`;
   const lines = [
     `read ${r.images.length} image${r.images.length === 1 ? '' : 's'} with ${r.workers} worker${r.workers === 1 ? '' : 's'}, `
-      + `sharing ${r.inodeShare ? `on (policy ${r.policy}${r.domainId !== '' ? `, domain ${JSON.stringify(r.domainId)}` : ''})` : 'off'}: `
+      + `sharing ${r.inodeShare ? `on (policy ${r.policy}, domain ${JSON.stringify(r.domainId)})` : 'off'}: `
       + `${what}, ${mib(r.bytes)} MiB in ${Math.round(r.elapsedMs)} ms`,
     `page cache   ${mib(r.pageCacheBytes)} MiB (${r.filePages} pages; ${mib(r.sharedPageCacheBytes)} MiB in shared inodes)`,
     `device       ${mib(r.deviceBytes)} MiB (${r.devicePages} pages in ${r.deviceReads} reads)`,
@@ -37,7 +37,7 @@ export function readReport(r: ReadResult, names: readonly string[]): string[] {
   ];
   if (r.inodeShare) {
     lines.push(`sharing      ${r.sharedInodes} shared inodes, ${r.filesShared} inodes attached (${r.inodesJoined} joined a page cache another inode filled), `
-      + `${r.sizeMismatch} size-mismatch refusals, ${r.dataPathMismatch} data-path-mismatch refusals; real inode from processing ${r.realInodeFromProcessing}, from backing ${r.realInodeFromBacking}`);
+      + `${r.sizeMismatch} size-mismatch refusals, ${r.dataPathMismatch} data-path-mismatch refusals, ${r.badFingerprint} malformed-fingerprint refusals; real inode from processing ${r.realInodeFromProcessing}, from backing ${r.realInodeFromBacking}`);
   }
   if (r.verify) lines.push(`verify       ${r.verifiedJoins} files proved their content before sharing, ${r.verifyRefusals} refused (content does not match the fingerprint)`);
   if (r.trace && r.trace.missingOps > 0) lines.push(`trace        ${r.trace.missingOps} reads of ${r.trace.missingPaths} paths found in no image (skipped)`);
@@ -81,7 +81,7 @@ export function register(program: Command): void {
     .option('--workers <n>', 'reader threads, 1..64 (default: the machine\'s cores)', parseWorkers)
     .option('--pool-mib <n>', 'page pool size in MiB (default: sized from the data, at most 4096)', parsePoolMiB)
     .option('--share', 'mount with inode_share (content-fingerprint page-cache sharing)')
-    .option('--domain <id>', 'domain_id: sharing happens only within one domain', parseDomain)
+    .option('--domain <id>', 'domain_id: sharing happens only within one domain (default "ishare")', parseDomain)
     .option('--policy <name>', 'real inode for shared reads: processing (v7 seed) or any (mainline)', parsePolicy, 'processing')
     .option('--verify', 'mount option verify: a file shares its page cache only once its content matches its fingerprint')
     .option('--trace <file>', 'replay the reads of this trace instead of reading every file')

@@ -10,6 +10,7 @@ import { BUG, BUG_DESCRIPTIONS, readManifest, type BugName } from '@ishare/core'
 import { runStress, StressReferenceError, type StressReport } from '@ishare/workers';
 import { CheckFailed, UsageError } from '../errors.ts';
 import { parsePlatform, parsePositiveInt } from '../options.ts';
+import { parseDomain } from '../experiment-options.ts';
 import { prepareInputs } from '../image-cache.ts';
 import { bundledSourceDirs } from '../bundled.ts';
 import { writeOut } from '../output.ts';
@@ -48,6 +49,7 @@ export interface StressCliOptions {
   poison?: boolean;
   fsck?: string;
   manifest?: string[];
+  domain: string;
   json?: boolean;
   listBugs?: boolean;
 }
@@ -83,6 +85,7 @@ function formatReport(r: StressReport): string {
   const served = new Table({ head: ['image', 'domain', 'pages read from it', 'of which for shared inodes'] });
   for (const s of r.servedBy) served.push([s.image, s.domainId, s.pages, s.sharedPages]);
   lines.push(served.toString());
+  for (const w of r.warnings) lines.push(`warning: ${w}`);
   if (v) {
     lines.push(`violated: ${v.invariant} after ${(v.detectedAfterMs / 1000).toFixed(2)} s${v.thread !== undefined ? ` (worker ${v.thread})` : ''}`);
     lines.push(`  ${v.message}`);
@@ -117,7 +120,7 @@ export async function runStressCommand(inputs: string[], o: StressCliOptions): P
     };
   });
   return runStress({
-    images,
+    images: images.map((x) => ({ ...x, domainId: o.domain })),
     ...(o.fsck !== undefined ? { fsck: o.fsck } : {}),
     verify: !!o.verify,
     ...(o.poison ? { poison: true } : {}),
@@ -150,6 +153,7 @@ export function register(program: Command): void {
     .option('--inject <bugs>', 'planted bugs to switch on, comma separated (see --list-bugs)', parseBugs)
     .option('--list-bugs', 'list the planted bugs and exit')
     .option('--pool-mib <n>', 'page pool size; small pools mean constant reclaim', parsePositiveInt, 8)
+    .option('--domain <id>', 'domain_id the given images are mounted with (the decoys keep their own)', parseDomain, 'stress')
     .option('--no-decoys', 'do not mount the decoy images with forged fingerprints')
     .option('--no-chaos', 'no eviction/unmount/drop/shrink from the controller')
     .option('--platform <os/arch>', 'container image inputs: which image of a multi-platform index (os/arch[/variant])', parsePlatform)

@@ -1,5 +1,6 @@
 // Run the real CLI as a child process (what a user runs), capturing bytes and exit code.
 import { spawn, spawnSync } from 'node:child_process';
+import { upstreamTool } from '../../../../test/helpers/erofs-utils.ts';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
@@ -47,8 +48,13 @@ export function mkfsErofs(out: string, src: string, extra: readonly string[] = [
   if (r.status !== 0) throw new Error(`mkfs.erofs failed: ${r.stderr}`);
 }
 
+/**
+ * dump.erofs: Debian's 1.5, or upstream 1.9.3 for images 1.5 cannot read (fingerprinted images carry
+ * INCOMPAT_XATTR_PREFIXES, as mkfs.erofs --xattr-inode-digest writes them).
+ */
 export function dumpErofs(args: readonly string[]): string {
-  const r = spawnSync('dump.erofs', args, { encoding: 'utf8' });
+  let r = spawnSync('dump.erofs', args, { encoding: 'utf8' });
+  if (r.status !== 0 && /unidentified incompatible feature/.test(r.stderr)) r = spawnSync(upstreamTool('dump.erofs'), args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`dump.erofs ${args.join(' ')} failed: ${r.stderr}`);
   return r.stdout;
 }

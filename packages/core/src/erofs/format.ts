@@ -11,18 +11,22 @@ export const EROFS_MAX_BLKSZBITS = 12; // 4 KiB (page size here)
 export const EROFS_ISLOT_SIZE = 32; // nid unit: meta_blkaddr * blksz + nid * 32
 export const EROFS_NULL_ADDR = 0xffffffff;
 
-/** struct erofs_super_block field offsets (relative to EROFS_SUPER_OFFSET). */
+/**
+ * struct erofs_super_block field offsets (relative to EROFS_SUPER_OFFSET), by their upstream names
+ * (erofs-utils 1.9.3 include/erofs_fs.h). The base superblock is 128 bytes; sb_extslots adds 16-byte
+ * slots, so fields at 128 and beyond exist only when the slots say so.
+ */
 export const SB = {
   magic: 0, // u32
   checksum: 4, // u32 crc32c(~0, sb .. end of block) with this field zeroed, no final xor
   featureCompat: 8, // u32
   blkszbits: 12, // u8
-  sbExtslots: 13, // u8
-  rootNid: 14, // u16
+  sbExtslots: 13, // u8: superblock size = 128 + sb_extslots * 16
+  rootnid2b: 14, // u16 (union with blocks_hi when 48BIT)
   inos: 16, // u64
-  buildTime: 24, // u64 (epoch)
-  buildTimeNsec: 32, // u32
-  blocks: 36, // u32
+  epoch: 24, // s64: base seconds of compact inodes' i_mtime
+  fixedNsec: 32, // u32: nanoseconds of every compact inode's mtime
+  blocksLo: 36, // u32
   metaBlkaddr: 40, // u32
   xattrBlkaddr: 44, // u32
   uuid: 48, // u8[16]
@@ -32,13 +36,20 @@ export const SB = {
   extraDevices: 86, // u16
   devtSlotoff: 88, // u16
   dirblkbits: 90, // u8
-  xattrPrefixCount: 91, // u8
-  xattrPrefixStart: 92, // u32
+  xattrPrefixCount: 91, // u8: entries in the long xattr name prefix table
+  xattrPrefixStart: 92, // u32: table position in 4-byte units
   packedNid: 96, // u64
   xattrFilterReserved: 104, // u8
-  ishareXattrPrefixId: 105, // u8 (mainline ishare: long-prefix id of the fingerprint xattr)
-  // 106..127 reserved
+  ishareXattrPrefixId: 105, // u8: long-prefix id of the fingerprint xattr (COMPAT_ISHARE_XATTRS)
+  reserved: 106, // u8[2]
+  buildTime: 108, // u32: seconds added to epoch for the mkfs time
+  rootnid8b: 112, // u64 (48BIT)
+  reserved2: 120, // u64
+  metaboxNid: 128, // u64 (METABOX; needs an extension slot)
+  reserved3: 136, // u64
 } as const;
+/** Bytes of the superblock structure when every extension slot upstream defines is present. */
+export const EROFS_SUPER_SIZE_MAX = 144;
 
 export const FEATURE_COMPAT = {
   SB_CHKSUM: 0x00000001,
@@ -48,6 +59,16 @@ export const FEATURE_COMPAT = {
   PLAIN_XATTR_PFX: 0x00000010,
   /** Announces per-file fingerprint xattrs for inode page-cache sharing (mainline's bit). */
   ISHARE_XATTRS: 0x00000020,
+} as const;
+
+/** Names dump.erofs prints for the compat bits (dump/main.c feature_lists). */
+export const FEATURE_COMPAT_NAMES: Record<number, string> = {
+  0x1: 'sb_csum',
+  0x2: 'mtime',
+  0x4: 'xattr_filter',
+  0x8: 'shared_ea_in_metabox',
+  0x10: 'plain_xattr_pfx',
+  0x20: 'ishare_xattrs',
 } as const;
 
 export const FEATURE_INCOMPAT = {
@@ -181,8 +202,17 @@ export const S_IFDIR = 0o040000;
 export const S_IFCHR = 0o020000;
 export const S_IFIFO = 0o010000;
 
-/** Default name of the content-fingerprint xattr used by inode page-cache sharing. */
-export const DEFAULT_FINGERPRINT_XATTR = 'trusted.erofs.fingerprint';
+/**
+ * The fingerprint xattr of upstream mkfs.erofs --xattr-inode-digest: a long name prefix with no
+ * short prefix (base index 0, so listxattr hides it), and a value "sha256:" + 32 raw digest bytes.
+ */
+export const DEFAULT_FINGERPRINT_XATTR = 'erofs.fingerprint.v1';
+export const FINGERPRINT_VALUE_PREFIX = 'sha256:';
+export const FINGERPRINT_VALUE_SIZE = FINGERPRINT_VALUE_PREFIX.length + 32; // 39
+/** Bytes of one long-prefix record before its infix: __le16 size, then base_index. */
+export const XATTR_LONG_PREFIX_HDR = 2;
+export const XATTR_LONG_PREFIX_MASK = 0x7f;
+
 
 // ---- Compressed inodes (erofs_fs.h: z_erofs_map_header, z_erofs_lcluster_index) ----
 

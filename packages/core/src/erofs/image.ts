@@ -3,12 +3,7 @@
 // this class only wires them to a BlockSource and remembers what it already parsed.
 import { constants as bufferConstants } from 'node:buffer';
 import { ErofsError, isErofsError } from './errors.ts';
-import {
-  DATALAYOUT,
-  DEFAULT_FINGERPRINT_XATTR,
-  FEATURE_INCOMPAT,
-  FT,
-} from './format.ts';
+import { DATALAYOUT, FEATURE_COMPAT, FEATURE_INCOMPAT, FT } from './format.ts';
 import {
   type ChunkTable,
   loadChunkTable,
@@ -23,18 +18,22 @@ import { findInBlock, compareNames, parseDirBlock } from './dir.ts';
 import { nidInRange, type ParsedInode, parseInode } from './inode.ts';
 import { BufferSource, FileSource, readAt } from './source.ts';
 import { parseSuperblock } from './super.ts';
-import type { BlockMapping, BlockSource, DirEntry, ErofsInode, Superblock, Xattr } from './types.ts';
+import type { BlockMapping, BlockSource, DirEntry, ErofsInode, RawXattr, Superblock, Xattr } from './types.ts';
 import { newZMapOut, ZMapper } from './zmap.ts';
 import { zReadData } from './zread.ts';
-import { listXattrs, parsePrefixTable, toHex, type XattrPrefix } from './xattr.ts';
+import {
+  findFingerprint,
+  fullName,
+  listRawXattrs,
+  listXattrs,
+  parsePrefixTable,
+  type FingerprintResult,
+  type XattrPrefix,
+} from './xattr.ts';
 
 export type { MappingOut } from './data.ts';
 export { MAP_HOLE, MAP_INLINE, MAP_MAPPED } from './data.ts';
 
-export interface OpenOptions {
-  /** Name of the content-fingerprint xattr (default 'trusted.erofs.fingerprint'). */
-  fingerprintXattr?: string;
-}
 
 /** The kernel's MAXSYMLINKS: links followed during one path walk. */
 export const MAX_SYMLINKS = 40;
@@ -55,7 +54,6 @@ export class ErofsImage {
   readonly sb: Superblock;
   readonly blockSize: number;
   readonly path: string | undefined;
-  readonly fingerprintXattr: string;
 
   private readonly inodes = new Map<number, ParsedInode>();
   private readonly dirBlocks = new Map<number, (DirEntry[] | undefined)[]>();
@@ -63,7 +61,7 @@ export class ErofsImage {
   private readonly zmappers = new Map<number, ZMapper>();
   private prefixes: XattrPrefix[] | undefined;
 
-  static open(path: string, opts?: OpenOptions): ErofsImage {
+  static open(path: string): ErofsImage {
     let src: FileSource;
     try {
       src = new FileSource(path);
@@ -72,21 +70,20 @@ export class ErofsImage {
       throw new ErofsError('ENOENT', `cannot open ${path}: ${reason}`);
     }
     try {
-      return new ErofsImage(src, { ...opts, path });
+      return new ErofsImage(src, path);
     } catch (e) {
       src.close();
       throw e;
     }
   }
 
-  static fromBuffer(buf: Uint8Array, opts?: OpenOptions): ErofsImage {
-    return new ErofsImage(new BufferSource(buf), opts);
+  static fromBuffer(buf: Uint8Array): ErofsImage {
+    return new ErofsImage(new BufferSource(buf));
   }
 
-  constructor(source: BlockSource, opts?: OpenOptions & { path?: string }) {
+  constructor(source: BlockSource, path?: string) {
     this.source = source;
-    this.path = opts?.path;
-    this.fingerprintXattr = opts?.fingerprintXattr ?? DEFAULT_FINGERPRINT_XATTR;
+    this.path = path;
     this.sb = parseSuperblock(source);
     this.blockSize = this.sb.blockSize;
     const root = this.root();
@@ -245,13 +242,18 @@ export class ErofsImage {
     return utf8Decoder.decode(buf);
   }
 
+  /**
+   * The long xattr name prefix table, read on first use. Where it lives follows erofs-utils
+   * (xattr_prefixes_init): with COMPAT_PLAIN_XATTR_PFX, or without a packed inode, at
+   * xattr_prefix_start * 4 of the device; otherwise at that offset of the packed inode's data.
+   */
   private prefixTable = (): readonly XattrPrefix[] => {
     if (this.prefixes === undefined) {
       const sb = this.sb;
+      const plain = (sb.featureCompat & FEATURE_COMPAT.PLAIN_XATTR_PFX) !== 0;
       if (sb.xattrPrefixCount === 0) {
         this.prefixes = [];
-      } else if (sb.featureIncompat & FEATURE_INCOMPAT.FRAGMENTS && sb.packedNid !== 0) {
-        // As the kernel does: with a packed inode, the table lives in its data.
+      } else if (!plain && sb.packedNid !== 0) {
         const packed = this.inode(sb.packedNid);
         this.prefixes = parsePrefixTable(
           (pos, len) => {
@@ -270,8 +272,19 @@ export class ErofsImage {
     return this.prefixes;
   };
 
+  /** The long name prefixes of the image (empty without INCOMPAT_XATTR_PREFIXES). */
+  longPrefixes(): readonly XattrPrefix[] {
+    return this.prefixTable();
+  }
+
+  /** The xattrs listxattr shows (hidden base-index-0 names left out, as the kernel does). */
   xattrs(inode: ErofsInode): Xattr[] {
     return listXattrs(this.source, this.sb, inode, this.prefixTable);
+  }
+
+  /** Every on-disk xattr entry, hidden ones included. */
+  rawXattrs(inode: ErofsInode): RawXattr[] {
+    return listRawXattrs(this.source, this.sb, inode, this.prefixTable);
   }
 
   getXattr(inode: ErofsInode, name: string): Uint8Array | undefined {
@@ -279,10 +292,31 @@ export class ErofsImage {
     return undefined;
   }
 
+  /** The ishare fingerprint prefix (COMPAT_ISHARE_XATTRS), or undefined when the image has none. */
+  fingerprintPrefix(): XattrPrefix | undefined {
+    if (!this.sb.hasFingerprints) return undefined;
+    // parseSuperblock checked the id against the count; the table itself may still be corrupt.
+    return this.prefixTable()[this.sb.ishareXattrPrefixId];
+  }
+
+  /** The fingerprint xattr's name as erofs-utils prints it ("erofs.fingerprint.v1" by default). */
+  fingerprintName(): string | undefined {
+    const p = this.fingerprintPrefix();
+    return p === undefined ? undefined : fullName(p.baseIndex, p.infix);
+  }
+
+  /** Whether the inode has a usable fingerprint, none, or a malformed one (then it is not shared). */
+  fingerprintResult(inode: ErofsInode): FingerprintResult {
+    if (inode.type !== 'file') return { status: 'none' };
+    const p = this.fingerprintPrefix();
+    if (p === undefined) return { status: 'none' };
+    return findFingerprint(this.rawXattrs(inode), p);
+  }
+
+  /** The sha256 digest (hex) the inode's fingerprint carries, when it has a well-formed one. */
   fingerprint(inode: ErofsInode): string | undefined {
-    if (inode.type !== 'file') return undefined;
-    const v = this.getXattr(inode, this.fingerprintXattr);
-    return v === undefined ? undefined : toHex(v);
+    const r = this.fingerprintResult(inode);
+    return r.status === 'ok' ? r.hex : undefined;
   }
 
   private chunkTable(inode: ErofsInode): ChunkTable {

@@ -25,7 +25,7 @@ import {
   S_IFSOCK,
   xattrIbodySize,
 } from './format.ts';
-import { readAt, u16, u32, u64 } from './source.ts';
+import { i64, readAt, u16, u32, u64 } from './source.ts';
 import type { BlockSource, ErofsInode, FileType, Superblock } from './types.ts';
 
 /** i_format bits the kernel knows (version, layout, nlink-1 / dot-omitted). */
@@ -122,8 +122,9 @@ export function parseInode(src: BlockSource, sb: Superblock, nid: number): Parse
       startHi = 0;
     }
     size = u32(raw, IC.size);
-    mtime = sb.buildTime + u32(raw, IC.mtime);
-    mtimeNsec = sb.buildTimeNsec;
+    // Compact inodes count seconds from the superblock's epoch (s64), all with its fixed nsec.
+    mtime = sb.epoch + u32(raw, IC.mtime);
+    mtimeNsec = sb.fixedNsec;
   } else {
     inodeSize = INODE_EXTENDED_SIZE;
     if (iloc + INODE_EXTENDED_SIZE > src.size) {
@@ -137,8 +138,9 @@ export function parseInode(src: BlockSource, sb: Superblock, nid: number): Parse
     startHi = u16(raw, IE.nb);
     size = u64(raw, IE.size);
     if (size < 0) throw new ErofsError('ECORRUPT', `i_size of nid ${nid} too large`, iloc + IE.size);
-    mtime = u64(raw, IE.mtime);
-    if (mtime < 0) throw new ErofsError('ECORRUPT', `i_mtime of nid ${nid} too large`, iloc + IE.mtime);
+    // i_mtime is signed (files dated before 1970 are negative), as the kernel and fsck.erofs read it.
+    mtime = i64(raw, IE.mtime);
+    if (Number.isNaN(mtime)) throw new ErofsError('ECORRUPT', `i_mtime of nid ${nid} out of range`, iloc + IE.mtime);
     mtimeNsec = u32(raw, IE.mtimeNsec);
   }
 

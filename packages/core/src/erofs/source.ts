@@ -104,3 +104,13 @@ export function u64(b: Uint8Array, off: number): number {
   if (hi >= 0x200000) return -1;
   return hi * 0x100000000 + lo;
 }
+/**
+ * An s64 (times before 1970 are negative) as a number, or NaN when it lies outside ±2^53 (callers
+ * treat that as corrupt).
+ */
+export function i64(b: Uint8Array, off: number): number {
+  const lo = u32(b, off);
+  const hi = (b[off + 4]! | (b[off + 5]! << 8) | (b[off + 6]! << 16) | (b[off + 7]! << 24)) | 0;
+  if (hi >= 0x200000 || hi < -0x200000) return Number.NaN;
+  return hi * 0x100000000 + lo;
+}

@@ -14,7 +14,7 @@ import {
   FEATURE_INCOMPAT_NAMES,
   SB,
 } from './format.ts';
-import { readAt, u16, u32, u64, u8 } from './source.ts';
+import { i64, readAt, u16, u32, u64, u8 } from './source.ts';
 import type { BlockSource, Superblock } from './types.ts';
 
 /** Incompat bits this reader understands (compression bits only matter per compressed file). */
@@ -144,13 +144,25 @@ export function parseSuperblock(src: BlockSource): Superblock {
   const volumeName = new TextDecoder().decode(volRaw.subarray(0, nul));
 
   const inos = u64(sb, SB.inos);
-  const buildTime = u64(sb, SB.buildTime);
+  const epoch = i64(sb, SB.epoch);
   const packedNid = u64(sb, SB.packedNid);
-  if (inos < 0 || buildTime < 0 || packedNid < 0) {
+  if (inos < 0 || Number.isNaN(epoch) || packedNid < 0) {
     throw new ErofsError('ECORRUPT', 'superblock 64-bit field out of range', EROFS_SUPER_OFFSET);
   }
 
-  const blocks = u32(sb, SB.blocks);
+  // super.c: the fingerprint's prefix must exist, or the superblock is corrupt (EFSCORRUPTED).
+  const xattrPrefixCount = u8(sb, SB.xattrPrefixCount);
+  const ishareXattrPrefixId = u8(sb, SB.ishareXattrPrefixId);
+  const hasFingerprints = (featureCompat & FEATURE_COMPAT.ISHARE_XATTRS) !== 0;
+  if (hasFingerprints && ishareXattrPrefixId >= xattrPrefixCount) {
+    throw new ErofsError(
+      'ECORRUPT',
+      `invalid ishare xattr prefix id ${ishareXattrPrefixId} (image has ${xattrPrefixCount} long xattr name prefixes)`,
+      at(SB.ishareXattrPrefixId),
+    );
+  }
+
+  const blocks = u32(sb, SB.blocksLo);
   // A short image file is the common real-world corruption (interrupted copy); say so up front
   // rather than failing later on whichever file happens to live in the missing tail.
   if (blocks * blockSize > src.size) {
@@ -169,23 +181,25 @@ export function parseSuperblock(src: BlockSource): Superblock {
     blockSize,
     featureCompat,
     featureIncompat,
-    rootNid: u16(sb, SB.rootNid),
+    rootNid: u16(sb, SB.rootnid2b),
+    sbSize,
     inos,
-    buildTime,
-    buildTimeNsec: u32(sb, SB.buildTimeNsec),
+    epoch,
+    fixedNsec: u32(sb, SB.fixedNsec),
+    buildTime: u32(sb, SB.buildTime),
+    u1: u16(sb, SB.availableComprAlgs),
     blocks,
     metaBlkaddr: u32(sb, SB.metaBlkaddr),
     xattrBlkaddr: u32(sb, SB.xattrBlkaddr),
     uuid,
     volumeName,
     extraDevices,
-    xattrPrefixCount: u8(sb, SB.xattrPrefixCount),
+    xattrPrefixCount,
     xattrPrefixStart: u32(sb, SB.xattrPrefixStart),
     packedNid,
     checksum,
     checksumVerified,
-    hasFingerprints: (featureCompat & FEATURE_COMPAT.ISHARE_XATTRS) !== 0,
-    sbSize,
-    comprAlgsOrLz4Distance: u16(sb, SB.availableComprAlgs),
+    hasFingerprints,
+    ishareXattrPrefixId,
   };
 }

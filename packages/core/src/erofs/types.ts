@@ -7,9 +7,17 @@ export interface Superblock {
   readonly featureCompat: number;
   readonly featureIncompat: number;
   readonly rootNid: number;
+  /** Superblock size in bytes: 128 + sb_extslots * 16. */
+  readonly sbSize: number;
   readonly inos: number;
-  readonly buildTime: number; // seconds since the epoch
-  readonly buildTimeNsec: number;
+  /** Base seconds (s64) of compact inodes' mtimes. */
+  readonly epoch: number;
+  /** Nanoseconds of every compact inode's mtime. */
+  readonly fixedNsec: number;
+  /** Seconds after `epoch` when the image was made (u32); the mkfs time is epoch + buildTime. */
+  readonly buildTime: number;
+  /** available_compr_algs (COMPR_CFGS) or lz4_max_distance, the u16 they share. */
+  readonly u1: number;
   readonly blocks: number;
   readonly metaBlkaddr: number;
   readonly xattrBlkaddr: number;
@@ -23,10 +31,8 @@ export interface Superblock {
   readonly checksumVerified: boolean; // true when SB_CHKSUM was set and matched
   /** Image announces fingerprint xattrs (FEATURE_COMPAT.ISHARE_XATTRS). */
   readonly hasFingerprints: boolean;
-  /** On-disk superblock size: 128 B plus the extension slots (compression configs follow it). */
-  readonly sbSize: number;
-  /** available_compr_algs with COMPR_CFGS, else the union's lz4_max_distance (kept raw). */
-  readonly comprAlgsOrLz4Distance: number;
+  /** Long-prefix id of the fingerprint xattr (checked < xattrPrefixCount when hasFingerprints). */
+  readonly ishareXattrPrefixId: number;
 }
 
 export type FileType = 'file' | 'dir' | 'symlink' | 'chardev' | 'blockdev' | 'fifo' | 'socket';
@@ -63,7 +69,19 @@ export interface DirEntry {
 }
 
 export interface Xattr {
-  readonly name: string; // full name, e.g. "user.foo", "trusted.erofs.fingerprint"
+  /** Full name as listxattr shows it, e.g. "user.foo", "trusted.overlay.opaque". */
+  readonly name: string;
+  readonly value: Uint8Array;
+}
+
+/** One on-disk xattr entry with its name resolved, hidden ones (base index 0) included. */
+export interface RawXattr {
+  /** Short-prefix index the name lives under (0: no short prefix, hidden from listxattr). */
+  readonly baseIndex: number;
+  /** The name after the short prefix (long-prefix infix + entry suffix), as bytes. */
+  readonly rest: Uint8Array;
+  /** e_name_index as stored (0x80 | id for a long prefix). */
+  readonly nameIndex: number;
   readonly value: Uint8Array;
 }
 

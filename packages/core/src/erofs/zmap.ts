@@ -111,7 +111,7 @@ function corrupt(inode: ErofsInode, what: string, at?: number): ErofsError {
 
 /** Algorithms the image may use (z_erofs_parse_cfgs): the superblock's mask, or lz4 alone without it. */
 export function availableAlgs(sb: Superblock): number {
-  return sb.featureIncompat & FEATURE_INCOMPAT.COMPR_CFGS ? sb.comprAlgsOrLz4Distance : 1 << Z_ALG.LZ4;
+  return sb.featureIncompat & FEATURE_INCOMPAT.COMPR_CFGS ? sb.u1 : 1 << Z_ALG.LZ4;
 }
 
 /**

@@ -10,8 +10,8 @@ import { u16, u32, u8 } from '../erofs/source.ts';
 import { imageRng, type Prng } from './prng.ts';
 import { locateRegions, type Field, type ImageMap, type InodeLoc, type Region, type RegionKind } from './regions.ts';
 
-export type MutationOp = 'bitflip' | 'byte' | 'field' | 'truncate' | 'crosslink' | 'dup-block' | 'zero-block' | 'swap-dirents' | 'grow-file';
-export const MUTATION_OPS: readonly MutationOp[] = ['bitflip', 'byte', 'field', 'truncate', 'crosslink', 'dup-block', 'zero-block', 'swap-dirents', 'grow-file'];
+export type MutationOp = 'bitflip' | 'byte' | 'field' | 'truncate' | 'crosslink' | 'dup-block' | 'zero-block' | 'swap-dirents' | 'grow-file' | 'fingerprint';
+export const MUTATION_OPS: readonly MutationOp[] = ['bitflip', 'byte', 'field', 'truncate', 'crosslink', 'dup-block', 'zero-block', 'swap-dirents', 'grow-file', 'fingerprint'];
 
 /** A seed image: valid bytes plus the map of its structures. */
 export interface SeedImage {
@@ -56,7 +56,7 @@ export function prepareSeed(name: string, bytes: Uint8Array): SeedImage {
 }
 
 const OP_WEIGHTS: readonly (readonly [number, MutationOp])[] = [
-  [3, 'bitflip'], [2, 'byte'], [5, 'field'], [1, 'truncate'], [2.5, 'crosslink'], [1, 'dup-block'], [1, 'zero-block'], [1, 'swap-dirents'], [0.7, 'grow-file'],
+  [3, 'bitflip'], [2, 'byte'], [5, 'field'], [1, 'truncate'], [2.5, 'crosslink'], [1, 'dup-block'], [1, 'zero-block'], [1, 'swap-dirents'], [0.7, 'grow-file'], [1, 'fingerprint'],
 ];
 
 const REGION_WEIGHTS: Record<RegionKind | 'image', number> = {
@@ -380,6 +380,51 @@ function growFile(c: Ctx): Mutation[] {
   return out;
 }
 
+/**
+ * The ishare fingerprint's own failure modes: ishare_xattr_prefix_id at or past the prefix count (a
+ * corrupt superblock), a prefix record of a bogus length, and a fingerprint value of the wrong
+ * length or without "sha256:" (refused: the file is not shared, it still reads).
+ */
+function fingerprintDamage(c: Ctx): Mutation[] {
+  const map = c.seed.map;
+  const sbAt = EROFS_SUPER_OFFSET;
+  const choices: (() => Mutation[])[] = [];
+  choices.push(() => {
+    // Out of range: count .. 255 (with the compat bit set, so the id is checked).
+    const count = u8(c.b, sbAt + SB.xattrPrefixCount);
+    const id = c.rng.chance(0.5) ? count : c.rng.range(count, 255);
+    c.b[sbAt + SB.ishareXattrPrefixId] = id;
+    const compatAt = sbAt + SB.featureCompat;
+    writeLE(c.b, compatAt, 4, (u32(c.b, compatAt) | FEATURE_COMPAT.ISHARE_XATTRS) >>> 0);
+    return [{ op: 'fingerprint', target: 'superblock ishare_xattr_prefix_id', kind: 'superblock', at: sbAt + SB.featureCompat, len: SB.ishareXattrPrefixId - SB.featureCompat + 1, detail: `id ${id} of ${count} prefixes` }];
+  });
+  if (map.prefixRecords.length > 0) {
+    choices.push(() => {
+      const rec = c.rng.pick(map.prefixRecords);
+      const len = c.rng.pick([0, 257, 0x1000, 0xffff, rec.len + 1, Math.max(0, rec.len - 1)]);
+      writeLE(c.b, rec.at, 2, len);
+      return [{ op: 'fingerprint', target: 'long xattr prefix table record length', kind: 'prefix-table', at: rec.at, len: 2, detail: `${rec.len} -> ${len}` }];
+    });
+  }
+  if (map.fingerprints.length > 0) {
+    choices.push(() => {
+      const f = c.rng.pick(map.fingerprints);
+      // 37 or 38 keep the entry's padded slot (44 bytes); 36, 32 and 0 shrink it, or make it the
+      // pre-upstream raw 32-byte digest: the value is refused, or what follows no longer parses.
+      const size = c.rng.pick([32, 36, 37, 38, 0]);
+      writeLE(c.b, f.at + 2, 2, size);
+      return [{ op: 'fingerprint', target: `fingerprint value size in ${f.label}`, kind: 'xattr-ibody', at: f.at + 2, len: 2, detail: `${f.valueSize} -> ${size}` }];
+    });
+    choices.push(() => {
+      const f = c.rng.pick(map.fingerprints);
+      const bad = c.rng.pick(['sha512:', 'SHA256:', 'sha256 ', '\0\0\0\0\0\0\0']);
+      for (let i = 0; i < 7 && f.valueAt + i < c.b.length; i++) c.b[f.valueAt + i] = bad.charCodeAt(i);
+      return [{ op: 'fingerprint', target: `fingerprint value prefix in ${f.label}`, kind: 'xattr-ibody', at: f.valueAt, len: 7, detail: `"sha256:" -> ${JSON.stringify(bad)}` }];
+    });
+  }
+  return c.rng.pick(choices)();
+}
+
 const MUTATORS: Record<MutationOp, (c: Ctx) => Mutation[]> = {
   bitflip,
   byte: byteSet,
@@ -390,6 +435,7 @@ const MUTATORS: Record<MutationOp, (c: Ctx) => Mutation[]> = {
   'zero-block': zeroBlock,
   'swap-dirents': swapDirents,
   'grow-file': growFile,
+  fingerprint: fingerprintDamage,
 };
 
 /** Recompute the superblock checksum of a mutated image when it still announces one. */

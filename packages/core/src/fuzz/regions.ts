@@ -21,6 +21,7 @@ import {
   SB,
   XATTR_ENTRY_SIZE,
   XATTR_IBODY_HEADER_SIZE,
+  XATTR_LONG_PREFIX_FLAG,
   XE,
   XH,
   DATALAYOUT,
@@ -83,6 +84,14 @@ export interface InodeLoc {
   readonly size: number;
 }
 
+/** One fingerprint xattr entry: its 4-byte header at `at`, the value at `valueAt`. */
+export interface FingerprintLoc {
+  readonly at: number;
+  readonly valueAt: number;
+  readonly valueSize: number;
+  readonly label: string;
+}
+
 export interface ImageMap {
   readonly size: number;
   readonly blockSize: number;
@@ -92,16 +101,20 @@ export interface ImageMap {
   readonly regions: readonly Region[];
   readonly dirents: readonly DirentLoc[];
   readonly inodes: readonly InodeLoc[];
+  /** ishare fingerprint xattr entries (e_name_index 0x80 | ishare_xattr_prefix_id), inline or shared. */
+  readonly fingerprints: readonly FingerprintLoc[];
+  /** The prefix table's records (COMPAT_PLAIN_XATTR_PFX or no packed inode: on the device). */
+  readonly prefixRecords: readonly { at: number; len: number }[];
   /** Offsets where a structure starts or ends (truncation points). */
   readonly boundaries: readonly number[];
 }
 
 function superblockFields(): Field[] {
   const w: Record<string, 1 | 2 | 4 | 8> = {
-    magic: 4, checksum: 4, featureCompat: 4, blkszbits: 1, sbExtslots: 1, rootNid: 2, inos: 8, buildTime: 8,
-    buildTimeNsec: 4, blocks: 4, metaBlkaddr: 4, xattrBlkaddr: 4, featureIncompat: 4, availableComprAlgs: 2,
+    magic: 4, checksum: 4, featureCompat: 4, blkszbits: 1, sbExtslots: 1, rootnid2b: 2, inos: 8, epoch: 8,
+    fixedNsec: 4, blocksLo: 4, metaBlkaddr: 4, xattrBlkaddr: 4, featureIncompat: 4, availableComprAlgs: 2,
     extraDevices: 2, devtSlotoff: 2, dirblkbits: 1, xattrPrefixCount: 1, xattrPrefixStart: 4, packedNid: 8,
-    xattrFilterReserved: 1, ishareXattrPrefixId: 1,
+    xattrFilterReserved: 1, ishareXattrPrefixId: 1, buildTime: 4, rootnid8b: 8,
   };
   return Object.entries(w).map(([name, width]) => ({ at: EROFS_SUPER_OFFSET + SB[name as keyof typeof SB], width, name: `sb.${name}` }));
 }
@@ -185,6 +198,14 @@ export function locateRegions(buf: Uint8Array): ImageMap {
   add({ kind: 'superblock', start: EROFS_SUPER_OFFSET, end: EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE, label: 'superblock', fields: superblockFields() });
 
   const sharedSeen = new Set<number>();
+  const fingerprints: FingerprintLoc[] = [];
+  const fpIndex = sb.hasFingerprints ? XATTR_LONG_PREFIX_FLAG | sb.ishareXattrPrefixId : -1;
+  const fpSeen = new Set<number>();
+  const noteEntry = (pos: number, label: string): void => {
+    if (fpIndex < 0 || fpSeen.has(pos) || pos + XATTR_ENTRY_SIZE > buf.length || u8(buf, pos + XE.nameIndex) !== fpIndex) return;
+    fpSeen.add(pos);
+    fingerprints.push({ at: pos, valueAt: pos + XATTR_ENTRY_SIZE + u8(buf, pos + XE.nameLen), valueSize: u16(buf, pos + XE.valueSize), label });
+  };
   const seen = new Set<number>();
   const zRegions = (inode: ErofsInode, name: string): void => {
     const [s, e] = zIndexRange(img, inode);
@@ -216,7 +237,7 @@ export function locateRegions(buf: Uint8Array): ImageMap {
     });
     const name = `nid ${inode.nid} ${path}`;
     add({ kind: 'inode', start: inode.iloc, end: inode.iloc + inode.inodeSize, label: `inode ${name}`, fields: inodeFields(inode) });
-    if (inode.xattrSize > 0) locateXattrs(buf, img, inode, name, add, sharedSeen);
+    if (inode.xattrSize > 0) locateXattrs(buf, img, inode, name, add, sharedSeen, noteEntry);
     if (inode.layout === DATALAYOUT.CHUNK_BASED && inode.size > 0) {
       const pos = chunkTablePosition(inode);
       const unit = chunkEntrySize(inode);
@@ -248,13 +269,16 @@ export function locateRegions(buf: Uint8Array): ImageMap {
       locateDirBlocks(buf, img, inode, name, add, dirents);
     }
   }
-  if (sb.xattrPrefixCount > 0 && !(sb.featureIncompat & FEATURE_INCOMPAT.FRAGMENTS && sb.packedNid !== 0)) {
+  const prefixRecords: { at: number; len: number }[] = [];
+  // Where the reader looks for the table (image.ts): the device, unless it lives in the packed inode.
+  if (sb.xattrPrefixCount > 0 && (sb.featureCompat & FEATURE_COMPAT.PLAIN_XATTR_PFX || sb.packedNid === 0)) {
     let pos = sb.xattrPrefixStart * 4;
     const start = pos;
     const fields: Field[] = [];
     for (let i = 0; i < sb.xattrPrefixCount && pos + 2 <= buf.length; i++) {
       pos = Math.ceil(pos / 4) * 4;
       fields.push({ at: pos, width: 2, name: `prefix${i}.len` }, { at: pos + 2, width: 1, name: `prefix${i}.base` });
+      prefixRecords.push({ at: pos, len: u16(buf, pos) });
       pos += 2 + (u16(buf, pos) || 65536);
     }
     add({ kind: 'prefix-table', start, end: Math.min(pos, buf.length), label: 'long xattr prefix table', fields });
@@ -269,6 +293,8 @@ export function locateRegions(buf: Uint8Array): ImageMap {
     regions,
     dirents,
     inodes,
+    fingerprints,
+    prefixRecords,
     boundaries: [...bounds].filter((x) => x >= 0 && x <= buf.length).sort((a, b) => a - b),
   };
 }
@@ -280,6 +306,7 @@ function locateXattrs(
   name: string,
   add: (r: Region) => void,
   sharedSeen: Set<number>,
+  noteEntry: (pos: number, label: string) => void,
 ): void {
   const base = inode.iloc + inode.inodeSize;
   const fields: Field[] = [
@@ -292,6 +319,7 @@ function locateXattrs(
     const at = base + XATTR_IBODY_HEADER_SIZE + i * 4;
     fields.push({ at, width: 4, name: `xattr.shared${i}` });
     const pos = sharedArea + u32(buf, at) * 4;
+    noteEntry(pos, `shared xattr at ${pos} (of ${name})`);
     if (sharedSeen.has(pos) || pos + XATTR_ENTRY_SIZE > buf.length) continue;
     sharedSeen.add(pos);
     const size = entrySize(buf, pos);
@@ -301,6 +329,7 @@ function locateXattrs(
   const end = base + inode.xattrSize;
   let k = 0;
   while (pos + XATTR_ENTRY_SIZE <= end) {
+    noteEntry(pos, `xattr body of ${name}`);
     fields.push(...entryFields(pos, `entry${k++}`));
     pos += entrySize(buf, pos);
   }

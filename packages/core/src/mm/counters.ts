@@ -33,6 +33,7 @@ export const CTR = {
   Z_PCLUSTERS: 27, // compressed pclusters read and decompressed
   Z_PCLUSTER_WAITS: 28, // a reader found the pcluster it needed being decompressed by another thread and waited
   Z_PCLUSTER_SKIPPED: 29, // after waiting, every page it needed was already filled: not decompressed again
+  ISHARE_BAD_FINGERPRINT: 30, // fingerprint xattr of the wrong length or prefix: not shared
 } as const;
 export type CounterName = keyof typeof CTR;
 const NCOUNTERS = Object.keys(CTR).length;

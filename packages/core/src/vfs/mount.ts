@@ -26,7 +26,6 @@ export interface MountParams {
   readonly image: string; // absolute path of the image file
   readonly inodeShare: boolean; // inode_share option
   readonly domainId: string; // domain_id option ('' = default domain)
-  readonly fingerprintXattr: string;
   /** verify option: join a shared inode only after the content is proven to match the fingerprint. */
   readonly verify?: boolean;
 }

@@ -137,6 +137,30 @@ export function removeIfUnused(a: Arena, f: number): boolean {
   return true;
 }
 
+/**
+ * invalidate_mapping_pages (fadvise POSIX_FADV_DONTNEED): drop the cached pages of indexes
+ * [start, end] that nobody holds — unlocked, no reference but the cache's (an isolating reclaim
+ * or a reader in flight holds one more, and keeps its page). Returns the pages dropped.
+ */
+export function invalidateMappingPages(a: Arena, mapping: number, start: number, end: number): number {
+  const i32 = a.i32;
+  let dropped = 0;
+  for (let index = start; index <= end; index++) {
+    const b = bucketOf(a, mapping, index);
+    spinLock(i32, b, LOCK_CLASS.PAGE_INDEX);
+    const f = lookupLocked(a, b, mapping, index);
+    if (f === NIL) { spinUnlock(i32, b); continue; }
+    const r = a.frames + f * FRAME_WORDS;
+    if (Atomics.load(i32, r + F_REF) !== 1 || Atomics.load(i32, r + F_FLAGS) & PG_LOCKED) { spinUnlock(i32, b); continue; }
+    unindexLocked(a, b, f, mapping);
+    spinUnlock(i32, b);
+    lruDel(a, f);
+    putPage(a, f);
+    dropped++;
+  }
+  return dropped;
+}
+
 /** truncate_inode_pages: drop every page of a mapping (the inode is being evicted). */
 export function truncateInodePages(a: Arena, mapping: number): void {
   const i32 = a.i32;

@@ -74,6 +74,8 @@ export interface StressReport {
   sharedPageFraction: number;
   locks: { name: string; acquisitions: number; spins: number; sleeps: number }[];
   servedBy: { image: string; domainId: string; pages: number; sharedPages: number }[];
+  /** Mount warnings, e.g. an image without fingerprints mounted unshared. */
+  warnings: string[];
   counters: Record<string, number>;
   violation?: Violation & { detectedAfterMs: number; chaosTrail: string[]; lastPoints?: string[] };
 }
@@ -114,8 +116,10 @@ async function stressMounted(opts: StressOptions, sys: System, all: StressInput[
   const decoyWeight = opts.images.length ? 0.15 / Math.max(1, ndecoys) : 1;
   const mountOpts = (i: number): { inodeShare: boolean; domainId: string; verify: boolean } => ({ inodeShare: true, domainId: all[i].domainId, verify: !!opts.verify });
   let setupViolation: Violation | undefined;
+  const warnings: string[] = [];
   for (let i = 0; i < all.length; i++) {
-    const { mount } = sys.mount(all[i].image, mountOpts(i));
+    const { mount, warning } = sys.mount(all[i].image, mountOpts(i));
+    if (warning) warnings.push(warning);
     control.setMountOf(i, mount);
     const files = sys.listFiles(mount).map(({ path, size }) => ({ path, size }));
     // The file list the workers draw from is our reader's: it must be the source's, path for path.
@@ -338,6 +342,7 @@ async function stressMounted(opts: StressOptions, sys: System, all: StressInput[
     sharedPageFraction: st.pageCacheBytes ? st.sharedPageCacheBytes / st.pageCacheBytes : 0,
     locks: st.locks,
     servedBy: served,
+    warnings,
     counters: st.counters,
     violation,
   };

@@ -3,10 +3,10 @@
 // (different domain, or different size), so any bug that does is caught by the byte oracle.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync, mkdtempSync, rmSync, readFileSync, openSync, readSync, writeSync, closeSync } from 'node:fs';
+import { mkdirSync, writeFileSync, mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mkfs, forgeFingerprint, EROFS_SUPER_OFFSET, SB, FEATURE_COMPAT, superblockChecksum, MANIFEST_FORMAT, type ManifestEntry, type SourceManifest } from '@ishare/core';
+import { mkfs, forgeFingerprint, MANIFEST_FORMAT, type ManifestEntry, type SourceManifest } from '@ishare/core';
 
 function bytes(n: number, seed: number): Buffer {
   const b = Buffer.allocUnsafe(n);
@@ -67,29 +67,26 @@ function text(n: number, seed: number): Buffer {
   return Buffer.from(s.slice(0, n));
 }
 
-/** Set the fingerprint compat bit of an image (and its superblock checksum), as a fingerprinting mkfs would. */
-function markFingerprinted(image: string): void {
-  const fd = openSync(image, 'r+');
-  try {
-    const head = Buffer.alloc(4096);
-    readSync(fd, head, 0, head.length, 0);
-    const at = EROFS_SUPER_OFFSET + SB.featureCompat;
-    const compat = head.readUInt32LE(at) | FEATURE_COMPAT.ISHARE_XATTRS;
-    head.writeUInt32LE(compat >>> 0, at);
-    if (compat & FEATURE_COMPAT.SB_CHKSUM) head.writeUInt32LE(superblockChecksum(head, 1 << head[EROFS_SUPER_OFFSET + SB.blkszbits]!), EROFS_SUPER_OFFSET + SB.checksum);
-    writeSync(fd, head, 0, EROFS_SUPER_OFFSET + 128, 0);
-  } finally {
-    closeSync(fd);
-  }
+/**
+ * The mkfs.erofs for the compressed decoys: $ISHARE_MKFS_EROFS, else the one on PATH. Only a release
+ * that writes fingerprints (erofs-utils 1.9.3+, --xattr-inode-digest) makes them shareable; an older
+ * one still gives compressed images to read under chaos, unshared.
+ */
+function compressedMkfs(): { bin: string; digest: boolean } | undefined {
+  const bin = process.env.ISHARE_MKFS_EROFS || 'mkfs.erofs';
+  const help = spawnSync(bin, ['--help'], { encoding: 'utf8' });
+  if (help.error) return undefined;
+  return { bin, digest: `${help.stdout}${help.stderr}`.includes('--xattr-inode-digest') };
 }
 
 /**
  * Two lz4hc-compressed images (mkfs.erofs, with 16 KiB pclusters and inline tails) that hold the same
- * compressed file `h` under a true fingerprint in one domain: their shared inode is filled pcluster by
- * pcluster while the controller evicts and unmounts. Skipped (empty) where mkfs.erofs or setfattr is
- * missing or the filesystem takes no trusted.* xattrs.
+ * compressed file `h` in one domain: with a fingerprinting mkfs their shared inode is filled pcluster by
+ * pcluster while the controller evicts and unmounts. Skipped (empty) where no mkfs.erofs is found.
  */
 function compressedDecoys(dir: string): Decoy[] {
+  const mkfsErofs = compressedMkfs();
+  if (!mkfsErofs) return [];
   const h = text(150_000, 21);
   const out: Decoy[] = [];
   for (const [name, other] of [['cx', text(40_000, 22)], ['cy', text(33_333, 23)]] as const) {
@@ -99,14 +96,11 @@ function compressedDecoys(dir: string): Decoy[] {
     for (const [p, data] of [['h', h], ['other', other]] as const) {
       writeFileSync(join(src, p), data);
       files.push({ path: `/${p}`, size: data.length, sha256: createHash('sha256').update(data).digest('hex') });
-      const fp = createHash('sha256').update(data).digest('hex');
-      const r = spawnSync('setfattr', ['-n', 'trusted.erofs.fingerprint', '-v', `0x${fp}`, join(src, p)]);
-      if (r.status !== 0) return [];
     }
     const image = join(dir, `${name}.img`);
-    const r = spawnSync('mkfs.erofs', ['--quiet', '-T0', '-zlz4hc', '-C16384', '-Eztailpacking', image, src], { encoding: 'utf8' });
+    const args = ['--quiet', '-T0', '-zlz4hc', '-C16384', '-Eztailpacking', ...(mkfsErofs.digest ? ['--xattr-inode-digest'] : []), image, src];
+    const r = spawnSync(mkfsErofs.bin, args, { encoding: 'utf8' });
     if (r.status !== 0) return [];
-    markFingerprinted(image);
     const manifest: SourceManifest = { format: MANIFEST_FORMAT, files };
     out.push({ image, domainId: 'decoy-c', source: src, manifest });
   }

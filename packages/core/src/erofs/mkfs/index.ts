@@ -9,7 +9,7 @@ import { readTarSource } from './fromtar.ts';
 import { readContainerSource } from './fromoci.ts';
 import { detectContainer } from '../../oci/store.ts';
 import { resolveContainerImage } from '../../oci/resolve.ts';
-import { firstFreeBlock, planImage, tailFitsInline, type ImagePlan } from './layout.ts';
+import { firstFreeBlock, hasFingerprint, planImage, tailFitsInline, type ImagePlan } from './layout.ts';
 import { resolveOptions, type MkfsConfig, type MkfsOptions } from './options.ts';
 import { ImageSink } from './sink.ts';
 import type { TreeNode } from './tree.ts';
@@ -30,7 +30,7 @@ export interface MkfsReport {
   others: number;
   /** Directory entries beyond the first that name an already counted non-directory inode. */
   hardlinks: number;
-  /** Regular files given a fingerprint xattr. */
+  /** Non-empty regular files given a fingerprint xattr. */
   fingerprinted: number;
   blocks: number;
   bytes: number;
@@ -110,7 +110,7 @@ function report(plan: ImagePlan, cfg: MkfsConfig, manifest: SourceManifest): Mkf
     else if (k === 'symlink') r.symlinks++;
     else r.others++;
     if (k !== 'dir' && p.nlink > 1) r.hardlinks += p.nlink - 1;
-    if (k === 'file' && cfg.fingerprint) r.fingerprinted++;
+    if (hasFingerprint(p.node, cfg)) r.fingerprinted++;
   }
   return r;
 }
@@ -124,7 +124,7 @@ export async function mkfs(opts: MkfsOptions): Promise<MkfsReport> {
   const tailInline = (node: TreeNode, n: number): boolean => tailFitsInline(node, n, cfg);
   let sink: ImageSink | undefined;
   try {
-    sink = await ImageSink.create(resolve(cfg.out), cfg.blockSize, firstFreeBlock(cfg.blockSize) * cfg.blockSize);
+    sink = await ImageSink.create(resolve(cfg.out), cfg.blockSize, firstFreeBlock(cfg) * cfg.blockSize);
     let root: TreeNode;
     if (container) {
       root = await readContainerSource(container, sink, cfg, tailInline);

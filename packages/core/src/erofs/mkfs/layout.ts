@@ -30,33 +30,54 @@ import { collectNodes, linkCounts, sortedChildren, type NodeKind, type Timestamp
 import {
   chooseShared,
   compareXattrs,
+  encodePrefixTable,
   encodeXattr,
+  fingerprintXattr,
   ibodySize,
   MAX_IBODY,
   MAX_SHARED_PER_INODE,
   type EncodedXattr,
 } from './xattr.ts';
 
-/** Bytes before the first block anything else may use: up to the end of the superblock. */
-export function firstFreeBlock(blockSize: number): number {
-  return Math.ceil((EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE) / blockSize);
+/**
+ * Where the long xattr name prefix table goes: right behind the 128-byte superblock, where
+ * mkfs.erofs puts it (xattr_prefix_start 288 with COMPAT_PLAIN_XATTR_PFX), inside the area the
+ * superblock checksum covers.
+ */
+export const PREFIX_TABLE_POS = EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE;
+
+/** The prefix table mkfs writes for `cfg` (empty without fingerprints). */
+export function prefixTable(cfg: MkfsConfig): Buffer {
+  return cfg.fingerprint ? encodePrefixTable(cfg.digestName) : Buffer.alloc(0);
+}
+
+/** The first block anything else may use: after the superblock and the prefix table behind it. */
+export function firstFreeBlock(cfg: MkfsConfig): number {
+  return Math.ceil((PREFIX_TABLE_POS + prefixTable(cfg).length) / cfg.blockSize);
 }
 
 const FINGERPRINT_PLACEHOLDER = Buffer.alloc(32);
+
+/** Only non-empty regular files carry a fingerprint (mkfs.erofs skips empty ones). */
+export function hasFingerprint(node: TreeNode, cfg: MkfsConfig): boolean {
+  return cfg.fingerprint && node.kind === 'file' && (node.data?.size ?? node.size) > 0;
+}
 const DOT = Buffer.from('.');
 const DOTDOT = Buffer.from('..');
 
 /** The xattrs an inode will carry, sorted: the source's (when copied) plus the fingerprint. */
 export function inodeXattrs(node: TreeNode, cfg: MkfsConfig): EncodedXattr[] {
   const out: EncodedXattr[] = [];
-  const fp = cfg.fingerprint && node.kind === 'file';
+  const fp = hasFingerprint(node, cfg);
   if (cfg.xattrs) {
     for (const [name, value] of node.xattrs) {
-      if (fp && name === cfg.fpKey) continue; // ours replaces a stale one from the source
+      // A visible --xattr-inode-digest name (trusted.x) may already be on the source: the
+      // fingerprint xattr of the image is always ours.
+      if (cfg.fingerprint && name === cfg.digestName.key) continue;
       out.push(encodeXattr(name, value, 'xattr'));
     }
   }
-  if (fp) out.push(encodeXattr(cfg.fpKey, node.sha256 ?? FINGERPRINT_PLACEHOLDER, 'fingerprint'));
+  if (fp) out.push(fingerprintXattr(node.sha256 ?? FINGERPRINT_PLACEHOLDER));
   return out.sort(compareXattrs);
 }
 

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { ErofsError } from '../errors.ts';
 import { DEFAULT_FINGERPRINT_XATTR, EROFS_MAX_BLKSZBITS, EROFS_MIN_BLKSZBITS } from '../format.ts';
-import { fingerprintKey } from './xattr.ts';
+import { parseDigestName, type DigestName } from './xattr.ts';
 import { parsePlatform } from '../../oci/resolve.ts';
 
 export interface MkfsOptions {
@@ -15,10 +15,13 @@ export interface MkfsOptions {
   source: string;
   /** 512 | 1024 | 2048 | 4096 (default 4096). */
   blockSize?: number;
-  /** sha256 of each regular file's data as the fingerprint xattr (default true). */
+  /** "sha256:" + the digest of each non-empty regular file's data as its fingerprint xattr (default true). */
   fingerprint?: boolean;
-  /** Name of the fingerprint xattr (default 'trusted.erofs.fingerprint'); user., trusted. or security. */
-  fingerprintXattr?: string;
+  /**
+   * Name of the fingerprint xattr, as mkfs.erofs --xattr-inode-digest=NAME takes it (default
+   * 'erofs.fingerprint.v1', a hidden name; 'trusted.x' lives under the trusted. namespace).
+   */
+  xattrInodeDigest?: string;
   /** Copy xattrs from the source (default true). */
   xattrs?: boolean;
   /** Fixed UNIX time for every inode's mtime and the build time (reproducible images). */
@@ -41,8 +44,8 @@ export interface MkfsConfig {
   readonly blockSize: number;
   readonly blkszbits: number;
   readonly fingerprint: boolean;
-  /** Fingerprint xattr name as xattr maps key it (latin1 of its bytes). */
-  readonly fpKey: string;
+  /** The fingerprint xattr's name, split as its long-prefix record stores it. */
+  readonly digestName: DigestName;
   readonly xattrs: boolean;
   readonly timestamp: number | undefined;
   readonly uuid: Buffer;
@@ -75,8 +78,8 @@ export function resolveOptions(o: MkfsOptions): MkfsConfig {
     uuid[6] = (uuid[6] & 0x0f) | 0x40; // RFC 4122 version 4
     uuid[8] = (uuid[8] & 0x3f) | 0x80;
   }
-  const fpName = o.fingerprintXattr ?? DEFAULT_FINGERPRINT_XATTR;
-  if (typeof fpName !== 'string') throw new ErofsError('EINVAL', 'fingerprintXattr must be a string');
+  const fpName = o.xattrInodeDigest ?? DEFAULT_FINGERPRINT_XATTR;
+  if (typeof fpName !== 'string') throw new ErofsError('EINVAL', 'xattrInodeDigest must be a string');
   for (const [k, v] of [['fingerprint', o.fingerprint], ['xattrs', o.xattrs], ['inline', o.inline]] as const) {
     if (v !== undefined && typeof v !== 'boolean') throw new ErofsError('EINVAL', `${k} must be true or false`);
   }
@@ -92,7 +95,7 @@ export function resolveOptions(o: MkfsOptions): MkfsConfig {
     blockSize,
     blkszbits,
     fingerprint: o.fingerprint ?? true,
-    fpKey: fingerprintKey(fpName),
+    digestName: parseDigestName(fpName),
     xattrs: o.xattrs ?? true,
     timestamp,
     uuid,

@@ -9,6 +9,7 @@ import type { ImagePlan, InodePlan } from './layout.ts';
 import type { MkfsConfig } from './options.ts';
 import type { ImageSink } from './sink.ts';
 import { encodeSuperblock } from './superblock.ts';
+import { prefixTable } from './layout.ts';
 
 /** A directory's bytes: every block, the last one cut to its used length. */
 function encodeDir(p: InodePlan, plan: ImagePlan): Buffer {
@@ -81,12 +82,13 @@ export async function writeImage(plan: ImagePlan, cfg: MkfsConfig, sink: ImageSi
     blkszbits: cfg.blkszbits,
     rootNid: plan.rootNid,
     inos: plan.inodes.length,
-    buildTime: plan.buildTime.sec,
-    buildTimeNsec: plan.buildTime.nsec,
+    epoch: plan.buildTime.sec,
+    fixedNsec: plan.buildTime.nsec,
     blocks: plan.blocks,
     metaBlkaddr: plan.metaBlkaddr,
     xattrBlkaddr: plan.xattrBlkaddr,
     uuid: cfg.uuid,
     fingerprints: cfg.fingerprint,
+    prefixTable: prefixTable(cfg),
   }));
 }

@@ -3,9 +3,11 @@
 // the inode's xattr body, or once in the shared area with the body holding their 4-byte id.
 import { ErofsError } from '../errors.ts';
 import {
+  FINGERPRINT_VALUE_PREFIX,
   XATTR_ENTRY_SIZE,
   XATTR_IBODY_HEADER_SIZE,
-  XATTR_INDEX,
+  XATTR_LONG_PREFIX_FLAG,
+  XATTR_LONG_PREFIX_HDR,
   XATTR_PREFIXES,
   XE,
   XH,
@@ -68,18 +70,65 @@ export function encodeXattr(name: string, value: Uint8Array, where: string): Enc
   };
 }
 
+/** The fingerprint xattr's name as a long-prefix record: a short prefix (or none) and an infix. */
+export interface DigestName {
+  /** Short-prefix index (0: none — an internal name listxattr hides). */
+  readonly baseIndex: number;
+  readonly infix: Buffer;
+  /** The full name in the form xattr maps use (latin1 of its bytes), to drop a source copy. */
+  readonly key: string;
+}
+
 /**
- * Check the fingerprint xattr name (text, as the user typed it) and return it in the form xattr maps
- * use: names there are latin1 strings of their bytes, like file names in tree.ts.
+ * Check the --xattr-inode-digest name (text, as the user typed it), as erofs_xattr_insert_name_prefix
+ * splits it: a known short prefix (user., trusted., security., ...) becomes the base index and the
+ * rest the infix; any other name is a hidden internal one with base index 0.
  */
-export function fingerprintKey(name: string): string {
-  const key = Buffer.from(name, 'utf8').toString('latin1');
-  const split = splitXattrName(key);
-  const ok = split && (split.index === XATTR_INDEX.USER || split.index === XATTR_INDEX.TRUSTED || split.index === XATTR_INDEX.SECURITY);
-  if (!ok || split.suffix.length > MAX_SUFFIX) {
-    throw new ErofsError('EINVAL', `fingerprint xattr name ${JSON.stringify(name)} must be user.*, trusted.* or security.* (suffix 1..255 bytes)`);
+export function parseDigestName(name: string): DigestName {
+  const bytes = Buffer.from(name, 'utf8');
+  if (name.length === 0 || name.includes('\0') || bytes.length > MAX_SUFFIX) {
+    throw new ErofsError('EINVAL', `fingerprint xattr name ${JSON.stringify(name)} must be 1..255 bytes without NUL`);
   }
-  return key;
+  const key = bytes.toString('latin1');
+  let baseIndex = 0;
+  let plen = 0;
+  for (const [idx, prefix] of Object.entries(XATTR_PREFIXES)) {
+    if (key.startsWith(prefix) && prefix.length > plen) {
+      baseIndex = Number(idx);
+      plen = prefix.length;
+    }
+  }
+  if (plen === key.length) {
+    throw new ErofsError('EINVAL', `fingerprint xattr name ${JSON.stringify(name)} is only a namespace prefix`);
+  }
+  return { baseIndex, infix: bytes.subarray(plen), key };
+}
+
+/** The long-prefix table holding one record (id 0): __le16 size, base_index, infix, padded to 4. */
+export function encodePrefixTable(d: DigestName): Buffer {
+  const len = 1 + d.infix.length;
+  const buf = Buffer.alloc(align4(XATTR_LONG_PREFIX_HDR + len));
+  buf.writeUInt16LE(len, 0);
+  buf.writeUInt8(d.baseIndex, XATTR_LONG_PREFIX_HDR);
+  d.infix.copy(buf, XATTR_LONG_PREFIX_HDR + 1);
+  return buf;
+}
+
+/** Long-prefix id the fingerprint uses: the only record of the table mkfs writes. */
+export const FINGERPRINT_PREFIX_ID = 0;
+const FP_PREFIX = Buffer.from(FINGERPRINT_VALUE_PREFIX, 'latin1');
+
+/** The fingerprint entry as upstream writes it: e_name_index 0x80 | id, no suffix, "sha256:" + digest. */
+export function fingerprintXattr(sha256: Buffer): EncodedXattr {
+  const index = XATTR_LONG_PREFIX_FLAG | FINGERPRINT_PREFIX_ID;
+  const value = Buffer.concat([FP_PREFIX, sha256]);
+  return {
+    index,
+    suffix: Buffer.alloc(0),
+    value,
+    key: `${index}\0\0${value.toString('latin1')}`,
+    size: align4(XATTR_ENTRY_SIZE + value.length),
+  };
 }
 
 export function compareXattrs(a: EncodedXattr, b: EncodedXattr): number {

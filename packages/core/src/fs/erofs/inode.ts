@@ -22,16 +22,21 @@ export function erofsInodeOps(k: Kernel): InodeOps {
       const ino = sb.image.inode(inodeNid(a, slot));
       setInodeSize(a, slot, ino.size);
       if (!sb.shareActive || ino.type !== 'file') return;
-      const fp = sb.image.fingerprint(ino);
-      if (fp === undefined) return;
+      const fp = sb.image.fingerprintResult(ino);
+      if (fp.status === 'bad') {
+        // A value that is not "sha256:" + 32 bytes names no content: refuse to share on it.
+        ctrInc(a.i32, CTR.ISHARE_BAD_FINGERPRINT);
+        return;
+      }
+      if (fp.status !== 'ok') return;
       if (sb.params.verify) {
-        if (!ishareVerifyContent(sb, ino, fp)) {
+        if (!ishareVerifyContent(sb, ino, fp.hex)) {
           ctrInc(a.i32, CTR.ISHARE_VERIFY_REFUSED);
           return;
         }
         ctrInc(a.i32, CTR.ISHARE_VERIFIED);
       }
-      ishareFillInode(a, slot, ishareKey(sb.params.domainId, fp), ino.size, ops, ino.compressed ? DATAPATH_COMPRESSED : DATAPATH_FLAT);
+      ishareFillInode(a, slot, ishareKey(sb.params.domainId, fp.hex), ino.size, ops, ino.compressed ? DATAPATH_COMPRESSED : DATAPATH_FLAT);
     },
     evict(slot: number): void {
       if (!isDedupInode(a, slot)) ishareFreeInode(a, slot, ops);

@@ -15,6 +15,8 @@ import { ctrInc, CTR } from '../../mm/counters.ts';
 import { I_FS, INODE_WORDS, ANON_MOUNT, iget, igrab, iput, inodeSize, setInodeSize, type InodeOps } from '../../vfs/inode.ts';
 import { BUG, POINT, bugOn, hooksOn, point, assertHeld } from '../../debug/hooks.ts';
 import { createHash } from 'node:crypto';
+import { invalidateMappingPages } from '../../vfs/pagecache.ts';
+import { ErofsError } from '../../erofs/errors.ts';
 
 // Backing-inode side.
 const X_ISHARE = 0; // slot of the shared inode this file reads through, or NIL
@@ -280,4 +282,20 @@ export function processingCount(a: Arena, vi: number): number {
 }
 export function backingListLength(a: Arena, dedup: number): number {
   return listCount(a.i32, specs(a).backing, xw(a, dedup, X_BACK_HEAD), a.ninodes);
+}
+
+/**
+ * erofs_ishare_file_open: a shared file refuses O_DIRECT — direct I/O would bypass the one page
+ * cache every image's copy of this content reads through (mainline returns EINVAL).
+ */
+export function ishareCheckOpen(direct: boolean, path: string): void {
+  if (direct) throw new ErofsError('EINVAL', `${path}: O_DIRECT is not supported on a shared (inode_share) file`);
+}
+
+/**
+ * erofs_ishare_fadvise: advice on a shared file goes to the shared inode, whose mapping holds the
+ * pages — so POSIX_FADV_DONTNEED from one image drops them for every image sharing that content.
+ */
+export function ishareFadviseDontneed(a: Arena, dedup: number, start: number, end: number): number {
+  return invalidateMappingPages(a, dedup, start, end);
 }

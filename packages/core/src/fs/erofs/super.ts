@@ -26,7 +26,7 @@ export function erofsSb(k: Kernel, m: number): ErofsSb {
   if (cur) closeSb(cur);
   if (mountState(k.a, m) === MS_FREE) throw new ErofsError('EINVAL', `mount ${m} is not mounted`);
   const params = mountParams(k.a, m);
-  const image = ErofsImage.open(params.image, { fingerprintXattr: params.fingerprintXattr });
+  const image = ErofsImage.open(params.image);
   let fd: number;
   try {
     fd = openSync(params.image, 'r');
@@ -61,7 +61,7 @@ export function erofsSbReleaseAll(k: Kernel): void {
 
 /** Validate an image before it is published in the mount table; returns why sharing is off, if it is. */
 export function erofsCheckImage(params: MountParams): { shareActive: boolean; warning?: string } {
-  const image = ErofsImage.open(params.image, { fingerprintXattr: params.fingerprintXattr });
+  const image = ErofsImage.open(params.image);
   try {
     image.root();
     if (params.inodeShare && !image.sb.hasFingerprints) {
