@@ -10,6 +10,7 @@ import { ishare, json, isOneErrorLine } from './helpers/run.ts';
 import { buildPair, expectedNoShare, expectedShare, expectedTouched, type Pair } from '../../workers/test/helpers/pair-trees.ts';
 import { RANGES } from '../../workers/test/helpers/traces.ts';
 import { removeDir } from '../../../test/helpers/trees.ts';
+import { upstreamTool } from '../../../test/helpers/erofs-utils.ts';
 import { MAX_POOL_MIB, MAX_WORKERS } from '../src/experiment-options.ts';
 import type { CompareJson } from '../src/commands/compare.ts';
 
@@ -142,7 +143,8 @@ test.serial('read, compare and stress name the domain (default "ishare", --domai
   const cj = json<CompareJson>(await ishare(['compare', pair.images[0], nofp, '--workers', '1', '--json', '--domain', 'x'], env));
   t.is(cj.domainId, 'x');
   t.is(cj.share.pageCacheBytes, expectedShare([pair.srcs[0]]) + expectedNoShare([pair.srcs[1]]), 'the fingerprinted image shares only within itself');
-  const st = await ishare(['stress', pair.images[0], nofp, '--ops', '200', '--workers', '1', '--no-decoys', '--no-chaos', '--domain', 'stress-x'], env);
+  // Images given alone: the byte oracle's bytes come from an fsck.erofs that reads the upstream format.
+  const st = await ishare(['stress', pair.images[0], nofp, '--ops', '200', '--workers', '1', '--no-decoys', '--no-chaos', '--domain', 'stress-x', '--fsck', upstreamTool('fsck.erofs')], env);
   t.is(st.status, 0, st.stderr);
   t.regex(st.text, warn);
   t.regex(st.text, /stress-x/);
