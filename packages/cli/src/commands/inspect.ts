@@ -2,7 +2,7 @@
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import Table from 'cli-table3';
-import { FEATURE_COMPAT, FEATURE_INCOMPAT_NAMES, type ErofsInode, type Superblock } from '../core.ts';
+import { availableAlgs, FEATURE_COMPAT, FEATURE_INCOMPAT, FEATURE_INCOMPAT_NAMES, Z_ALG, Z_ALG_NAMES, type ErofsInode, type Superblock } from '../core.ts';
 import type { ErofsImage } from '../engine.ts';
 import { withImage } from '../image.ts';
 import { subtree } from '../walk.ts';
@@ -29,6 +29,8 @@ export interface InspectReport {
     checksum: string;
     /** true: SB_CHKSUM set and matched; false: no checksum in this image (a mismatch fails to open). */
     checksumVerified: boolean;
+    /** Algorithms compressed files may use (lz4, lzma, deflate, zstd); empty without compression. */
+    compression: string[];
   };
   /** Distinct inodes by kind (a hard-linked file counts once). */
   counts: { files: number; dirs: number; symlinks: number; others: number; hardlinks: number; paths: number };
@@ -53,7 +55,14 @@ export function featureNames(bits: number, names: Record<number, string>): strin
 }
 
 function layoutOf(ino: ErofsInode): string {
-  return ino.compressed ? 'compressed' : layoutName(ino.layout);
+  return layoutName(ino.layout);
+}
+
+/** Compression algorithms the image announces (none when nothing is compressed). */
+function compressionAlgorithms(sb: Superblock, anyCompressed: boolean): string[] {
+  if (!anyCompressed && !(sb.featureIncompat & FEATURE_INCOMPAT.COMPR_CFGS)) return [];
+  const mask = availableAlgs(sb);
+  return Z_ALG_NAMES.slice(0, Z_ALG.SHIFTED).filter((_, i) => mask & (1 << i));
 }
 
 export function inspectImage(img: ErofsImage, image: string): InspectReport {
@@ -100,6 +109,7 @@ export function inspectImage(img: ErofsImage, image: string): InspectReport {
       xattrBlkaddr: sb.xattrBlkaddr,
       checksum: `0x${(sb.checksum >>> 0).toString(16).padStart(8, '0')}`,
       checksumVerified: sb.checksumVerified,
+      compression: compressionAlgorithms(sb, (layouts.COMPRESSED_FULL ?? 0) + (layouts.COMPRESSED_COMPACT ?? 0) > 0),
     },
     counts,
     layouts,
@@ -128,6 +138,7 @@ function render(r: InspectReport): string {
     { inodes: String(sb.inodes) },
     { 'meta / xattr blkaddr': `${sb.metaBlkaddr} / ${sb.xattrBlkaddr}` },
     { checksum: `${sb.checksum} ${sb.checksumVerified ? '(verified)' : '(not present)'}` },
+    { compression: sb.compression.join(', ') || '-' },
   );
   const t2 = new Table({ head: ['files', 'dirs', 'symlinks', 'others', 'hard links', 'paths'], style: { head: [], border: [] } });
   const c = r.counts;
