@@ -4,7 +4,7 @@
 // for what each figure means and README.md ("Benchmarks") for how to read them.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -48,13 +48,28 @@ const log = (s: string): void => {
   process.stderr.write(`${s}\n`);
 };
 
-/** Compressed images of `sources` by upstream mkfs.erofs (cached under .cache/bench-z by source path). */
+/** What a compressed image of `src` depends on: every entry's path, size and mtime. */
+function treeKey(src: string): string {
+  const h = createHash('sha256');
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true }).sort((x, y) => (x.name < y.name ? -1 : 1))) {
+      const p = join(d, e.name);
+      const st = lstatSync(p);
+      h.update(`${p.slice(src.length)}\0${st.size}\0${st.mtimeMs}\0`);
+      if (e.isDirectory()) walk(p);
+    }
+  };
+  walk(src);
+  return h.digest('hex');
+}
+
+/** Compressed images of `sources` by upstream mkfs.erofs (cached under $ISHARE_CACHE or .cache, bench-z/). */
 function compressedImages(sources: readonly string[], alg: string): string[] {
-  const dir = join(REPO_ROOT, '.cache', 'bench-z');
+  const dir = join(process.env.ISHARE_CACHE ?? join(REPO_ROOT, '.cache'), 'bench-z');
   mkdirSync(dir, { recursive: true });
   const mkfsErofs = upstreamTool('mkfs.erofs');
   return sources.map((src) => {
-    const key = createHash('sha256').update(`${alg}\0${src}`).digest('hex').slice(0, 16);
+    const key = createHash('sha256').update(`${alg}\0${src}\0${treeKey(src)}`).digest('hex').slice(0, 16);
     const image = join(dir, `${alg}-${key}.img`);
     if (!existsSync(image)) {
       log(`building ${image} from ${src} (mkfs.erofs -z${alg} -Eztailpacking)`);

@@ -155,6 +155,39 @@ test('bench --images --no-loop --no-evict: the figures it cannot take are skippe
   }
 });
 
+test('bench --compress lz4hc: compressed images of the trees are read by every available scenario', (t) => {
+  const dir = tempDir('ishare-bench-z-');
+  try {
+    const srcs = [join(dir, 'a'), join(dir, 'b')];
+    let bytes = 0;
+    srcs.forEach((s, v) => {
+      for (let i = 0; i < 6; i++) {
+        const p = join(s, 'docs', `t${i}.txt`);
+        mkdirSync(join(p, '..'), { recursive: true });
+        const text = Array.from({ length: 2000 + i * 900 }, (_, k) => `${v}:${i}:${k} compressible line\n`).join('');
+        writeFileSync(p, text);
+        bytes += Buffer.byteLength(text);
+      }
+    });
+    const r = bench(['--reps', '1', '--source', srcs.join(','), '--compress', 'lz4hc', '--out', join(dir, 'r'), '--no-loop', '--no-evict'], { ISHARE_CACHE: join(dir, 'cache') });
+    t.is(r.status, 0, r.stderr);
+    t.regex(r.stdout, /compressed -zlz4hc/);
+    const j = JSON.parse(readFileSync(join(dir, 'r', 'latest.json'), 'utf8')) as { scenarios: Scenario[] };
+    const by = new Map(j.scenarios.map((s) => [s.id, s]));
+    for (const id of ['ours.fill.1w', 'ours.fill.2w', 'ours.warm.1w']) {
+      const s = by.get(id)!;
+      t.true(s.available, id);
+      t.is(s.files, 12);
+      t.is(s.bytes, bytes);
+    }
+    const bad = bench(['--compress', 'lzo'], {});
+    t.is(bad.status, 2);
+    t.regex(bad.stderr, /^bench: --compress must be one of lz4, lz4hc, deflate, zstd/);
+  } finally {
+    removeDir(dir);
+  }
+});
+
 test('bench: bad options exit 2 with one line and the usage', (t) => {
   const r = bench(['--reps', '0'], {});
   t.is(r.status, 2);

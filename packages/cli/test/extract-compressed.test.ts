@@ -50,3 +50,19 @@ test('cat of an lzma extent that references part of a pcluster (dedupe) fails wi
   t.true(isOneErrorLine(r.stderr), r.stderr);
   t.regex(r.stderr, /cannot stop early/);
 });
+
+test('inspect names the compression algorithms and the compressed index layouts', async (t) => {
+  const image = join(dir, 'inspect-zstd.img');
+  const r0 = spawnSync(upstreamTool('mkfs.erofs'), ['-T0', '-zzstd', '-Ededupe', image, src], { encoding: 'utf8' });
+  t.is(r0.status, 0, r0.stderr);
+  const r = await ishare(['inspect', '--json', image]);
+  t.is(r.status, 0, r.stderr);
+  const rep = JSON.parse(r.text) as { superblock: { compression: string[] }; layouts: Record<string, number> };
+  t.deepEqual(rep.superblock.compression, ['zstd']);
+  // -Ededupe writes full indexes (mkfs.erofs keeps compact ones for files without dedupe).
+  t.true((rep.layouts.COMPRESSED_FULL ?? 0) > 0, JSON.stringify(rep.layouts));
+  const plain = join(dir, 'inspect-plain.img');
+  t.is(spawnSync(upstreamTool('mkfs.erofs'), ['-T0', plain, src], { encoding: 'utf8' }).status, 0);
+  const rp = await ishare(['inspect', '--json', plain]);
+  t.deepEqual((JSON.parse(rp.text) as { superblock: { compression: string[] } }).superblock.compression, []);
+});

@@ -26,7 +26,8 @@ test.serial('a short clean run exits 0 and reports ops, locks and served-by', as
   t.true(rep.ops > 0);
   t.is(rep.violation, undefined);
   t.true(rep.locks.length > 0);
-  t.is(rep.servedBy.length, 5, 'two images and three decoys');
+  // Two images, three decoys, and — where mkfs.erofs and trusted xattrs are available — two compressed decoys.
+  t.true(rep.servedBy.length === 5 || rep.servedBy.length === 7, `served by ${rep.servedBy.length}`);
 });
 
 test.serial('a planted bug exits 1 and names the violated invariant', async (t) => {

@@ -2,7 +2,7 @@
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import Table from 'cli-table3';
-import { FEATURE_COMPAT_NAMES, FEATURE_INCOMPAT_NAMES, fullName, type ErofsInode, type Superblock } from '../core.ts';
+import { availableAlgs, FEATURE_COMPAT, FEATURE_COMPAT_NAMES, FEATURE_INCOMPAT, FEATURE_INCOMPAT_NAMES, fullName, Z_ALG, Z_ALG_NAMES, type ErofsInode, type Superblock } from '../core.ts';
 import type { ErofsImage } from '../engine.ts';
 import { withImage } from '../image.ts';
 import { subtree } from '../walk.ts';
@@ -38,6 +38,8 @@ export interface InspectReport {
     xattrPrefixes: { id: number; baseIndex: number; name: string }[];
     /** ishare_xattr_prefix_id and the fingerprint xattr it names (COMPAT_ISHARE_XATTRS), or null. */
     ishare: { prefixId: number; fingerprintName: string } | null;
+    /** Algorithms compressed files may use (lz4, lzma, deflate, zstd); empty without compression. */
+    compression: string[];
   };
   /** Distinct inodes by kind (a hard-linked file counts once). */
   counts: { files: number; dirs: number; symlinks: number; others: number; hardlinks: number; paths: number };
@@ -64,7 +66,14 @@ export function featureNames(bits: number, names: Record<number, string>): strin
 }
 
 function layoutOf(ino: ErofsInode): string {
-  return ino.compressed ? 'compressed' : layoutName(ino.layout);
+  return layoutName(ino.layout);
+}
+
+/** Compression algorithms the image announces (none when nothing is compressed). */
+function compressionAlgorithms(sb: Superblock, anyCompressed: boolean): string[] {
+  if (!anyCompressed && !(sb.featureIncompat & FEATURE_INCOMPAT.COMPR_CFGS)) return [];
+  const mask = availableAlgs(sb);
+  return Z_ALG_NAMES.slice(0, Z_ALG.SHIFTED).filter((_, i) => mask & (1 << i));
 }
 
 export function inspectImage(img: ErofsImage, image: string): InspectReport {
@@ -118,6 +127,7 @@ export function inspectImage(img: ErofsImage, image: string): InspectReport {
       checksumVerified: sb.checksumVerified,
       xattrPrefixes: img.longPrefixes().map((p, id) => ({ id, baseIndex: p.baseIndex, name: fullName(p.baseIndex, p.infix) })),
       ishare: sb.hasFingerprints ? { prefixId: sb.ishareXattrPrefixId, fingerprintName: img.fingerprintName() ?? '' } : null,
+      compression: compressionAlgorithms(sb, (layouts.COMPRESSED_FULL ?? 0) + (layouts.COMPRESSED_COMPACT ?? 0) > 0),
     },
     counts,
     layouts,
@@ -149,6 +159,7 @@ function render(r: InspectReport): string {
     { checksum: `${sb.checksum} ${sb.checksumVerified ? '(verified)' : '(not present)'}` },
     { 'xattr prefixes': sb.xattrPrefixes.map((p) => `${p.id}: ${p.name}`).join(', ') || '-' },
     { 'ishare fingerprint': sb.ishare ? `${sb.ishare.fingerprintName} (prefix id ${sb.ishare.prefixId})` : '- (no ishare_xattrs)' },
+    { compression: sb.compression.join(', ') || '-' },
   );
   const t2 = new Table({ head: ['files', 'dirs', 'symlinks', 'others', 'hard links', 'paths'], style: { head: [], border: [] } });
   const c = r.counts;

@@ -94,7 +94,7 @@ function checkOffset(inode: ErofsInode, offset: number): void {
     throw new ErofsError('EINVAL', `offset ${offset} outside file of ${inode.size} bytes (nid ${inode.nid})`);
   }
   if (inode.compressed) {
-    throw new ErofsError('EUNSUPPORTED', 'compressed inode: not supported yet', inode.iloc);
+    throw new ErofsError('EUNSUPPORTED', `compressed inode: block mapping does not apply (nid ${inode.nid} maps through its extents)`, inode.iloc);
   }
 }
 
@@ -199,7 +199,7 @@ export function readData(
     throw new ErofsError('EINVAL', `bad read offset ${offset}`);
   }
   if (inode.compressed) {
-    throw new ErofsError('EUNSUPPORTED', 'compressed inode: not supported yet', inode.iloc);
+    throw new ErofsError('EUNSUPPORTED', `compressed inode: block mapping does not apply (nid ${inode.nid} maps through its extents)`, inode.iloc);
   }
   const end = Math.min(inode.size, offset + dst.length);
   let pos = offset;
