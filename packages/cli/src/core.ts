@@ -4,4 +4,4 @@
 export { ErofsError, isErofsError } from '../../core/src/erofs/errors.ts';
 export type { ErofsErrorCode } from '../../core/src/erofs/errors.ts';
 export type { Superblock, ErofsInode, FileType, Xattr, DirEntry } from '../../core/src/erofs/types.ts';
-export { DATALAYOUT, FEATURE_COMPAT, FEATURE_INCOMPAT_NAMES, DEFAULT_FINGERPRINT_XATTR, S_IFMT } from '../../core/src/erofs/format.ts';
+export { DATALAYOUT, FEATURE_COMPAT, FEATURE_INCOMPAT_NAMES, DEFAULT_FINGERPRINT_XATTR, FT, S_IFMT } from '../../core/src/erofs/format.ts';

@@ -45,14 +45,15 @@ export interface ExperimentCliOptions {
  * The common part of runRead/runCompare's options: only what the user gave (so the experiment's own
  * defaults apply otherwise), plus the trace and the progress callback when there are any.
  */
-export function experimentOptions(images: string[], o: ExperimentCliOptions, trace: ExperimentOptions['trace'], onProgress: ExperimentOptions['onProgress']): ExperimentOptions {
+export function experimentOptions(images: string[], o: ExperimentCliOptions, traces: Pick<ExperimentOptions, 'trace' | 'traces'> | undefined, onProgress: ExperimentOptions['onProgress']): ExperimentOptions {
   return {
     images,
     policy: o.policy,
     ...(o.workers !== undefined ? { workers: o.workers } : {}),
     ...(o.domain !== undefined ? { domainId: o.domain } : {}),
     ...(o.poolMib !== undefined ? { poolMiB: o.poolMib } : {}),
-    ...(trace ? { trace } : {}),
+    ...(traces?.trace ? { trace: traces.trace } : {}),
+    ...(traces?.traces ? { traces: traces.traces } : {}),
     ...(onProgress ? { onProgress } : {}),
   };
 }

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 // The format constants only (as core.ts does): the package entry would load the whole kernel.
 import { EROFS_SUPER_MAGIC_V1, EROFS_SUPER_OFFSET } from '../../core/src/erofs/format.ts';
 import { UsageError } from './errors.ts';
+import { openImage } from './image.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const BUILD_TIME = 1_700_000_000;
@@ -133,6 +134,11 @@ async function buildCached(input: string, kind: 'dir' | 'tar', cacheDir: string,
   return { image, built: true };
 }
 
+/** Open and close an image input now, so a bad one is named as the user gave it, before any work. */
+async function checkImage(input: string): Promise<void> {
+  (await openImage(input)).close();
+}
+
 /** Images for every input, building (or reusing) the trees' images in the cache. */
 export async function prepareInputs(inputs: readonly string[], opts: PrepareOptions = {}): Promise<PreparedInput[]> {
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
@@ -141,6 +147,7 @@ export async function prepareInputs(inputs: readonly string[], opts: PrepareOpti
     const kind = inputKind(input);
     const label = inputLabel(input);
     if (kind === 'image') {
+      await checkImage(input);
       out.push({ input, kind, image: resolve(input), built: false, label });
     } else {
       const { image, built } = await buildCached(input, kind, cacheDir, opts.onBuild);

@@ -2,6 +2,7 @@
 import { statSync } from 'node:fs';
 import { ErofsImage } from './engine.ts';
 import { UsageError } from './errors.ts';
+import { isErofsError } from './core.ts';
 
 export interface OpenOptions {
   fingerprintXattr?: string;
@@ -25,7 +26,13 @@ export async function openImage(path: string, opts: OpenOptions = {}): Promise<E
   checkImagePath(path);
   const o: { fingerprintXattr?: string } = {};
   if (opts.fingerprintXattr !== undefined) o.fingerprintXattr = opts.fingerprintXattr;
-  return ErofsImage.open(path, o);
+  try {
+    return ErofsImage.open(path, o);
+  } catch (e) {
+    // Name the image: with several on one command line the reader's message alone says not which.
+    if (isErofsError(e)) throw new UsageError(`${path}: ${e.message}`);
+    throw e;
+  }
 }
 
 /** Run `fn` with an open image and always close it. */

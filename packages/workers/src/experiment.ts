@@ -7,7 +7,7 @@
 // or any inode evicted is refused rather than reported.
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { System, ErofsImage, PAGE_SIZE, type RealInodePolicy, type SystemStats } from '@ishare/core';
+import { System, ErofsImage, isErofsError, PAGE_SIZE, type RealInodePolicy, type SystemStats } from '@ishare/core';
 import { ReaderPool } from './pool.ts';
 import type { ReaderResult, ReaderTask } from './tasks.ts';
 import type { TraceOp } from './trace.ts';
@@ -37,8 +37,13 @@ export interface ExperimentOptions {
   readonly domainId?: string;
   readonly policy?: RealInodePolicy;
   readonly fingerprintXattr?: string;
-  /** Replay these reads instead of reading every file. */
+  /** Replay these reads in every image instead of reading every file. */
   readonly trace?: readonly TraceOp[];
+  /**
+   * One trace per image (index-aligned with `images`), as the seed runs one container per image, each
+   * with its own workload. Exclusive with `trace`.
+   */
+  readonly traces?: readonly (readonly TraceOp[])[];
   readonly onProgress?: (p: ExperimentProgress) => void;
 }
 
@@ -96,11 +101,11 @@ export interface PhaseStats {
 }
 
 export interface TraceSummary {
-  /** Ops in the trace. */
+  /** Ops in the trace (with one trace per image: in all of them). */
   readonly ops: number;
   /** Ops × images that have the path: the reads actually replayed per phase. */
   readonly replayed: number;
-  /** Ops whose path is a regular file in none of the images (skipped). */
+  /** Ops whose path is a regular file in none of the images replaying them (skipped). */
   readonly missingOps: number;
   readonly missingPaths: number;
   /** Up to 10 of them. */
@@ -181,11 +186,25 @@ function pagesOf(size: number): number {
   return Math.ceil(size / PAGE_SIZE);
 }
 
-function planImages(images: readonly string[], trace: readonly TraceOp[] | undefined, fingerprintXattr: string | undefined): Plan {
+function planImages(images: readonly string[], traceOf: (i: number) => readonly TraceOp[] | undefined, fingerprintXattr: string | undefined): Plan {
   const plans: ImagePlan[] = [];
-  const found = new Array<boolean>(trace?.length ?? 0).fill(false);
-  for (const image of images) {
-    const img = ErofsImage.open(image, fingerprintXattr !== undefined ? { fingerprintXattr } : {});
+  // Per distinct trace: which of its ops some image replaying it could serve.
+  const foundByTrace = new Map<readonly TraceOp[], boolean[]>();
+  for (const [imageIndex, image] of images.entries()) {
+    const trace = traceOf(imageIndex);
+    let found: boolean[] = [];
+    if (trace) {
+      found = foundByTrace.get(trace) ?? new Array<boolean>(trace.length).fill(false);
+      foundByTrace.set(trace, found);
+    }
+    let img: ErofsImage;
+    try {
+      img = ErofsImage.open(image, fingerprintXattr !== undefined ? { fingerprintXattr } : {});
+    } catch (e) {
+      // With several images, a message that does not say which one is no help.
+      if (isErofsError(e)) throw new ExperimentError(`${image}: ${e.message}`);
+      throw e;
+    }
     try {
       const touched = new Map<number, number>();
       const paths: string[] = [];
@@ -224,6 +243,9 @@ function planImages(images: readonly string[], trace: readonly TraceOp[] | undef
         });
       }
       plans.push({ image, paths, ranges, touched, regularFiles });
+    } catch (e) {
+      if (isErofsError(e)) throw new ExperimentError(`${image}: ${e.message}`);
+      throw e;
     } finally {
       img.close();
     }
@@ -231,14 +253,18 @@ function planImages(images: readonly string[], trace: readonly TraceOp[] | undef
   let pagesBound = 0;
   for (const p of plans) for (const n of p.touched.values()) pagesBound += n;
   let summary: TraceSummary | undefined;
-  if (trace) {
+  if (foundByTrace.size > 0) {
     const missing = new Set<string>();
     let missingOps = 0;
-    trace.forEach((op, i) => {
-      if (!found[i]) { missingOps++; missing.add(op.path); }
-    });
+    let ops = 0;
+    for (const [trace, found] of foundByTrace) {
+      ops += trace.length;
+      trace.forEach((op, i) => {
+        if (!found[i]) { missingOps++; missing.add(op.path); }
+      });
+    }
     summary = {
-      ops: trace.length,
+      ops,
       replayed: plans.reduce((s, p) => s + p.ranges.length, 0),
       missingOps,
       missingPaths: missing.size,
@@ -358,7 +384,8 @@ async function runPhase(p: PhaseInput): Promise<PhaseStats> {
     })));
     const elapsedMs = performance.now() - t0;
 
-    const errors = results.flatMap((r) => r.errors);
+    // Each error already names the file; the image it was read from is the task's mount.
+    const errors = results.flatMap((r, i) => r.errors.map((e) => `${plans[mounted.indexOf(tasks[i].task.mount)]?.image ?? '?'}: ${e}`));
     if (errors.length > 0) throw new ExperimentError(`${errors.length} reads failed, first: ${errors[0]}`);
     const st = sys.stats();
     checkMeasurement(st, p.poolBytes);
@@ -437,7 +464,12 @@ function common(o: ExperimentOptions, minImages: number): { plan: Plan; workers:
   checkWorkers(workers);
   const policy = o.policy ?? 'processing';
   if (policy !== 'processing' && policy !== 'any') throw new ExperimentError(`policy must be processing or any, got ${String(policy)}`);
-  const plan = planImages(o.images, o.trace, o.fingerprintXattr);
+  if (o.trace !== undefined && o.traces !== undefined) throw new ExperimentError('give either one trace for every image or one trace per image, not both');
+  const traces = o.traces;
+  if (traces !== undefined && traces.length !== o.images.length) {
+    throw new ExperimentError(`one trace per image: ${o.images.length} images but ${traces.length} traces`);
+  }
+  const plan = planImages(o.images, (i) => (traces !== undefined ? traces[i] : o.trace), o.fingerprintXattr);
   return { plan, workers, poolBytes: choosePool(plan.pagesBound, o.poolMiB), policy, domainId: o.domainId ?? '' };
 }
 

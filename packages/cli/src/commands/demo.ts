@@ -206,7 +206,7 @@ export function register(program: Command): void {
       + 'out/compare.svg.\n\n'
       + 'Exits 1 if any file does not read back equal (and then measures nothing).')
     .option('--json', 'print the results as one JSON object')
-    .option('--cache-dir <dir>', 'where the images are kept (default: .cache/demo in the repository)')
+    .option('--cache-dir <dir>', 'where the images are kept (default: .cache/images in the repository, or $ISHARE_CACHE)')
     .option('--out-dir <dir>', 'where compare.json and compare.svg go (default: out/ in the repository)')
     .action(async (opts: DemoOptions) => runDemo(opts));
 }

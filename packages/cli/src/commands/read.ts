@@ -8,7 +8,7 @@ import type { ReadResult } from '@ishare/workers';
 import { writeOut } from '../output.ts';
 import { experimentOptions, parseDomain, parsePolicy, parsePoolMiB, parseWorkers } from '../experiment-options.ts';
 import { prepareInputs } from '../image-cache.ts';
-import { asUsage, loadWorkers, readTraceFile } from '../experiment-run.ts';
+import { asUsage, collectTrace, loadWorkers, readTraces } from '../experiment-run.ts';
 import { phaseBar } from '../experiment-progress.ts';
 import { mib } from '../compare-report.ts';
 
@@ -18,7 +18,7 @@ interface ReadCliOptions {
   share?: boolean;
   domain?: string;
   policy: RealInodePolicy;
-  trace?: string;
+  trace?: string[];
   json?: boolean;
 }
 
@@ -47,13 +47,13 @@ export function readReport(r: ReadResult, names: readonly string[]): string[] {
 
 export async function runReadCommand(inputs: readonly string[], o: ReadCliOptions): Promise<void> {
   const w = await loadWorkers();
-  const trace = o.trace !== undefined ? readTraceFile(w, o.trace) : undefined;
+  const traces = readTraces(w, o.trace, inputs);
   const prepared = await prepareInputs(inputs, { onBuild: (input, image) => { if (!o.json) process.stderr.write(`building ${image} from ${input}\n`); } });
   const bar = phaseBar(!o.json);
   let r: ReadResult;
   try {
     r = await asUsage(w, () => w.runRead({
-      ...experimentOptions(prepared.map((p) => p.image), o, trace?.ops, bar.onProgress),
+      ...experimentOptions(prepared.map((p) => p.image), o, traces?.options, bar.onProgress),
       inodeShare: o.share ?? false,
     }));
   } finally {
@@ -70,8 +70,8 @@ export function register(program: Command): void {
   program
     .command('read')
     .summary('mount images, read every file with the worker pool, report the page cache')
-    .description('Mount the images (EROFS images, or directories / tar archives built into the cache first),\n'
-      + 'read every regular file with the worker pool (or replay --trace) and report the page cache\n'
+    .description('Mount the images (EROFS images, or directories / tar archives built into the cache first), '
+      + 'read every regular file with the worker pool (or replay --trace) and report the page cache '
       + '(what fincore would sum), the device traffic and the cache lookups. --share mounts with inode_share.')
     .argument('<images...>', 'images, directories or tar archives')
     .option('--workers <n>', 'reader threads, 1..64 (default: the machine\'s cores)', parseWorkers)
@@ -79,7 +79,7 @@ export function register(program: Command): void {
     .option('--share', 'mount with inode_share (content-fingerprint page-cache sharing)')
     .option('--domain <id>', 'domain_id: sharing happens only within one domain', parseDomain)
     .option('--policy <name>', 'real inode for shared reads: processing (v7 seed) or any (mainline)', parsePolicy, 'processing')
-    .option('--trace <file>', 'replay the reads of this trace instead of reading every file')
+    .option('--trace <[img=]file>', 'replay the reads of this trace instead of reading every file; IMG=FILE gives one image its own trace (repeatable)', collectTrace)
     .option('--json', 'print one JSON object and nothing else')
     .action(async (images: string[], opts: ReadCliOptions) => runReadCommand(images, opts));
 }
