@@ -2,8 +2,6 @@
 // page-cache sharing, read every regular file (or replay a trace) with the worker pool, and print the
 // page cache each way. Inputs may be directories or tar archives: their images are built (once) into
 // the cache.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import type { RealInodePolicy } from '@ishare/core';
 import type { CompareResult } from '@ishare/workers';
@@ -15,6 +13,7 @@ import { asUsage, collectTrace, loadWorkers, readTraces, type RunTraces } from '
 import { phaseBar } from '../experiment-progress.ts';
 import { compareDetails, compareTable, pairLabel, type LabelledResult } from '../compare-report.ts';
 import { compareChartSvg } from '../chart.ts';
+import { checkOutputFile, writeOutputFile } from '../output-files.ts';
 
 export interface CompareCliOptions {
   workers?: number;
@@ -52,14 +51,9 @@ export function compareJson(result: CompareResult, prepared: readonly PreparedIn
   };
 }
 
-function writeFileMkdir(path: string, text: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, text);
-}
-
 export function writeChart(path: string, rows: readonly LabelledResult[]): void {
   const title = rows.length === 1 && rows[0].result.trace ? 'Page cache after replaying the trace' : 'Page cache after reading all files';
-  writeFileMkdir(path, compareChartSvg(title, rows.map((r) => ({
+  writeOutputFile(path, compareChartSvg(title, rows.map((r) => ({
     title: [...r.label.split('\n'), `policy ${r.result.policy}`],
     noShareBytes: r.result.noShare.pageCacheBytes,
     shareBytes: r.result.share.pageCacheBytes,
@@ -68,6 +62,9 @@ export function writeChart(path: string, rows: readonly LabelledResult[]): void 
 
 export async function runCompareCommand(inputs: readonly string[], o: CompareCliOptions): Promise<void> {
   if (inputs.length < 2) throw new UsageError(`compare needs at least two images (got ${inputs.length})`);
+  // Before minutes of work, not after.
+  if (o.chart !== undefined) checkOutputFile(o.chart, '--chart');
+  if (o.outJson !== undefined) checkOutputFile(o.outJson, '--out-json');
   const w = await loadWorkers();
   const traces = readTraces(w, o.trace, inputs);
   const info = (s: string): void => { if (!o.json) process.stderr.write(`${s}\n`); };
@@ -83,7 +80,7 @@ export async function runCompareCommand(inputs: readonly string[], o: CompareCli
   }
   const doc = compareJson(result, prepared, traces);
   const row: LabelledResult = { label: pairLabel(prepared.map((p) => p.label)), names: prepared.map((p) => p.label), result };
-  if (o.outJson !== undefined) writeFileMkdir(o.outJson, `${JSON.stringify(doc, null, 2)}\n`);
+  if (o.outJson !== undefined) writeOutputFile(o.outJson, `${JSON.stringify(doc, null, 2)}\n`);
   if (o.chart !== undefined) writeChart(o.chart, [row]);
   if (o.json) {
     writeOut(`${JSON.stringify(doc, null, 2)}\n`);

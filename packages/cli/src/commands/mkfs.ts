@@ -7,6 +7,7 @@ import { UsageError } from '../errors.ts';
 import { parseBlockSize, parseTimestamp, parseUuid, parseXattrName } from '../options.ts';
 import { humanBytes } from '../format.ts';
 import { writeOut } from '../output.ts';
+import { checkOutputFile } from '../output-files.ts';
 
 interface MkfsCliOptions {
   blockSize?: number;
@@ -37,6 +38,7 @@ export function summary(out: string, r: MkfsReport): string {
 
 export async function runMkfs(out: string, source: string, o: MkfsCliOptions): Promise<void> {
   checkSource(source);
+  checkOutputFile(out);
   const { mkfs } = await import('../writer.ts');
   const opts: MkfsOptions = { out, source, fingerprint: o.fingerprint, xattrs: o.xattrs, inline: o.inline };
   if (o.blockSize !== undefined) opts.blockSize = o.blockSize;
@@ -71,7 +73,7 @@ export function register(program: Command): void {
     .description('Build the EROFS image OUT from SOURCE (a directory, or a .tar/.tar.gz/.tgz archive).\n\n'
       + 'Every regular file gets a content-fingerprint xattr (sha256 of its data) unless --no-fingerprint: '
       + 'that is what inode page-cache sharing keys on.')
-    .addHelpText('after', '\nExamples:\n  ishare mkfs app.img ./rootfs\n  ishare mkfs --timestamp 0 --uuid 00000000-0000-4000-8000-000000000000 app.img rootfs.tar.gz')
+    .addHelpText('after', '\nExamples:\n  ishare mkfs app.img ./rootfs\n  ishare mkfs --timestamp 0 --uuid 0a0b0c0d-0000-4000-8000-000000000000 \\\n      app.img rootfs.tar.gz')
     .argument('<out>', 'image file to write')
     .argument('<source>', 'directory or tar archive')
     .option('--block-size <bytes>', 'block size: 512, 1024, 2048 or 4096 (default 4096)', parseBlockSize)

@@ -2,10 +2,10 @@
 // regular file with the worker pool (or replay a trace), and report the page cache, the device
 // traffic and the cache hits.
 import type { Command } from 'commander';
-import Table from 'cli-table3';
 import type { RealInodePolicy } from '@ishare/core';
 import type { ReadResult } from '@ishare/workers';
 import { writeOut } from '../output.ts';
+import { table } from '../table.ts';
 import { experimentOptions, parseDomain, parsePolicy, parsePoolMiB, parseWorkers } from '../experiment-options.ts';
 import { prepareInputs } from '../image-cache.ts';
 import { asUsage, collectTrace, loadWorkers, readTraces } from '../experiment-run.ts';
@@ -37,7 +37,7 @@ export function readReport(r: ReadResult, names: readonly string[]): string[] {
       + `${r.sizeMismatch} size-mismatch refusals; real inode from processing ${r.realInodeFromProcessing}, from backing ${r.realInodeFromBacking}`);
   }
   if (r.trace && r.trace.missingOps > 0) lines.push(`trace        ${r.trace.missingOps} reads of ${r.trace.missingPaths} paths found in no image (skipped)`);
-  const t = new Table({ head: ['image', 'files', 'read (MiB)', 'device pages', 'into shared'], style: { head: [], border: [] } });
+  const t = table(['image', 'files', 'read (MiB)', 'device pages', 'into shared']);
   r.perImage.forEach((x, i) => t.push([names[i] ?? x.image, x.files, mib(x.bytes), x.pages, x.sharedPages].map(String)));
   lines.push(t.toString());
   for (const x of r.perImage) if (x.warning) lines.push(`warning: ${x.warning}`);

@@ -4,7 +4,6 @@
 // Exit 0 clean, 1 a violation was found, 2 bad usage.
 import { availableParallelism } from 'node:os';
 import { InvalidArgumentError, type Command } from 'commander';
-import Table from 'cli-table3';
 import { BUG, BUG_DESCRIPTIONS, type BugName } from '@ishare/core';
 import { runStress, type StressReport } from '@ishare/workers';
 import { CheckFailed, UsageError } from '../errors.ts';
@@ -12,6 +11,7 @@ import { parsePositiveInt } from '../options.ts';
 import { prepareInputs } from '../image-cache.ts';
 import { bundledSourceDirs } from '../bundled.ts';
 import { writeOut } from '../output.ts';
+import { table } from '../table.ts';
 
 function parseBugs(v: string): BugName[] {
   const names = v.split(',').map((s) => s.trim().toUpperCase().replace(/-/g, '_')).filter(Boolean);
@@ -52,7 +52,7 @@ function listBugs(json: boolean): void {
     writeOut(JSON.stringify(rows, null, 2) + '\n');
     return;
   }
-  const t = new Table({ head: ['bug (--inject)', 'what it breaks'], colWidths: [22, 80], wordWrap: true });
+  const t = table(['bug (--inject)', 'what it breaks'], { colWidths: [22, 80], wordWrap: true });
   for (const r of rows) t.push([r.name, r.description]);
   writeOut(t.toString() + '\n');
 }
@@ -65,10 +65,10 @@ function formatReport(r: StressReport): string {
   lines.push(`ops: ${Object.entries(r.byKind).map(([k, n]) => `${k} ${n}`).join(', ')}; refused opens during unmount: ${r.benign}`);
   lines.push(`chaos: ${Object.entries(r.chaos).map(([k, n]) => `${k} ${n}`).join(', ')}; quiescent checks: ${r.quiescentChecks}`);
   lines.push(`page-cache hit rate ${(r.pageCacheHitRate * 100).toFixed(1)}%, pages in shared inodes ${(r.sharedPageFraction * 100).toFixed(1)}%`);
-  const locks = new Table({ head: ['lock class', 'acquisitions', 'spins', 'sleeps'] });
+  const locks = table(['lock class', 'acquisitions', 'spins', 'sleeps']);
   for (const l of r.locks) if (l.acquisitions) locks.push([l.name, l.acquisitions, l.spins, l.sleeps]);
   lines.push(locks.toString());
-  const served = new Table({ head: ['image', 'domain', 'pages read from it', 'of which for shared inodes'] });
+  const served = table(['image', 'domain', 'pages read from it', 'of which for shared inodes']);
   for (const s of r.servedBy) served.push([s.image, s.domainId, s.pages, s.sharedPages]);
   lines.push(served.toString());
   if (v) {
