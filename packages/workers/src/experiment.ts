@@ -11,6 +11,7 @@ import { System, ErofsImage, isErofsError, PAGE_SIZE, type RealInodePolicy, type
 import { ReaderPool } from './pool.ts';
 import type { ReaderResult, ReaderTask } from './tasks.ts';
 import type { TraceOp } from './trace.ts';
+import { describeBudget, memoryBudget, type MemoryBudget } from './memory.ts';
 
 const MiB = 1024 * 1024;
 /** Largest pool picked automatically; bigger runs must ask for it. */
@@ -163,6 +164,18 @@ export class PoolTooSmallError extends ExperimentError {
   }
 }
 
+/** The pool (and the threads around it) would not fit in the memory the process may use. */
+export class MemoryLimitError extends ExperimentError {
+  readonly poolMiB: number;
+  readonly availableMiB: number;
+  constructor(message: string, poolMiB: number, availableMiB: number) {
+    super(message);
+    this.name = 'MemoryLimitError';
+    this.poolMiB = poolMiB;
+    this.availableMiB = availableMiB;
+  }
+}
+
 // ---- planning (main thread, no kernel) ----------------------------------------------------------
 
 interface ImagePlan {
@@ -295,6 +308,25 @@ function choosePool(pagesBound: number, poolMiB: number | undefined): number {
       + `${AUTO_POOL_CAP_MIB} MiB: pass --pool-mib ${neededMiB} (or more) if the machine has the memory`, neededMiB);
   }
   return auto * MiB;
+}
+
+// Beyond the pool: the main thread and each worker's heap, module code and read buffers. A margin for
+// the up-front check (a run that needs more still reports what it measured), not a measured figure.
+const BASE_OVERHEAD_MIB = 96;
+const WORKER_OVERHEAD_MIB = 48;
+
+/** Refuse a pool the process could not hold: better one line now than an OOM kill (exit 137) later. */
+export function checkMemory(poolBytes: number, workers: number, neededBytes: number, userPool: boolean, budget: MemoryBudget = memoryBudget()): void {
+  const poolMiB = Math.ceil(poolBytes / MiB);
+  const overheadMiB = BASE_OVERHEAD_MIB + workers * WORKER_OVERHEAD_MIB;
+  if ((poolMiB + overheadMiB) * MiB <= budget.availableBytes) return;
+  const availMiB = Math.floor(budget.availableBytes / MiB);
+  const neededMiB = Math.max(1, Math.ceil(neededBytes / MiB));
+  const hint = neededBytes === 0 ? 'lower --pool-mib' : neededMiB + overheadMiB > availMiB
+    ? `the data to read needs ${neededMiB} MiB of page cache: read fewer or smaller images, or run where more memory is free`
+    : userPool ? `lower --pool-mib (the data needs at least ${neededMiB})` : `pass --pool-mib ${neededMiB}`;
+  throw new MemoryLimitError(`the page pool (${poolMiB} MiB) and ${workers} worker${workers === 1 ? '' : 's'} (about ${overheadMiB} MiB more) `
+    + `do not fit in the ${availMiB} MiB this process may use (${describeBudget(budget)}): ${hint}`, poolMiB, availMiB);
 }
 
 function defaultWorkers(): number {
@@ -470,7 +502,9 @@ function common(o: ExperimentOptions, minImages: number): { plan: Plan; workers:
     throw new ExperimentError(`one trace per image: ${o.images.length} images but ${traces.length} traces`);
   }
   const plan = planImages(o.images, (i) => (traces !== undefined ? traces[i] : o.trace), o.fingerprintXattr);
-  return { plan, workers, poolBytes: choosePool(plan.pagesBound, o.poolMiB), policy, domainId: o.domainId ?? '' };
+  const poolBytes = choosePool(plan.pagesBound, o.poolMiB);
+  checkMemory(poolBytes, workers, plan.pagesBound * PAGE_SIZE, o.poolMiB !== undefined);
+  return { plan, workers, poolBytes, policy, domainId: o.domainId ?? '' };
 }
 
 /** Mount every image (sharing or not), read every regular file (or replay the trace), report. */

@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { InvalidArgumentError, type Command } from 'commander';
 import { BUG, BUG_DESCRIPTIONS, type BugName } from '@ishare/core';
-import { runStress, type StressReport } from '@ishare/workers';
+import { MemoryLimitError, runStress, type StressReport } from '@ishare/workers';
 import { CheckFailed, UsageError } from '../errors.ts';
 import { parsePositiveInt } from '../options.ts';
 import { prepareInputs } from '../image-cache.ts';
@@ -89,7 +89,7 @@ export async function runStressCommand(inputs: string[], o: StressCliOptions): P
   if (workers > 32) throw new UsageError('--workers must be from 1 to 32');
   if (o.poolMib > 16384) throw new UsageError('--pool-mib must be from 1 to 16384');
   const prepared = await prepareInputs(inputs.length ? inputs : bundledSourceDirs());
-  return runStress({
+  return refuseOverMemory(() => runStress({
     images: prepared.map((p) => ({ image: p.image })),
     workers,
     policy: o.policy as 'processing' | 'any' | 'both',
@@ -101,7 +101,17 @@ export async function runStressCommand(inputs: string[], o: StressCliOptions): P
     poolMiB: o.poolMib,
     decoys: o.decoys,
     chaos: o.chaos,
-  });
+  }));
+}
+
+/** A pool the process cannot hold is bad input (one line, exit 2), not a crash. */
+async function refuseOverMemory<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof MemoryLimitError) throw new UsageError(e.message);
+    throw e;
+  }
 }
 
 export function register(program: Command): void {
