@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { EROFS_SUPER_MAGIC_V1, EROFS_SUPER_OFFSET } from '../../core/src/erofs/format.ts';
 import { UsageError } from './errors.ts';
 import { openImage } from './image.ts';
+import { pruneCache, touchImage } from './cache-store.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const BUILD_TIME = 1_700_000_000;
@@ -65,7 +66,12 @@ export function inputKind(input: string): InputKind {
   return 'image';
 }
 
-/** Cheap key of a directory: every entry's path, type, mode, size, times, owner, link count and target. */
+/**
+ * Cheap key of a directory: every entry's path, type and mode, owner, size, mtime, inode number and
+ * link target. Not the link count or ctime: pnpm's trees are hard links into a store shared by every
+ * install on the machine, and another install elsewhere changes both without changing a byte here.
+ * Hard links inside the tree are still seen: two paths with one inode number.
+ */
 export function dirKey(dir: string): string {
   const h = createHash('sha256');
   const walk = (abs: string, rel: string): void => {
@@ -73,8 +79,7 @@ export function dirKey(dir: string): string {
       const p = join(abs, name);
       const r = rel === '' ? name : `${rel}/${name}`;
       const st = lstatSync(p, { bigint: true });
-      // ctime moves on chmod, xattr changes and new hard links, which leave mtime alone.
-      h.update(`${r}\0${st.mode}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}\0${st.uid}\0${st.gid}\0${st.nlink}\0`);
+      h.update(`${r}\0${st.mode}\0${st.size}\0${st.mtimeNs}\0${st.ino}\0${st.uid}\0${st.gid}\0`);
       if (st.isSymbolicLink()) h.update(readlinkSync(p));
       h.update('\n');
       if (st.isDirectory()) walk(p, r);
@@ -119,7 +124,10 @@ async function buildCached(input: string, kind: 'dir' | 'tar', cacheDir: string,
   const key = createHash('sha256').update(`${kind}\0${source}\0${writerStamp()}\0${BUILD_TIME}\0${BUILD_UUID}`).digest('hex');
   const safe = inputLabel(input).replace(/[^A-Za-z0-9._+-]/g, '_').slice(0, 80) || 'image';
   const image = join(cacheDir, `${safe}-${key.slice(0, 16)}.img`);
-  if (existsSync(image)) return { image, built: false };
+  if (existsSync(image)) {
+    touchImage(image);
+    return { image, built: false };
+  }
   mkdirSync(cacheDir, { recursive: true });
   onBuild?.(input, image);
   const { mkfs } = await import('@ishare/core');
@@ -128,6 +136,7 @@ async function buildCached(input: string, kind: 'dir' | 'tar', cacheDir: string,
   try {
     await mkfs({ out: tmp, source: input, timestamp: BUILD_TIME, uuid: BUILD_UUID });
     renameSync(tmp, image);
+    touchImage(image);
   } finally {
     rmSync(tmp, { force: true });
   }
@@ -154,5 +163,7 @@ export async function prepareInputs(inputs: readonly string[], opts: PrepareOpti
       out.push({ input, kind, image, built, label });
     }
   }
+  // Bounded: after building, the least recently used images of other runs go first.
+  if (out.some((p) => p.built)) pruneCache(cacheDir, new Set(out.map((p) => p.image)));
   return out;
 }
