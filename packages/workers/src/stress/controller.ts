@@ -101,7 +101,8 @@ async function stressMounted(opts: StressOptions, sys: System, all: { image: str
   };
 
   const pool = new Piscina({
-    filename: new URL('./entry.mjs', import.meta.url).href,
+    // From source the thread first registers tsx (entry.mjs); built, worker.js is plain JS.
+    filename: new URL(import.meta.url.endsWith('.ts') ? './entry.mjs' : './worker.js', import.meta.url).href,
     workerData: { handle: sys.handle },
     minThreads: opts.workers,
     maxThreads: opts.workers,
