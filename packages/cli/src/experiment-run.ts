@@ -83,7 +83,8 @@ export function readTraces(w: WorkersModule, specs: readonly string[] | undefine
     let file = spec;
     for (let eq = spec.indexOf('='); eq > 0 && target === undefined; eq = spec.indexOf('=', eq + 1)) {
       const i = matchInput(spec.slice(0, eq), inputs);
-      if (i !== undefined && spec.length > eq + 1) { target = i; file = spec.slice(eq + 1); }
+      if (i !== undefined && spec.length === eq + 1) throw new UsageError(`--trace ${spec}: no trace file after '='`);
+      if (i !== undefined) { target = i; file = spec.slice(eq + 1); }
     }
     if (target === undefined && spec.includes('=') && !existsSync(spec)) {
       throw new UsageError(`--trace ${spec}: ${spec.slice(0, spec.indexOf('='))} is not one of the images given (expected IMG=FILE or FILE)`);
