@@ -30,7 +30,7 @@ function writeTree(root: string, v: number): number {
 }
 
 function bench(args: string[], env: NodeJS.ProcessEnv): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(TSX, [join(REPO, 'bench', 'run.ts'), ...args], { cwd: REPO, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 240_000 });
+  const r = spawnSync(TSX, ['--conditions=source', join(REPO, 'bench', 'run.ts'), ...args], { cwd: REPO, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 240_000 });
   return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 

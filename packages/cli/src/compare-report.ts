@@ -1,17 +1,10 @@
 // The compare result as people read it: the seed's table (image pair, page cache share No/Yes, memory,
 // reduction) and the lines that explain it (shared inodes, refusals, which image's device filled the
 // shared caches). Pure: results in, text out.
-import Table from 'cli-table3';
+import { table } from './table.ts';
 import type { CompareResult, PhaseStats } from '@ishare/workers';
 
 const MiB = 1024 * 1024;
-
-// ASCII borders, as in the seed's cover letter.
-const CHARS = {
-  top: '-', 'top-mid': '+', 'top-left': '+', 'top-right': '+',
-  bottom: '-', 'bottom-mid': '+', 'bottom-left': '+', 'bottom-right': '+',
-  left: '|', 'left-mid': '+', mid: '-', 'mid-mid': '+', right: '|', 'right-mid': '+', middle: '|',
-};
 
 export function mib(bytes: number): string {
   return (bytes / MiB).toFixed(1);
@@ -46,7 +39,7 @@ export interface LabelledResult {
 
 /** The seed's table, one pair of rows per result. */
 export function compareTable(rows: readonly LabelledResult[]): string {
-  const t = new Table({ chars: CHARS, style: { head: [], border: [], 'padding-left': 1, 'padding-right': 1 }, colAligns: ['center', 'center', 'center', 'center'] });
+  const t = table(undefined, { colAligns: ['center', 'center', 'center', 'center'] });
   t.push([
     { content: 'Image', vAlign: 'top' }, { content: 'Page Cache Share', vAlign: 'top' },
     { content: 'Memory (MiB)', vAlign: 'top' }, { content: 'Memory\nReduction (%)', vAlign: 'top' },

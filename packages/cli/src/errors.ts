@@ -41,7 +41,15 @@ const ERRNO_TEXT: Record<string, string> = {
   ENOSPC: 'no space left on device',
   EFBIG: 'file too large',
   EINVAL: 'invalid argument',
+  EIO: 'input/output error',
+  EPIPE: 'broken pipe',
+  EDQUOT: 'disk quota exceeded',
 };
+
+/** strerror-like text for an errno code (the code itself when we have no words for it). */
+export function errnoText(code: string): string {
+  return ERRNO_TEXT[code] ?? code;
+}
 
 interface SystemError extends Error {
   code: string;

@@ -46,7 +46,7 @@ export interface ExperimentCliOptions {
  * The common part of runRead/runCompare's options: only what the user gave (so the experiment's own
  * defaults apply otherwise), plus the trace and the progress callback when there are any.
  */
-export function experimentOptions(images: string[], o: ExperimentCliOptions, trace: ExperimentOptions['trace'], onProgress: ExperimentOptions['onProgress']): ExperimentOptions {
+export function experimentOptions(images: string[], o: ExperimentCliOptions, traces: Pick<ExperimentOptions, 'trace' | 'traces'> | undefined, onProgress: ExperimentOptions['onProgress']): ExperimentOptions {
   return {
     images,
     policy: o.policy,
@@ -54,7 +54,8 @@ export function experimentOptions(images: string[], o: ExperimentCliOptions, tra
     ...(o.domain !== undefined ? { domainId: o.domain } : {}),
     ...(o.poolMib !== undefined ? { poolMiB: o.poolMib } : {}),
     ...(o.verify ? { verify: true } : {}),
-    ...(trace ? { trace } : {}),
+    ...(traces?.trace ? { trace: traces.trace } : {}),
+    ...(traces?.traces ? { traces: traces.traces } : {}),
     ...(onProgress ? { onProgress } : {}),
   };
 }

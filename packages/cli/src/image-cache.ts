@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 // The format constants only (as core.ts does): the package entry would load the whole kernel.
 import { EROFS_SUPER_MAGIC_V1, EROFS_SUPER_OFFSET } from '../../core/src/erofs/format.ts';
 import { UsageError } from './errors.ts';
+import { openImage } from './image.ts';
+import { pruneCache, touchImage } from './cache-store.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const BUILD_TIME = 1_700_000_000;
@@ -76,7 +78,12 @@ export function inputKind(input: string): InputKind {
   return 'image';
 }
 
-/** Cheap key of a directory: every entry's path, type, mode, size, times, owner, link count and target. */
+/**
+ * Cheap key of a directory: every entry's path, type and mode, owner, size, mtime, inode number and
+ * link target. Not the link count or ctime: pnpm's trees are hard links into a store shared by every
+ * install on the machine, and another install elsewhere changes both without changing a byte here.
+ * Hard links inside the tree are still seen: two paths with one inode number.
+ */
 export function dirKey(dir: string): string {
   const h = createHash('sha256');
   const walk = (abs: string, rel: string): void => {
@@ -84,8 +91,7 @@ export function dirKey(dir: string): string {
       const p = join(abs, name);
       const r = rel === '' ? name : `${rel}/${name}`;
       const st = lstatSync(p, { bigint: true });
-      // ctime moves on chmod, xattr changes and new hard links, which leave mtime alone.
-      h.update(`${r}\0${st.mode}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}\0${st.uid}\0${st.gid}\0${st.nlink}\0`);
+      h.update(`${r}\0${st.mode}\0${st.size}\0${st.mtimeNs}\0${st.ino}\0${st.uid}\0${st.gid}\0`);
       if (st.isSymbolicLink()) h.update(readlinkSync(p));
       h.update('\n');
       if (st.isDirectory()) walk(p, r);
@@ -139,7 +145,10 @@ async function buildCached(input: string, kind: 'dir' | 'tar' | 'oci', cacheDir:
   const key = createHash('sha256').update(`${kind}\0${source}\0${writerStamp()}\0${BUILD_TIME}\0${BUILD_UUID}`).digest('hex');
   const safe = inputLabel(input).replace(/[^A-Za-z0-9._+-]/g, '_').slice(0, 80) || 'image';
   const image = join(cacheDir, `${safe}-${key.slice(0, 16)}.img`);
-  if (existsSync(image) && existsSync(manifestPathOf(image))) return { image, built: false };
+  if (existsSync(image) && existsSync(manifestPathOf(image))) {
+    touchImage(image);
+    return { image, built: false };
+  }
   mkdirSync(cacheDir, { recursive: true });
   onBuild?.(input, image);
   const { mkfs } = await import('@ishare/core');
@@ -153,11 +162,17 @@ async function buildCached(input: string, kind: 'dir' | 'tar' | 'oci', cacheDir:
     // The manifest first: an image in the cache always has its manifest beside it.
     renameSync(tmpManifest, manifestPathOf(image));
     renameSync(tmp, image);
+    touchImage(image);
   } finally {
     rmSync(tmp, { force: true });
     rmSync(tmpManifest, { force: true });
   }
   return { image, built: true };
+}
+
+/** Open and close an image input now, so a bad one is named as the user gave it, before any work. */
+async function checkImage(input: string): Promise<void> {
+  (await openImage(input)).close();
 }
 
 /** Images for every input, building (or reusing) the trees' images in the cache. */
@@ -175,6 +190,7 @@ export async function prepareInputs(inputs: readonly string[], opts: PrepareOpti
     const kind = kinds[i];
     const label = inputLabel(input);
     if (kind === 'image') {
+      await checkImage(input);
       const image = resolve(input);
       out.push({ input, kind, image, built: false, label, ...(existsSync(manifestPathOf(image)) ? { manifest: manifestPathOf(image) } : {}) });
     } else {
@@ -182,5 +198,7 @@ export async function prepareInputs(inputs: readonly string[], opts: PrepareOpti
       out.push({ input, kind, image, built, label, manifest: manifestPathOf(image) });
     }
   }
+  // Bounded: after building, the least recently used images of other runs go first.
+  if (out.some((p) => p.built)) pruneCache(cacheDir, new Set(out.map((p) => p.image)));
   return out;
 }

@@ -2,6 +2,7 @@
 import { statSync } from 'node:fs';
 import { ErofsImage } from './engine.ts';
 import { UsageError } from './errors.ts';
+import { isErofsError } from './core.ts';
 
 /** Check the path is a readable regular file before the reader sees it, so the message names the path. */
 export function checkImagePath(path: string): void {
@@ -19,7 +20,13 @@ export function checkImagePath(path: string): void {
 
 export async function openImage(path: string): Promise<ErofsImage> {
   checkImagePath(path);
-  return ErofsImage.open(path);
+  try {
+    return ErofsImage.open(path);
+  } catch (e) {
+    // Name the image: with several on one command line the reader's message alone says not which.
+    if (isErofsError(e)) throw new UsageError(`${path}: ${e.message}`);
+    throw e;
+  }
 }
 
 /** Run `fn` with an open image and always close it. */

@@ -10,7 +10,9 @@ import { register as read } from './commands/read.ts';
 import { register as compare } from './commands/compare.ts';
 import { register as stress } from './commands/stress.ts';
 import { register as fuzz } from './commands/fuzz.ts';
+import { register as fsck } from './commands/fsck.ts';
+import { register as cache } from './commands/cache.ts';
 
-const commands: Register[] = [mkfs, ls, cat, extract, inspect, demo, read, compare, stress, fuzz];
+const commands: Register[] = [mkfs, ls, cat, extract, inspect, fsck, demo, read, compare, stress, fuzz, cache];
 
 await runCli(commands, process.argv);

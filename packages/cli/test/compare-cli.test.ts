@@ -3,11 +3,11 @@
 // otherwise, the chart and JSON files, traces, and exit 2 with one line for every bad option.
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MAX_POOL_MIB as WORKERS_MAX_POOL_MIB, MAX_WORKERS as WORKERS_MAX_WORKERS, parseTrace } from '@ishare/workers';
 import { ishare, json, isOneErrorLine } from './helpers/run.ts';
-import { buildPair, expectedNoShare, expectedShare, expectedTouched, type Pair } from '../../workers/test/helpers/pair-trees.ts';
+import { buildPair, expectedNoShare, expectedShare, expectedTouched, expectedTouchedEach, type Pair } from '../../workers/test/helpers/pair-trees.ts';
 import { RANGES } from '../../workers/test/helpers/traces.ts';
 import { removeDir } from '../../../test/helpers/trees.ts';
 import { upstreamTool } from '../../../test/helpers/erofs-utils.ts';
@@ -79,6 +79,7 @@ test.serial('tar archives and images are inputs too, with the same figures', asy
 test.serial('the table: the seed\'s columns in MiB, the details, the chart and the JSON file', async (t) => {
   const chart = join(pair.dir, 'out', 'c.svg');
   const outJson = join(pair.dir, 'out', 'c.json');
+  mkdirSync(join(pair.dir, 'out'), { recursive: true });
   const r = await ishare(['compare', ...pair.images, '--chart', chart, '--out-json', outJson], env);
   t.is(r.status, 0, r.stderr);
   const mib = (n: number): string => (n / 2 ** 20).toFixed(1);
@@ -110,6 +111,31 @@ test.serial('--trace replays a PATH OFFSET LENGTH file', async (t) => {
   t.is(d.share.pageCacheBytes, want.share);
   t.is(d.trace.format, 'ranges');
   t.is(d.trace.missingOps, 1);
+});
+
+test.serial('--trace IMG=FILE gives each image its own trace (one container per image)', async (t) => {
+  // Ranges ending where readahead ends (see helpers/traces.ts), so the pages cached are the pages touched.
+  const a = ['/lib/big.so 0 16384', '/lib/tiny 0 1', '/data/moved-v1 0 20000'].join('\n');
+  const b = ['/lib/big.so 0 16384', '/lib/mid.so 8192 16384', '/bin/app 86016 100', '/data/moved-v1 0 20000'].join('\n');
+  const fa = join(pair.dir, 'a.trace');
+  const fb = join(pair.dir, 'b.trace');
+  writeFileSync(fa, a);
+  writeFileSync(fb, b);
+  // The first image named by its path, the second by its short name.
+  const r = await ishare(['compare', ...pair.images, '--trace', `${pair.images[0]}=${fa}`, '--trace', `app-1.1=${fb}`, '--json'], env);
+  t.is(r.status, 0, r.stderr);
+  const d = json<CompareJson & { trace: { ops: number; missingOps: number; files: unknown[] } }>(r);
+  const want = expectedTouchedEach(pair.srcs, [parseTrace(a), parseTrace(b)]);
+  t.is(d.noShare.pageCacheBytes, want.noShare);
+  t.is(d.share.pageCacheBytes, want.share);
+  t.is(d.trace.ops, 7);
+  t.is(d.trace.missingOps, 1, '/data/moved-v1 is not in the second image');
+  t.is(d.trace.files.length, 2);
+  // Every image needs a trace once one is named.
+  const missing = await ishare(['compare', ...pair.images, '--trace', `${pair.images[0]}=${fa}`], env);
+  t.is(missing.status, 2);
+  t.true(isOneErrorLine(missing.stderr), missing.stderr);
+  t.regex(missing.stderr, /no trace for .*app-1\.1\.img/);
 });
 
 test.serial('ishare read --json: one side of the experiment', async (t) => {
@@ -161,6 +187,11 @@ const BAD: [string, string[], RegExp][] = [
   ['--domain a,b', ['--domain', 'a,b'], /commas/],
   ['a pool too small for the data', ['--pool-mib', '1'], /raise --pool-mib to at least \d+/],
   ['a missing trace', ['--trace', '/nonexistent/trace'], /no such file/],
+  ['a trace naming no input', ['--trace', 'elsewhere=/nonexistent/trace'], /elsewhere is not one of the images/],
+  ['two traces for every image', ['--trace', '/nonexistent/a', '--trace', '/nonexistent/b'], /already given/],
+  // Output files go into directories that exist, as mkfs OUT does: refused before any work.
+  ['--chart into a missing directory', ['--chart', '/nonexistent-dir/c.svg'], /--chart .*nonexistent-dir does not exist/],
+  ['--out-json into a missing directory', ['--out-json', '/nonexistent-dir/c.json'], /--out-json .*nonexistent-dir does not exist/],
 ];
 for (const [what, args, re] of BAD) {
   test(`compare with ${what}: exit 2, one line`, async (t) => {
@@ -180,7 +211,9 @@ test('compare with one image, a missing input or a file that is not an image: ex
   for (const [args, re] of [
     [[pair.images[0]], /at least two images/],
     [[pair.images[0], join(pair.dir, 'nope')], /nope: no such file or directory/],
-    [[pair.images[0], notImage], /magic/i],
+    // With several images, the message names the one at fault.
+    [[pair.images[0], notImage], /not-an-image: .*magic/i],
+    [[notImage, pair.images[0]], /not-an-image: .*magic/i],
     [[...pair.images, '--trace', badTrace], /bad\.trace: trace line 2/],
   ] as [string[], RegExp][]) {
     const r = await ishare(['compare', ...args], env);

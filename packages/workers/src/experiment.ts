@@ -7,10 +7,11 @@
 // or any inode evicted is refused rather than reported.
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { System, ErofsImage, PAGE_SIZE, type RealInodePolicy, type SystemStats } from '@ishare/core';
+import { System, ErofsImage, isErofsError, PAGE_SIZE, type RealInodePolicy, type SystemStats } from '@ishare/core';
 import { ReaderPool } from './pool.ts';
 import type { ReaderResult, ReaderTask } from './tasks.ts';
 import type { TraceOp } from './trace.ts';
+import { describeBudget, memoryBudget, type MemoryBudget } from './memory.ts';
 
 const MiB = 1024 * 1024;
 /** Largest pool picked automatically; bigger runs must ask for it. */
@@ -38,8 +39,13 @@ export interface ExperimentOptions {
   readonly policy?: RealInodePolicy;
   /** Mount option verify: a file shares only once its content is proven to match its fingerprint. */
   readonly verify?: boolean;
-  /** Replay these reads instead of reading every file. */
+  /** Replay these reads in every image instead of reading every file. */
   readonly trace?: readonly TraceOp[];
+  /**
+   * One trace per image (index-aligned with `images`), as the seed runs one container per image, each
+   * with its own workload. Exclusive with `trace`.
+   */
+  readonly traces?: readonly (readonly TraceOp[])[];
   readonly onProgress?: (p: ExperimentProgress) => void;
 }
 
@@ -105,11 +111,11 @@ export interface PhaseStats {
 }
 
 export interface TraceSummary {
-  /** Ops in the trace. */
+  /** Ops in the trace (with one trace per image: in all of them). */
   readonly ops: number;
   /** Ops × images that have the path: the reads actually replayed per phase. */
   readonly replayed: number;
-  /** Ops whose path is a regular file in none of the images (skipped). */
+  /** Ops whose path is a regular file in none of the images replaying them (skipped). */
   readonly missingOps: number;
   readonly missingPaths: number;
   /** Up to 10 of them. */
@@ -167,6 +173,18 @@ export class PoolTooSmallError extends ExperimentError {
   }
 }
 
+/** The pool (and the threads around it) would not fit in the memory the process may use. */
+export class MemoryLimitError extends ExperimentError {
+  readonly poolMiB: number;
+  readonly availableMiB: number;
+  constructor(message: string, poolMiB: number, availableMiB: number) {
+    super(message);
+    this.name = 'MemoryLimitError';
+    this.poolMiB = poolMiB;
+    this.availableMiB = availableMiB;
+  }
+}
+
 // ---- planning (main thread, no kernel) ----------------------------------------------------------
 
 interface ImagePlan {
@@ -190,11 +208,25 @@ function pagesOf(size: number): number {
   return Math.ceil(size / PAGE_SIZE);
 }
 
-function planImages(images: readonly string[], trace: readonly TraceOp[] | undefined): Plan {
+function planImages(images: readonly string[], traceOf: (i: number) => readonly TraceOp[] | undefined): Plan {
   const plans: ImagePlan[] = [];
-  const found = new Array<boolean>(trace?.length ?? 0).fill(false);
-  for (const image of images) {
-    const img = ErofsImage.open(image);
+  // Per distinct trace: which of its ops some image replaying it could serve.
+  const foundByTrace = new Map<readonly TraceOp[], boolean[]>();
+  for (const [imageIndex, image] of images.entries()) {
+    const trace = traceOf(imageIndex);
+    let found: boolean[] = [];
+    if (trace) {
+      found = foundByTrace.get(trace) ?? new Array<boolean>(trace.length).fill(false);
+      foundByTrace.set(trace, found);
+    }
+    let img: ErofsImage;
+    try {
+      img = ErofsImage.open(image);
+    } catch (e) {
+      // With several images, a message that does not say which one is no help.
+      if (isErofsError(e)) throw new ExperimentError(`${image}: ${e.message}`);
+      throw e;
+    }
     try {
       const touched = new Map<number, number>();
       const paths: string[] = [];
@@ -233,6 +265,9 @@ function planImages(images: readonly string[], trace: readonly TraceOp[] | undef
         });
       }
       plans.push({ image, paths, ranges, touched, regularFiles });
+    } catch (e) {
+      if (isErofsError(e)) throw new ExperimentError(`${image}: ${e.message}`);
+      throw e;
     } finally {
       img.close();
     }
@@ -240,14 +275,18 @@ function planImages(images: readonly string[], trace: readonly TraceOp[] | undef
   let pagesBound = 0;
   for (const p of plans) for (const n of p.touched.values()) pagesBound += n;
   let summary: TraceSummary | undefined;
-  if (trace) {
+  if (foundByTrace.size > 0) {
     const missing = new Set<string>();
     let missingOps = 0;
-    trace.forEach((op, i) => {
-      if (!found[i]) { missingOps++; missing.add(op.path); }
-    });
+    let ops = 0;
+    for (const [trace, found] of foundByTrace) {
+      ops += trace.length;
+      trace.forEach((op, i) => {
+        if (!found[i]) { missingOps++; missing.add(op.path); }
+      });
+    }
     summary = {
-      ops: trace.length,
+      ops,
       replayed: plans.reduce((s, p) => s + p.ranges.length, 0),
       missingOps,
       missingPaths: missing.size,
@@ -278,6 +317,25 @@ function choosePool(pagesBound: number, poolMiB: number | undefined): number {
       + `${AUTO_POOL_CAP_MIB} MiB: pass --pool-mib ${neededMiB} (or more) if the machine has the memory`, neededMiB);
   }
   return auto * MiB;
+}
+
+// Beyond the pool: the main thread and each worker's heap, module code and read buffers. A margin for
+// the up-front check (a run that needs more still reports what it measured), not a measured figure.
+const BASE_OVERHEAD_MIB = 96;
+const WORKER_OVERHEAD_MIB = 48;
+
+/** Refuse a pool the process could not hold: better one line now than an OOM kill (exit 137) later. */
+export function checkMemory(poolBytes: number, workers: number, neededBytes: number, userPool: boolean, budget: MemoryBudget = memoryBudget()): void {
+  const poolMiB = Math.ceil(poolBytes / MiB);
+  const overheadMiB = BASE_OVERHEAD_MIB + workers * WORKER_OVERHEAD_MIB;
+  if ((poolMiB + overheadMiB) * MiB <= budget.availableBytes) return;
+  const availMiB = Math.floor(budget.availableBytes / MiB);
+  const neededMiB = Math.max(1, Math.ceil(neededBytes / MiB));
+  const hint = neededBytes === 0 ? 'lower --pool-mib' : neededMiB + overheadMiB > availMiB
+    ? `the data to read needs ${neededMiB} MiB of page cache: read fewer or smaller images, or run where more memory is free`
+    : userPool ? `lower --pool-mib (the data needs at least ${neededMiB})` : `pass --pool-mib ${neededMiB}`;
+  throw new MemoryLimitError(`the page pool (${poolMiB} MiB) and ${workers} worker${workers === 1 ? '' : 's'} (about ${overheadMiB} MiB more) `
+    + `do not fit in the ${availMiB} MiB this process may use (${describeBudget(budget)}): ${hint}`, poolMiB, availMiB);
 }
 
 function defaultWorkers(): number {
@@ -367,7 +425,8 @@ async function runPhase(p: PhaseInput): Promise<PhaseStats> {
     })));
     const elapsedMs = performance.now() - t0;
 
-    const errors = results.flatMap((r) => r.errors);
+    // Each error already names the file; the image it was read from is the task's mount.
+    const errors = results.flatMap((r, i) => r.errors.map((e) => `${plans[mounted.indexOf(tasks[i].task.mount)]?.image ?? '?'}: ${e}`));
     if (errors.length > 0) throw new ExperimentError(`${errors.length} reads failed, first: ${errors[0]}`);
     const st = sys.stats();
     checkMeasurement(st, p.poolBytes);
@@ -454,10 +513,17 @@ function common(o: ExperimentOptions, minImages: number): { plan: Plan; workers:
   checkWorkers(workers);
   const policy = o.policy ?? 'processing';
   if (policy !== 'processing' && policy !== 'any') throw new ExperimentError(`policy must be processing or any, got ${String(policy)}`);
-  const plan = planImages(o.images, o.trace);
+  if (o.trace !== undefined && o.traces !== undefined) throw new ExperimentError('give either one trace for every image or one trace per image, not both');
+  const traces = o.traces;
+  if (traces !== undefined && traces.length !== o.images.length) {
+    throw new ExperimentError(`one trace per image: ${o.images.length} images but ${traces.length} traces`);
+  }
+  const plan = planImages(o.images, (i) => (traces !== undefined ? traces[i] : o.trace));
   const domainId = o.domainId ?? DEFAULT_DOMAIN_ID;
   if (domainId === '') throw new ExperimentError('domain id must not be empty (inode_share needs one)');
-  return { plan, workers, poolBytes: choosePool(plan.pagesBound, o.poolMiB), policy, domainId };
+  const poolBytes = choosePool(plan.pagesBound, o.poolMiB);
+  checkMemory(poolBytes, workers, plan.pagesBound * PAGE_SIZE, o.poolMiB !== undefined);
+  return { plan, workers, poolBytes, policy, domainId };
 }
 
 /** Mount every image (sharing or not), read every regular file (or replay the trace), report. */

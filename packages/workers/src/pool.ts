@@ -31,7 +31,8 @@ export class ReaderPool {
     if (!Number.isInteger(n) || n < 1 || n > 64) throw new RangeError('workers must be an integer from 1 to 64');
     this.workers = n;
     this.pool = new Piscina({
-      filename: opts.filename ?? new URL('./worker-entry.mjs', import.meta.url).href,
+      // From source the thread first registers tsx (worker-entry.mjs); built, worker.js is plain JS.
+      filename: opts.filename ?? new URL(import.meta.url.endsWith('.ts') ? './worker-entry.mjs' : './worker.js', import.meta.url).href,
       workerData: { handle: sys.handle },
       minThreads: n,
       maxThreads: n,

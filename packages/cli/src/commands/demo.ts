@@ -7,7 +7,6 @@ import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Command } from 'commander';
-import Table from 'cli-table3';
 import type { ErofsImage } from '../engine.ts';
 import { CheckFailed } from '../errors.ts';
 import { openImage } from '../image.ts';
@@ -15,6 +14,7 @@ import { subtree } from '../walk.ts';
 import { humanBytes } from '../format.ts';
 import { inspectImage, type InspectReport } from './inspect.ts';
 import { writeOut } from '../output.ts';
+import { table as newTable } from '../table.ts';
 import { BUNDLED_RELEASES, REPO_ROOT, packageDir } from '../bundled.ts';
 import { defaultCacheDir, prepareInputs } from '../image-cache.ts';
 import type { RealInodePolicy } from '@ishare/core';
@@ -148,7 +148,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     }
   }
 
-  const table = new Table({ head: ['release', 'files', 'dirs', 'symlinks', 'file data', 'image', 'fingerprinted', 'read back = source'], style: { head: [], border: [] }, chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' } });
+  const table = newTable(['release', 'files', 'dirs', 'symlinks', 'file data', 'image', 'fingerprinted', 'read back = source']);
   for (const r of results) {
     table.push([releaseLabel(r.name), r.report.counts.files, r.report.counts.dirs, r.report.counts.symlinks, humanBytes(r.report.dataBytes),
       humanBytes(r.report.imageBytes), r.report.fingerprinted, r.check.problems.length === 0 ? `all ${r.check.files} (sha256)` : `${r.check.problems.length} MISMATCHES`].map(String));
@@ -207,7 +207,7 @@ export function register(program: Command): void {
       + 'out/compare.svg.\n\n'
       + 'Exits 1 if any file does not read back equal (and then measures nothing).')
     .option('--json', 'print the results as one JSON object')
-    .option('--cache-dir <dir>', 'where the images are kept (default: .cache/demo in the repository)')
+    .option('--cache-dir <dir>', 'where the images are kept (default: .cache/images in the repository, or $ISHARE_CACHE)')
     .option('--out-dir <dir>', 'where compare.json and compare.svg go (default: out/ in the repository)')
     .option('--domain <id>', 'domain_id both images are mounted with (default "ishare")', parseDomain)
     .action(async (opts: DemoOptions) => runDemo(opts));

@@ -1,12 +1,12 @@
 // `ishare inspect IMG`: what is in an image — superblock, inode kinds, data layouts, fingerprints.
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
-import Table from 'cli-table3';
-import { availableAlgs, FEATURE_COMPAT, FEATURE_COMPAT_NAMES, FEATURE_INCOMPAT, FEATURE_INCOMPAT_NAMES, fullName, Z_ALG, Z_ALG_NAMES, type ErofsInode, type Superblock } from '../core.ts';
+import { table } from '../table.ts';
+import { availableAlgs, FEATURE_COMPAT, FEATURE_COMPAT_NAMES, FEATURE_INCOMPAT, FEATURE_INCOMPAT_NAMES, fullName, Z_ALG, Z_ALG_NAMES, type ErofsInode, type FileType, type Superblock } from '../core.ts';
 import type { ErofsImage } from '../engine.ts';
-import { withImage } from '../image.ts';
+import { imagePath, withImage } from '../image.ts';
 import { subtree } from '../walk.ts';
-import { humanBytes, layoutName } from '../format.ts';
+import { humanBytes, layoutName, modeString, toHex } from '../format.ts';
 import { writeOut } from '../output.ts';
 
 export interface InspectReport {
@@ -138,12 +138,9 @@ export function inspectImage(img: ErofsImage, image: string): InspectReport {
   };
 }
 
-// No rule between rows: a key/value list reads better without one.
-const COMPACT = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' };
-
 function render(r: InspectReport): string {
   const sb = r.superblock;
-  const t1 = new Table({ style: { head: [], border: [] }, chars: COMPACT });
+  const t1 = table();
   t1.push(
     { image: `${r.image} (${humanBytes(r.imageBytes)})` },
     { 'block size': String(sb.blockSize) },
@@ -161,11 +158,11 @@ function render(r: InspectReport): string {
     { 'ishare fingerprint': sb.ishare ? `${sb.ishare.fingerprintName} (prefix id ${sb.ishare.prefixId})` : '- (no ishare_xattrs)' },
     { compression: sb.compression.join(', ') || '-' },
   );
-  const t2 = new Table({ head: ['files', 'dirs', 'symlinks', 'others', 'hard links', 'paths'], style: { head: [], border: [] } });
+  const t2 = table(['files', 'dirs', 'symlinks', 'others', 'hard links', 'paths']);
   const c = r.counts;
   t2.push([c.files, c.dirs, c.symlinks, c.others, c.hardlinks, c.paths].map(String));
   const names = Object.keys(r.layouts).sort();
-  const t3 = new Table({ head: names, style: { head: [], border: [] } });
+  const t3 = table(names);
   t3.push(names.map((n) => String(r.layouts[n])));
   const bad = r.badFingerprints > 0 ? `, malformed fingerprints (not shared): ${r.badFingerprints}` : '';
   const fp = `fingerprinted files: ${r.fingerprinted}, distinct fingerprints: ${r.distinctFingerprints}${bad}, `
@@ -173,9 +170,98 @@ function render(r: InspectReport): string {
   return `${t1.toString()}\ninodes\n${t2.toString()}\nlayouts\n${t3.toString()}\n${fp}\n`;
 }
 
-interface InspectOptions { json?: boolean }
+/** One inode, as `dump.erofs --path P` shows it (with its extents, as `-e` adds). */
+export interface InodeReport {
+  path: string;
+  nid: number;
+  type: FileType;
+  /** Full st_mode, and the permission bits as dump.erofs prints them (0644/rw-r--r--). */
+  mode: number;
+  access: string;
+  size: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  /** Seconds and nanoseconds since the epoch; `time` is UTC, as dump.erofs prints it. */
+  mtime: number;
+  mtimeNsec: number;
+  time: string;
+  layout: number;
+  layoutName: string;
+  /** 32 (compact) or 64 (extended) bytes. */
+  inodeSize: number;
+  xattrSize: number;
+  xattrs: Record<string, string>;
+  fingerprint?: string;
+  target?: string;
+  /** Data extents: file offset and length → image offset (-1 for a hole). */
+  extents: { kind: 'mapped' | 'hole' | 'inline'; logical: number; length: number; physical: number }[];
+}
+
+export function inspectPath(img: ErofsImage, path: string): InodeReport {
+  const inode = img.resolve(path, { follow: false });
+  const extents: InodeReport['extents'] = [];
+  if (inode.type === 'file' || inode.type === 'dir' || inode.type === 'symlink') {
+    for (let off = 0; off < inode.size;) {
+      const m = img.mapBlocks(inode, off);
+      if (m.length <= 0) break;
+      // One row per mapping, as dump.erofs -e prints them (a chunk-based file: one per chunk).
+      extents.push({ kind: m.kind, logical: m.logical, length: m.length, physical: m.physical });
+      off = m.logical + m.length;
+    }
+  }
+  const xattrs: Record<string, string> = {};
+  for (const x of img.xattrs(inode)) xattrs[x.name] = toHex(x.value);
+  const perm = inode.mode & 0o7777;
+  const r: InodeReport = {
+    path, nid: inode.nid, type: inode.type, mode: inode.mode,
+    access: `${perm.toString(8).padStart(4, '0')}/${modeString(inode.type, inode.mode).slice(1)}`,
+    size: inode.size, nlink: inode.nlink, uid: inode.uid, gid: inode.gid,
+    mtime: inode.mtime, mtimeNsec: inode.mtimeNsec,
+    time: `${new Date(inode.mtime * 1000).toISOString().slice(0, 19).replace('T', ' ')}.${String(inode.mtimeNsec).padStart(9, '0')}`,
+    layout: inode.layout, layoutName: layoutName(inode.layout),
+    inodeSize: inode.inodeSize, xattrSize: inode.xattrSize, xattrs, extents,
+  };
+  const fp = img.fingerprint(inode);
+  if (fp !== undefined) r.fingerprint = fp;
+  if (inode.type === 'symlink') r.target = img.readlink(inode);
+  return r;
+}
+
+function renderInode(r: InodeReport): string {
+  const t1 = table();
+  t1.push(
+    { path: r.path },
+    { type: r.target !== undefined ? `${r.type} -> ${r.target}` : r.type },
+    { nid: String(r.nid) },
+    { size: `${r.size} (${humanBytes(r.size)})` },
+    { links: String(r.nlink) },
+    { layout: `${r.layout} (${r.layoutName})` },
+    { 'inode size': `${r.inodeSize}, xattr size ${r.xattrSize}` },
+    { 'uid / gid': `${r.uid} / ${r.gid}` },
+    { access: r.access },
+    { timestamp: `${r.time} UTC` },
+    { fingerprint: r.fingerprint ?? '-' },
+  );
+  for (const [name, value] of Object.entries(r.xattrs)) t1.push({ [`xattr ${name}`]: value });
+  let out = `${t1.toString()}\n`;
+  if (r.extents.length > 0) {
+    const t2 = table(['ext', 'logical offset', 'length', 'physical offset', 'kind']);
+    r.extents.forEach((e, i) => t2.push([String(i), `${e.logical}..${e.logical + e.length}`, String(e.length),
+      e.physical < 0 ? '-' : `${e.physical}..${e.physical + e.length}`, e.kind]));
+    out += `${t2.toString()}\n${r.extents.length} extent${r.extents.length === 1 ? '' : 's'}\n`;
+  }
+  return out;
+}
+
+interface InspectOptions { json?: boolean; path?: string }
 
 export async function runInspect(image: string, opts: InspectOptions): Promise<void> {
+  if (opts.path !== undefined) {
+    const one = await withImage(image, (img) => inspectPath(img, imagePath(opts.path)));
+    writeOut(opts.json ? `${JSON.stringify(one, null, 2)}\n` : renderInode(one));
+    return;
+  }
   const report = await withImage(image, (img) => inspectImage(img, image));
   writeOut(opts.json ? `${JSON.stringify(report, null, 2)}\n` : render(report));
 }
@@ -188,6 +274,7 @@ export function register(program: Command): void {
       + 'checksum), counts of files, directories and symlinks, data layouts, fingerprinted files and '
       + 'distinct fingerprints, and the total bytes of file data.')
     .argument('<image>', 'EROFS image file')
+    .option('--path <path>', 'show one inode instead: its fields, xattrs, fingerprint and data extents (like dump.erofs --path -e)')
     .option('--json', 'print the report as one JSON object')
     .action(async (image: string, opts: InspectOptions) => runInspect(image, opts));
 }

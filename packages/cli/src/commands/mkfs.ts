@@ -7,6 +7,7 @@ import { UsageError } from '../errors.ts';
 import { parseBlockSize, parsePlatform, parseTimestamp, parseUuid, parseDigestNameOption } from '../options.ts';
 import { humanBytes } from '../format.ts';
 import { writeOut } from '../output.ts';
+import { checkOutputFile } from '../output-files.ts';
 
 interface MkfsCliOptions {
   platform?: string;
@@ -43,6 +44,7 @@ export function summary(out: string, r: MkfsReport): string {
 
 export async function runMkfs(out: string, source: string, o: MkfsCliOptions): Promise<void> {
   await checkSource(source);
+  checkOutputFile(out);
   const { mkfs } = await import('../writer.ts');
   const opts: MkfsOptions = { out, source, fingerprint: o.fingerprint, xattrs: o.xattrs, inline: o.inline };
   if (o.blockSize !== undefined) opts.blockSize = o.blockSize;

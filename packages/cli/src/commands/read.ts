@@ -2,14 +2,14 @@
 // regular file with the worker pool (or replay a trace), and report the page cache, the device
 // traffic and the cache hits.
 import type { Command } from 'commander';
-import Table from 'cli-table3';
 import type { RealInodePolicy } from '@ishare/core';
 import type { ReadResult } from '@ishare/workers';
 import { writeOut } from '../output.ts';
+import { table } from '../table.ts';
 import { experimentOptions, parseDomain, parsePolicy, parsePoolMiB, parseWorkers } from '../experiment-options.ts';
 import { prepareInputs } from '../image-cache.ts';
 import { parsePlatform } from '../options.ts';
-import { asUsage, loadWorkers, readTraceFile } from '../experiment-run.ts';
+import { asUsage, collectTrace, loadWorkers, readTraces } from '../experiment-run.ts';
 import { phaseBar } from '../experiment-progress.ts';
 import { mib } from '../compare-report.ts';
 
@@ -21,7 +21,7 @@ interface ReadCliOptions {
   domain?: string;
   policy: RealInodePolicy;
   verify?: boolean;
-  trace?: string;
+  trace?: string[];
   json?: boolean;
 }
 
@@ -41,7 +41,7 @@ export function readReport(r: ReadResult, names: readonly string[]): string[] {
   }
   if (r.verify) lines.push(`verify       ${r.verifiedJoins} files proved their content before sharing, ${r.verifyRefusals} refused (content does not match the fingerprint)`);
   if (r.trace && r.trace.missingOps > 0) lines.push(`trace        ${r.trace.missingOps} reads of ${r.trace.missingPaths} paths found in no image (skipped)`);
-  const t = new Table({ head: ['image', 'files', 'read (MiB)', 'device pages', 'into shared'], style: { head: [], border: [] } });
+  const t = table(['image', 'files', 'read (MiB)', 'device pages', 'into shared']);
   r.perImage.forEach((x, i) => t.push([names[i] ?? x.image, x.files, mib(x.bytes), x.pages, x.sharedPages].map(String)));
   lines.push(t.toString());
   for (const x of r.perImage) if (x.warning) lines.push(`warning: ${x.warning}`);
@@ -51,13 +51,13 @@ export function readReport(r: ReadResult, names: readonly string[]): string[] {
 
 export async function runReadCommand(inputs: readonly string[], o: ReadCliOptions): Promise<void> {
   const w = await loadWorkers();
-  const trace = o.trace !== undefined ? readTraceFile(w, o.trace) : undefined;
+  const traces = readTraces(w, o.trace, inputs);
   const prepared = await prepareInputs(inputs, { platform: o.platform, onBuild: (input, image) => { if (!o.json) process.stderr.write(`building ${image} from ${input}\n`); } });
   const bar = phaseBar(!o.json);
   let r: ReadResult;
   try {
     r = await asUsage(w, () => w.runRead({
-      ...experimentOptions(prepared.map((p) => p.image), o, trace?.ops, bar.onProgress),
+      ...experimentOptions(prepared.map((p) => p.image), o, traces?.options, bar.onProgress),
       inodeShare: o.share ?? false,
     }));
   } finally {
@@ -74,8 +74,8 @@ export function register(program: Command): void {
   program
     .command('read')
     .summary('mount images, read every file with the worker pool, report the page cache')
-    .description('Mount the images (EROFS images, or directories / tar archives / container images built into the cache first),\n'
-      + 'read every regular file with the worker pool (or replay --trace) and report the page cache\n'
+    .description('Mount the images (EROFS images, or directories / tar archives / container images built into the cache first), '
+      + 'read every regular file with the worker pool (or replay --trace) and report the page cache '
       + '(what fincore would sum), the device traffic and the cache lookups. --share mounts with inode_share.')
     .argument('<images...>', 'images, directories, tar archives or container images (OCI layout/archive, docker save)')
     .option('--workers <n>', 'reader threads, 1..64 (default: the machine\'s cores)', parseWorkers)
@@ -84,7 +84,7 @@ export function register(program: Command): void {
     .option('--domain <id>', 'domain_id: sharing happens only within one domain (default "ishare")', parseDomain)
     .option('--policy <name>', 'real inode for shared reads: processing (v7 seed) or any (mainline)', parsePolicy, 'processing')
     .option('--verify', 'mount option verify: a file shares its page cache only once its content matches its fingerprint')
-    .option('--trace <file>', 'replay the reads of this trace instead of reading every file')
+    .option('--trace <[img=]file>', 'replay the reads of this trace instead of reading every file; IMG=FILE gives one image its own trace (repeatable)', collectTrace)
     .option('--platform <os/arch>', 'container image inputs: which image of a multi-platform index (os/arch[/variant])', parsePlatform)
     .option('--json', 'print one JSON object and nothing else')
     .action(async (images: string[], opts: ReadCliOptions) => runReadCommand(images, opts));

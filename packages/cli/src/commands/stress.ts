@@ -4,16 +4,16 @@
 // Exit 0 clean, 1 a violation was found, 2 bad usage.
 import { availableParallelism } from 'node:os';
 import { InvalidArgumentError, type Command } from 'commander';
-import Table from 'cli-table3';
 import { existsSync } from 'node:fs';
 import { BUG, BUG_DESCRIPTIONS, readManifest, type BugName } from '@ishare/core';
-import { runStress, StressReferenceError, type StressReport } from '@ishare/workers';
+import { MemoryLimitError, runStress, StressReferenceError, type StressReport } from '@ishare/workers';
 import { CheckFailed, UsageError } from '../errors.ts';
 import { parsePlatform, parsePositiveInt } from '../options.ts';
 import { parseDomain } from '../experiment-options.ts';
 import { prepareInputs } from '../image-cache.ts';
 import { bundledSourceDirs } from '../bundled.ts';
 import { writeOut } from '../output.ts';
+import { table } from '../table.ts';
 
 function parseBugs(v: string): BugName[] {
   const names = v.split(',').map((s) => s.trim().toUpperCase().replace(/-/g, '_')).filter(Boolean);
@@ -60,7 +60,7 @@ function listBugs(json: boolean): void {
     writeOut(JSON.stringify(rows, null, 2) + '\n');
     return;
   }
-  const t = new Table({ head: ['bug (--inject)', 'what it breaks'], colWidths: [22, 80], wordWrap: true });
+  const t = table(['bug (--inject)', 'what it breaks'], { colWidths: [22, 80], wordWrap: true });
   for (const r of rows) t.push([r.name, r.description]);
   writeOut(t.toString() + '\n');
 }
@@ -79,10 +79,10 @@ function formatReport(r: StressReport): string {
       : 'sharing NOT verified (mainline trust), poison decoy mounted: a forged fingerprint in its domain is believed');
   }
   lines.push(`page-cache hit rate ${(r.pageCacheHitRate * 100).toFixed(1)}%, pages in shared inodes ${(r.sharedPageFraction * 100).toFixed(1)}%`);
-  const locks = new Table({ head: ['lock class', 'acquisitions', 'spins', 'sleeps'] });
+  const locks = table(['lock class', 'acquisitions', 'spins', 'sleeps']);
   for (const l of r.locks) if (l.acquisitions) locks.push([l.name, l.acquisitions, l.spins, l.sleeps]);
   lines.push(locks.toString());
-  const served = new Table({ head: ['image', 'domain', 'pages read from it', 'of which for shared inodes'] });
+  const served = table(['image', 'domain', 'pages read from it', 'of which for shared inodes']);
   for (const s of r.servedBy) served.push([s.image, s.domainId, s.pages, s.sharedPages]);
   lines.push(served.toString());
   for (const w of r.warnings) lines.push(`warning: ${w}`);
@@ -119,7 +119,7 @@ export async function runStressCommand(inputs: string[], o: StressCliOptions): P
       ...(m !== undefined ? { manifest: readManifest(m) } : {}),
     };
   });
-  return runStress({
+  return refuseOverMemory(() => runStress({
     images: images.map((x) => ({ ...x, domainId: o.domain })),
     ...(o.fsck !== undefined ? { fsck: o.fsck } : {}),
     verify: !!o.verify,
@@ -136,7 +136,17 @@ export async function runStressCommand(inputs: string[], o: StressCliOptions): P
     chaos: o.chaos,
   }).catch((e: unknown) => {
     throw e instanceof StressReferenceError ? new UsageError(e.message) : e;
-  });
+  }));
+}
+
+/** A pool the process cannot hold is bad input (one line, exit 2), not a crash. */
+async function refuseOverMemory<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof MemoryLimitError) throw new UsageError(e.message);
+    throw e;
+  }
 }
 
 export function register(program: Command): void {

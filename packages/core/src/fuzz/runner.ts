@@ -18,8 +18,11 @@ export const DEFAULT_WORKERS = 2;
 /** Failing images saved per run at most (a systematic bug would otherwise fill the disk). */
 export const MAX_SAVED = 200;
 
-const ENTRY = fileURLToPath(new URL('./worker-entry.mjs', import.meta.url));
-const DEFAULT_MODULE = new URL('./worker-main.ts', import.meta.url).href;
+// Run from source (tsx), a worker thread must register tsx's loader before it can load TypeScript;
+// built (dist/*.js), the worker module is plain JavaScript and is the thread's entry itself.
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const BOOTSTRAP = fileURLToPath(new URL('./worker-entry.mjs', import.meta.url));
+const DEFAULT_MODULE = new URL(FROM_SOURCE ? './worker-main.ts' : './worker-main.js', import.meta.url).href;
 
 export interface FuzzOptions {
   readonly seeds: readonly { readonly name: string; readonly bytes: Uint8Array }[];
@@ -141,7 +144,7 @@ class Pool {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(ENTRY, { workerData: this.init, resourceLimits: { maxOldGenerationSizeMb: 1024 } });
+    const worker = new Worker(FROM_SOURCE ? BOOTSTRAP : new URL(this.init.module), { workerData: this.init, resourceLimits: { maxOldGenerationSizeMb: 1024 } });
     const slot: Slot = { worker, ready: false, index: undefined, timer: undefined };
     worker.on('message', (msg: WorkerMessage) => {
       if (msg.type === 'ready') {

@@ -8,6 +8,7 @@ import { Control, RUN, PAUSE, STOP, MAX_WORKERS, MAX_IMAGES } from './control.ts
 import { Rng } from './rng.ts';
 import { buildDecoys } from './decoys.ts';
 import { prepareReference, type Reference, type ReferenceSpec } from './reference.ts';
+import { checkMemory } from '../experiment.ts';
 import { DEFAULT_WEIGHTS, type OpWeights, type StressImage, type StressTask, type StressWorkerReport, type Violation } from './task.ts';
 
 export interface StressOptions {
@@ -85,6 +86,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export async function runStress(opts: StressOptions): Promise<StressReport> {
   if (opts.workers < 1 || opts.workers > MAX_WORKERS - 1) throw new RangeError(`workers must be 1..${MAX_WORKERS - 1}`);
   const inject = opts.inject.reduce((m, b) => m | BUG[b], 0);
+  // Every worker also holds private readers (the byte oracle) beside the shared pool.
+  checkMemory(opts.poolMiB * 1024 * 1024, opts.workers, 0, true);
   const sys = System.create({ poolMiB: opts.poolMiB, policy: opts.policy === 'any' ? 'any' : 'processing', inject, jitter: opts.jitter, seed: opts.seed, lockStats: true });
   const a = sys.arena;
   const all: StressInput[] = opts.images.map((i) => ({ ...i, domainId: i.domainId ?? 'stress', decoy: false }));
@@ -148,7 +151,8 @@ async function stressMounted(opts: StressOptions, sys: System, all: StressInput[
   };
 
   const pool = new Piscina({
-    filename: new URL('./entry.mjs', import.meta.url).href,
+    // From source the thread first registers tsx (entry.mjs); built, worker.js is plain JS.
+    filename: new URL(import.meta.url.endsWith('.ts') ? './entry.mjs' : './worker.js', import.meta.url).href,
     workerData: { handle: sys.handle },
     minThreads: opts.workers,
     maxThreads: opts.workers,

@@ -96,11 +96,16 @@ export function expectedShare(srcs: readonly string[]): number {
  * one per (content, page). Ranges whose path a tree lacks are skipped for that tree.
  */
 export function expectedTouched(srcs: readonly string[], ops: readonly { path: string; offset: number; length: number }[]): { noShare: number; share: number } {
+  return expectedTouchedEach(srcs, srcs.map(() => ops));
+}
+
+/** The same with one trace per tree (one container per image, each with its own workload). */
+export function expectedTouchedEach(srcs: readonly string[], opsPerTree: readonly (readonly { path: string; offset: number; length: number }[])[]): { noShare: number; share: number } {
   const noShare = new Set<string>();
   const share = new Set<string>();
   srcs.forEach((src, t) => {
     const byPath = new Map(sourceFiles(src).map((f) => [f.rel, f]));
-    for (const op of ops) {
+    for (const op of opsPerTree[t]) {
       const f = byPath.get(op.path);
       if (!f) continue;
       const end = Math.min(op.offset + op.length, f.size);
