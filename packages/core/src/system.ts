@@ -2,7 +2,7 @@
 // arena; `System.attach` (a worker) joins it with the handle. Both run the same kernel code on the same
 // shared state: mounts, inodes, shared inodes, page cache, counters.
 import { resolve as resolvePath } from 'node:path';
-import { Arena, PAGE_SIZE, type ArenaConfig, type ArenaHandle } from './mm/arena.ts';
+import { Arena, PAGE_SIZE, CHECK_LOCKS, CHECK_RACES, type ArenaConfig, type ArenaHandle } from './mm/arena.ts';
 import { pagePoolInit, framesFree, framesUsed, lruCount } from './mm/pagepool.ts';
 import { readCounters, resetEventCounters, ctrReadSigned, CTR, type CounterName } from './mm/counters.ts';
 import { readLockStats, resetLockStats, setCountAcquisitions, type LockClassStats } from './mm/lockstat.ts';
@@ -41,6 +41,12 @@ export interface SystemConfig {
   seed?: number;
   /** Count every lock acquisition per lock class (costs a shared atomic per lock; stress turns it on). */
   lockStats?: boolean;
+  /** Stress only: check at every use site that the structure's declared lock is held (mm/lockdep.ts). */
+  lockChecks?: boolean;
+  /** Stress only: the watchpoint data-race detector (mm/kcsan.ts), its sampling and stall. */
+  raceDetector?: boolean;
+  raceSample?: number;
+  raceStallUs?: number;
 }
 
 export interface MountOptions {
@@ -104,6 +110,9 @@ export class System {
     a.jitter = Math.round(Math.max(0, Math.min(1, cfg.jitter ?? 0)) * 65536);
     a.seed = cfg.seed ?? 1;
     a.countLockAcquisitions = cfg.lockStats ?? false;
+    a.checks = (cfg.lockChecks ? CHECK_LOCKS : 0) | (cfg.raceDetector ? CHECK_RACES : 0);
+    a.raceSample = cfg.raceSample ?? 0;
+    a.raceStallUs = cfg.raceStallUs ?? 0;
     return new System(a, a.nextThreadId());
   }
 

@@ -42,6 +42,8 @@ export interface StressCliOptions {
   poolMib: number;
   decoys: boolean;
   chaos: boolean;
+  lockChecks: boolean;
+  raceDetector: boolean;
   json?: boolean;
   listBugs?: boolean;
 }
@@ -61,6 +63,7 @@ function formatReport(r: StressReport): string {
   const lines: string[] = [];
   const v = r.violation;
   lines.push(`${v ? 'VIOLATION' : 'clean'}: seed ${r.seed}, ${r.workers} workers, policy ${r.policy}, jitter ${r.jitter}, inject ${r.inject.join(',') || 'none'}`);
+  lines.push(`detectors: lock checks ${r.detectors.lockChecks ? 'on' : 'off'}, race detector ${r.detectors.raceDetector ? `on (${r.detectors.raceWatchpoints} watchpoints)` : 'off'}, invariants and byte oracle on`);
   lines.push(`${(r.elapsedMs / 1000).toFixed(1)} s, ${r.ops} ops (${Math.round(r.opsPerSec)} ops/s), ${r.reads} verified reads (${Math.round(r.readsPerSec)}/s), ${(r.bytes / 2 ** 20).toFixed(1)} MiB`);
   lines.push(`ops: ${Object.entries(r.byKind).map(([k, n]) => `${k} ${n}`).join(', ')}; refused opens during unmount: ${r.benign}`);
   lines.push(`chaos: ${Object.entries(r.chaos).map(([k, n]) => `${k} ${n}`).join(', ')}; quiescent checks: ${r.quiescentChecks}`);
@@ -72,12 +75,13 @@ function formatReport(r: StressReport): string {
   for (const s of r.servedBy) served.push([s.image, s.domainId, s.pages, s.sharedPages]);
   lines.push(served.toString());
   if (v) {
+    lines.push(`caught by: ${v.detector}`);
     lines.push(`violated: ${v.invariant} after ${(v.detectedAfterMs / 1000).toFixed(2)} s${v.thread !== undefined ? ` (worker ${v.thread})` : ''}`);
     lines.push(`  ${v.message}`);
     if (v.trail.length) lines.push('  worker trail (oldest first):', ...v.trail.map((s) => `    ${s}`));
     if (v.chaosTrail.length) lines.push('  controller trail:', ...v.chaosTrail.slice(-10).map((s) => `    ${s}`));
     if (v.lastPoints) lines.push(`  last named point per thread (0 = controller): ${v.lastPoints.map((p, i) => `${i}:${p}`).join(' ')}`);
-    lines.push(`  reproduce: ishare stress --seed ${r.seed} --workers ${r.workers} --policy ${r.policy}${r.inject.length ? ` --inject ${r.inject.join(',')}` : ''} --jitter ${r.jitter}`);
+    lines.push(`  reproduce: ishare stress --seed ${r.seed} --workers ${r.workers} --policy ${r.policy}${r.inject.length ? ` --inject ${r.inject.join(',')}` : ''} --jitter ${r.jitter}${r.detectors.lockChecks ? '' : ' --no-lock-checks'}${r.detectors.raceDetector ? '' : ' --no-race-detector'}`);
   }
   return lines.join('\n') + '\n';
 }
@@ -101,6 +105,8 @@ export async function runStressCommand(inputs: string[], o: StressCliOptions): P
     poolMiB: o.poolMib,
     decoys: o.decoys,
     chaos: o.chaos,
+    lockChecks: o.lockChecks,
+    raceDetector: o.raceDetector,
   });
 }
 
@@ -120,6 +126,8 @@ export function register(program: Command): void {
     .option('--pool-mib <n>', 'page pool size; small pools mean constant reclaim', parsePositiveInt, 8)
     .option('--no-decoys', 'do not mount the decoy images with forged fingerprints')
     .option('--no-chaos', 'no eviction/unmount/drop/shrink from the controller')
+    .option('--no-lock-checks', 'do not check, at each use of a lock-protected structure, that its lock is held')
+    .option('--no-race-detector', 'do not run the watchpoint data-race detector')
     .option('--json', 'print the report as JSON')
     .action(async (inputs: string[], o: StressCliOptions) => {
       if (o.listBugs) {

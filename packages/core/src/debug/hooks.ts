@@ -1,8 +1,11 @@
 // Stress hooks: named race-window points where a thread may pause or yield (`--jitter`), the record of
 // each thread's last point (for hang reports), and planted bugs (`--inject`). All of it sits behind one
 // module-level boolean so that, when not stressing, each point costs a single predictable branch.
-import type { Arena } from '../mm/arena.ts';
+import { CHECK_LOCKS, CHECK_RACES, type Arena } from '../mm/arena.ts';
 import { THREADS_BASE, MAX_THREADS, THREAD_WORDS } from '../mm/regions.ts';
+import { CheckFailure } from '../mm/checkfail.ts';
+import { lockdepConfigure, SITE_NAMES, PROTECTED } from '../mm/lockdep.ts';
+import { kcsanConfigure } from '../mm/kcsan.ts';
 
 /** Named points in the core where interleavings matter. */
 export const POINT = {
@@ -45,19 +48,14 @@ export const BUG_DESCRIPTIONS: Record<BugName, string> = {
 };
 
 /**
- * A debug assertion failed: a locking rule or a reference rule of the design was broken (lockdep_assert_held
- * / DBG_BUGON in the kernel). Only raised while stress hooks are live.
+ * A debug assertion failed: a reference rule of the design was broken (DBG_BUGON in the kernel). Only
+ * raised while stress hooks are live. (Locking rules are lockdep.ts's, data races kcsan.ts's.)
  */
-export class InvariantViolation extends Error {
+export class InvariantViolation extends CheckFailure {
   constructor(message: string) {
-    super(message);
+    super('invariant', message);
     this.name = 'InvariantViolation';
   }
-}
-
-/** lockdep_assert_held: the spinlock word must be held (by someone: we cannot tell whom, cheaply). */
-export function assertHeld(i32: Int32Array, word: number, what: string): void {
-  if (Atomics.load(i32, word) === 0) throw new InvariantViolation(`${what} changed without its lock held`);
 }
 
 /** True while stress hooks are live in this thread. */
@@ -73,17 +71,30 @@ const sab = new Int32Array(new SharedArrayBuffer(4));
 export function hooksAttach(a: Arena, threadId: number): void {
   bugs = a.injectMask;
   jitterP = a.jitter;
-  hooksOn = bugs !== 0 || jitterP !== 0;
   rng = (a.seed ^ Math.imul(threadId + 1, 0x9e3779b1)) | 1;
   threadSlot = threadId < MAX_THREADS ? threadId : -1;
   hookArena = a;
+  myThreadId = threadId;
+  configureChecks(a);
+  hooksOn = bugs !== 0 || jitterP !== 0 || a.checks !== 0;
+}
+
+let myThreadId = 0;
+function configureChecks(a: Arena): void {
+  const c = a.checks;
+  lockdepConfigure((c & CHECK_LOCKS) !== 0, c !== 0);
+  kcsanConfigure((c & CHECK_RACES) !== 0, myThreadId, a.raceSample || 200, (a.raceStallUs || 200) / 1000, a.seed, {
+    sites: SITE_NAMES,
+    prots: PROTECTED.map((p) => p.name),
+  });
 }
 
 /** Re-read the arena settings (the stress controller may change them at run time). */
 export function hooksRefresh(a: Arena): void {
   bugs = a.injectMask;
   jitterP = a.jitter;
-  hooksOn = bugs !== 0 || jitterP !== 0 || threadSlot >= 0;
+  configureChecks(a);
+  hooksOn = bugs !== 0 || jitterP !== 0 || threadSlot >= 0 || a.checks !== 0;
 }
 
 export function bugOn(bit: number): boolean {

@@ -27,6 +27,7 @@ export const CTR = {
   INODES_ALLOCATED: 21,
   SHARED_INODES_EVICTED: 22,
   READ_ERRORS: 23,
+  RACE_WATCHPOINTS: 24, // watchpoints the data-race detector set (stress)
 } as const;
 export type CounterName = keyof typeof CTR;
 const NCOUNTERS = Object.keys(CTR).length;

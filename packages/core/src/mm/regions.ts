@@ -10,4 +10,6 @@ export const COUNTERS_WORDS = 128;
 export const THREADS_BASE = 256; // hooks.ts: per-thread last named point (watchdog reports)
 export const MAX_THREADS = 64;
 export const THREAD_WORDS = 4;
-export const DYNAMIC_BASE = THREADS_BASE + MAX_THREADS * THREAD_WORDS; // 512
+export const KCSAN_BASE = THREADS_BASE + MAX_THREADS * THREAD_WORDS; // 512; kcsan.ts: watchpoints + one race report
+export const KCSAN_WORDS = 64 * 8 + 16 + 1024;
+export const DYNAMIC_BASE = KCSAN_BASE + KCSAN_WORDS;

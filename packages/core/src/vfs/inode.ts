@@ -14,6 +14,7 @@ import { spinLock, spinUnlock } from '../mm/spinlock.ts';
 import { LOCK_CLASS } from '../mm/lockstat.ts';
 import { listSpec, listAdd, listDel, listInitHead, linkInit, isLinked, listLast, NIL, type ListSpec } from '../mm/list.ts';
 import { ctrInc, CTR } from '../mm/counters.ts';
+import { lockdepOn, lockdepAccess, PROT, SITE } from '../mm/lockdep.ts';
 import { ErofsError } from '../erofs/errors.ts';
 
 // Record words.
@@ -152,6 +153,7 @@ export function inodesInUse(a: Arena): number {
 function slotAlloc(a: Arena): number {
   const i32 = a.i32;
   spinLock(i32, a.inodePool + POOL_LOCK, LOCK_CLASS.SLOTS);
+  if (lockdepOn) lockdepAccess(i32, a.inodePool + POOL_LOCK, a.inodePool + POOL_TOP, PROT.INODE_SLOTS, SITE.SLOT_ALLOC, -1, true);
   const s = i32[a.inodePool + POOL_TOP];
   if (s !== NIL) {
     i32[a.inodePool + POOL_TOP] = i32[a.inodes + s * INODE_WORDS + I_HASH_NEXT];
@@ -166,6 +168,7 @@ function slotFree(a: Arena, slot: number): void {
   const i32 = a.i32;
   const r = a.inodes + slot * INODE_WORDS;
   spinLock(i32, a.inodePool + POOL_LOCK, LOCK_CLASS.SLOTS);
+  if (lockdepOn) lockdepAccess(i32, a.inodePool + POOL_LOCK, a.inodePool + POOL_TOP, PROT.INODE_SLOTS, SITE.SLOT_FREE, slot, true);
   Atomics.store(i32, r + I_STATE, 0);
   i32[r + I_HASH_NEXT] = i32[a.inodePool + POOL_TOP];
   i32[a.inodePool + POOL_TOP] = slot;
@@ -211,6 +214,7 @@ export function iget(a: Arena, mount: number, nid: number, ops: InodeOps, test?:
   const b = bucketOf(a, mount, nid);
   for (;;) {
     spinLock(i32, b, LOCK_CLASS.ICACHE);
+    if (lockdepOn) lockdepAccess(i32, b, b + 1, PROT.ICACHE_BUCKET, SITE.ICACHE_LOOKUP, mount, false);
     let found = NIL;
     for (let s = i32[b + 1]; s !== NIL; s = i32[a.inodes + s * INODE_WORDS + I_HASH_NEXT]) {
       const r = a.inodes + s * INODE_WORDS;
@@ -261,6 +265,7 @@ export function iget(a: Arena, mount: number, nid: number, ops: InodeOps, test?:
     Atomics.store(i32, r + I_COUNT, 1);
     Atomics.store(i32, r + I_STATE, I_INUSE | I_NEW | (mount === ANON_MOUNT ? I_DEDUP : 0));
     if (initNew) initNew(s);
+    if (lockdepOn) lockdepAccess(i32, b, b + 1, PROT.ICACHE_BUCKET, SITE.ICACHE_INSERT, s, true);
     i32[r + I_HASH_NEXT] = i32[b + 1];
     i32[b + 1] = s;
     spinUnlock(i32, b);
@@ -288,6 +293,7 @@ function unhash(a: Arena, slot: number): void {
   const r = a.inodes + slot * INODE_WORDS;
   const b = bucketOf(a, i32[r + I_MOUNT], i32[r + I_NID]);
   spinLock(i32, b, LOCK_CLASS.ICACHE);
+  if (lockdepOn) lockdepAccess(i32, b, b + 1, PROT.ICACHE_BUCKET, SITE.ICACHE_UNHASH, slot, true);
   let prev = NIL;
   for (let s = i32[b + 1]; s !== NIL; s = i32[a.inodes + s * INODE_WORDS + I_HASH_NEXT]) {
     if (s === slot) {
@@ -350,6 +356,7 @@ function inodeLruAdd(a: Arena, slot: number): void {
   const i32 = a.i32;
   const r = a.inodes + slot * INODE_WORDS;
   spinLock(i32, a.inodeLru + ILRU_LOCK, LOCK_CLASS.INODE_LRU);
+  if (lockdepOn) lockdepAccess(i32, a.inodeLru + ILRU_LOCK, a.inodeLru + ILRU_HEAD, PROT.INODE_LRU, SITE.INODE_LRU_ADD, slot, true);
   const st = Atomics.load(i32, r + I_STATE);
   if (!(st & (I_ONLRU | I_FREEING)) && st & I_INUSE) {
     listAdd(i32, specs(a).lru, a.inodeLru + ILRU_HEAD, slot);
@@ -363,6 +370,7 @@ function inodeLruDel(a: Arena, slot: number): void {
   const i32 = a.i32;
   const r = a.inodes + slot * INODE_WORDS;
   spinLock(i32, a.inodeLru + ILRU_LOCK, LOCK_CLASS.INODE_LRU);
+  if (lockdepOn) lockdepAccess(i32, a.inodeLru + ILRU_LOCK, a.inodeLru + ILRU_HEAD, PROT.INODE_LRU, SITE.INODE_LRU_DEL, slot, true);
   if (Atomics.load(i32, r + I_STATE) & I_ONLRU && isLinked(i32, specs(a).lru, slot)) {
     listDel(i32, specs(a).lru, a.inodeLru + ILRU_HEAD, slot);
     Atomics.and(i32, r + I_STATE, ~I_ONLRU);
@@ -422,6 +430,7 @@ export function pruneIcache(a: Arena, nr: number, ops: InodeOps, mount?: number)
   let budget = Atomics.load(i32, a.inodeLru + ILRU_COUNT) + 1;
   while (evicted < nr && budget-- > 0) {
     spinLock(i32, a.inodeLru + ILRU_LOCK, LOCK_CLASS.INODE_LRU);
+    if (lockdepOn) lockdepAccess(i32, a.inodeLru + ILRU_LOCK, a.inodeLru + ILRU_HEAD, PROT.INODE_LRU, SITE.INODE_LRU_PRUNE, -1, true);
     let slot = listLast(i32, a.inodeLru + ILRU_HEAD);
     if (mount !== undefined) {
       while (slot !== NIL && i32[a.inodes + slot * INODE_WORDS + I_MOUNT] !== mount) slot = i32[a.inodes + slot * INODE_WORDS + I_LRU_PREV];

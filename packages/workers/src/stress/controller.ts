@@ -3,7 +3,8 @@
 // shrinking — pauses everyone now and then to check the kernel's invariants at quiescence, and watches
 // heartbeats for hangs. It stops at the first violation and reports it with the threads' trails.
 import { Piscina } from 'piscina';
-import { System, BUG, lastPointsOf, checkQuiescent, type BugName, type RealInodePolicy } from '@ishare/core';
+import { System, BUG, CheckFailure, lastPointsOf, checkQuiescent, type BugName, type RealInodePolicy } from '@ishare/core';
+import { checkInvariant } from './check-invariant.ts';
 import { Control, RUN, PAUSE, STOP, MAX_WORKERS, MAX_IMAGES } from './control.ts';
 import { Rng } from './rng.ts';
 import { buildDecoys } from './decoys.ts';
@@ -27,6 +28,12 @@ export interface StressOptions {
   weights?: OpWeights;
   chaos?: boolean;
   chaosEveryMs?: number;
+  /** Lock checks at every use site of a protected structure (default on). */
+  lockChecks?: boolean;
+  /** The watchpoint data-race detector (default on), its mean accesses between watchpoints and stall. */
+  raceDetector?: boolean;
+  raceSample?: number;
+  raceStallUs?: number;
   checkEveryMs?: number;
   watchdogMs?: number;
   onTick?: (elapsedMs: number, ops: number) => void;
@@ -39,6 +46,8 @@ export interface StressReport {
   policy: RealInodePolicy | 'both';
   inject: BugName[];
   jitter: number;
+  /** Which detectors ran: lock checks, the race detector (and its watchpoints set), invariants and the byte oracle always. */
+  detectors: { lockChecks: boolean; raceDetector: boolean; raceWatchpoints: number };
   elapsedMs: number;
   ops: number;
   opsPerSec: number;
@@ -57,12 +66,21 @@ export interface StressReport {
   violation?: Violation & { detectedAfterMs: number; chaosTrail: string[]; lastPoints?: string[] };
 }
 
+/** A failure in the controller's own kernel calls (chaos, final unmount): which checker raised it. */
+function controllerViolation(e: unknown, prefix: string): Violation {
+  const msg = (e as Error).message ?? String(e);
+  if (e instanceof CheckFailure) return { detector: e.detector, invariant: checkInvariant(e), message: prefix + msg, trail: [] };
+  if (/unmount/.test(msg)) return { detector: 'liveness', invariant: 'unmount-stalled', message: prefix + msg, trail: [] };
+  return { detector: 'error', invariant: 'unexpected-error', message: prefix + msg, trail: [] };
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function runStress(opts: StressOptions): Promise<StressReport> {
   if (opts.workers < 1 || opts.workers > MAX_WORKERS - 1) throw new RangeError(`workers must be 1..${MAX_WORKERS - 1}`);
   const inject = opts.inject.reduce((m, b) => m | BUG[b], 0);
-  const sys = System.create({ poolMiB: opts.poolMiB, policy: opts.policy === 'any' ? 'any' : 'processing', inject, jitter: opts.jitter, seed: opts.seed, lockStats: true });
+  const sys = System.create({ poolMiB: opts.poolMiB, policy: opts.policy === 'any' ? 'any' : 'processing', inject, jitter: opts.jitter, seed: opts.seed, lockStats: true,
+    lockChecks: opts.lockChecks ?? true, raceDetector: opts.raceDetector ?? true, raceSample: opts.raceSample, raceStallUs: opts.raceStallUs });
   const a = sys.arena;
   const all: { image: string; domainId: string; decoy: boolean }[] = opts.images.map((i) => ({ image: i.image, domainId: i.domainId ?? 'stress', decoy: false }));
   const decoys = opts.decoys ? await buildDecoys() : undefined;
@@ -127,7 +145,7 @@ async function stressMounted(opts: StressOptions, sys: System, all: { image: str
       },
       (e: unknown) => {
         finished++;
-        violation ??= { invariant: 'unexpected-error', message: `worker ${w} died: ${(e as Error).message}`, thread: w, trail: [], detectedAfterMs: Date.now() - t0, chaosTrail: [] };
+        violation ??= { detector: 'error', invariant: 'unexpected-error', message: `worker ${w} died: ${(e as Error).message}`, thread: w, trail: [], detectedAfterMs: Date.now() - t0, chaosTrail: [] };
         control.flagViolation();
       },
     );
@@ -148,7 +166,7 @@ async function stressMounted(opts: StressOptions, sys: System, all: { image: str
         lastBeat[w] = hb;
         lastBeatAt[w] = now;
       } else if (finished < opts.workers && now - lastBeatAt[w] > watchdogMs && control.state === RUN && !reports.some((r) => r.worker === w)) {
-        fail({ invariant: 'hang', message: `worker ${w} made no progress for ${now - lastBeatAt[w]} ms`, thread: w, trail: [] }, { lastPoints: lastPointsOf(a, opts.workers + 1) });
+        fail({ detector: 'liveness', invariant: 'hang', message: `worker ${w} made no progress for ${now - lastBeatAt[w]} ms`, thread: w, trail: [] }, { lastPoints: lastPointsOf(a, opts.workers + 1) });
       }
     }
   };
@@ -159,7 +177,7 @@ async function stressMounted(opts: StressOptions, sys: System, all: { image: str
     const deadline = Date.now() + watchdogMs;
     while (control.paused < opts.workers - finished && !control.violation) {
       if (Date.now() > deadline) {
-        fail({ invariant: 'hang', message: `workers did not reach the pause within ${watchdogMs} ms (${control.paused}/${opts.workers - finished})`, trail: [] }, { lastPoints: lastPointsOf(a, opts.workers + 1) });
+        fail({ detector: 'liveness', invariant: 'hang', message: `workers did not reach the pause within ${watchdogMs} ms (${control.paused}/${opts.workers - finished})`, trail: [] }, { lastPoints: lastPointsOf(a, opts.workers + 1) });
         return;
       }
       await sleep(1);
@@ -167,7 +185,7 @@ async function stressMounted(opts: StressOptions, sys: System, all: { image: str
     if (!control.violation) {
       sys.setPoolLimit(a.nframes);
       const v = checkQuiescent(a);
-      if (v.length) fail({ invariant: 'quiescent-invariant', message: v.join('; '), trail: [] });
+      if (v.length) fail({ detector: 'invariant', invariant: 'quiescent-invariant', message: v.join('; '), trail: [] });
     }
     if (opts.policy === 'both') sys.policy = sys.policy === 'any' ? 'processing' : 'any';
     control.resetPaused();
@@ -204,7 +222,7 @@ async function stressMounted(opts: StressOptions, sys: System, all: { image: str
       }
     } catch (e) {
       noteChaos(`chaos failed: ${(e as Error).message}`);
-      fail({ invariant: /unmount/.test((e as Error).message) ? 'unmount-stalled' : 'unexpected-error', message: `controller: ${(e as Error).message}`, trail: [] }, { lastPoints: lastPointsOf(a, opts.workers + 1) });
+      fail(controllerViolation(e, 'controller: '), { lastPoints: lastPointsOf(a, opts.workers + 1) });
     }
   };
 
@@ -229,7 +247,7 @@ async function stressMounted(opts: StressOptions, sys: System, all: { image: str
   const stopDeadline = Date.now() + watchdogMs;
   while (finished < opts.workers && Date.now() < stopDeadline) await sleep(5);
   if (finished < opts.workers) {
-    fail({ invariant: 'hang', message: `${opts.workers - finished} workers did not stop within ${watchdogMs} ms`, trail: [] }, { lastPoints: lastPointsOf(a, opts.workers + 1) });
+    fail({ detector: 'liveness', invariant: 'hang', message: `${opts.workers - finished} workers did not stop within ${watchdogMs} ms`, trail: [] }, { lastPoints: lastPointsOf(a, opts.workers + 1) });
     await pool.destroy();
   } else {
     await Promise.all(tasks);
@@ -246,7 +264,7 @@ async function stressMounted(opts: StressOptions, sys: System, all: { image: str
     sys.setPoolLimit(a.nframes);
     const v = checkQuiescent(a);
     quiescentChecks++;
-    if (v.length) fail({ invariant: 'quiescent-invariant', message: v.join('; '), trail: [] });
+    if (v.length) fail({ detector: 'invariant', invariant: 'quiescent-invariant', message: v.join('; '), trail: [] });
   }
   for (let i = 0; i < all.length; i++) {
     const m = control.mountOf(i);
@@ -263,7 +281,7 @@ async function stressMounted(opts: StressOptions, sys: System, all: { image: str
     try {
       for (let i = 0; i < all.length; i++) if (control.mountOf(i) >= 0) sys.unmount(control.mountOf(i), watchdogMs);
     } catch (e) {
-      fail({ invariant: 'unmount-stalled', message: (e as Error).message, trail: [] });
+      fail(controllerViolation(e, ''));
     }
   }
   return {
@@ -272,6 +290,7 @@ async function stressMounted(opts: StressOptions, sys: System, all: { image: str
     policy: opts.policy,
     inject: opts.inject,
     jitter: opts.jitter,
+    detectors: { lockChecks: opts.lockChecks ?? true, raceDetector: opts.raceDetector ?? true, raceWatchpoints: st.counters.RACE_WATCHPOINTS },
     elapsedMs,
     ops,
     opsPerSec: ops / (elapsedMs / 1000),

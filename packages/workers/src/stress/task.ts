@@ -28,8 +28,17 @@ export interface StressTask {
   readonly hot: number;
 }
 
+/**
+ * Which checker caught a violation: the lock checks, the data-race detector, an invariant (a reference
+ * assertion in the core, or the quiescence checks), the byte oracle, liveness (hang, unmount that cannot
+ * finish), or an error nothing expected.
+ */
+export type DetectorName = 'lock-check' | 'race-detector' | 'invariant' | 'byte-oracle' | 'liveness' | 'error';
+
 export interface Violation {
-  readonly invariant: string; // 'byte-oracle' | 'unexpected-error' | 'quiescent-invariant' | 'hang' | 'unmount-stalled'
+  readonly detector: DetectorName;
+  /** 'lock-check' | 'data-race' | 'debug-assertion' | 'quiescent-invariant' | 'byte-oracle' | 'hang' | 'unmount-stalled' | 'unexpected-error' */
+  readonly invariant: string;
   readonly message: string;
   readonly thread?: number; // worker index
   readonly trail: string[];

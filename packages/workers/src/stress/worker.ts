@@ -3,8 +3,9 @@
 // reads against its own extraction of the image (the oracle: this thread's reader, not the shared page
 // cache). It pauses when asked so the controller can check the kernel at quiescence.
 import { workerData } from 'node:worker_threads';
-import { System, ErofsImage, ErofsError, InvariantViolation, type ArenaHandle, type OpenFile } from '@ishare/core';
+import { System, ErofsImage, ErofsError, CheckFailure, type ArenaHandle, type OpenFile } from '@ishare/core';
 import { Control, PAUSE, STOP } from './control.ts';
+import { checkInvariant } from './check-invariant.ts';
 import { Rng } from './rng.ts';
 import type { StressTask, StressWorkerReport, Violation } from './task.ts';
 
@@ -127,13 +128,13 @@ export default function run(task: StressTask): StressWorkerReport {
         }
       } catch (e) {
         if (e instanceof OracleError) {
-          violation = { invariant: 'byte-oracle', message: e.message, thread: task.worker, trail: [...trail] };
-        } else if (e instanceof InvariantViolation) {
-          violation = { invariant: 'debug-assertion', message: `${file.path}: ${e.message}`, thread: task.worker, trail: [...trail] };
+          violation = { detector: 'byte-oracle', invariant: 'byte-oracle', message: e.message, thread: task.worker, trail: [...trail] };
+        } else if (e instanceof CheckFailure) {
+          violation = { detector: e.detector, invariant: checkInvariant(e), message: `${file.path}: ${e.message}`, thread: task.worker, trail: [...trail] };
         } else if (isBenign(e)) {
           benign++;
         } else {
-          violation = { invariant: 'unexpected-error', message: `${file.path}: ${(e as Error).message ?? String(e)}`, thread: task.worker, trail: [...trail] };
+          violation = { detector: 'error', invariant: 'unexpected-error', message: `${file.path}: ${(e as Error).message ?? String(e)}`, thread: task.worker, trail: [...trail] };
         }
       } finally {
         if (f) sys.close(f);
@@ -147,3 +148,4 @@ export default function run(task: StressTask): StressWorkerReport {
 }
 
 class OracleError extends Error {}
+
