@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { InvalidArgumentError, type Command } from 'commander';
 import Table from 'cli-table3';
-import { BUG, BUG_DESCRIPTIONS, type BugName } from '@ishare/core';
+import { BUG, BUG_DESCRIPTIONS, BUG_CATEGORY, type BugName } from '@ishare/core';
 import { runStress, type StressReport } from '@ishare/workers';
 import { CheckFailed, UsageError } from '../errors.ts';
 import { parsePositiveInt } from '../options.ts';
@@ -49,13 +49,13 @@ export interface StressCliOptions {
 }
 
 function listBugs(json: boolean): void {
-  const rows = (Object.keys(BUG) as BugName[]).map((name) => ({ name, description: BUG_DESCRIPTIONS[name] }));
+  const rows = (Object.keys(BUG) as BugName[]).map((name) => ({ name, category: BUG_CATEGORY[name], description: BUG_DESCRIPTIONS[name] }));
   if (json) {
     writeOut(JSON.stringify(rows, null, 2) + '\n');
     return;
   }
-  const t = new Table({ head: ['bug (--inject)', 'what it breaks'], colWidths: [22, 80], wordWrap: true });
-  for (const r of rows) t.push([r.name, r.description]);
+  const t = new Table({ head: ['bug (--inject)', 'category', 'what it breaks'], colWidths: [22, 10, 80], wordWrap: true });
+  for (const r of rows) t.push([r.name, r.category, r.description]);
   writeOut(t.toString() + '\n');
 }
 

@@ -34,6 +34,8 @@ export const BUG = {
   BACKING_DEL_NOLOCK: 1 << 5, // remove from the backing list without the shared inode's lock
   CROSS_DOMAIN: 1 << 6, // share across domain ids
   SKIP_SIZE_CHECK: 1 << 7, // share files whose fingerprint matches but size differs
+  REALINODE_EVICTING: 1 << 8, // mainline erofs_real_inode: state test and reference not atomic under i_lock
+  UNMOUNT_BUSY: 1 << 9, // unmount skips inodes still referenced (igrab pins the inode, not the superblock)
 } as const;
 export type BugName = keyof typeof BUG;
 export const BUG_DESCRIPTIONS: Record<BugName, string> = {
@@ -45,6 +47,26 @@ export const BUG_DESCRIPTIONS: Record<BugName, string> = {
   BACKING_DEL_NOLOCK: "remove an evicted inode from the backing list without the shared inode's lock",
   CROSS_DOMAIN: 'share inodes across different domain ids',
   SKIP_SIZE_CHECK: "skip the size check when joining a shared inode (same fingerprint, different size)",
+  REALINODE_EVICTING: "mainline's erofs_real_inode picking an inode that is being evicted: the candidate's state is tested, then a reference taken, without i_lock across both — an eviction deciding in between is missed",
+  UNMOUNT_BUSY: "unmount an image while another image's reader maps a shared page through one of its inodes: busy inodes are skipped (igrab pins the inode, not the superblock) and the device is closed under the read",
+};
+
+/**
+ * race: needs two threads — with lock checks off, one worker with no chaos and no jitter runs clean;
+ * logic: a single-thread mistake, caught by one thread alone.
+ */
+export type BugCategory = 'race' | 'logic';
+export const BUG_CATEGORY: Record<BugName, BugCategory> = {
+  NO_IGRAB: 'logic',
+  PROC_COUNT_NOLOCK: 'race',
+  REALINODE_UNSET: 'logic',
+  NO_IPUT: 'logic',
+  EARLY_UPTODATE: 'race',
+  BACKING_DEL_NOLOCK: 'race',
+  CROSS_DOMAIN: 'logic',
+  SKIP_SIZE_CHECK: 'logic',
+  REALINODE_EVICTING: 'race',
+  UNMOUNT_BUSY: 'race',
 };
 
 /**

@@ -7,7 +7,7 @@
 // both threads' use sites and stacks (the watcher writes its stack into the report area when woken).
 // This module owns the KCSAN region of the arena's control words (regions.ts).
 import { KCSAN_BASE, KCSAN_WORDS } from './regions.ts';
-import { CheckFailure } from './checkfail.ts';
+import { CheckFailure, reportCheckFailure } from './checkfail.ts';
 import { ctrInc, CTR } from './counters.ts';
 
 const NSLOTS = 64;
@@ -115,7 +115,7 @@ function publishWatcherStack(i32: Int32Array, word: number): void {
   Atomics.notify(i32, REPORT + R_STATE);
 }
 
-function raceFound(i32: Int32Array, s: number, word: number, write: boolean, prot: number, site: number, obj: number, held: boolean): never {
+function raceFound(i32: Int32Array, s: number, word: number, write: boolean, prot: number, site: number, obj: number, held: boolean): void {
   const myStack = shortStack(4);
   const wTid = Atomics.load(i32, s + W_TID);
   const wSite = Atomics.load(i32, s + W_SITE);
@@ -141,13 +141,13 @@ function raceFound(i32: Int32Array, s: number, word: number, write: boolean, pro
   }
   const rw = (w: boolean): string => (w ? 'write' : 'read');
   const lk = (h: boolean): string => (h ? 'holding its lock' : 'WITHOUT its lock');
-  throw new CheckFailure(
+  reportCheckFailure(new CheckFailure(
     'race-detector',
     `data race on the ${protNames[prot] ?? prot} (${obj}), word ${word}: ` +
       `thread ${me} ${rw(write)} in ${siteNames[site] ?? site} (${lk(held)}) while thread ${wTid} ${rw(wWrite)} in ${siteNames[wSite] ?? wSite} ` +
       `(${lk(wHeld)}; its watchpoint: ${protNames[wProt] ?? wProt} ${wObj})\n` +
       `    thread ${me} (found it):\n      ${myStack}\n    thread ${wTid} (watchpoint):\n      ${watcherStack}`,
-  );
+  ));
 }
 
 /** Forget every watchpoint and report (a new run on the same arena). */

@@ -5,7 +5,7 @@
 // tracked per thread (a small held-locks stack filled by spinLock/spinUnlock), as lockdep's held_locks.
 // The same call feeds the data-race detector (kcsan.ts), which needs no lock knowledge at all.
 // When not stressing, each use site costs one branch on `lockdepOn`.
-import { CheckFailure } from './checkfail.ts';
+import { CheckFailure, reportCheckFailure } from './checkfail.ts';
 import { LOCK_CLASS_NAMES, LOCK_CLASS } from './lockstat.ts';
 import { kcsanAccess, kcsanOn } from './kcsan.ts';
 
@@ -21,6 +21,7 @@ export const PROT = {
   ICACHE_BUCKET: 7,
   INODE_SLOTS: 8,
   INODE_LRU: 9,
+  INODE_REF: 10,
 } as const;
 
 /** Each structure's declared lock. */
@@ -35,6 +36,7 @@ export const PROTECTED: readonly { readonly name: string; readonly lockClass: nu
   { name: 'inode hash bucket chain', lockClass: LOCK_CLASS.ICACHE, lock: 'the icache bucket lock' },
   { name: 'free inode-slot list', lockClass: LOCK_CLASS.SLOTS, lock: 'the slot-pool lock' },
   { name: 'unused-inode LRU', lockClass: LOCK_CLASS.INODE_LRU, lock: 'the inode LRU lock' },
+  { name: 'i_count of an inode that may be unused (igrab, iput, eviction)', lockClass: LOCK_CLASS.INODE, lock: "the inode's i_lock" },
 ];
 if (PROTECTED.length !== Object.keys(PROT).length) throw new Error('every protected structure declares its lock');
 
@@ -45,6 +47,7 @@ export const SITE = {
   LRU_ADD: 10, LRU_DEL: 11, LRU_ISOLATE: 12, FRAME_ALLOC: 13, FRAME_FREE: 14,
   ICACHE_LOOKUP: 15, ICACHE_INSERT: 16, ICACHE_UNHASH: 17, SLOT_ALLOC: 18, SLOT_FREE: 19,
   INODE_LRU_ADD: 20, INODE_LRU_DEL: 21, INODE_LRU_PRUNE: 22,
+  IGET_REF: 23, IPUT: 24, TRY_EVICT: 25,
 } as const;
 export const SITE_NAMES = [
   'ishareFillInode', 'ishareFreeInode', 'readBegin', 'readEnd', 'realInode', 'sharedInodeView',
@@ -52,6 +55,7 @@ export const SITE_NAMES = [
   'lruAdd', 'lruDel', 'lruIsolate', 'frameAlloc', 'frameFree',
   'iget lookup', 'iget insert', 'unhash', 'slotAlloc', 'slotFree',
   'inodeLruAdd', 'inodeLruDel', 'pruneIcache',
+  '__iget', 'iput', 'tryEvict',
 ];
 if (SITE_NAMES.length !== Object.keys(SITE).length) throw new Error('every use site has a name');
 
@@ -116,7 +120,7 @@ export function lockdepAccess(i32: Int32Array, lock: number, word: number, prot:
   const held = lockdepHeld(i32, lock);
   if (assertsOn && !held) {
     const p = PROTECTED[prot];
-    throw new CheckFailure('lock-check', `${SITE_NAMES[site]} ${write ? 'changed' : 'read'} the ${p.name} (${obj}) without holding ${p.lock} (${lockClassName(p.lockClass)} lock word ${lock})`);
+    reportCheckFailure(new CheckFailure('lock-check', `${SITE_NAMES[site]} ${write ? 'changed' : 'read'} the ${p.name} (${obj}) without holding ${p.lock} (${lockClassName(p.lockClass)} lock word ${lock})`));
   }
   if (kcsanOn) kcsanAccess(i32, word, write, prot, site, obj, held);
 }

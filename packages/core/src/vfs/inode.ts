@@ -16,6 +16,7 @@ import { listSpec, listAdd, listDel, listInitHead, linkInit, isLinked, listLast,
 import { ctrInc, CTR } from '../mm/counters.ts';
 import { lockdepOn, lockdepAccess, PROT, SITE } from '../mm/lockdep.ts';
 import { ErofsError } from '../erofs/errors.ts';
+import { mountGen } from './mount.ts';
 
 // Record words.
 const I_LOCK = 0; // i_lock
@@ -33,8 +34,9 @@ const I_MAP_HEAD = 11; // 2 words: first, last
 const I_NRPAGES = 13;
 const I_OPEN = 14; // open files on this inode
 const I_GEN = 15; // bumped at each reuse of the slot
+const I_MOUNT_GEN = 16; // the mount slot's generation when the inode was created (a remount bumps it)
 /** First word of the filesystem-private part (EROFS_I), owned by fs/erofs. */
-export const I_FS = 16;
+export const I_FS = 17;
 export const I_FS_WORDS = 32;
 export const INODE_WORDS = I_FS + I_FS_WORDS;
 
@@ -116,6 +118,10 @@ export function inodeOpenCount(a: Arena, slot: number): number {
 }
 export function inodeOpenAdd(a: Arena, slot: number, d: number): void {
   Atomics.add(a.i32, a.inodes + slot * INODE_WORDS + I_OPEN, d);
+}
+/** The generation of its mount slot the inode was created under (0 for shared inodes). */
+export function inodeMountGen(a: Arena, slot: number): number {
+  return a.i32[a.inodes + slot * INODE_WORDS + I_MOUNT_GEN];
 }
 export function inodeGen(a: Arena, slot: number): number {
   return a.i32[a.inodes + slot * INODE_WORDS + I_GEN];
@@ -228,6 +234,7 @@ export function iget(a: Arena, mount: number, nid: number, ops: InodeOps, test?:
       spinLock(i32, r + I_LOCK, LOCK_CLASS.INODE);
       const st = Atomics.load(i32, r + I_STATE);
       const gen = i32[r + I_GEN];
+      if (lockdepOn) lockdepAccess(i32, r + I_LOCK, r + I_COUNT, PROT.INODE_REF, SITE.IGET_REF, found, true);
       if (st & I_FREEING) {
         // __wait_on_freeing_inode: let the evictor finish, then look again.
         spinUnlock(i32, r + I_LOCK);
@@ -255,6 +262,7 @@ export function iget(a: Arena, mount: number, nid: number, ops: InodeOps, test?:
     const r = a.inodes + s * INODE_WORDS;
     i32[r + I_GEN]++;
     i32[r + I_MOUNT] = mount;
+    i32[r + I_MOUNT_GEN] = mount >= 0 ? mountGen(a, mount) : 0;
     i32[r + I_NID] = nid | 0;
     i32[r + I_SIZE_LO] = 0;
     i32[r + I_SIZE_HI] = 0;
@@ -314,9 +322,19 @@ export function igrab(a: Arena, slot: number): boolean {
   spinLock(i32, r + I_LOCK, LOCK_CLASS.INODE);
   const st = Atomics.load(i32, r + I_STATE);
   const ok = (st & (I_FREEING | I_INUSE)) === I_INUSE;
-  if (ok) Atomics.add(i32, r + I_COUNT, 1);
+  if (ok) __iget(a, slot);
   spinUnlock(i32, r + I_LOCK);
   return ok;
+}
+
+/**
+ * __iget: take a reference on an inode that may have none, with its i_lock held — the lock is what
+ * keeps a concurrent eviction (which decides under i_lock, at i_count 0) from going ahead.
+ */
+export function __iget(a: Arena, slot: number): void {
+  const r = a.inodes + slot * INODE_WORDS;
+  if (lockdepOn) lockdepAccess(a.i32, r + I_LOCK, r + I_COUNT, PROT.INODE_REF, SITE.IGET_REF, slot, true);
+  Atomics.add(a.i32, r + I_COUNT, 1);
 }
 
 /** ihold: take a reference on an inode the caller already holds one on. */
@@ -332,6 +350,7 @@ export function iput(a: Arena, slot: number, ops: InodeOps, evictNow = false): v
   const i32 = a.i32;
   const r = a.inodes + slot * INODE_WORDS;
   spinLock(i32, r + I_LOCK, LOCK_CLASS.INODE);
+  if (lockdepOn) lockdepAccess(i32, r + I_LOCK, r + I_COUNT, PROT.INODE_REF, SITE.IPUT, slot, true);
   const c = Atomics.sub(i32, r + I_COUNT, 1) - 1;
   if (c < 0) {
     Atomics.add(i32, r + I_COUNT, 1);
@@ -408,6 +427,7 @@ export function tryEvict(a: Arena, slot: number, ops: InodeOps): boolean {
   const i32 = a.i32;
   const r = a.inodes + slot * INODE_WORDS;
   spinLock(i32, r + I_LOCK, LOCK_CLASS.INODE);
+  if (lockdepOn) lockdepAccess(i32, r + I_LOCK, r + I_COUNT, PROT.INODE_REF, SITE.TRY_EVICT, slot, false);
   const st = Atomics.load(i32, r + I_STATE);
   if ((st & (I_INUSE | I_FREEING | I_NEW)) !== I_INUSE || Atomics.load(i32, r + I_COUNT) !== 0) {
     spinUnlock(i32, r + I_LOCK);

@@ -3,7 +3,7 @@
 // shrinking — pauses everyone now and then to check the kernel's invariants at quiescence, and watches
 // heartbeats for hangs. It stops at the first violation and reports it with the threads' trails.
 import { Piscina } from 'piscina';
-import { System, BUG, CheckFailure, lastPointsOf, checkQuiescent, type BugName, type RealInodePolicy } from '@ishare/core';
+import { System, BUG, CheckFailure, takeCheckFailure, lastPointsOf, checkQuiescent, type BugName, type RealInodePolicy } from '@ishare/core';
 import { checkInvariant } from './check-invariant.ts';
 import { Control, RUN, PAUSE, STOP, MAX_WORKERS, MAX_IMAGES } from './control.ts';
 import { Rng } from './rng.ts';
@@ -185,6 +185,8 @@ async function stressMounted(opts: StressOptions, sys: System, all: { image: str
     if (!control.violation) {
       sys.setPoolLimit(a.nframes);
       const v = checkQuiescent(a);
+      const cf = takeCheckFailure();
+      if (cf) fail(controllerViolation(cf, 'quiescent check: '));
       if (v.length) fail({ detector: 'invariant', invariant: 'quiescent-invariant', message: v.join('; '), trail: [] });
     }
     if (opts.policy === 'both') sys.policy = sys.policy === 'any' ? 'processing' : 'any';
@@ -234,6 +236,8 @@ async function stressMounted(opts: StressOptions, sys: System, all: { image: str
     const el = Date.now() - t0;
     if (seconds > 0 && el >= seconds * 1000) break;
     if (opts.chaos !== false) chaosOnce();
+    const cf = takeCheckFailure();
+    if (cf) fail(controllerViolation(cf, 'controller: '));
     if (Date.now() - lastCheck >= checkEvery) {
       await quiesceCheck();
       quiescentChecks++;
@@ -283,6 +287,8 @@ async function stressMounted(opts: StressOptions, sys: System, all: { image: str
     } catch (e) {
       fail(controllerViolation(e, ''));
     }
+    const cf = takeCheckFailure();
+    if (cf) fail(controllerViolation(cf, 'final unmount: '));
   }
   return {
     seed: opts.seed,

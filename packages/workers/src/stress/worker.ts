@@ -3,7 +3,7 @@
 // reads against its own extraction of the image (the oracle: this thread's reader, not the shared page
 // cache). It pauses when asked so the controller can check the kernel at quiescence.
 import { workerData } from 'node:worker_threads';
-import { System, ErofsImage, ErofsError, CheckFailure, type ArenaHandle, type OpenFile } from '@ishare/core';
+import { System, ErofsImage, ErofsError, CheckFailure, takeCheckFailure, type ArenaHandle, type OpenFile } from '@ishare/core';
 import { Control, PAUSE, STOP } from './control.ts';
 import { checkInvariant } from './check-invariant.ts';
 import { Rng } from './rng.ts';
@@ -86,6 +86,12 @@ export default function run(task: StressTask): StressWorkerReport {
       if (st === STOP || control.violation) break;
       if (st === PAUSE) {
         closeHeld();
+        const cf = takeCheckFailure();
+        if (cf) {
+          violation = { detector: cf.detector, invariant: checkInvariant(cf), message: `closing held files: ${cf.message}`, thread: task.worker, trail: [...trail] };
+          control.flagViolation();
+          break;
+        }
         control.pauseHere();
         continue;
       }
@@ -139,6 +145,10 @@ export default function run(task: StressTask): StressWorkerReport {
       } finally {
         if (f) sys.close(f);
       }
+      // Lock checks and the race detector report at the end of the op (they never throw under a lock);
+      // what they saw comes before whatever went wrong after it.
+      const cf = takeCheckFailure();
+      if (cf) violation = { detector: cf.detector, invariant: checkInvariant(cf), message: `${file.path}: ${cf.message}`, thread: task.worker, trail: [...trail] };
       if (violation) control.flagViolation();
     }
   } finally {

@@ -9,8 +9,8 @@ import { PAGE_SIZE } from '../../mm/arena.ts';
 import { NIL } from '../../mm/list.ts';
 import { ctrInc, CTR } from '../../mm/counters.ts';
 import { setPageFlag, clearPageFlag, unlockPage, PG_UPTODATE, PG_ERROR, lruAdd, putPage } from '../../mm/pagepool.ts';
-import { inodeMount, inodeNid, inodeState, inodeCount, iput, I_INUSE, I_FREEING } from '../../vfs/inode.ts';
-import { mountCountDeviceRead } from '../../vfs/mount.ts';
+import { inodeMount, inodeMountGen, inodeNid, inodeState, inodeCount, iput, I_INUSE, I_FREEING, I_DEDUP } from '../../vfs/inode.ts';
+import { mountCountDeviceRead, mountGen, mountState, MS_FREE } from '../../vfs/mount.ts';
 import { ErofsError } from '../../erofs/errors.ts';
 import { MAP_HOLE, MAP_INLINE, MAP_MAPPED } from '../../erofs/data.ts';
 import { erofsSb } from './super.ts';
@@ -58,6 +58,7 @@ function iomapBegin(k: Kernel, file: OpenFile, pos: number): void {
     if (inodeCount(a, real) <= 0 || (inodeState(a, real) & (I_INUSE | I_FREEING)) !== I_INUSE) {
       throw new InvariantViolation(`mapping through inode ${real} that holds no reference (i_count ${inodeCount(a, real)}, state ${inodeState(a, real)})`);
     }
+    checkLiveMount(a, real);
   }
   try {
     const sb = erofsSb(k, inodeMount(a, real));
@@ -72,6 +73,18 @@ function iomapBegin(k: Kernel, file: OpenFile, pos: number): void {
   }
   ctx.start = ctx.map.logical;
   ctx.end = ctx.map.logical + ctx.map.length;
+}
+
+/**
+ * A referenced inode keeps its superblock: the device an inode is read through must still be the one
+ * it was created on (its mount not freed, not remounted since).
+ */
+function checkLiveMount(a: Kernel['a'], real: number): void {
+  if (inodeState(a, real) & I_DEDUP) return;
+  const m = inodeMount(a, real);
+  if (mountState(a, m) === MS_FREE || mountGen(a, m) !== inodeMountGen(a, real)) {
+    throw new InvariantViolation(`reading through inode ${real} of mount ${m}, which was unmounted under the read (generation ${inodeMountGen(a, real)}, mount now ${mountState(a, m) === MS_FREE ? 'free' : `generation ${mountGen(a, m)}`})`);
+  }
 }
 
 /** iomapEnd: drop the real inode taken by iomapBegin. */
@@ -111,6 +124,7 @@ function fillPage(k: Kernel, file: OpenFile, f: number, index: number): void {
         point(POINT.BEFORE_DEVICE_READ);
         // A use-after-evict shows up as a real inode that is no longer live.
         if ((inodeState(a, real) & (I_INUSE | I_FREEING)) !== I_INUSE) throw new InvariantViolation(`real inode ${real} was freed during mapping`);
+        checkLiveMount(a, real);
       }
       const sb = erofsSb(k, inodeMount(a, real));
       const got = readSync(sb.fd, chunk, base + done, n, map.physical + (pos - map.logical));
@@ -166,6 +180,7 @@ function readRun(k: Kernel, file: OpenFile, first: number, count: number, phys: 
   if (hooksOn) {
     point(POINT.BEFORE_DEVICE_READ);
     if ((inodeState(a, real) & (I_INUSE | I_FREEING)) !== I_INUSE) throw new InvariantViolation(`real inode ${real} was freed during mapping`);
+    checkLiveMount(a, real);
   }
   const sb = erofsSb(k, inodeMount(a, real));
   const want = count * PAGE_SIZE;

@@ -12,7 +12,7 @@ import { spinLock, spinUnlock } from '../../mm/spinlock.ts';
 import { LOCK_CLASS } from '../../mm/lockstat.ts';
 import { listSpec, listAdd, listDel, listInitHead, linkInit, isLinked, listFirst, listNext, listCount, NIL, type ListSpec } from '../../mm/list.ts';
 import { ctrInc, CTR } from '../../mm/counters.ts';
-import { I_FS, INODE_WORDS, ANON_MOUNT, iget, igrab, iput, inodeSize, setInodeSize, type InodeOps } from '../../vfs/inode.ts';
+import { I_FS, INODE_WORDS, ANON_MOUNT, I_FREEING, iget, igrab, __iget, iput, inodeSize, inodeState, setInodeSize, type InodeOps } from '../../vfs/inode.ts';
 import { BUG, POINT, bugOn, hooksOn, point } from '../../debug/hooks.ts';
 import { lockdepOn, lockdepAccess, PROT, SITE } from '../../mm/lockdep.ts';
 import { createHash } from 'node:crypto';
@@ -223,6 +223,7 @@ export function realInode(a: Arena, dedup: number, policy: number, out: { grabbe
   const s = specs(a);
   const lock = xw(a, dedup, X_LOCK);
   const noGrab = bugOn(BUG.NO_IGRAB);
+  const racyGrab = bugOn(BUG.REALINODE_EVICTING);
   out.grabbed = !noGrab;
   spinLock(i32, lock, LOCK_CLASS.ISHARE);
   if (lockdepOn) {
@@ -234,7 +235,7 @@ export function realInode(a: Arena, dedup: number, policy: number, out: { grabbe
     let n = 0;
     for (let vi = listFirst(i32, xw(a, dedup, X_PROC_HEAD)); vi !== NIL && n++ < limit; vi = listNext(i32, s.processing, vi)) {
       if (hooksOn) point(POINT.BEFORE_IGRAB);
-      if (noGrab || igrab(a, vi)) {
+      if (noGrab || (racyGrab ? grabUnlocked(a, vi) : igrab(a, vi))) {
         spinUnlock(i32, lock);
         ctrInc(i32, CTR.REALINODE_PROCESSING);
         return vi;
@@ -244,7 +245,7 @@ export function realInode(a: Arena, dedup: number, policy: number, out: { grabbe
   let n = 0;
   for (let vi = listFirst(i32, xw(a, dedup, X_BACK_HEAD)); vi !== NIL && n++ < limit; vi = listNext(i32, s.backing, vi)) {
     if (hooksOn) point(POINT.BEFORE_IGRAB);
-    if (noGrab || igrab(a, vi)) {
+    if (noGrab || (racyGrab ? grabUnlocked(a, vi) : igrab(a, vi))) {
       spinUnlock(i32, lock);
       ctrInc(i32, CTR.REALINODE_BACKING);
       return vi;
@@ -252,6 +253,14 @@ export function realInode(a: Arena, dedup: number, policy: number, out: { grabbe
   }
   spinUnlock(i32, lock);
   return NIL;
+}
+
+/** The planted REALINODE_EVICTING pick: test, then take, with nothing holding eviction off in between. */
+function grabUnlocked(a: Arena, vi: number): boolean {
+  if (inodeState(a, vi) & I_FREEING) return false;
+  if (hooksOn) point(POINT.BEFORE_IGRAB);
+  __iget(a, vi);
+  return true;
 }
 
 /** Introspection for reports and invariant checks (takes the shared inode's lock). */
