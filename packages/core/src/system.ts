@@ -9,7 +9,7 @@ import { readLockStats, resetLockStats, setCountAcquisitions, type LockClassStat
 import { Kernel } from './kernel.ts';
 import {
   inodeTableInit, iget, iput, ihold, tryEvict, pruneIcache, forEachInode, inodeMount, inodeCount,
-  inodeOpenAdd, inodesInUse, inodeLruCount, I_DEDUP,
+  inodeOpenAdd, inodesInUse, inodeLruCount, rcuBatch, I_DEDUP,
 } from './vfs/inode.ts';
 import { pageCacheInit } from './vfs/pagecache.ts';
 import { shrinkPageLru } from './vfs/reclaim.ts';
@@ -24,6 +24,7 @@ import { erofsSb, erofsSbRelease, erofsSbReleaseAll, erofsCheckImage } from './f
 import { erofsInodeOps } from './fs/erofs/inode.ts';
 import { ishareOf, policyCode, type RealInodePolicy } from './fs/erofs/ishare.ts';
 import { ErofsError } from './erofs/errors.ts';
+import { NIL } from './mm/list.ts';
 import { DEFAULT_FINGERPRINT_XATTR } from './erofs/format.ts';
 import { hooksAttach, hooksRefresh, bugOn, BUG } from './debug/hooks.ts';
 
@@ -169,10 +170,12 @@ export class System {
     }
     for (;;) {
       let left = 0;
-      forEachInode(a, (slot, st) => {
-        if (st & I_DEDUP || inodeMount(a, slot) !== m) return;
-        if (!tryEvict(a, slot, this.kernel.ops)) left++;
-      });
+      rcuBatch(() =>
+        forEachInode(a, (slot, st) => {
+          if (st & I_DEDUP || inodeMount(a, slot) !== m) return;
+          if (!tryEvict(a, slot, this.kernel.ops)) left++;
+        }),
+      );
       // The planted UNMOUNT_BUSY does what evict_inodes does with busy inodes: skips them, and the
       // superblock goes away under whoever holds them.
       if (left === 0 || bugOn(BUG.UNMOUNT_BUSY)) break;
@@ -220,6 +223,36 @@ export class System {
     inodeOpenAdd(a, file.inode, -1);
     iput(a, file.inode, this.kernel.ops);
     mountOpenAdd(a, file.mount, -1);
+  }
+
+  /**
+   * mmap, as the seed's ishare mmap does it: the mapping's file is the *shared* inode's (vma_set_file to
+   * the shared file), so it pins the shared inode only — the file may be closed afterwards and its own
+   * inode evicted, and reads through the mapping (page faults) then map blocks through whichever backing
+   * inode is still there. A file that is not shared keeps its own inode and mount, as an open file does.
+   * Returns an OpenFile to read with `read`; release it with `munmap`.
+   */
+  mmap(file: OpenFile): OpenFile {
+    if (file.closed) throw new ErofsError('EINVAL', `mmap of closed file ${file.path}`);
+    const a = this.arena;
+    if (file.mapping !== file.inode) {
+      ihold(a, file.mapping);
+      return { ...file, inode: NIL, raStart: 0, raSize: 0, prevIndex: -2, closed: false };
+    }
+    ihold(a, file.inode);
+    inodeOpenAdd(a, file.inode, 1);
+    mountOpenAdd(a, file.mount, 1);
+    return { ...file, raStart: 0, raSize: 0, prevIndex: -2, closed: false };
+  }
+
+  munmap(map: OpenFile): void {
+    if (map.inode === NIL) {
+      if (map.closed) return;
+      map.closed = true;
+      iput(this.arena, map.mapping, this.kernel.ops);
+      return;
+    }
+    this.close(map);
   }
 
   /** pread: copy [pos, pos+len) into dst (allocated if not given). Returns bytes read. */

@@ -42,7 +42,7 @@ test.serial('no planted bug: a chaos run with jitter, lock checks and the race d
   t.true(r.detectors.lockChecks && r.detectors.raceDetector);
   t.true(r.detectors.raceWatchpoints > 100, `watchpoints ${r.detectors.raceWatchpoints}`);
   for (const k of ['evict', 'remount', 'drop', 'shrink']) t.true(r.chaos[k] > 0, `chaos ${k} ran`);
-  for (const k of ['whole', 'range', 'readahead', 'hold']) t.true(r.byKind[k] > 0, `op ${k} ran`);
+  for (const k of ['whole', 'range', 'readahead', 'hold', 'mmap']) t.true(r.byKind[k] > 0, `op ${k} ran`);
   t.true(r.counters.REALINODE_PROCESSING > 0 && r.counters.REALINODE_BACKING > 0, 'both policies picked real inodes');
   t.true(r.servedBy.filter((s) => s.sharedPages > 0).length >= 2, 'several images served shared pages');
   t.log(`${r.ops} ops in ${r.elapsedMs} ms, ${r.quiescentChecks} quiescent checks, ${r.detectors.raceWatchpoints} watchpoints, chaos ${JSON.stringify(r.chaos)}`);

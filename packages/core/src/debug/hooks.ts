@@ -28,7 +28,7 @@ export const POINT_NAMES = Object.keys(POINT);
 export const BUG = {
   NO_IGRAB: 1 << 0, // use a backing inode without igrab (use-after-evict)
   PROC_COUNT_NOLOCK: 1 << 1, // update processingCount / processing list without the shared lock
-  REALINODE_UNSET: 1 << 2, // seed: realinode not set for this mapping (the previous, released one is used)
+  REALINODE_UNSET: 1 << 2, // seed: no backing inode grabbable (all being evicted) — realinode left unset
   NO_IPUT: 1 << 3, // drop the iput after mapping (reference leak)
   EARLY_UPTODATE: 1 << 4, // publish a page (uptodate + unlock) before its data is read
   BACKING_DEL_NOLOCK: 1 << 5, // remove from the backing list without the shared inode's lock
@@ -41,7 +41,7 @@ export type BugName = keyof typeof BUG;
 export const BUG_DESCRIPTIONS: Record<BugName, string> = {
   NO_IGRAB: 'use a backing inode without igrab (use-after-evict)',
   PROC_COUNT_NOLOCK: 'update processingCount and the processing list without the shared inode lock',
-  REALINODE_UNSET: "realinode not initialised for a mapping: the previous mapping's, already released, inode is used (the seed's uninitialised realinode)",
+  REALINODE_UNSET: "the seed's uninitialised realinode: when every backing inode of a shared inode is being evicted at once (a mapping that outlived its file reads through it), no igrab succeeds and the previous mapping's, already released, inode is used",
   NO_IPUT: 'drop the iput of the real inode after mapping (reference leak)',
   EARLY_UPTODATE: 'mark a page uptodate and unlock it before its data is read',
   BACKING_DEL_NOLOCK: "remove an evicted inode from the backing list without the shared inode's lock",
@@ -59,7 +59,7 @@ export type BugCategory = 'race' | 'logic';
 export const BUG_CATEGORY: Record<BugName, BugCategory> = {
   NO_IGRAB: 'logic',
   PROC_COUNT_NOLOCK: 'race',
-  REALINODE_UNSET: 'logic',
+  REALINODE_UNSET: 'race',
   NO_IPUT: 'logic',
   EARLY_UPTODATE: 'race',
   BACKING_DEL_NOLOCK: 'race',

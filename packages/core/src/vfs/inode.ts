@@ -404,19 +404,63 @@ export function setTruncateHook(fn: (a: Arena, slot: number) => void): void {
   truncatePages = fn;
 }
 
-/** evict: the inode is I_FREEING with i_count 0 — detach, unhash, drop pages, free the slot. */
+/**
+ * evict: the inode is I_FREEING with i_count 0 — unhash it, drop its pages (evict_inode), then free it.
+ * The kernel frees an inode (->free_inode, where the seed's erofs_ishare_free_inode leaves the backing
+ * list) only after an RCU grace period: until then it is still on its shared inode's backing list, where
+ * igrab refuses it. Here the grace period ends with the kernel operation that evicted it: frees queue up
+ * per thread and run at the end of the outermost rcuBatch (a prune, an unmount's sweep) or at once.
+ */
 function evict(a: Arena, slot: number, ops: InodeOps): void {
   const i32 = a.i32;
   const r = a.inodes + slot * INODE_WORDS;
   inodeLruDel(a, slot);
   unhash(a, slot);
-  ops.evict(slot);
   if (truncatePages) truncatePages(a, slot);
   Atomics.or(i32, r + I_STATE, I_CLEAR);
-  i32[r + I_GEN]++;
-  ctrInc(i32, CTR.INODES_EVICTED);
-  slotFree(a, slot);
-  Atomics.notify(i32, r + I_STATE);
+  rcuArenas.push(a);
+  rcuSlots.push(slot);
+  rcuOps.push(ops);
+  if (rcuDepth === 0) rcuFlush();
+}
+
+// This thread's inodes waiting for their grace period.
+const rcuArenas: Arena[] = [];
+const rcuSlots: number[] = [];
+const rcuOps: InodeOps[] = [];
+let rcuDepth = 0;
+
+function rcuFlush(): void {
+  rcuDepth++;
+  try {
+    // A free may evict more (the last backing inode's iput evicts its shared inode): loop until empty.
+    for (let i = 0; i < rcuSlots.length; i++) {
+      const a = rcuArenas[i];
+      const slot = rcuSlots[i];
+      const i32 = a.i32;
+      const r = a.inodes + slot * INODE_WORDS;
+      rcuOps[i].evict(slot);
+      i32[r + I_GEN]++;
+      ctrInc(i32, CTR.INODES_EVICTED);
+      slotFree(a, slot);
+      Atomics.notify(i32, r + I_STATE);
+    }
+  } finally {
+    rcuArenas.length = 0;
+    rcuSlots.length = 0;
+    rcuOps.length = 0;
+    rcuDepth--;
+  }
+}
+
+/** Run `fn` as one kernel operation: inodes it evicts are freed together when it ends. */
+export function rcuBatch<T>(fn: () => T): T {
+  rcuDepth++;
+  try {
+    return fn();
+  } finally {
+    if (--rcuDepth === 0 && rcuSlots.length) rcuFlush();
+  }
 }
 
 /**
@@ -444,6 +488,10 @@ export function tryEvict(a: Arena, slot: number, ops: InodeOps): boolean {
  * of one mount and/or only regular ones (not shared). Returns how many were evicted.
  */
 export function pruneIcache(a: Arena, nr: number, ops: InodeOps, mount?: number): number {
+  return rcuBatch(() => pruneIcacheBatch(a, nr, ops, mount));
+}
+
+function pruneIcacheBatch(a: Arena, nr: number, ops: InodeOps, mount?: number): number {
   const i32 = a.i32;
   const s = specs(a);
   let evicted = 0;

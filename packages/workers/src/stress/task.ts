@@ -12,9 +12,10 @@ export interface OpWeights {
   readonly range: number; // open, read a random range, close
   readonly readahead: number; // open, readahead a random range, read a bit of it, close
   readonly hold: number; // open and keep open across later ops (open/close churn)
+  readonly mmap: number; // open, mmap, close; read through the mapping now and in later ops (page faults)
 }
 
-export const DEFAULT_WEIGHTS: OpWeights = { whole: 25, range: 40, readahead: 15, hold: 20 };
+export const DEFAULT_WEIGHTS: OpWeights = { whole: 25, range: 35, readahead: 15, hold: 15, mmap: 10 };
 
 export interface StressTask {
   readonly worker: number;

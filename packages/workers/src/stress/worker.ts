@@ -50,12 +50,14 @@ export default function run(task: StressTask): StressWorkerReport {
     trail.push(s);
     if (trail.length > TRAIL) trail.shift();
   };
-  const byKind: Record<string, number> = { whole: 0, range: 0, readahead: 0, hold: 0 };
-  const kinds = ['whole', 'range', 'readahead', 'hold'] as const;
+  const byKind: Record<string, number> = { whole: 0, range: 0, readahead: 0, hold: 0, mmap: 0 };
+  const kinds = ['whole', 'range', 'readahead', 'hold', 'mmap'] as const;
   const w = task.weights;
-  const kindWeights = [w.whole, w.range, w.readahead, w.hold];
+  const kindWeights = [w.whole, w.range, w.readahead, w.hold, w.mmap];
   const imageWeights = task.images.map((i) => i.weight);
   const held: { file: OpenFile; img: number }[] = [];
+  // Mappings that outlived their files (they pin only the shared inode); faulted in by later mmap ops.
+  const maps: { map: OpenFile; img: number }[] = [];
   let buf = Buffer.allocUnsafe(256 * 1024);
   let ops = 0;
   let reads = 0;
@@ -65,6 +67,23 @@ export default function run(task: StressTask): StressWorkerReport {
 
   const closeHeld = (): void => {
     while (held.length) sys.close(held.shift()!.file);
+    while (maps.length) sys.munmap(maps.shift()!.map);
+  };
+  /** A page fault through an old mapping: a range read verified like any other. */
+  const faultIn = (entry: { map: OpenFile; img: number }): void => {
+    const { map, img } = entry;
+    const off = map.size ? rng.int(map.size) : 0;
+    const len = Math.min(8192, Math.max(1, map.size - off));
+    try {
+      const n = sys.read(map, off, len, buf);
+      note(`fault ${task.images[img].image}:${map.path} (mapped, file closed) @${off}+${len} → ${n}B`);
+      verify(img, map.path, off, buf, n);
+    } catch (e) {
+      // Every image holding the file was unmounted or evicted since: SIGBUS, as in the kernel.
+      if (!(e instanceof ErofsError && e.code === 'EIO' && /no live backing inode/.test(e.message))) throw e;
+      note(`fault ${task.images[img].image}:${map.path} (mapped, file closed): no backing inode left (SIGBUS)`);
+      benign++;
+    }
   };
   const verify = (img: number, path: string, off: number, got: Uint8Array, n: number): void => {
     const want = oracle.get(task.images[img].image, path);
@@ -130,6 +149,12 @@ export default function run(task: StressTask): StressWorkerReport {
             held.push({ file: f, img });
             f = undefined;
             if (held.length > 2) sys.close(held.shift()!.file);
+          } else if (kind === 'mmap' && f.mapping !== f.inode) {
+            maps.push({ map: sys.mmap(f), img });
+            sys.close(f);
+            f = undefined;
+            faultIn(maps[rng.int(maps.length)]);
+            if (maps.length > 3) sys.munmap(maps.shift()!.map);
           }
         }
       } catch (e) {

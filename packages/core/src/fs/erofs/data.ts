@@ -31,15 +31,19 @@ function iomapBegin(k: Kernel, file: OpenFile, pos: number): void {
   let real = file.inode;
   if (file.mapping !== file.inode) {
     let picked = NIL;
-    if (bugOn(BUG.REALINODE_UNSET) && ctx.real !== NIL) {
-      // The seed's uninitialised realinode: whatever the context held from the previous mapping
-      // (already released, maybe another file's inode) is used as if it had been picked.
-      picked = ctx.real;
-      ctx.grabbed = false;
-    }
-    for (let attempt = 0; picked === NIL && attempt <= REALINODE_RETRIES; attempt++) {
+    for (let attempt = 0; attempt <= REALINODE_RETRIES; attempt++) {
       picked = realInode(a, file.mapping, a.policy, ctx);
       if (picked !== NIL) break;
+      // No backing inode left at all (a mapping that outlived every image holding the file): nothing to
+      // wait for. Otherwise every one is being evicted right now; one may be (re)attaching meanwhile.
+      if (ctx.candidates === 0) break;
+      if (bugOn(BUG.REALINODE_UNSET)) {
+        // The seed's uninitialised realinode: no igrab succeeded, and whatever the context held from the
+        // previous mapping (released, maybe another file's inode) is used as if it had been picked.
+        picked = ctx.real;
+        ctx.grabbed = false;
+        break;
+      }
       ctrInc(a.i32, CTR.REALINODE_RETRY);
       Atomics.wait(napWord, 0, 0, 1); // a backing inode may be in the middle of (re)attaching
     }
@@ -251,7 +255,10 @@ export function erofsReadahead(k: Kernel, file: OpenFile, index0: number, n: num
   const frames = k.raFrames;
   const shared = file.mapping !== file.inode;
   ctrInc(a.i32, CTR.READAHEAD_CALLS);
-  if (shared) readBegin(a, file.inode, file.mapping);
+  // A mapping that pins only the shared inode (inode NIL: the mmap of a closed file) has no backing
+  // inode of its own to put on the processing list.
+  const processing = shared && file.inode !== NIL;
+  if (processing) readBegin(a, file.inode, file.mapping);
   let err: unknown;
   let i = 0;
   try {
@@ -280,7 +287,7 @@ export function erofsReadahead(k: Kernel, file: OpenFile, index0: number, n: num
     if (!bugOn(BUG.EARLY_UPTODATE)) i = gatheredDone;
   } finally {
     iomapEnd(k);
-    if (shared) readEnd(a, file.inode, file.mapping);
+    if (processing) readEnd(a, file.inode, file.mapping);
   }
   if (err !== undefined) {
     for (; i < n; i++) {
@@ -301,7 +308,8 @@ export function erofsReadFolio(k: Kernel, file: OpenFile, f: number, index: numb
   const a = k.a;
   const shared = file.mapping !== file.inode;
   ctrInc(a.i32, CTR.READFOLIO_CALLS);
-  if (shared) readBegin(a, file.inode, file.mapping);
+  const processing = shared && file.inode !== NIL;
+  if (processing) readBegin(a, file.inode, file.mapping);
   try {
     fillPage(k, file, f, index);
     clearPageFlag(a, f, PG_ERROR);
@@ -313,7 +321,7 @@ export function erofsReadFolio(k: Kernel, file: OpenFile, f: number, index: numb
     throw e;
   } finally {
     iomapEnd(k);
-    if (shared) readEnd(a, file.inode, file.mapping);
+    if (processing) readEnd(a, file.inode, file.mapping);
     unlockPage(a, f);
   }
 }

@@ -218,13 +218,14 @@ export function readEnd(a: Arena, vi: number, dedup: number): void {
  * realinode uninitialised / NULL there.
  * With BUG.NO_IGRAB the candidate is returned without a reference (`grabbed` reports which).
  */
-export function realInode(a: Arena, dedup: number, policy: number, out: { grabbed: boolean }): number {
+export function realInode(a: Arena, dedup: number, policy: number, out: { grabbed: boolean; candidates: number }): number {
   const i32 = a.i32;
   const s = specs(a);
   const lock = xw(a, dedup, X_LOCK);
   const noGrab = bugOn(BUG.NO_IGRAB);
   const racyGrab = bugOn(BUG.REALINODE_EVICTING);
   out.grabbed = !noGrab;
+  out.candidates = 0;
   spinLock(i32, lock, LOCK_CLASS.ISHARE);
   if (lockdepOn) {
     lockdepAccess(i32, lock, xw(a, dedup, X_PROC_HEAD), PROT.PROCESSING_LIST, SITE.REAL_INODE, dedup, false);
@@ -234,6 +235,7 @@ export function realInode(a: Arena, dedup: number, policy: number, out: { grabbe
   if (policy === POLICY_PROCESSING) {
     let n = 0;
     for (let vi = listFirst(i32, xw(a, dedup, X_PROC_HEAD)); vi !== NIL && n++ < limit; vi = listNext(i32, s.processing, vi)) {
+      out.candidates++;
       if (hooksOn) point(POINT.BEFORE_IGRAB);
       if (noGrab || (racyGrab ? grabUnlocked(a, vi) : igrab(a, vi))) {
         spinUnlock(i32, lock);
@@ -244,6 +246,7 @@ export function realInode(a: Arena, dedup: number, policy: number, out: { grabbe
   }
   let n = 0;
   for (let vi = listFirst(i32, xw(a, dedup, X_BACK_HEAD)); vi !== NIL && n++ < limit; vi = listNext(i32, s.backing, vi)) {
+    out.candidates++;
     if (hooksOn) point(POINT.BEFORE_IGRAB);
     if (noGrab || (racyGrab ? grabUnlocked(a, vi) : igrab(a, vi))) {
       spinUnlock(i32, lock);
