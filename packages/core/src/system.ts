@@ -178,8 +178,8 @@ export class System {
       );
       // The planted UNMOUNT_BUSY does what evict_inodes does with busy inodes: skips them, and the
       // superblock goes away under whoever holds them.
+      if (left > 0) ctrInc(a.i32, CTR.UNMOUNT_BUSY);
       if (left === 0 || bugOn(BUG.UNMOUNT_BUSY)) break;
-      ctrInc(a.i32, CTR.UNMOUNT_BUSY_WAITS);
       // Still referenced: a reader of a shared inode is mapping through it right now (iomapBegin holds
       // it until iomapEnd). That reference is short-lived.
       if (Date.now() > deadline) throw new ErofsError('EIO', `unmount of mount ${m}: ${left} inodes still referenced`);

@@ -28,7 +28,7 @@ export const CTR = {
   SHARED_INODES_EVICTED: 22,
   READ_ERRORS: 23,
   RACE_WATCHPOINTS: 24, // watchpoints the data-race detector set (stress)
-  UNMOUNT_BUSY_WAITS: 25, // unmount found an inode still referenced (a reader mapping through it) and waited
+  UNMOUNT_BUSY: 25, // unmount's sweeps that found inodes still referenced (a reader mapping through them)
 } as const;
 export type CounterName = keyof typeof CTR;
 const NCOUNTERS = Object.keys(CTR).length;
