@@ -123,8 +123,11 @@ function raceFound(i32: Int32Array, s: number, word: number, write: boolean, pro
   const wHeld = Atomics.load(i32, s + W_HELD) !== 0;
   const wProt = Atomics.load(i32, s + W_PROT);
   const wObj = Atomics.load(i32, s + W_OBJ);
+  // The watch may have closed (and the slot been reused) while its fields were read: then they are not
+  // the racing thread's. The overlap itself was real — the watched word was ours when we looked.
+  const same = Atomics.load(i32, s + W_WORD) === word + 1;
   let watcherStack = '(not captured: the watchpoint closed first)';
-  if (Atomics.compareExchange(i32, s + W_HIT, 0, me + 1) === 0) {
+  if (same && Atomics.compareExchange(i32, s + W_HIT, 0, me + 1) === 0) {
     Atomics.notify(i32, s + W_HIT);
     const deadline = Date.now() + 200;
     while (Date.now() < deadline) {
@@ -141,11 +144,13 @@ function raceFound(i32: Int32Array, s: number, word: number, write: boolean, pro
   }
   const rw = (w: boolean): string => (w ? 'write' : 'read');
   const lk = (h: boolean): string => (h ? 'holding its lock' : 'WITHOUT its lock');
+  const other = same
+    ? `thread ${wTid} ${rw(wWrite)} in ${siteNames[wSite] ?? wSite} (${lk(wHeld)}; its watchpoint: ${protNames[wProt] ?? wProt} ${wObj})`
+    : 'another thread watched it (its watchpoint closed before it could be described)';
   reportCheckFailure(new CheckFailure(
     'race-detector',
     `data race on the ${protNames[prot] ?? prot} (${obj}), word ${word}: ` +
-      `thread ${me} ${rw(write)} in ${siteNames[site] ?? site} (${lk(held)}) while thread ${wTid} ${rw(wWrite)} in ${siteNames[wSite] ?? wSite} ` +
-      `(${lk(wHeld)}; its watchpoint: ${protNames[wProt] ?? wProt} ${wObj})\n` +
+      `thread ${me} ${rw(write)} in ${siteNames[site] ?? site} (${lk(held)}) while ${other}\n` +
       `    thread ${me} (found it):\n      ${myStack}\n    thread ${wTid} (watchpoint):\n      ${watcherStack}`,
   ));
 }
