@@ -26,7 +26,8 @@ import { ishareOf, policyCode, type RealInodePolicy } from './fs/erofs/ishare.ts
 import { ErofsError } from './erofs/errors.ts';
 import { NIL } from './mm/list.ts';
 import { DEFAULT_FINGERPRINT_XATTR } from './erofs/format.ts';
-import { hooksAttach, hooksRefresh, bugOn, BUG } from './debug/hooks.ts';
+import { hooksAttach, hooksRefresh, hooksOn, bugOn, BUG, InvariantViolation } from './debug/hooks.ts';
+import { reportCheckFailure } from './mm/checkfail.ts';
 
 export interface SystemConfig {
   /** Page pool size in MiB (default 256). */
@@ -184,6 +185,15 @@ export class System {
       // it until iomapEnd). That reference is short-lived.
       if (Date.now() > deadline) throw new ErofsError('EIO', `unmount of mount ${m}: ${left} inodes still referenced`);
       Atomics.wait(nap, 0, 0, 1);
+    }
+    if (hooksOn) {
+      // generic_shutdown_super's "VFS: Busy inodes after unmount": nothing may still hold an inode of a
+      // superblock that goes away.
+      let busy = 0;
+      forEachInode(a, (slot, st) => {
+        if (!(st & I_DEDUP) && inodeMount(a, slot) === m) busy++;
+      });
+      if (busy) reportCheckFailure(new InvariantViolation(`busy inodes after unmount of mount ${m}: ${busy} still in use`));
     }
     mountFree(a, m);
     erofsSbRelease(this.kernel, m);
