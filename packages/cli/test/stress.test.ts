@@ -17,7 +17,7 @@ writeVersion(v2, 2);
 const cacheEnv = { ISHARE_CACHE: join(dir, 'cache') };
 test.after.always(() => removeDir(dir));
 
-interface Report { ops: number; violation?: { invariant: string; message: string }; inject: string[] }
+interface Report { ops: number; violation?: { detector: string; invariant: string; message: string }; inject: string[]; detectors: { lockChecks: boolean; raceDetector: boolean } }
 
 test.serial('a short clean run exits 0 and reports ops, locks and served-by', async (t) => {
   const r = await ishare(['stress', v1, v2, '--seconds', '2', '--workers', '2', '--pool-mib', '1', '--json'], cacheEnv);
@@ -28,27 +28,35 @@ test.serial('a short clean run exits 0 and reports ops, locks and served-by', as
   t.true(rep.locks.length > 0);
   // Two images, three decoys, and — where mkfs.erofs and trusted xattrs are available — two compressed decoys.
   t.true(rep.servedBy.length === 5 || rep.servedBy.length === 7, `served by ${rep.servedBy.length}`);
+  t.deepEqual([rep.detectors.lockChecks, rep.detectors.raceDetector], [true, true], 'all detectors on by default');
 });
 
 test.serial('a planted bug exits 1 and names the violated invariant', async (t) => {
-  const r = await ishare(['stress', v1, v2, '--seconds', '30', '--workers', '2', '--pool-mib', '1', '--inject', 'early-uptodate', '--json'], cacheEnv);
+  const r = await ishare(['stress', v1, v2, '--seconds', '30', '--workers', '2', '--pool-mib', '1', '--inject', 'early-uptodate', '--no-lock-checks', '--json'], cacheEnv);
   t.is(r.status, 1, r.stderr);
   const rep = json<Report>(r);
   t.deepEqual(rep.inject, ['EARLY_UPTODATE']);
-  t.truthy(rep.violation);
+  t.false(rep.detectors.lockChecks);
+  t.is(rep.violation?.detector, 'byte-oracle');
   t.true(isOneErrorLine(r.stderr), r.stderr);
 });
 
 test('bad options exit 2 with one line', async (t) => {
-  for (const args of [['--inject', 'nope'], ['--jitter', '2'], ['--policy', 'fast'], ['--seconds', '1', '--ops', '5'], ['--workers', '0']]) {
+  for (const args of [['--inject', 'nope'], ['--jitter', '2'], ['--policy', 'fast'], ['--seconds', '1', '--ops', '5'], ['--workers', '0'], ['--no-lock-checks=1'], ['--lock-checks']]) {
     const r = await ishare(['stress', v1, v2, ...args], cacheEnv);
     t.is(r.status, 2, args.join(' '));
     t.true(isOneErrorLine(r.stderr), r.stderr);
   }
 });
 
-test('--list-bugs lists every planted bug', async (t) => {
+test('--list-bugs lists every planted bug with its category', async (t) => {
   const r = await ishare(['stress', '--list-bugs', '--json']);
   t.is(r.status, 0);
-  t.true(json<{ name: string }[]>(r).length >= 6);
+  const bugs = json<{ name: string; category: string; description: string }[]>(r);
+  t.true(bugs.length >= 10);
+  for (const b of bugs) t.true(b.category === 'race' || b.category === 'logic', `${b.name}: ${b.category}`);
+  t.true(bugs.filter((b) => b.category === 'race').length >= 6);
+  const text = await ishare(['stress', '--list-bugs']);
+  t.is(text.status, 0);
+  t.regex(String(text.stdout), /PROC_COUNT_NOLOCK.*race/);
 });

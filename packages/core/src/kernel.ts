@@ -12,6 +12,8 @@ export interface IomapCtx {
   real: number;
   /** Whether `real` holds a reference taken by realInode (dropped at iomapEnd). */
   grabbed: boolean;
+  /** Backing inodes realInode found on the shared inode's lists at its last call (grabbable or not). */
+  candidates: number;
   /** The mapping of the current extent (reused: no allocation per iteration). */
   readonly map: MappingOut;
   /** Extent validity: [start, end) in file bytes; end 0 = none. */
@@ -27,7 +29,7 @@ export class Kernel {
   readonly sbs: (ErofsSb | undefined)[] = [];
   /** Scratch for readahead batches (frame numbers). */
   readonly raFrames = new Int32Array(256);
-  readonly iomap: IomapCtx = { real: -1, grabbed: false, map: newMappingOut(), start: 0, end: 0 };
+  readonly iomap: IomapCtx = { real: -1, grabbed: false, candidates: 0, map: newMappingOut(), start: 0, end: 0 };
   /** Scratch of the compressed data path, made on first use. */
   zctx: ZCtx | undefined;
   readonly threadId: number;

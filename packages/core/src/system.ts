@@ -2,14 +2,14 @@
 // arena; `System.attach` (a worker) joins it with the handle. Both run the same kernel code on the same
 // shared state: mounts, inodes, shared inodes, page cache, counters.
 import { resolve as resolvePath } from 'node:path';
-import { Arena, PAGE_SIZE, type ArenaConfig, type ArenaHandle } from './mm/arena.ts';
+import { Arena, PAGE_SIZE, CHECK_LOCKS, CHECK_RACES, type ArenaConfig, type ArenaHandle } from './mm/arena.ts';
 import { pagePoolInit, framesFree, framesUsed, lruCount } from './mm/pagepool.ts';
-import { readCounters, resetEventCounters, ctrReadSigned, CTR, type CounterName } from './mm/counters.ts';
+import { readCounters, resetEventCounters, ctrReadSigned, ctrInc, CTR, type CounterName } from './mm/counters.ts';
 import { readLockStats, resetLockStats, setCountAcquisitions, type LockClassStats } from './mm/lockstat.ts';
 import { Kernel } from './kernel.ts';
 import {
   inodeTableInit, iget, iput, ihold, tryEvict, pruneIcache, forEachInode, inodeMount, inodeCount,
-  inodeOpenAdd, inodesInUse, inodeLruCount, I_DEDUP,
+  inodeOpenAdd, inodesInUse, inodeLruCount, rcuBatch, I_DEDUP,
 } from './vfs/inode.ts';
 import { invalidateMappingPages, pageCacheInit } from './vfs/pagecache.ts';
 import { shrinkPageLru } from './vfs/reclaim.ts';
@@ -24,7 +24,9 @@ import { erofsSb, erofsSbRelease, erofsSbReleaseAll, erofsCheckImage } from './f
 import { erofsInodeOps } from './fs/erofs/inode.ts';
 import { ishareCheckOpen, ishareFadviseDontneed, ishareOf, policyCode, type RealInodePolicy } from './fs/erofs/ishare.ts';
 import { ErofsError } from './erofs/errors.ts';
-import { hooksAttach, hooksRefresh } from './debug/hooks.ts';
+import { NIL } from './mm/list.ts';
+import { hooksAttach, hooksRefresh, hooksOn, bugOn, BUG, InvariantViolation } from './debug/hooks.ts';
+import { reportCheckFailure } from './mm/checkfail.ts';
 
 export interface SystemConfig {
   /** Page pool size in MiB (default 256). */
@@ -40,6 +42,12 @@ export interface SystemConfig {
   seed?: number;
   /** Count every lock acquisition per lock class (costs a shared atomic per lock; stress turns it on). */
   lockStats?: boolean;
+  /** Stress only: check at every use site that the structure's declared lock is held (mm/lockdep.ts). */
+  lockChecks?: boolean;
+  /** Stress only: the watchpoint data-race detector (mm/kcsan.ts), its sampling and stall. */
+  raceDetector?: boolean;
+  raceSample?: number;
+  raceStallUs?: number;
 }
 
 export interface MountOptions {
@@ -119,6 +127,9 @@ export class System {
     a.jitter = Math.round(Math.max(0, Math.min(1, cfg.jitter ?? 0)) * 65536);
     a.seed = cfg.seed ?? 1;
     a.countLockAcquisitions = cfg.lockStats ?? false;
+    a.checks = (cfg.lockChecks ? CHECK_LOCKS : 0) | (cfg.raceDetector ? CHECK_RACES : 0);
+    a.raceSample = cfg.raceSample ?? 0;
+    a.raceStallUs = cfg.raceStallUs ?? 0;
     return new System(a, a.nextThreadId());
   }
 
@@ -178,15 +189,29 @@ export class System {
     }
     for (;;) {
       let left = 0;
-      forEachInode(a, (slot, st) => {
-        if (st & I_DEDUP || inodeMount(a, slot) !== m) return;
-        if (!tryEvict(a, slot, this.kernel.ops)) left++;
-      });
-      if (left === 0) break;
+      rcuBatch(() =>
+        forEachInode(a, (slot, st) => {
+          if (st & I_DEDUP || inodeMount(a, slot) !== m) return;
+          if (!tryEvict(a, slot, this.kernel.ops)) left++;
+        }),
+      );
+      // The planted UNMOUNT_BUSY does what evict_inodes does with busy inodes: skips them, and the
+      // superblock goes away under whoever holds them.
+      if (left > 0) ctrInc(a.i32, CTR.UNMOUNT_BUSY);
+      if (left === 0 || bugOn(BUG.UNMOUNT_BUSY)) break;
       // Still referenced: a reader of a shared inode is mapping through it right now (iomapBegin holds
       // it until iomapEnd). That reference is short-lived.
       if (Date.now() > deadline) throw new ErofsError('EIO', `unmount of mount ${m}: ${left} inodes still referenced`);
       Atomics.wait(nap, 0, 0, 1);
+    }
+    if (hooksOn) {
+      // generic_shutdown_super's "VFS: Busy inodes after unmount": nothing may still hold an inode of a
+      // superblock that goes away.
+      let busy = 0;
+      forEachInode(a, (slot, st) => {
+        if (!(st & I_DEDUP) && inodeMount(a, slot) === m) busy++;
+      });
+      if (busy) reportCheckFailure(new InvariantViolation(`busy inodes after unmount of mount ${m}: ${busy} still in use`));
     }
     mountFree(a, m);
     erofsSbRelease(this.kernel, m);
@@ -235,6 +260,36 @@ export class System {
     inodeOpenAdd(a, file.inode, -1);
     iput(a, file.inode, this.kernel.ops);
     mountOpenAdd(a, file.mount, -1);
+  }
+
+  /**
+   * mmap, as the seed's ishare mmap does it: the mapping's file is the *shared* inode's (vma_set_file to
+   * the shared file), so it pins the shared inode only — the file may be closed afterwards and its own
+   * inode evicted, and reads through the mapping (page faults) then map blocks through whichever backing
+   * inode is still there. A file that is not shared keeps its own inode and mount, as an open file does.
+   * Returns an OpenFile to read with `read`; release it with `munmap`.
+   */
+  mmap(file: OpenFile): OpenFile {
+    if (file.closed) throw new ErofsError('EINVAL', `mmap of closed file ${file.path}`);
+    const a = this.arena;
+    if (file.mapping !== file.inode) {
+      ihold(a, file.mapping);
+      return { ...file, inode: NIL, raStart: 0, raSize: 0, prevIndex: -2, closed: false };
+    }
+    ihold(a, file.inode);
+    inodeOpenAdd(a, file.inode, 1);
+    mountOpenAdd(a, file.mount, 1);
+    return { ...file, raStart: 0, raSize: 0, prevIndex: -2, closed: false };
+  }
+
+  munmap(map: OpenFile): void {
+    if (map.inode === NIL) {
+      if (map.closed) return;
+      map.closed = true;
+      iput(this.arena, map.mapping, this.kernel.ops);
+      return;
+    }
+    this.close(map);
   }
 
   /** pread: copy [pos, pos+len) into dst (allocated if not given). Returns bytes read. */

@@ -103,7 +103,7 @@ test('processing policy prefers an inode whose read is in flight; any takes the 
     const dedup = fa.mapping;
     const first = sharedInodeView(ar, dedup).backing[0];
     const other = first === fa.inode ? fb.inode : fa.inode;
-    const out = { grabbed: false };
+    const out = { grabbed: false, candidates: 0 };
     // Nobody processing: both policies take the head of the backing list.
     for (const p of [POLICY_PROCESSING, POLICY_ANY]) {
       const r = realInode(ar, dedup, p, out);
@@ -156,6 +156,40 @@ test('every backing inode being freed (the seed left realinode NULL): retried, t
     t.true(sys.readAll(f).equals(readFileSync(join(pair.srcs[0], 'lib/libm.so.6'))), 'the failed pages are read again correctly');
     sys.close(f);
     sys.close(copy);
+  } finally {
+    sys.detach();
+    removeDir(pair.dir);
+  }
+});
+
+test('mmap of a shared file pins only the shared inode: after close it reads through whichever image is left, and with none left fails at once', async (t) => {
+  const pair = await versionPair();
+  const sys = System.create({ poolMiB: 16 });
+  try {
+    const a = sys.mount(pair.images[0], { inodeShare: true }).mount;
+    const b = sys.mount(pair.images[1], { inodeShare: true }).mount;
+    const want = readFileSync(join(pair.srcs[0], 'lib/libc.so.6'));
+    const f = sys.open(a, '/lib/libc.so.6');
+    const map = sys.mmap(f);
+    t.is(map.mapping, f.mapping);
+    sys.close(f);
+    const fb = sys.open(b, '/lib/libc.so.6');
+    sys.close(fb);
+    sys.unmount(a); // the mapping does not hold image a (its file is closed)
+    const buf = Buffer.alloc(want.length);
+    t.is(sys.read(map, 0, want.length, buf), want.length);
+    t.true(buf.equals(want), 'read through the backing inode of image b');
+    sys.dropCaches();
+    sys.unmount(b);
+    t.is(sharedInodeView(sys.arena, map.mapping).nbacking, 0, 'no backing inode left; the mapping keeps the shared inode');
+    const retries = sys.stats().counters.REALINODE_RETRY;
+    const err = t.throws(() => sys.read(map, 0, 4096, buf), { instanceOf: ErofsError });
+    t.is(err?.code, 'EIO');
+    t.is(sys.stats().counters.REALINODE_RETRY, retries, 'nothing to wait for: no retries');
+    sys.munmap(map);
+    const st = sys.stats();
+    t.is(st.inodesInUse, 0, 'the shared inode went with the mapping');
+    t.is(st.framesUsed, 0);
   } finally {
     sys.detach();
     removeDir(pair.dir);

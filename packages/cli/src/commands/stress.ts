@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { InvalidArgumentError, type Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { BUG, BUG_DESCRIPTIONS, readManifest, type BugName } from '@ishare/core';
+import { BUG, BUG_DESCRIPTIONS, BUG_CATEGORY, readManifest, type BugName } from '@ishare/core';
 import { MemoryLimitError, runStress, StressReferenceError, type StressReport } from '@ishare/workers';
 import { CheckFailed, UsageError } from '../errors.ts';
 import { parsePlatform, parsePositiveInt } from '../options.ts';
@@ -50,18 +50,20 @@ export interface StressCliOptions {
   fsck?: string;
   manifest?: string[];
   domain: string;
+  lockChecks: boolean;
+  raceDetector: boolean;
   json?: boolean;
   listBugs?: boolean;
 }
 
 function listBugs(json: boolean): void {
-  const rows = (Object.keys(BUG) as BugName[]).map((name) => ({ name, description: BUG_DESCRIPTIONS[name] }));
+  const rows = (Object.keys(BUG) as BugName[]).map((name) => ({ name, category: BUG_CATEGORY[name], description: BUG_DESCRIPTIONS[name] }));
   if (json) {
     writeOut(JSON.stringify(rows, null, 2) + '\n');
     return;
   }
-  const t = table(['bug (--inject)', 'what it breaks'], { colWidths: [22, 80], wordWrap: true });
-  for (const r of rows) t.push([r.name, r.description]);
+  const t = table(['bug (--inject)', 'category', 'what it breaks'], { colWidths: [22, 10, 80], wordWrap: true });
+  for (const r of rows) t.push([r.name, r.category, r.description]);
   writeOut(t.toString() + '\n');
 }
 
@@ -69,6 +71,7 @@ function formatReport(r: StressReport): string {
   const lines: string[] = [];
   const v = r.violation;
   lines.push(`${v ? 'VIOLATION' : 'clean'}: seed ${r.seed}, ${r.workers} workers, policy ${r.policy}, jitter ${r.jitter}, inject ${r.inject.join(',') || 'none'}`);
+  lines.push(`detectors: lock checks ${r.detectors.lockChecks ? 'on' : 'off'}, race detector ${r.detectors.raceDetector ? `on (${r.detectors.raceWatchpoints} watchpoints)` : 'off'}, invariants and byte oracle on`);
   lines.push(`${(r.elapsedMs / 1000).toFixed(1)} s, ${r.ops} ops (${Math.round(r.opsPerSec)} ops/s), ${r.reads} verified reads (${Math.round(r.readsPerSec)}/s), ${(r.bytes / 2 ** 20).toFixed(1)} MiB`);
   lines.push(`ops: ${Object.entries(r.byKind).map(([k, n]) => `${k} ${n}`).join(', ')}; refused opens during unmount: ${r.benign}`);
   lines.push(`chaos: ${Object.entries(r.chaos).map(([k, n]) => `${k} ${n}`).join(', ')}; quiescent checks: ${r.quiescentChecks}`);
@@ -87,12 +90,13 @@ function formatReport(r: StressReport): string {
   lines.push(served.toString());
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   if (v) {
+    lines.push(`caught by: ${v.detector}`);
     lines.push(`violated: ${v.invariant} after ${(v.detectedAfterMs / 1000).toFixed(2)} s${v.thread !== undefined ? ` (worker ${v.thread})` : ''}`);
     lines.push(`  ${v.message}`);
     if (v.trail.length) lines.push('  worker trail (oldest first):', ...v.trail.map((s) => `    ${s}`));
     if (v.chaosTrail.length) lines.push('  controller trail:', ...v.chaosTrail.slice(-10).map((s) => `    ${s}`));
     if (v.lastPoints) lines.push(`  last named point per thread (0 = controller): ${v.lastPoints.map((p, i) => `${i}:${p}`).join(' ')}`);
-    lines.push(`  reproduce: ishare stress --seed ${r.seed} --workers ${r.workers} --policy ${r.policy}${r.inject.length ? ` --inject ${r.inject.join(',')}` : ''} --jitter ${r.jitter}${r.verify ? ' --verify' : ''}${r.poison && !r.verify ? ' --poison' : ''}`);
+    lines.push(`  reproduce: ishare stress --seed ${r.seed} --workers ${r.workers} --policy ${r.policy}${r.inject.length ? ` --inject ${r.inject.join(',')}` : ''} --jitter ${r.jitter}${r.verify ? ' --verify' : ''}${r.poison && !r.verify ? ' --poison' : ''}${r.detectors.lockChecks ? '' : ' --no-lock-checks'}${r.detectors.raceDetector ? '' : ' --no-race-detector'}`);
   }
   return lines.join('\n') + '\n';
 }
@@ -134,6 +138,8 @@ export async function runStressCommand(inputs: string[], o: StressCliOptions): P
     poolMiB: o.poolMib,
     decoys: o.decoys,
     chaos: o.chaos,
+    lockChecks: o.lockChecks,
+    raceDetector: o.raceDetector,
   }).catch((e: unknown) => {
     throw e instanceof StressReferenceError ? new UsageError(e.message) : e;
   }));
@@ -171,6 +177,8 @@ export function register(program: Command): void {
     .option('--poison', 'mount the poison decoy (forged fingerprint, same domain and size) even without --verify: the leak mainline accepts')
     .option('--fsck <path>', 'fsck.erofs that extracts image inputs for the byte oracle (default: fsck.erofs on PATH)')
     .option('--manifest <file>', 'source manifest of an image input (ishare mkfs --manifest), repeatable in the order of the images', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .option('--no-lock-checks', 'do not check, at each use of a lock-protected structure, that its lock is held')
+    .option('--no-race-detector', 'do not run the watchpoint data-race detector')
     .option('--json', 'print the report as JSON')
     .action(async (inputs: string[], o: StressCliOptions) => {
       if (o.listBugs) {

@@ -1,8 +1,11 @@
 // Stress hooks: named race-window points where a thread may pause or yield (`--jitter`), the record of
 // each thread's last point (for hang reports), and planted bugs (`--inject`). All of it sits behind one
 // module-level boolean so that, when not stressing, each point costs a single predictable branch.
-import type { Arena } from '../mm/arena.ts';
+import { CHECK_LOCKS, CHECK_RACES, type Arena } from '../mm/arena.ts';
 import { THREADS_BASE, MAX_THREADS, THREAD_WORDS } from '../mm/regions.ts';
+import { CheckFailure } from '../mm/checkfail.ts';
+import { lockdepConfigure, SITE_NAMES, PROTECTED } from '../mm/lockdep.ts';
+import { kcsanConfigure } from '../mm/kcsan.ts';
 
 /** Named points in the core where interleavings matter. */
 export const POINT = {
@@ -25,39 +28,56 @@ export const POINT_NAMES = Object.keys(POINT);
 export const BUG = {
   NO_IGRAB: 1 << 0, // use a backing inode without igrab (use-after-evict)
   PROC_COUNT_NOLOCK: 1 << 1, // update processingCount / processing list without the shared lock
-  REALINODE_UNSET: 1 << 2, // seed: realinode not set for this mapping (the previous, released one is used)
+  REALINODE_UNSET: 1 << 2, // seed: no backing inode grabbable (all being evicted) — realinode left unset
   NO_IPUT: 1 << 3, // drop the iput after mapping (reference leak)
   EARLY_UPTODATE: 1 << 4, // publish a page (uptodate + unlock) before its data is read
   BACKING_DEL_NOLOCK: 1 << 5, // remove from the backing list without the shared inode's lock
   CROSS_DOMAIN: 1 << 6, // share across domain ids
   SKIP_SIZE_CHECK: 1 << 7, // share files whose fingerprint matches but size differs
+  REALINODE_EVICTING: 1 << 8, // mainline erofs_real_inode: state test and reference not atomic under i_lock
+  UNMOUNT_BUSY: 1 << 9, // unmount skips inodes still referenced (igrab pins the inode, not the superblock)
 } as const;
 export type BugName = keyof typeof BUG;
 export const BUG_DESCRIPTIONS: Record<BugName, string> = {
   NO_IGRAB: 'use a backing inode without igrab (use-after-evict)',
   PROC_COUNT_NOLOCK: 'update processingCount and the processing list without the shared inode lock',
-  REALINODE_UNSET: "realinode not initialised for a mapping: the previous mapping's, already released, inode is used (the seed's uninitialised realinode)",
+  REALINODE_UNSET: "the seed's uninitialised realinode: when every backing inode of a shared inode is being evicted at once (a mapping that outlived its file reads through it), no igrab succeeds and the previous mapping's, already released, inode is used",
   NO_IPUT: 'drop the iput of the real inode after mapping (reference leak)',
   EARLY_UPTODATE: 'mark a page uptodate and unlock it before its data is read',
   BACKING_DEL_NOLOCK: "remove an evicted inode from the backing list without the shared inode's lock",
   CROSS_DOMAIN: 'share inodes across different domain ids',
   SKIP_SIZE_CHECK: "skip the size check when joining a shared inode (same fingerprint, different size)",
+  REALINODE_EVICTING: "mainline's erofs_real_inode picking an inode that is being evicted: the candidate's state is tested, then a reference taken, without i_lock across both — an eviction deciding in between is missed",
+  UNMOUNT_BUSY: "unmount an image while another image's reader maps a shared page through one of its inodes: busy inodes are skipped (igrab pins the inode, not the superblock) and the device is closed under the read",
 };
 
 /**
- * A debug assertion failed: a locking rule or a reference rule of the design was broken (lockdep_assert_held
- * / DBG_BUGON in the kernel). Only raised while stress hooks are live.
+ * race: needs two threads — with lock checks off, one worker with no chaos and no jitter runs clean;
+ * logic: a single-thread mistake, caught by one thread alone.
  */
-export class InvariantViolation extends Error {
+export type BugCategory = 'race' | 'logic';
+export const BUG_CATEGORY: Record<BugName, BugCategory> = {
+  NO_IGRAB: 'logic',
+  PROC_COUNT_NOLOCK: 'race',
+  REALINODE_UNSET: 'race',
+  NO_IPUT: 'logic',
+  EARLY_UPTODATE: 'race',
+  BACKING_DEL_NOLOCK: 'race',
+  CROSS_DOMAIN: 'logic',
+  SKIP_SIZE_CHECK: 'logic',
+  REALINODE_EVICTING: 'race',
+  UNMOUNT_BUSY: 'race',
+};
+
+/**
+ * A debug assertion failed: a reference rule of the design was broken (DBG_BUGON in the kernel). Only
+ * raised while stress hooks are live. (Locking rules are lockdep.ts's, data races kcsan.ts's.)
+ */
+export class InvariantViolation extends CheckFailure {
   constructor(message: string) {
-    super(message);
+    super('invariant', message);
     this.name = 'InvariantViolation';
   }
-}
-
-/** lockdep_assert_held: the spinlock word must be held (by someone: we cannot tell whom, cheaply). */
-export function assertHeld(i32: Int32Array, word: number, what: string): void {
-  if (Atomics.load(i32, word) === 0) throw new InvariantViolation(`${what} changed without its lock held`);
 }
 
 /** True while stress hooks are live in this thread. */
@@ -73,17 +93,30 @@ const sab = new Int32Array(new SharedArrayBuffer(4));
 export function hooksAttach(a: Arena, threadId: number): void {
   bugs = a.injectMask;
   jitterP = a.jitter;
-  hooksOn = bugs !== 0 || jitterP !== 0;
   rng = (a.seed ^ Math.imul(threadId + 1, 0x9e3779b1)) | 1;
   threadSlot = threadId < MAX_THREADS ? threadId : -1;
   hookArena = a;
+  myThreadId = threadId;
+  configureChecks(a);
+  hooksOn = bugs !== 0 || jitterP !== 0 || a.checks !== 0;
+}
+
+let myThreadId = 0;
+function configureChecks(a: Arena): void {
+  const c = a.checks;
+  lockdepConfigure((c & CHECK_LOCKS) !== 0, c !== 0);
+  kcsanConfigure((c & CHECK_RACES) !== 0, myThreadId, a.raceSample || 200, (a.raceStallUs || 200) / 1000, a.seed, {
+    sites: SITE_NAMES,
+    prots: PROTECTED.map((p) => p.name),
+  });
 }
 
 /** Re-read the arena settings (the stress controller may change them at run time). */
 export function hooksRefresh(a: Arena): void {
   bugs = a.injectMask;
   jitterP = a.jitter;
-  hooksOn = bugs !== 0 || jitterP !== 0 || threadSlot >= 0;
+  configureChecks(a);
+  hooksOn = bugs !== 0 || jitterP !== 0 || threadSlot >= 0 || a.checks !== 0;
 }
 
 export function bugOn(bit: number): boolean {

@@ -6,10 +6,10 @@ import { pageFlags, pageRef, pageMapping, framesUsed, PG_LOCKED, PG_FREE } from 
 import { ctrReadSigned, CTR } from '../mm/counters.ts';
 import { NIL } from '../mm/list.ts';
 import {
-  forEachInode, inodeCount, inodeOpenCount, inodeNrPages, inodeMount, inodeSize, inodeState,
+  forEachInode, inodeCount, inodeOpenCount, inodeNrPages, inodeMount, inodeMountGen, inodeSize, inodeState,
   I_DEDUP, I_FREEING, I_INUSE,
 } from '../vfs/inode.ts';
-import { mountOpenCount, mountParams, mountState, MS_FREE } from '../vfs/mount.ts';
+import { mountOpenCount, mountParams, mountState, mountGen, MS_FREE } from '../vfs/mount.ts';
 import { sharedInodeView, processingCount, ishareOf } from '../fs/erofs/ishare.ts';
 import { zpclHeld } from '../fs/erofs/zpcluster.ts';
 
@@ -52,6 +52,8 @@ export function checkQuiescent(a: Arena): string[] {
       dedups.push(slot);
       return;
     }
+    const im = inodeMount(a, slot);
+    if (im >= 0 && (mountState(a, im) === MS_FREE || mountGen(a, im) !== inodeMountGen(a, slot))) add(`inode ${slot} outlived the unmount of its mount ${im}`);
     const pc = processingCount(a, slot);
     if (pc !== 0) add(`inode ${slot}: processingCount ${pc} at quiesce`);
     const open = inodeOpenCount(a, slot);

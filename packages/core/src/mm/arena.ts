@@ -42,7 +42,13 @@ const H = {
   SEED: 22, // jitter seed
   ENABLED_LIMIT: 23, // frames usable (shrink-pool chaos lowers it)
   LOCK_ACQUISITIONS: 24, // count every lock acquisition (stress reports); contention is always counted
+  CHECKS: 25, // stress checkers: CHECK_LOCKS | CHECK_RACES
+  RACE_SAMPLE: 26, // race detector: mean protected accesses between two watchpoints of one thread
+  RACE_STALL_US: 27, // race detector: how long a watchpoint stalls its thread, in microseconds
 } as const;
+/** Lock checks (lockdep.ts) and the data-race detector (kcsan.ts), bits of the CHECKS header word. */
+export const CHECK_LOCKS = 1;
+export const CHECK_RACES = 2;
 if (Object.keys(H).length > HEADER_WORDS) throw new Error('arena header too small');
 
 export interface ArenaConfig {
@@ -224,6 +230,24 @@ export class Arena {
   }
   set countLockAcquisitions(on: boolean) {
     Atomics.store(this.i32, H.LOCK_ACQUISITIONS, on ? 1 : 0);
+  }
+  get checks(): number {
+    return Atomics.load(this.i32, H.CHECKS);
+  }
+  set checks(c: number) {
+    Atomics.store(this.i32, H.CHECKS, c);
+  }
+  get raceSample(): number {
+    return Atomics.load(this.i32, H.RACE_SAMPLE);
+  }
+  set raceSample(n: number) {
+    Atomics.store(this.i32, H.RACE_SAMPLE, n);
+  }
+  get raceStallUs(): number {
+    return Atomics.load(this.i32, H.RACE_STALL_US);
+  }
+  set raceStallUs(n: number) {
+    Atomics.store(this.i32, H.RACE_STALL_US, n);
   }
   /** Hand out a small thread id (for per-thread watchdog slots). */
   nextThreadId(): number {

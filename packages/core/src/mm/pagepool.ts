@@ -11,6 +11,7 @@ import { spinLock, spinUnlock } from './spinlock.ts';
 import { LOCK_CLASS } from './lockstat.ts';
 import { listSpec, listAdd, listDel, listLast, listInitHead, linkInit, NIL, type ListSpec } from './list.ts';
 import { ctrInc, CTR } from './counters.ts';
+import { lockdepOn, lockdepAccess, PROT, SITE } from './lockdep.ts';
 
 // Descriptor words.
 export const F_FLAGS = 0;
@@ -94,6 +95,7 @@ export function pagePoolInit(a: Arena): void {
 export function frameAlloc(a: Arena): number {
   const i32 = a.i32;
   spinLock(i32, a.free + FREE_LOCK, LOCK_CLASS.FREE);
+  if (lockdepOn) lockdepAccess(i32, a.free + FREE_LOCK, a.free + FREE_TOP, PROT.FREE_LIST, SITE.FRAME_ALLOC, -1, true);
   const f = i32[a.free + FREE_TOP];
   if (f === NIL || i32[a.free + FREE_USED] >= a.frameLimit) {
     spinUnlock(i32, a.free + FREE_LOCK);
@@ -118,6 +120,7 @@ export function frameFree(a: Arena, f: number): void {
   Atomics.store(i32, r + F_FLAGS, PG_FREE);
   i32[r + F_MAPPING] = NIL;
   spinLock(i32, a.free + FREE_LOCK, LOCK_CLASS.FREE);
+  if (lockdepOn) lockdepAccess(i32, a.free + FREE_LOCK, a.free + FREE_TOP, PROT.FREE_LIST, SITE.FRAME_FREE, f, true);
   i32[r + F_HASH_NEXT] = i32[a.free + FREE_TOP];
   i32[a.free + FREE_TOP] = f;
   i32[a.free + FREE_COUNT]++;
@@ -205,6 +208,7 @@ export function waitOnPageLocked(a: Arena, f: number, timeoutMs = 100): number {
 export function lruAdd(a: Arena, f: number): void {
   const i32 = a.i32;
   spinLock(i32, a.lru + LRU_LOCK, LOCK_CLASS.LRU);
+  if (lockdepOn) lockdepAccess(i32, a.lru + LRU_LOCK, a.lru + LRU_HEAD, PROT.LRU, SITE.LRU_ADD, f, true);
   const flags = Atomics.load(i32, a.frames + f * FRAME_WORDS + F_FLAGS);
   if (!(flags & PG_LRU)) {
     listAdd(i32, frameSpecs(a).lru, a.lru + LRU_HEAD, f);
@@ -218,6 +222,7 @@ export function lruAdd(a: Arena, f: number): void {
 export function lruDel(a: Arena, f: number): void {
   const i32 = a.i32;
   spinLock(i32, a.lru + LRU_LOCK, LOCK_CLASS.LRU);
+  if (lockdepOn) lockdepAccess(i32, a.lru + LRU_LOCK, a.lru + LRU_HEAD, PROT.LRU, SITE.LRU_DEL, f, true);
   if (Atomics.load(i32, a.frames + f * FRAME_WORDS + F_FLAGS) & PG_LRU) {
     listDel(i32, frameSpecs(a).lru, a.lru + LRU_HEAD, f);
     Atomics.and(i32, a.frames + f * FRAME_WORDS + F_FLAGS, ~PG_LRU);
@@ -236,6 +241,7 @@ export function lruIsolate(a: Arena, out: Int32Array, max: number): number {
   const head = a.lru + LRU_HEAD;
   let n = 0;
   spinLock(i32, a.lru + LRU_LOCK, LOCK_CLASS.LRU);
+  if (lockdepOn) lockdepAccess(i32, a.lru + LRU_LOCK, head, PROT.LRU, SITE.LRU_ISOLATE, -1, true);
   let budget = i32[a.lru + LRU_COUNT] * 2 + 1;
   while (n < max && budget-- > 0) {
     const f = listLast(i32, head);

@@ -12,4 +12,6 @@ export const MAX_THREADS = 64;
 export const THREAD_WORDS = 4;
 export const ZPCL_BASE = THREADS_BASE + MAX_THREADS * THREAD_WORDS; // fs/erofs/zpcluster.ts: pcluster lock stripes
 export const ZPCL_WORDS = 256;
-export const DYNAMIC_BASE = ZPCL_BASE + ZPCL_WORDS; // 768
+export const KCSAN_BASE = ZPCL_BASE + ZPCL_WORDS; // kcsan.ts: watchpoints + one race report
+export const KCSAN_WORDS = 64 * 8 + 16 + 1024;
+export const DYNAMIC_BASE = KCSAN_BASE + KCSAN_WORDS;

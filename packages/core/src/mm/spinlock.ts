@@ -3,6 +3,7 @@
 // mark the word contended (2) and sleep on it with Atomics.wait — the futex-based mutex of Drepper's
 // "Futexes Are Tricky", so an uncontended unlock costs one atomic and no notify.
 import { lockStat, LOCK_STAT } from './lockstat.ts';
+import { lockdepOn, lockdepAcquired, lockdepReleased } from './lockdep.ts';
 
 const SPIN_LIMIT = 100;
 
@@ -11,6 +12,7 @@ export function spinLock(i32: Int32Array, idx: number, cls: number): void {
   let c = Atomics.compareExchange(i32, idx, 0, 1);
   if (c === 0) {
     lockStat(i32, cls, LOCK_STAT.ACQUIRE);
+    if (lockdepOn) lockdepAcquired(i32, idx);
     return;
   }
   let spins = 0;
@@ -20,6 +22,7 @@ export function spinLock(i32: Int32Array, idx: number, cls: number): void {
     if (c === 0) {
       lockStat(i32, cls, LOCK_STAT.ACQUIRE);
       lockStat(i32, cls, LOCK_STAT.SPIN);
+      if (lockdepOn) lockdepAcquired(i32, idx);
       return;
     }
   }
@@ -32,17 +35,20 @@ export function spinLock(i32: Int32Array, idx: number, cls: number): void {
     c = Atomics.exchange(i32, idx, 2);
   }
   lockStat(i32, cls, LOCK_STAT.ACQUIRE);
+  if (lockdepOn) lockdepAcquired(i32, idx);
 }
 
 export function spinTryLock(i32: Int32Array, idx: number, cls: number): boolean {
   if (Atomics.compareExchange(i32, idx, 0, 1) === 0) {
     lockStat(i32, cls, LOCK_STAT.ACQUIRE);
+    if (lockdepOn) lockdepAcquired(i32, idx);
     return true;
   }
   return false;
 }
 
 export function spinUnlock(i32: Int32Array, idx: number): void {
+  if (lockdepOn) lockdepReleased(i32, idx);
   // 1 → 0 means nobody slept; 2 → 0 means someone may be sleeping: wake one.
   if (Atomics.sub(i32, idx, 1) !== 1) {
     Atomics.store(i32, idx, 0);

@@ -2,7 +2,10 @@
 // when the file reads through a shared inode, that inode too (the seed's ishare file: file_inode is the
 // shared inode, private_data the original). Readahead state lives here, as file->f_ra does.
 export interface OpenFile {
-  /** The opened inode (the backing inode for a shared file). */
+  /**
+   * The opened inode (the backing inode for a shared file), or NIL for a mapping of a shared file that
+   * outlived its file (mmap after close: the vma's file is the shared inode's, as the seed's mmap sets it).
+   */
   readonly inode: number;
   /** The address space reads go through: the shared inode's slot, or `inode` itself. */
   readonly mapping: number;

@@ -14,7 +14,9 @@ import { spinLock, spinUnlock } from '../mm/spinlock.ts';
 import { LOCK_CLASS } from '../mm/lockstat.ts';
 import { listSpec, listAdd, listDel, listInitHead, linkInit, isLinked, listLast, NIL, type ListSpec } from '../mm/list.ts';
 import { ctrInc, CTR } from '../mm/counters.ts';
+import { lockdepOn, lockdepAccess, PROT, SITE } from '../mm/lockdep.ts';
 import { ErofsError } from '../erofs/errors.ts';
+import { mountGen } from './mount.ts';
 
 // Record words.
 const I_LOCK = 0; // i_lock
@@ -32,8 +34,9 @@ const I_MAP_HEAD = 11; // 2 words: first, last
 const I_NRPAGES = 13;
 const I_OPEN = 14; // open files on this inode
 const I_GEN = 15; // bumped at each reuse of the slot
+const I_MOUNT_GEN = 16; // the mount slot's generation when the inode was created (a remount bumps it)
 /** First word of the filesystem-private part (EROFS_I), owned by fs/erofs. */
-export const I_FS = 16;
+export const I_FS = 17;
 export const I_FS_WORDS = 32;
 export const INODE_WORDS = I_FS + I_FS_WORDS;
 
@@ -116,6 +119,10 @@ export function inodeOpenCount(a: Arena, slot: number): number {
 export function inodeOpenAdd(a: Arena, slot: number, d: number): void {
   Atomics.add(a.i32, a.inodes + slot * INODE_WORDS + I_OPEN, d);
 }
+/** The generation of its mount slot the inode was created under (0 for shared inodes). */
+export function inodeMountGen(a: Arena, slot: number): number {
+  return a.i32[a.inodes + slot * INODE_WORDS + I_MOUNT_GEN];
+}
 export function inodeGen(a: Arena, slot: number): number {
   return a.i32[a.inodes + slot * INODE_WORDS + I_GEN];
 }
@@ -152,6 +159,7 @@ export function inodesInUse(a: Arena): number {
 function slotAlloc(a: Arena): number {
   const i32 = a.i32;
   spinLock(i32, a.inodePool + POOL_LOCK, LOCK_CLASS.SLOTS);
+  if (lockdepOn) lockdepAccess(i32, a.inodePool + POOL_LOCK, a.inodePool + POOL_TOP, PROT.INODE_SLOTS, SITE.SLOT_ALLOC, -1, true);
   const s = i32[a.inodePool + POOL_TOP];
   if (s !== NIL) {
     i32[a.inodePool + POOL_TOP] = i32[a.inodes + s * INODE_WORDS + I_HASH_NEXT];
@@ -166,6 +174,7 @@ function slotFree(a: Arena, slot: number): void {
   const i32 = a.i32;
   const r = a.inodes + slot * INODE_WORDS;
   spinLock(i32, a.inodePool + POOL_LOCK, LOCK_CLASS.SLOTS);
+  if (lockdepOn) lockdepAccess(i32, a.inodePool + POOL_LOCK, a.inodePool + POOL_TOP, PROT.INODE_SLOTS, SITE.SLOT_FREE, slot, true);
   Atomics.store(i32, r + I_STATE, 0);
   i32[r + I_HASH_NEXT] = i32[a.inodePool + POOL_TOP];
   i32[a.inodePool + POOL_TOP] = slot;
@@ -211,6 +220,7 @@ export function iget(a: Arena, mount: number, nid: number, ops: InodeOps, test?:
   const b = bucketOf(a, mount, nid);
   for (;;) {
     spinLock(i32, b, LOCK_CLASS.ICACHE);
+    if (lockdepOn) lockdepAccess(i32, b, b + 1, PROT.ICACHE_BUCKET, SITE.ICACHE_LOOKUP, mount, false);
     let found = NIL;
     for (let s = i32[b + 1]; s !== NIL; s = i32[a.inodes + s * INODE_WORDS + I_HASH_NEXT]) {
       const r = a.inodes + s * INODE_WORDS;
@@ -224,6 +234,7 @@ export function iget(a: Arena, mount: number, nid: number, ops: InodeOps, test?:
       spinLock(i32, r + I_LOCK, LOCK_CLASS.INODE);
       const st = Atomics.load(i32, r + I_STATE);
       const gen = i32[r + I_GEN];
+      if (lockdepOn) lockdepAccess(i32, r + I_LOCK, r + I_COUNT, PROT.INODE_REF, SITE.IGET_REF, found, true);
       if (st & I_FREEING) {
         // __wait_on_freeing_inode: let the evictor finish, then look again.
         spinUnlock(i32, r + I_LOCK);
@@ -251,6 +262,7 @@ export function iget(a: Arena, mount: number, nid: number, ops: InodeOps, test?:
     const r = a.inodes + s * INODE_WORDS;
     i32[r + I_GEN]++;
     i32[r + I_MOUNT] = mount;
+    i32[r + I_MOUNT_GEN] = mount >= 0 ? mountGen(a, mount) : 0;
     i32[r + I_NID] = nid | 0;
     i32[r + I_SIZE_LO] = 0;
     i32[r + I_SIZE_HI] = 0;
@@ -261,6 +273,7 @@ export function iget(a: Arena, mount: number, nid: number, ops: InodeOps, test?:
     Atomics.store(i32, r + I_COUNT, 1);
     Atomics.store(i32, r + I_STATE, I_INUSE | I_NEW | (mount === ANON_MOUNT ? I_DEDUP : 0));
     if (initNew) initNew(s);
+    if (lockdepOn) lockdepAccess(i32, b, b + 1, PROT.ICACHE_BUCKET, SITE.ICACHE_INSERT, s, true);
     i32[r + I_HASH_NEXT] = i32[b + 1];
     i32[b + 1] = s;
     spinUnlock(i32, b);
@@ -288,6 +301,7 @@ function unhash(a: Arena, slot: number): void {
   const r = a.inodes + slot * INODE_WORDS;
   const b = bucketOf(a, i32[r + I_MOUNT], i32[r + I_NID]);
   spinLock(i32, b, LOCK_CLASS.ICACHE);
+  if (lockdepOn) lockdepAccess(i32, b, b + 1, PROT.ICACHE_BUCKET, SITE.ICACHE_UNHASH, slot, true);
   let prev = NIL;
   for (let s = i32[b + 1]; s !== NIL; s = i32[a.inodes + s * INODE_WORDS + I_HASH_NEXT]) {
     if (s === slot) {
@@ -308,9 +322,19 @@ export function igrab(a: Arena, slot: number): boolean {
   spinLock(i32, r + I_LOCK, LOCK_CLASS.INODE);
   const st = Atomics.load(i32, r + I_STATE);
   const ok = (st & (I_FREEING | I_INUSE)) === I_INUSE;
-  if (ok) Atomics.add(i32, r + I_COUNT, 1);
+  if (ok) __iget(a, slot);
   spinUnlock(i32, r + I_LOCK);
   return ok;
+}
+
+/**
+ * __iget: take a reference on an inode that may have none, with its i_lock held — the lock is what
+ * keeps a concurrent eviction (which decides under i_lock, at i_count 0) from going ahead.
+ */
+export function __iget(a: Arena, slot: number): void {
+  const r = a.inodes + slot * INODE_WORDS;
+  if (lockdepOn) lockdepAccess(a.i32, r + I_LOCK, r + I_COUNT, PROT.INODE_REF, SITE.IGET_REF, slot, true);
+  Atomics.add(a.i32, r + I_COUNT, 1);
 }
 
 /** ihold: take a reference on an inode the caller already holds one on. */
@@ -326,6 +350,7 @@ export function iput(a: Arena, slot: number, ops: InodeOps, evictNow = false): v
   const i32 = a.i32;
   const r = a.inodes + slot * INODE_WORDS;
   spinLock(i32, r + I_LOCK, LOCK_CLASS.INODE);
+  if (lockdepOn) lockdepAccess(i32, r + I_LOCK, r + I_COUNT, PROT.INODE_REF, SITE.IPUT, slot, true);
   const c = Atomics.sub(i32, r + I_COUNT, 1) - 1;
   if (c < 0) {
     Atomics.add(i32, r + I_COUNT, 1);
@@ -350,6 +375,7 @@ function inodeLruAdd(a: Arena, slot: number): void {
   const i32 = a.i32;
   const r = a.inodes + slot * INODE_WORDS;
   spinLock(i32, a.inodeLru + ILRU_LOCK, LOCK_CLASS.INODE_LRU);
+  if (lockdepOn) lockdepAccess(i32, a.inodeLru + ILRU_LOCK, a.inodeLru + ILRU_HEAD, PROT.INODE_LRU, SITE.INODE_LRU_ADD, slot, true);
   const st = Atomics.load(i32, r + I_STATE);
   if (!(st & (I_ONLRU | I_FREEING)) && st & I_INUSE) {
     listAdd(i32, specs(a).lru, a.inodeLru + ILRU_HEAD, slot);
@@ -363,6 +389,7 @@ function inodeLruDel(a: Arena, slot: number): void {
   const i32 = a.i32;
   const r = a.inodes + slot * INODE_WORDS;
   spinLock(i32, a.inodeLru + ILRU_LOCK, LOCK_CLASS.INODE_LRU);
+  if (lockdepOn) lockdepAccess(i32, a.inodeLru + ILRU_LOCK, a.inodeLru + ILRU_HEAD, PROT.INODE_LRU, SITE.INODE_LRU_DEL, slot, true);
   if (Atomics.load(i32, r + I_STATE) & I_ONLRU && isLinked(i32, specs(a).lru, slot)) {
     listDel(i32, specs(a).lru, a.inodeLru + ILRU_HEAD, slot);
     Atomics.and(i32, r + I_STATE, ~I_ONLRU);
@@ -377,19 +404,63 @@ export function setTruncateHook(fn: (a: Arena, slot: number) => void): void {
   truncatePages = fn;
 }
 
-/** evict: the inode is I_FREEING with i_count 0 — detach, unhash, drop pages, free the slot. */
+/**
+ * evict: the inode is I_FREEING with i_count 0 — unhash it, drop its pages (evict_inode), then free it.
+ * The kernel frees an inode (->free_inode, where the seed's erofs_ishare_free_inode leaves the backing
+ * list) only after an RCU grace period: until then it is still on its shared inode's backing list, where
+ * igrab refuses it. Here the grace period ends with the kernel operation that evicted it: frees queue up
+ * per thread and run at the end of the outermost rcuBatch (a prune, an unmount's sweep) or at once.
+ */
 function evict(a: Arena, slot: number, ops: InodeOps): void {
   const i32 = a.i32;
   const r = a.inodes + slot * INODE_WORDS;
   inodeLruDel(a, slot);
   unhash(a, slot);
-  ops.evict(slot);
   if (truncatePages) truncatePages(a, slot);
   Atomics.or(i32, r + I_STATE, I_CLEAR);
-  i32[r + I_GEN]++;
-  ctrInc(i32, CTR.INODES_EVICTED);
-  slotFree(a, slot);
-  Atomics.notify(i32, r + I_STATE);
+  rcuArenas.push(a);
+  rcuSlots.push(slot);
+  rcuOps.push(ops);
+  if (rcuDepth === 0) rcuFlush();
+}
+
+// This thread's inodes waiting for their grace period.
+const rcuArenas: Arena[] = [];
+const rcuSlots: number[] = [];
+const rcuOps: InodeOps[] = [];
+let rcuDepth = 0;
+
+function rcuFlush(): void {
+  rcuDepth++;
+  try {
+    // A free may evict more (the last backing inode's iput evicts its shared inode): loop until empty.
+    for (let i = 0; i < rcuSlots.length; i++) {
+      const a = rcuArenas[i];
+      const slot = rcuSlots[i];
+      const i32 = a.i32;
+      const r = a.inodes + slot * INODE_WORDS;
+      rcuOps[i].evict(slot);
+      i32[r + I_GEN]++;
+      ctrInc(i32, CTR.INODES_EVICTED);
+      slotFree(a, slot);
+      Atomics.notify(i32, r + I_STATE);
+    }
+  } finally {
+    rcuArenas.length = 0;
+    rcuSlots.length = 0;
+    rcuOps.length = 0;
+    rcuDepth--;
+  }
+}
+
+/** Run `fn` as one kernel operation: inodes it evicts are freed together when it ends. */
+export function rcuBatch<T>(fn: () => T): T {
+  rcuDepth++;
+  try {
+    return fn();
+  } finally {
+    if (--rcuDepth === 0 && rcuSlots.length) rcuFlush();
+  }
 }
 
 /**
@@ -400,6 +471,7 @@ export function tryEvict(a: Arena, slot: number, ops: InodeOps): boolean {
   const i32 = a.i32;
   const r = a.inodes + slot * INODE_WORDS;
   spinLock(i32, r + I_LOCK, LOCK_CLASS.INODE);
+  if (lockdepOn) lockdepAccess(i32, r + I_LOCK, r + I_COUNT, PROT.INODE_REF, SITE.TRY_EVICT, slot, false);
   const st = Atomics.load(i32, r + I_STATE);
   if ((st & (I_INUSE | I_FREEING | I_NEW)) !== I_INUSE || Atomics.load(i32, r + I_COUNT) !== 0) {
     spinUnlock(i32, r + I_LOCK);
@@ -416,12 +488,17 @@ export function tryEvict(a: Arena, slot: number, ops: InodeOps): boolean {
  * of one mount and/or only regular ones (not shared). Returns how many were evicted.
  */
 export function pruneIcache(a: Arena, nr: number, ops: InodeOps, mount?: number): number {
+  return rcuBatch(() => pruneIcacheBatch(a, nr, ops, mount));
+}
+
+function pruneIcacheBatch(a: Arena, nr: number, ops: InodeOps, mount?: number): number {
   const i32 = a.i32;
   const s = specs(a);
   let evicted = 0;
   let budget = Atomics.load(i32, a.inodeLru + ILRU_COUNT) + 1;
   while (evicted < nr && budget-- > 0) {
     spinLock(i32, a.inodeLru + ILRU_LOCK, LOCK_CLASS.INODE_LRU);
+    if (lockdepOn) lockdepAccess(i32, a.inodeLru + ILRU_LOCK, a.inodeLru + ILRU_HEAD, PROT.INODE_LRU, SITE.INODE_LRU_PRUNE, -1, true);
     let slot = listLast(i32, a.inodeLru + ILRU_HEAD);
     if (mount !== undefined) {
       while (slot !== NIL && i32[a.inodes + slot * INODE_WORDS + I_MOUNT] !== mount) slot = i32[a.inodes + slot * INODE_WORDS + I_LRU_PREV];

@@ -5,6 +5,7 @@ import type { Arena } from '../mm/arena.ts';
 import { spinLock, spinUnlock } from '../mm/spinlock.ts';
 import { LOCK_CLASS } from '../mm/lockstat.ts';
 import { listAdd, listDel, listFirst, NIL } from '../mm/list.ts';
+import { lockdepOn, lockdepAccess, PROT, SITE } from '../mm/lockdep.ts';
 import { ctrInc, ctrDec, CTR } from '../mm/counters.ts';
 import {
   FRAME_WORDS, F_MAPPING, F_INDEX, F_HASH_NEXT, F_REF, F_FLAGS, PG_LOCKED,
@@ -30,6 +31,7 @@ export function pageCacheInit(a: Arena): void {
 /** The frame caching (mapping, index) in bucket b's chain, or NIL. Bucket lock held. */
 function lookupLocked(a: Arena, b: number, mapping: number, index: number): number {
   const i32 = a.i32;
+  if (lockdepOn) lockdepAccess(i32, b, b + 1, PROT.PAGE_BUCKET, SITE.PAGE_LOOKUP, mapping, false);
   let f = i32[b + 1];
   while (f !== NIL) {
     const r = a.frames + f * FRAME_WORDS;
@@ -72,6 +74,7 @@ export function addToPageCache(a: Arena, f: number, mapping: number, index: numb
     return false;
   }
   const r = a.frames + f * FRAME_WORDS;
+  if (lockdepOn) lockdepAccess(i32, b, b + 1, PROT.PAGE_BUCKET, SITE.PAGE_ADD, mapping, true);
   i32[r + F_MAPPING] = mapping;
   i32[r + F_INDEX] = index;
   Atomics.add(i32, r + F_REF, 1);
@@ -79,6 +82,7 @@ export function addToPageCache(a: Arena, f: number, mapping: number, index: numb
   i32[b + 1] = f;
   const ml = mappingLockWord(a, mapping);
   spinLock(i32, ml, LOCK_CLASS.PAGE_INDEX);
+  if (lockdepOn) lockdepAccess(i32, ml, mappingHeadWord(a, mapping), PROT.MAPPING_PAGES, SITE.PAGE_ADD, mapping, true);
   listAdd(i32, frameSpecs(a).map, mappingHeadWord(a, mapping), f);
   i32[mappingNrPagesWord(a, mapping)]++;
   spinUnlock(i32, ml);
@@ -94,6 +98,7 @@ function unindexLocked(a: Arena, b: number, f: number, mapping: number): void {
   // Read while this page still keeps the mapping's inode alive: once it leaves the mapping's list, a
   // concurrent truncate can find the list empty, finish evicting the inode and free its slot.
   const shared = isDedupInode(a, mapping);
+  if (lockdepOn) lockdepAccess(i32, b, b + 1, PROT.PAGE_BUCKET, SITE.PAGE_UNINDEX, mapping, true);
   let prev = NIL;
   for (let g = i32[b + 1]; g !== NIL; g = i32[a.frames + g * FRAME_WORDS + F_HASH_NEXT]) {
     if (g === f) {
@@ -107,6 +112,7 @@ function unindexLocked(a: Arena, b: number, f: number, mapping: number): void {
   i32[a.frames + f * FRAME_WORDS + F_HASH_NEXT] = NIL;
   const ml = mappingLockWord(a, mapping);
   spinLock(i32, ml, LOCK_CLASS.PAGE_INDEX);
+  if (lockdepOn) lockdepAccess(i32, ml, mappingHeadWord(a, mapping), PROT.MAPPING_PAGES, SITE.PAGE_UNINDEX, mapping, true);
   listDel(i32, frameSpecs(a).map, mappingHeadWord(a, mapping), f);
   i32[mappingNrPagesWord(a, mapping)]--;
   spinUnlock(i32, ml);
@@ -167,6 +173,7 @@ export function truncateInodePages(a: Arena, mapping: number): void {
   const ml = mappingLockWord(a, mapping);
   for (let guard = 0; guard < a.nframes + 1; guard++) {
     spinLock(i32, ml, LOCK_CLASS.PAGE_INDEX);
+    if (lockdepOn) lockdepAccess(i32, ml, mappingHeadWord(a, mapping), PROT.MAPPING_PAGES, SITE.TRUNCATE, mapping, false);
     const f = listFirst(i32, mappingHeadWord(a, mapping));
     spinUnlock(i32, ml);
     if (f === NIL) return;

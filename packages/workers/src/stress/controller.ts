@@ -3,7 +3,8 @@
 // shrinking — pauses everyone now and then to check the kernel's invariants at quiescence, and watches
 // heartbeats for hangs. It stops at the first violation and reports it with the threads' trails.
 import { Piscina } from 'piscina';
-import { System, BUG, lastPointsOf, checkQuiescent, type BugName, type RealInodePolicy } from '@ishare/core';
+import { System, BUG, CheckFailure, takeCheckFailure, lastPointsOf, checkQuiescent, type BugName, type RealInodePolicy } from '@ishare/core';
+import { checkInvariant } from './check-invariant.ts';
 import { Control, RUN, PAUSE, STOP, MAX_WORKERS, MAX_IMAGES } from './control.ts';
 import { Rng } from './rng.ts';
 import { buildDecoys } from './decoys.ts';
@@ -42,6 +43,12 @@ export interface StressOptions {
   weights?: OpWeights;
   chaos?: boolean;
   chaosEveryMs?: number;
+  /** Lock checks at every use site of a protected structure (default on). */
+  lockChecks?: boolean;
+  /** The watchpoint data-race detector (default on), its mean accesses between watchpoints and stall. */
+  raceDetector?: boolean;
+  raceSample?: number;
+  raceStallUs?: number;
   checkEveryMs?: number;
   watchdogMs?: number;
   onTick?: (elapsedMs: number, ops: number) => void;
@@ -61,6 +68,8 @@ export interface StressReport {
   /** verify mounts: files that proved their content and joined, files refused (content ≠ fingerprint). */
   verifiedJoins: number;
   verifyRefusals: number;
+  /** Which detectors ran: lock checks, the race detector (and its watchpoints set), invariants and the byte oracle always. */
+  detectors: { lockChecks: boolean; raceDetector: boolean; raceWatchpoints: number };
   elapsedMs: number;
   ops: number;
   opsPerSec: number;
@@ -81,6 +90,14 @@ export interface StressReport {
   violation?: Violation & { detectedAfterMs: number; chaosTrail: string[]; lastPoints?: string[] };
 }
 
+/** A failure in the controller's own kernel calls (chaos, final unmount): which checker raised it. */
+function controllerViolation(e: unknown, prefix: string): Violation {
+  const msg = (e as Error).message ?? String(e);
+  if (e instanceof CheckFailure) return { detector: e.detector, invariant: checkInvariant(e), message: prefix + msg, trail: [] };
+  if (/unmount/.test(msg)) return { detector: 'liveness', invariant: 'unmount-stalled', message: prefix + msg, trail: [] };
+  return { detector: 'error', invariant: 'unexpected-error', message: prefix + msg, trail: [] };
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function runStress(opts: StressOptions): Promise<StressReport> {
@@ -88,7 +105,8 @@ export async function runStress(opts: StressOptions): Promise<StressReport> {
   const inject = opts.inject.reduce((m, b) => m | BUG[b], 0);
   // Every worker also holds private readers (the byte oracle) beside the shared pool.
   checkMemory(opts.poolMiB * 1024 * 1024, opts.workers, 0, true);
-  const sys = System.create({ poolMiB: opts.poolMiB, policy: opts.policy === 'any' ? 'any' : 'processing', inject, jitter: opts.jitter, seed: opts.seed, lockStats: true });
+  const sys = System.create({ poolMiB: opts.poolMiB, policy: opts.policy === 'any' ? 'any' : 'processing', inject, jitter: opts.jitter, seed: opts.seed, lockStats: true,
+    lockChecks: opts.lockChecks ?? true, raceDetector: opts.raceDetector ?? true, raceSample: opts.raceSample, raceStallUs: opts.raceStallUs });
   const a = sys.arena;
   const all: StressInput[] = opts.images.map((i) => ({ ...i, domainId: i.domainId ?? 'stress', decoy: false }));
   const poison = opts.poison ?? !!opts.verify;
@@ -132,6 +150,7 @@ async function stressMounted(opts: StressOptions, sys: System, all: StressInput[
     const missing = [...want.keys()].find((p) => !listed.has(p));
     if (!setupViolation && (extra || missing)) {
       setupViolation = {
+        detector: 'byte-oracle',
         invariant: 'byte-oracle',
         message: extra
           ? `${all[i].image}: our reader lists ${extra.path} (${extra.size} bytes), the ${refs[i].origin} has ${want.has(extra.path) ? `${want.get(extra.path)} bytes` : 'no such file'}`
@@ -182,7 +201,7 @@ async function stressMounted(opts: StressOptions, sys: System, all: StressInput[
       },
       (e: unknown) => {
         finished++;
-        violation ??= { invariant: 'unexpected-error', message: `worker ${w} died: ${(e as Error).message}`, thread: w, trail: [], detectedAfterMs: Date.now() - t0, chaosTrail: [] };
+        violation ??= { detector: 'error', invariant: 'unexpected-error', message: `worker ${w} died: ${(e as Error).message}`, thread: w, trail: [], detectedAfterMs: Date.now() - t0, chaosTrail: [] };
         control.flagViolation();
       },
     );
@@ -203,7 +222,7 @@ async function stressMounted(opts: StressOptions, sys: System, all: StressInput[
         lastBeat[w] = hb;
         lastBeatAt[w] = now;
       } else if (finished < opts.workers && now - lastBeatAt[w] > watchdogMs && control.state === RUN && !reports.some((r) => r.worker === w)) {
-        fail({ invariant: 'hang', message: `worker ${w} made no progress for ${now - lastBeatAt[w]} ms`, thread: w, trail: [] }, { lastPoints: lastPointsOf(a, opts.workers + 1) });
+        fail({ detector: 'liveness', invariant: 'hang', message: `worker ${w} made no progress for ${now - lastBeatAt[w]} ms`, thread: w, trail: [] }, { lastPoints: lastPointsOf(a, opts.workers + 1) });
       }
     }
   };
@@ -214,7 +233,7 @@ async function stressMounted(opts: StressOptions, sys: System, all: StressInput[
     const deadline = Date.now() + watchdogMs;
     while (control.paused < opts.workers - finished && !control.violation) {
       if (Date.now() > deadline) {
-        fail({ invariant: 'hang', message: `workers did not reach the pause within ${watchdogMs} ms (${control.paused}/${opts.workers - finished})`, trail: [] }, { lastPoints: lastPointsOf(a, opts.workers + 1) });
+        fail({ detector: 'liveness', invariant: 'hang', message: `workers did not reach the pause within ${watchdogMs} ms (${control.paused}/${opts.workers - finished})`, trail: [] }, { lastPoints: lastPointsOf(a, opts.workers + 1) });
         return;
       }
       await sleep(1);
@@ -222,7 +241,9 @@ async function stressMounted(opts: StressOptions, sys: System, all: StressInput[
     if (!control.violation) {
       sys.setPoolLimit(a.nframes);
       const v = checkQuiescent(a);
-      if (v.length) fail({ invariant: 'quiescent-invariant', message: v.join('; '), trail: [] });
+      const cf = takeCheckFailure();
+      if (cf) fail(controllerViolation(cf, 'quiescent check: '));
+      if (v.length) fail({ detector: 'invariant', invariant: 'quiescent-invariant', message: v.join('; '), trail: [] });
     }
     if (opts.policy === 'both') sys.policy = sys.policy === 'any' ? 'processing' : 'any';
     control.resetPaused();
@@ -259,7 +280,7 @@ async function stressMounted(opts: StressOptions, sys: System, all: StressInput[
       }
     } catch (e) {
       noteChaos(`chaos failed: ${(e as Error).message}`);
-      fail({ invariant: /unmount/.test((e as Error).message) ? 'unmount-stalled' : 'unexpected-error', message: `controller: ${(e as Error).message}`, trail: [] }, { lastPoints: lastPointsOf(a, opts.workers + 1) });
+      fail(controllerViolation(e, 'controller: '), { lastPoints: lastPointsOf(a, opts.workers + 1) });
     }
   };
 
@@ -271,6 +292,8 @@ async function stressMounted(opts: StressOptions, sys: System, all: StressInput[
     const el = Date.now() - t0;
     if (seconds > 0 && el >= seconds * 1000) break;
     if (opts.chaos !== false) chaosOnce();
+    const cf = takeCheckFailure();
+    if (cf) fail(controllerViolation(cf, 'controller: '));
     if (Date.now() - lastCheck >= checkEvery) {
       await quiesceCheck();
       quiescentChecks++;
@@ -284,7 +307,7 @@ async function stressMounted(opts: StressOptions, sys: System, all: StressInput[
   const stopDeadline = Date.now() + watchdogMs;
   while (finished < opts.workers && Date.now() < stopDeadline) await sleep(5);
   if (finished < opts.workers) {
-    fail({ invariant: 'hang', message: `${opts.workers - finished} workers did not stop within ${watchdogMs} ms`, trail: [] }, { lastPoints: lastPointsOf(a, opts.workers + 1) });
+    fail({ detector: 'liveness', invariant: 'hang', message: `${opts.workers - finished} workers did not stop within ${watchdogMs} ms`, trail: [] }, { lastPoints: lastPointsOf(a, opts.workers + 1) });
     await pool.destroy();
   } else {
     await Promise.all(tasks);
@@ -301,7 +324,7 @@ async function stressMounted(opts: StressOptions, sys: System, all: StressInput[
     sys.setPoolLimit(a.nframes);
     const v = checkQuiescent(a);
     quiescentChecks++;
-    if (v.length) fail({ invariant: 'quiescent-invariant', message: v.join('; '), trail: [] });
+    if (v.length) fail({ detector: 'invariant', invariant: 'quiescent-invariant', message: v.join('; '), trail: [] });
   }
   for (let i = 0; i < all.length; i++) {
     const m = control.mountOf(i);
@@ -318,8 +341,10 @@ async function stressMounted(opts: StressOptions, sys: System, all: StressInput[
     try {
       for (let i = 0; i < all.length; i++) if (control.mountOf(i) >= 0) sys.unmount(control.mountOf(i), watchdogMs);
     } catch (e) {
-      fail({ invariant: 'unmount-stalled', message: (e as Error).message, trail: [] });
+      fail(controllerViolation(e, ''));
     }
+    const cf = takeCheckFailure();
+    if (cf) fail(controllerViolation(cf, 'final unmount: '));
   }
   return {
     seed: opts.seed,
@@ -332,6 +357,7 @@ async function stressMounted(opts: StressOptions, sys: System, all: StressInput[
     references: all.map((x, i) => ({ image: x.image, origin: refs[i].origin })),
     verifiedJoins: st.counters.ISHARE_VERIFIED,
     verifyRefusals: st.counters.ISHARE_VERIFY_REFUSED,
+    detectors: { lockChecks: opts.lockChecks ?? true, raceDetector: opts.raceDetector ?? true, raceWatchpoints: st.counters.RACE_WATCHPOINTS },
     elapsedMs,
     ops,
     opsPerSec: ops / (elapsedMs / 1000),

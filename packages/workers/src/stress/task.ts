@@ -14,9 +14,10 @@ export interface OpWeights {
   readonly range: number; // open, read a random range, close
   readonly readahead: number; // open, readahead a random range, read a bit of it, close
   readonly hold: number; // open and keep open across later ops (open/close churn)
+  readonly mmap: number; // open, mmap, close; read through the mapping now and in later ops (page faults)
 }
 
-export const DEFAULT_WEIGHTS: OpWeights = { whole: 25, range: 40, readahead: 15, hold: 20 };
+export const DEFAULT_WEIGHTS: OpWeights = { whole: 25, range: 35, readahead: 15, hold: 15, mmap: 10 };
 
 export interface StressTask {
   readonly worker: number;
@@ -30,8 +31,17 @@ export interface StressTask {
   readonly hot: number;
 }
 
+/**
+ * Which checker caught a violation: the lock checks, the data-race detector, an invariant (a reference
+ * assertion in the core, or the quiescence checks), the byte oracle, liveness (hang, unmount that cannot
+ * finish), or an error nothing expected.
+ */
+export type DetectorName = 'lock-check' | 'race-detector' | 'invariant' | 'byte-oracle' | 'liveness' | 'error';
+
 export interface Violation {
-  readonly invariant: string; // 'byte-oracle' | 'unexpected-error' | 'quiescent-invariant' | 'hang' | 'unmount-stalled'
+  readonly detector: DetectorName;
+  /** 'lock-check' | 'data-race' | 'debug-assertion' | 'quiescent-invariant' | 'byte-oracle' | 'hang' | 'unmount-stalled' | 'unexpected-error' */
+  readonly invariant: string;
   readonly message: string;
   readonly thread?: number; // worker index
   readonly trail: string[];

@@ -5,8 +5,9 @@
 // It pauses when asked so the controller can check the kernel at quiescence.
 import { workerData } from 'node:worker_threads';
 import { readFileSync } from 'node:fs';
-import { System, ErofsError, InvariantViolation, type ArenaHandle, type OpenFile } from '@ishare/core';
+import { System, ErofsError, CheckFailure, takeCheckFailure, type ArenaHandle, type OpenFile } from '@ishare/core';
 import { Control, PAUSE, STOP } from './control.ts';
+import { checkInvariant } from './check-invariant.ts';
 import { Rng } from './rng.ts';
 import type { StressTask, StressWorkerReport, Violation } from './task.ts';
 
@@ -45,12 +46,14 @@ export default function run(task: StressTask): StressWorkerReport {
     trail.push(s);
     if (trail.length > TRAIL) trail.shift();
   };
-  const byKind: Record<string, number> = { whole: 0, range: 0, readahead: 0, hold: 0 };
-  const kinds = ['whole', 'range', 'readahead', 'hold'] as const;
+  const byKind: Record<string, number> = { whole: 0, range: 0, readahead: 0, hold: 0, mmap: 0 };
+  const kinds = ['whole', 'range', 'readahead', 'hold', 'mmap'] as const;
   const w = task.weights;
-  const kindWeights = [w.whole, w.range, w.readahead, w.hold];
+  const kindWeights = [w.whole, w.range, w.readahead, w.hold, w.mmap];
   const imageWeights = task.images.map((i) => i.weight);
   const held: { file: OpenFile; img: number }[] = [];
+  // Mappings that outlived their files (they pin only the shared inode); faulted in by later mmap ops.
+  const maps: { map: OpenFile; img: number }[] = [];
   let buf = Buffer.allocUnsafe(256 * 1024);
   let ops = 0;
   let reads = 0;
@@ -60,6 +63,23 @@ export default function run(task: StressTask): StressWorkerReport {
 
   const closeHeld = (): void => {
     while (held.length) sys.close(held.shift()!.file);
+    while (maps.length) sys.munmap(maps.shift()!.map);
+  };
+  /** A page fault through an old mapping: a range read verified like any other. */
+  const faultIn = (entry: { map: OpenFile; img: number }): void => {
+    const { map, img } = entry;
+    const off = map.size ? rng.int(map.size) : 0;
+    const len = Math.min(8192, Math.max(1, map.size - off));
+    try {
+      const n = sys.read(map, off, len, buf);
+      note(`fault ${task.images[img].image}:${map.path} (mapped, file closed) @${off}+${len} → ${n}B`);
+      verify(img, map.path, off, buf, n);
+    } catch (e) {
+      // Every image holding the file was unmounted or evicted since: SIGBUS, as in the kernel.
+      if (!(e instanceof ErofsError && e.code === 'EIO' && /no live backing inode/.test(e.message))) throw e;
+      note(`fault ${task.images[img].image}:${map.path} (mapped, file closed): no backing inode left (SIGBUS)`);
+      benign++;
+    }
   };
   const verify = (img: number, path: string, off: number, got: Uint8Array, n: number): void => {
     const want = oracle.get(task.images[img].reference, path);
@@ -81,6 +101,12 @@ export default function run(task: StressTask): StressWorkerReport {
       if (st === STOP || control.violation) break;
       if (st === PAUSE) {
         closeHeld();
+        const cf = takeCheckFailure();
+        if (cf) {
+          violation = { detector: cf.detector, invariant: checkInvariant(cf), message: `closing held files: ${cf.message}`, thread: task.worker, trail: [...trail] };
+          control.flagViolation();
+          break;
+        }
         control.pauseHere();
         continue;
       }
@@ -119,21 +145,31 @@ export default function run(task: StressTask): StressWorkerReport {
             held.push({ file: f, img });
             f = undefined;
             if (held.length > 2) sys.close(held.shift()!.file);
+          } else if (kind === 'mmap' && f.mapping !== f.inode) {
+            maps.push({ map: sys.mmap(f), img });
+            sys.close(f);
+            f = undefined;
+            faultIn(maps[rng.int(maps.length)]);
+            if (maps.length > 3) sys.munmap(maps.shift()!.map);
           }
         }
       } catch (e) {
         if (e instanceof OracleError) {
-          violation = { invariant: 'byte-oracle', message: e.message, thread: task.worker, trail: [...trail] };
-        } else if (e instanceof InvariantViolation) {
-          violation = { invariant: 'debug-assertion', message: `${file.path}: ${e.message}`, thread: task.worker, trail: [...trail] };
+          violation = { detector: 'byte-oracle', invariant: 'byte-oracle', message: e.message, thread: task.worker, trail: [...trail] };
+        } else if (e instanceof CheckFailure) {
+          violation = { detector: e.detector, invariant: checkInvariant(e), message: `${file.path}: ${e.message}`, thread: task.worker, trail: [...trail] };
         } else if (isBenign(e)) {
           benign++;
         } else {
-          violation = { invariant: 'unexpected-error', message: `${file.path}: ${(e as Error).message ?? String(e)}`, thread: task.worker, trail: [...trail] };
+          violation = { detector: 'error', invariant: 'unexpected-error', message: `${file.path}: ${(e as Error).message ?? String(e)}`, thread: task.worker, trail: [...trail] };
         }
       } finally {
         if (f) sys.close(f);
       }
+      // Lock checks and the race detector report at the end of the op (they never throw under a lock);
+      // what they saw comes before whatever went wrong after it.
+      const cf = takeCheckFailure();
+      if (cf) violation = { detector: cf.detector, invariant: checkInvariant(cf), message: `${file.path}: ${cf.message}`, thread: task.worker, trail: [...trail] };
       if (violation) control.flagViolation();
     }
   } finally {
@@ -143,3 +179,4 @@ export default function run(task: StressTask): StressWorkerReport {
 }
 
 class OracleError extends Error {}
+

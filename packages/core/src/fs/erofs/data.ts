@@ -9,8 +9,8 @@ import { PAGE_SIZE } from '../../mm/arena.ts';
 import { NIL } from '../../mm/list.ts';
 import { ctrInc, CTR } from '../../mm/counters.ts';
 import { setPageFlag, clearPageFlag, unlockPage, PG_UPTODATE, PG_ERROR, lruAdd, putPage } from '../../mm/pagepool.ts';
-import { inodeMount, inodeNid, inodeState, inodeCount, iput, I_INUSE, I_FREEING } from '../../vfs/inode.ts';
-import { mountCountDeviceRead } from '../../vfs/mount.ts';
+import { inodeMount, inodeMountGen, inodeNid, inodeState, inodeCount, iput, I_INUSE, I_FREEING, I_DEDUP } from '../../vfs/inode.ts';
+import { mountCountDeviceRead, mountGen, mountState, MS_FREE } from '../../vfs/mount.ts';
 import { ErofsError } from '../../erofs/errors.ts';
 import { MAP_HOLE, MAP_INLINE, MAP_MAPPED } from '../../erofs/data.ts';
 import { erofsSb } from './super.ts';
@@ -33,15 +33,19 @@ export function grabRealInode(k: Kernel, file: OpenFile): number {
   let real = file.inode;
   if (file.mapping !== file.inode) {
     let picked = NIL;
-    if (bugOn(BUG.REALINODE_UNSET) && ctx.real !== NIL) {
-      // The seed's uninitialised realinode: whatever the context held from the previous mapping
-      // (already released, maybe another file's inode) is used as if it had been picked.
-      picked = ctx.real;
-      ctx.grabbed = false;
-    }
-    for (let attempt = 0; picked === NIL && attempt <= REALINODE_RETRIES; attempt++) {
+    for (let attempt = 0; attempt <= REALINODE_RETRIES; attempt++) {
       picked = realInode(a, file.mapping, a.policy, ctx);
       if (picked !== NIL) break;
+      // No backing inode left at all (a mapping that outlived every image holding the file): nothing to
+      // wait for. Otherwise every one is being evicted right now; one may be (re)attaching meanwhile.
+      if (ctx.candidates === 0) break;
+      if (bugOn(BUG.REALINODE_UNSET)) {
+        // The seed's uninitialised realinode: no igrab succeeded, and whatever the context held from the
+        // previous mapping (released, maybe another file's inode) is used as if it had been picked.
+        picked = ctx.real;
+        ctx.grabbed = false;
+        break;
+      }
       ctrInc(a.i32, CTR.REALINODE_RETRY);
       Atomics.wait(napWord, 0, 0, 1); // a backing inode may be in the middle of (re)attaching
     }
@@ -60,6 +64,7 @@ export function grabRealInode(k: Kernel, file: OpenFile): number {
     if (inodeCount(a, real) <= 0 || (inodeState(a, real) & (I_INUSE | I_FREEING)) !== I_INUSE) {
       throw new InvariantViolation(`mapping through inode ${real} that holds no reference (i_count ${inodeCount(a, real)}, state ${inodeState(a, real)})`);
     }
+    checkLiveMount(a, real);
   }
   return real;
 }
@@ -92,6 +97,18 @@ function iomapBegin(k: Kernel, file: OpenFile, pos: number): void {
   }
   ctx.start = ctx.map.logical;
   ctx.end = ctx.map.logical + ctx.map.length;
+}
+
+/**
+ * A referenced inode keeps its superblock: the device an inode is read through must still be the one
+ * it was created on (its mount not freed, not remounted since).
+ */
+function checkLiveMount(a: Kernel['a'], real: number): void {
+  if (inodeState(a, real) & I_DEDUP) return;
+  const m = inodeMount(a, real);
+  if (mountState(a, m) === MS_FREE || mountGen(a, m) !== inodeMountGen(a, real)) {
+    throw new InvariantViolation(`reading through inode ${real} of mount ${m}, which was unmounted under the read (generation ${inodeMountGen(a, real)}, mount now ${mountState(a, m) === MS_FREE ? 'free' : `generation ${mountGen(a, m)}`})`);
+  }
 }
 
 /** iomapEnd: drop the real inode taken by iomapBegin. */
@@ -131,6 +148,7 @@ function fillPage(k: Kernel, file: OpenFile, f: number, index: number): void {
         point(POINT.BEFORE_DEVICE_READ);
         // A use-after-evict shows up as a real inode that is no longer live.
         if ((inodeState(a, real) & (I_INUSE | I_FREEING)) !== I_INUSE) throw new InvariantViolation(`real inode ${real} was freed during mapping`);
+        checkLiveMount(a, real);
       }
       const sb = erofsSb(k, inodeMount(a, real));
       const got = readSync(sb.fd, chunk, base + done, n, map.physical + (pos - map.logical));
@@ -186,6 +204,7 @@ function readRun(k: Kernel, file: OpenFile, first: number, count: number, phys: 
   if (hooksOn) {
     point(POINT.BEFORE_DEVICE_READ);
     if ((inodeState(a, real) & (I_INUSE | I_FREEING)) !== I_INUSE) throw new InvariantViolation(`real inode ${real} was freed during mapping`);
+    checkLiveMount(a, real);
   }
   const sb = erofsSb(k, inodeMount(a, real));
   const want = count * PAGE_SIZE;
@@ -256,7 +275,10 @@ export function erofsReadahead(k: Kernel, file: OpenFile, index0: number, n: num
   const frames = k.raFrames;
   const shared = file.mapping !== file.inode;
   ctrInc(a.i32, CTR.READAHEAD_CALLS);
-  if (shared) readBegin(a, file.inode, file.mapping);
+  // A mapping that pins only the shared inode (inode NIL: the mmap of a closed file) has no backing
+  // inode of its own to put on the processing list.
+  const processing = shared && file.inode !== NIL;
+  if (processing) readBegin(a, file.inode, file.mapping);
   let err: unknown;
   let i = 0;
   try {
@@ -285,7 +307,7 @@ export function erofsReadahead(k: Kernel, file: OpenFile, index0: number, n: num
     if (!bugOn(BUG.EARLY_UPTODATE)) i = gatheredDone;
   } finally {
     iomapEnd(k);
-    if (shared) readEnd(a, file.inode, file.mapping);
+    if (processing) readEnd(a, file.inode, file.mapping);
   }
   if (err !== undefined) {
     for (; i < n; i++) {
@@ -310,7 +332,8 @@ export function erofsReadFolio(k: Kernel, file: OpenFile, f: number, index: numb
   const a = k.a;
   const shared = file.mapping !== file.inode;
   ctrInc(a.i32, CTR.READFOLIO_CALLS);
-  if (shared) readBegin(a, file.inode, file.mapping);
+  const processing = shared && file.inode !== NIL;
+  if (processing) readBegin(a, file.inode, file.mapping);
   try {
     fillPage(k, file, f, index);
     clearPageFlag(a, f, PG_ERROR);
@@ -322,7 +345,7 @@ export function erofsReadFolio(k: Kernel, file: OpenFile, f: number, index: numb
     throw e;
   } finally {
     iomapEnd(k);
-    if (shared) readEnd(a, file.inode, file.mapping);
+    if (processing) readEnd(a, file.inode, file.mapping);
     unlockPage(a, f);
   }
 }

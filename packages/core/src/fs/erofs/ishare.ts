@@ -12,8 +12,9 @@ import { spinLock, spinUnlock } from '../../mm/spinlock.ts';
 import { LOCK_CLASS } from '../../mm/lockstat.ts';
 import { listSpec, listAdd, listDel, listInitHead, linkInit, isLinked, listFirst, listNext, listCount, NIL, type ListSpec } from '../../mm/list.ts';
 import { ctrInc, CTR } from '../../mm/counters.ts';
-import { I_FS, INODE_WORDS, ANON_MOUNT, iget, igrab, iput, inodeSize, setInodeSize, type InodeOps } from '../../vfs/inode.ts';
-import { BUG, POINT, bugOn, hooksOn, point, assertHeld } from '../../debug/hooks.ts';
+import { I_FS, INODE_WORDS, ANON_MOUNT, I_FREEING, iget, igrab, __iget, iput, inodeSize, inodeState, setInodeSize, type InodeOps } from '../../vfs/inode.ts';
+import { BUG, POINT, bugOn, hooksOn, point } from '../../debug/hooks.ts';
+import { lockdepOn, lockdepAccess, PROT, SITE } from '../../mm/lockdep.ts';
 import { createHash } from 'node:crypto';
 import { invalidateMappingPages } from '../../vfs/pagecache.ts';
 import { ErofsError } from '../../erofs/errors.ts';
@@ -136,6 +137,7 @@ export function ishareFillInode(a: Arena, slot: number, key: IshareKey, size: nu
   if (hooksOn) point(POINT.ISHARE_FILL);
   i32[xw(a, slot, X_ISHARE)] = dedup;
   spinLock(i32, xw(a, dedup, X_LOCK), LOCK_CLASS.ISHARE);
+  if (lockdepOn) lockdepAccess(i32, xw(a, dedup, X_LOCK), xw(a, dedup, X_BACK_HEAD), PROT.BACKING_LIST, SITE.ISHARE_FILL, dedup, true);
   listAdd(i32, specs(a).backing, xw(a, dedup, X_BACK_HEAD), slot);
   i32[xw(a, dedup, X_NBACKING)]++;
   spinUnlock(i32, xw(a, dedup, X_LOCK));
@@ -155,13 +157,17 @@ export function ishareFreeInode(a: Arena, slot: number, dedupOps: InodeOps): voi
   const lock = xw(a, dedup, X_LOCK);
   const nolock = bugOn(BUG.BACKING_DEL_NOLOCK);
   if (!nolock) spinLock(i32, lock, LOCK_CLASS.ISHARE);
-  if (hooksOn) assertHeld(i32, lock, `backing list of shared inode ${dedup}`);
-  if (isLinked(i32, specs(a).backing, slot)) {
-    listDel(i32, specs(a).backing, xw(a, dedup, X_BACK_HEAD), slot);
+  const s = specs(a);
+  if (lockdepOn) {
+    lockdepAccess(i32, lock, xw(a, dedup, X_BACK_HEAD), PROT.BACKING_LIST, SITE.ISHARE_FREE, dedup, true);
+    lockdepAccess(i32, lock, xw(a, dedup, X_PROC_HEAD), PROT.PROCESSING_LIST, SITE.ISHARE_FREE, dedup, isLinked(i32, s.processing, slot));
+  }
+  if (isLinked(i32, s.backing, slot)) {
+    listDel(i32, s.backing, xw(a, dedup, X_BACK_HEAD), slot);
     i32[xw(a, dedup, X_NBACKING)]--;
   }
   // An evicted inode has no reader in flight; stay safe if a bug left it on the processing list.
-  if (isLinked(i32, specs(a).processing, slot)) listDel(i32, specs(a).processing, xw(a, dedup, X_PROC_HEAD), slot);
+  if (isLinked(i32, s.processing, slot)) listDel(i32, s.processing, xw(a, dedup, X_PROC_HEAD), slot);
   if (!nolock) spinUnlock(i32, lock);
   i32[xw(a, slot, X_ISHARE)] = NIL;
   iput(a, dedup, dedupOps);
@@ -172,31 +178,35 @@ export function ishareShouldDrop(a: Arena, dedup: number): boolean {
   return a.i32[xw(a, dedup, X_NBACKING)] === 0;
 }
 
-/** erofs_read_begin: the reading (backing) inode `vi` joins the processing list of `dedup`. */
+/** Both readBegin and readEnd touch the processing list of `dedup` and the processingCount of `vi`. */
+function processingAccess(a: Arena, vi: number, dedup: number, site: number): void {
+  const i32 = a.i32;
+  const lock = xw(a, dedup, X_LOCK);
+  lockdepAccess(i32, lock, xw(a, vi, X_PROC_COUNT), PROT.PROCESSING_COUNT, site, vi, true);
+  lockdepAccess(i32, lock, xw(a, dedup, X_PROC_HEAD), PROT.PROCESSING_LIST, site, dedup, true);
+}
+
+/**
+ * erofs_read_begin: the reading (backing) inode `vi` joins the processing list of `dedup`. The count is
+ * read, changed and written back as separate steps: the shared inode's lock makes that safe (and the
+ * planted PROC_COUNT_NOLOCK skips the lock, leaving it to the checks to notice).
+ */
 export function readBegin(a: Arena, vi: number, dedup: number): void {
   const i32 = a.i32;
   const lock = xw(a, dedup, X_LOCK);
   const cnt = xw(a, vi, X_PROC_COUNT);
-  if (bugOn(BUG.PROC_COUNT_NOLOCK)) {
-    const c = Atomics.load(i32, cnt);
-    if (hooksOn) point(POINT.READ_BEGIN_LOCKED);
-    if (hooksOn) assertHeld(i32, lock, `processingCount of inode ${vi}`);
-    if (c === 0 && !isLinked(i32, specs(a).processing, vi)) listAdd(i32, specs(a).processing, xw(a, dedup, X_PROC_HEAD), vi);
-    Atomics.store(i32, cnt, c + 1);
-    return;
-  }
-  spinLock(i32, lock, LOCK_CLASS.ISHARE);
-  if (hooksOn) {
-    point(POINT.READ_BEGIN_LOCKED);
-    assertHeld(i32, lock, `processingCount of inode ${vi}`);
-  }
+  const nolock = bugOn(BUG.PROC_COUNT_NOLOCK);
+  if (!nolock) spinLock(i32, lock, LOCK_CLASS.ISHARE);
+  if (lockdepOn) processingAccess(a, vi, dedup, SITE.READ_BEGIN);
+  const c = Atomics.load(i32, cnt);
+  if (hooksOn) point(POINT.READ_BEGIN_LOCKED);
   if (isLinked(i32, specs(a).processing, vi)) {
-    Atomics.add(i32, cnt, 1);
+    Atomics.store(i32, cnt, c + 1);
   } else {
     listAdd(i32, specs(a).processing, xw(a, dedup, X_PROC_HEAD), vi);
     Atomics.store(i32, cnt, 1);
   }
-  spinUnlock(i32, lock);
+  if (!nolock) spinUnlock(i32, lock);
 }
 
 /** erofs_read_end: leave the processing list when the last read in flight ends. */
@@ -204,18 +214,15 @@ export function readEnd(a: Arena, vi: number, dedup: number): void {
   const i32 = a.i32;
   const lock = xw(a, dedup, X_LOCK);
   const cnt = xw(a, vi, X_PROC_COUNT);
-  if (bugOn(BUG.PROC_COUNT_NOLOCK)) {
-    const c = Atomics.load(i32, cnt) - 1;
-    if (hooksOn) point(POINT.READ_END_LOCKED);
-    if (hooksOn) assertHeld(i32, lock, `processingCount of inode ${vi}`);
-    Atomics.store(i32, cnt, c);
-    if (c === 0 && isLinked(i32, specs(a).processing, vi)) listDel(i32, specs(a).processing, xw(a, dedup, X_PROC_HEAD), vi);
-    return;
-  }
-  spinLock(i32, lock, LOCK_CLASS.ISHARE);
+  const nolock = bugOn(BUG.PROC_COUNT_NOLOCK);
+  if (!nolock) spinLock(i32, lock, LOCK_CLASS.ISHARE);
+  if (lockdepOn) processingAccess(a, vi, dedup, SITE.READ_END);
+  const c = Atomics.load(i32, cnt) - 1;
   if (hooksOn) point(POINT.READ_END_LOCKED);
-  if (Atomics.sub(i32, cnt, 1) === 1) listDel(i32, specs(a).processing, xw(a, dedup, X_PROC_HEAD), vi);
-  spinUnlock(i32, lock);
+  Atomics.store(i32, cnt, c);
+  // list_del_init: harmless on an entry that is already off the list.
+  if (c === 0 && isLinked(i32, specs(a).processing, vi)) listDel(i32, specs(a).processing, xw(a, dedup, X_PROC_HEAD), vi);
+  if (!nolock) spinUnlock(i32, lock);
 }
 
 /**
@@ -225,19 +232,26 @@ export function readEnd(a: Arena, vi: number, dedup: number): void {
  * realinode uninitialised / NULL there.
  * With BUG.NO_IGRAB the candidate is returned without a reference (`grabbed` reports which).
  */
-export function realInode(a: Arena, dedup: number, policy: number, out: { grabbed: boolean }): number {
+export function realInode(a: Arena, dedup: number, policy: number, out: { grabbed: boolean; candidates: number }): number {
   const i32 = a.i32;
   const s = specs(a);
   const lock = xw(a, dedup, X_LOCK);
   const noGrab = bugOn(BUG.NO_IGRAB);
+  const racyGrab = bugOn(BUG.REALINODE_EVICTING);
   out.grabbed = !noGrab;
+  out.candidates = 0;
   spinLock(i32, lock, LOCK_CLASS.ISHARE);
+  if (lockdepOn) {
+    lockdepAccess(i32, lock, xw(a, dedup, X_PROC_HEAD), PROT.PROCESSING_LIST, SITE.REAL_INODE, dedup, false);
+    lockdepAccess(i32, lock, xw(a, dedup, X_BACK_HEAD), PROT.BACKING_LIST, SITE.REAL_INODE, dedup, false);
+  }
   const limit = a.ninodes;
   if (policy === POLICY_PROCESSING) {
     let n = 0;
     for (let vi = listFirst(i32, xw(a, dedup, X_PROC_HEAD)); vi !== NIL && n++ < limit; vi = listNext(i32, s.processing, vi)) {
+      out.candidates++;
       if (hooksOn) point(POINT.BEFORE_IGRAB);
-      if (noGrab || igrab(a, vi)) {
+      if (noGrab || (racyGrab ? grabUnlocked(a, vi) : igrab(a, vi))) {
         spinUnlock(i32, lock);
         ctrInc(i32, CTR.REALINODE_PROCESSING);
         return vi;
@@ -246,8 +260,9 @@ export function realInode(a: Arena, dedup: number, policy: number, out: { grabbe
   }
   let n = 0;
   for (let vi = listFirst(i32, xw(a, dedup, X_BACK_HEAD)); vi !== NIL && n++ < limit; vi = listNext(i32, s.backing, vi)) {
+    out.candidates++;
     if (hooksOn) point(POINT.BEFORE_IGRAB);
-    if (noGrab || igrab(a, vi)) {
+    if (noGrab || (racyGrab ? grabUnlocked(a, vi) : igrab(a, vi))) {
       spinUnlock(i32, lock);
       ctrInc(i32, CTR.REALINODE_BACKING);
       return vi;
@@ -255,6 +270,14 @@ export function realInode(a: Arena, dedup: number, policy: number, out: { grabbe
   }
   spinUnlock(i32, lock);
   return NIL;
+}
+
+/** The planted REALINODE_EVICTING pick: test, then take, with nothing holding eviction off in between. */
+function grabUnlocked(a: Arena, vi: number): boolean {
+  if (inodeState(a, vi) & I_FREEING) return false;
+  if (hooksOn) point(POINT.BEFORE_IGRAB);
+  __iget(a, vi);
+  return true;
 }
 
 /** Introspection for reports and invariant checks (takes the shared inode's lock). */
@@ -268,6 +291,10 @@ export function sharedInodeView(a: Arena, dedup: number): SharedInodeView {
   const s = specs(a);
   const lock = xw(a, dedup, X_LOCK);
   spinLock(i32, lock, LOCK_CLASS.ISHARE);
+  if (lockdepOn) {
+    lockdepAccess(i32, lock, xw(a, dedup, X_PROC_HEAD), PROT.PROCESSING_LIST, SITE.SHARED_VIEW, dedup, false);
+    lockdepAccess(i32, lock, xw(a, dedup, X_BACK_HEAD), PROT.BACKING_LIST, SITE.SHARED_VIEW, dedup, false);
+  }
   const backing: number[] = [];
   const processing: number[] = [];
   const limit = a.ninodes + 1;
