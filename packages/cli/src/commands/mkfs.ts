@@ -87,7 +87,7 @@ export function register(program: Command): void {
       + 'that is what inode page-cache sharing keys on. The format is upstream\'s (mkfs.erofs --xattr-inode-digest): '
       + 'a long xattr name prefix (default erofs.fingerprint.v1, hidden from listxattr) named by the superblock\'s '
       + 'ishare_xattr_prefix_id, value "sha256:" + the 32-byte digest of the file\'s data.')
-    .addHelpText('after', '\nExamples:\n  ishare mkfs app.img ./rootfs\n  docker save -o redis.tar redis:7.2.4 && ishare mkfs redis.img redis.tar\n  ishare mkfs --platform linux/arm64 app.img ./oci-layout-dir\n  ishare mkfs --timestamp 0 --uuid 00000000-0000-4000-8000-000000000000 app.img rootfs.tar.gz')
+    .addHelpText('after', '\nExamples:\n  ishare mkfs app.img ./rootfs\n  docker save -o redis.tar redis:7.2.4 && ishare mkfs redis.img redis.tar\n  ishare mkfs --platform linux/arm64 app.img ./oci-layout-dir\n  ishare mkfs --timestamp 0 --uuid 00000000-0000-4000-8000-000000000000 \\\n      app.img rootfs.tar.gz')
     .argument('<out>', 'image file to write')
     .argument('<source>', 'directory, tar archive or container image')
     .option('--block-size <bytes>', 'block size: 512, 1024, 2048 or 4096 (default 4096)', parseBlockSize)
