@@ -145,6 +145,17 @@ export function pageIndex(a: Arena, f: number): number {
   return a.i32[a.frames + f * FRAME_WORDS + F_INDEX];
 }
 
+export function tryGetPage(a: Arena, f: number): boolean {
+  const i32 = a.i32;
+  const w = a.frames + f * FRAME_WORDS + F_REF;
+  for (let r = Atomics.load(i32, w); r > 0; ) {
+    const seen = Atomics.compareExchange(i32, w, r, r + 1);
+    if (seen === r) return true;
+    r = seen;
+  }
+  return false;
+}
+
 export function getPage(a: Arena, f: number): void {
   Atomics.add(a.i32, a.frames + f * FRAME_WORDS + F_REF, 1);
 }

@@ -25,6 +25,10 @@ export const RA_MAX_PAGES = 32; // 128 KiB, the kernel's default read_ahead_kb
 /**
  * page_cache_ra_unbounded: allocate, index and read the missing pages of [index, index + nr), in runs
  * of consecutive missing pages. Pages already cached are skipped. Returns pages read.
+ *
+ * A run's frames are all taken before any is indexed and given to its pages in ascending order: the
+ * free list is a stack, so frames freed in a row come back in reverse, and sorted they are a run of
+ * adjacent frames again — one device read (one iovec) fills it, and a warm read copies it at once.
  */
 export function doPageCacheRa(k: Kernel, file: OpenFile, index: number, nr: number): number {
   const a = k.a;
@@ -36,17 +40,16 @@ export function doPageCacheRa(k: Kernel, file: OpenFile, index: number, nr: numb
   let i = index;
   let starved = false;
   while (i < end && !starved) {
-    let n = 0;
-    for (; i < end && n < frames.length; i++) {
-      if (pageCached(a, file.mapping, i)) {
-        if (n > 0) break;
-        continue;
-      }
+    while (i < end && pageCached(a, file.mapping, i)) i++;
+    let want = 0;
+    while (i + want < end && want < frames.length && (want === 0 || !pageCached(a, file.mapping, i + want))) want++;
+    let got = 0;
+    for (; got < want; got++) {
       // Only the first page of a call is owed to the reader; the rest is opportunistic, and all readers'
       // readahead together may hold at most half the pool locked in flight, so an owed page always
       // finds frames coming back.
-      const owed = read === 0 && n === 0;
-      if (!owed && ctrReadSigned(a.i32, CTR.RA_INFLIGHT) + n >= a.frameLimit >>> 1) {
+      const owed = read === 0 && got === 0;
+      if (!owed && ctrReadSigned(a.i32, CTR.RA_INFLIGHT) + got >= a.frameLimit >>> 1) {
         starved = true;
         break;
       }
@@ -55,22 +58,30 @@ export function doPageCacheRa(k: Kernel, file: OpenFile, index: number, nr: numb
         starved = true;
         break;
       }
-      if (!addToPageCache(a, f, file.mapping, i)) {
-        putPage(a, f); // another thread indexed it first
-        if (n > 0) break;
-        continue;
+      // Insertion into the sorted prefix (at most 256 frames, usually already in order).
+      let j = got;
+      while (j > 0 && frames[j - 1] > f) {
+        frames[j] = frames[j - 1];
+        j--;
       }
-      frames[n++] = f;
+      frames[j] = f;
     }
+    let n = 0;
+    for (; n < got; n++) {
+      if (!addToPageCache(a, frames[n], file.mapping, i + n)) break; // another thread indexed it first
+    }
+    for (let x = n; x < got; x++) putPage(a, frames[x]);
     if (n > 0) {
       ctrAdd(a.i32, CTR.RA_INFLIGHT, n);
       try {
-        erofsReadahead(k, file, i - n, n);
+        erofsReadahead(k, file, i, n);
       } finally {
         ctrAdd(a.i32, CTR.RA_INFLIGHT, -n);
       }
       read += n;
     }
+    i += n;
+    if (n < got) i++; // the page another thread cached
   }
   return read;
 }
@@ -86,6 +97,27 @@ function syncReadahead(k: Kernel, file: OpenFile, index: number, reqPages: numbe
   file.raStart = index;
   file.raSize = size;
   doPageCacheRa(k, file, index, Math.max(size, Math.min(reqPages, RA_MAX_PAGES)));
+}
+
+// The hit path's batch (filemap_get_pages): pages found uptodate are pinned and their bytes gathered
+// into one run while their frames lie back to back in one chunk (the free list hands out runs of
+// adjacent frames, see mm/pagepool.ts), then copied with one copy and released. Module state, not
+// per call: the read path allocates nothing. filemapRead does not re-enter itself.
+const PIN_MAX = 256;
+const pinned = new Int32Array(PIN_MAX);
+let npinned = 0;
+let runChunk: Buffer | null = null;
+let runStart = 0;
+let runEnd = 0;
+let runDst = 0;
+
+/** Copy the gathered run into dst and drop the references it pinned. */
+function flushRun(k: Kernel, dst: Uint8Array): void {
+  const a = k.a;
+  if (runChunk !== null) runChunk.copy(dst, runDst, runStart, runEnd);
+  for (let i = 0; i < npinned; i++) putPage(a, pinned[i]);
+  npinned = 0;
+  runChunk = null;
 }
 
 /**
@@ -107,6 +139,34 @@ export function filemapRead(k: Kernel, file: OpenFile, pos: number, dst: Uint8Ar
       // Division, not `>>> PAGE_SHIFT`: a 32-bit shift wraps past 4 GiB and reads the wrong page.
       const index = Math.floor(pos / PAGE_SIZE);
       const f = findGetPage(a, file.mapping, index);
+      if (f !== NIL) {
+        if (hooksOn) point(POINT.AFTER_FIND_PAGE);
+        const flags = pageFlags(a, f);
+        if (flags & PG_UPTODATE) {
+          // The hit: pin, extend the run (or start a new one), no copy yet.
+          if (missStreak === 0) hits++;
+          missStreak = 0;
+          const off = pos & (PAGE_SIZE - 1);
+          const n = Math.min(PAGE_SIZE - off, end - pos);
+          const chunk = a.frameChunk(f);
+          const base = a.frameOffset(f) + off;
+          if (chunk !== runChunk || base !== runEnd || npinned === PIN_MAX) {
+            flushRun(k, dst);
+            runChunk = chunk;
+            runStart = base;
+            runEnd = base;
+            runDst = dstOff + copied;
+          }
+          runEnd += n;
+          pinned[npinned++] = f;
+          if (!(flags & PG_REFERENCED)) setPageFlag(a, f, PG_REFERENCED);
+          file.prevIndex = index;
+          pos += n;
+          copied += n;
+          continue;
+        }
+      }
+      flushRun(k, dst);
       if (f === NIL) {
         misses++;
         if (++missStreak > 64) throw new ErofsError('EIO', `${file.path}: page ${index} keeps disappearing (pool too small?)`);
@@ -114,44 +174,39 @@ export function filemapRead(k: Kernel, file: OpenFile, pos: number, dst: Uint8Ar
         syncReadahead(k, file, index, lastIdx - index + 1);
         continue;
       }
-      if (hooksOn) point(POINT.AFTER_FIND_PAGE);
-      let flags = pageFlags(a, f);
-      if (!(flags & PG_UPTODATE)) {
-        if (flags & PG_LOCKED) waitOnPageLocked(a, f);
-        flags = pageFlags(a, f);
-        if (!(flags & PG_UPTODATE)) {
-          // The read failed (or was never done): read it ourselves, as filemap_read_folio does.
-          lockPage(a, f);
-          if (pageFlags(a, f) & PG_UPTODATE || pageMapping(a, f) !== file.mapping) {
-            unlockPage(a, f);
-          } else {
-            try {
-              erofsReadFolio(k, file, f, index);
-            } catch (e) {
-              putPage(a, f);
-              throw e;
-            }
-          }
-          if (!(pageFlags(a, f) & PG_UPTODATE)) {
+      // Found but not uptodate: being read by another thread, or its read failed.
+      if (pageFlags(a, f) & PG_LOCKED) waitOnPageLocked(a, f);
+      if (!(pageFlags(a, f) & PG_UPTODATE)) {
+        // The read failed (or was never done): read it ourselves, as filemap_read_folio does.
+        lockPage(a, f);
+        if (pageFlags(a, f) & PG_UPTODATE || pageMapping(a, f) !== file.mapping) {
+          unlockPage(a, f);
+        } else {
+          try {
+            erofsReadFolio(k, file, f, index);
+          } catch (e) {
             putPage(a, f);
-            continue;
+            throw e;
           }
         }
-      } else if (missStreak === 0) {
-        hits++;
+        if (!(pageFlags(a, f) & PG_UPTODATE)) {
+          putPage(a, f);
+          continue;
+        }
       }
       missStreak = 0;
       const off = pos & (PAGE_SIZE - 1);
       const n = Math.min(PAGE_SIZE - off, end - pos);
       const base = a.frameOffset(f) + off;
       a.frameChunk(f).copy(dst, dstOff + copied, base, base + n);
-      if (!(flags & PG_REFERENCED)) setPageFlag(a, f, PG_REFERENCED);
+      if (!(pageFlags(a, f) & PG_REFERENCED)) setPageFlag(a, f, PG_REFERENCED);
       putPage(a, f);
       file.prevIndex = index;
       pos += n;
       copied += n;
     }
   } finally {
+    flushRun(k, dst);
     if (hits) ctrAdd(a.i32, CTR.HITS, hits);
     if (misses) ctrAdd(a.i32, CTR.MISSES, misses);
   }

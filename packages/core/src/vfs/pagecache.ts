@@ -1,6 +1,15 @@
 // The page index (address_space->i_pages): which frame caches page `index` of mapping `slot`.
-// A hash table of buckets [lock, head] chained through the frames, plus a per-mapping page list so
+// A hash table of buckets [lock, head, seq] chained through the frames, plus a per-mapping page list so
 // truncation does not scan the pool. Lock order: page-index bucket → mapping lock → (nothing).
+//
+// Lookups do not take the bucket lock (the RCU find_get_page pattern): a reader notes the bucket's
+// sequence word, walks the chain, takes a reference with a compare-and-swap that refuses a frame whose
+// count is zero (tryGetPage), and keeps the page only if the sequence is unchanged — every removal
+// from a chain runs between two increments of its bucket's sequence (odd while in progress), so an
+// unchanged even sequence means the chain and each chained frame's (mapping, index) held still for the
+// whole walk. Insertion writes the new frame's fields before the store that links it, so it needs no
+// increment: a reader sees the page or misses it. Anything doubtful — odd or changed sequence, a walk
+// longer than any honest chain, not found — goes to the locked lookup, which is authoritative.
 import type { Arena } from '../mm/arena.ts';
 import { spinLock, spinUnlock } from '../mm/spinlock.ts';
 import { LOCK_CLASS } from '../mm/lockstat.ts';
@@ -8,11 +17,15 @@ import { listAdd, listDel, listFirst, NIL } from '../mm/list.ts';
 import { ctrInc, ctrDec, CTR } from '../mm/counters.ts';
 import {
   FRAME_WORDS, F_MAPPING, F_INDEX, F_HASH_NEXT, F_REF, F_FLAGS, PG_LOCKED,
-  frameSpecs, putPage, lruDel, waitOnPageLocked,
+  frameSpecs, putPage, lruDel, waitOnPageLocked, tryGetPage,
 } from '../mm/pagepool.ts';
 import { mappingLockWord, mappingHeadWord, mappingNrPagesWord, isDedupInode, setTruncateHook } from './inode.ts';
 
-export const PAGE_BUCKET_WORDS = 2; // lock, head
+export const PAGE_BUCKET_WORDS = 3; // lock, head, seq
+const B_HEAD = 1;
+const B_SEQ = 2;
+/** Chain steps a lockless walk takes before it suspects it wandered off a changing chain. */
+const WALK_LIMIT = 64;
 
 function bucketOf(a: Arena, mapping: number, index: number): number {
   const h = Math.imul(mapping + 1, 0x9e3779b1) ^ Math.imul(index, 0x85ebca77);
@@ -23,16 +36,31 @@ export function pageCacheInit(a: Arena): void {
   const i32 = a.i32;
   for (let b = 0; b < a.npageBuckets; b++) {
     i32[a.pageBuckets + b * PAGE_BUCKET_WORDS] = 0;
-    i32[a.pageBuckets + b * PAGE_BUCKET_WORDS + 1] = NIL;
+    i32[a.pageBuckets + b * PAGE_BUCKET_WORDS + B_HEAD] = NIL;
+    i32[a.pageBuckets + b * PAGE_BUCKET_WORDS + B_SEQ] = 0;
   }
 }
 
 /** The frame caching (mapping, index) in bucket b's chain, or NIL. Bucket lock held. */
 function lookupLocked(a: Arena, b: number, mapping: number, index: number): number {
   const i32 = a.i32;
-  let f = i32[b + 1];
+  let f = i32[b + B_HEAD];
   while (f !== NIL) {
     const r = a.frames + f * FRAME_WORDS;
+    if (i32[r + F_MAPPING] === mapping && i32[r + F_INDEX] === index) return f;
+    f = i32[r + F_HASH_NEXT];
+  }
+  return NIL;
+}
+
+/**
+ * The lockless walk: the frame caching (mapping, index) in bucket b's chain if the walk saw a chain that
+ * held still (sequence `seq`, even), else NIL. No lock, no write.
+ */
+function lookupRcu(i32: Int32Array, frames: number, b: number, mapping: number, index: number): number {
+  let f = i32[b + B_HEAD];
+  for (let steps = 0; f !== NIL && steps < WALK_LIMIT; steps++) {
+    const r = frames + f * FRAME_WORDS;
     if (i32[r + F_MAPPING] === mapping && i32[r + F_INDEX] === index) return f;
     f = i32[r + F_HASH_NEXT];
   }
@@ -43,6 +71,19 @@ function lookupLocked(a: Arena, b: number, mapping: number, index: number): numb
 export function findGetPage(a: Arena, mapping: number, index: number): number {
   const i32 = a.i32;
   const b = bucketOf(a, mapping, index);
+  const seq = Atomics.load(i32, b + B_SEQ);
+  if ((seq & 1) === 0) {
+    const f = lookupRcu(i32, a.frames, b, mapping, index);
+    if (f !== NIL && tryGetPage(a, f)) {
+      if (Atomics.load(i32, b + B_SEQ) === seq) return f;
+      putPage(a, f); // the chain changed under the walk: the frame may not be what we looked for
+    }
+  }
+  return findGetPageLocked(a, b, mapping, index);
+}
+
+function findGetPageLocked(a: Arena, b: number, mapping: number, index: number): number {
+  const i32 = a.i32;
   spinLock(i32, b, LOCK_CLASS.PAGE_INDEX);
   const f = lookupLocked(a, b, mapping, index);
   if (f !== NIL) Atomics.add(i32, a.frames + f * FRAME_WORDS + F_REF, 1);
@@ -53,6 +94,8 @@ export function findGetPage(a: Arena, mapping: number, index: number): number {
 /** True when (mapping, index) is cached (no reference taken; a hint for readahead). */
 export function pageCached(a: Arena, mapping: number, index: number): boolean {
   const b = bucketOf(a, mapping, index);
+  const seq = Atomics.load(a.i32, b + B_SEQ);
+  if ((seq & 1) === 0 && lookupRcu(a.i32, a.frames, b, mapping, index) !== NIL && Atomics.load(a.i32, b + B_SEQ) === seq) return true;
   spinLock(a.i32, b, LOCK_CLASS.PAGE_INDEX);
   const f = lookupLocked(a, b, mapping, index);
   spinUnlock(a.i32, b);
@@ -75,8 +118,9 @@ export function addToPageCache(a: Arena, f: number, mapping: number, index: numb
   i32[r + F_MAPPING] = mapping;
   i32[r + F_INDEX] = index;
   Atomics.add(i32, r + F_REF, 1);
-  i32[r + F_HASH_NEXT] = i32[b + 1];
-  i32[b + 1] = f;
+  i32[r + F_HASH_NEXT] = i32[b + B_HEAD];
+  // Published last, with a store lockless walkers cannot see before the fields above.
+  Atomics.store(i32, b + B_HEAD, f);
   const ml = mappingLockWord(a, mapping);
   spinLock(i32, ml, LOCK_CLASS.PAGE_INDEX);
   listAdd(i32, frameSpecs(a).map, mappingHeadWord(a, mapping), f);
@@ -94,11 +138,12 @@ function unindexLocked(a: Arena, b: number, f: number, mapping: number): void {
   // Read while this page still keeps the mapping's inode alive: once it leaves the mapping's list, a
   // concurrent truncate can find the list empty, finish evicting the inode and free its slot.
   const shared = isDedupInode(a, mapping);
+  Atomics.add(i32, b + B_SEQ, 1); // odd: lockless walkers of this bucket will not trust what they see
   let prev = NIL;
-  for (let g = i32[b + 1]; g !== NIL; g = i32[a.frames + g * FRAME_WORDS + F_HASH_NEXT]) {
+  for (let g = i32[b + B_HEAD]; g !== NIL; g = i32[a.frames + g * FRAME_WORDS + F_HASH_NEXT]) {
     if (g === f) {
       const next = i32[a.frames + f * FRAME_WORDS + F_HASH_NEXT];
-      if (prev === NIL) i32[b + 1] = next;
+      if (prev === NIL) i32[b + B_HEAD] = next;
       else i32[a.frames + prev * FRAME_WORDS + F_HASH_NEXT] = next;
       break;
     }
@@ -111,6 +156,7 @@ function unindexLocked(a: Arena, b: number, f: number, mapping: number): void {
   i32[mappingNrPagesWord(a, mapping)]--;
   spinUnlock(i32, ml);
   i32[a.frames + f * FRAME_WORDS + F_MAPPING] = NIL;
+  Atomics.add(i32, b + B_SEQ, 1); // even again: the chain and its frames hold still
   ctrDec(i32, CTR.FILE_PAGES);
   if (shared) ctrDec(i32, CTR.SHARED_FILE_PAGES);
 }
