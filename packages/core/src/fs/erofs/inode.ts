@@ -4,6 +4,7 @@ import type { Kernel } from '../../kernel.ts';
 import { erofsSb } from './super.ts';
 import { inodeMount, inodeNid, setInodeSize, isDedupInode, type InodeOps } from '../../vfs/inode.ts';
 import { mountState, MS_DYING } from '../../vfs/mount.ts';
+import { hooksOn } from '../../debug/hooks.ts';
 import { ishareInitInode, ishareFillInode, ishareFreeInode, ishareShouldDrop, ishareKey } from './ishare.ts';
 
 /** The erofs InodeOps for kernel `k` (fill, evict, drop), created once per kernel. */
@@ -18,9 +19,15 @@ export function erofsInodeOps(k: Kernel): InodeOps {
       const ino = sb.image.inode(inodeNid(a, slot));
       setInodeSize(a, slot, ino.size);
       if (!sb.shareActive || ino.type !== 'file' || ino.compressed) return;
-      const fp = sb.image.fingerprint(ino);
-      if (fp === undefined) return;
-      ishareFillInode(a, slot, ishareKey(sb.params.domainId, fp), ino.size, ops);
+      let key = hooksOn ? undefined : sb.ishareKeys.get(ino.nid);
+      if (key === undefined) {
+        // Not cached while stress hooks are live: a planted bug may change how keys are made.
+        const fp = sb.image.fingerprint(ino);
+        key = fp === undefined ? null : ishareKey(sb.params.domainId, fp);
+        if (!hooksOn) sb.ishareKeys.set(ino.nid, key);
+      }
+      if (key === null) return;
+      ishareFillInode(a, slot, key, ino.size, ops);
     },
     evict(slot: number): void {
       if (!isDedupInode(a, slot)) ishareFreeInode(a, slot, ops);
