@@ -1,6 +1,6 @@
 export { ReaderPool } from './pool.ts';
 export type { PoolOptions, ReadSummary } from './pool.ts';
-export type { ReaderTask, ReaderResult, ReadFilesTask, RangesTask } from './tasks.ts';
+export type { ReaderTask, ReaderResult, ReadFilesTask, ReadClaimedTask, RangesTask } from './tasks.ts';
 export { runRead, runCompare, checkMeasurement, ExperimentError, PoolTooSmallError, AUTO_POOL_CAP_MIB, MAX_POOL_MIB, MAX_WORKERS } from './experiment.ts';
 export type { ExperimentOptions, RunReadOptions, ExperimentProgress, Phase, PhaseStats, ImageStats, ReadResult, CompareResult, ServedBy, TraceSummary } from './experiment.ts';
 export { parseTrace, parseTraceDetailed, normalizePath, TraceError } from './trace.ts';
