@@ -21,10 +21,23 @@ export interface BenchOptions {
   readonly evict: boolean;
   /** Bytes per read call, ours and Node's alike. */
   readonly chunk: number;
+  /**
+   * Each image mounted (and each tree copied) this many times, so that one pass reads enough for stable
+   * figures; undefined: enough copies for DEFAULT_PASS_MIB per pass (1 with --quick).
+   */
+  readonly copies?: number;
+  /** The --scale run instead of the throughput tables. */
+  readonly scale: boolean;
+  /** --scale: small files of the many-files run (default 10^6). */
+  readonly scaleFiles: number;
 }
 
+/** A pass reads at least this much by default: a warm pass then takes ≥ 100 ms at the kernel's speed. */
+export const DEFAULT_PASS_MIB = 480;
+
 export const USAGE = `usage: pnpm bench [--reps N] [--passes K] [--quick] [--source DIR,DIR | --images A.img,B.img]
-                  [--out DIR] [--no-loop] [--no-evict] [--chunk BYTES]
+                  [--out DIR] [--no-loop] [--no-evict] [--chunk BYTES] [--copies N]
+       pnpm bench --scale [--reps N] [--scale-files N] [--out DIR]
 
 Read throughput of ishare's shared page cache (ReaderPool, 1 and 2 workers; cold, fill, warm) side by
 side with Node reading the same files through the kernel (the source trees and a loop mount of the
@@ -38,7 +51,14 @@ images), interleaved in one run. Default data: the bundled typescript-5.6.2 / 5.
   --out DIR       results directory (default bench/results)
   --no-loop       skip the kernel loop-mount figures
   --no-evict      skip every figure that needs the kernel's page cache dropped
-  --chunk BYTES   bytes per read call (default 131072)`;
+  --chunk BYTES   bytes per read call (default 131072)
+  --copies N      mount each image (and copy each tree) N times, so a pass reads N times the data
+                  (default: enough for 480 MiB per pass; --quick: 1)
+
+--scale: N = 2, 5 and 10 versions of one tree (the bundled pair plus versions derived from it by
+changing a seeded 10% of the files), mounted with inode_share: page cache against the pages of
+distinct content, warm MiB/s, arena metadata per cached file; then --scale-files small files
+(default 1000000) in mounts of one arena, mounted and read (time and memory).`;
 
 export class BenchUsageError extends Error {}
 
@@ -73,6 +93,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
         'no-loop': { type: 'boolean', default: false },
         'no-evict': { type: 'boolean', default: false },
         chunk: { type: 'string' },
+        copies: { type: 'string' },
+        scale: { type: 'boolean', default: false },
+        'scale-files': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -94,5 +117,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
     loop: values['no-loop'] !== true,
     evict: values['no-evict'] !== true,
     chunk: posInt('--chunk', values.chunk, 128 * 1024, 64 * 1024 * 1024),
+    copies: values.copies !== undefined ? posInt('--copies', values.copies, 1, 64) : quick ? 1 : undefined,
+    scale: values.scale === true,
+    scaleFiles: posInt('--scale-files', values['scale-files'], 1_000_000, 4_000_000),
   };
 }

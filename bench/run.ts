@@ -9,7 +9,9 @@ import { System } from '../packages/core/src/index.ts';
 import { ReaderPool } from '../packages/workers/src/index.ts';
 import { prepareInputs } from '../packages/cli/src/image-cache.ts';
 import { bundledSourceDirs } from '../packages/cli/src/bundled.ts';
-import { parseBenchArgs, BenchUsageError, USAGE, type BenchOptions } from './args.ts';
+import { parseBenchArgs, BenchUsageError, USAGE, DEFAULT_PASS_MIB, type BenchOptions } from './args.ts';
+import { treeCopies, derivedTree } from './derive.ts';
+import { runScale } from './scale.ts';
 import { detectEvictor, type Evictor } from './evict.ts';
 import { LoopMounts } from './loop.ts';
 import { KernelReaderPool } from './kernel-pool.ts';
@@ -24,6 +26,12 @@ interface Dataset {
   readonly images: string[];
   /** Source trees, one per image (undefined: images given as they are). */
   readonly sources?: string[];
+}
+
+/** The images a family mounts, each `copies` times; with sharing, copy c in domain_id `c<c>`. */
+interface MountSet {
+  readonly mounts: MountedImage[];
+  readonly share: boolean;
 }
 
 interface MountedImage {
@@ -56,12 +64,23 @@ function check(what: string, got: Count, want: Count): void {
   }
 }
 
-/** Our pool reads every file of every mount, the mounts at once (so both workers always have work). */
-async function oursPool(pool: ReaderPool, mounts: readonly MountedImage[]): Promise<Count> {
-  const rs = await Promise.all(mounts.map((m) => pool.readFiles(m.mount, m.paths)));
-  const errors = rs.flatMap((r) => r.errors);
-  if (errors.length > 0) throw new Error(`ours: ${errors.length} read errors, first: ${errors[0]}`);
-  return { files: rs.reduce((s, r) => s + r.files, 0), bytes: rs.reduce((s, r) => s + r.bytes, 0) };
+/** Our pool reads every file of every mount, each worker claiming the next file as it goes. */
+async function oursPool(pool: ReaderPool, mounts: readonly MountedImage[], chunk: number): Promise<Count> {
+  const r = await pool.readClaimed(mounts.map((m) => ({ mount: m.mount, paths: m.paths })), { chunk });
+  if (r.errors.length > 0) throw new Error(`ours: ${r.errors.length} read errors, first: ${r.errors[0]}`);
+  return { files: r.files, bytes: r.bytes };
+}
+
+function mountSet(sys: System, images: readonly string[], copies: number, share: boolean): MountSet {
+  const mounts: MountedImage[] = [];
+  for (let c = 0; c < copies; c++) {
+    for (const image of images) {
+      const r = sys.mount(image, share ? { inodeShare: true, domainId: `c${c}` } : {});
+      if (share && !r.shareActive) throw new Error(`${image}: inode_share requested but not active (${r.warning ?? 'no fingerprints'})`);
+      mounts.push({ image, mount: r.mount, paths: sys.listFiles(r.mount).map((f) => f.path) });
+    }
+  }
+  return { mounts, share };
 }
 
 /** Our page cache from the main thread: the worker's read loop without the pool in between. */
@@ -106,28 +125,32 @@ async function main(): Promise<number> {
     return 0;
   }
   const o = opts;
+  if (o.scale) return runScale(o, log);
   const startedAt = new Date().toISOString();
   const loadStart = loadavg();
   const data = await dataset(o);
 
-  // Our kernel: mounted without inode sharing, so that it caches what the kernel's would (one copy per
-  // image), and a pool big enough that nothing is reclaimed during a pass.
-  let total = 0;
-  for (const img of data.images) total += statSync(img).size;
-  const poolMiB = Math.ceil((total * 1.25) / MiB) + 64;
-  const sys = System.create({ poolMiB });
-  const mounts: MountedImage[] = data.images.map((image) => {
-    const { mount } = sys.mount(image);
-    return { image, mount, paths: sys.listFiles(mount).map((f) => f.path) };
-  });
+  // Our kernel: the `ours` set is mounted without inode sharing, so that it caches what the kernel's
+  // would (one copy per image). Every family fills its own set before its warm samples, so the pool
+  // only needs to hold the largest set at once (nothing is reclaimed during a pass).
+  let imageBytes = 0;
+  for (const img of data.images) imageBytes += statSync(img).size;
+  const copies = o.copies ?? Math.max(1, Math.min(64, Math.ceil((DEFAULT_PASS_MIB * MiB) / Math.max(1, imageBytes))));
+  const poolMiB = Math.ceil((imageBytes * copies * 1.25) / MiB) + 64;
+  const sys = System.create({ poolMiB, inodeSlots: 65536 * 4, mountSlots: Math.min(1024, 4 * copies * data.images.length + 8) });
+  const sets = new Map<Family, MountSet>();
+  sets.set('ours', mountSet(sys, data.images, copies, false));
+  const mounts = sets.get('ours')!.mounts;
   const want: Count = { files: 0, bytes: 0 };
   for (const m of mounts) for (const f of sys.listFiles(m.mount)) { want.files++; want.bytes += f.size; }
-  const imageRel = mounts.map((m) => m.paths);
+  const base = mounts.slice(0, data.images.length);
+  const imageRel = base.map((m) => m.paths);
 
   const skipped = new Map<Family | 'cold', string>();
   let treePaths: string[] = [];
   if (data.sources) {
-    treePaths = data.sources.flatMap((src, i) => imageRel[i].map((p) => src + p));
+    const copiesOf = data.sources.map((src) => treeCopies(src, copies));
+    for (let c = 0; c < copies; c++) data.sources.forEach((_, i) => treePaths.push(...imageRel[i].map((p) => copiesOf[i][c] + p)));
     const mismatch = treePaths.find((p) => {
       try {
         return !statSync(p).isFile();
@@ -138,6 +161,21 @@ async function main(): Promise<number> {
     if (mismatch) throw new Error(`${mismatch}: in the image but not a regular file of the source tree (stale image?)`);
   } else {
     skipped.set('tree', 'no source trees (--images given)');
+  }
+
+  // Sharing: the same images with inode_share; and images with nothing in common (every file of each
+  // tree changed by one byte), without and with it.
+  const shareSet = mountSet(sys, data.images, copies, true);
+  sets.set('share', shareSet);
+  let disjointImages: string[] | undefined;
+  if (data.sources) {
+    const trees = data.sources.map((src, i) => derivedTree(src, 1 + i, 1.0));
+    disjointImages = (await prepareInputs(trees, { onBuild: (input, image) => log(`building ${image} from ${input}`) })).map((p) => p.image);
+    sets.set('disjoint', mountSet(sys, disjointImages, copies, false));
+    sets.set('disjoint-share', mountSet(sys, disjointImages, copies, true));
+  } else {
+    skipped.set('disjoint', 'no source trees (--images given) to derive images with nothing in common from');
+    skipped.set('disjoint-share', skipped.get('disjoint')!);
   }
 
   let evictor: Evictor | undefined;
@@ -156,13 +194,13 @@ async function main(): Promise<number> {
   let loop: LoopMounts | undefined;
   if (!o.loop) skipped.set('loop', 'disabled by --no-loop');
   else {
-    const r = LoopMounts.open(data.images);
+    const r = LoopMounts.open(mounts.map((m) => m.image));
     loop = r.mounts;
     if (!loop) skipped.set('loop', `loop mount not permitted: ${r.reason}`);
   }
   if (skipped.has('loop')) log(`skipping loop-mount figures: ${skipped.get('loop')}`);
   if (skipped.has('tree')) log(`skipping tree figures: ${skipped.get('tree')}`);
-  const loopPaths = loop ? imageRel.flatMap((rel, i) => loop!.paths(i, rel)) : [];
+  const loopPaths = loop ? mounts.flatMap((m, i) => loop!.paths(i, m.paths)) : [];
 
   const runs = new Map<string, number[]>(SCENARIOS.map((s) => [s.id, []]));
   const cpuRuns = new Map<string, number[]>(SCENARIOS.map((s) => [s.id, []]));
@@ -170,6 +208,8 @@ async function main(): Promise<number> {
   const kpools = new Map<number, KernelReaderPool>();
   const buf = Buffer.allocUnsafe(o.chunk);
   let coldCounters: Record<string, number> | undefined;
+  /** Device pages and device reads of the last measured fill of each set (1 worker). */
+  const fillDevice = new Map<Family, { pages: number; reads: number; cachedPages: number }>();
   const meters = new Map<string, BusyMeter>(SCENARIOS.map((s) => [s.id, new BusyMeter()]));
   const allTimed = new BusyMeter();
   try {
@@ -201,23 +241,46 @@ async function main(): Promise<number> {
     const copySrc = new SharedArrayBuffer(want.bytes);
     Buffer.from(copySrc).fill(0x5a);
 
-    const families: Record<Family, (measure: boolean, last: boolean) => Promise<void>> = {
+    /** A set's fill (cache dropped, image files in the kernel's cache) then warm samples. */
+    const fillWarm = async (fam: Family, measure: boolean, last: boolean): Promise<void> => {
+      const set = sets.get(fam);
+      if (!set) return;
+      const images = [...new Set(set.mounts.map((m) => m.image))];
+      for (const w of [1, 2]) {
+        const pool = pools.get(w)!;
+        sys.dropCaches();
+        kernelMain(images, buf); // the image files in the kernel's cache, whatever ran before
+        const before = sys.stats().counters;
+        record(measure, `${fam}.fill.${w}w`, await timed(`${fam}.fill.${w}w`, () => oursPool(pool, set.mounts, o.chunk)));
+        if (last && w === 1) {
+          const after = sys.stats();
+          fillDevice.set(fam, { pages: after.counters.DEVICE_PAGES - before.DEVICE_PAGES, reads: after.counters.DEVICE_READS - before.DEVICE_READS, cachedPages: after.filePages });
+        }
+        record(measure, `${fam}.warm.${w}w`, await timed(`${fam}.warm.${w}w`, () => oursPool(pool, set.mounts, o.chunk)));
+      }
+    };
+
+    const families: Record<'ours' | 'tree' | 'loop' | 'mem' | 'share' | 'disjoint', (measure: boolean, last: boolean) => Promise<void>> = {
       ours: async (measure, last) => {
-        for (const w of [1, 2]) {
-          const pool = pools.get(w)!;
-          if (evictor) {
+        if (evictor) {
+          for (const w of [1, 2]) {
             sys.dropCaches();
             evictImages();
             if (last && w === 1) sys.resetStats();
-            record(measure, `ours.cold.${w}w`, await timed(`ours.cold.${w}w`, () => oursPool(pool, mounts)));
+            record(measure, `ours.cold.${w}w`, await timed(`ours.cold.${w}w`, () => oursPool(pools.get(w)!, mounts, o.chunk)));
             if (last && w === 1) coldCounters = { ...sys.stats().counters };
           }
-          record(measure, `ours.warm.${w}w`, await timed(`ours.warm.${w}w`, () => oursPool(pool, mounts)));
-          sys.dropCaches();
-          kernelMain(data.images, buf); // the image files in the kernel's cache, whatever ran before
-          record(measure, `ours.fill.${w}w`, await timed(`ours.fill.${w}w`, () => oursPool(pool, mounts)));
         }
+        await fillWarm('ours', measure, last);
         record(measure, 'ours.warm.main', await timed('ours.warm.main', () => oursMain(sys, mounts, buf)));
+      },
+      share: async (measure, last) => {
+        await fillWarm('share', measure, last);
+      },
+      disjoint: async (measure, last) => {
+        // Unshared and shared alternate within one call, so that load drifts alike for both.
+        await fillWarm('disjoint', measure, last);
+        await fillWarm('disjoint-share', measure, last);
       },
       tree: async (measure) => {
         if (skipped.has('tree')) return;
@@ -252,7 +315,7 @@ async function main(): Promise<number> {
       },
     };
 
-    const order: Family[] = ['ours', 'tree', 'loop', 'mem'];
+    const order = ['ours', 'share', 'tree', 'loop', 'disjoint', 'mem'] as const;
     for (let rep = 0; rep <= o.reps; rep++) {
       const measure = rep > 0;
       // Rotate which family goes first, so that slow drift in the machine's load is spread over all.
@@ -277,6 +340,20 @@ async function main(): Promise<number> {
   const busy = allTimed.report() ?? null;
   const cpuList = cpus();
 
+  // What sharing saved on the bundled pair's fill, in device reads (last measured 1-worker fills).
+  const devOurs = fillDevice.get('ours');
+  const devShare = fillDevice.get('share');
+  const sharing = devOurs && devShare ? {
+    devicePagesUnshared: devOurs.pages,
+    devicePagesShared: devShare.pages,
+    deviceReadsUnshared: devOurs.reads,
+    deviceReadsShared: devShare.reads,
+    cachedPagesUnshared: devOurs.cachedPages,
+    cachedPagesShared: devShare.cachedPages,
+    fillSpeedup: byId.get('share.fill.1w')?.mibps && byId.get('ours.fill.1w')?.mibps
+      ? Math.round((byId.get('share.fill.1w')!.mibps!.median / byId.get('ours.fill.1w')!.mibps!.median) * 1000) / 1000 : null,
+  } : null;
+
   const json = {
     version: 1,
     startedAt,
@@ -294,25 +371,36 @@ async function main(): Promise<number> {
       /** CPUs busy during the timed samples, and how many of them this bench used (the rest: others). */
       busy,
     },
-    options: { reps: o.reps, passes: o.passes, quick: o.quick, warmupPasses: 1, chunkBytes: o.chunk, poolMiB, loop: o.loop, evict: o.evict },
-    data: { label: data.label, images: data.images, sources: data.sources ?? null, files: want.files, bytes: want.bytes, mib: Math.round((want.bytes / MiB) * 100) / 100 },
+    options: { reps: o.reps, passes: o.passes, quick: o.quick, warmupPasses: 1, chunkBytes: o.chunk, poolMiB, loop: o.loop, evict: o.evict, copies },
+    data: {
+      label: data.label, images: data.images, sources: data.sources ?? null, disjointImages: disjointImages ?? null, copies,
+      files: want.files, bytes: want.bytes, mib: Math.round((want.bytes / MiB) * 100) / 100,
+    },
     eviction: evictNote,
     skipped: Object.fromEntries(skipped),
     scenarios: results,
     ratios,
     /** Our counters over the last measured cold pass with 1 worker (device reads, readahead calls...). */
     oursColdCounters: coldCounters ?? null,
+    /** The bundled pair with and without inode_share: device reads of a fill, pages cached. */
+    sharing,
   };
   const file = writeResults(o.outDir, startedAt, json);
 
   const la = (xs: number[]): string => xs.map((x) => x.toFixed(2)).join(' ');
+  const pct = (a: number, b: number): string => `${(((a - b) / b) * 100).toFixed(1)}%`;
+  const sharingLine = sharing
+    ? `sharing on ${data.label}: a fill reads ${sharing.devicePagesShared} pages from the device (${sharing.deviceReadsShared} reads) shared, ` +
+      `${sharing.devicePagesUnshared} (${sharing.deviceReadsUnshared}) unshared (${pct(sharing.devicePagesShared, sharing.devicePagesUnshared)}); ` +
+      `page cache ${sharing.cachedPagesShared} vs ${sharing.cachedPagesUnshared} pages; shared fill ${sharing.fillSpeedup !== null ? `${sharing.fillSpeedup.toFixed(2)}×` : '—'} the unshared fill's MiB/s (1 worker)\n`
+    : '';
   process.stdout.write(
-    `ishare bench — ${data.label}\n` +
+    `ishare bench — ${data.label}${copies > 1 ? `, ${copies} copies` : ''}\n` +
       `${want.files} files, ${(want.bytes / MiB).toFixed(1)} MiB per pass; ${o.reps} repetitions × ${o.passes} passes after one warm-up; chunk ${o.chunk} B\n` +
       `${cpuList.length} cpus (${cpuList[0]?.model ?? '?'}), node ${process.version}, load average ${la(loadStart)} at start, ${la(loadEnd)} at end\n` +
       (busy ? `CPUs busy during the timed samples: ${busy.busyCpus} of ${cpuList.length} on average — this bench ${busy.benchCpus}, everything else ${busy.otherCpus}\n` : '') +
       `kernel cache eviction: ${evictNote}\n\n` +
-      `${scenarioTable(results)}\n\n${ratioTable(ratios)}\n\nresults: ${file}\n`,
+      `${scenarioTable(results)}\n\n${ratioTable(ratios)}\n\n${sharingLine}results: ${file}\n`,
   );
   return 0;
 }
