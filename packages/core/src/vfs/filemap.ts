@@ -9,7 +9,7 @@ import {
   pageFlags, putPage, waitOnPageLocked, lockPage, unlockPage, setPageFlag, pageMapping,
   PG_UPTODATE, PG_LOCKED, PG_REFERENCED,
 } from '../mm/pagepool.ts';
-import { findGetPage, addToPageCache, pageCached } from './pagecache.ts';
+import { findGetPage, tryGetPageAt, addToPageCache, pageCached } from './pagecache.ts';
 import { allocPage } from './reclaim.ts';
 import type { OpenFile } from './file.ts';
 import { erofsReadahead, erofsReadFolio } from '../fs/erofs/data.ts';
@@ -134,11 +134,13 @@ export function filemapRead(k: Kernel, file: OpenFile, pos: number, dst: Uint8Ar
   // line between the cores of concurrent readers.
   let hits = 0;
   let misses = 0;
+  let next = NIL; // the frame after the last hit: where the next page usually is
   try {
     while (pos < end) {
       // Division, not `>>> PAGE_SHIFT`: a 32-bit shift wraps past 4 GiB and reads the wrong page.
       const index = Math.floor(pos / PAGE_SIZE);
-      const f = findGetPage(a, file.mapping, index);
+      const f = next !== NIL && tryGetPageAt(a, next, file.mapping, index) ? next : findGetPage(a, file.mapping, index);
+      next = NIL;
       if (f !== NIL) {
         if (hooksOn) point(POINT.AFTER_FIND_PAGE);
         const flags = pageFlags(a, f);
@@ -159,6 +161,7 @@ export function filemapRead(k: Kernel, file: OpenFile, pos: number, dst: Uint8Ar
           }
           runEnd += n;
           pinned[npinned++] = f;
+          next = f + 1;
           if (!(flags & PG_REFERENCED)) setPageFlag(a, f, PG_REFERENCED);
           file.prevIndex = index;
           pos += n;

@@ -16,7 +16,7 @@ import { LOCK_CLASS } from '../mm/lockstat.ts';
 import { listAdd, listDel, listFirst, NIL } from '../mm/list.ts';
 import { ctrInc, ctrDec, CTR } from '../mm/counters.ts';
 import {
-  FRAME_WORDS, F_MAPPING, F_INDEX, F_HASH_NEXT, F_REF, F_FLAGS, PG_LOCKED,
+  FRAME_WORDS, F_MAPPING, F_INDEX, F_HASH_NEXT, F_REF, F_FLAGS, PG_LOCKED, PG_UPTODATE,
   frameSpecs, putPage, lruDel, waitOnPageLocked, tryGetPage,
 } from '../mm/pagepool.ts';
 import { mappingLockWord, mappingHeadWord, mappingNrPagesWord, isDedupInode, setTruncateHook } from './inode.ts';
@@ -80,6 +80,23 @@ export function findGetPage(a: Arena, mapping: number, index: number): number {
     }
   }
   return findGetPageLocked(a, b, mapping, index);
+}
+
+/**
+ * The page after a hit usually sits in the next frame (a run of pages is read into a run of adjacent
+ * frames), so a sequential reader tries that frame before hashing: take a reference (refused at count
+ * zero), then the frame must be uptodate and cache (mapping, index). Flags are read first: a frame's
+ * mapping and index are written before its read completes and sets PG_UPTODATE, so once that bit is
+ * seen in this life of the frame — which the reference keeps from ending — mapping and index are its
+ * own. A removed page has mapping NIL and fails. Returns false (nothing held) on any mismatch.
+ */
+export function tryGetPageAt(a: Arena, f: number, mapping: number, index: number): boolean {
+  if (f >= a.nframes || !tryGetPage(a, f)) return false;
+  const i32 = a.i32;
+  const r = a.frames + f * FRAME_WORDS;
+  if (Atomics.load(i32, r + F_FLAGS) & PG_UPTODATE && i32[r + F_MAPPING] === mapping && i32[r + F_INDEX] === index) return true;
+  putPage(a, f);
+  return false;
 }
 
 function findGetPageLocked(a: Arena, b: number, mapping: number, index: number): number {
