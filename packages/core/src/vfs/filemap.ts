@@ -111,10 +111,20 @@ let runStart = 0;
 let runEnd = 0;
 let runDst = 0;
 
-/** Copy the gathered run into dst and drop the references it pinned. */
+const fillBytes = Buffer.prototype.fill;
+
+/**
+ * Copy the gathered run into dst and drop the references it pinned.
+ *
+ * The copy goes through Buffer#fill with the run as the fill value (exactly the range's length, so it
+ * is copied once): that is a plain memcpy, where Buffer#copy and TypedArray#set copy out of shared
+ * memory word by word with relaxed atomics — half the speed (13 vs 29 GB/s here for 128 KiB). A plain
+ * copy is safe: a pinned, uptodate page's bytes do not change. The view is one small object per run,
+ * as Buffer#copy makes internally for each copy.
+ */
 function flushRun(k: Kernel, dst: Uint8Array): void {
   const a = k.a;
-  if (runChunk !== null) runChunk.copy(dst, runDst, runStart, runEnd);
+  if (runChunk !== null) fillBytes.call(dst, new Uint8Array(runChunk.buffer, runChunk.byteOffset + runStart, runEnd - runStart), runDst, runDst + runEnd - runStart);
   for (let i = 0; i < npinned; i++) putPage(a, pinned[i]);
   npinned = 0;
   runChunk = null;
