@@ -111,6 +111,34 @@ export function frameAlloc(a: Arena): number {
   return f;
 }
 
+/**
+ * Take up to `max` free frames into out[at, at + max) under one lock, each as frameAlloc leaves it.
+ * Returns how many (fewer when the free list runs out or the pool limit is reached).
+ */
+export function frameAllocBatch(a: Arena, out: Int32Array, at: number, max: number): number {
+  const i32 = a.i32;
+  const limit = a.frameLimit;
+  let n = 0;
+  spinLock(i32, a.free + FREE_LOCK, LOCK_CLASS.FREE);
+  for (; n < max; n++) {
+    const f = i32[a.free + FREE_TOP];
+    if (f === NIL || i32[a.free + FREE_USED] >= limit) break;
+    i32[a.free + FREE_TOP] = i32[a.frames + f * FRAME_WORDS + F_HASH_NEXT];
+    i32[a.free + FREE_COUNT]--;
+    i32[a.free + FREE_USED]++;
+    out[at + n] = f;
+  }
+  spinUnlock(i32, a.free + FREE_LOCK);
+  for (let x = at; x < at + n; x++) {
+    const r = a.frames + out[x] * FRAME_WORDS;
+    i32[r + F_HASH_NEXT] = NIL;
+    i32[r + F_MAPPING] = NIL;
+    Atomics.store(i32, r + F_REF, 1);
+    Atomics.store(i32, r + F_FLAGS, PG_LOCKED);
+  }
+  return n;
+}
+
 /** Return a frame with no references and no mapping to the free list. */
 export function frameFree(a: Arena, f: number): void {
   const i32 = a.i32;
@@ -221,6 +249,23 @@ export function lruAdd(a: Arena, f: number): void {
     listAdd(i32, frameSpecs(a).lru, a.lru + LRU_HEAD, f);
     Atomics.or(i32, a.frames + f * FRAME_WORDS + F_FLAGS, PG_LRU);
     i32[a.lru + LRU_COUNT]++;
+  }
+  spinUnlock(i32, a.lru + LRU_LOCK);
+}
+
+/** lruAdd for frames[first, first + count) under one lock taking (a folio batch's add to the LRU). */
+export function lruAddBatch(a: Arena, frames: Int32Array, first: number, count: number): void {
+  const i32 = a.i32;
+  const spec = frameSpecs(a).lru;
+  spinLock(i32, a.lru + LRU_LOCK, LOCK_CLASS.LRU);
+  for (let x = first; x < first + count; x++) {
+    const f = frames[x];
+    const fw = a.frames + f * FRAME_WORDS + F_FLAGS;
+    if (!(Atomics.load(i32, fw) & PG_LRU)) {
+      listAdd(i32, spec, a.lru + LRU_HEAD, f);
+      Atomics.or(i32, fw, PG_LRU);
+      i32[a.lru + LRU_COUNT]++;
+    }
   }
   spinUnlock(i32, a.lru + LRU_LOCK);
 }

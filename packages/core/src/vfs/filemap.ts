@@ -6,7 +6,7 @@ import { PAGE_SIZE } from '../mm/arena.ts';
 import { NIL } from '../mm/list.ts';
 import { ctrInc, ctrAdd, ctrReadSigned, CTR } from '../mm/counters.ts';
 import {
-  pageFlags, putPage, waitOnPageLocked, lockPage, unlockPage, setPageFlag, pageMapping,
+  frameAllocBatch, pageFlags, putPage, waitOnPageLocked, lockPage, unlockPage, setPageFlag, pageMapping,
   PG_UPTODATE, PG_LOCKED, PG_REFERENCED,
 } from '../mm/pagepool.ts';
 import { findGetPage, tryGetPageAt, addToPageCache, pageCached } from './pagecache.ts';
@@ -43,7 +43,19 @@ export function doPageCacheRa(k: Kernel, file: OpenFile, index: number, nr: numb
     while (i < end && pageCached(a, file.mapping, i)) i++;
     let want = 0;
     while (i + want < end && want < frames.length && (want === 0 || !pageCached(a, file.mapping, i + want))) want++;
+    // Most of the run in one take from the free list, within the in-flight budget below.
     let got = 0;
+    const room = (a.frameLimit >>> 1) - ctrReadSigned(a.i32, CTR.RA_INFLIGHT);
+    if (want > 1 && room > 1) got = frameAllocBatch(a, frames, 0, Math.min(want, room - 1));
+    for (let x = 1; x < got; x++) {
+      const f = frames[x];
+      let j = x;
+      while (j > 0 && frames[j - 1] > f) {
+        frames[j] = frames[j - 1];
+        j--;
+      }
+      frames[j] = f;
+    }
     for (; got < want; got++) {
       // Only the first page of a call is owed to the reader; the rest is opportunistic, and all readers'
       // readahead together may hold at most half the pool locked in flight, so an owed page always

@@ -7,8 +7,8 @@ import { readSync, readvSync } from 'node:fs';
 import type { Kernel } from '../../kernel.ts';
 import { PAGE_SIZE } from '../../mm/arena.ts';
 import { NIL } from '../../mm/list.ts';
-import { ctrInc, CTR } from '../../mm/counters.ts';
-import { setPageFlag, clearPageFlag, unlockPage, PG_UPTODATE, PG_ERROR, lruAdd, putPage } from '../../mm/pagepool.ts';
+import { ctrInc, ctrAdd, CTR } from '../../mm/counters.ts';
+import { setPageFlag, clearPageFlag, unlockPage, PG_UPTODATE, PG_ERROR, lruAdd, lruAddBatch, putPage } from '../../mm/pagepool.ts';
 import { inodeMount, inodeNid, inodeState, inodeCount, iput, I_INUSE, I_FREEING } from '../../vfs/inode.ts';
 import { mountCountDeviceRead } from '../../vfs/mount.ts';
 import { ErofsError } from '../../erofs/errors.ts';
@@ -173,7 +173,15 @@ function readRun(k: Kernel, file: OpenFile, first: number, count: number, phys: 
   iov.length = 0;
   if (got !== want) throw new ErofsError('ETRUNCATED', `short device read from ${sb.params.image}`, phys);
   mountCountDeviceRead(a, sb.m, count, file.mapping !== file.inode);
-  for (let x = first; x < first + count; x++) completePage(a, frames[x]);
+  // completePage for the run, with one LRU lock and one counter update for all of it.
+  for (let x = first; x < first + count; x++) {
+    if (hooksOn) point(POINT.BEFORE_PAGE_UNLOCK);
+    setPageFlag(a, frames[x], PG_UPTODATE);
+    unlockPage(a, frames[x]);
+  }
+  ctrAdd(a.i32, CTR.DEVICE_PAGES, count);
+  lruAddBatch(a, frames, first, count);
+  for (let x = first; x < first + count; x++) putPage(a, frames[x]);
   gatheredDone = first + count;
 }
 
