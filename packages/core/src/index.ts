@@ -3,7 +3,7 @@ export * from './erofs/index.ts';
 export { mkfs } from './erofs/mkfs/index.ts';
 export type { MkfsOptions, MkfsReport } from './erofs/mkfs/index.ts';
 export { System } from './system.ts';
-export type { SystemConfig, SystemStats, MountOptions, MountResult, MountReport, OpenFile } from './system.ts';
+export type { SystemConfig, SystemStats, MountOptions, MountResult, MountReport, OpenFile, FileView } from './system.ts';
 export type { ArenaHandle } from './mm/arena.ts';
 export { PAGE_SIZE, MAX_POOL_BYTES } from './mm/arena.ts';
 export type { RealInodePolicy } from './fs/erofs/ishare.ts';

@@ -17,7 +17,7 @@ import {
   mountAlloc, mountFree, mountSetDying, mountState, mountOpenAdd, mountOpenCount, mountParams,
   mountDeviceStats, resetMountDeviceStats, MS_ACTIVE, type MountParams, type MountDeviceStats,
 } from './vfs/mount.ts';
-import { filemapRead, readaheadRange, MAX_FILE_BYTES } from './vfs/filemap.ts';
+import { filemapRead, filemapPin, filemapUnpin, readaheadRange, MAX_FILE_BYTES } from './vfs/filemap.ts';
 import { constants as bufferConstants } from 'node:buffer';
 import type { OpenFile } from './vfs/file.ts';
 import { erofsSb, erofsSbRelease, erofsSbReleaseAll, erofsCheckImage } from './fs/erofs/super.ts';
@@ -60,6 +60,15 @@ export interface MountReport extends MountDeviceStats {
   readonly image: string;
   readonly inodeShare: boolean;
   readonly domainId: string;
+}
+
+/** Zero-copy access to cached bytes: views straight into the page frames, pinned until release(). */
+export interface FileView {
+  /** The bytes of the range in order, one view per run of adjacent frames. */
+  readonly views: Uint8Array[];
+  readonly bytes: number;
+  /** Unpin the pages (once; the views must not be used after). */
+  release(): void;
 }
 
 export interface SystemStats {
@@ -214,6 +223,41 @@ export class System {
   read(file: OpenFile, pos: number, len: number, dst?: Uint8Array, dstOff = 0): number {
     const out = dst ?? new Uint8Array(len);
     return filemapRead(this.kernel, file, pos, out, dstOff, len);
+  }
+
+  /**
+   * Zero-copy read of [pos, pos + len): the cached bytes themselves, as views into the shared page
+   * frames (mainline lets a shared file be mmapped through its shared inode; this is that access
+   * without a page table). The pages stay pinned — reclaim and drop-caches leave them — until release.
+   */
+  view(file: OpenFile, pos: number, len: number): FileView {
+    const a = this.arena;
+    const end = Math.min(pos + len, file.size);
+    const frames = new Int32Array(end > pos ? Math.floor((end - 1) / PAGE_SIZE) - Math.floor(pos / PAGE_SIZE) + 1 : 0);
+    const n = filemapPin(this.kernel, file, pos, len, frames);
+    const views: Uint8Array[] = [];
+    let at = pos;
+    for (let i = 0; i < n; ) {
+      // A run of frames adjacent in one chunk is one view.
+      const chunk = a.frameChunk(frames[i]);
+      const start = a.frameOffset(frames[i]) + (at % PAGE_SIZE);
+      let j = i + 1;
+      while (j < n && frames[j] === frames[j - 1] + 1 && a.frameChunk(frames[j]) === chunk) j++;
+      const runEnd = Math.min(end, (Math.floor(at / PAGE_SIZE) + (j - i)) * PAGE_SIZE);
+      views.push(new Uint8Array(chunk.buffer, chunk.byteOffset + start, runEnd - at));
+      at = runEnd;
+      i = j;
+    }
+    let released = false;
+    return {
+      views,
+      bytes: Math.max(0, end - pos),
+      release: () => {
+        if (released) return;
+        released = true;
+        filemapUnpin(this.kernel, frames, n);
+      },
+    };
   }
 
   /** Read a whole file into a new buffer. */

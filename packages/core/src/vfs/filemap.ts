@@ -238,6 +238,54 @@ export function filemapRead(k: Kernel, file: OpenFile, pos: number, dst: Uint8Ar
   return copied;
 }
 
+const scratch = new Uint8Array(1);
+
+/**
+ * The zero-copy read (what an mmap of a cached file gives): pin the pages holding [pos, pos + len),
+ * each uptodate, into `out` (frame numbers, in page order) and return how many. A page not cached or
+ * not uptodate is brought in by a one-byte filemapRead — readahead, waiting for another reader,
+ * read_folio after a failed read, all as for a copying read — and looked up again. The caller reads
+ * the frames' bytes in place and must drop every reference with filemapUnpin.
+ */
+export function filemapPin(k: Kernel, file: OpenFile, pos: number, len: number, out: Int32Array): number {
+  const a = k.a;
+  if (file.closed) throw new ErofsError('EINVAL', `read of closed file ${file.path}`);
+  const end = Math.min(pos + len, file.size);
+  if (pos >= end) return 0;
+  const first = Math.floor(pos / PAGE_SIZE);
+  const last = Math.floor((end - 1) / PAGE_SIZE);
+  if (last - first + 1 > out.length) throw new RangeError(`${last - first + 1} pages do not fit in ${out.length} slots`);
+  let n = 0;
+  let next = NIL;
+  try {
+    for (let index = first; index <= last; index++) {
+      for (let tries = 0; ; tries++) {
+        if (tries > 64) throw new ErofsError('EIO', `${file.path}: page ${index} keeps disappearing (pool too small?)`);
+        const f = next !== NIL && tryGetPageAt(a, next, file.mapping, index) ? next : findGetPage(a, file.mapping, index);
+        next = NIL;
+        if (f !== NIL && pageFlags(a, f) & PG_UPTODATE) {
+          if (!(pageFlags(a, f) & PG_REFERENCED)) setPageFlag(a, f, PG_REFERENCED);
+          out[n++] = f;
+          next = f + 1;
+          break;
+        }
+        if (f !== NIL) putPage(a, f);
+        filemapRead(k, file, index * PAGE_SIZE, scratch, 0, 1);
+      }
+    }
+  } catch (e) {
+    filemapUnpin(k, out, n);
+    throw e;
+  }
+  file.prevIndex = last;
+  return n;
+}
+
+/** Drop the references filemapPin took. */
+export function filemapUnpin(k: Kernel, frames: Int32Array, n: number): void {
+  for (let i = 0; i < n; i++) putPage(k.a, frames[i]);
+}
+
 /** readahead(2) / posix_fadvise(WILLNEED): populate [pos, pos + len) without copying. */
 export function readaheadRange(k: Kernel, file: OpenFile, pos: number, len: number): number {
   if (file.closed) throw new ErofsError('EINVAL', `readahead of closed file ${file.path}`);
