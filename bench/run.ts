@@ -65,8 +65,8 @@ function check(what: string, got: Count, want: Count): void {
 }
 
 /** Our pool reads every file of every mount, each worker claiming the next file as it goes. */
-async function oursPool(pool: ReaderPool, mounts: readonly MountedImage[], chunk: number): Promise<Count> {
-  const r = await pool.readClaimed(mounts.map((m) => ({ mount: m.mount, paths: m.paths })), { chunk });
+async function oursPool(pool: ReaderPool, mounts: readonly MountedImage[], chunk: number, view = false): Promise<Count> {
+  const r = await pool.readClaimed(mounts.map((m) => ({ mount: m.mount, paths: m.paths })), { chunk, view });
   if (r.errors.length > 0) throw new Error(`ours: ${r.errors.length} read errors, first: ${r.errors[0]}`);
   return { files: r.files, bytes: r.bytes };
 }
@@ -273,6 +273,7 @@ async function main(): Promise<number> {
         }
         await fillWarm('ours', measure, last);
         record(measure, 'ours.warm.main', await timed('ours.warm.main', () => oursMain(sys, mounts, buf)));
+        for (const w of [1, 2]) record(measure, `ours.view.${w}w`, await timed(`ours.view.${w}w`, () => oursPool(pools.get(w)!, mounts, o.chunk, true)));
       },
       share: async (measure, last) => {
         await fillWarm('share', measure, last);

@@ -10,11 +10,13 @@
 //          file changed), mounted without and with inode_share: what sharing costs when it saves nothing.
 // cold: nothing of the data cached anywhere (our cache dropped and the image files evicted from the
 // kernel's cache; the tree's files evicted; the loop mount remounted with the images evicted);
+// view: warm, but zero-copy — pinned views of the cached frames handed out and released (System.view),
+// the bytes not copied (what an mmap of the file gives a reader);
 // fill: the file system's cache empty while the image file is in the kernel's cache (our dropCaches;
 // a loop remount) — the cost of filling a cache when the device is fast; warm: everything cached.
 
 export type Family = 'ours' | 'tree' | 'loop' | 'mem' | 'share' | 'disjoint' | 'disjoint-share';
-export type CacheState = 'cold' | 'fill' | 'warm';
+export type CacheState = 'cold' | 'fill' | 'warm' | 'view';
 
 export interface ScenarioSpec {
   readonly id: string;
@@ -46,6 +48,7 @@ export const SCENARIOS: readonly ScenarioSpec[] = [
   spec('ours', 'cold', 1), spec('ours', 'cold', 2),
   spec('ours', 'fill', 1), spec('ours', 'fill', 2),
   spec('ours', 'warm', 1), spec('ours', 'warm', 2), spec('ours', 'warm', 'main'),
+  spec('ours', 'view', 1), spec('ours', 'view', 2),
   spec('tree', 'cold', 1), spec('tree', 'cold', 2),
   spec('tree', 'warm', 1), spec('tree', 'warm', 2), spec('tree', 'warm', 'main'),
   spec('loop', 'cold', 1), spec('loop', 'cold', 2),
@@ -96,6 +99,8 @@ export const RATIOS: readonly RatioSpec[] = [
   r('disjoint-share.warm.2w', 'disjoint.warm.2w', 'nothing in common: shared warm vs unshared, 2 workers', 0.95),
   r('disjoint-share.fill.1w', 'disjoint.fill.1w', 'nothing in common: shared fill vs unshared, 1 worker', 0.95),
   r('disjoint-share.fill.2w', 'disjoint.fill.2w', 'nothing in common: shared fill vs unshared, 2 workers', 0.95),
+  r('ours.view.1w', 'tree.warm.1t', 'zero-copy views vs kernel warm read (tree), 1 thread'),
+  r('ours.view.2w', 'tree.warm.2t', 'zero-copy views vs kernel warm read (tree), 2 threads'),
   r('ours.cold.2w', 'ours.cold.1w', 'ours cold, 2 workers / 1'),
   r('ours.warm.1w', 'ours.warm.main', 'ours warm, pool (1 worker) / in-process'),
   r('tree.cold.2t', 'tree.cold.1t', 'kernel cold (tree), 2 threads / 1'),

@@ -23,6 +23,8 @@ export interface ReadClaimedTask {
   readonly paths: readonly string[];
   readonly counter: SharedArrayBuffer;
   readonly chunk?: number;
+  /** Zero-copy: take pinned views of each chunk (System.view) and release them, copying nothing. */
+  readonly view?: boolean;
 }
 
 /** Read (or only populate, with readahead) byte ranges. */

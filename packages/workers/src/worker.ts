@@ -57,7 +57,12 @@ function readClaimed(t: ReadClaimedTask): ReaderResult {
     try {
       file = sys.open(t.mounts[i], t.paths[i]);
       for (let pos = 0; pos < file.size; ) {
-        const n = sys.read(file, pos, chunk, b, 0);
+        let n: number;
+        if (t.view) {
+          const v = sys.view(file, pos, chunk);
+          n = v.bytes;
+          v.release();
+        } else n = sys.read(file, pos, chunk, b, 0);
         if (n === 0) break;
         pos += n;
         bytes += n;

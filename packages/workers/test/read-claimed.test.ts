@@ -41,6 +41,12 @@ test('readClaimed over two mounts with 2 workers: each file once, every byte, on
     const again = await pool.readClaimed(sets);
     t.is(again.bytes, bytes);
     t.is(sys.stats().counters.DEVICE_PAGES, pages, 'the warm run read nothing from the device');
+    // Zero-copy: the same bytes handed out as pinned views, all released.
+    const viewed = await pool.readClaimed(sets, { view: true });
+    t.deepEqual(viewed.errors, []);
+    t.is(viewed.bytes, bytes);
+    sys.dropCaches();
+    t.is(sys.stats().framesUsed, 0, 'every view released');
   } finally {
     await pool.destroy();
     sys.detach();
