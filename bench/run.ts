@@ -71,13 +71,17 @@ async function oursPool(pool: ReaderPool, mounts: readonly MountedImage[], chunk
   return { files: r.files, bytes: r.bytes };
 }
 
-function mountSet(sys: System, images: readonly string[], copies: number, share: boolean): MountSet {
+/** The set mounted, or (sharing asked for an image without fingerprints) why not; nothing stays mounted then. */
+function mountSet(sys: System, images: readonly string[], copies: number, share: boolean): MountSet | string {
   const mounts: MountedImage[] = [];
   for (let c = 0; c < copies; c++) {
     for (const image of images) {
       const r = sys.mount(image, share ? { inodeShare: true, domainId: `c${c}` } : {});
-      if (share && !r.shareActive) throw new Error(`${image}: inode_share requested but not active (${r.warning ?? 'no fingerprints'})`);
       mounts.push({ image, mount: r.mount, paths: sys.listFiles(r.mount).map((f) => f.path) });
+      if (share && !r.shareActive) {
+        for (const m of mounts) sys.unmount(m.mount);
+        return `${image}: inode_share not active (${r.warning ?? 'no fingerprints'})`;
+      }
     }
   }
   return { mounts, share };
@@ -139,8 +143,9 @@ async function main(): Promise<number> {
   const poolMiB = Math.ceil((imageBytes * copies * 1.25) / MiB) + 64;
   const sys = System.create({ poolMiB, inodeSlots: 65536 * 4, mountSlots: Math.min(1024, 4 * copies * data.images.length + 8) });
   const sets = new Map<Family, MountSet>();
-  sets.set('ours', mountSet(sys, data.images, copies, false));
-  const mounts = sets.get('ours')!.mounts;
+  const oursSet = mountSet(sys, data.images, copies, false) as MountSet;
+  sets.set('ours', oursSet);
+  const mounts = oursSet.mounts;
   const want: Count = { files: 0, bytes: 0 };
   for (const m of mounts) for (const f of sys.listFiles(m.mount)) { want.files++; want.bytes += f.size; }
   const base = mounts.slice(0, data.images.length);
@@ -166,13 +171,16 @@ async function main(): Promise<number> {
   // Sharing: the same images with inode_share; and images with nothing in common (every file of each
   // tree changed by one byte), without and with it.
   const shareSet = mountSet(sys, data.images, copies, true);
-  sets.set('share', shareSet);
+  if (typeof shareSet === 'string') skipped.set('share', shareSet);
+  else sets.set('share', shareSet);
   let disjointImages: string[] | undefined;
   if (data.sources) {
     const trees = data.sources.map((src, i) => derivedTree(src, 1 + i, 1.0));
     disjointImages = (await prepareInputs(trees, { onBuild: (input, image) => log(`building ${image} from ${input}`) })).map((p) => p.image);
-    sets.set('disjoint', mountSet(sys, disjointImages, copies, false));
-    sets.set('disjoint-share', mountSet(sys, disjointImages, copies, true));
+    sets.set('disjoint', mountSet(sys, disjointImages, copies, false) as MountSet);
+    const ds = mountSet(sys, disjointImages, copies, true);
+    if (typeof ds === 'string') skipped.set('disjoint-share', ds);
+    else sets.set('disjoint-share', ds);
   } else {
     skipped.set('disjoint', 'no source trees (--images given) to derive images with nothing in common from');
     skipped.set('disjoint-share', skipped.get('disjoint')!);
