@@ -3,6 +3,7 @@
 // worker — has exactly one Kernel per arena. Nothing here is shared; everything shared is in `a`.
 import type { Arena } from './mm/arena.ts';
 import type { InodeOps } from './vfs/inode.ts';
+import type { AddressSpaceOps } from './vfs/file.ts';
 import type { ErofsSb } from './fs/erofs/super.ts';
 import { newMappingOut, type MappingOut } from './erofs/data.ts';
 
@@ -22,6 +23,8 @@ export class Kernel {
   readonly a: Arena;
   /** Filesystem inode callbacks (fs/erofs/inode.ts), bound to this kernel. */
   ops!: InodeOps;
+  /** The filesystem's address_space_operations (fs/erofs/data.ts). */
+  aops!: AddressSpaceOps;
   /** Per-mount private state: parsed image and fd, by mount slot. */
   readonly sbs: (ErofsSb | undefined)[] = [];
   /** Scratch for readahead batches (frame numbers). */

@@ -22,6 +22,7 @@ import { constants as bufferConstants } from 'node:buffer';
 import type { OpenFile } from './vfs/file.ts';
 import { erofsSb, erofsSbRelease, erofsSbReleaseAll, erofsCheckImage } from './fs/erofs/super.ts';
 import { erofsInodeOps } from './fs/erofs/inode.ts';
+import { erofsAops } from './fs/erofs/data.ts';
 import { ishareOf, policyCode, type RealInodePolicy } from './fs/erofs/ishare.ts';
 import { ErofsError } from './erofs/errors.ts';
 import { DEFAULT_FINGERPRINT_XATTR } from './erofs/format.ts';
@@ -96,6 +97,7 @@ export class System {
     this.arena = arena;
     this.kernel = new Kernel(arena, threadId);
     this.kernel.ops = erofsInodeOps(this.kernel);
+    this.kernel.aops = erofsAops;
     hooksAttach(arena, threadId);
     setCountAcquisitions(arena.countLockAcquisitions);
   }

@@ -12,7 +12,6 @@ import {
 import { findGetPage, tryGetPageAt, addToPageCache, pageCached } from './pagecache.ts';
 import { allocPage } from './reclaim.ts';
 import type { OpenFile } from './file.ts';
-import { erofsReadahead, erofsReadFolio } from '../fs/erofs/data.ts';
 import { ErofsError } from '../erofs/errors.ts';
 import { POINT, hooksOn, point } from '../debug/hooks.ts';
 
@@ -86,7 +85,7 @@ export function doPageCacheRa(k: Kernel, file: OpenFile, index: number, nr: numb
     if (n > 0) {
       ctrAdd(a.i32, CTR.RA_INFLIGHT, n);
       try {
-        erofsReadahead(k, file, i, n);
+        k.aops.readahead(k, file, i, n);
       } finally {
         ctrAdd(a.i32, CTR.RA_INFLIGHT, -n);
       }
@@ -208,7 +207,7 @@ export function filemapRead(k: Kernel, file: OpenFile, pos: number, dst: Uint8Ar
           unlockPage(a, f);
         } else {
           try {
-            erofsReadFolio(k, file, f, index);
+            k.aops.readFolio(k, file, f, index);
           } catch (e) {
             putPage(a, f);
             throw e;

@@ -16,7 +16,7 @@ import { MAP_HOLE, MAP_INLINE, MAP_MAPPED } from '../../erofs/data.ts';
 import { erofsSb } from './super.ts';
 import { realInode, readBegin, readEnd } from './ishare.ts';
 import { BUG, POINT, bugOn, hooksOn, point, InvariantViolation } from '../../debug/hooks.ts';
-import type { OpenFile } from '../../vfs/file.ts';
+import type { OpenFile, AddressSpaceOps } from '../../vfs/file.ts';
 
 const REALINODE_RETRIES = 50;
 const napWord = new Int32Array(new SharedArrayBuffer(4));
@@ -311,3 +311,6 @@ export function erofsReadFolio(k: Kernel, file: OpenFile, f: number, index: numb
   }
 }
 
+
+/** EROFS's address_space_operations for the generic read path. */
+export const erofsAops: AddressSpaceOps = { readahead: erofsReadahead, readFolio: erofsReadFolio };
