@@ -44,6 +44,28 @@ export function treeCopies(src: string, n: number): string[] {
   return out;
 }
 
+/**
+ * `n` copies of each image file (copy 0: the images themselves), as copiesOf[c][i]: a cold pass over
+ * several copies must find every copy's bytes on the disk, not the first copy's in the kernel's cache.
+ * Image names carry their content key, so a copy of the same name is the same image.
+ */
+export function imageCopies(images: readonly string[], n: number): string[][] {
+  const out: string[][] = [[...images]];
+  for (let c = 1; c < n; c++) {
+    out.push(images.map((img) => {
+      const dst = join(benchCacheDir(), 'copies', `${basename(img, '.img')}.${c}.img`);
+      if (!existsSync(dst)) {
+        mkdirSync(dirname(dst), { recursive: true });
+        const tmp = `${dst}.tmp-${process.pid}`;
+        cpSync(img, tmp);
+        renameSync(tmp, dst);
+      }
+      return dst;
+    }));
+  }
+  return out;
+}
+
 /** 32-bit hash of (seed, path): decides, reproducibly, whether and where a file changes. */
 function h32(seed: number, s: string, salt: string): number {
   return createHash('sha256').update(`${seed}\0${salt}\0${s}`).digest().readUInt32LE(0);

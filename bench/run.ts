@@ -10,7 +10,7 @@ import { ReaderPool } from '../packages/workers/src/index.ts';
 import { prepareInputs } from '../packages/cli/src/image-cache.ts';
 import { bundledSourceDirs } from '../packages/cli/src/bundled.ts';
 import { parseBenchArgs, BenchUsageError, USAGE, DEFAULT_PASS_MIB, type BenchOptions } from './args.ts';
-import { treeCopies, derivedTree } from './derive.ts';
+import { treeCopies, derivedTree, imageCopies } from './derive.ts';
 import { runScale } from './scale.ts';
 import { detectEvictor, type Evictor } from './evict.ts';
 import { LoopMounts } from './loop.ts';
@@ -72,10 +72,10 @@ async function oursPool(pool: ReaderPool, mounts: readonly MountedImage[], chunk
 }
 
 /** The set mounted, or (sharing asked for an image without fingerprints) why not; nothing stays mounted then. */
-function mountSet(sys: System, images: readonly string[], copies: number, share: boolean): MountSet | string {
+function mountSet(sys: System, byCopy: readonly (readonly string[])[], share: boolean): MountSet | string {
   const mounts: MountedImage[] = [];
-  for (let c = 0; c < copies; c++) {
-    for (const image of images) {
+  for (let c = 0; c < byCopy.length; c++) {
+    for (const image of byCopy[c]) {
       const r = sys.mount(image, share ? { inodeShare: true, domainId: `c${c}` } : {});
       mounts.push({ image, mount: r.mount, paths: sys.listFiles(r.mount).map((f) => f.path) });
       if (share && !r.shareActive) {
@@ -143,7 +143,11 @@ async function main(): Promise<number> {
   const poolMiB = Math.ceil((imageBytes * copies * 1.25) / MiB) + 64;
   const sys = System.create({ poolMiB, inodeSlots: 65536 * 4, mountSlots: Math.min(1024, 4 * copies * data.images.length + 8) });
   const sets = new Map<Family, MountSet>();
-  const oursSet = mountSet(sys, data.images, copies, false) as MountSet;
+  // Each copy of the data reads its own image files (copies of the images), as each copy of the trees
+  // is its own files: nothing of a copy is in the kernel's cache because another copy was read.
+  const imagesByCopy = imageCopies(data.images, copies);
+  const allImages = imagesByCopy.flat();
+  const oursSet = mountSet(sys, imagesByCopy, false) as MountSet;
   sets.set('ours', oursSet);
   const mounts = oursSet.mounts;
   const want: Count = { files: 0, bytes: 0 };
@@ -170,15 +174,16 @@ async function main(): Promise<number> {
 
   // Sharing: the same images with inode_share; and images with nothing in common (every file of each
   // tree changed by one byte), without and with it.
-  const shareSet = mountSet(sys, data.images, copies, true);
+  const shareSet = mountSet(sys, imagesByCopy, true);
   if (typeof shareSet === 'string') skipped.set('share', shareSet);
   else sets.set('share', shareSet);
   let disjointImages: string[] | undefined;
   if (data.sources) {
     const trees = data.sources.map((src, i) => derivedTree(src, 1 + i, 1.0));
     disjointImages = (await prepareInputs(trees, { onBuild: (input, image) => log(`building ${image} from ${input}`) })).map((p) => p.image);
-    sets.set('disjoint', mountSet(sys, disjointImages, copies, false) as MountSet);
-    const ds = mountSet(sys, disjointImages, copies, true);
+    const disjointByCopy = imageCopies(disjointImages, copies);
+    sets.set('disjoint', mountSet(sys, disjointByCopy, false) as MountSet);
+    const ds = mountSet(sys, disjointByCopy, true);
     if (typeof ds === 'string') skipped.set('disjoint-share', ds);
     else sets.set('disjoint-share', ds);
   } else {
@@ -244,7 +249,7 @@ async function main(): Promise<number> {
       check(what, c, want);
       return { ms, cpuMs: (cpu.user + cpu.system) / 1000, from, to };
     };
-    const evictImages = (): void => evictor!.evict(data.images);
+    const evictImages = (): void => evictor!.evict(allImages);
     // Touched once, so that the copies read memory, not fresh zero pages.
     const copySrc = new SharedArrayBuffer(want.bytes);
     Buffer.from(copySrc).fill(0x5a);
@@ -318,7 +323,7 @@ async function main(): Promise<number> {
             record(measure, `loop.cold.${t}t`, await timed(`loop.cold.${t}t`, () => kp.read(loopPaths, o.chunk)));
           }
           record(measure, `loop.warm.${t}t`, await timed(`loop.warm.${t}t`, () => kp.read(loopPaths, o.chunk)));
-          loop.remount(() => kernelMain(data.images, buf));
+          loop.remount(() => kernelMain(allImages, buf));
           record(measure, `loop.fill.${t}t`, await timed(`loop.fill.${t}t`, () => kp.read(loopPaths, o.chunk)));
         }
       },
