@@ -235,6 +235,28 @@ function readaheadGathered(k: Kernel, file: OpenFile, index0: number, n: number)
 }
 
 /**
+ * The planted EARLY_UPTODATE bug (stress harness only): page at a time, each published — uptodate and
+ * unlocked — before its data is read, so a concurrent reader can copy a page still being filled. Out of
+ * readaheadGathered so that the read path carries none of it. `gatheredDone` counts pages done.
+ */
+function readaheadEarlyUptodate(k: Kernel, file: OpenFile, index0: number, n: number): number {
+  const a = k.a;
+  const frames = k.raFrames;
+  gatheredDone = 0;
+  for (let i = 0; i < n; i++) {
+    const f = frames[i];
+    setPageFlag(a, f, PG_UPTODATE);
+    unlockPage(a, f);
+    fillPage(k, file, f, index0 + i);
+    ctrInc(a.i32, CTR.DEVICE_PAGES);
+    lruAdd(a, f);
+    putPage(a, f);
+    gatheredDone = i + 1;
+  }
+  return n;
+}
+
+/**
  * erofs_readahead: fill `n` locked, page-cache-indexed frames k.raFrames[0..n) holding consecutive
  * pages from `index0`. Each page ends uptodate (or with PG_ERROR), unlocked, on the LRU, and the
  * caller's allocation reference dropped. Throws the first error after releasing every page.
@@ -248,29 +270,12 @@ export function erofsReadahead(k: Kernel, file: OpenFile, index0: number, n: num
   let err: unknown;
   let i = 0;
   try {
-    // The stress harness exercises this same gathered path; only the planted EARLY_UPTODATE bug needs
-    // the page-at-a-time loop below (it publishes each page before reading it).
-    if (!bugOn(BUG.EARLY_UPTODATE)) {
-      i = readaheadGathered(k, file, index0, n);
-    } else for (; i < n; i++) {
-      const f = frames[i];
-      if (bugOn(BUG.EARLY_UPTODATE)) {
-        setPageFlag(a, f, PG_UPTODATE);
-        unlockPage(a, f);
-        fillPage(k, file, f, index0 + i);
-      } else {
-        fillPage(k, file, f, index0 + i);
-        if (hooksOn) point(POINT.BEFORE_PAGE_UNLOCK);
-        setPageFlag(a, f, PG_UPTODATE);
-        unlockPage(a, f);
-      }
-      ctrInc(a.i32, CTR.DEVICE_PAGES);
-      lruAdd(a, f);
-      putPage(a, f);
-    }
+    // The stress harness exercises this same gathered path; only the planted EARLY_UPTODATE bug reads
+    // page at a time, in its own function.
+    i = bugOn(BUG.EARLY_UPTODATE) ? readaheadEarlyUptodate(k, file, index0, n) : readaheadGathered(k, file, index0, n);
   } catch (e) {
     err = e;
-    if (!bugOn(BUG.EARLY_UPTODATE)) i = gatheredDone;
+    i = gatheredDone;
   } finally {
     iomapEnd(k);
     if (shared) readEnd(a, file.inode, file.mapping);
