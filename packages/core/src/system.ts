@@ -3,19 +3,19 @@
 // shared state: mounts, inodes, shared inodes, page cache, counters.
 import { resolve as resolvePath } from 'node:path';
 import { Arena, PAGE_SIZE, type ArenaConfig, type ArenaHandle } from './mm/arena.ts';
-import { pagePoolInit, framesFree, framesUsed, lruCount } from './mm/pagepool.ts';
+import { pagePoolInit, pagePoolRegions, framesFree, framesUsed, lruCount } from './mm/pagepool.ts';
 import { readCounters, resetEventCounters, ctrReadSigned, CTR, type CounterName } from './mm/counters.ts';
 import { readLockStats, resetLockStats, setCountAcquisitions, type LockClassStats } from './mm/lockstat.ts';
 import { Kernel } from './kernel.ts';
 import {
   inodeTableInit, iget, iput, ihold, tryEvict, pruneIcache, forEachInode, inodeMount, inodeCount,
-  inodeOpenAdd, inodesInUse, inodeLruCount, I_DEDUP,
+  inodeOpenAdd, inodesInUse, inodeLruCount, inodeRegions, I_DEDUP,
 } from './vfs/inode.ts';
-import { pageCacheInit } from './vfs/pagecache.ts';
+import { pageCacheInit, pageCacheRegions } from './vfs/pagecache.ts';
 import { shrinkPageLru } from './vfs/reclaim.ts';
 import {
   mountAlloc, mountFree, mountSetDying, mountState, mountOpenAdd, mountOpenCount, mountParams,
-  mountDeviceStats, resetMountDeviceStats, MS_ACTIVE, type MountParams, type MountDeviceStats,
+  mountDeviceStats, resetMountDeviceStats, mountRegions, MS_ACTIVE, type MountParams, type MountDeviceStats,
 } from './vfs/mount.ts';
 import { filemapRead, filemapPin, filemapUnpin, readaheadRange, MAX_FILE_BYTES } from './vfs/filemap.ts';
 import { constants as bufferConstants } from 'node:buffer';
@@ -106,7 +106,8 @@ export class System {
   static create(cfg: SystemConfig = {}): System {
     const poolBytes = cfg.poolBytes ?? Math.floor((cfg.poolMiB ?? 256) * 1024 * 1024);
     const arenaCfg: ArenaConfig = { poolBytes, inodeSlots: cfg.inodeSlots ?? 65536, mountSlots: cfg.mountSlots ?? 64 };
-    const a = Arena.create(arenaCfg);
+    // Each structure sizes its own sections of the arena.
+    const a = Arena.create(arenaCfg, (c) => ({ ...pagePoolRegions(c), ...pageCacheRegions(c), ...inodeRegions(c), ...mountRegions(c) }));
     pagePoolInit(a);
     pageCacheInit(a);
     inodeTableInit(a);

@@ -6,7 +6,7 @@
 // Refcount rule (as the kernel's): the page cache holds one reference while a frame is indexed; each
 // reader that found the frame holds one more until put_page. A frame returns to the free list when the
 // count drops to zero, which can only happen once it has left the page cache.
-import type { Arena } from './arena.ts';
+import type { Arena, ArenaCounts } from './arena.ts';
 import { spinLock, spinUnlock } from './spinlock.ts';
 import { LOCK_CLASS } from './lockstat.ts';
 import { listSpec, listAdd, listDel, listLast, listInitHead, linkInit, NIL, type ListSpec } from './list.ts';
@@ -44,6 +44,11 @@ const FREE_TOP = 1;
 const FREE_COUNT = 2;
 const FREE_USED = 3;
 export const FREE_HEAD_WORDS = 4;
+
+/** The page pool's arena sections: frame descriptors, the LRU head, the free-list head. */
+export function pagePoolRegions(c: ArenaCounts): { frames: number; lru: number; free: number } {
+  return { frames: c.nframes * FRAME_WORDS, lru: LRU_HEAD_WORDS, free: FREE_HEAD_WORDS };
+}
 
 /** Link specs over the frame table, built once per arena (no allocation on the hot path). */
 export interface FrameSpecs {

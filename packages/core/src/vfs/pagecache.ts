@@ -10,7 +10,7 @@
 // whole walk. Insertion writes the new frame's fields before the store that links it, so it needs no
 // increment: a reader sees the page or misses it. Anything doubtful — odd or changed sequence, a walk
 // longer than any honest chain, not found — goes to the locked lookup, which is authoritative.
-import type { Arena } from '../mm/arena.ts';
+import type { Arena, ArenaCounts } from '../mm/arena.ts';
 import { spinLock, spinUnlock } from '../mm/spinlock.ts';
 import { LOCK_CLASS } from '../mm/lockstat.ts';
 import { listAdd, listDel, listFirst, NIL } from '../mm/list.ts';
@@ -26,6 +26,11 @@ const B_HEAD = 1;
 const B_SEQ = 2;
 /** Chain steps a lockless walk takes before it suspects it wandered off a changing chain. */
 const WALK_LIMIT = 64;
+
+/** The page index's arena section: its hash buckets. */
+export function pageCacheRegions(c: ArenaCounts): { pageBuckets: number } {
+  return { pageBuckets: c.npageBuckets * PAGE_BUCKET_WORDS };
+}
 
 function bucketOf(a: Arena, mapping: number, index: number): number {
   const h = Math.imul(mapping + 1, 0x9e3779b1) ^ Math.imul(index, 0x85ebca77);
