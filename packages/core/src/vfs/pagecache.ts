@@ -59,8 +59,9 @@ function lookupLocked(a: Arena, b: number, mapping: number, index: number): numb
 }
 
 /**
- * The lockless walk: the frame caching (mapping, index) in bucket b's chain if the walk saw a chain that
- * held still (sequence `seq`, even), else NIL. No lock, no write.
+ * The lockless walk: the frame that looked like (mapping, index) in bucket b's chain, or NIL. No lock, no
+ * write; what it returns means something only if the bucket's sequence did not move meanwhile (the
+ * caller checks), and the walk is bounded since a chain changing under it may lead anywhere.
  */
 function lookupRcu(i32: Int32Array, frames: number, b: number, mapping: number, index: number): number {
   let f = i32[b + B_HEAD];
