@@ -112,8 +112,9 @@ function syncReadahead(k: Kernel, file: OpenFile, index: number, reqPages: numbe
 
 // The hit path's batch (filemap_get_pages): pages found uptodate are pinned and their bytes gathered
 // into one run while their frames lie back to back in one chunk (the free list hands out runs of
-// adjacent frames, see mm/pagepool.ts), then copied with one copy and released. Module state, not
-// per call: the read path allocates nothing. filemapRead does not re-enter itself.
+// adjacent frames: readahead sorts a run's frames), then copied with one copy and released. Module
+// state, not per call: nothing is allocated per page (one view object per run: see flushRun).
+// filemapRead does not re-enter itself.
 const PIN_MAX = 256;
 const pinned = new Int32Array(PIN_MAX);
 let npinned = 0;
