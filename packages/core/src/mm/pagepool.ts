@@ -38,16 +38,22 @@ export const LRU_LOCK = 0;
 export const LRU_HEAD = 1;
 export const LRU_COUNT = 3;
 export const LRU_HEAD_WORDS = 4;
-// Free list head: lock, top, free count, used count.
+// Free frames: lock, next-fit cursor, free count, used count, then a bitmap (bit set = frame free).
+// Allocation takes the next free frames at or after the cursor in address order, so a run of pages
+// gets a run of adjacent frames whenever free frames lie side by side — after drop-caches, all of
+// them — whatever order reclaim freed them in (a free stack handed them back scrambled: referenced
+// pages get a second pass on the LRU, so reclaim frees in no file order). Adjacent frames are read
+// with one iovec and copied with one copy.
 const FREE_LOCK = 0;
-const FREE_TOP = 1;
+const FREE_CURSOR = 1;
 const FREE_COUNT = 2;
 const FREE_USED = 3;
+const FREE_MAP = 4;
 export const FREE_HEAD_WORDS = 4;
 
 /** The page pool's arena sections: frame descriptors, the LRU head, the free-list head. */
 export function pagePoolRegions(c: ArenaCounts): { frames: number; lru: number; free: number } {
-  return { frames: c.nframes * FRAME_WORDS, lru: LRU_HEAD_WORDS, free: FREE_HEAD_WORDS };
+  return { frames: c.nframes * FRAME_WORDS, lru: LRU_HEAD_WORDS, free: FREE_HEAD_WORDS + ((c.nframes + 31) >>> 5) };
 }
 
 /** Link specs over the frame table, built once per arena (no allocation on the hot path). */
@@ -81,10 +87,13 @@ export function pagePoolInit(a: Arena): void {
     i32[r + F_INDEX] = 0;
     linkInit(i32, specs.lru, f);
     linkInit(i32, specs.map, f);
-    i32[r + F_HASH_NEXT] = f + 1 < a.nframes ? f + 1 : NIL;
+    i32[r + F_HASH_NEXT] = NIL;
   }
+  const words = (a.nframes + 31) >>> 5;
+  for (let w = 0; w < words; w++) i32[a.free + FREE_MAP + w] = -1;
+  if (a.nframes & 31) i32[a.free + FREE_MAP + words - 1] = (1 << (a.nframes & 31)) - 1;
   i32[a.free + FREE_LOCK] = 0;
-  i32[a.free + FREE_TOP] = 0;
+  i32[a.free + FREE_CURSOR] = 0;
   i32[a.free + FREE_COUNT] = a.nframes;
   i32[a.free + FREE_USED] = 0;
   i32[a.lru + LRU_LOCK] = 0;
@@ -99,21 +108,40 @@ export function pagePoolInit(a: Arena): void {
 export function frameAlloc(a: Arena): number {
   const i32 = a.i32;
   spinLock(i32, a.free + FREE_LOCK, LOCK_CLASS.FREE);
-  const f = i32[a.free + FREE_TOP];
-  if (f === NIL || i32[a.free + FREE_USED] >= a.frameLimit) {
-    spinUnlock(i32, a.free + FREE_LOCK);
-    return NIL;
+  const f = i32[a.free + FREE_USED] >= a.frameLimit ? NIL : takeFreeLocked(a);
+  spinUnlock(i32, a.free + FREE_LOCK);
+  if (f !== NIL) initAllocated(i32, a.frames + f * FRAME_WORDS);
+  return f;
+}
+
+/** The next free frame at or after the cursor (wrapping), marked used; NIL if none. Free lock held. */
+function takeFreeLocked(a: Arena): number {
+  const i32 = a.i32;
+  if (i32[a.free + FREE_COUNT] === 0) return NIL;
+  const words = (a.nframes + 31) >>> 5;
+  const map = a.free + FREE_MAP;
+  let w = i32[a.free + FREE_CURSOR] >>> 5;
+  // Bits below the cursor in its word are skipped on the first visit, found on the wrap.
+  let bits = i32[map + w] & (-1 << (i32[a.free + FREE_CURSOR] & 31));
+  for (let n = 0; bits === 0 && n <= words; n++) {
+    w = w + 1 === words ? 0 : w + 1;
+    bits = i32[map + w];
   }
-  const r = a.frames + f * FRAME_WORDS;
-  i32[a.free + FREE_TOP] = i32[r + F_HASH_NEXT];
+  if (bits === 0) return NIL;
+  const bit = 31 - Math.clz32(bits & -bits);
+  i32[map + w] &= ~(1 << bit);
+  const f = (w << 5) + bit;
+  i32[a.free + FREE_CURSOR] = f + 1 < a.nframes ? f + 1 : 0;
   i32[a.free + FREE_COUNT]--;
   i32[a.free + FREE_USED]++;
-  spinUnlock(i32, a.free + FREE_LOCK);
+  return f;
+}
+
+function initAllocated(i32: Int32Array, r: number): void {
   i32[r + F_HASH_NEXT] = NIL;
   i32[r + F_MAPPING] = NIL;
   Atomics.store(i32, r + F_REF, 1);
   Atomics.store(i32, r + F_FLAGS, PG_LOCKED);
-  return f;
 }
 
 /**
@@ -125,22 +153,13 @@ export function frameAllocBatch(a: Arena, out: Int32Array, at: number, max: numb
   const limit = a.frameLimit;
   let n = 0;
   spinLock(i32, a.free + FREE_LOCK, LOCK_CLASS.FREE);
-  for (; n < max; n++) {
-    const f = i32[a.free + FREE_TOP];
-    if (f === NIL || i32[a.free + FREE_USED] >= limit) break;
-    i32[a.free + FREE_TOP] = i32[a.frames + f * FRAME_WORDS + F_HASH_NEXT];
-    i32[a.free + FREE_COUNT]--;
-    i32[a.free + FREE_USED]++;
+  for (; n < max && i32[a.free + FREE_USED] < limit; n++) {
+    const f = takeFreeLocked(a);
+    if (f === NIL) break;
     out[at + n] = f;
   }
   spinUnlock(i32, a.free + FREE_LOCK);
-  for (let x = at; x < at + n; x++) {
-    const r = a.frames + out[x] * FRAME_WORDS;
-    i32[r + F_HASH_NEXT] = NIL;
-    i32[r + F_MAPPING] = NIL;
-    Atomics.store(i32, r + F_REF, 1);
-    Atomics.store(i32, r + F_FLAGS, PG_LOCKED);
-  }
+  for (let x = at; x < at + n; x++) initAllocated(i32, a.frames + out[x] * FRAME_WORDS);
   return n;
 }
 
@@ -150,9 +169,9 @@ export function frameFree(a: Arena, f: number): void {
   const r = a.frames + f * FRAME_WORDS;
   Atomics.store(i32, r + F_FLAGS, PG_FREE);
   i32[r + F_MAPPING] = NIL;
+  i32[r + F_HASH_NEXT] = NIL;
   spinLock(i32, a.free + FREE_LOCK, LOCK_CLASS.FREE);
-  i32[r + F_HASH_NEXT] = i32[a.free + FREE_TOP];
-  i32[a.free + FREE_TOP] = f;
+  i32[a.free + FREE_MAP + (f >>> 5)] |= 1 << (f & 31);
   i32[a.free + FREE_COUNT]++;
   i32[a.free + FREE_USED]--;
   spinUnlock(i32, a.free + FREE_LOCK);

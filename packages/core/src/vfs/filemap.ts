@@ -25,9 +25,10 @@ export const RA_MAX_PAGES = 32; // 128 KiB, the kernel's default read_ahead_kb
  * page_cache_ra_unbounded: allocate, index and read the missing pages of [index, index + nr), in runs
  * of consecutive missing pages. Pages already cached are skipped. Returns pages read.
  *
- * A run's frames are all taken before any is indexed and given to its pages in ascending order: the
- * free list is a stack, so frames freed in a row come back in reverse, and sorted they are a run of
- * adjacent frames again — one device read (one iovec) fills it, and a warm read copies it at once.
+ * A run's frames are all taken before any is indexed and given to its pages in ascending order (the
+ * allocator hands out free frames in address order, but a run may wrap around the pool or mix in
+ * frames reclaim found): adjacent frames are filled by one device read (one iovec) and copied out by a
+ * warm read at once.
  */
 export function doPageCacheRa(k: Kernel, file: OpenFile, index: number, nr: number): number {
   const a = k.a;
@@ -111,8 +112,8 @@ function syncReadahead(k: Kernel, file: OpenFile, index: number, reqPages: numbe
 }
 
 // The hit path's batch (filemap_get_pages): pages found uptodate are pinned and their bytes gathered
-// into one run while their frames lie back to back in one chunk (the free list hands out runs of
-// adjacent frames: readahead sorts a run's frames), then copied with one copy and released. Module
+// into one run while their frames lie back to back in one chunk (the allocator hands out runs of
+// adjacent frames: mm/pagepool.ts), then copied with one copy and released. Module
 // state, not per call: nothing is allocated per page (one view object per run: see flushRun).
 // filemapRead does not re-enter itself.
 const PIN_MAX = 256;
