@@ -23,14 +23,28 @@ export interface BenchOptions {
   readonly evict: boolean;
   /** Bytes per read call, ours and Node's alike. */
   readonly chunk: number;
+  /**
+   * Each image mounted (and each tree copied) this many times, so that one pass reads enough for stable
+   * figures; undefined: enough copies for DEFAULT_PASS_MIB per pass (1 with --quick).
+   */
+  readonly copies?: number;
+  /** The --scale run instead of the throughput tables. */
+  readonly scale: boolean;
+  /** --scale: small files of the many-files run (default 10^6). */
+  readonly scaleFiles: number;
   /** Build the images compressed with upstream mkfs.erofs 1.9.3 -z<alg> (-Eztailpacking). */
   readonly compress?: string;
 }
 
 export const COMPRESS_ALGS = ['lz4', 'lz4hc', 'deflate', 'zstd'] as const;
 
+/** A pass reads at least this much by default: a warm pass then takes ≥ 100 ms at the kernel's speed. */
+export const DEFAULT_PASS_MIB = 480;
+
 export const USAGE = `usage: pnpm bench [--reps N] [--passes K] [--quick] [--source DIR,DIR | --images A.img,B.img]
-                  [--platform OS/ARCH] [--out DIR] [--no-loop] [--no-evict] [--chunk BYTES] [--compress ALG]
+                  [--platform OS/ARCH] [--out DIR] [--no-loop] [--no-evict] [--chunk BYTES] [--copies N]
+                  [--compress ALG]
+       pnpm bench --scale [--reps N] [--scale-files N] [--out DIR]
 
 Read throughput of ishare's shared page cache (ReaderPool, 1 and 2 workers; cold, fill, warm) side by
 side with Node reading the same files through the kernel (the source trees and a loop mount of the
@@ -46,9 +60,16 @@ images), interleaved in one run. Default data: the bundled typescript-5.6.2 / 5.
   --no-loop       skip the kernel loop-mount figures
   --no-evict      skip every figure that needs the kernel's page cache dropped
   --chunk BYTES   bytes per read call (default 131072)
+  --copies N      mount each image (and copy each tree) N times, so a pass reads N times the data
+                  (default: enough for 480 MiB per pass; --quick: 1)
   --compress ALG  compressed images of the source trees (lz4, lz4hc, deflate or zstd), built by upstream
-                  mkfs.erofs 1.9.3 with -Eztailpacking: our compressed data path against the kernel's
-                  loop mount of the same images`;
+                  mkfs.erofs 1.9.3 with -Eztailpacking and fingerprints: our compressed data path against
+                  the kernel's loop mount of the same images (every family reads compressed images)
+
+--scale: N = 2, 5 and 10 versions of one tree (the bundled pair plus versions derived from it by
+changing a seeded 10% of the files), mounted with inode_share: page cache against the pages of
+distinct content, warm MiB/s, arena metadata per cached file; then --scale-files small files
+(default 1000000) in mounts of one arena, mounted and read (time and memory).`;
 
 export class BenchUsageError extends Error {}
 
@@ -85,6 +106,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
         'no-evict': { type: 'boolean', default: false },
         chunk: { type: 'string' },
         compress: { type: 'string' },
+        copies: { type: 'string' },
+        scale: { type: 'boolean', default: false },
+        'scale-files': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -102,6 +126,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
     throw new BenchUsageError(`--compress must be one of ${COMPRESS_ALGS.join(', ')}, not '${values.compress}'`);
   }
   if (values.compress !== undefined && values.images !== undefined) throw new BenchUsageError('--compress builds its images: give --source or nothing, not --images');
+  if (values.compress !== undefined && values.platform !== undefined) throw new BenchUsageError('--compress builds its images from directories; --platform applies to container images');
+  if (values.scale === true && (values.compress !== undefined || values.platform !== undefined)) {
+    throw new BenchUsageError('--scale reads uncompressed images of directory trees: --compress and --platform do not apply');
+  }
   return {
     reps: posInt('--reps', values.reps, quick ? 2 : 5, 1000),
     passes: posInt('--passes', values.passes, quick ? 1 : 3, 100),
@@ -114,5 +142,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
     evict: values['no-evict'] !== true,
     chunk: posInt('--chunk', values.chunk, 128 * 1024, 64 * 1024 * 1024),
     ...(values.compress !== undefined ? { compress: values.compress } : {}),
+    copies: values.copies !== undefined ? posInt('--copies', values.copies, 1, 64) : quick ? 1 : undefined,
+    scale: values.scale === true,
+    scaleFiles: posInt('--scale-files', values['scale-files'], 1_000_000, 4_000_000),
   };
 }

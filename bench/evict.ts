@@ -1,12 +1,12 @@
 // Making the kernel's page cache cold for a set of files. Preferred: drop exactly those files' pages
-// (posix_fadvise DONTNEED, reached through GNU dd's iflag=nocache since Node has no fadvise). It needs
+// (posix_fadvise DONTNEED, reached through python3's os.posix_fadvise — one process for thousands of files — or GNU dd's iflag=nocache, since Node has no fadvise). It needs
 // no privilege, leaves the rest of a shared machine's cache alone, and drops data only — the same thing
 // our own dropCaches() drops (neither side forgets its parsed metadata). Fallback: drop_caches as root.
 // Whichever is used is checked once with fincore, when fincore exists.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
-export type EvictMethod = 'fadvise (dd iflag=nocache)' | 'drop_caches (echo 1, root)';
+export type EvictMethod = 'fadvise (python3 os.posix_fadvise)' | 'fadvise (dd iflag=nocache)' | 'drop_caches (echo 1, root)';
 
 export interface Evictor {
   readonly method: EvictMethod;
@@ -21,6 +21,20 @@ function fadviseEvict(paths: readonly string[]): void {
   // One shell for the whole list: a spawn per file from Node would cost more than the reads.
   for (let i = 0; i < paths.length; i += 500) {
     const r = spawnSync('bash', ['-c', DD_LOOP, 'evict', ...paths.slice(i, i + 500)], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`cache eviction failed: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`);
+  }
+}
+
+// The same fadvise from one python3 for the whole list: a dd per file cost seconds for the thousands of
+// files of the copied trees, and more on a loaded machine.
+const PY_EVICT = 'import os,sys\nfor p in sys.argv[1:]:\n fd=os.open(p,os.O_RDONLY)\n try: os.posix_fadvise(fd,0,0,os.POSIX_FADV_DONTNEED)\n finally: os.close(fd)\n';
+
+// The system's interpreter when there is one (a pyenv shim in PATH adds a shell script per spawn).
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+
+function pythonEvict(paths: readonly string[]): void {
+  for (let i = 0; i < paths.length; i += 2000) {
+    const r = spawnSync(PYTHON, ['-c', PY_EVICT, ...paths.slice(i, i + 2000)], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`cache eviction failed: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`);
   }
 }
@@ -51,6 +65,13 @@ function check(method: EvictMethod, probe: string, evict: (p: readonly string[])
 /** An evictor that works here, or the reason none does. `probe`: a file of at least a few pages. */
 export function detectEvictor(probe: string): { evictor?: Evictor; reason?: string } {
   const reasons: string[] = [];
+  try {
+    const c = check('fadvise (python3 os.posix_fadvise)', probe, pythonEvict);
+    if (c.ok) return { evictor: { method: 'fadvise (python3 os.posix_fadvise)', verified: c.verified, evict: pythonEvict } };
+    reasons.push(`python3 fadvise left the probe cached (${c.verified})`);
+  } catch (e) {
+    reasons.push(`python3 fadvise: ${(e as Error).message.split('\n')[0]}`);
+  }
   try {
     const c = check('fadvise (dd iflag=nocache)', probe, fadviseEvict);
     if (c.ok) return { evictor: { method: 'fadvise (dd iflag=nocache)', verified: c.verified, evict: fadviseEvict } };

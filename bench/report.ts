@@ -45,7 +45,8 @@ export function ratioTable(rs: readonly RatioResult[]): string {
   });
   const x = (v: number | null): string => (v === null ? '—' : `${v.toFixed(2)}×`);
   for (const r of rs) t.push([r.id, r.label, x(r.value), r.target === null ? '' : `≥ ${r.target}×`, r.verdict, x(r.cpuValue)]);
-  return t.toString();
+  const misses = rs.filter((r) => r.verdict === 'MISS' && r.limit);
+  return t.toString() + (misses.length ? `\n\nwhat limits each MISS (measured in this run):\n${misses.map((r) => `  ${r.id}: ${r.limit}`).join('\n')}` : '');
 }
 
 /** Write <dir>/<ISO time>.json and <dir>/latest.json; returns the timestamped path. */

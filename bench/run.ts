@@ -13,7 +13,10 @@ import { upstreamTool } from '../test/helpers/erofs-utils.ts';
 import { ReaderPool } from '../packages/workers/src/index.ts';
 import { prepareInputs } from '../packages/cli/src/image-cache.ts';
 import { bundledSourceDirs } from '../packages/cli/src/bundled.ts';
-import { parseBenchArgs, BenchUsageError, USAGE, REPO_ROOT, type BenchOptions } from './args.ts';
+import { UsageError } from '../packages/cli/src/errors.ts';
+import { parseBenchArgs, BenchUsageError, USAGE, DEFAULT_PASS_MIB, type BenchOptions } from './args.ts';
+import { treeCopies, derivedTree, imageCopies, benchCacheDir } from './derive.ts';
+import { runScale } from './scale.ts';
 import { detectEvictor, type Evictor } from './evict.ts';
 import { LoopMounts } from './loop.ts';
 import { KernelReaderPool } from './kernel-pool.ts';
@@ -30,6 +33,14 @@ interface Dataset {
   readonly sources?: string[];
   /** Why there are no tree figures. */
   readonly noTrees?: string;
+}
+
+type MountMode = 'none' | 'share' | 'verify';
+
+/** The images a family mounts, each `copies` times (see mountSet for the domains). */
+interface MountSet {
+  readonly mounts: MountedImage[];
+  readonly mode: MountMode;
 }
 
 interface MountedImage {
@@ -63,36 +74,75 @@ function treeKey(src: string): string {
   return h.digest('hex');
 }
 
-/** Compressed images of `sources` by upstream mkfs.erofs (cached under $ISHARE_CACHE or .cache, bench-z/). */
+/** mkfs.erofs arguments besides -z<alg>; part of each cached image's key, so a change rebuilds. */
+const Z_ARGS = ['-T0', '-Eztailpacking', '--xattr-inode-digest'];
+
+/**
+ * Compressed images of the trees `sources` by upstream mkfs.erofs (cached under .cache/bench/z), with
+ * fingerprints, so that the sharing families can mount them with inode_share as they do our images.
+ */
 function compressedImages(sources: readonly string[], alg: string): string[] {
-  const dir = join(process.env.ISHARE_CACHE ?? join(REPO_ROOT, '.cache'), 'bench-z');
+  const dir = join(benchCacheDir(), 'z');
   mkdirSync(dir, { recursive: true });
   const mkfsErofs = upstreamTool('mkfs.erofs');
   return sources.map((src) => {
-    const key = createHash('sha256').update(`${alg}\0${src}\0${treeKey(src)}`).digest('hex').slice(0, 16);
+    const key = createHash('sha256').update(`${alg}\0${Z_ARGS.join(' ')}\0${src}\0${treeKey(src)}`).digest('hex').slice(0, 16);
     const image = join(dir, `${alg}-${key}.img`);
     if (!existsSync(image)) {
-      log(`building ${image} from ${src} (mkfs.erofs -z${alg} -Eztailpacking)`);
-      execFileSync(mkfsErofs, ['-T0', `-z${alg}`, '-Eztailpacking', `${image}.tmp`, src], { stdio: ['ignore', 'ignore', 'inherit'] });
-      renameSync(`${image}.tmp`, image);
+      log(`building ${image} from ${src} (mkfs.erofs -z${alg} ${Z_ARGS.join(' ')})`);
+      const tmp = `${image}.tmp-${process.pid}`;
+      execFileSync(mkfsErofs, [...Z_ARGS, `-z${alg}`, tmp, src], { stdio: ['ignore', 'ignore', 'inherit'] });
+      renameSync(tmp, image);
     }
     return image;
   });
 }
 
+/** Images of directory trees the way this run builds them: compressed with --compress, else ours through the image cache. */
+async function buildImages(trees: readonly string[], o: BenchOptions): Promise<string[]> {
+  if (o.compress) return compressedImages(trees, o.compress);
+  return (await prepareInputs([...trees], { onBuild: (input, image) => log(`building ${image} from ${input}`) })).map((p) => p.image);
+}
+
+const fileBytesOf = new Map<string, number>();
+
+/** Bytes of an image's regular files: what one pass over it reads (more than the image when compressed). */
+function imageFileBytes(img: string): number {
+  const known = fileBytesOf.get(img);
+  if (known !== undefined) return known;
+  let n = 0;
+  const im = ErofsImage.open(img);
+  try {
+    for (const { inode } of im.walk()) if (inode.type === 'file') n += inode.size;
+  } finally {
+    im.close();
+  }
+  fileBytesOf.set(img, n);
+  return n;
+}
+
 async function dataset(o: BenchOptions): Promise<Dataset> {
   if (o.images) return { label: o.images.join(', '), images: [...o.images] };
   const sources = o.sources ? [...o.sources] : bundledSourceDirs();
+  const named = o.sources ? sources.join(', ') : 'bundled typescript-5.6.2 + typescript-5.6.3';
   if (o.compress) {
-    const label = `${o.sources ? sources.join(', ') : 'bundled typescript-5.6.2 + typescript-5.6.3'}, compressed -z${o.compress}`;
-    return { label, images: compressedImages(sources, o.compress), sources };
+    // mkfs.erofs builds from directories only; anything else is the user's to fix.
+    for (const src of sources) {
+      let dir = false;
+      try {
+        dir = statSync(src).isDirectory();
+      } catch {
+        // not there: said below
+      }
+      if (!dir) throw new BenchUsageError(`--compress builds its images from directories: ${src} is not one`);
+    }
+    return { label: `${named}, compressed -z${o.compress}`, images: compressedImages(sources, o.compress), sources };
   }
   const prepared = await prepareInputs(sources, { ...(o.platform !== undefined ? { platform: o.platform } : {}), onBuild: (input, image) => log(`building ${image} from ${input}`) });
-  const label = o.sources ? sources.join(', ') : 'bundled typescript-5.6.2 + typescript-5.6.3';
   const images = prepared.map((p) => p.image);
   // Tar archives and container images have no tree on disk for Node to read.
-  if (prepared.some((p) => p.kind !== 'dir')) return { label, images, noTrees: 'a source is not a directory (a tar archive or a container image)' };
-  return { label, images, sources };
+  if (prepared.some((p) => p.kind !== 'dir')) return { label: named, images, noTrees: 'a source is not a directory (a tar archive or a container image)' };
+  return { label: named, images, sources };
 }
 
 function check(what: string, got: Count, want: Count): void {
@@ -102,12 +152,31 @@ function check(what: string, got: Count, want: Count): void {
   }
 }
 
-/** Our pool reads every file of every mount, the mounts at once (so both workers always have work). */
-async function oursPool(pool: ReaderPool, mounts: readonly MountedImage[]): Promise<Count> {
-  const rs = await Promise.all(mounts.map((m) => pool.readFiles(m.mount, m.paths)));
-  const errors = rs.flatMap((r) => r.errors);
-  if (errors.length > 0) throw new Error(`ours: ${errors.length} read errors, first: ${errors[0]}`);
-  return { files: rs.reduce((s, r) => s + r.files, 0), bytes: rs.reduce((s, r) => s + r.bytes, 0) };
+/** Our pool reads every file of every mount, each worker claiming the next file as it goes. */
+async function oursPool(pool: ReaderPool, mounts: readonly MountedImage[], chunk: number, view = false): Promise<Count> {
+  const r = await pool.readClaimed(mounts.map((m) => ({ mount: m.mount, paths: m.paths })), { chunk, view });
+  if (r.errors.length > 0) throw new Error(`ours: ${r.errors.length} read errors, first: ${r.errors[0]}`);
+  return { files: r.files, bytes: r.bytes };
+}
+
+/**
+ * The set mounted (share: with inode_share, copy c in domain_id `c<c>`; verify: the same with the verify
+ * option, in domains `v<c>` of its own), or, when sharing was asked for an image without fingerprints,
+ * why not; nothing stays mounted then.
+ */
+function mountSet(sys: System, byCopy: readonly (readonly string[])[], mode: MountMode): MountSet | string {
+  const mounts: MountedImage[] = [];
+  for (let c = 0; c < byCopy.length; c++) {
+    for (const image of byCopy[c]) {
+      const r = sys.mount(image, mode === 'none' ? {} : { inodeShare: true, domainId: `${mode === 'verify' ? 'v' : 'c'}${c}`, verify: mode === 'verify' });
+      mounts.push({ image, mount: r.mount, paths: sys.listFiles(r.mount).map((f) => f.path) });
+      if (mode !== 'none' && !r.shareActive) {
+        for (const m of mounts) sys.unmount(m.mount);
+        return `${image}: inode_share not active (${r.warning ?? 'no fingerprints'})`;
+      }
+    }
+  }
+  return { mounts, mode };
 }
 
 /** Our page cache from the main thread: the worker's read loop without the pool in between. */
@@ -152,46 +221,42 @@ async function main(): Promise<number> {
     return 0;
   }
   const o = opts;
+  if (o.scale) return runScale(o, log);
   const startedAt = new Date().toISOString();
   const loadStart = loadavg();
   const data = await dataset(o);
 
-  // Our kernel: mounted without inode sharing, so that it caches what the kernel's would (one copy per
-  // image), and a pool big enough that nothing is reclaimed during a pass.
-  // Compressed images hold more file bytes than image bytes: size the pool by whichever is larger.
-  let total = 0;
-  for (const img of data.images) {
-    let fileBytes = 0;
-    const im = ErofsImage.open(img);
-    try {
-      for (const { inode } of im.walk()) if (inode.type === 'file') fileBytes += inode.size;
-    } finally {
-      im.close();
-    }
-    total += Math.max(statSync(img).size, fileBytes);
-  }
-  const poolMiB = Math.ceil((total * 1.25) / MiB) + 64;
-  const sys = System.create({ poolMiB });
-  const mounts: MountedImage[] = data.images.map((image) => {
-    const { mount } = sys.mount(image);
-    return { image, mount, paths: sys.listFiles(mount).map((f) => f.path) };
-  });
+  // Our kernel: the `ours` set is mounted without inode sharing, so that it caches what the kernel's
+  // would (one copy per image). Every family fills its own set before its warm samples, so the pool
+  // only needs to hold the largest set at once (nothing is reclaimed during a pass). Compressed images
+  // hold more file bytes than image bytes: each image counts for whichever is larger.
+  const fileBytes = data.images.reduce((n, img) => n + imageFileBytes(img), 0);
+  const copies = o.copies ?? Math.max(1, Math.min(64, Math.ceil((DEFAULT_PASS_MIB * MiB) / Math.max(1, fileBytes))));
+  // Images with nothing in common (every file of each tree changed by one byte), built as the data's
+  // images are (compressed with --compress), before the pool is sized: it must hold their set too.
+  const disjointImages = data.sources ? await buildImages(data.sources.map((src, i) => derivedTree(src, 1 + i, 1.0)), o) : undefined;
+  const perCopy = Math.max(...[data.images, disjointImages ?? []].map((imgs) => imgs.reduce((n, img) => n + Math.max(statSync(img).size, imageFileBytes(img)), 0)));
+  const poolMiB = Math.ceil((perCopy * copies * 1.25) / MiB) + 64;
+  const sys = System.create({ poolMiB, inodeSlots: 65536 * 4, mountSlots: Math.min(1024, 5 * copies * data.images.length + 8) });
+  const sets = new Map<Family, MountSet>();
+  // Each copy of the data reads its own image files (copies of the images), as each copy of the trees
+  // is its own files: nothing of a copy is in the kernel's cache because another copy was read.
+  const imagesByCopy = imageCopies(data.images, copies);
+  const allImages = imagesByCopy.flat();
+  const oursSet = mountSet(sys, imagesByCopy, 'none') as MountSet;
+  sets.set('ours', oursSet);
+  const mounts = oursSet.mounts;
   const want: Count = { files: 0, bytes: 0 };
   for (const m of mounts) for (const f of sys.listFiles(m.mount)) { want.files++; want.bytes += f.size; }
-  // The same images again, with inode_share in one domain, without and with verify (the poisoning
-  // defence): one domain each, so the two never share pages with each other.
-  const imageRel = mounts.map((m) => m.paths);
-  const mountAs = (mounts: 'share' | 'verify'): MountedImage[] => data.images.map((image, i) => {
-    const { mount } = sys.mount(image, { inodeShare: true, domainId: `bench-${mounts}`, verify: mounts === 'verify' });
-    return { image, mount, paths: imageRel[i] };
-  });
-  const sharedMounts = { share: mountAs('share'), verify: mountAs('verify') };
+  const base = mounts.slice(0, data.images.length);
+  const imageRel = base.map((m) => m.paths);
   let verifyCounters: { verifiedJoins: number; refusals: number; filesShared: number } | undefined;
 
   const skipped = new Map<Family | 'cold', string>();
   let treePaths: string[] = [];
   if (data.sources) {
-    treePaths = data.sources.flatMap((src, i) => imageRel[i].map((p) => src + p));
+    const copiesOf = data.sources.map((src) => treeCopies(src, copies));
+    for (let c = 0; c < copies; c++) data.sources.forEach((_, i) => treePaths.push(...imageRel[i].map((p) => copiesOf[i][c] + p)));
     const mismatch = treePaths.find((p) => {
       try {
         return !statSync(p).isFile();
@@ -202,6 +267,24 @@ async function main(): Promise<number> {
     if (mismatch) throw new Error(`${mismatch}: in the image but not a regular file of the source tree (stale image?)`);
   } else {
     skipped.set('tree', data.noTrees ?? 'no source trees (--images given)');
+  }
+
+  // Sharing: the same images with inode_share, without and with verify; and the images with nothing
+  // in common, without and with inode_share.
+  for (const [fam, mode] of [['share', 'share'], ['verify', 'verify']] as const) {
+    const set = mountSet(sys, imagesByCopy, mode);
+    if (typeof set === 'string') skipped.set(fam, set);
+    else sets.set(fam, set);
+  }
+  if (disjointImages) {
+    const disjointByCopy = imageCopies(disjointImages, copies);
+    sets.set('disjoint', mountSet(sys, disjointByCopy, 'none') as MountSet);
+    const ds = mountSet(sys, disjointByCopy, 'share');
+    if (typeof ds === 'string') skipped.set('disjoint-share', ds);
+    else sets.set('disjoint-share', ds);
+  } else {
+    skipped.set('disjoint', `${data.noTrees ?? 'no source trees (--images given)'}: no trees to derive images with nothing in common from`);
+    skipped.set('disjoint-share', skipped.get('disjoint')!);
   }
 
   let evictor: Evictor | undefined;
@@ -220,13 +303,13 @@ async function main(): Promise<number> {
   let loop: LoopMounts | undefined;
   if (!o.loop) skipped.set('loop', 'disabled by --no-loop');
   else {
-    const r = LoopMounts.open(data.images);
+    const r = LoopMounts.open(mounts.map((m) => m.image));
     loop = r.mounts;
     if (!loop) skipped.set('loop', `loop mount not permitted: ${r.reason}`);
   }
   if (skipped.has('loop')) log(`skipping loop-mount figures: ${skipped.get('loop')}`);
   if (skipped.has('tree')) log(`skipping tree figures: ${skipped.get('tree')}`);
-  const loopPaths = loop ? imageRel.flatMap((rel, i) => loop!.paths(i, rel)) : [];
+  const loopPaths = loop ? mounts.flatMap((m, i) => loop!.paths(i, m.paths)) : [];
 
   const runs = new Map<string, number[]>(SCENARIOS.map((s) => [s.id, []]));
   const cpuRuns = new Map<string, number[]>(SCENARIOS.map((s) => [s.id, []]));
@@ -234,6 +317,8 @@ async function main(): Promise<number> {
   const kpools = new Map<number, KernelReaderPool>();
   const buf = Buffer.allocUnsafe(o.chunk);
   let coldCounters: Record<string, number> | undefined;
+  /** Device pages and device reads of the last measured fill of each set (1 worker). */
+  const fillDevice = new Map<Family, { pages: number; reads: number; cachedPages: number }>();
   const meters = new Map<string, BusyMeter>(SCENARIOS.map((s) => [s.id, new BusyMeter()]));
   const allTimed = new BusyMeter();
   try {
@@ -260,38 +345,62 @@ async function main(): Promise<number> {
       check(what, c, want);
       return { ms, cpuMs: (cpu.user + cpu.system) / 1000, from, to };
     };
-    const evictImages = (): void => evictor!.evict(data.images);
+    const evictImages = (): void => evictor!.evict(allImages);
     // Touched once, so that the copies read memory, not fresh zero pages.
     const copySrc = new SharedArrayBuffer(want.bytes);
     Buffer.from(copySrc).fill(0x5a);
 
-    const families: Record<Family, (measure: boolean, last: boolean) => Promise<void>> = {
+    /** A set's fill (cache dropped, image files in the kernel's cache) then warm samples. */
+    const fillWarm = async (fam: Family, measure: boolean, last: boolean): Promise<void> => {
+      const set = sets.get(fam);
+      if (!set) return;
+      const images = [...new Set(set.mounts.map((m) => m.image))];
+      for (const w of [1, 2]) {
+        const pool = pools.get(w)!;
+        sys.dropCaches();
+        kernelMain(images, buf); // the image files in the kernel's cache, whatever ran before
+        const before = sys.stats().counters;
+        record(measure, `${fam}.fill.${w}w`, await timed(`${fam}.fill.${w}w`, () => oursPool(pool, set.mounts, o.chunk)));
+        if (last && w === 1) {
+          const after = sys.stats();
+          const c = after.counters;
+          fillDevice.set(fam, { pages: c.DEVICE_PAGES - before.DEVICE_PAGES, reads: c.DEVICE_READS - before.DEVICE_READS, cachedPages: after.filePages });
+          if (fam === 'verify') {
+            verifyCounters = {
+              verifiedJoins: c.ISHARE_VERIFIED - before.ISHARE_VERIFIED,
+              refusals: c.ISHARE_VERIFY_REFUSED - before.ISHARE_VERIFY_REFUSED,
+              filesShared: c.ISHARE_FILLED - before.ISHARE_FILLED,
+            };
+          }
+        }
+        record(measure, `${fam}.warm.${w}w`, await timed(`${fam}.warm.${w}w`, () => oursPool(pool, set.mounts, o.chunk)));
+      }
+    };
+
+    const families: Record<'ours' | 'tree' | 'loop' | 'mem' | 'share' | 'disjoint', (measure: boolean, last: boolean) => Promise<void>> = {
       ours: async (measure, last) => {
-        for (const w of [1, 2]) {
-          const pool = pools.get(w)!;
-          if (evictor) {
+        if (evictor) {
+          for (const w of [1, 2]) {
             sys.dropCaches();
             evictImages();
             if (last && w === 1) sys.resetStats();
-            record(measure, `ours.cold.${w}w`, await timed(`ours.cold.${w}w`, () => oursPool(pool, mounts)));
+            record(measure, `ours.cold.${w}w`, await timed(`ours.cold.${w}w`, () => oursPool(pools.get(w)!, mounts, o.chunk)));
             if (last && w === 1) coldCounters = { ...sys.stats().counters };
           }
-          record(measure, `ours.warm.${w}w`, await timed(`ours.warm.${w}w`, () => oursPool(pool, mounts)));
-          sys.dropCaches();
-          kernelMain(data.images, buf); // the image files in the kernel's cache, whatever ran before
-          record(measure, `ours.fill.${w}w`, await timed(`ours.fill.${w}w`, () => oursPool(pool, mounts)));
-          for (const v of ['share', 'verify'] as const) {
-            sys.dropCaches(); // pages and inodes: every file is filled — and, with verify, proven — again
-            kernelMain(data.images, buf);
-            if (last && v === 'verify') sys.resetStats();
-            record(measure, `ours.fill-${v}.${w}w`, await timed(`ours.fill-${v}.${w}w`, () => oursPool(pool, sharedMounts[v])));
-            if (last && v === 'verify') {
-              const c = sys.stats().counters;
-              verifyCounters = { verifiedJoins: c.ISHARE_VERIFIED, refusals: c.ISHARE_VERIFY_REFUSED, filesShared: c.ISHARE_FILLED };
-            }
-          }
         }
+        await fillWarm('ours', measure, last);
         record(measure, 'ours.warm.main', await timed('ours.warm.main', () => oursMain(sys, mounts, buf)));
+        for (const w of [1, 2]) record(measure, `ours.view.${w}w`, await timed(`ours.view.${w}w`, () => oursPool(pools.get(w)!, mounts, o.chunk, true)));
+      },
+      share: async (measure, last) => {
+        // Without and with verify within one call, so that load drifts alike for both.
+        await fillWarm('share', measure, last);
+        await fillWarm('verify', measure, last);
+      },
+      disjoint: async (measure, last) => {
+        // Unshared and shared alternate within one call, so that load drifts alike for both.
+        await fillWarm('disjoint', measure, last);
+        await fillWarm('disjoint-share', measure, last);
       },
       tree: async (measure) => {
         if (skipped.has('tree')) return;
@@ -320,13 +429,13 @@ async function main(): Promise<number> {
             record(measure, `loop.cold.${t}t`, await timed(`loop.cold.${t}t`, () => kp.read(loopPaths, o.chunk)));
           }
           record(measure, `loop.warm.${t}t`, await timed(`loop.warm.${t}t`, () => kp.read(loopPaths, o.chunk)));
-          loop.remount(() => kernelMain(data.images, buf));
+          loop.remount(() => kernelMain(allImages, buf));
           record(measure, `loop.fill.${t}t`, await timed(`loop.fill.${t}t`, () => kp.read(loopPaths, o.chunk)));
         }
       },
     };
 
-    const order: Family[] = ['ours', 'tree', 'loop', 'mem'];
+    const order = ['ours', 'share', 'tree', 'loop', 'disjoint', 'mem'] as const;
     for (let rep = 0; rep <= o.reps; rep++) {
       const measure = rep > 0;
       // Rotate which family goes first, so that slow drift in the machine's load is spread over all.
@@ -351,6 +460,20 @@ async function main(): Promise<number> {
   const busy = allTimed.report() ?? null;
   const cpuList = cpus();
 
+  // What sharing saved on the bundled pair's fill, in device reads (last measured 1-worker fills).
+  const devOurs = fillDevice.get('ours');
+  const devShare = fillDevice.get('share');
+  const sharing = devOurs && devShare ? {
+    devicePagesUnshared: devOurs.pages,
+    devicePagesShared: devShare.pages,
+    deviceReadsUnshared: devOurs.reads,
+    deviceReadsShared: devShare.reads,
+    cachedPagesUnshared: devOurs.cachedPages,
+    cachedPagesShared: devShare.cachedPages,
+    fillSpeedup: byId.get('share.fill.1w')?.mibps && byId.get('ours.fill.1w')?.mibps
+      ? Math.round((byId.get('share.fill.1w')!.mibps!.median / byId.get('ours.fill.1w')!.mibps!.median) * 1000) / 1000 : null,
+  } : null;
+
   const json = {
     version: 1,
     startedAt,
@@ -368,27 +491,42 @@ async function main(): Promise<number> {
       /** CPUs busy during the timed samples, and how many of them this bench used (the rest: others). */
       busy,
     },
-    options: { reps: o.reps, passes: o.passes, quick: o.quick, warmupPasses: 1, chunkBytes: o.chunk, poolMiB, loop: o.loop, evict: o.evict },
-    data: { label: data.label, images: data.images, sources: data.sources ?? null, files: want.files, bytes: want.bytes, mib: Math.round((want.bytes / MiB) * 100) / 100 },
+    options: { reps: o.reps, passes: o.passes, quick: o.quick, warmupPasses: 1, chunkBytes: o.chunk, poolMiB, loop: o.loop, evict: o.evict, copies, compress: o.compress ?? null, platform: o.platform ?? null },
+    data: {
+      label: data.label, images: data.images, sources: data.sources ?? null, disjointImages: disjointImages ?? null, copies,
+      files: want.files, bytes: want.bytes, mib: Math.round((want.bytes / MiB) * 100) / 100,
+    },
     eviction: evictNote,
     skipped: Object.fromEntries(skipped),
     scenarios: results,
     ratios,
     /** Our counters over the last measured cold pass with 1 worker (device reads, readahead calls...). */
     oursColdCounters: coldCounters ?? null,
-    /** The last measured verify fill: files proven before sharing, refused, attached to shared inodes. */
+    /** The bundled pair with and without inode_share: device reads of a fill, pages cached. */
+    sharing,
+    /** The last measured verify fill (1 worker): files proven before sharing, refused, attached to shared inodes. */
     verifyCounters: verifyCounters ?? null,
   };
   const file = writeResults(o.outDir, startedAt, json);
 
   const la = (xs: number[]): string => xs.map((x) => x.toFixed(2)).join(' ');
+  const pct = (a: number, b: number): string => `${(((a - b) / b) * 100).toFixed(1)}%`;
+  const sharingLine = sharing
+    ? `sharing on ${data.label}: a fill reads ${sharing.devicePagesShared} pages from the device (${sharing.deviceReadsShared} reads) shared, ` +
+      `${sharing.devicePagesUnshared} (${sharing.deviceReadsUnshared}) unshared (${pct(sharing.devicePagesShared, sharing.devicePagesUnshared)}); ` +
+      `page cache ${sharing.cachedPagesShared} vs ${sharing.cachedPagesUnshared} pages; shared fill ${sharing.fillSpeedup !== null ? `${sharing.fillSpeedup.toFixed(2)}×` : '—'} the unshared fill's MiB/s (1 worker)\n`
+    : '';
+  const verifyLine = verifyCounters
+    ? `verify (last 1-worker fill): ${verifyCounters.verifiedJoins} files proven against their fingerprints before sharing, ` +
+      `${verifyCounters.refusals} refused, ${verifyCounters.filesShared} attached to shared inodes\n`
+    : '';
   process.stdout.write(
-    `ishare bench — ${data.label}\n` +
+    `ishare bench — ${data.label}${copies > 1 ? `, ${copies} copies` : ''}\n` +
       `${want.files} files, ${(want.bytes / MiB).toFixed(1)} MiB per pass; ${o.reps} repetitions × ${o.passes} passes after one warm-up; chunk ${o.chunk} B\n` +
       `${cpuList.length} cpus (${cpuList[0]?.model ?? '?'}), node ${process.version}, load average ${la(loadStart)} at start, ${la(loadEnd)} at end\n` +
       (busy ? `CPUs busy during the timed samples: ${busy.busyCpus} of ${cpuList.length} on average — this bench ${busy.benchCpus}, everything else ${busy.otherCpus}\n` : '') +
       `kernel cache eviction: ${evictNote}\n\n` +
-      `${scenarioTable(results)}\n\n${ratioTable(ratios)}\n\nresults: ${file}\n`,
+      `${scenarioTable(results)}\n\n${ratioTable(ratios)}\n\n${sharingLine}${verifyLine}results: ${file}\n`,
   );
   return 0;
 }
@@ -398,6 +536,12 @@ main().then(
     process.exitCode = code;
   },
   (e: unknown) => {
+    // Bad input the user can fix (a source that is not there, --compress of a non-directory): one line, exit 2.
+    if (e instanceof BenchUsageError || e instanceof UsageError) {
+      process.stderr.write(`bench: ${e.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
     process.stderr.write(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     process.exitCode = 1;
   },

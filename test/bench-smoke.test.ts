@@ -138,7 +138,7 @@ test('bench --images --no-loop --no-evict: the figures it cannot take are skippe
     // Build the image through one bench run over the tree, then hand the image itself in.
     t.is(bench(['--reps', '1', '--source', a, '--out', join(dir, 'r1'), '--no-loop', '--no-evict'], { ISHARE_CACHE: cache }).status, 0);
     const img = join(cache, readdirSync(cache).find((f) => f.endsWith('.img'))!);
-    const r = bench(['--reps', '1', '--images', img, '--out', join(dir, 'r2'), '--no-loop', '--no-evict'], {});
+    const r = bench(['--reps', '1', '--copies', '1', '--images', img, '--out', join(dir, 'r2'), '--no-loop', '--no-evict'], {});
     t.is(r.status, 0, r.stderr);
     const j = JSON.parse(readFileSync(join(dir, 'r2', 'latest.json'), 'utf8')) as { scenarios: Scenario[]; ratios: Ratio[] };
     const by = new Map(j.scenarios.map((s) => [s.id, s]));
@@ -169,7 +169,7 @@ test('bench --compress lz4hc: compressed images of the trees are read by every a
         bytes += Buffer.byteLength(text);
       }
     });
-    const r = bench(['--reps', '1', '--source', srcs.join(','), '--compress', 'lz4hc', '--out', join(dir, 'r'), '--no-loop', '--no-evict'], { ISHARE_CACHE: join(dir, 'cache') });
+    const r = bench(['--reps', '1', '--copies', '1', '--source', srcs.join(','), '--compress', 'lz4hc', '--out', join(dir, 'r'), '--no-loop', '--no-evict'], { ISHARE_CACHE: join(dir, 'cache') });
     t.is(r.status, 0, r.stderr);
     t.regex(r.stdout, /compressed -zlz4hc/);
     const j = JSON.parse(readFileSync(join(dir, 'r', 'latest.json'), 'utf8')) as { scenarios: Scenario[] };
@@ -211,7 +211,7 @@ test('bench --source with docker save archives: the images are the containers\',
       sources.push(join(dir, `app${v}.tar`));
     }
     const out = join(dir, 'results');
-    const r = bench(['--reps', '1', '--passes', '1', '--source', sources.join(','), '--platform', 'linux/amd64', '--out', out, '--no-loop', '--no-evict'], { ISHARE_CACHE: join(dir, 'cache') });
+    const r = bench(['--reps', '1', '--passes', '1', '--copies', '1', '--source', sources.join(','), '--platform', 'linux/amd64', '--out', out, '--no-loop', '--no-evict'], { ISHARE_CACHE: join(dir, 'cache') });
     t.is(r.status, 0, r.stderr);
     const j = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as { data: { files: number; bytes: number }; scenarios: Scenario[] };
     t.is(j.data.files, 2 * 17);

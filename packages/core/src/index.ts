@@ -7,7 +7,7 @@ export type { ContainerFormat } from './oci/store.ts';
 export { resolveContainerImage } from './oci/resolve.ts';
 export type { ContainerImage, ResolveOptions } from './oci/resolve.ts';
 export { System } from './system.ts';
-export type { SystemConfig, SystemStats, MountOptions, MountResult, MountReport, OpenFile } from './system.ts';
+export type { SystemConfig, SystemStats, MountOptions, MountResult, MountReport, OpenFile, FileView } from './system.ts';
 export type { ArenaHandle } from './mm/arena.ts';
 export { PAGE_SIZE, MAX_POOL_BYTES } from './mm/arena.ts';
 export type { RealInodePolicy } from './fs/erofs/ishare.ts';

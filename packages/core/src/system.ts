@@ -3,25 +3,27 @@
 // shared state: mounts, inodes, shared inodes, page cache, counters.
 import { resolve as resolvePath } from 'node:path';
 import { Arena, PAGE_SIZE, CHECK_LOCKS, CHECK_RACES, type ArenaConfig, type ArenaHandle } from './mm/arena.ts';
-import { pagePoolInit, framesFree, framesUsed, lruCount } from './mm/pagepool.ts';
+import { pagePoolInit, pagePoolRegions, framesFree, framesUsed, lruCount } from './mm/pagepool.ts';
 import { readCounters, resetEventCounters, ctrReadSigned, ctrInc, CTR, type CounterName } from './mm/counters.ts';
 import { readLockStats, resetLockStats, setCountAcquisitions, type LockClassStats } from './mm/lockstat.ts';
 import { Kernel } from './kernel.ts';
 import {
   inodeTableInit, iget, iput, ihold, tryEvict, pruneIcache, forEachInode, inodeMount, inodeCount,
-  inodeOpenAdd, inodesInUse, inodeLruCount, rcuBatch, I_DEDUP,
+  inodeOpenAdd, inodesInUse, inodeLruCount, inodeRegions, rcuBatch, I_DEDUP,
 } from './vfs/inode.ts';
-import { invalidateMappingPages, pageCacheInit } from './vfs/pagecache.ts';
+import { invalidateMappingPages, pageCacheInit, pageCacheRegions } from './vfs/pagecache.ts';
 import { shrinkPageLru } from './vfs/reclaim.ts';
 import {
   mountAlloc, mountFree, mountSetDying, mountState, mountOpenAdd, mountOpenCount, mountParams,
-  mountDeviceStats, resetMountDeviceStats, MS_ACTIVE, type MountParams, type MountDeviceStats,
+  mountDeviceStats, resetMountDeviceStats, mountRegions, MS_ACTIVE, type MountParams, type MountDeviceStats,
 } from './vfs/mount.ts';
-import { filemapRead, readaheadRange, MAX_FILE_BYTES } from './vfs/filemap.ts';
+import { filemapRead, filemapPin, filemapUnpin, readaheadRange, MAX_FILE_BYTES } from './vfs/filemap.ts';
 import { constants as bufferConstants } from 'node:buffer';
 import type { OpenFile } from './vfs/file.ts';
 import { erofsSb, erofsSbRelease, erofsSbReleaseAll, erofsCheckImage } from './fs/erofs/super.ts';
 import { erofsInodeOps } from './fs/erofs/inode.ts';
+import { erofsAops } from './fs/erofs/data.ts';
+import { zErofsAops } from './fs/erofs/zdata.ts';
 import { ishareCheckOpen, ishareFadviseDontneed, ishareOf, policyCode, type RealInodePolicy } from './fs/erofs/ishare.ts';
 import { ErofsError } from './erofs/errors.ts';
 import { NIL } from './mm/list.ts';
@@ -85,6 +87,15 @@ export interface MountReport extends MountDeviceStats {
   readonly verify: boolean;
 }
 
+/** Zero-copy access to cached bytes: views straight into the page frames, pinned until release(). */
+export interface FileView {
+  /** The bytes of the range in order, one view per run of adjacent frames. */
+  readonly views: Uint8Array[];
+  readonly bytes: number;
+  /** Unpin the pages (once; the views must not be used after). */
+  release(): void;
+}
+
 export interface SystemStats {
   readonly pageSize: number;
   readonly poolBytes: number;
@@ -118,7 +129,8 @@ export class System {
   static create(cfg: SystemConfig = {}): System {
     const poolBytes = cfg.poolBytes ?? Math.floor((cfg.poolMiB ?? 256) * 1024 * 1024);
     const arenaCfg: ArenaConfig = { poolBytes, inodeSlots: cfg.inodeSlots ?? 65536, mountSlots: cfg.mountSlots ?? 64 };
-    const a = Arena.create(arenaCfg);
+    // Each structure sizes its own sections of the arena.
+    const a = Arena.create(arenaCfg, (c) => ({ ...pagePoolRegions(c), ...pageCacheRegions(c), ...inodeRegions(c), ...mountRegions(c) }));
     pagePoolInit(a);
     pageCacheInit(a);
     inodeTableInit(a);
@@ -243,7 +255,7 @@ export class System {
         ihold(a, dedup);
       }
       return {
-        inode: slot, mapping: dedup >= 0 ? dedup : slot, mount: m, nid: ino.nid, size: ino.size, path, compressed: ino.compressed,
+        inode: slot, mapping: dedup >= 0 ? dedup : slot, mount: m, nid: ino.nid, size: ino.size, path, compressed: ino.compressed, aops: ino.compressed ? zErofsAops : erofsAops,
         raStart: 0, raSize: 0, prevIndex: -2, closed: false,
       };
     } catch (e) {
@@ -296,6 +308,41 @@ export class System {
   read(file: OpenFile, pos: number, len: number, dst?: Uint8Array, dstOff = 0): number {
     const out = dst ?? new Uint8Array(len);
     return filemapRead(this.kernel, file, pos, out, dstOff, len);
+  }
+
+  /**
+   * Zero-copy read of [pos, pos + len): the cached bytes themselves, as views into the shared page
+   * frames (mainline lets a shared file be mmapped through its shared inode; this is that access
+   * without a page table). The pages stay pinned — reclaim and drop-caches leave them — until release.
+   */
+  view(file: OpenFile, pos: number, len: number): FileView {
+    const a = this.arena;
+    const end = Math.min(pos + len, file.size);
+    const frames = new Int32Array(end > pos ? Math.floor((end - 1) / PAGE_SIZE) - Math.floor(pos / PAGE_SIZE) + 1 : 0);
+    const n = filemapPin(this.kernel, file, pos, len, frames);
+    const views: Uint8Array[] = [];
+    let at = pos;
+    for (let i = 0; i < n; ) {
+      // A run of frames adjacent in one chunk is one view.
+      const chunk = a.frameChunk(frames[i]);
+      const start = a.frameOffset(frames[i]) + (at % PAGE_SIZE);
+      let j = i + 1;
+      while (j < n && frames[j] === frames[j - 1] + 1 && a.frameChunk(frames[j]) === chunk) j++;
+      const runEnd = Math.min(end, (Math.floor(at / PAGE_SIZE) + (j - i)) * PAGE_SIZE);
+      views.push(new Uint8Array(chunk.buffer, chunk.byteOffset + start, runEnd - at));
+      at = runEnd;
+      i = j;
+    }
+    let released = false;
+    return {
+      views,
+      bytes: Math.max(0, end - pos),
+      release: () => {
+        if (released) return;
+        released = true;
+        filemapUnpin(this.kernel, frames, n);
+      },
+    };
   }
 
   /** Read a whole file into a new buffer. */

@@ -166,8 +166,8 @@ test('mmap of a shared file pins only the shared inode: after close it reads thr
   const pair = await versionPair();
   const sys = System.create({ poolMiB: 16 });
   try {
-    const a = sys.mount(pair.images[0], { inodeShare: true }).mount;
-    const b = sys.mount(pair.images[1], { inodeShare: true }).mount;
+    const a = sys.mount(pair.images[0], { inodeShare: true, domainId: 'd' }).mount;
+    const b = sys.mount(pair.images[1], { inodeShare: true, domainId: 'd' }).mount;
     const want = readFileSync(join(pair.srcs[0], 'lib/libc.so.6'));
     const f = sys.open(a, '/lib/libc.so.6');
     const map = sys.mmap(f);

@@ -17,8 +17,8 @@ test.after.always(async () => removeDir((await pairP).dir));
 
 /** Image b's file open; image a's copy filled last, so the backing list's head (policy any) is a's. */
 function setup(sys: System, images: string[]): { a: number; b: number; fb: ReturnType<System['open']>; dedup: number; aInode: number } {
-  const b = sys.mount(images[1], { inodeShare: true }).mount;
-  const a = sys.mount(images[0], { inodeShare: true }).mount;
+  const b = sys.mount(images[1], { inodeShare: true, domainId: 'd' }).mount;
+  const a = sys.mount(images[0], { inodeShare: true, domainId: 'd' }).mount;
   const fb = sys.open(b, '/lib/libc.so.6');
   const fa = sys.open(a, '/lib/libc.so.6');
   const aInode = fa.inode;

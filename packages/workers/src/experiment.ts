@@ -9,7 +9,9 @@ import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { System, ErofsImage, isErofsError, PAGE_SIZE, type RealInodePolicy, type SystemStats } from '@ishare/core';
 import { ReaderPool } from './pool.ts';
-import type { ReaderResult, ReaderTask } from './tasks.ts';
+import type { ReaderResult, ReadFilesTask, RangesTask } from './tasks.ts';
+
+type ReaderTask = ReadFilesTask | RangesTask;
 import type { TraceOp } from './trace.ts';
 import { describeBudget, memoryBudget, type MemoryBudget } from './memory.ts';
 

@@ -1,6 +1,6 @@
 export { ReaderPool } from './pool.ts';
 export type { PoolOptions, ReadSummary } from './pool.ts';
-export type { ReaderTask, ReaderResult, ReadFilesTask, RangesTask } from './tasks.ts';
+export type { ReaderTask, ReaderResult, ReadFilesTask, ReadClaimedTask, RangesTask } from './tasks.ts';
 export { runRead, runCompare, checkMeasurement, checkMemory, DEFAULT_DOMAIN_ID, ExperimentError, PoolTooSmallError, MemoryLimitError, AUTO_POOL_CAP_MIB, MAX_POOL_MIB, MAX_WORKERS } from './experiment.ts';
 export { memoryBudget, describeBudget, parseMeminfo, parseProcCgroup, parseMountinfo, cgroupDir } from './memory.ts';
 export type { MemoryBudget, MemorySource } from './memory.ts';

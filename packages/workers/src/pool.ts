@@ -77,6 +77,29 @@ export class ReaderPool {
     return out;
   }
 
+  /**
+   * Read every file of every given mount in full: one task per worker, each claiming files one at a time
+   * from a shared counter (no per-batch messages; a worker that finishes early takes the next file).
+   */
+  async readClaimed(sets: readonly { mount: number; paths: readonly string[] }[], opts: { chunk?: number; view?: boolean } = {}): Promise<ReadSummary> {
+    const paths = sets.flatMap((s) => s.paths);
+    const mounts = new Int32Array(paths.length);
+    let at = 0;
+    for (const s of sets) for (let i = 0; i < s.paths.length; i++) mounts[at++] = s.mount;
+    const counter = new SharedArrayBuffer(4);
+    const tasks: Promise<ReaderResult>[] = [];
+    for (let w = 0; w < this.workers; w++) tasks.push(this.run({ kind: 'readClaimed', mounts, paths, counter, chunk: opts.chunk, view: opts.view }));
+    const results = await Promise.all(tasks);
+    const out: ReadSummary = { files: 0, bytes: 0, errors: [], perThread: new Map() };
+    for (const r of results) {
+      out.files += r.files;
+      out.bytes += r.bytes;
+      out.errors.push(...r.errors);
+      out.perThread.set(r.threadId, (out.perThread.get(r.threadId) ?? 0) + r.files);
+    }
+    return out;
+  }
+
   async destroy(): Promise<void> {
     await this.pool.destroy();
   }

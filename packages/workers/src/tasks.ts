@@ -11,6 +11,22 @@ export interface ReadFilesTask {
   readonly chunk?: number;
 }
 
+/**
+ * Read whole files of several mounts, each worker claiming the next file from a counter shared by every
+ * worker of the run (an Int32 in `counter`): one message per worker per run however many files, and
+ * the work spreads file by file as it goes, not by batches fixed in advance.
+ */
+export interface ReadClaimedTask {
+  readonly kind: 'readClaimed';
+  /** Files to read: mounts[i] is the mount of paths[i]. */
+  readonly mounts: Int32Array;
+  readonly paths: readonly string[];
+  readonly counter: SharedArrayBuffer;
+  readonly chunk?: number;
+  /** Zero-copy: take pinned views of each chunk (System.view) and release them, copying nothing. */
+  readonly view?: boolean;
+}
+
 /** Read (or only populate, with readahead) byte ranges. */
 export interface RangesTask {
   readonly kind: 'ranges';
@@ -21,7 +37,7 @@ export interface RangesTask {
   readonly hash?: boolean;
 }
 
-export type ReaderTask = ReadFilesTask | RangesTask;
+export type ReaderTask = ReadFilesTask | ReadClaimedTask | RangesTask;
 
 export interface ReaderResult {
   readonly files: number;

@@ -4,7 +4,7 @@
 import { workerData } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
 import { System, type ArenaHandle, type OpenFile } from '@ishare/core';
-import type { ReaderTask, ReaderResult, ReadFilesTask, RangesTask } from './tasks.ts';
+import type { ReaderTask, ReaderResult, ReadFilesTask, ReadClaimedTask, RangesTask } from './tasks.ts';
 
 const sys = System.attach((workerData as { handle: ArenaHandle }).handle);
 let buf = Buffer.allocUnsafe(128 * 1024);
@@ -45,6 +45,38 @@ function readFiles(t: ReadFilesTask): ReaderResult {
   return { files, bytes, hashes, errors, threadId: sys.kernel.threadId };
 }
 
+function readClaimed(t: ReadClaimedTask): ReaderResult {
+  const chunk = t.chunk ?? 128 * 1024;
+  const b = ensure(chunk);
+  const counter = new Int32Array(t.counter);
+  const errors: string[] = [];
+  let bytes = 0;
+  let files = 0;
+  for (let i = Atomics.add(counter, 0, 1); i < t.paths.length; i = Atomics.add(counter, 0, 1)) {
+    let file: OpenFile | undefined;
+    try {
+      file = sys.open(t.mounts[i], t.paths[i]);
+      for (let pos = 0; pos < file.size; ) {
+        let n: number;
+        if (t.view) {
+          const v = sys.view(file, pos, chunk);
+          n = v.bytes;
+          v.release();
+        } else n = sys.read(file, pos, chunk, b, 0);
+        if (n === 0) break;
+        pos += n;
+        bytes += n;
+      }
+      files++;
+    } catch (e) {
+      errors.push(`${t.paths[i]}: ${(e as Error).message}`);
+    } finally {
+      if (file) sys.close(file);
+    }
+  }
+  return { files, bytes, errors, threadId: sys.kernel.threadId };
+}
+
 function ranges(t: RangesTask): ReaderResult {
   const errors: string[] = [];
   const hashes: string[] | undefined = t.hash ? [] : undefined;
@@ -81,6 +113,8 @@ export default function run(task: ReaderTask): ReaderResult {
   switch (task.kind) {
     case 'readFiles':
       return readFiles(task);
+    case 'readClaimed':
+      return readClaimed(task);
     case 'ranges':
       return ranges(task);
   }

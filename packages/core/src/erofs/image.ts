@@ -49,6 +49,9 @@ function splitPath(path: string): string[] {
   return path.split('/').filter((c) => c.length > 0);
 }
 
+/** Entries of an image's path cache before it starts over (bounds its memory per thread and mount). */
+const RESOLVED_MAX = 1 << 16;
+
 export class ErofsImage {
   readonly source: BlockSource;
   readonly sb: Superblock;
@@ -60,6 +63,8 @@ export class ErofsImage {
   private readonly chunkTables = new Map<number, ChunkTable>();
   private readonly zmappers = new Map<number, ZMapper>();
   private prefixes: XattrPrefix[] | undefined;
+  /** Paths already resolved (the image is immutable): a small dcache, emptied when full. */
+  private readonly resolved = new Map<string, ErofsInode>();
 
   static open(path: string): ErofsImage {
     let src: FileSource;
@@ -178,6 +183,18 @@ export class ErofsImage {
   }
 
   resolve(path: string, opts?: { follow?: boolean }): ErofsInode {
+    if (opts === undefined) {
+      const hit = this.resolved.get(path);
+      if (hit !== undefined) return hit;
+      const ino = this.resolveWalk(path, opts);
+      if (this.resolved.size >= RESOLVED_MAX) this.resolved.clear();
+      this.resolved.set(path, ino);
+      return ino;
+    }
+    return this.resolveWalk(path, opts);
+  }
+
+  private resolveWalk(path: string, opts?: { follow?: boolean }): ErofsInode {
     const root = this.root();
     const mustBeDir = path.endsWith('/') && splitPath(path).length > 0;
     const followLast = (opts?.follow ?? true) || mustBeDir;

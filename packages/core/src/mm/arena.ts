@@ -2,11 +2,10 @@
 // Int32 words (header, lock stats, counters, record tables, hash buckets) plus page-frame chunks
 // (SharedArrayBuffers of at most 256 MiB each, so a pool can pass the ~4 GiB single-SAB limit).
 // The main thread creates it; workers attach with the handle (passed once through workerData).
+// The arena knows no structure above it: each structure declares the size of its sections (the page
+// pool's, the page index's, the inode table's, the mount table's *Regions functions), and the caller
+// (System.create) hands those sizes in; the arena only places the sections and records their bases.
 import { HEADER_BASE, HEADER_WORDS, DYNAMIC_BASE } from './regions.ts';
-import { FRAME_WORDS, LRU_HEAD_WORDS, FREE_HEAD_WORDS } from './pagepool.ts';
-import { INODE_WORDS, ICACHE_BUCKET_WORDS, INODE_POOL_WORDS, INODE_LRU_WORDS } from '../vfs/inode.ts';
-import { PAGE_BUCKET_WORDS } from '../vfs/pagecache.ts';
-import { MOUNT_WORDS, MOUNT_TABLE_WORDS } from '../vfs/mount.ts';
 
 export const ARENA_MAGIC = 0x15a4e01;
 export const PAGE_SIZE = 4096;
@@ -59,6 +58,20 @@ export interface ArenaConfig {
   /** Mount slots. */
   mountSlots: number;
 }
+
+/** Record counts the structures size their sections by. */
+export interface ArenaCounts {
+  readonly nframes: number;
+  readonly npageBuckets: number;
+  readonly ninodes: number;
+  readonly ninodeBuckets: number;
+  readonly nmounts: number;
+}
+
+/** The dynamic sections, in placement order; their sizes (Int32 words) come from their owners. */
+export const SECTIONS = ['frames', 'pageBuckets', 'lru', 'free', 'inodes', 'inodeBuckets', 'inodePool', 'inodeLru', 'mounts', 'mountTable'] as const;
+export type SectionName = (typeof SECTIONS)[number];
+export type SectionSizes = Record<SectionName, number>;
 
 /** What a worker needs to attach: plain, structured-clonable, SABs shared by reference. */
 export interface ArenaHandle {
@@ -121,8 +134,11 @@ export class Arena {
     this.mountTable = h[H.MOUNT_TABLE];
   }
 
-  /** Allocate a new arena. Record tables are zeroed; owners initialise them (System.create). */
-  static create(cfg: ArenaConfig): Arena {
+  /**
+   * Allocate a new arena. `sizes` gives each section's words for the counts derived from `cfg`. Record
+   * tables are zeroed; owners initialise them (System.create).
+   */
+  static create(cfg: ArenaConfig, sizes: (c: ArenaCounts) => SectionSizes): Arena {
     const nframes = Math.floor(cfg.poolBytes / PAGE_SIZE);
     if (!Number.isFinite(nframes) || nframes < 16) throw new RangeError('page pool must hold at least 16 pages');
     if (cfg.poolBytes > MAX_POOL_BYTES) throw new RangeError(`page pool larger than ${MAX_POOL_BYTES / 2 ** 30} GiB`);
@@ -136,18 +152,13 @@ export class Arena {
       at += words;
       return b;
     };
-    const bases = {
-      frames: take(nframes * FRAME_WORDS),
-      pageBuckets: take(npageBuckets * PAGE_BUCKET_WORDS),
-      lru: take(LRU_HEAD_WORDS),
-      free: take(FREE_HEAD_WORDS),
-      inodes: take(cfg.inodeSlots * INODE_WORDS),
-      inodeBuckets: take(ninodeBuckets * ICACHE_BUCKET_WORDS),
-      inodePool: take(INODE_POOL_WORDS),
-      inodeLru: take(INODE_LRU_WORDS),
-      mounts: take(cfg.mountSlots * MOUNT_WORDS),
-      mountTable: take(MOUNT_TABLE_WORDS),
-    };
+    const words = sizes({ nframes, npageBuckets, ninodes: cfg.inodeSlots, ninodeBuckets, nmounts: cfg.mountSlots });
+    const bases = {} as Record<SectionName, number>;
+    for (const name of SECTIONS) {
+      const w = words[name];
+      if (!Number.isInteger(w) || w < 0) throw new RangeError(`arena section ${name}: ${w} words`);
+      bases[name] = take(w);
+    }
     const control = new SharedArrayBuffer(at * 4);
     const chunkShift = nframes <= 1 << MAX_CHUNK_FRAMES_SHIFT ? Math.max(0, Math.ceil(Math.log2(nframes))) : MAX_CHUNK_FRAMES_SHIFT;
     const chunks: SharedArrayBuffer[] = [];

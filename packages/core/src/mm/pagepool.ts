@@ -6,7 +6,7 @@
 // Refcount rule (as the kernel's): the page cache holds one reference while a frame is indexed; each
 // reader that found the frame holds one more until put_page. A frame returns to the free list when the
 // count drops to zero, which can only happen once it has left the page cache.
-import type { Arena } from './arena.ts';
+import type { Arena, ArenaCounts } from './arena.ts';
 import { spinLock, spinUnlock } from './spinlock.ts';
 import { LOCK_CLASS } from './lockstat.ts';
 import { listSpec, listAdd, listDel, listLast, listInitHead, linkInit, NIL, type ListSpec } from './list.ts';
@@ -39,12 +39,23 @@ export const LRU_LOCK = 0;
 export const LRU_HEAD = 1;
 export const LRU_COUNT = 3;
 export const LRU_HEAD_WORDS = 4;
-// Free list head: lock, top, free count, used count.
+// Free frames: lock, next-fit cursor, free count, used count, then a bitmap (bit set = frame free).
+// Allocation takes the next free frames at or after the cursor in address order, so a run of pages
+// gets a run of adjacent frames whenever free frames lie side by side — after drop-caches, all of
+// them — whatever order reclaim freed them in (a free stack handed them back scrambled: referenced
+// pages get a second pass on the LRU, so reclaim frees in no file order). Adjacent frames are read
+// with one iovec and copied with one copy.
 const FREE_LOCK = 0;
-const FREE_TOP = 1;
+const FREE_CURSOR = 1;
 const FREE_COUNT = 2;
 const FREE_USED = 3;
+const FREE_MAP = 4;
 export const FREE_HEAD_WORDS = 4;
+
+/** The page pool's arena sections: frame descriptors, the LRU head, the free-list head. */
+export function pagePoolRegions(c: ArenaCounts): { frames: number; lru: number; free: number } {
+  return { frames: c.nframes * FRAME_WORDS, lru: LRU_HEAD_WORDS, free: FREE_HEAD_WORDS + ((c.nframes + 31) >>> 5) };
+}
 
 /** Link specs over the frame table, built once per arena (no allocation on the hot path). */
 export interface FrameSpecs {
@@ -77,10 +88,13 @@ export function pagePoolInit(a: Arena): void {
     i32[r + F_INDEX] = 0;
     linkInit(i32, specs.lru, f);
     linkInit(i32, specs.map, f);
-    i32[r + F_HASH_NEXT] = f + 1 < a.nframes ? f + 1 : NIL;
+    i32[r + F_HASH_NEXT] = NIL;
   }
+  const words = (a.nframes + 31) >>> 5;
+  for (let w = 0; w < words; w++) i32[a.free + FREE_MAP + w] = -1;
+  if (a.nframes & 31) i32[a.free + FREE_MAP + words - 1] = (1 << (a.nframes & 31)) - 1;
   i32[a.free + FREE_LOCK] = 0;
-  i32[a.free + FREE_TOP] = 0;
+  i32[a.free + FREE_CURSOR] = 0;
   i32[a.free + FREE_COUNT] = a.nframes;
   i32[a.free + FREE_USED] = 0;
   i32[a.lru + LRU_LOCK] = 0;
@@ -95,22 +109,60 @@ export function pagePoolInit(a: Arena): void {
 export function frameAlloc(a: Arena): number {
   const i32 = a.i32;
   spinLock(i32, a.free + FREE_LOCK, LOCK_CLASS.FREE);
-  if (lockdepOn) lockdepAccess(i32, a.free + FREE_LOCK, a.free + FREE_TOP, PROT.FREE_LIST, SITE.FRAME_ALLOC, -1, true);
-  const f = i32[a.free + FREE_TOP];
-  if (f === NIL || i32[a.free + FREE_USED] >= a.frameLimit) {
-    spinUnlock(i32, a.free + FREE_LOCK);
-    return NIL;
+  const f = i32[a.free + FREE_USED] >= a.frameLimit ? NIL : takeFreeLocked(a);
+  spinUnlock(i32, a.free + FREE_LOCK);
+  if (f !== NIL) initAllocated(i32, a.frames + f * FRAME_WORDS);
+  return f;
+}
+
+/** The next free frame at or after the cursor (wrapping), marked used; NIL if none. Free lock held. */
+function takeFreeLocked(a: Arena): number {
+  const i32 = a.i32;
+  if (lockdepOn) lockdepAccess(i32, a.free + FREE_LOCK, a.free + FREE_COUNT, PROT.FREE_LIST, SITE.FRAME_ALLOC, -1, true);
+  if (i32[a.free + FREE_COUNT] === 0) return NIL;
+  const words = (a.nframes + 31) >>> 5;
+  const map = a.free + FREE_MAP;
+  let w = i32[a.free + FREE_CURSOR] >>> 5;
+  // Bits below the cursor in its word are skipped on the first visit, found on the wrap.
+  let bits = i32[map + w] & (-1 << (i32[a.free + FREE_CURSOR] & 31));
+  for (let n = 0; bits === 0 && n <= words; n++) {
+    w = w + 1 === words ? 0 : w + 1;
+    bits = i32[map + w];
   }
-  const r = a.frames + f * FRAME_WORDS;
-  i32[a.free + FREE_TOP] = i32[r + F_HASH_NEXT];
+  if (bits === 0) return NIL;
+  const bit = 31 - Math.clz32(bits & -bits);
+  i32[map + w] &= ~(1 << bit);
+  const f = (w << 5) + bit;
+  i32[a.free + FREE_CURSOR] = f + 1 < a.nframes ? f + 1 : 0;
   i32[a.free + FREE_COUNT]--;
   i32[a.free + FREE_USED]++;
-  spinUnlock(i32, a.free + FREE_LOCK);
+  return f;
+}
+
+function initAllocated(i32: Int32Array, r: number): void {
   i32[r + F_HASH_NEXT] = NIL;
   i32[r + F_MAPPING] = NIL;
   Atomics.store(i32, r + F_REF, 1);
   Atomics.store(i32, r + F_FLAGS, PG_LOCKED);
-  return f;
+}
+
+/**
+ * Take up to `max` free frames into out[at, at + max) under one lock, each as frameAlloc leaves it.
+ * Returns how many (fewer when the free list runs out or the pool limit is reached).
+ */
+export function frameAllocBatch(a: Arena, out: Int32Array, at: number, max: number): number {
+  const i32 = a.i32;
+  const limit = a.frameLimit;
+  let n = 0;
+  spinLock(i32, a.free + FREE_LOCK, LOCK_CLASS.FREE);
+  for (; n < max && i32[a.free + FREE_USED] < limit; n++) {
+    const f = takeFreeLocked(a);
+    if (f === NIL) break;
+    out[at + n] = f;
+  }
+  spinUnlock(i32, a.free + FREE_LOCK);
+  for (let x = at; x < at + n; x++) initAllocated(i32, a.frames + out[x] * FRAME_WORDS);
+  return n;
 }
 
 /** Return a frame with no references and no mapping to the free list. */
@@ -119,10 +171,10 @@ export function frameFree(a: Arena, f: number): void {
   const r = a.frames + f * FRAME_WORDS;
   Atomics.store(i32, r + F_FLAGS, PG_FREE);
   i32[r + F_MAPPING] = NIL;
+  i32[r + F_HASH_NEXT] = NIL;
   spinLock(i32, a.free + FREE_LOCK, LOCK_CLASS.FREE);
-  if (lockdepOn) lockdepAccess(i32, a.free + FREE_LOCK, a.free + FREE_TOP, PROT.FREE_LIST, SITE.FRAME_FREE, f, true);
-  i32[r + F_HASH_NEXT] = i32[a.free + FREE_TOP];
-  i32[a.free + FREE_TOP] = f;
+  if (lockdepOn) lockdepAccess(i32, a.free + FREE_LOCK, a.free + FREE_COUNT, PROT.FREE_LIST, SITE.FRAME_FREE, f, true);
+  i32[a.free + FREE_MAP + (f >>> 5)] |= 1 << (f & 31);
   i32[a.free + FREE_COUNT]++;
   i32[a.free + FREE_USED]--;
   spinUnlock(i32, a.free + FREE_LOCK);
@@ -146,6 +198,17 @@ export function pageMapping(a: Arena, f: number): number {
 }
 export function pageIndex(a: Arena, f: number): number {
   return a.i32[a.frames + f * FRAME_WORDS + F_INDEX];
+}
+
+export function tryGetPage(a: Arena, f: number): boolean {
+  const i32 = a.i32;
+  const w = a.frames + f * FRAME_WORDS + F_REF;
+  for (let r = Atomics.load(i32, w); r > 0; ) {
+    const seen = Atomics.compareExchange(i32, w, r, r + 1);
+    if (seen === r) return true;
+    r = seen;
+  }
+  return false;
 }
 
 export function getPage(a: Arena, f: number): void {
@@ -214,6 +277,23 @@ export function lruAdd(a: Arena, f: number): void {
     listAdd(i32, frameSpecs(a).lru, a.lru + LRU_HEAD, f);
     Atomics.or(i32, a.frames + f * FRAME_WORDS + F_FLAGS, PG_LRU);
     i32[a.lru + LRU_COUNT]++;
+  }
+  spinUnlock(i32, a.lru + LRU_LOCK);
+}
+
+/** lruAdd for frames[first, first + count) under one lock taking (a folio batch's add to the LRU). */
+export function lruAddBatch(a: Arena, frames: Int32Array, first: number, count: number): void {
+  const i32 = a.i32;
+  const spec = frameSpecs(a).lru;
+  spinLock(i32, a.lru + LRU_LOCK, LOCK_CLASS.LRU);
+  for (let x = first; x < first + count; x++) {
+    const f = frames[x];
+    const fw = a.frames + f * FRAME_WORDS + F_FLAGS;
+    if (!(Atomics.load(i32, fw) & PG_LRU)) {
+      listAdd(i32, spec, a.lru + LRU_HEAD, f);
+      Atomics.or(i32, fw, PG_LRU);
+      i32[a.lru + LRU_COUNT]++;
+    }
   }
   spinUnlock(i32, a.lru + LRU_LOCK);
 }

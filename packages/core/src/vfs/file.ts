@@ -1,6 +1,8 @@
 // An open file (struct file): private to the thread that opened it. It pins its inode (i_count) and,
 // when the file reads through a shared inode, that inode too (the seed's ishare file: file_inode is the
 // shared inode, private_data the original). Readahead state lives here, as file->f_ra does.
+import type { Kernel } from '../kernel.ts';
+
 export interface OpenFile {
   /**
    * The opened inode (the backing inode for a shared file), or NIL for a mapping of a shared file that
@@ -15,9 +17,34 @@ export interface OpenFile {
   readonly path: string;
   /** The file's data is compressed: reads go through the z_erofs path (fs/erofs/zdata.ts). */
   readonly compressed: boolean;
+  /** a_ops of the file's mapping, from its filesystem (erofs_aops, or z_erofs_aops for compressed data). */
+  readonly aops: AddressSpaceOps;
   /** file_ra_state: current window start/size (pages) and the last page index read. */
   raStart: number;
   raSize: number;
   prevIndex: number;
   closed: boolean;
+}
+
+/**
+ * address_space_operations: how the generic read path (vfs/filemap.ts) fills pages, given by the
+ * filesystem (fs/erofs/data.ts, fs/erofs/zdata.ts) so that vfs/ never imports a filesystem. Either the
+ * generic path allocates a window's pages and `readahead` fills them, or — for a filesystem that reads
+ * in units larger than the window (compressed pclusters) — `readaheadOwn` grabs its own pages.
+ */
+export type AddressSpaceOps = BlockReadaheadOps | OwnReadaheadOps;
+
+interface BaseOps {
+  /** (Re)read one locked page that is cached but not uptodate; unlocks it. */
+  readFolio(k: Kernel, file: OpenFile, f: number, index: number): void;
+}
+export interface BlockReadaheadOps extends BaseOps {
+  /** Fill the locked, indexed frames k.raFrames[0, n) with pages index0.. and publish them. */
+  readahead(k: Kernel, file: OpenFile, index0: number, n: number): void;
+  readonly readaheadOwn?: undefined;
+}
+export interface OwnReadaheadOps extends BaseOps {
+  /** Read pages [index, index + nr) and whatever else its units cover, allocating them; pages filled. */
+  readaheadOwn(k: Kernel, file: OpenFile, index: number, nr: number): number;
+  readonly readahead?: undefined;
 }

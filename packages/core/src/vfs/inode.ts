@@ -9,7 +9,7 @@
 //
 // Lock order: icache bucket → i_lock; ishare lock → i_lock (igrab under the shared inode's lock);
 // inode LRU lock → i_lock. i_lock is innermost; nothing is taken while holding it.
-import type { Arena } from '../mm/arena.ts';
+import type { Arena, ArenaCounts } from '../mm/arena.ts';
 import { spinLock, spinUnlock } from '../mm/spinlock.ts';
 import { LOCK_CLASS } from '../mm/lockstat.ts';
 import { listSpec, listAdd, listDel, listInitHead, linkInit, isLinked, listLast, NIL, type ListSpec } from '../mm/list.ts';
@@ -58,6 +58,11 @@ export const I_CLEAR = 4;
 export const I_DEDUP = 8; // a shared (dedup) inode on the anonymous superblock
 export const I_INUSE = 16; // slot allocated
 export const I_ONLRU = 32;
+
+/** The inode cache's arena sections: records, hash buckets, slot pool head, unused-inode LRU head. */
+export function inodeRegions(c: ArenaCounts): { inodes: number; inodeBuckets: number; inodePool: number; inodeLru: number } {
+  return { inodes: c.ninodes * INODE_WORDS, inodeBuckets: c.ninodeBuckets * ICACHE_BUCKET_WORDS, inodePool: INODE_POOL_WORDS, inodeLru: INODE_LRU_WORDS };
+}
 
 /** The shared inodes' "superblock" (erofs_ishare_mnt's anon sb). */
 export const ANON_MOUNT = -2;

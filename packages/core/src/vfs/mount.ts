@@ -1,7 +1,7 @@
 // The mount table: one record per mounted image, shared by all threads. The mount's parameters (image
 // path, options) are stored as a small JSON blob in the record so a worker can open the same image
 // itself; each worker keeps its own file descriptor and parsed metadata (fs/erofs/super.ts).
-import type { Arena } from '../mm/arena.ts';
+import type { Arena, ArenaCounts } from '../mm/arena.ts';
 import { spinLock, spinUnlock } from '../mm/spinlock.ts';
 import { LOCK_CLASS } from '../mm/lockstat.ts';
 import { ErofsError } from '../erofs/errors.ts';
@@ -17,6 +17,11 @@ const M_HDR_WORDS = 8;
 const BLOB_BYTES = 4096;
 export const MOUNT_WORDS = M_HDR_WORDS + BLOB_BYTES / 4;
 export const MOUNT_TABLE_WORDS = 2; // lock, mounted count
+
+/** The mount table's arena sections: mount records and the table head. */
+export function mountRegions(c: ArenaCounts): { mounts: number; mountTable: number } {
+  return { mounts: c.nmounts * MOUNT_WORDS, mountTable: MOUNT_TABLE_WORDS };
+}
 
 export const MS_FREE = 0;
 export const MS_ACTIVE = 1;

@@ -1,19 +1,37 @@
 // The page index (address_space->i_pages): which frame caches page `index` of mapping `slot`.
-// A hash table of buckets [lock, head] chained through the frames, plus a per-mapping page list so
+// A hash table of buckets [lock, head, seq] chained through the frames, plus a per-mapping page list so
 // truncation does not scan the pool. Lock order: page-index bucket → mapping lock → (nothing).
-import type { Arena } from '../mm/arena.ts';
+//
+// Lookups do not take the bucket lock (the RCU find_get_page pattern): a reader notes the bucket's
+// sequence word, walks the chain, takes a reference with a compare-and-swap that refuses a frame whose
+// count is zero (tryGetPage), and keeps the page only if the sequence is unchanged — every removal
+// from a chain runs between two increments of its bucket's sequence (odd while in progress), so an
+// unchanged even sequence means the chain and each chained frame's (mapping, index) held still for the
+// whole walk. Insertion writes the new frame's fields before the store that links it, so it needs no
+// increment: a reader sees the page or misses it. Anything doubtful — odd or changed sequence, a walk
+// longer than any honest chain, not found — goes to the locked lookup, which is authoritative.
+import type { Arena, ArenaCounts } from '../mm/arena.ts';
 import { spinLock, spinUnlock } from '../mm/spinlock.ts';
 import { LOCK_CLASS } from '../mm/lockstat.ts';
 import { listAdd, listDel, listFirst, NIL } from '../mm/list.ts';
 import { lockdepOn, lockdepAccess, PROT, SITE } from '../mm/lockdep.ts';
 import { ctrInc, ctrDec, CTR } from '../mm/counters.ts';
 import {
-  FRAME_WORDS, F_MAPPING, F_INDEX, F_HASH_NEXT, F_REF, F_FLAGS, PG_LOCKED,
-  frameSpecs, putPage, lruDel, waitOnPageLocked,
+  FRAME_WORDS, F_MAPPING, F_INDEX, F_HASH_NEXT, F_REF, F_FLAGS, PG_LOCKED, PG_UPTODATE,
+  frameSpecs, putPage, lruDel, waitOnPageLocked, tryGetPage,
 } from '../mm/pagepool.ts';
 import { mappingLockWord, mappingHeadWord, mappingNrPagesWord, isDedupInode, setTruncateHook } from './inode.ts';
 
-export const PAGE_BUCKET_WORDS = 2; // lock, head
+export const PAGE_BUCKET_WORDS = 3; // lock, head, seq
+const B_HEAD = 1;
+const B_SEQ = 2;
+/** Chain steps a lockless walk takes before it suspects it wandered off a changing chain. */
+const WALK_LIMIT = 64;
+
+/** The page index's arena section: its hash buckets. */
+export function pageCacheRegions(c: ArenaCounts): { pageBuckets: number } {
+  return { pageBuckets: c.npageBuckets * PAGE_BUCKET_WORDS };
+}
 
 function bucketOf(a: Arena, mapping: number, index: number): number {
   const h = Math.imul(mapping + 1, 0x9e3779b1) ^ Math.imul(index, 0x85ebca77);
@@ -24,17 +42,33 @@ export function pageCacheInit(a: Arena): void {
   const i32 = a.i32;
   for (let b = 0; b < a.npageBuckets; b++) {
     i32[a.pageBuckets + b * PAGE_BUCKET_WORDS] = 0;
-    i32[a.pageBuckets + b * PAGE_BUCKET_WORDS + 1] = NIL;
+    i32[a.pageBuckets + b * PAGE_BUCKET_WORDS + B_HEAD] = NIL;
+    i32[a.pageBuckets + b * PAGE_BUCKET_WORDS + B_SEQ] = 0;
   }
 }
 
 /** The frame caching (mapping, index) in bucket b's chain, or NIL. Bucket lock held. */
 function lookupLocked(a: Arena, b: number, mapping: number, index: number): number {
   const i32 = a.i32;
-  if (lockdepOn) lockdepAccess(i32, b, b + 1, PROT.PAGE_BUCKET, SITE.PAGE_LOOKUP, mapping, false);
-  let f = i32[b + 1];
+  if (lockdepOn) lockdepAccess(i32, b, b + B_HEAD, PROT.PAGE_BUCKET, SITE.PAGE_LOOKUP, mapping, false);
+  let f = i32[b + B_HEAD];
   while (f !== NIL) {
     const r = a.frames + f * FRAME_WORDS;
+    if (i32[r + F_MAPPING] === mapping && i32[r + F_INDEX] === index) return f;
+    f = i32[r + F_HASH_NEXT];
+  }
+  return NIL;
+}
+
+/**
+ * The lockless walk: the frame that looked like (mapping, index) in bucket b's chain, or NIL. No lock, no
+ * write; what it returns means something only if the bucket's sequence did not move meanwhile (the
+ * caller checks), and the walk is bounded since a chain changing under it may lead anywhere.
+ */
+function lookupRcu(i32: Int32Array, frames: number, b: number, mapping: number, index: number): number {
+  let f = i32[b + B_HEAD];
+  for (let steps = 0; f !== NIL && steps < WALK_LIMIT; steps++) {
+    const r = frames + f * FRAME_WORDS;
     if (i32[r + F_MAPPING] === mapping && i32[r + F_INDEX] === index) return f;
     f = i32[r + F_HASH_NEXT];
   }
@@ -45,6 +79,36 @@ function lookupLocked(a: Arena, b: number, mapping: number, index: number): numb
 export function findGetPage(a: Arena, mapping: number, index: number): number {
   const i32 = a.i32;
   const b = bucketOf(a, mapping, index);
+  const seq = Atomics.load(i32, b + B_SEQ);
+  if ((seq & 1) === 0) {
+    const f = lookupRcu(i32, a.frames, b, mapping, index);
+    if (f !== NIL && tryGetPage(a, f)) {
+      if (Atomics.load(i32, b + B_SEQ) === seq) return f;
+      putPage(a, f); // the chain changed under the walk: the frame may not be what we looked for
+    }
+  }
+  return findGetPageLocked(a, b, mapping, index);
+}
+
+/**
+ * The page after a hit usually sits in the next frame (a run of pages is read into a run of adjacent
+ * frames), so a sequential reader tries that frame before hashing: take a reference (refused at count
+ * zero), then the frame must be uptodate and cache (mapping, index). Flags are read first: a frame's
+ * mapping and index are written before its read completes and sets PG_UPTODATE, so once that bit is
+ * seen in this life of the frame — which the reference keeps from ending — mapping and index are its
+ * own. A removed page has mapping NIL and fails. Returns false (nothing held) on any mismatch.
+ */
+export function tryGetPageAt(a: Arena, f: number, mapping: number, index: number): boolean {
+  if (f >= a.nframes || !tryGetPage(a, f)) return false;
+  const i32 = a.i32;
+  const r = a.frames + f * FRAME_WORDS;
+  if (Atomics.load(i32, r + F_FLAGS) & PG_UPTODATE && i32[r + F_MAPPING] === mapping && i32[r + F_INDEX] === index) return true;
+  putPage(a, f);
+  return false;
+}
+
+function findGetPageLocked(a: Arena, b: number, mapping: number, index: number): number {
+  const i32 = a.i32;
   spinLock(i32, b, LOCK_CLASS.PAGE_INDEX);
   const f = lookupLocked(a, b, mapping, index);
   if (f !== NIL) Atomics.add(i32, a.frames + f * FRAME_WORDS + F_REF, 1);
@@ -55,6 +119,8 @@ export function findGetPage(a: Arena, mapping: number, index: number): number {
 /** True when (mapping, index) is cached (no reference taken; a hint for readahead). */
 export function pageCached(a: Arena, mapping: number, index: number): boolean {
   const b = bucketOf(a, mapping, index);
+  const seq = Atomics.load(a.i32, b + B_SEQ);
+  if ((seq & 1) === 0 && lookupRcu(a.i32, a.frames, b, mapping, index) !== NIL && Atomics.load(a.i32, b + B_SEQ) === seq) return true;
   spinLock(a.i32, b, LOCK_CLASS.PAGE_INDEX);
   const f = lookupLocked(a, b, mapping, index);
   spinUnlock(a.i32, b);
@@ -74,12 +140,13 @@ export function addToPageCache(a: Arena, f: number, mapping: number, index: numb
     return false;
   }
   const r = a.frames + f * FRAME_WORDS;
-  if (lockdepOn) lockdepAccess(i32, b, b + 1, PROT.PAGE_BUCKET, SITE.PAGE_ADD, mapping, true);
+  if (lockdepOn) lockdepAccess(i32, b, b + B_HEAD, PROT.PAGE_BUCKET, SITE.PAGE_ADD, mapping, true);
   i32[r + F_MAPPING] = mapping;
   i32[r + F_INDEX] = index;
   Atomics.add(i32, r + F_REF, 1);
-  i32[r + F_HASH_NEXT] = i32[b + 1];
-  i32[b + 1] = f;
+  i32[r + F_HASH_NEXT] = i32[b + B_HEAD];
+  // Published last, with a store lockless walkers cannot see before the fields above.
+  Atomics.store(i32, b + B_HEAD, f);
   const ml = mappingLockWord(a, mapping);
   spinLock(i32, ml, LOCK_CLASS.PAGE_INDEX);
   if (lockdepOn) lockdepAccess(i32, ml, mappingHeadWord(a, mapping), PROT.MAPPING_PAGES, SITE.PAGE_ADD, mapping, true);
@@ -98,12 +165,13 @@ function unindexLocked(a: Arena, b: number, f: number, mapping: number): void {
   // Read while this page still keeps the mapping's inode alive: once it leaves the mapping's list, a
   // concurrent truncate can find the list empty, finish evicting the inode and free its slot.
   const shared = isDedupInode(a, mapping);
-  if (lockdepOn) lockdepAccess(i32, b, b + 1, PROT.PAGE_BUCKET, SITE.PAGE_UNINDEX, mapping, true);
+  if (lockdepOn) lockdepAccess(i32, b, b + B_HEAD, PROT.PAGE_BUCKET, SITE.PAGE_UNINDEX, mapping, true);
+  Atomics.add(i32, b + B_SEQ, 1); // odd: lockless walkers of this bucket will not trust what they see
   let prev = NIL;
-  for (let g = i32[b + 1]; g !== NIL; g = i32[a.frames + g * FRAME_WORDS + F_HASH_NEXT]) {
+  for (let g = i32[b + B_HEAD]; g !== NIL; g = i32[a.frames + g * FRAME_WORDS + F_HASH_NEXT]) {
     if (g === f) {
       const next = i32[a.frames + f * FRAME_WORDS + F_HASH_NEXT];
-      if (prev === NIL) i32[b + 1] = next;
+      if (prev === NIL) i32[b + B_HEAD] = next;
       else i32[a.frames + prev * FRAME_WORDS + F_HASH_NEXT] = next;
       break;
     }
@@ -117,6 +185,7 @@ function unindexLocked(a: Arena, b: number, f: number, mapping: number): void {
   i32[mappingNrPagesWord(a, mapping)]--;
   spinUnlock(i32, ml);
   i32[a.frames + f * FRAME_WORDS + F_MAPPING] = NIL;
+  Atomics.add(i32, b + B_SEQ, 1); // even again: the chain and its frames hold still
   ctrDec(i32, CTR.FILE_PAGES);
   if (shared) ctrDec(i32, CTR.SHARED_FILE_PAGES);
 }

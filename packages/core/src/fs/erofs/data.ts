@@ -7,17 +7,16 @@ import { readSync, readvSync } from 'node:fs';
 import type { Kernel } from '../../kernel.ts';
 import { PAGE_SIZE } from '../../mm/arena.ts';
 import { NIL } from '../../mm/list.ts';
-import { ctrInc, CTR } from '../../mm/counters.ts';
-import { setPageFlag, clearPageFlag, unlockPage, PG_UPTODATE, PG_ERROR, lruAdd, putPage } from '../../mm/pagepool.ts';
+import { ctrInc, ctrAdd, CTR } from '../../mm/counters.ts';
+import { setPageFlag, clearPageFlag, unlockPage, PG_UPTODATE, PG_ERROR, lruAdd, lruAddBatch, putPage } from '../../mm/pagepool.ts';
 import { inodeMount, inodeMountGen, inodeNid, inodeState, inodeCount, iput, I_INUSE, I_FREEING, I_DEDUP } from '../../vfs/inode.ts';
 import { mountCountDeviceRead, mountGen, mountState, MS_FREE } from '../../vfs/mount.ts';
 import { ErofsError } from '../../erofs/errors.ts';
 import { MAP_HOLE, MAP_INLINE, MAP_MAPPED } from '../../erofs/data.ts';
 import { erofsSb } from './super.ts';
 import { realInode, readBegin, readEnd } from './ishare.ts';
-import { zReadFolio } from './zdata.ts';
 import { BUG, POINT, bugOn, hooksOn, point, InvariantViolation } from '../../debug/hooks.ts';
-import type { OpenFile } from '../../vfs/file.ts';
+import type { OpenFile, AddressSpaceOps } from '../../vfs/file.ts';
 
 const REALINODE_RETRIES = 50;
 const napWord = new Int32Array(new SharedArrayBuffer(4));
@@ -212,7 +211,15 @@ function readRun(k: Kernel, file: OpenFile, first: number, count: number, phys: 
   iov.length = 0;
   if (got !== want) throw new ErofsError('ETRUNCATED', `short device read from ${sb.params.image}`, phys);
   mountCountDeviceRead(a, sb.m, count, file.mapping !== file.inode);
-  for (let x = first; x < first + count; x++) completePage(a, frames[x]);
+  // completePage for the run, with one LRU lock and one counter update for all of it.
+  for (let x = first; x < first + count; x++) {
+    if (hooksOn) point(POINT.BEFORE_PAGE_UNLOCK);
+    setPageFlag(a, frames[x], PG_UPTODATE);
+    unlockPage(a, frames[x]);
+  }
+  ctrAdd(a.i32, CTR.DEVICE_PAGES, count);
+  lruAddBatch(a, frames, first, count);
+  for (let x = first; x < first + count; x++) putPage(a, frames[x]);
   gatheredDone = first + count;
 }
 
@@ -266,6 +273,28 @@ function readaheadGathered(k: Kernel, file: OpenFile, index0: number, n: number)
 }
 
 /**
+ * The planted EARLY_UPTODATE bug (stress harness only): page at a time, each published — uptodate and
+ * unlocked — before its data is read, so a concurrent reader can copy a page still being filled. Out of
+ * readaheadGathered so that the read path carries none of it. `gatheredDone` counts pages done.
+ */
+function readaheadEarlyUptodate(k: Kernel, file: OpenFile, index0: number, n: number): number {
+  const a = k.a;
+  const frames = k.raFrames;
+  gatheredDone = 0;
+  for (let i = 0; i < n; i++) {
+    const f = frames[i];
+    setPageFlag(a, f, PG_UPTODATE);
+    unlockPage(a, f);
+    fillPage(k, file, f, index0 + i);
+    ctrInc(a.i32, CTR.DEVICE_PAGES);
+    lruAdd(a, f);
+    putPage(a, f);
+    gatheredDone = i + 1;
+  }
+  return n;
+}
+
+/**
  * erofs_readahead: fill `n` locked, page-cache-indexed frames k.raFrames[0..n) holding consecutive
  * pages from `index0`. Each page ends uptodate (or with PG_ERROR), unlocked, on the LRU, and the
  * caller's allocation reference dropped. Throws the first error after releasing every page.
@@ -282,29 +311,12 @@ export function erofsReadahead(k: Kernel, file: OpenFile, index0: number, n: num
   let err: unknown;
   let i = 0;
   try {
-    // The stress harness exercises this same gathered path; only the planted EARLY_UPTODATE bug needs
-    // the page-at-a-time loop below (it publishes each page before reading it).
-    if (!bugOn(BUG.EARLY_UPTODATE)) {
-      i = readaheadGathered(k, file, index0, n);
-    } else for (; i < n; i++) {
-      const f = frames[i];
-      if (bugOn(BUG.EARLY_UPTODATE)) {
-        setPageFlag(a, f, PG_UPTODATE);
-        unlockPage(a, f);
-        fillPage(k, file, f, index0 + i);
-      } else {
-        fillPage(k, file, f, index0 + i);
-        if (hooksOn) point(POINT.BEFORE_PAGE_UNLOCK);
-        setPageFlag(a, f, PG_UPTODATE);
-        unlockPage(a, f);
-      }
-      ctrInc(a.i32, CTR.DEVICE_PAGES);
-      lruAdd(a, f);
-      putPage(a, f);
-    }
+    // The stress harness exercises this same gathered path; only the planted EARLY_UPTODATE bug reads
+    // page at a time, in its own function.
+    i = bugOn(BUG.EARLY_UPTODATE) ? readaheadEarlyUptodate(k, file, index0, n) : readaheadGathered(k, file, index0, n);
   } catch (e) {
     err = e;
-    if (!bugOn(BUG.EARLY_UPTODATE)) i = gatheredDone;
+    i = gatheredDone;
   } finally {
     iomapEnd(k);
     if (processing) readEnd(a, file.inode, file.mapping);
@@ -325,10 +337,6 @@ export function erofsReadahead(k: Kernel, file: OpenFile, index0: number, n: num
 
 /** erofs_read_folio: (re)read one locked page that is cached but not uptodate. */
 export function erofsReadFolio(k: Kernel, file: OpenFile, f: number, index: number): void {
-  if (file.compressed) {
-    zReadFolio(k, file, f, index);
-    return;
-  }
   const a = k.a;
   const shared = file.mapping !== file.inode;
   ctrInc(a.i32, CTR.READFOLIO_CALLS);
@@ -350,3 +358,6 @@ export function erofsReadFolio(k: Kernel, file: OpenFile, f: number, index: numb
   }
 }
 
+
+/** EROFS's address_space_operations for the generic read path (erofs_aops; compressed files: zdata.ts). */
+export const erofsAops: AddressSpaceOps = { readahead: erofsReadahead, readFolio: erofsReadFolio };

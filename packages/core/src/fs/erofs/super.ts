@@ -7,6 +7,7 @@ import type { Kernel } from '../../kernel.ts';
 import { ErofsImage } from '../../erofs/image.ts';
 import { ErofsError } from '../../erofs/errors.ts';
 import { mountParams, mountGen, mountState, MS_FREE, type MountParams } from '../../vfs/mount.ts';
+import type { IshareKey } from './ishare.ts';
 
 export interface ErofsSb {
   readonly m: number;
@@ -16,6 +17,13 @@ export interface ErofsSb {
   readonly fd: number;
   /** inode_share requested and the image has fingerprints. */
   readonly shareActive: boolean;
+  /**
+   * Shared-inode keys by nid (null: the file has no fingerprint), computed once per thread: an inode
+   * evicted and read again (drop-caches, reclaim) would otherwise parse its xattrs and hash its key
+   * again at each fill — most of what made a sharing mount's cache fill slower than a plain one's.
+   */
+  /** Per nid: the shared-inode key and fingerprint, 'bad' for a malformed value, null for none. */
+  readonly ishareKeys: Map<number, { key: IshareKey; hex: string } | 'bad' | null>;
 }
 
 /** This thread's state for mount `m`, opened on first use and reopened when the slot was remounted. */
@@ -34,7 +42,7 @@ export function erofsSb(k: Kernel, m: number): ErofsSb {
     image.close();
     throw new ErofsError('ENOENT', `cannot open ${params.image}: ${(e as Error).message}`);
   }
-  const sb: ErofsSb = { m, gen, params, image, fd, shareActive: params.inodeShare && image.sb.hasFingerprints };
+  const sb: ErofsSb = { m, gen, params, image, fd, shareActive: params.inodeShare && image.sb.hasFingerprints, ishareKeys: new Map() };
   k.sbs[m] = sb;
   return sb;
 }

@@ -22,7 +22,7 @@ import { newZMapOut, ZF_FRAGMENT, ZF_META, type ZMapOut, type ZMapper } from '..
 import { zReadExtent } from '../../erofs/zread.ts';
 import type { ErofsInode } from '../../erofs/types.ts';
 import { POINT, hooksOn, point } from '../../debug/hooks.ts';
-import type { OpenFile } from '../../vfs/file.ts';
+import type { AddressSpaceOps, OpenFile } from '../../vfs/file.ts';
 import { erofsSb, type ErofsSb } from './super.ts';
 import { grabRealInode, releaseRealInode } from './data.ts';
 import { readBegin, readEnd } from './ishare.ts';
@@ -281,3 +281,6 @@ export function zReadFolio(k: Kernel, file: OpenFile, f: number, index: number):
   ctrInc(k.a.i32, CTR.READFOLIO_CALLS);
   zRead(k, file, index, 1, f);
 }
+
+/** z_erofs_aops: compressed files read pcluster by pcluster, grabbing every page a pcluster covers. */
+export const zErofsAops: AddressSpaceOps = { readaheadOwn: zReadahead, readFolio: zReadFolio };
