@@ -28,6 +28,8 @@ export interface BenchOptions {
    * figures; undefined: enough copies for DEFAULT_PASS_MIB per pass (1 with --quick).
    */
   readonly copies?: number;
+  /** Passes over the data per warm sample (undefined: 3; --quick: 1). */
+  readonly warmRounds?: number;
   /** The --scale run instead of the throughput tables. */
   readonly scale: boolean;
   /** --scale: small files of the many-files run (default 10^6). */
@@ -43,7 +45,7 @@ export const DEFAULT_PASS_MIB = 480;
 
 export const USAGE = `usage: pnpm bench [--reps N] [--passes K] [--quick] [--source DIR,DIR | --images A.img,B.img]
                   [--platform OS/ARCH] [--out DIR] [--no-loop] [--no-evict] [--chunk BYTES] [--copies N]
-                  [--compress ALG]
+                  [--warm-rounds N] [--compress ALG]
        pnpm bench --scale [--reps N] [--scale-files N] [--out DIR]
 
 Read throughput of ishare's shared page cache (ReaderPool, 1 and 2 workers; cold, fill, warm) side by
@@ -65,6 +67,8 @@ images), interleaved in one run. Default data: the bundled typescript-5.6.2 / 5.
   --compress ALG  compressed images of the source trees (lz4, lz4hc, deflate or zstd), built by upstream
                   mkfs.erofs 1.9.3 with -Eztailpacking and fingerprints: our compressed data path against
                   the kernel's loop mount of the same images (every family reads compressed images)
+  --warm-rounds N passes over the data in each warm sample (default 3, so that a warm sample of ours
+                  takes >= 100 ms; --quick: 1)
 
 --scale: N = 2, 5 and 10 versions of one tree (the bundled pair plus versions derived from it by
 changing a seeded 10% of the files), mounted with inode_share: page cache against the pages of
@@ -107,6 +111,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
         chunk: { type: 'string' },
         compress: { type: 'string' },
         copies: { type: 'string' },
+        'warm-rounds': { type: 'string' },
         scale: { type: 'boolean', default: false },
         'scale-files': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -143,6 +148,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
     chunk: posInt('--chunk', values.chunk, 128 * 1024, 64 * 1024 * 1024),
     ...(values.compress !== undefined ? { compress: values.compress } : {}),
     copies: values.copies !== undefined ? posInt('--copies', values.copies, 1, 64) : quick ? 1 : undefined,
+    warmRounds: values['warm-rounds'] !== undefined ? posInt('--warm-rounds', values['warm-rounds'], 1, 100) : undefined,
     scale: values.scale === true,
     scaleFiles: posInt('--scale-files', values['scale-files'], 1_000_000, 4_000_000),
   };
