@@ -92,7 +92,10 @@ test.serial('the race detector reports both threads: their use sites and stacks'
   const r = await runStress({ images: await images(), workers: 2, policy: 'both', seconds: 40, seed: 2, jitter: 0.02, inject: ['PROC_COUNT_NOLOCK'], poolMiB: 1, decoys: true, lockChecks: false, raceSample: 20 });
   t.is(r.violation?.detector, 'race-detector', r.violation && describe(r));
   const msg = r.violation!.message;
-  t.regex(msg, /data race on the (processing list|processingCount)/);
+  // The first race seen is usually on the processing list or count the bug leaves unlocked; now and then
+  // it is a later one that the corruption leads to (seen once: a page-index bucket). Either way the
+  // report must name the structure, both threads and stacks.
+  t.regex(msg, /data race on the [\w -]+ \(/);
   t.regex(msg, /thread \d+ (read|write) in [\w ]+ \((holding its lock|WITHOUT its lock)\) while (thread \d+ (read|write) in [\w ]+|another thread watched it)/);
   t.true((msg.match(/ at /g) ?? []).length >= 2, 'stack frames');
 });
