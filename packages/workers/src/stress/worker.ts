@@ -46,10 +46,10 @@ export default function run(task: StressTask): StressWorkerReport {
     trail.push(s);
     if (trail.length > TRAIL) trail.shift();
   };
-  const byKind: Record<string, number> = { whole: 0, range: 0, readahead: 0, hold: 0, mmap: 0 };
-  const kinds = ['whole', 'range', 'readahead', 'hold', 'mmap'] as const;
+  const byKind: Record<string, number> = { whole: 0, range: 0, readahead: 0, hold: 0, mmap: 0, fadvise: 0 };
+  const kinds = ['whole', 'range', 'readahead', 'hold', 'mmap', 'fadvise'] as const;
   const w = task.weights;
-  const kindWeights = [w.whole, w.range, w.readahead, w.hold, w.mmap];
+  const kindWeights = [w.whole, w.range, w.readahead, w.hold, w.mmap, w.fadvise];
   const imageWeights = task.images.map((i) => i.weight);
   const held: { file: OpenFile; img: number }[] = [];
   // Mappings that outlived their files (they pin only the shared inode); faulted in by later mmap ops.
@@ -145,6 +145,12 @@ export default function run(task: StressTask): StressWorkerReport {
             held.push({ file: f, img });
             f = undefined;
             if (held.length > 2) sys.close(held.shift()!.file);
+          } else if (kind === 'fadvise') {
+            // Drops the pages of this content for every image sharing it, while the other workers read them.
+            const aoff = rng.int(Math.max(1, f.size));
+            const alen = rng.next() < 0.3 ? 0 : 1 + rng.int(Math.max(1, f.size - aoff));
+            const dropped = sys.fadvise(f, aoff, alen, 'dontneed');
+            note(`fadvise DONTNEED ${task.images[img].image}:${file.path} m${m} @${aoff}+${alen || 'EOF'} → ${dropped} pages dropped`);
           } else if (kind === 'mmap' && f.mapping !== f.inode) {
             maps.push({ map: sys.mmap(f), img });
             sys.close(f);
