@@ -37,6 +37,9 @@ const EXPECTED: Record<BugName, readonly string[]> = {
   // A page leaves the cache while a reader holds it: the reader's LRU add and last put break the page
   // rules (freed on the LRU, freed twice); a frame reused under the reader would serve wrong bytes.
   FADVISE_INUSE: ['invariant', 'byte-oracle'],
+  // An inode torn down under a reference: the reference and liveness assertions, the quiescence counts,
+  // or — its slot reused by another content — the wrong bytes.
+  ISHARE_EVICT_MAPPED: ['invariant', 'byte-oracle'],
 };
 const LOCK_BUGS: BugName[] = ['PROC_COUNT_NOLOCK', 'BACKING_DEL_NOLOCK', 'REALINODE_EVICTING'];
 // The default workload does not reach UNMOUNT_BUSY's window in bounded time (a reader holds another

@@ -100,7 +100,14 @@ export default function run(task: StressTask): StressWorkerReport {
       const st = control.state;
       if (st === STOP || control.violation) break;
       if (st === PAUSE) {
-        closeHeld();
+        try {
+          closeHeld();
+        } catch (e) {
+          if (!(e instanceof CheckFailure)) throw e;
+          violation = { detector: e.detector, invariant: checkInvariant(e), message: `closing held files: ${e.message}`, thread: task.worker, trail: [...trail] };
+          control.flagViolation();
+          break;
+        }
         const cf = takeCheckFailure();
         if (cf) {
           violation = { detector: cf.detector, invariant: checkInvariant(cf), message: `closing held files: ${cf.message}`, thread: task.worker, trail: [...trail] };
@@ -179,7 +186,14 @@ export default function run(task: StressTask): StressWorkerReport {
       if (violation) control.flagViolation();
     }
   } finally {
-    closeHeld();
+    try {
+      closeHeld();
+    } catch (e) {
+      // A reference rule broken by the files and mappings still held is a finding like any other.
+      if (!(e instanceof CheckFailure)) throw e;
+      violation ??= { detector: e.detector, invariant: checkInvariant(e), message: `closing held files: ${e.message}`, thread: task.worker, trail: [...trail] };
+      control.flagViolation();
+    }
   }
   return { worker: task.worker, threadId: sys.kernel.threadId, ops, reads, bytes, byKind, benign, violation, trail: trail.slice(-10) };
 }

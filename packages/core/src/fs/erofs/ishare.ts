@@ -12,7 +12,7 @@ import { spinLock, spinUnlock } from '../../mm/spinlock.ts';
 import { LOCK_CLASS } from '../../mm/lockstat.ts';
 import { listSpec, listAdd, listDel, listInitHead, linkInit, isLinked, listFirst, listNext, listCount, NIL, type ListSpec } from '../../mm/list.ts';
 import { ctrInc, CTR } from '../../mm/counters.ts';
-import { I_FS, INODE_WORDS, ANON_MOUNT, I_FREEING, iget, igrab, __iget, iput, inodeSize, inodeState, setInodeSize, type InodeOps } from '../../vfs/inode.ts';
+import { I_FS, INODE_WORDS, ANON_MOUNT, I_FREEING, iget, igrab, __iget, iput, iputEvictAll, inodeSize, inodeState, setInodeSize, type InodeOps } from '../../vfs/inode.ts';
 import { BUG, POINT, bugOn, hooksOn, point, InvariantViolation } from '../../debug/hooks.ts';
 import { reportCheckFailure } from '../../mm/checkfail.ts';
 import { lockdepOn, lockdepAccess, PROT, SITE } from '../../mm/lockdep.ts';
@@ -169,9 +169,13 @@ export function ishareFreeInode(a: Arena, slot: number, dedupOps: InodeOps): voi
   }
   // An evicted inode has no reader in flight; stay safe if a bug left it on the processing list.
   if (isLinked(i32, s.processing, slot)) listDel(i32, s.processing, xw(a, dedup, X_PROC_HEAD), slot);
+  const last = i32[xw(a, dedup, X_NBACKING)] === 0;
   if (!nolock) spinUnlock(i32, lock);
   i32[xw(a, slot, X_ISHARE)] = NIL;
-  iput(a, dedup, dedupOps);
+  // The planted ISHARE_EVICT_MAPPED tears the shared inode down with its last backing inode, as if the
+  // backing inodes held its only references.
+  if (last && bugOn(BUG.ISHARE_EVICT_MAPPED)) iputEvictAll(a, dedup, dedupOps);
+  else iput(a, dedup, dedupOps);
 }
 
 /** drop_inode for shared inodes: free at the last put once no backing inode is left. */
