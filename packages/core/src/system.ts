@@ -9,7 +9,7 @@ import { readLockStats, resetLockStats, setCountAcquisitions, type LockClassStat
 import { Kernel } from './kernel.ts';
 import {
   inodeTableInit, iget, iput, ihold, tryEvict, pruneIcache, forEachInode, inodeMount, inodeCount,
-  inodeOpenAdd, inodesInUse, inodeLruCount, inodeRegions, rcuBatch, I_DEDUP,
+  inodeOpenAdd, inodesInUse, inodeLruCount, inodeRegions, rcuBatch, I_DEDUP, inodeGen,
 } from './vfs/inode.ts';
 import { invalidateMappingPages, pageCacheInit, pageCacheRegions } from './vfs/pagecache.ts';
 import { shrinkPageLru } from './vfs/reclaim.ts';
@@ -255,7 +255,7 @@ export class System {
         ihold(a, dedup);
       }
       return {
-        inode: slot, mapping: dedup >= 0 ? dedup : slot, mount: m, nid: ino.nid, size: ino.size, path, compressed: ino.compressed, aops: ino.compressed ? zErofsAops : erofsAops,
+        inode: slot, mapping: dedup >= 0 ? dedup : slot, mappingGen: inodeGen(a, dedup >= 0 ? dedup : slot), mount: m, nid: ino.nid, size: ino.size, path, compressed: ino.compressed, aops: ino.compressed ? zErofsAops : erofsAops,
         raStart: 0, raSize: 0, prevIndex: -2, closed: false,
       };
     } catch (e) {

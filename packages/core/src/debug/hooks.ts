@@ -36,6 +36,9 @@ export const BUG = {
   SKIP_SIZE_CHECK: 1 << 7, // share files whose fingerprint matches but size differs
   REALINODE_EVICTING: 1 << 8, // mainline erofs_real_inode: state test and reference not atomic under i_lock
   UNMOUNT_BUSY: 1 << 9, // unmount skips inodes still referenced (igrab pins the inode, not the superblock)
+  PROC_COUNT_UNDERFLOW: 1 << 10, // read_begin does not count a read of an inode already listed; read_end still does
+  FADVISE_INUSE: 1 << 11, // fadvise(DONTNEED) drops pages without checking that nobody holds them
+  ISHARE_EVICT_MAPPED: 1 << 12, // the last backing inode's free evicts the shared inode whatever else references it
 } as const;
 export type BugName = keyof typeof BUG;
 export const BUG_DESCRIPTIONS: Record<BugName, string> = {
@@ -49,6 +52,9 @@ export const BUG_DESCRIPTIONS: Record<BugName, string> = {
   SKIP_SIZE_CHECK: "skip the size check when joining a shared inode (same fingerprint, different size)",
   REALINODE_EVICTING: "mainline's erofs_real_inode picking an inode that is being evicted: the candidate's state is tested, then a reference taken, without i_lock across both — an eviction deciding in between is missed",
   UNMOUNT_BUSY: "unmount an image while another image's reader maps a shared page through one of its inodes: busy inodes are skipped (igrab pins the inode, not the superblock) and the device is closed under the read",
+  PROC_COUNT_UNDERFLOW: "processing_count going negative: read_begin does not add a read of an inode another thread's read already keeps on the processing list (it trusts that read to keep it there), read_end still takes one off — the other read ends first and the count drops below zero",
+  FADVISE_INUSE: "one container's fadvise(DONTNEED) dropping another's pages: invalidate_mapping_pages on the shared inode drops a page without trylocking it or testing its references, so a page another image's reader is still filling (locked) or copying (referenced) leaves the cache and loses the cache's reference under it",
+  ISHARE_EVICT_MAPPED: "eviction of the shared inode during readahead: when its last backing inode is freed, the shared inode is evicted with it, as if the backing inodes held its only references — a mapping that outlived its file (it pins only the shared inode) may be reading ahead through it, adding pages to an inode being torn down",
 };
 
 /**
@@ -67,6 +73,9 @@ export const BUG_CATEGORY: Record<BugName, BugCategory> = {
   SKIP_SIZE_CHECK: 'logic',
   REALINODE_EVICTING: 'race',
   UNMOUNT_BUSY: 'race',
+  PROC_COUNT_UNDERFLOW: 'race',
+  FADVISE_INUSE: 'race',
+  ISHARE_EVICT_MAPPED: 'race',
 };
 
 /**

@@ -12,6 +12,8 @@ import { LOCK_CLASS } from './lockstat.ts';
 import { listSpec, listAdd, listDel, listLast, listInitHead, linkInit, NIL, type ListSpec } from './list.ts';
 import { ctrInc, CTR } from './counters.ts';
 import { lockdepOn, lockdepAccess, PROT, SITE } from './lockdep.ts';
+import { reportCheckFailure } from './checkfail.ts';
+import { hooksOn, InvariantViolation } from '../debug/hooks.ts';
 
 // Descriptor words.
 export const F_FLAGS = 0;
@@ -169,6 +171,11 @@ export function frameAllocBatch(a: Arena, out: Int32Array, at: number, max: numb
 export function frameFree(a: Arena, f: number): void {
   const i32 = a.i32;
   const r = a.frames + f * FRAME_WORDS;
+  // bad_page (free_pages_check): a frame whose last reference goes must be off the LRU — a page on the
+  // LRU is one the page cache still holds.
+  if (hooksOn && Atomics.load(i32, r + F_FLAGS) & PG_LRU) {
+    reportCheckFailure(new InvariantViolation(`bad page: frame ${f} freed while on the LRU (mapping ${i32[r + F_MAPPING]}, index ${i32[r + F_INDEX]})`));
+  }
   Atomics.store(i32, r + F_FLAGS, PG_FREE);
   i32[r + F_MAPPING] = NIL;
   i32[r + F_HASH_NEXT] = NIL;

@@ -11,6 +11,8 @@ export interface OpenFile {
   readonly inode: number;
   /** The address space reads go through: the shared inode's slot, or `inode` itself. */
   readonly mapping: number;
+  /** The mapping inode's slot generation when the file pinned it (a freed and reused slot has another). */
+  readonly mappingGen: number;
   readonly mount: number;
   readonly nid: number;
   readonly size: number;

@@ -13,7 +13,9 @@ import { findGetPage, tryGetPageAt, addToPageCache, pageCached } from './pagecac
 import { allocPage } from './reclaim.ts';
 import type { OpenFile } from './file.ts';
 import { ErofsError } from '../erofs/errors.ts';
-import { POINT, hooksOn, point } from '../debug/hooks.ts';
+import { POINT, hooksOn, point, InvariantViolation } from '../debug/hooks.ts';
+import { reportCheckFailure } from '../mm/checkfail.ts';
+import { inodeCount, inodeState, inodeGen, I_INUSE, I_FREEING } from './inode.ts';
 
 /** s_maxbytes: a frame records its page index in an Int32, so no file may have more pages than that. */
 export const MAX_FILE_BYTES = 2 ** 31 * PAGE_SIZE;
@@ -31,6 +33,26 @@ export const RA_MAX_PAGES = 32; // 128 KiB, the kernel's default read_ahead_kb
  * warm read at once.
  */
 export function doPageCacheRa(k: Kernel, file: OpenFile, index: number, nr: number): number {
+  const a = k.a;
+  if (hooksOn) checkMappingLive(a, file, 'before');
+  const read = pageCacheRa(k, file, index, nr);
+  if (hooksOn) checkMappingLive(a, file, 'after');
+  return read;
+}
+
+/**
+ * DBG_BUGON: the inode whose mapping a read fills must stay referenced and live — the open file or the
+ * mapping pins it — from before its readahead until after. Reported, raised at the end of the call.
+ */
+function checkMappingLive(a: Kernel['a'], file: OpenFile, when: string): void {
+  const m = file.mapping;
+  const st = inodeState(a, m);
+  if (inodeCount(a, m) <= 0 || (st & (I_INUSE | I_FREEING)) !== I_INUSE || inodeGen(a, m) !== file.mappingGen) {
+    reportCheckFailure(new InvariantViolation(`${file.path}: inode ${m}, whose page cache a readahead fills, is not live ${when} the readahead (i_count ${inodeCount(a, m)}, state ${st}, generation ${inodeGen(a, m)}, pinned at ${file.mappingGen})`));
+  }
+}
+
+function pageCacheRa(k: Kernel, file: OpenFile, index: number, nr: number): number {
   const a = k.a;
   const lastPage = file.size === 0 ? -1 : Math.floor((file.size - 1) / PAGE_SIZE);
   // A window larger than a quarter of the pool would reclaim its own first pages before they are read.

@@ -17,6 +17,7 @@ import { ctrInc, CTR } from '../mm/counters.ts';
 import { lockdepOn, lockdepAccess, PROT, SITE } from '../mm/lockdep.ts';
 import { ErofsError } from '../erofs/errors.ts';
 import { mountGen } from './mount.ts';
+import { hooksOn, InvariantViolation } from '../debug/hooks.ts';
 
 // Record words.
 const I_LOCK = 0; // i_lock
@@ -360,6 +361,8 @@ export function iput(a: Arena, slot: number, ops: InodeOps, evictNow = false): v
   if (c < 0) {
     Atomics.add(i32, r + I_COUNT, 1);
     spinUnlock(i32, r + I_LOCK);
+    // DBG_BUGON while stressing: a reference dropped that nobody held.
+    if (hooksOn) throw new InvariantViolation(`iput on inode slot ${slot} with i_count 0`);
     throw new ErofsError('EIO', `iput on inode slot ${slot} with i_count 0`);
   }
   if (c > 0) {
@@ -374,6 +377,19 @@ export function iput(a: Arena, slot: number, ops: InodeOps, evictNow = false): v
   }
   spinUnlock(i32, r + I_LOCK);
   inodeLruAdd(a, slot);
+}
+
+/**
+ * The planted ISHARE_EVICT_MAPPED's teardown (stress harness only): take every reference left as the
+ * caller's and evict the inode now, whoever else still holds one.
+ */
+export function iputEvictAll(a: Arena, slot: number, ops: InodeOps): void {
+  const i32 = a.i32;
+  const r = a.inodes + slot * INODE_WORDS;
+  spinLock(i32, r + I_LOCK, LOCK_CLASS.INODE);
+  Atomics.store(i32, r + I_COUNT, 1);
+  spinUnlock(i32, r + I_LOCK);
+  iput(a, slot, ops, true);
 }
 
 function inodeLruAdd(a: Arena, slot: number): void {

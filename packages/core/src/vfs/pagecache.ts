@@ -16,6 +16,7 @@ import { LOCK_CLASS } from '../mm/lockstat.ts';
 import { listAdd, listDel, listFirst, NIL } from '../mm/list.ts';
 import { lockdepOn, lockdepAccess, PROT, SITE } from '../mm/lockdep.ts';
 import { ctrInc, ctrDec, CTR } from '../mm/counters.ts';
+import { BUG, bugOn } from '../debug/hooks.ts';
 import {
   FRAME_WORDS, F_MAPPING, F_INDEX, F_HASH_NEXT, F_REF, F_FLAGS, PG_LOCKED, PG_UPTODATE,
   frameSpecs, putPage, lruDel, waitOnPageLocked, tryGetPage,
@@ -226,7 +227,8 @@ export function invalidateMappingPages(a: Arena, mapping: number, start: number,
     const f = lookupLocked(a, b, mapping, index);
     if (f === NIL) { spinUnlock(i32, b); continue; }
     const r = a.frames + f * FRAME_WORDS;
-    if (Atomics.load(i32, r + F_REF) !== 1 || Atomics.load(i32, r + F_FLAGS) & PG_LOCKED) { spinUnlock(i32, b); continue; }
+    // The planted FADVISE_INUSE drops a page whoever holds it: a reader filling (locked) or copying it.
+    if ((Atomics.load(i32, r + F_REF) !== 1 || Atomics.load(i32, r + F_FLAGS) & PG_LOCKED) && !bugOn(BUG.FADVISE_INUSE)) { spinUnlock(i32, b); continue; }
     unindexLocked(a, b, f, mapping);
     spinUnlock(i32, b);
     lruDel(a, f);

@@ -15,9 +15,10 @@ export interface OpWeights {
   readonly readahead: number; // open, readahead a random range, read a bit of it, close
   readonly hold: number; // open and keep open across later ops (open/close churn)
   readonly mmap: number; // open, mmap, close; read through the mapping now and in later ops (page faults)
+  readonly fadvise: number; // open, read a range, fadvise(DONTNEED) a range (on a shared file: every image's pages), close
 }
 
-export const DEFAULT_WEIGHTS: OpWeights = { whole: 25, range: 35, readahead: 15, hold: 15, mmap: 10 };
+export const DEFAULT_WEIGHTS: OpWeights = { whole: 25, range: 35, readahead: 15, hold: 15, mmap: 10, fadvise: 5 };
 
 export interface StressTask {
   readonly worker: number;

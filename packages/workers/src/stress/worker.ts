@@ -46,10 +46,10 @@ export default function run(task: StressTask): StressWorkerReport {
     trail.push(s);
     if (trail.length > TRAIL) trail.shift();
   };
-  const byKind: Record<string, number> = { whole: 0, range: 0, readahead: 0, hold: 0, mmap: 0 };
-  const kinds = ['whole', 'range', 'readahead', 'hold', 'mmap'] as const;
+  const byKind: Record<string, number> = { whole: 0, range: 0, readahead: 0, hold: 0, mmap: 0, fadvise: 0 };
+  const kinds = ['whole', 'range', 'readahead', 'hold', 'mmap', 'fadvise'] as const;
   const w = task.weights;
-  const kindWeights = [w.whole, w.range, w.readahead, w.hold, w.mmap];
+  const kindWeights = [w.whole, w.range, w.readahead, w.hold, w.mmap, w.fadvise];
   const imageWeights = task.images.map((i) => i.weight);
   const held: { file: OpenFile; img: number }[] = [];
   // Mappings that outlived their files (they pin only the shared inode); faulted in by later mmap ops.
@@ -100,7 +100,14 @@ export default function run(task: StressTask): StressWorkerReport {
       const st = control.state;
       if (st === STOP || control.violation) break;
       if (st === PAUSE) {
-        closeHeld();
+        try {
+          closeHeld();
+        } catch (e) {
+          if (!(e instanceof CheckFailure)) throw e;
+          violation = { detector: e.detector, invariant: checkInvariant(e), message: `closing held files: ${e.message}`, thread: task.worker, trail: [...trail] };
+          control.flagViolation();
+          break;
+        }
         const cf = takeCheckFailure();
         if (cf) {
           violation = { detector: cf.detector, invariant: checkInvariant(cf), message: `closing held files: ${cf.message}`, thread: task.worker, trail: [...trail] };
@@ -145,6 +152,12 @@ export default function run(task: StressTask): StressWorkerReport {
             held.push({ file: f, img });
             f = undefined;
             if (held.length > 2) sys.close(held.shift()!.file);
+          } else if (kind === 'fadvise') {
+            // Drops the pages of this content for every image sharing it, while the other workers read them.
+            const aoff = rng.int(Math.max(1, f.size));
+            const alen = rng.next() < 0.3 ? 0 : 1 + rng.int(Math.max(1, f.size - aoff));
+            const dropped = sys.fadvise(f, aoff, alen, 'dontneed');
+            note(`fadvise DONTNEED ${task.images[img].image}:${file.path} m${m} @${aoff}+${alen || 'EOF'} → ${dropped} pages dropped`);
           } else if (kind === 'mmap' && f.mapping !== f.inode) {
             maps.push({ map: sys.mmap(f), img });
             sys.close(f);
@@ -173,7 +186,14 @@ export default function run(task: StressTask): StressWorkerReport {
       if (violation) control.flagViolation();
     }
   } finally {
-    closeHeld();
+    try {
+      closeHeld();
+    } catch (e) {
+      // A reference rule broken by the files and mappings still held is a finding like any other.
+      if (!(e instanceof CheckFailure)) throw e;
+      violation ??= { detector: e.detector, invariant: checkInvariant(e), message: `closing held files: ${e.message}`, thread: task.worker, trail: [...trail] };
+      control.flagViolation();
+    }
   }
   return { worker: task.worker, threadId: sys.kernel.threadId, ops, reads, bytes, byKind, benign, violation, trail: trail.slice(-10) };
 }

@@ -12,8 +12,9 @@ import { spinLock, spinUnlock } from '../../mm/spinlock.ts';
 import { LOCK_CLASS } from '../../mm/lockstat.ts';
 import { listSpec, listAdd, listDel, listInitHead, linkInit, isLinked, listFirst, listNext, listCount, NIL, type ListSpec } from '../../mm/list.ts';
 import { ctrInc, CTR } from '../../mm/counters.ts';
-import { I_FS, INODE_WORDS, ANON_MOUNT, I_FREEING, iget, igrab, __iget, iput, inodeSize, inodeState, setInodeSize, type InodeOps } from '../../vfs/inode.ts';
-import { BUG, POINT, bugOn, hooksOn, point } from '../../debug/hooks.ts';
+import { I_FS, INODE_WORDS, ANON_MOUNT, I_FREEING, iget, igrab, __iget, iput, iputEvictAll, inodeSize, inodeState, setInodeSize, type InodeOps } from '../../vfs/inode.ts';
+import { BUG, POINT, bugOn, hooksOn, point, InvariantViolation } from '../../debug/hooks.ts';
+import { reportCheckFailure } from '../../mm/checkfail.ts';
 import { lockdepOn, lockdepAccess, PROT, SITE } from '../../mm/lockdep.ts';
 import { createHash } from 'node:crypto';
 import { invalidateMappingPages } from '../../vfs/pagecache.ts';
@@ -168,9 +169,13 @@ export function ishareFreeInode(a: Arena, slot: number, dedupOps: InodeOps): voi
   }
   // An evicted inode has no reader in flight; stay safe if a bug left it on the processing list.
   if (isLinked(i32, s.processing, slot)) listDel(i32, s.processing, xw(a, dedup, X_PROC_HEAD), slot);
+  const last = i32[xw(a, dedup, X_NBACKING)] === 0;
   if (!nolock) spinUnlock(i32, lock);
   i32[xw(a, slot, X_ISHARE)] = NIL;
-  iput(a, dedup, dedupOps);
+  // The planted ISHARE_EVICT_MAPPED tears the shared inode down with its last backing inode, as if the
+  // backing inodes held its only references.
+  if (last && bugOn(BUG.ISHARE_EVICT_MAPPED)) iputEvictAll(a, dedup, dedupOps);
+  else iput(a, dedup, dedupOps);
 }
 
 /** drop_inode for shared inodes: free at the last put once no backing inode is left. */
@@ -201,7 +206,9 @@ export function readBegin(a: Arena, vi: number, dedup: number): void {
   const c = Atomics.load(i32, cnt);
   if (hooksOn) point(POINT.READ_BEGIN_LOCKED);
   if (isLinked(i32, specs(a).processing, vi)) {
-    Atomics.store(i32, cnt, c + 1);
+    // The planted PROC_COUNT_UNDERFLOW trusts the read already in flight to keep vi listed, and does not
+    // count this one — its read_end will take one off all the same.
+    if (!bugOn(BUG.PROC_COUNT_UNDERFLOW)) Atomics.store(i32, cnt, c + 1);
   } else {
     listAdd(i32, specs(a).processing, xw(a, dedup, X_PROC_HEAD), vi);
     Atomics.store(i32, cnt, 1);
@@ -220,6 +227,9 @@ export function readEnd(a: Arena, vi: number, dedup: number): void {
   const c = Atomics.load(i32, cnt) - 1;
   if (hooksOn) point(POINT.READ_END_LOCKED);
   Atomics.store(i32, cnt, c);
+  // DBG_BUGON(count < 0): a read_end without its read_begin. Under the lock: reported, raised at the end
+  // of the call; the allocation happens only on the failure.
+  if (hooksOn && c < 0) reportCheckFailure(new InvariantViolation(`processingCount of inode ${vi} went negative (${c}) in readEnd: a read ended that readBegin did not count`));
   // list_del_init: harmless on an entry that is already off the list.
   if (c === 0 && isLinked(i32, specs(a).processing, vi)) listDel(i32, specs(a).processing, xw(a, dedup, X_PROC_HEAD), vi);
   if (!nolock) spinUnlock(i32, lock);

@@ -213,13 +213,15 @@ function zRead(k: Kernel, file: OpenFile, index: number, nr: number, folio: numb
   const size = file.size;
   const winStart = index * PAGE_SIZE;
   const winEnd = Math.min(size, (index + nr) * PAGE_SIZE);
-  const shared = file.mapping !== file.inode;
+  // A mapping that pins only the shared inode (inode NIL: the mmap of a closed file) has no backing
+  // inode of its own to put on the processing list.
+  const processing = file.mapping !== file.inode && file.inode !== NIL;
   z.owned.fill(NIL);
   z.nowned = 0;
   z.base = index;
   z.folio = folio;
   z.folioIndex = index;
-  if (shared) readBegin(a, file.inode, file.mapping);
+  if (processing) readBegin(a, file.inode, file.mapping);
   let grabbed = false;
   let filled = 0;
   let err: unknown;
@@ -249,7 +251,7 @@ function zRead(k: Kernel, file: OpenFile, index: number, nr: number, folio: numb
     err = e;
   } finally {
     if (grabbed) releaseRealInode(k);
-    if (shared) readEnd(a, file.inode, file.mapping);
+    if (processing) readEnd(a, file.inode, file.mapping);
   }
   if (z.nowned > 0) {
     for (let i = 0; i < z.owned.length && z.nowned > 0; i++) {
