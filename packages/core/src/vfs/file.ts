@@ -50,3 +50,33 @@ export interface OwnReadaheadOps extends BaseOps {
   readaheadOwn(k: Kernel, file: OpenFile, index: number, nr: number): number;
   readonly readahead?: undefined;
 }
+
+/** open(2) flags the core distinguishes. */
+export interface OpenFlags {
+  /** O_DIRECT: refused (EINVAL) on a shared file; on a private one reads still go through the cache. */
+  direct?: boolean;
+}
+
+/** posix_fadvise advice. */
+export type FadviseAdvice = 'normal' | 'random' | 'sequential' | 'willneed' | 'dontneed' | 'noreuse';
+
+/** What open needs of the inode a path names: its identity, size and its mapping's a_ops. */
+export interface LookupResult {
+  readonly nid: number;
+  readonly size: number;
+  readonly compressed: boolean;
+  readonly aops: AddressSpaceOps;
+}
+
+/**
+ * The filesystem's side of open and fadvise (i_op->lookup plus file_operations), so that vfs/open.ts
+ * and vfs/fadvise.ts stay filesystem-independent.
+ */
+export interface FileOps {
+  /** The regular file at `path` in mount m; throws (ENOENT, EISDIR, EINVAL) for anything else. */
+  lookup(k: Kernel, m: number, path: string): LookupResult;
+  /** f_op->open on the opened inode `slot`: the slot reads go through (pinned by the file), or throws. */
+  open(k: Kernel, slot: number, flags: OpenFlags, path: string): number;
+  /** f_op->fadvise; without it vfs_fadvise uses generic_fadvise. */
+  readonly fadvise?: (k: Kernel, file: OpenFile, offset: number, len: number, advice: FadviseAdvice) => number;
+}

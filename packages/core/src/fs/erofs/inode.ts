@@ -8,8 +8,10 @@ import { inodeMount, inodeNid, setInodeSize, isDedupInode, type InodeOps } from 
 import { mountState, MS_DYING } from '../../vfs/mount.ts';
 import { ctrInc, CTR } from '../../mm/counters.ts';
 import { ishareVerifyContent } from './verify.ts';
-import { ishareInitInode, ishareFillInode, ishareFreeInode, ishareShouldDrop, ishareKey, DATAPATH_COMPRESSED, DATAPATH_FLAT } from './ishare.ts';
+import { ishareInitInode, ishareFillInode, ishareFreeInode, ishareShouldDrop, ishareKey, ishareFileOpen, ishareFadvise, DATAPATH_COMPRESSED, DATAPATH_FLAT } from './ishare.ts';
 import { hooksOn } from '../../debug/hooks.ts';
+import type { FileOps } from '../../vfs/file.ts';
+import { erofsLookup } from './namei.ts';
 
 /** The erofs InodeOps for kernel `k` (fill, evict, drop), created once per kernel. */
 export function erofsInodeOps(k: Kernel): InodeOps {
@@ -55,3 +57,10 @@ export function erofsInodeOps(k: Kernel): InodeOps {
   };
   return ops;
 }
+
+/**
+ * erofs's lookup and file operations for the generic open/fadvise (vfs/open.ts, vfs/fadvise.ts). One
+ * table serves both kinds of file: ishareFileOpen leaves a file that is not shared on its own inode, and
+ * advice then acts on that inode's mapping.
+ */
+export const erofsFileOps: FileOps = { lookup: erofsLookup, open: ishareFileOpen, fadvise: ishareFadvise };

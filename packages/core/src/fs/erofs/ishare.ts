@@ -12,12 +12,14 @@ import { spinLock, spinUnlock } from '../../mm/spinlock.ts';
 import { LOCK_CLASS } from '../../mm/lockstat.ts';
 import { listSpec, listAdd, listDel, listInitHead, linkInit, isLinked, listFirst, listNext, listCount, NIL, type ListSpec } from '../../mm/list.ts';
 import { ctrInc, CTR } from '../../mm/counters.ts';
-import { I_FS, INODE_WORDS, ANON_MOUNT, I_FREEING, iget, igrab, __iget, iput, iputEvictAll, inodeSize, inodeState, setInodeSize, type InodeOps } from '../../vfs/inode.ts';
+import { I_FS, INODE_WORDS, ANON_MOUNT, I_FREEING, iget, igrab, __iget, ihold, iput, iputEvictAll, inodeSize, inodeState, setInodeSize, type InodeOps } from '../../vfs/inode.ts';
 import { BUG, POINT, bugOn, hooksOn, point, InvariantViolation } from '../../debug/hooks.ts';
 import { reportCheckFailure } from '../../mm/checkfail.ts';
 import { lockdepOn, lockdepAccess, PROT, SITE } from '../../mm/lockdep.ts';
 import { createHash } from 'node:crypto';
-import { invalidateMappingPages } from '../../vfs/pagecache.ts';
+import { genericFadvise } from '../../vfs/fadvise.ts';
+import type { OpenFile, OpenFlags, FadviseAdvice } from '../../vfs/file.ts';
+import type { Kernel } from '../../kernel.ts';
 import { ErofsError } from '../../erofs/errors.ts';
 
 // Backing-inode side.
@@ -322,17 +324,27 @@ export function backingListLength(a: Arena, dedup: number): number {
 }
 
 /**
- * erofs_ishare_file_open: a shared file refuses O_DIRECT — direct I/O would bypass the one page
- * cache every image's copy of this content reads through (mainline returns EINVAL).
+ * erofs_ishare_file_open: a shared file reads through its shared inode, which the file pins; it
+ * refuses O_DIRECT — direct I/O would bypass the one page cache every image's copy of this content
+ * reads through (mainline returns EINVAL). A file that is not shared reads through its own inode.
  */
+export function ishareFileOpen(k: Kernel, slot: number, flags: OpenFlags, path: string): number {
+  const dedup = ishareOf(k.a, slot);
+  if (dedup < 0) return slot;
+  ishareCheckOpen(flags.direct === true, path);
+  ihold(k.a, dedup);
+  return dedup;
+}
+
 export function ishareCheckOpen(direct: boolean, path: string): void {
   if (direct) throw new ErofsError('EINVAL', `${path}: O_DIRECT is not supported on a shared (inode_share) file`);
 }
 
 /**
  * erofs_ishare_fadvise: advice on a shared file goes to the shared inode, whose mapping holds the
- * pages — so POSIX_FADV_DONTNEED from one image drops them for every image sharing that content.
+ * pages — so POSIX_FADV_DONTNEED from one image drops them for every image sharing that content. The
+ * file's mapping already is the shared inode's (ishareFileOpen), so generic advice on it does that.
  */
-export function ishareFadviseDontneed(a: Arena, dedup: number, start: number, end: number): number {
-  return invalidateMappingPages(a, dedup, start, end);
+export function ishareFadvise(k: Kernel, file: OpenFile, offset: number, len: number, advice: FadviseAdvice): number {
+  return genericFadvise(k, file, offset, len, advice);
 }

@@ -3,10 +3,12 @@
 // Mount options: inode_share and domain_id. Sharing needs both the option and the image's fingerprint
 // feature; otherwise the mount warns once and falls back to private page caches, as the kernel does.
 import { openSync, closeSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import type { Kernel } from '../../kernel.ts';
 import { ErofsImage } from '../../erofs/image.ts';
 import { ErofsError } from '../../erofs/errors.ts';
-import { mountParams, mountGen, mountState, MS_FREE, type MountParams } from '../../vfs/mount.ts';
+import { mountAlloc, mountParams, mountGen, mountState, MS_FREE, type MountParams } from '../../vfs/mount.ts';
+import { genericShutdownSuper } from '../../vfs/super.ts';
 import type { IshareKey } from './ishare.ts';
 
 export interface ErofsSb {
@@ -79,4 +81,45 @@ export function erofsCheckImage(params: MountParams): { shareActive: boolean; wa
   } finally {
     image.close();
   }
+}
+
+export interface MountOptions {
+  /** -o inode_share: needs a domain id (mainline refuses it alone with EINVAL). */
+  inodeShare?: boolean;
+  /** -o domain_id=ID: files share page cache only within one domain. */
+  domainId?: string;
+  /**
+   * Verified sharing: a file shares its page cache only once its content hashes to its fingerprint
+   * (fs/erofs/verify.ts). Without it a forged fingerprint in the same domain poisons the cache.
+   */
+  verify?: boolean;
+}
+
+export interface MountResult {
+  readonly mount: number;
+  readonly shareActive: boolean;
+  readonly warning?: string;
+}
+
+/** mount -t erofs -o ro[,inode_share,domain_id=ID][,verify] IMAGE: parse options, check, publish. */
+export function erofsMount(k: Kernel, image: string, opts: MountOptions): MountResult {
+  if (opts.inodeShare && !opts.domainId) {
+    throw new ErofsError('EINVAL', 'inode_share needs a domain id (mount -o inode_share,domain_id=ID): sharing is scoped to one domain');
+  }
+  const params: MountParams = {
+    image: resolvePath(image),
+    inodeShare: opts.inodeShare ?? false,
+    domainId: opts.domainId ?? '',
+    verify: opts.verify ?? false,
+  };
+  const check = erofsCheckImage(params);
+  const m = mountAlloc(k.a, { ...params, inodeShare: check.shareActive });
+  if (check.warning) k.warnings.push(check.warning);
+  return { mount: m, shareActive: check.shareActive, warning: check.warning };
+}
+
+/** erofs_kill_sb: the generic teardown, then this thread's image and fd for the slot. */
+export function erofsKillSb(k: Kernel, m: number, timeoutMs: number): void {
+  genericShutdownSuper(k, m, timeoutMs);
+  erofsSbRelease(k, m);
 }

@@ -1,0 +1,25 @@
+// Cache control from outside the read path (fs/drop_caches.c and friends): dropping, evicting and
+// squeezing memory are what experiments and stress use to force refills and reclaim.
+import type { Kernel } from '../kernel.ts';
+import type { Arena } from '../mm/arena.ts';
+import { pruneIcache } from './inode.ts';
+import { shrinkPageLru } from './reclaim.ts';
+
+/** echo 3 > /proc/sys/vm/drop_caches: drop clean unpinned pages, then unused inodes. */
+export function dropCaches(k: Kernel): void {
+  const a = k.a;
+  for (let round = 0; round < 3; round++) {
+    shrinkPageLru(a, a.nframes);
+    pruneIcache(a, a.ninodes, k.ops);
+  }
+}
+
+/** Evict up to n unused inodes (and their pages) from the cold end of the inode LRU. */
+export function evictInodes(k: Kernel, n: number): number {
+  return pruneIcache(k.a, n, k.ops);
+}
+
+/** Shrink (or restore) the frames the allocator may use: memory-pressure chaos. */
+export function setPoolLimit(a: Arena, frames: number): void {
+  a.frameLimit = frames;
+}
