@@ -12,6 +12,11 @@ export interface IomapCtx {
   real: number;
   /** Whether `real` holds a reference taken by realInode (dropped at iomapEnd). */
   grabbed: boolean;
+  /**
+   * `real` is not the inode the file opened: a reference borrowed through the shared inode, to an inode
+   * (maybe another image's) that nothing else of this thread pins.
+   */
+  borrowed: boolean;
   /** Backing inodes realInode found on the shared inode's lists at its last call (grabbable or not). */
   candidates: number;
   /** The mapping of the current extent (reused: no allocation per iteration). */
@@ -29,7 +34,7 @@ export class Kernel {
   readonly sbs: (ErofsSb | undefined)[] = [];
   /** Scratch for readahead batches (frame numbers). */
   readonly raFrames = new Int32Array(256);
-  readonly iomap: IomapCtx = { real: -1, grabbed: false, candidates: 0, map: newMappingOut(), start: 0, end: 0 };
+  readonly iomap: IomapCtx = { real: -1, grabbed: false, borrowed: false, candidates: 0, map: newMappingOut(), start: 0, end: 0 };
   /** Scratch of the compressed data path, made on first use. */
   zctx: ZCtx | undefined;
   readonly threadId: number;

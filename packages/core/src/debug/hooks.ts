@@ -139,13 +139,21 @@ function nextRand(): number {
   return rng >>> 0;
 }
 
-/** A named point: record it, and with jitter on, sometimes sleep briefly or spin to widen the window. */
-export function point(p: number): void {
+/**
+ * A named point: record it, and with jitter on, sometimes sleep briefly or spin to widen the window.
+ * `borrowed`: the thread holds a reference it borrowed through a shared inode (an inode it did not open,
+ * maybe another image's) and no spinlock. A kernel thread there can be preempted for a scheduler slice,
+ * so there the jitter is always a sleep of 1-8 ms — long enough for another thread to evict or unmount
+ * what the reference points into — where elsewhere it sleeps 0.05-0.8 ms or spins.
+ */
+export function point(p: number, borrowed = false): void {
   if (threadSlot >= 0 && hookArena) Atomics.store(hookArena.i32, THREADS_BASE + threadSlot * THREAD_WORDS, p);
   if (jitterP === 0) return;
   const r = nextRand();
   if ((r & 0xffff) >= jitterP) return;
-  if (r & 0x10000) {
+  if (borrowed) {
+    Atomics.wait(sab, 0, 0, 1 + ((r >>> 17) & 7)); // preempted
+  } else if (r & 0x10000) {
     Atomics.wait(sab, 0, 0, ((r >>> 17) & 3) * 0.25 + 0.05); // a short sleep: the OS schedules others
   } else {
     let x = 0;

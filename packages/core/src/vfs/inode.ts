@@ -42,12 +42,13 @@ export const I_FS_WORDS = 32;
 export const INODE_WORDS = I_FS + I_FS_WORDS;
 
 export const ICACHE_BUCKET_WORDS = 2; // lock, head
-export const INODE_POOL_WORDS = 4; // lock, top, free count, used count
+export const INODE_POOL_WORDS = 5; // lock, top, free count, used count, high-water mark
 export const INODE_LRU_WORDS = 4; // lock, first, last, count
 const POOL_LOCK = 0;
 const POOL_TOP = 1;
 const POOL_FREE = 2;
 const POOL_USED = 3;
+const POOL_HWM = 4; // one past the highest slot ever handed out: walks over every inode stop there
 const ILRU_LOCK = 0;
 const ILRU_HEAD = 1;
 const ILRU_COUNT = 3;
@@ -154,6 +155,7 @@ export function inodeTableInit(a: Arena): void {
   i32[a.inodePool + POOL_TOP] = 0;
   i32[a.inodePool + POOL_FREE] = a.ninodes;
   i32[a.inodePool + POOL_USED] = 0;
+  i32[a.inodePool + POOL_HWM] = 0;
   listInitHead(i32, a.inodeLru + ILRU_HEAD);
   i32[a.inodeLru + ILRU_COUNT] = 0;
 }
@@ -171,6 +173,7 @@ function slotAlloc(a: Arena): number {
     i32[a.inodePool + POOL_TOP] = i32[a.inodes + s * INODE_WORDS + I_HASH_NEXT];
     i32[a.inodePool + POOL_FREE]--;
     i32[a.inodePool + POOL_USED]++;
+    if (s >= i32[a.inodePool + POOL_HWM]) Atomics.store(i32, a.inodePool + POOL_HWM, s + 1);
   }
   spinUnlock(i32, a.inodePool + POOL_LOCK);
   return s;
@@ -542,9 +545,10 @@ export function inodeLruCount(a: Arena): number {
   return Atomics.load(a.i32, a.inodeLru + ILRU_COUNT);
 }
 
-/** Every in-use slot (for unmount, invariant checks and reports; O(table)). */
+/** Every in-use slot (for unmount, invariant checks and reports; O(slots ever handed out)). */
 export function forEachInode(a: Arena, fn: (slot: number, state: number) => void): void {
-  for (let slot = 0; slot < a.ninodes; slot++) {
+  const hwm = Atomics.load(a.i32, a.inodePool + POOL_HWM);
+  for (let slot = 0; slot < hwm; slot++) {
     const st = inodeState(a, slot);
     if (st & I_INUSE) fn(slot, st);
   }

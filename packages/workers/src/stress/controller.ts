@@ -258,7 +258,8 @@ async function stressMounted(opts: StressOptions, sys: System, all: StressInput[
         chaosCounts.evict++;
         noteChaos(`evicted ${n} unused inodes`);
       } else if (kind === 1) {
-        const i = rng.int(all.length);
+        // The image to stop is picked as the workload picks images to read: mostly the user's.
+        const i = rng.weighted(images.map((x) => x.weight));
         const m = control.mountOf(i);
         control.setMountOf(i, -1);
         harvest(i, m);

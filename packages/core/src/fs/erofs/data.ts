@@ -57,8 +57,9 @@ export function grabRealInode(k: Kernel, file: OpenFile): number {
     ctx.grabbed = false;
   }
   ctx.real = real;
+  ctx.borrowed = ctx.grabbed && real !== file.inode;
   if (hooksOn) {
-    point(POINT.AFTER_REALINODE);
+    point(POINT.AFTER_REALINODE, ctx.borrowed);
     // DBG_BUGON: an inode we map through must be referenced (by us, via igrab, or by the open file).
     if (inodeCount(a, real) <= 0 || (inodeState(a, real) & (I_INUSE | I_FREEING)) !== I_INUSE) {
       throw new InvariantViolation(`mapping through inode ${real} that holds no reference (i_count ${inodeCount(a, real)}, state ${inodeState(a, real)})`);
@@ -71,8 +72,10 @@ export function grabRealInode(k: Kernel, file: OpenFile): number {
 /** Drop the reference grabRealInode took (if it took one). */
 export function releaseRealInode(k: Kernel): void {
   const ctx = k.iomap;
+  if (hooksOn) point(POINT.IOMAP_END, ctx.borrowed);
   if (ctx.grabbed && !bugOn(BUG.NO_IPUT)) iput(k.a, ctx.real, k.ops);
   ctx.grabbed = false;
+  ctx.borrowed = false;
 }
 
 /**
@@ -92,6 +95,7 @@ function iomapBegin(k: Kernel, file: OpenFile, pos: number): void {
     // the real inode grabbed above is dropped here, or it stays referenced and unmount cannot evict it.
     if (ctx.grabbed) iput(a, real, k.ops);
     ctx.grabbed = false;
+    ctx.borrowed = false;
     throw e;
   }
   ctx.start = ctx.map.logical;
@@ -102,7 +106,7 @@ function iomapBegin(k: Kernel, file: OpenFile, pos: number): void {
  * A referenced inode keeps its superblock: the device an inode is read through must still be the one
  * it was created on (its mount not freed, not remounted since).
  */
-function checkLiveMount(a: Kernel['a'], real: number): void {
+export function checkLiveMount(a: Kernel['a'], real: number): void {
   if (inodeState(a, real) & I_DEDUP) return;
   const m = inodeMount(a, real);
   if (mountState(a, m) === MS_FREE || mountGen(a, m) !== inodeMountGen(a, real)) {
@@ -114,9 +118,10 @@ function checkLiveMount(a: Kernel['a'], real: number): void {
 function iomapEnd(k: Kernel): void {
   const ctx = k.iomap;
   if (ctx.end === 0) return;
-  if (hooksOn) point(POINT.IOMAP_END);
+  if (hooksOn) point(POINT.IOMAP_END, ctx.borrowed);
   if (ctx.grabbed && !bugOn(BUG.NO_IPUT)) iput(k.a, ctx.real, k.ops);
   ctx.grabbed = false;
+  ctx.borrowed = false;
   ctx.start = 0;
   ctx.end = 0;
 }

@@ -24,7 +24,7 @@ import type { ErofsInode } from '../../erofs/types.ts';
 import { POINT, hooksOn, point } from '../../debug/hooks.ts';
 import type { AddressSpaceOps, OpenFile } from '../../vfs/file.ts';
 import { erofsSb, type ErofsSb } from './super.ts';
-import { grabRealInode, releaseRealInode } from './data.ts';
+import { grabRealInode, releaseRealInode, checkLiveMount } from './data.ts';
 import { readBegin, readEnd } from './ishare.ts';
 import { zpclLock, zpclUnlock, zpclWord } from './zpcluster.ts';
 
@@ -175,7 +175,11 @@ function zExtent(k: Kernel, file: OpenFile, z: ZCtx, sb: ErofsSb, ino: ErofsInod
     }
     ensureRoom(z, m.plen, m.llen);
     const out = z.out;
-    if (hooksOn) point(POINT.BEFORE_DEVICE_READ);
+    if (hooksOn) {
+      point(POINT.BEFORE_DEVICE_READ);
+      // As on the flat path: the image read from must still be the one the real inode was created on.
+      checkLiveMount(a, k.iomap.real);
+    }
     zReadExtent(sb.image.source, sb.image.sb, ino, m, zm.info.fragmentOff, out.subarray(0, m.llen), 0, m.llen, false,
       (d, pos) => sb.image.readPacked(ino.nid, d, pos), z.raw);
     ctrInc(a.i32, CTR.Z_PCLUSTERS);
