@@ -149,7 +149,7 @@ function fillPage(k: Kernel, file: OpenFile, f: number, index: number): void {
     } else {
       const real = ctx.real;
       if (hooksOn) {
-        point(POINT.BEFORE_DEVICE_READ);
+        point(POINT.BEFORE_DEVICE_READ, ctx.borrowed);
         // A use-after-evict shows up as a real inode that is no longer live.
         if ((inodeState(a, real) & (I_INUSE | I_FREEING)) !== I_INUSE) throw new InvariantViolation(`real inode ${real} was freed during mapping`);
         checkLiveMount(a, real);
@@ -206,7 +206,7 @@ function readRun(k: Kernel, file: OpenFile, first: number, count: number, phys: 
   iov[nv++] = new Uint8Array(chunk!.buffer, chunk!.byteOffset + start, end - start);
   iov.length = nv;
   if (hooksOn) {
-    point(POINT.BEFORE_DEVICE_READ);
+    point(POINT.BEFORE_DEVICE_READ, k.iomap.borrowed);
     if ((inodeState(a, real) & (I_INUSE | I_FREEING)) !== I_INUSE) throw new InvariantViolation(`real inode ${real} was freed during mapping`);
     checkLiveMount(a, real);
   }

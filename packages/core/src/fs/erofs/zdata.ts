@@ -176,7 +176,7 @@ function zExtent(k: Kernel, file: OpenFile, z: ZCtx, sb: ErofsSb, ino: ErofsInod
     ensureRoom(z, m.plen, m.llen);
     const out = z.out;
     if (hooksOn) {
-      point(POINT.BEFORE_DEVICE_READ);
+      point(POINT.BEFORE_DEVICE_READ, k.iomap.borrowed);
       // As on the flat path: the image read from must still be the one the real inode was created on.
       checkLiveMount(a, k.iomap.real);
     }
