@@ -79,7 +79,10 @@ export class BenchUsageError extends Error {}
 
 function list(v: string | undefined): string[] | undefined {
   if (v === undefined) return undefined;
-  const items = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const items = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (items.length === 0) throw new BenchUsageError('an empty list');
   return items.map((s) => resolve(s));
 }
@@ -123,17 +126,24 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
     throw new BenchUsageError((e as Error).message);
   }
   if (values.help) return undefined;
-  if (values.source !== undefined && values.images !== undefined) throw new BenchUsageError('give --source or --images, not both');
-  if (values.platform !== undefined && values.source === undefined) throw new BenchUsageError('--platform applies to --source container images');
-  if (values.platform !== undefined && !/^[a-z0-9_-]+\/[a-z0-9_-]+(?:\/[a-z0-9_.-]+)?$/i.test(values.platform)) throw new BenchUsageError(`--platform must be os/arch[/variant], not '${values.platform}'`);
-  const quick = values.quick === true;
+  if (values.source !== undefined && values.images !== undefined)
+    throw new BenchUsageError('give --source or --images, not both');
+  if (values.platform !== undefined && values.source === undefined)
+    throw new BenchUsageError('--platform applies to --source container images');
+  if (values.platform !== undefined && !/^[a-z0-9_-]+\/[a-z0-9_-]+(?:\/[a-z0-9_.-]+)?$/i.test(values.platform))
+    throw new BenchUsageError(`--platform must be os/arch[/variant], not '${values.platform}'`);
+  const quick = values.quick;
   if (values.compress !== undefined && !(COMPRESS_ALGS as readonly string[]).includes(values.compress)) {
     throw new BenchUsageError(`--compress must be one of ${COMPRESS_ALGS.join(', ')}, not '${values.compress}'`);
   }
-  if (values.compress !== undefined && values.images !== undefined) throw new BenchUsageError('--compress builds its images: give --source or nothing, not --images');
-  if (values.compress !== undefined && values.platform !== undefined) throw new BenchUsageError('--compress builds its images from directories; --platform applies to container images');
-  if (values.scale === true && (values.compress !== undefined || values.platform !== undefined)) {
-    throw new BenchUsageError('--scale reads uncompressed images of directory trees: --compress and --platform do not apply');
+  if (values.compress !== undefined && values.images !== undefined)
+    throw new BenchUsageError('--compress builds its images: give --source or nothing, not --images');
+  if (values.compress !== undefined && values.platform !== undefined)
+    throw new BenchUsageError('--compress builds its images from directories; --platform applies to container images');
+  if (values.scale && (values.compress !== undefined || values.platform !== undefined)) {
+    throw new BenchUsageError(
+      '--scale reads uncompressed images of directory trees: --compress and --platform do not apply',
+    );
   }
   return {
     reps: posInt('--reps', values.reps, quick ? 2 : 5, 1000),
@@ -143,13 +153,14 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
     images: list(values.images),
     ...(values.platform !== undefined ? { platform: values.platform } : {}),
     outDir: resolve(values.out ?? resolve(REPO_ROOT, 'bench', 'results')),
-    loop: values['no-loop'] !== true,
-    evict: values['no-evict'] !== true,
+    loop: !values['no-loop'],
+    evict: !values['no-evict'],
     chunk: posInt('--chunk', values.chunk, 128 * 1024, 64 * 1024 * 1024),
     ...(values.compress !== undefined ? { compress: values.compress } : {}),
     copies: values.copies !== undefined ? posInt('--copies', values.copies, 1, 64) : quick ? 1 : undefined,
-    warmRounds: values['warm-rounds'] !== undefined ? posInt('--warm-rounds', values['warm-rounds'], 1, 100) : undefined,
-    scale: values.scale === true,
+    warmRounds:
+      values['warm-rounds'] !== undefined ? posInt('--warm-rounds', values['warm-rounds'], 1, 100) : undefined,
+    scale: values.scale,
     scaleFiles: posInt('--scale-files', values['scale-files'], 1_000_000, 4_000_000),
   };
 }

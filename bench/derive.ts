@@ -6,8 +6,20 @@
 // And the figure sharing must reach, computed from the source trees alone: pages of distinct content.
 import { createHash } from 'node:crypto';
 import {
-  cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync,
-  symlinkSync, writeFileSync, openSync, writeSync, closeSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  openSync,
+  writeSync,
+  closeSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { defaultCacheDir } from '../packages/cli/src/image-cache.ts';
@@ -40,7 +52,12 @@ function once(dir: string, make: (tmp: string) => void): string {
 /** `n` copies of tree `src` (copy 0 is `src` itself). */
 export function treeCopies(src: string, n: number): string[] {
   const out = [src];
-  for (let i = 1; i < n; i++) out.push(once(join(benchCacheDir(), 'copies', `${tag(src)}.${i}`), (tmp) => cpSync(src, tmp, { recursive: true, verbatimSymlinks: true })));
+  for (let i = 1; i < n; i++)
+    out.push(
+      once(join(benchCacheDir(), 'copies', `${tag(src)}.${i}`), (tmp) =>
+        cpSync(src, tmp, { recursive: true, verbatimSymlinks: true }),
+      ),
+    );
   return out;
 }
 
@@ -52,16 +69,18 @@ export function treeCopies(src: string, n: number): string[] {
 export function imageCopies(images: readonly string[], n: number): string[][] {
   const out: string[][] = [[...images]];
   for (let c = 1; c < n; c++) {
-    out.push(images.map((img) => {
-      const dst = join(benchCacheDir(), 'copies', `${basename(img, '.img')}.${c}.img`);
-      if (!existsSync(dst)) {
-        mkdirSync(dirname(dst), { recursive: true });
-        const tmp = `${dst}.tmp-${process.pid}`;
-        cpSync(img, tmp);
-        renameSync(tmp, dst);
-      }
-      return dst;
-    }));
+    out.push(
+      images.map((img) => {
+        const dst = join(benchCacheDir(), 'copies', `${basename(img, '.img')}.${c}.img`);
+        if (!existsSync(dst)) {
+          mkdirSync(dirname(dst), { recursive: true });
+          const tmp = `${dst}.tmp-${process.pid}`;
+          cpSync(img, tmp);
+          renameSync(tmp, dst);
+        }
+        return dst;
+      }),
+    );
   }
   return out;
 }

@@ -6,7 +6,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
-export type EvictMethod = 'fadvise (python3 os.posix_fadvise)' | 'fadvise (dd iflag=nocache)' | 'drop_caches (echo 1, root)';
+export type EvictMethod =
+  'fadvise (python3 os.posix_fadvise)' | 'fadvise (dd iflag=nocache)' | 'drop_caches (echo 1, root)';
 
 export interface Evictor {
   readonly method: EvictMethod;
@@ -21,13 +22,15 @@ function fadviseEvict(paths: readonly string[]): void {
   // One shell for the whole list: a spawn per file from Node would cost more than the reads.
   for (let i = 0; i < paths.length; i += 500) {
     const r = spawnSync('bash', ['-c', DD_LOOP, 'evict', ...paths.slice(i, i + 500)], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`cache eviction failed: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`);
+    if (r.status !== 0)
+      throw new Error(`cache eviction failed: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`);
   }
 }
 
 // The same fadvise from one python3 for the whole list: a dd per file cost seconds for the thousands of
 // files of the copied trees, and more on a loaded machine.
-const PY_EVICT = 'import os,sys\nfor p in sys.argv[1:]:\n fd=os.open(p,os.O_RDONLY)\n try: os.posix_fadvise(fd,0,0,os.POSIX_FADV_DONTNEED)\n finally: os.close(fd)\n';
+const PY_EVICT =
+  'import os,sys\nfor p in sys.argv[1:]:\n fd=os.open(p,os.O_RDONLY)\n try: os.posix_fadvise(fd,0,0,os.POSIX_FADV_DONTNEED)\n finally: os.close(fd)\n';
 
 // The system's interpreter when there is one (a pyenv shim in PATH adds a shell script per spawn).
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
@@ -35,7 +38,8 @@ const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 function pythonEvict(paths: readonly string[]): void {
   for (let i = 0; i < paths.length; i += 2000) {
     const r = spawnSync(PYTHON, ['-c', PY_EVICT, ...paths.slice(i, i + 2000)], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`cache eviction failed: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`);
+    if (r.status !== 0)
+      throw new Error(`cache eviction failed: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`);
   }
 }
 
@@ -53,13 +57,21 @@ export function residentBytes(path: string): number | undefined {
   return Number.isFinite(n) ? n : undefined;
 }
 
-function check(method: EvictMethod, probe: string, evict: (p: readonly string[]) => void): { ok: boolean; verified: string } {
+function check(
+  method: EvictMethod,
+  probe: string,
+  evict: (p: readonly string[]) => void,
+): { ok: boolean; verified: string } {
   const size = readFileSync(probe).length; // make it resident first
   evict([probe]);
   const res = residentBytes(probe);
-  if (res === undefined) return { ok: true, verified: `${method}: ran without error (fincore unavailable, not verified)` };
+  if (res === undefined)
+    return { ok: true, verified: `${method}: ran without error (fincore unavailable, not verified)` };
   // A little may be read back by someone else in between; most of it must have gone.
-  return { ok: res <= size / 10, verified: `fincore: ${res} of ${size} bytes of the probe file resident after eviction` };
+  return {
+    ok: res <= size / 10,
+    verified: `fincore: ${res} of ${size} bytes of the probe file resident after eviction`,
+  };
 }
 
 /** An evictor that works here, or the reason none does. `probe`: a file of at least a few pages. */
@@ -67,7 +79,8 @@ export function detectEvictor(probe: string): { evictor?: Evictor; reason?: stri
   const reasons: string[] = [];
   try {
     const c = check('fadvise (python3 os.posix_fadvise)', probe, pythonEvict);
-    if (c.ok) return { evictor: { method: 'fadvise (python3 os.posix_fadvise)', verified: c.verified, evict: pythonEvict } };
+    if (c.ok)
+      return { evictor: { method: 'fadvise (python3 os.posix_fadvise)', verified: c.verified, evict: pythonEvict } };
     reasons.push(`python3 fadvise left the probe cached (${c.verified})`);
   } catch (e) {
     reasons.push(`python3 fadvise: ${(e as Error).message.split('\n')[0]}`);
@@ -81,7 +94,8 @@ export function detectEvictor(probe: string): { evictor?: Evictor; reason?: stri
   }
   try {
     const c = check('drop_caches (echo 1, root)', probe, dropCachesEvict);
-    if (c.ok) return { evictor: { method: 'drop_caches (echo 1, root)', verified: c.verified, evict: dropCachesEvict } };
+    if (c.ok)
+      return { evictor: { method: 'drop_caches (echo 1, root)', verified: c.verified, evict: dropCachesEvict } };
     reasons.push(`drop_caches left the probe cached (${c.verified})`);
   } catch (e) {
     reasons.push(`drop_caches: ${(e as Error).message.split('\n')[0]}`);

@@ -49,7 +49,11 @@ export class KernelReaderPool {
     return this.send([], chunk, src);
   }
 
-  private send(paths: readonly string[], chunk: number, copyFrom?: SharedArrayBuffer): Promise<{ files: number; bytes: number }> {
+  private send(
+    paths: readonly string[],
+    chunk: number,
+    copyFrom?: SharedArrayBuffer,
+  ): Promise<{ files: number; bytes: number }> {
     const run = ++this.run;
     const counter = new SharedArrayBuffer(4);
     const replies = this.workers.map(

@@ -48,7 +48,7 @@ export class LoopMounts {
    */
   static reapStale(): number {
     const prefix = join(tmpdir(), PREFIX);
-    let mounts = '';
+    let mounts: string;
     try {
       mounts = readFileSync('/proc/mounts', 'utf8');
     } catch {
@@ -71,7 +71,7 @@ export class LoopMounts {
       if (at === undefined || !at.startsWith(prefix) || !dead(at)) continue;
       if (run('umount', ['-l', at]) === undefined) reaped++;
     }
-    let names: string[] = [];
+    let names: string[];
     try {
       names = readdirSync(tmpdir()).filter((n) => n.startsWith(PREFIX));
     } catch {
@@ -93,10 +93,14 @@ export class LoopMounts {
   /** Mount every image, or say why it cannot be done here (nothing is left mounted then). */
   static open(images: readonly string[]): { mounts?: LoopMounts; reason?: string } {
     if (process.platform !== 'linux') return { reason: `not Linux (${process.platform})` };
-    if (typeof process.getuid === 'function' && process.getuid() !== 0) return { reason: 'not root (mount -o loop needs it)' };
+    if (typeof process.getuid === 'function' && process.getuid() !== 0)
+      return { reason: 'not root (mount -o loop needs it)' };
     LoopMounts.reapStale();
     const base = mkdtempSync(join(tmpdir(), `${PREFIX}${process.pid}-`));
-    const lm = new LoopMounts(images, images.map((_, i) => join(base, String(i))));
+    const lm = new LoopMounts(
+      images,
+      images.map((_, i) => join(base, String(i))),
+    );
     for (const d of lm.dirs) mkdirSync(d);
     const err = lm.mountAll();
     if (err !== undefined) {

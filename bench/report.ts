@@ -10,7 +10,11 @@ interface TableLike {
   push(...rows: (string | number)[][]): number;
   toString(): string;
 }
-type TableCtor = new (opts: { head: string[]; colAligns?: ('left' | 'right' | 'center')[]; style?: { head?: string[]; border?: string[] } }) => TableLike;
+type TableCtor = new (opts: {
+  head: string[];
+  colAligns?: ('left' | 'right' | 'center')[];
+  style?: { head?: string[]; border?: string[] };
+}) => TableLike;
 
 function tableCtor(): TableCtor {
   const req = createRequire(join(REPO_ROOT, 'packages', 'cli', 'package.json'));
@@ -28,7 +32,17 @@ export function scenarioTable(rs: readonly ScenarioResult[]): string {
   });
   for (const r of rs) {
     if (r.available) {
-      t.push([r.id, String(r.threads), fmt(r.mibps?.median), fmt(r.mibps?.min), fmt(r.mibps?.max), fmt(r.medianMs, 1), fmt(r.mibPerCpuSecond, 0), fmt(r.busy?.otherCpus, 2), String(r.runsMs.length)]);
+      t.push([
+        r.id,
+        String(r.threads),
+        fmt(r.mibps?.median),
+        fmt(r.mibps?.min),
+        fmt(r.mibps?.max),
+        fmt(r.medianMs, 1),
+        fmt(r.mibPerCpuSecond, 0),
+        fmt(r.busy?.otherCpus, 2),
+        String(r.runsMs.length),
+      ]);
     } else {
       t.push([r.id, String(r.threads), '—', '—', '—', '—', '—', '—', `0 (${r.reason})`]);
     }
@@ -44,9 +58,15 @@ export function ratioTable(rs: readonly RatioResult[]): string {
     style: { head: [], border: [] },
   });
   const x = (v: number | null): string => (v === null ? '—' : `${v.toFixed(2)}×`);
-  for (const r of rs) t.push([r.id, r.label, x(r.value), r.target === null ? '' : `≥ ${r.target}×`, r.verdict, x(r.cpuValue)]);
+  for (const r of rs)
+    t.push([r.id, r.label, x(r.value), r.target === null ? '' : `≥ ${r.target}×`, r.verdict, x(r.cpuValue)]);
   const misses = rs.filter((r) => r.verdict === 'MISS' && r.limit);
-  return t.toString() + (misses.length ? `\n\nwhat limits each MISS (measured in this run):\n${misses.map((r) => `  ${r.id}: ${r.limit}`).join('\n')}` : '');
+  return (
+    t.toString() +
+    (misses.length
+      ? `\n\nwhat limits each MISS (measured in this run):\n${misses.map((r) => `  ${r.id}: ${r.limit}`).join('\n')}`
+      : '')
+  );
 }
 
 /** Write <dir>/<ISO time>.json and <dir>/latest.json; returns the timestamped path. */

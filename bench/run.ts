@@ -86,7 +86,10 @@ function compressedImages(sources: readonly string[], alg: string): string[] {
   mkdirSync(dir, { recursive: true });
   const mkfsErofs = upstreamTool('mkfs.erofs');
   return sources.map((src) => {
-    const key = createHash('sha256').update(`${alg}\0${Z_ARGS.join(' ')}\0${src}\0${treeKey(src)}`).digest('hex').slice(0, 16);
+    const key = createHash('sha256')
+      .update(`${alg}\0${Z_ARGS.join(' ')}\0${src}\0${treeKey(src)}`)
+      .digest('hex')
+      .slice(0, 16);
     const image = join(dir, `${alg}-${key}.img`);
     if (!existsSync(image)) {
       log(`building ${image} from ${src} (mkfs.erofs -z${alg} ${Z_ARGS.join(' ')})`);
@@ -101,7 +104,9 @@ function compressedImages(sources: readonly string[], alg: string): string[] {
 /** Images of directory trees the way this run builds them: compressed with --compress, else ours through the image cache. */
 async function buildImages(trees: readonly string[], o: BenchOptions): Promise<string[]> {
   if (o.compress) return compressedImages(trees, o.compress);
-  return (await prepareInputs([...trees], { onBuild: (input, image) => log(`building ${image} from ${input}`) })).map((p) => p.image);
+  return (await prepareInputs([...trees], { onBuild: (input, image) => log(`building ${image} from ${input}`) })).map(
+    (p) => p.image,
+  );
 }
 
 const fileBytesOf = new Map<string, number>();
@@ -138,10 +143,14 @@ async function dataset(o: BenchOptions): Promise<Dataset> {
     }
     return { label: `${named}, compressed -z${o.compress}`, images: compressedImages(sources, o.compress), sources };
   }
-  const prepared = await prepareInputs(sources, { ...(o.platform !== undefined ? { platform: o.platform } : {}), onBuild: (input, image) => log(`building ${image} from ${input}`) });
+  const prepared = await prepareInputs(sources, {
+    ...(o.platform !== undefined ? { platform: o.platform } : {}),
+    onBuild: (input, image) => log(`building ${image} from ${input}`),
+  });
   const images = prepared.map((p) => p.image);
   // Tar archives and container images have no tree on disk for Node to read.
-  if (prepared.some((p) => p.kind !== 'dir')) return { label: named, images, noTrees: 'a source is not a directory (a tar archive or a container image)' };
+  if (prepared.some((p) => p.kind !== 'dir'))
+    return { label: named, images, noTrees: 'a source is not a directory (a tar archive or a container image)' };
   return { label: named, images, sources };
 }
 
@@ -153,8 +162,16 @@ function check(what: string, got: Count, want: Count): void {
 }
 
 /** Our pool reads every file of every mount, each worker claiming the next file as it goes. */
-async function oursPool(pool: ReaderPool, mounts: readonly MountedImage[], chunk: number, view = false): Promise<Count> {
-  const r = await pool.readClaimed(mounts.map((m) => ({ mount: m.mount, paths: m.paths })), { chunk, view });
+async function oursPool(
+  pool: ReaderPool,
+  mounts: readonly MountedImage[],
+  chunk: number,
+  view = false,
+): Promise<Count> {
+  const r = await pool.readClaimed(
+    mounts.map((m) => ({ mount: m.mount, paths: m.paths })),
+    { chunk, view },
+  );
   if (r.errors.length > 0) throw new Error(`ours: ${r.errors.length} read errors, first: ${r.errors[0]}`);
   return { files: r.files, bytes: r.bytes };
 }
@@ -168,7 +185,12 @@ function mountSet(sys: System, byCopy: readonly (readonly string[])[], mode: Mou
   const mounts: MountedImage[] = [];
   for (let c = 0; c < byCopy.length; c++) {
     for (const image of byCopy[c]) {
-      const r = sys.mount(image, mode === 'none' ? {} : { inodeShare: true, domainId: `${mode === 'verify' ? 'v' : 'c'}${c}`, verify: mode === 'verify' });
+      const r = sys.mount(
+        image,
+        mode === 'none'
+          ? {}
+          : { inodeShare: true, domainId: `${mode === 'verify' ? 'v' : 'c'}${c}`, verify: mode === 'verify' },
+      );
       mounts.push({ image, mount: r.mount, paths: sys.listFiles(r.mount).map((f) => f.path) });
       if (mode !== 'none' && !r.shareActive) {
         for (const m of mounts) sys.unmount(m.mount);
@@ -187,7 +209,7 @@ function oursMain(sys: System, mounts: readonly MountedImage[], buf: Buffer): Co
     for (const p of m.paths) {
       const f = sys.open(m.mount, p);
       try {
-        for (let pos = 0; pos < f.size; ) {
+        for (let pos = 0; pos < f.size;) {
           const n = sys.read(f, pos, buf.length, buf, 0);
           if (n === 0) break;
           pos += n;
@@ -234,11 +256,24 @@ async function main(): Promise<number> {
   const copies = o.copies ?? Math.max(1, Math.min(64, Math.ceil((DEFAULT_PASS_MIB * MiB) / Math.max(1, fileBytes))));
   // Images with nothing in common (every file of each tree changed by one byte), built as the data's
   // images are (compressed with --compress), before the pool is sized: it must hold their set too.
-  const disjointImages = data.sources ? await buildImages(data.sources.map((src, i) => derivedTree(src, 1 + i, 1.0)), o) : undefined;
-  const perCopy = Math.max(...[data.images, disjointImages ?? []].map((imgs) => imgs.reduce((n, img) => n + Math.max(statSync(img).size, imageFileBytes(img)), 0)));
+  const disjointImages = data.sources
+    ? await buildImages(
+        data.sources.map((src, i) => derivedTree(src, 1 + i, 1.0)),
+        o,
+      )
+    : undefined;
+  const perCopy = Math.max(
+    ...[data.images, disjointImages ?? []].map((imgs) =>
+      imgs.reduce((n, img) => n + Math.max(statSync(img).size, imageFileBytes(img)), 0),
+    ),
+  );
   const poolMiB = Math.ceil((perCopy * copies * 1.25) / MiB) + 64;
   const warmRounds = o.warmRounds ?? (o.quick ? 1 : 3);
-  const sys = System.create({ poolMiB, inodeSlots: 65536 * 4, mountSlots: Math.min(1024, 5 * copies * data.images.length + 8) });
+  const sys = System.create({
+    poolMiB,
+    inodeSlots: 65536 * 4,
+    mountSlots: Math.min(1024, 5 * copies * data.images.length + 8),
+  });
   const sets = new Map<Family, MountSet>();
   // Each copy of the data reads its own image files (copies of the images), as each copy of the trees
   // is its own files: nothing of a copy is in the kernel's cache because another copy was read.
@@ -248,16 +283,21 @@ async function main(): Promise<number> {
   sets.set('ours', oursSet);
   const mounts = oursSet.mounts;
   const want: Count = { files: 0, bytes: 0 };
-  for (const m of mounts) for (const f of sys.listFiles(m.mount)) { want.files++; want.bytes += f.size; }
+  for (const m of mounts)
+    for (const f of sys.listFiles(m.mount)) {
+      want.files++;
+      want.bytes += f.size;
+    }
   const base = mounts.slice(0, data.images.length);
   const imageRel = base.map((m) => m.paths);
   let verifyCounters: { verifiedJoins: number; refusals: number; filesShared: number } | undefined;
 
   const skipped = new Map<Family | 'cold', string>();
-  let treePaths: string[] = [];
+  const treePaths: string[] = [];
   if (data.sources) {
     const copiesOf = data.sources.map((src) => treeCopies(src, copies));
-    for (let c = 0; c < copies; c++) data.sources.forEach((_, i) => treePaths.push(...imageRel[i].map((p) => copiesOf[i][c] + p)));
+    for (let c = 0; c < copies; c++)
+      data.sources.forEach((_, i) => treePaths.push(...imageRel[i].map((p) => copiesOf[i][c] + p)));
     const mismatch = treePaths.find((p) => {
       try {
         return !statSync(p).isFile();
@@ -272,7 +312,10 @@ async function main(): Promise<number> {
 
   // Sharing: the same images with inode_share, without and with verify; and the images with nothing
   // in common, without and with inode_share.
-  for (const [fam, mode] of [['share', 'share'], ['verify', 'verify']] as const) {
+  for (const [fam, mode] of [
+    ['share', 'share'],
+    ['verify', 'verify'],
+  ] as const) {
     const set = mountSet(sys, imagesByCopy, mode);
     if (typeof set === 'string') skipped.set(fam, set);
     else sets.set(fam, set);
@@ -284,7 +327,10 @@ async function main(): Promise<number> {
     if (typeof ds === 'string') skipped.set('disjoint-share', ds);
     else sets.set('disjoint-share', ds);
   } else {
-    skipped.set('disjoint', `${data.noTrees ?? 'no source trees (--images given)'}: no trees to derive images with nothing in common from`);
+    skipped.set(
+      'disjoint',
+      `${data.noTrees ?? 'no source trees (--images given)'}: no trees to derive images with nothing in common from`,
+    );
     skipped.set('disjoint-share', skipped.get('disjoint')!);
   }
 
@@ -310,7 +356,7 @@ async function main(): Promise<number> {
   }
   if (skipped.has('loop')) log(`skipping loop-mount figures: ${skipped.get('loop')}`);
   if (skipped.has('tree')) log(`skipping tree figures: ${skipped.get('tree')}`);
-  const loopPaths = loop ? mounts.flatMap((m, i) => loop!.paths(i, m.paths)) : [];
+  const loopPaths = loop ? mounts.flatMap((m, i) => loop.paths(i, m.paths)) : [];
 
   const runs = new Map<string, number[]>(SCENARIOS.map((s) => [s.id, []]));
   const cpuRuns = new Map<string, number[]>(SCENARIOS.map((s) => [s.id, []]));
@@ -327,7 +373,12 @@ async function main(): Promise<number> {
       pools.set(w, new ReaderPool(sys, { workers: w }));
       kpools.set(w, await KernelReaderPool.start(w));
     }
-    interface Timing { ms: number; cpuMs: number; from: ReturnType<typeof sample>; to: ReturnType<typeof sample> }
+    interface Timing {
+      ms: number;
+      cpuMs: number;
+      from: ReturnType<typeof sample>;
+      to: ReturnType<typeof sample>;
+    }
     const record = (measure: boolean, id: string, t: Timing): void => {
       if (!measure) return;
       runs.get(id)!.push(t.ms);
@@ -368,11 +419,19 @@ async function main(): Promise<number> {
         sys.dropCaches();
         kernelMain(images, buf); // the image files in the kernel's cache, whatever ran before
         const before = sys.stats().counters;
-        record(measure, `${fam}.fill.${w}w`, await timed(`${fam}.fill.${w}w`, () => oursPool(pool, set.mounts, o.chunk)));
+        record(
+          measure,
+          `${fam}.fill.${w}w`,
+          await timed(`${fam}.fill.${w}w`, () => oursPool(pool, set.mounts, o.chunk)),
+        );
         if (last && w === 1) {
           const after = sys.stats();
           const c = after.counters;
-          fillDevice.set(fam, { pages: c.DEVICE_PAGES - before.DEVICE_PAGES, reads: c.DEVICE_READS - before.DEVICE_READS, cachedPages: after.filePages });
+          fillDevice.set(fam, {
+            pages: c.DEVICE_PAGES - before.DEVICE_PAGES,
+            reads: c.DEVICE_READS - before.DEVICE_READS,
+            cachedPages: after.filePages,
+          });
           if (fam === 'verify') {
             verifyCounters = {
               verifiedJoins: c.ISHARE_VERIFIED - before.ISHARE_VERIFIED,
@@ -381,24 +440,40 @@ async function main(): Promise<number> {
             };
           }
         }
-        record(measure, `${fam}.warm.${w}w`, await timed(`${fam}.warm.${w}w`, () => oursPool(pool, set.mounts, o.chunk), warmRounds));
+        record(
+          measure,
+          `${fam}.warm.${w}w`,
+          await timed(`${fam}.warm.${w}w`, () => oursPool(pool, set.mounts, o.chunk), warmRounds),
+        );
       }
     };
 
-    const families: Record<'ours' | 'tree' | 'loop' | 'mem' | 'share' | 'disjoint', (measure: boolean, last: boolean) => Promise<void>> = {
+    const families: Record<
+      'ours' | 'tree' | 'loop' | 'mem' | 'share' | 'disjoint',
+      (measure: boolean, last: boolean) => Promise<void>
+    > = {
       ours: async (measure, last) => {
         if (evictor) {
           for (const w of [1, 2]) {
             sys.dropCaches();
             evictImages();
             if (last && w === 1) sys.resetStats();
-            record(measure, `ours.cold.${w}w`, await timed(`ours.cold.${w}w`, () => oursPool(pools.get(w)!, mounts, o.chunk)));
+            record(
+              measure,
+              `ours.cold.${w}w`,
+              await timed(`ours.cold.${w}w`, () => oursPool(pools.get(w)!, mounts, o.chunk)),
+            );
             if (last && w === 1) coldCounters = { ...sys.stats().counters };
           }
         }
         await fillWarm('ours', measure, last);
         record(measure, 'ours.warm.main', await timed('ours.warm.main', () => oursMain(sys, mounts, buf), warmRounds));
-        for (const w of [1, 2]) record(measure, `ours.view.${w}w`, await timed(`ours.view.${w}w`, () => oursPool(pools.get(w)!, mounts, o.chunk, true), warmRounds));
+        for (const w of [1, 2])
+          record(
+            measure,
+            `ours.view.${w}w`,
+            await timed(`ours.view.${w}w`, () => oursPool(pools.get(w)!, mounts, o.chunk, true), warmRounds),
+          );
       },
       share: async (measure, last) => {
         // Without and with verify within one call, so that load drifts alike for both.
@@ -418,7 +493,11 @@ async function main(): Promise<number> {
             evictor.evict(treePaths);
             record(measure, `tree.cold.${t}t`, await timed(`tree.cold.${t}t`, () => kp.read(treePaths, o.chunk)));
           } else kernelMain(treePaths, buf);
-          record(measure, `tree.warm.${t}t`, await timed(`tree.warm.${t}t`, () => kp.read(treePaths, o.chunk), warmRounds));
+          record(
+            measure,
+            `tree.warm.${t}t`,
+            await timed(`tree.warm.${t}t`, () => kp.read(treePaths, o.chunk), warmRounds),
+          );
         }
         record(measure, 'tree.warm.main', await timed('tree.warm.main', () => kernelMain(treePaths, buf), warmRounds));
       },
@@ -436,7 +515,11 @@ async function main(): Promise<number> {
             loop.remount(evictImages);
             record(measure, `loop.cold.${t}t`, await timed(`loop.cold.${t}t`, () => kp.read(loopPaths, o.chunk)));
           }
-          record(measure, `loop.warm.${t}t`, await timed(`loop.warm.${t}t`, () => kp.read(loopPaths, o.chunk), warmRounds));
+          record(
+            measure,
+            `loop.warm.${t}t`,
+            await timed(`loop.warm.${t}t`, () => kp.read(loopPaths, o.chunk), warmRounds),
+          );
           loop.remount(() => kernelMain(allImages, buf));
           record(measure, `loop.fill.${t}t`, await timed(`loop.fill.${t}t`, () => kp.read(loopPaths, o.chunk)));
         }
@@ -450,7 +533,8 @@ async function main(): Promise<number> {
       const fams = order.map((_, i) => order[(i + rep) % order.length]);
       log(rep === 0 ? 'warm-up pass (not counted)' : `repetition ${rep}/${o.reps} (${fams.join(', ')})`);
       const passes = measure ? o.passes : 1;
-      for (const f of fams) for (let p = 0; p < passes; p++) await families[f](measure, rep === o.reps && p === passes - 1);
+      for (const f of fams)
+        for (let p = 0; p < passes; p++) await families[f](measure, rep === o.reps && p === passes - 1);
     }
   } finally {
     for (const p of pools.values()) await p.destroy();
@@ -462,7 +546,17 @@ async function main(): Promise<number> {
   const reasonFor = (s: ScenarioSpec): string | undefined =>
     (s.family !== 'ours' && skipped.get(s.family)) || (s.cache === 'cold' && skipped.get('cold')) || undefined;
   const roundsOf = (s: ScenarioSpec): number => (s.cache === 'warm' || s.cache === 'view' ? warmRounds : 1);
-  const results: ScenarioResult[] = SCENARIOS.map((s) => scenarioResult(s, want.files * roundsOf(s), want.bytes * roundsOf(s), runs.get(s.id)!, cpuRuns.get(s.id)!, meters.get(s.id)!.report(), reasonFor(s)));
+  const results: ScenarioResult[] = SCENARIOS.map((s) =>
+    scenarioResult(
+      s,
+      want.files * roundsOf(s),
+      want.bytes * roundsOf(s),
+      runs.get(s.id)!,
+      cpuRuns.get(s.id)!,
+      meters.get(s.id)!.report(),
+      reasonFor(s),
+    ),
+  );
   const byId = new Map(results.map((r) => [r.id, r]));
   const ratios: RatioResult[] = RATIOS.map((r) => ratioResult(r, byId));
   const loadEnd = loadavg();
@@ -472,16 +566,23 @@ async function main(): Promise<number> {
   // What sharing saved on the bundled pair's fill, in device reads (last measured 1-worker fills).
   const devOurs = fillDevice.get('ours');
   const devShare = fillDevice.get('share');
-  const sharing = devOurs && devShare ? {
-    devicePagesUnshared: devOurs.pages,
-    devicePagesShared: devShare.pages,
-    deviceReadsUnshared: devOurs.reads,
-    deviceReadsShared: devShare.reads,
-    cachedPagesUnshared: devOurs.cachedPages,
-    cachedPagesShared: devShare.cachedPages,
-    fillSpeedup: byId.get('share.fill.1w')?.mibps && byId.get('ours.fill.1w')?.mibps
-      ? Math.round((byId.get('share.fill.1w')!.mibps!.median / byId.get('ours.fill.1w')!.mibps!.median) * 1000) / 1000 : null,
-  } : null;
+  const sharing =
+    devOurs && devShare
+      ? {
+          devicePagesUnshared: devOurs.pages,
+          devicePagesShared: devShare.pages,
+          deviceReadsUnshared: devOurs.reads,
+          deviceReadsShared: devShare.reads,
+          cachedPagesUnshared: devOurs.cachedPages,
+          cachedPagesShared: devShare.cachedPages,
+          fillSpeedup:
+            byId.get('share.fill.1w')?.mibps && byId.get('ours.fill.1w')?.mibps
+              ? Math.round(
+                  (byId.get('share.fill.1w')!.mibps!.median / byId.get('ours.fill.1w')!.mibps!.median) * 1000,
+                ) / 1000
+              : null,
+        }
+      : null;
 
   const json = {
     version: 1,
@@ -500,10 +601,29 @@ async function main(): Promise<number> {
       /** CPUs busy during the timed samples, and how many of them this bench used (the rest: others). */
       busy,
     },
-    options: { reps: o.reps, passes: o.passes, quick: o.quick, warmupPasses: 1, chunkBytes: o.chunk, poolMiB, loop: o.loop, evict: o.evict, copies, warmRounds, compress: o.compress ?? null, platform: o.platform ?? null },
+    options: {
+      reps: o.reps,
+      passes: o.passes,
+      quick: o.quick,
+      warmupPasses: 1,
+      chunkBytes: o.chunk,
+      poolMiB,
+      loop: o.loop,
+      evict: o.evict,
+      copies,
+      warmRounds,
+      compress: o.compress ?? null,
+      platform: o.platform ?? null,
+    },
     data: {
-      label: data.label, images: data.images, sources: data.sources ?? null, disjointImages: disjointImages ?? null, copies,
-      files: want.files, bytes: want.bytes, mib: Math.round((want.bytes / MiB) * 100) / 100,
+      label: data.label,
+      images: data.images,
+      sources: data.sources ?? null,
+      disjointImages: disjointImages ?? null,
+      copies,
+      files: want.files,
+      bytes: want.bytes,
+      mib: Math.round((want.bytes / MiB) * 100) / 100,
     },
     eviction: evictNote,
     skipped: Object.fromEntries(skipped),
@@ -533,7 +653,9 @@ async function main(): Promise<number> {
     `ishare bench — ${data.label}${copies > 1 ? `, ${copies} copies` : ''}\n` +
       `${want.files} files, ${(want.bytes / MiB).toFixed(1)} MiB per pass (a warm sample: ${warmRounds} passes); ${o.reps} repetitions × ${o.passes} passes after one warm-up; chunk ${o.chunk} B\n` +
       `${cpuList.length} cpus (${cpuList[0]?.model ?? '?'}), node ${process.version}, load average ${la(loadStart)} at start, ${la(loadEnd)} at end\n` +
-      (busy ? `CPUs busy during the timed samples: ${busy.busyCpus} of ${cpuList.length} on average — this bench ${busy.benchCpus}, everything else ${busy.otherCpus}\n` : '') +
+      (busy
+        ? `CPUs busy during the timed samples: ${busy.busyCpus} of ${cpuList.length} on average — this bench ${busy.benchCpus}, everything else ${busy.otherCpus}\n`
+        : '') +
       `kernel cache eviction: ${evictNote}\n\n` +
       `${scenarioTable(results)}\n\n${ratioTable(ratios)}\n\n${sharingLine}${verifyLine}results: ${file}\n`,
   );

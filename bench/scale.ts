@@ -51,7 +51,10 @@ interface ScaleRow {
 
 const verdict = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
 
-async function readAll(pool: ReaderPool, sets: { mount: number; paths: string[] }[]): Promise<{ files: number; bytes: number; ms: number }> {
+async function readAll(
+  pool: ReaderPool,
+  sets: { mount: number; paths: string[] }[],
+): Promise<{ files: number; bytes: number; ms: number }> {
   const t0 = performance.now();
   const r = await pool.readClaimed(sets);
   const ms = performance.now() - t0;
@@ -65,7 +68,9 @@ export async function runScale(o: BenchOptions, log: (s: string) => void): Promi
   const pair = o.sources && o.sources.length >= 2 ? [...o.sources.slice(0, 2)] : bundledSourceDirs();
   const trees = [...pair];
   for (let v = trees.length; v < VERSIONS[VERSIONS.length - 1]; v++) trees.push(derivedTree(pair[1], 100 + v, CHANGED));
-  const images = (await prepareInputs(trees, { onBuild: (input, image) => log(`building ${image} from ${input}`) })).map((p) => p.image);
+  const images = (
+    await prepareInputs(trees, { onBuild: (input, image) => log(`building ${image} from ${input}`) })
+  ).map((p) => p.image);
   const samples = Math.max(3, o.reps);
 
   const rows: ScaleRow[] = [];
@@ -100,16 +105,26 @@ export async function runScale(o: BenchOptions, log: (s: string) => void): Promi
       const st = sys.stats();
       const metadata = st.inodesInUse * INODE_WORDS * 4 + st.filePages * (FRAME_WORDS + PAGE_BUCKET_WORDS) * 4;
       const row: ScaleRow = {
-        versions: n, files: fill.files, bytes: fill.bytes, expectedPages: want.pages, unsharedPages: want.allPages,
-        cachedPages: st.filePages, sharedPages: st.sharedPageCacheBytes / st.pageSize, exact: st.filePages === want.pages,
-        fillMs: Math.round(fill.ms * 10) / 10, warmMs: warm.map((x) => Math.round(x * 10) / 10),
+        versions: n,
+        files: fill.files,
+        bytes: fill.bytes,
+        expectedPages: want.pages,
+        unsharedPages: want.allPages,
+        cachedPages: st.filePages,
+        sharedPages: st.sharedPageCacheBytes / st.pageSize,
+        exact: st.filePages === want.pages,
+        fillMs: Math.round(fill.ms * 10) / 10,
+        warmMs: warm.map((x) => Math.round(x * 10) / 10),
         warmMibps: Math.round((fill.bytes / MiB / (median(warm) / 1000)) * 10) / 10,
         warmMibPerCpuSecond: Math.round((fill.bytes / MiB / (median(warmCpu) / 1000)) * 10) / 10,
-        inodesInUse: st.inodesInUse, metadataBytesPerFile: Math.round(metadata / fill.files),
+        inodesInUse: st.inodesInUse,
+        metadataBytesPerFile: Math.round(metadata / fill.files),
         arenaControlBytes: sys.arena.i32.byteLength,
       };
       rows.push(row);
-      log(`N=${n}: ${row.files} files, ${row.cachedPages} pages cached (distinct content ${row.expectedPages}), warm ${row.warmMibps} MiB/s`);
+      log(
+        `N=${n}: ${row.files} files, ${row.cachedPages} pages cached (distinct content ${row.expectedPages}), warm ${row.warmMibps} MiB/s`,
+      );
     } finally {
       await pool.destroy();
       sys.detach();
@@ -125,7 +140,11 @@ export async function runScale(o: BenchOptions, log: (s: string) => void): Promi
   const rss0 = process.memoryUsage().rss;
   let inodeSlots = 1024;
   while (inodeSlots < files + perImage + 4096) inodeSlots *= 2;
-  const sys = System.create({ poolMiB: Math.ceil((perImage * 4096 * 1.25) / MiB) + 64, inodeSlots, mountSlots: Math.min(1024, nmounts + 4) });
+  const sys = System.create({
+    poolMiB: Math.ceil((perImage * 4096 * 1.25) / MiB) + 64,
+    inodeSlots,
+    mountSlots: Math.min(1024, nmounts + 4),
+  });
   const pool = new ReaderPool(sys, { workers: 2 });
   let many;
   try {
@@ -142,14 +161,23 @@ export async function runScale(o: BenchOptions, log: (s: string) => void): Promi
     const again = await readAll(pool, sets);
     const st = sys.stats();
     many = {
-      files: first.files, mounts: nmounts, image: small.image, imageFiles: perImage, dataBytes: first.bytes,
-      mountMs: Math.round(mountMs), firstReadMs: Math.round(first.ms), warmReadMs: Math.round(again.ms),
+      files: first.files,
+      mounts: nmounts,
+      image: small.image,
+      imageFiles: perImage,
+      dataBytes: first.bytes,
+      mountMs: Math.round(mountMs),
+      firstReadMs: Math.round(first.ms),
+      warmReadMs: Math.round(again.ms),
       filesPerSecondWarm: Math.round(first.files / (again.ms / 1000)),
-      pageCacheBytes: st.pageCacheBytes, inodesInUse: st.inodesInUse,
-      arenaControlBytes: sys.arena.i32.byteLength, arenaFrameBytes: sys.arena.poolBytes,
+      pageCacheBytes: st.pageCacheBytes,
+      inodesInUse: st.inodesInUse,
+      arenaControlBytes: sys.arena.i32.byteLength,
+      arenaFrameBytes: sys.arena.poolBytes,
       mainRssGrowthBytes: process.memoryUsage().rss - rss0,
     };
-    if (first.bytes !== bytesOf(sets, perImage, tarBytes)) throw new Error(`read ${first.bytes} bytes of small files, expected ${bytesOf(sets, perImage, tarBytes)}`);
+    if (first.bytes !== bytesOf(sets, perImage, tarBytes))
+      throw new Error(`read ${first.bytes} bytes of small files, expected ${bytesOf(sets, perImage, tarBytes)}`);
   } finally {
     await pool.destroy();
     sys.detach();
@@ -161,12 +189,23 @@ export async function runScale(o: BenchOptions, log: (s: string) => void): Promi
   const scaleCpuRatio = Math.round((r10.warmMibPerCpuSecond / r2.warmMibPerCpuSecond) * 1000) / 1000;
   const exactAll = rows.every((r) => r.exact);
   const json = {
-    version: 1, startedAt, finishedAt: new Date().toISOString(),
-    loadAverageStart: loadStart, loadAverageEnd: loadavg(),
-    trees, images, changedShare: CHANGED, rows,
+    version: 1,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    loadAverageStart: loadStart,
+    loadAverageEnd: loadavg(),
+    trees,
+    images,
+    changedShare: CHANGED,
+    rows,
     targets: {
       pageCacheIsDistinctContent: { value: exactAll, verdict: verdict(exactAll) },
-      warmN10OverN2: { value: scaleRatio, perCpuSecond: scaleCpuRatio, target: 0.9, verdict: verdict(scaleRatio >= 0.9) },
+      warmN10OverN2: {
+        value: scaleRatio,
+        perCpuSecond: scaleCpuRatio,
+        target: 0.9,
+        verdict: verdict(scaleRatio >= 0.9),
+      },
     },
     manyFiles: many,
   };
@@ -174,7 +213,11 @@ export async function runScale(o: BenchOptions, log: (s: string) => void): Promi
 
   const pad = (s: string | number, n: number): string => String(s).padStart(n);
   let out = `ishare bench --scale — versions of ${pair.join(' / ')} (each further version: ${CHANGED * 100}% of the newer tree's files changed, seeded)\n`;
-  out += `load average ${loadStart.map((x) => x.toFixed(2)).join(' ')} at start, ${loadavg().map((x) => x.toFixed(2)).join(' ')} at end; warm: median of ${samples} samples of ${VERSIONS[VERSIONS.length - 1]} versions' bytes each, 1 worker\n\n`;
+  out += `load average ${loadStart.map((x) => x.toFixed(2)).join(' ')} at start, ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(
+      ' ',
+    )} at end; warm: median of ${samples} samples of ${VERSIONS[VERSIONS.length - 1]} versions' bytes each, 1 worker\n\n`;
   out += `${pad('N', 3)} ${pad('files', 7)} ${pad('MiB', 7)} ${pad('pages w/o sharing', 18)} ${pad('distinct content', 17)} ${pad('cached', 8)} ${pad('exact', 6)} ${pad('fill ms', 8)} ${pad('warm MiB/s', 11)} ${pad('MiB/CPU-s', 10)} ${pad('metadata B/file', 16)}\n`;
   for (const r of rows) {
     out += `${pad(r.versions, 3)} ${pad(r.files, 7)} ${pad((r.bytes / MiB).toFixed(1), 7)} ${pad(r.unsharedPages, 18)} ${pad(r.expectedPages, 17)} ${pad(r.cachedPages, 8)} ${pad(r.exact ? 'yes' : 'NO', 6)} ${pad(r.fillMs.toFixed(0), 8)} ${pad(r.warmMibps.toFixed(0), 11)} ${pad(r.warmMibPerCpuSecond.toFixed(0), 10)} ${pad(r.metadataBytesPerFile, 16)}\n`;

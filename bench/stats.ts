@@ -61,11 +61,27 @@ export interface RatioResult {
 const round = (x: number, d: number): number => Math.round(x * 10 ** d) / 10 ** d;
 
 export function scenarioResult(
-  s: ScenarioSpec, files: number, bytes: number, runsMs: number[], runsCpuMs: number[], busy: BusyReport | undefined, reason?: string,
+  s: ScenarioSpec,
+  files: number,
+  bytes: number,
+  runsMs: number[],
+  runsCpuMs: number[],
+  busy: BusyReport | undefined,
+  reason?: string,
 ): ScenarioResult {
   const base = { id: s.id, label: s.label, family: s.family, cache: s.cache, threads: s.threads, files, bytes };
   if (reason !== undefined || runsMs.length === 0) {
-    return { ...base, available: false, reason: reason ?? 'not measured', runsMs: [], runsCpuMs: [], medianMs: null, mibps: null, mibPerCpuSecond: null, busy: null };
+    return {
+      ...base,
+      available: false,
+      reason: reason ?? 'not measured',
+      runsMs: [],
+      runsCpuMs: [],
+      medianMs: null,
+      mibps: null,
+      mibPerCpuSecond: null,
+      busy: null,
+    };
   }
   const mibps = (ms: number): number => round(bytes / MiB / (ms / 1000), 1);
   const med = median(runsMs);
@@ -87,10 +103,19 @@ export function ratioResult(rs: RatioSpec, byId: ReadonlyMap<string, ScenarioRes
   const target = rs.target ?? null;
   if (!a?.mibps || !b?.mibps) {
     const missing = [a, b].filter((x) => !x?.mibps).map((x) => `${x?.id}: ${x?.reason ?? 'not measured'}`);
-    return { id: rs.id, label: rs.label, value: null, cpuValue: null, target, verdict: target === null ? 'info' : 'n/a', reason: missing.join('; ') };
+    return {
+      id: rs.id,
+      label: rs.label,
+      value: null,
+      cpuValue: null,
+      target,
+      verdict: target === null ? 'info' : 'n/a',
+      reason: missing.join('; '),
+    };
   }
   const value = round(a.mibps.median / b.mibps.median, 3);
-  const cpuValue = a.mibPerCpuSecond !== null && b.mibPerCpuSecond !== null ? round(a.mibPerCpuSecond / b.mibPerCpuSecond, 3) : null;
+  const cpuValue =
+    a.mibPerCpuSecond !== null && b.mibPerCpuSecond !== null ? round(a.mibPerCpuSecond / b.mibPerCpuSecond, 3) : null;
   const verdict: Verdict = target === null ? 'info' : value >= target ? 'PASS' : 'MISS';
   if (verdict !== 'MISS') return { id: rs.id, label: rs.label, value, cpuValue, target, verdict };
   return { id: rs.id, label: rs.label, value, cpuValue, target, verdict, limit: limitOf(rs, a, b, byId) };
@@ -101,16 +126,23 @@ export function ratioResult(rs: RatioSpec, byId: ReadonlyMap<string, ScenarioRes
  * the wall-clock miss is CPU time the bench did not get), how many CPUs other processes held meanwhile,
  * and for a 2-thread / 1 ratio what the machine's bare copy gains from a second thread.
  */
-function limitOf(rs: RatioSpec, a: ScenarioResult, b: ScenarioResult, byId: ReadonlyMap<string, ScenarioResult>): string {
+function limitOf(
+  rs: RatioSpec,
+  a: ScenarioResult,
+  b: ScenarioResult,
+  byId: ReadonlyMap<string, ScenarioResult>,
+): string {
   const parts: string[] = [];
   const cpu = a.mibPerCpuSecond !== null && b.mibPerCpuSecond !== null ? a.mibPerCpuSecond / b.mibPerCpuSecond : null;
-  if (cpu !== null) parts.push(`per CPU-second ${cpu.toFixed(2)}× (${cpu >= (rs.target ?? 0) ? 'meets' : 'misses'} the target)`);
-  const other = (r: ScenarioResult): string => (r.busy ? `${r.busy.otherCpus.toFixed(2)}` : '?');
+  if (cpu !== null)
+    parts.push(`per CPU-second ${cpu.toFixed(2)}× (${cpu >= (rs.target ?? 0) ? 'meets' : 'misses'} the target)`);
+  const other = (r: ScenarioResult): string => (r.busy ? r.busy.otherCpus.toFixed(2) : '?');
   parts.push(`other processes held ${other(a)} CPUs during ${a.id}, ${other(b)} during ${b.id}`);
   if (a.family === b.family && a.threads !== b.threads) {
     const m1 = byId.get('mem.copy.1t')?.mibps?.median;
     const m2 = byId.get('mem.copy.2t')?.mibps?.median;
-    if (m1 && m2) parts.push(`the machine's bare 4 KiB copy gains ${(m2 / m1).toFixed(2)}× from a second thread in this run`);
+    if (m1 && m2)
+      parts.push(`the machine's bare 4 KiB copy gains ${(m2 / m1).toFixed(2)}× from a second thread in this run`);
     if (a.busy) parts.push(`${a.id} used ${a.busy.benchCpus.toFixed(2)} CPUs of the 2 it needs`);
   }
   return parts.join('; ');

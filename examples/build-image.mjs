@@ -17,4 +17,6 @@ if (source === undefined) {
 out ??= join(work, 'app.img');
 
 const report = await mkfs({ out, source, timestamp: 0 });
-console.log(`${out}: ${report.files} files, ${report.dirs} dirs, ${report.fingerprinted} fingerprinted, ${report.bytes} bytes`);
+console.log(
+  `${out}: ${report.files} files, ${report.dirs} dirs, ${report.fingerprinted} fingerprinted, ${report.bytes} bytes`,
+);

@@ -25,6 +25,8 @@ if (images.length === 0) {
 
 const r = await runCompare({ images, workers: 2, policy: 'processing' });
 const mib = (n) => (n / 2 ** 20).toFixed(1);
-console.log(`page cache without sharing ${mib(r.noShare.pageCacheBytes)} MiB (${r.noShare.pageCacheBytes} bytes), `
-  + `with sharing ${mib(r.share.pageCacheBytes)} MiB (${r.share.pageCacheBytes} bytes): ${r.reductionPercent}% less, `
-  + `${r.share.sharedInodes} shared inodes`);
+console.log(
+  `page cache without sharing ${mib(r.noShare.pageCacheBytes)} MiB (${r.noShare.pageCacheBytes} bytes), ` +
+    `with sharing ${mib(r.share.pageCacheBytes)} MiB (${r.share.pageCacheBytes} bytes): ${r.reductionPercent}% less, ` +
+    `${r.share.sharedInodes} shared inodes`,
+);

@@ -20,7 +20,9 @@ try {
   const inode = img.resolve(path ?? '/');
   if (inode.type !== 'file') throw new Error(`${path}: not a regular file`);
   const text = Buffer.from(img.readFile(inode)).toString('utf8');
-  console.log(`${path}: ${inode.size} bytes, mode ${(inode.mode & 0o7777).toString(8)}, fingerprint ${img.fingerprint(inode) ?? '(none)'}`);
+  console.log(
+    `${path}: ${inode.size} bytes, mode ${(inode.mode & 0o7777).toString(8)}, fingerprint ${img.fingerprint(inode) ?? '(none)'}`,
+  );
   process.stdout.write(text);
 } finally {
   img.close();

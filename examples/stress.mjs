@@ -15,7 +15,8 @@ if (images.length === 0) {
   for (const v of [1, 2]) {
     const tree = join(work, `v${v}`);
     mkdirSync(tree, { recursive: true });
-    for (let i = 0; i < 8; i++) writeFileSync(join(tree, `f${i}`), Buffer.alloc(20_000 + i * 5000, i + (i % 3 === 0 ? v : 0)));
+    for (let i = 0; i < 8; i++)
+      writeFileSync(join(tree, `f${i}`), Buffer.alloc(20_000 + i * 5000, i + (i % 3 === 0 ? v : 0)));
     const out = join(work, `v${v}.img`);
     await mkfs({ out, source: tree });
     images.push({ image: out, source: tree });
@@ -25,8 +26,17 @@ if (images.length === 0) {
 const r = await runStress({
   images,
   ...(process.env.FSCK ? { fsck: process.env.FSCK } : {}),
-  workers: 2, policy: 'both', ops: 3000, seed: 1, jitter: 0.01, inject: [], poolMiB: 64, decoys: false,
+  workers: 2,
+  policy: 'both',
+  ops: 3000,
+  seed: 1,
+  jitter: 0.01,
+  inject: [],
+  poolMiB: 64,
+  decoys: false,
 });
-console.log(`${r.ops} ops (${r.reads} verified reads) in ${Math.round(r.elapsedMs)} ms, ${r.quiescentChecks} quiescent checks, `
-  + `hit rate ${(r.pageCacheHitRate * 100).toFixed(1)}%: ${r.violation ? `VIOLATION ${r.violation.invariant}` : 'no violation'}`);
+console.log(
+  `${r.ops} ops (${r.reads} verified reads) in ${Math.round(r.elapsedMs)} ms, ${r.quiescentChecks} quiescent checks, ` +
+    `hit rate ${(r.pageCacheHitRate * 100).toFixed(1)}%: ${r.violation ? `VIOLATION ${r.violation.invariant}` : 'no violation'}`,
+);
 if (r.violation) process.exitCode = 1;

@@ -9,15 +9,22 @@ import { fileURLToPath } from 'node:url';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const needs = [
-  ['mkfs.erofs', 'erofs-utils'], ['dump.erofs', 'erofs-utils'], ['fsck.erofs', 'erofs-utils'],
-  ['setfattr', 'attr'], ['getfattr', 'attr'], ['strace', 'strace'], ['tar', 'tar'],
+  ['mkfs.erofs', 'erofs-utils'],
+  ['dump.erofs', 'erofs-utils'],
+  ['fsck.erofs', 'erofs-utils'],
+  ['setfattr', 'attr'],
+  ['getfattr', 'attr'],
+  ['strace', 'strace'],
+  ['tar', 'tar'],
 ];
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 const missing = needs.filter(([cmd]) => !has(cmd));
 const problems = [];
 if (missing.length > 0) {
   const pkgs = [...new Set(missing.map(([, p]) => p))];
-  problems.push(`missing ${missing.map(([c]) => c).join(', ')}: apt-get install ${pkgs.join(' ')} (or run: bash .ci/run, which installs them)`);
+  problems.push(
+    `missing ${missing.map(([c]) => c).join(', ')}: apt-get install ${pkgs.join(' ')} (or run: bash .ci/run, which installs them)`,
+  );
 }
 const build = join(repo, '..', 'shared', 'tools', 'build-erofs-utils.sh');
 if (!existsSync(build)) problems.push(`upstream erofs-utils 1.9.3 is built by ${build}, which is not there`);
@@ -25,4 +32,5 @@ if (problems.length > 0) {
   for (const p of problems) process.stderr.write(`test prerequisites: ${p}\n`);
   process.exit(2);
 }
-if (process.getuid?.() !== 0) process.stderr.write('test prerequisites: not root — the loop-mount comparisons with the kernel are skipped\n');
+if (process.getuid?.() !== 0)
+  process.stderr.write('test prerequisites: not root — the loop-mount comparisons with the kernel are skipped\n');

@@ -30,7 +30,12 @@ function writeTree(root: string, v: number): number {
 }
 
 function bench(args: string[], env: NodeJS.ProcessEnv): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(TSX, ['--conditions=source', join(REPO, 'bench', 'run.ts'), ...args], { cwd: REPO, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 240_000 });
+  const r = spawnSync(TSX, ['--conditions=source', join(REPO, 'bench', 'run.ts'), ...args], {
+    cwd: REPO,
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 240_000,
+  });
   return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
@@ -96,7 +101,16 @@ test('bench --quick on a small pair: JSON shape, every pass read every byte, pos
     t.is(j.data.bytes, bytes);
 
     const ids = j.scenarios.map((s) => s.id);
-    for (const id of ['ours.fill.1w', 'ours.fill.2w', 'ours.warm.1w', 'ours.warm.2w', 'ours.warm.main', 'tree.warm.1t', 'tree.warm.2t', 'tree.warm.main']) {
+    for (const id of [
+      'ours.fill.1w',
+      'ours.fill.2w',
+      'ours.warm.1w',
+      'ours.warm.2w',
+      'ours.warm.main',
+      'tree.warm.1t',
+      'tree.warm.2t',
+      'tree.warm.main',
+    ]) {
       t.true(ids.includes(id), id);
       t.true(j.scenarios.find((s) => s.id === id)!.available, `${id} measured`);
     }
@@ -104,13 +118,26 @@ test('bench --quick on a small pair: JSON shape, every pass read every byte, pos
       t.is(s.bytes, bytes, s.id);
       if (s.available) {
         t.is(s.runsMs.length, 2, s.id);
-        t.true(s.runsMs.every((x) => Number.isFinite(x) && x > 0), s.id);
+        t.true(
+          s.runsMs.every((x) => Number.isFinite(x) && x > 0),
+          s.id,
+        );
         t.is(s.runsCpuMs.length, 2, s.id);
-        t.true(s.runsCpuMs.every((x) => Number.isFinite(x) && x >= 0), s.id);
+        t.true(
+          s.runsCpuMs.every((x) => Number.isFinite(x) && x >= 0),
+          s.id,
+        );
         t.true(s.mibPerCpuSecond !== null && s.mibPerCpuSecond > 0, s.id);
         // /proc/stat may be missing (not Linux): then null, never a made-up figure.
         if (s.busy !== null) t.true(s.busy.busyCpus >= 0 && s.busy.benchCpus >= 0 && s.busy.otherCpus >= 0, s.id);
-        t.true(s.mibps !== null && s.mibps.median > 0 && s.mibps.min > 0 && s.mibps.min <= s.mibps.median && s.mibps.median <= s.mibps.max, s.id);
+        t.true(
+          s.mibps !== null &&
+            s.mibps.median > 0 &&
+            s.mibps.min > 0 &&
+            s.mibps.min <= s.mibps.median &&
+            s.mibps.median <= s.mibps.max,
+          s.id,
+        );
       } else {
         // A skip must say why.
         t.true(typeof s.reason === 'string' && s.reason.length > 0, `${s.id} skipped without a reason`);
@@ -136,11 +163,25 @@ test('bench --images --no-loop --no-evict: the figures it cannot take are skippe
     writeTree(a, 1);
     const cache = join(dir, 'cache');
     // Build the image through one bench run over the tree, then hand the image itself in.
-    t.is(bench(['--reps', '1', '--source', a, '--out', join(dir, 'r1'), '--no-loop', '--no-evict'], { ISHARE_CACHE: cache }).status, 0);
-    const img = join(cache, readdirSync(cache).find((f) => f.endsWith('.img'))!);
-    const r = bench(['--reps', '1', '--copies', '1', '--images', img, '--out', join(dir, 'r2'), '--no-loop', '--no-evict'], {});
+    t.is(
+      bench(['--reps', '1', '--source', a, '--out', join(dir, 'r1'), '--no-loop', '--no-evict'], {
+        ISHARE_CACHE: cache,
+      }).status,
+      0,
+    );
+    const img = join(
+      cache,
+      readdirSync(cache).find((f) => f.endsWith('.img'))!,
+    );
+    const r = bench(
+      ['--reps', '1', '--copies', '1', '--images', img, '--out', join(dir, 'r2'), '--no-loop', '--no-evict'],
+      {},
+    );
     t.is(r.status, 0, r.stderr);
-    const j = JSON.parse(readFileSync(join(dir, 'r2', 'latest.json'), 'utf8')) as { scenarios: Scenario[]; ratios: Ratio[] };
+    const j = JSON.parse(readFileSync(join(dir, 'r2', 'latest.json'), 'utf8')) as {
+      scenarios: Scenario[];
+      ratios: Ratio[];
+    };
     const by = new Map(j.scenarios.map((s) => [s.id, s]));
     t.true(by.get('ours.warm.1w')!.available);
     t.true(by.get('ours.fill.2w')!.available);
@@ -169,7 +210,25 @@ test('bench --compress lz4hc: compressed images of the trees are read by every a
         bytes += Buffer.byteLength(text);
       }
     });
-    const r = bench(['--reps', '1', '--copies', '1', '--warm-rounds', '1', '--source', srcs.join(','), '--compress', 'lz4hc', '--out', join(dir, 'r'), '--no-loop', '--no-evict'], { ISHARE_CACHE: join(dir, 'cache') });
+    const r = bench(
+      [
+        '--reps',
+        '1',
+        '--copies',
+        '1',
+        '--warm-rounds',
+        '1',
+        '--source',
+        srcs.join(','),
+        '--compress',
+        'lz4hc',
+        '--out',
+        join(dir, 'r'),
+        '--no-loop',
+        '--no-evict',
+      ],
+      { ISHARE_CACHE: join(dir, 'cache') },
+    );
     t.is(r.status, 0, r.stderr);
     t.regex(r.stdout, /compressed -zlz4hc/);
     const j = JSON.parse(readFileSync(join(dir, 'r', 'latest.json'), 'utf8')) as { scenarios: Scenario[] };
@@ -198,7 +257,7 @@ test('bench: bad options exit 2 with one line and the usage', (t) => {
   t.regex(r2.stderr, /not both/);
 });
 
-test('bench --source with docker save archives: the images are the containers\', every byte read, tree figures skipped with the reason', (t) => {
+test("bench --source with docker save archives: the images are the containers', every byte read, tree figures skipped with the reason", (t) => {
   const dir = tempDir('ishare-bench-');
   try {
     let bytes = 0;
@@ -211,9 +270,30 @@ test('bench --source with docker save archives: the images are the containers\',
       sources.push(join(dir, `app${v}.tar`));
     }
     const out = join(dir, 'results');
-    const r = bench(['--reps', '1', '--passes', '1', '--copies', '1', '--source', sources.join(','), '--platform', 'linux/amd64', '--out', out, '--no-loop', '--no-evict'], { ISHARE_CACHE: join(dir, 'cache') });
+    const r = bench(
+      [
+        '--reps',
+        '1',
+        '--passes',
+        '1',
+        '--copies',
+        '1',
+        '--source',
+        sources.join(','),
+        '--platform',
+        'linux/amd64',
+        '--out',
+        out,
+        '--no-loop',
+        '--no-evict',
+      ],
+      { ISHARE_CACHE: join(dir, 'cache') },
+    );
     t.is(r.status, 0, r.stderr);
-    const j = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as { data: { files: number; bytes: number }; scenarios: Scenario[] };
+    const j = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as {
+      data: { files: number; bytes: number };
+      scenarios: Scenario[];
+    };
     t.is(j.data.files, 2 * 17);
     t.is(j.data.bytes, bytes);
     t.true(j.scenarios.find((s) => s.id === 'ours.warm.1w')!.available);

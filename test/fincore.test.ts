@@ -32,7 +32,10 @@ function distinctFiles(root: string): string[] {
       const p = join(dir, name);
       const st = lstatSync(p);
       if (st.isDirectory()) walk(p);
-      else if (st.isFile() && !seen.has(st.ino)) { seen.add(st.ino); out.push(p); }
+      else if (st.isFile() && !seen.has(st.ino)) {
+        seen.add(st.ino);
+        out.push(p);
+      }
     }
   };
   walk(root);
@@ -43,7 +46,10 @@ function distinctFiles(root: string): string[] {
 function fincoreBytes(files: string[]): number {
   const r = sh('fincore', ['--bytes', '--noheadings', '--output', 'RES', ...files]);
   if (!r.ok) throw new Error(`fincore failed: ${r.err}`);
-  return r.out.split('\n').filter((l) => l.trim() !== '').reduce((s, l) => s + Number(l.trim()), 0);
+  return r.out
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .reduce((s, l) => s + Number(l.trim()), 0);
 }
 
 /** Why the kernel comparison cannot run here, or undefined when it can. */
@@ -57,7 +63,11 @@ function cannotRun(): string | undefined {
  * Mount the images with the kernel, cat every file, and return fincore's total over the distinct
  * inodes — or a reason to skip when the kernel will not mount them.
  */
-function kernelFigure(t: ExecutionContext, images: readonly string[], dir: string): { bytes: number; inodes: number } | string {
+function kernelFigure(
+  t: ExecutionContext,
+  images: readonly string[],
+  dir: string,
+): { bytes: number; inodes: number } | string {
   const mounted: string[] = [];
   try {
     const mnts = images.map((_, i) => join(dir, `mnt${i}`));
@@ -88,12 +98,21 @@ function kernelFigure(t: ExecutionContext, images: readonly string[], dir: strin
 }
 
 /** The kernel's fincore sum = our no-share figure = the pages of every distinct inode of the trees. */
-async function kernelOursTrees(t: ExecutionContext, pair: { dir: string; images: string[]; srcs: string[] }): Promise<void> {
+async function kernelOursTrees(
+  t: ExecutionContext,
+  pair: { dir: string; images: string[]; srcs: string[] },
+): Promise<void> {
   try {
     const k = kernelFigure(t, pair.images, pair.dir);
-    if (typeof k === 'string') { t.log(`skipped: ${k}`); t.pass(); return; }
+    if (typeof k === 'string') {
+      t.log(`skipped: ${k}`);
+      t.pass();
+      return;
+    }
     const ours = await runRead({ images: pair.images, workers: 2 });
-    t.log(`kernel (fincore, ${k.inodes} inodes): ${k.bytes} bytes; ishare no-share: ${ours.pageCacheBytes} bytes; from the trees: ${expectedNoShare(pair.srcs)} bytes`);
+    t.log(
+      `kernel (fincore, ${k.inodes} inodes): ${k.bytes} bytes; ishare no-share: ${ours.pageCacheBytes} bytes; from the trees: ${expectedNoShare(pair.srcs)} bytes`,
+    );
     t.is(ours.pageCacheBytes, k.bytes);
     t.is(k.bytes, expectedNoShare(pair.srcs));
   } finally {
@@ -103,13 +122,21 @@ async function kernelOursTrees(t: ExecutionContext, pair: { dir: string; images:
 
 test.serial('fincore over the kernel-mounted images = our no-share figure (test trees)', async (t) => {
   const why = cannotRun();
-  if (why) { t.log(`skipped: ${why}`); t.pass(); return; }
+  if (why) {
+    t.log(`skipped: ${why}`);
+    t.pass();
+    return;
+  }
   await kernelOursTrees(t, await buildPair());
 });
 
 test.serial('fincore over the kernel-mounted images = our no-share figure (the bundled typescript pair)', async (t) => {
   const why = cannotRun();
-  if (why) { t.log(`skipped: ${why}`); t.pass(); return; }
+  if (why) {
+    t.log(`skipped: ${why}`);
+    t.pass();
+    return;
+  }
   const req = createRequire(join(REPO, 'package.json'));
   let srcs: string[];
   try {
@@ -124,7 +151,11 @@ test.serial('fincore over the kernel-mounted images = our no-share figure (the b
     const images = srcs.map((_, i) => join(dir, `ts${i}.img`));
     for (const [i, src] of srcs.entries()) await mkfs({ out: images[i], source: src, timestamp: 1_700_000_000 });
     const k = kernelFigure(t, images, dir);
-    if (typeof k === 'string') { t.log(`skipped: ${k}`); t.pass(); return; }
+    if (typeof k === 'string') {
+      t.log(`skipped: ${k}`);
+      t.pass();
+      return;
+    }
     const ours = await runRead({ images, workers: 2 });
     t.log(`kernel (fincore, ${k.inodes} inodes): ${k.bytes} bytes; ishare no-share: ${ours.pageCacheBytes} bytes`);
     t.is(ours.pageCacheBytes, k.bytes);
@@ -134,9 +165,22 @@ test.serial('fincore over the kernel-mounted images = our no-share figure (the b
 });
 
 for (const alg of ['-zlz4hc', '-zdeflate']) {
-  test.serial(`fincore over kernel-mounted compressed images (${alg}, upstream mkfs.erofs) = our no-share figure`, async (t) => {
-    const why = cannotRun();
-    if (why) { t.log(`skipped: ${why}`); t.pass(); return; }
-    await kernelOursTrees(t, buildCompressedPair([[alg, '-Eztailpacking,fragments'], [alg, '-C65536']]));
-  });
+  test.serial(
+    `fincore over kernel-mounted compressed images (${alg}, upstream mkfs.erofs) = our no-share figure`,
+    async (t) => {
+      const why = cannotRun();
+      if (why) {
+        t.log(`skipped: ${why}`);
+        t.pass();
+        return;
+      }
+      await kernelOursTrees(
+        t,
+        buildCompressedPair([
+          [alg, '-Eztailpacking,fragments'],
+          [alg, '-C65536'],
+        ]),
+      );
+    },
+  );
 }

@@ -58,7 +58,11 @@ function treeView(root: string): Record<string, string> {
 
 /** relative path → xattr name → hex value (getfattr on the tree, symlinks themselves). */
 function xattrView(root: string): Record<string, Record<string, string>> {
-  const out = execFileSync('getfattr', ['-R', '-h', '-P', '-d', '-m', '-', '-e', 'hex', '.'], { cwd: root, encoding: 'latin1', maxBuffer: 1 << 28 });
+  const out = execFileSync('getfattr', ['-R', '-h', '-P', '-d', '-m', '-', '-e', 'hex', '.'], {
+    cwd: root,
+    encoding: 'latin1',
+    maxBuffer: 1 << 28,
+  });
   const table: Record<string, Record<string, string>> = {};
   let cur: Record<string, string> | undefined;
   for (const line of out.split('\n')) {
@@ -70,7 +74,7 @@ function xattrView(root: string): Record<string, Record<string, string>> {
       cur[line.slice(0, i)] = line.slice(i + 1);
     }
   }
-  for (const k of Object.keys(table)) if (Object.keys(table[k]!).length === 0) delete table[k];
+  for (const k of Object.keys(table)) if (Object.keys(table[k]).length === 0) delete table[k];
   return table;
 }
 
@@ -87,7 +91,11 @@ test.before(async (t) => {
   // What mkfs.erofs and the kernel handle beyond the edge tree: specials, a file from 1960, owners.
   mkdirSync(join(src, 'special'));
   spawnSync('mkfifo', [join(src, 'special', 'fifo')]);
-  const sock = spawnSync(process.execPath, ['-e', "const n=require('net'),f=require('fs');const p=process.argv[1];const s=n.createServer().listen(p+'.l',()=>{f.linkSync(p+'.l',p);s.close()})", join(src, 'special', 'sock')]);
+  const sock = spawnSync(process.execPath, [
+    '-e',
+    "const n=require('net'),f=require('fs');const p=process.argv[1];const s=n.createServer().listen(p+'.l',()=>{f.linkSync(p+'.l',p);s.close()})",
+    join(src, 'special', 'sock'),
+  ]);
   if (sock.status !== 0) throw new Error('cannot make a socket');
   if (asRoot) {
     spawnSync('mknod', [join(src, 'special', 'null'), 'c', '1', '3']);
@@ -120,16 +128,24 @@ function dumpSuper(img: string): Record<string, string> {
   const f: Record<string, string> = {};
   for (const line of r.out.split('\n')) {
     const m = /^Filesystem ([^:]+):\s*(.*?)\s*$/.exec(line);
-    if (m) f[m[1]!] = m[2]!;
+    if (m) f[m[1]] = m[2]!;
   }
   return f;
 }
 
 // dump.erofs names a bit by every alias it has; ours by one name for compat, joined aliases for incompat.
 const INCOMPAT_ALIASES: Record<string, string> = {
-  lz4_0padding: 'zero_padding', compr_cfgs: 'compr_cfgs/big_pcluster', big_pcluster: 'compr_cfgs/big_pcluster',
-  chunked_file: 'chunked_file', device_table: 'device_table/compr_head2', ztailpacking: 'ztailpacking',
-  fragments: 'fragments/dedupe', dedupe: 'fragments/dedupe', xattr_prefixes: 'xattr_prefixes', '48bit': '48bit', metabox: 'metabox',
+  lz4_0padding: 'zero_padding',
+  compr_cfgs: 'compr_cfgs/big_pcluster',
+  big_pcluster: 'compr_cfgs/big_pcluster',
+  chunked_file: 'chunked_file',
+  device_table: 'device_table/compr_head2',
+  ztailpacking: 'ztailpacking',
+  fragments: 'fragments/dedupe',
+  dedupe: 'fragments/dedupe',
+  xattr_prefixes: 'xattr_prefixes',
+  '48bit': '48bit',
+  metabox: 'metabox',
 };
 
 function checkDumpAgrees(t: import('ava').ExecutionContext<Ctx>, img: string): void {
@@ -146,8 +162,19 @@ function checkDumpAgrees(t: import('ava').ExecutionContext<Ctx>, img: string): v
     t.is(Number(d.sb_size), r.sbSize, 'sb_size');
     t.is(Number(d['inode count']), r.inodes, 'inode count');
     t.is(Date.parse(`${d.created} UTC`), Math.floor(Date.parse(r.buildTime) / 1000) * 1000, 'created');
-    t.deepEqual(d['compatible features']!.split(/\s+/).filter(Boolean), r.featureCompat, 'compat features');
-    t.deepEqual([...new Set(d['incompatible features']!.split(/\s+/).filter(Boolean).map((n) => INCOMPAT_ALIASES[n] ?? n))], r.featureIncompat, 'incompat features');
+    t.deepEqual(d['compatible features'].split(/\s+/).filter(Boolean), r.featureCompat, 'compat features');
+    t.deepEqual(
+      [
+        ...new Set(
+          d['incompatible features']
+            .split(/\s+/)
+            .filter(Boolean)
+            .map((n) => INCOMPAT_ALIASES[n] ?? n),
+        ),
+      ],
+      r.featureIncompat,
+      'incompat features',
+    );
     t.is(d.UUID, r.uuid, 'uuid');
   } finally {
     im.close();
@@ -161,7 +188,10 @@ test.serial('the source tree holds what the matrix is about', (t) => {
   t.regex(v['special/fifo'] ?? '', /^10/, 'a fifo');
   t.regex(v['special/old'] ?? '', / t-300000000250 /, 'a file from 1960');
   t.regex(v['links/hard-a'] ?? '', / n2 /, 'hard links');
-  t.true(Object.keys(v).some((k) => k.endsWith('L'.repeat(255))), 'a 255-byte name');
+  t.true(
+    Object.keys(v).some((k) => k.endsWith('L'.repeat(255))),
+    'a 255-byte name',
+  );
   if (asRoot) t.regex(v['special/null'] ?? '', /^20.* rdev /, 'a device');
   t.true(Object.keys(t.context.xattrs).length >= 4, 'xattrs');
 });
@@ -171,25 +201,28 @@ test.serial('the source tree holds what the matrix is about', (t) => {
 for (const bs of [4096, 1024]) {
   for (const fingerprint of [true, false]) {
     const label = `ours bs ${bs}, ${fingerprint ? 'fingerprints' : 'no fingerprints'}`;
-    test.serial(`${label}: upstream fsck.erofs passes, --extract gives the source back, dump.erofs -s agrees with inspect`, async (t) => {
-      const { dir, src } = t.context;
-      const img = join(dir, `ours-${bs}-${fingerprint}.img`);
-      await mkfs({ out: img, source: src, blockSize: bs, fingerprint });
-      const args = fingerprint ? ['--xattr-inode-digest'] : [];
-      const f = run(upstreamTool('fsck.erofs'), ['-d3', ...args, img]);
-      t.true(f.ok, f.out);
-      if (fingerprint) {
-        t.regex(f.out, /verifying digests using xattr "erofs\.fingerprint\.v1"/);
-        t.notRegex(f.out, /no digest xattr/, 'every non-empty file carries a fingerprint');
-      }
-      const ex = join(dir, `fsck-ex-${bs}-${fingerprint}`);
-      const x = run(upstreamTool('fsck.erofs'), [`--extract=${ex}`, '--xattrs', img]);
-      t.true(x.ok, x.out);
-      t.deepEqual(treeView(ex), t.context.view, 'fsck.erofs --extract = source');
-      t.deepEqual(xattrView(ex), t.context.xattrs, 'xattrs: the source\'s, the fingerprint hidden');
-      removeDir(ex);
-      checkDumpAgrees(t, img);
-    });
+    test.serial(
+      `${label}: upstream fsck.erofs passes, --extract gives the source back, dump.erofs -s agrees with inspect`,
+      async (t) => {
+        const { dir, src } = t.context;
+        const img = join(dir, `ours-${bs}-${fingerprint}.img`);
+        await mkfs({ out: img, source: src, blockSize: bs, fingerprint });
+        const args = fingerprint ? ['--xattr-inode-digest'] : [];
+        const f = run(upstreamTool('fsck.erofs'), ['-d3', ...args, img]);
+        t.true(f.ok, f.out);
+        if (fingerprint) {
+          t.regex(f.out, /verifying digests using xattr "erofs\.fingerprint\.v1"/);
+          t.notRegex(f.out, /no digest xattr/, 'every non-empty file carries a fingerprint');
+        }
+        const ex = join(dir, `fsck-ex-${bs}-${fingerprint}`);
+        const x = run(upstreamTool('fsck.erofs'), [`--extract=${ex}`, '--xattrs', img]);
+        t.true(x.ok, x.out);
+        t.deepEqual(treeView(ex), t.context.view, 'fsck.erofs --extract = source');
+        t.deepEqual(xattrView(ex), t.context.xattrs, "xattrs: the source's, the fingerprint hidden");
+        removeDir(ex);
+        checkDumpAgrees(t, img);
+      },
+    );
   }
 }
 
@@ -199,7 +232,11 @@ const UPSTREAM: { name: string; args: string[]; fpName: string | undefined }[] =
   { name: '--xattr-inode-digest', args: ['--xattr-inode-digest'], fpName: 'erofs.fingerprint.v1' },
   { name: '--xattr-inode-digest=trusted.fp', args: ['--xattr-inode-digest=trusted.fp'], fpName: 'trusted.fp' },
   { name: '-T0 --xattr-inode-digest', args: ['-T0', '--xattr-inode-digest'], fpName: 'erofs.fingerprint.v1' },
-  { name: '--chunksize=8192 --xattr-inode-digest', args: ['--chunksize=8192', '--xattr-inode-digest'], fpName: 'erofs.fingerprint.v1' },
+  {
+    name: '--chunksize=8192 --xattr-inode-digest',
+    args: ['--chunksize=8192', '--xattr-inode-digest'],
+    fpName: 'erofs.fingerprint.v1',
+  },
   { name: '-b1024 --xattr-inode-digest', args: ['-b1024', '--xattr-inode-digest'], fpName: 'erofs.fingerprint.v1' },
   { name: '--MZ --xattr-inode-digest', args: ['--MZ', '--xattr-inode-digest'], fpName: 'erofs.fingerprint.v1' },
   { name: 'no digest', args: [], fpName: undefined },
@@ -243,71 +280,89 @@ for (const u of UPSTREAM) {
     const want = { ...t.context.view };
     if (u.args.includes('-T0')) {
       // -T0 stamps every inode with time 0 (mkfs.erofs --all-time): the source's times are not in it.
-      for (const k of Object.keys(want)) want[k] = want[k]!.replace(/ t-?\d+/, ' t0');
+      for (const k of Object.keys(want)) want[k] = want[k].replace(/ t-?\d+/, ' t0');
     }
     t.deepEqual(treeView(out), want, 'our extract = source');
-    t.deepEqual(xattrView(out), t.context.xattrs, 'xattrs: the source\'s, never the fingerprint');
+    t.deepEqual(xattrView(out), t.context.xattrs, "xattrs: the source's, never the fingerprint");
     removeDir(out);
   });
 }
 
-test.serial('upstream mkfs.erofs --tar=f --xattr-inode-digest: fingerprints from a tar stream read the same', async (t) => {
-  const { dir } = t.context;
-  const src = join(dir, 'tarsrc');
-  mkdirSync(src);
-  writeVersion(src, 1);
-  const tar = join(dir, 'v1.tar');
-  execFileSync('tar', ['-cf', tar, '-C', src, '.']);
-  const img = join(dir, 'up-tar.img');
-  const m = run(upstreamTool('mkfs.erofs'), ['--quiet', '--tar=f', '--xattr-inode-digest', img, tar]);
-  t.true(m.ok, m.out);
-  const im = ErofsImage.open(img);
-  try {
-    let n = 0;
-    for (const { path, inode } of im.walk()) {
-      if (inode.type !== 'file') continue;
-      const data = readFileSync(join(src, path));
-      t.is(im.fingerprint(inode), data.length > 0 ? createHash('sha256').update(data).digest('hex') : undefined, path);
-      n++;
+test.serial(
+  'upstream mkfs.erofs --tar=f --xattr-inode-digest: fingerprints from a tar stream read the same',
+  async (t) => {
+    const { dir } = t.context;
+    const src = join(dir, 'tarsrc');
+    mkdirSync(src);
+    writeVersion(src, 1);
+    const tar = join(dir, 'v1.tar');
+    execFileSync('tar', ['-cf', tar, '-C', src, '.']);
+    const img = join(dir, 'up-tar.img');
+    const m = run(upstreamTool('mkfs.erofs'), ['--quiet', '--tar=f', '--xattr-inode-digest', img, tar]);
+    t.true(m.ok, m.out);
+    const im = ErofsImage.open(img);
+    try {
+      let n = 0;
+      for (const { path, inode } of im.walk()) {
+        if (inode.type !== 'file') continue;
+        const data = readFileSync(join(src, path));
+        t.is(
+          im.fingerprint(inode),
+          data.length > 0 ? createHash('sha256').update(data).digest('hex') : undefined,
+          path,
+        );
+        n++;
+      }
+      t.true(n > 30);
+    } finally {
+      im.close();
     }
-    t.true(n > 30);
-  } finally {
-    im.close();
-  }
-});
+  },
+);
 
 // ---- sharing across upstream and mixed pairs ----
 
 async function twoTrees(dir: string): Promise<[string, string]> {
   const a = join(dir, 'v1');
   const b = join(dir, 'v2');
-  for (const [p, v] of [[a, 1], [b, 2]] as const) {
+  for (const [p, v] of [
+    [a, 1],
+    [b, 2],
+  ] as const) {
     mkdirSync(p, { recursive: true });
     writeVersion(p, v);
   }
   return [a, b];
 }
 
-test.serial('compare of two upstream --xattr-inode-digest images = the file-level bound from the sources; a mixed pair (ours + upstream) too', async (t) => {
-  const dir = join(t.context.dir, 'pairs');
-  const srcs = await twoTrees(dir);
-  const up = srcs.map((s, i) => {
-    const img = join(dir, `up${i}.img`);
-    const m = run(upstreamTool('mkfs.erofs'), ['--quiet', '--xattr-inode-digest', img, s]);
-    if (!m.ok) throw new Error(m.out);
-    return img;
-  });
-  const ours1 = join(dir, 'ours1.img');
-  await mkfs({ out: ours1, source: srcs[1] });
-  const noShare = expectedNoShare(srcs);
-  const bound = expectedShare(srcs);
-  t.true(bound < noShare);
-  for (const [name, images] of [['upstream pair', up], ['mixed pair', [up[0]!, ours1]]] as const) {
-    const r = await runCompare({ images: [...images], workers: 2 });
-    t.is(r.noShare.pageCacheBytes, noShare, `${name}: no share = pages of every inode`);
-    t.is(r.share.pageCacheBytes, bound, `${name}: share = pages of every distinct content`);
-    t.is(r.share.badFingerprint, 0);
-    t.true(r.share.inodesJoined > 0, `${name}: identical files of the two images joined one page cache`);
-    t.log(`${name}: no share ${noShare} B, share ${r.share.pageCacheBytes} B (bound ${bound} B), ${r.share.inodesJoined} inodes joined`);
-  }
-});
+test.serial(
+  'compare of two upstream --xattr-inode-digest images = the file-level bound from the sources; a mixed pair (ours + upstream) too',
+  async (t) => {
+    const dir = join(t.context.dir, 'pairs');
+    const srcs = await twoTrees(dir);
+    const up = srcs.map((s, i) => {
+      const img = join(dir, `up${i}.img`);
+      const m = run(upstreamTool('mkfs.erofs'), ['--quiet', '--xattr-inode-digest', img, s]);
+      if (!m.ok) throw new Error(m.out);
+      return img;
+    });
+    const ours1 = join(dir, 'ours1.img');
+    await mkfs({ out: ours1, source: srcs[1] });
+    const noShare = expectedNoShare(srcs);
+    const bound = expectedShare(srcs);
+    t.true(bound < noShare);
+    for (const [name, images] of [
+      ['upstream pair', up],
+      ['mixed pair', [up[0], ours1]],
+    ] as const) {
+      const r = await runCompare({ images: [...images], workers: 2 });
+      t.is(r.noShare.pageCacheBytes, noShare, `${name}: no share = pages of every inode`);
+      t.is(r.share.pageCacheBytes, bound, `${name}: share = pages of every distinct content`);
+      t.is(r.share.badFingerprint, 0);
+      t.true(r.share.inodesJoined > 0, `${name}: identical files of the two images joined one page cache`);
+      t.log(
+        `${name}: no share ${noShare} B, share ${r.share.pageCacheBytes} B (bound ${bound} B), ${r.share.inodesJoined} inodes joined`,
+      );
+    }
+  },
+);

@@ -12,7 +12,12 @@ import { removeDir, tempDir } from './helpers/trees.ts';
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 const PACKAGES = ['core', 'workers'] as const;
 
-function run(cmd: string, args: readonly string[], cwd: string, timeout = 300_000): { status: number | null; stdout: string; stderr: string } {
+function run(
+  cmd: string,
+  args: readonly string[],
+  cwd: string,
+  timeout = 300_000,
+): { status: number | null; stdout: string; stderr: string } {
   // A clean environment for the consumer: nothing of this process's loader flags leaks into it.
   const env = { ...process.env, NODE_OPTIONS: '' };
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', env, timeout });
@@ -27,10 +32,16 @@ let setupError: string | undefined;
 test.before(() => {
   dir = tempDir('ishare-pack-');
   const build = run('npx', ['-y', 'pnpm@10', 'build'], REPO, 600_000);
-  if (build.status !== 0) { setupError = `pnpm build failed: ${build.stderr}${build.stdout}`; return; }
+  if (build.status !== 0) {
+    setupError = `pnpm build failed: ${build.stderr}${build.stdout}`;
+    return;
+  }
   for (const p of PACKAGES) {
     const r = run('npx', ['-y', 'pnpm@10', 'pack', '--pack-destination', dir], join(REPO, 'packages', p));
-    if (r.status !== 0) { setupError = `pnpm pack ${p} failed: ${r.stderr}`; return; }
+    if (r.status !== 0) {
+      setupError = `pnpm pack ${p} failed: ${r.stderr}`;
+      return;
+    }
   }
   for (const f of readdirSync(dir)) {
     const m = /^ishare-(core|workers)-.*\.tgz$/.exec(f);
@@ -39,40 +50,72 @@ test.before(() => {
   app = join(dir, 'app');
   spawnSync('mkdir', [app]);
   writeFileSync(join(app, 'package.json'), '{ "name": "consumer", "private": true, "type": "module" }\n');
-  const install = run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarballs.core, tarballs.workers], app);
-  if (install.status !== 0) { setupError = `npm install failed: ${install.stderr}`; return; }
+  const install = run(
+    'npm',
+    ['install', '--no-audit', '--no-fund', '--prefer-offline', tarballs.core, tarballs.workers],
+    app,
+  );
+  if (install.status !== 0) {
+    setupError = `npm install failed: ${install.stderr}`;
+    return;
+  }
   for (const f of readdirSync(join(REPO, 'examples'))) copyFileSync(join(REPO, 'examples', f), join(app, f));
 });
-test.after.always(() => { if (dir) removeDir(dir); });
+test.after.always(() => {
+  if (dir) removeDir(dir);
+});
 
 function listing(tgz: string): string[] {
-  return run('tar', ['-tzf', tgz], dir).stdout.split('\n').filter(Boolean).map((l) => l.replace(/^package\//, ''));
+  return run('tar', ['-tzf', tgz], dir)
+    .stdout.split('\n')
+    .filter(Boolean)
+    .map((l) => l.replace(/^package\//, ''));
 }
 
-function packedJson(tgz: string): { license?: string; exports: Record<string, Record<string, string>>; dependencies?: Record<string, string>; files?: string[] } {
-  return JSON.parse(run('tar', ['-xzOf', tgz, 'package/package.json'], dir).stdout);
+function packedJson(tgz: string): {
+  license?: string;
+  exports: Record<string, Record<string, string>>;
+  dependencies?: Record<string, string>;
+  files?: string[];
+} {
+  return JSON.parse(run('tar', ['-xzOf', tgz, 'package/package.json'], dir).stdout) as ReturnType<typeof packedJson>;
 }
 
 for (const p of PACKAGES) {
-  test.serial(`@ishare/${p} tarball: built JavaScript and .d.ts, README, MIT licence, no tests, no workspace: or tsx dependency`, (t) => {
-    if (setupError) { t.fail(setupError); return; }
-    const files = listing(tarballs[p]);
-    const pkg = packedJson(tarballs[p]);
-    for (const f of ['dist/index.js', 'dist/index.d.ts', 'README.md', 'LICENSE', 'package.json']) t.true(files.includes(f), f);
-    t.deepEqual(files.filter((f) => /(^|\/)test\/|\.test\./.test(f)), [], 'no test files');
-    t.is(pkg.license, 'MIT');
-    t.is(pkg.exports['.'].types, './dist/index.d.ts');
-    t.is(pkg.exports['.'].default, './dist/index.js');
-    for (const target of Object.values(pkg.exports['.'])) t.true(files.includes(target.replace(/^\.\//, '')), `export target ${target} is in the tarball`);
-    const deps = pkg.dependencies ?? {};
-    t.false('tsx' in deps, 'tsx is a development tool only');
-    for (const [name, range] of Object.entries(deps)) t.false(range.startsWith('workspace:'), `${name}: ${range}`);
-    if (p === 'workers') t.regex(deps['@ishare/core'] ?? '', /^\d+\.\d+\.\d+$/, 'a real version of core');
-  });
+  test.serial(
+    `@ishare/${p} tarball: built JavaScript and .d.ts, README, MIT licence, no tests, no workspace: or tsx dependency`,
+    (t) => {
+      if (setupError) {
+        t.fail(setupError);
+        return;
+      }
+      const files = listing(tarballs[p]);
+      const pkg = packedJson(tarballs[p]);
+      for (const f of ['dist/index.js', 'dist/index.d.ts', 'README.md', 'LICENSE', 'package.json'])
+        t.true(files.includes(f), f);
+      t.deepEqual(
+        files.filter((f) => /(^|\/)test\/|\.test\./.test(f)),
+        [],
+        'no test files',
+      );
+      t.is(pkg.license, 'MIT');
+      t.is(pkg.exports['.'].types, './dist/index.d.ts');
+      t.is(pkg.exports['.'].default, './dist/index.js');
+      for (const target of Object.values(pkg.exports['.']))
+        t.true(files.includes(target.replace(/^\.\//, '')), `export target ${target} is in the tarball`);
+      const deps = pkg.dependencies ?? {};
+      t.false('tsx' in deps, 'tsx is a development tool only');
+      for (const [name, range] of Object.entries(deps)) t.false(range.startsWith('workspace:'), `${name}: ${range}`);
+      if (p === 'workers') t.regex(deps['@ishare/core'] ?? '', /^\d+\.\d+\.\d+$/, 'a real version of core');
+    },
+  );
 }
 
 test.serial('the examples run with plain node from the installed tarballs', (t) => {
-  if (setupError) { t.fail(setupError); return; }
+  if (setupError) {
+    t.fail(setupError);
+    return;
+  }
   const node = (file: string): ReturnType<typeof run> => run(process.execPath, [file], app, 180_000);
   const built = node('build-image.mjs');
   t.is(built.status, 0, built.stderr);
@@ -93,15 +136,34 @@ test.serial('the examples run with plain node from the installed tarballs', (t) 
   t.regex(stress.stdout, /^3000 ops .*: no violation$/m);
 });
 
-test.serial('a TypeScript consumer (module nodenext, strict, library checks on) type-checks against the packed .d.ts', (t) => {
-  if (setupError) { t.fail(setupError); return; }
-  writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({
-    compilerOptions: {
-      module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true, skipLibCheck: false,
-      types: ['node'], typeRoots: [join(REPO, 'node_modules', '@types')],
-    },
-    files: ['typed.ts'],
-  }));
-  const r = run(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], app);
-  t.is(r.status, 0, r.stdout + r.stderr);
-});
+test.serial(
+  'a TypeScript consumer (module nodenext, strict, library checks on) type-checks against the packed .d.ts',
+  (t) => {
+    if (setupError) {
+      t.fail(setupError);
+      return;
+    }
+    writeFileSync(
+      join(app, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          target: 'es2022',
+          strict: true,
+          noEmit: true,
+          skipLibCheck: false,
+          types: ['node'],
+          typeRoots: [join(REPO, 'node_modules', '@types')],
+        },
+        files: ['typed.ts'],
+      }),
+    );
+    const r = run(
+      process.execPath,
+      [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'],
+      app,
+    );
+    t.is(r.status, 0, r.stdout + r.stderr);
+  },
+);

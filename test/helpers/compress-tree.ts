@@ -30,7 +30,10 @@ export function makeCompressTree(root: string): string[] {
   w('text-300k.txt', textBytes(300_000, 2));
   w('random-20k.bin', seededBytes(20_000, 3));
   w('zeros-70k', Buffer.alloc(70_000));
-  w('mixed.bin', Buffer.concat([seededBytes(5_000, 4), textBytes(40_000, 5), seededBytes(7_001, 6), textBytes(9_999, 7)]));
+  w(
+    'mixed.bin',
+    Buffer.concat([seededBytes(5_000, 4), textBytes(40_000, 5), seededBytes(7_001, 6), textBytes(9_999, 7)]),
+  );
   for (const n of [4095, 4096, 4097, 8191, 12_388]) w(`dir/text-${n}`, textBytes(n, n));
   for (const n of [4095, 4097, 6000]) w(`dir/random-${n}`, seededBytes(n, n));
   // The same bytes twice (whole-file dedupe) and a file sharing a long prefix with another.

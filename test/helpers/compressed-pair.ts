@@ -52,7 +52,9 @@ export function buildCompressedPair(mkfsArgs: [string[], string[]], opts: { same
     writeCompressibleVersion(srcs[i], i === 0 ? 1 : 2);
   }
   for (const i of [0, 1] as const) {
-    execFileSync(upstreamTool('mkfs.erofs'), ['-T0', '--xattr-inode-digest', ...mkfsArgs[i], images[i], srcs[i]], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync(upstreamTool('mkfs.erofs'), ['-T0', '--xattr-inode-digest', ...mkfsArgs[i], images[i], srcs[i]], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
   }
   return { dir, srcs, images };
 }

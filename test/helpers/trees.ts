@@ -1,6 +1,18 @@
 // Shared test fixtures: real source trees on disk that exercise the EROFS format's edge cases.
 // Used by the reader, writer, kernel and CLI tests. Deterministic (seeded bytes, fixed mtimes).
-import { mkdirSync, writeFileSync, symlinkSync, linkSync, utimesSync, mkdtempSync, rmSync, readdirSync, lstatSync, readlinkSync, readFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  writeFileSync,
+  symlinkSync,
+  linkSync,
+  utimesSync,
+  mkdtempSync,
+  rmSync,
+  readdirSync,
+  lstatSync,
+  readlinkSync,
+  readFileSync,
+} from 'node:fs';
 import { createHash } from 'node:crypto';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -9,9 +21,11 @@ import { join } from 'node:path';
 /** Deterministic pseudo-random bytes (xorshift32), so trees are identical run to run. */
 export function seededBytes(n: number, seed: number): Buffer {
   const b = Buffer.allocUnsafe(n);
-  let x = (seed | 0) || 0x9e3779b9;
+  let x = seed | 0 || 0x9e3779b9;
   for (let i = 0; i < n; i++) {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
     b[i] = x & 0xff;
   }
   return b;
@@ -77,7 +91,23 @@ export function makeEdgeTree(root: string, opts: TreeOptions = {}): { files: str
   w('empty', '');
   w('one-byte', 'x');
   let seed = 1;
-  for (const n of [bs - 1, bs, bs + 1, 2 * bs - 1, 2 * bs, 2 * bs + 1, 3 * bs + 100, 100, 511, 512, 513, 1023, 1024, 4095, 4097]) {
+  for (const n of [
+    bs - 1,
+    bs,
+    bs + 1,
+    2 * bs - 1,
+    2 * bs,
+    2 * bs + 1,
+    3 * bs + 100,
+    100,
+    511,
+    512,
+    513,
+    1023,
+    1024,
+    4095,
+    4097,
+  ]) {
     w(`sizes/f${n}`, seededBytes(n, seed++));
   }
   if (opts.bigFile !== false) w('big.bin', seededBytes(3 * 1024 * 1024 + 777, 4242));
@@ -111,7 +141,8 @@ export function makeEdgeTree(root: string, opts: TreeOptions = {}): { files: str
   w(join('modes', 'setuid'), 'setuid', 0o4755);
   if (opts.bigDir !== false) {
     mkdirSync(join(root, 'bigdir'));
-    for (let i = 0; i < 1200; i++) w(join('bigdir', `entry-${String(i).padStart(5, '0')}-${'n'.repeat(i % 40)}`), `e${i}`);
+    for (let i = 0; i < 1200; i++)
+      w(join('bigdir', `entry-${String(i).padStart(5, '0')}-${'n'.repeat(i % 40)}`), `e${i}`);
   }
   let xattrs = false;
   if (opts.xattrs !== false && xattrsSupported(root)) {
@@ -129,7 +160,10 @@ export function makeEdgeTree(root: string, opts: TreeOptions = {}): { files: str
   const dirs: string[] = [];
   const collect = (d: string): void => {
     for (const e of readdirSync(d, { withFileTypes: true })) {
-      if (e.isDirectory()) { collect(join(d, e.name)); dirs.push(join(d, e.name)); }
+      if (e.isDirectory()) {
+        collect(join(d, e.name));
+        dirs.push(join(d, e.name));
+      }
     }
   };
   collect(root);
@@ -156,8 +190,18 @@ export function snapshotTree(root: string): Map<string, TreeEntry> {
       const st = lstatSync(join(root, r));
       const mode = st.mode & 0o7777;
       if (st.isSymbolicLink()) out.set(r, { type: 'symlink', mode, size: 0, target: readlinkSync(join(root, r)) });
-      else if (st.isDirectory()) { out.set(r, { type: 'dir', mode, size: 0 }); walk(r); }
-      else if (st.isFile()) out.set(r, { type: 'file', mode, size: st.size, sha256: createHash('sha256').update(readFileSync(join(root, r))).digest('hex') });
+      else if (st.isDirectory()) {
+        out.set(r, { type: 'dir', mode, size: 0 });
+        walk(r);
+      } else if (st.isFile())
+        out.set(r, {
+          type: 'file',
+          mode,
+          size: st.size,
+          sha256: createHash('sha256')
+            .update(readFileSync(join(root, r)))
+            .digest('hex'),
+        });
       else out.set(r, { type: 'other', mode, size: 0 });
     }
   };

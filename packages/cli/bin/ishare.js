@@ -13,10 +13,14 @@ if (process.execArgv.includes('--conditions=source')) {
   await import('../src/main.ts');
 } else {
   const tsx = import.meta.resolve('tsx');
-  const child = spawn(process.execPath, ['--conditions=source', `--import=${tsx}`, MAIN, ...process.argv.slice(2)], { stdio: 'inherit' });
+  const child = spawn(process.execPath, ['--conditions=source', `--import=${tsx}`, MAIN, ...process.argv.slice(2)], {
+    stdio: 'inherit',
+  });
   // A terminal's Ctrl-C reaches the whole process group, the child included; a signal sent to this
   // process alone (kill PID) is forwarded.
-  const forward = (sig) => { child.kill(sig); };
+  const forward = (sig) => {
+    child.kill(sig);
+  };
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, forward);
   child.on('error', (e) => {
     process.stderr.write(`ishare: cannot start node: ${e.message}\n`);

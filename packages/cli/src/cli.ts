@@ -31,9 +31,13 @@ function guardStdout(): void {
   process.stdout.on('error', (e: unknown) => {
     if (isEpipe(e)) process.exit(process.exitCode ?? 0);
     const code = (e as { code?: unknown }).code;
-    const why = typeof code === 'string' ? errnoText(code) : (e instanceof Error ? e.message : String(e));
+    const why = typeof code === 'string' ? errnoText(code) : e instanceof Error ? e.message : String(e);
     // stderr may be gone too; nothing more can be said then.
-    try { process.stderr.write(`ishare: cannot write to stdout: ${why}\n`); } catch { /* nothing to tell it to */ }
+    try {
+      process.stderr.write(`ishare: cannot write to stdout: ${why}\n`);
+    } catch {
+      /* nothing to tell it to */
+    }
     process.exit(EXIT_USAGE);
   });
   // An error message that cannot be written has no one to read it either.
@@ -51,7 +55,6 @@ export function userDirectory(env: NodeJS.ProcessEnv = process.env): string | un
   if (env.npm_package_name !== 'ishare-workspace') return undefined;
   return init;
 }
-
 
 /** Parse and run; resolves to the exit code (also stored in process.exitCode). */
 export async function runCli(commands: readonly Register[], argv: readonly string[]): Promise<number> {

@@ -41,20 +41,28 @@ export interface LabelledResult {
 export function compareTable(rows: readonly LabelledResult[]): string {
   const t = table(undefined, { colAligns: ['center', 'center', 'center', 'center'] });
   t.push([
-    { content: 'Image', vAlign: 'top' }, { content: 'Page Cache Share', vAlign: 'top' },
-    { content: 'Memory (MiB)', vAlign: 'top' }, { content: 'Memory\nReduction (%)', vAlign: 'top' },
+    { content: 'Image', vAlign: 'top' },
+    { content: 'Page Cache Share', vAlign: 'top' },
+    { content: 'Memory (MiB)', vAlign: 'top' },
+    { content: 'Memory\nReduction (%)', vAlign: 'top' },
   ]);
   for (const { label, result } of rows) {
     t.push([{ content: label, rowSpan: 2, vAlign: 'center' }, 'No', mib(result.noShare.pageCacheBytes), '-']);
-    t.push(['Yes', mib(result.share.pageCacheBytes), reductionText(result.noShare.pageCacheBytes, result.share.pageCacheBytes)]);
+    t.push([
+      'Yes',
+      mib(result.share.pageCacheBytes),
+      reductionText(result.noShare.pageCacheBytes, result.share.pageCacheBytes),
+    ]);
   }
   return t.toString();
 }
 
 function what(r: CompareResult, p: PhaseStats): string {
   if (r.trace) {
-    return `replayed a trace of ${r.trace.ops} reads (${r.trace.replayed} across the images`
-      + `${r.trace.missingOps > 0 ? `; ${r.trace.missingOps} reads of ${r.trace.missingPaths} paths in no image, skipped` : ''})`;
+    return (
+      `replayed a trace of ${r.trace.ops} reads (${r.trace.replayed} across the images` +
+      `${r.trace.missingOps > 0 ? `; ${r.trace.missingOps} reads of ${r.trace.missingPaths} paths in no image, skipped` : ''})`
+    );
   }
   return `read every regular file (${p.files} files, ${mib(p.bytes)} MiB)`;
 }
@@ -63,17 +71,18 @@ function what(r: CompareResult, p: PhaseStats): string {
 export function compareDetails(row: LabelledResult): string[] {
   const r = row.result;
   const s = r.share;
-  const served = (p: PhaseStats): string => p.perImage.map((x, i) => `${row.names[i] ?? x.image} ${x.pages}`).join(', ');
+  const served = (p: PhaseStats): string =>
+    p.perImage.map((x, i) => `${row.names[i] ?? x.image} ${x.pages}`).join(', ');
   const lines = [
-    `policy ${r.policy}, ${r.workers} worker${r.workers === 1 ? '' : 's'}, pool ${Math.round(r.poolBytes / MiB)} MiB, `
-      + `domain ${JSON.stringify(r.domainId)}; ${what(r, r.noShare)}`,
-    `shared inodes ${s.sharedInodes}, inodes attached ${s.filesShared} (${s.inodesJoined} joined a page cache another inode filled), `
-      + `size-mismatch refusals ${s.sizeMismatch}, data-path-mismatch refusals ${s.dataPathMismatch}, malformed-fingerprint refusals ${s.badFingerprint}`
-      + (s.verify ? `; verify: ${s.verifiedJoins} files proved their content, ${s.verifyRefusals} refused` : ''),
+    `policy ${r.policy}, ${r.workers} worker${r.workers === 1 ? '' : 's'}, pool ${Math.round(r.poolBytes / MiB)} MiB, ` +
+      `domain ${JSON.stringify(r.domainId)}; ${what(r, r.noShare)}`,
+    `shared inodes ${s.sharedInodes}, inodes attached ${s.filesShared} (${s.inodesJoined} joined a page cache another inode filled), ` +
+      `size-mismatch refusals ${s.sizeMismatch}, data-path-mismatch refusals ${s.dataPathMismatch}, malformed-fingerprint refusals ${s.badFingerprint}` +
+      (s.verify ? `; verify: ${s.verifiedJoins} files proved their content, ${s.verifyRefusals} refused` : ''),
     `real inode for shared reads: from the processing list ${s.realInodeFromProcessing}, from the backing list ${s.realInodeFromBacking}`,
     `device pages served (inline tails excluded): no share ${served(r.noShare)}; share ${served(s)}`,
-    `page cache: no share ${mib(r.noShare.pageCacheBytes)} MiB, share ${mib(s.pageCacheBytes)} MiB `
-      + `(${mib(s.sharedPageCacheBytes)} MiB in shared inodes); MiB = 2^20 bytes`,
+    `page cache: no share ${mib(r.noShare.pageCacheBytes)} MiB, share ${mib(s.pageCacheBytes)} MiB ` +
+      `(${mib(s.sharedPageCacheBytes)} MiB in shared inodes); MiB = 2^20 bytes`,
   ];
   for (const x of s.perImage) if (x.warning) lines.push(`warning: ${x.warning}`);
   return lines;

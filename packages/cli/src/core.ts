@@ -4,6 +4,17 @@
 export { ErofsError, isErofsError } from '../../core/src/erofs/errors.ts';
 export type { ErofsErrorCode } from '../../core/src/erofs/errors.ts';
 export type { Superblock, ErofsInode, FileType, Xattr, DirEntry } from '../../core/src/erofs/types.ts';
-export { DATALAYOUT, FEATURE_COMPAT, FEATURE_COMPAT_NAMES, FEATURE_INCOMPAT, FEATURE_INCOMPAT_NAMES, DEFAULT_FINGERPRINT_XATTR, FT, S_IFMT, Z_ALG, Z_ALG_NAMES } from '../../core/src/erofs/format.ts';
+export {
+  DATALAYOUT,
+  FEATURE_COMPAT,
+  FEATURE_COMPAT_NAMES,
+  FEATURE_INCOMPAT,
+  FEATURE_INCOMPAT_NAMES,
+  DEFAULT_FINGERPRINT_XATTR,
+  FT,
+  S_IFMT,
+  Z_ALG,
+  Z_ALG_NAMES,
+} from '../../core/src/erofs/format.ts';
 export { fullName, visibleName } from '../../core/src/erofs/xattr.ts';
 export { availableAlgs } from '../../core/src/erofs/zmap.ts';

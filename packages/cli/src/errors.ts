@@ -25,7 +25,21 @@ export class CheckFailed extends Error {
 }
 
 // System errors that mean "the input you gave me is not usable", as opposed to a bug of ours.
-const INPUT_ERRNOS = new Set(['ENOENT', 'ENOTDIR', 'EISDIR', 'EACCES', 'EPERM', 'EEXIST', 'ENOTEMPTY', 'ELOOP', 'ENAMETOOLONG', 'EROFS', 'ENOSPC', 'EFBIG', 'EINVAL']);
+const INPUT_ERRNOS = new Set([
+  'ENOENT',
+  'ENOTDIR',
+  'EISDIR',
+  'EACCES',
+  'EPERM',
+  'EEXIST',
+  'ENOTEMPTY',
+  'ELOOP',
+  'ENAMETOOLONG',
+  'EROFS',
+  'ENOSPC',
+  'EFBIG',
+  'EINVAL',
+]);
 
 const ERRNO_TEXT: Record<string, string> = {
   ENOENT: 'no such file or directory',
@@ -58,7 +72,11 @@ interface SystemError extends Error {
 }
 
 function isSystemError(e: unknown): e is SystemError {
-  return e instanceof Error && typeof (e as { code?: unknown }).code === 'string' && typeof (e as { syscall?: unknown }).syscall === 'string';
+  return (
+    e instanceof Error &&
+    typeof (e as { code?: unknown }).code === 'string' &&
+    typeof (e as { syscall?: unknown }).syscall === 'string'
+  );
 }
 
 /** First line only: the contract is one line on stderr. */
@@ -86,7 +104,12 @@ export function classify(e: unknown, debug: boolean): Verdict {
       return { exitCode: EXIT_USAGE, message: undefined, stack: undefined };
     }
     // Commander puts suggestions ("Did you mean ...?") on a second line; keep the contract of one line.
-    const text = e.message.replace(/^error:\s*/, '').split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+    const text = e.message
+      .replace(/^error:\s*/, '')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .join(' ');
     return { exitCode: EXIT_USAGE, message: text, stack: undefined };
   }
   const stackIf = (err: Error): string | undefined => (debug ? err.stack : undefined);
@@ -99,7 +122,11 @@ export function classify(e: unknown, debug: boolean): Verdict {
     return { exitCode: EXIT_USAGE, message: e.path ? `${e.path}: ${what}` : oneLine(e.message), stack: stackIf(e) };
   }
   const err = e instanceof Error ? e : new Error(String(e));
-  return { exitCode: EXIT_CHECK_FAILED, message: `internal error: ${oneLine(err.message || err.name)}`, stack: stackIf(err) };
+  return {
+    exitCode: EXIT_CHECK_FAILED,
+    message: `internal error: ${oneLine(err.message || err.name)}`,
+    stack: stackIf(err),
+  };
 }
 
 export function isEpipe(e: unknown): boolean {

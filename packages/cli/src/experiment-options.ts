@@ -11,25 +11,29 @@ export const MAX_POOL_MIB = 16384;
 
 export function parseWorkers(v: string): number {
   const n = Number(v);
-  if (!/^\d+$/.test(v) || n < 1 || n > MAX_WORKERS) throw new InvalidArgumentError(`expected an integer from 1 to ${MAX_WORKERS}`);
+  if (!/^\d+$/.test(v) || n < 1 || n > MAX_WORKERS)
+    throw new InvalidArgumentError(`expected an integer from 1 to ${MAX_WORKERS}`);
   return n;
 }
 
 export function parsePoolMiB(v: string): number {
   const n = Number(v);
-  if (!/^\d+$/.test(v) || n < 1 || n > MAX_POOL_MIB) throw new InvalidArgumentError(`expected MiB from 1 to ${MAX_POOL_MIB}`);
+  if (!/^\d+$/.test(v) || n < 1 || n > MAX_POOL_MIB)
+    throw new InvalidArgumentError(`expected MiB from 1 to ${MAX_POOL_MIB}`);
   return n;
 }
 
 export function parsePolicy(v: string): RealInodePolicy {
-  if (v !== 'processing' && v !== 'any') throw new InvalidArgumentError('expected processing (the v7 seed) or any (mainline)');
+  if (v !== 'processing' && v !== 'any')
+    throw new InvalidArgumentError('expected processing (the v7 seed) or any (mainline)');
   return v;
 }
 
 /** domain_id= is a mount option value: no comma (the option separator), no control characters. */
 export function parseDomain(v: string): string {
   // eslint-disable-next-line no-control-regex
-  if (v === '' || /[,\x00-\x1f]/.test(v) || Buffer.byteLength(v) > 255) throw new InvalidArgumentError('expected a non-empty name without commas (at most 255 bytes)');
+  if (v === '' || /[,\x00-\x1f]/.test(v) || Buffer.byteLength(v) > 255)
+    throw new InvalidArgumentError('expected a non-empty name without commas (at most 255 bytes)');
   return v;
 }
 
@@ -46,7 +50,12 @@ export interface ExperimentCliOptions {
  * The common part of runRead/runCompare's options: only what the user gave (so the experiment's own
  * defaults apply otherwise), plus the trace and the progress callback when there are any.
  */
-export function experimentOptions(images: string[], o: ExperimentCliOptions, traces: Pick<ExperimentOptions, 'trace' | 'traces'> | undefined, onProgress: ExperimentOptions['onProgress']): ExperimentOptions {
+export function experimentOptions(
+  images: string[],
+  o: ExperimentCliOptions,
+  traces: Pick<ExperimentOptions, 'trace' | 'traces'> | undefined,
+  onProgress: ExperimentOptions['onProgress'],
+): ExperimentOptions {
   return {
     images,
     policy: o.policy,

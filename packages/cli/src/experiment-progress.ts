@@ -10,9 +10,15 @@ export interface PhaseBar {
 
 export function phaseBar(enabled: boolean, prefix = ''): PhaseBar {
   if (!enabled || !process.stderr.isTTY) return { onProgress: undefined, stop: () => {} };
-  const bar = new cliProgress.SingleBar({
-    stream: process.stderr, format: `${prefix}{phase} [{bar}] {value}/{total} {unit}`, hideCursor: true, clearOnComplete: true,
-  }, cliProgress.Presets.shades_classic);
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: process.stderr,
+      format: `${prefix}{phase} [{bar}] {value}/{total} {unit}`,
+      hideCursor: true,
+      clearOnComplete: true,
+    },
+    cliProgress.Presets.shades_classic,
+  );
   let phase: string | undefined;
   return {
     onProgress: (p) => {
@@ -24,6 +30,8 @@ export function phaseBar(enabled: boolean, prefix = ''): PhaseBar {
         bar.update(p.done);
       }
     },
-    stop: () => { if (phase !== undefined) bar.stop(); },
+    stop: () => {
+      if (phase !== undefined) bar.stop();
+    },
   };
 }

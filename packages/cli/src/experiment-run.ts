@@ -31,7 +31,9 @@ export function readTraceFile(w: WorkersModule, path: string): ParsedTrace {
     throw e;
   }
   if (parsed.ops.length === 0) {
-    throw new UsageError(`${path}: no reads found (expected "PATH OFFSET LENGTH" lines or strace -e trace=openat,read,pread64 output)`);
+    throw new UsageError(
+      `${path}: no reads found (expected "PATH OFFSET LENGTH" lines or strace -e trace=openat,read,pread64 output)`,
+    );
   }
   return parsed;
 }
@@ -74,7 +76,11 @@ function matchInput(key: string, inputs: readonly string[]): number | undefined 
  * seed runs one container per image with its own workload. A value is IMG=FILE when the part before an
  * `=` names one of the inputs; a file whose own name has an `=` still works as a plain trace.
  */
-export function readTraces(w: WorkersModule, specs: readonly string[] | undefined, inputs: readonly string[]): RunTraces | undefined {
+export function readTraces(
+  w: WorkersModule,
+  specs: readonly string[] | undefined,
+  inputs: readonly string[],
+): RunTraces | undefined {
   if (specs === undefined || specs.length === 0) return undefined;
   let common: string | undefined;
   const perInput = new Map<number, string>();
@@ -84,23 +90,35 @@ export function readTraces(w: WorkersModule, specs: readonly string[] | undefine
     for (let eq = spec.indexOf('='); eq > 0 && target === undefined; eq = spec.indexOf('=', eq + 1)) {
       const i = matchInput(spec.slice(0, eq), inputs);
       if (i !== undefined && spec.length === eq + 1) throw new UsageError(`--trace ${spec}: no trace file after '='`);
-      if (i !== undefined) { target = i; file = spec.slice(eq + 1); }
+      if (i !== undefined) {
+        target = i;
+        file = spec.slice(eq + 1);
+      }
     }
     if (target === undefined && spec.includes('=') && !existsSync(spec)) {
-      throw new UsageError(`--trace ${spec}: ${spec.slice(0, spec.indexOf('='))} is not one of the images given (expected IMG=FILE or FILE)`);
+      throw new UsageError(
+        `--trace ${spec}: ${spec.slice(0, spec.indexOf('='))} is not one of the images given (expected IMG=FILE or FILE)`,
+      );
     }
     if (target === undefined) {
-      if (common !== undefined) throw new UsageError(`--trace ${spec}: a trace for every image was already given (${common}); name the image: --trace IMG=FILE`);
+      if (common !== undefined)
+        throw new UsageError(
+          `--trace ${spec}: a trace for every image was already given (${common}); name the image: --trace IMG=FILE`,
+        );
       common = file;
     } else {
-      if (perInput.has(target)) throw new UsageError(`--trace ${spec}: ${inputs[target]} already has a trace (${perInput.get(target)})`);
+      if (perInput.has(target))
+        throw new UsageError(`--trace ${spec}: ${inputs[target]} already has a trace (${perInput.get(target)})`);
       perInput.set(target, file);
     }
   }
   const cache = new Map<string, ParsedTrace>();
   const load = (file: string): ParsedTrace => {
     let t = cache.get(file);
-    if (t === undefined) { t = readTraceFile(w, file); cache.set(file, t); }
+    if (t === undefined) {
+      t = readTraceFile(w, file);
+      cache.set(file, t);
+    }
     return t;
   };
   if (perInput.size === 0 && common !== undefined) {
@@ -109,7 +127,10 @@ export function readTraces(w: WorkersModule, specs: readonly string[] | undefine
   }
   const traces = inputs.map((input, i) => {
     const file = perInput.get(i) ?? common;
-    if (file === undefined) throw new UsageError(`no trace for ${input}: give --trace ${input}=FILE, or a --trace FILE for the images not named`);
+    if (file === undefined)
+      throw new UsageError(
+        `no trace for ${input}: give --trace ${input}=FILE, or a --trace FILE for the images not named`,
+      );
     return load(file).ops;
   });
   return { options: { traces }, parsed: [...cache].map(([file, trace]) => ({ file, trace })) };

@@ -2,7 +2,13 @@
 import { DATALAYOUT, S_IFMT, type FileType } from './core.ts';
 
 const TYPE_CHAR: Record<FileType, string> = {
-  file: '-', dir: 'd', symlink: 'l', chardev: 'c', blockdev: 'b', fifo: 'p', socket: 's',
+  file: '-',
+  dir: 'd',
+  symlink: 'l',
+  chardev: 'c',
+  blockdev: 'b',
+  fifo: 'p',
+  socket: 's',
 };
 
 /** `ls -l` mode string, e.g. `-rwsr-xr-x`, from a full st_mode and its file type. */
@@ -14,10 +20,18 @@ export function modeString(type: FileType, mode: number): string {
     if ((mode & special) !== 0) return hasX ? on : off;
     return hasX ? 'x' : '-';
   };
-  return TYPE_CHAR[type]
-    + bit(0o400, 'r') + bit(0o200, 'w') + exec(0o100, 0o4000, 's', 'S')
-    + bit(0o040, 'r') + bit(0o020, 'w') + exec(0o010, 0o2000, 's', 'S')
-    + bit(0o004, 'r') + bit(0o002, 'w') + exec(0o001, 0o1000, 't', 'T');
+  return (
+    TYPE_CHAR[type] +
+    bit(0o400, 'r') +
+    bit(0o200, 'w') +
+    exec(0o100, 0o4000, 's', 'S') +
+    bit(0o040, 'r') +
+    bit(0o020, 'w') +
+    exec(0o010, 0o2000, 's', 'S') +
+    bit(0o004, 'r') +
+    bit(0o002, 'w') +
+    exec(0o001, 0o1000, 't', 'T')
+  );
 }
 
 /** Permission bits only (what chmod takes). */
@@ -54,7 +68,10 @@ export function humanBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let v = n;
   let i = 0;
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
   return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
 }
 
@@ -64,9 +81,16 @@ export function humanBytes(n: number): string {
  */
 export function alignColumns(rows: readonly string[][], right: ReadonlySet<number>): string[] {
   const widths: number[] = [];
-  for (const r of rows) r.forEach((c, i) => { widths[i] = Math.max(widths[i] ?? 0, c.length); });
-  return rows.map((r) => r.map((c, i) => {
-    if (i === r.length - 1) return c;
-    return right.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]);
-  }).join(' '));
+  for (const r of rows)
+    r.forEach((c, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, c.length);
+    });
+  return rows.map((r) =>
+    r
+      .map((c, i) => {
+        if (i === r.length - 1) return c;
+        return right.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]);
+      })
+      .join(' '),
+  );
 }

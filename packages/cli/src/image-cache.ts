@@ -4,7 +4,21 @@
 // in the repository), named by a key over the source and the writer's own code, and built with a fixed
 // timestamp and uuid so the same source always gives the same bytes.
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, lstatSync, mkdirSync, openSync, readSync, closeSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync } from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  closeSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // The format constants only (as core.ts does): the package entry would load the whole kernel.
@@ -140,10 +154,22 @@ async function containerKey(input: string, platform: string | undefined): Promis
   return (await resolveContainerImage(input, platform !== undefined ? { platform } : {})).key;
 }
 
-async function buildCached(input: string, kind: 'dir' | 'tar' | 'oci', cacheDir: string, onBuild?: (input: string, image: string) => void, platform?: string): Promise<{ image: string; built: boolean }> {
-  const source = kind === 'dir' ? dirKey(input) : kind === 'oci' ? await containerKey(input, platform) : await fileKey(input);
-  const key = createHash('sha256').update(`${kind}\0${source}\0${writerStamp()}\0${BUILD_TIME}\0${BUILD_UUID}`).digest('hex');
-  const safe = inputLabel(input).replace(/[^A-Za-z0-9._+-]/g, '_').slice(0, 80) || 'image';
+async function buildCached(
+  input: string,
+  kind: 'dir' | 'tar' | 'oci',
+  cacheDir: string,
+  onBuild?: (input: string, image: string) => void,
+  platform?: string,
+): Promise<{ image: string; built: boolean }> {
+  const source =
+    kind === 'dir' ? dirKey(input) : kind === 'oci' ? await containerKey(input, platform) : await fileKey(input);
+  const key = createHash('sha256')
+    .update(`${kind}\0${source}\0${writerStamp()}\0${BUILD_TIME}\0${BUILD_UUID}`)
+    .digest('hex');
+  const safe =
+    inputLabel(input)
+      .replace(/[^A-Za-z0-9._+-]/g, '_')
+      .slice(0, 80) || 'image';
   const image = join(cacheDir, `${safe}-${key.slice(0, 16)}.img`);
   if (existsSync(image) && existsSync(manifestPathOf(image))) {
     touchImage(image);
@@ -156,9 +182,17 @@ async function buildCached(input: string, kind: 'dir' | 'tar' | 'oci', cacheDir:
   const tmp = `${image}.tmp-${process.pid}`;
   const tmpManifest = `${tmp}.manifest.json`;
   try {
-    const r = await mkfs({ out: tmp, source: input, timestamp: BUILD_TIME, uuid: BUILD_UUID, manifest: tmpManifest, ...(kind === 'oci' && platform !== undefined ? { platform } : {}) });
+    const r = await mkfs({
+      out: tmp,
+      source: input,
+      timestamp: BUILD_TIME,
+      uuid: BUILD_UUID,
+      manifest: tmpManifest,
+      ...(kind === 'oci' && platform !== undefined ? { platform } : {}),
+    });
     // The image must be the one the key names (the input could have been swapped meanwhile).
-    if (kind === 'oci' && r.container?.key !== source) throw new UsageError(`${input}: changed while its image was being built`);
+    if (kind === 'oci' && r.container?.key !== source)
+      throw new UsageError(`${input}: changed while its image was being built`);
     // The manifest first: an image in the cache always has its manifest beside it.
     renameSync(tmpManifest, manifestPathOf(image));
     renameSync(tmp, image);
@@ -171,8 +205,8 @@ async function buildCached(input: string, kind: 'dir' | 'tar' | 'oci', cacheDir:
 }
 
 /** Open and close an image input now, so a bad one is named as the user gave it, before any work. */
-async function checkImage(input: string): Promise<void> {
-  (await openImage(input)).close();
+function checkImage(input: string): void {
+  openImage(input).close();
 }
 
 /** Images for every input, building (or reusing) the trees' images in the cache. */
@@ -183,16 +217,24 @@ export async function prepareInputs(inputs: readonly string[], opts: PrepareOpti
   const kinds: InputKind[] = [];
   for (const input of inputs) {
     const kind = inputKind(input);
-    kinds.push(kind !== 'image' && await detectContainer(input) ? 'oci' : kind);
+    kinds.push(kind !== 'image' && (await detectContainer(input)) ? 'oci' : kind);
   }
-  if (opts.platform !== undefined && !kinds.includes('oci')) throw new UsageError('--platform: no input is a container image');
+  if (opts.platform !== undefined && !kinds.includes('oci'))
+    throw new UsageError('--platform: no input is a container image');
   for (const [i, input] of inputs.entries()) {
     const kind = kinds[i];
     const label = inputLabel(input);
     if (kind === 'image') {
-      await checkImage(input);
+      checkImage(input);
       const image = resolve(input);
-      out.push({ input, kind, image, built: false, label, ...(existsSync(manifestPathOf(image)) ? { manifest: manifestPathOf(image) } : {}) });
+      out.push({
+        input,
+        kind,
+        image,
+        built: false,
+        label,
+        ...(existsSync(manifestPathOf(image)) ? { manifest: manifestPathOf(image) } : {}),
+      });
     } else {
       const { image, built } = await buildCached(input, kind, cacheDir, opts.onBuild, opts.platform);
       out.push({ input, kind, image, built, label, manifest: manifestPathOf(image) });

@@ -18,7 +18,7 @@ export function checkImagePath(path: string): void {
   if (st.isDirectory()) throw new UsageError(`${path}: is a directory, not an image`);
 }
 
-export async function openImage(path: string): Promise<ErofsImage> {
+export function openImage(path: string): ErofsImage {
   checkImagePath(path);
   try {
     return ErofsImage.open(path);
@@ -31,7 +31,7 @@ export async function openImage(path: string): Promise<ErofsImage> {
 
 /** Run `fn` with an open image and always close it. */
 export async function withImage<T>(path: string, fn: (img: ErofsImage) => Promise<T> | T): Promise<T> {
-  const img = await openImage(path);
+  const img = openImage(path);
   try {
     return await fn(img);
   } finally {

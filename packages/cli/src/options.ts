@@ -6,7 +6,8 @@ const BLOCK_SIZES = [512, 1024, 2048, 4096];
 
 export function parseBlockSize(v: string): number {
   const n = Number(v);
-  if (!/^\d+$/.test(v) || !BLOCK_SIZES.includes(n)) throw new InvalidArgumentError(`must be one of ${BLOCK_SIZES.join(', ')}`);
+  if (!/^\d+$/.test(v) || !BLOCK_SIZES.includes(n))
+    throw new InvalidArgumentError(`must be one of ${BLOCK_SIZES.join(', ')}`);
   return n;
 }
 
@@ -24,13 +25,15 @@ export function parseTimestamp(v: string): number {
 
 export function parseUuid(v: string): string {
   const s = v.toLowerCase();
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(s)) throw new InvalidArgumentError('expected a UUID like 01234567-89ab-cdef-0123-456789abcdef');
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(s))
+    throw new InvalidArgumentError('expected a UUID like 01234567-89ab-cdef-0123-456789abcdef');
   return s;
 }
 
 /** An --xattr-inode-digest name: any 1..255-byte name, split by mkfs (user./trusted./... or a hidden one). */
 export function parseDigestNameOption(v: string): string {
-  if (v.length === 0 || v.includes('\0') || Buffer.byteLength(v) > 255) throw new InvalidArgumentError('expected an xattr name of 1..255 bytes, like erofs.fingerprint.v1 or trusted.fp');
+  if (v.length === 0 || v.includes('\0') || Buffer.byteLength(v) > 255)
+    throw new InvalidArgumentError('expected an xattr name of 1..255 bytes, like erofs.fingerprint.v1 or trusted.fp');
   return v;
 }
 
@@ -45,12 +48,14 @@ export function expandGetoptOptional(argv: readonly string[]): string[] {
 
 export function parsePositiveInt(v: string): number {
   const n = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n <= 0)
+    throw new InvalidArgumentError('expected a positive integer');
   return n;
 }
 
 /** A container platform: os/arch[/variant], as in `docker --platform`. */
 export function parsePlatform(v: string): string {
-  if (!/^[a-z0-9_-]+\/[a-z0-9_-]+(?:\/[a-z0-9_.-]+)?$/i.test(v)) throw new InvalidArgumentError('expected os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8');
+  if (!/^[a-z0-9_-]+\/[a-z0-9_-]+(?:\/[a-z0-9_.-]+)?$/i.test(v))
+    throw new InvalidArgumentError('expected os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8');
   return v;
 }

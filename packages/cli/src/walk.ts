@@ -21,7 +21,12 @@ function join(dir: string, name: string): string {
 export function* children(img: ErofsImage, dirPath: string, dir: ErofsInode, relBase = ''): Generator<TreeNode> {
   for (const d of img.readdir(dir)) {
     if (d.name === '.' || d.name === '..') continue;
-    yield { path: join(dirPath, d.name), rel: relBase ? `${relBase}/${d.name}` : d.name, name: d.name, inode: img.inode(d.nid) };
+    yield {
+      path: join(dirPath, d.name),
+      rel: relBase ? `${relBase}/${d.name}` : d.name,
+      name: d.name,
+      inode: img.inode(d.nid),
+    };
   }
 }
 
@@ -33,7 +38,12 @@ export function* subtree(img: ErofsImage, dirPath: string, dir: ErofsInode): Gen
     for (const c of children(img, path, inode, rel)) {
       yield c;
       if (c.inode.type !== 'dir') continue;
-      if (seen.has(c.inode.nid)) throw new ErofsError('ELOOP', `directory nid ${c.inode.nid} reached twice (at ${c.path}): directory cycle`, c.inode.iloc);
+      if (seen.has(c.inode.nid))
+        throw new ErofsError(
+          'ELOOP',
+          `directory nid ${c.inode.nid} reached twice (at ${c.path}): directory cycle`,
+          c.inode.iloc,
+        );
       seen.add(c.inode.nid);
       yield* rec(c.path, c.inode, c.rel);
     }

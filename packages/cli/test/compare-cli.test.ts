@@ -7,7 +7,14 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join } from 'node:path';
 import { MAX_POOL_MIB as WORKERS_MAX_POOL_MIB, MAX_WORKERS as WORKERS_MAX_WORKERS, parseTrace } from '@ishare/workers';
 import { ishare, json, isOneErrorLine } from './helpers/run.ts';
-import { buildPair, expectedNoShare, expectedShare, expectedTouched, expectedTouchedEach, type Pair } from '../../workers/test/helpers/pair-trees.ts';
+import {
+  buildPair,
+  expectedNoShare,
+  expectedShare,
+  expectedTouched,
+  expectedTouchedEach,
+  type Pair,
+} from '../../workers/test/helpers/pair-trees.ts';
 import { RANGES } from '../../workers/test/helpers/traces.ts';
 import { removeDir } from '../../../test/helpers/trees.ts';
 import { upstreamTool } from '../../../test/helpers/erofs-utils.ts';
@@ -22,38 +29,67 @@ test.before(async () => {
   cache = join(pair.dir, 'cache');
   env = { ISHARE_CACHE: cache };
 });
-test.after.always(() => { if (pair) removeDir(pair.dir); });
+test.after.always(() => {
+  if (pair) removeDir(pair.dir);
+});
 
-test('the CLI limits are the experiment\'s', (t) => {
+test("the CLI limits are the experiment's", (t) => {
   t.is(MAX_WORKERS, WORKERS_MAX_WORKERS);
   t.is(MAX_POOL_MIB, WORKERS_MAX_POOL_MIB);
 });
 
-test.serial('compare DIR DIR --json: exactly one JSON object with the figures the trees dictate; a second run reuses the images', async (t) => {
-  const r = await ishare(['compare', pair.srcs[0], pair.srcs[1], '--json', '--workers', '2'], env);
-  t.is(r.status, 0, r.stderr);
-  t.is(r.stderr, '', 'nothing on stderr in --json mode without a terminal');
-  const d = json<CompareJson>(r);
-  t.true(typeof d === 'object' && d !== null && !Array.isArray(d));
-  t.is(r.text.trim(), JSON.stringify(d, null, 2), 'stdout is that one object and nothing else');
-  t.is(d.noShare.pageCacheBytes, expectedNoShare(pair.srcs));
-  t.is(d.share.pageCacheBytes, expectedShare(pair.srcs));
-  t.is(d.reductionPercent, Math.round((1 - d.share.pageCacheBytes / d.noShare.pageCacheBytes) * 10000) / 100);
-  for (const k of ['devicePages', 'deviceBytes', 'hits', 'misses', 'files', 'bytes', 'elapsedMs'] as const) t.is(typeof d.noShare[k], 'number', k);
-  for (const k of ['sharedPageCacheBytes', 'sharedInodes', 'filesShared', 'sizeMismatch', 'dataPathMismatch', 'realInodeFromProcessing', 'realInodeFromBacking'] as const) t.is(typeof d.share[k], 'number', k);
-  t.is(d.policy, 'processing');
-  t.is(d.workers, 2);
-  t.is(d.servedBy.length, 2);
-  t.deepEqual(d.inputs.map((i) => [i.kind, i.built, i.label]), [['dir', true, 'app-1.0'], ['dir', true, 'app-1.1']]);
-  t.is(d.label, 'app 1.0 & 1.1');
-  t.true(d.inputs.every((i) => i.image.startsWith(cache) && existsSync(i.image)));
+test.serial(
+  'compare DIR DIR --json: exactly one JSON object with the figures the trees dictate; a second run reuses the images',
+  async (t) => {
+    const r = await ishare(['compare', pair.srcs[0], pair.srcs[1], '--json', '--workers', '2'], env);
+    t.is(r.status, 0, r.stderr);
+    t.is(r.stderr, '', 'nothing on stderr in --json mode without a terminal');
+    const d = json<CompareJson>(r);
+    t.true(typeof d === 'object' && d !== null && !Array.isArray(d));
+    t.is(r.text.trim(), JSON.stringify(d, null, 2), 'stdout is that one object and nothing else');
+    t.is(d.noShare.pageCacheBytes, expectedNoShare(pair.srcs));
+    t.is(d.share.pageCacheBytes, expectedShare(pair.srcs));
+    t.is(d.reductionPercent, Math.round((1 - d.share.pageCacheBytes / d.noShare.pageCacheBytes) * 10000) / 100);
+    for (const k of ['devicePages', 'deviceBytes', 'hits', 'misses', 'files', 'bytes', 'elapsedMs'] as const)
+      t.is(typeof d.noShare[k], 'number', k);
+    for (const k of [
+      'sharedPageCacheBytes',
+      'sharedInodes',
+      'filesShared',
+      'sizeMismatch',
+      'dataPathMismatch',
+      'realInodeFromProcessing',
+      'realInodeFromBacking',
+    ] as const)
+      t.is(typeof d.share[k], 'number', k);
+    t.is(d.policy, 'processing');
+    t.is(d.workers, 2);
+    t.is(d.servedBy.length, 2);
+    t.deepEqual(
+      d.inputs.map((i) => [i.kind, i.built, i.label]),
+      [
+        ['dir', true, 'app-1.0'],
+        ['dir', true, 'app-1.1'],
+      ],
+    );
+    t.is(d.label, 'app 1.0 & 1.1');
+    t.true(d.inputs.every((i) => i.image.startsWith(cache) && existsSync(i.image)));
 
-  const again = json<CompareJson>(await ishare(['compare', pair.srcs[0], pair.srcs[1], '--json', '--workers', '2', '--policy', 'any'], env));
-  t.deepEqual(again.inputs.map((i) => i.built), [false, false]);
-  t.deepEqual(again.inputs.map((i) => i.image), d.inputs.map((i) => i.image));
-  t.is(again.share.pageCacheBytes, d.share.pageCacheBytes, 'both policies give the same figure');
-  t.is(again.policy, 'any');
-});
+    const again = json<CompareJson>(
+      await ishare(['compare', pair.srcs[0], pair.srcs[1], '--json', '--workers', '2', '--policy', 'any'], env),
+    );
+    t.deepEqual(
+      again.inputs.map((i) => i.built),
+      [false, false],
+    );
+    t.deepEqual(
+      again.inputs.map((i) => i.image),
+      d.inputs.map((i) => i.image),
+    );
+    t.is(again.share.pageCacheBytes, d.share.pageCacheBytes, 'both policies give the same figure');
+    t.is(again.policy, 'any');
+  },
+);
 
 test.serial('tar archives and images are inputs too, with the same figures', async (t) => {
   const tars = pair.srcs.map((s, i) => {
@@ -66,17 +102,27 @@ test.serial('tar archives and images are inputs too, with the same figures', asy
   const r = await ishare(['compare', tars[0], gz, '--json'], env);
   t.is(r.status, 0, r.stderr);
   const d = json<CompareJson>(r);
-  t.deepEqual(d.inputs.map((i) => i.kind), ['tar', 'tar']);
+  t.deepEqual(
+    d.inputs.map((i) => i.kind),
+    ['tar', 'tar'],
+  );
   t.is(d.noShare.pageCacheBytes, expectedNoShare(pair.srcs));
   t.is(d.share.pageCacheBytes, expectedShare(pair.srcs));
   // A prebuilt image beside a tree.
   const mixed = json<CompareJson>(await ishare(['compare', pair.images[0], tars[1], '--json'], env));
-  t.deepEqual(mixed.inputs.map((i) => i.kind), ['image', 'tar']);
+  t.deepEqual(
+    mixed.inputs.map((i) => i.kind),
+    ['image', 'tar'],
+  );
   t.is(mixed.share.pageCacheBytes, expectedShare(pair.srcs));
-  t.is(readdirSync(cache).filter((f) => f.endsWith('.img')).length, 5, 'two dirs, two tars, one gzipped tar: one image each');
+  t.is(
+    readdirSync(cache).filter((f) => f.endsWith('.img')).length,
+    5,
+    'two dirs, two tars, one gzipped tar: one image each',
+  );
 });
 
-test.serial('the table: the seed\'s columns in MiB, the details, the chart and the JSON file', async (t) => {
+test.serial("the table: the seed's columns in MiB, the details, the chart and the JSON file", async (t) => {
   const chart = join(pair.dir, 'out', 'c.svg');
   const outJson = join(pair.dir, 'out', 'c.json');
   mkdirSync(join(pair.dir, 'out'), { recursive: true });
@@ -90,7 +136,10 @@ test.serial('the table: the seed\'s columns in MiB, the details, the chart and t
   t.regex(r.text, new RegExp(`\\| +Yes +\\| +${mib(yes)} +\\| +${((1 - yes / no) * 100).toFixed(1)}% +\\|`));
   t.regex(r.text, /app +\+/);
   t.regex(r.text, /1\.0 & 1\.1/);
-  t.regex(r.text, /^shared inodes \d+, inodes attached \d+ \(\d+ joined .*size-mismatch refusals 0, data-path-mismatch refusals 0, malformed-fingerprint refusals 0$/m);
+  t.regex(
+    r.text,
+    /^shared inodes \d+, inodes attached \d+ \(\d+ joined .*size-mismatch refusals 0, data-path-mismatch refusals 0, malformed-fingerprint refusals 0$/m,
+  );
   t.regex(r.text, /^device pages served .*app-1\.0 \d+, app-1\.1 \d+/m);
   const d = JSON.parse(readFileSync(outJson, 'utf8')) as CompareJson;
   t.is(d.share.pageCacheBytes, yes);
@@ -116,13 +165,18 @@ test.serial('--trace replays a PATH OFFSET LENGTH file', async (t) => {
 test.serial('--trace IMG=FILE gives each image its own trace (one container per image)', async (t) => {
   // Ranges ending where readahead ends (see helpers/traces.ts), so the pages cached are the pages touched.
   const a = ['/lib/big.so 0 16384', '/lib/tiny 0 1', '/data/moved-v1 0 20000'].join('\n');
-  const b = ['/lib/big.so 0 16384', '/lib/mid.so 8192 16384', '/bin/app 86016 100', '/data/moved-v1 0 20000'].join('\n');
+  const b = ['/lib/big.so 0 16384', '/lib/mid.so 8192 16384', '/bin/app 86016 100', '/data/moved-v1 0 20000'].join(
+    '\n',
+  );
   const fa = join(pair.dir, 'a.trace');
   const fb = join(pair.dir, 'b.trace');
   writeFileSync(fa, a);
   writeFileSync(fb, b);
   // The first image named by its path, the second by its short name.
-  const r = await ishare(['compare', ...pair.images, '--trace', `${pair.images[0]}=${fa}`, '--trace', `app-1.1=${fb}`, '--json'], env);
+  const r = await ishare(
+    ['compare', ...pair.images, '--trace', `${pair.images[0]}=${fa}`, '--trace', `app-1.1=${fb}`, '--json'],
+    env,
+  );
   t.is(r.status, 0, r.stderr);
   const d = json<CompareJson & { trace: { ops: number; missingOps: number; files: unknown[] } }>(r);
   const want = expectedTouchedEach(pair.srcs, [parseTrace(a), parseTrace(b)]);
@@ -139,11 +193,18 @@ test.serial('--trace IMG=FILE gives each image its own trace (one container per 
 });
 
 test.serial('ishare read --json: one side of the experiment', async (t) => {
-  interface ReadJson { pageCacheBytes: number; inodeShare: boolean; files: number; perImage: unknown[] }
+  interface ReadJson {
+    pageCacheBytes: number;
+    inodeShare: boolean;
+    files: number;
+    perImage: unknown[];
+  }
   const plain = json<ReadJson>(await ishare(['read', ...pair.images, '--json', '--workers', '1'], env));
   t.is(plain.pageCacheBytes, expectedNoShare(pair.srcs));
   t.false(plain.inodeShare);
-  const shared = json<ReadJson>(await ishare(['read', ...pair.images, '--share', '--domain', 'd1', '--policy', 'any', '--json'], env));
+  const shared = json<ReadJson>(
+    await ishare(['read', ...pair.images, '--share', '--domain', 'd1', '--policy', 'any', '--json'], env),
+  );
   t.is(shared.pageCacheBytes, expectedShare(pair.srcs));
   const text = await ishare(['read', pair.srcs[0]], env);
   t.is(text.status, 0, text.stderr);
@@ -151,30 +212,57 @@ test.serial('ishare read --json: one side of the experiment', async (t) => {
   t.regex(text.text, /^lookups +\d+ hits, \d+ misses/m);
 });
 
-test.serial('read, compare and stress name the domain (default "ishare", --domain changes it) and warn about an image without fingerprints', async (t) => {
-  const nofp = join(pair.dir, 'nofp.img');
-  t.is((await ishare(['mkfs', '--no-fingerprint', nofp, pair.srcs[1]])).status, 0);
-  const warn = /warning: .*nofp\.img: inode_share requested but the image has no fingerprints; mounted without sharing/;
-  const read = await ishare(['read', pair.images[0], nofp, '--share', '--workers', '1'], env);
-  t.is(read.status, 0, read.stderr);
-  t.regex(read.text, /domain "ishare"/);
-  t.regex(read.text, warn);
-  const other = await ishare(['read', pair.images[0], '--share', '--domain', 'team-b', '--workers', '1'], env);
-  t.regex(other.text, /domain "team-b"/);
-  const cmp = await ishare(['compare', pair.images[0], nofp, '--workers', '1'], env);
-  t.is(cmp.status, 0, cmp.stderr);
-  t.regex(cmp.text, /domain "ishare"/);
-  t.regex(cmp.text, warn);
-  // Nothing is shared with the unfingerprinted image: the share figure is the no-share figure.
-  const cj = json<CompareJson>(await ishare(['compare', pair.images[0], nofp, '--workers', '1', '--json', '--domain', 'x'], env));
-  t.is(cj.domainId, 'x');
-  t.is(cj.share.pageCacheBytes, expectedShare([pair.srcs[0]]) + expectedNoShare([pair.srcs[1]]), 'the fingerprinted image shares only within itself');
-  // Images given alone: the byte oracle's bytes come from an fsck.erofs that reads the upstream format.
-  const st = await ishare(['stress', pair.images[0], nofp, '--ops', '200', '--workers', '1', '--no-decoys', '--no-chaos', '--domain', 'stress-x', '--fsck', upstreamTool('fsck.erofs')], env);
-  t.is(st.status, 0, st.stderr);
-  t.regex(st.text, warn);
-  t.regex(st.text, /stress-x/);
-});
+test.serial(
+  'read, compare and stress name the domain (default "ishare", --domain changes it) and warn about an image without fingerprints',
+  async (t) => {
+    const nofp = join(pair.dir, 'nofp.img');
+    t.is((await ishare(['mkfs', '--no-fingerprint', nofp, pair.srcs[1]])).status, 0);
+    const warn =
+      /warning: .*nofp\.img: inode_share requested but the image has no fingerprints; mounted without sharing/;
+    const read = await ishare(['read', pair.images[0], nofp, '--share', '--workers', '1'], env);
+    t.is(read.status, 0, read.stderr);
+    t.regex(read.text, /domain "ishare"/);
+    t.regex(read.text, warn);
+    const other = await ishare(['read', pair.images[0], '--share', '--domain', 'team-b', '--workers', '1'], env);
+    t.regex(other.text, /domain "team-b"/);
+    const cmp = await ishare(['compare', pair.images[0], nofp, '--workers', '1'], env);
+    t.is(cmp.status, 0, cmp.stderr);
+    t.regex(cmp.text, /domain "ishare"/);
+    t.regex(cmp.text, warn);
+    // Nothing is shared with the unfingerprinted image: the share figure is the no-share figure.
+    const cj = json<CompareJson>(
+      await ishare(['compare', pair.images[0], nofp, '--workers', '1', '--json', '--domain', 'x'], env),
+    );
+    t.is(cj.domainId, 'x');
+    t.is(
+      cj.share.pageCacheBytes,
+      expectedShare([pair.srcs[0]]) + expectedNoShare([pair.srcs[1]]),
+      'the fingerprinted image shares only within itself',
+    );
+    // Images given alone: the byte oracle's bytes come from an fsck.erofs that reads the upstream format.
+    const st = await ishare(
+      [
+        'stress',
+        pair.images[0],
+        nofp,
+        '--ops',
+        '200',
+        '--workers',
+        '1',
+        '--no-decoys',
+        '--no-chaos',
+        '--domain',
+        'stress-x',
+        '--fsck',
+        upstreamTool('fsck.erofs'),
+      ],
+      env,
+    );
+    t.is(st.status, 0, st.stderr);
+    t.regex(st.text, warn);
+    t.regex(st.text, /stress-x/);
+  },
+);
 
 const BAD: [string, string[], RegExp][] = [
   ['--workers 0', ['--workers', '0'], /option '--workers <n>' argument '0' is invalid/],
@@ -190,8 +278,16 @@ const BAD: [string, string[], RegExp][] = [
   ['a trace naming no input', ['--trace', 'elsewhere=/nonexistent/trace'], /elsewhere is not one of the images/],
   ['two traces for every image', ['--trace', '/nonexistent/a', '--trace', '/nonexistent/b'], /already given/],
   // Output files go into directories that exist, as mkfs OUT does: refused before any work.
-  ['--chart into a missing directory', ['--chart', '/nonexistent-dir/c.svg'], /--chart .*nonexistent-dir does not exist/],
-  ['--out-json into a missing directory', ['--out-json', '/nonexistent-dir/c.json'], /--out-json .*nonexistent-dir does not exist/],
+  [
+    '--chart into a missing directory',
+    ['--chart', '/nonexistent-dir/c.svg'],
+    /--chart .*nonexistent-dir does not exist/,
+  ],
+  [
+    '--out-json into a missing directory',
+    ['--out-json', '/nonexistent-dir/c.json'],
+    /--out-json .*nonexistent-dir does not exist/,
+  ],
 ];
 for (const [what, args, re] of BAD) {
   test(`compare with ${what}: exit 2, one line`, async (t) => {

@@ -17,12 +17,16 @@ interface DemoCompareJson {
 }
 
 let dir = '';
-test.before(() => { dir = tempDir('ishare-demo-compare-'); });
+test.before(() => {
+  dir = tempDir('ishare-demo-compare-');
+});
 test.after.always(() => removeDir(dir));
 
 test('the demo compares the typescript pair under both policies with the figures the sources dictate', async (t) => {
   const req = createRequire(join(REPO, 'package.json'));
-  const srcs = ['typescript-5.6.2', 'typescript-5.6.3'].map((n) => realpathSync(dirname(req.resolve(`${n}/package.json`))));
+  const srcs = ['typescript-5.6.2', 'typescript-5.6.3'].map((n) =>
+    realpathSync(dirname(req.resolve(`${n}/package.json`))),
+  );
   const out = join(dir, 'out');
   const r = await ishare(['demo', '--json', '--cache-dir', join(dir, 'cache'), '--out-dir', out]);
   t.is(r.status, 0, r.stderr);
@@ -37,7 +41,9 @@ test('the demo compares the typescript pair under both policies with the figures
     t.is(c.share.sizeMismatch, 0);
     t.is(c.share.dataPathMismatch, 0);
     t.true(c.reductionPercent > 0);
-    t.log(`${policy}: ${(noShare / 2 ** 20).toFixed(1)} MiB → ${(share / 2 ** 20).toFixed(1)} MiB (${c.reductionPercent}%)`);
+    t.log(
+      `${policy}: ${(noShare / 2 ** 20).toFixed(1)} MiB → ${(share / 2 ** 20).toFixed(1)} MiB (${c.reductionPercent}%)`,
+    );
   }
   t.deepEqual(d.outputs, { json: join(out, 'compare.json'), svg: join(out, 'compare.svg') });
   const saved = JSON.parse(readFileSync(d.outputs.json, 'utf8')) as Record<string, CompareJson>;
@@ -46,7 +52,7 @@ test('the demo compares the typescript pair under both policies with the figures
   t.true(existsSync(d.outputs.svg) && readFileSync(d.outputs.svg, 'utf8').includes('policy any'));
 });
 
-test('the text output has the seed\'s table for each policy and says where the files are', async (t) => {
+test("the text output has the seed's table for each policy and says where the files are", async (t) => {
   const out = join(dir, 'out2');
   const r = await ishare(['demo', '--cache-dir', join(dir, 'cache2'), '--out-dir', out]);
   t.is(r.status, 0, r.stderr);

@@ -7,7 +7,14 @@ import { ErofsImage } from '../src/engine.ts';
 import { ishare, json } from './helpers/run.ts';
 
 interface DemoJson {
-  releases: { name: string; image: string; reused: boolean; verifiedFiles: number; problems: string[]; inspect: { counts: { files: number } } }[];
+  releases: {
+    name: string;
+    image: string;
+    reused: boolean;
+    verifiedFiles: number;
+    problems: string[];
+    inspect: { counts: { files: number } };
+  }[];
   identicalFiles: number;
   totalFiles: number;
   distinctFingerprints: number;
@@ -16,14 +23,19 @@ interface DemoJson {
 }
 
 let cache = '';
-test.before(() => { cache = tempDir('ishare-cli-demo-'); });
+test.before(() => {
+  cache = tempDir('ishare-cli-demo-');
+});
 test.after.always(() => removeDir(cache));
 
 test.serial('builds both images, verifies every file, counts the identical ones', async (t) => {
   const r = await ishare(['demo', '--json', '--cache-dir', cache]);
   t.is(r.status, 0, r.stderr);
   const d = json<DemoJson>(r);
-  t.deepEqual(d.releases.map((x) => x.name), ['typescript-5.6.2', 'typescript-5.6.3']);
+  t.deepEqual(
+    d.releases.map((x) => x.name),
+    ['typescript-5.6.2', 'typescript-5.6.3'],
+  );
   for (const rel of d.releases) {
     t.false(rel.reused);
     t.deepEqual(rel.problems, []);
@@ -42,9 +54,22 @@ test.serial('a second run reuses the images', async (t) => {
 
 test.serial('a cached image whose data no longer matches its source fails the check (exit 1)', async (t) => {
   // The cache names images by content key; the 5.6.3 image is the newer of the two built ones.
-  const built = readdirSync(cache).filter((f) => f.endsWith('.img')).map((f) => join(cache, f));
+  const built = readdirSync(cache)
+    .filter((f) => f.endsWith('.img'))
+    .map((f) => join(cache, f));
   t.is(built.length, 2);
-  const image = built.find((f) => { const i = ErofsImage.open(f); try { return i.resolve('/package.json') && JSON.parse(Buffer.from(i.readFile(i.resolve('/package.json'))).toString()).version === '5.6.3'; } finally { i.close(); } })!;
+  const image = built.find((f) => {
+    const i = ErofsImage.open(f);
+    try {
+      return (
+        i.resolve('/package.json') &&
+        (JSON.parse(Buffer.from(i.readFile(i.resolve('/package.json'))).toString()) as { version: string }).version ===
+          '5.6.3'
+      );
+    } finally {
+      i.close();
+    }
+  })!;
   // Flip one byte inside the data of a known file, leaving all metadata intact.
   const img = ErofsImage.open(image);
   let pos: number;

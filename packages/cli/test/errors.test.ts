@@ -11,7 +11,10 @@ test('ErofsError and UsageError: exit 2, message only', (t) => {
 });
 
 test('commander usage errors: exit 2, one line without "error:"', (t) => {
-  const v = classify(new CommanderError(1, 'commander.unknownCommand', "error: unknown command 'lss'\n(Did you mean ls?)"), false);
+  const v = classify(
+    new CommanderError(1, 'commander.unknownCommand', "error: unknown command 'lss'\n(Did you mean ls?)"),
+    false,
+  );
   t.is(v.exitCode, 2);
   t.is(v.message, "unknown command 'lss' (Did you mean ls?)");
   const inv = new InvalidArgumentError('must be one of 512, 1024, 2048, 4096');
@@ -28,7 +31,11 @@ test('a failed check exits 1', (t) => {
 });
 
 test('system errors on user paths are input errors; anything else is internal', (t) => {
-  const enoent = Object.assign(new Error("ENOENT: no such file or directory, open '/x'"), { code: 'ENOENT', syscall: 'open', path: '/x' });
+  const enoent = Object.assign(new Error("ENOENT: no such file or directory, open '/x'"), {
+    code: 'ENOENT',
+    syscall: 'open',
+    path: '/x',
+  });
   t.deepEqual(classify(enoent, false), { exitCode: 2, message: '/x: no such file or directory', stack: undefined });
   const bug = new TypeError("Cannot read properties of undefined (reading 'nid')");
   const v = classify(bug, false);

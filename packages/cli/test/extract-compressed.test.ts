@@ -20,11 +20,27 @@ test.before(() => {
 test.after.always(() => removeDir(dir));
 
 const cells: { name: string; mkfs: () => string; args: string[] }[] = [
-  { name: 'upstream -zlz4hc -C65536 -Eztailpacking,fragments,dedupe', mkfs: () => upstreamTool('mkfs.erofs'), args: ['-zlz4hc', '-C65536', '-Eztailpacking,fragments,dedupe'] },
-  { name: 'upstream -zzstd -Efragments --zD', mkfs: () => upstreamTool('mkfs.erofs'), args: ['-zzstd', '-Efragments', '--zD'] },
-  { name: 'upstream -zdeflate -Elegacy-compress', mkfs: () => upstreamTool('mkfs.erofs'), args: ['-zdeflate', '-Elegacy-compress'] },
+  {
+    name: 'upstream -zlz4hc -C65536 -Eztailpacking,fragments,dedupe',
+    mkfs: () => upstreamTool('mkfs.erofs'),
+    args: ['-zlz4hc', '-C65536', '-Eztailpacking,fragments,dedupe'],
+  },
+  {
+    name: 'upstream -zzstd -Efragments --zD',
+    mkfs: () => upstreamTool('mkfs.erofs'),
+    args: ['-zzstd', '-Efragments', '--zD'],
+  },
+  {
+    name: 'upstream -zdeflate -Elegacy-compress',
+    mkfs: () => upstreamTool('mkfs.erofs'),
+    args: ['-zdeflate', '-Elegacy-compress'],
+  },
   { name: 'Debian 1.5 -zlz4hc -Eztailpacking', mkfs: () => 'mkfs.erofs', args: ['-zlz4hc', '-Eztailpacking'] },
-  { name: 'upstream -zlzma -C65536 -Eztailpacking,fragments', mkfs: () => upstreamTool('mkfs.erofs'), args: ['-zlzma', '-C65536', '-Eztailpacking,fragments'] },
+  {
+    name: 'upstream -zlzma -C65536 -Eztailpacking,fragments',
+    mkfs: () => upstreamTool('mkfs.erofs'),
+    args: ['-zlzma', '-C65536', '-Eztailpacking,fragments'],
+  },
 ];
 
 cells.forEach((c, i) => {
@@ -45,7 +61,11 @@ test('cat of an lzma extent that references part of a pcluster (dedupe) fails wi
   t.is(r0.status, 0, r0.stderr);
   // The long prefix this file shares with text-300k.txt is stored once: its extents reference part of it.
   const r = await ishare(['cat', image, '/dir/sub/prefix-of-300k.txt']);
-  if (r.status === 0) { t.log('mkfs.erofs made no partial reference here'); t.pass(); return; }
+  if (r.status === 0) {
+    t.log('mkfs.erofs made no partial reference here');
+    t.pass();
+    return;
+  }
   t.is(r.status, 2);
   t.true(isOneErrorLine(r.stderr), r.stderr);
   t.regex(r.stderr, /cannot stop early/);

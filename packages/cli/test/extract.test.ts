@@ -1,9 +1,28 @@
 // extract: images made by mkfs.erofs (flat and chunked) and by our mkfs come back as the source tree.
 import test from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lchownSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
-import { makeEdgeTree, snapshotTree, tempDir, removeDir, hasCommand, type TreeEntry } from '../../../test/helpers/trees.ts';
+import {
+  makeEdgeTree,
+  snapshotTree,
+  tempDir,
+  removeDir,
+  hasCommand,
+  type TreeEntry,
+} from '../../../test/helpers/trees.ts';
 import { ishare, isOneErrorLine, mkfsErofs } from './helpers/run.ts';
 import { upstreamTool } from '../../../test/helpers/erofs-utils.ts';
 
@@ -44,7 +63,10 @@ const cases = [
 
 for (const c of cases) {
   test(`extract of a ${c.name} equals the source tree`, async (t) => {
-    if (c.image() === img.ours && oursError) { t.fail(oursError); return; }
+    if (c.image() === img.ours && oursError) {
+      t.fail(oursError);
+      return;
+    }
     const out = join(dir, `out-${c.name.replace(/\W+/g, '-')}`);
     const r = await ishare(['extract', c.image(), out]);
     t.is(r.status, 0, r.stderr);
@@ -56,17 +78,25 @@ for (const c of cases) {
     t.is(lstatSync(join(out, 'deep/level0')).mtimeMs, 1_700_000_000_000);
     // makeEdgeTree leaves symlink times alone (utimes follows links); they come back from the source.
     const srcDir = c.image() === img.ours ? oursSrc : refSrc;
-    t.is(Math.floor(lstatSync(join(out, 'links/rel')).mtimeMs / 1000), Math.floor(lstatSync(join(srcDir, 'links/rel')).mtimeMs / 1000));
+    t.is(
+      Math.floor(lstatSync(join(out, 'links/rel')).mtimeMs / 1000),
+      Math.floor(lstatSync(join(srcDir, 'links/rel')).mtimeMs / 1000),
+    );
     t.regex(r.text, /files, \d+ dirs, 5 symlinks, 1 hard links/);
   });
 }
 
 test('extract --xattrs restores extended attributes', async (t) => {
-  if (!xattrs || !hasCommand('getfattr')) { t.log('skipped: xattrs not supported on this filesystem or getfattr missing'); t.pass(); return; }
+  if (!xattrs || !hasCommand('getfattr')) {
+    t.log('skipped: xattrs not supported on this filesystem or getfattr missing');
+    t.pass();
+    return;
+  }
   const out = join(dir, 'out-xattrs');
   const r = await ishare(['extract', '--xattrs', img.flat, out]);
   t.is(r.status, 0, r.stderr);
-  const get = (p: string, n: string): string => execFileSync('getfattr', ['--absolute-names', '--only-values', '-n', n, join(out, p)], { encoding: 'utf8' });
+  const get = (p: string, n: string): string =>
+    execFileSync('getfattr', ['--absolute-names', '--only-values', '-n', n, join(out, p)], { encoding: 'utf8' });
   t.is(get('one-byte', 'user.short'), 'v');
   t.is(get('one-byte', `user.long-${'k'.repeat(100)}`), 'V'.repeat(1500));
   t.is(get('emptydir', 'user.dir'), 'on a dir');
@@ -75,7 +105,11 @@ test('extract --xattrs restores extended attributes', async (t) => {
 });
 
 test('extract --xattrs copes with names that need quoting', async (t) => {
-  if (!xattrs || !hasCommand('getfattr')) { t.log('skipped: xattrs not supported on this filesystem or getfattr missing'); t.pass(); return; }
+  if (!xattrs || !hasCommand('getfattr')) {
+    t.log('skipped: xattrs not supported on this filesystem or getfattr missing');
+    t.pass();
+    return;
+  }
   const src = join(dir, 'odd-src');
   mkdirSync(src);
   const names = ['a=b', 'back\\slash', 'new\nline', 'héllo wörld ✓', '# file: x', ' lead space'];
@@ -88,7 +122,14 @@ test('extract --xattrs copes with names that need quoting', async (t) => {
   const out = join(dir, 'out-odd');
   const r = await ishare(['extract', '--xattrs', image, out]);
   t.is(r.status, 0, r.stderr);
-  for (const n of names) t.is(execFileSync('getfattr', ['--absolute-names', '--only-values', '-n', 'user.name', join(out, n)], { encoding: 'utf8' }), `v-${n.length}`, n);
+  for (const n of names)
+    t.is(
+      execFileSync('getfattr', ['--absolute-names', '--only-values', '-n', 'user.name', join(out, n)], {
+        encoding: 'utf8',
+      }),
+      `v-${n.length}`,
+      n,
+    );
 });
 
 test('extract into a non-empty directory is refused, then allowed with --force', async (t) => {
@@ -133,7 +174,11 @@ test('fifos and devices: made when possible, otherwise counted', async (t) => {
   writeFileSync(join(src, 'plain'), 'x');
   const fifo = spawnSync('mkfifo', [join(src, 'pipe')]).status === 0;
   const dev = process.getuid?.() === 0 && spawnSync('mknod', [join(src, 'null'), 'c', '1', '3']).status === 0;
-  if (!fifo && !dev) { t.log('skipped: cannot make a fifo or a device node here'); t.pass(); return; }
+  if (!fifo && !dev) {
+    t.log('skipped: cannot make a fifo or a device node here');
+    t.pass();
+    return;
+  }
   const image = join(dir, 'special.img');
   mkfsErofs(image, src);
   const out = join(dir, 'out-special');
@@ -192,7 +237,11 @@ function ownerView(root: string): Record<string, string> {
 }
 
 test('extract as root restores owners and setgid after chown, makes sockets and keeps pre-1970 times, as fsck.erofs --extract does', async (t) => {
-  if (process.getuid?.() !== 0) { t.log('skipped: owners are only restored as root'); t.pass(); return; }
+  if (process.getuid?.() !== 0) {
+    t.log('skipped: owners are only restored as root');
+    t.pass();
+    return;
+  }
   const src = join(dir, 'owners-src');
   mkdirSync(join(src, 'etc'), { recursive: true });
   writeFileSync(join(src, 'etc/shadow'), 'root:*:1:0:99999:7:::\n');
@@ -204,7 +253,11 @@ test('extract as root restores owners and setgid after chown, makes sockets and 
   utimesSync(join(src, 'old'), '-315619199.5', '-315619199.5');
   symlinkSync('old', join(src, 'link'));
   lchownSync(join(src, 'link'), 7, 8);
-  const sock = spawnSync(process.execPath, ['-e', "const n=require('net'),f=require('fs');const s=n.createServer().listen(process.argv[1]+'.l',()=>{f.linkSync(process.argv[1]+'.l',process.argv[1]);s.close()})", join(src, 'sock')]);
+  const sock = spawnSync(process.execPath, [
+    '-e',
+    "const n=require('net'),f=require('fs');const s=n.createServer().listen(process.argv[1]+'.l',()=>{f.linkSync(process.argv[1]+'.l',process.argv[1]);s.close()})",
+    join(src, 'sock'),
+  ]);
   t.is(sock.status, 0);
   const image = join(dir, 'owners.img');
   t.is((await ishare(['mkfs', image, src])).status, 0);
@@ -220,14 +273,19 @@ test('extract as root restores owners and setgid after chown, makes sockets and 
   t.is(lstatSync(join(out, 'etc/shadow')).gid, 42);
 });
 
-test('extract --xattrs gives back the tree\'s xattrs and never the fingerprint, hidden or visible', async (t) => {
-  if (!hasCommand('getfattr')) { t.log('skipped: getfattr missing'); t.pass(); return; }
+test("extract --xattrs gives back the tree's xattrs and never the fingerprint, hidden or visible", async (t) => {
+  if (!hasCommand('getfattr')) {
+    t.log('skipped: getfattr missing');
+    t.pass();
+    return;
+  }
   const src = join(dir, 'fpx-src');
   mkdirSync(src);
   writeFileSync(join(src, 'a'), 'content a');
   writeFileSync(join(src, 'b'), 'content b');
   execFileSync('setfattr', ['-n', 'trusted.kept', '-v', 'yes', join(src, 'a')]);
-  const dump = (root: string): string => execFileSync('getfattr', ['-R', '-d', '-m', '-', '-e', 'hex', '.'], { cwd: root, encoding: 'utf8' });
+  const dump = (root: string): string =>
+    execFileSync('getfattr', ['-R', '-d', '-m', '-', '-e', 'hex', '.'], { cwd: root, encoding: 'utf8' });
   for (const args of [[], ['--xattr-inode-digest=trusted.fp']]) {
     const image = join(dir, `fpx${args.length}.img`);
     t.is((await ishare(['mkfs', ...args, image, src])).status, 0);

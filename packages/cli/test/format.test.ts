@@ -17,7 +17,7 @@ test('modeString matches ls -l, including setuid/setgid/sticky', (t) => {
 test('devMajorMinor decodes the Linux dev_t encoding', (t) => {
   t.deepEqual(devMajorMinor((8 << 8) | 1), [8, 1]); // sda1
   t.deepEqual(devMajorMinor((1 << 8) | 3), [1, 3]); // /dev/null
-  t.deepEqual(devMajorMinor(((0x123 & 0xff) | (0x45 << 8) | ((0x123 >> 8) << 20))), [0x45, 0x123]);
+  t.deepEqual(devMajorMinor((0x123 & 0xff) | (0x45 << 8) | ((0x123 >> 8) << 20)), [0x45, 0x123]);
 });
 
 test('formatMtime is UTC', (t) => {
@@ -25,13 +25,23 @@ test('formatMtime is UTC', (t) => {
 });
 
 test('alignColumns pads all but the last column', (t) => {
-  t.deepEqual(alignColumns([['a', '1', 'x y'], ['bbb', '100', 'z']], new Set([1])), ['a     1 x y', 'bbb 100 z']);
+  t.deepEqual(
+    alignColumns(
+      [
+        ['a', '1', 'x y'],
+        ['bbb', '100', 'z'],
+      ],
+      new Set([1]),
+    ),
+    ['a     1 x y', 'bbb 100 z'],
+  );
 });
 
 test('option parsers accept good values and reject bad ones', (t) => {
   t.is(parseBlockSize('512'), 512);
   t.is(parseBlockSize('4096'), 4096);
-  for (const bad of ['3000', '0', '8192', '4k', '', '-512']) t.throws(() => parseBlockSize(bad), { instanceOf: InvalidArgumentError }, bad);
+  for (const bad of ['3000', '0', '8192', '4k', '', '-512'])
+    t.throws(() => parseBlockSize(bad), { instanceOf: InvalidArgumentError }, bad);
   t.is(parseTimestamp('0'), 0);
   t.is(parseTimestamp('1700000000'), 1_700_000_000);
   t.is(parseTimestamp('2023-11-14T22:13:20Z'), 1_700_000_000);

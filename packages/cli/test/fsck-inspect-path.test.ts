@@ -4,7 +4,14 @@
 import test from 'ava';
 import { copyFileSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeEdgeTree, seededBytes, snapshotTree, tempDir, removeDir, type TreeEntry } from '../../../test/helpers/trees.ts';
+import {
+  makeEdgeTree,
+  seededBytes,
+  snapshotTree,
+  tempDir,
+  removeDir,
+  type TreeEntry,
+} from '../../../test/helpers/trees.ts';
 import { upstreamTool } from '../../../test/helpers/erofs-utils.ts';
 import { spawnSync } from 'node:child_process';
 import { inspectPath, type InodeReport } from '../src/commands/inspect.ts';
@@ -36,7 +43,18 @@ test.before(async () => {
 });
 test.after.always(() => removeDir(dir));
 
-interface DumpView { size: number; nid: number; links: number; layout: number; inodeSize: number; xattrSize: number; uid: number; gid: number; access: string; extents: [number, number, number][] }
+interface DumpView {
+  size: number;
+  nid: number;
+  links: number;
+  layout: number;
+  inodeSize: number;
+  xattrSize: number;
+  uid: number;
+  gid: number;
+  access: string;
+  extents: [number, number, number][];
+}
 
 /** The fields of `dump.erofs --path P -e` both tools show. */
 function dump(image: string, path: string): DumpView {
@@ -54,10 +72,17 @@ function dump(image: string, path: string): DumpView {
   // A chunk-based file's last chunk is printed whole; the file ends inside it.
   for (const x of extents) x[1] = Math.min(x[1], size - x[0]);
   return {
-    size: num(/^Size: (\d+)/m), nid: num(/NID: (\d+)/), links: num(/Links: (\d+)/), layout: num(/Layout: (\d+)/),
-    inodeSize: num(/Inode size: (\d+)/), xattrSize: num(/Xattr size: (\d+)/), uid: num(/Uid: (\d+)/), gid: num(/Gid: (\d+)/),
+    size: num(/^Size: (\d+)/m),
+    nid: num(/NID: (\d+)/),
+    links: num(/Links: (\d+)/),
+    layout: num(/Layout: (\d+)/),
+    inodeSize: num(/Inode size: (\d+)/),
+    xattrSize: num(/Xattr size: (\d+)/),
+    uid: num(/Uid: (\d+)/),
+    gid: num(/Gid: (\d+)/),
     // dump.erofs 1.5 prints the rwx bits only (no setuid, setgid, sticky).
-    access: /Access: \d+\/(\S+)/.exec(out)?.[1] ?? '', extents,
+    access: /Access: \d+\/(\S+)/.exec(out)?.[1] ?? '',
+    extents,
   };
 }
 
@@ -72,11 +97,25 @@ for (const which of ['ref', 'chunked', 'ours'] as const) {
         if (/[\n\\]/.test(rel)) continue;
         const ours = inspectPath(image, `/${rel}`);
         const ref = dump(img[which], `/${rel}`);
-        t.deepEqual({
-          size: ours.size, nid: ours.nid, links: ours.nlink, layout: ours.layout, inodeSize: ours.inodeSize, xattrSize: ours.xattrSize,
-          uid: ours.uid, gid: ours.gid, access: modeString(ours.type, ours.mode & ~0o7000).slice(1),
-          extents: e.type === 'other' ? ref.extents : ours.extents.filter((x) => x.kind !== 'hole').map((x) => [x.logical, x.length, x.physical]),
-        }, ref, rel);
+        t.deepEqual(
+          {
+            size: ours.size,
+            nid: ours.nid,
+            links: ours.nlink,
+            layout: ours.layout,
+            inodeSize: ours.inodeSize,
+            xattrSize: ours.xattrSize,
+            uid: ours.uid,
+            gid: ours.gid,
+            access: modeString(ours.type, ours.mode & ~0o7000).slice(1),
+            extents:
+              e.type === 'other'
+                ? ref.extents
+                : ours.extents.filter((x) => x.kind !== 'hole').map((x) => [x.logical, x.length, x.physical]),
+          },
+          ref,
+          rel,
+        );
         checked++;
       }
     } finally {
@@ -111,7 +150,11 @@ test('fsck of a sound image: every file read, every fingerprint verified, exit 0
   t.deepEqual(d.problems, []);
   t.is(d.files, want.files);
   t.is(d.bytes, want.bytes);
-  t.is(d.fingerprintsVerified, want.nonEmpty, 'our mkfs fingerprints every non-empty regular file (as mkfs.erofs --xattr-inode-digest)');
+  t.is(
+    d.fingerprintsVerified,
+    want.nonEmpty,
+    'our mkfs fingerprints every non-empty regular file (as mkfs.erofs --xattr-inode-digest)',
+  );
   const text = await ishare(['fsck', img.ours]);
   t.is(text.status, 0);
   t.regex(text.text, /^no errors found$/m);

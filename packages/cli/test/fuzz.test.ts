@@ -39,19 +39,47 @@ test('a short run over the default corpus prints the counts and exits 0', async 
 
 test('--json is one object; seed images given on the command line are the seeds', async (t) => {
   const img = await ourImage();
-  const r = await ishare(['fuzz', img, '--count', '60', '--seed', '9', '--json', '--workers', '1', '--timeout-ms', '10000']);
+  const r = await ishare([
+    'fuzz',
+    img,
+    '--count',
+    '60',
+    '--seed',
+    '9',
+    '--json',
+    '--workers',
+    '1',
+    '--timeout-ms',
+    '10000',
+  ]);
   t.is(r.status, 0, r.stderr);
   const rep = json<Report>(r);
   t.is(rep.images, 60);
   t.deepEqual(rep.seeds, [img]);
-  t.is(Object.values(rep.counts).reduce((a, b) => a + b, 0), 60);
+  t.is(
+    Object.values(rep.counts).reduce((a, b) => a + b, 0),
+    60,
+  );
   t.is(rep.counts.crash + rep.counts.hang + rep.counts.oob + rep.counts.wrong, 0);
 });
 
 test('failing images exit 1 and are saved with a description; --replay re-checks one', async (t) => {
   const img = await ourImage();
   const out = join(dir, 'fail-stub');
-  const r = await ishare(['fuzz', img, '--count', '6', '--seed', '4', '--timeout-ms', '4000', '--out', out, '--worker-module', STUB]);
+  const r = await ishare([
+    'fuzz',
+    img,
+    '--count',
+    '6',
+    '--seed',
+    '4',
+    '--timeout-ms',
+    '4000',
+    '--out',
+    out,
+    '--worker-module',
+    STUB,
+  ]);
   t.is(r.status, 1, r.stderr);
   t.true(isOneErrorLine(r.stderr), r.stderr);
   t.regex(r.stderr, /2 failing images \(crash 1, hang 1/);

@@ -34,7 +34,15 @@ test.before(async () => {
 test.after.always(() => removeDir(dir));
 
 /** What inspect should count, from the source: distinct inodes (the hard link pair is one). */
-function expected(snap: Map<string, TreeEntry>): { files: number; dirs: number; symlinks: number; dataBytes: number; contents: number; nonEmptyFiles: number; nonEmptyContents: number } {
+function expected(snap: Map<string, TreeEntry>): {
+  files: number;
+  dirs: number;
+  symlinks: number;
+  dataBytes: number;
+  contents: number;
+  nonEmptyFiles: number;
+  nonEmptyContents: number;
+} {
   let files = 0;
   let nonEmptyFiles = 0;
   const nonEmpty = new Set<string>();
@@ -48,7 +56,10 @@ function expected(snap: Map<string, TreeEntry>): { files: number; dirs: number; 
       files++;
       dataBytes += e.size;
       contents.add(e.sha256!);
-      if (e.size > 0) { nonEmptyFiles++; nonEmpty.add(e.sha256!); }
+      if (e.size > 0) {
+        nonEmptyFiles++;
+        nonEmpty.add(e.sha256!);
+      }
     } else if (e.type === 'dir') dirs++;
     else if (e.type === 'symlink') symlinks++;
   }
@@ -69,11 +80,22 @@ test('mkfs.erofs image: superblock agrees with dump.erofs, counts with the sourc
   t.true(rep.superblock.featureCompat.includes('sb_csum'));
   t.true(rep.superblock.checksumVerified);
   const want = expected(refSnap);
-  t.like(rep.counts, { files: want.files, dirs: want.dirs, symlinks: want.symlinks, others: 0, hardlinks: 1, paths: refSnap.size + 1 });
+  t.like(rep.counts, {
+    files: want.files,
+    dirs: want.dirs,
+    symlinks: want.symlinks,
+    others: 0,
+    hardlinks: 1,
+    paths: refSnap.size + 1,
+  });
   t.is(rep.dataBytes, want.dataBytes);
   t.is(rep.fingerprinted, 0, 'mkfs.erofs writes no fingerprints');
   t.is(rep.superblock.inodes, want.files + want.dirs + want.symlinks);
-  t.is(Object.values(rep.layouts).reduce((a, b) => a + b, 0), rep.superblock.inodes, 'every inode has one layout');
+  t.is(
+    Object.values(rep.layouts).reduce((a, b) => a + b, 0),
+    rep.superblock.inodes,
+    'every inode has one layout',
+  );
 });
 
 test('chunked image: layouts show CHUNK_BASED and the chunked_file feature', async (t) => {
@@ -83,7 +105,10 @@ test('chunked image: layouts show CHUNK_BASED and the chunked_file feature', asy
 });
 
 test('our image: fingerprints counted, one per distinct content', async (t) => {
-  if (oursError) { t.fail(oursError); return; }
+  if (oursError) {
+    t.fail(oursError);
+    return;
+  }
   const rep = json<InspectReport>(await ishare(['inspect', '--json', img.ours]));
   const want = expected(oursSnap);
   t.like(rep.counts, { files: want.files, dirs: want.dirs, symlinks: want.symlinks, hardlinks: 1 });
@@ -100,17 +125,35 @@ test('our image: fingerprints counted, one per distinct content', async (t) => {
 test('text output is a readable report', async (t) => {
   const r = await ishare(['inspect', img.ref]);
   t.is(r.status, 0, r.stderr);
-  for (const s of ['block size', '4096', 'compat features', 'sb_csum', 'root nid', '(verified)', 'FLAT_INLINE', 'fingerprinted files: 0']) t.true(r.text.includes(s), s);
+  for (const s of [
+    'block size',
+    '4096',
+    'compat features',
+    'sb_csum',
+    'root nid',
+    '(verified)',
+    'FLAT_INLINE',
+    'fingerprinted files: 0',
+  ])
+    t.true(r.text.includes(s), s);
 });
 
 test('an ishare prefix id past the prefix table is a corrupt superblock: exit 2, one line, for every command', async (t) => {
-  if (oursError) { t.fail(oursError); return; }
+  if (oursError) {
+    t.fail(oursError);
+    return;
+  }
   const bytes = readFileSync(img.ours);
   bytes[EROFS_SUPER_OFFSET + SB.ishareXattrPrefixId] = 3;
   bytes.writeUInt32LE(superblockChecksum(bytes, 4096), EROFS_SUPER_OFFSET + SB.checksum);
   const bad = join(dir, 'bad-prefix-id.img');
   writeFileSync(bad, bytes);
-  for (const args of [['inspect', bad], ['ls', bad], ['extract', bad, join(dir, 'never')], ['read', bad, '--share']]) {
+  for (const args of [
+    ['inspect', bad],
+    ['ls', bad],
+    ['extract', bad, join(dir, 'never')],
+    ['read', bad, '--share'],
+  ]) {
     const r = await ishare(args);
     t.is(r.status, 2, `${args[0]}: ${r.stderr}`);
     t.true(isOneErrorLine(r.stderr), r.stderr);

@@ -38,7 +38,10 @@ test.before(async () => {
 
 /** False (and the test failed) when the image under test could not be built. */
 function haveImage(t: ExecutionContext, which: Which): boolean {
-  if (which === 'ours' && oursError !== undefined) { t.fail(oursError); return false; }
+  if (which === 'ours' && oursError !== undefined) {
+    t.fail(oursError);
+    return false;
+  }
   return true;
 }
 test.after.always(() => removeDir(dir));
@@ -60,7 +63,7 @@ for (const which of ['ours', 'reference'] as const) {
     t.is(p.get('/links/dangling')?.target, 'does-not-exist');
     t.is(p.get('/big.bin')?.mtime, 1_700_000_000);
     t.is(p.get('/deep')?.mtime, 1_700_000_000);
-    t.is((p.get('/deep')!.mode & 0o170000), 0o040000, 'mode carries the type bits');
+    t.is(p.get('/deep')!.mode & 0o170000, 0o040000, 'mode carries the type bits');
     if (xattrs) {
       t.is(p.get('/one-byte')?.xattrs['user.short'], hex('v'));
       t.is(p.get('/one-byte')?.xattrs[`user.long-${'k'.repeat(100)}`], hex('V'.repeat(1500)));
@@ -81,20 +84,49 @@ for (const which of ['ours', 'reference'] as const) {
     const bigdir = all.get('/bigdir')!;
     const bigList = json<LsEntry[]>(await ishare(['ls', '--json', images[which], '/bigdir']));
     t.is(bigList.length, 1200);
-    t.deepEqual(new Map(bigList.map((e) => [e.path.slice('/bigdir/'.length), e.nid])), dumpDir(images[which], bigdir.nid), '/bigdir');
-    for (const path of ['/big.bin', '/exec.sh', '/sizes/f4097', '/links/hard-a', '/links/longtarget', '/emptydir', '/modes/setuid', '/empty']) {
+    t.deepEqual(
+      new Map(bigList.map((e) => [e.path.slice('/bigdir/'.length), e.nid])),
+      dumpDir(images[which], bigdir.nid),
+      '/bigdir',
+    );
+    for (const path of [
+      '/big.bin',
+      '/exec.sh',
+      '/sizes/f4097',
+      '/links/hard-a',
+      '/links/longtarget',
+      '/emptydir',
+      '/modes/setuid',
+      '/empty',
+    ]) {
       const e = all.get(path)!;
       const d = dumpInode(images[which], e.nid);
-      t.deepEqual({ size: e.size, nid: e.nid, links: e.nlink, mode: e.mode & 0o777, uid: e.uid, gid: e.gid },
-        { size: d.size, nid: d.nid, links: d.links, mode: d.mode, uid: d.uid, gid: d.gid }, path);
-      t.is(e.layout, ['FLAT_PLAIN', 'COMPRESSED_FULL', 'FLAT_INLINE', 'COMPRESSED_COMPACT', 'CHUNK_BASED'][d.layout], `${path} layout`);
+      t.deepEqual(
+        { size: e.size, nid: e.nid, links: e.nlink, mode: e.mode & 0o777, uid: e.uid, gid: e.gid },
+        { size: d.size, nid: d.nid, links: d.links, mode: d.mode, uid: d.uid, gid: d.gid },
+        path,
+      );
+      t.is(
+        e.layout,
+        ['FLAT_PLAIN', 'COMPRESSED_FULL', 'FLAT_INLINE', 'COMPRESSED_COMPACT', 'CHUNK_BASED'][d.layout],
+        `${path} layout`,
+      );
     }
   });
 
   test(`${which}: cat returns the source bytes, following symlinks`, async (t) => {
     if (!haveImage(t, which)) return;
-    for (const [path, from] of [['/big.bin', 'big.bin'], ['/sizes/f4097', 'sizes/f4097'], ['/empty', 'empty'], ['/links/rel', 'one-byte'],
-      ['/names/héllo wörld ✓ 日本語.txt', 'names/héllo wörld ✓ 日本語.txt'], ['/links/dirlink/level0/level1/level2/level3/level4/level5/level6/level7/level8/level9/level10/level11/leaf.txt', 'deep/level0/level1/level2/level3/level4/level5/level6/level7/level8/level9/level10/level11/leaf.txt']]) {
+    for (const [path, from] of [
+      ['/big.bin', 'big.bin'],
+      ['/sizes/f4097', 'sizes/f4097'],
+      ['/empty', 'empty'],
+      ['/links/rel', 'one-byte'],
+      ['/names/héllo wörld ✓ 日本語.txt', 'names/héllo wörld ✓ 日本語.txt'],
+      [
+        '/links/dirlink/level0/level1/level2/level3/level4/level5/level6/level7/level8/level9/level10/level11/leaf.txt',
+        'deep/level0/level1/level2/level3/level4/level5/level6/level7/level8/level9/level10/level11/leaf.txt',
+      ],
+    ]) {
       const r = await ishare(['cat', images[which], path]);
       t.is(r.status, 0, r.stderr);
       t.is(sha(r.stdout), sha(readFileSync(join(src[which], from))), path);

@@ -5,14 +5,33 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeEdgeTree, snapshotTree, tempDir, removeDir, hasCommand, type TreeEntry } from '../../../test/helpers/trees.ts';
+import {
+  makeEdgeTree,
+  snapshotTree,
+  tempDir,
+  removeDir,
+  hasCommand,
+  type TreeEntry,
+} from '../../../test/helpers/trees.ts';
 import type { LsEntry } from '../src/commands/ls.ts';
 import type { InspectReport } from '../src/commands/inspect.ts';
 import { ishare, json } from './helpers/run.ts';
 import { upstreamTool } from '../../../test/helpers/erofs-utils.ts';
 import { assertListingMatchesSource, byPath } from './helpers/compare.ts';
 
-interface Report { image: string; inodes: number; files: number; dirs: number; symlinks: number; others: number; hardlinks: number; fingerprinted: number; blocks: number; bytes: number; blockSize: number }
+interface Report {
+  image: string;
+  inodes: number;
+  files: number;
+  dirs: number;
+  symlinks: number;
+  others: number;
+  hardlinks: number;
+  fingerprinted: number;
+  blocks: number;
+  bytes: number;
+  blockSize: number;
+}
 
 let dir = '';
 let src = '';
@@ -96,8 +115,16 @@ test('--xattr-inode-digest=NAME stores the fingerprint under that name, as mkfs.
   const p = byPath(await list(image));
   const a = p.get('/dup-a')!;
   // Under user. the name is visible: value "sha256:" + the digest the fingerprint field shows.
-  t.is(a.xattrs['user.fp'], Buffer.concat([Buffer.from('sha256:'), Buffer.from(a.fingerprint!, 'hex')]).toString('hex'));
-  t.is(a.fingerprint, createHash('sha256').update(readFileSync(join(src, 'dup-a'))).digest('hex'));
+  t.is(
+    a.xattrs['user.fp'],
+    Buffer.concat([Buffer.from('sha256:'), Buffer.from(a.fingerprint!, 'hex')]).toString('hex'),
+  );
+  t.is(
+    a.fingerprint,
+    createHash('sha256')
+      .update(readFileSync(join(src, 'dup-a')))
+      .digest('hex'),
+  );
   t.is(a.fingerprint, p.get('/dup-b')!.fingerprint);
   // A bare --xattr-inode-digest (getopt's optional argument) means the default and takes no operand.
   const bare = await build(['--xattr-inode-digest']);
@@ -106,7 +133,11 @@ test('--xattr-inode-digest=NAME stores the fingerprint under that name, as mkfs.
 });
 
 test('--no-xattrs drops the source xattrs but keeps fingerprints', async (t) => {
-  if (!xattrs) { t.log('skipped: the source tree has no xattrs on this filesystem'); t.pass(); return; }
+  if (!xattrs) {
+    t.log('skipped: the source tree has no xattrs on this filesystem');
+    t.pass();
+    return;
+  }
   const withX = byPath(await list((await build([])).image));
   t.truthy(withX.get('/one-byte')!.xattrs['user.short']);
   const without = byPath(await list((await build(['--no-xattrs'])).image));
@@ -117,9 +148,15 @@ test('--no-xattrs drops the source xattrs but keeps fingerprints', async (t) => 
 test('--no-inline: no file tail is packed behind its inode', async (t) => {
   const entries = await list((await build(['--no-inline'])).image);
   const inline = entries.filter((e) => e.type === 'file' && e.layout === 'FLAT_INLINE');
-  t.deepEqual(inline.map((e) => e.path), []);
+  t.deepEqual(
+    inline.map((e) => e.path),
+    [],
+  );
   const def = await list((await build([])).image);
-  t.true(def.some((e) => e.type === 'file' && e.layout === 'FLAT_INLINE'), 'the default does inline tails');
+  t.true(
+    def.some((e) => e.type === 'file' && e.layout === 'FLAT_INLINE'),
+    'the default does inline tails',
+  );
 });
 
 test('--timestamp and --uuid make the image reproducible', async (t) => {
@@ -158,7 +195,11 @@ test('fsck.erofs accepts our image and the kernel can mount it', async (t) => {
   const mnt = join(dir, 'mnt');
   mkdirSync(mnt, { recursive: true });
   const m = spawnSync('mount', ['-t', 'erofs', '-o', 'loop,ro', image, mnt], { encoding: 'utf8' });
-  if (m.status !== 0) { t.log(`mount not possible here (${m.stderr.trim()}): kernel check skipped`); t.pass(); return; }
+  if (m.status !== 0) {
+    t.log(`mount not possible here (${m.stderr.trim()}): kernel check skipped`);
+    t.pass();
+    return;
+  }
   try {
     const mounted = snapshotTree(mnt);
     t.deepEqual(mounted, snap);

@@ -23,12 +23,21 @@ test.before(async () => {
 test.after.always(() => removeDir(dir));
 
 const PNPM = ['-y', 'pnpm@10'];
-function sh(script: string, cwd: string, env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync('bash', ['-c', script], { cwd, encoding: 'utf8', env: { ...process.env, ISHARE_DEBUG: '', ...env }, timeout: 120_000 });
+function sh(
+  script: string,
+  cwd: string,
+  env: NodeJS.ProcessEnv = {},
+): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync('bash', ['-c', script], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, ISHARE_DEBUG: '', ...env },
+    timeout: 120_000,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-test('pnpm exec ishare and npx ishare from a subdirectory: stdout is the file, paths are the caller\'s', (t) => {
+test("pnpm exec ishare and npx ishare from a subdirectory: stdout is the file, paths are the caller's", (t) => {
   const sub = join(REPO, 'packages', 'cli', 'test');
   const rel = join('..', '..', '..', 'README.md');
   for (const runner of [`npx ${PNPM.join(' ')} exec ishare`, 'npx ishare']) {
@@ -55,8 +64,15 @@ test('pnpm ishare (the workspace script) resolves relative paths from INIT_CWD, 
 });
 
 test('stdout into a full disk: one line, exit 2', (t) => {
-  if (!hasCommand('bash')) { t.pass(); return; }
-  for (const args of [['cat', image, '/big'], ['inspect', image, '--json'], ['ls', '-R', image]]) {
+  if (!hasCommand('bash')) {
+    t.pass();
+    return;
+  }
+  for (const args of [
+    ['cat', image, '/big'],
+    ['inspect', image, '--json'],
+    ['ls', '-R', image],
+  ]) {
     const r = sh(`node "${BIN}" ${args.map((a) => `"${a}"`).join(' ')} > /dev/full`, REPO);
     t.is(r.status, 2, `${args[0]}: ${r.stderr}`);
     t.true(isOneErrorLine(r.stderr), r.stderr);
@@ -65,7 +81,10 @@ test('stdout into a full disk: one line, exit 2', (t) => {
 });
 
 test('stdout into a pipe closed after one byte: quiet, status 0 (as cat | head -c1)', (t) => {
-  const r = sh(`set -o pipefail; node "${BIN}" cat "${image}" /big | head -c1 > /dev/null; echo "status=\${PIPESTATUS[0]}" >&2`, REPO);
+  const r = sh(
+    `set -o pipefail; node "${BIN}" cat "${image}" /big | head -c1 > /dev/null; echo "status=\${PIPESTATUS[0]}" >&2`,
+    REPO,
+  );
   t.regex(r.stderr, /status=0/);
   t.notRegex(r.stderr, /EPIPE|Error|at |ishare:/, r.stderr);
 });
@@ -83,12 +102,19 @@ test('help is wrapped by the parser: no line over 80 columns, for every command'
 });
 
 test('one table style: inspect, inspect --path and read draw the same ASCII borders', async (t) => {
-  for (const args of [['inspect', image], ['inspect', image, '--path', '/big'], ['read', image, '--workers', '1']]) {
+  for (const args of [
+    ['inspect', image],
+    ['inspect', image, '--path', '/big'],
+    ['read', image, '--workers', '1'],
+  ]) {
     const r = await ishare(args);
     t.is(r.status, 0, r.stderr);
     const borders = r.text.split('\n').filter((l) => /^[+|]/.test(l));
     t.true(borders.length > 0, args.join(' '));
-    t.true(borders.every((l) => /^\+[-+]+\+$/.test(l) || /^\|.*\|$/.test(l)), `${args[0]}: ${borders.find((l) => !/^\+[-+]+\+$/.test(l) && !/^\|.*\|$/.test(l))}`);
+    t.true(
+      borders.every((l) => /^\+[-+]+\+$/.test(l) || /^\|.*\|$/.test(l)),
+      `${args[0]}: ${borders.find((l) => !/^\+[-+]+\+$/.test(l) && !/^\|.*\|$/.test(l))}`,
+    );
     t.notRegex(r.text, /[┌─│└┐┘├┤┼]/, 'no box-drawing characters');
   }
 });

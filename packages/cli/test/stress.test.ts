@@ -17,7 +17,12 @@ writeVersion(v2, 2);
 const cacheEnv = { ISHARE_CACHE: join(dir, 'cache') };
 test.after.always(() => removeDir(dir));
 
-interface Report { ops: number; violation?: { detector: string; invariant: string; message: string }; inject: string[]; detectors: { lockChecks: boolean; raceDetector: boolean } }
+interface Report {
+  ops: number;
+  violation?: { detector: string; invariant: string; message: string };
+  inject: string[];
+  detectors: { lockChecks: boolean; raceDetector: boolean };
+}
 
 test.serial('a short clean run exits 0 and reports ops, locks and served-by', async (t) => {
   const r = await ishare(['stress', v1, v2, '--seconds', '2', '--workers', '2', '--pool-mib', '1', '--json'], cacheEnv);
@@ -32,7 +37,24 @@ test.serial('a short clean run exits 0 and reports ops, locks and served-by', as
 });
 
 test.serial('a planted bug exits 1 and names the violated invariant', async (t) => {
-  const r = await ishare(['stress', v1, v2, '--seconds', '30', '--workers', '2', '--pool-mib', '1', '--inject', 'early-uptodate', '--no-lock-checks', '--json'], cacheEnv);
+  const r = await ishare(
+    [
+      'stress',
+      v1,
+      v2,
+      '--seconds',
+      '30',
+      '--workers',
+      '2',
+      '--pool-mib',
+      '1',
+      '--inject',
+      'early-uptodate',
+      '--no-lock-checks',
+      '--json',
+    ],
+    cacheEnv,
+  );
   t.is(r.status, 1, r.stderr);
   const rep = json<Report>(r);
   t.deepEqual(rep.inject, ['EARLY_UPTODATE']);
@@ -42,7 +64,15 @@ test.serial('a planted bug exits 1 and names the violated invariant', async (t) 
 });
 
 test('bad options exit 2 with one line', async (t) => {
-  for (const args of [['--inject', 'nope'], ['--jitter', '2'], ['--policy', 'fast'], ['--seconds', '1', '--ops', '5'], ['--workers', '0'], ['--no-lock-checks=1'], ['--lock-checks']]) {
+  for (const args of [
+    ['--inject', 'nope'],
+    ['--jitter', '2'],
+    ['--policy', 'fast'],
+    ['--seconds', '1', '--ops', '5'],
+    ['--workers', '0'],
+    ['--no-lock-checks=1'],
+    ['--lock-checks'],
+  ]) {
     const r = await ishare(['stress', v1, v2, ...args], cacheEnv);
     t.is(r.status, 2, args.join(' '));
     t.true(isOneErrorLine(r.stderr), r.stderr);

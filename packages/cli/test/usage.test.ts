@@ -83,20 +83,36 @@ badInput('truncated image', () => {
   writeFileSync(p, readFileSync(goodImage).subarray(0, 1100));
   return ['ls', '-R', p];
 });
-badInput('block size out of range', () => ['mkfs', '--block-size', '3000', join(dir, 'o.img'), join(dir, 'src')], /--block-size.*3000/);
-badInput('block size not a number', () => ['mkfs', '--block-size', 'big', join(dir, 'o.img'), join(dir, 'src')], /--block-size/);
+badInput(
+  'block size out of range',
+  () => ['mkfs', '--block-size', '3000', join(dir, 'o.img'), join(dir, 'src')],
+  /--block-size.*3000/,
+);
+badInput(
+  'block size not a number',
+  () => ['mkfs', '--block-size', 'big', join(dir, 'o.img'), join(dir, 'src')],
+  /--block-size/,
+);
 badInput('bad uuid', () => ['mkfs', '--uuid', 'xyz', join(dir, 'o.img'), join(dir, 'src')], /--uuid/);
-badInput('bad timestamp', () => ['mkfs', '--timestamp', 'yesterday', join(dir, 'o.img'), join(dir, 'src')], /--timestamp/);
+badInput(
+  'bad timestamp',
+  () => ['mkfs', '--timestamp', 'yesterday', join(dir, 'o.img'), join(dir, 'src')],
+  /--timestamp/,
+);
 badInput('mkfs source missing', () => ['mkfs', join(dir, 'o.img'), join(dir, 'no-such-src')], /no-such-src/);
 badInput('path not in image', () => ['cat', goodImage, '/no/such/file']);
 badInput('cat a directory', () => ['cat', goodImage, '/sub'], /is a directory/);
 badInput('ls of a missing path', () => ['ls', goodImage, '/nope']);
-badInput('extract into a non-empty dir', () => {
-  const d = join(dir, 'occupied');
-  mkdirSync(d, { recursive: true });
-  writeFileSync(join(d, 'x'), 'x');
-  return ['extract', goodImage, d];
-}, /not empty/);
+badInput(
+  'extract into a non-empty dir',
+  () => {
+    const d = join(dir, 'occupied');
+    mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, 'x'), 'x');
+    return ['extract', goodImage, d];
+  },
+  /not empty/,
+);
 
 test('a truncated data area fails cleanly on every command that reads data', async (t) => {
   // Superblock and metadata intact, file data cut off: the failure surfaces while reading data.
@@ -105,9 +121,15 @@ test('a truncated data area fails cleanly on every command that reads data', asy
   const fd = openSync(p, 'r+');
   ftruncateSync(fd, 4096 * 2);
   closeSync(fd);
-  for (const args of [['cat', p, '/sub/data.bin'], ['extract', p, join(dir, 'cut-out')]]) {
+  for (const args of [
+    ['cat', p, '/sub/data.bin'],
+    ['extract', p, join(dir, 'cut-out')],
+  ]) {
     const r = await ishare(args);
-    if (r.status === 0) { t.log(`${args[0]}: the image still read fine after truncation; nothing to check`); continue; }
+    if (r.status === 0) {
+      t.log(`${args[0]}: the image still read fine after truncation; nothing to check`);
+      continue;
+    }
     t.is(r.status, 2, r.stderr);
     t.true(isOneErrorLine(r.stderr), r.stderr);
   }
@@ -126,14 +148,22 @@ test('the stack appears only with ISHARE_DEBUG=1', async (t) => {
 });
 
 test('output into a closed pipe (| head) exits quietly', async (t) => {
-  if (!hasCommand('bash')) { t.log('skipped: bash not available'); t.pass(); return; }
+  if (!hasCommand('bash')) {
+    t.log('skipped: bash not available');
+    t.pass();
+    return;
+  }
   // A listing long enough to overflow the pipe buffer after head has gone.
   const src = join(dir, 'many');
   mkdirSync(src, { recursive: true });
   for (let i = 0; i < 3000; i++) writeFileSync(join(src, `file-${i}-${'x'.repeat(60)}`), String(i));
   const img = join(dir, 'many.img');
   mkfsErofs(img, src);
-  const r = spawnSync('bash', ['-c', `set -o pipefail; node "${BIN}" ls "${img}" | head -n 1; echo "status=\${PIPESTATUS[0]}" >&2`], { cwd: REPO, encoding: 'utf8' });
+  const r = spawnSync(
+    'bash',
+    ['-c', `set -o pipefail; node "${BIN}" ls "${img}" | head -n 1; echo "status=\${PIPESTATUS[0]}" >&2`],
+    { cwd: REPO, encoding: 'utf8' },
+  );
   t.regex(r.stdout, /file-/);
   t.regex(r.stderr, /status=0/);
   t.notRegex(r.stderr, /EPIPE|Error|at /, r.stderr);

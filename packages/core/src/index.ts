@@ -7,11 +7,27 @@ export type { ContainerFormat } from './oci/store.ts';
 export { resolveContainerImage } from './oci/resolve.ts';
 export type { ContainerImage, ResolveOptions } from './oci/resolve.ts';
 export { System } from './system.ts';
-export type { SystemConfig, SystemStats, MountOptions, MountResult, MountReport, OpenFile, FileView } from './system.ts';
+export type {
+  SystemConfig,
+  SystemStats,
+  MountOptions,
+  MountResult,
+  MountReport,
+  OpenFile,
+  FileView,
+} from './system.ts';
 export type { ArenaHandle } from './mm/arena.ts';
 export { PAGE_SIZE, MAX_POOL_BYTES } from './mm/arena.ts';
 export type { RealInodePolicy } from './fs/erofs/ishare.ts';
-export { BUG, BUG_DESCRIPTIONS, BUG_CATEGORY, POINT, POINT_NAMES, lastPoints as lastPointsOf, InvariantViolation } from './debug/hooks.ts';
+export {
+  BUG,
+  BUG_DESCRIPTIONS,
+  BUG_CATEGORY,
+  POINT,
+  POINT_NAMES,
+  lastPoints as lastPointsOf,
+  InvariantViolation,
+} from './debug/hooks.ts';
 export { checkQuiescent } from './debug/invariants.ts';
 export { CheckFailure, takeCheckFailure, type Detector } from './mm/checkfail.ts';
 export { PROTECTED as LOCK_PROTECTED } from './mm/lockdep.ts';

@@ -34,7 +34,15 @@ export class Kernel {
   readonly sbs: (ErofsSb | undefined)[] = [];
   /** Scratch for readahead batches (frame numbers). */
   readonly raFrames = new Int32Array(256);
-  readonly iomap: IomapCtx = { real: -1, grabbed: false, borrowed: false, candidates: 0, map: newMappingOut(), start: 0, end: 0 };
+  readonly iomap: IomapCtx = {
+    real: -1,
+    grabbed: false,
+    borrowed: false,
+    candidates: 0,
+    map: newMappingOut(),
+    start: 0,
+    end: 0,
+  };
   /** Scratch of the compressed data path, made on first use. */
   zctx: ZCtx | undefined;
   readonly threadId: number;

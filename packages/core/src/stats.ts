@@ -5,7 +5,14 @@ import { framesFree, framesUsed, lruCount } from './mm/pagepool.ts';
 import { readCounters, resetEventCounters, ctrReadSigned, CTR, type CounterName } from './mm/counters.ts';
 import { readLockStats, resetLockStats, type LockClassStats } from './mm/lockstat.ts';
 import { inodesInUse, inodeLruCount } from './vfs/inode.ts';
-import { mountState, mountParams, mountDeviceStats, resetMountDeviceStats, MS_ACTIVE, type MountDeviceStats } from './vfs/mount.ts';
+import {
+  mountState,
+  mountParams,
+  mountDeviceStats,
+  resetMountDeviceStats,
+  MS_ACTIVE,
+  type MountDeviceStats,
+} from './vfs/mount.ts';
 
 export interface MountReport extends MountDeviceStats {
   readonly mount: number;
@@ -37,7 +44,14 @@ export function systemStats(a: Arena): SystemStats {
   for (let m = 0; m < a.nmounts; m++) {
     if (mountState(a, m) !== MS_ACTIVE) continue;
     const p = mountParams(a, m);
-    mounts.push({ mount: m, image: p.image, inodeShare: p.inodeShare, domainId: p.domainId, verify: p.verify ?? false, ...mountDeviceStats(a, m) });
+    mounts.push({
+      mount: m,
+      image: p.image,
+      inodeShare: p.inodeShare,
+      domainId: p.domainId,
+      verify: p.verify ?? false,
+      ...mountDeviceStats(a, m),
+    });
   }
   const filePages = ctrReadSigned(a.i32, CTR.FILE_PAGES);
   return {

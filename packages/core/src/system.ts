@@ -65,7 +65,12 @@ export class System {
     const poolBytes = cfg.poolBytes ?? Math.floor((cfg.poolMiB ?? 256) * 1024 * 1024);
     const arenaCfg: ArenaConfig = { poolBytes, inodeSlots: cfg.inodeSlots ?? 65536, mountSlots: cfg.mountSlots ?? 64 };
     // Each structure sizes its own sections of the arena.
-    const a = Arena.create(arenaCfg, (c) => ({ ...pagePoolRegions(c), ...pageCacheRegions(c), ...inodeRegions(c), ...mountRegions(c) }));
+    const a = Arena.create(arenaCfg, (c) => ({
+      ...pagePoolRegions(c),
+      ...pageCacheRegions(c),
+      ...inodeRegions(c),
+      ...mountRegions(c),
+    }));
     pagePoolInit(a);
     pageCacheInit(a);
     inodeTableInit(a);

@@ -40,10 +40,34 @@ function synthTree(): SynthDir {
   return {
     type: 'dir',
     entries: {
-      a: { type: 'dir', entries: { b: { type: 'dir', entries: { 'c.txt': { type: 'file', data: new TextEncoder().encode('deep\n') } } } } },
-      chunks: { type: 'file', data: sparse, layout: 'chunk', chunkBits: 1, indexes: true, holes: true, xattrs: [['user.s', 'shared']], shared: ['user.s'] },
+      a: {
+        type: 'dir',
+        entries: {
+          b: { type: 'dir', entries: { 'c.txt': { type: 'file', data: new TextEncoder().encode('deep\n') } } },
+        },
+      },
+      chunks: {
+        type: 'file',
+        data: sparse,
+        layout: 'chunk',
+        chunkBits: 1,
+        indexes: true,
+        holes: true,
+        xattrs: [['user.s', 'shared']],
+        shared: ['user.s'],
+      },
       blockmap: { type: 'file', data: new Uint8Array(seededBytes(512 * 7 + 9, 4)), layout: 'chunk', chunkBits: 0 },
-      inline: { type: 'file', data: new Uint8Array(seededBytes(700, 5)), layout: 'inline', xattrs: [['trusted.erofs.tag', 'fp'], ['erofs.fingerprint.v1', fingerprintValue(sha256(seededBytes(700, 5)))], ['user.s', 'shared']], shared: ['user.s'] },
+      inline: {
+        type: 'file',
+        data: new Uint8Array(seededBytes(700, 5)),
+        layout: 'inline',
+        xattrs: [
+          ['trusted.erofs.tag', 'fp'],
+          ['erofs.fingerprint.v1', fingerprintValue(sha256(seededBytes(700, 5)))],
+          ['user.s', 'shared'],
+        ],
+        shared: ['user.s'],
+      },
       plain: { type: 'file', data: new Uint8Array(seededBytes(1536, 6)), layout: 'plain' },
       link: { type: 'symlink', target: 'a/b/c.txt' },
       many: { type: 'dir', entries: many },
@@ -53,7 +77,11 @@ function synthTree(): SynthDir {
 
 test.before((t) => {
   const dir = tempDir('erofs-bad-');
-  const synth = buildImage(synthTree(), { blockSize: 512, longPrefixes: ['trusted.erofs.', 'erofs.fingerprint.v1'], ishare: 1 });
+  const synth = buildImage(synthTree(), {
+    blockSize: 512,
+    longPrefixes: ['trusted.erofs.', 'erofs.fingerprint.v1'],
+    ishare: 1,
+  });
   let plain = synth;
   if (hasCommand('mkfs.erofs')) {
     const src = join(dir, 'src');
@@ -85,7 +113,12 @@ test.after.always((t) => removeDir(t.context.dir));
 
 // ---- helpers ----
 
-function expectError(t: ExecutionContext<Ctx>, fn: () => unknown, code: ErofsErrorCode, opts: { offset?: boolean; message?: RegExp } = {}): ErofsError | undefined {
+function expectError(
+  t: ExecutionContext<Ctx>,
+  fn: () => unknown,
+  code: ErofsErrorCode,
+  opts: { offset?: boolean; message?: RegExp } = {},
+): ErofsError | undefined {
   let err: unknown;
   try {
     fn();
@@ -93,7 +126,9 @@ function expectError(t: ExecutionContext<Ctx>, fn: () => unknown, code: ErofsErr
     err = e;
   }
   if (!(err instanceof ErofsError)) {
-    t.fail(`expected ErofsError ${code}, got ${err === undefined ? 'no error' : String((err as Error).stack ?? err)}`);
+    t.fail(
+      `expected ErofsError ${code}, got ${err === undefined ? 'no error' : ((err as Error).stack ?? JSON.stringify(err))}`,
+    );
     return undefined;
   }
   t.is(err.code, code, err.message);
@@ -142,17 +177,31 @@ function direntPos(img: ErofsImage, dir: ErofsInode, name: string): number {
     const pos = m.physical + (blk * bs - m.logical);
     const head = new Uint8Array(12);
     img.source.read(head, pos);
-    const count = (head[DE.nameoff]! | (head[DE.nameoff + 1]! << 8)) / DIRENT_SIZE;
+    const count = (head[DE.nameoff] | (head[DE.nameoff + 1] << 8)) / DIRENT_SIZE;
     for (let k = 0; k < count; k++) per.push(pos + k * DIRENT_SIZE);
   }
-  return per[i]!;
+  return per[i];
 }
 
 // ---- superblock ----
 
 test('truncated images fail with ETRUNCATED at every cut point', (t) => {
   for (const img of [t.context.plain, t.context.synth]) {
-    const cuts = [0, 1, 512, 1023, 1024, 1100, 1151, 1152, 2048, 4095, img.length >> 1, img.length - 512, img.length - 1];
+    const cuts = [
+      0,
+      1,
+      512,
+      1023,
+      1024,
+      1100,
+      1151,
+      1152,
+      2048,
+      4095,
+      img.length >> 1,
+      img.length - 512,
+      img.length - 1,
+    ];
     for (const cut of cuts) {
       const e = expectError(t, () => ErofsImage.fromBuffer(img.subarray(0, cut)), 'ETRUNCATED', { offset: true });
       t.truthy(e, `cut at ${cut}`);
@@ -162,15 +211,23 @@ test('truncated images fail with ETRUNCATED at every cut point', (t) => {
 
 test('a truncated image whose block count was patched to match fails ETRUNCATED on the missing data', (t) => {
   const img = t.context.plain;
-  const bs = 1 << img[EROFS_SUPER_OFFSET + SB.blkszbits]!;
+  const bs = 1 << img[EROFS_SUPER_OFFSET + SB.blkszbits];
   const cutBlocks = Math.floor(img.length / bs) - 1;
-  const cut = patched(img.subarray(0, cutBlocks * bs), (_b, dv) => dv.setUint32(EROFS_SUPER_OFFSET + SB.blocksLo, cutBlocks, true));
+  const cut = patched(img.subarray(0, cutBlocks * bs), (_b, dv) =>
+    dv.setUint32(EROFS_SUPER_OFFSET + SB.blocksLo, cutBlocks, true),
+  );
   const e = expectError(t, () => exerciseAll(ErofsImage.fromBuffer(cut)), 'ETRUNCATED', { offset: true });
   t.truthy(e);
 });
 
 test('wrong magic is EBADMAGIC', (t) => {
-  const b = patched(t.context.plain, (x) => { x[EROFS_SUPER_OFFSET] ^= 0xff; }, false);
+  const b = patched(
+    t.context.plain,
+    (x) => {
+      x[EROFS_SUPER_OFFSET] ^= 0xff;
+    },
+    false,
+  );
   expectError(t, () => ErofsImage.fromBuffer(b), 'EBADMAGIC', { offset: true, message: /not an EROFS image/ });
   expectError(t, () => ErofsImage.fromBuffer(new Uint8Array(8192)), 'EBADMAGIC');
 });
@@ -178,46 +235,93 @@ test('wrong magic is EBADMAGIC', (t) => {
 test('superblock checksum mismatch is ECHECKSUM (4096 and 512 B blocks)', (t) => {
   for (const img of [t.context.plain, t.context.synth]) {
     t.true(ErofsImage.fromBuffer(img).sb.checksumVerified);
-    const b = patched(img, (x) => { x[EROFS_SUPER_OFFSET + SB.volumeName + 3] ^= 1; }, false);
+    const b = patched(
+      img,
+      (x) => {
+        x[EROFS_SUPER_OFFSET + SB.volumeName + 3] ^= 1;
+      },
+      false,
+    );
     expectError(t, () => ErofsImage.fromBuffer(b), 'ECHECKSUM', { offset: true, message: /checksum mismatch/ });
   }
   // The 512 B checksum covers exactly one block from offset 1024: a byte just past it is not covered.
   const s = t.context.synth;
-  const inside = patched(s, (x) => { x[EROFS_SUPER_OFFSET + 511] ^= 0x40; }, false);
+  const inside = patched(
+    s,
+    (x) => {
+      x[EROFS_SUPER_OFFSET + 511] ^= 0x40;
+    },
+    false,
+  );
   expectError(t, () => ErofsImage.fromBuffer(inside), 'ECHECKSUM');
 });
 
 test('incompat features: unknown and unimplemented ones are refused by name; compression bits are not', (t) => {
   const withIncompat = (bits: number, extra?: (dv: DataView) => void): Uint8Array =>
     patched(t.context.plain, (_b, dv) => {
-      dv.setUint32(EROFS_SUPER_OFFSET + SB.featureIncompat, dv.getUint32(EROFS_SUPER_OFFSET + SB.featureIncompat, true) | bits, true);
+      dv.setUint32(
+        EROFS_SUPER_OFFSET + SB.featureIncompat,
+        dv.getUint32(EROFS_SUPER_OFFSET + SB.featureIncompat, true) | bits,
+        true,
+      );
       extra?.(dv);
     });
-  expectError(t, () => ErofsImage.fromBuffer(withIncompat(0x200)), 'EUNSUPPORTED', { offset: true, message: /unknown\(0x200\)/ });
-  expectError(t, () => ErofsImage.fromBuffer(withIncompat(0x80000000)), 'EUNSUPPORTED', { message: /unknown\(0x80000000\)/ });
-  expectError(t, () => ErofsImage.fromBuffer(withIncompat(FEATURE_INCOMPAT.BIT48)), 'EUNSUPPORTED', { message: /48bit/ });
-  expectError(t, () => ErofsImage.fromBuffer(withIncompat(FEATURE_INCOMPAT.METABOX)), 'EUNSUPPORTED', { message: /metabox/ });
+  expectError(t, () => ErofsImage.fromBuffer(withIncompat(0x200)), 'EUNSUPPORTED', {
+    offset: true,
+    message: /unknown\(0x200\)/,
+  });
+  expectError(t, () => ErofsImage.fromBuffer(withIncompat(0x80000000)), 'EUNSUPPORTED', {
+    message: /unknown\(0x80000000\)/,
+  });
+  expectError(t, () => ErofsImage.fromBuffer(withIncompat(FEATURE_INCOMPAT.BIT48)), 'EUNSUPPORTED', {
+    message: /48bit/,
+  });
+  expectError(t, () => ErofsImage.fromBuffer(withIncompat(FEATURE_INCOMPAT.METABOX)), 'EUNSUPPORTED', {
+    message: /metabox/,
+  });
   expectError(
     t,
-    () => ErofsImage.fromBuffer(withIncompat(FEATURE_INCOMPAT.DEVICE_TABLE, (dv) => dv.setUint16(EROFS_SUPER_OFFSET + SB.extraDevices, 1, true))),
+    () =>
+      ErofsImage.fromBuffer(
+        withIncompat(FEATURE_INCOMPAT.DEVICE_TABLE, (dv) =>
+          dv.setUint16(EROFS_SUPER_OFFSET + SB.extraDevices, 1, true),
+        ),
+      ),
     'EUNSUPPORTED',
     { message: /device_table/ },
   );
   const ok = withIncompat(
-    FEATURE_INCOMPAT.ZERO_PADDING | FEATURE_INCOMPAT.COMPR_CFGS | FEATURE_INCOMPAT.ZTAILPACKING | FEATURE_INCOMPAT.FRAGMENTS |
-      FEATURE_INCOMPAT.DEVICE_TABLE | FEATURE_INCOMPAT.CHUNKED_FILE | FEATURE_INCOMPAT.XATTR_PREFIXES,
+    FEATURE_INCOMPAT.ZERO_PADDING |
+      FEATURE_INCOMPAT.COMPR_CFGS |
+      FEATURE_INCOMPAT.ZTAILPACKING |
+      FEATURE_INCOMPAT.FRAGMENTS |
+      FEATURE_INCOMPAT.DEVICE_TABLE |
+      FEATURE_INCOMPAT.CHUNKED_FILE |
+      FEATURE_INCOMPAT.XATTR_PREFIXES,
   );
   t.notThrows(() => exerciseAll(ErofsImage.fromBuffer(ok)));
 });
 
 test('block size bits outside 9..12 are refused', (t) => {
-  const bits = (n: number): Uint8Array => patched(t.context.plain, (b) => { b[EROFS_SUPER_OFFSET + SB.blkszbits] = n; }, false);
-  for (const n of [13, 14, 16]) expectError(t, () => ErofsImage.fromBuffer(bits(n)), 'EUNSUPPORTED', { message: /larger than the 4096 B page size/ });
+  const bits = (n: number): Uint8Array =>
+    patched(
+      t.context.plain,
+      (b) => {
+        b[EROFS_SUPER_OFFSET + SB.blkszbits] = n;
+      },
+      false,
+    );
+  for (const n of [13, 14, 16])
+    expectError(t, () => ErofsImage.fromBuffer(bits(n)), 'EUNSUPPORTED', {
+      message: /larger than the 4096 B page size/,
+    });
   for (const n of [0, 8, 17, 255]) expectError(t, () => ErofsImage.fromBuffer(bits(n)), 'ECORRUPT');
 });
 
 test('opening a missing file is ENOENT naming the path', (t) => {
-  expectError(t, () => ErofsImage.open('/nonexistent/dir/x.img'), 'ENOENT', { message: /^cannot open \/nonexistent\/dir\/x\.img: ENOENT/ });
+  expectError(t, () => ErofsImage.open('/nonexistent/dir/x.img'), 'ENOENT', {
+    message: /^cannot open \/nonexistent\/dir\/x\.img: ENOENT/,
+  });
   expectError(t, () => ErofsImage.open(t.context.dir), 'ENOENT', { message: /^cannot open .*: not a regular file$/ });
   const file = join(t.context.dir, 'plain-copy.img');
   writeFileSync(file, t.context.plain);
@@ -267,22 +371,40 @@ test('dirent names out of order or overlapping are ECORRUPT', (t) => {
   const img = ErofsImage.fromBuffer(src);
   const many = img.resolve('/many');
   const pos = direntPos(img, many, 'entry-1-n');
-  const b = patched(src, (_x, dv) => dv.setUint16(pos + DE.nameoff, dv.getUint16(pos + DIRENT_SIZE + DE.nameoff, true) + 5, true));
-  expectError(t, () => ErofsImage.fromBuffer(b).readdir(ErofsImage.fromBuffer(b).resolve('/many')), 'ECORRUPT', { offset: true, message: /bogus dirent/ });
+  const b = patched(src, (_x, dv) =>
+    dv.setUint16(pos + DE.nameoff, dv.getUint16(pos + DIRENT_SIZE + DE.nameoff, true) + 5, true),
+  );
+  expectError(t, () => ErofsImage.fromBuffer(b).readdir(ErofsImage.fromBuffer(b).resolve('/many')), 'ECORRUPT', {
+    offset: true,
+    message: /bogus dirent/,
+  });
   const first = img.mapBlocks(many, 0);
   const c = patched(src, (_x, dv) => dv.setUint16(first.physical + DE.nameoff, 4, true));
-  expectError(t, () => ErofsImage.fromBuffer(c).readdir(ErofsImage.fromBuffer(c).resolve('/many')), 'ECORRUPT', { offset: true, message: /nameoff/ });
+  expectError(t, () => ErofsImage.fromBuffer(c).readdir(ErofsImage.fromBuffer(c).resolve('/many')), 'ECORRUPT', {
+    offset: true,
+    message: /nameoff/,
+  });
 });
 
 test('bogus i_format and i_mode are refused', (t) => {
   const src = t.context.plain;
   const ino = ErofsImage.fromBuffer(src).resolve('/plain');
-  const fmt = patched(src, (_x, dv) => dv.setUint16(ino.iloc + IC.format, 0x40 | dv.getUint16(ino.iloc + IC.format, true), true));
-  expectError(t, () => ErofsImage.fromBuffer(fmt).resolve('/plain'), 'EUNSUPPORTED', { offset: true, message: /i_format/ });
-  const layout = patched(src, (_x, dv) => dv.setUint16(ino.iloc + IC.format, (dv.getUint16(ino.iloc + IC.format, true) & 1) | (6 << 1), true));
+  const fmt = patched(src, (_x, dv) =>
+    dv.setUint16(ino.iloc + IC.format, 0x40 | dv.getUint16(ino.iloc + IC.format, true), true),
+  );
+  expectError(t, () => ErofsImage.fromBuffer(fmt).resolve('/plain'), 'EUNSUPPORTED', {
+    offset: true,
+    message: /i_format/,
+  });
+  const layout = patched(src, (_x, dv) =>
+    dv.setUint16(ino.iloc + IC.format, (dv.getUint16(ino.iloc + IC.format, true) & 1) | (6 << 1), true),
+  );
   expectError(t, () => ErofsImage.fromBuffer(layout).resolve('/plain'), 'EUNSUPPORTED', { message: /data layout 6/ });
   const mode = patched(src, (_x, dv) => dv.setUint16(ino.iloc + IC.mode, 0o644, true));
-  expectError(t, () => ErofsImage.fromBuffer(mode).resolve('/plain'), 'ECORRUPT', { offset: true, message: /bogus i_mode/ });
+  expectError(t, () => ErofsImage.fromBuffer(mode).resolve('/plain'), 'ECORRUPT', {
+    offset: true,
+    message: /bogus i_mode/,
+  });
 });
 
 // ---- data ----
@@ -310,7 +432,10 @@ test('a size larger than the image: flat data past the end is ETRUNCATED, an inl
   const bs = img.blockSize;
   const c = patched(src, (_x, dv) => setSize(dv, inline, Math.floor(inline.size / bs) * bs + bs - 1));
   const bad2 = ErofsImage.fromBuffer(c);
-  expectError(t, () => bad2.readFile(bad2.resolve('/inline')), 'ECORRUPT', { offset: true, message: /crosses a block boundary/ });
+  expectError(t, () => bad2.readFile(bad2.resolve('/inline')), 'ECORRUPT', {
+    offset: true,
+    message: /crosses a block boundary/,
+  });
 });
 
 test('chunk indexes: an address past the end is ETRUNCATED at the entry; a table past the end too; device ids refused', (t) => {
@@ -323,10 +448,20 @@ test('chunk indexes: an address past the end is ETRUNCATED at the entry; a table
   // Entry 2 holds the data (chunk size 1024, data at 2560).
   const entry = table + 2 * 8;
   const b = patched(src, (_x, dv) => dv.setUint32(entry + 4, 0x00ffffff, true));
-  const e = expectError(t, () => ErofsImage.fromBuffer(b).readFile(ErofsImage.fromBuffer(b).resolve('/chunks')), 'ETRUNCATED', { offset: true, message: /past the end/ });
+  const e = expectError(
+    t,
+    () => ErofsImage.fromBuffer(b).readFile(ErofsImage.fromBuffer(b).resolve('/chunks')),
+    'ETRUNCATED',
+    { offset: true, message: /past the end/ },
+  );
   t.is(e?.offset, entry);
   const dev = patched(src, (_x, dv) => dv.setUint16(entry + 2, 1, true));
-  expectError(t, () => ErofsImage.fromBuffer(dev).mapBlocks(ErofsImage.fromBuffer(dev).resolve('/chunks'), 0), 'EUNSUPPORTED', { offset: true, message: /device 1/ });
+  expectError(
+    t,
+    () => ErofsImage.fromBuffer(dev).mapBlocks(ErofsImage.fromBuffer(dev).resolve('/chunks'), 0),
+    'EUNSUPPORTED',
+    { offset: true, message: /device 1/ },
+  );
   const huge = patched(src, (_x, dv) => setSize(dv, ino, 2 ** 40));
   const h = ErofsImage.fromBuffer(huge);
   expectError(t, () => h.mapBlocks(h.resolve('/chunks'), 0), 'ETRUNCATED', { offset: true, message: /chunk table/ });
@@ -335,14 +470,18 @@ test('chunk indexes: an address past the end is ETRUNCATED at the entry; a table
   const bm = img.resolve('/blockmap');
   const bmTable = Math.ceil((bm.iloc + bm.inodeSize + bm.xattrSize) / 4) * 4;
   const c = patched(src, (_x, dv) => dv.setUint32(bmTable + 4, 0xfffffff0, true));
-  expectError(t, () => ErofsImage.fromBuffer(c).readFile(ErofsImage.fromBuffer(c).resolve('/blockmap')), 'ETRUNCATED', { offset: true });
+  expectError(t, () => ErofsImage.fromBuffer(c).readFile(ErofsImage.fromBuffer(c).resolve('/blockmap')), 'ETRUNCATED', {
+    offset: true,
+  });
 });
 
 test('a plain inode relabelled compressed: a typed one-line error (its "map header" is whatever follows it), never a crash', (t) => {
   const src = t.context.plain;
   const ino = ErofsImage.fromBuffer(src).resolve('/plain');
   for (const layout of [DATALAYOUT.COMPRESSED_FULL, DATALAYOUT.COMPRESSED_COMPACT]) {
-    const b = patched(src, (_x, dv) => dv.setUint16(ino.iloc + IC.format, (dv.getUint16(ino.iloc + IC.format, true) & 1) | (layout << 1), true));
+    const b = patched(src, (_x, dv) =>
+      dv.setUint16(ino.iloc + IC.format, (dv.getUint16(ino.iloc + IC.format, true) & 1) | (layout << 1), true),
+    );
     const img = ErofsImage.fromBuffer(b);
     const c = img.resolve('/plain');
     t.true(c.compressed);
@@ -351,12 +490,17 @@ test('a plain inode relabelled compressed: a typed one-line error (its "map head
       try {
         read();
       } catch (e) {
-        t.true(e instanceof ErofsError && ['ECORRUPT', 'ETRUNCATED', 'EUNSUPPORTED', 'EINVAL'].includes(e.code), String(e));
+        t.true(
+          e instanceof ErofsError && ['ECORRUPT', 'ETRUNCATED', 'EUNSUPPORTED', 'EINVAL'].includes(e.code),
+          String(e),
+        );
         t.false((e as Error).message.includes('\n'));
       }
     }
     // Block mapping is for unencoded inodes: a compressed one maps through its extents instead.
-    expectError(t, () => img.mapBlocks(c, 0), 'EUNSUPPORTED', { message: /^compressed inode: block mapping does not apply/ });
+    expectError(t, () => img.mapBlocks(c, 0), 'EUNSUPPORTED', {
+      message: /^compressed inode: block mapping does not apply/,
+    });
     t.notThrows(() => img.xattrs(c));
   }
 });
@@ -365,18 +509,32 @@ test('xattr ibody damage is ECORRUPT', (t) => {
   const src = t.context.synth;
   const img = ErofsImage.fromBuffer(src);
   const ino = img.resolve('/inline');
-  t.deepEqual(img.xattrs(ino).map((x) => x.name), ['user.s', 'trusted.erofs.tag']);
+  t.deepEqual(
+    img.xattrs(ino).map((x) => x.name),
+    ['user.s', 'trusted.erofs.tag'],
+  );
   t.is(img.fingerprint(ino), sha256(seededBytes(700, 5)).toString('hex'));
   const base = ino.iloc + ino.inodeSize;
-  const many = patched(src, (x) => { x[base + 4] = 200; });
-  expectError(t, () => ErofsImage.fromBuffer(many).xattrs(ErofsImage.fromBuffer(many).resolve('/inline')), 'ECORRUPT', { offset: true });
+  const many = patched(src, (x) => {
+    x[base + 4] = 200;
+  });
+  expectError(t, () => ErofsImage.fromBuffer(many).xattrs(ErofsImage.fromBuffer(many).resolve('/inline')), 'ECORRUPT', {
+    offset: true,
+  });
   // The inline entry claims a value that overruns the ibody.
   const entry = base + 12 + 4;
   const over = patched(src, (_x, dv) => dv.setUint16(entry + 2, 4000, true));
-  expectError(t, () => ErofsImage.fromBuffer(over).xattrs(ErofsImage.fromBuffer(over).resolve('/inline')), 'ECORRUPT', { offset: true, message: /overruns/ });
+  expectError(t, () => ErofsImage.fromBuffer(over).xattrs(ErofsImage.fromBuffer(over).resolve('/inline')), 'ECORRUPT', {
+    offset: true,
+    message: /overruns/,
+  });
   // A long-prefix index beyond the table.
-  const pfx = patched(src, (x) => { x[entry + 1] = 0x80 | 5; });
-  expectError(t, () => ErofsImage.fromBuffer(pfx).xattrs(ErofsImage.fromBuffer(pfx).resolve('/inline')), 'ECORRUPT', { message: /long prefix 5/ });
+  const pfx = patched(src, (x) => {
+    x[entry + 1] = 0x80 | 5;
+  });
+  expectError(t, () => ErofsImage.fromBuffer(pfx).xattrs(ErofsImage.fromBuffer(pfx).resolve('/inline')), 'ECORRUPT', {
+    message: /long prefix 5/,
+  });
 });
 
 // ---- mini-fuzz ----
@@ -398,7 +556,7 @@ function pristineFiles(src: Uint8Array): Pristine[] {
       const t0 = Math.ceil((inode.iloc + inode.inodeSize + inode.xattrSize) / unit) * unit;
       ranges.push([inode.iloc, t0 + unit * Math.ceil(inode.size / (img.blockSize << (inode.chunkFormat & 0x1f)))]);
     }
-    for (let off = 0; off < inode.size; ) {
+    for (let off = 0; off < inode.size;) {
       const m = img.mapBlocks(inode, off);
       if (m.kind !== 'hole') ranges.push([m.physical, m.physical + m.length]);
       off = m.logical + m.length;
@@ -422,9 +580,9 @@ for (const which of ['plain', 'synth'] as const) {
   test(`mini-fuzz: 300 seeded byte flips over the ${which} image give ErofsError or correct data`, (t) => {
     const src = t.context[which];
     const files = pristineFiles(src);
-    const bs = 1 << src[EROFS_SUPER_OFFSET + SB.blkszbits]!;
+    const bs = 1 << src[EROFS_SUPER_OFFSET + SB.blkszbits];
     // Most flips land in metadata (superblock and inode blocks), some anywhere.
-    const metaEnd = Math.min(src.length, Math.max(...files.map((f) => f.ranges[0]![1])) + bs);
+    const metaEnd = Math.min(src.length, Math.max(...files.map((f) => f.ranges[0][1])) + bs);
     const codes = new Map<string, number>();
     let clean = 0;
     let verified = 0;
@@ -434,7 +592,10 @@ for (const which of ['plain', 'synth'] as const) {
       const flips: number[] = [];
       const n = 1 + Math.floor(rnd() * 6);
       for (let i = 0; i < n; i++) {
-        const pos = rnd() < 0.85 ? EROFS_SUPER_OFFSET + Math.floor(rnd() * (metaEnd - EROFS_SUPER_OFFSET)) : Math.floor(rnd() * b.length);
+        const pos =
+          rnd() < 0.85
+            ? EROFS_SUPER_OFFSET + Math.floor(rnd() * (metaEnd - EROFS_SUPER_OFFSET))
+            : Math.floor(rnd() * b.length);
         b[pos] ^= 1 << Math.floor(rnd() * 8);
         flips.push(pos);
       }
@@ -462,11 +623,14 @@ for (const which of ['plain', 'synth'] as const) {
           t.fail(`seed ${seed}: untouched nid ${f.nid} failed: ${(e as Error).message}`);
           continue;
         }
-        if (!Buffer.from(data).equals(Buffer.from(f.data))) t.fail(`seed ${seed}: untouched nid ${f.nid} read wrong data`);
+        if (!Buffer.from(data).equals(Buffer.from(f.data)))
+          t.fail(`seed ${seed}: untouched nid ${f.nid} read wrong data`);
         verified++;
       }
     }
-    t.log(`${which}: ${clean} images read cleanly, errors by code: ${JSON.stringify(Object.fromEntries(codes))}, ${verified} untouched files verified`);
+    t.log(
+      `${which}: ${clean} images read cleanly, errors by code: ${JSON.stringify(Object.fromEntries(codes))}, ${verified} untouched files verified`,
+    );
     t.true(verified > 0);
     t.true(codes.size > 0);
   });
@@ -475,7 +639,12 @@ for (const which of ['plain', 'synth'] as const) {
 test('a sparse file larger than one buffer: readFile refuses with EINVAL, ranged reads still work', (t) => {
   // One chunk of 2^43 bytes, a hole: a legal 4 TiB sparse file whose chunk table is one entry.
   const bytes = buildImage(
-    { type: 'dir', entries: { huge: { type: 'file', data: new Uint8Array(4096), layout: 'chunk', chunkBits: 31, indexes: true, holes: true } } },
+    {
+      type: 'dir',
+      entries: {
+        huge: { type: 'file', data: new Uint8Array(4096), layout: 'chunk', chunkBits: 31, indexes: true, holes: true },
+      },
+    },
     { blockSize: 4096 },
   );
   const ino = ErofsImage.fromBuffer(bytes).resolve('/huge');
@@ -494,13 +663,22 @@ test('ishare_xattr_prefix_id at or past the prefix count is a corrupt superblock
   const src = t.context.synth;
   t.is(ErofsImage.fromBuffer(src).sb.ishareXattrPrefixId, 1);
   for (const id of [2, 0x7f, 0xff]) {
-    const b = patched(src, (x) => { x[EROFS_SUPER_OFFSET + SB.ishareXattrPrefixId] = id; });
-    expectError(t, () => ErofsImage.fromBuffer(b), 'ECORRUPT', { offset: true, message: new RegExp(`invalid ishare xattr prefix id ${id} \\(image has 2 long xattr name prefixes\\)`) });
+    const b = patched(src, (x) => {
+      x[EROFS_SUPER_OFFSET + SB.ishareXattrPrefixId] = id;
+    });
+    expectError(t, () => ErofsImage.fromBuffer(b), 'ECORRUPT', {
+      offset: true,
+      message: new RegExp(`invalid ishare xattr prefix id ${id} \\(image has 2 long xattr name prefixes\\)`),
+    });
   }
   // Without the compat bit the byte means nothing (fsck.erofs only checks it when the bit is set).
   const off = patched(src, (x, dv) => {
     x[EROFS_SUPER_OFFSET + SB.ishareXattrPrefixId] = 9;
-    dv.setUint32(EROFS_SUPER_OFFSET + SB.featureCompat, dv.getUint32(EROFS_SUPER_OFFSET + SB.featureCompat, true) & ~FEATURE_COMPAT.ISHARE_XATTRS, true);
+    dv.setUint32(
+      EROFS_SUPER_OFFSET + SB.featureCompat,
+      dv.getUint32(EROFS_SUPER_OFFSET + SB.featureCompat, true) & ~FEATURE_COMPAT.ISHARE_XATTRS,
+      true,
+    );
   });
   const img = ErofsImage.fromBuffer(off);
   t.false(img.sb.hasFingerprints);
@@ -513,7 +691,10 @@ test('a corrupt long-prefix table is ECORRUPT on first use, never a wrong name',
   for (const len of [0, 257, 0xffff]) {
     const b = patched(src, (_x, dv) => dv.setUint16(start, len, true));
     const img = ErofsImage.fromBuffer(b);
-    expectError(t, () => img.fingerprint(img.resolve('/inline')), 'ECORRUPT', { offset: true, message: /long xattr prefix 0 has bogus length/ });
+    expectError(t, () => img.fingerprint(img.resolve('/inline')), 'ECORRUPT', {
+      offset: true,
+      message: /long xattr prefix 0 has bogus length/,
+    });
     expectError(t, () => img.xattrs(img.resolve('/inline')), 'ECORRUPT', { message: /bogus length/ });
   }
   // The table's start pointed past the image end: ETRUNCATED.
@@ -532,11 +713,17 @@ test('a fingerprint of the wrong length or prefix is refused (counted as bad, no
   const needle = Buffer.from(fingerprintValue(sha256(seededBytes(700, 5))));
   const at = Buffer.from(src).indexOf(needle, ino.iloc);
   t.true(at > ino.iloc);
-  const wrongPrefix = patched(src, (x) => { x.set(Buffer.from('sha512:'), at); });
+  const wrongPrefix = patched(src, (x) => {
+    x.set(Buffer.from('sha512:'), at);
+  });
   const a = ErofsImage.fromBuffer(wrongPrefix);
   t.like(a.fingerprintResult(a.resolve('/inline')), { status: 'bad' });
   t.is(a.fingerprint(a.resolve('/inline')), undefined);
-  t.deepEqual(a.xattrs(a.resolve('/inline')).map((x) => x.name), ['user.s', 'trusted.erofs.tag'], 'the rest of the xattrs still read');
+  t.deepEqual(
+    a.xattrs(a.resolve('/inline')).map((x) => x.name),
+    ['user.s', 'trusted.erofs.tag'],
+    'the rest of the xattrs still read',
+  );
   // e_value_size 38 (one byte short): the entry still parses (same padded size), the value is refused.
   const short = patched(src, (_x, dv) => dv.setUint16(at - 4 + 2, 38, true));
   const b = ErofsImage.fromBuffer(short);

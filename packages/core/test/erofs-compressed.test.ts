@@ -41,11 +41,14 @@ function layoutsSeen(im: ErofsImage): Set<string> {
     const m = newZMapOut();
     for (let off = 0; off < inode.size; off = m.la + m.llen) {
       z.map(off, m);
-      if (m.flags & ZF_FRAGMENT) { seen.add('fragment'); continue; }
+      if (m.flags & ZF_FRAGMENT) {
+        seen.add('fragment');
+        continue;
+      }
       if (m.flags & ZF_META) seen.add('inline');
       if (m.flags & ZF_PARTIAL_REF) seen.add('partial-ref');
       if (m.plen > im.blockSize) seen.add('big-pcluster');
-      seen.add(Z_ALG_NAMES[m.alg]!);
+      seen.add(Z_ALG_NAMES[m.alg]);
       if (!(m.flags & ZF_META)) pclusterUsers.set(m.pa, (pclusterUsers.get(m.pa) ?? 0) + 1);
     }
   }
@@ -62,9 +65,18 @@ function checkImage(image: string): string[] {
       const want = readFileSync(join(src, rel));
       const inode = im.resolve('/' + rel);
       const got = Buffer.from(im.readFile(inode));
-      if (!got.equals(want)) { problems.push(`${rel}: whole-file read differs`); continue; }
+      if (!got.equals(want)) {
+        problems.push(`${rel}: whole-file read differs`);
+        continue;
+      }
       // Ranged reads starting and ending inside extents, across block and lcluster boundaries.
-      for (const [o, l] of [[1, 5000], [4095, 2], [4095, 8194], [12_345, 70_001], [want.length - 3001, 3001]] as const) {
+      for (const [o, l] of [
+        [1, 5000],
+        [4095, 2],
+        [4095, 8194],
+        [12_345, 70_001],
+        [want.length - 3001, 3001],
+      ] as const) {
         if (o < 0 || o >= want.length) continue;
         const r = Buffer.from(im.read(inode, o, l));
         if (!r.equals(want.subarray(o, o + l))) problems.push(`${rel}: read(${o}, ${l}) differs`);
@@ -76,7 +88,12 @@ function checkImage(image: string): string[] {
   }
 }
 
-interface Cell { tool: 'upstream' | 'debian'; alg: string; opts: string[]; expect: string[] }
+interface Cell {
+  tool: 'upstream' | 'debian';
+  alg: string;
+  opts: string[];
+  expect: string[];
+}
 
 const ALGS = ['lz4', 'lz4hc', 'deflate', 'zstd'];
 const LAYOUTS: { opts: string[]; expect: string[] }[] = [
@@ -94,9 +111,12 @@ const LAYOUTS: { opts: string[]; expect: string[] }[] = [
 ];
 const algName = (a: string): string => (a === 'lz4hc' ? 'lz4' : a);
 const cells: Cell[] = [];
-for (const alg of ALGS) for (const l of LAYOUTS) cells.push({ tool: 'upstream', alg, opts: l.opts, expect: [algName(alg), ...l.expect] });
+for (const alg of ALGS)
+  for (const l of LAYOUTS) cells.push({ tool: 'upstream', alg, opts: l.opts, expect: [algName(alg), ...l.expect] });
 // lzma: every layout but plain -Ededupe, whose partial references the lzma decoder refuses (test below).
-for (const l of LAYOUTS) if (l.opts.join(' ') !== '-Ededupe') cells.push({ tool: 'upstream', alg: 'lzma', opts: l.opts, expect: ['lzma', ...l.expect] });
+for (const l of LAYOUTS)
+  if (l.opts.join(' ') !== '-Ededupe')
+    cells.push({ tool: 'upstream', alg: 'lzma', opts: l.opts, expect: ['lzma', ...l.expect] });
 for (const alg of ['lz4', 'lz4hc']) {
   for (const l of [
     { opts: [], expect: ['compact'] },
@@ -104,7 +124,8 @@ for (const alg of ['lz4', 'lz4hc']) {
     { opts: ['-Eztailpacking'], expect: ['inline'] },
     { opts: ['-Efragments,dedupe', '-C32768'], expect: ['shared-pcluster'] },
     { opts: ['-Elegacy-compress'], expect: [] },
-  ]) cells.push({ tool: 'debian', alg, opts: l.opts, expect: [alg === 'lz4hc' ? 'lz4' : alg, ...l.expect] });
+  ])
+    cells.push({ tool: 'debian', alg, opts: l.opts, expect: [alg === 'lz4hc' ? 'lz4' : alg, ...l.expect] });
 }
 
 let n = 0;
@@ -123,7 +144,9 @@ for (const c of cells) {
 
 test('upstream mkfs.erofs -zlzma -Ededupe: each file reads back exactly or is refused in one line (partial reference)', (t) => {
   const image = join(dir, 'lzma-dedupe.img');
-  execFileSync(upstreamTool('mkfs.erofs'), ['-T0', '-zlzma', '-Ededupe', image, src], { stdio: ['ignore', 'ignore', 'pipe'] });
+  execFileSync(upstreamTool('mkfs.erofs'), ['-T0', '-zlzma', '-Ededupe', image, src], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const im = ErofsImage.open(image);
   let refused = 0;
   try {

@@ -18,7 +18,7 @@ import {
 } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { ErofsError, ErofsImage, FEATURE_INCOMPAT, type ErofsInode } from '../src/erofs/index.ts';
+import { ErofsImage, FEATURE_INCOMPAT, type ErofsInode } from '../src/erofs/index.ts';
 import { hasCommand, makeEdgeTree, removeDir, snapshotTree, tempDir } from '../../../test/helpers/trees.ts';
 
 interface Ctx {
@@ -45,7 +45,7 @@ const SPARSE_SIZE = 20 * 1024 * 1024;
 
 function mkfs(out: string, src: string, args: string[]): { ok: boolean; err: string } {
   const r = spawnSync('mkfs.erofs', ['--quiet', ...args, out, src], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  return { ok: r.status === 0, err: `${r.stderr}`.trim().split('\n').slice(-2).join(' ') };
+  return { ok: r.status === 0, err: r.stderr.trim().split('\n').slice(-2).join(' ') };
 }
 
 test.before((t) => {
@@ -130,7 +130,10 @@ function sourceXattrs(root: string): Map<string, string[]> {
 }
 
 function ourXattrs(img: ErofsImage, inode: ErofsInode): string[] {
-  return img.xattrs(inode).map((x) => `${x.name}=0x${Buffer.from(x.value).toString('hex')}`).sort();
+  return img
+    .xattrs(inode)
+    .map((x) => `${x.name}=0x${Buffer.from(x.value).toString('hex')}`)
+    .sort();
 }
 
 for (const variant of UNCOMPRESSED) {
@@ -173,7 +176,8 @@ for (const variant of UNCOMPRESSED) {
       // -T0 pins every timestamp to 0; mkfs 1.5's compact inodes carry no mtime, so they read as
       // the build time (as the kernel shows them); otherwise mkfs keeps the source's seconds.
       if (variant === 'T0') t.is(inode.mtime, 0, `${path} mtime`);
-      else if (inode.compact && inode.mtime !== Math.floor(st.mtimeMs / 1000)) t.is(inode.mtime, img.sb.epoch, `${path} mtime`);
+      else if (inode.compact && inode.mtime !== Math.floor(st.mtimeMs / 1000))
+        t.is(inode.mtime, img.sb.epoch, `${path} mtime`);
       else if (path !== '/' && inode.type !== 'dir') t.is(inode.mtime, Math.floor(st.mtimeMs / 1000), `${path} mtime`);
       n++;
     }
@@ -207,14 +211,17 @@ test('chunked images: chunk > block maps whole chunks; the sparse file reads bac
     t.pass();
     return;
   }
-  for (const [variant, chunk] of [['chunk4k', 4096], ['chunk64k', 65536]] as const) {
+  for (const [variant, chunk] of [
+    ['chunk4k', 4096],
+    ['chunk64k', 65536],
+  ] as const) {
     const img = ErofsImage.open(t.context.images.get(variant)!);
     t.truthy(img.sb.featureIncompat & FEATURE_INCOMPAT.CHUNKED_FILE);
     const sp = img.resolve('/sparse');
     t.is(sp.layout, 4);
     let holes = 0;
     let mapped = 0;
-    for (let off = 0; off < sp.size; ) {
+    for (let off = 0; off < sp.size;) {
       const m = img.mapBlocks(sp, off);
       t.is(m.logical, off);
       t.is(m.length, Math.min(chunk, sp.size - off));
@@ -228,7 +235,10 @@ test('chunked images: chunk > block maps whole chunks; the sparse file reads bac
     t.is(data.length, SPARSE_SIZE);
     t.is(Buffer.from(data.subarray(5 * 1024 * 1024 + 3, 5 * 1024 * 1024 + 8)).toString(), 'hello');
     t.is(Buffer.from(data.subarray(SPARSE_SIZE - 3)).toString(), 'end');
-    t.is(data.subarray(0, 5 * 1024 * 1024).some((b) => b !== 0), false);
+    t.is(
+      data.subarray(0, 5 * 1024 * 1024).some((b) => b !== 0),
+      false,
+    );
     img.close();
   }
 });
@@ -260,7 +270,7 @@ test('lz4 image: every file reads back as the source, compressed ones and uncomp
 
 function dumpFields(text: string): Record<string, string> {
   const f: Record<string, string> = {};
-  for (const m of text.matchAll(/([A-Za-z][A-Za-z ]*?):\s+(\S+)/g)) f[m[1]!.trim()] = m[2]!;
+  for (const m of text.matchAll(/([A-Za-z][A-Za-z ]*?):\s+(\S+)/g)) f[m[1].trim()] = m[2]!;
   return f;
 }
 
@@ -283,7 +293,19 @@ for (const variant of ['default', 'compact', 'chunk64k']) {
     t.regex(s, new RegExp(`UUID:\\s+${img.sb.uuid}`));
     t.is(/chunked_file/.test(s), (img.sb.featureIncompat & FEATURE_INCOMPAT.CHUNKED_FILE) !== 0);
     t.is(/sb_csum/.test(s), img.sb.checksumVerified);
-    for (const p of ['/', '/one-byte', '/big.bin', '/sizes/f4096', '/links', '/links/longtarget', '/dup-b', '/emptydir', '/modes/setuid', '/bigdir', '/sparse']) {
+    for (const p of [
+      '/',
+      '/one-byte',
+      '/big.bin',
+      '/sizes/f4096',
+      '/links',
+      '/links/longtarget',
+      '/dup-b',
+      '/emptydir',
+      '/modes/setuid',
+      '/bigdir',
+      '/sparse',
+    ]) {
       const ino = img.resolve(p, { follow: false });
       const f = dumpFields(dump(`--path=${p}`));
       t.is(Number(f.NID), ino.nid, `${p} nid`);
@@ -293,7 +315,7 @@ for (const variant of ['default', 'compact', 'chunk64k']) {
       t.is(Number(f['Inode size']), ino.inodeSize, `${p} inode size`);
       t.is(Number(f['Xattr size']), ino.xattrSize, `${p} xattr size`);
       // dump.erofs prints only the rwx bits (no setuid/setgid/sticky).
-      t.is(parseInt(f.Access!.split('/')[0]!, 8), ino.mode & 0o777, `${p} mode`);
+      t.is(parseInt(f.Access.split('/')[0], 8), ino.mode & 0o777, `${p} mode`);
       t.is(Number(f.Uid), ino.uid);
       t.is(Number(f.Gid), ino.gid);
       // --nid must name the same inode.
@@ -301,13 +323,16 @@ for (const variant of ['default', 'compact', 'chunk64k']) {
     }
     for (const p of ['/', '/links', '/names', '/bigdir']) {
       const text = dump('--ls', `--path=${p}`);
-      const rows = text.split('\n').map((l) => l.match(/^\s*(\d+)\s+(\d+)\s+(.+)$/)).filter((m) => m !== null);
+      const rows = text
+        .split('\n')
+        .map((l) => l.match(/^\s*(\d+)\s+(\d+)\s+(.+)$/))
+        .filter((m) => m !== null);
       const ours = img.readdir(img.resolve(p));
       t.is(rows.length, ours.length, `${p} entry count`);
       rows.forEach((m, i) => {
-        t.is(Number(m![1]), ours[i]!.nid, `${p} #${i} nid`);
-        t.is(Number(m![2]), ours[i]!.fileType, `${p} #${i} type`);
-        t.is(m![3], ours[i]!.name, `${p} #${i} name`);
+        t.is(Number(m[1]), ours[i].nid, `${p} #${i} nid`);
+        t.is(Number(m[2]), ours[i].fileType, `${p} #${i} type`);
+        t.is(m[3], ours[i].name, `${p} #${i} name`);
       });
     }
     img.close();

@@ -29,7 +29,8 @@ const DIGEST = seededBytes(32, 99);
 
 function makeTree(bs: number): SynthDir {
   const big: Record<string, SynthNode> = {};
-  for (let i = 0; i < 150; i++) big[`e${String(i).padStart(4, '0')}-${'x'.repeat(i % 30)}`] = { type: 'file', data: enc.encode(`f${i}`) };
+  for (let i = 0; i < 150; i++)
+    big[`e${String(i).padStart(4, '0')}-${'x'.repeat(i % 30)}`] = { type: 'file', data: enc.encode(`f${i}`) };
   const sparse = new Uint8Array(bs * 40);
   sparse.set(seededBytes(100, 5), bs * 3 + 7);
   sparse.set([1, 2, 3], sparse.length - 3);
@@ -39,16 +40,46 @@ function makeTree(bs: number): SynthDir {
     type: 'dir',
     entries: {
       plain: {
-        type: 'file', data: seededBytes(bs * 3 + 17, 1), layout: 'plain',
-        xattrs: [['user.a', 'A'], ['erofs.fingerprint.v1', fingerprintValue(DIGEST)]],
+        type: 'file',
+        data: seededBytes(bs * 3 + 17, 1),
+        layout: 'plain',
+        xattrs: [
+          ['user.a', 'A'],
+          ['erofs.fingerprint.v1', fingerprintValue(DIGEST)],
+        ],
       },
-      inline: { type: 'file', data: seededBytes(bs * 2 + 33, 2), layout: 'inline', mode: 0o600, uid: 1000, gid: 100, mtime: BUILD_TIME + 123 },
+      inline: {
+        type: 'file',
+        data: seededBytes(bs * 2 + 33, 2),
+        layout: 'inline',
+        mode: 0o600,
+        uid: 1000,
+        gid: 100,
+        mtime: BUILD_TIME + 123,
+      },
       'chunk-map': { type: 'file', data: seededBytes(bs * 9 + 5, 3), layout: 'chunk', chunkBits: 1 },
       'chunk-idx': {
-        type: 'file', data: sparse, layout: 'chunk', chunkBits: 2, indexes: true, holes: true,
-        xattrs: [['user.shared', 'S'], ['security.selinux', 'ctx']], shared: ['user.shared'],
+        type: 'file',
+        data: sparse,
+        layout: 'chunk',
+        chunkBits: 2,
+        indexes: true,
+        holes: true,
+        xattrs: [
+          ['user.shared', 'S'],
+          ['security.selinux', 'ctx'],
+        ],
+        shared: ['user.shared'],
       },
-      'chunk-map-holes': { type: 'file', data: sparse, layout: 'chunk', chunkBits: 0, holes: true, xattrs: [['user.shared', 'S']], shared: ['user.shared'] },
+      'chunk-map-holes': {
+        type: 'file',
+        data: sparse,
+        layout: 'chunk',
+        chunkBits: 0,
+        holes: true,
+        xattrs: [['user.shared', 'S']],
+        shared: ['user.shared'],
+      },
       empty: { type: 'file', data: new Uint8Array(0) },
       sym: { type: 'symlink', target: 'dir/sub/../../plain' },
       abs: { type: 'symlink', target: '/dir/f' },
@@ -62,7 +93,11 @@ function makeTree(bs: number): SynthDir {
       fifo: { type: 'fifo' },
       sock: { type: 'socket', mode: 0o755 },
       dir: {
-        type: 'dir', xattrs: [['trusted.erofs.tag', 'long-prefixed'], ['user.x', 'y']],
+        type: 'dir',
+        xattrs: [
+          ['trusted.erofs.tag', 'long-prefixed'],
+          ['user.x', 'y'],
+        ],
         entries: { sub: { type: 'dir', entries: {} }, f: { type: 'file', data: enc.encode('hello') } },
       },
       big: { type: 'dir', entries: big, layout: 'plain' },
@@ -86,7 +121,13 @@ function flatten(dir: SynthDir, prefix = ''): Map<string, SynthNode> {
 function open(bs: number, compact: boolean, ishare = 1): { img: ErofsImage; tree: SynthDir; bytes: Uint8Array } {
   const tree = makeTree(bs);
   // Prefix 1 is upstream's hidden fingerprint name (base index 0), named by ishare_xattr_prefix_id.
-  const bytes = buildImage(tree, { blockSize: bs, compact, buildTime: BUILD_TIME, longPrefixes: ['trusted.erofs.', 'erofs.fingerprint.v1'], ishare });
+  const bytes = buildImage(tree, {
+    blockSize: bs,
+    compact,
+    buildTime: BUILD_TIME,
+    longPrefixes: ['trusted.erofs.', 'erofs.fingerprint.v1'],
+    ishare,
+  });
   return { img: ErofsImage.fromBuffer(bytes), tree, bytes };
 }
 
@@ -127,11 +168,17 @@ for (const { bs, compact } of VARIANTS) {
       if (n.type === 'chardev' || n.type === 'blockdev') t.is(inode.rdev, n.rdev ?? 0, path);
       const xs = img.xattrs(inode);
       // Names outside every namespace (base index 0) are hidden from listxattr, as the kernel hides them.
-      const wantX = (n.xattrs ?? []).filter(([k]) => /^(user|trusted|security)\./.test(k)).map(([k, v]) => [k, typeof v === 'string' ? enc.encode(v) : v] as const);
+      const wantX = (n.xattrs ?? [])
+        .filter(([k]) => /^(user|trusted|security)\./.test(k))
+        .map(([k, v]) => [k, typeof v === 'string' ? enc.encode(v) : v] as const);
       // On-disk order: shared ones first, then inline ones.
       const shared = wantX.filter(([k]) => (n.shared ?? []).includes(k));
       const inline = wantX.filter(([k]) => !(n.shared ?? []).includes(k));
-      t.deepEqual(xs.map((x) => [x.name, x.value]), [...shared, ...inline].map(([k, v]) => [k, v]), path);
+      t.deepEqual(
+        xs.map((x) => [x.name, x.value]),
+        [...shared, ...inline].map(([k, v]) => [k, v]),
+        path,
+      );
     }
     t.deepEqual([...seen].sort(), [...want.keys()].sort());
   });
@@ -142,9 +189,18 @@ for (const { bs, compact } of VARIANTS) {
     t.is(img.fingerprint(img.resolve('/plain')), Buffer.from(DIGEST).toString('hex'));
     t.is(img.fingerprint(img.resolve('/inline')), undefined);
     t.is(img.fingerprint(img.resolve('/dir')), undefined, 'regular files only');
-    t.deepEqual(img.xattrs(img.resolve('/plain')).map((x) => x.name), ['user.a']);
+    t.deepEqual(
+      img.xattrs(img.resolve('/plain')).map((x) => x.name),
+      ['user.a'],
+    );
     const raw = img.rawXattrs(img.resolve('/plain'));
-    t.deepEqual(raw.map((x) => [x.baseIndex, x.nameIndex, Buffer.from(x.rest).toString()]), [[1, 1, 'a'], [0, 0x81, 'erofs.fingerprint.v1']]);
+    t.deepEqual(
+      raw.map((x) => [x.baseIndex, x.nameIndex, Buffer.from(x.rest).toString()]),
+      [
+        [1, 1, 'a'],
+        [0, 0x81, 'erofs.fingerprint.v1'],
+      ],
+    );
     // The id names the prefix: pointed at trusted.erofs. instead, nothing on /plain matches it.
     const other = open(bs, compact, 0).img;
     t.is(other.fingerprintName(), 'trusted.erofs.');
@@ -159,10 +215,15 @@ for (const { bs, compact } of VARIANTS) {
     const check = (ino: ErofsInode): Set<number> => {
       const kinds = new Set<number>();
       let covered = 0;
-      for (let off = 0; off < ino.size; ) {
+      for (let off = 0; off < ino.size;) {
         img.mapBlocksInto(ino, off, m);
         const bm = img.mapBlocks(ino, off);
-        t.deepEqual(bm, { kind: ['mapped', 'hole', 'inline'][m.kind], logical: m.logical, length: m.length, physical: m.physical });
+        t.deepEqual(bm, {
+          kind: ['mapped', 'hole', 'inline'][m.kind],
+          logical: m.logical,
+          length: m.length,
+          physical: m.physical,
+        });
         t.true(m.logical <= off && off < m.logical + m.length, `extent contains ${off}`);
         t.true(m.logical + m.length <= ino.size, 'extent never runs past i_size');
         if (m.kind === MAP_HOLE) t.is(m.physical, -1);
@@ -226,8 +287,8 @@ for (const { bs, compact } of VARIANTS) {
     const names = ents.map((e) => e.name);
     const want = ['.', '..', ...Object.keys((tree.entries.big as SynthDir).entries)].sort();
     t.deepEqual(names, want);
-    t.is(ents[0]!.nid, big.nid);
-    t.is(ents[1]!.nid, img.root().nid);
+    t.is(ents[0].nid, big.nid);
+    t.is(ents[1].nid, img.root().nid);
     for (const e of ents) {
       t.is(img.lookup(big, e.name), e.nid, e.name);
       t.is(img.lookup(big, e.nameBytes), e.nid);
@@ -309,12 +370,26 @@ for (const { bs, compact } of VARIANTS) {
         if (inode.type === 'file') t.true(Buffer.from(img.readFile(inode)).equals(readFileSync(p)), `${path} data`);
         if (inode.type === 'symlink') t.is(img.readlink(inode), readlinkSync(p), `${path} target`);
         if (inode.type === 'dir') {
-          t.deepEqual(img.readdir(inode).map((e) => e.name).filter((x) => x !== '.' && x !== '..'), readdirSync(p), `${path} readdir order`);
+          t.deepEqual(
+            img
+              .readdir(inode)
+              .map((e) => e.name)
+              .filter((x) => x !== '.' && x !== '..'),
+            readdirSync(p),
+            `${path} readdir order`,
+          );
         }
         if (n++ % 10 === 0 || img.xattrs(inode).length > 0) {
-          const ours = img.xattrs(inode).map((x) => `${x.name}=0x${Buffer.from(x.value).toString('hex')}`).sort();
-          const theirs = execFileSync('getfattr', ['-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', p], { encoding: 'utf8' })
-            .split('\n').filter((l) => l && !l.startsWith('#')).sort();
+          const ours = img
+            .xattrs(inode)
+            .map((x) => `${x.name}=0x${Buffer.from(x.value).toString('hex')}`)
+            .sort();
+          const theirs = execFileSync('getfattr', ['-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', p], {
+            encoding: 'utf8',
+          })
+            .split('\n')
+            .filter((l) => l && !l.startsWith('#'))
+            .sort();
           t.deepEqual(ours, theirs, `${path} xattrs`);
         }
       }
@@ -351,11 +426,19 @@ test('long xattr prefixes are read from the packed inode when the image has one 
   dv.setUint32(sb + SB.xattrPrefixStart, 0, true);
   fixChecksum(bytes);
   const img = ErofsImage.fromBuffer(bytes);
-  t.deepEqual(img.xattrs(img.resolve('/f')).map((x) => x.name), ['trusted.erofs.fp']);
+  t.deepEqual(
+    img.xattrs(img.resolve('/f')).map((x) => x.name),
+    ['trusted.erofs.fp'],
+  );
   t.is(img.fingerprint(img.resolve('/f')), hex);
   withMount(t, bytes, (mnt) => {
-    const out = execFileSync('getfattr', ['-d', '-m', '-', '-e', 'hex', '--absolute-names', join(mnt, 'f')], { encoding: 'utf8' });
-    t.true(out.includes(`trusted.erofs.fp=0x${Buffer.from(fp).toString('hex')}`), 'the kernel reads the table from the packed inode too');
+    const out = execFileSync('getfattr', ['-d', '-m', '-', '-e', 'hex', '--absolute-names', join(mnt, 'f')], {
+      encoding: 'utf8',
+    });
+    t.true(
+      out.includes(`trusted.erofs.fp=0x${Buffer.from(fp).toString('hex')}`),
+      'the kernel reads the table from the packed inode too',
+    );
   });
 });
 

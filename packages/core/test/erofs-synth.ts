@@ -106,7 +106,7 @@ function bytesOf(v: Uint8Array | string): Uint8Array {
 
 function cmp(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
   return a.length - b.length;
 }
 
@@ -114,39 +114,53 @@ const align = (x: number, a: number): number => Math.ceil(x / a) * a;
 
 function typeBits(n: SynthNode): number {
   switch (n.type) {
-    case 'file': return S_IFREG;
-    case 'dir': return S_IFDIR;
-    case 'symlink': return S_IFLNK;
-    case 'chardev': return S_IFCHR;
-    case 'blockdev': return S_IFBLK;
-    case 'fifo': return S_IFIFO;
-    case 'socket': return S_IFSOCK;
+    case 'file':
+      return S_IFREG;
+    case 'dir':
+      return S_IFDIR;
+    case 'symlink':
+      return S_IFLNK;
+    case 'chardev':
+      return S_IFCHR;
+    case 'blockdev':
+      return S_IFBLK;
+    case 'fifo':
+      return S_IFIFO;
+    case 'socket':
+      return S_IFSOCK;
   }
 }
 function ftOf(n: SynthNode): number {
   switch (n.type) {
-    case 'file': return FT.REG_FILE;
-    case 'dir': return FT.DIR;
-    case 'symlink': return FT.SYMLINK;
-    case 'chardev': return FT.CHRDEV;
-    case 'blockdev': return FT.BLKDEV;
-    case 'fifo': return FT.FIFO;
-    case 'socket': return FT.SOCK;
+    case 'file':
+      return FT.REG_FILE;
+    case 'dir':
+      return FT.DIR;
+    case 'symlink':
+      return FT.SYMLINK;
+    case 'chardev':
+      return FT.CHRDEV;
+    case 'blockdev':
+      return FT.BLKDEV;
+    case 'fifo':
+      return FT.FIFO;
+    case 'socket':
+      return FT.SOCK;
   }
 }
 
 function splitName(name: string, longPrefixes: string[]): { index: number; suffix: string } {
   let best = -1;
   for (let i = 0; i < longPrefixes.length; i++) {
-    if (name.startsWith(longPrefixes[i]!) && (best < 0 || longPrefixes[i]!.length > longPrefixes[best]!.length)) best = i;
+    if (name.startsWith(longPrefixes[i]) && (best < 0 || longPrefixes[i].length > longPrefixes[best].length)) best = i;
   }
-  if (best >= 0) return { index: 0x80 | best, suffix: name.slice(longPrefixes[best]!.length) };
+  if (best >= 0) return { index: 0x80 | best, suffix: name.slice(longPrefixes[best].length) };
   let bi = -1;
   for (const [k, p] of Object.entries(XATTR_PREFIXES)) {
-    if (name.startsWith(p) && (bi < 0 || p.length > XATTR_PREFIXES[bi]!.length)) bi = Number(k);
+    if (name.startsWith(p) && (bi < 0 || p.length > XATTR_PREFIXES[bi].length)) bi = Number(k);
   }
   if (bi < 0) throw new Error(`no prefix for xattr ${name}`);
-  return { index: bi, suffix: name.slice(XATTR_PREFIXES[bi]!.length) };
+  return { index: bi, suffix: name.slice(XATTR_PREFIXES[bi].length) };
 }
 
 function xattrEntry(name: string, value: Uint8Array, longPrefixes: string[]): Uint8Array {
@@ -170,8 +184,8 @@ function dirBytes(entries: { name: Uint8Array; nid: number; ft: number }[], bs: 
   while (i < entries.length) {
     let n = 0;
     let used = 0;
-    while (i + n < entries.length && used + DIRENT_SIZE + entries[i + n]!.name.length <= bs) {
-      used += DIRENT_SIZE + entries[i + n]!.name.length;
+    while (i + n < entries.length && used + DIRENT_SIZE + entries[i + n].name.length <= bs) {
+      used += DIRENT_SIZE + entries[i + n].name.length;
       n++;
     }
     if (n === 0) throw new Error('dirent does not fit a block');
@@ -179,7 +193,7 @@ function dirBytes(entries: { name: Uint8Array; nid: number; ft: number }[], bs: 
     const dv = new DataView(blk.buffer);
     let nameoff = n * DIRENT_SIZE;
     for (let k = 0; k < n; k++) {
-      const e = entries[i + k]!;
+      const e = entries[i + k];
       dv.setBigUint64(k * DIRENT_SIZE + DE.nid, BigInt(e.nid), true);
       dv.setUint16(k * DIRENT_SIZE + DE.nameoff, nameoff, true);
       blk[k * DIRENT_SIZE + DE.fileType] = e.ft;
@@ -205,9 +219,21 @@ export function buildImage(root: SynthDir, opts: SynthOptions = {}): Uint8Array 
 
   const mk = (node: SynthNode, parent: Rec | undefined): Rec => {
     const r: Rec = {
-      node, parent, children: [], nid: 0, pos: 0, isize: compact ? 32 : 64,
-      xattrBody: new Uint8Array(0), xattrNames: [], data: new Uint8Array(0), layout: DATALAYOUT.FLAT_PLAIN,
-      chunkBits: 0, indexes: false, holes: false, recSize: 0, tailLen: 0,
+      node,
+      parent,
+      children: [],
+      nid: 0,
+      pos: 0,
+      isize: compact ? 32 : 64,
+      xattrBody: new Uint8Array(0),
+      xattrNames: [],
+      data: new Uint8Array(0),
+      layout: DATALAYOUT.FLAT_PLAIN,
+      chunkBits: 0,
+      indexes: false,
+      holes: false,
+      recSize: 0,
+      tailLen: 0,
     };
     recs.push(r);
     for (const [n, v] of node.xattrs ?? []) {
@@ -245,7 +271,11 @@ export function buildImage(root: SynthDir, opts: SynthOptions = {}): Uint8Array 
     if (n.type === 'file') r.data = n.data;
     if (n.type === 'symlink') r.data = enc.encode(n.target);
     if (n.type === 'dir') {
-      const fake = [{ name: enc.encode('.'), nid: 0, ft: FT.DIR }, { name: enc.encode('..'), nid: 0, ft: FT.DIR }, ...r.children.map(([name, c]) => ({ name, nid: 0, ft: ftOf(c.node) }))];
+      const fake = [
+        { name: enc.encode('.'), nid: 0, ft: FT.DIR },
+        { name: enc.encode('..'), nid: 0, ft: FT.DIR },
+        ...r.children.map(([name, c]) => ({ name, nid: 0, ft: ftOf(c.node) })),
+      ];
       fake.sort((a, b) => cmp(a.name, b.name));
       r.data = dirBytes(fake, bs);
     }
@@ -256,9 +286,13 @@ export function buildImage(root: SynthDir, opts: SynthOptions = {}): Uint8Array 
     if (xsize) {
       r.xattrBody[4] = sharedCount;
       let off = 12 + sharedCount * 4;
-      for (const e of inline) { r.xattrBody.set(e, off); off += e.length; }
+      for (const e of inline) {
+        r.xattrBody.set(e, off);
+        off += e.length;
+      }
     }
-    const want: SynthLayout = n.type === 'file' || n.type === 'dir' ? n.layout ?? 'inline' : n.type === 'symlink' ? 'inline' : 'plain';
+    const want: SynthLayout =
+      n.type === 'file' || n.type === 'dir' ? (n.layout ?? 'inline') : n.type === 'symlink' ? 'inline' : 'plain';
     if (n.type === 'file' || n.type === 'dir' || n.type === 'symlink') {
       if (want === 'chunk') {
         r.layout = DATALAYOUT.CHUNK_BASED;
@@ -305,8 +339,9 @@ export function buildImage(root: SynthDir, opts: SynthOptions = {}): Uint8Array 
     const parts: number[] = [];
     for (const p of longPrefixes) {
       let base = 0;
-      for (const [k, s] of Object.entries(XATTR_PREFIXES)) if (p.startsWith(s) && (base === 0 || s.length > XATTR_PREFIXES[base]!.length)) base = Number(k);
-      const infix = enc.encode(p.slice(base === 0 ? 0 : XATTR_PREFIXES[base]!.length));
+      for (const [k, s] of Object.entries(XATTR_PREFIXES))
+        if (p.startsWith(s) && (base === 0 || s.length > XATTR_PREFIXES[base].length)) base = Number(k);
+      const infix = enc.encode(p.slice(base === 0 ? 0 : XATTR_PREFIXES[base].length));
       const len = 1 + infix.length;
       while (parts.length % 4) parts.push(0);
       parts.push(len & 0xff, len >> 8, base, ...infix);
@@ -338,7 +373,10 @@ export function buildImage(root: SynthDir, opts: SynthOptions = {}): Uint8Array 
       const addrs: number[] = [];
       for (let off = 0; off < r.data.length; off += cs) {
         const piece = r.data.subarray(off, Math.min(off + cs, r.data.length));
-        if (r.holes && piece.every((b) => b === 0)) { addrs.push(EROFS_NULL_ADDR); continue; }
+        if (r.holes && piece.every((b) => b === 0)) {
+          addrs.push(EROFS_NULL_ADDR);
+          continue;
+        }
         addrs.push(blk);
         writes.push([blk * bs, piece]);
         blk += Math.ceil(piece.length / bs);
@@ -355,7 +393,7 @@ export function buildImage(root: SynthDir, opts: SynthOptions = {}): Uint8Array 
   const dv = new DataView(img.buffer);
   for (const [pos, d] of writes) img.set(d, pos);
   img.set(prefixBytes, prefixStart * 4);
-  sharedEntries.forEach((e, i) => img.set(e, xattrBlk * bs + sharedOffsets[i]!));
+  sharedEntries.forEach((e, i) => img.set(e, xattrBlk * bs + sharedOffsets[i]));
 
   for (const r of recs) {
     const n = r.node;
@@ -392,7 +430,7 @@ export function buildImage(root: SynthDir, opts: SynthOptions = {}): Uint8Array 
     for (const x of r.xattrNames) {
       if (!x.shared) continue;
       const key = `${x.name}\0${Buffer.from(x.value).toString('hex')}`;
-      new DataView(xb.buffer).setUint32(12 + 4 * k++, sharedOffsets[sharedIndex.get(key)!]! / 4, true);
+      new DataView(xb.buffer).setUint32(12 + 4 * k++, sharedOffsets[sharedIndex.get(key)!] / 4, true);
     }
     img.set(xb, p + r.isize);
     const after = p + r.isize + xb.length;
@@ -401,14 +439,23 @@ export function buildImage(root: SynthDir, opts: SynthOptions = {}): Uint8Array 
       const unit = r.indexes ? 8 : 4;
       let q = align(after, unit);
       for (const a of chunkAddrs.get(r)!) {
-        if (r.indexes) { dv.setUint32(q + 4, a, true); q += 8; } else { dv.setUint32(q, a, true); q += 4; }
+        if (r.indexes) {
+          dv.setUint32(q + 4, a, true);
+          q += 8;
+        } else {
+          dv.setUint32(q, a, true);
+          q += 4;
+        }
       }
     }
   }
 
   const sb = EROFS_SUPER_OFFSET;
   dv.setUint32(sb + SB.magic, EROFS_SUPER_MAGIC_V1, true);
-  const compat = (opts.noChecksum ? 0 : FEATURE_COMPAT.SB_CHKSUM) | (opts.featureCompat ?? 0) | (opts.ishare !== undefined ? FEATURE_COMPAT.ISHARE_XATTRS : 0);
+  const compat =
+    (opts.noChecksum ? 0 : FEATURE_COMPAT.SB_CHKSUM) |
+    (opts.featureCompat ?? 0) |
+    (opts.ishare !== undefined ? FEATURE_COMPAT.ISHARE_XATTRS : 0);
   if (opts.ishare !== undefined) img[sb + SB.ishareXattrPrefixId] = opts.ishare;
   dv.setUint32(sb + SB.featureCompat, compat, true);
   img[sb + SB.blkszbits] = Math.log2(bs);
@@ -429,7 +476,7 @@ export function buildImage(root: SynthDir, opts: SynthOptions = {}): Uint8Array 
 /** Recompute the superblock checksum in place (after a test patches the superblock or block 0). */
 export function fixChecksum(img: Uint8Array): void {
   const dv = new DataView(img.buffer, img.byteOffset, img.byteLength);
-  const bs = 1 << img[EROFS_SUPER_OFFSET + SB.blkszbits]!;
+  const bs = 1 << img[EROFS_SUPER_OFFSET + SB.blkszbits];
   const len = bs > EROFS_SUPER_OFFSET ? bs - EROFS_SUPER_OFFSET : bs;
   const area = img.slice(EROFS_SUPER_OFFSET, EROFS_SUPER_OFFSET + len);
   area.fill(0, SB.checksum, SB.checksum + 4);

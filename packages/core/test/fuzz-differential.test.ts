@@ -6,7 +6,14 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { mkfs } from '../src/erofs/mkfs/index.ts';
 import { ErofsImage } from '../src/erofs/index.ts';
-import { checkImage, differentialPass, KNOWN_UPSTREAM_BUGS, runFuzz, upstreamOnly, writeFuzzTree } from '../src/fuzz/index.ts';
+import {
+  checkImage,
+  differentialPass,
+  KNOWN_UPSTREAM_BUGS,
+  runFuzz,
+  upstreamOnly,
+  writeFuzzTree,
+} from '../src/fuzz/index.ts';
 import { readerPass } from '../src/fuzz/reader-pass.ts';
 import { Recorder } from '../src/fuzz/outcome.ts';
 import { fsckExtract, regularFilesUnder } from '../src/upstream/fsck.ts';
@@ -29,7 +36,13 @@ test.before(async (t) => {
   const src = join(dir, 'tree');
   writeFuzzTree(src);
   const plain = join(dir, 'plain.img');
-  await mkfs({ out: plain, source: src, timestamp: 1_700_000_000, uuid: '00000000-0000-4000-8000-000000000002', fingerprint: false });
+  await mkfs({
+    out: plain,
+    source: src,
+    timestamp: 1_700_000_000,
+    uuid: '00000000-0000-4000-8000-000000000002',
+    fingerprint: false,
+  });
   s.seeds.push({ name: 'ishare-mkfs-nofp', bytes: new Uint8Array(readFileSync(plain)) });
   t.context = { seeds: s.seeds, dir, fsck: upstreamTool('fsck.erofs'), cleanup: s.cleanup };
 });
@@ -40,16 +53,33 @@ test.after.always((t) => {
 
 test('a sampled differential run: where both accept, every file agrees with upstream fsck.erofs', async (t) => {
   const out = join(t.context.dir, 'failures');
-  const r = await runFuzz({ seeds: t.context.seeds, count: 80, seed: 20261129, workers: 2, outDir: out, kernel: false, fsck: t.context.fsck, timeoutMs: 10_000 });
+  const r = await runFuzz({
+    seeds: t.context.seeds,
+    count: 80,
+    seed: 20261129,
+    workers: 2,
+    outDir: out,
+    kernel: false,
+    fsck: t.context.fsck,
+    timeoutMs: 10_000,
+  });
   const d = r.differential!;
-  t.log(`${r.images} images: ${d.compared} both accepted (${d.files} files compared), ${d.upstreamRejected} upstream refused, ${d.oursRejected} ours refused, ${d.skipped} skipped`);
+  t.log(
+    `${r.images} images: ${d.compared} both accepted (${d.files} files compared), ${d.upstreamRejected} upstream refused, ${d.oursRejected} ours refused, ${d.skipped} skipped`,
+  );
   t.true(d.compared >= 10, `compared ${d.compared}`);
   t.true(d.files > 1000);
   t.is(d.compared + d.upstreamRejected + d.oursRejected + d.skipped, 80);
   // Every disagreement is a finding; those a known upstream bug explains are reported, not failing.
-  t.deepEqual(d.findings.filter((f) => !upstreamOnly(f)).map((f) => `#${f.index} ${f.disagreements.map((x) => `${x.path} ${x.kind} ${x.detail}`).join('; ')}`), []);
+  t.deepEqual(
+    d.findings
+      .filter((f) => !upstreamOnly(f))
+      .map((f) => `#${f.index} ${f.disagreements.map((x) => `${x.path} ${x.kind} ${x.detail}`).join('; ')}`),
+    [],
+  );
   t.is(d.upstreamBugs, d.findings.length);
-  if (d.upstreamBugs) t.log(`${d.upstreamBugs} images hit the known upstream bug: ${KNOWN_UPSTREAM_BUGS.TRAILING_HOLE}`);
+  if (d.upstreamBugs)
+    t.log(`${d.upstreamBugs} images hit the known upstream bug: ${KNOWN_UPSTREAM_BUGS.TRAILING_HOLE}`);
   t.deepEqual(r.failures, []);
 });
 
@@ -59,9 +89,16 @@ test('found by the differential pass, an upstream bug: fsck.erofs 1.9.3 --extrac
   const rec = new Recorder();
   const reader = readerPass(bytes, rec, 8 << 20);
   t.is(rec.out.typedErrors, 0);
-  const d = differentialPass(bytes, reader, 0, 8 << 20, { fsck: t.context.fsck, scratch: join(t.context.dir, 'scratch-hole'), timeoutMs: 10_000 });
+  const d = differentialPass(bytes, reader, 0, 8 << 20, {
+    fsck: t.context.fsck,
+    scratch: join(t.context.dir, 'scratch-hole'),
+    timeoutMs: 10_000,
+  });
   t.is(d.status, 'compared');
-  t.deepEqual(d.disagreements.map((x) => [x.path, x.kind, x.upstreamBug]), [['/chunks', 'size', KNOWN_UPSTREAM_BUGS.TRAILING_HOLE]]);
+  t.deepEqual(
+    d.disagreements.map((x) => [x.path, x.kind, x.upstreamBug]),
+    [['/chunks', 'size', KNOWN_UPSTREAM_BUGS.TRAILING_HOLE]],
+  );
   t.regex(d.disagreements[0].detail, /our reader 6144 bytes, fsck.erofs 3072/);
 });
 
@@ -77,9 +114,19 @@ test('the pass reports a file whose bytes differ from the extraction, and files 
   reader.data.set(victim.nid, wrong);
   const dropped = reader.files.find((f) => f.path !== victim.path)!;
   reader.files.splice(reader.files.indexOf(dropped), 1);
-  const d = differentialPass(bytes, reader, 0, 8 << 20, { fsck: t.context.fsck, scratch: join(t.context.dir, 'scratch'), timeoutMs: 10_000 });
+  const d = differentialPass(bytes, reader, 0, 8 << 20, {
+    fsck: t.context.fsck,
+    scratch: join(t.context.dir, 'scratch'),
+    timeoutMs: 10_000,
+  });
   t.is(d.status, 'compared');
-  t.deepEqual(d.disagreements.map((x) => [x.path, x.kind]).sort(), [[victim.path, 'content'], [dropped.path, 'only-upstream']].sort());
+  t.deepEqual(
+    d.disagreements.map((x) => [x.path, x.kind]).sort(),
+    [
+      [victim.path, 'content'],
+      [dropped.path, 'only-upstream'],
+    ].sort(),
+  );
   t.regex(d.disagreements.find((x) => x.kind === 'content')!.detail, /first difference at byte 50/);
 });
 
@@ -99,8 +146,16 @@ test('found by the differential pass: a dirent name holding a NUL is ECORRUPT, n
   const ex = join(t.context.dir, 'nul-x');
   t.true(fsckExtract(t.context.fsck, image, ex).ok);
   t.deepEqual([...regularFilesUnder(ex).keys()].sort(), ['/f1', '/g']);
-  t.throws(() => ErofsImage.fromBuffer(bytes).readdir(ErofsImage.fromBuffer(bytes).root()), { message: /not a valid file name \(it holds a NUL or '\/' byte\)/ });
-  const o = checkImage({ bytes }, { readCap: 8 << 20, differential: { fsck: t.context.fsck, scratch: join(t.context.dir, 'scratch2'), timeoutMs: 10_000 } });
+  t.throws(() => ErofsImage.fromBuffer(bytes).readdir(ErofsImage.fromBuffer(bytes).root()), {
+    message: /not a valid file name \(it holds a NUL or '\/' byte\)/,
+  });
+  const o = checkImage(
+    { bytes },
+    {
+      readCap: 8 << 20,
+      differential: { fsck: t.context.fsck, scratch: join(t.context.dir, 'scratch2'), timeoutMs: 10_000 },
+    },
+  );
   t.is(o.kind, 'error');
   t.is(o.differential?.status, 'ours-rejected');
 });

@@ -2,13 +2,7 @@
 // changes exactly the bytes it logs and those lie in the region kind it was aimed at, and an image is
 // a pure function of (run seed, index).
 import anyTest, { type TestFn } from 'ava';
-import {
-  DE,
-  DIRENT_SIZE,
-  EROFS_SUPER_OFFSET,
-  ErofsImage,
-  DATALAYOUT,
-} from '../src/erofs/index.ts';
+import { DE, DIRENT_SIZE, EROFS_SUPER_OFFSET, ErofsImage, DATALAYOUT } from '../src/erofs/index.ts';
 import {
   generateImage,
   imageRng,
@@ -39,9 +33,18 @@ test('the PRNG is deterministic per (seed, index) and spreads neighbouring index
   const a = imageRng(1, 5);
   const b = imageRng(1, 5);
   const xs = Array.from({ length: 8 }, () => a.u32());
-  t.deepEqual(Array.from({ length: 8 }, () => b.u32()), xs);
-  t.notDeepEqual(Array.from({ length: 8 }, () => imageRng(1, 6).u32()), xs);
-  t.notDeepEqual(Array.from({ length: 8 }, () => imageRng(2, 5).u32()), xs);
+  t.deepEqual(
+    Array.from({ length: 8 }, () => b.u32()),
+    xs,
+  );
+  t.notDeepEqual(
+    Array.from({ length: 8 }, () => imageRng(1, 6).u32()),
+    xs,
+  );
+  t.notDeepEqual(
+    Array.from({ length: 8 }, () => imageRng(2, 5).u32()),
+    xs,
+  );
   const r = new Prng(42);
   for (let i = 0; i < 1000; i++) {
     const v = r.int(7);
@@ -64,7 +67,11 @@ test('regions: every inode, directory block, dirent, xattr body and chunk table 
       if (inode.layout === DATALAYOUT.CHUNK_BASED && inode.size > 0) chunked++;
       if (inode.type === 'dir') {
         dirBlocks += Math.ceil(inode.size / img.blockSize);
-        dirents += img.readdir(inode).length - (img.readdir(inode)[0]?.name === '.' && (img.inode(inode.nid) as { dotOmitted?: boolean }).dotOmitted ? 1 : 0);
+        dirents +=
+          img.readdir(inode).length -
+          (img.readdir(inode)[0]?.name === '.' && (img.inode(inode.nid) as { dotOmitted?: boolean }).dotOmitted
+            ? 1
+            : 0);
       }
     }
     const count = (k: RegionKind): number => seed.map.regions.filter((r) => r.kind === k).length;
@@ -87,7 +94,17 @@ test('regions: every inode, directory block, dirent, xattr body and chunk table 
     }
   }
   const kinds = new Set(t.context.seeds.flatMap((s) => s.map.regions.map((r) => r.kind)));
-  for (const k of ['superblock', 'inode', 'xattr-ibody', 'dir-block', 'inline-tail', 'data', 'shared-xattr', 'chunk-table', 'prefix-table'] as const) {
+  for (const k of [
+    'superblock',
+    'inode',
+    'xattr-ibody',
+    'dir-block',
+    'inline-tail',
+    'data',
+    'shared-xattr',
+    'chunk-table',
+    'prefix-table',
+  ] as const) {
     t.true(kinds.has(k), `some seed has a ${k} region`);
   }
 });
@@ -107,7 +124,17 @@ function diffRanges(a: Uint8Array, b: Uint8Array): number[] {
 
 const AIMED: [MutationOp, RegionKind][] = [];
 for (const op of ['bitflip', 'byte', 'field'] as const) {
-  for (const k of ['superblock', 'inode', 'xattr-ibody', 'shared-xattr', 'dir-block', 'chunk-table', 'inline-tail', 'prefix-table'] as const) AIMED.push([op, k]);
+  for (const k of [
+    'superblock',
+    'inode',
+    'xattr-ibody',
+    'shared-xattr',
+    'dir-block',
+    'chunk-table',
+    'inline-tail',
+    'prefix-table',
+  ] as const)
+    AIMED.push([op, k]);
 }
 
 test('bit flips, byte sets and field smashes change bytes only inside the region kind they aim at', (t) => {
@@ -116,14 +143,25 @@ test('bit flips, byte sets and field smashes change bytes only inside the region
     for (const seed of t.context.seeds) {
       if (!seed.map.regions.some((r) => r.kind === kind)) continue;
       for (let i = 0; i < 20; i++) {
-        const m = mutateImage(seed, new Prng(1000 + i, tried), { ops: [op], regions: [kind], count: 1, fixChecksum: false });
+        const m = mutateImage(seed, new Prng(1000 + i, tried), {
+          ops: [op],
+          regions: [kind],
+          count: 1,
+          fixChecksum: false,
+        });
         tried++;
         t.is(m.bytes.length, seed.bytes.length);
         const changed = diffRanges(seed.bytes, m.bytes);
         t.true(changed.length > 0, `${op} on ${kind} changed something`);
         for (const p of changed) {
-          t.true(m.mutations.some((x) => p >= x.at && p < x.at + x.len), `${op}/${kind}: byte ${p} changed but not logged`);
-          t.true(seed.map.regions.some((r) => r.kind === kind && p >= r.start && p < r.end), `${op}/${kind}: byte ${p} outside every ${kind} region`);
+          t.true(
+            m.mutations.some((x) => p >= x.at && p < x.at + x.len),
+            `${op}/${kind}: byte ${p} changed but not logged`,
+          );
+          t.true(
+            seed.map.regions.some((r) => r.kind === kind && p >= r.start && p < r.end),
+            `${op}/${kind}: byte ${p} outside every ${kind} region`,
+          );
         }
         for (const x of m.mutations) t.is(x.kind, kind);
       }
@@ -136,22 +174,26 @@ test('crosslink rewrites one dirent nid; swap-dirents exchanges two records of o
   const seed = seedNamed(t, 'ishare-mkfs-4096')!;
   for (let i = 0; i < 50; i++) {
     const m = mutateImage(seed, new Prng(7, i), { ops: ['crosslink'], count: 1, fixChecksum: false });
-    const nidField = m.mutations[0]!;
+    const nidField = m.mutations[0];
     const d = seed.map.dirents.find((x) => x.at + DE.nid === nidField.at);
     t.truthy(d, 'the nid field of a located dirent');
     t.is(nidField.len, 8);
-    t.false(Buffer.from(seed.bytes.subarray(nidField.at, nidField.at + 8)).equals(Buffer.from(m.bytes.subarray(nidField.at, nidField.at + 8))));
+    t.false(
+      Buffer.from(seed.bytes.subarray(nidField.at, nidField.at + 8)).equals(
+        Buffer.from(m.bytes.subarray(nidField.at, nidField.at + 8)),
+      ),
+    );
     for (const p of diffRanges(seed.bytes, m.bytes)) t.true(p >= d!.at && p < d!.at + DIRENT_SIZE);
   }
   for (let i = 0; i < 50; i++) {
     const m = mutateImage(seed, new Prng(8, i), { ops: ['swap-dirents'], count: 1, fixChecksum: false });
     t.is(m.mutations.length, 2);
     const [a, b] = m.mutations;
-    const da = seed.map.dirents.find((x) => x.at === a!.at)!;
-    const db = seed.map.dirents.find((x) => x.at === b!.at)!;
+    const da = seed.map.dirents.find((x) => x.at === a.at)!;
+    const db = seed.map.dirents.find((x) => x.at === b.at)!;
     t.is(da.blockStart, db.blockStart);
-    t.deepEqual(m.bytes.subarray(a!.at, a!.at + a!.len), seed.bytes.subarray(b!.at, b!.at + b!.len));
-    t.deepEqual(m.bytes.subarray(b!.at, b!.at + b!.len), seed.bytes.subarray(a!.at, a!.at + a!.len));
+    t.deepEqual(m.bytes.subarray(a.at, a.at + a.len), seed.bytes.subarray(b.at, b.at + b.len));
+    t.deepEqual(m.bytes.subarray(b.at, b.at + b.len), seed.bytes.subarray(a.at, a.at + a.len));
   }
 });
 
@@ -161,12 +203,12 @@ test('truncation shortens the image; block copies and fills change one whole blo
     for (let i = 0; i < 20; i++) {
       const tr = mutateImage(seed, new Prng(9, i), { ops: ['truncate'], count: 1, fixChecksum: false });
       t.true(tr.bytes.length < seed.bytes.length);
-      t.is(tr.mutations[0]!.at, tr.bytes.length);
-      t.is(tr.mutations[0]!.at + tr.mutations[0]!.len, seed.bytes.length);
+      t.is(tr.mutations[0].at, tr.bytes.length);
+      t.is(tr.mutations[0].at + tr.mutations[0].len, seed.bytes.length);
       t.deepEqual(tr.bytes, seed.bytes.subarray(0, tr.bytes.length));
       for (const op of ['dup-block', 'zero-block'] as const) {
         const m = mutateImage(seed, new Prng(10, i), { ops: [op], count: 1, fixChecksum: false });
-        const x = m.mutations[0]!;
+        const x = m.mutations[0];
         t.is(x.at % bs, 0);
         const changed = diffRanges(seed.bytes, m.bytes);
         t.true(changed.length > 0, `${op} changed something`);
@@ -188,7 +230,7 @@ test('an image is a pure function of (seeds, run seed, index); the checksum is r
   const withSum = seeds.find((s) => s.map.hasChecksum)!;
   t.truthy(withSum, 'a seed with a superblock checksum');
   const m = mutateImage(withSum, new Prng(3), { ops: ['field'], regions: ['inode'], count: 1, fixChecksum: true });
-  const inBlock0 = m.mutations[0]!.at < withSum.map.blockSize;
+  const inBlock0 = m.mutations[0].at < withSum.map.blockSize;
   if (inBlock0) t.true(m.checksumFixed);
   // Fixed or not, the seed itself is untouched and still parses.
   t.notThrows(() => locateRegions(withSum.bytes));
@@ -207,7 +249,11 @@ test('grow-file makes a chunk-based file gigabytes long with the same table; its
     const img = ErofsImage.fromBuffer(m.bytes);
     const after = img.inode(nid);
     t.true(after.size > before.size, `${before.size} -> ${after.size}`);
-    if (after.layout === DATALAYOUT.CHUNK_BASED && after.size > 2 ** 32 && m.mutations.some((x) => x.kind === 'chunk-table')) {
+    if (
+      after.layout === DATALAYOUT.CHUNK_BASED &&
+      after.size > 2 ** 32 &&
+      m.mutations.some((x) => x.kind === 'chunk-table')
+    ) {
       // All leading chunks are holes now; the tail is the original last chunk's bytes.
       const orig = ErofsImage.fromBuffer(seed.bytes).readFile(before);
       const cs0 = seed.map.blockSize * 2 ** (before.chunkFormat & 0x1f);

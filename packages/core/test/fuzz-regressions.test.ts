@@ -84,14 +84,14 @@ test('error messages quoting names with control characters stay on one line', as
     t.is(img.readFile(img.resolve('/new\nline'))[0], 0x78, 'the names themselves are fine');
     const missing = t.throws(() => img.resolve('/new\nline/below'), { instanceOf: ErofsError });
     t.is(missing?.code, 'ENOTDIR');
-    t.false(/[\r\n]/.test(missing!.message), missing!.message);
+    t.false(/[\r\n]/.test(missing.message), missing.message);
     const enoent = t.throws(() => img.resolve('/no\r\nsuch'), { instanceOf: ErofsError });
     t.is(enoent?.code, 'ENOENT');
-    t.false(/[\r\n]/.test(enoent!.message));
-    t.true(enoent!.message.includes('no\\x0d\\x0asuch'), enoent!.message);
+    t.false(/[\r\n]/.test(enoent.message));
+    t.true(enoent.message.includes('no\\x0d\\x0asuch'), enoent.message);
     // Through the dangling symlink's target, the message names the target's components.
     const viaLink = t.throws(() => img.resolve('/odd-link'), { instanceOf: ErofsError });
-    t.false(/[\r\n]/.test(viaLink!.message), viaLink!.message);
+    t.false(/[\r\n]/.test(viaLink.message), viaLink.message);
   } finally {
     img.close();
   }
@@ -111,7 +111,10 @@ function hugeSparse(chunkBits: number, tail: number): { bytes: Uint8Array; size:
   const content = new Uint8Array(8192);
   content.set(data, 4096);
   const bytes = buildImage(
-    { type: 'dir', entries: { big: { type: 'file', data: content, layout: 'chunk', chunkBits: 0, indexes: true, holes: true } } },
+    {
+      type: 'dir',
+      entries: { big: { type: 'file', data: content, layout: 'chunk', chunkBits: 0, indexes: true, holes: true } },
+    },
     { blockSize: 4096, compact: false },
   );
   const ino = ErofsImage.fromBuffer(bytes).resolve('/big');
@@ -165,7 +168,7 @@ test('a file with more pages than the page cache can index is refused at open wi
     const m = sys.mount(path).mount;
     const e = t.throws(() => sys.open(m, '/big'), { instanceOf: ErofsError });
     t.is(e?.code, 'EINVAL');
-    t.regex(e!.message, /larger than the page cache can index/);
+    t.regex(e.message, /larger than the page cache can index/);
     sys.unmount(m, 500);
   } finally {
     sys.detach();
@@ -179,7 +182,18 @@ test('a corrupt lz4 block (match offset 0) reads the same bytes through the read
   const { zDecompress } = await import('../src/erofs/decompress.ts');
   const block = Uint8Array.from([0x40, 0x61, 0x62, 0x63, 0x64, 0x00, 0x00, 0x10, 0x65]);
   const decode = (out: Uint8Array): Uint8Array => {
-    zDecompress({ alg: 0, input: block, out, decodedLength: 9, skip: 0, interlacedOffset: 0, partial: false, blockSize: 4096, zeroPadding: true, nid: 1 });
+    zDecompress({
+      alg: 0,
+      input: block,
+      out,
+      decodedLength: 9,
+      skip: 0,
+      interlacedOffset: 0,
+      partial: false,
+      blockSize: 4096,
+      zeroPadding: true,
+      nid: 1,
+    });
     return out;
   };
   const fresh = decode(new Uint8Array(9));

@@ -57,10 +57,10 @@ test('every seed checks ok in both passes, every file verified against the seed 
 });
 
 test('untouched files: a touched range excludes exactly the files depending on it; a superblock hit excludes all', (t) => {
-  const s = t.context.seeds[0]!;
+  const s = t.context.seeds[0];
   const oracle = buildOracle(s.bytes);
   const f = oracle.files.find((x) => x.data.length > 0)!;
-  const [lo] = f.deps[f.deps.length - 1]!;
+  const [lo] = f.deps[f.deps.length - 1];
   const left = untouchedFiles(oracle, [[lo, 1]]);
   t.false(left.some((x) => x.nid === f.nid));
   t.true(left.length >= oracle.files.length - 3, 'only files sharing that byte are excluded');
@@ -79,10 +79,17 @@ test('classification: typed one-line errors go on, other throws are crashes, sho
   t.is(t.throws(() => rec.note(spans, 'reader'), { instanceOf: Finding })?.kind, 'crash');
   t.is(t.throws(() => rec.note(new TypeError('boom'), 'reader'), { instanceOf: Finding })?.kind, 'crash');
   t.is(t.throws(() => rec.note(new RangeError('boom'), 'kernel'), { instanceOf: Finding })?.kind, 'crash');
-  const oob = t.throws(() => rec.note(new ErofsError('ETRUNCATED', 'short device read from /x.img', 4096), 'kernel'), { instanceOf: Finding });
+  const oob = t.throws(() => rec.note(new ErofsError('ETRUNCATED', 'short device read from /x.img', 4096), 'kernel'), {
+    instanceOf: Finding,
+  });
   t.is(oob?.kind, 'oob');
   // The same code from the reader's range check is a refused read, not an out-of-bounds one.
-  t.notThrows(() => rec.note(new ErofsError('ETRUNCATED', 'read of 4 bytes past the end of the image (image is 10 bytes)', 12), 'reader'));
+  t.notThrows(() =>
+    rec.note(
+      new ErofsError('ETRUNCATED', 'read of 4 bytes past the end of the image (image is 10 bytes)', 12),
+      'reader',
+    ),
+  );
 });
 
 test('a truncated seed gives a typed error, never a crash, in both passes', (t) => {
@@ -105,16 +112,31 @@ test('a short deterministic fuzz over our and mkfs.erofs seeds: no crash, hang, 
   t.true(names.some((n) => n.startsWith('ishare-mkfs')));
   if (!names.some((n) => n.startsWith('mkfs.erofs'))) t.log('mkfs.erofs not installed: our and synthetic seeds only');
   const out = join(t.context.dir, 'failures');
-  const r = await runFuzz({ seeds: t.context.seeds, count: 400, seed: 20241124, workers: 2, outDir: out, timeoutMs: 10_000 });
-  t.log(`${r.images} images in ${(r.elapsedMs / 1000).toFixed(1)} s: ${JSON.stringify(r.counts)}; ${r.verifiedUntouched} untouched files verified`);
+  const r = await runFuzz({
+    seeds: t.context.seeds,
+    count: 400,
+    seed: 20241124,
+    workers: 2,
+    outDir: out,
+    timeoutMs: 10_000,
+  });
+  t.log(
+    `${r.images} images in ${(r.elapsedMs / 1000).toFixed(1)} s: ${JSON.stringify(r.counts)}; ${r.verifiedUntouched} untouched files verified`,
+  );
   t.is(r.images, 400);
-  t.deepEqual(r.failures.map((f) => `#${f.index} ${f.kind}: ${f.message}`), []);
+  t.deepEqual(
+    r.failures.map((f) => `#${f.index} ${f.kind}: ${f.message}`),
+    [],
+  );
   t.is(r.counts.crash + r.counts.hang + r.counts.oob + r.counts.wrong, 0);
   t.true(r.counts.error > 0, 'mutations are caught as typed errors');
   t.true(r.counts.ok > 0, 'some mutations leave a readable image');
   t.true(r.verifiedUntouched > 0);
   t.true(r.topErrors.length > 0);
-  t.is(Object.values(r.bySeed).reduce((n, c) => n + Object.values(c).reduce((a, b) => a + b, 0), 0), 400);
+  t.is(
+    Object.values(r.bySeed).reduce((n, c) => n + Object.values(c).reduce((a, b) => a + b, 0), 0),
+    400,
+  );
   t.false(existsSync(out), 'nothing saved when nothing failed');
   // Deterministic: the same run seed gives the same outcomes.
   const again = await runFuzz({ seeds: t.context.seeds, count: 60, seed: 20241124, workers: 1 });
@@ -160,7 +182,15 @@ test('fingerprint damage (prefix id out of range, bogus prefix record, value of 
 
 test('the hang detector terminates a worker stuck in a loop; a dead worker counts as a crash; the run goes on', async (t) => {
   const out = join(t.context.dir, 'stub-failures');
-  const r = await runFuzz({ seeds: t.context.seeds, count: 8, seed: 5, workers: 2, timeoutMs: 4000, outDir: out, workerModule: STUB });
+  const r = await runFuzz({
+    seeds: t.context.seeds,
+    count: 8,
+    seed: 5,
+    workers: 2,
+    timeoutMs: 4000,
+    outDir: out,
+    workerModule: STUB,
+  });
   t.is(r.images, 8);
   t.is(r.counts.hang, 1);
   t.is(r.counts.crash, 1);
@@ -172,7 +202,14 @@ test('the hang detector terminates a worker stuck in a loop; a dead worker count
   t.regex(crash.message, /worker died: TypeError/);
   // Saved for replay: the image regenerated from (seed, index), with its mutations described.
   t.true(existsSync(hang.file!));
-  t.deepEqual(new Uint8Array(readFileSync(hang.file!)), generateImage(t.context.seeds.map((s) => prepareSeed(s.name, s.bytes)), 5, 2).bytes);
+  t.deepEqual(
+    new Uint8Array(readFileSync(hang.file!)),
+    generateImage(
+      t.context.seeds.map((s) => prepareSeed(s.name, s.bytes)),
+      5,
+      2,
+    ).bytes,
+  );
   const txt = readFileSync(hang.file!.replace(/\.img$/, '.txt'), 'utf8');
   t.regex(txt, /run seed 5, image index 2/);
   t.regex(txt, /outcome: hang/);
@@ -180,6 +217,14 @@ test('the hang detector terminates a worker stuck in a loop; a dead worker count
   const replay = await replayImage(new Uint8Array(readFileSync(hang.file!)), { timeoutMs: 10_000 });
   t.true(replay.kind === 'ok' || replay.kind === 'error', replay.kind);
   // And the stub's loop is caught on replay too.
-  const stuck = await runFuzz({ seeds: t.context.seeds, count: 1, start: 2, seed: 5, workers: 1, timeoutMs: 500, workerModule: STUB });
+  const stuck = await runFuzz({
+    seeds: t.context.seeds,
+    count: 1,
+    start: 2,
+    seed: 5,
+    workers: 1,
+    timeoutMs: 500,
+    workerModule: STUB,
+  });
   t.is(stuck.counts.hang, 1);
 });

@@ -24,9 +24,28 @@ export function synthSeed(): Uint8Array {
     {
       type: 'dir',
       entries: {
-        chunks: { type: 'file', data: sparse, layout: 'chunk', chunkBits: 1, indexes: true, holes: true, xattrs: [['user.s', 'shared']], shared: ['user.s'] },
+        chunks: {
+          type: 'file',
+          data: sparse,
+          layout: 'chunk',
+          chunkBits: 1,
+          indexes: true,
+          holes: true,
+          xattrs: [['user.s', 'shared']],
+          shared: ['user.s'],
+        },
         blockmap: { type: 'file', data: new Uint8Array(seededBytes(512 * 5 + 9, 4)), layout: 'chunk', chunkBits: 0 },
-        inline: { type: 'file', data: new Uint8Array(seededBytes(700, 5)), layout: 'inline', xattrs: [['trusted.erofs.tag', 'fp'], ['erofs.fingerprint.v1', fingerprintValue(sha256(seededBytes(700, 5)))], ['user.s', 'shared']], shared: ['user.s'] },
+        inline: {
+          type: 'file',
+          data: new Uint8Array(seededBytes(700, 5)),
+          layout: 'inline',
+          xattrs: [
+            ['trusted.erofs.tag', 'fp'],
+            ['erofs.fingerprint.v1', fingerprintValue(sha256(seededBytes(700, 5)))],
+            ['user.s', 'shared'],
+          ],
+          shared: ['user.s'],
+        },
         plain: { type: 'file', data: new Uint8Array(seededBytes(1536, 6)), layout: 'plain' },
         link: { type: 'symlink', target: 'plain' },
         many: { type: 'dir', entries: many },
@@ -44,7 +63,8 @@ export async function testSeeds(): Promise<TestSeeds> {
   // Upstream's own fingerprint layout (mkfs.erofs 1.9.3 --xattr-inode-digest) as a seed too.
   const src = join(dir, 'upstream-src');
   mkdirSync(join(src, 'd'), { recursive: true });
-  for (let i = 0; i < 12; i++) writeFileSync(join(src, i % 2 ? 'd' : '', `f${i}`), seededBytes(300 + i * 900, 40 + (i % 5)));
+  for (let i = 0; i < 12; i++)
+    writeFileSync(join(src, i % 2 ? 'd' : '', `f${i}`), seededBytes(300 + i * 900, 40 + (i % 5)));
   writeFileSync(join(src, 'empty'), '');
   const up = join(dir, 'upstream-digest.img');
   const r = spawnSync(upstreamTool('mkfs.erofs'), ['--quiet', '--xattr-inode-digest', up, src], { encoding: 'utf8' });

@@ -4,7 +4,16 @@ import test from 'ava';
 import { copyFileSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { System } from '../src/system.ts';
-import { ishareOf, sharedInodeView, readBegin, readEnd, realInode, processingCount, POLICY_ANY, POLICY_PROCESSING } from '../src/fs/erofs/ishare.ts';
+import {
+  ishareOf,
+  sharedInodeView,
+  readBegin,
+  readEnd,
+  realInode,
+  processingCount,
+  POLICY_ANY,
+  POLICY_PROCESSING,
+} from '../src/fs/erofs/ishare.ts';
 import { inodeMount, inodeWord, iput, I_FREEING } from '../src/vfs/inode.ts';
 import { mkfs } from '../src/erofs/mkfs/index.ts';
 import { ErofsError } from '../src/erofs/errors.ts';
@@ -153,7 +162,10 @@ test('every backing inode being freed (the seed left realinode NULL): retried, t
     t.true(st.counters.REALINODE_RETRY > 0, 'retried before giving up');
     t.is(st.counters.REALINODE_EIO, 1);
     for (const s of backing) Atomics.and(sys.arena.i32, inodeWord(sys.arena, s, 1), ~I_FREEING);
-    t.true(sys.readAll(f).equals(readFileSync(join(pair.srcs[0], 'lib/libm.so.6'))), 'the failed pages are read again correctly');
+    t.true(
+      sys.readAll(f).equals(readFileSync(join(pair.srcs[0], 'lib/libm.so.6'))),
+      'the failed pages are read again correctly',
+    );
     sys.close(f);
     sys.close(copy);
   } finally {
@@ -181,7 +193,11 @@ test('mmap of a shared file pins only the shared inode: after close it reads thr
     t.true(buf.equals(want), 'read through the backing inode of image b');
     sys.dropCaches();
     sys.unmount(b);
-    t.is(sharedInodeView(sys.arena, map.mapping).nbacking, 0, 'no backing inode left; the mapping keeps the shared inode');
+    t.is(
+      sharedInodeView(sys.arena, map.mapping).nbacking,
+      0,
+      'no backing inode left; the mapping keeps the shared inode',
+    );
     const retries = sys.stats().counters.REALINODE_RETRY;
     const err = t.throws(() => sys.read(map, 0, 4096, buf), { instanceOf: ErofsError });
     t.is(err?.code, 'EIO');
@@ -233,7 +249,10 @@ test('a size mismatch under one fingerprint is refused (counted), and each file 
   try {
     const small = seededBytes(5000, 1);
     const big = seededBytes(9000, 2);
-    for (const [name, data] of [['s', small], ['b', big]] as const) {
+    for (const [name, data] of [
+      ['s', small],
+      ['b', big],
+    ] as const) {
       mkdirSync(join(dir, name));
       writeFileSync(join(dir, name, 'f'), data);
       await mkfs({ out: join(dir, `${name}.img`), source: join(dir, name), timestamp: 0 });
@@ -259,7 +278,10 @@ test('different domain ids never share, whatever the fingerprints say (forged fi
   try {
     const x = seededBytes(12_000, 5);
     const y = seededBytes(12_000, 6);
-    for (const [name, data] of [['x', x], ['y', y]] as const) {
+    for (const [name, data] of [
+      ['x', x],
+      ['y', y],
+    ] as const) {
       mkdirSync(join(dir, name));
       writeFileSync(join(dir, name, 'f'), data);
       await mkfs({ out: join(dir, `${name}.img`), source: join(dir, name), timestamp: 0 });
@@ -328,7 +350,7 @@ test('mainline mount rules: inode_share needs a domain id (EINVAL, one line); O_
   }
 });
 
-test('fadvise(DONTNEED) on one image\'s file drops the shared pages: the other container\'s cache of that content empties too', async (t) => {
+test("fadvise(DONTNEED) on one image's file drops the shared pages: the other container's cache of that content empties too", async (t) => {
   const pair = await versionPair();
   const sys = System.create({ poolMiB: 32 });
   try {
@@ -345,7 +367,7 @@ test('fadvise(DONTNEED) on one image\'s file drops the shared pages: the other c
     t.is(fa.mapping, fb.mapping);
     // Container A advises DONTNEED on its own file (whole file, len 0 = to EOF).
     t.is(sys.fadvise(fa, 0, 0, 'dontneed'), pages, 'forwarded to the shared inode: every page dropped');
-    t.is(sys.stats().filePages, 0, 'B\'s cache of that content is gone too');
+    t.is(sys.stats().filePages, 0, "B's cache of that content is gone too");
     const before = sys.stats().counters.DEVICE_PAGES;
     t.true(sys.readAll(fb).equals(readFileSync(join(pair.srcs[1], 'lib/libc.so.6'))));
     t.is(sys.stats().counters.DEVICE_PAGES - before, pages, 'B reads it from the device again');

@@ -49,7 +49,11 @@ CELLS.forEach((args, i) => {
       for (const rel of files) {
         const want = readFileSync(join(src, rel));
         const file = sys.open(mount, '/' + rel);
-        for (const [o, l] of [[12_345, 9_999], [4095, 2], [70_000, 1]] as const) {
+        for (const [o, l] of [
+          [12_345, 9_999],
+          [4095, 2],
+          [70_000, 1],
+        ] as const) {
           if (o >= want.length) continue;
           const dst = Buffer.alloc(l);
           const n = sys.read(file, o, l, dst);
@@ -77,7 +81,10 @@ CELLS.forEach((args, i) => {
       t.is(st.filePages, pages, 'one frame per page of each distinct inode');
       const c = st.counters;
       t.true(c.Z_PCLUSTERS >= Math.min(1, extents), `pclusters decoded ${c.Z_PCLUSTERS}`);
-      t.true(c.Z_PCLUSTERS <= extents + c.READAHEAD_CALLS + c.READFOLIO_CALLS, `decoded ${c.Z_PCLUSTERS} for ${extents} extents in ${c.READAHEAD_CALLS} readahead calls`);
+      t.true(
+        c.Z_PCLUSTERS <= extents + c.READAHEAD_CALLS + c.READFOLIO_CALLS,
+        `decoded ${c.Z_PCLUSTERS} for ${extents} extents in ${c.READAHEAD_CALLS} readahead calls`,
+      );
       sys.resetStats();
       for (const f of sys.listFiles(m2)) {
         const file = sys.open(m2, f.path);

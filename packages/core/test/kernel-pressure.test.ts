@@ -44,7 +44,7 @@ test('every frame pinned: the read fails with ENOMEM, and works again once frame
     t.is(err?.code, 'ENOMEM');
     t.regex(err?.message ?? '', /page pool exhausted/);
     for (const f of pinned) putPage(sys.arena, f);
-    t.is(sha256(sys.readAll(file)), sourceHashes(img.src).get("/big.bin")!);
+    t.is(sha256(sys.readAll(file)), sourceHashes(img.src).get('/big.bin')!);
     sys.close(file);
   } finally {
     sys.detach();

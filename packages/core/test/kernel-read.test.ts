@@ -54,7 +54,14 @@ test('range reads at odd offsets equal the source', (t) => {
     const { mount } = sys.mount(img.image);
     const file = sys.open(mount, '/big.bin');
     const whole = sys.readAll(file);
-    for (const [off, len] of [[0, 1], [4095, 2], [4096, 4096], [12345, 100000], [whole.length - 10, 100], [whole.length, 10]]) {
+    for (const [off, len] of [
+      [0, 1],
+      [4095, 2],
+      [4096, 4096],
+      [12345, 100000],
+      [whole.length - 10, 100],
+      [whole.length, 10],
+    ]) {
       const dst = Buffer.alloc(len);
       const n = sys.read(file, off, len, dst);
       t.is(n, Math.max(0, Math.min(len, whole.length - off)));
@@ -79,7 +86,10 @@ test('sequential reads grow the readahead window (fewer readahead calls than pag
     const pages = Math.ceil(file.size / 4096);
     t.is(st.counters.DEVICE_PAGES, pages);
     // 4 + 8 + 16 + 32 + 32 ... pages per call: about pages/32 calls, far fewer than one per page.
-    t.true(st.counters.READAHEAD_CALLS < pages / 16, `readahead calls ${st.counters.READAHEAD_CALLS} for ${pages} pages`);
+    t.true(
+      st.counters.READAHEAD_CALLS < pages / 16,
+      `readahead calls ${st.counters.READAHEAD_CALLS} for ${pages} pages`,
+    );
     sys.close(file);
   } finally {
     sys.detach();

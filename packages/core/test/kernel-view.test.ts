@@ -7,7 +7,8 @@ import { System } from '../src/system.ts';
 import { edgeImage } from './helpers/images.ts';
 import { removeDir } from '../../../test/helpers/trees.ts';
 
-const joined = (views: readonly Uint8Array[]): Buffer => Buffer.concat(views.map((v) => Buffer.from(v.buffer, v.byteOffset, v.byteLength)));
+const joined = (views: readonly Uint8Array[]): Buffer =>
+  Buffer.concat(views.map((v) => Buffer.from(v.buffer, v.byteOffset, v.byteLength)));
 
 for (const variant of [[], ['--chunksize=4096']]) {
   test(`view() of every file of a mkfs.erofs image ${variant.join(' ') || '(default)'} is the source file, in place`, (t) => {

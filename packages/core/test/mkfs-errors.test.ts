@@ -51,7 +51,11 @@ async function makeTar(items: TarItem[]): Promise<Buffer> {
   const done = new Promise<void>((res) => pack.on('end', () => res()));
   for (const it of items) {
     await new Promise<void>((res, rej) =>
-      pack.entry({ name: it.name, type: it.type ?? 'file', linkname: it.linkname, mode: 0o644, mtime: new Date(0) }, it.data ?? Buffer.alloc(0), (e) => (e ? rej(e) : res())),
+      pack.entry(
+        { name: it.name, type: it.type ?? 'file', linkname: it.linkname, mode: 0o644, mtime: new Date(0) },
+        it.data ?? Buffer.alloc(0),
+        (e) => (e ? rej(e) : res()),
+      ),
     );
   }
   pack.finalize();
@@ -60,21 +64,39 @@ async function makeTar(items: TarItem[]): Promise<Buffer> {
 }
 
 /** mkfs must reject with `code` (and a message matching `msg`) and leave nothing behind. */
-async function refuses(t: import('ava').ExecutionContext<Ctx>, opts: MkfsOptions, code: ErofsErrorCode, msg?: RegExp): Promise<void> {
+async function refuses(
+  t: import('ava').ExecutionContext<Ctx>,
+  opts: MkfsOptions,
+  code: ErofsErrorCode,
+  msg?: RegExp,
+): Promise<void> {
   const outExisted = existsSync(opts.out);
   const isDir = outExisted && statSync(opts.out).isDirectory();
-  const before = outExisted ? (isDir ? Buffer.from(readdirSync(opts.out).join('\n')) : readFileSync(opts.out)) : undefined;
+  const before = outExisted
+    ? isDir
+      ? Buffer.from(readdirSync(opts.out).join('\n'))
+      : readFileSync(opts.out)
+    : undefined;
   const err = await t.throwsAsync(mkfs(opts), { instanceOf: ErofsError });
   t.is(err?.code, code, err?.message);
   if (msg) t.regex(err?.message ?? '', msg);
-  if (outExisted) t.true((isDir ? Buffer.from(readdirSync(opts.out).join('\n')) : readFileSync(opts.out)).equals(before!), 'existing output untouched');
+  if (outExisted)
+    t.true(
+      (isDir ? Buffer.from(readdirSync(opts.out).join('\n')) : readFileSync(opts.out)).equals(before!),
+      'existing output untouched',
+    );
   else t.false(existsSync(opts.out), 'no output written');
   t.deepEqual(tempLeftovers(join(opts.out, '..')), [], 'no temp file left');
 }
 
 for (const blockSize of [3000, 8192, 256, 0, -4096, 4096.5, Number.NaN, 65536]) {
   test(`block size ${blockSize} is refused with EINVAL`, async (t) => {
-    await refuses(t, { out: join(freshDir(t), `bs${blockSize}.img`), source: t.context.src, blockSize }, 'EINVAL', /block size/);
+    await refuses(
+      t,
+      { out: join(freshDir(t), `bs${blockSize}.img`), source: t.context.src, blockSize },
+      'EINVAL',
+      /block size/,
+    );
   });
 }
 
@@ -107,12 +129,43 @@ test('an output inside the source directory, the source itself, or a directory i
 });
 
 const TAR_CASES: { name: string; items: TarItem[]; code: ErofsErrorCode; msg: RegExp }[] = [
-  { name: 'a whiteout', items: [{ name: 'a/keep', data: Buffer.from('k') }, { name: 'a/.wh.gone' }], code: 'EUNSUPPORTED', msg: /whiteout .*not supported/ },
-  { name: 'an opaque-dir whiteout', items: [{ name: 'd/.wh..wh..opq' }], code: 'EUNSUPPORTED', msg: /whiteout .*not supported/ },
-  { name: "a '..' path", items: [{ name: 'ok', data: Buffer.from('1') }, { name: 'a/../../evil', data: Buffer.from('x') }], code: 'EINVAL', msg: /'\.\.'/ },
+  {
+    name: 'a whiteout',
+    items: [{ name: 'a/keep', data: Buffer.from('k') }, { name: 'a/.wh.gone' }],
+    code: 'EUNSUPPORTED',
+    msg: /whiteout .*not supported/,
+  },
+  {
+    name: 'an opaque-dir whiteout',
+    items: [{ name: 'd/.wh..wh..opq' }],
+    code: 'EUNSUPPORTED',
+    msg: /whiteout .*not supported/,
+  },
+  {
+    name: "a '..' path",
+    items: [
+      { name: 'ok', data: Buffer.from('1') },
+      { name: 'a/../../evil', data: Buffer.from('x') },
+    ],
+    code: 'EINVAL',
+    msg: /'\.\.'/,
+  },
   { name: 'an absolute path', items: [{ name: '/etc/evil', data: Buffer.from('x') }], code: 'EINVAL', msg: /absolute/ },
-  { name: 'a hard link to nothing', items: [{ name: 'l', type: 'link', linkname: 'missing' }], code: 'ECORRUPT', msg: /hard link/ },
-  { name: 'a file under a file', items: [{ name: 'f', data: Buffer.from('1') }, { name: 'f/g', data: Buffer.from('2') }], code: 'ENOTDIR', msg: /not a directory/ },
+  {
+    name: 'a hard link to nothing',
+    items: [{ name: 'l', type: 'link', linkname: 'missing' }],
+    code: 'ECORRUPT',
+    msg: /hard link/,
+  },
+  {
+    name: 'a file under a file',
+    items: [
+      { name: 'f', data: Buffer.from('1') },
+      { name: 'f/g', data: Buffer.from('2') },
+    ],
+    code: 'ENOTDIR',
+    msg: /not a directory/,
+  },
 ];
 
 for (const c of TAR_CASES) {
@@ -126,7 +179,10 @@ for (const c of TAR_CASES) {
 test('a truncated tar fails with ETRUNCATED and keeps the previous image', async (t) => {
   const { dir } = t.context;
   const outDir = freshDir(t);
-  const full = await makeTar([{ name: 'big', data: seededBytes(300_000, 9) }, { name: 'after', data: Buffer.from('z') }]);
+  const full = await makeTar([
+    { name: 'big', data: seededBytes(300_000, 9) },
+    { name: 'after', data: Buffer.from('z') },
+  ]);
   const archive = join(dir, 'cut.tar');
   writeFileSync(archive, full.subarray(0, 150_000));
   const out = join(outDir, 'previous.img');

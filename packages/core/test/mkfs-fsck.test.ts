@@ -6,7 +6,14 @@ import anyTest, { type TestFn } from 'ava';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { mkfs, type MkfsOptions } from '../src/erofs/mkfs/index.ts';
-import { makeEdgeTree, nonEmptyFileInodes, removeDir, snapshotTree, tempDir, type TreeEntry } from '../../../test/helpers/trees.ts';
+import {
+  makeEdgeTree,
+  nonEmptyFileInodes,
+  removeDir,
+  snapshotTree,
+  tempDir,
+  type TreeEntry,
+} from '../../../test/helpers/trees.ts';
 import { asObject, FSCK, fsck, readerSnapshot, tryMount } from './mkfs-helpers.ts';
 
 interface Ctx {
@@ -55,7 +62,11 @@ for (const bs of [4096, 2048, 1024, 512]) {
         t.is(rep.blockSize, bs);
         t.true(rep.files > 1200 && rep.dirs > 10 && rep.symlinks === 5, JSON.stringify(rep));
         t.is(rep.hardlinks, 1);
-        t.is(rep.fingerprinted, v.opts.fingerprint === false ? 0 : nonEmptyFileInodes(src), 'non-empty regular files only');
+        t.is(
+          rep.fingerprinted,
+          v.opts.fingerprint === false ? 0 : nonEmptyFileInodes(src),
+          'non-empty regular files only',
+        );
 
         let checked = false;
         if (!FSCK) {
@@ -63,7 +74,9 @@ for (const bs of [4096, 2048, 1024, 512]) {
         } else {
           const r = fsck(img);
           if (r.blockSizeUnsupported) {
-            t.log(`fsck.erofs (erofs-utils 1.5) refuses block size ${bs} ("${r.output.trim().split('\n')[0]}"): checked with the kernel mount and our reader instead`);
+            t.log(
+              `fsck.erofs (erofs-utils 1.5) refuses block size ${bs} ("${r.output.trim().split('\n')[0]}"): checked with the kernel mount and our reader instead`,
+            );
           } else {
             t.true(r.ok, r.output);
             const ex = join(t.context.dir, `ex-${bs}-${v.name}`);

@@ -65,7 +65,10 @@ export function asObject(m: Map<string, unknown>): Record<string, unknown> {
 
 /** relative path → xattr name → hex value, from one getfattr run (symlinks examined themselves). */
 export function xattrTable(root: string, opts: { skip?: string } = {}): Record<string, Record<string, string>> {
-  const out = execFileSync('getfattr', ['-R', '-h', '-P', '-d', '-m', '-', '-e', 'hex', '--absolute-names', root], { encoding: 'latin1', maxBuffer: 1 << 28 });
+  const out = execFileSync('getfattr', ['-R', '-h', '-P', '-d', '-m', '-', '-e', 'hex', '--absolute-names', root], {
+    encoding: 'latin1',
+    maxBuffer: 1 << 28,
+  });
   const table: Record<string, Record<string, string>> = {};
   let cur: Record<string, string> | undefined;
   for (const line of out.split('\n')) {
@@ -93,7 +96,9 @@ export function readerXattrs(img: string, opts: { skip?: string } = {}): Record<
     for (const { path, inode } of im.walk()) {
       const xs = im.xattrs(inode).filter((x) => x.name !== opts.skip);
       if (xs.length === 0) continue;
-      table[path === '/' ? '.' : path.slice(1)] = Object.fromEntries(xs.map((x) => [x.name, `0x${Buffer.from(x.value).toString('hex')}`]));
+      table[path === '/' ? '.' : path.slice(1)] = Object.fromEntries(
+        xs.map((x) => [x.name, `0x${Buffer.from(x.value).toString('hex')}`]),
+      );
     }
     return table;
   } finally {
@@ -113,7 +118,8 @@ export function tryMount(img: string, dir: string): MountResult {
   if (process.getuid?.() !== 0) return { mounted: false, reason: 'not running as root' };
   mkdirSync(dir, { recursive: true });
   const r = spawnSync('mount', ['-t', 'erofs', '-o', 'loop,ro', img, dir], { encoding: 'utf8' });
-  if (r.status !== 0) return { mounted: false, reason: `mount -t erofs failed: ${(r.stderr || r.error?.message || '').trim()}` };
+  if (r.status !== 0)
+    return { mounted: false, reason: `mount -t erofs failed: ${(r.stderr || r.error?.message || '').trim()}` };
   return {
     mounted: true,
     dir,

@@ -5,7 +5,17 @@
 import anyTest, { type TestFn } from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
 
-import { chownSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, utimesSync, writeFileSync, type BigIntStats } from 'node:fs';
+import {
+  chownSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  utimesSync,
+  writeFileSync,
+  type BigIntStats,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ErofsImage } from '../src/erofs/image.ts';
@@ -73,7 +83,10 @@ function allPaths(root: string, rel = ''): string[] {
 
 function statView(st: BigIntStats, withMtime: boolean): Record<string, string> {
   const v: Record<string, string> = {
-    mode: st.mode.toString(8), uid: String(st.uid), gid: String(st.gid), nlink: String(st.nlink),
+    mode: st.mode.toString(8),
+    uid: String(st.uid),
+    gid: String(st.gid),
+    nlink: String(st.nlink),
   };
   if (!st.isDirectory()) v.size = String(st.size);
   if (st.isCharacterDevice() || st.isBlockDevice()) v.rdev = String(st.rdev);

@@ -54,10 +54,14 @@ for (const bs of [4096, 2048, 1024, 512]) {
       for (const { path, inode } of im.walk()) {
         const where = `${path} (nid ${inode.nid})`;
         const off = inode.iloc % bs;
-        if (inode.inodeSize + inode.xattrSize <= bs) t.true(off + inode.inodeSize + inode.xattrSize <= bs, `${where}: inode and xattrs inside one block`);
+        if (inode.inodeSize + inode.xattrSize <= bs)
+          t.true(off + inode.inodeSize + inode.xattrSize <= bs, `${where}: inode and xattrs inside one block`);
         if (inode.layout === DATALAYOUT.FLAT_INLINE) {
           inlined++;
-          t.true(off + inode.inodeSize + inode.xattrSize + (inode.size % bs) <= bs, `${where}: inline tail inside the inode's block`);
+          t.true(
+            off + inode.inodeSize + inode.xattrSize + (inode.size % bs) <= bs,
+            `${where}: inline tail inside the inode's block`,
+          );
         } else {
           t.is(inode.layout, DATALAYOUT.FLAT_PLAIN, where);
         }
@@ -69,14 +73,21 @@ for (const bs of [4096, 2048, 1024, 512]) {
         files.add(inode.nid);
         const data = readFileSync(join(src, path));
         // mkfs.erofs fingerprints non-empty files only.
-        t.is(im.fingerprint(inode), data.length > 0 ? createHash('sha256').update(data).digest('hex') : undefined, where);
+        t.is(
+          im.fingerprint(inode),
+          data.length > 0 ? createHash('sha256').update(data).digest('hex') : undefined,
+          where,
+        );
       }
       t.is(files.size, rep.files);
       t.true(inlined > 100, `tail packing used (${inlined} inodes)`);
       const a = im.resolve('/links/hard-a');
       t.is(a.nid, im.resolve('/links/hard-b').nid);
       t.is(a.nlink, 2);
-      t.is(im.resolve('/').nlink, 2 + [...snap.entries()].filter(([k, e]) => !k.includes('/') && e.type === 'dir').length);
+      t.is(
+        im.resolve('/').nlink,
+        2 + [...snap.entries()].filter(([k, e]) => !k.includes('/') && e.type === 'dir').length,
+      );
     } finally {
       im.close();
     }
@@ -112,11 +123,16 @@ test('a custom fingerprint name is used instead of the default', async (t) => {
   const im = ErofsImage.open(img);
   try {
     const f = im.resolve('/dup-a');
-    const sha = createHash('sha256').update(readFileSync(join(src, 'dup-a'))).digest('hex');
+    const sha = createHash('sha256')
+      .update(readFileSync(join(src, 'dup-a')))
+      .digest('hex');
     t.is(im.fingerprint(f), sha);
     t.is(im.fingerprintName(), 'user.ishare.fp');
     // Under the user. namespace the name is an ordinary visible xattr, value "sha256:" + digest.
-    t.deepEqual(im.xattrs(f).map((x) => [x.name, Buffer.from(x.value).toString('latin1')]), [['user.ishare.fp', `sha256:${Buffer.from(sha, 'hex').toString('latin1')}`]]);
+    t.deepEqual(
+      im.xattrs(f).map((x) => [x.name, Buffer.from(x.value).toString('latin1')]),
+      [['user.ishare.fp', `sha256:${Buffer.from(sha, 'hex').toString('latin1')}`]],
+    );
   } finally {
     im.close();
   }

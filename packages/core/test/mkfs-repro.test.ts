@@ -71,7 +71,10 @@ test('a different uuid changes only the superblock; no uuid gives a random one',
   const diff: number[] = [];
   for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) diff.push(i);
   t.true(diff.length > 0);
-  t.true(diff.every((i) => i >= EROFS_SUPER_OFFSET && i < EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE), `differs at ${diff.slice(0, 5).join(',')}`);
+  t.true(
+    diff.every((i) => i >= EROFS_SUPER_OFFSET && i < EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE),
+    `differs at ${diff.slice(0, 5).join(',')}`,
+  );
   t.false(x.equals(z));
   t.is(x.subarray(EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE).compare(z.subarray(EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE)), 0);
 });

@@ -6,7 +6,15 @@ import { lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErofsImage } from '../src/erofs/image.ts';
 import { mkfs } from '../src/erofs/mkfs/index.ts';
-import { hasCommand, makeEdgeTree, removeDir, setXattr, snapshotTree, tempDir, type TreeEntry } from '../../../test/helpers/trees.ts';
+import {
+  hasCommand,
+  makeEdgeTree,
+  removeDir,
+  setXattr,
+  snapshotTree,
+  tempDir,
+  type TreeEntry,
+} from '../../../test/helpers/trees.ts';
 import { asObject, FSCK, fsck, readerSnapshot, readerXattrs, tryMount, xattrTable } from './mkfs-helpers.ts';
 
 interface Ctx {
@@ -62,7 +70,9 @@ test.serial('pax tar with xattrs, long paths, hard and symbolic links gives the 
   const { dir, src, snap } = t.context;
   const archive = join(dir, 'tree.tar');
   tar(['--format=pax', '--xattrs', '--xattrs-include=*', '-C', src, '-cf', archive, '.']);
-  const longest = execFileSync('tar', ['-tf', archive], { encoding: 'utf8' }).split('\n').reduce((a, b) => (b.length > a.length ? b : a));
+  const longest = execFileSync('tar', ['-tf', archive], { encoding: 'utf8' })
+    .split('\n')
+    .reduce((a, b) => (b.length > a.length ? b : a));
   t.true(Buffer.byteLength(longest) > 100, 'the archive has a path longer than the ustar name field');
   const img = join(dir, 'pax.img');
   const rep = await mkfs({ out: img, source: archive, ...FIXED });
@@ -117,7 +127,10 @@ test.serial('GNU format tar (long names as ././@LongLink records)', async (t) =>
   t.deepEqual(asObject(readerSnapshot(img)), asObject(snap));
   t.deepEqual(readerXattrs(img), {});
   const m = tryMount(img, join(dir, 'mnt-gnu'));
-  if (!m.mounted) return void t.log(`kernel check skipped: ${m.reason}`);
+  if (!m.mounted) {
+    t.log(`kernel check skipped: ${m.reason}`);
+    return;
+  }
   try {
     t.deepEqual(asObject(snapshotTree(m.dir)), asObject(snap));
   } finally {
@@ -156,7 +169,10 @@ test.serial('device nodes and fifos in a tar keep their numbers', async (t) => {
   const rep = await mkfs({ out: img, source: archive });
   t.is(rep.others, 3);
   const m = tryMount(img, join(dir, 'mnt-devs'));
-  if (!m.mounted) return void t.log(`kernel check skipped: ${m.reason}`);
+  if (!m.mounted) {
+    t.log(`kernel check skipped: ${m.reason}`);
+    return;
+  }
   try {
     for (const n of ['zero', 'blk', 'pipe']) {
       const a = lstatSync(join(devs, n));

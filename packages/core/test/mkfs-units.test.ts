@@ -47,7 +47,10 @@ test('sharing pays only when several inodes carry an xattr big enough', (t) => {
   const big = encodeXattr('user.same', Buffer.from('shared-value'), 'f');
   const tiny = encodeXattr('user.a', Buffer.alloc(0), 'f');
   const once = encodeXattr('user.once', Buffer.alloc(100), 'f');
-  const s = chooseShared([[big, tiny, once], [big, tiny]]);
+  const s = chooseShared([
+    [big, tiny, once],
+    [big, tiny],
+  ]);
   t.true(s.has(big.key));
   t.false(s.has(tiny.key), 'an 8-byte entry on 2 inodes: 16 bytes inline, 8 + 2 ids shared: no gain');
   t.false(s.has(once.key));
@@ -62,7 +65,10 @@ test('directory blocks fill exactly to the block size and no further', (t) => {
   t.deepEqual(exact.blocks, [{ start: 0, end: 4 }]);
   t.is(exact.size, 512);
   const spill = planDirBlocks([e('a'), e('b'), e('c'), e('d'), { name: Buffer.from('e'), type: 1 }], bs);
-  t.deepEqual(spill.blocks, [{ start: 0, end: 4 }, { start: 4, end: 5 }]);
+  t.deepEqual(spill.blocks, [
+    { start: 0, end: 4 },
+    { start: 4, end: 5 },
+  ]);
   t.is(spill.lastUsed, 13);
   t.is(spill.size, 512 + 13);
 });
@@ -96,7 +102,10 @@ test('pax records keep binary values as bytes', (t) => {
     return Buffer.concat([Buffer.from(String(len)), body]);
   };
   const bin = Buffer.from([0, 0xff, 0x80, 0x0a, 0x3d, 0xc3]);
-  const pax = parsePax(Buffer.concat([rec('path', Buffer.from('a/b')), rec('SCHILY.xattr.security.capability', bin)]), 0);
+  const pax = parsePax(
+    Buffer.concat([rec('path', Buffer.from('a/b')), rec('SCHILY.xattr.security.capability', bin)]),
+    0,
+  );
   t.deepEqual(pax.get('SCHILY.xattr.security.capability'), bin);
   t.is(pax.get('path')?.toString(), 'a/b');
   t.throws(() => parsePax(Buffer.from('99 path=x\n'), 0), { message: /malformed/ });
@@ -119,14 +128,20 @@ test('pax mtimes keep their nanoseconds', async (t) => {
   t.deepEqual(seen[0].mtime, { sec: 1_650_000_000, nsec: 123_456_789 });
 });
 
-async function packTar(items: { name: string; type?: 'file' | 'directory'; mode?: number; data?: string }[]): Promise<Buffer> {
+async function packTar(
+  items: { name: string; type?: 'file' | 'directory'; mode?: number; data?: string }[],
+): Promise<Buffer> {
   const pack = tarStream.pack();
   const out: Buffer[] = [];
   pack.on('data', (c: Buffer) => out.push(c));
   const end = new Promise<void>((res) => pack.on('end', () => res()));
   for (const it of items) {
     await new Promise<void>((res, rej) =>
-      pack.entry({ name: it.name, type: it.type ?? 'file', mode: it.mode ?? 0o644, mtime: new Date(1000) }, it.data ?? '', (e) => (e ? rej(e) : res())),
+      pack.entry(
+        { name: it.name, type: it.type ?? 'file', mode: it.mode ?? 0o644, mtime: new Date(1000) },
+        it.data ?? '',
+        (e) => (e ? rej(e) : res()),
+      ),
     );
   }
   pack.finalize();
@@ -144,12 +159,15 @@ test('tar: an empty archive gives a root-only image; a directory met again keeps
   if (FSCK) t.true(fsck(join(dir, 'empty.img')).ok);
 
   const again = join(dir, 'again.tar');
-  writeFileSync(again, await packTar([
-    { name: 'd/x', data: 'one' },
-    { name: 'd', type: 'directory', mode: 0o700 },
-    { name: 'd/y', data: 'two' },
-    { name: 'd/x', data: 'replaced' },
-  ]));
+  writeFileSync(
+    again,
+    await packTar([
+      { name: 'd/x', data: 'one' },
+      { name: 'd', type: 'directory', mode: 0o700 },
+      { name: 'd/y', data: 'two' },
+      { name: 'd/x', data: 'replaced' },
+    ]),
+  );
   await mkfs({ out: join(dir, 'again.img'), source: again });
   const snap = readerSnapshot(join(dir, 'again.img'));
   t.deepEqual([...snap.keys()], ['d', 'd/x', 'd/y']);
@@ -161,14 +179,23 @@ test('names that are not UTF-8 or that getfattr escapes survive, xattrs included
   const { dir } = t.context;
   const src = join(dir, 'odd');
   mkdirSync(src);
-  const names = [Buffer.from('new\nline'), Buffer.from('back\\slash'), Buffer.from('eq=sign'), Buffer.from([0x66, 0xff, 0x80, 0x2e]), Buffer.from(' lead')];
+  const names = [
+    Buffer.from('new\nline'),
+    Buffer.from('back\\slash'),
+    Buffer.from('eq=sign'),
+    Buffer.from([0x66, 0xff, 0x80, 0x2e]),
+    Buffer.from(' lead'),
+  ];
   const srcB = Buffer.from(src);
   for (const [i, n] of names.entries()) writeFileSync(Buffer.concat([srcB, Buffer.from('/'), n]), `file ${i}`);
   const withXattrs = hasCommand('setfattr') && xattrsSupported(src);
   if (withXattrs) {
     for (const [i, n] of names.entries()) {
       // setfattr takes the path as bytes; pass it through a shell variable set from hex.
-      const r = spawnSync('sh', ['-c', `p="$(printf '${[...Buffer.concat([srcB, Buffer.from('/'), n])].map((b) => `\\${b.toString(8).padStart(3, '0')}`).join('')}')"; setfattr -n user.i -v ${i} "$p"`]);
+      const r = spawnSync('sh', [
+        '-c',
+        `p="$(printf '${[...Buffer.concat([srcB, Buffer.from('/'), n])].map((b) => `\\${b.toString(8).padStart(3, '0')}`).join('')}')"; setfattr -n user.i -v ${i} "$p"`,
+      ]);
       t.is(r.status, 0, r.stderr.toString());
     }
   } else {
@@ -180,7 +207,10 @@ test('names that are not UTF-8 or that getfattr escapes survive, xattrs included
   try {
     const ents = im.readdir(im.root()).filter((e) => e.name !== '.' && e.name !== '..');
     const sorted = [...names].sort(Buffer.compare);
-    t.deepEqual(ents.map((e) => Buffer.from(e.nameBytes)), sorted);
+    t.deepEqual(
+      ents.map((e) => Buffer.from(e.nameBytes)),
+      sorted,
+    );
     for (const e of ents) {
       const i = names.findIndex((n) => n.equals(Buffer.from(e.nameBytes)));
       const ino = im.inode(e.nid);
@@ -191,7 +221,10 @@ test('names that are not UTF-8 or that getfattr escapes survive, xattrs included
     im.close();
   }
   const m = tryMount(img, join(dir, 'mnt-odd'));
-  if (!m.mounted) return void t.log(`kernel check skipped: ${m.reason}`);
+  if (!m.mounted) {
+    t.log(`kernel check skipped: ${m.reason}`);
+    return;
+  }
   try {
     t.deepEqual(readdirSync(m.dir, { encoding: 'buffer' }).sort(Buffer.compare), [...names].sort(Buffer.compare));
   } finally {
@@ -207,7 +240,8 @@ test('POSIX ACLs travel as system.posix_acl_access (name index 2, empty suffix)'
   // user::rw- user:1234:r-- group::r-- mask::r-- other::r-- in the kernel's xattr form.
   const acl = '0x0200000001000600ffffffff02000400d204000004000400ffffffff10000400ffffffff20000400ffffffff';
   const r = spawnSync('setfattr', ['-n', 'system.posix_acl_access', '-v', acl, join(src, 'f')], { encoding: 'utf8' });
-  if (r.status !== 0) return void (t.log(`skipped: cannot set an ACL here (${(r.stderr || r.error?.message || '').trim()})`), t.pass());
+  if (r.status !== 0)
+    return void (t.log(`skipped: cannot set an ACL here (${(r.stderr || r.error?.message || '').trim()})`), t.pass());
   const img = join(dir, 'acl.img');
   await mkfs({ out: img, source: src });
   const im = ErofsImage.open(img);
@@ -217,9 +251,14 @@ test('POSIX ACLs travel as system.posix_acl_access (name index 2, empty suffix)'
     im.close();
   }
   const m = tryMount(img, join(dir, 'mnt-acl'));
-  if (!m.mounted) return void t.log(`kernel check skipped: ${m.reason}`);
+  if (!m.mounted) {
+    t.log(`kernel check skipped: ${m.reason}`);
+    return;
+  }
   try {
-    const out = execFileSync('getfattr', ['-n', 'system.posix_acl_access', '-e', 'hex', join(m.dir, 'f')], { encoding: 'utf8' });
+    const out = execFileSync('getfattr', ['-n', 'system.posix_acl_access', '-e', 'hex', join(m.dir, 'f')], {
+      encoding: 'utf8',
+    });
     t.true(out.includes(`system.posix_acl_access=${acl}`), out);
   } finally {
     m.unmount();

@@ -4,7 +4,17 @@
 // erofs-utils (fsck.erofs --extract, dump.erofs) as well as our reader.
 import anyTest, { type TestFn } from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { mkfs } from '../src/erofs/mkfs/index.ts';
 import { ErofsError } from '../src/erofs/errors.ts';
@@ -12,10 +22,22 @@ import { makeEdgeTree, removeDir, snapshotTree, tempDir, type TreeEntry } from '
 import { asObject, FSCK, fsck, readerSnapshot } from './mkfs-helpers.ts';
 import { upstreamTool } from '../../../test/helpers/erofs-utils.ts';
 import {
-  dockerSaveLegacy, dockerSaveOci, gnuTarOf, layerTar, ociLayout, packDir, putBlob, putImage, sha256, toolAvailable, writeIndex,
+  dockerSaveLegacy,
+  dockerSaveOci,
+  gnuTarOf,
+  layerTar,
+  ociLayout,
+  packDir,
+  putBlob,
+  putImage,
+  sha256,
+  toolAvailable,
+  writeIndex,
 } from './helpers/oci.ts';
 
-interface Ctx { dir: string }
+interface Ctx {
+  dir: string;
+}
 const test = anyTest as TestFn<Ctx>;
 
 test.before((t) => {
@@ -66,7 +88,8 @@ function checkTree(t: import('ava').ExecutionContext<Ctx>, img: string, want: Ma
   t.true(r.ok, r.output);
   // fsck.erofs 1.5 chowns after chmod when extracting, which clears setuid/setgid (the reader above
   // checks the full modes).
-  const noSuid = (m: Map<string, TreeEntry>): Map<string, TreeEntry> => new Map([...m].map(([k, v]) => [k, { ...v, mode: v.mode & ~0o6000 }]));
+  const noSuid = (m: Map<string, TreeEntry>): Map<string, TreeEntry> =>
+    new Map([...m].map(([k, v]) => [k, { ...v, mode: v.mode & ~0o6000 }]));
   t.deepEqual(asObject(noSuid(snapshotTree(ex))), asObject(noSuid(want)));
 }
 
@@ -74,14 +97,22 @@ function checkTree(t: import('ava').ExecutionContext<Ctx>, img: string, want: Ma
  * Upstream erofs-utils 1.9.3 extracts an image of the same source (hard links kept), compared with
  * `want`, and verifies every fingerprint against the data it extracts.
  */
-async function upstreamCheck(t: import('ava').ExecutionContext<Ctx>, source: string, want: Map<string, TreeEntry>, linked: [string, string][]): Promise<void> {
+async function upstreamCheck(
+  t: import('ava').ExecutionContext<Ctx>,
+  source: string,
+  want: Map<string, TreeEntry>,
+  linked: [string, string][],
+): Promise<void> {
   const img = join(t.context.dir, `upstream-${++seq}.img`);
   await mkfs({ out: img, source, ...FIXED });
   const ex = join(t.context.dir, `upstream-extract-${++seq}`);
-  const r = spawnSync(upstreamTool('fsck.erofs'), ['--xattr-inode-digest', `--extract=${ex}`, '--preserve', img], { encoding: 'utf8' });
+  const r = spawnSync(upstreamTool('fsck.erofs'), ['--xattr-inode-digest', `--extract=${ex}`, '--preserve', img], {
+    encoding: 'utf8',
+  });
   t.is(r.status, 0, `${r.stdout}${r.stderr}`);
   t.deepEqual(asObject(snapshotTree(ex)), asObject(want));
-  for (const [a, b] of linked) t.is(lstatSync(join(ex, a)).ino, lstatSync(join(ex, b)).ino, `${a} and ${b} are one inode`);
+  for (const [a, b] of linked)
+    t.is(lstatSync(join(ex, a)).ino, lstatSync(join(ex, b)).ino, `${a} and ${b} are one inode`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -129,100 +160,134 @@ function layerNames(layout: string): string[] {
   const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
   const blob = (d: string): Buffer => readFileSync(join(layout, 'blobs', 'sha256', d.slice(7)));
   const manifest = JSON.parse(blob(index.manifests[0].digest).toString()) as { layers: { digest: string }[] };
-  return manifest.layers.flatMap((l) => execFileSync('tar', ['-tzf', '-'], { input: blob(l.digest), encoding: 'utf8' }).split('\n').filter(Boolean));
+  return manifest.layers.flatMap((l) =>
+    execFileSync('tar', ['-tzf', '-'], { input: blob(l.digest), encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean),
+  );
 }
 
-test.serial('umoci image, three layers with whiteouts and an opaque directory: the flattened tree is umoci\'s unpack', async (t) => {
-  if (!toolAvailable('umoci')) {
-    t.log('umoci not installed (apt-get install umoci): skipping the real-image checks');
-    t.pass();
-    return;
-  }
-  const work = fresh(t, 'umoci');
-  const { layout, rootfs } = buildUmociImage(work);
-  const names = layerNames(layout);
-  t.true(names.some((n) => n.endsWith('sizes/.wh..wh..opq')), 'an opaque marker is in a layer');
-  t.true(names.some((n) => n.endsWith('.wh.dup-b')), 'a whiteout is in a layer');
-  t.true(names.some((n) => n.endsWith('.wh.one-byte')), 'umoci repack wrote a whiteout for the deleted file');
+test.serial(
+  "umoci image, three layers with whiteouts and an opaque directory: the flattened tree is umoci's unpack",
+  async (t) => {
+    if (!toolAvailable('umoci')) {
+      t.log('umoci not installed (apt-get install umoci): skipping the real-image checks');
+      t.pass();
+      return;
+    }
+    const work = fresh(t, 'umoci');
+    const { layout, rootfs } = buildUmociImage(work);
+    const names = layerNames(layout);
+    t.true(
+      names.some((n) => n.endsWith('sizes/.wh..wh..opq')),
+      'an opaque marker is in a layer',
+    );
+    t.true(
+      names.some((n) => n.endsWith('.wh.dup-b')),
+      'a whiteout is in a layer',
+    );
+    t.true(
+      names.some((n) => n.endsWith('.wh.one-byte')),
+      'umoci repack wrote a whiteout for the deleted file',
+    );
 
-  const before = listing(work);
-  const img = join(t.context.dir, `umoci-${++seq}.img`);
-  const rep = await mkfs({ out: img, source: layout, ...FIXED });
-  t.deepEqual(listing(work), before, 'nothing written into the layout');
-  t.is(rep.container?.format, 'oci-layout');
-  t.is(rep.container?.layers, 3);
-  t.is(rep.container?.platform, 'linux/amd64');
-  const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
-  t.is(rep.container?.key, index.manifests[0].digest);
+    const before = listing(work);
+    const img = join(t.context.dir, `umoci-${++seq}.img`);
+    const rep = await mkfs({ out: img, source: layout, ...FIXED });
+    t.deepEqual(listing(work), before, 'nothing written into the layout');
+    t.is(rep.container?.format, 'oci-layout');
+    t.is(rep.container?.layers, 3);
+    t.is(rep.container?.platform, 'linux/amd64');
+    const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+    t.is(rep.container?.key, index.manifests[0].digest);
 
-  const want = snapshotTree(rootfs);
-  // What the test itself knows of the layers, so the comparison is not vacuous.
-  t.false(want.has('dup-b'));
-  t.false(want.has('one-byte'));
-  t.false(want.has('deep/level0/level1'));
-  t.deepEqual([...want.keys()].filter((k) => k.startsWith('sizes/')), ['sizes/only-this']);
-  t.true(want.has('dup-a') && want.has('added-in-2'));
-  checkTree(t, img, want);
-  // Hard links of the base layer stay one inode.
-  t.is(nidOf(img, '/links/hard-a'), nidOf(img, '/links/hard-b'));
-  await upstreamCheck(t, layout, want, [['links/hard-a', 'links/hard-b']]);
-  t.is(statSync(join(rootfs, 'links', 'hard-a')).ino, statSync(join(rootfs, 'links', 'hard-b')).ino);
-});
+    const want = snapshotTree(rootfs);
+    // What the test itself knows of the layers, so the comparison is not vacuous.
+    t.false(want.has('dup-b'));
+    t.false(want.has('one-byte'));
+    t.false(want.has('deep/level0/level1'));
+    t.deepEqual(
+      [...want.keys()].filter((k) => k.startsWith('sizes/')),
+      ['sizes/only-this'],
+    );
+    t.true(want.has('dup-a') && want.has('added-in-2'));
+    checkTree(t, img, want);
+    // Hard links of the base layer stay one inode.
+    t.is(nidOf(img, '/links/hard-a'), nidOf(img, '/links/hard-b'));
+    await upstreamCheck(t, layout, want, [['links/hard-a', 'links/hard-b']]);
+    t.is(statSync(join(rootfs, 'links', 'hard-a')).ino, statSync(join(rootfs, 'links', 'hard-b')).ino);
+  },
+);
 
-test.serial('skopeo\'s OCI archive and docker archive (podman save\'s formats) of the umoci image flatten to the same image', async (t) => {
-  if (!toolAvailable('umoci') || !toolAvailable('skopeo')) {
-    t.log('umoci or skopeo not installed: skipping');
-    t.pass();
-    return;
-  }
-  const work = fresh(t, 'skopeo');
-  const { layout, rootfs } = buildUmociImage(work);
-  const ociArchive = join(work, 'app.oci'); // no .tar suffix: recognised by content
-  const dockerArchive = join(work, 'app-docker.tar');
-  execFileSync('skopeo', ['copy', '--quiet', `oci:${layout}:app`, `oci-archive:${ociArchive}:app`]);
-  execFileSync('skopeo', ['copy', '--quiet', `oci:${layout}:app`, `docker-archive:${dockerArchive}:test/app:1`]);
-  const imgs = [layout, ociArchive, dockerArchive].map((src, i) => ({ src, img: join(t.context.dir, `skopeo-${++seq}-${i}.img`) }));
-  const reps = [];
-  for (const { src, img } of imgs) reps.push(await mkfs({ out: img, source: src, ...FIXED }));
-  t.deepEqual(reps.map((r) => r.container?.format), ['oci-layout', 'oci-archive', 'docker-archive']);
-  // The docker archive holds uncompressed layers checked against the config's diff_ids.
-  t.regex(reps[2].container!.key, /^docker-config:sha256:[0-9a-f]{64}$/);
-  const want = snapshotTree(rootfs);
-  checkTree(t, imgs[2].img, want);
-  const first = readFileSync(imgs[0].img);
-  t.true(first.equals(readFileSync(imgs[1].img)), 'OCI archive gives the layout\'s image');
-  t.true(first.equals(readFileSync(imgs[2].img)), 'docker archive gives the layout\'s image');
-});
+test.serial(
+  "skopeo's OCI archive and docker archive (podman save's formats) of the umoci image flatten to the same image",
+  async (t) => {
+    if (!toolAvailable('umoci') || !toolAvailable('skopeo')) {
+      t.log('umoci or skopeo not installed: skipping');
+      t.pass();
+      return;
+    }
+    const work = fresh(t, 'skopeo');
+    const { layout, rootfs } = buildUmociImage(work);
+    const ociArchive = join(work, 'app.oci'); // no .tar suffix: recognised by content
+    const dockerArchive = join(work, 'app-docker.tar');
+    execFileSync('skopeo', ['copy', '--quiet', `oci:${layout}:app`, `oci-archive:${ociArchive}:app`]);
+    execFileSync('skopeo', ['copy', '--quiet', `oci:${layout}:app`, `docker-archive:${dockerArchive}:test/app:1`]);
+    const imgs = [layout, ociArchive, dockerArchive].map((src, i) => ({
+      src,
+      img: join(t.context.dir, `skopeo-${++seq}-${i}.img`),
+    }));
+    const reps = [];
+    for (const { src, img } of imgs) reps.push(await mkfs({ out: img, source: src, ...FIXED }));
+    t.deepEqual(
+      reps.map((r) => r.container?.format),
+      ['oci-layout', 'oci-archive', 'docker-archive'],
+    );
+    // The docker archive holds uncompressed layers checked against the config's diff_ids.
+    t.regex(reps[2].container!.key, /^docker-config:sha256:[0-9a-f]{64}$/);
+    const want = snapshotTree(rootfs);
+    checkTree(t, imgs[2].img, want);
+    const first = readFileSync(imgs[0].img);
+    t.true(first.equals(readFileSync(imgs[1].img)), "OCI archive gives the layout's image");
+    t.true(first.equals(readFileSync(imgs[2].img)), "docker archive gives the layout's image");
+  },
+);
 
-test.serial('a truncated layer from a real tool (Debian umoci 0.4.7 insert) is refused, naming the layer; GNU tar agrees', async (t) => {
-  if (!toolAvailable('umoci')) {
-    t.log('umoci not installed: skipping');
-    t.pass();
-    return;
-  }
-  const work = fresh(t, 'insert');
-  const layout = join(work, 'layout');
-  umoci(['init', '--layout', layout], work);
-  umoci(['new', '--image', `${layout}:app`], work);
-  mkdirSync(join(work, 'nd'));
-  writeFileSync(join(work, 'nd', 'f'), 'hello\n');
-  umoci(['insert', '--image', `${layout}:app`, join(work, 'nd'), '/plain'], work);
-  const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
-  const blob = (d: string): Buffer => readFileSync(join(layout, 'blobs', 'sha256', d.slice(7)));
-  const layer = (JSON.parse(blob(index.manifests[0].digest).toString()) as { layers: { digest: string }[] }).layers[0].digest;
-  const gnu = spawnSync('tar', ['-tzf', '-'], { input: blob(layer), encoding: 'utf8' });
-  if (gnu.status === 0) {
-    t.log('this umoci writes whole layers: the image must then flatten');
-    await mkfs({ out: join(work, 'x.img'), source: layout, ...FIXED });
-    t.pass();
-    return;
-  }
-  t.regex(gnu.stderr, /Unexpected EOF/);
-  const e = await t.throwsAsync(mkfs({ out: join(work, 'x.img'), source: layout, ...FIXED }), { instanceOf: ErofsError });
-  t.is(e?.message.split(': ').slice(0, 2).join(': '), `image ${layout} (app): layer 1/1 (${layer.slice(0, 19)})`);
-  t.regex(e?.message ?? '', /tar ends/);
-  t.false(existsSync(join(work, 'x.img')));
-});
+test.serial(
+  'a truncated layer from a real tool (Debian umoci 0.4.7 insert) is refused, naming the layer; GNU tar agrees',
+  async (t) => {
+    if (!toolAvailable('umoci')) {
+      t.log('umoci not installed: skipping');
+      t.pass();
+      return;
+    }
+    const work = fresh(t, 'insert');
+    const layout = join(work, 'layout');
+    umoci(['init', '--layout', layout], work);
+    umoci(['new', '--image', `${layout}:app`], work);
+    mkdirSync(join(work, 'nd'));
+    writeFileSync(join(work, 'nd', 'f'), 'hello\n');
+    umoci(['insert', '--image', `${layout}:app`, join(work, 'nd'), '/plain'], work);
+    const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+    const blob = (d: string): Buffer => readFileSync(join(layout, 'blobs', 'sha256', d.slice(7)));
+    const layer = (JSON.parse(blob(index.manifests[0].digest).toString()) as { layers: { digest: string }[] }).layers[0]
+      .digest;
+    const gnu = spawnSync('tar', ['-tzf', '-'], { input: blob(layer), encoding: 'utf8' });
+    if (gnu.status === 0) {
+      t.log('this umoci writes whole layers: the image must then flatten');
+      await mkfs({ out: join(work, 'x.img'), source: layout, ...FIXED });
+      t.pass();
+      return;
+    }
+    t.regex(gnu.stderr, /Unexpected EOF/);
+    const e = await t.throwsAsync(mkfs({ out: join(work, 'x.img'), source: layout, ...FIXED }), {
+      instanceOf: ErofsError,
+    });
+    t.is(e?.message.split(': ').slice(0, 2).join(': '), `image ${layout} (app): layer 1/1 (${layer.slice(0, 19)})`);
+    t.regex(e?.message ?? '', /tar ends/);
+    t.false(existsSync(join(work, 'x.img')));
+  },
+);
 
 // ---------------------------------------------------------------------------------------------
 // Hand-made docker save archives: whiteouts, an opaque directory, a hard link across layers.
@@ -257,7 +322,12 @@ async function dockerLayers(): Promise<Buffer[]> {
 
 /** The tree the two layers above make, written down from their definition. */
 function dockerExpected(): Map<string, TreeEntry> {
-  const file = (data: string, mode = 0o644): TreeEntry => ({ type: 'file', mode, size: Buffer.byteLength(data), sha256: sha256(data) });
+  const file = (data: string, mode = 0o644): TreeEntry => ({
+    type: 'file',
+    mode,
+    size: Buffer.byteLength(data),
+    sha256: sha256(data),
+  });
   const dir: TreeEntry = { type: 'dir', mode: 0o755, size: 0 };
   return new Map<string, TreeEntry>([
     ['bin', dir],
@@ -271,35 +341,47 @@ function dockerExpected(): Map<string, TreeEntry> {
   ]);
 }
 
-test.serial('hand-made docker save, legacy and OCI layouts: whiteouts, opaque directory, hard link across layers', async (t) => {
-  const work = fresh(t, 'docker');
-  const layers = await dockerLayers();
-  dockerSaveLegacy(join(work, 'legacy'), layers);
-  dockerSaveOci(join(work, 'oci'), layers);
-  packDir(join(work, 'legacy'), join(work, 'legacy.tar'));
-  packDir(join(work, 'oci'), join(work, 'oci.tar'));
-  const want = dockerExpected();
-  const out: Buffer[] = [];
-  for (const [name, format] of [['legacy', 'docker-archive'], ['oci', 'oci-archive']] as const) {
-    const img = join(t.context.dir, `docker-${name}-${++seq}.img`);
-    const rep = await mkfs({ out: img, source: join(work, `${name}.tar`), ...FIXED });
-    t.is(rep.container?.format, format);
-    t.is(rep.container?.name, `${join(work, `${name}.tar`)} (${name === 'legacy' ? 'test/app:1' : 'docker.io/test/app:1'})`);
-    t.is(rep.hardlinks, 1);
-    checkTree(t, img, want);
-    t.is(nidOf(img, '/bin/tool'), nidOf(img, '/bin/tool-link'), 'the hard link across layers is one inode');
-    await upstreamCheck(t, join(work, `${name}.tar`), want, [['bin/tool', 'bin/tool-link']]);
-    out.push(readFileSync(img));
-  }
-  t.true(out[0].equals(out[1]), 'both docker save layouts give the same image');
-  // layer.tar as a symlink member to the tar stored once.
-  dockerSaveLegacy(join(work, 'linked'), layers, 'test/app:1', { symlinkLayers: true });
-  packDir(join(work, 'linked'), join(work, 'linked.tar'));
-  t.regex(execFileSync('tar', ['-tvf', join(work, 'linked.tar')], { encoding: 'utf8' }), /layer\.tar -> \.\.\/[0-9a-f]{64}\.tar/);
-  const linked = join(t.context.dir, `docker-linked-${++seq}.img`);
-  await mkfs({ out: linked, source: join(work, 'linked.tar'), ...FIXED });
-  t.true(readFileSync(linked).equals(out[0]), 'layer.tar symlinks are followed inside the archive');
-});
+test.serial(
+  'hand-made docker save, legacy and OCI layouts: whiteouts, opaque directory, hard link across layers',
+  async (t) => {
+    const work = fresh(t, 'docker');
+    const layers = await dockerLayers();
+    dockerSaveLegacy(join(work, 'legacy'), layers);
+    dockerSaveOci(join(work, 'oci'), layers);
+    packDir(join(work, 'legacy'), join(work, 'legacy.tar'));
+    packDir(join(work, 'oci'), join(work, 'oci.tar'));
+    const want = dockerExpected();
+    const out: Buffer[] = [];
+    for (const [name, format] of [
+      ['legacy', 'docker-archive'],
+      ['oci', 'oci-archive'],
+    ] as const) {
+      const img = join(t.context.dir, `docker-${name}-${++seq}.img`);
+      const rep = await mkfs({ out: img, source: join(work, `${name}.tar`), ...FIXED });
+      t.is(rep.container?.format, format);
+      t.is(
+        rep.container?.name,
+        `${join(work, `${name}.tar`)} (${name === 'legacy' ? 'test/app:1' : 'docker.io/test/app:1'})`,
+      );
+      t.is(rep.hardlinks, 1);
+      checkTree(t, img, want);
+      t.is(nidOf(img, '/bin/tool'), nidOf(img, '/bin/tool-link'), 'the hard link across layers is one inode');
+      await upstreamCheck(t, join(work, `${name}.tar`), want, [['bin/tool', 'bin/tool-link']]);
+      out.push(readFileSync(img));
+    }
+    t.true(out[0].equals(out[1]), 'both docker save layouts give the same image');
+    // layer.tar as a symlink member to the tar stored once.
+    dockerSaveLegacy(join(work, 'linked'), layers, 'test/app:1', { symlinkLayers: true });
+    packDir(join(work, 'linked'), join(work, 'linked.tar'));
+    t.regex(
+      execFileSync('tar', ['-tvf', join(work, 'linked.tar')], { encoding: 'utf8' }),
+      /layer\.tar -> \.\.\/[0-9a-f]{64}\.tar/,
+    );
+    const linked = join(t.context.dir, `docker-linked-${++seq}.img`);
+    await mkfs({ out: linked, source: join(work, 'linked.tar'), ...FIXED });
+    t.true(readFileSync(linked).equals(out[0]), 'layer.tar symlinks are followed inside the archive');
+  },
+);
 
 test.serial('the hand-made docker archive, through skopeo and umoci, unpacks to the tree we flatten', async (t) => {
   if (!toolAvailable('umoci') || !toolAvailable('skopeo')) {
@@ -310,7 +392,12 @@ test.serial('the hand-made docker archive, through skopeo and umoci, unpacks to 
   const work = fresh(t, 'docker-umoci');
   dockerSaveLegacy(join(work, 'legacy'), await dockerLayers());
   packDir(join(work, 'legacy'), join(work, 'legacy.tar'));
-  execFileSync('skopeo', ['copy', '--quiet', `docker-archive:${join(work, 'legacy.tar')}`, `oci:${join(work, 'layout')}:x`]);
+  execFileSync('skopeo', [
+    'copy',
+    '--quiet',
+    `docker-archive:${join(work, 'legacy.tar')}`,
+    `oci:${join(work, 'layout')}:x`,
+  ]);
   umoci(['unpack', '--image', `${join(work, 'layout')}:x`, 'b'], work);
   const rootfs = join(work, 'b', 'rootfs');
   const img = join(t.context.dir, `docker-umoci-${++seq}.img`);
@@ -332,8 +419,15 @@ test.serial('zstd, gzip and uncompressed layers in one image', async (t) => {
   const work = fresh(t, 'zstd');
   const big = Buffer.alloc(300_000, 'z');
   const layers = [
-    await layerTar([{ name: 'z/', type: 'directory' }, { name: 'z/big', data: big }, { name: 'z/gone', data: 'x' }]),
-    await layerTar([{ name: 'z/.wh.gone', data: '' }, { name: 'g', data: 'gzip layer\n' }]),
+    await layerTar([
+      { name: 'z/', type: 'directory' },
+      { name: 'z/big', data: big },
+      { name: 'z/gone', data: 'x' },
+    ]),
+    await layerTar([
+      { name: 'z/.wh.gone', data: '' },
+      { name: 'g', data: 'gzip layer\n' },
+    ]),
     await layerTar([{ name: 'n', data: 'plain layer\n' }]),
   ];
   ociLayout(join(work, 'l'), { layers, compression: ['zstd', 'gzip', 'none'] });
@@ -348,40 +442,61 @@ test.serial('zstd, gzip and uncompressed layers in one image', async (t) => {
 /** A layout whose index.json points to a nested index of two platforms and an attestation. */
 async function multiArch(dir: string): Promise<void> {
   const amd = putImage(dir, { layers: [await layerTar([{ name: 'arch', data: 'amd64\n' }])] });
-  const arm = putImage(dir, { layers: [await layerTar([{ name: 'arch', data: 'arm64\n' }])], architecture: 'arm64', variant: 'v8' });
+  const arm = putImage(dir, {
+    layers: [await layerTar([{ name: 'arch', data: 'arm64\n' }])],
+    architecture: 'arm64',
+    variant: 'v8',
+  });
   const att = putBlob(dir, '{}', 'application/vnd.oci.image.manifest.v1+json');
-  const nested = putBlob(dir, JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.index.v1+json',
-    manifests: [
-      { ...amd, platform: { os: 'linux', architecture: 'amd64' } },
-      { ...arm, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
-      { ...att, platform: { os: 'unknown', architecture: 'unknown' } },
-    ],
-  }), 'application/vnd.oci.image.index.v1+json');
+  const nested = putBlob(
+    dir,
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [
+        { ...amd, platform: { os: 'linux', architecture: 'amd64' } },
+        { ...arm, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
+        { ...att, platform: { os: 'unknown', architecture: 'unknown' } },
+      ],
+    }),
+    'application/vnd.oci.image.index.v1+json',
+  );
   writeIndex(dir, [{ ...nested, annotations: { 'org.opencontainers.image.ref.name': 'multi' } }]);
 }
 
-test.serial('--platform picks from a multi-arch index; without it, or with one not there, the error lists the platforms', async (t) => {
-  const work = fresh(t, 'multi');
-  const layout = join(work, 'l');
-  await multiArch(layout);
-  const img = join(work, 'out.img');
-  for (const p of ['linux/arm64', 'linux/arm64/v8']) {
-    const rep = await mkfs({ out: img, source: layout, platform: p, ...FIXED });
-    t.is(rep.container?.platform, 'linux/arm64/v8');
-    t.is(readerSnapshot(img).get('arch')?.sha256, sha256('arm64\n'));
-  }
-  await mkfs({ out: img, source: layout, platform: 'linux/amd64', ...FIXED });
-  t.is(readerSnapshot(img).get('arch')?.sha256, sha256('amd64\n'));
-  rmSync(img);
-  const none = await t.throwsAsync(mkfs({ out: img, source: layout, ...FIXED }), { instanceOf: ErofsError });
-  t.is(none?.message, `image ${layout}: holds 2 images (multi linux/amd64, multi linux/arm64/v8): pick one with --platform os/arch[/variant]`);
-  const missing = await t.throwsAsync(mkfs({ out: img, source: layout, platform: 'linux/s390x', ...FIXED }), { instanceOf: ErofsError });
-  t.is(missing?.message, `image ${layout}: no image for linux/s390x (available: multi linux/amd64, multi linux/arm64/v8)`);
-  await t.throwsAsync(mkfs({ out: img, source: layout, platform: 'linux', ...FIXED }), { message: /platform "linux" is not os\/arch/ });
-  t.false(existsSync(img));
-});
+test.serial(
+  '--platform picks from a multi-arch index; without it, or with one not there, the error lists the platforms',
+  async (t) => {
+    const work = fresh(t, 'multi');
+    const layout = join(work, 'l');
+    await multiArch(layout);
+    const img = join(work, 'out.img');
+    for (const p of ['linux/arm64', 'linux/arm64/v8']) {
+      const rep = await mkfs({ out: img, source: layout, platform: p, ...FIXED });
+      t.is(rep.container?.platform, 'linux/arm64/v8');
+      t.is(readerSnapshot(img).get('arch')?.sha256, sha256('arm64\n'));
+    }
+    await mkfs({ out: img, source: layout, platform: 'linux/amd64', ...FIXED });
+    t.is(readerSnapshot(img).get('arch')?.sha256, sha256('amd64\n'));
+    rmSync(img);
+    const none = await t.throwsAsync(mkfs({ out: img, source: layout, ...FIXED }), { instanceOf: ErofsError });
+    t.is(
+      none?.message,
+      `image ${layout}: holds 2 images (multi linux/amd64, multi linux/arm64/v8): pick one with --platform os/arch[/variant]`,
+    );
+    const missing = await t.throwsAsync(mkfs({ out: img, source: layout, platform: 'linux/s390x', ...FIXED }), {
+      instanceOf: ErofsError,
+    });
+    t.is(
+      missing?.message,
+      `image ${layout}: no image for linux/s390x (available: multi linux/amd64, multi linux/arm64/v8)`,
+    );
+    await t.throwsAsync(mkfs({ out: img, source: layout, platform: 'linux', ...FIXED }), {
+      message: /platform "linux" is not os\/arch/,
+    });
+    t.false(existsSync(img));
+  },
+);
 
 // ---------------------------------------------------------------------------------------------
 // Bad input: one line naming the image and the layer; nothing written but (not even) the output.
@@ -396,17 +511,29 @@ interface Bad {
   layer?: string;
 }
 
-const good = (): Promise<Buffer> => layerTar([{ name: 'ok/', type: 'directory' }, { name: 'ok/file', data: 'fine\n'.repeat(5000) }]);
-const good2 = (): Promise<Buffer> => layerTar([{ name: 'ok/', type: 'directory' }, { name: 'ok/second', data: 'also fine\n'.repeat(5000) }]);
+const good = (): Promise<Buffer> =>
+  layerTar([
+    { name: 'ok/', type: 'directory' },
+    { name: 'ok/file', data: 'fine\n'.repeat(5000) },
+  ]);
+const good2 = (): Promise<Buffer> =>
+  layerTar([
+    { name: 'ok/', type: 'directory' },
+    { name: 'ok/second', data: 'also fine\n'.repeat(5000) },
+  ]);
 const layerDigest = (layout: string, i: number): string => {
   const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
-  const m = JSON.parse(readFileSync(join(layout, 'blobs', 'sha256', index.manifests[0].digest.slice(7)), 'utf8')) as { layers: { digest: string }[] };
+  const m = JSON.parse(readFileSync(join(layout, 'blobs', 'sha256', index.manifests[0].digest.slice(7)), 'utf8')) as {
+    layers: { digest: string }[];
+  };
   return m.layers[i].digest;
 };
 
 const BAD: Bad[] = [
   {
-    name: 'missing layer blob', code: 'ENOENT', tail: /^blob blobs\/sha256\/[0-9a-f]{64} is missing$/,
+    name: 'missing layer blob',
+    code: 'ENOENT',
+    tail: /^blob blobs\/sha256\/[0-9a-f]{64} is missing$/,
     make: async (w) => {
       const l = join(w, 'l');
       ociLayout(l, { layers: [await good(), await layerTar([{ name: 'x', data: 'x' }])] });
@@ -415,7 +542,9 @@ const BAD: Bad[] = [
     },
   },
   {
-    name: 'layer digest mismatch', code: 'ECORRUPT', tail: /^blob does not match its digest/,
+    name: 'layer digest mismatch',
+    code: 'ECORRUPT',
+    tail: /^blob does not match its digest/,
     make: async (w) => {
       const l = join(w, 'l');
       ociLayout(l, { layers: [await good(), await good2()], compression: 'none' });
@@ -427,20 +556,40 @@ const BAD: Bad[] = [
     },
   },
   {
-    name: 'gzip layer cut short (size in the manifest too)', code: 'ETRUNCATED', tail: /truncated layer/,
+    name: 'gzip layer cut short (size in the manifest too)',
+    code: 'ETRUNCATED',
+    tail: /truncated layer/,
     make: async (w) => {
       const l = join(w, 'l');
       const cut = (await import('node:zlib')).gzipSync(await good()).subarray(0, 100);
       const layer = putBlob(l, cut, 'application/vnd.oci.image.layer.v1.tar+gzip');
-      const cfg = putBlob(l, JSON.stringify({ os: 'linux', architecture: 'amd64', rootfs: { type: 'layers', diff_ids: [`sha256:${sha256(await good())}`, `sha256:${sha256(await good())}`] } }), 'application/vnd.oci.image.config.v1+json');
-      const ok = putBlob(l, (await import('node:zlib')).gzipSync(await good()), 'application/vnd.oci.image.layer.v1.tar+gzip');
-      const m = putBlob(l, JSON.stringify({ schemaVersion: 2, config: cfg, layers: [ok, layer] }), 'application/vnd.oci.image.manifest.v1+json');
+      const cfg = putBlob(
+        l,
+        JSON.stringify({
+          os: 'linux',
+          architecture: 'amd64',
+          rootfs: { type: 'layers', diff_ids: [`sha256:${sha256(await good())}`, `sha256:${sha256(await good())}`] },
+        }),
+        'application/vnd.oci.image.config.v1+json',
+      );
+      const ok = putBlob(
+        l,
+        (await import('node:zlib')).gzipSync(await good()),
+        'application/vnd.oci.image.layer.v1.tar+gzip',
+      );
+      const m = putBlob(
+        l,
+        JSON.stringify({ schemaVersion: 2, config: cfg, layers: [ok, layer] }),
+        'application/vnd.oci.image.manifest.v1+json',
+      );
       writeIndex(l, [m]);
       return l;
     },
   },
   {
-    name: 'layer blob shorter than its descriptor', code: 'ETRUNCATED', tail: /^blob is \d+ bytes, the manifest says \d+$/,
+    name: 'layer blob shorter than its descriptor',
+    code: 'ETRUNCATED',
+    tail: /^blob is \d+ bytes, the manifest says \d+$/,
     make: async (w) => {
       const l = join(w, 'l');
       ociLayout(l, { layers: [await good(), await good2()] });
@@ -450,18 +599,25 @@ const BAD: Bad[] = [
     },
   },
   {
-    name: 'legacy docker layer.tar cut inside file data', code: 'ETRUNCATED', tail: /tar ends inside file data/,
+    name: 'legacy docker layer.tar cut inside file data',
+    code: 'ETRUNCATED',
+    tail: /tar ends inside file data/,
     make: async (w) => {
       const g = await good();
       dockerSaveLegacy(join(w, 'd'), [await layerTar([{ name: 'a', data: 'a' }]), g]);
-      const lt = readdirSync(join(w, 'd')).filter((n) => /^[0-9a-f]{64}$/.test(n)).map((n) => join(w, 'd', n, 'layer.tar')).find((p) => statSync(p).size === g.length)!;
+      const lt = readdirSync(join(w, 'd'))
+        .filter((n) => /^[0-9a-f]{64}$/.test(n))
+        .map((n) => join(w, 'd', n, 'layer.tar'))
+        .find((p) => statSync(p).size === g.length)!;
       truncateSync(lt, 2000);
       packDir(join(w, 'd'), join(w, 'd.tar'));
       return join(w, 'd.tar');
     },
   },
   {
-    name: '../ in a layer', code: 'EINVAL', tail: /^entry \.\.\/escape: path \.\.\/escape has a '\.\.' component$/,
+    name: '../ in a layer',
+    code: 'EINVAL',
+    tail: /^entry \.\.\/escape: path \.\.\/escape has a '\.\.' component$/,
     make: async (w) => {
       const l = join(w, 'l');
       ociLayout(l, { layers: [await good(), await layerTar([{ name: '../escape', data: 'x' }])] });
@@ -469,7 +625,9 @@ const BAD: Bad[] = [
     },
   },
   {
-    name: 'absolute path in a layer', code: 'EINVAL', tail: /^entry \/etc\/passwd: absolute path \/etc\/passwd refused$/,
+    name: 'absolute path in a layer',
+    code: 'EINVAL',
+    tail: /^entry \/etc\/passwd: absolute path \/etc\/passwd refused$/,
     make: async (w) => {
       const l = join(w, 'l');
       ociLayout(l, { layers: [await good(), await layerTar([{ name: '/etc/passwd', data: 'x' }])] });
@@ -477,7 +635,9 @@ const BAD: Bad[] = [
     },
   },
   {
-    name: 'whiteout aimed outside the tree', code: 'EINVAL', tail: /^entry ok\/\.wh\.\.: whiteout aims outside its directory$/,
+    name: 'whiteout aimed outside the tree',
+    code: 'EINVAL',
+    tail: /^entry ok\/\.wh\.\.: whiteout aims outside its directory$/,
     make: async (w) => {
       const l = join(w, 'l');
       ociLayout(l, { layers: [await good(), await layerTar([{ name: 'ok/.wh..', data: '' }])] });
@@ -485,19 +645,37 @@ const BAD: Bad[] = [
     },
   },
   {
-    name: 'uncompressed tar not matching the config\'s diff_id', code: 'ECORRUPT', tail: /^uncompressed tar does not match the config's diff_id/,
+    name: "uncompressed tar not matching the config's diff_id",
+    code: 'ECORRUPT',
+    tail: /^uncompressed tar does not match the config's diff_id/,
     make: async (w) => {
       const l = join(w, 'l');
       const a = await good();
       const b = await layerTar([{ name: 'x', data: 'x' }]);
-      const cfg = putBlob(l, JSON.stringify({ os: 'linux', architecture: 'amd64', rootfs: { type: 'layers', diff_ids: [`sha256:${sha256(a)}`, `sha256:${sha256(a)}`] } }), 'application/vnd.oci.image.config.v1+json');
+      const cfg = putBlob(
+        l,
+        JSON.stringify({
+          os: 'linux',
+          architecture: 'amd64',
+          rootfs: { type: 'layers', diff_ids: [`sha256:${sha256(a)}`, `sha256:${sha256(a)}`] },
+        }),
+        'application/vnd.oci.image.config.v1+json',
+      );
       const d = [a, b].map((x) => putBlob(l, x, 'application/vnd.oci.image.layer.v1.tar'));
-      writeIndex(l, [putBlob(l, JSON.stringify({ schemaVersion: 2, config: cfg, layers: d }), 'application/vnd.oci.image.manifest.v1+json')]);
+      writeIndex(l, [
+        putBlob(
+          l,
+          JSON.stringify({ schemaVersion: 2, config: cfg, layers: d }),
+          'application/vnd.oci.image.manifest.v1+json',
+        ),
+      ]);
       return l;
     },
   },
   {
-    name: 'zstd layer cut short', code: 'ETRUNCATED', tail: /zstd data ends early|tar ends/,
+    name: 'zstd layer cut short',
+    code: 'ETRUNCATED',
+    tail: /zstd data ends early|tar ends/,
     make: async (w) => {
       const l = join(w, 'l');
       if (!toolAvailable('zstd')) return '';
@@ -505,10 +683,24 @@ const BAD: Bad[] = [
       const p = join(l, 'blobs', 'sha256', layerDigest(l, 1).slice(7));
       const cut = readFileSync(p).subarray(0, 40);
       // The descriptor keeps announcing the full size: re-point the manifest at the cut blob.
-      const cfgAndLayers = JSON.parse(readFileSync(join(l, 'blobs', 'sha256', (JSON.parse(readFileSync(join(l, 'index.json'), 'utf8')) as { manifests: { digest: string }[] }).manifests[0].digest.slice(7)), 'utf8')) as { config: unknown; layers: { digest: string; size: number; mediaType: string }[] };
+      const cfgAndLayers = JSON.parse(
+        readFileSync(
+          join(
+            l,
+            'blobs',
+            'sha256',
+            (
+              JSON.parse(readFileSync(join(l, 'index.json'), 'utf8')) as { manifests: { digest: string }[] }
+            ).manifests[0].digest.slice(7),
+          ),
+          'utf8',
+        ),
+      ) as { config: unknown; layers: { digest: string; size: number; mediaType: string }[] };
       const d = putBlob(l, cut, 'application/vnd.oci.image.layer.v1.tar+zstd');
       cfgAndLayers.layers[1] = d;
-      writeIndex(l, [putBlob(l, JSON.stringify({ schemaVersion: 2, ...cfgAndLayers }), 'application/vnd.oci.image.manifest.v1+json')]);
+      writeIndex(l, [
+        putBlob(l, JSON.stringify({ schemaVersion: 2, ...cfgAndLayers }), 'application/vnd.oci.image.manifest.v1+json'),
+      ]);
       rmSync(p);
       return l;
     },
@@ -526,9 +718,11 @@ for (const bad of BAD) {
     }
     const outDir = fresh(t, 'bad-out');
     const before = listing(work);
-    const e = await t.throwsAsync(mkfs({ out: join(outDir, 'x.img'), source: src, ...FIXED }), { instanceOf: ErofsError });
+    const e = await t.throwsAsync(mkfs({ out: join(outDir, 'x.img'), source: src, ...FIXED }), {
+      instanceOf: ErofsError,
+    });
     if (!e) return;
-    t.is((e as ErofsError).code, bad.code as ErofsError['code']);
+    t.is(e.code, bad.code as ErofsError['code']);
     t.false(e.message.includes('\n'));
     const esc = src.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     t.regex(e.message, new RegExp(`^image ${esc}( \\([^)]*\\))?: layer 2/2 \\(sha256:[0-9a-f]{12}\\): `));
@@ -563,7 +757,9 @@ test.serial('a plain root-filesystem tar and directory are not taken for contain
     t.is(rep.container, undefined);
     t.is(rep.files, 2);
   }
-  await t.throwsAsync(mkfs({ out: join(work, 'x.img'), source: tree, platform: 'linux/amd64', ...FIXED }), { message: /is not a container image/ });
+  await t.throwsAsync(mkfs({ out: join(work, 'x.img'), source: tree, platform: 'linux/amd64', ...FIXED }), {
+    message: /is not a container image/,
+  });
 });
 
 test.serial('a gzip-compressed docker save is refused with what to do', async (t) => {
@@ -571,8 +767,13 @@ test.serial('a gzip-compressed docker save is refused with what to do', async (t
   dockerSaveLegacy(join(work, 'd'), [await good()]);
   packDir(join(work, 'd'), join(work, 'd.tar'));
   writeFileSync(join(work, 'd.tar.gz'), (await import('node:zlib')).gzipSync(readFileSync(join(work, 'd.tar'))));
-  const e = await t.throwsAsync(mkfs({ out: join(work, 'x.img'), source: join(work, 'd.tar.gz'), ...FIXED }), { instanceOf: ErofsError });
-  t.is(e?.message, `${join(work, 'd.tar.gz')} looks like a gzip-compressed container image archive: gunzip it first (layers are read from it by offset)`);
+  const e = await t.throwsAsync(mkfs({ out: join(work, 'x.img'), source: join(work, 'd.tar.gz'), ...FIXED }), {
+    instanceOf: ErofsError,
+  });
+  t.is(
+    e?.message,
+    `${join(work, 'd.tar.gz')} looks like a gzip-compressed container image archive: gunzip it first (layers are read from it by offset)`,
+  );
   t.false(existsSync(join(work, 'x.img')));
 });
 
@@ -585,7 +786,12 @@ test.serial('a docker save archive cut before its manifest.json is refused, not 
   const at = /block (\d+): .* \.\/manifest\.json/.exec(listing);
   if (!at) throw new Error(`manifest.json not found in ${listing}`);
   truncateSync(join(work, 'd.tar'), Number(at[1]) * 512);
-  const e = await t.throwsAsync(mkfs({ out: join(work, 'x.img'), source: join(work, 'd.tar'), ...FIXED }), { instanceOf: ErofsError });
-  t.is(e?.message, `${join(work, 'd.tar')} holds container image layers but no manifest.json or index.json (cut short?)`);
+  const e = await t.throwsAsync(mkfs({ out: join(work, 'x.img'), source: join(work, 'd.tar'), ...FIXED }), {
+    instanceOf: ErofsError,
+  });
+  t.is(
+    e?.message,
+    `${join(work, 'd.tar')} holds container image layers but no manifest.json or index.json (cut short?)`,
+  );
   t.false(existsSync(join(work, 'x.img')));
 });

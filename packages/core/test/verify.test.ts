@@ -22,7 +22,13 @@ async function poisonImages(): Promise<Poison> {
   const forged = seededBytes(40_000, 22);
   const other = seededBytes(9_000, 23);
   const trees: [string, [string, Buffer][]][] = [
-    ['victim', [['f', victim], ['g', other]]],
+    [
+      'victim',
+      [
+        ['f', victim],
+        ['g', other],
+      ],
+    ],
     ['twin', [['f', victim]]],
     ['decoy', [['f', forged]]],
   ];
@@ -56,7 +62,10 @@ for (const first of ['decoy', 'victim'] as const) {
         t.true(readPath(sys, victim, '/f').equals(p.forged), 'the victim reader is served the decoy bytes (poisoned)');
       } else {
         t.true(readPath(sys, victim, '/f').equals(p.victim));
-        t.true(readPath(sys, decoy, '/f').equals(p.victim), "the decoy reader is served the victim's bytes (disclosed)");
+        t.true(
+          readPath(sys, decoy, '/f').equals(p.victim),
+          "the decoy reader is served the victim's bytes (disclosed)",
+        );
       }
       t.is(sys.stats().counters.ISHARE_VERIFY_REFUSED, 0);
     } finally {
@@ -74,7 +83,11 @@ for (const first of ['decoy', 'victim'] as const) {
       const twin = sys.mount(join(p.dir, 'twin.img'), opts).mount;
       const decoy = sys.mount(join(p.dir, 'decoy.img'), opts).mount;
       const order = first === 'decoy' ? [decoy, victim, twin] : [victim, twin, decoy];
-      for (const m of order) t.true(readPath(sys, m, '/f').equals(m === decoy ? p.forged : p.victim), `mount ${m} reads its own source bytes`);
+      for (const m of order)
+        t.true(
+          readPath(sys, m, '/f').equals(m === decoy ? p.forged : p.victim),
+          `mount ${m} reads its own source bytes`,
+        );
       t.true(readPath(sys, victim, '/g').equals(p.other));
       const c = sys.stats().counters;
       t.is(c.ISHARE_VERIFY_REFUSED, 1, 'the forged file is refused once');

@@ -284,7 +284,10 @@ function planImages(images: readonly string[], traceOf: (i: number) => readonly 
     for (const [trace, found] of foundByTrace) {
       ops += trace.length;
       trace.forEach((op, i) => {
-        if (!found[i]) { missingOps++; missing.add(op.path); }
+        if (!found[i]) {
+          missingOps++;
+          missing.add(op.path);
+        }
       });
     }
     summary = {
@@ -303,11 +306,15 @@ function choosePool(pagesBound: number, poolMiB: number | undefined): number {
   const needed = pagesBound * PAGE_SIZE;
   const neededMiB = Math.max(1, Math.ceil(needed / MiB));
   if (poolMiB !== undefined) {
-    if (!(poolMiB > 0 && poolMiB <= MAX_POOL_MIB)) throw new ExperimentError(`pool size must be from 1 to ${MAX_POOL_MIB} MiB, got ${poolMiB}`);
+    if (!(poolMiB > 0 && poolMiB <= MAX_POOL_MIB))
+      throw new ExperimentError(`pool size must be from 1 to ${MAX_POOL_MIB} MiB, got ${poolMiB}`);
     const bytes = Math.floor(poolMiB * MiB);
     if (bytes < needed) {
-      throw new PoolTooSmallError(`the page pool (${poolMiB} MiB) is smaller than the data to read (${neededMiB} MiB): `
-        + `raise --pool-mib to at least ${neededMiB}, or the figure would include reclaimed pages`, neededMiB);
+      throw new PoolTooSmallError(
+        `the page pool (${poolMiB} MiB) is smaller than the data to read (${neededMiB} MiB): ` +
+          `raise --pool-mib to at least ${neededMiB}, or the figure would include reclaimed pages`,
+        neededMiB,
+      );
     }
     return Math.max(bytes, 16 * PAGE_SIZE);
   }
@@ -315,8 +322,11 @@ function choosePool(pagesBound: number, poolMiB: number | undefined): number {
   // away from its slow path; the floor keeps tiny inputs above the pool's minimum.
   const auto = Math.max(16, Math.ceil((needed * 1.05) / MiB) + 8);
   if (auto > AUTO_POOL_CAP_MIB) {
-    throw new PoolTooSmallError(`the data to read needs a ${neededMiB} MiB page pool, more than the automatic limit of `
-      + `${AUTO_POOL_CAP_MIB} MiB: pass --pool-mib ${neededMiB} (or more) if the machine has the memory`, neededMiB);
+    throw new PoolTooSmallError(
+      `the data to read needs a ${neededMiB} MiB page pool, more than the automatic limit of ` +
+        `${AUTO_POOL_CAP_MIB} MiB: pass --pool-mib ${neededMiB} (or more) if the machine has the memory`,
+      neededMiB,
+    );
   }
   return auto * MiB;
 }
@@ -327,17 +337,32 @@ const BASE_OVERHEAD_MIB = 96;
 const WORKER_OVERHEAD_MIB = 48;
 
 /** Refuse a pool the process could not hold: better one line now than an OOM kill (exit 137) later. */
-export function checkMemory(poolBytes: number, workers: number, neededBytes: number, userPool: boolean, budget: MemoryBudget = memoryBudget()): void {
+export function checkMemory(
+  poolBytes: number,
+  workers: number,
+  neededBytes: number,
+  userPool: boolean,
+  budget: MemoryBudget = memoryBudget(),
+): void {
   const poolMiB = Math.ceil(poolBytes / MiB);
   const overheadMiB = BASE_OVERHEAD_MIB + workers * WORKER_OVERHEAD_MIB;
   if ((poolMiB + overheadMiB) * MiB <= budget.availableBytes) return;
   const availMiB = Math.floor(budget.availableBytes / MiB);
   const neededMiB = Math.max(1, Math.ceil(neededBytes / MiB));
-  const hint = neededBytes === 0 ? 'lower --pool-mib' : neededMiB + overheadMiB > availMiB
-    ? `the data to read needs ${neededMiB} MiB of page cache: read fewer or smaller images, or run where more memory is free`
-    : userPool ? `lower --pool-mib (the data needs at least ${neededMiB})` : `pass --pool-mib ${neededMiB}`;
-  throw new MemoryLimitError(`the page pool (${poolMiB} MiB) and ${workers} worker${workers === 1 ? '' : 's'} (about ${overheadMiB} MiB more) `
-    + `do not fit in the ${availMiB} MiB this process may use (${describeBudget(budget)}): ${hint}`, poolMiB, availMiB);
+  const hint =
+    neededBytes === 0
+      ? 'lower --pool-mib'
+      : neededMiB + overheadMiB > availMiB
+        ? `the data to read needs ${neededMiB} MiB of page cache: read fewer or smaller images, or run where more memory is free`
+        : userPool
+          ? `lower --pool-mib (the data needs at least ${neededMiB})`
+          : `pass --pool-mib ${neededMiB}`;
+  throw new MemoryLimitError(
+    `the page pool (${poolMiB} MiB) and ${workers} worker${workers === 1 ? '' : 's'} (about ${overheadMiB} MiB more) ` +
+      `do not fit in the ${availMiB} MiB this process may use (${describeBudget(budget)}): ${hint}`,
+    poolMiB,
+    availMiB,
+  );
 }
 
 function defaultWorkers(): number {
@@ -345,7 +370,8 @@ function defaultWorkers(): number {
 }
 
 function checkWorkers(n: number): void {
-  if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS) throw new ExperimentError(`workers must be an integer from 1 to ${MAX_WORKERS}, got ${n}`);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS)
+    throw new ExperimentError(`workers must be an integer from 1 to ${MAX_WORKERS}, got ${n}`);
 }
 
 /**
@@ -353,7 +379,11 @@ function checkWorkers(n: number): void {
  * read the same content from different images at the same time — the case where the real-inode policy
  * matters.
  */
-function buildTasks(plans: readonly ImagePlan[], mounts: readonly number[], workers: number): { task: ReaderTask; units: number }[] {
+function buildTasks(
+  plans: readonly ImagePlan[],
+  mounts: readonly number[],
+  workers: number,
+): { task: ReaderTask; units: number }[] {
   const perImage: { task: ReaderTask; units: number }[][] = plans.map((p, i) => {
     const out: { task: ReaderTask; units: number }[] = [];
     if (p.paths.length > 0) {
@@ -397,7 +427,12 @@ async function runPhase(p: PhaseInput): Promise<PhaseStats> {
   const inodes = plans.reduce((s, x) => s + x.regularFiles, 0);
   // Every inode of every image plus as many shared inodes must fit: running out would evict inodes,
   // and an evicted inode takes its pages with it.
-  const sys = System.create({ poolBytes: p.poolBytes, inodeSlots: Math.min(1 << 24, Math.max(1024, 2 * inodes + 1024)), mountSlots: Math.max(4, plans.length + 1), policy: p.policy });
+  const sys = System.create({
+    poolBytes: p.poolBytes,
+    inodeSlots: Math.min(1 << 24, Math.max(1024, 2 * inodes + 1024)),
+    mountSlots: Math.max(4, plans.length + 1),
+    policy: p.policy,
+  });
   const pool = new ReaderPool(sys, { workers: p.workers });
   const mounted: number[] = [];
   try {
@@ -410,7 +445,9 @@ async function runPhase(p: PhaseInput): Promise<PhaseStats> {
       active.push(r.shareActive);
     }
     // Start every worker (thread boot, loader, arena attach) before the clock does.
-    await Promise.all(Array.from({ length: p.workers }, () => pool.run({ kind: 'ranges', mount: mounted[0], ranges: [] })));
+    await Promise.all(
+      Array.from({ length: p.workers }, () => pool.run({ kind: 'ranges', mount: mounted[0], ranges: [] })),
+    );
     sys.dropCaches();
     sys.resetStats();
 
@@ -420,29 +457,42 @@ async function runPhase(p: PhaseInput): Promise<PhaseStats> {
     let done = 0;
     p.onProgress?.({ phase: p.phase, done, total, unit });
     const t0 = performance.now();
-    const results: ReaderResult[] = await Promise.all(tasks.map(({ task, units }) => pool.run(task).then((r) => {
-      done += units;
-      p.onProgress?.({ phase: p.phase, done, total, unit });
-      return r;
-    })));
+    const results: ReaderResult[] = await Promise.all(
+      tasks.map(({ task, units }) =>
+        pool.run(task).then((r) => {
+          done += units;
+          p.onProgress?.({ phase: p.phase, done, total, unit });
+          return r;
+        }),
+      ),
+    );
     const elapsedMs = performance.now() - t0;
 
     // Each error already names the file; the image it was read from is the task's mount.
-    const errors = results.flatMap((r, i) => r.errors.map((e) => `${plans[mounted.indexOf(tasks[i].task.mount)]?.image ?? '?'}: ${e}`));
+    const errors = results.flatMap((r, i) =>
+      r.errors.map((e) => `${plans[mounted.indexOf(tasks[i].task.mount)]?.image ?? '?'}: ${e}`),
+    );
     if (errors.length > 0) throw new ExperimentError(`${errors.length} reads failed, first: ${errors[0]}`);
     const st = sys.stats();
     checkMeasurement(st, p.poolBytes);
 
     const bytesPerMount = new Map<number, number>();
-    tasks.forEach(({ task }, i) => bytesPerMount.set(task.mount, (bytesPerMount.get(task.mount) ?? 0) + results[i].bytes));
+    tasks.forEach(({ task }, i) =>
+      bytesPerMount.set(task.mount, (bytesPerMount.get(task.mount) ?? 0) + results[i].bytes),
+    );
     const perImage: ImageStats[] = plans.map((x, i) => {
       const m = st.mounts.find((r) => r.mount === mounted[i]);
       const w = warnings[i];
       return {
-        image: x.image, shareActive: active[i], ...(w !== undefined ? { warning: w } : {}),
-        files: x.paths.length > 0 ? x.paths.length : x.touched.size, ranges: x.ranges.length,
+        image: x.image,
+        shareActive: active[i],
+        ...(w !== undefined ? { warning: w } : {}),
+        files: x.paths.length > 0 ? x.paths.length : x.touched.size,
+        ranges: x.ranges.length,
         bytes: bytesPerMount.get(mounted[i]) ?? 0,
-        pages: m?.pages ?? 0, sharedPages: m?.sharedPages ?? 0, deviceReads: m?.reads ?? 0,
+        pages: m?.pages ?? 0,
+        sharedPages: m?.sharedPages ?? 0,
+        deviceReads: m?.reads ?? 0,
       };
     });
     const c = st.counters;
@@ -496,11 +546,16 @@ export function checkMeasurement(st: SystemStats, poolBytes: number): void {
   const lost = c.RECLAIMED + c.ENOMEM;
   if (lost > 0) {
     const mib = Math.ceil(poolBytes / MiB);
-    throw new PoolTooSmallError(`the page pool (${mib} MiB) was too small: ${c.RECLAIMED} pages were reclaimed during the `
-      + `measurement, so the figure would be wrong; raise --pool-mib above ${mib}`, mib * 2);
+    throw new PoolTooSmallError(
+      `the page pool (${mib} MiB) was too small: ${c.RECLAIMED} pages were reclaimed during the ` +
+        `measurement, so the figure would be wrong; raise --pool-mib above ${mib}`,
+      mib * 2,
+    );
   }
   if (c.INODES_EVICTED > 0 || c.SHARED_INODES_EVICTED > 0) {
-    throw new ExperimentError(`${c.INODES_EVICTED + c.SHARED_INODES_EVICTED} inodes were evicted during the measurement (inode table too small)`);
+    throw new ExperimentError(
+      `${c.INODES_EVICTED + c.SHARED_INODES_EVICTED} inodes were evicted during the measurement (inode table too small)`,
+    );
   }
 }
 
@@ -509,13 +564,19 @@ export function checkMeasurement(st: SystemStats, poolBytes: number): void {
 /** The domain_id the experiments mount with unless told otherwise (inode_share needs one). */
 export const DEFAULT_DOMAIN_ID = 'ishare';
 
-function common(o: ExperimentOptions, minImages: number): { plan: Plan; workers: number; poolBytes: number; policy: RealInodePolicy; domainId: string } {
-  if (o.images.length < minImages) throw new ExperimentError(`need at least ${minImages} image${minImages > 1 ? 's' : ''}, got ${o.images.length}`);
+function common(
+  o: ExperimentOptions,
+  minImages: number,
+): { plan: Plan; workers: number; poolBytes: number; policy: RealInodePolicy; domainId: string } {
+  if (o.images.length < minImages)
+    throw new ExperimentError(`need at least ${minImages} image${minImages > 1 ? 's' : ''}, got ${o.images.length}`);
   const workers = o.workers ?? defaultWorkers();
   checkWorkers(workers);
   const policy = o.policy ?? 'processing';
-  if (policy !== 'processing' && policy !== 'any') throw new ExperimentError(`policy must be processing or any, got ${String(policy)}`);
-  if (o.trace !== undefined && o.traces !== undefined) throw new ExperimentError('give either one trace for every image or one trace per image, not both');
+  if (policy !== 'processing' && policy !== 'any')
+    throw new ExperimentError(`policy must be processing or any, got ${String(policy)}`);
+  if (o.trace !== undefined && o.traces !== undefined)
+    throw new ExperimentError('give either one trace for every image or one trace per image, not both');
   const traces = o.traces;
   if (traces !== undefined && traces.length !== o.images.length) {
     throw new ExperimentError(`one trace per image: ${o.images.length} images but ${traces.length} traces`);
@@ -532,13 +593,25 @@ function common(o: ExperimentOptions, minImages: number): { plan: Plan; workers:
 export async function runRead(o: RunReadOptions): Promise<ReadResult> {
   const c = common(o, 1);
   const stats = await runPhase({
-    plan: c.plan, phase: 'read', inodeShare: o.inodeShare ?? false, verify: o.verify ?? false, workers: c.workers, poolBytes: c.poolBytes,
-    policy: c.policy, domainId: c.domainId,
+    plan: c.plan,
+    phase: 'read',
+    inodeShare: o.inodeShare ?? false,
+    verify: o.verify ?? false,
+    workers: c.workers,
+    poolBytes: c.poolBytes,
+    policy: c.policy,
+    domainId: c.domainId,
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
   });
   return {
-    images: [...o.images], policy: c.policy, domainId: c.domainId, workers: c.workers, poolBytes: c.poolBytes, pageSize: PAGE_SIZE,
-    ...stats, ...(c.plan.trace ? { trace: c.plan.trace } : {}),
+    images: [...o.images],
+    policy: c.policy,
+    domainId: c.domainId,
+    workers: c.workers,
+    poolBytes: c.poolBytes,
+    pageSize: PAGE_SIZE,
+    ...stats,
+    ...(c.plan.trace ? { trace: c.plan.trace } : {}),
   };
 }
 
@@ -546,17 +619,30 @@ export async function runRead(o: RunReadOptions): Promise<ReadResult> {
 export async function runCompare(o: ExperimentOptions): Promise<CompareResult> {
   const c = common(o, 2);
   const t0 = performance.now();
-  const phase = (share: boolean): Promise<PhaseStats> => runPhase({
-    plan: c.plan, phase: share ? 'share' : 'no share', inodeShare: share, verify: o.verify ?? false, workers: c.workers, poolBytes: c.poolBytes,
-    policy: c.policy, domainId: c.domainId,
-    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
-  });
+  const phase = (share: boolean): Promise<PhaseStats> =>
+    runPhase({
+      plan: c.plan,
+      phase: share ? 'share' : 'no share',
+      inodeShare: share,
+      verify: o.verify ?? false,
+      workers: c.workers,
+      poolBytes: c.poolBytes,
+      policy: c.policy,
+      domainId: c.domainId,
+      ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+    });
   const noShare = await phase(false);
   const share = await phase(true);
   const reduction = noShare.pageCacheBytes > 0 ? (1 - share.pageCacheBytes / noShare.pageCacheBytes) * 100 : 0;
   return {
-    images: [...o.images], policy: c.policy, domainId: c.domainId, workers: c.workers, poolBytes: c.poolBytes, pageSize: PAGE_SIZE,
-    noShare, share,
+    images: [...o.images],
+    policy: c.policy,
+    domainId: c.domainId,
+    workers: c.workers,
+    poolBytes: c.poolBytes,
+    pageSize: PAGE_SIZE,
+    noShare,
+    share,
     reductionPercent: Math.round(reduction * 100) / 100,
     servedBy: share.perImage.map((x) => ({ image: x.image, pages: x.pages, sharedPages: x.sharedPages })),
     ...(c.plan.trace ? { trace: c.plan.trace } : {}),

@@ -47,7 +47,10 @@ export function parseProcCgroup(text: string): { v2?: string; v1?: string } {
 }
 
 /** Where the cgroup hierarchies are mounted (mount point and the hierarchy path it shows), from mountinfo. */
-export function parseMountinfo(text: string): { v2?: { root: string; mount: string }; v1?: { root: string; mount: string } } {
+export function parseMountinfo(text: string): {
+  v2?: { root: string; mount: string };
+  v1?: { root: string; mount: string };
+} {
   const out: { v2?: { root: string; mount: string }; v1?: { root: string; mount: string } } = {};
   for (const line of text.split('\n')) {
     const [pre, post] = line.split(' - ');
@@ -58,7 +61,8 @@ export function parseMountinfo(text: string): { v2?: { root: string; mount: stri
     const mount = f[4];
     if (root === undefined || mount === undefined) continue;
     if (fstype === 'cgroup2' && !out.v2) out.v2 = { root, mount };
-    else if (fstype === 'cgroup' && (superOpts ?? '').split(',').includes('memory') && !out.v1) out.v1 = { root, mount };
+    else if (fstype === 'cgroup' && (superOpts ?? '').split(',').includes('memory') && !out.v1)
+      out.v1 = { root, mount };
   }
   return out;
 }
@@ -99,7 +103,13 @@ function v2Sources(dir: string, top: string): MemorySource[] {
       const stat = parseStat(read(join(d, 'memory.stat')) ?? '');
       const reclaimable = stat.get('inactive_file') ?? 0;
       const used = Math.max(0, current - reclaimable);
-      out.push({ name: 'cgroup memory.max', limitBytes: limit, usedBytes: used, availableBytes: Math.max(0, limit - used), path: d });
+      out.push({
+        name: 'cgroup memory.max',
+        limitBytes: limit,
+        usedBytes: used,
+        availableBytes: Math.max(0, limit - used),
+        path: d,
+      });
     }
     if (d === top) break;
   }
@@ -115,7 +125,15 @@ function v1Sources(dir: string): MemorySource[] {
   const usage = Number(read(join(dir, 'memory.usage_in_bytes'))?.trim() ?? '0');
   const reclaimable = stat.get('total_inactive_file') ?? stat.get('inactive_file') ?? 0;
   const used = Math.max(0, usage - reclaimable);
-  return [{ name: 'cgroup memory.limit_in_bytes', limitBytes: limit, usedBytes: used, availableBytes: Math.max(0, limit - used), path: dir }];
+  return [
+    {
+      name: 'cgroup memory.limit_in_bytes',
+      limitBytes: limit,
+      usedBytes: used,
+      availableBytes: Math.max(0, limit - used),
+      path: dir,
+    },
+  ];
 }
 
 /** What this process may still allocate, and from which figures. Never throws: unknown is Infinity. */
@@ -137,7 +155,11 @@ function mib(n: number): string {
 
 /** "cgroup memory.max 256 MiB with 40 MiB in use; MemAvailable 21042 MiB": every figure the budget came from. */
 export function describeBudget(b: MemoryBudget): string {
-  return b.sources.map((s) => (s.limitBytes !== undefined
-    ? `${s.name} ${mib(s.limitBytes)} with ${mib(s.usedBytes ?? 0)} in use`
-    : `${s.name} ${mib(s.availableBytes)}`)).join('; ');
+  return b.sources
+    .map((s) =>
+      s.limitBytes !== undefined
+        ? `${s.name} ${mib(s.limitBytes)} with ${mib(s.usedBytes ?? 0)} in use`
+        : `${s.name} ${mib(s.availableBytes)}`,
+    )
+    .join('; ');
 }

@@ -32,7 +32,9 @@ export class ReaderPool {
     this.workers = n;
     this.pool = new Piscina({
       // From source the thread first registers tsx (worker-entry.mjs); built, worker.js is plain JS.
-      filename: opts.filename ?? new URL(import.meta.url.endsWith('.ts') ? './worker-entry.mjs' : './worker.js', import.meta.url).href,
+      filename:
+        opts.filename ??
+        new URL(import.meta.url.endsWith('.ts') ? './worker-entry.mjs' : './worker.js', import.meta.url).href,
       workerData: { handle: sys.handle },
       minThreads: n,
       maxThreads: n,
@@ -48,7 +50,11 @@ export class ReaderPool {
    * Read every given file of a mount in full, spread over the workers in batches. With `hash`, each
    * file's sha256 is returned. `onProgress` is called with files done.
    */
-  async readFiles(mount: number, paths: readonly string[], opts: { hash?: boolean; batch?: number; onProgress?: (done: number) => void } = {}): Promise<ReadSummary> {
+  async readFiles(
+    mount: number,
+    paths: readonly string[],
+    opts: { hash?: boolean; batch?: number; onProgress?: (done: number) => void } = {},
+  ): Promise<ReadSummary> {
     const batch = opts.batch ?? Math.max(1, Math.min(64, Math.ceil(paths.length / (this.workers * 8))));
     const tasks: Promise<ReaderResult>[] = [];
     const slices: (readonly string[])[] = [];
@@ -81,14 +87,18 @@ export class ReaderPool {
    * Read every file of every given mount in full: one task per worker, each claiming files one at a time
    * from a shared counter (no per-batch messages; a worker that finishes early takes the next file).
    */
-  async readClaimed(sets: readonly { mount: number; paths: readonly string[] }[], opts: { chunk?: number; view?: boolean } = {}): Promise<ReadSummary> {
+  async readClaimed(
+    sets: readonly { mount: number; paths: readonly string[] }[],
+    opts: { chunk?: number; view?: boolean } = {},
+  ): Promise<ReadSummary> {
     const paths = sets.flatMap((s) => s.paths);
     const mounts = new Int32Array(paths.length);
     let at = 0;
     for (const s of sets) for (let i = 0; i < s.paths.length; i++) mounts[at++] = s.mount;
     const counter = new SharedArrayBuffer(4);
     const tasks: Promise<ReaderResult>[] = [];
-    for (let w = 0; w < this.workers; w++) tasks.push(this.run({ kind: 'readClaimed', mounts, paths, counter, chunk: opts.chunk, view: opts.view }));
+    for (let w = 0; w < this.workers; w++)
+      tasks.push(this.run({ kind: 'readClaimed', mounts, paths, counter, chunk: opts.chunk, view: opts.view }));
     const results = await Promise.all(tasks);
     const out: ReadSummary = { files: 0, bytes: 0, errors: [], perThread: new Map() };
     for (const r of results) {

@@ -74,7 +74,8 @@ function parseRanges(lines: readonly string[]): ParsedTrace {
     if (!m) throw new TraceError(i + 1, `expected "PATH OFFSET LENGTH", got ${JSON.stringify(s.slice(0, 80))}`);
     const offset = Number(m[2]);
     const length = Number(m[3]);
-    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length)) throw new TraceError(i + 1, 'offset or length too large');
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length))
+      throw new TraceError(i + 1, 'offset or length too large');
     if (length > 0) ops.push({ path: normalizePath(m[1]), offset, length });
   });
   return { format: 'ranges', ops, unresolved: 0 };
@@ -150,12 +151,17 @@ function unquote(arg: string): string | undefined {
       continue;
     }
     const n = body[++i];
-    if (n === 'x') { bytes.push(Number.parseInt(body.slice(i + 1, i + 3), 16)); i += 2; }
-    else if (/[0-7]/.test(n)) {
+    if (n === 'x') {
+      bytes.push(Number.parseInt(body.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else if (/[0-7]/.test(n)) {
       const oct = /^[0-7]{1,3}/.exec(body.slice(i))![0];
       bytes.push(Number.parseInt(oct, 8));
       i += oct.length - 1;
-    } else bytes.push(({ n: 10, t: 9, r: 13, v: 11, f: 12, '\\': 92, '"': 34 } as Record<string, number>)[n] ?? n.charCodeAt(0));
+    } else
+      bytes.push(
+        ({ n: 10, t: 9, r: 13, v: 11, f: 12, '\\': 92, '"': 34 } as Record<string, number>)[n] ?? n.charCodeAt(0),
+      );
   }
   return Buffer.from(bytes).toString('utf8');
 }
@@ -188,7 +194,7 @@ function parseStrace(lines: readonly string[]): ParsedTrace {
   const pending = new Map<number, string>();
   const table = (pid: number): Map<number, FdState> => {
     let t = tables.get(pid);
-    if (!t) tables.set(pid, (t = new Map()));
+    if (!t) tables.set(pid, (t = new Map<number, FdState>()));
     return t;
   };
   const lookup = (pid: number, fd: number): FdState | undefined => tables.get(pid)?.get(fd) ?? lastOpened.get(fd);
@@ -209,7 +215,8 @@ function parseStrace(lines: readonly string[]): ParsedTrace {
       if (head === undefined || !head.startsWith(`${res[1]}(`)) continue;
       // "read(3, " + "\"...\"..., 832) = 832": the halves meet where strace cut the line.
       const tail = body.slice(res[0].length);
-      body = /[(,]\s*$/.test(head) || tail.startsWith(')') || tail.startsWith(',') ? `${head}${tail}` : `${head}, ${tail}`;
+      body =
+        /[(,]\s*$/.test(head) || tail.startsWith(')') || tail.startsWith(',') ? `${head}${tail}` : `${head}, ${tail}`;
     }
     const call = parseCall(pid, body);
     if (!call) continue;
@@ -218,7 +225,10 @@ function parseStrace(lines: readonly string[]): ParsedTrace {
       if (ret === undefined || ret < 0) continue;
       const pathArg = name === 'open' ? args[0] : args[1];
       const given = pathArg === undefined ? undefined : unquote(pathArg);
-      if (given === undefined) { unresolved++; continue; }
+      if (given === undefined) {
+        unresolved++;
+        continue;
+      }
       let base = '/';
       if (!given.startsWith('/') && name !== 'open') {
         const dir = fdArg(args[0]);
@@ -226,7 +236,10 @@ function parseStrace(lines: readonly string[]): ParsedTrace {
         else if (args[0]?.startsWith('AT_FDCWD')) base = /^AT_FDCWD<(.*)>$/.exec(args[0])?.[1] ?? '/';
         else if (dir) {
           const st = lookup(pid, dir.fd);
-          if (!st) { unresolved++; continue; }
+          if (!st) {
+            unresolved++;
+            continue;
+          }
           base = st.path;
         }
       }
@@ -253,13 +266,19 @@ function parseStrace(lines: readonly string[]): ParsedTrace {
       continue;
     }
     if (ret === undefined || ret <= 0) continue;
-    if (!st) { unresolved++; continue; }
+    if (!st) {
+      unresolved++;
+      continue;
+    }
     if (name === 'read') {
       ops.push({ path: st.path, offset: st.pos, length: ret });
       st.pos += ret;
     } else if (name === 'pread64') {
       const off = Number(args[3]);
-      if (!Number.isSafeInteger(off) || off < 0) { unresolved++; continue; }
+      if (!Number.isSafeInteger(off) || off < 0) {
+        unresolved++;
+        continue;
+      }
       ops.push({ path: st.path, offset: off, length: ret });
     }
   }

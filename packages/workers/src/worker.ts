@@ -26,7 +26,7 @@ function readFiles(t: ReadFilesTask): ReaderResult {
     try {
       file = sys.open(t.mount, path);
       const h = hashes ? createHash('sha256') : undefined;
-      for (let pos = 0; pos < file.size; ) {
+      for (let pos = 0; pos < file.size;) {
         const n = sys.read(file, pos, chunk, b, 0);
         if (n === 0) break;
         if (h) h.update(b.subarray(0, n));
@@ -56,7 +56,7 @@ function readClaimed(t: ReadClaimedTask): ReaderResult {
     let file: OpenFile | undefined;
     try {
       file = sys.open(t.mounts[i], t.paths[i]);
-      for (let pos = 0; pos < file.size; ) {
+      for (let pos = 0; pos < file.size;) {
         let n: number;
         if (t.view) {
           const v = sys.view(file, pos, chunk);

@@ -10,7 +10,10 @@ import { removeDir } from '../../../test/helpers/trees.ts';
 function watchdog<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const dog = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`watchdog: ${what} did not finish in ${ms} ms (hang or lost wake-up)`)), ms);
+    timer = setTimeout(
+      () => reject(new Error(`watchdog: ${what} did not finish in ${ms} ms (hang or lost wake-up)`)),
+      ms,
+    );
   });
   return Promise.race([p, dog]).finally(() => clearTimeout(timer));
 }
@@ -25,7 +28,11 @@ test('N workers × the same files: one frame per page, one device read per page,
     const files = sys.listFiles(mount);
     const paths = files.map((f) => f.path);
     // Every worker gets the whole list at once: they collide on every page.
-    const results = await watchdog(Promise.all([0, 1, 2, 3].map(() => pool.run({ kind: 'readFiles', mount, paths, hash: true, chunk: 4096 }))), 60_000, 'concurrent reads');
+    const results = await watchdog(
+      Promise.all([0, 1, 2, 3].map(() => pool.run({ kind: 'readFiles', mount, paths, hash: true, chunk: 4096 }))),
+      60_000,
+      'concurrent reads',
+    );
     const threads = new Set(results.map((r) => r.threadId));
     t.true(threads.size >= 2, `work ran on ${threads.size} worker threads`);
     for (const r of results) {
@@ -39,7 +46,9 @@ test('N workers × the same files: one frame per page, one device read per page,
     t.is(st.filePages, total, 'exactly one frame per page');
     t.is(st.counters.DEVICE_PAGES, total, 'one device read per page');
     t.is(st.framesUsed, total, 'no frame leaked');
-    t.log(`pages ${total}, lock waits ${st.counters.LOCK_WAITS}, page-index spins ${st.locks[0].spins}, sleeps ${st.locks[0].sleeps}`);
+    t.log(
+      `pages ${total}, lock waits ${st.counters.LOCK_WAITS}, page-index spins ${st.locks[0].spins}, sleeps ${st.locks[0].sleeps}`,
+    );
   } finally {
     await pool.destroy();
     sys.detach();

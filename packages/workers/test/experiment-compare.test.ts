@@ -2,55 +2,83 @@
 // figures must equal what the source trees say they must be, under both real-inode policies.
 import test from 'ava';
 import { System } from '@ishare/core';
-import { runCompare, runRead, checkMeasurement, ReaderPool, PoolTooSmallError, ExperimentError, MAX_WORKERS, MAX_POOL_MIB } from '../src/index.ts';
+import {
+  runCompare,
+  runRead,
+  checkMeasurement,
+  ReaderPool,
+  PoolTooSmallError,
+  ExperimentError,
+  MAX_WORKERS,
+  MAX_POOL_MIB,
+} from '../src/index.ts';
 import { buildPair, expectedNoShare, expectedShare, sourceFiles, type Pair } from './helpers/pair-trees.ts';
 import { removeDir } from '../../../test/helpers/trees.ts';
 
 let pair: Pair;
-test.before(async () => { pair = await buildPair(); });
-test.after.always(() => { if (pair) removeDir(pair.dir); });
+test.before(async () => {
+  pair = await buildPair();
+});
+test.after.always(() => {
+  if (pair) removeDir(pair.dir);
+});
 
 for (const policy of ['processing', 'any'] as const) {
-  test.serial(`compare (policy ${policy}): no-share = distinct inodes' pages, share = distinct contents' pages`, async (t) => {
-    const noShare = expectedNoShare(pair.srcs);
-    const share = expectedShare(pair.srcs);
-    t.true(share < noShare, 'the trees were built to share something');
-    const phases: string[] = [];
-    const r = await runCompare({ images: pair.images, workers: 3, policy, onProgress: (p) => { if (!phases.includes(p.phase)) phases.push(p.phase); } });
-    t.log(`policy ${policy}: no share ${r.noShare.pageCacheBytes} (want ${noShare}), share ${r.share.pageCacheBytes} (want ${share}), ${r.reductionPercent}%`);
-    t.deepEqual(phases, ['no share', 'share']);
-    t.is(r.noShare.pageCacheBytes, noShare);
-    t.is(r.share.pageCacheBytes, share);
-    t.is(r.share.sharedPageCacheBytes, share, 'every page of a fingerprinted file lives in a shared inode');
-    t.is(r.noShare.sharedPageCacheBytes, 0);
-    // Each cached page came from the device exactly once.
-    t.is(r.noShare.devicePages * 4096, noShare);
-    t.is(r.share.devicePages * 4096, share);
-    t.is(r.reductionPercent, Math.round((1 - share / noShare) * 10000) / 100);
-    // Every regular file was read, in full, in both phases.
-    const files = pair.srcs.reduce((s, src) => s + sourceFiles(src).length, 0);
-    const bytes = pair.srcs.reduce((s, src) => s + sourceFiles(src).reduce((x, f) => x + f.size, 0), 0);
-    for (const p of [r.noShare, r.share]) {
-      t.is(p.files, files);
-      t.is(p.bytes, bytes);
-    }
-    t.is(r.share.sizeMismatch, 0);
-    t.is(r.share.dataPathMismatch, 0);
-    t.true(r.share.sharedInodes > 0 && r.share.inodesJoined > 0);
-    t.is(r.noShare.sharedInodes, 0);
-    // The policy decides which list the real inode comes from.
-    if (policy === 'processing') {
-      t.true(r.share.realInodeFromProcessing > 0);
-      t.is(r.share.realInodeFromBacking, 0);
-    } else {
-      t.is(r.share.realInodeFromProcessing, 0);
-      t.true(r.share.realInodeFromBacking > 0);
-    }
-    t.deepEqual(r.servedBy.map((s) => s.image), pair.images);
-    t.true(r.servedBy.every((s) => s.sharedPages === s.pages));
-    t.is(r.policy, policy);
-    t.is(r.workers, 3);
-  });
+  test.serial(
+    `compare (policy ${policy}): no-share = distinct inodes' pages, share = distinct contents' pages`,
+    async (t) => {
+      const noShare = expectedNoShare(pair.srcs);
+      const share = expectedShare(pair.srcs);
+      t.true(share < noShare, 'the trees were built to share something');
+      const phases: string[] = [];
+      const r = await runCompare({
+        images: pair.images,
+        workers: 3,
+        policy,
+        onProgress: (p) => {
+          if (!phases.includes(p.phase)) phases.push(p.phase);
+        },
+      });
+      t.log(
+        `policy ${policy}: no share ${r.noShare.pageCacheBytes} (want ${noShare}), share ${r.share.pageCacheBytes} (want ${share}), ${r.reductionPercent}%`,
+      );
+      t.deepEqual(phases, ['no share', 'share']);
+      t.is(r.noShare.pageCacheBytes, noShare);
+      t.is(r.share.pageCacheBytes, share);
+      t.is(r.share.sharedPageCacheBytes, share, 'every page of a fingerprinted file lives in a shared inode');
+      t.is(r.noShare.sharedPageCacheBytes, 0);
+      // Each cached page came from the device exactly once.
+      t.is(r.noShare.devicePages * 4096, noShare);
+      t.is(r.share.devicePages * 4096, share);
+      t.is(r.reductionPercent, Math.round((1 - share / noShare) * 10000) / 100);
+      // Every regular file was read, in full, in both phases.
+      const files = pair.srcs.reduce((s, src) => s + sourceFiles(src).length, 0);
+      const bytes = pair.srcs.reduce((s, src) => s + sourceFiles(src).reduce((x, f) => x + f.size, 0), 0);
+      for (const p of [r.noShare, r.share]) {
+        t.is(p.files, files);
+        t.is(p.bytes, bytes);
+      }
+      t.is(r.share.sizeMismatch, 0);
+      t.is(r.share.dataPathMismatch, 0);
+      t.true(r.share.sharedInodes > 0 && r.share.inodesJoined > 0);
+      t.is(r.noShare.sharedInodes, 0);
+      // The policy decides which list the real inode comes from.
+      if (policy === 'processing') {
+        t.true(r.share.realInodeFromProcessing > 0);
+        t.is(r.share.realInodeFromBacking, 0);
+      } else {
+        t.is(r.share.realInodeFromProcessing, 0);
+        t.true(r.share.realInodeFromBacking > 0);
+      }
+      t.deepEqual(
+        r.servedBy.map((s) => s.image),
+        pair.images,
+      );
+      t.true(r.servedBy.every((s) => s.sharedPages === s.pages));
+      t.is(r.policy, policy);
+      t.is(r.workers, 3);
+    },
+  );
 }
 
 test.serial('runRead: without sharing = the no-share figure; with sharing = the share figure', async (t) => {
@@ -67,16 +95,30 @@ test.serial('runRead: without sharing = the no-share figure; with sharing = the 
 });
 
 test.serial('a pool smaller than the data is refused before measuring, naming the size to ask for', async (t) => {
-  const e = await t.throwsAsync(runCompare({ images: pair.images, workers: 2, policy: 'processing', poolMiB: 1 }), { instanceOf: PoolTooSmallError });
-  t.regex(e!.message, /raise --pool-mib to at least \d+/);
-  t.true((e as PoolTooSmallError).neededMiB > 1);
+  const e = await t.throwsAsync(runCompare({ images: pair.images, workers: 2, policy: 'processing', poolMiB: 1 }), {
+    instanceOf: PoolTooSmallError,
+  });
+  t.regex(e.message, /raise --pool-mib to at least \d+/);
+  t.true(e.neededMiB > 1);
 });
 
 test.serial('bad settings are refused with a message', async (t) => {
-  await t.throwsAsync(runCompare({ images: [pair.images[0]], workers: 1 }), { instanceOf: ExperimentError, message: /at least 2 images/ });
-  await t.throwsAsync(runRead({ images: pair.images, workers: 0 }), { instanceOf: ExperimentError, message: /workers/ });
-  await t.throwsAsync(runRead({ images: pair.images, workers: MAX_WORKERS + 1 }), { instanceOf: ExperimentError, message: /workers/ });
-  await t.throwsAsync(runRead({ images: pair.images, poolMiB: MAX_POOL_MIB + 1 }), { instanceOf: ExperimentError, message: /pool size/ });
+  await t.throwsAsync(runCompare({ images: [pair.images[0]], workers: 1 }), {
+    instanceOf: ExperimentError,
+    message: /at least 2 images/,
+  });
+  await t.throwsAsync(runRead({ images: pair.images, workers: 0 }), {
+    instanceOf: ExperimentError,
+    message: /workers/,
+  });
+  await t.throwsAsync(runRead({ images: pair.images, workers: MAX_WORKERS + 1 }), {
+    instanceOf: ExperimentError,
+    message: /workers/,
+  });
+  await t.throwsAsync(runRead({ images: pair.images, poolMiB: MAX_POOL_MIB + 1 }), {
+    instanceOf: ExperimentError,
+    message: /pool size/,
+  });
 });
 
 test.serial('a measurement during which pages were reclaimed is refused, asking for a bigger pool', async (t) => {
@@ -85,12 +127,15 @@ test.serial('a measurement during which pages were reclaimed is refused, asking 
   const pool = new ReaderPool(sys, { workers: 2 });
   try {
     const { mount } = sys.mount(pair.images[0]);
-    const r = await pool.readFiles(mount, sys.listFiles(mount).map((f) => f.path));
+    const r = await pool.readFiles(
+      mount,
+      sys.listFiles(mount).map((f) => f.path),
+    );
     t.deepEqual(r.errors, []);
     const st = sys.stats();
     t.true(st.counters.RECLAIMED > 0, 'reclaim really ran');
     const e = t.throws(() => checkMeasurement(st, st.poolBytes), { instanceOf: PoolTooSmallError });
-    t.regex(e!.message, /pages were reclaimed during the measurement.*raise --pool-mib above 1$/);
+    t.regex(e.message, /pages were reclaimed during the measurement.*raise --pool-mib above 1$/);
     sys.unmount(mount);
   } finally {
     await pool.destroy();

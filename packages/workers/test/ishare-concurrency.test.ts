@@ -28,23 +28,38 @@ for (const policy of ['processing', 'any'] as const) {
       const jobs = [];
       for (let i = 0; i < 4; i++) {
         const m = mounts[i % 2];
-        jobs.push(pool.run({ kind: 'readFiles', mount: m, paths: sys.listFiles(m).map((f) => f.path), hash: true, chunk: 4096 }).then((r) => ({ r, m })));
+        jobs.push(
+          pool
+            .run({ kind: 'readFiles', mount: m, paths: sys.listFiles(m).map((f) => f.path), hash: true, chunk: 4096 })
+            .then((r) => ({ r, m })),
+        );
       }
       const done = await watchdog(Promise.all(jobs), 60_000, 'shared reads');
       for (const { r, m } of done) {
         t.deepEqual(r.errors, []);
         const src = pair.srcs[mounts.indexOf(m)];
         const paths = sys.listFiles(m).map((f) => f.path);
-        r.hashes!.forEach((h, i) => t.is(h, createHash('sha256').update(readFileSync(join(src, paths[i]))).digest('hex'), paths[i]));
+        r.hashes!.forEach((h, i) =>
+          t.is(
+            h,
+            createHash('sha256')
+              .update(readFileSync(join(src, paths[i])))
+              .digest('hex'),
+            paths[i],
+          ),
+        );
       }
       // File-level bound, computed from the source trees: pages of distinct contents counted once.
       const distinct = new Map<string, number>();
-      for (const src of pair.srcs) for (const [, e] of snapshotTree(src)) if (e.type === 'file') distinct.set(e.sha256!, Math.ceil(e.size / 4096));
+      for (const src of pair.srcs)
+        for (const [, e] of snapshotTree(src)) if (e.type === 'file') distinct.set(e.sha256!, Math.ceil(e.size / 4096));
       const bound = [...distinct.values()].reduce((x, y) => x + y, 0);
       const st = sys.stats();
       t.is(st.filePages, bound);
       t.is(st.counters.DEVICE_PAGES, bound, 'each distinct page read from a device once');
-      t.log(`${policy}: ${bound} pages; real inode from processing list ${st.counters.REALINODE_PROCESSING}, from backing list ${st.counters.REALINODE_BACKING}; served ${st.mounts.map((m) => m.pages).join('/')}`);
+      t.log(
+        `${policy}: ${bound} pages; real inode from processing list ${st.counters.REALINODE_PROCESSING}, from backing list ${st.counters.REALINODE_BACKING}; served ${st.mounts.map((m) => m.pages).join('/')}`,
+      );
     } finally {
       await pool.destroy();
       sys.detach();
@@ -61,7 +76,11 @@ test('unmount and remount one image while workers read shared files through the 
     let a = sys.mount(pair.images[0], { inodeShare: true, domainId: 'test' }).mount;
     const b = sys.mount(pair.images[1], { inodeShare: true, domainId: 'test' }).mount;
     const paths = ['/lib/libc.so.6', '/lib/libm.so.6', '/lib/copy-of-libm', '/new-name'];
-    const want = paths.map((p) => createHash('sha256').update(readFileSync(join(pair.srcs[1], p))).digest('hex'));
+    const want = paths.map((p) =>
+      createHash('sha256')
+        .update(readFileSync(join(pair.srcs[1], p)))
+        .digest('hex'),
+    );
     let stop = false;
     let cycles = 0;
     // The main thread keeps image A mounted-and-reading, then unmounts it under the workers' feet.
@@ -93,7 +112,9 @@ test('unmount and remount one image while workers read shared files through the 
     t.is(st.filePages, 0);
     t.is(st.inodesInUse, 0, 'no inode or shared inode leaked');
     t.is(st.framesUsed, 0, 'no frame leaked');
-    t.log(`unmount/remount cycles: ${cycles}; served by mount: ${JSON.stringify(st.counters.REALINODE_PROCESSING)} processing picks`);
+    t.log(
+      `unmount/remount cycles: ${cycles}; served by mount: ${JSON.stringify(st.counters.REALINODE_PROCESSING)} processing picks`,
+    );
   } finally {
     await pool.destroy();
     sys.detach();

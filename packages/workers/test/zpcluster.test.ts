@@ -24,7 +24,9 @@ test('two workers needing the pcluster another thread holds: both wait, it is de
   const data = textBytes(60_000, 5);
   writeFileSync(join(src, 'one.txt'), data);
   const image = join(dir, 'a.img');
-  execFileSync(upstreamTool('mkfs.erofs'), ['-T0', '-zlz4hc', '-C65536', image, src], { stdio: ['ignore', 'ignore', 'pipe'] });
+  execFileSync(upstreamTool('mkfs.erofs'), ['-T0', '-zlz4hc', '-C65536', image, src], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const dump = execFileSync(upstreamTool('dump.erofs'), ['-e', '--path=/one.txt', image], { encoding: 'utf8' });
   t.regex(dump, /1 extents found/, 'the file is one extent (one pcluster)');
   const pa = Number(/^\s*0:\s+0\.\.\s*\d+\s*\|\s*\d+\s*:\s*(\d+)\.\./m.exec(dump)![1]);
@@ -37,7 +39,9 @@ test('two workers needing the pcluster another thread holds: both wait, it is de
     word = zpclWord(mount, 2 * pa);
     zpclLock(sys.arena, word);
     locked = true;
-    const reads = [0, 1].map(() => pool.run({ kind: 'readFiles', mount, paths: ['/one.txt'], hash: true, chunk: 4096 }));
+    const reads = [0, 1].map(() =>
+      pool.run({ kind: 'readFiles', mount, paths: ['/one.txt'], hash: true, chunk: 4096 }),
+    );
     const deadline = Date.now() + 30_000;
     while (sys.stats().counters.Z_PCLUSTER_WAITS < 2 && Date.now() < deadline) await sleep(20);
     const waits = sys.stats().counters.Z_PCLUSTER_WAITS;
@@ -73,7 +77,9 @@ test('workers decompress in parallel: a reader blocked on one pcluster does not 
   writeFileSync(join(src, 'a.txt'), a);
   writeFileSync(join(src, 'b.txt'), b);
   const image = join(dir, 'a.img');
-  execFileSync(upstreamTool('mkfs.erofs'), ['-T0', '-zlz4hc', '-C65536', image, src], { stdio: ['ignore', 'ignore', 'pipe'] });
+  execFileSync(upstreamTool('mkfs.erofs'), ['-T0', '-zlz4hc', '-C65536', image, src], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const dump = execFileSync(upstreamTool('dump.erofs'), ['-e', '--path=/a.txt', image], { encoding: 'utf8' });
   t.regex(dump, /1 extents found/);
   const pa = Number(/^\s*0:\s+0\.\.\s*\d+\s*\|\s*\d+\s*:\s*(\d+)\.\./m.exec(dump)![1]);
@@ -89,7 +95,16 @@ test('workers decompress in parallel: a reader blocked on one pcluster does not 
     while (sys.stats().counters.Z_PCLUSTER_WAITS < 1 && Date.now() < deadline) await sleep(20);
     t.is(sys.stats().counters.Z_PCLUSTER_WAITS, 1, 'the reader of a.txt sleeps on its pcluster');
     // b.txt's pcluster is another lock stripe (or, by chance, the same one: then this reader waits too).
-    const sameStripe = zpclWord(mount, 2 * Number(/^\s*0:\s+0\.\.\s*\d+\s*\|\s*\d+\s*:\s*(\d+)\.\./m.exec(execFileSync(upstreamTool('dump.erofs'), ['-e', '--path=/b.txt', image], { encoding: 'utf8' }))![1])) === word;
+    const sameStripe =
+      zpclWord(
+        mount,
+        2 *
+          Number(
+            /^\s*0:\s+0\.\.\s*\d+\s*\|\s*\d+\s*:\s*(\d+)\.\./m.exec(
+              execFileSync(upstreamTool('dump.erofs'), ['-e', '--path=/b.txt', image], { encoding: 'utf8' }),
+            )![1],
+          ),
+      ) === word;
     if (sameStripe) t.log('b.txt hashes to the same lock stripe: the parallel read is not shown by this image');
     else {
       const rb = await pool.run({ kind: 'readFiles', mount, paths: ['/b.txt'], hash: true, chunk: 4096 });

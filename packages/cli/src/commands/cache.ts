@@ -7,7 +7,10 @@ import { humanBytes } from '../format.ts';
 import { writeOut } from '../output.ts';
 import { table } from '../table.ts';
 
-interface CacheOptions { cacheDir?: string; json?: boolean }
+interface CacheOptions {
+  cacheDir?: string;
+  json?: boolean;
+}
 
 function dirOf(o: CacheOptions): string {
   return o.cacheDir ?? defaultCacheDir();
@@ -19,13 +22,18 @@ export function runCacheLs(o: CacheOptions): void {
   const total = images.reduce((s, x) => s + x.bytes, 0);
   const cap = cacheCapBytes();
   if (o.json) {
-    writeOut(`${JSON.stringify({ dir, capBytes: cap, totalBytes: total, images: images.map((x) => ({ name: x.name, path: x.path, bytes: x.bytes, lastUsed: new Date(x.lastUsedMs).toISOString() })) }, null, 2)}\n`);
+    writeOut(
+      `${JSON.stringify({ dir, capBytes: cap, totalBytes: total, images: images.map((x) => ({ name: x.name, path: x.path, bytes: x.bytes, lastUsed: new Date(x.lastUsedMs).toISOString() })) }, null, 2)}\n`,
+    );
     return;
   }
-  const lines = [`${dir}: ${images.length} image${images.length === 1 ? '' : 's'}, ${humanBytes(total)} of ${humanBytes(cap)} (ISHARE_CACHE_MAX_MIB)`];
+  const lines = [
+    `${dir}: ${images.length} image${images.length === 1 ? '' : 's'}, ${humanBytes(total)} of ${humanBytes(cap)} (ISHARE_CACHE_MAX_MIB)`,
+  ];
   if (images.length > 0) {
     const t = table(['image', 'size', 'last used (UTC)']);
-    for (const x of images) t.push([x.name, humanBytes(x.bytes), new Date(x.lastUsedMs).toISOString().slice(0, 19).replace('T', ' ')]);
+    for (const x of images)
+      t.push([x.name, humanBytes(x.bytes), new Date(x.lastUsedMs).toISOString().slice(0, 19).replace('T', ' ')]);
     lines.push(t.toString());
   }
   writeOut(`${lines.join('\n')}\n`);
@@ -42,11 +50,13 @@ export function register(program: Command): void {
   const cache = program
     .command('cache')
     .summary('list or clear the images built from directories and tar archives')
-    .description('Inputs that are directories or tar archives are built into images once and kept in the cache '
-      + '(.cache/images/ in the repository, or $ISHARE_CACHE), named by a key over the source (paths, modes, '
-      + 'owners, sizes, mtimes and inode numbers of a tree; the bytes of a tar) and the image writer\'s code. '
-      + 'The cache is bounded by ISHARE_CACHE_MAX_MIB (default 2048): after a build, the least recently '
-      + 'used images are removed first, never the ones the run is using.');
+    .description(
+      'Inputs that are directories or tar archives are built into images once and kept in the cache ' +
+        '(.cache/images/ in the repository, or $ISHARE_CACHE), named by a key over the source (paths, modes, ' +
+        "owners, sizes, mtimes and inode numbers of a tree; the bytes of a tar) and the image writer's code. " +
+        'The cache is bounded by ISHARE_CACHE_MAX_MIB (default 2048): after a build, the least recently ' +
+        'used images are removed first, never the ones the run is using.',
+    );
   cache
     .command('ls')
     .description('list the cached images, most recently used first, with their sizes and the cap')

@@ -24,8 +24,10 @@ export function register(program: Command): void {
   program
     .command('cat')
     .summary('write a file from an image to stdout')
-    .description('Write the contents of the file at PATH inside an EROFS image to stdout. '
-      + 'Symbolic links are followed inside the image (absolute targets start at its root).')
+    .description(
+      'Write the contents of the file at PATH inside an EROFS image to stdout. ' +
+        'Symbolic links are followed inside the image (absolute targets start at its root).',
+    )
     .addHelpText('after', '\nExample:\n  ishare cat app.img /etc/os-release | head')
     .argument('<image>', 'EROFS image file')
     .argument('<path>', 'path of a regular file inside the image')

@@ -36,16 +36,29 @@ export interface CompareJson extends CompareResult {
 }
 
 /** What the JSON says about the trace files beyond the experiment's summary: their format(s) and unresolved strace lines. */
-export function traceFiles(traces: RunTraces): { format: string; unresolved: number; files: { file: string; format: string; ops: number; unresolved: number }[] } {
+export function traceFiles(traces: RunTraces): {
+  format: string;
+  unresolved: number;
+  files: { file: string; format: string; ops: number; unresolved: number }[];
+} {
   const formats = [...new Set(traces.parsed.map((p) => p.trace.format))];
   return {
     format: formats.length === 1 ? formats[0] : formats.join('+'),
     unresolved: traces.parsed.reduce((s, p) => s + p.trace.unresolved, 0),
-    files: traces.parsed.map((p) => ({ file: p.file, format: p.trace.format, ops: p.trace.ops.length, unresolved: p.trace.unresolved })),
+    files: traces.parsed.map((p) => ({
+      file: p.file,
+      format: p.trace.format,
+      ops: p.trace.ops.length,
+      unresolved: p.trace.unresolved,
+    })),
   };
 }
 
-export function compareJson(result: CompareResult, prepared: readonly PreparedInput[], traces?: RunTraces): CompareJson {
+export function compareJson(
+  result: CompareResult,
+  prepared: readonly PreparedInput[],
+  traces?: RunTraces,
+): CompareJson {
   const withTrace = result.trace && traces ? { ...result, trace: { ...result.trace, ...traceFiles(traces) } } : result;
   return {
     ...withTrace,
@@ -55,12 +68,21 @@ export function compareJson(result: CompareResult, prepared: readonly PreparedIn
 }
 
 export function writeChart(path: string, rows: readonly LabelledResult[]): void {
-  const title = rows.length === 1 && rows[0].result.trace ? 'Page cache after replaying the trace' : 'Page cache after reading all files';
-  writeOutputFile(path, compareChartSvg(title, rows.map((r) => ({
-    title: [...r.label.split('\n'), `policy ${r.result.policy}`],
-    noShareBytes: r.result.noShare.pageCacheBytes,
-    shareBytes: r.result.share.pageCacheBytes,
-  }))));
+  const title =
+    rows.length === 1 && rows[0].result.trace
+      ? 'Page cache after replaying the trace'
+      : 'Page cache after reading all files';
+  writeOutputFile(
+    path,
+    compareChartSvg(
+      title,
+      rows.map((r) => ({
+        title: [...r.label.split('\n'), `policy ${r.result.policy}`],
+        noShareBytes: r.result.noShare.pageCacheBytes,
+        shareBytes: r.result.share.pageCacheBytes,
+      })),
+    ),
+  );
 }
 
 export async function runCompareCommand(inputs: readonly string[], o: CompareCliOptions): Promise<void> {
@@ -70,19 +92,35 @@ export async function runCompareCommand(inputs: readonly string[], o: CompareCli
   if (o.outJson !== undefined) checkOutputFile(o.outJson, '--out-json');
   const w = await loadWorkers();
   const traces = readTraces(w, o.trace, inputs);
-  const info = (s: string): void => { if (!o.json) process.stderr.write(`${s}\n`); };
-  const prepared = await prepareInputs(inputs, { platform: o.platform, onBuild: (input, image) => info(`building ${image} from ${input}`) });
+  const info = (s: string): void => {
+    if (!o.json) process.stderr.write(`${s}\n`);
+  };
+  const prepared = await prepareInputs(inputs, {
+    platform: o.platform,
+    onBuild: (input, image) => info(`building ${image} from ${input}`),
+  });
   const bar = phaseBar(!o.json);
   let result: CompareResult;
   try {
-    result = await asUsage(w, () => w.runCompare({
-      ...experimentOptions(prepared.map((p) => p.image), o, traces?.options, bar.onProgress),
-    }));
+    result = await asUsage(w, () =>
+      w.runCompare({
+        ...experimentOptions(
+          prepared.map((p) => p.image),
+          o,
+          traces?.options,
+          bar.onProgress,
+        ),
+      }),
+    );
   } finally {
     bar.stop();
   }
   const doc = compareJson(result, prepared, traces);
-  const row: LabelledResult = { label: pairLabel(prepared.map((p) => p.label)), names: prepared.map((p) => p.label), result };
+  const row: LabelledResult = {
+    label: pairLabel(prepared.map((p) => p.label)),
+    names: prepared.map((p) => p.label),
+    result,
+  };
   if (o.outJson !== undefined) writeOutputFile(o.outJson, `${JSON.stringify(doc, null, 2)}\n`);
   if (o.chart !== undefined) writeChart(o.chart, [row]);
   if (o.json) {
@@ -91,7 +129,8 @@ export async function runCompareCommand(inputs: readonly string[], o: CompareCli
   }
   const lines = [compareTable([row]), ...compareDetails(row)];
   const unresolved = traces ? traceFiles(traces).unresolved : 0;
-  if (unresolved > 0) lines.push(`trace: ${unresolved} strace reads could not be tied to a file (fd opened before the trace began?)`);
+  if (unresolved > 0)
+    lines.push(`trace: ${unresolved} strace reads could not be tied to a file (fd opened before the trace began?)`);
   if (o.chart !== undefined) lines.push(`chart: ${o.chart}`);
   if (o.outJson !== undefined) lines.push(`json: ${o.outJson}`);
   writeOut(`${lines.join('\n')}\n`);
@@ -101,20 +140,41 @@ export function register(program: Command): void {
   program
     .command('compare')
     .summary('page cache used reading images without and with inode page-cache sharing')
-    .description('Mount the images (EROFS images, or directories / tar archives / container images, which are built into '
-      + '.cache/images/ or $ISHARE_CACHE first) without sharing, read every regular file with the '
-      + 'worker pool (or replay --trace), record the page cache; then the same on a fresh kernel with '
-      + 'inode_share. Prints the seed\'s table (memory in MiB = 2^20 bytes) and how sharing played out. '
-      + 'Trace: "PATH OFFSET LENGTH" lines, or the output of strace -f -e trace=openat,read,pread64; '
-      + 'each read is replayed in every image that has the path, or with --trace IMG=FILE in that image only.')
-    .argument('<images...>', 'two or more images, directories, tar archives or container images (OCI layout/archive, docker save)')
-    .option('--workers <n>', 'reader threads, 1..64 (default: the machine\'s cores)', parseWorkers)
-    .option('--policy <name>', 'real inode for shared reads: processing (v7 seed) or any (mainline)', parsePolicy, 'processing')
+    .description(
+      'Mount the images (EROFS images, or directories / tar archives / container images, which are built into ' +
+        '.cache/images/ or $ISHARE_CACHE first) without sharing, read every regular file with the ' +
+        'worker pool (or replay --trace), record the page cache; then the same on a fresh kernel with ' +
+        "inode_share. Prints the seed's table (memory in MiB = 2^20 bytes) and how sharing played out. " +
+        'Trace: "PATH OFFSET LENGTH" lines, or the output of strace -f -e trace=openat,read,pread64; ' +
+        'each read is replayed in every image that has the path, or with --trace IMG=FILE in that image only.',
+    )
+    .argument(
+      '<images...>',
+      'two or more images, directories, tar archives or container images (OCI layout/archive, docker save)',
+    )
+    .option('--workers <n>', "reader threads, 1..64 (default: the machine's cores)", parseWorkers)
+    .option(
+      '--policy <name>',
+      'real inode for shared reads: processing (v7 seed) or any (mainline)',
+      parsePolicy,
+      'processing',
+    )
     .option('--domain <id>', 'domain_id: sharing happens only within one domain (default "ishare")', parseDomain)
-    .option('--trace <[img=]file>', 'replay the reads of this trace instead of reading every file; IMG=FILE gives one image its own trace (repeatable: one container per image, as the seed runs them)', collectTrace)
-    .option('--verify', 'mount option verify: a file shares its page cache only once its content matches its fingerprint')
+    .option(
+      '--trace <[img=]file>',
+      'replay the reads of this trace instead of reading every file; IMG=FILE gives one image its own trace (repeatable: one container per image, as the seed runs them)',
+      collectTrace,
+    )
+    .option(
+      '--verify',
+      'mount option verify: a file shares its page cache only once its content matches its fingerprint',
+    )
     .option('--pool-mib <n>', 'page pool size in MiB (default: sized from the data, at most 4096)', parsePoolMiB)
-    .option('--platform <os/arch>', 'container image inputs: which image of a multi-platform index (os/arch[/variant])', parsePlatform)
+    .option(
+      '--platform <os/arch>',
+      'container image inputs: which image of a multi-platform index (os/arch[/variant])',
+      parsePlatform,
+    )
     .option('--json', 'print one JSON object and nothing else')
     .option('--chart <file.svg>', 'also write a bar chart of the result')
     .option('--out-json <file>', 'also write the JSON result to a file')

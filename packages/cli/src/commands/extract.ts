@@ -1,6 +1,24 @@
 // `ishare extract IMG DIR`: write an image's tree back to a directory.
 // All or nothing: if anything fails, what this run created is removed again.
-import { chmodSync, existsSync, lchownSync, linkSync, lutimesSync, mkdirSync, openSync, closeSync, readdirSync, rmSync, statSync, symlinkSync, unlinkSync, lstatSync, utimesSync, writeSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lchownSync,
+  linkSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  closeSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  lstatSync,
+  utimesSync,
+  writeSync,
+  writeFileSync,
+} from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -12,7 +30,10 @@ import { withImage } from '../image.ts';
 import { subtree, type TreeNode } from '../walk.ts';
 import { devMajorMinor, permBits } from '../format.ts';
 
-interface ExtractOptions { force?: boolean; xattrs?: boolean }
+interface ExtractOptions {
+  force?: boolean;
+  xattrs?: boolean;
+}
 
 export interface ExtractReport {
   files: number;
@@ -36,7 +57,8 @@ function commandExists(cmd: string): boolean {
 function dumpQuote(path: string): string {
   let s = '';
   for (const b of Buffer.from(path)) {
-    s += b > 0x20 && b < 0x7f && b !== 0x5c && b !== 0x3d ? String.fromCharCode(b) : `\\${b.toString(8).padStart(3, '0')}`;
+    s +=
+      b > 0x20 && b < 0x7f && b !== 0x5c && b !== 0x3d ? String.fromCharCode(b) : `\\${b.toString(8).padStart(3, '0')}`;
   }
   return s;
 }
@@ -60,7 +82,11 @@ function makeSpecial(inode: ErofsInode, dest: string): boolean {
   if (inode.type === 'chardev' || inode.type === 'blockdev') {
     if (process.getuid?.() !== 0) return false;
     const [major, minor] = devMajorMinor(inode.rdev);
-    return spawnSync('mknod', [dest, inode.type === 'chardev' ? 'c' : 'b', String(major), String(minor)], { stdio: 'ignore' }).status === 0;
+    return (
+      spawnSync('mknod', [dest, inode.type === 'chardev' ? 'c' : 'b', String(major), String(minor)], {
+        stdio: 'ignore',
+      }).status === 0
+    );
   }
   if (inode.type === 'socket') return makeSocket(dest);
   return false;
@@ -82,9 +108,11 @@ export function extractTree(img: ErofsImage, outDir: string, opts: ExtractOption
   const dirExisted = existsSync(outDir);
   if (dirExisted) {
     if (!statSync(outDir).isDirectory()) throw new UsageError(`${outDir}: exists and is not a directory`);
-    if (readdirSync(outDir).length > 0 && !opts.force) throw new UsageError(`${outDir}: directory not empty (use --force to extract into it)`);
+    if (readdirSync(outDir).length > 0 && !opts.force)
+      throw new UsageError(`${outDir}: directory not empty (use --force to extract into it)`);
   }
-  if (opts.xattrs && !commandExists('setfattr')) throw new UsageError('--xattrs needs setfattr (install the attr package)');
+  if (opts.xattrs && !commandExists('setfattr'))
+    throw new UsageError('--xattrs needs setfattr (install the attr package)');
 
   // What this run made, in creation order, so a failure can undo exactly that.
   const created: string[] = [];
@@ -102,7 +130,10 @@ export function extractTree(img: ErofsImage, outDir: string, opts: ExtractOption
     for (const node of subtree(img, '/', root)) {
       // The image is untrusted: a name with a '/' (or a NUL) would write outside DIR.
       if (node.name === '' || /[/\0]/.test(node.name)) {
-        throw new ErofsError('ECORRUPT', `directory entry ${JSON.stringify(node.name)} under ${node.path.slice(0, node.path.length - node.name.length) || '/'} is not a valid file name`);
+        throw new ErofsError(
+          'ECORRUPT',
+          `directory entry ${JSON.stringify(node.name)} under ${node.path.slice(0, node.path.length - node.name.length) || '/'} is not a valid file name`,
+        );
       }
       const dest = join(rootDest, node.rel);
       const ino = node.inode;
@@ -116,7 +147,10 @@ export function extractTree(img: ErofsImage, outDir: string, opts: ExtractOption
       }
       switch (ino.type) {
         case 'dir':
-          if (!(opts.force && lstatSync(dest, { throwIfNoEntry: false })?.isDirectory())) { mkdirSync(dest, { mode: 0o700 }); created.push(dest); }
+          if (!(opts.force && lstatSync(dest, { throwIfNoEntry: false })?.isDirectory())) {
+            mkdirSync(dest, { mode: 0o700 });
+            created.push(dest);
+          }
           report.dirs++;
           break;
         case 'file':
@@ -130,7 +164,10 @@ export function extractTree(img: ErofsImage, outDir: string, opts: ExtractOption
           report.symlinks++;
           break;
         default:
-          if (!makeSpecial(ino, dest)) { report.skipped++; continue; }
+          if (!makeSpecial(ino, dest)) {
+            report.skipped++;
+            continue;
+          }
           created.push(dest);
           report.specials++;
       }
@@ -143,9 +180,15 @@ export function extractTree(img: ErofsImage, outDir: string, opts: ExtractOption
       const fpName = img.fingerprintName();
       for (const { dest, node } of finish) {
         // The kernel refuses user.* xattrs on symlinks; leave those out rather than fail the extract.
-        const xs = img.xattrs(node.inode).filter((x) => x.name !== fpName && !(node.inode.type === 'symlink' && x.name.startsWith('user.')));
+        const xs = img
+          .xattrs(node.inode)
+          .filter((x) => x.name !== fpName && !(node.inode.type === 'symlink' && x.name.startsWith('user.')));
         if (xs.length === 0) continue;
-        xattrDump.push(`# file: ${dumpQuote(dest)}`, ...xs.map((x) => `${x.name}=0x${Buffer.from(x.value).toString('hex')}`), '');
+        xattrDump.push(
+          `# file: ${dumpQuote(dest)}`,
+          ...xs.map((x) => `${x.name}=0x${Buffer.from(x.value).toString('hex')}`),
+          '',
+        );
         report.xattrs += xs.length;
       }
       if (xattrDump.length > 0) applyXattrs(xattrDump.join('\n'));
@@ -158,7 +201,10 @@ export function extractTree(img: ErofsImage, outDir: string, opts: ExtractOption
       // Node turns a negative number into "now"; a numeric string keeps a pre-1970 time as it is.
       const mtime = String(ino.mtime + ino.mtimeNsec / 1e9);
       if (asRoot) lchownSync(dest, ino.uid, ino.gid);
-      if (ino.type === 'symlink') { lutimesSync(dest, mtime, mtime); continue; }
+      if (ino.type === 'symlink') {
+        lutimesSync(dest, mtime, mtime);
+        continue;
+      }
       chmodSync(dest, permBits(ino.mode));
       utimesSync(dest, mtime, mtime);
     }
@@ -174,7 +220,8 @@ function applyXattrs(dump: string): void {
   writeFileSync(file, dump);
   try {
     const r = spawnSync('setfattr', ['-h', `--restore=${file}`], { encoding: 'utf8' });
-    if (r.status !== 0) throw new UsageError(`setfattr failed: ${(r.stderr || r.error?.message || '').trim().split('\n')[0]}`);
+    if (r.status !== 0)
+      throw new UsageError(`setfattr failed: ${(r.stderr || r.error?.message || '').trim().split('\n')[0]}`);
   } finally {
     rmSync(file, { force: true });
   }
@@ -184,7 +231,10 @@ function undo(created: string[]): void {
   for (const p of created.reverse()) {
     try {
       // chmod first: we may have made a directory read-only before failing.
-      if (lstatSync(p, { throwIfNoEntry: false })?.isDirectory()) { chmodSync(p, 0o700); rmSync(p, { recursive: true, force: true }); } else rmSync(p, { force: true });
+      if (lstatSync(p, { throwIfNoEntry: false })?.isDirectory()) {
+        chmodSync(p, 0o700);
+        rmSync(p, { recursive: true, force: true });
+      } else rmSync(p, { force: true });
     } catch {
       // best effort: the original error is what the user needs to see
     }
@@ -193,22 +243,30 @@ function undo(created: string[]): void {
 
 export async function runExtract(image: string, dir: string, opts: ExtractOptions): Promise<void> {
   const report = await withImage(image, (img) => extractTree(img, dir, opts));
-  const parts = [`${report.files} files`, `${report.dirs} dirs`, `${report.symlinks} symlinks`, `${report.hardlinks} hard links`];
+  const parts = [
+    `${report.files} files`,
+    `${report.dirs} dirs`,
+    `${report.symlinks} symlinks`,
+    `${report.hardlinks} hard links`,
+  ];
   if (report.specials > 0) parts.push(`${report.specials} special files`);
   if (opts.xattrs) parts.push(`${report.xattrs} xattrs`);
   process.stdout.write(`${dir}: ${parts.join(', ')}\n`);
-  if (report.skipped > 0) process.stderr.write(`ishare: note: skipped ${report.skipped} device/fifo/socket nodes (not creatable here)\n`);
+  if (report.skipped > 0)
+    process.stderr.write(`ishare: note: skipped ${report.skipped} device/fifo/socket nodes (not creatable here)\n`);
 }
 
 export function register(program: Command): void {
   program
     .command('extract')
     .summary('write the tree of an image to a directory')
-    .description('Extract every file, directory and symlink of an EROFS image into DIR, with modes and mtimes. '
-      + 'Hard links stay hard links; as root, owners too (as fsck.erofs --extract). Fifos and sockets are made '
-      + 'everywhere, devices with mknod when running as root; otherwise they are skipped and counted. With --xattrs, '
-      + 'the tree\'s extended attributes come back, never the image\'s fingerprint.\n\n'
-      + 'On failure, everything this run created is removed.')
+    .description(
+      'Extract every file, directory and symlink of an EROFS image into DIR, with modes and mtimes. ' +
+        'Hard links stay hard links; as root, owners too (as fsck.erofs --extract). Fifos and sockets are made ' +
+        'everywhere, devices with mknod when running as root; otherwise they are skipped and counted. With --xattrs, ' +
+        "the tree's extended attributes come back, never the image's fingerprint.\n\n" +
+        'On failure, everything this run created is removed.',
+    )
     .addHelpText('after', '\nExample:\n  ishare extract --xattrs app.img ./app-tree')
     .argument('<image>', 'EROFS image file')
     .argument('<dir>', 'destination directory (created if missing; must be empty unless --force)')

@@ -45,8 +45,13 @@ export interface FsckReport {
 const CHUNK = 1 << 20;
 
 const FT_TYPE: Record<number, FileType> = {
-  [FT.REG_FILE]: 'file', [FT.DIR]: 'dir', [FT.CHRDEV]: 'chardev', [FT.BLKDEV]: 'blockdev',
-  [FT.FIFO]: 'fifo', [FT.SOCK]: 'socket', [FT.SYMLINK]: 'symlink',
+  [FT.REG_FILE]: 'file',
+  [FT.DIR]: 'dir',
+  [FT.CHRDEV]: 'chardev',
+  [FT.BLKDEV]: 'blockdev',
+  [FT.FIFO]: 'fifo',
+  [FT.SOCK]: 'socket',
+  [FT.SYMLINK]: 'symlink',
 };
 
 function unsupported(e: unknown): boolean {
@@ -87,8 +92,14 @@ export function fsckImage(img: ErofsImage, image: string, startPath = '/'): Fsck
   const unchecked: FsckProblem[] = [];
   const checked = new Set<number>();
   const seenDirs = new Set<number>();
-  let dirs = 0; let files = 0; let symlinks = 0; let others = 0; let hardlinks = 0;
-  let bytes = 0; let verified = 0; let withoutFingerprint = 0;
+  let dirs = 0;
+  let files = 0;
+  let symlinks = 0;
+  let others = 0;
+  let hardlinks = 0;
+  let bytes = 0;
+  let verified = 0;
+  let withoutFingerprint = 0;
 
   const checkInode = (path: string, inode: ErofsInode): void => {
     if (inode.type === 'file') {
@@ -99,7 +110,11 @@ export function fsckImage(img: ErofsImage, image: string, startPath = '/'): Fsck
         digest = r.digest;
         bytes += r.bytes;
       } catch (e) {
-        (unsupported(e) ? unchecked : problems).push({ path, nid: inode.nid, message: `data unreadable: ${message(e)}` });
+        (unsupported(e) ? unchecked : problems).push({
+          path,
+          nid: inode.nid,
+          message: `data unreadable: ${message(e)}`,
+        });
         return;
       }
       let fp: string | undefined;
@@ -111,16 +126,29 @@ export function fsckImage(img: ErofsImage, image: string, startPath = '/'): Fsck
       }
       if (fp === undefined) withoutFingerprint++;
       else if (fingerprintMatches(fp, digest)) verified++;
-      else problems.push({ path, nid: inode.nid, message: `fingerprint MISMATCH: data sha256 ${digest.toString('hex')}, fingerprint ${fp}` });
+      else
+        problems.push({
+          path,
+          nid: inode.nid,
+          message: `fingerprint MISMATCH: data sha256 ${digest.toString('hex')}, fingerprint ${fp}`,
+        });
     } else if (inode.type === 'symlink') {
       symlinks++;
-      try { img.readlink(inode); } catch (e) { problems.push({ path, nid: inode.nid, message: `symlink target unreadable: ${message(e)}` }); }
+      try {
+        img.readlink(inode);
+      } catch (e) {
+        problems.push({ path, nid: inode.nid, message: `symlink target unreadable: ${message(e)}` });
+      }
     } else if (inode.type !== 'dir') {
       others++;
     }
     if (inode.type !== 'dir') {
       // Xattrs are metadata every inode may carry; a broken xattr area is corruption too.
-      try { img.xattrs(inode); } catch (e) { problems.push({ path, nid: inode.nid, message: `xattrs unreadable: ${message(e)}` }); }
+      try {
+        img.xattrs(inode);
+      } catch (e) {
+        problems.push({ path, nid: inode.nid, message: `xattrs unreadable: ${message(e)}` });
+      }
     }
   };
 
@@ -143,7 +171,8 @@ export function fsckImage(img: ErofsImage, image: string, startPath = '/'): Fsck
       const child = path === '/' ? `/${d.name}` : `${path}/${d.name}`;
       if (d.name === '.' || d.name === '..') {
         const want = d.name === '.' ? dir.nid : parentNid;
-        if (d.nid !== want) problems.push({ path: child, nid: d.nid, message: `"${d.name}" points to nid ${d.nid}, expected ${want}` });
+        if (d.nid !== want)
+          problems.push({ path: child, nid: d.nid, message: `"${d.name}" points to nid ${d.nid}, expected ${want}` });
         continue;
       }
       let inode: ErofsInode;
@@ -155,13 +184,20 @@ export function fsckImage(img: ErofsImage, image: string, startPath = '/'): Fsck
       }
       const direntType = FT_TYPE[d.fileType];
       if (direntType !== undefined && direntType !== inode.type) {
-        problems.push({ path: child, nid: d.nid, message: `directory entry says ${direntType}, the inode is a ${inode.type}` });
+        problems.push({
+          path: child,
+          nid: d.nid,
+          message: `directory entry says ${direntType}, the inode is a ${inode.type}`,
+        });
       }
       if (inode.type === 'dir') {
         walkDir(child, inode, dir.nid);
         continue;
       }
-      if (checked.has(inode.nid)) { hardlinks++; continue; }
+      if (checked.has(inode.nid)) {
+        hardlinks++;
+        continue;
+      }
       checked.add(inode.nid);
       checkInode(child, inode);
     }
@@ -170,7 +206,8 @@ export function fsckImage(img: ErofsImage, image: string, startPath = '/'): Fsck
   const start = startPath === '/' ? img.root() : img.resolve(startPath, { follow: false });
   if (start.type === 'dir') {
     // The root's ".." is itself; a subdirectory's parent is whatever its own ".." says (checked from above).
-    const parentNid = start.nid === img.sb.rootNid ? start.nid : (img.readdir(start).find((d) => d.name === '..')?.nid ?? start.nid);
+    const parentNid =
+      start.nid === img.sb.rootNid ? start.nid : (img.readdir(start).find((d) => d.name === '..')?.nid ?? start.nid);
     walkDir(startPath, start, parentNid);
   } else {
     checked.add(start.nid);
@@ -196,37 +233,54 @@ export function fsckImage(img: ErofsImage, image: string, startPath = '/'): Fsck
 
 export function fsckText(r: FsckReport): string {
   const lines = r.problems.map((p) => `${r.image}: ${p.path} (nid ${p.nid}): ${p.message}`);
-  for (const u of r.unchecked.slice(0, 20)) lines.push(`${r.image}: ${u.path} (nid ${u.nid}): not checked: ${u.message}`);
+  for (const u of r.unchecked.slice(0, 20))
+    lines.push(`${r.image}: ${u.path} (nid ${u.nid}): not checked: ${u.message}`);
   if (r.unchecked.length > 20) lines.push(`${r.image}: ... and ${r.unchecked.length - 20} more not checked`);
-  const what = `${r.inodes} inodes (${r.files} files, ${r.dirs} dirs, ${r.symlinks} symlinks, ${r.others} others; ${r.hardlinks} hard links), `
-    + `${r.bytes} bytes of file data read (${humanBytes(r.bytes)}), ${r.fingerprintsVerified} fingerprints verified`
-    + `${r.withoutFingerprint > 0 ? `, ${r.withoutFingerprint} files without a fingerprint` : ''}; superblock checksum ${r.superblockChecksum}`;
+  const what =
+    `${r.inodes} inodes (${r.files} files, ${r.dirs} dirs, ${r.symlinks} symlinks, ${r.others} others; ${r.hardlinks} hard links), ` +
+    `${r.bytes} bytes of file data read (${humanBytes(r.bytes)}), ${r.fingerprintsVerified} fingerprints verified` +
+    `${r.withoutFingerprint > 0 ? `, ${r.withoutFingerprint} files without a fingerprint` : ''}; superblock checksum ${r.superblockChecksum}`;
   lines.push(`${r.image}${r.path === '/' ? '' : ` ${r.path}`}: ${what}`);
-  if (r.problems.length > 0) lines.push(`found filesystem corruption: ${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}`);
-  else if (r.unchecked.length > 0) lines.push(`no errors found in what could be read; ${r.unchecked.length} file${r.unchecked.length === 1 ? '' : 's'} not checked`);
+  if (r.problems.length > 0)
+    lines.push(`found filesystem corruption: ${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}`);
+  else if (r.unchecked.length > 0)
+    lines.push(
+      `no errors found in what could be read; ${r.unchecked.length} file${r.unchecked.length === 1 ? '' : 's'} not checked`,
+    );
   else lines.push('no errors found');
   return `${lines.join('\n')}\n`;
 }
 
-interface FsckOptions { json?: boolean; path?: string }
+interface FsckOptions {
+  json?: boolean;
+  path?: string;
+}
 
 export async function runFsck(image: string, opts: FsckOptions): Promise<void> {
   const report = await withImage(image, (img) => fsckImage(img, image, imagePath(opts.path)));
   writeOut(opts.json ? `${JSON.stringify(report, null, 2)}\n` : fsckText(report));
-  if (report.problems.length > 0) throw new CheckFailed(`${image}: found filesystem corruption (${report.problems.length} problem${report.problems.length === 1 ? '' : 's'})`);
+  if (report.problems.length > 0)
+    throw new CheckFailed(
+      `${image}: found filesystem corruption (${report.problems.length} problem${report.problems.length === 1 ? '' : 's'})`,
+    );
   // Not corruption, but not a clean bill either: the image uses what the reader cannot read yet.
-  if (report.unchecked.length > 0) throw new UsageError(`${image}: ${report.unchecked.length} file${report.unchecked.length === 1 ? '' : 's'} not checked: ${report.unchecked[0].message.replace(/^data unreadable: /, '')}`);
+  if (report.unchecked.length > 0)
+    throw new UsageError(
+      `${image}: ${report.unchecked.length} file${report.unchecked.length === 1 ? '' : 's'} not checked: ${report.unchecked[0].message.replace(/^data unreadable: /, '')}`,
+    );
 }
 
 export function register(program: Command): void {
   program
     .command('fsck')
     .summary('check an image: every directory, inode and byte, and every fingerprint against its data')
-    .description('Check an EROFS image as fsck.erofs --xattr-inode-digest does: walk every directory (its "." and ".." '
-      + 'included), parse every inode, read every byte of every file and symlink, and verify each file\'s content '
-      + 'fingerprint against the sha256 of the data it holds. Every problem is listed with its path and nid. '
-      + 'Exit 0: no errors found; 1: corruption found; 2: the image cannot be opened, or uses a feature the reader '
-      + 'does not implement (such files are listed as not checked).')
+    .description(
+      'Check an EROFS image as fsck.erofs --xattr-inode-digest does: walk every directory (its "." and ".." ' +
+        "included), parse every inode, read every byte of every file and symlink, and verify each file's content " +
+        'fingerprint against the sha256 of the data it holds. Every problem is listed with its path and nid. ' +
+        'Exit 0: no errors found; 1: corruption found; 2: the image cannot be opened, or uses a feature the reader ' +
+        'does not implement (such files are listed as not checked).',
+    )
     .addHelpText('after', '\nExamples:\n  ishare fsck app.img\n  ishare fsck --path /usr/lib app.img')
     .argument('<image>', 'EROFS image file')
     .option('--path <path>', 'check only this file or directory tree (like fsck.erofs --path)')

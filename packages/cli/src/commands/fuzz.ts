@@ -45,7 +45,8 @@ export interface FuzzCliOptions {
 
 function parseSeed(v: string): number {
   const n = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n > 0xffffffff) throw new InvalidArgumentError('expected an integer from 0 to 4294967295');
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n > 0xffffffff)
+    throw new InvalidArgumentError('expected an integer from 0 to 4294967295');
   return n;
 }
 
@@ -55,7 +56,14 @@ function parseIndex(v: string): number {
   return n;
 }
 
-const LABELS: Record<string, string> = { ok: 'ok', error: 'typed errors', crash: 'crashes', hang: 'hangs', oob: 'out-of-bounds', wrong: 'wrong data' };
+const LABELS: Record<string, string> = {
+  ok: 'ok',
+  error: 'typed errors',
+  crash: 'crashes',
+  hang: 'hangs',
+  oob: 'out-of-bounds',
+  wrong: 'wrong data',
+};
 
 export function formatFuzzReport(r: FuzzReport, outDir: string): string {
   const c = r.counts;
@@ -66,25 +74,33 @@ export function formatFuzzReport(r: FuzzReport, outDir: string): string {
   ];
   if (r.topErrors.length > 0) {
     lines.push('top errors (first error of each image):');
-    for (const e of r.topErrors.slice(0, 10)) lines.push(`  ${String(e.count).padStart(7)}  ${e.code.padEnd(12)} ${e.message}`);
+    for (const e of r.topErrors.slice(0, 10))
+      lines.push(`  ${String(e.count).padStart(7)}  ${e.code.padEnd(12)} ${e.message}`);
   }
   if (r.failures.length > 0) {
     lines.push(`failing images (${r.failures.length}${r.saved ? `, ${r.saved} saved to ${outDir}` : ''}):`);
     for (const f of r.failures.slice(0, 20)) {
-      lines.push(`  #${f.index} ${f.kind}${f.phase ? ` (${f.phase})` : ''} from ${f.seedImage}: ${f.message}${f.file ? ` -> ${f.file}` : ''}`);
+      lines.push(
+        `  #${f.index} ${f.kind}${f.phase ? ` (${f.phase})` : ''} from ${f.seedImage}: ${f.message}${f.file ? ` -> ${f.file}` : ''}`,
+      );
     }
     if (r.failures.length > 20) lines.push(`  ... ${r.failures.length - 20} more`);
   }
   const d = r.differential;
   if (d) {
-    lines.push(`differential against ${d.version ?? d.fsck}: ${d.compared} images both accepted (${d.files} files compared), `
-      + `${d.upstreamRejected} accepted by our reader only, ${d.oursRejected} rejected by our reader (not compared), ${d.skipped} skipped; `
-      + `${d.findings.length} disagreeing (${d.upstreamBugs} explained by known upstream bugs)`);
-    for (const x of d.upstreamReasons.slice(0, 5)) lines.push(`  fsck.erofs refused ${String(x.count).padStart(5)}: ${x.message}`);
+    lines.push(
+      `differential against ${d.version ?? d.fsck}: ${d.compared} images both accepted (${d.files} files compared), ` +
+        `${d.upstreamRejected} accepted by our reader only, ${d.oursRejected} rejected by our reader (not compared), ${d.skipped} skipped; ` +
+        `${d.findings.length} disagreeing (${d.upstreamBugs} explained by known upstream bugs)`,
+    );
+    for (const x of d.upstreamReasons.slice(0, 5))
+      lines.push(`  fsck.erofs refused ${String(x.count).padStart(5)}: ${x.message}`);
     for (const f of d.findings.slice(0, 20)) {
       const first = f.disagreements[0];
-      lines.push(`  #${f.index} from ${f.seedImage}: ${first ? `${first.path}: ${first.kind}: ${first.detail}` : ''}${f.disagreements.length > 1 ? ` (+${f.disagreements.length - 1} more)` : ''}`
-        + `${upstreamOnly(f) ? ` [upstream bug: ${first?.upstreamBug}]` : ''}${f.file ? ` -> ${f.file}` : ''}`);
+      lines.push(
+        `  #${f.index} from ${f.seedImage}: ${first ? `${first.path}: ${first.kind}: ${first.detail}` : ''}${f.disagreements.length > 1 ? ` (+${f.disagreements.length - 1} more)` : ''}` +
+          `${upstreamOnly(f) ? ` [upstream bug: ${first?.upstreamBug}]` : ''}${f.file ? ` -> ${f.file}` : ''}`,
+      );
     }
   }
   return lines.join('\n') + '\n';
@@ -97,8 +113,13 @@ function formatOutcome(file: string, o: CheckOutcome): string {
   if (o.stack) lines.push(o.stack);
   const d = o.differential;
   if (d) {
-    lines.push(`differential: ${d.status}${d.upstream ? ` (${d.upstream})` : ''}, ${d.files} files compared with fsck.erofs --extract`);
-    for (const x of d.disagreements) lines.push(`  ${x.path}: ${x.kind}: ${x.detail}${x.upstreamBug ? ` [known upstream bug: ${x.upstreamBug}]` : ''}`);
+    lines.push(
+      `differential: ${d.status}${d.upstream ? ` (${d.upstream})` : ''}, ${d.files} files compared with fsck.erofs --extract`,
+    );
+    for (const x of d.disagreements)
+      lines.push(
+        `  ${x.path}: ${x.kind}: ${x.detail}${x.upstreamBug ? ` [known upstream bug: ${x.upstreamBug}]` : ''}`,
+      );
   }
   const txt = file.replace(/\.img$/, '.txt');
   if (txt !== file && existsSync(txt)) lines.push(`mutations: ${txt}`);
@@ -113,11 +134,19 @@ async function replay(file: string, o: FuzzCliOptions): Promise<void> {
     throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   const fsck = upstreamFsck(o);
-  const outcome = await replayImage(bytes, { timeoutMs: o.timeoutMs, kernel: o.kernel, workerModule: o.workerModule, ...(fsck ? { fsck: fsck.path } : {}) });
+  const outcome = await replayImage(bytes, {
+    timeoutMs: o.timeoutMs,
+    kernel: o.kernel,
+    workerModule: o.workerModule,
+    ...(fsck ? { fsck: fsck.path } : {}),
+  });
   writeOut(o.json ? JSON.stringify({ file, ...outcome }, null, 2) + '\n' : formatOutcome(file, outcome));
   if (isFailing(outcome.kind)) throw new CheckFailed(`fuzz replay: ${outcome.kind}: ${outcome.message ?? ''}`);
   const d = (outcome.differential?.disagreements ?? []).filter((x) => x.upstreamBug === undefined);
-  if (d.length > 0) throw new CheckFailed(`fuzz replay: our reader and fsck.erofs disagree: ${d[0].path}: ${d[0].kind}: ${d[0].detail}`);
+  if (d.length > 0)
+    throw new CheckFailed(
+      `fuzz replay: our reader and fsck.erofs disagree: ${d[0].path}: ${d[0].kind}: ${d[0].detail}`,
+    );
 }
 
 /**
@@ -135,7 +164,10 @@ function upstreamFsck(o: FuzzCliOptions): { path: string; version: string } | un
   const version = fsckVersion(path);
   if (version === undefined) throw new UsageError(`--fsck ${path}: does not run as fsck.erofs (-V failed)`);
   const v = /\b(\d+)\.(\d+)/.exec(version);
-  if (!v || Number(v[1]) * 1000 + Number(v[2]) < 1009) throw new UsageError(`--differential needs upstream fsck.erofs 1.9 or later; ${path} is "${version}" (give --fsck PATH)`);
+  if (!v || Number(v[1]) * 1000 + Number(v[2]) < 1009)
+    throw new UsageError(
+      `--differential needs upstream fsck.erofs 1.9 or later; ${path} is "${version}" (give --fsck PATH)`,
+    );
   return { path, version };
 }
 
@@ -189,7 +221,9 @@ export async function runFuzzCommand(images: string[], o: FuzzCliOptions): Promi
             const now = Date.now();
             if (now - last < 500 && done !== total) return;
             last = now;
-            process.stderr.write(`\r${done}/${total} images: ok ${c.ok}, errors ${c.error}, crashes ${c.crash}, hangs ${c.hang}, oob ${c.oob}, wrong ${c.wrong}${done === total ? '\n' : ''}`);
+            process.stderr.write(
+              `\r${done}/${total} images: ok ${c.ok}, errors ${c.error}, crashes ${c.crash}, hangs ${c.hang}, oob ${c.oob}, wrong ${c.wrong}${done === total ? '\n' : ''}`,
+            );
           }
         : undefined,
     });
@@ -202,7 +236,9 @@ export async function runFuzzCommand(images: string[], o: FuzzCliOptions): Promi
 export function register(program: Command): void {
   program
     .command('fuzz')
-    .description('mutation-fuzz EROFS images: every damaged image must give a typed error or correct data (exit 1 on a crash, hang, out-of-bounds read or wrong data)')
+    .description(
+      'mutation-fuzz EROFS images: every damaged image must give a typed error or correct data (exit 1 on a crash, hang, out-of-bounds read or wrong data)',
+    )
     .argument('[images...]', 'seed images (default: a small corpus built now by our mkfs and mkfs.erofs)')
     .option('--count <n>', 'images to generate and check', parsePositiveInt, 1000)
     .option('--seed <n>', 'run seed: image i depends only on (seed, i)', parseSeed, 1)
@@ -212,7 +248,10 @@ export function register(program: Command): void {
     .option('--workers <n>', 'worker threads', parsePositiveInt, DEFAULT_WORKERS)
     .option('--no-kernel', 'reader pass only (skip mounting in the shared-memory kernel)')
     .option('--replay <file>', 'check one saved image and print its outcome (and the stack of a crash)')
-    .option('--differential', 'also extract every image both accept with upstream fsck.erofs --extract and compare each file with our reader (exit 1 on a disagreement)')
+    .option(
+      '--differential',
+      'also extract every image both accept with upstream fsck.erofs --extract and compare each file with our reader (exit 1 on a disagreement)',
+    )
     .option('--fsck <path>', 'upstream fsck.erofs (1.9 or later) for --differential (default: fsck.erofs on PATH)')
     .option('--json', 'print the report as JSON')
     .addOption(new Option('--worker-module <url>', 'stand-in worker module (tests)').hideHelp())
@@ -226,10 +265,13 @@ export function register(program: Command): void {
       writeOut(o.json ? JSON.stringify(r, null, 2) + '\n' : formatFuzzReport(r, o.out));
       if (r.failures.length > 0) {
         const c = r.counts;
-        throw new CheckFailed(`fuzz: ${r.failures.length} failing images (crash ${c.crash}, hang ${c.hang}, oob ${c.oob}, wrong ${c.wrong}); saved under ${o.out}`);
+        throw new CheckFailed(
+          `fuzz: ${r.failures.length} failing images (crash ${c.crash}, hang ${c.hang}, oob ${c.oob}, wrong ${c.wrong}); saved under ${o.out}`,
+        );
       }
       // Disagreements a known upstream bug explains are reported and saved, but do not fail the run.
       const found = r.differential?.findings.filter((f) => !upstreamOnly(f)).length ?? 0;
-      if (found > 0) throw new CheckFailed(`fuzz: our reader and fsck.erofs disagree on ${found} images; saved under ${o.out}`);
+      if (found > 0)
+        throw new CheckFailed(`fuzz: our reader and fsck.erofs disagree on ${found} images; saved under ${o.out}`);
     });
 }

@@ -2,7 +2,18 @@
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { table } from '../table.ts';
-import { availableAlgs, FEATURE_COMPAT, FEATURE_COMPAT_NAMES, FEATURE_INCOMPAT, FEATURE_INCOMPAT_NAMES, fullName, Z_ALG, Z_ALG_NAMES, type ErofsInode, type FileType, type Superblock } from '../core.ts';
+import {
+  availableAlgs,
+  FEATURE_COMPAT_NAMES,
+  FEATURE_INCOMPAT,
+  FEATURE_INCOMPAT_NAMES,
+  fullName,
+  Z_ALG,
+  Z_ALG_NAMES,
+  type ErofsInode,
+  type FileType,
+  type Superblock,
+} from '../core.ts';
 import type { ErofsImage } from '../engine.ts';
 import { imagePath, withImage } from '../image.ts';
 import { subtree } from '../walk.ts';
@@ -59,7 +70,7 @@ const COMPAT_NAMES = FEATURE_COMPAT_NAMES;
 export function featureNames(bits: number, names: Record<number, string>): string[] {
   const out: string[] = [];
   for (let b = 0; b < 32; b++) {
-    const m = (2 ** b);
+    const m = 2 ** b;
     if ((bits & m) !== 0) out.push(names[m] ?? `unknown(0x${m.toString(16)})`);
   }
   return out;
@@ -90,7 +101,10 @@ export function inspectImage(img: ErofsImage, image: string): InspectReport {
   layouts[layoutOf(root)] = 1;
   for (const n of subtree(img, '/', root)) {
     counts.paths++;
-    if (seen.has(n.inode.nid)) { counts.hardlinks++; continue; }
+    if (seen.has(n.inode.nid)) {
+      counts.hardlinks++;
+      continue;
+    }
     seen.add(n.inode.nid);
     const ino = n.inode;
     const layout = layoutOf(ino);
@@ -99,8 +113,10 @@ export function inspectImage(img: ErofsImage, image: string): InspectReport {
       counts.files++;
       dataBytes += ino.size;
       const fp = img.fingerprintResult(ino);
-      if (fp.status === 'ok') { fingerprinted++; fingerprints.add(fp.hex); }
-      else if (fp.status === 'bad') badFingerprints++;
+      if (fp.status === 'ok') {
+        fingerprinted++;
+        fingerprints.add(fp.hex);
+      } else if (fp.status === 'bad') badFingerprints++;
     } else if (ino.type === 'dir') counts.dirs++;
     else if (ino.type === 'symlink') counts.symlinks++;
     else counts.others++;
@@ -125,8 +141,12 @@ export function inspectImage(img: ErofsImage, image: string): InspectReport {
       xattrBlkaddr: sb.xattrBlkaddr,
       checksum: `0x${(sb.checksum >>> 0).toString(16).padStart(8, '0')}`,
       checksumVerified: sb.checksumVerified,
-      xattrPrefixes: img.longPrefixes().map((p, id) => ({ id, baseIndex: p.baseIndex, name: fullName(p.baseIndex, p.infix) })),
-      ishare: sb.hasFingerprints ? { prefixId: sb.ishareXattrPrefixId, fingerprintName: img.fingerprintName() ?? '' } : null,
+      xattrPrefixes: img
+        .longPrefixes()
+        .map((p, id) => ({ id, baseIndex: p.baseIndex, name: fullName(p.baseIndex, p.infix) })),
+      ishare: sb.hasFingerprints
+        ? { prefixId: sb.ishareXattrPrefixId, fingerprintName: img.fingerprintName() ?? '' }
+        : null,
       compression: compressionAlgorithms(sb, (layouts.COMPRESSED_FULL ?? 0) + (layouts.COMPRESSED_COMPACT ?? 0) > 0),
     },
     counts,
@@ -155,7 +175,11 @@ function render(r: InspectReport): string {
     { 'meta / xattr blkaddr': `${sb.metaBlkaddr} / ${sb.xattrBlkaddr}` },
     { checksum: `${sb.checksum} ${sb.checksumVerified ? '(verified)' : '(not present)'}` },
     { 'xattr prefixes': sb.xattrPrefixes.map((p) => `${p.id}: ${p.name}`).join(', ') || '-' },
-    { 'ishare fingerprint': sb.ishare ? `${sb.ishare.fingerprintName} (prefix id ${sb.ishare.prefixId})` : '- (no ishare_xattrs)' },
+    {
+      'ishare fingerprint': sb.ishare
+        ? `${sb.ishare.fingerprintName} (prefix id ${sb.ishare.prefixId})`
+        : '- (no ishare_xattrs)',
+    },
     { compression: sb.compression.join(', ') || '-' },
   );
   const t2 = table(['files', 'dirs', 'symlinks', 'others', 'hard links', 'paths']);
@@ -165,8 +189,9 @@ function render(r: InspectReport): string {
   const t3 = table(names);
   t3.push(names.map((n) => String(r.layouts[n])));
   const bad = r.badFingerprints > 0 ? `, malformed fingerprints (not shared): ${r.badFingerprints}` : '';
-  const fp = `fingerprinted files: ${r.fingerprinted}, distinct fingerprints: ${r.distinctFingerprints}${bad}, `
-    + `file data: ${r.dataBytes} bytes (${humanBytes(r.dataBytes)})`;
+  const fp =
+    `fingerprinted files: ${r.fingerprinted}, distinct fingerprints: ${r.distinctFingerprints}${bad}, ` +
+    `file data: ${r.dataBytes} bytes (${humanBytes(r.dataBytes)})`;
   return `${t1.toString()}\ninodes\n${t2.toString()}\nlayouts\n${t3.toString()}\n${fp}\n`;
 }
 
@@ -214,13 +239,24 @@ export function inspectPath(img: ErofsImage, path: string): InodeReport {
   for (const x of img.xattrs(inode)) xattrs[x.name] = toHex(x.value);
   const perm = inode.mode & 0o7777;
   const r: InodeReport = {
-    path, nid: inode.nid, type: inode.type, mode: inode.mode,
+    path,
+    nid: inode.nid,
+    type: inode.type,
+    mode: inode.mode,
     access: `${perm.toString(8).padStart(4, '0')}/${modeString(inode.type, inode.mode).slice(1)}`,
-    size: inode.size, nlink: inode.nlink, uid: inode.uid, gid: inode.gid,
-    mtime: inode.mtime, mtimeNsec: inode.mtimeNsec,
+    size: inode.size,
+    nlink: inode.nlink,
+    uid: inode.uid,
+    gid: inode.gid,
+    mtime: inode.mtime,
+    mtimeNsec: inode.mtimeNsec,
     time: `${new Date(inode.mtime * 1000).toISOString().slice(0, 19).replace('T', ' ')}.${String(inode.mtimeNsec).padStart(9, '0')}`,
-    layout: inode.layout, layoutName: layoutName(inode.layout),
-    inodeSize: inode.inodeSize, xattrSize: inode.xattrSize, xattrs, extents,
+    layout: inode.layout,
+    layoutName: layoutName(inode.layout),
+    inodeSize: inode.inodeSize,
+    xattrSize: inode.xattrSize,
+    xattrs,
+    extents,
   };
   const fp = img.fingerprint(inode);
   if (fp !== undefined) r.fingerprint = fp;
@@ -247,14 +283,24 @@ function renderInode(r: InodeReport): string {
   let out = `${t1.toString()}\n`;
   if (r.extents.length > 0) {
     const t2 = table(['ext', 'logical offset', 'length', 'physical offset', 'kind']);
-    r.extents.forEach((e, i) => t2.push([String(i), `${e.logical}..${e.logical + e.length}`, String(e.length),
-      e.physical < 0 ? '-' : `${e.physical}..${e.physical + e.length}`, e.kind]));
+    r.extents.forEach((e, i) =>
+      t2.push([
+        String(i),
+        `${e.logical}..${e.logical + e.length}`,
+        String(e.length),
+        e.physical < 0 ? '-' : `${e.physical}..${e.physical + e.length}`,
+        e.kind,
+      ]),
+    );
     out += `${t2.toString()}\n${r.extents.length} extent${r.extents.length === 1 ? '' : 's'}\n`;
   }
   return out;
 }
 
-interface InspectOptions { json?: boolean; path?: string }
+interface InspectOptions {
+  json?: boolean;
+  path?: string;
+}
 
 export async function runInspect(image: string, opts: InspectOptions): Promise<void> {
   if (opts.path !== undefined) {
@@ -270,11 +316,16 @@ export function register(program: Command): void {
   program
     .command('inspect')
     .summary('show the superblock and what an image contains')
-    .description('Show the superblock (block size, features, uuid, build time, root nid, inode and block counts, '
-      + 'checksum), counts of files, directories and symlinks, data layouts, fingerprinted files and '
-      + 'distinct fingerprints, and the total bytes of file data.')
+    .description(
+      'Show the superblock (block size, features, uuid, build time, root nid, inode and block counts, ' +
+        'checksum), counts of files, directories and symlinks, data layouts, fingerprinted files and ' +
+        'distinct fingerprints, and the total bytes of file data.',
+    )
     .argument('<image>', 'EROFS image file')
-    .option('--path <path>', 'show one inode instead: its fields, xattrs, fingerprint and data extents (like dump.erofs --path -e)')
+    .option(
+      '--path <path>',
+      'show one inode instead: its fields, xattrs, fingerprint and data extents (like dump.erofs --path -e)',
+    )
     .option('--json', 'print the report as one JSON object')
     .action(async (image: string, opts: InspectOptions) => runInspect(image, opts));
 }

@@ -34,8 +34,17 @@ export interface LsEntry {
 
 export function describe(img: ErofsImage, path: string, inode: ErofsInode): LsEntry {
   const e: LsEntry = {
-    path, nid: inode.nid, type: inode.type, mode: inode.mode, size: inode.size, nlink: inode.nlink,
-    uid: inode.uid, gid: inode.gid, mtime: inode.mtime, layout: layoutName(inode.layout), xattrs: {},
+    path,
+    nid: inode.nid,
+    type: inode.type,
+    mode: inode.mode,
+    size: inode.size,
+    nlink: inode.nlink,
+    uid: inode.uid,
+    gid: inode.gid,
+    mtime: inode.mtime,
+    layout: layoutName(inode.layout),
+    xattrs: {},
   };
   if (inode.type === 'symlink') e.target = img.readlink(inode);
   if (inode.type === 'chardev' || inode.type === 'blockdev') e.rdev = inode.rdev;
@@ -52,23 +61,42 @@ function printable(name: string): string {
 }
 
 function longRow(img: ErofsImage, name: string, inode: ErofsInode): string[] {
-  const size = inode.type === 'chardev' || inode.type === 'blockdev' ? devMajorMinor(inode.rdev).join(', ') : String(inode.size);
+  const size =
+    inode.type === 'chardev' || inode.type === 'blockdev' ? devMajorMinor(inode.rdev).join(', ') : String(inode.size);
   const shown = inode.type === 'symlink' ? `${printable(name)} -> ${printable(img.readlink(inode))}` : printable(name);
-  return [modeString(inode.type, inode.mode), String(inode.nlink), String(inode.uid), String(inode.gid), size, formatMtime(inode.mtime), shown];
+  return [
+    modeString(inode.type, inode.mode),
+    String(inode.nlink),
+    String(inode.uid),
+    String(inode.gid),
+    size,
+    formatMtime(inode.mtime),
+    shown,
+  ];
 }
 
-interface LsOptions { json?: boolean; recursive?: boolean }
+interface LsOptions {
+  json?: boolean;
+  recursive?: boolean;
+}
 
 export async function runLs(image: string, pathArg: string | undefined, opts: LsOptions): Promise<void> {
   await withImage(image, (img) => {
     const path = imagePath(pathArg);
     // Like `ls -l`, a symlink named on the command line is listed itself, not followed.
     const inode = path === '/' ? img.root() : img.resolve(path, { follow: false });
-    const nodes = inode.type !== 'dir'
-      ? [{ path, rel: pathArg ?? path, inode }]
-      : [...(opts.recursive ? subtree(img, path, inode) : children(img, path, inode))];
+    const nodes =
+      inode.type !== 'dir'
+        ? [{ path, rel: pathArg ?? path, inode }]
+        : [...(opts.recursive ? subtree(img, path, inode) : children(img, path, inode))];
     if (opts.json) {
-      writeOut(`${JSON.stringify(nodes.map((n) => describe(img, n.path, n.inode)), null, 2)}\n`);
+      writeOut(
+        `${JSON.stringify(
+          nodes.map((n) => describe(img, n.path, n.inode)),
+          null,
+          2,
+        )}\n`,
+      );
       return;
     }
     const rows = nodes.map((n) => longRow(img, n.rel, n.inode));
@@ -80,13 +108,18 @@ export function register(program: Command): void {
   program
     .command('ls')
     .summary('list files in an image like ls -l')
-    .description('List the entries of PATH (default: the root) in an EROFS image, like `ls -l`. '
-      + 'A directory lists its entries (all of them below it with -R); anything else, a symlink included, '
-      + 'lists itself. Times are shown in UTC.')
+    .description(
+      'List the entries of PATH (default: the root) in an EROFS image, like `ls -l`. ' +
+        'A directory lists its entries (all of them below it with -R); anything else, a symlink included, ' +
+        'lists itself. Times are shown in UTC.',
+    )
     .addHelpText('after', '\nExamples:\n  ishare ls app.img /usr/bin\n  ishare ls -R --json app.img > listing.json')
     .argument('<image>', 'EROFS image file')
     .argument('[path]', 'path inside the image', '/')
     .option('-R, --recursive', 'list directories recursively (paths relative to PATH)')
-    .option('--json', 'print a JSON array of {path, nid, type, mode, size, nlink, uid, gid, mtime, target?, rdev?, layout, xattrs, fingerprint?}')
+    .option(
+      '--json',
+      'print a JSON array of {path, nid, type, mode, size, nlink, uid, gid, mtime, target?, rdev?, layout, xattrs, fingerprint?}',
+    )
     .action(async (image: string, path: string | undefined, opts: LsOptions) => runLs(image, path, opts));
 }

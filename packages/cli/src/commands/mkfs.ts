@@ -30,16 +30,20 @@ async function checkSource(source: string): Promise<void> {
   if (st.isDirectory() || (st.isFile() && TAR.test(source))) return;
   // A container image archive need not be called .tar (skopeo's oci-archive, podman's -o NAME).
   const { detectContainer } = await import('../../../core/src/oci/store.ts');
-  if (st.isFile() && await detectContainer(source)) return;
+  if (st.isFile() && (await detectContainer(source))) return;
   throw new UsageError(`${source}: not a directory, a .tar/.tar.gz/.tgz archive or a container image`);
 }
 
 export function summary(out: string, r: MkfsReport): string {
   const c = r.container;
-  const from = c ? `flattened ${c.layers} layers of ${c.name} (${c.format}, ${c.platform ?? 'platform not stated'}, ${c.key})\n` : '';
-  return `${from}${out}: ${r.inodes} inodes (${r.files} files, ${r.dirs} dirs, ${r.symlinks} symlinks, ${r.others} others), `
-    + `${r.hardlinks} hard links, ${r.fingerprinted} fingerprinted\n`
-    + `${r.blocks} blocks of ${r.blockSize} bytes, ${r.bytes} bytes (${humanBytes(r.bytes)})\n`;
+  const from = c
+    ? `flattened ${c.layers} layers of ${c.name} (${c.format}, ${c.platform ?? 'platform not stated'}, ${c.key})\n`
+    : '';
+  return (
+    `${from}${out}: ${r.inodes} inodes (${r.files} files, ${r.dirs} dirs, ${r.symlinks} symlinks, ${r.others} others), ` +
+    `${r.hardlinks} hard links, ${r.fingerprinted} fingerprinted\n` +
+    `${r.blocks} blocks of ${r.blockSize} bytes, ${r.bytes} bytes (${humanBytes(r.bytes)})\n`
+  );
 }
 
 export async function runMkfs(out: string, source: string, o: MkfsCliOptions): Promise<void> {
@@ -54,15 +58,30 @@ export async function runMkfs(out: string, source: string, o: MkfsCliOptions): P
   if (o.platform !== undefined) opts.platform = o.platform;
   if (o.manifest !== undefined) opts.manifest = o.manifest;
   // A bar only for a person watching: never in JSON mode, never into a pipe or a log file.
-  const bar = !o.json && process.stderr.isTTY
-    ? new cliProgress.SingleBar({ stream: process.stderr, format: 'mkfs [{bar}] {percentage}% {doneBytes} / {totalBytes}', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
-    : undefined;
+  const bar =
+    !o.json && process.stderr.isTTY
+      ? new cliProgress.SingleBar(
+          {
+            stream: process.stderr,
+            format: 'mkfs [{bar}] {percentage}% {doneBytes} / {totalBytes}',
+            hideCursor: true,
+            clearOnComplete: true,
+          },
+          cliProgress.Presets.shades_classic,
+        )
+      : undefined;
   let started = false;
   if (bar) {
     // The writer reports bytes of source processed (for a tar: bytes of the tar file).
     opts.onProgress = (done: number, total: number) => {
       const payload = { doneBytes: humanBytes(done), totalBytes: humanBytes(total) };
-      if (!started) { bar.start(total, done, payload); started = true; } else { bar.setTotal(total); bar.update(done, payload); }
+      if (!started) {
+        bar.start(total, done, payload);
+        started = true;
+      } else {
+        bar.setTotal(total);
+        bar.update(done, payload);
+      }
     };
   }
   let report: MkfsReport;
@@ -73,32 +92,56 @@ export async function runMkfs(out: string, source: string, o: MkfsCliOptions): P
   }
   // The manifest goes to its own file (--manifest); thousands of entries would drown the report.
   const { manifest: _manifest, ...shown } = report;
-  writeOut(o.json ? `${JSON.stringify({ image: out, ...shown, ...(o.manifest !== undefined ? { manifest: o.manifest } : {}) }, null, 2)}\n` : summary(out, report));
+  writeOut(
+    o.json
+      ? `${JSON.stringify({ image: out, ...shown, ...(o.manifest !== undefined ? { manifest: o.manifest } : {}) }, null, 2)}\n`
+      : summary(out, report),
+  );
 }
 
 export function register(program: Command): void {
   program
     .command('mkfs')
     .summary('build an EROFS image from a directory, a tar archive or a container image')
-    .description('Build the EROFS image OUT from SOURCE: a directory, a .tar/.tar.gz/.tgz archive, or a container image — '
-      + 'an OCI image layout directory, an OCI archive, or a `docker save` / `podman save` archive, whose layers are '
-      + 'flattened into one tree (whiteouts applied, every blob checked against its digest).\n\n'
-      + 'Every non-empty regular file gets a content-fingerprint xattr unless --no-fingerprint: '
-      + 'that is what inode page-cache sharing keys on. The format is upstream\'s (mkfs.erofs --xattr-inode-digest): '
-      + 'a long xattr name prefix (default erofs.fingerprint.v1, hidden from listxattr) named by the superblock\'s '
-      + 'ishare_xattr_prefix_id, value "sha256:" + the 32-byte digest of the file\'s data.')
-    .addHelpText('after', '\nExamples:\n  ishare mkfs app.img ./rootfs\n  docker save -o redis.tar redis:7.2.4 && ishare mkfs redis.img redis.tar\n  ishare mkfs --platform linux/arm64 app.img ./oci-layout-dir\n  ishare mkfs --timestamp 0 --uuid 00000000-0000-4000-8000-000000000000 \\\n      app.img rootfs.tar.gz')
+    .description(
+      'Build the EROFS image OUT from SOURCE: a directory, a .tar/.tar.gz/.tgz archive, or a container image — ' +
+        'an OCI image layout directory, an OCI archive, or a `docker save` / `podman save` archive, whose layers are ' +
+        'flattened into one tree (whiteouts applied, every blob checked against its digest).\n\n' +
+        'Every non-empty regular file gets a content-fingerprint xattr unless --no-fingerprint: ' +
+        "that is what inode page-cache sharing keys on. The format is upstream's (mkfs.erofs --xattr-inode-digest): " +
+        "a long xattr name prefix (default erofs.fingerprint.v1, hidden from listxattr) named by the superblock's " +
+        'ishare_xattr_prefix_id, value "sha256:" + the 32-byte digest of the file\'s data.',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  ishare mkfs app.img ./rootfs\n  docker save -o redis.tar redis:7.2.4 && ishare mkfs redis.img redis.tar\n  ishare mkfs --platform linux/arm64 app.img ./oci-layout-dir\n  ishare mkfs --timestamp 0 --uuid 00000000-0000-4000-8000-000000000000 \\\n      app.img rootfs.tar.gz',
+    )
     .argument('<out>', 'image file to write')
     .argument('<source>', 'directory, tar archive or container image')
     .option('--block-size <bytes>', 'block size: 512, 1024, 2048 or 4096 (default 4096)', parseBlockSize)
     .option('--no-fingerprint', 'do not write content-fingerprint xattrs')
-    .option('--xattr-inode-digest <name>', 'name of the fingerprint xattr, as mkfs.erofs --xattr-inode-digest[=NAME] takes it (default erofs.fingerprint.v1; e.g. --xattr-inode-digest=trusted.fp; a bare --xattr-inode-digest means the default)', parseDigestNameOption)
+    .option(
+      '--xattr-inode-digest <name>',
+      'name of the fingerprint xattr, as mkfs.erofs --xattr-inode-digest[=NAME] takes it (default erofs.fingerprint.v1; e.g. --xattr-inode-digest=trusted.fp; a bare --xattr-inode-digest means the default)',
+      parseDigestNameOption,
+    )
     .option('--no-xattrs', 'do not copy extended attributes from SOURCE')
     .option('--no-inline', 'never inline file tails into the inode (FLAT_PLAIN only)')
-    .option('--timestamp <t>', 'build time and fixed mtime (epoch seconds or ISO date), for reproducible images', parseTimestamp)
+    .option(
+      '--timestamp <t>',
+      'build time and fixed mtime (epoch seconds or ISO date), for reproducible images',
+      parseTimestamp,
+    )
     .option('--uuid <uuid>', 'filesystem UUID (default: random)', parseUuid)
-    .option('--platform <os/arch>', 'container image inputs: which image of a multi-platform index (os/arch[/variant])', parsePlatform)
-    .option('--manifest <file>', 'also write the source manifest: path, size and sha256 of every regular file, as read from SOURCE (the stress oracle)')
+    .option(
+      '--platform <os/arch>',
+      'container image inputs: which image of a multi-platform index (os/arch[/variant])',
+      parsePlatform,
+    )
+    .option(
+      '--manifest <file>',
+      'also write the source manifest: path, size and sha256 of every regular file, as read from SOURCE (the stress oracle)',
+    )
     .option('--json', 'print the report as JSON')
     .action(async (out: string, source: string, opts: MkfsCliOptions) => runMkfs(out, source, opts));
 }

@@ -28,21 +28,29 @@ interface ReadCliOptions {
 export function readReport(r: ReadResult, names: readonly string[]): string[] {
   const what = r.trace ? `${r.trace.replayed} trace reads` : `${r.files} files`;
   const lines = [
-    `read ${r.images.length} image${r.images.length === 1 ? '' : 's'} with ${r.workers} worker${r.workers === 1 ? '' : 's'}, `
-      + `sharing ${r.inodeShare ? `on (policy ${r.policy}, domain ${JSON.stringify(r.domainId)})` : 'off'}: `
-      + `${what}, ${mib(r.bytes)} MiB in ${Math.round(r.elapsedMs)} ms`,
+    `read ${r.images.length} image${r.images.length === 1 ? '' : 's'} with ${r.workers} worker${r.workers === 1 ? '' : 's'}, ` +
+      `sharing ${r.inodeShare ? `on (policy ${r.policy}, domain ${JSON.stringify(r.domainId)})` : 'off'}: ` +
+      `${what}, ${mib(r.bytes)} MiB in ${Math.round(r.elapsedMs)} ms`,
     `page cache   ${mib(r.pageCacheBytes)} MiB (${r.filePages} pages; ${mib(r.sharedPageCacheBytes)} MiB in shared inodes)`,
     `device       ${mib(r.deviceBytes)} MiB (${r.devicePages} pages in ${r.deviceReads} reads)`,
     `lookups      ${r.hits} hits, ${r.misses} misses`,
   ];
   if (r.inodeShare) {
-    lines.push(`sharing      ${r.sharedInodes} shared inodes, ${r.filesShared} inodes attached (${r.inodesJoined} joined a page cache another inode filled), `
-      + `${r.sizeMismatch} size-mismatch refusals, ${r.dataPathMismatch} data-path-mismatch refusals, ${r.badFingerprint} malformed-fingerprint refusals; real inode from processing ${r.realInodeFromProcessing}, from backing ${r.realInodeFromBacking}`);
+    lines.push(
+      `sharing      ${r.sharedInodes} shared inodes, ${r.filesShared} inodes attached (${r.inodesJoined} joined a page cache another inode filled), ` +
+        `${r.sizeMismatch} size-mismatch refusals, ${r.dataPathMismatch} data-path-mismatch refusals, ${r.badFingerprint} malformed-fingerprint refusals; real inode from processing ${r.realInodeFromProcessing}, from backing ${r.realInodeFromBacking}`,
+    );
   }
-  if (r.verify) lines.push(`verify       ${r.verifiedJoins} files proved their content before sharing, ${r.verifyRefusals} refused (content does not match the fingerprint)`);
-  if (r.trace && r.trace.missingOps > 0) lines.push(`trace        ${r.trace.missingOps} reads of ${r.trace.missingPaths} paths found in no image (skipped)`);
+  if (r.verify)
+    lines.push(
+      `verify       ${r.verifiedJoins} files proved their content before sharing, ${r.verifyRefusals} refused (content does not match the fingerprint)`,
+    );
+  if (r.trace && r.trace.missingOps > 0)
+    lines.push(`trace        ${r.trace.missingOps} reads of ${r.trace.missingPaths} paths found in no image (skipped)`);
   const t = table(['image', 'files', 'read (MiB)', 'device pages', 'into shared']);
-  r.perImage.forEach((x, i) => t.push([names[i] ?? x.image, x.files, mib(x.bytes), x.pages, x.sharedPages].map(String)));
+  r.perImage.forEach((x, i) =>
+    t.push([names[i] ?? x.image, x.files, mib(x.bytes), x.pages, x.sharedPages].map(String)),
+  );
   lines.push(t.toString());
   for (const x of r.perImage) if (x.warning) lines.push(`warning: ${x.warning}`);
   lines.push('MiB = 2^20 bytes; device pages per image exclude inline tails');
@@ -52,40 +60,77 @@ export function readReport(r: ReadResult, names: readonly string[]): string[] {
 export async function runReadCommand(inputs: readonly string[], o: ReadCliOptions): Promise<void> {
   const w = await loadWorkers();
   const traces = readTraces(w, o.trace, inputs);
-  const prepared = await prepareInputs(inputs, { platform: o.platform, onBuild: (input, image) => { if (!o.json) process.stderr.write(`building ${image} from ${input}\n`); } });
+  const prepared = await prepareInputs(inputs, {
+    platform: o.platform,
+    onBuild: (input, image) => {
+      if (!o.json) process.stderr.write(`building ${image} from ${input}\n`);
+    },
+  });
   const bar = phaseBar(!o.json);
   let r: ReadResult;
   try {
-    r = await asUsage(w, () => w.runRead({
-      ...experimentOptions(prepared.map((p) => p.image), o, traces?.options, bar.onProgress),
-      inodeShare: o.share ?? false,
-    }));
+    r = await asUsage(w, () =>
+      w.runRead({
+        ...experimentOptions(
+          prepared.map((p) => p.image),
+          o,
+          traces?.options,
+          bar.onProgress,
+        ),
+        inodeShare: o.share ?? false,
+      }),
+    );
   } finally {
     bar.stop();
   }
   if (o.json) {
-    writeOut(`${JSON.stringify({ ...r, inputs: prepared.map((p) => ({ input: p.input, kind: p.kind, image: p.image, built: p.built, label: p.label })) }, null, 2)}\n`);
+    writeOut(
+      `${JSON.stringify({ ...r, inputs: prepared.map((p) => ({ input: p.input, kind: p.kind, image: p.image, built: p.built, label: p.label })) }, null, 2)}\n`,
+    );
     return;
   }
-  writeOut(`${readReport(r, prepared.map((p) => p.label)).join('\n')}\n`);
+  writeOut(
+    `${readReport(
+      r,
+      prepared.map((p) => p.label),
+    ).join('\n')}\n`,
+  );
 }
 
 export function register(program: Command): void {
   program
     .command('read')
     .summary('mount images, read every file with the worker pool, report the page cache')
-    .description('Mount the images (EROFS images, or directories / tar archives / container images built into the cache first), '
-      + 'read every regular file with the worker pool (or replay --trace) and report the page cache '
-      + '(what fincore would sum), the device traffic and the cache lookups. --share mounts with inode_share.')
+    .description(
+      'Mount the images (EROFS images, or directories / tar archives / container images built into the cache first), ' +
+        'read every regular file with the worker pool (or replay --trace) and report the page cache ' +
+        '(what fincore would sum), the device traffic and the cache lookups. --share mounts with inode_share.',
+    )
     .argument('<images...>', 'images, directories, tar archives or container images (OCI layout/archive, docker save)')
-    .option('--workers <n>', 'reader threads, 1..64 (default: the machine\'s cores)', parseWorkers)
+    .option('--workers <n>', "reader threads, 1..64 (default: the machine's cores)", parseWorkers)
     .option('--pool-mib <n>', 'page pool size in MiB (default: sized from the data, at most 4096)', parsePoolMiB)
     .option('--share', 'mount with inode_share (content-fingerprint page-cache sharing)')
     .option('--domain <id>', 'domain_id: sharing happens only within one domain (default "ishare")', parseDomain)
-    .option('--policy <name>', 'real inode for shared reads: processing (v7 seed) or any (mainline)', parsePolicy, 'processing')
-    .option('--verify', 'mount option verify: a file shares its page cache only once its content matches its fingerprint')
-    .option('--trace <[img=]file>', 'replay the reads of this trace instead of reading every file; IMG=FILE gives one image its own trace (repeatable)', collectTrace)
-    .option('--platform <os/arch>', 'container image inputs: which image of a multi-platform index (os/arch[/variant])', parsePlatform)
+    .option(
+      '--policy <name>',
+      'real inode for shared reads: processing (v7 seed) or any (mainline)',
+      parsePolicy,
+      'processing',
+    )
+    .option(
+      '--verify',
+      'mount option verify: a file shares its page cache only once its content matches its fingerprint',
+    )
+    .option(
+      '--trace <[img=]file>',
+      'replay the reads of this trace instead of reading every file; IMG=FILE gives one image its own trace (repeatable)',
+      collectTrace,
+    )
+    .option(
+      '--platform <os/arch>',
+      'container image inputs: which image of a multi-platform index (os/arch[/variant])',
+      parsePlatform,
+    )
     .option('--json', 'print one JSON object and nothing else')
     .action(async (images: string[], opts: ReadCliOptions) => runReadCommand(images, opts));
 }

@@ -16,7 +16,10 @@ import { writeOut } from '../output.ts';
 import { table } from '../table.ts';
 
 function parseBugs(v: string): BugName[] {
-  const names = v.split(',').map((s) => s.trim().toUpperCase().replace(/-/g, '_')).filter(Boolean);
+  const names = v
+    .split(',')
+    .map((s) => s.trim().toUpperCase().replace(/-/g, '_'))
+    .filter(Boolean);
   for (const n of names) if (!(n in BUG)) throw new InvalidArgumentError(`unknown bug '${n}' (see --list-bugs)`);
   return names as BugName[];
 }
@@ -29,7 +32,8 @@ function parseFraction(v: string): number {
 
 function parseSeed(v: string): number {
   const n = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n > 0xffffffff) throw new InvalidArgumentError('expected an integer from 0 to 4294967295');
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n > 0xffffffff)
+    throw new InvalidArgumentError('expected an integer from 0 to 4294967295');
   return n;
 }
 
@@ -57,7 +61,11 @@ export interface StressCliOptions {
 }
 
 function listBugs(json: boolean): void {
-  const rows = (Object.keys(BUG) as BugName[]).map((name) => ({ name, category: BUG_CATEGORY[name], description: BUG_DESCRIPTIONS[name] }));
+  const rows = (Object.keys(BUG) as BugName[]).map((name) => ({
+    name,
+    category: BUG_CATEGORY[name],
+    description: BUG_DESCRIPTIONS[name],
+  }));
   if (json) {
     writeOut(JSON.stringify(rows, null, 2) + '\n');
     return;
@@ -70,18 +78,36 @@ function listBugs(json: boolean): void {
 function formatReport(r: StressReport): string {
   const lines: string[] = [];
   const v = r.violation;
-  lines.push(`${v ? 'VIOLATION' : 'clean'}: seed ${r.seed}, ${r.workers} workers, policy ${r.policy}, jitter ${r.jitter}, inject ${r.inject.join(',') || 'none'}`);
-  lines.push(`detectors: lock checks ${r.detectors.lockChecks ? 'on' : 'off'}, race detector ${r.detectors.raceDetector ? `on (${r.detectors.raceWatchpoints} watchpoints)` : 'off'}, invariants and byte oracle on`);
-  lines.push(`${(r.elapsedMs / 1000).toFixed(1)} s, ${r.ops} ops (${Math.round(r.opsPerSec)} ops/s), ${r.reads} verified reads (${Math.round(r.readsPerSec)}/s), ${(r.bytes / 2 ** 20).toFixed(1)} MiB`);
-  lines.push(`ops: ${Object.entries(r.byKind).map(([k, n]) => `${k} ${n}`).join(', ')}; refused opens during unmount: ${r.benign}`);
-  lines.push(`chaos: ${Object.entries(r.chaos).map(([k, n]) => `${k} ${n}`).join(', ')}; quiescent checks: ${r.quiescentChecks}`);
+  lines.push(
+    `${v ? 'VIOLATION' : 'clean'}: seed ${r.seed}, ${r.workers} workers, policy ${r.policy}, jitter ${r.jitter}, inject ${r.inject.join(',') || 'none'}`,
+  );
+  lines.push(
+    `detectors: lock checks ${r.detectors.lockChecks ? 'on' : 'off'}, race detector ${r.detectors.raceDetector ? `on (${r.detectors.raceWatchpoints} watchpoints)` : 'off'}, invariants and byte oracle on`,
+  );
+  lines.push(
+    `${(r.elapsedMs / 1000).toFixed(1)} s, ${r.ops} ops (${Math.round(r.opsPerSec)} ops/s), ${r.reads} verified reads (${Math.round(r.readsPerSec)}/s), ${(r.bytes / 2 ** 20).toFixed(1)} MiB`,
+  );
+  lines.push(
+    `ops: ${Object.entries(r.byKind)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ')}; refused opens during unmount: ${r.benign}`,
+  );
+  lines.push(
+    `chaos: ${Object.entries(r.chaos)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ')}; quiescent checks: ${r.quiescentChecks}`,
+  );
   lines.push(`byte oracle: ${[...new Set(r.references.map((x) => x.origin))].join(', ')}`);
   if (r.verify || r.poison) {
-    lines.push(r.verify
-      ? `sharing verified${r.poison ? ', poison decoy mounted' : ''}: ${r.verifiedJoins} files proved their content and joined, ${r.verifyRefusals} refused (content does not match the fingerprint)`
-      : 'sharing NOT verified (mainline trust), poison decoy mounted: a forged fingerprint in its domain is believed');
+    lines.push(
+      r.verify
+        ? `sharing verified${r.poison ? ', poison decoy mounted' : ''}: ${r.verifiedJoins} files proved their content and joined, ${r.verifyRefusals} refused (content does not match the fingerprint)`
+        : 'sharing NOT verified (mainline trust), poison decoy mounted: a forged fingerprint in its domain is believed',
+    );
   }
-  lines.push(`page-cache hit rate ${(r.pageCacheHitRate * 100).toFixed(1)}%, pages in shared inodes ${(r.sharedPageFraction * 100).toFixed(1)}%`);
+  lines.push(
+    `page-cache hit rate ${(r.pageCacheHitRate * 100).toFixed(1)}%, pages in shared inodes ${(r.sharedPageFraction * 100).toFixed(1)}%`,
+  );
   const locks = table(['lock class', 'acquisitions', 'spins', 'sleeps']);
   for (const l of r.locks) if (l.acquisitions) locks.push([l.name, l.acquisitions, l.spins, l.sleeps]);
   lines.push(locks.toString());
@@ -91,18 +117,26 @@ function formatReport(r: StressReport): string {
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   if (v) {
     lines.push(`caught by: ${v.detector}`);
-    lines.push(`violated: ${v.invariant} after ${(v.detectedAfterMs / 1000).toFixed(2)} s${v.thread !== undefined ? ` (worker ${v.thread})` : ''}`);
+    lines.push(
+      `violated: ${v.invariant} after ${(v.detectedAfterMs / 1000).toFixed(2)} s${v.thread !== undefined ? ` (worker ${v.thread})` : ''}`,
+    );
     lines.push(`  ${v.message}`);
     if (v.trail.length) lines.push('  worker trail (oldest first):', ...v.trail.map((s) => `    ${s}`));
     if (v.chaosTrail.length) lines.push('  controller trail:', ...v.chaosTrail.slice(-10).map((s) => `    ${s}`));
-    if (v.lastPoints) lines.push(`  last named point per thread (0 = controller): ${v.lastPoints.map((p, i) => `${i}:${p}`).join(' ')}`);
-    lines.push(`  reproduce: ishare stress --seed ${r.seed} --workers ${r.workers} --policy ${r.policy}${r.inject.length ? ` --inject ${r.inject.join(',')}` : ''} --jitter ${r.jitter}${r.verify ? ' --verify' : ''}${r.poison && !r.verify ? ' --poison' : ''}${r.detectors.lockChecks ? '' : ' --no-lock-checks'}${r.detectors.raceDetector ? '' : ' --no-race-detector'}`);
+    if (v.lastPoints)
+      lines.push(
+        `  last named point per thread (0 = controller): ${v.lastPoints.map((p, i) => `${i}:${p}`).join(' ')}`,
+      );
+    lines.push(
+      `  reproduce: ishare stress --seed ${r.seed} --workers ${r.workers} --policy ${r.policy}${r.inject.length ? ` --inject ${r.inject.join(',')}` : ''} --jitter ${r.jitter}${r.verify ? ' --verify' : ''}${r.poison && !r.verify ? ' --poison' : ''}${r.detectors.lockChecks ? '' : ' --no-lock-checks'}${r.detectors.raceDetector ? '' : ' --no-race-detector'}`,
+    );
   }
   return lines.join('\n') + '\n';
 }
 
 export async function runStressCommand(inputs: string[], o: StressCliOptions): Promise<StressReport> {
-  if (!['processing', 'any', 'both'].includes(o.policy)) throw new UsageError(`--policy must be processing, any or both (got '${o.policy}')`);
+  if (!['processing', 'any', 'both'].includes(o.policy))
+    throw new UsageError(`--policy must be processing, any or both (got '${o.policy}')`);
   if (o.seconds !== undefined && o.ops !== undefined) throw new UsageError('give --seconds or --ops, not both');
   const workers = o.workers ?? availableParallelism();
   if (workers > 32) throw new UsageError('--workers must be from 1 to 32');
@@ -123,26 +157,28 @@ export async function runStressCommand(inputs: string[], o: StressCliOptions): P
       ...(m !== undefined ? { manifest: readManifest(m) } : {}),
     };
   });
-  return refuseOverMemory(() => runStress({
-    images: images.map((x) => ({ ...x, domainId: o.domain })),
-    ...(o.fsck !== undefined ? { fsck: o.fsck } : {}),
-    verify: !!o.verify,
-    ...(o.poison ? { poison: true } : {}),
-    workers,
-    policy: o.policy as 'processing' | 'any' | 'both',
-    seconds: o.seconds ?? (o.ops === undefined ? 10 : undefined),
-    ops: o.ops,
-    seed: o.seed,
-    jitter: o.jitter,
-    inject: o.inject ?? [],
-    poolMiB: o.poolMib,
-    decoys: o.decoys,
-    chaos: o.chaos,
-    lockChecks: o.lockChecks,
-    raceDetector: o.raceDetector,
-  }).catch((e: unknown) => {
-    throw e instanceof StressReferenceError ? new UsageError(e.message) : e;
-  }));
+  return refuseOverMemory(() =>
+    runStress({
+      images: images.map((x) => ({ ...x, domainId: o.domain })),
+      ...(o.fsck !== undefined ? { fsck: o.fsck } : {}),
+      verify: !!o.verify,
+      ...(o.poison ? { poison: true } : {}),
+      workers,
+      policy: o.policy as 'processing' | 'any' | 'both',
+      seconds: o.seconds ?? (o.ops === undefined ? 10 : undefined),
+      ops: o.ops,
+      seed: o.seed,
+      jitter: o.jitter,
+      inject: o.inject ?? [],
+      poolMiB: o.poolMib,
+      decoys: o.decoys,
+      chaos: o.chaos,
+      lockChecks: o.lockChecks,
+      raceDetector: o.raceDetector,
+    }).catch((e: unknown) => {
+      throw e instanceof StressReferenceError ? new UsageError(e.message) : e;
+    }),
+  );
 }
 
 /** A pool the process cannot hold is bad input (one line, exit 2), not a crash. */
@@ -158,7 +194,9 @@ async function refuseOverMemory<T>(fn: () => Promise<T>): Promise<T> {
 export function register(program: Command): void {
   program
     .command('stress')
-    .description('stress concurrent readers of shared inodes: chaos, jitter, invariants, planted bugs (exit 1 on a violation)')
+    .description(
+      'stress concurrent readers of shared inodes: chaos, jitter, invariants, planted bugs (exit 1 on a violation)',
+    )
     .argument('[inputs...]', 'images, directories, tars or container images (default: the bundled pair)')
     .option('--workers <n>', 'reader worker threads (default: cores)', parsePositiveInt)
     .option('--policy <p>', 'real-inode policy: processing (v7), any (mainline) or both (alternating)', 'both')
@@ -169,14 +207,33 @@ export function register(program: Command): void {
     .option('--inject <bugs>', 'planted bugs to switch on, comma separated (see --list-bugs)', parseBugs)
     .option('--list-bugs', 'list the planted bugs and exit')
     .option('--pool-mib <n>', 'page pool size; small pools mean constant reclaim', parsePositiveInt, 8)
-    .option('--domain <id>', 'domain_id the given images are mounted with (the decoys keep their own)', parseDomain, 'stress')
+    .option(
+      '--domain <id>',
+      'domain_id the given images are mounted with (the decoys keep their own)',
+      parseDomain,
+      'stress',
+    )
     .option('--no-decoys', 'do not mount the decoy images with forged fingerprints')
     .option('--no-chaos', 'no eviction/unmount/drop/shrink from the controller')
-    .option('--platform <os/arch>', 'container image inputs: which image of a multi-platform index (os/arch[/variant])', parsePlatform)
-    .option('--verify', 'mount with verify: a file shares its page cache only once its content matches its fingerprint (adds the poison decoy)')
-    .option('--poison', 'mount the poison decoy (forged fingerprint, same domain and size) even without --verify: the leak mainline accepts')
+    .option(
+      '--platform <os/arch>',
+      'container image inputs: which image of a multi-platform index (os/arch[/variant])',
+      parsePlatform,
+    )
+    .option(
+      '--verify',
+      'mount with verify: a file shares its page cache only once its content matches its fingerprint (adds the poison decoy)',
+    )
+    .option(
+      '--poison',
+      'mount the poison decoy (forged fingerprint, same domain and size) even without --verify: the leak mainline accepts',
+    )
     .option('--fsck <path>', 'fsck.erofs that extracts image inputs for the byte oracle (default: fsck.erofs on PATH)')
-    .option('--manifest <file>', 'source manifest of an image input (ishare mkfs --manifest), repeatable in the order of the images', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .option(
+      '--manifest <file>',
+      'source manifest of an image input (ishare mkfs --manifest), repeatable in the order of the images',
+      (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
+    )
     .option('--no-lock-checks', 'do not check, at each use of a lock-protected structure, that its lock is held')
     .option('--no-race-detector', 'do not run the watchpoint data-race detector')
     .option('--json', 'print the report as JSON')

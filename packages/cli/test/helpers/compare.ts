@@ -9,7 +9,11 @@ export function byPath(entries: readonly LsEntry[]): Map<string, LsEntry> {
 }
 
 /** Every source entry is listed with the same type, permission bits, size and link target, and nothing more. */
-export function assertListingMatchesSource(t: ExecutionContext, entries: readonly LsEntry[], source: Map<string, TreeEntry>): void {
+export function assertListingMatchesSource(
+  t: ExecutionContext,
+  entries: readonly LsEntry[],
+  source: Map<string, TreeEntry>,
+): void {
   const listed = byPath(entries);
   t.deepEqual([...listed.keys()].map((p) => p.slice(1)).sort(), [...source.keys()].sort(), 'same set of paths');
   let mismatches = 0;
@@ -17,10 +21,11 @@ export function assertListingMatchesSource(t: ExecutionContext, entries: readonl
     const got = listed.get(`/${rel}`);
     if (!got) continue;
     const type = got.type === 'file' || got.type === 'dir' || got.type === 'symlink' ? got.type : 'other';
-    const ok = type === want.type
-      && (got.mode & 0o7777) === want.mode
-      && (want.type !== 'file' || got.size === want.size)
-      && (want.type !== 'symlink' || got.target === want.target);
+    const ok =
+      type === want.type &&
+      (got.mode & 0o7777) === want.mode &&
+      (want.type !== 'file' || got.size === want.size) &&
+      (want.type !== 'symlink' || got.target === want.target);
     if (!ok) {
       mismatches++;
       if (mismatches <= 5) t.log(`mismatch at ${rel}: want ${JSON.stringify(want)} got ${JSON.stringify(got)}`);
@@ -29,7 +34,15 @@ export function assertListingMatchesSource(t: ExecutionContext, entries: readonl
   t.is(mismatches, 0, 'type, mode, size and target agree with the source');
 }
 
-export interface DumpInode { size: number; nid: number; links: number; layout: number; mode: number; uid: number; gid: number }
+export interface DumpInode {
+  size: number;
+  nid: number;
+  links: number;
+  layout: number;
+  mode: number;
+  uid: number;
+  gid: number;
+}
 
 /** `dump.erofs --nid=N`: the fields both tools report. */
 export function dumpInode(image: string, nid: number): DumpInode {
@@ -56,7 +69,10 @@ export function dumpDir(image: string, nid: number): Map<string, number> {
   const m = new Map<string, number>();
   let inTable = false;
   for (const line of out.split('\n')) {
-    if (/^\s+NID\s+TYPE\s+FILENAME/.test(line)) { inTable = true; continue; }
+    if (/^\s+NID\s+TYPE\s+FILENAME/.test(line)) {
+      inTable = true;
+      continue;
+    }
     if (!inTable) continue;
     const r = /^\s*(\d+)\s+(\d+)\s{2}(.*)$/.exec(line);
     if (r && r[3] !== '.' && r[3] !== '..') m.set(r[3], Number(r[1]));

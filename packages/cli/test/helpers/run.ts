@@ -34,6 +34,7 @@ export function ishare(args: readonly string[], env: NodeJS.ProcessEnv = {}): Pr
 }
 
 /** Parse `--json` output, failing with the CLI's stderr in the message when it is not JSON. */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the shape it expects
 export function json<T>(r: RunResult): T {
   try {
     return JSON.parse(r.text) as T;
@@ -54,7 +55,8 @@ export function mkfsErofs(out: string, src: string, extra: readonly string[] = [
  */
 export function dumpErofs(args: readonly string[]): string {
   let r = spawnSync('dump.erofs', args, { encoding: 'utf8' });
-  if (r.status !== 0 && /unidentified incompatible feature/.test(r.stderr)) r = spawnSync(upstreamTool('dump.erofs'), args, { encoding: 'utf8' });
+  if (r.status !== 0 && /unidentified incompatible feature/.test(r.stderr))
+    r = spawnSync(upstreamTool('dump.erofs'), args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`dump.erofs ${args.join(' ')} failed: ${r.stderr}`);
   return r.stdout;
 }
@@ -64,4 +66,3 @@ export function isOneErrorLine(stderr: string): boolean {
   const lines = stderr.split('\n').filter((l) => l !== '');
   return lines.length === 1 && lines[0].startsWith('ishare: ') && !/\n\s+at /.test(stderr);
 }
-

@@ -44,17 +44,23 @@ export type BugName = keyof typeof BUG;
 export const BUG_DESCRIPTIONS: Record<BugName, string> = {
   NO_IGRAB: 'use a backing inode without igrab (use-after-evict)',
   PROC_COUNT_NOLOCK: 'update processingCount and the processing list without the shared inode lock',
-  REALINODE_UNSET: "the seed's uninitialised realinode: when every backing inode of a shared inode is being evicted at once (a mapping that outlived its file reads through it), no igrab succeeds and the previous mapping's, already released, inode is used",
+  REALINODE_UNSET:
+    "the seed's uninitialised realinode: when every backing inode of a shared inode is being evicted at once (a mapping that outlived its file reads through it), no igrab succeeds and the previous mapping's, already released, inode is used",
   NO_IPUT: 'drop the iput of the real inode after mapping (reference leak)',
   EARLY_UPTODATE: 'mark a page uptodate and unlock it before its data is read',
   BACKING_DEL_NOLOCK: "remove an evicted inode from the backing list without the shared inode's lock",
   CROSS_DOMAIN: 'share inodes across different domain ids',
-  SKIP_SIZE_CHECK: "skip the size check when joining a shared inode (same fingerprint, different size)",
-  REALINODE_EVICTING: "mainline's erofs_real_inode picking an inode that is being evicted: the candidate's state is tested, then a reference taken, without i_lock across both — an eviction deciding in between is missed",
-  UNMOUNT_BUSY: "unmount an image while another image's reader maps a shared page through one of its inodes: busy inodes are skipped (igrab pins the inode, not the superblock) and the device is closed under the read",
-  PROC_COUNT_UNDERFLOW: "processing_count going negative: read_begin does not add a read of an inode another thread's read already keeps on the processing list (it trusts that read to keep it there), read_end still takes one off — the other read ends first and the count drops below zero",
-  FADVISE_INUSE: "one container's fadvise(DONTNEED) dropping another's pages: invalidate_mapping_pages on the shared inode drops a page without trylocking it or testing its references, so a page another image's reader is still filling (locked) or copying (referenced) leaves the cache and loses the cache's reference under it",
-  ISHARE_EVICT_MAPPED: "eviction of the shared inode during readahead: when its last backing inode is freed, the shared inode is evicted with it, as if the backing inodes held its only references — a mapping that outlived its file (it pins only the shared inode) may be reading ahead through it, adding pages to an inode being torn down",
+  SKIP_SIZE_CHECK: 'skip the size check when joining a shared inode (same fingerprint, different size)',
+  REALINODE_EVICTING:
+    "mainline's erofs_real_inode picking an inode that is being evicted: the candidate's state is tested, then a reference taken, without i_lock across both — an eviction deciding in between is missed",
+  UNMOUNT_BUSY:
+    "unmount an image while another image's reader maps a shared page through one of its inodes: busy inodes are skipped (igrab pins the inode, not the superblock) and the device is closed under the read",
+  PROC_COUNT_UNDERFLOW:
+    "processing_count going negative: read_begin does not add a read of an inode another thread's read already keeps on the processing list (it trusts that read to keep it there), read_end still takes one off — the other read ends first and the count drops below zero",
+  FADVISE_INUSE:
+    "one container's fadvise(DONTNEED) dropping another's pages: invalidate_mapping_pages on the shared inode drops a page without trylocking it or testing its references, so a page another image's reader is still filling (locked) or copying (referenced) leaves the cache and loses the cache's reference under it",
+  ISHARE_EVICT_MAPPED:
+    'eviction of the shared inode during readahead: when its last backing inode is freed, the shared inode is evicted with it, as if the backing inodes held its only references — a mapping that outlived its file (it pins only the shared inode) may be reading ahead through it, adding pages to an inode being torn down',
 };
 
 /**
@@ -165,6 +171,7 @@ export function point(p: number, borrowed = false): void {
 /** Every thread's last named point (for hang reports). */
 export function lastPoints(a: Arena, nthreads: number): string[] {
   const out: string[] = [];
-  for (let t = 0; t < Math.min(nthreads, MAX_THREADS); t++) out.push(POINT_NAMES[Atomics.load(a.i32, THREADS_BASE + t * THREAD_WORDS)] ?? '?');
+  for (let t = 0; t < Math.min(nthreads, MAX_THREADS); t++)
+    out.push(POINT_NAMES[Atomics.load(a.i32, THREADS_BASE + t * THREAD_WORDS)] ?? '?');
   return out;
 }

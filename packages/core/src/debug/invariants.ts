@@ -6,8 +6,17 @@ import { pageFlags, pageRef, pageMapping, framesUsed, PG_LOCKED, PG_FREE } from 
 import { ctrReadSigned, CTR } from '../mm/counters.ts';
 import { NIL } from '../mm/list.ts';
 import {
-  forEachInode, inodeCount, inodeOpenCount, inodeNrPages, inodeMount, inodeMountGen, inodeSize, inodeState,
-  I_DEDUP, I_FREEING, I_INUSE,
+  forEachInode,
+  inodeCount,
+  inodeOpenCount,
+  inodeNrPages,
+  inodeMount,
+  inodeMountGen,
+  inodeSize,
+  inodeState,
+  I_DEDUP,
+  I_FREEING,
+  I_INUSE,
 } from '../vfs/inode.ts';
 import { mountOpenCount, mountParams, mountState, mountGen, MS_FREE } from '../vfs/mount.ts';
 import { sharedInodeView, processingCount, ishareOf } from '../fs/erofs/ishare.ts';
@@ -53,14 +62,16 @@ export function checkQuiescent(a: Arena): string[] {
       return;
     }
     const im = inodeMount(a, slot);
-    if (im >= 0 && (mountState(a, im) === MS_FREE || mountGen(a, im) !== inodeMountGen(a, slot))) add(`inode ${slot} outlived the unmount of its mount ${im}`);
+    if (im >= 0 && (mountState(a, im) === MS_FREE || mountGen(a, im) !== inodeMountGen(a, slot)))
+      add(`inode ${slot} outlived the unmount of its mount ${im}`);
     const pc = processingCount(a, slot);
     if (pc !== 0) add(`inode ${slot}: processingCount ${pc} at quiesce`);
     const open = inodeOpenCount(a, slot);
     const cnt = inodeCount(a, slot);
     if (cnt !== open) add(`inode ${slot} (mount ${inodeMount(a, slot)}): i_count ${cnt} != open files ${open}`);
     const d = ishareOf(a, slot);
-    if (d !== NIL && !(inodeState(a, d) & I_DEDUP)) add(`inode ${slot} attached to slot ${d}, which is not a shared inode`);
+    if (d !== NIL && !(inodeState(a, d) & I_DEDUP))
+      add(`inode ${slot} attached to slot ${d}, which is not a shared inode`);
   });
   if (nrpagesSum !== filePages) add(`sum of mappings' nrpages ${nrpagesSum} != page-cache pages ${filePages}`);
   const sharedCtr = ctrReadSigned(a.i32, CTR.SHARED_FILE_PAGES);
@@ -68,9 +79,12 @@ export function checkQuiescent(a: Arena): string[] {
 
   for (const d of dedups) {
     const view = sharedInodeView(a, d);
-    if (view.processing.length) add(`shared inode ${d}: processing list not empty at quiesce (${view.processing.join(',')})`);
-    if (view.backing.length !== view.nbacking) add(`shared inode ${d}: backing list has ${view.backing.length} entries, count says ${view.nbacking}`);
-    if (new Set(view.backing).size !== view.backing.length) add(`shared inode ${d}: backing list has duplicates (corrupted)`);
+    if (view.processing.length)
+      add(`shared inode ${d}: processing list not empty at quiesce (${view.processing.join(',')})`);
+    if (view.backing.length !== view.nbacking)
+      add(`shared inode ${d}: backing list has ${view.backing.length} entries, count says ${view.nbacking}`);
+    if (new Set(view.backing).size !== view.backing.length)
+      add(`shared inode ${d}: backing list has duplicates (corrupted)`);
     const cnt = inodeCount(a, d);
     if (cnt !== view.nbacking) add(`shared inode ${d}: i_count ${cnt} != backing inodes ${view.nbacking}`);
     const domains = new Set<string>();
@@ -81,14 +95,16 @@ export function checkQuiescent(a: Arena): string[] {
         continue;
       }
       if (ishareOf(a, b) !== d) add(`shared inode ${d}: backing inode ${b} points to ${ishareOf(a, b)}`);
-      if (inodeSize(a, b) !== inodeSize(a, d)) add(`shared inode ${d}: backing inode ${b} size ${inodeSize(a, b)} != shared size ${inodeSize(a, d)}`);
+      if (inodeSize(a, b) !== inodeSize(a, d))
+        add(`shared inode ${d}: backing inode ${b} size ${inodeSize(a, b)} != shared size ${inodeSize(a, d)}`);
       const m = inodeMount(a, b);
       if (m >= 0 && m < a.nmounts && mountState(a, m) !== MS_FREE) domains.add(mountParams(a, m).domainId);
     }
     if (domains.size > 1) add(`shared inode ${d}: backing inodes from different domains (${[...domains].join(', ')})`);
   }
   for (let m = 0; m < a.nmounts; m++) {
-    if (mountState(a, m) !== MS_FREE && mountOpenCount(a, m) !== 0) add(`mount ${m}: ${mountOpenCount(a, m)} open files at quiesce`);
+    if (mountState(a, m) !== MS_FREE && mountOpenCount(a, m) !== 0)
+      add(`mount ${m}: ${mountOpenCount(a, m)} open files at quiesce`);
   }
   return v;
 }

@@ -15,6 +15,6 @@ const TABLE: Uint32Array = (() => {
 
 export function crc32c(seed: number, data: Uint8Array): number {
   let crc = seed >>> 0;
-  for (let i = 0; i < data.length; i++) crc = TABLE[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8);
+  for (let i = 0; i < data.length; i++) crc = TABLE[(crc ^ data[i]) & 0xff] ^ (crc >>> 8);
   return crc >>> 0;
 }

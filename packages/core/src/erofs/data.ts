@@ -94,7 +94,11 @@ function checkOffset(inode: ErofsInode, offset: number): void {
     throw new ErofsError('EINVAL', `offset ${offset} outside file of ${inode.size} bytes (nid ${inode.nid})`);
   }
   if (inode.compressed) {
-    throw new ErofsError('EUNSUPPORTED', `compressed inode: block mapping does not apply (nid ${inode.nid} maps through its extents)`, inode.iloc);
+    throw new ErofsError(
+      'EUNSUPPORTED',
+      `compressed inode: block mapping does not apply (nid ${inode.nid} maps through its extents)`,
+      inode.iloc,
+    );
   }
 }
 
@@ -102,7 +106,13 @@ function checkOffset(inode: ErofsInode, offset: number): void {
  * Map the extent holding `offset` of a FLAT_PLAIN / FLAT_INLINE inode. Flat files are one extent of
  * whole blocks, plus (inline) a tail packed right after the inode and its xattrs in the same block.
  */
-export function mapFlatInto(src: BlockSource, sb: Superblock, inode: ErofsInode, offset: number, out: MappingOut): void {
+export function mapFlatInto(
+  src: BlockSource,
+  sb: Superblock,
+  inode: ErofsInode,
+  offset: number,
+  out: MappingOut,
+): void {
   const bs = sb.blockSize;
   const size = inode.size;
   if (inode.layout === DATALAYOUT.FLAT_PLAIN && inode.rawBlkaddr === EROFS_NULL_ADDR) {
@@ -144,14 +154,20 @@ export function mapFlatInto(src: BlockSource, sb: Superblock, inode: ErofsInode,
   out.physical = physical;
 }
 
-export function mapChunkInto(table: ChunkTable, sb: Superblock, inode: ErofsInode, offset: number, out: MappingOut): void {
+export function mapChunkInto(
+  table: ChunkTable,
+  sb: Superblock,
+  inode: ErofsInode,
+  offset: number,
+  out: MappingOut,
+): void {
   const cs = table.chunkSize;
   const i = Math.floor(offset / cs);
   const logical = i * cs;
   const rest = inode.size - logical;
   out.logical = logical;
   out.length = rest < cs ? rest : cs;
-  const blk = table.blkaddrs[i]!;
+  const blk = table.blkaddrs[i];
   if (blk === EROFS_NULL_ADDR) {
     out.kind = MAP_HOLE;
     out.physical = -1;
@@ -199,7 +215,11 @@ export function readData(
     throw new ErofsError('EINVAL', `bad read offset ${offset}`);
   }
   if (inode.compressed) {
-    throw new ErofsError('EUNSUPPORTED', `compressed inode: block mapping does not apply (nid ${inode.nid} maps through its extents)`, inode.iloc);
+    throw new ErofsError(
+      'EUNSUPPORTED',
+      `compressed inode: block mapping does not apply (nid ${inode.nid} maps through its extents)`,
+      inode.iloc,
+    );
   }
   const end = Math.min(inode.size, offset + dst.length);
   let pos = offset;

@@ -73,7 +73,10 @@ function lz4Decode(req: DecompressRequest, src: Uint8Array): void {
     throw bad(req, `undecodable (${(e as Error).message})`);
   }
   if (!Number.isSafeInteger(end) || (partial ? end < req.decodedLength : end !== req.decodedLength)) {
-    throw bad(req, `decoded ${Number.isSafeInteger(end) ? end : 'garbage'} bytes, expected ${partial ? 'at least ' : ''}${req.decodedLength}`);
+    throw bad(
+      req,
+      `decoded ${Number.isSafeInteger(end) ? end : 'garbage'} bytes, expected ${partial ? 'at least ' : ''}${req.decodedLength}`,
+    );
   }
   if (dst !== req.out) copyOut(req, dst);
 }
@@ -97,16 +100,16 @@ function deflateDecode(req: DecompressRequest, src: Uint8Array): void {
 /** Frame_Content_Size from a zstd frame header, or -1 when the frame does not carry it. */
 function zstdContentSize(src: Uint8Array): number {
   if (src.length < 6 || src[0] !== 0x28 || src[1] !== 0xb5 || src[2] !== 0x2f || src[3] !== 0xfd) return -1;
-  const fhd = src[4]!;
+  const fhd = src[4];
   const fcsFlag = fhd >> 6;
   const single = (fhd >> 5) & 1;
-  const dictBytes = [0, 1, 2, 4][fhd & 3]!;
+  const dictBytes = [0, 1, 2, 4][fhd & 3];
   const fcsBytes = fcsFlag === 0 ? single : 1 << fcsFlag;
   if (fcsBytes === 0) return -1;
   const at = 5 + (single ? 0 : 1) + dictBytes;
   if (at + fcsBytes > src.length) return -1;
   let v = 0;
-  for (let i = fcsBytes - 1; i >= 0; i--) v = v * 256 + src[at + i]!;
+  for (let i = fcsBytes - 1; i >= 0; i--) v = v * 256 + src[at + i];
   return fcsBytes === 2 ? v + 256 : v;
 }
 
@@ -141,7 +144,10 @@ function lzmaDecoder(req: DecompressRequest): LzmaLib {
     }
   }
   if (lzmaLib === null) {
-    throw new ErofsError('EUNSUPPORTED', `compressed nid ${req.nid}: lzma: the decoder (@napi-rs/lzma) has no build for this platform`);
+    throw new ErofsError(
+      'EUNSUPPORTED',
+      `compressed nid ${req.nid}: lzma: the decoder (@napi-rs/lzma) has no build for this platform`,
+    );
   }
   return lzmaLib;
 }
@@ -159,7 +165,7 @@ function lzmaDecode(req: DecompressRequest, src: Uint8Array): void {
   const lib = lzmaDecoder(req);
   // .lzma header: properties, dictionary size (the decoded size bounds every match distance), decoded size.
   const stream = Buffer.allocUnsafe(LZMA_HEADER + src.length);
-  stream[0] = ~src[0]! & 0xff;
+  stream[0] = ~src[0] & 0xff;
   stream.writeUInt32LE(Math.min(Z_LZMA_MAX_DICT, Math.max(4096, req.decodedLength)), 1);
   stream.writeUInt32LE(req.decodedLength, 5);
   stream.writeUInt32LE(0, 9);
@@ -171,7 +177,8 @@ function lzmaDecode(req: DecompressRequest, src: Uint8Array): void {
   } catch (e) {
     throw bad(req, `undecodable (${(e as Error).message})`);
   }
-  if (decoded.length !== req.decodedLength) throw bad(req, `decoded ${decoded.length} bytes, expected ${req.decodedLength}`);
+  if (decoded.length !== req.decodedLength)
+    throw bad(req, `decoded ${decoded.length} bytes, expected ${req.decodedLength}`);
   copyOut(req, decoded);
 }
 

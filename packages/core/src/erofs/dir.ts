@@ -52,7 +52,11 @@ export function parseDirBlock(
     // No path can name such an entry: upstream fsck.erofs extracts "a\0b" as "a" (found by the
     // differential fuzz pass), the kernel hands userspace a name cut at the NUL, '/' splits it in two.
     if (nameBytes.includes(0) || nameBytes.includes(0x2f)) {
-      throw new ErofsError('ECORRUPT', `dirent ${i} in directory nid ${dirNid}: not a valid file name (it holds a NUL or '/' byte)`, at(nameoff));
+      throw new ErofsError(
+        'ECORRUPT',
+        `dirent ${i} in directory nid ${dirNid}: not a valid file name (it holds a NUL or '/' byte)`,
+        at(nameoff),
+      );
     }
     const nid = u64(block, de + DE.nid);
     if (!nidOk(nid)) {
@@ -71,7 +75,7 @@ export function parseDirBlock(
 export function compareNames(a: Uint8Array, b: Uint8Array): number {
   const n = a.length < b.length ? a.length : b.length;
   for (let i = 0; i < n; i++) {
-    const d = a[i]! - b[i]!;
+    const d = a[i] - b[i];
     if (d !== 0) return d;
   }
   return a.length - b.length;
@@ -83,7 +87,7 @@ export function findInBlock(entries: readonly DirEntry[], name: Uint8Array, from
   let hi = entries.length - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >>> 1;
-    const c = compareNames(name, entries[mid]!.nameBytes);
+    const c = compareNames(name, entries[mid].nameBytes);
     if (c === 0) return entries[mid];
     if (c > 0) lo = mid + 1;
     else hi = mid - 1;

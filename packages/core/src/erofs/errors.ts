@@ -21,6 +21,7 @@ export type ErofsErrorCode =
  * characters and Unicode line separators are escaped so a message always stays on one line.
  */
 function oneLine(s: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what this escapes
   return s.replace(/[\x00-\x1f\x7f\x85\u2028\u2029]/g, (c) => {
     const n = c.charCodeAt(0);
     return n > 0xff ? `\\u${n.toString(16)}` : `\\x${n.toString(16).padStart(2, '0')}`;

@@ -213,7 +213,6 @@ export const FINGERPRINT_VALUE_SIZE = FINGERPRINT_VALUE_PREFIX.length + 32; // 3
 export const XATTR_LONG_PREFIX_HDR = 2;
 export const XATTR_LONG_PREFIX_MASK = 0x7f;
 
-
 // ---- Compressed inodes (erofs_fs.h: z_erofs_map_header, z_erofs_lcluster_index) ----
 
 /** struct z_erofs_map_header (8 B) at round_up(inode end incl. xattrs, 8). */
@@ -239,7 +238,13 @@ export const Z_ADVISE = {
 
 export const Z_LCLUSTER_TYPE = { PLAIN: 0, HEAD1: 1, NONHEAD: 2, HEAD2: 3 } as const;
 /** struct z_erofs_lcluster_index (8 B), full layout; the table starts 8 B after the map header. */
-export const ZLI = { advise: 0 /* u16 */, clusterOfs: 2 /* u16 */, blkaddr: 4 /* u32 */, delta0: 4 /* u16 */, delta1: 6 /* u16 */ } as const;
+export const ZLI = {
+  advise: 0 /* u16 */,
+  clusterOfs: 2 /* u16 */,
+  blkaddr: 4 /* u32 */,
+  delta0: 4 /* u16 */,
+  delta1: 6 /* u16 */,
+} as const;
 export const Z_LCLUSTER_INDEX_SIZE = 8;
 export const Z_LI_PARTIAL_REF = 1 << 15;
 export const Z_LI_D0_CBLKCNT = 1 << 11;

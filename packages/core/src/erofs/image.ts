@@ -34,7 +34,6 @@ import {
 export type { MappingOut } from './data.ts';
 export { MAP_HOLE, MAP_INLINE, MAP_MAPPED } from './data.ts';
 
-
 /** The kernel's MAXSYMLINKS: links followed during one path walk. */
 export const MAX_SYMLINKS = 40;
 /** Longest symlink target we accept (the kernel reads a symlink into one page). */
@@ -148,7 +147,8 @@ export class ErofsImage {
   readdir(dir: ErofsInode): DirEntry[] {
     this.requireDir(dir);
     const out: DirEntry[] = [];
-    if ((dir as Partial<ParsedInode>).dotOmitted) out.push({ name: '.', nameBytes: DOT.slice(), nid: dir.nid, fileType: FT.DIR });
+    if ((dir as Partial<ParsedInode>).dotOmitted)
+      out.push({ name: '.', nameBytes: DOT.slice(), nid: dir.nid, fileType: FT.DIR });
     const n = this.dirBlockCount(dir);
     for (let i = 0; i < n; i++) for (const e of this.dirBlock(dir, i)) out.push(e);
     return out;
@@ -169,8 +169,8 @@ export class ErofsImage {
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
       const entries = this.dirBlock(dir, mid);
-      const c = compareNames(key, entries[0]!.nameBytes);
-      if (c === 0) return entries[0]!.nid;
+      const c = compareNames(key, entries[0].nameBytes);
+      if (c === 0) return entries[0].nid;
       if (c > 0) {
         candidate = mid;
         lo = mid + 1;
@@ -204,7 +204,7 @@ export class ErofsImage {
     let links = 0;
     const walked: string[] = [];
     while (idx < queue.length) {
-      const comp = queue[idx++]!;
+      const comp = queue[idx++];
       if (cur.type !== 'dir') {
         throw new ErofsError('ENOTDIR', `not a directory: /${walked.join('/')} (resolving ${path})`);
       }
@@ -213,9 +213,11 @@ export class ErofsImage {
         // '..' at the root stays at the root: nothing outside the image is reachable.
         if (cur.nid !== root.nid) {
           const up = this.lookup(cur, DOTDOT);
-          if (up === undefined) throw new ErofsError('ECORRUPT', `directory nid ${cur.nid} has no '..' entry`, cur.iloc);
+          if (up === undefined)
+            throw new ErofsError('ECORRUPT', `directory nid ${cur.nid} has no '..' entry`, cur.iloc);
           cur = this.inode(up);
-          if (cur.type !== 'dir') throw new ErofsError('ECORRUPT', `'..' of a directory is not a directory (nid ${up})`, cur.iloc);
+          if (cur.type !== 'dir')
+            throw new ErofsError('ECORRUPT', `'..' of a directory is not a directory (nid ${up})`, cur.iloc);
         }
         walked.pop();
         continue;
@@ -283,7 +285,11 @@ export class ErofsImage {
           sb.xattrPrefixCount,
         );
       } else {
-        this.prefixes = parsePrefixTable((pos, len) => readAt(this.source, pos, len), sb.xattrPrefixStart, sb.xattrPrefixCount);
+        this.prefixes = parsePrefixTable(
+          (pos, len) => readAt(this.source, pos, len),
+          sb.xattrPrefixStart,
+          sb.xattrPrefixCount,
+        );
       }
     }
     return this.prefixes;
@@ -370,7 +376,10 @@ export class ErofsImage {
       buf = new Uint8Array(n);
     } catch {
       // A (possibly forged) i_size of a sparse file can exceed what one buffer may hold.
-      throw new ErofsError('EINVAL', `read of ${n} bytes of nid ${inode.nid} is too large for one buffer; use readInto`);
+      throw new ErofsError(
+        'EINVAL',
+        `read of ${n} bytes of nid ${inode.nid} is too large for one buffer; use readInto`,
+      );
     }
     this.readInto(inode, buf, offset);
     return buf;
@@ -395,16 +404,22 @@ export class ErofsImage {
     }
     if (fromNid === sb.packedNid) throw new ErofsError('ECORRUPT', `fragment inside the packed inode (nid ${fromNid})`);
     const packed = this.inode(sb.packedNid);
-    if (packed.type !== 'file') throw new ErofsError('ECORRUPT', `packed inode nid ${packed.nid} is not a regular file`, packed.iloc);
+    if (packed.type !== 'file')
+      throw new ErofsError('ECORRUPT', `packed inode nid ${packed.nid} is not a regular file`, packed.iloc);
     if (pos + dst.length > packed.size) {
-      throw new ErofsError('ECORRUPT', `fragment of nid ${fromNid} (${dst.length} bytes at ${pos}) runs past the packed inode's ${packed.size} bytes`);
+      throw new ErofsError(
+        'ECORRUPT',
+        `fragment of nid ${fromNid} (${dst.length} bytes at ${pos}) runs past the packed inode's ${packed.size} bytes`,
+      );
     }
     this.readInto(packed, dst, pos);
   }
 
   readInto(inode: ErofsInode, dst: Uint8Array, offset: number): number {
     if (inode.compressed) {
-      return zReadData(this.source, this.sb, this.zmapper(inode), dst, offset, (d, p) => this.readPacked(inode.nid, d, p));
+      return zReadData(this.source, this.sb, this.zmapper(inode), dst, offset, (d, p) =>
+        this.readPacked(inode.nid, d, p),
+      );
     }
     const map = (off: number, out: MappingOut): void => this.mapBlocksInto(inode, off, out);
     return readData(this.source, inode, dst, offset, map, newMappingOut());
@@ -431,12 +446,12 @@ export class ErofsImage {
       { prefix: '', entries: this.readdir(root), i: 0 },
     ];
     while (stack.length > 0) {
-      const top = stack[stack.length - 1]!;
+      const top = stack[stack.length - 1];
       if (top.i >= top.entries.length) {
         stack.pop();
         continue;
       }
-      const e = top.entries[top.i++]!;
+      const e = top.entries[top.i++];
       if (e.name === '.' || e.name === '..') continue;
       const inode = this.inode(e.nid);
       const path = `${top.prefix}/${e.name}`;
@@ -444,7 +459,11 @@ export class ErofsImage {
       if (inode.type === 'dir') {
         // Directories cannot be hard linked: meeting one twice means the tree has a cycle.
         if (seen.has(inode.nid)) {
-          throw new ErofsError('ELOOP', `directory nid ${inode.nid} reached twice (at ${path}): directory cycle`, inode.iloc);
+          throw new ErofsError(
+            'ELOOP',
+            `directory nid ${inode.nid} reached twice (at ${path}): directory cycle`,
+            inode.iloc,
+          );
         }
         seen.add(inode.nid);
         stack.push({ prefix: path, entries: this.readdir(inode), i: 0 });

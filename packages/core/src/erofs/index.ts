@@ -8,4 +8,11 @@ export { parseSuperblock, superblockChecksum, checksumLength } from './super.ts'
 export { parseInode, inodeLocation } from './inode.ts';
 export { ErofsImage, MAX_SYMLINKS, MAP_HOLE, MAP_INLINE, MAP_MAPPED } from './image.ts';
 export type { MappingOut } from './image.ts';
-export { shortPrefix, visibleName, fullName, findFingerprint, type XattrPrefix, type FingerprintResult } from './xattr.ts';
+export {
+  shortPrefix,
+  visibleName,
+  fullName,
+  findFingerprint,
+  type XattrPrefix,
+  type FingerprintResult,
+} from './xattr.ts';

@@ -46,14 +46,22 @@ export function nidInRange(sb: Superblock, nid: number, imageSize: number): bool
 
 export function fileTypeOf(mode: number): FileType | undefined {
   switch (mode & S_IFMT) {
-    case S_IFREG: return 'file';
-    case S_IFDIR: return 'dir';
-    case S_IFLNK: return 'symlink';
-    case S_IFCHR: return 'chardev';
-    case S_IFBLK: return 'blockdev';
-    case S_IFIFO: return 'fifo';
-    case S_IFSOCK: return 'socket';
-    default: return undefined;
+    case S_IFREG:
+      return 'file';
+    case S_IFDIR:
+      return 'dir';
+    case S_IFLNK:
+      return 'symlink';
+    case S_IFCHR:
+      return 'chardev';
+    case S_IFBLK:
+      return 'blockdev';
+    case S_IFIFO:
+      return 'fifo';
+    case S_IFSOCK:
+      return 'socket';
+    default:
+      return undefined;
   }
 }
 
@@ -154,7 +162,11 @@ export function parseInode(src: BlockSource, sb: Superblock, nid: number): Parse
     if (layout === DATALAYOUT.CHUNK_BASED) {
       chunkFormat = iu & 0xffff;
       if (chunkFormat & ~CHUNK_FORMAT_ALL) {
-        throw new ErofsError('EUNSUPPORTED', `unsupported chunk format 0x${chunkFormat.toString(16)} of nid ${nid}`, iloc + IC.u);
+        throw new ErofsError(
+          'EUNSUPPORTED',
+          `unsupported chunk format 0x${chunkFormat.toString(16)} of nid ${nid}`,
+          iloc + IC.u,
+        );
       }
       if (chunkFormat & CHUNK_FORMAT_48BIT) {
         throw new ErofsError('EUNSUPPORTED', `unsupported chunk format of nid ${nid}: 48bit`, iloc + IC.u);

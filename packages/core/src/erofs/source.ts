@@ -89,13 +89,13 @@ export function readAt(src: BlockSource, pos: number, len: number): Uint8Array {
 
 // Little-endian field accessors over a byte array (on-disk structures are all LE).
 export function u8(b: Uint8Array, off: number): number {
-  return b[off]!;
+  return b[off];
 }
 export function u16(b: Uint8Array, off: number): number {
-  return b[off]! | (b[off + 1]! << 8);
+  return b[off] | (b[off + 1] << 8);
 }
 export function u32(b: Uint8Array, off: number): number {
-  return (b[off]! | (b[off + 1]! << 8) | (b[off + 2]! << 16) | (b[off + 3]! << 24)) >>> 0;
+  return (b[off] | (b[off + 1] << 8) | (b[off + 2] << 16) | (b[off + 3] << 24)) >>> 0;
 }
 /** A u64 as a number, or -1 when it does not fit in 2^53 (callers treat that as corrupt). */
 export function u64(b: Uint8Array, off: number): number {
@@ -110,7 +110,7 @@ export function u64(b: Uint8Array, off: number): number {
  */
 export function i64(b: Uint8Array, off: number): number {
   const lo = u32(b, off);
-  const hi = (b[off + 4]! | (b[off + 5]! << 8) | (b[off + 6]! << 16) | (b[off + 7]! << 24)) | 0;
+  const hi = b[off + 4] | (b[off + 5] << 8) | (b[off + 6] << 16) | (b[off + 7] << 24) | 0;
   if (hi >= 0x200000 || hi < -0x200000) return Number.NaN;
   return hi * 0x100000000 + lo;
 }

@@ -52,7 +52,7 @@ export function parsePrefixTable(read: SpaceReader, start: number, count: number
       throw new ErofsError('ECORRUPT', `long xattr prefix ${i} has bogus length ${len}`, pos);
     }
     const rec = read(pos + 2, len);
-    const baseIndex = rec[0]!;
+    const baseIndex = rec[0];
     const infix = rec.slice(1);
     const short = shortPrefix(baseIndex);
     out.push({ baseIndex, infix, prefix: short === undefined ? undefined : short + utf8.decode(infix) });
@@ -89,7 +89,7 @@ function readEntry(
     if (idx >= table.length) {
       throw new ErofsError('ECORRUPT', `xattr refers to long prefix ${idx}, image has ${table.length}`, pos);
     }
-    const p = table[idx]!;
+    const p = table[idx];
     baseIndex = p.baseIndex;
     rest = new Uint8Array(p.infix.length + nameLen);
     rest.set(p.infix, 0);
@@ -112,7 +112,11 @@ export function listRawXattrs(
   const shared = u8(hdr, XH.sharedCount);
   const hdrSize = XATTR_IBODY_HEADER_SIZE + shared * 4;
   if (hdrSize > isize) {
-    throw new ErofsError('ECORRUPT', `xattr ibody of nid ${inode.nid} lists ${shared} shared xattrs, too many for ${isize} bytes`, base);
+    throw new ErofsError(
+      'ECORRUPT',
+      `xattr ibody of nid ${inode.nid} lists ${shared} shared xattrs, too many for ${isize} bytes`,
+      base,
+    );
   }
   const out: RawXattr[] = [];
   if (shared > 0) {

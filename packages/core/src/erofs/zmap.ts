@@ -95,10 +95,10 @@ class Recorder {
 }
 
 function u16(b: Uint8Array, o: number): number {
-  return b[o]! | (b[o + 1]! << 8);
+  return b[o] | (b[o + 1] << 8);
 }
 function u32(b: Uint8Array, o: number): number {
-  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
 }
 /** le32 that reads zeros past the end of `b` (compact entries near a pack's end). */
 function u32z(b: Uint8Array, o: number): number {
@@ -136,26 +136,42 @@ export class ZMapper {
     const hpos = Math.ceil((inode.iloc + inode.inodeSize + inode.xattrSize) / 8) * 8;
     this.headerEnd = hpos + Z_MAP_HEADER_SIZE;
     if (hpos + Z_MAP_HEADER_SIZE > src.size) {
-      throw new ErofsError('ETRUNCATED', `map header of compressed nid ${inode.nid} runs past the end of the image`, hpos);
+      throw new ErofsError(
+        'ETRUNCATED',
+        `map header of compressed nid ${inode.nid} runs past the end of the image`,
+        hpos,
+      );
     }
     const h = this.buf8;
     src.read(h, hpos);
-    const clusterBits = h[ZMH.clusterBits]!;
+    const clusterBits = h[ZMH.clusterBits];
     if (clusterBits >> Z_FRAGMENT_INODE_BIT) {
       // The whole file lives in the packed inode; the other 63 bits are its offset there.
       const hi = u32(h, 4) & 0x7fffffff;
       const fragmentOff = hi * 2 ** 32 + u32(h, 0);
       if (!Number.isSafeInteger(fragmentOff)) throw corrupt(inode, 'fragment offset out of range', hpos);
       this.lsize = 2 ** sb.blkszbits;
-      this.info = { advise: Z_ADVISE.FRAGMENT_PCLUSTER, lclusterBits: sb.blkszbits, algs: [0, 0], idataSize: 0, idataPos: 0, fragmentOff, tailHeadLcn: 0 };
+      this.info = {
+        advise: Z_ADVISE.FRAGMENT_PCLUSTER,
+        lclusterBits: sb.blkszbits,
+        algs: [0, 0],
+        idataSize: 0,
+        idataPos: 0,
+        fragmentOff,
+        tailHeadLcn: 0,
+      };
       return;
     }
     const advise = u16(h, ZMH.advise);
     const lclusterBits = sb.blkszbits + (clusterBits & 15);
     if (inode.layout === DATALAYOUT.COMPRESSED_FULL && advise & Z_ADVISE.EXTENTS) {
-      throw new ErofsError('EUNSUPPORTED', `compressed nid ${inode.nid} uses encoded extents (48bit images): not supported`, hpos);
+      throw new ErofsError(
+        'EUNSUPPORTED',
+        `compressed nid ${inode.nid} uses encoded extents (48bit images): not supported`,
+        hpos,
+      );
     }
-    const algs: [number, number] = [h[ZMH.algorithmType]! & 15, h[ZMH.algorithmType]! >> 4];
+    const algs: [number, number] = [h[ZMH.algorithmType] & 15, h[ZMH.algorithmType] >> 4];
     let fragmentOff = 0;
     let idataSize = 0;
     if (advise & Z_ADVISE.FRAGMENT_PCLUSTER) fragmentOff = u32(h, ZMH.fragmentOff);
@@ -207,7 +223,11 @@ export class ZMapper {
 
   private readMeta(dst: Uint8Array, pos: number): void {
     if (pos + dst.length > this.src.size) {
-      throw new ErofsError('ETRUNCATED', `lcluster index of compressed nid ${this.inode.nid} runs past the end of the image`, pos);
+      throw new ErofsError(
+        'ETRUNCATED',
+        `lcluster index of compressed nid ${this.inode.nid} runs past the end of the image`,
+        pos,
+      );
     }
     this.src.read(dst, pos);
   }
@@ -243,7 +263,11 @@ export class ZMapper {
     let vcnt: number;
     if (amortizedShift === 2 && lclusterBits <= 14) vcnt = 2;
     else if (amortizedShift === 1 && lclusterBits <= 12) vcnt = 16;
-    else throw new ErofsError('EUNSUPPORTED', `compressed nid ${inode.nid}: compact 2B indexes with ${2 ** lclusterBits}-byte lclusters`);
+    else
+      throw new ErofsError(
+        'EUNSUPPORTED',
+        `compressed nid ${inode.nid}: compact 2B indexes with ${2 ** lclusterBits}-byte lclusters`,
+      );
     const packSize = vcnt << amortizedShift;
     const packStart = Math.floor(pos / packSize) * packSize;
     const pack = packSize === 8 ? this.buf8 : this.buf32;
@@ -316,7 +340,7 @@ export class ZMapper {
 
   private laDistance(pack: Uint8Array, lobits: number, encodeBits: number, vcnt: number, i: number): number {
     let d1 = 0;
-    let lo = 0;
+    let lo: number;
     do {
       lo = this.decodeBits(pack, lobits, encodeBits * i);
       if (this.bitsType !== Z_LCLUSTER_TYPE.NONHEAD) return d1;
@@ -360,7 +384,8 @@ export class ZMapper {
     const lcn = m.lcn + 1;
     if (
       (m.headType === Z_LCLUSTER_TYPE.HEAD1 && !(adv & Z_ADVISE.BIG_PCLUSTER_1)) ||
-      ((m.headType === Z_LCLUSTER_TYPE.PLAIN || m.headType === Z_LCLUSTER_TYPE.HEAD2) && !(adv & Z_ADVISE.BIG_PCLUSTER_2)) ||
+      ((m.headType === Z_LCLUSTER_TYPE.PLAIN || m.headType === Z_LCLUSTER_TYPE.HEAD2) &&
+        !(adv & Z_ADVISE.BIG_PCLUSTER_2)) ||
       lcn * this.lsize >= this.inode.size
     ) {
       m.compressedBlks = 1;
@@ -401,7 +426,7 @@ export class ZMapper {
     if (findTail && ztail) info.idataPos = m.nextPackOff;
     let flags = ZF_MAPPED | ZF_ENCODED;
     let end = (m.lcn + 1) * lsize;
-    let la = 0;
+    let la: number;
     if (m.type === Z_LCLUSTER_TYPE.NONHEAD) {
       this.lookback(m.delta0);
       la = this.laOut;
@@ -432,8 +457,14 @@ export class ZMapper {
       res.pa = info.idataPos;
       res.plen = info.idataSize;
       const bs = this.sb.blockSize;
-      if ((res.pa % bs) + res.plen > bs) throw corrupt(inode, `inline pcluster of ${res.plen} bytes crosses a block`, res.pa);
-      if (res.pa + res.plen > this.src.size) throw new ErofsError('ETRUNCATED', `inline pcluster of compressed nid ${inode.nid} runs past the end of the image`, res.pa);
+      if ((res.pa % bs) + res.plen > bs)
+        throw corrupt(inode, `inline pcluster of ${res.plen} bytes crosses a block`, res.pa);
+      if (res.pa + res.plen > this.src.size)
+        throw new ErofsError(
+          'ETRUNCATED',
+          `inline pcluster of compressed nid ${inode.nid} runs past the end of the image`,
+          res.pa,
+        );
     } else if (fragment && m.lcn === info.tailHeadLcn) {
       flags = ZF_MAPPED | ZF_FRAGMENT | (flags & ZF_PARTIAL_REF);
       res.pa = 0;
@@ -442,14 +473,19 @@ export class ZMapper {
       res.pa = m.pblk * this.sb.blockSize;
       res.plen = this.compressedLen();
       if (res.pa + res.plen > this.src.size) {
-        throw new ErofsError('ETRUNCATED', `pcluster of compressed nid ${inode.nid} (${res.plen} bytes at block ${m.pblk}) runs past the end of the image`, res.pa);
+        throw new ErofsError(
+          'ETRUNCATED',
+          `pcluster of compressed nid ${inode.nid} (${res.plen} bytes at block ${m.pblk}) runs past the end of the image`,
+          res.pa,
+        );
       }
     }
     res.flags = flags;
     if (flags & ZF_FRAGMENT) {
       res.alg = 0;
     } else if (m.headType === Z_LCLUSTER_TYPE.PLAIN) {
-      if (res.llen > res.plen) throw corrupt(inode, `stored extent of ${res.llen} bytes in a ${res.plen}-byte pcluster`, res.pa);
+      if (res.llen > res.plen)
+        throw corrupt(inode, `stored extent of ${res.llen} bytes in a ${res.plen}-byte pcluster`, res.pa);
       res.alg = info.advise & Z_ADVISE.INTERLACED_PCLUSTER ? Z_ALG.INTERLACED : Z_ALG.SHIFTED;
     } else {
       res.alg = info.algs[m.headType === Z_LCLUSTER_TYPE.HEAD2 ? 1 : 0];
@@ -490,9 +526,13 @@ export class ZMapper {
         lcn += m.delta1;
       }
       if (res.la + res.llen > size) res.llen = size - res.la;
-      if (!(res.llen > 0) || res.la + res.llen <= ofs) throw corrupt(this.inode, `extent at ${res.la} does not reach offset ${ofs}`);
+      if (!(res.llen > 0) || res.la + res.llen <= ofs)
+        throw corrupt(this.inode, `extent at ${res.la} does not reach offset ${ofs}`);
       if (res.llen > Z_PCLUSTER_MAX_DSIZE) {
-        throw new ErofsError('EUNSUPPORTED', `compressed nid ${this.inode.nid}: extent of ${res.llen} bytes is over the kernel's limit`);
+        throw new ErofsError(
+          'EUNSUPPORTED',
+          `compressed nid ${this.inode.nid}: extent of ${res.llen} bytes is over the kernel's limit`,
+        );
       }
       if ((res.alg === Z_ALG.SHIFTED || res.alg === Z_ALG.INTERLACED) && res.llen > res.plen) {
         throw corrupt(this.inode, `stored extent of ${res.llen} bytes in a ${res.plen}-byte pcluster`, res.pa);
@@ -509,13 +549,19 @@ export class ZMapper {
     this.mapFo(ofs, false, res);
     if (res.flags & ZF_ENCODED) {
       if (res.alg > Z_ALG.INTERLACED) {
-        throw new ErofsError('EUNSUPPORTED', `compressed nid ${this.inode.nid}: unknown algorithm ${res.alg} at offset ${res.la}`);
+        throw new ErofsError(
+          'EUNSUPPORTED',
+          `compressed nid ${this.inode.nid}: unknown algorithm ${res.alg} at offset ${res.la}`,
+        );
       }
       if (res.alg < Z_ALG.SHIFTED && !(availableAlgs(this.sb) & (1 << res.alg))) {
         throw corrupt(this.inode, `algorithm ${Z_ALG_NAMES[res.alg]} not announced by the superblock`);
       }
       if (res.plen > Z_PCLUSTER_MAX_SIZE || res.llen > Z_PCLUSTER_MAX_DSIZE) {
-        throw new ErofsError('EUNSUPPORTED', `compressed nid ${this.inode.nid}: extent of ${res.llen} bytes from a ${res.plen}-byte pcluster is over the kernel's limits`);
+        throw new ErofsError(
+          'EUNSUPPORTED',
+          `compressed nid ${this.inode.nid}: extent of ${res.llen} bytes from a ${res.plen}-byte pcluster is over the kernel's limits`,
+        );
       }
     }
   }

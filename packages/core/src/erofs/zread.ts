@@ -4,7 +4,16 @@
 import { zDecompress } from './decompress.ts';
 import { ErofsError } from './errors.ts';
 import type { BlockSource, ErofsInode, Superblock } from './types.ts';
-import { newZMapOut, ZF_ENCODED, ZF_FRAGMENT, ZF_FULL_MAPPED, ZF_MAPPED, ZF_PARTIAL_REF, type ZMapper, type ZMapOut } from './zmap.ts';
+import {
+  newZMapOut,
+  ZF_ENCODED,
+  ZF_FRAGMENT,
+  ZF_FULL_MAPPED,
+  ZF_MAPPED,
+  ZF_PARTIAL_REF,
+  type ZMapper,
+  type ZMapOut,
+} from './zmap.ts';
 import { FEATURE_INCOMPAT, Z_ALG } from './format.ts';
 
 /** Reads `len` bytes of the packed inode at `pos` into dst (the image's own reader, fragments only). */
@@ -28,7 +37,8 @@ export function zReadExtent(
   raw?: Uint8Array,
 ): void {
   if (m.flags & ZF_FRAGMENT) {
-    if (packed === undefined) throw new ErofsError('ECORRUPT', `compressed nid ${inode.nid}: fragment but the image has no packed inode`);
+    if (packed === undefined)
+      throw new ErofsError('ECORRUPT', `compressed nid ${inode.nid}: fragment but the image has no packed inode`);
     packed(out, fragmentOff + skip);
     return;
   }
@@ -67,7 +77,10 @@ export function zReadData(
     // The lzma decoder cannot stop early: ask for the whole extent and keep what the range needs.
     if (m.alg === Z_ALG.LZMA && m.flags & ZF_ENCODED && !(m.flags & ZF_FULL_MAPPED)) mapper.mapFull(end - 1, m);
     if (!(m.la < end) || m.la + m.llen < end) {
-      throw new ErofsError('ECORRUPT', `compressed nid ${inode.nid}: extent [${m.la}, ${m.la + m.llen}) does not hold offset ${end - 1}`);
+      throw new ErofsError(
+        'ECORRUPT',
+        `compressed nid ${inode.nid}: extent [${m.la}, ${m.la + m.llen}) does not hold offset ${end - 1}`,
+      );
     }
     const whole = m.alg === Z_ALG.LZMA && (m.flags & ZF_ENCODED) !== 0;
     const trimmed = !whole && end < m.la + m.llen;

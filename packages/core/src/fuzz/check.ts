@@ -33,10 +33,18 @@ function verifyUntouched(img: ErofsImage, input: CheckInput, rec: Recorder): voi
       got = img.readFile(img.inode(f.nid));
     } catch (e) {
       rec.note(e, 'reader'); // a crash stays a crash
-      throw new Finding('wrong', 'reader', `untouched file ${f.path} (nid ${f.nid}) failed to read: ${(e as Error).message}`);
+      throw new Finding(
+        'wrong',
+        'reader',
+        `untouched file ${f.path} (nid ${f.nid}) failed to read: ${(e as Error).message}`,
+      );
     }
     if (!Buffer.from(got).equals(Buffer.from(f.data))) {
-      throw new Finding('wrong', 'reader', `untouched file ${f.path} (nid ${f.nid}) reads different bytes than in the seed image`);
+      throw new Finding(
+        'wrong',
+        'reader',
+        `untouched file ${f.path} (nid ${f.nid}) reads different bytes than in the seed image`,
+      );
     }
     rec.out.verified++;
   }
@@ -51,7 +59,8 @@ export function checkImage(input: CheckInput, opts: CheckOptions = {}): CheckOut
     const readerErrors = rec.out.typedErrors;
     if (reader.img) verifyUntouched(reader.img, input, rec);
     opts.kernel?.run(input.bytes, reader, rec, cap);
-    if (opts.differential) rec.out.differential = differentialPass(input.bytes, reader, readerErrors, cap, opts.differential);
+    if (opts.differential)
+      rec.out.differential = differentialPass(input.bytes, reader, readerErrors, cap, opts.differential);
   } catch (e) {
     if (e instanceof Finding) {
       finding = e;

@@ -3,7 +3,19 @@
 // sparse file), built by our mkfs (4 KiB and 1 KiB blocks) and, when installed, by mkfs.erofs
 // (default, chunk-based, extended inodes, both; lz4-compressed layouts). Small on purpose: every image is walked and read whole.
 import { spawnSync } from 'node:child_process';
-import { closeSync, linkSync, mkdirSync, openSync, readFileSync, symlinkSync, utimesSync, writeFileSync, writeSync, ftruncateSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+  writeSync,
+  ftruncateSync,
+  rmSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { mkfs } from '../erofs/mkfs/index.ts';
 
@@ -77,7 +89,8 @@ export function writeFuzzTree(root: string): boolean {
   w(join('deep', 'a', 'b', 'leaf.txt'), 'deep leaf\n');
   // Enough entries for several directory blocks at 4 KiB (and many at 1 KiB).
   mkdirSync(join(root, 'many'));
-  for (let i = 0; i < 160; i++) w(join('many', `entry-${String(i).padStart(3, '0')}-${'n'.repeat(i % 24)}`), i % 3 === 0 ? '' : `e${i}`);
+  for (let i = 0; i < 160; i++)
+    w(join('many', `entry-${String(i).padStart(3, '0')}-${'n'.repeat(i % 24)}`), i % 3 === 0 ? '' : `e${i}`);
   mkdirSync(join(root, 'links'));
   symlinkSync('../one-byte', join(root, 'links', 'rel'));
   symlinkSync('/etc/passwd', join(root, 'links', 'abs'));
@@ -99,7 +112,8 @@ export function writeFuzzTree(root: string): boolean {
     }
   }
   for (const f of files) utimesSync(join(root, f), FIXED_TIME, FIXED_TIME);
-  for (const d of ['deep/a/b', 'deep/a', 'deep', 'many', 'links', 'emptydir', '.']) utimesSync(join(root, d), FIXED_TIME, FIXED_TIME);
+  for (const d of ['deep/a/b', 'deep/a', 'deep', 'many', 'links', 'emptydir', '.'])
+    utimesSync(join(root, d), FIXED_TIME, FIXED_TIME);
   return xattrs;
 }
 
@@ -136,7 +150,9 @@ export async function buildCorpus(dir: string): Promise<Corpus> {
     ];
     for (const [name, extra] of variants) {
       const path = join(dir, `${name}.img`);
-      const r = spawnSync('mkfs.erofs', ['--quiet', `-T${FIXED_TIME}`, `-U${UUID}`, ...extra, path, src], { encoding: 'utf8' });
+      const r = spawnSync('mkfs.erofs', ['--quiet', `-T${FIXED_TIME}`, `-U${UUID}`, ...extra, path, src], {
+        encoding: 'utf8',
+      });
       if (r.status === 0) images.push({ name, path });
       else skipped.push(`${name}: mkfs.erofs failed: ${(r.stderr || r.error?.message || '').trim().split('\n')[0]}`);
     }

@@ -58,9 +58,16 @@ export interface DiffOutcome {
 
 const MAX_REPORTED = 20;
 
-export function differentialPass(bytes: Uint8Array, reader: ReaderResult, readerErrors: number, cap: number, cfg: DifferentialConfig): DiffOutcome {
+export function differentialPass(
+  bytes: Uint8Array,
+  reader: ReaderResult,
+  readerErrors: number,
+  cap: number,
+  cfg: DifferentialConfig,
+): DiffOutcome {
   if (readerErrors > 0 || reader.img === undefined) return { status: 'ours-rejected', files: 0, disagreements: [] };
-  if (reader.files.some((f) => f.size > cap) || reader.samples.size > 0) return { status: 'skipped', files: 0, disagreements: [], upstream: 'a file over the read cap' };
+  if (reader.files.some((f) => f.size > cap) || reader.samples.size > 0)
+    return { status: 'skipped', files: 0, disagreements: [], upstream: 'a file over the read cap' };
   mkdirSync(cfg.scratch, { recursive: true });
   const image = join(cfg.scratch, 'diff.img');
   const out = join(cfg.scratch, 'extract');
@@ -68,7 +75,8 @@ export function differentialPass(bytes: Uint8Array, reader: ReaderResult, reader
   writeFileSync(image, bytes);
   try {
     const r = fsckExtract(cfg.fsck, image, out, cfg.timeoutMs);
-    if (!r.ok) return { status: r.timedOut ? 'skipped' : 'upstream-rejected', files: 0, disagreements: [], upstream: r.reason };
+    if (!r.ok)
+      return { status: r.timedOut ? 'skipped' : 'upstream-rejected', files: 0, disagreements: [], upstream: r.reason };
     const theirs = regularFilesUnder(out);
     const disagreements: Disagreement[] = [];
     const add = (d: Disagreement): void => {
@@ -80,7 +88,11 @@ export function differentialPass(bytes: Uint8Array, reader: ReaderResult, reader
       ours.add(f.path);
       const p = theirs.get(f.path);
       if (p === undefined) {
-        add({ path: f.path, kind: 'only-ours', detail: `our reader lists a ${f.size}-byte file fsck.erofs did not extract` });
+        add({
+          path: f.path,
+          kind: 'only-ours',
+          detail: `our reader lists a ${f.size}-byte file fsck.erofs did not extract`,
+        });
         continue;
       }
       const mine = reader.data.get(f.nid);
@@ -89,14 +101,25 @@ export function differentialPass(bytes: Uint8Array, reader: ReaderResult, reader
       files++;
       if (up.length !== mine.length) {
         const known = trailingHoleCut(mine, up) ? { upstreamBug: KNOWN_UPSTREAM_BUGS.TRAILING_HOLE } : {};
-        add({ path: f.path, kind: 'size', detail: `our reader ${mine.length} bytes, fsck.erofs ${up.length}`, ...known });
+        add({
+          path: f.path,
+          kind: 'size',
+          detail: `our reader ${mine.length} bytes, fsck.erofs ${up.length}`,
+          ...known,
+        });
       } else if (!up.equals(Buffer.from(mine.buffer, mine.byteOffset, mine.byteLength))) {
         let at = 0;
         while (up[at] === mine[at]) at++;
-        add({ path: f.path, kind: 'content', detail: `first difference at byte ${at} (ours 0x${mine[at].toString(16)}, fsck.erofs 0x${up[at].toString(16)})` });
+        add({
+          path: f.path,
+          kind: 'content',
+          detail: `first difference at byte ${at} (ours 0x${mine[at].toString(16)}, fsck.erofs 0x${up[at].toString(16)})`,
+        });
       }
     }
-    for (const [path] of theirs) if (!ours.has(path)) add({ path, kind: 'only-upstream', detail: 'fsck.erofs extracted a file our reader does not list' });
+    for (const [path] of theirs)
+      if (!ours.has(path))
+        add({ path, kind: 'only-upstream', detail: 'fsck.erofs extracted a file our reader does not list' });
     return { status: 'compared', files, disagreements };
   } finally {
     rmSync(out, { recursive: true, force: true });

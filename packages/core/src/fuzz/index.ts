@@ -15,7 +15,15 @@ export { FuzzKernel } from './kernel-pass.ts';
 export { DEFAULT_READ_CAP } from './reader-pass.ts';
 export { OUTCOME_KINDS, FAILING_KINDS, normalizeMessage } from './outcome.ts';
 export type { CheckOutcome, OutcomeKind, Phase } from './outcome.ts';
-export { runFuzz, replayImage, isFailing, upstreamOnly, DEFAULT_TIMEOUT_MS, DEFAULT_WORKERS, MAX_SAVED } from './runner.ts';
+export {
+  runFuzz,
+  replayImage,
+  isFailing,
+  upstreamOnly,
+  DEFAULT_TIMEOUT_MS,
+  DEFAULT_WORKERS,
+  MAX_SAVED,
+} from './runner.ts';
 export type { FuzzOptions, FuzzReport, FuzzFailure, DifferentialReport, DifferentialFinding } from './runner.ts';
 export { buildCorpus, writeFuzzTree, readImage } from './corpus.ts';
 export type { Corpus, CorpusImage } from './corpus.ts';

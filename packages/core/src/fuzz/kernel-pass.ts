@@ -74,11 +74,21 @@ export class FuzzKernel {
     try {
       sys.unmount(m, 2000);
     } catch (e) {
-      failed ??= new Finding('crash', 'kernel', `unmount failed after reading: ${(e as Error).message}`, (e as Error).stack);
+      failed ??= new Finding(
+        'crash',
+        'kernel',
+        `unmount failed after reading: ${(e as Error).message}`,
+        (e as Error).stack,
+      );
     }
     if (failed === undefined) {
       const v = checkQuiescent(sys.arena);
-      if (v.length > 0) failed = new Finding('crash', 'kernel', `kernel state after unmount: ${v[0]}${v.length > 1 ? ` (+${v.length - 1} more)` : ''}`);
+      if (v.length > 0)
+        failed = new Finding(
+          'crash',
+          'kernel',
+          `kernel state after unmount: ${v[0]}${v.length > 1 ? ` (+${v.length - 1} more)` : ''}`,
+        );
     }
     if (this.images % 256 === 0) sys.dropCaches();
     if (failed !== undefined) {
@@ -106,7 +116,11 @@ export class FuzzKernel {
         try {
           const n = sys.read(f, pos, len, part);
           if (!this.acceptable(f.nid, part.subarray(0, n), reader.data, pos, reader.fingerprints)) {
-            throw new Finding('wrong', 'kernel', `${path} (nid ${f.nid}): the kernel read ${n} bytes at ${pos} that differ from the reader's`);
+            throw new Finding(
+              'wrong',
+              'kernel',
+              `${path} (nid ${f.nid}): the kernel read ${n} bytes at ${pos} that differ from the reader's`,
+            );
           }
         } catch (e) {
           rec.note(e, 'kernel');
@@ -114,17 +128,27 @@ export class FuzzKernel {
         const got = sys.readAll(f);
         rec.out.filesRead++;
         if (!this.acceptable(f.nid, got, reader.data, 0, reader.fingerprints)) {
-          throw new Finding('wrong', 'kernel', `${path} (nid ${f.nid}): the kernel read ${got.length} bytes that differ from the reader's`);
+          throw new Finding(
+            'wrong',
+            'kernel',
+            `${path} (nid ${f.nid}): the kernel read ${got.length} bytes that differ from the reader's`,
+          );
         }
       } else {
-        const got = Buffer.concat(sampleOffsets(f.size).map((off) => {
-          const b = new Uint8Array(SAMPLE_LEN);
-          const n = sys.read(f, off, SAMPLE_LEN, b);
-          return b.subarray(0, n);
-        }));
+        const got = Buffer.concat(
+          sampleOffsets(f.size).map((off) => {
+            const b = new Uint8Array(SAMPLE_LEN);
+            const n = sys.read(f, off, SAMPLE_LEN, b);
+            return b.subarray(0, n);
+          }),
+        );
         rec.out.filesRead++;
         if (!this.acceptable(f.nid, got, reader.samples, 0, reader.fingerprints)) {
-          throw new Finding('wrong', 'kernel', `${path} (nid ${f.nid}): the kernel's samples of ${f.size} bytes differ from the reader's`);
+          throw new Finding(
+            'wrong',
+            'kernel',
+            `${path} (nid ${f.nid}): the kernel's samples of ${f.size} bytes differ from the reader's`,
+          );
         }
       }
     } catch (e) {
@@ -137,7 +161,11 @@ export class FuzzKernel {
         const got = b.subarray(0, sys.read(f, 0, n, b));
         const table = f.size <= cap ? reader.data : reader.samples;
         if (!this.acceptable(f.nid, got, table, 0, reader.fingerprints)) {
-          throw new Finding('wrong', 'kernel', `${path} (nid ${f.nid}): a retried read gave bytes that differ from the reader's`);
+          throw new Finding(
+            'wrong',
+            'kernel',
+            `${path} (nid ${f.nid}): a retried read gave bytes that differ from the reader's`,
+          );
         }
       } catch (e2) {
         rec.note(e2, 'kernel');
@@ -152,9 +180,18 @@ export class FuzzKernel {
    * another file with the same fingerprint and size: sharing trusts the fingerprint, so a forged one
    * legitimately serves another file's pages. A file the reader could not read has nothing to compare.
    */
-  private acceptable(nid: number, got: Uint8Array, table: ReadonlyMap<number, Uint8Array>, at: number, fps: ReadonlyMap<number, string>): boolean {
+  private acceptable(
+    nid: number,
+    got: Uint8Array,
+    table: ReadonlyMap<number, Uint8Array>,
+    at: number,
+    fps: ReadonlyMap<number, string>,
+  ): boolean {
     const same = (b: Uint8Array | undefined): boolean =>
-      b !== undefined && Buffer.from(b.buffer, b.byteOffset, b.byteLength).subarray(at, at + got.length).equals(got);
+      b !== undefined &&
+      Buffer.from(b.buffer, b.byteOffset, b.byteLength)
+        .subarray(at, at + got.length)
+        .equals(got);
     const mine = table.get(nid);
     if (mine === undefined) return true;
     if (same(mine)) return true;

@@ -2,16 +2,50 @@
 // logs exactly which bytes it changed, so the checker knows which files it cannot have touched. An
 // image is a pure function of (seed images, run seed, index): failures are replayed by regenerating.
 import {
-  CHUNK_FORMAT_BLKBITS_MASK, CHUNK_INDEX_SIZE, CI, DATALAYOUT, DE, EROFS_NULL_ADDR, DIRENT_SIZE, EROFS_ISLOT_SIZE, EROFS_MAX_BLKSZBITS, EROFS_MIN_BLKSZBITS, EROFS_SUPER_OFFSET,
-  FEATURE_COMPAT, IC, IE, SB,
+  CHUNK_FORMAT_BLKBITS_MASK,
+  CHUNK_INDEX_SIZE,
+  CI,
+  DATALAYOUT,
+  DE,
+  EROFS_NULL_ADDR,
+  DIRENT_SIZE,
+  EROFS_ISLOT_SIZE,
+  EROFS_MAX_BLKSZBITS,
+  EROFS_MIN_BLKSZBITS,
+  EROFS_SUPER_OFFSET,
+  FEATURE_COMPAT,
+  IC,
+  IE,
+  SB,
 } from '../erofs/format.ts';
 import { checksumLength, superblockChecksum } from '../erofs/super.ts';
 import { u16, u32, u8 } from '../erofs/source.ts';
 import { imageRng, type Prng } from './prng.ts';
 import { locateRegions, type Field, type ImageMap, type InodeLoc, type Region, type RegionKind } from './regions.ts';
 
-export type MutationOp = 'bitflip' | 'byte' | 'field' | 'truncate' | 'crosslink' | 'dup-block' | 'zero-block' | 'swap-dirents' | 'grow-file' | 'fingerprint';
-export const MUTATION_OPS: readonly MutationOp[] = ['bitflip', 'byte', 'field', 'truncate', 'crosslink', 'dup-block', 'zero-block', 'swap-dirents', 'grow-file', 'fingerprint'];
+export type MutationOp =
+  | 'bitflip'
+  | 'byte'
+  | 'field'
+  | 'truncate'
+  | 'crosslink'
+  | 'dup-block'
+  | 'zero-block'
+  | 'swap-dirents'
+  | 'grow-file'
+  | 'fingerprint';
+export const MUTATION_OPS: readonly MutationOp[] = [
+  'bitflip',
+  'byte',
+  'field',
+  'truncate',
+  'crosslink',
+  'dup-block',
+  'zero-block',
+  'swap-dirents',
+  'grow-file',
+  'fingerprint',
+];
 
 /** A seed image: valid bytes plus the map of its structures. */
 export interface SeedImage {
@@ -56,12 +90,31 @@ export function prepareSeed(name: string, bytes: Uint8Array): SeedImage {
 }
 
 const OP_WEIGHTS: readonly (readonly [number, MutationOp])[] = [
-  [3, 'bitflip'], [2, 'byte'], [5, 'field'], [1, 'truncate'], [2.5, 'crosslink'], [1, 'dup-block'], [1, 'zero-block'], [1, 'swap-dirents'], [0.7, 'grow-file'], [1, 'fingerprint'],
+  [3, 'bitflip'],
+  [2, 'byte'],
+  [5, 'field'],
+  [1, 'truncate'],
+  [2.5, 'crosslink'],
+  [1, 'dup-block'],
+  [1, 'zero-block'],
+  [1, 'swap-dirents'],
+  [0.7, 'grow-file'],
+  [1, 'fingerprint'],
 ];
 
 const REGION_WEIGHTS: Record<RegionKind | 'image', number> = {
-  superblock: 1.5, inode: 4, 'xattr-ibody': 1.5, 'shared-xattr': 1, 'prefix-table': 0.5, 'dir-block': 3,
-  'chunk-table': 2, 'inline-tail': 1, data: 0.5, image: 0.5, 'z-index': 3, 'z-pcluster': 2,
+  superblock: 1.5,
+  inode: 4,
+  'xattr-ibody': 1.5,
+  'shared-xattr': 1,
+  'prefix-table': 0.5,
+  'dir-block': 3,
+  'chunk-table': 2,
+  'inline-tail': 1,
+  data: 0.5,
+  image: 0.5,
+  'z-index': 3,
+  'z-pcluster': 2,
 };
 
 const INTERESTING8 = [0, 1, 0x7f, 0x80, 0xfe, 0xff, 0x20];
@@ -107,7 +160,8 @@ function pickRegion(c: Ctx, withFields = false): Region {
     if (!list) byKind.set(r.kind, (list = []));
     list.push(r);
   }
-  if (!allowed && !withFields) byKind.set('image', [{ kind: 'data', start: 0, end: map.size, label: 'anywhere in the image', fields: [] }]);
+  if (!allowed && !withFields)
+    byKind.set('image', [{ kind: 'data', start: 0, end: map.size, label: 'anywhere in the image', fields: [] }]);
   const kinds = [...byKind.keys()];
   if (kinds.length === 0) {
     // Nothing of the asked kind in this image: the whole image is the target.
@@ -132,9 +186,16 @@ function bitflip(c: Ctx): Mutation[] {
     // The same bit twice would undo itself: the image must really change.
     if (done.has(at * 8 + bit)) continue;
     done.add(at * 8 + bit);
-    const old = c.b[at]!;
+    const old = c.b[at];
     c.b[at] = old ^ (1 << bit);
-    out.push({ op: 'bitflip', target: r.label, kind: kindOf(r), at, len: 1, detail: `bit ${bit}: ${hex(old)} -> ${hex(c.b[at]!)}` });
+    out.push({
+      op: 'bitflip',
+      target: r.label,
+      kind: kindOf(r),
+      at,
+      len: 1,
+      detail: `bit ${bit}: ${hex(old)} -> ${hex(c.b[at])}`,
+    });
   }
   return out;
 }
@@ -142,7 +203,7 @@ function bitflip(c: Ctx): Mutation[] {
 function byteSet(c: Ctx): Mutation[] {
   const r = pickRegion(c);
   const at = r.start + c.rng.int(r.end - r.start);
-  const old = c.b[at]!;
+  const old = c.b[at];
   let v = c.rng.chance(0.8) ? c.rng.pick(INTERESTING8) : c.rng.int(256);
   if (v === old) v = old ^ 0xff;
   c.b[at] = v;
@@ -153,8 +214,19 @@ function interesting32(c: Ctx, old: number): number {
   const { size, blockSize } = c.seed.map;
   const blocks = Math.ceil(size / blockSize);
   return c.rng.pick([
-    ...INTERESTING32, size, size - 1, blocks, blocks - 1, blocks + 1, Math.floor(size / EROFS_ISLOT_SIZE),
-    (old + 1) >>> 0, (old - 1) >>> 0, (old ^ (1 << c.rng.int(32))) >>> 0, c.rng.u32(), (old + blockSize) >>> 0, (old * 2) >>> 0,
+    ...INTERESTING32,
+    size,
+    size - 1,
+    blocks,
+    blocks - 1,
+    blocks + 1,
+    Math.floor(size / EROFS_ISLOT_SIZE),
+    (old + 1) >>> 0,
+    (old - 1) >>> 0,
+    (old ^ (1 << c.rng.int(32))) >>> 0,
+    c.rng.u32(),
+    (old + blockSize) >>> 0,
+    (old * 2) >>> 0,
   ]);
 }
 
@@ -162,7 +234,9 @@ function interestingFor(c: Ctx, width: number, old: { lo: number; hi: number }):
   const rng = c.rng;
   if (width === 1) return { lo: rng.chance(0.7) ? rng.pick(INTERESTING8) : rng.int(256), hi: 0 };
   if (width === 2) {
-    const v = rng.chance(0.7) ? rng.pick(INTERESTING16) : rng.pick([(old.lo + 1) & 0xffff, (old.lo - 1) & 0xffff, old.lo ^ (1 << rng.int(16)), rng.int(0x10000)]);
+    const v = rng.chance(0.7)
+      ? rng.pick(INTERESTING16)
+      : rng.pick([(old.lo + 1) & 0xffff, (old.lo - 1) & 0xffff, old.lo ^ (1 << rng.int(16)), rng.int(0x10000)]);
     return { lo: v, hi: 0 };
   }
   if (width === 4) return { lo: interesting32(c, old.lo), hi: 0 };
@@ -193,7 +267,16 @@ function fieldSmash(c: Ctx): Mutation[] {
   if (v.lo === old.lo && v.hi === old.hi) v = { lo: (old.lo ^ 1) >>> 0, hi: old.hi };
   writeLE(c.b, f.at, width, v.lo, v.hi);
   const show = (x: { lo: number; hi: number }): string => (width === 8 ? `${hex(x.hi)}:${hex(x.lo)}` : hex(x.lo));
-  return [{ op: 'field', target: `${r.label} ${f.name}`, kind: kindOf(r), at: f.at, len: width, detail: `${show(old)} -> ${show(v)}` }];
+  return [
+    {
+      op: 'field',
+      target: `${r.label} ${f.name}`,
+      kind: kindOf(r),
+      at: f.at,
+      len: width,
+      detail: `${show(old)} -> ${show(v)}`,
+    },
+  ];
 }
 
 function truncate(c: Ctx): Mutation[] {
@@ -213,7 +296,9 @@ function truncate(c: Ctx): Mutation[] {
   }
   to = Math.max(0, Math.min(size - 1, to));
   c.truncateTo = Math.min(c.truncateTo ?? size, to);
-  return [{ op: 'truncate', target: 'image end', kind: 'image', at: to, len: size - to, detail: `${size} -> ${to} bytes` }];
+  return [
+    { op: 'truncate', target: 'image end', kind: 'image', at: to, len: size - to, detail: `${size} -> ${to} bytes` },
+  ];
 }
 
 function writeNid(c: Ctx, at: number, nid: { lo: number; hi: number }): void {
@@ -262,15 +347,28 @@ function crosslink(c: Ctx): Mutation[] {
   nid.lo >>>= 0;
   if (nid.lo === old.lo && nid.hi === old.hi) nid = { lo: maxNid + 1, hi: 0 };
   writeNid(c, d.at, nid);
-  const muts: Mutation[] = [{
-    op: 'crosslink', target: `dirent ${d.index} of dir nid ${d.dirNid}`, kind: 'dir-block', at: d.at + DE.nid, len: 8,
-    detail: `nid ${old.hi ? `${hex(old.hi)}:` : ''}${old.lo} -> ${nid.hi ? `${hex(nid.hi)}:` : ''}${nid.lo} (${what})`,
-  }];
+  const muts: Mutation[] = [
+    {
+      op: 'crosslink',
+      target: `dirent ${d.index} of dir nid ${d.dirNid}`,
+      kind: 'dir-block',
+      at: d.at + DE.nid,
+      len: 8,
+      detail: `nid ${old.hi ? `${hex(old.hi)}:` : ''}${old.lo} -> ${nid.hi ? `${hex(nid.hi)}:` : ''}${nid.lo} (${what})`,
+    },
+  ];
   if (c.rng.chance(0.3)) {
     const ftAt = d.at + DE.fileType;
-    const before = c.b[ftAt]!;
+    const before = c.b[ftAt];
     c.b[ftAt] = (before + 1 + c.rng.int(7)) & 7;
-    muts.push({ op: 'crosslink', target: `dirent ${d.index} of dir nid ${d.dirNid} fileType`, kind: 'dir-block', at: ftAt, len: 1, detail: `${before} -> ${c.b[ftAt]}` });
+    muts.push({
+      op: 'crosslink',
+      target: `dirent ${d.index} of dir nid ${d.dirNid} fileType`,
+      kind: 'dir-block',
+      at: ftAt,
+      len: 1,
+      detail: `${before} -> ${c.b[ftAt]}`,
+    });
   }
   return muts;
 }
@@ -308,7 +406,9 @@ function zeroBlock(c: Ctx): Mutation[] {
   const block = c.b.subarray(to * bs, to * bs + len);
   if (block.every((x) => x === fill)) fill ^= 0xff;
   block.fill(fill);
-  return [{ op: 'zero-block', target: `block ${to}`, kind: 'image', at: to * bs, len, detail: `filled with ${hex(fill)}` }];
+  return [
+    { op: 'zero-block', target: `block ${to}`, kind: 'image', at: to * bs, len, detail: `filled with ${hex(fill)}` },
+  ];
 }
 
 function swapDirents(c: Ctx): Mutation[] {
@@ -361,22 +461,52 @@ function growFile(c: Ctx): Mutation[] {
     const fmtAt = f.iloc + IC.u;
     const old = u16(c.b, fmtAt);
     writeLE(c.b, fmtAt, 2, (old & ~CHUNK_FORMAT_BLKBITS_MASK) | nb);
-    out.push({ op: 'grow-file', target: `${label} chunk bits`, kind: 'inode', at: fmtAt, len: 2, detail: `${bits} -> ${nb}` });
+    out.push({
+      op: 'grow-file',
+      target: `${label} chunk bits`,
+      kind: 'inode',
+      at: fmtAt,
+      len: 2,
+      detail: `${bits} -> ${nb}`,
+    });
     // Mostly also turn the leading chunks into holes: a huge file whose data then sits gigabytes in
     // (a mapped gigabyte-long chunk could not fit in the image and would only be refused).
     const table = c.seed.map.regions.find((r) => r.kind === 'chunk-table' && r.label.includes(`nid ${f.nid} `));
     if (table && c.rng.chance(0.8)) {
       const unit = (table.end - table.start) / count;
-      for (let i = 0; i + 1 < count; i++) writeLE(c.b, table.start + i * unit + (unit === CHUNK_INDEX_SIZE ? CI.blkaddr : 0), 4, EROFS_NULL_ADDR);
-      out.push({ op: 'grow-file', target: `chunk table of ${label}`, kind: 'chunk-table', at: table.start, len: (count - 1) * unit, detail: `first ${count - 1} chunks made holes` });
+      for (let i = 0; i + 1 < count; i++)
+        writeLE(c.b, table.start + i * unit + (unit === CHUNK_INDEX_SIZE ? CI.blkaddr : 0), 4, EROFS_NULL_ADDR);
+      out.push({
+        op: 'grow-file',
+        target: `chunk table of ${label}`,
+        kind: 'chunk-table',
+        at: table.start,
+        len: (count - 1) * unit,
+        detail: `first ${count - 1} chunks made holes`,
+      });
     }
   } else {
-    size = c.rng.pick([2 ** 32 - 1, 2 ** 32, 2 ** 32 + f.size, f.size * 2 ** c.rng.range(4, 30), 2 ** 43, 2 ** 43 + 1, 2 ** 52]);
+    size = c.rng.pick([
+      2 ** 32 - 1,
+      2 ** 32,
+      2 ** 32 + f.size,
+      f.size * 2 ** c.rng.range(4, 30),
+      2 ** 43,
+      2 ** 43 + 1,
+      2 ** 52,
+    ]);
     size = Math.min(maxSize, size);
   }
   if (size === f.size) size = Math.min(maxSize, f.size + 1);
   writeLE(c.b, sizeAt, sizeWidth, size % 0x100000000, Math.floor(size / 0x100000000));
-  out.push({ op: 'grow-file', target: `${label} i_size`, kind: 'inode', at: sizeAt, len: sizeWidth, detail: `${f.size} -> ${size}` });
+  out.push({
+    op: 'grow-file',
+    target: `${label} i_size`,
+    kind: 'inode',
+    at: sizeAt,
+    len: sizeWidth,
+    detail: `${f.size} -> ${size}`,
+  });
   return out;
 }
 
@@ -396,14 +526,32 @@ function fingerprintDamage(c: Ctx): Mutation[] {
     c.b[sbAt + SB.ishareXattrPrefixId] = id;
     const compatAt = sbAt + SB.featureCompat;
     writeLE(c.b, compatAt, 4, (u32(c.b, compatAt) | FEATURE_COMPAT.ISHARE_XATTRS) >>> 0);
-    return [{ op: 'fingerprint', target: 'superblock ishare_xattr_prefix_id', kind: 'superblock', at: sbAt + SB.featureCompat, len: SB.ishareXattrPrefixId - SB.featureCompat + 1, detail: `id ${id} of ${count} prefixes` }];
+    return [
+      {
+        op: 'fingerprint',
+        target: 'superblock ishare_xattr_prefix_id',
+        kind: 'superblock',
+        at: sbAt + SB.featureCompat,
+        len: SB.ishareXattrPrefixId - SB.featureCompat + 1,
+        detail: `id ${id} of ${count} prefixes`,
+      },
+    ];
   });
   if (map.prefixRecords.length > 0) {
     choices.push(() => {
       const rec = c.rng.pick(map.prefixRecords);
       const len = c.rng.pick([0, 257, 0x1000, 0xffff, rec.len + 1, Math.max(0, rec.len - 1)]);
       writeLE(c.b, rec.at, 2, len);
-      return [{ op: 'fingerprint', target: 'long xattr prefix table record length', kind: 'prefix-table', at: rec.at, len: 2, detail: `${rec.len} -> ${len}` }];
+      return [
+        {
+          op: 'fingerprint',
+          target: 'long xattr prefix table record length',
+          kind: 'prefix-table',
+          at: rec.at,
+          len: 2,
+          detail: `${rec.len} -> ${len}`,
+        },
+      ];
     });
   }
   if (map.fingerprints.length > 0) {
@@ -413,13 +561,31 @@ function fingerprintDamage(c: Ctx): Mutation[] {
       // pre-upstream raw 32-byte digest: the value is refused, or what follows no longer parses.
       const size = c.rng.pick([32, 36, 37, 38, 0]);
       writeLE(c.b, f.at + 2, 2, size);
-      return [{ op: 'fingerprint', target: `fingerprint value size in ${f.label}`, kind: 'xattr-ibody', at: f.at + 2, len: 2, detail: `${f.valueSize} -> ${size}` }];
+      return [
+        {
+          op: 'fingerprint',
+          target: `fingerprint value size in ${f.label}`,
+          kind: 'xattr-ibody',
+          at: f.at + 2,
+          len: 2,
+          detail: `${f.valueSize} -> ${size}`,
+        },
+      ];
     });
     choices.push(() => {
       const f = c.rng.pick(map.fingerprints);
       const bad = c.rng.pick(['sha512:', 'SHA256:', 'sha256 ', '\0\0\0\0\0\0\0']);
       for (let i = 0; i < 7 && f.valueAt + i < c.b.length; i++) c.b[f.valueAt + i] = bad.charCodeAt(i);
-      return [{ op: 'fingerprint', target: `fingerprint value prefix in ${f.label}`, kind: 'xattr-ibody', at: f.valueAt, len: 7, detail: `"sha256:" -> ${JSON.stringify(bad)}` }];
+      return [
+        {
+          op: 'fingerprint',
+          target: `fingerprint value prefix in ${f.label}`,
+          kind: 'xattr-ibody',
+          at: f.valueAt,
+          len: 7,
+          detail: `"sha256:" -> ${JSON.stringify(bad)}`,
+        },
+      ];
     });
   }
   return c.rng.pick(choices)();
@@ -442,7 +608,7 @@ const MUTATORS: Record<MutationOp, (c: Ctx) => Mutation[]> = {
 function fixChecksum(b: Uint8Array): boolean {
   if (b.length < EROFS_SUPER_OFFSET + SB.featureIncompat) return false;
   if (!(u32(b, EROFS_SUPER_OFFSET + SB.featureCompat) & FEATURE_COMPAT.SB_CHKSUM)) return false;
-  const bits = b[EROFS_SUPER_OFFSET + SB.blkszbits]!;
+  const bits = b[EROFS_SUPER_OFFSET + SB.blkszbits];
   if (bits < EROFS_MIN_BLKSZBITS || bits > EROFS_MAX_BLKSZBITS) return false;
   const bs = 1 << bits;
   if (b.length < EROFS_SUPER_OFFSET + checksumLength(bs)) return false;
@@ -451,7 +617,11 @@ function fixChecksum(b: Uint8Array): boolean {
 }
 
 /** Apply one image's worth of mutations to a copy of `seed`. */
-export function mutateImage(seed: SeedImage, rng: Prng, opts: MutateOptions = {}): { bytes: Uint8Array; mutations: Mutation[]; checksumFixed: boolean } {
+export function mutateImage(
+  seed: SeedImage,
+  rng: Prng,
+  opts: MutateOptions = {},
+): { bytes: Uint8Array; mutations: Mutation[]; checksumFixed: boolean } {
   const c: Ctx = { seed, rng, b: seed.bytes.slice(), opts, truncateTo: undefined };
   const roll = rng.float();
   const count = opts.count ?? (roll < 0.55 ? 1 : roll < 0.8 ? 2 : rng.range(3, 5));
@@ -468,10 +638,15 @@ export function mutateImage(seed: SeedImage, rng: Prng, opts: MutateOptions = {}
 }
 
 /** Image `index` of a run: which seed it starts from and what is done to it depend only on (seed, index). */
-export function generateImage(seeds: readonly SeedImage[], runSeed: number, index: number, opts: MutateOptions = {}): MutatedImage {
+export function generateImage(
+  seeds: readonly SeedImage[],
+  runSeed: number,
+  index: number,
+  opts: MutateOptions = {},
+): MutatedImage {
   if (seeds.length === 0) throw new RangeError('no seed images');
   const rng = imageRng(runSeed, index);
-  const seed = seeds[rng.int(seeds.length)]!;
+  const seed = seeds[rng.int(seeds.length)];
   const m = mutateImage(seed, rng, opts);
   return { seed: seed.name, index, ...m };
 }

@@ -40,6 +40,7 @@ function overlaps(ranges: readonly (readonly [number, number])[], at: number, le
  * fields (block size, meta block, root) move every structure.
  */
 export function untouchedFiles(oracle: SeedOracle, touched: readonly (readonly [number, number])[]): PristineFile[] {
-  for (const [at, len] of touched) if (at < EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE && at + len > EROFS_SUPER_OFFSET) return [];
+  for (const [at, len] of touched)
+    if (at < EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE && at + len > EROFS_SUPER_OFFSET) return [];
   return oracle.files.filter((f) => !touched.some(([at, len]) => overlaps(f.deps, at, len)));
 }

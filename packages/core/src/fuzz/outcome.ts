@@ -62,7 +62,12 @@ export class Recorder {
     if (e instanceof Finding) throw e;
     if (e instanceof ErofsError) {
       if (/[\n\r\v\f\x85\u2028\u2029]/.test(e.message)) {
-        throw new Finding('crash', phase, `ErofsError ${e.code} message spans lines: ${JSON.stringify(e.message)}`, e.stack);
+        throw new Finding(
+          'crash',
+          phase,
+          `ErofsError ${e.code} message spans lines: ${JSON.stringify(e.message)}`,
+          e.stack,
+        );
       }
       if (phase === 'kernel' && e.code === 'ETRUNCATED' && SHORT_DEVICE_READ.test(e.message)) {
         throw new Finding('oob', phase, `device read past the end of the image: ${e.message}`, e.stack);

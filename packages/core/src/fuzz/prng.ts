@@ -43,7 +43,7 @@ export class Prng {
   /** Uniform integer in [0, n); n must be a positive safe integer. */
   int(n: number): number {
     if (n <= 0x100000000) return Math.floor(this.float() * n);
-    return Math.floor((this.u32() * 0x100000000 + this.u32()) / 2 ** 64 * n);
+    return Math.floor(((this.u32() * 0x100000000 + this.u32()) / 2 ** 64) * n);
   }
 
   /** Uniform integer in [lo, hi]. */
@@ -57,7 +57,7 @@ export class Prng {
 
   pick<T>(items: readonly T[]): T {
     if (items.length === 0) throw new RangeError('pick from an empty list');
-    return items[this.int(items.length)]!;
+    return items[this.int(items.length)];
   }
 
   /** Pick by weight: entries are [weight, value]. */
@@ -69,7 +69,7 @@ export class Prng {
       if (x < w) return v;
       x -= w;
     }
-    return items[items.length - 1]![1];
+    return items[items.length - 1][1];
   }
 }
 

@@ -44,7 +44,17 @@ export type RegionKind =
   | 'z-pcluster';
 
 export const REGION_KINDS: readonly RegionKind[] = [
-  'superblock', 'inode', 'xattr-ibody', 'shared-xattr', 'prefix-table', 'dir-block', 'chunk-table', 'inline-tail', 'data', 'z-index', 'z-pcluster',
+  'superblock',
+  'inode',
+  'xattr-ibody',
+  'shared-xattr',
+  'prefix-table',
+  'dir-block',
+  'chunk-table',
+  'inline-tail',
+  'data',
+  'z-index',
+  'z-pcluster',
 ];
 
 /** A known on-disk field: absolute byte offset and width. */
@@ -111,21 +121,70 @@ export interface ImageMap {
 
 function superblockFields(): Field[] {
   const w: Record<string, 1 | 2 | 4 | 8> = {
-    magic: 4, checksum: 4, featureCompat: 4, blkszbits: 1, sbExtslots: 1, rootnid2b: 2, inos: 8, epoch: 8,
-    fixedNsec: 4, blocksLo: 4, metaBlkaddr: 4, xattrBlkaddr: 4, featureIncompat: 4, availableComprAlgs: 2,
-    extraDevices: 2, devtSlotoff: 2, dirblkbits: 1, xattrPrefixCount: 1, xattrPrefixStart: 4, packedNid: 8,
-    xattrFilterReserved: 1, ishareXattrPrefixId: 1, buildTime: 4, rootnid8b: 8,
+    magic: 4,
+    checksum: 4,
+    featureCompat: 4,
+    blkszbits: 1,
+    sbExtslots: 1,
+    rootnid2b: 2,
+    inos: 8,
+    epoch: 8,
+    fixedNsec: 4,
+    blocksLo: 4,
+    metaBlkaddr: 4,
+    xattrBlkaddr: 4,
+    featureIncompat: 4,
+    availableComprAlgs: 2,
+    extraDevices: 2,
+    devtSlotoff: 2,
+    dirblkbits: 1,
+    xattrPrefixCount: 1,
+    xattrPrefixStart: 4,
+    packedNid: 8,
+    xattrFilterReserved: 1,
+    ishareXattrPrefixId: 1,
+    buildTime: 4,
+    rootnid8b: 8,
   };
-  return Object.entries(w).map(([name, width]) => ({ at: EROFS_SUPER_OFFSET + SB[name as keyof typeof SB], width, name: `sb.${name}` }));
+  return Object.entries(w).map(([name, width]) => ({
+    at: EROFS_SUPER_OFFSET + SB[name as keyof typeof SB],
+    width,
+    name: `sb.${name}`,
+  }));
 }
 
 function inodeFields(ino: ErofsInode): Field[] {
   const base = ino.iloc;
   if (ino.compact) {
-    const w: Record<keyof typeof IC, 1 | 2 | 4 | 8> = { format: 2, xattrIcount: 2, mode: 2, nlink: 2, size: 4, mtime: 4, u: 4, ino: 4, uid: 2, gid: 2, reserved: 4 };
+    const w: Record<keyof typeof IC, 1 | 2 | 4 | 8> = {
+      format: 2,
+      xattrIcount: 2,
+      mode: 2,
+      nlink: 2,
+      size: 4,
+      mtime: 4,
+      u: 4,
+      ino: 4,
+      uid: 2,
+      gid: 2,
+      reserved: 4,
+    };
     return (Object.keys(IC) as (keyof typeof IC)[]).map((k) => ({ at: base + IC[k], width: w[k], name: `i.${k}` }));
   }
-  const w: Record<keyof typeof IE, 1 | 2 | 4 | 8> = { format: 2, xattrIcount: 2, mode: 2, nb: 2, size: 8, u: 4, ino: 4, uid: 4, gid: 4, mtime: 8, mtimeNsec: 4, nlink: 4 };
+  const w: Record<keyof typeof IE, 1 | 2 | 4 | 8> = {
+    format: 2,
+    xattrIcount: 2,
+    mode: 2,
+    nb: 2,
+    size: 8,
+    u: 4,
+    ino: 4,
+    uid: 4,
+    gid: 4,
+    mtime: 8,
+    mtimeNsec: 4,
+    nlink: 4,
+  };
   return (Object.keys(IE) as (keyof typeof IE)[]).map((k) => ({ at: base + IE[k], width: w[k], name: `i.${k}` }));
 }
 
@@ -144,7 +203,7 @@ export function zIndexRange(img: ErofsImage, ino: ErofsInode): [number, number] 
 export function zExtents(img: ErofsImage, ino: ErofsInode): ZMapOut[] {
   const out: ZMapOut[] = [];
   const z = img.zmapper(ino);
-  for (let off = 0; off < ino.size; ) {
+  for (let off = 0; off < ino.size;) {
     const m = newZMapOut();
     z.mapFull(off, m);
     out.push(m);
@@ -172,7 +231,7 @@ export function fileDependencies(img: ErofsImage, ino: ErofsInode, depth = 0): [
     const count = Math.ceil(ino.size / chunkSize(img.sb, ino));
     deps.push([pos, pos + count * chunkEntrySize(ino)]);
   }
-  for (let off = 0; off < ino.size; ) {
+  for (let off = 0; off < ino.size;) {
     const m = img.mapBlocks(ino, off);
     if (m.kind !== 'hole') deps.push([m.physical, m.physical + m.length]);
     off = m.logical + m.length;
@@ -195,16 +254,33 @@ export function locateRegions(buf: Uint8Array): ImageMap {
     bounds.add(r.start);
     bounds.add(r.end);
   };
-  add({ kind: 'superblock', start: EROFS_SUPER_OFFSET, end: EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE, label: 'superblock', fields: superblockFields() });
+  add({
+    kind: 'superblock',
+    start: EROFS_SUPER_OFFSET,
+    end: EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE,
+    label: 'superblock',
+    fields: superblockFields(),
+  });
 
   const sharedSeen = new Set<number>();
   const fingerprints: FingerprintLoc[] = [];
   const fpIndex = sb.hasFingerprints ? XATTR_LONG_PREFIX_FLAG | sb.ishareXattrPrefixId : -1;
   const fpSeen = new Set<number>();
   const noteEntry = (pos: number, label: string): void => {
-    if (fpIndex < 0 || fpSeen.has(pos) || pos + XATTR_ENTRY_SIZE > buf.length || u8(buf, pos + XE.nameIndex) !== fpIndex) return;
+    if (
+      fpIndex < 0 ||
+      fpSeen.has(pos) ||
+      pos + XATTR_ENTRY_SIZE > buf.length ||
+      u8(buf, pos + XE.nameIndex) !== fpIndex
+    )
+      return;
     fpSeen.add(pos);
-    fingerprints.push({ at: pos, valueAt: pos + XATTR_ENTRY_SIZE + u8(buf, pos + XE.nameLen), valueSize: u16(buf, pos + XE.valueSize), label });
+    fingerprints.push({
+      at: pos,
+      valueAt: pos + XATTR_ENTRY_SIZE + u8(buf, pos + XE.nameLen),
+      valueSize: u16(buf, pos + XE.valueSize),
+      label,
+    });
   };
   const seen = new Set<number>();
   const zRegions = (inode: ErofsInode, name: string): void => {
@@ -215,7 +291,8 @@ export function locateRegions(buf: Uint8Array): ImageMap {
       { at: s + ZMH.algorithmType, width: 1, name: 'zh.algorithmType' },
       { at: s + ZMH.clusterBits, width: 1, name: 'zh.clusterBits' },
     ];
-    for (let at = s + 8; at + 4 <= e && fields.length < 64; at += 4) fields.push({ at, width: 4, name: `zindex+${at - s}` });
+    for (let at = s + 8; at + 4 <= e && fields.length < 64; at += 4)
+      fields.push({ at, width: 4, name: `zindex+${at - s}` });
     add({ kind: 'z-index', start: s, end: e, label: `lcluster index of ${name}`, fields });
     for (const m of zExtents(img, inode)) {
       if (m.flags & ZF_FRAGMENT || m.plen === 0) continue;
@@ -224,7 +301,13 @@ export function locateRegions(buf: Uint8Array): ImageMap {
   };
   if (sb.featureIncompat & FEATURE_INCOMPAT.FRAGMENTS && sb.packedNid !== 0) {
     const packed = img.inode(sb.packedNid);
-    add({ kind: 'inode', start: packed.iloc, end: packed.iloc + packed.inodeSize, label: `packed inode nid ${packed.nid}`, fields: inodeFields(packed) });
+    add({
+      kind: 'inode',
+      start: packed.iloc,
+      end: packed.iloc + packed.inodeSize,
+      label: `packed inode nid ${packed.nid}`,
+      fields: inodeFields(packed),
+    });
     if (packed.compressed && packed.size > 0) zRegions(packed, `packed inode nid ${packed.nid}`);
   }
   const parentOf = new Map<number, number>([[sb.rootNid, sb.rootNid]]);
@@ -232,11 +315,24 @@ export function locateRegions(buf: Uint8Array): ImageMap {
     if (seen.has(inode.nid)) continue; // hard links: one record
     seen.add(inode.nid);
     inodes.push({
-      nid: inode.nid, type: inode.type, path, parentNid: parentOf.get(inode.nid) ?? sb.rootNid,
-      iloc: inode.iloc, compact: inode.compact, layout: inode.layout, chunkFormat: inode.chunkFormat, size: inode.size,
+      nid: inode.nid,
+      type: inode.type,
+      path,
+      parentNid: parentOf.get(inode.nid) ?? sb.rootNid,
+      iloc: inode.iloc,
+      compact: inode.compact,
+      layout: inode.layout,
+      chunkFormat: inode.chunkFormat,
+      size: inode.size,
     });
     const name = `nid ${inode.nid} ${path}`;
-    add({ kind: 'inode', start: inode.iloc, end: inode.iloc + inode.inodeSize, label: `inode ${name}`, fields: inodeFields(inode) });
+    add({
+      kind: 'inode',
+      start: inode.iloc,
+      end: inode.iloc + inode.inodeSize,
+      label: `inode ${name}`,
+      fields: inodeFields(inode),
+    });
     if (inode.xattrSize > 0) locateXattrs(buf, img, inode, name, add, sharedSeen, noteEntry);
     if (inode.layout === DATALAYOUT.CHUNK_BASED && inode.size > 0) {
       const pos = chunkTablePosition(inode);
@@ -256,16 +352,29 @@ export function locateRegions(buf: Uint8Array): ImageMap {
       add({ kind: 'chunk-table', start: pos, end: pos + count * unit, label: `chunk table of ${name}`, fields });
     }
     if (inode.compressed && inode.size > 0) zRegions(inode, name);
-    if ((inode.type === 'file' || inode.type === 'dir' || inode.type === 'symlink') && inode.size > 0 && !inode.compressed) {
-      for (let off = 0; off < inode.size; ) {
+    if (
+      (inode.type === 'file' || inode.type === 'dir' || inode.type === 'symlink') &&
+      inode.size > 0 &&
+      !inode.compressed
+    ) {
+      for (let off = 0; off < inode.size;) {
         const m = img.mapBlocks(inode, off);
-        if (m.kind === 'inline') add({ kind: 'inline-tail', start: m.physical, end: m.physical + m.length, label: `inline tail of ${name}`, fields: [] });
-        else if (m.kind === 'mapped' && inode.type !== 'dir') add({ kind: 'data', start: m.physical, end: m.physical + m.length, label: `data of ${name}`, fields: [] });
+        if (m.kind === 'inline')
+          add({
+            kind: 'inline-tail',
+            start: m.physical,
+            end: m.physical + m.length,
+            label: `inline tail of ${name}`,
+            fields: [],
+          });
+        else if (m.kind === 'mapped' && inode.type !== 'dir')
+          add({ kind: 'data', start: m.physical, end: m.physical + m.length, label: `data of ${name}`, fields: [] });
         off = m.logical + m.length;
       }
     }
     if (inode.type === 'dir') {
-      for (const e of img.readdir(inode)) if (e.name !== '.' && e.name !== '..' && !parentOf.has(e.nid)) parentOf.set(e.nid, inode.nid);
+      for (const e of img.readdir(inode))
+        if (e.name !== '.' && e.name !== '..' && !parentOf.has(e.nid)) parentOf.set(e.nid, inode.nid);
       locateDirBlocks(buf, img, inode, name, add, dirents);
     }
   }
@@ -323,7 +432,13 @@ function locateXattrs(
     if (sharedSeen.has(pos) || pos + XATTR_ENTRY_SIZE > buf.length) continue;
     sharedSeen.add(pos);
     const size = entrySize(buf, pos);
-    add({ kind: 'shared-xattr', start: pos, end: Math.min(buf.length, pos + size), label: `shared xattr at ${pos} (of ${name})`, fields: entryFields(pos, 'shared') });
+    add({
+      kind: 'shared-xattr',
+      start: pos,
+      end: Math.min(buf.length, pos + size),
+      label: `shared xattr at ${pos} (of ${name})`,
+      fields: entryFields(pos, 'shared'),
+    });
   }
   let pos = base + XATTR_IBODY_HEADER_SIZE + shared * 4;
   const end = base + inode.xattrSize;

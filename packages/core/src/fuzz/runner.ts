@@ -144,7 +144,10 @@ class Pool {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(FROM_SOURCE ? BOOTSTRAP : new URL(this.init.module), { workerData: this.init, resourceLimits: { maxOldGenerationSizeMb: 1024 } });
+    const worker = new Worker(FROM_SOURCE ? BOOTSTRAP : new URL(this.init.module), {
+      workerData: this.init,
+      resourceLimits: { maxOldGenerationSizeMb: 1024 },
+    });
     const slot: Slot = { worker, ready: false, index: undefined, timer: undefined };
     worker.on('message', (msg: WorkerMessage) => {
       if (msg.type === 'ready') {
@@ -176,7 +179,16 @@ class Pool {
     const index = slot.index;
     this.replace(slot);
     if (index !== undefined) {
-      this.onResult(index, '', { kind: 'crash', phase: 'worker', message: `worker died: ${e.name}: ${e.message.split('\n')[0]}`, stack: e.stack, typedErrors: 0, filesRead: 0, verified: 0, guarded: 0 });
+      this.onResult(index, '', {
+        kind: 'crash',
+        phase: 'worker',
+        message: `worker died: ${e.name}: ${e.message.split('\n')[0]}`,
+        stack: e.stack,
+        typedErrors: 0,
+        filesRead: 0,
+        verified: 0,
+        guarded: 0,
+      });
     }
   }
 
@@ -194,7 +206,13 @@ class Pool {
     slot.timer = setTimeout(() => {
       this.replace(slot);
       this.onResult(index, '', {
-        kind: 'hang', phase: 'worker', message: `no answer within ${this.timeoutMs} ms`, typedErrors: 0, filesRead: 0, verified: 0, guarded: 0,
+        kind: 'hang',
+        phase: 'worker',
+        message: `no answer within ${this.timeoutMs} ms`,
+        typedErrors: 0,
+        filesRead: 0,
+        verified: 0,
+        guarded: 0,
       });
     }, this.timeoutMs);
     slot.worker.postMessage(task);
@@ -208,7 +226,13 @@ class Pool {
 }
 
 function failureText(f: FuzzFailure): string {
-  return [`outcome: ${f.kind}${f.phase ? ` (${f.phase} pass)` : ''}`, `message: ${f.message}`, ...(f.stack ? ['stack:', f.stack] : [])].join('\n') + '\n';
+  return (
+    [
+      `outcome: ${f.kind}${f.phase ? ` (${f.phase} pass)` : ''}`,
+      `message: ${f.message}`,
+      ...(f.stack ? ['stack:', f.stack] : []),
+    ].join('\n') + '\n'
+  );
 }
 
 export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
@@ -226,9 +250,19 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     scratchDir,
     readCap: opts.readCap ?? DEFAULT_READ_CAP,
     kernel: opts.kernel ?? true,
-    ...(opts.fsck !== undefined ? { fsck: opts.fsck, fsckTimeoutMs: opts.fsckTimeoutMs ?? DEFAULT_FSCK_TIMEOUT_MS } : {}),
+    ...(opts.fsck !== undefined
+      ? { fsck: opts.fsck, fsckTimeoutMs: opts.fsckTimeoutMs ?? DEFAULT_FSCK_TIMEOUT_MS }
+      : {}),
   };
-  const diff = { compared: 0, files: 0, upstreamRejected: 0, oursRejected: 0, skipped: 0, reasons: new Map<string, number>(), findings: [] as DifferentialFinding[] };
+  const diff = {
+    compared: 0,
+    files: 0,
+    upstreamRejected: 0,
+    oursRejected: 0,
+    skipped: 0,
+    reasons: new Map<string, number>(),
+    findings: [] as DifferentialFinding[],
+  };
   const counts = zeroCounts();
   const bySeed: Record<string, Record<OutcomeKind, number>> = {};
   const groups = new Map<string, { message: string; code: string; count: number }>();
@@ -250,7 +284,14 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     const img = generateImage(seeds, opts.seed, index);
     const base = join(opts.outDir, `fuzz-${opts.seed}-${index}-${as}`);
     writeFileSync(`${base}.img`, img.bytes);
-    const f: FuzzFailure = { index, seedImage: img.seed, kind: outcome.kind, phase: outcome.phase, message: outcome.message ?? '', stack: outcome.stack };
+    const f: FuzzFailure = {
+      index,
+      seedImage: img.seed,
+      kind: outcome.kind,
+      phase: outcome.phase,
+      message: outcome.message ?? '',
+      stack: outcome.stack,
+    };
     writeFileSync(`${base}.txt`, describeMutations(img, opts.seed) + (text ?? failureText(f)));
     saved++;
     return `${base}.img`;
@@ -268,8 +309,14 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     } else if (d.status === 'ours-rejected') diff.oursRejected++;
     else diff.skipped++;
     if (d.disagreements.length > 0) {
-      const text = ['differential: our reader and fsck.erofs --extract disagree',
-        ...d.disagreements.map((x) => `  ${x.path}: ${x.kind}: ${x.detail}${x.upstreamBug ? ` [known upstream bug: ${x.upstreamBug}]` : ''}`)].join('\n') + '\n';
+      const text =
+        [
+          'differential: our reader and fsck.erofs --extract disagree',
+          ...d.disagreements.map(
+            (x) =>
+              `  ${x.path}: ${x.kind}: ${x.detail}${x.upstreamBug ? ` [known upstream bug: ${x.upstreamBug}]` : ''}`,
+          ),
+        ].join('\n') + '\n';
       const file = save(index, o, 'differential', text);
       diff.findings.push({ index, seedImage, disagreements: d.disagreements, ...(file ? { file } : {}) });
     }
@@ -300,7 +347,15 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
         }
         if (isFailing(o.kind)) {
           const file = save(index, o);
-          failures.push({ index, seedImage, kind: o.kind, phase: o.phase, message: o.message ?? '', stack: o.stack, file });
+          failures.push({
+            index,
+            seedImage,
+            kind: o.kind,
+            phase: o.phase,
+            message: o.message ?? '',
+            stack: o.stack,
+            file,
+          });
         }
         noteDifferential(index, seedImage, o);
         opts.onProgress?.(done, opts.count, counts);
@@ -321,7 +376,14 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
         return;
       }
       // fsck.erofs has its own limit; the image's limit stays what bounds our reader and kernel.
-      pool = new Pool(init, workers, timeoutMs + (init.fsck !== undefined ? init.fsckTimeoutMs ?? DEFAULT_FSCK_TIMEOUT_MS : 0), (s) => onIdle(s), onResult, onFatal);
+      pool = new Pool(
+        init,
+        workers,
+        timeoutMs + (init.fsck !== undefined ? (init.fsckTimeoutMs ?? DEFAULT_FSCK_TIMEOUT_MS) : 0),
+        (s) => onIdle(s),
+        onResult,
+        onFatal,
+      );
     });
   } finally {
     await pool?.close();
@@ -348,20 +410,32 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     guardedReads: guarded,
     failures,
     saved,
-    ...(opts.fsck !== undefined ? {
-      differential: {
-        fsck: opts.fsck, version: opts.fsckVersion, compared: diff.compared, files: diff.files, upstreamRejected: diff.upstreamRejected,
-        oursRejected: diff.oursRejected, skipped: diff.skipped,
-        upstreamReasons: [...diff.reasons].map(([message, count]) => ({ message, count })).sort((a, b) => b.count - a.count || a.message.localeCompare(b.message)),
-        findings: diff.findings.sort((a, b) => a.index - b.index),
-        upstreamBugs: diff.findings.filter(upstreamOnly).length,
-      },
-    } : {}),
+    ...(opts.fsck !== undefined
+      ? {
+          differential: {
+            fsck: opts.fsck,
+            version: opts.fsckVersion,
+            compared: diff.compared,
+            files: diff.files,
+            upstreamRejected: diff.upstreamRejected,
+            oursRejected: diff.oursRejected,
+            skipped: diff.skipped,
+            upstreamReasons: [...diff.reasons]
+              .map(([message, count]) => ({ message, count }))
+              .sort((a, b) => b.count - a.count || a.message.localeCompare(b.message)),
+            findings: diff.findings.sort((a, b) => a.index - b.index),
+            upstreamBugs: diff.findings.filter(upstreamOnly).length,
+          },
+        }
+      : {}),
   };
 }
 
 /** Check one image (a saved failure) in a worker, with the same time limit as a run. */
-export async function replayImage(bytes: Uint8Array, opts: { timeoutMs?: number; kernel?: boolean; readCap?: number; workerModule?: string; fsck?: string } = {}): Promise<CheckOutcome> {
+export async function replayImage(
+  bytes: Uint8Array,
+  opts: { timeoutMs?: number; kernel?: boolean; readCap?: number; workerModule?: string; fsck?: string } = {},
+): Promise<CheckOutcome> {
   const scratchDir = mkdtempSync(join(tmpdir(), 'ishare-fuzz-'));
   const init: WorkerInit = {
     module: opts.workerModule ?? DEFAULT_MODULE,
@@ -376,11 +450,18 @@ export async function replayImage(bytes: Uint8Array, opts: { timeoutMs?: number;
   try {
     return await new Promise<CheckOutcome>((resolve, reject) => {
       let sent = false;
-      pool = new Pool(init, 1, (opts.timeoutMs ?? DEFAULT_TIMEOUT_MS) + (opts.fsck !== undefined ? DEFAULT_FSCK_TIMEOUT_MS : 0), (slot) => {
-        if (sent) return;
-        sent = true;
-        pool!.run(slot, { type: 'replay', bytes }, -1);
-      }, (_i, _s, outcome) => resolve(outcome), reject);
+      pool = new Pool(
+        init,
+        1,
+        (opts.timeoutMs ?? DEFAULT_TIMEOUT_MS) + (opts.fsck !== undefined ? DEFAULT_FSCK_TIMEOUT_MS : 0),
+        (slot) => {
+          if (sent) return;
+          sent = true;
+          pool!.run(slot, { type: 'replay', bytes }, -1);
+        },
+        (_i, _s, outcome) => resolve(outcome),
+        reject,
+      );
     });
   } finally {
     await pool?.close();

@@ -24,7 +24,8 @@ export interface WorkerInit {
   readonly fsckTimeoutMs?: number;
 }
 
-export type WorkerTask = { readonly type: 'check'; readonly index: number } | { readonly type: 'replay'; readonly bytes: Uint8Array };
+export type WorkerTask =
+  { readonly type: 'check'; readonly index: number } | { readonly type: 'replay'; readonly bytes: Uint8Array };
 
 export type WorkerMessage =
   | { readonly type: 'ready' }
@@ -36,10 +37,17 @@ export type TaskCheck = (task: WorkerTask) => { seed: string; outcome: CheckOutc
 export function defaultCheck(init: WorkerInit): TaskCheck {
   const seeds: SeedImage[] = init.seeds.map((s) => prepareSeed(s.name, s.bytes));
   const oracles = new Map<string, SeedOracle>(seeds.map((s) => [s.name, buildOracle(s.bytes)]));
-  const kernel = init.kernel ? new FuzzKernel(join(init.scratchDir, `worker-${process.pid}-${threadId}.img`)) : undefined;
-  const differential = init.fsck !== undefined
-    ? { fsck: init.fsck, scratch: join(init.scratchDir, `diff-${process.pid}-${threadId}`), timeoutMs: init.fsckTimeoutMs ?? DEFAULT_FSCK_TIMEOUT_MS }
+  const kernel = init.kernel
+    ? new FuzzKernel(join(init.scratchDir, `worker-${process.pid}-${threadId}.img`))
     : undefined;
+  const differential =
+    init.fsck !== undefined
+      ? {
+          fsck: init.fsck,
+          scratch: join(init.scratchDir, `diff-${process.pid}-${threadId}`),
+          timeoutMs: init.fsckTimeoutMs ?? DEFAULT_FSCK_TIMEOUT_MS,
+        }
+      : undefined;
   const opts = { kernel, readCap: init.readCap, ...(differential ? { differential } : {}) };
   return (task) => {
     if (task.type === 'replay') {

@@ -69,7 +69,18 @@ export interface ArenaCounts {
 }
 
 /** The dynamic sections, in placement order; their sizes (Int32 words) come from their owners. */
-export const SECTIONS = ['frames', 'pageBuckets', 'lru', 'free', 'inodes', 'inodeBuckets', 'inodePool', 'inodeLru', 'mounts', 'mountTable'] as const;
+export const SECTIONS = [
+  'frames',
+  'pageBuckets',
+  'lru',
+  'free',
+  'inodes',
+  'inodeBuckets',
+  'inodePool',
+  'inodeLru',
+  'mounts',
+  'mountTable',
+] as const;
 export type SectionName = (typeof SECTIONS)[number];
 export type SectionSizes = Record<SectionName, number>;
 
@@ -160,7 +171,8 @@ export class Arena {
       bases[name] = take(w);
     }
     const control = new SharedArrayBuffer(at * 4);
-    const chunkShift = nframes <= 1 << MAX_CHUNK_FRAMES_SHIFT ? Math.max(0, Math.ceil(Math.log2(nframes))) : MAX_CHUNK_FRAMES_SHIFT;
+    const chunkShift =
+      nframes <= 1 << MAX_CHUNK_FRAMES_SHIFT ? Math.max(0, Math.ceil(Math.log2(nframes))) : MAX_CHUNK_FRAMES_SHIFT;
     const chunks: SharedArrayBuffer[] = [];
     for (let left = nframes; left > 0; left -= 1 << chunkShift) {
       chunks.push(new SharedArrayBuffer(Math.min(left, 1 << chunkShift) * PAGE_SIZE));

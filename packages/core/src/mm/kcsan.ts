@@ -40,13 +40,20 @@ let siteNames: readonly string[] = [];
 let protNames: readonly string[] = [];
 
 /** Per thread: turn the detector on (thread id, mean accesses between watchpoints, stall length). */
-export function kcsanConfigure(on: boolean, threadId: number, sampleEvery: number, stall: number, seed: number, names: { sites: readonly string[]; prots: readonly string[] }): void {
+export function kcsanConfigure(
+  on: boolean,
+  threadId: number,
+  sampleEvery: number,
+  stall: number,
+  seed: number,
+  names: { sites: readonly string[]; prots: readonly string[] },
+): void {
   kcsanOn = on;
   me = threadId;
   every = Math.max(1, sampleEvery | 0);
   stallMs = stall;
   rng = (seed ^ Math.imul(threadId + 7, 0x9e3779b1)) | 1;
-  countdown = 1 + (rng >>> 0) % every;
+  countdown = 1 + ((rng >>> 0) % every);
   siteNames = names.sites;
   protNames = names.prots;
 }
@@ -74,12 +81,21 @@ function shortStack(skip: number): string {
 
 const stallWord = new Int32Array(new SharedArrayBuffer(4));
 
-export function kcsanAccess(i32: Int32Array, word: number, write: boolean, prot: number, site: number, obj: number, held: boolean): void {
+export function kcsanAccess(
+  i32: Int32Array,
+  word: number,
+  write: boolean,
+  prot: number,
+  site: number,
+  obj: number,
+  held: boolean,
+): void {
   const s = slotOf(word);
   const cur = Atomics.load(i32, s + W_WORD);
   if (cur === word + 1) {
     const tid = Atomics.load(i32, s + W_TID);
-    if (tid !== me && (write || Atomics.load(i32, s + W_WRITE) !== 0)) raceFound(i32, s, word, write, prot, site, obj, held);
+    if (tid !== me && (write || Atomics.load(i32, s + W_WRITE) !== 0))
+      raceFound(i32, s, word, write, prot, site, obj, held);
     return;
   }
   if (--countdown > 0) return;
@@ -115,7 +131,16 @@ function publishWatcherStack(i32: Int32Array, word: number): void {
   Atomics.notify(i32, REPORT + R_STATE);
 }
 
-function raceFound(i32: Int32Array, s: number, word: number, write: boolean, prot: number, site: number, obj: number, held: boolean): void {
+function raceFound(
+  i32: Int32Array,
+  s: number,
+  word: number,
+  write: boolean,
+  prot: number,
+  site: number,
+  obj: number,
+  held: boolean,
+): void {
   const myStack = shortStack(4);
   const wTid = Atomics.load(i32, s + W_TID);
   const wSite = Atomics.load(i32, s + W_SITE);
@@ -147,12 +172,14 @@ function raceFound(i32: Int32Array, s: number, word: number, write: boolean, pro
   const other = same
     ? `thread ${wTid} ${rw(wWrite)} in ${siteNames[wSite] ?? wSite} (${lk(wHeld)}; its watchpoint: ${protNames[wProt] ?? wProt} ${wObj})`
     : 'another thread watched it (its watchpoint closed before it could be described)';
-  reportCheckFailure(new CheckFailure(
-    'race-detector',
-    `data race on the ${protNames[prot] ?? prot} (${obj}), word ${word}: ` +
-      `thread ${me} ${rw(write)} in ${siteNames[site] ?? site} (${lk(held)}) while ${other}\n` +
-      `    thread ${me} (found it):\n      ${myStack}\n    thread ${wTid} (watchpoint):\n      ${watcherStack}`,
-  ));
+  reportCheckFailure(
+    new CheckFailure(
+      'race-detector',
+      `data race on the ${protNames[prot] ?? prot} (${obj}), word ${word}: ` +
+        `thread ${me} ${rw(write)} in ${siteNames[site] ?? site} (${lk(held)}) while ${other}\n` +
+        `    thread ${me} (found it):\n      ${myStack}\n    thread ${wTid} (watchpoint):\n      ${watcherStack}`,
+    ),
+  );
 }
 
 /** Forget every watchpoint and report (a new run on the same arena). */

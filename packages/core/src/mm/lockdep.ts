@@ -26,7 +26,11 @@ export const PROT = {
 
 /** Each structure's declared lock. */
 export const PROTECTED: readonly { readonly name: string; readonly lockClass: number; readonly lock: string }[] = [
-  { name: 'backing list (and its length) of a shared inode', lockClass: LOCK_CLASS.ISHARE, lock: "the shared inode's vi->lock" },
+  {
+    name: 'backing list (and its length) of a shared inode',
+    lockClass: LOCK_CLASS.ISHARE,
+    lock: "the shared inode's vi->lock",
+  },
   { name: 'processing list of a shared inode', lockClass: LOCK_CLASS.ISHARE, lock: "the shared inode's vi->lock" },
   { name: 'processingCount of a backing inode', lockClass: LOCK_CLASS.ISHARE, lock: "its shared inode's vi->lock" },
   { name: 'page-index hash bucket chain', lockClass: LOCK_CLASS.PAGE_INDEX, lock: 'the bucket lock' },
@@ -36,26 +40,70 @@ export const PROTECTED: readonly { readonly name: string; readonly lockClass: nu
   { name: 'inode hash bucket chain', lockClass: LOCK_CLASS.ICACHE, lock: 'the icache bucket lock' },
   { name: 'free inode-slot list', lockClass: LOCK_CLASS.SLOTS, lock: 'the slot-pool lock' },
   { name: 'unused-inode LRU', lockClass: LOCK_CLASS.INODE_LRU, lock: 'the inode LRU lock' },
-  { name: 'i_count of an inode that may be unused (igrab, iput, eviction)', lockClass: LOCK_CLASS.INODE, lock: "the inode's i_lock" },
+  {
+    name: 'i_count of an inode that may be unused (igrab, iput, eviction)',
+    lockClass: LOCK_CLASS.INODE,
+    lock: "the inode's i_lock",
+  },
 ];
 if (PROTECTED.length !== Object.keys(PROT).length) throw new Error('every protected structure declares its lock');
 
 /** Use sites (the functions that touch a protected structure): named in reports. */
 export const SITE = {
-  ISHARE_FILL: 0, ISHARE_FREE: 1, READ_BEGIN: 2, READ_END: 3, REAL_INODE: 4, SHARED_VIEW: 5,
-  PAGE_LOOKUP: 6, PAGE_ADD: 7, PAGE_UNINDEX: 8, TRUNCATE: 9,
-  LRU_ADD: 10, LRU_DEL: 11, LRU_ISOLATE: 12, FRAME_ALLOC: 13, FRAME_FREE: 14,
-  ICACHE_LOOKUP: 15, ICACHE_INSERT: 16, ICACHE_UNHASH: 17, SLOT_ALLOC: 18, SLOT_FREE: 19,
-  INODE_LRU_ADD: 20, INODE_LRU_DEL: 21, INODE_LRU_PRUNE: 22,
-  IGET_REF: 23, IPUT: 24, TRY_EVICT: 25,
+  ISHARE_FILL: 0,
+  ISHARE_FREE: 1,
+  READ_BEGIN: 2,
+  READ_END: 3,
+  REAL_INODE: 4,
+  SHARED_VIEW: 5,
+  PAGE_LOOKUP: 6,
+  PAGE_ADD: 7,
+  PAGE_UNINDEX: 8,
+  TRUNCATE: 9,
+  LRU_ADD: 10,
+  LRU_DEL: 11,
+  LRU_ISOLATE: 12,
+  FRAME_ALLOC: 13,
+  FRAME_FREE: 14,
+  ICACHE_LOOKUP: 15,
+  ICACHE_INSERT: 16,
+  ICACHE_UNHASH: 17,
+  SLOT_ALLOC: 18,
+  SLOT_FREE: 19,
+  INODE_LRU_ADD: 20,
+  INODE_LRU_DEL: 21,
+  INODE_LRU_PRUNE: 22,
+  IGET_REF: 23,
+  IPUT: 24,
+  TRY_EVICT: 25,
 } as const;
 export const SITE_NAMES = [
-  'ishareFillInode', 'ishareFreeInode', 'readBegin', 'readEnd', 'realInode', 'sharedInodeView',
-  'page lookup', 'addToPageCache', 'page unindex', 'truncateInodePages',
-  'lruAdd', 'lruDel', 'lruIsolate', 'frameAlloc', 'frameFree',
-  'iget lookup', 'iget insert', 'unhash', 'slotAlloc', 'slotFree',
-  'inodeLruAdd', 'inodeLruDel', 'pruneIcache',
-  '__iget', 'iput', 'tryEvict',
+  'ishareFillInode',
+  'ishareFreeInode',
+  'readBegin',
+  'readEnd',
+  'realInode',
+  'sharedInodeView',
+  'page lookup',
+  'addToPageCache',
+  'page unindex',
+  'truncateInodePages',
+  'lruAdd',
+  'lruDel',
+  'lruIsolate',
+  'frameAlloc',
+  'frameFree',
+  'iget lookup',
+  'iget insert',
+  'unhash',
+  'slotAlloc',
+  'slotFree',
+  'inodeLruAdd',
+  'inodeLruDel',
+  'pruneIcache',
+  '__iget',
+  'iput',
+  'tryEvict',
 ];
 if (SITE_NAMES.length !== Object.keys(SITE).length) throw new Error('every use site has a name');
 
@@ -116,11 +164,24 @@ export function lockClassName(cls: number): string {
  * word (its list head, count or chain head), `obj` the slot it belongs to (for the message).
  * Call as `if (lockdepOn) lockdepAccess(...)`.
  */
-export function lockdepAccess(i32: Int32Array, lock: number, word: number, prot: number, site: number, obj: number, write: boolean): void {
+export function lockdepAccess(
+  i32: Int32Array,
+  lock: number,
+  word: number,
+  prot: number,
+  site: number,
+  obj: number,
+  write: boolean,
+): void {
   const held = lockdepHeld(i32, lock);
   if (assertsOn && !held) {
     const p = PROTECTED[prot];
-    reportCheckFailure(new CheckFailure('lock-check', `${SITE_NAMES[site]} ${write ? 'changed' : 'read'} the ${p.name} (${obj}) without holding ${p.lock} (${lockClassName(p.lockClass)} lock word ${lock})`));
+    reportCheckFailure(
+      new CheckFailure(
+        'lock-check',
+        `${SITE_NAMES[site]} ${write ? 'changed' : 'read'} the ${p.name} (${obj}) without holding ${p.lock} (${lockClassName(p.lockClass)} lock word ${lock})`,
+      ),
+    );
   }
   if (kcsanOn) kcsanAccess(i32, word, write, prot, site, obj, held);
 }

@@ -19,7 +19,18 @@ export const LOCK_CLASS = {
   SLOTS: 8, // slot pools
   PCLUSTER: 9, // a compressed pcluster being read and decompressed (fs/erofs/zpcluster.ts)
 } as const;
-export const LOCK_CLASS_NAMES = ['page-index', 'lru', 'free-list', 'icache', 'i_lock', 'ishare', 'mount', 'inode-lru', 'slots', 'pcluster'];
+export const LOCK_CLASS_NAMES = [
+  'page-index',
+  'lru',
+  'free-list',
+  'icache',
+  'i_lock',
+  'ishare',
+  'mount',
+  'inode-lru',
+  'slots',
+  'pcluster',
+];
 if (LOCK_CLASS_NAMES.length > LOCKSTAT_CLASSES) throw new Error('lockstat region too small');
 
 /**
@@ -36,7 +47,12 @@ export function lockStat(i32: Int32Array, cls: number, kind: number): void {
   Atomics.add(i32, LOCKSTAT_BASE + cls * PER_CLASS + kind, 1);
 }
 
-export interface LockClassStats { name: string; acquisitions: number; spins: number; sleeps: number }
+export interface LockClassStats {
+  name: string;
+  acquisitions: number;
+  spins: number;
+  sleeps: number;
+}
 
 export function readLockStats(i32: Int32Array): LockClassStats[] {
   return LOCK_CLASS_NAMES.map((name, cls) => ({

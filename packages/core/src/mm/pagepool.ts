@@ -68,7 +68,10 @@ const specCache = new WeakMap<Arena, FrameSpecs>();
 export function frameSpecs(a: Arena): FrameSpecs {
   let s = specCache.get(a);
   if (!s) {
-    s = { lru: listSpec(a.frames, FRAME_WORDS, F_LRU_PREV, F_LRU_NEXT), map: listSpec(a.frames, FRAME_WORDS, F_MAP_PREV, F_MAP_NEXT) };
+    s = {
+      lru: listSpec(a.frames, FRAME_WORDS, F_LRU_PREV, F_LRU_NEXT),
+      map: listSpec(a.frames, FRAME_WORDS, F_MAP_PREV, F_MAP_NEXT),
+    };
     specCache.set(a, s);
   }
   return s;
@@ -120,7 +123,8 @@ export function frameAlloc(a: Arena): number {
 /** The next free frame at or after the cursor (wrapping), marked used; NIL if none. Free lock held. */
 function takeFreeLocked(a: Arena): number {
   const i32 = a.i32;
-  if (lockdepOn) lockdepAccess(i32, a.free + FREE_LOCK, a.free + FREE_COUNT, PROT.FREE_LIST, SITE.FRAME_ALLOC, -1, true);
+  if (lockdepOn)
+    lockdepAccess(i32, a.free + FREE_LOCK, a.free + FREE_COUNT, PROT.FREE_LIST, SITE.FRAME_ALLOC, -1, true);
   if (i32[a.free + FREE_COUNT] === 0) return NIL;
   const words = (a.nframes + 31) >>> 5;
   const map = a.free + FREE_MAP;
@@ -174,7 +178,11 @@ export function frameFree(a: Arena, f: number): void {
   // bad_page (free_pages_check): a frame whose last reference goes must be off the LRU — a page on the
   // LRU is one the page cache still holds.
   if (hooksOn && Atomics.load(i32, r + F_FLAGS) & PG_LRU) {
-    reportCheckFailure(new InvariantViolation(`bad page: frame ${f} freed while on the LRU (mapping ${i32[r + F_MAPPING]}, index ${i32[r + F_INDEX]})`));
+    reportCheckFailure(
+      new InvariantViolation(
+        `bad page: frame ${f} freed while on the LRU (mapping ${i32[r + F_MAPPING]}, index ${i32[r + F_INDEX]})`,
+      ),
+    );
   }
   Atomics.store(i32, r + F_FLAGS, PG_FREE);
   i32[r + F_MAPPING] = NIL;
@@ -210,7 +218,7 @@ export function pageIndex(a: Arena, f: number): number {
 export function tryGetPage(a: Arena, f: number): boolean {
   const i32 = a.i32;
   const w = a.frames + f * FRAME_WORDS + F_REF;
-  for (let r = Atomics.load(i32, w); r > 0; ) {
+  for (let r = Atomics.load(i32, w); r > 0;) {
     const seen = Atomics.compareExchange(i32, w, r, r + 1);
     if (seen === r) return true;
     r = seen;
@@ -352,4 +360,3 @@ export function lruIsolate(a: Arena, out: Int32Array, max: number): number {
 export function lruCount(a: Arena): number {
   return Atomics.load(a.i32, a.lru + LRU_COUNT);
 }
-

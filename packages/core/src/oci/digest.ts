@@ -16,8 +16,10 @@ export function parseDigest(v: unknown, what: string): Digest {
   const m = /^([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$/.exec(v);
   if (!m) throw new ErofsError('ECORRUPT', `${what}: malformed digest ${JSON.stringify(v).slice(0, 100)}`);
   const len = ALGORITHMS[m[1]];
-  if (len === undefined) throw new ErofsError('EUNSUPPORTED', `${what}: digest algorithm ${m[1]} is not supported (sha256, sha512)`);
-  if (m[2].length !== len || !/^[0-9a-f]+$/.test(m[2])) throw new ErofsError('ECORRUPT', `${what}: malformed ${m[1]} digest ${JSON.stringify(v).slice(0, 160)}`);
+  if (len === undefined)
+    throw new ErofsError('EUNSUPPORTED', `${what}: digest algorithm ${m[1]} is not supported (sha256, sha512)`);
+  if (m[2].length !== len || !/^[0-9a-f]+$/.test(m[2]))
+    throw new ErofsError('ECORRUPT', `${what}: malformed ${m[1]} digest ${JSON.stringify(v).slice(0, 160)}`);
   return { algorithm: m[1] as Digest['algorithm'], hex: m[2], text: v };
 }
 

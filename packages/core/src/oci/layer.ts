@@ -13,7 +13,10 @@ import type { ContainerImage, LayerRef } from './resolve.ts';
 
 const GZIP = [0x1f, 0x8b];
 const ZSTD = [0x28, 0xb5, 0x2f, 0xfd];
-const OTHER: [string, number[]][] = [['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]], ['bzip2', [0x42, 0x5a, 0x68]]];
+const OTHER: [string, number[]][] = [
+  ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
+  ['bzip2', [0x42, 0x5a, 0x68]],
+];
 
 function startsWith(b: Buffer, magic: number[]): boolean {
   return b.length >= magic.length && magic.every((v, i) => b[i] === v);
@@ -41,7 +44,9 @@ async function* gunzip(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
 async function* unzstd(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   const out: Buffer[] = [];
   // fzstd hands out views of its window, which it reuses: copy.
-  const d = new Decompress((chunk) => { out.push(Buffer.from(chunk)); });
+  const d = new Decompress((chunk) => {
+    out.push(Buffer.from(chunk));
+  });
   const push = (c: Uint8Array, final: boolean): void => {
     try {
       d.push(c, final);
@@ -64,11 +69,19 @@ async function* unzstd(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
  * are checked once it returns (and the rest drained). Errors are plain ErofsErrors; the caller adds
  * which image and layer.
  */
-export async function readLayer(img: ContainerImage, layer: LayerRef, consume: (tar: AsyncIterable<Buffer>) => Promise<void>, onBytes?: (n: number) => void): Promise<void> {
+export async function readLayer(
+  img: ContainerImage,
+  layer: LayerRef,
+  consume: (tar: AsyncIterable<Buffer>) => Promise<void>,
+  onBytes?: (n: number) => void,
+): Promise<void> {
   const stored = img.store.size(layer.member);
   if (stored === undefined) throw new ErofsError('ENOENT', `blob ${layer.member} is missing`);
   if (layer.size !== undefined && stored !== layer.size) {
-    throw new ErofsError(stored < layer.size ? 'ETRUNCATED' : 'ECORRUPT', `blob is ${stored} bytes, the manifest says ${layer.size}`);
+    throw new ErofsError(
+      stored < layer.size ? 'ETRUNCATED' : 'ECORRUPT',
+      `blob is ${stored} bytes, the manifest says ${layer.size}`,
+    );
   }
   const blobHash = layer.blobDigest ? hasher(layer.blobDigest) : undefined;
   const tarHash = layer.diffId ? hasher(layer.diffId) : undefined;
@@ -94,7 +107,8 @@ export async function readLayer(img: ContainerImage, layer: LayerRef, consume: (
     }
   }
   for (const [name, magic] of OTHER) {
-    if (startsWith(head, magic)) throw new ErofsError('EUNSUPPORTED', `${name}-compressed layers are not supported (gzip, zstd or none)`);
+    if (startsWith(head, magic))
+      throw new ErofsError('EUNSUPPORTED', `${name}-compressed layers are not supported (gzip, zstd or none)`);
   }
   const decoded = startsWith(head, GZIP) ? gunzip(again()) : startsWith(head, ZSTD) ? unzstd(again()) : again();
   async function* counted(): AsyncGenerator<Buffer> {
@@ -111,7 +125,9 @@ export async function readLayer(img: ContainerImage, layer: LayerRef, consume: (
     failure = e;
   }
   try {
-    for await (const _ of tar) { /* the rest still counts for the digests */ }
+    for await (const _ of tar) {
+      /* the rest still counts for the digests */
+    }
   } catch (e) {
     failure ??= e;
   } finally {
@@ -120,19 +136,31 @@ export async function readLayer(img: ContainerImage, layer: LayerRef, consume: (
   if (failure) {
     // Hash the rest of the blob as stored, so a corrupt blob is reported as such.
     try {
-      for (let r = await it.next(); !r.done; r = await it.next()) { /* hashed by raw() */ }
-    } catch { /* the first failure is the one to report */ }
+      for (let r = await it.next(); !r.done; r = await it.next()) {
+        /* hashed by raw() */
+      }
+    } catch {
+      /* the first failure is the one to report */
+    }
   }
   // A blob that is not what its digest says explains any other failure (a tar error, a short read).
   const stale = !failure || (isErofsError(failure) && failure.code !== 'ENOENT');
   if (stale && rawBytes === stored && blobHash && layer.blobDigest) {
     const got = blobHash.digest('hex');
-    if (got !== layer.blobDigest.hex) throw new ErofsError('ECORRUPT', `blob does not match its digest (content is ${layer.blobDigest.algorithm}:${got.slice(0, 12)}…)`);
+    if (got !== layer.blobDigest.hex)
+      throw new ErofsError(
+        'ECORRUPT',
+        `blob does not match its digest (content is ${layer.blobDigest.algorithm}:${got.slice(0, 12)}…)`,
+      );
   }
   if (failure) throw failure;
   if (rawBytes !== stored) throw new ErofsError('ETRUNCATED', `read ${rawBytes} of ${stored} bytes`);
   if (tarHash && layer.diffId) {
     const got = tarHash.digest('hex');
-    if (got !== layer.diffId.hex) throw new ErofsError('ECORRUPT', `uncompressed tar does not match the config's diff_id ${layer.diffId.text.slice(0, 19)}… (content is ${layer.diffId.algorithm}:${got.slice(0, 12)}…)`);
+    if (got !== layer.diffId.hex)
+      throw new ErofsError(
+        'ECORRUPT',
+        `uncompressed tar does not match the config's diff_id ${layer.diffId.text.slice(0, 19)}… (content is ${layer.diffId.algorithm}:${got.slice(0, 12)}…)`,
+      );
   }
 }

@@ -58,7 +58,11 @@ export interface ResolveOptions {
 
 export function parsePlatform(v: string): Platform {
   const m = /^([a-z0-9_-]+)\/([a-z0-9_-]+)(?:\/([a-z0-9_.-]+))?$/i.exec(v);
-  if (!m) throw new ErofsError('EINVAL', `platform ${JSON.stringify(v)} is not os/arch[/variant] (e.g. linux/amd64, linux/arm64/v8)`);
+  if (!m)
+    throw new ErofsError(
+      'EINVAL',
+      `platform ${JSON.stringify(v)} is not os/arch[/variant] (e.g. linux/amd64, linux/arm64/v8)`,
+    );
   return m[3] ? { os: m[1], architecture: m[2], variant: m[3] } : { os: m[1], architecture: m[2] };
 }
 
@@ -84,7 +88,8 @@ function isObject(v: unknown): v is Json {
 async function readAll(store: BlobStore, name: string, what: string, limit = MAX_JSON): Promise<Buffer> {
   const size = store.size(name);
   if (size === undefined) throw new ErofsError('ENOENT', `${what} (${name}) is missing`);
-  if (size > limit) throw new ErofsError('ECORRUPT', `${what} (${name}) is ${size} bytes: too big to be what it claims`);
+  if (size > limit)
+    throw new ErofsError('ECORRUPT', `${what} (${name}) is ${size} bytes: too big to be what it claims`);
   const parts: Buffer[] = [];
   let n = 0;
   for await (const c of store.read(name)) {
@@ -114,25 +119,41 @@ interface Descriptor {
 function parseDescriptor(v: unknown, what: string): Descriptor {
   if (!isObject(v)) throw new ErofsError('ECORRUPT', `${what}: descriptor is not an object`);
   const digest = parseDigest(v.digest, what);
-  if (typeof v.size !== 'number' || !Number.isSafeInteger(v.size) || v.size < 0) throw new ErofsError('ECORRUPT', `${what}: descriptor size ${JSON.stringify(v.size)} is not a byte count`);
+  if (typeof v.size !== 'number' || !Number.isSafeInteger(v.size) || v.size < 0)
+    throw new ErofsError('ECORRUPT', `${what}: descriptor size ${JSON.stringify(v.size)} is not a byte count`);
   let platform: Platform | undefined;
   if (isObject(v.platform) && typeof v.platform.os === 'string' && typeof v.platform.architecture === 'string') {
-    platform = typeof v.platform.variant === 'string' && v.platform.variant !== ''
-      ? { os: v.platform.os, architecture: v.platform.architecture, variant: v.platform.variant }
-      : { os: v.platform.os, architecture: v.platform.architecture };
+    platform =
+      typeof v.platform.variant === 'string' && v.platform.variant !== ''
+        ? { os: v.platform.os, architecture: v.platform.architecture, variant: v.platform.variant }
+        : { os: v.platform.os, architecture: v.platform.architecture };
   }
   const ann = isObject(v.annotations) ? v.annotations : {};
   // containerd's (and docker save's) full name says more than the OCI tag alone.
-  const ref = [ann['io.containerd.image.name'], ann['org.opencontainers.image.ref.name']].find((r): r is string => typeof r === 'string');
+  const ref = [ann['io.containerd.image.name'], ann['org.opencontainers.image.ref.name']].find(
+    (r): r is string => typeof r === 'string',
+  );
   return { mediaType: typeof v.mediaType === 'string' ? v.mediaType : undefined, digest, size: v.size, platform, ref };
 }
 
 /** A blob named by a descriptor: present, of the announced size, with the announced digest. */
-async function readBlob(store: BlobStore, d: Descriptor | { digest: Digest; size: number | undefined }, what: string): Promise<Buffer> {
+async function readBlob(
+  store: BlobStore,
+  d: Descriptor | { digest: Digest; size: number | undefined },
+  what: string,
+): Promise<Buffer> {
   const buf = await readAll(store, blobPath(d.digest), `${what} ${shortDigest(d.digest)}`);
-  if (d.size !== undefined && buf.length !== d.size) throw new ErofsError('ECORRUPT', `${what} ${shortDigest(d.digest)} is ${buf.length} bytes, its descriptor says ${d.size}`);
+  if (d.size !== undefined && buf.length !== d.size)
+    throw new ErofsError(
+      'ECORRUPT',
+      `${what} ${shortDigest(d.digest)} is ${buf.length} bytes, its descriptor says ${d.size}`,
+    );
   const got = hasher(d.digest).update(buf).digest('hex');
-  if (got !== d.digest.hex) throw new ErofsError('ECORRUPT', `${what} ${shortDigest(d.digest)} does not match its digest (content is ${d.digest.algorithm}:${got.slice(0, 12)}…)`);
+  if (got !== d.digest.hex)
+    throw new ErofsError(
+      'ECORRUPT',
+      `${what} ${shortDigest(d.digest)} does not match its digest (content is ${d.digest.algorithm}:${got.slice(0, 12)}…)`,
+    );
   return buf;
 }
 
@@ -147,7 +168,8 @@ function diffIds(config: unknown, layers: number, what: string): Digest[] {
   const rootfs = isObject(config) ? config.rootfs : undefined;
   const ids = isObject(rootfs) ? rootfs.diff_ids : undefined;
   if (!Array.isArray(ids)) throw new ErofsError('ECORRUPT', `${what}: config has no rootfs.diff_ids`);
-  if (ids.length !== layers) throw new ErofsError('ECORRUPT', `${what}: config lists ${ids.length} diff_ids for ${layers} layers`);
+  if (ids.length !== layers)
+    throw new ErofsError('ECORRUPT', `${what}: config lists ${ids.length} diff_ids for ${layers} layers`);
   return ids.map((v, i) => parseDigest(v, `${what}: diff_id ${i + 1}`));
 }
 
@@ -162,7 +184,8 @@ function describe(c: Candidate): string {
 
 /** The image manifests an OCI index leads to (nested indexes followed), attestations left out. */
 async function manifestsOf(store: BlobStore, index: unknown, what: string, depth: number): Promise<Candidate[]> {
-  if (!isObject(index) || !Array.isArray(index.manifests)) throw new ErofsError('ECORRUPT', `${what} has no manifests list`);
+  if (!isObject(index) || !Array.isArray(index.manifests))
+    throw new ErofsError('ECORRUPT', `${what} has no manifests list`);
   const out: Candidate[] = [];
   for (const [i, v] of index.manifests.entries()) {
     const d = parseDescriptor(v, `${what}: manifests[${i}]`);
@@ -181,7 +204,10 @@ async function manifestsOf(store: BlobStore, index: unknown, what: string, depth
   return out;
 }
 
-async function loadManifest(store: BlobStore, d: Descriptor): Promise<{ manifest: Json; config: unknown; configDesc: Descriptor }> {
+async function loadManifest(
+  store: BlobStore,
+  d: Descriptor,
+): Promise<{ manifest: Json; config: unknown; configDesc: Descriptor }> {
   const manifest = parseJson(await readBlob(store, d, 'manifest'), `manifest ${shortDigest(d.digest)}`);
   if (!isObject(manifest) || !Array.isArray(manifest.layers)) {
     throw new ErofsError('ECORRUPT', `manifest ${shortDigest(d.digest)} is not an image manifest (no layers list)`);
@@ -215,21 +241,28 @@ async function resolveOci(store: BlobStore, opts: ResolveOptions): Promise<Conta
     const hits = cands.filter((c) => platformMatches(c.platform, want));
     const list = cands.map(describe).join(', ');
     if (hits.length === 0) throw new ErofsError('ENOENT', `no image for ${opts.platform} (available: ${list})`);
-    if (hits.length > 1) throw new ErofsError('EINVAL', `${opts.platform} matches ${hits.length} images (${hits.map(describe).join(', ')}): be more precise`);
+    if (hits.length > 1)
+      throw new ErofsError(
+        'EINVAL',
+        `${opts.platform} matches ${hits.length} images (${hits.map(describe).join(', ')}): be more precise`,
+      );
     pick = hits[0];
   } else {
     if (cands.length > 1) {
       const platforms = new Set(cands.map((c) => platformText(c.platform)));
-      const how = platforms.size === cands.length
-        ? 'pick one with --platform os/arch[/variant]'
-        : 'copy the one wanted into a layout of its own (skopeo copy oci:DIR:TAG oci:NEWDIR)';
+      const how =
+        platforms.size === cands.length
+          ? 'pick one with --platform os/arch[/variant]'
+          : 'copy the one wanted into a layout of its own (skopeo copy oci:DIR:TAG oci:NEWDIR)';
       throw new ErofsError('EINVAL', `holds ${cands.length} images (${cands.map(describe).join(', ')}): ${how}`);
     }
     pick = cands[0];
   }
-  const { manifest, config } = loaded.get(pick.desc.digest.text) ?? await loadManifest(store, pick.desc);
+  const { manifest, config } = loaded.get(pick.desc.digest.text) ?? (await loadManifest(store, pick.desc));
   const platform = pick.platform ?? configPlatform(config);
-  const layerDescs = (manifest.layers as unknown[]).map((v, i) => parseDescriptor(v, `manifest ${shortDigest(pick.desc.digest)}: layer ${i + 1}`));
+  const layerDescs = (manifest.layers as unknown[]).map((v, i) =>
+    parseDescriptor(v, `manifest ${shortDigest(pick.desc.digest)}: layer ${i + 1}`),
+  );
   const ids = diffIds(config, layerDescs.length, `manifest ${shortDigest(pick.desc.digest)}`);
   return {
     store,
@@ -257,22 +290,39 @@ function digestOfMember(name: string): Digest | undefined {
 
 async function resolveDocker(store: BlobStore, opts: ResolveOptions): Promise<ContainerImage> {
   const list = parseJson(await readAll(store, 'manifest.json', 'manifest.json'), 'manifest.json');
-  if (!Array.isArray(list) || list.length === 0 || !list.every(isObject)) throw new ErofsError('ECORRUPT', 'manifest.json is not a list of images');
-  const tags = (e: Json): string => (Array.isArray(e.RepoTags) && e.RepoTags.length > 0 ? e.RepoTags.join(' ') : String(e.Config));
+  if (!Array.isArray(list) || list.length === 0 || !list.every(isObject))
+    throw new ErofsError('ECORRUPT', 'manifest.json is not a list of images');
+  const tags = (e: Json): string =>
+    Array.isArray(e.RepoTags) && e.RepoTags.length > 0 ? e.RepoTags.join(' ') : String(e.Config);
   if (list.length > 1) {
-    throw new ErofsError('EINVAL', `holds ${list.length} images (${(list as Json[]).map(tags).join(', ')}): save one image per archive`);
+    throw new ErofsError(
+      'EINVAL',
+      `holds ${list.length} images (${list.map(tags).join(', ')}): save one image per archive`,
+    );
   }
-  const entry = list[0] as Json;
-  if (typeof entry.Config !== 'string' || !Array.isArray(entry.Layers) || !entry.Layers.every((l) => typeof l === 'string')) {
+  const entry = list[0];
+  if (
+    typeof entry.Config !== 'string' ||
+    !Array.isArray(entry.Layers) ||
+    !entry.Layers.every((l) => typeof l === 'string')
+  ) {
     throw new ErofsError('ECORRUPT', 'manifest.json: entry without Config and Layers');
   }
   const configDigest = digestOfMember(entry.Config);
-  if (!configDigest) throw new ErofsError('ECORRUPT', `manifest.json: config ${entry.Config} is not named by its digest, so it cannot be checked`);
+  if (!configDigest)
+    throw new ErofsError(
+      'ECORRUPT',
+      `manifest.json: config ${entry.Config} is not named by its digest, so it cannot be checked`,
+    );
   const configBuf = await readAll(store, entry.Config, 'config');
   const got = hasher(configDigest).update(configBuf).digest('hex');
-  if (got !== configDigest.hex) throw new ErofsError('ECORRUPT', `config ${entry.Config} does not match its digest (content is sha256:${got.slice(0, 12)}…)`);
+  if (got !== configDigest.hex)
+    throw new ErofsError(
+      'ECORRUPT',
+      `config ${entry.Config} does not match its digest (content is sha256:${got.slice(0, 12)}…)`,
+    );
   const config = parseJson(configBuf, `config ${entry.Config}`);
-  const layers = entry.Layers as string[];
+  const layers = entry.Layers;
   const ids = diffIds(config, layers.length, `config ${shortDigest(configDigest)}`);
   const platform = configPlatform(config);
   if (opts.platform !== undefined && !platformMatches(platform, parsePlatform(opts.platform))) {
@@ -287,7 +337,15 @@ async function resolveDocker(store: BlobStore, opts: ResolveOptions): Promise<Co
     platform: platform ? platformText(platform) : undefined,
     layers: layers.map((member, i) => {
       const blobDigest = member.startsWith('blobs/') ? digestOfMember(member) : undefined;
-      return { number: i + 1, member, blobDigest, size: undefined, diffId: ids[i], mediaType: undefined, label: shortDigest(blobDigest ?? ids[i]) };
+      return {
+        number: i + 1,
+        member,
+        blobDigest,
+        size: undefined,
+        diffId: ids[i],
+        mediaType: undefined,
+        label: shortDigest(blobDigest ?? ids[i]),
+      };
     }),
   };
 }

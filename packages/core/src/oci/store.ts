@@ -89,7 +89,11 @@ interface Member {
 class FileChunks implements SeekableChunks {
   private pos: number;
   private readonly buf = Buffer.allocUnsafe(CHUNK);
-  constructor(private readonly fh: FileHandle, start: number, private readonly end: number) {
+  constructor(
+    private readonly fh: FileHandle,
+    start: number,
+    private readonly end: number,
+  ) {
     this.pos = start;
   }
 
@@ -116,8 +120,8 @@ class FileChunks implements SeekableChunks {
 // so asking whether a root-filesystem tar is a container archive costs a header or two.
 const HEX = '[0-9a-f]{64}';
 const CONTAINER_MEMBER = new RegExp(
-  `^(?:|oci-layout|index\\.json|manifest\\.json|repositories|blobs|blobs/[a-z0-9]+|blobs/[a-z0-9]+/[0-9a-f]+`
-  + `|${HEX}|${HEX}\\.json|${HEX}\\.tar|${HEX}/(?:layer\\.tar|json|VERSION))$`,
+  `^(?:|oci-layout|index\\.json|manifest\\.json|repositories|blobs|blobs/[a-z0-9]+|blobs/[a-z0-9]+/[0-9a-f]+` +
+    `|${HEX}|${HEX}\\.json|${HEX}\\.tar|${HEX}/(?:layer\\.tar|json|VERSION))$`,
 );
 
 async function listArchive(path: string, stopEarly: boolean): Promise<Map<string, Member> | undefined> {
@@ -135,7 +139,12 @@ async function listArchive(path: string, stopEarly: boolean): Promise<Map<string
       const name = memberName(raw);
       if (stopEarly && (name === undefined || !CONTAINER_MEMBER.test(name))) return undefined;
       if (name === undefined) continue;
-      members.set(name, { type: entry.type, dataOffset: entry.dataOffset, size: entry.size, linkpath: entry.linkpath.toString('utf8') });
+      members.set(name, {
+        type: entry.type,
+        dataOffset: entry.dataOffset,
+        size: entry.size,
+        linkpath: entry.linkpath.toString('utf8'),
+      });
     }
     return members;
   } finally {
@@ -144,7 +153,11 @@ async function listArchive(path: string, stopEarly: boolean): Promise<Map<string
 }
 
 class TarStore implements BlobStore {
-  constructor(readonly path: string, readonly format: ContainerFormat, private readonly members: Map<string, Member>) {}
+  constructor(
+    readonly path: string,
+    readonly format: ContainerFormat,
+    private readonly members: Map<string, Member>,
+  ) {}
 
   /** Follows symlink and hard-link members (docker and skopeo link layer.tar to a shared copy). */
   private find(name: string): Member | undefined {
@@ -153,7 +166,8 @@ class TarStore implements BlobStore {
       const m = this.members.get(n);
       if (!m) return undefined;
       if (m.type === 'file') return m;
-      if (m.type === 'symlink') n = m.linkpath.startsWith('/') ? memberName(m.linkpath) : memberName(posix.join(posix.dirname(n), m.linkpath));
+      if (m.type === 'symlink')
+        n = m.linkpath.startsWith('/') ? memberName(m.linkpath) : memberName(posix.join(posix.dirname(n), m.linkpath));
       else if (m.type === 'link') n = memberName(m.linkpath);
       else return undefined;
     }
@@ -244,12 +258,20 @@ export async function detectContainer(path: string): Promise<ContainerFormat | u
   } catch {
     return undefined;
   }
-  if (st.isDirectory()) return detectLayout(path) && await looksRight(new DirStore(path)) ? 'oci-layout' : undefined;
+  if (st.isDirectory()) return detectLayout(path) && (await looksRight(new DirStore(path))) ? 'oci-layout' : undefined;
   if (!st.isFile()) return undefined;
   if (isGzipFile(path)) {
     const first = await firstGzipMember(path);
-    if (first !== undefined && first !== '' && CONTAINER_MEMBER.test(first) && /^(oci-layout|index\.json|manifest\.json|blobs|[0-9a-f]{64})/.test(first)) {
-      throw new ErofsError('EUNSUPPORTED', `${path} looks like a gzip-compressed container image archive: gunzip it first (layers are read from it by offset)`);
+    if (
+      first !== undefined &&
+      first !== '' &&
+      CONTAINER_MEMBER.test(first) &&
+      /^(oci-layout|index\.json|manifest\.json|blobs|[0-9a-f]{64})/.test(first)
+    ) {
+      throw new ErofsError(
+        'EUNSUPPORTED',
+        `${path} looks like a gzip-compressed container image archive: gunzip it first (layers are read from it by offset)`,
+      );
     }
     return undefined;
   }
@@ -266,12 +288,15 @@ export async function detectContainer(path: string): Promise<ContainerFormat | u
     // Only layer and blob names, and no manifest: a container archive cut short (docker writes
     // manifest.json last), not a tree.
     if ([...members.keys()].some((n) => /^(blobs\/|[0-9a-f]{64}(\/|\.tar$))/.test(n))) {
-      throw new ErofsError('ETRUNCATED', `${path} holds container image layers but no manifest.json or index.json (cut short?)`);
+      throw new ErofsError(
+        'ETRUNCATED',
+        `${path} holds container image layers but no manifest.json or index.json (cut short?)`,
+      );
     }
     return undefined;
   }
   const store = new TarStore(path, f === 'oci-layout' ? 'oci-archive' : f, members);
-  return await looksRight(store) ? store.format : undefined;
+  return (await looksRight(store)) ? store.format : undefined;
 }
 
 /**
@@ -291,7 +316,11 @@ async function looksRight(store: BlobStore): Promise<boolean> {
     return false;
   }
   if (store.format === 'docker-archive') {
-    return Array.isArray(doc) && doc.length > 0 && doc.every((e) => typeof e === 'object' && e !== null && 'Config' in e && 'Layers' in e);
+    return (
+      Array.isArray(doc) &&
+      doc.length > 0 &&
+      doc.every((e) => typeof e === 'object' && e !== null && 'Config' in e && 'Layers' in e)
+    );
   }
   return typeof doc === 'object' && doc !== null && Array.isArray((doc as { manifests?: unknown }).manifests);
 }
@@ -305,7 +334,11 @@ export async function openStore(path: string): Promise<BlobStore> {
   }
   const members = await listArchive(path, false);
   const f = formatOf((n) => members!.has(n));
-  if (!f) throw new ErofsError('EINVAL', `${path}: not a container image archive (no index.json + oci-layout, no manifest.json)`);
+  if (!f)
+    throw new ErofsError(
+      'EINVAL',
+      `${path}: not a container image archive (no index.json + oci-layout, no manifest.json)`,
+    );
   return new TarStore(path, f === 'oci-layout' ? 'oci-archive' : f, members!);
 }
 

@@ -27,17 +27,26 @@ export function fsckVersion(fsck: string): string | undefined {
   return r.stdout.split('\n')[0]?.trim() || undefined;
 }
 
-export type FsckResult = { readonly ok: true } | { readonly ok: false; readonly reason: string; readonly timedOut: boolean };
+export type FsckResult =
+  { readonly ok: true } | { readonly ok: false; readonly reason: string; readonly timedOut: boolean };
 
 /**
  * Run `fsck.erofs --extract=DIR --no-preserve IMAGE` (DIR must not exist yet). ok when fsck accepted
  * the image and extracted it; otherwise its first error line (or the timeout) as the reason.
  */
 export function fsckExtract(fsck: string, image: string, dir: string, timeoutMs = 60_000): FsckResult {
-  const r = spawnSync(fsck, [`--extract=${dir}`, '--no-preserve', image], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 4 << 20 });
+  const r = spawnSync(fsck, [`--extract=${dir}`, '--no-preserve', image], {
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    maxBuffer: 4 << 20,
+  });
   if (r.error) {
     const timedOut = (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT';
-    return { ok: false, reason: timedOut ? `fsck.erofs gave no answer within ${timeoutMs} ms` : `cannot run ${fsck}: ${r.error.message}`, timedOut };
+    return {
+      ok: false,
+      reason: timedOut ? `fsck.erofs gave no answer within ${timeoutMs} ms` : `cannot run ${fsck}: ${r.error.message}`,
+      timedOut,
+    };
   }
   if (r.status === 0) return { ok: true };
   // The first error line names the cause; the last one is often a generic "failed to extract".

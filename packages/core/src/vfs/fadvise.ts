@@ -8,7 +8,14 @@ import type { OpenFile, FadviseAdvice, FileOps } from './file.ts';
 import { ErofsError } from '../erofs/errors.ts';
 
 /** posix_fadvise(fd, offset, len, advice) after the syscall's checks (EINVAL range, closed file). */
-export function vfsFadvise(k: Kernel, fops: FileOps, file: OpenFile, offset: number, len: number, advice: FadviseAdvice): number {
+export function vfsFadvise(
+  k: Kernel,
+  fops: FileOps,
+  file: OpenFile,
+  offset: number,
+  len: number,
+  advice: FadviseAdvice,
+): number {
   if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(len) || len < 0) {
     throw new ErofsError('EINVAL', `fadvise: bad range offset ${offset} length ${len}`);
   }

@@ -4,10 +4,19 @@
 import type { Kernel } from '../kernel.ts';
 import { PAGE_SIZE } from '../mm/arena.ts';
 import { NIL } from '../mm/list.ts';
-import { ctrInc, ctrAdd, ctrReadSigned, CTR } from '../mm/counters.ts';
+import { ctrAdd, ctrReadSigned, CTR } from '../mm/counters.ts';
 import {
-  frameAllocBatch, pageFlags, putPage, waitOnPageLocked, lockPage, unlockPage, setPageFlag, pageMapping,
-  PG_UPTODATE, PG_LOCKED, PG_REFERENCED,
+  frameAllocBatch,
+  pageFlags,
+  putPage,
+  waitOnPageLocked,
+  lockPage,
+  unlockPage,
+  setPageFlag,
+  pageMapping,
+  PG_UPTODATE,
+  PG_LOCKED,
+  PG_REFERENCED,
 } from '../mm/pagepool.ts';
 import { findGetPage, tryGetPageAt, addToPageCache, pageCached } from './pagecache.ts';
 import { allocPage } from './reclaim.ts';
@@ -48,7 +57,11 @@ function checkMappingLive(a: Kernel['a'], file: OpenFile, when: string): void {
   const m = file.mapping;
   const st = inodeState(a, m);
   if (inodeCount(a, m) <= 0 || (st & (I_INUSE | I_FREEING)) !== I_INUSE || inodeGen(a, m) !== file.mappingGen) {
-    reportCheckFailure(new InvariantViolation(`${file.path}: inode ${m}, whose page cache a readahead fills, is not live ${when} the readahead (i_count ${inodeCount(a, m)}, state ${st}, generation ${inodeGen(a, m)}, pinned at ${file.mappingGen})`));
+    reportCheckFailure(
+      new InvariantViolation(
+        `${file.path}: inode ${m}, whose page cache a readahead fills, is not live ${when} the readahead (i_count ${inodeCount(a, m)}, state ${st}, generation ${inodeGen(a, m)}, pinned at ${file.mappingGen})`,
+      ),
+    );
   }
 }
 
@@ -149,7 +162,8 @@ let runStart = 0;
 let runEnd = 0;
 let runDst = 0;
 
-const fillBytes = Buffer.prototype.fill;
+type FillFn = (this: Uint8Array, value: Uint8Array, start: number, end: number) => Uint8Array;
+const fillBytes = (Buffer.prototype as { fill: FillFn }).fill;
 
 /**
  * Copy the gathered run into dst and drop the references it pinned.
@@ -162,7 +176,13 @@ const fillBytes = Buffer.prototype.fill;
  */
 function flushRun(k: Kernel, dst: Uint8Array): void {
   const a = k.a;
-  if (runChunk !== null) fillBytes.call(dst, new Uint8Array(runChunk.buffer, runChunk.byteOffset + runStart, runEnd - runStart), runDst, runDst + runEnd - runStart);
+  if (runChunk !== null)
+    fillBytes.call(
+      dst,
+      new Uint8Array(runChunk.buffer, runChunk.byteOffset + runStart, runEnd - runStart),
+      runDst,
+      runDst + runEnd - runStart,
+    );
   for (let i = 0; i < npinned; i++) putPage(a, pinned[i]);
   npinned = 0;
   runChunk = null;
@@ -172,7 +192,14 @@ function flushRun(k: Kernel, dst: Uint8Array): void {
  * filemap_read: copy up to `len` bytes from file offset `pos` into dst[dstOff..]. Returns bytes copied
  * (short only at end of file).
  */
-export function filemapRead(k: Kernel, file: OpenFile, pos: number, dst: Uint8Array, dstOff: number, len: number): number {
+export function filemapRead(
+  k: Kernel,
+  file: OpenFile,
+  pos: number,
+  dst: Uint8Array,
+  dstOff: number,
+  len: number,
+): number {
   const a = k.a;
   if (file.closed) throw new ErofsError('EINVAL', `read of closed file ${file.path}`);
   const end = Math.min(pos + len, file.size);
@@ -220,7 +247,8 @@ export function filemapRead(k: Kernel, file: OpenFile, pos: number, dst: Uint8Ar
       flushRun(k, dst);
       if (f === NIL) {
         misses++;
-        if (++missStreak > 64) throw new ErofsError('EIO', `${file.path}: page ${index} keeps disappearing (pool too small?)`);
+        if (++missStreak > 64)
+          throw new ErofsError('EIO', `${file.path}: page ${index} keeps disappearing (pool too small?)`);
         const lastIdx = Math.floor((end - 1) / PAGE_SIZE);
         syncReadahead(k, file, index, lastIdx - index + 1);
         continue;
@@ -280,14 +308,16 @@ export function filemapPin(k: Kernel, file: OpenFile, pos: number, len: number, 
   if (pos >= end) return 0;
   const first = Math.floor(pos / PAGE_SIZE);
   const last = Math.floor((end - 1) / PAGE_SIZE);
-  if (last - first + 1 > out.length) throw new RangeError(`${last - first + 1} pages do not fit in ${out.length} slots`);
+  if (last - first + 1 > out.length)
+    throw new RangeError(`${last - first + 1} pages do not fit in ${out.length} slots`);
   let n = 0;
   let next = NIL;
   try {
     for (let index = first; index <= last; index++) {
       for (let tries = 0; ; tries++) {
         if (tries > 64) throw new ErofsError('EIO', `${file.path}: page ${index} keeps disappearing (pool too small?)`);
-        const f = next !== NIL && tryGetPageAt(a, next, file.mapping, index) ? next : findGetPage(a, file.mapping, index);
+        const f =
+          next !== NIL && tryGetPageAt(a, next, file.mapping, index) ? next : findGetPage(a, file.mapping, index);
         next = NIL;
         if (f !== NIL && pageFlags(a, f) & PG_UPTODATE) {
           if (!(pageFlags(a, f) & PG_REFERENCED)) setPageFlag(a, f, PG_REFERENCED);
@@ -320,7 +350,7 @@ export function readaheadRange(k: Kernel, file: OpenFile, pos: number, len: numb
   const first = Math.floor(pos / PAGE_SIZE);
   const last = Math.floor((end - 1) / PAGE_SIZE);
   let read = 0;
-  for (let i = first; i <= last; i += RA_MAX_PAGES) read += doPageCacheRa(k, file, i, Math.min(RA_MAX_PAGES, last - i + 1));
+  for (let i = first; i <= last; i += RA_MAX_PAGES)
+    read += doPageCacheRa(k, file, i, Math.min(RA_MAX_PAGES, last - i + 1));
   return read;
 }
-

@@ -12,7 +12,17 @@
 import type { Arena, ArenaCounts } from '../mm/arena.ts';
 import { spinLock, spinUnlock } from '../mm/spinlock.ts';
 import { LOCK_CLASS } from '../mm/lockstat.ts';
-import { listSpec, listAdd, listDel, listInitHead, linkInit, isLinked, listLast, NIL, type ListSpec } from '../mm/list.ts';
+import {
+  listSpec,
+  listAdd,
+  listDel,
+  listInitHead,
+  linkInit,
+  isLinked,
+  listLast,
+  NIL,
+  type ListSpec,
+} from '../mm/list.ts';
 import { ctrInc, CTR } from '../mm/counters.ts';
 import { lockdepOn, lockdepAccess, PROT, SITE } from '../mm/lockdep.ts';
 import { ErofsError } from '../erofs/errors.ts';
@@ -62,8 +72,18 @@ export const I_INUSE = 16; // slot allocated
 export const I_ONLRU = 32;
 
 /** The inode cache's arena sections: records, hash buckets, slot pool head, unused-inode LRU head. */
-export function inodeRegions(c: ArenaCounts): { inodes: number; inodeBuckets: number; inodePool: number; inodeLru: number } {
-  return { inodes: c.ninodes * INODE_WORDS, inodeBuckets: c.ninodeBuckets * ICACHE_BUCKET_WORDS, inodePool: INODE_POOL_WORDS, inodeLru: INODE_LRU_WORDS };
+export function inodeRegions(c: ArenaCounts): {
+  inodes: number;
+  inodeBuckets: number;
+  inodePool: number;
+  inodeLru: number;
+} {
+  return {
+    inodes: c.ninodes * INODE_WORDS,
+    inodeBuckets: c.ninodeBuckets * ICACHE_BUCKET_WORDS,
+    inodePool: INODE_POOL_WORDS,
+    inodeLru: INODE_LRU_WORDS,
+  };
 }
 
 /** The shared inodes' "superblock" (erofs_ishare_mnt's anon sb). */
@@ -167,7 +187,8 @@ export function inodesInUse(a: Arena): number {
 function slotAlloc(a: Arena): number {
   const i32 = a.i32;
   spinLock(i32, a.inodePool + POOL_LOCK, LOCK_CLASS.SLOTS);
-  if (lockdepOn) lockdepAccess(i32, a.inodePool + POOL_LOCK, a.inodePool + POOL_TOP, PROT.INODE_SLOTS, SITE.SLOT_ALLOC, -1, true);
+  if (lockdepOn)
+    lockdepAccess(i32, a.inodePool + POOL_LOCK, a.inodePool + POOL_TOP, PROT.INODE_SLOTS, SITE.SLOT_ALLOC, -1, true);
   const s = i32[a.inodePool + POOL_TOP];
   if (s !== NIL) {
     i32[a.inodePool + POOL_TOP] = i32[a.inodes + s * INODE_WORDS + I_HASH_NEXT];
@@ -183,7 +204,8 @@ function slotFree(a: Arena, slot: number): void {
   const i32 = a.i32;
   const r = a.inodes + slot * INODE_WORDS;
   spinLock(i32, a.inodePool + POOL_LOCK, LOCK_CLASS.SLOTS);
-  if (lockdepOn) lockdepAccess(i32, a.inodePool + POOL_LOCK, a.inodePool + POOL_TOP, PROT.INODE_SLOTS, SITE.SLOT_FREE, slot, true);
+  if (lockdepOn)
+    lockdepAccess(i32, a.inodePool + POOL_LOCK, a.inodePool + POOL_TOP, PROT.INODE_SLOTS, SITE.SLOT_FREE, slot, true);
   Atomics.store(i32, r + I_STATE, 0);
   i32[r + I_HASH_NEXT] = i32[a.inodePool + POOL_TOP];
   i32[a.inodePool + POOL_TOP] = slot;
@@ -224,7 +246,14 @@ function waitStateClear(a: Arena, slot: number, bits: number, gen: number): void
  * iget_locked / iget5_locked: find the inode for (mount, nid[, test]) or create and fill it.
  * Returns the slot with a reference held.
  */
-export function iget(a: Arena, mount: number, nid: number, ops: InodeOps, test?: InodeTest, initNew?: (slot: number) => void): number {
+export function iget(
+  a: Arena,
+  mount: number,
+  nid: number,
+  ops: InodeOps,
+  test?: InodeTest,
+  initNew?: (slot: number) => void,
+): number {
   const i32 = a.i32;
   const b = bucketOf(a, mount, nid);
   for (;;) {
@@ -399,7 +428,8 @@ function inodeLruAdd(a: Arena, slot: number): void {
   const i32 = a.i32;
   const r = a.inodes + slot * INODE_WORDS;
   spinLock(i32, a.inodeLru + ILRU_LOCK, LOCK_CLASS.INODE_LRU);
-  if (lockdepOn) lockdepAccess(i32, a.inodeLru + ILRU_LOCK, a.inodeLru + ILRU_HEAD, PROT.INODE_LRU, SITE.INODE_LRU_ADD, slot, true);
+  if (lockdepOn)
+    lockdepAccess(i32, a.inodeLru + ILRU_LOCK, a.inodeLru + ILRU_HEAD, PROT.INODE_LRU, SITE.INODE_LRU_ADD, slot, true);
   const st = Atomics.load(i32, r + I_STATE);
   if (!(st & (I_ONLRU | I_FREEING)) && st & I_INUSE) {
     listAdd(i32, specs(a).lru, a.inodeLru + ILRU_HEAD, slot);
@@ -413,7 +443,8 @@ function inodeLruDel(a: Arena, slot: number): void {
   const i32 = a.i32;
   const r = a.inodes + slot * INODE_WORDS;
   spinLock(i32, a.inodeLru + ILRU_LOCK, LOCK_CLASS.INODE_LRU);
-  if (lockdepOn) lockdepAccess(i32, a.inodeLru + ILRU_LOCK, a.inodeLru + ILRU_HEAD, PROT.INODE_LRU, SITE.INODE_LRU_DEL, slot, true);
+  if (lockdepOn)
+    lockdepAccess(i32, a.inodeLru + ILRU_LOCK, a.inodeLru + ILRU_HEAD, PROT.INODE_LRU, SITE.INODE_LRU_DEL, slot, true);
   if (Atomics.load(i32, r + I_STATE) & I_ONLRU && isLinked(i32, specs(a).lru, slot)) {
     listDel(i32, specs(a).lru, a.inodeLru + ILRU_HEAD, slot);
     Atomics.and(i32, r + I_STATE, ~I_ONLRU);
@@ -522,10 +553,20 @@ function pruneIcacheBatch(a: Arena, nr: number, ops: InodeOps, mount?: number): 
   let budget = Atomics.load(i32, a.inodeLru + ILRU_COUNT) + 1;
   while (evicted < nr && budget-- > 0) {
     spinLock(i32, a.inodeLru + ILRU_LOCK, LOCK_CLASS.INODE_LRU);
-    if (lockdepOn) lockdepAccess(i32, a.inodeLru + ILRU_LOCK, a.inodeLru + ILRU_HEAD, PROT.INODE_LRU, SITE.INODE_LRU_PRUNE, -1, true);
+    if (lockdepOn)
+      lockdepAccess(
+        i32,
+        a.inodeLru + ILRU_LOCK,
+        a.inodeLru + ILRU_HEAD,
+        PROT.INODE_LRU,
+        SITE.INODE_LRU_PRUNE,
+        -1,
+        true,
+      );
     let slot = listLast(i32, a.inodeLru + ILRU_HEAD);
     if (mount !== undefined) {
-      while (slot !== NIL && i32[a.inodes + slot * INODE_WORDS + I_MOUNT] !== mount) slot = i32[a.inodes + slot * INODE_WORDS + I_LRU_PREV];
+      while (slot !== NIL && i32[a.inodes + slot * INODE_WORDS + I_MOUNT] !== mount)
+        slot = i32[a.inodes + slot * INODE_WORDS + I_LRU_PREV];
     }
     if (slot === NIL) {
       spinUnlock(i32, a.inodeLru + ILRU_LOCK);

@@ -57,7 +57,11 @@ export function mountCountDeviceRead(a: Arena, m: number, pages: number, shared:
   Atomics.add(a.i32, r + M_DEV_PAGES, pages);
   if (shared) Atomics.add(a.i32, r + M_SHARED_PAGES, pages);
 }
-export interface MountDeviceStats { reads: number; pages: number; sharedPages: number }
+export interface MountDeviceStats {
+  reads: number;
+  pages: number;
+  sharedPages: number;
+}
 export function mountDeviceStats(a: Arena, m: number): MountDeviceStats {
   const r = rec(a, m);
   return {

@@ -21,7 +21,11 @@ export function vfsOpen(k: Kernel, fops: FileOps, m: number, path: string, flags
     // Re-check after announcing the open, so unmount's wait for zero cannot miss us.
     if (mountState(a, m) !== MS_ACTIVE) throw new ErofsError('ENOENT', `mount ${m} is being unmounted`);
     const ino = fops.lookup(k, m, path);
-    if (ino.size > MAX_FILE_BYTES) throw new ErofsError('EINVAL', `${path}: ${ino.size} bytes is larger than the page cache can index (${MAX_FILE_BYTES})`);
+    if (ino.size > MAX_FILE_BYTES)
+      throw new ErofsError(
+        'EINVAL',
+        `${path}: ${ino.size} bytes is larger than the page cache can index (${MAX_FILE_BYTES})`,
+      );
     const slot = iget(a, m, ino.nid, k.ops);
     inodeOpenAdd(a, slot, 1);
     let mapping: number;
@@ -34,8 +38,19 @@ export function vfsOpen(k: Kernel, fops: FileOps, m: number, path: string, flags
       throw e;
     }
     return {
-      inode: slot, mapping, mappingGen: inodeGen(a, mapping), mount: m, nid: ino.nid, size: ino.size, path, compressed: ino.compressed, aops: ino.aops,
-      raStart: 0, raSize: 0, prevIndex: -2, closed: false,
+      inode: slot,
+      mapping,
+      mappingGen: inodeGen(a, mapping),
+      mount: m,
+      nid: ino.nid,
+      size: ino.size,
+      path,
+      compressed: ino.compressed,
+      aops: ino.aops,
+      raStart: 0,
+      raSize: 0,
+      prevIndex: -2,
+      closed: false,
     };
   } catch (e) {
     mountOpenAdd(a, m, -1);

@@ -18,8 +18,19 @@ import { lockdepOn, lockdepAccess, PROT, SITE } from '../mm/lockdep.ts';
 import { ctrInc, ctrDec, CTR } from '../mm/counters.ts';
 import { BUG, bugOn } from '../debug/hooks.ts';
 import {
-  FRAME_WORDS, F_MAPPING, F_INDEX, F_HASH_NEXT, F_REF, F_FLAGS, PG_LOCKED, PG_UPTODATE,
-  frameSpecs, putPage, lruDel, waitOnPageLocked, tryGetPage,
+  FRAME_WORDS,
+  F_MAPPING,
+  F_INDEX,
+  F_HASH_NEXT,
+  F_REF,
+  F_FLAGS,
+  PG_LOCKED,
+  PG_UPTODATE,
+  frameSpecs,
+  putPage,
+  lruDel,
+  waitOnPageLocked,
+  tryGetPage,
 } from '../mm/pagepool.ts';
 import { mappingLockWord, mappingHeadWord, mappingNrPagesWord, isDedupInode, setTruncateHook } from './inode.ts';
 
@@ -103,7 +114,8 @@ export function tryGetPageAt(a: Arena, f: number, mapping: number, index: number
   if (f >= a.nframes || !tryGetPage(a, f)) return false;
   const i32 = a.i32;
   const r = a.frames + f * FRAME_WORDS;
-  if (Atomics.load(i32, r + F_FLAGS) & PG_UPTODATE && i32[r + F_MAPPING] === mapping && i32[r + F_INDEX] === index) return true;
+  if (Atomics.load(i32, r + F_FLAGS) & PG_UPTODATE && i32[r + F_MAPPING] === mapping && i32[r + F_INDEX] === index)
+    return true;
   putPage(a, f);
   return false;
 }
@@ -121,7 +133,12 @@ function findGetPageLocked(a: Arena, b: number, mapping: number, index: number):
 export function pageCached(a: Arena, mapping: number, index: number): boolean {
   const b = bucketOf(a, mapping, index);
   const seq = Atomics.load(a.i32, b + B_SEQ);
-  if ((seq & 1) === 0 && lookupRcu(a.i32, a.frames, b, mapping, index) !== NIL && Atomics.load(a.i32, b + B_SEQ) === seq) return true;
+  if (
+    (seq & 1) === 0 &&
+    lookupRcu(a.i32, a.frames, b, mapping, index) !== NIL &&
+    Atomics.load(a.i32, b + B_SEQ) === seq
+  )
+    return true;
   spinLock(a.i32, b, LOCK_CLASS.PAGE_INDEX);
   const f = lookupLocked(a, b, mapping, index);
   spinUnlock(a.i32, b);
@@ -181,7 +198,8 @@ function unindexLocked(a: Arena, b: number, f: number, mapping: number): void {
   i32[a.frames + f * FRAME_WORDS + F_HASH_NEXT] = NIL;
   const ml = mappingLockWord(a, mapping);
   spinLock(i32, ml, LOCK_CLASS.PAGE_INDEX);
-  if (lockdepOn) lockdepAccess(i32, ml, mappingHeadWord(a, mapping), PROT.MAPPING_PAGES, SITE.PAGE_UNINDEX, mapping, true);
+  if (lockdepOn)
+    lockdepAccess(i32, ml, mappingHeadWord(a, mapping), PROT.MAPPING_PAGES, SITE.PAGE_UNINDEX, mapping, true);
   listDel(i32, frameSpecs(a).map, mappingHeadWord(a, mapping), f);
   i32[mappingNrPagesWord(a, mapping)]--;
   spinUnlock(i32, ml);
@@ -203,7 +221,12 @@ export function removeIfUnused(a: Arena, f: number): boolean {
   const index = i32[r + F_INDEX];
   const b = bucketOf(a, mapping, index);
   spinLock(i32, b, LOCK_CLASS.PAGE_INDEX);
-  if (i32[r + F_MAPPING] !== mapping || i32[r + F_INDEX] !== index || Atomics.load(i32, r + F_REF) !== 2 || Atomics.load(i32, r + F_FLAGS) & PG_LOCKED) {
+  if (
+    i32[r + F_MAPPING] !== mapping ||
+    i32[r + F_INDEX] !== index ||
+    Atomics.load(i32, r + F_REF) !== 2 ||
+    Atomics.load(i32, r + F_FLAGS) & PG_LOCKED
+  ) {
     spinUnlock(i32, b);
     return false;
   }
@@ -225,10 +248,19 @@ export function invalidateMappingPages(a: Arena, mapping: number, start: number,
     const b = bucketOf(a, mapping, index);
     spinLock(i32, b, LOCK_CLASS.PAGE_INDEX);
     const f = lookupLocked(a, b, mapping, index);
-    if (f === NIL) { spinUnlock(i32, b); continue; }
+    if (f === NIL) {
+      spinUnlock(i32, b);
+      continue;
+    }
     const r = a.frames + f * FRAME_WORDS;
     // The planted FADVISE_INUSE drops a page whoever holds it: a reader filling (locked) or copying it.
-    if ((Atomics.load(i32, r + F_REF) !== 1 || Atomics.load(i32, r + F_FLAGS) & PG_LOCKED) && !bugOn(BUG.FADVISE_INUSE)) { spinUnlock(i32, b); continue; }
+    if (
+      (Atomics.load(i32, r + F_REF) !== 1 || Atomics.load(i32, r + F_FLAGS) & PG_LOCKED) &&
+      !bugOn(BUG.FADVISE_INUSE)
+    ) {
+      spinUnlock(i32, b);
+      continue;
+    }
     unindexLocked(a, b, f, mapping);
     spinUnlock(i32, b);
     lruDel(a, f);
@@ -244,7 +276,8 @@ export function truncateInodePages(a: Arena, mapping: number): void {
   const ml = mappingLockWord(a, mapping);
   for (let guard = 0; guard < a.nframes + 1; guard++) {
     spinLock(i32, ml, LOCK_CLASS.PAGE_INDEX);
-    if (lockdepOn) lockdepAccess(i32, ml, mappingHeadWord(a, mapping), PROT.MAPPING_PAGES, SITE.TRUNCATE, mapping, false);
+    if (lockdepOn)
+      lockdepAccess(i32, ml, mappingHeadWord(a, mapping), PROT.MAPPING_PAGES, SITE.TRUNCATE, mapping, false);
     const f = listFirst(i32, mappingHeadWord(a, mapping));
     spinUnlock(i32, ml);
     if (f === NIL) return;

@@ -17,7 +17,14 @@ export interface FileView {
 }
 
 /** pread: copy [pos, pos+len) into dst (allocated if not given). Returns bytes read. */
-export function vfsRead(k: Kernel, file: OpenFile, pos: number, len: number, dst: Uint8Array | undefined, dstOff: number): number {
+export function vfsRead(
+  k: Kernel,
+  file: OpenFile,
+  pos: number,
+  len: number,
+  dst: Uint8Array | undefined,
+  dstOff: number,
+): number {
   const out = dst ?? new Uint8Array(len);
   return filemapRead(k, file, pos, out, dstOff, len);
 }
@@ -49,7 +56,7 @@ export function vfsView(k: Kernel, file: OpenFile, pos: number, len: number): Fi
   const n = filemapPin(k, file, pos, len, frames);
   const views: Uint8Array[] = [];
   let at = pos;
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     // A run of frames adjacent in one chunk is one view.
     const chunk = a.frameChunk(frames[i]);
     const start = a.frameOffset(frames[i]) + (at % PAGE_SIZE);

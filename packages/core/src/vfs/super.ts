@@ -21,7 +21,8 @@ export function genericShutdownSuper(k: Kernel, m: number, timeoutMs: number): v
   const deadline = Date.now() + timeoutMs;
   const nap = new Int32Array(new SharedArrayBuffer(4));
   while (mountOpenCount(a, m) > 0) {
-    if (Date.now() > deadline) throw new ErofsError('EIO', `unmount of mount ${m}: ${mountOpenCount(a, m)} files still open`);
+    if (Date.now() > deadline)
+      throw new ErofsError('EIO', `unmount of mount ${m}: ${mountOpenCount(a, m)} files still open`);
     Atomics.wait(nap, 0, 0, 1);
   }
   for (;;) {
@@ -48,7 +49,8 @@ export function genericShutdownSuper(k: Kernel, m: number, timeoutMs: number): v
     forEachInode(a, (slot, st) => {
       if (!(st & I_DEDUP) && inodeMount(a, slot) === m) busy++;
     });
-    if (busy) reportCheckFailure(new InvariantViolation(`busy inodes after unmount of mount ${m}: ${busy} still in use`));
+    if (busy)
+      reportCheckFailure(new InvariantViolation(`busy inodes after unmount of mount ${m}: ${busy} still in use`));
   }
   mountFree(a, m);
 }

@@ -32,10 +32,16 @@ export async function layerTar(entries: readonly LayerEntry[]): Promise<Buffer> 
   for (const e of entries) {
     const type = e.type ?? 'file';
     const header = {
-      name: e.name, type, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), mtime: new Date(1_700_000_000_000), uid: 0, gid: 0,
+      name: e.name,
+      type,
+      mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644),
+      mtime: new Date(1_700_000_000_000),
+      uid: 0,
+      gid: 0,
       ...(e.linkname !== undefined ? { linkname: e.linkname } : {}),
     };
-    if (type === 'file') pack.entry(header, typeof e.data === 'string' ? Buffer.from(e.data) : (e.data ?? Buffer.alloc(0)));
+    if (type === 'file')
+      pack.entry(header, typeof e.data === 'string' ? Buffer.from(e.data) : (e.data ?? Buffer.alloc(0)));
     else pack.entry(header);
   }
   pack.finalize();
@@ -45,7 +51,9 @@ export async function layerTar(entries: readonly LayerEntry[]): Promise<Buffer> 
 
 /** GNU tar of a real directory (hard links kept), as a layer. */
 export function gnuTarOf(dir: string): Buffer {
-  return execFileSync('tar', ['--sort=name', '--numeric-owner', '--owner=0', '--group=0', '-C', dir, '-cf', '-', '.'], { maxBuffer: 1 << 30 });
+  return execFileSync('tar', ['--sort=name', '--numeric-owner', '--owner=0', '--group=0', '-C', dir, '-cf', '-', '.'], {
+    maxBuffer: 1 << 30,
+  });
 }
 
 export type Compression = 'gzip' | 'zstd' | 'none';
@@ -90,11 +98,17 @@ export interface ImageSpec {
 
 /** Write one image's config, layers and manifest into the layout at `dir`; returns the manifest's descriptor. */
 export function putImage(dir: string, spec: ImageSpec): Descriptor {
-  const how = (i: number): Compression => (Array.isArray(spec.compression) ? spec.compression[i] : (spec.compression as Compression | undefined) ?? 'gzip');
+  const how = (i: number): Compression =>
+    Array.isArray(spec.compression)
+      ? (spec.compression[i] as Compression)
+      : ((spec.compression as Compression | undefined) ?? 'gzip');
   const layers = spec.layers.map((tar, i) => putBlob(dir, compress(tar, how(i)), MEDIA[how(i)]));
   const config = {
-    architecture: spec.architecture ?? 'amd64', os: spec.os ?? 'linux', ...(spec.variant ? { variant: spec.variant } : {}),
-    config: {}, rootfs: { type: 'layers', diff_ids: spec.layers.map((t) => `sha256:${sha256(t)}`) },
+    architecture: spec.architecture ?? 'amd64',
+    os: spec.os ?? 'linux',
+    ...(spec.variant ? { variant: spec.variant } : {}),
+    config: {},
+    rootfs: { type: 'layers', diff_ids: spec.layers.map((t) => `sha256:${sha256(t)}`) },
   };
   const cfg = putBlob(dir, JSON.stringify(config), 'application/vnd.oci.image.config.v1+json');
   const manifest = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: cfg, layers };
@@ -104,7 +118,10 @@ export function putImage(dir: string, spec: ImageSpec): Descriptor {
 export function writeIndex(dir: string, manifests: readonly Descriptor[]): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }));
+  writeFileSync(
+    join(dir, 'index.json'),
+    JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }),
+  );
 }
 
 /** An OCI image layout at `dir` holding one image. */
@@ -119,9 +136,19 @@ export function ociLayout(dir: string, spec: ImageSpec, ref = 'latest'): Descrip
  * `docker save` as Docker before 25 wrote it: `<id>/layer.tar` (uncompressed), `<config sha>.json`,
  * `manifest.json`, `repositories`. Written as a directory at `dir`; pack it with packDir.
  */
-export function dockerSaveLegacy(dir: string, layers: readonly Buffer[], tag = 'test/app:1', opts: { symlinkLayers?: boolean } = {}): void {
+export function dockerSaveLegacy(
+  dir: string,
+  layers: readonly Buffer[],
+  tag = 'test/app:1',
+  opts: { symlinkLayers?: boolean } = {},
+): void {
   mkdirSync(dir, { recursive: true });
-  const config = JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: layers.map((t) => `sha256:${sha256(t)}`) } });
+  const config = JSON.stringify({
+    architecture: 'amd64',
+    os: 'linux',
+    config: {},
+    rootfs: { type: 'layers', diff_ids: layers.map((t) => `sha256:${sha256(t)}`) },
+  });
   const configName = `${sha256(config)}.json`;
   writeFileSync(join(dir, configName), config);
   const names: string[] = [];
@@ -150,11 +177,29 @@ export function dockerSaveLegacy(dir: string, layers: readonly Buffer[], tag = '
 /** `docker save` as Docker 25+ writes it: an OCI layout plus manifest.json naming blobs/sha256/... */
 export function dockerSaveOci(dir: string, layers: readonly Buffer[], tag = 'test/app:1'): void {
   const m = putImage(dir, { layers, compression: 'none' });
-  writeIndex(dir, [{ ...m, annotations: { 'io.containerd.image.name': `docker.io/${tag}`, 'org.opencontainers.image.ref.name': tag.split(':')[1] } }]);
-  const manifest = JSON.parse(readFileSync(join(dir, 'blobs', 'sha256', m.digest.slice(7)), 'utf8')) as { config: Descriptor; layers: Descriptor[] };
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify([{
-    Config: `blobs/sha256/${manifest.config.digest.slice(7)}`, RepoTags: [tag], Layers: manifest.layers.map((l) => `blobs/sha256/${l.digest.slice(7)}`),
-  }]));
+  writeIndex(dir, [
+    {
+      ...m,
+      annotations: {
+        'io.containerd.image.name': `docker.io/${tag}`,
+        'org.opencontainers.image.ref.name': tag.split(':')[1],
+      },
+    },
+  ]);
+  const manifest = JSON.parse(readFileSync(join(dir, 'blobs', 'sha256', m.digest.slice(7)), 'utf8')) as {
+    config: Descriptor;
+    layers: Descriptor[];
+  };
+  writeFileSync(
+    join(dir, 'manifest.json'),
+    JSON.stringify([
+      {
+        Config: `blobs/sha256/${manifest.config.digest.slice(7)}`,
+        RepoTags: [tag],
+        Layers: manifest.layers.map((l) => `blobs/sha256/${l.digest.slice(7)}`),
+      },
+    ]),
+  );
 }
 
 /** A tar of the directory's contents (what `docker save -o` gives for that layout). */

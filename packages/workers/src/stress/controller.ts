@@ -3,14 +3,30 @@
 // shrinking — pauses everyone now and then to check the kernel's invariants at quiescence, and watches
 // heartbeats for hangs. It stops at the first violation and reports it with the threads' trails.
 import { Piscina } from 'piscina';
-import { System, BUG, CheckFailure, takeCheckFailure, lastPointsOf, checkQuiescent, type BugName, type RealInodePolicy } from '@ishare/core';
+import {
+  System,
+  BUG,
+  CheckFailure,
+  takeCheckFailure,
+  lastPointsOf,
+  checkQuiescent,
+  type BugName,
+  type RealInodePolicy,
+} from '@ishare/core';
 import { checkInvariant } from './check-invariant.ts';
 import { Control, RUN, PAUSE, STOP, MAX_WORKERS, MAX_IMAGES } from './control.ts';
 import { Rng } from './rng.ts';
 import { buildDecoys } from './decoys.ts';
 import { prepareReference, type Reference, type ReferenceSpec } from './reference.ts';
 import { checkMemory } from '../experiment.ts';
-import { DEFAULT_WEIGHTS, type OpWeights, type StressImage, type StressTask, type StressWorkerReport, type Violation } from './task.ts';
+import {
+  DEFAULT_WEIGHTS,
+  type OpWeights,
+  type StressImage,
+  type StressTask,
+  type StressWorkerReport,
+  type Violation,
+} from './task.ts';
 
 export interface StressOptions {
   /**
@@ -93,8 +109,10 @@ export interface StressReport {
 /** A failure in the controller's own kernel calls (chaos, final unmount): which checker raised it. */
 function controllerViolation(e: unknown, prefix: string): Violation {
   const msg = (e as Error).message ?? String(e);
-  if (e instanceof CheckFailure) return { detector: e.detector, invariant: checkInvariant(e), message: prefix + msg, trail: [] };
-  if (/unmount/.test(msg)) return { detector: 'liveness', invariant: 'unmount-stalled', message: prefix + msg, trail: [] };
+  if (e instanceof CheckFailure)
+    return { detector: e.detector, invariant: checkInvariant(e), message: prefix + msg, trail: [] };
+  if (/unmount/.test(msg))
+    return { detector: 'liveness', invariant: 'unmount-stalled', message: prefix + msg, trail: [] };
   return { detector: 'error', invariant: 'unexpected-error', message: prefix + msg, trail: [] };
 }
 
@@ -105,14 +123,24 @@ export async function runStress(opts: StressOptions): Promise<StressReport> {
   const inject = opts.inject.reduce((m, b) => m | BUG[b], 0);
   // Every worker also holds private readers (the byte oracle) beside the shared pool.
   checkMemory(opts.poolMiB * 1024 * 1024, opts.workers, 0, true);
-  const sys = System.create({ poolMiB: opts.poolMiB, policy: opts.policy === 'any' ? 'any' : 'processing', inject, jitter: opts.jitter, seed: opts.seed, lockStats: true,
-    lockChecks: opts.lockChecks ?? true, raceDetector: opts.raceDetector ?? true, raceSample: opts.raceSample, raceStallUs: opts.raceStallUs });
-  const a = sys.arena;
+  const sys = System.create({
+    poolMiB: opts.poolMiB,
+    policy: opts.policy === 'any' ? 'any' : 'processing',
+    inject,
+    jitter: opts.jitter,
+    seed: opts.seed,
+    lockStats: true,
+    lockChecks: opts.lockChecks ?? true,
+    raceDetector: opts.raceDetector ?? true,
+    raceSample: opts.raceSample,
+    raceStallUs: opts.raceStallUs,
+  });
   const all: StressInput[] = opts.images.map((i) => ({ ...i, domainId: i.domainId ?? 'stress', decoy: false }));
   const poison = opts.poison ?? !!opts.verify;
   const decoys = opts.decoys || poison ? await buildDecoys(undefined, { poison }) : undefined;
   // Without the other decoys, poison still needs its victim X beside W.
-  if (decoys) for (const d of decoys.decoys) if (opts.decoys || /[/\\][xw]\.img$/.test(d.image)) all.push({ ...d, decoy: true });
+  if (decoys)
+    for (const d of decoys.decoys) if (opts.decoys || /[/\\][xw]\.img$/.test(d.image)) all.push({ ...d, decoy: true });
   const refs: Reference[] = [];
   try {
     for (const x of all) refs.push(prepareReference(x.image, x, opts.fsck));
@@ -126,7 +154,13 @@ export async function runStress(opts: StressOptions): Promise<StressReport> {
 
 type StressInput = { image: string; domainId: string; decoy: boolean } & ReferenceSpec;
 
-async function stressMounted(opts: StressOptions, sys: System, all: StressInput[], refs: Reference[], poison: boolean): Promise<StressReport> {
+async function stressMounted(
+  opts: StressOptions,
+  sys: System,
+  all: StressInput[],
+  refs: Reference[],
+  poison: boolean,
+): Promise<StressReport> {
   const a = sys.arena;
   if (all.length > MAX_IMAGES) throw new RangeError(`at most ${MAX_IMAGES} images`);
   const control = new Control();
@@ -135,7 +169,11 @@ async function stressMounted(opts: StressOptions, sys: System, all: StressInput[
   const ndecoys = all.filter((x) => x.decoy).length;
   const userWeight = ndecoys ? 0.85 / Math.max(1, opts.images.length) : 1;
   const decoyWeight = opts.images.length ? 0.15 / Math.max(1, ndecoys) : 1;
-  const mountOpts = (i: number): { inodeShare: boolean; domainId: string; verify: boolean } => ({ inodeShare: true, domainId: all[i].domainId, verify: !!opts.verify });
+  const mountOpts = (i: number): { inodeShare: boolean; domainId: string; verify: boolean } => ({
+    inodeShare: true,
+    domainId: all[i].domainId,
+    verify: !!opts.verify,
+  });
   let setupViolation: Violation | undefined;
   const warnings: string[] = [];
   for (let i = 0; i < all.length; i++) {
@@ -158,7 +196,13 @@ async function stressMounted(opts: StressOptions, sys: System, all: StressInput[
         trail: [],
       };
     }
-    images.push({ image: all[i].image, domainId: all[i].domainId, reference: refs[i].root, files, weight: all[i].decoy ? decoyWeight : userWeight });
+    images.push({
+      image: all[i].image,
+      domainId: all[i].domainId,
+      reference: refs[i].root,
+      files,
+      weight: all[i].decoy ? decoyWeight : userWeight,
+    });
   }
   const served = all.map((i) => ({ image: i.image, domainId: i.domainId, pages: 0, sharedPages: 0 }));
   const harvest = (i: number, m: number): void => {
@@ -187,13 +231,23 @@ async function stressMounted(opts: StressOptions, sys: System, all: StressInput[
     chaosTrail.push(`${Date.now() - t0}ms ${s}`);
     if (chaosTrail.length > 30) chaosTrail.shift();
   };
-  let violation: StressReport['violation'] = setupViolation ? { ...setupViolation, detectedAfterMs: 0, chaosTrail: [] } : undefined;
+  let violation: StressReport['violation'] = setupViolation
+    ? { ...setupViolation, detectedAfterMs: 0, chaosTrail: [] }
+    : undefined;
   if (violation) control.flagViolation();
   let finished = 0;
   const reports: StressWorkerReport[] = [];
   const t0 = Date.now();
   const tasks = Array.from({ length: opts.workers }, (_, w) => {
-    const task: StressTask = { worker: w, seed: (opts.seed + w * 7919) >>> 0, control: control.sab, images, weights, maxOps: perWorkerOps, hot: 8 };
+    const task: StressTask = {
+      worker: w,
+      seed: (opts.seed + w * 7919) >>> 0,
+      control: control.sab,
+      images,
+      weights,
+      maxOps: perWorkerOps,
+      hot: 8,
+    };
     return (pool.run(task) as Promise<StressWorkerReport>).then(
       (r) => {
         reports.push(r);
@@ -201,7 +255,15 @@ async function stressMounted(opts: StressOptions, sys: System, all: StressInput[
       },
       (e: unknown) => {
         finished++;
-        violation ??= { detector: 'error', invariant: 'unexpected-error', message: `worker ${w} died: ${(e as Error).message}`, thread: w, trail: [], detectedAfterMs: Date.now() - t0, chaosTrail: [] };
+        violation ??= {
+          detector: 'error',
+          invariant: 'unexpected-error',
+          message: `worker ${w} died: ${(e as Error).message}`,
+          thread: w,
+          trail: [],
+          detectedAfterMs: Date.now() - t0,
+          chaosTrail: [],
+        };
         control.flagViolation();
       },
     );
@@ -221,8 +283,22 @@ async function stressMounted(opts: StressOptions, sys: System, all: StressInput[
       if (hb !== lastBeat[w]) {
         lastBeat[w] = hb;
         lastBeatAt[w] = now;
-      } else if (finished < opts.workers && now - lastBeatAt[w] > watchdogMs && control.state === RUN && !reports.some((r) => r.worker === w)) {
-        fail({ detector: 'liveness', invariant: 'hang', message: `worker ${w} made no progress for ${now - lastBeatAt[w]} ms`, thread: w, trail: [] }, { lastPoints: lastPointsOf(a, opts.workers + 1) });
+      } else if (
+        finished < opts.workers &&
+        now - lastBeatAt[w] > watchdogMs &&
+        control.state === RUN &&
+        !reports.some((r) => r.worker === w)
+      ) {
+        fail(
+          {
+            detector: 'liveness',
+            invariant: 'hang',
+            message: `worker ${w} made no progress for ${now - lastBeatAt[w]} ms`,
+            thread: w,
+            trail: [],
+          },
+          { lastPoints: lastPointsOf(a, opts.workers + 1) },
+        );
       }
     }
   };
@@ -233,7 +309,15 @@ async function stressMounted(opts: StressOptions, sys: System, all: StressInput[
     const deadline = Date.now() + watchdogMs;
     while (control.paused < opts.workers - finished && !control.violation) {
       if (Date.now() > deadline) {
-        fail({ detector: 'liveness', invariant: 'hang', message: `workers did not reach the pause within ${watchdogMs} ms (${control.paused}/${opts.workers - finished})`, trail: [] }, { lastPoints: lastPointsOf(a, opts.workers + 1) });
+        fail(
+          {
+            detector: 'liveness',
+            invariant: 'hang',
+            message: `workers did not reach the pause within ${watchdogMs} ms (${control.paused}/${opts.workers - finished})`,
+            trail: [],
+          },
+          { lastPoints: lastPointsOf(a, opts.workers + 1) },
+        );
         return;
       }
       await sleep(1);
@@ -301,14 +385,25 @@ async function stressMounted(opts: StressOptions, sys: System, all: StressInput[
       lastCheck = Date.now();
     }
     checkHang();
-    opts.onTick?.(el, [...Array(opts.workers).keys()].reduce((s, w) => s + control.heartbeat(w), 0));
+    opts.onTick?.(
+      el,
+      [...Array(opts.workers).keys()].reduce((s, w) => s + control.heartbeat(w), 0),
+    );
     await sleep(chaosEvery);
   }
   control.setState(STOP);
   const stopDeadline = Date.now() + watchdogMs;
   while (finished < opts.workers && Date.now() < stopDeadline) await sleep(5);
   if (finished < opts.workers) {
-    fail({ detector: 'liveness', invariant: 'hang', message: `${opts.workers - finished} workers did not stop within ${watchdogMs} ms`, trail: [] }, { lastPoints: lastPointsOf(a, opts.workers + 1) });
+    fail(
+      {
+        detector: 'liveness',
+        invariant: 'hang',
+        message: `${opts.workers - finished} workers did not stop within ${watchdogMs} ms`,
+        trail: [],
+      },
+      { lastPoints: lastPointsOf(a, opts.workers + 1) },
+    );
     await pool.destroy();
   } else {
     await Promise.all(tasks);
@@ -317,7 +412,10 @@ async function stressMounted(opts: StressOptions, sys: System, all: StressInput[
   const elapsedMs = Date.now() - t0;
   // Worker-found violations carry their trail; the first one reported wins.
   for (const r of reports.sort((x, y) => x.worker - y.worker)) {
-    if (r.violation && (!violation || violation.invariant === 'unexpected-error' && violation.message.startsWith('worker'))) {
+    if (
+      r.violation &&
+      (!violation || (violation.invariant === 'unexpected-error' && violation.message.startsWith('worker')))
+    ) {
       violation = { ...r.violation, detectedAfterMs: elapsedMs, chaosTrail: [...chaosTrail] };
     }
   }
@@ -358,7 +456,11 @@ async function stressMounted(opts: StressOptions, sys: System, all: StressInput[
     references: all.map((x, i) => ({ image: x.image, origin: refs[i].origin })),
     verifiedJoins: st.counters.ISHARE_VERIFIED,
     verifyRefusals: st.counters.ISHARE_VERIFY_REFUSED,
-    detectors: { lockChecks: opts.lockChecks ?? true, raceDetector: opts.raceDetector ?? true, raceWatchpoints: st.counters.RACE_WATCHPOINTS },
+    detectors: {
+      lockChecks: opts.lockChecks ?? true,
+      raceDetector: opts.raceDetector ?? true,
+      raceWatchpoints: st.counters.RACE_WATCHPOINTS,
+    },
     elapsedMs,
     ops,
     opsPerSec: ops / (elapsedMs / 1000),

@@ -32,13 +32,22 @@ export interface Decoy {
  * X (domain decoy-1): f, g. Y (decoy-2): f' forged as f, same size. Z (decoy-1): g' forged as g, other
  * size. With `poison`: W (decoy-1): f'' forged as f, same size, same domain.
  */
-export async function buildDecoys(dir = mkdtempSync(join(tmpdir(), 'ishare-decoys-')), opts: { poison?: boolean } = {}): Promise<{ dir: string; decoys: Decoy[]; remove: () => void }> {
+export async function buildDecoys(
+  dir = mkdtempSync(join(tmpdir(), 'ishare-decoys-')),
+  opts: { poison?: boolean } = {},
+): Promise<{ dir: string; decoys: Decoy[]; remove: () => void }> {
   const f = bytes(24_000, 7);
   const g = bytes(9_000, 8);
   const f2 = bytes(24_000, 9);
   const g2 = bytes(13_000, 10);
   const trees: [string, [string, Buffer][]][] = [
-    ['x', [['f', f], ['g', g]]],
+    [
+      'x',
+      [
+        ['f', f],
+        ['g', g],
+      ],
+    ],
     ['y', [['f', f2]]],
     ['z', [['g', g2]]],
   ];
@@ -48,13 +57,23 @@ export async function buildDecoys(dir = mkdtempSync(join(tmpdir(), 'ishare-decoy
   for (const [name, files] of trees) {
     mkdirSync(join(dir, name), { recursive: true });
     for (const [p, data] of files) writeFileSync(join(dir, name, p), data);
-    const r = await mkfs({ out: join(dir, `${name}.img`), source: join(dir, name), timestamp: 0, uuid: '00000000-0000-0000-0000-000000000000' });
+    const r = await mkfs({
+      out: join(dir, `${name}.img`),
+      source: join(dir, name),
+      timestamp: 0,
+      uuid: '00000000-0000-0000-0000-000000000000',
+    });
     manifests.set(name, r.manifest);
   }
   forgeFingerprint(join(dir, 'y.img'), f2, f);
   forgeFingerprint(join(dir, 'z.img'), g2, g);
   if (opts.poison) forgeFingerprint(join(dir, 'w.img'), f3, f);
-  const decoy = (name: string, domainId: string): Decoy => ({ image: join(dir, `${name}.img`), domainId, source: join(dir, name), manifest: manifests.get(name)! });
+  const decoy = (name: string, domainId: string): Decoy => ({
+    image: join(dir, `${name}.img`),
+    domainId,
+    source: join(dir, name),
+    manifest: manifests.get(name)!,
+  });
   const decoys = [decoy('x', 'decoy-1'), decoy('y', 'decoy-2'), decoy('z', 'decoy-1')];
   if (opts.poison) decoys.push(decoy('w', 'decoy-1'));
   decoys.push(...compressedDecoys(dir));
@@ -89,21 +108,36 @@ function compressedDecoys(dir: string): Decoy[] {
   if (!mkfsErofs) return [];
   const h = text(150_000, 21);
   const out: Decoy[] = [];
-  for (const [name, other] of [['cx', text(40_000, 22)], ['cy', text(33_333, 23)]] as const) {
+  for (const [name, other] of [
+    ['cx', text(40_000, 22)],
+    ['cy', text(33_333, 23)],
+  ] as const) {
     const src = join(dir, name);
     mkdirSync(src, { recursive: true });
     const files: ManifestEntry[] = [];
-    for (const [p, data] of [['h', h], ['other', other]] as const) {
+    for (const [p, data] of [
+      ['h', h],
+      ['other', other],
+    ] as const) {
       writeFileSync(join(src, p), data);
       files.push({ path: `/${p}`, size: data.length, sha256: createHash('sha256').update(data).digest('hex') });
     }
     const image = join(dir, `${name}.img`);
-    const args = ['--quiet', '-T0', '-zlz4hc', '-C16384', '-Eztailpacking', ...(mkfsErofs.digest ? ['--xattr-inode-digest'] : []), image, src];
+    const args = [
+      '--quiet',
+      '-T0',
+      '-zlz4hc',
+      '-C16384',
+      '-Eztailpacking',
+      ...(mkfsErofs.digest ? ['--xattr-inode-digest'] : []),
+      image,
+      src,
+    ];
     const r = spawnSync(mkfsErofs.bin, args, { encoding: 'utf8' });
     if (r.status !== 0) return [];
     const manifest: SourceManifest = { format: MANIFEST_FORMAT, files };
     out.push({ image, domainId: 'decoy-c', source: src, manifest });
   }
   // The compressed file really is compressed (else this decoy tests nothing new).
-  return readFileSync(out[0]!.image).length < 150_000 ? out : [];
+  return readFileSync(out[0].image).length < 150_000 ? out : [];
 }

@@ -50,13 +50,22 @@ export function prepareReference(image: string, spec: ReferenceSpec, fsck: strin
       origin = 'source tree';
     } else if (spec.tar !== undefined) {
       tmp = mkdtempSync(join(tmpdir(), 'ishare-ref-'));
-      const r = spawnSync('tar', ['-xf', spec.tar, '-C', tmp, '--no-same-owner', '--no-same-permissions'], { encoding: 'utf8', timeout: 300_000 });
-      if (r.status !== 0) throw new StressReferenceError(`cannot extract ${spec.tar} with tar for the byte oracle: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`);
+      const r = spawnSync('tar', ['-xf', spec.tar, '-C', tmp, '--no-same-owner', '--no-same-permissions'], {
+        encoding: 'utf8',
+        timeout: 300_000,
+      });
+      if (r.status !== 0)
+        throw new StressReferenceError(
+          `cannot extract ${spec.tar} with tar for the byte oracle: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`,
+        );
       root = tmp;
       origin = 'tar extraction';
     } else {
       const tool = fsck ?? fsckOnPath();
-      if (tool === undefined) throw new StressReferenceError(`${image}: no source to check its bytes against — give its source tree, or fsck.erofs (--fsck PATH) to extract it`);
+      if (tool === undefined)
+        throw new StressReferenceError(
+          `${image}: no source to check its bytes against — give its source tree, or fsck.erofs (--fsck PATH) to extract it`,
+        );
       tmp = mkdtempSync(join(tmpdir(), 'ishare-ref-'));
       const out = join(tmp, 'x');
       const r = fsckExtract(tool, image, out, 300_000);
@@ -69,8 +78,14 @@ export function prepareReference(image: string, spec: ReferenceSpec, fsck: strin
     if (spec.manifest) {
       for (const e of spec.manifest.files) {
         const p = onDisk.get(e.path);
-        if (p === undefined) throw new StressReferenceError(`${image}: ${e.path} of the build manifest is missing from the ${origin} ${root}`);
-        if (sha256File(p) !== e.sha256) throw new StressReferenceError(`${image}: ${e.path} in the ${origin} differs from the bytes mkfs read when it built the image`);
+        if (p === undefined)
+          throw new StressReferenceError(
+            `${image}: ${e.path} of the build manifest is missing from the ${origin} ${root}`,
+          );
+        if (sha256File(p) !== e.sha256)
+          throw new StressReferenceError(
+            `${image}: ${e.path} in the ${origin} differs from the bytes mkfs read when it built the image`,
+          );
         files.set(e.path, e.size);
       }
     } else {

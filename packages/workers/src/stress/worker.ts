@@ -35,7 +35,9 @@ const oracle = new Oracle();
 
 function isBenign(e: unknown): boolean {
   // An open racing the controller's unmount of that image: the kernel refuses it, as it should.
-  return e instanceof ErofsError && e.code === 'ENOENT' && /mount \d+ (is not mounted|is being unmounted)/.test(e.message);
+  return (
+    e instanceof ErofsError && e.code === 'ENOENT' && /mount \d+ (is not mounted|is being unmounted)/.test(e.message)
+  );
 }
 
 export default function run(task: StressTask): StressWorkerReport {
@@ -85,10 +87,13 @@ export default function run(task: StressTask): StressWorkerReport {
     const want = oracle.get(task.images[img].reference, path);
     const end = Math.min(off + n, want.length);
     const expectLen = Math.max(0, end - off);
-    if (n !== expectLen) throw new OracleError(`${path} in ${task.images[img].image}: read ${n} bytes at ${off}, expected ${expectLen}`);
+    if (n !== expectLen)
+      throw new OracleError(`${path} in ${task.images[img].image}: read ${n} bytes at ${off}, expected ${expectLen}`);
     for (let i = 0; i < n; i++) {
       if (got[i] !== want[off + i]) {
-        throw new OracleError(`${path} in ${task.images[img].image}: wrong byte at offset ${off + i} (got ${got[i]}, expected ${want[off + i]})`);
+        throw new OracleError(
+          `${path} in ${task.images[img].image}: wrong byte at offset ${off + i} (got ${got[i]}, expected ${want[off + i]})`,
+        );
       }
     }
     reads++;
@@ -104,13 +109,25 @@ export default function run(task: StressTask): StressWorkerReport {
           closeHeld();
         } catch (e) {
           if (!(e instanceof CheckFailure)) throw e;
-          violation = { detector: e.detector, invariant: checkInvariant(e), message: `closing held files: ${e.message}`, thread: task.worker, trail: [...trail] };
+          violation = {
+            detector: e.detector,
+            invariant: checkInvariant(e),
+            message: `closing held files: ${e.message}`,
+            thread: task.worker,
+            trail: [...trail],
+          };
           control.flagViolation();
           break;
         }
         const cf = takeCheckFailure();
         if (cf) {
-          violation = { detector: cf.detector, invariant: checkInvariant(cf), message: `closing held files: ${cf.message}`, thread: task.worker, trail: [...trail] };
+          violation = {
+            detector: cf.detector,
+            invariant: checkInvariant(cf),
+            message: `closing held files: ${cf.message}`,
+            thread: task.worker,
+            trail: [...trail],
+          };
           control.flagViolation();
           break;
         }
@@ -157,7 +174,9 @@ export default function run(task: StressTask): StressWorkerReport {
             const aoff = rng.int(Math.max(1, f.size));
             const alen = rng.next() < 0.3 ? 0 : 1 + rng.int(Math.max(1, f.size - aoff));
             const dropped = sys.fadvise(f, aoff, alen, 'dontneed');
-            note(`fadvise DONTNEED ${task.images[img].image}:${file.path} m${m} @${aoff}+${alen || 'EOF'} → ${dropped} pages dropped`);
+            note(
+              `fadvise DONTNEED ${task.images[img].image}:${file.path} m${m} @${aoff}+${alen || 'EOF'} → ${dropped} pages dropped`,
+            );
           } else if (kind === 'mmap' && f.mapping !== f.inode) {
             maps.push({ map: sys.mmap(f), img });
             sys.close(f);
@@ -168,13 +187,31 @@ export default function run(task: StressTask): StressWorkerReport {
         }
       } catch (e) {
         if (e instanceof OracleError) {
-          violation = { detector: 'byte-oracle', invariant: 'byte-oracle', message: e.message, thread: task.worker, trail: [...trail] };
+          violation = {
+            detector: 'byte-oracle',
+            invariant: 'byte-oracle',
+            message: e.message,
+            thread: task.worker,
+            trail: [...trail],
+          };
         } else if (e instanceof CheckFailure) {
-          violation = { detector: e.detector, invariant: checkInvariant(e), message: `${file.path}: ${e.message}`, thread: task.worker, trail: [...trail] };
+          violation = {
+            detector: e.detector,
+            invariant: checkInvariant(e),
+            message: `${file.path}: ${e.message}`,
+            thread: task.worker,
+            trail: [...trail],
+          };
         } else if (isBenign(e)) {
           benign++;
         } else {
-          violation = { detector: 'error', invariant: 'unexpected-error', message: `${file.path}: ${(e as Error).message ?? String(e)}`, thread: task.worker, trail: [...trail] };
+          violation = {
+            detector: 'error',
+            invariant: 'unexpected-error',
+            message: `${file.path}: ${(e as Error).message ?? String(e)}`,
+            thread: task.worker,
+            trail: [...trail],
+          };
         }
       } finally {
         if (f) sys.close(f);
@@ -182,7 +219,14 @@ export default function run(task: StressTask): StressWorkerReport {
       // Lock checks and the race detector report at the end of the op (they never throw under a lock);
       // what they saw comes before whatever went wrong after it.
       const cf = takeCheckFailure();
-      if (cf) violation = { detector: cf.detector, invariant: checkInvariant(cf), message: `${file.path}: ${cf.message}`, thread: task.worker, trail: [...trail] };
+      if (cf)
+        violation = {
+          detector: cf.detector,
+          invariant: checkInvariant(cf),
+          message: `${file.path}: ${cf.message}`,
+          thread: task.worker,
+          trail: [...trail],
+        };
       if (violation) control.flagViolation();
     }
   } finally {
@@ -190,13 +234,29 @@ export default function run(task: StressTask): StressWorkerReport {
       closeHeld();
     } catch (e) {
       // A reference rule broken by the files and mappings still held is a finding like any other.
+      // eslint-disable-next-line no-unsafe-finally -- a crash while closing outranks the run's own outcome
       if (!(e instanceof CheckFailure)) throw e;
-      violation ??= { detector: e.detector, invariant: checkInvariant(e), message: `closing held files: ${e.message}`, thread: task.worker, trail: [...trail] };
+      violation ??= {
+        detector: e.detector,
+        invariant: checkInvariant(e),
+        message: `closing held files: ${e.message}`,
+        thread: task.worker,
+        trail: [...trail],
+      };
       control.flagViolation();
     }
   }
-  return { worker: task.worker, threadId: sys.kernel.threadId, ops, reads, bytes, byKind, benign, violation, trail: trail.slice(-10) };
+  return {
+    worker: task.worker,
+    threadId: sys.kernel.threadId,
+    ops,
+    reads,
+    bytes,
+    byKind,
+    benign,
+    violation,
+    trail: trail.slice(-10),
+  };
 }
 
 class OracleError extends Error {}
-

@@ -62,7 +62,13 @@ export function sourceFiles(root: string): SourceFile[] {
       const p = join(abs, name);
       const st = lstatSync(p);
       if (st.isDirectory()) walk(p, `${rel}/${name}`);
-      else if (st.isFile()) out.push({ rel: `${rel}/${name}`, ino: st.ino, size: st.size, sha256: createHash('sha256').update(readFileSync(p)).digest('hex') });
+      else if (st.isFile())
+        out.push({
+          rel: `${rel}/${name}`,
+          ino: st.ino,
+          size: st.size,
+          sha256: createHash('sha256').update(readFileSync(p)).digest('hex'),
+        });
     }
   };
   walk(root, '');
@@ -95,12 +101,21 @@ export function expectedShare(srcs: readonly string[]): number {
  * Pages a trace touches, from the sources: without sharing one per (tree, inode, page), with sharing
  * one per (content, page). Ranges whose path a tree lacks are skipped for that tree.
  */
-export function expectedTouched(srcs: readonly string[], ops: readonly { path: string; offset: number; length: number }[]): { noShare: number; share: number } {
-  return expectedTouchedEach(srcs, srcs.map(() => ops));
+export function expectedTouched(
+  srcs: readonly string[],
+  ops: readonly { path: string; offset: number; length: number }[],
+): { noShare: number; share: number } {
+  return expectedTouchedEach(
+    srcs,
+    srcs.map(() => ops),
+  );
 }
 
 /** The same with one trace per tree (one container per image, each with its own workload). */
-export function expectedTouchedEach(srcs: readonly string[], opsPerTree: readonly (readonly { path: string; offset: number; length: number }[])[]): { noShare: number; share: number } {
+export function expectedTouchedEach(
+  srcs: readonly string[],
+  opsPerTree: readonly (readonly { path: string; offset: number; length: number }[])[],
+): { noShare: number; share: number } {
   const noShare = new Set<string>();
   const share = new Set<string>();
   srcs.forEach((src, t) => {

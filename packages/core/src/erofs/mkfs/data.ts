@@ -32,7 +32,8 @@ export async function streamFileData(
   const tail = inline ? Buffer.alloc(tailLen) : null;
   let got = 0;
   for await (const chunk of chunks) {
-    if (got + chunk.length > size) throw new ErofsError('EIO', `${what}: more than the expected ${size} bytes (changed while reading?)`);
+    if (got + chunk.length > size)
+      throw new ErofsError('EIO', `${what}: more than the expected ${size} bytes (changed while reading?)`);
     hash.update(chunk);
     const toPlain = Math.max(0, Math.min(chunk.length, plainBytes - got));
     if (toPlain > 0) await sink.append(toPlain === chunk.length ? chunk : chunk.subarray(0, toPlain));

@@ -18,13 +18,20 @@ export interface DirBlocks {
 
 export function fileTypeOf(kind: NodeKind): number {
   switch (kind) {
-    case 'file': return FT.REG_FILE;
-    case 'dir': return FT.DIR;
-    case 'symlink': return FT.SYMLINK;
-    case 'chardev': return FT.CHRDEV;
-    case 'blockdev': return FT.BLKDEV;
-    case 'fifo': return FT.FIFO;
-    case 'socket': return FT.SOCK;
+    case 'file':
+      return FT.REG_FILE;
+    case 'dir':
+      return FT.DIR;
+    case 'symlink':
+      return FT.SYMLINK;
+    case 'chardev':
+      return FT.CHRDEV;
+    case 'blockdev':
+      return FT.BLKDEV;
+    case 'fifo':
+      return FT.FIFO;
+    case 'socket':
+      return FT.SOCK;
   }
 }
 
@@ -47,7 +54,14 @@ export function planDirBlocks(entries: readonly DirentIn[], blockSize: number): 
 }
 
 /** Encode one directory block into `buf` at `pos` (zero-filled; unused bytes stay zero). */
-export function writeDirBlock(buf: Buffer, pos: number, entries: readonly DirentIn[], nids: readonly number[], start: number, end: number): void {
+export function writeDirBlock(
+  buf: Buffer,
+  pos: number,
+  entries: readonly DirentIn[],
+  nids: readonly number[],
+  start: number,
+  end: number,
+): void {
   let nameoff = (end - start) * DIRENT_SIZE;
   for (let i = start; i < end; i++) {
     const d = pos + (i - start) * DIRENT_SIZE;

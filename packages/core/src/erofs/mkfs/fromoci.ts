@@ -43,14 +43,19 @@ class LayerApplier {
   /** Entries this layer has put in place (a path through one of them must be a directory here). */
   private readonly added = new Set<DirChild>();
 
-  constructor(private readonly root: TreeNode, private readonly cfg: MkfsConfig, private readonly onFile: (seq: number, node: TreeNode) => void) {}
+  constructor(
+    private readonly root: TreeNode,
+    private readonly cfg: MkfsConfig,
+    private readonly onFile: (seq: number, node: TreeNode) => void,
+  ) {}
 
   /** The directory `name` in `d`, created when missing or when a lower layer had a non-directory there. */
   private childDir(d: TreeNode, name: Buffer, where: string): TreeNode {
     const k = nameKey(name);
     const c = d.children!.get(k);
     if (c?.node.kind === 'dir') return c.node;
-    if (c && this.added.has(c)) throw new ErofsError('ENOTDIR', `${where}: ${show(name)} is not a directory in this layer`);
+    if (c && this.added.has(c))
+      throw new ErofsError('ENOTDIR', `${where}: ${show(name)} is not a directory in this layer`);
     const nc: DirChild = { name, node: newNode('dir') };
     d.children!.set(k, nc);
     this.added.add(nc);
@@ -82,7 +87,9 @@ class LayerApplier {
     // Whiteouts address the layers below, wherever they stand in the tar: apply them first, opaque
     // markers outermost first so one never hides a directory another has just made.
     const whiteouts = parsed.filter((p) => p.wh);
-    const opaque = whiteouts.filter((p) => p.parts[p.parts.length - 1].equals(OPAQUE)).sort((a, b) => a.parts.length - b.parts.length);
+    const opaque = whiteouts
+      .filter((p) => p.parts[p.parts.length - 1].equals(OPAQUE))
+      .sort((a, b) => a.parts.length - b.parts.length);
     for (const { parts, where } of opaque) {
       const dir = this.dirAt(parts.slice(0, -1), where);
       for (const [k, c] of dir.children!) if (!this.added.has(c)) dir.children!.delete(k);
@@ -92,7 +99,8 @@ class LayerApplier {
       if (hasPrefix(name, META)) continue;
       const target = name.subarray(WHITEOUT.length);
       const t = target.toString('latin1');
-      if (t === '' || t === '.' || t === '..') throw new ErofsError('EINVAL', `${where}: whiteout aims outside its directory`);
+      if (t === '' || t === '.' || t === '..')
+        throw new ErofsError('EINVAL', `${where}: whiteout aims outside its directory`);
       const dir = this.dirAt(parts.slice(0, -1), where);
       const c = dir.children!.get(nameKey(target));
       if (c && !this.added.has(c)) dir.children!.delete(nameKey(target));
@@ -110,7 +118,11 @@ class LayerApplier {
         const tparts = splitRelPath(e.linkpath, `${where}: hard link target`);
         let t: TreeNode | undefined = this.root;
         for (const p of tparts) t = t?.children?.get(nameKey(p))?.node;
-        if (!t || tparts.length === 0) throw new ErofsError('ECORRUPT', `${where}: hard link target ${show(e.linkpath)} is neither in a lower layer nor earlier in this one`);
+        if (!t || tparts.length === 0)
+          throw new ErofsError(
+            'ECORRUPT',
+            `${where}: hard link target ${show(e.linkpath)} is neither in a lower layer nor earlier in this one`,
+          );
         if (t.kind === 'dir') throw new ErofsError('ECORRUPT', `${where}: hard link to directory ${show(e.linkpath)}`);
         this.put(parent, name, t);
         continue;
@@ -142,7 +154,9 @@ function reachableFiles(root: TreeNode): Set<TreeNode> {
   return out;
 }
 
-async function* nothing(): AsyncGenerator<Buffer> { /* a file of 0 bytes */ }
+async function* nothing(): AsyncGenerator<Buffer> {
+  /* a file of 0 bytes */
+}
 
 /** Flatten `img` into a tree, streaming the surviving files' data into `sink`. */
 export async function readContainerSource(
@@ -165,10 +179,19 @@ export async function readContainerSource(
   const sources = img.layers.map(() => new Map<number, TreeNode>());
   for (const [i, layer] of img.layers.entries()) {
     const entries: TarEntry[] = [];
-    await inLayer(img, layer, () => readLayer(img, layer, async (tar) => {
-      for await (const { entry } of readTar(tar)) entries.push(entry);
-    }, onBytes));
-    await inLayer(img, layer, () => new LayerApplier(root, cfg, (seq, node) => sources[i].set(seq, node)).apply(entries));
+    await inLayer(img, layer, () =>
+      readLayer(
+        img,
+        layer,
+        async (tar) => {
+          for await (const { entry } of readTar(tar)) entries.push(entry);
+        },
+        onBytes,
+      ),
+    );
+    await inLayer(img, layer, () =>
+      new LayerApplier(root, cfg, (seq, node) => sources[i].set(seq, node)).apply(entries),
+    );
   }
 
   const live = reachableFiles(root);
@@ -184,21 +207,33 @@ export async function readContainerSource(
       }
     }
     if (wanted.size === 0) continue;
-    await inLayer(img, layer, () => readLayer(img, layer, async (tar) => {
-      let seq = 0;
-      for await (const { entry, data } of readTar(tar)) {
-        const node = wanted.get(seq++);
-        if (!node) continue;
-        const where = `entry ${show(entry.path)}`;
-        if (entry.type !== 'file' || entry.size !== node.size) throw new ErofsError('EIO', `${where}: the layer changed between two reads`);
-        const r = await streamFileData(sink, data, entry.size, (n) => tailInline(node, n), where);
-        node.data = r.placement;
-        node.sha256 = r.sha256;
-      }
-    }, onBytes));
+    await inLayer(img, layer, () =>
+      readLayer(
+        img,
+        layer,
+        async (tar) => {
+          let seq = 0;
+          for await (const { entry, data } of readTar(tar)) {
+            const node = wanted.get(seq++);
+            if (!node) continue;
+            const where = `entry ${show(entry.path)}`;
+            if (entry.type !== 'file' || entry.size !== node.size)
+              throw new ErofsError('EIO', `${where}: the layer changed between two reads`);
+            const r = await streamFileData(sink, data, entry.size, (n) => tailInline(node, n), where);
+            node.data = r.placement;
+            node.sha256 = r.sha256;
+          }
+        },
+        onBytes,
+      ),
+    );
   }
   for (const f of live) {
-    if (!f.data) throw new ErofsError('EIO', `image ${img.name}: a file's data was not found on the second read (the image changed while being read?)`);
+    if (!f.data)
+      throw new ErofsError(
+        'EIO',
+        `image ${img.name}: a file's data was not found on the second read (the image changed while being read?)`,
+      );
   }
   cfg.onProgress?.(total, total);
   return root;

@@ -82,7 +82,8 @@ export function entryNode(e: TarEntry, cfg: MkfsConfig, where: string): TreeNode
   const node = newNode(e.type as NodeKind);
   applyAttrs(node, e, cfg, where);
   if (e.type === 'symlink') {
-    if (e.linkpath.length === 0 || e.linkpath.length > MAX_SYMLINK) throw new ErofsError('EINVAL', `${where}: symlink target of ${e.linkpath.length} bytes`);
+    if (e.linkpath.length === 0 || e.linkpath.length > MAX_SYMLINK)
+      throw new ErofsError('EINVAL', `${where}: symlink target of ${e.linkpath.length} bytes`);
     node.target = e.linkpath;
   } else if (e.type === 'chardev' || e.type === 'blockdev') {
     node.rdev = encodeDev(e.devmajor, e.devminor);
@@ -118,7 +119,8 @@ export async function readTarSource(
         c = { name: p, node: newNode('dir') };
         d.children!.set(k, c);
       }
-      if (c.node.kind !== 'dir') throw new ErofsError('ENOTDIR', `tar entry ${show(full)}: ${show(p)} is not a directory in the archive`);
+      if (c.node.kind !== 'dir')
+        throw new ErofsError('ENOTDIR', `tar entry ${show(full)}: ${show(p)} is not a directory in the archive`);
       d = c.node;
     }
     return d;
@@ -129,7 +131,10 @@ export async function readTarSource(
     const parts = splitRelPath(e.path, where);
     for (const p of parts) {
       if (p.subarray(0, WHITEOUT.length).equals(WHITEOUT)) {
-        throw new ErofsError('EUNSUPPORTED', `whiteout ${show(e.path)} not supported (an OCI layer's deletions need the layers merged first)`);
+        throw new ErofsError(
+          'EUNSUPPORTED',
+          `whiteout ${show(e.path)} not supported (an OCI layer's deletions need the layers merged first)`,
+        );
       }
     }
     if (parts.length === 0) {
@@ -146,7 +151,8 @@ export async function readTarSource(
       const tparts = splitRelPath(e.linkpath, `${where}: hard link target`);
       let t: TreeNode | undefined = root;
       for (const p of tparts) t = t?.children?.get(nameKey(p))?.node;
-      if (!t || tparts.length === 0) throw new ErofsError('ECORRUPT', `${where}: hard link target ${show(e.linkpath)} is not an earlier entry`);
+      if (!t || tparts.length === 0)
+        throw new ErofsError('ECORRUPT', `${where}: hard link target ${show(e.linkpath)} is not an earlier entry`);
       if (t.kind === 'dir') throw new ErofsError('ECORRUPT', `${where}: hard link to directory ${show(e.linkpath)}`);
       parent.children!.set(key, { name, node: t });
       continue;

@@ -47,7 +47,12 @@ export function readXattrTree(root: string): Promise<XattrTable> {
     child.stderr.on('data', (b: Buffer) => err.push(b));
     child.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'ENOENT') {
-        reject(new ErofsError('EUNSUPPORTED', 'getfattr not found: install the attr package to copy xattrs, or pass xattrs: false (--no-xattrs)'));
+        reject(
+          new ErofsError(
+            'EUNSUPPORTED',
+            'getfattr not found: install the attr package to copy xattrs, or pass xattrs: false (--no-xattrs)',
+          ),
+        );
       } else {
         reject(new ErofsError('EIO', `cannot run getfattr: ${e.code ?? e.message}`));
       }
@@ -61,7 +66,7 @@ export function readXattrTree(root: string): Promise<XattrTable> {
       try {
         resolve(parseGetfattr(Buffer.concat(out).toString('latin1')));
       } catch (e) {
-        reject(e);
+        reject(e instanceof Error ? e : new Error(String(e)));
       }
     });
   });

@@ -76,12 +76,16 @@ function checkPaths(cfg: MkfsConfig): { kind: 'dir' | 'tar'; source: string; siz
     if (code === 'ENOENT' || code === 'ENOTDIR') throw new ErofsError('ENOENT', `source ${cfg.source} does not exist`);
     throw new ErofsError('EIO', `cannot stat source ${cfg.source}: ${code ?? (e as Error).message}`);
   }
-  if (!st.isDirectory() && !st.isFile()) throw new ErofsError('EINVAL', `source ${cfg.source} is neither a directory nor a tar file`);
+  if (!st.isDirectory() && !st.isFile())
+    throw new ErofsError('EINVAL', `source ${cfg.source} is neither a directory nor a tar file`);
   const source = realpathSync(cfg.source);
   const out = realish(cfg.out);
   if (out === source) throw new ErofsError('EINVAL', `output ${cfg.out} is the source itself`);
   if (st.isDirectory() && isInside(out, source)) {
-    throw new ErofsError('EINVAL', `output ${cfg.out} is inside the source directory ${cfg.source}; write it elsewhere`);
+    throw new ErofsError(
+      'EINVAL',
+      `output ${cfg.out} is inside the source directory ${cfg.source}; write it elsewhere`,
+    );
   }
   let outSt: Stats | undefined;
   try {
@@ -100,8 +104,17 @@ function checkPaths(cfg: MkfsConfig): { kind: 'dir' | 'tar'; source: string; siz
 
 function report(plan: ImagePlan, cfg: MkfsConfig, manifest: SourceManifest): MkfsReport {
   const r: MkfsReport = {
-    manifest, inodes: plan.inodes.length, files: 0, dirs: 0, symlinks: 0, others: 0, hardlinks: 0, fingerprinted: 0,
-    blocks: plan.blocks, bytes: plan.blocks * plan.blockSize, blockSize: plan.blockSize,
+    manifest,
+    inodes: plan.inodes.length,
+    files: 0,
+    dirs: 0,
+    symlinks: 0,
+    others: 0,
+    hardlinks: 0,
+    fingerprinted: 0,
+    blocks: plan.blocks,
+    bytes: plan.blocks * plan.blockSize,
+    blockSize: plan.blockSize,
   };
   for (const p of plan.inodes) {
     const k = p.node.kind;
@@ -119,8 +132,11 @@ export async function mkfs(opts: MkfsOptions): Promise<MkfsReport> {
   const cfg = resolveOptions(opts);
   const src = checkPaths(cfg);
   const format = await detectContainer(src.source);
-  if (!format && cfg.platform !== undefined) throw new ErofsError('EINVAL', `a platform was given but ${cfg.source} is not a container image`);
-  const container = format ? await resolveContainerImage(cfg.source, cfg.platform !== undefined ? { platform: cfg.platform } : {}) : undefined;
+  if (!format && cfg.platform !== undefined)
+    throw new ErofsError('EINVAL', `a platform was given but ${cfg.source} is not a container image`);
+  const container = format
+    ? await resolveContainerImage(cfg.source, cfg.platform !== undefined ? { platform: cfg.platform } : {})
+    : undefined;
   const tailInline = (node: TreeNode, n: number): boolean => tailFitsInline(node, n, cfg);
   let sink: ImageSink | undefined;
   try {
@@ -141,7 +157,14 @@ export async function mkfs(opts: MkfsOptions): Promise<MkfsReport> {
     await sink.commit(resolve(cfg.out), plan.blocks * cfg.blockSize);
     if (opts.manifest !== undefined) writeManifest(opts.manifest, manifest);
     const r = report(plan, cfg, manifest);
-    if (container) r.container = { name: container.name, format: container.format, key: container.key, platform: container.platform, layers: container.layers.length };
+    if (container)
+      r.container = {
+        name: container.name,
+        format: container.format,
+        key: container.key,
+        platform: container.platform,
+        layers: container.layers.length,
+      };
     return r;
   } catch (e) {
     await sink?.abort();

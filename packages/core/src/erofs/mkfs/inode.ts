@@ -1,14 +1,7 @@
 // On-disk inode encoding. Compact (32 B) inodes carry no timestamp of their own beyond an offset from
 // the superblock's build time, 16-bit ids and link count and a 32-bit size; anything else needs the
 // extended (64 B) form.
-import {
-  I_DATALAYOUT_BIT,
-  IC,
-  IE,
-  INODE_COMPACT_SIZE,
-  INODE_EXTENDED_SIZE,
-  I_VERSION_MASK,
-} from '../format.ts';
+import { I_DATALAYOUT_BIT, IC, IE, INODE_COMPACT_SIZE, INODE_EXTENDED_SIZE, I_VERSION_MASK } from '../format.ts';
 
 export interface InodeFields {
   readonly compact: boolean;
@@ -40,8 +33,14 @@ export interface InodeFit {
  * the relative-mtime format use the build time outright), so it fits only when that is the truth.
  */
 export function fitsCompact(f: InodeFit, buildTime: number, buildNsec: number): boolean {
-  return f.uid < 0x10000 && f.gid < 0x10000 && f.nlink < 0x10000 && f.size < 2 ** 32 &&
-    f.mtime === buildTime && f.mtimeNsec === buildNsec;
+  return (
+    f.uid < 0x10000 &&
+    f.gid < 0x10000 &&
+    f.nlink < 0x10000 &&
+    f.size < 2 ** 32 &&
+    f.mtime === buildTime &&
+    f.mtimeNsec === buildNsec
+  );
 }
 
 export function inodeSize(compact: boolean): number {

@@ -132,7 +132,13 @@ export interface ImagePlan {
 }
 
 const TYPE_BITS: Record<NodeKind, number> = {
-  file: S_IFREG, dir: S_IFDIR, symlink: S_IFLNK, chardev: S_IFCHR, blockdev: S_IFBLK, fifo: S_IFIFO, socket: S_IFSOCK,
+  file: S_IFREG,
+  dir: S_IFDIR,
+  symlink: S_IFLNK,
+  chardev: S_IFCHR,
+  blockdev: S_IFBLK,
+  fifo: S_IFIFO,
+  socket: S_IFSOCK,
 };
 
 function newestMtime(nodes: readonly TreeNode[]): Timestamp {
@@ -233,7 +239,8 @@ export function planImage(root: TreeNode, cfg: MkfsConfig, dataEnd: number): Ima
       else inlineXattrs.push(x);
     }
     const ibody = ibodySize(sharedIds.length, inlineXattrs);
-    if (ibody > MAX_IBODY) throw new ErofsError('EUNSUPPORTED', `an inode has ${ibody} bytes of xattrs, more than EROFS can describe`);
+    if (ibody > MAX_IBODY)
+      throw new ErofsError('EUNSUPPORTED', `an inode has ${ibody} bytes of xattrs, more than EROFS can describe`);
 
     let size = 0;
     let dirents: InodePlan['dirents'];
@@ -249,7 +256,11 @@ export function planImage(root: TreeNode, cfg: MkfsConfig, dataEnd: number): Ima
       dirBlocks = planDirBlocks(dirents, bs);
       size = dirBlocks.size;
     }
-    const compact = fitsCompact({ uid: node.uid, gid: node.gid, size, nlink, mtime: mtime.sec, mtimeNsec: mtime.nsec }, buildTime.sec, buildTime.nsec);
+    const compact = fitsCompact(
+      { uid: node.uid, gid: node.gid, size, nlink, mtime: mtime.sec, mtimeNsec: mtime.nsec },
+      buildTime.sec,
+      buildTime.nsec,
+    );
     const isize = inodeSize(compact);
 
     let layout: number = DATALAYOUT.FLAT_PLAIN;
@@ -262,7 +273,8 @@ export function planImage(root: TreeNode, cfg: MkfsConfig, dataEnd: number): Ima
       if (d.tail) {
         layout = DATALAYOUT.FLAT_INLINE;
         tailLen = d.tail.length;
-        if (isize + ibody + tailLen > bs) throw new ErofsError('EIO', 'internal: inline tail no longer fits its inode block');
+        if (isize + ibody + tailLen > bs)
+          throw new ErofsError('EIO', 'internal: inline tail no longer fits its inode block');
       }
       u = d.blocks > 0 ? d.blkaddr : layout === DATALAYOUT.FLAT_INLINE ? EROFS_NULL_ADDR : 0;
     } else if (node.kind === 'dir' || node.kind === 'symlink') {
@@ -281,8 +293,24 @@ export function planImage(root: TreeNode, cfg: MkfsConfig, dataEnd: number): Ima
       u = node.rdev;
     }
     const plan: InodePlan = {
-      node, ino: i + 1, mode: TYPE_BITS[node.kind] | node.perm, nlink, mtime, compact, sharedIds, inlineXattrs, ibody,
-      layout, size, u, tailLen, lateBlocks, dirents, dirBlocks, pos: 0, nid: 0,
+      node,
+      ino: i + 1,
+      mode: TYPE_BITS[node.kind] | node.perm,
+      nlink,
+      mtime,
+      compact,
+      sharedIds,
+      inlineXattrs,
+      ibody,
+      layout,
+      size,
+      u,
+      tailLen,
+      lateBlocks,
+      dirents,
+      dirBlocks,
+      pos: 0,
+      nid: 0,
     };
     inodes.push(plan);
     byNode.set(node, plan);
@@ -302,7 +330,16 @@ export function planImage(root: TreeNode, cfg: MkfsConfig, dataEnd: number): Ima
   const blocks = metaBlkaddr + packer.blocks;
   if (blocks > 0xffffffff) throw new ErofsError('EINVAL', 'image would need more than 2^32 blocks');
   return {
-    blockSize: bs, inodes, byNode, buildTime, sharedXattrs, sharedBytes, xattrBlkaddr, metaBlkaddr,
-    metaBlocks: packer.blocks, blocks, rootNid,
+    blockSize: bs,
+    inodes,
+    byNode,
+    buildTime,
+    sharedXattrs,
+    sharedBytes,
+    xattrBlkaddr,
+    metaBlkaddr,
+    metaBlocks: packer.blocks,
+    blocks,
+    rootNid,
   };
 }

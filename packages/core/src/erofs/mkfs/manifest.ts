@@ -60,8 +60,16 @@ export function readManifest(path: string): SourceManifest {
   }
   for (const f of m.files as unknown[]) {
     const e = f as Partial<ManifestEntry> | null;
-    if (e === null || typeof e !== 'object' || typeof e.path !== 'string' || !e.path.startsWith('/')
-      || !Number.isSafeInteger(e.size) || (e.size as number) < 0 || typeof e.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(e.sha256)) {
+    if (
+      e === null ||
+      typeof e !== 'object' ||
+      typeof e.path !== 'string' ||
+      !e.path.startsWith('/') ||
+      !Number.isSafeInteger(e.size) ||
+      (e.size as number) < 0 ||
+      typeof e.sha256 !== 'string' ||
+      !/^[0-9a-f]{64}$/.test(e.sha256)
+    ) {
       throw new ErofsError('EINVAL', `manifest ${path}: bad entry ${JSON.stringify(f).slice(0, 80)}`);
     }
   }

@@ -71,7 +71,8 @@ export function resolveOptions(o: MkfsOptions): MkfsConfig {
   }
   let uuid: Buffer;
   if (o.uuid !== undefined) {
-    if (typeof o.uuid !== 'string' || !UUID_RE.test(o.uuid)) throw new ErofsError('EINVAL', `uuid ${String(o.uuid)} is not 8-4-4-4-12 hex`);
+    if (typeof o.uuid !== 'string' || !UUID_RE.test(o.uuid))
+      throw new ErofsError('EINVAL', `uuid ${o.uuid} is not 8-4-4-4-12 hex`);
     uuid = Buffer.from(o.uuid.replace(/-/g, ''), 'hex');
   } else {
     uuid = randomBytes(16);
@@ -80,15 +81,21 @@ export function resolveOptions(o: MkfsOptions): MkfsConfig {
   }
   const fpName = o.xattrInodeDigest ?? DEFAULT_FINGERPRINT_XATTR;
   if (typeof fpName !== 'string') throw new ErofsError('EINVAL', 'xattrInodeDigest must be a string');
-  for (const [k, v] of [['fingerprint', o.fingerprint], ['xattrs', o.xattrs], ['inline', o.inline]] as const) {
+  for (const [k, v] of [
+    ['fingerprint', o.fingerprint],
+    ['xattrs', o.xattrs],
+    ['inline', o.inline],
+  ] as const) {
     if (v !== undefined && typeof v !== 'boolean') throw new ErofsError('EINVAL', `${k} must be true or false`);
   }
   if (o.platform !== undefined) {
     if (typeof o.platform !== 'string') throw new ErofsError('EINVAL', 'platform must be a string like linux/amd64');
     parsePlatform(o.platform);
   }
-  if (o.manifest !== undefined && (typeof o.manifest !== 'string' || o.manifest === '')) throw new ErofsError('EINVAL', 'mkfs: manifest must be a path');
-  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new ErofsError('EINVAL', 'onProgress must be a function');
+  if (o.manifest !== undefined && (typeof o.manifest !== 'string' || o.manifest === ''))
+    throw new ErofsError('EINVAL', 'mkfs: manifest must be a path');
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function')
+    throw new ErofsError('EINVAL', 'onProgress must be a function');
   return {
     out: o.out,
     source: o.source,

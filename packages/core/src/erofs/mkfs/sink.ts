@@ -30,7 +30,10 @@ export class ImageSink {
 
   /** Create the temp file beside `out`; appends start at byte `start`. */
   static async create(out: string, blockSize: number, start: number): Promise<ImageSink> {
-    const tmpPath = join(dirname(out), `.${basename(out)}.ishare-mkfs-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+    const tmpPath = join(
+      dirname(out),
+      `.${basename(out)}.ishare-mkfs-${process.pid}-${randomBytes(4).toString('hex')}.tmp`,
+    );
     let fh: FileHandle;
     try {
       fh = await open(tmpPath, 'wx', 0o644);

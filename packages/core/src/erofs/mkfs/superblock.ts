@@ -1,7 +1,14 @@
 // The superblock mkfs writes at byte 1024, the long xattr name prefix table right behind it, and the
 // crc32c over the rest of the first block.
 import { crc32c } from '../checksum.ts';
-import { EROFS_SUPER_MAGIC_V1, EROFS_SUPER_OFFSET, EROFS_SUPER_SIZE, FEATURE_COMPAT, FEATURE_INCOMPAT, SB } from '../format.ts';
+import {
+  EROFS_SUPER_MAGIC_V1,
+  EROFS_SUPER_OFFSET,
+  EROFS_SUPER_SIZE,
+  FEATURE_COMPAT,
+  FEATURE_INCOMPAT,
+  SB,
+} from '../format.ts';
 import { FINGERPRINT_PREFIX_ID } from './xattr.ts';
 
 export interface SuperblockFields {

@@ -95,7 +95,8 @@ class ByteReader {
   async read(n: number): Promise<Buffer | null> {
     await this.fill(n);
     if (this.avail === 0 && this.ended) return null;
-    if (this.avail < n) throw new ErofsError('ETRUNCATED', `tar ends in the middle of a record (byte ${this.consumed + this.avail})`);
+    if (this.avail < n)
+      throw new ErofsError('ETRUNCATED', `tar ends in the middle of a record (byte ${this.consumed + this.avail})`);
     return this.take(n);
   }
 
@@ -120,7 +121,9 @@ class ByteReader {
       this.consumed += n;
       return;
     }
-    for await (const _ of this.pieces(n)) { /* discard */ }
+    for await (const _ of this.pieces(n)) {
+      /* discard */
+    }
   }
 }
 
@@ -137,12 +140,18 @@ function num(b: Buffer, off: number, len: number, what: string, at: number): num
     let v = BigInt(b[off] & 0x3f);
     for (let i = 1; i < len; i++) v = (v << 8n) | BigInt(b[off + i]);
     if (neg) v -= 1n << BigInt(8 * len - 2);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < -BigInt(Number.MAX_SAFE_INTEGER)) throw new ErofsError('ECORRUPT', `tar header at byte ${at}: ${what} out of range`);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < -BigInt(Number.MAX_SAFE_INTEGER))
+      throw new ErofsError('ECORRUPT', `tar header at byte ${at}: ${what} out of range`);
     return Number(v);
   }
-  const s = b.toString('latin1', off, off + len).replace(/[\0 ]+$/, '').replace(/^ +/, '').replace(/\0.*$/, '');
+  const s = b
+    .toString('latin1', off, off + len)
+    .replace(/[\0 ]+$/, '')
+    .replace(/^ +/, '')
+    .replace(/\0.*$/, '');
   if (s === '') return 0;
-  if (!/^[0-7]+$/.test(s)) throw new ErofsError('ECORRUPT', `tar header at byte ${at}: ${what} field ${JSON.stringify(s)} is not octal`);
+  if (!/^[0-7]+$/.test(s))
+    throw new ErofsError('ECORRUPT', `tar header at byte ${at}: ${what} field ${JSON.stringify(s)} is not octal`);
   return parseInt(s, 8);
 }
 
@@ -154,7 +163,10 @@ function checksumOk(h: Buffer): boolean {
     unsigned += v;
     signed += v > 127 ? v - 256 : v;
   }
-  const s = h.toString('latin1', 148, 156).replace(/[\0 ]+$/, '').replace(/^ +/, '');
+  const s = h
+    .toString('latin1', 148, 156)
+    .replace(/[\0 ]+$/, '')
+    .replace(/^ +/, '');
   if (!/^[0-7]+$/.test(s)) return false;
   const want = parseInt(s, 8);
   return want === unsigned || want === signed;
@@ -182,7 +194,8 @@ export function parsePax(buf: Buffer, at: number): Map<string, Buffer> {
 
 function paxTime(v: Buffer, at: number): Timestamp {
   const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(v.toString('latin1'));
-  if (!m) throw new ErofsError('ECORRUPT', `tar pax header at byte ${at}: bad mtime ${JSON.stringify(v.toString('latin1'))}`);
+  if (!m)
+    throw new ErofsError('ECORRUPT', `tar pax header at byte ${at}: bad mtime ${JSON.stringify(v.toString('latin1'))}`);
   const whole = Number(m[2]);
   const frac = Number((m[3] ?? '').padEnd(9, '0').slice(0, 9));
   if (m[1] === '-' && frac > 0) return { sec: -whole - 1, nsec: 1_000_000_000 - frac };
@@ -191,7 +204,8 @@ function paxTime(v: Buffer, at: number): Timestamp {
 
 function paxNum(v: Buffer, key: string, at: number): number {
   const s = v.toString('latin1');
-  if (!/^\d+$/.test(s) || !Number.isSafeInteger(Number(s))) throw new ErofsError('ECORRUPT', `tar pax header at byte ${at}: bad ${key} ${JSON.stringify(s)}`);
+  if (!/^\d+$/.test(s) || !Number.isSafeInteger(Number(s)))
+    throw new ErofsError('ECORRUPT', `tar pax header at byte ${at}: bad ${key} ${JSON.stringify(s)}`);
   return Number(s);
 }
 
@@ -209,14 +223,24 @@ function paxXattrs(pax: Map<string, Buffer>): Map<string, Buffer> {
 }
 
 const TYPES: Record<string, TarType> = {
-  '0': 'file', '\0': 'file', '7': 'file', '1': 'link', '2': 'symlink', '3': 'chardev', '4': 'blockdev', '5': 'dir', '6': 'fifo',
+  '0': 'file',
+  '\0': 'file',
+  '7': 'file',
+  '1': 'link',
+  '2': 'symlink',
+  '3': 'chardev',
+  '4': 'blockdev',
+  '5': 'dir',
+  '6': 'fifo',
 };
 
 /**
  * The entries of an uncompressed tar stream. Each regular file's data is `data` (exactly `size`
  * bytes); consume it before asking for the next entry — whatever is left is skipped.
  */
-export async function* readTar(stream: AsyncIterable<Buffer>): AsyncGenerator<{ entry: TarEntry; data: AsyncIterable<Buffer> }> {
+export async function* readTar(
+  stream: AsyncIterable<Buffer>,
+): AsyncGenerator<{ entry: TarEntry; data: AsyncIterable<Buffer> }> {
   const r = new ByteReader(stream[Symbol.asyncIterator]());
   let globalPax = new Map<string, Buffer>();
   let pax: Map<string, Buffer> | undefined;
@@ -227,7 +251,8 @@ export async function* readTar(stream: AsyncIterable<Buffer>): AsyncGenerator<{ 
     const h = await r.read(BLOCK);
     if (!h) break; // no end-of-archive blocks: accept, as GNU tar does with a warning
     if (h.every((b) => b === 0)) break;
-    if (!checksumOk(h)) throw new ErofsError('ECORRUPT', `tar header at byte ${at}: checksum mismatch (not a tar file?)`);
+    if (!checksumOk(h))
+      throw new ErofsError('ECORRUPT', `tar header at byte ${at}: checksum mismatch (not a tar file?)`);
     const flag = String.fromCharCode(h[156]);
     let size = num(h, 124, 12, 'size', at);
     const padded = Math.ceil(size / BLOCK) * BLOCK;
@@ -250,7 +275,8 @@ export async function* readTar(stream: AsyncIterable<Buffer>): AsyncGenerator<{ 
       else longLink = Buffer.from(v);
       continue;
     }
-    if (flag === 'V') { // volume label: not a file
+    if (flag === 'V') {
+      // volume label: not a file
       await r.skip(padded);
       continue;
     }

@@ -64,7 +64,7 @@ export function newNode(kind: NodeKind, init: Partial<TreeNode> = {}): TreeNode 
     gid: init.gid ?? 0,
     mtime: init.mtime,
     rdev: init.rdev ?? 0,
-    xattrs: init.xattrs ?? new Map(),
+    xattrs: init.xattrs ?? new Map<string, Buffer>(),
     children: kind === 'dir' ? (init.children ?? new Map()) : undefined,
     target: init.target,
     data: init.data,
@@ -127,7 +127,7 @@ export function linkCounts(root: TreeNode): Map<TreeNode, number> {
     for (const c of d.children!.values()) {
       if (c.node.kind === 'dir') {
         n.set(d, (n.get(d) ?? 2) + 1);
-        n.set(c.node, (n.get(c.node) ?? 2));
+        n.set(c.node, n.get(c.node) ?? 2);
         stack.push(c.node);
       } else {
         n.set(c.node, (n.get(c.node) ?? 0) + 1);

@@ -78,17 +78,20 @@ export async function writeImage(plan: ImagePlan, cfg: MkfsConfig, sink: ImageSi
   }
   await sink.writeAt(metaStart, meta);
 
-  await sink.writeAt(EROFS_SUPER_OFFSET, encodeSuperblock({
-    blkszbits: cfg.blkszbits,
-    rootNid: plan.rootNid,
-    inos: plan.inodes.length,
-    epoch: plan.buildTime.sec,
-    fixedNsec: plan.buildTime.nsec,
-    blocks: plan.blocks,
-    metaBlkaddr: plan.metaBlkaddr,
-    xattrBlkaddr: plan.xattrBlkaddr,
-    uuid: cfg.uuid,
-    fingerprints: cfg.fingerprint,
-    prefixTable: prefixTable(cfg),
-  }));
+  await sink.writeAt(
+    EROFS_SUPER_OFFSET,
+    encodeSuperblock({
+      blkszbits: cfg.blkszbits,
+      rootNid: plan.rootNid,
+      inos: plan.inodes.length,
+      epoch: plan.buildTime.sec,
+      fixedNsec: plan.buildTime.nsec,
+      blocks: plan.blocks,
+      metaBlkaddr: plan.metaBlkaddr,
+      xattrBlkaddr: plan.xattrBlkaddr,
+      uuid: cfg.uuid,
+      fingerprints: cfg.fingerprint,
+      prefixTable: prefixTable(cfg),
+    }),
+  );
 }

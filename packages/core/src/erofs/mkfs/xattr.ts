@@ -55,11 +55,19 @@ export function splitXattrName(name: string): { index: number; suffix: string } 
 export function encodeXattr(name: string, value: Uint8Array, where: string): EncodedXattr {
   const split = splitXattrName(name);
   if (!split) {
-    throw new ErofsError('EUNSUPPORTED', `${where}: xattr ${name} has no EROFS name prefix (user., trusted., security., system.posix_acl_*)`);
+    throw new ErofsError(
+      'EUNSUPPORTED',
+      `${where}: xattr ${name} has no EROFS name prefix (user., trusted., security., system.posix_acl_*)`,
+    );
   }
   const suffix = Buffer.from(split.suffix, 'latin1');
-  if (suffix.length > MAX_SUFFIX) throw new ErofsError('EUNSUPPORTED', `${where}: xattr name ${name} is longer than EROFS allows`);
-  if (value.length > MAX_VALUE) throw new ErofsError('EUNSUPPORTED', `${where}: xattr ${name} value of ${value.length} bytes is larger than EROFS allows (65535)`);
+  if (suffix.length > MAX_SUFFIX)
+    throw new ErofsError('EUNSUPPORTED', `${where}: xattr name ${name} is longer than EROFS allows`);
+  if (value.length > MAX_VALUE)
+    throw new ErofsError(
+      'EUNSUPPORTED',
+      `${where}: xattr ${name} value of ${value.length} bytes is larger than EROFS allows (65535)`,
+    );
   const v = Buffer.from(value);
   return {
     index: split.index,
@@ -159,7 +167,12 @@ export function ibodyIcount(size: number): number {
 }
 
 /** Encode a whole xattr body: header (no name filter), shared ids, then the inline entries. */
-export function writeIbody(buf: Buffer, pos: number, sharedIds: readonly number[], inline: readonly EncodedXattr[]): number {
+export function writeIbody(
+  buf: Buffer,
+  pos: number,
+  sharedIds: readonly number[],
+  inline: readonly EncodedXattr[],
+): number {
   if (sharedIds.length === 0 && inline.length === 0) return pos;
   buf.writeUInt32LE(0, pos + XH.nameFilter);
   buf.writeUInt8(sharedIds.length, pos + XH.sharedCount);

@@ -8,8 +8,27 @@ import type { Kernel } from '../../kernel.ts';
 import { PAGE_SIZE } from '../../mm/arena.ts';
 import { NIL } from '../../mm/list.ts';
 import { ctrInc, ctrAdd, CTR } from '../../mm/counters.ts';
-import { setPageFlag, clearPageFlag, unlockPage, PG_UPTODATE, PG_ERROR, lruAdd, lruAddBatch, putPage } from '../../mm/pagepool.ts';
-import { inodeMount, inodeMountGen, inodeNid, inodeState, inodeCount, iput, I_INUSE, I_FREEING, I_DEDUP } from '../../vfs/inode.ts';
+import {
+  setPageFlag,
+  clearPageFlag,
+  unlockPage,
+  PG_UPTODATE,
+  PG_ERROR,
+  lruAdd,
+  lruAddBatch,
+  putPage,
+} from '../../mm/pagepool.ts';
+import {
+  inodeMount,
+  inodeMountGen,
+  inodeNid,
+  inodeState,
+  inodeCount,
+  iput,
+  I_INUSE,
+  I_FREEING,
+  I_DEDUP,
+} from '../../vfs/inode.ts';
 import { mountCountDeviceRead, mountGen, mountState, MS_FREE } from '../../vfs/mount.ts';
 import { ErofsError } from '../../erofs/errors.ts';
 import { MAP_HOLE, MAP_INLINE, MAP_MAPPED } from '../../erofs/data.ts';
@@ -62,7 +81,9 @@ export function grabRealInode(k: Kernel, file: OpenFile): number {
     point(POINT.AFTER_REALINODE, ctx.borrowed);
     // DBG_BUGON: an inode we map through must be referenced (by us, via igrab, or by the open file).
     if (inodeCount(a, real) <= 0 || (inodeState(a, real) & (I_INUSE | I_FREEING)) !== I_INUSE) {
-      throw new InvariantViolation(`mapping through inode ${real} that holds no reference (i_count ${inodeCount(a, real)}, state ${inodeState(a, real)})`);
+      throw new InvariantViolation(
+        `mapping through inode ${real} that holds no reference (i_count ${inodeCount(a, real)}, state ${inodeState(a, real)})`,
+      );
     }
     checkLiveMount(a, real);
   }
@@ -110,7 +131,9 @@ export function checkLiveMount(a: Kernel['a'], real: number): void {
   if (inodeState(a, real) & I_DEDUP) return;
   const m = inodeMount(a, real);
   if (mountState(a, m) === MS_FREE || mountGen(a, m) !== inodeMountGen(a, real)) {
-    throw new InvariantViolation(`reading through inode ${real} of mount ${m}, which was unmounted under the read (generation ${inodeMountGen(a, real)}, mount now ${mountState(a, m) === MS_FREE ? 'free' : `generation ${mountGen(a, m)}`})`);
+    throw new InvariantViolation(
+      `reading through inode ${real} of mount ${m}, which was unmounted under the read (generation ${inodeMountGen(a, real)}, mount now ${mountState(a, m) === MS_FREE ? 'free' : `generation ${mountGen(a, m)}`})`,
+    );
   }
 }
 
@@ -151,12 +174,18 @@ function fillPage(k: Kernel, file: OpenFile, f: number, index: number): void {
       if (hooksOn) {
         point(POINT.BEFORE_DEVICE_READ, ctx.borrowed);
         // A use-after-evict shows up as a real inode that is no longer live.
-        if ((inodeState(a, real) & (I_INUSE | I_FREEING)) !== I_INUSE) throw new InvariantViolation(`real inode ${real} was freed during mapping`);
+        if ((inodeState(a, real) & (I_INUSE | I_FREEING)) !== I_INUSE)
+          throw new InvariantViolation(`real inode ${real} was freed during mapping`);
         checkLiveMount(a, real);
       }
       const sb = erofsSb(k, inodeMount(a, real));
       const got = readSync(sb.fd, chunk, base + done, n, map.physical + (pos - map.logical));
-      if (got !== n) throw new ErofsError('ETRUNCATED', `short device read from ${sb.params.image}`, map.physical + (pos - map.logical));
+      if (got !== n)
+        throw new ErofsError(
+          'ETRUNCATED',
+          `short device read from ${sb.params.image}`,
+          map.physical + (pos - map.logical),
+        );
       mountCountDeviceRead(a, sb.m, map.kind === MAP_INLINE ? 0 : 1, file.mapping !== file.inode);
     }
     done += n;
@@ -207,7 +236,8 @@ function readRun(k: Kernel, file: OpenFile, first: number, count: number, phys: 
   iov.length = nv;
   if (hooksOn) {
     point(POINT.BEFORE_DEVICE_READ, k.iomap.borrowed);
-    if ((inodeState(a, real) & (I_INUSE | I_FREEING)) !== I_INUSE) throw new InvariantViolation(`real inode ${real} was freed during mapping`);
+    if ((inodeState(a, real) & (I_INUSE | I_FREEING)) !== I_INUSE)
+      throw new InvariantViolation(`real inode ${real} was freed during mapping`);
     checkLiveMount(a, real);
   }
   const sb = erofsSb(k, inodeMount(a, real));
@@ -314,7 +344,7 @@ export function erofsReadahead(k: Kernel, file: OpenFile, index0: number, n: num
   const processing = shared && file.inode !== NIL;
   if (processing) readBegin(a, file.inode, file.mapping);
   let err: unknown;
-  let i = 0;
+  let i: number;
   try {
     // The stress harness exercises this same gathered path; only the planted EARLY_UPTODATE bug reads
     // page at a time, in its own function.
@@ -362,7 +392,6 @@ export function erofsReadFolio(k: Kernel, file: OpenFile, f: number, index: numb
     unlockPage(a, f);
   }
 }
-
 
 /** EROFS's address_space_operations for the generic read path (erofs_aops; compressed files: zdata.ts). */
 export const erofsAops: AddressSpaceOps = { readahead: erofsReadahead, readFolio: erofsReadFolio };

@@ -8,7 +8,17 @@ import { inodeMount, inodeNid, setInodeSize, isDedupInode, type InodeOps } from 
 import { mountState, MS_DYING } from '../../vfs/mount.ts';
 import { ctrInc, CTR } from '../../mm/counters.ts';
 import { ishareVerifyContent } from './verify.ts';
-import { ishareInitInode, ishareFillInode, ishareFreeInode, ishareShouldDrop, ishareKey, ishareFileOpen, ishareFadvise, DATAPATH_COMPRESSED, DATAPATH_FLAT } from './ishare.ts';
+import {
+  ishareInitInode,
+  ishareFillInode,
+  ishareFreeInode,
+  ishareShouldDrop,
+  ishareKey,
+  ishareFileOpen,
+  ishareFadvise,
+  DATAPATH_COMPRESSED,
+  DATAPATH_FLAT,
+} from './ishare.ts';
 import { hooksOn } from '../../debug/hooks.ts';
 import type { FileOps } from '../../vfs/file.ts';
 import { erofsLookup } from './namei.ts';
@@ -29,7 +39,12 @@ export function erofsInodeOps(k: Kernel): InodeOps {
       if (share === undefined) {
         // Not cached while stress hooks are live: a planted bug may change how keys are made.
         const fp = sb.image.fingerprintResult(ino);
-        share = fp.status === 'ok' ? { key: ishareKey(sb.params.domainId, fp.hex), hex: fp.hex } : fp.status === 'bad' ? 'bad' : null;
+        share =
+          fp.status === 'ok'
+            ? { key: ishareKey(sb.params.domainId, fp.hex), hex: fp.hex }
+            : fp.status === 'bad'
+              ? 'bad'
+              : null;
         if (!hooksOn) sb.ishareKeys.set(ino.nid, share);
       }
       if (share === null) return;

@@ -10,9 +10,36 @@
 import type { Arena } from '../../mm/arena.ts';
 import { spinLock, spinUnlock } from '../../mm/spinlock.ts';
 import { LOCK_CLASS } from '../../mm/lockstat.ts';
-import { listSpec, listAdd, listDel, listInitHead, linkInit, isLinked, listFirst, listNext, listCount, NIL, type ListSpec } from '../../mm/list.ts';
+import {
+  listSpec,
+  listAdd,
+  listDel,
+  listInitHead,
+  linkInit,
+  isLinked,
+  listFirst,
+  listNext,
+  listCount,
+  NIL,
+  type ListSpec,
+} from '../../mm/list.ts';
 import { ctrInc, CTR } from '../../mm/counters.ts';
-import { I_FS, INODE_WORDS, ANON_MOUNT, I_FREEING, iget, igrab, __iget, ihold, iput, iputEvictAll, inodeSize, inodeState, setInodeSize, type InodeOps } from '../../vfs/inode.ts';
+import {
+  I_FS,
+  INODE_WORDS,
+  ANON_MOUNT,
+  I_FREEING,
+  iget,
+  igrab,
+  __iget,
+  ihold,
+  iput,
+  iputEvictAll,
+  inodeSize,
+  inodeState,
+  setInodeSize,
+  type InodeOps,
+} from '../../vfs/inode.ts';
 import { BUG, POINT, bugOn, hooksOn, point, InvariantViolation } from '../../debug/hooks.ts';
 import { reportCheckFailure } from '../../mm/checkfail.ts';
 import { lockdepOn, lockdepAccess, PROT, SITE } from '../../mm/lockdep.ts';
@@ -111,20 +138,34 @@ export const DATAPATH_COMPRESSED = 1;
  * erofs_ishare_fill_inode: attach backing inode `slot` (of size `size`) to the shared inode for `key`,
  * creating it if needed. The shared inode keeps one reference per backing inode.
  */
-export function ishareFillInode(a: Arena, slot: number, key: IshareKey, size: number, dedupOps: InodeOps, dataPath = DATAPATH_FLAT): FillResult {
+export function ishareFillInode(
+  a: Arena,
+  slot: number,
+  key: IshareKey,
+  size: number,
+  dedupOps: InodeOps,
+  dataPath = DATAPATH_FLAT,
+): FillResult {
   const i32 = a.i32;
-  const dedup = iget(a, ANON_MOUNT, key.hash, dedupOps, (s) => keyMatches(a, s, key), (s) => {
-    const base = xw(a, s, X_KEY);
-    for (let i = 0; i < 8; i++) i32[base + i] = key.words[i];
-    i32[xw(a, s, X_LOCK)] = 0;
-    listInitHead(i32, xw(a, s, X_BACK_HEAD));
-    listInitHead(i32, xw(a, s, X_PROC_HEAD));
-    i32[xw(a, s, X_NBACKING)] = 0;
-    i32[xw(a, s, X_ISHARE)] = NIL;
-    setInodeSize(a, s, size);
-    i32[xw(a, s, X_DATAPATH)] = dataPath;
-    ctrInc(i32, CTR.ISHARE_CREATED);
-  });
+  const dedup = iget(
+    a,
+    ANON_MOUNT,
+    key.hash,
+    dedupOps,
+    (s) => keyMatches(a, s, key),
+    (s) => {
+      const base = xw(a, s, X_KEY);
+      for (let i = 0; i < 8; i++) i32[base + i] = key.words[i];
+      i32[xw(a, s, X_LOCK)] = 0;
+      listInitHead(i32, xw(a, s, X_BACK_HEAD));
+      listInitHead(i32, xw(a, s, X_PROC_HEAD));
+      i32[xw(a, s, X_NBACKING)] = 0;
+      i32[xw(a, s, X_ISHARE)] = NIL;
+      setInodeSize(a, s, size);
+      i32[xw(a, s, X_DATAPATH)] = dataPath;
+      ctrInc(i32, CTR.ISHARE_CREATED);
+    },
+  );
   if (inodeSize(a, dedup) !== size && !bugOn(BUG.SKIP_SIZE_CHECK)) {
     iput(a, dedup, dedupOps);
     ctrInc(i32, CTR.ISHARE_SIZE_MISMATCH);
@@ -140,7 +181,16 @@ export function ishareFillInode(a: Arena, slot: number, key: IshareKey, size: nu
   if (hooksOn) point(POINT.ISHARE_FILL);
   i32[xw(a, slot, X_ISHARE)] = dedup;
   spinLock(i32, xw(a, dedup, X_LOCK), LOCK_CLASS.ISHARE);
-  if (lockdepOn) lockdepAccess(i32, xw(a, dedup, X_LOCK), xw(a, dedup, X_BACK_HEAD), PROT.BACKING_LIST, SITE.ISHARE_FILL, dedup, true);
+  if (lockdepOn)
+    lockdepAccess(
+      i32,
+      xw(a, dedup, X_LOCK),
+      xw(a, dedup, X_BACK_HEAD),
+      PROT.BACKING_LIST,
+      SITE.ISHARE_FILL,
+      dedup,
+      true,
+    );
   listAdd(i32, specs(a).backing, xw(a, dedup, X_BACK_HEAD), slot);
   i32[xw(a, dedup, X_NBACKING)]++;
   spinUnlock(i32, xw(a, dedup, X_LOCK));
@@ -163,7 +213,15 @@ export function ishareFreeInode(a: Arena, slot: number, dedupOps: InodeOps): voi
   const s = specs(a);
   if (lockdepOn) {
     lockdepAccess(i32, lock, xw(a, dedup, X_BACK_HEAD), PROT.BACKING_LIST, SITE.ISHARE_FREE, dedup, true);
-    lockdepAccess(i32, lock, xw(a, dedup, X_PROC_HEAD), PROT.PROCESSING_LIST, SITE.ISHARE_FREE, dedup, isLinked(i32, s.processing, slot));
+    lockdepAccess(
+      i32,
+      lock,
+      xw(a, dedup, X_PROC_HEAD),
+      PROT.PROCESSING_LIST,
+      SITE.ISHARE_FREE,
+      dedup,
+      isLinked(i32, s.processing, slot),
+    );
   }
   if (isLinked(i32, s.backing, slot)) {
     listDel(i32, s.backing, xw(a, dedup, X_BACK_HEAD), slot);
@@ -231,9 +289,15 @@ export function readEnd(a: Arena, vi: number, dedup: number): void {
   Atomics.store(i32, cnt, c);
   // DBG_BUGON(count < 0): a read_end without its read_begin. Under the lock: reported, raised at the end
   // of the call; the allocation happens only on the failure.
-  if (hooksOn && c < 0) reportCheckFailure(new InvariantViolation(`processingCount of inode ${vi} went negative (${c}) in readEnd: a read ended that readBegin did not count`));
+  if (hooksOn && c < 0)
+    reportCheckFailure(
+      new InvariantViolation(
+        `processingCount of inode ${vi} went negative (${c}) in readEnd: a read ended that readBegin did not count`,
+      ),
+    );
   // list_del_init: harmless on an entry that is already off the list.
-  if (c === 0 && isLinked(i32, specs(a).processing, vi)) listDel(i32, specs(a).processing, xw(a, dedup, X_PROC_HEAD), vi);
+  if (c === 0 && isLinked(i32, specs(a).processing, vi))
+    listDel(i32, specs(a).processing, xw(a, dedup, X_PROC_HEAD), vi);
   if (!nolock) spinUnlock(i32, lock);
 }
 
@@ -244,7 +308,12 @@ export function readEnd(a: Arena, vi: number, dedup: number): void {
  * realinode uninitialised / NULL there.
  * With BUG.NO_IGRAB the candidate is returned without a reference (`grabbed` reports which).
  */
-export function realInode(a: Arena, dedup: number, policy: number, out: { grabbed: boolean; candidates: number }): number {
+export function realInode(
+  a: Arena,
+  dedup: number,
+  policy: number,
+  out: { grabbed: boolean; candidates: number },
+): number {
   const i32 = a.i32;
   const s = specs(a);
   const lock = xw(a, dedup, X_LOCK);
@@ -260,7 +329,11 @@ export function realInode(a: Arena, dedup: number, policy: number, out: { grabbe
   const limit = a.ninodes;
   if (policy === POLICY_PROCESSING) {
     let n = 0;
-    for (let vi = listFirst(i32, xw(a, dedup, X_PROC_HEAD)); vi !== NIL && n++ < limit; vi = listNext(i32, s.processing, vi)) {
+    for (
+      let vi = listFirst(i32, xw(a, dedup, X_PROC_HEAD));
+      vi !== NIL && n++ < limit;
+      vi = listNext(i32, s.processing, vi)
+    ) {
       out.candidates++;
       if (hooksOn) point(POINT.BEFORE_IGRAB);
       if (noGrab || (racyGrab ? grabUnlocked(a, vi) : igrab(a, vi))) {
@@ -271,7 +344,11 @@ export function realInode(a: Arena, dedup: number, policy: number, out: { grabbe
     }
   }
   let n = 0;
-  for (let vi = listFirst(i32, xw(a, dedup, X_BACK_HEAD)); vi !== NIL && n++ < limit; vi = listNext(i32, s.backing, vi)) {
+  for (
+    let vi = listFirst(i32, xw(a, dedup, X_BACK_HEAD));
+    vi !== NIL && n++ < limit;
+    vi = listNext(i32, s.backing, vi)
+  ) {
     out.candidates++;
     if (hooksOn) point(POINT.BEFORE_IGRAB);
     if (noGrab || (racyGrab ? grabUnlocked(a, vi) : igrab(a, vi))) {
@@ -310,8 +387,18 @@ export function sharedInodeView(a: Arena, dedup: number): SharedInodeView {
   const backing: number[] = [];
   const processing: number[] = [];
   const limit = a.ninodes + 1;
-  for (let vi = listFirst(i32, xw(a, dedup, X_BACK_HEAD)); vi !== NIL && backing.length < limit; vi = listNext(i32, s.backing, vi)) backing.push(vi);
-  for (let vi = listFirst(i32, xw(a, dedup, X_PROC_HEAD)); vi !== NIL && processing.length < limit; vi = listNext(i32, s.processing, vi)) processing.push(vi);
+  for (
+    let vi = listFirst(i32, xw(a, dedup, X_BACK_HEAD));
+    vi !== NIL && backing.length < limit;
+    vi = listNext(i32, s.backing, vi)
+  )
+    backing.push(vi);
+  for (
+    let vi = listFirst(i32, xw(a, dedup, X_PROC_HEAD));
+    vi !== NIL && processing.length < limit;
+    vi = listNext(i32, s.processing, vi)
+  )
+    processing.push(vi);
   const nbacking = i32[xw(a, dedup, X_NBACKING)];
   spinUnlock(i32, lock);
   return { backing, processing, nbacking };

@@ -9,7 +9,8 @@ import { zErofsAops } from './zdata.ts';
 /** The regular file at `path` in mount m, with the a_ops its data path needs. */
 export function erofsLookup(k: Kernel, m: number, path: string): LookupResult {
   const ino = erofsSb(k, m).image.resolve(path);
-  if (ino.type !== 'file') throw new ErofsError(ino.type === 'dir' ? 'EISDIR' : 'EINVAL', `${path}: not a regular file`);
+  if (ino.type !== 'file')
+    throw new ErofsError(ino.type === 'dir' ? 'EISDIR' : 'EINVAL', `${path}: not a regular file`);
   return { nid: ino.nid, size: ino.size, compressed: ino.compressed, aops: ino.compressed ? zErofsAops : erofsAops };
 }
 
@@ -17,6 +18,7 @@ export function erofsLookup(k: Kernel, m: number, path: string): LookupResult {
 export function erofsListFiles(k: Kernel, m: number): { path: string; nid: number; size: number }[] {
   const sb = erofsSb(k, m);
   const out: { path: string; nid: number; size: number }[] = [];
-  for (const { path, inode } of sb.image.walk()) if (inode.type === 'file') out.push({ path, nid: inode.nid, size: inode.size });
+  for (const { path, inode } of sb.image.walk())
+    if (inode.type === 'file') out.push({ path, nid: inode.nid, size: inode.size });
   return out;
 }

@@ -44,7 +44,15 @@ export function erofsSb(k: Kernel, m: number): ErofsSb {
     image.close();
     throw new ErofsError('ENOENT', `cannot open ${params.image}: ${(e as Error).message}`);
   }
-  const sb: ErofsSb = { m, gen, params, image, fd, shareActive: params.inodeShare && image.sb.hasFingerprints, ishareKeys: new Map() };
+  const sb: ErofsSb = {
+    m,
+    gen,
+    params,
+    image,
+    fd,
+    shareActive: params.inodeShare && image.sb.hasFingerprints,
+    ishareKeys: new Map(),
+  };
   k.sbs[m] = sb;
   return sb;
 }
@@ -75,7 +83,10 @@ export function erofsCheckImage(params: MountParams): { shareActive: boolean; wa
   try {
     image.root();
     if (params.inodeShare && !image.sb.hasFingerprints) {
-      return { shareActive: false, warning: `${params.image}: inode_share requested but the image has no fingerprints; mounted without sharing` };
+      return {
+        shareActive: false,
+        warning: `${params.image}: inode_share requested but the image has no fingerprints; mounted without sharing`,
+      };
     }
     return { shareActive: params.inodeShare };
   } finally {
@@ -104,7 +115,10 @@ export interface MountResult {
 /** mount -t erofs -o ro[,inode_share,domain_id=ID][,verify] IMAGE: parse options, check, publish. */
 export function erofsMount(k: Kernel, image: string, opts: MountOptions): MountResult {
   if (opts.inodeShare && !opts.domainId) {
-    throw new ErofsError('EINVAL', 'inode_share needs a domain id (mount -o inode_share,domain_id=ID): sharing is scoped to one domain');
+    throw new ErofsError(
+      'EINVAL',
+      'inode_share needs a domain id (mount -o inode_share,domain_id=ID): sharing is scoped to one domain',
+    );
   }
   const params: MountParams = {
     image: resolvePath(image),

@@ -27,7 +27,7 @@ export function ishareVerifyContent(sb: ErofsSb, ino: ErofsInode, fingerprintHex
   scratch ??= new Uint8Array(CHUNK);
   const h = createHash('sha256');
   try {
-    for (let off = 0; off < ino.size; ) {
+    for (let off = 0; off < ino.size;) {
       const want = Math.min(CHUNK, ino.size - off);
       const buf = want === CHUNK ? scratch : scratch.subarray(0, want);
       const n = sb.image.readInto(ino, buf, off);

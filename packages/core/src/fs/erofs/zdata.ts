@@ -56,7 +56,7 @@ function ctxOf(k: Kernel): ZCtx {
 
 function ownedAt(z: ZCtx, p: number): number {
   const i = p - z.base;
-  return i >= 0 && i < z.owned.length ? z.owned[i]! : NIL;
+  return i >= 0 && i < z.owned.length ? z.owned[i] : NIL;
 }
 
 function setOwned(z: ZCtx, p: number, f: number): void {
@@ -116,7 +116,17 @@ function ensureRoom(z: ZCtx, plen: number, llen: number): void {
  * Handle extent `m` (whole: mapFull) for a window of pages [w0, w1): grab its pages, decode it once,
  * fill and complete the owned pages it finishes. Returns pages completed.
  */
-function zExtent(k: Kernel, file: OpenFile, z: ZCtx, sb: ErofsSb, ino: ErofsInode, zm: ZMapper, m: ZMapOut, w0: number, w1: number): number {
+function zExtent(
+  k: Kernel,
+  file: OpenFile,
+  z: ZCtx,
+  sb: ErofsSb,
+  ino: ErofsInode,
+  zm: ZMapper,
+  m: ZMapOut,
+  w0: number,
+  w1: number,
+): number {
   const a = k.a;
   const size = file.size;
   const lo = m.la;
@@ -161,7 +171,7 @@ function zExtent(k: Kernel, file: OpenFile, z: ZCtx, sb: ErofsSb, ino: ErofsInod
       }
       if (!((p >= w0 && p < w1) || Math.min(start + PAGE_SIZE, size) <= hi)) continue;
       if (used >= z.nspare || pageCached(a, file.mapping, p)) continue;
-      const f = z.spare[used]!;
+      const f = z.spare[used];
       if (!addToPageCache(a, f, file.mapping, p)) continue; // another reader indexed it first
       used++;
       ctrAdd(a.i32, CTR.RA_INFLIGHT, 1);
@@ -180,12 +190,24 @@ function zExtent(k: Kernel, file: OpenFile, z: ZCtx, sb: ErofsSb, ino: ErofsInod
       // As on the flat path: the image read from must still be the one the real inode was created on.
       checkLiveMount(a, k.iomap.real);
     }
-    zReadExtent(sb.image.source, sb.image.sb, ino, m, zm.info.fragmentOff, out.subarray(0, m.llen), 0, m.llen, false,
-      (d, pos) => sb.image.readPacked(ino.nid, d, pos), z.raw);
+    zReadExtent(
+      sb.image.source,
+      sb.image.sb,
+      ino,
+      m,
+      zm.info.fragmentOff,
+      out.subarray(0, m.llen),
+      0,
+      m.llen,
+      false,
+      (d, pos) => sb.image.readPacked(ino.nid, d, pos),
+      z.raw,
+    );
     ctrInc(a.i32, CTR.Z_PCLUSTERS);
     ctrInc(a.i32, CTR.DEVICE_READS);
     // Device traffic per pcluster; inline and fragment bytes come with metadata / the packed inode.
-    if (!(m.flags & (ZF_FRAGMENT | ZF_META))) mountCountDeviceRead(a, sb.m, Math.ceil(m.plen / PAGE_SIZE), file.mapping !== file.inode);
+    if (!(m.flags & (ZF_FRAGMENT | ZF_META)))
+      mountCountDeviceRead(a, sb.m, Math.ceil(m.plen / PAGE_SIZE), file.mapping !== file.inode);
     for (let p = pFirst; p <= pLast; p++) {
       const f = ownedAt(z, p);
       if (f === NIL) continue;
@@ -205,7 +227,7 @@ function zExtent(k: Kernel, file: OpenFile, z: ZCtx, sb: ErofsSb, ino: ErofsInod
     return done;
   } finally {
     zpclUnlock(a, word);
-    for (let j = used; j < z.nspare; j++) putPage(a, z.spare[j]!);
+    for (let j = used; j < z.nspare; j++) putPage(a, z.spare[j]);
     z.nspare = 0;
   }
 }
@@ -259,7 +281,7 @@ function zRead(k: Kernel, file: OpenFile, index: number, nr: number, folio: numb
   }
   if (z.nowned > 0) {
     for (let i = 0; i < z.owned.length && z.nowned > 0; i++) {
-      const f = z.owned[i]!;
+      const f = z.owned[i];
       if (f !== NIL) failPage(k, z, z.base + i, f);
     }
   }

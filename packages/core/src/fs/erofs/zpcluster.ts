@@ -18,7 +18,8 @@ if ((ZPCL_WORDS & (ZPCL_WORDS - 1)) !== 0) throw new Error('pcluster stripes mus
 /** Word index of the stripe lock for pcluster `key` of mount `m`. */
 export function zpclWord(m: number, key: number): number {
   // Mix the mount and both halves of the address (keys reach past 2^32).
-  let h = Math.imul(m + 1, 0x9e3779b1) ^ Math.imul(key >>> 0, 0x85ebca6b) ^ Math.imul(Math.floor(key / 2 ** 32), 0xc2b2ae35);
+  let h =
+    Math.imul(m + 1, 0x9e3779b1) ^ Math.imul(key >>> 0, 0x85ebca6b) ^ Math.imul(Math.floor(key / 2 ** 32), 0xc2b2ae35);
   h ^= h >>> 15;
   return ZPCL_BASE + (h & (ZPCL_WORDS - 1));
 }
