@@ -19,20 +19,13 @@ export type {
 export type { ArenaHandle } from './mm/arena.ts';
 export { PAGE_SIZE, MAX_POOL_BYTES } from './mm/arena.ts';
 export type { RealInodePolicy } from './fs/erofs/ishare.ts';
-export {
-  BUG,
-  BUG_DESCRIPTIONS,
-  BUG_CATEGORY,
-  POINT,
-  POINT_NAMES,
-  lastPoints as lastPointsOf,
-  InvariantViolation,
-} from './debug/hooks.ts';
+export { BUG, BUG_DESCRIPTIONS, BUG_CATEGORY } from './debug/bugs/index.ts';
+export { POINT, POINT_NAMES, lastPoints as lastPointsOf } from './mm/points.ts';
 export { checkQuiescent } from './debug/invariants.ts';
-export { CheckFailure, takeCheckFailure, type Detector } from './mm/checkfail.ts';
+export { CheckFailure, InvariantViolation, takeCheckFailure, type Detector } from './mm/checkfail.ts';
 export { PROTECTED as LOCK_PROTECTED } from './mm/lockdep.ts';
 export { forgeFingerprint } from './debug/forge.ts';
-export type { BugName, BugCategory } from './debug/hooks.ts';
+export type { BugName, BugCategory } from './debug/bugs/index.ts';
 export { CTR } from './mm/counters.ts';
 export type { CounterName } from './mm/counters.ts';
 export { fsckOnPath, fsckVersion, fsckExtract, regularFilesUnder } from './upstream/fsck.ts';

@@ -6,7 +6,7 @@
 // fs/erofs/super.ts (mount, kill_sb), vfs/super.ts (generic umount), vfs/open.ts (open/close/mmap),
 // fs/erofs/ishare.ts (what opening and advising a shared file mean), vfs/read_write.ts and
 // vfs/filemap.ts (reads), vfs/fadvise.ts, vfs/drop_caches.ts, and stats.ts.
-import { Arena, CHECK_LOCKS, CHECK_RACES, type ArenaConfig, type ArenaHandle } from './mm/arena.ts';
+import { Arena, CHECK_LOCKS, CHECK_RACES, CHECK_INVARIANTS, type ArenaConfig, type ArenaHandle } from './mm/arena.ts';
 import { pagePoolInit, pagePoolRegions } from './mm/pagepool.ts';
 import { setCountAcquisitions } from './mm/lockstat.ts';
 import { Kernel } from './kernel.ts';
@@ -34,7 +34,7 @@ export interface SystemConfig {
   inodeSlots?: number; // default 65536
   mountSlots?: number; // default 64
   policy?: RealInodePolicy; // default 'processing' (the v7 seed)
-  /** Stress only: planted-bug mask (debug/hooks.ts BUG) and jitter probability (0..1). */
+  /** Stress only: planted-bug mask (debug/bugs/ BUG) and jitter probability (0..1). */
   inject?: number;
   jitter?: number;
   seed?: number;
@@ -42,6 +42,11 @@ export interface SystemConfig {
   lockStats?: boolean;
   /** Stress only: check at every use site that the structure's declared lock is held (mm/lockdep.ts). */
   lockChecks?: boolean;
+  /**
+   * Stress only: the in-core invariant checks (DBG_BUGON sites: references, live mappings, busy inodes at
+   * unmount, bad pages). Independent of `inject`.
+   */
+  invariants?: boolean;
   /** Stress only: the watchpoint data-race detector (mm/kcsan.ts), its sampling and stall. */
   raceDetector?: boolean;
   raceSample?: number;
@@ -79,7 +84,10 @@ export class System {
     a.jitter = Math.round(Math.max(0, Math.min(1, cfg.jitter ?? 0)) * 65536);
     a.seed = cfg.seed ?? 1;
     a.countLockAcquisitions = cfg.lockStats ?? false;
-    a.checks = (cfg.lockChecks ? CHECK_LOCKS : 0) | (cfg.raceDetector ? CHECK_RACES : 0);
+    a.checks =
+      (cfg.lockChecks ? CHECK_LOCKS : 0) |
+      (cfg.raceDetector ? CHECK_RACES : 0) |
+      (cfg.invariants ? CHECK_INVARIANTS : 0);
     a.raceSample = cfg.raceSample ?? 0;
     a.raceStallUs = cfg.raceStallUs ?? 0;
     return new System(a, a.nextThreadId());

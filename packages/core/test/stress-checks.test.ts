@@ -3,9 +3,9 @@
 // image's unmount is caught by the superblock invariant — the situation UNMOUNT_BUSY leaves behind.
 import test from 'ava';
 import { System } from '../src/system.ts';
-import { BUG, InvariantViolation } from '../src/debug/hooks.ts';
+import { BUG } from '../src/debug/bugs/index.ts';
 import { checkQuiescent } from '../src/debug/invariants.ts';
-import { takeCheckFailure } from '../src/mm/checkfail.ts';
+import { takeCheckFailure, InvariantViolation } from '../src/mm/checkfail.ts';
 import { sharedInodeView, realInode, readBegin, POLICY_ANY } from '../src/fs/erofs/ishare.ts';
 import { iput, inodeMount } from '../src/vfs/inode.ts';
 import { ErofsError } from '../src/erofs/errors.ts';
@@ -40,6 +40,7 @@ test.serial(
         inject: planted ? BUG.UNMOUNT_BUSY : 0,
         lockChecks: true,
         raceDetector: true,
+        invariants: true,
       });
       try {
         const { a, fb, dedup, aInode } = setup(sys, pair.images);

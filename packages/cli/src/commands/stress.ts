@@ -56,6 +56,7 @@ export interface StressCliOptions {
   domain: string;
   lockChecks: boolean;
   raceDetector: boolean;
+  invariants: boolean;
   json?: boolean;
   listBugs?: boolean;
 }
@@ -82,7 +83,7 @@ function formatReport(r: StressReport): string {
     `${v ? 'VIOLATION' : 'clean'}: seed ${r.seed}, ${r.workers} workers, policy ${r.policy}, jitter ${r.jitter}, inject ${r.inject.join(',') || 'none'}`,
   );
   lines.push(
-    `detectors: lock checks ${r.detectors.lockChecks ? 'on' : 'off'}, race detector ${r.detectors.raceDetector ? `on (${r.detectors.raceWatchpoints} watchpoints)` : 'off'}, invariants and byte oracle on`,
+    `detectors: lock checks ${r.detectors.lockChecks ? 'on' : 'off'}, race detector ${r.detectors.raceDetector ? `on (${r.detectors.raceWatchpoints} watchpoints)` : 'off'}, invariants ${r.detectors.invariants ? 'on' : 'off'}, byte oracle on`,
   );
   lines.push(
     `${(r.elapsedMs / 1000).toFixed(1)} s, ${r.ops} ops (${Math.round(r.opsPerSec)} ops/s), ${r.reads} verified reads (${Math.round(r.readsPerSec)}/s), ${(r.bytes / 2 ** 20).toFixed(1)} MiB`,
@@ -128,7 +129,7 @@ function formatReport(r: StressReport): string {
         `  last named point per thread (0 = controller): ${v.lastPoints.map((p, i) => `${i}:${p}`).join(' ')}`,
       );
     lines.push(
-      `  reproduce: ishare stress --seed ${r.seed} --workers ${r.workers} --policy ${r.policy}${r.inject.length ? ` --inject ${r.inject.join(',')}` : ''} --jitter ${r.jitter}${r.verify ? ' --verify' : ''}${r.poison && !r.verify ? ' --poison' : ''}${r.detectors.lockChecks ? '' : ' --no-lock-checks'}${r.detectors.raceDetector ? '' : ' --no-race-detector'}`,
+      `  reproduce: ishare stress --seed ${r.seed} --workers ${r.workers} --policy ${r.policy}${r.inject.length ? ` --inject ${r.inject.join(',')}` : ''} --jitter ${r.jitter}${r.verify ? ' --verify' : ''}${r.poison && !r.verify ? ' --poison' : ''}${r.detectors.lockChecks ? '' : ' --no-lock-checks'}${r.detectors.raceDetector ? '' : ' --no-race-detector'}${r.detectors.invariants ? '' : ' --no-invariants'}`,
     );
   }
   return lines.join('\n') + '\n';
@@ -175,6 +176,7 @@ export async function runStressCommand(inputs: string[], o: StressCliOptions): P
       chaos: o.chaos,
       lockChecks: o.lockChecks,
       raceDetector: o.raceDetector,
+      invariants: o.invariants,
     }).catch((e: unknown) => {
       throw e instanceof StressReferenceError ? new UsageError(e.message) : e;
     }),
@@ -236,6 +238,7 @@ export function register(program: Command): void {
     )
     .option('--no-lock-checks', 'do not check, at each use of a lock-protected structure, that its lock is held')
     .option('--no-race-detector', 'do not run the watchpoint data-race detector')
+    .option('--no-invariants', 'do not check the in-core invariants (references, live mappings, quiescent state)')
     .option('--json', 'print the report as JSON')
     .action(async (inputs: string[], o: StressCliOptions) => {
       if (o.listBugs) {

@@ -41,13 +41,17 @@ const H = {
   SEED: 22, // jitter seed
   ENABLED_LIMIT: 23, // frames usable (shrink-pool chaos lowers it)
   LOCK_ACQUISITIONS: 24, // count every lock acquisition (stress reports); contention is always counted
-  CHECKS: 25, // stress checkers: CHECK_LOCKS | CHECK_RACES
+  CHECKS: 25, // stress checkers: CHECK_LOCKS | CHECK_RACES | CHECK_INVARIANTS
   RACE_SAMPLE: 26, // race detector: mean protected accesses between two watchpoints of one thread
   RACE_STALL_US: 27, // race detector: how long a watchpoint stalls its thread, in microseconds
 } as const;
-/** Lock checks (lockdep.ts) and the data-race detector (kcsan.ts), bits of the CHECKS header word. */
+/**
+ * Lock checks (lockdep.ts), the data-race detector (kcsan.ts) and the in-core invariants (checkfail.ts),
+ * bits of the CHECKS header word.
+ */
 export const CHECK_LOCKS = 1;
 export const CHECK_RACES = 2;
+export const CHECK_INVARIANTS = 4;
 if (Object.keys(H).length > HEADER_WORDS) throw new Error('arena header too small');
 
 export interface ArenaConfig {

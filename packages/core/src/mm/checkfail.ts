@@ -1,6 +1,6 @@
 // A check of the kernel's rules failed while stressing. Every checker raises a subclass, so a report can
 // say which one caught what: the lock checks (lockdep.ts), the data-race detector (kcsan.ts), or an
-// invariant (debug/hooks.ts InvariantViolation: reference rules, quiescence).
+// invariant (InvariantViolation below: reference rules, quiescence).
 export type Detector = 'lock-check' | 'race-detector' | 'invariant';
 
 export class CheckFailure extends Error {
@@ -27,4 +27,25 @@ export function takeCheckFailure(): CheckFailure | undefined {
   const f = pending;
   pending = undefined;
   return f;
+}
+
+/**
+ * A debug assertion failed: a reference rule of the design was broken (DBG_BUGON in the kernel). Raised
+ * only while the invariant checks are on (`invariantsOn`; the arena's CHECK_INVARIANTS setting).
+ */
+export class InvariantViolation extends CheckFailure {
+  constructor(message: string) {
+    super('invariant', message);
+    this.name = 'InvariantViolation';
+  }
+}
+
+/**
+ * The in-core invariant checks (DBG_BUGON sites) run in this thread. Set from the arena's check options
+ * only — never from which planted bug, if any, is installed.
+ */
+export let invariantsOn = false;
+
+export function invariantsConfigure(on: boolean): void {
+  invariantsOn = on;
 }

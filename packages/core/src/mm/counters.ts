@@ -35,7 +35,7 @@ export const CTR = {
   Z_PCLUSTER_SKIPPED: 29, // after waiting, every page it needed was already filled: not decompressed again
   ISHARE_BAD_FINGERPRINT: 30, // fingerprint xattr of the wrong length or prefix: not shared
   RACE_WATCHPOINTS: 31, // watchpoints the data-race detector set (stress)
-  UNMOUNT_BUSY: 32, // unmount's sweeps that found inodes still referenced (a reader mapping through them)
+  UNMOUNT_SWEEP_BUSY: 32, // unmount's sweeps that found inodes still referenced (a reader mapping through them)
 } as const;
 export type CounterName = keyof typeof CTR;
 const NCOUNTERS = Object.keys(CTR).length;

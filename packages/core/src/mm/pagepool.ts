@@ -12,8 +12,7 @@ import { LOCK_CLASS } from './lockstat.ts';
 import { listSpec, listAdd, listDel, listLast, listInitHead, linkInit, NIL, type ListSpec } from './list.ts';
 import { ctrInc, CTR } from './counters.ts';
 import { lockdepOn, lockdepAccess, PROT, SITE } from './lockdep.ts';
-import { reportCheckFailure } from './checkfail.ts';
-import { hooksOn, InvariantViolation } from '../debug/hooks.ts';
+import { reportCheckFailure, invariantsOn, InvariantViolation } from './checkfail.ts';
 
 // Descriptor words.
 export const F_FLAGS = 0;
@@ -177,7 +176,7 @@ export function frameFree(a: Arena, f: number): void {
   const r = a.frames + f * FRAME_WORDS;
   // bad_page (free_pages_check): a frame whose last reference goes must be off the LRU — a page on the
   // LRU is one the page cache still holds.
-  if (hooksOn && Atomics.load(i32, r + F_FLAGS) & PG_LRU) {
+  if (invariantsOn && Atomics.load(i32, r + F_FLAGS) & PG_LRU) {
     reportCheckFailure(
       new InvariantViolation(
         `bad page: frame ${f} freed while on the LRU (mapping ${i32[r + F_MAPPING]}, index ${i32[r + F_INDEX]})`,

@@ -22,8 +22,8 @@ import { findGetPage, tryGetPageAt, addToPageCache, pageCached } from './pagecac
 import { allocPage } from './reclaim.ts';
 import type { OpenFile } from './file.ts';
 import { ErofsError } from '../erofs/errors.ts';
-import { POINT, hooksOn, point, InvariantViolation } from '../debug/hooks.ts';
-import { reportCheckFailure } from '../mm/checkfail.ts';
+import { POINT, pointsOn, point } from '../mm/points.ts';
+import { reportCheckFailure, invariantsOn, InvariantViolation } from '../mm/checkfail.ts';
 import { inodeCount, inodeState, inodeGen, I_INUSE, I_FREEING } from './inode.ts';
 
 /** s_maxbytes: a frame records its page index in an Int32, so no file may have more pages than that. */
@@ -43,9 +43,9 @@ export const RA_MAX_PAGES = 32; // 128 KiB, the kernel's default read_ahead_kb
  */
 export function doPageCacheRa(k: Kernel, file: OpenFile, index: number, nr: number): number {
   const a = k.a;
-  if (hooksOn) checkMappingLive(a, file, 'before');
+  if (invariantsOn) checkMappingLive(a, file, 'before');
   const read = pageCacheRa(k, file, index, nr);
-  if (hooksOn) checkMappingLive(a, file, 'after');
+  if (invariantsOn) checkMappingLive(a, file, 'after');
   return read;
 }
 
@@ -217,7 +217,7 @@ export function filemapRead(
       const f = next !== NIL && tryGetPageAt(a, next, file.mapping, index) ? next : findGetPage(a, file.mapping, index);
       next = NIL;
       if (f !== NIL) {
-        if (hooksOn) point(POINT.AFTER_FIND_PAGE);
+        if (pointsOn) point(POINT.AFTER_FIND_PAGE);
         const flags = pageFlags(a, f);
         if (flags & PG_UPTODATE) {
           // The hit: pin, extend the run (or start a new one), no copy yet.

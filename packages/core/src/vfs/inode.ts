@@ -27,7 +27,7 @@ import { ctrInc, CTR } from '../mm/counters.ts';
 import { lockdepOn, lockdepAccess, PROT, SITE } from '../mm/lockdep.ts';
 import { ErofsError } from '../erofs/errors.ts';
 import { mountGen } from './mount.ts';
-import { hooksOn, InvariantViolation } from '../debug/hooks.ts';
+import { invariantsOn, InvariantViolation } from '../mm/checkfail.ts';
 
 // Record words.
 const I_LOCK = 0; // i_lock
@@ -393,8 +393,8 @@ export function iput(a: Arena, slot: number, ops: InodeOps, evictNow = false): v
   if (c < 0) {
     Atomics.add(i32, r + I_COUNT, 1);
     spinUnlock(i32, r + I_LOCK);
-    // DBG_BUGON while stressing: a reference dropped that nobody held.
-    if (hooksOn) throw new InvariantViolation(`iput on inode slot ${slot} with i_count 0`);
+    // DBG_BUGON while checking invariants: a reference dropped that nobody held.
+    if (invariantsOn) throw new InvariantViolation(`iput on inode slot ${slot} with i_count 0`);
     throw new ErofsError('EIO', `iput on inode slot ${slot} with i_count 0`);
   }
   if (c > 0) {
@@ -412,8 +412,9 @@ export function iput(a: Arena, slot: number, ops: InodeOps, evictNow = false): v
 }
 
 /**
- * The planted ISHARE_EVICT_MAPPED's teardown (stress harness only): take every reference left as the
- * caller's and evict the inode now, whoever else still holds one.
+ * A teardown that ignores other holders: take every reference left as the caller's and evict the inode
+ * now, whoever else still holds one. No kernel path does this; it exists for the stress harness's
+ * variants (debug/bugs/), which cannot compute this module's offsets themselves.
  */
 export function iputEvictAll(a: Arena, slot: number, ops: InodeOps): void {
   const i32 = a.i32;

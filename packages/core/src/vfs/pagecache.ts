@@ -16,7 +16,6 @@ import { LOCK_CLASS } from '../mm/lockstat.ts';
 import { listAdd, listDel, listFirst, NIL } from '../mm/list.ts';
 import { lockdepOn, lockdepAccess, PROT, SITE } from '../mm/lockdep.ts';
 import { ctrInc, ctrDec, CTR } from '../mm/counters.ts';
-import { BUG, bugOn } from '../debug/hooks.ts';
 import {
   FRAME_WORDS,
   F_MAPPING,
@@ -252,12 +251,7 @@ export function invalidateMappingPages(a: Arena, mapping: number, start: number,
       spinUnlock(i32, b);
       continue;
     }
-    const r = a.frames + f * FRAME_WORDS;
-    // The planted FADVISE_INUSE drops a page whoever holds it: a reader filling (locked) or copying it.
-    if (
-      (Atomics.load(i32, r + F_REF) !== 1 || Atomics.load(i32, r + F_FLAGS) & PG_LOCKED) &&
-      !bugOn(BUG.FADVISE_INUSE)
-    ) {
+    if (pagecacheSteps.pageInUse(i32, a.frames + f * FRAME_WORDS)) {
       spinUnlock(i32, b);
       continue;
     }
@@ -269,6 +263,25 @@ export function invalidateMappingPages(a: Arena, mapping: number, start: number,
   }
   return dropped;
 }
+
+/**
+ * The steps of the page cache, one function each, that production code calls through. Entries are the
+ * correct implementations; the stress harness's planted bugs (debug/bugs/) install their own version of
+ * one of them in their thread, so a user runs the very code a clean stress run tests.
+ */
+export interface PagecacheSteps {
+  /**
+   * invalidate_mapping_pages' test of the frame record at `r`: someone holds the page — locked (being
+   * filled) or referenced beyond the cache's own reference — so it stays.
+   */
+  pageInUse: (i32: Int32Array, r: number) => boolean;
+}
+export const PAGECACHE_STEPS: Readonly<PagecacheSteps> = Object.freeze({
+  pageInUse: (i32: Int32Array, r: number) =>
+    Atomics.load(i32, r + F_REF) !== 1 || (Atomics.load(i32, r + F_FLAGS) & PG_LOCKED) !== 0,
+});
+/** This thread's steps (the correct ones unless the stress harness planted a bug). */
+export const pagecacheSteps: PagecacheSteps = { ...PAGECACHE_STEPS };
 
 /** truncate_inode_pages: drop every page of a mapping (the inode is being evicted). */
 export function truncateInodePages(a: Arena, mapping: number): void {

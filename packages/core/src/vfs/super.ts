@@ -6,8 +6,7 @@ import { ctrInc, CTR } from '../mm/counters.ts';
 import { tryEvict, forEachInode, inodeMount, rcuBatch, I_DEDUP } from './inode.ts';
 import { mountFree, mountSetDying, mountState, mountOpenCount, MS_ACTIVE } from './mount.ts';
 import { ErofsError } from '../erofs/errors.ts';
-import { hooksOn, bugOn, BUG, InvariantViolation } from '../debug/hooks.ts';
-import { reportCheckFailure } from '../mm/checkfail.ts';
+import { reportCheckFailure, invariantsOn, InvariantViolation } from '../mm/checkfail.ts';
 
 /**
  * umount: refuse new opens, wait (bounded) for open files to close, evict every inode of the mount —
@@ -25,24 +24,8 @@ export function genericShutdownSuper(k: Kernel, m: number, timeoutMs: number): v
       throw new ErofsError('EIO', `unmount of mount ${m}: ${mountOpenCount(a, m)} files still open`);
     Atomics.wait(nap, 0, 0, 1);
   }
-  for (;;) {
-    let left = 0;
-    rcuBatch(() =>
-      forEachInode(a, (slot, st) => {
-        if (st & I_DEDUP || inodeMount(a, slot) !== m) return;
-        if (!tryEvict(a, slot, k.ops)) left++;
-      }),
-    );
-    // The planted UNMOUNT_BUSY does what evict_inodes does with busy inodes: skips them, and the
-    // superblock goes away under whoever holds them.
-    if (left > 0) ctrInc(a.i32, CTR.UNMOUNT_BUSY);
-    if (left === 0 || bugOn(BUG.UNMOUNT_BUSY)) break;
-    // Still referenced: a reader of a shared inode is mapping through it right now (iomapBegin holds
-    // it until iomapEnd). That reference is short-lived.
-    if (Date.now() > deadline) throw new ErofsError('EIO', `unmount of mount ${m}: ${left} inodes still referenced`);
-    Atomics.wait(nap, 0, 0, 1);
-  }
-  if (hooksOn) {
+  superSteps.evictSuperInodes(k, m, deadline);
+  if (invariantsOn) {
     // generic_shutdown_super's "VFS: Busy inodes after unmount": nothing may still hold an inode of a
     // superblock that goes away.
     let busy = 0;
@@ -54,3 +37,44 @@ export function genericShutdownSuper(k: Kernel, m: number, timeoutMs: number): v
   }
   mountFree(a, m);
 }
+
+/** One pass over the inodes of mount m: evict each unused one; returns how many are still referenced. */
+export function evictInodesOnce(k: Kernel, m: number): number {
+  const a = k.a;
+  let left = 0;
+  rcuBatch(() =>
+    forEachInode(a, (slot, st) => {
+      if (st & I_DEDUP || inodeMount(a, slot) !== m) return;
+      if (!tryEvict(a, slot, k.ops)) left++;
+    }),
+  );
+  if (left > 0) ctrInc(a.i32, CTR.UNMOUNT_SWEEP_BUSY);
+  return left;
+}
+
+/**
+ * Evict every inode of mount m, waiting (until `deadline`, ms since the epoch) for the busy ones: a reader
+ * of a shared inode mapping through one right now (iomapBegin holds it until iomapEnd) lets go soon.
+ */
+function evictSuperInodes(k: Kernel, m: number, deadline: number): void {
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    const left = evictInodesOnce(k, m);
+    if (left === 0) return;
+    if (Date.now() > deadline) throw new ErofsError('EIO', `unmount of mount ${m}: ${left} inodes still referenced`);
+    Atomics.wait(nap, 0, 0, 1);
+  }
+}
+
+/**
+ * The steps of unmount, one function each, that production code calls through. Entries are the correct
+ * implementations; the stress harness's planted bugs (debug/bugs/) install their own version of one of
+ * them in their thread, so a user runs the very code a clean stress run tests.
+ */
+export interface SuperSteps {
+  /** evict_inodes for a superblock going away: every inode of mount m, busy ones waited for. */
+  evictSuperInodes: (k: Kernel, m: number, deadline: number) => void;
+}
+export const SUPER_STEPS: Readonly<SuperSteps> = Object.freeze({ evictSuperInodes });
+/** This thread's steps (the correct ones unless the stress harness planted a bug). */
+export const superSteps: SuperSteps = { ...SUPER_STEPS };

@@ -63,6 +63,8 @@ export interface StressOptions {
   lockChecks?: boolean;
   /** The watchpoint data-race detector (default on), its mean accesses between watchpoints and stall. */
   raceDetector?: boolean;
+  /** The in-core invariant checks and the quiescent checks (default on). */
+  invariants?: boolean;
   raceSample?: number;
   raceStallUs?: number;
   checkEveryMs?: number;
@@ -85,7 +87,7 @@ export interface StressReport {
   verifiedJoins: number;
   verifyRefusals: number;
   /** Which detectors ran: lock checks, the race detector (and its watchpoints set), invariants and the byte oracle always. */
-  detectors: { lockChecks: boolean; raceDetector: boolean; raceWatchpoints: number };
+  detectors: { lockChecks: boolean; raceDetector: boolean; invariants: boolean; raceWatchpoints: number };
   elapsedMs: number;
   ops: number;
   opsPerSec: number;
@@ -132,6 +134,7 @@ export async function runStress(opts: StressOptions): Promise<StressReport> {
     lockStats: true,
     lockChecks: opts.lockChecks ?? true,
     raceDetector: opts.raceDetector ?? true,
+    invariants: opts.invariants ?? true,
     raceSample: opts.raceSample,
     raceStallUs: opts.raceStallUs,
   });
@@ -324,7 +327,7 @@ async function stressMounted(
     }
     if (!control.violation) {
       sys.setPoolLimit(a.nframes);
-      const v = checkQuiescent(a);
+      const v = opts.invariants === false ? [] : checkQuiescent(a);
       const cf = takeCheckFailure();
       if (cf) fail(controllerViolation(cf, 'quiescent check: '));
       if (v.length) fail({ detector: 'invariant', invariant: 'quiescent-invariant', message: v.join('; '), trail: [] });
@@ -421,7 +424,7 @@ async function stressMounted(
   }
   if (!violation && finished === opts.workers) {
     sys.setPoolLimit(a.nframes);
-    const v = checkQuiescent(a);
+    const v = opts.invariants === false ? [] : checkQuiescent(a);
     quiescentChecks++;
     if (v.length) fail({ detector: 'invariant', invariant: 'quiescent-invariant', message: v.join('; '), trail: [] });
   }
@@ -459,6 +462,7 @@ async function stressMounted(
     detectors: {
       lockChecks: opts.lockChecks ?? true,
       raceDetector: opts.raceDetector ?? true,
+      invariants: opts.invariants ?? true,
       raceWatchpoints: st.counters.RACE_WATCHPOINTS,
     },
     elapsedMs,

@@ -34,7 +34,8 @@ import { ErofsError } from '../../erofs/errors.ts';
 import { MAP_HOLE, MAP_INLINE, MAP_MAPPED } from '../../erofs/data.ts';
 import { erofsSb } from './super.ts';
 import { realInode, readBegin, readEnd } from './ishare.ts';
-import { BUG, POINT, bugOn, hooksOn, point, InvariantViolation } from '../../debug/hooks.ts';
+import { POINT, pointsOn, point } from '../../mm/points.ts';
+import { invariantsOn, InvariantViolation } from '../../mm/checkfail.ts';
 import type { OpenFile, AddressSpaceOps } from '../../vfs/file.ts';
 
 const REALINODE_RETRIES = 50;
@@ -57,11 +58,9 @@ export function grabRealInode(k: Kernel, file: OpenFile): number {
       // No backing inode left at all (a mapping that outlived every image holding the file): nothing to
       // wait for. Otherwise every one is being evicted right now; one may be (re)attaching meanwhile.
       if (ctx.candidates === 0) break;
-      if (bugOn(BUG.REALINODE_UNSET)) {
-        // The seed's uninitialised realinode: no igrab succeeded, and whatever the context held from the
-        // previous mapping (released, maybe another file's inode) is used as if it had been picked.
-        picked = ctx.real;
-        ctx.grabbed = false;
+      const settled = dataSteps.noneGrabbable(ctx);
+      if (settled !== REALINODE_RETRY) {
+        picked = settled;
         break;
       }
       ctrInc(a.i32, CTR.REALINODE_RETRY);
@@ -77,8 +76,8 @@ export function grabRealInode(k: Kernel, file: OpenFile): number {
   }
   ctx.real = real;
   ctx.borrowed = ctx.grabbed && real !== file.inode;
-  if (hooksOn) {
-    point(POINT.AFTER_REALINODE, ctx.borrowed);
+  if (pointsOn) point(POINT.AFTER_REALINODE, ctx.borrowed);
+  if (invariantsOn) {
     // DBG_BUGON: an inode we map through must be referenced (by us, via igrab, or by the open file).
     if (inodeCount(a, real) <= 0 || (inodeState(a, real) & (I_INUSE | I_FREEING)) !== I_INUSE) {
       throw new InvariantViolation(
@@ -93,8 +92,8 @@ export function grabRealInode(k: Kernel, file: OpenFile): number {
 /** Drop the reference grabRealInode took (if it took one). */
 export function releaseRealInode(k: Kernel): void {
   const ctx = k.iomap;
-  if (hooksOn) point(POINT.IOMAP_END, ctx.borrowed);
-  if (ctx.grabbed && !bugOn(BUG.NO_IPUT)) iput(k.a, ctx.real, k.ops);
+  if (pointsOn) point(POINT.IOMAP_END, ctx.borrowed);
+  if (ctx.grabbed) dataSteps.putReal(k, ctx.real);
   ctx.grabbed = false;
   ctx.borrowed = false;
 }
@@ -137,12 +136,19 @@ export function checkLiveMount(a: Kernel['a'], real: number): void {
   }
 }
 
+/** DBG_BUGON: a use-after-evict shows up as a real inode that is no longer live, or on a dead mount. */
+function checkRealLive(a: Kernel['a'], real: number): void {
+  if ((inodeState(a, real) & (I_INUSE | I_FREEING)) !== I_INUSE)
+    throw new InvariantViolation(`real inode ${real} was freed during mapping`);
+  checkLiveMount(a, real);
+}
+
 /** iomapEnd: drop the real inode taken by iomapBegin. */
 function iomapEnd(k: Kernel): void {
   const ctx = k.iomap;
   if (ctx.end === 0) return;
-  if (hooksOn) point(POINT.IOMAP_END, ctx.borrowed);
-  if (ctx.grabbed && !bugOn(BUG.NO_IPUT)) iput(k.a, ctx.real, k.ops);
+  if (pointsOn) point(POINT.IOMAP_END, ctx.borrowed);
+  if (ctx.grabbed) dataSteps.putReal(k, ctx.real);
   ctx.grabbed = false;
   ctx.borrowed = false;
   ctx.start = 0;
@@ -150,7 +156,7 @@ function iomapEnd(k: Kernel): void {
 }
 
 /** Fill frame f with page `index` of the file through the current/next extents. */
-function fillPage(k: Kernel, file: OpenFile, f: number, index: number): void {
+export function fillPage(k: Kernel, file: OpenFile, f: number, index: number): void {
   const a = k.a;
   const ctx = k.iomap;
   const chunk = a.frameChunk(f);
@@ -171,13 +177,8 @@ function fillPage(k: Kernel, file: OpenFile, f: number, index: number): void {
       ctrInc(a.i32, CTR.HOLE_PAGES);
     } else {
       const real = ctx.real;
-      if (hooksOn) {
-        point(POINT.BEFORE_DEVICE_READ, ctx.borrowed);
-        // A use-after-evict shows up as a real inode that is no longer live.
-        if ((inodeState(a, real) & (I_INUSE | I_FREEING)) !== I_INUSE)
-          throw new InvariantViolation(`real inode ${real} was freed during mapping`);
-        checkLiveMount(a, real);
-      }
+      if (pointsOn) point(POINT.BEFORE_DEVICE_READ, ctx.borrowed);
+      if (invariantsOn) checkRealLive(a, real);
       const sb = erofsSb(k, inodeMount(a, real));
       const got = readSync(sb.fd, chunk, base + done, n, map.physical + (pos - map.logical));
       if (got !== n)
@@ -195,7 +196,7 @@ function fillPage(k: Kernel, file: OpenFile, f: number, index: number): void {
 
 /** A filled page goes public: uptodate, unlocked, on the LRU, the caller's reference dropped. */
 function completePage(a: Kernel['a'], f: number): void {
-  if (hooksOn) point(POINT.BEFORE_PAGE_UNLOCK);
+  if (pointsOn) point(POINT.BEFORE_PAGE_UNLOCK);
   setPageFlag(a, f, PG_UPTODATE);
   unlockPage(a, f);
   ctrInc(a.i32, CTR.DEVICE_PAGES);
@@ -203,8 +204,8 @@ function completePage(a: Kernel['a'], f: number): void {
   putPage(a, f);
 }
 
-// Pages of k.raFrames completed by the gathered path so far (read by erofsReadahead when it throws).
-let gatheredDone = 0;
+/** Pages of k.raFrames a readahead step completed so far (read by erofsReadahead when it throws). */
+export const raProgress = { done: 0 };
 const iov: Uint8Array[] = [];
 
 /**
@@ -234,12 +235,8 @@ function readRun(k: Kernel, file: OpenFile, first: number, count: number, phys: 
   }
   iov[nv++] = new Uint8Array(chunk!.buffer, chunk!.byteOffset + start, end - start);
   iov.length = nv;
-  if (hooksOn) {
-    point(POINT.BEFORE_DEVICE_READ, k.iomap.borrowed);
-    if ((inodeState(a, real) & (I_INUSE | I_FREEING)) !== I_INUSE)
-      throw new InvariantViolation(`real inode ${real} was freed during mapping`);
-    checkLiveMount(a, real);
-  }
+  if (pointsOn) point(POINT.BEFORE_DEVICE_READ, k.iomap.borrowed);
+  if (invariantsOn) checkRealLive(a, real);
   const sb = erofsSb(k, inodeMount(a, real));
   const want = count * PAGE_SIZE;
   const got = nv === 1 ? readSync(sb.fd, iov[0], 0, want, phys) : readvSync(sb.fd, iov, phys);
@@ -248,14 +245,14 @@ function readRun(k: Kernel, file: OpenFile, first: number, count: number, phys: 
   mountCountDeviceRead(a, sb.m, count, file.mapping !== file.inode);
   // completePage for the run, with one LRU lock and one counter update for all of it.
   for (let x = first; x < first + count; x++) {
-    if (hooksOn) point(POINT.BEFORE_PAGE_UNLOCK);
+    if (pointsOn) point(POINT.BEFORE_PAGE_UNLOCK);
     setPageFlag(a, frames[x], PG_UPTODATE);
     unlockPage(a, frames[x]);
   }
   ctrAdd(a.i32, CTR.DEVICE_PAGES, count);
   lruAddBatch(a, frames, first, count);
   for (let x = first; x < first + count; x++) putPage(a, frames[x]);
-  gatheredDone = first + count;
+  raProgress.done = first + count;
 }
 
 /**
@@ -264,20 +261,20 @@ function readRun(k: Kernel, file: OpenFile, first: number, count: number, phys: 
  * across extents (chunks) only while it reads through the open file's own inode; a shared file's real
  * inode is picked per extent and dropped at iomapEnd, so its run is read before that. Partial, inline
  * and hole pages go through fillPage as before. Returns pages completed (all of them); when it throws,
- * `gatheredDone` says how many were.
+ * `raProgress.done` says how many were.
  */
 function readaheadGathered(k: Kernel, file: OpenFile, index0: number, n: number): number {
   const ctx = k.iomap;
   const frames = k.raFrames;
-  gatheredDone = 0;
-  let run = 0; // frames[gatheredDone, gatheredDone + run) wait for one device read from runPhys
+  raProgress.done = 0;
+  let run = 0; // frames[raProgress.done, raProgress.done + run) wait for one device read from runPhys
   let runPhys = 0;
   let runReal = NIL;
   for (let j = 0; j < n; j++) {
     const pos = (index0 + j) * PAGE_SIZE;
     if (pos < ctx.start || pos >= ctx.end) {
       if (run > 0 && ctx.grabbed) {
-        readRun(k, file, gatheredDone, run, runPhys, runReal);
+        readRun(k, file, raProgress.done, run, runPhys, runReal);
         run = 0;
       }
       iomapEnd(k);
@@ -287,7 +284,7 @@ function readaheadGathered(k: Kernel, file: OpenFile, index0: number, n: number)
     if (map.kind === MAP_MAPPED && pos + PAGE_SIZE <= ctx.end && pos + PAGE_SIZE <= file.size) {
       const phys = map.physical + (pos - map.logical);
       if (run > 0 && (phys !== runPhys + run * PAGE_SIZE || ctx.real !== runReal)) {
-        readRun(k, file, gatheredDone, run, runPhys, runReal);
+        readRun(k, file, raProgress.done, run, runPhys, runReal);
         run = 0;
       }
       if (run === 0) {
@@ -296,37 +293,15 @@ function readaheadGathered(k: Kernel, file: OpenFile, index0: number, n: number)
       }
       run++;
     } else {
-      if (run > 0) readRun(k, file, gatheredDone, run, runPhys, runReal);
+      if (run > 0) readRun(k, file, raProgress.done, run, runPhys, runReal);
       run = 0;
       fillPage(k, file, frames[j], index0 + j);
       completePage(k.a, frames[j]);
-      gatheredDone = j + 1;
+      raProgress.done = j + 1;
     }
   }
-  if (run > 0) readRun(k, file, gatheredDone, run, runPhys, runReal);
-  return gatheredDone;
-}
-
-/**
- * The planted EARLY_UPTODATE bug (stress harness only): page at a time, each published — uptodate and
- * unlocked — before its data is read, so a concurrent reader can copy a page still being filled. Out of
- * readaheadGathered so that the read path carries none of it. `gatheredDone` counts pages done.
- */
-function readaheadEarlyUptodate(k: Kernel, file: OpenFile, index0: number, n: number): number {
-  const a = k.a;
-  const frames = k.raFrames;
-  gatheredDone = 0;
-  for (let i = 0; i < n; i++) {
-    const f = frames[i];
-    setPageFlag(a, f, PG_UPTODATE);
-    unlockPage(a, f);
-    fillPage(k, file, f, index0 + i);
-    ctrInc(a.i32, CTR.DEVICE_PAGES);
-    lruAdd(a, f);
-    putPage(a, f);
-    gatheredDone = i + 1;
-  }
-  return n;
+  if (run > 0) readRun(k, file, raProgress.done, run, runPhys, runReal);
+  return raProgress.done;
 }
 
 /**
@@ -346,12 +321,10 @@ export function erofsReadahead(k: Kernel, file: OpenFile, index0: number, n: num
   let err: unknown;
   let i: number;
   try {
-    // The stress harness exercises this same gathered path; only the planted EARLY_UPTODATE bug reads
-    // page at a time, in its own function.
-    i = bugOn(BUG.EARLY_UPTODATE) ? readaheadEarlyUptodate(k, file, index0, n) : readaheadGathered(k, file, index0, n);
+    i = dataSteps.readahead(k, file, index0, n);
   } catch (e) {
     err = e;
-    i = gatheredDone;
+    i = raProgress.done;
   } finally {
     iomapEnd(k);
     if (processing) readEnd(a, file.inode, file.mapping);
@@ -392,6 +365,38 @@ export function erofsReadFolio(k: Kernel, file: OpenFile, f: number, index: numb
     unlockPage(a, f);
   }
 }
+
+/** noneGrabbable's answer: no pick yet, wait and call realInode again. */
+export const REALINODE_RETRY = -2;
+
+/**
+ * The steps of the data path, one function each, that production code calls through. Entries are the
+ * correct implementations; the stress harness's planted bugs (debug/bugs/) install their own version of
+ * one of them in their thread, so a user runs the very code a clean stress run tests.
+ */
+export interface DataSteps {
+  /**
+   * grabRealInode: realInode found candidates but could grab none (all being evicted). Returns the
+   * inode to read through, or REALINODE_RETRY to wait for one to (re)attach.
+   */
+  noneGrabbable: (ctx: Kernel['iomap']) => number;
+  /** iomapEnd: drop the reference grabRealInode took on the real inode. */
+  putReal: (k: Kernel, real: number) => void;
+  /**
+   * Fill k.raFrames[0, n), locked and indexed, with pages index0.. and publish each; returns the pages
+   * completed, keeping raProgress.done up to date for when it throws.
+   */
+  readahead: (k: Kernel, file: OpenFile, index0: number, n: number) => number;
+}
+export const DATA_STEPS: Readonly<DataSteps> = Object.freeze({
+  noneGrabbable: () => REALINODE_RETRY,
+  putReal: (k: Kernel, real: number) => {
+    iput(k.a, real, k.ops);
+  },
+  readahead: readaheadGathered,
+});
+/** This thread's steps (the correct ones unless the stress harness planted a bug). */
+export const dataSteps: DataSteps = { ...DATA_STEPS };
 
 /** EROFS's address_space_operations for the generic read path (erofs_aops; compressed files: zdata.ts). */
 export const erofsAops: AddressSpaceOps = { readahead: erofsReadahead, readFolio: erofsReadFolio };

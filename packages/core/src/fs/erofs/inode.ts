@@ -19,7 +19,6 @@ import {
   DATAPATH_COMPRESSED,
   DATAPATH_FLAT,
 } from './ishare.ts';
-import { hooksOn } from '../../debug/hooks.ts';
 import type { FileOps } from '../../vfs/file.ts';
 import { erofsLookup } from './namei.ts';
 
@@ -35,9 +34,8 @@ export function erofsInodeOps(k: Kernel): InodeOps {
       const ino = sb.image.inode(inodeNid(a, slot));
       setInodeSize(a, slot, ino.size);
       if (!sb.shareActive || ino.type !== 'file') return;
-      let share = hooksOn ? undefined : sb.ishareKeys.get(ino.nid);
+      let share = sb.ishareKeys.get(ino.nid);
       if (share === undefined) {
-        // Not cached while stress hooks are live: a planted bug may change how keys are made.
         const fp = sb.image.fingerprintResult(ino);
         share =
           fp.status === 'ok'
@@ -45,7 +43,7 @@ export function erofsInodeOps(k: Kernel): InodeOps {
             : fp.status === 'bad'
               ? 'bad'
               : null;
-        if (!hooksOn) sb.ishareKeys.set(ino.nid, share);
+        sb.ishareKeys.set(ino.nid, share);
       }
       if (share === null) return;
       if (share === 'bad') {

@@ -28,20 +28,16 @@ import {
   I_FS,
   INODE_WORDS,
   ANON_MOUNT,
-  I_FREEING,
   iget,
   igrab,
-  __iget,
   ihold,
   iput,
-  iputEvictAll,
   inodeSize,
-  inodeState,
   setInodeSize,
   type InodeOps,
 } from '../../vfs/inode.ts';
-import { BUG, POINT, bugOn, hooksOn, point, InvariantViolation } from '../../debug/hooks.ts';
-import { reportCheckFailure } from '../../mm/checkfail.ts';
+import { POINT, pointsOn, point } from '../../mm/points.ts';
+import { reportCheckFailure, invariantsOn, InvariantViolation } from '../../mm/checkfail.ts';
 import { lockdepOn, lockdepAccess, PROT, SITE } from '../../mm/lockdep.ts';
 import { createHash } from 'node:crypto';
 import { genericFadvise } from '../../vfs/fadvise.ts';
@@ -99,8 +95,13 @@ export interface IshareKey {
   readonly hash: number;
 }
 export function ishareKey(domainId: string, fingerprintHex: string): IshareKey {
+  return ishareSteps.key(domainId, fingerprintHex);
+}
+
+/** sha256(scope \0 fingerprint) as the key's words. */
+export function ishareKeyOf(scope: string, fingerprintHex: string): IshareKey {
   const h = createHash('sha256');
-  if (!bugOn(BUG.CROSS_DOMAIN)) h.update(domainId, 'utf8');
+  h.update(scope, 'utf8');
   h.update(Buffer.from([0]));
   h.update(Buffer.from(fingerprintHex, 'hex'));
   const d = h.digest();
@@ -166,7 +167,7 @@ export function ishareFillInode(
       ctrInc(i32, CTR.ISHARE_CREATED);
     },
   );
-  if (inodeSize(a, dedup) !== size && !bugOn(BUG.SKIP_SIZE_CHECK)) {
+  if (!ishareSteps.sameSize(a, dedup, size)) {
     iput(a, dedup, dedupOps);
     ctrInc(i32, CTR.ISHARE_SIZE_MISMATCH);
     return 'size-mismatch';
@@ -178,7 +179,7 @@ export function ishareFillInode(
     ctrInc(i32, CTR.ISHARE_DATAPATH_MISMATCH);
     return 'datapath-mismatch';
   }
-  if (hooksOn) point(POINT.ISHARE_FILL);
+  if (pointsOn) point(POINT.ISHARE_FILL);
   i32[xw(a, slot, X_ISHARE)] = dedup;
   spinLock(i32, xw(a, dedup, X_LOCK), LOCK_CLASS.ISHARE);
   if (lockdepOn)
@@ -206,10 +207,9 @@ export function ishareFreeInode(a: Arena, slot: number, dedupOps: InodeOps): voi
   const i32 = a.i32;
   const dedup = i32[xw(a, slot, X_ISHARE)];
   if (dedup === NIL) return;
-  if (hooksOn) point(POINT.EVICT_BACKING);
+  if (pointsOn) point(POINT.EVICT_BACKING);
   const lock = xw(a, dedup, X_LOCK);
-  const nolock = bugOn(BUG.BACKING_DEL_NOLOCK);
-  if (!nolock) spinLock(i32, lock, LOCK_CLASS.ISHARE);
+  ishareSteps.freeLock(i32, lock);
   const s = specs(a);
   if (lockdepOn) {
     lockdepAccess(i32, lock, xw(a, dedup, X_BACK_HEAD), PROT.BACKING_LIST, SITE.ISHARE_FREE, dedup, true);
@@ -230,12 +230,9 @@ export function ishareFreeInode(a: Arena, slot: number, dedupOps: InodeOps): voi
   // An evicted inode has no reader in flight; stay safe if a bug left it on the processing list.
   if (isLinked(i32, s.processing, slot)) listDel(i32, s.processing, xw(a, dedup, X_PROC_HEAD), slot);
   const last = i32[xw(a, dedup, X_NBACKING)] === 0;
-  if (!nolock) spinUnlock(i32, lock);
+  ishareSteps.freeUnlock(i32, lock);
   i32[xw(a, slot, X_ISHARE)] = NIL;
-  // The planted ISHARE_EVICT_MAPPED tears the shared inode down with its last backing inode, as if the
-  // backing inodes held its only references.
-  if (last && bugOn(BUG.ISHARE_EVICT_MAPPED)) iputEvictAll(a, dedup, dedupOps);
-  else iput(a, dedup, dedupOps);
+  ishareSteps.putShared(a, dedup, last, dedupOps);
 }
 
 /** drop_inode for shared inodes: free at the last put once no backing inode is left. */
@@ -253,27 +250,23 @@ function processingAccess(a: Arena, vi: number, dedup: number, site: number): vo
 
 /**
  * erofs_read_begin: the reading (backing) inode `vi` joins the processing list of `dedup`. The count is
- * read, changed and written back as separate steps: the shared inode's lock makes that safe (and the
- * planted PROC_COUNT_NOLOCK skips the lock, leaving it to the checks to notice).
+ * read, changed and written back as separate steps: the shared inode's lock makes that safe.
  */
 export function readBegin(a: Arena, vi: number, dedup: number): void {
   const i32 = a.i32;
   const lock = xw(a, dedup, X_LOCK);
   const cnt = xw(a, vi, X_PROC_COUNT);
-  const nolock = bugOn(BUG.PROC_COUNT_NOLOCK);
-  if (!nolock) spinLock(i32, lock, LOCK_CLASS.ISHARE);
+  ishareSteps.processingLock(i32, lock);
   if (lockdepOn) processingAccess(a, vi, dedup, SITE.READ_BEGIN);
   const c = Atomics.load(i32, cnt);
-  if (hooksOn) point(POINT.READ_BEGIN_LOCKED);
+  if (pointsOn) point(POINT.READ_BEGIN_LOCKED);
   if (isLinked(i32, specs(a).processing, vi)) {
-    // The planted PROC_COUNT_UNDERFLOW trusts the read already in flight to keep vi listed, and does not
-    // count this one — its read_end will take one off all the same.
-    if (!bugOn(BUG.PROC_COUNT_UNDERFLOW)) Atomics.store(i32, cnt, c + 1);
+    ishareSteps.countAgain(i32, cnt, c);
   } else {
     listAdd(i32, specs(a).processing, xw(a, dedup, X_PROC_HEAD), vi);
     Atomics.store(i32, cnt, 1);
   }
-  if (!nolock) spinUnlock(i32, lock);
+  ishareSteps.processingUnlock(i32, lock);
 }
 
 /** erofs_read_end: leave the processing list when the last read in flight ends. */
@@ -281,15 +274,14 @@ export function readEnd(a: Arena, vi: number, dedup: number): void {
   const i32 = a.i32;
   const lock = xw(a, dedup, X_LOCK);
   const cnt = xw(a, vi, X_PROC_COUNT);
-  const nolock = bugOn(BUG.PROC_COUNT_NOLOCK);
-  if (!nolock) spinLock(i32, lock, LOCK_CLASS.ISHARE);
+  ishareSteps.processingLock(i32, lock);
   if (lockdepOn) processingAccess(a, vi, dedup, SITE.READ_END);
   const c = Atomics.load(i32, cnt) - 1;
-  if (hooksOn) point(POINT.READ_END_LOCKED);
+  if (pointsOn) point(POINT.READ_END_LOCKED);
   Atomics.store(i32, cnt, c);
   // DBG_BUGON(count < 0): a read_end without its read_begin. Under the lock: reported, raised at the end
   // of the call; the allocation happens only on the failure.
-  if (hooksOn && c < 0)
+  if (invariantsOn && c < 0)
     reportCheckFailure(
       new InvariantViolation(
         `processingCount of inode ${vi} went negative (${c}) in readEnd: a read ended that readBegin did not count`,
@@ -298,15 +290,14 @@ export function readEnd(a: Arena, vi: number, dedup: number): void {
   // list_del_init: harmless on an entry that is already off the list.
   if (c === 0 && isLinked(i32, specs(a).processing, vi))
     listDel(i32, specs(a).processing, xw(a, dedup, X_PROC_HEAD), vi);
-  if (!nolock) spinUnlock(i32, lock);
+  ishareSteps.processingUnlock(i32, lock);
 }
 
 /**
  * erofs_ishare_iget (v7, policy processing) / erofs_real_inode (mainline, policy any): pick a live
  * backing inode of `dedup` and take a reference on it. NIL when the backing list is empty or every igrab
  * failed (all candidates are being freed) — the caller retries or reports an I/O error; the seed left
- * realinode uninitialised / NULL there.
- * With BUG.NO_IGRAB the candidate is returned without a reference (`grabbed` reports which).
+ * realinode uninitialised / NULL there. `out.grabbed` says whether the inode returned is referenced.
  */
 export function realInode(
   a: Arena,
@@ -317,9 +308,8 @@ export function realInode(
   const i32 = a.i32;
   const s = specs(a);
   const lock = xw(a, dedup, X_LOCK);
-  const noGrab = bugOn(BUG.NO_IGRAB);
-  const racyGrab = bugOn(BUG.REALINODE_EVICTING);
-  out.grabbed = !noGrab;
+  const grab = ishareSteps.grab;
+  out.grabbed = true;
   out.candidates = 0;
   spinLock(i32, lock, LOCK_CLASS.ISHARE);
   if (lockdepOn) {
@@ -335,8 +325,8 @@ export function realInode(
       vi = listNext(i32, s.processing, vi)
     ) {
       out.candidates++;
-      if (hooksOn) point(POINT.BEFORE_IGRAB);
-      if (noGrab || (racyGrab ? grabUnlocked(a, vi) : igrab(a, vi))) {
+      if (pointsOn) point(POINT.BEFORE_IGRAB);
+      if (grab(a, vi, out)) {
         spinUnlock(i32, lock);
         ctrInc(i32, CTR.REALINODE_PROCESSING);
         return vi;
@@ -350,8 +340,8 @@ export function realInode(
     vi = listNext(i32, s.backing, vi)
   ) {
     out.candidates++;
-    if (hooksOn) point(POINT.BEFORE_IGRAB);
-    if (noGrab || (racyGrab ? grabUnlocked(a, vi) : igrab(a, vi))) {
+    if (pointsOn) point(POINT.BEFORE_IGRAB);
+    if (grab(a, vi, out)) {
       spinUnlock(i32, lock);
       ctrInc(i32, CTR.REALINODE_BACKING);
       return vi;
@@ -361,13 +351,50 @@ export function realInode(
   return NIL;
 }
 
-/** The planted REALINODE_EVICTING pick: test, then take, with nothing holding eviction off in between. */
-function grabUnlocked(a: Arena, vi: number): boolean {
-  if (inodeState(a, vi) & I_FREEING) return false;
-  if (hooksOn) point(POINT.BEFORE_IGRAB);
-  __iget(a, vi);
-  return true;
+function lockShared(i32: Int32Array, lock: number): void {
+  spinLock(i32, lock, LOCK_CLASS.ISHARE);
 }
+
+/**
+ * The steps of sharing, one function each, that production code calls through. Entries are the correct
+ * implementations; the stress harness's planted bugs (debug/bugs/) install their own version of one of
+ * them in their thread, so a user runs the very code a clean stress run tests.
+ */
+export interface IshareSteps {
+  /** The shared-inode key of a fingerprint in a domain (ishareKey). */
+  key: (domainId: string, fingerprintHex: string) => IshareKey;
+  /** iget5's test at join: the shared inode has the joining file's size. */
+  sameSize: (a: Arena, dedup: number, size: number) => boolean;
+  /** vi->lock around leaving the backing list (erofs_ishare_free_inode). */
+  freeLock: (i32: Int32Array, lock: number) => void;
+  freeUnlock: (i32: Int32Array, lock: number) => void;
+  /** A freed backing inode drops its reference on the shared inode (`last`: no backing inode left). */
+  putShared: (a: Arena, dedup: number, last: boolean, dedupOps: InodeOps) => void;
+  /** vi->lock around the processing list and count (erofs_read_begin/end). */
+  processingLock: (i32: Int32Array, lock: number) => void;
+  processingUnlock: (i32: Int32Array, lock: number) => void;
+  /** read_begin of an inode another read keeps listed already: count this read too (`c`: the count). */
+  countAgain: (i32: Int32Array, cnt: number, c: number) => void;
+  /** realInode, under vi->lock: take a reference on candidate `vi`; false when it is being freed. */
+  grab: (a: Arena, vi: number, out: { grabbed: boolean }) => boolean;
+}
+export const ISHARE_STEPS: Readonly<IshareSteps> = Object.freeze({
+  key: (domainId: string, fingerprintHex: string) => ishareKeyOf(domainId, fingerprintHex),
+  sameSize: (a: Arena, dedup: number, size: number) => inodeSize(a, dedup) === size,
+  freeLock: lockShared,
+  freeUnlock: spinUnlock,
+  putShared: (a: Arena, dedup: number, _last: boolean, dedupOps: InodeOps) => {
+    iput(a, dedup, dedupOps);
+  },
+  processingLock: lockShared,
+  processingUnlock: spinUnlock,
+  countAgain: (i32: Int32Array, cnt: number, c: number) => {
+    Atomics.store(i32, cnt, c + 1);
+  },
+  grab: (a: Arena, vi: number) => igrab(a, vi),
+});
+/** This thread's steps (the correct ones unless the stress harness planted a bug). */
+export const ishareSteps: IshareSteps = { ...ISHARE_STEPS };
 
 /** Introspection for reports and invariant checks (takes the shared inode's lock). */
 export interface SharedInodeView {

@@ -21,7 +21,8 @@ import { mountCountDeviceRead } from '../../vfs/mount.ts';
 import { newZMapOut, ZF_FRAGMENT, ZF_META, type ZMapOut, type ZMapper } from '../../erofs/zmap.ts';
 import { zReadExtent } from '../../erofs/zread.ts';
 import type { ErofsInode } from '../../erofs/types.ts';
-import { POINT, hooksOn, point } from '../../debug/hooks.ts';
+import { POINT, pointsOn, point } from '../../mm/points.ts';
+import { invariantsOn } from '../../mm/checkfail.ts';
 import type { AddressSpaceOps, OpenFile } from '../../vfs/file.ts';
 import { erofsSb, type ErofsSb } from './super.ts';
 import { grabRealInode, releaseRealInode, checkLiveMount } from './data.ts';
@@ -76,7 +77,7 @@ function setOwned(z: ZCtx, p: number, f: number): void {
 /** A filled page goes public; the caller's read_folio page only gets uptodate and unlocked. */
 function completePage(k: Kernel, z: ZCtx, p: number, f: number): void {
   const a = k.a;
-  if (hooksOn) point(POINT.BEFORE_PAGE_UNLOCK);
+  if (pointsOn) point(POINT.BEFORE_PAGE_UNLOCK);
   setOwned(z, p, NIL);
   if (f === z.folio) {
     clearPageFlag(a, f, PG_ERROR);
@@ -185,11 +186,9 @@ function zExtent(
     }
     ensureRoom(z, m.plen, m.llen);
     const out = z.out;
-    if (hooksOn) {
-      point(POINT.BEFORE_DEVICE_READ, k.iomap.borrowed);
-      // As on the flat path: the image read from must still be the one the real inode was created on.
-      checkLiveMount(a, k.iomap.real);
-    }
+    if (pointsOn) point(POINT.BEFORE_DEVICE_READ, k.iomap.borrowed);
+    // As on the flat path: the image read from must still be the one the real inode was created on.
+    if (invariantsOn) checkLiveMount(a, k.iomap.real);
     zReadExtent(
       sb.image.source,
       sb.image.sb,
