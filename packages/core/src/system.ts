@@ -9,7 +9,7 @@
 import { Arena, CHECK_LOCKS, CHECK_RACES, CHECK_INVARIANTS, type ArenaConfig, type ArenaHandle } from './mm/arena.ts';
 import { pagePoolInit, pagePoolRegions } from './mm/pagepool.ts';
 import { setCountAcquisitions } from './mm/lockstat.ts';
-import { Kernel } from './kernel.ts';
+import { Kernel } from './vfs/kernel.ts';
 import { inodeTableInit, inodeCount, inodeRegions } from './vfs/inode.ts';
 import { pageCacheInit, pageCacheRegions } from './vfs/pagecache.ts';
 import { mountParams, mountRegions, type MountParams } from './vfs/mount.ts';

@@ -1,6 +1,6 @@
 // Cache control from outside the read path (fs/drop_caches.c and friends): dropping, evicting and
 // squeezing memory are what experiments and stress use to force refills and reclaim.
-import type { Kernel } from '../kernel.ts';
+import type { Kernel } from './kernel.ts';
 import type { Arena } from '../mm/arena.ts';
 import { pruneIcache } from './inode.ts';
 import { shrinkPageLru } from './reclaim.ts';

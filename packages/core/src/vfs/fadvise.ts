@@ -1,6 +1,6 @@
 // posix_fadvise (mm/fadvise.c): vfs_fadvise hands the advice to the filesystem's fadvise when it has
 // one (erofs: erofs_ishare_fadvise, fs/erofs/ishare.ts), else generic_fadvise acts on the file's mapping.
-import type { Kernel } from '../kernel.ts';
+import type { Kernel } from './kernel.ts';
 import { PAGE_SIZE } from '../mm/arena.ts';
 import { invalidateMappingPages } from './pagecache.ts';
 import { readaheadRange } from './filemap.ts';

@@ -1,7 +1,7 @@
 // An open file (struct file): private to the thread that opened it. It pins its inode (i_count) and,
 // when the file reads through a shared inode, that inode too (the seed's ishare file: file_inode is the
 // shared inode, private_data the original). Readahead state lives here, as file->f_ra does.
-import type { Kernel } from '../kernel.ts';
+import type { Kernel } from './kernel.ts';
 
 export interface OpenFile {
   /**

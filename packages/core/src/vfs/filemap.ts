@@ -1,7 +1,7 @@
 // The generic read path (mm/filemap.c + mm/readahead.c, reduced): find pages in the page cache, read
 // missing ones through the filesystem's readahead with a window that grows on sequential access, wait
 // on pages another thread is reading, copy out. No allocation per page.
-import type { Kernel } from '../kernel.ts';
+import type { Kernel } from './kernel.ts';
 import { PAGE_SIZE } from '../mm/arena.ts';
 import { NIL } from '../mm/list.ts';
 import { ctrAdd, ctrReadSigned, CTR } from '../mm/counters.ts';

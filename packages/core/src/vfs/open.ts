@@ -4,7 +4,7 @@
 //
 // A file whose `mapping` is not its own inode reads through another inode's address space (a shared
 // inode) and holds a reference on it; that is all this module needs to know about sharing.
-import type { Kernel } from '../kernel.ts';
+import type { Kernel } from './kernel.ts';
 import { iput, ihold, inodeOpenAdd, inodeGen, iget } from './inode.ts';
 import { mountState, mountOpenAdd, MS_ACTIVE } from './mount.ts';
 import { MAX_FILE_BYTES } from './filemap.ts';

@@ -1,7 +1,7 @@
 // pread and friends (fs/read_write.c): thin entries onto the page-cache read path (vfs/filemap.ts).
 // vfsRead is on the hot path — it adds a call, never an allocation unless the caller gave no buffer.
 import { constants as bufferConstants } from 'node:buffer';
-import type { Kernel } from '../kernel.ts';
+import type { Kernel } from './kernel.ts';
 import { PAGE_SIZE } from '../mm/arena.ts';
 import { filemapRead, filemapPin, filemapUnpin } from './filemap.ts';
 import type { OpenFile } from './file.ts';

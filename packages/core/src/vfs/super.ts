@@ -1,7 +1,7 @@
 // Superblock teardown (fs/super.c's generic_shutdown_super, with the wait umount(2) does first):
 // filesystem-independent, so a filesystem's kill_sb (fs/erofs/super.ts) calls it and then frees its own
 // per-mount state.
-import type { Kernel } from '../kernel.ts';
+import type { Kernel } from './kernel.ts';
 import { ctrInc, CTR } from '../mm/counters.ts';
 import { tryEvict, forEachInode, inodeMount, rcuBatch, I_DEDUP } from './inode.ts';
 import { mountFree, mountSetDying, mountState, mountOpenCount, MS_ACTIVE } from './mount.ts';

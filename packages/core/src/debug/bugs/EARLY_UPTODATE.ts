@@ -3,7 +3,7 @@
 import { dataSteps, fillPage, raProgress } from '../../fs/erofs/data.ts';
 import { setPageFlag, unlockPage, lruAdd, putPage, PG_UPTODATE } from '../../mm/pagepool.ts';
 import { ctrInc, CTR } from '../../mm/counters.ts';
-import type { Kernel } from '../../kernel.ts';
+import type { Kernel } from '../../vfs/kernel.ts';
 import type { OpenFile } from '../../vfs/file.ts';
 import type { PlantedBug } from './types.ts';
 

@@ -4,7 +4,7 @@
 // erofs_iomap_begin/end, with the context kept in the thread's Kernel instead of allocated per call.
 // readBegin/readEnd bracket each readahead/read_folio of a shared file (the processing list).
 import { readSync, readvSync } from 'node:fs';
-import type { Kernel } from '../../kernel.ts';
+import type { Kernel } from '../../vfs/kernel.ts';
 import { PAGE_SIZE } from '../../mm/arena.ts';
 import { NIL } from '../../mm/list.ts';
 import { ctrInc, ctrAdd, CTR } from '../../mm/counters.ts';
@@ -33,6 +33,7 @@ import { mountCountDeviceRead, mountGen, mountState, MS_FREE } from '../../vfs/m
 import { ErofsError } from '../../erofs/errors.ts';
 import { MAP_HOLE, MAP_INLINE, MAP_MAPPED } from '../../erofs/data.ts';
 import { erofsSb } from './super.ts';
+import { iomapOf, type IomapCtx } from './internal.ts';
 import { realInode, readBegin, readEnd } from './ishare.ts';
 import { POINT, pointsOn, point } from '../../mm/points.ts';
 import { invariantsOn, InvariantViolation } from '../../mm/checkfail.ts';
@@ -44,11 +45,11 @@ const napWord = new Int32Array(new SharedArrayBuffer(4));
 /**
  * Pick the inode whose image the data is read from: the open file's own, or — for a shared mapping —
  * a live backing inode chosen by realInode(policy) and referenced until releaseRealInode/iomapEnd.
- * Sets k.iomap.real / .grabbed.
+ * Sets the thread's iomap context's real / grabbed.
  */
 export function grabRealInode(k: Kernel, file: OpenFile): number {
   const a = k.a;
-  const ctx = k.iomap;
+  const ctx = iomapOf(k);
   let real = file.inode;
   if (file.mapping !== file.inode) {
     let picked = NIL;
@@ -91,7 +92,7 @@ export function grabRealInode(k: Kernel, file: OpenFile): number {
 
 /** Drop the reference grabRealInode took (if it took one). */
 export function releaseRealInode(k: Kernel): void {
-  const ctx = k.iomap;
+  const ctx = iomapOf(k);
   if (pointsOn) point(POINT.IOMAP_END, ctx.borrowed);
   if (ctx.grabbed) dataSteps.putReal(k, ctx.real);
   ctx.grabbed = false;
@@ -99,12 +100,12 @@ export function releaseRealInode(k: Kernel): void {
 }
 
 /**
- * iomapBegin: resolve the extent containing file byte `pos` of `file`'s mapping into k.iomap.
+ * iomapBegin: resolve the extent containing file byte `pos` of `file`'s mapping into the thread's iomap context.
  * For a shared mapping the real inode is chosen here (and held until iomapEnd).
  */
 function iomapBegin(k: Kernel, file: OpenFile, pos: number): void {
   const a = k.a;
-  const ctx = k.iomap;
+  const ctx = iomapOf(k);
   const real = grabRealInode(k, file);
   try {
     const sb = erofsSb(k, inodeMount(a, real));
@@ -145,7 +146,7 @@ function checkRealLive(a: Kernel['a'], real: number): void {
 
 /** iomapEnd: drop the real inode taken by iomapBegin. */
 function iomapEnd(k: Kernel): void {
-  const ctx = k.iomap;
+  const ctx = iomapOf(k);
   if (ctx.end === 0) return;
   if (pointsOn) point(POINT.IOMAP_END, ctx.borrowed);
   if (ctx.grabbed) dataSteps.putReal(k, ctx.real);
@@ -158,7 +159,7 @@ function iomapEnd(k: Kernel): void {
 /** Fill frame f with page `index` of the file through the current/next extents. */
 export function fillPage(k: Kernel, file: OpenFile, f: number, index: number): void {
   const a = k.a;
-  const ctx = k.iomap;
+  const ctx = iomapOf(k);
   const chunk = a.frameChunk(f);
   const base = a.frameOffset(f);
   const pos0 = index * PAGE_SIZE;
@@ -235,7 +236,7 @@ function readRun(k: Kernel, file: OpenFile, first: number, count: number, phys: 
   }
   iov[nv++] = new Uint8Array(chunk!.buffer, chunk!.byteOffset + start, end - start);
   iov.length = nv;
-  if (pointsOn) point(POINT.BEFORE_DEVICE_READ, k.iomap.borrowed);
+  if (pointsOn) point(POINT.BEFORE_DEVICE_READ, iomapOf(k).borrowed);
   if (invariantsOn) checkRealLive(a, real);
   const sb = erofsSb(k, inodeMount(a, real));
   const want = count * PAGE_SIZE;
@@ -264,7 +265,7 @@ function readRun(k: Kernel, file: OpenFile, first: number, count: number, phys: 
  * `raProgress.done` says how many were.
  */
 function readaheadGathered(k: Kernel, file: OpenFile, index0: number, n: number): number {
-  const ctx = k.iomap;
+  const ctx = iomapOf(k);
   const frames = k.raFrames;
   raProgress.done = 0;
   let run = 0; // frames[raProgress.done, raProgress.done + run) wait for one device read from runPhys
@@ -379,7 +380,7 @@ export interface DataSteps {
    * grabRealInode: realInode found candidates but could grab none (all being evicted). Returns the
    * inode to read through, or REALINODE_RETRY to wait for one to (re)attach.
    */
-  noneGrabbable: (ctx: Kernel['iomap']) => number;
+  noneGrabbable: (ctx: IomapCtx) => number;
   /** iomapEnd: drop the reference grabRealInode took on the real inode. */
   putReal: (k: Kernel, real: number) => void;
   /**

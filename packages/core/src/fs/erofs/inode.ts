@@ -2,7 +2,7 @@
 // unencoded file with a fingerprint on a sharing mount joins its shared inode (erofs_ishare_fill_inode).
 // On a `verify` mount it joins only once its content is proven to match the fingerprint (verify.ts);
 // a file that fails keeps a private page cache and the refusal is counted.
-import type { Kernel } from '../../kernel.ts';
+import type { Kernel } from '../../vfs/kernel.ts';
 import { erofsSb } from './super.ts';
 import { inodeMount, inodeNid, setInodeSize, isDedupInode, type InodeOps } from '../../vfs/inode.ts';
 import { mountState, MS_DYING } from '../../vfs/mount.ts';

@@ -42,7 +42,7 @@ import { lockdepOn, lockdepAccess, PROT, SITE } from '../../mm/lockdep.ts';
 import { createHash } from 'node:crypto';
 import { genericFadvise } from '../../vfs/fadvise.ts';
 import type { OpenFile, OpenFlags, FadviseAdvice } from '../../vfs/file.ts';
-import type { Kernel } from '../../kernel.ts';
+import type { Kernel } from '../../vfs/kernel.ts';
 import { ErofsError } from '../../erofs/errors.ts';
 
 // Backing-inode side.

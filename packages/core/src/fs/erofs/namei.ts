@@ -1,5 +1,5 @@
 // Path lookup in an EROFS image (fs/erofs/namei.c), from this thread's parsed copy of the mount's image.
-import type { Kernel } from '../../kernel.ts';
+import type { Kernel } from '../../vfs/kernel.ts';
 import type { LookupResult } from '../../vfs/file.ts';
 import { ErofsError } from '../../erofs/errors.ts';
 import { erofsSb } from './super.ts';

@@ -4,7 +4,7 @@
 // feature; otherwise the mount warns once and falls back to private page caches, as the kernel does.
 import { openSync, closeSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import type { Kernel } from '../../kernel.ts';
+import type { Kernel } from '../../vfs/kernel.ts';
 import { ErofsImage } from '../../erofs/image.ts';
 import { ErofsError } from '../../erofs/errors.ts';
 import { mountAlloc, mountParams, mountGen, mountState, MS_FREE, type MountParams } from '../../vfs/mount.ts';
@@ -30,7 +30,7 @@ export interface ErofsSb {
 
 /** This thread's state for mount `m`, opened on first use and reopened when the slot was remounted. */
 export function erofsSb(k: Kernel, m: number): ErofsSb {
-  const cur = k.sbs[m];
+  const cur = k.sbs[m] as ErofsSb | undefined; // s_fs_info
   const gen = mountGen(k.a, m);
   if (cur && cur.gen === gen) return cur;
   if (cur) closeSb(cur);
@@ -68,7 +68,7 @@ function closeSb(sb: ErofsSb): void {
 
 /** Forget this thread's state for mount m (after unmount). */
 export function erofsSbRelease(k: Kernel, m: number): void {
-  const cur = k.sbs[m];
+  const cur = k.sbs[m] as ErofsSb | undefined;
   if (cur) closeSb(cur);
   k.sbs[m] = undefined;
 }

@@ -9,7 +9,7 @@
 //
 // Allocation: frames are allocated before the pcluster lock is taken (allocation may reclaim, and
 // reclaim may wait for locked pages); decode buffers are per thread and grow only.
-import type { Kernel } from '../../kernel.ts';
+import type { Kernel } from '../../vfs/kernel.ts';
 import { PAGE_SIZE } from '../../mm/arena.ts';
 import { NIL } from '../../mm/list.ts';
 import { ctrAdd, ctrInc, ctrReadSigned, CTR } from '../../mm/counters.ts';
@@ -27,6 +27,7 @@ import type { AddressSpaceOps, OpenFile } from '../../vfs/file.ts';
 import { erofsSb, type ErofsSb } from './super.ts';
 import { grabRealInode, releaseRealInode, checkLiveMount } from './data.ts';
 import { readBegin, readEnd } from './ishare.ts';
+import { erofsThread, iomapOf } from './internal.ts';
 import { zpclLock, zpclUnlock, zpclWord } from './zpcluster.ts';
 
 /** One thread's scratch for the compressed path (kept on its Kernel). */
@@ -47,10 +48,11 @@ export class ZCtx {
 }
 
 function ctxOf(k: Kernel): ZCtx {
-  let z = k.zctx;
+  const t = erofsThread(k);
+  let z = t.zctx as ZCtx | undefined;
   if (z === undefined) {
     z = new ZCtx();
-    k.zctx = z;
+    t.zctx = z;
   }
   return z;
 }
@@ -186,9 +188,9 @@ function zExtent(
     }
     ensureRoom(z, m.plen, m.llen);
     const out = z.out;
-    if (pointsOn) point(POINT.BEFORE_DEVICE_READ, k.iomap.borrowed);
+    if (pointsOn) point(POINT.BEFORE_DEVICE_READ, iomapOf(k).borrowed);
     // As on the flat path: the image read from must still be the one the real inode was created on.
-    if (invariantsOn) checkLiveMount(a, k.iomap.real);
+    if (invariantsOn) checkLiveMount(a, iomapOf(k).real);
     zReadExtent(
       sb.image.source,
       sb.image.sb,
