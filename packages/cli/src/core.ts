@@ -3,6 +3,7 @@
 // assembled). The reader and writer come through engine.ts, so pure helpers load without them.
 export { ErofsError, isErofsError } from '../../core/src/erofs/errors.ts';
 export type { ErofsErrorCode } from '../../core/src/erofs/errors.ts';
+export { VfsError } from '../../core/src/vfs/errno.ts';
 export type { Superblock, ErofsInode, FileType, Xattr, DirEntry } from '../../core/src/erofs/types.ts';
 export {
   DATALAYOUT,

@@ -2,7 +2,7 @@
 // Exit codes are part of the contract (DESIGN.md): 0 ok, 1 a check failed, 2 bad usage or bad input.
 // Stack traces are for developers only (ISHARE_DEBUG=1), never for users.
 import { CommanderError } from 'commander';
-import { ErofsError } from './core.ts';
+import { ErofsError, VfsError } from './core.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_CHECK_FAILED = 1;
@@ -113,7 +113,12 @@ export function classify(e: unknown, debug: boolean): Verdict {
     return { exitCode: EXIT_USAGE, message: text, stack: undefined };
   }
   const stackIf = (err: Error): string | undefined => (debug ? err.stack : undefined);
-  if (e instanceof ErofsError || e instanceof UsageError || (e instanceof Error && e.name === 'ErofsError')) {
+  if (
+    e instanceof ErofsError ||
+    e instanceof VfsError ||
+    e instanceof UsageError ||
+    (e instanceof Error && (e.name === 'ErofsError' || e.name === 'VfsError'))
+  ) {
     return { exitCode: EXIT_USAGE, message: oneLine(e.message), stack: stackIf(e) };
   }
   if (e instanceof CheckFailed) return { exitCode: EXIT_CHECK_FAILED, message: oneLine(e.message), stack: stackIf(e) };

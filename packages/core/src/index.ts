@@ -7,6 +7,7 @@ export type { ContainerFormat } from './oci/store.ts';
 export { resolveContainerImage } from './oci/resolve.ts';
 export type { ContainerImage, ResolveOptions } from './oci/resolve.ts';
 export { System } from './system.ts';
+export { VfsError, type Errno } from './vfs/errno.ts';
 export type {
   SystemConfig,
   SystemStats,

@@ -4,7 +4,7 @@ import test from 'ava';
 import { System } from '../src/system.ts';
 import { frameAlloc, putPage } from '../src/mm/pagepool.ts';
 import { NIL } from '../src/mm/list.ts';
-import { ErofsError } from '../src/erofs/errors.ts';
+import { VfsError } from '../src/vfs/errno.ts';
 import { edgeImage, sourceHashes, sha256 } from './helpers/images.ts';
 import { removeDir } from '../../../test/helpers/trees.ts';
 
@@ -40,7 +40,7 @@ test('every frame pinned: the read fails with ENOMEM, and works again once frame
     for (let f = frameAlloc(sys.arena); f !== NIL; f = frameAlloc(sys.arena)) pinned.push(f);
     t.is(pinned.length, 16);
     const file = sys.open(mount, '/big.bin');
-    const err = t.throws(() => sys.readAll(file), { instanceOf: ErofsError });
+    const err = t.throws(() => sys.readAll(file), { instanceOf: VfsError });
     t.is(err?.code, 'ENOMEM');
     t.regex(err?.message ?? '', /page pool exhausted/);
     for (const f of pinned) putPage(sys.arena, f);

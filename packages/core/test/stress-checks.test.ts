@@ -8,7 +8,7 @@ import { checkQuiescent } from '../src/debug/invariants.ts';
 import { takeCheckFailure, InvariantViolation } from '../src/mm/checkfail.ts';
 import { sharedInodeView, realInode, readBegin, POLICY_ANY } from '../src/fs/erofs/ishare.ts';
 import { iput, inodeMount } from '../src/vfs/inode.ts';
-import { ErofsError } from '../src/erofs/errors.ts';
+import { VfsError } from '../src/vfs/errno.ts';
 import { versionPair } from './helpers/share-trees.ts';
 import { removeDir } from '../../../test/helpers/trees.ts';
 
@@ -50,7 +50,7 @@ test.serial(
         t.is(real, aInode);
         t.is(inodeMount(sys.arena, real), a);
         if (!planted) {
-          const err = t.throws(() => sys.unmount(a, 100), { instanceOf: ErofsError });
+          const err = t.throws(() => sys.unmount(a, 100), { instanceOf: VfsError });
           t.regex(err?.message ?? '', /still referenced/);
           iput(sys.arena, real, sys.kernel.ops); // its mount is dying: the last iput evicts it
           t.false(sharedInodeView(sys.arena, dedup).backing.includes(aInode), 'evicted once the reader let go');

@@ -3,6 +3,7 @@
 // kernel means the data path asked for bytes past the image (an out-of-bounds read the mapping should
 // have refused); data that differs from what it must be is wrong.
 import { ErofsError } from '../erofs/errors.ts';
+import { VfsError } from '../vfs/errno.ts';
 import type { DiffOutcome } from './differential.ts';
 
 export type OutcomeKind = 'ok' | 'error' | 'crash' | 'hang' | 'oob' | 'wrong';
@@ -55,17 +56,17 @@ export class Recorder {
   readonly out: CheckOutcome = { kind: 'ok', typedErrors: 0, filesRead: 0, verified: 0, guarded: 0 };
 
   /**
-   * Judge a thrown value: a typed, one-line ErofsError is recorded and the check goes on; anything
+   * Judge a thrown value: a typed, one-line ErofsError (or the kernel's VfsError) is recorded and the check goes on; anything
    * else becomes a Finding that stops the check.
    */
   note(e: unknown, phase: Phase): void {
     if (e instanceof Finding) throw e;
-    if (e instanceof ErofsError) {
+    if (e instanceof ErofsError || e instanceof VfsError) {
       if (/[\n\r\v\f\x85\u2028\u2029]/.test(e.message)) {
         throw new Finding(
           'crash',
           phase,
-          `ErofsError ${e.code} message spans lines: ${JSON.stringify(e.message)}`,
+          `${e.name} ${e.code} message spans lines: ${JSON.stringify(e.message)}`,
           e.stack,
         );
       }

@@ -5,7 +5,7 @@ import { PAGE_SIZE } from '../mm/arena.ts';
 import { invalidateMappingPages } from './pagecache.ts';
 import { readaheadRange } from './filemap.ts';
 import type { OpenFile, FadviseAdvice, FileOps } from './file.ts';
-import { ErofsError } from '../erofs/errors.ts';
+import { VfsError } from './errno.ts';
 
 /** posix_fadvise(fd, offset, len, advice) after the syscall's checks (EINVAL range, closed file). */
 export function vfsFadvise(
@@ -17,9 +17,9 @@ export function vfsFadvise(
   advice: FadviseAdvice,
 ): number {
   if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(len) || len < 0) {
-    throw new ErofsError('EINVAL', `fadvise: bad range offset ${offset} length ${len}`);
+    throw new VfsError('EINVAL', `fadvise: bad range offset ${offset} length ${len}`);
   }
-  if (file.closed) throw new ErofsError('EINVAL', `fadvise on a closed file (${file.path})`);
+  if (file.closed) throw new VfsError('EINVAL', `fadvise on a closed file (${file.path})`);
   return fops.fadvise ? fops.fadvise(k, file, offset, len, advice) : genericFadvise(k, file, offset, len, advice);
 }
 

@@ -21,7 +21,7 @@ import {
 import { findGetPage, tryGetPageAt, addToPageCache, pageCached } from './pagecache.ts';
 import { allocPage } from './reclaim.ts';
 import type { OpenFile } from './file.ts';
-import { ErofsError } from '../erofs/errors.ts';
+import { VfsError } from './errno.ts';
 import { POINT, pointsOn, point } from '../mm/points.ts';
 import { reportCheckFailure, invariantsOn, InvariantViolation } from '../mm/checkfail.ts';
 import { inodeCount, inodeState, inodeGen, I_INUSE, I_FREEING } from './inode.ts';
@@ -201,7 +201,7 @@ export function filemapRead(
   len: number,
 ): number {
   const a = k.a;
-  if (file.closed) throw new ErofsError('EINVAL', `read of closed file ${file.path}`);
+  if (file.closed) throw new VfsError('EINVAL', `read of closed file ${file.path}`);
   const end = Math.min(pos + len, file.size);
   let copied = 0;
   let missStreak = 0;
@@ -248,7 +248,7 @@ export function filemapRead(
       if (f === NIL) {
         misses++;
         if (++missStreak > 64)
-          throw new ErofsError('EIO', `${file.path}: page ${index} keeps disappearing (pool too small?)`);
+          throw new VfsError('EIO', `${file.path}: page ${index} keeps disappearing (pool too small?)`);
         const lastIdx = Math.floor((end - 1) / PAGE_SIZE);
         syncReadahead(k, file, index, lastIdx - index + 1);
         continue;
@@ -303,7 +303,7 @@ const scratch = new Uint8Array(1);
  */
 export function filemapPin(k: Kernel, file: OpenFile, pos: number, len: number, out: Int32Array): number {
   const a = k.a;
-  if (file.closed) throw new ErofsError('EINVAL', `read of closed file ${file.path}`);
+  if (file.closed) throw new VfsError('EINVAL', `read of closed file ${file.path}`);
   const end = Math.min(pos + len, file.size);
   if (pos >= end) return 0;
   const first = Math.floor(pos / PAGE_SIZE);
@@ -315,7 +315,7 @@ export function filemapPin(k: Kernel, file: OpenFile, pos: number, len: number, 
   try {
     for (let index = first; index <= last; index++) {
       for (let tries = 0; ; tries++) {
-        if (tries > 64) throw new ErofsError('EIO', `${file.path}: page ${index} keeps disappearing (pool too small?)`);
+        if (tries > 64) throw new VfsError('EIO', `${file.path}: page ${index} keeps disappearing (pool too small?)`);
         const f =
           next !== NIL && tryGetPageAt(a, next, file.mapping, index) ? next : findGetPage(a, file.mapping, index);
         next = NIL;
@@ -344,7 +344,7 @@ export function filemapUnpin(k: Kernel, frames: Int32Array, n: number): void {
 
 /** readahead(2) / posix_fadvise(WILLNEED): populate [pos, pos + len) without copying. */
 export function readaheadRange(k: Kernel, file: OpenFile, pos: number, len: number): number {
-  if (file.closed) throw new ErofsError('EINVAL', `readahead of closed file ${file.path}`);
+  if (file.closed) throw new VfsError('EINVAL', `readahead of closed file ${file.path}`);
   const end = Math.min(pos + len, file.size);
   if (pos >= end) return 0;
   const first = Math.floor(pos / PAGE_SIZE);

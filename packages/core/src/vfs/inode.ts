@@ -25,7 +25,7 @@ import {
 } from '../mm/list.ts';
 import { ctrInc, CTR } from '../mm/counters.ts';
 import { lockdepOn, lockdepAccess, PROT, SITE } from '../mm/lockdep.ts';
-import { ErofsError } from '../erofs/errors.ts';
+import { VfsError } from './errno.ts';
 import { mountGen } from './mount.ts';
 import { invariantsOn, InvariantViolation } from '../mm/checkfail.ts';
 
@@ -238,7 +238,7 @@ function waitStateClear(a: Arena, slot: number, bits: number, gen: number): void
     const v = Atomics.load(a.i32, w);
     if (!(v & bits) || inodeGen(a, slot) !== gen) return;
     Atomics.wait(a.i32, w, v, 20);
-    if (i > 3000) throw new ErofsError('EIO', `inode slot ${slot} stuck in state ${v}`);
+    if (i > 3000) throw new VfsError('EIO', `inode slot ${slot} stuck in state ${v}`);
   }
 }
 
@@ -295,7 +295,7 @@ export function iget(
     const s = slotAlloc(a);
     if (s === NIL) {
       spinUnlock(i32, b);
-      throw new ErofsError('ENOMEM', `inode table full (${a.ninodes} slots)`);
+      throw new VfsError('ENOMEM', `inode table full (${a.ninodes} slots)`);
     }
     const r = a.inodes + s * INODE_WORDS;
     i32[r + I_GEN]++;
@@ -395,7 +395,7 @@ export function iput(a: Arena, slot: number, ops: InodeOps, evictNow = false): v
     spinUnlock(i32, r + I_LOCK);
     // DBG_BUGON while checking invariants: a reference dropped that nobody held.
     if (invariantsOn) throw new InvariantViolation(`iput on inode slot ${slot} with i_count 0`);
-    throw new ErofsError('EIO', `iput on inode slot ${slot} with i_count 0`);
+    throw new VfsError('EIO', `iput on inode slot ${slot} with i_count 0`);
   }
   if (c > 0) {
     spinUnlock(i32, r + I_LOCK);

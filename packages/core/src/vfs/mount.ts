@@ -4,7 +4,7 @@
 import type { Arena, ArenaCounts } from '../mm/arena.ts';
 import { spinLock, spinUnlock } from '../mm/spinlock.ts';
 import { LOCK_CLASS } from '../mm/lockstat.ts';
-import { ErofsError } from '../erofs/errors.ts';
+import { VfsError } from './errno.ts';
 
 const M_STATE = 0; // MS_FREE / MS_ACTIVE / MS_DYING
 const M_GEN = 1; // bumped at every mount of the slot
@@ -87,7 +87,7 @@ export function mountParams(a: Arena, m: number): MountParams {
 /** Claim a free slot and publish the parameters. Returns the mount slot. */
 export function mountAlloc(a: Arena, p: MountParams): number {
   const blob = new TextEncoder().encode(JSON.stringify(p));
-  if (blob.length > BLOB_BYTES) throw new ErofsError('EINVAL', 'mount parameters too long (image path or domain id)');
+  if (blob.length > BLOB_BYTES) throw new VfsError('EINVAL', 'mount parameters too long (image path or domain id)');
   const i32 = a.i32;
   spinLock(i32, a.mountTable, LOCK_CLASS.MOUNT);
   try {
@@ -108,7 +108,7 @@ export function mountAlloc(a: Arena, p: MountParams): number {
   } finally {
     spinUnlock(i32, a.mountTable);
   }
-  throw new ErofsError('EINVAL', `no free mount slot (${a.nmounts} in use)`);
+  throw new VfsError('EINVAL', `no free mount slot (${a.nmounts} in use)`);
 }
 
 /** Start unmounting: no new opens. */

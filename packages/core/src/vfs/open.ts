@@ -9,20 +9,20 @@ import { iput, ihold, inodeOpenAdd, inodeGen, iget } from './inode.ts';
 import { mountState, mountOpenAdd, MS_ACTIVE } from './mount.ts';
 import { MAX_FILE_BYTES } from './filemap.ts';
 import type { OpenFile, OpenFlags, FileOps } from './file.ts';
-import { ErofsError } from '../erofs/errors.ts';
+import { VfsError } from './errno.ts';
 import { NIL } from '../mm/list.ts';
 
 /** Open a regular file by path inside mount m. */
 export function vfsOpen(k: Kernel, fops: FileOps, m: number, path: string, flags: OpenFlags): OpenFile {
   const a = k.a;
-  if (mountState(a, m) !== MS_ACTIVE) throw new ErofsError('ENOENT', `mount ${m} is not mounted`);
+  if (mountState(a, m) !== MS_ACTIVE) throw new VfsError('ENOENT', `mount ${m} is not mounted`);
   mountOpenAdd(a, m, 1);
   try {
     // Re-check after announcing the open, so unmount's wait for zero cannot miss us.
-    if (mountState(a, m) !== MS_ACTIVE) throw new ErofsError('ENOENT', `mount ${m} is being unmounted`);
+    if (mountState(a, m) !== MS_ACTIVE) throw new VfsError('ENOENT', `mount ${m} is being unmounted`);
     const ino = fops.lookup(k, m, path);
     if (ino.size > MAX_FILE_BYTES)
-      throw new ErofsError(
+      throw new VfsError(
         'EINVAL',
         `${path}: ${ino.size} bytes is larger than the page cache can index (${MAX_FILE_BYTES})`,
       );
@@ -75,7 +75,7 @@ export function vfsClose(k: Kernel, file: OpenFile): void {
  * inode is still there. A file that is not shared keeps its own inode and mount, as an open file does.
  */
 export function vfsMmap(k: Kernel, file: OpenFile): OpenFile {
-  if (file.closed) throw new ErofsError('EINVAL', `mmap of closed file ${file.path}`);
+  if (file.closed) throw new VfsError('EINVAL', `mmap of closed file ${file.path}`);
   const a = k.a;
   if (file.mapping !== file.inode) {
     ihold(a, file.mapping);

@@ -5,7 +5,7 @@ import type { Kernel } from './kernel.ts';
 import { PAGE_SIZE } from '../mm/arena.ts';
 import { filemapRead, filemapPin, filemapUnpin } from './filemap.ts';
 import type { OpenFile } from './file.ts';
-import { ErofsError } from '../erofs/errors.ts';
+import { VfsError } from './errno.ts';
 
 /** Zero-copy access to cached bytes: views straight into the page frames, pinned until release(). */
 export interface FileView {
@@ -37,10 +37,10 @@ export function vfsReadAll(k: Kernel, file: OpenFile): Buffer {
     buf = Buffer.allocUnsafe(file.size);
   } catch {
     // A sparse file (or a forged i_size) can be larger than one buffer may hold.
-    throw new ErofsError('EINVAL', `${file.path}: ${file.size} bytes do not fit in one buffer; read it in ranges`);
+    throw new VfsError('EINVAL', `${file.path}: ${file.size} bytes do not fit in one buffer; read it in ranges`);
   }
   const n = filemapRead(k, file, 0, buf, 0, file.size);
-  if (n !== file.size) throw new ErofsError('EIO', `${file.path}: short read ${n}/${file.size}`);
+  if (n !== file.size) throw new VfsError('EIO', `${file.path}: short read ${n}/${file.size}`);
   return buf;
 }
 

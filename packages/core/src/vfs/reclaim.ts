@@ -7,7 +7,7 @@ import { ctrAdd, ctrInc, CTR } from '../mm/counters.ts';
 import { frameAlloc, lruIsolate, lruAdd, putPage, pageMapping, lruCount } from '../mm/pagepool.ts';
 import { removeIfUnused } from './pagecache.ts';
 import { pruneIcache, type InodeOps } from './inode.ts';
-import { ErofsError } from '../erofs/errors.ts';
+import { VfsError } from './errno.ts';
 
 const BATCH = 32;
 // One scratch batch per thread (module instances are per isolate); reclaim never re-enters itself.
@@ -60,5 +60,5 @@ export function allocPage(a: Arena, ops: InodeOps, opportunistic = false): numbe
     Atomics.wait(nap, 0, 0, 1);
   }
   ctrInc(a.i32, CTR.ENOMEM);
-  throw new ErofsError('ENOMEM', `page pool exhausted: all ${a.frameLimit} frames are pinned`);
+  throw new VfsError('ENOMEM', `page pool exhausted: all ${a.frameLimit} frames are pinned`);
 }

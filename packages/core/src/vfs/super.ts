@@ -5,7 +5,7 @@ import type { Kernel } from './kernel.ts';
 import { ctrInc, CTR } from '../mm/counters.ts';
 import { tryEvict, forEachInode, inodeMount, rcuBatch, I_DEDUP } from './inode.ts';
 import { mountFree, mountSetDying, mountState, mountOpenCount, MS_ACTIVE } from './mount.ts';
-import { ErofsError } from '../erofs/errors.ts';
+import { VfsError } from './errno.ts';
 import { reportCheckFailure, invariantsOn, InvariantViolation } from '../mm/checkfail.ts';
 
 /**
@@ -15,13 +15,13 @@ import { reportCheckFailure, invariantsOn, InvariantViolation } from '../mm/chec
  */
 export function genericShutdownSuper(k: Kernel, m: number, timeoutMs: number): void {
   const a = k.a;
-  if (mountState(a, m) !== MS_ACTIVE) throw new ErofsError('EINVAL', `mount ${m} is not mounted`);
+  if (mountState(a, m) !== MS_ACTIVE) throw new VfsError('EINVAL', `mount ${m} is not mounted`);
   mountSetDying(a, m);
   const deadline = Date.now() + timeoutMs;
   const nap = new Int32Array(new SharedArrayBuffer(4));
   while (mountOpenCount(a, m) > 0) {
     if (Date.now() > deadline)
-      throw new ErofsError('EIO', `unmount of mount ${m}: ${mountOpenCount(a, m)} files still open`);
+      throw new VfsError('EIO', `unmount of mount ${m}: ${mountOpenCount(a, m)} files still open`);
     Atomics.wait(nap, 0, 0, 1);
   }
   superSteps.evictSuperInodes(k, m, deadline);
@@ -61,7 +61,7 @@ function evictSuperInodes(k: Kernel, m: number, deadline: number): void {
   for (;;) {
     const left = evictInodesOnce(k, m);
     if (left === 0) return;
-    if (Date.now() > deadline) throw new ErofsError('EIO', `unmount of mount ${m}: ${left} inodes still referenced`);
+    if (Date.now() > deadline) throw new VfsError('EIO', `unmount of mount ${m}: ${left} inodes still referenced`);
     Atomics.wait(nap, 0, 0, 1);
   }
 }

@@ -5,7 +5,15 @@
 // It pauses when asked so the controller can check the kernel at quiescence.
 import { workerData } from 'node:worker_threads';
 import { readFileSync } from 'node:fs';
-import { System, ErofsError, CheckFailure, takeCheckFailure, type ArenaHandle, type OpenFile } from '@ishare/core';
+import {
+  System,
+  ErofsError,
+  VfsError,
+  CheckFailure,
+  takeCheckFailure,
+  type ArenaHandle,
+  type OpenFile,
+} from '@ishare/core';
 import { Control, PAUSE, STOP } from './control.ts';
 import { checkInvariant } from './check-invariant.ts';
 import { Rng } from './rng.ts';
@@ -36,7 +44,9 @@ const oracle = new Oracle();
 function isBenign(e: unknown): boolean {
   // An open racing the controller's unmount of that image: the kernel refuses it, as it should.
   return (
-    e instanceof ErofsError && e.code === 'ENOENT' && /mount \d+ (is not mounted|is being unmounted)/.test(e.message)
+    (e instanceof ErofsError || e instanceof VfsError) &&
+    e.code === 'ENOENT' &&
+    /mount \d+ (is not mounted|is being unmounted)/.test(e.message)
   );
 }
 
