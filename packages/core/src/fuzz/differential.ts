@@ -7,26 +7,15 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fsckExtract, regularFilesUnder } from '../upstream/fsck.ts';
 import type { ReaderResult } from './reader-pass.ts';
+import type { DiffOutcome, Disagreement } from './outcome.ts';
+
+export type { DiffOutcome, DiffStatus, Disagreement } from './outcome.ts';
 
 export interface DifferentialConfig {
   readonly fsck: string;
   /** Scratch directory of this worker (the image file and the extraction go there). */
   readonly scratch: string;
   readonly timeoutMs: number;
-}
-
-export type DiffStatus =
-  | 'compared' // both accepted: files compared
-  | 'upstream-rejected' // ours accepted, fsck.erofs did not (its reason kept)
-  | 'ours-rejected' // our reader met a typed error: not compared, fsck not run
-  | 'skipped'; // a file over the read cap, or fsck timed out
-
-export interface Disagreement {
-  readonly path: string;
-  readonly kind: 'content' | 'size' | 'only-ours' | 'only-upstream';
-  readonly detail: string;
-  /** Set when the evidence matches a known upstream bug (KNOWN_UPSTREAM_BUGS): reported, not failing. */
-  readonly upstreamBug?: string;
 }
 
 /**
@@ -45,15 +34,6 @@ function trailingHoleCut(mine: Uint8Array, up: Uint8Array): boolean {
   for (let i = 0; i < up.length; i++) if (up[i] !== mine[i]) return false;
   for (let i = up.length; i < mine.length; i++) if (mine[i] !== 0) return false;
   return true;
-}
-
-export interface DiffOutcome {
-  readonly status: DiffStatus;
-  /** Files compared byte for byte. */
-  readonly files: number;
-  readonly disagreements: Disagreement[];
-  /** fsck.erofs's last line when it refused the image or gave no answer. */
-  readonly upstream?: string;
 }
 
 const MAX_REPORTED = 20;

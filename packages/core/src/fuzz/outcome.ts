@@ -4,7 +4,30 @@
 // have refused); data that differs from what it must be is wrong.
 import { ErofsError } from '../erofs/errors.ts';
 import { VfsError } from '../vfs/errno.ts';
-import type { DiffOutcome } from './differential.ts';
+
+// The differential pass's verdict (differential.ts), part of an image's outcome.
+export type DiffStatus =
+  | 'compared' // both accepted: files compared
+  | 'upstream-rejected' // ours accepted, fsck.erofs did not (its reason kept)
+  | 'ours-rejected' // our reader met a typed error: not compared, fsck not run
+  | 'skipped'; // a file over the read cap, or fsck timed out
+
+export interface Disagreement {
+  readonly path: string;
+  readonly kind: 'content' | 'size' | 'only-ours' | 'only-upstream';
+  readonly detail: string;
+  /** Set when the evidence matches a known upstream bug (KNOWN_UPSTREAM_BUGS): reported, not failing. */
+  readonly upstreamBug?: string;
+}
+
+export interface DiffOutcome {
+  readonly status: DiffStatus;
+  /** Files compared byte for byte. */
+  readonly files: number;
+  readonly disagreements: Disagreement[];
+  /** fsck.erofs's last line when it refused the image or gave no answer. */
+  readonly upstream?: string;
+}
 
 export type OutcomeKind = 'ok' | 'error' | 'crash' | 'hang' | 'oob' | 'wrong';
 export const OUTCOME_KINDS: readonly OutcomeKind[] = ['ok', 'error', 'crash', 'hang', 'oob', 'wrong'];
