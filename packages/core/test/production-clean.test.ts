@@ -10,6 +10,9 @@ import { ishareSteps, ISHARE_STEPS } from '../src/fs/erofs/ishare.ts';
 import { dataSteps, DATA_STEPS } from '../src/fs/erofs/data.ts';
 import { pagecacheSteps, PAGECACHE_STEPS } from '../src/vfs/pagecache.ts';
 import { superSteps, SUPER_STEPS } from '../src/vfs/super.ts';
+import { System } from '../src/system.ts';
+import { invariantsOn } from '../src/mm/checkfail.ts';
+import { lockdepOn } from '../src/mm/lockdep.ts';
 
 const SRC = fileURLToPath(new URL('../src/', import.meta.url));
 const LAYERS = ['mm', 'vfs', 'fs'];
@@ -70,4 +73,27 @@ test.serial('each planted bug replaces a production step; none planted leaves th
   } finally {
     installBugs(0);
   }
+});
+
+test.serial('which checks run follows the check options, never the planted bugs', (t) => {
+  const all = Object.values(BUG).reduce((m, b) => m | b, 0);
+  const cases = [
+    { inject: all, invariants: false, lockChecks: false },
+    { inject: 0, invariants: true, lockChecks: true },
+    { inject: all, invariants: true, lockChecks: false },
+    { inject: 0, invariants: false, lockChecks: true },
+  ];
+  for (const c of cases) {
+    const sys = System.create({ poolMiB: 1, inodeSlots: 16, mountSlots: 1, ...c });
+    try {
+      t.is(invariantsOn, c.invariants, `invariants with ${JSON.stringify(c)}`);
+      t.is(lockdepOn, c.lockChecks, `lock tracking with ${JSON.stringify(c)}`);
+      t.is(replaced().length > 0, c.inject !== 0, `steps replaced with ${JSON.stringify(c)}`);
+    } finally {
+      sys.detach();
+    }
+  }
+  System.create({ poolMiB: 1, inodeSlots: 16, mountSlots: 1 }).detach();
+  t.false(invariantsOn);
+  t.deepEqual(replaced(), []);
 });
