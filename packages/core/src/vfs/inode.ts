@@ -311,7 +311,10 @@ export function iget(
     Atomics.store(i32, r + I_COUNT, 1);
     Atomics.store(i32, r + I_STATE, I_INUSE | I_NEW | (mount === ANON_MOUNT ? I_DEDUP : 0));
     if (initNew) initNew(s);
-    if (lockdepOn) lockdepAccess(i32, b, b + 1, PROT.ICACHE_BUCKET, SITE.ICACHE_INSERT, s, true);
+    if (lockdepOn) {
+      lockdepAccess(i32, b, b + 1, PROT.ICACHE_BUCKET, SITE.ICACHE_INSERT, s, true);
+      lockdepAccess(i32, b, r + I_HASH_NEXT, PROT.INODE_HASH_LINK, SITE.ICACHE_INSERT, s, true);
+    }
     i32[r + I_HASH_NEXT] = i32[b + 1];
     i32[b + 1] = s;
     spinUnlock(i32, b);
@@ -339,7 +342,10 @@ function unhash(a: Arena, slot: number): void {
   const r = a.inodes + slot * INODE_WORDS;
   const b = bucketOf(a, i32[r + I_MOUNT], i32[r + I_NID]);
   spinLock(i32, b, LOCK_CLASS.ICACHE);
-  if (lockdepOn) lockdepAccess(i32, b, b + 1, PROT.ICACHE_BUCKET, SITE.ICACHE_UNHASH, slot, true);
+  if (lockdepOn) {
+    lockdepAccess(i32, b, b + 1, PROT.ICACHE_BUCKET, SITE.ICACHE_UNHASH, slot, true);
+    lockdepAccess(i32, b, r + I_HASH_NEXT, PROT.INODE_HASH_LINK, SITE.ICACHE_UNHASH, slot, true);
+  }
   let prev = NIL;
   for (let s = i32[b + 1]; s !== NIL; s = i32[a.inodes + s * INODE_WORDS + I_HASH_NEXT]) {
     if (s === slot) {
@@ -424,12 +430,21 @@ export function iputEvictAll(a: Arena, slot: number, ops: InodeOps): void {
   iput(a, slot, ops, true);
 }
 
+/** The inode LRU's use sites: its head and length, and the inode's own links (each a watched word). */
+function inodeLruAccess(a: Arena, slot: number, site: number): void {
+  const i32 = a.i32;
+  const lock = a.inodeLru + ILRU_LOCK;
+  lockdepAccess(i32, lock, a.inodeLru + ILRU_HEAD, PROT.INODE_LRU, site, slot, true);
+  lockdepAccess(i32, lock, a.inodeLru + ILRU_COUNT, PROT.INODE_LRU_COUNT, site, slot, true);
+  if (slot !== NIL)
+    lockdepAccess(i32, lock, a.inodes + slot * INODE_WORDS + I_LRU_PREV, PROT.INODE_LRU_LINK, site, slot, true);
+}
+
 function inodeLruAdd(a: Arena, slot: number): void {
   const i32 = a.i32;
   const r = a.inodes + slot * INODE_WORDS;
   spinLock(i32, a.inodeLru + ILRU_LOCK, LOCK_CLASS.INODE_LRU);
-  if (lockdepOn)
-    lockdepAccess(i32, a.inodeLru + ILRU_LOCK, a.inodeLru + ILRU_HEAD, PROT.INODE_LRU, SITE.INODE_LRU_ADD, slot, true);
+  if (lockdepOn) inodeLruAccess(a, slot, SITE.INODE_LRU_ADD);
   const st = Atomics.load(i32, r + I_STATE);
   if (!(st & (I_ONLRU | I_FREEING)) && st & I_INUSE) {
     listAdd(i32, specs(a).lru, a.inodeLru + ILRU_HEAD, slot);
@@ -443,8 +458,7 @@ function inodeLruDel(a: Arena, slot: number): void {
   const i32 = a.i32;
   const r = a.inodes + slot * INODE_WORDS;
   spinLock(i32, a.inodeLru + ILRU_LOCK, LOCK_CLASS.INODE_LRU);
-  if (lockdepOn)
-    lockdepAccess(i32, a.inodeLru + ILRU_LOCK, a.inodeLru + ILRU_HEAD, PROT.INODE_LRU, SITE.INODE_LRU_DEL, slot, true);
+  if (lockdepOn) inodeLruAccess(a, slot, SITE.INODE_LRU_DEL);
   if (Atomics.load(i32, r + I_STATE) & I_ONLRU && isLinked(i32, specs(a).lru, slot)) {
     listDel(i32, specs(a).lru, a.inodeLru + ILRU_HEAD, slot);
     Atomics.and(i32, r + I_STATE, ~I_ONLRU);
@@ -572,6 +586,7 @@ function pruneIcacheBatch(a: Arena, nr: number, ops: InodeOps, mount?: number): 
       spinUnlock(i32, a.inodeLru + ILRU_LOCK);
       break;
     }
+    if (lockdepOn) inodeLruAccess(a, slot, SITE.INODE_LRU_PRUNE);
     listDel(i32, s.lru, a.inodeLru + ILRU_HEAD, slot);
     Atomics.and(i32, a.inodes + slot * INODE_WORDS + I_STATE, ~I_ONLRU);
     i32[a.inodeLru + ILRU_COUNT]--;

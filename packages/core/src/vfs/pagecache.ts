@@ -22,6 +22,7 @@ import {
   F_MAPPING,
   F_INDEX,
   F_HASH_NEXT,
+  F_MAP_PREV,
   F_REF,
   F_FLAGS,
   PG_LOCKED,
@@ -158,7 +159,10 @@ export function addToPageCache(a: Arena, f: number, mapping: number, index: numb
     return false;
   }
   const r = a.frames + f * FRAME_WORDS;
-  if (lockdepOn) lockdepAccess(i32, b, b + B_HEAD, PROT.PAGE_BUCKET, SITE.PAGE_ADD, mapping, true);
+  if (lockdepOn) {
+    lockdepAccess(i32, b, b + B_HEAD, PROT.PAGE_BUCKET, SITE.PAGE_ADD, mapping, true);
+    lockdepAccess(i32, b, r + F_MAPPING, PROT.PAGE_INDEX_FIELDS, SITE.PAGE_ADD, f, true);
+  }
   i32[r + F_MAPPING] = mapping;
   i32[r + F_INDEX] = index;
   Atomics.add(i32, r + F_REF, 1);
@@ -167,7 +171,7 @@ export function addToPageCache(a: Arena, f: number, mapping: number, index: numb
   Atomics.store(i32, b + B_HEAD, f);
   const ml = mappingLockWord(a, mapping);
   spinLock(i32, ml, LOCK_CLASS.PAGE_INDEX);
-  if (lockdepOn) lockdepAccess(i32, ml, mappingHeadWord(a, mapping), PROT.MAPPING_PAGES, SITE.PAGE_ADD, mapping, true);
+  if (lockdepOn) mappingListAccess(a, ml, mapping, f, SITE.PAGE_ADD);
   listAdd(i32, frameSpecs(a).map, mappingHeadWord(a, mapping), f);
   i32[mappingNrPagesWord(a, mapping)]++;
   spinUnlock(i32, ml);
@@ -177,13 +181,24 @@ export function addToPageCache(a: Arena, f: number, mapping: number, index: numb
   return true;
 }
 
+/** A change to a mapping's page list: its head, its nrpages and the frame's own link (each watched). */
+function mappingListAccess(a: Arena, ml: number, mapping: number, f: number, site: number): void {
+  const i32 = a.i32;
+  lockdepAccess(i32, ml, mappingHeadWord(a, mapping), PROT.MAPPING_PAGES, site, mapping, true);
+  lockdepAccess(i32, ml, mappingNrPagesWord(a, mapping), PROT.MAPPING_NRPAGES, site, mapping, true);
+  lockdepAccess(i32, ml, a.frames + f * FRAME_WORDS + F_MAP_PREV, PROT.PAGE_MAP_LINK, site, f, true);
+}
+
 /** Unlink frame f from the hash chain of bucket b and from its mapping's list. Bucket lock held. */
 function unindexLocked(a: Arena, b: number, f: number, mapping: number): void {
   const i32 = a.i32;
   // Read while this page still keeps the mapping's inode alive: once it leaves the mapping's list, a
   // concurrent truncate can find the list empty, finish evicting the inode and free its slot.
   const shared = isDedupInode(a, mapping);
-  if (lockdepOn) lockdepAccess(i32, b, b + B_HEAD, PROT.PAGE_BUCKET, SITE.PAGE_UNINDEX, mapping, true);
+  if (lockdepOn) {
+    lockdepAccess(i32, b, b + B_HEAD, PROT.PAGE_BUCKET, SITE.PAGE_UNINDEX, mapping, true);
+    lockdepAccess(i32, b, a.frames + f * FRAME_WORDS + F_MAPPING, PROT.PAGE_INDEX_FIELDS, SITE.PAGE_UNINDEX, f, true);
+  }
   Atomics.add(i32, b + B_SEQ, 1); // odd: lockless walkers of this bucket will not trust what they see
   let prev = NIL;
   for (let g = i32[b + B_HEAD]; g !== NIL; g = i32[a.frames + g * FRAME_WORDS + F_HASH_NEXT]) {
@@ -198,8 +213,7 @@ function unindexLocked(a: Arena, b: number, f: number, mapping: number): void {
   i32[a.frames + f * FRAME_WORDS + F_HASH_NEXT] = NIL;
   const ml = mappingLockWord(a, mapping);
   spinLock(i32, ml, LOCK_CLASS.PAGE_INDEX);
-  if (lockdepOn)
-    lockdepAccess(i32, ml, mappingHeadWord(a, mapping), PROT.MAPPING_PAGES, SITE.PAGE_UNINDEX, mapping, true);
+  if (lockdepOn) mappingListAccess(a, ml, mapping, f, SITE.PAGE_UNINDEX);
   listDel(i32, frameSpecs(a).map, mappingHeadWord(a, mapping), f);
   i32[mappingNrPagesWord(a, mapping)]--;
   spinUnlock(i32, ml);
