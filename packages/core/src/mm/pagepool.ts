@@ -227,6 +227,7 @@ export function tryGetPage(a: Arena, f: number): boolean {
     if (seen === r) return true;
     r = seen;
   }
+  ctrInc(i32, CTR.PAGE_REF_REFUSED);
   return false;
 }
 

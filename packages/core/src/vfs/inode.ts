@@ -27,7 +27,7 @@ import { ctrInc, CTR } from '../mm/counters.ts';
 import { lockdepOn, lockdepAccess, PROT, SITE } from '../mm/lockdep.ts';
 import { ErofsError } from '../erofs/errors.ts';
 import { mountGen } from './mount.ts';
-import { hooksOn, InvariantViolation } from '../debug/hooks.ts';
+import { hooksOn, point, POINT, InvariantViolation } from '../debug/hooks.ts';
 
 // Record words.
 const I_LOCK = 0; // i_lock
@@ -277,6 +277,7 @@ export function iget(
         // __wait_on_freeing_inode: let the evictor finish, then look again.
         spinUnlock(i32, r + I_LOCK);
         spinUnlock(i32, b);
+        ctrInc(i32, CTR.IGET_FREEING);
         waitStateClear(a, found, I_INUSE, gen);
         continue;
       }
@@ -368,6 +369,7 @@ export function igrab(a: Arena, slot: number): boolean {
   const ok = (st & (I_FREEING | I_INUSE)) === I_INUSE;
   if (ok) __iget(a, slot);
   spinUnlock(i32, r + I_LOCK);
+  if (!ok) ctrInc(i32, CTR.IGRAB_REFUSED);
   return ok;
 }
 
@@ -484,6 +486,7 @@ function evict(a: Arena, slot: number, ops: InodeOps): void {
   const i32 = a.i32;
   const r = a.inodes + slot * INODE_WORDS;
   inodeLruDel(a, slot);
+  if (hooksOn) point(POINT.EVICT_FREEING);
   unhash(a, slot);
   if (truncatePages) truncatePages(a, slot);
   Atomics.or(i32, r + I_STATE, I_CLEAR);

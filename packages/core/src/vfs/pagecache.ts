@@ -16,7 +16,7 @@ import { LOCK_CLASS } from '../mm/lockstat.ts';
 import { listAdd, listDel, listFirst, NIL } from '../mm/list.ts';
 import { lockdepOn, lockdepAccess, PROT, SITE } from '../mm/lockdep.ts';
 import { ctrInc, ctrDec, CTR } from '../mm/counters.ts';
-import { BUG, bugOn } from '../debug/hooks.ts';
+import { BUG, POINT, bugOn, hooksOn, point } from '../debug/hooks.ts';
 import {
   FRAME_WORDS,
   F_MAPPING,
@@ -98,8 +98,9 @@ export function findGetPage(a: Arena, mapping: number, index: number): number {
     if (f !== NIL && tryGetPage(a, f)) {
       if (Atomics.load(i32, b + B_SEQ) === seq) return f;
       putPage(a, f); // the chain changed under the walk: the frame may not be what we looked for
+      ctrInc(i32, CTR.PAGE_SEQ_RETRY);
     }
-  }
+  } else ctrInc(i32, CTR.PAGE_SEQ_RETRY);
   return findGetPageLocked(a, b, mapping, index);
 }
 
@@ -118,6 +119,7 @@ export function tryGetPageAt(a: Arena, f: number, mapping: number, index: number
   if (Atomics.load(i32, r + F_FLAGS) & PG_UPTODATE && i32[r + F_MAPPING] === mapping && i32[r + F_INDEX] === index)
     return true;
   putPage(a, f);
+  ctrInc(i32, CTR.PAGE_HINT_MISS);
   return false;
 }
 
@@ -200,6 +202,7 @@ function unindexLocked(a: Arena, b: number, f: number, mapping: number): void {
     lockdepAccess(i32, b, a.frames + f * FRAME_WORDS + F_MAPPING, PROT.PAGE_INDEX_FIELDS, SITE.PAGE_UNINDEX, f, true);
   }
   Atomics.add(i32, b + B_SEQ, 1); // odd: lockless walkers of this bucket will not trust what they see
+  if (hooksOn) point(POINT.PAGE_UNINDEX);
   let prev = NIL;
   for (let g = i32[b + B_HEAD]; g !== NIL; g = i32[a.frames + g * FRAME_WORDS + F_HASH_NEXT]) {
     if (g === f) {
@@ -242,6 +245,7 @@ export function removeIfUnused(a: Arena, f: number): boolean {
     Atomics.load(i32, r + F_FLAGS) & PG_LOCKED
   ) {
     spinUnlock(i32, b);
+    ctrInc(i32, CTR.RECLAIM_BUSY);
     return false;
   }
   unindexLocked(a, b, f, mapping);
@@ -273,6 +277,7 @@ export function invalidateMappingPages(a: Arena, mapping: number, start: number,
       !bugOn(BUG.FADVISE_INUSE)
     ) {
       spinUnlock(i32, b);
+      ctrInc(i32, CTR.FADVISE_BUSY);
       continue;
     }
     unindexLocked(a, b, f, mapping);

@@ -10,6 +10,8 @@ import {
   takeCheckFailure,
   lastPointsOf,
   checkQuiescent,
+  readWindows,
+  type WindowName,
   type BugName,
   type RealInodePolicy,
 } from '@ishare/core';
@@ -87,6 +89,13 @@ export interface StressReport {
   /** Which detectors ran: lock checks, the race detector (and its watchpoints set), invariants and the byte oracle always. */
   detectors: { lockChecks: boolean; raceDetector: boolean; raceWatchpoints: number };
   elapsedMs: number;
+  /** The run's length in seconds (elapsedMs / 1000), the unit `windows` is read against. */
+  seconds: number;
+  /**
+   * Race windows (core's WINDOWS): how many times each lockless path or retry met the race it exists
+   * for during the run — a window the workload does not open is one no detector can judge.
+   */
+  windows: Record<WindowName, number>;
   ops: number;
   opsPerSec: number;
   reads: number;
@@ -115,6 +124,9 @@ function controllerViolation(e: unknown, prefix: string): Violation {
     return { detector: 'liveness', invariant: 'unmount-stalled', message: prefix + msg, trail: [] };
   return { detector: 'error', invariant: 'unexpected-error', message: prefix + msg, trail: [] };
 }
+
+/** Files at the head of each image's list that half of every worker's ops read (they collide there). */
+const HOT = 8;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -226,7 +238,7 @@ async function stressMounted(
   const weights = opts.weights ?? DEFAULT_WEIGHTS;
   const rng = new Rng(opts.seed ^ 0x5eed);
   const chaosTrail: string[] = [];
-  const chaosCounts: Record<string, number> = { evict: 0, remount: 0, drop: 0, shrink: 0 };
+  const chaosCounts: Record<string, number> = { evict: 0, remount: 0, drop: 0, shrink: 0, fadviseHot: 0 };
   const noteChaos = (s: string): void => {
     chaosTrail.push(`${Date.now() - t0}ms ${s}`);
     if (chaosTrail.length > 30) chaosTrail.shift();
@@ -246,7 +258,7 @@ async function stressMounted(
       images,
       weights,
       maxOps: perWorkerOps,
-      hot: 8,
+      hot: HOT,
     };
     return (pool.run(task) as Promise<StressWorkerReport>).then(
       (r) => {
@@ -335,7 +347,9 @@ async function stressMounted(
   };
 
   const chaosOnce = (): void => {
-    const kind = rng.weighted([3, 1, 1, 1]);
+    // Weights: evict, remount, drop caches, shrink the pool, drop a hot file's pages. Remounts and hot
+    // drops are weighted up so every race window opens often (README: race windows and their rates).
+    const kind = rng.weighted([3, 3, 1, 1, 3]);
     try {
       if (kind === 0) {
         const n = sys.evictInodes(8 + rng.int(64));
@@ -357,6 +371,20 @@ async function stressMounted(
         sys.dropCaches();
         chaosCounts.drop++;
         noteChaos('dropped caches');
+      } else if (kind === 4) {
+        // fadvise(DONTNEED) of a file of the workers' hot set, any image (decoys and compressed ones
+        // too): its pages and page-index buckets go while readers are using them, its compressed
+        // pclusters are decompressed again by readers racing each other.
+        const i = rng.int(images.length);
+        const m = control.mountOf(i);
+        const files = images[i].files;
+        if (m >= 0 && files.length) {
+          const f = sys.open(m, files[rng.int(Math.min(HOT, files.length))].path);
+          const dropped = sys.fadvise(f, 0, 0, 'dontneed');
+          sys.close(f);
+          chaosCounts.fadviseHot++;
+          noteChaos(`fadvise DONTNEED ${images[i].image}:${f.path} → ${dropped} pages dropped`);
+        }
       } else {
         const frames = Math.floor(a.nframes * (0.25 + rng.next() * 0.75));
         sys.setPoolLimit(frames);
@@ -369,7 +397,7 @@ async function stressMounted(
     }
   };
 
-  const chaosEvery = opts.chaosEveryMs ?? 15;
+  const chaosEvery = opts.chaosEveryMs ?? 5;
   const checkEvery = opts.checkEveryMs ?? 500;
   let lastCheck = Date.now();
   let quiescentChecks = 0;
@@ -462,6 +490,8 @@ async function stressMounted(
       raceWatchpoints: st.counters.RACE_WATCHPOINTS,
     },
     elapsedMs,
+    seconds: elapsedMs / 1000,
+    windows: readWindows(st.counters),
     ops,
     opsPerSec: ops / (elapsedMs / 1000),
     reads,

@@ -261,6 +261,7 @@ export function readBegin(a: Arena, vi: number, dedup: number): void {
   const c = Atomics.load(i32, cnt);
   if (hooksOn) point(POINT.READ_BEGIN_LOCKED);
   if (isLinked(i32, specs(a).processing, vi)) {
+    ctrInc(i32, CTR.PROC_REJOIN);
     // The planted PROC_COUNT_UNDERFLOW trusts the read already in flight to keep vi listed, and does not
     // count this one — its read_end will take one off all the same.
     if (!bugOn(BUG.PROC_COUNT_UNDERFLOW)) Atomics.store(i32, cnt, c + 1);
