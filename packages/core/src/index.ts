@@ -27,7 +27,7 @@ export { CheckFailure, InvariantViolation, takeCheckFailure, type Detector } fro
 export { PROTECTED as LOCK_PROTECTED } from './mm/lockdep.ts';
 export { forgeFingerprint } from './debug/forge.ts';
 export type { BugName, BugCategory } from './debug/bugs/index.ts';
-export { CTR } from './mm/counters.ts';
-export type { CounterName } from './mm/counters.ts';
+export { CTR, WINDOWS, readWindows } from './mm/counters.ts';
+export type { CounterName, WindowName } from './mm/counters.ts';
 export { fsckOnPath, fsckVersion, fsckExtract, regularFilesUnder } from './upstream/fsck.ts';
 export type { FsckResult } from './upstream/fsck.ts';

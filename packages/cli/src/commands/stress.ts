@@ -98,6 +98,12 @@ function formatReport(r: StressReport): string {
       .map(([k, n]) => `${k} ${n}`)
       .join(', ')}; quiescent checks: ${r.quiescentChecks}`,
   );
+  const perMin = (n: number): string => (r.seconds > 0 ? ((n * 60) / r.seconds).toFixed(0) : '0');
+  lines.push(
+    `race windows opened (per minute): ${Object.entries(r.windows)
+      .map(([k, n]) => `${k} ${n} (${perMin(n)})`)
+      .join(', ')}`,
+  );
   lines.push(`byte oracle: ${[...new Set(r.references.map((x) => x.origin))].join(', ')}`);
   if (r.verify || r.poison) {
     lines.push(

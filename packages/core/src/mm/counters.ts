@@ -36,10 +36,51 @@ export const CTR = {
   ISHARE_BAD_FINGERPRINT: 30, // fingerprint xattr of the wrong length or prefix: not shared
   RACE_WATCHPOINTS: 31, // watchpoints the data-race detector set (stress)
   UNMOUNT_SWEEP_BUSY: 32, // unmount's sweeps that found inodes still referenced (a reader mapping through them)
+  // Race windows (see WINDOWS): each counts the times a lockless path or a retry met the race it exists for.
+  PAGE_SEQ_RETRY: 33, // lockless page lookup: bucket sequence odd or moved under the walk → locked lookup
+  PAGE_REF_REFUSED: 34, // tryGetPage's compare-and-swap refused a frame whose count is zero (being freed)
+  PAGE_HINT_MISS: 35, // next-frame guess: referenced a frame that was not (or no longer) the page, put it back
+  IGRAB_REFUSED: 36, // igrab refused an inode being freed (I_FREEING)
+  IGET_FREEING: 37, // iget found its inode being freed and waited for the eviction to finish
+  FADVISE_BUSY: 38, // invalidate_mapping_pages kept a page a reader holds or is filling
+  RECLAIM_BUSY: 39, // reclaim kept an isolated page a reader holds or is filling
+  PROC_REJOIN: 40, // read_begin found its inode already on the processing list (another read in flight)
+  STALE_MAP_READ: 41, // a read through a mapping that outlived its file (it pins only the shared inode)
 } as const;
 export type CounterName = keyof typeof CTR;
 const NCOUNTERS = Object.keys(CTR).length;
 if (NCOUNTERS > COUNTERS_WORDS) throw new Error('counters region too small');
+
+/**
+ * The race windows `stress --json` reports (name → counter): every lockless path and every retry, each
+ * counted where the race it guards against actually happened. A window the workload does not open is one
+ * no detector can judge.
+ */
+export const WINDOWS = {
+  pageLookupSeqRetry: CTR.PAGE_SEQ_RETRY,
+  pageRefRefusedAtZero: CTR.PAGE_REF_REFUSED,
+  pageNextFrameMiss: CTR.PAGE_HINT_MISS,
+  pageLockWait: CTR.LOCK_WAITS,
+  igrabRefusedFreeing: CTR.IGRAB_REFUSED,
+  igetWaitFreeing: CTR.IGET_FREEING,
+  realInodeRetry: CTR.REALINODE_RETRY,
+  unmountBusyInodes: CTR.UNMOUNT_SWEEP_BUSY,
+  staleMappingRead: CTR.STALE_MAP_READ,
+  staleMappingNoInode: CTR.REALINODE_EIO,
+  processingRejoin: CTR.PROC_REJOIN,
+  fadvisePageBusy: CTR.FADVISE_BUSY,
+  reclaimPageBusy: CTR.RECLAIM_BUSY,
+  pclusterWait: CTR.Z_PCLUSTER_WAITS,
+} as const;
+export type WindowName = keyof typeof WINDOWS;
+export function readWindows(counters: Readonly<Record<string, number>>): Record<WindowName, number> {
+  const out = {} as Record<WindowName, number>;
+  for (const [k, c] of Object.entries(WINDOWS)) {
+    const name = (Object.keys(CTR) as CounterName[]).find((n) => CTR[n] === c);
+    out[k as WindowName] = name === undefined ? 0 : (counters[name] ?? 0);
+  }
+  return out;
+}
 
 export function ctrAdd(i32: Int32Array, c: number, n: number): void {
   Atomics.add(i32, COUNTERS_BASE + c, n);

@@ -22,6 +22,20 @@ export const PROT = {
   INODE_SLOTS: 8,
   INODE_LRU: 9,
   INODE_REF: 10,
+  // Fields of one record, each watched on its own word (a race on a field is invisible on the list head).
+  BACKING_COUNT: 11,
+  BACKING_LINK: 12,
+  PROCESSING_LINK: 13,
+  PAGE_LRU_FLAG: 14,
+  PAGE_LRU_LINK: 15,
+  LRU_COUNT: 16,
+  PAGE_INDEX_FIELDS: 17,
+  PAGE_MAP_LINK: 18,
+  MAPPING_NRPAGES: 19,
+  FREE_MAP: 20,
+  INODE_LRU_LINK: 21,
+  INODE_LRU_COUNT: 22,
+  INODE_HASH_LINK: 23,
 } as const;
 
 /** Each structure's declared lock. */
@@ -45,6 +59,31 @@ export const PROTECTED: readonly { readonly name: string; readonly lockClass: nu
     lockClass: LOCK_CLASS.INODE,
     lock: "the inode's i_lock",
   },
+  {
+    name: 'backing count (nbacking) of a shared inode',
+    lockClass: LOCK_CLASS.ISHARE,
+    lock: "the shared inode's vi->lock",
+  },
+  { name: 'backing_link of a backing inode', lockClass: LOCK_CLASS.ISHARE, lock: "its shared inode's vi->lock" },
+  { name: 'processing_link of a backing inode', lockClass: LOCK_CLASS.ISHARE, lock: "its shared inode's vi->lock" },
+  { name: "PG_LRU bit of a page's flags", lockClass: LOCK_CLASS.LRU, lock: 'the LRU lock' },
+  { name: 'LRU links of a page', lockClass: LOCK_CLASS.LRU, lock: 'the LRU lock' },
+  { name: 'length of the page LRU', lockClass: LOCK_CLASS.LRU, lock: 'the LRU lock' },
+  {
+    name: "page's index fields (mapping, index, hash link)",
+    lockClass: LOCK_CLASS.PAGE_INDEX,
+    lock: 'the page-index bucket lock',
+  },
+  {
+    name: "page's link in its mapping's page list",
+    lockClass: LOCK_CLASS.PAGE_INDEX,
+    lock: "the mapping's page-list lock",
+  },
+  { name: "mapping's nrpages", lockClass: LOCK_CLASS.PAGE_INDEX, lock: "the mapping's page-list lock" },
+  { name: 'free-frame bitmap word', lockClass: LOCK_CLASS.FREE, lock: 'the free-list lock' },
+  { name: 'inode LRU links of an inode', lockClass: LOCK_CLASS.INODE_LRU, lock: 'the inode LRU lock' },
+  { name: 'length of the unused-inode LRU', lockClass: LOCK_CLASS.INODE_LRU, lock: 'the inode LRU lock' },
+  { name: 'inode hash link of an inode', lockClass: LOCK_CLASS.ICACHE, lock: 'the icache bucket lock' },
 ];
 if (PROTECTED.length !== Object.keys(PROT).length) throw new Error('every protected structure declares its lock');
 
@@ -76,6 +115,7 @@ export const SITE = {
   IGET_REF: 23,
   IPUT: 24,
   TRY_EVICT: 25,
+  LRU_ADD_BATCH: 26,
 } as const;
 export const SITE_NAMES = [
   'ishareFillInode',
@@ -104,6 +144,7 @@ export const SITE_NAMES = [
   '__iget',
   'iput',
   'tryEvict',
+  'lruAddBatch',
 ];
 if (SITE_NAMES.length !== Object.keys(SITE).length) throw new Error('every use site has a name');
 

@@ -136,6 +136,7 @@ function takeFreeLocked(a: Arena): number {
   }
   if (bits === 0) return NIL;
   const bit = 31 - Math.clz32(bits & -bits);
+  if (lockdepOn) lockdepAccess(i32, a.free + FREE_LOCK, map + w, PROT.FREE_MAP, SITE.FRAME_ALLOC, -1, true);
   i32[map + w] &= ~(1 << bit);
   const f = (w << 5) + bit;
   i32[a.free + FREE_CURSOR] = f + 1 < a.nframes ? f + 1 : 0;
@@ -187,7 +188,10 @@ export function frameFree(a: Arena, f: number): void {
   i32[r + F_MAPPING] = NIL;
   i32[r + F_HASH_NEXT] = NIL;
   spinLock(i32, a.free + FREE_LOCK, LOCK_CLASS.FREE);
-  if (lockdepOn) lockdepAccess(i32, a.free + FREE_LOCK, a.free + FREE_COUNT, PROT.FREE_LIST, SITE.FRAME_FREE, f, true);
+  if (lockdepOn) {
+    lockdepAccess(i32, a.free + FREE_LOCK, a.free + FREE_COUNT, PROT.FREE_LIST, SITE.FRAME_FREE, f, true);
+    lockdepAccess(i32, a.free + FREE_LOCK, a.free + FREE_MAP + (f >>> 5), PROT.FREE_MAP, SITE.FRAME_FREE, f, true);
+  }
   i32[a.free + FREE_MAP + (f >>> 5)] |= 1 << (f & 31);
   i32[a.free + FREE_COUNT]++;
   i32[a.free + FREE_USED]--;
@@ -222,6 +226,7 @@ export function tryGetPage(a: Arena, f: number): boolean {
     if (seen === r) return true;
     r = seen;
   }
+  ctrInc(i32, CTR.PAGE_REF_REFUSED);
   return false;
 }
 
@@ -281,11 +286,29 @@ export function waitOnPageLocked(a: Arena, f: number, timeoutMs = 100): number {
   }
 }
 
+/**
+ * The LRU's use sites touch the list head and length and the frame's own PG_LRU bit and links: each is
+ * a word the race detector watches (lockdep.ts PROTECTED), so a race on a page's LRU state is seen on
+ * that page, not only when both threads happen to meet at the head.
+ */
+function lruAccess(a: Arena, f: number, site: number): void {
+  const i32 = a.i32;
+  lockdepAccess(i32, a.lru + LRU_LOCK, a.lru + LRU_HEAD, PROT.LRU, site, f, true);
+  lockdepAccess(i32, a.lru + LRU_LOCK, a.lru + LRU_COUNT, PROT.LRU_COUNT, site, f, true);
+  lruFrameAccess(a, f, site);
+}
+function lruFrameAccess(a: Arena, f: number, site: number): void {
+  const i32 = a.i32;
+  const r = a.frames + f * FRAME_WORDS;
+  lockdepAccess(i32, a.lru + LRU_LOCK, r + F_FLAGS, PROT.PAGE_LRU_FLAG, site, f, true);
+  lockdepAccess(i32, a.lru + LRU_LOCK, r + F_LRU_PREV, PROT.PAGE_LRU_LINK, site, f, true);
+}
+
 /** Put a frame on the LRU (mark_page_accessed for a new page). */
 export function lruAdd(a: Arena, f: number): void {
   const i32 = a.i32;
   spinLock(i32, a.lru + LRU_LOCK, LOCK_CLASS.LRU);
-  if (lockdepOn) lockdepAccess(i32, a.lru + LRU_LOCK, a.lru + LRU_HEAD, PROT.LRU, SITE.LRU_ADD, f, true);
+  if (lockdepOn) lruAccess(a, f, SITE.LRU_ADD);
   const flags = Atomics.load(i32, a.frames + f * FRAME_WORDS + F_FLAGS);
   if (!(flags & PG_LRU)) {
     listAdd(i32, frameSpecs(a).lru, a.lru + LRU_HEAD, f);
@@ -303,6 +326,7 @@ export function lruAddBatch(a: Arena, frames: Int32Array, first: number, count: 
   for (let x = first; x < first + count; x++) {
     const f = frames[x];
     const fw = a.frames + f * FRAME_WORDS + F_FLAGS;
+    if (lockdepOn) lruAccess(a, f, SITE.LRU_ADD_BATCH);
     if (!(Atomics.load(i32, fw) & PG_LRU)) {
       listAdd(i32, spec, a.lru + LRU_HEAD, f);
       Atomics.or(i32, fw, PG_LRU);
@@ -316,7 +340,7 @@ export function lruAddBatch(a: Arena, frames: Int32Array, first: number, count: 
 export function lruDel(a: Arena, f: number): void {
   const i32 = a.i32;
   spinLock(i32, a.lru + LRU_LOCK, LOCK_CLASS.LRU);
-  if (lockdepOn) lockdepAccess(i32, a.lru + LRU_LOCK, a.lru + LRU_HEAD, PROT.LRU, SITE.LRU_DEL, f, true);
+  if (lockdepOn) lruAccess(a, f, SITE.LRU_DEL);
   if (Atomics.load(i32, a.frames + f * FRAME_WORDS + F_FLAGS) & PG_LRU) {
     listDel(i32, frameSpecs(a).lru, a.lru + LRU_HEAD, f);
     Atomics.and(i32, a.frames + f * FRAME_WORDS + F_FLAGS, ~PG_LRU);
@@ -335,12 +359,16 @@ export function lruIsolate(a: Arena, out: Int32Array, max: number): number {
   const head = a.lru + LRU_HEAD;
   let n = 0;
   spinLock(i32, a.lru + LRU_LOCK, LOCK_CLASS.LRU);
-  if (lockdepOn) lockdepAccess(i32, a.lru + LRU_LOCK, head, PROT.LRU, SITE.LRU_ISOLATE, -1, true);
+  if (lockdepOn) {
+    lockdepAccess(i32, a.lru + LRU_LOCK, head, PROT.LRU, SITE.LRU_ISOLATE, -1, true);
+    lockdepAccess(i32, a.lru + LRU_LOCK, a.lru + LRU_COUNT, PROT.LRU_COUNT, SITE.LRU_ISOLATE, -1, true);
+  }
   let budget = i32[a.lru + LRU_COUNT] * 2 + 1;
   while (n < max && budget-- > 0) {
     const f = listLast(i32, head);
     if (f === NIL) break;
     const fw = a.frames + f * FRAME_WORDS + F_FLAGS;
+    if (lockdepOn) lruFrameAccess(a, f, SITE.LRU_ISOLATE);
     listDel(i32, s, head, f);
     if (Atomics.load(i32, fw) & PG_REFERENCED) {
       Atomics.and(i32, fw, ~PG_REFERENCED);

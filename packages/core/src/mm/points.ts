@@ -19,6 +19,8 @@ export const POINT = {
   ISHARE_FILL: 9, // fill: joining a shared inode
   UNMOUNT: 10,
   IOMAP_END: 11,
+  PAGE_UNINDEX: 12, // a page leaving the page index: its bucket's sequence is odd (lockless lookups retry)
+  EVICT_FREEING: 13, // eviction begun (I_FREEING), inode still hashed: iget waits, igrab refuses
 } as const;
 export const POINT_NAMES = Object.keys(POINT);
 

@@ -28,6 +28,7 @@ import { lockdepOn, lockdepAccess, PROT, SITE } from '../mm/lockdep.ts';
 import { VfsError } from './errno.ts';
 import { mountGen } from './mount.ts';
 import { invariantsOn, InvariantViolation } from '../mm/checkfail.ts';
+import { pointsOn, point, POINT } from '../mm/points.ts';
 
 // Record words.
 const I_LOCK = 0; // i_lock
@@ -277,6 +278,7 @@ export function iget(
         // __wait_on_freeing_inode: let the evictor finish, then look again.
         spinUnlock(i32, r + I_LOCK);
         spinUnlock(i32, b);
+        ctrInc(i32, CTR.IGET_FREEING);
         waitStateClear(a, found, I_INUSE, gen);
         continue;
       }
@@ -311,7 +313,10 @@ export function iget(
     Atomics.store(i32, r + I_COUNT, 1);
     Atomics.store(i32, r + I_STATE, I_INUSE | I_NEW | (mount === ANON_MOUNT ? I_DEDUP : 0));
     if (initNew) initNew(s);
-    if (lockdepOn) lockdepAccess(i32, b, b + 1, PROT.ICACHE_BUCKET, SITE.ICACHE_INSERT, s, true);
+    if (lockdepOn) {
+      lockdepAccess(i32, b, b + 1, PROT.ICACHE_BUCKET, SITE.ICACHE_INSERT, s, true);
+      lockdepAccess(i32, b, r + I_HASH_NEXT, PROT.INODE_HASH_LINK, SITE.ICACHE_INSERT, s, true);
+    }
     i32[r + I_HASH_NEXT] = i32[b + 1];
     i32[b + 1] = s;
     spinUnlock(i32, b);
@@ -339,7 +344,10 @@ function unhash(a: Arena, slot: number): void {
   const r = a.inodes + slot * INODE_WORDS;
   const b = bucketOf(a, i32[r + I_MOUNT], i32[r + I_NID]);
   spinLock(i32, b, LOCK_CLASS.ICACHE);
-  if (lockdepOn) lockdepAccess(i32, b, b + 1, PROT.ICACHE_BUCKET, SITE.ICACHE_UNHASH, slot, true);
+  if (lockdepOn) {
+    lockdepAccess(i32, b, b + 1, PROT.ICACHE_BUCKET, SITE.ICACHE_UNHASH, slot, true);
+    lockdepAccess(i32, b, r + I_HASH_NEXT, PROT.INODE_HASH_LINK, SITE.ICACHE_UNHASH, slot, true);
+  }
   let prev = NIL;
   for (let s = i32[b + 1]; s !== NIL; s = i32[a.inodes + s * INODE_WORDS + I_HASH_NEXT]) {
     if (s === slot) {
@@ -362,6 +370,7 @@ export function igrab(a: Arena, slot: number): boolean {
   const ok = (st & (I_FREEING | I_INUSE)) === I_INUSE;
   if (ok) __iget(a, slot);
   spinUnlock(i32, r + I_LOCK);
+  if (!ok) ctrInc(i32, CTR.IGRAB_REFUSED);
   return ok;
 }
 
@@ -425,12 +434,21 @@ export function iputEvictAll(a: Arena, slot: number, ops: InodeOps): void {
   iput(a, slot, ops, true);
 }
 
+/** The inode LRU's use sites: its head and length, and the inode's own links (each a watched word). */
+function inodeLruAccess(a: Arena, slot: number, site: number): void {
+  const i32 = a.i32;
+  const lock = a.inodeLru + ILRU_LOCK;
+  lockdepAccess(i32, lock, a.inodeLru + ILRU_HEAD, PROT.INODE_LRU, site, slot, true);
+  lockdepAccess(i32, lock, a.inodeLru + ILRU_COUNT, PROT.INODE_LRU_COUNT, site, slot, true);
+  if (slot !== NIL)
+    lockdepAccess(i32, lock, a.inodes + slot * INODE_WORDS + I_LRU_PREV, PROT.INODE_LRU_LINK, site, slot, true);
+}
+
 function inodeLruAdd(a: Arena, slot: number): void {
   const i32 = a.i32;
   const r = a.inodes + slot * INODE_WORDS;
   spinLock(i32, a.inodeLru + ILRU_LOCK, LOCK_CLASS.INODE_LRU);
-  if (lockdepOn)
-    lockdepAccess(i32, a.inodeLru + ILRU_LOCK, a.inodeLru + ILRU_HEAD, PROT.INODE_LRU, SITE.INODE_LRU_ADD, slot, true);
+  if (lockdepOn) inodeLruAccess(a, slot, SITE.INODE_LRU_ADD);
   const st = Atomics.load(i32, r + I_STATE);
   if (!(st & (I_ONLRU | I_FREEING)) && st & I_INUSE) {
     listAdd(i32, specs(a).lru, a.inodeLru + ILRU_HEAD, slot);
@@ -444,8 +462,7 @@ function inodeLruDel(a: Arena, slot: number): void {
   const i32 = a.i32;
   const r = a.inodes + slot * INODE_WORDS;
   spinLock(i32, a.inodeLru + ILRU_LOCK, LOCK_CLASS.INODE_LRU);
-  if (lockdepOn)
-    lockdepAccess(i32, a.inodeLru + ILRU_LOCK, a.inodeLru + ILRU_HEAD, PROT.INODE_LRU, SITE.INODE_LRU_DEL, slot, true);
+  if (lockdepOn) inodeLruAccess(a, slot, SITE.INODE_LRU_DEL);
   if (Atomics.load(i32, r + I_STATE) & I_ONLRU && isLinked(i32, specs(a).lru, slot)) {
     listDel(i32, specs(a).lru, a.inodeLru + ILRU_HEAD, slot);
     Atomics.and(i32, r + I_STATE, ~I_ONLRU);
@@ -471,6 +488,7 @@ function evict(a: Arena, slot: number, ops: InodeOps): void {
   const i32 = a.i32;
   const r = a.inodes + slot * INODE_WORDS;
   inodeLruDel(a, slot);
+  if (pointsOn) point(POINT.EVICT_FREEING);
   unhash(a, slot);
   if (truncatePages) truncatePages(a, slot);
   Atomics.or(i32, r + I_STATE, I_CLEAR);
@@ -573,6 +591,7 @@ function pruneIcacheBatch(a: Arena, nr: number, ops: InodeOps, mount?: number): 
       spinUnlock(i32, a.inodeLru + ILRU_LOCK);
       break;
     }
+    if (lockdepOn) inodeLruAccess(a, slot, SITE.INODE_LRU_PRUNE);
     listDel(i32, s.lru, a.inodeLru + ILRU_HEAD, slot);
     Atomics.and(i32, a.inodes + slot * INODE_WORDS + I_STATE, ~I_ONLRU);
     i32[a.inodeLru + ILRU_COUNT]--;

@@ -16,11 +16,13 @@ import { LOCK_CLASS } from '../mm/lockstat.ts';
 import { listAdd, listDel, listFirst, NIL } from '../mm/list.ts';
 import { lockdepOn, lockdepAccess, PROT, SITE } from '../mm/lockdep.ts';
 import { ctrInc, ctrDec, CTR } from '../mm/counters.ts';
+import { pointsOn, point, POINT } from '../mm/points.ts';
 import {
   FRAME_WORDS,
   F_MAPPING,
   F_INDEX,
   F_HASH_NEXT,
+  F_MAP_PREV,
   F_REF,
   F_FLAGS,
   PG_LOCKED,
@@ -96,8 +98,9 @@ export function findGetPage(a: Arena, mapping: number, index: number): number {
     if (f !== NIL && tryGetPage(a, f)) {
       if (Atomics.load(i32, b + B_SEQ) === seq) return f;
       putPage(a, f); // the chain changed under the walk: the frame may not be what we looked for
+      ctrInc(i32, CTR.PAGE_SEQ_RETRY);
     }
-  }
+  } else ctrInc(i32, CTR.PAGE_SEQ_RETRY);
   return findGetPageLocked(a, b, mapping, index);
 }
 
@@ -116,6 +119,7 @@ export function tryGetPageAt(a: Arena, f: number, mapping: number, index: number
   if (Atomics.load(i32, r + F_FLAGS) & PG_UPTODATE && i32[r + F_MAPPING] === mapping && i32[r + F_INDEX] === index)
     return true;
   putPage(a, f);
+  ctrInc(i32, CTR.PAGE_HINT_MISS);
   return false;
 }
 
@@ -157,7 +161,10 @@ export function addToPageCache(a: Arena, f: number, mapping: number, index: numb
     return false;
   }
   const r = a.frames + f * FRAME_WORDS;
-  if (lockdepOn) lockdepAccess(i32, b, b + B_HEAD, PROT.PAGE_BUCKET, SITE.PAGE_ADD, mapping, true);
+  if (lockdepOn) {
+    lockdepAccess(i32, b, b + B_HEAD, PROT.PAGE_BUCKET, SITE.PAGE_ADD, mapping, true);
+    lockdepAccess(i32, b, r + F_MAPPING, PROT.PAGE_INDEX_FIELDS, SITE.PAGE_ADD, f, true);
+  }
   i32[r + F_MAPPING] = mapping;
   i32[r + F_INDEX] = index;
   Atomics.add(i32, r + F_REF, 1);
@@ -166,7 +173,7 @@ export function addToPageCache(a: Arena, f: number, mapping: number, index: numb
   Atomics.store(i32, b + B_HEAD, f);
   const ml = mappingLockWord(a, mapping);
   spinLock(i32, ml, LOCK_CLASS.PAGE_INDEX);
-  if (lockdepOn) lockdepAccess(i32, ml, mappingHeadWord(a, mapping), PROT.MAPPING_PAGES, SITE.PAGE_ADD, mapping, true);
+  if (lockdepOn) mappingListAccess(a, ml, mapping, f, SITE.PAGE_ADD);
   listAdd(i32, frameSpecs(a).map, mappingHeadWord(a, mapping), f);
   i32[mappingNrPagesWord(a, mapping)]++;
   spinUnlock(i32, ml);
@@ -176,14 +183,26 @@ export function addToPageCache(a: Arena, f: number, mapping: number, index: numb
   return true;
 }
 
+/** A change to a mapping's page list: its head, its nrpages and the frame's own link (each watched). */
+function mappingListAccess(a: Arena, ml: number, mapping: number, f: number, site: number): void {
+  const i32 = a.i32;
+  lockdepAccess(i32, ml, mappingHeadWord(a, mapping), PROT.MAPPING_PAGES, site, mapping, true);
+  lockdepAccess(i32, ml, mappingNrPagesWord(a, mapping), PROT.MAPPING_NRPAGES, site, mapping, true);
+  lockdepAccess(i32, ml, a.frames + f * FRAME_WORDS + F_MAP_PREV, PROT.PAGE_MAP_LINK, site, f, true);
+}
+
 /** Unlink frame f from the hash chain of bucket b and from its mapping's list. Bucket lock held. */
 function unindexLocked(a: Arena, b: number, f: number, mapping: number): void {
   const i32 = a.i32;
   // Read while this page still keeps the mapping's inode alive: once it leaves the mapping's list, a
   // concurrent truncate can find the list empty, finish evicting the inode and free its slot.
   const shared = isDedupInode(a, mapping);
-  if (lockdepOn) lockdepAccess(i32, b, b + B_HEAD, PROT.PAGE_BUCKET, SITE.PAGE_UNINDEX, mapping, true);
+  if (lockdepOn) {
+    lockdepAccess(i32, b, b + B_HEAD, PROT.PAGE_BUCKET, SITE.PAGE_UNINDEX, mapping, true);
+    lockdepAccess(i32, b, a.frames + f * FRAME_WORDS + F_MAPPING, PROT.PAGE_INDEX_FIELDS, SITE.PAGE_UNINDEX, f, true);
+  }
   Atomics.add(i32, b + B_SEQ, 1); // odd: lockless walkers of this bucket will not trust what they see
+  if (pointsOn) point(POINT.PAGE_UNINDEX);
   let prev = NIL;
   for (let g = i32[b + B_HEAD]; g !== NIL; g = i32[a.frames + g * FRAME_WORDS + F_HASH_NEXT]) {
     if (g === f) {
@@ -197,8 +216,7 @@ function unindexLocked(a: Arena, b: number, f: number, mapping: number): void {
   i32[a.frames + f * FRAME_WORDS + F_HASH_NEXT] = NIL;
   const ml = mappingLockWord(a, mapping);
   spinLock(i32, ml, LOCK_CLASS.PAGE_INDEX);
-  if (lockdepOn)
-    lockdepAccess(i32, ml, mappingHeadWord(a, mapping), PROT.MAPPING_PAGES, SITE.PAGE_UNINDEX, mapping, true);
+  if (lockdepOn) mappingListAccess(a, ml, mapping, f, SITE.PAGE_UNINDEX);
   listDel(i32, frameSpecs(a).map, mappingHeadWord(a, mapping), f);
   i32[mappingNrPagesWord(a, mapping)]--;
   spinUnlock(i32, ml);
@@ -227,6 +245,7 @@ export function removeIfUnused(a: Arena, f: number): boolean {
     Atomics.load(i32, r + F_FLAGS) & PG_LOCKED
   ) {
     spinUnlock(i32, b);
+    ctrInc(i32, CTR.RECLAIM_BUSY);
     return false;
   }
   unindexLocked(a, b, f, mapping);
@@ -253,6 +272,7 @@ export function invalidateMappingPages(a: Arena, mapping: number, start: number,
     }
     if (pagecacheSteps.pageInUse(i32, a.frames + f * FRAME_WORDS)) {
       spinUnlock(i32, b);
+      ctrInc(i32, CTR.FADVISE_BUSY);
       continue;
     }
     unindexLocked(a, b, f, mapping);

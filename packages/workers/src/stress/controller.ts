@@ -10,12 +10,15 @@ import {
   takeCheckFailure,
   lastPointsOf,
   checkQuiescent,
+  readWindows,
+  type WindowName,
   type BugName,
   type RealInodePolicy,
 } from '@ishare/core';
 import { checkInvariant } from './check-invariant.ts';
 import { Control, RUN, PAUSE, STOP, MAX_WORKERS, MAX_IMAGES } from './control.ts';
 import { Rng } from './rng.ts';
+import { Chaos, HOT } from './chaos.ts';
 import { buildDecoys } from './decoys.ts';
 import { prepareReference, type Reference, type ReferenceSpec } from './reference.ts';
 import { checkMemory } from '../experiment.ts';
@@ -89,6 +92,13 @@ export interface StressReport {
   /** Which detectors ran: lock checks, the race detector (and its watchpoints set), invariants and the byte oracle always. */
   detectors: { lockChecks: boolean; raceDetector: boolean; invariants: boolean; raceWatchpoints: number };
   elapsedMs: number;
+  /** The run's length in seconds (elapsedMs / 1000), the unit `windows` is read against. */
+  seconds: number;
+  /**
+   * Race windows (core's WINDOWS): how many times each lockless path or retry met the race it exists
+   * for during the run — a window the workload does not open is one no detector can judge.
+   */
+  windows: Record<WindowName, number>;
   ops: number;
   opsPerSec: number;
   reads: number;
@@ -147,7 +157,7 @@ export async function runStress(opts: StressOptions): Promise<StressReport> {
   const refs: Reference[] = [];
   try {
     for (const x of all) refs.push(prepareReference(x.image, x, opts.fsck));
-    return await stressMounted(opts, sys, all, refs, poison);
+    return await new StressRun(opts, sys, all, refs, poison).run();
   } finally {
     sys.detach();
     for (const r of refs) r.remove();
@@ -156,130 +166,214 @@ export async function runStress(opts: StressOptions): Promise<StressReport> {
 }
 
 type StressInput = { image: string; domainId: string; decoy: boolean } & ReferenceSpec;
+type Found = NonNullable<StressReport['violation']>;
 
-async function stressMounted(
-  opts: StressOptions,
-  sys: System,
-  all: StressInput[],
-  refs: Reference[],
-  poison: boolean,
-): Promise<StressReport> {
-  const a = sys.arena;
-  if (all.length > MAX_IMAGES) throw new RangeError(`at most ${MAX_IMAGES} images`);
-  const control = new Control();
-  control.nimages = all.length;
-  const images: StressImage[] = [];
-  const ndecoys = all.filter((x) => x.decoy).length;
-  const userWeight = ndecoys ? 0.85 / Math.max(1, opts.images.length) : 1;
-  const decoyWeight = opts.images.length ? 0.15 / Math.max(1, ndecoys) : 1;
-  const mountOpts = (i: number): { inodeShare: boolean; domainId: string; verify: boolean } => ({
-    inodeShare: true,
-    domainId: all[i].domainId,
-    verify: !!opts.verify,
-  });
-  let setupViolation: Violation | undefined;
-  const warnings: string[] = [];
-  for (let i = 0; i < all.length; i++) {
-    const { mount, warning } = sys.mount(all[i].image, mountOpts(i));
-    if (warning) warnings.push(warning);
-    control.setMountOf(i, mount);
-    const files = sys.listFiles(mount).map(({ path, size }) => ({ path, size }));
-    // The file list the workers draw from is our reader's: it must be the source's, path for path.
-    const want = refs[i].files;
-    const extra = files.find((f) => want.get(f.path) !== f.size);
-    const listed = new Set(files.map((f) => f.path));
-    const missing = [...want.keys()].find((p) => !listed.has(p));
-    if (!setupViolation && (extra || missing)) {
-      setupViolation = {
-        detector: 'byte-oracle',
-        invariant: 'byte-oracle',
-        message: extra
-          ? `${all[i].image}: our reader lists ${extra.path} (${extra.size} bytes), the ${refs[i].origin} has ${want.has(extra.path) ? `${want.get(extra.path)} bytes` : 'no such file'}`
-          : `${all[i].image}: ${missing} of the ${refs[i].origin} is missing from our reader's listing`,
-        trail: [],
-      };
-    }
-    images.push({
-      image: all[i].image,
-      domainId: all[i].domainId,
-      reference: refs[i].root,
-      files,
-      weight: all[i].decoy ? decoyWeight : userWeight,
+/** One run on mounted images: setup, the workers, the controller's loop, the stop and the report. */
+class StressRun {
+  private readonly a: System['arena'];
+  private readonly control = new Control();
+  private readonly images: StressImage[] = [];
+  private readonly warnings: string[] = [];
+  private readonly served: StressReport['servedBy'];
+  private readonly chaosTrail: string[] = [];
+  private readonly chaos: Chaos;
+  private readonly reports: StressWorkerReport[] = [];
+  private readonly watchdogMs: number;
+  private violation: Found | undefined;
+  private finished = 0;
+  private quiescentChecks = 0;
+  private t0 = Date.now();
+
+  constructor(
+    private readonly opts: StressOptions,
+    private readonly sys: System,
+    private readonly all: StressInput[],
+    private readonly refs: Reference[],
+    private readonly poison: boolean,
+  ) {
+    this.a = sys.arena;
+    this.watchdogMs = opts.watchdogMs ?? 15_000;
+    this.served = all.map((i) => ({ image: i.image, domainId: i.domainId, pages: 0, sharedPages: 0 }));
+    this.chaos = new Chaos({
+      sys,
+      control: this.control,
+      images: this.images,
+      rng: new Rng(opts.seed ^ 0x5eed),
+      watchdogMs: this.watchdogMs,
+      mount: (i) => this.mount(i),
+      harvest: (i, m) => {
+        this.harvest(i, m);
+      },
+      note: (s) => {
+        this.noteChaos(s);
+      },
     });
   }
-  const served = all.map((i) => ({ image: i.image, domainId: i.domainId, pages: 0, sharedPages: 0 }));
-  const harvest = (i: number, m: number): void => {
-    const s = sys.stats().mounts.find((x) => x.mount === m);
-    if (s) {
-      served[i].pages += s.pages;
-      served[i].sharedPages += s.sharedPages;
-    }
-  };
 
-  const pool = new Piscina({
-    // From source the thread first registers tsx (entry.mjs); built, worker.js is plain JS.
-    filename: new URL(import.meta.url.endsWith('.ts') ? './entry.mjs' : './worker.js', import.meta.url).href,
-    workerData: { handle: sys.handle },
-    minThreads: opts.workers,
-    maxThreads: opts.workers,
-    idleTimeout: 60_000,
-  });
-  const seconds = opts.seconds ?? (opts.ops ? 0 : 10);
-  const perWorkerOps = opts.ops ? Math.ceil(opts.ops / opts.workers) : 0;
-  const weights = opts.weights ?? DEFAULT_WEIGHTS;
-  const rng = new Rng(opts.seed ^ 0x5eed);
-  const chaosTrail: string[] = [];
-  const chaosCounts: Record<string, number> = { evict: 0, remount: 0, drop: 0, shrink: 0 };
-  const noteChaos = (s: string): void => {
-    chaosTrail.push(`${Date.now() - t0}ms ${s}`);
-    if (chaosTrail.length > 30) chaosTrail.shift();
-  };
-  let violation: StressReport['violation'] = setupViolation
-    ? { ...setupViolation, detectedAfterMs: 0, chaosTrail: [] }
-    : undefined;
-  if (violation) control.flagViolation();
-  let finished = 0;
-  const reports: StressWorkerReport[] = [];
-  const t0 = Date.now();
-  const tasks = Array.from({ length: opts.workers }, (_, w) => {
-    const task: StressTask = {
-      worker: w,
-      seed: (opts.seed + w * 7919) >>> 0,
-      control: control.sab,
-      images,
-      weights,
-      maxOps: perWorkerOps,
-      hot: 8,
-    };
-    return (pool.run(task) as Promise<StressWorkerReport>).then(
-      (r) => {
-        reports.push(r);
-        finished++;
-      },
-      (e: unknown) => {
-        finished++;
-        violation ??= {
-          detector: 'error',
-          invariant: 'unexpected-error',
-          message: `worker ${w} died: ${(e as Error).message}`,
-          thread: w,
+  async run(): Promise<StressReport> {
+    if (this.all.length > MAX_IMAGES) throw new RangeError(`at most ${MAX_IMAGES} images`);
+    this.mountAll();
+    const pool = new Piscina({
+      // From source the thread first registers tsx (entry.mjs); built, worker.js is plain JS.
+      filename: new URL(import.meta.url.endsWith('.ts') ? './entry.mjs' : './worker.js', import.meta.url).href,
+      workerData: { handle: this.sys.handle },
+      minThreads: this.opts.workers,
+      maxThreads: this.opts.workers,
+      idleTimeout: 60_000,
+    });
+    this.t0 = Date.now();
+    const tasks = this.startWorkers(pool);
+    await this.loop();
+    await this.stop(pool, tasks);
+    const elapsedMs = Date.now() - this.t0;
+    this.collect(elapsedMs);
+    return this.report(elapsedMs);
+  }
+
+  private mountOpts(i: number): { inodeShare: boolean; domainId: string; verify: boolean } {
+    return { inodeShare: true, domainId: this.all[i].domainId, verify: !!this.opts.verify };
+  }
+
+  /** Mount image i; the first mount's warning goes into the report (a remount's is the same one). */
+  private mount(i: number, first = false): number {
+    const { mount, warning } = this.sys.mount(this.all[i].image, this.mountOpts(i));
+    if (warning && first) this.warnings.push(warning);
+    return mount;
+  }
+
+  /** Mount every image; the file list the workers draw from is our reader's: it must be the source's. */
+  private mountAll(): void {
+    const { all, refs, control } = this;
+    control.nimages = all.length;
+    const ndecoys = all.filter((x) => x.decoy).length;
+    const userWeight = ndecoys ? 0.85 / Math.max(1, this.opts.images.length) : 1;
+    const decoyWeight = this.opts.images.length ? 0.15 / Math.max(1, ndecoys) : 1;
+    for (let i = 0; i < all.length; i++) {
+      const mount = this.mount(i, true);
+      control.setMountOf(i, mount);
+      const files = this.sys.listFiles(mount).map(({ path, size }) => ({ path, size }));
+      const want = refs[i].files;
+      const extra = files.find((f) => want.get(f.path) !== f.size);
+      const listed = new Set(files.map((f) => f.path));
+      const missing = [...want.keys()].find((p) => !listed.has(p));
+      if (!this.violation && (extra || missing)) {
+        this.fail({
+          detector: 'byte-oracle',
+          invariant: 'byte-oracle',
+          message: extra
+            ? `${all[i].image}: our reader lists ${extra.path} (${extra.size} bytes), the ${refs[i].origin} has ${want.has(extra.path) ? `${want.get(extra.path)} bytes` : 'no such file'}`
+            : `${all[i].image}: ${missing} of the ${refs[i].origin} is missing from our reader's listing`,
           trail: [],
-          detectedAfterMs: Date.now() - t0,
-          chaosTrail: [],
-        };
-        control.flagViolation();
-      },
-    );
-  });
+        });
+        this.violation = { ...this.violation!, detectedAfterMs: 0 };
+      }
+      this.images.push({
+        image: all[i].image,
+        domainId: all[i].domainId,
+        reference: refs[i].root,
+        files,
+        weight: all[i].decoy ? decoyWeight : userWeight,
+      });
+    }
+  }
 
-  const watchdogMs = opts.watchdogMs ?? 15_000;
-  const fail = (v: Violation, extra: { lastPoints?: string[] } = {}): void => {
-    violation ??= { ...v, detectedAfterMs: Date.now() - t0, chaosTrail: [...chaosTrail], ...extra };
-    control.flagViolation();
-  };
-  const lastBeat = new Array<number>(opts.workers).fill(-1);
-  const lastBeatAt = new Array<number>(opts.workers).fill(Date.now());
-  const checkHang = (): void => {
+  private harvest(i: number, m: number): void {
+    const s = this.sys.stats().mounts.find((x) => x.mount === m);
+    if (s) {
+      this.served[i].pages += s.pages;
+      this.served[i].sharedPages += s.sharedPages;
+    }
+  }
+
+  private noteChaos(s: string): void {
+    this.chaosTrail.push(`${Date.now() - this.t0}ms ${s}`);
+    if (this.chaosTrail.length > 30) this.chaosTrail.shift();
+  }
+
+  private fail(v: Violation, extra: { lastPoints?: string[] } = {}): void {
+    this.violation ??= { ...v, detectedAfterMs: Date.now() - this.t0, chaosTrail: [...this.chaosTrail], ...extra };
+    this.control.flagViolation();
+  }
+
+  private lastPoints(): { lastPoints: string[] } {
+    return { lastPoints: lastPointsOf(this.a, this.opts.workers + 1) };
+  }
+
+  private startWorkers(pool: Piscina): Promise<void>[] {
+    const { opts } = this;
+    const perWorkerOps = opts.ops ? Math.ceil(opts.ops / opts.workers) : 0;
+    return Array.from({ length: opts.workers }, (_, w) => {
+      const task: StressTask = {
+        worker: w,
+        seed: (opts.seed + w * 7919) >>> 0,
+        control: this.control.sab,
+        images: this.images,
+        weights: opts.weights ?? DEFAULT_WEIGHTS,
+        maxOps: perWorkerOps,
+        hot: HOT,
+      };
+      return (pool.run(task) as Promise<StressWorkerReport>).then(
+        (r) => {
+          this.reports.push(r);
+          this.finished++;
+        },
+        (e: unknown) => {
+          this.finished++;
+          this.violation ??= {
+            detector: 'error',
+            invariant: 'unexpected-error',
+            message: `worker ${w} died: ${(e as Error).message}`,
+            thread: w,
+            trail: [],
+            detectedAfterMs: Date.now() - this.t0,
+            chaosTrail: [],
+          };
+          this.control.flagViolation();
+        },
+      );
+    });
+  }
+
+  /** The controller's loop: chaos, quiescent checks and the hang watch until the run's end. */
+  private async loop(): Promise<void> {
+    const { opts, control } = this;
+    const seconds = opts.seconds ?? (opts.ops ? 0 : 10);
+    const chaosEvery = opts.chaosEveryMs ?? 5;
+    const checkEvery = opts.checkEveryMs ?? 500;
+    const lastBeat = new Array<number>(opts.workers).fill(-1);
+    const lastBeatAt = new Array<number>(opts.workers).fill(Date.now());
+    let lastCheck = Date.now();
+    while (this.finished < opts.workers && !control.violation) {
+      const el = Date.now() - this.t0;
+      if (seconds > 0 && el >= seconds * 1000) break;
+      if (opts.chaos !== false) this.chaosOnce();
+      const cf = takeCheckFailure();
+      if (cf) this.fail(controllerViolation(cf, 'controller: '));
+      if (Date.now() - lastCheck >= checkEvery) {
+        await this.quiesceCheck();
+        this.quiescentChecks++;
+        lastCheck = Date.now();
+      }
+      this.checkHang(lastBeat, lastBeatAt);
+      opts.onTick?.(
+        el,
+        [...Array(opts.workers).keys()].reduce((s, w) => s + control.heartbeat(w), 0),
+      );
+      await sleep(chaosEvery);
+    }
+  }
+
+  private chaosOnce(): void {
+    try {
+      this.chaos.once();
+    } catch (e) {
+      this.noteChaos(`chaos failed: ${(e as Error).message}`);
+      this.fail(controllerViolation(e, 'controller: '), this.lastPoints());
+    }
+  }
+
+  private checkHang(lastBeat: number[], lastBeatAt: number[]): void {
+    const { opts, control } = this;
     const now = Date.now();
     for (let w = 0; w < opts.workers; w++) {
       const hb = control.heartbeat(w);
@@ -287,200 +381,135 @@ async function stressMounted(
         lastBeat[w] = hb;
         lastBeatAt[w] = now;
       } else if (
-        finished < opts.workers &&
-        now - lastBeatAt[w] > watchdogMs &&
+        this.finished < opts.workers &&
+        now - lastBeatAt[w] > this.watchdogMs &&
         control.state === RUN &&
-        !reports.some((r) => r.worker === w)
+        !this.reports.some((r) => r.worker === w)
       ) {
-        fail(
-          {
-            detector: 'liveness',
-            invariant: 'hang',
-            message: `worker ${w} made no progress for ${now - lastBeatAt[w]} ms`,
-            thread: w,
-            trail: [],
-          },
-          { lastPoints: lastPointsOf(a, opts.workers + 1) },
-        );
+        const message = `worker ${w} made no progress for ${now - lastBeatAt[w]} ms`;
+        this.fail({ detector: 'liveness', invariant: 'hang', message, thread: w, trail: [] }, this.lastPoints());
       }
     }
-  };
+  }
 
-  const quiesceCheck = async (): Promise<void> => {
+  /** Pause every worker, check the kernel at quiescence, switch the policy ('both'), resume. */
+  private async quiesceCheck(): Promise<void> {
+    const { opts, control, sys } = this;
     control.resetPaused();
     control.setState(PAUSE);
-    const deadline = Date.now() + watchdogMs;
-    while (control.paused < opts.workers - finished && !control.violation) {
+    const deadline = Date.now() + this.watchdogMs;
+    while (control.paused < opts.workers - this.finished && !control.violation) {
       if (Date.now() > deadline) {
-        fail(
-          {
-            detector: 'liveness',
-            invariant: 'hang',
-            message: `workers did not reach the pause within ${watchdogMs} ms (${control.paused}/${opts.workers - finished})`,
-            trail: [],
-          },
-          { lastPoints: lastPointsOf(a, opts.workers + 1) },
-        );
+        const message = `workers did not reach the pause within ${this.watchdogMs} ms (${control.paused}/${opts.workers - this.finished})`;
+        this.fail({ detector: 'liveness', invariant: 'hang', message, trail: [] }, this.lastPoints());
         return;
       }
       await sleep(1);
     }
     if (!control.violation) {
-      sys.setPoolLimit(a.nframes);
-      const v = opts.invariants === false ? [] : checkQuiescent(a);
+      sys.setPoolLimit(this.a.nframes);
+      const v = this.opts.invariants === false ? [] : checkQuiescent(this.a);
       const cf = takeCheckFailure();
-      if (cf) fail(controllerViolation(cf, 'quiescent check: '));
-      if (v.length) fail({ detector: 'invariant', invariant: 'quiescent-invariant', message: v.join('; '), trail: [] });
+      if (cf) this.fail(controllerViolation(cf, 'quiescent check: '));
+      if (v.length)
+        this.fail({ detector: 'invariant', invariant: 'quiescent-invariant', message: v.join('; '), trail: [] });
     }
     if (opts.policy === 'both') sys.policy = sys.policy === 'any' ? 'processing' : 'any';
     control.resetPaused();
     control.setState(RUN);
-  };
+  }
 
-  const chaosOnce = (): void => {
-    const kind = rng.weighted([3, 1, 1, 1]);
-    try {
-      if (kind === 0) {
-        const n = sys.evictInodes(8 + rng.int(64));
-        chaosCounts.evict++;
-        noteChaos(`evicted ${n} unused inodes`);
-      } else if (kind === 1) {
-        // The image to stop is picked as the workload picks images to read: mostly the user's.
-        const i = rng.weighted(images.map((x) => x.weight));
-        const m = control.mountOf(i);
-        control.setMountOf(i, -1);
-        harvest(i, m);
-        // Correct code unmounts in milliseconds (workers hold files for a few ops at most).
-        sys.unmount(m, Math.min(watchdogMs, 3000));
-        const { mount } = sys.mount(all[i].image, mountOpts(i));
-        control.setMountOf(i, mount);
-        chaosCounts.remount++;
-        noteChaos(`unmounted ${all[i].image} (m${m}) and remounted it as m${mount}`);
-      } else if (kind === 2) {
-        sys.dropCaches();
-        chaosCounts.drop++;
-        noteChaos('dropped caches');
-      } else {
-        const frames = Math.floor(a.nframes * (0.25 + rng.next() * 0.75));
-        sys.setPoolLimit(frames);
-        chaosCounts.shrink++;
-        noteChaos(`pool limited to ${frames} frames`);
+  private async stop(pool: Piscina, tasks: Promise<void>[]): Promise<void> {
+    const { opts } = this;
+    this.control.setState(STOP);
+    const stopDeadline = Date.now() + this.watchdogMs;
+    while (this.finished < opts.workers && Date.now() < stopDeadline) await sleep(5);
+    if (this.finished < opts.workers) {
+      const message = `${opts.workers - this.finished} workers did not stop within ${this.watchdogMs} ms`;
+      this.fail({ detector: 'liveness', invariant: 'hang', message, trail: [] }, this.lastPoints());
+    } else {
+      await Promise.all(tasks);
+    }
+    await pool.destroy();
+  }
+
+  /** After the stop: the workers' findings, the last quiescent check, the final unmount. */
+  private collect(elapsedMs: number): void {
+    const { sys, control, all } = this;
+    // Worker-found violations carry their trail; the first one reported wins.
+    for (const r of this.reports.sort((x, y) => x.worker - y.worker)) {
+      const v = this.violation;
+      if (r.violation && (!v || (v.invariant === 'unexpected-error' && v.message.startsWith('worker'))))
+        this.violation = { ...r.violation, detectedAfterMs: elapsedMs, chaosTrail: [...this.chaosTrail] };
+    }
+    if (!this.violation && this.finished === this.opts.workers) {
+      sys.setPoolLimit(this.a.nframes);
+      const v = this.opts.invariants === false ? [] : checkQuiescent(this.a);
+      this.quiescentChecks++;
+      if (v.length)
+        this.fail({ detector: 'invariant', invariant: 'quiescent-invariant', message: v.join('; '), trail: [] });
+    }
+    for (let i = 0; i < all.length; i++) {
+      const m = control.mountOf(i);
+      if (m >= 0) this.harvest(i, m);
+    }
+  }
+
+  private report(elapsedMs: number): StressReport {
+    const { opts, sys, control, all, reports } = this;
+    const st = sys.stats();
+    const ops = reports.reduce((s, r) => s + r.ops, 0);
+    const reads = reports.reduce((s, r) => s + r.reads, 0);
+    const byKind: Record<string, number> = {};
+    for (const r of reports) for (const [k, v] of Object.entries(r.byKind)) byKind[k] = (byKind[k] ?? 0) + v;
+    const hits = st.counters.HITS;
+    const misses = st.counters.MISSES;
+    if (!this.violation) {
+      try {
+        for (let i = 0; i < all.length; i++)
+          if (control.mountOf(i) >= 0) sys.unmount(control.mountOf(i), this.watchdogMs);
+      } catch (e) {
+        this.fail(controllerViolation(e, ''));
       }
-    } catch (e) {
-      noteChaos(`chaos failed: ${(e as Error).message}`);
-      fail(controllerViolation(e, 'controller: '), { lastPoints: lastPointsOf(a, opts.workers + 1) });
+      const cf = takeCheckFailure();
+      if (cf) this.fail(controllerViolation(cf, 'final unmount: '));
     }
-  };
-
-  const chaosEvery = opts.chaosEveryMs ?? 15;
-  const checkEvery = opts.checkEveryMs ?? 500;
-  let lastCheck = Date.now();
-  let quiescentChecks = 0;
-  while (finished < opts.workers && !control.violation) {
-    const el = Date.now() - t0;
-    if (seconds > 0 && el >= seconds * 1000) break;
-    if (opts.chaos !== false) chaosOnce();
-    const cf = takeCheckFailure();
-    if (cf) fail(controllerViolation(cf, 'controller: '));
-    if (Date.now() - lastCheck >= checkEvery) {
-      await quiesceCheck();
-      quiescentChecks++;
-      lastCheck = Date.now();
-    }
-    checkHang();
-    opts.onTick?.(
-      el,
-      [...Array(opts.workers).keys()].reduce((s, w) => s + control.heartbeat(w), 0),
-    );
-    await sleep(chaosEvery);
-  }
-  control.setState(STOP);
-  const stopDeadline = Date.now() + watchdogMs;
-  while (finished < opts.workers && Date.now() < stopDeadline) await sleep(5);
-  if (finished < opts.workers) {
-    fail(
-      {
-        detector: 'liveness',
-        invariant: 'hang',
-        message: `${opts.workers - finished} workers did not stop within ${watchdogMs} ms`,
-        trail: [],
+    return {
+      seed: opts.seed,
+      workers: opts.workers,
+      policy: opts.policy,
+      inject: opts.inject,
+      jitter: opts.jitter,
+      verify: !!opts.verify,
+      poison: this.poison,
+      references: all.map((x, i) => ({ image: x.image, origin: this.refs[i].origin })),
+      verifiedJoins: st.counters.ISHARE_VERIFIED,
+      verifyRefusals: st.counters.ISHARE_VERIFY_REFUSED,
+      detectors: {
+        lockChecks: opts.lockChecks ?? true,
+        raceDetector: opts.raceDetector ?? true,
+        invariants: opts.invariants ?? true,
+        raceWatchpoints: st.counters.RACE_WATCHPOINTS,
       },
-      { lastPoints: lastPointsOf(a, opts.workers + 1) },
-    );
-    await pool.destroy();
-  } else {
-    await Promise.all(tasks);
-    await pool.destroy();
+      elapsedMs,
+      seconds: elapsedMs / 1000,
+      windows: readWindows(st.counters),
+      ops,
+      opsPerSec: ops / (elapsedMs / 1000),
+      reads,
+      readsPerSec: reads / (elapsedMs / 1000),
+      bytes: reports.reduce((s, r) => s + r.bytes, 0),
+      byKind,
+      benign: reports.reduce((s, r) => s + r.benign, 0),
+      chaos: this.chaos.counts,
+      quiescentChecks: this.quiescentChecks,
+      pageCacheHitRate: hits + misses ? hits / (hits + misses) : 0,
+      sharedPageFraction: st.pageCacheBytes ? st.sharedPageCacheBytes / st.pageCacheBytes : 0,
+      locks: st.locks,
+      servedBy: this.served,
+      warnings: this.warnings,
+      counters: st.counters,
+      violation: this.violation,
+    };
   }
-  const elapsedMs = Date.now() - t0;
-  // Worker-found violations carry their trail; the first one reported wins.
-  for (const r of reports.sort((x, y) => x.worker - y.worker)) {
-    if (
-      r.violation &&
-      (!violation || (violation.invariant === 'unexpected-error' && violation.message.startsWith('worker')))
-    ) {
-      violation = { ...r.violation, detectedAfterMs: elapsedMs, chaosTrail: [...chaosTrail] };
-    }
-  }
-  if (!violation && finished === opts.workers) {
-    sys.setPoolLimit(a.nframes);
-    const v = opts.invariants === false ? [] : checkQuiescent(a);
-    quiescentChecks++;
-    if (v.length) fail({ detector: 'invariant', invariant: 'quiescent-invariant', message: v.join('; '), trail: [] });
-  }
-  for (let i = 0; i < all.length; i++) {
-    const m = control.mountOf(i);
-    if (m >= 0) harvest(i, m);
-  }
-  const st = sys.stats();
-  const ops = reports.reduce((s, r) => s + r.ops, 0);
-  const reads = reports.reduce((s, r) => s + r.reads, 0);
-  const byKind: Record<string, number> = {};
-  for (const r of reports) for (const [k, v] of Object.entries(r.byKind)) byKind[k] = (byKind[k] ?? 0) + v;
-  const hits = st.counters.HITS;
-  const misses = st.counters.MISSES;
-  if (!violation) {
-    try {
-      for (let i = 0; i < all.length; i++) if (control.mountOf(i) >= 0) sys.unmount(control.mountOf(i), watchdogMs);
-    } catch (e) {
-      fail(controllerViolation(e, ''));
-    }
-    const cf = takeCheckFailure();
-    if (cf) fail(controllerViolation(cf, 'final unmount: '));
-  }
-  return {
-    seed: opts.seed,
-    workers: opts.workers,
-    policy: opts.policy,
-    inject: opts.inject,
-    jitter: opts.jitter,
-    verify: !!opts.verify,
-    poison,
-    references: all.map((x, i) => ({ image: x.image, origin: refs[i].origin })),
-    verifiedJoins: st.counters.ISHARE_VERIFIED,
-    verifyRefusals: st.counters.ISHARE_VERIFY_REFUSED,
-    detectors: {
-      lockChecks: opts.lockChecks ?? true,
-      raceDetector: opts.raceDetector ?? true,
-      invariants: opts.invariants ?? true,
-      raceWatchpoints: st.counters.RACE_WATCHPOINTS,
-    },
-    elapsedMs,
-    ops,
-    opsPerSec: ops / (elapsedMs / 1000),
-    reads,
-    readsPerSec: reads / (elapsedMs / 1000),
-    bytes: reports.reduce((s, r) => s + r.bytes, 0),
-    byKind,
-    benign: reports.reduce((s, r) => s + r.benign, 0),
-    chaos: chaosCounts,
-    quiescentChecks,
-    pageCacheHitRate: hits + misses ? hits / (hits + misses) : 0,
-    sharedPageFraction: st.pageCacheBytes ? st.sharedPageCacheBytes / st.pageCacheBytes : 0,
-    locks: st.locks,
-    servedBy: served,
-    warnings,
-    counters: st.counters,
-    violation,
-  };
 }

@@ -50,223 +50,242 @@ function isBenign(e: unknown): boolean {
   );
 }
 
-export default function run(task: StressTask): StressWorkerReport {
-  const control = new Control(task.control);
-  const rng = new Rng(task.seed);
-  const trail: string[] = [];
-  const note = (s: string): void => {
-    trail.push(s);
-    if (trail.length > TRAIL) trail.shift();
-  };
-  const byKind: Record<string, number> = { whole: 0, range: 0, readahead: 0, hold: 0, mmap: 0, fadvise: 0 };
-  const kinds = ['whole', 'range', 'readahead', 'hold', 'mmap', 'fadvise'] as const;
-  const w = task.weights;
-  const kindWeights = [w.whole, w.range, w.readahead, w.hold, w.mmap, w.fadvise];
-  const imageWeights = task.images.map((i) => i.weight);
-  const held: { file: OpenFile; img: number }[] = [];
-  // Mappings that outlived their files (they pin only the shared inode); faulted in by later mmap ops.
-  const maps: { map: OpenFile; img: number }[] = [];
-  let buf = Buffer.allocUnsafe(256 * 1024);
-  let ops = 0;
-  let reads = 0;
-  let bytes = 0;
-  let benign = 0;
-  let violation: Violation | undefined;
+const KINDS = ['whole', 'range', 'readahead', 'hold', 'mmap', 'fadvise'] as const;
+type Kind = (typeof KINDS)[number];
 
-  const closeHeld = (): void => {
-    while (held.length) sys.close(held.shift()!.file);
-    while (maps.length) sys.munmap(maps.shift()!.map);
-  };
+/** One worker's run: its op loop, the files and mappings it holds, its trail and its findings. */
+class StressWorker {
+  private readonly control: Control;
+  private readonly rng: Rng;
+  private readonly trail: string[] = [];
+  private readonly byKind: Record<Kind, number> = { whole: 0, range: 0, readahead: 0, hold: 0, mmap: 0, fadvise: 0 };
+  private readonly kindWeights: number[];
+  private readonly imageWeights: number[];
+  private readonly held: { file: OpenFile; img: number }[] = [];
+  // Mappings that outlived their files (they pin only the shared inode); faulted in by later mmap ops.
+  private readonly maps: { map: OpenFile; img: number }[] = [];
+  private buf = Buffer.allocUnsafe(256 * 1024);
+  private ops = 0;
+  private reads = 0;
+  private bytes = 0;
+  private benign = 0;
+  private violation: Violation | undefined;
+
+  constructor(private readonly task: StressTask) {
+    this.control = new Control(task.control);
+    this.rng = new Rng(task.seed);
+    const w = task.weights;
+    this.kindWeights = [w.whole, w.range, w.readahead, w.hold, w.mmap, w.fadvise];
+    this.imageWeights = task.images.map((i) => i.weight);
+  }
+
+  run(): StressWorkerReport {
+    const { task, control } = this;
+    try {
+      while (this.violation === undefined && (task.maxOps === 0 || this.ops < task.maxOps)) {
+        const st = control.state;
+        if (st === STOP || control.violation) break;
+        if (st === PAUSE) {
+          if (!this.pause()) break;
+          continue;
+        }
+        control.beat(task.worker);
+        this.ops++;
+        this.step();
+      }
+    } finally {
+      try {
+        this.closeHeld();
+      } catch (e) {
+        // A reference rule broken by the files and mappings still held is a finding like any other.
+        // eslint-disable-next-line no-unsafe-finally -- a crash while closing outranks the run's own outcome
+        if (!(e instanceof CheckFailure)) throw e;
+        this.violation ??= this.found(e, `closing held files: ${e.message}`);
+        control.flagViolation();
+      }
+    }
+    return {
+      worker: task.worker,
+      threadId: sys.kernel.threadId,
+      ops: this.ops,
+      reads: this.reads,
+      bytes: this.bytes,
+      byKind: this.byKind,
+      benign: this.benign,
+      violation: this.violation,
+      trail: this.trail.slice(-10),
+    };
+  }
+
+  private note(s: string): void {
+    this.trail.push(s);
+    if (this.trail.length > TRAIL) this.trail.shift();
+  }
+
+  private found(e: CheckFailure, message: string): Violation {
+    return {
+      detector: e.detector,
+      invariant: checkInvariant(e),
+      message,
+      thread: this.task.worker,
+      trail: [...this.trail],
+    };
+  }
+
+  private closeHeld(): void {
+    while (this.held.length) sys.close(this.held.shift()!.file);
+    while (this.maps.length) sys.munmap(this.maps.shift()!.map);
+  }
+
+  /** The controller asked for a pause: close what is held, then wait. False once a violation is found. */
+  private pause(): boolean {
+    try {
+      this.closeHeld();
+    } catch (e) {
+      if (!(e instanceof CheckFailure)) throw e;
+      this.violation = this.found(e, `closing held files: ${e.message}`);
+      this.control.flagViolation();
+      return false;
+    }
+    const cf = takeCheckFailure();
+    if (cf) {
+      this.violation = this.found(cf, `closing held files: ${cf.message}`);
+      this.control.flagViolation();
+      return false;
+    }
+    this.control.pauseHere();
+    return true;
+  }
+
+  /** One op: an image and a file (half the time from the hot set), a kind, its outcome judged. */
+  private step(): void {
+    const { task, rng } = this;
+    const img = rng.weighted(this.imageWeights);
+    const files = task.images[img].files;
+    if (files.length === 0) return;
+    const file = rng.next() < 0.5 ? files[rng.int(Math.min(task.hot, files.length))] : files[rng.int(files.length)];
+    const kind = KINDS[rng.weighted(this.kindWeights)];
+    const m = this.control.mountOf(img);
+    if (m < 0) {
+      this.benign++;
+      return;
+    }
+    this.byKind[kind]++;
+    try {
+      this.op(kind, img, m, file.path);
+    } catch (e) {
+      this.judge(e, file.path);
+    }
+    // Lock checks and the race detector report at the end of the op (they never throw under a lock);
+    // what they saw comes before whatever went wrong after it.
+    const cf = takeCheckFailure();
+    if (cf) this.violation = this.found(cf, `${file.path}: ${cf.message}`);
+    if (this.violation) this.control.flagViolation();
+  }
+
+  /** What an op's exception means: a finding of a detector, a benign refusal, or an unexpected error. */
+  private judge(e: unknown, path: string): void {
+    const where = { thread: this.task.worker, trail: [...this.trail] };
+    if (e instanceof OracleError) {
+      this.violation = { detector: 'byte-oracle', invariant: 'byte-oracle', message: e.message, ...where };
+    } else if (e instanceof CheckFailure) {
+      this.violation = this.found(e, `${path}: ${e.message}`);
+    } else if (isBenign(e)) {
+      this.benign++;
+    } else {
+      const message = `${path}: ${(e as Error).message ?? String(e)}`;
+      this.violation = { detector: 'error', invariant: 'unexpected-error', message, ...where };
+    }
+  }
+
+  private op(kind: Kind, img: number, m: number, path: string): void {
+    const { task, rng } = this;
+    const name = task.images[img].image;
+    let f: OpenFile | undefined = sys.open(m, path);
+    try {
+      if (kind === 'whole') {
+        if (this.buf.length < f.size) this.buf = Buffer.allocUnsafe(f.size);
+        const n = sys.read(f, 0, f.size, this.buf);
+        this.note(`whole ${name}:${path} m${m} ${n}B`);
+        this.verify(img, path, 0, this.buf, n);
+        return;
+      }
+      const off = f.size ? rng.int(f.size) : 0;
+      const len = 1 + rng.int(Math.min(this.buf.length, Math.max(1, f.size - off)));
+      if (kind === 'readahead') {
+        sys.readahead(f, off, len);
+        this.note(`readahead ${name}:${path} m${m} @${off}+${len}`);
+      }
+      const n = sys.read(f, off, Math.min(len, 8192), this.buf);
+      this.note(`${kind} ${name}:${path} m${m} @${off}+${Math.min(len, 8192)} → ${n}B`);
+      this.verify(img, path, off, this.buf, n);
+      if (kind === 'hold') {
+        this.held.push({ file: f, img });
+        f = undefined;
+        if (this.held.length > 2) sys.close(this.held.shift()!.file);
+      } else if (kind === 'fadvise') {
+        this.fadvise(f, img, m);
+      } else if (kind === 'mmap' && f.mapping !== f.inode) {
+        this.maps.push({ map: sys.mmap(f), img });
+        sys.close(f);
+        f = undefined;
+        this.faultIn(this.maps[rng.int(this.maps.length)]);
+        if (this.maps.length > 3) sys.munmap(this.maps.shift()!.map);
+      }
+    } finally {
+      if (f) sys.close(f);
+    }
+  }
+
+  /** Drops the pages of this content for every image sharing it, while the other workers read them. */
+  private fadvise(f: OpenFile, img: number, m: number): void {
+    const rng = this.rng;
+    const aoff = rng.int(Math.max(1, f.size));
+    const alen = rng.next() < 0.3 ? 0 : 1 + rng.int(Math.max(1, f.size - aoff));
+    const dropped = sys.fadvise(f, aoff, alen, 'dontneed');
+    this.note(
+      `fadvise DONTNEED ${this.task.images[img].image}:${f.path} m${m} @${aoff}+${alen || 'EOF'} → ${dropped} pages dropped`,
+    );
+  }
+
   /** A page fault through an old mapping: a range read verified like any other. */
-  const faultIn = (entry: { map: OpenFile; img: number }): void => {
+  private faultIn(entry: { map: OpenFile; img: number }): void {
     const { map, img } = entry;
-    const off = map.size ? rng.int(map.size) : 0;
+    const name = this.task.images[img].image;
+    const off = map.size ? this.rng.int(map.size) : 0;
     const len = Math.min(8192, Math.max(1, map.size - off));
     try {
-      const n = sys.read(map, off, len, buf);
-      note(`fault ${task.images[img].image}:${map.path} (mapped, file closed) @${off}+${len} → ${n}B`);
-      verify(img, map.path, off, buf, n);
+      const n = sys.read(map, off, len, this.buf);
+      this.note(`fault ${name}:${map.path} (mapped, file closed) @${off}+${len} → ${n}B`);
+      this.verify(img, map.path, off, this.buf, n);
     } catch (e) {
       // Every image holding the file was unmounted or evicted since: SIGBUS, as in the kernel.
       if (!(e instanceof ErofsError && e.code === 'EIO' && /no live backing inode/.test(e.message))) throw e;
-      note(`fault ${task.images[img].image}:${map.path} (mapped, file closed): no backing inode left (SIGBUS)`);
-      benign++;
+      this.note(`fault ${name}:${map.path} (mapped, file closed): no backing inode left (SIGBUS)`);
+      this.benign++;
     }
-  };
-  const verify = (img: number, path: string, off: number, got: Uint8Array, n: number): void => {
-    const want = oracle.get(task.images[img].reference, path);
+  }
+
+  private verify(img: number, path: string, off: number, got: Uint8Array, n: number): void {
+    const name = this.task.images[img].image;
+    const want = oracle.get(this.task.images[img].reference, path);
     const end = Math.min(off + n, want.length);
     const expectLen = Math.max(0, end - off);
-    if (n !== expectLen)
-      throw new OracleError(`${path} in ${task.images[img].image}: read ${n} bytes at ${off}, expected ${expectLen}`);
+    if (n !== expectLen) throw new OracleError(`${path} in ${name}: read ${n} bytes at ${off}, expected ${expectLen}`);
     for (let i = 0; i < n; i++) {
       if (got[i] !== want[off + i]) {
         throw new OracleError(
-          `${path} in ${task.images[img].image}: wrong byte at offset ${off + i} (got ${got[i]}, expected ${want[off + i]})`,
+          `${path} in ${name}: wrong byte at offset ${off + i} (got ${got[i]}, expected ${want[off + i]})`,
         );
       }
     }
-    reads++;
-    bytes += n;
-  };
-
-  try {
-    while (violation === undefined && (task.maxOps === 0 || ops < task.maxOps)) {
-      const st = control.state;
-      if (st === STOP || control.violation) break;
-      if (st === PAUSE) {
-        try {
-          closeHeld();
-        } catch (e) {
-          if (!(e instanceof CheckFailure)) throw e;
-          violation = {
-            detector: e.detector,
-            invariant: checkInvariant(e),
-            message: `closing held files: ${e.message}`,
-            thread: task.worker,
-            trail: [...trail],
-          };
-          control.flagViolation();
-          break;
-        }
-        const cf = takeCheckFailure();
-        if (cf) {
-          violation = {
-            detector: cf.detector,
-            invariant: checkInvariant(cf),
-            message: `closing held files: ${cf.message}`,
-            thread: task.worker,
-            trail: [...trail],
-          };
-          control.flagViolation();
-          break;
-        }
-        control.pauseHere();
-        continue;
-      }
-      control.beat(task.worker);
-      ops++;
-      const img = rng.weighted(imageWeights);
-      const files = task.images[img].files;
-      if (files.length === 0) continue;
-      const file = rng.next() < 0.5 ? files[rng.int(Math.min(task.hot, files.length))] : files[rng.int(files.length)];
-      const kind = kinds[rng.weighted(kindWeights)];
-      const m = control.mountOf(img);
-      if (m < 0) {
-        benign++;
-        continue;
-      }
-      byKind[kind]++;
-      let f: OpenFile | undefined;
-      try {
-        f = sys.open(m, file.path);
-        if (kind === 'whole') {
-          if (buf.length < f.size) buf = Buffer.allocUnsafe(f.size);
-          const n = sys.read(f, 0, f.size, buf);
-          note(`whole ${task.images[img].image}:${file.path} m${m} ${n}B`);
-          verify(img, file.path, 0, buf, n);
-        } else {
-          const off = f.size ? rng.int(f.size) : 0;
-          const len = 1 + rng.int(Math.min(buf.length, Math.max(1, f.size - off)));
-          if (kind === 'readahead') {
-            sys.readahead(f, off, len);
-            note(`readahead ${task.images[img].image}:${file.path} m${m} @${off}+${len}`);
-          }
-          const n = sys.read(f, off, Math.min(len, 8192), buf);
-          note(`${kind} ${task.images[img].image}:${file.path} m${m} @${off}+${Math.min(len, 8192)} → ${n}B`);
-          verify(img, file.path, off, buf, n);
-          if (kind === 'hold') {
-            held.push({ file: f, img });
-            f = undefined;
-            if (held.length > 2) sys.close(held.shift()!.file);
-          } else if (kind === 'fadvise') {
-            // Drops the pages of this content for every image sharing it, while the other workers read them.
-            const aoff = rng.int(Math.max(1, f.size));
-            const alen = rng.next() < 0.3 ? 0 : 1 + rng.int(Math.max(1, f.size - aoff));
-            const dropped = sys.fadvise(f, aoff, alen, 'dontneed');
-            note(
-              `fadvise DONTNEED ${task.images[img].image}:${file.path} m${m} @${aoff}+${alen || 'EOF'} → ${dropped} pages dropped`,
-            );
-          } else if (kind === 'mmap' && f.mapping !== f.inode) {
-            maps.push({ map: sys.mmap(f), img });
-            sys.close(f);
-            f = undefined;
-            faultIn(maps[rng.int(maps.length)]);
-            if (maps.length > 3) sys.munmap(maps.shift()!.map);
-          }
-        }
-      } catch (e) {
-        if (e instanceof OracleError) {
-          violation = {
-            detector: 'byte-oracle',
-            invariant: 'byte-oracle',
-            message: e.message,
-            thread: task.worker,
-            trail: [...trail],
-          };
-        } else if (e instanceof CheckFailure) {
-          violation = {
-            detector: e.detector,
-            invariant: checkInvariant(e),
-            message: `${file.path}: ${e.message}`,
-            thread: task.worker,
-            trail: [...trail],
-          };
-        } else if (isBenign(e)) {
-          benign++;
-        } else {
-          violation = {
-            detector: 'error',
-            invariant: 'unexpected-error',
-            message: `${file.path}: ${(e as Error).message ?? String(e)}`,
-            thread: task.worker,
-            trail: [...trail],
-          };
-        }
-      } finally {
-        if (f) sys.close(f);
-      }
-      // Lock checks and the race detector report at the end of the op (they never throw under a lock);
-      // what they saw comes before whatever went wrong after it.
-      const cf = takeCheckFailure();
-      if (cf)
-        violation = {
-          detector: cf.detector,
-          invariant: checkInvariant(cf),
-          message: `${file.path}: ${cf.message}`,
-          thread: task.worker,
-          trail: [...trail],
-        };
-      if (violation) control.flagViolation();
-    }
-  } finally {
-    try {
-      closeHeld();
-    } catch (e) {
-      // A reference rule broken by the files and mappings still held is a finding like any other.
-      // eslint-disable-next-line no-unsafe-finally -- a crash while closing outranks the run's own outcome
-      if (!(e instanceof CheckFailure)) throw e;
-      violation ??= {
-        detector: e.detector,
-        invariant: checkInvariant(e),
-        message: `closing held files: ${e.message}`,
-        thread: task.worker,
-        trail: [...trail],
-      };
-      control.flagViolation();
-    }
+    this.reads++;
+    this.bytes += n;
   }
-  return {
-    worker: task.worker,
-    threadId: sys.kernel.threadId,
-    ops,
-    reads,
-    bytes,
-    byKind,
-    benign,
-    violation,
-    trail: trail.slice(-10),
-  };
+}
+
+export default function run(task: StressTask): StressWorkerReport {
+  return new StressWorker(task).run();
 }
 
 class OracleError extends Error {}

@@ -52,6 +52,7 @@ export function grabRealInode(k: Kernel, file: OpenFile): number {
   const ctx = iomapOf(k);
   let real = file.inode;
   if (file.mapping !== file.inode) {
+    if (file.inode === NIL) ctrInc(a.i32, CTR.STALE_MAP_READ); // an mmap whose file is closed
     let picked = NIL;
     for (let attempt = 0; attempt <= REALINODE_RETRIES; attempt++) {
       picked = realInode(a, file.mapping, a.policy, ctx);

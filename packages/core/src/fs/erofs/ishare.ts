@@ -182,16 +182,7 @@ export function ishareFillInode(
   if (pointsOn) point(POINT.ISHARE_FILL);
   i32[xw(a, slot, X_ISHARE)] = dedup;
   spinLock(i32, xw(a, dedup, X_LOCK), LOCK_CLASS.ISHARE);
-  if (lockdepOn)
-    lockdepAccess(
-      i32,
-      xw(a, dedup, X_LOCK),
-      xw(a, dedup, X_BACK_HEAD),
-      PROT.BACKING_LIST,
-      SITE.ISHARE_FILL,
-      dedup,
-      true,
-    );
+  if (lockdepOn) backingAccess(a, slot, dedup, SITE.ISHARE_FILL);
   listAdd(i32, specs(a).backing, xw(a, dedup, X_BACK_HEAD), slot);
   i32[xw(a, dedup, X_NBACKING)]++;
   spinUnlock(i32, xw(a, dedup, X_LOCK));
@@ -212,16 +203,10 @@ export function ishareFreeInode(a: Arena, slot: number, dedupOps: InodeOps): voi
   ishareSteps.freeLock(i32, lock);
   const s = specs(a);
   if (lockdepOn) {
-    lockdepAccess(i32, lock, xw(a, dedup, X_BACK_HEAD), PROT.BACKING_LIST, SITE.ISHARE_FREE, dedup, true);
-    lockdepAccess(
-      i32,
-      lock,
-      xw(a, dedup, X_PROC_HEAD),
-      PROT.PROCESSING_LIST,
-      SITE.ISHARE_FREE,
-      dedup,
-      isLinked(i32, s.processing, slot),
-    );
+    backingAccess(a, slot, dedup, SITE.ISHARE_FREE);
+    const onProc = isLinked(i32, s.processing, slot);
+    lockdepAccess(i32, lock, xw(a, dedup, X_PROC_HEAD), PROT.PROCESSING_LIST, SITE.ISHARE_FREE, dedup, onProc);
+    lockdepAccess(i32, lock, xw(a, slot, X_PROC_PREV), PROT.PROCESSING_LINK, SITE.ISHARE_FREE, slot, onProc);
   }
   if (isLinked(i32, s.backing, slot)) {
     listDel(i32, s.backing, xw(a, dedup, X_BACK_HEAD), slot);
@@ -246,6 +231,16 @@ function processingAccess(a: Arena, vi: number, dedup: number, site: number): vo
   const lock = xw(a, dedup, X_LOCK);
   lockdepAccess(i32, lock, xw(a, vi, X_PROC_COUNT), PROT.PROCESSING_COUNT, site, vi, true);
   lockdepAccess(i32, lock, xw(a, dedup, X_PROC_HEAD), PROT.PROCESSING_LIST, site, dedup, true);
+  lockdepAccess(i32, lock, xw(a, vi, X_PROC_PREV), PROT.PROCESSING_LINK, site, vi, true);
+}
+
+/** Joining or leaving the backing list: its head, its length and the backing inode's own link. */
+function backingAccess(a: Arena, slot: number, dedup: number, site: number): void {
+  const i32 = a.i32;
+  const lock = xw(a, dedup, X_LOCK);
+  lockdepAccess(i32, lock, xw(a, dedup, X_BACK_HEAD), PROT.BACKING_LIST, site, dedup, true);
+  lockdepAccess(i32, lock, xw(a, dedup, X_NBACKING), PROT.BACKING_COUNT, site, dedup, true);
+  lockdepAccess(i32, lock, xw(a, slot, X_BACK_PREV), PROT.BACKING_LINK, site, slot, true);
 }
 
 /**
@@ -261,6 +256,7 @@ export function readBegin(a: Arena, vi: number, dedup: number): void {
   const c = Atomics.load(i32, cnt);
   if (pointsOn) point(POINT.READ_BEGIN_LOCKED);
   if (isLinked(i32, specs(a).processing, vi)) {
+    ctrInc(i32, CTR.PROC_REJOIN);
     ishareSteps.countAgain(i32, cnt, c);
   } else {
     listAdd(i32, specs(a).processing, xw(a, dedup, X_PROC_HEAD), vi);
@@ -410,6 +406,7 @@ export function sharedInodeView(a: Arena, dedup: number): SharedInodeView {
   if (lockdepOn) {
     lockdepAccess(i32, lock, xw(a, dedup, X_PROC_HEAD), PROT.PROCESSING_LIST, SITE.SHARED_VIEW, dedup, false);
     lockdepAccess(i32, lock, xw(a, dedup, X_BACK_HEAD), PROT.BACKING_LIST, SITE.SHARED_VIEW, dedup, false);
+    lockdepAccess(i32, lock, xw(a, dedup, X_NBACKING), PROT.BACKING_COUNT, SITE.SHARED_VIEW, dedup, false);
   }
   const backing: number[] = [];
   const processing: number[] = [];

@@ -1,0 +1,93 @@
+// The stress controller's chaos (main thread): between checks it evicts unused inodes, unmounts and
+// remounts an image, drops caches, shrinks the page pool, or drops the pages of a file of the workers'
+// hot set while they read it — the reclaim, eviction and unmount that race the workers' reads.
+import type { System } from '@ishare/core';
+import type { Control } from './control.ts';
+import type { Rng } from './rng.ts';
+import type { StressImage } from './task.ts';
+
+/** Files at the head of each image's list that half of every worker's ops read (they collide there). */
+export const HOT = 8;
+
+export interface ChaosContext {
+  readonly sys: System;
+  readonly control: Control;
+  readonly images: readonly StressImage[];
+  readonly rng: Rng;
+  readonly watchdogMs: number;
+  /** Mount image i again (same options as at the start). */
+  mount(i: number): number;
+  /** Credit the device pages mount m of image i served before it goes away. */
+  harvest(i: number, m: number): void;
+  note(s: string): void;
+}
+
+export class Chaos {
+  readonly counts: Record<string, number> = { evict: 0, remount: 0, drop: 0, shrink: 0, fadviseHot: 0 };
+  constructor(private readonly c: ChaosContext) {}
+
+  /** One chaos step, its kind drawn by weight. Throws what the kernel threw (the caller reports it). */
+  once(): void {
+    // Weights: evict, remount, drop caches, shrink the pool, drop a hot file's pages. Remounts and hot
+    // drops are weighted up so every race window opens often (README: race windows and their rates).
+    const kind = this.c.rng.weighted([3, 3, 1, 1, 3]);
+    if (kind === 0) this.evict();
+    else if (kind === 1) this.remount();
+    else if (kind === 2) this.drop();
+    else if (kind === 3) this.shrink();
+    else this.fadviseHot();
+  }
+
+  private evict(): void {
+    const n = this.c.sys.evictInodes(8 + this.c.rng.int(64));
+    this.counts.evict++;
+    this.c.note(`evicted ${n} unused inodes`);
+  }
+
+  private remount(): void {
+    const { sys, control, images, rng } = this.c;
+    // The image to stop is picked as the workload picks images to read: mostly the user's.
+    const i = rng.weighted(images.map((x) => x.weight));
+    const m = control.mountOf(i);
+    control.setMountOf(i, -1);
+    this.c.harvest(i, m);
+    // Correct code unmounts in milliseconds (workers hold files for a few ops at most).
+    sys.unmount(m, Math.min(this.c.watchdogMs, 3000));
+    const mount = this.c.mount(i);
+    control.setMountOf(i, mount);
+    this.counts.remount++;
+    this.c.note(`unmounted ${images[i].image} (m${m}) and remounted it as m${mount}`);
+  }
+
+  private drop(): void {
+    this.c.sys.dropCaches();
+    this.counts.drop++;
+    this.c.note('dropped caches');
+  }
+
+  private shrink(): void {
+    const a = this.c.sys.arena;
+    const frames = Math.floor(a.nframes * (0.25 + this.c.rng.next() * 0.75));
+    this.c.sys.setPoolLimit(frames);
+    this.counts.shrink++;
+    this.c.note(`pool limited to ${frames} frames`);
+  }
+
+  /**
+   * fadvise(DONTNEED) of a file of the workers' hot set, any image (decoys and compressed ones too): its
+   * pages and page-index buckets go while readers are using them, its compressed pclusters are
+   * decompressed again by readers racing each other.
+   */
+  private fadviseHot(): void {
+    const { sys, control, images, rng } = this.c;
+    const i = rng.int(images.length);
+    const m = control.mountOf(i);
+    const files = images[i].files;
+    if (m < 0 || files.length === 0) return;
+    const f = sys.open(m, files[rng.int(Math.min(HOT, files.length))].path);
+    const dropped = sys.fadvise(f, 0, 0, 'dontneed');
+    sys.close(f);
+    this.counts.fadviseHot++;
+    this.c.note(`fadvise DONTNEED ${images[i].image}:${f.path} → ${dropped} pages dropped`);
+  }
+}
