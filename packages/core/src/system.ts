@@ -19,7 +19,14 @@ import { vfsOpen, vfsClose, vfsMmap, vfsMunmap } from './vfs/open.ts';
 import { vfsRead, vfsReadAll, vfsView, type FileView } from './vfs/read_write.ts';
 import { vfsFadvise } from './vfs/fadvise.ts';
 import { dropCaches, evictInodes, setPoolLimit } from './vfs/drop_caches.ts';
-import { erofsMount, erofsKillSb, erofsSbReleaseAll, type MountOptions, type MountResult } from './fs/erofs/super.ts';
+import {
+  erofsMount,
+  erofsKillSb,
+  erofsSbReleaseAll,
+  erofsReleaseBdevs,
+  type MountOptions,
+  type MountResult,
+} from './fs/erofs/super.ts';
 import { erofsInodeOps, erofsFileOps } from './fs/erofs/inode.ts';
 import { erofsListFiles } from './fs/erofs/namei.ts';
 import { policyCode, type RealInodePolicy } from './fs/erofs/ishare.ts';
@@ -56,9 +63,12 @@ export interface SystemConfig {
 export class System {
   readonly arena: Arena;
   readonly kernel: Kernel;
+  /** Created the arena (System.create): its detach also closes the descriptors of mounts left up. */
+  private readonly owner: boolean;
 
-  private constructor(arena: Arena, threadId: number) {
+  private constructor(arena: Arena, threadId: number, owner: boolean) {
     this.arena = arena;
+    this.owner = owner;
     this.kernel = new Kernel(arena, threadId);
     this.kernel.ops = erofsInodeOps(this.kernel);
     hooksAttach(arena, threadId);
@@ -90,13 +100,13 @@ export class System {
       (cfg.invariants ? CHECK_INVARIANTS : 0);
     a.raceSample = cfg.raceSample ?? 0;
     a.raceStallUs = cfg.raceStallUs ?? 0;
-    return new System(a, a.nextThreadId());
+    return new System(a, a.nextThreadId(), true);
   }
 
   /** Join an existing kernel from another thread. */
   static attach(handle: ArenaHandle): System {
     const a = Arena.attach(handle);
-    return new System(a, a.nextThreadId());
+    return new System(a, a.nextThreadId(), false);
   }
 
   get handle(): ArenaHandle {
@@ -210,9 +220,13 @@ export class System {
     resetStats(this.arena);
   }
 
-  /** Release this thread's private state (fds, parsed images). Shared state is untouched. */
+  /**
+   * Release this thread's private state (parsed images). Shared state is untouched, except that the
+   * System's creator also closes the image descriptors of mounts still up (worker threads must be done).
+   */
   detach(): void {
     erofsSbReleaseAll(this.kernel);
+    if (this.owner) erofsReleaseBdevs(this.kernel);
   }
 
   /** i_count of an inode slot (tests and invariant checks). */

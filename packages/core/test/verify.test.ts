@@ -127,3 +127,65 @@ test('verify mounts refuse again after the forged inode was evicted and filled a
     removeDir(p.dir);
   }
 });
+
+/** Bytes of `got` that are not the source's: 0 means the reader was served exactly the source tree. */
+function foreignBytes(got: Buffer, source: Buffer): number {
+  let n = Math.abs(got.length - source.length);
+  for (let i = 0; i < Math.min(got.length, source.length); i++) if (got[i] !== source[i]) n++;
+  return n;
+}
+
+// A mount without verify trusts the decoy's forged fingerprint (mainline's model); a verifying mount in
+// the same domain must not meet it on a shared inode, whichever of the two reads first.
+for (const first of ['decoy', 'victim'] as const) {
+  test(`mixed mounts, one domain: the verifying mount never shares with a file that joined unproved (${first} read first)`, async (t) => {
+    const p = await poisonImages();
+    const sys = System.create({ poolMiB: 16 });
+    try {
+      const domain = { inodeShare: true, domainId: 'd' };
+      const victim = sys.mount(join(p.dir, 'victim.img'), { ...domain, verify: true }).mount;
+      const twin = sys.mount(join(p.dir, 'twin.img'), { ...domain, verify: true }).mount;
+      const decoy = sys.mount(join(p.dir, 'decoy.img'), domain).mount;
+      const plainTwin = sys.mount(join(p.dir, 'twin.img'), domain).mount;
+      const reads: [number, Buffer][] =
+        first === 'decoy'
+          ? [
+              [decoy, p.forged],
+              [victim, p.victim],
+              [plainTwin, p.forged],
+              [twin, p.victim],
+            ]
+          : [
+              [victim, p.victim],
+              [twin, p.victim],
+              [decoy, p.forged],
+              // Among unverified mounts the decoy, read first there, poisons as mainline lets it.
+              [plainTwin, p.forged],
+            ];
+      for (const [m, want] of reads) {
+        const got = readPath(sys, m, '/f');
+        if (m === victim || m === twin)
+          t.is(foreignBytes(got, p.victim), 0, `verifying mount ${m}: every byte is the source tree's`);
+        else t.true(got.equals(want), `unverified mount ${m}: mainline's trust, unchanged among unverified mounts`);
+      }
+      t.is(foreignBytes(readPath(sys, victim, '/g'), p.other), 0);
+      const c = sys.stats().counters;
+      t.is(c.ISHARE_VERIFY_REFUSED, 0, 'no forged file on a verifying mount: nothing to refuse');
+      t.is(c.ISHARE_VERIFIED, 3, 'victim /f, /g and the verifying twin /f proved their content');
+      const open = (m: number): ReturnType<System['open']> => sys.open(m, '/f');
+      const [fv, ft, fd, fp] = [open(victim), open(twin), open(decoy), open(plainTwin)];
+      try {
+        t.not(fv.mapping, fv.inode, 'the verified file is shared');
+        t.is(fv.mapping, ft.mapping, 'verified copies share one page cache');
+        t.not(fd.mapping, fd.inode, 'the unverified decoy is shared too');
+        t.is(fd.mapping, fp.mapping, 'unverified files of the domain share among themselves, as mainline');
+        t.not(fv.mapping, fd.mapping, 'proved and unproved files of one domain never meet on a shared inode');
+      } finally {
+        for (const f of [fv, ft, fd, fp]) sys.close(f);
+      }
+    } finally {
+      sys.detach();
+      removeDir(p.dir);
+    }
+  });
+}

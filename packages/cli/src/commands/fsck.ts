@@ -4,7 +4,7 @@
 // does not hide the rest of the tree.
 import { createHash } from 'node:crypto';
 import type { Command } from 'commander';
-import { FT, isErofsError, type ErofsInode, type FileType } from '../core.ts';
+import { FT, isErofsError, type DirEntry, type ErofsInode, type FileType } from '../core.ts';
 import type { ErofsImage } from '../engine.ts';
 import { CheckFailed, UsageError } from '../errors.ts';
 import { imagePath, withImage } from '../image.ts';
@@ -87,147 +87,170 @@ function sha256Of(img: ErofsImage, inode: ErofsInode): { digest: Buffer; bytes: 
   return { digest: h.digest(), bytes };
 }
 
-export function fsckImage(img: ErofsImage, image: string, startPath = '/'): FsckReport {
-  const problems: FsckProblem[] = [];
-  const unchecked: FsckProblem[] = [];
-  const checked = new Set<number>();
-  const seenDirs = new Set<number>();
-  let dirs = 0;
-  let files = 0;
-  let symlinks = 0;
-  let others = 0;
-  let hardlinks = 0;
-  let bytes = 0;
-  let verified = 0;
-  let withoutFingerprint = 0;
+/** One check of an image: the walk over directories and the tallies and problems it gathers. */
+class FsckWalk {
+  readonly problems: FsckProblem[] = [];
+  readonly unchecked: FsckProblem[] = [];
+  readonly checked = new Set<number>();
+  readonly seenDirs = new Set<number>();
+  dirs = 0;
+  files = 0;
+  symlinks = 0;
+  others = 0;
+  hardlinks = 0;
+  bytes = 0;
+  verified = 0;
+  withoutFingerprint = 0;
 
-  const checkInode = (path: string, inode: ErofsInode): void => {
+  constructor(private readonly img: ErofsImage) {}
+
+  /**
+   * A regular file: every byte read, its fingerprint (if any) compared with the data's sha256. False
+   * when its data or xattrs could not be read (the problem is recorded; nothing more to check).
+   */
+  private checkFile(path: string, inode: ErofsInode): boolean {
+    this.files++;
+    let digest: Buffer;
+    try {
+      const r = sha256Of(this.img, inode);
+      digest = r.digest;
+      this.bytes += r.bytes;
+    } catch (e) {
+      (unsupported(e) ? this.unchecked : this.problems).push({
+        path,
+        nid: inode.nid,
+        message: `data unreadable: ${message(e)}`,
+      });
+      return false;
+    }
+    let fp: string | undefined;
+    try {
+      fp = this.img.fingerprint(inode);
+    } catch (e) {
+      this.problems.push({ path, nid: inode.nid, message: `xattrs unreadable: ${message(e)}` });
+      return false;
+    }
+    if (fp === undefined) this.withoutFingerprint++;
+    else if (fingerprintMatches(fp, digest)) this.verified++;
+    else
+      this.problems.push({
+        path,
+        nid: inode.nid,
+        message: `fingerprint MISMATCH: data sha256 ${digest.toString('hex')}, fingerprint ${fp}`,
+      });
+    return true;
+  }
+
+  /** An inode that is not a directory, checked once however many entries name it. */
+  checkInode(path: string, inode: ErofsInode): void {
     if (inode.type === 'file') {
-      files++;
-      let digest: Buffer;
-      try {
-        const r = sha256Of(img, inode);
-        digest = r.digest;
-        bytes += r.bytes;
-      } catch (e) {
-        (unsupported(e) ? unchecked : problems).push({
-          path,
-          nid: inode.nid,
-          message: `data unreadable: ${message(e)}`,
-        });
-        return;
-      }
-      let fp: string | undefined;
-      try {
-        fp = img.fingerprint(inode);
-      } catch (e) {
-        problems.push({ path, nid: inode.nid, message: `xattrs unreadable: ${message(e)}` });
-        return;
-      }
-      if (fp === undefined) withoutFingerprint++;
-      else if (fingerprintMatches(fp, digest)) verified++;
-      else
-        problems.push({
-          path,
-          nid: inode.nid,
-          message: `fingerprint MISMATCH: data sha256 ${digest.toString('hex')}, fingerprint ${fp}`,
-        });
+      if (!this.checkFile(path, inode)) return;
     } else if (inode.type === 'symlink') {
-      symlinks++;
+      this.symlinks++;
       try {
-        img.readlink(inode);
+        this.img.readlink(inode);
       } catch (e) {
-        problems.push({ path, nid: inode.nid, message: `symlink target unreadable: ${message(e)}` });
+        this.problems.push({ path, nid: inode.nid, message: `symlink target unreadable: ${message(e)}` });
       }
     } else if (inode.type !== 'dir') {
-      others++;
+      this.others++;
     }
     if (inode.type !== 'dir') {
       // Xattrs are metadata every inode may carry; a broken xattr area is corruption too.
       try {
-        img.xattrs(inode);
+        this.img.xattrs(inode);
       } catch (e) {
-        problems.push({ path, nid: inode.nid, message: `xattrs unreadable: ${message(e)}` });
+        this.problems.push({ path, nid: inode.nid, message: `xattrs unreadable: ${message(e)}` });
       }
     }
-  };
+  }
 
-  const walkDir = (path: string, dir: ErofsInode, parentNid: number): void => {
-    dirs++;
-    if (seenDirs.has(dir.nid)) {
-      problems.push({ path, nid: dir.nid, message: 'directory reached twice: directory cycle' });
-      return;
-    }
-    seenDirs.add(dir.nid);
-    let entries;
-    try {
-      entries = img.readdir(dir);
-      img.xattrs(dir);
-    } catch (e) {
-      problems.push({ path, nid: dir.nid, message: `directory unreadable: ${message(e)}` });
-      return;
-    }
-    for (const d of entries) {
-      const child = path === '/' ? `/${d.name}` : `${path}/${d.name}`;
-      if (d.name === '.' || d.name === '..') {
-        const want = d.name === '.' ? dir.nid : parentNid;
-        if (d.nid !== want)
-          problems.push({ path: child, nid: d.nid, message: `"${d.name}" points to nid ${d.nid}, expected ${want}` });
-        continue;
-      }
-      let inode: ErofsInode;
-      try {
-        inode = img.inode(d.nid);
-      } catch (e) {
-        problems.push({ path: child, nid: d.nid, message: `inode unreadable: ${message(e)}` });
-        continue;
-      }
-      const direntType = FT_TYPE[d.fileType];
-      if (direntType !== undefined && direntType !== inode.type) {
-        problems.push({
+  /** One entry of a directory: '.' and '..' checked, the inode parsed and its type matched, then visited. */
+  private checkEntry(path: string, dir: ErofsInode, parentNid: number, d: DirEntry): void {
+    const child = path === '/' ? `/${d.name}` : `${path}/${d.name}`;
+    if (d.name === '.' || d.name === '..') {
+      const want = d.name === '.' ? dir.nid : parentNid;
+      if (d.nid !== want)
+        this.problems.push({
           path: child,
           nid: d.nid,
-          message: `directory entry says ${direntType}, the inode is a ${inode.type}`,
+          message: `"${d.name}" points to nid ${d.nid}, expected ${want}`,
         });
-      }
-      if (inode.type === 'dir') {
-        walkDir(child, inode, dir.nid);
-        continue;
-      }
-      if (checked.has(inode.nid)) {
-        hardlinks++;
-        continue;
-      }
-      checked.add(inode.nid);
-      checkInode(child, inode);
+      return;
     }
-  };
+    let inode: ErofsInode;
+    try {
+      inode = this.img.inode(d.nid);
+    } catch (e) {
+      this.problems.push({ path: child, nid: d.nid, message: `inode unreadable: ${message(e)}` });
+      return;
+    }
+    const direntType = FT_TYPE[d.fileType];
+    if (direntType !== undefined && direntType !== inode.type) {
+      this.problems.push({
+        path: child,
+        nid: d.nid,
+        message: `directory entry says ${direntType}, the inode is a ${inode.type}`,
+      });
+    }
+    if (inode.type === 'dir') {
+      this.walkDir(child, inode, dir.nid);
+      return;
+    }
+    if (this.checked.has(inode.nid)) {
+      this.hardlinks++;
+      return;
+    }
+    this.checked.add(inode.nid);
+    this.checkInode(child, inode);
+  }
 
+  walkDir(path: string, dir: ErofsInode, parentNid: number): void {
+    this.dirs++;
+    if (this.seenDirs.has(dir.nid)) {
+      this.problems.push({ path, nid: dir.nid, message: 'directory reached twice: directory cycle' });
+      return;
+    }
+    this.seenDirs.add(dir.nid);
+    let entries;
+    try {
+      entries = this.img.readdir(dir);
+      this.img.xattrs(dir);
+    } catch (e) {
+      this.problems.push({ path, nid: dir.nid, message: `directory unreadable: ${message(e)}` });
+      return;
+    }
+    for (const d of entries) this.checkEntry(path, dir, parentNid, d);
+  }
+}
+
+export function fsckImage(img: ErofsImage, image: string, startPath = '/'): FsckReport {
+  const w = new FsckWalk(img);
   const start = startPath === '/' ? img.root() : img.resolve(startPath, { follow: false });
   if (start.type === 'dir') {
     // The root's ".." is itself; a subdirectory's parent is whatever its own ".." says (checked from above).
     const parentNid =
       start.nid === img.sb.rootNid ? start.nid : (img.readdir(start).find((d) => d.name === '..')?.nid ?? start.nid);
-    walkDir(startPath, start, parentNid);
+    w.walkDir(startPath, start, parentNid);
   } else {
-    checked.add(start.nid);
-    checkInode(startPath, start);
+    w.checked.add(start.nid);
+    w.checkInode(startPath, start);
   }
   return {
     image,
     path: startPath,
-    inodes: seenDirs.size + checked.size,
-    dirs,
-    files,
-    symlinks,
-    others,
-    hardlinks,
-    bytes,
-    fingerprintsVerified: verified,
-    withoutFingerprint,
+    inodes: w.seenDirs.size + w.checked.size,
+    dirs: w.dirs,
+    files: w.files,
+    symlinks: w.symlinks,
+    others: w.others,
+    hardlinks: w.hardlinks,
+    bytes: w.bytes,
+    fingerprintsVerified: w.verified,
+    withoutFingerprint: w.withoutFingerprint,
     superblockChecksum: img.sb.checksumVerified ? 'verified' : 'absent',
-    problems,
-    unchecked,
+    problems: w.problems,
+    unchecked: w.unchecked,
   };
 }
 

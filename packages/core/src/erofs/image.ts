@@ -65,10 +65,11 @@ export class ErofsImage {
   /** Paths already resolved (the image is immutable): a small dcache, emptied when full. */
   private readonly resolved = new Map<string, ErofsInode>();
 
-  static open(path: string): ErofsImage {
+  /** Open the image at `path`, or read it through `fd`, a descriptor of it the caller keeps owning. */
+  static open(path: string, fd?: number): ErofsImage {
     let src: FileSource;
     try {
-      src = new FileSource(path);
+      src = new FileSource(path, fd);
     } catch (e) {
       const reason = isErofsError(e) ? e.message : ((e as NodeJS.ErrnoException).code ?? (e as Error).message);
       throw new ErofsError('ENOENT', `cannot open ${path}: ${reason}`);

@@ -85,13 +85,25 @@ export interface ParsedInode extends ErofsInode {
   readonly dotOmitted: boolean;
 }
 
-export function parseInode(src: BlockSource, sb: Superblock, nid: number): ParsedInode {
-  if (!nidInRange(sb, nid, src.size)) {
-    const iloc = Number.isSafeInteger(nid) && nid >= 0 ? inodeLocation(sb, nid) : undefined;
-    throw new ErofsError('ECORRUPT', `nid ${nid} out of range (image is ${src.size} bytes)`, iloc);
-  }
-  const iloc = inodeLocation(sb, nid);
-  const head = readAt(src, iloc, INODE_COMPACT_SIZE);
+/** The fields of the compact or extended on-disk inode that differ between the two layouts. */
+interface InodeCore {
+  raw: Uint8Array;
+  inodeSize: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtime: number;
+  mtimeNsec: number;
+  startHi: number;
+}
+
+/** The inode's i_format and i_mode: a version, layout and file type this reader knows. */
+function parseFormat(
+  head: Uint8Array,
+  nid: number,
+  iloc: number,
+): { ifmt: number; layout: number; compact: boolean; mode: number; type: FileType } {
   const ifmt = u16(head, IC.format);
   if (ifmt & ~I_ALL) {
     throw new ErofsError('EUNSUPPORTED', `unsupported i_format 0x${ifmt.toString(16)} of nid ${nid}`, iloc);
@@ -106,53 +118,73 @@ export function parseInode(src: BlockSource, sb: Superblock, nid: number): Parse
   if (type === undefined) {
     throw new ErofsError('ECORRUPT', `bogus i_mode 0o${mode.toString(8)} of nid ${nid}`, iloc + IC.mode);
   }
+  return { ifmt, layout, compact, mode, type };
+}
 
-  let raw: Uint8Array;
-  let inodeSize: number;
+/** A compact (32-byte) inode: 16-bit ids and links, 32-bit size, times from the superblock's epoch. */
+function compactCore(head: Uint8Array, sb: Superblock, ifmt: number, type: FileType): InodeCore {
   let nlink: number;
-  let uid: number;
-  let gid: number;
-  let size: number;
-  let mtime: number;
-  let mtimeNsec: number;
   let startHi: number;
-  if (compact) {
-    raw = head;
-    inodeSize = INODE_COMPACT_SIZE;
-    uid = u16(raw, IC.uid);
-    gid = u16(raw, IC.gid);
-    // Bit 4 means "nlink is 1, i_nb holds the block address MSB" for non-directories only.
-    if (type !== 'dir' && (ifmt >> I_NLINK_1_BIT) & 1) {
-      nlink = 1;
-      startHi = u16(raw, IC.nlink);
-    } else {
-      nlink = u16(raw, IC.nlink);
-      startHi = 0;
-    }
-    size = u32(raw, IC.size);
-    // Compact inodes count seconds from the superblock's epoch (s64), all with its fixed nsec.
-    mtime = sb.epoch + u32(raw, IC.mtime);
-    mtimeNsec = sb.fixedNsec;
+  // Bit 4 means "nlink is 1, i_nb holds the block address MSB" for non-directories only.
+  if (type !== 'dir' && (ifmt >> I_NLINK_1_BIT) & 1) {
+    nlink = 1;
+    startHi = u16(head, IC.nlink);
   } else {
-    inodeSize = INODE_EXTENDED_SIZE;
-    if (iloc + INODE_EXTENDED_SIZE > src.size) {
-      throw new ErofsError('ETRUNCATED', `extended inode of nid ${nid} runs past the end of the image`, iloc);
-    }
-    // An extended inode may straddle a block boundary; the source reads across it transparently.
-    raw = readAt(src, iloc, INODE_EXTENDED_SIZE);
-    uid = u32(raw, IE.uid);
-    gid = u32(raw, IE.gid);
-    nlink = u32(raw, IE.nlink);
-    startHi = u16(raw, IE.nb);
-    size = u64(raw, IE.size);
-    if (size < 0) throw new ErofsError('ECORRUPT', `i_size of nid ${nid} too large`, iloc + IE.size);
-    // i_mtime is signed (files dated before 1970 are negative), as the kernel and fsck.erofs read it.
-    mtime = i64(raw, IE.mtime);
-    if (Number.isNaN(mtime)) throw new ErofsError('ECORRUPT', `i_mtime of nid ${nid} out of range`, iloc + IE.mtime);
-    mtimeNsec = u32(raw, IE.mtimeNsec);
+    nlink = u16(head, IC.nlink);
+    startHi = 0;
   }
+  return {
+    raw: head,
+    inodeSize: INODE_COMPACT_SIZE,
+    nlink,
+    uid: u16(head, IC.uid),
+    gid: u16(head, IC.gid),
+    size: u32(head, IC.size),
+    // Compact inodes count seconds from the superblock's epoch (s64), all with its fixed nsec.
+    mtime: sb.epoch + u32(head, IC.mtime),
+    mtimeNsec: sb.fixedNsec,
+    startHi,
+  };
+}
 
-  const xattrSize = xattrIbodySize(u16(raw, IC.xattrIcount));
+/** An extended (64-byte) inode: 32-bit ids and links, 64-bit size and signed mtime, each in range. */
+function extendedCore(src: BlockSource, nid: number, iloc: number): InodeCore {
+  if (iloc + INODE_EXTENDED_SIZE > src.size) {
+    throw new ErofsError('ETRUNCATED', `extended inode of nid ${nid} runs past the end of the image`, iloc);
+  }
+  // An extended inode may straddle a block boundary; the source reads across it transparently.
+  const raw = readAt(src, iloc, INODE_EXTENDED_SIZE);
+  const uid = u32(raw, IE.uid);
+  const gid = u32(raw, IE.gid);
+  const nlink = u32(raw, IE.nlink);
+  const startHi = u16(raw, IE.nb);
+  const size = u64(raw, IE.size);
+  if (size < 0) throw new ErofsError('ECORRUPT', `i_size of nid ${nid} too large`, iloc + IE.size);
+  // i_mtime is signed (files dated before 1970 are negative), as the kernel and fsck.erofs read it.
+  const mtime = i64(raw, IE.mtime);
+  if (Number.isNaN(mtime)) throw new ErofsError('ECORRUPT', `i_mtime of nid ${nid} out of range`, iloc + IE.mtime);
+  return {
+    raw,
+    inodeSize: INODE_EXTENDED_SIZE,
+    nlink,
+    uid,
+    gid,
+    size,
+    mtime,
+    mtimeNsec: u32(raw, IE.mtimeNsec),
+    startHi,
+  };
+}
+
+/** What i_u means for this type and layout: a block address, a chunk format, or a device number. */
+function parseUnion(
+  raw: Uint8Array,
+  type: FileType,
+  layout: number,
+  startHi: number,
+  nid: number,
+  iloc: number,
+): { rawBlkaddr: number; rdev: number; chunkFormat: number } {
   const iu = u32(raw, IC.u);
   let rawBlkaddr = 0;
   let rdev = 0;
@@ -176,6 +208,21 @@ export function parseInode(src: BlockSource, sb: Superblock, nid: number): Parse
   } else if (type === 'chardev' || type === 'blockdev') {
     rdev = iu;
   }
+  return { rawBlkaddr, rdev, chunkFormat };
+}
+
+export function parseInode(src: BlockSource, sb: Superblock, nid: number): ParsedInode {
+  if (!nidInRange(sb, nid, src.size)) {
+    const iloc = Number.isSafeInteger(nid) && nid >= 0 ? inodeLocation(sb, nid) : undefined;
+    throw new ErofsError('ECORRUPT', `nid ${nid} out of range (image is ${src.size} bytes)`, iloc);
+  }
+  const iloc = inodeLocation(sb, nid);
+  const head = readAt(src, iloc, INODE_COMPACT_SIZE);
+  const { ifmt, layout, compact, mode, type } = parseFormat(head, nid, iloc);
+  const core = compact ? compactCore(head, sb, ifmt, type) : extendedCore(src, nid, iloc);
+  const { raw, inodeSize } = core;
+  const xattrSize = xattrIbodySize(u16(raw, IC.xattrIcount));
+  const { rawBlkaddr, rdev, chunkFormat } = parseUnion(raw, type, layout, core.startHi, nid, iloc);
 
   const end = iloc + inodeSize + xattrSize;
   if (end > src.size) {
@@ -188,12 +235,12 @@ export function parseInode(src: BlockSource, sb: Superblock, nid: number): Parse
     layout,
     type,
     mode,
-    nlink,
-    uid,
-    gid,
-    size,
-    mtime,
-    mtimeNsec,
+    nlink: core.nlink,
+    uid: core.uid,
+    gid: core.gid,
+    size: core.size,
+    mtime: core.mtime,
+    mtimeNsec: core.mtimeNsec,
     ino: u32(raw, IC.ino),
     rdev,
     iloc,

@@ -21,17 +21,24 @@ export class FileSource implements BlockSource {
   readonly size: number;
   readonly path: string;
   private closed = false;
+  /** Whether close() closes the descriptor (false: it belongs to whoever opened it, e.g. a mount). */
+  private readonly owned: boolean;
 
-  constructor(path: string) {
+  /**
+   * Open `path`, or read through `fd`, an already open descriptor of it that stays its owner's: the
+   * source then never opens the path (a file renamed over it later is not what this source reads).
+   */
+  constructor(path: string, fd?: number) {
     this.path = path;
-    this.fd = openSync(path, 'r');
+    this.owned = fd === undefined;
+    this.fd = fd ?? openSync(path, 'r');
     try {
       const st = fstatSync(this.fd);
       // Block devices report size 0 through fstat; only image files are served.
       if (!st.isFile()) throw new ErofsError('EINVAL', 'not a regular file');
       this.size = st.size;
     } catch (e) {
-      closeSync(this.fd);
+      if (this.owned) closeSync(this.fd);
       throw e;
     }
   }
@@ -56,7 +63,7 @@ export class FileSource implements BlockSource {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    closeSync(this.fd);
+    if (this.owned) closeSync(this.fd);
   }
 }
 

@@ -62,22 +62,17 @@ function hex(b: Uint8Array): string {
   return s;
 }
 
-export function parseSuperblock(src: BlockSource): Superblock {
-  if (src.size < EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE) {
-    throw new ErofsError(
-      'ETRUNCATED',
-      `image is ${src.size} bytes, too small to hold an EROFS superblock`,
-      EROFS_SUPER_OFFSET,
-    );
-  }
-  const sb = readAt(src, EROFS_SUPER_OFFSET, EROFS_SUPER_SIZE);
-  const at = (field: number): number => EROFS_SUPER_OFFSET + field;
+/** Absolute image offset of a superblock field (for error reports). */
+function at(field: number): number {
+  return EROFS_SUPER_OFFSET + field;
+}
 
+/** The magic and the block size this reader can serve; returns blkszbits. */
+function checkMagicAndBlockSize(sb: Uint8Array): number {
   const magic = u32(sb, SB.magic);
   if (magic !== EROFS_SUPER_MAGIC_V1) {
     throw new ErofsError('EBADMAGIC', `not an EROFS image (magic 0x${magic.toString(16)})`, at(SB.magic));
   }
-
   const blkszbits = u8(sb, SB.blkszbits);
   if (blkszbits < EROFS_MIN_BLKSZBITS || blkszbits > 16) {
     throw new ErofsError('ECORRUPT', `invalid block size bits ${blkszbits}`, at(SB.blkszbits));
@@ -89,29 +84,30 @@ export function parseSuperblock(src: BlockSource): Superblock {
       at(SB.blkszbits),
     );
   }
-  const blockSize = 1 << blkszbits;
+  return blkszbits;
+}
 
-  const featureCompat = u32(sb, SB.featureCompat);
-  const checksum = u32(sb, SB.checksum);
-  let checksumVerified = false;
-  if (featureCompat & FEATURE_COMPAT.SB_CHKSUM) {
-    const len = checksumLength(blockSize);
-    if (src.size < EROFS_SUPER_OFFSET + len) {
-      throw new ErofsError('ETRUNCATED', `image ends inside the checksummed superblock area`, EROFS_SUPER_OFFSET);
-    }
-    const head = readAt(src, 0, EROFS_SUPER_OFFSET + len);
-    const crc = superblockChecksum(head, blockSize);
-    if (crc !== checksum) {
-      throw new ErofsError(
-        'ECHECKSUM',
-        `superblock checksum mismatch: computed 0x${crc.toString(16).padStart(8, '0')}, stored 0x${checksum.toString(16).padStart(8, '0')}`,
-        at(SB.checksum),
-      );
-    }
-    checksumVerified = true;
+/** With SB_CHKSUM, the crc32c of the checksummed area must match the stored one; returns whether checked. */
+function checkChecksum(src: BlockSource, featureCompat: number, checksum: number, blockSize: number): boolean {
+  if (!(featureCompat & FEATURE_COMPAT.SB_CHKSUM)) return false;
+  const len = checksumLength(blockSize);
+  if (src.size < EROFS_SUPER_OFFSET + len) {
+    throw new ErofsError('ETRUNCATED', `image ends inside the checksummed superblock area`, EROFS_SUPER_OFFSET);
   }
+  const head = readAt(src, 0, EROFS_SUPER_OFFSET + len);
+  const crc = superblockChecksum(head, blockSize);
+  if (crc !== checksum) {
+    throw new ErofsError(
+      'ECHECKSUM',
+      `superblock checksum mismatch: computed 0x${crc.toString(16).padStart(8, '0')}, stored 0x${checksum.toString(16).padStart(8, '0')}`,
+      at(SB.checksum),
+    );
+  }
+  return true;
+}
 
-  const featureIncompat = u32(sb, SB.featureIncompat);
+/** Incompat features, extra devices, directory block size and extension slots this reader serves. */
+function checkLayoutFeatures(sb: Uint8Array, featureIncompat: number): { extraDevices: number; sbSize: number } {
   const unknown = (featureIncompat & ~SUPPORTED_INCOMPAT) >>> 0;
   if (unknown) {
     throw new ErofsError(
@@ -128,7 +124,6 @@ export function parseSuperblock(src: BlockSource): Superblock {
       at(SB.extraDevices),
     );
   }
-
   const dirblkbits = u8(sb, SB.dirblkbits);
   if (dirblkbits !== 0) {
     throw new ErofsError('EUNSUPPORTED', `directory block size bits ${dirblkbits} not supported`, at(SB.dirblkbits));
@@ -137,20 +132,34 @@ export function parseSuperblock(src: BlockSource): Superblock {
   if (sbSize > PAGE_SIZE - EROFS_SUPER_OFFSET) {
     throw new ErofsError('ECORRUPT', `superblock extension slots overflow the first page`, at(SB.sbExtslots));
   }
+  return { extraDevices, sbSize };
+}
 
+/** The NUL-terminated volume name and the 64-bit fields, each in range. */
+function parseNameAndWideFields(sb: Uint8Array): {
+  volumeName: string;
+  inos: number;
+  epoch: number;
+  packedNid: number;
+} {
   const volRaw = sb.subarray(SB.volumeName, SB.volumeName + 16);
   const nul = volRaw.indexOf(0);
   if (nul < 0) throw new ErofsError('ECORRUPT', 'volume name is not NUL-terminated', at(SB.volumeName));
   const volumeName = new TextDecoder().decode(volRaw.subarray(0, nul));
-
   const inos = u64(sb, SB.inos);
   const epoch = i64(sb, SB.epoch);
   const packedNid = u64(sb, SB.packedNid);
   if (inos < 0 || Number.isNaN(epoch) || packedNid < 0) {
     throw new ErofsError('ECORRUPT', 'superblock 64-bit field out of range', EROFS_SUPER_OFFSET);
   }
+  return { volumeName, inos, epoch, packedNid };
+}
 
-  // super.c: the fingerprint's prefix must exist, or the superblock is corrupt (EFSCORRUPTED).
+/** super.c: the fingerprint's prefix must exist, or the superblock is corrupt (EFSCORRUPTED). */
+function parseFingerprintPrefix(
+  sb: Uint8Array,
+  featureCompat: number,
+): { xattrPrefixCount: number; ishareXattrPrefixId: number; hasFingerprints: boolean } {
   const xattrPrefixCount = u8(sb, SB.xattrPrefixCount);
   const ishareXattrPrefixId = u8(sb, SB.ishareXattrPrefixId);
   const hasFingerprints = (featureCompat & FEATURE_COMPAT.ISHARE_XATTRS) !== 0;
@@ -161,10 +170,16 @@ export function parseSuperblock(src: BlockSource): Superblock {
       at(SB.ishareXattrPrefixId),
     );
   }
+  return { xattrPrefixCount, ishareXattrPrefixId, hasFingerprints };
+}
 
+/**
+ * The block count, which the image file must hold. A short image file is the common real-world
+ * corruption (interrupted copy); say so up front rather than failing later on whichever file happens
+ * to live in the missing tail.
+ */
+function checkBlocks(src: BlockSource, sb: Uint8Array, blockSize: number): number {
   const blocks = u32(sb, SB.blocksLo);
-  // A short image file is the common real-world corruption (interrupted copy); say so up front
-  // rather than failing later on whichever file happens to live in the missing tail.
   if (blocks * blockSize > src.size) {
     throw new ErofsError(
       'ETRUNCATED',
@@ -172,9 +187,34 @@ export function parseSuperblock(src: BlockSource): Superblock {
       src.size,
     );
   }
+  return blocks;
+}
 
+function formatUuid(sb: Uint8Array): string {
   const u = hex(sb.subarray(SB.uuid, SB.uuid + 16));
-  const uuid = `${u.slice(0, 8)}-${u.slice(8, 12)}-${u.slice(12, 16)}-${u.slice(16, 20)}-${u.slice(20)}`;
+  return `${u.slice(0, 8)}-${u.slice(8, 12)}-${u.slice(12, 16)}-${u.slice(16, 20)}-${u.slice(20)}`;
+}
+
+export function parseSuperblock(src: BlockSource): Superblock {
+  if (src.size < EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE) {
+    throw new ErofsError(
+      'ETRUNCATED',
+      `image is ${src.size} bytes, too small to hold an EROFS superblock`,
+      EROFS_SUPER_OFFSET,
+    );
+  }
+  const sb = readAt(src, EROFS_SUPER_OFFSET, EROFS_SUPER_SIZE);
+  // The checks run in the kernel's order: the first failure is the one reported.
+  const blkszbits = checkMagicAndBlockSize(sb);
+  const blockSize = 1 << blkszbits;
+  const featureCompat = u32(sb, SB.featureCompat);
+  const checksum = u32(sb, SB.checksum);
+  const checksumVerified = checkChecksum(src, featureCompat, checksum, blockSize);
+  const featureIncompat = u32(sb, SB.featureIncompat);
+  const { extraDevices, sbSize } = checkLayoutFeatures(sb, featureIncompat);
+  const { volumeName, inos, epoch, packedNid } = parseNameAndWideFields(sb);
+  const { xattrPrefixCount, ishareXattrPrefixId, hasFingerprints } = parseFingerprintPrefix(sb, featureCompat);
+  const blocks = checkBlocks(src, sb, blockSize);
 
   return {
     blkszbits,
@@ -191,7 +231,7 @@ export function parseSuperblock(src: BlockSource): Superblock {
     blocks,
     metaBlkaddr: u32(sb, SB.metaBlkaddr),
     xattrBlkaddr: u32(sb, SB.xattrBlkaddr),
-    uuid,
+    uuid: formatUuid(sb),
     volumeName,
     extraDevices,
     xattrPrefixCount,

@@ -240,29 +240,38 @@ export function fileDependencies(img: ErofsImage, ino: ErofsInode, depth = 0): [
 }
 
 /** Locate every structure of a valid image. Throws (an ErofsError) when the image is not readable. */
-export function locateRegions(buf: Uint8Array): ImageMap {
+/** The map being built: the image, the regions found so far and the boundaries they mark. */
+interface Locator {
+  readonly buf: Uint8Array;
+  readonly img: ErofsImage;
+  readonly regions: Region[];
+  readonly bounds: Set<number>;
+  readonly dirents: DirentLoc[];
+  readonly inodes: InodeLoc[];
+  readonly fingerprints: FingerprintLoc[];
+  readonly sharedSeen: Set<number>;
+  readonly add: (r: Region) => void;
+  /** An xattr entry at `pos`: a fingerprint when it names the ishare prefix (each position once). */
+  readonly noteEntry: (pos: number, label: string) => void;
+}
+
+function newLocator(buf: Uint8Array): Locator {
   const img = ErofsImage.fromBuffer(buf);
   const sb = img.sb;
-  const bs = img.blockSize;
   const regions: Region[] = [];
-  const dirents: DirentLoc[] = [];
-  const inodes: InodeLoc[] = [];
-  const bounds = new Set<number>([0, EROFS_SUPER_OFFSET, EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE, bs, buf.length]);
+  const bounds = new Set<number>([
+    0,
+    EROFS_SUPER_OFFSET,
+    EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE,
+    img.blockSize,
+    buf.length,
+  ]);
   const add = (r: Region): void => {
     if (r.end <= r.start) return;
     regions.push(r);
     bounds.add(r.start);
     bounds.add(r.end);
   };
-  add({
-    kind: 'superblock',
-    start: EROFS_SUPER_OFFSET,
-    end: EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE,
-    label: 'superblock',
-    fields: superblockFields(),
-  });
-
-  const sharedSeen = new Set<number>();
   const fingerprints: FingerprintLoc[] = [];
   const fpIndex = sb.hasFingerprints ? XATTR_LONG_PREFIX_FLAG | sb.ishareXattrPrefixId : -1;
   const fpSeen = new Set<number>();
@@ -282,116 +291,174 @@ export function locateRegions(buf: Uint8Array): ImageMap {
       label,
     });
   };
-  const seen = new Set<number>();
-  const zRegions = (inode: ErofsInode, name: string): void => {
-    const [s, e] = zIndexRange(img, inode);
-    const fields: Field[] = [
-      { at: s + ZMH.fragmentOff, width: 4, name: 'zh.fragmentOff' },
-      { at: s + ZMH.advise, width: 2, name: 'zh.advise' },
-      { at: s + ZMH.algorithmType, width: 1, name: 'zh.algorithmType' },
-      { at: s + ZMH.clusterBits, width: 1, name: 'zh.clusterBits' },
-    ];
-    for (let at = s + 8; at + 4 <= e && fields.length < 64; at += 4)
-      fields.push({ at, width: 4, name: `zindex+${at - s}` });
-    add({ kind: 'z-index', start: s, end: e, label: `lcluster index of ${name}`, fields });
-    for (const m of zExtents(img, inode)) {
-      if (m.flags & ZF_FRAGMENT || m.plen === 0) continue;
-      add({ kind: 'z-pcluster', start: m.pa, end: m.pa + m.plen, label: `pcluster at ${m.pa} of ${name}`, fields: [] });
-    }
+  return {
+    buf,
+    img,
+    regions,
+    bounds,
+    dirents: [],
+    inodes: [],
+    fingerprints,
+    sharedSeen: new Set<number>(),
+    add,
+    noteEntry,
   };
-  if (sb.featureIncompat & FEATURE_INCOMPAT.FRAGMENTS && sb.packedNid !== 0) {
-    const packed = img.inode(sb.packedNid);
-    add({
-      kind: 'inode',
-      start: packed.iloc,
-      end: packed.iloc + packed.inodeSize,
-      label: `packed inode nid ${packed.nid}`,
-      fields: inodeFields(packed),
+}
+
+/** A compressed inode's lcluster index and the pclusters it maps (fragments live elsewhere). */
+function zRegions(loc: Locator, inode: ErofsInode, name: string): void {
+  const [s, e] = zIndexRange(loc.img, inode);
+  const fields: Field[] = [
+    { at: s + ZMH.fragmentOff, width: 4, name: 'zh.fragmentOff' },
+    { at: s + ZMH.advise, width: 2, name: 'zh.advise' },
+    { at: s + ZMH.algorithmType, width: 1, name: 'zh.algorithmType' },
+    { at: s + ZMH.clusterBits, width: 1, name: 'zh.clusterBits' },
+  ];
+  for (let at = s + 8; at + 4 <= e && fields.length < 64; at += 4)
+    fields.push({ at, width: 4, name: `zindex+${at - s}` });
+  loc.add({ kind: 'z-index', start: s, end: e, label: `lcluster index of ${name}`, fields });
+  for (const m of zExtents(loc.img, inode)) {
+    if (m.flags & ZF_FRAGMENT || m.plen === 0) continue;
+    loc.add({
+      kind: 'z-pcluster',
+      start: m.pa,
+      end: m.pa + m.plen,
+      label: `pcluster at ${m.pa} of ${name}`,
+      fields: [],
     });
-    if (packed.compressed && packed.size > 0) zRegions(packed, `packed inode nid ${packed.nid}`);
   }
+}
+
+/** The packed inode (fragments), which no directory names. */
+function packedInodeRegions(loc: Locator): void {
+  const sb = loc.img.sb;
+  if (!(sb.featureIncompat & FEATURE_INCOMPAT.FRAGMENTS && sb.packedNid !== 0)) return;
+  const packed = loc.img.inode(sb.packedNid);
+  loc.add({
+    kind: 'inode',
+    start: packed.iloc,
+    end: packed.iloc + packed.inodeSize,
+    label: `packed inode nid ${packed.nid}`,
+    fields: inodeFields(packed),
+  });
+  if (packed.compressed && packed.size > 0) zRegions(loc, packed, `packed inode nid ${packed.nid}`);
+}
+
+function chunkTableRegion(loc: Locator, inode: ErofsInode, name: string): void {
+  const pos = chunkTablePosition(inode);
+  const unit = chunkEntrySize(inode);
+  const count = Math.ceil(inode.size / chunkSize(loc.img.sb, inode));
+  const fields: Field[] = [];
+  for (let i = 0; i < count; i++) {
+    const at = pos + i * unit;
+    if (unit === CHUNK_INDEX_SIZE) {
+      fields.push({ at: at + CI.startblkHi, width: 2, name: `chunk${i}.startblkHi` });
+      fields.push({ at: at + CI.deviceId, width: 2, name: `chunk${i}.deviceId` });
+      fields.push({ at: at + CI.blkaddr, width: 4, name: `chunk${i}.blkaddr` });
+    } else {
+      fields.push({ at, width: 4, name: `chunk${i}.blkaddr` });
+    }
+  }
+  loc.add({ kind: 'chunk-table', start: pos, end: pos + count * unit, label: `chunk table of ${name}`, fields });
+}
+
+/** An uncompressed inode's inline tail and (except directories, mapped separately) its data blocks. */
+function dataRegions(loc: Locator, inode: ErofsInode, name: string): void {
+  for (let off = 0; off < inode.size;) {
+    const m = loc.img.mapBlocks(inode, off);
+    if (m.kind === 'inline')
+      loc.add({
+        kind: 'inline-tail',
+        start: m.physical,
+        end: m.physical + m.length,
+        label: `inline tail of ${name}`,
+        fields: [],
+      });
+    else if (m.kind === 'mapped' && inode.type !== 'dir')
+      loc.add({ kind: 'data', start: m.physical, end: m.physical + m.length, label: `data of ${name}`, fields: [] });
+    off = m.logical + m.length;
+  }
+}
+
+/** Everything one inode owns: its record, xattrs, chunk table, compressed or plain data, dirents. */
+function inodeRegions(loc: Locator, inode: ErofsInode, path: string, parentOf: Map<number, number>): void {
+  const { buf, img } = loc;
+  loc.inodes.push({
+    nid: inode.nid,
+    type: inode.type,
+    path,
+    parentNid: parentOf.get(inode.nid) ?? img.sb.rootNid,
+    iloc: inode.iloc,
+    compact: inode.compact,
+    layout: inode.layout,
+    chunkFormat: inode.chunkFormat,
+    size: inode.size,
+  });
+  const name = `nid ${inode.nid} ${path}`;
+  loc.add({
+    kind: 'inode',
+    start: inode.iloc,
+    end: inode.iloc + inode.inodeSize,
+    label: `inode ${name}`,
+    fields: inodeFields(inode),
+  });
+  if (inode.xattrSize > 0) locateXattrs(buf, img, inode, name, loc.add, loc.sharedSeen, loc.noteEntry);
+  if (inode.layout === DATALAYOUT.CHUNK_BASED && inode.size > 0) chunkTableRegion(loc, inode, name);
+  if (inode.compressed && inode.size > 0) zRegions(loc, inode, name);
+  if (
+    (inode.type === 'file' || inode.type === 'dir' || inode.type === 'symlink') &&
+    inode.size > 0 &&
+    !inode.compressed
+  )
+    dataRegions(loc, inode, name);
+  if (inode.type === 'dir') {
+    for (const e of img.readdir(inode))
+      if (e.name !== '.' && e.name !== '..' && !parentOf.has(e.nid)) parentOf.set(e.nid, inode.nid);
+    locateDirBlocks(buf, img, inode, name, loc.add, loc.dirents);
+  }
+}
+
+/** The long xattr prefix table, where the reader looks for it (image.ts): the device, unless packed. */
+function prefixTableRegion(loc: Locator): { at: number; len: number }[] {
+  const { buf } = loc;
+  const sb = loc.img.sb;
+  const prefixRecords: { at: number; len: number }[] = [];
+  if (!(sb.xattrPrefixCount > 0 && (sb.featureCompat & FEATURE_COMPAT.PLAIN_XATTR_PFX || sb.packedNid === 0)))
+    return prefixRecords;
+  let pos = sb.xattrPrefixStart * 4;
+  const start = pos;
+  const fields: Field[] = [];
+  for (let i = 0; i < sb.xattrPrefixCount && pos + 2 <= buf.length; i++) {
+    pos = Math.ceil(pos / 4) * 4;
+    fields.push({ at: pos, width: 2, name: `prefix${i}.len` }, { at: pos + 2, width: 1, name: `prefix${i}.base` });
+    prefixRecords.push({ at: pos, len: u16(buf, pos) });
+    pos += 2 + (u16(buf, pos) || 65536);
+  }
+  loc.add({ kind: 'prefix-table', start, end: Math.min(pos, buf.length), label: 'long xattr prefix table', fields });
+  return prefixRecords;
+}
+
+export function locateRegions(buf: Uint8Array): ImageMap {
+  const loc = newLocator(buf);
+  const { img, bounds } = loc;
+  const sb = img.sb;
+  const bs = img.blockSize;
+  loc.add({
+    kind: 'superblock',
+    start: EROFS_SUPER_OFFSET,
+    end: EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE,
+    label: 'superblock',
+    fields: superblockFields(),
+  });
+  packedInodeRegions(loc);
+  const seen = new Set<number>();
   const parentOf = new Map<number, number>([[sb.rootNid, sb.rootNid]]);
   for (const { path, inode } of img.walk()) {
     if (seen.has(inode.nid)) continue; // hard links: one record
     seen.add(inode.nid);
-    inodes.push({
-      nid: inode.nid,
-      type: inode.type,
-      path,
-      parentNid: parentOf.get(inode.nid) ?? sb.rootNid,
-      iloc: inode.iloc,
-      compact: inode.compact,
-      layout: inode.layout,
-      chunkFormat: inode.chunkFormat,
-      size: inode.size,
-    });
-    const name = `nid ${inode.nid} ${path}`;
-    add({
-      kind: 'inode',
-      start: inode.iloc,
-      end: inode.iloc + inode.inodeSize,
-      label: `inode ${name}`,
-      fields: inodeFields(inode),
-    });
-    if (inode.xattrSize > 0) locateXattrs(buf, img, inode, name, add, sharedSeen, noteEntry);
-    if (inode.layout === DATALAYOUT.CHUNK_BASED && inode.size > 0) {
-      const pos = chunkTablePosition(inode);
-      const unit = chunkEntrySize(inode);
-      const count = Math.ceil(inode.size / chunkSize(sb, inode));
-      const fields: Field[] = [];
-      for (let i = 0; i < count; i++) {
-        const at = pos + i * unit;
-        if (unit === CHUNK_INDEX_SIZE) {
-          fields.push({ at: at + CI.startblkHi, width: 2, name: `chunk${i}.startblkHi` });
-          fields.push({ at: at + CI.deviceId, width: 2, name: `chunk${i}.deviceId` });
-          fields.push({ at: at + CI.blkaddr, width: 4, name: `chunk${i}.blkaddr` });
-        } else {
-          fields.push({ at, width: 4, name: `chunk${i}.blkaddr` });
-        }
-      }
-      add({ kind: 'chunk-table', start: pos, end: pos + count * unit, label: `chunk table of ${name}`, fields });
-    }
-    if (inode.compressed && inode.size > 0) zRegions(inode, name);
-    if (
-      (inode.type === 'file' || inode.type === 'dir' || inode.type === 'symlink') &&
-      inode.size > 0 &&
-      !inode.compressed
-    ) {
-      for (let off = 0; off < inode.size;) {
-        const m = img.mapBlocks(inode, off);
-        if (m.kind === 'inline')
-          add({
-            kind: 'inline-tail',
-            start: m.physical,
-            end: m.physical + m.length,
-            label: `inline tail of ${name}`,
-            fields: [],
-          });
-        else if (m.kind === 'mapped' && inode.type !== 'dir')
-          add({ kind: 'data', start: m.physical, end: m.physical + m.length, label: `data of ${name}`, fields: [] });
-        off = m.logical + m.length;
-      }
-    }
-    if (inode.type === 'dir') {
-      for (const e of img.readdir(inode))
-        if (e.name !== '.' && e.name !== '..' && !parentOf.has(e.nid)) parentOf.set(e.nid, inode.nid);
-      locateDirBlocks(buf, img, inode, name, add, dirents);
-    }
+    inodeRegions(loc, inode, path, parentOf);
   }
-  const prefixRecords: { at: number; len: number }[] = [];
-  // Where the reader looks for the table (image.ts): the device, unless it lives in the packed inode.
-  if (sb.xattrPrefixCount > 0 && (sb.featureCompat & FEATURE_COMPAT.PLAIN_XATTR_PFX || sb.packedNid === 0)) {
-    let pos = sb.xattrPrefixStart * 4;
-    const start = pos;
-    const fields: Field[] = [];
-    for (let i = 0; i < sb.xattrPrefixCount && pos + 2 <= buf.length; i++) {
-      pos = Math.ceil(pos / 4) * 4;
-      fields.push({ at: pos, width: 2, name: `prefix${i}.len` }, { at: pos + 2, width: 1, name: `prefix${i}.base` });
-      prefixRecords.push({ at: pos, len: u16(buf, pos) });
-      pos += 2 + (u16(buf, pos) || 65536);
-    }
-    add({ kind: 'prefix-table', start, end: Math.min(pos, buf.length), label: 'long xattr prefix table', fields });
-  }
+  const prefixRecords = prefixTableRegion(loc);
   for (let b = 0; b < Math.min(8, Math.ceil(buf.length / bs)); b++) bounds.add(b * bs);
   return {
     size: buf.length,
@@ -399,10 +466,10 @@ export function locateRegions(buf: Uint8Array): ImageMap {
     metaBase: sb.metaBlkaddr * bs,
     rootNid: sb.rootNid,
     hasChecksum: (sb.featureCompat & FEATURE_COMPAT.SB_CHKSUM) !== 0,
-    regions,
-    dirents,
-    inodes,
-    fingerprints,
+    regions: loc.regions,
+    dirents: loc.dirents,
+    inodes: loc.inodes,
+    fingerprints: loc.fingerprints,
     prefixRecords,
     boundaries: [...bounds].filter((x) => x >= 0 && x <= buf.length).sort((a, b) => a - b),
   };

@@ -235,15 +235,9 @@ function failureText(f: FuzzFailure): string {
   );
 }
 
-export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
-  if (!Number.isSafeInteger(opts.count) || opts.count < 0) throw new RangeError('count must be a non-negative integer');
-  const start = opts.start ?? 0;
-  const workers = Math.max(1, Math.min(opts.workers ?? DEFAULT_WORKERS, Math.max(1, opts.count)));
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  // The runner maps the seeds too: it regenerates failing images to save them.
-  const seeds: SeedImage[] = opts.seeds.map((s) => prepareSeed(s.name, s.bytes));
-  const scratchDir = mkdtempSync(join(tmpdir(), 'ishare-fuzz-'));
-  const init: WorkerInit = {
+/** What the workers need to check images: the checker module, seeds, scratch space and limits. */
+function workerInit(opts: FuzzOptions, scratchDir: string): WorkerInit {
+  return {
     module: opts.workerModule ?? DEFAULT_MODULE,
     seeds: opts.seeds.map((s) => ({ name: s.name, bytes: s.bytes })),
     runSeed: opts.seed,
@@ -254,7 +248,22 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
       ? { fsck: opts.fsck, fsckTimeoutMs: opts.fsckTimeoutMs ?? DEFAULT_FSCK_TIMEOUT_MS }
       : {}),
   };
-  const diff = {
+}
+
+/** The run's outcomes as they come in: counts, error groups, failures (saved), differential findings. */
+class Tally {
+  readonly counts = zeroCounts();
+  readonly bySeed: Record<string, Record<OutcomeKind, number>> = {};
+  private readonly groups = new Map<string, { message: string; code: string; count: number }>();
+  readonly codes: Record<string, number> = {};
+  readonly failures: FuzzFailure[] = [];
+  typedErrors = 0;
+  filesRead = 0;
+  verified = 0;
+  guarded = 0;
+  saved = 0;
+  done = 0;
+  private readonly diff = {
     compared: 0,
     files: 0,
     upstreamRejected: 0,
@@ -263,25 +272,18 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     reasons: new Map<string, number>(),
     findings: [] as DifferentialFinding[],
   };
-  const counts = zeroCounts();
-  const bySeed: Record<string, Record<OutcomeKind, number>> = {};
-  const groups = new Map<string, { message: string; code: string; count: number }>();
-  const codes: Record<string, number> = {};
-  const failures: FuzzFailure[] = [];
-  let typedErrors = 0;
-  let filesRead = 0;
-  let verified = 0;
-  let guarded = 0;
-  let saved = 0;
-  let next = start;
-  let done = 0;
-  const end = start + opts.count;
-  const t0 = performance.now();
 
-  const save = (index: number, outcome: CheckOutcome, as: string = outcome.kind, text?: string): string | undefined => {
-    if (!opts.outDir || saved >= MAX_SAVED || seeds.length === 0) return undefined;
+  constructor(
+    private readonly opts: FuzzOptions,
+    private readonly seeds: SeedImage[],
+  ) {}
+
+  /** Save image `index` (regenerated from the run seed) with a text on what went wrong; its path. */
+  private save(index: number, outcome: CheckOutcome, as: string = outcome.kind, text?: string): string | undefined {
+    const opts = this.opts;
+    if (!opts.outDir || this.saved >= MAX_SAVED || this.seeds.length === 0) return undefined;
     mkdirSync(opts.outDir, { recursive: true });
-    const img = generateImage(seeds, opts.seed, index);
+    const img = generateImage(this.seeds, opts.seed, index);
     const base = join(opts.outDir, `fuzz-${opts.seed}-${index}-${as}`);
     writeFileSync(`${base}.img`, img.bytes);
     const f: FuzzFailure = {
@@ -293,12 +295,14 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
       stack: outcome.stack,
     };
     writeFileSync(`${base}.txt`, describeMutations(img, opts.seed) + (text ?? failureText(f)));
-    saved++;
+    this.saved++;
     return `${base}.img`;
-  };
-  const noteDifferential = (index: number, seedImage: string, o: CheckOutcome): void => {
+  }
+
+  private noteDifferential(index: number, seedImage: string, o: CheckOutcome): void {
     const d = o.differential;
     if (!d) return;
+    const diff = this.diff;
     if (d.status === 'compared') {
       diff.compared++;
       diff.files += d.files;
@@ -317,49 +321,88 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
               `  ${x.path}: ${x.kind}: ${x.detail}${x.upstreamBug ? ` [known upstream bug: ${x.upstreamBug}]` : ''}`,
           ),
         ].join('\n') + '\n';
-      const file = save(index, o, 'differential', text);
+      const file = this.save(index, o, 'differential', text);
       diff.findings.push({ index, seedImage, disagreements: d.disagreements, ...(file ? { file } : {}) });
     }
-  };
+  }
 
+  /** One image's outcome. */
+  record(index: number, seedName: string, o: CheckOutcome): void {
+    this.done++;
+    this.counts[o.kind]++;
+    const seedImage = seedName || (this.seeds.length ? generateImage(this.seeds, this.opts.seed, index).seed : '');
+    (this.bySeed[seedImage] ??= zeroCounts())[o.kind]++;
+    this.typedErrors += o.typedErrors;
+    this.filesRead += o.filesRead;
+    this.verified += o.verified;
+    this.guarded += o.guarded;
+    if (o.kind === 'error' && o.message !== undefined) {
+      const key = normalizeMessage(o.message);
+      const g = this.groups.get(key);
+      if (g) g.count++;
+      else this.groups.set(key, { message: key, code: o.code ?? '', count: 1 });
+      this.codes[o.code ?? '?'] = (this.codes[o.code ?? '?'] ?? 0) + 1;
+    }
+    if (isFailing(o.kind)) {
+      const file = this.save(index, o);
+      this.failures.push({
+        index,
+        seedImage,
+        kind: o.kind,
+        phase: o.phase,
+        message: o.message ?? '',
+        stack: o.stack,
+        file,
+      });
+    }
+    this.noteDifferential(index, seedImage, o);
+  }
+
+  topErrors(): { message: string; code: string; count: number }[] {
+    return [...this.groups.values()].sort((a, b) => b.count - a.count || a.message.localeCompare(b.message));
+  }
+
+  differential(): DifferentialReport | undefined {
+    const opts = this.opts;
+    if (opts.fsck === undefined) return undefined;
+    const diff = this.diff;
+    return {
+      fsck: opts.fsck,
+      version: opts.fsckVersion,
+      compared: diff.compared,
+      files: diff.files,
+      upstreamRejected: diff.upstreamRejected,
+      oursRejected: diff.oursRejected,
+      skipped: diff.skipped,
+      upstreamReasons: [...diff.reasons]
+        .map(([message, count]) => ({ message, count }))
+        .sort((a, b) => b.count - a.count || a.message.localeCompare(b.message)),
+      findings: diff.findings.sort((a, b) => a.index - b.index),
+      upstreamBugs: diff.findings.filter(upstreamOnly).length,
+    };
+  }
+}
+
+/** Hand indexes [start, start + count) to the workers until every outcome is in; fatal errors reject. */
+async function checkAll(
+  init: WorkerInit,
+  workers: number,
+  timeoutMs: number,
+  start: number,
+  count: number,
+  tally: Tally,
+  onProgress: FuzzOptions['onProgress'],
+): Promise<void> {
   let pool: Pool | undefined;
+  let next = start;
+  const end = start + count;
   try {
     await new Promise<void>((resolve, reject) => {
       let failed = false;
-      const finishIfDone = (): void => {
-        if (done === opts.count) resolve();
-      };
       const onResult = (index: number, seedName: string, o: CheckOutcome): void => {
-        done++;
-        counts[o.kind]++;
-        const seedImage = seedName || (seeds.length ? generateImage(seeds, opts.seed, index).seed : '');
-        (bySeed[seedImage] ??= zeroCounts())[o.kind]++;
-        typedErrors += o.typedErrors;
-        filesRead += o.filesRead;
-        verified += o.verified;
-        guarded += o.guarded;
-        if (o.kind === 'error' && o.message !== undefined) {
-          const key = normalizeMessage(o.message);
-          const g = groups.get(key);
-          if (g) g.count++;
-          else groups.set(key, { message: key, code: o.code ?? '', count: 1 });
-          codes[o.code ?? '?'] = (codes[o.code ?? '?'] ?? 0) + 1;
-        }
-        if (isFailing(o.kind)) {
-          const file = save(index, o);
-          failures.push({
-            index,
-            seedImage,
-            kind: o.kind,
-            phase: o.phase,
-            message: o.message ?? '',
-            stack: o.stack,
-            file,
-          });
-        }
-        noteDifferential(index, seedImage, o);
-        opts.onProgress?.(done, opts.count, counts);
-        finishIfDone();
+        tally.record(index, seedName, o);
+        onProgress?.(tally.done, count, tally.counts);
+        if (tally.done === count) resolve();
       };
       const onIdle = (slot: Slot): void => {
         if (failed || next >= end || !pool) return;
@@ -371,7 +414,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
         failed = true;
         reject(e);
       };
-      if (opts.count === 0) {
+      if (count === 0) {
         resolve();
         return;
       }
@@ -387,47 +430,47 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     });
   } finally {
     await pool?.close();
+  }
+}
+
+export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
+  if (!Number.isSafeInteger(opts.count) || opts.count < 0) throw new RangeError('count must be a non-negative integer');
+  const start = opts.start ?? 0;
+  const workers = Math.max(1, Math.min(opts.workers ?? DEFAULT_WORKERS, Math.max(1, opts.count)));
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  // The runner maps the seeds too: it regenerates failing images to save them.
+  const seeds: SeedImage[] = opts.seeds.map((s) => prepareSeed(s.name, s.bytes));
+  const scratchDir = mkdtempSync(join(tmpdir(), 'ishare-fuzz-'));
+  const tally = new Tally(opts, seeds);
+  const t0 = performance.now();
+  try {
+    await checkAll(workerInit(opts, scratchDir), workers, timeoutMs, start, opts.count, tally, opts.onProgress);
+  } finally {
     rmSync(scratchDir, { recursive: true, force: true });
   }
   const elapsedMs = performance.now() - t0;
-  failures.sort((a, b) => a.index - b.index);
+  tally.failures.sort((a, b) => a.index - b.index);
+  const differential = tally.differential();
   return {
     seed: opts.seed,
     start,
-    images: done,
+    images: tally.done,
     seeds: seeds.map((s) => s.name),
     workers,
     timeoutMs,
     elapsedMs,
-    imagesPerSec: elapsedMs > 0 ? (done * 1000) / elapsedMs : 0,
-    counts,
-    bySeed,
-    topErrors: [...groups.values()].sort((a, b) => b.count - a.count || a.message.localeCompare(b.message)),
-    codes,
-    typedErrors,
-    filesRead,
-    verifiedUntouched: verified,
-    guardedReads: guarded,
-    failures,
-    saved,
-    ...(opts.fsck !== undefined
-      ? {
-          differential: {
-            fsck: opts.fsck,
-            version: opts.fsckVersion,
-            compared: diff.compared,
-            files: diff.files,
-            upstreamRejected: diff.upstreamRejected,
-            oursRejected: diff.oursRejected,
-            skipped: diff.skipped,
-            upstreamReasons: [...diff.reasons]
-              .map(([message, count]) => ({ message, count }))
-              .sort((a, b) => b.count - a.count || a.message.localeCompare(b.message)),
-            findings: diff.findings.sort((a, b) => a.index - b.index),
-            upstreamBugs: diff.findings.filter(upstreamOnly).length,
-          },
-        }
-      : {}),
+    imagesPerSec: elapsedMs > 0 ? (tally.done * 1000) / elapsedMs : 0,
+    counts: tally.counts,
+    bySeed: tally.bySeed,
+    topErrors: tally.topErrors(),
+    codes: tally.codes,
+    typedErrors: tally.typedErrors,
+    filesRead: tally.filesRead,
+    verifiedUntouched: tally.verified,
+    guardedReads: tally.guarded,
+    failures: tally.failures,
+    saved: tally.saved,
+    ...(differential ? { differential } : {}),
   };
 }
 

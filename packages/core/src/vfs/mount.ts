@@ -1,6 +1,8 @@
 // The mount table: one record per mounted image, shared by all threads. The mount's parameters (image
-// path, options) are stored as a small JSON blob in the record so a worker can open the same image
-// itself; each worker keeps its own file descriptor and parsed metadata (fs/erofs/super.ts).
+// path, options) are stored as a small JSON blob in the record; the image itself is opened once, at
+// mount, and its file descriptor (the mount's block device) is recorded here: worker threads share the
+// process's descriptors, so every thread reads that one file — an image renamed over after mount changes
+// nothing the mount reads. Each thread keeps only its parsed metadata (fs/erofs/super.ts).
 import type { Arena, ArenaCounts } from '../mm/arena.ts';
 import { spinLock, spinUnlock } from '../mm/spinlock.ts';
 import { LOCK_CLASS } from '../mm/lockstat.ts';
@@ -13,6 +15,7 @@ const M_DEV_READS = 3; // device reads served by this image (read calls)
 const M_DEV_PAGES = 4; // pages filled from this image's device
 const M_SHARED_PAGES = 5; // of which for a shared inode's mapping
 const M_BLOB_LEN = 6;
+const M_BDEV = 7; // the image's file descriptor, opened once at mount: every thread reads through it (s_bdev)
 const M_HDR_WORDS = 8;
 const BLOB_BYTES = 4096;
 export const MOUNT_WORDS = M_HDR_WORDS + BLOB_BYTES / 4;
@@ -77,6 +80,19 @@ export function resetMountDeviceStats(a: Arena, m: number): void {
   Atomics.store(a.i32, r + M_SHARED_PAGES, 0);
 }
 
+/** The mount's block device: the image's descriptor opened at mount, -1 once released. */
+export function mountBdev(a: Arena, m: number): number {
+  return Atomics.load(a.i32, rec(a, m) + M_BDEV);
+}
+
+/**
+ * Take the block device's descriptor out of the record (so it is closed once, by whoever took it):
+ * -1 when it was already taken.
+ */
+export function mountTakeBdev(a: Arena, m: number): number {
+  return Atomics.exchange(a.i32, rec(a, m) + M_BDEV, -1);
+}
+
 export function mountParams(a: Arena, m: number): MountParams {
   const r = rec(a, m);
   const len = a.i32[r + M_BLOB_LEN];
@@ -84,8 +100,11 @@ export function mountParams(a: Arena, m: number): MountParams {
   return JSON.parse(new TextDecoder().decode(bytes)) as MountParams;
 }
 
-/** Claim a free slot and publish the parameters. Returns the mount slot. */
-export function mountAlloc(a: Arena, p: MountParams): number {
+/**
+ * Claim a free slot and publish the parameters and the block device `bdev` (a descriptor the mount now
+ * owns, published before the slot turns active). Returns the mount slot.
+ */
+export function mountAlloc(a: Arena, p: MountParams, bdev: number): number {
   const blob = new TextEncoder().encode(JSON.stringify(p));
   if (blob.length > BLOB_BYTES) throw new VfsError('EINVAL', 'mount parameters too long (image path or domain id)');
   const i32 = a.i32;
@@ -96,6 +115,7 @@ export function mountAlloc(a: Arena, p: MountParams): number {
       if (Atomics.load(i32, r + M_STATE) !== MS_FREE) continue;
       new Uint8Array(i32.buffer, (r + M_HDR_WORDS) * 4, BLOB_BYTES).set(blob);
       i32[r + M_BLOB_LEN] = blob.length;
+      Atomics.store(i32, r + M_BDEV, bdev);
       Atomics.store(i32, r + M_OPEN, 0);
       Atomics.store(i32, r + M_DEV_READS, 0);
       Atomics.store(i32, r + M_DEV_PAGES, 0);

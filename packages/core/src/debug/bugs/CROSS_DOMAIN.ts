@@ -6,6 +6,6 @@ export const CROSS_DOMAIN: PlantedBug = {
   category: 'logic',
   description: 'share inodes across different domain ids',
   install(): void {
-    ishareSteps.key = (_domainId, fingerprintHex) => ishareKeyOf('', fingerprintHex);
+    ishareSteps.key = (_domainId, fingerprintHex, verified) => ishareKeyOf('', fingerprintHex, verified);
   },
 };

@@ -192,6 +192,135 @@ class MetaPacker {
  * Lay out the metadata of the scanned tree. `dataEnd` is the first block after the file data the
  * scan wrote.
  */
+/** Shared xattrs: the chosen ones in on-disk order, each one's id (its offset in 4-byte units). */
+function planSharedXattrs(xattrLists: readonly EncodedXattr[][]): {
+  sharedXattrs: EncodedXattr[];
+  sharedId: Map<string, number>;
+  sharedBytes: number;
+} {
+  const sharedKeys = chooseShared(xattrLists);
+  const sharedXattrs: EncodedXattr[] = [];
+  const seen = new Set<string>();
+  for (const list of xattrLists) {
+    for (const x of list) {
+      if (sharedKeys.has(x.key) && !seen.has(x.key)) {
+        seen.add(x.key);
+        sharedXattrs.push(x);
+      }
+    }
+  }
+  sharedXattrs.sort(compareXattrs);
+  const sharedId = new Map<string, number>();
+  let sharedBytes = 0;
+  for (const x of sharedXattrs) {
+    sharedId.set(x.key, sharedBytes / 4);
+    sharedBytes += x.size;
+  }
+  return { sharedXattrs, sharedId, sharedBytes };
+}
+
+/** An inode's xattrs: shared ids (up to the per-inode limit) and the rest inline, with the body's size. */
+function splitXattrs(
+  list: readonly EncodedXattr[],
+  sharedId: ReadonlyMap<string, number>,
+): { sharedIds: number[]; inlineXattrs: EncodedXattr[]; ibody: number } {
+  const sharedIds: number[] = [];
+  const inlineXattrs: EncodedXattr[] = [];
+  for (const x of list) {
+    const id = sharedId.get(x.key);
+    if (id !== undefined && sharedIds.length < MAX_SHARED_PER_INODE) sharedIds.push(id);
+    else inlineXattrs.push(x);
+  }
+  const ibody = ibodySize(sharedIds.length, inlineXattrs);
+  if (ibody > MAX_IBODY)
+    throw new ErofsError('EUNSUPPORTED', `an inode has ${ibody} bytes of xattrs, more than EROFS can describe`);
+  return { sharedIds, inlineXattrs, ibody };
+}
+
+/** i_size of a node; for a directory also its sorted entries ('.' and '..' included) and their blocks. */
+function sizeAndDirents(
+  node: TreeNode,
+  parent: ReadonlyMap<TreeNode, TreeNode>,
+  bs: number,
+): { size: number; dirents: InodePlan['dirents']; dirBlocks: DirBlocks | undefined } {
+  if (node.kind === 'file') return { size: node.data?.size ?? node.size, dirents: undefined, dirBlocks: undefined };
+  if (node.kind === 'symlink') return { size: node.target!.length, dirents: undefined, dirBlocks: undefined };
+  if (node.kind !== 'dir') return { size: 0, dirents: undefined, dirBlocks: undefined };
+  const dirents = [
+    { name: DOT, type: fileTypeOf('dir'), node },
+    { name: DOTDOT, type: fileTypeOf('dir'), node: parent.get(node)! },
+    ...sortedChildren(node).map((c) => ({ name: c.name, type: fileTypeOf(c.node.kind), node: c.node })),
+  ].sort((a, b) => Buffer.compare(a.name, b.name));
+  const dirBlocks = planDirBlocks(dirents, bs);
+  return { size: dirBlocks.size, dirents, dirBlocks };
+}
+
+/**
+ * Where a node's data lives: its layout, inline tail, i_u, and the blocks it takes in the
+ * directory/symlink area starting at `late` (the caller advances `late` by lateBlocks).
+ */
+function placeData(
+  node: TreeNode,
+  cfg: MkfsConfig,
+  headBytes: number,
+  size: number,
+  dirBlocks: DirBlocks | undefined,
+  late: number,
+): { layout: number; tailLen: number; u: number; lateBlocks: number } {
+  const bs = cfg.blockSize;
+  let layout: number = DATALAYOUT.FLAT_PLAIN;
+  let tailLen = 0;
+  let u = 0;
+  let lateBlocks = 0;
+  if (node.kind === 'file') {
+    const d = node.data;
+    if (!d) throw new ErofsError('EIO', 'internal: a regular file was never written');
+    if (d.tail) {
+      layout = DATALAYOUT.FLAT_INLINE;
+      tailLen = d.tail.length;
+      if (headBytes + tailLen > bs) throw new ErofsError('EIO', 'internal: inline tail no longer fits its inode block');
+    }
+    u = d.blocks > 0 ? d.blkaddr : layout === DATALAYOUT.FLAT_INLINE ? EROFS_NULL_ADDR : 0;
+  } else if (node.kind === 'dir' || node.kind === 'symlink') {
+    const tail = node.kind === 'dir' ? dirBlocks!.lastUsed % bs : size % bs;
+    const full = node.kind === 'dir' ? dirBlocks!.blocks.length : Math.ceil(size / bs);
+    if (cfg.inline && tail > 0 && headBytes + tail <= bs) {
+      layout = DATALAYOUT.FLAT_INLINE;
+      tailLen = tail;
+      lateBlocks = full - 1;
+    } else {
+      lateBlocks = full;
+    }
+    u = lateBlocks > 0 ? late : layout === DATALAYOUT.FLAT_INLINE ? EROFS_NULL_ADDR : 0;
+  } else if (node.kind === 'chardev' || node.kind === 'blockdev') {
+    u = node.rdev;
+  }
+  return { layout, tailLen, u, lateBlocks };
+}
+
+/** Pack the inode records into the metadata area after the shared xattrs; sets each one's pos and nid. */
+function placeInodes(
+  inodes: readonly InodePlan[],
+  late: number,
+  sharedBytes: number,
+  bs: number,
+): { xattrBlkaddr: number; metaBlkaddr: number; metaBlocks: number; blocks: number; rootNid: number } {
+  const xattrBlkaddr = sharedBytes > 0 ? late : 0;
+  const metaBlkaddr = late + Math.ceil(sharedBytes / bs);
+  const packer = new MetaPacker(bs);
+  packer.place(EROFS_ISLOT_SIZE); // slot 0: keep nid 0 unused
+  for (const p of inodes) {
+    const off = packer.place(inodeSize(p.compact) + p.ibody + p.tailLen);
+    p.pos = metaBlkaddr * bs + off;
+    p.nid = off / EROFS_ISLOT_SIZE;
+  }
+  const rootNid = inodes[0].nid;
+  if (rootNid > 0xffff) throw new ErofsError('EIO', 'internal: root nid does not fit in 16 bits');
+  const blocks = metaBlkaddr + packer.blocks;
+  if (blocks > 0xffffffff) throw new ErofsError('EINVAL', 'image would need more than 2^32 blocks');
+  return { xattrBlkaddr, metaBlkaddr, metaBlocks: packer.blocks, blocks, rootNid };
+}
+
 export function planImage(root: TreeNode, cfg: MkfsConfig, dataEnd: number): ImagePlan {
   const bs = cfg.blockSize;
   const nodes = collectNodes(root);
@@ -199,26 +328,7 @@ export function planImage(root: TreeNode, cfg: MkfsConfig, dataEnd: number): Ima
   const buildTime: Timestamp = cfg.timestamp !== undefined ? { sec: cfg.timestamp, nsec: 0 } : newestMtime(nodes);
 
   const xattrLists = nodes.map((n) => inodeXattrs(n, cfg));
-  const sharedKeys = chooseShared(xattrLists);
-  const sharedXattrs: EncodedXattr[] = [];
-  {
-    const seen = new Set<string>();
-    for (const list of xattrLists) {
-      for (const x of list) {
-        if (sharedKeys.has(x.key) && !seen.has(x.key)) {
-          seen.add(x.key);
-          sharedXattrs.push(x);
-        }
-      }
-    }
-    sharedXattrs.sort(compareXattrs);
-  }
-  const sharedId = new Map<string, number>();
-  let sharedBytes = 0;
-  for (const x of sharedXattrs) {
-    sharedId.set(x.key, sharedBytes / 4);
-    sharedBytes += x.size;
-  }
+  const { sharedXattrs, sharedId, sharedBytes } = planSharedXattrs(xattrLists);
 
   // Parents, for '..' (directories cannot be hard-linked, so each has exactly one).
   const parent = new Map<TreeNode, TreeNode>([[root, root]]);
@@ -231,67 +341,15 @@ export function planImage(root: TreeNode, cfg: MkfsConfig, dataEnd: number): Ima
     const node = nodes[i];
     const mtime = cfg.timestamp !== undefined ? buildTime : (node.mtime ?? buildTime);
     const nlink = links.get(node) ?? 1;
-    const sharedIds: number[] = [];
-    const inlineXattrs: EncodedXattr[] = [];
-    for (const x of xattrLists[i]) {
-      const id = sharedId.get(x.key);
-      if (id !== undefined && sharedIds.length < MAX_SHARED_PER_INODE) sharedIds.push(id);
-      else inlineXattrs.push(x);
-    }
-    const ibody = ibodySize(sharedIds.length, inlineXattrs);
-    if (ibody > MAX_IBODY)
-      throw new ErofsError('EUNSUPPORTED', `an inode has ${ibody} bytes of xattrs, more than EROFS can describe`);
-
-    let size = 0;
-    let dirents: InodePlan['dirents'];
-    let dirBlocks: DirBlocks | undefined;
-    if (node.kind === 'file') size = node.data?.size ?? node.size;
-    else if (node.kind === 'symlink') size = node.target!.length;
-    else if (node.kind === 'dir') {
-      dirents = [
-        { name: DOT, type: fileTypeOf('dir'), node },
-        { name: DOTDOT, type: fileTypeOf('dir'), node: parent.get(node)! },
-        ...sortedChildren(node).map((c) => ({ name: c.name, type: fileTypeOf(c.node.kind), node: c.node })),
-      ].sort((a, b) => Buffer.compare(a.name, b.name));
-      dirBlocks = planDirBlocks(dirents, bs);
-      size = dirBlocks.size;
-    }
+    const { sharedIds, inlineXattrs, ibody } = splitXattrs(xattrLists[i], sharedId);
+    const { size, dirents, dirBlocks } = sizeAndDirents(node, parent, bs);
     const compact = fitsCompact(
       { uid: node.uid, gid: node.gid, size, nlink, mtime: mtime.sec, mtimeNsec: mtime.nsec },
       buildTime.sec,
       buildTime.nsec,
     );
-    const isize = inodeSize(compact);
-
-    let layout: number = DATALAYOUT.FLAT_PLAIN;
-    let tailLen = 0;
-    let u = 0;
-    let lateBlocks = 0;
-    if (node.kind === 'file') {
-      const d = node.data;
-      if (!d) throw new ErofsError('EIO', 'internal: a regular file was never written');
-      if (d.tail) {
-        layout = DATALAYOUT.FLAT_INLINE;
-        tailLen = d.tail.length;
-        if (isize + ibody + tailLen > bs)
-          throw new ErofsError('EIO', 'internal: inline tail no longer fits its inode block');
-      }
-      u = d.blocks > 0 ? d.blkaddr : layout === DATALAYOUT.FLAT_INLINE ? EROFS_NULL_ADDR : 0;
-    } else if (node.kind === 'dir' || node.kind === 'symlink') {
-      const tail = node.kind === 'dir' ? dirBlocks!.lastUsed % bs : size % bs;
-      const full = node.kind === 'dir' ? dirBlocks!.blocks.length : Math.ceil(size / bs);
-      if (cfg.inline && tail > 0 && isize + ibody + tail <= bs) {
-        layout = DATALAYOUT.FLAT_INLINE;
-        tailLen = tail;
-        lateBlocks = full - 1;
-      } else {
-        lateBlocks = full;
-      }
-      u = lateBlocks > 0 ? late : layout === DATALAYOUT.FLAT_INLINE ? EROFS_NULL_ADDR : 0;
-      late += lateBlocks;
-    } else if (node.kind === 'chardev' || node.kind === 'blockdev') {
-      u = node.rdev;
-    }
+    const { layout, tailLen, u, lateBlocks } = placeData(node, cfg, inodeSize(compact) + ibody, size, dirBlocks, late);
+    late += lateBlocks;
     const plan: InodePlan = {
       node,
       ino: i + 1,
@@ -316,30 +374,6 @@ export function planImage(root: TreeNode, cfg: MkfsConfig, dataEnd: number): Ima
     byNode.set(node, plan);
   }
 
-  const xattrBlkaddr = sharedBytes > 0 ? late : 0;
-  const metaBlkaddr = late + Math.ceil(sharedBytes / bs);
-  const packer = new MetaPacker(bs);
-  packer.place(EROFS_ISLOT_SIZE); // slot 0: keep nid 0 unused
-  for (const p of inodes) {
-    const off = packer.place(inodeSize(p.compact) + p.ibody + p.tailLen);
-    p.pos = metaBlkaddr * bs + off;
-    p.nid = off / EROFS_ISLOT_SIZE;
-  }
-  const rootNid = inodes[0].nid;
-  if (rootNid > 0xffff) throw new ErofsError('EIO', 'internal: root nid does not fit in 16 bits');
-  const blocks = metaBlkaddr + packer.blocks;
-  if (blocks > 0xffffffff) throw new ErofsError('EINVAL', 'image would need more than 2^32 blocks');
-  return {
-    blockSize: bs,
-    inodes,
-    byNode,
-    buildTime,
-    sharedXattrs,
-    sharedBytes,
-    xattrBlkaddr,
-    metaBlkaddr,
-    metaBlocks: packer.blocks,
-    blocks,
-    rootNid,
-  };
+  const placed = placeInodes(inodes, late, sharedBytes, bs);
+  return { blockSize: bs, inodes, byNode, buildTime, sharedXattrs, sharedBytes, ...placed };
 }

@@ -1,7 +1,8 @@
 // Inode fill (fs/erofs/inode.c's erofs_fill_inode): the shared record gets the file size; a regular,
 // unencoded file with a fingerprint on a sharing mount joins its shared inode (erofs_ishare_fill_inode).
-// On a `verify` mount it joins only once its content is proven to match the fingerprint (verify.ts);
-// a file that fails keeps a private page cache and the refusal is counted.
+// On a `verify` mount it joins only once its content is proven to match the fingerprint (verify.ts),
+// and then a shared inode of proved files only (the key records the proof, ishare.ts ishareKey); a file
+// that fails keeps a private page cache and the refusal is counted.
 import type { Kernel } from '../../vfs/kernel.ts';
 import { erofsSb } from './super.ts';
 import { inodeMount, inodeNid, setInodeSize, isDedupInode, type InodeOps } from '../../vfs/inode.ts';
@@ -39,7 +40,7 @@ export function erofsInodeOps(k: Kernel): InodeOps {
         const fp = sb.image.fingerprintResult(ino);
         share =
           fp.status === 'ok'
-            ? { key: ishareKey(sb.params.domainId, fp.hex), hex: fp.hex }
+            ? { key: ishareKey(sb.params.domainId, fp.hex, sb.params.verify === true), hex: fp.hex }
             : fp.status === 'bad'
               ? 'bad'
               : null;

@@ -1,7 +1,7 @@
 // Inode page-cache sharing (fs/erofs/ishare.c of the v7 seed, plus mainline's simpler real-inode pick).
 //
-// Each regular file with a fingerprint joins one shared ("dedup") inode per (domain, fingerprint), found
-// or created with iget5 on the anonymous mount. The shared inode owns the page cache every such file
+// Each regular file with a fingerprint joins one shared ("dedup") inode per (domain, fingerprint, proved:
+// whether it joined on a verify mount), found or created with iget5 on the anonymous mount. The shared inode owns the page cache every such file
 // reads through; to fill a page it maps blocks through a live *backing* inode from one of the images.
 // The shared inode's spinlock (vi->lock) guards its backing list and processing list; a backing inode's
 // processingCount says how many reads of it are in flight (erofs_read_begin/end).
@@ -57,7 +57,7 @@ const X_LOCK = 6; // vi->lock
 const X_BACK_HEAD = 7; // backing_head (2 words)
 const X_PROC_HEAD = 9; // processing_head (2 words)
 const X_NBACKING = 11; // length of the backing list
-const X_KEY = 12; // 8 words: sha256(domain \0 fingerprint)
+const X_KEY = 12; // 8 words: sha256(domain \0 fingerprint proof), proof = 1 on a verify mount, else 0
 const X_DATAPATH = 20; // DATAPATH_*: how the shared inode's pages are filled (mainline: same a_ops)
 const X_WORDS = 21;
 if (X_WORDS > 32) throw new Error('ishare fields exceed the inode fs-private area');
@@ -89,21 +89,30 @@ function xw(a: Arena, slot: number, w: number): number {
   return a.inodes + slot * INODE_WORDS + I_FS + w;
 }
 
-/** The lookup key of a shared inode: the domain scopes the fingerprint (never shared across domains). */
+/**
+ * The lookup key of a shared inode: the domain scopes the fingerprint (never shared across domains), and
+ * the key records whether the file proved its content (`verified`: it joined on a verify mount, after
+ * verify.ts hashed it). Proved and unproved files of one domain therefore never meet on one shared inode:
+ * a verifying mount neither takes pages filled through an inode that joined on the fingerprint's word
+ * alone, nor gives its pages to one — whichever mount reads first. Unverified mounts share among
+ * themselves as before, verified ones among themselves.
+ */
 export interface IshareKey {
   readonly words: Int32Array; // 8 words
   readonly hash: number;
 }
-export function ishareKey(domainId: string, fingerprintHex: string): IshareKey {
-  return ishareSteps.key(domainId, fingerprintHex);
+export function ishareKey(domainId: string, fingerprintHex: string, verified: boolean): IshareKey {
+  return ishareSteps.key(domainId, fingerprintHex, verified);
 }
 
-/** sha256(scope \0 fingerprint) as the key's words. */
-export function ishareKeyOf(scope: string, fingerprintHex: string): IshareKey {
+/** sha256(scope \0 fingerprint verified) as the key's words. */
+export function ishareKeyOf(scope: string, fingerprintHex: string, verified: boolean): IshareKey {
   const h = createHash('sha256');
   h.update(scope, 'utf8');
   h.update(Buffer.from([0]));
   h.update(Buffer.from(fingerprintHex, 'hex'));
+  // Last and of fixed length: the two kinds of key hash distinct inputs whatever the domain and value.
+  h.update(Buffer.from([verified ? 1 : 0]));
   const d = h.digest();
   const words = new Int32Array(8);
   for (let i = 0; i < 8; i++) words[i] = d.readInt32LE(i * 4);
@@ -358,7 +367,7 @@ function lockShared(i32: Int32Array, lock: number): void {
  */
 export interface IshareSteps {
   /** The shared-inode key of a fingerprint in a domain (ishareKey). */
-  key: (domainId: string, fingerprintHex: string) => IshareKey;
+  key: (domainId: string, fingerprintHex: string, verified: boolean) => IshareKey;
   /** iget5's test at join: the shared inode has the joining file's size. */
   sameSize: (a: Arena, dedup: number, size: number) => boolean;
   /** vi->lock around leaving the backing list (erofs_ishare_free_inode). */
@@ -375,7 +384,7 @@ export interface IshareSteps {
   grab: (a: Arena, vi: number, out: { grabbed: boolean }) => boolean;
 }
 export const ISHARE_STEPS: Readonly<IshareSteps> = Object.freeze({
-  key: (domainId: string, fingerprintHex: string) => ishareKeyOf(domainId, fingerprintHex),
+  key: (domainId: string, fingerprintHex: string, verified: boolean) => ishareKeyOf(domainId, fingerprintHex, verified),
   sameSize: (a: Arena, dedup: number, size: number) => inodeSize(a, dedup) === size,
   freeLock: lockShared,
   freeUnlock: spinUnlock,

@@ -1,5 +1,7 @@
 // Mount-side state of an EROFS filesystem (fs/erofs/super.c): the shared mount record (vfs/mount.ts)
-// plus, per thread, the opened image (parsed metadata cache) and a file descriptor for device reads.
+// with the image's descriptor, opened once at mount (the block device), plus, per thread, the parsed
+// metadata cache read through that same descriptor. No thread opens the image by path after mount: a
+// file renamed over the image then changes nothing the mount reads, verified or not.
 // Mount options: inode_share and domain_id. Sharing needs both the option and the image's fingerprint
 // feature; otherwise the mount warns once and falls back to private page caches, as the kernel does.
 import { openSync, closeSync } from 'node:fs';
@@ -7,7 +9,16 @@ import { resolve as resolvePath } from 'node:path';
 import type { Kernel } from '../../vfs/kernel.ts';
 import { ErofsImage } from '../../erofs/image.ts';
 import { ErofsError } from '../../erofs/errors.ts';
-import { mountAlloc, mountParams, mountGen, mountState, MS_FREE, type MountParams } from '../../vfs/mount.ts';
+import {
+  mountAlloc,
+  mountParams,
+  mountGen,
+  mountState,
+  mountBdev,
+  mountTakeBdev,
+  MS_FREE,
+  type MountParams,
+} from '../../vfs/mount.ts';
 import { genericShutdownSuper } from '../../vfs/super.ts';
 import type { IshareKey } from './ishare.ts';
 
@@ -16,6 +27,7 @@ export interface ErofsSb {
   readonly gen: number;
   readonly params: MountParams;
   readonly image: ErofsImage;
+  /** The mount's descriptor of the image (vfs/mount.ts mountBdev): shared by every thread, not this one's. */
   readonly fd: number;
   /** inode_share requested and the image has fingerprints. */
   readonly shareActive: boolean;
@@ -28,7 +40,10 @@ export interface ErofsSb {
   readonly ishareKeys: Map<number, { key: IshareKey; hex: string } | 'bad' | null>;
 }
 
-/** This thread's state for mount `m`, opened on first use and reopened when the slot was remounted. */
+/**
+ * This thread's state for mount `m`, parsed on first use (through the mount's descriptor) and again when
+ * the slot was remounted.
+ */
 export function erofsSb(k: Kernel, m: number): ErofsSb {
   const cur = k.sbs[m] as ErofsSb | undefined; // s_fs_info
   const gen = mountGen(k.a, m);
@@ -36,13 +51,12 @@ export function erofsSb(k: Kernel, m: number): ErofsSb {
   if (cur) closeSb(cur);
   if (mountState(k.a, m) === MS_FREE) throw new ErofsError('EINVAL', `mount ${m} is not mounted`);
   const params = mountParams(k.a, m);
-  const image = ErofsImage.open(params.image);
-  let fd: number;
-  try {
-    fd = openSync(params.image, 'r');
-  } catch (e) {
+  const fd = mountBdev(k.a, m);
+  const image = ErofsImage.open(params.image, fd);
+  // Unmounted (or remounted) while this thread read the record: what it parsed may be another file's.
+  if (mountGen(k.a, m) !== gen || mountState(k.a, m) === MS_FREE) {
     image.close();
-    throw new ErofsError('ENOENT', `cannot open ${params.image}: ${(e as Error).message}`);
+    throw new ErofsError('EINVAL', `mount ${m} is not mounted`);
   }
   const sb: ErofsSb = {
     m,
@@ -57,12 +71,8 @@ export function erofsSb(k: Kernel, m: number): ErofsSb {
   return sb;
 }
 
+/** Drop this thread's parsed image; the descriptor is the mount's and stays open. */
 function closeSb(sb: ErofsSb): void {
-  try {
-    closeSync(sb.fd);
-  } catch {
-    /* already closed */
-  }
   sb.image.close();
 }
 
@@ -77,9 +87,24 @@ export function erofsSbReleaseAll(k: Kernel): void {
   for (let m = 0; m < k.sbs.length; m++) erofsSbRelease(k, m);
 }
 
-/** Validate an image before it is published in the mount table; returns why sharing is off, if it is. */
-export function erofsCheckImage(params: MountParams): { shareActive: boolean; warning?: string } {
-  const image = ErofsImage.open(params.image);
+/**
+ * The System's owner is going away with mounts still up: close their descriptors (each once, whoever
+ * else tries). Worker threads must be done with the arena first.
+ */
+export function erofsReleaseBdevs(k: Kernel): void {
+  for (let m = 0; m < k.a.nmounts; m++) {
+    if (mountState(k.a, m) === MS_FREE) continue;
+    const fd = mountTakeBdev(k.a, m);
+    if (fd >= 0) closeSync(fd);
+  }
+}
+
+/**
+ * Validate an image before it is published in the mount table, reading it through `fd` (the descriptor
+ * the mount will own); returns why sharing is off, if it is.
+ */
+export function erofsCheckImage(params: MountParams, fd: number): { shareActive: boolean; warning?: string } {
+  const image = ErofsImage.open(params.image, fd);
   try {
     image.root();
     if (params.inodeShare && !image.sb.hasFingerprints) {
@@ -126,14 +151,33 @@ export function erofsMount(k: Kernel, image: string, opts: MountOptions): MountR
     domainId: opts.domainId ?? '',
     verify: opts.verify ?? false,
   };
-  const check = erofsCheckImage(params);
-  const m = mountAlloc(k.a, { ...params, inodeShare: check.shareActive });
-  if (check.warning) k.warnings.push(check.warning);
-  return { mount: m, shareActive: check.shareActive, warning: check.warning };
+  // The image is opened here, once: every thread of every read of this mount goes through this file.
+  let fd: number;
+  try {
+    fd = openSync(params.image, 'r');
+  } catch (e) {
+    const reason = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    throw new ErofsError('ENOENT', `cannot open ${params.image}: ${reason}`);
+  }
+  try {
+    const check = erofsCheckImage(params, fd);
+    const m = mountAlloc(k.a, { ...params, inodeShare: check.shareActive }, fd);
+    if (check.warning) k.warnings.push(check.warning);
+    return { mount: m, shareActive: check.shareActive, warning: check.warning };
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
 }
 
-/** erofs_kill_sb: the generic teardown, then this thread's image and fd for the slot. */
+/**
+ * erofs_kill_sb: the generic teardown, then this thread's image for the slot and the mount's descriptor
+ * — closed only once the teardown has evicted every inode of the mount, so no thread still reads it.
+ */
 export function erofsKillSb(k: Kernel, m: number, timeoutMs: number): void {
+  // Read before the teardown frees the slot (another mount may take it, with its own descriptor).
+  const fd = mountBdev(k.a, m);
   genericShutdownSuper(k, m, timeoutMs);
   erofsSbRelease(k, m);
+  if (fd >= 0) closeSync(fd);
 }
