@@ -37,3 +37,14 @@ export { CTR } from './mm/counters.ts';
 export type { CounterName } from './mm/counters.ts';
 export { fsckOnPath, fsckVersion, fsckExtract, regularFilesUnder } from './upstream/fsck.ts';
 export type { FsckResult } from './upstream/fsck.ts';
+export { openImage, ImageFs, ImageFsPromises, ImageStats, ImageDirent, ImageReadStream } from './fs-api/index.ts';
+export type {
+  OpenImageOptions,
+  PathLike,
+  ReadFileOptions,
+  ReaddirOptions,
+  StatOptions,
+  ReadStreamOptions,
+  FsError,
+  FsErrorCode,
+} from './fs-api/index.ts';
