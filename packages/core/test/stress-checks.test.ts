@@ -2,13 +2,10 @@
 // touched without its lock whatever code path did it; a reader holding another image's inode across that
 // image's unmount is caught by the superblock invariant — the situation UNMOUNT_BUSY leaves behind.
 import test from 'ava';
-import { System } from '../src/system.ts';
-import { BUG, InvariantViolation } from '../src/debug/hooks.ts';
-import { checkQuiescent } from '../src/debug/invariants.ts';
-import { takeCheckFailure } from '../src/mm/checkfail.ts';
+import { System, ErofsError } from '@ishare/core';
+import { BUG, InvariantViolation, checkQuiescent, takeCheckFailure } from '@ishare/core/stress';
 import { sharedInodeView, realInode, readBegin, POLICY_ANY } from '../src/fs/erofs/ishare.ts';
 import { iput, inodeMount } from '../src/vfs/inode.ts';
-import { ErofsError } from '../src/erofs/errors.ts';
 import { versionPair } from './helpers/share-trees.ts';
 import { removeDir } from '../../../test/helpers/trees.ts';
 

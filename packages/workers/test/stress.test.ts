@@ -5,8 +5,8 @@
 // caught by the lock checks too. Logic bugs are caught by their detector. (Bounded here by 40 s per
 // bug; README's table has the default workload's median detection times over five seeds.)
 import test from 'ava';
-import { BUG, BUG_CATEGORY, type BugName } from '@ishare/core';
-import { runStress, type StressReport } from '../src/index.ts';
+import { BUG, BUG_CATEGORY, type BugName } from '@ishare/core/stress';
+import { runStress, type StressReport } from '@ishare/workers';
 import { versionPair } from '../../core/test/helpers/share-trees.ts';
 import { removeDir } from '../../../test/helpers/trees.ts';
 import { upstreamTool } from '../../../test/helpers/erofs-utils.ts';
