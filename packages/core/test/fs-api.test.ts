@@ -327,6 +327,41 @@ for (const mode of MODES) {
     }
   });
 
+  test(`${mode.name}: recursive readdir = the source tree walked without following symlinks`, async (t) => {
+    const { src } = t.context;
+    const { fs, done } = mode.open(t.context);
+    try {
+      for (const rel of ['', 'dir', 'links/dirlink']) {
+        const host = rel === '' ? src : join(src, rel);
+        const p = imgPath(rel);
+        // The oracle: node:fs's one-level readdir, recursing into entries that are directories themselves
+        // (Node 20's own recursive readdir stats, so it follows symlinks to directories, and loops).
+        const names: string[] = [];
+        const entries: string[] = [];
+        const walk = (dir: string, prefix: string): void => {
+          for (const d of nodeFs.readdirSync(dir, { withFileTypes: true })) {
+            const name = prefix === '' ? d.name : `${prefix}/${d.name}`;
+            names.push(name);
+            entries.push(`${join(p, prefix)}|${d.name}|${String(d.isDirectory())}|${String(d.isSymbolicLink())}`);
+            if (d.isDirectory()) walk(join(dir, d.name), name);
+          }
+        };
+        walk(host, '');
+        t.deepEqual([...(await fs.promises.readdir(p, { recursive: true }))].sort(), names.sort(), `readdir -r ${p}`);
+        t.deepEqual(
+          fs
+            .readdirSync(p, { recursive: true, withFileTypes: true })
+            .map((d) => `${d.parentPath}|${d.name}|${String(d.isDirectory())}|${String(d.isSymbolicLink())}`)
+            .sort(),
+          entries.sort(),
+          `readdir -r withFileTypes ${p}`,
+        );
+      }
+    } finally {
+      done();
+    }
+  });
+
   test(`${mode.name}: bad calls fail with Node's errors`, async (t) => {
     const { src } = t.context;
     const { fs, done } = mode.open(t.context);

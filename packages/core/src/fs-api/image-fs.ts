@@ -25,12 +25,17 @@ export interface ReadFileOptions {
 export interface ReaddirOptions {
   encoding?: Encoding | null;
   withFileTypes?: boolean;
-  /** Entries of every directory below too, as relative paths ('a/b'); symlinks are not followed. */
+  /**
+   * Entries of every directory below too, as relative paths ('a/b'). Symlinks to directories are not
+   * followed (Node 20's own recursive readdir follows them, and loops on a cycle).
+   */
   recursive?: boolean;
 }
 export interface StatOptions {
   /** false: return undefined instead of throwing when the path does not exist. */
   throwIfNoEntry?: boolean;
+  /** Not supported (the image's numbers all fit a double): true throws ERR_INVALID_ARG_VALUE. */
+  bigint?: false;
 }
 
 export interface OpenImageOptions extends MountOptions {
@@ -114,13 +119,13 @@ export class ImageFsPromises {
     await Promise.resolve();
     return this.#fs.readdirSync(path, opts as ReaddirOptions);
   }
-  async stat(path: PathLike): Promise<ImageStats> {
+  async stat(path: PathLike, opts?: Pick<StatOptions, 'bigint'>): Promise<ImageStats> {
     await Promise.resolve();
-    return this.#fs.statSync(path);
+    return this.#fs.statSync(path, opts);
   }
-  async lstat(path: PathLike): Promise<ImageStats> {
+  async lstat(path: PathLike, opts?: Pick<StatOptions, 'bigint'>): Promise<ImageStats> {
     await Promise.resolve();
-    return this.#fs.lstatSync(path);
+    return this.#fs.lstatSync(path, opts);
   }
   async readlink(path: PathLike): Promise<string> {
     await Promise.resolve();
@@ -184,6 +189,8 @@ export class ImageFs {
   }
 
   #statWith(p: PathLike, follow: boolean, opts: StatOptions | undefined): ImageStats | undefined {
+    if ((opts as { bigint?: boolean } | undefined)?.bigint === true)
+      throw invalidArg('options.bigint', true, 'is not supported');
     try {
       return this.#stats(this.#lookup(p, follow, follow ? 'stat' : 'lstat').inode);
     } catch (e) {
@@ -353,14 +360,26 @@ export class ImageFs {
   }
 
   // Callback forms (fs.stat, fs.readdir, ...), for libraries that take an fs-like object.
-  stat(path: PathLike, cb: Callback<ImageStats>): void {
-    later(cb, () => this.statSync(path));
+  stat(path: PathLike, cb: Callback<ImageStats>): void;
+  stat(path: PathLike, opts: StatOptions | undefined, cb: Callback<ImageStats>): void;
+  stat(path: PathLike, optsOrCb: StatOptions | undefined | Callback<ImageStats>, cb?: Callback<ImageStats>): void {
+    if (typeof optsOrCb === 'function') later(optsOrCb, () => this.statSync(path));
+    else later(cb as Callback<ImageStats>, () => this.statSync(path, optsOrCb));
   }
-  lstat(path: PathLike, cb: Callback<ImageStats>): void {
-    later(cb, () => this.lstatSync(path));
+  lstat(path: PathLike, cb: Callback<ImageStats>): void;
+  lstat(path: PathLike, opts: StatOptions | undefined, cb: Callback<ImageStats>): void;
+  lstat(path: PathLike, optsOrCb: StatOptions | undefined | Callback<ImageStats>, cb?: Callback<ImageStats>): void {
+    if (typeof optsOrCb === 'function') later(optsOrCb, () => this.lstatSync(path));
+    else later(cb as Callback<ImageStats>, () => this.lstatSync(path, optsOrCb));
   }
-  readlink(path: PathLike, cb: Callback<string>): void {
-    later(cb, () => this.readlinkSync(path));
+  readlink(path: PathLike, cb: Callback<string>): void;
+  readlink(path: PathLike, opts: { encoding?: 'utf8' } | 'utf8' | undefined, cb: Callback<string>): void;
+  readlink(
+    path: PathLike,
+    optsOrCb: { encoding?: 'utf8' } | 'utf8' | undefined | Callback<string>,
+    cb?: Callback<string>,
+  ): void {
+    later(typeof optsOrCb === 'function' ? optsOrCb : (cb as Callback<string>), () => this.readlinkSync(path));
   }
   readdir(path: PathLike, opts: ReaddirOptions & { withFileTypes: true }, cb: Callback<ImageDirent[]>): void;
   readdir(
