@@ -8,9 +8,10 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, renameSync, statSync } f
 import { join } from 'node:path';
 import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { ErofsImage, System } from '../packages/core/src/index.ts';
+import { ErofsImage } from '@ishare/core/format';
+import { System } from '@ishare/core';
 import { upstreamTool } from '../test/helpers/erofs-utils.ts';
-import { ReaderPool } from '../packages/workers/src/index.ts';
+import { ReaderPool } from '@ishare/workers';
 import { prepareInputs } from '../packages/cli/src/image-cache.ts';
 import { bundledSourceDirs } from '../packages/cli/src/bundled.ts';
 import { UsageError } from '../packages/cli/src/errors.ts';

@@ -11,12 +11,10 @@
 import { statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { loadavg } from 'node:os';
-import { System } from '../packages/core/src/index.ts';
+import { System } from '@ishare/core';
 // Record sizes, from the modules that own the layouts.
-import { FRAME_WORDS } from '../packages/core/src/mm/pagepool.ts';
-import { INODE_WORDS } from '../packages/core/src/vfs/inode.ts';
-import { PAGE_BUCKET_WORDS } from '../packages/core/src/vfs/pagecache.ts';
-import { ReaderPool } from '../packages/workers/src/index.ts';
+import { FRAME_WORDS, INODE_WORDS, PAGE_BUCKET_WORDS } from '@ishare/core/kernel';
+import { ReaderPool } from '@ishare/workers';
 import { prepareInputs } from '../packages/cli/src/image-cache.ts';
 import { bundledSourceDirs } from '../packages/cli/src/bundled.ts';
 import { join } from 'node:path';

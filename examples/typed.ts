@@ -1,17 +1,27 @@
 // The same API from TypeScript (module: nodenext, strict): what a consumer of the published packages
 // type-checks against — the packages' own .d.ts files, no source.
-import { ErofsImage, mkfs, type ErofsInode, type MkfsReport } from '@ishare/core';
+import { mkfs, openImage, type MkfsReport } from '@ishare/core';
+import { ErofsImage, type ErofsInode } from '@ishare/core/format';
 import { runCompare, type CompareResult } from '@ishare/workers';
 
 export async function build(out: string, source: string): Promise<MkfsReport> {
   return mkfs({ out, source });
 }
 
-export function readText(image: string, path: string): string {
+export async function readText(image: string, path: string): Promise<string> {
+  const fs = openImage(image);
+  try {
+    return await fs.promises.readFile(path, 'utf8');
+  } finally {
+    fs.close();
+  }
+}
+
+export function fingerprintOf(image: string, path: string): string | undefined {
   const img = ErofsImage.open(image);
   try {
     const inode: ErofsInode = img.resolve(path);
-    return Buffer.from(img.readFile(inode)).toString('utf8');
+    return img.fingerprint(inode);
   } finally {
     img.close();
   }

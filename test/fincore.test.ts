@@ -9,9 +9,8 @@ import { mkdirSync, readdirSync, lstatSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-// The root package has no workspace dependencies: reach the package by path.
-import { runRead } from '../packages/workers/src/index.ts';
-import { mkfs } from '../packages/core/src/index.ts';
+import { runRead } from '@ishare/workers';
+import { mkfs } from '@ishare/core';
 import { buildPair, expectedNoShare } from '../packages/workers/test/helpers/pair-trees.ts';
 import { hasCommand, removeDir, tempDir } from './helpers/trees.ts';
 import { buildCompressedPair } from './helpers/compressed-pair.ts';

@@ -1,10 +1,9 @@
-// Where the CLI reaches into @ishare/core's light modules (errors, shapes, format constants), so the
-// import path can change in one place (relative today: packages/core/src/index.ts is still being
-// assembled). The reader and writer come through engine.ts, so pure helpers load without them.
-export { ErofsError, isErofsError } from '../../core/src/erofs/errors.ts';
-export type { ErofsErrorCode } from '../../core/src/erofs/errors.ts';
-export { VfsError } from '../../core/src/vfs/errno.ts';
-export type { Superblock, ErofsInode, FileType, Xattr, DirEntry } from '../../core/src/erofs/types.ts';
+// The parts of @ishare/core's `format` entry the CLI's commands share (errors, on-disk shapes, format
+// constants, xattr names), in one place. The reader comes through engine.ts and the writer through
+// writer.ts.
+export { ErofsError, isErofsError, type ErofsErrorCode } from '@ishare/core/format';
+export type { Superblock, ErofsInode, FileType, Xattr, DirEntry } from '@ishare/core/format';
+export { VfsError } from '@ishare/core';
 export {
   DATALAYOUT,
   FEATURE_COMPAT,
@@ -16,6 +15,7 @@ export {
   S_IFMT,
   Z_ALG,
   Z_ALG_NAMES,
-} from '../../core/src/erofs/format.ts';
-export { fullName, visibleName } from '../../core/src/erofs/xattr.ts';
-export { availableAlgs } from '../../core/src/erofs/zmap.ts';
+  fullName,
+  visibleName,
+  availableAlgs,
+} from '@ishare/core/format';

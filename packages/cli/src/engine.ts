@@ -1,2 +1,2 @@
-// The EROFS reader from @ishare/core (see core.ts for why the path is relative).
-export { ErofsImage } from '../../core/src/erofs/index.ts';
+// The EROFS reader, from @ishare/core's `format` entry.
+export { ErofsImage } from '@ishare/core/format';

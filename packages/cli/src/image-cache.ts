@@ -22,7 +22,7 @@ import {
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // The format constants only (as core.ts does): the package entry would load the whole kernel.
-import { EROFS_SUPER_MAGIC_V1, EROFS_SUPER_OFFSET } from '../../core/src/erofs/format.ts';
+import { EROFS_SUPER_MAGIC_V1, EROFS_SUPER_OFFSET } from '@ishare/core/format';
 import { UsageError } from './errors.ts';
 import { openImage } from './image.ts';
 import { pruneCache, touchImage } from './cache-store.ts';
@@ -150,7 +150,7 @@ export interface PrepareOptions {
 
 /** A container image is named by its content: the digest of the manifest picked (see core's oci/). */
 async function containerKey(input: string, platform: string | undefined): Promise<string> {
-  const { resolveContainerImage } = await import('../../core/src/oci/resolve.ts');
+  const { resolveContainerImage } = await import('@ishare/core/format');
   return (await resolveContainerImage(input, platform !== undefined ? { platform } : {})).key;
 }
 
@@ -213,7 +213,7 @@ function checkImage(input: string): void {
 export async function prepareInputs(inputs: readonly string[], opts: PrepareOptions = {}): Promise<PreparedInput[]> {
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const out: PreparedInput[] = [];
-  const { detectContainer } = await import('../../core/src/oci/store.ts');
+  const { detectContainer } = await import('@ishare/core/format');
   const kinds: InputKind[] = [];
   for (const input of inputs) {
     const kind = inputKind(input);

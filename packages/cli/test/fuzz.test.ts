@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ishare, json, isOneErrorLine } from './helpers/run.ts';
 import { removeDir, tempDir } from '../../../test/helpers/trees.ts';
-import { buildCorpus } from '../../core/src/fuzz/index.ts';
+import { buildCorpus } from '@ishare/core/fuzz';
 
 const dir = tempDir('ishare-cli-fuzz-');
 test.after.always(() => removeDir(dir));

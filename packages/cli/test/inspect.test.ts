@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { makeEdgeTree, snapshotTree, tempDir, removeDir, type TreeEntry } from '../../../test/helpers/trees.ts';
 import type { InspectReport } from '../src/commands/inspect.ts';
 import { dumpErofs, ishare, isOneErrorLine, json, mkfsErofs } from './helpers/run.ts';
-import { EROFS_SUPER_OFFSET, SB, superblockChecksum } from '../../core/src/erofs/index.ts';
+import { EROFS_SUPER_OFFSET, SB, superblockChecksum } from '@ishare/core/format';
 
 let dir = '';
 let refSnap = new Map<string, TreeEntry>();

@@ -1,11 +1,21 @@
-// @ishare/core: the EROFS reader/writer and the shared-memory kernel with inode page-cache sharing.
-export * from './erofs/index.ts';
+// @ishare/core: what users call — an image read through Node's fs shapes (openImage), mkfs, and the
+// System (the shared-memory kernel model of EROFS inode page-cache sharing). The rest has its own
+// entry: @ishare/core/format (the on-disk format: reader, constants, container inputs, upstream fsck),
+// @ishare/core/kernel (the kernel model's parts), @ishare/core/stress (planted bugs and the checks
+// that catch them), @ishare/core/fuzz (the image fuzzer).
+export { openImage, ImageFs, ImageFsPromises, ImageStats, ImageDirent, ImageReadStream } from './fs-api/index.ts';
+export type {
+  OpenImageOptions,
+  PathLike,
+  ReadFileOptions,
+  ReaddirOptions,
+  StatOptions,
+  ReadStreamOptions,
+  FsError,
+  FsErrorCode,
+} from './fs-api/index.ts';
 export { mkfs, readManifest, writeManifest, MANIFEST_FORMAT } from './erofs/mkfs/index.ts';
 export type { MkfsOptions, MkfsReport, ContainerReport, SourceManifest, ManifestEntry } from './erofs/mkfs/index.ts';
-export { detectContainer } from './oci/store.ts';
-export type { ContainerFormat } from './oci/store.ts';
-export { resolveContainerImage } from './oci/resolve.ts';
-export type { ContainerImage, ResolveOptions } from './oci/resolve.ts';
 export { System } from './system.ts';
 export { VfsError, type Errno } from './vfs/errno.ts';
 export type {
@@ -20,14 +30,4 @@ export type {
 export type { ArenaHandle } from './mm/arena.ts';
 export { PAGE_SIZE, MAX_POOL_BYTES } from './mm/arena.ts';
 export type { RealInodePolicy } from './fs/erofs/ishare.ts';
-export { BUG, BUG_DESCRIPTIONS, BUG_CATEGORY } from './debug/bugs/index.ts';
-export { POINT, POINT_NAMES, lastPoints as lastPointsOf } from './mm/points.ts';
-export { checkQuiescent } from './debug/invariants.ts';
-export { CheckFailure, InvariantViolation, takeCheckFailure, type Detector } from './mm/checkfail.ts';
-export { PROTECTED as LOCK_PROTECTED } from './mm/lockdep.ts';
-export { forgeFingerprint } from './debug/forge.ts';
-export type { BugName, BugCategory } from './debug/bugs/index.ts';
-export { CTR, WINDOWS, readWindows } from './mm/counters.ts';
-export type { CounterName, WindowName } from './mm/counters.ts';
-export { fsckOnPath, fsckVersion, fsckExtract, regularFilesUnder } from './upstream/fsck.ts';
-export type { FsckResult } from './upstream/fsck.ts';
+export { ErofsError, isErofsError, type ErofsErrorCode } from './erofs/errors.ts';

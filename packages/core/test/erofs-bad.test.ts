@@ -11,15 +11,14 @@ import {
   DIRENT_SIZE,
   EROFS_SUPER_OFFSET,
   FEATURE_COMPAT,
-  ErofsError,
   ErofsImage,
   FEATURE_INCOMPAT,
   IC,
   IE,
   SB,
-  type ErofsErrorCode,
   type ErofsInode,
-} from '../src/erofs/index.ts';
+} from '@ishare/core/format';
+import { ErofsError, type ErofsErrorCode } from '@ishare/core';
 import { hasCommand, removeDir, seededBytes, setXattr, tempDir, xattrsSupported } from '../../../test/helpers/trees.ts';
 import { buildImage, fingerprintValue, fixChecksum, sha256, type SynthDir, type SynthNode } from './erofs-synth.ts';
 

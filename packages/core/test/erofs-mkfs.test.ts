@@ -18,7 +18,7 @@ import {
 } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { ErofsImage, FEATURE_INCOMPAT, type ErofsInode } from '../src/erofs/index.ts';
+import { ErofsImage, FEATURE_INCOMPAT, type ErofsInode } from '@ishare/core/format';
 import { hasCommand, makeEdgeTree, removeDir, snapshotTree, tempDir } from '../../../test/helpers/trees.ts';
 
 interface Ctx {

@@ -5,11 +5,10 @@ import test, { type ExecutionContext } from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { crc32c } from '../src/erofs/checksum.ts';
+import { crc32c } from '@ishare/core/format';
 import {
   DATALAYOUT,
   EROFS_SUPER_OFFSET,
-  ErofsError,
   FEATURE_INCOMPAT,
   SB,
   ErofsImage,
@@ -18,7 +17,8 @@ import {
   MAP_MAPPED,
   type ErofsInode,
   type MappingOut,
-} from '../src/erofs/index.ts';
+} from '@ishare/core/format';
+import { ErofsError } from '@ishare/core';
 import { hasCommand, removeDir, seededBytes as seededBuffer, tempDir } from '../../../test/helpers/trees.ts';
 import { buildImage, fingerprintValue, fixChecksum, type SynthDir, type SynthNode } from './erofs-synth.ts';
 

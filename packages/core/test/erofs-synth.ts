@@ -3,7 +3,7 @@
 // nodes, extended inodes straddling a block boundary). Test-only: it favours plainness over
 // compactness, and its images are cross-checked against the Linux kernel where mounting works.
 import { createHash } from 'node:crypto';
-import { crc32c } from '../src/erofs/checksum.ts';
+import { crc32c } from '@ishare/core/format';
 import {
   CHUNK_FORMAT_INDEXES,
   DATALAYOUT,
@@ -26,7 +26,7 @@ import {
   S_IFSOCK,
   SB,
   XATTR_PREFIXES,
-} from '../src/erofs/format.ts';
+} from '@ishare/core/format';
 
 export type SynthLayout = 'plain' | 'inline' | 'chunk';
 

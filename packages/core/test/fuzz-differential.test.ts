@@ -4,8 +4,8 @@
 import anyTest, { type TestFn } from 'ava';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { mkfs } from '../src/erofs/mkfs/index.ts';
-import { ErofsImage } from '../src/erofs/index.ts';
+import { mkfs } from '@ishare/core';
+import { ErofsImage, fsckExtract, regularFilesUnder } from '@ishare/core/format';
 import {
   checkImage,
   differentialPass,
@@ -13,10 +13,9 @@ import {
   runFuzz,
   upstreamOnly,
   writeFuzzTree,
-} from '../src/fuzz/index.ts';
+} from '@ishare/core/fuzz';
 import { readerPass } from '../src/fuzz/reader-pass.ts';
 import { Recorder } from '../src/fuzz/outcome.ts';
-import { fsckExtract, regularFilesUnder } from '../src/upstream/fsck.ts';
 import { removeDir, tempDir } from '../../../test/helpers/trees.ts';
 import { upstreamTool } from '../../../test/helpers/erofs-utils.ts';
 import { synthSeed, testSeeds } from './fuzz-seeds.ts';

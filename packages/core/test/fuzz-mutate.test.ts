@@ -2,7 +2,7 @@
 // changes exactly the bytes it logs and those lie in the region kind it was aimed at, and an image is
 // a pure function of (run seed, index).
 import anyTest, { type TestFn } from 'ava';
-import { DE, DIRENT_SIZE, EROFS_SUPER_OFFSET, ErofsImage, DATALAYOUT } from '../src/erofs/index.ts';
+import { DE, DIRENT_SIZE, EROFS_SUPER_OFFSET, ErofsImage, DATALAYOUT } from '@ishare/core/format';
 import {
   generateImage,
   imageRng,
@@ -13,7 +13,7 @@ import {
   type MutationOp,
   type RegionKind,
   type SeedImage,
-} from '../src/fuzz/index.ts';
+} from '@ishare/core/fuzz';
 import { testSeeds } from './fuzz-seeds.ts';
 
 const test = anyTest as TestFn<{ seeds: SeedImage[]; cleanup: () => void }>;

@@ -8,12 +8,10 @@
 import test from 'ava';
 import { mkdirSync, writeFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErofsError, ErofsImage, IC, IE } from '../src/erofs/index.ts';
-import { VfsError } from '../src/vfs/errno.ts';
-import { mkfs } from '../src/erofs/mkfs/index.ts';
-import { System } from '../src/system.ts';
-import { checkQuiescent } from '../src/debug/invariants.ts';
-import { checkImage, FuzzKernel } from '../src/fuzz/index.ts';
+import { ErofsError, VfsError, mkfs, System } from '@ishare/core';
+import { ErofsImage, IC, IE } from '@ishare/core/format';
+import { checkQuiescent } from '@ishare/core/stress';
+import { checkImage, FuzzKernel } from '@ishare/core/fuzz';
 import { readFileSync } from 'node:fs';
 import { removeDir, seededBytes, tempDir } from '../../../test/helpers/trees.ts';
 import { buildImage, fixChecksum } from './erofs-synth.ts';

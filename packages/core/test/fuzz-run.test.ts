@@ -5,7 +5,8 @@
 import anyTest, { type TestFn } from 'ava';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErofsError, ErofsImage } from '../src/erofs/index.ts';
+import { ErofsError } from '@ishare/core';
+import { ErofsImage } from '@ishare/core/format';
 import {
   buildOracle,
   checkImage,
@@ -17,7 +18,7 @@ import {
   replayImage,
   runFuzz,
   untouchedFiles,
-} from '../src/fuzz/index.ts';
+} from '@ishare/core/fuzz';
 import { Finding, Recorder } from '../src/fuzz/outcome.ts';
 import { removeDir, tempDir } from '../../../test/helpers/trees.ts';
 import { testSeeds } from './fuzz-seeds.ts';

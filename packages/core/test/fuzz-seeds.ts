@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildCorpus, readImage } from '../src/fuzz/index.ts';
+import { buildCorpus, readImage } from '@ishare/core/fuzz';
 import { upstreamTool } from '../../../test/helpers/erofs-utils.ts';
 import { seededBytes, tempDir, removeDir } from '../../../test/helpers/trees.ts';
 import { buildImage, fingerprintValue, sha256, type SynthNode } from './erofs-synth.ts';

@@ -3,7 +3,7 @@
 import test from 'ava';
 import { copyFileSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { System } from '../src/system.ts';
+import { System, mkfs, ErofsError } from '@ishare/core';
 import {
   ishareOf,
   sharedInodeView,
@@ -15,8 +15,6 @@ import {
   POLICY_PROCESSING,
 } from '../src/fs/erofs/ishare.ts';
 import { inodeMount, inodeWord, iput, I_FREEING } from '../src/vfs/inode.ts';
-import { mkfs } from '../src/erofs/mkfs/index.ts';
-import { ErofsError } from '../src/erofs/errors.ts';
 import { versionPair, forgeFingerprint } from './helpers/share-trees.ts';
 import { sha256, mkfsErofs } from './helpers/images.ts';
 import { removeDir, seededBytes, tempDir } from '../../../test/helpers/trees.ts';

@@ -7,7 +7,7 @@ import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { System } from '../src/system.ts';
+import { System } from '@ishare/core';
 import { makeCompressTree } from '../../../test/helpers/compress-tree.ts';
 import { removeDir, tempDir } from '../../../test/helpers/trees.ts';
 import { upstreamTool } from '../../../test/helpers/erofs-utils.ts';

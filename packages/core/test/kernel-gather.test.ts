@@ -5,8 +5,8 @@
 import test from 'ava';
 import { copyFileSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { System } from '../src/system.ts';
-import { ErofsImage } from '../src/erofs/image.ts';
+import { System } from '@ishare/core';
+import { ErofsImage } from '@ishare/core/format';
 import { mkfsErofs, sha256 } from './helpers/images.ts';
 import { seededBytes, tempDir, removeDir } from '../../../test/helpers/trees.ts';
 

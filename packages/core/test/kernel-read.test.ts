@@ -1,7 +1,7 @@
 // The shared-memory kernel, single thread: every byte equal to the source, the page-cache figure equal
 // to the fincore figure (pages per distinct inode), hits on a second read, readahead window growth.
 import test from 'ava';
-import { System } from '../src/system.ts';
+import { System } from '@ishare/core';
 import { edgeImage, sourceHashes, sha256 } from './helpers/images.ts';
 import { removeDir } from '../../../test/helpers/trees.ts';
 

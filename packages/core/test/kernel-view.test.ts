@@ -3,7 +3,7 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { System } from '../src/system.ts';
+import { System } from '@ishare/core';
 import { edgeImage } from './helpers/images.ts';
 import { removeDir } from '../../../test/helpers/trees.ts';
 

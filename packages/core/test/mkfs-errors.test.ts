@@ -6,8 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as tarStream from 'tar-stream';
-import { ErofsError, type ErofsErrorCode } from '../src/erofs/errors.ts';
-import { mkfs, type MkfsOptions } from '../src/erofs/mkfs/index.ts';
+import { ErofsError, type ErofsErrorCode, mkfs, type MkfsOptions } from '@ishare/core';
 import { removeDir, seededBytes, tempDir } from '../../../test/helpers/trees.ts';
 import { tempLeftovers } from './mkfs-helpers.ts';
 

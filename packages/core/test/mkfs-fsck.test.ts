@@ -5,7 +5,7 @@
 import anyTest, { type TestFn } from 'ava';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { mkfs, type MkfsOptions } from '../src/erofs/mkfs/index.ts';
+import { mkfs, type MkfsOptions } from '@ishare/core';
 import {
   makeEdgeTree,
   nonEmptyFileInodes,

@@ -18,8 +18,8 @@ import {
 } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { ErofsImage } from '../src/erofs/image.ts';
-import { mkfs } from '../src/erofs/mkfs/index.ts';
+import { ErofsImage } from '@ishare/core/format';
+import { mkfs } from '@ishare/core';
 import { makeEdgeTree, removeDir, snapshotTree, tempDir } from '../../../test/helpers/trees.ts';
 import { asObject, GETFATTR, tryMount, xattrTable } from './mkfs-helpers.ts';
 import { upstreamTool } from '../../../test/helpers/erofs-utils.ts';

@@ -5,9 +5,8 @@ import anyTest, { type TestFn } from 'ava';
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DATALAYOUT, FEATURE_COMPAT } from '../src/erofs/format.ts';
-import { ErofsImage } from '../src/erofs/image.ts';
-import { mkfs } from '../src/erofs/mkfs/index.ts';
+import { DATALAYOUT, FEATURE_COMPAT, ErofsImage } from '@ishare/core/format';
+import { mkfs } from '@ishare/core';
 import { makeEdgeTree, removeDir, snapshotTree, tempDir, type TreeEntry } from '../../../test/helpers/trees.ts';
 import { asObject, GETFATTR, readerSnapshot, readerXattrs, xattrTable } from './mkfs-helpers.ts';
 

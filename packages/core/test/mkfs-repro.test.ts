@@ -4,8 +4,8 @@ import anyTest, { type TestFn } from 'ava';
 import { execFileSync } from 'node:child_process';
 import { lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EROFS_SUPER_OFFSET, EROFS_SUPER_SIZE } from '../src/erofs/format.ts';
-import { mkfs } from '../src/erofs/mkfs/index.ts';
+import { EROFS_SUPER_OFFSET, EROFS_SUPER_SIZE } from '@ishare/core/format';
+import { mkfs } from '@ishare/core';
 import { hasCommand, makeEdgeTree, removeDir, snapshotTree, tempDir } from '../../../test/helpers/trees.ts';
 import { asObject } from './mkfs-helpers.ts';
 

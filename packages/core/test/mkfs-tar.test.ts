@@ -4,8 +4,8 @@ import anyTest, { type TestFn } from 'ava';
 import { execFileSync } from 'node:child_process';
 import { lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErofsImage } from '../src/erofs/image.ts';
-import { mkfs } from '../src/erofs/mkfs/index.ts';
+import { ErofsImage } from '@ishare/core/format';
+import { mkfs } from '@ishare/core';
 import {
   hasCommand,
   makeEdgeTree,

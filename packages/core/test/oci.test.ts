@@ -16,8 +16,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { mkfs } from '../src/erofs/mkfs/index.ts';
-import { ErofsError } from '../src/erofs/errors.ts';
+import { mkfs, ErofsError } from '@ishare/core';
 import { makeEdgeTree, removeDir, snapshotTree, tempDir, type TreeEntry } from '../../../test/helpers/trees.ts';
 import { asObject, FSCK, fsck, readerSnapshot } from './mkfs-helpers.ts';
 import { upstreamTool } from '../../../test/helpers/erofs-utils.ts';

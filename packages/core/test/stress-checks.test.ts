@@ -2,13 +2,10 @@
 // touched without its lock whatever code path did it; a reader holding another image's inode across that
 // image's unmount is caught by the superblock invariant — the situation UNMOUNT_BUSY leaves behind.
 import test from 'ava';
-import { System } from '../src/system.ts';
-import { BUG } from '../src/debug/bugs/index.ts';
-import { checkQuiescent } from '../src/debug/invariants.ts';
-import { takeCheckFailure, InvariantViolation } from '../src/mm/checkfail.ts';
+import { System, ErofsError, VfsError } from '@ishare/core';
+import { BUG, InvariantViolation, checkQuiescent, takeCheckFailure } from '@ishare/core/stress';
 import { sharedInodeView, realInode, readBegin, POLICY_ANY } from '../src/fs/erofs/ishare.ts';
 import { iput, inodeMount } from '../src/vfs/inode.ts';
-import { VfsError } from '../src/vfs/errno.ts';
 import { versionPair } from './helpers/share-trees.ts';
 import { removeDir } from '../../../test/helpers/trees.ts';
 

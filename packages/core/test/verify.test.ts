@@ -4,9 +4,8 @@
 import test from 'ava';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { System } from '../src/system.ts';
-import { mkfs } from '../src/erofs/mkfs/index.ts';
-import { forgeFingerprint } from '../src/debug/forge.ts';
+import { System, mkfs } from '@ishare/core';
+import { forgeFingerprint } from '@ishare/core/stress';
 import { removeDir, seededBytes, tempDir } from '../../../test/helpers/trees.ts';
 
 interface Poison {

@@ -7,7 +7,8 @@
 // or any inode evicted is refused rather than reported.
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { System, ErofsImage, isErofsError, PAGE_SIZE, type RealInodePolicy, type SystemStats } from '@ishare/core';
+import { System, isErofsError, PAGE_SIZE, type RealInodePolicy, type SystemStats } from '@ishare/core';
+import { ErofsImage } from '@ishare/core/format';
 import { ReaderPool } from './pool.ts';
 import type { ReaderResult, ReadFilesTask, RangesTask } from './tasks.ts';
 

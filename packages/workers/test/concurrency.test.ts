@@ -3,7 +3,7 @@
 // drops and reclaim must never return a wrong byte or lose a wake-up (a watchdog fails instead of hanging).
 import test from 'ava';
 import { System } from '@ishare/core';
-import { ReaderPool } from '../src/index.ts';
+import { ReaderPool } from '@ishare/workers';
 import { edgeImage, sourceHashes } from '../../core/test/helpers/images.ts';
 import { removeDir } from '../../../test/helpers/trees.ts';
 

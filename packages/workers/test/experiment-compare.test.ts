@@ -11,7 +11,7 @@ import {
   ExperimentError,
   MAX_WORKERS,
   MAX_POOL_MIB,
-} from '../src/index.ts';
+} from '@ishare/workers';
 import { buildPair, expectedNoShare, expectedShare, sourceFiles, type Pair } from './helpers/pair-trees.ts';
 import { removeDir } from '../../../test/helpers/trees.ts';
 

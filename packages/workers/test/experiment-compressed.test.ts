@@ -5,7 +5,7 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCompare } from '../src/index.ts';
+import { runCompare } from '@ishare/workers';
 import { expectedNoShare, expectedShare, sourceFiles, PAGE } from './helpers/pair-trees.ts';
 import { buildCompressedPair, compressedPaths, type CompressedPair } from '../../../test/helpers/compressed-pair.ts';
 import { removeDir } from '../../../test/helpers/trees.ts';

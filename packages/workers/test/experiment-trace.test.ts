@@ -6,7 +6,7 @@ import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseTrace, parseTraceDetailed, normalizePath, TraceError, runCompare, runRead } from '../src/index.ts';
+import { parseTrace, parseTraceDetailed, normalizePath, TraceError, runCompare, runRead } from '@ishare/workers';
 import { buildPair, expectedTouched, PAGE, type Pair } from './helpers/pair-trees.ts';
 import { RANGES, STRACE } from './helpers/traces.ts';
 import { removeDir, hasCommand } from '../../../test/helpers/trees.ts';

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { System } from '@ishare/core';
-import { ReaderPool } from '../src/index.ts';
+import { ReaderPool } from '@ishare/workers';
 import { versionPair } from '../../core/test/helpers/share-trees.ts';
 import { removeDir, snapshotTree } from '../../../test/helpers/trees.ts';
 

@@ -5,7 +5,7 @@ import test from 'ava';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { System } from '@ishare/core';
-import { ReaderPool } from '../src/index.ts';
+import { ReaderPool } from '@ishare/workers';
 import { edgeImage } from '../../core/test/helpers/images.ts';
 import { removeDir } from '../../../test/helpers/trees.ts';
 

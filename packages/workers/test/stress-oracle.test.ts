@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { mkfs } from '@ishare/core';
-import { runStress } from '../src/index.ts';
+import { runStress } from '@ishare/workers';
 import { versionPair } from '../../core/test/helpers/share-trees.ts';
 import { makeEdgeTree, removeDir, tempDir } from '../../../test/helpers/trees.ts';
 import { upstreamTool } from '../../../test/helpers/erofs-utils.ts';

@@ -6,8 +6,9 @@
 // caught by their detector. (Bounded here by 40 s per bug; README's table has the default workload's
 // median detection times over five seeds.)
 import test from 'ava';
-import { BUG, BUG_CATEGORY, WINDOWS, type BugName } from '@ishare/core';
-import { runStress, type StressOptions, type StressReport } from '../src/index.ts';
+import { BUG, BUG_CATEGORY, type BugName } from '@ishare/core/stress';
+import { WINDOWS } from '@ishare/core/kernel';
+import { runStress, type StressOptions, type StressReport } from '@ishare/workers';
 import { versionPair } from '../../core/test/helpers/share-trees.ts';
 import { removeDir } from '../../../test/helpers/trees.ts';
 import { upstreamTool } from '../../../test/helpers/erofs-utils.ts';

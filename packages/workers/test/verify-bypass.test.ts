@@ -11,7 +11,8 @@ import test from 'ava';
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { System, mkfs, forgeFingerprint } from '@ishare/core';
+import { System, mkfs } from '@ishare/core';
+import { forgeFingerprint } from '@ishare/core/stress';
 import { ReaderPool } from '../src/index.ts';
 import { removeDir, seededBytes, tempDir } from '../../../test/helpers/trees.ts';
 

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { fsckOnPath, fsckVersion } from '../../../core/src/upstream/fsck.ts';
+import { fsckOnPath, fsckVersion } from '@ishare/core/format';
 import {
   buildCorpus,
   DEFAULT_TIMEOUT_MS,
@@ -21,7 +21,7 @@ import {
   runFuzz,
   type CheckOutcome,
   type FuzzReport,
-} from '../../../core/src/fuzz/index.ts';
+} from '@ishare/core/fuzz';
 import { ErofsError } from '../core.ts';
 import { CheckFailed, UsageError } from '../errors.ts';
 import { parsePositiveInt } from '../options.ts';

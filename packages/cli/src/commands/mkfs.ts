@@ -29,7 +29,7 @@ async function checkSource(source: string): Promise<void> {
   const st = statSync(source);
   if (st.isDirectory() || (st.isFile() && TAR.test(source))) return;
   // A container image archive need not be called .tar (skopeo's oci-archive, podman's -o NAME).
-  const { detectContainer } = await import('../../../core/src/oci/store.ts');
+  const { detectContainer } = await import('@ishare/core/format');
   if (st.isFile() && (await detectContainer(source))) return;
   throw new UsageError(`${source}: not a directory, a .tar/.tar.gz/.tgz archive or a container image`);
 }

@@ -5,7 +5,8 @@
 import { availableParallelism } from 'node:os';
 import { InvalidArgumentError, type Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { BUG, BUG_DESCRIPTIONS, BUG_CATEGORY, readManifest, type BugName } from '@ishare/core';
+import { BUG, BUG_DESCRIPTIONS, BUG_CATEGORY, type BugName } from '@ishare/core/stress';
+import { readManifest } from '@ishare/core';
 import { MemoryLimitError, runStress, StressReferenceError, type StressReport } from '@ishare/workers';
 import { CheckFailed, UsageError } from '../errors.ts';
 import { parsePlatform, parsePositiveInt } from '../options.ts';

@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync, linkSync } from 'node:fs';
 import { join } from 'node:path';
 import { seededBytes, tempDir } from '../../../../test/helpers/trees.ts';
-import { mkfs } from '../../src/erofs/mkfs/index.ts';
+import { mkfs } from '@ishare/core';
 
 export interface VersionPair {
   readonly dir: string;
@@ -37,4 +37,4 @@ export async function versionPair(opts: { fingerprint?: boolean } = {}): Promise
   return { dir, srcs, images };
 }
 
-export { forgeFingerprint } from '../../src/debug/forge.ts';
+export { forgeFingerprint } from '@ishare/core/stress';

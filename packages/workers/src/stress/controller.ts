@@ -3,18 +3,9 @@
 // shrinking — pauses everyone now and then to check the kernel's invariants at quiescence, and watches
 // heartbeats for hangs. It stops at the first violation and reports it with the threads' trails.
 import { Piscina } from 'piscina';
-import {
-  System,
-  BUG,
-  CheckFailure,
-  takeCheckFailure,
-  lastPointsOf,
-  checkQuiescent,
-  readWindows,
-  type WindowName,
-  type BugName,
-  type RealInodePolicy,
-} from '@ishare/core';
+import { System, type RealInodePolicy } from '@ishare/core';
+import { BUG, CheckFailure, takeCheckFailure, lastPointsOf, checkQuiescent, type BugName } from '@ishare/core/stress';
+import { readWindows, type WindowName } from '@ishare/core/kernel';
 import { checkInvariant } from './check-invariant.ts';
 import { Control, RUN, PAUSE, STOP, MAX_WORKERS, MAX_IMAGES } from './control.ts';
 import { Rng } from './rng.ts';

@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync, mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mkfs, forgeFingerprint, MANIFEST_FORMAT, type ManifestEntry, type SourceManifest } from '@ishare/core';
+import { mkfs, MANIFEST_FORMAT, type ManifestEntry, type SourceManifest } from '@ishare/core';
+import { forgeFingerprint } from '@ishare/core/stress';
 
 function bytes(n: number, seed: number): Buffer {
   const b = Buffer.allocUnsafe(n);

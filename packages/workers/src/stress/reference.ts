@@ -8,7 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { lstatSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fsckExtract, fsckOnPath, regularFilesUnder, type SourceManifest } from '@ishare/core';
+import { fsckExtract, fsckOnPath, regularFilesUnder } from '@ishare/core/format';
+import type { SourceManifest } from '@ishare/core';
 
 export interface ReferenceSpec {
   /** The source directory the image was built from. */

@@ -5,15 +5,8 @@
 // It pauses when asked so the controller can check the kernel at quiescence.
 import { workerData } from 'node:worker_threads';
 import { readFileSync } from 'node:fs';
-import {
-  System,
-  ErofsError,
-  VfsError,
-  CheckFailure,
-  takeCheckFailure,
-  type ArenaHandle,
-  type OpenFile,
-} from '@ishare/core';
+import { System, ErofsError, VfsError, type ArenaHandle, type OpenFile } from '@ishare/core';
+import { CheckFailure, takeCheckFailure } from '@ishare/core/stress';
 import { Control, PAUSE, STOP } from './control.ts';
 import { checkInvariant } from './check-invariant.ts';
 import { Rng } from './rng.ts';

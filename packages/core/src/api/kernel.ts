@@ -1,0 +1,23 @@
+// @ishare/core/kernel: the kernel model below the System — its per-thread handle (Kernel), the arena
+// and its layouts' sizes, the counters, and the pieces tests and benchmarks look at directly.
+export { System } from '../system.ts';
+export type {
+  SystemConfig,
+  SystemStats,
+  MountOptions,
+  MountResult,
+  MountReport,
+  OpenFile,
+  OpenFlags,
+  FadviseAdvice,
+  FileView,
+} from '../system.ts';
+export { Kernel } from '../vfs/kernel.ts';
+export { VfsError, type Errno } from '../vfs/errno.ts';
+export { Arena, PAGE_SIZE, MAX_POOL_BYTES, type ArenaHandle, type ArenaConfig } from '../mm/arena.ts';
+export { CTR, readCounters, WINDOWS, readWindows, type CounterName, type WindowName } from '../mm/counters.ts';
+export { FRAME_WORDS } from '../mm/pagepool.ts';
+export { INODE_WORDS } from '../vfs/inode.ts';
+export { PAGE_BUCKET_WORDS } from '../vfs/pagecache.ts';
+export type { RealInodePolicy } from '../fs/erofs/ishare.ts';
+export { zpclLock, zpclUnlock, zpclWord } from '../fs/erofs/zpcluster.ts';
