@@ -1,7 +1,7 @@
 // Memory pressure: a pool far smaller than the data still returns every byte right (reclaim of clean
 // LRU pages and unused inodes); a pool whose every frame is pinned fails with a clear ENOMEM.
 import test from 'ava';
-import { System, ErofsError, VfsError } from '@ishare/core';
+import { System, VfsError } from '@ishare/core';
 import { frameAlloc, putPage } from '../src/mm/pagepool.ts';
 import { NIL } from '../src/mm/list.ts';
 import { edgeImage, sourceHashes, sha256 } from './helpers/images.ts';

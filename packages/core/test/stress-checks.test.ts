@@ -2,7 +2,7 @@
 // touched without its lock whatever code path did it; a reader holding another image's inode across that
 // image's unmount is caught by the superblock invariant — the situation UNMOUNT_BUSY leaves behind.
 import test from 'ava';
-import { System, ErofsError, VfsError } from '@ishare/core';
+import { System, VfsError } from '@ishare/core';
 import { BUG, InvariantViolation, checkQuiescent, takeCheckFailure } from '@ishare/core/stress';
 import { sharedInodeView, realInode, readBegin, POLICY_ANY } from '../src/fs/erofs/ishare.ts';
 import { iput, inodeMount } from '../src/vfs/inode.ts';
