@@ -34,7 +34,7 @@ import { ErofsError } from '../../erofs/errors.ts';
 import { MAP_HOLE, MAP_INLINE, MAP_MAPPED } from '../../erofs/data.ts';
 import { erofsSb } from './super.ts';
 import { iomapOf, type IomapCtx } from './internal.ts';
-import { realInode, readBegin, readEnd } from './ishare.ts';
+import { realInode, realInodePolicy, readBegin, readEnd } from './ishare.ts';
 import { POINT, pointsOn, point } from '../../mm/points.ts';
 import { invariantsOn, InvariantViolation } from '../../mm/checkfail.ts';
 import type { OpenFile, AddressSpaceOps } from '../../vfs/file.ts';
@@ -54,7 +54,7 @@ export function grabRealInode(k: Kernel, file: OpenFile): number {
   if (file.mapping !== file.inode) {
     let picked = NIL;
     for (let attempt = 0; attempt <= REALINODE_RETRIES; attempt++) {
-      picked = realInode(a, file.mapping, a.policy, ctx);
+      picked = realInode(a, file.mapping, realInodePolicy(a), ctx);
       if (picked !== NIL) break;
       // No backing inode left at all (a mapping that outlived every image holding the file): nothing to
       // wait for. Otherwise every one is being evicted right now; one may be (re)attaching meanwhile.

@@ -156,7 +156,7 @@ function zExtent(
     z.spare[z.nspare++] = f;
   }
   const fragment = (m.flags & ZF_FRAGMENT) !== 0;
-  const word = zpclWord(sb.m, fragment ? 2 * (zm.info.fragmentOff + lo) + 1 : 2 * m.pa);
+  const word = zpclWord(a, sb.m, fragment ? 2 * (zm.info.fragmentOff + lo) + 1 : 2 * m.pa);
   const waited = zpclLock(a, word);
   let done = 0;
   let used = 0;
