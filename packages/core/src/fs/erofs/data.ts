@@ -29,6 +29,7 @@ import {
   I_FREEING,
   I_DEDUP,
 } from '../../vfs/inode.ts';
+import { ishareCountDevicePages } from './ishare_stats.ts';
 import { mountCountDeviceRead, mountGen, mountState, MS_FREE } from '../../vfs/mount.ts';
 import { ErofsError } from '../../erofs/errors.ts';
 import { MAP_HOLE, MAP_INLINE, MAP_MAPPED } from '../../erofs/data.ts';
@@ -188,7 +189,8 @@ export function fillPage(k: Kernel, file: OpenFile, f: number, index: number): v
           `short device read from ${sb.params.image}`,
           map.physical + (pos - map.logical),
         );
-      mountCountDeviceRead(a, sb.m, map.kind === MAP_INLINE ? 0 : 1, file.mapping !== file.inode);
+      mountCountDeviceRead(a, sb.m, map.kind === MAP_INLINE ? 0 : 1);
+      if (file.mapping !== file.inode) ishareCountDevicePages(a, sb.m, map.kind === MAP_INLINE ? 0 : 1);
     }
     done += n;
   }
@@ -243,7 +245,8 @@ function readRun(k: Kernel, file: OpenFile, first: number, count: number, phys: 
   const got = nv === 1 ? readSync(sb.fd, iov[0], 0, want, phys) : readvSync(sb.fd, iov, phys);
   iov.length = 0;
   if (got !== want) throw new ErofsError('ETRUNCATED', `short device read from ${sb.params.image}`, phys);
-  mountCountDeviceRead(a, sb.m, count, file.mapping !== file.inode);
+  mountCountDeviceRead(a, sb.m, count);
+  if (file.mapping !== file.inode) ishareCountDevicePages(a, sb.m, count);
   // completePage for the run, with one LRU lock and one counter update for all of it.
   for (let x = first; x < first + count; x++) {
     if (pointsOn) point(POINT.BEFORE_PAGE_UNLOCK);

@@ -10,6 +10,7 @@ import { ErofsError } from '../../erofs/errors.ts';
 import { mountAlloc, mountParams, mountGen, mountState, MS_FREE, type MountParams } from '../../vfs/mount.ts';
 import { genericShutdownSuper } from '../../vfs/super.ts';
 import type { IshareKey } from './ishare.ts';
+import { ishareResetMount } from './ishare_stats.ts';
 
 export interface ErofsSb {
   readonly m: number;
@@ -128,6 +129,7 @@ export function erofsMount(k: Kernel, image: string, opts: MountOptions): MountR
   };
   const check = erofsCheckImage(params);
   const m = mountAlloc(k.a, { ...params, inodeShare: check.shareActive });
+  ishareResetMount(k.a, m);
   if (check.warning) k.warnings.push(check.warning);
   return { mount: m, shareActive: check.shareActive, warning: check.warning };
 }
