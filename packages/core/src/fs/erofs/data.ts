@@ -27,7 +27,7 @@ import {
   iput,
   I_INUSE,
   I_FREEING,
-  I_DEDUP,
+  I_ANON,
 } from '../../vfs/inode.ts';
 import { ishareCountDevicePages } from './ishare_stats.ts';
 import { mountCountDeviceRead, mountGen, mountState, MS_FREE } from '../../vfs/mount.ts';
@@ -129,7 +129,7 @@ function iomapBegin(k: Kernel, file: OpenFile, pos: number): void {
  * it was created on (its mount not freed, not remounted since).
  */
 export function checkLiveMount(a: Kernel['a'], real: number): void {
-  if (inodeState(a, real) & I_DEDUP) return;
+  if (inodeState(a, real) & I_ANON) return;
   const m = inodeMount(a, real);
   if (mountState(a, m) === MS_FREE || mountGen(a, m) !== inodeMountGen(a, real)) {
     throw new InvariantViolation(

@@ -1,8 +1,19 @@
-// Per-mount sharing accounting: of the pages read from an image's device, how many filled a shared
-// inode's mapping (the figure `ishare read` and the experiments report per image). One word per mount
-// slot, in an arena region this module declares ('erofs.sharedPages'); vfs/mount.ts counts device
-// reads without knowing about sharing.
+// Sharing accounting. Per mount: of the pages read from an image's device, how many filled a shared
+// inode's mapping (the figure `ishare read` and the experiments report per image), one word per mount
+// slot in an arena region this module declares ('erofs.sharedPages'). System-wide: the pages in shared
+// inodes' mappings (the SHARED_FILE_PAGES gauge), kept through the page cache's mapping-pages hook.
+// vfs/ counts device reads and cached pages without knowing about sharing.
 import { declareRegion, type Arena } from '../../mm/arena.ts';
+import { ctrInc, ctrDec, CTR } from '../../mm/counters.ts';
+import { isAnonInode } from '../../vfs/inode.ts';
+import { setMappingPagesHook } from '../../vfs/pagecache.ts';
+
+// Shared inodes live on the anonymous superblock (ishare.ts allocates them on ANON_MOUNT).
+setMappingPagesHook((a, mapping, delta) => {
+  if (!isAnonInode(a, mapping)) return;
+  if (delta > 0) ctrInc(a.i32, CTR.SHARED_FILE_PAGES);
+  else ctrDec(a.i32, CTR.SHARED_FILE_PAGES);
+});
 
 declareRegion('erofs.sharedPages', (c) => c.nmounts);
 
