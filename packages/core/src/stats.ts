@@ -13,8 +13,11 @@ import {
   MS_ACTIVE,
   type MountDeviceStats,
 } from './vfs/mount.ts';
+import { ishareMountSharedPages, ishareResetMount } from './fs/erofs/ishare_stats.ts';
 
 export interface MountReport extends MountDeviceStats {
+  /** Of the device pages, those that filled a shared inode's mapping. */
+  readonly sharedPages: number;
   readonly mount: number;
   readonly image: string;
   readonly inodeShare: boolean;
@@ -51,6 +54,7 @@ export function systemStats(a: Arena): SystemStats {
       domainId: p.domainId,
       verify: p.verify ?? false,
       ...mountDeviceStats(a, m),
+      sharedPages: ishareMountSharedPages(a, m),
     });
   }
   const filePages = ctrReadSigned(a.i32, CTR.FILE_PAGES);
@@ -75,5 +79,8 @@ export function systemStats(a: Arena): SystemStats {
 export function resetStats(a: Arena): void {
   resetEventCounters(a.i32);
   resetLockStats(a.i32);
-  for (let m = 0; m < a.nmounts; m++) resetMountDeviceStats(a, m);
+  for (let m = 0; m < a.nmounts; m++) {
+    resetMountDeviceStats(a, m);
+    ishareResetMount(a, m);
+  }
 }

@@ -29,9 +29,9 @@ import {
 } from './fs/erofs/super.ts';
 import { erofsInodeOps, erofsFileOps } from './fs/erofs/inode.ts';
 import { erofsListFiles } from './fs/erofs/namei.ts';
-import { policyCode, type RealInodePolicy } from './fs/erofs/ishare.ts';
+import { POLICY_ANY, realInodePolicy, setRealInodePolicy, type RealInodePolicy } from './fs/erofs/ishare.ts';
 import { systemStats, resetStats, type SystemStats, type MountReport } from './stats.ts';
-import { hooksAttach, hooksRefresh } from './debug/hooks.ts';
+import { hooksAttach, hooksRefresh, setInjectMask } from './debug/hooks.ts';
 
 export interface SystemConfig {
   /** Page pool size in MiB (default 256). */
@@ -89,8 +89,8 @@ export class System {
     pagePoolInit(a);
     pageCacheInit(a);
     inodeTableInit(a);
-    a.policy = policyCode(cfg.policy ?? 'processing');
-    a.injectMask = cfg.inject ?? 0;
+    setRealInodePolicy(a, cfg.policy ?? 'processing');
+    setInjectMask(a, cfg.inject ?? 0);
     a.jitter = Math.round(Math.max(0, Math.min(1, cfg.jitter ?? 0)) * 65536);
     a.seed = cfg.seed ?? 1;
     a.countLockAcquisitions = cfg.lockStats ?? false;
@@ -114,10 +114,10 @@ export class System {
   }
 
   get policy(): RealInodePolicy {
-    return this.arena.policy === 1 ? 'any' : 'processing';
+    return realInodePolicy(this.arena) === POLICY_ANY ? 'any' : 'processing';
   }
   set policy(p: RealInodePolicy) {
-    this.arena.policy = policyCode(p);
+    setRealInodePolicy(this.arena, p);
   }
 
   /** Re-read stress settings (inject mask, jitter) after the controller changed them. */

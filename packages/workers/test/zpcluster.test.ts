@@ -36,7 +36,7 @@ test('two workers needing the pcluster another thread holds: both wait, it is de
   let word = 0;
   try {
     const { mount } = sys.mount(image);
-    word = zpclWord(mount, 2 * pa);
+    word = zpclWord(sys.arena, mount, 2 * pa);
     zpclLock(sys.arena, word);
     locked = true;
     const reads = [0, 1].map(() =>
@@ -88,7 +88,7 @@ test('workers decompress in parallel: a reader blocked on one pcluster does not 
   let word = -1;
   try {
     const { mount } = sys.mount(image);
-    word = zpclWord(mount, 2 * pa);
+    word = zpclWord(sys.arena, mount, 2 * pa);
     zpclLock(sys.arena, word);
     const readA = pool.run({ kind: 'readFiles', mount, paths: ['/a.txt'], hash: true, chunk: 4096 });
     const deadline = Date.now() + 30_000;
@@ -97,6 +97,7 @@ test('workers decompress in parallel: a reader blocked on one pcluster does not 
     // b.txt's pcluster is another lock stripe (or, by chance, the same one: then this reader waits too).
     const sameStripe =
       zpclWord(
+        sys.arena,
         mount,
         2 *
           Number(

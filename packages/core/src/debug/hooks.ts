@@ -2,7 +2,7 @@
 // which checks run (lock checks, the race detector, the in-core invariants — the check options only),
 // the race-window points and their jitter, and the planted bugs (`--inject`), whose variants replace
 // steps in the production step tables (debug/bugs/). Which checks run never depends on the bugs.
-import { CHECK_LOCKS, CHECK_RACES, CHECK_INVARIANTS, type Arena } from '../mm/arena.ts';
+import { CHECK_LOCKS, CHECK_RACES, CHECK_INVARIANTS, declareHeaderWord, type Arena } from '../mm/arena.ts';
 import { lockdepConfigure, SITE_NAMES, PROTECTED } from '../mm/lockdep.ts';
 import { kcsanConfigure } from '../mm/kcsan.ts';
 import { invariantsConfigure } from '../mm/checkfail.ts';
@@ -13,12 +13,22 @@ export { BUG, BUGS, BUG_DESCRIPTIONS, BUG_CATEGORY, type BugName, type BugCatego
 
 let myThreadId = 0;
 
+// The planted-bug mask (`--inject`): a header word of the arena this module owns.
+declareHeaderWord('debug.inject');
+/** The planted bugs of arena `a` (a mask of BUG bits). */
+export function injectMask(a: Arena): number {
+  return Atomics.load(a.i32, a.headerWord('debug.inject'));
+}
+export function setInjectMask(a: Arena, mask: number): void {
+  Atomics.store(a.i32, a.headerWord('debug.inject'), mask);
+}
+
 /** Enable this thread's checks, points and planted bugs from the arena's settings (at attach/create). */
 export function hooksAttach(a: Arena, threadId: number): void {
   myThreadId = threadId;
   configureChecks(a);
   pointsConfigure(a, threadId, a.jitter !== 0 || a.checks !== 0, a.jitter, a.seed);
-  installBugs(a.injectMask);
+  installBugs(injectMask(a));
 }
 
 function configureChecks(a: Arena): void {
@@ -35,5 +45,5 @@ function configureChecks(a: Arena): void {
 export function hooksRefresh(a: Arena): void {
   configureChecks(a);
   pointsRefresh(true, a.jitter);
-  installBugs(a.injectMask);
+  installBugs(injectMask(a));
 }

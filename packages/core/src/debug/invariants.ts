@@ -14,7 +14,7 @@ import {
   inodeMountGen,
   inodeSize,
   inodeState,
-  I_DEDUP,
+  I_ANON,
   I_FREEING,
   I_INUSE,
 } from '../vfs/inode.ts';
@@ -56,7 +56,7 @@ export function checkQuiescent(a: Arena): string[] {
   const dedups: number[] = [];
   forEachInode(a, (slot, st) => {
     nrpagesSum += inodeNrPages(a, slot);
-    if (st & I_DEDUP) {
+    if (st & I_ANON) {
       sharedPages += inodeNrPages(a, slot);
       dedups.push(slot);
       return;
@@ -70,7 +70,7 @@ export function checkQuiescent(a: Arena): string[] {
     const cnt = inodeCount(a, slot);
     if (cnt !== open) add(`inode ${slot} (mount ${inodeMount(a, slot)}): i_count ${cnt} != open files ${open}`);
     const d = ishareOf(a, slot);
-    if (d !== NIL && !(inodeState(a, d) & I_DEDUP))
+    if (d !== NIL && !(inodeState(a, d) & I_ANON))
       add(`inode ${slot} attached to slot ${d}, which is not a shared inode`);
   });
   if (nrpagesSum !== filePages) add(`sum of mappings' nrpages ${nrpagesSum} != page-cache pages ${filePages}`);
@@ -90,7 +90,7 @@ export function checkQuiescent(a: Arena): string[] {
     const domains = new Set<string>();
     for (const b of view.backing) {
       const st = inodeState(a, b);
-      if ((st & (I_INUSE | I_FREEING | I_DEDUP)) !== I_INUSE) {
+      if ((st & (I_INUSE | I_FREEING | I_ANON)) !== I_INUSE) {
         add(`shared inode ${d}: backing entry ${b} is not a live inode (state ${st})`);
         continue;
       }

@@ -34,8 +34,6 @@ const H = {
   MOUNTS: 15,
   MOUNT_TABLE: 16,
   TOTAL_WORDS: 17,
-  POLICY: 18, // realInode policy: 0 processing (v7), 1 any (mainline)
-  INJECT: 19, // planted-bug mask (stress harness)
   JITTER: 20, // race-window widening: probability per point, in 1/65536
   THREAD_NEXT: 21, // next thread id to hand out
   SEED: 22, // jitter seed
@@ -52,7 +50,34 @@ const H = {
 export const CHECK_LOCKS = 1;
 export const CHECK_RACES = 2;
 export const CHECK_INVARIANTS = 4;
-if (Object.keys(H).length > HEADER_WORDS) throw new Error('arena header too small');
+/** Header words from OWNER_WORDS_BASE on are handed to the modules that declare them (declareHeaderWord). */
+const OWNER_WORDS_BASE = 32;
+if (Object.keys(H).length > OWNER_WORDS_BASE) throw new Error('arena header too small');
+
+// Regions and header words owned by modules above mm/: each owner declares its own at module load, by a
+// name only it uses; Arena.create places every declaration made so far and records the layout in the
+// handle, so a worker attaching gets the same offsets whatever modules it loaded, and in what order.
+const declaredRegions = new Map<string, (c: ArenaCounts) => number>();
+const declaredWords = new Set<string>();
+
+/** Reserve a region of control words, `words(counts)` long, in every arena created from now on. */
+export function declareRegion(name: string, words: (c: ArenaCounts) => number): void {
+  if (declaredRegions.has(name)) throw new Error(`arena region ${name} declared twice`);
+  declaredRegions.set(name, words);
+}
+
+/** Reserve one header word (a setting every thread reads) in every arena created from now on. */
+export function declareHeaderWord(name: string): void {
+  if (declaredWords.has(name)) throw new Error(`arena header word ${name} declared twice`);
+  if (OWNER_WORDS_BASE + declaredWords.size >= HEADER_WORDS) throw new Error('arena header words exhausted');
+  declaredWords.add(name);
+}
+
+/** Where the declared regions and header words of one arena are (word indexes into i32). */
+export interface ArenaLayout {
+  readonly regions: Readonly<Record<string, number>>;
+  readonly words: Readonly<Record<string, number>>;
+}
 
 export interface ArenaConfig {
   /** Page pool size in bytes (rounded down to whole pages; at least 16 pages). */
@@ -92,6 +117,7 @@ export type SectionSizes = Record<SectionName, number>;
 export interface ArenaHandle {
   readonly control: SharedArrayBuffer;
   readonly chunks: readonly SharedArrayBuffer[];
+  readonly layout: ArenaLayout;
 }
 
 function pow2AtLeast(n: number): number {
@@ -174,6 +200,16 @@ export class Arena {
       if (!Number.isInteger(w) || w < 0) throw new RangeError(`arena section ${name}: ${w} words`);
       bases[name] = take(w);
     }
+    const counts = { nframes, npageBuckets, ninodes: cfg.inodeSlots, ninodeBuckets, nmounts: cfg.mountSlots };
+    const regions: Record<string, number> = {};
+    for (const [name, size] of declaredRegions) {
+      const w = size(counts);
+      if (!Number.isInteger(w) || w < 0) throw new RangeError(`arena region ${name}: ${w} words`);
+      regions[name] = take(w);
+    }
+    const headerWords: Record<string, number> = {};
+    let wi = HEADER_BASE + OWNER_WORDS_BASE;
+    for (const name of declaredWords) headerWords[name] = wi++;
     const control = new SharedArrayBuffer(at * 4);
     const chunkShift =
       nframes <= 1 << MAX_CHUNK_FRAMES_SHIFT ? Math.max(0, Math.ceil(Math.log2(nframes))) : MAX_CHUNK_FRAMES_SHIFT;
@@ -201,7 +237,7 @@ export class Arena {
     h[H.MOUNT_TABLE] = bases.mountTable;
     h[H.TOTAL_WORDS] = at;
     h[H.ENABLED_LIMIT] = nframes;
-    return new Arena({ control, chunks });
+    return new Arena({ control, chunks, layout: { regions, words: headerWords } });
   }
 
   static attach(handle: ArenaHandle): Arena {
@@ -220,19 +256,24 @@ export class Arena {
     return (f & this.chunkMask) * PAGE_SIZE;
   }
 
+  /**
+   * Base of the region `name` (declareRegion). Owners resolve it once per arena and keep it, not per access.
+   * Throws when the owner was not loaded before the arena was created.
+   */
+  region(name: string): number {
+    const b = this.handle.layout.regions[name];
+    if (b === undefined) throw new Error(`arena has no region ${name} (its owner was not loaded before create)`);
+    return b;
+  }
+
+  /** Index of the header word `name` (declareHeaderWord); resolve once per arena, like region(). */
+  headerWord(name: string): number {
+    const w = this.handle.layout.words[name];
+    if (w === undefined) throw new Error(`arena has no header word ${name} (its owner was not loaded before create)`);
+    return w;
+  }
+
   // Header settings shared by every thread.
-  get policy(): number {
-    return Atomics.load(this.i32, H.POLICY);
-  }
-  set policy(p: number) {
-    Atomics.store(this.i32, H.POLICY, p);
-  }
-  get injectMask(): number {
-    return Atomics.load(this.i32, H.INJECT);
-  }
-  set injectMask(m: number) {
-    Atomics.store(this.i32, H.INJECT, m);
-  }
   get jitter(): number {
     return Atomics.load(this.i32, H.JITTER);
   }

@@ -1,5 +1,6 @@
 // Fixed regions at the start of the arena's control words (Int32 indexes). Everything after
-// DYNAMIC_BASE is placed by arena.ts from the configured sizes. Only the owners named here read them.
+// DYNAMIC_BASE is placed by arena.ts from the configured sizes and the regions modules above mm/ declare
+// (arena.ts declareRegion). Only the owners named here read them.
 
 export const HEADER_BASE = 0; // arena.ts
 export const HEADER_WORDS = 64;
@@ -10,8 +11,6 @@ export const COUNTERS_WORDS = 128;
 export const THREADS_BASE = 256; // points.ts: per-thread last named point (watchdog reports)
 export const MAX_THREADS = 64;
 export const THREAD_WORDS = 4;
-export const ZPCL_BASE = THREADS_BASE + MAX_THREADS * THREAD_WORDS; // fs/erofs/zpcluster.ts: pcluster lock stripes
-export const ZPCL_WORDS = 256;
-export const KCSAN_BASE = ZPCL_BASE + ZPCL_WORDS; // kcsan.ts: watchpoints + one race report
+export const KCSAN_BASE = THREADS_BASE + MAX_THREADS * THREAD_WORDS; // kcsan.ts: watchpoints + one race report
 export const KCSAN_WORDS = 64 * 8 + 16 + 1024;
 export const DYNAMIC_BASE = KCSAN_BASE + KCSAN_WORDS;

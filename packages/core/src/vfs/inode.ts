@@ -68,7 +68,7 @@ const ILRU_COUNT = 3;
 export const I_NEW = 1;
 export const I_FREEING = 2;
 export const I_CLEAR = 4;
-export const I_DEDUP = 8; // a shared (dedup) inode on the anonymous superblock
+export const I_ANON = 8; // an inode of the anonymous superblock (ANON_MOUNT), on no mounted image
 export const I_INUSE = 16; // slot allocated
 export const I_ONLRU = 32;
 
@@ -87,7 +87,7 @@ export function inodeRegions(c: ArenaCounts): {
   };
 }
 
-/** The shared inodes' "superblock" (erofs_ishare_mnt's anon sb). */
+/** The anonymous superblock's mount number (a filesystem's inodes that belong to no mounted image). */
 export const ANON_MOUNT = -2;
 
 export interface InodeSpecs {
@@ -154,8 +154,8 @@ export function inodeMountGen(a: Arena, slot: number): number {
 export function inodeGen(a: Arena, slot: number): number {
   return a.i32[a.inodes + slot * INODE_WORDS + I_GEN];
 }
-export function isDedupInode(a: Arena, slot: number): boolean {
-  return (inodeState(a, slot) & I_DEDUP) !== 0;
+export function isAnonInode(a: Arena, slot: number): boolean {
+  return (inodeState(a, slot) & I_ANON) !== 0;
 }
 
 /** Initialise the inode table (main thread, before workers attach). */
@@ -311,7 +311,7 @@ export function iget(
     listInitHead(i32, r + I_MAP_HEAD);
     linkInit(i32, specs(a).lru, s);
     Atomics.store(i32, r + I_COUNT, 1);
-    Atomics.store(i32, r + I_STATE, I_INUSE | I_NEW | (mount === ANON_MOUNT ? I_DEDUP : 0));
+    Atomics.store(i32, r + I_STATE, I_INUSE | I_NEW | (mount === ANON_MOUNT ? I_ANON : 0));
     if (initNew) initNew(s);
     if (lockdepOn) {
       lockdepAccess(i32, b, b + 1, PROT.ICACHE_BUCKET, SITE.ICACHE_INSERT, s, true);

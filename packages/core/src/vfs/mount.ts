@@ -13,7 +13,6 @@ const M_GEN = 1; // bumped at every mount of the slot
 const M_OPEN = 2; // open files
 const M_DEV_READS = 3; // device reads served by this image (read calls)
 const M_DEV_PAGES = 4; // pages filled from this image's device
-const M_SHARED_PAGES = 5; // of which for a shared inode's mapping
 const M_BLOB_LEN = 6;
 const M_BDEV = 7; // the image's file descriptor, opened once at mount: every thread reads through it (s_bdev)
 const M_HDR_WORDS = 8;
@@ -54,30 +53,26 @@ export function mountOpenCount(a: Arena, m: number): number {
 export function mountOpenAdd(a: Arena, m: number, d: number): void {
   Atomics.add(a.i32, rec(a, m) + M_OPEN, d);
 }
-export function mountCountDeviceRead(a: Arena, m: number, pages: number, shared: boolean): void {
+export function mountCountDeviceRead(a: Arena, m: number, pages: number): void {
   const r = rec(a, m);
   Atomics.add(a.i32, r + M_DEV_READS, 1);
   Atomics.add(a.i32, r + M_DEV_PAGES, pages);
-  if (shared) Atomics.add(a.i32, r + M_SHARED_PAGES, pages);
 }
 export interface MountDeviceStats {
   reads: number;
   pages: number;
-  sharedPages: number;
 }
 export function mountDeviceStats(a: Arena, m: number): MountDeviceStats {
   const r = rec(a, m);
   return {
     reads: Atomics.load(a.i32, r + M_DEV_READS) >>> 0,
     pages: Atomics.load(a.i32, r + M_DEV_PAGES) >>> 0,
-    sharedPages: Atomics.load(a.i32, r + M_SHARED_PAGES) >>> 0,
   };
 }
 export function resetMountDeviceStats(a: Arena, m: number): void {
   const r = rec(a, m);
   Atomics.store(a.i32, r + M_DEV_READS, 0);
   Atomics.store(a.i32, r + M_DEV_PAGES, 0);
-  Atomics.store(a.i32, r + M_SHARED_PAGES, 0);
 }
 
 /** The mount's block device: the image's descriptor opened at mount, -1 once released. */
@@ -119,7 +114,6 @@ export function mountAlloc(a: Arena, p: MountParams, bdev: number): number {
       Atomics.store(i32, r + M_OPEN, 0);
       Atomics.store(i32, r + M_DEV_READS, 0);
       Atomics.store(i32, r + M_DEV_PAGES, 0);
-      Atomics.store(i32, r + M_SHARED_PAGES, 0);
       Atomics.add(i32, r + M_GEN, 1);
       Atomics.store(i32, r + M_STATE, MS_ACTIVE);
       i32[a.mountTable + 1]++;

@@ -33,7 +33,7 @@ import {
   waitOnPageLocked,
   tryGetPage,
 } from '../mm/pagepool.ts';
-import { mappingLockWord, mappingHeadWord, mappingNrPagesWord, isDedupInode, setTruncateHook } from './inode.ts';
+import { mappingLockWord, mappingHeadWord, mappingNrPagesWord, setTruncateHook } from './inode.ts';
 
 export const PAGE_BUCKET_WORDS = 3; // lock, head, seq
 const B_HEAD = 1;
@@ -179,7 +179,7 @@ export function addToPageCache(a: Arena, f: number, mapping: number, index: numb
   spinUnlock(i32, ml);
   spinUnlock(i32, b);
   ctrInc(i32, CTR.FILE_PAGES);
-  if (isDedupInode(a, mapping)) ctrInc(i32, CTR.SHARED_FILE_PAGES);
+  if (mappingPagesHook) mappingPagesHook(a, mapping, 1);
   return true;
 }
 
@@ -194,9 +194,9 @@ function mappingListAccess(a: Arena, ml: number, mapping: number, f: number, sit
 /** Unlink frame f from the hash chain of bucket b and from its mapping's list. Bucket lock held. */
 function unindexLocked(a: Arena, b: number, f: number, mapping: number): void {
   const i32 = a.i32;
-  // Read while this page still keeps the mapping's inode alive: once it leaves the mapping's list, a
+  // Called while this page still keeps the mapping's inode alive: once it leaves the mapping's list, a
   // concurrent truncate can find the list empty, finish evicting the inode and free its slot.
-  const shared = isDedupInode(a, mapping);
+  if (mappingPagesHook) mappingPagesHook(a, mapping, -1);
   if (lockdepOn) {
     lockdepAccess(i32, b, b + B_HEAD, PROT.PAGE_BUCKET, SITE.PAGE_UNINDEX, mapping, true);
     lockdepAccess(i32, b, a.frames + f * FRAME_WORDS + F_MAPPING, PROT.PAGE_INDEX_FIELDS, SITE.PAGE_UNINDEX, f, true);
@@ -223,7 +223,17 @@ function unindexLocked(a: Arena, b: number, f: number, mapping: number): void {
   i32[a.frames + f * FRAME_WORDS + F_MAPPING] = NIL;
   Atomics.add(i32, b + B_SEQ, 1); // even again: the chain and its frames hold still
   ctrDec(i32, CTR.FILE_PAGES);
-  if (shared) ctrDec(i32, CTR.SHARED_FILE_PAGES);
+}
+
+/**
+ * Accounting a filesystem hangs on the page cache: called with +1 when a page joins `mapping` and -1
+ * when it leaves (before it is unlinked, while the page still keeps the mapping's inode alive). vfs
+ * does not interpret it. Null when no filesystem installed one.
+ */
+export type MappingPagesHook = (a: Arena, mapping: number, delta: 1 | -1) => void;
+let mappingPagesHook: MappingPagesHook | null = null;
+export function setMappingPagesHook(fn: MappingPagesHook | null): void {
+  mappingPagesHook = fn;
 }
 
 /**

@@ -3,7 +3,7 @@
 // per-mount state.
 import type { Kernel } from './kernel.ts';
 import { ctrInc, CTR } from '../mm/counters.ts';
-import { tryEvict, forEachInode, inodeMount, rcuBatch, I_DEDUP } from './inode.ts';
+import { tryEvict, forEachInode, inodeMount, rcuBatch, I_ANON } from './inode.ts';
 import { mountFree, mountSetDying, mountState, mountOpenCount, MS_ACTIVE } from './mount.ts';
 import { VfsError } from './errno.ts';
 import { reportCheckFailure, invariantsOn, InvariantViolation } from '../mm/checkfail.ts';
@@ -30,7 +30,7 @@ export function genericShutdownSuper(k: Kernel, m: number, timeoutMs: number): v
     // superblock that goes away.
     let busy = 0;
     forEachInode(a, (slot, st) => {
-      if (!(st & I_DEDUP) && inodeMount(a, slot) === m) busy++;
+      if (!(st & I_ANON) && inodeMount(a, slot) === m) busy++;
     });
     if (busy)
       reportCheckFailure(new InvariantViolation(`busy inodes after unmount of mount ${m}: ${busy} still in use`));
@@ -44,7 +44,7 @@ export function evictInodesOnce(k: Kernel, m: number): number {
   let left = 0;
   rcuBatch(() =>
     forEachInode(a, (slot, st) => {
-      if (st & I_DEDUP || inodeMount(a, slot) !== m) return;
+      if (st & I_ANON || inodeMount(a, slot) !== m) return;
       if (!tryEvict(a, slot, k.ops)) left++;
     }),
   );

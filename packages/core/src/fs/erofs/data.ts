@@ -27,14 +27,15 @@ import {
   iput,
   I_INUSE,
   I_FREEING,
-  I_DEDUP,
+  I_ANON,
 } from '../../vfs/inode.ts';
+import { ishareCountDevicePages } from './ishare_stats.ts';
 import { mountCountDeviceRead, mountGen, mountState, MS_FREE } from '../../vfs/mount.ts';
 import { ErofsError } from '../../erofs/errors.ts';
 import { MAP_HOLE, MAP_INLINE, MAP_MAPPED } from '../../erofs/data.ts';
 import { erofsSb } from './super.ts';
 import { iomapOf, type IomapCtx } from './internal.ts';
-import { realInode, readBegin, readEnd } from './ishare.ts';
+import { realInode, realInodePolicy, readBegin, readEnd } from './ishare.ts';
 import { POINT, pointsOn, point } from '../../mm/points.ts';
 import { invariantsOn, InvariantViolation } from '../../mm/checkfail.ts';
 import type { OpenFile, AddressSpaceOps } from '../../vfs/file.ts';
@@ -55,7 +56,7 @@ export function grabRealInode(k: Kernel, file: OpenFile): number {
     if (file.inode === NIL) ctrInc(a.i32, CTR.STALE_MAP_READ); // an mmap whose file is closed
     let picked = NIL;
     for (let attempt = 0; attempt <= REALINODE_RETRIES; attempt++) {
-      picked = realInode(a, file.mapping, a.policy, ctx);
+      picked = realInode(a, file.mapping, realInodePolicy(a), ctx);
       if (picked !== NIL) break;
       // No backing inode left at all (a mapping that outlived every image holding the file): nothing to
       // wait for. Otherwise every one is being evicted right now; one may be (re)attaching meanwhile.
@@ -129,7 +130,7 @@ function iomapBegin(k: Kernel, file: OpenFile, pos: number): void {
  * it was created on (its mount not freed, not remounted since).
  */
 export function checkLiveMount(a: Kernel['a'], real: number): void {
-  if (inodeState(a, real) & I_DEDUP) return;
+  if (inodeState(a, real) & I_ANON) return;
   const m = inodeMount(a, real);
   if (mountState(a, m) === MS_FREE || mountGen(a, m) !== inodeMountGen(a, real)) {
     throw new InvariantViolation(
@@ -189,7 +190,8 @@ export function fillPage(k: Kernel, file: OpenFile, f: number, index: number): v
           `short device read from ${sb.params.image}`,
           map.physical + (pos - map.logical),
         );
-      mountCountDeviceRead(a, sb.m, map.kind === MAP_INLINE ? 0 : 1, file.mapping !== file.inode);
+      mountCountDeviceRead(a, sb.m, map.kind === MAP_INLINE ? 0 : 1);
+      if (file.mapping !== file.inode) ishareCountDevicePages(a, sb.m, map.kind === MAP_INLINE ? 0 : 1);
     }
     done += n;
   }
@@ -244,7 +246,8 @@ function readRun(k: Kernel, file: OpenFile, first: number, count: number, phys: 
   const got = nv === 1 ? readSync(sb.fd, iov[0], 0, want, phys) : readvSync(sb.fd, iov, phys);
   iov.length = 0;
   if (got !== want) throw new ErofsError('ETRUNCATED', `short device read from ${sb.params.image}`, phys);
-  mountCountDeviceRead(a, sb.m, count, file.mapping !== file.inode);
+  mountCountDeviceRead(a, sb.m, count);
+  if (file.mapping !== file.inode) ishareCountDevicePages(a, sb.m, count);
   // completePage for the run, with one LRU lock and one counter update for all of it.
   for (let x = first; x < first + count; x++) {
     if (pointsOn) point(POINT.BEFORE_PAGE_UNLOCK);

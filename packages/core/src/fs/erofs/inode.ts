@@ -5,7 +5,7 @@
 // that fails keeps a private page cache and the refusal is counted.
 import type { Kernel } from '../../vfs/kernel.ts';
 import { erofsSb } from './super.ts';
-import { inodeMount, inodeNid, setInodeSize, isDedupInode, type InodeOps } from '../../vfs/inode.ts';
+import { inodeMount, inodeNid, setInodeSize, isAnonInode, type InodeOps } from '../../vfs/inode.ts';
 import { mountState, MS_DYING } from '../../vfs/mount.ts';
 import { ctrInc, CTR } from '../../mm/counters.ts';
 import { ishareVerifyContent } from './verify.ts';
@@ -28,7 +28,7 @@ export function erofsInodeOps(k: Kernel): InodeOps {
   const a = k.a;
   const ops: InodeOps = {
     fill(slot: number): void {
-      if (isDedupInode(a, slot)) return; // set up by ishareFillInode's initNew
+      if (isAnonInode(a, slot)) return; // set up by ishareFillInode's initNew
       ishareInitInode(a, slot);
       const m = inodeMount(a, slot);
       const sb = erofsSb(k, m);
@@ -62,10 +62,10 @@ export function erofsInodeOps(k: Kernel): InodeOps {
       ishareFillInode(a, slot, share.key, ino.size, ops, ino.compressed ? DATAPATH_COMPRESSED : DATAPATH_FLAT);
     },
     evict(slot: number): void {
-      if (!isDedupInode(a, slot)) ishareFreeInode(a, slot, ops);
+      if (!isAnonInode(a, slot)) ishareFreeInode(a, slot, ops);
     },
     drop(slot: number): boolean {
-      if (isDedupInode(a, slot)) return ishareShouldDrop(a, slot);
+      if (isAnonInode(a, slot)) return ishareShouldDrop(a, slot);
       return mountState(a, inodeMount(a, slot)) === MS_DYING;
     },
   };

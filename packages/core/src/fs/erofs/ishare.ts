@@ -7,7 +7,7 @@
 // processingCount says how many reads of it are in flight (erofs_read_begin/end).
 //
 // Fields (in the fs-private part of the inode record, I_FS-relative; this module owns them):
-import type { Arena } from '../../mm/arena.ts';
+import { declareHeaderWord, type Arena } from '../../mm/arena.ts';
 import { spinLock, spinUnlock } from '../../mm/spinlock.ts';
 import { LOCK_CLASS } from '../../mm/lockstat.ts';
 import {
@@ -67,6 +67,25 @@ export const POLICY_ANY = 1; // mainline erofs_real_inode: the first igrab-able 
 export type RealInodePolicy = 'processing' | 'any';
 export function policyCode(p: RealInodePolicy): number {
   return p === 'any' ? POLICY_ANY : POLICY_PROCESSING;
+}
+
+// The realInode policy every thread follows: a header word of the arena this module owns.
+declareHeaderWord('erofs.policy');
+let policyArena: Arena | undefined;
+let policyIndex = 0;
+function policyWord(a: Arena): number {
+  if (a !== policyArena) {
+    policyIndex = a.headerWord('erofs.policy');
+    policyArena = a;
+  }
+  return policyIndex;
+}
+/** The realInode policy of arena `a` (POLICY_*). */
+export function realInodePolicy(a: Arena): number {
+  return Atomics.load(a.i32, policyWord(a));
+}
+export function setRealInodePolicy(a: Arena, p: RealInodePolicy): void {
+  Atomics.store(a.i32, policyWord(a), policyCode(p));
 }
 
 interface IshareSpecs {

@@ -21,6 +21,7 @@ import {
 } from '../../vfs/mount.ts';
 import { genericShutdownSuper } from '../../vfs/super.ts';
 import type { IshareKey } from './ishare.ts';
+import { ishareResetMount } from './ishare_stats.ts';
 
 export interface ErofsSb {
   readonly m: number;
@@ -162,6 +163,7 @@ export function erofsMount(k: Kernel, image: string, opts: MountOptions): MountR
   try {
     const check = erofsCheckImage(params, fd);
     const m = mountAlloc(k.a, { ...params, inodeShare: check.shareActive }, fd);
+    ishareResetMount(k.a, m);
     if (check.warning) k.warnings.push(check.warning);
     return { mount: m, shareActive: check.shareActive, warning: check.warning };
   } catch (e) {

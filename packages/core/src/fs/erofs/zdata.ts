@@ -17,6 +17,7 @@ import { clearPageFlag, lruAdd, putPage, setPageFlag, unlockPage, PG_ERROR, PG_U
 import { addToPageCache, pageCached } from '../../vfs/pagecache.ts';
 import { allocPage } from '../../vfs/reclaim.ts';
 import { inodeMount, inodeNid } from '../../vfs/inode.ts';
+import { ishareCountDevicePages } from './ishare_stats.ts';
 import { mountCountDeviceRead } from '../../vfs/mount.ts';
 import { newZMapOut, ZF_FRAGMENT, ZF_META, type ZMapOut, type ZMapper } from '../../erofs/zmap.ts';
 import { zReadExtent } from '../../erofs/zread.ts';
@@ -156,7 +157,7 @@ function zExtent(
     z.spare[z.nspare++] = f;
   }
   const fragment = (m.flags & ZF_FRAGMENT) !== 0;
-  const word = zpclWord(sb.m, fragment ? 2 * (zm.info.fragmentOff + lo) + 1 : 2 * m.pa);
+  const word = zpclWord(a, sb.m, fragment ? 2 * (zm.info.fragmentOff + lo) + 1 : 2 * m.pa);
   const waited = zpclLock(a, word);
   let done = 0;
   let used = 0;
@@ -207,8 +208,8 @@ function zExtent(
     ctrInc(a.i32, CTR.Z_PCLUSTERS);
     ctrInc(a.i32, CTR.DEVICE_READS);
     // Device traffic per pcluster; inline and fragment bytes come with metadata / the packed inode.
-    if (!(m.flags & (ZF_FRAGMENT | ZF_META)))
-      mountCountDeviceRead(a, sb.m, Math.ceil(m.plen / PAGE_SIZE), file.mapping !== file.inode);
+    if (!(m.flags & (ZF_FRAGMENT | ZF_META))) mountCountDeviceRead(a, sb.m, Math.ceil(m.plen / PAGE_SIZE));
+    if (file.mapping !== file.inode) ishareCountDevicePages(a, sb.m, Math.ceil(m.plen / PAGE_SIZE));
     for (let p = pFirst; p <= pLast; p++) {
       const f = ownedAt(z, p);
       if (f === NIL) continue;
