@@ -1,4 +1,8 @@
 // @ishare/core: the EROFS reader/writer and the shared-memory kernel with inode page-cache sharing.
+// The emitted .d.ts uses Node's types (Buffer, worker_threads, streams): this directive, kept in
+// dist/index.d.ts, makes a consumer's compiler load @types/node without "types": ["node"] in its tsconfig
+// (TypeScript 6+ loads no @types package by default).
+/// <reference types="node" preserve="true" />
 export * from './erofs/index.ts';
 export { mkfs, readManifest, writeManifest, MANIFEST_FORMAT } from './erofs/mkfs/index.ts';
 export type { MkfsOptions, MkfsReport, ContainerReport, SourceManifest, ManifestEntry } from './erofs/mkfs/index.ts';
