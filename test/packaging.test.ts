@@ -1,16 +1,30 @@
-// The packages as people install them: `pnpm build` (tsc → dist/ with .d.ts), `pnpm pack`, the
-// tarballs installed with npm into an empty folder (third-party dependencies from the registry), the
-// examples run there with plain node — no tsx, no source condition — and a TypeScript consumer with
-// module nodenext type-checked against the packed .d.ts files.
+// The packages as people install them, from a checkout with no dist/: `pnpm pack` (core) and `npm pack`
+// (workers) — their `prepack` builds dist/ with tsc (JavaScript and .d.ts) — the tarballs installed
+// with npm into an empty folder (third-party dependencies from the registry), the examples run there
+// with plain node — no tsx, no source condition — and TypeScript consumers, ESM and CommonJS, compiled
+// against the packed .d.ts with module nodenext by TypeScript 5.x and by TypeScript 7 (what
+// `npm install -D typescript` gives today), with @types/node installed and no "types" in the tsconfig,
+// then run with plain node.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { removeDir, tempDir } from './helpers/trees.ts';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 const PACKAGES = ['core', 'workers'] as const;
+// The compilers a consumer meets: the repository's own TypeScript 5 (its exact version) and TypeScript 7,
+// the registry's `latest` when this test was written (`npm view typescript dist-tags`: latest 7.0.2).
+const TS5 = (
+  JSON.parse(readFileSync(join(REPO, 'node_modules', 'typescript', 'package.json'), 'utf8')) as {
+    version: string;
+  }
+).version;
+const TS7 = '7.0.2';
+const TYPES_NODE = (
+  JSON.parse(readFileSync(join(REPO, 'node_modules', '@types', 'node', 'package.json'), 'utf8')) as { version: string }
+).version;
 
 function run(
   cmd: string,
@@ -31,15 +45,18 @@ let setupError: string | undefined;
 
 test.before(() => {
   dir = tempDir('ishare-pack-');
-  const build = run('npx', ['-y', 'pnpm@10', 'build'], REPO, 600_000);
-  if (build.status !== 0) {
-    setupError = `pnpm build failed: ${build.stderr}${build.stdout}`;
-    return;
-  }
+  // As on a clean checkout: no dist/ anywhere, so whatever the tarballs hold, prepack built it.
+  for (const p of PACKAGES) rmSync(join(REPO, 'packages', p, 'dist'), { recursive: true, force: true });
+  const packers: Record<(typeof PACKAGES)[number], [string, string[]]> = {
+    core: ['npx', ['-y', 'pnpm@10', 'pack', '--pack-destination', dir]],
+    // npm knows no workspace: protocol; the tarball must still name a real version of core.
+    workers: ['npm', ['pack', '--pack-destination', dir]],
+  };
   for (const p of PACKAGES) {
-    const r = run('npx', ['-y', 'pnpm@10', 'pack', '--pack-destination', dir], join(REPO, 'packages', p));
+    const [cmd, args] = packers[p];
+    const r = run(cmd, args, join(REPO, 'packages', p), 600_000);
     if (r.status !== 0) {
-      setupError = `pnpm pack ${p} failed: ${r.stderr}`;
+      setupError = `${cmd} ${args.join(' ')} in packages/${p} failed: ${r.stderr}${r.stdout}`;
       return;
     }
   }
@@ -50,10 +67,23 @@ test.before(() => {
   app = join(dir, 'app');
   spawnSync('mkdir', [app]);
   writeFileSync(join(app, 'package.json'), '{ "name": "consumer", "private": true, "type": "module" }\n');
+  // What the package READMEs tell a consumer to install: the two tarballs, and for TypeScript the
+  // compiler and @types/node (TypeScript 5 under an alias, so both compilers sit side by side).
   const install = run(
     'npm',
-    ['install', '--no-audit', '--no-fund', '--prefer-offline', tarballs.core, tarballs.workers],
+    [
+      'install',
+      '--no-audit',
+      '--no-fund',
+      '--prefer-offline',
+      tarballs.core,
+      tarballs.workers,
+      `typescript@${TS7}`,
+      `typescript5@npm:typescript@${TS5}`,
+      `@types/node@${TYPES_NODE}`,
+    ],
     app,
+    600_000,
   );
   if (install.status !== 0) {
     setupError = `npm install failed: ${install.stderr}`;
@@ -136,34 +166,100 @@ test.serial('the examples run with plain node from the installed tarballs', (t) 
   t.regex(stress.stdout, /^3000 ops .*: no violation$/m);
 });
 
-test.serial(
-  'a TypeScript consumer (module nodenext, strict, library checks on) type-checks against the packed .d.ts',
-  (t) => {
-    if (setupError) {
-      t.fail(setupError);
-      return;
-    }
-    writeFileSync(
-      join(app, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          module: 'nodenext',
-          moduleResolution: 'nodenext',
-          target: 'es2022',
-          strict: true,
-          noEmit: true,
-          skipLibCheck: false,
-          types: ['node'],
-          typeRoots: [join(REPO, 'node_modules', '@types')],
-        },
-        files: ['typed.ts'],
-      }),
-    );
-    const r = run(
-      process.execPath,
-      [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'],
-      app,
-    );
-    t.is(r.status, 0, r.stdout + r.stderr);
-  },
-);
+// The consumers' input, written here: what they print is derived from it.
+const MOTD = 'hello from a typed consumer\n';
+
+const ESM_CONSUMER = `import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkfs } from '@ishare/core';
+import { runRead } from '@ishare/workers';
+
+mkdirSync('tree-esm/etc', { recursive: true });
+writeFileSync('tree-esm/etc/motd', ${JSON.stringify(MOTD)});
+const report = await mkfs({ out: 'esm.img', source: 'tree-esm' });
+const read = await runRead({ images: ['esm.img'], workers: 1 });
+console.log(\`esm: \${report.files} files, read \${read.files} files, \${read.bytes} bytes\`);
+`;
+
+// CommonJS (a .cts file compiles to require()): no top-level await, promises instead.
+const CJS_CONSUMER = `import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkfs, type MkfsReport } from '@ishare/core';
+import { runRead } from '@ishare/workers';
+
+mkdirSync('tree-cjs/etc', { recursive: true });
+writeFileSync('tree-cjs/etc/motd', ${JSON.stringify(MOTD)});
+mkfs({ out: 'cjs.img', source: 'tree-cjs' })
+  .then(async (report: MkfsReport) => {
+    const read = await runRead({ images: ['cjs.img'], workers: 1 });
+    console.log(\`cjs: \${report.files} files, read \${read.files} files, \${read.bytes} bytes\`);
+  })
+  .catch((e: unknown) => {
+    console.error(e);
+    process.exitCode = 1;
+  });
+`;
+
+for (const [version, pkg] of [
+  [TS5, 'typescript5'],
+  [TS7, 'typescript'],
+] as const) {
+  test.serial(
+    `TypeScript ${version}: ESM and CommonJS consumers (module nodenext, strict, library checks on, no "types" option) compile against the packed .d.ts and run with plain node`,
+    (t) => {
+      if (setupError) {
+        t.fail(setupError);
+        return;
+      }
+      const tscPath = join('node_modules', pkg, 'bin', 'tsc');
+      const v = run(process.execPath, [tscPath, '--version'], app);
+      t.is(v.stdout.trim(), `Version ${version}`, v.stderr);
+      writeFileSync(join(app, 'consumer.ts'), ESM_CONSUMER);
+      writeFileSync(join(app, 'consumer-cjs.cts'), CJS_CONSUMER);
+      const out = `out-${version}`;
+      const config = `tsconfig.${version}.json`;
+      // No "types" and no "typeRoots": @types/node is loaded because the packages' .d.ts reference it.
+      writeFileSync(
+        join(app, config),
+        JSON.stringify({
+          compilerOptions: { module: 'nodenext', target: 'es2022', strict: true, skipLibCheck: false, outDir: out },
+          files: ['typed.ts', 'consumer.ts', 'consumer-cjs.cts'],
+        }),
+      );
+      const tsc = run(process.execPath, [tscPath, '-p', config], app);
+      t.is(tsc.status, 0, tsc.stdout + tsc.stderr);
+      if (tsc.status !== 0) return;
+      t.regex(
+        readFileSync(join(app, out, 'consumer-cjs.cjs'), 'utf8'),
+        /require\("@ishare\/core"\)/,
+        'CommonJS output',
+      );
+      const bytes = Buffer.byteLength(MOTD);
+      const esm = run(process.execPath, [join(out, 'consumer.js')], app, 180_000);
+      t.is(esm.status, 0, esm.stderr);
+      t.is(esm.stdout, `esm: 1 files, read 1 files, ${bytes} bytes\n`);
+      const cjs = run(process.execPath, [join(out, 'consumer-cjs.cjs')], app, 180_000);
+      t.is(cjs.status, 0, cjs.stderr);
+      t.is(cjs.stdout, `cjs: 1 files, read 1 files, ${bytes} bytes\n`);
+    },
+  );
+}
+
+test.serial('plain CommonJS JavaScript can require() both packages (Node >= 20.19: require of ESM)', (t) => {
+  if (setupError) {
+    t.fail(setupError);
+    return;
+  }
+  mkdirSync(join(app, 'cjs-js'), { recursive: true });
+  writeFileSync(join(app, 'cjs-js', 'package.json'), '{ "private": true, "type": "commonjs" }\n');
+  writeFileSync(
+    join(app, 'cjs-js', 'main.js'),
+    [
+      "const { mkfs, System } = require('@ishare/core');",
+      "const { runCompare, runRead } = require('@ishare/workers');",
+      'console.log([mkfs, System, runCompare, runRead].map((f) => typeof f).join(" "));',
+      '',
+    ].join('\n'),
+  );
+  const r = run(process.execPath, [join('cjs-js', 'main.js')], app, 120_000);
+  t.is(r.status, 0, r.stderr);
+  t.is(r.stdout, 'function function function function\n');
+});

@@ -3,6 +3,10 @@
 // entry: @ishare/core/format (the on-disk format: reader, constants, container inputs, upstream fsck),
 // @ishare/core/kernel (the kernel model's parts), @ishare/core/stress (planted bugs and the checks
 // that catch them), @ishare/core/fuzz (the image fuzzer).
+// The emitted .d.ts uses Node's types (Buffer, worker_threads, streams): this directive, kept in the
+// emitted .d.ts, makes a consumer's compiler load @types/node without "types": ["node"] in its tsconfig
+// (TypeScript 6+ loads no @types package by default).
+/// <reference types="node" preserve="true" />
 export { openImage, ImageFs, ImageFsPromises, ImageStats, ImageDirent, ImageReadStream } from './fs-api/index.ts';
 export type {
   OpenImageOptions,

@@ -1,4 +1,8 @@
 export { ReaderPool } from './pool.ts';
+// The emitted .d.ts uses Node's types (Buffer, worker_threads, streams): this directive, kept in
+// dist/index.d.ts, makes a consumer's compiler load @types/node without "types": ["node"] in its tsconfig
+// (TypeScript 6+ loads no @types package by default).
+/// <reference types="node" preserve="true" />
 export type { PoolOptions, ReadSummary } from './pool.ts';
 export type { ReaderTask, ReaderResult, ReadFilesTask, ReadClaimedTask, RangesTask } from './tasks.ts';
 export {

@@ -1,5 +1,9 @@
 // @ishare/core/kernel: the kernel model below the System — its per-thread handle (Kernel), the arena
 // and its layouts' sizes, the counters, and the pieces tests and benchmarks look at directly.
+// The emitted .d.ts uses Node's types (Buffer, worker_threads, streams): this directive, kept in the
+// emitted .d.ts, makes a consumer's compiler load @types/node without "types": ["node"] in its tsconfig
+// (TypeScript 6+ loads no @types package by default).
+/// <reference types="node" preserve="true" />
 export { System } from '../system.ts';
 export type {
   SystemConfig,

@@ -1,5 +1,9 @@
 // @ishare/core/stress: planted bugs (variants installed through the hook table), the preemption
 // points, and the checks that catch them — invariants, lock and race checks, forged fingerprints.
+// The emitted .d.ts uses Node's types (Buffer, worker_threads, streams): this directive, kept in the
+// emitted .d.ts, makes a consumer's compiler load @types/node without "types": ["node"] in its tsconfig
+// (TypeScript 6+ loads no @types package by default).
+/// <reference types="node" preserve="true" />
 export { BUG, BUG_DESCRIPTIONS, BUG_CATEGORY } from '../debug/bugs/index.ts';
 export type { BugName, BugCategory } from '../debug/bugs/index.ts';
 export { POINT, POINT_NAMES, lastPoints as lastPointsOf } from '../mm/points.ts';
