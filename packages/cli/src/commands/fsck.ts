@@ -7,9 +7,10 @@ import type { Command } from 'commander';
 import { FT, isErofsError, type ErofsInode, type FileType } from '../core.ts';
 import type { ErofsImage } from '../engine.ts';
 import { CheckFailed, UsageError } from '../errors.ts';
-import { imagePath, withImage } from '../image.ts';
+import { imagePath, lookup, withImage } from '../image.ts';
 import { humanBytes } from '../format.ts';
 import { writeOut } from '../output.ts';
+import { progressBar } from '../progress.ts';
 
 export interface FsckProblem {
   readonly path: string;
@@ -87,7 +88,12 @@ function sha256Of(img: ErofsImage, inode: ErofsInode): { digest: Buffer; bytes: 
   return { digest: h.digest(), bytes };
 }
 
-export function fsckImage(img: ErofsImage, image: string, startPath = '/'): FsckReport {
+export function fsckImage(
+  img: ErofsImage,
+  image: string,
+  startPath = '/',
+  onProgress?: (done: number, total: number) => void,
+): FsckReport {
   const problems: FsckProblem[] = [];
   const unchecked: FsckProblem[] = [];
   const checked = new Set<number>();
@@ -101,7 +107,11 @@ export function fsckImage(img: ErofsImage, image: string, startPath = '/'): Fsck
   let verified = 0;
   let withoutFingerprint = 0;
 
+  // Progress in inodes of the superblock's count: known only for a check of the whole image.
+  const inodes = Math.max(1, img.sb.inos);
+  const progress = startPath === '/' ? onProgress : undefined;
   const checkInode = (path: string, inode: ErofsInode): void => {
+    progress?.(Math.min(checked.size, inodes), inodes);
     if (inode.type === 'file') {
       files++;
       let digest: Buffer;
@@ -203,7 +213,7 @@ export function fsckImage(img: ErofsImage, image: string, startPath = '/'): Fsck
     }
   };
 
-  const start = startPath === '/' ? img.root() : img.resolve(startPath, { follow: false });
+  const start = lookup(img, image, startPath, { follow: false });
   if (start.type === 'dir') {
     // The root's ".." is itself; a subdirectory's parent is whatever its own ".." says (checked from above).
     const parentNid =
@@ -257,7 +267,13 @@ interface FsckOptions {
 }
 
 export async function runFsck(image: string, opts: FsckOptions): Promise<void> {
-  const report = await withImage(image, (img) => fsckImage(img, image, imagePath(opts.path)));
+  const bar = progressBar(!opts.json, 'fsck', 'inodes');
+  let report: FsckReport;
+  try {
+    report = await withImage(image, (img) => fsckImage(img, image, imagePath(opts.path), bar.update));
+  } finally {
+    bar.stop();
+  }
   writeOut(opts.json ? `${JSON.stringify(report, null, 2)}\n` : fsckText(report));
   if (report.problems.length > 0)
     throw new CheckFailed(
