@@ -19,6 +19,12 @@ export interface BenchOptions {
   readonly images?: readonly string[];
   /** Where the JSON results go. */
   readonly outDir: string;
+  /**
+   * Where the Markdown report of the run goes (<dir>/<kind>.md, replaced each run): docs/bench/ for a full
+   * run on the default data, so the figures the docs cite are the bench's own output and git keeps the
+   * history; beside the JSON for --quick, --source/--images, or an explicit --out (tests, one-off looks).
+   */
+  readonly reportDir: string;
   readonly loop: boolean;
   readonly evict: boolean;
   /** Bytes per read call, ours and Node's alike. */
@@ -58,7 +64,8 @@ images), interleaved in one run. Default data: the bundled typescript-5.6.2 / 5.
   --source A,B    source trees, tar archives or container images (images built through the image cache)
   --platform P    container image sources: which image of a multi-platform index (os/arch[/variant])
   --images A,B    images as they are (no extracted-tree figures)
-  --out DIR       results directory (default bench/results)
+  --out DIR       results directory (default bench/results, not in git: every run's JSON); the Markdown
+                  report goes to docs/bench/<kind>.md for a full run on the default data, else here
   --no-loop       skip the kernel loop-mount figures
   --no-evict      skip every figure that needs the kernel's page cache dropped
   --chunk BYTES   bytes per read call (default 131072)
@@ -153,6 +160,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
     images: list(values.images),
     ...(values.platform !== undefined ? { platform: values.platform } : {}),
     outDir: resolve(values.out ?? resolve(REPO_ROOT, 'bench', 'results')),
+    reportDir:
+      values.out !== undefined || quick || values.source !== undefined || values.images !== undefined
+        ? resolve(values.out ?? resolve(REPO_ROOT, 'bench', 'results'))
+        : resolve(REPO_ROOT, 'docs', 'bench'),
     loop: !values['no-loop'],
     evict: !values['no-evict'],
     chunk: posInt('--chunk', values.chunk, 128 * 1024, 64 * 1024 * 1024),

@@ -1,8 +1,9 @@
 // The printed tables (cli-table3, the CLI's table library, loaded from the CLI package so the bench
 // needs no dependency of its own) and the JSON results file.
 import { createRequire } from 'node:module';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { REPO_ROOT } from './args.ts';
 import type { ScenarioResult, RatioResult } from './stats.ts';
 
@@ -80,4 +81,39 @@ export function writeResults(dir: string, startedAt: string, json: unknown): str
   writeFileSync(tmp, text);
   renameSync(tmp, join(dir, 'latest.json'));
   return file;
+}
+
+/** The commit measured, with `+changes` when the work tree differs from it; undefined outside a git checkout. */
+function commitMeasured(): string | undefined {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    }).trim();
+    return dirty === '' ? head : `${head}+changes`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Write the run's printed report as <dir>/<kind>.md (replaced whole): the command, when, which commit,
+ * then exactly what the bench printed. Returns the path, relative to the repository when inside it.
+ */
+export function writeMarkdownReport(dir: string, kind: string, argv: readonly string[], text: string): string {
+  mkdirSync(dir, { recursive: true });
+  const commit = commitMeasured();
+  const command = ['pnpm bench', ...argv].join(' ');
+  const doc =
+    `# \`${command}\`\n\n` +
+    `Written by the bench at ${new Date().toISOString()}${commit !== undefined ? ` on commit \`${commit}\`` : ''}; ` +
+    `what each figure means: [docs/benchmarks.md](../benchmarks.md). The run printed:\n\n` +
+    `\`\`\`text\n${text.replace(/\n+$/, '')}\n\`\`\`\n`;
+  const file = join(dir, `${kind}.md`);
+  const tmp = join(dir, `.${kind}.md.tmp-${process.pid}`);
+  writeFileSync(tmp, doc);
+  renameSync(tmp, file);
+  const rel = relative(REPO_ROOT, file);
+  return rel.startsWith('..') ? file : rel;
 }

@@ -25,7 +25,7 @@ import { readClaimed } from './read-loop.ts';
 import { sample, BusyMeter } from './machine.ts';
 import { SCENARIOS, RATIOS, type Family, type ScenarioSpec } from './scenarios.ts';
 import { MiB, scenarioResult, ratioResult, type ScenarioResult, type RatioResult } from './stats.ts';
-import { scenarioTable, ratioTable, writeResults } from './report.ts';
+import { scenarioTable, ratioTable, writeResults, writeMarkdownReport } from './report.ts';
 
 interface Dataset {
   readonly label: string;
@@ -650,16 +650,22 @@ async function main(): Promise<number> {
     ? `verify (last 1-worker fill): ${verifyCounters.verifiedJoins} files proven against their fingerprints before sharing, ` +
       `${verifyCounters.refusals} refused, ${verifyCounters.filesShared} attached to shared inodes\n`
     : '';
-  process.stdout.write(
+  const printed =
     `ishare bench — ${data.label}${copies > 1 ? `, ${copies} copies` : ''}\n` +
-      `${want.files} files, ${(want.bytes / MiB).toFixed(1)} MiB per pass (a warm sample: ${warmRounds} passes); ${o.reps} repetitions × ${o.passes} passes after one warm-up; chunk ${o.chunk} B\n` +
-      `${cpuList.length} cpus (${cpuList[0]?.model ?? '?'}), node ${process.version}, load average ${la(loadStart)} at start, ${la(loadEnd)} at end\n` +
-      (busy
-        ? `CPUs busy during the timed samples: ${busy.busyCpus} of ${cpuList.length} on average — this bench ${busy.benchCpus}, everything else ${busy.otherCpus}\n`
-        : '') +
-      `kernel cache eviction: ${evictNote}\n\n` +
-      `${scenarioTable(results)}\n\n${ratioTable(ratios)}\n\n${sharingLine}${verifyLine}results: ${file}\n`,
+    `${want.files} files, ${(want.bytes / MiB).toFixed(1)} MiB per pass (a warm sample: ${warmRounds} passes); ${o.reps} repetitions × ${o.passes} passes after one warm-up; chunk ${o.chunk} B\n` +
+    `${cpuList.length} cpus (${cpuList[0]?.model ?? '?'}), node ${process.version}, load average ${la(loadStart)} at start, ${la(loadEnd)} at end\n` +
+    (busy
+      ? `CPUs busy during the timed samples: ${busy.busyCpus} of ${cpuList.length} on average — this bench ${busy.benchCpus}, everything else ${busy.otherCpus}\n`
+      : '') +
+    `kernel cache eviction: ${evictNote}\n\n` +
+    `${scenarioTable(results)}\n\n${ratioTable(ratios)}\n\n${sharingLine}${verifyLine}`;
+  const report = writeMarkdownReport(
+    o.reportDir,
+    o.compress !== undefined ? `read-${o.compress}` : 'read',
+    process.argv.slice(2),
+    printed,
   );
+  process.stdout.write(`${printed}results: ${file}\nreport: ${report}\n`);
   return 0;
 }
 

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import type { BenchOptions } from './args.ts';
 import { derivedTree, distinctContentPages, smallFilesTar, smallFileSize } from './derive.ts';
 import { MiB, median } from './stats.ts';
-import { writeResults } from './report.ts';
+import { writeResults, writeMarkdownReport } from './report.ts';
 
 const VERSIONS = [2, 5, 10] as const;
 const CHANGED = 0.1;
@@ -226,7 +226,8 @@ export async function runScale(o: BenchOptions, log: (s: string) => void): Promi
   out += `${many.files} small files in ${many.mounts} mounts of one image of ${many.imageFiles} files (inode_share on, one domain), one arena, 2 workers:\n`;
   out += `  mount ${many.mountMs} ms; first read of every file ${many.firstReadMs} ms; again (warm) ${many.warmReadMs} ms (${many.filesPerSecondWarm} files/s)\n`;
   out += `  memory: arena control ${(many.arenaControlBytes / MiB).toFixed(0)} MiB + frames ${(many.arenaFrameBytes / MiB).toFixed(0)} MiB; page cache ${(many.pageCacheBytes / MiB).toFixed(0)} MiB; ${many.inodesInUse} inodes in use; main thread RSS +${(many.mainRssGrowthBytes / MiB).toFixed(0)} MiB\n`;
-  out += `\nresults: ${file}\n`;
+  const report = writeMarkdownReport(o.reportDir, 'scale', process.argv.slice(2), out);
+  out += `\nresults: ${file}\nreport: ${report}\n`;
   process.stdout.write(out);
   return exactAll ? 0 : 1;
 }

@@ -80,6 +80,10 @@ test('bench --quick on a small pair: JSON shape, every pass read every byte, pos
     t.is(stamped.length, 1, 'one timestamped results file');
     const latest = readFileSync(join(out, 'latest.json'), 'utf8');
     t.is(readFileSync(join(out, stamped[0]), 'utf8'), latest);
+    // The Markdown report: the command, then what the run printed (its tables), beside the JSON with --out.
+    const report = readFileSync(join(out, 'read.md'), 'utf8');
+    t.true(report.startsWith('# `pnpm bench --quick'), report.slice(0, 80));
+    t.true(report.includes(r.stdout.slice(0, r.stdout.indexOf('\nresults: '))), 'the report holds the printed run');
 
     const j = JSON.parse(latest) as {
       version: number;

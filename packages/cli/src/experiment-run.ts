@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ExperimentOptions, ParsedTrace } from '@ishare/workers';
-import { UsageError } from './errors.ts';
+import { fileError, UsageError } from './errors.ts';
 import { inputLabel } from './image-cache.ts';
 
 export type WorkersModule = typeof import('@ishare/workers');
@@ -18,10 +18,7 @@ export function readTraceFile(w: WorkersModule, path: string): ParsedTrace {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    if (code === 'ENOENT') throw new UsageError(`${path}: no such file`);
-    if (code === 'EISDIR') throw new UsageError(`${path}: is a directory, not a trace`);
-    throw e;
+    throw fileError(path, e);
   }
   let parsed: ParsedTrace;
   try {

@@ -23,9 +23,10 @@ import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // The format constants only (as core.ts does): the package entry would load the whole kernel.
 import { EROFS_SUPER_MAGIC_V1, EROFS_SUPER_OFFSET } from '@ishare/core/format';
-import { UsageError } from './errors.ts';
+import { fileError, namingInput, UsageError } from './errors.ts';
 import { openImage } from './image.ts';
 import { pruneCache, touchImage } from './cache-store.ts';
+import { progressBar } from './progress.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const BUILD_TIME = 1_700_000_000;
@@ -71,8 +72,7 @@ export function inputKind(input: string): InputKind {
   try {
     st = statSync(input);
   } catch (e) {
-    if ((e as { code?: unknown }).code === 'ENOENT') throw new UsageError(`${input}: no such file or directory`);
-    throw e;
+    throw fileError(input, e);
   }
   if (st.isDirectory()) return 'dir';
   if (!st.isFile()) throw new UsageError(`${input}: not an image, a directory or a tar archive`);
@@ -144,7 +144,9 @@ export interface PrepareOptions {
   cacheDir?: string;
   /** Container image inputs: which image of a multi-platform index ("os/arch[/variant]"). */
   platform?: string;
-  /** Told before a build starts (not for cache hits). */
+  /** Show a bar on a terminal while an input's image is built (not for cache hits); never a line left behind. */
+  progress?: boolean;
+  /** Told before a build starts (not for cache hits): the bench's log. The CLI shows `progress` instead. */
   onBuild?: (input: string, image: string) => void;
 }
 
@@ -158,11 +160,17 @@ async function buildCached(
   input: string,
   kind: 'dir' | 'tar' | 'oci',
   cacheDir: string,
-  onBuild?: (input: string, image: string) => void,
+  progress: boolean,
+  onBuild: ((input: string, image: string) => void) | undefined,
   platform?: string,
 ): Promise<{ image: string; built: boolean }> {
-  const source =
-    kind === 'dir' ? dirKey(input) : kind === 'oci' ? await containerKey(input, platform) : await fileKey(input);
+  let source: string;
+  try {
+    source =
+      kind === 'dir' ? dirKey(input) : kind === 'oci' ? await containerKey(input, platform) : await fileKey(input);
+  } catch (e) {
+    throw namingInput(input, e);
+  }
   const key = createHash('sha256')
     .update(`${kind}\0${source}\0${writerStamp()}\0${BUILD_TIME}\0${BUILD_UUID}`)
     .digest('hex');
@@ -177,6 +185,7 @@ async function buildCached(
   }
   mkdirSync(cacheDir, { recursive: true });
   onBuild?.(input, image);
+  const bar = progressBar(progress, `building ${input}`, 'bytes');
   const { mkfs } = await import('@ishare/core');
   // Built beside its final name and renamed: a concurrent run or a crash never leaves half an image.
   const tmp = `${image}.tmp-${process.pid}`;
@@ -188,6 +197,7 @@ async function buildCached(
       timestamp: BUILD_TIME,
       uuid: BUILD_UUID,
       manifest: tmpManifest,
+      onProgress: bar.update,
       ...(kind === 'oci' && platform !== undefined ? { platform } : {}),
     });
     // The image must be the one the key names (the input could have been swapped meanwhile).
@@ -197,7 +207,10 @@ async function buildCached(
     renameSync(tmpManifest, manifestPathOf(image));
     renameSync(tmp, image);
     touchImage(image);
+  } catch (e) {
+    throw namingInput(input, e);
   } finally {
+    bar.stop();
     rmSync(tmp, { force: true });
     rmSync(tmpManifest, { force: true });
   }
@@ -236,7 +249,14 @@ export async function prepareInputs(inputs: readonly string[], opts: PrepareOpti
         ...(existsSync(manifestPathOf(image)) ? { manifest: manifestPathOf(image) } : {}),
       });
     } else {
-      const { image, built } = await buildCached(input, kind, cacheDir, opts.onBuild, opts.platform);
+      const { image, built } = await buildCached(
+        input,
+        kind,
+        cacheDir,
+        opts.progress ?? false,
+        opts.onBuild,
+        opts.platform,
+      );
       out.push({ input, kind, image, built, label, manifest: manifestPathOf(image) });
     }
   }

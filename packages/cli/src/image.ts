@@ -1,8 +1,8 @@
 // Opening an image named on the command line, with user-facing errors for the usual mistakes.
 import { statSync } from 'node:fs';
 import { ErofsImage } from './engine.ts';
-import { UsageError } from './errors.ts';
-import { isErofsError } from './core.ts';
+import { errnoOf, pathError, UsageError } from './errors.ts';
+import { isErofsError, type ErofsInode } from './core.ts';
 
 /** Check the path is a readable regular file before the reader sees it, so the message names the path. */
 export function checkImagePath(path: string): void {
@@ -10,12 +10,24 @@ export function checkImagePath(path: string): void {
   try {
     st = statSync(path);
   } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    if (code === 'ENOENT') throw new UsageError(`${path}: no such file`);
-    if (code === 'EACCES') throw new UsageError(`${path}: permission denied`);
+    const code = errnoOf(e);
+    if (code !== undefined) throw pathError(path, code);
     throw e;
   }
-  if (st.isDirectory()) throw new UsageError(`${path}: is a directory, not an image`);
+  if (st.isDirectory()) throw pathError(path, 'EISDIR');
+}
+
+/**
+ * A path inside an image, resolved; a path that is not there (or runs through a file) is one line naming
+ * the image and the path: `IMG: /a/b: No such file or directory`.
+ */
+export function lookup(img: ErofsImage, image: string, path: string, opts: { follow: boolean }): ErofsInode {
+  try {
+    return path === '/' ? img.root() : img.resolve(path, opts);
+  } catch (e) {
+    if (isErofsError(e)) throw new UsageError(`${image}: ${e.message}`);
+    throw e;
+  }
 }
 
 export function openImage(path: string): ErofsImage {

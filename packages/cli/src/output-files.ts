@@ -4,7 +4,7 @@
 // demo --out-dir, --cache-dir — create it.)
 import { statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { UsageError } from './errors.ts';
+import { pathError, UsageError } from './errors.ts';
 
 export function checkOutputFile(path: string, what = 'output'): void {
   const dir = dirname(resolve(path));
@@ -12,11 +12,11 @@ export function checkOutputFile(path: string, what = 'output'): void {
   try {
     st = statSync(dir);
   } catch {
-    throw new UsageError(`${what} ${path}: directory ${dirname(path)} does not exist`);
+    throw pathError(`${what} ${path}`, 'ENOENT'); // as `touch nodir/x` says it
   }
-  if (!st.isDirectory()) throw new UsageError(`${what} ${path}: ${dirname(path)} is not a directory`);
+  if (!st.isDirectory()) throw pathError(`${what} ${path}`, 'ENOTDIR');
   try {
-    if (statSync(path).isDirectory()) throw new UsageError(`${what} ${path}: is a directory`);
+    if (statSync(path).isDirectory()) throw pathError(`${what} ${path}`, 'EISDIR');
   } catch (e) {
     if (e instanceof UsageError) throw e;
     // Not there yet: it will be created.

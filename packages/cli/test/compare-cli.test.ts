@@ -274,19 +274,19 @@ const BAD: [string, string[], RegExp][] = [
   ['--domain ""', ['--domain', ''], /--domain/],
   ['--domain a,b', ['--domain', 'a,b'], /commas/],
   ['a pool too small for the data', ['--pool-mib', '1'], /raise --pool-mib to at least \d+/],
-  ['a missing trace', ['--trace', '/nonexistent/trace'], /no such file/],
+  ['a missing trace', ['--trace', '/nonexistent/trace'], /^ishare: \/nonexistent\/trace: No such file or directory$/m],
   ['a trace naming no input', ['--trace', 'elsewhere=/nonexistent/trace'], /elsewhere is not one of the images/],
   ['two traces for every image', ['--trace', '/nonexistent/a', '--trace', '/nonexistent/b'], /already given/],
   // Output files go into directories that exist, as mkfs OUT does: refused before any work.
   [
     '--chart into a missing directory',
     ['--chart', '/nonexistent-dir/c.svg'],
-    /--chart .*nonexistent-dir does not exist/,
+    /^ishare: --chart \/nonexistent-dir\/c\.svg: No such file or directory$/m,
   ],
   [
     '--out-json into a missing directory',
     ['--out-json', '/nonexistent-dir/c.json'],
-    /--out-json .*nonexistent-dir does not exist/,
+    /^ishare: --out-json \/nonexistent-dir\/c\.json: No such file or directory$/m,
   ],
 ];
 for (const [what, args, re] of BAD) {
@@ -306,7 +306,7 @@ test('compare with one image, a missing input or a file that is not an image: ex
   writeFileSync(badTrace, '/lib/tiny 0 1\n/lib/tiny zero 1\n');
   for (const [args, re] of [
     [[pair.images[0]], /at least two images/],
-    [[pair.images[0], join(pair.dir, 'nope')], /nope: no such file or directory/],
+    [[pair.images[0], join(pair.dir, 'nope')], /nope: No such file or directory$/m],
     // With several images, the message names the one at fault.
     [[pair.images[0], notImage], /not-an-image: .*magic/i],
     [[notImage, pair.images[0]], /not-an-image: .*magic/i],

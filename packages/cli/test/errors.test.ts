@@ -7,7 +7,7 @@ import { ErofsError } from '../src/core.ts';
 test('ErofsError and UsageError: exit 2, message only', (t) => {
   const v = classify(new ErofsError('EBADMAGIC', 'not an EROFS image', 1024), false);
   t.deepEqual(v, { exitCode: 2, message: 'not an EROFS image (at offset 1024)', stack: undefined });
-  t.is(classify(new UsageError('x: no such file'), false).exitCode, 2);
+  t.is(classify(new UsageError('x: No such file or directory'), false).exitCode, 2);
 });
 
 test('commander usage errors: exit 2, one line without "error:"', (t) => {
@@ -36,7 +36,8 @@ test('system errors on user paths are input errors; anything else is internal', 
     syscall: 'open',
     path: '/x',
   });
-  t.deepEqual(classify(enoent, false), { exitCode: 2, message: '/x: no such file or directory', stack: undefined });
+  // strerror(3)'s words, as cat and ls say them.
+  t.deepEqual(classify(enoent, false), { exitCode: 2, message: '/x: No such file or directory', stack: undefined });
   const bug = new TypeError("Cannot read properties of undefined (reading 'nid')");
   const v = classify(bug, false);
   t.is(v.exitCode, 1);

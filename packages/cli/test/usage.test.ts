@@ -4,13 +4,37 @@ import test from 'ava';
 import { closeSync, openSync, readFileSync, writeFileSync, ftruncateSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { gzipSync } from 'node:zlib';
 import { tempDir, removeDir, seededBytes, hasCommand } from '../../../test/helpers/trees.ts';
 import { BIN, REPO, ishare, isOneErrorLine, mkfsErofs } from './helpers/run.ts';
 
-const COMMANDS = ['mkfs', 'ls', 'cat', 'extract', 'inspect', 'demo'];
+const COMMANDS = [
+  'mkfs',
+  'ls',
+  'cat',
+  'extract',
+  'inspect',
+  'fsck',
+  'demo',
+  'read',
+  'compare',
+  'stress',
+  'fuzz',
+  'cache',
+];
 
 let dir = '';
 let goodImage = '';
+/** strerror(3)'s words, taken from coreutils run on the same kind of mistake (C locale), never typed here. */
+const strerror = { ENOENT: '', EISDIR: '', ENOTDIR: '', ENOTEMPTY: '' };
+
+function systemSays(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { cwd: dir, encoding: 'utf8', env: { ...process.env, LC_ALL: 'C', LANG: 'C' } });
+  const text = r.stderr.trim().split(': ').pop() ?? '';
+  if (r.status === 0 || text === '') throw new Error(`${cmd} ${args.join(' ')} did not fail as expected: ${r.stderr}`);
+  return text;
+}
+
 test.before(() => {
   dir = tempDir('ishare-cli-usage-');
   const src = join(dir, 'src');
@@ -19,6 +43,22 @@ test.before(() => {
   writeFileSync(join(src, 'sub', 'data.bin'), seededBytes(50_000, 7));
   goodImage = join(dir, 'good.img');
   mkfsErofs(goodImage, src);
+  // Bad inputs of every kind, side by side, named relative to `dir` (where the CLI runs in the walk below).
+  mkdirSync(join(dir, 'adir'));
+  mkdirSync(join(dir, 'full'));
+  writeFileSync(join(dir, 'full', 'x'), 'x');
+  writeFileSync(join(dir, 'afile'), 'not a directory\n');
+  writeFileSync(join(dir, 'random.img'), seededBytes(8192, 3));
+  writeFileSync(join(dir, 'truncated.img'), readFileSync(goodImage).subarray(0, 1100));
+  writeFileSync(join(dir, 'empty.img'), '');
+  const tar = spawnSync('tar', ['-cf', join(dir, 'good.tar'), '-C', src, '.']);
+  if (tar.status !== 0) throw new Error(`tar failed: ${String(tar.stderr)}`);
+  writeFileSync(join(dir, 'truncated.tar'), readFileSync(join(dir, 'good.tar')).subarray(0, 3000));
+  writeFileSync(join(dir, 'truncated.tar.gz'), gzipSync(readFileSync(join(dir, 'good.tar'))).subarray(0, 200));
+  strerror.ENOENT = systemSays('cat', ['nope.img']);
+  strerror.EISDIR = systemSays('cat', ['adir']);
+  strerror.ENOTDIR = systemSays('cat', ['afile/x']);
+  strerror.ENOTEMPTY = systemSays('rmdir', ['full']);
 });
 test.after.always(() => removeDir(dir));
 
@@ -29,13 +69,19 @@ test('ishare --help lists every command and exits 0', async (t) => {
 });
 
 for (const cmd of COMMANDS) {
-  test(`ishare ${cmd} --help exits 0 with usage`, async (t) => {
+  test(`ishare ${cmd} --help exits 0 with usage and an example`, async (t) => {
     const r = await ishare([cmd, '--help']);
     t.is(r.status, 0, r.stderr);
     t.regex(r.text, new RegExp(`^Usage: ishare ${cmd}`, 'm'));
+    t.regex(r.text, new RegExp(`^Examples?:\\n(\\s+.*\\n)*\\s+ishare ${cmd}\\b`, 'm'), 'an example of the command');
     t.is(r.stderr, '');
   });
 }
+
+test('cache --help says container images are cached too', async (t) => {
+  const r = await ishare(['cache', '--help']);
+  t.regex(r.text.replace(/\s+/g, ' '), /container images/);
+});
 
 test('ishare help ls works like ls --help', async (t) => {
   const r = await ishare(['help', 'ls']);
@@ -49,70 +95,165 @@ test('no command: usage on stderr, exit 2', async (t) => {
   t.regex(r.stderr, /Usage: ishare/);
 });
 
-function badInput(title: string, args: () => string[], message?: RegExp): void {
-  test(`bad input exits 2 with one line: ${title}`, async (t) => {
-    const r = await ishare(args());
-    t.is(r.status, 2, `stdout: ${r.text}\nstderr: ${r.stderr}`);
-    t.true(isOneErrorLine(r.stderr), r.stderr);
-    t.false(r.stderr.includes('    at '), r.stderr);
-    if (message) t.regex(r.stderr, message);
+/**
+ * The walk: every command's bad inputs, run from `dir` with paths as a user types them. Each must end
+ * in exactly one stderr line `ishare: ...` (nothing before it: no status line, no progress in a pipe),
+ * exit 2, no stack trace, nothing on stdout, the path exactly as typed (never made absolute), and
+ * file-system errors in strerror's words. `line` gets the strerror table, filled by test.before.
+ */
+interface BadInput {
+  readonly args: readonly string[];
+  readonly line: (e: typeof strerror) => RegExp;
+}
+const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+/** `ishare: <PATH>: <strerror>` and nothing after it. */
+const says = (path: string, text: string, after = ''): RegExp =>
+  new RegExp(`^ishare: ${esc(path)}: ${esc(text)}${after}$`);
+/** `ishare: <PATH>: ...`: the path first, as typed. */
+const names = (path: string): RegExp => new RegExp(`^ishare: ${esc(path)}: \\S`);
+
+const MISSING_ARGUMENT = /^ishare: missing required argument '\w+'$/;
+const UNKNOWN_OPTION = /^ishare: unknown option '--bogus'/;
+const BAD_INPUTS: Record<string, BadInput[]> = {
+  mkfs: [
+    { args: ['mkfs', 'o.img', 'nope'], line: (e) => says('nope', e.ENOENT) },
+    { args: ['mkfs', 'o.img', 'afile'], line: () => names('afile') },
+    { args: ['mkfs', 'o.img', 'truncated.tar'], line: () => names('truncated.tar') },
+    { args: ['mkfs', 'o.img', 'truncated.tar.gz'], line: () => names('truncated.tar.gz') },
+    { args: ['mkfs', 'nodir/o.img', 'src'], line: (e) => says('output nodir/o.img', e.ENOENT) },
+    { args: ['mkfs', 'afile/o.img', 'src'], line: (e) => says('output afile/o.img', e.ENOTDIR) },
+    { args: ['mkfs', 'adir', 'src'], line: (e) => says('output adir', e.EISDIR) },
+    {
+      args: ['mkfs', '--block-size', '3000', 'o.img', 'src'],
+      line: () => /^ishare: option '--block-size.*'3000' is invalid/,
+    },
+    {
+      args: ['mkfs', '--block-size', 'big', 'o.img', 'src'],
+      line: () => /^ishare: option '--block-size.*'big' is invalid/,
+    },
+    { args: ['mkfs', '--uuid', 'xyz', 'o.img', 'src'], line: () => /^ishare: option '--uuid.*'xyz' is invalid/ },
+    {
+      args: ['mkfs', '--timestamp', 'yesterday', 'o.img', 'src'],
+      line: () => /^ishare: option '--timestamp.*'yesterday'/,
+    },
+    { args: ['mkfs', '--bogus', 'o.img', 'src'], line: () => UNKNOWN_OPTION },
+    { args: ['mkfs', 'o.img'], line: () => MISSING_ARGUMENT },
+  ],
+  ls: [
+    { args: ['ls', 'nope.img'], line: (e) => says('nope.img', e.ENOENT) },
+    { args: ['ls', 'adir'], line: (e) => says('adir', e.EISDIR) },
+    { args: ['ls', 'truncated.img'], line: () => names('truncated.img') },
+    { args: ['ls', 'good.img', 'nope'], line: (e) => says('good.img: /nope', e.ENOENT) },
+    { args: ['ls', '--bogus', 'good.img'], line: () => UNKNOWN_OPTION },
+    { args: ['ls'], line: () => MISSING_ARGUMENT },
+  ],
+  cat: [
+    { args: ['cat', 'nope.img', '/x'], line: (e) => says('nope.img', e.ENOENT) },
+    { args: ['cat', 'adir', '/x'], line: (e) => says('adir', e.EISDIR) },
+    { args: ['cat', 'random.img', '/x'], line: () => names('random.img') },
+    { args: ['cat', 'good.img', '/sub'], line: (e) => says('good.img: /sub', e.EISDIR) },
+    { args: ['cat', 'good.img', '/no/such/file'], line: (e) => says('good.img: /no', e.ENOENT) },
+    { args: ['cat', 'good.img', '/hello.txt/x'], line: (e) => says('good.img: /hello.txt', e.ENOTDIR, ' .*') },
+    { args: ['cat', 'good.img'], line: () => MISSING_ARGUMENT },
+  ],
+  extract: [
+    { args: ['extract', 'nope.img', 'out'], line: (e) => says('nope.img', e.ENOENT) },
+    { args: ['extract', 'adir', 'out'], line: (e) => says('adir', e.EISDIR) },
+    { args: ['extract', 'empty.img', 'out'], line: () => names('empty.img') },
+    { args: ['extract', 'good.img', 'afile'], line: (e) => says('afile', e.ENOTDIR) },
+    { args: ['extract', 'good.img', 'full'], line: (e) => says('full', e.ENOTEMPTY, ' \\(use --force.*\\)') },
+    { args: ['extract', 'good.img'], line: () => MISSING_ARGUMENT },
+  ],
+  inspect: [
+    { args: ['inspect', 'nope.img'], line: (e) => says('nope.img', e.ENOENT) },
+    { args: ['inspect', 'adir'], line: (e) => says('adir', e.EISDIR) },
+    { args: ['inspect', 'random.img'], line: () => names('random.img') },
+    { args: ['inspect', 'truncated.img'], line: () => names('truncated.img') },
+    { args: ['inspect', '--path', 'nope', 'good.img'], line: (e) => says('good.img: /nope', e.ENOENT) },
+    { args: ['inspect', 'good.img', 'extra'], line: () => /^ishare: too many arguments/ },
+    { args: ['inspect'], line: () => MISSING_ARGUMENT },
+  ],
+  fsck: [
+    { args: ['fsck', 'nope.img'], line: (e) => says('nope.img', e.ENOENT) },
+    { args: ['fsck', 'adir'], line: (e) => says('adir', e.EISDIR) },
+    { args: ['fsck', 'truncated.img'], line: () => names('truncated.img') },
+    { args: ['fsck', '--path', '/nope', 'good.img'], line: (e) => says('good.img: /nope', e.ENOENT) },
+    { args: ['fsck', '--bogus', 'good.img'], line: () => UNKNOWN_OPTION },
+    { args: ['fsck'], line: () => MISSING_ARGUMENT },
+  ],
+  read: [
+    { args: ['read', 'nope.img'], line: (e) => says('nope.img', e.ENOENT) },
+    { args: ['read', 'truncated.img'], line: () => names('truncated.img') },
+    { args: ['read', 'truncated.tar'], line: () => names('truncated.tar') },
+    { args: ['read', '--trace', 'nope.trace', 'good.img'], line: (e) => says('nope.trace', e.ENOENT) },
+    { args: ['read', '--trace', 'adir', 'good.img'], line: (e) => says('adir', e.EISDIR) },
+    {
+      args: ['read', '--workers', '0', 'good.img'],
+      line: () => /^ishare: option '--workers <n>' argument '0' is invalid/,
+    },
+    { args: ['read'], line: () => MISSING_ARGUMENT },
+  ],
+  compare: [
+    { args: ['compare', 'good.img', 'nope.img'], line: (e) => says('nope.img', e.ENOENT) },
+    { args: ['compare', 'good.img', 'random.img'], line: () => names('random.img') },
+    // A tree or tar is built first: a failed build prints no "building ..." line in front of the error.
+    { args: ['compare', 'good.img', 'truncated.tar.gz'], line: () => names('truncated.tar.gz') },
+    { args: ['compare', 'good.img', 'truncated.tar'], line: () => names('truncated.tar') },
+    {
+      args: ['compare', '--chart', 'nodir/c.svg', 'good.img', 'good.img'],
+      line: (e) => says('--chart nodir/c.svg', e.ENOENT),
+    },
+    { args: ['compare', '--policy', 'first', 'good.img', 'good.img'], line: () => /^ishare: option '--policy/ },
+    { args: ['compare', 'good.img'], line: () => /^ishare: compare needs at least two images \(got 1\)$/ },
+  ],
+  stress: [
+    { args: ['stress', '--seconds', '1', 'nope.img'], line: (e) => says('nope.img', e.ENOENT) },
+    { args: ['stress', '--seconds', '1', 'truncated.img'], line: () => names('truncated.img') },
+    { args: ['stress', '--fsck', 'nope', 'good.img'], line: (e) => says('--fsck nope', e.ENOENT) },
+    { args: ['stress', '--inject', 'NO_SUCH_BUG'], line: () => /^ishare: option '--inject.*NO_SUCH_BUG/ },
+    { args: ['stress', '--bogus'], line: () => UNKNOWN_OPTION },
+  ],
+  fuzz: [
+    { args: ['fuzz', '--count', '1', 'nope.img'], line: (e) => says('nope.img', e.ENOENT) },
+    { args: ['fuzz', '--count', '1', 'adir'], line: (e) => says('adir', e.EISDIR) },
+    { args: ['fuzz', '--replay', 'nope.img'], line: (e) => says('nope.img', e.ENOENT) },
+    { args: ['fuzz', '--count', '0'], line: () => /^ishare: option '--count <n>' argument '0' is invalid/ },
+    { args: ['fuzz', '--fsck', 'nope'], line: () => /^ishare: --fsck goes with --differential$/ },
+    { args: ['fuzz', '--bogus'], line: () => UNKNOWN_OPTION },
+  ],
+  cache: [
+    { args: ['cache', 'frob'], line: () => /^ishare: unknown command 'frob'/ },
+    { args: ['cache', 'ls', '--bogus'], line: () => UNKNOWN_OPTION },
+  ],
+  demo: [
+    { args: ['demo', '--bogus'], line: () => UNKNOWN_OPTION },
+    { args: ['demo', '--domain', 'a,b'], line: () => /^ishare: option '--domain.*commas/ },
+  ],
+  '': [{ args: ['frobnicate'], line: () => /^ishare: unknown command 'frobnicate'/ }],
+};
+
+test('the walk covers every command', (t) => {
+  t.deepEqual(
+    Object.keys(BAD_INPUTS)
+      .filter((c) => c !== '')
+      .sort(),
+    [...COMMANDS].sort(),
+  );
+});
+
+for (const [cmd, cases] of Object.entries(BAD_INPUTS)) {
+  test(`bad input to ${cmd || 'ishare'}: one line naming the path as typed, exit 2`, async (t) => {
+    for (const c of cases) {
+      const shown = `ishare ${c.args.join(' ')}`;
+      const r = await ishare(c.args, { ISHARE_CACHE: join(dir, 'cache') }, dir);
+      t.is(r.status, 2, `${shown}\nstdout: ${r.text}\nstderr: ${r.stderr}`);
+      t.is(r.text, '', `${shown}: nothing on stdout`);
+      t.true(isOneErrorLine(r.stderr), `${shown}: ${JSON.stringify(r.stderr)}`);
+      t.false(r.stderr.includes(dir), `${shown}: a path the user never typed: ${r.stderr}`);
+      t.regex(r.stderr.trimEnd(), c.line(strerror), shown);
+    }
   });
 }
-
-badInput('unknown command', () => ['frobnicate'], /^ishare: unknown command 'frobnicate'/);
-badInput('unknown option', () => ['ls', '--nope', goodImage], /unknown option/);
-badInput('missing argument', () => ['cat', goodImage], /missing required argument/);
-badInput('too many arguments', () => ['inspect', goodImage, 'extra'], /too many arguments/);
-badInput('missing image (inspect)', () => ['inspect', join(dir, 'nope.img')], /nope\.img: no such file/);
-badInput('missing image (ls)', () => ['ls', join(dir, 'nope.img')], /no such file/);
-badInput('missing image (cat)', () => ['cat', join(dir, 'nope.img'), '/x'], /no such file/);
-badInput('missing image (extract)', () => ['extract', join(dir, 'nope.img'), join(dir, 'never')], /no such file/);
-badInput('a directory as image', () => ['inspect', dir], /is a directory/);
-badInput('not an image', () => {
-  const p = join(dir, 'random.img');
-  writeFileSync(p, seededBytes(8192, 3));
-  return ['inspect', p];
-});
-badInput('empty file as image', () => {
-  const p = join(dir, 'empty.img');
-  writeFileSync(p, '');
-  return ['ls', p];
-});
-badInput('truncated image', () => {
-  const p = join(dir, 'truncated.img');
-  writeFileSync(p, readFileSync(goodImage).subarray(0, 1100));
-  return ['ls', '-R', p];
-});
-badInput(
-  'block size out of range',
-  () => ['mkfs', '--block-size', '3000', join(dir, 'o.img'), join(dir, 'src')],
-  /--block-size.*3000/,
-);
-badInput(
-  'block size not a number',
-  () => ['mkfs', '--block-size', 'big', join(dir, 'o.img'), join(dir, 'src')],
-  /--block-size/,
-);
-badInput('bad uuid', () => ['mkfs', '--uuid', 'xyz', join(dir, 'o.img'), join(dir, 'src')], /--uuid/);
-badInput(
-  'bad timestamp',
-  () => ['mkfs', '--timestamp', 'yesterday', join(dir, 'o.img'), join(dir, 'src')],
-  /--timestamp/,
-);
-badInput('mkfs source missing', () => ['mkfs', join(dir, 'o.img'), join(dir, 'no-such-src')], /no-such-src/);
-badInput('path not in image', () => ['cat', goodImage, '/no/such/file']);
-badInput('cat a directory', () => ['cat', goodImage, '/sub'], /is a directory/);
-badInput('ls of a missing path', () => ['ls', goodImage, '/nope']);
-badInput(
-  'extract into a non-empty dir',
-  () => {
-    const d = join(dir, 'occupied');
-    mkdirSync(d, { recursive: true });
-    writeFileSync(join(d, 'x'), 'x');
-    return ['extract', goodImage, d];
-  },
-  /not empty/,
-);
 
 test('a truncated data area fails cleanly on every command that reads data', async (t) => {
   // Superblock and metadata intact, file data cut off: the failure surfaces while reading data.

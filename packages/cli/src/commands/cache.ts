@@ -49,14 +49,16 @@ export function runCacheClear(o: CacheOptions): void {
 export function register(program: Command): void {
   const cache = program
     .command('cache')
-    .summary('list or clear the images built from directories and tar archives')
+    .summary('list or clear the images built from directories, tar archives and container images')
     .description(
-      'Inputs that are directories or tar archives are built into images once and kept in the cache ' +
-        '(.cache/images/ in the repository, or $ISHARE_CACHE), named by a key over the source (paths, modes, ' +
-        "owners, sizes, mtimes and inode numbers of a tree; the bytes of a tar) and the image writer's code. " +
+      'Inputs that are directories, tar archives or container images are built into images once and kept in ' +
+        'the cache (.cache/images/ in the repository, or $ISHARE_CACHE), named by a key over the source (paths, ' +
+        'modes, owners, sizes, mtimes and inode numbers of a tree; the bytes of a tar; the manifest digest of a ' +
+        "container image) and the image writer's code. " +
         'The cache is bounded by ISHARE_CACHE_MAX_MIB (default 2048): after a build, the least recently ' +
         'used images are removed first, never the ones the run is using.',
-    );
+    )
+    .addHelpText('after', '\nExamples:\n  ishare cache ls\n  ishare cache clear --cache-dir /tmp/ishare-cache');
   cache
     .command('ls')
     .description('list the cached images, most recently used first, with their sizes and the cap')

@@ -1,6 +1,6 @@
 // `ishare cat IMG PATH`: the bytes of one file, streamed to stdout.
 import type { Command } from 'commander';
-import { withImage, imagePath } from '../image.ts';
+import { withImage, imagePath, lookup } from '../image.ts';
 import { UsageError } from '../errors.ts';
 import { writeOutAsync } from '../output.ts';
 
@@ -10,9 +10,9 @@ const CHUNK = 1 << 20;
 export async function runCat(image: string, path: string): Promise<void> {
   await withImage(image, async (img) => {
     const p = imagePath(path);
-    const inode = img.resolve(p, { follow: true });
-    if (inode.type === 'dir') throw new UsageError(`${path}: is a directory`);
-    if (inode.type !== 'file') throw new UsageError(`${path}: not a regular file (${inode.type})`);
+    const inode = lookup(img, image, p, { follow: true });
+    if (inode.type === 'dir') throw new UsageError(`${image}: ${p}: Is a directory`);
+    if (inode.type !== 'file') throw new UsageError(`${image}: ${p}: not a regular file (${inode.type})`);
     for (let off = 0; off < inode.size; off += CHUNK) {
       const len = Math.min(CHUNK, inode.size - off);
       await writeOutAsync(img.read(inode, off, len));

@@ -92,13 +92,8 @@ export async function runCompareCommand(inputs: readonly string[], o: CompareCli
   if (o.outJson !== undefined) checkOutputFile(o.outJson, '--out-json');
   const w = await loadWorkers();
   const traces = readTraces(w, o.trace, inputs);
-  const info = (s: string): void => {
-    if (!o.json) process.stderr.write(`${s}\n`);
-  };
-  const prepared = await prepareInputs(inputs, {
-    platform: o.platform,
-    onBuild: (input, image) => info(`building ${image} from ${input}`),
-  });
+  // Builds show a bar on a terminal and nothing elsewhere: a failed run's stderr is its one error line.
+  const prepared = await prepareInputs(inputs, { platform: o.platform, progress: !o.json });
   const bar = phaseBar(!o.json);
   let result: CompareResult;
   try {
@@ -178,5 +173,9 @@ export function register(program: Command): void {
     .option('--json', 'print one JSON object and nothing else')
     .option('--chart <file.svg>', 'also write a bar chart of the result')
     .option('--out-json <file>', 'also write the JSON result to a file')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  ishare compare v1.img v2.img\n  docker save -o a.tar redis:7.2.4 && docker save -o b.tar redis:7.2.5 && ishare compare a.tar b.tar\n  ishare compare --policy any --chart pair.svg ./rootfs-v1 ./rootfs-v2',
+    )
     .action(async (images: string[], opts: CompareCliOptions) => runCompareCommand(images, opts));
 }

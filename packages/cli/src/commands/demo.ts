@@ -176,7 +176,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   for (const name of RELEASES) {
     const source = scanSource(name);
     // The same content-keyed cache compare, stress and bench use: one image per source tree.
-    const [prepared] = await prepareInputs([source.dir], { cacheDir });
+    const [prepared] = await prepareInputs([source.dir], { cacheDir, progress: !opts.json });
     const { image } = prepared;
     const reused = !prepared.built;
     say(
@@ -300,6 +300,7 @@ export function register(program: Command): void {
         'out/compare.svg.\n\n' +
         'Exits 1 if any file does not read back equal (and then measures nothing).',
     )
+    .addHelpText('after', '\nExamples:\n  ishare demo\n  ishare demo --json --out-dir /tmp/ishare-demo > demo.json')
     .option('--json', 'print the results as one JSON object')
     .option(
       '--cache-dir <dir>',

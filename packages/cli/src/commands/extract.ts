@@ -25,14 +25,17 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ErofsError, type ErofsInode } from '../core.ts';
 import type { ErofsImage } from '../engine.ts';
-import { UsageError } from '../errors.ts';
+import { pathError, UsageError } from '../errors.ts';
 import { withImage } from '../image.ts';
+import { progressBar } from '../progress.ts';
 import { subtree, type TreeNode } from '../walk.ts';
 import { devMajorMinor, permBits } from '../format.ts';
 
 interface ExtractOptions {
   force?: boolean;
   xattrs?: boolean;
+  /** Inodes written so far of the image's inode count (hard links count once). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface ExtractReport {
@@ -107,9 +110,9 @@ export function extractTree(img: ErofsImage, outDir: string, opts: ExtractOption
   const report: ExtractReport = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, specials: 0, skipped: 0, xattrs: 0 };
   const dirExisted = existsSync(outDir);
   if (dirExisted) {
-    if (!statSync(outDir).isDirectory()) throw new UsageError(`${outDir}: exists and is not a directory`);
+    if (!statSync(outDir).isDirectory()) throw pathError(outDir, 'ENOTDIR');
     if (readdirSync(outDir).length > 0 && !opts.force)
-      throw new UsageError(`${outDir}: directory not empty (use --force to extract into it)`);
+      throw pathError(outDir, 'ENOTEMPTY', '(use --force to extract into it)');
   }
   if (opts.xattrs && !commandExists('setfattr'))
     throw new UsageError('--xattrs needs setfattr (install the attr package)');
@@ -127,7 +130,14 @@ export function extractTree(img: ErofsImage, outDir: string, opts: ExtractOption
     if (!dirExisted) created.push(mkdirSync(outDir, { recursive: true }) ?? outDir);
     const rootDest = resolve(outDir);
     finish.push({ dest: rootDest, node: { path: '/', rel: '', name: '', inode: root } });
+    const written = new Set<number>([root.nid]);
+    const inodes = Math.max(1, img.sb.inos);
+    opts.onProgress?.(written.size, inodes);
     for (const node of subtree(img, '/', root)) {
+      if (!written.has(node.inode.nid)) {
+        written.add(node.inode.nid);
+        opts.onProgress?.(Math.min(written.size, inodes), inodes);
+      }
       // The image is untrusted: a name with a '/' (or a NUL) would write outside DIR.
       if (node.name === '' || /[/\0]/.test(node.name)) {
         throw new ErofsError(
@@ -242,7 +252,13 @@ function undo(created: string[]): void {
 }
 
 export async function runExtract(image: string, dir: string, opts: ExtractOptions): Promise<void> {
-  const report = await withImage(image, (img) => extractTree(img, dir, opts));
+  const bar = progressBar(true, 'extract', 'inodes');
+  let report: ExtractReport;
+  try {
+    report = await withImage(image, (img) => extractTree(img, dir, { ...opts, onProgress: bar.update }));
+  } finally {
+    bar.stop();
+  }
   const parts = [
     `${report.files} files`,
     `${report.dirs} dirs`,

@@ -7,9 +7,10 @@ import type { Command } from 'commander';
 import { FT, isErofsError, type DirEntry, type ErofsInode, type FileType } from '../core.ts';
 import type { ErofsImage } from '../engine.ts';
 import { CheckFailed, UsageError } from '../errors.ts';
-import { imagePath, withImage } from '../image.ts';
+import { imagePath, lookup, withImage } from '../image.ts';
 import { humanBytes } from '../format.ts';
 import { writeOut } from '../output.ts';
+import { progressBar } from '../progress.ts';
 
 export interface FsckProblem {
   readonly path: string;
@@ -102,7 +103,15 @@ class FsckWalk {
   verified = 0;
   withoutFingerprint = 0;
 
-  constructor(private readonly img: ErofsImage) {}
+  // Progress in inodes of the superblock's count: known only for a check of the whole image.
+  private readonly inodes: number;
+
+  constructor(
+    private readonly img: ErofsImage,
+    private readonly progress?: (done: number, total: number) => void,
+  ) {
+    this.inodes = Math.max(1, img.sb.inos);
+  }
 
   /**
    * A regular file: every byte read, its fingerprint (if any) compared with the data's sha256. False
@@ -143,6 +152,7 @@ class FsckWalk {
 
   /** An inode that is not a directory, checked once however many entries name it. */
   checkInode(path: string, inode: ErofsInode): void {
+    this.progress?.(Math.min(this.checked.size, this.inodes), this.inodes);
     if (inode.type === 'file') {
       if (!this.checkFile(path, inode)) return;
     } else if (inode.type === 'symlink') {
@@ -224,9 +234,14 @@ class FsckWalk {
   }
 }
 
-export function fsckImage(img: ErofsImage, image: string, startPath = '/'): FsckReport {
-  const w = new FsckWalk(img);
-  const start = startPath === '/' ? img.root() : img.resolve(startPath, { follow: false });
+export function fsckImage(
+  img: ErofsImage,
+  image: string,
+  startPath = '/',
+  onProgress?: (done: number, total: number) => void,
+): FsckReport {
+  const w = new FsckWalk(img, startPath === '/' ? onProgress : undefined);
+  const start = lookup(img, image, startPath, { follow: false });
   if (start.type === 'dir') {
     // The root's ".." is itself; a subdirectory's parent is whatever its own ".." says (checked from above).
     const parentNid =
@@ -280,7 +295,13 @@ interface FsckOptions {
 }
 
 export async function runFsck(image: string, opts: FsckOptions): Promise<void> {
-  const report = await withImage(image, (img) => fsckImage(img, image, imagePath(opts.path)));
+  const bar = progressBar(!opts.json, 'fsck', 'inodes');
+  let report: FsckReport;
+  try {
+    report = await withImage(image, (img) => fsckImage(img, image, imagePath(opts.path), bar.update));
+  } finally {
+    bar.stop();
+  }
   writeOut(opts.json ? `${JSON.stringify(report, null, 2)}\n` : fsckText(report));
   if (report.problems.length > 0)
     throw new CheckFailed(

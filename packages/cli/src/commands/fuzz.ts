@@ -23,7 +23,7 @@ import {
   type FuzzReport,
 } from '@ishare/core/fuzz';
 import { ErofsError } from '../core.ts';
-import { CheckFailed, UsageError } from '../errors.ts';
+import { CheckFailed, fileError, UsageError } from '../errors.ts';
 import { parsePositiveInt } from '../options.ts';
 import { writeOut } from '../output.ts';
 
@@ -131,7 +131,7 @@ async function replay(file: string, o: FuzzCliOptions): Promise<void> {
   try {
     bytes = new Uint8Array(readFileSync(file));
   } catch (e) {
-    throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw fileError(file, e);
   }
   const fsck = upstreamFsck(o);
   const outcome = await replayImage(bytes, {
@@ -160,7 +160,7 @@ function upstreamFsck(o: FuzzCliOptions): { path: string; version: string } | un
   }
   const path = o.fsck ?? fsckOnPath();
   if (path === undefined) throw new UsageError('--differential needs upstream fsck.erofs 1.9: give --fsck PATH');
-  if (!existsSync(path)) throw new UsageError(`--fsck ${path}: no such file`);
+  if (!existsSync(path)) throw new UsageError(`--fsck ${path}: No such file or directory`);
   const version = fsckVersion(path);
   if (version === undefined) throw new UsageError(`--fsck ${path}: does not run as fsck.erofs (-V failed)`);
   const v = /\b(\d+)\.(\d+)/.exec(version);
@@ -177,7 +177,7 @@ function loadSeeds(paths: string[]): { name: string; bytes: Uint8Array }[] {
     try {
       bytes = readImage(p);
     } catch (e) {
-      throw new UsageError(`cannot read seed image ${p}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw fileError(p, e);
     }
     try {
       prepareSeed(p, bytes);
@@ -238,6 +238,10 @@ export function register(program: Command): void {
     .command('fuzz')
     .description(
       'mutation-fuzz EROFS images: every damaged image must give a typed error or correct data (exit 1 on a crash, hang, out-of-bounds read or wrong data)',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  ishare fuzz --count 200\n  ishare fuzz --differential --fsck /usr/local/bin/fsck.erofs --no-kernel app.img\n  ishare fuzz --replay fuzz-failures/fuzz-1-17.img',
     )
     .argument('[images...]', 'seed images (default: a small corpus built now by our mkfs and mkfs.erofs)')
     .option('--count <n>', 'images to generate and check', parsePositiveInt, 1000)

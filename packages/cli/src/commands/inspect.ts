@@ -15,7 +15,7 @@ import {
   type Superblock,
 } from '../core.ts';
 import type { ErofsImage } from '../engine.ts';
-import { imagePath, withImage } from '../image.ts';
+import { imagePath, lookup, withImage } from '../image.ts';
 import { subtree } from '../walk.ts';
 import { humanBytes, layoutName, modeString, toHex } from '../format.ts';
 import { writeOut } from '../output.ts';
@@ -304,7 +304,11 @@ interface InspectOptions {
 
 export async function runInspect(image: string, opts: InspectOptions): Promise<void> {
   if (opts.path !== undefined) {
-    const one = await withImage(image, (img) => inspectPath(img, imagePath(opts.path)));
+    const path = imagePath(opts.path);
+    const one = await withImage(image, (img) => {
+      lookup(img, image, path, { follow: false }); // a path not in the image: one line naming both
+      return inspectPath(img, path);
+    });
     writeOut(opts.json ? `${JSON.stringify(one, null, 2)}\n` : renderInode(one));
     return;
   }
@@ -321,6 +325,7 @@ export function register(program: Command): void {
         'checksum), counts of files, directories and symlinks, data layouts, fingerprinted files and ' +
         'distinct fingerprints, and the total bytes of file data.',
     )
+    .addHelpText('after', '\nExamples:\n  ishare inspect app.img\n  ishare inspect --path /etc/passwd --json app.img')
     .argument('<image>', 'EROFS image file')
     .option(
       '--path <path>',

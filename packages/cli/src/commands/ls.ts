@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { ErofsInode, FileType } from '../core.ts';
 import type { ErofsImage } from '../engine.ts';
-import { withImage, imagePath } from '../image.ts';
+import { withImage, imagePath, lookup } from '../image.ts';
 import { children, subtree } from '../walk.ts';
 import { alignColumns, devMajorMinor, formatMtime, layoutName, modeString, toHex } from '../format.ts';
 import { writeOut } from '../output.ts';
@@ -84,7 +84,7 @@ export async function runLs(image: string, pathArg: string | undefined, opts: Ls
   await withImage(image, (img) => {
     const path = imagePath(pathArg);
     // Like `ls -l`, a symlink named on the command line is listed itself, not followed.
-    const inode = path === '/' ? img.root() : img.resolve(path, { follow: false });
+    const inode = lookup(img, image, path, { follow: false });
     const nodes =
       inode.type !== 'dir'
         ? [{ path, rel: pathArg ?? path, inode }]

@@ -1,13 +1,13 @@
 // `ishare mkfs OUT.img SOURCE`: build an EROFS image (with content fingerprints by default).
-import { existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
 import type { MkfsOptions, MkfsReport } from '../writer.ts';
-import { UsageError } from '../errors.ts';
+import { fileError, namingInput, UsageError } from '../errors.ts';
 import { parseBlockSize, parsePlatform, parseTimestamp, parseUuid, parseDigestNameOption } from '../options.ts';
 import { humanBytes } from '../format.ts';
 import { writeOut } from '../output.ts';
 import { checkOutputFile } from '../output-files.ts';
+import { progressBar } from '../progress.ts';
 
 interface MkfsCliOptions {
   platform?: string;
@@ -25,8 +25,12 @@ interface MkfsCliOptions {
 const TAR = /\.(tar|tar\.gz|tgz)$/i;
 
 async function checkSource(source: string): Promise<void> {
-  if (!existsSync(source)) throw new UsageError(`${source}: no such file or directory`);
-  const st = statSync(source);
+  let st;
+  try {
+    st = statSync(source);
+  } catch (e) {
+    throw fileError(source, e);
+  }
   if (st.isDirectory() || (st.isFile() && TAR.test(source))) return;
   // A container image archive need not be called .tar (skopeo's oci-archive, podman's -o NAME).
   const { detectContainer } = await import('@ishare/core/format');
@@ -57,38 +61,17 @@ export async function runMkfs(out: string, source: string, o: MkfsCliOptions): P
   if (o.uuid !== undefined) opts.uuid = o.uuid;
   if (o.platform !== undefined) opts.platform = o.platform;
   if (o.manifest !== undefined) opts.manifest = o.manifest;
-  // A bar only for a person watching: never in JSON mode, never into a pipe or a log file.
-  const bar =
-    !o.json && process.stderr.isTTY
-      ? new cliProgress.SingleBar(
-          {
-            stream: process.stderr,
-            format: 'mkfs [{bar}] {percentage}% {doneBytes} / {totalBytes}',
-            hideCursor: true,
-            clearOnComplete: true,
-          },
-          cliProgress.Presets.shades_classic,
-        )
-      : undefined;
-  let started = false;
-  if (bar) {
-    // The writer reports bytes of source processed (for a tar: bytes of the tar file).
-    opts.onProgress = (done: number, total: number) => {
-      const payload = { doneBytes: humanBytes(done), totalBytes: humanBytes(total) };
-      if (!started) {
-        bar.start(total, done, payload);
-        started = true;
-      } else {
-        bar.setTotal(total);
-        bar.update(done, payload);
-      }
-    };
-  }
+  // A bar only for a person watching: never in JSON mode, never into a pipe or a log file. The writer
+  // reports bytes of source processed (for a tar: bytes of the tar file).
+  const bar = progressBar(!o.json, 'mkfs', 'bytes');
+  opts.onProgress = bar.update;
   let report: MkfsReport;
   try {
     report = await mkfs(opts);
+  } catch (e) {
+    throw namingInput(source, e);
   } finally {
-    if (started) bar?.stop();
+    bar.stop();
   }
   // The manifest goes to its own file (--manifest); thousands of entries would drown the report.
   const { manifest: _manifest, ...shown } = report;

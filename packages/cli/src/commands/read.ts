@@ -60,12 +60,7 @@ export function readReport(r: ReadResult, names: readonly string[]): string[] {
 export async function runReadCommand(inputs: readonly string[], o: ReadCliOptions): Promise<void> {
   const w = await loadWorkers();
   const traces = readTraces(w, o.trace, inputs);
-  const prepared = await prepareInputs(inputs, {
-    platform: o.platform,
-    onBuild: (input, image) => {
-      if (!o.json) process.stderr.write(`building ${image} from ${input}\n`);
-    },
-  });
+  const prepared = await prepareInputs(inputs, { platform: o.platform, progress: !o.json });
   const bar = phaseBar(!o.json);
   let r: ReadResult;
   try {
@@ -105,6 +100,10 @@ export function register(program: Command): void {
       'Mount the images (EROFS images, or directories / tar archives / container images built into the cache first), ' +
         'read every regular file with the worker pool (or replay --trace) and report the page cache ' +
         '(what fincore would sum), the device traffic and the cache lookups. --share mounts with inode_share.',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  ishare read app.img\n  ishare read --share --json v1.img v2.img ./v3-rootfs > read.json',
     )
     .argument('<images...>', 'images, directories, tar archives or container images (OCI layout/archive, docker save)')
     .option('--workers <n>', "reader threads, 1..64 (default: the machine's cores)", parseWorkers)

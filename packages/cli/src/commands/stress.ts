@@ -149,8 +149,11 @@ export async function runStressCommand(inputs: string[], o: StressCliOptions): P
   const workers = o.workers ?? availableParallelism();
   if (workers > 32) throw new UsageError('--workers must be from 1 to 32');
   if (o.poolMib > 16384) throw new UsageError('--pool-mib must be from 1 to 16384');
-  if (o.fsck !== undefined && !existsSync(o.fsck)) throw new UsageError(`--fsck ${o.fsck}: no such file`);
-  const prepared = await prepareInputs(inputs.length ? inputs : bundledSourceDirs(), { platform: o.platform });
+  if (o.fsck !== undefined && !existsSync(o.fsck)) throw new UsageError(`--fsck ${o.fsck}: No such file or directory`);
+  const prepared = await prepareInputs(inputs.length ? inputs : bundledSourceDirs(), {
+    platform: o.platform,
+    progress: !o.json,
+  });
   // The byte oracle's reference per input: the tree or tar it was built from (with the manifest mkfs
   // recorded), or for an image: --manifest files in the order of the image inputs, else one kept
   // beside it, and upstream fsck.erofs's extraction for the bytes.
@@ -205,6 +208,10 @@ export function register(program: Command): void {
     .command('stress')
     .description(
       'stress concurrent readers of shared inodes: chaos, jitter, invariants, planted bugs (exit 1 on a violation)',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  ishare stress                  # 10 s on the bundled pair, every detector on\n  ishare stress --list-bugs\n  ishare stress --inject PROC_COUNT_NOLOCK --no-lock-checks --seed 3\n  ishare stress --seconds 60 --verify v1.img v2.img',
     )
     .argument('[inputs...]', 'images, directories, tars or container images (default: the bundled pair)')
     .option('--workers <n>', 'reader worker threads (default: cores)', parsePositiveInt)

@@ -14,11 +14,16 @@ export interface RunResult {
   text: string; // stdout as UTF-8
 }
 
-export function ishare(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+/** Run `ishare ARGS` in `cwd` (default: the repository), as a user would from a shell. */
+export function ishare(args: readonly string[], env: NodeJS.ProcessEnv = {}, cwd: string = REPO): Promise<RunResult> {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ISHARE_DEBUG: '', ...env };
+  // Run from a shell in `cwd`, not as a pnpm script: under `npx ava` / `pnpm test` the caller's
+  // npm_lifecycle_event and INIT_CWD would make the CLI resolve paths from where the test runner started.
+  if (cwd !== REPO) for (const k of ['INIT_CWD', 'npm_lifecycle_event', 'npm_package_name']) delete childEnv[k];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: REPO,
-      env: { ...process.env, ISHARE_DEBUG: '', ...env },
+      cwd,
+      env: childEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const out: Buffer[] = [];

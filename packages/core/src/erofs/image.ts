@@ -207,7 +207,7 @@ export class ErofsImage {
     while (idx < queue.length) {
       const comp = queue[idx++];
       if (cur.type !== 'dir') {
-        throw new ErofsError('ENOTDIR', `not a directory: /${walked.join('/')} (resolving ${path})`);
+        throw new ErofsError('ENOTDIR', `/${walked.join('/')}: Not a directory (resolving ${path})`);
       }
       if (comp === '.') continue;
       if (comp === '..') {
@@ -225,13 +225,13 @@ export class ErofsImage {
       }
       const nid = this.lookup(cur, comp);
       if (nid === undefined) {
-        throw new ErofsError('ENOENT', `no such file or directory: /${[...walked, comp].join('/')}`);
+        throw new ErofsError('ENOENT', `/${[...walked, comp].join('/')}: No such file or directory`);
       }
       const node = this.inode(nid);
       const last = idx >= queue.length;
       if (node.type === 'symlink' && (!last || followLast)) {
         if (++links > MAX_SYMLINKS) {
-          throw new ErofsError('ELOOP', `too many levels of symbolic links resolving ${path}`);
+          throw new ErofsError('ELOOP', `${path}: Too many levels of symbolic links`);
         }
         const target = this.readlink(node);
         // Absolute targets restart at the image root, never at the host's.
@@ -247,7 +247,7 @@ export class ErofsImage {
       walked.push(comp);
     }
     if (mustBeDir && cur.type !== 'dir') {
-      throw new ErofsError('ENOTDIR', `not a directory: ${path}`);
+      throw new ErofsError('ENOTDIR', `${path}: Not a directory`);
     }
     return cur;
   }

@@ -36,7 +36,7 @@ export function memberName(raw: string): string | undefined {
 
 function ioError(what: string, e: unknown): ErofsError {
   const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return new ErofsError('ENOENT', `${what}: no such file`);
+  if (code === 'ENOENT') return new ErofsError('ENOENT', `${what}: No such file or directory`);
   return new ErofsError('EIO', `${what}: ${code ?? (e as Error).message}`);
 }
 

@@ -16,7 +16,7 @@ const SLASH = Buffer.from('/');
 
 function fsError(what: string, e: unknown): ErofsError {
   const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return new ErofsError('ENOENT', `${what}: no such file or directory`);
+  if (code === 'ENOENT') return new ErofsError('ENOENT', `${what}: No such file or directory`);
   return new ErofsError('EIO', `${what}: ${code ?? (e as Error).message}`);
 }
 
