@@ -19,12 +19,14 @@ export function phaseBar(enabled: boolean, prefix = ''): PhaseBar {
     },
     cliProgress.Presets.shades_classic,
   );
+  // A new bar for each phase and for each step of one (its mounts, then its reads).
   let phase: string | undefined;
   return {
     onProgress: (p) => {
-      if (p.phase !== phase) {
+      const step = `${p.phase}/${p.unit}`;
+      if (step !== phase) {
         if (phase !== undefined) bar.stop();
-        phase = p.phase;
+        phase = step;
         bar.start(Math.max(1, p.total), p.done, { phase: p.phase.padEnd(8), unit: p.unit });
       } else {
         bar.update(p.done);

@@ -28,8 +28,11 @@ export interface ExperimentProgress {
   readonly phase: Phase;
   readonly done: number;
   readonly total: number;
-  /** What done/total count: whole files, or trace ranges × containers. */
-  readonly unit: 'files' | 'ranges';
+  /**
+   * What done/total count: images mounted and workers started (the phase's set-up, before the clock),
+   * then whole files, or trace ranges × containers.
+   */
+  readonly unit: 'mounts' | 'files' | 'ranges';
 }
 
 export interface ExperimentOptions {
@@ -439,16 +442,21 @@ async function runPhase(p: PhaseInput): Promise<PhaseStats> {
   try {
     const warnings: (string | undefined)[] = [];
     const active: boolean[] = [];
+    // Set-up counts as one step per image mounted, plus one for the workers' start.
+    const setup = plans.length + 1;
+    p.onProgress?.({ phase: p.phase, done: 0, total: setup, unit: 'mounts' });
     for (const x of plans) {
       const r = sys.mount(x.image, { inodeShare: p.inodeShare, domainId: p.domainId, verify: p.verify });
       mounted.push(r.mount);
       warnings.push(r.warning);
       active.push(r.shareActive);
+      p.onProgress?.({ phase: p.phase, done: mounted.length, total: setup, unit: 'mounts' });
     }
     // Start every worker (thread boot, loader, arena attach) before the clock does.
     await Promise.all(
       Array.from({ length: p.workers }, () => pool.run({ kind: 'ranges', mount: mounted[0], ranges: [] })),
     );
+    p.onProgress?.({ phase: p.phase, done: setup, total: setup, unit: 'mounts' });
     sys.dropCaches();
     sys.resetStats();
 

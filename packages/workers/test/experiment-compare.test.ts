@@ -31,18 +31,34 @@ for (const policy of ['processing', 'any'] as const) {
       const share = expectedShare(pair.srcs);
       t.true(share < noShare, 'the trees were built to share something');
       const phases: string[] = [];
+      const steps: string[] = [];
       const r = await runCompare({
         images: pair.images,
         workers: 3,
         policy,
         onProgress: (p) => {
           if (!phases.includes(p.phase)) phases.push(p.phase);
+          // Each step's last event, as a bar shows it: "phase unit done/total".
+          const key = `${p.phase} ${p.unit}`;
+          const at = steps.findIndex((s) => s.startsWith(`${key} `));
+          const line = `${key} ${p.done}/${p.total}`;
+          if (at < 0) steps.push(line);
+          else steps[at] = line;
         },
       });
       t.log(
         `policy ${policy}: no share ${r.noShare.pageCacheBytes} (want ${noShare}), share ${r.share.pageCacheBytes} (want ${share}), ${r.reductionPercent}%`,
       );
       t.deepEqual(phases, ['no share', 'share']);
+      // Set-up shows progress too: each image mounted, then the workers started; then every file read.
+      const files = pair.srcs.reduce((s, src) => s + sourceFiles(src).length, 0);
+      const setup = pair.images.length + 1;
+      t.deepEqual(steps, [
+        `no share mounts ${setup}/${setup}`,
+        `no share files ${files}/${files}`,
+        `share mounts ${setup}/${setup}`,
+        `share files ${files}/${files}`,
+      ]);
       t.is(r.noShare.pageCacheBytes, noShare);
       t.is(r.share.pageCacheBytes, share);
       t.is(r.share.sharedPageCacheBytes, share, 'every page of a fingerprinted file lives in a shared inode');
@@ -52,7 +68,6 @@ for (const policy of ['processing', 'any'] as const) {
       t.is(r.share.devicePages * 4096, share);
       t.is(r.reductionPercent, Math.round((1 - share / noShare) * 10000) / 100);
       // Every regular file was read, in full, in both phases.
-      const files = pair.srcs.reduce((s, src) => s + sourceFiles(src).length, 0);
       const bytes = pair.srcs.reduce((s, src) => s + sourceFiles(src).reduce((x, f) => x + f.size, 0), 0);
       for (const p of [r.noShare, r.share]) {
         t.is(p.files, files);
