@@ -175,7 +175,7 @@ export function register(program: Command): void {
     .option('--out-json <file>', 'also write the JSON result to a file')
     .addHelpText(
       'after',
-      '\nExamples:\n  ishare compare v1.img v2.img\n  docker save -o a.tar redis:7.2.4 && docker save -o b.tar redis:7.2.5 && ishare compare a.tar b.tar\n  ishare compare --policy any --chart pair.svg ./rootfs-v1 ./rootfs-v2',
+      '\nExamples:\n  ishare compare v1.img v2.img\n  docker save -o a.tar redis:7.2.4; docker save -o b.tar redis:7.2.5\n  ishare compare a.tar b.tar\n  ishare compare --policy any --chart pair.svg ./rootfs-v1 ./rootfs-v2',
     )
     .action(async (images: string[], opts: CompareCliOptions) => runCompareCommand(images, opts));
 }

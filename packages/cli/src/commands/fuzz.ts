@@ -241,7 +241,7 @@ export function register(program: Command): void {
     )
     .addHelpText(
       'after',
-      '\nExamples:\n  ishare fuzz --count 200\n  ishare fuzz --differential --fsck /usr/local/bin/fsck.erofs --no-kernel app.img\n  ishare fuzz --replay fuzz-failures/fuzz-1-17.img',
+      '\nExamples:\n  ishare fuzz --count 200\n  ishare fuzz --differential --fsck ./fsck.erofs --no-kernel app.img\n  ishare fuzz --replay fuzz-failures/fuzz-1-17.img',
     )
     .argument('[images...]', 'seed images (default: a small corpus built now by our mkfs and mkfs.erofs)')
     .option('--count <n>', 'images to generate and check', parsePositiveInt, 1000)
