@@ -28,6 +28,7 @@ export type {
   MountOptions,
   MountResult,
   MountReport,
+  KernelMetadata,
   OpenFile,
   FileView,
 } from './system.ts';

@@ -7,7 +7,14 @@
 // or any inode evicted is refused rather than reported.
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { System, isErofsError, PAGE_SIZE, type RealInodePolicy, type SystemStats } from '@ishare/core';
+import {
+  System,
+  isErofsError,
+  PAGE_SIZE,
+  type KernelMetadata,
+  type RealInodePolicy,
+  type SystemStats,
+} from '@ishare/core';
 import { ErofsImage } from '@ishare/core/format';
 import { ReaderPool } from './pool.ts';
 import type { ReaderResult, ReadFilesTask, RangesTask } from './tasks.ts';
@@ -45,6 +52,11 @@ export interface ExperimentOptions {
   readonly policy?: RealInodePolicy;
   /** Mount option verify: a file shares only once its content is proven to match its fingerprint. */
   readonly verify?: boolean;
+  /**
+   * Mount option superblock_share (both phases): mounts of one image file reuse one superblock, so an
+   * image given twice is one set of inodes and page caches.
+   */
+  readonly superblockShare?: boolean;
   /** Replay these reads in every image instead of reading every file. */
   readonly trace?: readonly TraceOp[];
   /**
@@ -114,6 +126,10 @@ export interface PhaseStats {
   readonly bytes: number;
   readonly elapsedMs: number;
   readonly perImage: ImageStats[];
+  /** Mounted with superblock_share. */
+  readonly superblockShare: boolean;
+  /** What the kernel held beside the page cache after the reads (superblocks, inode records, ...). */
+  readonly metadata: KernelMetadata;
 }
 
 export interface TraceSummary {
@@ -157,6 +173,8 @@ export interface CompareResult {
   readonly reductionPercent: number;
   /** Device pages each image supplied in the share phase: who filled the shared caches. */
   readonly servedBy: ServedBy[];
+  /** Each phase's metadata beside the page cache (also in noShare/share). */
+  readonly metadata: { readonly noShare: KernelMetadata; readonly share: KernelMetadata };
   readonly trace?: TraceSummary;
   readonly elapsedMs: number;
 }
@@ -423,6 +441,7 @@ interface PhaseInput {
   readonly policy: RealInodePolicy;
   readonly domainId: string;
   readonly verify: boolean;
+  readonly superblockShare: boolean;
   readonly onProgress?: (p: ExperimentProgress) => void;
 }
 
@@ -446,7 +465,12 @@ async function runPhase(p: PhaseInput): Promise<PhaseStats> {
     const setup = plans.length + 1;
     p.onProgress?.({ phase: p.phase, done: 0, total: setup, unit: 'mounts' });
     for (const x of plans) {
-      const r = sys.mount(x.image, { inodeShare: p.inodeShare, domainId: p.domainId, verify: p.verify });
+      const r = sys.mount(x.image, {
+        inodeShare: p.inodeShare,
+        domainId: p.domainId,
+        verify: p.verify,
+        superblockShare: p.superblockShare,
+      });
       mounted.push(r.mount);
       warnings.push(r.warning);
       active.push(r.shareActive);
@@ -530,6 +554,8 @@ async function runPhase(p: PhaseInput): Promise<PhaseStats> {
       bytes: results.reduce((s, r) => s + r.bytes, 0),
       elapsedMs: Math.round(elapsedMs * 10) / 10,
       perImage,
+      superblockShare: p.superblockShare,
+      metadata: st.metadata,
     };
     for (const m of mounted.splice(0)) sys.unmount(m);
     return stats;
@@ -606,6 +632,7 @@ export async function runRead(o: RunReadOptions): Promise<ReadResult> {
     phase: 'read',
     inodeShare: o.inodeShare ?? false,
     verify: o.verify ?? false,
+    superblockShare: o.superblockShare ?? false,
     workers: c.workers,
     poolBytes: c.poolBytes,
     policy: c.policy,
@@ -634,6 +661,7 @@ export async function runCompare(o: ExperimentOptions): Promise<CompareResult> {
       phase: share ? 'share' : 'no share',
       inodeShare: share,
       verify: o.verify ?? false,
+      superblockShare: o.superblockShare ?? false,
       workers: c.workers,
       poolBytes: c.poolBytes,
       policy: c.policy,
@@ -654,6 +682,7 @@ export async function runCompare(o: ExperimentOptions): Promise<CompareResult> {
     share,
     reductionPercent: Math.round(reduction * 100) / 100,
     servedBy: share.perImage.map((x) => ({ image: x.image, pages: x.pages, sharedPages: x.sharedPages })),
+    metadata: { noShare: noShare.metadata, share: share.metadata },
     ...(c.plan.trace ? { trace: c.plan.trace } : {}),
     elapsedMs: Math.round((performance.now() - t0) * 10) / 10,
   };
