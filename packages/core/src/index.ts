@@ -29,6 +29,7 @@ export type {
   MountResult,
   MountReport,
   KernelMetadata,
+  Residency,
   OpenFile,
   FileView,
 } from './system.ts';
