@@ -69,6 +69,17 @@ export interface ExperimentOptions {
 
 export interface RunReadOptions extends ExperimentOptions {
   readonly inodeShare?: boolean;
+  /** After the reads, each file's residency as fincore(1) reads it (ImageStats.fincore). */
+  readonly fincore?: boolean;
+}
+
+/** One file's row of fincore(1): resident bytes and pages of its mapping, its size. */
+export interface FileResidency {
+  /** The path inside the image. */
+  readonly file: string;
+  readonly res: number;
+  readonly pages: number;
+  readonly size: number;
 }
 
 export interface ImageStats {
@@ -89,6 +100,8 @@ export interface ImageStats {
   readonly sharedPages: number;
   /** Device read calls (one per contiguous piece of a page) against this image. */
   readonly deviceReads: number;
+  /** With `fincore`: every file read (or touched by the trace), as fincore(1) lists it after the reads. */
+  readonly fincore?: FileResidency[];
 }
 
 export interface PhaseStats {
@@ -442,7 +455,17 @@ interface PhaseInput {
   readonly domainId: string;
   readonly verify: boolean;
   readonly superblockShare: boolean;
+  readonly fincore?: boolean;
   readonly onProgress?: (p: ExperimentProgress) => void;
+}
+
+/** fincore over the files the plan read in mount m (after the measurement: opening them changes no figure). */
+function fincoreOf(sys: System, m: number, x: ImagePlan): FileResidency[] {
+  const paths = x.paths.length > 0 ? x.paths : [...new Set(x.ranges.map(([path]) => path))];
+  return paths.map((file) => {
+    const r = sys.residency(m, file);
+    return { file, res: r.bytes, pages: r.pages, size: r.size };
+  });
 }
 
 async function runPhase(p: PhaseInput): Promise<PhaseStats> {
@@ -526,6 +549,7 @@ async function runPhase(p: PhaseInput): Promise<PhaseStats> {
         pages: m?.pages ?? 0,
         sharedPages: m?.sharedPages ?? 0,
         deviceReads: m?.reads ?? 0,
+        ...(p.fincore ? { fincore: fincoreOf(sys, mounted[i], x) } : {}),
       };
     });
     const c = st.counters;
@@ -631,6 +655,7 @@ export async function runRead(o: RunReadOptions): Promise<ReadResult> {
     plan: c.plan,
     phase: 'read',
     inodeShare: o.inodeShare ?? false,
+    fincore: o.fincore ?? false,
     verify: o.verify ?? false,
     superblockShare: o.superblockShare ?? false,
     workers: c.workers,
