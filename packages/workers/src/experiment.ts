@@ -186,8 +186,11 @@ export interface CompareResult {
   readonly reductionPercent: number;
   /** Device pages each image supplied in the share phase: who filled the shared caches. */
   readonly servedBy: ServedBy[];
-  /** Each phase's metadata beside the page cache (also in noShare/share). */
-  readonly metadata: { readonly noShare: KernelMetadata; readonly share: KernelMetadata };
+  /**
+   * What the kernel held beside the page cache in the sharing phase (superblocks, inode records, arena
+   * bytes, ...); each phase's own is `noShare.metadata` / `share.metadata`.
+   */
+  readonly metadata: KernelMetadata;
   readonly trace?: TraceSummary;
   readonly elapsedMs: number;
 }
@@ -707,7 +710,7 @@ export async function runCompare(o: ExperimentOptions): Promise<CompareResult> {
     share,
     reductionPercent: Math.round(reduction * 100) / 100,
     servedBy: share.perImage.map((x) => ({ image: x.image, pages: x.pages, sharedPages: x.sharedPages })),
-    metadata: { noShare: noShare.metadata, share: share.metadata },
+    metadata: share.metadata,
     ...(c.plan.trace ? { trace: c.plan.trace } : {}),
     elapsedMs: Math.round((performance.now() - t0) * 10) / 10,
   };
