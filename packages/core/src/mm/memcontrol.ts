@@ -660,8 +660,8 @@ export function memcgStats(a: Arena): MemcgRaw[] {
     if (Atomics.load(i32, r + F_FLAGS) & PG_REFERENCED) local[owner * 6]++;
     const n = popcount(readers);
     if (readers & ~(1 << owner)) local[owner * 6 + 3]++;
-    for (let id = 0; id < NR_MEMCG; id++) {
-      if (!(readers & (1 << id))) continue;
+    for (let x = readers; x !== 0; x &= x - 1) {
+      const id = 31 - Math.clz32(x & -x);
       local[id * 6 + 1]++;
       local[id * 6 + 2] += PAGE_SIZE / n;
       if (id !== owner) local[id * 6 + 4]++;

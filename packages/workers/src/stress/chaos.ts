@@ -63,7 +63,7 @@ export class Chaos {
       return;
     }
     control.setMemcgOf(w, fresh);
-    const policy = (['keep', 'reparent', 'recharge'] as const)[this.mrng.int(3)];
+    const policy = (['keep', 'reparent', 'recharge', 'reparent'] as const)[this.mrng.int(4)];
     sys.chargePolicy = policy;
     sys.memcgRemove(old);
     this.counts.memcg++;
@@ -72,7 +72,7 @@ export class Chaos {
 
   /** One chaos step, its kind drawn by weight. Throws what the kernel threw (the caller reports it). */
   once(): void {
-    if (++this.steps % 3 === 0) this.memcg();
+    if (++this.steps % 2 === 0) this.memcg();
     // Weights: evict, remount, drop caches, shrink the pool, drop a hot file's pages. Remounts and hot
     // drops are weighted up so every race window opens often (README: race windows and their rates).
     const kind = this.c.rng.weighted([3, 3, 1, 1, 3]);
