@@ -32,6 +32,9 @@ export type {
   Residency,
   OpenFile,
   FileView,
+  MemcgStat,
+  MemcgOptions,
+  ChargePolicy,
 } from './system.ts';
 export type { ArenaHandle } from './mm/arena.ts';
 export { PAGE_SIZE, MAX_POOL_BYTES } from './mm/arena.ts';
