@@ -193,7 +193,7 @@ export class MemoryLimitError extends ExperimentError {
 
 // ---- planning (main thread, no kernel) ----------------------------------------------------------
 
-interface ImagePlan {
+export interface ImagePlan {
   readonly image: string;
   /** Regular files to read in full, or empty with a trace. */
   readonly paths: string[];
@@ -204,7 +204,7 @@ interface ImagePlan {
   readonly regularFiles: number;
 }
 
-interface Plan {
+export interface Plan {
   readonly images: ImagePlan[];
   readonly pagesBound: number;
   readonly trace?: TraceSummary;
@@ -214,7 +214,7 @@ function pagesOf(size: number): number {
   return Math.ceil(size / PAGE_SIZE);
 }
 
-function planImages(images: readonly string[], traceOf: (i: number) => readonly TraceOp[] | undefined): Plan {
+export function planImages(images: readonly string[], traceOf: (i: number) => readonly TraceOp[] | undefined): Plan {
   const plans: ImagePlan[] = [];
   // Per distinct trace: which of its ops some image replaying it could serve.
   const foundByTrace = new Map<readonly TraceOp[], boolean[]>();
@@ -369,7 +369,7 @@ export function checkMemory(
   );
 }
 
-function defaultWorkers(): number {
+export function defaultWorkers(): number {
   return Math.max(1, Math.min(MAX_WORKERS, availableParallelism()));
 }
 
@@ -383,7 +383,7 @@ function checkWorkers(n: number): void {
  * read the same content from different images at the same time — the case where the real-inode policy
  * matters.
  */
-function buildTasks(
+export function buildTasks(
   plans: readonly ImagePlan[],
   mounts: readonly number[],
   workers: number,
