@@ -30,6 +30,9 @@ export type {
   MountReport,
   OpenFile,
   FileView,
+  MemcgStat,
+  MemcgOptions,
+  ChargePolicy,
 } from './system.ts';
 export type { ArenaHandle } from './mm/arena.ts';
 export { PAGE_SIZE, MAX_POOL_BYTES } from './mm/arena.ts';

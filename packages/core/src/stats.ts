@@ -3,6 +3,7 @@
 import { PAGE_SIZE, type Arena } from './mm/arena.ts';
 import { framesFree, framesUsed, lruCount } from './mm/pagepool.ts';
 import { readCounters, resetEventCounters, ctrReadSigned, CTR, type CounterName } from './mm/counters.ts';
+import { memcgStats, memcgResetEvents, MEMCG_UNLIMITED, MEMCG_DYING } from './mm/memcontrol.ts';
 import { readLockStats, resetLockStats, type LockClassStats } from './mm/lockstat.ts';
 import { inodesInUse, inodeLruCount } from './vfs/inode.ts';
 import {
@@ -79,8 +80,77 @@ export function systemStats(a: Arena): SystemStats {
 export function resetStats(a: Arena): void {
   resetEventCounters(a.i32);
   resetLockStats(a.i32);
+  memcgResetEvents(a);
   for (let m = 0; m < a.nmounts; m++) {
     resetMountDeviceStats(a, m);
     ishareResetMount(a, m);
   }
+}
+
+/** One memory cgroup as cgroup v2 shows it (bytes, except event and page counts), plus the split account. */
+export interface MemcgStat {
+  readonly id: number;
+  /** The name it was created with (System.memcgCreate), `root` for the root. */
+  readonly name: string;
+  /** Parent id; null for the root. */
+  readonly parent: number | null;
+  /** Removed (rmdir) but still pinned by charges or pages on its LRU — a zombie under `keep`. */
+  readonly dying: boolean;
+  /** memory.current: bytes charged to it and its descendants. */
+  readonly memoryCurrent: number;
+  /** Bytes charged to it directly (what a dying cgroup pins). */
+  readonly localBytes: number;
+  /** memory.max / memory.high in bytes; null = "max" (no limit). */
+  readonly memoryMax: number | null;
+  readonly memoryHigh: number | null;
+  /** memory.stat (hierarchical): bytes for file / active_file / inactive_file, counts for the rest. */
+  readonly stat: {
+    readonly file: number;
+    readonly active_file: number;
+    readonly inactive_file: number;
+    readonly workingset_refault_file: number;
+    readonly workingset_activate_file: number;
+    readonly pgscan: number;
+    readonly pgsteal: number;
+  };
+  /** memory.events (hierarchical). */
+  readonly events: { readonly high: number; readonly max: number; readonly oom: number };
+  /**
+   * The split account (not the kernel's): each cached page's bytes divided equally among the cgroups that
+   * read it while it stayed resident; this cgroup's share, in bytes (fractional).
+   */
+  readonly splitBytes: number;
+  /** Bytes of cached pages it read; of those charged to it, read by others too; read by it, charged elsewhere. */
+  readonly readBytes: number;
+  readonly paidSharedBytes: number;
+  readonly freeReadBytes: number;
+}
+
+/** Every memory cgroup that exists (online or dying); `names` maps "id:gen" to the name it was created with. */
+export function memcgStatAll(a: Arena, names: ReadonlyMap<string, string>): MemcgStat[] {
+  const limit = (p: number): number | null => (p === MEMCG_UNLIMITED ? null : p * PAGE_SIZE);
+  return memcgStats(a).map((m) => ({
+    id: m.id,
+    name: m.id === 0 ? 'root' : (names.get(`${m.id}:${m.gen}`) ?? `memcg${m.id}`),
+    parent: m.parent < 0 ? null : m.parent,
+    dying: m.state === MEMCG_DYING,
+    memoryCurrent: m.current * PAGE_SIZE,
+    localBytes: m.local * PAGE_SIZE,
+    memoryMax: limit(m.max),
+    memoryHigh: limit(m.high),
+    stat: {
+      file: m.current * PAGE_SIZE,
+      active_file: Math.min(m.activeFile, m.current) * PAGE_SIZE,
+      inactive_file: Math.max(0, m.current - m.activeFile) * PAGE_SIZE,
+      workingset_refault_file: m.refault,
+      workingset_activate_file: m.activate,
+      pgscan: m.pgscan,
+      pgsteal: m.pgsteal,
+    },
+    events: { high: m.evHigh, max: m.evMax, oom: m.evOom },
+    splitBytes: m.splitBytes,
+    readBytes: m.readPages * PAGE_SIZE,
+    paidSharedBytes: m.paidShared * PAGE_SIZE,
+    freeReadBytes: m.freeRead * PAGE_SIZE,
+  }));
 }

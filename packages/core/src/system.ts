@@ -30,7 +30,24 @@ import {
 import { erofsInodeOps, erofsFileOps } from './fs/erofs/inode.ts';
 import { erofsListFiles } from './fs/erofs/namei.ts';
 import { POLICY_ANY, realInodePolicy, setRealInodePolicy, type RealInodePolicy } from './fs/erofs/ishare.ts';
-import { systemStats, resetStats, type SystemStats, type MountReport } from './stats.ts';
+import { systemStats, resetStats, memcgStatAll, type SystemStats, type MountReport, type MemcgStat } from './stats.ts';
+import {
+  memcgInit,
+  memcgCreate,
+  memcgOffline,
+  memcgSetLimits,
+  memcgGen,
+  memcgReap,
+  setCurrentMemcg,
+  currentMemcg,
+  chargePolicyName,
+  setChargePolicy,
+  MEMCG_UNLIMITED,
+  ROOT_MEMCG,
+  NR_MEMCG,
+  type ChargePolicy,
+} from './mm/memcontrol.ts';
+import { PAGE_SIZE } from './mm/arena.ts';
 import { hooksAttach, hooksRefresh, setInjectMask } from './debug/hooks.ts';
 
 export interface SystemConfig {
@@ -41,6 +58,8 @@ export interface SystemConfig {
   inodeSlots?: number; // default 65536
   mountSlots?: number; // default 64
   policy?: RealInodePolicy; // default 'processing' (the v7 seed)
+  /** Who pays for a removed memory cgroup's pages (docs/memcg.md); default 'keep' (mainline). */
+  charge?: ChargePolicy;
   /** Stress only: planted-bug mask (debug/bugs/ BUG) and jitter probability (0..1). */
   inject?: number;
   jitter?: number;
@@ -63,6 +82,8 @@ export interface SystemConfig {
 export class System {
   readonly arena: Arena;
   readonly kernel: Kernel;
+  /** Names of the memory cgroups this System created, by "id:generation". */
+  private readonly memcgNames = new Map<string, string>();
   /** Created the arena (System.create): its detach also closes the descriptors of mounts left up. */
   private readonly owner: boolean;
 
@@ -90,6 +111,8 @@ export class System {
     pageCacheInit(a);
     inodeTableInit(a);
     setRealInodePolicy(a, cfg.policy ?? 'processing');
+    memcgInit(a);
+    setChargePolicy(a, cfg.charge ?? 'keep');
     setInjectMask(a, cfg.inject ?? 0);
     a.jitter = Math.round(Math.max(0, Math.min(1, cfg.jitter ?? 0)) * 65536);
     a.seed = cfg.seed ?? 1;
@@ -118,6 +141,76 @@ export class System {
   }
   set policy(p: RealInodePolicy) {
     setRealInodePolicy(this.arena, p);
+  }
+
+  /** What happens to a removed memory cgroup's charges: keep, reparent or recharge (any thread may set it). */
+  get chargePolicy(): ChargePolicy {
+    return chargePolicyName(this.arena);
+  }
+  set chargePolicy(p: ChargePolicy) {
+    setChargePolicy(this.arena, p);
+  }
+
+  /**
+   * Create a memory cgroup (mkdir in cgroup v2) under `parent` (an id; the root by default) with
+   * memory.max / memory.high in bytes (rounded down to pages; absent = no limit). Returns its id (1..31).
+   * Throws a RangeError when the parent is not online, a limit is not a size, or every id is taken by
+   * live or dying cgroups.
+   */
+  memcgCreate(name: string, opts: MemcgOptions = {}): number {
+    const parent = opts.parent ?? ROOT_MEMCG;
+    if (!Number.isInteger(parent) || parent < 0 || parent >= NR_MEMCG)
+      throw new RangeError(`no memory cgroup ${parent}`);
+    const id = memcgCreate(this.arena, parent, limitPages(opts.max, 'max'), limitPages(opts.high, 'high'));
+    if (id < 0)
+      throw new RangeError(`memory cgroup ${name}: all ${NR_MEMCG - 1} cgroup ids are in use (live or dying)`);
+    this.memcgNames.set(`${id}:${memcgGen(this.arena, id)}`, name);
+    return id;
+  }
+
+  /** Write memory.max / memory.high (bytes; null = no limit). A lower max reclaims down to it. */
+  memcgSetLimits(id: number, limits: { max?: number | null; high?: number | null }): void {
+    const cur = this.memcgStat(id);
+    const max = limits.max === undefined ? cur.memoryMax : limits.max;
+    const high = limits.high === undefined ? cur.memoryHigh : limits.high;
+    memcgSetLimits(this.arena, id, limitPages(max, 'max'), limitPages(high, 'high'));
+  }
+
+  /**
+   * Remove a memory cgroup (rmdir → css_offline): no reader may still run in it. Its charges follow the
+   * charge policy; under `keep` it stays listed as dying while it pins pages. Throws a RangeError for
+   * the root, a cgroup not online, or one with children online.
+   */
+  memcgRemove(id: number): void {
+    memcgOffline(this.arena, id);
+  }
+
+  /** Figures of one memory cgroup (online or dying). */
+  memcgStat(id: number): MemcgStat {
+    const s = this.memcgList().find((m) => m.id === id);
+    if (!s) throw new RangeError(`no memory cgroup ${id}`);
+    return s;
+  }
+
+  /** Every memory cgroup that exists, the root first, dying ones included (freed ones are gone). */
+  memcgList(): MemcgStat[] {
+    return memcgStatAll(this.arena, this.memcgNames);
+  }
+
+  /** Free the dying cgroups that pin nothing any more (stat and create do it too). */
+  memcgReap(): void {
+    memcgReap(this.arena);
+  }
+
+  /**
+   * Run this thread's reads in memory cgroup `id` (the task's cgroup): pages it brings into the page
+   * cache are charged there. 0 = the root, where every thread starts.
+   */
+  setMemcg(id: number): void {
+    setCurrentMemcg(this.arena, id);
+  }
+  get memcg(): number {
+    return currentMemcg();
   }
 
   /** Re-read stress settings (inject mask, jitter) after the controller changed them. */
@@ -235,4 +328,29 @@ export class System {
   }
 }
 
-export type { OpenFile, OpenFlags, FadviseAdvice, FileView, MountOptions, MountResult, SystemStats, MountReport };
+/** Options of System.memcgCreate: the parent's id and the limits in bytes (absent or null = no limit). */
+export interface MemcgOptions {
+  parent?: number;
+  max?: number | null;
+  high?: number | null;
+}
+
+function limitPages(bytes: number | null | undefined, what: string): number {
+  if (bytes === undefined || bytes === null) return MEMCG_UNLIMITED;
+  if (!Number.isFinite(bytes) || bytes < 0)
+    throw new RangeError(`memory.${what} must be a size in bytes, not ${bytes}`);
+  return Math.min(MEMCG_UNLIMITED - 1, Math.floor(bytes / PAGE_SIZE));
+}
+
+export type {
+  OpenFile,
+  OpenFlags,
+  FadviseAdvice,
+  FileView,
+  MountOptions,
+  MountResult,
+  SystemStats,
+  MountReport,
+  MemcgStat,
+  ChargePolicy,
+};

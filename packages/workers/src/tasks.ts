@@ -3,6 +3,8 @@
 /** Read whole files of one mount (each file: open, read sequentially, close). */
 export interface ReadFilesTask {
   readonly kind: 'readFiles';
+  /** Memory cgroup id the reads run in (System.memcgCreate; absent = the root): pages they bring in are charged there. */
+  readonly memcg?: number;
   readonly mount: number;
   readonly paths: readonly string[];
   /** Return the sha256 of each file's bytes (for byte-exact checks). */
@@ -18,6 +20,8 @@ export interface ReadFilesTask {
  */
 export interface ReadClaimedTask {
   readonly kind: 'readClaimed';
+  /** Memory cgroup id the reads run in (System.memcgCreate; absent = the root): pages they bring in are charged there. */
+  readonly memcg?: number;
   /** Files to read: mounts[i] is the mount of paths[i]. */
   readonly mounts: Int32Array;
   readonly paths: readonly string[];
@@ -30,6 +34,8 @@ export interface ReadClaimedTask {
 /** Read (or only populate, with readahead) byte ranges. */
 export interface RangesTask {
   readonly kind: 'ranges';
+  /** Memory cgroup id the reads run in (System.memcgCreate; absent = the root): pages they bring in are charged there. */
+  readonly memcg?: number;
   readonly mount: number;
   /** [path, offset, length] triples. */
   readonly ranges: readonly (readonly [string, number, number])[];

@@ -110,12 +110,20 @@ function ranges(t: RangesTask): ReaderResult {
 }
 
 export default function run(task: ReaderTask): ReaderResult {
-  switch (task.kind) {
-    case 'readFiles':
-      return readFiles(task);
-    case 'readClaimed':
-      return readClaimed(task);
-    case 'ranges':
-      return ranges(task);
+  // The task's reads run in its memory cgroup (charged there), as a task in a cgroup; then back to the root.
+  if (task.memcg !== undefined) sys.setMemcg(task.memcg);
+  try {
+    switch (task.kind) {
+      case 'readFiles':
+        return readFiles(task);
+      case 'readClaimed':
+        return readClaimed(task);
+      case 'ranges':
+        return ranges(task);
+      default:
+        throw new Error(`unknown reader task ${(task as { kind: string }).kind}`);
+    }
+  } finally {
+    if (task.memcg !== undefined) sys.setMemcg(0);
   }
 }

@@ -15,6 +15,9 @@ export type {
   OpenFlags,
   FadviseAdvice,
   FileView,
+  MemcgStat,
+  MemcgOptions,
+  ChargePolicy,
 } from '../system.ts';
 export { Kernel } from '../vfs/kernel.ts';
 export { VfsError, type Errno } from '../vfs/errno.ts';

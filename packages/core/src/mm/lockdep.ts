@@ -36,6 +36,10 @@ export const PROT = {
   INODE_LRU_LINK: 21,
   INODE_LRU_COUNT: 22,
   INODE_HASH_LINK: 23,
+  // Memory cgroups (mm/memcontrol.ts).
+  MEMCG_TABLE: 24,
+  PAGE_MEMCG: 25,
+  PAGE_SHADOW: 26,
 } as const;
 
 /** Each structure's declared lock. */
@@ -84,6 +88,21 @@ export const PROTECTED: readonly { readonly name: string; readonly lockClass: nu
   { name: 'inode LRU links of an inode', lockClass: LOCK_CLASS.INODE_LRU, lock: 'the inode LRU lock' },
   { name: 'length of the unused-inode LRU', lockClass: LOCK_CLASS.INODE_LRU, lock: 'the inode LRU lock' },
   { name: 'inode hash link of an inode', lockClass: LOCK_CLASS.ICACHE, lock: 'the icache bucket lock' },
+  {
+    name: 'memory-cgroup table (state, parent, limits of a cgroup)',
+    lockClass: LOCK_CLASS.MEMCG,
+    lock: 'the memcg table lock',
+  },
+  {
+    name: 'memory cgroup a cached page is charged to (folio->memcg_data)',
+    lockClass: LOCK_CLASS.PAGE_INDEX,
+    lock: "the page's index bucket lock",
+  },
+  {
+    name: 'shadow entry of an evicted page (workingset)',
+    lockClass: LOCK_CLASS.PAGE_INDEX,
+    lock: "the page's index bucket lock",
+  },
 ];
 if (PROTECTED.length !== Object.keys(PROT).length) throw new Error('every protected structure declares its lock');
 
@@ -116,6 +135,13 @@ export const SITE = {
   IPUT: 24,
   TRY_EVICT: 25,
   LRU_ADD_BATCH: 26,
+  LRU_MOVE: 27,
+  MEMCG_COMMIT: 28,
+  MEMCG_UNCHARGE: 29,
+  MEMCG_MOVE: 30,
+  MEMCG_CREATE: 31,
+  MEMCG_OFFLINE: 32,
+  MEMCG_REAP: 33,
 } as const;
 export const SITE_NAMES = [
   'ishareFillInode',
@@ -145,6 +171,13 @@ export const SITE_NAMES = [
   'iput',
   'tryEvict',
   'lruAddBatch',
+  'lruvecMove',
+  'commitCharge',
+  'uncharge',
+  'moveCharge',
+  'memcgCreate',
+  'memcgOffline',
+  'memcgReap',
 ];
 if (SITE_NAMES.length !== Object.keys(SITE).length) throw new Error('every use site has a name');
 

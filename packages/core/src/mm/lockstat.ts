@@ -18,6 +18,7 @@ export const LOCK_CLASS = {
   INODE_LRU: 7, // unused-inode LRU
   SLOTS: 8, // slot pools
   PCLUSTER: 9, // a compressed pcluster being read and decompressed (fs/erofs/zpcluster.ts)
+  MEMCG: 10, // the memory-cgroup table (mm/memcontrol.ts: cgroup_mutex)
 } as const;
 export const LOCK_CLASS_NAMES = [
   'page-index',
@@ -30,6 +31,7 @@ export const LOCK_CLASS_NAMES = [
   'inode-lru',
   'slots',
   'pcluster',
+  'memcg',
 ];
 if (LOCK_CLASS_NAMES.length > LOCKSTAT_CLASSES) throw new Error('lockstat region too small');
 

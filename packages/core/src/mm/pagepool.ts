@@ -24,6 +24,11 @@ export const F_LRU_NEXT = 5;
 export const F_HASH_NEXT = 6; // page-index hash chain; free-list link when free
 export const F_MAP_PREV = 7; // per-mapping page list (truncate walks it)
 export const F_MAP_NEXT = 8;
+/**
+ * The memory cgroup the page is charged to (folio->memcg_data), 0 = the root. Written by mm/memcontrol.ts
+ * only; it also names the lruvec the page sits on (the LRU functions below read it under the LRU lock).
+ */
+export const F_MEMCG = 9;
 export const FRAME_WORDS = 10;
 
 // Page flags (bits of F_FLAGS; changed only with Atomics).
@@ -35,11 +40,17 @@ export const PG_REFERENCED = 16;
 export const PG_WAITERS = 32;
 export const PG_FREE = 64;
 
-// LRU head: lock, first, last, count.
+// LRU head: lock, first, last, count. The lock guards every lruvec (one per memory cgroup, as the
+// per-node lru_lock of kernels before 5.11 guarded every memcg's lruvec of its node): lruvec 0, the root
+// cgroup's, is the head below; lruvec i > 0 follows it as [first, last, count] (LRUVEC_WORDS).
 export const LRU_LOCK = 0;
 export const LRU_HEAD = 1;
 export const LRU_COUNT = 3;
 export const LRU_HEAD_WORDS = 4;
+/** Memory cgroup ids (lruvecs): 0 is the root. mm/memcontrol.ts sizes its table by it. */
+export const NR_LRUVECS = 32;
+const LRUVEC_WORDS = 3;
+const LRUVEC_COUNT = 2;
 // Free frames: lock, next-fit cursor, free count, used count, then a bitmap (bit set = frame free).
 // Allocation takes the next free frames at or after the cursor in address order, so a run of pages
 // gets a run of adjacent frames whenever free frames lie side by side — after drop-caches, all of
@@ -55,7 +66,16 @@ export const FREE_HEAD_WORDS = 4;
 
 /** The page pool's arena sections: frame descriptors, the LRU head, the free-list head. */
 export function pagePoolRegions(c: ArenaCounts): { frames: number; lru: number; free: number } {
-  return { frames: c.nframes * FRAME_WORDS, lru: LRU_HEAD_WORDS, free: FREE_HEAD_WORDS + ((c.nframes + 31) >>> 5) };
+  return {
+    frames: c.nframes * FRAME_WORDS,
+    lru: LRU_HEAD_WORDS + (NR_LRUVECS - 1) * LRUVEC_WORDS,
+    free: FREE_HEAD_WORDS + ((c.nframes + 31) >>> 5),
+  };
+}
+
+/** The list head word of lruvec `id` (its count is at head + 2). */
+export function lruvecHead(a: Arena, id: number): number {
+  return id === 0 ? a.lru + LRU_HEAD : a.lru + LRU_HEAD_WORDS + (id - 1) * LRUVEC_WORDS;
 }
 
 /** Link specs over the frame table, built once per arena (no allocation on the hot path). */
@@ -93,6 +113,7 @@ export function pagePoolInit(a: Arena): void {
     linkInit(i32, specs.lru, f);
     linkInit(i32, specs.map, f);
     i32[r + F_HASH_NEXT] = NIL;
+    i32[r + F_MEMCG] = 0;
   }
   const words = (a.nframes + 31) >>> 5;
   for (let w = 0; w < words; w++) i32[a.free + FREE_MAP + w] = -1;
@@ -102,8 +123,10 @@ export function pagePoolInit(a: Arena): void {
   i32[a.free + FREE_COUNT] = a.nframes;
   i32[a.free + FREE_USED] = 0;
   i32[a.lru + LRU_LOCK] = 0;
-  listInitHead(i32, a.lru + LRU_HEAD);
-  i32[a.lru + LRU_COUNT] = 0;
+  for (let v = 0; v < NR_LRUVECS; v++) {
+    listInitHead(i32, lruvecHead(a, v));
+    i32[lruvecHead(a, v) + LRUVEC_COUNT] = 0;
+  }
 }
 
 /**
@@ -148,6 +171,7 @@ function takeFreeLocked(a: Arena): number {
 function initAllocated(i32: Int32Array, r: number): void {
   i32[r + F_HASH_NEXT] = NIL;
   i32[r + F_MAPPING] = NIL;
+  i32[r + F_MEMCG] = 0;
   Atomics.store(i32, r + F_REF, 1);
   Atomics.store(i32, r + F_FLAGS, PG_LOCKED);
 }
@@ -291,10 +315,10 @@ export function waitOnPageLocked(a: Arena, f: number, timeoutMs = 100): number {
  * a word the race detector watches (lockdep.ts PROTECTED), so a race on a page's LRU state is seen on
  * that page, not only when both threads happen to meet at the head.
  */
-function lruAccess(a: Arena, f: number, site: number): void {
+function lruAccess(a: Arena, head: number, f: number, site: number): void {
   const i32 = a.i32;
-  lockdepAccess(i32, a.lru + LRU_LOCK, a.lru + LRU_HEAD, PROT.LRU, site, f, true);
-  lockdepAccess(i32, a.lru + LRU_LOCK, a.lru + LRU_COUNT, PROT.LRU_COUNT, site, f, true);
+  lockdepAccess(i32, a.lru + LRU_LOCK, head, PROT.LRU, site, f, true);
+  lockdepAccess(i32, a.lru + LRU_LOCK, head + LRUVEC_COUNT, PROT.LRU_COUNT, site, f, true);
   lruFrameAccess(a, f, site);
 }
 function lruFrameAccess(a: Arena, f: number, site: number): void {
@@ -304,16 +328,22 @@ function lruFrameAccess(a: Arena, f: number, site: number): void {
   lockdepAccess(i32, a.lru + LRU_LOCK, r + F_LRU_PREV, PROT.PAGE_LRU_LINK, site, f, true);
 }
 
+/** The lruvec head of the cgroup frame f is charged to. LRU lock held. */
+function frameLruvec(a: Arena, f: number): number {
+  return lruvecHead(a, a.i32[a.frames + f * FRAME_WORDS + F_MEMCG]);
+}
+
 /** Put a frame on the LRU (mark_page_accessed for a new page). */
 export function lruAdd(a: Arena, f: number): void {
   const i32 = a.i32;
   spinLock(i32, a.lru + LRU_LOCK, LOCK_CLASS.LRU);
-  if (lockdepOn) lruAccess(a, f, SITE.LRU_ADD);
+  const head = frameLruvec(a, f);
+  if (lockdepOn) lruAccess(a, head, f, SITE.LRU_ADD);
   const flags = Atomics.load(i32, a.frames + f * FRAME_WORDS + F_FLAGS);
   if (!(flags & PG_LRU)) {
-    listAdd(i32, frameSpecs(a).lru, a.lru + LRU_HEAD, f);
+    listAdd(i32, frameSpecs(a).lru, head, f);
     Atomics.or(i32, a.frames + f * FRAME_WORDS + F_FLAGS, PG_LRU);
-    i32[a.lru + LRU_COUNT]++;
+    i32[head + LRUVEC_COUNT]++;
   }
   spinUnlock(i32, a.lru + LRU_LOCK);
 }
@@ -326,11 +356,12 @@ export function lruAddBatch(a: Arena, frames: Int32Array, first: number, count: 
   for (let x = first; x < first + count; x++) {
     const f = frames[x];
     const fw = a.frames + f * FRAME_WORDS + F_FLAGS;
-    if (lockdepOn) lruAccess(a, f, SITE.LRU_ADD_BATCH);
+    const head = frameLruvec(a, f);
+    if (lockdepOn) lruAccess(a, head, f, SITE.LRU_ADD_BATCH);
     if (!(Atomics.load(i32, fw) & PG_LRU)) {
-      listAdd(i32, spec, a.lru + LRU_HEAD, f);
+      listAdd(i32, spec, head, f);
       Atomics.or(i32, fw, PG_LRU);
-      i32[a.lru + LRU_COUNT]++;
+      i32[head + LRUVEC_COUNT]++;
     }
   }
   spinUnlock(i32, a.lru + LRU_LOCK);
@@ -340,30 +371,53 @@ export function lruAddBatch(a: Arena, frames: Int32Array, first: number, count: 
 export function lruDel(a: Arena, f: number): void {
   const i32 = a.i32;
   spinLock(i32, a.lru + LRU_LOCK, LOCK_CLASS.LRU);
-  if (lockdepOn) lruAccess(a, f, SITE.LRU_DEL);
+  const head = frameLruvec(a, f);
+  if (lockdepOn) lruAccess(a, head, f, SITE.LRU_DEL);
   if (Atomics.load(i32, a.frames + f * FRAME_WORDS + F_FLAGS) & PG_LRU) {
-    listDel(i32, frameSpecs(a).lru, a.lru + LRU_HEAD, f);
+    listDel(i32, frameSpecs(a).lru, head, f);
     Atomics.and(i32, a.frames + f * FRAME_WORDS + F_FLAGS, ~PG_LRU);
-    i32[a.lru + LRU_COUNT]--;
+    i32[head + LRUVEC_COUNT]--;
   }
   spinUnlock(i32, a.lru + LRU_LOCK);
 }
 
 /**
- * isolate_lru_pages: take up to `max` frames from the cold end into `out`, giving referenced ones a
- * second chance. Each isolated frame gets an extra reference so it cannot be freed under the caller.
+ * mem_cgroup_move_account's LRU half: charge frame f to cgroup `to`, moving it to that cgroup's lruvec if
+ * it is on an LRU (an isolated frame goes back to the new one when it is put back). The caller holds what
+ * keeps the charge still (mm/memcontrol.ts: the page's index bucket lock).
  */
-export function lruIsolate(a: Arena, out: Int32Array, max: number): number {
+export function lruvecMove(a: Arena, f: number, to: number): void {
   const i32 = a.i32;
   const s = frameSpecs(a).lru;
-  const head = a.lru + LRU_HEAD;
-  let n = 0;
   spinLock(i32, a.lru + LRU_LOCK, LOCK_CLASS.LRU);
+  const from = frameLruvec(a, f);
+  if (lockdepOn) lruAccess(a, from, f, SITE.LRU_MOVE);
+  const onLru = (Atomics.load(i32, a.frames + f * FRAME_WORDS + F_FLAGS) & PG_LRU) !== 0;
+  if (onLru) {
+    listDel(i32, s, from, f);
+    i32[from + LRUVEC_COUNT]--;
+  }
+  i32[a.frames + f * FRAME_WORDS + F_MEMCG] = to;
+  if (onLru) {
+    const head = lruvecHead(a, to);
+    if (lockdepOn) lruAccess(a, head, f, SITE.LRU_MOVE);
+    listAdd(i32, s, head, f);
+    i32[head + LRUVEC_COUNT]++;
+  }
+  spinUnlock(i32, a.lru + LRU_LOCK);
+}
+
+/** Isolate from one lruvec's cold end. LRU lock held. */
+function isolateVecLocked(a: Arena, v: number, out: Int32Array, at: number, max: number): number {
+  const i32 = a.i32;
+  const s = frameSpecs(a).lru;
+  const head = lruvecHead(a, v);
   if (lockdepOn) {
     lockdepAccess(i32, a.lru + LRU_LOCK, head, PROT.LRU, SITE.LRU_ISOLATE, -1, true);
-    lockdepAccess(i32, a.lru + LRU_LOCK, a.lru + LRU_COUNT, PROT.LRU_COUNT, SITE.LRU_ISOLATE, -1, true);
+    lockdepAccess(i32, a.lru + LRU_LOCK, head + LRUVEC_COUNT, PROT.LRU_COUNT, SITE.LRU_ISOLATE, -1, true);
   }
-  let budget = i32[a.lru + LRU_COUNT] * 2 + 1;
+  let n = at;
+  let budget = i32[head + LRUVEC_COUNT] * 2 + 1;
   while (n < max && budget-- > 0) {
     const f = listLast(i32, head);
     if (f === NIL) break;
@@ -376,14 +430,46 @@ export function lruIsolate(a: Arena, out: Int32Array, max: number): number {
       continue;
     }
     Atomics.and(i32, fw, ~PG_LRU);
-    i32[a.lru + LRU_COUNT]--;
+    i32[head + LRUVEC_COUNT]--;
     Atomics.add(i32, a.frames + f * FRAME_WORDS + F_REF, 1);
     out[n++] = f;
+  }
+  return n - at;
+}
+
+// Global reclaim starts each pass at the next lruvec (per thread), so no cgroup's pages are always last.
+let isolateCursor = 0;
+
+/**
+ * isolate_lru_pages: take up to `max` frames from the cold end into `out`, giving referenced ones a
+ * second chance. Each isolated frame gets an extra reference so it cannot be freed under the caller.
+ * `vec` < 0 is global reclaim (every lruvec, in turn); otherwise only that cgroup's lruvec.
+ */
+export function lruIsolate(a: Arena, out: Int32Array, max: number, vec = -1): number {
+  const i32 = a.i32;
+  spinLock(i32, a.lru + LRU_LOCK, LOCK_CLASS.LRU);
+  let n = 0;
+  if (vec >= 0) n = isolateVecLocked(a, vec, out, 0, max);
+  else {
+    const first = isolateCursor;
+    for (let k = 0; k < NR_LRUVECS && n < max; k++) {
+      const v = (first + k) % NR_LRUVECS;
+      if (v === 0 || i32[lruvecHead(a, v) + LRUVEC_COUNT] > 0) n += isolateVecLocked(a, v, out, n, max);
+    }
+    isolateCursor = (first + 1) % NR_LRUVECS;
   }
   spinUnlock(i32, a.lru + LRU_LOCK);
   return n;
 }
 
+/** Pages on every lruvec. */
 export function lruCount(a: Arena): number {
-  return Atomics.load(a.i32, a.lru + LRU_COUNT);
+  let n = 0;
+  for (let v = 0; v < NR_LRUVECS; v++) n += Atomics.load(a.i32, lruvecHead(a, v) + LRUVEC_COUNT);
+  return n;
+}
+
+/** Pages on cgroup `id`'s lruvec. */
+export function lruvecCount(a: Arena, id: number): number {
+  return Atomics.load(a.i32, lruvecHead(a, id) + LRUVEC_COUNT);
 }

@@ -20,6 +20,7 @@ import {
 } from '../mm/pagepool.ts';
 import { findGetPage, tryGetPageAt, addToPageCache, pageCached } from './pagecache.ts';
 import { allocPage } from './reclaim.ts';
+import { memcgTryCharge, chargedMemcg, memcgCancelCharge, memcgMarkRead, memcgRaLimit } from '../mm/memcontrol.ts';
 import type { OpenFile } from './file.ts';
 import { VfsError } from './errno.ts';
 import { POINT, pointsOn, point } from '../mm/points.ts';
@@ -69,7 +70,8 @@ function pageCacheRa(k: Kernel, file: OpenFile, index: number, nr: number): numb
   const a = k.a;
   const lastPage = file.size === 0 ? -1 : Math.floor((file.size - 1) / PAGE_SIZE);
   // A window larger than a quarter of the pool would reclaim its own first pages before they are read.
-  const end = Math.min(index + Math.min(nr, Math.max(1, a.frameLimit >>> 2)), lastPage + 1);
+  // So would one larger than a quarter of the reader's memory cgroup limit.
+  const end = Math.min(index + Math.min(nr, Math.max(1, a.frameLimit >>> 2), memcgRaLimit(a)), lastPage + 1);
   const ops = file.aops;
   // A filesystem that reads in its own units grabs its own pages (z_erofs_readahead's readmore).
   if (ops.readaheadOwn !== undefined) return end > index ? ops.readaheadOwn(k, file, index, end - index) : 0;
@@ -116,11 +118,20 @@ function pageCacheRa(k: Kernel, file: OpenFile, index: number, nr: number): numb
       }
       frames[j] = f;
     }
+    // mem_cgroup_charge for the run at once (a cgroup at its limit reclaims, or the run shrinks).
+    const charged = got > 0 ? memcgTryCharge(a, got, read === 0) : 0;
+    const memcg = chargedMemcg();
+    if (charged < got) {
+      for (let x = charged; x < got; x++) putPage(a, frames[x]);
+      got = charged;
+      starved = true;
+    }
     let n = 0;
     for (; n < got; n++) {
-      if (!addToPageCache(a, frames[n], file.mapping, i + n)) break; // another thread indexed it first
+      if (!addToPageCache(a, frames[n], file.mapping, i + n, memcg)) break; // another thread indexed it first
     }
     for (let x = n; x < got; x++) putPage(a, frames[x]);
+    memcgCancelCharge(a, memcg, got - n);
     if (n > 0) {
       ctrAdd(a.i32, CTR.RA_INFLIGHT, n);
       try {
@@ -236,6 +247,7 @@ export function filemapRead(
           }
           runEnd += n;
           pinned[npinned++] = f;
+          memcgMarkRead(a, f);
           next = f + 1;
           if (!(flags & PG_REFERENCED)) setPageFlag(a, f, PG_REFERENCED);
           file.prevIndex = index;
@@ -279,6 +291,7 @@ export function filemapRead(
       const base = a.frameOffset(f) + off;
       a.frameChunk(f).copy(dst, dstOff + copied, base, base + n);
       if (!(pageFlags(a, f) & PG_REFERENCED)) setPageFlag(a, f, PG_REFERENCED);
+      memcgMarkRead(a, f);
       putPage(a, f);
       file.prevIndex = index;
       pos += n;
@@ -321,6 +334,7 @@ export function filemapPin(k: Kernel, file: OpenFile, pos: number, len: number, 
         next = NIL;
         if (f !== NIL && pageFlags(a, f) & PG_UPTODATE) {
           if (!(pageFlags(a, f) & PG_REFERENCED)) setPageFlag(a, f, PG_REFERENCED);
+          memcgMarkRead(a, f);
           out[n++] = f;
           next = f + 1;
           break;

@@ -33,7 +33,8 @@ import {
   waitOnPageLocked,
   tryGetPage,
 } from '../mm/pagepool.ts';
-import { mappingLockWord, mappingHeadWord, mappingNrPagesWord, setTruncateHook } from './inode.ts';
+import { mappingLockWord, mappingHeadWord, mappingNrPagesWord, setTruncateHook, inodeGen } from './inode.ts';
+import { memcgTryCharge, chargedMemcg, memcgCancelCharge, memcgCommitCharge, memcgUncharge } from '../mm/memcontrol.ts';
 
 export const PAGE_BUCKET_WORDS = 3; // lock, head, seq
 const B_HEAD = 1;
@@ -46,7 +47,8 @@ export function pageCacheRegions(c: ArenaCounts): { pageBuckets: number } {
   return { pageBuckets: c.npageBuckets * PAGE_BUCKET_WORDS };
 }
 
-function bucketOf(a: Arena, mapping: number, index: number): number {
+/** The index bucket (its lock word) of (mapping, index). Exported for the planted bugs' step variants. */
+export function bucketOf(a: Arena, mapping: number, index: number): number {
   const h = Math.imul(mapping + 1, 0x9e3779b1) ^ Math.imul(index, 0x85ebca77);
   return a.pageBuckets + ((h ^ (h >>> 16)) & (a.npageBuckets - 1)) * PAGE_BUCKET_WORDS;
 }
@@ -60,8 +62,13 @@ export function pageCacheInit(a: Arena): void {
   }
 }
 
+/** A bucket's number: its shadow slot (mm/memcontrol.ts keeps one evicted page's shadow per bucket). */
+export function bucketSlot(a: Arena, b: number): number {
+  return (b - a.pageBuckets) / PAGE_BUCKET_WORDS;
+}
+
 /** The frame caching (mapping, index) in bucket b's chain, or NIL. Bucket lock held. */
-function lookupLocked(a: Arena, b: number, mapping: number, index: number): number {
+export function lookupLocked(a: Arena, b: number, mapping: number, index: number): number {
   const i32 = a.i32;
   if (lockdepOn) lockdepAccess(i32, b, b + B_HEAD, PROT.PAGE_BUCKET, SITE.PAGE_LOOKUP, mapping, false);
   let f = i32[b + B_HEAD];
@@ -149,10 +156,26 @@ export function pageCached(a: Arena, mapping: number, index: number): boolean {
 }
 
 /**
- * add_to_page_cache_locked: index a new, locked frame. The page cache takes its own reference.
- * Returns false if another thread cached the same page first (the caller frees its frame).
+ * add_to_page_cache_locked (filemap_add_folio): index a new, locked frame. The page cache takes its own
+ * reference. The page is charged to this thread's memory cgroup first (mem_cgroup_charge, which may
+ * reclaim from the cgroup) — or was already, by the caller, for a batch: `charged` is then the cgroup
+ * its memcgTryCharge charged. Returns false if another thread cached the same page first (the caller
+ * frees its frame; a charge taken here is undone, a batch's stays the caller's to cancel) or if no room
+ * could be made for the charge.
  */
-export function addToPageCache(a: Arena, f: number, mapping: number, index: number): boolean {
+export function addToPageCache(a: Arena, f: number, mapping: number, index: number, charged = -1): boolean {
+  let id = charged;
+  if (id < 0) {
+    if (memcgTryCharge(a, 1, false) === 0) return false;
+    id = chargedMemcg();
+  }
+  if (pagecacheSteps.insertPage(a, f, mapping, index, id)) return true;
+  if (charged < 0) memcgCancelCharge(a, id, 1);
+  return false;
+}
+
+/** insert_page step: under the bucket lock, commit the charge to cgroup id, then publish the page. */
+function insertPage(a: Arena, f: number, mapping: number, index: number, id: number): boolean {
   const i32 = a.i32;
   const b = bucketOf(a, mapping, index);
   spinLock(i32, b, LOCK_CLASS.PAGE_INDEX);
@@ -160,6 +183,16 @@ export function addToPageCache(a: Arena, f: number, mapping: number, index: numb
     spinUnlock(i32, b);
     return false;
   }
+  // The cgroup is set before the page can be seen (commit_charge before the xarray store).
+  memcgCommitCharge(a, f, id, b, bucketSlot(a, b), mapping, index, inodeGen(a, mapping));
+  publishPage(a, b, f, mapping, index);
+  spinUnlock(i32, b);
+  return true;
+}
+
+/** Link a new frame into bucket b's chain and its mapping's list. Bucket lock held. Exported for the bugs. */
+export function publishPage(a: Arena, b: number, f: number, mapping: number, index: number): void {
+  const i32 = a.i32;
   const r = a.frames + f * FRAME_WORDS;
   if (lockdepOn) {
     lockdepAccess(i32, b, b + B_HEAD, PROT.PAGE_BUCKET, SITE.PAGE_ADD, mapping, true);
@@ -177,10 +210,8 @@ export function addToPageCache(a: Arena, f: number, mapping: number, index: numb
   listAdd(i32, frameSpecs(a).map, mappingHeadWord(a, mapping), f);
   i32[mappingNrPagesWord(a, mapping)]++;
   spinUnlock(i32, ml);
-  spinUnlock(i32, b);
   ctrInc(i32, CTR.FILE_PAGES);
   if (mappingPagesHook) mappingPagesHook(a, mapping, 1);
-  return true;
 }
 
 /** A change to a mapping's page list: its head, its nrpages and the frame's own link (each watched). */
@@ -191,9 +222,22 @@ function mappingListAccess(a: Arena, ml: number, mapping: number, f: number, sit
   lockdepAccess(i32, ml, a.frames + f * FRAME_WORDS + F_MAP_PREV, PROT.PAGE_MAP_LINK, site, f, true);
 }
 
-/** Unlink frame f from the hash chain of bucket b and from its mapping's list. Bucket lock held. */
-function unindexLocked(a: Arena, b: number, f: number, mapping: number): void {
+/**
+ * Unlink frame f from the hash chain of bucket b and from its mapping's list, and uncharge it (reclaim's
+ * `evict` leaves a shadow). Bucket lock held.
+ */
+function unindexLocked(a: Arena, b: number, f: number, mapping: number, evict: boolean): void {
   const i32 = a.i32;
+  memcgUncharge(
+    a,
+    f,
+    b,
+    bucketSlot(a, b),
+    mapping,
+    i32[a.frames + f * FRAME_WORDS + F_INDEX],
+    inodeGen(a, mapping),
+    evict,
+  );
   // Called while this page still keeps the mapping's inode alive: once it leaves the mapping's list, a
   // concurrent truncate can find the list empty, finish evicting the inode and free its slot.
   if (mappingPagesHook) mappingPagesHook(a, mapping, -1);
@@ -258,7 +302,7 @@ export function removeIfUnused(a: Arena, f: number): boolean {
     ctrInc(i32, CTR.RECLAIM_BUSY);
     return false;
   }
-  unindexLocked(a, b, f, mapping);
+  unindexLocked(a, b, f, mapping, true);
   spinUnlock(i32, b);
   Atomics.sub(i32, r + F_REF, 1); // the cache's reference; the caller's put frees the frame
   return true;
@@ -285,7 +329,7 @@ export function invalidateMappingPages(a: Arena, mapping: number, start: number,
       ctrInc(i32, CTR.FADVISE_BUSY);
       continue;
     }
-    unindexLocked(a, b, f, mapping);
+    unindexLocked(a, b, f, mapping, false);
     spinUnlock(i32, b);
     lruDel(a, f);
     putPage(a, f);
@@ -301,12 +345,18 @@ export function invalidateMappingPages(a: Arena, mapping: number, start: number,
  */
 export interface PagecacheSteps {
   /**
+   * Index new frame f as page `index` of `mapping`, its charge (to cgroup `id`) committed before the page
+   * can be seen; false when the page was cached already.
+   */
+  insertPage: (a: Arena, f: number, mapping: number, index: number, id: number) => boolean;
+  /**
    * invalidate_mapping_pages' test of the frame record at `r`: someone holds the page — locked (being
    * filled) or referenced beyond the cache's own reference — so it stays.
    */
   pageInUse: (i32: Int32Array, r: number) => boolean;
 }
 export const PAGECACHE_STEPS: Readonly<PagecacheSteps> = Object.freeze({
+  insertPage,
   pageInUse: (i32: Int32Array, r: number) =>
     Atomics.load(i32, r + F_REF) !== 1 || (Atomics.load(i32, r + F_FLAGS) & PG_LOCKED) !== 0,
 });
@@ -334,7 +384,7 @@ export function truncateInodePages(a: Arena, mapping: number): void {
       spinUnlock(i32, b); // reclaimed meanwhile
       continue;
     }
-    unindexLocked(a, b, f, mapping);
+    unindexLocked(a, b, f, mapping, false);
     spinUnlock(i32, b);
     lruDel(a, f);
     putPage(a, f);
@@ -342,3 +392,34 @@ export function truncateInodePages(a: Arena, mapping: number): void {
 }
 
 setTruncateHook(truncateInodePages);
+
+/**
+ * For mm/memcontrol.ts (moving a charge needs the page's bucket lock): lock the bucket of frame f if f
+ * is still in the page cache and return the lock word, else -1 (nothing held).
+ */
+export function lockIndexedFrame(a: Arena, f: number): number {
+  const i32 = a.i32;
+  const r = a.frames + f * FRAME_WORDS;
+  for (let tries = 0; tries < 4; tries++) {
+    const mapping = i32[r + F_MAPPING];
+    const index = i32[r + F_INDEX];
+    if (mapping === NIL) return -1;
+    const b = bucketOf(a, mapping, index);
+    spinLock(i32, b, LOCK_CLASS.PAGE_INDEX);
+    if (i32[r + F_MAPPING] === mapping && i32[r + F_INDEX] === index) return b;
+    spinUnlock(i32, b);
+  }
+  return -1;
+}
+export function unlockIndexedFrame(a: Arena, b: number): void {
+  spinUnlock(a.i32, b);
+}
+/** Take and release every bucket lock in turn: whatever ran under one before has finished after. */
+export function syncPageIndex(a: Arena): void {
+  const i32 = a.i32;
+  for (let x = 0; x < a.npageBuckets; x++) {
+    const b = a.pageBuckets + x * PAGE_BUCKET_WORDS;
+    spinLock(i32, b, LOCK_CLASS.PAGE_INDEX);
+    spinUnlock(i32, b);
+  }
+}

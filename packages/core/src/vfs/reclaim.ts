@@ -4,8 +4,9 @@
 import type { Arena } from '../mm/arena.ts';
 import { NIL } from '../mm/list.ts';
 import { ctrAdd, ctrInc, CTR } from '../mm/counters.ts';
-import { frameAlloc, lruIsolate, lruAdd, putPage, pageMapping, lruCount } from '../mm/pagepool.ts';
-import { removeIfUnused } from './pagecache.ts';
+import { frameAlloc, lruIsolate, lruAdd, putPage, pageMapping, lruCount, lruvecCount } from '../mm/pagepool.ts';
+import { removeIfUnused, lockIndexedFrame, unlockIndexedFrame, syncPageIndex } from './pagecache.ts';
+import { memcgScanned, memcgSubtree, setMemcgPageOps, NR_MEMCG } from '../mm/memcontrol.ts';
 import { pruneIcache, type InodeOps } from './inode.ts';
 import { VfsError } from './errno.ts';
 
@@ -13,15 +14,33 @@ const BATCH = 32;
 // One scratch batch per thread (module instances are per isolate); reclaim never re-enters itself.
 const batch = new Int32Array(BATCH);
 
-/** Reclaim up to `nr` page-cache frames. Returns the number freed. */
-export function shrinkPageLru(a: Arena, nr: number): number {
+// The cgroups of one memcg reclaim's subtree (per thread; reclaim never re-enters itself).
+const subtree = new Int32Array(NR_MEMCG);
+
+/**
+ * Reclaim up to `nr` page-cache frames: from every cgroup's LRU (global reclaim, `memcg` < 0) or from
+ * the LRUs of cgroup `memcg`'s subtree (try_to_free_mem_cgroup_pages). Returns the number freed.
+ */
+export function shrinkPageLru(a: Arena, nr: number, memcg = -1): number {
   let freed = 0;
-  let rounds = Math.ceil(lruCount(a) / BATCH) + 2;
+  const nvec = memcg < 0 ? 0 : memcgSubtree(a, memcg, subtree);
+  let pages = 0;
+  if (memcg < 0) pages = lruCount(a);
+  else for (let i = 0; i < nvec; i++) pages += lruvecCount(a, subtree[i]);
+  let rounds = Math.ceil(pages / BATCH) + 2 + nvec;
+  let vi = 0;
   while (freed < nr && rounds-- > 0) {
-    const n = lruIsolate(a, batch, Math.min(BATCH, nr - freed));
+    let n: number;
+    if (memcg < 0) n = lruIsolate(a, batch, Math.min(BATCH, nr - freed));
+    else {
+      n = 0;
+      for (let k = 0; k < nvec && n === 0; k++, vi++)
+        n = lruIsolate(a, batch, Math.min(BATCH, nr - freed), subtree[vi % nvec]);
+    }
     if (n === 0) break;
     for (let i = 0; i < n; i++) {
       const f = batch[i];
+      memcgScanned(a, f);
       if (removeIfUnused(a, f)) {
         putPage(a, f); // the isolation reference: last one, frees the frame
         freed++;
@@ -34,6 +53,13 @@ export function shrinkPageLru(a: Arena, nr: number): number {
   if (freed) ctrAdd(a.i32, CTR.RECLAIMED, freed);
   return freed;
 }
+
+setMemcgPageOps({
+  reclaim: (a, memcg, nr) => shrinkPageLru(a, nr, memcg),
+  lockIndexed: lockIndexedFrame,
+  unlockIndexed: unlockIndexedFrame,
+  syncIndex: syncPageIndex,
+});
 
 /** How long an owed page waits for frames in flight (other readers' locked pages) before ENOMEM. */
 const ENOMEM_AFTER_MS = 2000;
