@@ -41,7 +41,7 @@ export function hostChartSvg(title: string, r: HostResult): string {
   const maxMiB = Math.max(1e-6, ...heights);
   const step = niceStep(maxMiB);
   const top = Math.ceil(maxMiB / step) * step;
-  const width = Math.max(560, LEFT + names.length * GROUP + 40);
+  const width = Math.max(720, LEFT + names.length * GROUP + 40);
   const height = TOP + PLOT_H + 70;
   const y = (v: number): number => TOP + PLOT_H - (v / top) * PLOT_H;
   const out: string[] = [];
@@ -57,13 +57,13 @@ export function hostChartSvg(title: string, r: HostResult): string {
     [SPLIT, '#333', 'split account'],
   ];
   legend.forEach(([fill, stroke, text], i) => {
-    const x = LEFT + i * 140;
+    const x = LEFT + i * 150;
     out.push(
       `<rect x="${x}" y="40" width="12" height="12" fill="${fill}" stroke="${stroke}" stroke-dasharray="${fill === FREE ? '3 2' : 'none'}"/><text x="${x + 18}" y="50">${text}</text>`,
     );
   });
   out.push(
-    `<text x="${LEFT}" y="70" fill="#555">per container: kernel charge then split, without sharing (left pair) and with inode_share (right pair)</text>`,
+    `<text x="${LEFT}" y="70" fill="#555">per container: the kernel's charge, then the split; without sharing (left), with inode_share (right)</text>`,
   );
   for (let v = 0; v <= top + 1e-9; v += step) {
     const gy = y(v).toFixed(1);
@@ -92,9 +92,14 @@ export function hostChartSvg(title: string, r: HostResult): string {
       rect(x, 0, self, SELF);
       rect(x, self, all, OTHERS);
       rect(x, all, all + c.freeRead / MiB, FREE, true);
+      const free = c.freeRead / MiB;
       out.push(
-        `<text x="${x + BAR / 2}" y="${(y(all + c.freeRead / MiB) - 4).toFixed(1)}" text-anchor="middle" font-size="10">${all.toFixed(1)}</text>`,
+        `<text x="${x + BAR / 2}" y="${(y(all + free) - 4).toFixed(1)}" text-anchor="middle" font-size="10">${all.toFixed(1)}</text>`,
       );
+      if (free > 0 && y(all) - y(all + free) >= 14)
+        out.push(
+          `<text x="${x + BAR / 2}" y="${((y(all) + y(all + free)) / 2 + 4).toFixed(1)}" text-anchor="middle" font-size="9" fill="#555">+${free.toFixed(1)}</text>`,
+        );
       const split = c.splitCharge / MiB;
       rect(x + BAR + GAP, 0, split, SPLIT);
       out.push(

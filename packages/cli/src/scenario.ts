@@ -42,6 +42,8 @@ export interface Scenario {
 }
 
 const MAX_WORKERS = 64;
+/** Memory cgroup ids besides the root (core's NR_MEMCG − 1). */
+const MAX_CONTAINERS = 31;
 const CONTAINER_KEYS = new Set(['name', 'image', 'memoryMax', 'trace']);
 const TOP_KEYS = new Set(['containers', 'steps', 'domain', 'charge', 'workers']);
 const STEP_KINDS: readonly StepKind[] = ['start', 'read', 'stop'];
@@ -83,6 +85,10 @@ export function checkScenario(file: string, doc: unknown): Scenario {
 
   if (!Array.isArray(doc.containers) || doc.containers.length === 0)
     throw new UsageError(`${file}: "containers" must be a non-empty list`);
+  if (doc.containers.length > MAX_CONTAINERS)
+    throw new UsageError(
+      `${file}: ${doc.containers.length} containers, at most ${MAX_CONTAINERS} (the memory cgroups the kernel model has)`,
+    );
   const containers: ScenarioContainer[] = [];
   const byName = new Map<string, number>();
   doc.containers.forEach((c: unknown, i: number) => {
@@ -144,7 +150,7 @@ export function checkScenario(file: string, doc: unknown): Scenario {
     } else {
       if (state === undefined)
         throw bad(named, `${String(name)} has not been started (add {"start": "${String(name)}"} before)`);
-      if (state === false) throw bad(named, `${String(name)} was already stopped`);
+      if (!state) throw bad(named, `${String(name)} was already stopped`);
       if (kind === 'stop') running.set(c, false);
     }
     steps.push({ kind, container: c });

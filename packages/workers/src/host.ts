@@ -8,7 +8,9 @@
 // Unlike the plain memory experiment, reclaim is not refused here: a limit, or a pool smaller than the
 // data, makes the kernel reclaim, and what that costs (refaults, memory.events) is the measurement.
 import { performance } from 'node:perf_hooks';
-import { System, PAGE_SIZE, type RealInodePolicy } from '@ishare/core';
+import { System, PAGE_SIZE, type ChargePolicy, type RealInodePolicy } from '@ishare/core';
+
+export type { ChargePolicy };
 import { ReaderPool } from './pool.ts';
 import type { ReaderResult } from './tasks.ts';
 import type { TraceOp } from './trace.ts';
@@ -25,7 +27,6 @@ import {
 
 const MiB = 1024 * 1024;
 
-export type ChargePolicy = 'keep' | 'reparent' | 'recharge';
 export const CHARGE_POLICIES: readonly ChargePolicy[] = ['keep', 'reparent', 'recharge'];
 
 export interface HostContainer {
@@ -93,11 +94,11 @@ export interface HostContainerStats {
   /** Each resident page's bytes divided equally among the cgroups that read it while it was resident. */
   readonly splitCharge: number;
   /** Resident pages this container read, in bytes (whoever pays for them). */
-  readBytes: number;
+  readonly readBytes: number;
   /** Of the pages charged to this container, the bytes of those another container read too. */
-  paidShared: number;
+  readonly paidShared: number;
   /** Of the pages this container read, the bytes of those charged to another cgroup. */
-  freeRead: number;
+  readonly freeRead: number;
   /** Pages this container read again after reclaim had evicted them (workingset_refault_file). */
   readonly refaults: number;
   readonly events: MemoryEvents;
@@ -135,6 +136,16 @@ export interface HostResult {
   readonly elapsedMs: number;
 }
 
+const ZERO_STAT: MemoryStat = {
+  file: 0,
+  active_file: 0,
+  inactive_file: 0,
+  workingset_refault_file: 0,
+  workingset_activate_file: 0,
+  pgscan: 0,
+  pgsteal: 0,
+};
+
 interface PhaseInput {
   readonly o: HostOptions;
   readonly phase: HostPhaseName;
@@ -154,61 +165,73 @@ async function runHostPhase(p: PhaseInput): Promise<HostPhase> {
     inodeSlots: Math.min(1 << 24, Math.max(1024, 2 * inodes + 1024)),
     mountSlots: Math.max(4, containers.length + 1),
     policy: p.policy,
+    charge: p.charge,
   });
   const pool = new ReaderPool(sys, { workers: p.workers });
   const mounts: (number | undefined)[] = containers.map(() => undefined);
+  const memcgs: (number | undefined)[] = containers.map(() => undefined);
   const inodeShare = p.phase === 'share';
   try {
     await Promise.all(Array.from({ length: p.workers }, () => pool.run({ kind: 'ranges', mount: 0, ranges: [] })));
+    sys.resetStats();
     const t0 = performance.now();
     p.o.onProgress?.({ phase: p.phase, done: 0, total: steps.length });
     for (const [i, step] of steps.entries()) {
       const c = containers[step.container];
       if (step.kind === 'start') {
+        // mkdir the cgroup (and write its memory.max), then mount the container's image.
+        memcgs[step.container] = sys.memcgCreate(c.name, c.memoryMax !== undefined ? { max: c.memoryMax } : {});
         mounts[step.container] = sys.mount(c.image, { inodeShare, domainId: p.domainId }).mount;
       } else if (step.kind === 'read') {
         const m = mounts[step.container];
         if (m === undefined) throw new ExperimentError(`${c.name}: read before start`);
+        const memcg = memcgs[step.container];
+        // Every worker runs the container's reads inside its cgroup, as the container's tasks would.
         const tasks = buildTasks([p.plan.images[step.container]], [m], p.workers);
-        const results: ReaderResult[] = await Promise.all(tasks.map(({ task }) => pool.run(task)));
+        const results: ReaderResult[] = await Promise.all(tasks.map(({ task }) => pool.run({ ...task, memcg })));
         const errors = results.flatMap((r) => r.errors);
         if (errors.length > 0)
           throw new ExperimentError(`${c.name}: ${errors.length} reads failed, first: ${errors[0]}`);
       } else {
+        // The container's processes exit (their files closed), its mount goes, then rmdir of its cgroup:
+        // what it still pays for follows the charge policy.
         const m = mounts[step.container];
         if (m !== undefined) sys.unmount(m);
         mounts[step.container] = undefined;
+        const memcg = memcgs[step.container];
+        if (memcg !== undefined) sys.memcgRemove(memcg);
+        memcgs[step.container] = undefined;
       }
       p.o.onProgress?.({ phase: p.phase, done: i + 1, total: steps.length });
     }
     const elapsedMs = performance.now() - t0;
     const st = sys.stats();
+    const list = sys.memcgList();
+    const root = list.find((x) => x.id === 0);
     const out: HostPhase = {
       inodeShare,
-      containers: containers.map((c, i) => ({
-        name: c.name,
-        state: mounts[i] !== undefined ? 'running' : 'stopped',
-        memoryMax: c.memoryMax ?? null,
-        memoryCurrent: 0,
-        splitCharge: 0,
-        readBytes: 0,
-        paidShared: 0,
-        freeRead: 0,
-        refaults: 0,
-        events: { high: 0, max: 0, oom: 0 },
-        stat: {
-          file: 0,
-          active_file: 0,
-          inactive_file: 0,
-          workingset_refault_file: 0,
-          workingset_activate_file: 0,
-          pgscan: 0,
-          pgsteal: 0,
-        },
-      })),
-      dying: [],
+      containers: containers.map((c, i) => {
+        // A running container's cgroup; a stopped one's while it is dying (freed once it pins nothing).
+        const id = memcgs[i];
+        const m =
+          id !== undefined ? list.find((x) => x.id === id && !x.dying) : list.find((x) => x.dying && x.name === c.name);
+        return {
+          name: c.name,
+          state: id !== undefined ? 'running' : 'stopped',
+          memoryMax: c.memoryMax ?? null,
+          memoryCurrent: m?.memoryCurrent ?? 0,
+          splitCharge: m?.splitBytes ?? 0,
+          readBytes: m?.readBytes ?? 0,
+          paidShared: m?.paidSharedBytes ?? 0,
+          freeRead: m?.freeReadBytes ?? 0,
+          refaults: m?.stat.workingset_refault_file ?? 0,
+          events: m ? { ...m.events } : { high: 0, max: 0, oom: 0 },
+          stat: m ? { ...m.stat } : { ...ZERO_STAT },
+        };
+      }),
+      dying: list.filter((x) => x.dying).map((x) => ({ name: x.name, memoryCurrent: x.memoryCurrent })),
       pageCacheBytes: st.pageCacheBytes,
-      rootBytes: 0,
+      rootBytes: root?.localBytes ?? 0,
       reclaimedPages: st.counters.RECLAIMED,
       elapsedMs: Math.round(elapsedMs * 10) / 10,
     };

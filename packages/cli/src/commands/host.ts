@@ -181,7 +181,7 @@ export function register(program: Command): void {
     )
     .addHelpText(
       'after',
-      '\nExamples:\n  ishare host examples/host.json\n  ishare host --charge reparent --json host.json > host-out.json\n  ishare host --svg who-pays.svg host.json',
+      '\nExamples:\n  ishare host examples/host/pair.json\n  ishare host --charge reparent --json host.json > host-out.json\n  ishare host --svg who-pays.svg host.json',
     )
     .action(async (scenario: string, opts: HostCliOptions) => runHostCommand(scenario, opts));
 }
