@@ -209,13 +209,11 @@ const BAD_INPUTS: Record<string, BadInput[]> = {
   ],
   host: [
     { args: ['host', 'nope.json'], line: (e) => says('nope.json', e.ENOENT) },
-    { args: ['host', 'adir'], line: (e) => says('adir', e.EISDIR) },
     { args: ['host', 'afile'], line: () => /^ishare: afile: not JSON: / },
     {
       args: ['host', '--charge', 'later', 'afile'],
       line: () => /^ishare: option '--charge <policy>' argument 'later'/,
     },
-    { args: ['host'], line: () => MISSING_ARGUMENT },
   ],
   stress: [
     { args: ['stress', '--seconds', '1', 'nope.img'], line: (e) => says('nope.img', e.ENOENT) },
