@@ -60,6 +60,12 @@ const EXPECTED: Record<BugName, readonly string[]> = {
   // An inode torn down under a reference: the reference and liveness assertions, the quiescence counts,
   // or — its slot reused by another content — the wrong bytes.
   ISHARE_EVICT_MAPPED: ['invariant', 'byte-oracle'],
+  // A charge moved while reclaim uncharges the page: the negative-charge assertion, the quiescence
+  // charge counts, or the race detector on the page's charge word.
+  MEMCG_REPARENT_NOLOCK: ['invariant', 'race-detector'],
+  // A page committed to a cgroup removed meanwhile: the quiescence checks (a page charged to a removed
+  // cgroup under reparent, or unmarked under recharge), or the race detector on the page's charge word.
+  MEMCG_COMMIT_LATE: ['invariant', 'race-detector'],
 };
 const LOCK_BUGS: BugName[] = ['PROC_COUNT_NOLOCK', 'BACKING_DEL_NOLOCK', 'REALINODE_EVICTING'];
 const RACE_BUGS = (Object.keys(BUG) as BugName[]).filter((b) => BUG_CATEGORY[b] === 'race');

@@ -21,6 +21,7 @@ import {
 import { mountOpenCount, mountParams, mountState, mountGen, MS_FREE } from '../vfs/mount.ts';
 import { sharedInodeView, processingCount, ishareOf } from '../fs/erofs/ishare.ts';
 import { zpclHeld } from '../fs/erofs/zpcluster.ts';
+import { memcgCheckQuiescent } from '../mm/memcontrol.ts';
 
 const MAX_REPORTED = 20;
 
@@ -48,6 +49,8 @@ export function checkQuiescent(a: Arena): string[] {
   const filePages = ctrReadSigned(a.i32, CTR.FILE_PAGES);
   if (indexed !== filePages) add(`page-cache pages counter ${filePages} != frames indexed ${indexed}`);
   if (framesUsed(a) !== indexed) add(`frames in use ${framesUsed(a)} != frames indexed ${indexed} (leak)`);
+  // Memory cgroups: charges conserved, none on a freed cgroup, removed ones' charges as their policy says.
+  for (const m of memcgCheckQuiescent(a, filePages)) add(m);
   const inflight = ctrReadSigned(a.i32, CTR.RA_INFLIGHT);
   if (inflight !== 0) add(`${inflight} readahead frames still counted in flight at quiesce`);
 

@@ -69,6 +69,7 @@ const M_EV_MAX = 11;
 const M_EV_OOM = 12;
 const M_AGE = 13; // nonresident age: evictions from it so far (workingset refault distance)
 const M_GEN = 14; // incarnation: bumped each time the id is handed out
+const M_OFFPOLICY = 15; // the charge policy in force when it was removed (what its charges do)
 const MEMCG_WORDS = 16;
 // A shadow entry: mapping, index, mapping generation, (evicting cgroup << AGE_BITS | its age).
 const SHADOW_WORDS = 4;
@@ -202,7 +203,10 @@ function chargeCounters(a: Arena, id: number, n: number): void {
 }
 function unchargeCounters(a: Arena, id: number, n: number): void {
   const i32 = a.i32;
-  Atomics.sub(i32, rec(a, id) + M_LOCAL, n);
+  const left = Atomics.sub(i32, rec(a, id) + M_LOCAL, n) - n;
+  // DBG_BUGON (page_counter_cancel's WARN): a cgroup's charge never goes below zero.
+  if (invariantsOn && left < 0)
+    reportCheckFailure(new InvariantViolation(`memcg ${id}: charge went negative (${left} pages) at an uncharge`));
   for (let c = id; c >= 0; c = i32[rec(a, c) + M_PARENT]) Atomics.sub(i32, rec(a, c) + M_CURRENT, n);
 }
 
@@ -348,7 +352,7 @@ export function memcgCommitCharge(
   let to = id;
   let pending = 0;
   if (id !== ROOT_MEMCG && memcgState(a, id) !== MEMCG_ONLINE) {
-    const policy = chargePolicy(a);
+    const policy = Atomics.load(i32, rec(a, id) + M_OFFPOLICY);
     if (policy === CHARGE_REPARENT) {
       to = nearestOnline(a, id);
       unchargeCounters(a, id, 1);
@@ -445,7 +449,7 @@ export function memcgMarkRead(a: Arena, f: number): void {
 function markReadSlow(a: Arena, f: number, v: number): void {
   const i32 = a.i32;
   if ((v & curBit) === 0) Atomics.or(i32, rdBase + f, curBit);
-  if (v < 0 && chargePolicy(a) === CHARGE_RECHARGE) memcgSteps.rechargePage(a, f);
+  if (v < 0) memcgSteps.rechargePage(a, f);
 }
 
 /** The steps planted bugs replace (debug/bugs/): the correct ones unless the stress harness planted one. */
@@ -585,13 +589,14 @@ export function memcgOffline(a: Arena, id: number): void {
     for (let c = 1; c < NR_MEMCG; c++)
       if (i32[rec(a, c) + M_STATE] === MEMCG_ONLINE && i32[rec(a, c) + M_PARENT] === id)
         err = `memory cgroup ${id} has children (EBUSY)`;
+  const policy = chargePolicy(a);
   if (!err) {
     if (lockdepOn) tableAccess(a, id, SITE.MEMCG_OFFLINE);
+    Atomics.store(i32, rec(a, id) + M_OFFPOLICY, policy);
     Atomics.store(i32, rec(a, id) + M_STATE, MEMCG_DYING);
   }
   spinUnlock(i32, lockWord(a));
   if (err) throw new RangeError(err);
-  const policy = chargePolicy(a);
   if (policy === CHARGE_KEEP) return;
   // Charges committed before the state changed are in frames now; later commits see it dying.
   ops().syncIndex(a);
@@ -655,8 +660,8 @@ export function memcgStats(a: Arena): MemcgRaw[] {
     if (Atomics.load(i32, r + F_FLAGS) & PG_REFERENCED) local[owner * 6]++;
     const n = popcount(readers);
     if (readers & ~(1 << owner)) local[owner * 6 + 3]++;
-    for (let id = 0; id < NR_MEMCG; id++) {
-      if (!(readers & (1 << id))) continue;
+    for (let x = readers; x !== 0; x &= x - 1) {
+      const id = 31 - Math.clz32(x & -x);
       local[id * 6 + 1]++;
       local[id * 6 + 2] += PAGE_SIZE / n;
       if (id !== owner) local[id * 6 + 4]++;
@@ -716,14 +721,13 @@ export function memcgResetEvents(a: Arena): void {
 /**
  * The memcg invariants at quiescence (no read in flight): each cgroup's direct charge equals the cached
  * pages bound to it, each usage the sum of its subtree's, their total the pages in the cache; no cached
- * page bound to a freed cgroup; under reparent none to a removed one; under recharge a page left with a
- * removed cgroup is marked for its next reader. Returns the violations.
+ * page bound to a freed cgroup; none to a cgroup removed under reparent; a page left with one removed
+ * under recharge is marked for its next reader. Returns the violations.
  */
 export function memcgCheckQuiescent(a: Arena, filePages: number): string[] {
   const i32 = a.i32;
   const v: string[] = [];
   const bound = new Int32Array(NR_MEMCG);
-  const policy = chargePolicy(a);
   for (let f = 0; f < a.nframes; f++) {
     const r = a.frames + f * FRAME_WORDS;
     if (i32[r + F_MAPPING] === NIL) continue;
@@ -734,6 +738,7 @@ export function memcgCheckQuiescent(a: Arena, filePages: number): string[] {
     }
     bound[id]++;
     const st = i32[rec(a, id) + M_STATE];
+    const policy = i32[rec(a, id) + M_OFFPOLICY];
     if (st === MEMCG_FREE) v.push(`frame ${f} charged to freed cgroup ${id}`);
     else if (st === MEMCG_DYING && policy === CHARGE_REPARENT)
       v.push(`frame ${f} still charged to removed cgroup ${id} under reparent`);

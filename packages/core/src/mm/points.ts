@@ -21,6 +21,8 @@ export const POINT = {
   IOMAP_END: 11,
   PAGE_UNINDEX: 12, // a page leaving the page index: its bucket's sequence is odd (lockless lookups retry)
   EVICT_FREEING: 13, // eviction begun (I_FREEING), inode still hashed: iget waits, igrab refuses
+  MEMCG_MOVE: 14, // a page's charge about to move to another cgroup (reparent, recharge)
+  MEMCG_COMMIT: 15, // a new page's charge about to be committed to its cgroup
 } as const;
 export const POINT_NAMES = Object.keys(POINT);
 

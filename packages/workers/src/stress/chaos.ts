@@ -3,7 +3,7 @@
 // hot set while they read it — the reclaim, eviction and unmount that race the workers' reads.
 import type { System } from '@ishare/core';
 import type { Control } from './control.ts';
-import type { Rng } from './rng.ts';
+import { Rng } from './rng.ts';
 import type { StressImage } from './task.ts';
 
 /** Files at the head of each image's list that half of every worker's ops read (they collide there). */
@@ -23,11 +23,56 @@ export interface ChaosContext {
 }
 
 export class Chaos {
-  readonly counts: Record<string, number> = { evict: 0, remount: 0, drop: 0, shrink: 0, fadviseHot: 0 };
+  readonly counts: Record<string, number> = { evict: 0, remount: 0, drop: 0, shrink: 0, fadviseHot: 0, memcg: 0 };
   constructor(private readonly c: ChaosContext) {}
+
+  // Containers: each worker reads in its own memory cgroup under one parent, every other one limited to
+  // a quarter of the pool; chaos replaces a worker's cgroup (the old one removed under a charge policy
+  // drawn each time, while the worker may still be reading in it). Own random stream and cadence, so
+  // the other chaos kinds' sequence is the one it was.
+  private readonly mrng = new Rng(0x3e3c9);
+  private steps = 0;
+  private parent = -1;
+  private nworkers = 0;
+
+  /** Create the containers' cgroups and put worker w in the w-th (before the workers start). */
+  startContainers(workers: number): void {
+    const { sys, control } = this.c;
+    this.parent = sys.memcgCreate('stress');
+    this.nworkers = Math.min(workers, 24);
+    for (let w = 0; w < workers && w < 24; w++) control.setMemcgOf(w, this.container(w));
+  }
+
+  private container(w: number): number {
+    const frames = this.c.sys.arena.nframes;
+    return this.c.sys.memcgCreate(`w${w}`, { parent: this.parent, max: w % 2 ? (frames >>> 2) * 4096 : null });
+  }
+
+  private memcg(): void {
+    const { sys, control } = this.c;
+    if (this.parent < 0 || this.nworkers === 0) return;
+    const w = this.mrng.int(this.nworkers);
+    const old = control.memcgOf(w);
+    let fresh: number;
+    try {
+      fresh = this.container(w);
+    } catch (e) {
+      // every id taken by dying cgroups (keep): wait until reclaim frees some
+      this.c.note(`memcg: ${(e as Error).message}`);
+      sys.memcgReap();
+      return;
+    }
+    control.setMemcgOf(w, fresh);
+    const policy = (['keep', 'reparent', 'recharge', 'reparent'] as const)[this.mrng.int(4)];
+    sys.chargePolicy = policy;
+    sys.memcgRemove(old);
+    this.counts.memcg++;
+    this.c.note(`memcg: worker ${w} moved to cgroup ${fresh}, cgroup ${old} removed (${policy})`);
+  }
 
   /** One chaos step, its kind drawn by weight. Throws what the kernel threw (the caller reports it). */
   once(): void {
+    if (++this.steps % 2 === 0) this.memcg();
     // Weights: evict, remount, drop caches, shrink the pool, drop a hot file's pages. Remounts and hot
     // drops are weighted up so every race window opens often (README: race windows and their rates).
     const kind = this.c.rng.weighted([3, 3, 1, 1, 3]);

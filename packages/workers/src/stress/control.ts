@@ -12,7 +12,8 @@ const HEARTBEAT = 8; // [MAX_WORKERS]
 const MOUNT_OF = HEARTBEAT + 64; // [MAX_IMAGES] mount slot of image i, or -1 while unmounted
 export const MAX_WORKERS = 64;
 export const MAX_IMAGES = 64;
-const WORDS = MOUNT_OF + MAX_IMAGES;
+const MEMCG_OF = MOUNT_OF + MAX_IMAGES; // [MAX_WORKERS] memory cgroup worker w's reads run in (its container)
+const WORDS = MEMCG_OF + MAX_WORKERS;
 
 export class Control {
   readonly i32: Int32Array;
@@ -61,5 +62,11 @@ export class Control {
   }
   setMountOf(img: number, m: number): void {
     Atomics.store(this.i32, MOUNT_OF + img, m);
+  }
+  memcgOf(w: number): number {
+    return Atomics.load(this.i32, MEMCG_OF + w);
+  }
+  setMemcgOf(w: number, id: number): void {
+    Atomics.store(this.i32, MEMCG_OF + w, id);
   }
 }

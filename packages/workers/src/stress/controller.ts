@@ -293,6 +293,7 @@ class StressRun {
   private startWorkers(pool: Piscina): Promise<void>[] {
     const { opts } = this;
     const perWorkerOps = opts.ops ? Math.ceil(opts.ops / opts.workers) : 0;
+    this.chaos.startContainers(opts.workers);
     return Array.from({ length: opts.workers }, (_, w) => {
       const task: StressTask = {
         worker: w,

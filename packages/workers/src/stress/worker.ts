@@ -64,6 +64,23 @@ class StressWorker {
   private benign = 0;
   private violation: Violation | undefined;
 
+  private memcg = 0;
+
+  /**
+   * Run in the worker's container cgroup (the controller replaces it as chaos). One a chaos step removed
+   * since it was named is not online: the worker stays where it is, and charges go to its parent.
+   */
+  private enterMemcg(): void {
+    const want = this.control.memcgOf(this.task.worker);
+    if (want === this.memcg) return;
+    try {
+      sys.setMemcg(want);
+      this.memcg = want;
+    } catch {
+      // removed already: the next op tries the next one
+    }
+  }
+
   constructor(private readonly task: StressTask) {
     this.control = new Control(task.control);
     this.rng = new Rng(task.seed);
@@ -84,6 +101,7 @@ class StressWorker {
         }
         control.beat(task.worker);
         this.ops++;
+        this.enterMemcg();
         this.step();
       }
     } finally {

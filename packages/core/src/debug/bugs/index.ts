@@ -1,11 +1,12 @@
 // The planted bugs of the stress harness (`--inject`), one file each: every one is a variant of one
 // production step, installed in the step tables the production code calls through
 // (fs/erofs/ishare.ts ishareSteps, fs/erofs/data.ts dataSteps, vfs/pagecache.ts pagecacheSteps,
-// vfs/super.ts superSteps). Without `--inject` the tables hold the correct steps: the code a user runs is
+// vfs/super.ts superSteps, mm/memcontrol.ts memcgSteps). Without `--inject` the tables hold the correct steps: the code a user runs is
 // the code a clean stress run tests.
 import { ishareSteps, ISHARE_STEPS } from '../../fs/erofs/ishare.ts';
 import { dataSteps, DATA_STEPS } from '../../fs/erofs/data.ts';
 import { pagecacheSteps, PAGECACHE_STEPS } from '../../vfs/pagecache.ts';
+import { memcgSteps, MEMCG_STEPS } from '../../mm/memcontrol.ts';
 import { superSteps, SUPER_STEPS } from '../../vfs/super.ts';
 import type { BugCategory, PlantedBug } from './types.ts';
 import { NO_IGRAB } from './NO_IGRAB.ts';
@@ -21,6 +22,8 @@ import { UNMOUNT_BUSY } from './UNMOUNT_BUSY.ts';
 import { PROC_COUNT_UNDERFLOW } from './PROC_COUNT_UNDERFLOW.ts';
 import { FADVISE_INUSE } from './FADVISE_INUSE.ts';
 import { ISHARE_EVICT_MAPPED } from './ISHARE_EVICT_MAPPED.ts';
+import { MEMCG_REPARENT_NOLOCK } from './MEMCG_REPARENT_NOLOCK.ts';
+import { MEMCG_COMMIT_LATE } from './MEMCG_COMMIT_LATE.ts';
 
 export type { BugCategory, PlantedBug } from './types.ts';
 
@@ -39,6 +42,8 @@ export const BUG = {
   PROC_COUNT_UNDERFLOW: 1 << 10,
   FADVISE_INUSE: 1 << 11,
   ISHARE_EVICT_MAPPED: 1 << 12,
+  MEMCG_REPARENT_NOLOCK: 1 << 13,
+  MEMCG_COMMIT_LATE: 1 << 14,
 } as const;
 export type BugName = keyof typeof BUG;
 
@@ -56,6 +61,8 @@ export const BUGS: Readonly<Record<BugName, PlantedBug>> = {
   PROC_COUNT_UNDERFLOW,
   FADVISE_INUSE,
   ISHARE_EVICT_MAPPED,
+  MEMCG_REPARENT_NOLOCK,
+  MEMCG_COMMIT_LATE,
 };
 const NAMES = Object.keys(BUG) as BugName[];
 
@@ -75,5 +82,6 @@ export function installBugs(mask: number): void {
   Object.assign(dataSteps, DATA_STEPS);
   Object.assign(pagecacheSteps, PAGECACHE_STEPS);
   Object.assign(superSteps, SUPER_STEPS);
+  Object.assign(memcgSteps, MEMCG_STEPS);
   for (let i = NAMES.length - 1; i >= 0; i--) if (mask & BUG[NAMES[i]]) BUGS[NAMES[i]].install();
 }
