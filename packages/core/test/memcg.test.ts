@@ -185,6 +185,32 @@ test('memory.max: reading more than the limit reclaims the cgroup itself, never 
   }
 });
 
+test('memory.high: a charge over it counts a high event and reclaims back down to it', async (t) => {
+  const p = await pair();
+  const sys = System.create({ poolMiB: 16 });
+  try {
+    const m = sys.mount(p.images[0]).mount;
+    const highPages = 32;
+    const H = sys.memcgCreate('H', { high: highPages * PAGE });
+    sys.setMemcg(H);
+    const o = sys.open(m, '/lib/libc.so.6'); // 147 pages
+    sys.readAll(o);
+    sys.close(o);
+    sys.setMemcg(0);
+    const s = sys.memcgStat(H);
+    t.true(s.events.high > 0, 'memory.events high counted');
+    t.is(s.events.max, 0, 'no memory.max, no max event');
+    t.true(
+      s.memoryCurrent <= highPages * PAGE,
+      `memory.current ${s.memoryCurrent / PAGE} pages, back under memory.high`,
+    );
+    t.true(s.stat.pgsteal >= Math.ceil(600_000 / PAGE) - highPages);
+  } finally {
+    sys.setMemcg(0);
+    sys.detach();
+  }
+});
+
 test("a page another cgroup's limit evicted refaults in the cgroup that reads it again", async (t) => {
   const p = await pair();
   const sys = System.create({ poolMiB: 16 });

@@ -70,7 +70,8 @@ const M_EV_OOM = 12;
 const M_AGE = 13; // nonresident age: evictions from it so far (workingset refault distance)
 const M_GEN = 14; // incarnation: bumped each time the id is handed out
 const M_OFFPOLICY = 15; // the charge policy in force when it was removed (what its charges do)
-const MEMCG_WORDS = 16;
+const M_FORCED = 16; // charges moved in without a limit check (reparented to it): memory.max may be passed
+const MEMCG_WORDS = 20;
 // A shadow entry: mapping, index, mapping generation, (evicting cgroup << AGE_BITS | its age).
 const SHADOW_WORDS = 4;
 const AGE_BITS = 26;
@@ -357,6 +358,7 @@ export function memcgCommitCharge(
       to = nearestOnline(a, id);
       unchargeCounters(a, id, 1);
       chargeCounters(a, to, 1);
+      Atomics.store(i32, rec(a, to) + M_FORCED, 1);
     } else if (policy === CHARGE_RECHARGE) pending = PENDING;
   }
   i32[fw] = to;
@@ -430,6 +432,7 @@ export function memcgMovePage(a: Arena, f: number, from: number, to: number, loc
     lockdepAccess(i32, lock, a.frames + f * FRAME_WORDS + F_MEMCG, PROT.PAGE_MEMCG, SITE.MEMCG_MOVE, f, true);
   unchargeCounters(a, from, 1);
   chargeCounters(a, to, 1);
+  Atomics.store(i32, rec(a, to) + M_FORCED, 1);
   lruvecMove(a, f, to);
 }
 
@@ -571,6 +574,8 @@ export function memcgSetLimits(a: Arena, id: number, max: number, high: number):
     const excess = Atomics.load(i32, rec(a, id) + M_CURRENT) - max;
     if (excess <= 0 || ops().reclaim(a, id, excess) === 0) break;
   }
+  // Pages it could not reclaim stay charged above the new limit (the kernel would OOM): not a charge's fault.
+  if (Atomics.load(i32, rec(a, id) + M_CURRENT) > max) Atomics.store(i32, rec(a, id) + M_FORCED, 1);
 }
 
 /**
@@ -762,6 +767,14 @@ export function memcgCheckQuiescent(a: Arena, filePages: number): string[] {
     }
     const cur = Atomics.load(i32, r + M_CURRENT);
     if (cur !== sub) v.push(`cgroup ${id}: memory.current ${cur} pages != its subtree's charges ${sub}`);
+    // Every charge checked its limits; only charges moved in by reparenting (in its subtree) may pass them.
+    let forced = false;
+    for (let c = 0; c < NR_MEMCG; c++)
+      if (i32[rec(a, c) + M_STATE] !== MEMCG_FREE && i32[rec(a, c) + M_FORCED])
+        for (let x = c; x >= 0; x = i32[rec(a, x) + M_PARENT]) if (x === id) forced = true;
+    const max = i32[r + M_MAX];
+    if (i32[r + M_STATE] === MEMCG_ONLINE && !forced && cur > max)
+      v.push(`cgroup ${id}: memory.current ${cur} pages > memory.max ${max}`);
   }
   if (total !== filePages) v.push(`charges sum to ${total} pages, the page cache holds ${filePages}`);
   return v;
