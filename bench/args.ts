@@ -38,6 +38,8 @@ export interface BenchOptions {
   readonly warmRounds?: number;
   /** The --scale run instead of the throughput tables. */
   readonly scale: boolean;
+  /** The --memcg run (readers in memory cgroups vs not; reclaim under a limit) instead of the tables. */
+  readonly memcg: boolean;
   /** --scale: small files of the many-files run (default 10^6). */
   readonly scaleFiles: number;
   /** Build the images compressed with upstream mkfs.erofs 1.9.3 -z<alg> (-Eztailpacking). */
@@ -53,6 +55,7 @@ export const USAGE = `usage: pnpm bench [--reps N] [--passes K] [--quick] [--sou
                   [--platform OS/ARCH] [--out DIR] [--no-loop] [--no-evict] [--chunk BYTES] [--copies N]
                   [--warm-rounds N] [--compress ALG]
        pnpm bench --scale [--reps N] [--scale-files N] [--out DIR]
+       pnpm bench --memcg [--reps N] [--quick] [--source A,B] [--out DIR]
 
 Read throughput of ishare's shared page cache (ReaderPool, 1 and 2 workers; cold, fill, warm) side by
 side with Node reading the same files through the kernel (the source trees and a loop mount of the
@@ -80,7 +83,12 @@ images), interleaved in one run. Default data: the bundled typescript-5.6.2 / 5.
 --scale: N = 2, 5 and 10 versions of one tree (the bundled pair plus versions derived from it by
 changing a seeded 10% of the files), mounted with inode_share: page cache against the pages of
 distinct content, warm MiB/s, arena metadata per cached file; then --scale-files small files
-(default 1000000) in mounts of one arena, mounted and read (time and memory).`;
+(default 1000000) in mounts of one arena, mounted and read (time and memory).
+
+--memcg: the pair mounted with inode_share, read in full with every image's readers in a memory cgroup
+of their own vs in the root, interleaved (fill: targets >= 0.95x; warm: >= 0.98x, 1 and 2 workers);
+then reclaim under a limit (one cgroup whose memory.max holds a quarter of the data): MiB/s read and
+reclaimed, and memory.current <= memory.max.`;
 
 export class BenchUsageError extends Error {}
 
@@ -123,6 +131,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
         copies: { type: 'string' },
         'warm-rounds': { type: 'string' },
         scale: { type: 'boolean', default: false },
+        memcg: { type: 'boolean', default: false },
         'scale-files': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -147,6 +156,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
     throw new BenchUsageError('--compress builds its images: give --source or nothing, not --images');
   if (values.compress !== undefined && values.platform !== undefined)
     throw new BenchUsageError('--compress builds its images from directories; --platform applies to container images');
+  if (values.memcg && (values.scale || values.compress !== undefined || values.images !== undefined))
+    throw new BenchUsageError(
+      '--memcg reads the pair (or --source A,B) itself: not with --scale, --compress or --images',
+    );
   if (values.scale && (values.compress !== undefined || values.platform !== undefined)) {
     throw new BenchUsageError(
       '--scale reads uncompressed images of directory trees: --compress and --platform do not apply',
@@ -172,6 +185,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
     warmRounds:
       values['warm-rounds'] !== undefined ? posInt('--warm-rounds', values['warm-rounds'], 1, 100) : undefined,
     scale: values.scale,
+    memcg: values.memcg,
     scaleFiles: posInt('--scale-files', values['scale-files'], 1_000_000, 4_000_000),
   };
 }

@@ -12,7 +12,8 @@ import { register as stress } from './commands/stress.ts';
 import { register as fuzz } from './commands/fuzz.ts';
 import { register as fsck } from './commands/fsck.ts';
 import { register as cache } from './commands/cache.ts';
+import { register as host } from './commands/host.ts';
 
-const commands: Register[] = [mkfs, ls, cat, extract, inspect, fsck, demo, read, compare, stress, fuzz, cache];
+const commands: Register[] = [mkfs, ls, cat, extract, inspect, fsck, demo, read, compare, stress, fuzz, cache, host];
 
 await runCli(commands, process.argv);

@@ -22,7 +22,7 @@ export function showsProgress(json: boolean | undefined): boolean {
   return json !== true && process.stderr.isTTY;
 }
 
-export function progressBar(enabled: boolean, label: string, unit: 'bytes' | 'inodes'): Progress {
+export function progressBar(enabled: boolean, label: string, unit: 'bytes' | 'inodes' | 'steps'): Progress {
   if (!enabled || !process.stderr.isTTY) return NONE;
   const bar = new cliProgress.SingleBar(
     {

@@ -21,6 +21,7 @@ const COMMANDS = [
   'stress',
   'fuzz',
   'cache',
+  'host',
 ];
 
 let dir = '';
@@ -205,6 +206,14 @@ const BAD_INPUTS: Record<string, BadInput[]> = {
     },
     { args: ['compare', '--policy', 'first', 'good.img', 'good.img'], line: () => /^ishare: option '--policy/ },
     { args: ['compare', 'good.img'], line: () => /^ishare: compare needs at least two images \(got 1\)$/ },
+  ],
+  host: [
+    { args: ['host', 'nope.json'], line: (e) => says('nope.json', e.ENOENT) },
+    { args: ['host', 'afile'], line: () => /^ishare: afile: not JSON: / },
+    {
+      args: ['host', '--charge', 'later', 'afile'],
+      line: () => /^ishare: option '--charge <policy>' argument 'later'/,
+    },
   ],
   stress: [
     { args: ['stress', '--seconds', '1', 'nope.img'], line: (e) => says('nope.img', e.ENOENT) },

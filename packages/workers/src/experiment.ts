@@ -227,7 +227,7 @@ export class MemoryLimitError extends ExperimentError {
 
 // ---- planning (main thread, no kernel) ----------------------------------------------------------
 
-interface ImagePlan {
+export interface ImagePlan {
   readonly image: string;
   /** Regular files to read in full, or empty with a trace. */
   readonly paths: string[];
@@ -238,7 +238,7 @@ interface ImagePlan {
   readonly regularFiles: number;
 }
 
-interface Plan {
+export interface Plan {
   readonly images: ImagePlan[];
   readonly pagesBound: number;
   readonly trace?: TraceSummary;
@@ -248,7 +248,7 @@ function pagesOf(size: number): number {
   return Math.ceil(size / PAGE_SIZE);
 }
 
-function planImages(images: readonly string[], traceOf: (i: number) => readonly TraceOp[] | undefined): Plan {
+export function planImages(images: readonly string[], traceOf: (i: number) => readonly TraceOp[] | undefined): Plan {
   const plans: ImagePlan[] = [];
   // Per distinct trace: which of its ops some image replaying it could serve.
   const foundByTrace = new Map<readonly TraceOp[], boolean[]>();
@@ -403,7 +403,7 @@ export function checkMemory(
   );
 }
 
-function defaultWorkers(): number {
+export function defaultWorkers(): number {
   return Math.max(1, Math.min(MAX_WORKERS, availableParallelism()));
 }
 
@@ -417,7 +417,7 @@ function checkWorkers(n: number): void {
  * read the same content from different images at the same time — the case where the real-inode policy
  * matters.
  */
-function buildTasks(
+export function buildTasks(
   plans: readonly ImagePlan[],
   mounts: readonly number[],
   workers: number,

@@ -33,6 +33,21 @@ export type {
   ServedBy,
   TraceSummary,
 } from './experiment.ts';
+export { runHost, CHARGE_POLICIES } from './host.ts';
+export type {
+  ChargePolicy,
+  HostContainer,
+  HostStep,
+  HostOptions,
+  HostProgress,
+  HostPhaseName,
+  HostPhase,
+  HostResult,
+  HostContainerStats,
+  HostDying,
+  MemoryEvents,
+  MemoryStat,
+} from './host.ts';
 export { parseTrace, parseTraceDetailed, normalizePath, TraceError } from './trace.ts';
 export type { TraceOp, TraceFormat, ParsedTrace } from './trace.ts';
 export { runStress } from './stress/controller.ts';

@@ -86,10 +86,11 @@ export class ReaderPool {
   /**
    * Read every file of every given mount in full: one task per worker, each claiming files one at a time
    * from a shared counter (no per-batch messages; a worker that finishes early takes the next file).
+   * With `memcg`, every worker reads inside that memory cgroup.
    */
   async readClaimed(
     sets: readonly { mount: number; paths: readonly string[] }[],
-    opts: { chunk?: number; view?: boolean } = {},
+    opts: { chunk?: number; view?: boolean; memcg?: number } = {},
   ): Promise<ReadSummary> {
     const paths = sets.flatMap((s) => s.paths);
     const mounts = new Int32Array(paths.length);
@@ -98,7 +99,17 @@ export class ReaderPool {
     const counter = new SharedArrayBuffer(4);
     const tasks: Promise<ReaderResult>[] = [];
     for (let w = 0; w < this.workers; w++)
-      tasks.push(this.run({ kind: 'readClaimed', mounts, paths, counter, chunk: opts.chunk, view: opts.view }));
+      tasks.push(
+        this.run({
+          kind: 'readClaimed',
+          mounts,
+          paths,
+          counter,
+          chunk: opts.chunk,
+          view: opts.view,
+          memcg: opts.memcg,
+        }),
+      );
     const results = await Promise.all(tasks);
     const out: ReadSummary = { files: 0, bytes: 0, errors: [], perThread: new Map() };
     for (const r of results) {
