@@ -211,6 +211,28 @@ test('memory.high: a charge over it counts a high event and reclaims back down t
   }
 });
 
+test('a cgroup at memory.max with every page pinned: the read fails with ENOMEM and counts an oom event', async (t) => {
+  const p = await pair();
+  const sys = System.create({ poolMiB: 16 });
+  try {
+    const m = sys.mount(p.images[0]).mount;
+    const O = sys.memcgCreate('O', { max: 4 * PAGE });
+    sys.setMemcg(O);
+    const pinned = sys.open(m, '/lib/libc.so.6');
+    const view = sys.view(pinned, 0, 4 * PAGE); // the cgroup's four pages, pinned
+    const other = sys.open(m, '/lib/libm.so.6');
+    t.throws(() => sys.readAll(other), { code: 'ENOMEM', message: /memory cgroup \d+ is at memory.max/ });
+    t.is(sys.memcgStat(O).events.oom, 1);
+    view.release();
+    t.is(sha256(sys.readAll(other)), sha256(readFileSync(join(p.srcs[0], 'lib/libm.so.6'))), 'reads once unpinned');
+    sys.close(other);
+    sys.close(pinned);
+  } finally {
+    sys.setMemcg(0);
+    sys.detach();
+  }
+});
+
 test("a page another cgroup's limit evicted refaults in the cgroup that reads it again", async (t) => {
   const p = await pair();
   const sys = System.create({ poolMiB: 16 });

@@ -121,6 +121,15 @@ function pageCacheRa(k: Kernel, file: OpenFile, index: number, nr: number): numb
     // mem_cgroup_charge for the run at once (a cgroup at its limit reclaims, or the run shrinks).
     const charged = got > 0 ? memcgTryCharge(a, got, read === 0) : 0;
     const memcg = chargedMemcg();
+    if (charged === 0 && got > 0 && read === 0) {
+      // The page the reader waits for cannot be charged: its cgroup is at memory.max with nothing
+      // reclaimable for longer than an allocation waits (an oom event; the kernel would OOM-kill).
+      for (let x = 0; x < got; x++) putPage(a, frames[x]);
+      throw new VfsError(
+        'ENOMEM',
+        `${file.path}: memory cgroup ${memcg} is at memory.max and nothing can be reclaimed`,
+      );
+    }
     if (charged < got) {
       for (let x = charged; x < got; x++) putPage(a, frames[x]);
       got = charged;
