@@ -9,6 +9,7 @@ import {
   mountState,
   mountParams,
   mountDeviceStats,
+  mountPerDeviceStats,
   resetMountDeviceStats,
   MS_ACTIVE,
   type MountDeviceStats,
@@ -23,6 +24,10 @@ export interface MountReport extends MountDeviceStats {
   readonly inodeShare: boolean;
   readonly domainId: string;
   readonly verify: boolean;
+  /** Extra devices of a multi-device image in table order ('' for one the image itself holds). */
+  readonly devices?: readonly string[];
+  /** Device reads per device: [0] the image, [i] extra device i (multi-device images only). */
+  readonly perDevice?: MountDeviceStats[];
 }
 
 export interface SystemStats {
@@ -54,6 +59,9 @@ export function systemStats(a: Arena): SystemStats {
       domainId: p.domainId,
       verify: p.verify ?? false,
       ...mountDeviceStats(a, m),
+      ...(p.devices !== undefined
+        ? { devices: p.devices, perDevice: mountPerDeviceStats(a, m, p.devices.length + 1) }
+        : {}),
       sharedPages: ishareMountSharedPages(a, m),
     });
   }

@@ -5,12 +5,14 @@
 import test from 'ava';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync, copyFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readlinkSync, rmSync, truncateSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErofsImage, isErofsError } from '../src/erofs/index.ts';
 import { mkfsFromTree, newNode, uuidTag, type TreeNode } from '../src/erofs/mkfs/index.ts';
 import { upstreamTool } from '../../../test/helpers/erofs-utils.ts';
+import { System } from '../src/system.ts';
+import { mountDeviceFd } from '../src/vfs/mount.ts';
 
 const BS = 4096;
 
@@ -205,6 +207,46 @@ test('bad devices: layer images tagged by uuid, given out of order, are refused 
       /fsmeta\.img: device 1 \(tag '11111111222243338444555555555555'\) .*l2\.erofs is the wrong device: its uuid is 66666666777748888999aaaaaaaaaaaa/,
     );
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('mount: device= in table order, one descriptor per device, reads counted per device', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ishare-multidev-'));
+  const sys = System.create({ poolMiB: 8 });
+  try {
+    const { img, blobs, want } = await build(dir, ['l1.blob', 'l2.blob']);
+    const m = sys.mount(img, { devices: blobs }).mount;
+    const fds = [1, 2].map((d) => mountDeviceFd(sys.arena, m, d));
+    t.deepEqual(
+      fds.map((fd) => readlinkSync(`/proc/self/fd/${fd}`)),
+      blobs,
+      'each extra device opened once at mount, in table order',
+    );
+    for (const f of sys.listFiles(m)) {
+      const file = sys.open(m, f.path);
+      try {
+        t.deepEqual(Buffer.from(sys.readAll(file)), want.get(f.path), f.path);
+      } finally {
+        sys.close(file);
+      }
+    }
+    const rep = sys.stats().mounts.find((r) => r.mount === m)!;
+    t.deepEqual(rep.devices, blobs);
+    const per = rep.perDevice!;
+    // Device pages from the layout: /a, /b on device 1, /d/c on device 2, nothing on the image.
+    const pages = (n: number): number => Math.ceil(n / 4096);
+    t.is(per[1].pages, pages(want.get('/a')!.length) + pages(want.get('/b')!.length));
+    t.is(per[2].pages, pages(want.get('/d/c')!.length));
+    t.is(per[0].pages, 0);
+    t.is(rep.pages, per[1].pages + per[2].pages);
+    sys.unmount(m);
+    t.throws(() => readlinkSync(`/proc/self/fd/${fds[0]}`), undefined, 'closed at unmount');
+    // Bad device input at mount: refused before anything is published, nothing left open.
+    t.throws(() => sys.mount(img, { devices: [blobs[1], blobs[0]] }), { message: /device 2 .*l1\.blob is \d+ bytes/ });
+    t.throws(() => sys.mount(img, { devices: [blobs[0]] }), { message: /2 extra device\(s\), 1 given/ });
+  } finally {
+    sys.detach();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -122,7 +122,12 @@ export function locateDevices(
         `${image}: the image has ${slots.length} extra device(s), ${given.length} given (device= / --device, in table order)`,
       );
     }
-    return slots.map((slot, i) => ({ slot, path: given[i], how: 'given' as const }));
+    return slots.map((slot, i) => {
+      // '' (a mount's record of a device the image holds): served by the primary, if it does hold it.
+      if (given[i] !== '') return { slot, path: given[i], how: 'given' as const };
+      if (inPrimary(slot, blockSize, primarySize)) return { slot, path: undefined, how: 'primary' as const };
+      throw missing(image, slot);
+    });
   }
   return slots.map((slot) => {
     const name = tagFileName(slot.tag);
@@ -130,14 +135,20 @@ export function locateDevices(
       const p = join(dirname(image), name);
       if (existsSync(p) && statSync(p).isFile()) return { slot, path: p, how: 'tag' as const };
     }
-    if (slot.uniaddr > 0 && (slot.uniaddr + slot.blocks) * blockSize <= primarySize) {
-      return { slot, path: undefined, how: 'primary' as const };
-    }
-    throw new ErofsError(
-      'ENODEV',
-      `${image}: ${slotName(slot)}, ${slot.blocks} blocks, is missing: give it with --device ${image}=PATH (in table order)`,
-    );
+    if (inPrimary(slot, blockSize, primarySize)) return { slot, path: undefined, how: 'primary' as const };
+    throw missing(image, slot);
   });
+}
+
+function inPrimary(slot: DeviceSlot, blockSize: number, primarySize: number): boolean {
+  return slot.uniaddr > 0 && (slot.uniaddr + slot.blocks) * blockSize <= primarySize;
+}
+
+function missing(image: string, slot: DeviceSlot): ErofsError {
+  return new ErofsError(
+    'ENODEV',
+    `${image}: ${slotName(slot)}, ${slot.blocks} blocks, is missing: give it with --device ${image}=PATH (in table order)`,
+  );
 }
 
 /** The uuid (8-4-4-4-12) of an EROFS image on `src`, or undefined when it holds none. */
@@ -287,6 +298,12 @@ export class DeviceSpace implements BlockSource {
       else return mid;
     }
     return -1;
+  }
+
+  /** The device index (0: the image) whose own source serves unified byte `pos`. */
+  deviceAt(pos: number): number {
+    const i = this.route(pos);
+    return i < 0 ? 0 : this.ranges[i].dev;
   }
 
   /** First unified byte after `pos` where the serving device changes (or Infinity). */

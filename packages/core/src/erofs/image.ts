@@ -86,11 +86,13 @@ function openDevices(primary: BlockSource, sb: Superblock, path: string | undefi
         if (p.path === undefined) return undefined;
         let src: FileSource;
         try {
-          src = new FileSource(p.path, dev.paths !== undefined ? dev.fds?.[i] : undefined);
+          const fd = dev.paths !== undefined ? dev.fds?.[i] : undefined;
+          src = new FileSource(p.path, fd !== undefined && fd >= 0 ? fd : undefined);
         } catch (e) {
           const reason = isErofsError(e) ? e.message : ((e as NodeJS.ErrnoException).code ?? (e as Error).message);
           throw new ErofsError('ENODEV', `${name}: device ${p.slot.id}: cannot open ${p.path}: ${reason}`);
         }
+        // A descriptor the caller gave stays the caller's; close() of a FileSource over it leaves it open.
         opened.push(src);
         return src;
       });
