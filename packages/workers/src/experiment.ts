@@ -53,6 +53,11 @@ export interface ExperimentOptions {
    */
   readonly traces?: readonly (readonly TraceOp[])[];
   readonly onProgress?: (p: ExperimentProgress) => void;
+  /**
+   * Extra devices of multi-device images, by image (as named in `images`), in table order: mount's
+   * device=. An image not listed finds its devices by tag beside it (erofs/devices.ts).
+   */
+  readonly devices?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface RunReadOptions extends ExperimentOptions {
@@ -195,6 +200,8 @@ export class MemoryLimitError extends ExperimentError {
 
 interface ImagePlan {
   readonly image: string;
+  /** Its extra devices as given (mount's device=), if any. */
+  readonly devices: readonly string[] | undefined;
   /** Regular files to read in full, or empty with a trace. */
   readonly paths: string[];
   /** Trace ranges that apply to this image, in trace order. */
@@ -214,7 +221,11 @@ function pagesOf(size: number): number {
   return Math.ceil(size / PAGE_SIZE);
 }
 
-function planImages(images: readonly string[], traceOf: (i: number) => readonly TraceOp[] | undefined): Plan {
+function planImages(
+  images: readonly string[],
+  traceOf: (i: number) => readonly TraceOp[] | undefined,
+  devicesOf: (image: string) => readonly string[] | undefined,
+): Plan {
   const plans: ImagePlan[] = [];
   // Per distinct trace: which of its ops some image replaying it could serve.
   const foundByTrace = new Map<readonly TraceOp[], boolean[]>();
@@ -227,10 +238,12 @@ function planImages(images: readonly string[], traceOf: (i: number) => readonly 
     }
     let img: ErofsImage;
     try {
-      img = ErofsImage.open(image);
+      const devices = devicesOf(image);
+      img = ErofsImage.open(image, undefined, devices !== undefined ? { paths: devices } : undefined);
     } catch (e) {
       // With several images, a message that does not say which one is no help.
-      if (isErofsError(e)) throw new ExperimentError(`${image}: ${e.message}`);
+      if (isErofsError(e))
+        throw new ExperimentError(e.message.startsWith(`${image}: `) ? e.message : `${image}: ${e.message}`);
       throw e;
     }
     try {
@@ -270,7 +283,7 @@ function planImages(images: readonly string[], traceOf: (i: number) => readonly 
           touched.set(r.nid, pagesOf(r.size));
         });
       }
-      plans.push({ image, paths, ranges, touched, regularFiles });
+      plans.push({ image, devices: devicesOf(image), paths, ranges, touched, regularFiles });
     } catch (e) {
       if (isErofsError(e)) throw new ExperimentError(`${image}: ${e.message}`);
       throw e;
@@ -446,7 +459,12 @@ async function runPhase(p: PhaseInput): Promise<PhaseStats> {
     const setup = plans.length + 1;
     p.onProgress?.({ phase: p.phase, done: 0, total: setup, unit: 'mounts' });
     for (const x of plans) {
-      const r = sys.mount(x.image, { inodeShare: p.inodeShare, domainId: p.domainId, verify: p.verify });
+      const r = sys.mount(x.image, {
+        inodeShare: p.inodeShare,
+        domainId: p.domainId,
+        verify: p.verify,
+        ...(x.devices !== undefined ? { devices: x.devices } : {}),
+      });
       mounted.push(r.mount);
       warnings.push(r.warning);
       active.push(r.shareActive);
@@ -590,7 +608,11 @@ function common(
   if (traces !== undefined && traces.length !== o.images.length) {
     throw new ExperimentError(`one trace per image: ${o.images.length} images but ${traces.length} traces`);
   }
-  const plan = planImages(o.images, (i) => (traces !== undefined ? traces[i] : o.trace));
+  const plan = planImages(
+    o.images,
+    (i) => (traces !== undefined ? traces[i] : o.trace),
+    (image) => (o.devices !== undefined && Object.hasOwn(o.devices, image) ? o.devices[image] : undefined),
+  );
   const domainId = o.domainId ?? DEFAULT_DOMAIN_ID;
   if (domainId === '') throw new ExperimentError('domain id must not be empty (inode_share needs one)');
   const poolBytes = choosePool(plan.pagesBound, o.poolMiB);

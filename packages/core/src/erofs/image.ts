@@ -170,6 +170,12 @@ export class ErofsImage {
     }
   }
 
+  /** The file extra device `id` is read from; undefined when the image itself holds it (or for buffers). */
+  devicePath(id: number): string | undefined {
+    if (!(this.source instanceof DeviceSpace)) return undefined;
+    return this.source.ranges.find((r) => r.dev === id)?.path;
+  }
+
   root(): ErofsInode {
     return this.inode(this.sb.rootNid);
   }
