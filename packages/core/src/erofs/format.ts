@@ -270,3 +270,13 @@ export const Z_ALG = { LZ4: 0, LZMA: 1, DEFLATE: 2, ZSTD: 3, SHIFTED: 4, INTERLA
 export const Z_ALG_NAMES = ['lz4', 'lzma', 'deflate', 'zstd', 'shifted', 'interlaced'] as const;
 export const Z_PCLUSTER_MAX_SIZE = 1024 * 1024;
 export const Z_PCLUSTER_MAX_DSIZE = 12 * 1024 * 1024;
+
+// ---- Encoded extents (48-bit images: COMPRESSED_FULL with Z_ADVISE.EXTENTS) ----
+
+/** h_advise bits 1-2: each record is 4 << this many bytes. */
+export const Z_EXTRECSZ_BIT = 1;
+/** struct z_erofs_extent (records are cut to 4, 8, 16 or 32 bytes; the fields present are the first ones). */
+export const EXT = { plen: 0, pstartLo: 4, pstartHi: 8, lstartLo: 12, lstartHi: 16 } as const;
+export const Z_EXTENT_PLEN_PARTIAL = 1 << 27;
+export const Z_EXTENT_PLEN_FMT_BIT = 28;
+export const Z_EXTENT_PLEN_MASK = Z_PCLUSTER_MAX_SIZE * 2 - 1;
