@@ -12,6 +12,7 @@ import { ErofsImage, isErofsError } from '../src/erofs/index.ts';
 import { mkfsFromTree, newNode, uuidTag, type TreeNode } from '../src/erofs/mkfs/index.ts';
 import { upstreamTool } from '../../../test/helpers/erofs-utils.ts';
 import { System } from '../src/system.ts';
+import { openImage as openImageFs } from '../src/fs-api/image-fs.ts';
 import { mountDeviceFd } from '../src/vfs/mount.ts';
 
 const BS = 4096;
@@ -118,6 +119,10 @@ test('writer: device table and chunk indexes with device ids read back, upstream
     const byTag = ErofsImage.open(img);
     t.deepEqual(readAll(byTag), want);
     byTag.close();
+    // Node's fs shapes over the same image, devices given as the mount option takes them.
+    const fs = openImageFs(img, { devices: blobs });
+    t.deepEqual(fs.readFileSync('/d/c'), want.get('/d/c'));
+    fs.close();
     const fsck = spawnSync(upstreamTool('fsck.erofs'), [`--device=${blobs[0]}`, `--device=${blobs[1]}`, img], {
       encoding: 'utf8',
     });
