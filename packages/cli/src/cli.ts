@@ -3,6 +3,10 @@
 import { Command } from 'commander';
 import { classify, errnoText, EXIT_USAGE, isEpipe } from './errors.ts';
 import { expandGetoptOptional } from './options.ts';
+import { withDeviceOption } from './devices.ts';
+
+/** Commands that open EROFS images given on the command line (--device IMG=PATH). */
+const DEVICE_COMMANDS = new Set(['ls', 'cat', 'extract', 'inspect', 'fsck', 'read', 'compare']);
 
 /** One command = one module exporting `register`, so adding a command is one file + one line. */
 export type Register = (program: Command) => void;
@@ -18,6 +22,8 @@ export function buildProgram(commands: readonly Register[]): Command {
     .showSuggestionAfterError(true)
     .helpCommand(true);
   for (const register of commands) register(program);
+  // Every command that opens images takes their extra devices the same way.
+  for (const c of program.commands) if (DEVICE_COMMANDS.has(c.name())) withDeviceOption(c);
   return program;
 }
 

@@ -3,6 +3,7 @@
 import { InvalidArgumentError } from 'commander';
 import type { RealInodePolicy } from '@ishare/core';
 import type { ExperimentOptions } from '@ishare/workers';
+import { devicesRecord } from './devices.ts';
 
 // The same limits as @ishare/workers' experiment (a test keeps them equal); repeated here so that
 // parsing options does not load the kernel and the worker pool.
@@ -62,6 +63,7 @@ export function experimentOptions(
   traces: Pick<ExperimentOptions, 'trace' | 'traces'> | undefined,
   onProgress: ExperimentOptions['onProgress'],
 ): ExperimentOptions {
+  const devices = devicesRecord(images);
   return {
     images,
     policy: o.policy,
@@ -73,5 +75,6 @@ export function experimentOptions(
     ...(traces?.trace ? { trace: traces.trace } : {}),
     ...(traces?.traces ? { traces: traces.traces } : {}),
     ...(onProgress ? { onProgress } : {}),
+    ...(devices !== undefined ? { devices } : {}),
   };
 }

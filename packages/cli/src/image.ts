@@ -3,6 +3,7 @@ import { statSync } from 'node:fs';
 import { ErofsImage } from './engine.ts';
 import { errnoOf, pathError, UsageError } from './errors.ts';
 import { isErofsError, type ErofsInode } from './core.ts';
+import { devicesOf } from './devices.ts';
 
 /** Check the path is a readable regular file before the reader sees it, so the message names the path. */
 export function checkImagePath(path: string): void {
@@ -33,10 +34,12 @@ export function lookup(img: ErofsImage, image: string, path: string, opts: { fol
 export function openImage(path: string): ErofsImage {
   checkImagePath(path);
   try {
-    return ErofsImage.open(path);
+    const devices = devicesOf(path);
+    return ErofsImage.open(path, undefined, devices !== undefined ? { paths: devices } : undefined);
   } catch (e) {
     // Name the image: with several on one command line the reader's message alone says not which.
-    if (isErofsError(e)) throw new UsageError(`${path}: ${e.message}`);
+    // (Device errors name the image already.)
+    if (isErofsError(e)) throw new UsageError(e.message.startsWith(`${path}: `) ? e.message : `${path}: ${e.message}`);
     throw e;
   }
 }

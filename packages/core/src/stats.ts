@@ -10,6 +10,7 @@ import {
   mountState,
   mountParams,
   mountDeviceStats,
+  mountPerDeviceStats,
   resetMountDeviceStats,
   mountUsers,
   mountThreadState,
@@ -33,6 +34,10 @@ export interface MountReport extends MountDeviceStats {
   /** Threads holding parsed state of this superblock, and the path-cache entries they hold for it. */
   readonly threadStates: number;
   readonly dentries: number;
+  /** Extra devices of a multi-device image in table order ('' for one the image itself holds). */
+  readonly devices?: readonly string[];
+  /** Device reads per device: [0] the image, [i] extra device i (multi-device images only). */
+  readonly perDevice?: MountDeviceStats[];
 }
 
 /**
@@ -126,6 +131,9 @@ export function systemStats(a: Arena): SystemStats {
       threadStates: mountThreadState(a, m).threads,
       dentries: mountThreadState(a, m).dentries,
       ...mountDeviceStats(a, m),
+      ...(p.devices !== undefined
+        ? { devices: p.devices, perDevice: mountPerDeviceStats(a, m, p.devices.length + 1) }
+        : {}),
       sharedPages: ishareMountSharedPages(a, m),
     });
   }

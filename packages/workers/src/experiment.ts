@@ -65,6 +65,11 @@ export interface ExperimentOptions {
    */
   readonly traces?: readonly (readonly TraceOp[])[];
   readonly onProgress?: (p: ExperimentProgress) => void;
+  /**
+   * Extra devices of multi-device images, by image (as named in `images`), in table order: mount's
+   * device=. An image not listed finds its devices by tag beside it (erofs/devices.ts).
+   */
+  readonly devices?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface RunReadOptions extends ExperimentOptions {
@@ -229,6 +234,8 @@ export class MemoryLimitError extends ExperimentError {
 
 export interface ImagePlan {
   readonly image: string;
+  /** Its extra devices as given (mount's device=), if any. */
+  readonly devices: readonly string[] | undefined;
   /** Regular files to read in full, or empty with a trace. */
   readonly paths: string[];
   /** Trace ranges that apply to this image, in trace order. */
@@ -248,7 +255,11 @@ function pagesOf(size: number): number {
   return Math.ceil(size / PAGE_SIZE);
 }
 
-export function planImages(images: readonly string[], traceOf: (i: number) => readonly TraceOp[] | undefined): Plan {
+export function planImages(
+  images: readonly string[],
+  traceOf: (i: number) => readonly TraceOp[] | undefined,
+  devicesOf: (image: string) => readonly string[] | undefined,
+): Plan {
   const plans: ImagePlan[] = [];
   // Per distinct trace: which of its ops some image replaying it could serve.
   const foundByTrace = new Map<readonly TraceOp[], boolean[]>();
@@ -261,10 +272,12 @@ export function planImages(images: readonly string[], traceOf: (i: number) => re
     }
     let img: ErofsImage;
     try {
-      img = ErofsImage.open(image);
+      const devices = devicesOf(image);
+      img = ErofsImage.open(image, undefined, devices !== undefined ? { paths: devices } : undefined);
     } catch (e) {
       // With several images, a message that does not say which one is no help.
-      if (isErofsError(e)) throw new ExperimentError(`${image}: ${e.message}`);
+      if (isErofsError(e))
+        throw new ExperimentError(e.message.startsWith(`${image}: `) ? e.message : `${image}: ${e.message}`);
       throw e;
     }
     try {
@@ -304,7 +317,7 @@ export function planImages(images: readonly string[], traceOf: (i: number) => re
           touched.set(r.nid, pagesOf(r.size));
         });
       }
-      plans.push({ image, paths, ranges, touched, regularFiles });
+      plans.push({ image, devices: devicesOf(image), paths, ranges, touched, regularFiles });
     } catch (e) {
       if (isErofsError(e)) throw new ExperimentError(`${image}: ${e.message}`);
       throw e;
@@ -496,6 +509,7 @@ async function runPhase(p: PhaseInput): Promise<PhaseStats> {
         domainId: p.domainId,
         verify: p.verify,
         superblockShare: p.superblockShare,
+        ...(x.devices !== undefined ? { devices: x.devices } : {}),
       });
       mounted.push(r.mount);
       warnings.push(r.warning);
@@ -643,7 +657,11 @@ function common(
   if (traces !== undefined && traces.length !== o.images.length) {
     throw new ExperimentError(`one trace per image: ${o.images.length} images but ${traces.length} traces`);
   }
-  const plan = planImages(o.images, (i) => (traces !== undefined ? traces[i] : o.trace));
+  const plan = planImages(
+    o.images,
+    (i) => (traces !== undefined ? traces[i] : o.trace),
+    (image) => (o.devices !== undefined && Object.hasOwn(o.devices, image) ? o.devices[image] : undefined),
+  );
   const domainId = o.domainId ?? DEFAULT_DOMAIN_ID;
   if (domainId === '') throw new ExperimentError('domain id must not be empty (inode_share needs one)');
   const poolBytes = choosePool(plan.pagesBound, o.poolMiB);

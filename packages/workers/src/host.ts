@@ -267,6 +267,7 @@ export async function runHost(o: HostOptions): Promise<HostResult> {
   const plan = planImages(
     o.containers.map((c) => c.image),
     (i) => o.containers[i].trace,
+    () => undefined,
   );
   // Every page any container can read, once per container: no global reclaim unless asked for.
   const needed = plan.pagesBound * PAGE_SIZE;

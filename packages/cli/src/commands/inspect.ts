@@ -52,6 +52,11 @@ export interface InspectReport {
     /** Algorithms compressed files may use (lz4, lzma, deflate, zstd); empty without compression. */
     compression: string[];
   };
+  /**
+   * The device table of a multi-device image (empty otherwise): each extra device's id, tag, size,
+   * unified start block, and the file it was read from (null: the image itself holds it).
+   */
+  devices: { id: number; tag: string; blocks: number; uniaddr: number; path: string | null }[];
   /** Distinct inodes by kind (a hard-linked file counts once). */
   counts: { files: number; dirs: number; symlinks: number; others: number; hardlinks: number; paths: number };
   /** Distinct inodes by data layout name. */
@@ -149,6 +154,13 @@ export function inspectImage(img: ErofsImage, image: string): InspectReport {
         : null,
       compression: compressionAlgorithms(sb, (layouts.COMPRESSED_FULL ?? 0) + (layouts.COMPRESSED_COMPACT ?? 0) > 0),
     },
+    devices: img.devices.map((d) => ({
+      id: d.id,
+      tag: d.tag,
+      blocks: d.blocks,
+      uniaddr: d.uniaddr,
+      path: img.devicePath(d.id) ?? null,
+    })),
     counts,
     layouts,
     fingerprinted,
@@ -192,7 +204,14 @@ function render(r: InspectReport): string {
   const fp =
     `fingerprinted files: ${r.fingerprinted}, distinct fingerprints: ${r.distinctFingerprints}${bad}, ` +
     `file data: ${r.dataBytes} bytes (${humanBytes(r.dataBytes)})`;
-  return `${t1.toString()}\ninodes\n${t2.toString()}\nlayouts\n${t3.toString()}\n${fp}\n`;
+  let devs = '';
+  if (r.devices.length > 0) {
+    const t4 = table(['device', 'tag', 'blocks', 'unified start', 'read from']);
+    for (const d of r.devices)
+      t4.push([String(d.id), d.tag || '-', String(d.blocks), String(d.uniaddr), d.path ?? '(the image itself)']);
+    devs = `devices\n${t4.toString()}\n`;
+  }
+  return `${t1.toString()}\n${devs}inodes\n${t2.toString()}\nlayouts\n${t3.toString()}\n${fp}\n`;
 }
 
 /** One inode, as `dump.erofs --path P` shows it (with its extents, as `-e` adds). */

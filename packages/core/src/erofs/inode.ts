@@ -200,9 +200,6 @@ function parseUnion(
           iloc + IC.u,
         );
       }
-      if (chunkFormat & CHUNK_FORMAT_48BIT) {
-        throw new ErofsError('EUNSUPPORTED', `unsupported chunk format of nid ${nid}: 48bit`, iloc + IC.u);
-      }
       rawBlkaddr = 0;
     }
   } else if (type === 'chardev' || type === 'blockdev') {

@@ -25,7 +25,10 @@ const SUPPORTED_INCOMPAT =
   FEATURE_INCOMPAT.DEVICE_TABLE |
   FEATURE_INCOMPAT.ZTAILPACKING |
   FEATURE_INCOMPAT.FRAGMENTS |
-  FEATURE_INCOMPAT.XATTR_PREFIXES;
+  FEATURE_INCOMPAT.XATTR_PREFIXES |
+  // 48-bit block addresses: rootnid_8b and blocks_hi here, startblk_hi in inodes and chunk indexes,
+  // device slots' *_hi halves (devices.ts); encoded extents are refused per file (zmap.ts).
+  FEATURE_INCOMPAT.BIT48;
 
 const SB_EXTSLOT_SIZE = 16;
 /** The kernel only ever maps the superblock from the first page. */
@@ -116,14 +119,8 @@ function checkLayoutFeatures(sb: Uint8Array, featureIncompat: number): { extraDe
       at(SB.featureIncompat),
     );
   }
-  const extraDevices = u16(sb, SB.extraDevices);
-  if (featureIncompat & FEATURE_INCOMPAT.DEVICE_TABLE && extraDevices > 0) {
-    throw new ErofsError(
-      'EUNSUPPORTED',
-      `unsupported incompatible feature(s): device_table (${extraDevices} extra devices)`,
-      at(SB.extraDevices),
-    );
-  }
+  // INCOMPAT_DEVICE_TABLE shares its bit with COMPR_HEAD2: without it the field means nothing (super.c).
+  const extraDevices = featureIncompat & FEATURE_INCOMPAT.DEVICE_TABLE ? u16(sb, SB.extraDevices) : 0;
   const dirblkbits = u8(sb, SB.dirblkbits);
   if (dirblkbits !== 0) {
     throw new ErofsError('EUNSUPPORTED', `directory block size bits ${dirblkbits} not supported`, at(SB.dirblkbits));
@@ -178,8 +175,8 @@ function parseFingerprintPrefix(
  * corruption (interrupted copy); say so up front rather than failing later on whichever file happens
  * to live in the missing tail.
  */
-function checkBlocks(src: BlockSource, sb: Uint8Array, blockSize: number): number {
-  const blocks = u32(sb, SB.blocksLo);
+function checkBlocks(src: BlockSource, sb: Uint8Array, blockSize: number, wide: boolean): number {
+  const blocks = u32(sb, SB.blocksLo) + (wide ? u16(sb, SB.rootnid2b) * 0x100000000 : 0);
   if (blocks * blockSize > src.size) {
     throw new ErofsError(
       'ETRUNCATED',
@@ -214,14 +211,19 @@ export function parseSuperblock(src: BlockSource): Superblock {
   const { extraDevices, sbSize } = checkLayoutFeatures(sb, featureIncompat);
   const { volumeName, inos, epoch, packedNid } = parseNameAndWideFields(sb);
   const { xattrPrefixCount, ishareXattrPrefixId, hasFingerprints } = parseFingerprintPrefix(sb, featureCompat);
-  const blocks = checkBlocks(src, sb, blockSize);
+  // erofs_read_superblock: a 48-bit image with rootnid_8b set keeps the root there and the high
+  // 16 bits of the block count where the 16-bit root nid used to be.
+  const rootnid8b = featureIncompat & FEATURE_INCOMPAT.BIT48 ? u64(sb, SB.rootnid8b) : 0;
+  if (rootnid8b < 0) throw new ErofsError('ECORRUPT', 'rootnid_8b out of range', at(SB.rootnid8b));
+  const wide = rootnid8b > 0;
+  const blocks = checkBlocks(src, sb, blockSize, wide);
 
   return {
     blkszbits,
     blockSize,
     featureCompat,
     featureIncompat,
-    rootNid: u16(sb, SB.rootnid2b),
+    rootNid: wide ? rootnid8b : u16(sb, SB.rootnid2b),
     sbSize,
     inos,
     epoch,
@@ -234,6 +236,7 @@ export function parseSuperblock(src: BlockSource): Superblock {
     uuid: formatUuid(sb),
     volumeName,
     extraDevices,
+    devtSlotoff: u16(sb, SB.devtSlotoff),
     xattrPrefixCount,
     xattrPrefixStart: u32(sb, SB.xattrPrefixStart),
     packedNid,

@@ -12,6 +12,11 @@
 import { ErofsError } from './errors.ts';
 import {
   DATALAYOUT,
+  EXT,
+  Z_EXTENT_PLEN_FMT_BIT,
+  Z_EXTENT_PLEN_MASK,
+  Z_EXTENT_PLEN_PARTIAL,
+  Z_EXTRECSZ_BIT,
   FEATURE_INCOMPAT,
   Z_ADVISE,
   Z_ALG,
@@ -128,6 +133,10 @@ export class ZMapper {
   private readonly buf32 = new Uint8Array(32);
   private readonly headerEnd: number;
   private readonly lsize: number;
+  /** Encoded extents (48-bit images, COMPRESSED_FULL with ADVISE_EXTENTS): their count, else -1. */
+  private readonly extents: number = -1;
+  /** Bytes per encoded extent record: 4 << EXTRECSZ (4, 8, 16 or 32). */
+  private readonly recsz: number = 0;
 
   constructor(src: BlockSource, sb: Superblock, inode: ErofsInode) {
     this.src = src;
@@ -165,11 +174,16 @@ export class ZMapper {
     const advise = u16(h, ZMH.advise);
     const lclusterBits = sb.blkszbits + (clusterBits & 15);
     if (inode.layout === DATALAYOUT.COMPRESSED_FULL && advise & Z_ADVISE.EXTENTS) {
-      throw new ErofsError(
-        'EUNSUPPORTED',
-        `compressed nid ${inode.nid} uses encoded extents (48bit images): not supported`,
-        hpos,
-      );
+      // z_erofs_fill_inode_lazy: the count shares the header with the algorithm and cluster bytes.
+      this.extents = u32(h, 0) + u16(h, 6) * 2 ** 32;
+      this.recsz = 4 << ((advise >> Z_EXTRECSZ_BIT) & 3);
+      this.lsize = 2 ** lclusterBits;
+      this.info = { advise, lclusterBits, algs: [0, 0], idataSize: 0, idataPos: 0, fragmentOff: 0, tailHeadLcn: 0 };
+      if (inode.size > 0 && advise & Z_ADVISE.FRAGMENT_PCLUSTER) {
+        // The last extent carries the fragment's offset in the packed inode: read it once, now.
+        this.mapExt(inode.size - 1, newZMapOut());
+      }
+      return;
     }
     const algs: [number, number] = [h[ZMH.algorithmType] & 15, h[ZMH.algorithmType] >> 4];
     let fragmentOff = 0;
@@ -402,6 +416,98 @@ export class ZMapper {
     return m.compressedBlks * this.sb.blockSize;
   }
 
+  /** One little-endian u32 of an encoded extent record at `pos`. */
+  private extWord(pos: number, field: number): number {
+    const b = this.buf32.subarray(0, 4);
+    this.readMeta(b, pos + field);
+    return u32(b, 0);
+  }
+
+  /**
+   * z_erofs_map_blocks_ext (erofs-utils lib/zmap.c): the extent holding `ofs` from the encoded extent
+   * records of a 48-bit image — per lcluster for records of 4 or 8 bytes (8: a 64-bit start address
+   * first, then each record's length), else a binary search over (plen, pstart, lstart) records.
+   */
+  private mapExt(ofs: number, res: ZMapOut): void {
+    const info = this.info as Mutable<ZInodeInfo>;
+    const inode = this.inode;
+    const recsz = this.recsz;
+    const lsize = this.lsize;
+    let pos = Math.ceil(this.headerEnd / recsz) * recsz;
+    let lend = inode.size;
+    let lstart: number;
+    let plen = 0;
+    let pa = 0;
+    let last: boolean;
+    if (recsz <= EXT.pstartHi) {
+      let run = -1;
+      if (recsz <= EXT.pstartLo) {
+        run = this.extWord(pos, 0) + this.extWord(pos, 4) * 2 ** 32;
+        pos += 8;
+        lstart = 0;
+      } else {
+        lstart = Math.floor(ofs / lsize) * lsize;
+        pos += (lstart / lsize) * recsz;
+      }
+      for (; lstart <= ofs; lstart += lsize) {
+        plen = this.extWord(pos, EXT.plen);
+        if (run >= 0) {
+          pa = run;
+          run += plen & Z_EXTENT_PLEN_MASK;
+        } else {
+          pa = this.extWord(pos, EXT.pstartLo);
+        }
+        pos += recsz;
+      }
+      last = lstart >= Math.ceil(lend / lsize) * lsize;
+      lend = Math.min(lstart, lend);
+      lstart -= lsize;
+    } else {
+      lstart = lend;
+      let l = 0;
+      let r = this.extents;
+      while (l < r) {
+        const mid = l + Math.floor((r - l) / 2);
+        const at = pos + mid * recsz;
+        let la = this.extWord(at, EXT.lstartLo);
+        if (recsz > EXT.lstartHi) la += this.extWord(at, EXT.lstartHi) * 2 ** 32;
+        if (la > ofs) {
+          r = mid;
+          if (la > lend) throw corrupt(inode, `encoded extent ${mid} starts past the next one`, at);
+          lend = la;
+        } else {
+          l = mid + 1;
+          if (ofs === la) r = Math.min(l + 1, r);
+          lstart = la;
+          plen = this.extWord(at, EXT.plen);
+          pa = this.extWord(at, EXT.pstartLo) + this.extWord(at, EXT.pstartHi) * 2 ** 32;
+        }
+      }
+      last = l >= this.extents;
+    }
+    if (!(lstart < lend) || lstart > ofs) throw corrupt(inode, `no encoded extent holds offset ${ofs}`);
+    res.la = lstart;
+    res.llen = lend - lstart;
+    res.pa = 0;
+    res.plen = 0;
+    res.alg = 0;
+    res.flags = ZF_FULL_MAPPED;
+    if (last && info.advise & Z_ADVISE.FRAGMENT_PCLUSTER) {
+      info.fragmentOff = recsz > EXT.pstartLo ? plen + pa * 2 ** 32 : plen;
+      res.flags = ZF_MAPPED | ZF_FRAGMENT | ZF_FULL_MAPPED;
+    } else if (plen & Z_EXTENT_PLEN_MASK) {
+      const fmt = plen >>> Z_EXTENT_PLEN_FMT_BIT;
+      res.flags = ZF_MAPPED | ZF_ENCODED | ZF_FULL_MAPPED | (plen & Z_EXTENT_PLEN_PARTIAL ? ZF_PARTIAL_REF : 0);
+      res.plen = plen & Z_EXTENT_PLEN_MASK;
+      res.pa = pa;
+      const bmask = this.sb.blockSize - 1;
+      if (fmt) res.alg = fmt - 1;
+      else if (info.advise & Z_ADVISE.INTERLACED_PCLUSTER && !((pa % this.sb.blockSize) | (res.plen & bmask)))
+        res.alg = Z_ALG.INTERLACED;
+      else res.alg = Z_ALG.SHIFTED;
+    }
+  }
+
   /** z_erofs_map_blocks_fo for `ofs` (findTail: the FINDTAIL pass run once from the constructor). */
   private mapFo(ofs: number, findTail: boolean, res: ZMapOut): void {
     const info = this.info as Mutable<ZInodeInfo>;
@@ -546,7 +652,8 @@ export class ZMapper {
     if (!(ofs >= 0 && ofs < this.inode.size)) {
       throw new ErofsError('EINVAL', `offset ${ofs} outside file of ${this.inode.size} bytes (nid ${this.inode.nid})`);
     }
-    this.mapFo(ofs, false, res);
+    if (this.extents >= 0) this.mapExt(ofs, res);
+    else this.mapFo(ofs, false, res);
     if (res.flags & ZF_ENCODED) {
       if (res.alg > Z_ALG.INTERLACED) {
         throw new ErofsError(

@@ -25,8 +25,9 @@ export interface Backend {
 export class DirectBackend implements Backend {
   readonly image: ErofsImage;
 
-  constructor(imagePath: string) {
-    this.image = ErofsImage.open(imagePath);
+  /** `devices`: a multi-device image's extra devices in table order (as the mount option takes them). */
+  constructor(imagePath: string, devices?: readonly string[]) {
+    this.image = ErofsImage.open(imagePath, undefined, devices !== undefined ? { paths: devices } : undefined);
   }
 
   openFile(_path: string, inode: ErofsInode): FileReader {

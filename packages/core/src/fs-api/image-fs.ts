@@ -432,6 +432,8 @@ export function openImage(path: PathLike, opts: OpenImageOptions = {}): ImageFs 
   hostStatSync(imagePath); // Node's own ENOENT/EACCES for the image file itself
   const { system, ...mountOpts } = opts;
   const backend: Backend =
-    system === undefined ? new DirectBackend(imagePath) : new MountedBackend(system, imagePath, mountOpts);
+    system === undefined
+      ? new DirectBackend(imagePath, mountOpts.devices)
+      : new MountedBackend(system, imagePath, mountOpts);
   return new ImageFs(imagePath, backend);
 }

@@ -25,7 +25,17 @@ const M_THREADS = 8; // threads holding parsed state of this superblock (the fil
 const M_DENTRIES = 9; // path-cache entries those threads hold for it (the dcache's share of this superblock)
 const M_HDR_WORDS = 12;
 const BLOB_BYTES = 4096;
-export const MOUNT_WORDS = M_HDR_WORDS + BLOB_BYTES / 4;
+/**
+ * Devices a mount may have, its primary device (the image) included: a multi-device image's extra
+ * devices each get a descriptor, opened once at mount like the image's, and their own I/O counters.
+ */
+export const MAX_MOUNT_DEVICES = 128;
+const D_FD = 0; // the device's descriptor (device 0: mirrors M_BDEV), -1 when none
+const D_READS = 1;
+const D_PAGES = 2;
+const D_WORDS = 3;
+const M_DEVS = M_HDR_WORDS + BLOB_BYTES / 4;
+export const MOUNT_WORDS = M_DEVS + MAX_MOUNT_DEVICES * D_WORDS;
 export const MOUNT_TABLE_WORDS = 2; // lock, mounted count
 
 /** The mount table's arena sections: mount records and the table head. */
@@ -47,6 +57,11 @@ export interface MountParams {
   readonly superblockShare?: boolean;
   /** The backing file's identity (device:inode:fsoffset), what superblock_share matches on. */
   readonly backing?: string;
+  /**
+   * Extra devices in table order (mainline's device=), as located at mount: absolute paths, '' for a
+   * device the image itself holds. Absent for a single-device image.
+   */
+  readonly devices?: readonly string[];
 }
 
 function rec(a: Arena, m: number): number {
@@ -65,10 +80,43 @@ export function mountOpenCount(a: Arena, m: number): number {
 export function mountOpenAdd(a: Arena, m: number, d: number): void {
   Atomics.add(a.i32, rec(a, m) + M_OPEN, d);
 }
-export function mountCountDeviceRead(a: Arena, m: number, pages: number): void {
+/** One device read of `pages` pages served by device `dev` of mount m (0: the image itself). */
+export function mountCountDeviceRead(a: Arena, m: number, pages: number, dev = 0): void {
   const r = rec(a, m);
   Atomics.add(a.i32, r + M_DEV_READS, 1);
   Atomics.add(a.i32, r + M_DEV_PAGES, pages);
+  if (dev < MAX_MOUNT_DEVICES) {
+    const d = r + M_DEVS + dev * D_WORDS;
+    Atomics.add(a.i32, d + D_READS, 1);
+    Atomics.add(a.i32, d + D_PAGES, pages);
+  }
+}
+
+/** Device reads per device of mount m: index 0 the image, i its extra device i. */
+export function mountPerDeviceStats(a: Arena, m: number, ndevs: number): MountDeviceStats[] {
+  const r = rec(a, m);
+  const out: MountDeviceStats[] = [];
+  for (let i = 0; i < Math.min(ndevs, MAX_MOUNT_DEVICES); i++) {
+    const d = r + M_DEVS + i * D_WORDS;
+    out.push({ reads: Atomics.load(a.i32, d + D_READS) >>> 0, pages: Atomics.load(a.i32, d + D_PAGES) >>> 0 });
+  }
+  return out;
+}
+
+/** Descriptor of extra device `dev` (1-based) of mount m, -1 when the image itself serves it or it was taken. */
+export function mountDeviceFd(a: Arena, m: number, dev: number): number {
+  return Atomics.load(a.i32, rec(a, m) + M_DEVS + dev * D_WORDS + D_FD);
+}
+
+/** Take every extra device's descriptor out of the record (each is closed once, by whoever took it). */
+export function mountTakeDeviceFds(a: Arena, m: number): number[] {
+  const r = rec(a, m);
+  const out: number[] = [];
+  for (let i = 1; i < MAX_MOUNT_DEVICES; i++) {
+    const fd = Atomics.exchange(a.i32, r + M_DEVS + i * D_WORDS + D_FD, -1);
+    if (fd >= 0) out.push(fd);
+  }
+  return out;
 }
 export interface MountDeviceStats {
   reads: number;
@@ -85,6 +133,11 @@ export function resetMountDeviceStats(a: Arena, m: number): void {
   const r = rec(a, m);
   Atomics.store(a.i32, r + M_DEV_READS, 0);
   Atomics.store(a.i32, r + M_DEV_PAGES, 0);
+  for (let i = 0; i < MAX_MOUNT_DEVICES; i++) {
+    const d = r + M_DEVS + i * D_WORDS;
+    Atomics.store(a.i32, d + D_READS, 0);
+    Atomics.store(a.i32, d + D_PAGES, 0);
+  }
 }
 
 /** The mount's block device: the image's descriptor opened at mount, -1 once released. */
@@ -148,6 +201,7 @@ export function mountAllocOrShare(
   a: Arena,
   p: MountParams,
   bdev: number,
+  extraFds: readonly number[],
   share?: (other: MountParams) => boolean,
 ): MountAllocResult {
   const i32 = a.i32;
@@ -165,7 +219,7 @@ export function mountAllocOrShare(
       spinUnlock(i32, a.mountTable);
     }
   }
-  return { mount: mountAlloc(a, p, bdev), reused: false };
+  return { mount: mountAlloc(a, p, bdev, extraFds), reused: false };
 }
 
 /**
@@ -187,11 +241,15 @@ export function mountPutUser(a: Arena, m: number): number {
 
 /**
  * Claim a free slot and publish the parameters and the block device `bdev` (a descriptor the mount now
- * owns, published before the slot turns active). Returns the mount slot.
+ * owns, published before the slot turns active), with `extraFds[i]` the descriptor of extra device
+ * i + 1 (-1: none of its own). Returns the mount slot.
  */
-export function mountAlloc(a: Arena, p: MountParams, bdev: number): number {
+export function mountAlloc(a: Arena, p: MountParams, bdev: number, extraFds: readonly number[] = []): number {
   const blob = new TextEncoder().encode(JSON.stringify(p));
-  if (blob.length > BLOB_BYTES) throw new VfsError('EINVAL', 'mount parameters too long (image path or domain id)');
+  if (blob.length > BLOB_BYTES)
+    throw new VfsError('EINVAL', 'mount parameters too long (image path, device paths or domain id)');
+  if (extraFds.length + 1 > MAX_MOUNT_DEVICES)
+    throw new VfsError('EINVAL', `too many devices (${extraFds.length + 1}, at most ${MAX_MOUNT_DEVICES})`);
   const i32 = a.i32;
   spinLock(i32, a.mountTable, LOCK_CLASS.MOUNT);
   try {
@@ -201,6 +259,12 @@ export function mountAlloc(a: Arena, p: MountParams, bdev: number): number {
       new Uint8Array(i32.buffer, (r + M_HDR_WORDS) * 4, BLOB_BYTES).set(blob);
       i32[r + M_BLOB_LEN] = blob.length;
       Atomics.store(i32, r + M_BDEV, bdev);
+      for (let i = 0; i < MAX_MOUNT_DEVICES; i++) {
+        const d = r + M_DEVS + i * D_WORDS;
+        Atomics.store(i32, d + D_FD, i === 0 ? bdev : (extraFds[i - 1] ?? -1));
+        Atomics.store(i32, d + D_READS, 0);
+        Atomics.store(i32, d + D_PAGES, 0);
+      }
       Atomics.store(i32, r + M_OPEN, 0);
       Atomics.store(i32, r + M_DEV_READS, 0);
       Atomics.store(i32, r + M_DEV_PAGES, 0);

@@ -12,11 +12,13 @@ import { resolveContainerImage } from '../../oci/resolve.ts';
 import { firstFreeBlock, hasFingerprint, planImage, tailFitsInline, type ImagePlan } from './layout.ts';
 import { resolveOptions, type MkfsConfig, type MkfsOptions } from './options.ts';
 import { ImageSink } from './sink.ts';
-import type { TreeNode } from './tree.ts';
+import { collectNodes, type TreeNode } from './tree.ts';
 import { writeImage } from './writer.ts';
 import { manifestOfTree, writeManifest, type SourceManifest } from './manifest.ts';
 
-export type { MkfsOptions } from './options.ts';
+export type { MkfsOptions, MkfsDevice } from './options.ts';
+export { newNode, type TreeNode, type DataPlacement, type DirChild, type NodeKind } from './tree.ts';
+export { uuidTag } from '../devices.ts';
 export { readManifest, writeManifest, MANIFEST_FORMAT } from './manifest.ts';
 export type { SourceManifest, ManifestEntry } from './manifest.ts';
 export { DEFAULT_FINGERPRINT_XATTR } from '../format.ts';
@@ -166,6 +168,42 @@ export async function mkfs(opts: MkfsOptions): Promise<MkfsReport> {
         layers: container.layers.length,
       };
     return r;
+  } catch (e) {
+    await sink?.abort();
+    if (isErofsError(e)) throw e;
+    const err = e as NodeJS.ErrnoException;
+    throw new ErofsError('EIO', `mkfs ${cfg.out}: ${err.code ?? err.message}`);
+  }
+}
+
+/**
+ * Write an image from a tree the caller built (newNode), for images whose file data lives on extra
+ * devices: `opts.devices` is the device table, and every non-empty regular file's `data` names its
+ * device and start block there (DataPlacement.device, blkaddr), its `sha256` its content hash (the
+ * fingerprint). Empty files take `{ size: 0, blkaddr: 0, blocks: 0, tail: null }`. `opts.source` is
+ * not read. The image is written as mkfs writes any image: through a temp file renamed at the end.
+ */
+export async function mkfsFromTree(root: TreeNode, opts: Omit<MkfsOptions, 'source'>): Promise<MkfsReport> {
+  const cfg = resolveOptions({ ...opts, source: '(tree)' });
+  if (root.kind !== 'dir') throw new ErofsError('EINVAL', 'mkfsFromTree: the root must be a directory');
+  for (const n of collectNodes(root)) {
+    if (n.kind !== 'file') continue;
+    const d = n.data;
+    if (d === undefined || (d.size > 0 && !(d.device !== undefined && d.device > 0)))
+      throw new ErofsError('EINVAL', 'mkfsFromTree: every non-empty file must name its device (DataPlacement.device)');
+    if (n.sha256 === undefined) throw new ErofsError('EINVAL', 'mkfsFromTree: every file needs its sha256');
+    n.size = d.size;
+  }
+  let sink: ImageSink | undefined;
+  try {
+    sink = await ImageSink.create(resolve(cfg.out), cfg.blockSize, firstFreeBlock(cfg) * cfg.blockSize);
+    await sink.flush();
+    const plan = planImage(root, cfg, sink.block);
+    await writeImage(plan, cfg, sink);
+    const manifest = manifestOfTree(root);
+    await sink.commit(resolve(cfg.out), plan.blocks * cfg.blockSize);
+    if (opts.manifest !== undefined) writeManifest(opts.manifest, manifest);
+    return report(plan, cfg, manifest);
   } catch (e) {
     await sink?.abort();
     if (isErofsError(e)) throw e;

@@ -33,7 +33,7 @@ import { ishareCountDevicePages } from './ishare_stats.ts';
 import { mountCountDeviceRead, mountGen, mountState, MS_FREE } from '../../vfs/mount.ts';
 import { ErofsError } from '../../erofs/errors.ts';
 import { MAP_HOLE, MAP_INLINE, MAP_MAPPED } from '../../erofs/data.ts';
-import { erofsSb } from './super.ts';
+import { erofsSb, type ErofsSb } from './super.ts';
 import { iomapOf, type IomapCtx } from './internal.ts';
 import { realInode, realInodePolicy, readBegin, readEnd } from './ishare.ts';
 import { POINT, pointsOn, point } from '../../mm/points.ts';
@@ -183,19 +183,55 @@ export function fillPage(k: Kernel, file: OpenFile, f: number, index: number): v
       if (pointsOn) point(POINT.BEFORE_DEVICE_READ, ctx.borrowed);
       if (invariantsOn) checkRealLive(a, real);
       const sb = erofsSb(k, inodeMount(a, real));
-      const got = readSync(sb.fd, chunk, base + done, n, map.physical + (pos - map.logical));
-      if (got !== n)
-        throw new ErofsError(
-          'ETRUNCATED',
-          `short device read from ${sb.params.image}`,
-          map.physical + (pos - map.logical),
-        );
-      mountCountDeviceRead(a, sb.m, map.kind === MAP_INLINE ? 0 : 1);
+      devRead(a, sb, chunk, base + done, n, map.physical + (pos - map.logical), map.kind === MAP_INLINE ? 0 : 1);
       if (file.mapping !== file.inode) ishareCountDevicePages(a, sb.m, map.kind === MAP_INLINE ? 0 : 1);
     }
     done += n;
   }
   if (want < PAGE_SIZE) chunk.fill(0, base + Math.max(0, want), base + PAGE_SIZE);
+}
+
+/**
+ * Read `n` bytes at unified address `phys` of mount `sb` into buf[off..]: from the image, or on a
+ * multi-device image from the device holding them (its descriptor the mount's), split where the range
+ * crosses from one device to the next; counted against each device read (`pages` once per read).
+ */
+function devRead(
+  a: Kernel['a'],
+  sb: ErofsSb,
+  buf: Uint8Array,
+  off: number,
+  n: number,
+  phys: number,
+  pages: number,
+): void {
+  const space = sb.space;
+  let done = 0;
+  while (done < n) {
+    const p = phys + done;
+    let fd = sb.fd;
+    let at = p;
+    let dev = 0;
+    let stop = n;
+    if (space !== undefined) {
+      const i = space.route(p);
+      const end = space.boundary(p);
+      if (end - p < n - done) stop = done + (end - p);
+      if (i >= 0) {
+        const r = space.ranges[i];
+        fd = r.fd;
+        at = p - r.start + r.srcOff;
+        dev = r.dev;
+      }
+    }
+    const got = readSync(fd, buf, off + done, stop - done, at);
+    if (got !== stop - done) {
+      const name = dev === 0 ? sb.params.image : `${sb.params.image} device ${dev} (${sb.params.devices?.[dev - 1]})`;
+      throw new ErofsError('ETRUNCATED', `short device read from ${name}`, at);
+    }
+    mountCountDeviceRead(a, sb.m, pages, dev);
+    done = stop;
+  }
 }
 
 /** A filled page goes public: uptodate, unlocked, on the LRU, the caller's reference dropped. */
@@ -243,10 +279,21 @@ function readRun(k: Kernel, file: OpenFile, first: number, count: number, phys: 
   if (invariantsOn) checkRealLive(a, real);
   const sb = erofsSb(k, inodeMount(a, real));
   const want = count * PAGE_SIZE;
-  const got = nv === 1 ? readSync(sb.fd, iov[0], 0, want, phys) : readvSync(sb.fd, iov, phys);
+  // A run never crosses devices (readaheadGathered ends it at a device boundary).
+  let fd = sb.fd;
+  let at = phys;
+  let dev = 0;
+  const ri = sb.space ? sb.space.route(phys) : -1;
+  if (ri >= 0) {
+    const r = sb.space!.ranges[ri];
+    fd = r.fd;
+    at = phys - r.start + r.srcOff;
+    dev = r.dev;
+  }
+  const got = nv === 1 ? readSync(fd, iov[0], 0, want, at) : readvSync(fd, iov, at);
   iov.length = 0;
-  if (got !== want) throw new ErofsError('ETRUNCATED', `short device read from ${sb.params.image}`, phys);
-  mountCountDeviceRead(a, sb.m, count);
+  if (got !== want) throw new ErofsError('ETRUNCATED', `short device read from ${sb.params.image}`, at);
+  mountCountDeviceRead(a, sb.m, count, dev);
   if (file.mapping !== file.inode) ishareCountDevicePages(a, sb.m, count);
   // completePage for the run, with one LRU lock and one counter update for all of it.
   for (let x = first; x < first + count; x++) {
@@ -274,6 +321,7 @@ function readaheadGathered(k: Kernel, file: OpenFile, index0: number, n: number)
   raProgress.done = 0;
   let run = 0; // frames[raProgress.done, raProgress.done + run) wait for one device read from runPhys
   let runPhys = 0;
+  let runEnd = Infinity; // where the device runPhys lies on ends (multi-device images)
   let runReal = NIL;
   for (let j = 0; j < n; j++) {
     const pos = (index0 + j) * PAGE_SIZE;
@@ -288,13 +336,15 @@ function readaheadGathered(k: Kernel, file: OpenFile, index0: number, n: number)
     const map = ctx.map;
     if (map.kind === MAP_MAPPED && pos + PAGE_SIZE <= ctx.end && pos + PAGE_SIZE <= file.size) {
       const phys = map.physical + (pos - map.logical);
-      if (run > 0 && (phys !== runPhys + run * PAGE_SIZE || ctx.real !== runReal)) {
+      if (run > 0 && (phys !== runPhys + run * PAGE_SIZE || ctx.real !== runReal || phys + PAGE_SIZE > runEnd)) {
         readRun(k, file, raProgress.done, run, runPhys, runReal);
         run = 0;
       }
       if (run === 0) {
         runPhys = phys;
         runReal = ctx.real;
+        const space = erofsSb(k, inodeMount(k.a, ctx.real)).space;
+        runEnd = space ? space.boundary(phys) : Infinity;
       }
       run++;
     } else {

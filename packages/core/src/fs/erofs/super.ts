@@ -13,6 +13,9 @@ import { openSync, closeSync, fstatSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import type { Kernel } from '../../vfs/kernel.ts';
 import { ErofsImage } from '../../erofs/image.ts';
+import { DeviceSpace, locateDevices, parseDeviceTable } from '../../erofs/devices.ts';
+import { FileSource } from '../../erofs/source.ts';
+import { parseSuperblock } from '../../erofs/super.ts';
 import { ErofsError } from '../../erofs/errors.ts';
 import {
   mountAllocOrShare,
@@ -21,7 +24,9 @@ import {
   mountGen,
   mountState,
   mountBdev,
+  mountDeviceFd,
   mountTakeBdev,
+  mountTakeDeviceFds,
   MS_FREE,
   type MountParams,
 } from '../../vfs/mount.ts';
@@ -38,6 +43,8 @@ export interface ErofsSb {
   readonly fd: number;
   /** inode_share requested and the image has fingerprints. */
   readonly shareActive: boolean;
+  /** A multi-device image's unified address space (its devices read through the mount's descriptors). */
+  readonly space: DeviceSpace | undefined;
   /**
    * Shared-inode keys by nid (null: the file has no fingerprint), computed once per thread: an inode
    * evicted and read again (drop-caches, reclaim) would otherwise parse its xattrs and hash its key
@@ -59,7 +66,12 @@ export function erofsSb(k: Kernel, m: number): ErofsSb {
   if (mountState(k.a, m) === MS_FREE) throw new ErofsError('EINVAL', `mount ${m} is not mounted`);
   const params = mountParams(k.a, m);
   const fd = mountBdev(k.a, m);
-  const image = ErofsImage.open(params.image, fd);
+  const devices = params.devices;
+  const image = ErofsImage.open(
+    params.image,
+    fd,
+    devices !== undefined ? { paths: devices, fds: devices.map((_, i) => mountDeviceFd(k.a, m, i + 1)) } : undefined,
+  );
   // Unmounted (or remounted) while this thread read the record: what it parsed may be another file's.
   if (mountGen(k.a, m) !== gen || mountState(k.a, m) === MS_FREE) {
     image.close();
@@ -72,6 +84,7 @@ export function erofsSb(k: Kernel, m: number): ErofsSb {
     image,
     fd,
     shareActive: params.inodeShare && image.sb.hasFingerprints,
+    space: image.source instanceof DeviceSpace ? image.source : undefined,
     ishareKeys: new Map(),
   };
   k.sbs[m] = sb;
@@ -121,6 +134,7 @@ export function erofsReleaseBdevs(k: Kernel): void {
     if (mountState(k.a, m) === MS_FREE) continue;
     const fd = mountTakeBdev(k.a, m);
     if (fd >= 0) closeSync(fd);
+    for (const d of mountTakeDeviceFds(k.a, m)) closeSync(d);
   }
 }
 
@@ -128,8 +142,16 @@ export function erofsReleaseBdevs(k: Kernel): void {
  * Validate an image before it is published in the mount table, reading it through `fd` (the descriptor
  * the mount will own); returns why sharing is off, if it is.
  */
-export function erofsCheckImage(params: MountParams, fd: number): { shareActive: boolean; warning?: string } {
-  const image = ErofsImage.open(params.image, fd);
+export function erofsCheckImage(
+  params: MountParams,
+  fd: number,
+  deviceFds: readonly number[] = [],
+): { shareActive: boolean; warning?: string } {
+  const image = ErofsImage.open(
+    params.image,
+    fd,
+    params.devices !== undefined ? { paths: params.devices, fds: deviceFds } : undefined,
+  );
   try {
     image.root();
     if (params.inodeShare && !image.sb.hasFingerprints) {
@@ -159,6 +181,56 @@ export interface MountOptions {
    * reuses this mount's superblock (and inodes, and page caches); the returned slot is then the same.
    */
   superblockShare?: boolean;
+  /**
+   * -o device=PATH (repeatable, in table order): the extra devices of a multi-device image. Without
+   * them each is found by its tag beside the image, or in the image itself (devices.ts).
+   */
+  devices?: readonly string[];
+}
+
+/**
+ * Where a multi-device image's extra devices are, decided once at mount: absolute paths in table
+ * order, '' for one the image itself holds; undefined for a single-device image.
+ */
+function locateMountDevices(image: string, fd: number, given: readonly string[] | undefined): string[] | undefined {
+  const src = new FileSource(image, fd);
+  const sb = parseSuperblock(src);
+  if (sb.extraDevices === 0) {
+    if (given !== undefined && given.length > 0)
+      throw new ErofsError('ENODEV', `${image}: ${given.length} device(s) given, the image has no extra devices`);
+    return undefined;
+  }
+  const plan = locateDevices(
+    image,
+    parseDeviceTable(src, sb),
+    sb.blockSize,
+    src.size,
+    given?.map((p) => resolvePath(p)),
+  );
+  return plan.map((p) => p.path ?? '');
+}
+
+/** Open every located device once (the mount's descriptors); closes what it opened when one fails. */
+function openMountDevices(image: string, devices: readonly string[] | undefined): number[] {
+  const fds: number[] = [];
+  try {
+    for (const [i, p] of (devices ?? []).entries()) {
+      if (p === '') {
+        fds.push(-1);
+        continue;
+      }
+      try {
+        fds.push(openSync(p, 'r'));
+      } catch (e) {
+        const reason = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+        throw new ErofsError('ENODEV', `${image}: device ${i + 1}: cannot open ${p}: ${reason}`);
+      }
+    }
+    return fds;
+  } catch (e) {
+    for (const f of fds) if (f >= 0) closeSync(f);
+    throw e;
+  }
 }
 
 export interface MountResult {
@@ -172,6 +244,8 @@ export interface MountResult {
 /** What superblock_share compares besides the backing file: every option (mainline falls back when one differs). */
 function sameSuperblock(a: MountParams, b: MountParams): boolean {
   if (!a.superblockShare || !b.superblockShare || a.backing !== b.backing) return false;
+  // Mainline shares only file-backed superblocks without extra devices (device= mounts never reuse one).
+  if (a.devices !== undefined || b.devices !== undefined) return false;
   const rest = (p: MountParams): string => JSON.stringify({ ...p, image: '' });
   return rest(a) === rest(b);
 }
@@ -199,18 +273,31 @@ export function erofsMount(k: Kernel, image: string, opts: MountOptions): MountR
     const reason = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
     throw new ErofsError('ENOENT', `cannot open ${params.image}: ${reason}`);
   }
+  let devFds: number[] = [];
   try {
-    const check = erofsCheckImage(params, fd);
+    const devices = locateMountDevices(params.image, fd, opts.devices);
+    devFds = openMountDevices(params.image, devices);
+    const withDevs: MountParams = devices !== undefined ? { ...params, devices } : params;
+    const check = erofsCheckImage(withDevs, fd, devFds);
     // The backing file as mainline identifies it: its inode (st_dev, st_ino) and the fsoffset (always 0).
     const st = fstatSync(fd, { bigint: true });
-    const p: MountParams = { ...params, inodeShare: check.shareActive, backing: `${st.dev}:${st.ino}:0` };
-    const got = mountAllocOrShare(k.a, p, fd, p.superblockShare ? (other) => sameSuperblock(p, other) : undefined);
-    if (got.reused) closeSync(fd);
-    else ishareResetMount(k.a, got.mount);
+    const p: MountParams = { ...withDevs, inodeShare: check.shareActive, backing: `${st.dev}:${st.ino}:0` };
+    const got = mountAllocOrShare(
+      k.a,
+      p,
+      fd,
+      devFds,
+      p.superblockShare ? (other) => sameSuperblock(p, other) : undefined,
+    );
+    if (got.reused) {
+      closeSync(fd);
+      for (const f of devFds) if (f >= 0) closeSync(f);
+    } else ishareResetMount(k.a, got.mount);
     if (check.warning) k.warnings.push(check.warning);
     return { mount: got.mount, shareActive: check.shareActive, warning: check.warning, superblockReused: got.reused };
   } catch (e) {
     closeSync(fd);
+    for (const f of devFds) if (f >= 0) closeSync(f);
     throw e;
   }
 }
@@ -225,7 +312,10 @@ export function erofsKillSb(k: Kernel, m: number, timeoutMs: number): void {
   if (!deactivateSuper(k, m)) return;
   // Read before the teardown frees the slot (another mount may take it, with its own descriptor).
   const fd = mountBdev(k.a, m);
+  const devFds: number[] = [];
+  for (let i = 1; i <= (mountParams(k.a, m).devices?.length ?? 0); i++) devFds.push(mountDeviceFd(k.a, m, i));
   genericShutdownSuper(k, m, timeoutMs);
   erofsSbRelease(k, m);
   if (fd >= 0) closeSync(fd);
+  for (const f of devFds) if (f >= 0) closeSync(f);
 }

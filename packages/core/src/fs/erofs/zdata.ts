@@ -208,7 +208,8 @@ function zExtent(
     ctrInc(a.i32, CTR.Z_PCLUSTERS);
     ctrInc(a.i32, CTR.DEVICE_READS);
     // Device traffic per pcluster; inline and fragment bytes come with metadata / the packed inode.
-    if (!(m.flags & (ZF_FRAGMENT | ZF_META))) mountCountDeviceRead(a, sb.m, Math.ceil(m.plen / PAGE_SIZE));
+    if (!(m.flags & (ZF_FRAGMENT | ZF_META)))
+      mountCountDeviceRead(a, sb.m, Math.ceil(m.plen / PAGE_SIZE), sb.space ? sb.space.deviceAt(m.pa) : 0);
     if (file.mapping !== file.inode) ishareCountDevicePages(a, sb.m, Math.ceil(m.plen / PAGE_SIZE));
     for (let p = pFirst; p <= pLast; p++) {
       const f = ownedAt(z, p);
