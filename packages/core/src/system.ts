@@ -15,7 +15,7 @@ import { pageCacheInit, pageCacheRegions } from './vfs/pagecache.ts';
 import { mountParams, mountRegions, type MountParams } from './vfs/mount.ts';
 import { readaheadRange } from './vfs/filemap.ts';
 import type { OpenFile, OpenFlags, FadviseAdvice } from './vfs/file.ts';
-import { vfsOpen, vfsClose, vfsMmap, vfsMunmap } from './vfs/open.ts';
+import { vfsOpen, vfsOpenInode, vfsClose, vfsMmap, vfsMunmap } from './vfs/open.ts';
 import { vfsRead, vfsReadAll, vfsView, type FileView } from './vfs/read_write.ts';
 import { vfsFadvise } from './vfs/fadvise.ts';
 import { dropCaches, evictInodes, setPoolLimit } from './vfs/drop_caches.ts';
@@ -28,7 +28,9 @@ import {
   type MountResult,
 } from './fs/erofs/super.ts';
 import { erofsInodeOps, erofsFileOps } from './fs/erofs/inode.ts';
-import { erofsListFiles } from './fs/erofs/namei.ts';
+import { erofsListFiles, erofsNameiOps } from './fs/erofs/namei.ts';
+import { erofsSb, type ErofsSb } from './fs/erofs/super.ts';
+import { Overlay } from './fs/overlay/namei.ts';
 import { POLICY_ANY, realInodePolicy, setRealInodePolicy, type RealInodePolicy } from './fs/erofs/ishare.ts';
 import { systemStats, resetStats, type SystemStats, type MountReport } from './stats.ts';
 import { hooksAttach, hooksRefresh, setInjectMask } from './debug/hooks.ts';
@@ -65,6 +67,8 @@ export class System {
   readonly kernel: Kernel;
   /** Created the arena (System.create): its detach also closes the descriptors of mounts left up. */
   private readonly owner: boolean;
+  /** This thread's overlays, by their layers' mounts (top first), with the superblocks they were built on. */
+  private readonly overlays = new Map<string, { sbs: ErofsSb[]; ovl: Overlay }>();
 
   private constructor(arena: Arena, threadId: number, owner: boolean) {
     this.arena = arena;
@@ -142,6 +146,29 @@ export class System {
   /** Open a regular file by path inside mount m. */
   open(m: number, path: string, flags: OpenFlags = {}): OpenFile {
     return vfsOpen(this.kernel, erofsFileOps, m, path, flags);
+  }
+
+  /**
+   * The read-only overlay of mounts `layers` (top first), as containerd stacks an image's layer blobs:
+   * this thread's, built on first use and again when one of the mounts changed.
+   */
+  overlay(layers: readonly number[]): Overlay {
+    const key = layers.join(',');
+    const sbs = layers.map((m) => erofsSb(this.kernel, m));
+    const hit = this.overlays.get(key);
+    if (hit && hit.sbs.every((sb, i) => sb === sbs[i])) return hit.ovl;
+    const ovl = new Overlay(sbs.map((sb) => erofsNameiOps(sb.image)));
+    this.overlays.set(key, { sbs, ovl });
+    return ovl;
+  }
+
+  /**
+   * Open a regular file by its path in the overlay of mounts `layers` (top first): the path is resolved
+   * through the layers (whiteouts, opaque directories), and the file opened is the layer's own inode.
+   */
+  openOverlay(layers: readonly number[], path: string, flags: OpenFlags = {}): OpenFile {
+    const r = this.overlay(layers).resolve(path);
+    return vfsOpenInode(this.kernel, erofsFileOps, layers[r.layer], r.nid, path, flags);
   }
 
   close(file: OpenFile): void {
@@ -225,6 +252,7 @@ export class System {
    * System's creator also closes the image descriptors of mounts still up (worker threads must be done).
    */
   detach(): void {
+    this.overlays.clear();
     erofsSbReleaseAll(this.kernel);
     if (this.owner) erofsReleaseBdevs(this.kernel);
   }
