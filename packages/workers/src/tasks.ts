@@ -4,6 +4,8 @@
 export interface ReadFilesTask {
   readonly kind: 'readFiles';
   readonly mount: number;
+  /** Paths are in the overlay of these mounts (top first; `mount` is the top one): a layered container. */
+  readonly layers?: readonly number[];
   readonly paths: readonly string[];
   /** Return the sha256 of each file's bytes (for byte-exact checks). */
   readonly hash?: boolean;
@@ -31,6 +33,8 @@ export interface ReadClaimedTask {
 export interface RangesTask {
   readonly kind: 'ranges';
   readonly mount: number;
+  /** Paths are in the overlay of these mounts (top first; `mount` is the top one): a layered container. */
+  readonly layers?: readonly number[];
   /** [path, offset, length] triples. */
   readonly ranges: readonly (readonly [string, number, number])[];
   readonly readahead?: boolean;
