@@ -1,6 +1,7 @@
 // File data mapping and reading for unencoded inodes (kernel: data.c erofs_map_blocks). The mapping
 // functions fill a caller-owned MappingOut so the kernel's readahead path allocates nothing per call;
 // all validation that would cost allocation (chunk tables) happens once, when a table is loaded.
+import { DeviceSpace } from './devices.ts';
 import { ErofsError } from './errors.ts';
 import { CHUNK_INDEX_SIZE, CI, DATALAYOUT, EROFS_NULL_ADDR } from './format.ts';
 import { chunkEntrySize, chunkSize } from './inode.ts';
@@ -28,11 +29,14 @@ export function toBlockMapping(m: MappingOut): BlockMapping {
   return { kind, logical: m.logical, length: m.length, physical: m.physical };
 }
 
-/** A CHUNK_BASED inode's chunk table, validated once: every mapped chunk lies inside the image. */
+/** A CHUNK_BASED inode's chunk table, validated once: every mapped chunk lies inside its device. */
 export interface ChunkTable {
   readonly chunkSize: number;
-  /** Start block of each chunk, EROFS_NULL_ADDR for a hole. */
-  readonly blkaddrs: Uint32Array;
+  /**
+   * Byte address of each chunk in the image's unified address space (devices.ts: a chunk on device d
+   * sits at device d's base plus its block), -1 for a hole.
+   */
+  readonly physical: Float64Array;
 }
 
 function alignUp(x: number, a: number): number {
@@ -56,37 +60,49 @@ export function loadChunkTable(src: BlockSource, sb: Superblock, inode: ErofsIno
       pos,
     );
   }
+  const space = src instanceof DeviceSpace ? src : undefined;
   const raw = readAt(src, pos, count * unit);
-  const blkaddrs = new Uint32Array(count);
+  const physical = new Float64Array(count);
   for (let i = 0; i < count; i++) {
     const at = i * unit;
+    const len = Math.min(cs, inode.size - i * cs);
     let blk: number;
+    let dev = 0;
     if (unit === CHUNK_INDEX_SIZE) {
       blk = u32(raw, at + CI.blkaddr);
-      const dev = u16(raw, at + CI.deviceId);
-      if (blk !== EROFS_NULL_ADDR && dev !== 0) {
-        throw new ErofsError(
-          'EUNSUPPORTED',
-          `chunk ${i} of nid ${inode.nid} lives on device ${dev}: multi-device images are not supported`,
-          pos + at,
-        );
-      }
+      // The kernel masks the id with device_id_mask (0 on a single-device image) and takes the high
+      // 16 bits of the start block from the field older images keep zero.
+      if (blk !== EROFS_NULL_ADDR) blk += u16(raw, at + CI.startblkHi) * 0x100000000;
+      dev = u16(raw, at + CI.deviceId);
     } else {
       blk = u32(raw, at);
     }
-    if (blk !== EROFS_NULL_ADDR) {
-      const len = Math.min(cs, inode.size - i * cs);
-      if (blk * sb.blockSize + len > src.size) {
-        throw new ErofsError(
-          'ETRUNCATED',
-          `chunk ${i} of nid ${inode.nid} points at block ${blk}, past the end of the image`,
-          pos + at,
-        );
-      }
+    if (blk === EROFS_NULL_ADDR) {
+      physical[i] = -1;
+      continue;
     }
-    blkaddrs[i] = blk;
+    let addr: number;
+    if (space !== undefined) {
+      try {
+        addr = space.chunkAddress(dev, blk, sb.blockSize, len);
+      } catch (e) {
+        if (e instanceof ErofsError)
+          throw new ErofsError(e.code, `chunk ${i} of nid ${inode.nid}: ${e.message}`, pos + at);
+        throw e;
+      }
+    } else {
+      addr = blk * sb.blockSize;
+    }
+    if (addr + len > src.size) {
+      throw new ErofsError(
+        'ETRUNCATED',
+        `chunk ${i} of nid ${inode.nid} points at block ${blk}, past the end of the image`,
+        pos + at,
+      );
+    }
+    physical[i] = addr;
   }
-  return { chunkSize: cs, blkaddrs };
+  return { chunkSize: cs, physical };
 }
 
 function checkOffset(inode: ErofsInode, offset: number): void {
@@ -167,13 +183,13 @@ export function mapChunkInto(
   const rest = inode.size - logical;
   out.logical = logical;
   out.length = rest < cs ? rest : cs;
-  const blk = table.blkaddrs[i];
-  if (blk === EROFS_NULL_ADDR) {
+  const addr = table.physical[i];
+  if (addr < 0) {
     out.kind = MAP_HOLE;
     out.physical = -1;
   } else {
     out.kind = MAP_MAPPED;
-    out.physical = blk * sb.blockSize;
+    out.physical = addr;
   }
 }
 

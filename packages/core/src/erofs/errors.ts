@@ -14,6 +14,7 @@ export type ErofsErrorCode =
   | 'ELOOP' // symlink loop / directory cycle
   | 'EINVAL' // bad argument (wrong block size, bad option)
   | 'EIO' // device read failed
+  | 'ENODEV' // an extra device of a multi-device image is missing or is not the one the table names
   | 'ENOMEM'; // page pool exhausted (every frame pinned)
 
 /**

@@ -95,6 +95,22 @@ export const FEATURE_INCOMPAT_NAMES: Record<number, string> = {
   0x100: 'metabox',
 };
 
+/**
+ * struct erofs_deviceslot (128 B each, EROFS_DEVT_SLOT_SIZE): the device table of a multi-device image
+ * starts at devt_slotoff * 128 and holds extra_devices slots. Device i (1-based, as chunk indexes name
+ * it) is slot i - 1. The *_hi halves are read only on 48-bit images (erofs-utils lib/super.c).
+ */
+export const EROFS_DEVT_SLOT_SIZE = 128;
+export const DEVT_TAG_SIZE = 64;
+export const DS = {
+  tag: 0, // u8[64]: digest, uuid as 32 hex digits (upstream rebuild mode), or a name; NUL padded
+  blocksLo: 64, // u32: blocks of this device
+  uniaddrLo: 68, // u32: unified (flat) starting block of this device, mapped_blkaddr in older headers
+  blocksHi: 72, // u16 (48BIT)
+  uniaddrHi: 74, // u16 (48BIT)
+  // 76..127 reserved
+} as const;
+
 /** i_format bits. */
 export const I_VERSION_MASK = 0x1; // 0 compact (32 B), 1 extended (64 B)
 export const I_DATALAYOUT_BIT = 1;

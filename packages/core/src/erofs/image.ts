@@ -16,6 +16,7 @@ import {
 } from './data.ts';
 import { findInBlock, compareNames, parseDirBlock } from './dir.ts';
 import { nidInRange, type ParsedInode, parseInode } from './inode.ts';
+import { checkDevice, type DeviceSlot, DeviceSpace, locateDevices, parseDeviceTable } from './devices.ts';
 import { BufferSource, FileSource, readAt } from './source.ts';
 import { parseSuperblock } from './super.ts';
 import type { BlockMapping, BlockSource, DirEntry, ErofsInode, RawXattr, Superblock, Xattr } from './types.ts';
@@ -51,8 +52,65 @@ function splitPath(path: string): string[] {
 /** Entries of an image's path cache before it starts over (bounds its memory per thread and mount). */
 const RESOLVED_MAX = 1 << 16;
 
+/** Where a multi-device image's extra devices come from (devices.ts); ignored for single-device images. */
+export interface ImageDevices {
+  /** Device files in table order (mount's `device=`); without them each is located (locateDevices). */
+  readonly paths?: readonly string[];
+  /** Open descriptors of `paths` (same order), which stay their owner's: the image never opens those paths. */
+  readonly fds?: readonly number[];
+  /** In-memory devices in table order (tests, fuzzing); they take precedence over paths. */
+  readonly sources?: readonly BlockSource[];
+}
+
+/** Open the extra devices of an image whose superblock `sb` names some; returns the unified space. */
+function openDevices(primary: BlockSource, sb: Superblock, path: string | undefined, dev: ImageDevices): DeviceSpace {
+  const name = path ?? 'image';
+  const slots = parseDeviceTable(primary, sb);
+  const opened: BlockSource[] = [];
+  try {
+    let sources: (BlockSource | undefined)[];
+    let paths: (string | undefined)[];
+    if (dev.sources !== undefined && dev.sources.length > 0) {
+      if (dev.sources.length !== slots.length) {
+        throw new ErofsError(
+          'ENODEV',
+          `${name}: the image has ${slots.length} extra device(s), ${dev.sources.length} given`,
+        );
+      }
+      sources = [...dev.sources];
+      paths = slots.map((s) => `device ${s.id}`);
+    } else {
+      const plan = locateDevices(name, slots, sb.blockSize, primary.size, dev.paths);
+      paths = plan.map((p) => p.path);
+      sources = plan.map((p, i) => {
+        if (p.path === undefined) return undefined;
+        let src: FileSource;
+        try {
+          src = new FileSource(p.path, dev.paths !== undefined ? dev.fds?.[i] : undefined);
+        } catch (e) {
+          const reason = isErofsError(e) ? e.message : ((e as NodeJS.ErrnoException).code ?? (e as Error).message);
+          throw new ErofsError('ENODEV', `${name}: device ${p.slot.id}: cannot open ${p.path}: ${reason}`);
+        }
+        opened.push(src);
+        return src;
+      });
+    }
+    slots.forEach((s, i) => {
+      const src = sources[i];
+      if (src !== undefined) checkDevice(name, s, paths[i] ?? `device ${s.id}`, src, sb.blockSize);
+    });
+    return new DeviceSpace(primary, sb.blockSize, sb.blocks, slots, sources, paths, opened);
+  } catch (e) {
+    for (const o of opened) o.close();
+    throw e;
+  }
+}
+
 export class ErofsImage {
+  /** What the image's data is read from: the image file, or for a multi-device image its DeviceSpace. */
   readonly source: BlockSource;
+  /** The device table (empty for a single-device image). */
+  readonly devices: readonly DeviceSlot[];
   readonly sb: Superblock;
   readonly blockSize: number;
   readonly path: string | undefined;
@@ -66,7 +124,7 @@ export class ErofsImage {
   private readonly resolved = new Map<string, ErofsInode>();
 
   /** Open the image at `path`, or read it through `fd`, a descriptor of it the caller keeps owning. */
-  static open(path: string, fd?: number): ErofsImage {
+  static open(path: string, fd?: number, devices?: ImageDevices): ErofsImage {
     let src: FileSource;
     try {
       src = new FileSource(path, fd);
@@ -75,25 +133,38 @@ export class ErofsImage {
       throw new ErofsError('ENOENT', `cannot open ${path}: ${reason}`);
     }
     try {
-      return new ErofsImage(src, path);
+      return new ErofsImage(src, path, devices);
     } catch (e) {
       src.close();
       throw e;
     }
   }
 
-  static fromBuffer(buf: Uint8Array): ErofsImage {
-    return new ErofsImage(new BufferSource(buf));
+  static fromBuffer(buf: Uint8Array, devices?: readonly Uint8Array[]): ErofsImage {
+    return new ErofsImage(new BufferSource(buf), undefined, { sources: devices?.map((d) => new BufferSource(d)) });
   }
 
-  constructor(source: BlockSource, path?: string) {
-    this.source = source;
+  constructor(source: BlockSource, path?: string, devices?: ImageDevices) {
     this.path = path;
     this.sb = parseSuperblock(source);
     this.blockSize = this.sb.blockSize;
-    const root = this.root();
-    if (root.type !== 'dir') {
-      throw new ErofsError('ECORRUPT', `root nid ${root.nid} is not a directory`, root.iloc);
+    if (this.sb.extraDevices > 0) {
+      const space = openDevices(source, this.sb, path, devices ?? {});
+      this.source = space;
+      this.devices = space.slots;
+    } else {
+      this.source = source;
+      this.devices = [];
+    }
+    try {
+      const root = this.root();
+      if (root.type !== 'dir') {
+        throw new ErofsError('ECORRUPT', `root nid ${root.nid} is not a directory`, root.iloc);
+      }
+    } catch (e) {
+      // The caller closes the source it gave; the devices opened here are this image's to close.
+      if (this.source instanceof DeviceSpace) this.source.closeDevices();
+      throw e;
     }
   }
 

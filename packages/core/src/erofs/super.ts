@@ -116,14 +116,8 @@ function checkLayoutFeatures(sb: Uint8Array, featureIncompat: number): { extraDe
       at(SB.featureIncompat),
     );
   }
-  const extraDevices = u16(sb, SB.extraDevices);
-  if (featureIncompat & FEATURE_INCOMPAT.DEVICE_TABLE && extraDevices > 0) {
-    throw new ErofsError(
-      'EUNSUPPORTED',
-      `unsupported incompatible feature(s): device_table (${extraDevices} extra devices)`,
-      at(SB.extraDevices),
-    );
-  }
+  // INCOMPAT_DEVICE_TABLE shares its bit with COMPR_HEAD2: without it the field means nothing (super.c).
+  const extraDevices = featureIncompat & FEATURE_INCOMPAT.DEVICE_TABLE ? u16(sb, SB.extraDevices) : 0;
   const dirblkbits = u8(sb, SB.dirblkbits);
   if (dirblkbits !== 0) {
     throw new ErofsError('EUNSUPPORTED', `directory block size bits ${dirblkbits} not supported`, at(SB.dirblkbits));
@@ -234,6 +228,7 @@ export function parseSuperblock(src: BlockSource): Superblock {
     uuid: formatUuid(sb),
     volumeName,
     extraDevices,
+    devtSlotoff: u16(sb, SB.devtSlotoff),
     xattrPrefixCount,
     xattrPrefixStart: u32(sb, SB.xattrPrefixStart),
     packedNid,

@@ -23,7 +23,10 @@ export interface Superblock {
   readonly xattrBlkaddr: number;
   readonly uuid: string; // 8-4-4-4-12 hex
   readonly volumeName: string;
+  /** Devices beside the primary one (0 without INCOMPAT_DEVICE_TABLE). */
   readonly extraDevices: number;
+  /** Device table position in 128-byte slots (meaningful when extraDevices > 0). */
+  readonly devtSlotoff: number;
   readonly xattrPrefixCount: number;
   readonly xattrPrefixStart: number;
   readonly packedNid: number;

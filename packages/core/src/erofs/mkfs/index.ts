@@ -12,11 +12,14 @@ import { resolveContainerImage } from '../../oci/resolve.ts';
 import { resolveOptions, type MkfsConfig, type MkfsOptions } from './options.ts';
 import { writeManifest } from './manifest.ts';
 import { buildImage, containerReport, type MkfsReport } from './build.ts';
+import { collectNodes, type TreeNode } from './tree.ts';
 
-export type { MkfsOptions } from './options.ts';
+export type { MkfsOptions, MkfsDevice } from './options.ts';
 export type { MkfsReport, ContainerReport } from './build.ts';
 export { mkfsLayers, layerBlobName } from './layers.ts';
 export type { MkfsLayersOptions, MkfsLayersReport, LayerBlobReport } from './layers.ts';
+export { newNode, type TreeNode, type DataPlacement, type DirChild, type NodeKind } from './tree.ts';
+export { uuidTag } from '../devices.ts';
 export { readManifest, writeManifest, MANIFEST_FORMAT } from './manifest.ts';
 export type { SourceManifest, ManifestEntry } from './manifest.ts';
 export { DEFAULT_FINGERPRINT_XATTR } from '../format.ts';
@@ -92,5 +95,28 @@ export async function mkfs(opts: MkfsOptions): Promise<MkfsReport> {
   });
   if (opts.manifest !== undefined) writeManifest(opts.manifest, r.manifest);
   if (container) r.container = containerReport(container);
+  return r;
+}
+
+/**
+ * Write an image from a tree the caller built (newNode), for images whose file data lives on extra
+ * devices: `opts.devices` is the device table, and every non-empty regular file's `data` names its
+ * device and start block there (DataPlacement.device, blkaddr), its `sha256` its content hash (the
+ * fingerprint). Empty files take `{ size: 0, blkaddr: 0, blocks: 0, tail: null }`. `opts.source` is
+ * not read. The image is written as mkfs writes any image: through a temp file renamed at the end.
+ */
+export async function mkfsFromTree(root: TreeNode, opts: Omit<MkfsOptions, 'source'>): Promise<MkfsReport> {
+  const cfg = resolveOptions({ ...opts, source: '(tree)' });
+  if (root.kind !== 'dir') throw new ErofsError('EINVAL', 'mkfsFromTree: the root must be a directory');
+  for (const n of collectNodes(root)) {
+    if (n.kind !== 'file') continue;
+    const d = n.data;
+    if (d === undefined || (d.size > 0 && !(d.device !== undefined && d.device > 0)))
+      throw new ErofsError('EINVAL', 'mkfsFromTree: every non-empty file must name its device (DataPlacement.device)');
+    if (n.sha256 === undefined) throw new ErofsError('EINVAL', 'mkfsFromTree: every file needs its sha256');
+    n.size = d.size;
+  }
+  const r = await buildImage(cfg, () => Promise.resolve(root));
+  if (opts.manifest !== undefined) writeManifest(opts.manifest, r.manifest);
   return r;
 }

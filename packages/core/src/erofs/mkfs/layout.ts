@@ -9,7 +9,12 @@
 // some of user space). The root is placed next, so its nid is 1: it always fits the u16 in the sb.
 import { ErofsError } from '../errors.ts';
 import {
+  CHUNK_FORMAT_BLKBITS_MASK,
+  CHUNK_FORMAT_INDEXES,
+  CHUNK_INDEX_SIZE,
+  CI,
   DATALAYOUT,
+  EROFS_DEVT_SLOT_SIZE,
   EROFS_ISLOT_SIZE,
   EROFS_NULL_ADDR,
   EROFS_SUPER_OFFSET,
@@ -51,9 +56,43 @@ export function prefixTable(cfg: MkfsConfig): Buffer {
   return cfg.fingerprint ? encodePrefixTable(cfg.digestName) : Buffer.alloc(0);
 }
 
-/** The first block anything else may use: after the superblock and the prefix table behind it. */
+/** The device table's slot offset (devt_slotoff): the first 128-byte slot after the prefix table. */
+export function deviceTableSlot(cfg: MkfsConfig): number {
+  return Math.ceil((PREFIX_TABLE_POS + prefixTable(cfg).length) / EROFS_DEVT_SLOT_SIZE);
+}
+
+/** The first block anything else may use: after the superblock, the prefix table and the device table. */
 export function firstFreeBlock(cfg: MkfsConfig): number {
-  return Math.ceil((PREFIX_TABLE_POS + prefixTable(cfg).length) / cfg.blockSize);
+  const end =
+    cfg.devices.length > 0
+      ? (deviceTableSlot(cfg) + cfg.devices.length) * EROFS_DEVT_SLOT_SIZE
+      : PREFIX_TABLE_POS + prefixTable(cfg).length;
+  return Math.ceil(end / cfg.blockSize);
+}
+
+/**
+ * The chunk indexes of a file whose data lives on an extra device: one chunk as large as the file
+ * allows (chunkbits = ceil(log2 size), at least the block size), as upstream's tar index mode does,
+ * each index naming the device and its start block there. Returns i_u's chunk format and the table.
+ */
+export function deviceChunks(
+  size: number,
+  device: number,
+  blkaddr: number,
+  cfg: MkfsConfig,
+): { u: number; table: Buffer } {
+  let chunkbits = Math.max(cfg.blkszbits, Math.ceil(Math.log2(Math.max(size, 1))));
+  if (chunkbits - cfg.blkszbits > CHUNK_FORMAT_BLKBITS_MASK) chunkbits = cfg.blkszbits + CHUNK_FORMAT_BLKBITS_MASK;
+  const chunkBlocks = 2 ** (chunkbits - cfg.blkszbits);
+  const count = Math.ceil(size / 2 ** chunkbits);
+  const table = Buffer.alloc(count * CHUNK_INDEX_SIZE);
+  for (let i = 0; i < count; i++) {
+    const blk = blkaddr + i * chunkBlocks;
+    table.writeUInt16LE(Math.floor(blk / 0x100000000), i * CHUNK_INDEX_SIZE + CI.startblkHi);
+    table.writeUInt16LE(device, i * CHUNK_INDEX_SIZE + CI.deviceId);
+    table.writeUInt32LE(blk % 0x100000000, i * CHUNK_INDEX_SIZE + CI.blkaddr);
+  }
+  return { u: CHUNK_FORMAT_INDEXES | (chunkbits - cfg.blkszbits), table };
 }
 
 const FINGERPRINT_PLACEHOLDER = Buffer.alloc(32);
@@ -107,6 +146,8 @@ export interface InodePlan {
   u: number;
   /** Inline tail length (bytes packed after the xattr body). */
   readonly tailLen: number;
+  /** CHUNK_BASED: the chunk indexes, written after the xattr body at the next 8-byte boundary. */
+  readonly chunkTable: Buffer | undefined;
   /** Blocks this inode owns in the directory/symlink area (written by the writer). */
   lateBlocks: number;
   /** Directory: entries with '.' and '..', sorted, and how they split into blocks. */
@@ -266,7 +307,7 @@ function placeData(
   size: number,
   dirBlocks: DirBlocks | undefined,
   late: number,
-): { layout: number; tailLen: number; u: number; lateBlocks: number } {
+): { layout: number; tailLen: number; u: number; lateBlocks: number; chunkTable?: Buffer } {
   const bs = cfg.blockSize;
   let layout: number = DATALAYOUT.FLAT_PLAIN;
   let tailLen = 0;
@@ -275,6 +316,13 @@ function placeData(
   if (node.kind === 'file') {
     const d = node.data;
     if (!d) throw new ErofsError('EIO', 'internal: a regular file was never written');
+    if (d.device !== undefined && d.device > 0 && d.size > 0) {
+      if (d.device > cfg.devices.length)
+        throw new ErofsError('EINVAL', `a file's data is on device ${d.device}, the image has ${cfg.devices.length}`);
+      if (d.tail) throw new ErofsError('EINVAL', 'data on an extra device cannot have an inline tail');
+      const { u: fmt, table } = deviceChunks(d.size, d.device, d.blkaddr, cfg);
+      return { layout: DATALAYOUT.CHUNK_BASED, tailLen: 0, u: fmt, lateBlocks: 0, chunkTable: table };
+    }
     if (d.tail) {
       layout = DATALAYOUT.FLAT_INLINE;
       tailLen = d.tail.length;
@@ -298,6 +346,12 @@ function placeData(
   return { layout, tailLen, u, lateBlocks };
 }
 
+/** Bytes a chunk table takes after the xattr body, its alignment to 8 included (inodes start 32-aligned). */
+export function chunkTableSpan(p: Pick<InodePlan, 'ibody' | 'chunkTable'>): number {
+  if (p.chunkTable === undefined) return 0;
+  return (p.ibody % CHUNK_INDEX_SIZE === 0 ? 0 : CHUNK_INDEX_SIZE - (p.ibody % CHUNK_INDEX_SIZE)) + p.chunkTable.length;
+}
+
 /** Pack the inode records into the metadata area after the shared xattrs; sets each one's pos and nid. */
 function placeInodes(
   inodes: readonly InodePlan[],
@@ -310,7 +364,7 @@ function placeInodes(
   const packer = new MetaPacker(bs);
   packer.place(EROFS_ISLOT_SIZE); // slot 0: keep nid 0 unused
   for (const p of inodes) {
-    const off = packer.place(inodeSize(p.compact) + p.ibody + p.tailLen);
+    const off = packer.place(inodeSize(p.compact) + p.ibody + p.tailLen + chunkTableSpan(p));
     p.pos = metaBlkaddr * bs + off;
     p.nid = off / EROFS_ISLOT_SIZE;
   }
@@ -348,7 +402,14 @@ export function planImage(root: TreeNode, cfg: MkfsConfig, dataEnd: number): Ima
       buildTime.sec,
       buildTime.nsec,
     );
-    const { layout, tailLen, u, lateBlocks } = placeData(node, cfg, inodeSize(compact) + ibody, size, dirBlocks, late);
+    const { layout, tailLen, u, lateBlocks, chunkTable } = placeData(
+      node,
+      cfg,
+      inodeSize(compact) + ibody,
+      size,
+      dirBlocks,
+      late,
+    );
     late += lateBlocks;
     const plan: InodePlan = {
       node,
@@ -364,6 +425,7 @@ export function planImage(root: TreeNode, cfg: MkfsConfig, dataEnd: number): Ima
       size,
       u,
       tailLen,
+      chunkTable,
       lateBlocks,
       dirents,
       dirBlocks,

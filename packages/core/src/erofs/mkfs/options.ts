@@ -34,8 +34,19 @@ export interface MkfsOptions {
   platform?: string;
   /** Also write the source manifest (path, size, sha256 of every regular file, from the source) here. */
   manifest?: string;
+  /**
+   * Extra devices of a multi-device image, in table order (device ids 1, 2, ...): each slot's tag (up to
+   * 63 bytes: a file name, or an image uuid in hex as upstream's rebuild mode writes) and size in
+   * blocks. Files whose DataPlacement names a device read their data there (see mkfsFromTree).
+   */
+  devices?: readonly MkfsDevice[];
   /** Bytes processed so far and in all (source file bytes; for a tar, bytes of the tar file). */
   onProgress?: (done: number, total: number) => void;
+}
+
+export interface MkfsDevice {
+  readonly tag: string;
+  readonly blocks: number;
 }
 
 export interface MkfsConfig {
@@ -51,6 +62,7 @@ export interface MkfsConfig {
   readonly uuid: Buffer;
   readonly inline: boolean;
   readonly platform: string | undefined;
+  readonly devices: readonly MkfsDevice[];
   readonly onProgress: ((done: number, total: number) => void) | undefined;
 }
 
@@ -96,7 +108,16 @@ export function resolveOptions(o: MkfsOptions): MkfsConfig {
     throw new ErofsError('EINVAL', 'mkfs: manifest must be a path');
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function')
     throw new ErofsError('EINVAL', 'onProgress must be a function');
+  const devices = o.devices ?? [];
+  if (!Array.isArray(devices) || devices.length > 0xfffe) throw new ErofsError('EINVAL', 'devices must be a list');
+  for (const d of devices) {
+    if (typeof d.tag !== 'string' || Buffer.byteLength(d.tag, 'latin1') > 63 || d.tag.includes('\0'))
+      throw new ErofsError('EINVAL', `device tag ${String(d.tag)} must be a string of at most 63 bytes`);
+    if (!Number.isSafeInteger(d.blocks) || d.blocks < 0 || d.blocks > 0xffffffff)
+      throw new ErofsError('EINVAL', `device ${d.tag}: blocks must be a whole number below 2^32`);
+  }
   return {
+    devices,
     out: o.out,
     source: o.source,
     blockSize,

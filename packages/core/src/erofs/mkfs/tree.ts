@@ -14,6 +14,13 @@ export interface DataPlacement {
   readonly blocks: number;
   /** The last partial block, to be packed right after the inode (FLAT_INLINE); null for FLAT_PLAIN. */
   readonly tail: Buffer | null;
+  /**
+   * Extra device (1-based id in the device table, MkfsOptions.devices) holding the data, which then
+   * starts at block `blkaddr` of that device and runs on contiguously; the inode becomes CHUNK_BASED
+   * with chunk indexes naming the device, as upstream's --blobdev and --tar=i write them. Absent or 0:
+   * the data is in this image. `tail` must be null for device data.
+   */
+  readonly device?: number;
 }
 
 export interface Timestamp {

@@ -9,7 +9,8 @@ import type { ImagePlan, InodePlan } from './layout.ts';
 import type { MkfsConfig } from './options.ts';
 import type { ImageSink } from './sink.ts';
 import { encodeSuperblock } from './superblock.ts';
-import { prefixTable } from './layout.ts';
+import { chunkTableSpan, deviceTableSlot, prefixTable } from './layout.ts';
+import { DATALAYOUT } from '../format.ts';
 
 /** A directory's bytes: every block, the last one cut to its used length. */
 function encodeDir(p: InodePlan, plan: ImagePlan): Buffer {
@@ -64,6 +65,9 @@ export async function writeImage(plan: ImagePlan, cfg: MkfsConfig, sink: ImageSi
     const afterInode = at + inodeSize(p.compact);
     const afterXattrs = writeIbody(meta, afterInode, p.sharedIds, p.inlineXattrs);
     if (afterXattrs - afterInode !== p.ibody) throw new ErofsError('EIO', 'internal: xattr body size mismatch');
+    if (p.chunkTable !== undefined) {
+      p.chunkTable.copy(meta, afterXattrs + chunkTableSpan(p) - p.chunkTable.length);
+    }
     if (p.tailLen > 0) {
       const tail = p.node.kind === 'file' ? p.node.data!.tail! : data!.subarray(data!.length - p.tailLen);
       tail.copy(meta, afterXattrs);
@@ -92,6 +96,9 @@ export async function writeImage(plan: ImagePlan, cfg: MkfsConfig, sink: ImageSi
       uuid: cfg.uuid,
       fingerprints: cfg.fingerprint,
       prefixTable: prefixTable(cfg),
+      chunked: plan.inodes.some((p) => p.layout === DATALAYOUT.CHUNK_BASED),
+      devices: cfg.devices,
+      devtSlotoff: deviceTableSlot(cfg),
     }),
   );
 }
