@@ -3,6 +3,7 @@
 // shared caches). Pure: results in, text out.
 import { table } from './table.ts';
 import type { CompareResult, PhaseStats } from '@ishare/workers';
+import type { KernelMetadata } from '@ishare/core';
 
 const MiB = 1024 * 1024;
 
@@ -67,6 +68,15 @@ function what(r: CompareResult, p: PhaseStats): string {
   return `read every regular file (${p.files} files, ${mib(p.bytes)} MiB)`;
 }
 
+/** One line of what the kernel held beside the page cache in one phase. */
+export function metadataLine(m: KernelMetadata): string {
+  return (
+    `${m.superblocks} superblock${m.superblocks === 1 ? '' : 's'} for ${m.mounts} mount${m.mounts === 1 ? '' : 's'}, ` +
+    `${m.inodes} inodes (${m.sharedInodes} shared), ${m.dentries} dentries, ${m.threadStates} thread states, ` +
+    `arena control ${(m.arenaControlBytes / 1024).toFixed(1)} KiB`
+  );
+}
+
 /** The lines under the table: what was measured and how sharing played out. */
 export function compareDetails(row: LabelledResult): string[] {
   const r = row.result;
@@ -83,6 +93,8 @@ export function compareDetails(row: LabelledResult): string[] {
     `device pages served (inline tails excluded): no share ${served(r.noShare)}; share ${served(s)}`,
     `page cache: no share ${mib(r.noShare.pageCacheBytes)} MiB, share ${mib(s.pageCacheBytes)} MiB ` +
       `(${mib(s.sharedPageCacheBytes)} MiB in shared inodes); MiB = 2^20 bytes`,
+    `metadata${r.noShare.superblockShare ? ' (superblock_share)' : ''}: no share ${metadataLine(r.noShare.metadata)}; ` +
+      `share ${metadataLine(s.metadata)}`,
   ];
   for (const x of s.perImage) if (x.warning) lines.push(`warning: ${x.warning}`);
   return lines;

@@ -30,6 +30,11 @@ export function parsePolicy(v: string): RealInodePolicy {
 }
 
 /** domain_id= is a mount option value: no comma (the option separator), no control characters. */
+/** The --superblock-share option's help text (read, compare). */
+export const SUPERBLOCK_SHARE_HELP =
+  'mount option superblock_share (mainline 7.4): mounts of one image file with the same options reuse one ' +
+  'superblock, its inodes and their page caches (give an image twice to see it)';
+
 export function parseDomain(v: string): string {
   // eslint-disable-next-line no-control-regex
   if (v === '' || /[,\x00-\x1f]/.test(v) || Buffer.byteLength(v) > 255)
@@ -44,6 +49,7 @@ export interface ExperimentCliOptions {
   domain?: string;
   policy: RealInodePolicy;
   verify?: boolean;
+  superblockShare?: boolean;
 }
 
 /**
@@ -63,6 +69,7 @@ export function experimentOptions(
     ...(o.domain !== undefined ? { domainId: o.domain } : {}),
     ...(o.poolMib !== undefined ? { poolMiB: o.poolMib } : {}),
     ...(o.verify ? { verify: true } : {}),
+    ...(o.superblockShare ? { superblockShare: true } : {}),
     ...(traces?.trace ? { trace: traces.trace } : {}),
     ...(traces?.traces ? { traces: traces.traces } : {}),
     ...(onProgress ? { onProgress } : {}),

@@ -37,6 +37,7 @@ export type {
   MountOptions,
   MountResult,
   MountReport,
+  KernelMetadata,
   OpenFile,
   FileView,
 } from './system.ts';

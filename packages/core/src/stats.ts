@@ -4,12 +4,15 @@ import { PAGE_SIZE, type Arena } from './mm/arena.ts';
 import { framesFree, framesUsed, lruCount } from './mm/pagepool.ts';
 import { readCounters, resetEventCounters, ctrReadSigned, CTR, type CounterName } from './mm/counters.ts';
 import { readLockStats, resetLockStats, type LockClassStats } from './mm/lockstat.ts';
-import { inodesInUse, inodeLruCount } from './vfs/inode.ts';
+import { inodesInUse, inodeLruCount, forEachInode, I_ANON, INODE_WORDS } from './vfs/inode.ts';
 import {
   mountState,
   mountParams,
   mountDeviceStats,
   resetMountDeviceStats,
+  mountUsers,
+  mountThreadState,
+  MOUNT_RECORD_BYTES,
   MS_ACTIVE,
   type MountDeviceStats,
 } from './vfs/mount.ts';
@@ -23,6 +26,35 @@ export interface MountReport extends MountDeviceStats {
   readonly inodeShare: boolean;
   readonly domainId: string;
   readonly verify: boolean;
+  readonly superblockShare: boolean;
+  /** Mounts using this superblock (more than 1 only with superblock_share). */
+  readonly users: number;
+  /** Threads holding parsed state of this superblock, and the path-cache entries they hold for it. */
+  readonly threadStates: number;
+  readonly dentries: number;
+}
+
+/**
+ * What the kernel model holds beside the page cache (the slab side of the superblock_share patch's
+ * measurement): superblocks, inode records, dentries, per-thread parsed state.
+ */
+export interface KernelMetadata {
+  /** Superblocks up (mount records in use): one per mount, or per distinct image with superblock_share. */
+  readonly superblocks: number;
+  /** Mounts (a superblock counts once per mount using it). */
+  readonly mounts: number;
+  /** Inode records in use: the mounted images' inodes plus the shared (anonymous) inodes. */
+  readonly inodes: number;
+  /** Of which shared inodes on the anonymous superblock (inode_share). */
+  readonly sharedInodes: number;
+  /** Bytes of arena control records in use: inode records + superblock (mount) records. */
+  readonly arenaControlBytes: number;
+  readonly inodeRecordBytes: number;
+  readonly superblockRecordBytes: number;
+  /** Path-cache entries (dentries) every thread holds, summed over superblocks. */
+  readonly dentries: number;
+  /** Per-thread parsed superblock states (a thread's s_fs_info copy), summed over superblocks. */
+  readonly threadStates: number;
 }
 
 export interface SystemStats {
@@ -40,6 +72,41 @@ export interface SystemStats {
   readonly counters: Record<CounterName, number>;
   readonly locks: LockClassStats[];
   readonly mounts: MountReport[];
+  readonly metadata: KernelMetadata;
+}
+
+/** The kernel model's metadata beside the page cache, counted from the shared state. */
+export function kernelMetadata(a: Arena): KernelMetadata {
+  let superblocks = 0;
+  let mounts = 0;
+  let dentries = 0;
+  let threadStates = 0;
+  for (let m = 0; m < a.nmounts; m++) {
+    if (mountState(a, m) !== MS_ACTIVE) continue;
+    superblocks++;
+    mounts += mountUsers(a, m);
+    const t = mountThreadState(a, m);
+    dentries += t.dentries;
+    threadStates += t.threads;
+  }
+  let sharedInodes = 0;
+  forEachInode(a, (_slot, st) => {
+    if (st & I_ANON) sharedInodes++;
+  });
+  const inodes = inodesInUse(a);
+  const inodeRecordBytes = inodes * INODE_WORDS * 4;
+  const superblockRecordBytes = superblocks * MOUNT_RECORD_BYTES;
+  return {
+    superblocks,
+    mounts,
+    inodes,
+    sharedInodes,
+    arenaControlBytes: inodeRecordBytes + superblockRecordBytes,
+    inodeRecordBytes,
+    superblockRecordBytes,
+    dentries,
+    threadStates,
+  };
 }
 
 export function systemStats(a: Arena): SystemStats {
@@ -53,6 +120,10 @@ export function systemStats(a: Arena): SystemStats {
       inodeShare: p.inodeShare,
       domainId: p.domainId,
       verify: p.verify ?? false,
+      superblockShare: p.superblockShare ?? false,
+      users: mountUsers(a, m),
+      threadStates: mountThreadState(a, m).threads,
+      dentries: mountThreadState(a, m).dentries,
       ...mountDeviceStats(a, m),
       sharedPages: ishareMountSharedPages(a, m),
     });
@@ -72,6 +143,7 @@ export function systemStats(a: Arena): SystemStats {
     counters: readCounters(a.i32),
     locks: readLockStats(a.i32),
     mounts,
+    metadata: kernelMetadata(a),
   };
 }
 

@@ -32,7 +32,14 @@ import { erofsListFiles, erofsNameiOps } from './fs/erofs/namei.ts';
 import { erofsSb, type ErofsSb } from './fs/erofs/super.ts';
 import { Overlay } from './fs/overlay/namei.ts';
 import { POLICY_ANY, realInodePolicy, setRealInodePolicy, type RealInodePolicy } from './fs/erofs/ishare.ts';
-import { systemStats, resetStats, type SystemStats, type MountReport } from './stats.ts';
+import {
+  systemStats,
+  resetStats,
+  kernelMetadata,
+  type SystemStats,
+  type MountReport,
+  type KernelMetadata,
+} from './stats.ts';
 import { hooksAttach, hooksRefresh, setInjectMask } from './debug/hooks.ts';
 
 export interface SystemConfig {
@@ -129,13 +136,14 @@ export class System {
     hooksRefresh(this.arena);
   }
 
-  /** mount -t erofs -o ro[,inode_share,domain_id=ID][,verify] IMAGE */
+  /** mount -t erofs -o ro[,inode_share,domain_id=ID][,verify][,superblock_share] IMAGE */
   mount(image: string, opts: MountOptions = {}): MountResult {
     return erofsMount(this.kernel, image, opts);
   }
 
   /**
-   * umount: refuse new opens, wait (bounded) for open files to close, evict every inode of the mount —
+   * umount: with superblock_share and other mounts still on the superblock, only this mount goes.
+   * Otherwise refuse new opens, wait (bounded) for open files to close, evict every inode of the mount —
    * detaching them from shared inodes, whose cached pages stay valid for the other images — and free the
    * slot.
    */
@@ -243,6 +251,11 @@ export class System {
     return systemStats(this.arena);
   }
 
+  /** What the kernel holds beside the page cache: superblocks, inode records, dentries, thread states. */
+  metadata(): KernelMetadata {
+    return kernelMetadata(this.arena);
+  }
+
   resetStats(): void {
     resetStats(this.arena);
   }
@@ -263,4 +276,14 @@ export class System {
   }
 }
 
-export type { OpenFile, OpenFlags, FadviseAdvice, FileView, MountOptions, MountResult, SystemStats, MountReport };
+export type {
+  OpenFile,
+  OpenFlags,
+  FadviseAdvice,
+  FileView,
+  MountOptions,
+  MountResult,
+  SystemStats,
+  MountReport,
+  KernelMetadata,
+};

@@ -7,7 +7,14 @@
 // or any inode evicted is refused rather than reported.
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { System, isErofsError, PAGE_SIZE, type RealInodePolicy, type SystemStats } from '@ishare/core';
+import {
+  System,
+  isErofsError,
+  PAGE_SIZE,
+  type KernelMetadata,
+  type RealInodePolicy,
+  type SystemStats,
+} from '@ishare/core';
 import { ErofsImage } from '@ishare/core/format';
 import { Overlay, erofsNameiOps } from '@ishare/core/kernel';
 import { ReaderPool } from './pool.ts';
@@ -52,6 +59,11 @@ export interface ExperimentOptions {
   readonly policy?: RealInodePolicy;
   /** Mount option verify: a file shares only once its content is proven to match its fingerprint. */
   readonly verify?: boolean;
+  /**
+   * Mount option superblock_share (both phases): mounts of one image file reuse one superblock, so an
+   * image given twice is one set of inodes and page caches.
+   */
+  readonly superblockShare?: boolean;
   /** Replay these reads in every image instead of reading every file. */
   readonly trace?: readonly TraceOp[];
   /**
@@ -123,6 +135,10 @@ export interface PhaseStats {
   readonly bytes: number;
   readonly elapsedMs: number;
   readonly perImage: ImageStats[];
+  /** Mounted with superblock_share. */
+  readonly superblockShare: boolean;
+  /** What the kernel held beside the page cache after the reads (superblocks, inode records, ...). */
+  readonly metadata: KernelMetadata;
 }
 
 export interface TraceSummary {
@@ -166,6 +182,8 @@ export interface CompareResult {
   readonly reductionPercent: number;
   /** Device pages each image supplied in the share phase: who filled the shared caches. */
   readonly servedBy: ServedBy[];
+  /** Each phase's metadata beside the page cache (also in noShare/share). */
+  readonly metadata: { readonly noShare: KernelMetadata; readonly share: KernelMetadata };
   readonly trace?: TraceSummary;
   readonly elapsedMs: number;
 }
@@ -494,6 +512,7 @@ interface PhaseInput {
   readonly policy: RealInodePolicy;
   readonly domainId: string;
   readonly verify: boolean;
+  readonly superblockShare: boolean;
   readonly onProgress?: (p: ExperimentProgress) => void;
 }
 
@@ -524,7 +543,12 @@ async function runPhase(p: PhaseInput): Promise<PhaseStats> {
       let shareActive = false;
       // Each layer once per container, as the snapshotter mounts a container's layers.
       for (const image of x.layersTop ?? [x.image]) {
-        const r = sys.mount(image, { inodeShare: p.inodeShare, domainId: p.domainId, verify: p.verify });
+        const r = sys.mount(image, {
+          inodeShare: p.inodeShare,
+          domainId: p.domainId,
+          verify: p.verify,
+          superblockShare: p.superblockShare,
+        });
         mounted.push(r.mount);
         ms.push(r.mount);
         warning ??= r.warning;
@@ -619,6 +643,8 @@ async function runPhase(p: PhaseInput): Promise<PhaseStats> {
       bytes: results.reduce((s, r) => s + r.bytes, 0),
       elapsedMs: Math.round(elapsedMs * 10) / 10,
       perImage,
+      superblockShare: p.superblockShare,
+      metadata: st.metadata,
     };
     for (const m of mounted.splice(0)) sys.unmount(m);
     return stats;
@@ -703,6 +729,7 @@ export async function runRead(o: RunReadOptions): Promise<ReadResult> {
     phase: 'read',
     inodeShare: o.inodeShare ?? false,
     verify: o.verify ?? false,
+    superblockShare: o.superblockShare ?? false,
     workers: c.workers,
     poolBytes: c.poolBytes,
     policy: c.policy,
@@ -731,6 +758,7 @@ export async function runCompare(o: ExperimentOptions): Promise<CompareResult> {
       phase: share ? 'share' : 'no share',
       inodeShare: share,
       verify: o.verify ?? false,
+      superblockShare: o.superblockShare ?? false,
       workers: c.workers,
       poolBytes: c.poolBytes,
       policy: c.policy,
@@ -751,6 +779,7 @@ export async function runCompare(o: ExperimentOptions): Promise<CompareResult> {
     share,
     reductionPercent: Math.round(reduction * 100) / 100,
     servedBy: share.perImage.map((x) => ({ image: x.image, pages: x.pages, sharedPages: x.sharedPages })),
+    metadata: { noShare: noShare.metadata, share: share.metadata },
     ...(c.plan.trace ? { trace: c.plan.trace } : {}),
     elapsedMs: Math.round((performance.now() - t0) * 10) / 10,
   };

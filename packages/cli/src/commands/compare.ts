@@ -7,7 +7,14 @@ import type { RealInodePolicy } from '@ishare/core';
 import type { CompareResult } from '@ishare/workers';
 import { UsageError } from '../errors.ts';
 import { writeOut } from '../output.ts';
-import { experimentOptions, parseDomain, parsePolicy, parsePoolMiB, parseWorkers } from '../experiment-options.ts';
+import {
+  experimentOptions,
+  parseDomain,
+  parsePolicy,
+  parsePoolMiB,
+  parseWorkers,
+  SUPERBLOCK_SHARE_HELP,
+} from '../experiment-options.ts';
 import { prepareInputs, type PreparedInput } from '../image-cache.ts';
 import { parsePlatform } from '../options.ts';
 import { asUsage, collectTrace, loadWorkers, readTraces, type RunTraces } from '../experiment-run.ts';
@@ -24,6 +31,7 @@ export interface CompareCliOptions {
   trace?: string[];
   poolMib?: number;
   verify?: boolean;
+  superblockShare?: boolean;
   json?: boolean;
   chart?: string;
   outJson?: string;
@@ -164,6 +172,7 @@ export function register(program: Command): void {
       '--verify',
       'mount option verify: a file shares its page cache only once its content matches its fingerprint',
     )
+    .option('--superblock-share', SUPERBLOCK_SHARE_HELP)
     .option('--pool-mib <n>', 'page pool size in MiB (default: sized from the data, at most 4096)', parsePoolMiB)
     .option(
       '--platform <os/arch>',

@@ -6,12 +6,19 @@ import type { RealInodePolicy } from '@ishare/core';
 import type { ReadResult } from '@ishare/workers';
 import { writeOut } from '../output.ts';
 import { table } from '../table.ts';
-import { experimentOptions, parseDomain, parsePolicy, parsePoolMiB, parseWorkers } from '../experiment-options.ts';
+import {
+  experimentOptions,
+  parseDomain,
+  parsePolicy,
+  parsePoolMiB,
+  parseWorkers,
+  SUPERBLOCK_SHARE_HELP,
+} from '../experiment-options.ts';
 import { prepareInputs } from '../image-cache.ts';
 import { parsePlatform } from '../options.ts';
 import { asUsage, collectTrace, loadWorkers, readTraces } from '../experiment-run.ts';
 import { phaseBar } from '../experiment-progress.ts';
-import { mib } from '../compare-report.ts';
+import { metadataLine, mib } from '../compare-report.ts';
 
 interface ReadCliOptions {
   platform?: string;
@@ -21,6 +28,7 @@ interface ReadCliOptions {
   domain?: string;
   policy: RealInodePolicy;
   verify?: boolean;
+  superblockShare?: boolean;
   trace?: string[];
   json?: boolean;
 }
@@ -34,6 +42,7 @@ export function readReport(r: ReadResult, names: readonly string[]): string[] {
     `page cache   ${mib(r.pageCacheBytes)} MiB (${r.filePages} pages; ${mib(r.sharedPageCacheBytes)} MiB in shared inodes)`,
     `device       ${mib(r.deviceBytes)} MiB (${r.devicePages} pages in ${r.deviceReads} reads)`,
     `lookups      ${r.hits} hits, ${r.misses} misses`,
+    `metadata     ${metadataLine(r.metadata)}${r.superblockShare ? ' (superblock_share)' : ''}`,
   ];
   if (r.inodeShare) {
     lines.push(
@@ -109,6 +118,7 @@ export function register(program: Command): void {
     .option('--workers <n>', "reader threads, 1..64 (default: the machine's cores)", parseWorkers)
     .option('--pool-mib <n>', 'page pool size in MiB (default: sized from the data, at most 4096)', parsePoolMiB)
     .option('--share', 'mount with inode_share (content-fingerprint page-cache sharing)')
+    .option('--superblock-share', SUPERBLOCK_SHARE_HELP)
     .option('--domain <id>', 'domain_id: sharing happens only within one domain (default "ishare")', parseDomain)
     .option(
       '--policy <name>',

@@ -51,6 +51,7 @@ export interface StressCliOptions {
   decoys: boolean;
   chaos: boolean;
   verify?: boolean;
+  superblockShare?: boolean;
   poison?: boolean;
   fsck?: string;
   manifest?: string[];
@@ -173,6 +174,7 @@ export async function runStressCommand(inputs: string[], o: StressCliOptions): P
       images: images.map((x) => ({ ...x, domainId: o.domain })),
       ...(o.fsck !== undefined ? { fsck: o.fsck } : {}),
       verify: !!o.verify,
+      ...(o.superblockShare ? { superblockShare: true } : {}),
       ...(o.poison ? { poison: true } : {}),
       workers,
       policy: o.policy as 'processing' | 'any' | 'both',
@@ -239,6 +241,10 @@ export function register(program: Command): void {
     .option(
       '--verify',
       'mount with verify: a file shares its page cache only once its content matches its fingerprint (adds the poison decoy)',
+    )
+    .option(
+      '--superblock-share',
+      'mount with superblock_share: an image given twice is one superblock, kept while either mount is up (chaos unmounts one)',
     )
     .option(
       '--poison',

@@ -11,6 +11,7 @@ export type {
   MountOptions,
   MountResult,
   MountReport,
+  KernelMetadata,
   OpenFile,
   OpenFlags,
   FadviseAdvice,

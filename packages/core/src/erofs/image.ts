@@ -172,6 +172,11 @@ export class ErofsImage {
     return this.inode(this.sb.rootNid);
   }
 
+  /** Entries in the path cache (what a mount's dentries would be). */
+  get cachedPaths(): number {
+    return this.resolved.size;
+  }
+
   inode(nid: number): ErofsInode {
     let ino = this.inodes.get(nid);
     if (ino === undefined) {

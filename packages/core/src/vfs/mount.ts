@@ -3,6 +3,11 @@
 // mount, and its file descriptor (the mount's block device) is recorded here: worker threads share the
 // process's descriptors, so every thread reads that one file — an image renamed over after mount changes
 // nothing the mount reads. Each thread keeps only its parsed metadata (fs/erofs/super.ts).
+//
+// A record is a superblock (struct super_block): `superblock_share` lets several mounts use one record
+// (sget_fc finding an existing superblock, s_active counting its users, deactivate_super tearing it down
+// only at the last unmount), so the slot number a mount returns is its superblock's, as the device number
+// in /proc/self/mountinfo is.
 import type { Arena, ArenaCounts } from '../mm/arena.ts';
 import { spinLock, spinUnlock } from '../mm/spinlock.ts';
 import { LOCK_CLASS } from '../mm/lockstat.ts';
@@ -13,9 +18,12 @@ const M_GEN = 1; // bumped at every mount of the slot
 const M_OPEN = 2; // open files
 const M_DEV_READS = 3; // device reads served by this image (read calls)
 const M_DEV_PAGES = 4; // pages filled from this image's device
+const M_USERS = 5; // s_active: mounts using this superblock (1 unless superblock_share reused it)
 const M_BLOB_LEN = 6;
 const M_BDEV = 7; // the image's file descriptor, opened once at mount: every thread reads through it (s_bdev)
-const M_HDR_WORDS = 8;
+const M_THREADS = 8; // threads holding parsed state of this superblock (the filesystem's per-thread s_fs_info)
+const M_DENTRIES = 9; // path-cache entries those threads hold for it (the dcache's share of this superblock)
+const M_HDR_WORDS = 12;
 const BLOB_BYTES = 4096;
 export const MOUNT_WORDS = M_HDR_WORDS + BLOB_BYTES / 4;
 export const MOUNT_TABLE_WORDS = 2; // lock, mounted count
@@ -35,6 +43,10 @@ export interface MountParams {
   readonly domainId: string; // domain_id option ('' = default domain)
   /** verify option: join a shared inode only after the content is proven to match the fingerprint. */
   readonly verify?: boolean;
+  /** superblock_share option: another mount of the same backing file with the same options reuses this one. */
+  readonly superblockShare?: boolean;
+  /** The backing file's identity (device:inode:fsoffset), what superblock_share matches on. */
+  readonly backing?: string;
 }
 
 function rec(a: Arena, m: number): number {
@@ -95,6 +107,84 @@ export function mountParams(a: Arena, m: number): MountParams {
   return JSON.parse(new TextDecoder().decode(bytes)) as MountParams;
 }
 
+/** Mounts using superblock m (s_active). */
+export function mountUsers(a: Arena, m: number): number {
+  return Atomics.load(a.i32, rec(a, m) + M_USERS);
+}
+
+/** A thread parsed (+1) or dropped (-1) its state of superblock m, holding `dentries` path-cache entries. */
+export function mountThreadStateAdd(a: Arena, m: number, threads: number, dentries: number): void {
+  const r = rec(a, m);
+  if (threads !== 0) Atomics.add(a.i32, r + M_THREADS, threads);
+  if (dentries !== 0) Atomics.add(a.i32, r + M_DENTRIES, dentries);
+}
+export interface MountThreadState {
+  /** Threads holding parsed state of this superblock. */
+  readonly threads: number;
+  /** Path-cache entries they hold for it. */
+  readonly dentries: number;
+}
+export function mountThreadState(a: Arena, m: number): MountThreadState {
+  const r = rec(a, m);
+  return { threads: Atomics.load(a.i32, r + M_THREADS), dentries: Atomics.load(a.i32, r + M_DENTRIES) };
+}
+
+/** Bytes of one mount record (a superblock's share of the arena). */
+export const MOUNT_RECORD_BYTES = MOUNT_WORDS * 4;
+
+export interface MountAllocResult {
+  readonly mount: number;
+  /** An existing superblock was reused (superblock_share): `bdev` was not taken, the caller still owns it. */
+  readonly reused: boolean;
+}
+
+/**
+ * sget_fc: with `share`, find an active superblock whose parameters `share` accepts, still in use (s_active
+ * above zero: one going away is never revived), and take a user on it. Otherwise claim a free slot and
+ * publish the parameters and the block device `bdev` (a descriptor the mount now owns, published before
+ * the slot turns active). One pass under the mount table's lock, so two mounts cannot both create.
+ */
+export function mountAllocOrShare(
+  a: Arena,
+  p: MountParams,
+  bdev: number,
+  share?: (other: MountParams) => boolean,
+): MountAllocResult {
+  const i32 = a.i32;
+  if (share) {
+    spinLock(i32, a.mountTable, LOCK_CLASS.MOUNT);
+    try {
+      for (let m = 0; m < a.nmounts; m++) {
+        const r = rec(a, m);
+        if (Atomics.load(i32, r + M_STATE) !== MS_ACTIVE || Atomics.load(i32, r + M_USERS) <= 0) continue;
+        if (!share(mountParams(a, m))) continue;
+        Atomics.add(i32, r + M_USERS, 1);
+        return { mount: m, reused: true };
+      }
+    } finally {
+      spinUnlock(i32, a.mountTable);
+    }
+  }
+  return { mount: mountAlloc(a, p, bdev), reused: false };
+}
+
+/**
+ * deactivate_super's count: drop one user of superblock m. Returns the users left; at 0 the caller tears
+ * the superblock down (and nothing can find it to share any more).
+ */
+export function mountPutUser(a: Arena, m: number): number {
+  const i32 = a.i32;
+  spinLock(i32, a.mountTable, LOCK_CLASS.MOUNT);
+  try {
+    const r = rec(a, m);
+    if (Atomics.load(i32, r + M_STATE) !== MS_ACTIVE || Atomics.load(i32, r + M_USERS) <= 0)
+      throw new VfsError('EINVAL', `mount ${m} is not mounted`);
+    return Atomics.sub(i32, r + M_USERS, 1) - 1;
+  } finally {
+    spinUnlock(i32, a.mountTable);
+  }
+}
+
 /**
  * Claim a free slot and publish the parameters and the block device `bdev` (a descriptor the mount now
  * owns, published before the slot turns active). Returns the mount slot.
@@ -114,6 +204,9 @@ export function mountAlloc(a: Arena, p: MountParams, bdev: number): number {
       Atomics.store(i32, r + M_OPEN, 0);
       Atomics.store(i32, r + M_DEV_READS, 0);
       Atomics.store(i32, r + M_DEV_PAGES, 0);
+      Atomics.store(i32, r + M_USERS, 1);
+      Atomics.store(i32, r + M_THREADS, 0);
+      Atomics.store(i32, r + M_DENTRIES, 0);
       Atomics.add(i32, r + M_GEN, 1);
       Atomics.store(i32, r + M_STATE, MS_ACTIVE);
       i32[a.mountTable + 1]++;

@@ -4,9 +4,18 @@
 import type { Kernel } from './kernel.ts';
 import { ctrInc, CTR } from '../mm/counters.ts';
 import { tryEvict, forEachInode, inodeMount, rcuBatch, I_ANON } from './inode.ts';
-import { mountFree, mountSetDying, mountState, mountOpenCount, MS_ACTIVE } from './mount.ts';
+import { mountFree, mountSetDying, mountState, mountOpenCount, mountPutUser, MS_ACTIVE } from './mount.ts';
 import { VfsError } from './errno.ts';
 import { reportCheckFailure, invariantsOn, InvariantViolation } from '../mm/checkfail.ts';
+
+/**
+ * deactivate_super: one mount of superblock m goes away. Returns whether it was the last user — then the
+ * caller runs the teardown (its kill_sb); otherwise the superblock, its inodes and their pages stay for
+ * the mounts still using it (superblock_share).
+ */
+export function deactivateSuper(k: Kernel, m: number): boolean {
+  return mountPutUser(k.a, m) === 0;
+}
 
 /**
  * umount: refuse new opens, wait (bounded) for open files to close, evict every inode of the mount —

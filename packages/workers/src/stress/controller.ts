@@ -33,6 +33,11 @@ export interface StressOptions {
   /** Mount with `verify`: files share only once their content is proven to match the fingerprint. */
   verify?: boolean;
   /**
+   * Mount with superblock_share: an image given twice is one superblock, whose inodes the chaos's
+   * unmount of one of its mounts must leave to the other.
+   */
+  superblockShare?: boolean;
+  /**
    * Mount the poison decoy too: a forged fingerprint in the same domain and of the same size (default:
    * only with verify). Without verify this is the attack mainline accepts: the byte oracle reports it.
    */
@@ -221,8 +226,14 @@ class StressRun {
     return this.report(elapsedMs);
   }
 
-  private mountOpts(i: number): { inodeShare: boolean; domainId: string; verify: boolean } {
-    return { inodeShare: true, domainId: this.all[i].domainId, verify: !!this.opts.verify };
+  private mountOpts(i: number): { inodeShare: boolean; domainId: string; verify: boolean; superblockShare: boolean } {
+    return {
+      inodeShare: true,
+      domainId: this.all[i].domainId,
+      verify: !!this.opts.verify,
+      // The decoys are never mounted twice: only the user's images share superblocks.
+      superblockShare: !!this.opts.superblockShare && !this.all[i].decoy,
+    };
   }
 
   /** Mount image i; the first mount's warning goes into the report (a remount's is the same one). */

@@ -3,13 +3,14 @@ import type { Kernel } from '../../vfs/kernel.ts';
 import type { LookupResult, NameiOps } from '../../vfs/file.ts';
 import type { ErofsImage } from '../../erofs/image.ts';
 import { ErofsError } from '../../erofs/errors.ts';
-import { erofsSb } from './super.ts';
+import { erofsSb, erofsCountDentries } from './super.ts';
 import { erofsAops } from './data.ts';
 import { zErofsAops } from './zdata.ts';
 
 /** The regular file at `path` in mount m, with the a_ops its data path needs. */
 export function erofsLookup(k: Kernel, m: number, path: string): LookupResult {
-  const ino = erofsSb(k, m).image.resolve(path);
+  const sb = erofsSb(k, m);
+  const ino = erofsCountDentries(k, sb, () => sb.image.resolve(path));
   if (ino.type !== 'file')
     throw new ErofsError(ino.type === 'dir' ? 'EISDIR' : 'EINVAL', `${path}: not a regular file`);
   return { nid: ino.nid, size: ino.size, compressed: ino.compressed, aops: ino.compressed ? zErofsAops : erofsAops };

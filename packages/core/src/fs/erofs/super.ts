@@ -4,14 +4,20 @@
 // file renamed over the image then changes nothing the mount reads, verified or not.
 // Mount options: inode_share and domain_id. Sharing needs both the option and the image's fingerprint
 // feature; otherwise the mount warns once and falls back to private page caches, as the kernel does.
-import { openSync, closeSync } from 'node:fs';
+// superblock_share (mainline 7.4, "erofs: reuse superblock for file-backed mounts"): a mount of a backing
+// file that a superblock_share mount already has up — the same file (device and inode number, not path)
+// at the same fsoffset, with the same options — reuses that superblock, its inodes and so their page
+// caches; options that differ get a superblock of their own, silently, as mainline falls back. The
+// superblock lives while any of its mounts does (s_active, vfs/mount.ts).
+import { openSync, closeSync, fstatSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import type { Kernel } from '../../vfs/kernel.ts';
 import { ErofsImage } from '../../erofs/image.ts';
 import { ErofsError } from '../../erofs/errors.ts';
 import {
-  mountAlloc,
+  mountAllocOrShare,
   mountParams,
+  mountThreadStateAdd,
   mountGen,
   mountState,
   mountBdev,
@@ -19,7 +25,7 @@ import {
   MS_FREE,
   type MountParams,
 } from '../../vfs/mount.ts';
-import { genericShutdownSuper } from '../../vfs/super.ts';
+import { genericShutdownSuper, deactivateSuper } from '../../vfs/super.ts';
 import type { IshareKey } from './ishare.ts';
 import { ishareResetMount } from './ishare_stats.ts';
 
@@ -49,7 +55,7 @@ export function erofsSb(k: Kernel, m: number): ErofsSb {
   const cur = k.sbs[m] as ErofsSb | undefined; // s_fs_info
   const gen = mountGen(k.a, m);
   if (cur && cur.gen === gen) return cur;
-  if (cur) closeSb(cur);
+  if (cur) closeSb(k, cur);
   if (mountState(k.a, m) === MS_FREE) throw new ErofsError('EINVAL', `mount ${m} is not mounted`);
   const params = mountParams(k.a, m);
   const fd = mountBdev(k.a, m);
@@ -69,18 +75,36 @@ export function erofsSb(k: Kernel, m: number): ErofsSb {
     ishareKeys: new Map(),
   };
   k.sbs[m] = sb;
+  mountThreadStateAdd(k.a, m, 1, 0);
   return sb;
 }
 
-/** Drop this thread's parsed image; the descriptor is the mount's and stays open. */
-function closeSb(sb: ErofsSb): void {
+/**
+ * Count path-cache entries this thread's state of `sb` gained (or lost, when the cache started over) in
+ * `fn`, on the superblock's record: what the kernel holds in dentries for the mount, summed over threads.
+ */
+export function erofsCountDentries<T>(k: Kernel, sb: ErofsSb, fn: () => T): T {
+  const before = sb.image.cachedPaths;
+  const r = fn();
+  const d = sb.image.cachedPaths - before;
+  if (d !== 0 && mountGen(k.a, sb.m) === sb.gen) mountThreadStateAdd(k.a, sb.m, 0, d);
+  return r;
+}
+
+/**
+ * Drop this thread's parsed image (and its share of the superblock's thread-state counts, unless the
+ * slot was freed and reused since); the descriptor is the mount's and stays open.
+ */
+function closeSb(k: Kernel, sb: ErofsSb): void {
+  if (mountGen(k.a, sb.m) === sb.gen && mountState(k.a, sb.m) !== MS_FREE)
+    mountThreadStateAdd(k.a, sb.m, -1, -sb.image.cachedPaths);
   sb.image.close();
 }
 
 /** Forget this thread's state for mount m (after unmount). */
 export function erofsSbRelease(k: Kernel, m: number): void {
   const cur = k.sbs[m] as ErofsSb | undefined;
-  if (cur) closeSb(cur);
+  if (cur) closeSb(k, cur);
   k.sbs[m] = undefined;
 }
 
@@ -130,12 +154,26 @@ export interface MountOptions {
    * (fs/erofs/verify.ts). Without it a forged fingerprint in the same domain poisons the cache.
    */
   verify?: boolean;
+  /**
+   * -o superblock_share: another superblock_share mount of the same backing file with the same options
+   * reuses this mount's superblock (and inodes, and page caches); the returned slot is then the same.
+   */
+  superblockShare?: boolean;
 }
 
 export interface MountResult {
   readonly mount: number;
   readonly shareActive: boolean;
   readonly warning?: string;
+  /** superblock_share found the image's superblock already up: this mount reuses it. */
+  readonly superblockReused: boolean;
+}
+
+/** What superblock_share compares besides the backing file: every option (mainline falls back when one differs). */
+function sameSuperblock(a: MountParams, b: MountParams): boolean {
+  if (!a.superblockShare || !b.superblockShare || a.backing !== b.backing) return false;
+  const rest = (p: MountParams): string => JSON.stringify({ ...p, image: '' });
+  return rest(a) === rest(b);
 }
 
 /** mount -t erofs -o ro[,inode_share,domain_id=ID][,verify] IMAGE: parse options, check, publish. */
@@ -151,6 +189,7 @@ export function erofsMount(k: Kernel, image: string, opts: MountOptions): MountR
     inodeShare: opts.inodeShare ?? false,
     domainId: opts.domainId ?? '',
     verify: opts.verify ?? false,
+    superblockShare: opts.superblockShare ?? false,
   };
   // The image is opened here, once: every thread of every read of this mount goes through this file.
   let fd: number;
@@ -162,10 +201,14 @@ export function erofsMount(k: Kernel, image: string, opts: MountOptions): MountR
   }
   try {
     const check = erofsCheckImage(params, fd);
-    const m = mountAlloc(k.a, { ...params, inodeShare: check.shareActive }, fd);
-    ishareResetMount(k.a, m);
+    // The backing file as mainline identifies it: its inode (st_dev, st_ino) and the fsoffset (always 0).
+    const st = fstatSync(fd, { bigint: true });
+    const p: MountParams = { ...params, inodeShare: check.shareActive, backing: `${st.dev}:${st.ino}:0` };
+    const got = mountAllocOrShare(k.a, p, fd, p.superblockShare ? (other) => sameSuperblock(p, other) : undefined);
+    if (got.reused) closeSync(fd);
+    else ishareResetMount(k.a, got.mount);
     if (check.warning) k.warnings.push(check.warning);
-    return { mount: m, shareActive: check.shareActive, warning: check.warning };
+    return { mount: got.mount, shareActive: check.shareActive, warning: check.warning, superblockReused: got.reused };
   } catch (e) {
     closeSync(fd);
     throw e;
@@ -173,10 +216,13 @@ export function erofsMount(k: Kernel, image: string, opts: MountOptions): MountR
 }
 
 /**
- * erofs_kill_sb: the generic teardown, then this thread's image for the slot and the mount's descriptor
- * — closed only once the teardown has evicted every inode of the mount, so no thread still reads it.
+ * umount of one mount of superblock m: the superblock goes only with its last mount (deactivate_super);
+ * then erofs_kill_sb — the generic teardown, then this thread's image for the slot and the mount's
+ * descriptor, closed only once the teardown has evicted every inode of the mount, so no thread still
+ * reads it.
  */
 export function erofsKillSb(k: Kernel, m: number, timeoutMs: number): void {
+  if (!deactivateSuper(k, m)) return;
   // Read before the teardown frees the slot (another mount may take it, with its own descriptor).
   const fd = mountBdev(k.a, m);
   genericShutdownSuper(k, m, timeoutMs);
