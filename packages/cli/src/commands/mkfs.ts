@@ -77,7 +77,7 @@ async function runMkfsLayers(outDir: string, source: string, o: MkfsCliOptions):
   const out = statSync(outDir, { throwIfNoEntry: false });
   if (out && !out.isDirectory()) throw new UsageError(`${outDir}: --layers writes into a directory; this is a file`);
   const { mkfsLayers } = await import('../writer.ts');
-  const opts: MkfsLayersOptions = { outDir, source, fingerprint: o.fingerprint, xattrs: o.xattrs, inline: o.inline };
+  const opts: MkfsLayersOptions = { outDir, source, fingerprint: o.fingerprint, xattrs: o.xattrs };
   if (o.blockSize !== undefined) opts.blockSize = o.blockSize;
   if (o.xattrInodeDigest !== undefined) opts.xattrInodeDigest = o.xattrInodeDigest;
   if (o.timestamp !== undefined) opts.timestamp = o.timestamp;

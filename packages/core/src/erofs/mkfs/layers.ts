@@ -12,7 +12,7 @@ import { resolveOptions, type MkfsOptions } from './options.ts';
 import { buildImage, containerReport, type ContainerReport } from './build.ts';
 import { readLayerSource } from './fromlayer.ts';
 
-export interface MkfsLayersOptions extends Omit<MkfsOptions, 'out' | 'manifest'> {
+export interface MkfsLayersOptions extends Omit<MkfsOptions, 'out' | 'manifest' | 'inline' | 'devices'> {
   /** Directory the layer blobs are written to (created when missing). */
   outDir: string;
 }
@@ -62,8 +62,10 @@ export async function mkfsLayers(opts: MkfsLayersOptions): Promise<MkfsLayersRep
   if (typeof opts.outDir !== 'string' || opts.outDir === '')
     throw new ErofsError('EINVAL', 'mkfs: outDir must be a path');
   const outDir = resolve(opts.outDir);
-  // Checked once for every layer (the output path is a placeholder: each layer names its own).
-  const base = resolveOptions({ ...opts, out: join(outDir, 'layer.erofs') });
+  // Checked once for every layer (the output path is a placeholder: each layer names its own). No
+  // inline tails, as containerd's differ asks (-Enoinline_data): every file's data is whole blocks of
+  // the blob, which an fsmeta image's chunk indexes can then point at.
+  const base = resolveOptions({ ...opts, inline: false, out: join(outDir, 'layer.erofs') });
   let st;
   try {
     st = statSync(base.source);
