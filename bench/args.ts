@@ -42,6 +42,8 @@ export interface BenchOptions {
   readonly scaleFiles: number;
   /** Build the images compressed with upstream mkfs.erofs 1.9.3 -z<alg> (-Eztailpacking). */
   readonly compress?: string;
+  /** --layout layers: the per-layer layout's reads against flat (bench/layout.ts) instead of the tables. */
+  readonly layout?: 'layers';
 }
 
 export const COMPRESS_ALGS = ['lz4', 'lz4hc', 'deflate', 'zstd'] as const;
@@ -53,6 +55,7 @@ export const USAGE = `usage: pnpm bench [--reps N] [--passes K] [--quick] [--sou
                   [--platform OS/ARCH] [--out DIR] [--no-loop] [--no-evict] [--chunk BYTES] [--copies N]
                   [--warm-rounds N] [--compress ALG]
        pnpm bench --scale [--reps N] [--scale-files N] [--out DIR]
+       pnpm bench --layout layers [--reps N] [--passes K] [--quick] [--source IMAGE] [--out DIR]
 
 Read throughput of ishare's shared page cache (ReaderPool, 1 and 2 workers; cold, fill, warm) side by
 side with Node reading the same files through the kernel (the source trees and a loop mount of the
@@ -76,6 +79,10 @@ images), interleaved in one run. Default data: the bundled typescript-5.6.2 / 5.
                   the kernel's loop mount of the same images (every family reads compressed images)
   --warm-rounds N passes over the data in each warm sample (default 3, so that a warm sample of ours
                   takes >= 100 ms; --quick: 1)
+
+--layout layers: one container image mounted flat and as one blob per layer under the read-only
+overlay, every file read through each (fill and warm, 1 thread, interleaved): layers / flat, target
+>= 0.9x. Default data: the bundled typescript-5.6.2 tree split into a three-layer OCI image.
 
 --scale: N = 2, 5 and 10 versions of one tree (the bundled pair plus versions derived from it by
 changing a seeded 10% of the files), mounted with inode_share: page cache against the pages of
@@ -123,6 +130,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
         copies: { type: 'string' },
         'warm-rounds': { type: 'string' },
         scale: { type: 'boolean', default: false },
+        layout: { type: 'string' },
         'scale-files': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -152,7 +160,14 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
       '--scale reads uncompressed images of directory trees: --compress and --platform do not apply',
     );
   }
+  if (values.layout !== undefined && values.layout !== 'layers')
+    throw new BenchUsageError(`--layout must be layers (measured against flat), not '${values.layout}'`);
+  if (values.layout !== undefined && (values.scale || values.compress !== undefined || values.images !== undefined))
+    throw new BenchUsageError(
+      '--layout layers reads a container image (--source IMAGE or the default): not with --scale, --compress or --images',
+    );
   return {
+    ...(values.layout !== undefined ? { layout: 'layers' as const } : {}),
     reps: posInt('--reps', values.reps, quick ? 2 : 5, 1000),
     passes: posInt('--passes', values.passes, quick ? 1 : 3, 100),
     quick,

@@ -18,6 +18,7 @@ import { UsageError } from '../packages/cli/src/errors.ts';
 import { parseBenchArgs, BenchUsageError, USAGE, DEFAULT_PASS_MIB, type BenchOptions } from './args.ts';
 import { treeCopies, derivedTree, imageCopies, benchCacheDir } from './derive.ts';
 import { runScale } from './scale.ts';
+import { runLayoutBench } from './layout.ts';
 import { detectEvictor, type Evictor } from './evict.ts';
 import { LoopMounts } from './loop.ts';
 import { KernelReaderPool } from './kernel-pool.ts';
@@ -245,6 +246,7 @@ async function main(): Promise<number> {
   }
   const o = opts;
   if (o.scale) return runScale(o, log);
+  if (o.layout) return runLayoutBench(o, log);
   const startedAt = new Date().toISOString();
   const loadStart = loadavg();
   const data = await dataset(o);

@@ -76,6 +76,7 @@ export class System {
   private readonly owner: boolean;
   /** This thread's overlays, by their layers' mounts (top first), with the superblocks they were built on. */
   private readonly overlays = new Map<string, { sbs: ErofsSb[]; ovl: Overlay }>();
+  private readonly overlaysByList = new WeakMap<readonly number[], { sbs: ErofsSb[]; ovl: Overlay }>();
 
   private constructor(arena: Arena, threadId: number, owner: boolean) {
     this.arena = arena;
@@ -161,13 +162,17 @@ export class System {
    * this thread's, built on first use and again when one of the mounts changed.
    */
   overlay(layers: readonly number[]): Overlay {
-    const key = layers.join(',');
+    // Callers pass one array per container again and again: find it by identity first (no key to build).
+    const known = this.overlaysByList.get(layers) ?? this.overlays.get(layers.join(','));
+    if (known && known.sbs.every((sb, i) => erofsSb(this.kernel, layers[i]) === sb)) {
+      this.overlaysByList.set(layers, known);
+      return known.ovl;
+    }
     const sbs = layers.map((m) => erofsSb(this.kernel, m));
-    const hit = this.overlays.get(key);
-    if (hit && hit.sbs.every((sb, i) => sb === sbs[i])) return hit.ovl;
-    const ovl = new Overlay(sbs.map((sb) => erofsNameiOps(sb.image)));
-    this.overlays.set(key, { sbs, ovl });
-    return ovl;
+    const entry = { sbs, ovl: new Overlay(sbs.map((sb) => erofsNameiOps(sb.image))) };
+    this.overlays.set(layers.join(','), entry);
+    this.overlaysByList.set(layers, entry);
+    return entry.ovl;
   }
 
   /**
