@@ -255,3 +255,21 @@ test("mkfs --layers converts a layer as upstream's mkfs.erofs --tar=f --aufs doe
   t.true(ours.some((l) => l.startsWith('/opt/tool dir') && l.includes('trusted.overlay.opaque=y')));
   execFileSync(upstreamTool('fsck.erofs'), [r.layers[1].file]);
 });
+
+test("the fsmeta image mkfs --layers writes: upstream fsck.erofs, given the layer blobs as devices in order, extracts the flat image's tree", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ishare-fsmeta-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  ociLayout(join(dir, 'A'), { layers: [await layerTar(base1), await layerTar(base2), await layerTar(topA)] });
+  const r = await mkfsLayers({ outDir: join(dir, 'out'), source: join(dir, 'A') });
+  await mkfs({ out: join(dir, 'A.img'), source: join(dir, 'A') });
+  const fsck = upstreamTool('fsck.erofs');
+  execFileSync(fsck, [...r.layers.map((l) => `--device=${l.file}`), `--extract=${join(dir, 'meta')}`, r.fsmeta]);
+  execFileSync(fsck, [`--extract=${join(dir, 'flat')}`, join(dir, 'A.img')]);
+  // diff -r compares names, types, file contents and symlink targets; exit 0 = the same tree.
+  t.notThrows(() => execFileSync('diff', ['-r', '--no-dereference', join(dir, 'meta'), join(dir, 'flat')]));
+  const meta = ErofsImage.open(r.fsmeta, undefined, { paths: r.layers.map((l) => l.file) });
+  t.teardown(() => meta.close());
+  t.is(meta.devices.length, 3, 'one extra device per layer');
+  t.is(Buffer.from(meta.readFile(meta.resolve('/usr/lib/libc.so'))).toString(), bytes(20000, 'libc'));
+  t.throws(() => meta.resolve('/etc/hosts'), { message: /No such file/ }, 'the whiteout was applied');
+});

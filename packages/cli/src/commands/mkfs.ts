@@ -59,6 +59,7 @@ export function layersSummary(outDir: string, r: MkfsLayersReport): string {
   ];
   for (const l of r.layers)
     lines.push(`  ${l.number}  ${basename(l.file)}  ${humanBytes(l.bytes)}${l.built ? '' : '  (reused)'}`);
+  lines.push(`  fsmeta  ${basename(r.fsmeta)}  (the layers are its devices, in this order)`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -11,6 +11,8 @@ import { resolveContainerImage, type LayerRef } from '../../oci/resolve.ts';
 import { resolveOptions, type MkfsOptions } from './options.ts';
 import { buildImage, containerReport, type ContainerReport } from './build.ts';
 import { readLayerSource } from './fromlayer.ts';
+import { mkfsFsmeta } from './fsmeta.ts';
+import { createHash } from 'node:crypto';
 
 export interface MkfsLayersOptions extends Omit<MkfsOptions, 'out' | 'manifest' | 'inline' | 'devices'> {
   /** Directory the layer blobs are written to (created when missing). */
@@ -33,6 +35,23 @@ export interface MkfsLayersReport {
   readonly container: ContainerReport;
   /** Bottom layer first, as the image lists them. */
   readonly layers: readonly LayerBlobReport[];
+  /**
+   * The image's fsmeta (`fsmeta-<manifest digest hex>.erofs`): merged metadata whose extra devices are
+   * the layer blobs, in this order (tagged by their uuids: mount it with them as `device=`s, in order).
+   */
+  readonly fsmeta: string;
+}
+
+/**
+ * Each layer's uuid, from the run's (given or random) uuid and the layer's diff_id: distinct per layer
+ * (an fsmeta's device tags tell them apart) and, with a fixed uuid, the same blob every time.
+ */
+function layerUuid(base: Buffer, diffId: string): string {
+  const b = createHash('sha256').update(base).update(diffId).digest().subarray(0, 16);
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
 /** File name of a layer's blob: its diff_id, as `sha256-<hex>.erofs`. */
@@ -94,6 +113,7 @@ export async function mkfsLayers(opts: MkfsLayersOptions): Promise<MkfsLayersRep
       const cfg = {
         ...base,
         out: file,
+        uuid: Buffer.from(layerUuid(base.uuid, layer.diffId!.text).replace(/-/g, ''), 'hex'),
         onProgress: base.onProgress && ((done: number) => base.onProgress?.(offset + done, total)),
       };
       try {
@@ -108,5 +128,19 @@ export async function mkfsLayers(opts: MkfsLayersOptions): Promise<MkfsLayersRep
     before += img.store.size(layer.member) ?? 0;
     base.onProgress?.(before, total);
   }
-  return { container: containerReport(img), layers };
+  const fsmeta = join(outDir, `fsmeta-${img.key.slice(img.key.lastIndexOf(':') + 1)}.erofs`);
+  if (!isErofsFile(fsmeta) || layers.some((l) => l.built)) {
+    try {
+      await mkfsFsmeta({
+        out: fsmeta,
+        layers: layers.map((l) => l.file),
+        ...(base.timestamp !== undefined ? { timestamp: base.timestamp } : {}),
+        ...(opts.uuid !== undefined ? { uuid: opts.uuid } : {}),
+      });
+    } catch (e) {
+      if (isErofsError(e)) throw new ErofsError(e.code, `image ${img.name}: ${e.message}`);
+      throw e;
+    }
+  }
+  return { container: containerReport(img), layers, fsmeta };
 }
