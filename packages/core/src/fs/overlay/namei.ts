@@ -39,10 +39,13 @@ export class Overlay {
   readonly layers: readonly NameiOps[];
   private readonly rootStack: Stack;
   private readonly resolved = new Map<string, OvlResolved>();
+  /** Per layer: which directories are opaque (an xattr lookup each, done once). */
+  private readonly opaque: Map<number, boolean>[];
 
   constructor(layers: readonly NameiOps[]) {
     if (layers.length === 0) throw new VfsError('EINVAL', 'an overlay needs at least one layer');
     this.layers = layers;
+    this.opaque = layers.map(() => new Map<number, boolean>());
     const roots: OvlInode[] = [];
     for (const [layer, l] of layers.entries()) {
       const nid = l.root();
@@ -53,8 +56,12 @@ export class Overlay {
   }
 
   private isOpaque(i: OvlInode): boolean {
+    const known = this.opaque[i.layer].get(i.nid);
+    if (known !== undefined) return known;
     const v = this.layers[i.layer].getxattr(i.nid, OVL_OPAQUE_XATTR);
-    return v !== undefined && v.length === 1 && v[0] === 0x79; // 'y'
+    const opaque = v !== undefined && v.length === 1 && v[0] === 0x79; // 'y'
+    this.opaque[i.layer].set(i.nid, opaque);
+    return opaque;
   }
 
   private static isWhiteout(e: LowerEntry): boolean {
