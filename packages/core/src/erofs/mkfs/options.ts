@@ -108,11 +108,12 @@ export function resolveOptions(o: MkfsOptions): MkfsConfig {
     throw new ErofsError('EINVAL', 'mkfs: manifest must be a path');
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function')
     throw new ErofsError('EINVAL', 'onProgress must be a function');
-  const devices = o.devices ?? [];
-  if (!Array.isArray(devices) || devices.length > 0xfffe) throw new ErofsError('EINVAL', 'devices must be a list');
+  const devices: readonly MkfsDevice[] = o.devices ?? [];
+  if (!Array.isArray(o.devices ?? []) || devices.length > 0xfffe)
+    throw new ErofsError('EINVAL', 'devices must be a list of at most 65534 devices');
   for (const d of devices) {
     if (typeof d.tag !== 'string' || Buffer.byteLength(d.tag, 'latin1') > 63 || d.tag.includes('\0'))
-      throw new ErofsError('EINVAL', `device tag ${String(d.tag)} must be a string of at most 63 bytes`);
+      throw new ErofsError('EINVAL', `device tag ${d.tag} must be a string of at most 63 bytes`);
     if (!Number.isSafeInteger(d.blocks) || d.blocks < 0 || d.blocks > 0xffffffff)
       throw new ErofsError('EINVAL', `device ${d.tag}: blocks must be a whole number below 2^32`);
   }
