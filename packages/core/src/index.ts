@@ -38,6 +38,7 @@ export type {
   MountResult,
   MountReport,
   KernelMetadata,
+  Residency,
   OpenFile,
   FileView,
 } from './system.ts';

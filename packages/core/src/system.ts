@@ -18,6 +18,7 @@ import type { OpenFile, OpenFlags, FadviseAdvice } from './vfs/file.ts';
 import { vfsOpen, vfsOpenInode, vfsClose, vfsMmap, vfsMunmap } from './vfs/open.ts';
 import { vfsRead, vfsReadAll, vfsView, type FileView } from './vfs/read_write.ts';
 import { vfsFadvise } from './vfs/fadvise.ts';
+import { vfsFincore, type Residency } from './vfs/mincore.ts';
 import { dropCaches, evictInodes, setPoolLimit } from './vfs/drop_caches.ts';
 import {
   erofsMount,
@@ -228,6 +229,24 @@ export class System {
     return vfsFadvise(this.kernel, erofsFileOps, file, offset, len, advice);
   }
 
+  /**
+   * fincore(1) of an open file: the pages of its mapping in the page cache — for a shared file, the
+   * shared inode's, so another file's fadvise(DONTNEED) on the same content empties it.
+   */
+  fincore(file: OpenFile): Residency {
+    return vfsFincore(this.kernel, file);
+  }
+
+  /** fincore(1) PATH in mount m: open, read the residency, close (as the tool does). */
+  residency(m: number, path: string): Residency {
+    const f = this.open(m, path);
+    try {
+      return this.fincore(f);
+    } finally {
+      this.close(f);
+    }
+  }
+
   /** echo 3 > /proc/sys/vm/drop_caches: drop clean unpinned pages, then unused inodes. */
   dropCaches(): void {
     dropCaches(this.kernel);
@@ -291,4 +310,5 @@ export type {
   SystemStats,
   MountReport,
   KernelMetadata,
+  Residency,
 };

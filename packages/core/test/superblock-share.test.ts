@@ -182,7 +182,18 @@ test('page cache and metadata, from the trees: per mount, per superblock with su
           supers.reduce((s, [, f]) => s + f.length, 0),
           `${label}: one path-cache entry per path opened`,
         );
-        for (const m of ms) sys.unmount(m);
+        // One container of image A goes: with superblock_share the other keeps the superblock, its
+        // inodes and their pages, and reads them again without touching the device.
+        sys.unmount(ms[0]);
+        if (sbShare) {
+          t.is(sys.stats().filePages, wantPages, `${label}: the first unmount took no page away`);
+          const before = sys.stats().counters.DEVICE_PAGES;
+          readEverything(sys, ms[1], A);
+          t.is(sys.stats().counters.DEVICE_PAGES, before, `${label}: the other mount reads from the cache`);
+        }
+        t.like(sys.metadata(), { superblocks: 2, mounts: 2 }, `${label}: after one unmount`);
+        sys.unmount(ms[1]);
+        sys.unmount(ms[2]);
         t.like(sys.metadata(), { superblocks: 0, mounts: 0, dentries: 0, threadStates: 0 }, `${label}: all gone`);
       } finally {
         sys.detach();

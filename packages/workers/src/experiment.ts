@@ -76,6 +76,17 @@ export interface ExperimentOptions {
 
 export interface RunReadOptions extends ExperimentOptions {
   readonly inodeShare?: boolean;
+  /** After the reads, each file's residency as fincore(1) reads it (ImageStats.fincore). */
+  readonly fincore?: boolean;
+}
+
+/** One file's row of fincore(1): resident bytes and pages of its mapping, its size. */
+export interface FileResidency {
+  /** The path inside the image. */
+  readonly file: string;
+  readonly res: number;
+  readonly pages: number;
+  readonly size: number;
 }
 
 export interface ImageStats {
@@ -98,6 +109,8 @@ export interface ImageStats {
   readonly sharedPages: number;
   /** Device read calls (one per contiguous piece of a page) against this image. */
   readonly deviceReads: number;
+  /** With `fincore`: every file read (or touched by the trace), as fincore(1) lists it after the reads. */
+  readonly fincore?: FileResidency[];
 }
 
 export interface PhaseStats {
@@ -182,8 +195,11 @@ export interface CompareResult {
   readonly reductionPercent: number;
   /** Device pages each image supplied in the share phase: who filled the shared caches. */
   readonly servedBy: ServedBy[];
-  /** Each phase's metadata beside the page cache (also in noShare/share). */
-  readonly metadata: { readonly noShare: KernelMetadata; readonly share: KernelMetadata };
+  /**
+   * What the kernel held beside the page cache in the sharing phase (superblocks, inode records, arena
+   * bytes, ...); each phase's own is `noShare.metadata` / `share.metadata`.
+   */
+  readonly metadata: KernelMetadata;
   readonly trace?: TraceSummary;
   readonly elapsedMs: number;
 }
@@ -513,7 +529,17 @@ interface PhaseInput {
   readonly domainId: string;
   readonly verify: boolean;
   readonly superblockShare: boolean;
+  readonly fincore?: boolean;
   readonly onProgress?: (p: ExperimentProgress) => void;
+}
+
+/** fincore over the files the plan read in mount m (after the measurement: opening them changes no figure). */
+function fincoreOf(sys: System, m: number, x: ImagePlan): FileResidency[] {
+  const paths = x.paths.length > 0 ? x.paths : [...new Set(x.ranges.map(([path]) => path))];
+  return paths.map((file) => {
+    const r = sys.residency(m, file);
+    return { file, res: r.bytes, pages: r.pages, size: r.size };
+  });
 }
 
 async function runPhase(p: PhaseInput): Promise<PhaseStats> {
@@ -615,6 +641,9 @@ async function runPhase(p: PhaseInput): Promise<PhaseStats> {
         pages: m.pages,
         sharedPages: m.sharedPages,
         deviceReads: m.reads,
+        // Residency by path is a flat mount's (a layered container's files are its layers' inodes): not
+        // reported for layered containers yet.
+        ...(p.fincore && !x.layersTop ? { fincore: fincoreOf(sys, mountsOf[i][0], x) } : {}),
       };
     });
     const c = st.counters;
@@ -728,6 +757,7 @@ export async function runRead(o: RunReadOptions): Promise<ReadResult> {
     plan: c.plan,
     phase: 'read',
     inodeShare: o.inodeShare ?? false,
+    fincore: o.fincore ?? false,
     verify: o.verify ?? false,
     superblockShare: o.superblockShare ?? false,
     workers: c.workers,
@@ -779,7 +809,7 @@ export async function runCompare(o: ExperimentOptions): Promise<CompareResult> {
     share,
     reductionPercent: Math.round(reduction * 100) / 100,
     servedBy: share.perImage.map((x) => ({ image: x.image, pages: x.pages, sharedPages: x.sharedPages })),
-    metadata: { noShare: noShare.metadata, share: share.metadata },
+    metadata: share.metadata,
     ...(c.plan.trace ? { trace: c.plan.trace } : {}),
     elapsedMs: Math.round((performance.now() - t0) * 10) / 10,
   };

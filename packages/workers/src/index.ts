@@ -27,6 +27,7 @@ export type {
   Phase,
   PhaseStats,
   ImageStats,
+  FileResidency,
   ReadResult,
   CompareResult,
   ServedBy,

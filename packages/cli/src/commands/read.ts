@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import type { RealInodePolicy } from '@ishare/core';
 import type { ReadResult } from '@ishare/workers';
+import { alignColumns } from '../format.ts';
 import { writeOut } from '../output.ts';
 import { table } from '../table.ts';
 import {
@@ -33,8 +34,33 @@ interface ReadCliOptions {
   policy: RealInodePolicy;
   verify?: boolean;
   superblockShare?: boolean;
+  fincore?: boolean;
   trace?: string[];
   json?: boolean;
+}
+
+/** A size as util-linux's fincore prints it (size_to_human_string, one-letter suffix): 0B, 4K, 1.2M. */
+export function fincoreSize(n: number): string {
+  const units = ['B', 'K', 'M', 'G', 'T', 'P'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  if (i === 0) return `${n}B`;
+  const r = Math.round(v * 10) / 10;
+  return `${Number.isInteger(r) ? r.toFixed(0) : r.toFixed(1)}${units[i]}`;
+}
+
+/** fincore(1)'s table (RES PAGES SIZE FILE) over every image's files; FILE is NAME:/path. */
+export function fincoreReport(r: ReadResult, names: readonly string[]): string[] {
+  const rows: string[][] = [['RES', 'PAGES', 'SIZE', 'FILE']];
+  r.perImage.forEach((x, i) => {
+    for (const f of x.fincore ?? [])
+      rows.push([fincoreSize(f.res), String(f.pages), fincoreSize(f.size), `${names[i] ?? x.image}:${f.file}`]);
+  });
+  return alignColumns(rows, new Set([0, 1, 2]));
 }
 
 export function readReport(r: ReadResult, names: readonly string[]): string[] {
@@ -67,6 +93,10 @@ export function readReport(r: ReadResult, names: readonly string[]): string[] {
   lines.push(t.toString());
   for (const x of r.perImage) if (x.warning) lines.push(`warning: ${x.warning}`);
   lines.push('MiB = 2^20 bytes; device pages per image exclude inline tails');
+  if (r.perImage.some((x) => x.fincore)) {
+    lines.push('', 'fincore after the reads (a shared file shows its shared page cache):');
+    lines.push(...fincoreReport(r, names));
+  }
   return lines;
 }
 
@@ -87,6 +117,7 @@ export async function runReadCommand(inputs: readonly string[], o: ReadCliOption
         ),
         ...layersOption(prepared),
         inodeShare: o.share ?? false,
+        ...(o.fincore ? { fincore: true } : {}),
       }),
     );
   } finally {
@@ -117,13 +148,17 @@ export function register(program: Command): void {
     )
     .addHelpText(
       'after',
-      '\nExamples:\n  ishare read app.img\n  ishare read --share --json v1.img v2.img ./v3-rootfs > read.json',
+      '\nExamples:\n  ishare read app.img\n  ishare read --share --fincore v1.img v2.img\n  ishare read --share --json v1.img v2.img ./v3-rootfs > read.json',
     )
     .argument('<images...>', 'images, directories, tar archives or container images (OCI layout/archive, docker save)')
     .option('--workers <n>', "reader threads, 1..64 (default: the machine's cores)", parseWorkers)
     .option('--pool-mib <n>', 'page pool size in MiB (default: sized from the data, at most 4096)', parsePoolMiB)
     .option('--share', 'mount with inode_share (content-fingerprint page-cache sharing)')
     .option('--superblock-share', SUPERBLOCK_SHARE_HELP)
+    .option(
+      '--fincore',
+      "after the reads, list each file's resident pages as fincore(1) does (RES PAGES SIZE FILE; --json: perImage[].fincore)",
+    )
     .option('--domain <id>', 'domain_id: sharing happens only within one domain (default "ishare")', parseDomain)
     .option(
       '--policy <name>',

@@ -138,7 +138,7 @@ function formatReport(r: StressReport): string {
         `  last named point per thread (0 = controller): ${v.lastPoints.map((p, i) => `${i}:${p}`).join(' ')}`,
       );
     lines.push(
-      `  reproduce: ishare stress --seed ${r.seed} --workers ${r.workers} --policy ${r.policy}${r.inject.length ? ` --inject ${r.inject.join(',')}` : ''} --jitter ${r.jitter}${r.verify ? ' --verify' : ''}${r.poison && !r.verify ? ' --poison' : ''}${r.detectors.lockChecks ? '' : ' --no-lock-checks'}${r.detectors.raceDetector ? '' : ' --no-race-detector'}${r.detectors.invariants ? '' : ' --no-invariants'}`,
+      `  reproduce: ishare stress --seed ${r.seed} --workers ${r.workers} --policy ${r.policy}${r.inject.length ? ` --inject ${r.inject.join(',')}` : ''} --jitter ${r.jitter}${r.verify ? ' --verify' : ''}${r.superblockShare ? ' --superblock-share' : ''}${r.poison && !r.verify ? ' --poison' : ''}${r.detectors.lockChecks ? '' : ' --no-lock-checks'}${r.detectors.raceDetector ? '' : ' --no-race-detector'}${r.detectors.invariants ? '' : ' --no-invariants'}`,
     );
   }
   return lines.join('\n') + '\n';

@@ -12,6 +12,7 @@ export type {
   MountResult,
   MountReport,
   KernelMetadata,
+  Residency,
   OpenFile,
   OpenFlags,
   FadviseAdvice,

@@ -79,6 +79,8 @@ export interface StressReport {
   inject: BugName[];
   jitter: number;
   verify: boolean;
+  /** Mounted with superblock_share (an image given twice is one superblock). */
+  superblockShare: boolean;
   poison: boolean;
   /** Where each image's expected bytes came from (source tree, tar extraction, fsck.erofs extraction). */
   references: { image: string; origin: string }[];
@@ -483,6 +485,7 @@ class StressRun {
       inject: opts.inject,
       jitter: opts.jitter,
       verify: !!opts.verify,
+      superblockShare: !!opts.superblockShare,
       poison: this.poison,
       references: all.map((x, i) => ({ image: x.image, origin: this.refs[i].origin })),
       verifiedJoins: st.counters.ISHARE_VERIFIED,
