@@ -34,6 +34,14 @@ module.exports = {
       to: { path: `${core}`, pathNot: [`${core}fs/erofs/`, `${core}vfs/`, `${core}mm/`, `${core}erofs/`] },
     },
     {
+      name: 'fs-overlay-imports-vfs-mm',
+      comment:
+        'fs/overlay/ stacks filesystems through vfs/ (NameiOps), as overlayfs does: it imports vfs/ and mm/ only.',
+      severity: 'error',
+      from: { path: `${core}fs/overlay/` },
+      to: { path: `${core}`, pathNot: [`${core}fs/overlay/`, `${core}vfs/`, `${core}mm/`] },
+    },
+    {
       name: 'production-layers-no-debug',
       severity: 'error',
       comment: 'Planted bugs and their hooks stay out of mm/, vfs/ and fs/ (DESIGN.md).',

@@ -44,6 +44,12 @@ export interface BenchOptions {
   readonly scaleFiles: number;
   /** Build the images compressed with upstream mkfs.erofs 1.9.3 -z<alg> (-Eztailpacking). */
   readonly compress?: string;
+  /** --layout layers: the per-layer layout's reads against flat (bench/layout.ts) instead of the tables. */
+  readonly layout?: 'layers';
+  /** --metadata: the metadata table of N containers (bench/metadata.ts) instead of the tables. */
+  readonly metadata: boolean;
+  /** --metadata: the container counts (default 2, 10, 50). */
+  readonly containers?: readonly number[];
 }
 
 export const COMPRESS_ALGS = ['lz4', 'lz4hc', 'deflate', 'zstd'] as const;
@@ -56,6 +62,8 @@ export const USAGE = `usage: pnpm bench [--reps N] [--passes K] [--quick] [--sou
                   [--warm-rounds N] [--compress ALG]
        pnpm bench --scale [--reps N] [--scale-files N] [--out DIR]
        pnpm bench --memcg [--reps N] [--quick] [--source A,B] [--out DIR]
+       pnpm bench --layout layers [--reps N] [--passes K] [--quick] [--source IMAGE] [--out DIR]
+       pnpm bench --metadata [--containers 2,10,50] [--out DIR]
 
 Read throughput of ishare's shared page cache (ReaderPool, 1 and 2 workers; cold, fill, warm) side by
 side with Node reading the same files through the kernel (the source trees and a loop mount of the
@@ -79,6 +87,14 @@ images), interleaved in one run. Default data: the bundled typescript-5.6.2 / 5.
                   the kernel's loop mount of the same images (every family reads compressed images)
   --warm-rounds N passes over the data in each warm sample (default 3, so that a warm sample of ours
                   takes >= 100 ms; --quick: 1)
+
+--layout layers: one container image mounted flat and as one blob per layer under the read-only
+overlay, every file read through each (fill and warm, 1 thread, interleaved): layers / flat, target
+>= 0.9x. Default data: the bundled typescript-5.6.2 tree split into a three-layer OCI image.
+
+--metadata: N containers (default 2, 10, 50) of two images sharing base layers, flat and layers x
+superblock_share off/on x inode_share off/on: page cache and the metadata beside it (superblocks,
+mounts, inode records, arena control bytes, dentries, per-thread states), as compare --json reports it.
 
 --scale: N = 2, 5 and 10 versions of one tree (the bundled pair plus versions derived from it by
 changing a seeded 10% of the files), mounted with inode_share: page cache against the pages of
@@ -132,6 +148,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
         'warm-rounds': { type: 'string' },
         scale: { type: 'boolean', default: false },
         memcg: { type: 'boolean', default: false },
+        layout: { type: 'string' },
+        metadata: { type: 'boolean', default: false },
+        containers: { type: 'string' },
         'scale-files': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -165,7 +184,19 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
       '--scale reads uncompressed images of directory trees: --compress and --platform do not apply',
     );
   }
+  if (values.layout !== undefined && values.layout !== 'layers')
+    throw new BenchUsageError(`--layout must be layers (measured against flat), not '${values.layout}'`);
+  if (values.layout !== undefined && (values.scale || values.compress !== undefined || values.images !== undefined))
+    throw new BenchUsageError(
+      '--layout layers reads a container image (--source IMAGE or the default): not with --scale, --compress or --images',
+    );
+  if (values.containers !== undefined && !values.metadata)
+    throw new BenchUsageError('--containers goes with --metadata');
+  const containers = values.containers?.split(',').map((c) => posInt('--containers', c.trim(), 2, 500));
   return {
+    ...(values.layout !== undefined ? { layout: 'layers' as const } : {}),
+    metadata: values.metadata,
+    ...(containers ? { containers } : {}),
     reps: posInt('--reps', values.reps, quick ? 2 : 5, 1000),
     passes: posInt('--passes', values.passes, quick ? 1 : 3, 100),
     quick,
@@ -174,7 +205,11 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
     ...(values.platform !== undefined ? { platform: values.platform } : {}),
     outDir: resolve(values.out ?? resolve(REPO_ROOT, 'bench', 'results')),
     reportDir:
-      values.out !== undefined || quick || values.source !== undefined || values.images !== undefined
+      values.out !== undefined ||
+      quick ||
+      values.source !== undefined ||
+      values.images !== undefined ||
+      values.containers !== undefined
         ? resolve(values.out ?? resolve(REPO_ROOT, 'bench', 'results'))
         : resolve(REPO_ROOT, 'docs', 'bench'),
     loop: !values['no-loop'],

@@ -19,6 +19,8 @@ import { parseBenchArgs, BenchUsageError, USAGE, DEFAULT_PASS_MIB, type BenchOpt
 import { treeCopies, derivedTree, imageCopies, benchCacheDir } from './derive.ts';
 import { runScale } from './scale.ts';
 import { runMemcg } from './memcg.ts';
+import { runLayoutBench } from './layout.ts';
+import { runMetadataBench } from './metadata.ts';
 import { detectEvictor, type Evictor } from './evict.ts';
 import { LoopMounts } from './loop.ts';
 import { KernelReaderPool } from './kernel-pool.ts';
@@ -247,6 +249,8 @@ async function main(): Promise<number> {
   const o = opts;
   if (o.scale) return runScale(o, log);
   if (o.memcg) return runMemcg(o, log);
+  if (o.layout) return runLayoutBench(o, log);
+  if (o.metadata) return runMetadataBench(o, log);
   const startedAt = new Date().toISOString();
   const loadStart = loadavg();
   const data = await dataset(o);

@@ -43,6 +43,22 @@ export function parseDomain(v: string): string {
   return v;
 }
 
+export const LAYOUT_HELP =
+  "container image inputs: flat (one image of the merged tree, default), layers (one EROFS blob per layer under a read-only overlay, as containerd's EROFS snapshotter mounts them; a layer two images share is one blob file) or fsmeta (the merged metadata with the layers as devices)";
+
+export function parseLayout(v: string): 'flat' | 'layers' | 'fsmeta' {
+  if (v !== 'flat' && v !== 'layers' && v !== 'fsmeta')
+    throw new InvalidArgumentError('expected flat, layers or fsmeta');
+  return v;
+}
+
+/** Layered containers for the experiment: the layer blobs of the inputs prepared with `--layout layers`. */
+export function layersOption(
+  prepared: readonly { readonly layers?: readonly string[] }[],
+): Pick<ExperimentOptions, 'layers'> {
+  return prepared.some((p) => p.layers) ? { layers: prepared.map((p) => p.layers) } : {};
+}
+
 /** The experiment options every command shares, as the CLI gathered them. */
 export interface ExperimentCliOptions {
   workers?: number;

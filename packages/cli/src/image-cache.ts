@@ -35,6 +35,14 @@ export const BUILD_UUID = '15a4e000-0000-4000-8000-0000000000ca';
 /** 'oci': a container image (OCI layout or archive, docker/podman save archive), flattened into one image. */
 export type InputKind = 'image' | 'dir' | 'tar' | 'oci';
 
+/**
+ * How a container image input is laid out on the host: `flat` one image of the merged tree (ishare's
+ * own); `layers` one EROFS blob per layer under a read-only overlay, as containerd's EROFS snapshotter
+ * mounts them; `fsmeta` the merged metadata image with the layer blobs as its extra devices.
+ */
+export type Layout = 'flat' | 'layers' | 'fsmeta';
+export const LAYOUTS: readonly Layout[] = ['flat', 'layers', 'fsmeta'];
+
 export interface PreparedInput {
   /** As given on the command line. */
   readonly input: string;
@@ -45,6 +53,8 @@ export interface PreparedInput {
   readonly built: boolean;
   /** Short name for tables: the input's base name without .img/.tar/.tar.gz. */
   readonly label: string;
+  /** Layout `layers` (container inputs): the layer blobs, bottom first; `image` is then the top one. */
+  readonly layers?: readonly string[];
   /**
    * The source manifest (path, size, sha256 of each regular file as mkfs read it from the source) kept
    * beside a cached build, or beside an image input as IMAGE.manifest.json; absent when there is none.
@@ -148,6 +158,54 @@ export interface PrepareOptions {
   progress?: boolean;
   /** Told before a build starts (not for cache hits): the bench's log. The CLI shows `progress` instead. */
   onBuild?: (input: string, image: string) => void;
+  /** Container inputs: flat (default) or one blob per layer (see Layout). Other inputs are one image either way. */
+  layout?: Layout;
+}
+
+/**
+ * A container image's layer blobs in the cache (`layers-<writer stamp>/`, one directory for every
+ * image, so a layer two images share is one blob file), built on first use.
+ */
+async function buildLayers(
+  input: string,
+  cacheDir: string,
+  progress: boolean,
+  onBuild: ((input: string, image: string) => void) | undefined,
+  platform: string | undefined,
+): Promise<{ layers: string[]; built: boolean }> {
+  const dir = join(cacheDir, `layers-${writerStamp().slice(0, 16)}`);
+  const { mkfsLayers, resolveContainerImage, layerBlobName } = await import('@ishare/core/format');
+  let names: string[];
+  try {
+    const img = await resolveContainerImage(input, platform !== undefined ? { platform } : {});
+    names = img.layers.map((l) => join(dir, layerBlobName(l)));
+  } catch (e) {
+    throw namingInput(input, e);
+  }
+  if (names.every((n) => existsSync(n))) {
+    for (const n of names) touchImage(n);
+    return { layers: names, built: false };
+  }
+  mkdirSync(dir, { recursive: true });
+  onBuild?.(input, dir);
+  const bar = progressBar(progress, `building the layers of ${input}`, 'bytes');
+  try {
+    const r = await mkfsLayers({
+      outDir: dir,
+      source: input,
+      timestamp: BUILD_TIME,
+      uuid: BUILD_UUID,
+      onProgress: bar.update,
+      ...(platform !== undefined ? { platform } : {}),
+    });
+    const layers = r.layers.map((l) => l.file);
+    for (const n of layers) touchImage(n);
+    return { layers, built: r.layers.some((l) => l.built) };
+  } catch (e) {
+    throw namingInput(input, e);
+  } finally {
+    bar.stop();
+  }
 }
 
 /** A container image is named by its content: the digest of the manifest picked (see core's oci/). */
@@ -234,6 +292,13 @@ export async function prepareInputs(inputs: readonly string[], opts: PrepareOpti
   }
   if (opts.platform !== undefined && !kinds.includes('oci'))
     throw new UsageError('--platform: no input is a container image');
+  const layout = opts.layout ?? 'flat';
+  if (layout !== 'flat' && !kinds.includes('oci'))
+    throw new UsageError(`--layout ${layout}: no input is a container image (the layouts are for container images)`);
+  if (layout === 'fsmeta')
+    throw new UsageError(
+      '--layout fsmeta: not available yet: mounting an image with its layer blobs as extra devices needs the kernel model to take devices (multi-device mounts)',
+    );
   for (const [i, input] of inputs.entries()) {
     const kind = kinds[i];
     const label = inputLabel(input);
@@ -248,6 +313,9 @@ export async function prepareInputs(inputs: readonly string[], opts: PrepareOpti
         label,
         ...(existsSync(manifestPathOf(image)) ? { manifest: manifestPathOf(image) } : {}),
       });
+    } else if (kind === 'oci' && layout === 'layers') {
+      const { layers, built } = await buildLayers(input, cacheDir, opts.progress ?? false, opts.onBuild, opts.platform);
+      out.push({ input, kind, image: layers[layers.length - 1], built, label, layers });
     } else {
       const { image, built } = await buildCached(
         input,
@@ -261,6 +329,6 @@ export async function prepareInputs(inputs: readonly string[], opts: PrepareOpti
     }
   }
   // Bounded: after building, the least recently used images of other runs go first.
-  if (out.some((p) => p.built)) pruneCache(cacheDir, new Set(out.map((p) => p.image)));
+  if (out.some((p) => p.built)) pruneCache(cacheDir, new Set(out.flatMap((p) => p.layers ?? [p.image])));
   return out;
 }

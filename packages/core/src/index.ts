@@ -18,8 +18,17 @@ export type {
   FsError,
   FsErrorCode,
 } from './fs-api/index.ts';
-export { mkfs, readManifest, writeManifest, MANIFEST_FORMAT } from './erofs/mkfs/index.ts';
-export type { MkfsOptions, MkfsReport, ContainerReport, SourceManifest, ManifestEntry } from './erofs/mkfs/index.ts';
+export { mkfs, mkfsLayers, readManifest, writeManifest, MANIFEST_FORMAT } from './erofs/mkfs/index.ts';
+export type {
+  MkfsOptions,
+  MkfsReport,
+  ContainerReport,
+  SourceManifest,
+  ManifestEntry,
+  MkfsLayersOptions,
+  MkfsLayersReport,
+  LayerBlobReport,
+} from './erofs/mkfs/index.ts';
 export { System } from './system.ts';
 export { VfsError, type Errno } from './vfs/errno.ts';
 export type {

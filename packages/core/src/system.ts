@@ -15,7 +15,7 @@ import { pageCacheInit, pageCacheRegions } from './vfs/pagecache.ts';
 import { mountParams, mountRegions, type MountParams } from './vfs/mount.ts';
 import { readaheadRange } from './vfs/filemap.ts';
 import type { OpenFile, OpenFlags, FadviseAdvice } from './vfs/file.ts';
-import { vfsOpen, vfsClose, vfsMmap, vfsMunmap } from './vfs/open.ts';
+import { vfsOpen, vfsOpenInode, vfsClose, vfsMmap, vfsMunmap } from './vfs/open.ts';
 import { vfsRead, vfsReadAll, vfsView, type FileView } from './vfs/read_write.ts';
 import { vfsFadvise } from './vfs/fadvise.ts';
 import { vfsFincore, type Residency } from './vfs/mincore.ts';
@@ -29,7 +29,9 @@ import {
   type MountResult,
 } from './fs/erofs/super.ts';
 import { erofsInodeOps, erofsFileOps } from './fs/erofs/inode.ts';
-import { erofsListFiles } from './fs/erofs/namei.ts';
+import { erofsListFiles, erofsNameiOps } from './fs/erofs/namei.ts';
+import { erofsSb, type ErofsSb } from './fs/erofs/super.ts';
+import { Overlay } from './fs/overlay/namei.ts';
 import { POLICY_ANY, realInodePolicy, setRealInodePolicy, type RealInodePolicy } from './fs/erofs/ishare.ts';
 import {
   systemStats,
@@ -96,6 +98,9 @@ export class System {
   private readonly memcgNames = new Map<string, string>();
   /** Created the arena (System.create): its detach also closes the descriptors of mounts left up. */
   private readonly owner: boolean;
+  /** This thread's overlays, by their layers' mounts (top first), with the superblocks they were built on. */
+  private readonly overlays = new Map<string, { sbs: ErofsSb[]; ovl: Overlay }>();
+  private readonly overlaysByList = new WeakMap<readonly number[], { sbs: ErofsSb[]; ovl: Overlay }>();
 
   private constructor(arena: Arena, threadId: number, owner: boolean) {
     this.arena = arena;
@@ -248,6 +253,33 @@ export class System {
     return vfsOpen(this.kernel, erofsFileOps, m, path, flags);
   }
 
+  /**
+   * The read-only overlay of mounts `layers` (top first), as containerd stacks an image's layer blobs:
+   * this thread's, built on first use and again when one of the mounts changed.
+   */
+  overlay(layers: readonly number[]): Overlay {
+    // Callers pass one array per container again and again: find it by identity first (no key to build).
+    const known = this.overlaysByList.get(layers) ?? this.overlays.get(layers.join(','));
+    if (known && known.sbs.every((sb, i) => erofsSb(this.kernel, layers[i]) === sb)) {
+      this.overlaysByList.set(layers, known);
+      return known.ovl;
+    }
+    const sbs = layers.map((m) => erofsSb(this.kernel, m));
+    const entry = { sbs, ovl: new Overlay(sbs.map((sb) => erofsNameiOps(sb.image))) };
+    this.overlays.set(layers.join(','), entry);
+    this.overlaysByList.set(layers, entry);
+    return entry.ovl;
+  }
+
+  /**
+   * Open a regular file by its path in the overlay of mounts `layers` (top first): the path is resolved
+   * through the layers (whiteouts, opaque directories), and the file opened is the layer's own inode.
+   */
+  openOverlay(layers: readonly number[], path: string, flags: OpenFlags = {}): OpenFile {
+    const r = this.overlay(layers).resolve(path);
+    return vfsOpenInode(this.kernel, erofsFileOps, layers[r.layer], r.nid, path, flags);
+  }
+
   close(file: OpenFile): void {
     vfsClose(this.kernel, file);
   }
@@ -352,6 +384,7 @@ export class System {
    * System's creator also closes the image descriptors of mounts still up (worker threads must be done).
    */
   detach(): void {
+    this.overlays.clear();
     erofsSbReleaseAll(this.kernel);
     if (this.owner) erofsReleaseBdevs(this.kernel);
   }

@@ -16,6 +16,7 @@ import {
   type SystemStats,
 } from '@ishare/core';
 import { ErofsImage } from '@ishare/core/format';
+import { Overlay, erofsNameiOps } from '@ishare/core/kernel';
 import { ReaderPool } from './pool.ts';
 import type { ReaderResult, ReadFilesTask, RangesTask } from './tasks.ts';
 
@@ -44,6 +45,12 @@ export interface ExperimentProgress {
 
 export interface ExperimentOptions {
   readonly images: readonly string[];
+  /**
+   * Layered containers (index-aligned with `images`): where set, container i is the read-only overlay of
+   * these layer images (bottom first, as the image lists them), each mounted once for this container —
+   * containerd's EROFS snapshotter layout — and `images[i]` only names it.
+   */
+  readonly layers?: readonly (readonly string[] | undefined)[];
   /** Reader threads (default: the machine's cores, at most 64). */
   readonly workers?: number;
   /** Page pool in MiB (default: sized from the data to read, at most AUTO_POOL_CAP_MIB). */
@@ -89,6 +96,8 @@ export interface FileResidency {
 
 export interface ImageStats {
   readonly image: string;
+  /** A layered container: its layer images, bottom first (one mount each). */
+  readonly layers?: readonly string[];
   /** inode_share requested and the image has fingerprints. */
   readonly shareActive: boolean;
   readonly warning?: string;
@@ -236,12 +245,15 @@ export interface ImagePlan {
   readonly image: string;
   /** Its extra devices as given (mount's device=), if any. */
   readonly devices: readonly string[] | undefined;
+  /** Layer images, top first (mount order for the overlay); absent for a flat image. */
+  readonly layersTop?: readonly string[];
   /** Regular files to read in full, or empty with a trace. */
   readonly paths: string[];
   /** Trace ranges that apply to this image, in trace order. */
   readonly ranges: [string, number, number][];
-  /** Distinct inodes that will be touched → their page count. */
-  readonly touched: Map<number, number>;
+  /** Distinct inodes that will be touched ("layer:nid") → their page count. */
+  readonly touched: Map<string, number>;
+  /** Regular files in the image (in all its layers): inode slots it may need. */
   readonly regularFiles: number;
 }
 
@@ -255,8 +267,66 @@ function pagesOf(size: number): number {
   return Math.ceil(size / PAGE_SIZE);
 }
 
+/** What planning needs of a container: its regular files and path resolution, flat or through an overlay. */
+interface PlanView {
+  files(): { path: string; key: string; size: number }[];
+  resolve(path: string): { key: string; size: number; type: string };
+  regularFiles: number;
+  close(): void;
+}
+
+function openView(
+  image: string,
+  layersTop: readonly string[] | undefined,
+  devices: readonly string[] | undefined,
+): PlanView {
+  if (!layersTop) {
+    const img = ErofsImage.open(image, undefined, devices !== undefined ? { paths: devices } : undefined);
+    return {
+      files: () => {
+        const out: { path: string; key: string; size: number }[] = [];
+        for (const { path, inode } of img.walk())
+          if (inode.type === 'file') out.push({ path, key: `0:${inode.nid}`, size: inode.size });
+        return out;
+      },
+      resolve: (path) => {
+        const ino = img.resolve(path);
+        return { key: `0:${ino.nid}`, size: ino.size, type: ino.type };
+      },
+      get regularFiles() {
+        let n = 0;
+        for (const { inode } of img.walk()) if (inode.type === 'file') n++;
+        return n;
+      },
+      close: () => img.close(),
+    };
+  }
+  const imgs: ErofsImage[] = [];
+  try {
+    for (const l of layersTop) imgs.push(ErofsImage.open(l));
+  } catch (e) {
+    for (const i of imgs) i.close();
+    throw e;
+  }
+  const ovl = new Overlay(imgs.map(erofsNameiOps));
+  let regular = 0;
+  for (const img of imgs) for (const { inode } of img.walk()) if (inode.type === 'file') regular++;
+  return {
+    files: () => ovl.regularFiles().map((f) => ({ path: f.path, key: `${f.layer}:${f.nid}`, size: f.size })),
+    resolve: (path) => {
+      const r = ovl.resolve(path);
+      return { key: `${r.layer}:${r.nid}`, size: r.entry.size, type: r.entry.type };
+    },
+    regularFiles: regular,
+    close: () => {
+      for (const i of imgs) i.close();
+    },
+  };
+}
+
 export function planImages(
   images: readonly string[],
+  layersOf: (i: number) => readonly string[] | undefined,
   traceOf: (i: number) => readonly TraceOp[] | undefined,
   devicesOf: (image: string) => readonly string[] | undefined,
 ): Plan {
@@ -270,10 +340,11 @@ export function planImages(
       found = foundByTrace.get(trace) ?? new Array<boolean>(trace.length).fill(false);
       foundByTrace.set(trace, found);
     }
-    let img: ErofsImage;
+    const layers = layersOf(imageIndex);
+    const layersTop = layers ? [...layers].reverse() : undefined;
+    let img: PlanView;
     try {
-      const devices = devicesOf(image);
-      img = ErofsImage.open(image, undefined, devices !== undefined ? { paths: devices } : undefined);
+      img = openView(image, layersTop, layersTop ? undefined : devicesOf(image));
     } catch (e) {
       // With several images, a message that does not say which one is no help.
       if (isErofsError(e))
@@ -281,28 +352,26 @@ export function planImages(
       throw e;
     }
     try {
-      const touched = new Map<number, number>();
+      const touched = new Map<string, number>();
       const paths: string[] = [];
       const ranges: [string, number, number][] = [];
-      let regularFiles = 0;
-      for (const { path, inode } of img.walk()) {
-        if (inode.type !== 'file') continue;
-        regularFiles++;
-        if (!trace) {
-          paths.push(path);
-          touched.set(inode.nid, pagesOf(inode.size));
+      const regularFiles = img.regularFiles;
+      if (!trace) {
+        for (const f of img.files()) {
+          paths.push(f.path);
+          touched.set(f.key, pagesOf(f.size));
         }
       }
       if (trace) {
         // What a container would see: the path resolved inside this image, symlinks followed.
-        const resolved = new Map<string, { nid: number; size: number } | null>();
+        const resolved = new Map<string, { key: string; size: number } | null>();
         trace.forEach((op, i) => {
           let r = resolved.get(op.path);
           if (r === undefined) {
             r = null;
             try {
               const ino = img.resolve(op.path);
-              if (ino.type === 'file') r = { nid: ino.nid, size: ino.size };
+              if (ino.type === 'file') r = { key: ino.key, size: ino.size };
             } catch {
               // Not in this image: another container's file.
             }
@@ -314,10 +383,18 @@ export function planImages(
           const length = Math.min(op.length, Math.max(0, r.size - op.offset));
           if (length === 0) return;
           ranges.push([op.path, op.offset, length]);
-          touched.set(r.nid, pagesOf(r.size));
+          touched.set(r.key, pagesOf(r.size));
         });
       }
-      plans.push({ image, devices: devicesOf(image), paths, ranges, touched, regularFiles });
+      plans.push({
+        image,
+        devices: layersTop ? undefined : devicesOf(image),
+        ...(layersTop ? { layersTop } : {}),
+        paths,
+        ranges,
+        touched,
+        regularFiles,
+      });
     } catch (e) {
       if (isErofsError(e)) throw new ExperimentError(`${image}: ${e.message}`);
       throw e;
@@ -432,16 +509,18 @@ function checkWorkers(n: number): void {
  */
 export function buildTasks(
   plans: readonly ImagePlan[],
-  mounts: readonly number[],
+  mounts: readonly (readonly number[])[],
   workers: number,
 ): { task: ReaderTask; units: number }[] {
   const perImage: { task: ReaderTask; units: number }[][] = plans.map((p, i) => {
     const out: { task: ReaderTask; units: number }[] = [];
+    // A layered container reads through the overlay of its mounts (top first); the top one names it.
+    const where = p.layersTop ? { mount: mounts[i][0], layers: mounts[i] } : { mount: mounts[i][0] };
     if (p.paths.length > 0) {
       const batch = Math.max(1, Math.min(64, Math.ceil(p.paths.length / (workers * 8))));
       for (let j = 0; j < p.paths.length; j += batch) {
         const paths = p.paths.slice(j, j + batch);
-        out.push({ task: { kind: 'readFiles', mount: mounts[i], paths }, units: paths.length });
+        out.push({ task: { kind: 'readFiles', ...where, paths }, units: paths.length });
       }
     } else if (p.ranges.length > 0) {
       // Consecutive ranges stay in one task: the worker keeps each file open across them, so the
@@ -449,7 +528,7 @@ export function buildTasks(
       const batch = Math.max(16, Math.min(1024, Math.ceil(p.ranges.length / (workers * 8))));
       for (let j = 0; j < p.ranges.length; j += batch) {
         const ranges = p.ranges.slice(j, j + batch);
-        out.push({ task: { kind: 'ranges', mount: mounts[i], ranges }, units: ranges.length });
+        out.push({ task: { kind: 'ranges', ...where, ranges }, units: ranges.length });
       }
     }
     return out;
@@ -492,29 +571,41 @@ async function runPhase(p: PhaseInput): Promise<PhaseStats> {
   const sys = System.create({
     poolBytes: p.poolBytes,
     inodeSlots: Math.min(1 << 24, Math.max(1024, 2 * inodes + 1024)),
-    mountSlots: Math.max(4, plans.length + 1),
+    mountSlots: Math.max(4, plans.reduce((s, x) => s + (x.layersTop?.length ?? 1), 0) + 1),
     policy: p.policy,
   });
   const pool = new ReaderPool(sys, { workers: p.workers });
   const mounted: number[] = [];
+  /** Per container: its mounts (top first for a layered one). */
+  const mountsOf: number[][] = [];
   try {
     const warnings: (string | undefined)[] = [];
     const active: boolean[] = [];
     // Set-up counts as one step per image mounted, plus one for the workers' start.
-    const setup = plans.length + 1;
+    const setup = plans.reduce((s, x) => s + (x.layersTop?.length ?? 1), 0) + 1;
     p.onProgress?.({ phase: p.phase, done: 0, total: setup, unit: 'mounts' });
     for (const x of plans) {
-      const r = sys.mount(x.image, {
-        inodeShare: p.inodeShare,
-        domainId: p.domainId,
-        verify: p.verify,
-        superblockShare: p.superblockShare,
-        ...(x.devices !== undefined ? { devices: x.devices } : {}),
-      });
-      mounted.push(r.mount);
-      warnings.push(r.warning);
-      active.push(r.shareActive);
-      p.onProgress?.({ phase: p.phase, done: mounted.length, total: setup, unit: 'mounts' });
+      const ms: number[] = [];
+      let warning: string | undefined;
+      let shareActive = false;
+      // Each layer once per container, as the snapshotter mounts a container's layers.
+      for (const image of x.layersTop ?? [x.image]) {
+        const r = sys.mount(image, {
+          inodeShare: p.inodeShare,
+          domainId: p.domainId,
+          verify: p.verify,
+          superblockShare: p.superblockShare,
+          ...(x.layersTop === undefined && x.devices !== undefined ? { devices: x.devices } : {}),
+        });
+        mounted.push(r.mount);
+        ms.push(r.mount);
+        warning ??= r.warning;
+        shareActive ||= r.shareActive;
+        p.onProgress?.({ phase: p.phase, done: mounted.length, total: setup, unit: 'mounts' });
+      }
+      mountsOf.push(ms);
+      warnings.push(warning);
+      active.push(shareActive);
     }
     // Start every worker (thread boot, loader, arena attach) before the clock does.
     await Promise.all(
@@ -524,7 +615,7 @@ async function runPhase(p: PhaseInput): Promise<PhaseStats> {
     sys.dropCaches();
     sys.resetStats();
 
-    const tasks = buildTasks(plans, mounted, p.workers);
+    const tasks = buildTasks(plans, mountsOf, p.workers);
     const unit = plans.some((x) => x.ranges.length > 0) ? 'ranges' : 'files';
     const total = tasks.reduce((s, t) => s + t.units, 0);
     let done = 0;
@@ -543,7 +634,7 @@ async function runPhase(p: PhaseInput): Promise<PhaseStats> {
 
     // Each error already names the file; the image it was read from is the task's mount.
     const errors = results.flatMap((r, i) =>
-      r.errors.map((e) => `${plans[mounted.indexOf(tasks[i].task.mount)]?.image ?? '?'}: ${e}`),
+      r.errors.map((e) => `${plans[mountsOf.findIndex((ms) => ms[0] === tasks[i].task.mount)]?.image ?? '?'}: ${e}`),
     );
     if (errors.length > 0) throw new ExperimentError(`${errors.length} reads failed, first: ${errors[0]}`);
     const st = sys.stats();
@@ -554,19 +645,27 @@ async function runPhase(p: PhaseInput): Promise<PhaseStats> {
       bytesPerMount.set(task.mount, (bytesPerMount.get(task.mount) ?? 0) + results[i].bytes),
     );
     const perImage: ImageStats[] = plans.map((x, i) => {
-      const m = st.mounts.find((r) => r.mount === mounted[i]);
+      const ms = st.mounts.filter((r) => mountsOf[i].includes(r.mount));
+      const m = {
+        pages: ms.reduce((s, r) => s + r.pages, 0),
+        sharedPages: ms.reduce((s, r) => s + r.sharedPages, 0),
+        reads: ms.reduce((s, r) => s + r.reads, 0),
+      };
       const w = warnings[i];
       return {
         image: x.image,
+        ...(x.layersTop ? { layers: [...x.layersTop].reverse() } : {}),
         shareActive: active[i],
         ...(w !== undefined ? { warning: w } : {}),
         files: x.paths.length > 0 ? x.paths.length : x.touched.size,
         ranges: x.ranges.length,
-        bytes: bytesPerMount.get(mounted[i]) ?? 0,
-        pages: m?.pages ?? 0,
-        sharedPages: m?.sharedPages ?? 0,
-        deviceReads: m?.reads ?? 0,
-        ...(p.fincore ? { fincore: fincoreOf(sys, mounted[i], x) } : {}),
+        bytes: bytesPerMount.get(mountsOf[i][0]) ?? 0,
+        pages: m.pages,
+        sharedPages: m.sharedPages,
+        deviceReads: m.reads,
+        // Residency by path is a flat mount's (a layered container's files are its layers' inodes): not
+        // reported for layered containers yet.
+        ...(p.fincore && !x.layersTop ? { fincore: fincoreOf(sys, mountsOf[i][0], x) } : {}),
       };
     });
     const c = st.counters;
@@ -657,8 +756,13 @@ function common(
   if (traces !== undefined && traces.length !== o.images.length) {
     throw new ExperimentError(`one trace per image: ${o.images.length} images but ${traces.length} traces`);
   }
+  if (o.layers !== undefined && o.layers.length !== o.images.length)
+    throw new ExperimentError(`layers: ${o.images.length} images but ${o.layers.length} layer lists`);
+  if (o.layers?.some((l) => l !== undefined && l.length === 0))
+    throw new ExperimentError('a layered container needs at least one layer');
   const plan = planImages(
     o.images,
+    (i) => o.layers?.[i],
     (i) => (traces !== undefined ? traces[i] : o.trace),
     (image) => (o.devices !== undefined && Object.hasOwn(o.devices, image) ? o.devices[image] : undefined),
   );

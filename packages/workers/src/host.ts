@@ -187,7 +187,7 @@ async function runHostPhase(p: PhaseInput): Promise<HostPhase> {
         if (m === undefined) throw new ExperimentError(`${c.name}: read before start`);
         const memcg = memcgs[step.container];
         // Every worker runs the container's reads inside its cgroup, as the container's tasks would.
-        const tasks = buildTasks([p.plan.images[step.container]], [m], p.workers);
+        const tasks = buildTasks([p.plan.images[step.container]], [[m]], p.workers);
         const results: ReaderResult[] = await Promise.all(tasks.map(({ task }) => pool.run({ ...task, memcg })));
         const errors = results.flatMap((r) => r.errors);
         if (errors.length > 0)
@@ -266,6 +266,7 @@ export async function runHost(o: HostOptions): Promise<HostResult> {
   const domainId = o.domainId ?? DEFAULT_DOMAIN_ID;
   const plan = planImages(
     o.containers.map((c) => c.image),
+    () => undefined,
     (i) => o.containers[i].trace,
     () => undefined,
   );

@@ -6,6 +6,8 @@ export interface ReadFilesTask {
   /** Memory cgroup id the reads run in (System.memcgCreate; absent = the root): pages they bring in are charged there. */
   readonly memcg?: number;
   readonly mount: number;
+  /** Paths are in the overlay of these mounts (top first; `mount` is the top one): a layered container. */
+  readonly layers?: readonly number[];
   readonly paths: readonly string[];
   /** Return the sha256 of each file's bytes (for byte-exact checks). */
   readonly hash?: boolean;
@@ -37,6 +39,8 @@ export interface RangesTask {
   /** Memory cgroup id the reads run in (System.memcgCreate; absent = the root): pages they bring in are charged there. */
   readonly memcg?: number;
   readonly mount: number;
+  /** Paths are in the overlay of these mounts (top first; `mount` is the top one): a layered container. */
+  readonly layers?: readonly number[];
   /** [path, offset, length] triples. */
   readonly ranges: readonly (readonly [string, number, number])[];
   readonly readahead?: boolean;

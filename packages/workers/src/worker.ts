@@ -24,7 +24,7 @@ function readFiles(t: ReadFilesTask): ReaderResult {
   for (const path of t.paths) {
     let file: OpenFile | undefined;
     try {
-      file = sys.open(t.mount, path);
+      file = t.layers ? sys.openOverlay(t.layers, path) : sys.open(t.mount, path);
       const h = hashes ? createHash('sha256') : undefined;
       for (let pos = 0; pos < file.size;) {
         const n = sys.read(file, pos, chunk, b, 0);
@@ -87,7 +87,7 @@ function ranges(t: RangesTask): ReaderResult {
       try {
         let file = open.get(path);
         if (!file) {
-          file = sys.open(t.mount, path);
+          file = t.layers ? sys.openOverlay(t.layers, path) : sys.open(t.mount, path);
           open.set(path, file);
         }
         if (t.readahead) {

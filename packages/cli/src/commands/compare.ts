@@ -14,6 +14,9 @@ import {
   parsePoolMiB,
   parseWorkers,
   SUPERBLOCK_SHARE_HELP,
+  layersOption,
+  parseLayout,
+  LAYOUT_HELP,
 } from '../experiment-options.ts';
 import { prepareInputs, type PreparedInput } from '../image-cache.ts';
 import { parsePlatform } from '../options.ts';
@@ -25,6 +28,7 @@ import { checkOutputFile, writeOutputFile } from '../output-files.ts';
 
 export interface CompareCliOptions {
   platform?: string;
+  layout?: 'flat' | 'layers' | 'fsmeta';
   workers?: number;
   policy: RealInodePolicy;
   domain?: string;
@@ -39,7 +43,16 @@ export interface CompareCliOptions {
 
 /** The JSON document: the experiment's result plus where each image came from. */
 export interface CompareJson extends CompareResult {
-  readonly inputs: { input: string; kind: string; image: string; built: boolean; label: string }[];
+  readonly inputs: {
+    input: string;
+    kind: string;
+    image: string;
+    built: boolean;
+    label: string;
+    layers?: readonly string[];
+  }[];
+  /** Container inputs' layout (--layout). */
+  readonly layout: string;
   readonly label: string;
 }
 
@@ -70,7 +83,15 @@ export function compareJson(
   const withTrace = result.trace && traces ? { ...result, trace: { ...result.trace, ...traceFiles(traces) } } : result;
   return {
     ...withTrace,
-    inputs: prepared.map((p) => ({ input: p.input, kind: p.kind, image: p.image, built: p.built, label: p.label })),
+    inputs: prepared.map((p) => ({
+      input: p.input,
+      kind: p.kind,
+      image: p.image,
+      built: p.built,
+      label: p.label,
+      ...(p.layers ? { layers: p.layers } : {}),
+    })),
+    layout: prepared.some((p) => p.layers) ? 'layers' : 'flat',
     label: pairLabel(prepared.map((p) => p.label)).replace('\n', ' '),
   };
 }
@@ -101,7 +122,7 @@ export async function runCompareCommand(inputs: readonly string[], o: CompareCli
   const w = await loadWorkers();
   const traces = readTraces(w, o.trace, inputs);
   // Builds show a bar on a terminal and nothing elsewhere: a failed run's stderr is its one error line.
-  const prepared = await prepareInputs(inputs, { platform: o.platform, progress: !o.json });
+  const prepared = await prepareInputs(inputs, { platform: o.platform, progress: !o.json, layout: o.layout });
   const bar = phaseBar(!o.json);
   let result: CompareResult;
   try {
@@ -113,6 +134,7 @@ export async function runCompareCommand(inputs: readonly string[], o: CompareCli
           traces?.options,
           bar.onProgress,
         ),
+        ...layersOption(prepared),
       }),
     );
   } finally {
@@ -174,6 +196,7 @@ export function register(program: Command): void {
     )
     .option('--superblock-share', SUPERBLOCK_SHARE_HELP)
     .option('--pool-mib <n>', 'page pool size in MiB (default: sized from the data, at most 4096)', parsePoolMiB)
+    .option('--layout <name>', LAYOUT_HELP, parseLayout)
     .option(
       '--platform <os/arch>',
       'container image inputs: which image of a multi-platform index (os/arch[/variant])',

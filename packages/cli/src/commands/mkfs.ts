@@ -1,7 +1,8 @@
 // `ishare mkfs OUT.img SOURCE`: build an EROFS image (with content fingerprints by default).
 import { statSync } from 'node:fs';
+import { basename } from 'node:path';
 import type { Command } from 'commander';
-import type { MkfsOptions, MkfsReport } from '../writer.ts';
+import type { MkfsOptions, MkfsReport, MkfsLayersOptions, MkfsLayersReport } from '../writer.ts';
 import { fileError, namingInput, UsageError } from '../errors.ts';
 import { parseBlockSize, parsePlatform, parseTimestamp, parseUuid, parseDigestNameOption } from '../options.ts';
 import { humanBytes } from '../format.ts';
@@ -19,6 +20,7 @@ interface MkfsCliOptions {
   timestamp?: number;
   uuid?: string;
   manifest?: string;
+  layers?: boolean;
   json?: boolean;
 }
 
@@ -50,7 +52,53 @@ export function summary(out: string, r: MkfsReport): string {
   );
 }
 
+export function layersSummary(outDir: string, r: MkfsLayersReport): string {
+  const c = r.container;
+  const lines = [
+    `${c.layers} layers of ${c.name} (${c.format}, ${c.platform ?? 'platform not stated'}, ${c.key}) in ${outDir}:`,
+  ];
+  for (const l of r.layers)
+    lines.push(`  ${l.number}  ${basename(l.file)}  ${humanBytes(l.bytes)}${l.built ? '' : '  (reused)'}`);
+  lines.push(`  fsmeta  ${basename(r.fsmeta)}  (the layers are its devices, in this order)`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** `mkfs --layers OUTDIR IMAGE`: one blob per layer, as containerd's EROFS snapshotter keeps them. */
+async function runMkfsLayers(outDir: string, source: string, o: MkfsCliOptions): Promise<void> {
+  if (o.manifest !== undefined) throw new UsageError('--manifest: not with --layers (each layer is its own image)');
+  let st;
+  try {
+    st = statSync(source);
+  } catch (e) {
+    throw fileError(source, e);
+  }
+  const { detectContainer } = await import('@ishare/core/format');
+  if (!(st.isDirectory() || st.isFile()) || !(await detectContainer(source)))
+    throw new UsageError(`${source}: --layers needs a container image (OCI layout or archive, docker save archive)`);
+  const out = statSync(outDir, { throwIfNoEntry: false });
+  if (out && !out.isDirectory()) throw new UsageError(`${outDir}: --layers writes into a directory; this is a file`);
+  const { mkfsLayers } = await import('../writer.ts');
+  const opts: MkfsLayersOptions = { outDir, source, fingerprint: o.fingerprint, xattrs: o.xattrs };
+  if (o.blockSize !== undefined) opts.blockSize = o.blockSize;
+  if (o.xattrInodeDigest !== undefined) opts.xattrInodeDigest = o.xattrInodeDigest;
+  if (o.timestamp !== undefined) opts.timestamp = o.timestamp;
+  if (o.uuid !== undefined) opts.uuid = o.uuid;
+  if (o.platform !== undefined) opts.platform = o.platform;
+  const bar = progressBar(!o.json, 'mkfs --layers', 'bytes');
+  opts.onProgress = bar.update;
+  let report: MkfsLayersReport;
+  try {
+    report = await mkfsLayers(opts);
+  } catch (e) {
+    throw namingInput(source, e);
+  } finally {
+    bar.stop();
+  }
+  writeOut(o.json ? `${JSON.stringify({ outDir, ...report }, null, 2)}\n` : layersSummary(outDir, report));
+}
+
 export async function runMkfs(out: string, source: string, o: MkfsCliOptions): Promise<void> {
+  if (o.layers) return runMkfsLayers(out, source, o);
   await checkSource(source);
   checkOutputFile(out);
   const { mkfs } = await import('../writer.ts');
@@ -97,7 +145,7 @@ export function register(program: Command): void {
     )
     .addHelpText(
       'after',
-      '\nExamples:\n  ishare mkfs app.img ./rootfs\n  docker save -o redis.tar redis:7.2.4 && ishare mkfs redis.img redis.tar\n  ishare mkfs --platform linux/arm64 app.img ./oci-layout-dir\n  ishare mkfs --timestamp 0 --uuid 00000000-0000-4000-8000-000000000000 \\\n      app.img rootfs.tar.gz',
+      '\nExamples:\n  ishare mkfs app.img ./rootfs\n  docker save -o redis.tar redis:7.2.4 && ishare mkfs redis.img redis.tar\n  ishare mkfs --platform linux/arm64 app.img ./oci-layout-dir\n  ishare mkfs --layers ./layers redis.tar\n  ishare mkfs --timestamp 0 --uuid 00000000-0000-4000-8000-000000000000 \\\n      app.img rootfs.tar.gz',
     )
     .argument('<out>', 'image file to write')
     .argument('<source>', 'directory, tar archive or container image')
@@ -124,6 +172,10 @@ export function register(program: Command): void {
     .option(
       '--manifest <file>',
       'also write the source manifest: path, size and sha256 of every regular file, as read from SOURCE (the stress oracle)',
+    )
+    .option(
+      '--layers',
+      "OUT is a directory: write one EROFS blob per layer of the container image SOURCE, as containerd's EROFS snapshotter does (whiteouts kept in overlayfs form), named by the layer's diff_id so images sharing a layer share the blob",
     )
     .option('--json', 'print the report as JSON')
     .action(async (out: string, source: string, opts: MkfsCliOptions) => runMkfs(out, source, opts));

@@ -14,6 +14,9 @@ import {
   parsePoolMiB,
   parseWorkers,
   SUPERBLOCK_SHARE_HELP,
+  layersOption,
+  parseLayout,
+  LAYOUT_HELP,
 } from '../experiment-options.ts';
 import { prepareInputs } from '../image-cache.ts';
 import { parsePlatform } from '../options.ts';
@@ -23,6 +26,7 @@ import { metadataLine, mib } from '../compare-report.ts';
 
 interface ReadCliOptions {
   platform?: string;
+  layout?: 'flat' | 'layers' | 'fsmeta';
   workers?: number;
   poolMib?: number;
   share?: boolean;
@@ -99,7 +103,7 @@ export function readReport(r: ReadResult, names: readonly string[]): string[] {
 export async function runReadCommand(inputs: readonly string[], o: ReadCliOptions): Promise<void> {
   const w = await loadWorkers();
   const traces = readTraces(w, o.trace, inputs);
-  const prepared = await prepareInputs(inputs, { platform: o.platform, progress: !o.json });
+  const prepared = await prepareInputs(inputs, { platform: o.platform, progress: !o.json, layout: o.layout });
   const bar = phaseBar(!o.json);
   let r: ReadResult;
   try {
@@ -111,6 +115,7 @@ export async function runReadCommand(inputs: readonly string[], o: ReadCliOption
           traces?.options,
           bar.onProgress,
         ),
+        ...layersOption(prepared),
         inodeShare: o.share ?? false,
         ...(o.fincore ? { fincore: true } : {}),
       }),
@@ -120,7 +125,7 @@ export async function runReadCommand(inputs: readonly string[], o: ReadCliOption
   }
   if (o.json) {
     writeOut(
-      `${JSON.stringify({ ...r, inputs: prepared.map((p) => ({ input: p.input, kind: p.kind, image: p.image, built: p.built, label: p.label })) }, null, 2)}\n`,
+      `${JSON.stringify({ ...r, inputs: prepared.map((p) => ({ input: p.input, kind: p.kind, image: p.image, built: p.built, label: p.label, ...(p.layers ? { layers: p.layers } : {}) })) }, null, 2)}\n`,
     );
     return;
   }
@@ -170,6 +175,7 @@ export function register(program: Command): void {
       'replay the reads of this trace instead of reading every file; IMG=FILE gives one image its own trace (repeatable)',
       collectTrace,
     )
+    .option('--layout <name>', LAYOUT_HELP, parseLayout)
     .option(
       '--platform <os/arch>',
       'container image inputs: which image of a multi-platform index (os/arch[/variant])',

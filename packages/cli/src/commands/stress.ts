@@ -10,7 +10,7 @@ import { readManifest } from '@ishare/core';
 import { MemoryLimitError, runStress, StressReferenceError, type StressReport } from '@ishare/workers';
 import { CheckFailed, UsageError } from '../errors.ts';
 import { parsePlatform, parsePositiveInt } from '../options.ts';
-import { parseDomain } from '../experiment-options.ts';
+import { parseDomain, parseLayout, LAYOUT_HELP } from '../experiment-options.ts';
 import { prepareInputs } from '../image-cache.ts';
 import { bundledSourceDirs } from '../bundled.ts';
 import { writeOut } from '../output.ts';
@@ -40,6 +40,7 @@ function parseSeed(v: string): number {
 
 export interface StressCliOptions {
   platform?: string;
+  layout?: 'flat' | 'layers' | 'fsmeta';
   workers?: number;
   policy: string;
   seconds?: number;
@@ -151,10 +152,17 @@ export async function runStressCommand(inputs: string[], o: StressCliOptions): P
   if (workers > 32) throw new UsageError('--workers must be from 1 to 32');
   if (o.poolMib > 16384) throw new UsageError('--pool-mib must be from 1 to 16384');
   if (o.fsck !== undefined && !existsSync(o.fsck)) throw new UsageError(`--fsck ${o.fsck}: No such file or directory`);
-  const prepared = await prepareInputs(inputs.length ? inputs : bundledSourceDirs(), {
-    platform: o.platform,
-    progress: !o.json,
-  });
+  const prepared = (
+    await prepareInputs(inputs.length ? inputs : bundledSourceDirs(), {
+      platform: o.platform,
+      progress: !o.json,
+      layout: o.layout,
+    })
+  ).flatMap((p) =>
+    // --layout layers: the stress harness mounts and checks each layer blob (its byte oracle is upstream
+    // fsck.erofs's extraction of the blob); overlay lookups are not among its operations.
+    p.layers ? p.layers.map((image) => ({ ...p, kind: 'image' as const, image, manifest: undefined })) : [p],
+  );
   // The byte oracle's reference per input: the tree or tar it was built from (with the manifest mkfs
   // recorded), or for an image: --manifest files in the order of the image inputs, else one kept
   // beside it, and upstream fsck.erofs's extraction for the bytes.
@@ -233,6 +241,7 @@ export function register(program: Command): void {
     )
     .option('--no-decoys', 'do not mount the decoy images with forged fingerprints')
     .option('--no-chaos', 'no eviction/unmount/drop/shrink from the controller')
+    .option('--layout <name>', LAYOUT_HELP, parseLayout)
     .option(
       '--platform <os/arch>',
       'container image inputs: which image of a multi-platform index (os/arch[/variant])',

@@ -6,8 +6,17 @@
 /// <reference types="node" preserve="true" />
 export * from '../erofs/index.ts';
 export { availableAlgs } from '../erofs/zmap.ts';
-export { mkfs, readManifest, writeManifest, MANIFEST_FORMAT } from '../erofs/mkfs/index.ts';
-export type { MkfsOptions, MkfsReport, ContainerReport, SourceManifest, ManifestEntry } from '../erofs/mkfs/index.ts';
+export { mkfs, mkfsLayers, layerBlobName, readManifest, writeManifest, MANIFEST_FORMAT } from '../erofs/mkfs/index.ts';
+export type {
+  MkfsOptions,
+  MkfsReport,
+  ContainerReport,
+  SourceManifest,
+  ManifestEntry,
+  MkfsLayersOptions,
+  MkfsLayersReport,
+  LayerBlobReport,
+} from '../erofs/mkfs/index.ts';
 export { detectContainer } from '../oci/store.ts';
 export type { ContainerFormat } from '../oci/store.ts';
 export { resolveContainerImage } from '../oci/resolve.ts';

@@ -30,3 +30,6 @@ export { INODE_WORDS } from '../vfs/inode.ts';
 export { PAGE_BUCKET_WORDS } from '../vfs/pagecache.ts';
 export type { RealInodePolicy } from '../fs/erofs/ishare.ts';
 export { zpclLock, zpclUnlock, zpclWord } from '../fs/erofs/zpcluster.ts';
+export { Overlay, OVL_OPAQUE_XATTR, type OvlInode, type OvlResolved } from '../fs/overlay/namei.ts';
+export { erofsNameiOps } from '../fs/erofs/namei.ts';
+export type { NameiOps, LowerEntry } from '../vfs/file.ts';

@@ -6,7 +6,10 @@ export type Errno =
   | 'ENOENT' // no such mount, or the mount is going away
   | 'EINVAL' // bad argument: a closed file, a bad range, a file too large for the page cache
   | 'EIO' // a read or an unmount that cannot complete
-  | 'ENOMEM'; // the inode table or the page pool is exhausted
+  | 'ENOMEM' // the inode table or the page pool is exhausted
+  | 'ENOTDIR' // a path runs through something that is not a directory (overlay lookup)
+  | 'EISDIR' // a directory opened as a file (overlay lookup)
+  | 'ELOOP'; // too many symbolic links (overlay lookup)
 
 /** Control characters and Unicode line separators escaped, so a message always stays on one line. */
 function oneLine(s: string): string {

@@ -75,8 +75,35 @@ export interface LookupResult {
 export interface FileOps {
   /** The regular file at `path` in mount m; throws (ENOENT, EISDIR, EINVAL) for anything else. */
   lookup(k: Kernel, m: number, path: string): LookupResult;
+  /** The inode `nid` of mount m as open needs it (a stacking filesystem resolved the path itself). */
+  readonly inode?: (k: Kernel, m: number, nid: number) => LookupResult;
   /** f_op->open on the opened inode `slot`: the slot reads go through (pinned by the file), or throws. */
   open(k: Kernel, slot: number, flags: OpenFlags, path: string): number;
   /** f_op->fadvise; without it vfs_fadvise uses generic_fadvise. */
   readonly fadvise?: (k: Kernel, file: OpenFile, offset: number, len: number, advice: FadviseAdvice) => number;
+}
+
+/** A directory entry's inode as path walking needs it (type, device number for whiteouts, size). */
+export interface LowerEntry {
+  readonly type: 'file' | 'dir' | 'symlink' | 'chardev' | 'blockdev' | 'fifo' | 'socket';
+  /** Device number (devices only): overlayfs's whiteout is a character device 0:0. */
+  readonly rdev: number;
+  readonly size: number;
+}
+
+/**
+ * A filesystem's lookup side by inode (inode_operations: lookup, get_link, getxattr, and iterate for
+ * directories), for a stacking filesystem above it (fs/overlay/) that walks its own paths through
+ * several of them. Inodes are named by their number in the filesystem (nid).
+ */
+export interface NameiOps {
+  root(): number;
+  /** The child `name` of directory `dir`, or undefined. */
+  lookup(dir: number, name: string): number | undefined;
+  entry(nid: number): LowerEntry;
+  /** Value of xattr `name`, or undefined. */
+  getxattr(nid: number, name: string): Uint8Array | undefined;
+  readlink(nid: number): string;
+  /** Names and inodes of a directory, `.` and `..` left out. */
+  readdir(dir: number): { readonly name: string; readonly nid: number }[];
 }

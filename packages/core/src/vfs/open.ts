@@ -8,19 +8,47 @@ import type { Kernel } from './kernel.ts';
 import { iput, ihold, inodeOpenAdd, inodeGen, iget } from './inode.ts';
 import { mountState, mountOpenAdd, MS_ACTIVE } from './mount.ts';
 import { MAX_FILE_BYTES } from './filemap.ts';
-import type { OpenFile, OpenFlags, FileOps } from './file.ts';
+import type { OpenFile, OpenFlags, FileOps, LookupResult } from './file.ts';
 import { VfsError } from './errno.ts';
 import { NIL } from '../mm/list.ts';
 
 /** Open a regular file by path inside mount m. */
 export function vfsOpen(k: Kernel, fops: FileOps, m: number, path: string, flags: OpenFlags): OpenFile {
+  return openWith(k, fops, m, path, flags, () => fops.lookup(k, m, path));
+}
+
+/**
+ * Open inode `nid` of mount m, a regular file whose path (`path`, for messages) a stacking filesystem
+ * resolved through its layers (fs/overlay/): the file is the layer's, as overlayfs opens the real file.
+ */
+export function vfsOpenInode(
+  k: Kernel,
+  fops: FileOps,
+  m: number,
+  nid: number,
+  path: string,
+  flags: OpenFlags,
+): OpenFile {
+  const inode = fops.inode;
+  if (!inode) throw new VfsError('EINVAL', `${path}: the filesystem cannot open an inode by number`);
+  return openWith(k, fops, m, path, flags, () => inode(k, m, nid));
+}
+
+function openWith(
+  k: Kernel,
+  fops: FileOps,
+  m: number,
+  path: string,
+  flags: OpenFlags,
+  lookup: () => LookupResult,
+): OpenFile {
   const a = k.a;
   if (mountState(a, m) !== MS_ACTIVE) throw new VfsError('ENOENT', `mount ${m} is not mounted`);
   mountOpenAdd(a, m, 1);
   try {
     // Re-check after announcing the open, so unmount's wait for zero cannot miss us.
     if (mountState(a, m) !== MS_ACTIVE) throw new VfsError('ENOENT', `mount ${m} is being unmounted`);
-    const ino = fops.lookup(k, m, path);
+    const ino = lookup();
     if (ino.size > MAX_FILE_BYTES)
       throw new VfsError(
         'EINVAL',

@@ -21,7 +21,7 @@ import {
   DATAPATH_FLAT,
 } from './ishare.ts';
 import type { FileOps } from '../../vfs/file.ts';
-import { erofsLookup } from './namei.ts';
+import { erofsLookup, erofsInodeAt } from './namei.ts';
 
 /** The erofs InodeOps for kernel `k` (fill, evict, drop), created once per kernel. */
 export function erofsInodeOps(k: Kernel): InodeOps {
@@ -77,4 +77,9 @@ export function erofsInodeOps(k: Kernel): InodeOps {
  * table serves both kinds of file: ishareFileOpen leaves a file that is not shared on its own inode, and
  * advice then acts on that inode's mapping.
  */
-export const erofsFileOps: FileOps = { lookup: erofsLookup, open: ishareFileOpen, fadvise: ishareFadvise };
+export const erofsFileOps: FileOps = {
+  lookup: erofsLookup,
+  inode: erofsInodeAt,
+  open: ishareFileOpen,
+  fadvise: ishareFadvise,
+};

@@ -1,0 +1,66 @@
+// The per-layer layout on the command line: `mkfs --layers` writes a blob per layer (named by diff_id)
+// and the fsmeta, reusing blobs; `compare --layout layers` reads through the overlay (the figures
+// themselves are packages/workers/test/layouts.test.ts's); bad input is one line, exit 2, nothing left.
+import test from 'ava';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ishare, json, isOneErrorLine } from './helpers/run.ts';
+import { layerTar, ociLayout, sha256 } from '../../core/test/helpers/oci.ts';
+import type { CompareJson } from '../src/commands/compare.ts';
+
+test('mkfs --layers, then compare --layout layers of two images sharing a base layer', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ishare-layout-cli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const base = await layerTar([
+    { name: 'lib/', type: 'directory' },
+    { name: 'lib/libc.so', data: 'c'.repeat(9000) },
+  ]);
+  const topA = await layerTar([
+    { name: 'lib/', type: 'directory' },
+    { name: 'lib/.wh.libc.so', data: '' },
+    { name: 'a', data: 'a'.repeat(5000) },
+  ]);
+  const topB = await layerTar([{ name: 'b', data: 'b'.repeat(100) }]);
+  ociLayout(join(dir, 'A'), { layers: [base, topA] });
+  ociLayout(join(dir, 'B'), { layers: [base, topB] });
+  const a = await ishare(['mkfs', '--layers', join(dir, 'out'), join(dir, 'A')]);
+  t.is(a.status, 0, a.stderr);
+  const b = await ishare(['mkfs', '--layers', '--json', join(dir, 'out'), join(dir, 'B')]);
+  t.is(b.status, 0, b.stderr);
+  const rb = json<{ layers: { file: string; built: boolean }[]; fsmeta: string }>(b);
+  t.is(rb.layers[0].file, join(dir, 'out', `sha256-${sha256(base)}.erofs`), 'named by the diff_id');
+  t.false(rb.layers[0].built, "B reuses A's base blob");
+  t.true(existsSync(rb.fsmeta));
+  t.is(readdirSync(join(dir, 'out')).filter((n) => n.endsWith('.erofs')).length, 5, '3 blobs, 2 fsmetas');
+
+  const c = await ishare(
+    ['compare', '--layout', 'layers', '--workers', '1', '--json', join(dir, 'A'), join(dir, 'B')],
+    {
+      ISHARE_CACHE: join(dir, 'cache'),
+    },
+  );
+  t.is(c.status, 0, c.stderr);
+  const doc = json<CompareJson>(c);
+  t.is(doc.layout, 'layers');
+  t.deepEqual(doc.inputs[0].layers?.[0], doc.inputs[1].layers?.[0], 'one blob file for the shared layer');
+  // A sees /a (2 pages; its libc.so is whited out), B sees /lib/libc.so (3 pages) and /b (1 page).
+  t.is(doc.noShare.pageCacheBytes, 6 * 4096);
+});
+
+test('--layers and --layout refuse what they cannot use: one line, exit 2, nothing written', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ishare-layout-bad-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'f.tar'), await layerTar([{ name: 'x', data: 'x' }]));
+  const m = await ishare(['mkfs', '--layers', join(dir, 'out'), join(dir, 'f.tar')]);
+  t.is(m.status, 2);
+  t.true(isOneErrorLine(m.stderr), m.stderr);
+  t.regex(m.stderr, /needs a container image/);
+  t.false(existsSync(join(dir, 'out')));
+  const c = await ishare(['compare', '--layout', 'layers', join(dir, 'f.tar'), join(dir, 'f.tar')], {
+    ISHARE_CACHE: join(dir, 'cache'),
+  });
+  t.is(c.status, 2);
+  t.true(isOneErrorLine(c.stderr), c.stderr);
+  t.regex(c.stderr, /no input is a container image/);
+});
