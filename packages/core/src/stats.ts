@@ -12,6 +12,7 @@ import {
   resetMountDeviceStats,
   MS_ACTIVE,
   type MountDeviceStats,
+  mountSlots,
 } from './vfs/mount.ts';
 import { ishareMountSharedPages, ishareResetMount } from './fs/erofs/ishare_stats.ts';
 
@@ -44,7 +45,7 @@ export interface SystemStats {
 
 export function systemStats(a: Arena): SystemStats {
   const mounts: MountReport[] = [];
-  for (let m = 0; m < a.nmounts; m++) {
+  for (let m = 0; m < mountSlots(a); m++) {
     if (mountState(a, m) !== MS_ACTIVE) continue;
     const p = mountParams(a, m);
     mounts.push({
@@ -79,7 +80,7 @@ export function systemStats(a: Arena): SystemStats {
 export function resetStats(a: Arena): void {
   resetEventCounters(a.i32);
   resetLockStats(a.i32);
-  for (let m = 0; m < a.nmounts; m++) {
+  for (let m = 0; m < mountSlots(a); m++) {
     resetMountDeviceStats(a, m);
     ishareResetMount(a, m);
   }

@@ -10,7 +10,7 @@
 // whole walk. Insertion writes the new frame's fields before the store that links it, so it needs no
 // increment: a reader sees the page or misses it. Anything doubtful — odd or changed sequence, a walk
 // longer than any honest chain, not found — goes to the locked lookup, which is authoritative.
-import type { Arena, ArenaCounts } from '../mm/arena.ts';
+import { declareCount, declareRegion, pow2AtLeast, type Arena } from '../mm/arena.ts';
 import { spinLock, spinUnlock } from '../mm/spinlock.ts';
 import { LOCK_CLASS } from '../mm/lockstat.ts';
 import { listAdd, listDel, listFirst, NIL } from '../mm/list.ts';
@@ -41,22 +41,25 @@ const B_SEQ = 2;
 /** Chain steps a lockless walk takes before it suspects it wandered off a changing chain. */
 const WALK_LIMIT = 64;
 
-/** The page index's arena section: its hash buckets. */
-export function pageCacheRegions(c: ArenaCounts): { pageBuckets: number } {
-  return { pageBuckets: c.npageBuckets * PAGE_BUCKET_WORDS };
+// The page index's arena region, declared here (mm/ knows nothing of it): its hash buckets, one per
+// frame rounded up to a power of two.
+declareCount('npageBuckets', (_cfg, c) => pow2AtLeast(c.nframes));
+declareRegion('vfs.pageBuckets', (c) => c.npageBuckets * PAGE_BUCKET_WORDS);
+function pageBuckets(a: Arena): number {
+  return a.regions['vfs.pageBuckets'];
 }
 
 function bucketOf(a: Arena, mapping: number, index: number): number {
   const h = Math.imul(mapping + 1, 0x9e3779b1) ^ Math.imul(index, 0x85ebca77);
-  return a.pageBuckets + ((h ^ (h >>> 16)) & (a.npageBuckets - 1)) * PAGE_BUCKET_WORDS;
+  return pageBuckets(a) + ((h ^ (h >>> 16)) & (a.counts.npageBuckets - 1)) * PAGE_BUCKET_WORDS;
 }
 
 export function pageCacheInit(a: Arena): void {
   const i32 = a.i32;
-  for (let b = 0; b < a.npageBuckets; b++) {
-    i32[a.pageBuckets + b * PAGE_BUCKET_WORDS] = 0;
-    i32[a.pageBuckets + b * PAGE_BUCKET_WORDS + B_HEAD] = NIL;
-    i32[a.pageBuckets + b * PAGE_BUCKET_WORDS + B_SEQ] = 0;
+  for (let b = 0; b < a.counts.npageBuckets; b++) {
+    i32[pageBuckets(a) + b * PAGE_BUCKET_WORDS] = 0;
+    i32[pageBuckets(a) + b * PAGE_BUCKET_WORDS + B_HEAD] = NIL;
+    i32[pageBuckets(a) + b * PAGE_BUCKET_WORDS + B_SEQ] = 0;
   }
 }
 
