@@ -503,7 +503,10 @@ export function setTruncateHook(fn: (a: Arena, slot: number) => void): void {
 }
 
 /**
- * evict: the inode is I_FREEING with i_count 0 — unhash it, drop its pages (evict_inode), then free it.
+ * evict: the inode is I_FREEING with i_count 0 — drop its pages (evict_inode), unhash it, then free it.
+ * As fs/inode.c's evict(), the inode stays hashed while its pages go: an iget of it meanwhile finds it
+ * I_FREEING and waits for the eviction (__wait_on_freeing_inode) instead of building a second inode
+ * beside one still being torn down.
  * The kernel frees an inode (->free_inode, where the seed's erofs_ishare_free_inode leaves the backing
  * list) only after an RCU grace period: until then it is still on its shared inode's backing list, where
  * igrab refuses it. Here the grace period ends with the kernel operation that evicted it: frees queue up
@@ -513,9 +516,9 @@ function evict(a: Arena, slot: number, ops: InodeOps): void {
   const i32 = a.i32;
   const r = inodeTableBase(a) + slot * INODE_WORDS;
   inodeLruDel(a, slot);
+  if (truncatePages) truncatePages(a, slot);
   if (pointsOn) point(POINT.EVICT_FREEING);
   unhash(a, slot);
-  if (truncatePages) truncatePages(a, slot);
   Atomics.or(i32, r + I_STATE, I_CLEAR);
   rcuArenas.push(a);
   rcuSlots.push(slot);

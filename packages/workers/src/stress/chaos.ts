@@ -8,6 +8,16 @@ import type { StressImage } from './task.ts';
 
 /** Files at the head of each image's list that half of every worker's ops read (they collide there). */
 export const HOT = 8;
+/**
+ * Chance that a worker's op reads the focus file instead: one file of the hot set of one image that the
+ * controller points every worker at, and drops the pages of, evicts the inodes of and unmounts the image
+ * of, while they read it. What makes the races meet on one page, one pcluster, one inode.
+ */
+export const FOCUS = 0.3;
+/** Chance per chaos step that the focus moves to another file (it stays a few steps: tens of ms). */
+const REFOCUS = 0.25;
+/** Chance that a remount stops the focus file's image rather than one picked as the workload picks. */
+const FOCUS_REMOUNT = 0.5;
 
 export interface ChaosContext {
   readonly sys: System;
@@ -23,11 +33,12 @@ export interface ChaosContext {
 }
 
 export class Chaos {
-  readonly counts: Record<string, number> = { evict: 0, remount: 0, drop: 0, shrink: 0, fadviseHot: 0 };
+  readonly counts: Record<string, number> = { evict: 0, remount: 0, drop: 0, shrink: 0, fadviseHot: 0, refocus: 0 };
   constructor(private readonly c: ChaosContext) {}
 
   /** One chaos step, its kind drawn by weight. Throws what the kernel threw (the caller reports it). */
   once(): void {
+    if (this.c.control.focusImage < 0 || this.c.rng.next() < REFOCUS) this.refocus();
     // Weights: evict, remount, drop caches, shrink the pool, drop a hot file's pages. Remounts and hot
     // drops are weighted up so every race window opens often (README: race windows and their rates).
     const kind = this.c.rng.weighted([3, 3, 1, 1, 3]);
@@ -38,6 +49,16 @@ export class Chaos {
     else this.fadviseHot();
   }
 
+  /** Point every worker at one file of the hot set of one image (chosen by the images' focus weights). */
+  private refocus(): void {
+    const { images, rng, control } = this.c;
+    const i = rng.weighted(images.map((x) => x.focusWeight));
+    const n = images[i].files.length;
+    if (n === 0) return;
+    control.setFocus(i, rng.int(Math.min(HOT, n)));
+    this.counts.refocus++;
+  }
+
   private evict(): void {
     const n = this.c.sys.evictInodes(8 + this.c.rng.int(64));
     this.counts.evict++;
@@ -46,8 +67,12 @@ export class Chaos {
 
   private remount(): void {
     const { sys, control, images, rng } = this.c;
-    // The image to stop is picked as the workload picks images to read: mostly the user's.
-    const i = rng.weighted(images.map((x) => x.weight));
+    // The image to stop: half the time the focus file's (the workers are reading through its inodes, or
+    // through the inodes of another image holding the same content), else as the workload picks images.
+    const i =
+      control.focusImage >= 0 && rng.next() < FOCUS_REMOUNT
+        ? control.focusImage
+        : rng.weighted(images.map((x) => x.weight));
     const m = control.mountOf(i);
     control.setMountOf(i, -1);
     this.c.harvest(i, m);
@@ -74,17 +99,18 @@ export class Chaos {
   }
 
   /**
-   * fadvise(DONTNEED) of a file of the workers' hot set, any image (decoys and compressed ones too): its
-   * pages and page-index buckets go while readers are using them, its compressed pclusters are
-   * decompressed again by readers racing each other.
+   * fadvise(DONTNEED) of the focus file (or of a file of the workers' hot set, any image: decoys and
+   * compressed ones too): its pages and page-index buckets go while readers are using them, its compressed
+   * pclusters are decompressed again by readers racing each other.
    */
   private fadviseHot(): void {
     const { sys, control, images, rng } = this.c;
-    const i = rng.int(images.length);
+    const focus = control.focusImage >= 0 && rng.next() < 0.75;
+    const i = focus ? control.focusImage : rng.int(images.length);
     const m = control.mountOf(i);
     const files = images[i].files;
     if (m < 0 || files.length === 0) return;
-    const f = sys.open(m, files[rng.int(Math.min(HOT, files.length))].path);
+    const f = sys.open(m, files[focus ? control.focusFile : rng.int(Math.min(HOT, files.length))].path);
     const dropped = sys.fadvise(f, 0, 0, 'dontneed');
     sys.close(f);
     this.counts.fadviseHot++;

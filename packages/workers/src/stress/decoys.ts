@@ -27,6 +27,8 @@ export interface Decoy {
   /** The tree it was built from and mkfs's manifest of it: the byte oracle's reference. */
   readonly source: string;
   readonly manifest: SourceManifest;
+  /** Compressed (the decoys whose readers race on pclusters). */
+  readonly compressed?: boolean;
 }
 
 /**
@@ -137,7 +139,7 @@ function compressedDecoys(dir: string): Decoy[] {
     const r = spawnSync(mkfsErofs.bin, args, { encoding: 'utf8' });
     if (r.status !== 0) return [];
     const manifest: SourceManifest = { format: MANIFEST_FORMAT, files };
-    out.push({ image, domainId: 'decoy-c', source: src, manifest });
+    out.push({ image, domainId: 'decoy-c', source: src, manifest, compressed: true });
   }
   // The compressed file really is compressed (else this decoy tests nothing new).
   return readFileSync(out[0].image).length < 150_000 ? out : [];
