@@ -2,7 +2,7 @@
 // remounts an image, drops caches, shrinks the page pool, or drops the pages of a file of the workers'
 // hot set while they read it — the reclaim, eviction and unmount that race the workers' reads.
 import type { System } from '@ishare/core';
-import type { Control } from './control.ts';
+import { MAX_IMAGES, type Control } from './control.ts';
 import type { Rng } from './rng.ts';
 import type { StressImage } from './task.ts';
 
@@ -34,14 +34,18 @@ export interface ChaosContext {
 
 export class Chaos {
   readonly counts: Record<string, number> = { evict: 0, remount: 0, drop: 0, shrink: 0, fadviseHot: 0, refocus: 0 };
+  // When each image was last mounted (in chaos steps; 0 = at the start, in image order).
+  private readonly mountedAt: number[] = [];
+  private steps = 0;
   constructor(private readonly c: ChaosContext) {}
 
   /** One chaos step, its kind drawn by weight. Throws what the kernel threw (the caller reports it). */
   once(): void {
+    this.steps++;
     if (this.c.control.focusImage < 0 || this.c.rng.next() < REFOCUS) this.refocus();
     // Weights: evict, remount, drop caches, shrink the pool, drop a hot file's pages. Remounts and hot
     // drops are weighted up so every race window opens often (README: race windows and their rates).
-    const kind = this.c.rng.weighted([3, 3, 1, 1, 3]);
+    const kind = this.c.rng.weighted([3, 3, 1, 1, 10]);
     if (kind === 0) this.evict();
     else if (kind === 1) this.remount();
     else if (kind === 2) this.drop();
@@ -67,11 +71,12 @@ export class Chaos {
 
   private remount(): void {
     const { sys, control, images, rng } = this.c;
-    // The image to stop: half the time the focus file's (the workers are reading through its inodes, or
-    // through the inodes of another image holding the same content), else as the workload picks images.
+    // The image to stop: half the time one holding the focus file (the workers are reading through its
+    // inodes, or through the inodes of another image holding the same content), else as the workload
+    // picks images.
     const i =
       control.focusImage >= 0 && rng.next() < FOCUS_REMOUNT
-        ? control.focusImage
+        ? this.focusHolder()
         : rng.weighted(images.map((x) => x.weight));
     const m = control.mountOf(i);
     control.setMountOf(i, -1);
@@ -79,9 +84,28 @@ export class Chaos {
     // Correct code unmounts in milliseconds (workers hold files for a few ops at most).
     sys.unmount(m, Math.min(this.c.watchdogMs, 3000));
     const mount = this.c.mount(i);
+    this.mountedAt[i] = this.steps;
     control.setMountOf(i, mount);
     this.counts.remount++;
     this.c.note(`unmounted ${images[i].image} (m${m}) and remounted it as m${mount}`);
+  }
+
+  /**
+   * Of the images holding a file of the focus file's path, the one mounted longest ago: its inode joined
+   * the shared inode first, so it heads the backing list, and the readers of the other images map through
+   * it (the `any` policy's pick) — unmounting it meets their references.
+   */
+  private focusHolder(): number {
+    const { images, control } = this.c;
+    const focus = control.focusImage;
+    const path = images[focus].files[control.focusFile]?.path;
+    // Mounted earlier first; at the start (all 0), in image order, as they were mounted.
+    const age = (i: number): number => (this.mountedAt[i] ?? 0) * MAX_IMAGES + i;
+    let best = focus;
+    if (path === undefined) return best;
+    for (let i = 0; i < images.length; i++)
+      if (age(i) < age(best) && images[i].files.some((f) => f.path === path)) best = i;
+    return best;
   }
 
   private drop(): void {

@@ -266,7 +266,7 @@ class StressRun {
         weight: all[i].decoy ? decoyWeight : userWeight,
         // The focus goes to the user's images and the compressed decoys alike (pcluster races need both
         // workers on one compressed file), less often to the small uncompressed decoys.
-        focusWeight: !all[i].decoy || all[i].compressed ? 2 : 1,
+        focusWeight: all[i].compressed ? 4 : all[i].decoy ? 1 : 2,
       });
     }
   }
