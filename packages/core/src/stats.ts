@@ -17,6 +17,7 @@ import {
   MOUNT_RECORD_BYTES,
   MS_ACTIVE,
   type MountDeviceStats,
+  mountSlots,
 } from './vfs/mount.ts';
 import { ishareMountSharedPages, ishareResetMount } from './fs/erofs/ishare_stats.ts';
 
@@ -87,7 +88,7 @@ export function kernelMetadata(a: Arena): KernelMetadata {
   let mounts = 0;
   let dentries = 0;
   let threadStates = 0;
-  for (let m = 0; m < a.nmounts; m++) {
+  for (let m = 0; m < mountSlots(a); m++) {
     if (mountState(a, m) !== MS_ACTIVE) continue;
     superblocks++;
     mounts += mountUsers(a, m);
@@ -117,7 +118,7 @@ export function kernelMetadata(a: Arena): KernelMetadata {
 
 export function systemStats(a: Arena): SystemStats {
   const mounts: MountReport[] = [];
-  for (let m = 0; m < a.nmounts; m++) {
+  for (let m = 0; m < mountSlots(a); m++) {
     if (mountState(a, m) !== MS_ACTIVE) continue;
     const p = mountParams(a, m);
     mounts.push({
@@ -161,7 +162,7 @@ export function resetStats(a: Arena): void {
   resetEventCounters(a.i32);
   resetLockStats(a.i32);
   memcgResetEvents(a);
-  for (let m = 0; m < a.nmounts; m++) {
+  for (let m = 0; m < mountSlots(a); m++) {
     resetMountDeviceStats(a, m);
     ishareResetMount(a, m);
   }

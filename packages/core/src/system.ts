@@ -10,9 +10,9 @@ import { Arena, CHECK_LOCKS, CHECK_RACES, CHECK_INVARIANTS, type ArenaConfig, ty
 import { pagePoolInit, pagePoolRegions } from './mm/pagepool.ts';
 import { setCountAcquisitions } from './mm/lockstat.ts';
 import { Kernel } from './vfs/kernel.ts';
-import { inodeTableInit, inodeCount, inodeRegions } from './vfs/inode.ts';
-import { pageCacheInit, pageCacheRegions } from './vfs/pagecache.ts';
-import { mountParams, mountRegions, type MountParams } from './vfs/mount.ts';
+import { inodeTableInit, inodeCount } from './vfs/inode.ts';
+import { pageCacheInit } from './vfs/pagecache.ts';
+import { mountParams, type MountParams } from './vfs/mount.ts';
 import { readaheadRange } from './vfs/filemap.ts';
 import type { OpenFile, OpenFlags, FadviseAdvice } from './vfs/file.ts';
 import { vfsOpen, vfsOpenInode, vfsClose, vfsMmap, vfsMunmap } from './vfs/open.ts';
@@ -116,12 +116,9 @@ export class System {
     const poolBytes = cfg.poolBytes ?? Math.floor((cfg.poolMiB ?? 256) * 1024 * 1024);
     const arenaCfg: ArenaConfig = { poolBytes, inodeSlots: cfg.inodeSlots ?? 65536, mountSlots: cfg.mountSlots ?? 64 };
     // Each structure sizes its own sections of the arena.
-    const a = Arena.create(arenaCfg, (c) => ({
-      ...pagePoolRegions(c),
-      ...pageCacheRegions(c),
-      ...inodeRegions(c),
-      ...mountRegions(c),
-    }));
+    // The page pool sizes mm's own sections; the inode and mount tables and the page index declared theirs
+    // (vfs/inode.ts, vfs/mount.ts, vfs/pagecache.ts), sized by the slots given here.
+    const a = Arena.create(arenaCfg, pagePoolRegions);
     pagePoolInit(a);
     pageCacheInit(a);
     inodeTableInit(a);

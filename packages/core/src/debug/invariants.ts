@@ -18,7 +18,7 @@ import {
   I_FREEING,
   I_INUSE,
 } from '../vfs/inode.ts';
-import { mountOpenCount, mountParams, mountState, mountGen, MS_FREE } from '../vfs/mount.ts';
+import { mountOpenCount, mountParams, mountState, mountGen, mountSlots, MS_FREE } from '../vfs/mount.ts';
 import { sharedInodeView, processingCount, ishareOf } from '../fs/erofs/ishare.ts';
 import { zpclHeld } from '../fs/erofs/zpcluster.ts';
 import { memcgCheckQuiescent } from '../mm/memcontrol.ts';
@@ -101,11 +101,11 @@ export function checkQuiescent(a: Arena): string[] {
       if (inodeSize(a, b) !== inodeSize(a, d))
         add(`shared inode ${d}: backing inode ${b} size ${inodeSize(a, b)} != shared size ${inodeSize(a, d)}`);
       const m = inodeMount(a, b);
-      if (m >= 0 && m < a.nmounts && mountState(a, m) !== MS_FREE) domains.add(mountParams(a, m).domainId);
+      if (m >= 0 && m < mountSlots(a) && mountState(a, m) !== MS_FREE) domains.add(mountParams(a, m).domainId);
     }
     if (domains.size > 1) add(`shared inode ${d}: backing inodes from different domains (${[...domains].join(', ')})`);
   }
-  for (let m = 0; m < a.nmounts; m++) {
+  for (let m = 0; m < mountSlots(a); m++) {
     if (mountState(a, m) !== MS_FREE && mountOpenCount(a, m) !== 0)
       add(`mount ${m}: ${mountOpenCount(a, m)} open files at quiesce`);
   }

@@ -2,9 +2,10 @@
 // Int32 words (header, lock stats, counters, record tables, hash buckets) plus page-frame chunks
 // (SharedArrayBuffers of at most 256 MiB each, so a pool can pass the ~4 GiB single-SAB limit).
 // The main thread creates it; workers attach with the handle (passed once through workerData).
-// The arena knows no structure above it: each structure declares the size of its sections (the page
-// pool's, the page index's, the inode table's, the mount table's *Regions functions), and the caller
-// (System.create) hands those sizes in; the arena only places the sections and records their bases.
+// The arena knows no structure above it: it sizes and places mm's own page pool (frames, LRU, free
+// bitmap, sized by pagepool.ts through the caller) and otherwise only what the structures above declare
+// (declareCount, declareRegion, declareHeaderWord): the inode table, the mount table, the page index and
+// the filesystem's regions are named by their owners alone.
 import { HEADER_BASE, HEADER_WORDS, DYNAMIC_BASE } from './regions.ts';
 
 export const ARENA_MAGIC = 0x15a4e01;
@@ -19,20 +20,9 @@ const H = {
   MAGIC: 0,
   NFRAMES: 1,
   CHUNK_SHIFT: 2,
-  NINODES: 3,
-  NMOUNTS: 4,
-  NPAGE_BUCKETS: 5,
-  NINODE_BUCKETS: 6,
   FRAMES: 7,
-  PAGE_BUCKETS: 8,
   LRU: 9,
   FREE: 10,
-  INODES: 11,
-  INODE_BUCKETS: 12,
-  INODE_POOL: 13,
-  INODE_LRU: 14,
-  MOUNTS: 15,
-  MOUNT_TABLE: 16,
   TOTAL_WORDS: 17,
   JITTER: 20, // race-window widening: probability per point, in 1/65536
   THREAD_NEXT: 21, // next thread id to hand out
@@ -54,11 +44,23 @@ export const CHECK_INVARIANTS = 4;
 const OWNER_WORDS_BASE = 32;
 if (Object.keys(H).length > OWNER_WORDS_BASE) throw new Error('arena header too small');
 
-// Regions and header words owned by modules above mm/: each owner declares its own at module load, by a
-// name only it uses; Arena.create places every declaration made so far and records the layout in the
-// handle, so a worker attaching gets the same offsets whatever modules it loaded, and in what order.
+// Counts, regions and header words owned by modules above mm/: each owner declares its own at module
+// load, by a name only it uses; Arena.create computes every count and places every region declared so far
+// and records the layout in the handle, so a worker attaching gets the same counts and offsets whatever
+// modules it loaded, and in what order.
+const declaredCounts = new Map<string, (cfg: ArenaConfig, c: ArenaCounts) => number>();
 const declaredRegions = new Map<string, (c: ArenaCounts) => number>();
 const declaredWords = new Set<string>();
+
+/**
+ * Declare a record count of every arena created from now on (a table's slots, its hash buckets), derived
+ * from the configuration and the counts declared before it; the owner validates it (throw a RangeError).
+ * Regions size themselves by it (`c[name]`), and every thread reads it as `arena.counts[name]`.
+ */
+export function declareCount(name: string, count: (cfg: ArenaConfig, c: ArenaCounts) => number): void {
+  if (name === 'nframes' || declaredCounts.has(name)) throw new Error(`arena count ${name} declared twice`);
+  declaredCounts.set(name, count);
+}
 
 /** Reserve a region of control words, `words(counts)` long, in every arena created from now on. */
 export function declareRegion(name: string, words: (c: ArenaCounts) => number): void {
@@ -73,43 +75,31 @@ export function declareHeaderWord(name: string): void {
   declaredWords.add(name);
 }
 
-/** Where the declared regions and header words of one arena are (word indexes into i32). */
+/** Where the declared regions and header words of one arena are (word indexes into i32), and its counts. */
 export interface ArenaLayout {
+  readonly counts: ArenaCounts;
   readonly regions: Readonly<Record<string, number>>;
   readonly words: Readonly<Record<string, number>>;
 }
 
+/**
+ * The page pool's size, and the settings the declared counts are derived from (each read by the owner of
+ * the count that uses it, e.g. a table's slots).
+ */
 export interface ArenaConfig {
   /** Page pool size in bytes (rounded down to whole pages; at least 16 pages). */
-  poolBytes: number;
-  /** Inode slots (regular + shared inodes). */
-  inodeSlots: number;
-  /** Mount slots. */
-  mountSlots: number;
+  readonly poolBytes: number;
+  readonly [setting: string]: number;
 }
 
-/** Record counts the structures size their sections by. */
+/** Record counts the structures size their regions by: the pool's frames, and every declared count. */
 export interface ArenaCounts {
   readonly nframes: number;
-  readonly npageBuckets: number;
-  readonly ninodes: number;
-  readonly ninodeBuckets: number;
-  readonly nmounts: number;
+  readonly [count: string]: number;
 }
 
-/** The dynamic sections, in placement order; their sizes (Int32 words) come from their owners. */
-export const SECTIONS = [
-  'frames',
-  'pageBuckets',
-  'lru',
-  'free',
-  'inodes',
-  'inodeBuckets',
-  'inodePool',
-  'inodeLru',
-  'mounts',
-  'mountTable',
-] as const;
+/** mm's own sections (the page pool's), in placement order; their sizes (Int32 words) come from pagepool.ts. */
+export const SECTIONS = ['frames', 'lru', 'free'] as const;
 export type SectionName = (typeof SECTIONS)[number];
 export type SectionSizes = Record<SectionName, number>;
 
@@ -120,7 +110,8 @@ export interface ArenaHandle {
   readonly layout: ArenaLayout;
 }
 
-function pow2AtLeast(n: number): number {
+/** The least power of two >= n (hash tables size their buckets by it). */
+export function pow2AtLeast(n: number): number {
   let p = 1;
   while (p < n) p *= 2;
   return p;
@@ -134,21 +125,14 @@ export class Arena {
   readonly nframes: number;
   readonly chunkShift: number;
   readonly chunkMask: number;
-  readonly ninodes: number;
-  readonly nmounts: number;
-  readonly npageBuckets: number;
-  readonly ninodeBuckets: number;
-  // Section bases (word indexes into i32).
+  // The page pool's section bases (word indexes into i32).
   readonly frames: number;
-  readonly pageBuckets: number;
   readonly lru: number;
   readonly free: number;
-  readonly inodes: number;
-  readonly inodeBuckets: number;
-  readonly inodePool: number;
-  readonly inodeLru: number;
-  readonly mounts: number;
-  readonly mountTable: number;
+  /** The declared counts (declareCount), by their owners' names. */
+  readonly counts: ArenaCounts;
+  /** The declared regions' bases (declareRegion), by their owners' names; region() checks the name. */
+  readonly regions: Readonly<Record<string, number>>;
 
   private constructor(handle: ArenaHandle) {
     this.handle = handle;
@@ -159,48 +143,41 @@ export class Arena {
     this.nframes = h[H.NFRAMES];
     this.chunkShift = h[H.CHUNK_SHIFT];
     this.chunkMask = (1 << this.chunkShift) - 1;
-    this.ninodes = h[H.NINODES];
-    this.nmounts = h[H.NMOUNTS];
-    this.npageBuckets = h[H.NPAGE_BUCKETS];
-    this.ninodeBuckets = h[H.NINODE_BUCKETS];
     this.frames = h[H.FRAMES];
-    this.pageBuckets = h[H.PAGE_BUCKETS];
     this.lru = h[H.LRU];
     this.free = h[H.FREE];
-    this.inodes = h[H.INODES];
-    this.inodeBuckets = h[H.INODE_BUCKETS];
-    this.inodePool = h[H.INODE_POOL];
-    this.inodeLru = h[H.INODE_LRU];
-    this.mounts = h[H.MOUNTS];
-    this.mountTable = h[H.MOUNT_TABLE];
+    this.counts = handle.layout.counts;
+    this.regions = handle.layout.regions;
   }
 
   /**
-   * Allocate a new arena. `sizes` gives each section's words for the counts derived from `cfg`. Record
-   * tables are zeroed; owners initialise them (System.create).
+   * Allocate a new arena. `sizes` gives the page pool's sections' words (pagepool.ts); the declared counts
+   * are derived from `cfg`, the declared regions sized by them. Record tables are zeroed; owners initialise
+   * them (System.create).
    */
   static create(cfg: ArenaConfig, sizes: (c: ArenaCounts) => SectionSizes): Arena {
     const nframes = Math.floor(cfg.poolBytes / PAGE_SIZE);
     if (!Number.isFinite(nframes) || nframes < 16) throw new RangeError('page pool must hold at least 16 pages');
     if (cfg.poolBytes > MAX_POOL_BYTES) throw new RangeError(`page pool larger than ${MAX_POOL_BYTES / 2 ** 30} GiB`);
-    if (!(cfg.inodeSlots >= 4 && cfg.inodeSlots <= 1 << 24)) throw new RangeError('inode slots out of range (4..16M)');
-    if (!(cfg.mountSlots >= 1 && cfg.mountSlots <= 1024)) throw new RangeError('mount slots out of range (1..1024)');
-    const npageBuckets = pow2AtLeast(nframes);
-    const ninodeBuckets = pow2AtLeast(cfg.inodeSlots);
+    const counts: Record<string, number> & { nframes: number } = { nframes };
+    for (const [name, count] of declaredCounts) {
+      const n = count(cfg, counts);
+      if (!Number.isInteger(n) || n < 0) throw new RangeError(`arena count ${name}: ${n}`);
+      counts[name] = n;
+    }
     let at = DYNAMIC_BASE;
     const take = (words: number): number => {
       const b = at;
       at += words;
       return b;
     };
-    const words = sizes({ nframes, npageBuckets, ninodes: cfg.inodeSlots, ninodeBuckets, nmounts: cfg.mountSlots });
+    const words = sizes(counts);
     const bases = {} as Record<SectionName, number>;
     for (const name of SECTIONS) {
       const w = words[name];
       if (!Number.isInteger(w) || w < 0) throw new RangeError(`arena section ${name}: ${w} words`);
       bases[name] = take(w);
     }
-    const counts = { nframes, npageBuckets, ninodes: cfg.inodeSlots, ninodeBuckets, nmounts: cfg.mountSlots };
     const regions: Record<string, number> = {};
     for (const [name, size] of declaredRegions) {
       const w = size(counts);
@@ -221,23 +198,12 @@ export class Arena {
     h[H.MAGIC] = ARENA_MAGIC;
     h[H.NFRAMES] = nframes;
     h[H.CHUNK_SHIFT] = chunkShift;
-    h[H.NINODES] = cfg.inodeSlots;
-    h[H.NMOUNTS] = cfg.mountSlots;
-    h[H.NPAGE_BUCKETS] = npageBuckets;
-    h[H.NINODE_BUCKETS] = ninodeBuckets;
     h[H.FRAMES] = bases.frames;
-    h[H.PAGE_BUCKETS] = bases.pageBuckets;
     h[H.LRU] = bases.lru;
     h[H.FREE] = bases.free;
-    h[H.INODES] = bases.inodes;
-    h[H.INODE_BUCKETS] = bases.inodeBuckets;
-    h[H.INODE_POOL] = bases.inodePool;
-    h[H.INODE_LRU] = bases.inodeLru;
-    h[H.MOUNTS] = bases.mounts;
-    h[H.MOUNT_TABLE] = bases.mountTable;
     h[H.TOTAL_WORDS] = at;
     h[H.ENABLED_LIMIT] = nframes;
-    return new Arena({ control, chunks, layout: { regions, words: headerWords } });
+    return new Arena({ control, chunks, layout: { counts, regions, words: headerWords } });
   }
 
   static attach(handle: ArenaHandle): Arena {

@@ -148,7 +148,7 @@ export function memcgInit(a: Arena): void {
   }
   i32[rec(a, ROOT_MEMCG) + M_STATE] = MEMCG_ONLINE;
   for (let f = 0; f < a.nframes; f++) i32[rdBase + f] = 0;
-  for (let s = 0; s < a.npageBuckets; s++) i32[shBase + s * SHADOW_WORDS] = NIL;
+  for (let s = 0; s < a.counts.npageBuckets; s++) i32[shBase + s * SHADOW_WORDS] = NIL;
   curMemcg = ROOT_MEMCG;
   curBit = 1;
 }

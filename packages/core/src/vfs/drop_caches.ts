@@ -2,7 +2,7 @@
 // squeezing memory are what experiments and stress use to force refills and reclaim.
 import type { Kernel } from './kernel.ts';
 import type { Arena } from '../mm/arena.ts';
-import { pruneIcache } from './inode.ts';
+import { pruneIcache, inodeSlots } from './inode.ts';
 import { shrinkPageLru } from './reclaim.ts';
 
 /** echo 3 > /proc/sys/vm/drop_caches: drop clean unpinned pages, then unused inodes. */
@@ -10,7 +10,7 @@ export function dropCaches(k: Kernel): void {
   const a = k.a;
   for (let round = 0; round < 3; round++) {
     shrinkPageLru(a, a.nframes);
-    pruneIcache(a, a.ninodes, k.ops);
+    pruneIcache(a, inodeSlots(a), k.ops);
   }
 }
 

@@ -9,7 +9,7 @@
 //
 // Lock order: icache bucket → i_lock; ishare lock → i_lock (igrab under the shared inode's lock);
 // inode LRU lock → i_lock. i_lock is innermost; nothing is taken while holding it.
-import type { Arena, ArenaCounts } from '../mm/arena.ts';
+import { declareCount, declareRegion, pow2AtLeast, type Arena } from '../mm/arena.ts';
 import { spinLock, spinUnlock } from '../mm/spinlock.ts';
 import { LOCK_CLASS } from '../mm/lockstat.ts';
 import {
@@ -72,19 +72,36 @@ export const I_ANON = 8; // an inode of the anonymous superblock (ANON_MOUNT), o
 export const I_INUSE = 16; // slot allocated
 export const I_ONLRU = 32;
 
-/** The inode cache's arena sections: records, hash buckets, slot pool head, unused-inode LRU head. */
-export function inodeRegions(c: ArenaCounts): {
-  inodes: number;
-  inodeBuckets: number;
-  inodePool: number;
-  inodeLru: number;
-} {
-  return {
-    inodes: c.ninodes * INODE_WORDS,
-    inodeBuckets: c.ninodeBuckets * ICACHE_BUCKET_WORDS,
-    inodePool: INODE_POOL_WORDS,
-    inodeLru: INODE_LRU_WORDS,
-  };
+// The inode cache's arena regions, declared here (mm/ knows none of them): the inode slots (the
+// `inodeSlots` setting of the arena's configuration, 4..16M) and their hash buckets, the records, the
+// buckets, the slot pool head and the unused-inode LRU head.
+declareCount('ninodes', (cfg) => {
+  const n = cfg.inodeSlots;
+  if (!(n >= 4 && n <= 1 << 24)) throw new RangeError('inode slots out of range (4..16M)');
+  return n;
+});
+declareCount('ninodeBuckets', (_cfg, c) => pow2AtLeast(c.ninodes));
+declareRegion('vfs.inodes', (c) => c.ninodes * INODE_WORDS);
+declareRegion('vfs.inodeBuckets', (c) => c.ninodeBuckets * ICACHE_BUCKET_WORDS);
+declareRegion('vfs.inodePool', () => INODE_POOL_WORDS);
+declareRegion('vfs.inodeLru', () => INODE_LRU_WORDS);
+
+/** Inode slots of the arena (regular and shared inodes). */
+export function inodeSlots(a: Arena): number {
+  return a.counts.ninodes;
+}
+/** Word index of the first inode record (records are INODE_WORDS apart; see inodeWord). */
+export function inodeTableBase(a: Arena): number {
+  return a.regions['vfs.inodes'];
+}
+function inodeBuckets(a: Arena): number {
+  return a.regions['vfs.inodeBuckets'];
+}
+function inodePool(a: Arena): number {
+  return a.regions['vfs.inodePool'];
+}
+function inodeLru(a: Arena): number {
+  return a.regions['vfs.inodeLru'];
 }
 
 /** The anonymous superblock's mount number (a filesystem's inodes that belong to no mounted image). */
@@ -97,7 +114,7 @@ const specCache = new WeakMap<Arena, InodeSpecs>();
 function specs(a: Arena): InodeSpecs {
   let s = specCache.get(a);
   if (!s) {
-    s = { lru: listSpec(a.inodes, INODE_WORDS, I_LRU_PREV, I_LRU_NEXT) };
+    s = { lru: listSpec(inodeTableBase(a), INODE_WORDS, I_LRU_PREV, I_LRU_NEXT) };
     specCache.set(a, s);
   }
   return s;
@@ -105,54 +122,54 @@ function specs(a: Arena): InodeSpecs {
 
 /** Word index of field `w` of inode `slot` (for the owners of I_FS fields and the page index). */
 export function inodeWord(a: Arena, slot: number, w: number): number {
-  return a.inodes + slot * INODE_WORDS + w;
+  return inodeTableBase(a) + slot * INODE_WORDS + w;
 }
 export function mappingLockWord(a: Arena, slot: number): number {
-  return a.inodes + slot * INODE_WORDS + I_MAPLOCK;
+  return inodeTableBase(a) + slot * INODE_WORDS + I_MAPLOCK;
 }
 export function mappingHeadWord(a: Arena, slot: number): number {
-  return a.inodes + slot * INODE_WORDS + I_MAP_HEAD;
+  return inodeTableBase(a) + slot * INODE_WORDS + I_MAP_HEAD;
 }
 export function mappingNrPagesWord(a: Arena, slot: number): number {
-  return a.inodes + slot * INODE_WORDS + I_NRPAGES;
+  return inodeTableBase(a) + slot * INODE_WORDS + I_NRPAGES;
 }
 
 export function inodeState(a: Arena, slot: number): number {
-  return Atomics.load(a.i32, a.inodes + slot * INODE_WORDS + I_STATE);
+  return Atomics.load(a.i32, inodeTableBase(a) + slot * INODE_WORDS + I_STATE);
 }
 export function inodeCount(a: Arena, slot: number): number {
-  return Atomics.load(a.i32, a.inodes + slot * INODE_WORDS + I_COUNT);
+  return Atomics.load(a.i32, inodeTableBase(a) + slot * INODE_WORDS + I_COUNT);
 }
 export function inodeMount(a: Arena, slot: number): number {
-  return a.i32[a.inodes + slot * INODE_WORDS + I_MOUNT];
+  return a.i32[inodeTableBase(a) + slot * INODE_WORDS + I_MOUNT];
 }
 export function inodeNid(a: Arena, slot: number): number {
-  return a.i32[a.inodes + slot * INODE_WORDS + I_NID] >>> 0;
+  return a.i32[inodeTableBase(a) + slot * INODE_WORDS + I_NID] >>> 0;
 }
 export function inodeSize(a: Arena, slot: number): number {
-  const r = a.inodes + slot * INODE_WORDS;
+  const r = inodeTableBase(a) + slot * INODE_WORDS;
   return (a.i32[r + I_SIZE_HI] >>> 0) * 2 ** 32 + (a.i32[r + I_SIZE_LO] >>> 0);
 }
 export function setInodeSize(a: Arena, slot: number, size: number): void {
-  const r = a.inodes + slot * INODE_WORDS;
+  const r = inodeTableBase(a) + slot * INODE_WORDS;
   a.i32[r + I_SIZE_LO] = size >>> 0;
   a.i32[r + I_SIZE_HI] = Math.floor(size / 2 ** 32);
 }
 export function inodeNrPages(a: Arena, slot: number): number {
-  return Atomics.load(a.i32, a.inodes + slot * INODE_WORDS + I_NRPAGES);
+  return Atomics.load(a.i32, inodeTableBase(a) + slot * INODE_WORDS + I_NRPAGES);
 }
 export function inodeOpenCount(a: Arena, slot: number): number {
-  return Atomics.load(a.i32, a.inodes + slot * INODE_WORDS + I_OPEN);
+  return Atomics.load(a.i32, inodeTableBase(a) + slot * INODE_WORDS + I_OPEN);
 }
 export function inodeOpenAdd(a: Arena, slot: number, d: number): void {
-  Atomics.add(a.i32, a.inodes + slot * INODE_WORDS + I_OPEN, d);
+  Atomics.add(a.i32, inodeTableBase(a) + slot * INODE_WORDS + I_OPEN, d);
 }
 /** The generation of its mount slot the inode was created under (0 for shared inodes). */
 export function inodeMountGen(a: Arena, slot: number): number {
-  return a.i32[a.inodes + slot * INODE_WORDS + I_MOUNT_GEN];
+  return a.i32[inodeTableBase(a) + slot * INODE_WORDS + I_MOUNT_GEN];
 }
 export function inodeGen(a: Arena, slot: number): number {
-  return a.i32[a.inodes + slot * INODE_WORDS + I_GEN];
+  return a.i32[inodeTableBase(a) + slot * INODE_WORDS + I_GEN];
 }
 export function isAnonInode(a: Arena, slot: number): boolean {
   return (inodeState(a, slot) & I_ANON) !== 0;
@@ -162,62 +179,62 @@ export function isAnonInode(a: Arena, slot: number): boolean {
 export function inodeTableInit(a: Arena): void {
   const i32 = a.i32;
   const s = specs(a);
-  for (let slot = 0; slot < a.ninodes; slot++) {
-    const r = a.inodes + slot * INODE_WORDS;
+  for (let slot = 0; slot < inodeSlots(a); slot++) {
+    const r = inodeTableBase(a) + slot * INODE_WORDS;
     i32[r + I_STATE] = 0;
-    i32[r + I_HASH_NEXT] = slot + 1 < a.ninodes ? slot + 1 : NIL;
+    i32[r + I_HASH_NEXT] = slot + 1 < inodeSlots(a) ? slot + 1 : NIL;
     listInitHead(i32, r + I_MAP_HEAD);
     linkInit(i32, s.lru, slot);
   }
-  for (let b = 0; b < a.ninodeBuckets; b++) {
-    i32[a.inodeBuckets + b * ICACHE_BUCKET_WORDS] = 0;
-    i32[a.inodeBuckets + b * ICACHE_BUCKET_WORDS + 1] = NIL;
+  for (let b = 0; b < a.counts.ninodeBuckets; b++) {
+    i32[inodeBuckets(a) + b * ICACHE_BUCKET_WORDS] = 0;
+    i32[inodeBuckets(a) + b * ICACHE_BUCKET_WORDS + 1] = NIL;
   }
-  i32[a.inodePool + POOL_TOP] = 0;
-  i32[a.inodePool + POOL_FREE] = a.ninodes;
-  i32[a.inodePool + POOL_USED] = 0;
-  i32[a.inodePool + POOL_HWM] = 0;
-  listInitHead(i32, a.inodeLru + ILRU_HEAD);
-  i32[a.inodeLru + ILRU_COUNT] = 0;
+  i32[inodePool(a) + POOL_TOP] = 0;
+  i32[inodePool(a) + POOL_FREE] = inodeSlots(a);
+  i32[inodePool(a) + POOL_USED] = 0;
+  i32[inodePool(a) + POOL_HWM] = 0;
+  listInitHead(i32, inodeLru(a) + ILRU_HEAD);
+  i32[inodeLru(a) + ILRU_COUNT] = 0;
 }
 
 export function inodesInUse(a: Arena): number {
-  return Atomics.load(a.i32, a.inodePool + POOL_USED);
+  return Atomics.load(a.i32, inodePool(a) + POOL_USED);
 }
 
 function slotAlloc(a: Arena): number {
   const i32 = a.i32;
-  spinLock(i32, a.inodePool + POOL_LOCK, LOCK_CLASS.SLOTS);
+  spinLock(i32, inodePool(a) + POOL_LOCK, LOCK_CLASS.SLOTS);
   if (lockdepOn)
-    lockdepAccess(i32, a.inodePool + POOL_LOCK, a.inodePool + POOL_TOP, PROT.INODE_SLOTS, SITE.SLOT_ALLOC, -1, true);
-  const s = i32[a.inodePool + POOL_TOP];
+    lockdepAccess(i32, inodePool(a) + POOL_LOCK, inodePool(a) + POOL_TOP, PROT.INODE_SLOTS, SITE.SLOT_ALLOC, -1, true);
+  const s = i32[inodePool(a) + POOL_TOP];
   if (s !== NIL) {
-    i32[a.inodePool + POOL_TOP] = i32[a.inodes + s * INODE_WORDS + I_HASH_NEXT];
-    i32[a.inodePool + POOL_FREE]--;
-    i32[a.inodePool + POOL_USED]++;
-    if (s >= i32[a.inodePool + POOL_HWM]) Atomics.store(i32, a.inodePool + POOL_HWM, s + 1);
+    i32[inodePool(a) + POOL_TOP] = i32[inodeTableBase(a) + s * INODE_WORDS + I_HASH_NEXT];
+    i32[inodePool(a) + POOL_FREE]--;
+    i32[inodePool(a) + POOL_USED]++;
+    if (s >= i32[inodePool(a) + POOL_HWM]) Atomics.store(i32, inodePool(a) + POOL_HWM, s + 1);
   }
-  spinUnlock(i32, a.inodePool + POOL_LOCK);
+  spinUnlock(i32, inodePool(a) + POOL_LOCK);
   return s;
 }
 
 function slotFree(a: Arena, slot: number): void {
   const i32 = a.i32;
-  const r = a.inodes + slot * INODE_WORDS;
-  spinLock(i32, a.inodePool + POOL_LOCK, LOCK_CLASS.SLOTS);
+  const r = inodeTableBase(a) + slot * INODE_WORDS;
+  spinLock(i32, inodePool(a) + POOL_LOCK, LOCK_CLASS.SLOTS);
   if (lockdepOn)
-    lockdepAccess(i32, a.inodePool + POOL_LOCK, a.inodePool + POOL_TOP, PROT.INODE_SLOTS, SITE.SLOT_FREE, slot, true);
+    lockdepAccess(i32, inodePool(a) + POOL_LOCK, inodePool(a) + POOL_TOP, PROT.INODE_SLOTS, SITE.SLOT_FREE, slot, true);
   Atomics.store(i32, r + I_STATE, 0);
-  i32[r + I_HASH_NEXT] = i32[a.inodePool + POOL_TOP];
-  i32[a.inodePool + POOL_TOP] = slot;
-  i32[a.inodePool + POOL_FREE]++;
-  i32[a.inodePool + POOL_USED]--;
-  spinUnlock(i32, a.inodePool + POOL_LOCK);
+  i32[r + I_HASH_NEXT] = i32[inodePool(a) + POOL_TOP];
+  i32[inodePool(a) + POOL_TOP] = slot;
+  i32[inodePool(a) + POOL_FREE]++;
+  i32[inodePool(a) + POOL_USED]--;
+  spinUnlock(i32, inodePool(a) + POOL_LOCK);
 }
 
 function bucketOf(a: Arena, mount: number, nid: number): number {
   const h = Math.imul(mount + 3, 0x9e3779b1) ^ Math.imul(nid | 0, 0x85ebca77);
-  return a.inodeBuckets + ((h ^ (h >>> 15)) & (a.ninodeBuckets - 1)) * ICACHE_BUCKET_WORDS;
+  return inodeBuckets(a) + ((h ^ (h >>> 15)) & (a.counts.ninodeBuckets - 1)) * ICACHE_BUCKET_WORDS;
 }
 
 /** The filesystem's inode callbacks (super_operations + fill). */
@@ -234,7 +251,7 @@ export interface InodeOps {
 export type InodeTest = (slot: number) => boolean;
 
 function waitStateClear(a: Arena, slot: number, bits: number, gen: number): void {
-  const w = a.inodes + slot * INODE_WORDS + I_STATE;
+  const w = inodeTableBase(a) + slot * INODE_WORDS + I_STATE;
   for (let i = 0; ; i++) {
     const v = Atomics.load(a.i32, w);
     if (!(v & bits) || inodeGen(a, slot) !== gen) return;
@@ -261,15 +278,15 @@ export function iget(
     spinLock(i32, b, LOCK_CLASS.ICACHE);
     if (lockdepOn) lockdepAccess(i32, b, b + 1, PROT.ICACHE_BUCKET, SITE.ICACHE_LOOKUP, mount, false);
     let found = NIL;
-    for (let s = i32[b + 1]; s !== NIL; s = i32[a.inodes + s * INODE_WORDS + I_HASH_NEXT]) {
-      const r = a.inodes + s * INODE_WORDS;
+    for (let s = i32[b + 1]; s !== NIL; s = i32[inodeTableBase(a) + s * INODE_WORDS + I_HASH_NEXT]) {
+      const r = inodeTableBase(a) + s * INODE_WORDS;
       if (i32[r + I_MOUNT] === mount && i32[r + I_NID] === (nid | 0) && (!test || test(s))) {
         found = s;
         break;
       }
     }
     if (found !== NIL) {
-      const r = a.inodes + found * INODE_WORDS;
+      const r = inodeTableBase(a) + found * INODE_WORDS;
       spinLock(i32, r + I_LOCK, LOCK_CLASS.INODE);
       const st = Atomics.load(i32, r + I_STATE);
       const gen = i32[r + I_GEN];
@@ -297,9 +314,9 @@ export function iget(
     const s = slotAlloc(a);
     if (s === NIL) {
       spinUnlock(i32, b);
-      throw new VfsError('ENOMEM', `inode table full (${a.ninodes} slots)`);
+      throw new VfsError('ENOMEM', `inode table full (${inodeSlots(a)} slots)`);
     }
-    const r = a.inodes + s * INODE_WORDS;
+    const r = inodeTableBase(a) + s * INODE_WORDS;
     i32[r + I_GEN]++;
     i32[r + I_MOUNT] = mount;
     i32[r + I_MOUNT_GEN] = mount >= 0 ? mountGen(a, mount) : 0;
@@ -341,7 +358,7 @@ export function iget(
 
 function unhash(a: Arena, slot: number): void {
   const i32 = a.i32;
-  const r = a.inodes + slot * INODE_WORDS;
+  const r = inodeTableBase(a) + slot * INODE_WORDS;
   const b = bucketOf(a, i32[r + I_MOUNT], i32[r + I_NID]);
   spinLock(i32, b, LOCK_CLASS.ICACHE);
   if (lockdepOn) {
@@ -349,11 +366,11 @@ function unhash(a: Arena, slot: number): void {
     lockdepAccess(i32, b, r + I_HASH_NEXT, PROT.INODE_HASH_LINK, SITE.ICACHE_UNHASH, slot, true);
   }
   let prev = NIL;
-  for (let s = i32[b + 1]; s !== NIL; s = i32[a.inodes + s * INODE_WORDS + I_HASH_NEXT]) {
+  for (let s = i32[b + 1]; s !== NIL; s = i32[inodeTableBase(a) + s * INODE_WORDS + I_HASH_NEXT]) {
     if (s === slot) {
       const next = i32[r + I_HASH_NEXT];
       if (prev === NIL) i32[b + 1] = next;
-      else i32[a.inodes + prev * INODE_WORDS + I_HASH_NEXT] = next;
+      else i32[inodeTableBase(a) + prev * INODE_WORDS + I_HASH_NEXT] = next;
       break;
     }
     prev = s;
@@ -364,7 +381,7 @@ function unhash(a: Arena, slot: number): void {
 /** igrab: take a reference unless the inode is being freed. */
 export function igrab(a: Arena, slot: number): boolean {
   const i32 = a.i32;
-  const r = a.inodes + slot * INODE_WORDS;
+  const r = inodeTableBase(a) + slot * INODE_WORDS;
   spinLock(i32, r + I_LOCK, LOCK_CLASS.INODE);
   const st = Atomics.load(i32, r + I_STATE);
   const ok = (st & (I_FREEING | I_INUSE)) === I_INUSE;
@@ -379,14 +396,14 @@ export function igrab(a: Arena, slot: number): boolean {
  * keeps a concurrent eviction (which decides under i_lock, at i_count 0) from going ahead.
  */
 export function __iget(a: Arena, slot: number): void {
-  const r = a.inodes + slot * INODE_WORDS;
+  const r = inodeTableBase(a) + slot * INODE_WORDS;
   if (lockdepOn) lockdepAccess(a.i32, r + I_LOCK, r + I_COUNT, PROT.INODE_REF, SITE.IGET_REF, slot, true);
   Atomics.add(a.i32, r + I_COUNT, 1);
 }
 
 /** ihold: take a reference on an inode the caller already holds one on. */
 export function ihold(a: Arena, slot: number): void {
-  Atomics.add(a.i32, a.inodes + slot * INODE_WORDS + I_COUNT, 1);
+  Atomics.add(a.i32, inodeTableBase(a) + slot * INODE_WORDS + I_COUNT, 1);
 }
 
 /**
@@ -395,7 +412,7 @@ export function ihold(a: Arena, slot: number): void {
  */
 export function iput(a: Arena, slot: number, ops: InodeOps, evictNow = false): void {
   const i32 = a.i32;
-  const r = a.inodes + slot * INODE_WORDS;
+  const r = inodeTableBase(a) + slot * INODE_WORDS;
   spinLock(i32, r + I_LOCK, LOCK_CLASS.INODE);
   if (lockdepOn) lockdepAccess(i32, r + I_LOCK, r + I_COUNT, PROT.INODE_REF, SITE.IPUT, slot, true);
   const c = Atomics.sub(i32, r + I_COUNT, 1) - 1;
@@ -427,7 +444,7 @@ export function iput(a: Arena, slot: number, ops: InodeOps, evictNow = false): v
  */
 export function iputEvictAll(a: Arena, slot: number, ops: InodeOps): void {
   const i32 = a.i32;
-  const r = a.inodes + slot * INODE_WORDS;
+  const r = inodeTableBase(a) + slot * INODE_WORDS;
   spinLock(i32, r + I_LOCK, LOCK_CLASS.INODE);
   Atomics.store(i32, r + I_COUNT, 1);
   spinUnlock(i32, r + I_LOCK);
@@ -437,38 +454,46 @@ export function iputEvictAll(a: Arena, slot: number, ops: InodeOps): void {
 /** The inode LRU's use sites: its head and length, and the inode's own links (each a watched word). */
 function inodeLruAccess(a: Arena, slot: number, site: number): void {
   const i32 = a.i32;
-  const lock = a.inodeLru + ILRU_LOCK;
-  lockdepAccess(i32, lock, a.inodeLru + ILRU_HEAD, PROT.INODE_LRU, site, slot, true);
-  lockdepAccess(i32, lock, a.inodeLru + ILRU_COUNT, PROT.INODE_LRU_COUNT, site, slot, true);
+  const lock = inodeLru(a) + ILRU_LOCK;
+  lockdepAccess(i32, lock, inodeLru(a) + ILRU_HEAD, PROT.INODE_LRU, site, slot, true);
+  lockdepAccess(i32, lock, inodeLru(a) + ILRU_COUNT, PROT.INODE_LRU_COUNT, site, slot, true);
   if (slot !== NIL)
-    lockdepAccess(i32, lock, a.inodes + slot * INODE_WORDS + I_LRU_PREV, PROT.INODE_LRU_LINK, site, slot, true);
+    lockdepAccess(
+      i32,
+      lock,
+      inodeTableBase(a) + slot * INODE_WORDS + I_LRU_PREV,
+      PROT.INODE_LRU_LINK,
+      site,
+      slot,
+      true,
+    );
 }
 
 function inodeLruAdd(a: Arena, slot: number): void {
   const i32 = a.i32;
-  const r = a.inodes + slot * INODE_WORDS;
-  spinLock(i32, a.inodeLru + ILRU_LOCK, LOCK_CLASS.INODE_LRU);
+  const r = inodeTableBase(a) + slot * INODE_WORDS;
+  spinLock(i32, inodeLru(a) + ILRU_LOCK, LOCK_CLASS.INODE_LRU);
   if (lockdepOn) inodeLruAccess(a, slot, SITE.INODE_LRU_ADD);
   const st = Atomics.load(i32, r + I_STATE);
   if (!(st & (I_ONLRU | I_FREEING)) && st & I_INUSE) {
-    listAdd(i32, specs(a).lru, a.inodeLru + ILRU_HEAD, slot);
+    listAdd(i32, specs(a).lru, inodeLru(a) + ILRU_HEAD, slot);
     Atomics.or(i32, r + I_STATE, I_ONLRU);
-    i32[a.inodeLru + ILRU_COUNT]++;
+    i32[inodeLru(a) + ILRU_COUNT]++;
   }
-  spinUnlock(i32, a.inodeLru + ILRU_LOCK);
+  spinUnlock(i32, inodeLru(a) + ILRU_LOCK);
 }
 
 function inodeLruDel(a: Arena, slot: number): void {
   const i32 = a.i32;
-  const r = a.inodes + slot * INODE_WORDS;
-  spinLock(i32, a.inodeLru + ILRU_LOCK, LOCK_CLASS.INODE_LRU);
+  const r = inodeTableBase(a) + slot * INODE_WORDS;
+  spinLock(i32, inodeLru(a) + ILRU_LOCK, LOCK_CLASS.INODE_LRU);
   if (lockdepOn) inodeLruAccess(a, slot, SITE.INODE_LRU_DEL);
   if (Atomics.load(i32, r + I_STATE) & I_ONLRU && isLinked(i32, specs(a).lru, slot)) {
-    listDel(i32, specs(a).lru, a.inodeLru + ILRU_HEAD, slot);
+    listDel(i32, specs(a).lru, inodeLru(a) + ILRU_HEAD, slot);
     Atomics.and(i32, r + I_STATE, ~I_ONLRU);
-    i32[a.inodeLru + ILRU_COUNT]--;
+    i32[inodeLru(a) + ILRU_COUNT]--;
   }
-  spinUnlock(i32, a.inodeLru + ILRU_LOCK);
+  spinUnlock(i32, inodeLru(a) + ILRU_LOCK);
 }
 
 /** Truncation of the inode's pages; installed by vfs/pagecache.ts (avoids an import cycle). */
@@ -478,7 +503,10 @@ export function setTruncateHook(fn: (a: Arena, slot: number) => void): void {
 }
 
 /**
- * evict: the inode is I_FREEING with i_count 0 — unhash it, drop its pages (evict_inode), then free it.
+ * evict: the inode is I_FREEING with i_count 0 — drop its pages (evict_inode), unhash it, then free it.
+ * As fs/inode.c's evict(), the inode stays hashed while its pages go: an iget of it meanwhile finds it
+ * I_FREEING and waits for the eviction (__wait_on_freeing_inode) instead of building a second inode
+ * beside one still being torn down.
  * The kernel frees an inode (->free_inode, where the seed's erofs_ishare_free_inode leaves the backing
  * list) only after an RCU grace period: until then it is still on its shared inode's backing list, where
  * igrab refuses it. Here the grace period ends with the kernel operation that evicted it: frees queue up
@@ -486,11 +514,11 @@ export function setTruncateHook(fn: (a: Arena, slot: number) => void): void {
  */
 function evict(a: Arena, slot: number, ops: InodeOps): void {
   const i32 = a.i32;
-  const r = a.inodes + slot * INODE_WORDS;
+  const r = inodeTableBase(a) + slot * INODE_WORDS;
   inodeLruDel(a, slot);
+  if (truncatePages) truncatePages(a, slot);
   if (pointsOn) point(POINT.EVICT_FREEING);
   unhash(a, slot);
-  if (truncatePages) truncatePages(a, slot);
   Atomics.or(i32, r + I_STATE, I_CLEAR);
   rcuArenas.push(a);
   rcuSlots.push(slot);
@@ -512,7 +540,7 @@ function rcuFlush(): void {
       const a = rcuArenas[i];
       const slot = rcuSlots[i];
       const i32 = a.i32;
-      const r = a.inodes + slot * INODE_WORDS;
+      const r = inodeTableBase(a) + slot * INODE_WORDS;
       rcuOps[i].evict(slot);
       i32[r + I_GEN]++;
       ctrInc(i32, CTR.INODES_EVICTED);
@@ -543,7 +571,7 @@ export function rcuBatch<T>(fn: () => T): T {
  */
 export function tryEvict(a: Arena, slot: number, ops: InodeOps): boolean {
   const i32 = a.i32;
-  const r = a.inodes + slot * INODE_WORDS;
+  const r = inodeTableBase(a) + slot * INODE_WORDS;
   spinLock(i32, r + I_LOCK, LOCK_CLASS.INODE);
   if (lockdepOn) lockdepAccess(i32, r + I_LOCK, r + I_COUNT, PROT.INODE_REF, SITE.TRY_EVICT, slot, false);
   const st = Atomics.load(i32, r + I_STATE);
@@ -569,33 +597,33 @@ function pruneIcacheBatch(a: Arena, nr: number, ops: InodeOps, mount?: number): 
   const i32 = a.i32;
   const s = specs(a);
   let evicted = 0;
-  let budget = Atomics.load(i32, a.inodeLru + ILRU_COUNT) + 1;
+  let budget = Atomics.load(i32, inodeLru(a) + ILRU_COUNT) + 1;
   while (evicted < nr && budget-- > 0) {
-    spinLock(i32, a.inodeLru + ILRU_LOCK, LOCK_CLASS.INODE_LRU);
+    spinLock(i32, inodeLru(a) + ILRU_LOCK, LOCK_CLASS.INODE_LRU);
     if (lockdepOn)
       lockdepAccess(
         i32,
-        a.inodeLru + ILRU_LOCK,
-        a.inodeLru + ILRU_HEAD,
+        inodeLru(a) + ILRU_LOCK,
+        inodeLru(a) + ILRU_HEAD,
         PROT.INODE_LRU,
         SITE.INODE_LRU_PRUNE,
         -1,
         true,
       );
-    let slot = listLast(i32, a.inodeLru + ILRU_HEAD);
+    let slot = listLast(i32, inodeLru(a) + ILRU_HEAD);
     if (mount !== undefined) {
-      while (slot !== NIL && i32[a.inodes + slot * INODE_WORDS + I_MOUNT] !== mount)
-        slot = i32[a.inodes + slot * INODE_WORDS + I_LRU_PREV];
+      while (slot !== NIL && i32[inodeTableBase(a) + slot * INODE_WORDS + I_MOUNT] !== mount)
+        slot = i32[inodeTableBase(a) + slot * INODE_WORDS + I_LRU_PREV];
     }
     if (slot === NIL) {
-      spinUnlock(i32, a.inodeLru + ILRU_LOCK);
+      spinUnlock(i32, inodeLru(a) + ILRU_LOCK);
       break;
     }
     if (lockdepOn) inodeLruAccess(a, slot, SITE.INODE_LRU_PRUNE);
-    listDel(i32, s.lru, a.inodeLru + ILRU_HEAD, slot);
-    Atomics.and(i32, a.inodes + slot * INODE_WORDS + I_STATE, ~I_ONLRU);
-    i32[a.inodeLru + ILRU_COUNT]--;
-    spinUnlock(i32, a.inodeLru + ILRU_LOCK);
+    listDel(i32, s.lru, inodeLru(a) + ILRU_HEAD, slot);
+    Atomics.and(i32, inodeTableBase(a) + slot * INODE_WORDS + I_STATE, ~I_ONLRU);
+    i32[inodeLru(a) + ILRU_COUNT]--;
+    spinUnlock(i32, inodeLru(a) + ILRU_LOCK);
     // Referenced again since it went on the LRU: it simply leaves the LRU (iput re-adds it later).
     if (tryEvict(a, slot, ops)) evicted++;
   }
@@ -603,12 +631,12 @@ function pruneIcacheBatch(a: Arena, nr: number, ops: InodeOps, mount?: number): 
 }
 
 export function inodeLruCount(a: Arena): number {
-  return Atomics.load(a.i32, a.inodeLru + ILRU_COUNT);
+  return Atomics.load(a.i32, inodeLru(a) + ILRU_COUNT);
 }
 
 /** Every in-use slot (for unmount, invariant checks and reports; O(slots ever handed out)). */
 export function forEachInode(a: Arena, fn: (slot: number, state: number) => void): void {
-  const hwm = Atomics.load(a.i32, a.inodePool + POOL_HWM);
+  const hwm = Atomics.load(a.i32, inodePool(a) + POOL_HWM);
   for (let slot = 0; slot < hwm; slot++) {
     const st = inodeState(a, slot);
     if (st & I_INUSE) fn(slot, st);

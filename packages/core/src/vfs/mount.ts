@@ -8,7 +8,7 @@
 // (sget_fc finding an existing superblock, s_active counting its users, deactivate_super tearing it down
 // only at the last unmount), so the slot number a mount returns is its superblock's, as the device number
 // in /proc/self/mountinfo is.
-import type { Arena, ArenaCounts } from '../mm/arena.ts';
+import { declareCount, declareRegion, type Arena } from '../mm/arena.ts';
 import { spinLock, spinUnlock } from '../mm/spinlock.ts';
 import { LOCK_CLASS } from '../mm/lockstat.ts';
 import { VfsError } from './errno.ts';
@@ -38,9 +38,22 @@ const M_DEVS = M_HDR_WORDS + BLOB_BYTES / 4;
 export const MOUNT_WORDS = M_DEVS + MAX_MOUNT_DEVICES * D_WORDS;
 export const MOUNT_TABLE_WORDS = 2; // lock, mounted count
 
-/** The mount table's arena sections: mount records and the table head. */
-export function mountRegions(c: ArenaCounts): { mounts: number; mountTable: number } {
-  return { mounts: c.nmounts * MOUNT_WORDS, mountTable: MOUNT_TABLE_WORDS };
+// The mount table's arena regions, declared here (mm/ knows none of them): the mount slots (the
+// `mountSlots` setting of the arena's configuration, 1..1024), their records and the table head.
+declareCount('nmounts', (cfg) => {
+  const n = cfg.mountSlots;
+  if (!(n >= 1 && n <= 1024)) throw new RangeError('mount slots out of range (1..1024)');
+  return n;
+});
+declareRegion('vfs.mounts', (c) => c.nmounts * MOUNT_WORDS);
+declareRegion('vfs.mountTable', () => MOUNT_TABLE_WORDS);
+
+/** Mount slots of the arena. */
+export function mountSlots(a: Arena): number {
+  return a.counts.nmounts;
+}
+function mountTable(a: Arena): number {
+  return a.regions['vfs.mountTable'];
 }
 
 export const MS_FREE = 0;
@@ -65,7 +78,7 @@ export interface MountParams {
 }
 
 function rec(a: Arena, m: number): number {
-  return a.mounts + m * MOUNT_WORDS;
+  return a.regions['vfs.mounts'] + m * MOUNT_WORDS;
 }
 
 export function mountState(a: Arena, m: number): number {
@@ -206,9 +219,9 @@ export function mountAllocOrShare(
 ): MountAllocResult {
   const i32 = a.i32;
   if (share) {
-    spinLock(i32, a.mountTable, LOCK_CLASS.MOUNT);
+    spinLock(i32, mountTable(a), LOCK_CLASS.MOUNT);
     try {
-      for (let m = 0; m < a.nmounts; m++) {
+      for (let m = 0; m < mountSlots(a); m++) {
         const r = rec(a, m);
         if (Atomics.load(i32, r + M_STATE) !== MS_ACTIVE || Atomics.load(i32, r + M_USERS) <= 0) continue;
         if (!share(mountParams(a, m))) continue;
@@ -216,7 +229,7 @@ export function mountAllocOrShare(
         return { mount: m, reused: true };
       }
     } finally {
-      spinUnlock(i32, a.mountTable);
+      spinUnlock(i32, mountTable(a));
     }
   }
   return { mount: mountAlloc(a, p, bdev, extraFds), reused: false };
@@ -228,14 +241,14 @@ export function mountAllocOrShare(
  */
 export function mountPutUser(a: Arena, m: number): number {
   const i32 = a.i32;
-  spinLock(i32, a.mountTable, LOCK_CLASS.MOUNT);
+  spinLock(i32, mountTable(a), LOCK_CLASS.MOUNT);
   try {
     const r = rec(a, m);
     if (Atomics.load(i32, r + M_STATE) !== MS_ACTIVE || Atomics.load(i32, r + M_USERS) <= 0)
       throw new VfsError('EINVAL', `mount ${m} is not mounted`);
     return Atomics.sub(i32, r + M_USERS, 1) - 1;
   } finally {
-    spinUnlock(i32, a.mountTable);
+    spinUnlock(i32, mountTable(a));
   }
 }
 
@@ -251,9 +264,9 @@ export function mountAlloc(a: Arena, p: MountParams, bdev: number, extraFds: rea
   if (extraFds.length + 1 > MAX_MOUNT_DEVICES)
     throw new VfsError('EINVAL', `too many devices (${extraFds.length + 1}, at most ${MAX_MOUNT_DEVICES})`);
   const i32 = a.i32;
-  spinLock(i32, a.mountTable, LOCK_CLASS.MOUNT);
+  spinLock(i32, mountTable(a), LOCK_CLASS.MOUNT);
   try {
-    for (let m = 0; m < a.nmounts; m++) {
+    for (let m = 0; m < mountSlots(a); m++) {
       const r = rec(a, m);
       if (Atomics.load(i32, r + M_STATE) !== MS_FREE) continue;
       new Uint8Array(i32.buffer, (r + M_HDR_WORDS) * 4, BLOB_BYTES).set(blob);
@@ -273,13 +286,13 @@ export function mountAlloc(a: Arena, p: MountParams, bdev: number, extraFds: rea
       Atomics.store(i32, r + M_DENTRIES, 0);
       Atomics.add(i32, r + M_GEN, 1);
       Atomics.store(i32, r + M_STATE, MS_ACTIVE);
-      i32[a.mountTable + 1]++;
+      i32[mountTable(a) + 1]++;
       return m;
     }
   } finally {
-    spinUnlock(i32, a.mountTable);
+    spinUnlock(i32, mountTable(a));
   }
-  throw new VfsError('EINVAL', `no free mount slot (${a.nmounts} in use)`);
+  throw new VfsError('EINVAL', `no free mount slot (${mountSlots(a)} in use)`);
 }
 
 /** Start unmounting: no new opens. */
@@ -289,14 +302,14 @@ export function mountSetDying(a: Arena, m: number): void {
 
 export function mountFree(a: Arena, m: number): void {
   const i32 = a.i32;
-  spinLock(i32, a.mountTable, LOCK_CLASS.MOUNT);
+  spinLock(i32, mountTable(a), LOCK_CLASS.MOUNT);
   Atomics.store(i32, rec(a, m) + M_STATE, MS_FREE);
-  i32[a.mountTable + 1]--;
-  spinUnlock(i32, a.mountTable);
+  i32[mountTable(a) + 1]--;
+  spinUnlock(i32, mountTable(a));
 }
 
 export function activeMounts(a: Arena): number[] {
   const out: number[] = [];
-  for (let m = 0; m < a.nmounts; m++) if (mountState(a, m) === MS_ACTIVE) out.push(m);
+  for (let m = 0; m < mountSlots(a); m++) if (mountState(a, m) === MS_ACTIVE) out.push(m);
   return out;
 }

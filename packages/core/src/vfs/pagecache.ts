@@ -10,7 +10,7 @@
 // whole walk. Insertion writes the new frame's fields before the store that links it, so it needs no
 // increment: a reader sees the page or misses it. Anything doubtful — odd or changed sequence, a walk
 // longer than any honest chain, not found — goes to the locked lookup, which is authoritative.
-import type { Arena, ArenaCounts } from '../mm/arena.ts';
+import { declareCount, declareRegion, pow2AtLeast, type Arena } from '../mm/arena.ts';
 import { spinLock, spinUnlock } from '../mm/spinlock.ts';
 import { LOCK_CLASS } from '../mm/lockstat.ts';
 import { listAdd, listDel, listFirst, NIL } from '../mm/list.ts';
@@ -42,29 +42,32 @@ const B_SEQ = 2;
 /** Chain steps a lockless walk takes before it suspects it wandered off a changing chain. */
 const WALK_LIMIT = 64;
 
-/** The page index's arena section: its hash buckets. */
-export function pageCacheRegions(c: ArenaCounts): { pageBuckets: number } {
-  return { pageBuckets: c.npageBuckets * PAGE_BUCKET_WORDS };
+// The page index's arena region, declared here (mm/ knows nothing of it): its hash buckets, one per
+// frame rounded up to a power of two.
+declareCount('npageBuckets', (_cfg, c) => pow2AtLeast(c.nframes));
+declareRegion('vfs.pageBuckets', (c) => c.npageBuckets * PAGE_BUCKET_WORDS);
+function pageBuckets(a: Arena): number {
+  return a.regions['vfs.pageBuckets'];
 }
 
 /** The index bucket (its lock word) of (mapping, index). Exported for the planted bugs' step variants. */
 export function bucketOf(a: Arena, mapping: number, index: number): number {
   const h = Math.imul(mapping + 1, 0x9e3779b1) ^ Math.imul(index, 0x85ebca77);
-  return a.pageBuckets + ((h ^ (h >>> 16)) & (a.npageBuckets - 1)) * PAGE_BUCKET_WORDS;
+  return pageBuckets(a) + ((h ^ (h >>> 16)) & (a.counts.npageBuckets - 1)) * PAGE_BUCKET_WORDS;
 }
 
 export function pageCacheInit(a: Arena): void {
   const i32 = a.i32;
-  for (let b = 0; b < a.npageBuckets; b++) {
-    i32[a.pageBuckets + b * PAGE_BUCKET_WORDS] = 0;
-    i32[a.pageBuckets + b * PAGE_BUCKET_WORDS + B_HEAD] = NIL;
-    i32[a.pageBuckets + b * PAGE_BUCKET_WORDS + B_SEQ] = 0;
+  for (let b = 0; b < a.counts.npageBuckets; b++) {
+    i32[pageBuckets(a) + b * PAGE_BUCKET_WORDS] = 0;
+    i32[pageBuckets(a) + b * PAGE_BUCKET_WORDS + B_HEAD] = NIL;
+    i32[pageBuckets(a) + b * PAGE_BUCKET_WORDS + B_SEQ] = 0;
   }
 }
 
 /** A bucket's number: its shadow slot (mm/memcontrol.ts keeps one evicted page's shadow per bucket). */
 export function bucketSlot(a: Arena, b: number): number {
-  return (b - a.pageBuckets) / PAGE_BUCKET_WORDS;
+  return (b - pageBuckets(a)) / PAGE_BUCKET_WORDS;
 }
 
 /** The frame caching (mapping, index) in bucket b's chain, or NIL. Bucket lock held. */
@@ -417,8 +420,8 @@ export function unlockIndexedFrame(a: Arena, b: number): void {
 /** Take and release every bucket lock in turn: whatever ran under one before has finished after. */
 export function syncPageIndex(a: Arena): void {
   const i32 = a.i32;
-  for (let x = 0; x < a.npageBuckets; x++) {
-    const b = a.pageBuckets + x * PAGE_BUCKET_WORDS;
+  for (let x = 0; x < a.counts.npageBuckets; x++) {
+    const b = pageBuckets(a) + x * PAGE_BUCKET_WORDS;
     spinLock(i32, b, LOCK_CLASS.PAGE_INDEX);
     spinUnlock(i32, b);
   }

@@ -2,12 +2,22 @@
 // remounts an image, drops caches, shrinks the page pool, or drops the pages of a file of the workers'
 // hot set while they read it — the reclaim, eviction and unmount that race the workers' reads.
 import type { System } from '@ishare/core';
-import type { Control } from './control.ts';
+import { MAX_IMAGES, type Control } from './control.ts';
 import { Rng } from './rng.ts';
 import type { StressImage } from './task.ts';
 
 /** Files at the head of each image's list that half of every worker's ops read (they collide there). */
 export const HOT = 8;
+/**
+ * Chance that a worker's op reads the focus file instead: one file of the hot set of one image that the
+ * controller points every worker at, and drops the pages of, evicts the inodes of and unmounts the image
+ * of, while they read it. What makes the races meet on one page, one pcluster, one inode.
+ */
+export const FOCUS = 0.3;
+/** Chance per chaos step that the focus moves to another file (it stays a few steps: tens of ms). */
+const REFOCUS = 0.25;
+/** Chance that a remount stops the focus file's image rather than one picked as the workload picks. */
+const FOCUS_REMOUNT = 0.5;
 
 export interface ChaosContext {
   readonly sys: System;
@@ -23,7 +33,19 @@ export interface ChaosContext {
 }
 
 export class Chaos {
-  readonly counts: Record<string, number> = { evict: 0, remount: 0, drop: 0, shrink: 0, fadviseHot: 0, memcg: 0 };
+  readonly counts: Record<string, number> = {
+    evict: 0,
+    remount: 0,
+    drop: 0,
+    shrink: 0,
+    fadviseHot: 0,
+    refocus: 0,
+    memcg: 0,
+  };
+  // When each image was last mounted (in chaos steps; 0 = at the start, in image order).
+  private readonly mountedAt: number[] = [];
+  // Chaos steps taken (the remount clock and the memcg cadence).
+  private steps = 0;
   constructor(private readonly c: ChaosContext) {}
 
   // Containers: each worker reads in its own memory cgroup under one parent, every other one limited to
@@ -31,7 +53,6 @@ export class Chaos {
   // drawn each time, while the worker may still be reading in it). Own random stream and cadence, so
   // the other chaos kinds' sequence is the one it was.
   private readonly mrng = new Rng(0x3e3c9);
-  private steps = 0;
   private parent = -1;
   private nworkers = 0;
 
@@ -72,15 +93,27 @@ export class Chaos {
 
   /** One chaos step, its kind drawn by weight. Throws what the kernel threw (the caller reports it). */
   once(): void {
-    if (++this.steps % 2 === 0) this.memcg();
+    this.steps++;
+    if (this.steps % 2 === 0) this.memcg();
+    if (this.c.control.focusImage < 0 || this.c.rng.next() < REFOCUS) this.refocus();
     // Weights: evict, remount, drop caches, shrink the pool, drop a hot file's pages. Remounts and hot
     // drops are weighted up so every race window opens often (README: race windows and their rates).
-    const kind = this.c.rng.weighted([3, 3, 1, 1, 3]);
+    const kind = this.c.rng.weighted([3, 3, 1, 1, 10]);
     if (kind === 0) this.evict();
     else if (kind === 1) this.remount();
     else if (kind === 2) this.drop();
     else if (kind === 3) this.shrink();
     else this.fadviseHot();
+  }
+
+  /** Point every worker at one file of the hot set of one image (chosen by the images' focus weights). */
+  private refocus(): void {
+    const { images, rng, control } = this.c;
+    const i = rng.weighted(images.map((x) => x.focusWeight));
+    const n = images[i].files.length;
+    if (n === 0) return;
+    control.setFocus(i, rng.int(Math.min(HOT, n)));
+    this.counts.refocus++;
   }
 
   private evict(): void {
@@ -91,17 +124,41 @@ export class Chaos {
 
   private remount(): void {
     const { sys, control, images, rng } = this.c;
-    // The image to stop is picked as the workload picks images to read: mostly the user's.
-    const i = rng.weighted(images.map((x) => x.weight));
+    // The image to stop: half the time one holding the focus file (the workers are reading through its
+    // inodes, or through the inodes of another image holding the same content), else as the workload
+    // picks images.
+    const i =
+      control.focusImage >= 0 && rng.next() < FOCUS_REMOUNT
+        ? this.focusHolder()
+        : rng.weighted(images.map((x) => x.weight));
     const m = control.mountOf(i);
     control.setMountOf(i, -1);
     this.c.harvest(i, m);
     // Correct code unmounts in milliseconds (workers hold files for a few ops at most).
     sys.unmount(m, Math.min(this.c.watchdogMs, 3000));
     const mount = this.c.mount(i);
+    this.mountedAt[i] = this.steps;
     control.setMountOf(i, mount);
     this.counts.remount++;
     this.c.note(`unmounted ${images[i].image} (m${m}) and remounted it as m${mount}`);
+  }
+
+  /**
+   * Of the images holding a file of the focus file's path, the one mounted longest ago: its inode joined
+   * the shared inode first, so it heads the backing list, and the readers of the other images map through
+   * it (the `any` policy's pick) — unmounting it meets their references.
+   */
+  private focusHolder(): number {
+    const { images, control } = this.c;
+    const focus = control.focusImage;
+    const path = images[focus].files[control.focusFile]?.path;
+    // Mounted earlier first; at the start (all 0), in image order, as they were mounted.
+    const age = (i: number): number => (this.mountedAt[i] ?? 0) * MAX_IMAGES + i;
+    let best = focus;
+    if (path === undefined) return best;
+    for (let i = 0; i < images.length; i++)
+      if (age(i) < age(best) && images[i].files.some((f) => f.path === path)) best = i;
+    return best;
   }
 
   private drop(): void {
@@ -119,17 +176,18 @@ export class Chaos {
   }
 
   /**
-   * fadvise(DONTNEED) of a file of the workers' hot set, any image (decoys and compressed ones too): its
-   * pages and page-index buckets go while readers are using them, its compressed pclusters are
-   * decompressed again by readers racing each other.
+   * fadvise(DONTNEED) of the focus file (or of a file of the workers' hot set, any image: decoys and
+   * compressed ones too): its pages and page-index buckets go while readers are using them, its compressed
+   * pclusters are decompressed again by readers racing each other.
    */
   private fadviseHot(): void {
     const { sys, control, images, rng } = this.c;
-    const i = rng.int(images.length);
+    const focus = control.focusImage >= 0 && rng.next() < 0.75;
+    const i = focus ? control.focusImage : rng.int(images.length);
     const m = control.mountOf(i);
     const files = images[i].files;
     if (m < 0 || files.length === 0) return;
-    const f = sys.open(m, files[rng.int(Math.min(HOT, files.length))].path);
+    const f = sys.open(m, files[focus ? control.focusFile : rng.int(Math.min(HOT, files.length))].path);
     const dropped = sys.fadvise(f, 0, 0, 'dontneed');
     sys.close(f);
     this.counts.fadviseHot++;

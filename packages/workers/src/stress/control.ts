@@ -8,6 +8,8 @@ const STATE = 0;
 const PAUSED = 1;
 const VIOLATION = 2; // set by a worker that found a wrong byte or an unexpected error
 const NIMAGES = 3;
+const FOCUS_IMAGE = 4; // the file the controller points every worker at (chaos.ts): image, or -1 for none
+const FOCUS_FILE = 5; // and its index in that image's file list
 const HEARTBEAT = 8; // [MAX_WORKERS]
 const MOUNT_OF = HEARTBEAT + 64; // [MAX_IMAGES] mount slot of image i, or -1 while unmounted
 export const MAX_WORKERS = 64;
@@ -17,8 +19,12 @@ const WORDS = MEMCG_OF + MAX_WORKERS;
 
 export class Control {
   readonly i32: Int32Array;
-  constructor(readonly sab: SharedArrayBuffer = new SharedArrayBuffer(WORDS * 4)) {
-    this.i32 = new Int32Array(sab);
+  readonly sab: SharedArrayBuffer;
+  /** The controller's block (new, no focus yet), or a worker's view of the controller's `sab`. */
+  constructor(sab?: SharedArrayBuffer) {
+    this.sab = sab ?? new SharedArrayBuffer(WORDS * 4);
+    this.i32 = new Int32Array(this.sab);
+    if (!sab) Atomics.store(this.i32, FOCUS_IMAGE, -1);
   }
   get state(): number {
     return Atomics.load(this.i32, STATE);
@@ -56,6 +62,17 @@ export class Control {
   }
   get nimages(): number {
     return Atomics.load(this.i32, NIMAGES);
+  }
+  /** The focus (image, file index) the controller set, or image -1 for none. */
+  get focusImage(): number {
+    return Atomics.load(this.i32, FOCUS_IMAGE);
+  }
+  get focusFile(): number {
+    return Atomics.load(this.i32, FOCUS_FILE);
+  }
+  setFocus(img: number, file: number): void {
+    Atomics.store(this.i32, FOCUS_FILE, file);
+    Atomics.store(this.i32, FOCUS_IMAGE, img);
   }
   mountOf(img: number): number {
     return Atomics.load(this.i32, MOUNT_OF + img);

@@ -9,7 +9,7 @@ import { readWindows, type WindowName } from '@ishare/core/kernel';
 import { checkInvariant } from './check-invariant.ts';
 import { Control, RUN, PAUSE, STOP, MAX_WORKERS, MAX_IMAGES } from './control.ts';
 import { Rng } from './rng.ts';
-import { Chaos, HOT } from './chaos.ts';
+import { Chaos, HOT, FOCUS } from './chaos.ts';
 import { buildDecoys } from './decoys.ts';
 import { prepareReference, type Reference, type ReferenceSpec } from './reference.ts';
 import { checkMemory } from '../experiment.ts';
@@ -163,7 +163,7 @@ export async function runStress(opts: StressOptions): Promise<StressReport> {
   }
 }
 
-type StressInput = { image: string; domainId: string; decoy: boolean } & ReferenceSpec;
+type StressInput = { image: string; domainId: string; decoy: boolean; compressed?: boolean } & ReferenceSpec;
 type Found = NonNullable<StressReport['violation']>;
 
 /** One run on mounted images: setup, the workers, the controller's loop, the stop and the report. */
@@ -277,6 +277,9 @@ class StressRun {
         reference: refs[i].root,
         files,
         weight: all[i].decoy ? decoyWeight : userWeight,
+        // The focus goes to the user's images and the compressed decoys alike (pcluster races need both
+        // workers on one compressed file), less often to the small uncompressed decoys.
+        focusWeight: all[i].compressed ? 4 : all[i].decoy ? 1 : 2,
       });
     }
   }
@@ -316,6 +319,7 @@ class StressRun {
         weights: opts.weights ?? DEFAULT_WEIGHTS,
         maxOps: perWorkerOps,
         hot: HOT,
+        focus: FOCUS,
       };
       return (pool.run(task) as Promise<StressWorkerReport>).then(
         (r) => {

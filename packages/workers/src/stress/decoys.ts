@@ -3,8 +3,8 @@
 // (different domain, or different size), so any bug that does is caught by the byte oracle.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync, mkdtempSync, rmSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync, mkdtempSync, rmSync, readFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mkfs, MANIFEST_FORMAT, type ManifestEntry, type SourceManifest } from '@ishare/core';
 import { forgeFingerprint } from '@ishare/core/stress';
@@ -27,6 +27,8 @@ export interface Decoy {
   /** The tree it was built from and mkfs's manifest of it: the byte oracle's reference. */
   readonly source: string;
   readonly manifest: SourceManifest;
+  /** Compressed (the decoys whose readers race on pclusters). */
+  readonly compressed?: boolean;
 }
 
 /**
@@ -88,12 +90,21 @@ function text(n: number, seed: number): Buffer {
 }
 
 /**
- * The mkfs.erofs for the compressed decoys: $ISHARE_MKFS_EROFS, else the one on PATH. Only a release
- * that writes fingerprints (erofs-utils 1.9.3+, --xattr-inode-digest) makes them shareable; an older
- * one still gives compressed images to read under chaos, unshared.
+ * The mkfs.erofs for the compressed decoys: $ISHARE_MKFS_EROFS, else the upstream 1.9.3 the repository
+ * builds into its cache (scripts/build-erofs-utils.sh: $ISHARE_EROFS_UTILS_PREFIX, else
+ * ${XDG_CACHE_HOME:-~/.cache}/ishare/erofs-utils-1.9.3) when it is there, else the one on PATH. Only a
+ * release that writes fingerprints (erofs-utils 1.9.3+, --xattr-inode-digest) makes them shareable —
+ * readers of both images then race on one shared inode's pclusters; an older one still gives compressed
+ * images to read under chaos, unshared.
  */
 function compressedMkfs(): { bin: string; digest: boolean } | undefined {
-  const bin = process.env.ISHARE_MKFS_EROFS || 'mkfs.erofs';
+  const cached = join(
+    process.env.ISHARE_EROFS_UTILS_PREFIX ||
+      join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'ishare', 'erofs-utils-1.9.3'),
+    'bin',
+    'mkfs.erofs',
+  );
+  const bin = process.env.ISHARE_MKFS_EROFS || (existsSync(cached) ? cached : 'mkfs.erofs');
   const help = spawnSync(bin, ['--help'], { encoding: 'utf8' });
   if (help.error) return undefined;
   return { bin, digest: `${help.stdout}${help.stderr}`.includes('--xattr-inode-digest') };
@@ -137,7 +148,7 @@ function compressedDecoys(dir: string): Decoy[] {
     const r = spawnSync(mkfsErofs.bin, args, { encoding: 'utf8' });
     if (r.status !== 0) return [];
     const manifest: SourceManifest = { format: MANIFEST_FORMAT, files };
-    out.push({ image, domainId: 'decoy-c', source: src, manifest });
+    out.push({ image, domainId: 'decoy-c', source: src, manifest, compressed: true });
   }
   // The compressed file really is compressed (else this decoy tests nothing new).
   return readFileSync(out[0].image).length < 150_000 ? out : [];

@@ -7,6 +7,8 @@ export interface StressImage {
   readonly files: readonly { readonly path: string; readonly size: number }[];
   /** Relative chance this image is picked for an op. */
   readonly weight: number;
+  /** Relative chance the controller focuses the workers on a file of this image (chaos.ts). */
+  readonly focusWeight: number;
 }
 
 export interface OpWeights {
@@ -30,6 +32,11 @@ export interface StressTask {
   readonly maxOps: number;
   /** Size of each image's hot set (files most ops go to, so that workers collide). */
   readonly hot: number;
+  /**
+   * Chance that an op reads the controller's focus file instead (Control.focusImage/focusFile): every
+   * worker on one file while the controller drops its pages, evicts its inodes or unmounts its image.
+   */
+  readonly focus: number;
 }
 
 /**

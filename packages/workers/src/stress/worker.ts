@@ -58,6 +58,8 @@ class StressWorker {
   // Mappings that outlived their files (they pin only the shared inode); faulted in by later mmap ops.
   private readonly maps: { map: OpenFile; img: number }[] = [];
   private buf = Buffer.allocUnsafe(256 * 1024);
+  private readonly holderCache = new Map<number, (readonly [number, number])[]>();
+  private readonly pathIndexes: (Map<string, number> | undefined)[] = [];
   private ops = 0;
   private reads = 0;
   private bytes = 0;
@@ -168,13 +170,27 @@ class StressWorker {
     return true;
   }
 
-  /** One op: an image and a file (half the time from the hot set), a kind, its outcome judged. */
+  /**
+   * One op: an image and a file (the controller's focus file, else half the time from the hot set), a
+   * kind, its outcome judged.
+   */
   private step(): void {
-    const { task, rng } = this;
-    const img = rng.weighted(this.imageWeights);
+    const { task, rng, control } = this;
+    let img = rng.weighted(this.imageWeights);
+    let pick = -1;
+    const focus = control.focusImage;
+    if (focus >= 0 && rng.next() < task.focus) {
+      // The focus file: half the time in its image (one mapping, one pcluster table for all), half the time
+      // through any image that has a file of that path (the same content, as a rule: the readers of one
+      // image then map through the inodes of another, which the controller unmounts).
+      const holders = rng.next() < 0.5 ? this.holders(focus, control.focusFile) : [];
+      [img, pick] = holders.length ? holders[rng.int(holders.length)] : [focus, control.focusFile];
+    }
     const files = task.images[img].files;
     if (files.length === 0) return;
-    const file = rng.next() < 0.5 ? files[rng.int(Math.min(task.hot, files.length))] : files[rng.int(files.length)];
+    if (pick < 0 || pick >= files.length)
+      pick = rng.next() < 0.5 ? rng.int(Math.min(task.hot, files.length)) : rng.int(files.length);
+    const file = files[pick];
     const kind = KINDS[rng.weighted(this.kindWeights)];
     const m = this.control.mountOf(img);
     if (m < 0) {
@@ -192,6 +208,32 @@ class StressWorker {
     const cf = takeCheckFailure();
     if (cf) this.violation = this.found(cf, `${file.path}: ${cf.message}`);
     if (this.violation) this.control.flagViolation();
+  }
+
+  /** The images holding a file of the path of image img's file `file`, with its index in each. */
+  private holders(img: number, file: number): (readonly [number, number])[] {
+    const key = img * 65536 + file;
+    let h = this.holderCache.get(key);
+    if (h) return h;
+    const path = this.task.images[img]?.files[file]?.path;
+    h = [];
+    if (path !== undefined) {
+      for (let i = 0; i < this.task.images.length; i++) {
+        const idx = this.pathIndex(i).get(path);
+        if (idx !== undefined) h.push([i, idx]);
+      }
+    }
+    this.holderCache.set(key, h);
+    return h;
+  }
+
+  private pathIndex(img: number): Map<string, number> {
+    let m = this.pathIndexes[img];
+    if (!m) {
+      m = new Map(this.task.images[img].files.map((f, i) => [f.path, i]));
+      this.pathIndexes[img] = m;
+    }
+    return m;
   }
 
   /** What an op's exception means: a finding of a detector, a benign refusal, or an unexpected error. */

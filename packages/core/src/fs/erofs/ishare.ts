@@ -35,6 +35,8 @@ import {
   inodeSize,
   setInodeSize,
   type InodeOps,
+  inodeSlots,
+  inodeTableBase,
 } from '../../vfs/inode.ts';
 import { POINT, pointsOn, point } from '../../mm/points.ts';
 import { reportCheckFailure, invariantsOn, InvariantViolation } from '../../mm/checkfail.ts';
@@ -97,15 +99,15 @@ function specs(a: Arena): IshareSpecs {
   let s = specCache.get(a);
   if (!s) {
     s = {
-      backing: listSpec(a.inodes + I_FS, INODE_WORDS, X_BACK_PREV, X_BACK_NEXT),
-      processing: listSpec(a.inodes + I_FS, INODE_WORDS, X_PROC_PREV, X_PROC_NEXT),
+      backing: listSpec(inodeTableBase(a) + I_FS, INODE_WORDS, X_BACK_PREV, X_BACK_NEXT),
+      processing: listSpec(inodeTableBase(a) + I_FS, INODE_WORDS, X_PROC_PREV, X_PROC_NEXT),
     };
     specCache.set(a, s);
   }
   return s;
 }
 function xw(a: Arena, slot: number, w: number): number {
-  return a.inodes + slot * INODE_WORDS + I_FS + w;
+  return inodeTableBase(a) + slot * INODE_WORDS + I_FS + w;
 }
 
 /**
@@ -340,7 +342,7 @@ export function realInode(
     lockdepAccess(i32, lock, xw(a, dedup, X_PROC_HEAD), PROT.PROCESSING_LIST, SITE.REAL_INODE, dedup, false);
     lockdepAccess(i32, lock, xw(a, dedup, X_BACK_HEAD), PROT.BACKING_LIST, SITE.REAL_INODE, dedup, false);
   }
-  const limit = a.ninodes;
+  const limit = inodeSlots(a);
   if (policy === POLICY_PROCESSING) {
     let n = 0;
     for (
@@ -438,7 +440,7 @@ export function sharedInodeView(a: Arena, dedup: number): SharedInodeView {
   }
   const backing: number[] = [];
   const processing: number[] = [];
-  const limit = a.ninodes + 1;
+  const limit = inodeSlots(a) + 1;
   for (
     let vi = listFirst(i32, xw(a, dedup, X_BACK_HEAD));
     vi !== NIL && backing.length < limit;
@@ -459,7 +461,7 @@ export function processingCount(a: Arena, vi: number): number {
   return Atomics.load(a.i32, xw(a, vi, X_PROC_COUNT));
 }
 export function backingListLength(a: Arena, dedup: number): number {
-  return listCount(a.i32, specs(a).backing, xw(a, dedup, X_BACK_HEAD), a.ninodes);
+  return listCount(a.i32, specs(a).backing, xw(a, dedup, X_BACK_HEAD), inodeSlots(a));
 }
 
 /**

@@ -29,6 +29,7 @@ import {
   mountTakeDeviceFds,
   MS_FREE,
   type MountParams,
+  mountSlots,
 } from '../../vfs/mount.ts';
 import { genericShutdownSuper, deactivateSuper } from '../../vfs/super.ts';
 import type { IshareKey } from './ishare.ts';
@@ -130,7 +131,7 @@ export function erofsSbReleaseAll(k: Kernel): void {
  * else tries). Worker threads must be done with the arena first.
  */
 export function erofsReleaseBdevs(k: Kernel): void {
-  for (let m = 0; m < k.a.nmounts; m++) {
+  for (let m = 0; m < mountSlots(k.a); m++) {
     if (mountState(k.a, m) === MS_FREE) continue;
     const fd = mountTakeBdev(k.a, m);
     if (fd >= 0) closeSync(fd);
