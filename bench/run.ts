@@ -26,6 +26,7 @@ import { sample, BusyMeter } from './machine.ts';
 import { SCENARIOS, RATIOS, type Family, type ScenarioSpec } from './scenarios.ts';
 import { MiB, scenarioResult, ratioResult, type ScenarioResult, type RatioResult } from './stats.ts';
 import { scenarioTable, ratioTable, writeResults, writeMarkdownReport } from './report.ts';
+import { bimodalLine } from './modes.ts';
 
 interface Dataset {
   readonly label: string;
@@ -629,6 +630,8 @@ async function main(): Promise<number> {
     eviction: evictNote,
     skipped: Object.fromEntries(skipped),
     scenarios: results,
+    /** Ids of the scenarios whose samples are bimodal (each scenario's `bimodal` has the two groups). */
+    bimodal: results.filter((r) => r.bimodal !== null).map((r) => r.id),
     ratios,
     /** Our counters over the last measured cold pass with 1 worker (device reads, readahead calls...). */
     oursColdCounters: coldCounters ?? null,
@@ -650,6 +653,11 @@ async function main(): Promise<number> {
     ? `verify (last 1-worker fill): ${verifyCounters.verifiedJoins} files proven against their fingerprints before sharing, ` +
       `${verifyCounters.refusals} refused, ${verifyCounters.filesShared} attached to shared inodes\n`
     : '';
+  const bimodal = results.filter((r) => r.bimodal !== null);
+  const bimodalText =
+    bimodal.length > 0
+      ? `samples in two groups (a median hides the slow one; test: bench/modes.ts):\n${bimodal.map((r) => `  ${bimodalLine(r.id, r.bimodal!)}`).join('\n')}\n`
+      : "every scenario's samples are unimodal (bench/modes.ts)\n";
   const printed =
     `ishare bench — ${data.label}${copies > 1 ? `, ${copies} copies` : ''}\n` +
     `${want.files} files, ${(want.bytes / MiB).toFixed(1)} MiB per pass (a warm sample: ${warmRounds} passes); ${o.reps} repetitions × ${o.passes} passes after one warm-up; chunk ${o.chunk} B\n` +
@@ -658,7 +666,7 @@ async function main(): Promise<number> {
       ? `CPUs busy during the timed samples: ${busy.busyCpus} of ${cpuList.length} on average — this bench ${busy.benchCpus}, everything else ${busy.otherCpus}\n`
       : '') +
     `kernel cache eviction: ${evictNote}\n\n` +
-    `${scenarioTable(results)}\n\n${ratioTable(ratios)}\n\n${sharingLine}${verifyLine}`;
+    `${scenarioTable(results)}\n\n${ratioTable(ratios)}\n\n${bimodalText}${sharingLine}${verifyLine}`;
   const report = writeMarkdownReport(
     o.reportDir,
     o.compress !== undefined ? `read-${o.compress}` : 'read',
