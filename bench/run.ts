@@ -19,6 +19,7 @@ import { parseBenchArgs, BenchUsageError, USAGE, DEFAULT_PASS_MIB, type BenchOpt
 import { treeCopies, derivedTree, imageCopies, benchCacheDir } from './derive.ts';
 import { runScale } from './scale.ts';
 import { detectEvictor, type Evictor } from './evict.ts';
+import { startSpawner, stopSpawner } from './spawn.ts';
 import { LoopMounts } from './loop.ts';
 import { KernelReaderPool } from './kernel-pool.ts';
 import { readClaimed } from './read-loop.ts';
@@ -271,6 +272,9 @@ async function main(): Promise<number> {
   );
   const poolMiB = Math.ceil((perCopy * copies * 1.25) / MiB) + 64;
   const warmRounds = o.warmRounds ?? (o.quick ? 1 : 3);
+  // Commands (cache eviction, loop mounts) run through a helper forked now, before the arena exists: a
+  // fork of the bench itself would make the next sample page-fault on every frame it writes (spawn.ts).
+  log(`commands run ${startSpawner()}`);
   const sys = System.create({
     poolMiB,
     inodeSlots: 65536 * 4,
@@ -543,6 +547,7 @@ async function main(): Promise<number> {
     for (const p of kpools.values()) await p.destroy();
     loop?.close();
     sys.detach();
+    stopSpawner();
   }
 
   const reasonFor = (s: ScenarioSpec): string | undefined =>
