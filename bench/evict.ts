@@ -3,7 +3,7 @@
 // no privilege, leaves the rest of a shared machine's cache alone, and drops data only — the same thing
 // our own dropCaches() drops (neither side forgets its parsed metadata). Fallback: drop_caches as root.
 // Whichever is used is checked once with fincore, when fincore exists.
-import { spawnSync } from 'node:child_process';
+import { runCommand } from './spawn.ts';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 export type EvictMethod =
@@ -21,7 +21,7 @@ const DD_LOOP = 'for f in "$@"; do dd if="$f" iflag=nocache count=0 status=none 
 function fadviseEvict(paths: readonly string[]): void {
   // One shell for the whole list: a spawn per file from Node would cost more than the reads.
   for (let i = 0; i < paths.length; i += 500) {
-    const r = spawnSync('bash', ['-c', DD_LOOP, 'evict', ...paths.slice(i, i + 500)], { encoding: 'utf8' });
+    const r = runCommand('bash', ['-c', DD_LOOP, 'evict', ...paths.slice(i, i + 500)]);
     if (r.status !== 0)
       throw new Error(`cache eviction failed: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`);
   }
@@ -37,21 +37,21 @@ const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
 function pythonEvict(paths: readonly string[]): void {
   for (let i = 0; i < paths.length; i += 2000) {
-    const r = spawnSync(PYTHON, ['-c', PY_EVICT, ...paths.slice(i, i + 2000)], { encoding: 'utf8' });
+    const r = runCommand(PYTHON, ['-c', PY_EVICT, ...paths.slice(i, i + 2000)]);
     if (r.status !== 0)
       throw new Error(`cache eviction failed: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`);
   }
 }
 
 function dropCachesEvict(): void {
-  spawnSync('sync');
+  runCommand('sync', []);
   // 1 = page cache only: dentries and inodes stay, as our parsed metadata does.
   writeFileSync('/proc/sys/vm/drop_caches', '1');
 }
 
 /** Resident bytes of a file by fincore, or undefined when fincore cannot tell. */
 export function residentBytes(path: string): number | undefined {
-  const r = spawnSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', path], { encoding: 'utf8' });
+  const r = runCommand('fincore', ['--bytes', '--noheadings', '--output', 'RES', path]);
   if (r.status !== 0 || r.error) return undefined;
   const n = Number(r.stdout.trim());
   return Number.isFinite(n) ? n : undefined;

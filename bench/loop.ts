@@ -1,13 +1,13 @@
 // The kernel's own EROFS: the images loop-mounted read-only. A remount is how a run gets this mount's
 // page cache cold without touching anyone else's (umount frees every inode of the mount with its pages);
 // the image files' own cache (the loop device reads through it) is left to the caller to keep or evict.
-import { spawnSync } from 'node:child_process';
+import { runCommand } from './spawn.ts';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 function run(cmd: string, args: readonly string[]): string | undefined {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  const r = runCommand(cmd, args);
   if (r.error) return `${cmd}: ${r.error.message}`;
   if (r.status !== 0) return `${cmd} ${args.join(' ')}: ${(r.stderr || `exit ${r.status}`).trim()}`;
   return undefined;

@@ -22,6 +22,7 @@ import { runMemcg } from './memcg.ts';
 import { runLayoutBench } from './layout.ts';
 import { runMetadataBench } from './metadata.ts';
 import { detectEvictor, type Evictor } from './evict.ts';
+import { startSpawner, stopSpawner } from './spawn.ts';
 import { LoopMounts } from './loop.ts';
 import { KernelReaderPool } from './kernel-pool.ts';
 import { readClaimed } from './read-loop.ts';
@@ -29,6 +30,7 @@ import { sample, BusyMeter } from './machine.ts';
 import { SCENARIOS, RATIOS, type Family, type ScenarioSpec } from './scenarios.ts';
 import { MiB, scenarioResult, ratioResult, type ScenarioResult, type RatioResult } from './stats.ts';
 import { scenarioTable, ratioTable, writeResults, writeMarkdownReport } from './report.ts';
+import { bimodalLine } from './modes.ts';
 
 interface Dataset {
   readonly label: string;
@@ -276,6 +278,9 @@ async function main(): Promise<number> {
   );
   const poolMiB = Math.ceil((perCopy * copies * 1.25) / MiB) + 64;
   const warmRounds = o.warmRounds ?? (o.quick ? 1 : 3);
+  // Commands (cache eviction, loop mounts) run through a helper forked now, before the arena exists: a
+  // fork of the bench itself would make the next sample page-fault on every frame it writes (spawn.ts).
+  log(`commands run ${startSpawner()}`);
   const sys = System.create({
     poolMiB,
     inodeSlots: 65536 * 4,
@@ -548,6 +553,7 @@ async function main(): Promise<number> {
     for (const p of kpools.values()) await p.destroy();
     loop?.close();
     sys.detach();
+    stopSpawner();
   }
 
   const reasonFor = (s: ScenarioSpec): string | undefined =>
@@ -635,6 +641,8 @@ async function main(): Promise<number> {
     eviction: evictNote,
     skipped: Object.fromEntries(skipped),
     scenarios: results,
+    /** Ids of the scenarios whose samples are bimodal (each scenario's `bimodal` has the two groups). */
+    bimodal: results.filter((r) => r.bimodal !== null).map((r) => r.id),
     ratios,
     /** Our counters over the last measured cold pass with 1 worker (device reads, readahead calls...). */
     oursColdCounters: coldCounters ?? null,
@@ -656,6 +664,11 @@ async function main(): Promise<number> {
     ? `verify (last 1-worker fill): ${verifyCounters.verifiedJoins} files proven against their fingerprints before sharing, ` +
       `${verifyCounters.refusals} refused, ${verifyCounters.filesShared} attached to shared inodes\n`
     : '';
+  const bimodal = results.filter((r) => r.bimodal !== null);
+  const bimodalText =
+    bimodal.length > 0
+      ? `samples in two groups (a median hides the slow one; test: bench/modes.ts):\n${bimodal.map((r) => `  ${bimodalLine(r.id, r.bimodal!)}`).join('\n')}\n`
+      : "every scenario's samples are unimodal (bench/modes.ts)\n";
   const printed =
     `ishare bench — ${data.label}${copies > 1 ? `, ${copies} copies` : ''}\n` +
     `${want.files} files, ${(want.bytes / MiB).toFixed(1)} MiB per pass (a warm sample: ${warmRounds} passes); ${o.reps} repetitions × ${o.passes} passes after one warm-up; chunk ${o.chunk} B\n` +
@@ -664,7 +677,7 @@ async function main(): Promise<number> {
       ? `CPUs busy during the timed samples: ${busy.busyCpus} of ${cpuList.length} on average — this bench ${busy.benchCpus}, everything else ${busy.otherCpus}\n`
       : '') +
     `kernel cache eviction: ${evictNote}\n\n` +
-    `${scenarioTable(results)}\n\n${ratioTable(ratios)}\n\n${sharingLine}${verifyLine}`;
+    `${scenarioTable(results)}\n\n${ratioTable(ratios)}\n\n${bimodalText}${sharingLine}${verifyLine}`;
   const report = writeMarkdownReport(
     o.reportDir,
     o.compress !== undefined ? `read-${o.compress}` : 'read',

@@ -2,6 +2,7 @@
 // ratio of two median throughputs measured in the same run.
 import type { ScenarioSpec, RatioSpec } from './scenarios.ts';
 import type { BusyReport } from './machine.ts';
+import { bimodality, type Bimodality } from './modes.ts';
 
 export const MiB = 1024 * 1024;
 
@@ -41,6 +42,8 @@ export interface ScenarioResult {
   readonly mibPerCpuSecond: number | null;
   /** CPUs busy while this scenario's samples ran: the bench's and everything else's. */
   readonly busy: BusyReport | null;
+  /** The sample times fall into a fast and a slow group (bench/modes.ts says how that is decided); else null. */
+  readonly bimodal: Bimodality | null;
 }
 
 export type Verdict = 'PASS' | 'MISS' | 'n/a' | 'info';
@@ -81,6 +84,7 @@ export function scenarioResult(
       mibps: null,
       mibPerCpuSecond: null,
       busy: null,
+      bimodal: null,
     };
   }
   const mibps = (ms: number): number => round(bytes / MiB / (ms / 1000), 1);
@@ -94,6 +98,7 @@ export function scenarioResult(
     mibps: { median: mibps(med), min: mibps(Math.max(...runsMs)), max: mibps(Math.min(...runsMs)) },
     mibPerCpuSecond: runsCpuMs.length > 0 ? mibps(Math.max(median(runsCpuMs), 0.001)) : null,
     busy: busy ?? null,
+    bimodal: bimodality(runsMs),
   };
 }
 

@@ -1,5 +1,7 @@
 // `ishare extract IMG DIR`: write an image's tree back to a directory.
-// All or nothing: if anything fails, what this run created is removed again.
+// A file whose data cannot be read (a corrupt pcluster, a bad extent) is left out and listed, and every
+// other file is still written — as tar and cp -r go on past a bad member; the run then exits 1. Anything
+// else that fails (a bad directory entry, the destination refusing a write) undoes what this run created.
 import {
   chmodSync,
   existsSync,
@@ -25,7 +27,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ErofsError, type ErofsInode } from '../core.ts';
 import type { ErofsImage } from '../engine.ts';
-import { pathError, UsageError } from '../errors.ts';
+import { CheckFailed, pathError, UsageError } from '../errors.ts';
 import { withImage } from '../image.ts';
 import { progressBar } from '../progress.ts';
 import { subtree, type TreeNode } from '../walk.ts';
@@ -48,6 +50,8 @@ export interface ExtractReport {
   /** Devices, fifos and sockets that could not be made here. */
   skipped: number;
   xattrs: number;
+  /** Files left out because their data could not be read: image path and why. */
+  unreadable: { path: string; message: string }[];
 }
 
 const CHUNK = 1 << 20;
@@ -66,11 +70,20 @@ function dumpQuote(path: string): string {
   return s;
 }
 
+/** The image could not give a file's data: that file is left out, the extract goes on. */
+class UnreadableData extends Error {}
+
 function writeFileFrom(img: ErofsImage, inode: ErofsInode, dest: string): void {
   const fd = openSync(dest, 'wx', 0o600);
   try {
     for (let off = 0; off < inode.size; off += CHUNK) {
-      const buf = img.read(inode, off, Math.min(CHUNK, inode.size - off));
+      let buf: Uint8Array;
+      try {
+        buf = img.read(inode, off, Math.min(CHUNK, inode.size - off));
+      } catch (e) {
+        if (e instanceof ErofsError) throw new UnreadableData(e.message);
+        throw e;
+      }
       let done = 0;
       while (done < buf.byteLength) done += writeSync(fd, buf, done, buf.byteLength - done);
     }
@@ -107,7 +120,16 @@ function makeSocket(dest: string): boolean {
 }
 
 export function extractTree(img: ErofsImage, outDir: string, opts: ExtractOptions): ExtractReport {
-  const report: ExtractReport = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, specials: 0, skipped: 0, xattrs: 0 };
+  const report: ExtractReport = {
+    files: 0,
+    dirs: 0,
+    symlinks: 0,
+    hardlinks: 0,
+    specials: 0,
+    skipped: 0,
+    xattrs: 0,
+    unreadable: [],
+  };
   const dirExisted = existsSync(outDir);
   if (dirExisted) {
     if (!statSync(outDir).isDirectory()) throw pathError(outDir, 'ENOTDIR');
@@ -165,7 +187,16 @@ export function extractTree(img: ErofsImage, outDir: string, opts: ExtractOption
           break;
         case 'file':
           created.push(dest);
-          writeFileFrom(img, ino, dest);
+          try {
+            writeFileFrom(img, ino, dest);
+          } catch (e) {
+            if (!(e instanceof UnreadableData)) throw e;
+            // Nothing half-written stays: the partial file goes, the rest of the tree goes on.
+            created.pop();
+            rmSync(dest, { force: true });
+            report.unreadable.push({ path: node.path, message: e.message });
+            continue;
+          }
           report.files++;
           break;
         case 'symlink':
@@ -270,6 +301,14 @@ export async function runExtract(image: string, dir: string, opts: ExtractOption
   process.stdout.write(`${dir}: ${parts.join(', ')}\n`);
   if (report.skipped > 0)
     process.stderr.write(`ishare: note: skipped ${report.skipped} device/fifo/socket nodes (not creatable here)\n`);
+  const bad = report.unreadable;
+  if (bad.length > 0) {
+    // One line per file left out (as tar names each bad member), then the verdict line: exit 1.
+    for (const u of bad) process.stderr.write(`ishare: ${image}: ${u.path}: ${u.message}\n`);
+    throw new CheckFailed(
+      `${image}: ${bad.length} file${bad.length === 1 ? '' : 's'} not extracted (data unreadable), every other file written`,
+    );
+  }
 }
 
 export function register(program: Command): void {
@@ -281,7 +320,9 @@ export function register(program: Command): void {
         'Hard links stay hard links; as root, owners too (as fsck.erofs --extract). Fifos and sockets are made ' +
         'everywhere, devices with mknod when running as root; otherwise they are skipped and counted. With --xattrs, ' +
         "the tree's extended attributes come back, never the image's fingerprint.\n\n" +
-        'On failure, everything this run created is removed.',
+        'A file whose data cannot be read (a corrupt image) is left out and named on stderr, every other file is ' +
+        'written, and the exit status is 1 (as tar and cp -r go on past a bad member). On any other failure, ' +
+        'everything this run created is removed.',
     )
     .addHelpText('after', '\nExample:\n  ishare extract --xattrs app.img ./app-tree')
     .argument('<image>', 'EROFS image file')
