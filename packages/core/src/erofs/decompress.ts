@@ -1,8 +1,8 @@
 // Decompressor dispatch for compressed extents (kernel fs/erofs/decompressor*.c, erofs-utils
 // lib/decompress.c). One request decodes the first `decodedLength` bytes of a pcluster and writes bytes
 // [skip, decodedLength) of them into `out`; the decoders come from kept libraries:
-//   lz4     lz4js (raw LZ4 block decoding into a caller-sized typed array: bytes past its end are
-//           dropped, so a "partial" request — a prefix of what the block encodes — is the same call)
+//   lz4     lz4-napi (lz4_flex, prebuilt) for whole blocks, our own typed-array decoder (lz4.ts) for
+//           partial requests — a prefix of what the block encodes — and where the addon has no build
 //   deflate node:zlib raw inflate (the zlib every Node ships)
 //   zstd    fzstd (pure-JS zstd frame decoder; decodes into a caller-given buffer, so a forged frame
 //           size cannot make it allocate)
@@ -16,15 +16,15 @@
 // extent's offset in its block). With 0padding the compressed bytes are right-aligned in the pcluster:
 // leading zeros are skipped (no LZ4/deflate/zstd stream starts with a zero byte in EROFS's use).
 import { inflateRawSync, constants as zc } from 'node:zlib';
-import lz4 from 'lz4js';
 import { decompress as zstdDecompress } from 'fzstd';
 import { createRequire } from 'node:module';
 import { ErofsError } from './errors.ts';
+import { lz4DecodeBlock, LZ4_E_INPUT, LZ4_E_OFFSET } from './lz4.ts';
 import { Z_ALG, Z_ALG_NAMES, Z_PCLUSTER_MAX_DSIZE } from './format.ts';
 
 export interface DecompressRequest {
   readonly alg: number;
-  /** The raw pcluster (plen bytes). */
+  /** The raw pcluster (plen bytes): the caller's scratch copy, whose zero padding the decoder may overwrite. */
   readonly input: Uint8Array;
   /** Receives decoded bytes [skip, decodedLength). */
   readonly out: Uint8Array;
@@ -56,29 +56,81 @@ function copyOut(req: DecompressRequest, decoded: Uint8Array): void {
   req.out.set(decoded.subarray(req.skip, req.decodedLength));
 }
 
-function lz4Decode(req: DecompressRequest, src: Uint8Array): void {
+interface Lz4Napi {
+  uncompressSync(data: Uint8Array): Buffer;
+}
+let lz4Napi: Lz4Napi | null | undefined;
+/** lz4-napi (lz4_flex, safe Rust, prebuilt per platform), loaded on first use; null where it has no build. */
+function lz4Native(): Lz4Napi | null {
+  if (lz4Napi === undefined) {
+    try {
+      lz4Napi = createRequire(import.meta.url)('lz4-napi') as Lz4Napi;
+    } catch {
+      lz4Napi = null;
+    }
+  }
+  return lz4Napi;
+}
+
+/** Where the whole-block native decoder is used (false: always our typed-array decoder; for measuring). */
+export const lz4Options = { native: true };
+
+function lz4Error(code: number): string {
+  if (code === LZ4_E_INPUT) return 'runs past the end of its input';
+  if (code === LZ4_E_OFFSET) return 'match offset outside the output';
+  return 'encodes more than the extent';
+}
+
+/**
+ * LZ4: a whole block (the common case: 0padding, the extent is all the pcluster encodes) goes to the
+ * native decoder, whose input is the block behind its decoded size as a 4-byte little-endian prefix —
+ * written into the zero padding in front of the block, so the input is not copied; a partial request
+ * (legacy images, dedupe's partial references) or a platform without the addon uses ours (erofs/lz4.ts).
+ * Both bound the output by the decoded length and never read past the input.
+ */
+function lz4Decode(req: DecompressRequest, input: Uint8Array, margin: number): void {
   // Legacy (pre-0padding) images may compress extra data into a pcluster: always a prefix decode.
   const partial = req.partial || !req.zeroPadding;
-  // Decoding into a buffer of exactly decodedLength: writes past it are dropped by the typed array,
-  // and the returned end says how much the block encodes.
-  const dst = req.skip === 0 && req.out.length === req.decodedLength ? req.out : new Uint8Array(req.decodedLength);
-  // lz4js does not reject a match offset of 0 (invalid in LZ4): it copies from the output position not
-  // yet written. Zeroing first keeps a corrupt block from leaking a reused buffer's earlier contents
-  // (another file's bytes) — the reader and the kernel then give the same bytes for the same damage.
-  if (dst === req.out) dst.fill(0);
-  let end: number;
-  try {
-    end = lz4.decompressBlock(src, dst, 0, src.length, 0);
-  } catch (e) {
-    throw bad(req, `undecodable (${(e as Error).message})`);
+  const native = !partial && lz4Options.native ? lz4Native() : null;
+  if (native !== null) {
+    let framed: Uint8Array;
+    if (margin >= 4) {
+      framed = input.subarray(margin - 4);
+    } else {
+      framed = new Uint8Array(input.length - margin + 4);
+      framed.set(input.subarray(margin), 4);
+    }
+    const n = req.decodedLength;
+    framed[0] = n & 0xff;
+    framed[1] = (n >>> 8) & 0xff;
+    framed[2] = (n >>> 16) & 0xff;
+    framed[3] = n >>> 24;
+    let decoded: Buffer;
+    try {
+      decoded = native.uncompressSync(framed);
+    } catch (e) {
+      throw bad(req, `undecodable (${(e as Error).message})`);
+    }
+    if (decoded.length !== n) throw bad(req, `decoded ${decoded.length} bytes, expected ${n}`);
+    copyOut(req, decoded);
+    return;
   }
-  if (!Number.isSafeInteger(end) || (partial ? end < req.decodedLength : end !== req.decodedLength)) {
-    throw bad(
-      req,
-      `decoded ${Number.isSafeInteger(end) ? end : 'garbage'} bytes, expected ${partial ? 'at least ' : ''}${req.decodedLength}`,
-    );
+  // Ours decodes straight into the caller's buffer when it wants the whole prefix.
+  const direct = req.skip === 0;
+  const dst = direct ? req.out : scratch(req.decodedLength);
+  const end = lz4DecodeBlock(input, margin, input.length, dst, 0, req.decodedLength, partial);
+  if (end < 0) throw bad(req, `undecodable (${lz4Error(end)})`);
+  if (end !== req.decodedLength) {
+    throw bad(req, `decoded ${end} bytes, expected ${partial ? 'at least ' : ''}${req.decodedLength}`);
   }
-  if (dst !== req.out) copyOut(req, dst);
+  if (!direct) copyOut(req, dst);
+}
+
+let scratchBuf = new Uint8Array(0);
+/** A per-thread buffer for decodes whose output starts past the caller's range (grows only). */
+function scratch(n: number): Uint8Array {
+  if (scratchBuf.length < n) scratchBuf = new Uint8Array(Math.max(n, 2 * scratchBuf.length));
+  return scratchBuf;
 }
 
 function deflateDecode(req: DecompressRequest, src: Uint8Array): void {
@@ -210,10 +262,9 @@ export function zDecompress(req: DecompressRequest): void {
     case Z_ALG.ZSTD: {
       const margin = inputMargin(input);
       if (margin >= input.length) throw bad(req, 'all zeros');
-      const src = input.subarray(margin);
-      if (req.alg === Z_ALG.LZ4) lz4Decode(req, src);
-      else if (req.alg === Z_ALG.DEFLATE) deflateDecode(req, src);
-      else zstdDecode(req, src);
+      if (req.alg === Z_ALG.LZ4) lz4Decode(req, input, margin);
+      else if (req.alg === Z_ALG.DEFLATE) deflateDecode(req, input.subarray(margin));
+      else zstdDecode(req, input.subarray(margin));
       return;
     }
     case Z_ALG.LZMA: {
