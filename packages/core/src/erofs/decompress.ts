@@ -39,6 +39,11 @@ export interface DecompressRequest {
   readonly zeroPadding: boolean;
   /** For messages. */
   readonly nid: number;
+  /**
+   * May return the decoder's own output instead of copying it into `out` (valid until this thread's
+   * next decode): the caller copies it once, straight where it goes (the page-cache frames).
+   */
+  readonly borrow?: boolean;
 }
 
 function bad(req: DecompressRequest, why: string): ErofsError {
@@ -52,8 +57,12 @@ function inputMargin(input: Uint8Array): number {
   return i;
 }
 
-function copyOut(req: DecompressRequest, decoded: Uint8Array): void {
-  req.out.set(decoded.subarray(req.skip, req.decodedLength));
+/** The request's bytes [skip, decodedLength) of a decoder's own output: lent as they are, or copied to out. */
+function copyOut(req: DecompressRequest, decoded: Uint8Array): Uint8Array {
+  const bytes = decoded.subarray(req.skip, req.decodedLength);
+  if (req.borrow === true) return bytes;
+  req.out.set(bytes);
+  return req.out;
 }
 
 interface Lz4Napi {
@@ -88,7 +97,7 @@ function lz4Error(code: number): string {
  * (legacy images, dedupe's partial references) or a platform without the addon uses ours (erofs/lz4.ts).
  * Both bound the output by the decoded length and never read past the input.
  */
-function lz4Decode(req: DecompressRequest, input: Uint8Array, margin: number): void {
+function lz4Decode(req: DecompressRequest, input: Uint8Array, margin: number): Uint8Array {
   // Legacy (pre-0padding) images may compress extra data into a pcluster: always a prefix decode.
   const partial = req.partial || !req.zeroPadding;
   const native = !partial && lz4Options.native ? lz4Native() : null;
@@ -112,8 +121,7 @@ function lz4Decode(req: DecompressRequest, input: Uint8Array, margin: number): v
       throw bad(req, `undecodable (${(e as Error).message})`);
     }
     if (decoded.length !== n) throw bad(req, `decoded ${decoded.length} bytes, expected ${n}`);
-    copyOut(req, decoded);
-    return;
+    return copyOut(req, decoded);
   }
   // Ours decodes straight into the caller's buffer when it wants the whole prefix.
   const direct = req.skip === 0;
@@ -123,7 +131,7 @@ function lz4Decode(req: DecompressRequest, input: Uint8Array, margin: number): v
   if (end !== req.decodedLength) {
     throw bad(req, `decoded ${end} bytes, expected ${partial ? 'at least ' : ''}${req.decodedLength}`);
   }
-  if (!direct) copyOut(req, dst);
+  return direct ? req.out : copyOut(req, dst);
 }
 
 let scratchBuf = new Uint8Array(0);
@@ -133,7 +141,7 @@ function scratch(n: number): Uint8Array {
   return scratchBuf;
 }
 
-function deflateDecode(req: DecompressRequest, src: Uint8Array): void {
+function deflateDecode(req: DecompressRequest, src: Uint8Array): Uint8Array {
   let decoded: Buffer;
   try {
     decoded = inflateRawSync(src, {
@@ -146,7 +154,7 @@ function deflateDecode(req: DecompressRequest, src: Uint8Array): void {
   if (req.partial ? decoded.length < req.decodedLength : decoded.length !== req.decodedLength) {
     throw bad(req, `inflated ${decoded.length} bytes, expected ${req.decodedLength}`);
   }
-  copyOut(req, decoded);
+  return copyOut(req, decoded);
 }
 
 /** Frame_Content_Size from a zstd frame header, or -1 when the frame does not carry it. */
@@ -165,7 +173,7 @@ function zstdContentSize(src: Uint8Array): number {
   return fcsBytes === 2 ? v + 256 : v;
 }
 
-function zstdDecode(req: DecompressRequest, src: Uint8Array): void {
+function zstdDecode(req: DecompressRequest, src: Uint8Array): Uint8Array {
   const fcs = zstdContentSize(src);
   if (fcs >= 0 && (req.partial ? fcs < req.decodedLength : fcs !== req.decodedLength)) {
     throw bad(req, `frame holds ${fcs} bytes, expected ${req.partial ? 'at least ' : ''}${req.decodedLength}`);
@@ -179,7 +187,7 @@ function zstdDecode(req: DecompressRequest, src: Uint8Array): void {
   } catch (e) {
     throw bad(req, `undecodable (${(e as Error).message})`);
   }
-  copyOut(req, dst);
+  return copyOut(req, dst);
 }
 
 interface LzmaLib {
@@ -207,7 +215,7 @@ function lzmaDecoder(req: DecompressRequest): LzmaLib {
 const LZMA_HEADER = 13;
 const Z_LZMA_MAX_DICT = 8 * 1024 * 1024;
 
-function lzmaDecode(req: DecompressRequest, src: Uint8Array): void {
+function lzmaDecode(req: DecompressRequest, src: Uint8Array): Uint8Array {
   if (req.partial) {
     throw new ErofsError(
       'EUNSUPPORTED',
@@ -231,11 +239,15 @@ function lzmaDecode(req: DecompressRequest, src: Uint8Array): void {
   }
   if (decoded.length !== req.decodedLength)
     throw bad(req, `decoded ${decoded.length} bytes, expected ${req.decodedLength}`);
-  copyOut(req, decoded);
+  return copyOut(req, decoded);
 }
 
-/** Decode one extent; throws a one-line ErofsError on anything it cannot decode exactly. */
-export function zDecompress(req: DecompressRequest): void {
+/**
+ * Decode one extent; throws a one-line ErofsError on anything it cannot decode exactly. Returns the
+ * decoded bytes [skip, decodedLength): `out`, or with `borrow` possibly the decoder's own buffer (or,
+ * for a shifted stored pcluster, the input itself).
+ */
+export function zDecompress(req: DecompressRequest): Uint8Array {
   if (req.decodedLength < req.skip || req.out.length !== req.decodedLength - req.skip) {
     throw new ErofsError('ECORRUPT', `compressed nid ${req.nid}: bad decode request`);
   }
@@ -243,8 +255,9 @@ export function zDecompress(req: DecompressRequest): void {
   switch (req.alg) {
     case Z_ALG.SHIFTED: {
       if (req.decodedLength > input.length) throw bad(req, `${req.decodedLength} bytes stored in ${input.length}`);
+      if (req.borrow === true) return input.subarray(req.skip, req.decodedLength);
       req.out.set(input.subarray(req.skip, req.decodedLength));
-      return;
+      return req.out;
     }
     case Z_ALG.INTERLACED: {
       if (req.decodedLength > input.length) throw bad(req, `${req.decodedLength} bytes stored in ${input.length}`);
@@ -255,23 +268,21 @@ export function zDecompress(req: DecompressRequest): void {
       if (skip + right > input.length || count - right > input.length) throw bad(req, 'interlaced data out of range');
       req.out.set(input.subarray(skip, skip + right), 0);
       req.out.set(input.subarray(0, count - right), right);
-      return;
+      return req.out;
     }
     case Z_ALG.LZ4:
     case Z_ALG.DEFLATE:
     case Z_ALG.ZSTD: {
       const margin = inputMargin(input);
       if (margin >= input.length) throw bad(req, 'all zeros');
-      if (req.alg === Z_ALG.LZ4) lz4Decode(req, input, margin);
-      else if (req.alg === Z_ALG.DEFLATE) deflateDecode(req, input.subarray(margin));
-      else zstdDecode(req, input.subarray(margin));
-      return;
+      if (req.alg === Z_ALG.LZ4) return lz4Decode(req, input, margin);
+      if (req.alg === Z_ALG.DEFLATE) return deflateDecode(req, input.subarray(margin));
+      return zstdDecode(req, input.subarray(margin));
     }
     case Z_ALG.LZMA: {
       const margin = inputMargin(input);
       if (margin >= input.length) throw bad(req, 'all zeros');
-      lzmaDecode(req, input.subarray(margin));
-      return;
+      return lzmaDecode(req, input.subarray(margin));
     }
     default:
       throw new ErofsError('EUNSUPPORTED', `compressed nid ${req.nid}: unknown algorithm ${req.alg}`);
