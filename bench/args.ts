@@ -52,7 +52,7 @@ export interface BenchOptions {
   readonly containers?: readonly number[];
 }
 
-export const COMPRESS_ALGS = ['lz4', 'lz4hc', 'deflate', 'zstd'] as const;
+export const COMPRESS_ALGS = ['lz4', 'lz4hc', 'deflate', 'zstd', 'lzma'] as const;
 
 /** A pass reads at least this much by default: a warm pass then takes ≥ 100 ms at the kernel's speed. */
 export const DEFAULT_PASS_MIB = 480;
@@ -82,7 +82,7 @@ images), interleaved in one run. Default data: the bundled typescript-5.6.2 / 5.
   --chunk BYTES   bytes per read call (default 131072)
   --copies N      mount each image (and copy each tree) N times, so a pass reads N times the data
                   (default: enough for 480 MiB per pass; --quick: 1)
-  --compress ALG  compressed images of the source trees (lz4, lz4hc, deflate or zstd), built by upstream
+  --compress ALG  compressed images of the source trees (lz4, lz4hc, deflate, zstd or lzma), built by upstream
                   mkfs.erofs 1.9.3 with -Eztailpacking and fingerprints: our compressed data path against
                   the kernel's loop mount of the same images (every family reads compressed images)
   --warm-rounds N passes over the data in each warm sample (default 3, so that a warm sample of ours

@@ -31,6 +31,7 @@ import { SCENARIOS, RATIOS, type Family, type ScenarioSpec } from './scenarios.t
 import { MiB, scenarioResult, ratioResult, type ScenarioResult, type RatioResult } from './stats.ts';
 import { scenarioTable, ratioTable, writeResults, writeMarkdownReport } from './report.ts';
 import { bimodalLine } from './modes.ts';
+import { compressedSummary, compressedLines } from './compressed.ts';
 
 interface Dataset {
   readonly label: string;
@@ -378,6 +379,8 @@ async function main(): Promise<number> {
   let coldCounters: Record<string, number> | undefined;
   /** Device pages and device reads of the last measured fill of each set (1 worker). */
   const fillDevice = new Map<Family, { pages: number; reads: number; cachedPages: number }>();
+  /** Compressed images: what our last measured fills decoded, by worker count. */
+  const zFill = new Map<number, { pclusters: number; waits: number; attached: number; decodedSectors: number }>();
   const meters = new Map<string, BusyMeter>(SCENARIOS.map((s) => [s.id, new BusyMeter()]));
   const allTimed = new BusyMeter();
   try {
@@ -436,6 +439,15 @@ async function main(): Promise<number> {
           `${fam}.fill.${w}w`,
           await timed(`${fam}.fill.${w}w`, () => oursPool(pool, set.mounts, o.chunk)),
         );
+        if (last && fam === 'ours') {
+          const c = sys.stats().counters;
+          zFill.set(w, {
+            pclusters: c.Z_PCLUSTERS - before.Z_PCLUSTERS,
+            waits: c.Z_PCLUSTER_WAITS - before.Z_PCLUSTER_WAITS,
+            attached: c.Z_PCLUSTER_SKIPPED - before.Z_PCLUSTER_SKIPPED,
+            decodedSectors: c.Z_DECODED_SECTORS - before.Z_DECODED_SECTORS,
+          });
+        }
         if (last && w === 1) {
           const after = sys.stats();
           const c = after.counters;
@@ -597,6 +609,7 @@ async function main(): Promise<number> {
         }
       : null;
 
+  const compressed = o.compress !== undefined ? compressedSummary(o.compress, byId, zFill, want.bytes) : null;
   const json = {
     version: 1,
     startedAt,
@@ -650,6 +663,8 @@ async function main(): Promise<number> {
     sharing,
     /** The last measured verify fill (1 worker): files proven before sharing, refused, attached to shared inodes. */
     verifyCounters: verifyCounters ?? null,
+    /** --compress: our fills against the loop mount's, what they decoded, and the issue's targets. */
+    compressed,
   };
   const file = writeResults(o.outDir, startedAt, json);
 
@@ -677,7 +692,8 @@ async function main(): Promise<number> {
       ? `CPUs busy during the timed samples: ${busy.busyCpus} of ${cpuList.length} on average — this bench ${busy.benchCpus}, everything else ${busy.otherCpus}\n`
       : '') +
     `kernel cache eviction: ${evictNote}\n\n` +
-    `${scenarioTable(results)}\n\n${ratioTable(ratios)}\n\n${bimodalText}${sharingLine}${verifyLine}`;
+    `${scenarioTable(results)}\n\n${ratioTable(ratios)}\n\n${bimodalText}${sharingLine}${verifyLine}` +
+    (compressed ? compressedLines(compressed) : '');
   const report = writeMarkdownReport(
     o.reportDir,
     o.compress !== undefined ? `read-${o.compress}` : 'read',

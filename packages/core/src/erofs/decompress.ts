@@ -1,8 +1,8 @@
 // Decompressor dispatch for compressed extents (kernel fs/erofs/decompressor*.c, erofs-utils
 // lib/decompress.c). One request decodes the first `decodedLength` bytes of a pcluster and writes bytes
 // [skip, decodedLength) of them into `out`; the decoders come from kept libraries:
-//   lz4     lz4js (raw LZ4 block decoding into a caller-sized typed array: bytes past its end are
-//           dropped, so a "partial" request — a prefix of what the block encodes — is the same call)
+//   lz4     lz4-napi (lz4_flex, prebuilt) for whole blocks, our own typed-array decoder (lz4.ts) for
+//           partial requests — a prefix of what the block encodes — and where the addon has no build
 //   deflate node:zlib raw inflate (the zlib every Node ships)
 //   zstd    fzstd (pure-JS zstd frame decoder; decodes into a caller-given buffer, so a forged frame
 //           size cannot make it allocate)
@@ -16,15 +16,15 @@
 // extent's offset in its block). With 0padding the compressed bytes are right-aligned in the pcluster:
 // leading zeros are skipped (no LZ4/deflate/zstd stream starts with a zero byte in EROFS's use).
 import { inflateRawSync, constants as zc } from 'node:zlib';
-import lz4 from 'lz4js';
 import { decompress as zstdDecompress } from 'fzstd';
 import { createRequire } from 'node:module';
 import { ErofsError } from './errors.ts';
+import { lz4DecodeBlock, LZ4_E_INPUT, LZ4_E_OFFSET } from './lz4.ts';
 import { Z_ALG, Z_ALG_NAMES, Z_PCLUSTER_MAX_DSIZE } from './format.ts';
 
 export interface DecompressRequest {
   readonly alg: number;
-  /** The raw pcluster (plen bytes). */
+  /** The raw pcluster (plen bytes): the caller's scratch copy, whose zero padding the decoder may overwrite. */
   readonly input: Uint8Array;
   /** Receives decoded bytes [skip, decodedLength). */
   readonly out: Uint8Array;
@@ -39,6 +39,11 @@ export interface DecompressRequest {
   readonly zeroPadding: boolean;
   /** For messages. */
   readonly nid: number;
+  /**
+   * May return the decoder's own output instead of copying it into `out` (valid until this thread's
+   * next decode): the caller copies it once, straight where it goes (the page-cache frames).
+   */
+  readonly borrow?: boolean;
 }
 
 function bad(req: DecompressRequest, why: string): ErofsError {
@@ -52,36 +57,91 @@ function inputMargin(input: Uint8Array): number {
   return i;
 }
 
-function copyOut(req: DecompressRequest, decoded: Uint8Array): void {
-  req.out.set(decoded.subarray(req.skip, req.decodedLength));
+/** The request's bytes [skip, decodedLength) of a decoder's own output: lent as they are, or copied to out. */
+function copyOut(req: DecompressRequest, decoded: Uint8Array): Uint8Array {
+  const bytes = decoded.subarray(req.skip, req.decodedLength);
+  if (req.borrow === true) return bytes;
+  req.out.set(bytes);
+  return req.out;
 }
 
-function lz4Decode(req: DecompressRequest, src: Uint8Array): void {
+interface Lz4Napi {
+  uncompressSync(data: Uint8Array): Buffer;
+}
+let lz4Napi: Lz4Napi | null | undefined;
+/** lz4-napi (lz4_flex, safe Rust, prebuilt per platform), loaded on first use; null where it has no build. */
+function lz4Native(): Lz4Napi | null {
+  if (lz4Napi === undefined) {
+    try {
+      lz4Napi = createRequire(import.meta.url)('lz4-napi') as Lz4Napi;
+    } catch {
+      lz4Napi = null;
+    }
+  }
+  return lz4Napi;
+}
+
+/** Where the whole-block native decoder is used (false: always our typed-array decoder; for measuring). */
+export const lz4Options = { native: true };
+
+function lz4Error(code: number): string {
+  if (code === LZ4_E_INPUT) return 'runs past the end of its input';
+  if (code === LZ4_E_OFFSET) return 'match offset outside the output';
+  return 'encodes more than the extent';
+}
+
+/**
+ * LZ4: a whole block (the common case: 0padding, the extent is all the pcluster encodes) goes to the
+ * native decoder, whose input is the block behind its decoded size as a 4-byte little-endian prefix —
+ * written into the zero padding in front of the block, so the input is not copied; a partial request
+ * (legacy images, dedupe's partial references) or a platform without the addon uses ours (erofs/lz4.ts).
+ * Both bound the output by the decoded length and never read past the input.
+ */
+function lz4Decode(req: DecompressRequest, input: Uint8Array, margin: number): Uint8Array {
   // Legacy (pre-0padding) images may compress extra data into a pcluster: always a prefix decode.
   const partial = req.partial || !req.zeroPadding;
-  // Decoding into a buffer of exactly decodedLength: writes past it are dropped by the typed array,
-  // and the returned end says how much the block encodes.
-  const dst = req.skip === 0 && req.out.length === req.decodedLength ? req.out : new Uint8Array(req.decodedLength);
-  // lz4js does not reject a match offset of 0 (invalid in LZ4): it copies from the output position not
-  // yet written. Zeroing first keeps a corrupt block from leaking a reused buffer's earlier contents
-  // (another file's bytes) — the reader and the kernel then give the same bytes for the same damage.
-  if (dst === req.out) dst.fill(0);
-  let end: number;
-  try {
-    end = lz4.decompressBlock(src, dst, 0, src.length, 0);
-  } catch (e) {
-    throw bad(req, `undecodable (${(e as Error).message})`);
+  const native = !partial && lz4Options.native ? lz4Native() : null;
+  if (native !== null) {
+    let framed: Uint8Array;
+    if (margin >= 4) {
+      framed = input.subarray(margin - 4);
+    } else {
+      framed = new Uint8Array(input.length - margin + 4);
+      framed.set(input.subarray(margin), 4);
+    }
+    const n = req.decodedLength;
+    framed[0] = n & 0xff;
+    framed[1] = (n >>> 8) & 0xff;
+    framed[2] = (n >>> 16) & 0xff;
+    framed[3] = n >>> 24;
+    let decoded: Buffer;
+    try {
+      decoded = native.uncompressSync(framed);
+    } catch (e) {
+      throw bad(req, `undecodable (${(e as Error).message})`);
+    }
+    if (decoded.length !== n) throw bad(req, `decoded ${decoded.length} bytes, expected ${n}`);
+    return copyOut(req, decoded);
   }
-  if (!Number.isSafeInteger(end) || (partial ? end < req.decodedLength : end !== req.decodedLength)) {
-    throw bad(
-      req,
-      `decoded ${Number.isSafeInteger(end) ? end : 'garbage'} bytes, expected ${partial ? 'at least ' : ''}${req.decodedLength}`,
-    );
+  // Ours decodes straight into the caller's buffer when it wants the whole prefix.
+  const direct = req.skip === 0;
+  const dst = direct ? req.out : scratch(req.decodedLength);
+  const end = lz4DecodeBlock(input, margin, input.length, dst, 0, req.decodedLength, partial);
+  if (end < 0) throw bad(req, `undecodable (${lz4Error(end)})`);
+  if (end !== req.decodedLength) {
+    throw bad(req, `decoded ${end} bytes, expected ${partial ? 'at least ' : ''}${req.decodedLength}`);
   }
-  if (dst !== req.out) copyOut(req, dst);
+  return direct ? req.out : copyOut(req, dst);
 }
 
-function deflateDecode(req: DecompressRequest, src: Uint8Array): void {
+let scratchBuf = new Uint8Array(0);
+/** A per-thread buffer for decodes whose output starts past the caller's range (grows only). */
+function scratch(n: number): Uint8Array {
+  if (scratchBuf.length < n) scratchBuf = new Uint8Array(Math.max(n, 2 * scratchBuf.length));
+  return scratchBuf;
+}
+
+function deflateDecode(req: DecompressRequest, src: Uint8Array): Uint8Array {
   let decoded: Buffer;
   try {
     decoded = inflateRawSync(src, {
@@ -94,7 +154,7 @@ function deflateDecode(req: DecompressRequest, src: Uint8Array): void {
   if (req.partial ? decoded.length < req.decodedLength : decoded.length !== req.decodedLength) {
     throw bad(req, `inflated ${decoded.length} bytes, expected ${req.decodedLength}`);
   }
-  copyOut(req, decoded);
+  return copyOut(req, decoded);
 }
 
 /** Frame_Content_Size from a zstd frame header, or -1 when the frame does not carry it. */
@@ -113,7 +173,7 @@ function zstdContentSize(src: Uint8Array): number {
   return fcsBytes === 2 ? v + 256 : v;
 }
 
-function zstdDecode(req: DecompressRequest, src: Uint8Array): void {
+function zstdDecode(req: DecompressRequest, src: Uint8Array): Uint8Array {
   const fcs = zstdContentSize(src);
   if (fcs >= 0 && (req.partial ? fcs < req.decodedLength : fcs !== req.decodedLength)) {
     throw bad(req, `frame holds ${fcs} bytes, expected ${req.partial ? 'at least ' : ''}${req.decodedLength}`);
@@ -127,7 +187,7 @@ function zstdDecode(req: DecompressRequest, src: Uint8Array): void {
   } catch (e) {
     throw bad(req, `undecodable (${(e as Error).message})`);
   }
-  copyOut(req, dst);
+  return copyOut(req, dst);
 }
 
 interface LzmaLib {
@@ -155,7 +215,7 @@ function lzmaDecoder(req: DecompressRequest): LzmaLib {
 const LZMA_HEADER = 13;
 const Z_LZMA_MAX_DICT = 8 * 1024 * 1024;
 
-function lzmaDecode(req: DecompressRequest, src: Uint8Array): void {
+function lzmaDecode(req: DecompressRequest, src: Uint8Array): Uint8Array {
   if (req.partial) {
     throw new ErofsError(
       'EUNSUPPORTED',
@@ -179,11 +239,15 @@ function lzmaDecode(req: DecompressRequest, src: Uint8Array): void {
   }
   if (decoded.length !== req.decodedLength)
     throw bad(req, `decoded ${decoded.length} bytes, expected ${req.decodedLength}`);
-  copyOut(req, decoded);
+  return copyOut(req, decoded);
 }
 
-/** Decode one extent; throws a one-line ErofsError on anything it cannot decode exactly. */
-export function zDecompress(req: DecompressRequest): void {
+/**
+ * Decode one extent; throws a one-line ErofsError on anything it cannot decode exactly. Returns the
+ * decoded bytes [skip, decodedLength): `out`, or with `borrow` possibly the decoder's own buffer (or,
+ * for a shifted stored pcluster, the input itself).
+ */
+export function zDecompress(req: DecompressRequest): Uint8Array {
   if (req.decodedLength < req.skip || req.out.length !== req.decodedLength - req.skip) {
     throw new ErofsError('ECORRUPT', `compressed nid ${req.nid}: bad decode request`);
   }
@@ -191,8 +255,9 @@ export function zDecompress(req: DecompressRequest): void {
   switch (req.alg) {
     case Z_ALG.SHIFTED: {
       if (req.decodedLength > input.length) throw bad(req, `${req.decodedLength} bytes stored in ${input.length}`);
+      if (req.borrow === true) return input.subarray(req.skip, req.decodedLength);
       req.out.set(input.subarray(req.skip, req.decodedLength));
-      return;
+      return req.out;
     }
     case Z_ALG.INTERLACED: {
       if (req.decodedLength > input.length) throw bad(req, `${req.decodedLength} bytes stored in ${input.length}`);
@@ -203,24 +268,21 @@ export function zDecompress(req: DecompressRequest): void {
       if (skip + right > input.length || count - right > input.length) throw bad(req, 'interlaced data out of range');
       req.out.set(input.subarray(skip, skip + right), 0);
       req.out.set(input.subarray(0, count - right), right);
-      return;
+      return req.out;
     }
     case Z_ALG.LZ4:
     case Z_ALG.DEFLATE:
     case Z_ALG.ZSTD: {
       const margin = inputMargin(input);
       if (margin >= input.length) throw bad(req, 'all zeros');
-      const src = input.subarray(margin);
-      if (req.alg === Z_ALG.LZ4) lz4Decode(req, src);
-      else if (req.alg === Z_ALG.DEFLATE) deflateDecode(req, src);
-      else zstdDecode(req, src);
-      return;
+      if (req.alg === Z_ALG.LZ4) return lz4Decode(req, input, margin);
+      if (req.alg === Z_ALG.DEFLATE) return deflateDecode(req, input.subarray(margin));
+      return zstdDecode(req, input.subarray(margin));
     }
     case Z_ALG.LZMA: {
       const margin = inputMargin(input);
       if (margin >= input.length) throw bad(req, 'all zeros');
-      lzmaDecode(req, input.subarray(margin));
-      return;
+      return lzmaDecode(req, input.subarray(margin));
     }
     default:
       throw new ErofsError('EUNSUPPORTED', `compressed nid ${req.nid}: unknown algorithm ${req.alg}`);

@@ -21,7 +21,9 @@ export type PackedRead = (dst: Uint8Array, pos: number) => void;
 
 /**
  * Decode extent `m` of `inode` for file bytes [m.la + skip, m.la + length) into `out`
- * (z_erofs_read_one_data). `trimmed`: the caller needs only a prefix of the extent.
+ * (z_erofs_read_one_data). `trimmed`: the caller needs only a prefix of the extent. Returns the bytes:
+ * `out`, or with `borrow` possibly the decoder's own output or the raw buffer (valid until the next
+ * decode or read into `raw` on this thread), so that the caller copies them once, where they go.
  */
 export function zReadExtent(
   src: BlockSource,
@@ -35,16 +37,17 @@ export function zReadExtent(
   trimmed: boolean,
   packed: PackedRead | undefined,
   raw?: Uint8Array,
-): void {
+  borrow = false,
+): Uint8Array {
   if (m.flags & ZF_FRAGMENT) {
     if (packed === undefined)
       throw new ErofsError('ECORRUPT', `compressed nid ${inode.nid}: fragment but the image has no packed inode`);
     packed(out, fragmentOff + skip);
-    return;
+    return out;
   }
   const input = raw !== undefined && raw.length >= m.plen ? raw.subarray(0, m.plen) : new Uint8Array(m.plen);
   src.read(input, m.pa);
-  zDecompress({
+  return zDecompress({
     alg: m.alg,
     input,
     out,
@@ -55,6 +58,7 @@ export function zReadExtent(
     blockSize: sb.blockSize,
     zeroPadding: (sb.featureIncompat & FEATURE_INCOMPAT.ZERO_PADDING) !== 0,
     nid: inode.nid,
+    borrow,
   });
 }
 

@@ -32,7 +32,7 @@ export const CTR = {
   ISHARE_DATAPATH_MISMATCH: 26, // fingerprint matched but one file is compressed and the other not: not shared
   Z_PCLUSTERS: 27, // compressed pclusters read and decompressed
   Z_PCLUSTER_WAITS: 28, // a reader found the pcluster it needed being decompressed by another thread and waited
-  Z_PCLUSTER_SKIPPED: 29, // after waiting, every page it needed was already filled: not decompressed again
+  Z_PCLUSTER_SKIPPED: 29, // attached: after waiting, every page it needed had been filled by that decode: not decoded again
   ISHARE_BAD_FINGERPRINT: 30, // fingerprint xattr of the wrong length or prefix: not shared
   RACE_WATCHPOINTS: 31, // watchpoints the data-race detector set (stress)
   UNMOUNT_SWEEP_BUSY: 32, // unmount's sweeps that found inodes still referenced (a reader mapping through them)
@@ -46,6 +46,7 @@ export const CTR = {
   RECLAIM_BUSY: 39, // reclaim kept an isolated page a reader holds or is filling
   PROC_REJOIN: 40, // read_begin found its inode already on the processing list (another read in flight)
   STALE_MAP_READ: 41, // a read through a mapping that outlived its file (it pins only the shared inode)
+  Z_DECODED_SECTORS: 42, // decoder output of the pclusters decoded, in 512-byte units (each extent rounded up)
 } as const;
 export type CounterName = keyof typeof CTR;
 const NCOUNTERS = Object.keys(CTR).length;

@@ -183,7 +183,8 @@ function zExtent(
       mine++;
     }
     if (mine === 0) {
-      // Everything this extent would fill is cached: by the reader we waited for, or earlier.
+      // Everything this extent would fill is cached: by the reader we waited for (attached to its
+      // decode, the kernel's pcluster attach: counted), or earlier.
       if (waited) ctrInc(a.i32, CTR.Z_PCLUSTER_SKIPPED);
       return 0;
     }
@@ -192,7 +193,9 @@ function zExtent(
     if (pointsOn) point(POINT.BEFORE_DEVICE_READ, iomapOf(k).borrowed);
     // As on the flat path: the image read from must still be the one the real inode was created on.
     if (invariantsOn) checkLiveMount(a, iomapOf(k).real);
-    zReadExtent(
+    // The decoder's own output (or the raw pcluster of a stored one) when it has one: copied once, into
+    // the frames, as z_erofs_decompress_pcluster decodes into the pcluster's page array.
+    const bytes = zReadExtent(
       sb.image.source,
       sb.image.sb,
       ino,
@@ -204,8 +207,10 @@ function zExtent(
       false,
       (d, pos) => sb.image.readPacked(ino.nid, d, pos),
       z.raw,
+      true,
     );
     ctrInc(a.i32, CTR.Z_PCLUSTERS);
+    ctrAdd(a.i32, CTR.Z_DECODED_SECTORS, Math.ceil(m.llen / 512));
     ctrInc(a.i32, CTR.DEVICE_READS);
     // Device traffic per pcluster; inline and fragment bytes come with metadata / the packed inode.
     if (!(m.flags & (ZF_FRAGMENT | ZF_META)))
@@ -219,7 +224,7 @@ function zExtent(
       const e = start + PAGE_SIZE < hi ? start + PAGE_SIZE : hi;
       const chunk = a.frameChunk(f);
       const base = a.frameOffset(f);
-      out.copy(chunk, base + (s - start), s - lo, e - lo);
+      chunk.set(bytes.subarray(s - lo, e - lo), base + (s - start));
       const pageEnd = Math.min(start + PAGE_SIZE, size);
       if (pageEnd <= hi) {
         if (pageEnd < start + PAGE_SIZE) chunk.fill(0, base + (pageEnd - start), base + PAGE_SIZE);

@@ -1,0 +1,162 @@
+// The two LZ4 decoders behind zDecompress — lz4-napi for whole blocks, erofs/lz4.ts for partial ones
+// and as the fallback — on every lz4 pcluster upstream mkfs.erofs writes for a small tree: the same
+// bytes whole, a partial decode is the prefix of the whole one, and damaged blocks (cut short, bytes
+// flipped) give a typed error or the exact decoded length, never an exception of another kind.
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ErofsImage, Z_ALG } from '@ishare/core/format';
+import { isErofsError } from '@ishare/core';
+import { zDecompress, lz4Options } from '../src/erofs/decompress.ts';
+import { lz4DecodeBlock, LZ4_E_INPUT, LZ4_E_OFFSET, LZ4_E_OVERFLOW } from '../src/erofs/lz4.ts';
+import { newZMapOut, ZF_FRAGMENT, ZF_FULL_MAPPED, ZF_META, ZF_PARTIAL_REF } from '../src/erofs/zmap.ts';
+import { makeCompressTree } from '../../../test/helpers/compress-tree.ts';
+import { removeDir, tempDir } from '../../../test/helpers/trees.ts';
+import { upstreamTool } from '../../../test/helpers/erofs-utils.ts';
+
+interface Pcl {
+  raw: Uint8Array;
+  llen: number;
+}
+
+let dir = '';
+const pcls: Pcl[] = [];
+test.before(() => {
+  dir = tempDir('ishare-lz4-');
+  const src = join(dir, 'src');
+  mkdirSync(src);
+  makeCompressTree(src);
+  const image = join(dir, 'lz4.img');
+  execFileSync(upstreamTool('mkfs.erofs'), ['-T0', '-zlz4hc', image, src], { stdio: 'ignore' });
+  const img = ErofsImage.open(image);
+  try {
+    const walk = (nid: number): void => {
+      for (const e of img.readdir(img.inode(nid))) {
+        if (e.name === '.' || e.name === '..') continue;
+        const ino = img.inode(e.nid);
+        if (ino.type === 'dir') walk(e.nid);
+        if (ino.type !== 'file' || !ino.compressed) continue;
+        const zm = img.zmapper(ino);
+        const m = newZMapOut();
+        for (let pos = 0; pos < ino.size; pos = m.la + m.llen) {
+          zm.mapFull(pos, m);
+          if (m.alg !== Z_ALG.LZ4 || !(m.flags & ZF_FULL_MAPPED) || m.flags & (ZF_FRAGMENT | ZF_META | ZF_PARTIAL_REF))
+            continue;
+          const raw = new Uint8Array(m.plen);
+          img.source.read(raw, m.pa);
+          pcls.push({ raw, llen: m.llen });
+        }
+      }
+    };
+    walk(img.root().nid);
+  } finally {
+    img.close();
+  }
+});
+test.after.always(() => removeDir(dir));
+
+function decode(p: Pcl, native: boolean, decodedLength: number, partial: boolean, input = p.raw.slice()): Uint8Array {
+  const out = new Uint8Array(decodedLength).fill(0x5a);
+  lz4Options.native = native;
+  try {
+    zDecompress({
+      alg: Z_ALG.LZ4,
+      input,
+      out,
+      decodedLength,
+      skip: 0,
+      interlacedOffset: 0,
+      partial,
+      blockSize: 4096,
+      zeroPadding: true,
+      nid: 7,
+    });
+  } finally {
+    lz4Options.native = true;
+  }
+  return out;
+}
+
+test('every lz4 pcluster of an upstream image: both decoders give the same bytes; a partial decode is their prefix', (t) => {
+  t.true(pcls.length >= 10, `${pcls.length} lz4 pclusters`);
+  // Every 4th pcluster keeps the test cheap; the fuzzer and the compressed matrix cover the rest.
+  for (const [i, p] of pcls.entries()) {
+    if (i % 4 !== 0) continue;
+    const whole = Buffer.from(decode(p, true, p.llen, false));
+    t.true(Buffer.from(decode(p, false, p.llen, false)).equals(whole), `pcluster ${i}: ours vs lz4-napi`);
+    for (const n of [1, 4095, Math.floor(p.llen / 3), p.llen - 1]) {
+      if (n < 1 || n >= p.llen) continue;
+      t.true(Buffer.from(decode(p, true, n, true)).equals(whole.subarray(0, n)), `pcluster ${i}: partial ${n}`);
+    }
+    // Asked for more than the block holds: refused, not padded.
+    t.throws(() => decode(p, true, p.llen + 1, false), { message: /decoded \d+ bytes, expected/ });
+    t.throws(() => decode(p, false, p.llen + 1, false), { message: /decoded \d+ bytes, expected/ });
+    // Asked for less as a whole block: the block encodes more than the extent.
+    t.throws(() => decode(p, true, p.llen - 1, false), { message: /undecodable/ });
+    t.throws(() => decode(p, false, p.llen - 1, false), { message: /undecodable/ });
+  }
+});
+
+test('damaged lz4 blocks: a typed error or the exact length from both decoders, never another exception', (t) => {
+  let seed = 12345;
+  const rnd = (n: number): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % n;
+  };
+  let refused = 0;
+  for (const p of pcls.slice(0, 40)) {
+    for (let k = 0; k < 12; k++) {
+      const input = p.raw.slice();
+      if (k % 3 === 0) {
+        const cut = input.subarray(0, 1 + rnd(input.length - 1));
+        for (const native of [true, false]) {
+          try {
+            t.is(decode(p, native, p.llen, false, cut.slice()).length, p.llen);
+          } catch (e) {
+            t.true(isErofsError(e), String(e));
+            refused++;
+          }
+        }
+        continue;
+      }
+      for (let f = 0; f < 1 + rnd(4); f++) input[rnd(input.length)] ^= 1 << rnd(8);
+      for (const native of [true, false]) {
+        for (const partial of [false, true]) {
+          try {
+            t.is(decode(p, native, p.llen, partial, input.slice()).length, p.llen);
+          } catch (e) {
+            t.true(isErofsError(e), String(e));
+            refused++;
+          }
+        }
+      }
+    }
+  }
+  t.true(refused > 0);
+});
+
+test('lz4DecodeBlock: input overrun, bad offsets and overflow are errors; partial stops at the bound', (t) => {
+  const dst = new Uint8Array(32);
+  // 15+ literals whose length byte is missing; literals running past the input.
+  t.is(lz4DecodeBlock(Uint8Array.from([0xf0]), 0, 1, dst, 0, 32, false), LZ4_E_INPUT);
+  t.is(lz4DecodeBlock(Uint8Array.from([0x50, 1, 2]), 0, 3, dst, 0, 32, false), LZ4_E_INPUT);
+  // A match before the start of the output (offset 2 after 1 literal), and offset 0.
+  t.is(lz4DecodeBlock(Uint8Array.from([0x10, 9, 2, 0, 0x10, 9]), 0, 6, dst, 0, 32, false), LZ4_E_OFFSET);
+  t.is(lz4DecodeBlock(Uint8Array.from([0x10, 9, 0, 0, 0x10, 9]), 0, 6, dst, 0, 32, false), LZ4_E_OFFSET);
+  // An overlapping match (offset 1, length 4) then a literal: 6 bytes; into 5 whole is an overflow,
+  // into 5 partial is the first 5.
+  const blk = Uint8Array.from([0x10, 9, 1, 0, 0x10, 7]);
+  t.is(lz4DecodeBlock(blk, 0, blk.length, dst, 0, 32, false), 6);
+  t.deepEqual([...dst.subarray(0, 6)], [9, 9, 9, 9, 9, 7]);
+  t.is(lz4DecodeBlock(blk, 0, blk.length, dst, 0, 5, false), LZ4_E_OVERFLOW);
+  dst.fill(0);
+  t.is(lz4DecodeBlock(blk, 0, blk.length, dst, 0, 5, true), 5);
+  t.deepEqual([...dst.subarray(0, 6)], [9, 9, 9, 9, 9, 0]);
+  // Long copies (set / copyWithin) land where byte copies would: 30 literals, then a 40-byte match at 30.
+  const lits = Array.from({ length: 30 }, (_, i) => i + 1);
+  const long = Uint8Array.from([0xff, 15, ...lits, 30, 0, 21]);
+  const big = new Uint8Array(80);
+  t.is(lz4DecodeBlock(long, 0, long.length, big, 0, 80, false), 70);
+  t.deepEqual([...big.subarray(30, 70)], [...lits, ...lits.slice(0, 10)]);
+});
