@@ -89,7 +89,9 @@ test.before(() => {
     setupError = `npm install failed: ${install.stderr}`;
     return;
   }
-  for (const f of readdirSync(join(REPO, 'examples'))) copyFileSync(join(REPO, 'examples', f), join(app, f));
+  // The embedding programs (examples/host/ holds scenario files for `ishare host`, not programs).
+  for (const e of readdirSync(join(REPO, 'examples'), { withFileTypes: true }))
+    if (e.isFile()) copyFileSync(join(REPO, 'examples', e.name), join(app, e.name));
 });
 test.after.always(() => {
   if (dir) removeDir(dir);
