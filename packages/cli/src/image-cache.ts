@@ -289,6 +289,12 @@ function checkImage(input: string): void {
   openImage(input).close();
 }
 
+/** A container image input (what `--layout` applies to), as prepareInputs tells them. */
+export async function isContainerInput(input: string): Promise<boolean> {
+  const { detectContainer } = await import('@ishare/core/format');
+  return inputKind(input) !== 'image' && (await detectContainer(input)) !== undefined;
+}
+
 /** Images for every input, building (or reusing) the trees' images in the cache. */
 export async function prepareInputs(inputs: readonly string[], opts: PrepareOptions = {}): Promise<PreparedInput[]> {
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
