@@ -1,6 +1,6 @@
 // The per-layer layout on the command line: `mkfs --layers` writes a blob per layer (named by diff_id)
 // and the fsmeta, reusing blobs; `compare --layout layers` reads through the overlay and `--layout
-// fsmeta` mounts the fsmeta with the blobs as devices, as `host` does with a scenario's layout (the figures
+// fsmeta` mounts the fsmeta with the blobs as devices (the figures
 // themselves are packages/workers/test/layouts.test.ts's); bad input is one line, exit 2, nothing left.
 import test from 'ava';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { ishare, json, isOneErrorLine } from './helpers/run.ts';
 import { layerTar, ociLayout, sha256 } from '../../core/test/helpers/oci.ts';
 import type { CompareJson } from '../src/commands/compare.ts';
-import type { HostJson } from '../src/commands/host.ts';
+import { runStressCommand } from '../src/commands/stress.ts';
+import { UsageError } from '../src/errors.ts';
 
 test('mkfs --layers, then compare --layout layers of two images sharing a base layer', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ishare-layout-cli-'));
@@ -64,33 +65,6 @@ test('mkfs --layers, then compare --layout layers of two images sharing a base l
   );
   t.regex(fdoc.inputs[0].image, /fsmeta-[0-9a-f]{64}\.erofs$/);
   t.is(fdoc.noShare.pageCacheBytes, 6 * 4096, 'the merged tree: the same files as through the overlay');
-
-  // host takes the layout from the scenario: each container mounts its fsmeta with the blobs as devices
-  // and is charged for what it read: A its 2 pages, B its 4.
-  writeFileSync(
-    join(dir, 'host.json'),
-    JSON.stringify({
-      containers: [
-        { name: 'a', image: 'A' },
-        { name: 'b', image: 'B' },
-      ],
-      steps: [{ start: 'a' }, { start: 'b' }, { read: 'a' }, { read: 'b' }],
-      layout: 'fsmeta',
-      workers: 1,
-    }),
-  );
-  const h = await ishare(['host', '--json', join(dir, 'host.json')], { ISHARE_CACHE: join(dir, 'cache') });
-  t.is(h.status, 0, h.stderr);
-  const hdoc = json<HostJson>(h);
-  t.is(hdoc.layout, 'fsmeta');
-  t.deepEqual(
-    hdoc.inputs.map((i) => i.image),
-    fdoc.inputs.map((i) => i.image),
-  );
-  t.deepEqual(
-    hdoc.noShare.containers.map((c) => c.memoryCurrent),
-    [2 * 4096, 4 * 4096],
-  );
 });
 
 test('--layers and --layout refuse what they cannot use: one line, exit 2, nothing written', async (t) => {
@@ -108,8 +82,21 @@ test('--layers and --layout refuse what they cannot use: one line, exit 2, nothi
   t.is(c.status, 2);
   t.true(isOneErrorLine(c.stderr), c.stderr);
   t.regex(c.stderr, /no input is a container image/);
-  const s = await ishare(['stress', '--layout', 'fsmeta', '--ops', '1', join(dir, 'f.tar')]);
-  t.is(s.status, 2);
-  t.true(isOneErrorLine(s.stderr), s.stderr);
-  t.regex(s.stderr, /--layout fsmeta: stress does not mount multi-device images/);
+  // stress mounts plain images only: refused before anything is built (in-process: no second spawn).
+  await t.throwsAsync(
+    runStressCommand([join(dir, 'f.tar')], {
+      layout: 'fsmeta',
+      policy: 'processing',
+      seed: 1,
+      jitter: 0,
+      poolMib: 16,
+      decoys: false,
+      chaos: false,
+      domain: 'stress',
+      lockChecks: true,
+      raceDetector: true,
+      invariants: true,
+    }),
+    { instanceOf: UsageError, message: /^--layout fsmeta: stress does not mount multi-device images/ },
+  );
 });

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { mkfs, mkfsLayers, ErofsImage } from '@ishare/core/format';
 import { runCompare } from '../src/experiment.ts';
+import { runHost } from '../src/host.ts';
 import { layerTar, ociLayout, type LayerEntry } from '../../core/test/helpers/oci.ts';
 import { upstreamTool } from '../../../test/helpers/erofs-utils.ts';
 
@@ -225,6 +226,46 @@ test('compare of containers sharing base layers: flat, layers and fsmeta, with e
     t.is(r.share.pageCacheBytes, want.inodeShare, `${name} + inode_share: each distinct content once`);
     t.is(r.noShare.metadata.superblocks, 3, `${name}: one superblock per mount (device= mounts are not shared)`);
   }
+
+  // A host of the two fsmeta containers (each a cgroup; started, then read, A first): without sharing
+  // each pays for the distinct inodes of its merged tree; with inode_share A pays for each content it
+  // holds, B only for the contents A does not.
+  const contents = (entries: LayerEntry[][]): Map<string, number> =>
+    new Map(
+      [...mergedFiles(entries).values()]
+        .filter((f) => f.size > 0)
+        .map((f) => [createHash('sha256').update(f.content).digest('hex'), pages(f.size) * PAGE]),
+    );
+  const inodeBytes = (entries: LayerEntry[][]): number =>
+    [...new Map([...mergedFiles(entries).values()].map((f) => [f.inode, pages(f.size) * PAGE])).values()].reduce(
+      (s, n) => s + n,
+      0,
+    );
+  const [ca, cb] = [contents([base1, base2, topA]), contents([base1, base2, topB])];
+  const sum = (xs: Iterable<number>): number => [...xs].reduce((s, n) => s + n, 0);
+  const h = await runHost({
+    containers: [
+      { name: 'a', image: la.fsmeta, devices: layerFiles[0] },
+      { name: 'b', image: lb.fsmeta, devices: layerFiles[1] },
+    ],
+    steps: [
+      { kind: 'start', container: 0 },
+      { kind: 'start', container: 1 },
+      { kind: 'read', container: 0 },
+      { kind: 'read', container: 1 },
+    ],
+    workers: 1,
+  });
+  t.deepEqual(
+    h.noShare.containers.map((c) => c.memoryCurrent),
+    [inodeBytes([base1, base2, topA]), inodeBytes([base1, base2, topB])],
+    'host, fsmeta, no sharing: each container its own inodes',
+  );
+  t.deepEqual(
+    h.share.containers.map((c) => c.memoryCurrent),
+    [sum(ca.values()), sum([...cb].filter(([k]) => !ca.has(k)).map(([, n]) => n))],
+    'host, fsmeta + inode_share: the first reader of a content pays',
+  );
 });
 
 /** Every entry of an image: path, type, mode, size, rdev, xattrs (the overlay ones included), data hash. */
