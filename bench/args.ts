@@ -92,7 +92,7 @@ images), interleaved in one run. Default data: the bundled typescript-5.6.2 / 5.
 overlay, every file read through each (fill and warm, 1 thread, interleaved): layers / flat, target
 >= 0.9x. Default data: the bundled typescript-5.6.2 tree split into a three-layer OCI image.
 
---metadata: N containers (default 2, 10, 50) of two images sharing base layers, flat and layers x
+--metadata: N containers (default 2, 10, 50) of two images sharing base layers, flat, layers and fsmeta x
 superblock_share off/on x inode_share off/on: page cache and the metadata beside it (superblocks,
 mounts, inode records, arena control bytes, dentries, per-thread states), as compare --json reports it.
 

@@ -1,9 +1,9 @@
 // `pnpm bench --metadata`: what the kernel model holds beside the page cache for N containers of two
 // images that share their base layers (issue 19, part 3), per layout (flat: one image per container
-// image; layers: one blob per layer under the overlay) × superblock_share off/on × inode_share off/on:
+// image; layers: one blob per layer under the overlay; fsmeta: the image's merged metadata with the
+// layer blobs as its devices) × superblock_share off/on × inode_share off/on:
 // page cache, superblocks, mounts, inode records, arena control bytes (inode + superblock records),
 // path-cache entries and per-thread superblock states, as compare --json reports them (`metadata`).
-// The fsmeta layout is not in the table yet: mounting it needs the multi-device mounts (device=).
 //
 // Data (built once into the bench cache): image A = base1 (400 files) + base2 (200) + topA (60), image
 // B = base1 + base2 + topB (60); files of one to three pages; containers alternate A, B, A, ...
@@ -56,7 +56,7 @@ async function imagesSharingBases(log: (s: string) => void): Promise<[string, st
 
 interface Row {
   containers: number;
-  layout: 'flat' | 'layers';
+  layout: 'flat' | 'layers' | 'fsmeta';
   superblockShare: boolean;
   inodeShare: boolean;
   pageCacheBytes: number;
@@ -73,18 +73,24 @@ export async function runMetadataBench(o: BenchOptions, log: (s: string) => void
   const onBuild = (i: string, image: string): void => log(`building ${image} from ${i}`);
   const flat = await prepareInputs([a, b], { onBuild });
   const layered = await prepareInputs([a, b], { onBuild, layout: 'layers' });
+  const fsmeta = await prepareInputs([a, b], { onBuild, layout: 'fsmeta' });
+  const inputs = { flat, layers: layered, fsmeta };
   const ns = o.containers ?? METADATA_CONTAINERS;
   const rows: Row[] = [];
   for (const n of ns) {
-    for (const layout of ['flat', 'layers'] as const) {
+    for (const layout of ['flat', 'layers', 'fsmeta'] as const) {
       for (const superblockShare of [false, true]) {
         const pick = (i: number): number => i % 2;
-        const images = Array.from({ length: n }, (_, i) => (layout === 'flat' ? flat : layered)[pick(i)].image);
+        const images = Array.from({ length: n }, (_, i) => inputs[layout][pick(i)].image);
         const layers = layout === 'layers' ? Array.from({ length: n }, (_, i) => layered[pick(i)].layers) : undefined;
+        // fsmeta: each image's fsmeta mounted with its layer blobs as device=s.
+        const devices =
+          layout === 'fsmeta' ? Object.fromEntries(fsmeta.map((p) => [p.image, p.devices ?? []])) : undefined;
         log(`N=${n} ${layout} superblock_share ${superblockShare ? 'on' : 'off'}`);
         const r: CompareResult = await runCompare({
           images,
           ...(layers ? { layers } : {}),
+          ...(devices ? { devices } : {}),
           workers: 1,
           superblockShare,
         });

@@ -52,11 +52,25 @@ export function parseLayout(v: string): 'flat' | 'layers' | 'fsmeta' {
   return v;
 }
 
-/** Layered containers for the experiment: the layer blobs of the inputs prepared with `--layout layers`. */
+/**
+ * The container layouts for the experiment: the layer blobs of the inputs prepared with `--layout
+ * layers`, and the devices of those prepared with `--layout fsmeta` (the fsmeta's layer blobs, in table
+ * order) added to the ones --device gave (`given`, experimentOptions' `devices`).
+ */
 export function layersOption(
-  prepared: readonly { readonly layers?: readonly string[] }[],
-): Pick<ExperimentOptions, 'layers'> {
-  return prepared.some((p) => p.layers) ? { layers: prepared.map((p) => p.layers) } : {};
+  prepared: readonly {
+    readonly image: string;
+    readonly layers?: readonly string[];
+    readonly devices?: readonly string[];
+  }[],
+  given?: ExperimentOptions['devices'],
+): Pick<ExperimentOptions, 'layers' | 'devices'> {
+  const devices: Record<string, readonly string[]> = { ...given };
+  for (const p of prepared) if (p.devices) devices[p.image] = p.devices;
+  return {
+    ...(prepared.some((p) => p.layers) ? { layers: prepared.map((p) => p.layers) } : {}),
+    ...(Object.keys(devices).length > 0 ? { devices } : {}),
+  };
 }
 
 /** The experiment options every command shares, as the CLI gathered them. */

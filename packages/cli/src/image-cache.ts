@@ -56,6 +56,11 @@ export interface PreparedInput {
   /** Layout `layers` (container inputs): the layer blobs, bottom first; `image` is then the top one. */
   readonly layers?: readonly string[];
   /**
+   * Layout `fsmeta` (container inputs): `image` is the fsmeta and these are its extra devices, the layer
+   * blobs in table order (bottom first), mounted as its `device=`s.
+   */
+  readonly devices?: readonly string[];
+  /**
    * The source manifest (path, size, sha256 of each regular file as mkfs read it from the source) kept
    * beside a cached build, or beside an image input as IMAGE.manifest.json; absent when there is none.
    */
@@ -172,20 +177,24 @@ async function buildLayers(
   progress: boolean,
   onBuild: ((input: string, image: string) => void) | undefined,
   platform: string | undefined,
-): Promise<{ layers: string[]; built: boolean }> {
+  fsmeta: boolean,
+): Promise<{ layers: string[]; fsmeta: string; built: boolean }> {
   const dir = join(cacheDir, `layers-${writerStamp().slice(0, 16)}`);
   const { mkfsLayers, resolveContainerImage, layerBlobName } = await import('@ishare/core/format');
   let names: string[];
+  let meta: string;
   try {
     const img = await resolveContainerImage(input, platform !== undefined ? { platform } : {});
     names = img.layers.map((l) => join(dir, layerBlobName(l)));
+    meta = join(dir, `fsmeta-${img.key.slice(img.key.lastIndexOf(':') + 1)}.erofs`);
   } catch (e) {
     throw namingInput(input, e);
   }
-  if (names.every((n) => existsSync(n))) {
-    for (const n of names) touchImage(n);
-    return { layers: names, built: false };
+  if (names.every((n) => existsSync(n)) && (!fsmeta || existsSync(meta))) {
+    for (const n of fsmeta ? [...names, meta] : names) touchImage(n);
+    return { layers: names, fsmeta: meta, built: false };
   }
+  const hadMeta = existsSync(meta);
   mkdirSync(dir, { recursive: true });
   onBuild?.(input, dir);
   const bar = progressBar(progress, `building the layers of ${input}`, 'bytes');
@@ -199,8 +208,8 @@ async function buildLayers(
       ...(platform !== undefined ? { platform } : {}),
     });
     const layers = r.layers.map((l) => l.file);
-    for (const n of layers) touchImage(n);
-    return { layers, built: r.layers.some((l) => l.built) };
+    for (const n of [...layers, r.fsmeta]) touchImage(n);
+    return { layers, fsmeta: r.fsmeta, built: r.layers.some((l) => l.built) || (fsmeta && !hadMeta) };
   } catch (e) {
     throw namingInput(input, e);
   } finally {
@@ -280,6 +289,12 @@ function checkImage(input: string): void {
   openImage(input).close();
 }
 
+/** A container image input (what `--layout` applies to), as prepareInputs tells them. */
+export async function isContainerInput(input: string): Promise<boolean> {
+  const { detectContainer } = await import('@ishare/core/format');
+  return inputKind(input) !== 'image' && (await detectContainer(input)) !== undefined;
+}
+
 /** Images for every input, building (or reusing) the trees' images in the cache. */
 export async function prepareInputs(inputs: readonly string[], opts: PrepareOptions = {}): Promise<PreparedInput[]> {
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
@@ -295,10 +310,6 @@ export async function prepareInputs(inputs: readonly string[], opts: PrepareOpti
   const layout = opts.layout ?? 'flat';
   if (layout !== 'flat' && !kinds.includes('oci'))
     throw new UsageError(`--layout ${layout}: no input is a container image (the layouts are for container images)`);
-  if (layout === 'fsmeta')
-    throw new UsageError(
-      '--layout fsmeta: not available yet: mounting an image with its layer blobs as extra devices needs the kernel model to take devices (multi-device mounts)',
-    );
   for (const [i, input] of inputs.entries()) {
     const kind = kinds[i];
     const label = inputLabel(input);
@@ -313,9 +324,19 @@ export async function prepareInputs(inputs: readonly string[], opts: PrepareOpti
         label,
         ...(existsSync(manifestPathOf(image)) ? { manifest: manifestPathOf(image) } : {}),
       });
-    } else if (kind === 'oci' && layout === 'layers') {
-      const { layers, built } = await buildLayers(input, cacheDir, opts.progress ?? false, opts.onBuild, opts.platform);
-      out.push({ input, kind, image: layers[layers.length - 1], built, label, layers });
+    } else if (kind === 'oci' && layout !== 'flat') {
+      const { layers, fsmeta, built } = await buildLayers(
+        input,
+        cacheDir,
+        opts.progress ?? false,
+        opts.onBuild,
+        opts.platform,
+        layout === 'fsmeta',
+      );
+      if (layout === 'layers') out.push({ input, kind, image: layers[layers.length - 1], built, label, layers });
+      // fsmeta: the merged metadata, its layer blobs the extra devices in table order (mkfsLayers writes
+      // the table bottom layer first), as containerd's fsmerge mounts it.
+      else out.push({ input, kind, image: fsmeta, built, label, devices: layers });
     } else {
       const { image, built } = await buildCached(
         input,
@@ -329,6 +350,7 @@ export async function prepareInputs(inputs: readonly string[], opts: PrepareOpti
     }
   }
   // Bounded: after building, the least recently used images of other runs go first.
-  if (out.some((p) => p.built)) pruneCache(cacheDir, new Set(out.flatMap((p) => p.layers ?? [p.image])));
+  if (out.some((p) => p.built))
+    pruneCache(cacheDir, new Set(out.flatMap((p) => [...(p.layers ?? [p.image]), ...(p.devices ?? [])])));
   return out;
 }

@@ -39,13 +39,15 @@ export interface Scenario {
   readonly domain?: string;
   readonly charge?: ChargePolicy;
   readonly workers?: number;
+  /** Container image inputs: flat (default) or fsmeta (the image's fsmeta with its layer blobs as devices). */
+  readonly layout?: 'flat' | 'fsmeta';
 }
 
 const MAX_WORKERS = 64;
 /** Memory cgroup ids besides the root (core's NR_MEMCG − 1). */
 const MAX_CONTAINERS = 31;
 const CONTAINER_KEYS = new Set(['name', 'image', 'memoryMax', 'trace']);
-const TOP_KEYS = new Set(['containers', 'steps', 'domain', 'charge', 'workers']);
+const TOP_KEYS = new Set(['containers', 'steps', 'domain', 'charge', 'workers', 'layout']);
 const STEP_KINDS: readonly StepKind[] = ['start', 'read', 'stop'];
 const SUFFIX: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
 
@@ -79,7 +81,7 @@ export function checkScenario(file: string, doc: unknown): Scenario {
   if (!isObject(doc)) throw new UsageError(`${file}: expected a JSON object with "containers" and "steps"`);
   for (const k of Object.keys(doc))
     if (!TOP_KEYS.has(k))
-      throw new UsageError(`${file}: unknown key "${k}" (expected containers, steps, domain, charge, workers)`);
+      throw new UsageError(`${file}: unknown key "${k}" (expected containers, steps, domain, charge, workers, layout)`);
   const base = dirname(file);
   const at = (p: string): string => (isAbsolute(p) ? p : join(base, p));
 
@@ -176,10 +178,21 @@ export function checkScenario(file: string, doc: unknown): Scenario {
       throw new UsageError(`${file}: workers ${describe(w)} must be an integer from 1 to ${MAX_WORKERS}`);
     workers = w;
   }
+  let layout: 'flat' | 'fsmeta' | undefined;
+  if (doc.layout !== undefined) {
+    if (doc.layout === 'layers')
+      throw new UsageError(
+        `${file}: layout "layers" is not available to host (it mounts one image per container): use flat or fsmeta`,
+      );
+    if (doc.layout !== 'flat' && doc.layout !== 'fsmeta')
+      throw new UsageError(`${file}: layout ${describe(doc.layout)} must be flat or fsmeta`);
+    layout = doc.layout;
+  }
   return {
     file,
     containers,
     steps,
+    ...(layout !== undefined ? { layout } : {}),
     ...(domain !== undefined ? { domain } : {}),
     ...(charge !== undefined ? { charge } : {}),
     ...(workers !== undefined ? { workers } : {}),

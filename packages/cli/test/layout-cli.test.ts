@@ -1,5 +1,6 @@
 // The per-layer layout on the command line: `mkfs --layers` writes a blob per layer (named by diff_id)
-// and the fsmeta, reusing blobs; `compare --layout layers` reads through the overlay (the figures
+// and the fsmeta, reusing blobs; `compare --layout layers` reads through the overlay and `--layout
+// fsmeta` mounts the fsmeta with the blobs as devices (the figures
 // themselves are packages/workers/test/layouts.test.ts's); bad input is one line, exit 2, nothing left.
 import test from 'ava';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,6 +9,8 @@ import { join } from 'node:path';
 import { ishare, json, isOneErrorLine } from './helpers/run.ts';
 import { layerTar, ociLayout, sha256 } from '../../core/test/helpers/oci.ts';
 import type { CompareJson } from '../src/commands/compare.ts';
+import { runStressCommand } from '../src/commands/stress.ts';
+import { UsageError } from '../src/errors.ts';
 
 test('mkfs --layers, then compare --layout layers of two images sharing a base layer', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ishare-layout-cli-'));
@@ -46,6 +49,22 @@ test('mkfs --layers, then compare --layout layers of two images sharing a base l
   t.deepEqual(doc.inputs[0].layers?.[0], doc.inputs[1].layers?.[0], 'one blob file for the shared layer');
   // A sees /a (2 pages; its libc.so is whited out), B sees /lib/libc.so (3 pages) and /b (1 page).
   t.is(doc.noShare.pageCacheBytes, 6 * 4096);
+
+  // fsmeta: the same blobs (from the cache) are each image's devices, in layer order, under its fsmeta.
+  const f = await ishare(
+    ['compare', '--layout', 'fsmeta', '--workers', '1', '--json', join(dir, 'A'), join(dir, 'B')],
+    { ISHARE_CACHE: join(dir, 'cache') },
+  );
+  t.is(f.status, 0, f.stderr);
+  const fdoc = json<CompareJson>(f);
+  t.is(fdoc.layout, 'fsmeta');
+  t.deepEqual(
+    fdoc.inputs.map((i) => i.devices),
+    doc.inputs.map((i) => i.layers),
+    'the layer blobs are the devices',
+  );
+  t.regex(fdoc.inputs[0].image, /fsmeta-[0-9a-f]{64}\.erofs$/);
+  t.is(fdoc.noShare.pageCacheBytes, 6 * 4096, 'the merged tree: the same files as through the overlay');
 });
 
 test('--layers and --layout refuse what they cannot use: one line, exit 2, nothing written', async (t) => {
@@ -63,4 +82,21 @@ test('--layers and --layout refuse what they cannot use: one line, exit 2, nothi
   t.is(c.status, 2);
   t.true(isOneErrorLine(c.stderr), c.stderr);
   t.regex(c.stderr, /no input is a container image/);
+  // stress mounts plain images only: refused before anything is built (in-process: no second spawn).
+  await t.throwsAsync(
+    runStressCommand([join(dir, 'f.tar')], {
+      layout: 'fsmeta',
+      policy: 'processing',
+      seed: 1,
+      jitter: 0,
+      poolMib: 16,
+      decoys: false,
+      chaos: false,
+      domain: 'stress',
+      lockChecks: true,
+      raceDetector: true,
+      invariants: true,
+    }),
+    { instanceOf: UsageError, message: /^--layout fsmeta: stress does not mount multi-device images/ },
+  );
 });

@@ -33,6 +33,11 @@ export interface HostContainer {
   readonly name: string;
   /** The EROFS image the container mounts. */
   readonly image: string;
+  /**
+   * Its extra devices in table order (mount's device=): a container image under `--layout fsmeta` is
+   * its fsmeta with the layer blobs as devices. Absent: found by tag beside the image, if it has any.
+   */
+  readonly devices?: readonly string[];
   /** memory.max in bytes (undefined: no limit). */
   readonly memoryMax?: number;
   /** The container's reads (undefined: read every regular file in full). */
@@ -181,7 +186,11 @@ async function runHostPhase(p: PhaseInput): Promise<HostPhase> {
       if (step.kind === 'start') {
         // mkdir the cgroup (and write its memory.max), then mount the container's image.
         memcgs[step.container] = sys.memcgCreate(c.name, c.memoryMax !== undefined ? { max: c.memoryMax } : {});
-        mounts[step.container] = sys.mount(c.image, { inodeShare, domainId: p.domainId }).mount;
+        mounts[step.container] = sys.mount(c.image, {
+          inodeShare,
+          domainId: p.domainId,
+          ...(c.devices !== undefined ? { devices: c.devices } : {}),
+        }).mount;
       } else if (step.kind === 'read') {
         const m = mounts[step.container];
         if (m === undefined) throw new ExperimentError(`${c.name}: read before start`);
@@ -268,7 +277,7 @@ export async function runHost(o: HostOptions): Promise<HostResult> {
     o.containers.map((c) => c.image),
     () => undefined,
     (i) => o.containers[i].trace,
-    () => undefined,
+    (image) => o.containers.find((c) => c.image === image)?.devices,
   );
   // Every page any container can read, once per container: no global reclaim unless asked for.
   const needed = plan.pagesBound * PAGE_SIZE;

@@ -1,11 +1,12 @@
 // The layouts of containerd's EROFS snapshotter against the page cache the layer trees alone imply.
 // Two container images share their two base layers; each has a top layer of its own that deletes a
 // base file (whiteout), replaces a base directory (opaque), overrides a file, and adds files — some with
-// contents another layer also holds. Three containers (A, B, and A again) are read in full, per layout:
+// contents another layer also holds. Three containers (A, B, and A again) are read in full, per layout
+// (flat, layers, fsmeta):
 //   no sharing       — every inode a container sees is read once per mount: sum over containers of the
 //                      pages of the distinct inodes of its merged tree;
-//   superblock_share — each distinct (layer blob, inode) once: the base layers' inodes once for all
-//                      three containers;
+//   superblock_share — layers: each distinct (layer blob, inode) once: the base layers' inodes once for
+//                      all three containers; fsmeta: as no sharing (a mount with devices is never shared);
 //   inode_share      — each distinct content once.
 // Every figure below is computed here from the layers as written (an overlay applied by this test's own
 // few lines), never from the code under test. mkfs --layers's blobs are also checked against upstream
@@ -18,6 +19,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { mkfs, mkfsLayers, ErofsImage } from '@ishare/core/format';
 import { runCompare } from '../src/experiment.ts';
+import { runHost } from '../src/host.ts';
 import { layerTar, ociLayout, type LayerEntry } from '../../core/test/helpers/oci.ts';
 import { upstreamTool } from '../../../test/helpers/erofs-utils.ts';
 
@@ -130,7 +132,7 @@ function expected(containers: { image: string; layers: { key: string; entries: L
   };
 }
 
-test('compare of containers sharing base layers: flat and layers, with each sharing option, as the trees say', async (t) => {
+test('compare of containers sharing base layers: flat, layers and fsmeta, with each sharing option, as the trees say', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ishare-layouts-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const tars = {
@@ -206,6 +208,64 @@ test('compare of containers sharing base layers: flat and layers, with each shar
     t.is(r.share.pageCacheBytes, want.inodeShare, `${name} + inode_share: each distinct content once`);
     if (sbShare) t.is(r.noShare.metadata.superblocks, 4, `${name}: one superblock per distinct layer blob`);
   }
+
+  // fsmeta: each container mounts its image's fsmeta with the layer blobs as device=s. Its inodes are
+  // the merged tree's (the data stays in the blobs), so without sharing it is every inode a container
+  // sees, per mount, as flat. A mount with extra devices never reuses a superblock (mainline's
+  // superblock_share shares plain file-backed mounts only), so superblock_share changes nothing here.
+  const metas = [la, lb, la].map((r) => r.fsmeta);
+  for (const sbShare of [false, true]) {
+    const name = `fsmeta${sbShare ? ' + superblock_share' : ''}`;
+    const r = await runCompare({
+      images: metas,
+      devices: { [la.fsmeta]: layerFiles[0], [lb.fsmeta]: layerFiles[1] },
+      workers: 1,
+      superblockShare: sbShare,
+    });
+    t.is(r.noShare.pageCacheBytes, want.noShare, `${name}, no sharing: every inode a container sees, per mount`);
+    t.is(r.share.pageCacheBytes, want.inodeShare, `${name} + inode_share: each distinct content once`);
+    t.is(r.noShare.metadata.superblocks, 3, `${name}: one superblock per mount (device= mounts are not shared)`);
+  }
+
+  // A host of the two fsmeta containers (each a cgroup; started, then read, A first): without sharing
+  // each pays for the distinct inodes of its merged tree; with inode_share A pays for each content it
+  // holds, B only for the contents A does not.
+  const contents = (entries: LayerEntry[][]): Map<string, number> =>
+    new Map(
+      [...mergedFiles(entries).values()]
+        .filter((f) => f.size > 0)
+        .map((f) => [createHash('sha256').update(f.content).digest('hex'), pages(f.size) * PAGE]),
+    );
+  const inodeBytes = (entries: LayerEntry[][]): number =>
+    [...new Map([...mergedFiles(entries).values()].map((f) => [f.inode, pages(f.size) * PAGE])).values()].reduce(
+      (s, n) => s + n,
+      0,
+    );
+  const [ca, cb] = [contents([base1, base2, topA]), contents([base1, base2, topB])];
+  const sum = (xs: Iterable<number>): number => [...xs].reduce((s, n) => s + n, 0);
+  const h = await runHost({
+    containers: [
+      { name: 'a', image: la.fsmeta, devices: layerFiles[0] },
+      { name: 'b', image: lb.fsmeta, devices: layerFiles[1] },
+    ],
+    steps: [
+      { kind: 'start', container: 0 },
+      { kind: 'start', container: 1 },
+      { kind: 'read', container: 0 },
+      { kind: 'read', container: 1 },
+    ],
+    workers: 1,
+  });
+  t.deepEqual(
+    h.noShare.containers.map((c) => c.memoryCurrent),
+    [inodeBytes([base1, base2, topA]), inodeBytes([base1, base2, topB])],
+    'host, fsmeta, no sharing: each container its own inodes',
+  );
+  t.deepEqual(
+    h.share.containers.map((c) => c.memoryCurrent),
+    [sum(ca.values()), sum([...cb].filter(([k]) => !ca.has(k)).map(([, n]) => n))],
+    'host, fsmeta + inode_share: the first reader of a content pays',
+  );
 });
 
 /** Every entry of an image: path, type, mode, size, rdev, xattrs (the overlay ones included), data hash. */

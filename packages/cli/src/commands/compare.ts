@@ -50,6 +50,8 @@ export interface CompareJson extends CompareResult {
     built: boolean;
     label: string;
     layers?: readonly string[];
+    /** --layout fsmeta: `image` is the fsmeta, these its devices (the layer blobs, table order). */
+    devices?: readonly string[];
   }[];
   /** Container inputs' layout (--layout). */
   readonly layout: string;
@@ -90,8 +92,9 @@ export function compareJson(
       built: p.built,
       label: p.label,
       ...(p.layers ? { layers: p.layers } : {}),
+      ...(p.devices ? { devices: p.devices } : {}),
     })),
-    layout: prepared.some((p) => p.layers) ? 'layers' : 'flat',
+    layout: prepared.some((p) => p.layers) ? 'layers' : prepared.some((p) => p.devices) ? 'fsmeta' : 'flat',
     label: pairLabel(prepared.map((p) => p.label)).replace('\n', ' '),
   };
 }
@@ -124,17 +127,18 @@ export async function runCompareCommand(inputs: readonly string[], o: CompareCli
   // Builds show a bar on a terminal and nothing elsewhere: a failed run's stderr is its one error line.
   const prepared = await prepareInputs(inputs, { platform: o.platform, progress: !o.json, layout: o.layout });
   const bar = phaseBar(!o.json);
+  const base = experimentOptions(
+    prepared.map((p) => p.image),
+    o,
+    traces?.options,
+    bar.onProgress,
+  );
   let result: CompareResult;
   try {
     result = await asUsage(w, () =>
       w.runCompare({
-        ...experimentOptions(
-          prepared.map((p) => p.image),
-          o,
-          traces?.options,
-          bar.onProgress,
-        ),
-        ...layersOption(prepared),
+        ...base,
+        ...layersOption(prepared, base.devices),
       }),
     );
   } finally {

@@ -8,8 +8,15 @@ import type { RealInodePolicy } from '@ishare/core';
 import type { ChargePolicy, HostContainer, HostProgress, HostResult, TraceOp } from '@ishare/workers';
 import { UsageError } from '../errors.ts';
 import { writeOut } from '../output.ts';
-import { parseDomain, parsePolicy, parsePoolMiB, parseWorkers } from '../experiment-options.ts';
-import { prepareInputs } from '../image-cache.ts';
+import {
+  LAYOUT_HELP,
+  parseDomain,
+  parseLayout,
+  parsePolicy,
+  parsePoolMiB,
+  parseWorkers,
+} from '../experiment-options.ts';
+import { isContainerInput, prepareInputs } from '../image-cache.ts';
 import { parsePlatform } from '../options.ts';
 import { asUsage, loadWorkers, readTraceFile } from '../experiment-run.ts';
 import { progressBar, type Progress } from '../progress.ts';
@@ -25,6 +32,7 @@ export interface HostCliOptions {
   domain?: string;
   poolMib?: number;
   platform?: string;
+  layout?: 'flat' | 'layers' | 'fsmeta';
   json?: boolean;
   svg?: string;
 }
@@ -40,7 +48,17 @@ export function parseCharge(v: string): ChargePolicy {
 /** The JSON document: the result plus the scenario and where each image came from. */
 export interface HostJson extends HostResult {
   readonly scenario: string;
-  readonly inputs: { container: string; input: string; kind: string; image: string; built: boolean }[];
+  readonly inputs: {
+    container: string;
+    input: string;
+    kind: string;
+    image: string;
+    built: boolean;
+    /** --layout fsmeta: `image` is the fsmeta, these its devices (the layer blobs, table order). */
+    devices?: readonly string[];
+  }[];
+  /** Container inputs' layout (--layout, else the file's, else flat). */
+  readonly layout: 'flat' | 'fsmeta';
 }
 
 /** A failure about one container, named as the file names it. */
@@ -78,14 +96,24 @@ export async function runHostCommand(file: string, o: HostCliOptions): Promise<v
       throw naming(s, i, e);
     }
   });
+  const layout = o.layout ?? s.layout ?? 'flat';
+  if (layout === 'layers')
+    throw new UsageError(
+      '--layout layers: host mounts one image per container (no overlay of layer mounts yet): use flat or fsmeta',
+    );
   const inputs: HostJson['inputs'] = [];
   const containers: HostContainer[] = [];
+  let anyContainer = false;
   for (const [i, c] of s.containers.entries()) {
     let prepared;
     try {
+      // The layout applies to container image inputs; an image or a tree is one image either way.
+      const oci = await isContainerInput(c.imagePath);
+      anyContainer ||= oci;
       [prepared] = await prepareInputs([c.imagePath], {
         progress: !o.json,
         ...(o.platform !== undefined ? { platform: o.platform } : {}),
+        ...(oci ? { layout } : {}),
       });
     } catch (e) {
       throw naming(s, i, e);
@@ -96,15 +124,21 @@ export async function runHostCommand(file: string, o: HostCliOptions): Promise<v
       kind: prepared.kind,
       image: prepared.image,
       built: prepared.built,
+      ...(prepared.devices ? { devices: prepared.devices } : {}),
     });
     const trace = traces[i];
     containers.push({
       name: c.name,
       image: prepared.image,
+      ...(prepared.devices ? { devices: prepared.devices } : {}),
       ...(c.memoryMax !== undefined ? { memoryMax: c.memoryMax } : {}),
       ...(trace !== undefined ? { trace } : {}),
     });
   }
+  if (layout !== 'flat' && !anyContainer)
+    throw new UsageError(
+      `--layout ${layout}: no container's image is a container image (the layouts are for container images)`,
+    );
   const workers = o.workers ?? s.workers;
   const domainId = o.domain ?? s.domain;
   const bars = stepBars(!o.json);
@@ -127,7 +161,7 @@ export async function runHostCommand(file: string, o: HostCliOptions): Promise<v
   }
   if (o.svg !== undefined) writeOutputFile(o.svg, hostChartSvg(`Who pays for the page cache: ${file}`, result));
   if (o.json) {
-    const doc: HostJson = { scenario: file, ...result, inputs };
+    const doc: HostJson = { scenario: file, ...result, inputs, layout };
     writeOut(`${JSON.stringify(doc, null, 2)}\n`);
     return;
   }
@@ -147,7 +181,7 @@ export function register(program: Command): void {
         "Reports per container the kernel's charge (memory.current), the split account, what it paid for " +
         'others and read for free, refaults and memory.events; the dying cgroups and the page cache. ' +
         'Scenario: {"containers": [{"name", "image", "memoryMax"?, "trace"?}], "steps": [{"start": NAME} | ' +
-        '{"read": NAME} | {"stop": NAME}], "domain"?, "charge"?, "workers"?}; paths relative to the file. ' +
+        '{"read": NAME} | {"stop": NAME}], "domain"?, "charge"?, "workers"?, "layout"?}; paths relative to the file. ' +
         'See docs/host.md.',
     )
     .argument('<scenario>', 'the scenario file (JSON)')
@@ -174,6 +208,7 @@ export function register(program: Command): void {
       'container image inputs: which image of a multi-platform index (os/arch[/variant])',
       parsePlatform,
     )
+    .option('--layout <name>', `${LAYOUT_HELP}; host takes flat or fsmeta (overrides the file's "layout")`, parseLayout)
     .option('--json', 'print one JSON object and nothing else')
     .option(
       '--svg <file.svg>',

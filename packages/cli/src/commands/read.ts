@@ -105,17 +105,18 @@ export async function runReadCommand(inputs: readonly string[], o: ReadCliOption
   const traces = readTraces(w, o.trace, inputs);
   const prepared = await prepareInputs(inputs, { platform: o.platform, progress: !o.json, layout: o.layout });
   const bar = phaseBar(!o.json);
+  const base = experimentOptions(
+    prepared.map((p) => p.image),
+    o,
+    traces?.options,
+    bar.onProgress,
+  );
   let r: ReadResult;
   try {
     r = await asUsage(w, () =>
       w.runRead({
-        ...experimentOptions(
-          prepared.map((p) => p.image),
-          o,
-          traces?.options,
-          bar.onProgress,
-        ),
-        ...layersOption(prepared),
+        ...base,
+        ...layersOption(prepared, base.devices),
         inodeShare: o.share ?? false,
         ...(o.fincore ? { fincore: true } : {}),
       }),
@@ -125,7 +126,7 @@ export async function runReadCommand(inputs: readonly string[], o: ReadCliOption
   }
   if (o.json) {
     writeOut(
-      `${JSON.stringify({ ...r, inputs: prepared.map((p) => ({ input: p.input, kind: p.kind, image: p.image, built: p.built, label: p.label, ...(p.layers ? { layers: p.layers } : {}) })) }, null, 2)}\n`,
+      `${JSON.stringify({ ...r, inputs: prepared.map((p) => ({ input: p.input, kind: p.kind, image: p.image, built: p.built, label: p.label, ...(p.layers ? { layers: p.layers } : {}), ...(p.devices ? { devices: p.devices } : {}) })) }, null, 2)}\n`,
     );
     return;
   }
