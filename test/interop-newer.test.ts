@@ -14,10 +14,12 @@ import { spawnSync } from 'node:child_process';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErofsImage } from '@ishare/core/format';
+import { newZMapOut, ZF_MAPPED } from '../packages/core/src/erofs/zmap.ts';
 import { runCompare } from '@ishare/workers';
 import { extractTree } from '../packages/cli/src/commands/extract.ts';
 import { removeDir, seededBytes, tempDir } from './helpers/trees.ts';
 import { upstreamTool } from './helpers/erofs-utils.ts';
+import { forgeExtentHole } from './helpers/forge-hole.ts';
 
 let dir = '';
 let src = '';
@@ -137,3 +139,44 @@ for (const opts of ['-m4096', '-zlz4hc -m4096 --xattr-inode-digest']) {
     t.is(r.share.pageCacheBytes, (opts.includes('digest') ? 1 : 2) * pages * 4096);
   });
 }
+
+test('a hole in a 48-bit compressed file (encoded extent with plen 0, forged from upstream): zeros, as upstream reads it', (t) => {
+  // Upstream 1.9.3 never writes such a hole (test/helpers/forge-hole.ts says which encoding this is);
+  // the expected file is what upstream fsck.erofs --extract gives for the forged image.
+  // Words picked by seeded bytes: compressible, but into several 4 KiB pclusters (several extents).
+  const words = ['alpha', 'beta', 'gamma', 'delta', 'eps'];
+  const source = Buffer.from(Array.from(seededBytes(30000, 3), (b) => words[b % 5]).join(' '));
+  const holeSrc = join(dir, 'holesrc');
+  mkdirSync(holeSrc);
+  writeFileSync(join(holeSrc, 'text'), source);
+  const img = join(dir, 'hole.img');
+  t.is(up('mkfs.erofs', ['-E48bit', '-zlz4hc', img, holeSrc]).status, 0);
+  const dump = spawnSync(upstreamTool('dump.erofs'), ['--path=/text', '-e', img], { encoding: 'utf8' });
+  const ext = [...dump.stdout.matchAll(/^\s*\d+:\s+(\d+)\.\.\s*(\d+)\s*\|/gm)].map((m) => [Number(m[1]), Number(m[2])]);
+  t.true(ext.length >= 3, `upstream wrote ${ext.length} extents for /text:\n${dump.stdout}`);
+  const [lstart, lend] = ext[1];
+  const buf = new Uint8Array(readFileSync(img));
+  const before = ErofsImage.fromBuffer(buf);
+  const ino = before.resolve('/text');
+  forgeExtentHole(buf, ino.iloc + ino.inodeSize + ino.xattrSize, lstart);
+  const forged = join(dir, 'hole-forged.img');
+  writeFileSync(forged, buf);
+  const out = join(dir, 'hole-fsck');
+  const fsck = spawnSync(upstreamTool('fsck.erofs'), [`--extract=${out}`, forged], { encoding: 'utf8' });
+  t.is(fsck.status, 0, fsck.stderr);
+  const want = readFileSync(join(out, 'text'));
+  t.true(
+    want.subarray(lstart, lend).every((b) => b === 0),
+    'upstream reads the forged extent as zeros',
+  );
+  t.deepEqual(want.subarray(0, lstart), source.subarray(0, lstart), 'the extents before it unchanged');
+  t.deepEqual(want.subarray(lend), source.subarray(lend), 'and the extents after it unchanged');
+  const im = ErofsImage.fromBuffer(buf);
+  const text = im.resolve('/text');
+  t.true(text.compressed);
+  t.deepEqual(Buffer.from(im.readFile(text)), want, 'our reader = upstream fsck --extract');
+  // The kernel model's map says hole there (no pcluster to read), as z_erofs_map_blocks_ext does.
+  const hole = newZMapOut();
+  im.zmapper(text).map(lstart, hole);
+  t.is(hole.flags & ZF_MAPPED, 0);
+});
