@@ -274,8 +274,29 @@ test('incompat features: unknown and unimplemented ones are refused by name; com
   });
   // 48bit is read now: with rootnid_8b 0 the 16-bit root nid and 32-bit block count still apply.
   t.is(ErofsImage.fromBuffer(withIncompat(FEATURE_INCOMPAT.BIT48)).root().type, 'dir');
-  expectError(t, () => ErofsImage.fromBuffer(withIncompat(FEATURE_INCOMPAT.METABOX)), 'EUNSUPPORTED', {
-    message: /metabox/,
+  // METABOX is read now; a superblock without the extension slot holding metabox_nid is corrupt
+  // (super.c: sb_size <= offsetof(metabox_nid)), and a metabox_nid with bit 63 set is a self-loop.
+  expectError(t, () => ErofsImage.fromBuffer(withIncompat(FEATURE_INCOMPAT.METABOX)), 'ECORRUPT', {
+    message: /metabox image with a 128-byte superblock/,
+  });
+  const slot = (nidHi: number) => (dv: DataView) => {
+    dv.setUint8(EROFS_SUPER_OFFSET + SB.sbExtslots, 1);
+    dv.setUint32(EROFS_SUPER_OFFSET + SB.metaboxNid + 4, nidHi, true);
+  };
+  expectError(t, () => ErofsImage.fromBuffer(withIncompat(FEATURE_INCOMPAT.METABOX, slot(0x80000000))), 'ECORRUPT', {
+    message: /metabox_nid points into the metabox/,
+  });
+  // (The extension slot overlays the root inode of this image, so the metabox named is a subdirectory.)
+  const subdir = [...ErofsImage.fromBuffer(t.context.plain).walk()].find(
+    (e) => e.inode.type === 'dir' && e.path !== '/',
+  );
+  if (subdir === undefined) throw new Error('the plain image has no subdirectory');
+  const dirAsBox = withIncompat(FEATURE_INCOMPAT.METABOX, (dv) => {
+    slot(0)(dv);
+    dv.setUint32(EROFS_SUPER_OFFSET + SB.metaboxNid, subdir.inode.nid, true);
+  });
+  expectError(t, () => ErofsImage.fromBuffer(dirAsBox), 'ECORRUPT', {
+    message: /metabox inode nid \d+ is not a regular file/,
   });
   expectError(
     t,

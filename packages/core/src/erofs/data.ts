@@ -1,10 +1,10 @@
 // File data mapping and reading for unencoded inodes (kernel: data.c erofs_map_blocks). The mapping
 // functions fill a caller-owned MappingOut so the kernel's readahead path allocates nothing per call;
 // all validation that would cost allocation (chunk tables) happens once, when a table is loaded.
-import { DeviceSpace } from './devices.ts';
 import { ErofsError } from './errors.ts';
 import { CHUNK_INDEX_SIZE, CI, DATALAYOUT, EROFS_NULL_ADDR } from './format.ts';
 import { chunkEntrySize, chunkSize } from './inode.ts';
+import { deviceSpaceOf } from './metabox.ts';
 import { readAt, u16, u32 } from './source.ts';
 import type { BlockMapping, BlockSource, ErofsInode, Superblock } from './types.ts';
 
@@ -60,7 +60,7 @@ export function loadChunkTable(src: BlockSource, sb: Superblock, inode: ErofsIno
       pos,
     );
   }
-  const space = src instanceof DeviceSpace ? src : undefined;
+  const space = deviceSpaceOf(src);
   const raw = readAt(src, pos, count * unit);
   const physical = new Float64Array(count);
   for (let i = 0; i < count; i++) {

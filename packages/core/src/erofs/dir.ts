@@ -19,6 +19,7 @@ export function parseDirBlock(
   dirNid: number,
   pos: number | undefined,
   nidOk: (nid: number) => boolean,
+  decodeNid: (b: Uint8Array, off: number) => number = u64,
 ): DirEntry[] {
   const maxsize = block.length;
   const at = (off: number): number | undefined => (pos === undefined ? undefined : pos + off);
@@ -58,7 +59,7 @@ export function parseDirBlock(
         at(nameoff),
       );
     }
-    const nid = u64(block, de + DE.nid);
+    const nid = decodeNid(block, de + DE.nid);
     if (!nidOk(nid)) {
       throw new ErofsError(
         'ECORRUPT',

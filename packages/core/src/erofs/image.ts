@@ -17,6 +17,7 @@ import {
 import { findInBlock, compareNames, parseDirBlock } from './dir.ts';
 import { nidInRange, type ParsedInode, parseInode } from './inode.ts';
 import { checkDevice, type DeviceSlot, DeviceSpace, locateDevices, parseDeviceTable } from './devices.ts';
+import { decodeNid, deviceSpaceOf, hasMetabox, MetaSpace } from './metabox.ts';
 import { BufferSource, FileSource, readAt } from './source.ts';
 import { parseSuperblock } from './super.ts';
 import type { BlockMapping, BlockSource, DirEntry, ErofsInode, RawXattr, Superblock, Xattr } from './types.ts';
@@ -109,7 +110,10 @@ function openDevices(primary: BlockSource, sb: Superblock, path: string | undefi
 }
 
 export class ErofsImage {
-  /** What the image's data is read from: the image file, or for a multi-device image its DeviceSpace. */
+  /**
+   * What the image's data is read from: the image file, or for a multi-device image its DeviceSpace;
+   * on a metabox image a MetaSpace over either, which also serves the metabox (metabox.ts).
+   */
   readonly source: BlockSource;
   /** The device table (empty for a single-device image). */
   readonly devices: readonly DeviceSlot[];
@@ -150,30 +154,43 @@ export class ErofsImage {
     this.path = path;
     this.sb = parseSuperblock(source);
     this.blockSize = this.sb.blockSize;
+    let base: BlockSource;
     if (this.sb.extraDevices > 0) {
       const space = openDevices(source, this.sb, path, devices ?? {});
-      this.source = space;
+      base = space;
       this.devices = space.slots;
     } else {
-      this.source = source;
+      base = source;
       this.devices = [];
     }
+    this.source = hasMetabox(this.sb) ? new MetaSpace(base, this.blockSize) : base;
     try {
+      if (this.source instanceof MetaSpace) this.attachMetabox(this.source);
       const root = this.root();
       if (root.type !== 'dir') {
         throw new ErofsError('ECORRUPT', `root nid ${root.nid} is not a directory`, root.iloc);
       }
     } catch (e) {
       // The caller closes the source it gave; the devices opened here are this image's to close.
-      if (this.source instanceof DeviceSpace) this.source.closeDevices();
+      deviceSpaceOf(this.source)?.closeDevices();
       throw e;
     }
   }
 
+  /** The metabox inode (an ordinary regular file of the image) becomes the metabox range of `space`. */
+  private attachMetabox(space: MetaSpace): void {
+    const box = this.inode(this.sb.metaboxNid);
+    if (box.type !== 'file') {
+      throw new ErofsError('ECORRUPT', `metabox inode nid ${box.nid} is not a regular file`, box.iloc);
+    }
+    space.attach(box.size, (dst, pos) => {
+      this.readInto(box, dst, pos);
+    });
+  }
+
   /** The file extra device `id` is read from; undefined when the image itself holds it (or for buffers). */
   devicePath(id: number): string | undefined {
-    if (!(this.source instanceof DeviceSpace)) return undefined;
-    return this.source.ranges.find((r) => r.dev === id)?.path;
+    return deviceSpaceOf(this.source)?.ranges.find((r) => r.dev === id)?.path;
   }
 
   root(): ErofsInode {
@@ -223,7 +240,7 @@ export class ErofsImage {
       }
       const buf = new Uint8Array(len);
       this.readInto(dir, buf, start);
-      entries = parseDirBlock(buf, dir.nid, pos, this.nidOk);
+      entries = parseDirBlock(buf, dir.nid, pos, this.nidOk, (b, off) => decodeNid(this.sb, b, off));
       blocks[i] = entries;
     }
     return entries;
@@ -348,8 +365,9 @@ export class ErofsImage {
 
   /**
    * The long xattr name prefix table, read on first use. Where it lives follows erofs-utils
-   * (xattr_prefixes_init): with COMPAT_PLAIN_XATTR_PFX, or without a packed inode, at
-   * xattr_prefix_start * 4 of the device; otherwise at that offset of the packed inode's data.
+   * (xattr_prefixes_init): with COMPAT_PLAIN_XATTR_PFX, or without a metabox or packed inode, at
+   * xattr_prefix_start * 4 of the device; otherwise at that offset of the metabox inode's data, or
+   * without a metabox, of the packed inode's.
    */
   private prefixTable = (): readonly XattrPrefix[] => {
     if (this.prefixes === undefined) {
@@ -357,12 +375,13 @@ export class ErofsImage {
       const plain = (sb.featureCompat & FEATURE_COMPAT.PLAIN_XATTR_PFX) !== 0;
       if (sb.xattrPrefixCount === 0) {
         this.prefixes = [];
-      } else if (!plain && sb.packedNid !== 0) {
-        const packed = this.inode(sb.packedNid);
+      } else if (!plain && (sb.metaboxNid !== 0 || sb.packedNid !== 0)) {
+        const packed = this.inode(sb.metaboxNid !== 0 ? sb.metaboxNid : sb.packedNid);
+        const what = sb.metaboxNid !== 0 ? 'metabox' : 'packed';
         this.prefixes = parsePrefixTable(
           (pos, len) => {
             if (pos + len > packed.size) {
-              throw new ErofsError('ETRUNCATED', `xattr prefix table runs past the packed inode`, packed.iloc);
+              throw new ErofsError('ETRUNCATED', `xattr prefix table runs past the ${what} inode`, packed.iloc);
             }
             return this.read(packed, pos, len);
           },

@@ -25,6 +25,7 @@ import {
   S_IFSOCK,
   xattrIbodySize,
 } from './format.ts';
+import { isMetaboxNid, METABOX_NID_FLAG, METABOX_POS_BASE } from './metabox.ts';
 import { i64, readAt, u16, u32, u64 } from './source.ts';
 import type { BlockSource, ErofsInode, FileType, Superblock } from './types.ts';
 
@@ -32,8 +33,12 @@ import type { BlockSource, ErofsInode, FileType, Superblock } from './types.ts';
 const I_ALL = (1 << (I_NLINK_1_BIT + 1)) - 1;
 const CHUNK_FORMAT_ALL = (CHUNK_FORMAT_48BIT << 1) - 1;
 
-/** Byte position of inode `nid` in the image. */
+/**
+ * Byte position of inode `nid` in the image (erofs_iloc): a metabox nid's slot counts from the start
+ * of the metabox data (its unified address METABOX_POS_BASE), any other from meta_blkaddr.
+ */
 export function inodeLocation(sb: Superblock, nid: number): number {
+  if (isMetaboxNid(sb, nid)) return METABOX_POS_BASE + (nid - METABOX_NID_FLAG) * EROFS_ISLOT_SIZE;
   return sb.metaBlkaddr * sb.blockSize + nid * EROFS_ISLOT_SIZE;
 }
 

@@ -14,6 +14,7 @@ import {
   FEATURE_INCOMPAT_NAMES,
   SB,
 } from './format.ts';
+import { decodeNid } from './metabox.ts';
 import { i64, readAt, u16, u32, u64, u8 } from './source.ts';
 import type { BlockSource, Superblock } from './types.ts';
 
@@ -28,7 +29,9 @@ const SUPPORTED_INCOMPAT =
   FEATURE_INCOMPAT.XATTR_PREFIXES |
   // 48-bit block addresses: rootnid_8b and blocks_hi here, startblk_hi in inodes and chunk indexes,
   // device slots' *_hi halves (devices.ts); encoded extents are refused per file (zmap.ts).
-  FEATURE_INCOMPAT.BIT48;
+  FEATURE_INCOMPAT.BIT48 |
+  // Inodes (and with COMPAT_SHARED_EA_IN_METABOX the shared xattrs) in the metabox inode's data.
+  FEATURE_INCOMPAT.METABOX;
 
 const SB_EXTSLOT_SIZE = 16;
 /** The kernel only ever maps the superblock from the first page. */
@@ -152,6 +155,28 @@ function parseNameAndWideFields(sb: Uint8Array): {
   return { volumeName, inos, epoch, packedNid };
 }
 
+/**
+ * metabox_nid (super.c erofs_read_superblock): only with INCOMPAT_METABOX, in the first extension
+ * slot, and never itself in the metabox (bit 63 set is a self-loop). A packed_nid with bit 63 set is
+ * already out of range (parseNameAndWideFields), as upstream refuses it.
+ */
+function parseMetaboxNid(src: BlockSource, featureIncompat: number, sbSize: number): number {
+  if (!(featureIncompat & FEATURE_INCOMPAT.METABOX)) return 0;
+  if (sbSize <= SB.metaboxNid) {
+    throw new ErofsError(
+      'ECORRUPT',
+      `metabox image with a ${sbSize}-byte superblock (no metabox_nid)`,
+      at(SB.sbExtslots),
+    );
+  }
+  const raw = readAt(src, EROFS_SUPER_OFFSET + SB.metaboxNid, 8);
+  if (u32(raw, 4) & 0x80000000)
+    throw new ErofsError('ECORRUPT', 'metabox_nid points into the metabox', at(SB.metaboxNid));
+  const nid = decodeNid({ featureIncompat }, raw, 0);
+  if (nid <= 0) throw new ErofsError('ECORRUPT', `metabox_nid out of range`, at(SB.metaboxNid));
+  return nid;
+}
+
 /** super.c: the fingerprint's prefix must exist, or the superblock is corrupt (EFSCORRUPTED). */
 function parseFingerprintPrefix(
   sb: Uint8Array,
@@ -213,10 +238,11 @@ export function parseSuperblock(src: BlockSource): Superblock {
   const { xattrPrefixCount, ishareXattrPrefixId, hasFingerprints } = parseFingerprintPrefix(sb, featureCompat);
   // erofs_read_superblock: a 48-bit image with rootnid_8b set keeps the root there and the high
   // 16 bits of the block count where the 16-bit root nid used to be.
-  const rootnid8b = featureIncompat & FEATURE_INCOMPAT.BIT48 ? u64(sb, SB.rootnid8b) : 0;
+  const rootnid8b = featureIncompat & FEATURE_INCOMPAT.BIT48 ? decodeNid({ featureIncompat }, sb, SB.rootnid8b) : 0;
   if (rootnid8b < 0) throw new ErofsError('ECORRUPT', 'rootnid_8b out of range', at(SB.rootnid8b));
   const wide = rootnid8b > 0;
   const blocks = checkBlocks(src, sb, blockSize, wide);
+  const metaboxNid = parseMetaboxNid(src, featureIncompat, sbSize);
 
   return {
     blkszbits,
@@ -240,6 +266,7 @@ export function parseSuperblock(src: BlockSource): Superblock {
     xattrPrefixCount,
     xattrPrefixStart: u32(sb, SB.xattrPrefixStart),
     packedNid,
+    metaboxNid,
     checksum,
     checksumVerified,
     hasFingerprints,

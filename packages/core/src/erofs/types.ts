@@ -30,6 +30,8 @@ export interface Superblock {
   readonly xattrPrefixCount: number;
   readonly xattrPrefixStart: number;
   readonly packedNid: number;
+  /** nid of the metabox inode (INCOMPAT_METABOX), 0 without one. */
+  readonly metaboxNid: number;
   readonly checksum: number;
   readonly checksumVerified: boolean; // true when SB_CHKSUM was set and matched
   /** Image announces fingerprint xattrs (FEATURE_COMPAT.ISHARE_XATTRS). */

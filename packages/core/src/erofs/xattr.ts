@@ -6,6 +6,7 @@
 // names are internal (the ishare fingerprint) and listxattr hides them, as the kernel does.
 import { ErofsError } from './errors.ts';
 import {
+  FEATURE_COMPAT,
   FINGERPRINT_VALUE_PREFIX,
   FINGERPRINT_VALUE_SIZE,
   XATTR_ENTRY_SIZE,
@@ -16,6 +17,7 @@ import {
   XE,
   XH,
 } from './format.ts';
+import { hasMetabox, METABOX_POS_BASE } from './metabox.ts';
 import { readAt, u16, u32, u8 } from './source.ts';
 import type { BlockSource, ErofsInode, RawXattr, Superblock, Xattr } from './types.ts';
 
@@ -121,7 +123,10 @@ export function listRawXattrs(
   const out: RawXattr[] = [];
   if (shared > 0) {
     const ids = readAt(src, base + XATTR_IBODY_HEADER_SIZE, shared * 4);
-    const area = sb.xattrBlkaddr * sb.blockSize;
+    // COMPAT_SHARED_EA_IN_METABOX: xattr_blkaddr counts from the start of the metabox data.
+    const area =
+      sb.xattrBlkaddr * sb.blockSize +
+      (sb.featureCompat & FEATURE_COMPAT.SHARED_EA_IN_METABOX && hasMetabox(sb) ? METABOX_POS_BASE : 0);
     for (let i = 0; i < shared; i++) {
       const pos = area + u32(ids, i * 4) * 4;
       // A shared entry has no enclosing ibody; the image end bounds it.

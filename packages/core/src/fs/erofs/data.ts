@@ -33,6 +33,7 @@ import { ishareCountDevicePages } from './ishare_stats.ts';
 import { mountCountDeviceRead, mountGen, mountState, MS_FREE } from '../../vfs/mount.ts';
 import { ErofsError } from '../../erofs/errors.ts';
 import { MAP_HOLE, MAP_INLINE, MAP_MAPPED } from '../../erofs/data.ts';
+import { METABOX_POS_BASE } from '../../erofs/metabox.ts';
 import { erofsSb, type ErofsSb } from './super.ts';
 import { iomapOf, type IomapCtx } from './internal.ts';
 import { realInode, realInodePolicy, readBegin, readEnd } from './ishare.ts';
@@ -206,6 +207,13 @@ function devRead(
   pages: number,
 ): void {
   const space = sb.space;
+  if (phys >= METABOX_POS_BASE) {
+    // Inline data of an inode in the metabox (erofs_read_metabuf with in_metabox): bytes of the
+    // metabox inode's data, read (and for a compressed metabox decoded) by the image's MetaSpace.
+    sb.image.source.read(buf.subarray(off, off + n), phys);
+    mountCountDeviceRead(a, sb.m, pages, 0);
+    return;
+  }
   let done = 0;
   while (done < n) {
     const p = phys + done;

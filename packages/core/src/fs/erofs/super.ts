@@ -14,6 +14,7 @@ import { resolve as resolvePath } from 'node:path';
 import type { Kernel } from '../../vfs/kernel.ts';
 import { ErofsImage } from '../../erofs/image.ts';
 import { DeviceSpace, locateDevices, parseDeviceTable } from '../../erofs/devices.ts';
+import { deviceSpaceOf } from '../../erofs/metabox.ts';
 import { FileSource } from '../../erofs/source.ts';
 import { parseSuperblock } from '../../erofs/super.ts';
 import { ErofsError } from '../../erofs/errors.ts';
@@ -85,7 +86,7 @@ export function erofsSb(k: Kernel, m: number): ErofsSb {
     image,
     fd,
     shareActive: params.inodeShare && image.sb.hasFingerprints,
-    space: image.source instanceof DeviceSpace ? image.source : undefined,
+    space: deviceSpaceOf(image.source),
     ishareKeys: new Map(),
   };
   k.sbs[m] = sb;
