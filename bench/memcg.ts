@@ -58,7 +58,9 @@ export async function runMemcg(o: BenchOptions, log: (s: string) => void): Promi
       ...(o.platform !== undefined ? { platform: o.platform } : {}),
     })
   ).map((p) => p.image);
-  const samples = Math.max(3, o.reps);
+  // A sample is tens of milliseconds: medians of 3 swung the ratios from 0.4x to 1.0x on the 2-core
+  // machine, medians of 11 held within a few percent, and 11 cost seconds.
+  const samples = Math.max(o.quick ? 5 : 11, o.reps);
   const warmRounds = o.warmRounds ?? (o.quick ? 1 : 3);
   const workerCounts = [1, 2];
 
