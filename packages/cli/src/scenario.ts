@@ -39,8 +39,11 @@ export interface Scenario {
   readonly domain?: string;
   readonly charge?: ChargePolicy;
   readonly workers?: number;
-  /** Container image inputs: flat (default) or fsmeta (the image's fsmeta with its layer blobs as devices). */
-  readonly layout?: 'flat' | 'fsmeta';
+  /**
+   * Container image inputs: flat (default), layers (each layer blob mounted once per container, read
+   * through their overlay) or fsmeta (the image's fsmeta with its layer blobs as devices).
+   */
+  readonly layout?: 'flat' | 'layers' | 'fsmeta';
 }
 
 const MAX_WORKERS = 64;
@@ -178,14 +181,10 @@ export function checkScenario(file: string, doc: unknown): Scenario {
       throw new UsageError(`${file}: workers ${describe(w)} must be an integer from 1 to ${MAX_WORKERS}`);
     workers = w;
   }
-  let layout: 'flat' | 'fsmeta' | undefined;
+  let layout: 'flat' | 'layers' | 'fsmeta' | undefined;
   if (doc.layout !== undefined) {
-    if (doc.layout === 'layers')
-      throw new UsageError(
-        `${file}: layout "layers" is not available to host (it mounts one image per container): use flat or fsmeta`,
-      );
-    if (doc.layout !== 'flat' && doc.layout !== 'fsmeta')
-      throw new UsageError(`${file}: layout ${describe(doc.layout)} must be flat or fsmeta`);
+    if (doc.layout !== 'flat' && doc.layout !== 'layers' && doc.layout !== 'fsmeta')
+      throw new UsageError(`${file}: layout ${describe(doc.layout)} must be flat, layers or fsmeta`);
     layout = doc.layout;
   }
   return {

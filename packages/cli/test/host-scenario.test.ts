@@ -54,6 +54,7 @@ test('a good scenario: containers, steps, sizes and paths relative to the file',
   t.is(s.workers, 2);
   t.is(s.domain, 'd1');
   t.is(s.layout, 'fsmeta');
+  t.is(checkScenario('s.json', { ...ok, layout: 'layers' }).layout, 'layers');
   // memory.max's own spellings: bytes, K/M/G/T (and KiB-style), max.
   t.is(parseSize(8192), 8192);
   t.is(parseSize('12K'), 12 * 1024);
@@ -111,8 +112,7 @@ const cases: [string, unknown, RegExp][] = [
   ['no image', { ...ok, containers: [{ name: 'web' }] }, /^s\.json: containers\[0\] \(web\): image must be a path/],
   ['bad charge', { ...ok, charge: 'nobody' }, /^s\.json: charge "nobody" must be one of keep, reparent, recharge$/],
   ['bad workers', { ...ok, workers: 0 }, /^s\.json: workers 0 must be an integer from 1 to 64$/],
-  ['bad layout', { ...ok, layout: 'merged' }, /^s\.json: layout "merged" must be flat or fsmeta$/],
-  ['layout layers', { ...ok, layout: 'layers' }, /^s\.json: layout "layers" is not available to host/],
+  ['bad layout', { ...ok, layout: 'merged' }, /^s\.json: layout "merged" must be flat, layers or fsmeta$/],
   ['not an object', [1, 2], /^s\.json: expected a JSON object/],
 ];
 for (const [what, doc, want] of cases) test(`refused: ${what}`, (t) => t.regex(refusal(doc), want));

@@ -1,5 +1,6 @@
 // A host of containers (`ishare host`): one kernel, containers that start, read and stop in a given
-// order, each a memory cgroup (with its memory.max) plus the mount of its image. The scenario runs
+// order, each a memory cgroup (with its memory.max) plus the mount of its image (or of each of its layers,
+// read through their overlay, for a layered container). The scenario runs
 // twice, each time on a fresh kernel: without inode_share, then with it; after the last step the host
 // reports, per container, what the kernel charges it (memory.current, memory.stat, memory.events), the
 // proportional `split` account, the pages it paid for that others read too and the pages it read that
@@ -38,6 +39,13 @@ export interface HostContainer {
    * its fsmeta with the layer blobs as devices. Absent: found by tag beside the image, if it has any.
    */
   readonly devices?: readonly string[];
+  /**
+   * A layered container (`--layout layers`): its layer blobs, bottom first. Each is mounted once for
+   * this container at its start (the same blob file for a layer two images share, as the snapshotter
+   * mounts it), its reads go through the read-only overlay of them, and all of them are unmounted at its
+   * stop. `image` is then the top layer.
+   */
+  readonly layers?: readonly string[];
   /** memory.max in bytes (undefined: no limit). */
   readonly memoryMax?: number;
   /** The container's reads (undefined: read every regular file in full). */
@@ -168,12 +176,16 @@ async function runHostPhase(p: PhaseInput): Promise<HostPhase> {
   const sys = System.create({
     poolBytes: p.poolBytes,
     inodeSlots: Math.min(1 << 24, Math.max(1024, 2 * inodes + 1024)),
-    mountSlots: Math.max(4, containers.length + 1),
+    mountSlots: Math.max(4, p.plan.images.reduce((s, x) => s + (x.layersTop?.length ?? 1), 0) + 1),
     policy: p.policy,
     charge: p.charge,
   });
   const pool = new ReaderPool(sys, { workers: p.workers });
-  const mounts: (number | undefined)[] = containers.map(() => undefined);
+  /** Per container while it runs: its mounts (top first for a layered one). */
+  const mounts: (number[] | undefined)[] = containers.map(() => undefined);
+  const unmountAll = (ms: readonly number[]): void => {
+    for (const m of ms) sys.unmount(m);
+  };
   const memcgs: (number | undefined)[] = containers.map(() => undefined);
   const inodeShare = p.phase === 'share';
   try {
@@ -186,17 +198,24 @@ async function runHostPhase(p: PhaseInput): Promise<HostPhase> {
       if (step.kind === 'start') {
         // mkdir the cgroup (and write its memory.max), then mount the container's image.
         memcgs[step.container] = sys.memcgCreate(c.name, c.memoryMax !== undefined ? { max: c.memoryMax } : {});
-        mounts[step.container] = sys.mount(c.image, {
-          inodeShare,
-          domainId: p.domainId,
-          ...(c.devices !== undefined ? { devices: c.devices } : {}),
-        }).mount;
+        // A layered container mounts each of its layers (top first, the overlay's order), once for itself.
+        const x = p.plan.images[step.container];
+        const ms: number[] = [];
+        mounts[step.container] = ms;
+        for (const image of x.layersTop ?? [c.image])
+          ms.push(
+            sys.mount(image, {
+              inodeShare,
+              domainId: p.domainId,
+              ...(x.layersTop === undefined && c.devices !== undefined ? { devices: c.devices } : {}),
+            }).mount,
+          );
       } else if (step.kind === 'read') {
-        const m = mounts[step.container];
-        if (m === undefined) throw new ExperimentError(`${c.name}: read before start`);
+        const ms = mounts[step.container];
+        if (ms === undefined) throw new ExperimentError(`${c.name}: read before start`);
         const memcg = memcgs[step.container];
         // Every worker runs the container's reads inside its cgroup, as the container's tasks would.
-        const tasks = buildTasks([p.plan.images[step.container]], [[m]], p.workers);
+        const tasks = buildTasks([p.plan.images[step.container]], [ms], p.workers);
         const results: ReaderResult[] = await Promise.all(tasks.map(({ task }) => pool.run({ ...task, memcg })));
         const errors = results.flatMap((r) => r.errors);
         if (errors.length > 0)
@@ -204,9 +223,9 @@ async function runHostPhase(p: PhaseInput): Promise<HostPhase> {
       } else {
         // The container's processes exit (their files closed), its mount goes, then rmdir of its cgroup:
         // what it still pays for follows the charge policy.
-        const m = mounts[step.container];
-        if (m !== undefined) sys.unmount(m);
+        const ms = mounts[step.container];
         mounts[step.container] = undefined;
+        if (ms !== undefined) unmountAll(ms);
         const memcg = memcgs[step.container];
         if (memcg !== undefined) sys.memcgRemove(memcg);
         memcgs[step.container] = undefined;
@@ -244,19 +263,20 @@ async function runHostPhase(p: PhaseInput): Promise<HostPhase> {
       reclaimedPages: st.counters.RECLAIMED,
       elapsedMs: Math.round(elapsedMs * 10) / 10,
     };
-    for (const [i, m] of mounts.entries()) {
-      if (m === undefined) continue;
+    for (const [i, ms] of mounts.entries()) {
+      if (ms === undefined) continue;
       mounts[i] = undefined;
-      sys.unmount(m);
+      unmountAll(ms);
     }
     return out;
   } finally {
-    for (const m of mounts) {
-      if (m === undefined) continue;
-      try {
-        sys.unmount(m);
-      } catch {
-        // Already failing: the first error is the one to report.
+    for (const ms of mounts) {
+      for (const m of ms ?? []) {
+        try {
+          sys.unmount(m);
+        } catch {
+          // Already failing: the first error is the one to report.
+        }
       }
     }
     await pool.destroy();
@@ -273,9 +293,11 @@ export async function runHost(o: HostOptions): Promise<HostResult> {
   const policy = o.policy ?? 'processing';
   const charge = o.charge ?? 'keep';
   const domainId = o.domainId ?? DEFAULT_DOMAIN_ID;
+  if (o.containers.some((c) => c.layers?.length === 0))
+    throw new ExperimentError('a layered container needs at least one layer');
   const plan = planImages(
     o.containers.map((c) => c.image),
-    () => undefined,
+    (i) => o.containers[i].layers,
     (i) => o.containers[i].trace,
     (image) => o.containers.find((c) => c.image === image)?.devices,
   );

@@ -8,6 +8,7 @@
 //   superblock_share — layers: each distinct (layer blob, inode) once: the base layers' inodes once for
 //                      all three containers; fsmeta: as no sharing (a mount with devices is never shared);
 //   inode_share      — each distinct content once.
+// Hosts of fsmeta and of layered containers are charged from the same trees.
 // Every figure below is computed here from the layers as written (an overlay applied by this test's own
 // few lines), never from the code under test. mkfs --layers's blobs are also checked against upstream
 // mkfs.erofs --tar=f --aufs (the containerd differ's conversion), entry by entry.
@@ -266,6 +267,49 @@ test('compare of containers sharing base layers: flat, layers and fsmeta, with e
     [sum(ca.values()), sum([...cb].filter(([k]) => !ca.has(k)).map(([, n]) => n))],
     'host, fsmeta + inode_share: the first reader of a content pays',
   );
+
+  // A host of layered containers: each mounts its layer blobs once for itself and reads through their
+  // overlay. a and a2 mount the very same blob files, yet each mount is its own superblock: without
+  // sharing a2 pays for every inode of its merged tree again. Stopping a unmounts all of its layers:
+  // without sharing its pages go (nothing stays charged, its cgroup is freed); with inode_share the
+  // contents a2 and b still hold stay, charged to a's dying cgroup (keep).
+  const hl = await runHost({
+    containers: [
+      { name: 'a', image: layerFiles[0][2], layers: layerFiles[0] },
+      { name: 'b', image: layerFiles[1][2], layers: layerFiles[1] },
+      { name: 'a2', image: layerFiles[0][2], layers: layerFiles[0] },
+    ],
+    steps: [
+      { kind: 'start', container: 0 },
+      { kind: 'start', container: 1 },
+      { kind: 'start', container: 2 },
+      { kind: 'read', container: 0 },
+      { kind: 'read', container: 1 },
+      { kind: 'read', container: 2 },
+      { kind: 'stop', container: 0 },
+    ],
+    workers: 1,
+  });
+  const [ia, ib] = [inodeBytes([base1, base2, topA]), inodeBytes([base1, base2, topB])];
+  const bOnly = sum([...cb].filter(([k]) => !ca.has(k)).map(([, n]) => n));
+  t.deepEqual(
+    hl.noShare.containers.map((c) => [c.state, c.memoryCurrent]),
+    [
+      ['stopped', 0],
+      ['running', ib],
+      ['running', ia],
+    ],
+    'host, layers, no sharing: each container its own inodes, per mount of the same blobs; a stopped one none',
+  );
+  t.deepEqual(hl.noShare.dying, [], 'host, layers, no sharing: the stopped container pins nothing');
+  t.is(hl.noShare.pageCacheBytes, ia + ib, "host, layers, no sharing: the stopped container's pages are gone");
+  t.deepEqual(
+    hl.share.containers.map((c) => c.memoryCurrent),
+    [sum(ca.values()), bOnly, 0],
+    'host, layers + inode_share: the first reader of a content pays, and keeps paying once stopped (keep)',
+  );
+  t.deepEqual(hl.share.dying, [{ name: 'a', memoryCurrent: sum(ca.values()) }]);
+  t.is(hl.share.pageCacheBytes, sum(ca.values()) + bOnly, 'host, layers + inode_share: each distinct content once');
 });
 
 /** Every entry of an image: path, type, mode, size, rdev, xattrs (the overlay ones included), data hash. */

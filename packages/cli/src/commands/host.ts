@@ -56,9 +56,11 @@ export interface HostJson extends HostResult {
     built: boolean;
     /** --layout fsmeta: `image` is the fsmeta, these its devices (the layer blobs, table order). */
     devices?: readonly string[];
+    /** --layout layers: the layer blobs, bottom first (each mounted once for the container); `image` is the top. */
+    layers?: readonly string[];
   }[];
   /** Container inputs' layout (--layout, else the file's, else flat). */
-  readonly layout: 'flat' | 'fsmeta';
+  readonly layout: 'flat' | 'layers' | 'fsmeta';
 }
 
 /** A failure about one container, named as the file names it. */
@@ -97,10 +99,6 @@ export async function runHostCommand(file: string, o: HostCliOptions): Promise<v
     }
   });
   const layout = o.layout ?? s.layout ?? 'flat';
-  if (layout === 'layers')
-    throw new UsageError(
-      '--layout layers: host mounts one image per container (no overlay of layer mounts yet): use flat or fsmeta',
-    );
   const inputs: HostJson['inputs'] = [];
   const containers: HostContainer[] = [];
   let anyContainer = false;
@@ -125,12 +123,14 @@ export async function runHostCommand(file: string, o: HostCliOptions): Promise<v
       image: prepared.image,
       built: prepared.built,
       ...(prepared.devices ? { devices: prepared.devices } : {}),
+      ...(prepared.layers ? { layers: prepared.layers } : {}),
     });
     const trace = traces[i];
     containers.push({
       name: c.name,
       image: prepared.image,
       ...(prepared.devices ? { devices: prepared.devices } : {}),
+      ...(prepared.layers ? { layers: prepared.layers } : {}),
       ...(c.memoryMax !== undefined ? { memoryMax: c.memoryMax } : {}),
       ...(trace !== undefined ? { trace } : {}),
     });
@@ -208,7 +208,7 @@ export function register(program: Command): void {
       'container image inputs: which image of a multi-platform index (os/arch[/variant])',
       parsePlatform,
     )
-    .option('--layout <name>', `${LAYOUT_HELP}; host takes flat or fsmeta (overrides the file's "layout")`, parseLayout)
+    .option('--layout <name>', `${LAYOUT_HELP} (overrides the file's "layout")`, parseLayout)
     .option('--json', 'print one JSON object and nothing else')
     .option(
       '--svg <file.svg>',

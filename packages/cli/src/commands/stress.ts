@@ -152,11 +152,6 @@ export async function runStressCommand(inputs: string[], o: StressCliOptions): P
   if (workers > 32) throw new UsageError('--workers must be from 1 to 32');
   if (o.poolMib > 16384) throw new UsageError('--pool-mib must be from 1 to 16384');
   if (o.fsck !== undefined && !existsSync(o.fsck)) throw new UsageError(`--fsck ${o.fsck}: No such file or directory`);
-  // The stress harness mounts plain images (its oracle is upstream fsck.erofs's extraction of each).
-  if (o.layout === 'fsmeta')
-    throw new UsageError(
-      '--layout fsmeta: stress does not mount multi-device images; use --layout layers (each layer blob is checked)',
-    );
   const prepared = (
     await prepareInputs(inputs.length ? inputs : bundledSourceDirs(), {
       platform: o.platform,
@@ -178,6 +173,8 @@ export async function runStressCommand(inputs: string[], o: StressCliOptions): P
     const m = p.kind === 'image' ? (given.shift() ?? p.manifest) : p.manifest;
     return {
       image: p.image,
+      // --layout fsmeta: the fsmeta, mounted (and extracted by fsck.erofs for the oracle) with its layer blobs.
+      ...(p.devices ? { devices: p.devices } : {}),
       ...(p.kind === 'dir' ? { source: p.input } : p.kind === 'tar' ? { tar: p.input } : {}),
       ...(m !== undefined ? { manifest: readManifest(m) } : {}),
     };

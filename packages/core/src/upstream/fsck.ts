@@ -34,8 +34,16 @@ export type FsckResult =
  * Run `fsck.erofs --extract=DIR --no-preserve IMAGE` (DIR must not exist yet). ok when fsck accepted
  * the image and extracted it; otherwise its first error line (or the timeout) as the reason.
  */
-export function fsckExtract(fsck: string, image: string, dir: string, timeoutMs = 60_000): FsckResult {
-  const r = spawnSync(fsck, [`--extract=${dir}`, '--no-preserve', image], {
+export function fsckExtract(
+  fsck: string,
+  image: string,
+  dir: string,
+  timeoutMs = 60_000,
+  /** The image's extra devices, in table order (fsck.erofs --device=PATH, repeated). */
+  devices: readonly string[] = [],
+): FsckResult {
+  const args = [`--extract=${dir}`, '--no-preserve', ...devices.map((d) => `--device=${d}`), image];
+  const r = spawnSync(fsck, args, {
     encoding: 'utf8',
     timeout: timeoutMs,
     maxBuffer: 4 << 20,

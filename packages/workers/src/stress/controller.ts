@@ -26,8 +26,10 @@ export interface StressOptions {
   /**
    * Images and what their files must read as (reference.ts): the source tree or tar they were built
    * from, and the manifest mkfs recorded then; without either, upstream fsck.erofs extracts the image.
+   * `devices`: a multi-device image's extra devices in table order (an fsmeta's layer blobs), given to
+   * every mount and remount (device=) and to fsck.erofs (--device).
    */
-  images: ({ image: string; domainId?: string } & ReferenceSpec)[];
+  images: ({ image: string; domainId?: string; devices?: readonly string[] } & ReferenceSpec)[];
   /** fsck.erofs used to extract images that come without a source (default: the one on PATH). */
   fsck?: string;
   /** Mount with `verify`: files share only once their content is proven to match the fingerprint. */
@@ -154,7 +156,7 @@ export async function runStress(opts: StressOptions): Promise<StressReport> {
     for (const d of decoys.decoys) if (opts.decoys || /[/\\][xw]\.img$/.test(d.image)) all.push({ ...d, decoy: true });
   const refs: Reference[] = [];
   try {
-    for (const x of all) refs.push(prepareReference(x.image, x, opts.fsck));
+    for (const x of all) refs.push(prepareReference(x.image, x, opts.fsck, x.devices));
     return await new StressRun(opts, sys, all, refs, poison).run();
   } finally {
     sys.detach();
@@ -163,7 +165,13 @@ export async function runStress(opts: StressOptions): Promise<StressReport> {
   }
 }
 
-type StressInput = { image: string; domainId: string; decoy: boolean; compressed?: boolean } & ReferenceSpec;
+type StressInput = {
+  image: string;
+  domainId: string;
+  decoy: boolean;
+  compressed?: boolean;
+  devices?: readonly string[];
+} & ReferenceSpec;
 type Found = NonNullable<StressReport['violation']>;
 
 /** One run on mounted images: setup, the workers, the controller's loop, the stop and the report. */
@@ -228,8 +236,17 @@ class StressRun {
     return this.report(elapsedMs);
   }
 
-  private mountOpts(i: number): { inodeShare: boolean; domainId: string; verify: boolean; superblockShare: boolean } {
+  private mountOpts(i: number): {
+    inodeShare: boolean;
+    domainId: string;
+    verify: boolean;
+    superblockShare: boolean;
+    devices?: readonly string[];
+  } {
+    const devices = this.all[i].devices;
     return {
+      // A multi-device image (an fsmeta and its layer blobs) gets its devices on every mount, remounts too.
+      ...(devices !== undefined ? { devices } : {}),
       inodeShare: true,
       domainId: this.all[i].domainId,
       verify: !!this.opts.verify,

@@ -38,7 +38,13 @@ export class StressReferenceError extends Error {
 const sha256File = (p: string | Buffer): string => createHash('sha256').update(readFileSync(p)).digest('hex');
 
 /** Build the reference for `image`; throws StressReferenceError (one line) when it cannot be had or disagrees. */
-export function prepareReference(image: string, spec: ReferenceSpec, fsck: string | undefined): Reference {
+export function prepareReference(
+  image: string,
+  spec: ReferenceSpec,
+  fsck: string | undefined,
+  /** The image's extra devices (table order): fsck.erofs reads the data from them. */
+  devices?: readonly string[],
+): Reference {
   let root: string;
   let origin: Reference['origin'];
   let tmp: string | undefined;
@@ -69,7 +75,7 @@ export function prepareReference(image: string, spec: ReferenceSpec, fsck: strin
         );
       tmp = mkdtempSync(join(tmpdir(), 'ishare-ref-'));
       const out = join(tmp, 'x');
-      const r = fsckExtract(tool, image, out, 300_000);
+      const r = fsckExtract(tool, image, out, 300_000, devices);
       if (!r.ok) throw new StressReferenceError(`${image}: ${tool} --extract refused it: ${r.reason}`);
       root = out;
       origin = 'fsck.erofs extraction';
