@@ -487,7 +487,12 @@ function rechargePage(a: Arena, f: number): void {
     if (lockdepOn) lockdepAccess(i32, b, fw, PROT.PAGE_MEMCG, SITE.MEMCG_MOVE, f, true);
     unchargeCounters(a, owner, 1);
     lruvecMove(a, f, to);
-    Atomics.and(i32, rw, ~PENDING);
+    // This reader's cgroup may have been removed since it was charged (chaos removes a cgroup while its
+    // workers read). Checked under the bucket lock, as commit_charge checks: memcgOffline syncs the index
+    // after marking the cgroup dying, so either its scan sees the page bound to `to` or this sees `to` dying.
+    const toPolicy = memcgState(a, to) === MEMCG_ONLINE ? -1 : Atomics.load(i32, rec(a, to) + M_OFFPOLICY);
+    if (toPolicy === CHARGE_REPARENT) memcgMovePage(a, f, to, nearestOnline(a, to), b);
+    if (toPolicy !== CHARGE_RECHARGE) Atomics.and(i32, rw, ~PENDING);
   } else unchargeCounters(a, to, 1);
   if (b >= 0) ops().unlockIndexed(a, b);
 }
