@@ -44,8 +44,10 @@ const EXPECTED: Record<BugName, readonly string[]> = {
   BACKING_DEL_NOLOCK: ['race-detector', 'invariant'],
   // Sharing across domains: another content's bytes, or the one-domain check of backing lists.
   CROSS_DOMAIN: ['byte-oracle', 'invariant'],
-  // Sharing a file of another size: wrong bytes/length, or the size check of backing lists.
-  SKIP_SIZE_CHECK: ['byte-oracle', 'invariant'],
+  // Sharing a file of another size: wrong bytes/length, the size check of backing lists, or — when the
+  // shared inode is the larger and maps a page through the smaller backing file — that file's own block
+  // mapping refusing an offset past its end, an I/O error the reader sees (checked by message below).
+  SKIP_SIZE_CHECK: ['byte-oracle', 'invariant', 'error'],
   // i_count raised without i_lock on an inode being evicted: the watched i_count, or the reference on a
   // freed inode.
   REALINODE_EVICTING: ['race-detector', 'invariant'],
@@ -215,6 +217,8 @@ for (const bug of Object.keys(BUG) as BugName[]) {
       const r = await run(race ? OPTIONS.race : OPTIONS.logic, [bug]);
       t.truthy(r.violation, `${bug} ran ${r.elapsedMs} ms without a violation`);
       t.true(EXPECTED[bug].includes(r.violation!.detector), describe(r));
+      // An I/O error counts only where the bug's own consequence explains it: never any error at all.
+      if (r.violation!.detector === 'error') t.regex(r.violation!.message, /offset \d+ outside file of \d+ bytes/);
       t.log(`${bug}: ${describe(r)}`);
     },
   );
@@ -229,21 +233,32 @@ for (const bug of LOCK_BUGS) {
 }
 
 test.serial('the race detector reports both threads: their use sites and stacks', async (t) => {
-  const r = await runStress({
-    images: await images(),
-    workers: 2,
-    policy: 'both',
-    seconds: 40,
-    seed: 2,
-    jitter: 0.02,
-    inject: ['PROC_COUNT_NOLOCK'],
-    poolMiB: 1,
-    decoys: true,
-    lockChecks: false,
-    raceSample: 20,
-  });
-  t.is(r.violation?.detector, 'race-detector', r.violation && describe(r));
-  const msg = r.violation!.message;
+  // This test is about the report, not about which detector is fastest: the in-core invariants are off
+  // (a count the bug leaves negative is otherwise often caught first), and a run whose first violation
+  // comes from elsewhere (the byte oracle, the watchdog) is retried with the next seed, up to three.
+  let r: StressReport | undefined;
+  const seen: string[] = [];
+  for (let seed = 2; seed < 5; seed++) {
+    r = await runStress({
+      images: await images(),
+      workers: 2,
+      policy: 'both',
+      seconds: 40,
+      seed,
+      jitter: 0.02,
+      inject: ['PROC_COUNT_NOLOCK'],
+      poolMiB: 1,
+      decoys: true,
+      lockChecks: false,
+      invariants: false,
+      raceSample: 20,
+    });
+    if (r.violation?.detector === 'race-detector') break;
+    seen.push(`seed ${seed}: ${r.violation ? describe(r) : 'no violation'}`);
+  }
+  for (const s of seen) t.log(`retried: ${s}`);
+  t.is(r?.violation?.detector, 'race-detector', seen.join('; '));
+  const msg = r!.violation!.message;
   // The first race seen is usually on the processing list or count the bug leaves unlocked; now and then
   // it is a later one that the corruption leads to (seen once: a page-index bucket). Either way the
   // report must name the structure, both threads and stacks.
