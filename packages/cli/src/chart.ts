@@ -16,12 +16,13 @@ const PLOT_H = 260;
 const TOP = 64;
 const LEFT = 64;
 
-function esc(s: string): string {
+/** Text escaped for SVG content and attribute values. */
+export function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
 /** A round axis step (1, 2 or 5 × 10^k) giving about five gridlines up to `max`. */
-function niceStep(max: number): number {
+export function niceStep(max: number): number {
   const raw = max / 5;
   const p = 10 ** Math.floor(Math.log10(raw));
   for (const m of [1, 2, 5, 10]) if (m * p >= raw) return m * p;

@@ -1,9 +1,10 @@
 // Option parsers of the memory-experiment commands (read, compare, demo). Like options.ts, they throw
 // commander's InvalidArgumentError: one `ishare: option ... is invalid. <why>` line and exit 2.
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import type { RealInodePolicy } from '@ishare/core';
 import type { ExperimentOptions } from '@ishare/workers';
 import { devicesRecord } from './devices.ts';
+import { parsePlatform } from './options.ts';
 
 // The same limits as @ishare/workers' experiment (a test keeps them equal); repeated here so that
 // parsing options does not load the kernel and the worker pool.
@@ -107,4 +108,39 @@ export function experimentOptions(
     ...(onProgress ? { onProgress } : {}),
     ...(devices !== undefined ? { devices } : {}),
   };
+}
+
+/** `--trace` is repeatable: collect every value in order. */
+export function collectTrace(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/**
+ * The memory-experiment options `read` and `compare` both take (what ExperimentCliOptions and the
+ * container inputs' `layout` / `platform` gather), added to `cmd` in one order; `traceHelp` is the
+ * command's own word on --trace. --device comes from cli.ts (every command that opens images).
+ */
+export function withExperimentOptions(cmd: Command, traceHelp: string): Command {
+  return cmd
+    .option('--workers <n>', "reader threads, 1..64 (default: the machine's cores)", parseWorkers)
+    .option('--pool-mib <n>', 'page pool size in MiB (default: sized from the data, at most 4096)', parsePoolMiB)
+    .option('--superblock-share', SUPERBLOCK_SHARE_HELP)
+    .option('--domain <id>', 'domain_id: sharing happens only within one domain (default "ishare")', parseDomain)
+    .option(
+      '--policy <name>',
+      'real inode for shared reads: processing (v7 seed) or any (mainline)',
+      parsePolicy,
+      'processing',
+    )
+    .option(
+      '--verify',
+      'mount option verify: a file shares its page cache only once its content matches its fingerprint',
+    )
+    .option('--trace <[img=]file>', traceHelp, collectTrace)
+    .option('--layout <name>', LAYOUT_HELP, parseLayout)
+    .option(
+      '--platform <os/arch>',
+      'container image inputs: which image of a multi-platform index (os/arch[/variant])',
+      parsePlatform,
+    );
 }

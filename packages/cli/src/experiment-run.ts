@@ -45,11 +45,6 @@ export async function asUsage<T>(w: WorkersModule, fn: () => Promise<T>): Promis
   }
 }
 
-/** `--trace` is repeatable: collect every value in order. */
-export function collectTrace(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
-
 /** The traces of one run: one for every image, or one per image (`--trace IMG=FILE`). */
 export interface RunTraces {
   /** For ExperimentOptions: `trace` (one for all) or `traces` (index-aligned with the inputs). */

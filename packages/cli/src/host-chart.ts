@@ -3,6 +3,7 @@
 // (outlined: someone else pays), and beside it the split account. Hand-written SVG like chart.ts: no
 // fonts or scripts to fetch.
 import type { HostPhase, HostResult } from '@ishare/workers';
+import { esc, niceStep } from './chart.ts';
 
 const MiB = 1024 * 1024;
 const BAR = 30;
@@ -17,17 +18,6 @@ const SELF = '#2b7bb9';
 const OTHERS = '#f0a030';
 const FREE = '#ffffff';
 const SPLIT = '#6aa84f';
-
-function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
-
-function niceStep(max: number): number {
-  const raw = max / 5;
-  const p = 10 ** Math.floor(Math.log10(raw));
-  for (const m of [1, 2, 5, 10]) if (m * p >= raw) return m * p;
-  return 10 * p;
-}
 
 export function hostChartSvg(title: string, r: HostResult): string {
   const phases: [string, HostPhase][] = [

@@ -7,20 +7,9 @@ import type { RealInodePolicy } from '@ishare/core';
 import type { CompareResult } from '@ishare/workers';
 import { UsageError } from '../errors.ts';
 import { writeOut } from '../output.ts';
-import {
-  experimentOptions,
-  parseDomain,
-  parsePolicy,
-  parsePoolMiB,
-  parseWorkers,
-  SUPERBLOCK_SHARE_HELP,
-  layersOption,
-  parseLayout,
-  LAYOUT_HELP,
-} from '../experiment-options.ts';
+import { experimentOptions, layersOption, withExperimentOptions } from '../experiment-options.ts';
 import { prepareInputs, type PreparedInput } from '../image-cache.ts';
-import { parsePlatform } from '../options.ts';
-import { asUsage, collectTrace, loadWorkers, readTraces, type RunTraces } from '../experiment-run.ts';
+import { asUsage, loadWorkers, readTraces, type RunTraces } from '../experiment-run.ts';
 import { phaseBar } from '../experiment-progress.ts';
 import { compareDetails, compareTable, pairLabel, type LabelledResult } from '../compare-report.ts';
 import { compareChartSvg } from '../chart.ts';
@@ -166,7 +155,7 @@ export async function runCompareCommand(inputs: readonly string[], o: CompareCli
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('compare')
     .summary('page cache used reading images without and with inode page-cache sharing')
     .description(
@@ -180,32 +169,11 @@ export function register(program: Command): void {
     .argument(
       '<images...>',
       'two or more images, directories, tar archives or container images (OCI layout/archive, docker save)',
-    )
-    .option('--workers <n>', "reader threads, 1..64 (default: the machine's cores)", parseWorkers)
-    .option(
-      '--policy <name>',
-      'real inode for shared reads: processing (v7 seed) or any (mainline)',
-      parsePolicy,
-      'processing',
-    )
-    .option('--domain <id>', 'domain_id: sharing happens only within one domain (default "ishare")', parseDomain)
-    .option(
-      '--trace <[img=]file>',
-      'replay the reads of this trace instead of reading every file; IMG=FILE gives one image its own trace (repeatable: one container per image, as the seed runs them)',
-      collectTrace,
-    )
-    .option(
-      '--verify',
-      'mount option verify: a file shares its page cache only once its content matches its fingerprint',
-    )
-    .option('--superblock-share', SUPERBLOCK_SHARE_HELP)
-    .option('--pool-mib <n>', 'page pool size in MiB (default: sized from the data, at most 4096)', parsePoolMiB)
-    .option('--layout <name>', LAYOUT_HELP, parseLayout)
-    .option(
-      '--platform <os/arch>',
-      'container image inputs: which image of a multi-platform index (os/arch[/variant])',
-      parsePlatform,
-    )
+    );
+  withExperimentOptions(
+    cmd,
+    'replay the reads of this trace instead of reading every file; IMG=FILE gives one image its own trace (repeatable: one container per image, as the seed runs them)',
+  )
     .option('--json', 'print one JSON object and nothing else')
     .option('--chart <file.svg>', 'also write a bar chart of the result')
     .option('--out-json <file>', 'also write the JSON result to a file')

@@ -7,20 +7,9 @@ import type { ReadResult } from '@ishare/workers';
 import { alignColumns } from '../format.ts';
 import { writeOut } from '../output.ts';
 import { table } from '../table.ts';
-import {
-  experimentOptions,
-  parseDomain,
-  parsePolicy,
-  parsePoolMiB,
-  parseWorkers,
-  SUPERBLOCK_SHARE_HELP,
-  layersOption,
-  parseLayout,
-  LAYOUT_HELP,
-} from '../experiment-options.ts';
+import { experimentOptions, layersOption, withExperimentOptions } from '../experiment-options.ts';
 import { prepareInputs } from '../image-cache.ts';
-import { parsePlatform } from '../options.ts';
-import { asUsage, collectTrace, loadWorkers, readTraces } from '../experiment-run.ts';
+import { asUsage, loadWorkers, readTraces } from '../experiment-run.ts';
 import { phaseBar } from '../experiment-progress.ts';
 import { metadataLine, mib } from '../compare-report.ts';
 
@@ -139,7 +128,7 @@ export async function runReadCommand(inputs: readonly string[], o: ReadCliOption
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('read')
     .summary('mount images, read every file with the worker pool, report the page cache')
     .description(
@@ -152,36 +141,15 @@ export function register(program: Command): void {
       '\nExamples:\n  ishare read app.img\n  ishare read --share --fincore v1.img v2.img\n  ishare read --share --json v1.img v2.img ./v3-rootfs > read.json',
     )
     .argument('<images...>', 'images, directories, tar archives or container images (OCI layout/archive, docker save)')
-    .option('--workers <n>', "reader threads, 1..64 (default: the machine's cores)", parseWorkers)
-    .option('--pool-mib <n>', 'page pool size in MiB (default: sized from the data, at most 4096)', parsePoolMiB)
     .option('--share', 'mount with inode_share (content-fingerprint page-cache sharing)')
-    .option('--superblock-share', SUPERBLOCK_SHARE_HELP)
     .option(
       '--fincore',
       "after the reads, list each file's resident pages as fincore(1) does (RES PAGES SIZE FILE; --json: perImage[].fincore)",
-    )
-    .option('--domain <id>', 'domain_id: sharing happens only within one domain (default "ishare")', parseDomain)
-    .option(
-      '--policy <name>',
-      'real inode for shared reads: processing (v7 seed) or any (mainline)',
-      parsePolicy,
-      'processing',
-    )
-    .option(
-      '--verify',
-      'mount option verify: a file shares its page cache only once its content matches its fingerprint',
-    )
-    .option(
-      '--trace <[img=]file>',
-      'replay the reads of this trace instead of reading every file; IMG=FILE gives one image its own trace (repeatable)',
-      collectTrace,
-    )
-    .option('--layout <name>', LAYOUT_HELP, parseLayout)
-    .option(
-      '--platform <os/arch>',
-      'container image inputs: which image of a multi-platform index (os/arch[/variant])',
-      parsePlatform,
-    )
+    );
+  withExperimentOptions(
+    cmd,
+    'replay the reads of this trace instead of reading every file; IMG=FILE gives one image its own trace (repeatable)',
+  )
     .option('--json', 'print one JSON object and nothing else')
     .action(async (images: string[], opts: ReadCliOptions) => runReadCommand(images, opts));
 }

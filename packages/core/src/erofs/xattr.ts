@@ -123,10 +123,13 @@ export function listRawXattrs(
   const out: RawXattr[] = [];
   if (shared > 0) {
     const ids = readAt(src, base + XATTR_IBODY_HEADER_SIZE, shared * 4);
-    // COMPAT_SHARED_EA_IN_METABOX: xattr_blkaddr counts from the start of the metabox data.
-    const area =
-      sb.xattrBlkaddr * sb.blockSize +
-      (sb.featureCompat & FEATURE_COMPAT.SHARED_EA_IN_METABOX && hasMetabox(sb) ? METABOX_POS_BASE : 0);
+    // COMPAT_SHARED_EA_IN_METABOX: xattr_blkaddr counts from the start of the metabox data; without a
+    // metabox the shared entries are nowhere (erofs_init_metabuf: -EFSCORRUPTED), as the kernel says.
+    const inBox = (sb.featureCompat & FEATURE_COMPAT.SHARED_EA_IN_METABOX) !== 0;
+    if (inBox && !hasMetabox(sb)) {
+      throw new ErofsError('ECORRUPT', `nid ${inode.nid} has shared xattrs in a metabox the image does not have`, base);
+    }
+    const area = sb.xattrBlkaddr * sb.blockSize + (inBox ? METABOX_POS_BASE : 0);
     for (let i = 0; i < shared; i++) {
       const pos = area + u32(ids, i * 4) * 4;
       // A shared entry has no enclosing ibody; the image end bounds it.

@@ -135,31 +135,37 @@ export async function runStress(opts: StressOptions): Promise<StressReport> {
   const inject = opts.inject.reduce((m, b) => m | BUG[b], 0);
   // Every worker also holds private readers (the byte oracle) beside the shared pool.
   checkMemory(opts.poolMiB * 1024 * 1024, opts.workers, 0, true);
-  const sys = System.create({
-    poolMiB: opts.poolMiB,
-    policy: opts.policy === 'any' ? 'any' : 'processing',
-    inject,
-    jitter: opts.jitter,
-    seed: opts.seed,
-    lockStats: true,
-    lockChecks: opts.lockChecks ?? true,
-    raceDetector: opts.raceDetector ?? true,
-    invariants: opts.invariants ?? true,
-    raceSample: opts.raceSample,
-    raceStallUs: opts.raceStallUs,
-  });
   const all: StressInput[] = opts.images.map((i) => ({ ...i, domainId: i.domainId ?? 'stress', decoy: false }));
   const poison = opts.poison ?? !!opts.verify;
+  // Every child process (upstream mkfs.erofs for the decoys, fsck.erofs --extract or tar for the byte
+  // oracle) is spawned before the System allocates its arena: fork() write-protects every private
+  // page of the parent, so a spawn after the arena exists makes the run's next write to each frame
+  // take a copy-on-write fault (bench/spawn.ts measured it).
   const decoys = opts.decoys || poison ? await buildDecoys(undefined, { poison }) : undefined;
-  // Without the other decoys, poison still needs its victim X beside W.
-  if (decoys)
-    for (const d of decoys.decoys) if (opts.decoys || /[/\\][xw]\.img$/.test(d.image)) all.push({ ...d, decoy: true });
   const refs: Reference[] = [];
+  let sys: System | undefined;
   try {
+    // Without the other decoys, poison still needs its victim X beside W.
+    if (decoys)
+      for (const d of decoys.decoys)
+        if (opts.decoys || /[/\\][xw]\.img$/.test(d.image)) all.push({ ...d, decoy: true });
     for (const x of all) refs.push(prepareReference(x.image, x, opts.fsck, x.devices));
+    sys = System.create({
+      poolMiB: opts.poolMiB,
+      policy: opts.policy === 'any' ? 'any' : 'processing',
+      inject,
+      jitter: opts.jitter,
+      seed: opts.seed,
+      lockStats: true,
+      lockChecks: opts.lockChecks ?? true,
+      raceDetector: opts.raceDetector ?? true,
+      invariants: opts.invariants ?? true,
+      raceSample: opts.raceSample,
+      raceStallUs: opts.raceStallUs,
+    });
     return await new StressRun(opts, sys, all, refs, poison).run();
   } finally {
-    sys.detach();
+    sys?.detach();
     for (const r of refs) r.remove();
     decoys?.remove();
   }

@@ -6,8 +6,7 @@
 import { ErofsError } from '../errors.ts';
 import { readLayer } from '../../oci/layer.ts';
 import type { ContainerImage, LayerRef } from '../../oci/resolve.ts';
-import { streamFileData } from './data.ts';
-import { applyAttrs, entryNode, WHITEOUT } from './fromtar.ts';
+import { addTarEntry, applyAttrs, WHITEOUT, type EntryTarget } from './fromtar.ts';
 import type { MkfsConfig } from './options.ts';
 import type { ImageSink } from './sink.ts';
 import { readTar } from './tarread.ts';
@@ -57,6 +56,15 @@ export async function readLayerSource(
     }
     return d;
   };
+  const target: EntryTarget = {
+    root,
+    sink,
+    cfg,
+    tailInline,
+    linkMissing: 'is not earlier in this layer (a layer image holds only its own files)',
+    // Markers may come before their directory's own entry: keep them.
+    keepDirXattrs: [OVERLAY_OPAQUE_XATTR, OVERLAY_ORIGIN_XATTR],
+  };
   await readLayer(
     img,
     layer,
@@ -87,41 +95,7 @@ export async function readLayerSource(
           parent.xattrs.set(OVERLAY_ORIGIN_XATTR, Buffer.alloc(0));
           continue;
         }
-        const key = nameKey(name);
-        const existing = parent.children!.get(key);
-        if (e.type === 'link') {
-          const tparts = splitRelPath(e.linkpath, `${where}: hard link target`);
-          let t: TreeNode | undefined = root;
-          for (const p of tparts) t = t?.children?.get(nameKey(p))?.node;
-          if (!t || tparts.length === 0)
-            throw new ErofsError(
-              'ECORRUPT',
-              `${where}: hard link target ${show(e.linkpath)} is not earlier in this layer (a layer image holds only its own files)`,
-            );
-          if (t.kind === 'dir')
-            throw new ErofsError('ECORRUPT', `${where}: hard link to directory ${show(e.linkpath)}`);
-          parent.children!.set(key, { name, node: t });
-          continue;
-        }
-        if (e.type === 'dir') {
-          const node = existing?.node.kind === 'dir' ? existing.node : newNode('dir');
-          const kept = [OVERLAY_OPAQUE_XATTR, OVERLAY_ORIGIN_XATTR].flatMap((n) => {
-            const v = node.xattrs.get(n);
-            return v ? [[n, v] as const] : [];
-          });
-          applyAttrs(node, e, cfg, where);
-          // Markers may come before their directory's own entry: keep them.
-          for (const [n, v] of kept) node.xattrs.set(n, v);
-          parent.children!.set(key, { name, node });
-          continue;
-        }
-        const node = entryNode(e, cfg, where);
-        if (e.type === 'file') {
-          const r = await streamFileData(sink, data, e.size, (n) => tailInline(node, n), where);
-          node.data = r.placement;
-          node.sha256 = r.sha256;
-        }
-        parent.children!.set(key, { name, node });
+        await addTarEntry(target, parent, name, e, data, where);
       }
     },
     (n) => {

@@ -93,6 +93,63 @@ export function entryNode(e: TarEntry, cfg: MkfsConfig, where: string): TreeNode
   return node;
 }
 
+/** What placing a tar entry needs besides the entry: the tree, where file data goes, the config. */
+export interface EntryTarget {
+  readonly root: TreeNode;
+  readonly sink: ImageSink;
+  readonly cfg: MkfsConfig;
+  readonly tailInline: (node: TreeNode, tailLen: number) => boolean;
+  /** End of the message for a hard link whose target is not an earlier entry. */
+  readonly linkMissing: string;
+  /** xattrs a directory met again keeps over its new attributes (markers set before its entry). */
+  readonly keepDirXattrs?: readonly string[];
+}
+
+/**
+ * Put entry `e` (not the root) into `parent` as `name`: a hard link shares the earlier entry's node; a
+ * directory met again (or implied earlier) keeps its entries and takes the new attributes; anything
+ * else is a new node, a regular file's data streamed into the sink.
+ */
+export async function addTarEntry(
+  to: EntryTarget,
+  parent: TreeNode,
+  name: Buffer,
+  e: TarEntry,
+  data: AsyncIterable<Uint8Array>,
+  where: string,
+): Promise<void> {
+  const key = nameKey(name);
+  if (e.type === 'link') {
+    const tparts = splitRelPath(e.linkpath, `${where}: hard link target`);
+    let t: TreeNode | undefined = to.root;
+    for (const p of tparts) t = t?.children?.get(nameKey(p))?.node;
+    if (!t || tparts.length === 0)
+      throw new ErofsError('ECORRUPT', `${where}: hard link target ${show(e.linkpath)} ${to.linkMissing}`);
+    if (t.kind === 'dir') throw new ErofsError('ECORRUPT', `${where}: hard link to directory ${show(e.linkpath)}`);
+    parent.children!.set(key, { name, node: t });
+    return;
+  }
+  if (e.type === 'dir') {
+    const existing = parent.children!.get(key);
+    const node = existing?.node.kind === 'dir' ? existing.node : newNode('dir');
+    const kept = (to.keepDirXattrs ?? []).flatMap((n) => {
+      const v = node.xattrs.get(n);
+      return v ? [[n, v] as const] : [];
+    });
+    applyAttrs(node, e, to.cfg, where);
+    for (const [n, v] of kept) node.xattrs.set(n, v);
+    parent.children!.set(key, { name, node });
+    return;
+  }
+  const node = entryNode(e, to.cfg, where);
+  if (e.type === 'file') {
+    const r = await streamFileData(to.sink, data, e.size, (n) => to.tailInline(node, n), where);
+    node.data = r.placement;
+    node.sha256 = r.sha256;
+  }
+  parent.children!.set(key, { name, node });
+}
+
 /** Read the tar at `path` into a tree, streaming file data into `sink`. */
 export async function readTarSource(
   path: string,
@@ -126,6 +183,7 @@ export async function readTarSource(
     return d;
   };
 
+  const target: EntryTarget = { root, sink, cfg, tailInline, linkMissing: 'is not an earlier entry' };
   for await (const { entry: e, data } of readTar(tarChunks(path, onBytes))) {
     const where = `tar entry ${show(e.path)}`;
     const parts = splitRelPath(e.path, where);
@@ -142,35 +200,7 @@ export async function readTarSource(
       applyAttrs(root, e, cfg, where);
       continue;
     }
-    const parent = dirAt(parts.slice(0, -1), e.path);
-    const name = parts[parts.length - 1];
-    const key = nameKey(name);
-    const existing = parent.children!.get(key);
-
-    if (e.type === 'link') {
-      const tparts = splitRelPath(e.linkpath, `${where}: hard link target`);
-      let t: TreeNode | undefined = root;
-      for (const p of tparts) t = t?.children?.get(nameKey(p))?.node;
-      if (!t || tparts.length === 0)
-        throw new ErofsError('ECORRUPT', `${where}: hard link target ${show(e.linkpath)} is not an earlier entry`);
-      if (t.kind === 'dir') throw new ErofsError('ECORRUPT', `${where}: hard link to directory ${show(e.linkpath)}`);
-      parent.children!.set(key, { name, node: t });
-      continue;
-    }
-    if (e.type === 'dir') {
-      // A directory met again (or implied earlier) keeps its entries and takes the new attributes.
-      const node = existing?.node.kind === 'dir' ? existing.node : newNode('dir');
-      applyAttrs(node, e, cfg, where);
-      parent.children!.set(key, { name, node });
-      continue;
-    }
-    const node = entryNode(e, cfg, where);
-    if (e.type === 'file') {
-      const r = await streamFileData(sink, data, e.size, (n) => tailInline(node, n), where);
-      node.data = r.placement;
-      node.sha256 = r.sha256;
-    }
-    parent.children!.set(key, { name, node });
+    await addTarEntry(target, dirAt(parts.slice(0, -1), e.path), parts[parts.length - 1], e, data, where);
   }
   cfg.onProgress?.(total, total);
   return root;
