@@ -4,7 +4,7 @@
 import type { Kernel } from './kernel.ts';
 import { PAGE_SIZE } from '../mm/arena.ts';
 import { NIL } from '../mm/list.ts';
-import { ctrAdd, ctrReadSigned, CTR } from '../mm/counters.ts';
+import { ctrAdd, ctrReadSigned, CTR } from './counters.ts';
 import {
   frameAllocBatch,
   pageFlags,

@@ -12,10 +12,10 @@
 // longer than any honest chain, not found — goes to the locked lookup, which is authoritative.
 import { declareCount, declareRegion, pow2AtLeast, type Arena } from '../mm/arena.ts';
 import { spinLock, spinUnlock } from '../mm/spinlock.ts';
-import { LOCK_CLASS } from '../mm/lockstat.ts';
 import { listAdd, listDel, listFirst, NIL } from '../mm/list.ts';
-import { lockdepOn, lockdepAccess, PROT, SITE } from '../mm/lockdep.ts';
-import { ctrInc, ctrDec, CTR } from '../mm/counters.ts';
+import { lockdepOn, lockdepAccess } from '../mm/lockdep.ts';
+import { LOCK_CLASS, PROT, SITE } from './locks.ts';
+import { ctrInc, ctrDec, CTR } from './counters.ts';
 import { pointsOn, point, POINT } from '../mm/points.ts';
 import {
   FRAME_WORDS,

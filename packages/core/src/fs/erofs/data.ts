@@ -7,7 +7,7 @@ import { readSync, readvSync } from 'node:fs';
 import type { Kernel } from '../../vfs/kernel.ts';
 import { PAGE_SIZE } from '../../mm/arena.ts';
 import { NIL } from '../../mm/list.ts';
-import { ctrInc, ctrAdd, CTR } from '../../mm/counters.ts';
+import { ctrInc, ctrAdd, CTR } from './counters.ts';
 import {
   setPageFlag,
   clearPageFlag,

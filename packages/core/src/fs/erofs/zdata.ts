@@ -12,7 +12,7 @@
 import type { Kernel } from '../../vfs/kernel.ts';
 import { PAGE_SIZE } from '../../mm/arena.ts';
 import { NIL } from '../../mm/list.ts';
-import { ctrAdd, ctrInc, ctrReadSigned, CTR } from '../../mm/counters.ts';
+import { ctrAdd, ctrInc, ctrReadSigned, CTR } from './counters.ts';
 import { clearPageFlag, lruAdd, putPage, setPageFlag, unlockPage, PG_ERROR, PG_UPTODATE } from '../../mm/pagepool.ts';
 import { addToPageCache, pageCached } from '../../vfs/pagecache.ts';
 import { allocPage } from '../../vfs/reclaim.ts';
