@@ -240,6 +240,10 @@ test.serial('the race detector reports both threads: their use sites and stacks'
     poolMiB: 1,
     decoys: true,
     lockChecks: false,
+    // What this test checks is the race detector's report, so the other checker that sees this bug is off:
+    // the count the bug leaves wrong can trip the invariants first (readEnd's negative processingCount),
+    // sooner the busier the workload — seen in CI and here after the unmount workload changed.
+    invariants: false,
     raceSample: 20,
   });
   t.is(r.violation?.detector, 'race-detector', r.violation && describe(r));

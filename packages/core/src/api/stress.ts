@@ -11,3 +11,5 @@ export { checkQuiescent } from '../debug/invariants.ts';
 export { CheckFailure, InvariantViolation, takeCheckFailure, type Detector } from '../mm/checkfail.ts';
 export { PROTECTED as LOCK_PROTECTED } from '../mm/lockdep.ts';
 export { forgeFingerprint } from '../debug/forge.ts';
+export { sharedInodeView } from '../fs/erofs/ishare.ts';
+export { inodeMount } from '../vfs/inode.ts';

@@ -146,12 +146,12 @@ function findGetPageLocked(a: Arena, b: number, mapping: number, index: number):
 export function pageCached(a: Arena, mapping: number, index: number): boolean {
   const b = bucketOf(a, mapping, index);
   const seq = Atomics.load(a.i32, b + B_SEQ);
-  if (
-    (seq & 1) === 0 &&
-    lookupRcu(a.i32, a.frames, b, mapping, index) !== NIL &&
-    Atomics.load(a.i32, b + B_SEQ) === seq
-  )
-    return true;
+  if ((seq & 1) === 0) {
+    if (lookupRcu(a.i32, a.frames, b, mapping, index) !== NIL) {
+      if (Atomics.load(a.i32, b + B_SEQ) === seq) return true;
+      ctrInc(a.i32, CTR.PAGE_SEQ_RETRY); // the chain changed under the walk: ask again under the lock
+    }
+  } else ctrInc(a.i32, CTR.PAGE_SEQ_RETRY); // a removal is under way in this bucket
   spinLock(a.i32, b, LOCK_CLASS.PAGE_INDEX);
   const f = lookupLocked(a, b, mapping, index);
   spinUnlock(a.i32, b);
