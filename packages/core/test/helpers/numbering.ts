@@ -2,6 +2,7 @@
 import { counterNames, WINDOWS } from '../../src/mm/counters.ts';
 import { LOCK_CLASS_NAMES } from '../../src/mm/lockstat.ts';
 import { PROTECTED, SITE_NAMES } from '../../src/mm/lockdep.ts';
+import { POINT_NAMES } from '../../src/mm/points.ts';
 
 export interface Numbering {
   counters: string[];
@@ -9,6 +10,7 @@ export interface Numbering {
   lockClasses: string[];
   protectedStructures: string[];
   sites: string[];
+  points: string[];
 }
 export function numbering(): Numbering {
   return {
@@ -17,5 +19,6 @@ export function numbering(): Numbering {
     lockClasses: [...LOCK_CLASS_NAMES],
     protectedStructures: PROTECTED.map((p) => p.name),
     sites: [...SITE_NAMES],
+    points: [...POINT_NAMES],
   };
 }

@@ -37,7 +37,8 @@ import {
   inodeSlots,
   inodeTableBase,
 } from '../../vfs/inode.ts';
-import { POINT, pointsOn, point } from '../../mm/points.ts';
+import { pointsOn, point } from '../../mm/points.ts';
+import { POINT } from './points.ts';
 import { reportCheckFailure, invariantsOn, InvariantViolation } from '../../mm/checkfail.ts';
 import { lockdepOn, lockdepAccess } from '../../mm/lockdep.ts';
 import { LOCK_CLASS, PROT, SITE } from './locks.ts';
