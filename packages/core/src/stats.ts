@@ -2,7 +2,8 @@
 // figures experiments read): gathered from the shared state so any thread sees the same numbers.
 import { PAGE_SIZE, type Arena } from './mm/arena.ts';
 import { framesFree, framesUsed, lruCount } from './mm/pagepool.ts';
-import { readCounters, resetEventCounters, ctrReadSigned, CTR, type CounterName } from './mm/counters.ts';
+import { readCounters, resetEventCounters, ctrReadSigned } from './mm/counters.ts';
+import { CTR, type CounterName } from './fs/erofs/counters.ts';
 import { memcgStats, memcgResetEvents, MEMCG_UNLIMITED, MEMCG_DYING } from './mm/memcontrol.ts';
 import { readLockStats, resetLockStats, type LockClassStats } from './mm/lockstat.ts';
 import { inodesInUse, inodeLruCount, forEachInode, I_ANON, INODE_WORDS } from './vfs/inode.ts';

@@ -1,6 +1,8 @@
 // mm/ names no structure above it: the arena places its own page pool and only what the structures above
 // declare (declareCount / declareRegion / declareHeaderWord). The inode table, the mount table and the
 // page index are vfs's declarations, sized by vfs's record sizes; a worker attaching gets the same layout.
+// Counters, race windows, lock classes, protected structures and use sites are declared the same way, by
+// the layer they belong to, and every thread numbers them alike.
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -9,15 +11,78 @@ import { Arena } from '../src/mm/arena.ts';
 import { INODE_WORDS, ICACHE_BUCKET_WORDS, INODE_POOL_WORDS, INODE_LRU_WORDS } from '../src/vfs/inode.ts';
 import { MOUNT_WORDS, MOUNT_TABLE_WORDS } from '../src/vfs/mount.ts';
 import { PAGE_BUCKET_WORDS } from '../src/vfs/pagecache.ts';
+import { Worker } from 'node:worker_threads';
+import { CTR } from '../src/fs/erofs/counters.ts';
+import { LOCK_CLASS, PROT, SITE } from '../src/fs/erofs/locks.ts';
+import { POINT } from '../src/fs/erofs/points.ts';
+import { numbering, type Numbering } from './helpers/numbering.ts';
 
-const ARENA_SRC = fileURLToPath(new URL('../src/mm/arena.ts', import.meta.url));
-
-test('mm/arena.ts names no inode, mount, page index or filesystem structure (comments aside)', (t) => {
-  const code = readFileSync(ARENA_SRC, 'utf8')
+const mmSource = (name: string): string =>
+  readFileSync(fileURLToPath(new URL(`../src/mm/${name}`, import.meta.url)), 'utf8')
     .replace(/\/\*[\s\S]*?\*\//g, '')
     .replace(/\/\/.*$/gm, '');
-  const found = code.match(/inode|mount|bucket|pcluster|erofs|policy|inject|debug/gi) ?? [];
+// What a module of mm/ must not name: the structures of the layers above it.
+const UPPER =
+  /inode|mount|bucket|pcluster|erofs|policy|inject|debug|ishare|i_lock|icache|dedup|backing|processing|unmount|fadvise|readahead|superblock|igrab|iget|zdata|page.?index/gi;
+
+test('mm/arena.ts names no inode, mount, page index or filesystem structure (comments aside)', (t) => {
+  const found = mmSource('arena.ts').match(/inode|mount|bucket|pcluster|erofs|policy|inject|debug/gi) ?? [];
   t.deepEqual(found, []);
+});
+
+test('mm/counters.ts, lockstat.ts, lockdep.ts and points.ts name no structure above mm (each layer declares its own)', (t) => {
+  for (const f of ['counters.ts', 'lockstat.ts', 'lockdep.ts', 'points.ts'])
+    t.deepEqual(mmSource(f).match(UPPER) ?? [], [], f);
+  // What the layers above declared is there, under the names the reports have always printed.
+  const n = numbering();
+  for (const c of ['FILE_PAGES', 'UNMOUNT_SWEEP_BUSY', 'ISHARE_FILLED', 'Z_PCLUSTER_WAITS', 'LOCK_WAITS'])
+    t.true(n.counters.includes(c), c);
+  t.deepEqual(Object.keys(n.windows).sort(), [
+    'fadvisePageBusy',
+    'igetWaitFreeing',
+    'igrabRefusedFreeing',
+    'pageLockWait',
+    'pageLookupSeqRetry',
+    'pageNextFrameMiss',
+    'pageRefRefusedAtZero',
+    'pclusterWait',
+    'processingRejoin',
+    'realInodeRetry',
+    'reclaimPageBusy',
+    'staleMappingNoInode',
+    'staleMappingRead',
+    'unmountBusyInodes',
+  ]);
+  t.is(n.lockClasses[LOCK_CLASS.INODE], 'i_lock');
+  t.is(n.lockClasses[LOCK_CLASS.ISHARE], 'ishare');
+  t.is(n.counters[CTR.UNMOUNT_SWEEP_BUSY], 'UNMOUNT_SWEEP_BUSY');
+  t.regex(n.protectedStructures[PROT.BACKING_LIST], /backing list/);
+  t.is(n.sites[SITE.REAL_INODE], 'realInode');
+  t.is(n.points[POINT.BEFORE_IGRAB], 'BEFORE_IGRAB');
+  t.is(n.points[POINT.NONE], 'NONE');
+  // Every number handed out once: no two declarations share a counter word, a class, a structure, a site.
+  for (const [what, names] of Object.entries({
+    counters: n.counters,
+    lockClasses: n.lockClasses,
+    sites: n.sites,
+    points: n.points,
+  }))
+    t.is(new Set(names).size, names.length, what);
+});
+
+test('a thread that loads the layers from another entry numbers their declarations alike', async (t) => {
+  const theirs = await new Promise<Numbering>((resolve, reject) => {
+    const w = new Worker(new URL('./helpers/numbering-worker.mjs', import.meta.url));
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+  const ours = numbering();
+  t.deepEqual(theirs.counters, ours.counters);
+  t.deepEqual(theirs.windows, ours.windows);
+  t.deepEqual(theirs.lockClasses, ours.lockClasses);
+  t.deepEqual(theirs.protectedStructures, ours.protectedStructures);
+  t.deepEqual(theirs.sites, ours.sites);
+  t.deepEqual(theirs.points, ours.points);
 });
 
 test('the vfs tables are their owners’ declared counts and regions, sized by their records', (t) => {

@@ -24,7 +24,8 @@ export type {
 export { Kernel } from '../vfs/kernel.ts';
 export { VfsError, type Errno } from '../vfs/errno.ts';
 export { Arena, PAGE_SIZE, MAX_POOL_BYTES, type ArenaHandle, type ArenaConfig } from '../mm/arena.ts';
-export { CTR, readCounters, WINDOWS, readWindows, type CounterName, type WindowName } from '../mm/counters.ts';
+export { readCounters, WINDOWS, readWindows, type WindowName } from '../mm/counters.ts';
+export { CTR, type CounterName } from '../fs/erofs/counters.ts';
 export { FRAME_WORDS } from '../mm/pagepool.ts';
 export { INODE_WORDS } from '../vfs/inode.ts';
 export { PAGE_BUCKET_WORDS } from '../vfs/pagecache.ts';

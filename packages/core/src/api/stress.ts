@@ -6,8 +6,11 @@
 /// <reference types="node" preserve="true" />
 export { BUG, BUG_DESCRIPTIONS, BUG_CATEGORY } from '../debug/bugs/index.ts';
 export type { BugName, BugCategory } from '../debug/bugs/index.ts';
-export { POINT, POINT_NAMES, lastPoints as lastPointsOf } from '../mm/points.ts';
+export { POINT_NAMES, lastPoints as lastPointsOf } from '../mm/points.ts';
+export { POINT } from '../fs/erofs/points.ts';
 export { checkQuiescent } from '../debug/invariants.ts';
 export { CheckFailure, InvariantViolation, takeCheckFailure, type Detector } from '../mm/checkfail.ts';
 export { PROTECTED as LOCK_PROTECTED } from '../mm/lockdep.ts';
 export { forgeFingerprint } from '../debug/forge.ts';
+export { sharedInodeView } from '../fs/erofs/ishare.ts';
+export { inodeMount } from '../vfs/inode.ts';

@@ -4,6 +4,9 @@
 // steps in the production step tables (debug/bugs/). Which checks run never depends on the bugs.
 import { CHECK_LOCKS, CHECK_RACES, CHECK_INVARIANTS, declareHeaderWord, type Arena } from '../mm/arena.ts';
 import { lockdepConfigure, SITE_NAMES, PROTECTED } from '../mm/lockdep.ts';
+// Every layer's protected structures, use sites and points declared before any report names them.
+import '../fs/erofs/locks.ts';
+import '../fs/erofs/points.ts';
 import { kcsanConfigure } from '../mm/kcsan.ts';
 import { invariantsConfigure } from '../mm/checkfail.ts';
 import { pointsConfigure, pointsRefresh } from '../mm/points.ts';

@@ -3,7 +3,7 @@
 // the arena through the owning modules' functions.
 import type { Arena } from '../mm/arena.ts';
 import { pageFlags, pageRef, pageMapping, framesUsed, PG_LOCKED, PG_FREE } from '../mm/pagepool.ts';
-import { ctrReadSigned, CTR } from '../mm/counters.ts';
+import { ctrReadSigned, CTR } from '../fs/erofs/counters.ts';
 import { NIL } from '../mm/list.ts';
 import {
   forEachInode,

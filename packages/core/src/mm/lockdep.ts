@@ -1,185 +1,103 @@
 // Lock checking (lockdep_assert_held), independent of any planted bug. Every lock-protected structure is
-// declared below with the lock class that guards it; every function that mutates such a structure, or
+// declared with the lock class that guards it; every function that mutates such a structure, or
 // reads it in a way that needs the lock, calls lockdepAccess at that use site — on every path, buggy or
 // not — and, while stressing, it fails unless *this thread* holds the declared lock word. Ownership is
 // tracked per thread (a small held-locks stack filled by spinLock/spinUnlock), as lockdep's held_locks.
 // The same call feeds the data-race detector (kcsan.ts), which needs no lock knowledge at all.
 // When not stressing, each use site costs one branch on `lockdepOn`.
+//
+// mm names no structure above it: each layer declares its own protected structures and use sites
+// (declareProtected, declareSites) — mm's below, vfs's in vfs/locks.ts, the filesystem's in
+// fs/erofs/locks.ts, each importing the one below it, so every thread numbers them alike (module
+// evaluation runs a module's imports first) and a report written by one thread reads right in another.
 import { CheckFailure, reportCheckFailure } from './checkfail.ts';
 import { LOCK_CLASS_NAMES, LOCK_CLASS } from './lockstat.ts';
 import { kcsanAccess, kcsanOn } from './kcsan.ts';
 
-/** Lock-protected structures. */
-export const PROT = {
-  BACKING_LIST: 0,
-  PROCESSING_LIST: 1,
-  PROCESSING_COUNT: 2,
-  PAGE_BUCKET: 3,
-  MAPPING_PAGES: 4,
-  LRU: 5,
-  FREE_LIST: 6,
-  ICACHE_BUCKET: 7,
-  INODE_SLOTS: 8,
-  INODE_LRU: 9,
-  INODE_REF: 10,
-  // Fields of one record, each watched on its own word (a race on a field is invisible on the list head).
-  BACKING_COUNT: 11,
-  BACKING_LINK: 12,
-  PROCESSING_LINK: 13,
-  PAGE_LRU_FLAG: 14,
-  PAGE_LRU_LINK: 15,
-  LRU_COUNT: 16,
-  PAGE_INDEX_FIELDS: 17,
-  PAGE_MAP_LINK: 18,
-  MAPPING_NRPAGES: 19,
-  FREE_MAP: 20,
-  INODE_LRU_LINK: 21,
-  INODE_LRU_COUNT: 22,
-  INODE_HASH_LINK: 23,
-  // Memory cgroups (mm/memcontrol.ts).
-  MEMCG_TABLE: 24,
-  PAGE_MEMCG: 25,
-  PAGE_SHADOW: 26,
-} as const;
+/**
+ * A lock-protected structure and its declared lock: `lockClass` the class of that lock (reports name it),
+ * or -1 where the lock is one the caller holds and declares (`lock` says which).
+ */
+export interface ProtectedStructure {
+  readonly name: string;
+  readonly lockClass: number;
+  readonly lock: string;
+}
+const protectedList: ProtectedStructure[] = [];
+/** Every declared protected structure, by number (what lockdepAccess's `prot` indexes). */
+export const PROTECTED: readonly ProtectedStructure[] = protectedList;
 
-/** Each structure's declared lock. */
-export const PROTECTED: readonly { readonly name: string; readonly lockClass: number; readonly lock: string }[] = [
-  {
-    name: 'backing list (and its length) of a shared inode',
-    lockClass: LOCK_CLASS.ISHARE,
-    lock: "the shared inode's vi->lock",
-  },
-  { name: 'processing list of a shared inode', lockClass: LOCK_CLASS.ISHARE, lock: "the shared inode's vi->lock" },
-  { name: 'processingCount of a backing inode', lockClass: LOCK_CLASS.ISHARE, lock: "its shared inode's vi->lock" },
-  { name: 'page-index hash bucket chain', lockClass: LOCK_CLASS.PAGE_INDEX, lock: 'the bucket lock' },
-  { name: "mapping's page list and nrpages", lockClass: LOCK_CLASS.PAGE_INDEX, lock: "the mapping's page-list lock" },
-  { name: 'page LRU', lockClass: LOCK_CLASS.LRU, lock: 'the LRU lock' },
-  { name: 'free-frame list', lockClass: LOCK_CLASS.FREE, lock: 'the free-list lock' },
-  { name: 'inode hash bucket chain', lockClass: LOCK_CLASS.ICACHE, lock: 'the icache bucket lock' },
-  { name: 'free inode-slot list', lockClass: LOCK_CLASS.SLOTS, lock: 'the slot-pool lock' },
-  { name: 'unused-inode LRU', lockClass: LOCK_CLASS.INODE_LRU, lock: 'the inode LRU lock' },
-  {
-    name: 'i_count of an inode that may be unused (igrab, iput, eviction)',
-    lockClass: LOCK_CLASS.INODE,
-    lock: "the inode's i_lock",
-  },
-  {
-    name: 'backing count (nbacking) of a shared inode',
-    lockClass: LOCK_CLASS.ISHARE,
-    lock: "the shared inode's vi->lock",
-  },
-  { name: 'backing_link of a backing inode', lockClass: LOCK_CLASS.ISHARE, lock: "its shared inode's vi->lock" },
-  { name: 'processing_link of a backing inode', lockClass: LOCK_CLASS.ISHARE, lock: "its shared inode's vi->lock" },
-  { name: "PG_LRU bit of a page's flags", lockClass: LOCK_CLASS.LRU, lock: 'the LRU lock' },
-  { name: 'LRU links of a page', lockClass: LOCK_CLASS.LRU, lock: 'the LRU lock' },
-  { name: 'length of the page LRU', lockClass: LOCK_CLASS.LRU, lock: 'the LRU lock' },
-  {
-    name: "page's index fields (mapping, index, hash link)",
-    lockClass: LOCK_CLASS.PAGE_INDEX,
-    lock: 'the page-index bucket lock',
-  },
-  {
-    name: "page's link in its mapping's page list",
-    lockClass: LOCK_CLASS.PAGE_INDEX,
-    lock: "the mapping's page-list lock",
-  },
-  { name: "mapping's nrpages", lockClass: LOCK_CLASS.PAGE_INDEX, lock: "the mapping's page-list lock" },
-  { name: 'free-frame bitmap word', lockClass: LOCK_CLASS.FREE, lock: 'the free-list lock' },
-  { name: 'inode LRU links of an inode', lockClass: LOCK_CLASS.INODE_LRU, lock: 'the inode LRU lock' },
-  { name: 'length of the unused-inode LRU', lockClass: LOCK_CLASS.INODE_LRU, lock: 'the inode LRU lock' },
-  { name: 'inode hash link of an inode', lockClass: LOCK_CLASS.ICACHE, lock: 'the icache bucket lock' },
-  {
+/** Declare lock-protected structures (key → structure); returns key → number. */
+export function declareProtected<const T extends Readonly<Record<string, ProtectedStructure>>>(
+  decl: T,
+): { readonly [K in keyof T]: number } {
+  const out: Record<string, number> = {};
+  for (const [key, p] of Object.entries(decl)) {
+    out[key] = protectedList.length;
+    protectedList.push(p);
+  }
+  return Object.freeze(out) as { readonly [K in keyof T]: number };
+}
+
+const siteNames: string[] = [];
+/** Every declared use site's name, by number (named in reports). */
+export const SITE_NAMES: readonly string[] = siteNames;
+
+/** Declare use sites (key → the function name reports print); returns key → number. */
+export function declareSites<const T extends Readonly<Record<string, string>>>(
+  decl: T,
+): { readonly [K in keyof T]: number } {
+  const out: Record<string, number> = {};
+  for (const [key, name] of Object.entries(decl)) {
+    out[key] = siteNames.length;
+    siteNames.push(name);
+  }
+  return Object.freeze(out) as { readonly [K in keyof T]: number };
+}
+
+/** mm's lock-protected structures: the page LRU, the free frames, the memory cgroups. */
+export const PROT = declareProtected({
+  LRU: { name: 'page LRU', lockClass: LOCK_CLASS.LRU, lock: 'the LRU lock' },
+  FREE_LIST: { name: 'free-frame list', lockClass: LOCK_CLASS.FREE, lock: 'the free-list lock' },
+  // Fields of one record, each watched on its own word (a race on a field is invisible on the list head).
+  PAGE_LRU_FLAG: { name: "PG_LRU bit of a page's flags", lockClass: LOCK_CLASS.LRU, lock: 'the LRU lock' },
+  PAGE_LRU_LINK: { name: 'LRU links of a page', lockClass: LOCK_CLASS.LRU, lock: 'the LRU lock' },
+  LRU_COUNT: { name: 'length of the page LRU', lockClass: LOCK_CLASS.LRU, lock: 'the LRU lock' },
+  FREE_MAP: { name: 'free-frame bitmap word', lockClass: LOCK_CLASS.FREE, lock: 'the free-list lock' },
+  // Memory cgroups (mm/memcontrol.ts).
+  MEMCG_TABLE: {
     name: 'memory-cgroup table (state, parent, limits of a cgroup)',
     lockClass: LOCK_CLASS.MEMCG,
     lock: 'the memcg table lock',
   },
-  {
+  PAGE_MEMCG: {
     name: 'memory cgroup a cached page is charged to (folio->memcg_data)',
-    lockClass: LOCK_CLASS.PAGE_INDEX,
-    lock: "the page's index bucket lock",
+    lockClass: -1,
+    lock: "the lock the caller holds over the page's cache entry",
   },
-  {
+  PAGE_SHADOW: {
     name: 'shadow entry of an evicted page (workingset)',
-    lockClass: LOCK_CLASS.PAGE_INDEX,
-    lock: "the page's index bucket lock",
+    lockClass: -1,
+    lock: "the lock the caller holds over the page's cache entry",
   },
-];
-if (PROTECTED.length !== Object.keys(PROT).length) throw new Error('every protected structure declares its lock');
+});
 
-/** Use sites (the functions that touch a protected structure): named in reports. */
-export const SITE = {
-  ISHARE_FILL: 0,
-  ISHARE_FREE: 1,
-  READ_BEGIN: 2,
-  READ_END: 3,
-  REAL_INODE: 4,
-  SHARED_VIEW: 5,
-  PAGE_LOOKUP: 6,
-  PAGE_ADD: 7,
-  PAGE_UNINDEX: 8,
-  TRUNCATE: 9,
-  LRU_ADD: 10,
-  LRU_DEL: 11,
-  LRU_ISOLATE: 12,
-  FRAME_ALLOC: 13,
-  FRAME_FREE: 14,
-  ICACHE_LOOKUP: 15,
-  ICACHE_INSERT: 16,
-  ICACHE_UNHASH: 17,
-  SLOT_ALLOC: 18,
-  SLOT_FREE: 19,
-  INODE_LRU_ADD: 20,
-  INODE_LRU_DEL: 21,
-  INODE_LRU_PRUNE: 22,
-  IGET_REF: 23,
-  IPUT: 24,
-  TRY_EVICT: 25,
-  LRU_ADD_BATCH: 26,
-  LRU_MOVE: 27,
-  MEMCG_COMMIT: 28,
-  MEMCG_UNCHARGE: 29,
-  MEMCG_MOVE: 30,
-  MEMCG_CREATE: 31,
-  MEMCG_OFFLINE: 32,
-  MEMCG_REAP: 33,
-} as const;
-export const SITE_NAMES = [
-  'ishareFillInode',
-  'ishareFreeInode',
-  'readBegin',
-  'readEnd',
-  'realInode',
-  'sharedInodeView',
-  'page lookup',
-  'addToPageCache',
-  'page unindex',
-  'truncateInodePages',
-  'lruAdd',
-  'lruDel',
-  'lruIsolate',
-  'frameAlloc',
-  'frameFree',
-  'iget lookup',
-  'iget insert',
-  'unhash',
-  'slotAlloc',
-  'slotFree',
-  'inodeLruAdd',
-  'inodeLruDel',
-  'pruneIcache',
-  '__iget',
-  'iput',
-  'tryEvict',
-  'lruAddBatch',
-  'lruvecMove',
-  'commitCharge',
-  'uncharge',
-  'moveCharge',
-  'memcgCreate',
-  'memcgOffline',
-  'memcgReap',
-];
-if (SITE_NAMES.length !== Object.keys(SITE).length) throw new Error('every use site has a name');
+/** mm's use sites (the functions that touch a protected structure). */
+export const SITE = declareSites({
+  LRU_ADD: 'lruAdd',
+  LRU_DEL: 'lruDel',
+  LRU_ISOLATE: 'lruIsolate',
+  FRAME_ALLOC: 'frameAlloc',
+  FRAME_FREE: 'frameFree',
+  LRU_ADD_BATCH: 'lruAddBatch',
+  LRU_MOVE: 'lruvecMove',
+  MEMCG_COMMIT: 'commitCharge',
+  MEMCG_UNCHARGE: 'uncharge',
+  MEMCG_MOVE: 'moveCharge',
+  MEMCG_CREATE: 'memcgCreate',
+  MEMCG_OFFLINE: 'memcgOffline',
+  MEMCG_REAP: 'memcgReap',
+});
 
 /** True while stressing with lock checks or the race detector: use sites call lockdepAccess. */
 export let lockdepOn = false;
@@ -230,7 +148,7 @@ export function lockdepHeld(i32: Int32Array, idx: number): boolean {
 }
 
 export function lockClassName(cls: number): string {
-  return LOCK_CLASS_NAMES[cls] ?? `class ${cls}`;
+  return cls < 0 ? "the caller's lock" : (LOCK_CLASS_NAMES[cls] ?? `class ${cls}`);
 }
 
 /**

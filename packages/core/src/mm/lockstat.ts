@@ -1,39 +1,39 @@
 // Lock contention statistics: per lock class, acquisitions / spins / sleeps, kept in a fixed region
 // of the arena's control words so that a lock word's own Int32Array reaches them without any
 // module state (a thread may hold several arenas, e.g. in tests).
+//
+// Lock classes (like lockdep's) are declared by the layer whose locks they are (declareLockClasses):
+// mm's here, vfs's in vfs/locks.ts, the filesystem's in fs/erofs/locks.ts, each importing the one below,
+// so every thread numbers them alike (module evaluation runs a module's imports first).
 import { LOCKSTAT_BASE, LOCKSTAT_CLASSES } from './regions.ts';
 
 export const LOCK_STAT = { ACQUIRE: 0, SPIN: 1, SLEEP: 2 } as const;
 const PER_CLASS = 3;
 
-/** Lock classes: one per kind of lock in the kernel (like lockdep's classes). */
-export const LOCK_CLASS = {
-  PAGE_INDEX: 0, // page-cache hash bucket (i_pages)
-  LRU: 1, // page LRU
-  FREE: 2, // free-frame list
-  ICACHE: 3, // inode hash bucket
-  INODE: 4, // i_lock
-  ISHARE: 5, // shared inode's vi->lock (backing + processing lists)
-  MOUNT: 6, // mount table
-  INODE_LRU: 7, // unused-inode LRU
-  SLOTS: 8, // slot pools
-  PCLUSTER: 9, // a compressed pcluster being read and decompressed (fs/erofs/zpcluster.ts)
-  MEMCG: 10, // the memory-cgroup table (mm/memcontrol.ts: cgroup_mutex)
-} as const;
-export const LOCK_CLASS_NAMES = [
-  'page-index',
-  'lru',
-  'free-list',
-  'icache',
-  'i_lock',
-  'ishare',
-  'mount',
-  'inode-lru',
-  'slots',
-  'pcluster',
-  'memcg',
-];
-if (LOCK_CLASS_NAMES.length > LOCKSTAT_CLASSES) throw new Error('lockstat region too small');
+const classNames: string[] = [];
+/** The declared lock classes' names, by class. */
+export const LOCK_CLASS_NAMES: readonly string[] = classNames;
+
+/** Declare lock classes (key → the name reports print); returns key → class. */
+export function declareLockClasses<const T extends Readonly<Record<string, string>>>(
+  decl: T,
+): { readonly [K in keyof T]: number } {
+  const out: Record<string, number> = {};
+  for (const [key, name] of Object.entries(decl)) {
+    if (classNames.includes(name)) throw new Error(`lock class ${name} declared twice`);
+    if (classNames.length >= LOCKSTAT_CLASSES) throw new Error('lockstat region too small');
+    out[key] = classNames.length;
+    classNames.push(name);
+  }
+  return Object.freeze(out) as { readonly [K in keyof T]: number };
+}
+
+/** mm's lock classes. */
+export const LOCK_CLASS = declareLockClasses({
+  LRU: 'lru', // page LRU
+  FREE: 'free-list', // free-frame list
+  MEMCG: 'memcg', // the memory-cgroup table (mm/memcontrol.ts: cgroup_mutex)
+});
 
 /**
  * Counting every acquisition costs a shared atomic per lock taken, which bounces between cores; it is

@@ -5,26 +5,31 @@
 import type { Arena } from './arena.ts';
 import { THREADS_BASE, MAX_THREADS, THREAD_WORDS } from './regions.ts';
 
-/** Named points in the core where interleavings matter. */
-export const POINT = {
-  NONE: 0,
-  BEFORE_IGRAB: 1, // realInode: about to igrab a candidate backing inode
-  AFTER_REALINODE: 2, // a real inode was picked, mapping not yet done
-  READ_BEGIN_LOCKED: 3, // readBegin: holding the shared lock, before list insertion
-  BEFORE_DEVICE_READ: 4,
-  BEFORE_PAGE_UNLOCK: 5, // page filled, not yet unlocked
-  AFTER_FIND_PAGE: 6, // filemapRead found a page, before checking uptodate
-  EVICT_BACKING: 7, // eviction: detaching from the backing list
-  READ_END_LOCKED: 8,
-  ISHARE_FILL: 9, // fill: joining a shared inode
-  UNMOUNT: 10,
-  IOMAP_END: 11,
-  PAGE_UNINDEX: 12, // a page leaving the page index: its bucket's sequence is odd (lockless lookups retry)
-  EVICT_FREEING: 13, // eviction begun (I_FREEING), inode still hashed: iget waits, igrab refuses
-  MEMCG_MOVE: 14, // a page's charge about to move to another cgroup (reparent, recharge)
-  MEMCG_COMMIT: 15, // a new page's charge about to be committed to its cgroup
-} as const;
-export const POINT_NAMES = Object.keys(POINT);
+const pointNames: string[] = [];
+/** Every declared point's name, by number (hang reports name each thread's last point). */
+export const POINT_NAMES: readonly string[] = pointNames;
+
+/**
+ * Declare named points (key → number; the key is the name reports print). Each layer declares its own —
+ * mm's below, vfs's in vfs/points.ts, the filesystem's in fs/erofs/points.ts, each importing the one
+ * below it — so every thread numbers them alike (module evaluation runs a module's imports first).
+ */
+export function declarePoints<const T extends readonly string[]>(keys: T): { readonly [K in T[number]]: number } {
+  const out: Record<string, number> = {};
+  for (const key of keys) {
+    if (pointNames.includes(key)) throw new Error(`point ${key} declared twice`);
+    out[key] = pointNames.length;
+    pointNames.push(key);
+  }
+  return Object.freeze(out) as { readonly [K in T[number]]: number };
+}
+
+/** mm's named points: none (0), and the memory cgroups' (mm/memcontrol.ts). */
+export const POINT = declarePoints([
+  'NONE',
+  'MEMCG_MOVE', // a page's charge about to move to another cgroup (reparent, recharge)
+  'MEMCG_COMMIT', // a new page's charge about to be committed to its cgroup
+]);
 
 /** True while points are live in this thread (jitter or any check on). */
 export let pointsOn = false;

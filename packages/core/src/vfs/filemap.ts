@@ -4,7 +4,7 @@
 import type { Kernel } from './kernel.ts';
 import { PAGE_SIZE } from '../mm/arena.ts';
 import { NIL } from '../mm/list.ts';
-import { ctrAdd, ctrReadSigned, CTR } from '../mm/counters.ts';
+import { ctrAdd, ctrReadSigned, CTR } from './counters.ts';
 import {
   frameAllocBatch,
   pageFlags,
@@ -23,7 +23,8 @@ import { allocPage } from './reclaim.ts';
 import { memcgTryCharge, chargedMemcg, memcgCancelCharge, memcgMarkRead, memcgRaLimit } from '../mm/memcontrol.ts';
 import type { OpenFile } from './file.ts';
 import { VfsError } from './errno.ts';
-import { POINT, pointsOn, point } from '../mm/points.ts';
+import { pointsOn, point } from '../mm/points.ts';
+import { POINT } from './points.ts';
 import { reportCheckFailure, invariantsOn, InvariantViolation } from '../mm/checkfail.ts';
 import { inodeCount, inodeState, inodeGen, I_INUSE, I_FREEING } from './inode.ts';
 

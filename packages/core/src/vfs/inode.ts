@@ -11,7 +11,6 @@
 // inode LRU lock → i_lock. i_lock is innermost; nothing is taken while holding it.
 import { declareCount, declareRegion, pow2AtLeast, type Arena } from '../mm/arena.ts';
 import { spinLock, spinUnlock } from '../mm/spinlock.ts';
-import { LOCK_CLASS } from '../mm/lockstat.ts';
 import {
   listSpec,
   listAdd,
@@ -23,12 +22,14 @@ import {
   NIL,
   type ListSpec,
 } from '../mm/list.ts';
-import { ctrInc, CTR } from '../mm/counters.ts';
-import { lockdepOn, lockdepAccess, PROT, SITE } from '../mm/lockdep.ts';
+import { ctrInc, CTR } from './counters.ts';
+import { lockdepOn, lockdepAccess } from '../mm/lockdep.ts';
+import { LOCK_CLASS, PROT, SITE } from './locks.ts';
 import { VfsError } from './errno.ts';
 import { mountGen } from './mount.ts';
 import { invariantsOn, InvariantViolation } from '../mm/checkfail.ts';
-import { pointsOn, point, POINT } from '../mm/points.ts';
+import { pointsOn, point } from '../mm/points.ts';
+import { POINT } from './points.ts';
 
 // Record words.
 const I_LOCK = 0; // i_lock

@@ -10,7 +10,7 @@
 // in /proc/self/mountinfo is.
 import { declareCount, declareRegion, type Arena } from '../mm/arena.ts';
 import { spinLock, spinUnlock } from '../mm/spinlock.ts';
-import { LOCK_CLASS } from '../mm/lockstat.ts';
+import { LOCK_CLASS } from './locks.ts';
 import { VfsError } from './errno.ts';
 
 const M_STATE = 0; // MS_FREE / MS_ACTIVE / MS_DYING

@@ -12,11 +12,12 @@
 // longer than any honest chain, not found — goes to the locked lookup, which is authoritative.
 import { declareCount, declareRegion, pow2AtLeast, type Arena } from '../mm/arena.ts';
 import { spinLock, spinUnlock } from '../mm/spinlock.ts';
-import { LOCK_CLASS } from '../mm/lockstat.ts';
 import { listAdd, listDel, listFirst, NIL } from '../mm/list.ts';
-import { lockdepOn, lockdepAccess, PROT, SITE } from '../mm/lockdep.ts';
-import { ctrInc, ctrDec, CTR } from '../mm/counters.ts';
-import { pointsOn, point, POINT } from '../mm/points.ts';
+import { lockdepOn, lockdepAccess } from '../mm/lockdep.ts';
+import { LOCK_CLASS, PROT, SITE } from './locks.ts';
+import { ctrInc, ctrDec, CTR } from './counters.ts';
+import { pointsOn, point } from '../mm/points.ts';
+import { POINT } from './points.ts';
 import {
   FRAME_WORDS,
   F_MAPPING,
@@ -146,12 +147,12 @@ function findGetPageLocked(a: Arena, b: number, mapping: number, index: number):
 export function pageCached(a: Arena, mapping: number, index: number): boolean {
   const b = bucketOf(a, mapping, index);
   const seq = Atomics.load(a.i32, b + B_SEQ);
-  if (
-    (seq & 1) === 0 &&
-    lookupRcu(a.i32, a.frames, b, mapping, index) !== NIL &&
-    Atomics.load(a.i32, b + B_SEQ) === seq
-  )
-    return true;
+  if ((seq & 1) === 0) {
+    if (lookupRcu(a.i32, a.frames, b, mapping, index) !== NIL) {
+      if (Atomics.load(a.i32, b + B_SEQ) === seq) return true;
+      ctrInc(a.i32, CTR.PAGE_SEQ_RETRY); // the chain changed under the walk: ask again under the lock
+    }
+  } else ctrInc(a.i32, CTR.PAGE_SEQ_RETRY); // a removal is under way in this bucket
   spinLock(a.i32, b, LOCK_CLASS.PAGE_INDEX);
   const f = lookupLocked(a, b, mapping, index);
   spinUnlock(a.i32, b);

@@ -3,7 +3,7 @@
 // with them). A page allocation fails only when every frame is pinned.
 import type { Arena } from '../mm/arena.ts';
 import { NIL } from '../mm/list.ts';
-import { ctrAdd, ctrInc, CTR } from '../mm/counters.ts';
+import { ctrAdd, ctrInc, CTR } from './counters.ts';
 import { frameAlloc, lruIsolate, lruAdd, putPage, pageMapping, lruCount, lruvecCount } from '../mm/pagepool.ts';
 import { removeIfUnused, lockIndexedFrame, unlockIndexedFrame, syncPageIndex } from './pagecache.ts';
 import { memcgScanned, memcgSubtree, setMemcgPageOps, NR_MEMCG } from '../mm/memcontrol.ts';

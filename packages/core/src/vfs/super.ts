@@ -2,7 +2,7 @@
 // filesystem-independent, so a filesystem's kill_sb (fs/erofs/super.ts) calls it and then frees its own
 // per-mount state.
 import type { Kernel } from './kernel.ts';
-import { ctrInc, CTR } from '../mm/counters.ts';
+import { ctrInc, CTR } from './counters.ts';
 import { tryEvict, forEachInode, inodeMount, rcuBatch, I_ANON } from './inode.ts';
 import { mountFree, mountSetDying, mountState, mountOpenCount, mountPutUser, MS_ACTIVE } from './mount.ts';
 import { VfsError } from './errno.ts';

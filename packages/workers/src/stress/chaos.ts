@@ -2,6 +2,7 @@
 // remounts an image, drops caches, shrinks the page pool, or drops the pages of a file of the workers'
 // hot set while they read it — the reclaim, eviction and unmount that race the workers' reads.
 import type { System } from '@ishare/core';
+import { sharedInodeView, inodeMount } from '@ishare/core/stress';
 import { MAX_IMAGES, type Control } from './control.ts';
 import { Rng } from './rng.ts';
 import type { StressImage } from './task.ts';
@@ -16,8 +17,12 @@ export const HOT = 8;
 export const FOCUS = 0.3;
 /** Chance per chaos step that the focus moves to another file (it stays a few steps: tens of ms). */
 const REFOCUS = 0.25;
-/** Chance that a remount stops the focus file's image rather than one picked as the workload picks. */
-const FOCUS_REMOUNT = 0.5;
+/**
+ * How long the controller waits, at most, for a worker to begin reading the focus file again through
+ * another image before it unmounts (a worker finishes the op it is in first; on a loaded machine it may
+ * not run at all for a while).
+ */
+const STOPPING_LEAD_MS = 5;
 
 export interface ChaosContext {
   readonly sys: System;
@@ -98,7 +103,7 @@ export class Chaos {
     if (this.c.control.focusImage < 0 || this.c.rng.next() < REFOCUS) this.refocus();
     // Weights: evict, remount, drop caches, shrink the pool, drop a hot file's pages. Remounts and hot
     // drops are weighted up so every race window opens often (README: race windows and their rates).
-    const kind = this.c.rng.weighted([3, 3, 1, 1, 10]);
+    const kind = this.c.rng.weighted([3, 4, 1, 1, 10]);
     if (kind === 0) this.evict();
     else if (kind === 1) this.remount();
     else if (kind === 2) this.drop();
@@ -124,18 +129,29 @@ export class Chaos {
 
   private remount(): void {
     const { sys, control, images, rng } = this.c;
-    // The image to stop: half the time one holding the focus file (the workers are reading through its
-    // inodes, or through the inodes of another image holding the same content), else as the workload
-    // picks images.
-    const i =
-      control.focusImage >= 0 && rng.next() < FOCUS_REMOUNT
-        ? this.focusHolder()
-        : rng.weighted(images.map((x) => x.weight));
+    // The image to stop: the one holding the focus file whose inode heads its shared inode's backing list
+    // (else the holder mounted longest ago), as a container stops while the others read what it shares;
+    // with no focus yet, one picked as the workload picks images.
+    const atFocus = control.focusImage >= 0;
+    const i = atFocus ? (this.backingHead() ?? this.focusHolder()) : rng.weighted(images.map((x) => x.weight));
     const m = control.mountOf(i);
+    if (atFocus) {
+      // The workers read the focus file whole through the other images holding it, its pages dropped first,
+      // so they fill them again mapping through this image's inode (the backing list's head, the `any`
+      // policy's pick) while the unmount sweeps: the references it must wait for (`unmountBusyInodes`).
+      const seen = control.refills;
+      control.setStopping(i);
+      this.dropFocusPages();
+      control.awaitRefill(seen, STOPPING_LEAD_MS);
+    }
     control.setMountOf(i, -1);
     this.c.harvest(i, m);
     // Correct code unmounts in milliseconds (workers hold files for a few ops at most).
-    sys.unmount(m, Math.min(this.c.watchdogMs, 3000));
+    try {
+      sys.unmount(m, Math.min(this.c.watchdogMs, 3000));
+    } finally {
+      control.setStopping(-1);
+    }
     const mount = this.c.mount(i);
     this.mountedAt[i] = this.steps;
     control.setMountOf(i, mount);
@@ -159,6 +175,42 @@ export class Chaos {
     for (let i = 0; i < images.length; i++)
       if (age(i) < age(best) && images[i].files.some((f) => f.path === path)) best = i;
     return best;
+  }
+
+  /**
+   * The image whose inode heads the backing list of the focus file's shared inode — the one the `any`
+   * policy's readers map through — or undefined (not shared, or no image of ours holds it).
+   */
+  private backingHead(): number | undefined {
+    const { sys, control, images } = this.c;
+    const m = control.mountOf(control.focusImage);
+    const path = images[control.focusImage]?.files[control.focusFile]?.path;
+    if (m < 0 || path === undefined) return undefined;
+    const f = sys.open(m, path);
+    try {
+      if (f.mapping === f.inode) return undefined;
+      const head = sharedInodeView(sys.arena, f.mapping).backing[0];
+      if (head === undefined) return undefined;
+      const hm = inodeMount(sys.arena, head);
+      for (let i = 0; i < images.length; i++) if (control.mountOf(i) === hm) return i;
+      return undefined;
+    } finally {
+      sys.close(f);
+    }
+  }
+
+  /** fadvise(DONTNEED) of the whole focus file, through its own image: every image's pages of it go. */
+  private dropFocusPages(): void {
+    const { sys, control, images } = this.c;
+    const m = control.mountOf(control.focusImage);
+    const path = images[control.focusImage]?.files[control.focusFile]?.path;
+    if (m < 0 || path === undefined) return;
+    const f = sys.open(m, path);
+    try {
+      sys.fadvise(f, 0, 0, 'dontneed');
+    } finally {
+      sys.close(f);
+    }
   }
 
   private drop(): void {

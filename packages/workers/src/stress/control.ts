@@ -10,6 +10,8 @@ const VIOLATION = 2; // set by a worker that found a wrong byte or an unexpected
 const NIMAGES = 3;
 const FOCUS_IMAGE = 4; // the file the controller points every worker at (chaos.ts): image, or -1 for none
 const FOCUS_FILE = 5; // and its index in that image's file list
+const STOPPING = 6; // an image holding the focus file that the controller is unmounting, or -1 (chaos.ts)
+const REFILLS = 7; // refills of the focus file the workers began while an image was stopping
 const HEARTBEAT = 8; // [MAX_WORKERS]
 const MOUNT_OF = HEARTBEAT + 64; // [MAX_IMAGES] mount slot of image i, or -1 while unmounted
 export const MAX_WORKERS = 64;
@@ -24,7 +26,10 @@ export class Control {
   constructor(sab?: SharedArrayBuffer) {
     this.sab = sab ?? new SharedArrayBuffer(WORDS * 4);
     this.i32 = new Int32Array(this.sab);
-    if (!sab) Atomics.store(this.i32, FOCUS_IMAGE, -1);
+    if (!sab) {
+      Atomics.store(this.i32, FOCUS_IMAGE, -1);
+      Atomics.store(this.i32, STOPPING, -1);
+    }
   }
   get state(): number {
     return Atomics.load(this.i32, STATE);
@@ -73,6 +78,25 @@ export class Control {
   setFocus(img: number, file: number): void {
     Atomics.store(this.i32, FOCUS_FILE, file);
     Atomics.store(this.i32, FOCUS_IMAGE, img);
+  }
+  /** The image holding the focus file that is being unmounted right now, or -1. */
+  get stopping(): number {
+    return Atomics.load(this.i32, STOPPING);
+  }
+  setStopping(img: number): void {
+    Atomics.store(this.i32, STOPPING, img);
+  }
+  /** Worker: a refill of the focus file begins (its pages just dropped): wake the controller. */
+  refillBegun(): void {
+    Atomics.add(this.i32, REFILLS, 1);
+    Atomics.notify(this.i32, REFILLS);
+  }
+  get refills(): number {
+    return Atomics.load(this.i32, REFILLS);
+  }
+  /** Controller: wait (at most `ms`) until a worker begins a refill after `seen` were counted. */
+  awaitRefill(seen: number, ms: number): void {
+    Atomics.wait(this.i32, REFILLS, seen, ms);
   }
   mountOf(img: number): number {
     return Atomics.load(this.i32, MOUNT_OF + img);

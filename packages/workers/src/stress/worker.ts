@@ -186,12 +186,26 @@ class StressWorker {
       const holders = rng.next() < 0.5 ? this.holders(focus, control.focusFile) : [];
       [img, pick] = holders.length ? holders[rng.int(holders.length)] : [focus, control.focusFile];
     }
+    let kind = KINDS[rng.weighted(this.kindWeights)];
+    let refill = false;
+    const stopping = control.stopping;
+    if (stopping >= 0 && focus >= 0) {
+      // The controller is unmounting an image holding the focus file (chaos.ts): drop the file's pages and
+      // read it whole again through another image holding it — the fill maps through the stopping image's
+      // inode (the backing list's head) while the unmount sweeps.
+      const others = this.holders(focus, control.focusFile).filter(([i]) => i !== stopping);
+      if (!this.letGo(stopping)) return;
+      if (others.length) {
+        [img, pick] = others[rng.int(others.length)];
+        kind = 'whole';
+        refill = true;
+      }
+    }
     const files = task.images[img].files;
     if (files.length === 0) return;
     if (pick < 0 || pick >= files.length)
       pick = rng.next() < 0.5 ? rng.int(Math.min(task.hot, files.length)) : rng.int(files.length);
     const file = files[pick];
-    const kind = KINDS[rng.weighted(this.kindWeights)];
     const m = this.control.mountOf(img);
     if (m < 0) {
       this.benign++;
@@ -199,7 +213,7 @@ class StressWorker {
     }
     this.byKind[kind]++;
     try {
-      this.op(kind, img, m, file.path);
+      this.op(kind, img, m, file.path, refill);
     } catch (e) {
       this.judge(e, file.path);
     }
@@ -208,6 +222,24 @@ class StressWorker {
     const cf = takeCheckFailure();
     if (cf) this.violation = this.found(cf, `${file.path}: ${cf.message}`);
     if (this.violation) this.control.flagViolation();
+  }
+
+  /**
+   * Close the files this worker holds open in image `img` (the unmount waits for them). False when that
+   * found a violation (judged like an op's failure).
+   */
+  private letGo(img: number): boolean {
+    try {
+      for (let j = this.held.length - 1; j >= 0; j--) {
+        if (this.held[j].img === img) sys.close(this.held.splice(j, 1)[0].file);
+      }
+    } catch (e) {
+      this.judge(e, 'closing held files');
+    }
+    const cf = takeCheckFailure();
+    if (cf) this.violation ??= this.found(cf, `closing held files: ${cf.message}`);
+    if (this.violation) this.control.flagViolation();
+    return this.violation === undefined;
   }
 
   /** The images holding a file of the path of image img's file `file`, with its index in each. */
@@ -251,12 +283,17 @@ class StressWorker {
     }
   }
 
-  private op(kind: Kind, img: number, m: number, path: string): void {
+  private op(kind: Kind, img: number, m: number, path: string, refill = false): void {
     const { task, rng } = this;
     const name = task.images[img].image;
     let f: OpenFile | undefined = sys.open(m, path);
     try {
       if (kind === 'whole') {
+        if (refill) {
+          const dropped = sys.fadvise(f, 0, 0, 'dontneed');
+          this.note(`fadvise DONTNEED ${name}:${path} m${m} → ${dropped} pages dropped (refill)`);
+          this.control.refillBegun();
+        }
         if (this.buf.length < f.size) this.buf = Buffer.allocUnsafe(f.size);
         const n = sys.read(f, 0, f.size, this.buf);
         this.note(`whole ${name}:${path} m${m} ${n}B`);

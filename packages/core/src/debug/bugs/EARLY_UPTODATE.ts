@@ -2,7 +2,7 @@
 // read, so a concurrent reader can copy a page still being filled.
 import { dataSteps, fillPage, raProgress } from '../../fs/erofs/data.ts';
 import { setPageFlag, unlockPage, lruAdd, putPage, PG_UPTODATE } from '../../mm/pagepool.ts';
-import { ctrInc, CTR } from '../../mm/counters.ts';
+import { ctrInc, CTR } from '../../fs/erofs/counters.ts';
 import type { Kernel } from '../../vfs/kernel.ts';
 import type { OpenFile } from '../../vfs/file.ts';
 import type { PlantedBug } from './types.ts';

@@ -2,7 +2,7 @@
 // (commit_charge after the xarray store, outside the bucket lock) — a removal of that cgroup in between
 // misses the page, which then stays charged to the removed cgroup.
 import { spinLock, spinUnlock } from '../../mm/spinlock.ts';
-import { LOCK_CLASS } from '../../mm/lockstat.ts';
+import { LOCK_CLASS } from '../../vfs/locks.ts';
 import { NIL } from '../../mm/list.ts';
 import { memcgCommitCharge } from '../../mm/memcontrol.ts';
 import { pointsOn, point, POINT } from '../../mm/points.ts';

@@ -2,7 +2,8 @@
 // tested, then a reference taken, with nothing holding eviction off in between.
 import { ishareSteps } from '../../fs/erofs/ishare.ts';
 import { inodeState, __iget, I_FREEING } from '../../vfs/inode.ts';
-import { POINT, pointsOn, point } from '../../mm/points.ts';
+import { pointsOn, point } from '../../mm/points.ts';
+import { POINT } from '../../fs/erofs/points.ts';
 import type { PlantedBug } from './types.ts';
 
 export const REALINODE_EVICTING: PlantedBug = {

@@ -7,7 +7,7 @@ import { readSync, readvSync } from 'node:fs';
 import type { Kernel } from '../../vfs/kernel.ts';
 import { PAGE_SIZE } from '../../mm/arena.ts';
 import { NIL } from '../../mm/list.ts';
-import { ctrInc, ctrAdd, CTR } from '../../mm/counters.ts';
+import { ctrInc, ctrAdd, CTR } from './counters.ts';
 import {
   setPageFlag,
   clearPageFlag,
@@ -37,7 +37,8 @@ import { METABOX_POS_BASE } from '../../erofs/metabox.ts';
 import { erofsSb, type ErofsSb } from './super.ts';
 import { iomapOf, type IomapCtx } from './internal.ts';
 import { realInode, realInodePolicy, readBegin, readEnd } from './ishare.ts';
-import { POINT, pointsOn, point } from '../../mm/points.ts';
+import { pointsOn, point } from '../../mm/points.ts';
+import { POINT } from './points.ts';
 import { invariantsOn, InvariantViolation } from '../../mm/checkfail.ts';
 import type { OpenFile, AddressSpaceOps } from '../../vfs/file.ts';
 

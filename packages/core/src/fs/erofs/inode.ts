@@ -7,7 +7,7 @@ import type { Kernel } from '../../vfs/kernel.ts';
 import { erofsSb } from './super.ts';
 import { inodeMount, inodeNid, setInodeSize, isAnonInode, type InodeOps } from '../../vfs/inode.ts';
 import { mountState, MS_DYING } from '../../vfs/mount.ts';
-import { ctrInc, CTR } from '../../mm/counters.ts';
+import { ctrInc, CTR } from './counters.ts';
 import { ishareVerifyContent } from './verify.ts';
 import {
   ishareInitInode,

@@ -9,7 +9,6 @@
 // Fields (in the fs-private part of the inode record, I_FS-relative; this module owns them):
 import { declareHeaderWord, type Arena } from '../../mm/arena.ts';
 import { spinLock, spinUnlock } from '../../mm/spinlock.ts';
-import { LOCK_CLASS } from '../../mm/lockstat.ts';
 import {
   listSpec,
   listAdd,
@@ -23,7 +22,7 @@ import {
   NIL,
   type ListSpec,
 } from '../../mm/list.ts';
-import { ctrInc, CTR } from '../../mm/counters.ts';
+import { ctrInc, CTR } from './counters.ts';
 import {
   I_FS,
   INODE_WORDS,
@@ -38,9 +37,11 @@ import {
   inodeSlots,
   inodeTableBase,
 } from '../../vfs/inode.ts';
-import { POINT, pointsOn, point } from '../../mm/points.ts';
+import { pointsOn, point } from '../../mm/points.ts';
+import { POINT } from './points.ts';
 import { reportCheckFailure, invariantsOn, InvariantViolation } from '../../mm/checkfail.ts';
-import { lockdepOn, lockdepAccess, PROT, SITE } from '../../mm/lockdep.ts';
+import { lockdepOn, lockdepAccess } from '../../mm/lockdep.ts';
+import { LOCK_CLASS, PROT, SITE } from './locks.ts';
 import { createHash } from 'node:crypto';
 import { genericFadvise } from '../../vfs/fadvise.ts';
 import type { OpenFile, OpenFlags, FadviseAdvice } from '../../vfs/file.ts';

@@ -4,7 +4,7 @@
 // inodes' mappings (the SHARED_FILE_PAGES gauge), kept through the page cache's mapping-pages hook.
 // vfs/ counts device reads and cached pages without knowing about sharing.
 import { declareRegion, type Arena } from '../../mm/arena.ts';
-import { ctrInc, ctrDec, CTR } from '../../mm/counters.ts';
+import { ctrInc, ctrDec, CTR } from './counters.ts';
 import { isAnonInode } from '../../vfs/inode.ts';
 import { setMappingPagesHook } from '../../vfs/pagecache.ts';
 

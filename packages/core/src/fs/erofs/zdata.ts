@@ -12,7 +12,7 @@
 import type { Kernel } from '../../vfs/kernel.ts';
 import { PAGE_SIZE } from '../../mm/arena.ts';
 import { NIL } from '../../mm/list.ts';
-import { ctrAdd, ctrInc, ctrReadSigned, CTR } from '../../mm/counters.ts';
+import { ctrAdd, ctrInc, ctrReadSigned, CTR } from './counters.ts';
 import { clearPageFlag, lruAdd, putPage, setPageFlag, unlockPage, PG_ERROR, PG_UPTODATE } from '../../mm/pagepool.ts';
 import { addToPageCache, pageCached } from '../../vfs/pagecache.ts';
 import { allocPage } from '../../vfs/reclaim.ts';
@@ -22,7 +22,8 @@ import { mountCountDeviceRead } from '../../vfs/mount.ts';
 import { newZMapOut, ZF_FRAGMENT, ZF_META, type ZMapOut, type ZMapper } from '../../erofs/zmap.ts';
 import { zReadExtent } from '../../erofs/zread.ts';
 import type { ErofsInode } from '../../erofs/types.ts';
-import { POINT, pointsOn, point } from '../../mm/points.ts';
+import { pointsOn, point } from '../../mm/points.ts';
+import { POINT } from './points.ts';
 import { invariantsOn } from '../../mm/checkfail.ts';
 import type { AddressSpaceOps, OpenFile } from '../../vfs/file.ts';
 import { erofsSb, type ErofsSb } from './super.ts';

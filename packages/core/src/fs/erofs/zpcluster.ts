@@ -9,8 +9,8 @@
 // another pcluster lock (frames are allocated before the lock is taken), so the order cannot invert.
 import { declareRegion, type Arena } from '../../mm/arena.ts';
 import { spinLock, spinTryLock, spinUnlock } from '../../mm/spinlock.ts';
-import { LOCK_CLASS } from '../../mm/lockstat.ts';
-import { ctrInc, CTR } from '../../mm/counters.ts';
+import { LOCK_CLASS } from './locks.ts';
+import { ctrInc, CTR } from './counters.ts';
 
 const ZPCL_WORDS = 256;
 if ((ZPCL_WORDS & (ZPCL_WORDS - 1)) !== 0) throw new Error('pcluster stripes must be a power of two');
