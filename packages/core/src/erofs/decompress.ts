@@ -24,7 +24,10 @@ import { Z_ALG, Z_ALG_NAMES, Z_PCLUSTER_MAX_DSIZE } from './format.ts';
 
 export interface DecompressRequest {
   readonly alg: number;
-  /** The raw pcluster (plen bytes): the caller's scratch copy, whose zero padding the decoder may overwrite. */
+  /**
+   * The raw pcluster (plen bytes), possibly a view of a device read window: a decoder may borrow its
+   * zero padding while it runs but leaves every byte as it found it.
+   */
   readonly input: Uint8Array;
   /** Receives decoded bytes [skip, decodedLength). */
   readonly out: Uint8Array;
@@ -103,7 +106,8 @@ function lz4Decode(req: DecompressRequest, input: Uint8Array, margin: number): U
   const native = !partial && lz4Options.native ? lz4Native() : null;
   if (native !== null) {
     let framed: Uint8Array;
-    if (margin >= 4) {
+    const inPlace = margin >= 4;
+    if (inPlace) {
       framed = input.subarray(margin - 4);
     } else {
       framed = new Uint8Array(input.length - margin + 4);
@@ -119,6 +123,9 @@ function lz4Decode(req: DecompressRequest, input: Uint8Array, margin: number): U
       decoded = native.uncompressSync(framed);
     } catch (e) {
       throw bad(req, `undecodable (${(e as Error).message})`);
+    } finally {
+      // The padding was zeros (inputMargin): give it back as it was.
+      if (inPlace) framed[0] = framed[1] = framed[2] = framed[3] = 0;
     }
     if (decoded.length !== n) throw bad(req, `decoded ${decoded.length} bytes, expected ${n}`);
     return copyOut(req, decoded);
