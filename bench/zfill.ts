@@ -14,7 +14,7 @@ type Lz4Decoder = (typeof lz4Options)['decoder'];
 const decoders = (process.env.LZ4 ?? 'wasm').split(',') as Lz4Decoder[];
 for (const d of decoders) {
   if (d !== 'wasm' && d !== 'napi' && d !== 'js') {
-    process.stderr.write(`ishare: LZ4=${d}: not one of wasm, napi, js\n`);
+    process.stderr.write(`ishare: LZ4=${String(d)}: not one of wasm, napi, js\n`);
     process.exit(2);
   }
 }
@@ -49,7 +49,7 @@ type ZstdDecoder = (typeof zstdOptions)['decoder'];
 const zdecoders = (process.env.ZSTD ?? 'wasm').split(',') as ZstdDecoder[];
 for (const d of zdecoders) {
   if (d !== 'wasm' && d !== 'js') {
-    process.stderr.write(`ishare: ZSTD=${d}: not one of wasm, js\n`);
+    process.stderr.write(`ishare: ZSTD=${String(d)}: not one of wasm, js\n`);
     process.exit(2);
   }
 }
