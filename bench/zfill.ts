@@ -8,7 +8,7 @@
 import { System } from '../packages/core/src/index.ts';
 import { ErofsImage } from '../packages/core/src/erofs/image.ts';
 import type { ErofsInode } from '../packages/core/src/erofs/types.ts';
-import { lz4Options, zstdOptions, zstdReady } from '../packages/core/src/erofs/decompress.ts';
+import { lz4Options, zstdOptions } from '../packages/core/src/erofs/decompress.ts';
 
 type Lz4Decoder = (typeof lz4Options)['decoder'];
 const decoders = (process.env.LZ4 ?? 'wasm').split(',') as Lz4Decoder[];
@@ -53,7 +53,6 @@ for (const d of zdecoders) {
     process.exit(2);
   }
 }
-await zstdReady;
 const perDecoder = new Map<string, number[]>();
 for (let r = 0; r < rounds; r++) {
   lz4Options.decoder = decoders[r % decoders.length];

@@ -1,5 +1,5 @@
-// The zstd decoders behind zDecompress — zstddec (libzstd in WebAssembly, the default once ready) and
-// fzstd — on every zstd pcluster upstream mkfs.erofs writes for a small tree: the same bytes, whole
+// The zstd decoders behind zDecompress — libzstd in WebAssembly (zstdwasm.ts, the module zstddec ships)
+// and fzstd — on every zstd pcluster upstream mkfs.erofs writes for a small tree: the same bytes, whole
 // and as a prefix; damaged frames give a typed error or the exact length from both, never another
 // exception; asked for more or less than the frame holds, both refuse.
 import test from 'ava';
@@ -8,7 +8,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErofsImage, Z_ALG } from '@ishare/core/format';
 import { isErofsError } from '@ishare/core';
-import { zDecompress, zstdOptions, zstdReady } from '../src/erofs/decompress.ts';
+import { zDecompress, zstdOptions } from '../src/erofs/decompress.ts';
+import { zstdWasmAvailable } from '../src/erofs/zstdwasm.ts';
 import { newZMapOut, ZF_FRAGMENT, ZF_FULL_MAPPED, ZF_META, ZF_PARTIAL_REF } from '../src/erofs/zmap.ts';
 import { makeCompressTree } from '../../../test/helpers/compress-tree.ts';
 import { removeDir, tempDir } from '../../../test/helpers/trees.ts';
@@ -23,8 +24,7 @@ const DECODERS: readonly Decoder[] = ['wasm', 'js'];
 
 let dir = '';
 const pcls: Pcl[] = [];
-test.before(async () => {
-  await zstdReady;
+test.before(() => {
   dir = tempDir('ishare-zstd-');
   const src = join(dir, 'src');
   mkdirSync(src);
@@ -79,6 +79,10 @@ function decode(p: Pcl, which: Decoder, decodedLength: number, partial: boolean,
   }
   return out;
 }
+
+test("the WebAssembly zstd decoder loads from zstddec's published module", (t) => {
+  t.true(zstdWasmAvailable());
+});
 
 test('every zstd pcluster of an upstream image: both decoders give the same bytes, whole and as a prefix', (t) => {
   t.true(pcls.length >= 10, `${pcls.length} zstd pclusters`);

@@ -5,9 +5,10 @@
 //           prefix of what the block encodes); lz4-napi (lz4_flex) and our typed-array decoder (lz4.ts)
 //           stay selectable through lz4Options for measuring
 //   deflate node:zlib raw inflate (the zlib every Node ships)
-//   zstd    zstddec (libzstd's ZSTD_decompress in WebAssembly, into a buffer of the exact size asked
-//           for) once instantiated, fzstd (pure JS, into a caller-given buffer) before; a forged frame
-//           size cannot make either allocate more than the request
+//   zstd    libzstd's ZSTD_decompress in WebAssembly (the module zstddec ships, zstdwasm.ts) into
+//           exactly the size asked for; fzstd (pure JS, into a caller-given buffer) where it does not
+//           load and for partial requests on frames without a size; a forged frame size cannot make
+//           either allocate more than the request
 //   lzma    @napi-rs/lzma (lzma-rust2, a safe-Rust LZMA decoder, as a prebuilt addon): EROFS stores
 //           MicroLZMA — an LZMA1 stream whose first range-coder byte (always 0) is replaced by the
 //           bitwise-not of the properties byte, with no end marker. Restoring that byte and putting the
@@ -19,11 +20,11 @@
 // leading zeros are skipped (no LZ4/deflate/zstd stream starts with a zero byte in EROFS's use).
 import { inflateRawSync, constants as zc } from 'node:zlib';
 import { decompress as zstdDecompress } from 'fzstd';
-import { ZSTDDecoder } from 'zstddec';
 import { createRequire } from 'node:module';
 import { ErofsError } from './errors.ts';
 import { lz4DecodeBlock, LZ4_E_INPUT, LZ4_E_OFFSET } from './lz4.ts';
 import { lz4WasmDecode, lz4WasmOutput } from './lz4wasm.ts';
+import { zstdWasmAvailable, zstdWasmDecode, zstdWasmOutput } from './zstdwasm.ts';
 import { Z_ALG, Z_ALG_NAMES, Z_PCLUSTER_MAX_DSIZE } from './format.ts';
 
 export interface DecompressRequest {
@@ -200,21 +201,10 @@ function zstdContentSize(src: Uint8Array): number {
 }
 
 /**
- * Which zstd decoder runs: zstddec (the reference libzstd's ZSTD_decompress compiled to WebAssembly,
- * ~5x fzstd) once its instance is ready — it is instantiated asynchronously when this module loads, a
- * few milliseconds in which fzstd decodes — or always fzstd ('js', for measuring).
+ * Which zstd decoder runs: libzstd's ZSTD_decompress in WebAssembly (the module zstddec ships,
+ * zstdwasm.ts; ~5x fzstd), or fzstd ('js', and where the module does not load).
  */
 export const zstdOptions: { decoder: 'wasm' | 'js' } = { decoder: 'wasm' };
-
-let zstdWasm: ZSTDDecoder | null = null;
-const zstdLoading = new ZSTDDecoder();
-/** Resolves when the WebAssembly zstd decoder is ready (or failed to load: fzstd then decodes everything). */
-export const zstdReady: Promise<void> = zstdLoading.init().then(
-  () => {
-    zstdWasm = zstdLoading;
-  },
-  () => undefined,
-);
 
 function zstdDecode(req: DecompressRequest, src: Uint8Array): Uint8Array {
   const fcs = zstdContentSize(src);
@@ -225,18 +215,15 @@ function zstdDecode(req: DecompressRequest, src: Uint8Array): Uint8Array {
   // that is (bounded by the kernel's limit), so no decoder write is cut short mid-block.
   const cap = req.partial && fcs > req.decodedLength && fcs <= Z_PCLUSTER_MAX_DSIZE ? fcs : req.decodedLength;
   // A partial request on a frame that does not say its size stays with fzstd, which can stop early.
-  if (zstdWasm !== null && zstdOptions.decoder === 'wasm' && (!req.partial || fcs >= 0)) {
-    // ZSTD_decompress into a buffer of exactly `cap` bytes: it never writes past it and fails on a
-    // frame that needs more; zstddec does not pass the error code on, so a failure shows as a length
-    // other than the one asked for (it returns what it copied out of its memory, a fresh array).
-    let decoded: Uint8Array;
-    try {
-      decoded = zstdWasm.decode(src, cap);
-    } catch (e) {
-      throw bad(req, `undecodable (${(e as Error).message})`);
-    }
-    if (decoded.length !== cap) throw bad(req, `undecodable (decoded ${decoded.length} of ${cap} bytes)`);
-    return copyOut(req, decoded);
+  if (zstdOptions.decoder === 'wasm' && (!req.partial || fcs >= 0) && zstdWasmAvailable()) {
+    // Into exactly `cap` bytes: libzstd never writes past them and fails on a frame that needs more.
+    const n = zstdWasmDecode(src, cap);
+    if (n < 0) throw bad(req, 'undecodable (zstd reports a corrupt frame or one larger than the extent)');
+    if (n !== cap) throw bad(req, `decoded ${n} bytes, expected ${cap}`);
+    const bytes = zstdWasmOutput(req.skip, req.decodedLength);
+    if (req.borrow === true) return bytes;
+    req.out.set(bytes);
+    return req.out;
   }
   const dst = new Uint8Array(cap);
   try {
