@@ -38,7 +38,12 @@
               (then
                 (if (i32.eqz (local.get $partial)) (then (return (i32.const -3))))
                 (local.set $n (i32.sub (local.get $d1) (local.get $d)))))
-            (if (i32.le_u (local.get $n) (i32.const 64))
+            (if (i32.le_u (local.get $n) (i32.const 16))
+              (then
+                (i64.store (local.get $d) (i64.load (local.get $s)))
+                (i64.store offset=8 (local.get $d) (i64.load offset=8 (local.get $s)))
+                (local.set $d (i32.add (local.get $d) (local.get $n))))
+            (else (if (i32.le_u (local.get $n) (i32.const 64))
               (then
                 ;; 16 bytes at a time (input and output never overlap)
                 (local.set $e (i32.add (local.get $d) (local.get $n)))
@@ -52,7 +57,7 @@
                 (local.set $d (local.get $e)))
               (else
                 (memory.copy (local.get $d) (local.get $s) (local.get $n))
-                (local.set $d (i32.add (local.get $d) (local.get $n)))))
+                (local.set $d (i32.add (local.get $d) (local.get $n)))))))
             (local.set $s (i32.add (local.get $s) (local.get $lit)))
             (if (i32.and (local.get $partial) (i32.eq (local.get $d) (local.get $d1)))
               (then (return (i32.sub (local.get $d) (local.get $d0)))))))
