@@ -1,4 +1,5 @@
-// LZ4 decoder micro-bench: every lz4 pcluster of the given images (built by mkfs.erofs -zlz4 / -zlz4hc),
+// LZ4 decoder micro-bench (each candidate ends with the bytes in the caller's buffer: the wasm one
+// copies out of its memory, lz4-napi out of the Buffer it returns): every lz4 pcluster of the given images (built by mkfs.erofs -zlz4 / -zlz4hc),
 // decoded whole by each candidate into a caller's buffer of the exact decoded size, rounds interleaved
 // so machine load hits every candidate alike; prints the median MiB (decoded) per CPU-second per candidate (CPU
 // time, not wall: the figure holds on a busy machine) and
@@ -18,6 +19,7 @@ import {
 } from '../packages/core/src/erofs/zmap.ts';
 import { Z_ALG } from '../packages/core/src/erofs/format.ts';
 import { lz4DecodeBlock } from '../packages/core/src/erofs/lz4.ts';
+import { lz4WasmDecode, lz4WasmOutput } from '../packages/core/src/erofs/lz4wasm.ts';
 import type { ErofsInode } from '../packages/core/src/erofs/types.ts';
 
 // lz4js is packages/core's dependency, not the root's.
@@ -96,6 +98,14 @@ const candidates: [string, Decoder][] = [
       const o = lz4napi.uncompressSync(j.framed);
       dst.set(o);
       return o.length;
+    },
+  ],
+  [
+    'ours, WebAssembly (erofs/lz4.wat)',
+    (j, dst) => {
+      const n = lz4WasmDecode(j.src, 0, j.src.length, j.out, false);
+      if (n > 0) dst.set(lz4WasmOutput(0, n));
+      return n;
     },
   ],
   ['ours (erofs/lz4.ts)', (j, dst) => lz4DecodeBlock(j.src, 0, j.src.length, dst, 0, j.out, false)],

@@ -2,10 +2,22 @@
 // the cache dropped between rounds, MiB per CPU-second per round (CPU time: holds on a busy machine).
 // The page pool's frames are written once first, so that rounds measure the data path, not the first
 // touch of fresh shared memory (which costs more than the decode: see docs/compressed.md).
-// Usage: tsx --conditions=source bench/zfill.ts IMG... (ROUNDS=N, default 6)
+// LZ4=wasm,napi,js alternates the lz4 decoders round by round (side by side under the same load), and
+// ZSTD=wasm,js the zstd ones (zstddec, fzstd).
+// Usage: tsx --conditions=source bench/zfill.ts IMG... (ROUNDS=N, default 6; LZ4=LIST, default wasm)
 import { System } from '../packages/core/src/index.ts';
 import { ErofsImage } from '../packages/core/src/erofs/image.ts';
 import type { ErofsInode } from '../packages/core/src/erofs/types.ts';
+import { lz4Options, zstdOptions } from '../packages/core/src/erofs/decompress.ts';
+
+type Lz4Decoder = (typeof lz4Options)['decoder'];
+const decoders = (process.env.LZ4 ?? 'wasm').split(',') as Lz4Decoder[];
+for (const d of decoders) {
+  if (d !== 'wasm' && d !== 'napi' && d !== 'js') {
+    process.stderr.write(`ishare: LZ4=${String(d)}: not one of wasm, napi, js\n`);
+    process.exit(2);
+  }
+}
 
 const images = process.argv.slice(2);
 if (images.length === 0) {
@@ -33,7 +45,19 @@ const a = sys.kernel.a;
 for (let f = 0; f < a.frameLimit; f++) a.frameChunk(f).fill(1, a.frameOffset(f), a.frameOffset(f) + 4096);
 const mounts = images.map((p) => sys.mount(p).mount);
 const rounds = Number(process.env.ROUNDS ?? 6);
+type ZstdDecoder = (typeof zstdOptions)['decoder'];
+const zdecoders = (process.env.ZSTD ?? 'wasm').split(',') as ZstdDecoder[];
+for (const d of zdecoders) {
+  if (d !== 'wasm' && d !== 'js') {
+    process.stderr.write(`ishare: ZSTD=${String(d)}: not one of wasm, js\n`);
+    process.exit(2);
+  }
+}
+const perDecoder = new Map<string, number[]>();
 for (let r = 0; r < rounds; r++) {
+  lz4Options.decoder = decoders[r % decoders.length];
+  zstdOptions.decoder = zdecoders[r % zdecoders.length];
+  const decoder = `lz4 ${lz4Options.decoder}, zstd ${zstdOptions.decoder}`;
   sys.dropCaches();
   const u0 = process.cpuUsage();
   const t0 = performance.now();
@@ -52,8 +76,16 @@ for (let r = 0; r < rounds; r++) {
   });
   const u = process.cpuUsage(u0);
   const mib = bytes / 2 ** 20;
+  const rate = mib / ((u.user + u.system) / 1e6);
+  // The first round of each decoder pays for mapping and compiling: left out of the medians.
+  if (r >= Math.max(decoders.length, zdecoders.length))
+    perDecoder.set(decoder, [...(perDecoder.get(decoder) ?? []), rate]);
   process.stdout.write(
-    `round ${r}: ${mib.toFixed(1)} MiB, ${(mib / ((u.user + u.system) / 1e6)).toFixed(0)} MiB per CPU-second, ` +
+    `round ${r} (${decoder}): ${mib.toFixed(1)} MiB, ${rate.toFixed(0)} MiB per CPU-second, ` +
       `${(performance.now() - t0).toFixed(0)} ms\n`,
   );
+}
+for (const [d, xs] of perDecoder) {
+  const med = [...xs].sort((x, y) => x - y)[xs.length >> 1];
+  process.stdout.write(`${d}: median ${med.toFixed(0)} MiB per CPU-second over ${xs.length} rounds\n`);
 }

@@ -174,10 +174,10 @@ test('a file with more pages than the page cache can index is refused at open wi
   }
 });
 
-test('a corrupt lz4 block (match offset 0) is refused by both lz4 decoders, whole and partial', async (t) => {
+test('a corrupt lz4 block (match offset 0) is refused by every lz4 decoder, whole and partial', async (t) => {
   // Found by the fuzzer: lz4js copied from the not-yet-written output position on offset 0, so a reused
   // kernel scratch buffer leaked an earlier decode's bytes. Offset 0 is invalid LZ4: both decoders now
-  // refuse it (lz4-napi for whole blocks, erofs/lz4.ts for partial ones and as the fallback), so no
+  // refuse it (lz4.wat, lz4-napi for whole blocks, erofs/lz4.ts), so no
   // buffer's earlier contents can come out. Block: 4 literals, a match at offset 0 of length 4, then
   // the final literal.
   const { zDecompress, lz4Options } = await import('../src/erofs/decompress.ts');
@@ -196,15 +196,15 @@ test('a corrupt lz4 block (match offset 0) is refused by both lz4 decoders, whol
       nid: 1,
     });
   };
-  for (const native of [true, false]) {
-    lz4Options.native = native;
+  for (const decoder of ['wasm', 'napi', 'js'] as const) {
+    lz4Options.decoder = decoder;
     try {
       for (const partial of [false, true]) {
-        const e = t.throws(() => decode(partial), undefined, `native ${native}, partial ${partial}`);
+        const e = t.throws(() => decode(partial), undefined, `${decoder}, partial ${partial}`);
         t.regex(e?.message ?? '', /^compressed nid 1: lz4 pcluster: undecodable \(.*offset.*\)$/);
       }
     } finally {
-      lz4Options.native = true;
+      lz4Options.decoder = 'wasm';
     }
   }
 });

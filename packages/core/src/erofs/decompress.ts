@@ -1,11 +1,14 @@
 // Decompressor dispatch for compressed extents (kernel fs/erofs/decompressor*.c, erofs-utils
 // lib/decompress.c). One request decodes the first `decodedLength` bytes of a pcluster and writes bytes
 // [skip, decodedLength) of them into `out`; the decoders come from kept libraries:
-//   lz4     lz4-napi (lz4_flex, prebuilt) for whole blocks, our own typed-array decoder (lz4.ts) for
-//           partial requests — a prefix of what the block encodes — and where the addon has no build
+//   lz4     our own block decoder in WebAssembly (lz4.wat, lz4wasm.ts), whole and partial requests (a
+//           prefix of what the block encodes); lz4-napi (lz4_flex) and our typed-array decoder (lz4.ts)
+//           stay selectable through lz4Options for measuring
 //   deflate node:zlib raw inflate (the zlib every Node ships)
-//   zstd    fzstd (pure-JS zstd frame decoder; decodes into a caller-given buffer, so a forged frame
-//           size cannot make it allocate)
+//   zstd    libzstd's ZSTD_decompress in WebAssembly (the module zstddec ships, zstdwasm.ts) into
+//           exactly the size asked for; fzstd (pure JS, into a caller-given buffer) where it does not
+//           load and for partial requests on frames without a size; a forged frame size cannot make
+//           either allocate more than the request
 //   lzma    @napi-rs/lzma (lzma-rust2, a safe-Rust LZMA decoder, as a prebuilt addon): EROFS stores
 //           MicroLZMA — an LZMA1 stream whose first range-coder byte (always 0) is replaced by the
 //           bitwise-not of the properties byte, with no end marker. Restoring that byte and putting the
@@ -20,11 +23,16 @@ import { decompress as zstdDecompress } from 'fzstd';
 import { createRequire } from 'node:module';
 import { ErofsError } from './errors.ts';
 import { lz4DecodeBlock, LZ4_E_INPUT, LZ4_E_OFFSET } from './lz4.ts';
+import { lz4WasmDecode, lz4WasmOutput } from './lz4wasm.ts';
+import { zstdWasmAvailable, zstdWasmDecode, zstdWasmOutput } from './zstdwasm.ts';
 import { Z_ALG, Z_ALG_NAMES, Z_PCLUSTER_MAX_DSIZE } from './format.ts';
 
 export interface DecompressRequest {
   readonly alg: number;
-  /** The raw pcluster (plen bytes): the caller's scratch copy, whose zero padding the decoder may overwrite. */
+  /**
+   * The raw pcluster (plen bytes), possibly a view of a device read window: a decoder may borrow its
+   * zero padding while it runs but leaves every byte as it found it.
+   */
   readonly input: Uint8Array;
   /** Receives decoded bytes [skip, decodedLength). */
   readonly out: Uint8Array;
@@ -81,8 +89,13 @@ function lz4Native(): Lz4Napi | null {
   return lz4Napi;
 }
 
-/** Where the whole-block native decoder is used (false: always our typed-array decoder; for measuring). */
-export const lz4Options = { native: true };
+/**
+ * Which LZ4 decoder runs (for measuring side by side; the default is the fastest measured):
+ *   wasm  lz4.wat (lz4wasm.ts) for every request
+ *   napi  lz4-napi for whole blocks (falls back to js where the addon has no build), js for partial ones
+ *   js    lz4.ts for every request
+ */
+export const lz4Options: { decoder: 'wasm' | 'napi' | 'js' } = { decoder: 'wasm' };
 
 function lz4Error(code: number): string {
   if (code === LZ4_E_INPUT) return 'runs past the end of its input';
@@ -90,20 +103,35 @@ function lz4Error(code: number): string {
   return 'encodes more than the extent';
 }
 
+function lz4Check(req: DecompressRequest, end: number, partial: boolean): void {
+  if (end < 0) throw bad(req, `undecodable (${lz4Error(end)})`);
+  if (end !== req.decodedLength) {
+    throw bad(req, `decoded ${end} bytes, expected ${partial ? 'at least ' : ''}${req.decodedLength}`);
+  }
+}
+
 /**
- * LZ4: a whole block (the common case: 0padding, the extent is all the pcluster encodes) goes to the
- * native decoder, whose input is the block behind its decoded size as a 4-byte little-endian prefix —
- * written into the zero padding in front of the block, so the input is not copied; a partial request
- * (legacy images, dedupe's partial references) or a platform without the addon uses ours (erofs/lz4.ts).
- * Both bound the output by the decoded length and never read past the input.
+ * LZ4 (bounded output, input never read past its end, no zeroing needed, partial decodes for legacy
+ * images and dedupe's partial references): by default the WebAssembly decoder, whose output the caller
+ * may borrow. lz4-napi's input is the block behind its decoded size as a 4-byte little-endian prefix,
+ * written into the zero padding in front of the block and given back after, so the input is not copied.
  */
 function lz4Decode(req: DecompressRequest, input: Uint8Array, margin: number): Uint8Array {
   // Legacy (pre-0padding) images may compress extra data into a pcluster: always a prefix decode.
   const partial = req.partial || !req.zeroPadding;
-  const native = !partial && lz4Options.native ? lz4Native() : null;
+  const which = lz4Options.decoder;
+  if (which === 'wasm') {
+    lz4Check(req, lz4WasmDecode(input, margin, input.length, req.decodedLength, partial), partial);
+    const bytes = lz4WasmOutput(req.skip, req.decodedLength);
+    if (req.borrow === true) return bytes;
+    req.out.set(bytes);
+    return req.out;
+  }
+  const native = which === 'napi' && !partial ? lz4Native() : null;
   if (native !== null) {
     let framed: Uint8Array;
-    if (margin >= 4) {
+    const inPlace = margin >= 4;
+    if (inPlace) {
       framed = input.subarray(margin - 4);
     } else {
       framed = new Uint8Array(input.length - margin + 4);
@@ -119,6 +147,9 @@ function lz4Decode(req: DecompressRequest, input: Uint8Array, margin: number): U
       decoded = native.uncompressSync(framed);
     } catch (e) {
       throw bad(req, `undecodable (${(e as Error).message})`);
+    } finally {
+      // The padding was zeros (inputMargin): give it back as it was.
+      if (inPlace) framed[0] = framed[1] = framed[2] = framed[3] = 0;
     }
     if (decoded.length !== n) throw bad(req, `decoded ${decoded.length} bytes, expected ${n}`);
     return copyOut(req, decoded);
@@ -126,11 +157,7 @@ function lz4Decode(req: DecompressRequest, input: Uint8Array, margin: number): U
   // Ours decodes straight into the caller's buffer when it wants the whole prefix.
   const direct = req.skip === 0;
   const dst = direct ? req.out : scratch(req.decodedLength);
-  const end = lz4DecodeBlock(input, margin, input.length, dst, 0, req.decodedLength, partial);
-  if (end < 0) throw bad(req, `undecodable (${lz4Error(end)})`);
-  if (end !== req.decodedLength) {
-    throw bad(req, `decoded ${end} bytes, expected ${partial ? 'at least ' : ''}${req.decodedLength}`);
-  }
+  lz4Check(req, lz4DecodeBlock(input, margin, input.length, dst, 0, req.decodedLength, partial), partial);
   return direct ? req.out : copyOut(req, dst);
 }
 
@@ -173,6 +200,12 @@ function zstdContentSize(src: Uint8Array): number {
   return fcsBytes === 2 ? v + 256 : v;
 }
 
+/**
+ * Which zstd decoder runs: libzstd's ZSTD_decompress in WebAssembly (the module zstddec ships,
+ * zstdwasm.ts; ~5x fzstd), or fzstd ('js', and where the module does not load).
+ */
+export const zstdOptions: { decoder: 'wasm' | 'js' } = { decoder: 'wasm' };
+
 function zstdDecode(req: DecompressRequest, src: Uint8Array): Uint8Array {
   const fcs = zstdContentSize(src);
   if (fcs >= 0 && (req.partial ? fcs < req.decodedLength : fcs !== req.decodedLength)) {
@@ -181,6 +214,17 @@ function zstdDecode(req: DecompressRequest, src: Uint8Array): Uint8Array {
   // A partial request still decodes the frame into room for all of it when the frame says how much
   // that is (bounded by the kernel's limit), so no decoder write is cut short mid-block.
   const cap = req.partial && fcs > req.decodedLength && fcs <= Z_PCLUSTER_MAX_DSIZE ? fcs : req.decodedLength;
+  // A partial request on a frame that does not say its size stays with fzstd, which can stop early.
+  if (zstdOptions.decoder === 'wasm' && (!req.partial || fcs >= 0) && zstdWasmAvailable()) {
+    // Into exactly `cap` bytes: libzstd never writes past them and fails on a frame that needs more.
+    const n = zstdWasmDecode(src, cap);
+    if (n < 0) throw bad(req, 'undecodable (zstd reports a corrupt frame or one larger than the extent)');
+    if (n !== cap) throw bad(req, `decoded ${n} bytes, expected ${cap}`);
+    const bytes = zstdWasmOutput(req.skip, req.decodedLength);
+    if (req.borrow === true) return bytes;
+    req.out.set(bytes);
+    return req.out;
+  }
   const dst = new Uint8Array(cap);
   try {
     zstdDecompress(src, dst);

@@ -8,8 +8,9 @@
 // out-of-range match offset (copying bytes not yet written), and copies byte by byte. This one copies
 // long literals with TypedArray.set and long non-overlapping matches with copyWithin (both memmove in
 // V8), keeps the byte loop for short and overlapping copies, and stops as soon as a partial request's
-// output is full. `npx tsx bench/lz4-micro.ts IMG...` measures it against lz4js and lz4-napi on real
-// pclusters: whole blocks go to lz4-napi (about twice as fast), this one keeps partial decodes.
+// output is full. `npx tsx bench/lz4-micro.ts IMG...` measures it against lz4js, lz4-napi and lz4.wat
+// on real pclusters: the data path uses lz4.wat (the same contract in WebAssembly, ~3-4x faster); this
+// one stays as the reference the tests compare it with and as a selectable decoder (lz4Options).
 
 /** Errors (negative returns of lz4DecodeBlock). */
 export const LZ4_E_INPUT = -1; // a length or offset runs past the end of the input

@@ -71,6 +71,9 @@ export interface ZInodeInfo {
   readonly tailHeadLcn: number;
 }
 
+/** Bytes of index kept per inode (one block of the kernel's metadata cache). */
+const META_WINDOW = 4096;
+
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** z_erofs_maprecorder: scratch of one mapping walk, reused. */
@@ -137,6 +140,17 @@ export class ZMapper {
   private readonly extents: number = -1;
   /** Bytes per encoded extent record: 4 << EXTRECSZ (4, 8, 16 or 32). */
   private readonly recsz: number = 0;
+  /** Where this inode's metadata starts (the map header) and an upper bound of where its index ends. */
+  private readonly metaStart: number;
+  private metaEnd: number;
+  /**
+   * A window of the index, [winLo, winHi) of the image in `win`, as the kernel keeps the index block
+   * in its metadata page cache: an extent lookup reads 8–32 bytes of index, and a pread per lookup
+   * cost more than the lz4 decode of the pcluster it finds.
+   */
+  private win = new Uint8Array(0);
+  private winLo = 0;
+  private winHi = 0;
 
   constructor(src: BlockSource, sb: Superblock, inode: ErofsInode) {
     this.src = src;
@@ -144,6 +158,9 @@ export class ZMapper {
     this.inode = inode;
     const hpos = Math.ceil((inode.iloc + inode.inodeSize + inode.xattrSize) / 8) * 8;
     this.headerEnd = hpos + Z_MAP_HEADER_SIZE;
+    this.metaStart = hpos;
+    // Until the header says which index it is, no window (every read goes to the source).
+    this.metaEnd = hpos;
     if (hpos + Z_MAP_HEADER_SIZE > src.size) {
       throw new ErofsError(
         'ETRUNCATED',
@@ -178,6 +195,8 @@ export class ZMapper {
       this.extents = u32(h, 0) + u16(h, 6) * 2 ** 32;
       this.recsz = 4 << ((advise >> Z_EXTRECSZ_BIT) & 3);
       this.lsize = 2 ** lclusterBits;
+      const records = Math.max(this.extents, Math.ceil(inode.size / this.lsize)) + 1;
+      this.metaEnd = Math.ceil(this.headerEnd / this.recsz) * this.recsz + 8 + records * this.recsz;
       this.info = { advise, lclusterBits, algs: [0, 0], idataSize: 0, idataPos: 0, fragmentOff: 0, tailHeadLcn: 0 };
       if (inode.size > 0 && advise & Z_ADVISE.FRAGMENT_PCLUSTER) {
         // The last extent carries the fragment's offset in the packed inode: read it once, now.
@@ -200,6 +219,10 @@ export class ZMapper {
       throw corrupt(inode, `compact indexes with ${2 ** lclusterBits}-byte lclusters`, hpos);
     }
     this.lsize = 2 ** lclusterBits;
+    // Full indexes: 8 bytes per lcluster after 8 reserved; compact ones take at most 4 per block,
+    // in packs aligned to 32.
+    const lclusters = Math.ceil(inode.size / Math.min(this.lsize, sb.blockSize)) + 1;
+    this.metaEnd = this.headerEnd + 8 + 32 + lclusters * Z_LCLUSTER_INDEX_SIZE;
     const info = { advise, lclusterBits, algs, idataSize, idataPos: 0, fragmentOff, tailHeadLcn: 0 };
     this.info = info;
     if (inode.size > 0 && (idataSize > 0 || advise & Z_ADVISE.FRAGMENT_PCLUSTER)) {
@@ -236,14 +259,30 @@ export class ZMapper {
   }
 
   private readMeta(dst: Uint8Array, pos: number): void {
-    if (pos + dst.length > this.src.size) {
+    const n = dst.length;
+    if (pos + n > this.src.size) {
       throw new ErofsError(
         'ETRUNCATED',
         `lcluster index of compressed nid ${this.inode.nid} runs past the end of the image`,
         pos,
       );
     }
-    this.src.read(dst, pos);
+    if (pos < this.winLo || pos + n > this.winHi) {
+      // The index block holding pos, cut to this inode's metadata; a read outside it (a corrupt
+      // address) goes to the source as it is.
+      const lo = Math.max(this.metaStart, pos - (pos % META_WINDOW));
+      const hi = Math.min(lo + META_WINDOW, this.metaEnd, this.src.size);
+      if (pos < lo || pos + n > hi) {
+        this.src.read(dst, pos);
+        return;
+      }
+      if (this.win.length < hi - lo) this.win = new Uint8Array(hi - lo);
+      this.src.read(this.win.subarray(0, hi - lo), lo);
+      this.winLo = lo;
+      this.winHi = hi;
+    }
+    const w = this.win;
+    for (let i = 0, j = pos - this.winLo; i < n; i++, j++) dst[i] = w[j];
   }
 
   private loadCompact(lcn: number, lookahead: boolean): void {

@@ -3,6 +3,7 @@
 // inode's fragment), decode just the prefix the range needs, and place it.
 import { zDecompress } from './decompress.ts';
 import { ErofsError } from './errors.ts';
+import { ZReadWindow } from './zbio.ts';
 import type { BlockSource, ErofsInode, Superblock } from './types.ts';
 import {
   newZMapOut,
@@ -24,6 +25,7 @@ export type PackedRead = (dst: Uint8Array, pos: number) => void;
  * (z_erofs_read_one_data). `trimmed`: the caller needs only a prefix of the extent. Returns the bytes:
  * `out`, or with `borrow` possibly the decoder's own output or the raw buffer (valid until the next
  * decode or read into `raw` on this thread), so that the caller copies them once, where they go.
+ * `raw`: scratch for the pcluster, or a thread's device read window (zbio.ts) that serves it.
  */
 export function zReadExtent(
   src: BlockSource,
@@ -36,7 +38,7 @@ export function zReadExtent(
   length: number,
   trimmed: boolean,
   packed: PackedRead | undefined,
-  raw?: Uint8Array,
+  raw?: Uint8Array | ZReadWindow,
   borrow = false,
 ): Uint8Array {
   if (m.flags & ZF_FRAGMENT) {
@@ -45,8 +47,13 @@ export function zReadExtent(
     packed(out, fragmentOff + skip);
     return out;
   }
-  const input = raw !== undefined && raw.length >= m.plen ? raw.subarray(0, m.plen) : new Uint8Array(m.plen);
-  src.read(input, m.pa);
+  let input: Uint8Array;
+  if (raw instanceof ZReadWindow) {
+    input = raw.read(src, m.pa, m.plen);
+  } else {
+    input = raw !== undefined && raw.length >= m.plen ? raw.subarray(0, m.plen) : new Uint8Array(m.plen);
+    src.read(input, m.pa);
+  }
   return zDecompress({
     alg: m.alg,
     input,

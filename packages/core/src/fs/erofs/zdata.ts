@@ -21,6 +21,7 @@ import { ishareCountDevicePages } from './ishare_stats.ts';
 import { mountCountDeviceRead } from '../../vfs/mount.ts';
 import { newZMapOut, ZF_FRAGMENT, ZF_META, type ZMapOut, type ZMapper } from '../../erofs/zmap.ts';
 import { zReadExtent } from '../../erofs/zread.ts';
+import { ZReadWindow } from '../../erofs/zbio.ts';
 import type { ErofsInode } from '../../erofs/types.ts';
 import { pointsOn, point } from '../../mm/points.ts';
 import { POINT } from './points.ts';
@@ -35,7 +36,8 @@ import { zpclLock, zpclUnlock, zpclWord } from './zpcluster.ts';
 /** One thread's scratch for the compressed path (kept on its Kernel). */
 export class ZCtx {
   readonly map: ZMapOut = newZMapOut();
-  raw = new Uint8Array(0);
+  /** Device reads in runs of consecutive pclusters (one read serves the pclusters behind it). */
+  readonly bio = new ZReadWindow();
   out = Buffer.alloc(0);
   /** Frames this call owns (locked, indexed, not yet uptodate), by page index − base; NIL = none. */
   owned = new Int32Array(64).fill(NIL);
@@ -113,7 +115,6 @@ function failPage(k: Kernel, z: ZCtx, p: number, f: number): void {
 }
 
 function ensureRoom(z: ZCtx, plen: number, llen: number): void {
-  if (z.raw.length < plen) z.raw = new Uint8Array(plen);
   if (z.out.length < llen) z.out = Buffer.alloc(llen);
 }
 
@@ -207,7 +208,7 @@ function zExtent(
       m.llen,
       false,
       (d, pos) => sb.image.readPacked(ino.nid, d, pos),
-      z.raw,
+      z.bio,
       true,
     );
     ctrInc(a.i32, CTR.Z_PCLUSTERS);

@@ -1,0 +1,53 @@
+// The LZ4 block decoder of lz4.wat (WebAssembly, ~700 bytes, assembled by scripts/lz4-wasm.ts): the
+// contract of lz4.ts (bounded output, input never read for data past its end, every match offset
+// checked, partial decodes), at native speed and with no call overhead or allocation per block —
+// measured against lz4-napi, lz4-wasm-nodejs and lz4.ts by bench/lz4-micro.ts (docs/compressed.md).
+// One instance per thread, compiled on first use. The block is copied to the bottom of the instance's
+// memory and decoded above it; the caller reads the output through lz4WasmOutput (valid until the
+// next decode on this thread) and copies it once, where it goes.
+import { LZ4_WASM_BASE64 } from './lz4wasm_module.ts';
+
+interface Lz4Wasm {
+  readonly memory: WebAssembly.Memory;
+  readonly dec: (s: number, s1: number, d: number, d1: number, partial: number) => number;
+}
+
+/** Slack after the input and after the output: the decoder's 8-byte copies may run 16 bytes over. */
+const SLACK = 32;
+const WASM_PAGE = 65536;
+
+let inst: Lz4Wasm | null = null;
+let heap = new Uint8Array(0);
+let outAt = 0;
+
+function instance(): Lz4Wasm {
+  if (inst === null) {
+    const mod = new WebAssembly.Module(Buffer.from(LZ4_WASM_BASE64, 'base64'));
+    inst = new WebAssembly.Instance(mod, {}).exports as unknown as Lz4Wasm;
+    heap = new Uint8Array(inst.memory.buffer);
+  }
+  return inst;
+}
+
+/**
+ * Decode the LZ4 block src[s0, s1) into `length` bytes (lz4DecodeBlock's semantics and return
+ * values: the bytes decoded, or an LZ4_E_* error). The output is then lz4WasmOutput(0, n).
+ */
+export function lz4WasmDecode(src: Uint8Array, s0: number, s1: number, length: number, partial: boolean): number {
+  const w = instance();
+  const n = s1 - s0;
+  const out = (n + SLACK + 15) & ~15;
+  const need = out + length + SLACK;
+  if (heap.length < need) {
+    w.memory.grow(Math.ceil((need - heap.length) / WASM_PAGE));
+    heap = new Uint8Array(w.memory.buffer);
+  }
+  heap.set(src.subarray(s0, s1), 0);
+  outAt = out;
+  return w.dec(0, n, out, out + length, partial ? 1 : 0);
+}
+
+/** Bytes [from, to) of the last decode's output (a view of the instance's memory). */
+export function lz4WasmOutput(from: number, to: number): Uint8Array {
+  return heap.subarray(outAt + from, outAt + to);
+}

@@ -1,0 +1,48 @@
+// Reading pclusters from the device in runs (the kernel's z_erofs_submit_queue, which merges the bios
+// of physically consecutive pclusters into one): mkfs.erofs writes a file's pclusters one after another
+// and files in order, so the pcluster a reader needs next is usually right behind the one it just read.
+// One read of a window of the device serves the pclusters inside it; a pread per 4 KiB pcluster cost
+// more than decoding it. The window is per thread and holds only image bytes (a read-only source).
+import type { BlockSource } from './types.ts';
+
+/** Bytes read ahead per device read (the block layer's default readahead, 128 KiB). */
+export const ZBIO_WINDOW = 128 * 1024;
+
+export class ZReadWindow {
+  private buf = new Uint8Array(0);
+  private src: BlockSource | null = null;
+  private lo = 0;
+  private hi = 0;
+  /** Device reads made / pclusters served (for measuring). */
+  reads = 0;
+  served = 0;
+
+  /**
+   * Image bytes [pa, pa + plen): a view of this window (valid until the next call), read with the
+   * bytes behind it when it does not hold them. A range past the image's end reads exactly (and fails
+   * as the source fails). The caller may overwrite the view's bytes only if it restores them.
+   */
+  read(src: BlockSource, pa: number, plen: number): Uint8Array {
+    this.served++;
+    if (src !== this.src || pa < this.lo || pa + plen > this.hi) {
+      const end = pa + plen;
+      const hi = end > src.size ? end : Math.min(src.size, Math.max(end, pa + ZBIO_WINDOW));
+      const n = hi - pa;
+      if (this.buf.length < n) this.buf = new Uint8Array(Math.max(n, ZBIO_WINDOW));
+      this.src = null; // a failed read leaves nothing behind
+      src.read(this.buf.subarray(0, n), pa);
+      this.reads++;
+      this.src = src;
+      this.lo = pa;
+      this.hi = hi;
+    }
+    const at = pa - this.lo;
+    return this.buf.subarray(at, at + plen);
+  }
+
+  /** Forget the window (the next read goes to the device). */
+  drop(): void {
+    this.src = null;
+    this.lo = this.hi = 0;
+  }
+}
