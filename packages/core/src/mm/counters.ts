@@ -32,7 +32,7 @@ export const CTR = {
   ISHARE_DATAPATH_MISMATCH: 26, // fingerprint matched but one file is compressed and the other not: not shared
   Z_PCLUSTERS: 27, // compressed pclusters read and decompressed
   Z_PCLUSTER_WAITS: 28, // a reader found the pcluster it needed being decompressed by another thread and waited
-  Z_PCLUSTER_SKIPPED: 29, // attached: after waiting, every page it needed had been filled by that decode: not decoded again
+  Z_PCLUSTER_SKIPPED: 29, // attached (pclusterAttach): after waiting, every page it needed had been filled by that decode: not decoded again
   ISHARE_BAD_FINGERPRINT: 30, // fingerprint xattr of the wrong length or prefix: not shared
   RACE_WATCHPOINTS: 31, // watchpoints the data-race detector set (stress)
   UNMOUNT_SWEEP_BUSY: 32, // unmount's sweeps that found inodes still referenced (a reader mapping through them)
@@ -72,6 +72,7 @@ export const WINDOWS = {
   fadvisePageBusy: CTR.FADVISE_BUSY,
   reclaimPageBusy: CTR.RECLAIM_BUSY,
   pclusterWait: CTR.Z_PCLUSTER_WAITS,
+  pclusterAttach: CTR.Z_PCLUSTER_SKIPPED,
 } as const;
 export type WindowName = keyof typeof WINDOWS;
 export function readWindows(counters: Readonly<Record<string, number>>): Record<WindowName, number> {
