@@ -13,7 +13,9 @@
 
 const W_FILES = 0; // next file index
 const W_SLOTS = 1; // next slot index (one per task)
-const HEADER = 2;
+const W_PENDING = 2; // files claimed whose owner has not yet published them or chosen to read them whole
+const W_SEQ = 3; // bumped (and notified) whenever a file settles: idle workers wait on it
+const HEADER = 4;
 // Per slot, Int32 words:
 const S_CLAIM = 0;
 const S_FILE = 1;
@@ -46,17 +48,47 @@ export class ClaimState {
   private readonly cuts: Float64Array;
   private readonly slots: number;
 
-  constructor(buf: SharedArrayBuffer, slots: number) {
+  private readonly files: number;
+
+  constructor(buf: SharedArrayBuffer, slots: number, files: number) {
     this.slots = slots;
+    this.files = files;
     const words = HEADER + slots * SLOT_WORDS;
     this.i32 = new Int32Array(buf, 0, words);
     const off = Math.ceil((words * 4) / 8) * 8;
     this.cuts = new Float64Array(buf, off, slots * (MAX_PARTS + 1));
   }
 
-  /** The next file index (past the end when every file is claimed). */
+  /**
+   * The next file index (past the end when every file is claimed). A valid index is pending until
+   * `settle`: workers with no file left keep waiting for its stripes meanwhile.
+   */
   nextFile(): number {
-    return Atomics.add(this.i32, W_FILES, 1);
+    Atomics.add(this.i32, W_PENDING, 1);
+    const i = Atomics.add(this.i32, W_FILES, 1);
+    if (i >= this.files) this.settle();
+    return i;
+  }
+
+  /** The claimed file was published (or will be read whole): waiters may look again. */
+  settle(): void {
+    Atomics.sub(this.i32, W_PENDING, 1);
+    Atomics.add(this.i32, W_SEQ, 1);
+    Atomics.notify(this.i32, W_SEQ);
+  }
+
+  /**
+   * Every file is claimed: the next stripe anyone publishes, or null once no claimed file can publish any
+   * more (then the run is over for this worker).
+   */
+  claimLate(from: number): Stripe | null {
+    for (;;) {
+      const seq = Atomics.load(this.i32, W_SEQ);
+      const s = this.claimAny(from);
+      if (s) return s;
+      if (Atomics.load(this.i32, W_PENDING) === 0) return this.claimAny(from);
+      Atomics.wait(this.i32, W_SEQ, seq, 50);
+    }
   }
 
   /** This task's slot. */

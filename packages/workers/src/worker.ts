@@ -96,7 +96,7 @@ function readClaimed(t: ReadClaimedTask): ReaderResult {
 function readClaimedSplit(t: ReadClaimedTask, split: NonNullable<ReadClaimedTask['split']>): ReaderResult {
   const chunk = t.chunk ?? 128 * 1024;
   const b = ensure(chunk);
-  const st = new ClaimState(split.claim, split.slots);
+  const st = new ClaimState(split.claim, split.slots, t.paths.length);
   const slot = st.takeSlot();
   const errors: string[] = [];
   let bytes = 0;
@@ -107,8 +107,8 @@ function readClaimedSplit(t: ReadClaimedTask, split: NonNullable<ReadClaimedTask
     if (held) sys.close(held.file);
     held = undefined;
   };
-  const stripe = (from: number): boolean => {
-    const s = st.claimAny(from);
+  const stripe = (from: number, late = false): boolean => {
+    const s = late ? st.claimLate(from) : st.claimAny(from);
     if (!s) return false;
     try {
       if (held?.index !== s.file) {
@@ -127,15 +127,25 @@ function readClaimedSplit(t: ReadClaimedTask, split: NonNullable<ReadClaimedTask
     for (;;) {
       while (stripe(slot));
       const i = st.nextFile();
-      if (i >= t.paths.length) break;
+      if (i >= t.paths.length) {
+        // No file left: help with the stripes of files others still read, until none can come.
+        while (stripe(slot, true));
+        break;
+      }
       release();
       let file: OpenFile | undefined;
+      let settled = false;
       try {
         file = sys.open(t.mounts[i], t.paths[i]);
         const cuts = file.size > split.bytes ? sys.readSplits(file, split.bytes, MAX_PARTS) : [0, file.size];
-        if (cuts.length <= 2) bytes += readSpan(t, file, 0, file.size, chunk, b);
-        else {
+        if (cuts.length <= 2) {
+          settled = true;
+          st.settle();
+          bytes += readSpan(t, file, 0, file.size, chunk, b);
+        } else {
           st.publish(slot, i, cuts);
+          settled = true;
+          st.settle();
           held = { index: i, file };
           file = undefined;
           // Its own stripes first (this slot), then anyone's.
@@ -145,6 +155,7 @@ function readClaimedSplit(t: ReadClaimedTask, split: NonNullable<ReadClaimedTask
       } catch (e) {
         errors.push(`${t.paths[i]}: ${(e as Error).message}`);
       } finally {
+        if (!settled) st.settle();
         if (file) sys.close(file);
       }
     }

@@ -24,20 +24,17 @@ export function erofsReadSplits(k: Kernel, file: OpenFile, stripe: number, maxPa
   if (!file.compressed) {
     for (let c = want; c < size; c += want) cuts.push(c);
   } else {
+    // One extent lookup per cut (not a walk of every extent): the cut goes at the end of the extent
+    // holding the next stripe's nominal start.
     const image = erofsSb(k, file.mount).image;
     const zm = image.zmapper(image.inode(file.nid));
     const m = newZMapOut();
-    let from = 0;
-    for (let pos = 0; pos < size;) {
-      zm.mapFull(pos, m);
-      const end = m.la + m.llen;
-      if (end <= pos) break; // a map that does not advance: leave the rest to one reader
-      pos = end;
-      const cut = Math.ceil(end / PAGE_SIZE) * PAGE_SIZE;
-      if (cut - from >= want && cut < size) {
-        cuts.push(cut);
-        from = cut;
-      }
+    for (let at = want; at < size;) {
+      zm.mapFull(at, m);
+      const cut = Math.ceil((m.la + m.llen) / PAGE_SIZE) * PAGE_SIZE;
+      if (cut >= size) break;
+      if (cut > cuts[cuts.length - 1]) cuts.push(cut);
+      at = Math.max(cut, at) + want;
     }
   }
   cuts.push(size);
