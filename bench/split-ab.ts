@@ -1,8 +1,9 @@
 // Whole-file claims against split readahead, interleaved in one process so that load drifts alike for
 // both: each round drops the cache and fills every regular file of the images with the pool's 2 workers
 // (`readClaimed`, split 0 then split BYTES, in alternating order), then reads them warm the same two
-// ways. Prints per mode the median wall ms, the main-measured CPU of the workers is not available, so
-// the ratio of medians is the figure; plus pclusters decoded / waits / attached of the fills.
+// ways. Prints per mode the median wall ms and the median process CPU (all threads: the workers' CPU is
+// the process's) per fill — on a busy machine the CPU per MiB is the figure that holds, the wall time
+// only shows a second worker's gain when a second CPU is free — and what the last fill decoded.
 // Usage: tsx --conditions=source bench/split-ab.ts IMG... (ROUNDS=N default 7, SPLIT=BYTES default 1 MiB,
 // WORKERS=N default 2)
 import { System } from '../packages/core/src/index.ts';
@@ -24,6 +25,7 @@ const sets = images.map((p) => {
 });
 const modes = [0, split];
 const fill = new Map<number, number[]>(modes.map((m) => [m, []]));
+const fillCpu = new Map<number, number[]>(modes.map((m) => [m, []]));
 const warm = new Map<number, number[]>(modes.map((m) => [m, []]));
 const lastBytes = new Map<number, Map<number, number>>();
 const dec = new Map<number, { pclusters: number; waits: number; attached: number }>();
@@ -35,9 +37,12 @@ try {
     for (const m of r % 2 === 0 ? modes : [...modes].reverse()) {
       sys.dropCaches();
       const c0 = sys.stats().counters;
+      const u0 = process.cpuUsage();
       let t0 = performance.now();
       const a = await pool.readClaimed(sets, { split: m });
       fill.get(m)!.push(performance.now() - t0);
+      const u = process.cpuUsage(u0);
+      fillCpu.get(m)!.push((u.user + u.system) / 1000);
       if (a.perThreadBytes) lastBytes.set(m, a.perThreadBytes);
       const c = sys.stats().counters;
       dec.set(m, {
@@ -55,7 +60,8 @@ try {
   for (const m of modes) {
     const d = dec.get(m)!;
     process.stdout.write(
-      `split ${m}: threads ${JSON.stringify([...(lastBytes.get(m) ?? [])].map(([, v]) => v))}; fill ${median(fill.get(m)!).toFixed(0)} ms (${(mib / (median(fill.get(m)!) / 1000)).toFixed(1)} MiB/s), ` +
+      `split ${m}: threads ${JSON.stringify([...(lastBytes.get(m) ?? [])].map(([, v]) => v))}; fill ${median(fill.get(m)!).toFixed(0)} ms (${(mib / (median(fill.get(m)!) / 1000)).toFixed(1)} MiB/s, ` +
+        `${(mib / (median(fillCpu.get(m)!) / 1000)).toFixed(1)} MiB per CPU-second), ` +
         `warm ${median(warm.get(m)!).toFixed(1)} ms (${(mib / (median(warm.get(m)!) / 1000)).toFixed(0)} MiB/s); ` +
         `last fill ${d.pclusters} pclusters decoded, ${d.waits} waits, ${d.attached} attached\n`,
     );
