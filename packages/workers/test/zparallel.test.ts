@@ -6,11 +6,13 @@
 //   that meets a pcluster another is decoding waits and attaches to it: pclusterAttach);
 // - a pcluster held busy while the pool reads: two readers sleep on it, one decodes it once released,
 //   the other attaches;
-// - plain: every byte, one device read per page.
+// - plain: every byte, one device read per page;
+// - page-sized stripes over a tree of many files, plain and lz4hc: slots published and reused hundreds of
+//   times while both workers claim from them; every file once, every byte, one frame per page.
 // Outcomes do not depend on timing: only how the work spreads does (logged, not asserted).
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { System } from '@ishare/core';
 import { ReaderPool } from '@ishare/workers';
@@ -18,6 +20,7 @@ import { zpclLock, zpclUnlock, zpclWord } from '@ishare/core/kernel';
 import { textBytes } from '../../../test/helpers/compress-tree.ts';
 import { removeDir, seededBytes, tempDir } from '../../../test/helpers/trees.ts';
 import { upstreamTool } from '../../../test/helpers/erofs-utils.ts';
+import { edgeImage } from '../../core/test/helpers/images.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const PAGE = 4096;
@@ -177,3 +180,45 @@ test.serial('a plain file read by two workers at once: every byte, one device re
     sys.unmount(mount);
   }
 });
+
+test.serial(
+  'page-sized stripes over many files, plain and lz4hc: every file once, every byte, one frame per page',
+  async (t) => {
+    for (const args of [[], ['-zlz4hc']]) {
+      const img = edgeImage(args, { bigDir: false });
+      const { mount } = sys.mount(img.image);
+      try {
+        const paths = sys.listFiles(mount).map((f) => f.path);
+        // Sizes from the source tree; hard links cache their pages once.
+        let bytes = 0;
+        let pages = 0;
+        const seen = new Set<number>();
+        for (const p of paths) {
+          const st = statSync(join(img.src, p));
+          bytes += st.size;
+          if (!seen.has(st.ino)) pages += Math.ceil(st.size / PAGE);
+          seen.add(st.ino);
+        }
+        sys.dropCaches();
+        sys.resetStats();
+        const r = await pool.readClaimed([{ mount, paths }], { split: PAGE, chunk: 8192 });
+        t.deepEqual(r.errors, []);
+        t.is(r.files, paths.length);
+        t.is(r.bytes, bytes);
+        t.is(sys.stats().filePages, pages, `${args.join(' ') || 'plain'}: one frame per page`);
+        if (args.length === 0) t.is(sys.stats().counters.DEVICE_PAGES, pages, 'one device read per page');
+        // Warm, as pinned views: the same bytes, nothing read again.
+        const before = sys.stats().counters.DEVICE_PAGES;
+        const v = await pool.readClaimed([{ mount, paths }], { split: PAGE, view: true });
+        t.is(v.bytes, bytes);
+        t.is(sys.stats().counters.DEVICE_PAGES, before);
+        for (const p of paths.slice(0, 40))
+          t.true(cached(sys, mount, p).equals(readFileSync(join(img.src, p))), `${p}: the source bytes`);
+      } finally {
+        sys.dropCaches();
+        sys.unmount(mount);
+        removeDir(img.dir);
+      }
+    }
+  },
+);
