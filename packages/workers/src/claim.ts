@@ -136,6 +136,9 @@ export class ClaimState {
       const next = w & NEXT_MASK;
       if (next >= parts) return null;
       if (Atomics.compareExchange(i32, claim, w, w + 1) !== w) continue;
+      // The generation wraps after 512 publications: a claimer stalled that long between its load and
+      // its swap could have read another publication's count. Its stripe must exist in this one.
+      if (next >= Atomics.load(i32, this.w(slot, S_PARTS))) return null;
       const file = Atomics.load(i32, this.w(slot, S_FILE));
       const base = slot * (MAX_PARTS + 1);
       return { file, start: this.cuts[base + next], end: this.cuts[base + next + 1], slot };
