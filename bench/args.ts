@@ -42,6 +42,11 @@ export interface BenchOptions {
   readonly memcg: boolean;
   /** --scale: small files of the many-files run (default 10^6). */
   readonly scaleFiles: number;
+  /**
+   * Our pool's parallel readahead: a file bigger than this many bytes is read by every worker at once, in
+   * stripes of about this size (a compressed file's cut at extent ends); 0 = each file by one worker.
+   */
+  readonly split: number;
   /** Build the images compressed with upstream mkfs.erofs 1.9.3 -z<alg> (-Eztailpacking). */
   readonly compress?: string;
   /** --layout layers: the per-layer layout's reads against flat (bench/layout.ts) instead of the tables. */
@@ -80,6 +85,9 @@ images), interleaved in one run. Default data: the bundled typescript-5.6.2 / 5.
   --no-loop       skip the kernel loop-mount figures
   --no-evict      skip every figure that needs the kernel's page cache dropped
   --chunk BYTES   bytes per read call (default 131072)
+  --split BYTES   our workers read a file bigger than this together, in stripes of about this size (a
+                  compressed file's cut at extent ends): parallel readahead (default 1048576; 0 = each
+                  file by one worker, as before)
   --copies N      mount each image (and copy each tree) N times, so a pass reads N times the data
                   (default: enough for 480 MiB per pass; --quick: 1)
   --compress ALG  compressed images of the source trees (lz4, lz4hc, deflate, zstd or lzma), built by upstream
@@ -143,6 +151,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
         'no-loop': { type: 'boolean', default: false },
         'no-evict': { type: 'boolean', default: false },
         chunk: { type: 'string' },
+        split: { type: 'string' },
         compress: { type: 'string' },
         copies: { type: 'string' },
         'warm-rounds': { type: 'string' },
@@ -215,6 +224,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
     loop: !values['no-loop'],
     evict: !values['no-evict'],
     chunk: posInt('--chunk', values.chunk, 128 * 1024, 64 * 1024 * 1024),
+    split: values.split === '0' ? 0 : posInt('--split', values.split, 1024 * 1024, 2 ** 40),
     ...(values.compress !== undefined ? { compress: values.compress } : {}),
     copies: values.copies !== undefined ? posInt('--copies', values.copies, 1, 64) : quick ? 1 : undefined,
     warmRounds:

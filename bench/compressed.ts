@@ -88,7 +88,7 @@ export function compressedLines(s: CompressedSummary): string {
   }
   for (const [w, d] of Object.entries(s.decode)) {
     out +=
-      `  last fill, ${w}: ${d.pclusters} pclusters decoded, ${d.attached} attached to another thread's decode ` +
+      `  last fill, ${w}: ${d.pclusters} pclusters decoded, ${d.attached} attached to another thread's decode (pclusterAttach) ` +
       `(${d.waits} waits), decoder output ${d.decodedPerByteRead ?? '—'} bytes per byte read\n`;
   }
   return out;

@@ -174,10 +174,11 @@ async function oursPool(
   mounts: readonly MountedImage[],
   chunk: number,
   view = false,
+  split = 0,
 ): Promise<Count> {
   const r = await pool.readClaimed(
     mounts.map((m) => ({ mount: m.mount, paths: m.paths })),
-    { chunk, view },
+    { chunk, view, split },
   );
   if (r.errors.length > 0) throw new Error(`ours: ${r.errors.length} read errors, first: ${r.errors[0]}`);
   return { files: r.files, bytes: r.bytes };
@@ -437,7 +438,7 @@ async function main(): Promise<number> {
         record(
           measure,
           `${fam}.fill.${w}w`,
-          await timed(`${fam}.fill.${w}w`, () => oursPool(pool, set.mounts, o.chunk)),
+          await timed(`${fam}.fill.${w}w`, () => oursPool(pool, set.mounts, o.chunk, false, o.split)),
         );
         if (last && fam === 'ours') {
           const c = sys.stats().counters;
@@ -467,7 +468,7 @@ async function main(): Promise<number> {
         record(
           measure,
           `${fam}.warm.${w}w`,
-          await timed(`${fam}.warm.${w}w`, () => oursPool(pool, set.mounts, o.chunk), warmRounds),
+          await timed(`${fam}.warm.${w}w`, () => oursPool(pool, set.mounts, o.chunk, false, o.split), warmRounds),
         );
       }
     };
@@ -485,7 +486,7 @@ async function main(): Promise<number> {
             record(
               measure,
               `ours.cold.${w}w`,
-              await timed(`ours.cold.${w}w`, () => oursPool(pools.get(w)!, mounts, o.chunk)),
+              await timed(`ours.cold.${w}w`, () => oursPool(pools.get(w)!, mounts, o.chunk, false, o.split)),
             );
             if (last && w === 1) coldCounters = { ...sys.stats().counters };
           }
@@ -496,7 +497,7 @@ async function main(): Promise<number> {
           record(
             measure,
             `ours.view.${w}w`,
-            await timed(`ours.view.${w}w`, () => oursPool(pools.get(w)!, mounts, o.chunk, true), warmRounds),
+            await timed(`ours.view.${w}w`, () => oursPool(pools.get(w)!, mounts, o.chunk, true, o.split), warmRounds),
           );
       },
       share: async (measure, last) => {
@@ -639,6 +640,7 @@ async function main(): Promise<number> {
       copies,
       warmRounds,
       compress: o.compress ?? null,
+      split: o.split,
       platform: o.platform ?? null,
     },
     data: {

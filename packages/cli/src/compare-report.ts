@@ -96,6 +96,12 @@ export function compareDetails(row: LabelledResult): string[] {
     `metadata${r.noShare.superblockShare ? ' (superblock_share)' : ''}: no share ${metadataLine(r.noShare.metadata)}; ` +
       `share ${metadataLine(s.metadata)}`,
   ];
+  const z = (p: PhaseStats): string =>
+    `${p.pclustersDecoded} pclusters decoded, ${p.pclusterWaits} waits, ${p.pclusterAttach} attached`;
+  if (r.noShare.pclustersDecoded + s.pclustersDecoded > 0)
+    lines.push(
+      `compressed: no share ${z(r.noShare)}; share ${z(s)} (an attach: a wait for another thread's decode that decoded nothing)`,
+    );
   for (const x of s.perImage) if (x.warning) lines.push(`warning: ${x.warning}`);
   return lines;
 }

@@ -31,6 +31,7 @@ import {
 import { erofsInodeOps, erofsFileOps } from './fs/erofs/inode.ts';
 import { erofsListFiles, erofsNameiOps } from './fs/erofs/namei.ts';
 import { erofsSb, type ErofsSb } from './fs/erofs/super.ts';
+import { erofsReadSplits } from './fs/erofs/readsplit.ts';
 import { Overlay } from './fs/overlay/namei.ts';
 import { POLICY_ANY, realInodePolicy, setRealInodePolicy, type RealInodePolicy } from './fs/erofs/ishare.ts';
 import {
@@ -306,6 +307,14 @@ export class System {
   /** Read a whole file into a new buffer. */
   readAll(file: OpenFile): Buffer {
     return vfsReadAll(this.kernel, file);
+  }
+
+  /**
+   * Where `file`'s read can be cut between reader threads: [0, ..., size], parts of about `stripe` bytes
+   * (at most `maxParts`), a compressed file's only at extent ends (fs/erofs/readsplit.ts).
+   */
+  readSplits(file: OpenFile, stripe: number, maxParts = 1024): number[] {
+    return erofsReadSplits(this.kernel, file, stripe, maxParts);
   }
 
   readahead(file: OpenFile, pos: number, len: number): number {

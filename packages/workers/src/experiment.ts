@@ -149,6 +149,14 @@ export interface PhaseStats {
   /** Where the real inode for a shared read came from (v7: processing list first; mainline: any). */
   readonly realInodeFromProcessing: number;
   readonly realInodeFromBacking: number;
+  /**
+   * Compressed files: pclusters read and decoded; times a reader slept on a pcluster another thread was
+   * decoding; of those, times it then found every page it needed filled by that decode (attached to it,
+   * as z_erofs attaches to an in-flight pcluster) and decoded nothing.
+   */
+  readonly pclustersDecoded: number;
+  readonly pclusterWaits: number;
+  readonly pclusterAttach: number;
   readonly files: number;
   readonly bytes: number;
   readonly elapsedMs: number;
@@ -690,6 +698,9 @@ async function runPhase(p: PhaseInput): Promise<PhaseStats> {
       badFingerprint: c.ISHARE_BAD_FINGERPRINT,
       realInodeFromProcessing: c.REALINODE_PROCESSING,
       realInodeFromBacking: c.REALINODE_BACKING,
+      pclustersDecoded: c.Z_PCLUSTERS,
+      pclusterWaits: c.Z_PCLUSTER_WAITS,
+      pclusterAttach: c.Z_PCLUSTER_SKIPPED,
       files: perImage.reduce((s, x) => s + x.files, 0),
       bytes: results.reduce((s, r) => s + r.bytes, 0),
       elapsedMs: Math.round(elapsedMs * 10) / 10,

@@ -4,6 +4,7 @@ import { Piscina } from 'piscina';
 import { availableParallelism } from 'node:os';
 import type { System } from '@ishare/core';
 import type { ReaderTask, ReaderResult } from './tasks.ts';
+import { claimBufferBytes } from './claim.ts';
 
 export interface PoolOptions {
   /** Worker threads (default: the machine's cores). */
@@ -20,6 +21,8 @@ export interface ReadSummary {
   hashes?: Map<string, string>;
   /** Files read per worker thread id (evidence that work really spread). */
   perThread: Map<number, number>;
+  /** Bytes read per worker thread id (readClaimed: with `split`, one file's stripes spread over them). */
+  perThreadBytes?: Map<number, number>;
 }
 
 export class ReaderPool {
@@ -86,17 +89,25 @@ export class ReaderPool {
   /**
    * Read every file of every given mount in full: one task per worker, each claiming files one at a time
    * from a shared counter (no per-batch messages; a worker that finishes early takes the next file).
-   * With `memcg`, every worker reads inside that memory cgroup.
+   * With `memcg`, every worker reads inside that memory cgroup. With `split` (bytes), a file bigger than
+   * that is read by every worker at once, in stripes of about that size (a compressed file's cut at
+   * extent ends, so each pcluster is one worker's): the kernel's readahead spread over CPUs.
    */
   async readClaimed(
     sets: readonly { mount: number; paths: readonly string[] }[],
-    opts: { chunk?: number; view?: boolean; memcg?: number } = {},
+    opts: { chunk?: number; view?: boolean; memcg?: number; split?: number } = {},
   ): Promise<ReadSummary> {
+    if (opts.split !== undefined && !(Number.isSafeInteger(opts.split) && opts.split >= 0))
+      throw new RangeError('split must be a whole number of bytes (0: whole files)');
     const paths = sets.flatMap((s) => s.paths);
     const mounts = new Int32Array(paths.length);
     let at = 0;
     for (const s of sets) for (let i = 0; i < s.paths.length; i++) mounts[at++] = s.mount;
     const counter = new SharedArrayBuffer(4);
+    const split =
+      opts.split !== undefined && opts.split > 0 && this.workers > 1
+        ? { bytes: opts.split, claim: new SharedArrayBuffer(claimBufferBytes(this.workers)), slots: this.workers }
+        : undefined;
     const tasks: Promise<ReaderResult>[] = [];
     for (let w = 0; w < this.workers; w++)
       tasks.push(
@@ -108,15 +119,18 @@ export class ReaderPool {
           chunk: opts.chunk,
           view: opts.view,
           memcg: opts.memcg,
+          split,
         }),
       );
     const results = await Promise.all(tasks);
-    const out: ReadSummary = { files: 0, bytes: 0, errors: [], perThread: new Map() };
+    const perThreadBytes = new Map<number, number>();
+    const out: ReadSummary = { files: 0, bytes: 0, errors: [], perThread: new Map(), perThreadBytes };
     for (const r of results) {
       out.files += r.files;
       out.bytes += r.bytes;
       out.errors.push(...r.errors);
       out.perThread.set(r.threadId, (out.perThread.get(r.threadId) ?? 0) + r.files);
+      perThreadBytes.set(r.threadId, (perThreadBytes.get(r.threadId) ?? 0) + r.bytes);
     }
     return out;
   }

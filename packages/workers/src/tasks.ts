@@ -31,6 +31,12 @@ export interface ReadClaimedTask {
   readonly chunk?: number;
   /** Zero-copy: take pinned views of each chunk (System.view) and release them, copying nothing. */
   readonly view?: boolean;
+  /**
+   * Parallel readahead of big files: a file bigger than `split` bytes is cut into stripes of about that
+   * size (a compressed one at extent ends) which every worker of the run claims from, through the
+   * slots of `claim` (claim.ts; `slots` of them, one per task). Absent: each file is read by one worker.
+   */
+  readonly split?: { readonly bytes: number; readonly claim: SharedArrayBuffer; readonly slots: number };
 }
 
 /** Read (or only populate, with readahead) byte ranges. */

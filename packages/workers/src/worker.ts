@@ -5,6 +5,7 @@ import { workerData } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
 import { System, type ArenaHandle, type OpenFile } from '@ishare/core';
 import type { ReaderTask, ReaderResult, ReadFilesTask, ReadClaimedTask, RangesTask } from './tasks.ts';
+import { ClaimState, MAX_PARTS } from './claim.ts';
 
 const sys = System.attach((workerData as { handle: ArenaHandle }).handle);
 let buf = Buffer.allocUnsafe(128 * 1024);
@@ -45,7 +46,26 @@ function readFiles(t: ReadFilesTask): ReaderResult {
   return { files, bytes, hashes, errors, threadId: sys.kernel.threadId };
 }
 
+/** Read [from, to) of `file` in `chunk`-byte reads (or pinned views); returns bytes read. */
+function readSpan(t: ReadClaimedTask, file: OpenFile, from: number, to: number, chunk: number, b: Buffer): number {
+  let bytes = 0;
+  for (let pos = from; pos < to;) {
+    const len = Math.min(chunk, to - pos);
+    let n: number;
+    if (t.view) {
+      const v = sys.view(file, pos, len);
+      n = v.bytes;
+      v.release();
+    } else n = sys.read(file, pos, len, b, 0);
+    if (n === 0) break;
+    pos += n;
+    bytes += n;
+  }
+  return bytes;
+}
+
 function readClaimed(t: ReadClaimedTask): ReaderResult {
+  if (t.split) return readClaimedSplit(t, t.split);
   const chunk = t.chunk ?? 128 * 1024;
   const b = ensure(chunk);
   const counter = new Int32Array(t.counter);
@@ -56,23 +76,91 @@ function readClaimed(t: ReadClaimedTask): ReaderResult {
     let file: OpenFile | undefined;
     try {
       file = sys.open(t.mounts[i], t.paths[i]);
-      for (let pos = 0; pos < file.size;) {
-        let n: number;
-        if (t.view) {
-          const v = sys.view(file, pos, chunk);
-          n = v.bytes;
-          v.release();
-        } else n = sys.read(file, pos, chunk, b, 0);
-        if (n === 0) break;
-        pos += n;
-        bytes += n;
-      }
+      bytes += readSpan(t, file, 0, file.size, chunk, b);
       files++;
     } catch (e) {
       errors.push(`${t.paths[i]}: ${(e as Error).message}`);
     } finally {
       if (file) sys.close(file);
     }
+  }
+  return { files, bytes, errors, threadId: sys.kernel.threadId };
+}
+
+/**
+ * readClaimed with big files cut into stripes (claim.ts): first help with any published file's stripes,
+ * then claim the next file; a file bigger than one stripe is published in this task's slot and its
+ * stripes claimed by this worker and by idle ones alike. Each stripe is counted by the one who read it;
+ * each file once, by the worker that claimed it.
+ */
+function readClaimedSplit(t: ReadClaimedTask, split: NonNullable<ReadClaimedTask['split']>): ReaderResult {
+  const chunk = t.chunk ?? 128 * 1024;
+  const b = ensure(chunk);
+  const st = new ClaimState(split.claim, split.slots, t.paths.length);
+  const slot = st.takeSlot();
+  const errors: string[] = [];
+  let bytes = 0;
+  let files = 0;
+  // The file of the last stripe read, kept open for the next stripe of the same file.
+  let held: { index: number; file: OpenFile } | undefined;
+  const release = (): void => {
+    if (held) sys.close(held.file);
+    held = undefined;
+  };
+  const stripe = (from: number, late = false): boolean => {
+    const s = late ? st.claimLate(from) : st.claimAny(from);
+    if (!s) return false;
+    try {
+      if (held?.index !== s.file) {
+        release();
+        held = { index: s.file, file: sys.open(t.mounts[s.file], t.paths[s.file]) };
+      }
+      bytes += readSpan(t, held.file, s.start, s.end, chunk, b);
+    } catch (e) {
+      errors.push(`${t.paths[s.file]}: ${(e as Error).message}`);
+    } finally {
+      st.finish(s);
+    }
+    return true;
+  };
+  try {
+    for (;;) {
+      while (stripe(slot));
+      const i = st.nextFile();
+      if (i >= t.paths.length) {
+        // No file left: help with the stripes of files others still read, until none can come.
+        while (stripe(slot, true));
+        break;
+      }
+      release();
+      let file: OpenFile | undefined;
+      let settled = false;
+      try {
+        file = sys.open(t.mounts[i], t.paths[i]);
+        const cuts = file.size > split.bytes ? sys.readSplits(file, split.bytes, MAX_PARTS) : [0, file.size];
+        if (cuts.length <= 2) {
+          settled = true;
+          st.settle();
+          bytes += readSpan(t, file, 0, file.size, chunk, b);
+        } else {
+          st.publish(slot, i, cuts);
+          settled = true;
+          st.settle();
+          held = { index: i, file };
+          file = undefined;
+          // Its own stripes first (this slot), then anyone's.
+          while (stripe(slot));
+        }
+        files++;
+      } catch (e) {
+        errors.push(`${t.paths[i]}: ${(e as Error).message}`);
+      } finally {
+        if (!settled) st.settle();
+        if (file) sys.close(file);
+      }
+    }
+  } finally {
+    release();
   }
   return { files, bytes, errors, threadId: sys.kernel.threadId };
 }

@@ -34,6 +34,11 @@ for (const alg of ['-zlz4hc', '-zzstd'] as const) {
       t.is(r.share.dataPathMismatch, 0);
       t.is(r.share.sizeMismatch, 0);
       t.true(r.share.inodesJoined > 0);
+      // What the reads decoded, as compare --json reports it: an attach is a wait that decoded nothing.
+      for (const phase of [r.noShare, r.share]) {
+        t.true(phase.pclustersDecoded >= 5, `${phase.pclustersDecoded} pclusters decoded`);
+        t.true(phase.pclusterAttach <= phase.pclusterWaits);
+      }
     },
   );
 }

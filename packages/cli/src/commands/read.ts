@@ -61,6 +61,11 @@ export function readReport(r: ReadResult, names: readonly string[]): string[] {
     `page cache   ${mib(r.pageCacheBytes)} MiB (${r.filePages} pages; ${mib(r.sharedPageCacheBytes)} MiB in shared inodes)`,
     `device       ${mib(r.deviceBytes)} MiB (${r.devicePages} pages in ${r.deviceReads} reads)`,
     `lookups      ${r.hits} hits, ${r.misses} misses`,
+    ...(r.pclustersDecoded > 0
+      ? [
+          `compressed   ${r.pclustersDecoded} pclusters decoded, ${r.pclusterWaits} waits on another thread's decode, ${r.pclusterAttach} attached to it (decoded nothing)`,
+        ]
+      : []),
     `metadata     ${metadataLine(r.metadata)}${r.superblockShare ? ' (superblock_share)' : ''}`,
   ];
   if (r.inodeShare) {

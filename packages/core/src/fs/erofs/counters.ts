@@ -27,7 +27,7 @@ const EROFS_CTR = declareCounters({
   ISHARE_DATAPATH_MISMATCH: 'event', // fingerprint matched but one file is compressed and the other not
   Z_PCLUSTERS: 'event', // compressed pclusters read and decompressed
   Z_PCLUSTER_WAITS: 'event', // a reader found the pcluster it needed being decompressed by another thread
-  Z_PCLUSTER_SKIPPED: 'event', // after waiting, every page it needed had been filled by that decode
+  Z_PCLUSTER_SKIPPED: 'event', // attached (pclusterAttach): after waiting, every page it needed had been filled by that decode: not decoded again
   ISHARE_BAD_FINGERPRINT: 'event', // fingerprint xattr of the wrong length or prefix: not shared
   PROC_REJOIN: 'event', // read_begin found its inode already on the processing list (another read in flight)
   STALE_MAP_READ: 'event', // a read through a mapping that outlived its file (it pins only the shared inode)
@@ -41,3 +41,4 @@ declareWindow('staleMappingRead', CTR.STALE_MAP_READ);
 declareWindow('staleMappingNoInode', CTR.REALINODE_EIO);
 declareWindow('processingRejoin', CTR.PROC_REJOIN);
 declareWindow('pclusterWait', CTR.Z_PCLUSTER_WAITS);
+declareWindow('pclusterAttach', CTR.Z_PCLUSTER_SKIPPED);
