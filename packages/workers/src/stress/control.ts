@@ -17,7 +17,8 @@ const MOUNT_OF = HEARTBEAT + 64; // [MAX_IMAGES] mount slot of image i, or -1 wh
 export const MAX_WORKERS = 64;
 export const MAX_IMAGES = 64;
 const MEMCG_OF = MOUNT_OF + MAX_IMAGES; // [MAX_WORKERS] memory cgroup worker w's reads run in (its container)
-const WORDS = MEMCG_OF + MAX_WORKERS;
+const STARTED = MEMCG_OF + MAX_WORKERS; // workers whose task has begun (their modules loaded)
+const WORDS = STARTED + 1;
 
 export class Control {
   readonly i32: Int32Array;
@@ -55,6 +56,13 @@ export class Control {
   }
   get violation(): boolean {
     return Atomics.load(this.i32, VIOLATION) !== 0;
+  }
+  /** A worker's task began: the run's clock and the hang watch start when every worker has. */
+  started(): void {
+    Atomics.add(this.i32, STARTED, 1);
+  }
+  get startedWorkers(): number {
+    return Atomics.load(this.i32, STARTED);
   }
   beat(w: number): void {
     Atomics.add(this.i32, HEARTBEAT + w, 1);

@@ -235,6 +235,7 @@ class StressRun {
     });
     this.t0 = Date.now();
     const tasks = this.startWorkers(pool);
+    await this.awaitStart();
     await this.loop();
     await this.stop(pool, tasks);
     const elapsedMs = Date.now() - this.t0;
@@ -364,6 +365,27 @@ class StressRun {
         },
       );
     });
+  }
+
+  /**
+   * Wait until every worker's task has begun. A worker thread loads its modules first (from source,
+   * through tsx: seconds on a loaded machine), and a thread that has not begun can neither beat nor
+   * pause, so the run's clock, chaos, quiescent checks and the hang watch start only once all have —
+   * a slow start is not a hang. A start that never comes still is one, on a longer bound.
+   */
+  private async awaitStart(): Promise<void> {
+    const { opts, control } = this;
+    const limitMs = Math.max(8 * this.watchdogMs, 120_000);
+    const begun = Date.now();
+    while (control.startedWorkers < opts.workers && this.finished === 0 && !control.violation) {
+      if (Date.now() - begun > limitMs) {
+        const message = `${opts.workers - control.startedWorkers} workers did not start within ${limitMs} ms`;
+        this.fail({ detector: 'liveness', invariant: 'hang', message, trail: [] }, this.lastPoints());
+        return;
+      }
+      await sleep(5);
+    }
+    this.t0 = Date.now();
   }
 
   /** The controller's loop: chaos, quiescent checks and the hang watch until the run's end. */

@@ -93,6 +93,7 @@ class StressWorker {
 
   run(): StressWorkerReport {
     const { task, control } = this;
+    control.started();
     try {
       while (this.violation === undefined && (task.maxOps === 0 || this.ops < task.maxOps)) {
         const st = control.state;
