@@ -26,11 +26,19 @@ export class ZReadWindow {
     this.served++;
     if (src !== this.src || pa < this.lo || pa + plen > this.hi) {
       const end = pa + plen;
-      const hi = end > src.size ? end : Math.min(src.size, Math.max(end, pa + ZBIO_WINDOW));
-      const n = hi - pa;
-      if (this.buf.length < n) this.buf = new Uint8Array(Math.max(n, ZBIO_WINDOW));
+      let hi = end > src.size ? end : Math.min(src.size, Math.max(end, pa + ZBIO_WINDOW));
+      if (this.buf.length < hi - pa) this.buf = new Uint8Array(Math.max(hi - pa, ZBIO_WINDOW));
       this.src = null; // a failed read leaves nothing behind
-      src.read(this.buf.subarray(0, n), pa);
+      try {
+        src.read(this.buf.subarray(0, hi - pa), pa);
+      } catch (e) {
+        // An address space with gaps (the metabox above the image, extra devices) can end a readable
+        // range before `size`: the bytes behind the pcluster are only a guess, so read exactly what
+        // was asked, which fails only as that read itself fails.
+        if (hi === end) throw e;
+        hi = end;
+        src.read(this.buf.subarray(0, plen), pa);
+      }
       this.reads++;
       this.src = src;
       this.lo = pa;
