@@ -7,6 +7,11 @@
 // there (uptodate, or locked by the first reader, which the page cache's own wait handles), so it
 // decompresses nothing. Pages of the window that straddle two extents stay locked until both are in.
 //
+// An extent that ends inside a page leaves that page to the next readahead window when it lies past the
+// window: the thread keeps the extent's decoded tail (the bytes of its last page, under 4 KiB) and the
+// next window fills the page from it instead of decoding the pcluster again — as the kernel keeps the
+// decompressed straddling page and does not decompress a pcluster twice for one sequential read.
+//
 // Allocation: frames are allocated before the pcluster lock is taken (allocation may reclaim, and
 // reclaim may wait for locked pages); decode buffers are per thread and grow only.
 import type { Kernel } from '../../vfs/kernel.ts';
@@ -49,6 +54,14 @@ export class ZCtx {
   /** read_folio: the caller's locked page (completed without the LRU/reference steps), or NIL. */
   folio = NIL;
   folioIndex = -1;
+  /** The decoded bytes [tailFrom, tailTo) of the last extent whose last page it left unfilled. */
+  readonly tail = Buffer.alloc(PAGE_SIZE);
+  tailImage: object | null = null;
+  tailNid = -1;
+  tailWord = -1;
+  tailLa = -1;
+  tailTo = -1;
+  tailFrom = -1;
 }
 
 function ctxOf(k: Kernel): ZCtx {
@@ -118,6 +131,53 @@ function ensureRoom(z: ZCtx, plen: number, llen: number): void {
   if (z.out.length < llen) z.out = Buffer.alloc(llen);
 }
 
+/** The file offset where the first owned page of [pFirst, pLast] starts filling (from `lo` at the earliest). */
+function firstOwnedFrom(z: ZCtx, pFirst: number, pLast: number, lo: number): number {
+  for (let p = pFirst; p <= pLast; p++) {
+    if (ownedAt(z, p) !== NIL) {
+      const start = p * PAGE_SIZE;
+      return start > lo ? start : lo;
+    }
+  }
+  return Infinity;
+}
+
+/**
+ * Copy decoded bytes of the extent [lo, hi) into the owned pages of [pFirst, pLast]; `bytes` holds the
+ * extent's output from file offset `from` on. Completes the pages the extent finishes; returns how many.
+ */
+function fillPages(
+  k: Kernel,
+  z: ZCtx,
+  bytes: Uint8Array,
+  from: number,
+  lo: number,
+  hi: number,
+  pFirst: number,
+  pLast: number,
+  size: number,
+): number {
+  const a = k.a;
+  let done = 0;
+  for (let p = pFirst; p <= pLast; p++) {
+    const f = ownedAt(z, p);
+    if (f === NIL) continue;
+    const start = p * PAGE_SIZE;
+    const s = start > lo ? start : lo;
+    const e = start + PAGE_SIZE < hi ? start + PAGE_SIZE : hi;
+    const chunk = a.frameChunk(f);
+    const base = a.frameOffset(f);
+    chunk.set(bytes.subarray(s - from, e - from), base + (s - start));
+    const pageEnd = Math.min(start + PAGE_SIZE, size);
+    if (pageEnd <= hi) {
+      if (pageEnd < start + PAGE_SIZE) chunk.fill(0, base + (pageEnd - start), base + PAGE_SIZE);
+      completePage(k, z, p, f);
+      done++;
+    }
+  }
+  return done;
+}
+
 /**
  * Handle extent `m` (whole: mapFull) for a window of pages [w0, w1): grab its pages, decode it once,
  * fill and complete the owned pages it finishes. Returns pages completed.
@@ -159,9 +219,9 @@ function zExtent(
     z.spare[z.nspare++] = f;
   }
   const fragment = (m.flags & ZF_FRAGMENT) !== 0;
-  const word = zpclWord(a, sb.m, fragment ? 2 * (zm.info.fragmentOff + lo) + 1 : 2 * m.pa);
+  const key = fragment ? 2 * (zm.info.fragmentOff + lo) + 1 : 2 * m.pa;
+  const word = zpclWord(a, sb.m, key);
   const waited = zpclLock(a, word);
-  let done = 0;
   let used = 0;
   try {
     let mine = 0;
@@ -190,11 +250,24 @@ function zExtent(
       if (waited) ctrInc(a.i32, CTR.Z_PCLUSTER_SKIPPED);
       return 0;
     }
-    ensureRoom(z, m.plen, m.llen);
-    const out = z.out;
     if (pointsOn) point(POINT.BEFORE_DEVICE_READ, iomapOf(k).borrowed);
     // As on the flat path: the image read from must still be the one the real inode was created on.
     if (invariantsOn) checkLiveMount(a, iomapOf(k).real);
+    if (
+      z.tailImage === sb.image &&
+      z.tailNid === ino.nid &&
+      z.tailWord === key &&
+      z.tailLa === lo &&
+      z.tailTo === hi &&
+      firstOwnedFrom(z, pFirst, pLast, lo) >= z.tailFrom
+    ) {
+      // Every page to fill lies in the kept tail of this extent's last decode on this thread.
+      ctrInc(a.i32, CTR.Z_TAIL_REUSED);
+      return fillPages(k, z, z.tail, z.tailFrom, lo, hi, pFirst, pLast, size);
+    }
+    z.tailImage = null;
+    ensureRoom(z, m.plen, m.llen);
+    const out = z.out;
     // The decoder's own output (or the raw pcluster of a stored one) when it has one: copied once, into
     // the frames, as z_erofs_decompress_pcluster decodes into the pcluster's page array.
     const bytes = zReadExtent(
@@ -218,23 +291,20 @@ function zExtent(
     if (!(m.flags & (ZF_FRAGMENT | ZF_META)))
       mountCountDeviceRead(a, sb.m, Math.ceil(m.plen / PAGE_SIZE), sb.space ? sb.space.deviceAt(m.pa) : 0);
     if (file.mapping !== file.inode) ishareCountDevicePages(a, sb.m, Math.ceil(m.plen / PAGE_SIZE));
-    for (let p = pFirst; p <= pLast; p++) {
-      const f = ownedAt(z, p);
-      if (f === NIL) continue;
-      const start = p * PAGE_SIZE;
-      const s = start > lo ? start : lo;
-      const e = start + PAGE_SIZE < hi ? start + PAGE_SIZE : hi;
-      const chunk = a.frameChunk(f);
-      const base = a.frameOffset(f);
-      chunk.set(bytes.subarray(s - lo, e - lo), base + (s - start));
-      const pageEnd = Math.min(start + PAGE_SIZE, size);
-      if (pageEnd <= hi) {
-        if (pageEnd < start + PAGE_SIZE) chunk.fill(0, base + (pageEnd - start), base + PAGE_SIZE);
-        completePage(k, z, p, f);
-        done++;
-      }
+    // Keep the bytes of the last page when this extent does not finish it and nobody here owns it: the
+    // next window starts there and would decode this pcluster again for them.
+    const lastStart = pLast * PAGE_SIZE;
+    if (Math.min(lastStart + PAGE_SIZE, size) > hi && ownedAt(z, pLast) === NIL) {
+      const from = lastStart > lo ? lastStart : lo;
+      z.tail.set(bytes.subarray(from - lo, hi - lo), 0);
+      z.tailImage = sb.image;
+      z.tailNid = ino.nid;
+      z.tailWord = key;
+      z.tailLa = lo;
+      z.tailTo = hi;
+      z.tailFrom = from;
     }
-    return done;
+    return fillPages(k, z, bytes, lo, lo, hi, pFirst, pLast, size);
   } finally {
     zpclUnlock(a, word);
     for (let j = used; j < z.nspare; j++) putPage(a, z.spare[j]);
