@@ -18,7 +18,17 @@ import type { Kernel } from '../../vfs/kernel.ts';
 import { PAGE_SIZE } from '../../mm/arena.ts';
 import { NIL } from '../../mm/list.ts';
 import { ctrAdd, ctrInc, ctrReadSigned, CTR } from './counters.ts';
-import { clearPageFlag, lruAdd, putPage, setPageFlag, unlockPage, PG_ERROR, PG_UPTODATE } from '../../mm/pagepool.ts';
+import {
+  clearPageFlag,
+  frameAllocBatch,
+  lruAdd,
+  lruAddBatch,
+  putPage,
+  setPageFlag,
+  unlockPage,
+  PG_ERROR,
+  PG_UPTODATE,
+} from '../../mm/pagepool.ts';
 import { addToPageCache, pageCached } from '../../vfs/pagecache.ts';
 import { allocPage } from '../../vfs/reclaim.ts';
 import { inodeMount, inodeNid } from '../../vfs/inode.ts';
@@ -51,6 +61,9 @@ export class ZCtx {
   /** Frames allocated for the next extent's grab. */
   spare = new Int32Array(64);
   nspare = 0;
+  /** Readahead pages completed (uptodate, unlocked) and not yet on the LRU: flushDone. */
+  readonly done = new Int32Array(64);
+  ndone = 0;
   /** read_folio: the caller's locked page (completed without the LRU/reference steps), or NIL. */
   folio = NIL;
   folioIndex = -1;
@@ -93,7 +106,11 @@ function setOwned(z: ZCtx, p: number, f: number): void {
   z.owned[i] = f;
 }
 
-/** A filled page goes public; the caller's read_folio page only gets uptodate and unlocked. */
+/**
+ * A filled page goes public: uptodate and unlocked at once; a readahead page then joins the LRU and drops
+ * its reference with the others of its extent (flushDone). The caller's read_folio page only gets
+ * uptodate and unlocked.
+ */
 function completePage(k: Kernel, z: ZCtx, p: number, f: number): void {
   const a = k.a;
   if (pointsOn) point(POINT.BEFORE_PAGE_UNLOCK);
@@ -103,14 +120,25 @@ function completePage(k: Kernel, z: ZCtx, p: number, f: number): void {
     setPageFlag(a, f, PG_UPTODATE);
     unlockPage(a, f);
     z.folio = NIL;
+    ctrInc(a.i32, CTR.DEVICE_PAGES);
   } else {
     setPageFlag(a, f, PG_UPTODATE);
     unlockPage(a, f);
-    lruAdd(a, f);
-    putPage(a, f);
-    ctrAdd(a.i32, CTR.RA_INFLIGHT, -1);
+    if (z.ndone === z.done.length) flushDone(k, z);
+    z.done[z.ndone++] = f;
   }
-  ctrInc(a.i32, CTR.DEVICE_PAGES);
+}
+
+/** The completed readahead pages to the LRU under one lock, then their references and counts dropped. */
+function flushDone(k: Kernel, z: ZCtx): void {
+  const a = k.a;
+  const n = z.ndone;
+  if (n === 0) return;
+  lruAddBatch(a, z.done, 0, n);
+  for (let x = 0; x < n; x++) putPage(a, z.done[x]);
+  z.ndone = 0;
+  ctrAdd(a.i32, CTR.RA_INFLIGHT, -n);
+  ctrAdd(a.i32, CTR.DEVICE_PAGES, n);
 }
 
 function failPage(k: Kernel, z: ZCtx, p: number, f: number): void {
@@ -130,6 +158,10 @@ function failPage(k: Kernel, z: ZCtx, p: number, f: number): void {
 function ensureRoom(z: ZCtx, plen: number, llen: number): void {
   if (z.out.length < llen) z.out = Buffer.alloc(llen);
 }
+
+type FillFn = (this: Uint8Array, value: Uint8Array, start: number, end: number) => Uint8Array;
+/** Buffer#fill with a value exactly the range's length: one plain copy (see fillPages). */
+const fillBytes = (Buffer.prototype as { fill: FillFn }).fill;
 
 /** The file offset where the first owned page of [pFirst, pLast] starts filling (from `lo` at the earliest). */
 function firstOwnedFrom(z: ZCtx, pFirst: number, pLast: number, lo: number): number {
@@ -167,7 +199,9 @@ function fillPages(
     const e = start + PAGE_SIZE < hi ? start + PAGE_SIZE : hi;
     const chunk = a.frameChunk(f);
     const base = a.frameOffset(f);
-    chunk.set(bytes.subarray(s - from, e - from), base + (s - start));
+    // A plain memcpy: TypedArray#set into shared memory copies with relaxed atomics, byte by byte when
+    // source and frame are not equally aligned (an extent's output starts anywhere in a page): ~3× slower.
+    if (e > s) fillBytes.call(chunk, bytes.subarray(s - from, e - from), base + (s - start), base + (e - start));
     const pageEnd = Math.min(start + PAGE_SIZE, size);
     if (pageEnd <= hi) {
       if (pageEnd < start + PAGE_SIZE) chunk.fill(0, base + (pageEnd - start), base + PAGE_SIZE);
@@ -175,6 +209,7 @@ function fillPages(
       done++;
     }
   }
+  flushDone(k, z);
   return done;
 }
 
@@ -211,10 +246,15 @@ function zExtent(
   // the rest is opportunistic, within the same in-flight budget as the flat path's readahead.
   if (z.spare.length < need) z.spare = new Int32Array(need);
   z.nspare = 0;
-  for (let j = 0; j < need; j++) {
-    const owed = j === 0 && z.nowned === 0 && pFirst <= w0 && w0 <= pLast && lo <= w0 * PAGE_SIZE;
-    if (!owed && ctrReadSigned(a.i32, CTR.RA_INFLIGHT) + z.nspare >= a.frameLimit >>> 1) break;
-    const f = allocPage(a, k.ops, !owed);
+  if (need > 0 && z.nowned === 0 && pFirst <= w0 && w0 <= pLast && lo <= w0 * PAGE_SIZE) {
+    z.spare[z.nspare++] = allocPage(a, k.ops, false);
+  }
+  // The rest in one take from the free list, as the flat path's readahead does; reclaim below if short.
+  const room = (a.frameLimit >>> 1) - ctrReadSigned(a.i32, CTR.RA_INFLIGHT) - z.nspare;
+  if (need > z.nspare && room > 0) z.nspare += frameAllocBatch(a, z.spare, z.nspare, Math.min(need - z.nspare, room));
+  while (z.nspare < need) {
+    if (ctrReadSigned(a.i32, CTR.RA_INFLIGHT) + z.nspare >= a.frameLimit >>> 1) break;
+    const f = allocPage(a, k.ops, true);
     if (f === NIL) break;
     z.spare[z.nspare++] = f;
   }
@@ -359,6 +399,7 @@ function zRead(k: Kernel, file: OpenFile, index: number, nr: number, folio: numb
     if (grabbed) releaseRealInode(k);
     if (processing) readEnd(a, file.inode, file.mapping);
   }
+  flushDone(k, z); // pages an extent completed before a throw
   if (z.nowned > 0) {
     for (let i = 0; i < z.owned.length && z.nowned > 0; i++) {
       const f = z.owned[i];
