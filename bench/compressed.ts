@@ -10,6 +10,8 @@ export interface ZFillCounters {
   readonly attached: number;
   /** Decoder output in 512-byte units (each extent rounded up). */
   readonly decodedSectors: number;
+  /** Pages an extent shares with the next, filled from a thread's kept tail instead of a second decode. */
+  readonly tailsReused: number;
 }
 
 interface Row {
@@ -89,7 +91,7 @@ export function compressedLines(s: CompressedSummary): string {
   for (const [w, d] of Object.entries(s.decode)) {
     out +=
       `  last fill, ${w}: ${d.pclusters} pclusters decoded, ${d.attached} attached to another thread's decode (pclusterAttach) ` +
-      `(${d.waits} waits), decoder output ${d.decodedPerByteRead ?? '—'} bytes per byte read\n`;
+      `(${d.waits} waits), ${d.tailsReused} pages from kept tails, decoder output ${d.decodedPerByteRead ?? '—'} bytes per byte read\n`;
   }
   return out;
 }

@@ -31,7 +31,7 @@ import { SCENARIOS, RATIOS, type Family, type ScenarioSpec } from './scenarios.t
 import { MiB, scenarioResult, ratioResult, type ScenarioResult, type RatioResult } from './stats.ts';
 import { scenarioTable, ratioTable, writeResults, writeMarkdownReport } from './report.ts';
 import { bimodalLine } from './modes.ts';
-import { compressedSummary, compressedLines } from './compressed.ts';
+import { compressedSummary, compressedLines, type ZFillCounters } from './compressed.ts';
 
 interface Dataset {
   readonly label: string;
@@ -381,7 +381,7 @@ async function main(): Promise<number> {
   /** Device pages and device reads of the last measured fill of each set (1 worker). */
   const fillDevice = new Map<Family, { pages: number; reads: number; cachedPages: number }>();
   /** Compressed images: what our last measured fills decoded, by worker count. */
-  const zFill = new Map<number, { pclusters: number; waits: number; attached: number; decodedSectors: number }>();
+  const zFill = new Map<number, ZFillCounters>();
   const meters = new Map<string, BusyMeter>(SCENARIOS.map((s) => [s.id, new BusyMeter()]));
   const allTimed = new BusyMeter();
   try {
@@ -447,6 +447,7 @@ async function main(): Promise<number> {
             waits: c.Z_PCLUSTER_WAITS - before.Z_PCLUSTER_WAITS,
             attached: c.Z_PCLUSTER_SKIPPED - before.Z_PCLUSTER_SKIPPED,
             decodedSectors: c.Z_DECODED_SECTORS - before.Z_DECODED_SECTORS,
+            tailsReused: c.Z_TAIL_REUSED - before.Z_TAIL_REUSED,
           });
         }
         if (last && w === 1) {

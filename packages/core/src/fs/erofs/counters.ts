@@ -32,6 +32,7 @@ const EROFS_CTR = declareCounters({
   PROC_REJOIN: 'event', // read_begin found its inode already on the processing list (another read in flight)
   STALE_MAP_READ: 'event', // a read through a mapping that outlived its file (it pins only the shared inode)
   Z_DECODED_SECTORS: 'event', // decoder output of the pclusters decoded, in 512-byte units (extents rounded up)
+  Z_TAIL_REUSED: 'event', // a page an extent shares with the next one, filled from the thread's kept tail of that extent's last decode: not decoded again
 });
 export const CTR = { ...VFS_CTR, ...EROFS_CTR } as const;
 export type CounterName = keyof typeof CTR;

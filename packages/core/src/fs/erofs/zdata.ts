@@ -7,13 +7,28 @@
 // there (uptodate, or locked by the first reader, which the page cache's own wait handles), so it
 // decompresses nothing. Pages of the window that straddle two extents stay locked until both are in.
 //
+// An extent that ends inside a page leaves that page to the next readahead window when it lies past the
+// window: the thread keeps the extent's decoded tail (the bytes of its last page, under 4 KiB) and the
+// next window fills the page from it instead of decoding the pcluster again — as the kernel keeps the
+// decompressed straddling page and does not decompress a pcluster twice for one sequential read.
+//
 // Allocation: frames are allocated before the pcluster lock is taken (allocation may reclaim, and
 // reclaim may wait for locked pages); decode buffers are per thread and grow only.
 import type { Kernel } from '../../vfs/kernel.ts';
 import { PAGE_SIZE } from '../../mm/arena.ts';
 import { NIL } from '../../mm/list.ts';
 import { ctrAdd, ctrInc, ctrReadSigned, CTR } from './counters.ts';
-import { clearPageFlag, lruAdd, putPage, setPageFlag, unlockPage, PG_ERROR, PG_UPTODATE } from '../../mm/pagepool.ts';
+import {
+  clearPageFlag,
+  frameAllocBatch,
+  lruAdd,
+  lruAddBatch,
+  putPage,
+  setPageFlag,
+  unlockPage,
+  PG_ERROR,
+  PG_UPTODATE,
+} from '../../mm/pagepool.ts';
 import { addToPageCache, pageCached } from '../../vfs/pagecache.ts';
 import { allocPage } from '../../vfs/reclaim.ts';
 import { inodeMount, inodeNid } from '../../vfs/inode.ts';
@@ -46,9 +61,20 @@ export class ZCtx {
   /** Frames allocated for the next extent's grab. */
   spare = new Int32Array(64);
   nspare = 0;
+  /** Readahead pages completed (uptodate, unlocked) and not yet on the LRU: flushDone. */
+  readonly done = new Int32Array(64);
+  ndone = 0;
   /** read_folio: the caller's locked page (completed without the LRU/reference steps), or NIL. */
   folio = NIL;
   folioIndex = -1;
+  /** The decoded bytes [tailFrom, tailTo) of the last extent whose last page it left unfilled. */
+  readonly tail = Buffer.alloc(PAGE_SIZE);
+  tailImage: object | null = null;
+  tailNid = -1;
+  tailWord = -1;
+  tailLa = -1;
+  tailTo = -1;
+  tailFrom = -1;
 }
 
 function ctxOf(k: Kernel): ZCtx {
@@ -80,7 +106,11 @@ function setOwned(z: ZCtx, p: number, f: number): void {
   z.owned[i] = f;
 }
 
-/** A filled page goes public; the caller's read_folio page only gets uptodate and unlocked. */
+/**
+ * A filled page goes public: uptodate and unlocked at once; a readahead page then joins the LRU and drops
+ * its reference with the others of its extent (flushDone). The caller's read_folio page only gets
+ * uptodate and unlocked.
+ */
 function completePage(k: Kernel, z: ZCtx, p: number, f: number): void {
   const a = k.a;
   if (pointsOn) point(POINT.BEFORE_PAGE_UNLOCK);
@@ -90,14 +120,25 @@ function completePage(k: Kernel, z: ZCtx, p: number, f: number): void {
     setPageFlag(a, f, PG_UPTODATE);
     unlockPage(a, f);
     z.folio = NIL;
+    ctrInc(a.i32, CTR.DEVICE_PAGES);
   } else {
     setPageFlag(a, f, PG_UPTODATE);
     unlockPage(a, f);
-    lruAdd(a, f);
-    putPage(a, f);
-    ctrAdd(a.i32, CTR.RA_INFLIGHT, -1);
+    if (z.ndone === z.done.length) flushDone(k, z);
+    z.done[z.ndone++] = f;
   }
-  ctrInc(a.i32, CTR.DEVICE_PAGES);
+}
+
+/** The completed readahead pages to the LRU under one lock, then their references and counts dropped. */
+function flushDone(k: Kernel, z: ZCtx): void {
+  const a = k.a;
+  const n = z.ndone;
+  if (n === 0) return;
+  lruAddBatch(a, z.done, 0, n);
+  for (let x = 0; x < n; x++) putPage(a, z.done[x]);
+  z.ndone = 0;
+  ctrAdd(a.i32, CTR.RA_INFLIGHT, -n);
+  ctrAdd(a.i32, CTR.DEVICE_PAGES, n);
 }
 
 function failPage(k: Kernel, z: ZCtx, p: number, f: number): void {
@@ -116,6 +157,60 @@ function failPage(k: Kernel, z: ZCtx, p: number, f: number): void {
 
 function ensureRoom(z: ZCtx, plen: number, llen: number): void {
   if (z.out.length < llen) z.out = Buffer.alloc(llen);
+}
+
+type FillFn = (this: Uint8Array, value: Uint8Array, start: number, end: number) => Uint8Array;
+/** Buffer#fill with a value exactly the range's length: one plain copy (see fillPages). */
+const fillBytes = (Buffer.prototype as { fill: FillFn }).fill;
+
+/** The file offset where the first owned page of [pFirst, pLast] starts filling (from `lo` at the earliest). */
+function firstOwnedFrom(z: ZCtx, pFirst: number, pLast: number, lo: number): number {
+  for (let p = pFirst; p <= pLast; p++) {
+    if (ownedAt(z, p) !== NIL) {
+      const start = p * PAGE_SIZE;
+      return start > lo ? start : lo;
+    }
+  }
+  return Infinity;
+}
+
+/**
+ * Copy decoded bytes of the extent [lo, hi) into the owned pages of [pFirst, pLast]; `bytes` holds the
+ * extent's output from file offset `from` on. Completes the pages the extent finishes; returns how many.
+ */
+function fillPages(
+  k: Kernel,
+  z: ZCtx,
+  bytes: Uint8Array,
+  from: number,
+  lo: number,
+  hi: number,
+  pFirst: number,
+  pLast: number,
+  size: number,
+): number {
+  const a = k.a;
+  let done = 0;
+  for (let p = pFirst; p <= pLast; p++) {
+    const f = ownedAt(z, p);
+    if (f === NIL) continue;
+    const start = p * PAGE_SIZE;
+    const s = start > lo ? start : lo;
+    const e = start + PAGE_SIZE < hi ? start + PAGE_SIZE : hi;
+    const chunk = a.frameChunk(f);
+    const base = a.frameOffset(f);
+    // A plain memcpy: TypedArray#set into shared memory copies with relaxed atomics, byte by byte when
+    // source and frame are not equally aligned (an extent's output starts anywhere in a page): ~3× slower.
+    if (e > s) fillBytes.call(chunk, bytes.subarray(s - from, e - from), base + (s - start), base + (e - start));
+    const pageEnd = Math.min(start + PAGE_SIZE, size);
+    if (pageEnd <= hi) {
+      if (pageEnd < start + PAGE_SIZE) chunk.fill(0, base + (pageEnd - start), base + PAGE_SIZE);
+      completePage(k, z, p, f);
+      done++;
+    }
+  }
+  flushDone(k, z);
+  return done;
 }
 
 /**
@@ -151,17 +246,22 @@ function zExtent(
   // the rest is opportunistic, within the same in-flight budget as the flat path's readahead.
   if (z.spare.length < need) z.spare = new Int32Array(need);
   z.nspare = 0;
-  for (let j = 0; j < need; j++) {
-    const owed = j === 0 && z.nowned === 0 && pFirst <= w0 && w0 <= pLast && lo <= w0 * PAGE_SIZE;
-    if (!owed && ctrReadSigned(a.i32, CTR.RA_INFLIGHT) + z.nspare >= a.frameLimit >>> 1) break;
-    const f = allocPage(a, k.ops, !owed);
+  if (need > 0 && z.nowned === 0 && pFirst <= w0 && w0 <= pLast && lo <= w0 * PAGE_SIZE) {
+    z.spare[z.nspare++] = allocPage(a, k.ops, false);
+  }
+  // The rest in one take from the free list, as the flat path's readahead does; reclaim below if short.
+  const room = (a.frameLimit >>> 1) - ctrReadSigned(a.i32, CTR.RA_INFLIGHT) - z.nspare;
+  if (need > z.nspare && room > 0) z.nspare += frameAllocBatch(a, z.spare, z.nspare, Math.min(need - z.nspare, room));
+  while (z.nspare < need) {
+    if (ctrReadSigned(a.i32, CTR.RA_INFLIGHT) + z.nspare >= a.frameLimit >>> 1) break;
+    const f = allocPage(a, k.ops, true);
     if (f === NIL) break;
     z.spare[z.nspare++] = f;
   }
   const fragment = (m.flags & ZF_FRAGMENT) !== 0;
-  const word = zpclWord(a, sb.m, fragment ? 2 * (zm.info.fragmentOff + lo) + 1 : 2 * m.pa);
+  const key = fragment ? 2 * (zm.info.fragmentOff + lo) + 1 : 2 * m.pa;
+  const word = zpclWord(a, sb.m, key);
   const waited = zpclLock(a, word);
-  let done = 0;
   let used = 0;
   try {
     let mine = 0;
@@ -190,11 +290,24 @@ function zExtent(
       if (waited) ctrInc(a.i32, CTR.Z_PCLUSTER_SKIPPED);
       return 0;
     }
-    ensureRoom(z, m.plen, m.llen);
-    const out = z.out;
     if (pointsOn) point(POINT.BEFORE_DEVICE_READ, iomapOf(k).borrowed);
     // As on the flat path: the image read from must still be the one the real inode was created on.
     if (invariantsOn) checkLiveMount(a, iomapOf(k).real);
+    if (
+      z.tailImage === sb.image &&
+      z.tailNid === ino.nid &&
+      z.tailWord === key &&
+      z.tailLa === lo &&
+      z.tailTo === hi &&
+      firstOwnedFrom(z, pFirst, pLast, lo) >= z.tailFrom
+    ) {
+      // Every page to fill lies in the kept tail of this extent's last decode on this thread.
+      ctrInc(a.i32, CTR.Z_TAIL_REUSED);
+      return fillPages(k, z, z.tail, z.tailFrom, lo, hi, pFirst, pLast, size);
+    }
+    z.tailImage = null;
+    ensureRoom(z, m.plen, m.llen);
+    const out = z.out;
     // The decoder's own output (or the raw pcluster of a stored one) when it has one: copied once, into
     // the frames, as z_erofs_decompress_pcluster decodes into the pcluster's page array.
     const bytes = zReadExtent(
@@ -218,23 +331,20 @@ function zExtent(
     if (!(m.flags & (ZF_FRAGMENT | ZF_META)))
       mountCountDeviceRead(a, sb.m, Math.ceil(m.plen / PAGE_SIZE), sb.space ? sb.space.deviceAt(m.pa) : 0);
     if (file.mapping !== file.inode) ishareCountDevicePages(a, sb.m, Math.ceil(m.plen / PAGE_SIZE));
-    for (let p = pFirst; p <= pLast; p++) {
-      const f = ownedAt(z, p);
-      if (f === NIL) continue;
-      const start = p * PAGE_SIZE;
-      const s = start > lo ? start : lo;
-      const e = start + PAGE_SIZE < hi ? start + PAGE_SIZE : hi;
-      const chunk = a.frameChunk(f);
-      const base = a.frameOffset(f);
-      chunk.set(bytes.subarray(s - lo, e - lo), base + (s - start));
-      const pageEnd = Math.min(start + PAGE_SIZE, size);
-      if (pageEnd <= hi) {
-        if (pageEnd < start + PAGE_SIZE) chunk.fill(0, base + (pageEnd - start), base + PAGE_SIZE);
-        completePage(k, z, p, f);
-        done++;
-      }
+    // Keep the bytes of the last page when this extent does not finish it and nobody here owns it: the
+    // next window starts there and would decode this pcluster again for them.
+    const lastStart = pLast * PAGE_SIZE;
+    if (Math.min(lastStart + PAGE_SIZE, size) > hi && ownedAt(z, pLast) === NIL) {
+      const from = lastStart > lo ? lastStart : lo;
+      z.tail.set(bytes.subarray(from - lo, hi - lo), 0);
+      z.tailImage = sb.image;
+      z.tailNid = ino.nid;
+      z.tailWord = key;
+      z.tailLa = lo;
+      z.tailTo = hi;
+      z.tailFrom = from;
     }
-    return done;
+    return fillPages(k, z, bytes, lo, lo, hi, pFirst, pLast, size);
   } finally {
     zpclUnlock(a, word);
     for (let j = used; j < z.nspare; j++) putPage(a, z.spare[j]);
@@ -289,6 +399,7 @@ function zRead(k: Kernel, file: OpenFile, index: number, nr: number, folio: numb
     if (grabbed) releaseRealInode(k);
     if (processing) readEnd(a, file.inode, file.mapping);
   }
+  flushDone(k, z); // pages an extent completed before a throw
   if (z.nowned > 0) {
     for (let i = 0; i < z.owned.length && z.nowned > 0; i++) {
       const f = z.owned[i];
