@@ -45,6 +45,7 @@ test('mm/counters.ts, lockstat.ts, lockdep.ts and points.ts name no structure ab
     'pageLookupSeqRetry',
     'pageNextFrameMiss',
     'pageRefRefusedAtZero',
+    'pclusterAttach',
     'pclusterWait',
     'processingRejoin',
     'realInodeRetry',
