@@ -33,6 +33,9 @@ import { scenarioTable, ratioTable, writeResults, writeMarkdownReport } from './
 import { bimodalLine } from './modes.ts';
 import { compressedSummary, compressedLines, type ZFillCounters } from './compressed.ts';
 
+/** Warm reads each worker of a pool does before anything is measured (see the JIT warm-up in main). */
+const JIT_WARM_MIB = 1024;
+
 interface Dataset {
   readonly label: string;
   readonly images: string[];
@@ -551,6 +554,23 @@ async function main(): Promise<number> {
         }
       },
     };
+
+    // Each worker is its own V8 isolate and compiles the read path itself: until its hot functions are
+    // optimized, V8's compiler threads work beside it, and a 2-worker pool, whose workers each read half
+    // of every pass, gets there in twice the passes. One warm-up repetition left that compiling inside
+    // the measured 2-worker samples (bench/thread-cpu.ts: with 3 passes of warm-up, the compiler threads
+    // used 3-4x the CPU during 2-worker warm passes that they used during 1-worker ones; with 40, next to none). So
+    // each pool first fills the data once and reads it warm until each of its workers read JIT_WARM_MIB.
+    const jitStart = performance.now();
+    for (const [w, pool] of pools) {
+      sys.dropCaches();
+      await oursPool(pool, mounts, o.chunk, false, o.split);
+      for (let read = 0; read < JIT_WARM_MIB * w; read += want.bytes / MiB)
+        await oursPool(pool, mounts, o.chunk, false, o.split);
+    }
+    log(
+      `JIT warm-up of each pool (${JIT_WARM_MIB} MiB per worker, not counted): ${(performance.now() - jitStart).toFixed(0)} ms`,
+    );
 
     const order = ['ours', 'share', 'tree', 'loop', 'disjoint', 'mem'] as const;
     for (let rep = 0; rep <= o.reps; rep++) {

@@ -18,7 +18,7 @@ import {
   PG_LOCKED,
   PG_REFERENCED,
 } from '../mm/pagepool.ts';
-import { findGetPage, tryGetPageAt, addToPageCache, pageCached } from './pagecache.ts';
+import { findGetPage, tryGetPageAt, addToPageCache, pageCacheCountAdded, pageCached } from './pagecache.ts';
 import { allocPage } from './reclaim.ts';
 import { memcgTryCharge, chargedMemcg, memcgCancelCharge, memcgMarkRead, memcgRaLimit } from '../mm/memcontrol.ts';
 import type { OpenFile } from './file.ts';
@@ -138,8 +138,10 @@ function pageCacheRa(k: Kernel, file: OpenFile, index: number, nr: number): numb
     }
     let n = 0;
     for (; n < got; n++) {
-      if (!addToPageCache(a, frames[n], file.mapping, i + n, memcg)) break; // another thread indexed it first
+      if (!addToPageCache(a, frames[n], file.mapping, i + n, memcg, true)) break; // another thread indexed it first
     }
+    // The run is counted once, while all its pages are still locked (pageCacheCountAdded).
+    pageCacheCountAdded(a, file.mapping, n);
     for (let x = n; x < got; x++) putPage(a, frames[x]);
     memcgCancelCharge(a, memcg, got - n);
     if (n > 0) {

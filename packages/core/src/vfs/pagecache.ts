@@ -15,7 +15,7 @@ import { spinLock, spinUnlock } from '../mm/spinlock.ts';
 import { listAdd, listDel, listFirst, NIL } from '../mm/list.ts';
 import { lockdepOn, lockdepAccess } from '../mm/lockdep.ts';
 import { LOCK_CLASS, PROT, SITE } from './locks.ts';
-import { ctrInc, ctrDec, CTR } from './counters.ts';
+import { ctrAdd, ctrInc, ctrDec, CTR } from './counters.ts';
 import { pointsOn, point } from '../mm/points.ts';
 import { POINT } from './points.ts';
 import {
@@ -167,15 +167,39 @@ export function pageCached(a: Arena, mapping: number, index: number): boolean {
  * frees its frame; a charge taken here is undone, a batch's stays the caller's to cancel) or if no room
  * could be made for the charge.
  */
-export function addToPageCache(a: Arena, f: number, mapping: number, index: number, charged = -1): boolean {
+export function addToPageCache(
+  a: Arena,
+  f: number,
+  mapping: number,
+  index: number,
+  charged = -1,
+  deferCount = false,
+): boolean {
   let id = charged;
   if (id < 0) {
     if (memcgTryCharge(a, 1, false) === 0) return false;
     id = chargedMemcg();
   }
-  if (pagecacheSteps.insertPage(a, f, mapping, index, id)) return true;
+  if (pagecacheSteps.insertPage(a, f, mapping, index, id)) {
+    if (!deferCount) pageCacheCountAdded(a, mapping, 1);
+    return true;
+  }
   if (charged < 0) memcgCancelCharge(a, id, 1);
   return false;
+}
+
+/**
+ * Count n pages just indexed in `mapping` (NR_FILE_PAGES and the filesystem's hook). addToPageCache counts
+ * each page it adds unless told `deferCount`: a readahead that indexes a run of pages counts the run once
+ * (as the kernel adds a folio's nr pages to the node's vm_stat at once), so two threads filling at the
+ * same time do not bounce the counters' cache line once per page. It must count before it unlocks any
+ * page of the run: until then no thread can remove one (reclaim, fadvise and truncate skip or wait on
+ * locked pages), so the gauges never run behind a removal.
+ */
+export function pageCacheCountAdded(a: Arena, mapping: number, n: number): void {
+  if (n <= 0) return;
+  ctrAdd(a.i32, CTR.FILE_PAGES, n);
+  if (mappingPagesHook) mappingPagesHook(a, mapping, n);
 }
 
 /** insert_page step: under the bucket lock, commit the charge to cgroup id, then publish the page. */
@@ -194,7 +218,10 @@ function insertPage(a: Arena, f: number, mapping: number, index: number, id: num
   return true;
 }
 
-/** Link a new frame into bucket b's chain and its mapping's list. Bucket lock held. Exported for the bugs. */
+/**
+ * Link a new frame into bucket b's chain and its mapping's list. Bucket lock held. Exported for the bugs.
+ * The page is counted by addToPageCache (or its batching caller), not here.
+ */
 export function publishPage(a: Arena, b: number, f: number, mapping: number, index: number): void {
   const i32 = a.i32;
   const r = a.frames + f * FRAME_WORDS;
@@ -214,8 +241,6 @@ export function publishPage(a: Arena, b: number, f: number, mapping: number, ind
   listAdd(i32, frameSpecs(a).map, mappingHeadWord(a, mapping), f);
   i32[mappingNrPagesWord(a, mapping)]++;
   spinUnlock(i32, ml);
-  ctrInc(i32, CTR.FILE_PAGES);
-  if (mappingPagesHook) mappingPagesHook(a, mapping, 1);
 }
 
 /** A change to a mapping's page list: its head, its nrpages and the frame's own link (each watched). */
@@ -274,11 +299,12 @@ function unindexLocked(a: Arena, b: number, f: number, mapping: number, evict: b
 }
 
 /**
- * Accounting a filesystem hangs on the page cache: called with +1 when a page joins `mapping` and -1
- * when it leaves (before it is unlinked, while the page still keeps the mapping's inode alive). vfs
- * does not interpret it. Null when no filesystem installed one.
+ * Accounting a filesystem hangs on the page cache: called with +n when n pages joined `mapping` (a
+ * readahead's run at once, before any of them is unlocked) and -1 when a page leaves (before it is
+ * unlinked, while the page still keeps the mapping's inode alive). vfs does not interpret it. Null when
+ * no filesystem installed one.
  */
-export type MappingPagesHook = (a: Arena, mapping: number, delta: 1 | -1) => void;
+export type MappingPagesHook = (a: Arena, mapping: number, delta: number) => void;
 let mappingPagesHook: MappingPagesHook | null = null;
 export function setMappingPagesHook(fn: MappingPagesHook | null): void {
   mappingPagesHook = fn;

@@ -4,15 +4,14 @@
 // inodes' mappings (the SHARED_FILE_PAGES gauge), kept through the page cache's mapping-pages hook.
 // vfs/ counts device reads and cached pages without knowing about sharing.
 import { declareRegion, type Arena } from '../../mm/arena.ts';
-import { ctrInc, ctrDec, CTR } from './counters.ts';
+import { ctrAdd, CTR } from './counters.ts';
 import { isAnonInode } from '../../vfs/inode.ts';
 import { setMappingPagesHook } from '../../vfs/pagecache.ts';
 
 // Shared inodes live on the anonymous superblock (ishare.ts allocates them on ANON_MOUNT).
 setMappingPagesHook((a, mapping, delta) => {
   if (!isAnonInode(a, mapping)) return;
-  if (delta > 0) ctrInc(a.i32, CTR.SHARED_FILE_PAGES);
-  else ctrDec(a.i32, CTR.SHARED_FILE_PAGES);
+  ctrAdd(a.i32, CTR.SHARED_FILE_PAGES, delta);
 });
 
 declareRegion('erofs.sharedPages', (c) => c.nmounts);
