@@ -36,15 +36,26 @@ function instance(): Lz4Wasm {
 export function lz4WasmDecode(src: Uint8Array, s0: number, s1: number, length: number, partial: boolean): number {
   const w = instance();
   const n = s1 - s0;
-  const out = (n + SLACK + 15) & ~15;
-  const need = out + length + SLACK;
-  if (heap.length < need) {
-    w.memory.grow(Math.ceil((need - heap.length) / WASM_PAGE));
+  const at = lz4WasmLayout(n, length);
+  heap.set(src.subarray(s0, s1), 0);
+  outAt = at.output;
+  return w.dec(0, n, at.output, at.output + length, partial ? 1 : 0);
+}
+
+/**
+ * Where a decode of n input bytes into `length` bytes lays them in the instance's memory (grown to hold
+ * them): the input at 0, the output at `output`; a decode may write only [output, end) and reads nothing
+ * of the input past n that changes its result. The fuzzer (fuzz/decoders.ts) poisons the rest to check.
+ */
+export function lz4WasmLayout(n: number, length: number): { memory: Uint8Array; output: number; end: number } {
+  const w = instance();
+  const output = (n + SLACK + 15) & ~15;
+  const end = output + length + SLACK;
+  if (heap.length < end) {
+    w.memory.grow(Math.ceil((end - heap.length) / WASM_PAGE));
     heap = new Uint8Array(w.memory.buffer);
   }
-  heap.set(src.subarray(s0, s1), 0);
-  outAt = out;
-  return w.dec(0, n, out, out + length, partial ? 1 : 0);
+  return { memory: heap, output, end };
 }
 
 /** Bytes [from, to) of the last decode's output (a view of the instance's memory). */
