@@ -5,6 +5,11 @@
 // 3. Past 4 GiB the kernel's read path computed page indexes with a 32-bit shift (`pos >>> 12`) and
 //    served page 0 for offset 2^32; readAll of a file larger than one buffer threw a RangeError; a file
 //    with more pages than a frame can index (Int32) was opened anyway.
+// 4. (further down) lz4 match offset 0.
+// 5. fzstd, given a buffer, never says how many bytes a zstd frame held: a partial request on a frame
+//    without a content size (which went to fzstd) came out with wrong bytes past the last whole block
+//    when the frame held more, or the buffer's zeros when it held less (found by the decoder fuzz,
+//    fuzz/decoders.ts).
 import test from 'ava';
 import { mkdirSync, writeFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +21,12 @@ import { readFileSync } from 'node:fs';
 import { removeDir, seededBytes, tempDir } from '../../../test/helpers/trees.ts';
 import { buildImage, fixChecksum } from './erofs-synth.ts';
 import { MAX_FILE_BYTES } from '../src/vfs/filemap.ts';
+import { execFileSync } from 'node:child_process';
+import { zDecompress, zstdOptions } from '../src/erofs/decompress.ts';
+import { Z_ALG } from '../src/erofs/format.ts';
+import { collectBlocks } from '../src/fuzz/decoders.ts';
+import { makeCompressTree } from '../../../test/helpers/compress-tree.ts';
+import { upstreamTool } from '../../../test/helpers/erofs-utils.ts';
 
 const dir = tempDir('ishare-fuzz-regress-');
 test.after.always(() => removeDir(dir));
@@ -205,6 +216,74 @@ test('a corrupt lz4 block (match offset 0) is refused by every lz4 decoder, whol
       }
     } finally {
       lz4Options.decoder = 'wasm';
+    }
+  }
+});
+
+/** Upstream's zstd pclusters (leading zero padding stripped) with the frame content size removed. */
+function zstdFramesWithoutSize(): { frame: Uint8Array; whole: Uint8Array }[] {
+  const src = join(dir, 'zstd-src');
+  mkdirSync(src);
+  makeCompressTree(src);
+  const image = join(dir, 'zstd.img');
+  execFileSync(upstreamTool('mkfs.erofs'), ['-T0', '-zzstd', image, src], { stdio: 'ignore' });
+  const img = ErofsImage.open(image);
+  const out: { frame: Uint8Array; whole: Uint8Array }[] = [];
+  try {
+    for (const b of collectBlocks(img)) {
+      const f = b.bytes;
+      const fhd = f[4];
+      const fcsBytes = [0, 2, 4, 8][fhd >> 6];
+      // Single-segment frames need their size; the others keep their window descriptor without it.
+      if (b.alg !== 'zstd' || fhd & 0x20 || fhd & 3 || fcsBytes === 0) continue;
+      const frame = new Uint8Array(f.length - fcsBytes);
+      frame.set(f.subarray(0, 6));
+      frame[4] = fhd & 0x3f;
+      frame.set(f.subarray(6 + fcsBytes), 6);
+      out.push({ frame, whole: zstdDecodeVia('wasm', f, b.length, false) });
+    }
+  } finally {
+    img.close();
+  }
+  return out;
+}
+
+function zstdDecodeVia(decoder: 'wasm' | 'js', frame: Uint8Array, length: number, partial: boolean): Uint8Array {
+  zstdOptions.decoder = decoder;
+  try {
+    const out = new Uint8Array(length);
+    zDecompress({
+      alg: Z_ALG.ZSTD,
+      input: frame.slice(),
+      out,
+      decodedLength: length,
+      skip: 0,
+      interlacedOffset: 0,
+      partial,
+      blockSize: 4096,
+      zeroPadding: true,
+      nid: 3,
+    });
+    return out;
+  } finally {
+    zstdOptions.decoder = 'wasm';
+  }
+}
+
+test('a zstd frame without a content size: a partial request decodes the exact prefix, a short frame is refused; fzstd refuses it', (t) => {
+  const frames = zstdFramesWithoutSize();
+  t.true(frames.length > 3, `${frames.length} frames`);
+  for (const { frame, whole } of frames) {
+    t.deepEqual(zstdDecodeVia('wasm', frame, whole.length, false), whole);
+    for (const cut of [1, 4095, 4096, whole.length >> 1, whole.length - 1]) {
+      if (cut <= 0 || cut >= whole.length) continue;
+      t.deepEqual(zstdDecodeVia('wasm', frame, cut, true), whole.subarray(0, cut), `prefix ${cut} of ${whole.length}`);
+    }
+    for (const partial of [false, true]) {
+      const e = t.throws(() => zstdDecodeVia('wasm', frame, whole.length + 1, partial), { instanceOf: ErofsError });
+      t.regex(e?.message ?? '', /^compressed nid 3: zstd pcluster: (undecodable|decoded \d+ bytes)/);
+      const j = t.throws(() => zstdDecodeVia('js', frame, whole.length >> 1, partial), { instanceOf: ErofsError });
+      t.regex(j?.message ?? '', /^compressed nid 3: zstd pcluster: frame without a content size/);
     }
   }
 });
