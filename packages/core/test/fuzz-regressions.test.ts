@@ -10,6 +10,7 @@
 //    without a content size (which went to fzstd) came out with wrong bytes past the last whole block
 //    when the frame held more, or the buffer's zeros when it held less (found by the decoder fuzz,
 //    fuzz/decoders.ts).
+// 6. lz4.wat and lz4.ts decoded an empty block to 0 bytes where lz4-napi and the kernel refuse it.
 import test from 'ava';
 import { mkdirSync, writeFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -286,4 +287,21 @@ test('a zstd frame without a content size: a partial request decodes the exact p
       t.regex(j?.message ?? '', /^compressed nid 3: zstd pcluster: frame without a content size/);
     }
   }
+});
+
+test('an empty lz4 block is refused by every lz4 decoder, even asked for nothing (as lz4-napi and the kernel refuse it)', async (t) => {
+  // Found by the decoder fuzz (a block truncated to nothing, asked for 0 bytes): lz4.wat and lz4.ts
+  // returned 0 bytes where lz4-napi, and LZ4_decompress_generic in the kernel, refuse an empty input.
+  const { lz4DecodeBlock, LZ4_E_INPUT } = await import('../src/erofs/lz4.ts');
+  const { lz4WasmDecode } = await import('../src/erofs/lz4wasm.ts');
+  const src = Uint8Array.from([0x10, 0x61]);
+  for (const partial of [false, true]) {
+    for (const length of [0, 1]) {
+      t.is(lz4WasmDecode(src, 1, 1, length, partial), LZ4_E_INPUT, `lz4.wat, length ${length}, partial ${partial}`);
+      t.is(lz4DecodeBlock(src, 1, 1, new Uint8Array(4), 0, length, partial), LZ4_E_INPUT, `lz4.ts, length ${length}`);
+    }
+  }
+  // And a one-byte block of nothing but a token still decodes to nothing, as before.
+  t.is(lz4WasmDecode(Uint8Array.from([0x00]), 0, 1, 0, false), 0);
+  t.is(lz4DecodeBlock(Uint8Array.from([0x00]), 0, 1, new Uint8Array(0), 0, 0, false), 0);
 });

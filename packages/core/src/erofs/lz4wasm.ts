@@ -5,6 +5,7 @@
 // One instance per thread, compiled on first use. The block is copied to the bottom of the instance's
 // memory and decoded above it; the caller reads the output through lz4WasmOutput (valid until the
 // next decode on this thread) and copies it once, where it goes.
+import { LZ4_E_INPUT } from './lz4.ts';
 import { LZ4_WASM_BASE64 } from './lz4wasm_module.ts';
 
 interface Lz4Wasm {
@@ -36,6 +37,8 @@ function instance(): Lz4Wasm {
 export function lz4WasmDecode(src: Uint8Array, s0: number, s1: number, length: number, partial: boolean): number {
   const w = instance();
   const n = s1 - s0;
+  // An empty block encodes nothing, not even the empty output (as lz4.ts and LZ4_decompress_generic).
+  if (n <= 0) return LZ4_E_INPUT;
   const at = lz4WasmLayout(n, length);
   heap.set(src.subarray(s0, s1), 0);
   outAt = at.output;
