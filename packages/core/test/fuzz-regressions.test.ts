@@ -5,6 +5,12 @@
 // 3. Past 4 GiB the kernel's read path computed page indexes with a 32-bit shift (`pos >>> 12`) and
 //    served page 0 for offset 2^32; readAll of a file larger than one buffer threw a RangeError; a file
 //    with more pages than a frame can index (Int32) was opened anyway.
+// 4. (further down) lz4 match offset 0.
+// 5. fzstd, given a buffer, never says how many bytes a zstd frame held: a partial request on a frame
+//    without a content size (which went to fzstd) came out with wrong bytes past the last whole block
+//    when the frame held more, or the buffer's zeros when it held less (found by the decoder fuzz,
+//    fuzz/decoders.ts).
+// 6. lz4.wat and lz4.ts decoded an empty block to 0 bytes where lz4-napi and the kernel refuse it.
 import test from 'ava';
 import { mkdirSync, writeFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +22,12 @@ import { readFileSync } from 'node:fs';
 import { removeDir, seededBytes, tempDir } from '../../../test/helpers/trees.ts';
 import { buildImage, fixChecksum } from './erofs-synth.ts';
 import { MAX_FILE_BYTES } from '../src/vfs/filemap.ts';
+import { execFileSync } from 'node:child_process';
+import { zDecompress, zstdOptions } from '../src/erofs/decompress.ts';
+import { Z_ALG } from '../src/erofs/format.ts';
+import { collectBlocks } from '../src/fuzz/decoders.ts';
+import { makeCompressTree } from '../../../test/helpers/compress-tree.ts';
+import { upstreamTool } from '../../../test/helpers/erofs-utils.ts';
 
 const dir = tempDir('ishare-fuzz-regress-');
 test.after.always(() => removeDir(dir));
@@ -207,4 +219,89 @@ test('a corrupt lz4 block (match offset 0) is refused by every lz4 decoder, whol
       lz4Options.decoder = 'wasm';
     }
   }
+});
+
+/** Upstream's zstd pclusters (leading zero padding stripped) with the frame content size removed. */
+function zstdFramesWithoutSize(): { frame: Uint8Array; whole: Uint8Array }[] {
+  const src = join(dir, 'zstd-src');
+  mkdirSync(src);
+  makeCompressTree(src);
+  const image = join(dir, 'zstd.img');
+  execFileSync(upstreamTool('mkfs.erofs'), ['-T0', '-zzstd', image, src], { stdio: 'ignore' });
+  const img = ErofsImage.open(image);
+  const out: { frame: Uint8Array; whole: Uint8Array }[] = [];
+  try {
+    for (const b of collectBlocks(img)) {
+      const f = b.bytes;
+      const fhd = f[4];
+      const fcsBytes = [0, 2, 4, 8][fhd >> 6];
+      // Single-segment frames need their size; the others keep their window descriptor without it.
+      if (b.alg !== 'zstd' || fhd & 0x20 || fhd & 3 || fcsBytes === 0) continue;
+      const frame = new Uint8Array(f.length - fcsBytes);
+      frame.set(f.subarray(0, 6));
+      frame[4] = fhd & 0x3f;
+      frame.set(f.subarray(6 + fcsBytes), 6);
+      out.push({ frame, whole: zstdDecodeVia('wasm', f, b.length, false) });
+    }
+  } finally {
+    img.close();
+  }
+  return out;
+}
+
+function zstdDecodeVia(decoder: 'wasm' | 'js', frame: Uint8Array, length: number, partial: boolean): Uint8Array {
+  zstdOptions.decoder = decoder;
+  try {
+    const out = new Uint8Array(length);
+    zDecompress({
+      alg: Z_ALG.ZSTD,
+      input: frame.slice(),
+      out,
+      decodedLength: length,
+      skip: 0,
+      interlacedOffset: 0,
+      partial,
+      blockSize: 4096,
+      zeroPadding: true,
+      nid: 3,
+    });
+    return out;
+  } finally {
+    zstdOptions.decoder = 'wasm';
+  }
+}
+
+test('a zstd frame without a content size: a partial request decodes the exact prefix, a short frame is refused; fzstd refuses it', (t) => {
+  const frames = zstdFramesWithoutSize();
+  t.true(frames.length > 3, `${frames.length} frames`);
+  for (const { frame, whole } of frames) {
+    t.deepEqual(zstdDecodeVia('wasm', frame, whole.length, false), whole);
+    for (const cut of [1, 4095, 4096, whole.length >> 1, whole.length - 1]) {
+      if (cut <= 0 || cut >= whole.length) continue;
+      t.deepEqual(zstdDecodeVia('wasm', frame, cut, true), whole.subarray(0, cut), `prefix ${cut} of ${whole.length}`);
+    }
+    for (const partial of [false, true]) {
+      const e = t.throws(() => zstdDecodeVia('wasm', frame, whole.length + 1, partial), { instanceOf: ErofsError });
+      t.regex(e?.message ?? '', /^compressed nid 3: zstd pcluster: (undecodable|decoded \d+ bytes)/);
+      const j = t.throws(() => zstdDecodeVia('js', frame, whole.length >> 1, partial), { instanceOf: ErofsError });
+      t.regex(j?.message ?? '', /^compressed nid 3: zstd pcluster: frame without a content size/);
+    }
+  }
+});
+
+test('an empty lz4 block is refused by every lz4 decoder, even asked for nothing (as lz4-napi and the kernel refuse it)', async (t) => {
+  // Found by the decoder fuzz (a block truncated to nothing, asked for 0 bytes): lz4.wat and lz4.ts
+  // returned 0 bytes where lz4-napi, and LZ4_decompress_generic in the kernel, refuse an empty input.
+  const { lz4DecodeBlock, LZ4_E_INPUT } = await import('../src/erofs/lz4.ts');
+  const { lz4WasmDecode } = await import('../src/erofs/lz4wasm.ts');
+  const src = Uint8Array.from([0x10, 0x61]);
+  for (const partial of [false, true]) {
+    for (const length of [0, 1]) {
+      t.is(lz4WasmDecode(src, 1, 1, length, partial), LZ4_E_INPUT, `lz4.wat, length ${length}, partial ${partial}`);
+      t.is(lz4DecodeBlock(src, 1, 1, new Uint8Array(4), 0, length, partial), LZ4_E_INPUT, `lz4.ts, length ${length}`);
+    }
+  }
+  // And a one-byte block of nothing but a token still decodes to nothing, as before.
+  t.is(lz4WasmDecode(Uint8Array.from([0x00]), 0, 1, 0, false), 0);
+  t.is(lz4DecodeBlock(Uint8Array.from([0x00]), 0, 1, new Uint8Array(0), 0, 0, false), 0);
 });

@@ -6,9 +6,10 @@
 //           stay selectable through lz4Options for measuring
 //   deflate node:zlib raw inflate (the zlib every Node ships)
 //   zstd    libzstd's ZSTD_decompress in WebAssembly (the module zstddec ships, zstdwasm.ts) into
-//           exactly the size asked for; fzstd (pure JS, into a caller-given buffer) where it does not
-//           load and for partial requests on frames without a size; a forged frame size cannot make
-//           either allocate more than the request
+//           exactly the size asked for (a partial request: the frame's size, at most the kernel's
+//           limit); fzstd (pure JS, into a buffer of the frame's own size) only where the module does
+//           not load — it misses corruption libzstd reports (docs/compressed.md); a forged frame size
+//           cannot make either allocate more than the kernel's limit
 //   lzma    @napi-rs/lzma (lzma-rust2, a safe-Rust LZMA decoder, as a prebuilt addon): EROFS stores
 //           MicroLZMA — an LZMA1 stream whose first range-coder byte (always 0) is replaced by the
 //           bitwise-not of the properties byte, with no end marker. Restoring that byte and putting the
@@ -211,21 +212,28 @@ function zstdDecode(req: DecompressRequest, src: Uint8Array): Uint8Array {
   if (fcs >= 0 && (req.partial ? fcs < req.decodedLength : fcs !== req.decodedLength)) {
     throw bad(req, `frame holds ${fcs} bytes, expected ${req.partial ? 'at least ' : ''}${req.decodedLength}`);
   }
-  // A partial request still decodes the frame into room for all of it when the frame says how much
-  // that is (bounded by the kernel's limit), so no decoder write is cut short mid-block.
-  const cap = req.partial && fcs > req.decodedLength && fcs <= Z_PCLUSTER_MAX_DSIZE ? fcs : req.decodedLength;
-  // A partial request on a frame that does not say its size stays with fzstd, which can stop early.
-  if (zstdOptions.decoder === 'wasm' && (!req.partial || fcs >= 0) && zstdWasmAvailable()) {
-    // Into exactly `cap` bytes: libzstd never writes past them and fails on a frame that needs more.
-    const n = zstdWasmDecode(src, cap);
+  if (zstdOptions.decoder === 'wasm' && zstdWasmAvailable()) {
+    // A partial request decodes the whole frame into room for all of it (bounded by the kernel's limit),
+    // so no decoder write is cut short mid-block: the frame's own size, or the limit when it does not
+    // say (libzstd then reports how much it held). libzstd never writes past `cap` and fails on a frame
+    // that needs more.
+    const cap = !req.partial ? req.decodedLength : fcs < 0 ? Z_PCLUSTER_MAX_DSIZE : Math.min(fcs, Z_PCLUSTER_MAX_DSIZE);
+    const n = zstdWasmDecode(src, Math.max(cap, req.decodedLength));
     if (n < 0) throw bad(req, 'undecodable (zstd reports a corrupt frame or one larger than the extent)');
-    if (n !== cap) throw bad(req, `decoded ${n} bytes, expected ${cap}`);
+    if (req.partial ? n < req.decodedLength || (fcs >= 0 && n !== fcs) : n !== cap) {
+      throw bad(req, `decoded ${n} bytes, expected ${req.partial ? 'at least ' : ''}${req.decodedLength}`);
+    }
     const bytes = zstdWasmOutput(req.skip, req.decodedLength);
     if (req.borrow === true) return bytes;
     req.out.set(bytes);
     return req.out;
   }
-  const dst = new Uint8Array(cap);
+  // fzstd decodes into a buffer it is given and never says how many bytes the frame held (fewer leave
+  // the rest as it was, more are cut off mid-sequence, wrongly): it is given exactly the frame's own
+  // size, so a frame that does not say it is refused, as upstream erofs-utils refuses it.
+  if (fcs < 0) throw bad(req, 'frame without a content size (needs the WebAssembly decoder)');
+  if (fcs > Z_PCLUSTER_MAX_DSIZE) throw bad(req, `frame holds ${fcs} bytes, more than a pcluster may`);
+  const dst = new Uint8Array(fcs);
   try {
     zstdDecompress(src, dst);
   } catch (e) {

@@ -36,6 +36,8 @@ export function lz4DecodeBlock(
   d1: number,
   partial: boolean,
 ): number {
+  // An empty block encodes nothing, not even the empty output (LZ4_decompress_generic refuses it).
+  if (s0 >= s1) return LZ4_E_INPUT;
   let s = s0;
   let d = d0;
   while (s < s1) {

@@ -5,6 +5,7 @@
 // One instance per thread, compiled on first use. The block is copied to the bottom of the instance's
 // memory and decoded above it; the caller reads the output through lz4WasmOutput (valid until the
 // next decode on this thread) and copies it once, where it goes.
+import { LZ4_E_INPUT } from './lz4.ts';
 import { LZ4_WASM_BASE64 } from './lz4wasm_module.ts';
 
 interface Lz4Wasm {
@@ -36,15 +37,28 @@ function instance(): Lz4Wasm {
 export function lz4WasmDecode(src: Uint8Array, s0: number, s1: number, length: number, partial: boolean): number {
   const w = instance();
   const n = s1 - s0;
-  const out = (n + SLACK + 15) & ~15;
-  const need = out + length + SLACK;
-  if (heap.length < need) {
-    w.memory.grow(Math.ceil((need - heap.length) / WASM_PAGE));
+  // An empty block encodes nothing, not even the empty output (as lz4.ts and LZ4_decompress_generic).
+  if (n <= 0) return LZ4_E_INPUT;
+  const at = lz4WasmLayout(n, length);
+  heap.set(src.subarray(s0, s1), 0);
+  outAt = at.output;
+  return w.dec(0, n, at.output, at.output + length, partial ? 1 : 0);
+}
+
+/**
+ * Where a decode of n input bytes into `length` bytes lays them in the instance's memory (grown to hold
+ * them): the input at 0, the output at `output`; a decode may write only [output, end) and reads nothing
+ * of the input past n that changes its result. The fuzzer (fuzz/decoders.ts) poisons the rest to check.
+ */
+export function lz4WasmLayout(n: number, length: number): { memory: Uint8Array; output: number; end: number } {
+  const w = instance();
+  const output = (n + SLACK + 15) & ~15;
+  const end = output + length + SLACK;
+  if (heap.length < end) {
+    w.memory.grow(Math.ceil((end - heap.length) / WASM_PAGE));
     heap = new Uint8Array(w.memory.buffer);
   }
-  heap.set(src.subarray(s0, s1), 0);
-  outAt = out;
-  return w.dec(0, n, out, out + length, partial ? 1 : 0);
+  return { memory: heap, output, end };
 }
 
 /** Bytes [from, to) of the last decode's output (a view of the instance's memory). */
