@@ -19,6 +19,7 @@ import { nidInRange, type ParsedInode, parseInode } from './inode.ts';
 import { checkDevice, type DeviceSlot, DeviceSpace, locateDevices, parseDeviceTable } from './devices.ts';
 import { decodeNid, deviceSpaceOf, hasMetabox, MetaSpace } from './metabox.ts';
 import { BufferSource, FileSource, readAt } from './source.ts';
+import { zbioForget } from './zbio.ts';
 import { parseSuperblock } from './super.ts';
 import type { BlockMapping, BlockSource, DirEntry, ErofsInode, RawXattr, Superblock, Xattr } from './types.ts';
 import { newZMapOut, ZMapper } from './zmap.ts';
@@ -580,6 +581,7 @@ export class ErofsImage {
     this.dirBlocks.clear();
     this.chunkTables.clear();
     this.zmappers.clear();
+    zbioForget(this.source);
     this.source.close();
   }
 }

@@ -8,6 +8,16 @@ import type { BlockSource } from './types.ts';
 /** Bytes read ahead per device read (the block layer's default readahead, 128 KiB). */
 export const ZBIO_WINDOW = 128 * 1024;
 
+// The windows of this thread that hold bytes, so that closing an image forgets them: a read through
+// a closed image must fail as the image's own read does (a use after unmount is a finding), not be
+// served from a window filled before.
+const holding = new Set<ZReadWindow>();
+
+/** Forget every window of this thread that holds bytes of `src` (the image is being closed). */
+export function zbioForget(src: BlockSource): void {
+  for (const w of holding) if (w.holds(src)) w.drop();
+}
+
 export class ZReadWindow {
   private buf = new Uint8Array(0);
   private src: BlockSource | null = null;
@@ -43,14 +53,20 @@ export class ZReadWindow {
       this.src = src;
       this.lo = pa;
       this.hi = hi;
+      holding.add(this);
     }
     const at = pa - this.lo;
     return this.buf.subarray(at, at + plen);
+  }
+
+  holds(src: BlockSource): boolean {
+    return this.src === src;
   }
 
   /** Forget the window (the next read goes to the device). */
   drop(): void {
     this.src = null;
     this.lo = this.hi = 0;
+    holding.delete(this);
   }
 }

@@ -270,14 +270,23 @@ export class ZMapper {
     if (pos < this.winLo || pos + n > this.winHi) {
       // The index block holding pos, cut to this inode's metadata; a read outside it (a corrupt
       // address) goes to the source as it is.
-      const lo = Math.max(this.metaStart, pos - (pos % META_WINDOW));
-      const hi = Math.min(lo + META_WINDOW, this.metaEnd, this.src.size);
+      const block = pos - (pos % META_WINDOW);
+      const lo = Math.max(this.metaStart, block);
+      const hi = Math.min(block + META_WINDOW, this.metaEnd, this.src.size);
       if (pos < lo || pos + n > hi) {
         this.src.read(dst, pos);
         return;
       }
       if (this.win.length < hi - lo) this.win = new Uint8Array(hi - lo);
-      this.src.read(this.win.subarray(0, hi - lo), lo);
+      this.winLo = this.winHi = 0; // a failed read leaves nothing behind
+      try {
+        this.src.read(this.win.subarray(0, hi - lo), lo);
+      } catch {
+        // The bytes around pos are a guess (an address space with gaps: the metabox above the image):
+        // read exactly what was asked, which fails only as that read itself fails.
+        this.src.read(dst, pos);
+        return;
+      }
       this.winLo = lo;
       this.winHi = hi;
     }

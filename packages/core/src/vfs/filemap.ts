@@ -137,11 +137,15 @@ function pageCacheRa(k: Kernel, file: OpenFile, index: number, nr: number): numb
       starved = true;
     }
     let n = 0;
-    for (; n < got; n++) {
-      if (!addToPageCache(a, frames[n], file.mapping, i + n, memcg, true)) break; // another thread indexed it first
+    try {
+      for (; n < got; n++) {
+        if (!addToPageCache(a, frames[n], file.mapping, i + n, memcg, true)) break; // another thread indexed it first
+      }
+    } finally {
+      // The run is counted once, while all its pages are still locked (pageCacheCountAdded) — the pages
+      // indexed before a failure too, so a first finding is not followed by a misleading count.
+      pageCacheCountAdded(a, file.mapping, n);
     }
-    // The run is counted once, while all its pages are still locked (pageCacheCountAdded).
-    pageCacheCountAdded(a, file.mapping, n);
     for (let x = n; x < got; x++) putPage(a, frames[x]);
     memcgCancelCharge(a, memcg, got - n);
     if (n > 0) {

@@ -135,19 +135,21 @@ export class Chaos {
     const atFocus = control.focusImage >= 0;
     const i = atFocus ? (this.backingHead() ?? this.focusHolder()) : rng.weighted(images.map((x) => x.weight));
     const m = control.mountOf(i);
-    if (atFocus) {
-      // The workers read the focus file whole through the other images holding it, its pages dropped first,
-      // so they fill them again mapping through this image's inode (the backing list's head, the `any`
-      // policy's pick) while the unmount sweeps: the references it must wait for (`unmountBusyInodes`).
-      const seen = control.refills;
-      control.setStopping(i);
-      this.dropFocusPages();
-      control.awaitRefill(seen, STOPPING_LEAD_MS);
-    }
-    control.setMountOf(i, -1);
-    this.c.harvest(i, m);
-    // Correct code unmounts in milliseconds (workers hold files for a few ops at most).
+    // Whatever fails on the way (the drop, the unmount), the image is not left marked as stopping.
     try {
+      if (atFocus) {
+        // The workers read the focus file whole through the other images holding it, its pages dropped
+        // first, so they fill them again mapping through this image's inode (the backing list's head, the
+        // `any` policy's pick) while the unmount sweeps: the references it must wait for
+        // (`unmountBusyInodes`).
+        const seen = control.refills;
+        control.setStopping(i);
+        this.dropFocusPages();
+        control.awaitRefill(seen, STOPPING_LEAD_MS);
+      }
+      control.setMountOf(i, -1);
+      this.c.harvest(i, m);
+      // Correct code unmounts in milliseconds (workers hold files for a few ops at most).
       sys.unmount(m, Math.min(this.c.watchdogMs, 3000));
     } finally {
       control.setStopping(-1);
