@@ -4,59 +4,21 @@
 // flipped) give a typed error or the exact decoded length, never an exception of another kind; the
 // committed WebAssembly module is the assembly of the committed lz4.wat.
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { ErofsImage, Z_ALG } from '@ishare/core/format';
+import { Z_ALG } from '@ishare/core/format';
 import { isErofsError } from '@ishare/core';
 import { zDecompress, lz4Options } from '../src/erofs/decompress.ts';
 import { lz4DecodeBlock, LZ4_E_INPUT, LZ4_E_OFFSET, LZ4_E_OVERFLOW } from '../src/erofs/lz4.ts';
 import { lz4WasmDecode, lz4WasmOutput } from '../src/erofs/lz4wasm.ts';
 import { LZ4_WASM_BASE64 } from '../src/erofs/lz4wasm_module.ts';
 import { assembleLz4Wat } from '../scripts/lz4-wasm-build.ts';
-import { newZMapOut, ZF_FRAGMENT, ZF_FULL_MAPPED, ZF_META, ZF_PARTIAL_REF } from '../src/erofs/zmap.ts';
-import { makeCompressTree } from '../../../test/helpers/compress-tree.ts';
 import { removeDir, tempDir } from '../../../test/helpers/trees.ts';
-import { upstreamTool } from '../../../test/helpers/erofs-utils.ts';
-
-interface Pcl {
-  raw: Uint8Array;
-  llen: number;
-}
+import { upstreamPclusters, type Pcl } from './helpers/pclusters.ts';
 
 let dir = '';
 const pcls: Pcl[] = [];
 test.before(() => {
   dir = tempDir('ishare-lz4-');
-  const src = join(dir, 'src');
-  mkdirSync(src);
-  makeCompressTree(src);
-  const image = join(dir, 'lz4.img');
-  execFileSync(upstreamTool('mkfs.erofs'), ['-T0', '-zlz4hc', image, src], { stdio: 'ignore' });
-  const img = ErofsImage.open(image);
-  try {
-    const walk = (nid: number): void => {
-      for (const e of img.readdir(img.inode(nid))) {
-        if (e.name === '.' || e.name === '..') continue;
-        const ino = img.inode(e.nid);
-        if (ino.type === 'dir') walk(e.nid);
-        if (ino.type !== 'file' || !ino.compressed) continue;
-        const zm = img.zmapper(ino);
-        const m = newZMapOut();
-        for (let pos = 0; pos < ino.size; pos = m.la + m.llen) {
-          zm.mapFull(pos, m);
-          if (m.alg !== Z_ALG.LZ4 || !(m.flags & ZF_FULL_MAPPED) || m.flags & (ZF_FRAGMENT | ZF_META | ZF_PARTIAL_REF))
-            continue;
-          const raw = new Uint8Array(m.plen);
-          img.source.read(raw, m.pa);
-          pcls.push({ raw, llen: m.llen });
-        }
-      }
-    };
-    walk(img.root().nid);
-  } finally {
-    img.close();
-  }
+  pcls.push(...upstreamPclusters(dir, ['-zlz4hc'], Z_ALG.LZ4));
 });
 test.after.always(() => removeDir(dir));
 

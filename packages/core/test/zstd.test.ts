@@ -3,22 +3,13 @@
 // and as a prefix; damaged frames give a typed error or the exact length from both, never another
 // exception; asked for more or less than the frame holds, both refuse.
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { ErofsImage, Z_ALG } from '@ishare/core/format';
+import { Z_ALG } from '@ishare/core/format';
 import { isErofsError } from '@ishare/core';
 import { zDecompress, zstdOptions } from '../src/erofs/decompress.ts';
 import { zstdWasmAvailable } from '../src/erofs/zstdwasm.ts';
-import { newZMapOut, ZF_FRAGMENT, ZF_FULL_MAPPED, ZF_META, ZF_PARTIAL_REF } from '../src/erofs/zmap.ts';
-import { makeCompressTree } from '../../../test/helpers/compress-tree.ts';
 import { removeDir, tempDir } from '../../../test/helpers/trees.ts';
-import { upstreamTool } from '../../../test/helpers/erofs-utils.ts';
+import { upstreamPclusters, type Pcl } from './helpers/pclusters.ts';
 
-interface Pcl {
-  raw: Uint8Array;
-  llen: number;
-}
 type Decoder = (typeof zstdOptions)['decoder'];
 const DECODERS: readonly Decoder[] = ['wasm', 'js'];
 
@@ -26,35 +17,7 @@ let dir = '';
 const pcls: Pcl[] = [];
 test.before(() => {
   dir = tempDir('ishare-zstd-');
-  const src = join(dir, 'src');
-  mkdirSync(src);
-  makeCompressTree(src);
-  const image = join(dir, 'zstd.img');
-  execFileSync(upstreamTool('mkfs.erofs'), ['-T0', '-zzstd', '-C16384', image, src], { stdio: 'ignore' });
-  const img = ErofsImage.open(image);
-  try {
-    const walk = (nid: number): void => {
-      for (const e of img.readdir(img.inode(nid))) {
-        if (e.name === '.' || e.name === '..') continue;
-        const ino = img.inode(e.nid);
-        if (ino.type === 'dir') walk(e.nid);
-        if (ino.type !== 'file' || !ino.compressed) continue;
-        const zm = img.zmapper(ino);
-        const m = newZMapOut();
-        for (let pos = 0; pos < ino.size; pos = m.la + m.llen) {
-          zm.mapFull(pos, m);
-          if (m.alg !== Z_ALG.ZSTD || !(m.flags & ZF_FULL_MAPPED) || m.flags & (ZF_FRAGMENT | ZF_META | ZF_PARTIAL_REF))
-            continue;
-          const raw = new Uint8Array(m.plen);
-          img.source.read(raw, m.pa);
-          pcls.push({ raw, llen: m.llen });
-        }
-      }
-    };
-    walk(img.root().nid);
-  } finally {
-    img.close();
-  }
+  pcls.push(...upstreamPclusters(dir, ['-zzstd', '-C16384'], Z_ALG.ZSTD));
 });
 test.after.always(() => removeDir(dir));
 
