@@ -9,7 +9,7 @@ import { shrinkPageLru } from './reclaim.ts';
 export function dropCaches(k: Kernel): void {
   const a = k.a;
   for (let round = 0; round < 3; round++) {
-    shrinkPageLru(a, a.nframes);
+    shrinkPageLru(a, a.nframes, -1, true);
     pruneIcache(a, inodeSlots(a), k.ops);
   }
 }

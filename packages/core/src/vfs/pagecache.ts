@@ -313,8 +313,9 @@ export function setMappingPagesHook(fn: MappingPagesHook | null): void {
 /**
  * Reclaim's step (remove_mapping): drop an isolated frame from the page cache if nobody but the cache
  * and the isolating caller holds it and it is unlocked. The caller still owns its isolation reference.
+ * `evict` (reclaim) leaves a shadow entry for workingset refaults; drop_caches passes false (none).
  */
-export function removeIfUnused(a: Arena, f: number): boolean {
+export function removeIfUnused(a: Arena, f: number, evict = true): boolean {
   const i32 = a.i32;
   const r = a.frames + f * FRAME_WORDS;
   const mapping = i32[r + F_MAPPING];
@@ -332,7 +333,7 @@ export function removeIfUnused(a: Arena, f: number): boolean {
     ctrInc(i32, CTR.RECLAIM_BUSY);
     return false;
   }
-  unindexLocked(a, b, f, mapping, true);
+  unindexLocked(a, b, f, mapping, evict);
   spinUnlock(i32, b);
   Atomics.sub(i32, r + F_REF, 1); // the cache's reference; the caller's put frees the frame
   return true;

@@ -20,8 +20,10 @@ const subtree = new Int32Array(NR_MEMCG);
 /**
  * Reclaim up to `nr` page-cache frames: from every cgroup's LRU (global reclaim, `memcg` < 0) or from
  * the LRUs of cgroup `memcg`'s subtree (try_to_free_mem_cgroup_pages). Returns the number freed.
+ * `drop`: drop_caches, not reclaim — as the kernel's invalidate_mapping_pages, it leaves no shadow entry
+ * (a later read is no refault) and counts no pgscan/pgsteal.
  */
-export function shrinkPageLru(a: Arena, nr: number, memcg = -1): number {
+export function shrinkPageLru(a: Arena, nr: number, memcg = -1, drop = false): number {
   let freed = 0;
   const nvec = memcg < 0 ? 0 : memcgSubtree(a, memcg, subtree);
   let pages = 0;
@@ -40,8 +42,8 @@ export function shrinkPageLru(a: Arena, nr: number, memcg = -1): number {
     if (n === 0) break;
     for (let i = 0; i < n; i++) {
       const f = batch[i];
-      memcgScanned(a, f);
-      if (removeIfUnused(a, f)) {
+      if (!drop) memcgScanned(a, f);
+      if (removeIfUnused(a, f, !drop)) {
         putPage(a, f); // the isolation reference: last one, frees the frame
         freed++;
       } else {
