@@ -233,6 +233,32 @@ test('a cgroup at memory.max with every page pinned: the read fails with ENOMEM 
   }
 });
 
+test('drop_caches is not reclaim: a page read again after it is no refault, and nothing is scanned or stolen', async (t) => {
+  // The kernel's drop_caches frees pages through invalidate_mapping_pages, which removes them without a
+  // shadow entry (__remove_mapping with reclaimed = false) and outside vmscan's pgscan/pgsteal counting.
+  const p = await pair();
+  const sys = System.create({ poolMiB: 16 });
+  try {
+    const m = sys.mount(p.images[0]).mount;
+    const X = sys.memcgCreate('X');
+    sys.setMemcg(X);
+    const f = sys.open(m, '/lib/libm.so.6');
+    sys.readAll(f);
+    sys.dropCaches();
+    sys.readAll(f);
+    sys.close(f);
+    sys.setMemcg(0);
+    const x = sys.memcgStat(X);
+    t.is(x.stat.workingset_refault_file, 0);
+    t.is(x.stat.pgscan, 0);
+    t.is(x.stat.pgsteal, 0);
+    t.is(x.localBytes, Math.ceil(130_000 / PAGE) * PAGE, 'charged once for the pages cached now');
+  } finally {
+    sys.setMemcg(0);
+    sys.detach();
+  }
+});
+
 test("a page another cgroup's limit evicted refaults in the cgroup that reads it again", async (t) => {
   const p = await pair();
   const sys = System.create({ poolMiB: 16 });
