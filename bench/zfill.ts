@@ -3,12 +3,13 @@
 // The page pool's frames are written once first, so that rounds measure the data path, not the first
 // touch of fresh shared memory (which costs more than the decode: see docs/compressed.md).
 // LZ4=wasm,napi,js alternates the lz4 decoders round by round (side by side under the same load), and
-// ZSTD=wasm,js the zstd ones (zstddec, fzstd).
+// ZSTD=wasm,js the zstd ones (zstddec, fzstd), DEFLATE=handle,sync the raw inflates (a kept zlib handle,
+// inflateRawSync).
 // Usage: tsx --conditions=source bench/zfill.ts IMG... (ROUNDS=N, default 6; LZ4=LIST, default wasm)
 import { System } from '../packages/core/src/index.ts';
 import { ErofsImage } from '../packages/core/src/erofs/image.ts';
 import type { ErofsInode } from '../packages/core/src/erofs/types.ts';
-import { lz4Options, zstdOptions } from '../packages/core/src/erofs/decompress.ts';
+import { deflateOptions, lz4Options, zstdOptions } from '../packages/core/src/erofs/decompress.ts';
 
 type Lz4Decoder = (typeof lz4Options)['decoder'];
 const decoders = (process.env.LZ4 ?? 'wasm').split(',') as Lz4Decoder[];
@@ -53,11 +54,20 @@ for (const d of zdecoders) {
     process.exit(2);
   }
 }
+type DeflateDecoder = (typeof deflateOptions)['decoder'];
+const ddecoders = (process.env.DEFLATE ?? 'handle').split(',') as DeflateDecoder[];
+for (const d of ddecoders) {
+  if (d !== 'handle' && d !== 'sync') {
+    process.stderr.write(`ishare: DEFLATE=${String(d)}: not one of handle, sync\n`);
+    process.exit(2);
+  }
+}
 const perDecoder = new Map<string, number[]>();
 for (let r = 0; r < rounds; r++) {
   lz4Options.decoder = decoders[r % decoders.length];
   zstdOptions.decoder = zdecoders[r % zdecoders.length];
-  const decoder = `lz4 ${lz4Options.decoder}, zstd ${zstdOptions.decoder}`;
+  deflateOptions.decoder = ddecoders[r % ddecoders.length];
+  const decoder = `lz4 ${lz4Options.decoder}, zstd ${zstdOptions.decoder}, deflate ${deflateOptions.decoder}`;
   sys.dropCaches();
   const u0 = process.cpuUsage();
   const t0 = performance.now();
@@ -78,7 +88,7 @@ for (let r = 0; r < rounds; r++) {
   const mib = bytes / 2 ** 20;
   const rate = mib / ((u.user + u.system) / 1e6);
   // The first round of each decoder pays for mapping and compiling: left out of the medians.
-  if (r >= Math.max(decoders.length, zdecoders.length))
+  if (r >= Math.max(decoders.length, zdecoders.length, ddecoders.length))
     perDecoder.set(decoder, [...(perDecoder.get(decoder) ?? []), rate]);
   process.stdout.write(
     `round ${r} (${decoder}): ${mib.toFixed(1)} MiB, ${rate.toFixed(0)} MiB per CPU-second, ` +

@@ -1,6 +1,7 @@
 // The decoders fuzzed directly, sampled (the long run is packages/core/scripts/fuzz-decoders.ts,
 // figures in docs/compressed.md): lz4.wat vs lz4.ts vs lz4-napi on mutated LZ4 blocks, libzstd in
-// WebAssembly vs fzstd on mutated zstd frames, the blocks every lz4/zstd pcluster of images upstream
+// WebAssembly vs fzstd on mutated zstd frames, the kept zlib handle vs inflateRawSync on mutated deflate
+// streams, the blocks every lz4/zstd/deflate pcluster of images upstream
 // mkfs.erofs 1.9.3 writes. Every case: the same bytes of exactly the size asked or all refuse; no read
 // past the input, no write outside the output, nothing else thrown.
 import test from 'ava';
@@ -15,6 +16,7 @@ import {
   syntheticLz4Blocks,
   type CodecBlock,
 } from '../src/fuzz/decoders.ts';
+import { inflateStats } from '../src/erofs/inflate.ts';
 import { makeCompressTree } from '../../../test/helpers/compress-tree.ts';
 import { removeDir, tempDir } from '../../../test/helpers/trees.ts';
 import { upstreamTool } from '../../../test/helpers/erofs-utils.ts';
@@ -24,6 +26,7 @@ const IMAGES: [string, string[]][] = [
   ['lz4-legacy', ['-zlz4', '-Elegacy-compress']],
   ['zstd', ['-zzstd']],
   ['zstd-16k', ['-zzstd', '-C16384']],
+  ['deflate', ['-zdeflate']],
 ];
 
 let dir = '';
@@ -47,9 +50,10 @@ test.before(() => {
 });
 test.after.always(() => removeDir(dir));
 
-test('the blocks are there: lz4 and zstd pclusters of the upstream images, and lz4-napi ones', (t) => {
+test('the blocks are there: lz4, zstd and deflate pclusters of the upstream images, and lz4-napi ones', (t) => {
   t.true(blocks.filter((b) => b.alg === 'lz4').length > 16 + 20);
   t.true(blocks.filter((b) => b.alg === 'zstd').length > 20);
+  t.true(blocks.filter((b) => b.alg === 'deflate').length > 20);
 });
 
 test('every case unmutated: every decoder returns the same bytes', (t) => {
@@ -63,7 +67,7 @@ test('every case unmutated: every decoder returns the same bytes', (t) => {
 test('1,000 mutated blocks: the decoders agree, nothing read or written out of bounds, nothing thrown', (t) => {
   const r = fuzzDecoders(blocks, { seed: 20261205, count: 1000 });
   t.log(
-    `${r.cases} cases in ${(r.elapsedMs / 1000).toFixed(1)} s: lz4 ${JSON.stringify(r.lz4)}, zstd ${JSON.stringify(r.zstd)}`,
+    `${r.cases} cases in ${(r.elapsedMs / 1000).toFixed(1)} s: lz4 ${JSON.stringify(r.lz4)}, zstd ${JSON.stringify(r.zstd)}, deflate ${JSON.stringify(r.deflate)}`,
   );
   t.deepEqual(
     r.findings.map((f) => `#${f.index} ${f.alg} ${f.kind}: ${f.detail} [${f.mutations.join(', ')}]`),
@@ -72,4 +76,9 @@ test('1,000 mutated blocks: the decoders agree, nothing read or written out of b
   // Both outcomes happen for both algorithms (a run where everything is refused checks little).
   t.true(r.lz4.sameBytes > 0 && r.lz4.allRefused > 0 && r.lz4.napiCompared > 0);
   t.true(r.zstd.sameBytes > 0 && r.zstd.allRefused > 0);
+  t.true(r.deflate.sameBytes > 0 && r.deflate.allRefused > 0);
+  // The kept handle really ran (on this Node its shape is the one inflate.ts drives), else the
+  // deflate cases compared inflateRawSync with itself.
+  t.true(inflateStats().handle);
+  t.true(inflateStats().calls > 0);
 });

@@ -4,7 +4,8 @@
 //   lz4     our own block decoder in WebAssembly (lz4.wat, lz4wasm.ts), whole and partial requests (a
 //           prefix of what the block encodes); lz4-napi (lz4_flex) and our typed-array decoder (lz4.ts)
 //           stay selectable through lz4Options for measuring
-//   deflate node:zlib raw inflate (the zlib every Node ships)
+//   deflate node:zlib raw inflate (the zlib every Node ships): whole extents on a zlib handle kept per
+//           thread, into a buffer of ours (inflate.ts); partial ones through inflateRawSync
 //   zstd    libzstd's ZSTD_decompress in WebAssembly (the module zstddec ships, zstdwasm.ts) into
 //           exactly the size asked for (a partial request: the frame's size, at most the kernel's
 //           limit); fzstd (pure JS, into a buffer of the frame's own size) only where the module does
@@ -25,6 +26,7 @@ import { createRequire } from 'node:module';
 import { ErofsError } from './errors.ts';
 import { lz4DecodeBlock, LZ4_E_INPUT, LZ4_E_OFFSET } from './lz4.ts';
 import { lz4WasmDecode, lz4WasmOutput } from './lz4wasm.ts';
+import { inflateWhole } from './inflate.ts';
 import { zstdWasmAvailable, zstdWasmDecode, zstdWasmOutput } from './zstdwasm.ts';
 import { Z_ALG, Z_ALG_NAMES, Z_PCLUSTER_MAX_DSIZE } from './format.ts';
 
@@ -169,7 +171,20 @@ function scratch(n: number): Uint8Array {
   return scratchBuf;
 }
 
+/**
+ * Which raw inflate runs (for measuring and the fuzzer's side-by-side):
+ *   handle  whole requests on this thread's kept zlib handle, straight into a buffer (inflate.ts);
+ *           partial ones as 'sync'
+ *   sync    zlib.inflateRawSync for every request (a stream, a handle and zlib's state per call)
+ */
+export const deflateOptions: { decoder: 'handle' | 'sync' } = { decoder: 'handle' };
+
 function deflateDecode(req: DecompressRequest, src: Uint8Array): Uint8Array {
+  if (deflateOptions.decoder === 'handle' && !req.partial) {
+    const r = inflateWhole(src, req.decodedLength);
+    if (typeof r === 'string') throw bad(req, `inflate failed (${r}), expected ${req.decodedLength} bytes`);
+    if (r !== null) return copyOut(req, r);
+  }
   let decoded: Buffer;
   try {
     decoded = inflateRawSync(src, {

@@ -8,26 +8,36 @@
 //         (a write outside the output), is an out-of-bounds finding.
 //   zstd  zDecompress with zstdOptions.decoder 'wasm' (libzstd, zstdwasm.ts) and 'js' (fzstd) on a
 //         mutated frame, whole and partial requests: the same bytes or both a typed ErofsError.
+//   deflate zDecompress with deflateOptions.decoder 'handle' (a kept zlib handle, inflate.ts) and 'sync'
+//         (zlib.inflateRawSync) on a mutated raw deflate stream: the same bytes or both refuse.
 // Anything else thrown is a crash. `scripts/fuzz-decoders.ts` runs it at scale; CI samples it
 // (test/fuzz-decoders.test.ts).
 import { createRequire } from 'node:module';
 import { ErofsError } from '../erofs/errors.ts';
 import { Z_ALG } from '../erofs/format.ts';
 import { type ErofsImage } from '../erofs/image.ts';
-import { zDecompress, zstdOptions } from '../erofs/decompress.ts';
+import { deflateOptions, zDecompress, zstdOptions } from '../erofs/decompress.ts';
 import { lz4DecodeBlock } from '../erofs/lz4.ts';
 import { lz4WasmDecode, lz4WasmLayout, lz4WasmOutput } from '../erofs/lz4wasm.ts';
 import { newZMapOut, ZF_FRAGMENT, ZF_FULL_MAPPED, ZF_META } from '../erofs/zmap.ts';
 import { imageRng, type Prng } from './prng.ts';
 
 /** One compressed block and what it decodes to (its extent's length), zero padding stripped. */
+export type CodecAlg = 'lz4' | 'zstd' | 'deflate';
+
 export interface CodecBlock {
-  readonly alg: 'lz4' | 'zstd';
+  readonly alg: CodecAlg;
   readonly bytes: Uint8Array;
   readonly length: number;
 }
 
-/** Every lz4 and zstd pcluster an image maps (whole extents, not fragments or inline ones). */
+const CODEC_ALGS = new Map<number, CodecAlg>([
+  [Z_ALG.LZ4, 'lz4'],
+  [Z_ALG.ZSTD, 'zstd'],
+  [Z_ALG.DEFLATE, 'deflate'],
+]);
+
+/** Every lz4, zstd and deflate pcluster an image maps (whole extents, not fragments or inline ones). */
 export function collectBlocks(img: ErofsImage): CodecBlock[] {
   const out: CodecBlock[] = [];
   const walk = (nid: number, depth: number): void => {
@@ -42,7 +52,8 @@ export function collectBlocks(img: ErofsImage): CodecBlock[] {
       for (let pos = 0; pos < ino.size; pos = m.la + m.llen) {
         zm.mapFull(pos, m);
         if (m.llen <= 0) break;
-        if ((m.alg !== Z_ALG.LZ4 && m.alg !== Z_ALG.ZSTD) || !(m.flags & ZF_FULL_MAPPED)) continue;
+        const alg = CODEC_ALGS.get(m.alg);
+        if (alg === undefined || !(m.flags & ZF_FULL_MAPPED)) continue;
         if (m.flags & (ZF_FRAGMENT | ZF_META)) continue;
         const raw = new Uint8Array(m.plen);
         img.source.read(raw, m.pa);
@@ -50,7 +61,7 @@ export function collectBlocks(img: ErofsImage): CodecBlock[] {
         while (z < raw.length && raw[z] === 0) z++;
         if (z === raw.length) continue;
         // Without 0padding (legacy lz4) a pcluster may encode more than the extent: a prefix decode.
-        out.push({ alg: m.alg === Z_ALG.LZ4 ? 'lz4' : 'zstd', bytes: raw.slice(z), length: m.llen });
+        out.push({ alg, bytes: raw.slice(z), length: m.llen });
       }
     }
   };
@@ -110,7 +121,7 @@ type Answer =
 
 export interface DecoderCase {
   readonly index: number;
-  readonly alg: 'lz4' | 'zstd';
+  readonly alg: CodecAlg;
   readonly input: Uint8Array;
   readonly length: number;
   readonly partial: boolean;
@@ -119,7 +130,7 @@ export interface DecoderCase {
 
 export interface DecoderFinding {
   readonly index: number;
-  readonly alg: 'lz4' | 'zstd';
+  readonly alg: CodecAlg;
   readonly kind: 'crash' | 'oob' | 'disagree';
   readonly detail: string;
   readonly length: number;
@@ -135,6 +146,7 @@ export interface DecoderFuzzReport {
   readonly lz4: { cases: number; sameBytes: number; allRefused: number; napiCompared: number };
   /** `lenient`: libzstd refused a frame fzstd decoded (fzstd misses corruption; it is only a fallback). */
   readonly zstd: { cases: number; sameBytes: number; allRefused: number; lenient: number };
+  readonly deflate: { cases: number; sameBytes: number; allRefused: number };
   readonly findings: DecoderFinding[];
   readonly elapsedMs: number;
 }
@@ -387,16 +399,19 @@ function lz4NapiDecode(c: DecoderCase): Answer | null {
     : { kind: 'refuse', why: `lz4-napi ${out.length} bytes` };
 }
 
-function zstdVia(c: DecoderCase, decoder: 'wasm' | 'js'): Answer {
-  const saved = zstdOptions.decoder;
-  zstdOptions.decoder = decoder;
+/** zDecompress as zread.ts calls it, with one zstd or deflate decoder selected. */
+function zVia(c: DecoderCase, decoder: 'wasm' | 'js' | 'handle' | 'sync'): Answer {
+  const savedZstd = zstdOptions.decoder;
+  const savedDeflate = deflateOptions.decoder;
+  if (decoder === 'wasm' || decoder === 'js') zstdOptions.decoder = decoder;
+  else deflateOptions.decoder = decoder;
   try {
     // As zread.ts hands it over: the pcluster with its zero padding in front.
     const input = new Uint8Array(8 + c.input.length);
     input.set(c.input, 8);
     const out = new Uint8Array(c.length);
     const r = zDecompress({
-      alg: Z_ALG.ZSTD,
+      alg: c.alg === 'zstd' ? Z_ALG.ZSTD : Z_ALG.DEFLATE,
       input,
       out,
       decodedLength: c.length,
@@ -411,9 +426,10 @@ function zstdVia(c: DecoderCase, decoder: 'wasm' | 'js'): Answer {
   } catch (e) {
     if (e instanceof ErofsError && !/[\r\n]/.test(e.message))
       return { kind: 'refuse', why: `${decoder}: ${e.message}` };
-    return { kind: 'crash', why: `zstd ${decoder} threw ${thrown(e)}` };
+    return { kind: 'crash', why: `${c.alg} ${decoder} threw ${thrown(e)}` };
   } finally {
-    zstdOptions.decoder = saved;
+    zstdOptions.decoder = savedZstd;
+    deflateOptions.decoder = savedDeflate;
   }
 }
 
@@ -438,10 +454,15 @@ export function runDecoderCase(c: DecoderCase): {
           ['lz4.wat', lz4Wasm(c)],
           ['lz4.ts', lz4Js(c)],
         ]
-      : [
-          ['zstdwasm', zstdVia(c, 'wasm')],
-          ['fzstd', zstdVia(c, 'js')],
-        ];
+      : c.alg === 'zstd'
+        ? [
+            ['zstdwasm', zVia(c, 'wasm')],
+            ['fzstd', zVia(c, 'js')],
+          ]
+        : [
+            ['inflate handle', zVia(c, 'handle')],
+            ['inflateRawSync', zVia(c, 'sync')],
+          ];
   let napi = false;
   if (c.alg === 'lz4') {
     const a = lz4NapiDecode(c);
@@ -479,13 +500,14 @@ export function fuzzDecoders(
   const t0 = performance.now();
   const lz4 = { cases: 0, sameBytes: 0, allRefused: 0, napiCompared: 0 };
   const zstd = { cases: 0, sameBytes: 0, allRefused: 0, lenient: 0 };
+  const deflate = { cases: 0, sameBytes: 0, allRefused: 0 };
   const findings: DecoderFinding[] = [];
   if (blocks.length === 0) throw new RangeError('fuzzDecoders: no blocks');
   const start = opts.start ?? 0;
   for (let i = start; i < start + opts.count; i++) {
     const c = decoderCase(blocks, opts.seed, i);
     const { finding, agreed, napi } = runDecoderCase(c);
-    const tally = c.alg === 'lz4' ? lz4 : zstd;
+    const tally = c.alg === 'lz4' ? lz4 : c.alg === 'zstd' ? zstd : deflate;
     tally.cases++;
     if (napi) lz4.napiCompared++;
     if (finding !== null) findings.push(finding);
@@ -493,5 +515,5 @@ export function fuzzDecoders(
     else if (agreed === 'lenient') zstd.lenient++;
     else tally.allRefused++;
   }
-  return { seed: opts.seed, cases: opts.count, lz4, zstd, findings, elapsedMs: performance.now() - t0 };
+  return { seed: opts.seed, cases: opts.count, lz4, zstd, deflate, findings, elapsedMs: performance.now() - t0 };
 }

@@ -29,7 +29,8 @@ import {
   PG_ERROR,
   PG_UPTODATE,
 } from '../../mm/pagepool.ts';
-import { addToPageCache, pageCached } from '../../vfs/pagecache.ts';
+import { addToPageCache, pageCacheCountAdded } from '../../vfs/pagecache.ts';
+import { chargedMemcg, memcgCancelCharge, memcgTryCharge } from '../../mm/memcontrol.ts';
 import { allocPage } from '../../vfs/reclaim.ts';
 import { inodeMount, inodeNid } from '../../vfs/inode.ts';
 import { ishareCountDevicePages } from './ishare_stats.ts';
@@ -265,24 +266,35 @@ function zExtent(
   let used = 0;
   try {
     let mine = 0;
-    for (let p = pFirst; p <= pLast; p++) {
-      const start = p * PAGE_SIZE;
-      if (start < lo) {
-        if (ownedAt(z, p) !== NIL) mine++;
-        continue;
-      }
-      if (ownedAt(z, p) !== NIL) {
+    // The extent's pages are charged, indexed and counted as one run (as the flat path's readahead does,
+    // and the kernel adds a folio): one memcg charge for the frames at hand, the unused part given back;
+    // NR_FILE_PAGES and the in-flight count once, before any page of the run is unlocked. A page some
+    // reader cached already is found by the insertion itself (no separate lookup first).
+    const charged = z.nspare > 0 ? memcgTryCharge(a, z.nspare, false) : 0;
+    const memcg = chargedMemcg();
+    try {
+      for (let p = pFirst; p <= pLast; p++) {
+        const start = p * PAGE_SIZE;
+        if (start < lo) {
+          if (ownedAt(z, p) !== NIL) mine++;
+          continue;
+        }
+        if (ownedAt(z, p) !== NIL) {
+          mine++;
+          continue;
+        }
+        if (!((p >= w0 && p < w1) || Math.min(start + PAGE_SIZE, size) <= hi)) continue;
+        if (used >= charged) continue;
+        const f = z.spare[used];
+        if (!addToPageCache(a, f, file.mapping, p, memcg, true)) continue; // another reader indexed it first
+        used++;
+        setOwned(z, p, f);
         mine++;
-        continue;
       }
-      if (!((p >= w0 && p < w1) || Math.min(start + PAGE_SIZE, size) <= hi)) continue;
-      if (used >= z.nspare || pageCached(a, file.mapping, p)) continue;
-      const f = z.spare[used];
-      if (!addToPageCache(a, f, file.mapping, p)) continue; // another reader indexed it first
-      used++;
-      ctrAdd(a.i32, CTR.RA_INFLIGHT, 1);
-      setOwned(z, p, f);
-      mine++;
+    } finally {
+      pageCacheCountAdded(a, file.mapping, used);
+      memcgCancelCharge(a, memcg, charged - used);
+      if (used > 0) ctrAdd(a.i32, CTR.RA_INFLIGHT, used);
     }
     if (mine === 0) {
       // Everything this extent would fill is cached: by the reader we waited for (attached to its
