@@ -18,7 +18,7 @@ const batch = new Int32Array(BATCH);
 const subtree = new Int32Array(NR_MEMCG);
 
 /**
- * Reclaim up to `nr` page-cache frames: from every cgroup's LRU (global reclaim, `memcg` < 0) or from
+ * Reclaim up to `nr` page-cache frames (whole folios: a few more when the last one is large): from every cgroup's LRU (global reclaim, `memcg` < 0) or from
  * the LRUs of cgroup `memcg`'s subtree (try_to_free_mem_cgroup_pages). Returns the number freed.
  */
 export function shrinkPageLru(a: Arena, nr: number, memcg = -1): number {
@@ -39,11 +39,12 @@ export function shrinkPageLru(a: Arena, nr: number, memcg = -1): number {
     }
     if (n === 0) break;
     for (let i = 0; i < n; i++) {
-      const f = batch[i];
+      const f = batch[i]; // a folio's head
       memcgScanned(a, f);
-      if (removeIfUnused(a, f)) {
-        putPage(a, f); // the isolation reference: last one, frees the frame
-        freed++;
+      const removed = removeIfUnused(a, f);
+      if (removed > 0) {
+        putPage(a, f); // the isolation reference: last one, frees the folio
+        freed += removed;
       } else {
         if (pageMapping(a, f) !== NIL) lruAdd(a, f); // in use: back on the LRU
         putPage(a, f);
