@@ -475,12 +475,38 @@ export function lruAdd(a: Arena, f: number): void {
   spinUnlock(i32, a.lru + LRU_LOCK);
 }
 
-/** lruAdd for the pages frames[first, first + count) under one lock taking (a folio batch's add to the LRU). */
+/**
+ * putback_lru_page for reclaim's isolated folio h that it could not drop: back on the LRU, unless its head
+ * page has left the page cache meanwhile (tested under the LRU lock: a removal clears the page's mapping
+ * before it takes the folio off the LRU, so whichever of the two comes second sees the other's work, and
+ * a folio whose pages are going is never put back after its last lruDel).
+ */
+export function lruPutback(a: Arena, h: number): void {
+  const i32 = a.i32;
+  spinLock(i32, a.lru + LRU_LOCK, LOCK_CLASS.LRU);
+  const head = frameLruvec(a, h);
+  if (lockdepOn) lruAccess(a, head, h, SITE.LRU_ADD);
+  const r = a.frames + h * FRAME_WORDS;
+  if (!(Atomics.load(i32, r + F_FLAGS) & PG_LRU) && Atomics.load(i32, r + F_MAPPING) !== NIL) {
+    listAdd(i32, frameSpecs(a).lru, head, h);
+    Atomics.or(i32, r + F_FLAGS, PG_LRU);
+    i32[head + LRUVEC_COUNT] += nrOfHead(i32, a, h);
+  }
+  spinUnlock(i32, a.lru + LRU_LOCK);
+}
+
+/**
+ * lruAdd for the folios whose last page is among frames[first, first + count), under one lock taking (a
+ * folio batch's add to the LRU).
+ */
 export function lruAddBatch(a: Arena, frames: Int32Array, first: number, count: number): void {
   const i32 = a.i32;
   const spec = frameSpecs(a).lru;
   spinLock(i32, a.lru + LRU_LOCK, LOCK_CLASS.LRU);
   for (let x = first; x < first + count; x++) {
+    // A folio joins the LRU once, with its last page: a folio read in two runs added with its first would
+    // be on the LRU while still being read, and could be isolated there and added again under reclaim.
+    if (!folioLastPage(a, frames[x])) continue;
     const h = folioHead(a, frames[x]);
     const fw = a.frames + h * FRAME_WORDS + F_FLAGS;
     const head = frameLruvec(a, h);

@@ -4,7 +4,7 @@
 import type { Arena } from '../mm/arena.ts';
 import { NIL } from '../mm/list.ts';
 import { ctrAdd, ctrInc, CTR } from './counters.ts';
-import { frameAlloc, lruIsolate, lruAdd, putPage, pageMapping, lruCount, lruvecCount } from '../mm/pagepool.ts';
+import { frameAlloc, lruIsolate, lruPutback, putPage, lruCount, lruvecCount } from '../mm/pagepool.ts';
 import { removeIfUnused, lockIndexedFrame, unlockIndexedFrame, syncPageIndex } from './pagecache.ts';
 import { memcgScanned, memcgSubtree, setMemcgPageOps, NR_MEMCG } from '../mm/memcontrol.ts';
 import { pruneIcache, type InodeOps } from './inode.ts';
@@ -46,7 +46,7 @@ export function shrinkPageLru(a: Arena, nr: number, memcg = -1): number {
         putPage(a, f); // the isolation reference: last one, frees the folio
         freed += removed;
       } else {
-        if (pageMapping(a, f) !== NIL) lruAdd(a, f); // in use: back on the LRU
+        lruPutback(a, f); // in use: back on the LRU (unless it is leaving the cache)
         putPage(a, f);
       }
     }

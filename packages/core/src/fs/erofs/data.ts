@@ -261,7 +261,7 @@ function pageFilled(a: Kernel['a'], f: number): void {
 function completePage(a: Kernel['a'], f: number): void {
   pageFilled(a, f);
   ctrInc(a.i32, CTR.DEVICE_PAGES);
-  lruAdd(a, f);
+  if (folioLastPage(a, f)) lruAdd(a, f); // a folio joins the LRU once, with its last page
   putPage(a, f);
 }
 
@@ -402,11 +402,14 @@ export function erofsReadahead(k: Kernel, file: OpenFile, index0: number, n: num
     if (processing) readEnd(a, file.inode, file.mapping);
   }
   if (err !== undefined) {
+    // Each folio not completed ends with an error, unlocked and on the LRU once (at its last page).
     for (; i < n; i++) {
       const f = frames[i];
-      setPageFlag(a, f, PG_ERROR);
-      unlockPage(a, f);
-      lruAdd(a, f);
+      if (folioLastPage(a, f)) {
+        setPageFlag(a, f, PG_ERROR);
+        unlockPage(a, f);
+        lruAdd(a, f);
+      }
       putPage(a, f);
     }
     ctrInc(a.i32, CTR.READ_ERRORS);
