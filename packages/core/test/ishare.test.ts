@@ -369,15 +369,18 @@ test("fadvise(DONTNEED) on one image's file drops the shared pages: the other co
     const before = sys.stats().counters.DEVICE_PAGES;
     t.true(sys.readAll(fb).equals(readFileSync(join(pair.srcs[1], 'lib/libc.so.6'))));
     t.is(sys.stats().counters.DEVICE_PAGES - before, pages, 'B reads it from the device again');
-    // A range that covers only part of the first and last page keeps those (generic_fadvise rounding).
-    t.is(sys.fadvise(fa, 100, 3 * 4096, 'dontneed'), 2, 'pages 1 and 2 only');
-    t.is(sys.stats().filePages, pages - 2);
+    // A range that covers only part of the first and last page keeps those (generic_fadvise rounding), and
+    // pages 1 and 2 lie in the large folio readahead gave the file's first pages, which stays whole:
+    // find_lock_entries skips a folio partly outside the range, as the kernel's loop mount shows (an
+    // order-2 folio of an EROFS file kept by a range over 3 of its pages, dropped by one over all 4).
+    t.is(sys.fadvise(fa, 100, 3 * 4096, 'dontneed'), 0, 'pages 1 and 2 are in a folio that begins before the range');
+    t.is(sys.stats().filePages, pages);
     // Without sharing, DONTNEED stays with the file's own mapping.
     const plain = sys.mount(pair.images[1]).mount;
     const g = sys.open(plain, path);
     sys.readAll(g);
     t.is(sys.fadvise(g, 0, 0, 'dontneed'), pages);
-    t.is(sys.stats().filePages, pages - 2, 'the shared inode keeps its pages');
+    t.is(sys.stats().filePages, pages, 'the shared inode keeps its pages');
     for (const f of [fa, fb, g]) sys.close(f);
   } finally {
     sys.detach();

@@ -2,7 +2,16 @@
 // stress harness pauses its workers, calls checkQuiescent, and reports any violation. Each check reads
 // the arena through the owning modules' functions.
 import type { Arena } from '../mm/arena.ts';
-import { pageFlags, pageRef, pageMapping, framesUsed, PG_LOCKED, PG_FREE } from '../mm/pagepool.ts';
+import {
+  pageFlags,
+  pageRef,
+  pageMapping,
+  framesUsed,
+  folioHead,
+  folioNrPages,
+  PG_LOCKED,
+  PG_FREE,
+} from '../mm/pagepool.ts';
 import { ctrReadSigned, CTR } from '../fs/erofs/counters.ts';
 import { NIL } from '../mm/list.ts';
 import {
@@ -33,18 +42,24 @@ export function checkQuiescent(a: Arena): string[] {
   // No compressed pcluster is still being read.
   const held = zpclHeld(a);
   if (held > 0) add(`${held} pcluster lock stripe(s) still held at quiesce`);
-  // Frames: none locked, none pinned, none leaked.
+  // Frames: none locked, none pinned, none leaked. Flags and counts are a folio's (its head's): checked
+  // once, on the head; every page, tails too, must be indexed.
   let indexed = 0;
   for (let f = 0; f < a.nframes; f++) {
     const fl = pageFlags(a, f);
     if (fl & PG_FREE) continue;
-    if (fl & PG_LOCKED) add(`frame ${f} still locked at quiesce (mapping ${pageMapping(a, f)})`);
+    const head = folioHead(a, f) === f;
+    if (head && fl & PG_LOCKED) add(`frame ${f} still locked at quiesce (mapping ${pageMapping(a, f)})`);
     if (pageMapping(a, f) === NIL) {
       add(`frame ${f} in use but in no mapping (leaked, refcount ${pageRef(a, f)})`);
       continue;
     }
     indexed++;
-    if (pageRef(a, f) !== 1) add(`frame ${f} refcount ${pageRef(a, f)} at quiesce (expected 1: the page cache's)`);
+    const nr = folioNrPages(a, f);
+    if (head && pageRef(a, f) !== nr)
+      add(
+        `frame ${f} refcount ${pageRef(a, f)} at quiesce (expected ${nr}: the page cache's, one per page of its folio)`,
+      );
   }
   const filePages = ctrReadSigned(a.i32, CTR.FILE_PAGES);
   if (indexed !== filePages) add(`page-cache pages counter ${filePages} != frames indexed ${indexed}`);

@@ -36,6 +36,9 @@ import {
   NR_LRUVECS,
   lruvecMove,
   lruvecCount,
+  folioHead,
+  folioNrPages,
+  setPageFlag,
 } from './pagepool.ts';
 
 /** Cgroup ids 0..NR_MEMCG-1; 0 is the root. */
@@ -395,7 +398,7 @@ function workingsetRefault(a: Arena, f: number, lock: number, s: number): void {
   const distance = (Atomics.load(i32, rec(a, evictor) + M_AGE) - (v & AGE_MASK)) & AGE_MASK;
   if (distance <= Atomics.load(i32, rec(a, evictor) + M_CURRENT)) {
     Atomics.add(i32, rec(a, curMemcg) + M_ACTIVATE, 1);
-    Atomics.or(i32, a.frames + f * FRAME_WORDS + F_FLAGS, PG_REFERENCED);
+    setPageFlag(a, f, PG_REFERENCED); // on its folio
   }
 }
 
@@ -432,9 +435,9 @@ export function memcgUncharge(
   i32[s + 3] = (id << AGE_BITS) | (age & AGE_MASK);
 }
 
-/** Reclaim scanned (isolated) frame f: pgscan of the cgroup it is charged to. */
+/** Reclaim scanned (isolated) folio f: pgscan (its pages) of the cgroup its head is charged to. */
 export function memcgScanned(a: Arena, f: number): void {
-  Atomics.add(a.i32, rec(a, a.i32[a.frames + f * FRAME_WORDS + F_MEMCG]) + M_PGSCAN, 1);
+  Atomics.add(a.i32, rec(a, a.i32[a.frames + f * FRAME_WORDS + F_MEMCG]) + M_PGSCAN, folioNrPages(a, f));
 }
 
 /**
@@ -682,7 +685,7 @@ export function memcgStats(a: Arena): MemcgRaw[] {
     if (i32[r + F_MAPPING] === NIL) continue;
     const owner = i32[r + F_MEMCG];
     const readers = Atomics.load(i32, rdBase + f) & ~PENDING;
-    if (Atomics.load(i32, r + F_FLAGS) & PG_REFERENCED) local[owner * 6]++;
+    if (Atomics.load(i32, a.frames + folioHead(a, f) * FRAME_WORDS + F_FLAGS) & PG_REFERENCED) local[owner * 6]++;
     const n = popcount(readers);
     if (readers & ~(1 << owner)) local[owner * 6 + 3]++;
     for (let x = readers; x !== 0; x &= x - 1) {

@@ -3,9 +3,20 @@
 // The page *index* (which mapping/index a frame caches) is vfs/pagecache.ts's; reclaim is
 // vfs/reclaim.ts's.
 //
-// Refcount rule (as the kernel's): the page cache holds one reference while a frame is indexed; each
-// reader that found the frame holds one more until put_page. A frame returns to the free list when the
-// count drops to zero, which can only happen once it has left the page cache.
+// Refcount rule (as the kernel's): the page cache holds one reference per indexed page; each reader that
+// found a page holds one more until put_page. A frame returns to the free list when the count drops to
+// zero, which can only happen once it has left the page cache.
+//
+// Folios (struct folio, as page_cache_ra_order allocates them): a run of nr adjacent frames of one chunk
+// caching nr consecutive pages of one mapping, the first page's index a multiple of nr, nr <= 512
+// (2 MiB). The first frame is the head: it carries the reference count, the flags (locked, uptodate,
+// error, lru, referenced) and the LRU links for the whole folio; the other frames, the tails, keep only
+// their own page's mapping, index, hash link, mapping-list link and memory cgroup (charges stay per
+// page, so every page-cache and memcg figure counts pages exactly). F_FOLIO tells them apart: nr on a
+// head, -(head + 1) on a tail; a free or freshly allocated frame is an order-0 head (1). Every page
+// operation below (get/put, flags, lock, LRU) acts on the folio of the page it is given (page_folio),
+// so a caller holding a page holds its folio; the page cache holds nr references on a head, one per
+// page it indexes (folio_ref_add(folio, nr) in __filemap_add_folio). A tail's F_REF and F_FLAGS stay 0.
 import type { Arena, ArenaCounts } from './arena.ts';
 import { spinLock, spinUnlock } from './spinlock.ts';
 import { LOCK_CLASS } from './lockstat.ts';
@@ -29,7 +40,11 @@ export const F_MAP_NEXT = 8;
  * only; it also names the lruvec the page sits on (the LRU functions below read it under the LRU lock).
  */
 export const F_MEMCG = 9;
-export const FRAME_WORDS = 10;
+/** Folio structure: nr pages on a head (1 = order 0, as every free frame), -(head + 1) on a tail. */
+export const F_FOLIO = 10;
+export const FRAME_WORDS = 11;
+/** The largest folio: 512 pages, 2 MiB (PMD order). */
+export const MAX_FOLIO_PAGES = 512;
 
 // Page flags (bits of F_FLAGS; changed only with Atomics).
 export const PG_LOCKED = 1;
@@ -114,6 +129,7 @@ export function pagePoolInit(a: Arena): void {
     linkInit(i32, specs.map, f);
     i32[r + F_HASH_NEXT] = NIL;
     i32[r + F_MEMCG] = 0;
+    i32[r + F_FOLIO] = 1;
   }
   const words = (a.nframes + 31) >>> 5;
   for (let w = 0; w < words; w++) i32[a.free + FREE_MAP + w] = -1;
@@ -169,6 +185,7 @@ function takeFreeLocked(a: Arena): number {
 }
 
 function initAllocated(i32: Int32Array, r: number): void {
+  i32[r + F_FOLIO] = 1;
   i32[r + F_HASH_NEXT] = NIL;
   i32[r + F_MAPPING] = NIL;
   i32[r + F_MEMCG] = 0;
@@ -195,10 +212,11 @@ export function frameAllocBatch(a: Arena, out: Int32Array, at: number, max: numb
   return n;
 }
 
-/** Return a frame with no references and no mapping to the free list. */
+/** Return a folio (head f, every page out of the page cache, no reference left) to the free list. */
 export function frameFree(a: Arena, f: number): void {
   const i32 = a.i32;
   const r = a.frames + f * FRAME_WORDS;
+  const nr = i32[r + F_FOLIO];
   // bad_page (free_pages_check): a frame whose last reference goes must be off the LRU — a page on the
   // LRU is one the page cache still holds.
   if (invariantsOn && Atomics.load(i32, r + F_FLAGS) & PG_LRU) {
@@ -208,18 +226,88 @@ export function frameFree(a: Arena, f: number): void {
       ),
     );
   }
-  Atomics.store(i32, r + F_FLAGS, PG_FREE);
-  i32[r + F_MAPPING] = NIL;
-  i32[r + F_HASH_NEXT] = NIL;
-  spinLock(i32, a.free + FREE_LOCK, LOCK_CLASS.FREE);
-  if (lockdepOn) {
-    lockdepAccess(i32, a.free + FREE_LOCK, a.free + FREE_COUNT, PROT.FREE_LIST, SITE.FRAME_FREE, f, true);
-    lockdepAccess(i32, a.free + FREE_LOCK, a.free + FREE_MAP + (f >>> 5), PROT.FREE_MAP, SITE.FRAME_FREE, f, true);
+  // Tails first become order-0 frames again, then the head: a lockless look at a tail (tryGetPageAt)
+  // that still read the old head finds it free (count zero) or not this tail's head any more.
+  for (let t = f + nr - 1; t >= f; t--) {
+    const rt = a.frames + t * FRAME_WORDS;
+    Atomics.store(i32, rt + F_FLAGS, PG_FREE);
+    i32[rt + F_MAPPING] = NIL;
+    i32[rt + F_HASH_NEXT] = NIL;
+    i32[rt + F_FOLIO] = 1;
   }
-  i32[a.free + FREE_MAP + (f >>> 5)] |= 1 << (f & 31);
-  i32[a.free + FREE_COUNT]++;
-  i32[a.free + FREE_USED]--;
+  spinLock(i32, a.free + FREE_LOCK, LOCK_CLASS.FREE);
+  for (let t = f; t < f + nr; t++) {
+    if (lockdepOn) {
+      lockdepAccess(i32, a.free + FREE_LOCK, a.free + FREE_COUNT, PROT.FREE_LIST, SITE.FRAME_FREE, t, true);
+      lockdepAccess(i32, a.free + FREE_LOCK, a.free + FREE_MAP + (t >>> 5), PROT.FREE_MAP, SITE.FRAME_FREE, t, true);
+    }
+    i32[a.free + FREE_MAP + (t >>> 5)] |= 1 << (t & 31);
+  }
+  i32[a.free + FREE_COUNT] += nr;
+  i32[a.free + FREE_USED] -= nr;
   spinUnlock(i32, a.free + FREE_LOCK);
+}
+
+/**
+ * page_folio: the head of the folio frame f belongs to (f itself for a head). Stable while the caller
+ * holds a reference to the folio; a lockless caller must check it again after taking one.
+ */
+export function folioHead(a: Arena, f: number): number {
+  const v = a.i32[a.frames + f * FRAME_WORDS + F_FOLIO];
+  return v > 0 ? f : -v - 1;
+}
+/** folio_nr_pages of the folio frame f belongs to. */
+export function folioNrPages(a: Arena, f: number): number {
+  const i32 = a.i32;
+  const v = i32[a.frames + f * FRAME_WORDS + F_FOLIO];
+  return v > 0 ? v : i32[a.frames + (-v - 1) * FRAME_WORDS + F_FOLIO];
+}
+/** True when frame f is the last page of its folio. */
+export function folioLastPage(a: Arena, f: number): boolean {
+  const h = folioHead(a, f);
+  return h + a.i32[a.frames + h * FRAME_WORDS + F_FOLIO] - 1 === f;
+}
+
+/**
+ * Make frames[at, at + nr) — just allocated (frameAlloc: one reference each, locked), adjacent, of one
+ * chunk — one folio headed by frames[at]: the head gains the tails' allocation references and keeps the
+ * lock. Nothing can find the frames in the page cache yet, but a sequential reader's hint
+ * (tryGetPageAt) may hold a frame for an instant: a tail gives up its reference only once it is the
+ * sole one (so such a reader puts back to the frame it took from), then names its head.
+ */
+export function folioMake(a: Arena, frames: Int32Array, at: number, nr: number): void {
+  if (nr <= 1) return;
+  const i32 = a.i32;
+  const h = frames[at];
+  for (let t = h + 1; t < h + nr; t++) {
+    const rt = a.frames + t * FRAME_WORDS;
+    // A hint reader's look (reference, flags test, put) ends at once.
+    for (;;) if (Atomics.compareExchange(i32, rt + F_REF, 1, 0) === 1) break;
+    Atomics.store(i32, rt + F_FLAGS, 0);
+    i32[rt + F_FOLIO] = -h - 1;
+  }
+  i32[a.frames + h * FRAME_WORDS + F_FOLIO] = nr;
+  Atomics.add(i32, a.frames + h * FRAME_WORDS + F_REF, nr - 1);
+}
+
+/**
+ * Cut folio h (locked, not uptodate, its pages from `keep` on in no page-cache index) down to its first
+ * `keep` pages; the frames cut off become order-0 frames as frameAlloc leaves them (locked, one
+ * reference each), for the caller to put. A lockless look at a cut frame that read its old head finds
+ * this no longer its head; one that reads it as its own head finds it locked and not uptodate.
+ */
+export function folioShrink(a: Arena, h: number, keep: number): void {
+  const i32 = a.i32;
+  const nr = i32[a.frames + h * FRAME_WORDS + F_FOLIO];
+  if (keep >= nr) return;
+  for (let t = h + keep; t < h + nr; t++) {
+    const rt = a.frames + t * FRAME_WORDS;
+    Atomics.store(i32, rt + F_FLAGS, PG_LOCKED);
+    i32[rt + F_FOLIO] = 1;
+    Atomics.store(i32, rt + F_REF, 1); // only now: while it named a head, nothing could raise it from zero
+  }
+  i32[a.frames + h * FRAME_WORDS + F_FOLIO] = keep;
+  Atomics.sub(i32, a.frames + h * FRAME_WORDS + F_REF, nr - keep);
 }
 
 export function framesFree(a: Arena): number {
@@ -229,11 +317,26 @@ export function framesUsed(a: Arena): number {
   return Atomics.load(a.i32, a.free + FREE_USED);
 }
 
-export function pageFlags(a: Arena, f: number): number {
-  return Atomics.load(a.i32, a.frames + f * FRAME_WORDS + F_FLAGS);
+/** The flags word of frame f's folio (its head's). */
+function flagsWord(a: Arena, f: number): number {
+  const r = a.frames + f * FRAME_WORDS;
+  const v = a.i32[r + F_FOLIO];
+  return v > 0 ? r + F_FLAGS : a.frames + (-v - 1) * FRAME_WORDS + F_FLAGS;
 }
+/** The reference count word of frame f's folio (its head's). */
+function refWord(a: Arena, f: number): number {
+  const r = a.frames + f * FRAME_WORDS;
+  const v = a.i32[r + F_FOLIO];
+  return v > 0 ? r + F_REF : a.frames + (-v - 1) * FRAME_WORDS + F_REF;
+}
+
+/** The flags of page f's folio. */
+export function pageFlags(a: Arena, f: number): number {
+  return Atomics.load(a.i32, flagsWord(a, f));
+}
+/** The reference count of page f's folio. */
 export function pageRef(a: Arena, f: number): number {
-  return Atomics.load(a.i32, a.frames + f * FRAME_WORDS + F_REF);
+  return Atomics.load(a.i32, refWord(a, f));
 }
 export function pageMapping(a: Arena, f: number): number {
   return a.i32[a.frames + f * FRAME_WORDS + F_MAPPING];
@@ -242,9 +345,15 @@ export function pageIndex(a: Arena, f: number): number {
   return a.i32[a.frames + f * FRAME_WORDS + F_INDEX];
 }
 
-export function tryGetPage(a: Arena, f: number): boolean {
+/**
+ * folio_try_get: take a reference to the folio headed by frame h unless its count is zero (being freed,
+ * or h is a tail: a tail's own count is always zero, and a frame names a head only while its own count
+ * is zero, so a frame whose count a caller raised is a head until that reference is put). A lockless
+ * caller that read h as some page's head must check afterwards that it still is (folioHead).
+ */
+export function tryGetPage(a: Arena, h: number): boolean {
   const i32 = a.i32;
-  const w = a.frames + f * FRAME_WORDS + F_REF;
+  const w = a.frames + h * FRAME_WORDS + F_REF;
   for (let r = Atomics.load(i32, w); r > 0;) {
     const seen = Atomics.compareExchange(i32, w, r, r + 1);
     if (seen === r) return true;
@@ -255,25 +364,34 @@ export function tryGetPage(a: Arena, f: number): boolean {
 }
 
 export function getPage(a: Arena, f: number): void {
-  Atomics.add(a.i32, a.frames + f * FRAME_WORDS + F_REF, 1);
+  Atomics.add(a.i32, refWord(a, f), 1);
 }
 
-/** put_page: drop a reference; the last one frees the frame (it has left the page cache by then). */
+/** put_page: drop a reference to page f's folio; the last one frees it (it has left the page cache). */
 export function putPage(a: Arena, f: number): void {
-  const old = Atomics.sub(a.i32, a.frames + f * FRAME_WORDS + F_REF, 1);
-  if (old === 1) frameFree(a, f);
+  const h = folioHead(a, f);
+  const old = Atomics.sub(a.i32, a.frames + h * FRAME_WORDS + F_REF, 1);
+  if (old === 1) frameFree(a, h);
+}
+
+/** folio_put_refs: drop n references to page f's folio at once. */
+export function putPages(a: Arena, f: number, n: number): void {
+  if (n <= 0) return;
+  const h = folioHead(a, f);
+  const old = Atomics.sub(a.i32, a.frames + h * FRAME_WORDS + F_REF, n);
+  if (old === n) frameFree(a, h);
 }
 
 export function setPageFlag(a: Arena, f: number, bit: number): void {
-  Atomics.or(a.i32, a.frames + f * FRAME_WORDS + F_FLAGS, bit);
+  Atomics.or(a.i32, flagsWord(a, f), bit);
 }
 export function clearPageFlag(a: Arena, f: number, bit: number): void {
-  Atomics.and(a.i32, a.frames + f * FRAME_WORDS + F_FLAGS, ~bit);
+  Atomics.and(a.i32, flagsWord(a, f), ~bit);
 }
 
 /** trylock_page: set PG_LOCKED if it was clear. */
 export function trylockPage(a: Arena, f: number): boolean {
-  return (Atomics.or(a.i32, a.frames + f * FRAME_WORDS + F_FLAGS, PG_LOCKED) & PG_LOCKED) === 0;
+  return (Atomics.or(a.i32, flagsWord(a, f), PG_LOCKED) & PG_LOCKED) === 0;
 }
 
 /** lock_page: sleep on the flags word until the lock is ours. */
@@ -283,7 +401,7 @@ export function lockPage(a: Arena, f: number): void {
 
 /** unlock_page: clear PG_LOCKED and wake sleepers (only if any announced themselves). */
 export function unlockPage(a: Arena, f: number): void {
-  const w = a.frames + f * FRAME_WORDS + F_FLAGS;
+  const w = flagsWord(a, f);
   const old = Atomics.and(a.i32, w, ~(PG_LOCKED | PG_WAITERS));
   if (old & PG_WAITERS) Atomics.notify(a.i32, w);
 }
@@ -296,7 +414,7 @@ export function unlockPage(a: Arena, f: number): void {
  */
 export function waitOnPageLocked(a: Arena, f: number, timeoutMs = 100): number {
   const i32 = a.i32;
-  const w = a.frames + f * FRAME_WORDS + F_FLAGS;
+  const w = flagsWord(a, f);
   let sleeps = 0;
   for (;;) {
     const v = Atomics.load(i32, w);
@@ -333,76 +451,119 @@ function frameLruvec(a: Arena, f: number): number {
   return lruvecHead(a, a.i32[a.frames + f * FRAME_WORDS + F_MEMCG]);
 }
 
-/** Put a frame on the LRU (mark_page_accessed for a new page). */
+/** Pages of the folio headed by h (its F_FOLIO). */
+function nrOfHead(i32: Int32Array, a: Arena, h: number): number {
+  return i32[a.frames + h * FRAME_WORDS + F_FOLIO];
+}
+
+/**
+ * Put page f's folio on the LRU (mark_page_accessed for a new page). The LRU holds folios (heads); its
+ * counts are in pages.
+ */
 export function lruAdd(a: Arena, f: number): void {
   const i32 = a.i32;
+  const h = folioHead(a, f);
   spinLock(i32, a.lru + LRU_LOCK, LOCK_CLASS.LRU);
-  const head = frameLruvec(a, f);
-  if (lockdepOn) lruAccess(a, head, f, SITE.LRU_ADD);
-  const flags = Atomics.load(i32, a.frames + f * FRAME_WORDS + F_FLAGS);
+  const head = frameLruvec(a, h);
+  if (lockdepOn) lruAccess(a, head, h, SITE.LRU_ADD);
+  const flags = Atomics.load(i32, a.frames + h * FRAME_WORDS + F_FLAGS);
   if (!(flags & PG_LRU)) {
-    listAdd(i32, frameSpecs(a).lru, head, f);
-    Atomics.or(i32, a.frames + f * FRAME_WORDS + F_FLAGS, PG_LRU);
-    i32[head + LRUVEC_COUNT]++;
-  }
-  spinUnlock(i32, a.lru + LRU_LOCK);
-}
-
-/** lruAdd for frames[first, first + count) under one lock taking (a folio batch's add to the LRU). */
-export function lruAddBatch(a: Arena, frames: Int32Array, first: number, count: number): void {
-  const i32 = a.i32;
-  const spec = frameSpecs(a).lru;
-  spinLock(i32, a.lru + LRU_LOCK, LOCK_CLASS.LRU);
-  for (let x = first; x < first + count; x++) {
-    const f = frames[x];
-    const fw = a.frames + f * FRAME_WORDS + F_FLAGS;
-    const head = frameLruvec(a, f);
-    if (lockdepOn) lruAccess(a, head, f, SITE.LRU_ADD_BATCH);
-    if (!(Atomics.load(i32, fw) & PG_LRU)) {
-      listAdd(i32, spec, head, f);
-      Atomics.or(i32, fw, PG_LRU);
-      i32[head + LRUVEC_COUNT]++;
-    }
-  }
-  spinUnlock(i32, a.lru + LRU_LOCK);
-}
-
-/** Remove a frame from the LRU if it is there (caller is deleting it from the page cache). */
-export function lruDel(a: Arena, f: number): void {
-  const i32 = a.i32;
-  spinLock(i32, a.lru + LRU_LOCK, LOCK_CLASS.LRU);
-  const head = frameLruvec(a, f);
-  if (lockdepOn) lruAccess(a, head, f, SITE.LRU_DEL);
-  if (Atomics.load(i32, a.frames + f * FRAME_WORDS + F_FLAGS) & PG_LRU) {
-    listDel(i32, frameSpecs(a).lru, head, f);
-    Atomics.and(i32, a.frames + f * FRAME_WORDS + F_FLAGS, ~PG_LRU);
-    i32[head + LRUVEC_COUNT]--;
+    listAdd(i32, frameSpecs(a).lru, head, h);
+    Atomics.or(i32, a.frames + h * FRAME_WORDS + F_FLAGS, PG_LRU);
+    i32[head + LRUVEC_COUNT] += nrOfHead(i32, a, h);
   }
   spinUnlock(i32, a.lru + LRU_LOCK);
 }
 
 /**
- * mem_cgroup_move_account's LRU half: charge frame f to cgroup `to`, moving it to that cgroup's lruvec if
- * it is on an LRU (an isolated frame goes back to the new one when it is put back). The caller holds what
- * keeps the charge still (mm/memcontrol.ts: the page's index bucket lock).
+ * putback_lru_page for reclaim's isolated folio h that it could not drop: back on the LRU, unless its head
+ * page has left the page cache meanwhile (tested under the LRU lock: a removal clears the page's mapping
+ * before it takes the folio off the LRU, so whichever of the two comes second sees the other's work, and
+ * a folio whose pages are going is never put back after its last lruDel).
+ */
+export function lruPutback(a: Arena, h: number): void {
+  const i32 = a.i32;
+  spinLock(i32, a.lru + LRU_LOCK, LOCK_CLASS.LRU);
+  const head = frameLruvec(a, h);
+  if (lockdepOn) lruAccess(a, head, h, SITE.LRU_ADD);
+  const r = a.frames + h * FRAME_WORDS;
+  if (!(Atomics.load(i32, r + F_FLAGS) & PG_LRU) && Atomics.load(i32, r + F_MAPPING) !== NIL) {
+    listAdd(i32, frameSpecs(a).lru, head, h);
+    Atomics.or(i32, r + F_FLAGS, PG_LRU);
+    i32[head + LRUVEC_COUNT] += nrOfHead(i32, a, h);
+  }
+  spinUnlock(i32, a.lru + LRU_LOCK);
+}
+
+/**
+ * lruAdd for the folios whose last page is among frames[first, first + count), under one lock taking (a
+ * folio batch's add to the LRU).
+ */
+export function lruAddBatch(a: Arena, frames: Int32Array, first: number, count: number): void {
+  const i32 = a.i32;
+  const spec = frameSpecs(a).lru;
+  spinLock(i32, a.lru + LRU_LOCK, LOCK_CLASS.LRU);
+  for (let x = first; x < first + count; x++) {
+    // A folio joins the LRU once, with its last page: a folio read in two runs added with its first would
+    // be on the LRU while still being read, and could be isolated there and added again under reclaim.
+    if (!folioLastPage(a, frames[x])) continue;
+    const h = folioHead(a, frames[x]);
+    const fw = a.frames + h * FRAME_WORDS + F_FLAGS;
+    const head = frameLruvec(a, h);
+    if (lockdepOn) lruAccess(a, head, h, SITE.LRU_ADD_BATCH);
+    if (!(Atomics.load(i32, fw) & PG_LRU)) {
+      listAdd(i32, spec, head, h);
+      Atomics.or(i32, fw, PG_LRU);
+      i32[head + LRUVEC_COUNT] += nrOfHead(i32, a, h);
+    }
+  }
+  spinUnlock(i32, a.lru + LRU_LOCK);
+}
+
+/** Remove page f's folio from the LRU if it is there (caller is deleting it from the page cache). */
+export function lruDel(a: Arena, f: number): void {
+  const i32 = a.i32;
+  const h = folioHead(a, f);
+  spinLock(i32, a.lru + LRU_LOCK, LOCK_CLASS.LRU);
+  const head = frameLruvec(a, h);
+  if (lockdepOn) lruAccess(a, head, h, SITE.LRU_DEL);
+  if (Atomics.load(i32, a.frames + h * FRAME_WORDS + F_FLAGS) & PG_LRU) {
+    listDel(i32, frameSpecs(a).lru, head, h);
+    Atomics.and(i32, a.frames + h * FRAME_WORDS + F_FLAGS, ~PG_LRU);
+    i32[head + LRUVEC_COUNT] -= nrOfHead(i32, a, h);
+  }
+  spinUnlock(i32, a.lru + LRU_LOCK);
+}
+
+/**
+ * mem_cgroup_move_account's LRU half: charge page f to cgroup `to`. A folio sits on the lruvec of its
+ * head's cgroup: moving a head's charge moves the folio to that cgroup's lruvec if it is on an LRU (an
+ * isolated folio goes back to the new one when it is put back); a tail's charge moves alone. The caller
+ * holds what keeps the charge still (mm/memcontrol.ts: the page's index bucket lock).
  */
 export function lruvecMove(a: Arena, f: number, to: number): void {
   const i32 = a.i32;
   const s = frameSpecs(a).lru;
   spinLock(i32, a.lru + LRU_LOCK, LOCK_CLASS.LRU);
+  if (folioHead(a, f) !== f) {
+    i32[a.frames + f * FRAME_WORDS + F_MEMCG] = to;
+    spinUnlock(i32, a.lru + LRU_LOCK);
+    return;
+  }
+  const nr = nrOfHead(i32, a, f);
   const from = frameLruvec(a, f);
   if (lockdepOn) lruAccess(a, from, f, SITE.LRU_MOVE);
   const onLru = (Atomics.load(i32, a.frames + f * FRAME_WORDS + F_FLAGS) & PG_LRU) !== 0;
   if (onLru) {
     listDel(i32, s, from, f);
-    i32[from + LRUVEC_COUNT]--;
+    i32[from + LRUVEC_COUNT] -= nr;
   }
   i32[a.frames + f * FRAME_WORDS + F_MEMCG] = to;
   if (onLru) {
     const head = lruvecHead(a, to);
     if (lockdepOn) lruAccess(a, head, f, SITE.LRU_MOVE);
     listAdd(i32, s, head, f);
-    i32[head + LRUVEC_COUNT]++;
+    i32[head + LRUVEC_COUNT] += nr;
   }
   spinUnlock(i32, a.lru + LRU_LOCK);
 }
@@ -417,7 +578,7 @@ function isolateVecLocked(a: Arena, v: number, out: Int32Array, at: number, max:
     lockdepAccess(i32, a.lru + LRU_LOCK, head + LRUVEC_COUNT, PROT.LRU_COUNT, SITE.LRU_ISOLATE, -1, true);
   }
   let n = at;
-  let budget = i32[head + LRUVEC_COUNT] * 2 + 1;
+  let budget = i32[head + LRUVEC_COUNT] * 2 + 1; // pages: at least twice the folios
   while (n < max && budget-- > 0) {
     const f = listLast(i32, head);
     if (f === NIL) break;
@@ -430,7 +591,7 @@ function isolateVecLocked(a: Arena, v: number, out: Int32Array, at: number, max:
       continue;
     }
     Atomics.and(i32, fw, ~PG_LRU);
-    i32[head + LRUVEC_COUNT]--;
+    i32[head + LRUVEC_COUNT] -= nrOfHead(i32, a, f);
     Atomics.add(i32, a.frames + f * FRAME_WORDS + F_REF, 1);
     out[n++] = f;
   }
@@ -441,8 +602,8 @@ function isolateVecLocked(a: Arena, v: number, out: Int32Array, at: number, max:
 let isolateCursor = 0;
 
 /**
- * isolate_lru_pages: take up to `max` frames from the cold end into `out`, giving referenced ones a
- * second chance. Each isolated frame gets an extra reference so it cannot be freed under the caller.
+ * isolate_lru_pages: take up to `max` folios (their heads) from the cold end into `out`, giving referenced
+ * ones a second chance. Each isolated folio gets an extra reference so it cannot be freed under the caller.
  * `vec` < 0 is global reclaim (every lruvec, in turn); otherwise only that cgroup's lruvec.
  */
 export function lruIsolate(a: Arena, out: Int32Array, max: number, vec = -1): number {

@@ -14,6 +14,12 @@ import {
   unlockPage,
   setPageFlag,
   pageMapping,
+  folioHead,
+  folioMake,
+  folioShrink,
+  MAX_FOLIO_PAGES,
+  FRAME_WORDS,
+  F_FOLIO,
   PG_UPTODATE,
   PG_LOCKED,
   PG_REFERENCED,
@@ -136,10 +142,22 @@ function pageCacheRa(k: Kernel, file: OpenFile, index: number, nr: number): numb
       got = charged;
       starved = true;
     }
+    // The run goes into the cache as folios (page_cache_ra_order): at each page the largest that its
+    // index's alignment, the run and the frames allow, order 0 when the next frame is not adjacent.
     let n = 0;
     try {
-      for (; n < got; n++) {
-        if (!addToPageCache(a, frames[n], file.mapping, i + n, memcg, true)) break; // another thread indexed it first
+      while (n < got) {
+        const nr = folioPagesAt(a, frames, n, got, i + n);
+        folioMake(a, frames, n, nr);
+        let k = 0;
+        while (k < nr && addToPageCache(a, frames[n + k], file.mapping, i + n + k, memcg, true)) k++;
+        if (k < nr) {
+          // Another thread indexed page k first: the folio keeps the pages indexed before it.
+          if (k > 0) folioShrink(a, frames[n], k);
+          n += k;
+          break;
+        }
+        n += nr;
       }
     } finally {
       // The run is counted once, while all its pages are still locked (pageCacheCountAdded) — the pages
@@ -161,6 +179,25 @@ function pageCacheRa(k: Kernel, file: OpenFile, index: number, nr: number): numb
     if (n < got) i++; // the page another thread cached
   }
   return read;
+}
+
+/**
+ * The pages of the largest folio that can start at frames[n] for page `index`: a power of two up to
+ * MAX_FOLIO_PAGES that divides `index`, fits in the run's `got` frames, and whose frames continue
+ * frames[n] one by one within its chunk (so the folio's bytes are one range of one buffer).
+ */
+function folioPagesAt(a: Kernel['a'], frames: Int32Array, n: number, got: number, index: number): number {
+  const f0 = frames[n];
+  const chunk = a.frameChunk(f0);
+  let nr = 1;
+  while (nr * 2 <= MAX_FOLIO_PAGES && n + nr * 2 <= got && index % (nr * 2) === 0) {
+    const last = n + nr * 2 - 1;
+    let x = n + nr;
+    while (x <= last && frames[x] === f0 + (x - n)) x++;
+    if (x <= last || a.frameChunk(frames[last]) !== chunk) break;
+    nr *= 2;
+  }
+  return nr;
 }
 
 /** page_cache_sync_ra: pick the window for a miss at `index` and read it. */
@@ -245,13 +282,14 @@ export function filemapRead(
       next = NIL;
       if (f !== NIL) {
         if (pointsOn) point(POINT.AFTER_FIND_PAGE);
-        const flags = pageFlags(a, f);
+        const h = folioHead(a, f);
+        const flags = pageFlags(a, h);
         if (flags & PG_UPTODATE) {
-          // The hit: pin, extend the run (or start a new one), no copy yet.
-          if (missStreak === 0) hits++;
-          missStreak = 0;
+          // The hit: pin the folio once, extend the run (or start a new one) over every page of the folio
+          // the request covers — the folio's frames are one range of one chunk — no copy yet.
           const off = pos & (PAGE_SIZE - 1);
-          const n = Math.min(PAGE_SIZE - off, end - pos);
+          const lastFrame = h + a.i32[a.frames + h * FRAME_WORDS + F_FOLIO] - 1;
+          const n = Math.min((lastFrame - f + 1) * PAGE_SIZE - off, end - pos);
           const chunk = a.frameChunk(f);
           const base = a.frameOffset(f) + off;
           if (chunk !== runChunk || base !== runEnd || npinned === PIN_MAX) {
@@ -262,11 +300,14 @@ export function filemapRead(
             runDst = dstOff + copied;
           }
           runEnd += n;
-          pinned[npinned++] = f;
-          memcgMarkRead(a, f);
-          next = f + 1;
-          if (!(flags & PG_REFERENCED)) setPageFlag(a, f, PG_REFERENCED);
-          file.prevIndex = index;
+          pinned[npinned++] = h;
+          const pages = Math.floor((off + n - 1) / PAGE_SIZE) + 1;
+          hits += missStreak === 0 ? pages : pages - 1; // a page just read in is not a hit
+          missStreak = 0;
+          for (let p = 0; p < pages; p++) memcgMarkRead(a, f + p);
+          next = f + pages;
+          if (!(flags & PG_REFERENCED)) setPageFlag(a, h, PG_REFERENCED);
+          file.prevIndex = index + pages - 1;
           pos += n;
           copied += n;
           continue;

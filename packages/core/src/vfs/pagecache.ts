@@ -26,10 +26,14 @@ import {
   F_MAP_PREV,
   F_REF,
   F_FLAGS,
+  F_FOLIO,
   PG_LOCKED,
   PG_UPTODATE,
   frameSpecs,
+  folioHead,
+  getPage,
   putPage,
+  putPages,
   lruDel,
   waitOnPageLocked,
   tryGetPage,
@@ -99,16 +103,22 @@ function lookupRcu(i32: Int32Array, frames: number, b: number, mapping: number, 
   return NIL;
 }
 
-/** find_get_page: the frame caching (mapping, index) with a reference taken, or NIL. */
+/**
+ * find_get_page: the frame caching (mapping, index) with a reference to its folio taken, or NIL. Every
+ * page of a folio has its own entry (a lookup of any index is one hash probe); the entry leads to the
+ * page's frame, whose folio head holds the count. An unchanged bucket sequence also means the page's
+ * folio did not change (a page's folio is fixed while it is indexed), so the reference went to its head.
+ */
 export function findGetPage(a: Arena, mapping: number, index: number): number {
   const i32 = a.i32;
   const b = bucketOf(a, mapping, index);
   const seq = Atomics.load(i32, b + B_SEQ);
   if ((seq & 1) === 0) {
     const f = lookupRcu(i32, a.frames, b, mapping, index);
-    if (f !== NIL && tryGetPage(a, f)) {
-      if (Atomics.load(i32, b + B_SEQ) === seq) return f;
-      putPage(a, f); // the chain changed under the walk: the frame may not be what we looked for
+    const h = f === NIL ? NIL : folioHead(a, f);
+    if (h !== NIL && tryGetPage(a, h)) {
+      if (Atomics.load(i32, b + B_SEQ) === seq && folioHead(a, f) === h) return f;
+      putPage(a, h); // the chain changed under the walk: the frame may not be what we looked for
       ctrInc(i32, CTR.PAGE_SEQ_RETRY);
     }
   } else ctrInc(i32, CTR.PAGE_SEQ_RETRY);
@@ -124,12 +134,21 @@ export function findGetPage(a: Arena, mapping: number, index: number): number {
  * own. A removed page has mapping NIL and fails. Returns false (nothing held) on any mismatch.
  */
 export function tryGetPageAt(a: Arena, f: number, mapping: number, index: number): boolean {
-  if (f >= a.nframes || !tryGetPage(a, f)) return false;
+  if (f >= a.nframes) return false;
+  // The reference goes to the head the frame named when looked at; the frame must still be that head's
+  // (a folio's membership is fixed for its life, which the reference keeps from ending).
+  const h = folioHead(a, f);
+  if (!tryGetPage(a, h)) return false;
   const i32 = a.i32;
   const r = a.frames + f * FRAME_WORDS;
-  if (Atomics.load(i32, r + F_FLAGS) & PG_UPTODATE && i32[r + F_MAPPING] === mapping && i32[r + F_INDEX] === index)
+  if (
+    folioHead(a, f) === h &&
+    Atomics.load(i32, a.frames + h * FRAME_WORDS + F_FLAGS) & PG_UPTODATE &&
+    i32[r + F_MAPPING] === mapping &&
+    i32[r + F_INDEX] === index
+  )
     return true;
-  putPage(a, f);
+  putPage(a, h);
   ctrInc(i32, CTR.PAGE_HINT_MISS);
   return false;
 }
@@ -138,7 +157,7 @@ function findGetPageLocked(a: Arena, b: number, mapping: number, index: number):
   const i32 = a.i32;
   spinLock(i32, b, LOCK_CLASS.PAGE_INDEX);
   const f = lookupLocked(a, b, mapping, index);
-  if (f !== NIL) Atomics.add(i32, a.frames + f * FRAME_WORDS + F_REF, 1);
+  if (f !== NIL) getPage(a, f); // indexed: its folio holds the cache's references, the count is not zero
   spinUnlock(i32, b);
   return f;
 }
@@ -231,7 +250,7 @@ export function publishPage(a: Arena, b: number, f: number, mapping: number, ind
   }
   i32[r + F_MAPPING] = mapping;
   i32[r + F_INDEX] = index;
-  Atomics.add(i32, r + F_REF, 1);
+  getPage(a, f); // the cache's reference for this page, on its folio
   i32[r + F_HASH_NEXT] = i32[b + B_HEAD];
   // Published last, with a store lockless walkers cannot see before the fields above.
   Atomics.store(i32, b + B_HEAD, f);
@@ -311,60 +330,113 @@ export function setMappingPagesHook(fn: MappingPagesHook | null): void {
 }
 
 /**
- * Reclaim's step (remove_mapping): drop an isolated frame from the page cache if nobody but the cache
- * and the isolating caller holds it and it is unlocked. The caller still owns its isolation reference.
- * `evict` (reclaim) leaves a shadow entry for workingset refaults; drop_caches passes false (none).
+ * Unindex page t of a folio if it is still page `index`... of `mapping` (a racing truncate may have taken
+ * it): under its bucket lock. Returns 1 if this call unindexed it (the caller drops its cache reference).
  */
-export function removeIfUnused(a: Arena, f: number, evict = true): boolean {
+function unindexPage(a: Arena, t: number, mapping: number, evict: boolean): number {
   const i32 = a.i32;
-  const r = a.frames + f * FRAME_WORDS;
-  const mapping = i32[r + F_MAPPING];
-  if (mapping === NIL) return false;
+  const r = a.frames + t * FRAME_WORDS;
   const index = i32[r + F_INDEX];
+  const b = bucketOf(a, mapping, index);
+  spinLock(i32, b, LOCK_CLASS.PAGE_INDEX);
+  if (i32[r + F_MAPPING] !== mapping || i32[r + F_INDEX] !== index) {
+    spinUnlock(i32, b);
+    return 0;
+  }
+  unindexLocked(a, b, t, mapping, evict);
+  spinUnlock(i32, b);
+  return 1;
+}
+
+/**
+ * Reclaim's step (remove_mapping): drop an isolated folio (head h) from the page cache if nobody but the
+ * cache and the isolating caller holds it (a count of nr + 1, as __remove_mapping expects
+ * 1 + folio_nr_pages) and it is unlocked — every page of it: the head's under its bucket lock with the
+ * test, the tails' each under its own. The caller still owns its isolation reference. Returns the pages
+ * dropped (0: kept). `evict` (reclaim) leaves shadow entries for workingset refaults; drop_caches passes
+ * false (none).
+ */
+export function removeIfUnused(a: Arena, h: number, evict = true): number {
+  const i32 = a.i32;
+  const r = a.frames + h * FRAME_WORDS;
+  const mapping = i32[r + F_MAPPING];
+  if (mapping === NIL) return 0;
+  const index = i32[r + F_INDEX];
+  const nr = i32[r + F_FOLIO];
   const b = bucketOf(a, mapping, index);
   spinLock(i32, b, LOCK_CLASS.PAGE_INDEX);
   if (
     i32[r + F_MAPPING] !== mapping ||
     i32[r + F_INDEX] !== index ||
-    Atomics.load(i32, r + F_REF) !== 2 ||
+    Atomics.load(i32, r + F_REF) !== nr + 1 ||
     Atomics.load(i32, r + F_FLAGS) & PG_LOCKED
   ) {
     spinUnlock(i32, b);
     ctrInc(i32, CTR.RECLAIM_BUSY);
-    return false;
+    return 0;
   }
-  unindexLocked(a, b, f, mapping, evict);
+  unindexLocked(a, b, h, mapping, evict);
   spinUnlock(i32, b);
-  Atomics.sub(i32, r + F_REF, 1); // the cache's reference; the caller's put frees the frame
-  return true;
+  let removed = 1;
+  for (let t = h + 1; t < h + nr; t++) removed += unindexPage(a, t, mapping, evict);
+  Atomics.sub(i32, r + F_REF, removed); // the cache's references; the caller's put frees the folio
+  return removed;
 }
 
 /**
  * invalidate_mapping_pages (fadvise POSIX_FADV_DONTNEED): drop the cached pages of indexes
  * [start, end] that nobody holds — unlocked, no reference but the cache's (an isolating reclaim
- * or a reader in flight holds one more, and keeps its page). Returns the pages dropped.
+ * or a reader in flight holds one more, and keeps its page). Folios go whole: one partly outside the
+ * range stays, as mm/truncate.c's mapping_try_invalidate leaves it (find_lock_entries skips a folio
+ * whose index is below the start or whose last page is past the end). Returns the pages dropped.
  */
 export function invalidateMappingPages(a: Arena, mapping: number, start: number, end: number): number {
   const i32 = a.i32;
   let dropped = 0;
-  for (let index = start; index <= end; index++) {
+  for (let index = start; index <= end;) {
     const b = bucketOf(a, mapping, index);
     spinLock(i32, b, LOCK_CLASS.PAGE_INDEX);
     const f = lookupLocked(a, b, mapping, index);
     if (f === NIL) {
       spinUnlock(i32, b);
+      index++;
       continue;
     }
-    if (pagecacheSteps.pageInUse(i32, a.frames + f * FRAME_WORDS)) {
+    const h = folioHead(a, f);
+    const nr = i32[a.frames + h * FRAME_WORDS + F_FOLIO];
+    if (nr === 1) {
+      index++;
+      if (pagecacheSteps.pageInUse(i32, a.frames + f * FRAME_WORDS, 1)) {
+        spinUnlock(i32, b);
+        ctrInc(i32, CTR.FADVISE_BUSY);
+        continue;
+      }
+      unindexLocked(a, b, f, mapping, false);
       spinUnlock(i32, b);
+      lruDel(a, f);
+      putPage(a, f);
+      dropped++;
+      continue;
+    }
+    const first = index - (f - h);
+    index = first + nr;
+    if (first < start || first + nr - 1 > end) {
+      spinUnlock(i32, b);
+      continue;
+    }
+    getPage(a, h); // held while its other pages' buckets are taken (indexed: the count is not zero)
+    spinUnlock(i32, b);
+    if (pagecacheSteps.pageInUse(i32, a.frames + h * FRAME_WORDS, nr + 1)) {
+      putPage(a, h);
       ctrInc(i32, CTR.FADVISE_BUSY);
       continue;
     }
-    unindexLocked(a, b, f, mapping, false);
-    spinUnlock(i32, b);
-    lruDel(a, f);
-    putPage(a, f);
-    dropped++;
+    let removed = 0;
+    for (let t = h; t < h + nr; t++) removed += unindexPage(a, t, mapping, false);
+    lruDel(a, h);
+    putPages(a, h, removed);
+    putPage(a, h);
+    dropped += removed;
   }
   return dropped;
 }
@@ -381,20 +453,25 @@ export interface PagecacheSteps {
    */
   insertPage: (a: Arena, f: number, mapping: number, index: number, id: number) => boolean;
   /**
-   * invalidate_mapping_pages' test of the frame record at `r`: someone holds the page — locked (being
-   * filled) or referenced beyond the cache's own reference — so it stays.
+   * invalidate_mapping_pages' test of the folio head's record at `r`: someone holds the folio — locked
+   * (being filled) or referenced beyond the `expected` count (the cache's references, one per page, and
+   * the caller's own if it took one) — so it stays.
    */
-  pageInUse: (i32: Int32Array, r: number) => boolean;
+  pageInUse: (i32: Int32Array, r: number, expected: number) => boolean;
 }
 export const PAGECACHE_STEPS: Readonly<PagecacheSteps> = Object.freeze({
   insertPage,
-  pageInUse: (i32: Int32Array, r: number) =>
-    Atomics.load(i32, r + F_REF) !== 1 || (Atomics.load(i32, r + F_FLAGS) & PG_LOCKED) !== 0,
+  pageInUse: (i32: Int32Array, r: number, expected: number) =>
+    Atomics.load(i32, r + F_REF) !== expected || (Atomics.load(i32, r + F_FLAGS) & PG_LOCKED) !== 0,
 });
 /** This thread's steps (the correct ones unless the stress harness planted a bug). */
 export const pagecacheSteps: PagecacheSteps = { ...PAGECACHE_STEPS };
 
-/** truncate_inode_pages: drop every page of a mapping (the inode is being evicted). */
+/**
+ * truncate_inode_pages: drop every page of a mapping (the inode is being evicted), a page at a time: each
+ * page's unindexing drops the one cache reference it held on its folio, so a folio whose pages go one by
+ * one is freed with its last page (a racing removal of the same folio takes each page at most once).
+ */
 export function truncateInodePages(a: Arena, mapping: number): void {
   const i32 = a.i32;
   const ml = mappingLockWord(a, mapping);

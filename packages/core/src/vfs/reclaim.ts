@@ -4,7 +4,7 @@
 import type { Arena } from '../mm/arena.ts';
 import { NIL } from '../mm/list.ts';
 import { ctrAdd, ctrInc, CTR } from './counters.ts';
-import { frameAlloc, lruIsolate, lruAdd, putPage, pageMapping, lruCount, lruvecCount } from '../mm/pagepool.ts';
+import { frameAlloc, lruIsolate, lruPutback, putPage, lruCount, lruvecCount } from '../mm/pagepool.ts';
 import { removeIfUnused, lockIndexedFrame, unlockIndexedFrame, syncPageIndex } from './pagecache.ts';
 import { memcgScanned, memcgSubtree, setMemcgPageOps, NR_MEMCG } from '../mm/memcontrol.ts';
 import { pruneIcache, type InodeOps } from './inode.ts';
@@ -18,8 +18,9 @@ const batch = new Int32Array(BATCH);
 const subtree = new Int32Array(NR_MEMCG);
 
 /**
- * Reclaim up to `nr` page-cache frames: from every cgroup's LRU (global reclaim, `memcg` < 0) or from
- * the LRUs of cgroup `memcg`'s subtree (try_to_free_mem_cgroup_pages). Returns the number freed.
+ * Reclaim up to `nr` page-cache frames (whole folios: a few more when the last one is large): from every
+ * cgroup's LRU (global reclaim, `memcg` < 0) or from the LRUs of cgroup `memcg`'s subtree
+ * (try_to_free_mem_cgroup_pages). Returns the number freed.
  * `drop`: drop_caches, not reclaim — as the kernel's invalidate_mapping_pages, it leaves no shadow entry
  * (a later read is no refault) and counts no pgscan/pgsteal.
  */
@@ -41,13 +42,14 @@ export function shrinkPageLru(a: Arena, nr: number, memcg = -1, drop = false): n
     }
     if (n === 0) break;
     for (let i = 0; i < n; i++) {
-      const f = batch[i];
+      const f = batch[i]; // a folio's head
       if (!drop) memcgScanned(a, f);
-      if (removeIfUnused(a, f, !drop)) {
-        putPage(a, f); // the isolation reference: last one, frees the frame
-        freed++;
+      const removed = removeIfUnused(a, f, !drop);
+      if (removed > 0) {
+        putPage(a, f); // the isolation reference: last one, frees the folio
+        freed += removed;
       } else {
-        if (pageMapping(a, f) !== NIL) lruAdd(a, f); // in use: back on the LRU
+        lruPutback(a, f); // in use: back on the LRU (unless it is leaving the cache)
         putPage(a, f);
       }
     }

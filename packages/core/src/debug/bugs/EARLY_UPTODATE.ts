@@ -1,7 +1,7 @@
 // EARLY_UPTODATE: readahead page at a time, each published — uptodate and unlocked — before its data is
 // read, so a concurrent reader can copy a page still being filled.
 import { dataSteps, fillPage, raProgress } from '../../fs/erofs/data.ts';
-import { setPageFlag, unlockPage, lruAdd, putPage, PG_UPTODATE } from '../../mm/pagepool.ts';
+import { setPageFlag, unlockPage, lruAdd, putPage, folioLastPage, PG_UPTODATE } from '../../mm/pagepool.ts';
 import { ctrInc, CTR } from '../../fs/erofs/counters.ts';
 import type { Kernel } from '../../vfs/kernel.ts';
 import type { OpenFile } from '../../vfs/file.ts';
@@ -17,7 +17,7 @@ function readaheadEarlyUptodate(k: Kernel, file: OpenFile, index0: number, n: nu
     unlockPage(a, f);
     fillPage(k, file, f, index0 + i);
     ctrInc(a.i32, CTR.DEVICE_PAGES);
-    lruAdd(a, f);
+    if (folioLastPage(a, f)) lruAdd(a, f); // as the correct step: a folio joins the LRU with its last page
     putPage(a, f);
     raProgress.done = i + 1;
   }

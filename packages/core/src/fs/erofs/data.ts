@@ -17,6 +17,9 @@ import {
   lruAdd,
   lruAddBatch,
   putPage,
+  folioHead,
+  folioNrPages,
+  folioLastPage,
 } from '../../mm/pagepool.ts';
 import {
   inodeMount,
@@ -243,13 +246,22 @@ function devRead(
   }
 }
 
-/** A filled page goes public: uptodate, unlocked, on the LRU, the caller's reference dropped. */
-function completePage(a: Kernel['a'], f: number): void {
+/**
+ * A page of a folio is filled: with its folio's last page (pages complete in order), the whole folio
+ * goes uptodate and unlocked at once (folio_end_read).
+ */
+function pageFilled(a: Kernel['a'], f: number): void {
   if (pointsOn) point(POINT.BEFORE_PAGE_UNLOCK);
+  if (!folioLastPage(a, f)) return;
   setPageFlag(a, f, PG_UPTODATE);
   unlockPage(a, f);
+}
+
+/** A filled page goes public (with its folio), on the LRU, the caller's reference dropped. */
+function completePage(a: Kernel['a'], f: number): void {
+  pageFilled(a, f);
   ctrInc(a.i32, CTR.DEVICE_PAGES);
-  lruAdd(a, f);
+  if (folioLastPage(a, f)) lruAdd(a, f); // a folio joins the LRU once, with its last page
   putPage(a, f);
 }
 
@@ -305,11 +317,7 @@ function readRun(k: Kernel, file: OpenFile, first: number, count: number, phys: 
   mountCountDeviceRead(a, sb.m, count, dev);
   if (file.mapping !== file.inode) ishareCountDevicePages(a, sb.m, count);
   // completePage for the run, with one LRU lock and one counter update for all of it.
-  for (let x = first; x < first + count; x++) {
-    if (pointsOn) point(POINT.BEFORE_PAGE_UNLOCK);
-    setPageFlag(a, frames[x], PG_UPTODATE);
-    unlockPage(a, frames[x]);
-  }
+  for (let x = first; x < first + count; x++) pageFilled(a, frames[x]);
   ctrAdd(a.i32, CTR.DEVICE_PAGES, count);
   lruAddBatch(a, frames, first, count);
   for (let x = first; x < first + count; x++) putPage(a, frames[x]);
@@ -394,11 +402,14 @@ export function erofsReadahead(k: Kernel, file: OpenFile, index0: number, n: num
     if (processing) readEnd(a, file.inode, file.mapping);
   }
   if (err !== undefined) {
+    // Each folio not completed ends with an error, unlocked and on the LRU once (at its last page).
     for (; i < n; i++) {
       const f = frames[i];
-      setPageFlag(a, f, PG_ERROR);
-      unlockPage(a, f);
-      lruAdd(a, f);
+      if (folioLastPage(a, f)) {
+        setPageFlag(a, f, PG_ERROR);
+        unlockPage(a, f);
+        lruAdd(a, f);
+      }
       putPage(a, f);
     }
     ctrInc(a.i32, CTR.READ_ERRORS);
@@ -407,18 +418,23 @@ export function erofsReadahead(k: Kernel, file: OpenFile, index0: number, n: num
   ctrInc(a.i32, CTR.DEVICE_READS);
 }
 
-/** erofs_read_folio: (re)read one locked page that is cached but not uptodate. */
+/**
+ * erofs_read_folio: (re)read the locked folio of page f (page `index`), cached but not uptodate: every
+ * page of it, since it goes uptodate as a whole.
+ */
 export function erofsReadFolio(k: Kernel, file: OpenFile, f: number, index: number): void {
   const a = k.a;
   const shared = file.mapping !== file.inode;
   ctrInc(a.i32, CTR.READFOLIO_CALLS);
   const processing = shared && file.inode !== NIL;
   if (processing) readBegin(a, file.inode, file.mapping);
+  const h = folioHead(a, f);
+  const nr = folioNrPages(a, h);
   try {
-    fillPage(k, file, f, index);
+    for (let p = 0; p < nr; p++) fillPage(k, file, h + p, index - (f - h) + p);
     clearPageFlag(a, f, PG_ERROR);
     setPageFlag(a, f, PG_UPTODATE);
-    ctrInc(a.i32, CTR.DEVICE_PAGES);
+    ctrAdd(a.i32, CTR.DEVICE_PAGES, nr);
     ctrInc(a.i32, CTR.DEVICE_READS);
   } catch (e) {
     setPageFlag(a, f, PG_ERROR);

@@ -1,0 +1,148 @@
+// Multi-page folios on the plain path (mm/pagepool.ts): the layout readahead leaves (naturally aligned runs
+// of adjacent frames, the count and flags on the head), lookups of any page leading to its folio, and
+// whole-folio removal by fadvise(DONTNEED) and reclaim — page figures exact throughout, the quiescent
+// invariants clean.
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { System } from '@ishare/core';
+import {
+  folioHead,
+  folioNrPages,
+  pageRef,
+  pageIndex,
+  pageMapping,
+  putPage,
+  MAX_FOLIO_PAGES,
+} from '../src/mm/pagepool.ts';
+import { NIL } from '../src/mm/list.ts';
+import { findGetPage } from '../src/vfs/pagecache.ts';
+import { checkQuiescent } from '../src/debug/invariants.ts';
+import { edgeImage } from './helpers/images.ts';
+import { removeDir } from '../../../test/helpers/trees.ts';
+import type { Arena } from '../src/mm/arena.ts';
+
+const PAGE = 4096;
+
+interface Folio {
+  first: number;
+  nr: number;
+  head: number;
+}
+
+/** The folios caching pages [0, pages) of `mapping`, found by looking up each page's index. */
+function foliosOf(a: Arena, mapping: number, pages: number): Folio[] {
+  const out: Folio[] = [];
+  for (let i = 0; i < pages;) {
+    const f = findGetPage(a, mapping, i);
+    if (f === NIL) {
+      i++;
+      continue;
+    }
+    const head = folioHead(a, f);
+    const nr = folioNrPages(a, f);
+    const first = i - (f - head);
+    putPage(a, f);
+    out.push({ first, nr, head });
+    i = first + nr;
+  }
+  return out;
+}
+
+test('readahead caches a file in naturally aligned folios whose pages all lead to the head', (t) => {
+  const img = edgeImage([], { bigDir: false });
+  const sys = System.create({ poolMiB: 32 });
+  try {
+    const a = sys.arena;
+    const { mount } = sys.mount(img.image);
+    const want = readFileSync(join(img.src, 'big.bin'));
+    const pages = Math.ceil(want.length / PAGE);
+    const file = sys.open(mount, '/big.bin');
+    t.true(sys.readAll(file).equals(want));
+    const fs = foliosOf(a, file.mapping, pages);
+    let sum = 0;
+    for (const { first, nr, head } of fs) {
+      t.true(nr >= 1 && nr <= MAX_FOLIO_PAGES && (nr & (nr - 1)) === 0, `folio of ${nr} pages`);
+      t.is(first % nr, 0, `folio at ${first} of ${nr} pages is aligned`);
+      t.is(pageRef(a, head), nr, "quiescent: the page cache's references only, one per page");
+      for (let j = 0; j < nr; j++) {
+        t.is(folioHead(a, head + j), head);
+        t.is(pageIndex(a, head + j), first + j);
+        t.is(pageMapping(a, head + j), file.mapping);
+      }
+      sum += nr;
+    }
+    t.true(
+      fs.some((f) => f.nr > 1),
+      'the sequential readahead windows (32 pages) land in large folios',
+    );
+    t.is(sum, pages, 'every page of the file cached exactly once');
+    t.is(sys.fincore(file).pages, pages, 'fincore counts pages, not folios');
+    t.is(sys.stats().filePages, pages);
+    t.is(sys.stats().framesUsed, pages);
+    // Reads at odd offsets across folio boundaries (the hit path copies a folio's pages at once).
+    for (const f of fs.slice(0, 6)) {
+      const pos = f.first * PAGE + 1000;
+      const len = f.nr * PAGE + 5000;
+      const got = Buffer.alloc(len);
+      const n = sys.read(file, pos, len, got, 0);
+      t.true(got.subarray(0, n).equals(want.subarray(pos, pos + n)), `read at ${pos}`);
+    }
+    sys.close(file);
+    t.deepEqual(checkQuiescent(a), []);
+  } finally {
+    sys.detach();
+    removeDir(img.dir);
+  }
+});
+
+test('fadvise(DONTNEED) drops only the folios wholly inside its range, as find_lock_entries leaves them', (t) => {
+  const img = edgeImage([], { bigDir: false });
+  const sys = System.create({ poolMiB: 32 });
+  try {
+    const a = sys.arena;
+    const { mount } = sys.mount(img.image);
+    const want = readFileSync(join(img.src, 'big.bin'));
+    const pages = Math.ceil(want.length / PAGE);
+    const file = sys.open(mount, '/big.bin');
+    sys.readAll(file);
+    const big = foliosOf(a, file.mapping, pages).find((f) => f.nr >= 4);
+    if (!big) return t.fail('no folio of 4 pages or more');
+    // Pages 1 and 2 of the folio, wholly covered: the folio is partly outside the range and stays.
+    t.is(sys.fadvise(file, (big.first + 1) * PAGE, 2 * PAGE, 'dontneed'), 0);
+    t.is(sys.fincore(file).pages, pages);
+    // The folio's exact range: it goes, every page of it.
+    t.is(sys.fadvise(file, big.first * PAGE, big.nr * PAGE, 'dontneed'), big.nr);
+    t.is(sys.fincore(file).pages, pages - big.nr);
+    t.is(sys.stats().framesUsed, pages - big.nr, 'its frames are free again');
+    t.true(sys.readAll(file).equals(want), 'read again from the device');
+    t.is(sys.fincore(file).pages, pages);
+    sys.close(file);
+    t.deepEqual(checkQuiescent(a), []);
+  } finally {
+    sys.detach();
+    removeDir(img.dir);
+  }
+});
+
+test('reclaim frees whole folios: a 64-page pool reads a 3 MiB file twice, no frame leaked', (t) => {
+  const img = edgeImage([], { bigDir: false });
+  const sys = System.create({ poolBytes: 64 * PAGE });
+  try {
+    const { mount } = sys.mount(img.image);
+    const want = readFileSync(join(img.src, 'big.bin'));
+    const file = sys.open(mount, '/big.bin');
+    for (let round = 0; round < 2; round++) t.true(sys.readAll(file).equals(want));
+    const st = sys.stats();
+    t.true(st.counters.RECLAIMED > 0);
+    t.is(st.framesUsed, st.filePages, 'every used frame is an indexed page');
+    t.is(sys.fincore(file).pages, st.filePages);
+    sys.close(file);
+    t.deepEqual(checkQuiescent(sys.arena), []);
+    sys.unmount(mount);
+    t.is(sys.stats().framesUsed, 0, 'unmount frees every folio');
+  } finally {
+    sys.detach();
+    removeDir(img.dir);
+  }
+});
