@@ -17,6 +17,7 @@ import {
 } from '../src/mm/pagepool.ts';
 import { NIL } from '../src/mm/list.ts';
 import { findGetPage } from '../src/vfs/pagecache.ts';
+import { shrinkPageLru } from '../src/vfs/reclaim.ts';
 import { checkQuiescent } from '../src/debug/invariants.ts';
 import { edgeImage } from './helpers/images.ts';
 import { removeDir } from '../../../test/helpers/trees.ts';
@@ -141,6 +142,32 @@ test('reclaim frees whole folios: a 64-page pool reads a 3 MiB file twice, no fr
     t.deepEqual(checkQuiescent(sys.arena), []);
     sys.unmount(mount);
     t.is(sys.stats().framesUsed, 0, 'unmount frees every folio');
+  } finally {
+    sys.detach();
+    removeDir(img.dir);
+  }
+});
+
+test('reclaim asked for a few pages frees folios until it has them, not that many folios', (t) => {
+  // The kernel's isolate_lru_folios counts folio_nr_pages into nr_taken against nr_to_scan (and takes at
+  // least one folio): asked for 8 pages, reclaim stops at the first folio that brings it to 8 or more.
+  const img = edgeImage([], { bigDir: false });
+  const sys = System.create({ poolMiB: 32 });
+  try {
+    const a = sys.arena;
+    const { mount } = sys.mount(img.image);
+    const file = sys.open(mount, '/big.bin');
+    sys.readAll(file);
+    const pages = Math.ceil(file.size / PAGE);
+    const fs = foliosOf(a, file.mapping, pages);
+    const largest = Math.max(...fs.map((f) => f.nr));
+    t.true(fs.filter((f) => f.nr >= 8).length >= 2, 'several large folios cached');
+    const before = sys.stats().filePages;
+    const freed = shrinkPageLru(a, 8);
+    t.is(sys.stats().filePages, before - freed);
+    t.true(freed >= 8 && freed < 8 + largest, `freed ${freed} pages (folio sizes ${fs.map((f) => f.nr).join(',')})`);
+    sys.close(file);
+    t.deepEqual(checkQuiescent(a), []);
   } finally {
     sys.detach();
     removeDir(img.dir);

@@ -569,7 +569,10 @@ export function lruvecMove(a: Arena, f: number, to: number): void {
 }
 
 /** Isolate from one lruvec's cold end. LRU lock held. */
-function isolateVecLocked(a: Arena, v: number, out: Int32Array, at: number, max: number): number {
+// Pages taken by the lruIsolate call in progress (per thread; it never re-enters itself).
+let isolatedPages = 0;
+
+function isolateVecLocked(a: Arena, v: number, out: Int32Array, at: number, maxPages: number): number {
   const i32 = a.i32;
   const s = frameSpecs(a).lru;
   const head = lruvecHead(a, v);
@@ -579,7 +582,8 @@ function isolateVecLocked(a: Arena, v: number, out: Int32Array, at: number, max:
   }
   let n = at;
   let budget = i32[head + LRUVEC_COUNT] * 2 + 1; // pages: at least twice the folios
-  while (n < max && budget-- > 0) {
+  // The budget is in pages, as isolate_lru_folios counts folio_nr_pages into nr_taken (a folio at least).
+  while (n < out.length && isolatedPages < maxPages && budget-- > 0) {
     const f = listLast(i32, head);
     if (f === NIL) break;
     const fw = a.frames + f * FRAME_WORDS + F_FLAGS;
@@ -591,7 +595,9 @@ function isolateVecLocked(a: Arena, v: number, out: Int32Array, at: number, max:
       continue;
     }
     Atomics.and(i32, fw, ~PG_LRU);
-    i32[head + LRUVEC_COUNT] -= nrOfHead(i32, a, f);
+    const nr = nrOfHead(i32, a, f);
+    i32[head + LRUVEC_COUNT] -= nr;
+    isolatedPages += nr;
     Atomics.add(i32, a.frames + f * FRAME_WORDS + F_REF, 1);
     out[n++] = f;
   }
@@ -602,20 +608,22 @@ function isolateVecLocked(a: Arena, v: number, out: Int32Array, at: number, max:
 let isolateCursor = 0;
 
 /**
- * isolate_lru_pages: take up to `max` folios (their heads) from the cold end into `out`, giving referenced
- * ones a second chance. Each isolated folio gets an extra reference so it cannot be freed under the caller.
- * `vec` < 0 is global reclaim (every lruvec, in turn); otherwise only that cgroup's lruvec.
+ * isolate_lru_folios: take folios (their heads) from the cold end into `out` until they hold `maxPages`
+ * pages (at least one folio) or `out` is full, giving referenced ones a second chance. Each isolated folio
+ * gets an extra reference so it cannot be freed under the caller. Returns the folios taken. `vec` < 0 is
+ * global reclaim (every lruvec, in turn); otherwise only that cgroup's lruvec.
  */
-export function lruIsolate(a: Arena, out: Int32Array, max: number, vec = -1): number {
+export function lruIsolate(a: Arena, out: Int32Array, maxPages: number, vec = -1): number {
   const i32 = a.i32;
   spinLock(i32, a.lru + LRU_LOCK, LOCK_CLASS.LRU);
+  isolatedPages = 0;
   let n = 0;
-  if (vec >= 0) n = isolateVecLocked(a, vec, out, 0, max);
+  if (vec >= 0) n = isolateVecLocked(a, vec, out, 0, maxPages);
   else {
     const first = isolateCursor;
-    for (let k = 0; k < NR_LRUVECS && n < max; k++) {
+    for (let k = 0; k < NR_LRUVECS && n < out.length && isolatedPages < maxPages; k++) {
       const v = (first + k) % NR_LRUVECS;
-      if (v === 0 || i32[lruvecHead(a, v) + LRUVEC_COUNT] > 0) n += isolateVecLocked(a, v, out, n, max);
+      if (v === 0 || i32[lruvecHead(a, v) + LRUVEC_COUNT] > 0) n += isolateVecLocked(a, v, out, n, maxPages);
     }
     isolateCursor = (first + 1) % NR_LRUVECS;
   }

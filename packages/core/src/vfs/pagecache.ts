@@ -418,6 +418,14 @@ export function invalidateMappingPages(a: Arena, mapping: number, start: number,
       dropped++;
       continue;
     }
+    if (Atomics.load(i32, a.frames + h * FRAME_WORDS + F_FLAGS) & PG_LOCKED) {
+      // Being read: readahead may still cut it to the pages it indexed, so its size is no guide to
+      // where the next folio starts. It is in use either way; go on page by page.
+      spinUnlock(i32, b);
+      ctrInc(i32, CTR.FADVISE_BUSY);
+      index++;
+      continue;
+    }
     const first = index - (f - h);
     index = first + nr;
     if (first < start || first + nr - 1 > end) {

@@ -29,7 +29,7 @@ import {
   PG_ERROR,
   PG_UPTODATE,
 } from '../../mm/pagepool.ts';
-import { addToPageCache, pageCacheCountAdded } from '../../vfs/pagecache.ts';
+import { addToPageCache, pageCacheCountAdded, pageCached } from '../../vfs/pagecache.ts';
 import { chargedMemcg, memcgCancelCharge, memcgTryCharge } from '../../mm/memcontrol.ts';
 import { allocPage } from '../../vfs/reclaim.ts';
 import { inodeMount, inodeNid } from '../../vfs/inode.ts';
@@ -269,9 +269,12 @@ function zExtent(
     // The extent's pages are charged, indexed and counted as one run (as the flat path's readahead does,
     // and the kernel adds a folio): one memcg charge for the frames at hand, the unused part given back;
     // NR_FILE_PAGES and the in-flight count once, before any page of the run is unlocked. A page some
-    // reader cached already is found by the insertion itself (no separate lookup first).
-    const charged = z.nspare > 0 ? memcgTryCharge(a, z.nspare, false) : 0;
-    const memcg = chargedMemcg();
+    // reader cached already is found by the insertion itself. The charge waits for the first page not
+    // cached yet: a reader that waited for another's decode of this extent usually finds every page
+    // cached, and charging for them first could make its cgroup reclaim for pages it never adds.
+    let charged = 0;
+    let memcg = 0;
+    let chargeTried = false;
     try {
       for (let p = pFirst; p <= pLast; p++) {
         const start = p * PAGE_SIZE;
@@ -284,6 +287,12 @@ function zExtent(
           continue;
         }
         if (!((p >= w0 && p < w1) || Math.min(start + PAGE_SIZE, size) <= hi)) continue;
+        if (!chargeTried) {
+          if (pageCached(a, file.mapping, p)) continue;
+          chargeTried = true;
+          charged = z.nspare > 0 ? memcgTryCharge(a, z.nspare, false) : 0;
+          memcg = chargedMemcg();
+        }
         if (used >= charged) continue;
         const f = z.spare[used];
         if (!addToPageCache(a, f, file.mapping, p, memcg, true)) continue; // another reader indexed it first
