@@ -22,6 +22,7 @@ import { checkQuiescent } from '../src/debug/invariants.ts';
 import { edgeImage } from './helpers/images.ts';
 import { removeDir } from '../../../test/helpers/trees.ts';
 import type { Arena } from '../src/mm/arena.ts';
+import type { OpenFile } from '../src/vfs/file.ts';
 
 const PAGE = 4096;
 
@@ -50,15 +51,35 @@ function foliosOf(a: Arena, mapping: number, pages: number): Folio[] {
   return out;
 }
 
-test('readahead caches a file in naturally aligned folios whose pages all lead to the head', (t) => {
+/**
+ * The edge image's big.bin (a sequential read leaves it in 32-page folios), mounted in a System of its
+ * own and opened: `fn` gets them with the source bytes; the file is closed and everything torn down after.
+ */
+function withBigFile(
+  pool: { poolMiB: number } | { poolBytes: number },
+  fn: (sys: System, file: OpenFile, want: Buffer, mount: number) => void,
+): void {
   const img = edgeImage([], { bigDir: false });
-  const sys = System.create({ poolMiB: 32 });
+  const sys = System.create(pool);
   try {
-    const a = sys.arena;
     const { mount } = sys.mount(img.image);
     const want = readFileSync(join(img.src, 'big.bin'));
-    const pages = Math.ceil(want.length / PAGE);
     const file = sys.open(mount, '/big.bin');
+    try {
+      fn(sys, file, want, mount);
+    } finally {
+      if (!file.closed) sys.close(file);
+    }
+  } finally {
+    sys.detach();
+    removeDir(img.dir);
+  }
+}
+
+test('readahead caches a file in naturally aligned folios whose pages all lead to the head', (t) => {
+  withBigFile({ poolMiB: 32 }, (sys, file, want) => {
+    const a = sys.arena;
+    const pages = Math.ceil(want.length / PAGE);
     t.true(sys.readAll(file).equals(want));
     const fs = foliosOf(a, file.mapping, pages);
     let sum = 0;
@@ -91,21 +112,13 @@ test('readahead caches a file in naturally aligned folios whose pages all lead t
     }
     sys.close(file);
     t.deepEqual(checkQuiescent(a), []);
-  } finally {
-    sys.detach();
-    removeDir(img.dir);
-  }
+  });
 });
 
 test('fadvise(DONTNEED) drops only the folios wholly inside its range, as find_lock_entries leaves them', (t) => {
-  const img = edgeImage([], { bigDir: false });
-  const sys = System.create({ poolMiB: 32 });
-  try {
+  withBigFile({ poolMiB: 32 }, (sys, file, want) => {
     const a = sys.arena;
-    const { mount } = sys.mount(img.image);
-    const want = readFileSync(join(img.src, 'big.bin'));
     const pages = Math.ceil(want.length / PAGE);
-    const file = sys.open(mount, '/big.bin');
     sys.readAll(file);
     const big = foliosOf(a, file.mapping, pages).find((f) => f.nr >= 4);
     if (!big) return t.fail('no folio of 4 pages or more');
@@ -120,19 +133,11 @@ test('fadvise(DONTNEED) drops only the folios wholly inside its range, as find_l
     t.is(sys.fincore(file).pages, pages);
     sys.close(file);
     t.deepEqual(checkQuiescent(a), []);
-  } finally {
-    sys.detach();
-    removeDir(img.dir);
-  }
+  });
 });
 
 test('reclaim frees whole folios: a 64-page pool reads a 3 MiB file twice, no frame leaked', (t) => {
-  const img = edgeImage([], { bigDir: false });
-  const sys = System.create({ poolBytes: 64 * PAGE });
-  try {
-    const { mount } = sys.mount(img.image);
-    const want = readFileSync(join(img.src, 'big.bin'));
-    const file = sys.open(mount, '/big.bin');
+  withBigFile({ poolBytes: 64 * PAGE }, (sys, file, want, mount) => {
     for (let round = 0; round < 2; round++) t.true(sys.readAll(file).equals(want));
     const st = sys.stats();
     t.true(st.counters.RECLAIMED > 0);
@@ -142,21 +147,14 @@ test('reclaim frees whole folios: a 64-page pool reads a 3 MiB file twice, no fr
     t.deepEqual(checkQuiescent(sys.arena), []);
     sys.unmount(mount);
     t.is(sys.stats().framesUsed, 0, 'unmount frees every folio');
-  } finally {
-    sys.detach();
-    removeDir(img.dir);
-  }
+  });
 });
 
 test('reclaim asked for a few pages frees folios until it has them, not that many folios', (t) => {
   // The kernel's isolate_lru_folios counts folio_nr_pages into nr_taken against nr_to_scan (and takes at
   // least one folio): asked for 8 pages, reclaim stops at the first folio that brings it to 8 or more.
-  const img = edgeImage([], { bigDir: false });
-  const sys = System.create({ poolMiB: 32 });
-  try {
+  withBigFile({ poolMiB: 32 }, (sys, file) => {
     const a = sys.arena;
-    const { mount } = sys.mount(img.image);
-    const file = sys.open(mount, '/big.bin');
     sys.readAll(file);
     const pages = Math.ceil(file.size / PAGE);
     const fs = foliosOf(a, file.mapping, pages);
@@ -168,8 +166,5 @@ test('reclaim asked for a few pages frees folios until it has them, not that man
     t.true(freed >= 8 && freed < 8 + largest, `freed ${freed} pages (folio sizes ${fs.map((f) => f.nr).join(',')})`);
     sys.close(file);
     t.deepEqual(checkQuiescent(a), []);
-  } finally {
-    sys.detach();
-    removeDir(img.dir);
-  }
+  });
 });
