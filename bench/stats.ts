@@ -2,6 +2,7 @@
 // ratio of two median throughputs measured in the same run.
 import type { ScenarioSpec, RatioSpec } from './scenarios.ts';
 import type { BusyReport } from './machine.ts';
+import type { KThreadCpu } from './kthreads.ts';
 import { bimodality, type Bimodality } from './modes.ts';
 
 export const MiB = 1024 * 1024;
@@ -40,6 +41,13 @@ export interface ScenarioResult {
    * loaded machine wall-clock figures move with the load; this one moves much less.
    */
   readonly mibPerCpuSecond: number | null;
+  /**
+   * Loop-mount scenarios: the kernel threads' CPU during each sample (EROFS decompression workers, loop
+   * device workers, the rest), ms — the work the kernel does for the read outside the reading threads.
+   */
+  readonly runsKthreadMs?: readonly KThreadCpu[];
+  /** Median MiB per CPU-second counting the bench process and the EROFS and loop kernel workers. */
+  readonly mibPerCpuSecondWithKthreads?: number | null;
   /** CPUs busy while this scenario's samples ran: the bench's and everything else's. */
   readonly busy: BusyReport | null;
   /** The sample times fall into a fast and a slow group (bench/modes.ts says how that is decided); else null. */
@@ -71,6 +79,7 @@ export function scenarioResult(
   runsCpuMs: number[],
   busy: BusyReport | undefined,
   reason?: string,
+  runsKthread?: readonly (KThreadCpu | null)[],
 ): ScenarioResult {
   const base = { id: s.id, label: s.label, family: s.family, cache: s.cache, threads: s.threads, files, bytes };
   if (reason !== undefined || runsMs.length === 0) {
@@ -99,6 +108,21 @@ export function scenarioResult(
     mibPerCpuSecond: runsCpuMs.length > 0 ? mibps(Math.max(median(runsCpuMs), 0.001)) : null,
     busy: busy ?? null,
     bimodal: bimodality(runsMs),
+    ...kthreadFigures(runsCpuMs, runsKthread, mibps),
+  };
+}
+
+function kthreadFigures(
+  runsCpuMs: readonly number[],
+  runsKthread: readonly (KThreadCpu | null)[] | undefined,
+  mibps: (ms: number) => number,
+): Pick<ScenarioResult, 'runsKthreadMs' | 'mibPerCpuSecondWithKthreads'> {
+  if (!runsKthread || runsKthread.length !== runsCpuMs.length || runsKthread.some((k) => k === null)) return {};
+  const ks = runsKthread as readonly KThreadCpu[];
+  const all = runsCpuMs.map((c, i) => c + ks[i].erofs + ks[i].loop);
+  return {
+    runsKthreadMs: ks.map((k) => ({ erofs: round(k.erofs, 3), loop: round(k.loop, 3), other: round(k.other, 3) })),
+    mibPerCpuSecondWithKthreads: all.length > 0 ? mibps(Math.max(median(all), 0.001)) : null,
   };
 }
 
