@@ -4,8 +4,10 @@
 // so machine load hits every candidate alike; prints the median MiB (decoded) per CPU-second per candidate (CPU
 // time, not wall: the figure holds on a busy machine) and
 // checks that every candidate's output equals the first's.
+// LZ4_BASE_WAT=FILE adds another lz4.wat (another checkout's, say) as a candidate, for a side-by-side
+// before/after of the WebAssembly decoder in one process.
 // Usage: tsx bench/lz4-micro.ts IMG... [--rounds N]
-import { openSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { ErofsImage } from '../packages/core/src/erofs/image.ts';
 import { FileSource } from '../packages/core/src/erofs/source.ts';
@@ -110,6 +112,43 @@ const candidates: [string, Decoder][] = [
   ],
   ['ours (erofs/lz4.ts)', (j, dst) => lz4DecodeBlock(j.src, 0, j.src.length, dst, 0, j.out, false)],
 ];
+
+const baseWat = process.env.LZ4_BASE_WAT;
+if (baseWat !== undefined) {
+  const wabtInit = createRequire(new URL('../packages/core/package.json', import.meta.url))('wabt') as () => Promise<{
+    parseWat(
+      name: string,
+      text: string,
+      features: Record<string, boolean>,
+    ): { validate(): void; toBinary(o: object): { buffer: Uint8Array }; destroy(): void };
+  }>;
+  const wabt = await wabtInit();
+  const mod = wabt.parseWat(baseWat, readFileSync(baseWat, 'utf8'), { bulk_memory: true, simd: true });
+  mod.validate();
+  const bin = Uint8Array.from(mod.toBinary({}).buffer);
+  mod.destroy();
+  const inst = new WebAssembly.Instance(new WebAssembly.Module(bin), {}).exports as unknown as {
+    memory: WebAssembly.Memory;
+    dec: (s: number, s1: number, d: number, d1: number, partial: number) => number;
+  };
+  // The layout of lz4wasm.ts: input at 0, output above it, 32 bytes of slack after each.
+  let heap = new Uint8Array(inst.memory.buffer);
+  candidates.push([
+    `${baseWat} (LZ4_BASE_WAT)`,
+    (j, dst) => {
+      const n = j.src.length;
+      const output = (n + 32 + 15) & ~15;
+      if (heap.length < output + j.out + 32) {
+        inst.memory.grow(Math.ceil((output + j.out + 32 - heap.length) / 65536));
+        heap = new Uint8Array(inst.memory.buffer);
+      }
+      heap.set(j.src, 0);
+      const r = inst.dec(0, n, output, output + j.out, 0);
+      if (r > 0) dst.set(heap.subarray(output, output + r));
+      return r;
+    },
+  ]);
+}
 
 const outs = jobs.map((j) => new Uint8Array(j.out));
 const ref = jobs.map((j) => new Uint8Array(j.out));

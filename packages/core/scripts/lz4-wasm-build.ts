@@ -6,10 +6,10 @@ import wabtInit from 'wabt';
 export const LZ4_WAT_PATH = new URL('../src/erofs/lz4.wat', import.meta.url);
 export const LZ4_WASM_MODULE_PATH = new URL('../src/erofs/lz4wasm_module.ts', import.meta.url);
 
-/** The module's bytes, assembled by wabt (bulk memory: memory.copy). */
+/** The module's bytes, assembled by wabt (bulk memory: memory.copy; SIMD: 16-byte v128 copies). */
 export async function assembleLz4Wat(): Promise<Uint8Array> {
   const wabt = await wabtInit();
-  const mod = wabt.parseWat('lz4.wat', readFileSync(LZ4_WAT_PATH, 'utf8'), { bulk_memory: true });
+  const mod = wabt.parseWat('lz4.wat', readFileSync(LZ4_WAT_PATH, 'utf8'), { bulk_memory: true, simd: true });
   try {
     mod.validate();
     return Uint8Array.from(mod.toBinary({}).buffer);

@@ -19,6 +19,31 @@
         (br_if $done (i32.ge_u (local.get $s) (local.get $s1)))
         (local.set $token (i32.load8_u (local.get $s)))
         (local.set $s (i32.add (local.get $s) (i32.const 1)))
+        (block $match
+        (block $slow
+        ;; Fast path (the reference decoder's shortcut): under 15 literals, at least 18 input bytes left
+        ;; and more than 32 bytes of room: 16 literal bytes copied at once (at most 14 used, all input),
+        ;; and a match of under 19 bytes from 8 or more back copied as 24 (past its end: slack or
+        ;; overwritten next). Neither reaches d1, so a partial decode cannot end inside it.
+        (br_if $slow (i32.or (i32.ge_u (local.get $token) (i32.const 0xf0))
+                             (i32.or (i32.lt_u (i32.sub (local.get $s1) (local.get $s)) (i32.const 18))
+                                     (i32.le_u (i32.sub (local.get $d1) (local.get $d)) (i32.const 32)))))
+        (local.set $lit (i32.shr_u (local.get $token) (i32.const 4)))
+        (v128.store (local.get $d) (v128.load (local.get $s)))
+        (local.set $d (i32.add (local.get $d) (local.get $lit)))
+        (local.set $s (i32.add (local.get $s) (local.get $lit)))
+        (local.set $off (i32.load16_u (local.get $s)))
+        (local.set $s (i32.add (local.get $s) (i32.const 2)))
+        ;; a long match, a short period or a bad offset: the general match code below
+        (br_if $match (i32.or (i32.eq (i32.and (local.get $token) (i32.const 15)) (i32.const 15))
+                              (i32.or (i32.lt_u (local.get $off) (i32.const 8))
+                                      (i32.gt_u (local.get $off) (i32.sub (local.get $d) (local.get $d0))))))
+        (local.set $m (i32.sub (local.get $d) (local.get $off)))
+        (i64.store (local.get $d) (i64.load (local.get $m)))
+        (i64.store offset=8 (local.get $d) (i64.load offset=8 (local.get $m)))
+        (i64.store offset=16 (local.get $d) (i64.load offset=16 (local.get $m)))
+        (local.set $d (i32.add (local.get $d) (i32.add (i32.and (local.get $token) (i32.const 15)) (i32.const 4))))
+        (br $seq))
         ;; literals
         (local.set $lit (i32.shr_u (local.get $token) (i32.const 4)))
         (if (i32.eq (local.get $lit) (i32.const 15))
@@ -40,8 +65,7 @@
                 (local.set $n (i32.sub (local.get $d1) (local.get $d)))))
             (if (i32.le_u (local.get $n) (i32.const 16))
               (then
-                (i64.store (local.get $d) (i64.load (local.get $s)))
-                (i64.store offset=8 (local.get $d) (i64.load offset=8 (local.get $s)))
+                (v128.store (local.get $d) (v128.load (local.get $s)))
                 (local.set $d (i32.add (local.get $d) (local.get $n))))
             (else (if (i32.le_u (local.get $n) (i32.const 64))
               (then
@@ -49,8 +73,7 @@
                 (local.set $e (i32.add (local.get $d) (local.get $n)))
                 (local.set $m (local.get $s))
                 (loop $l16
-                  (i64.store (local.get $d) (i64.load (local.get $m)))
-                  (i64.store offset=8 (local.get $d) (i64.load offset=8 (local.get $m)))
+                  (v128.store (local.get $d) (v128.load (local.get $m)))
                   (local.set $d (i32.add (local.get $d) (i32.const 16)))
                   (local.set $m (i32.add (local.get $m) (i32.const 16)))
                   (br_if $l16 (i32.lt_u (local.get $d) (local.get $e))))
@@ -66,7 +89,7 @@
         ;; match
         (if (i32.lt_u (i32.sub (local.get $s1) (local.get $s)) (i32.const 2)) (then (return (i32.const -1))))
         (local.set $off (i32.load16_u (local.get $s)))
-        (local.set $s (i32.add (local.get $s) (i32.const 2)))
+        (local.set $s (i32.add (local.get $s) (i32.const 2))))
         (if (i32.or (i32.eqz (local.get $off))
                     (i32.gt_u (local.get $off) (i32.sub (local.get $d) (local.get $d0))))
           (then (return (i32.const -2))))
