@@ -4,7 +4,8 @@
 ;; output above it with at least 32 bytes of slack after each: literal runs and matches up to 64 bytes
 ;; (and overlapping matches of any length) are copied 16 bytes at a time, which may write up to 15
 ;; bytes past the current end (overwritten by what follows, or slack) and read up to 15 bytes past the
-;; input's end (never used); longer ones use memory.copy.
+;; input's end (never used); longer ones use memory.copy. The fast path below writes up to 20 bytes
+;; past the current end (a 24-byte copy of a 4-byte match), never past d1 + 32, and reads only input.
 ;; Assembled by scripts/lz4-wasm.ts into lz4wasm.ts (wabt); test/lz4.test.ts checks the two agree.
 (module
   (memory (export "memory") 1)
