@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import type { System } from '@ishare/core';
 import type { ReaderTask, ReaderResult } from './tasks.ts';
 import { claimBufferBytes } from './claim.ts';
+import { encodeFileList, sameSets, snapshotSets, type FileSets } from './filelist.ts';
 
 export interface PoolOptions {
   /** Worker threads (default: the machine's cores). */
@@ -28,6 +29,8 @@ export interface ReadSummary {
 export class ReaderPool {
   readonly workers: number;
   private readonly pool: Piscina;
+  /** The last readClaimed file list, encoded (filelist.ts), and the sets it was made from. */
+  private list: { sets: FileSets; buf: SharedArrayBuffer } | undefined;
 
   constructor(sys: System, opts: PoolOptions = {}) {
     const n = opts.workers ?? availableParallelism();
@@ -99,10 +102,10 @@ export class ReaderPool {
   ): Promise<ReadSummary> {
     if (opts.split !== undefined && !(Number.isSafeInteger(opts.split) && opts.split >= 0))
       throw new RangeError('split must be a whole number of bytes (0: whole files)');
-    const paths = sets.flatMap((s) => s.paths);
-    const mounts = new Int32Array(paths.length);
-    let at = 0;
-    for (const s of sets) for (let i = 0; i < s.paths.length; i++) mounts[at++] = s.mount;
+    // Encoded once while the runs go over the same files (a bench's passes): not copied per run and worker.
+    if (!this.list || !sameSets(this.list.sets, sets))
+      this.list = { sets: snapshotSets(sets), buf: encodeFileList(sets) };
+    const files = this.list.buf;
     const counter = new SharedArrayBuffer(4);
     const split =
       opts.split !== undefined && opts.split > 0 && this.workers > 1
@@ -113,8 +116,7 @@ export class ReaderPool {
       tasks.push(
         this.run({
           kind: 'readClaimed',
-          mounts,
-          paths,
+          files,
           counter,
           chunk: opts.chunk,
           view: opts.view,

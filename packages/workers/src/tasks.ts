@@ -24,9 +24,8 @@ export interface ReadClaimedTask {
   readonly kind: 'readClaimed';
   /** Memory cgroup id the reads run in (System.memcgCreate; absent = the root): pages they bring in are charged there. */
   readonly memcg?: number;
-  /** Files to read: mounts[i] is the mount of paths[i]. */
-  readonly mounts: Int32Array;
-  readonly paths: readonly string[];
+  /** Files to read: a list encoded by filelist.ts (mount and path of each file). */
+  readonly files: SharedArrayBuffer;
   readonly counter: SharedArrayBuffer;
   readonly chunk?: number;
   /** Zero-copy: take pinned views of each chunk (System.view) and release them, copying nothing. */

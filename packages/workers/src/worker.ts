@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { System, type ArenaHandle, type OpenFile } from '@ishare/core';
 import type { ReaderTask, ReaderResult, ReadFilesTask, ReadClaimedTask, RangesTask } from './tasks.ts';
 import { ClaimState, MAX_PARTS } from './claim.ts';
+import { decodeFileList, type FileList } from './filelist.ts';
 
 const sys = System.attach((workerData as { handle: ArenaHandle }).handle);
 let buf = Buffer.allocUnsafe(128 * 1024);
@@ -65,21 +66,23 @@ function readSpan(t: ReadClaimedTask, file: OpenFile, from: number, to: number, 
 }
 
 function readClaimed(t: ReadClaimedTask): ReaderResult {
-  if (t.split) return readClaimedSplit(t, t.split);
+  const list = decodeFileList(t.files);
+  if (t.split) return readClaimedSplit(t, list, t.split);
+  const { mounts, paths } = list;
   const chunk = t.chunk ?? 128 * 1024;
   const b = ensure(chunk);
   const counter = new Int32Array(t.counter);
   const errors: string[] = [];
   let bytes = 0;
   let files = 0;
-  for (let i = Atomics.add(counter, 0, 1); i < t.paths.length; i = Atomics.add(counter, 0, 1)) {
+  for (let i = Atomics.add(counter, 0, 1); i < paths.length; i = Atomics.add(counter, 0, 1)) {
     let file: OpenFile | undefined;
     try {
-      file = sys.open(t.mounts[i], t.paths[i]);
+      file = sys.open(mounts[i], paths[i]);
       bytes += readSpan(t, file, 0, file.size, chunk, b);
       files++;
     } catch (e) {
-      errors.push(`${t.paths[i]}: ${(e as Error).message}`);
+      errors.push(`${paths[i]}: ${(e as Error).message}`);
     } finally {
       if (file) sys.close(file);
     }
@@ -93,10 +96,15 @@ function readClaimed(t: ReadClaimedTask): ReaderResult {
  * stripes claimed by this worker and by idle ones alike. Each stripe is counted by the one who read it;
  * each file once, by the worker that claimed it.
  */
-function readClaimedSplit(t: ReadClaimedTask, split: NonNullable<ReadClaimedTask['split']>): ReaderResult {
+function readClaimedSplit(
+  t: ReadClaimedTask,
+  list: FileList,
+  split: NonNullable<ReadClaimedTask['split']>,
+): ReaderResult {
+  const { mounts, paths } = list;
   const chunk = t.chunk ?? 128 * 1024;
   const b = ensure(chunk);
-  const st = new ClaimState(split.claim, split.slots, t.paths.length);
+  const st = new ClaimState(split.claim, split.slots, paths.length);
   const slot = st.takeSlot();
   const errors: string[] = [];
   let bytes = 0;
@@ -113,11 +121,11 @@ function readClaimedSplit(t: ReadClaimedTask, split: NonNullable<ReadClaimedTask
     try {
       if (held?.index !== s.file) {
         release();
-        held = { index: s.file, file: sys.open(t.mounts[s.file], t.paths[s.file]) };
+        held = { index: s.file, file: sys.open(mounts[s.file], paths[s.file]) };
       }
       bytes += readSpan(t, held.file, s.start, s.end, chunk, b);
     } catch (e) {
-      errors.push(`${t.paths[s.file]}: ${(e as Error).message}`);
+      errors.push(`${paths[s.file]}: ${(e as Error).message}`);
     } finally {
       st.finish(s);
     }
@@ -127,7 +135,7 @@ function readClaimedSplit(t: ReadClaimedTask, split: NonNullable<ReadClaimedTask
     for (;;) {
       while (stripe(slot));
       const i = st.nextFile();
-      if (i >= t.paths.length) {
+      if (i >= paths.length) {
         // No file left: help with the stripes of files others still read, until none can come.
         while (stripe(slot, true));
         break;
@@ -136,7 +144,7 @@ function readClaimedSplit(t: ReadClaimedTask, split: NonNullable<ReadClaimedTask
       let file: OpenFile | undefined;
       let settled = false;
       try {
-        file = sys.open(t.mounts[i], t.paths[i]);
+        file = sys.open(mounts[i], paths[i]);
         const cuts = file.size > split.bytes ? sys.readSplits(file, split.bytes, MAX_PARTS) : [0, file.size];
         if (cuts.length <= 2) {
           settled = true;
@@ -153,7 +161,7 @@ function readClaimedSplit(t: ReadClaimedTask, split: NonNullable<ReadClaimedTask
         }
         files++;
       } catch (e) {
-        errors.push(`${t.paths[i]}: ${(e as Error).message}`);
+        errors.push(`${paths[i]}: ${(e as Error).message}`);
       } finally {
         if (!settled) st.settle();
         if (file) sys.close(file);

@@ -6,13 +6,15 @@
 // fs/erofs/counters.ts, each importing the one below it. Indexes are handed out in declaration order,
 // and module evaluation runs a module's imports first, so every thread (main or worker, whatever it
 // loaded first) numbers the counters alike.
-import { COUNTERS_BASE, COUNTERS_WORDS } from './regions.ts';
+import { COUNTERS_BASE, COUNTERS_WORDS, COUNTER_SLOTS, COUNTER_SLOTS_BASE } from './regions.ts';
 
 /** An event counter (reset between phases) or a gauge (a level: kept by resetEventCounters). */
 export type CounterKind = 'event' | 'gauge';
 
 const names: string[] = [];
 const gauges: boolean[] = [];
+/** 1 for a gauge: kept in the shared word (a level read on hot paths); events go to the thread's slot. */
+const isGauge = new Uint8Array(COUNTERS_WORDS);
 const windows: Record<string, number> = {};
 
 /**
@@ -29,6 +31,7 @@ export function declareCounters<const T extends Readonly<Record<string, CounterK
     out[name] = names.length;
     names.push(name);
     gauges.push(kind === 'gauge');
+    if (kind === 'gauge') isGauge[out[name]] = 1;
   }
   return Object.freeze(out) as { readonly [K in keyof T]: number };
 }
@@ -67,21 +70,43 @@ export const CTR = declareCounters({
 declareWindow('pageRefRefusedAtZero', CTR.PAGE_REF_REFUSED);
 declareWindow('pageLockWait', CTR.LOCK_WAITS);
 
+// Event counters are per thread slot, as the kernel's vm_event_states are per CPU: a thread adds to its
+// own slot's copy of the region (COUNTER_SLOTS_BASE, one cache-line-aligned block per slot) and a read
+// sums the shared word and every slot. A single shared word was written by every reader at every read
+// call (page-cache hits), bouncing its cache line — and every counter beside it — between their cores.
+// Gauges stay in the shared word: they are levels that hot paths read (RA_INFLIGHT) and that must never
+// be seen below zero. A thread's slot is its id modulo COUNTER_SLOTS (set by countersAttach; any slot is
+// correct, the sums are the same).
+let slotBase = COUNTER_SLOTS_BASE;
+
+/** This thread's counter slot, from its thread id (vfs/kernel.ts, when a thread attaches). */
+export function countersAttach(threadId: number): void {
+  slotBase = COUNTER_SLOTS_BASE + (threadId % COUNTER_SLOTS) * COUNTERS_WORDS;
+}
+
+function word(c: number): number {
+  return (isGauge[c] === 1 ? COUNTERS_BASE : slotBase) + c;
+}
 export function ctrAdd(i32: Int32Array, c: number, n: number): void {
-  Atomics.add(i32, COUNTERS_BASE + c, n);
+  Atomics.add(i32, word(c), n);
 }
 export function ctrInc(i32: Int32Array, c: number): void {
-  Atomics.add(i32, COUNTERS_BASE + c, 1);
+  Atomics.add(i32, word(c), 1);
 }
 export function ctrDec(i32: Int32Array, c: number): void {
-  Atomics.sub(i32, COUNTERS_BASE + c, 1);
+  Atomics.sub(i32, word(c), 1);
 }
+/** A counter's value: a gauge's word, or an event counter's sum over the shared word and every slot. */
 export function ctrRead(i32: Int32Array, c: number): number {
-  return Atomics.load(i32, COUNTERS_BASE + c) >>> 0;
+  let v = Atomics.load(i32, COUNTERS_BASE + c);
+  if (isGauge[c] !== 1)
+    for (let s = 0; s < COUNTER_SLOTS; s++) v += Atomics.load(i32, COUNTER_SLOTS_BASE + s * COUNTERS_WORDS + c);
+  return v >>> 0;
 }
 /** Gauges may dip below zero transiently only by a bug: read them signed. */
 export function ctrReadSigned(i32: Int32Array, c: number): number {
-  return Atomics.load(i32, COUNTERS_BASE + c);
+  if (isGauge[c] === 1) return Atomics.load(i32, COUNTERS_BASE + c);
+  return ctrRead(i32, c) | 0;
 }
 /** Every declared counter by name. */
 export function readCounters(i32: Int32Array): Record<string, number> {
@@ -92,6 +117,8 @@ export function readCounters(i32: Int32Array): Record<string, number> {
 /** Reset the event counters; gauges keep their value. */
 export function resetEventCounters(i32: Int32Array): void {
   names.forEach((_, c) => {
-    if (!gauges[c]) Atomics.store(i32, COUNTERS_BASE + c, 0);
+    if (gauges[c]) return;
+    Atomics.store(i32, COUNTERS_BASE + c, 0);
+    for (let s = 0; s < COUNTER_SLOTS; s++) Atomics.store(i32, COUNTER_SLOTS_BASE + s * COUNTERS_WORDS + c, 0);
   });
 }

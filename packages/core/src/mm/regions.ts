@@ -13,4 +13,7 @@ export const MAX_THREADS = 64;
 export const THREAD_WORDS = 4;
 export const KCSAN_BASE = THREADS_BASE + MAX_THREADS * THREAD_WORDS; // kcsan.ts: watchpoints + one race report
 export const KCSAN_WORDS = 64 * 8 + 16 + 1024;
-export const DYNAMIC_BASE = KCSAN_BASE + KCSAN_WORDS;
+/** counters.ts: per thread slot, a copy of the counters region for event counters (summed when read). */
+export const COUNTER_SLOTS = 8;
+export const COUNTER_SLOTS_BASE = KCSAN_BASE + KCSAN_WORDS;
+export const DYNAMIC_BASE = COUNTER_SLOTS_BASE + COUNTER_SLOTS * COUNTERS_WORDS;

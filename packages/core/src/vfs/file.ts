@@ -26,6 +26,8 @@ export interface OpenFile {
   raSize: number;
   prevIndex: number;
   closed: boolean;
+  /** The mount open-count slot this file counts in (vfs/mount.ts mountOpenSlot): its close uncounts it there. */
+  readonly openSlot: number;
 }
 
 /**

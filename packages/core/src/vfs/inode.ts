@@ -434,8 +434,13 @@ export function iput(a: Arena, slot: number, ops: InodeOps, evictNow = false): v
     evict(a, slot, ops);
     return;
   }
+  // Already on the LRU (iget leaves it there, as the kernel's lazy inode LRU does): nothing to add, so
+  // the LRU lock — one for every inode — is not taken by every close. Read under the inode lock after
+  // the count reached zero: prune takes an inode off the LRU before its tryEvict looks at the count
+  // under this lock, so if prune's removal is not seen here, its tryEvict sees the zero and evicts.
+  const onLru = (Atomics.load(i32, r + I_STATE) & I_ONLRU) !== 0;
   spinUnlock(i32, r + I_LOCK);
-  inodeLruAdd(a, slot);
+  if (!onLru) inodeLruAdd(a, slot);
 }
 
 /**

@@ -4,6 +4,7 @@
 // a filesystem's off its superblock (s_fs_info): opaque to vfs/, set and read by the filesystem only.
 import type { Arena } from '../mm/arena.ts';
 import type { InodeOps } from './inode.ts';
+import { countersAttach } from '../mm/counters.ts';
 
 /** A filesystem's per-mount private state (s_fs_info): the filesystem's own type, opaque here. */
 export type SuperBlockInfo = object;
@@ -27,5 +28,6 @@ export class Kernel {
   constructor(a: Arena, threadId: number) {
     this.a = a;
     this.threadId = threadId;
+    countersAttach(threadId);
   }
 }

@@ -15,7 +15,7 @@ import { VfsError } from './errno.ts';
 
 const M_STATE = 0; // MS_FREE / MS_ACTIVE / MS_DYING
 const M_GEN = 1; // bumped at every mount of the slot
-const M_OPEN = 2; // open files
+// Word 2 is unused: open files are counted per thread slot (vfs.mountOpen below).
 const M_DEV_READS = 3; // device reads served by this image (read calls)
 const M_DEV_PAGES = 4; // pages filled from this image's device
 const M_USERS = 5; // s_active: mounts using this superblock (1 unless superblock_share reused it)
@@ -47,6 +47,15 @@ declareCount('nmounts', (cfg) => {
 });
 declareRegion('vfs.mounts', (c) => c.nmounts * MOUNT_WORDS);
 declareRegion('vfs.mountTable', () => MOUNT_TABLE_WORDS);
+/**
+ * Open files per mount, as the kernel's mnt_pcp->mnt_count: one count per thread slot (a thread's slot is
+ * its id modulo MOUNT_OPEN_SLOTS), summed when read. A shared count was written by every open and close
+ * of every reader, bouncing its cache line (and the mount record's, which every open reads) between
+ * their cores. Each slot's block of counts is padded to a cache line.
+ */
+export const MOUNT_OPEN_SLOTS = 16;
+const openStride = (nmounts: number): number => (nmounts + 15) & ~15;
+declareRegion('vfs.mountOpen', (c) => MOUNT_OPEN_SLOTS * openStride(c.nmounts));
 
 /** Mount slots of the arena. */
 export function mountSlots(a: Arena): number {
@@ -87,11 +96,21 @@ export function mountState(a: Arena, m: number): number {
 export function mountGen(a: Arena, m: number): number {
   return Atomics.load(a.i32, rec(a, m) + M_GEN);
 }
-export function mountOpenCount(a: Arena, m: number): number {
-  return Atomics.load(a.i32, rec(a, m) + M_OPEN);
+/** The open-count slot of thread `threadId` (an open file keeps its slot until its close). */
+export function mountOpenSlot(threadId: number): number {
+  return threadId % MOUNT_OPEN_SLOTS;
 }
-export function mountOpenAdd(a: Arena, m: number, d: number): void {
-  Atomics.add(a.i32, rec(a, m) + M_OPEN, d);
+/** Open files of mount m: the sum of its slots (each never below zero: a file counts in one slot). */
+export function mountOpenCount(a: Arena, m: number): number {
+  const base = a.regions['vfs.mountOpen'] + m;
+  const stride = openStride(a.counts.nmounts);
+  let n = 0;
+  for (let s = 0; s < MOUNT_OPEN_SLOTS; s++) n += Atomics.load(a.i32, base + s * stride);
+  return n;
+}
+/** Count d opens (or closes, d < 0) of mount m in open-count slot `slot` (mountOpenSlot). */
+export function mountOpenAdd(a: Arena, m: number, d: number, slot: number): void {
+  Atomics.add(a.i32, a.regions['vfs.mountOpen'] + slot * openStride(a.counts.nmounts) + m, d);
 }
 /** One device read of `pages` pages served by device `dev` of mount m (0: the image itself). */
 export function mountCountDeviceRead(a: Arena, m: number, pages: number, dev = 0): void {
@@ -278,7 +297,8 @@ export function mountAlloc(a: Arena, p: MountParams, bdev: number, extraFds: rea
         Atomics.store(i32, d + D_READS, 0);
         Atomics.store(i32, d + D_PAGES, 0);
       }
-      Atomics.store(i32, r + M_OPEN, 0);
+      for (let s = 0; s < MOUNT_OPEN_SLOTS; s++)
+        Atomics.store(i32, a.regions['vfs.mountOpen'] + s * openStride(a.counts.nmounts) + m, 0);
       Atomics.store(i32, r + M_DEV_READS, 0);
       Atomics.store(i32, r + M_DEV_PAGES, 0);
       Atomics.store(i32, r + M_USERS, 1);

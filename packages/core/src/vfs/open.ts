@@ -6,7 +6,7 @@
 // inode) and holds a reference on it; that is all this module needs to know about sharing.
 import type { Kernel } from './kernel.ts';
 import { iput, ihold, inodeOpenAdd, inodeGen, iget } from './inode.ts';
-import { mountState, mountOpenAdd, MS_ACTIVE } from './mount.ts';
+import { mountState, mountOpenAdd, mountOpenSlot, MS_ACTIVE } from './mount.ts';
 import { MAX_FILE_BYTES } from './filemap.ts';
 import type { OpenFile, OpenFlags, FileOps, LookupResult } from './file.ts';
 import { VfsError } from './errno.ts';
@@ -44,7 +44,8 @@ function openWith(
 ): OpenFile {
   const a = k.a;
   if (mountState(a, m) !== MS_ACTIVE) throw new VfsError('ENOENT', `mount ${m} is not mounted`);
-  mountOpenAdd(a, m, 1);
+  const openSlot = mountOpenSlot(k.threadId);
+  mountOpenAdd(a, m, 1, openSlot);
   try {
     // Re-check after announcing the open, so unmount's wait for zero cannot miss us.
     if (mountState(a, m) !== MS_ACTIVE) throw new VfsError('ENOENT', `mount ${m} is being unmounted`);
@@ -79,9 +80,10 @@ function openWith(
       raSize: 0,
       prevIndex: -2,
       closed: false,
+      openSlot,
     };
   } catch (e) {
-    mountOpenAdd(a, m, -1);
+    mountOpenAdd(a, m, -1, openSlot);
     throw e;
   }
 }
@@ -93,7 +95,7 @@ export function vfsClose(k: Kernel, file: OpenFile): void {
   if (file.mapping !== file.inode) iput(a, file.mapping, k.ops);
   inodeOpenAdd(a, file.inode, -1);
   iput(a, file.inode, k.ops);
-  mountOpenAdd(a, file.mount, -1);
+  mountOpenAdd(a, file.mount, -1, file.openSlot);
 }
 
 /**
@@ -111,7 +113,7 @@ export function vfsMmap(k: Kernel, file: OpenFile): OpenFile {
   }
   ihold(a, file.inode);
   inodeOpenAdd(a, file.inode, 1);
-  mountOpenAdd(a, file.mount, 1);
+  mountOpenAdd(a, file.mount, 1, file.openSlot);
   return { ...file, raStart: 0, raSize: 0, prevIndex: -2, closed: false };
 }
 

@@ -1,0 +1,119 @@
+// Where a second worker's warm pass loses: the warm read split into its parts, each run by one and by two
+// raw worker threads (no pool) over the same files, files claimed from one shared counter, K passes per
+// run. Per run: wall time and each thread's CPU (utime + stime from /proc/thread-self/stat), so per
+// CPU-second figures hold on a busy machine. Modes: full (open, read in 128 KiB calls, close), read
+// (files opened once beforehand, reads only), open (open + close, no read).
+// Usage: tsx --conditions=source bench/warm-iso.ts IMG... (COPIES=N default 6, K=N passes per run
+// default 20, ROUNDS=N default 5, MODES=full,read,open, SHARE=1: inode_share, copy c in domain c<c>)
+import { statSync, readFileSync } from 'node:fs';
+import { Worker, isMainThread, workerData, parentPort } from 'node:worker_threads';
+import { System, type ArenaHandle, type OpenFile } from '../packages/core/src/index.ts';
+
+interface Init {
+  handle: ArenaHandle;
+  mounts: Int32Array;
+  paths: string[];
+  counter: SharedArrayBuffer;
+}
+interface Cmd {
+  mode: string;
+  k: number;
+}
+const cpuMs = (): number => {
+  const s = readFileSync('/proc/thread-self/stat', 'utf8');
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+};
+
+if (isMainThread) {
+  const images = process.argv.slice(2);
+  const copies = Number(process.env.COPIES ?? 6);
+  const k = Number(process.env.K ?? 20);
+  const rounds = Number(process.env.ROUNDS ?? 5);
+  const modes = (process.env.MODES ?? 'full,read,open').split(',');
+  const share = process.env.SHARE === '1';
+  const dataBytes = images.reduce((n, img) => n + statSync(img).size, 0) * copies;
+  const sys = System.create({
+    poolMiB: Math.ceil((dataBytes * 1.25) / 2 ** 20) + 64,
+    inodeSlots: 65536,
+    mountSlots: 256,
+  });
+  const mounts: number[] = [];
+  const paths: string[] = [];
+  let bytes = 0;
+  for (let c = 0; c < copies; c++)
+    for (const img of images) {
+      const { mount } = sys.mount(img, share ? { inodeShare: true, domainId: `c${c}` } : {});
+      for (const f of sys.listFiles(mount)) {
+        mounts.push(mount);
+        paths.push(f.path);
+      }
+    }
+  for (let i = 0; i < paths.length; i++) {
+    const f = sys.open(mounts[i], paths[i]);
+    bytes += f.size;
+    sys.close(f);
+  }
+  const counter = new SharedArrayBuffer(64);
+  const init: Init = { handle: sys.handle, mounts: Int32Array.from(mounts), paths, counter };
+  const entry = new URL('./warm-iso-entry.mjs', import.meta.url);
+  const ws = [0, 1].map(() => new Worker(entry, { workerData: init }));
+  await Promise.all(ws.map((w) => new Promise((r) => w.once('message', r))));
+  const run = async (mode: string, n: number, kk: number): Promise<{ wall: number; cpu: number }> => {
+    Atomics.store(new Int32Array(counter), 0, 0);
+    const t = performance.now();
+    const rs = await Promise.all(
+      ws.slice(0, n).map((w) => {
+        w.postMessage({ mode, k: kk } satisfies Cmd);
+        return new Promise<number>((r) => w.once('message', r));
+      }),
+    );
+    return { wall: performance.now() - t, cpu: rs.reduce((x, y) => x + y, 0) };
+  };
+  for (const m of modes) for (const n of [1, 2]) await run(m, n, 2); // warm-up (JIT, first touch)
+  const res: Record<string, { w: number[]; c: number[] }> = {};
+  for (let r = 0; r < rounds; r++)
+    for (const m of modes)
+      for (const n of r % 2 === 0 ? [1, 2] : [2, 1]) {
+        const x = await run(m, n, k);
+        (res[`${m}.${n}w`] ??= { w: [], c: [] }).w.push(x.wall);
+        res[`${m}.${n}w`].c.push(x.cpu);
+      }
+  const med = (xs: number[]): number => [...xs].sort((p, q) => p - q)[xs.length >> 1];
+  const gib = (bytes * k) / 2 ** 20;
+  for (const m of modes) {
+    const a = res[`${m}.1w`];
+    const b = res[`${m}.2w`];
+    console.log(
+      `${m}: 1w ${med(a.w).toFixed(0)} ms wall ${med(a.c)} ms CPU; 2w ${med(b.w).toFixed(0)} ms wall ${med(b.c)} ms CPU; ` +
+        `2w/1w wall ${(med(a.w) / med(b.w)).toFixed(2)}x, per CPU-second ${(med(a.c) / med(b.c)).toFixed(2)}x` +
+        (m === 'open' ? '' : `; 1w ${(gib / (med(a.w) / 1000)).toFixed(0)} MiB/s`),
+    );
+  }
+  for (const w of ws) await w.terminate();
+  sys.detach();
+} else {
+  const init = workerData as Init;
+  const sys = System.attach(init.handle);
+  const c = new Int32Array(init.counter);
+  const buf = Buffer.allocUnsafe(128 * 1024);
+  const n = init.paths.length;
+  let open: OpenFile[] | undefined;
+  parentPort!.on('message', (cmd: Cmd) => {
+    if (cmd.mode === 'read' && !open) open = init.paths.map((p, i) => sys.open(init.mounts[i], p));
+    const c0 = cpuMs();
+    for (let i = Atomics.add(c, 0, 1); i < n * cmd.k; i = Atomics.add(c, 0, 1)) {
+      const x = i % n;
+      const f = cmd.mode === 'read' ? open![x] : sys.open(init.mounts[x], init.paths[x]);
+      if (cmd.mode !== 'open')
+        for (let pos = 0; pos < f.size;) {
+          const got = sys.read(f, pos, buf.length, buf, 0);
+          if (got === 0) break;
+          pos += got;
+        }
+      if (cmd.mode !== 'read') sys.close(f);
+    }
+    parentPort!.postMessage(cpuMs() - c0);
+  });
+  parentPort!.postMessage(0);
+}
