@@ -24,13 +24,23 @@ interface Row {
   readonly verdict: 'PASS' | 'FAIL' | 'report' | 'n/a';
 }
 
+/** A loop fill's CPU per sample (medians, ms): readers, kernel workers (lower and upper bounds, kthreads.ts). */
+export interface LoopCpu {
+  readers: number;
+  erofs: number;
+  loop: number;
+  erofsMax: number;
+  loopMax: number;
+  other: number;
+}
+
 export interface CompressedSummary {
   readonly alg: string;
   readonly rows: readonly Row[];
   /** By worker count: the last measured fill's counters, and decoder output bytes per file byte read. */
   readonly decode: Readonly<Record<string, ZFillCounters & { decodedPerByteRead: number | null }>>;
   /** Loop mount fills by thread count: median ms of CPU per sample, the readers' and the kernel threads'. */
-  readonly loopCpu: Readonly<Record<string, { readers: number; erofs: number; loop: number; other: number }>>;
+  readonly loopCpu: Readonly<Record<string, LoopCpu>>;
 }
 
 const SECTOR = 512;
@@ -99,7 +109,7 @@ export function compressedSummary(
         bytesPerPass > 0 ? Math.round(((c.decodedSectors * SECTOR) / bytesPerPass) * 1000) / 1000 : null,
     };
   }
-  const loopCpu: Record<string, { readers: number; erofs: number; loop: number; other: number }> = {};
+  const loopCpu: Record<string, LoopCpu> = {};
   for (const t of [1, 2]) {
     const r = byId.get(`loop.fill.${t}t`);
     if (!r?.runsKthreadMs || r.runsKthreadMs.length === 0) continue;
@@ -109,6 +119,8 @@ export function compressedSummary(
       readers: ms(median(r.runsCpuMs)),
       erofs: ms(median(k.map((x) => x.erofs))),
       loop: ms(median(k.map((x) => x.loop))),
+      erofsMax: ms(median(k.map((x) => x.erofsMax))),
+      loopMax: ms(median(k.map((x) => x.loopMax))),
       other: ms(median(k.map((x) => x.other))),
     };
   }
@@ -126,7 +138,9 @@ export function compressedLines(s: CompressedSummary): string {
   for (const [t, c] of Object.entries(s.loopCpu))
     out +=
       `  loop fill, ${t}: CPU per sample (medians, ms) — reader threads (the bench process) ${c.readers}, ` +
-      `EROFS decompression kworkers ${c.erofs}, loop kworkers ${c.loop}; other kernel threads ${c.other} (not counted)\n`;
+      `EROFS decompression kworkers ${c.erofs} (up to ${c.erofsMax}), loop kworkers ${c.loop} (up to ${c.loopMax}); ` +
+      `other kernel threads ${c.other} (not counted). Counted: the workers named so before and after each sample ` +
+      `(the lower bound)\n`;
   for (const [w, d] of Object.entries(s.decode)) {
     out +=
       `  last fill, ${w}: ${d.pclusters} pclusters decoded, ${d.attached} attached to another thread's decode (pclusterAttach) ` +

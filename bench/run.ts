@@ -27,7 +27,7 @@ import { LoopMounts } from './loop.ts';
 import { KernelReaderPool } from './kernel-pool.ts';
 import { readClaimed } from './read-loop.ts';
 import { sample, BusyMeter } from './machine.ts';
-import { kthreadSnapshot, kthreadDelta, type KThreadCpu } from './kthreads.ts';
+import { kthreadSnapshot, kthreadDelta, erofsMounts, type KThreadCpu } from './kthreads.ts';
 import { SCENARIOS, RATIOS, type Family, type ScenarioSpec } from './scenarios.ts';
 import { MiB, scenarioResult, ratioResult, type ScenarioResult, type RatioResult } from './stats.ts';
 import { scenarioTable, ratioTable, writeResults, writeMarkdownReport } from './report.ts';
@@ -415,6 +415,7 @@ async function main(): Promise<number> {
     const timed = async (what: string, f: () => Count | Promise<Count>, rounds = 1): Promise<Timing> => {
       // Only the loop mount's samples: kernel threads work for its reads (ours and the tree's make none).
       const k0 = what.startsWith('loop.') ? kthreadSnapshot() : null;
+      const m0 = k0 ? erofsMounts(loop?.dirs ?? []) : null;
       const from = sample();
       const c0 = process.cpuUsage();
       const t0 = performance.now();
@@ -427,7 +428,12 @@ async function main(): Promise<number> {
       const ms = performance.now() - t0;
       const cpu = process.cpuUsage(c0);
       const to = sample();
-      const kthreads = k0 ? kthreadDelta(k0, kthreadSnapshot()) : null;
+      let kthreads: KThreadCpu | null = null;
+      if (k0 && m0) {
+        const k1 = kthreadSnapshot();
+        const m1 = erofsMounts(loop?.dirs ?? []);
+        kthreads = kthreadDelta(k0, k1, { loops: m0.loops, foreign: Math.max(m0.foreign, m1.foreign) });
+      }
       check(what, c, { files: want.files * rounds, bytes: want.bytes * rounds });
       return { ms, cpuMs: (cpu.user + cpu.system) / 1000, kthreads, from, to };
     };

@@ -121,7 +121,13 @@ function kthreadFigures(
   const ks = runsKthread as readonly KThreadCpu[];
   const all = runsCpuMs.map((c, i) => c + ks[i].erofs + ks[i].loop);
   return {
-    runsKthreadMs: ks.map((k) => ({ erofs: round(k.erofs, 3), loop: round(k.loop, 3), other: round(k.other, 3) })),
+    runsKthreadMs: ks.map((k) => ({
+      erofs: round(k.erofs, 3),
+      loop: round(k.loop, 3),
+      erofsMax: round(k.erofsMax, 3),
+      loopMax: round(k.loopMax, 3),
+      other: round(k.other, 3),
+    })),
     mibPerCpuSecondWithKthreads: all.length > 0 ? mibps(Math.max(median(all), 0.001)) : null,
   };
 }
