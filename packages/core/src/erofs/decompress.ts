@@ -25,7 +25,7 @@ import { decompress as zstdDecompress } from 'fzstd';
 import { createRequire } from 'node:module';
 import { ErofsError } from './errors.ts';
 import { lz4DecodeBlock, LZ4_E_INPUT, LZ4_E_OFFSET } from './lz4.ts';
-import { lz4WasmDecode, lz4WasmOutput } from './lz4wasm.ts';
+import { lz4WasmAvailable, lz4WasmDecode, lz4WasmOutput } from './lz4wasm.ts';
 import { inflateWhole } from './inflate.ts';
 import { zstdWasmAvailable, zstdWasmDecode, zstdWasmOutput } from './zstdwasm.ts';
 import { Z_ALG, Z_ALG_NAMES, Z_PCLUSTER_MAX_DSIZE } from './format.ts';
@@ -122,7 +122,7 @@ function lz4Check(req: DecompressRequest, end: number, partial: boolean): void {
 function lz4Decode(req: DecompressRequest, input: Uint8Array, margin: number): Uint8Array {
   // Legacy (pre-0padding) images may compress extra data into a pcluster: always a prefix decode.
   const partial = req.partial || !req.zeroPadding;
-  const which = lz4Options.decoder;
+  const which = lz4Options.decoder === 'wasm' && !lz4WasmAvailable() ? 'js' : lz4Options.decoder;
   if (which === 'wasm') {
     lz4Check(req, lz4WasmDecode(input, margin, input.length, req.decodedLength, partial), partial);
     const bytes = lz4WasmOutput(req.skip, req.decodedLength);

@@ -30,6 +30,24 @@ function instance(): Lz4Wasm {
   return inst;
 }
 
+let usable: boolean | null = null;
+
+/**
+ * Whether this engine runs the module: it uses 128-bit SIMD, which V8 compiles only on CPUs with SSE4.1
+ * (x64) or NEON; a virtual CPU without them refuses it, and decompress.ts then decodes with lz4.ts.
+ */
+export function lz4WasmAvailable(): boolean {
+  if (usable === null) {
+    try {
+      instance();
+      usable = true;
+    } catch {
+      usable = false;
+    }
+  }
+  return usable;
+}
+
 /**
  * Decode the LZ4 block src[s0, s1) into `length` bytes (lz4DecodeBlock's semantics and return
  * values: the bytes decoded, or an LZ4_E_* error). The output is then lz4WasmOutput(0, n).
