@@ -7,8 +7,9 @@
 // mode the median MiB/s and MiB per CPU-second of the process (all threads, system time included), and
 // the median minor page faults per pass.
 // Usage: tsx --conditions=source bench/pair-cold.ts IMG... (PASSES=N default 5, SPLIT=BYTES default 1 MiB,
-// MODES=cold,fill WORKERS=1,2: what is timed, in that order)
+// MODES=cold,fill WORKERS=1,2: what is timed, in that order; FORK=1: see evict)
 import { openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { System } from '../packages/core/src/index.ts';
 import { ReaderPool } from '../packages/workers/src/index.ts';
 import { runCommand, startSpawner, stopSpawner } from './spawn.ts';
@@ -23,8 +24,12 @@ const split = Number(process.env.SPLIT ?? 1 << 20);
 startSpawner();
 const PY_EVICT =
   'import os,sys\nfor p in sys.argv[1:]:\n fd=os.open(p,os.O_RDONLY)\n try: os.posix_fadvise(fd,0,0,os.POSIX_FADV_DONTNEED)\n finally: os.close(fd)\n';
+// FORK=1: evict with spawnSync from this process instead (a fork, as the bench did before bench/spawn.ts).
+const fork = process.env.FORK === '1';
 function evict(): void {
-  const r = runCommand('python3', ['-c', PY_EVICT, ...images]);
+  const r = fork
+    ? spawnSync('python3', ['-c', PY_EVICT, ...images], { encoding: 'utf8' })
+    : runCommand('python3', ['-c', PY_EVICT, ...images]);
   if (r.status !== 0) throw new Error(`eviction failed: ${r.stderr}`);
 }
 const dataBytes = images.reduce((n, img) => n + statSync(img).size, 0);
