@@ -3,15 +3,17 @@
 # checkout B, again and again for SECS seconds (default 330); prints each pair and, at the end, per
 # mode the median of B/A over the pairs with its quartiles. Each checkout needs its dependencies
 # installed; the script is copied into A's bench/ when A predates it.
-# Usage: bench/pair-ab.sh DIR_A DIR_B IMG... (SECS=N COPIES=N PASSES=N)
+# SCRIPT=pair-cold.ts pairs the cold reads instead (bench/pair-cold.ts; give it the image copies).
+# Usage: bench/pair-ab.sh DIR_A DIR_B IMG... (SECS=N COPIES=N PASSES=N SCRIPT=pair-ab.ts|pair-cold.ts)
 set -euo pipefail
 if [ $# -lt 3 ]; then echo "usage: bench/pair-ab.sh DIR_A DIR_B IMG..." >&2; exit 2; fi
 a=$(realpath "$1"); b=$(realpath "$2"); shift 2
 here=$(dirname "$(realpath "$0")")
 imgs=(); for i in "$@"; do imgs+=("$(realpath "$i")"); done
+script=${SCRIPT:-pair-ab.ts}
 for d in "$a" "$b"; do
   [ -x "$d/node_modules/.bin/tsx" ] || { echo "pair-ab: $d has no node_modules (install it first)" >&2; exit 2; }
-  [ -f "$d/bench/pair-ab.ts" ] || cp "$here/pair-ab.ts" "$d/bench/pair-ab.ts"
+  [ -f "$d/bench/$script" ] || cp "$here/$script" "$d/bench/$script"
 done
 log=$(mktemp)
 end=$(( $(date +%s) + ${SECS:-330} ))
@@ -20,7 +22,7 @@ while [ "$(date +%s)" -lt "$end" ]; do
   r=$((r + 1))
   for side in A B; do
     d=$a; [ $side = B ] && d=$b
-    line=$(cd "$d" && node_modules/.bin/tsx --conditions=source bench/pair-ab.ts "${imgs[@]}" | tail -1)
+    line=$(cd "$d" && node_modules/.bin/tsx --conditions=source bench/$script "${imgs[@]}" | tail -1)
     echo "$r $side $line" | tee -a "$log"
   done
 done
@@ -33,6 +35,8 @@ for l in open(sys.argv[1]):
 pairs = [v for v in rows.values() if len(v) == 2]
 print(f'{len(pairs)} pairs; B/A per pair: median (quartiles)')
 for k in pairs[0]['A']:
+    if any(p['A'][k] == 0 for p in pairs):
+        continue  # a count that can be 0 (faults): no ratio
     q = [p['B'][k] / p['A'][k] for p in pairs]
     qs = st.quantiles(q, n=4) if len(q) > 1 else [q[0]] * 3
     print(f"  {k}: A {st.median(p['A'][k] for p in pairs):.0f} MiB/s, B {st.median(p['B'][k] for p in pairs):.0f} MiB/s, "
