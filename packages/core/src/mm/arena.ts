@@ -6,6 +6,7 @@
 // bitmap, sized by pagepool.ts through the caller) and otherwise only what the structures above declare
 // (declareCount, declareRegion, declareHeaderWord): the inode table, the mount table, the page index and
 // the filesystem's regions are named by their owners alone.
+import { readFileSync } from 'node:fs';
 import { HEADER_BASE, HEADER_WORDS, DYNAMIC_BASE } from './regions.ts';
 
 export const ARENA_MAGIC = 0x15a4e01;
@@ -112,21 +113,45 @@ export interface ArenaHandle {
 
 const WASM_PAGE = 65536;
 
+/** Whether frame chunks may be WebAssembly memories (null: not decided yet in this thread). */
+let wasmFrames: boolean | null = null;
+
 /**
- * Memory for `bytes` of page frames. A shared WebAssembly memory where the engine gives one: V8 maps it
- * page-aligned and keeps it out of fork() children, whereas a `new SharedArrayBuffer` comes from malloc (16
+ * V8 reserves ~10 GiB of address space per WebAssembly memory (its guard region). Under an address-space
+ * limit (RLIMIT_AS, `ulimit -v`) a few chunks would use it up: the pool would fail where SharedArrayBuffers
+ * fit, and the decoders' own WebAssembly memories (lz4, zstd) could no longer be made. So no WebAssembly
+ * frames under any such limit, nor after the engine refused one (each refusal costs V8 full collections).
+ */
+function wasmFramesAllowed(): boolean {
+  if (wasmFrames === null) {
+    wasmFrames = true;
+    try {
+      const limit = /^Max address space\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
+      if (limit !== undefined && limit !== 'unlimited') wasmFrames = false;
+    } catch {
+      // no /proc: no limit that can be read, none assumed
+    }
+  }
+  return wasmFrames;
+}
+
+/**
+ * Memory for `bytes` of page frames. A shared WebAssembly memory where allowed: V8 maps it page-aligned and
+ * keeps it out of fork() children (MADV_DONTFORK), whereas a `new SharedArrayBuffer` comes from malloc (16
  * bytes past a page boundary) and a fork() write-protects all of it for copy-on-write, so that every frame
  * written afterwards takes a page fault (issue 17: 0.58 s against 0.09 s of CPU for one 88 MiB fill after a
- * `spawnSync`). Falls back to a plain SharedArrayBuffer where that memory is refused (no WebAssembly, an
- * address-space limit: V8 reserves several GiB of guard space per memory).
+ * `spawnSync`). A plain SharedArrayBuffer otherwise (wasmFramesAllowed) or where the engine refuses it.
  */
 function allocFrameChunk(bytes: number): SharedArrayBuffer {
-  const pages = Math.ceil(bytes / WASM_PAGE);
-  try {
-    const buf: unknown = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }).buffer;
-    if (buf instanceof SharedArrayBuffer) return buf;
-  } catch {
-    // refused: below
+  if (wasmFramesAllowed()) {
+    try {
+      const pages = Math.ceil(bytes / WASM_PAGE);
+      const buf: unknown = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }).buffer;
+      if (buf instanceof SharedArrayBuffer) return buf;
+    } catch {
+      // refused: below, and no more tries in this thread
+    }
+    wasmFrames = false;
   }
   return new SharedArrayBuffer(bytes);
 }
