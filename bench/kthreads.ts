@@ -7,15 +7,17 @@
 // them. A kernel thread is one whose /proc/PID/stat flags carry PF_KTHREAD; its CPU comes from
 // /proc/PID/schedstat (ns, not the 10 ms ticks of /proc/PID/stat). Linux only.
 //
-// What a name can say is limited: a kworker's name gives the workqueue it last ran work for, so a thread
-// whose name said EROFS (or one of our loop devices) at only one end of the interval may have spent
-// part of it on other work. Two figures, then: `erofs`/`loop` count only threads named so at both ends
-// (a lower bound, what the verdict uses: it can only make the kernel look cheaper), `erofsMax`/`loopMax`
-// also those named so at either end (an upper bound). The erofs_worker workqueue serves every EROFS
-// mount on the machine, so a sample taken while an EROFS mount other than ours exists is not charged at
-// all (null): another reader's decompression would count as ours. A thread that exits during the
-// interval is lost (its CPU cannot be read any more); pids are keyed with their start time, so a reused
-// pid is a new thread.
+// What a name can say is limited: a kworker's name gives the workqueue it runs (`+wq`) or last ran
+// (`-wq`) work for (wq_worker_comm), so a thread whose name said EROFS (or one of our loop devices) at
+// only one end of the interval may have spent part of it on other work. Two figures, then, both
+// heuristics: `erofs`/`loop` count only threads named so at both ends (what the verdict uses: mostly an
+// undercount of the kernel's work, though a worker of the shared unbound pool named so at both ends may
+// have run other work in between), `erofsMax`/`loopMax` also those named so at either end. The
+// erofs_worker workqueue serves every EROFS mount on the machine, so a sample taken while an EROFS mount
+// other than ours exists in this mount namespace is not charged at all (null): another reader's
+// decompression would count as ours (mounts in other namespaces, e.g. containers', cannot be seen). A
+// thread that exits during the interval is lost (its CPU cannot be read any more); pids are keyed with
+// their start time, so a reused pid is a new thread.
 import { readdirSync, readFileSync } from 'node:fs';
 
 export interface KThreadCpu {
@@ -97,7 +99,7 @@ export function erofsMounts(ours: readonly string[], mountinfo?: string): ErofsM
 /** CPU the kernel threads used between two snapshots, by what they worked for (see the header). */
 export function kthreadDelta(a: Snapshot | null, b: Snapshot | null, mounts: ErofsMounts): KThreadCpu | null {
   if (!a || !b || mounts.foreign > 0) return null;
-  const ourLoop = mounts.loops.length > 0 ? new RegExp(`(^|-)(${mounts.loops.join('|')})$`) : null;
+  const ourLoop = mounts.loops.length > 0 ? new RegExp(`(^|[-+])(${mounts.loops.join('|')})$`) : null;
   const isLoop = (comm: string): boolean => ourLoop !== null && ourLoop.test(comm);
   let erofs = 0;
   let loop = 0;
