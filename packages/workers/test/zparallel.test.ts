@@ -181,6 +181,31 @@ test.serial('a plain file read by two workers at once: every byte, one device re
   }
 });
 
+test.serial('a file is cut for readahead only: cold into stripes, not once every page of it is cached', (t) => {
+  const { mount } = sys.mount(pimage);
+  try {
+    sys.dropCaches();
+    const f = sys.open(mount, '/big.bin');
+    try {
+      const pages = Math.ceil(pbig.length / PAGE);
+      const cold = sys.readSplits(f, STRIPE);
+      t.is(cold[cold.length - 1], pbig.length);
+      t.is(cold.length - 1, Math.ceil(pbig.length / STRIPE), 'stripes of STRIPE bytes while nothing is cached');
+      sys.readahead(f, 0, PAGE * (pages - 1));
+      t.is(sys.fincore(f).pages, pages - 1);
+      t.is(sys.readSplits(f, STRIPE).length, cold.length, 'one page missing: still cut');
+      sys.readAll(f);
+      t.is(sys.fincore(f).pages, pages);
+      t.deepEqual(sys.readSplits(f, STRIPE), [0, pbig.length], 'every page cached: read whole by one thread');
+    } finally {
+      sys.close(f);
+    }
+  } finally {
+    sys.dropCaches();
+    sys.unmount(mount);
+  }
+});
+
 test.serial(
   'page-sized stripes over many files, plain and lz4hc: every file once, every byte, one frame per page',
   async (t) => {
