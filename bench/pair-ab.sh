@@ -4,7 +4,7 @@
 # mode the median of B/A over the pairs with its quartiles. Each checkout needs its dependencies
 # installed; the script is copied into A's bench/ when A predates it.
 # SCRIPT=pair-cold.ts pairs the cold reads instead (bench/pair-cold.ts; give it the image copies).
-# Usage: bench/pair-ab.sh DIR_A DIR_B IMG... (SECS=N COPIES=N PASSES=N SCRIPT=pair-ab.ts|pair-cold.ts)
+# Usage: bench/pair-ab.sh DIR_A DIR_B IMG... (SECS=N COPIES=N PASSES=N SPLIT=BYTES SCRIPT=pair-ab.ts|pair-cold.ts)
 set -euo pipefail
 if [ $# -lt 3 ]; then echo "usage: bench/pair-ab.sh DIR_A DIR_B IMG..." >&2; exit 2; fi
 a=$(realpath "$1"); b=$(realpath "$2"); shift 2

@@ -5,7 +5,8 @@
 // rounds with a pool of 1 and one of 2 workers, then PASSES rounds of: fill (drop caches, read every
 // regular file once), warm (3 passes over the cached data), 1 worker then 2. Prints one JSON line of
 // median MiB/s per mode. Only the System and ReaderPool APIs of every version since 2026-11-29 are used.
-// Usage: tsx --conditions=source bench/pair-ab.ts IMG... (COPIES=N default 6, PASSES=N default 5)
+// Usage: tsx --conditions=source bench/pair-ab.ts IMG... (COPIES=N default 6, PASSES=N default 5, SPLIT=BYTES
+// default 0: whole files; `pnpm bench` reads with --split 1 MiB, SPLIT=1048576 reads as it does)
 import { statSync } from 'node:fs';
 import { System } from '../packages/core/src/index.ts';
 import { ReaderPool } from '../packages/workers/src/index.ts';
@@ -17,6 +18,7 @@ if (images.length === 0) {
 }
 const copies = Number(process.env.COPIES ?? 6);
 const passes = Number(process.env.PASSES ?? 5);
+const split = Number(process.env.SPLIT ?? 0);
 const warmRounds = 3;
 const dataBytes = images.reduce((n, img) => n + statSync(img).size, 0) * copies;
 const sys = System.create({
@@ -36,17 +38,17 @@ let bytes = 0;
 for (let i = 0; i < 3; i++)
   for (const p of pools) {
     sys.dropCaches();
-    bytes = (await p.readClaimed(sets)).bytes;
-    await p.readClaimed(sets);
+    bytes = (await p.readClaimed(sets, { split })).bytes;
+    await p.readClaimed(sets, { split });
   }
 for (let r = 0; r < passes; r++)
   for (const [w, p] of pools.entries()) {
     sys.dropCaches();
     let t = performance.now();
-    await p.readClaimed(sets);
+    await p.readClaimed(sets, { split });
     res[`fill.${w + 1}w`].push(performance.now() - t);
     t = performance.now();
-    for (let k = 0; k < warmRounds; k++) await p.readClaimed(sets);
+    for (let k = 0; k < warmRounds; k++) await p.readClaimed(sets, { split });
     res[`warm.${w + 1}w`].push((performance.now() - t) / warmRounds);
   }
 const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[xs.length >> 1];

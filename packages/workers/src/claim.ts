@@ -10,18 +10,29 @@
 // stripe of the publication it read the count of. The owner rewrites its slot only after every stripe
 // of the previous publication was read to the end (`done`), so a claimer reads the cut points after
 // its claim without a lock.
+//
+// The words every worker writes per file are kept apart (each on a line of its own, as the kernel keeps
+// per-CPU data and hot atomics on their own cache lines): the file cursor (one atomic add per claimed
+// file, the only word all workers write per file); each slot (its owner's "file claimed, not yet
+// settled" flag — per slot, not one shared count — and its stripes' claim and done words); and the
+// wake-up sequence, bumped and notified only while a worker waits on it (only idle workers at the end
+// of a run do: a waiter count, as the page lock's PG_WAITERS bit spares unlock_page the wake-up).
+// A worker reading a plain pass of cached files (nothing to publish) writes its own slot and the cursor.
 
+// Header, Int32 words; LINE words apart (two 64-byte cache lines: the buffer's start need not be aligned).
+const LINE = 32;
 const W_FILES = 0; // next file index
-const W_SLOTS = 1; // next slot index (one per task)
-const W_PENDING = 2; // files claimed whose owner has not yet published them or chosen to read them whole
-const W_SEQ = 3; // bumped (and notified) whenever a file settles: idle workers wait on it
-const HEADER = 4;
-// Per slot, Int32 words:
+const W_SEQ = LINE; // bumped (and notified) when a file settles while anyone waits: idle workers wait on it
+const W_WAITERS = LINE + 1; // workers waiting on W_SEQ (or about to)
+const W_SLOTS = LINE + 2; // next slot index (one per task)
+const HEADER = 2 * LINE;
+// Per slot (2 LINEs: the claim words other workers read per file, then the flag its owner writes per file):
 const S_CLAIM = 0;
 const S_FILE = 1;
 const S_PARTS = 2;
 const S_DONE = 3;
-const SLOT_WORDS = 4;
+const S_PENDING = LINE; // the slot's owner claimed a file it has not yet published or chosen to read whole
+const SLOT_WORDS = 2 * LINE;
 const GEN_SHIFT = 20;
 const NEXT_MASK = (1 << GEN_SHIFT) - 1;
 const GEN_MASK = 0x3ff;
@@ -60,21 +71,31 @@ export class ClaimState {
   }
 
   /**
-   * The next file index (past the end when every file is claimed). A valid index is pending until
-   * `settle`: workers with no file left keep waiting for its stripes meanwhile.
+   * The next file index for the worker of `slot` (past the end when every file is claimed). A valid index
+   * is pending until `settle`: workers with no file left keep waiting for its stripes meanwhile.
    */
-  nextFile(): number {
-    Atomics.add(this.i32, W_PENDING, 1);
+  nextFile(slot: number): number {
+    // Pending before the claim: a worker whose claim finds the cursor past the end (so after ours) sees it.
+    Atomics.store(this.i32, this.w(slot, S_PENDING), 1);
     const i = Atomics.add(this.i32, W_FILES, 1);
-    if (i >= this.files) this.settle();
+    if (i >= this.files) this.settle(slot);
     return i;
   }
 
-  /** The claimed file was published (or will be read whole): waiters may look again. */
-  settle(): void {
-    Atomics.sub(this.i32, W_PENDING, 1);
-    Atomics.add(this.i32, W_SEQ, 1);
-    Atomics.notify(this.i32, W_SEQ);
+  /** The file `slot` claimed was published (or will be read whole): waiters, if any, may look again. */
+  settle(slot: number): void {
+    Atomics.store(this.i32, this.w(slot, S_PENDING), 0);
+    // A waiter counts itself before it looks at the slots: either it sees the store above, or this sees it.
+    if (Atomics.load(this.i32, W_WAITERS) > 0) {
+      Atomics.add(this.i32, W_SEQ, 1);
+      Atomics.notify(this.i32, W_SEQ);
+    }
+  }
+
+  /** True while some slot's owner holds a claimed file not yet settled. */
+  private pending(): boolean {
+    for (let s = 0; s < this.slots; s++) if (Atomics.load(this.i32, this.w(s, S_PENDING)) !== 0) return true;
+    return false;
   }
 
   /**
@@ -82,12 +103,19 @@ export class ClaimState {
    * more (then the run is over for this worker).
    */
   claimLate(from: number): Stripe | null {
-    for (;;) {
-      const seq = Atomics.load(this.i32, W_SEQ);
-      const s = this.claimAny(from);
-      if (s) return s;
-      if (Atomics.load(this.i32, W_PENDING) === 0) return this.claimAny(from);
-      Atomics.wait(this.i32, W_SEQ, seq, 50);
+    const s = this.claimAny(from);
+    if (s || !this.pending()) return s ?? this.claimAny(from);
+    Atomics.add(this.i32, W_WAITERS, 1);
+    try {
+      for (;;) {
+        const seq = Atomics.load(this.i32, W_SEQ);
+        const s = this.claimAny(from);
+        if (s) return s;
+        if (!this.pending()) return this.claimAny(from);
+        Atomics.wait(this.i32, W_SEQ, seq, 50);
+      }
+    } finally {
+      Atomics.sub(this.i32, W_WAITERS, 1);
     }
   }
 

@@ -134,7 +134,7 @@ function readClaimedSplit(
   try {
     for (;;) {
       while (stripe(slot));
-      const i = st.nextFile();
+      const i = st.nextFile(slot);
       if (i >= paths.length) {
         // No file left: help with the stripes of files others still read, until none can come.
         while (stripe(slot, true));
@@ -148,12 +148,12 @@ function readClaimedSplit(
         const cuts = file.size > split.bytes ? sys.readSplits(file, split.bytes, MAX_PARTS) : [0, file.size];
         if (cuts.length <= 2) {
           settled = true;
-          st.settle();
+          st.settle(slot);
           bytes += readSpan(t, file, 0, file.size, chunk, b);
         } else {
           st.publish(slot, i, cuts);
           settled = true;
-          st.settle();
+          st.settle(slot);
           held = { index: i, file };
           file = undefined;
           // Its own stripes first (this slot), then anyone's.
@@ -163,7 +163,7 @@ function readClaimedSplit(
       } catch (e) {
         errors.push(`${paths[i]}: ${(e as Error).message}`);
       } finally {
-        if (!settled) st.settle();
+        if (!settled) st.settle(slot);
         if (file) sys.close(file);
       }
     }
