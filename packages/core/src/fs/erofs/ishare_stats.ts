@@ -7,6 +7,7 @@ import { declareRegion, type Arena } from '../../mm/arena.ts';
 import { ctrAdd, CTR } from './counters.ts';
 import { isAnonInode } from '../../vfs/inode.ts';
 import { setMappingPagesHook } from '../../vfs/pagecache.ts';
+import { threadId } from 'node:worker_threads';
 
 // Shared inodes live on the anonymous superblock (ishare.ts allocates them on ANON_MOUNT).
 setMappingPagesHook((a, mapping, delta) => {
@@ -14,30 +15,47 @@ setMappingPagesHook((a, mapping, delta) => {
   ctrAdd(a.i32, CTR.SHARED_FILE_PAGES, delta);
 });
 
-declareRegion('erofs.sharedPages', (c) => c.nmounts);
+// One block of mount words per thread slot (a thread's worker_threads id modulo SLOTS), each block padded
+// to a cache line, summed when read — as the kernel keeps such statistics per CPU. A single word per
+// mount was written by every reader at every device read of a shared file, so two workers filling
+// different files of one image (or of images whose words share a line) bounced that line between their
+// cores; the unshared path has nothing like it.
+const SLOTS = 16;
+const stride = (nmounts: number): number => (nmounts + 15) & ~15;
+declareRegion('erofs.sharedPages', (c) => SLOTS * stride(c.nmounts));
 
-// The region's base in the last arena asked about (resolved once per arena, not per read).
+// The region's base in the last arena asked about (resolved once per arena, not per read), and this
+// thread's block in it.
 let baseArena: Arena | undefined;
 let base = 0;
-function word(a: Arena, m: number): number {
+let mine = 0;
+function region(a: Arena): number {
   if (a !== baseArena) {
     base = a.region('erofs.sharedPages');
+    mine = base + (threadId % SLOTS) * stride(a.counts.nmounts);
     baseArena = a;
   }
-  return base + m;
+  return base;
 }
 
-/** Count `pages` read from mount `m`'s device into a shared inode's mapping. */
+/** Count `pages` read from mount `m`'s device into a shared inode's mapping (in this thread's slot). */
 export function ishareCountDevicePages(a: Arena, m: number, pages: number): void {
-  Atomics.add(a.i32, word(a, m), pages);
+  region(a);
+  Atomics.add(a.i32, mine + m, pages);
 }
 
 /** Pages mount `m`'s device filled into shared inodes' mappings since mount or the last reset. */
 export function ishareMountSharedPages(a: Arena, m: number): number {
-  return Atomics.load(a.i32, word(a, m)) >>> 0;
+  const b = region(a) + m;
+  const st = stride(a.counts.nmounts);
+  let n = 0;
+  for (let s = 0; s < SLOTS; s++) n += Atomics.load(a.i32, b + s * st) >>> 0;
+  return n;
 }
 
 /** Zero mount `m`'s figure (at mount, and when the statistics are reset). */
 export function ishareResetMount(a: Arena, m: number): void {
-  Atomics.store(a.i32, word(a, m), 0);
+  const b = region(a) + m;
+  const st = stride(a.counts.nmounts);
+  for (let s = 0; s < SLOTS; s++) Atomics.store(a.i32, b + s * st, 0);
 }
