@@ -20,7 +20,7 @@ import {
   type MountDeviceStats,
   mountSlots,
 } from './vfs/mount.ts';
-import { ishareMountSharedPages, ishareResetMount } from './fs/erofs/ishare_stats.ts';
+import { ishareMountSharedPages, ishareResetMount, ishareSharedFilePages } from './fs/erofs/ishare_stats.ts';
 
 export interface MountReport extends MountDeviceStats {
   /** Of the device pages, those that filled a shared inode's mapping. */
@@ -144,7 +144,7 @@ export function systemStats(a: Arena): SystemStats {
     pageSize: PAGE_SIZE,
     poolBytes: a.poolBytes,
     pageCacheBytes: filePages * PAGE_SIZE,
-    sharedPageCacheBytes: ctrReadSigned(a.i32, CTR.SHARED_FILE_PAGES) * PAGE_SIZE,
+    sharedPageCacheBytes: ishareSharedFilePages(a) * PAGE_SIZE,
     filePages,
     framesFree: framesFree(a),
     framesUsed: framesUsed(a),

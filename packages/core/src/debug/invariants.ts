@@ -29,6 +29,7 @@ import {
 } from '../vfs/inode.ts';
 import { mountOpenCount, mountParams, mountState, mountGen, mountSlots, MS_FREE } from '../vfs/mount.ts';
 import { sharedInodeView, processingCount, ishareOf } from '../fs/erofs/ishare.ts';
+import { ishareSharedFilePages } from '../fs/erofs/ishare_stats.ts';
 import { zpclHeld } from '../fs/erofs/zpcluster.ts';
 import { memcgCheckQuiescent } from '../mm/memcontrol.ts';
 
@@ -92,7 +93,7 @@ export function checkQuiescent(a: Arena): string[] {
       add(`inode ${slot} attached to slot ${d}, which is not a shared inode`);
   });
   if (nrpagesSum !== filePages) add(`sum of mappings' nrpages ${nrpagesSum} != page-cache pages ${filePages}`);
-  const sharedCtr = ctrReadSigned(a.i32, CTR.SHARED_FILE_PAGES);
+  const sharedCtr = ishareSharedFilePages(a);
   if (sharedPages !== sharedCtr) add(`shared pages counter ${sharedCtr} != pages in shared mappings ${sharedPages}`);
 
   for (const d of dedups) {

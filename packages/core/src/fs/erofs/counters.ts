@@ -7,7 +7,6 @@ import { CTR as VFS_CTR } from '../../vfs/counters.ts';
 export { ctrAdd, ctrInc, ctrDec, ctrRead, ctrReadSigned } from '../../mm/counters.ts';
 
 const EROFS_CTR = declareCounters({
-  SHARED_FILE_PAGES: 'gauge', // pages indexed in a shared (dedup) inode's mapping
   DEVICE_READS: 'event', // device read calls (one per contiguous run)
   DEVICE_PAGES: 'event', // pages filled from the device
   READAHEAD_CALLS: 'event',

@@ -94,21 +94,32 @@ export function setRealInodePolicy(a: Arena, p: RealInodePolicy): void {
 interface IshareSpecs {
   readonly backing: ListSpec;
   readonly processing: ListSpec;
+  /** Word index of the fs-private area of inode slot 0 (inodeTableBase + I_FS). */
+  readonly base: number;
 }
+// Resolved once per arena and kept for the last arena asked about (every thread has one arena): the
+// share path asks at every join, read_begin/end and real-inode pick, where a WeakMap lookup per call
+// (and per field word) was measurable beside the unshared path, which has none.
 const specCache = new WeakMap<Arena, IshareSpecs>();
+let lastArena: Arena | undefined;
+let lastSpecs: IshareSpecs = { backing: listSpec(0, 1, 0, 0), processing: listSpec(0, 1, 0, 0), base: 0 };
 function specs(a: Arena): IshareSpecs {
+  if (a === lastArena) return lastSpecs;
   let s = specCache.get(a);
   if (!s) {
     s = {
       backing: listSpec(inodeTableBase(a) + I_FS, INODE_WORDS, X_BACK_PREV, X_BACK_NEXT),
       processing: listSpec(inodeTableBase(a) + I_FS, INODE_WORDS, X_PROC_PREV, X_PROC_NEXT),
+      base: inodeTableBase(a) + I_FS,
     };
     specCache.set(a, s);
   }
+  lastArena = a;
+  lastSpecs = s;
   return s;
 }
 function xw(a: Arena, slot: number, w: number): number {
-  return inodeTableBase(a) + slot * INODE_WORDS + I_FS + w;
+  return specs(a).base + slot * INODE_WORDS + w;
 }
 
 /**
@@ -162,6 +173,36 @@ function keyMatches(a: Arena, slot: number, key: IshareKey): boolean {
 }
 
 export type FillResult = 'shared' | 'size-mismatch' | 'datapath-mismatch';
+
+// iget5's test and set for the join under way in this thread: two functions made once, reading the join's
+// arguments from here, instead of two closures allocated per file opened (iget calls both synchronously,
+// under the icache bucket lock, before it returns; nothing in between joins another file).
+const join: { a: Arena | undefined; key: IshareKey | undefined; size: number; dataPath: number } = {
+  a: undefined,
+  key: undefined,
+  size: 0,
+  dataPath: 0,
+};
+function joinTest(s: number): boolean {
+  const { a, key } = join;
+  if (a === undefined || key === undefined) throw new Error('ishare: iget test outside a join');
+  return keyMatches(a, s, key);
+}
+function joinInit(s: number): void {
+  const { a, key } = join;
+  if (a === undefined || key === undefined) throw new Error('ishare: iget set outside a join');
+  const i32 = a.i32;
+  const base = xw(a, s, X_KEY);
+  for (let i = 0; i < 8; i++) i32[base + i] = key.words[i];
+  i32[xw(a, s, X_LOCK)] = 0;
+  listInitHead(i32, xw(a, s, X_BACK_HEAD));
+  listInitHead(i32, xw(a, s, X_PROC_HEAD));
+  i32[xw(a, s, X_NBACKING)] = 0;
+  i32[xw(a, s, X_ISHARE)] = NIL;
+  setInodeSize(a, s, join.size);
+  i32[xw(a, s, X_DATAPATH)] = join.dataPath;
+  ctrInc(i32, CTR.ISHARE_CREATED);
+}
 /** Data paths (the kernel's address_space_operations): plain blocks, or compressed pclusters. */
 export const DATAPATH_FLAT = 0;
 export const DATAPATH_COMPRESSED = 1;
@@ -179,25 +220,17 @@ export function ishareFillInode(
   dataPath = DATAPATH_FLAT,
 ): FillResult {
   const i32 = a.i32;
-  const dedup = iget(
-    a,
-    ANON_MOUNT,
-    key.hash,
-    dedupOps,
-    (s) => keyMatches(a, s, key),
-    (s) => {
-      const base = xw(a, s, X_KEY);
-      for (let i = 0; i < 8; i++) i32[base + i] = key.words[i];
-      i32[xw(a, s, X_LOCK)] = 0;
-      listInitHead(i32, xw(a, s, X_BACK_HEAD));
-      listInitHead(i32, xw(a, s, X_PROC_HEAD));
-      i32[xw(a, s, X_NBACKING)] = 0;
-      i32[xw(a, s, X_ISHARE)] = NIL;
-      setInodeSize(a, s, size);
-      i32[xw(a, s, X_DATAPATH)] = dataPath;
-      ctrInc(i32, CTR.ISHARE_CREATED);
-    },
-  );
+  join.a = a;
+  join.key = key;
+  join.size = size;
+  join.dataPath = dataPath;
+  let dedup: number;
+  try {
+    dedup = iget(a, ANON_MOUNT, key.hash, dedupOps, joinTest, joinInit);
+  } finally {
+    join.a = undefined;
+    join.key = undefined;
+  }
   if (!ishareSteps.sameSize(a, dedup, size)) {
     iput(a, dedup, dedupOps);
     ctrInc(i32, CTR.ISHARE_SIZE_MISMATCH);

@@ -1,0 +1,123 @@
+// What inode_share costs on images with nothing in common, in one process: the images mounted COPIES
+// times without sharing and COPIES times with it (each copy in a `domain_id` of its own, as the bench's
+// disjoint-share family), then PASSES rounds of: fill (drop caches, read every regular file once) of
+// each family with a pool of 1 and of 2 workers, the two families in alternating order, then warm (3
+// passes). Prints one JSON line: per family and pool size the median MiB/s, and `ratio.*` = shared /
+// unshared of the medians ×1000 (so that bench/pair-ab.sh's B/A of it reads as a change of the ratio);
+// `cpu.*` the median process CPU (all threads) of a fill in ms and `cpuratio.*` unshared / shared of
+// those ×1000 (> 1000: sharing costs less CPU), the figure that holds on a busy machine.
+// Run it through bench/pair-ab.sh (SCRIPT=pair-disjoint.ts) with the bench's derived (disjoint) images.
+// MAIN=1: the main thread fills instead of the pools (for --cpu-prof; FAM=d or ds: that family only).
+// Usage: tsx --conditions=source bench/pair-disjoint.ts IMG... (COPIES=N default 6, PASSES=N default 5)
+import { statSync } from 'node:fs';
+import { System } from '../packages/core/src/index.ts';
+import { ReaderPool } from '../packages/workers/src/index.ts';
+
+const images = process.argv.slice(2);
+if (images.length === 0) {
+  process.stderr.write('usage: tsx --conditions=source bench/pair-disjoint.ts IMG... (COPIES=N PASSES=N MAIN=1)\n');
+  process.exit(2);
+}
+const copies = Number(process.env.COPIES ?? 6);
+const passes = Number(process.env.PASSES ?? 5);
+const main = process.env.MAIN === '1';
+const only = process.env.FAM; // d or ds: only that family (MAIN=1)
+const warmRounds = 3;
+const dataBytes = images.reduce((n, img) => n + statSync(img).size, 0) * copies;
+const sys = System.create({
+  poolMiB: Math.ceil((dataBytes * 1.25) / 2 ** 20) + 64,
+  inodeSlots: 65536,
+  mountSlots: 256,
+});
+type Sets = { mount: number; paths: string[] }[];
+const fams: Record<'d' | 'ds', Sets> = { d: [], ds: [] };
+for (const share of [false, true])
+  for (let c = 0; c < copies; c++)
+    for (const img of images) {
+      const r = sys.mount(img, share ? { inodeShare: true, domainId: `c${c}` } : {});
+      if (share && !r.shareActive) throw new Error(`${img}: inode_share not active`);
+      (share ? fams.ds : fams.d).push({ mount: r.mount, paths: sys.listFiles(r.mount).map((f) => f.path) });
+    }
+const buf = Buffer.alloc(128 << 10);
+function mainRead(sets: Sets): number {
+  let bytes = 0;
+  for (const s of sets)
+    for (const p of s.paths) {
+      const f = sys.open(s.mount, p);
+      try {
+        for (let pos = 0; pos < f.size;) {
+          const n = sys.read(f, pos, buf.length, buf, 0);
+          if (n === 0) break;
+          pos += n;
+        }
+        bytes += f.size;
+      } finally {
+        sys.close(f);
+      }
+    }
+  return bytes;
+}
+const res: Record<string, number[]> = {};
+const push = (k: string, v: number): void => {
+  (res[k] ??= []).push(v);
+};
+// Process CPU (all threads) of a fill, in ms: the figure that holds on a busy machine.
+const cpuMs: Record<string, number[]> = {};
+const cpu = (k: string, c0: NodeJS.CpuUsage): void => {
+  const c = process.cpuUsage(c0);
+  (cpuMs[k] ??= []).push((c.user + c.system) / 1000);
+};
+let bytes = 0;
+if (main) {
+  for (let i = 0; i < 3; i++)
+    for (const fam of ['d', 'ds'] as const) {
+      if (only !== undefined && fam !== only) continue;
+      sys.dropCaches();
+      bytes = mainRead(fams[fam]);
+    }
+  for (let r = 0; r < passes; r++)
+    for (const fam of r % 2 === 0 ? (['d', 'ds'] as const) : (['ds', 'd'] as const)) {
+      if (only !== undefined && fam !== only) continue;
+      sys.dropCaches();
+      const c = process.cpuUsage();
+      const t = performance.now();
+      mainRead(fams[fam]);
+      push(`${fam}.fill.main`, performance.now() - t);
+      cpu(`${fam}.fill.main`, c);
+    }
+} else {
+  const pools = [new ReaderPool(sys, { workers: 1 }), new ReaderPool(sys, { workers: 2 })];
+  for (let i = 0; i < 3; i++)
+    for (const p of pools)
+      for (const fam of ['d', 'ds'] as const) {
+        sys.dropCaches();
+        bytes = (await p.readClaimed(fams[fam])).bytes;
+        await p.readClaimed(fams[fam]);
+      }
+  for (let r = 0; r < passes; r++)
+    for (const [w, p] of pools.entries())
+      for (const fam of r % 2 === 0 ? (['d', 'ds'] as const) : (['ds', 'd'] as const)) {
+        sys.dropCaches();
+        const c = process.cpuUsage();
+        let t = performance.now();
+        await p.readClaimed(fams[fam]);
+        push(`${fam}.fill.${w + 1}w`, performance.now() - t);
+        cpu(`${fam}.fill.${w + 1}w`, c);
+        t = performance.now();
+        for (let k = 0; k < warmRounds; k++) await p.readClaimed(fams[fam]);
+        push(`${fam}.warm.${w + 1}w`, (performance.now() - t) / warmRounds);
+      }
+  for (const p of pools) await p.destroy();
+}
+const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[xs.length >> 1];
+const out: Record<string, number> = {};
+for (const [k, v] of Object.entries(res)) out[k] = Math.round((bytes / 2 ** 20 / (median(v) / 1000)) * 10) / 10;
+for (const k of Object.keys(out))
+  if (k.startsWith('d.') && out[`ds.${k.slice(2)}`] !== undefined)
+    out[`ratio.${k.slice(2)}`] = Math.round((out[`ds.${k.slice(2)}`] / out[k]) * 1000);
+for (const [k, v] of Object.entries(cpuMs)) out[`cpu.${k}`] = Math.round(median(v) * 10) / 10;
+for (const k of Object.keys(cpuMs))
+  if (k.startsWith('d.') && cpuMs[`ds.${k.slice(2)}`] !== undefined)
+    out[`cpuratio.${k.slice(2)}`] = Math.round((out[`cpu.${k}`] / out[`cpu.ds.${k.slice(2)}`]) * 1000);
+console.log(JSON.stringify(out));
+process.exit(0);
