@@ -11,7 +11,7 @@
 // as imports of the files node would load. Worker threads still start from their TypeScript sources
 // through tsx (their .mjs bootstraps register it), so the CLI runs with --conditions=source as from
 // the bin. The bundle is cached under node_modules/.cache keyed on the content of every file under
-// packages/*/src, the package manifests, the lockfile, this file, node's and esbuild's versions and
+// packages/*/src, the package manifests and tsconfigs, the lockfile, this file, node's and esbuild's versions and
 // the repository's path: an edited source always gets a fresh bundle, so the cache cannot hide a change.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -39,9 +39,10 @@ function listFiles(dir: string, out: string[]): void {
 function contentKey(): string {
   const h = createHash('sha256');
   h.update(`${REPO}\0${process.version}\0${esbuildVersion}\0`);
-  const files: string[] = [fileURLToPath(import.meta.url), join(REPO, 'pnpm-lock.yaml'), join(REPO, 'package.json')];
+  const files: string[] = [fileURLToPath(import.meta.url)];
+  for (const f of ['pnpm-lock.yaml', 'package.json', 'tsconfig.json', 'tsconfig.base.json']) files.push(join(REPO, f));
   for (const p of PACKAGES) {
-    files.push(join(REPO, 'packages', p, 'package.json'));
+    files.push(join(REPO, 'packages', p, 'package.json'), join(REPO, 'packages', p, 'tsconfig.json'));
     listFiles(join(REPO, 'packages', p, 'src'), files);
   }
   for (const f of files) {
