@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
 import { tempDir, removeDir, seededBytes, hasCommand } from '../../../test/helpers/trees.ts';
-import { BIN, REPO, ishare, isOneErrorLine, mkfsErofs } from './helpers/run.ts';
+import { BIN, REPO, ishare, ishareBin, isOneErrorLine, mkfsErofs } from './helpers/run.ts';
+import { useRealBin } from './helpers/cli-bundle.ts';
 
 const COMMANDS = [
   'mkfs',
@@ -64,7 +65,7 @@ test.before(() => {
 test.after.always(() => removeDir(dir));
 
 test('ishare --help lists every command and exits 0', async (t) => {
-  const r = await ishare(['--help']);
+  const r = await ishareBin(['--help']);
   t.is(r.status, 0, r.stderr);
   for (const c of COMMANDS) t.regex(r.text, new RegExp(`^\\s+${c}\\b`, 'm'));
 });
@@ -91,9 +92,31 @@ test('ishare help ls works like ls --help', async (t) => {
 });
 
 test('no command: usage on stderr, exit 2', async (t) => {
-  const r = await ishare([]);
+  const r = await ishareBin([]);
   t.is(r.status, 2);
   t.regex(r.stderr, /Usage: ishare/);
+});
+
+test("the tests' CLI bundle is bin/ishare.js's CLI: same bytes and exit code, help and errors", async (t) => {
+  // Most tests run the prebuilt bundle of the CLI's sources (helpers/cli-bundle.ts); this checks it
+  // against the real entry on help, a usage error, a file error and a successful read.
+  if (useRealBin()) {
+    t.log('ISHARE_TEST_BIN=1: every test runs bin/ishare.js; nothing to compare');
+    t.pass();
+    return;
+  }
+  for (const args of [
+    ['stress', '--help'],
+    ['ls', '--bogus', 'good.img'],
+    ['cat', 'nope.img', '/x'],
+    ['ls', '-l', 'good.img'],
+  ]) {
+    const [viaBin, viaBundle] = await Promise.all([ishareBin(args, {}, dir), ishare(args, {}, dir)]);
+    const shown = `ishare ${args.join(' ')}`;
+    t.is(viaBundle.status, viaBin.status, shown);
+    t.is(viaBundle.text, viaBin.text, shown);
+    t.is(viaBundle.stderr, viaBin.stderr, shown);
+  }
 });
 
 /**

@@ -1,6 +1,9 @@
-// Run the real CLI as a child process (what a user runs), capturing bytes and exit code.
+// Run the CLI as a child process, capturing bytes and exit code: the prebuilt bundle of its sources
+// (helpers/cli-bundle.ts: the same command without tsx's start-up), or the real bin/ishare.js for the
+// tests of the entry itself (`ishareBin`, BIN) and for every test under ISHARE_TEST_BIN=1.
 import { spawn, spawnSync } from 'node:child_process';
 import { upstreamTool } from '../../../../test/helpers/erofs-utils.ts';
+import { cliArgs } from './cli-bundle.ts';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
@@ -15,13 +18,35 @@ export interface RunResult {
 }
 
 /** Run `ishare ARGS` in `cwd` (default: the repository), as a user would from a shell. */
-export function ishare(args: readonly string[], env: NodeJS.ProcessEnv = {}, cwd: string = REPO): Promise<RunResult> {
+export async function ishare(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  cwd: string = REPO,
+): Promise<RunResult> {
+  return run(await cliArgs(BIN), args, env, cwd);
+}
+
+/** `ishare` through bin/ishare.js itself, always (tests of the entry: exit codes, signals, the re-exec). */
+export function ishareBin(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  cwd: string = REPO,
+): Promise<RunResult> {
+  return run([BIN], args, env, cwd);
+}
+
+function run(
+  entry: readonly string[],
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): Promise<RunResult> {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, ISHARE_DEBUG: '', ...env };
   // Run from a shell in `cwd`, not as a pnpm script: under `npx ava` / `pnpm test` the caller's
   // npm_lifecycle_event and INIT_CWD would make the CLI resolve paths from where the test runner started.
   if (cwd !== REPO) for (const k of ['INIT_CWD', 'npm_lifecycle_event', 'npm_package_name']) delete childEnv[k];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(process.execPath, [...entry, ...args], {
       cwd,
       env: childEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
