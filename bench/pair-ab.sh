@@ -35,6 +35,8 @@ for l in open(sys.argv[1]):
 pairs = [v for v in rows.values() if len(v) == 2]
 print(f'{len(pairs)} pairs; B/A per pair: median (quartiles)')
 for k in pairs[0]['A']:
+    if any(k not in p['A'] or k not in p['B'] for p in pairs):
+        continue  # a figure one side's script does not print (an older copy of it)
     if any(p['A'][k] == 0 for p in pairs):
         continue  # a count that can be 0 (faults): no ratio
     q = [p['B'][k] / p['A'][k] for p in pairs]
