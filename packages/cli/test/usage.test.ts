@@ -99,7 +99,7 @@ test('no command: usage on stderr, exit 2', async (t) => {
 
 test("the tests' CLI bundle is bin/ishare.js's CLI: same bytes and exit code, help and errors", async (t) => {
   // Most tests run the prebuilt bundle of the CLI's sources (helpers/cli-bundle.ts); this checks it
-  // against the real entry on help, a usage error, a file error and a successful read.
+  // against the real entry on help, a usage error, a file error, a listing and a read by two workers.
   if (useRealBin()) {
     t.log('ISHARE_TEST_BIN=1: every test runs bin/ishare.js; nothing to compare');
     t.pass();
@@ -117,6 +117,18 @@ test("the tests' CLI bundle is bin/ishare.js's CLI: same bytes and exit code, he
     t.is(viaBundle.text, viaBin.text, shown);
     t.is(viaBundle.stderr, viaBin.stderr, shown);
   }
+  // A command that starts worker threads: under the bin they inherit tsx from the re-exec, under the
+  // bundle their own entries register it. Timings differ run to run; what was read and cached may not.
+  const args = ['read', 'good.img', '--workers', '2', '--json'];
+  const [viaBin, viaBundle] = await Promise.all([ishareBin(args, {}, dir), ishare(args, {}, dir)]);
+  t.is(viaBin.status, 0, viaBin.stderr);
+  t.is(viaBundle.status, 0, viaBundle.stderr);
+  t.is(viaBundle.stderr, viaBin.stderr);
+  const pick = (text: string): unknown => {
+    const d = JSON.parse(text) as Record<string, unknown>;
+    return [d.workers, d.files, d.bytes, d.filePages, d.pageCacheBytes];
+  };
+  t.deepEqual(pick(viaBundle.text), pick(viaBin.text), 'read --workers 2: the same files, bytes and pages');
 });
 
 /**

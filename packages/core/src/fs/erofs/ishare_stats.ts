@@ -55,8 +55,10 @@ function region(a: Arena): number {
  */
 export function ishareSharedFilePages(a: Arena): number {
   region(a);
+  // Summed modulo 2^32, as the slots wrap: one thread's slot only grows (it fills) while another's
+  // only shrinks (it drops or reclaims), so a slot may wrap long before the total would.
   let n = 0;
-  for (let s = 0; s < SLOTS; s++) n += Atomics.load(a.i32, fileBase + s * LINE);
+  for (let s = 0; s < SLOTS; s++) n = (n + Atomics.load(a.i32, fileBase + s * LINE)) | 0;
   return n;
 }
 
