@@ -19,6 +19,7 @@ import { NIL } from '../src/mm/list.ts';
 import { findGetPage } from '../src/vfs/pagecache.ts';
 import { shrinkPageLru } from '../src/vfs/reclaim.ts';
 import { checkQuiescent } from '../src/debug/invariants.ts';
+import { memcgCheckQuiescent, memcgFolioViolations, pageMemcg } from '../src/mm/memcontrol.ts';
 import { edgeImage } from './helpers/images.ts';
 import { removeDir } from '../../../test/helpers/trees.ts';
 import type { Arena } from '../src/mm/arena.ts';
@@ -164,6 +165,35 @@ test('reclaim asked for a few pages frees folios until it has them, not that man
     const freed = shrinkPageLru(a, 8);
     t.is(sys.stats().filePages, before - freed);
     t.true(freed >= 8 && freed < 8 + largest, `freed ${freed} pages (folio sizes ${fs.map((f) => f.nr).join(',')})`);
+    sys.close(file);
+    t.deepEqual(checkQuiescent(a), []);
+  });
+});
+
+test("recharge moves a folio whole: a reader of one page of a removed cgroup's folio pays for all of it", (t) => {
+  withBigFile({ poolMiB: 32 }, (sys, file, want) => {
+    const a = sys.arena;
+    const pages = Math.ceil(want.length / PAGE);
+    sys.chargePolicy = 'recharge';
+    const A = sys.memcgCreate('A');
+    const B = sys.memcgCreate('B');
+    sys.setMemcg(A);
+    sys.readAll(file);
+    sys.setMemcg(0);
+    const big = foliosOf(a, file.mapping, pages).find((f) => f.nr >= 4);
+    if (!big) return t.fail('no folio of 4 pages or more');
+    t.is(sys.memcgStat(A).localBytes, pages * PAGE, 'A paid for every page it read');
+    sys.memcgRemove(A);
+    // One byte of the folio's third page, read from B.
+    sys.setMemcg(B);
+    const got = Buffer.alloc(1);
+    t.is(sys.read(file, (big.first + 2) * PAGE + 7, 1, got, 0), 1);
+    sys.setMemcg(0);
+    t.is(got[0], want[(big.first + 2) * PAGE + 7]);
+    for (let j = 0; j < big.nr; j++) t.is(pageMemcg(a, big.head + j), B, `page ${j} of the folio now charged to B`);
+    t.is(sys.memcgStat(B).localBytes, big.nr * PAGE, 'B paid for the folio, every page of it');
+    t.deepEqual(memcgFolioViolations(a), [], 'no folio charged to two cgroups');
+    t.deepEqual(memcgCheckQuiescent(a, sys.stats().filePages), []);
     sys.close(file);
     t.deepEqual(checkQuiescent(a), []);
   });

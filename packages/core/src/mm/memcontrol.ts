@@ -490,29 +490,51 @@ function reparentFrame(a: Arena, f: number, from: number, to: number): void {
 
 function rechargePage(a: Arena, f: number): void {
   const i32 = a.i32;
-  const fw = a.frames + f * FRAME_WORDS + F_MEMCG;
-  const owner = i32[fw];
-  const rw = readersWord(a, f);
+  const owner = i32[a.frames + f * FRAME_WORDS + F_MEMCG];
   if (memcgState(a, owner) !== MEMCG_DYING) {
-    Atomics.and(i32, rw, ~PENDING);
+    Atomics.and(i32, readersWord(a, f), ~PENDING);
     return;
   }
-  if (memcgTryCharge(a, 1, false) === 0) return; // no room: the dying cgroup keeps it for now
+  // A folio is charged as one (mem_cgroup_move_account moves a folio, and the folio sits on the lruvec of
+  // its one cgroup): a reader of any of its pages takes over all of them, or none when they do not fit.
+  const h = folioHead(a, f);
+  const nr = folioNrPages(a, f);
+  const got = memcgTryCharge(a, nr, false);
   const to = lastCharged;
-  const b = ops().lockIndexed(a, f);
-  if (b >= 0 && i32[fw] === owner && memcgState(a, owner) === MEMCG_DYING && i32[rw] < 0) {
+  if (got < nr) {
+    if (got > 0) unchargeCounters(a, to, got); // no room: the dying cgroup keeps it for now
+    return;
+  }
+  // The head decides: its binding names the lruvec (lruvecMove moves the folio with it), and only the
+  // reader that moved it goes on to the tails, so two readers of one folio never split it between them.
+  let moved = rechargeOne(a, h, owner, to);
+  if (moved === 1) for (let t = h + 1; t < h + nr; t++) moved += rechargeOne(a, t, owner, to);
+  if (moved < nr) unchargeCounters(a, to, nr - moved);
+}
+
+/** Move page t's charge from the dying `owner` to `to`, already charged for it: 1 if it moved. */
+function rechargeOne(a: Arena, t: number, owner: number, to: number): number {
+  const i32 = a.i32;
+  const fw = a.frames + t * FRAME_WORDS + F_MEMCG;
+  const rw = readersWord(a, t);
+  const b = ops().lockIndexed(a, t);
+  if (b < 0) return 0;
+  let moved = 0;
+  if (i32[fw] === owner && memcgState(a, owner) === MEMCG_DYING && i32[rw] < 0) {
     // The new charge is already counted: only the dying cgroup's goes.
-    if (lockdepOn) lockdepAccess(i32, b, fw, PROT.PAGE_MEMCG, SITE.MEMCG_MOVE, f, true);
+    if (lockdepOn) lockdepAccess(i32, b, fw, PROT.PAGE_MEMCG, SITE.MEMCG_MOVE, t, true);
     unchargeCounters(a, owner, 1);
-    lruvecMove(a, f, to);
+    lruvecMove(a, t, to);
     // This reader's cgroup may have been removed since it was charged (chaos removes a cgroup while its
     // workers read). Checked under the bucket lock, as commit_charge checks: memcgOffline syncs the index
     // after marking the cgroup dying, so either its scan sees the page bound to `to` or this sees `to` dying.
     const toPolicy = memcgState(a, to) === MEMCG_ONLINE ? -1 : Atomics.load(i32, rec(a, to) + M_OFFPOLICY);
-    if (toPolicy === CHARGE_REPARENT) memcgMovePage(a, f, to, nearestOnline(a, to), b);
+    if (toPolicy === CHARGE_REPARENT) memcgMovePage(a, t, to, nearestOnline(a, to), b);
     if (toPolicy !== CHARGE_RECHARGE) Atomics.and(i32, rw, ~PENDING);
-  } else unchargeCounters(a, to, 1);
-  if (b >= 0) ops().unlockIndexed(a, b);
+    moved = 1;
+  }
+  ops().unlockIndexed(a, b);
+  return moved;
 }
 
 export const MEMCG_STEPS: Readonly<MemcgSteps> = Object.freeze({ reparentFrame, rechargePage });
@@ -744,6 +766,29 @@ export function memcgResetEvents(a: Arena): void {
     for (const w of [M_REFAULT, M_ACTIVATE, M_PGSCAN, M_PGSTEAL, M_EV_HIGH, M_EV_MAX, M_EV_OOM])
       Atomics.store(a.i32, r + w, 0);
   }
+}
+
+/** The cgroup frame f's page is charged to (the binding that also names its folio's lruvec). */
+export function pageMemcg(a: Arena, f: number): number {
+  return a.i32[a.frames + f * FRAME_WORDS + F_MEMCG];
+}
+
+/**
+ * A folio is charged as one (the kernel's folio has one memcg): every cached page of a folio bound to
+ * the cgroup of its head, whose lruvec the folio sits on. Returns the violations.
+ */
+export function memcgFolioViolations(a: Arena): string[] {
+  const i32 = a.i32;
+  const v: string[] = [];
+  for (let h = 0; h < a.nframes; h++) {
+    if (i32[a.frames + h * FRAME_WORDS + F_MAPPING] === NIL || folioHead(a, h) !== h) continue;
+    const id = pageMemcg(a, h);
+    const nr = folioNrPages(a, h);
+    for (let t = h + 1; t < h + nr; t++)
+      if (i32[a.frames + t * FRAME_WORDS + F_MAPPING] !== NIL && pageMemcg(a, t) !== id)
+        v.push(`folio ${h} (${nr} pages) charged to cgroup ${id}, its page ${t} to cgroup ${pageMemcg(a, t)}`);
+  }
+  return v;
 }
 
 /**
