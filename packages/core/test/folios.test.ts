@@ -19,7 +19,13 @@ import { NIL } from '../src/mm/list.ts';
 import { findGetPage } from '../src/vfs/pagecache.ts';
 import { shrinkPageLru } from '../src/vfs/reclaim.ts';
 import { checkQuiescent } from '../src/debug/invariants.ts';
-import { memcgCheckQuiescent, memcgFolioViolations, pageMemcg } from '../src/mm/memcontrol.ts';
+import {
+  memcgCheckQuiescent,
+  memcgFolioViolations,
+  pageMemcg,
+  pageRechargePending,
+  setPageRechargePending,
+} from '../src/mm/memcontrol.ts';
 import { edgeImage } from './helpers/images.ts';
 import { removeDir } from '../../../test/helpers/trees.ts';
 import type { Arena } from '../src/mm/arena.ts';
@@ -193,6 +199,87 @@ test("recharge moves a folio whole: a reader of one page of a removed cgroup's f
     for (let j = 0; j < big.nr; j++) t.is(pageMemcg(a, big.head + j), B, `page ${j} of the folio now charged to B`);
     t.is(sys.memcgStat(B).localBytes, big.nr * PAGE, 'B paid for the folio, every page of it');
     t.deepEqual(memcgFolioViolations(a), [], 'no folio charged to two cgroups');
+    t.deepEqual(memcgCheckQuiescent(a, sys.stats().filePages), []);
+    sys.close(file);
+    t.deepEqual(checkQuiescent(a), []);
+  });
+});
+
+test('recharge racing the removal: a reader finding the head marked and the tails not yet takes the tails too', (t) => {
+  withBigFile({ poolMiB: 32 }, (sys, file, want) => {
+    const a = sys.arena;
+    const pages = Math.ceil(want.length / PAGE);
+    sys.chargePolicy = 'recharge';
+    const A = sys.memcgCreate('A');
+    const B = sys.memcgCreate('B');
+    sys.setMemcg(A);
+    sys.readAll(file);
+    sys.setMemcg(0);
+    const big = foliosOf(a, file.mapping, pages).find((f) => f.nr >= 4);
+    if (!big) return t.fail('no folio of 4 pages or more');
+    sys.memcgRemove(A);
+    for (let j = 0; j < big.nr; j++) t.true(pageRechargePending(a, big.head + j), `page ${j} marked at removal`);
+    // memcgOffline marks a folio's pages one by one: replay the point where it has marked the head only.
+    for (let j = 1; j < big.nr; j++) setPageRechargePending(a, big.head + j, false);
+    sys.setMemcg(B);
+    const got = Buffer.alloc(1);
+    t.is(sys.read(file, big.first * PAGE, 1, got, 0), 1);
+    sys.setMemcg(0);
+    t.is(got[0], want[big.first * PAGE]);
+    for (let j = 0; j < big.nr; j++) {
+      t.is(pageMemcg(a, big.head + j), B, `page ${j} moved with the head`);
+      t.false(pageRechargePending(a, big.head + j), `page ${j} left unmarked (B is online)`);
+    }
+    t.is(sys.memcgStat(B).localBytes, big.nr * PAGE);
+    sys.close(file);
+    t.deepEqual(checkQuiescent(a), [], 'the quiescent invariants, the folio check with them');
+  });
+});
+
+test('recharge is optional: a reader whose memory.max is below the folio size neither reclaims nor pays', (t) => {
+  withBigFile({ poolMiB: 32 }, (sys, file, want, mount) => {
+    const a = sys.arena;
+    const pages = Math.ceil(want.length / PAGE);
+    sys.chargePolicy = 'recharge';
+    const A = sys.memcgCreate('A');
+    sys.setMemcg(A);
+    sys.readAll(file);
+    sys.setMemcg(0);
+    const big = foliosOf(a, file.mapping, pages).find((f) => f.nr >= 8);
+    if (!big) return t.fail('no folio of 8 pages or more');
+    // B's limit holds half the folio; it first caches a file of its own (a few pages, well under it).
+    const B = sys.memcgCreate('B', { max: (big.nr / 2) * PAGE });
+    const small = sys.listFiles(mount).find((f) => f.path !== '/big.bin' && f.size > PAGE && f.size <= 2 * PAGE);
+    if (!small) return t.fail('no small file in the edge image');
+    sys.setMemcg(B);
+    const own = sys.open(mount, small.path);
+    sys.readAll(own);
+    sys.setMemcg(0);
+    const before = sys.memcgStat(B);
+    t.is(before.localBytes, 2 * PAGE, 'B paid for its own file');
+    sys.memcgRemove(A);
+    sys.setMemcg(B);
+    const got = Buffer.alloc(1);
+    for (let rep = 0; rep < 5; rep++)
+      for (let j = 0; j < big.nr; j++) t.is(sys.read(file, (big.first + j) * PAGE, 1, got, 0), 1);
+    sys.readAll(own);
+    sys.setMemcg(0);
+    const after = sys.memcgStat(B);
+    t.is(after.localBytes, 2 * PAGE, 'B still holds its own file and nothing of the folio');
+    t.deepEqual(after.events, before.events, 'no memory.max (or high, oom) event for the optional recharge');
+    t.is(after.stat.pgscan, 0, 'nothing scanned');
+    t.is(after.stat.workingset_refault_file, 0, 'its own file never left the cache');
+    for (let j = 0; j < big.nr; j++) {
+      t.is(pageMemcg(a, big.head + j), A, `page ${j} still with the dying A`);
+      t.true(pageRechargePending(a, big.head + j), `page ${j} still marked for a reader with room`);
+    }
+    // A reader with room takes the folio whole.
+    const C = sys.memcgCreate('C');
+    sys.setMemcg(C);
+    t.is(sys.read(file, (big.first + 1) * PAGE, 1, got, 0), 1);
+    sys.setMemcg(0);
+    for (let j = 0; j < big.nr; j++) t.is(pageMemcg(a, big.head + j), C, `page ${j} now charged to C`);
+    sys.close(own);
     t.deepEqual(memcgCheckQuiescent(a, sys.stats().filePages), []);
     sys.close(file);
     t.deepEqual(checkQuiescent(a), []);

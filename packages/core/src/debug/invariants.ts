@@ -31,7 +31,7 @@ import { mountOpenCount, mountParams, mountState, mountGen, mountSlots, MS_FREE 
 import { sharedInodeView, processingCount, ishareOf } from '../fs/erofs/ishare.ts';
 import { ishareSharedFilePages } from '../fs/erofs/ishare_stats.ts';
 import { zpclHeld } from '../fs/erofs/zpcluster.ts';
-import { memcgCheckQuiescent } from '../mm/memcontrol.ts';
+import { memcgCheckQuiescent, memcgFolioViolations } from '../mm/memcontrol.ts';
 
 const MAX_REPORTED = 20;
 
@@ -67,6 +67,8 @@ export function checkQuiescent(a: Arena): string[] {
   if (framesUsed(a) !== indexed) add(`frames in use ${framesUsed(a)} != frames indexed ${indexed} (leak)`);
   // Memory cgroups: charges conserved, none on a freed cgroup, removed ones' charges as their policy says.
   for (const m of memcgCheckQuiescent(a, filePages)) add(m);
+  // A folio has one memcg (its head's, naming the lruvec it sits on): a recharge or a reparent moves it whole.
+  for (const m of memcgFolioViolations(a)) add(m);
   const inflight = ctrReadSigned(a.i32, CTR.RA_INFLIGHT);
   if (inflight !== 0) add(`${inflight} readahead frames still counted in flight at quiesce`);
 

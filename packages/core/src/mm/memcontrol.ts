@@ -228,14 +228,17 @@ function unchargeCounters(a: Arena, id: number, n: number): void {
 
 /**
  * page_counter_try_charge: add n to every ancestor's usage, refusing (and undoing) at the first whose
- * memory.max it would pass. Returns -1 when charged, else the cgroup over its limit.
+ * memory.max (with `high`, whichever of memory.max and memory.high is lower) it would pass. Returns -1
+ * when charged, else the cgroup over its limit.
  */
-function pageCounterTryCharge(a: Arena, id: number, n: number): number {
+function pageCounterTryCharge(a: Arena, id: number, n: number, high: boolean): number {
   const i32 = a.i32;
   for (let c = id; c >= 0; c = i32[rec(a, c) + M_PARENT]) {
     const r = rec(a, c);
     const now = Atomics.add(i32, r + M_CURRENT, n) + n;
-    const max = Atomics.load(i32, r + M_MAX);
+    const max = high
+      ? Math.min(Atomics.load(i32, r + M_MAX), Atomics.load(i32, r + M_HIGH))
+      : Atomics.load(i32, r + M_MAX);
     if (now > max) {
       for (let u = id; ; u = i32[rec(a, u) + M_PARENT]) {
         Atomics.sub(i32, rec(a, u) + M_CURRENT, n);
@@ -288,7 +291,7 @@ export function memcgTryCharge(a: Arena, n: number, owed: boolean): number {
   let want = n;
   let deadline = 0;
   for (;;) {
-    const over = pageCounterTryCharge(a, id, want);
+    const over = pageCounterTryCharge(a, id, want, false);
     if (over < 0) break;
     Atomics.add(i32, rec(a, over) + M_EV_MAX, 1);
     const room = Atomics.load(i32, rec(a, over) + M_MAX) - Atomics.load(i32, rec(a, over) + M_CURRENT);
@@ -318,6 +321,23 @@ export function memcgTryCharge(a: Arena, n: number, owed: boolean): number {
   return want;
 }
 let lastCharged = ROOT_MEMCG;
+
+/**
+ * A charge the caller can do without (recharge: the kernel would just leave the folio where it is): all n
+ * pages to this thread's cgroup (its nearest online ancestor if it was removed), or nothing. It never
+ * reclaims and never counts an event: refused when it would pass memory.max or memory.high of any cgroup
+ * on the way up — within memory.high, so that it does not make the reader reclaim its own cache either.
+ * Returns the cgroup charged, or -1.
+ */
+function tryChargeOptional(a: Arena, n: number): number {
+  const id = curMemcg === ROOT_MEMCG ? ROOT_MEMCG : nearestOnline(a, curMemcg);
+  if (!chainLimited(a, id)) {
+    chargeCounters(a, id, n);
+    return id;
+  }
+  return pageCounterTryCharge(a, id, n, true) < 0 ? id : -1;
+}
+
 /** The cgroup the last memcgTryCharge of this thread charged. */
 export function chargedMemcg(): number {
   return lastCharged;
@@ -491,36 +511,39 @@ function reparentFrame(a: Arena, f: number, from: number, to: number): void {
 function rechargePage(a: Arena, f: number): void {
   const i32 = a.i32;
   const owner = i32[a.frames + f * FRAME_WORDS + F_MEMCG];
-  if (memcgState(a, owner) !== MEMCG_DYING) {
+  if (memcgState(a, owner) !== MEMCG_DYING || Atomics.load(i32, rec(a, owner) + M_OFFPOLICY) !== CHARGE_RECHARGE) {
     Atomics.and(i32, readersWord(a, f), ~PENDING);
     return;
   }
   // A folio is charged as one (mem_cgroup_move_account moves a folio, and the folio sits on the lruvec of
   // its one cgroup): a reader of any of its pages takes over all of them, or none when they do not fit.
+  // The move is optional — the dying cgroup keeps the folio otherwise — so a reader with no room for it
+  // neither reclaims nor counts a memory.max event: it reads the page and leaves the charge where it is.
   const h = folioHead(a, f);
   const nr = folioNrPages(a, f);
-  const got = memcgTryCharge(a, nr, false);
-  const to = lastCharged;
-  if (got < nr) {
-    if (got > 0) unchargeCounters(a, to, got); // no room: the dying cgroup keeps it for now
-    return;
-  }
+  const to = tryChargeOptional(a, nr);
+  if (to < 0) return;
   // The head decides: its binding names the lruvec (lruvecMove moves the folio with it), and only the
   // reader that moved it goes on to the tails, so two readers of one folio never split it between them.
-  let moved = rechargeOne(a, h, owner, to);
-  if (moved === 1) for (let t = h + 1; t < h + nr; t++) moved += rechargeOne(a, t, owner, to);
+  // The tails it takes are every one still charged to `owner`, marked or not: memcgOffline marks a
+  // folio's pages one by one, so a reader may find the head marked and a tail not yet.
+  let moved = rechargeOne(a, h, owner, to, true);
+  if (moved === 1) for (let t = h + 1; t < h + nr; t++) moved += rechargeOne(a, t, owner, to, false);
   if (moved < nr) unchargeCounters(a, to, nr - moved);
 }
 
-/** Move page t's charge from the dying `owner` to `to`, already charged for it: 1 if it moved. */
-function rechargeOne(a: Arena, t: number, owner: number, to: number): number {
+/**
+ * Move page t's charge from the dying `owner` to `to`, already charged for it: 1 if it moved. The head
+ * moves only while it carries the recharge mark (it was taken, or the mark not yet set, otherwise).
+ */
+function rechargeOne(a: Arena, t: number, owner: number, to: number, head: boolean): number {
   const i32 = a.i32;
   const fw = a.frames + t * FRAME_WORDS + F_MEMCG;
   const rw = readersWord(a, t);
   const b = ops().lockIndexed(a, t);
   if (b < 0) return 0;
   let moved = 0;
-  if (i32[fw] === owner && memcgState(a, owner) === MEMCG_DYING && i32[rw] < 0) {
+  if (i32[fw] === owner && memcgState(a, owner) === MEMCG_DYING && (!head || i32[rw] < 0)) {
     // The new charge is already counted: only the dying cgroup's goes.
     if (lockdepOn) lockdepAccess(i32, b, fw, PROT.PAGE_MEMCG, SITE.MEMCG_MOVE, t, true);
     unchargeCounters(a, owner, 1);
@@ -530,7 +553,8 @@ function rechargeOne(a: Arena, t: number, owner: number, to: number): number {
     // after marking the cgroup dying, so either its scan sees the page bound to `to` or this sees `to` dying.
     const toPolicy = memcgState(a, to) === MEMCG_ONLINE ? -1 : Atomics.load(i32, rec(a, to) + M_OFFPOLICY);
     if (toPolicy === CHARGE_REPARENT) memcgMovePage(a, t, to, nearestOnline(a, to), b);
-    if (toPolicy !== CHARGE_RECHARGE) Atomics.and(i32, rw, ~PENDING);
+    if (toPolicy === CHARGE_RECHARGE) Atomics.or(i32, rw, PENDING);
+    else Atomics.and(i32, rw, ~PENDING);
     moved = 1;
   }
   ops().unlockIndexed(a, b);
@@ -655,9 +679,21 @@ export function memcgOffline(a: Arena, id: number): void {
     const r = a.frames + f * FRAME_WORDS;
     if (i32[r + F_MEMCG] !== id || i32[r + F_MAPPING] === NIL) continue;
     if (policy === CHARGE_REPARENT) memcgSteps.reparentFrame(a, f, id, to);
-    else Atomics.or(i32, rdBase + f, PENDING);
+    else markRecharge(a, f, id);
   }
   if (policy === CHARGE_REPARENT) memcgReap(a);
+}
+
+/**
+ * Mark frame f, bound to `id` (removed under recharge), for its next reader — under its bucket lock, as
+ * a recharge moves it: a page a reader took over before the mark (a tail moved with its head) stays
+ * unmarked, so no mark outlives the charge it was for.
+ */
+function markRecharge(a: Arena, f: number, id: number): void {
+  const b = ops().lockIndexed(a, f);
+  if (b < 0) return;
+  if (a.i32[a.frames + f * FRAME_WORDS + F_MEMCG] === id) Atomics.or(a.i32, readersWord(a, f), PENDING);
+  ops().unlockIndexed(a, b);
 }
 
 // --- figures -------------------------------------------------------------------------------------------
@@ -766,6 +802,20 @@ export function memcgResetEvents(a: Arena): void {
     for (const w of [M_REFAULT, M_ACTIVATE, M_PGSCAN, M_PGSTEAL, M_EV_HIGH, M_EV_MAX, M_EV_OOM])
       Atomics.store(a.i32, r + w, 0);
   }
+}
+
+/** Does frame f carry the recharge mark (charged to a cgroup removed under recharge: its next reader pays)? */
+export function pageRechargePending(a: Arena, f: number): boolean {
+  return Atomics.load(a.i32, readersWord(a, f)) < 0;
+}
+
+/**
+ * For tests replaying an interleaving: set or clear frame f's recharge mark as memcgOffline's scan would
+ * have it at some point of its loop (it marks a folio's pages one by one).
+ */
+export function setPageRechargePending(a: Arena, f: number, on: boolean): void {
+  if (on) Atomics.or(a.i32, readersWord(a, f), PENDING);
+  else Atomics.and(a.i32, readersWord(a, f), ~PENDING);
 }
 
 /** The cgroup frame f's page is charged to (the binding that also names its folio's lruvec). */
