@@ -1,8 +1,11 @@
 // `ishare host SCENARIO.json --json` as a user runs it: a scenario file whose containers are an image, a
 // directory (built through the image cache) and an image replaying a trace file; every figure of both
-// phases must equal what the source trees alone say (the oracle of the workers' host test), here under
+// phases must be what the source trees alone say (the oracle of the workers' host test), here under
 // `recharge` (given with --charge over the file's `keep`) and the mainline real-inode policy; and
-// --svg writes the chart.
+// --svg writes the chart. Recharge moves a folio whole and the oracle does not know where the folios
+// lie: the figures a recharge moves are checked between the per-page figure and the figure with reads
+// rounded out to the largest folio (helpers/host-oracle.ts), the others exactly, and the charges must add
+// up to the page cache.
 import test from 'ava';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +13,13 @@ import { parseTrace } from '@ishare/workers';
 import { ishare, json } from './helpers/run.ts';
 import { buildPair, type Pair } from '../../workers/test/helpers/pair-trees.ts';
 import { RANGES } from '../../workers/test/helpers/traces.ts';
-import { oraclePhase, pairContainers, PAIR_STEPS } from '../../workers/test/helpers/host-oracle.ts';
+import {
+  oraclePhase,
+  pairContainers,
+  withinBounds,
+  MAX_FOLIO_PAGES,
+  PAIR_STEPS,
+} from '../../workers/test/helpers/host-oracle.ts';
 import { removeDir } from '../../../test/helpers/trees.ts';
 import type { HostJson } from '../src/commands/host.ts';
 
@@ -60,19 +69,14 @@ test('host --json: every charge of both phases from the trees alone (recharge, p
     ['share', true],
   ] as const) {
     const got = d[phase];
-    const want = oraclePhase(oracle, PAIR_STEPS, share, 'recharge');
-    t.is(got.pageCacheBytes, want.pageCacheBytes, `${phase}: page cache`);
-    t.is(got.rootBytes, want.rootBytes, `${phase}: root`);
-    t.deepEqual(got.dying, want.dying, `${phase}: dying`);
-    got.containers.forEach((c, i) => {
-      const w = want.containers[i];
-      t.deepEqual(
-        [c.memoryCurrent, c.readBytes, c.paidShared, c.freeRead, c.refaults],
-        [w.memoryCurrent, w.readBytes, w.paidShared, w.freeRead, 0],
-        `${phase}: ${c.name} (memoryCurrent, readBytes, paidShared, freeRead, refaults)`,
-      );
-      t.true(Math.abs(c.splitCharge - w.splitCharge) < 1e-6, `${phase}: split of ${c.name}`);
-    });
+    const lo = oraclePhase(oracle, PAIR_STEPS, share, 'recharge');
+    const hi = oraclePhase(oracle, PAIR_STEPS, share, 'recharge', MAX_FOLIO_PAGES);
+    t.deepEqual(withinBounds(got, lo, hi), [], `${phase}: every figure within the oracle's bounds`);
+    for (const c of got.containers) t.is(c.refaults, 0, `${phase}: no refault in ${c.name}`);
+    const i = 2;
+    t.log(
+      `${phase}: c memory.current ${got.containers[i].memoryCurrent} (per page ${lo.containers[i].memoryCurrent}, rounded out ${hi.containers[i].memoryCurrent})`,
+    );
   }
   // Recharge moved what a left behind to c as c read it: c pays for pages it did not bring in.
   t.true(d.share.containers[2].memoryCurrent > 0);
