@@ -27,6 +27,7 @@ import { LOCK_CLASS } from './lockstat.ts';
 import { lockdepOn, lockdepAccess, PROT, SITE } from './lockdep.ts';
 import { reportCheckFailure, invariantsOn, InvariantViolation } from './checkfail.ts';
 import { NIL } from './list.ts';
+import { pointsOn, point, POINT } from './points.ts';
 import {
   FRAME_WORDS,
   F_MEMCG,
@@ -528,13 +529,18 @@ function rechargePage(a: Arena, f: number): void {
   // The tails it takes are every one still charged to `owner`, marked or not: memcgOffline marks a
   // folio's pages one by one, so a reader may find the head marked and a tail not yet.
   let moved = rechargeOne(a, h, owner, to, true);
-  if (moved === 1) for (let t = h + 1; t < h + nr; t++) moved += rechargeOne(a, t, owner, to, false);
+  if (moved === 1) {
+    // The head is ours, the tails not yet (stress jitter widens this window: another reader of the folio).
+    if (pointsOn) point(POINT.MEMCG_MOVE);
+    for (let t = h + 1; t < h + nr; t++) moved += rechargeOne(a, t, owner, to, false);
+  }
   if (moved < nr) unchargeCounters(a, to, nr - moved);
 }
 
 /**
  * Move page t's charge from the dying `owner` to `to`, already charged for it: 1 if it moved. The head
- * moves only while it carries the recharge mark (it was taken, or the mark not yet set, otherwise).
+ * moves only if it still carries the recharge mark (without it, another reader took the folio first); a
+ * tail whenever it is still charged to `owner`.
  */
 function rechargeOne(a: Arena, t: number, owner: number, to: number, head: boolean): number {
   const i32 = a.i32;
@@ -678,6 +684,8 @@ export function memcgOffline(a: Arena, id: number): void {
   for (let f = 0; f < a.nframes; f++) {
     const r = a.frames + f * FRAME_WORDS;
     if (i32[r + F_MEMCG] !== id || i32[r + F_MAPPING] === NIL) continue;
+    // Between two pages of a folio, readers run (stress jitter widens it: a reader finds the head done).
+    if (pointsOn) point(POINT.MEMCG_MOVE);
     if (policy === CHARGE_REPARENT) memcgSteps.reparentFrame(a, f, id, to);
     else markRecharge(a, f, id);
   }
