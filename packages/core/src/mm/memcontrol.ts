@@ -20,7 +20,8 @@
 //
 // Locks: the table lock (class memcg) guards each cgroup's state, parent and limits and is taken only by
 // create/offline/limit changes; counters are atomics (page_counter). Lock order: memcg table lock → page-
-// index bucket → LRU lock (offline moves pages while holding nothing but the bucket and LRU locks).
+// index bucket → LRU lock (offline moves pages while holding nothing but the bucket and LRU locks); a
+// recharge holds its folio's lock (trylock only) around the bucket locks of the folio's pages.
 import { declareRegion, declareHeaderWord, PAGE_SIZE, type Arena } from './arena.ts';
 import { spinLock, spinUnlock } from './spinlock.ts';
 import { LOCK_CLASS } from './lockstat.ts';
@@ -40,6 +41,8 @@ import {
   folioHead,
   folioNrPages,
   setPageFlag,
+  trylockPage,
+  unlockPage,
 } from './pagepool.ts';
 
 /** Cgroup ids 0..NR_MEMCG-1; 0 is the root. */
@@ -522,19 +525,26 @@ function rechargePage(a: Arena, f: number): void {
   // neither reclaims nor counts a memory.max event: it reads the page and leaves the charge where it is.
   const h = folioHead(a, f);
   const nr = folioNrPages(a, f);
-  const to = tryChargeOptional(a, nr);
-  if (to < 0) return;
-  // The head decides: its binding names the lruvec (lruvecMove moves the folio with it), and only the
-  // reader that moved it goes on to the tails, so two readers of one folio never split it between them.
-  // The tails it takes are every one still charged to `owner`, marked or not: memcgOffline marks a
-  // folio's pages one by one, so a reader may find the head marked and a tail not yet.
-  let moved = rechargeOne(a, h, owner, to, true);
-  if (moved === 1) {
-    // The head is ours, the tails not yet (stress jitter widens this window: another reader of the folio).
-    if (pointsOn) point(POINT.MEMCG_MOVE);
-    for (let t = h + 1; t < h + nr; t++) moved += rechargeOne(a, t, owner, to, false);
+  // mem_cgroup_move_account moves a locked folio: one mover at a time. A reader that finds the folio
+  // locked (read, reclaimed or moved by another thread) leaves it marked for the next one.
+  if (!trylockPage(a, h)) return;
+  try {
+    const to = tryChargeOptional(a, nr);
+    if (to < 0) return;
+    // The head decides: its binding names the lruvec (lruvecMove moves the folio with it); the tails it
+    // takes are every one still charged to `owner`, marked or not: memcgOffline marks a folio's pages one
+    // by one, so a reader may find the head marked and a tail not yet.
+    let moved = rechargeOne(a, h, owner, to, true);
+    if (moved === 1) {
+      // The head moved, the tails not yet (stress jitter widens this window for the folio's other readers
+      // and for the removal of `to`).
+      if (pointsOn) point(POINT.MEMCG_MOVE);
+      for (let t = h + 1; t < h + nr; t++) moved += rechargeOne(a, t, owner, to, false);
+    }
+    if (moved < nr) unchargeCounters(a, to, nr - moved);
+  } finally {
+    unlockPage(a, h);
   }
-  if (moved < nr) unchargeCounters(a, to, nr - moved);
 }
 
 /**
