@@ -48,7 +48,7 @@ export interface Scenario {
 
 const MAX_WORKERS = 64;
 /** Memory cgroup ids besides the root (core's NR_MEMCG − 1). */
-const MAX_CONTAINERS = 31;
+const MAX_CONTAINERS = 30;
 const CONTAINER_KEYS = new Set(['name', 'image', 'memoryMax', 'trace']);
 const TOP_KEYS = new Set(['containers', 'steps', 'domain', 'charge', 'workers', 'layout']);
 const STEP_KINDS: readonly StepKind[] = ['start', 'read', 'stop'];

@@ -259,6 +259,36 @@ test('drop_caches is not reclaim: a page read again after it is no refault, and 
   }
 });
 
+test('the last cgroup id the model hands out reads and is credited like any other', async (t) => {
+  // A page's readers are a bitmap of cgroup ids beside the recharge mark: every id handed out must have a
+  // bit of its own, so the cgroup created last reads a tree and is credited exactly its pages.
+  const p = await pair();
+  const sys = System.create({ poolMiB: 16 });
+  try {
+    const m = sys.mount(p.images[0]).mount;
+    let last = -1;
+    for (let i = 0; ; i++) {
+      try {
+        last = sys.memcgCreate(`c${i}`);
+      } catch {
+        break;
+      }
+    }
+    sys.setMemcg(last);
+    readTree(sys, m);
+    sys.setMemcg(0);
+    // Pages per distinct source inode: hard links are one inode in the image.
+    const pages = [...units(walk(p.srcs[0]), false, 1).values()].reduce((n, x) => n + x, 0);
+    const s = sys.memcgStat(last);
+    t.is(s.readBytes, pages * PAGE, 'read: every page of the tree');
+    t.is(s.localBytes, pages * PAGE, 'charged: every page of the tree');
+    t.deepEqual(memcgCheckQuiescent(sys.arena, sys.stats().filePages), []);
+  } finally {
+    sys.setMemcg(0);
+    sys.detach();
+  }
+});
+
 test("a page another cgroup's limit evicted refaults in the cgroup that reads it again", async (t) => {
   const p = await pair();
   const sys = System.create({ poolMiB: 16 });
@@ -313,8 +343,8 @@ test('bad cgroup use is refused with a clear error', (t) => {
     sys.memcgRemove(B);
     t.throws(() => sys.setMemcg(B), { message: /not online/ });
     t.throws(() => sys.memcgCreate('x', { parent: B }), { message: /not online/ });
-    // B pinned nothing: its id was freed. 31 ids besides the root: A and 30 more.
-    for (let i = 0; i < 30; i++) sys.memcgCreate(`c${i}`);
+    // B pinned nothing: its id was freed. 30 ids besides the root: A and 29 more.
+    for (let i = 0; i < 29; i++) sys.memcgCreate(`c${i}`);
     t.throws(() => sys.memcgCreate('one too many'), { message: /ids are in use/ });
   } finally {
     sys.detach();

@@ -45,8 +45,11 @@ import {
   unlockPage,
 } from './pagepool.ts';
 
-/** Cgroup ids 0..NR_MEMCG-1; 0 is the root. */
-export const NR_MEMCG = NR_LRUVECS;
+/**
+ * Cgroup ids 0..NR_MEMCG-1; 0 is the root. A page's readers word is a bitmap of cgroup ids whose sign bit
+ * is PENDING, so ids stop at 30: a 32nd id would share its reader bit with the recharge mark.
+ */
+export const NR_MEMCG = 31;
 export const ROOT_MEMCG = 0;
 /** memory.max / memory.high of "max" (no limit), in pages. */
 export const MEMCG_UNLIMITED = 0x7fffffff;
@@ -92,6 +95,8 @@ const AGE_BITS = 26;
 const AGE_MASK = (1 << AGE_BITS) - 1;
 /** Reader bitmap's sign bit: the page is charged to a dying cgroup and the next reader pays (recharge). */
 const PENDING = 1 << 31;
+if (NR_MEMCG > 31 || NR_MEMCG > NR_LRUVECS)
+  throw new Error('mm.memcg: a cgroup id needs a reader bit below PENDING and a lruvec');
 
 declareRegion('mm.memcg', (c) => HDR_WORDS + NR_MEMCG * MEMCG_WORDS + c.nframes + c.npageBuckets * SHADOW_WORDS);
 declareHeaderWord('mm.memcg.policy');
