@@ -1,0 +1,120 @@
+// A test-only thread for packages/core/test/icache-fastpath.test.ts. Two of these, attached to one kernel,
+// run rounds in lockstep on one inode of the anonymous superblock each round: both iget it — one creates
+// it and fills it, the other finds it I_NEW and sleeps until the fill ends (the filler waits until that
+// sleeper has announced itself, then a little longer, so the sleeper is asleep when I_NEW clears) — then
+// both iput it at once, the last put evicting it (drop says so). Checked each round:
+// - lost wake-up: a sleeper's bounded wait ran out although the state word it slept on had changed
+//   (unlock_new_inode cleared I_NEW and did not notify);
+// - leak: after both puts the inode is still in use (the last reference's work was never done).
+// The planted variant named by `plant` (debug/bugs/, installed through the step table) is installed in
+// this thread only; with none, every round must pass both checks.
+import { parentPort, workerData } from 'node:worker_threads';
+import { System } from '../../src/system.ts';
+import {
+  ANON_MOUNT,
+  I_INUSE,
+  I_WAITERS,
+  INODE_STEPS,
+  iget,
+  inodeCount,
+  inodeState,
+  inodeSteps,
+  iput,
+  type InodeOps,
+} from '../../src/vfs/inode.ts';
+import { IPUT_FAST_RACY } from '../../src/debug/bugs/IPUT_FAST_RACY.ts';
+import { NEW_WAKE_LOST } from '../../src/debug/bugs/NEW_WAKE_LOST.ts';
+import type { ArenaHandle } from '../../src/mm/arena.ts';
+
+export type IcachePlant = 'none' | 'IPUT_FAST_RACY' | 'NEW_WAKE_LOST';
+export interface IcacheData {
+  handle: ArenaHandle;
+  me: number; // 0 or 1
+  plant: IcachePlant;
+  rounds: number;
+  ctl: Int32Array; // [0] barrier arrivals, [1] barrier generation, [2] stop
+}
+export interface IcacheResult {
+  rounds: number;
+  lostWakeups: number;
+  leaks: number;
+  slept: number; // waits on an I_NEW inode that went to sleep (the wake-up path was exercised)
+  fastPuts: number;
+  message: string | null;
+}
+
+const d = workerData as IcacheData;
+const sys = System.attach(d.handle);
+const a = sys.arena;
+if (d.plant === 'IPUT_FAST_RACY') IPUT_FAST_RACY.install();
+if (d.plant === 'NEW_WAKE_LOST') NEW_WAKE_LOST.install();
+const ctl = d.ctl;
+const nap = new Int32Array(new SharedArrayBuffer(4));
+const res: IcacheResult = { rounds: 0, lostWakeups: 0, leaks: 0, slept: 0, fastPuts: 0, message: null };
+
+/** Both threads meet here (a generation barrier); false once either asked to stop. */
+function barrier(): boolean {
+  const gen = Atomics.load(ctl, 1);
+  if (Atomics.add(ctl, 0, 1) === 1) {
+    Atomics.store(ctl, 0, 0);
+    Atomics.add(ctl, 1, 1);
+    Atomics.notify(ctl, 1);
+  } else {
+    for (let i = 0; Atomics.load(ctl, 1) === gen; i++) {
+      if (Atomics.wait(ctl, 1, gen, 100) === 'timed-out' && i > 300)
+        throw new Error('barrier: the other thread is gone');
+    }
+  }
+  return Atomics.load(ctl, 2) === 0;
+}
+
+// Record what the step's wait answered, around the thread's real step (correct or planted).
+const waitStep = inodeSteps.waitState;
+inodeSteps.waitState = (i32, w, v) => {
+  res.slept++;
+  const r = waitStep(i32, w, v);
+  if (r === 'timed-out' && Atomics.load(i32, w) !== v) res.lostWakeups++;
+  return r;
+};
+const putStep = inodeSteps.putUnlessLast;
+inodeSteps.putUnlessLast = (i32, w) => {
+  const done = putStep(i32, w);
+  if (done) res.fastPuts++;
+  return done;
+};
+
+const ops: InodeOps = {
+  fill(slot) {
+    // Hold I_NEW until the other thread sleeps on it (bounded: it may have found the inode late).
+    for (let i = 0; i < 200 && !(inodeState(a, slot) & I_WAITERS); i++) Atomics.wait(nap, 0, 0, 0.25);
+    Atomics.wait(nap, 0, 0, 2);
+  },
+  evict() {},
+  drop: () => true,
+};
+
+try {
+  for (let r = 0; r < d.rounds; r++) {
+    if (!barrier()) break;
+    const nid = 1000 + r;
+    const slot = iget(a, ANON_MOUNT, nid, ops);
+    if (!barrier()) break; // both hold a reference: i_count 2
+    iput(a, slot, ops);
+    if (!barrier()) break; // both dropped theirs: the last put evicted it
+    const st = inodeState(a, slot);
+    if (st & I_INUSE) {
+      res.leaks++;
+      res.message = `round ${r}: inode ${slot} still in use after both puts (i_count ${inodeCount(a, slot)}, state ${st})`;
+    } else if (res.lostWakeups) res.message = `round ${r}: a sleeper on an I_NEW inode was never woken`;
+    if (res.message) Atomics.store(ctl, 2, 1);
+    res.rounds = r + 1;
+  }
+} finally {
+  Object.assign(inodeSteps, INODE_STEPS);
+  Atomics.store(ctl, 2, Atomics.load(ctl, 2) | (res.message ? 1 : 0));
+  // Release a partner waiting at a barrier.
+  Atomics.add(ctl, 1, 1);
+  Atomics.notify(ctl, 1);
+  sys.detach();
+}
+parentPort?.postMessage(res);

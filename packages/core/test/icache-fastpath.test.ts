@@ -1,0 +1,84 @@
+// The inode cache's lock-free paths under two real threads (helpers/icache-worker.ts): iput's drop
+// without i_lock above a count of one, and unlock_new_inode's wake-up only when someone sleeps on the
+// inode. Both threads take a reference on one new inode per round (one fills it, the other sleeps until
+// the fill ends) and drop theirs at once, the race-window point in the drop widened on every pass
+// (jitter 1). Correct code: every round the sleeper is woken and the last put evicts the inode; exactly
+// one of the two drops goes lock-free (the protocol: the count is 2, only the drop that sees 2 may skip
+// the lock). Each planted ordering bug (debug/bugs/, installed through the step table) is caught.
+import test from 'ava';
+import { Worker } from 'node:worker_threads';
+import { System } from '../src/system.ts';
+import { inodesInUse } from '../src/vfs/inode.ts';
+import type { IcachePlant, IcacheResult } from './helpers/icache-worker.ts';
+
+const BOOT = new URL('./helpers/icache-worker.mjs', import.meta.url);
+
+function runThread(
+  sys: System,
+  me: number,
+  plant: IcachePlant,
+  rounds: number,
+  ctl: Int32Array,
+): Promise<IcacheResult> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(BOOT, { workerData: { handle: sys.handle, me, plant, rounds, ctl } });
+    w.once('message', (m: IcacheResult) => {
+      resolve(m);
+    });
+    w.once('error', reject);
+    w.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`worker exited with ${code}`));
+    });
+  });
+}
+
+async function pair(plant: IcachePlant, rounds: number): Promise<{ results: IcacheResult[]; inUse: number }> {
+  const sys = System.create({ poolMiB: 1, inodeSlots: 256, jitter: 1 });
+  try {
+    const ctl = new Int32Array(new SharedArrayBuffer(12));
+    const results = await Promise.all([0, 1].map((me) => runThread(sys, me, plant, rounds, ctl)));
+    return { results, inUse: inodesInUse(sys.arena) };
+  } finally {
+    sys.detach();
+  }
+}
+
+test.serial(
+  'two threads on one new inode: every sleeper woken, the last put evicts, one drop lock-free a round',
+  async (t) => {
+    const rounds = 150;
+    const { results, inUse } = await pair('none', rounds);
+    for (const r of results) {
+      t.is(r.message, null);
+      t.is(r.rounds, rounds);
+      t.is(r.lostWakeups, 0);
+      t.is(r.leaks, 0);
+    }
+    t.is(
+      results.reduce((n, r) => n + r.fastPuts, 0),
+      rounds,
+      'one of the two drops of each round skips i_lock',
+    );
+    t.true(
+      results.reduce((n, r) => n + r.slept, 0) > 0,
+      'the I_NEW wake-up was exercised (a finder slept on the inode)',
+    );
+    t.is(inUse, 0, 'every inode evicted by its last put');
+    t.log(`sleeps on I_NEW: ${results.map((r) => r.slept).join(' + ')}`);
+  },
+);
+
+test.serial('planted: the lock-free drop as a load then a subtraction leaks an inode', async (t) => {
+  const { results, inUse } = await pair('IPUT_FAST_RACY', 400);
+  const hit = results.find((r) => r.leaks > 0);
+  t.truthy(hit, `no leak in ${results.map((r) => r.rounds).join('/')} rounds`);
+  t.regex(hit?.message ?? '', /still in use after both puts \(i_count 0/);
+  t.true(inUse > 0);
+});
+
+test.serial('planted: unlock_new_inode looking for sleepers after clearing I_NEW loses the wake-up', async (t) => {
+  const { results } = await pair('NEW_WAKE_LOST', 400);
+  const hit = results.find((r) => r.lostWakeups > 0);
+  t.truthy(hit, `no lost wake-up in ${results.map((r) => r.rounds).join('/')} rounds`);
+  t.regex(hit?.message ?? '', /never woken/);
+});
