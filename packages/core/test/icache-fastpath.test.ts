@@ -2,7 +2,8 @@
 // without i_lock above a count of one, and unlock_new_inode's wake-up only when someone sleeps on the
 // inode. Both threads take a reference on one new inode per round (one fills it, the other sleeps until
 // the fill ends) and drop theirs at once, the race-window point in the drop widened on every pass
-// (jitter 1). Correct code: every round the sleeper is woken and the last put evicts the inode; exactly
+// (jitter 1); then one thread drops the last reference of an inode while the other igrabs it. Correct
+// code: every round the sleeper is woken and the last put evicts the inode; exactly
 // one of the two drops goes lock-free (the protocol: the count is 2, only the drop that sees 2 may skip
 // the lock). Each planted ordering bug (debug/bugs/, installed through the step table) is caught.
 import test from 'ava';
@@ -35,7 +36,7 @@ function runThread(
 async function pair(plant: IcachePlant, rounds: number): Promise<{ results: IcacheResult[]; inUse: number }> {
   const sys = System.create({ poolMiB: 1, inodeSlots: 256, jitter: 1 });
   try {
-    const ctl = new Int32Array(new SharedArrayBuffer(12));
+    const ctl = new Int32Array(new SharedArrayBuffer(20));
     const results = await Promise.all([0, 1].map((me) => runThread(sys, me, plant, rounds, ctl)));
     return { results, inUse: inodesInUse(sys.arena) };
   } finally {
@@ -53,18 +54,21 @@ test.serial(
       t.is(r.rounds, rounds);
       t.is(r.lostWakeups, 0);
       t.is(r.leaks, 0);
+      t.is(r.revived, 0);
     }
     t.is(
       results.reduce((n, r) => n + r.fastPuts, 0),
-      rounds,
-      'one of the two drops of each round skips i_lock',
+      rounds + results[1].grabbed,
+      'one of the two drops of each round skips i_lock, and so does the put of each inode whose igrab won (count 2)',
     );
     t.true(
       results.reduce((n, r) => n + r.slept, 0) > 0,
       'the I_NEW wake-up was exercised (a finder slept on the inode)',
     );
     t.is(inUse, 0, 'every inode evicted by its last put');
-    t.log(`sleeps on I_NEW: ${results.map((r) => r.slept).join(' + ')}`);
+    t.log(
+      `sleeps on I_NEW: ${results.map((r) => r.slept).join(' + ')}; igrabs that won the race with the last put: ${results[1].grabbed} of ${rounds}`,
+    );
   },
 );
 
@@ -81,4 +85,11 @@ test.serial('planted: unlock_new_inode looking for sleepers after clearing I_NEW
   const hit = results.find((r) => r.lostWakeups > 0);
   t.truthy(hit, `no lost wake-up in ${results.map((r) => r.rounds).join('/')} rounds`);
   t.regex(hit?.message ?? '', /never woken/);
+});
+
+test.serial('planted: the lock-free grab as a load then an addition takes a reference on a freed inode', async (t) => {
+  const { results } = await pair('IGRAB_FAST_RACY', 400);
+  const hit = results.find((r) => r.revived > 0);
+  t.truthy(hit, `no revived inode in ${results.map((r) => r.rounds).join('/')} rounds`);
+  t.regex(hit?.message ?? '', /igrab took a reference on inode \d+, which was freed/);
 });

@@ -414,6 +414,12 @@ function unhash(a: Arena, slot: number): void {
 export function igrab(a: Arena, slot: number): boolean {
   const i32 = a.i32;
   const r = inodeTableBase(a) + slot * INODE_WORDS;
+  // Already referenced (a reader's own inode, picked for its own read): add one without i_lock.
+  if (
+    (Atomics.load(i32, r + I_STATE) & (I_INUSE | I_NEW | I_FREEING)) === I_INUSE &&
+    inodeSteps.grabUnlessZero(i32, r + I_COUNT)
+  )
+    return true;
   spinLock(i32, r + I_LOCK, LOCK_CLASS.INODE);
   const st = Atomics.load(i32, r + I_STATE);
   const ok = (st & (I_FREEING | I_INUSE)) === I_INUSE;
@@ -502,12 +508,40 @@ function putUnlessLast(i32: Int32Array, w: number): boolean {
 }
 
 /**
+ * igrab's fast path: add a reference to `w` (i_count) if it already has one; true if it did
+ * (atomic_inc_not_zero, as folio_try_get and the kernel's lockless lookups take references).
+ *
+ * Why no i_lock is needed: i_lock guards the count at 0 — an eviction decides (I_FREEING) only after
+ * seeing i_count 0 under it, and after that nobody raises the count from 0 but the locked paths, which
+ * refuse I_FREEING. The compare-and-swap adds one only to a value ≥ 1 it read in the same step, so at that
+ * moment the inode was referenced, hence not being freed, and the holder whose reference it was now sees a
+ * count ≥ 2 when it drops it: not the last, no eviction. A count that reached 0 in between makes the swap
+ * fail; re-read, it is 0, and igrab goes to the locked path, which sees I_FREEING (or the inode unused)
+ * and decides as before. The caller checked the state first: an I_NEW inode whose fill fails is freed
+ * with its creator's reference still held, so I_NEW (and I_FREEING, not in use) always take the lock. A
+ * load then a separate addition would revive an inode whose count reached 0 and that eviction is freeing
+ * in between (test/icache-fastpath.test.ts plants that variant through the step table and catches it).
+ */
+function grabUnlessZero(i32: Int32Array, w: number): boolean {
+  let c = Atomics.load(i32, w);
+  while (c >= 1) {
+    if (pointsOn) point(POINT.IGRAB_FAST);
+    const seen = Atomics.compareExchange(i32, w, c, c + 1);
+    if (seen === c) return true;
+    c = seen;
+  }
+  return false;
+}
+
+/**
  * The steps of the inode cache's lock-free paths that production code calls through: the correct ones,
  * unless the stress harness planted a bug (debug/bugs/) in this thread.
  */
 export interface InodeSteps {
   /** iput's lock-free drop: one reference off i_count word `w` unless it is the last; true if done. */
   putUnlessLast: (i32: Int32Array, w: number) => boolean;
+  /** igrab's lock-free grab: one reference onto i_count word `w` if it has one already; true if done. */
+  grabUnlessZero: (i32: Int32Array, w: number) => boolean;
   /** Sleep on state word `w` announced as `v` (with I_WAITERS), bounded: Atomics.wait's answer. */
   waitState: (i32: Int32Array, w: number, v: number) => 'ok' | 'not-equal' | 'timed-out';
   /** After clearing state bits of word `w` (its value before was `old`): wake the sleepers, if any. */
@@ -515,6 +549,7 @@ export interface InodeSteps {
 }
 export const INODE_STEPS: Readonly<InodeSteps> = Object.freeze({
   putUnlessLast,
+  grabUnlessZero,
   waitState: (i32: Int32Array, w: number, v: number) => Atomics.wait(i32, w, v, 20),
   wake: (i32: Int32Array, w: number, old: number) => {
     if (old & I_WAITERS) Atomics.notify(i32, w);

@@ -6,6 +6,10 @@
 // - lost wake-up: a sleeper's bounded wait ran out although the state word it slept on had changed
 //   (unlock_new_inode cleared I_NEW and did not notify);
 // - leak: after both puts the inode is still in use (the last reference's work was never done).
+// Then a second inode: thread 0 creates it and drops its only reference (the last put evicts it) while
+// thread 1 igrabs it at the same time, knowing its slot. Checked:
+// - revived: the igrab said it took a reference, but the inode was freed (no longer in use, or its slot's
+//   generation moved on) — else thread 1 holds the last reference, and its put evicts it.
 // The planted variant named by `plant` (debug/bugs/, installed through the step table) is installed in
 // this thread only; with none, every round must pass both checks.
 import { parentPort, workerData } from 'node:worker_threads';
@@ -16,6 +20,8 @@ import {
   I_WAITERS,
   INODE_STEPS,
   iget,
+  igrab,
+  inodeGen,
   inodeCount,
   inodeState,
   inodeSteps,
@@ -24,20 +30,23 @@ import {
 } from '../../src/vfs/inode.ts';
 import { IPUT_FAST_RACY } from '../../src/debug/bugs/IPUT_FAST_RACY.ts';
 import { NEW_WAKE_LOST } from '../../src/debug/bugs/NEW_WAKE_LOST.ts';
+import { IGRAB_FAST_RACY } from '../../src/debug/bugs/IGRAB_FAST_RACY.ts';
 import type { ArenaHandle } from '../../src/mm/arena.ts';
 
-export type IcachePlant = 'none' | 'IPUT_FAST_RACY' | 'NEW_WAKE_LOST';
+export type IcachePlant = 'none' | 'IPUT_FAST_RACY' | 'NEW_WAKE_LOST' | 'IGRAB_FAST_RACY';
 export interface IcacheData {
   handle: ArenaHandle;
   me: number; // 0 or 1
   plant: IcachePlant;
   rounds: number;
-  ctl: Int32Array; // [0] barrier arrivals, [1] barrier generation, [2] stop
+  ctl: Int32Array; // [0] barrier arrivals, [1] barrier generation, [2] stop, [3] slot, [4] its generation
 }
 export interface IcacheResult {
   rounds: number;
   lostWakeups: number;
   leaks: number;
+  revived: number;
+  grabbed: number; // igrabs of the inode being dropped that succeeded (it was still referenced)
   slept: number; // waits on an I_NEW inode that went to sleep (the wake-up path was exercised)
   fastPuts: number;
   message: string | null;
@@ -48,9 +57,19 @@ const sys = System.attach(d.handle);
 const a = sys.arena;
 if (d.plant === 'IPUT_FAST_RACY') IPUT_FAST_RACY.install();
 if (d.plant === 'NEW_WAKE_LOST') NEW_WAKE_LOST.install();
+if (d.plant === 'IGRAB_FAST_RACY') IGRAB_FAST_RACY.install();
 const ctl = d.ctl;
 const nap = new Int32Array(new SharedArrayBuffer(4));
-const res: IcacheResult = { rounds: 0, lostWakeups: 0, leaks: 0, slept: 0, fastPuts: 0, message: null };
+const res: IcacheResult = {
+  rounds: 0,
+  lostWakeups: 0,
+  leaks: 0,
+  revived: 0,
+  grabbed: 0,
+  slept: 0,
+  fastPuts: 0,
+  message: null,
+};
 
 /** Both threads meet here (a generation barrier); false once either asked to stop. */
 function barrier(): boolean {
@@ -93,6 +112,9 @@ const ops: InodeOps = {
   drop: () => true,
 };
 
+// The grab race's inode: filled at once (no second thread looks it up).
+const ops0: InodeOps = { fill() {}, evict() {}, drop: () => true };
+
 try {
   for (let r = 0; r < d.rounds; r++) {
     if (!barrier()) break;
@@ -107,6 +129,35 @@ try {
       res.message = `round ${r}: inode ${slot} still in use after both puts (i_count ${inodeCount(a, slot)}, state ${st})`;
     } else if (res.lostWakeups) res.message = `round ${r}: a sleeper on an I_NEW inode was never woken`;
     if (res.message) Atomics.store(ctl, 2, 1);
+    if (!barrier()) break;
+    // The grab race: thread 0 drops the only reference of a new inode while thread 1 igrabs it.
+    if (d.me === 0) {
+      const s2 = iget(a, ANON_MOUNT, 1_000_000 + r, ops0);
+      Atomics.store(ctl, 3, s2);
+      Atomics.store(ctl, 4, inodeGen(a, s2));
+    }
+    if (!barrier()) break;
+    const s2 = Atomics.load(ctl, 3);
+    const gen2 = Atomics.load(ctl, 4);
+    let held = false;
+    if (d.me === 0) iput(a, s2, ops0);
+    else held = igrab(a, s2);
+    if (!barrier()) break;
+    if (held) {
+      res.grabbed++;
+      const st2 = inodeState(a, s2);
+      if (!(st2 & I_INUSE) || inodeGen(a, s2) !== gen2) {
+        res.revived++;
+        res.message = `round ${r}: igrab took a reference on inode ${s2}, which was freed (state ${st2}, generation ${inodeGen(a, s2)}, was ${gen2})`;
+        Atomics.store(ctl, 2, 1);
+      } else iput(a, s2, ops0);
+    }
+    if (!barrier()) break;
+    if (!res.message && inodeState(a, s2) & I_INUSE) {
+      res.leaks++;
+      res.message = `round ${r}: inode ${s2} still in use after the grab race (i_count ${inodeCount(a, s2)})`;
+      Atomics.store(ctl, 2, 1);
+    }
     res.rounds = r + 1;
   }
 } finally {
