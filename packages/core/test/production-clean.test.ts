@@ -10,6 +10,7 @@ import { ishareSteps, ISHARE_STEPS } from '../src/fs/erofs/ishare.ts';
 import { dataSteps, DATA_STEPS } from '../src/fs/erofs/data.ts';
 import { pagecacheSteps, PAGECACHE_STEPS } from '../src/vfs/pagecache.ts';
 import { superSteps, SUPER_STEPS } from '../src/vfs/super.ts';
+import { inodeSteps, INODE_STEPS } from '../src/vfs/inode.ts';
 import { memcgSteps, MEMCG_STEPS } from '../src/mm/memcontrol.ts';
 import { System } from '../src/system.ts';
 import { invariantsOn } from '../src/mm/checkfail.ts';
@@ -51,6 +52,7 @@ const TABLES: [string, object, object][] = [
   ['dataSteps', dataSteps, DATA_STEPS],
   ['pagecacheSteps', pagecacheSteps, PAGECACHE_STEPS],
   ['superSteps', superSteps, SUPER_STEPS],
+  ['inodeSteps', inodeSteps, INODE_STEPS],
   ['memcgSteps', memcgSteps, MEMCG_STEPS],
 ];
 

@@ -72,6 +72,12 @@ export const I_CLEAR = 4;
 export const I_ANON = 8; // an inode of the anonymous superblock (ANON_MOUNT), on no mounted image
 export const I_INUSE = 16; // slot allocated
 export const I_ONLRU = 32;
+/**
+ * Someone sleeps (or is about to) on this state word for I_NEW or I_INUSE to clear: the waker notifies
+ * only then (wake_up_var after waitqueue_active). Set only while a bit it waits for is set; cleared by the
+ * wake-up that notifies (which wakes every sleeper: those who still need to wait set it again).
+ */
+export const I_WAITERS = 64;
 
 // The inode cache's arena regions, declared here (mm/ knows none of them): the inode slots (the
 // `inodeSlots` setting of the arena's configuration, 4..16M) and their hash buckets, the records, the
@@ -219,18 +225,20 @@ function slotAlloc(a: Arena): number {
   return s;
 }
 
+/** Free the slot; wakes whoever waits on its state (a freeing or failed inode: I_INUSE clears here). */
 function slotFree(a: Arena, slot: number): void {
   const i32 = a.i32;
   const r = inodeTableBase(a) + slot * INODE_WORDS;
   spinLock(i32, inodePool(a) + POOL_LOCK, LOCK_CLASS.SLOTS);
   if (lockdepOn)
     lockdepAccess(i32, inodePool(a) + POOL_LOCK, inodePool(a) + POOL_TOP, PROT.INODE_SLOTS, SITE.SLOT_FREE, slot, true);
-  Atomics.store(i32, r + I_STATE, 0);
+  const old = Atomics.exchange(i32, r + I_STATE, 0);
   i32[r + I_HASH_NEXT] = i32[inodePool(a) + POOL_TOP];
   i32[inodePool(a) + POOL_TOP] = slot;
   i32[inodePool(a) + POOL_FREE]++;
   i32[inodePool(a) + POOL_USED]--;
   spinUnlock(i32, inodePool(a) + POOL_LOCK);
+  if (old & I_WAITERS) Atomics.notify(i32, r + I_STATE);
 }
 
 function bucketOf(a: Arena, mount: number, nid: number): number {
@@ -251,14 +259,39 @@ export interface InodeOps {
 /** Extra match test for keyed lookups (iget5's test): compares key words of the fs-private part. */
 export type InodeTest = (slot: number) => boolean;
 
+/**
+ * wait_on_inode / __wait_on_freeing_inode: sleep until `bits` clear in the slot's state or the slot is
+ * reused (its generation changes).
+ *
+ * The sleeper announces itself with I_WAITERS, set by a compare-and-swap that also checks the bits are
+ * still set, and then sleeps on exactly the value it wrote; the wakers (unlockNewInode, slotFree) clear
+ * the bits with one atomic read-modify-write and notify only if that returned I_WAITERS. The state word
+ * is changed only by atomic operations, which are sequentially consistent on one word, so either
+ * - our CAS came first: the waker's read-modify-write returns I_WAITERS and it notifies; if that happens
+ *   before we are in Atomics.wait, the word no longer holds the value we wait on and wait returns at once
+ *   ("not-equal"), else the notify wakes us; or
+ * - the waker came first: our CAS fails (the word changed), we re-read and see the bits clear.
+ * No wake-up is lost. Other writers of the word (I_ONLRU, I_FREEING, I_CLEAR: atomic or/and) keep the
+ * bit; a change of theirs while we sleep makes us re-check at the latest after the bounded sleep.
+ */
 function waitStateClear(a: Arena, slot: number, bits: number, gen: number): void {
+  const i32 = a.i32;
   const w = inodeTableBase(a) + slot * INODE_WORDS + I_STATE;
   for (let i = 0; ; i++) {
-    const v = Atomics.load(a.i32, w);
+    let v = Atomics.load(i32, w);
     if (!(v & bits) || inodeGen(a, slot) !== gen) return;
-    Atomics.wait(a.i32, w, v, 20);
+    if (!(v & I_WAITERS)) {
+      if (Atomics.compareExchange(i32, w, v, v | I_WAITERS) !== v) continue;
+      v |= I_WAITERS;
+    }
+    inodeSteps.waitState(i32, w, v);
     if (i > 3000) throw new VfsError('EIO', `inode slot ${slot} stuck in state ${v}`);
   }
+}
+
+/** unlock_new_inode: the inode is filled — clear I_NEW and wake its waiters, if it has any. */
+function unlockNewInode(i32: Int32Array, w: number): void {
+  inodeSteps.wake(i32, w, Atomics.and(i32, w, ~(I_NEW | I_WAITERS)));
 }
 
 /**
@@ -348,11 +381,9 @@ export function iget(
       const gen = i32[r + I_GEN];
       i32[r + I_GEN] = gen + 1;
       slotFree(a, s);
-      Atomics.notify(i32, r + I_STATE);
       throw e;
     }
-    Atomics.and(i32, r + I_STATE, ~I_NEW);
-    Atomics.notify(i32, r + I_STATE);
+    unlockNewInode(i32, r + I_STATE);
     return s;
   }
 }
@@ -383,6 +414,12 @@ function unhash(a: Arena, slot: number): void {
 export function igrab(a: Arena, slot: number): boolean {
   const i32 = a.i32;
   const r = inodeTableBase(a) + slot * INODE_WORDS;
+  // Already referenced (a reader's own inode, picked for its own read): add one without i_lock.
+  if (
+    (Atomics.load(i32, r + I_STATE) & (I_INUSE | I_NEW | I_FREEING)) === I_INUSE &&
+    inodeSteps.grabUnlessZero(i32, r + I_COUNT)
+  )
+    return true;
   spinLock(i32, r + I_LOCK, LOCK_CLASS.INODE);
   const st = Atomics.load(i32, r + I_STATE);
   const ok = (st & (I_FREEING | I_INUSE)) === I_INUSE;
@@ -414,6 +451,8 @@ export function ihold(a: Arena, slot: number): void {
 export function iput(a: Arena, slot: number, ops: InodeOps, evictNow = false): void {
   const i32 = a.i32;
   const r = inodeTableBase(a) + slot * INODE_WORDS;
+  // Not the last reference: drop it without i_lock (iput's atomic_add_unless(&i_count, -1, 1)).
+  if (inodeSteps.putUnlessLast(i32, r + I_COUNT)) return;
   spinLock(i32, r + I_LOCK, LOCK_CLASS.INODE);
   if (lockdepOn) lockdepAccess(i32, r + I_LOCK, r + I_COUNT, PROT.INODE_REF, SITE.IPUT, slot, true);
   const c = Atomics.sub(i32, r + I_COUNT, 1) - 1;
@@ -442,6 +481,82 @@ export function iput(a: Arena, slot: number, ops: InodeOps, evictNow = false): v
   spinUnlock(i32, r + I_LOCK);
   if (!onLru) inodeLruAdd(a, slot);
 }
+
+/**
+ * iput's fast path: take one reference off `w` (i_count) unless it is the last one; true if it did.
+ *
+ * Why no i_lock is needed: i_lock orders what happens at i_count 0 — the 1 → 0 drop (which decides
+ * between the LRU and eviction), igrab/__iget's 0 → 1 (which must not revive an inode being freed) and
+ * tryEvict's "is it 0?" (which marks I_FREEING). A drop from c > 1 to c − 1 ≥ 1 takes part in none of
+ * them: whoever looks under i_lock before or after it sees a count ≥ 1 either way, so nobody's decision
+ * changes. The compare-and-swap makes "the count is above one" and "take one off" a single step: two
+ * threads dropping the last two references cannot both see 2 and both take one off — one swap fails,
+ * re-reads 1 and goes to the locked path, which then sees the 1 → 0 and does the last-reference work.
+ * (A load then a separate subtraction would let both go to 0 with nobody doing it; test/icache-fastpath.test.ts
+ * plants that variant through the step table and catches it.) i_count is only ever changed by
+ * atomic operations (ihold adds without the lock too), so no locked writer's update is lost.
+ */
+function putUnlessLast(i32: Int32Array, w: number): boolean {
+  let c = Atomics.load(i32, w);
+  while (c > 1) {
+    if (pointsOn) point(POINT.IPUT_FAST);
+    const seen = Atomics.compareExchange(i32, w, c, c - 1);
+    if (seen === c) return true;
+    c = seen;
+  }
+  return false;
+}
+
+/**
+ * igrab's fast path: add a reference to `w` (i_count) if it already has one; true if it did
+ * (atomic_inc_not_zero, as folio_try_get and the kernel's lockless lookups take references).
+ *
+ * Why no i_lock is needed: i_lock guards the count at 0 — an eviction decides (I_FREEING) only after
+ * seeing i_count 0 under it, and after that nobody raises the count from 0 but the locked paths, which
+ * refuse I_FREEING. The compare-and-swap adds one only to a value ≥ 1 it read in the same step, so at that
+ * moment the inode was referenced, hence not being freed, and the holder whose reference it was now sees a
+ * count ≥ 2 when it drops it: not the last, no eviction. A count that reached 0 in between makes the swap
+ * fail; re-read, it is 0, and igrab goes to the locked path, which sees I_FREEING (or the inode unused)
+ * and decides as before. The caller checked the state first: an I_NEW inode whose fill fails is freed
+ * with its creator's reference still held, so I_NEW (and I_FREEING, not in use) always take the lock. A
+ * load then a separate addition would revive an inode whose count reached 0 and that eviction is freeing
+ * in between (test/icache-fastpath.test.ts plants that variant through the step table and catches it).
+ */
+function grabUnlessZero(i32: Int32Array, w: number): boolean {
+  let c = Atomics.load(i32, w);
+  while (c >= 1) {
+    if (pointsOn) point(POINT.IGRAB_FAST);
+    const seen = Atomics.compareExchange(i32, w, c, c + 1);
+    if (seen === c) return true;
+    c = seen;
+  }
+  return false;
+}
+
+/**
+ * The steps of the inode cache's lock-free paths that production code calls through: the correct ones,
+ * unless the stress harness planted a bug (debug/bugs/) in this thread.
+ */
+export interface InodeSteps {
+  /** iput's lock-free drop: one reference off i_count word `w` unless it is the last; true if done. */
+  putUnlessLast: (i32: Int32Array, w: number) => boolean;
+  /** igrab's lock-free grab: one reference onto i_count word `w` if it has one already; true if done. */
+  grabUnlessZero: (i32: Int32Array, w: number) => boolean;
+  /** Sleep on state word `w` announced as `v` (with I_WAITERS), bounded: Atomics.wait's answer. */
+  waitState: (i32: Int32Array, w: number, v: number) => 'ok' | 'not-equal' | 'timed-out';
+  /** After clearing state bits of word `w` (its value before was `old`): wake the sleepers, if any. */
+  wake: (i32: Int32Array, w: number, old: number) => void;
+}
+export const INODE_STEPS: Readonly<InodeSteps> = Object.freeze({
+  putUnlessLast,
+  grabUnlessZero,
+  waitState: (i32: Int32Array, w: number, v: number) => Atomics.wait(i32, w, v, 20),
+  wake: (i32: Int32Array, w: number, old: number) => {
+    if (old & I_WAITERS) Atomics.notify(i32, w);
+  },
+});
+/** This thread's steps (the correct ones unless the stress harness planted a bug). */
+export const inodeSteps: InodeSteps = { ...INODE_STEPS };
 
 /**
  * A teardown that ignores other holders: take every reference left as the caller's and evict the inode
@@ -551,7 +666,6 @@ function rcuFlush(): void {
       i32[r + I_GEN]++;
       ctrInc(i32, CTR.INODES_EVICTED);
       slotFree(a, slot);
-      Atomics.notify(i32, r + I_STATE);
     }
   } finally {
     rcuArenas.length = 0;

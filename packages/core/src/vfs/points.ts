@@ -9,5 +9,7 @@ export const POINT = {
     'UNMOUNT',
     'PAGE_UNINDEX', // a page leaving the page index: its bucket's sequence is odd (lockless lookups retry)
     'EVICT_FREEING', // eviction begun (I_FREEING), inode still hashed: iget waits, igrab refuses
+    'IPUT_FAST', // iput's lock-free drop read i_count > 1 and is about to take one off it
+    'IGRAB_FAST', // igrab's lock-free grab read i_count >= 1 and is about to add one to it
   ]),
 } as const;

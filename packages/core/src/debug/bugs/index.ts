@@ -1,13 +1,14 @@
 // The planted bugs of the stress harness (`--inject`), one file each: every one is a variant of one
 // production step, installed in the step tables the production code calls through
 // (fs/erofs/ishare.ts ishareSteps, fs/erofs/data.ts dataSteps, vfs/pagecache.ts pagecacheSteps,
-// vfs/super.ts superSteps, mm/memcontrol.ts memcgSteps). Without `--inject` the tables hold the correct steps: the code a user runs is
+// vfs/super.ts superSteps, vfs/inode.ts inodeSteps, mm/memcontrol.ts memcgSteps). Without `--inject` the tables hold the correct steps: the code a user runs is
 // the code a clean stress run tests.
 import { ishareSteps, ISHARE_STEPS } from '../../fs/erofs/ishare.ts';
 import { dataSteps, DATA_STEPS } from '../../fs/erofs/data.ts';
 import { pagecacheSteps, PAGECACHE_STEPS } from '../../vfs/pagecache.ts';
 import { memcgSteps, MEMCG_STEPS } from '../../mm/memcontrol.ts';
 import { superSteps, SUPER_STEPS } from '../../vfs/super.ts';
+import { inodeSteps, INODE_STEPS } from '../../vfs/inode.ts';
 import type { BugCategory, PlantedBug } from './types.ts';
 import { NO_IGRAB } from './NO_IGRAB.ts';
 import { PROC_COUNT_NOLOCK } from './PROC_COUNT_NOLOCK.ts';
@@ -82,6 +83,7 @@ export function installBugs(mask: number): void {
   Object.assign(dataSteps, DATA_STEPS);
   Object.assign(pagecacheSteps, PAGECACHE_STEPS);
   Object.assign(superSteps, SUPER_STEPS);
+  Object.assign(inodeSteps, INODE_STEPS);
   Object.assign(memcgSteps, MEMCG_STEPS);
   for (let i = NAMES.length - 1; i >= 0; i--) if (mask & BUG[NAMES[i]]) BUGS[NAMES[i]].install();
 }
