@@ -517,11 +517,27 @@ function reparentFrame(a: Arena, f: number, from: number, to: number): void {
   ops().unlockIndexed(a, b);
 }
 
+function rechargeDue(a: Arena, owner: number): boolean {
+  return memcgState(a, owner) === MEMCG_DYING && Atomics.load(a.i32, rec(a, owner) + M_OFFPOLICY) === CHARGE_RECHARGE;
+}
+
+/**
+ * A mark whose cgroup is not (or no longer) removed under recharge is dropped — under the bucket lock,
+ * with the owner read again there: memcgOffline marks under that lock after the cgroup turns dying, so a
+ * mark it sets between this reader's first look and the clear is not wiped.
+ */
+function clearStaleMark(a: Arena, f: number): void {
+  const b = ops().lockIndexed(a, f);
+  if (b < 0) return;
+  if (!rechargeDue(a, a.i32[a.frames + f * FRAME_WORDS + F_MEMCG])) Atomics.and(a.i32, readersWord(a, f), ~PENDING);
+  ops().unlockIndexed(a, b);
+}
+
 function rechargePage(a: Arena, f: number): void {
   const i32 = a.i32;
   const owner = i32[a.frames + f * FRAME_WORDS + F_MEMCG];
-  if (memcgState(a, owner) !== MEMCG_DYING || Atomics.load(i32, rec(a, owner) + M_OFFPOLICY) !== CHARGE_RECHARGE) {
-    Atomics.and(i32, readersWord(a, f), ~PENDING);
+  if (!rechargeDue(a, owner)) {
+    clearStaleMark(a, f);
     return;
   }
   // A folio is charged as one (mem_cgroup_move_account moves a folio, and the folio sits on the lruvec of
