@@ -22,9 +22,10 @@ function runThread(
   plant: IcachePlant,
   rounds: number,
   ctl: Int32Array,
+  times: Float64Array,
 ): Promise<IcacheResult> {
   return new Promise((resolve, reject) => {
-    const w = new Worker(BOOT, { workerData: { handle: sys.handle, me, plant, rounds, ctl } });
+    const w = new Worker(BOOT, { workerData: { handle: sys.handle, me, plant, rounds, ctl, times } });
     w.once('message', (m: IcacheResult) => {
       resolve(m);
     });
@@ -39,7 +40,8 @@ async function pair(plant: IcachePlant, rounds: number): Promise<{ results: Icac
   const sys = System.create({ poolMiB: 1, inodeSlots: 256, jitter: 1 });
   try {
     const ctl = new Int32Array(new SharedArrayBuffer(20));
-    const results = await Promise.all([0, 1].map((me) => runThread(sys, me, plant, rounds, ctl)));
+    const times = new Float64Array(new SharedArrayBuffer(8));
+    const results = await Promise.all([0, 1].map((me) => runThread(sys, me, plant, rounds, ctl, times)));
     return { results, inUse: inodesInUse(sys.arena) };
   } finally {
     sys.detach();

@@ -547,10 +547,12 @@ export interface InodeSteps {
   /** After clearing state bits of word `w` (its value before was `old`): wake the sleepers, if any. */
   wake: (i32: Int32Array, w: number, old: number) => void;
 }
+/** How long a sleeper on an inode's state word waits before it looks again (ms): a lost wake-up costs this. */
+export const STATE_WAIT_MS = 20;
 export const INODE_STEPS: Readonly<InodeSteps> = Object.freeze({
   putUnlessLast,
   grabUnlessZero,
-  waitState: (i32: Int32Array, w: number, v: number) => Atomics.wait(i32, w, v, 20),
+  waitState: (i32: Int32Array, w: number, v: number) => Atomics.wait(i32, w, v, STATE_WAIT_MS),
   wake: (i32: Int32Array, w: number, old: number) => {
     if (old & I_WAITERS) Atomics.notify(i32, w);
   },

@@ -3,8 +3,9 @@
 // it and fills it, the other finds it I_NEW and sleeps until the fill ends (the filler waits until that
 // sleeper has announced itself, then a little longer, so the sleeper is asleep when I_NEW clears) — then
 // both iput it at once, the last put evicting it (drop says so). Checked each round:
-// - lost wake-up: a sleeper's bounded wait ran out although the state word it slept on had changed
-//   (unlock_new_inode cleared I_NEW and did not notify);
+// - lost wake-up: a sleeper's bounded wait ran out although the filler had cleared I_NEW and returned
+//   from unlock_new_inode (so had notified, if it does) before the wait's bound: a wait that ran out only
+//   because the filler was held up past the bound (a loaded machine) is not one;
 // - leak: after both puts the inode is still in use (the last reference's work was never done).
 // Then a second inode: thread 0 creates it and drops its only reference (the last put evicts it) while
 // thread 1 igrabs it at the same time, knowing its slot. Checked:
@@ -19,6 +20,7 @@ import {
   I_INUSE,
   I_WAITERS,
   INODE_STEPS,
+  STATE_WAIT_MS,
   iget,
   igrab,
   inodeGen,
@@ -40,6 +42,7 @@ export interface IcacheData {
   plant: IcachePlant;
   rounds: number;
   ctl: Int32Array; // [0] barrier arrivals, [1] barrier generation, [2] stop, [3] slot, [4] its generation
+  times: Float64Array; // [0] when this round's filler returned from iget (after unlock_new_inode)
 }
 export interface IcacheResult {
   rounds: number;
@@ -87,12 +90,19 @@ function barrier(): boolean {
   return Atomics.load(ctl, 2) === 0;
 }
 
-// Record what the step's wait answered, around the thread's real step (correct or planted).
+// One clock for both threads: milliseconds since the epoch, sub-millisecond.
+const now = (): number => performance.timeOrigin + performance.now();
+// Record what the step's wait answered, around the thread's real step (correct or planted): a wait that
+// ran out with the word changed is a suspect, judged once the filler has said when it unlocked.
+// suspectBefore: the latest moment the wait could have run out (its start + its bound), 0 if none;
+// filling: this thread filled the round's inode.
+const round = { suspectBefore: 0, filling: false };
 const waitStep = inodeSteps.waitState;
 inodeSteps.waitState = (i32, w, v) => {
   res.slept++;
+  const start = now();
   const r = waitStep(i32, w, v);
-  if (r === 'timed-out' && Atomics.load(i32, w) !== v) res.lostWakeups++;
+  if (r === 'timed-out' && Atomics.load(i32, w) !== v) round.suspectBefore = start + STATE_WAIT_MS;
   return r;
 };
 let countFast = false;
@@ -105,6 +115,7 @@ inodeSteps.putUnlessLast = (i32, w) => {
 
 const ops: InodeOps = {
   fill(slot) {
+    round.filling = true;
     // Hold I_NEW until the other thread sleeps on it (bounded: it may have found the inode late).
     for (let i = 0; i < 200 && !(inodeState(a, slot) & I_WAITERS); i++) Atomics.wait(nap, 0, 0, 0.25);
     Atomics.wait(nap, 0, 0, 2);
@@ -120,8 +131,14 @@ try {
   for (let r = 0; r < d.rounds; r++) {
     if (!barrier()) break;
     const nid = 1000 + r;
+    round.filling = false;
+    round.suspectBefore = 0;
     const slot = iget(a, ANON_MOUNT, nid, ops);
+    if (round.filling) d.times[0] = now();
     if (!barrier()) break; // both hold a reference: i_count 2
+    // Timed out although the filler had unlocked (and notified) before the wait's bound ran out: lost.
+    // (The wait started before the unlock, or it would have returned at once: the word had changed.)
+    if (round.suspectBefore !== 0 && d.times[0] < round.suspectBefore - 1) res.lostWakeups++;
     countFast = true;
     iput(a, slot, ops);
     countFast = false;
