@@ -280,6 +280,7 @@ function lzmaDecoder(req: DecompressRequest): LzmaLib {
 }
 
 const LZMA_HEADER = 13;
+let lzmaIn = Buffer.allocUnsafe(0);
 const Z_LZMA_MAX_DICT = 8 * 1024 * 1024;
 
 function lzmaDecode(req: DecompressRequest, src: Uint8Array): Uint8Array {
@@ -291,7 +292,13 @@ function lzmaDecode(req: DecompressRequest, src: Uint8Array): Uint8Array {
   }
   const lib = lzmaDecoder(req);
   // .lzma header: properties, dictionary size (the decoded size bounds every match distance), decoded size.
-  const stream = Buffer.allocUnsafe(LZMA_HEADER + src.length);
+  // Into this thread's one input buffer: the addon's synchronous call never releases its reference to the
+  // buffer it is given, so a fresh buffer per pcluster stayed alive for good (the input's size, every
+  // decode: measured, and what ran a long lzma bench out of memory). A view of the one buffer leaks only
+  // the view object.
+  const need = LZMA_HEADER + src.length;
+  if (lzmaIn.length < need) lzmaIn = Buffer.allocUnsafe(Math.max(need, 2 * lzmaIn.length, 64 * 1024));
+  const stream = lzmaIn.subarray(0, need);
   stream[0] = ~src[0] & 0xff;
   stream.writeUInt32LE(Math.min(Z_LZMA_MAX_DICT, Math.max(4096, req.decodedLength)), 1);
   stream.writeUInt32LE(req.decodedLength, 5);
