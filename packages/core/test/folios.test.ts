@@ -176,18 +176,28 @@ test('reclaim asked for a few pages frees folios until it has them, not that man
   });
 });
 
+/**
+ * The recharge tests' start: under the recharge policy, cgroup A reads the whole file; returns A and the
+ * first folio of at least `minPages` pages the read left (null when readahead built none that large).
+ */
+function cachedByA(sys: System, file: OpenFile, pages: number, minPages: number) {
+  sys.chargePolicy = 'recharge';
+  const A = sys.memcgCreate('A');
+  sys.setMemcg(A);
+  sys.readAll(file);
+  sys.setMemcg(0);
+  const big = foliosOf(sys.arena, file.mapping, pages).find((f) => f.nr >= minPages);
+  return big ? { A, big } : null;
+}
+
 test("recharge moves a folio whole: a reader of one page of a removed cgroup's folio pays for all of it", (t) => {
   withBigFile({ poolMiB: 32 }, (sys, file, want) => {
     const a = sys.arena;
     const pages = Math.ceil(want.length / PAGE);
-    sys.chargePolicy = 'recharge';
-    const A = sys.memcgCreate('A');
+    const got0 = cachedByA(sys, file, pages, 4);
+    if (!got0) return t.fail('no folio of 4 pages or more');
+    const { A, big } = got0;
     const B = sys.memcgCreate('B');
-    sys.setMemcg(A);
-    sys.readAll(file);
-    sys.setMemcg(0);
-    const big = foliosOf(a, file.mapping, pages).find((f) => f.nr >= 4);
-    if (!big) return t.fail('no folio of 4 pages or more');
     t.is(sys.memcgStat(A).localBytes, pages * PAGE, 'A paid for every page it read');
     sys.memcgRemove(A);
     // One byte of the folio's third page, read from B.
@@ -209,14 +219,10 @@ test('recharge racing the removal: a reader finding the head marked and the tail
   withBigFile({ poolMiB: 32 }, (sys, file, want) => {
     const a = sys.arena;
     const pages = Math.ceil(want.length / PAGE);
-    sys.chargePolicy = 'recharge';
-    const A = sys.memcgCreate('A');
+    const got0 = cachedByA(sys, file, pages, 4);
+    if (!got0) return t.fail('no folio of 4 pages or more');
+    const { A, big } = got0;
     const B = sys.memcgCreate('B');
-    sys.setMemcg(A);
-    sys.readAll(file);
-    sys.setMemcg(0);
-    const big = foliosOf(a, file.mapping, pages).find((f) => f.nr >= 4);
-    if (!big) return t.fail('no folio of 4 pages or more');
     sys.memcgRemove(A);
     for (let j = 0; j < big.nr; j++) t.true(pageRechargePending(a, big.head + j), `page ${j} marked at removal`);
     // memcgOffline marks a folio's pages one by one: replay the point where it has marked the head only.
@@ -240,13 +246,9 @@ test('recharge is optional: a reader whose memory.max is below the folio size ne
   withBigFile({ poolMiB: 32 }, (sys, file, want, mount) => {
     const a = sys.arena;
     const pages = Math.ceil(want.length / PAGE);
-    sys.chargePolicy = 'recharge';
-    const A = sys.memcgCreate('A');
-    sys.setMemcg(A);
-    sys.readAll(file);
-    sys.setMemcg(0);
-    const big = foliosOf(a, file.mapping, pages).find((f) => f.nr >= 8);
-    if (!big) return t.fail('no folio of 8 pages or more');
+    const got0 = cachedByA(sys, file, pages, 8);
+    if (!got0) return t.fail('no folio of 8 pages or more');
+    const { A, big } = got0;
     // B's limit holds half the folio; it first caches a file of its own (a few pages, well under it).
     const B = sys.memcgCreate('B', { max: (big.nr / 2) * PAGE });
     const small = sys.listFiles(mount).find((f) => f.path !== '/big.bin' && f.size > PAGE && f.size <= 2 * PAGE);
