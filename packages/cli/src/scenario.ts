@@ -8,6 +8,7 @@ import { dirname, isAbsolute, join } from 'node:path';
 import { fileError, UsageError } from './errors.ts';
 
 import type { ChargePolicy } from '@ishare/workers';
+import { NR_MEMCG } from '@ishare/core';
 
 /** Who pays for a page when the cgroup that paid for it goes away (as @ishare/workers' CHARGE_POLICIES). */
 export const CHARGE_POLICIES: readonly ChargePolicy[] = ['keep', 'reparent', 'recharge'];
@@ -47,8 +48,8 @@ export interface Scenario {
 }
 
 const MAX_WORKERS = 64;
-/** Memory cgroup ids besides the root (core's NR_MEMCG − 1). */
-const MAX_CONTAINERS = 30;
+/** Memory cgroup ids besides the root. */
+const MAX_CONTAINERS = NR_MEMCG - 1;
 const CONTAINER_KEYS = new Set(['name', 'image', 'memoryMax', 'trace']);
 const TOP_KEYS = new Set(['containers', 'steps', 'domain', 'charge', 'workers', 'layout']);
 const STEP_KINDS: readonly StepKind[] = ['start', 'read', 'stop'];

@@ -47,5 +47,6 @@ export type {
 } from './system.ts';
 export type { ArenaHandle } from './mm/arena.ts';
 export { PAGE_SIZE, MAX_POOL_BYTES } from './mm/arena.ts';
+export { NR_MEMCG } from './mm/memcontrol.ts';
 export type { RealInodePolicy } from './fs/erofs/ishare.ts';
 export { ErofsError, isErofsError, type ErofsErrorCode } from './erofs/errors.ts';

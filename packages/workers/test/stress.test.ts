@@ -72,6 +72,8 @@ const EXPECTED: Record<BugName, readonly string[]> = {
   // A page committed to a cgroup removed meanwhile: the quiescence checks (a page charged to a removed
   // cgroup under reparent, or unmarked under recharge), or the race detector on the page's charge word.
   MEMCG_COMMIT_LATE: ['invariant', 'race-detector'],
+  // A folio left charged to two cgroups (no lock rule broken): the one-memcg-per-folio quiescent check.
+  MEMCG_RECHARGE_TAIL_MARKED: ['invariant'],
 };
 const LOCK_BUGS: BugName[] = ['PROC_COUNT_NOLOCK', 'BACKING_DEL_NOLOCK', 'REALINODE_EVICTING'];
 const RACE_BUGS = (Object.keys(BUG) as BugName[]).filter((b) => BUG_CATEGORY[b] === 'race');
@@ -90,6 +92,15 @@ const SOLO_BUGS = FULL ? RACE_BUGS : SOLO_SAMPLE;
 // under these options would still show there, in the time most bugs are caught in.
 const BUG_BOUND_S = 40;
 const CLEAN_S = FULL ? BUG_BOUND_S : 12;
+// Bugs whose window the default workload opens too rarely to be caught within the bound: run in the full
+// matrix only, with the options they need. MEMCG_RECHARGE_TAIL_MARKED needs a reader on a folio's head
+// while a removal's scan is between its pages, and folios big and long-lived enough to reach a check (a
+// 1 MiB pool reclaims them first): measured (2026-12-06, 2 workers, load ~6) at a 16 MiB pool and
+// jitter 0.1 after 11, 31 and 34 s (seeds 1–3); at 1 MiB and jitter 0.02, once in six 40 s runs. CI
+// runs the same interleaving replayed step by step (folios.test.ts).
+const SLOW_BUGS: Partial<Record<BugName, Partial<RunOptions>>> = {
+  MEMCG_RECHARGE_TAIL_MARKED: { poolMiB: 16, jitter: 0.1, seconds: 90 },
+};
 
 // Each image with the tree it was built from: the byte oracle's reference.
 const images = async (): Promise<{ image: string; source: string }[]> => {
@@ -215,10 +226,12 @@ if (!FULL) {
 
 for (const bug of Object.keys(BUG) as BugName[]) {
   const race = BUG_CATEGORY[bug] === 'race';
+  const slow = SLOW_BUGS[bug];
+  if (slow && !FULL) continue;
   test.serial(
     `${BUG_CATEGORY[bug]} bug ${bug} is caught by ${EXPECTED[bug].join(' or ')}${race ? ' with lock checks off' : ''}`,
     async (t) => {
-      const r = await run(race ? OPTIONS.race : OPTIONS.logic, [bug]);
+      const r = await run({ ...(race ? OPTIONS.race : OPTIONS.logic), ...slow }, [bug]);
       t.truthy(r.violation, `${bug} ran ${r.elapsedMs} ms without a violation`);
       t.true(EXPECTED[bug].includes(r.violation!.detector), describe(r));
       // A filesystem error counts only where the bug's own consequence explains it: never any error at all.
@@ -226,6 +239,14 @@ for (const bug of Object.keys(BUG) as BugName[]) {
       t.log(`${bug}: ${describe(r)}`);
     },
   );
+}
+
+if (!FULL) {
+  test.serial('planted bugs the default workload catches too slowly for CI: left to the full matrix', (t) => {
+    const slow = Object.keys(SLOW_BUGS);
+    t.true(slow.length > 0);
+    t.log(`not run in CI (time budget): ${slow.join(', ')}; run with ISHARE_STRESS_MATRIX=full`);
+  });
 }
 
 for (const bug of LOCK_BUGS) {

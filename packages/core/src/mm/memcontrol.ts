@@ -508,6 +508,11 @@ export interface MemcgSteps {
   reparentFrame: (a: Arena, f: number, from: number, to: number) => void;
   /** Recharge: this thread's cgroup takes over frame f's charge from the dying cgroup holding it. */
   rechargePage: (a: Arena, f: number) => void;
+  /**
+   * Recharge, after the head moved: move tail t of the folio from the dying `owner` to `to` (already
+   * charged for it); 1 if it moved.
+   */
+  rechargeTail: (a: Arena, t: number, owner: number, to: number) => number;
 }
 
 function reparentFrame(a: Arena, f: number, from: number, to: number): void {
@@ -560,7 +565,7 @@ function rechargePage(a: Arena, f: number): void {
       // The head moved, the tails not yet (stress jitter widens this window for the folio's other readers
       // and for the removal of `to`).
       if (pointsOn) point(POINT.MEMCG_MOVE);
-      for (let t = h + 1; t < h + nr; t++) moved += rechargeOne(a, t, owner, to, false);
+      for (let t = h + 1; t < h + nr; t++) moved += memcgSteps.rechargeTail(a, t, owner, to);
     }
     if (moved < nr) unchargeCounters(a, to, nr - moved);
   } finally {
@@ -598,7 +603,11 @@ function rechargeOne(a: Arena, t: number, owner: number, to: number, head: boole
   return moved;
 }
 
-export const MEMCG_STEPS: Readonly<MemcgSteps> = Object.freeze({ reparentFrame, rechargePage });
+function rechargeTail(a: Arena, t: number, owner: number, to: number): number {
+  return rechargeOne(a, t, owner, to, false);
+}
+
+export const MEMCG_STEPS: Readonly<MemcgSteps> = Object.freeze({ reparentFrame, rechargePage, rechargeTail });
 /** This thread's steps. */
 export const memcgSteps: MemcgSteps = { ...MEMCG_STEPS };
 

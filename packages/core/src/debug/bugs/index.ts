@@ -25,6 +25,7 @@ import { FADVISE_INUSE } from './FADVISE_INUSE.ts';
 import { ISHARE_EVICT_MAPPED } from './ISHARE_EVICT_MAPPED.ts';
 import { MEMCG_REPARENT_NOLOCK } from './MEMCG_REPARENT_NOLOCK.ts';
 import { MEMCG_COMMIT_LATE } from './MEMCG_COMMIT_LATE.ts';
+import { MEMCG_RECHARGE_TAIL_MARKED } from './MEMCG_RECHARGE_TAIL_MARKED.ts';
 
 export type { BugCategory, PlantedBug } from './types.ts';
 
@@ -45,6 +46,7 @@ export const BUG = {
   ISHARE_EVICT_MAPPED: 1 << 12,
   MEMCG_REPARENT_NOLOCK: 1 << 13,
   MEMCG_COMMIT_LATE: 1 << 14,
+  MEMCG_RECHARGE_TAIL_MARKED: 1 << 15,
 } as const;
 export type BugName = keyof typeof BUG;
 
@@ -64,6 +66,7 @@ export const BUGS: Readonly<Record<BugName, PlantedBug>> = {
   ISHARE_EVICT_MAPPED,
   MEMCG_REPARENT_NOLOCK,
   MEMCG_COMMIT_LATE,
+  MEMCG_RECHARGE_TAIL_MARKED,
 };
 const NAMES = Object.keys(BUG) as BugName[];
 
