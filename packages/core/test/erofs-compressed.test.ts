@@ -117,6 +117,16 @@ for (const l of LAYOUTS) {
   const expect = l.opts.join(' ') === '-Ededupe' ? [...l.expect, 'partial-ref'] : l.expect;
   cells.push({ tool: 'upstream', alg: 'lzma', opts: l.opts, expect: ['lzma', ...expect] });
 }
+// lzma's encoder options: literal context/position and position bits other than the default (3, 0, 2),
+// the extreme presets, the smallest and a large dictionary (the superblock's config bounds distances).
+for (const [alg, opts] of [
+  ['lzma,lc=0,lp=2,pb=0', []],
+  ['lzma,lc=4,lp=0,pb=4', ['-C65536']],
+  ['lzma,lc=1,lp=3,pb=1', ['-Eztailpacking']],
+  ['lzma,level=109,dictsize=4096', ['-C16384']],
+  ['lzma,level=9,dictsize=1048576', ['-C131072', '-Ededupe']],
+] as const)
+  cells.push({ tool: 'upstream', alg, opts: [...opts], expect: ['lzma'] });
 for (const alg of ['lz4', 'lz4hc']) {
   for (const l of [
     { opts: [], expect: ['compact'] },
