@@ -23,7 +23,7 @@ import { newZMapOut, ZF_FRAGMENT, ZF_FULL_MAPPED, ZF_META } from '../erofs/zmap.
 import { imageRng, type Prng } from './prng.ts';
 
 /** One compressed block and what it decodes to (its extent's length), zero padding stripped. */
-export type CodecAlg = 'lz4' | 'zstd' | 'deflate';
+export type CodecAlg = 'lz4' | 'zstd' | 'deflate' | 'lzma';
 
 export interface CodecBlock {
   readonly alg: CodecAlg;
@@ -35,9 +35,10 @@ const CODEC_ALGS = new Map<number, CodecAlg>([
   [Z_ALG.LZ4, 'lz4'],
   [Z_ALG.ZSTD, 'zstd'],
   [Z_ALG.DEFLATE, 'deflate'],
+  [Z_ALG.LZMA, 'lzma'],
 ]);
 
-/** Every lz4, zstd and deflate pcluster an image maps (whole extents, not fragments or inline ones). */
+/** Every lz4, zstd, deflate and lzma pcluster an image maps (whole extents, not fragments or inline ones). */
 export function collectBlocks(img: ErofsImage): CodecBlock[] {
   const out: CodecBlock[] = [];
   const walk = (nid: number, depth: number): void => {
