@@ -1,6 +1,7 @@
 // The decoders fuzzed directly (fuzz/decoders.ts): lz4.wat vs lz4.ts vs lz4-napi on mutated LZ4 blocks,
 // libzstd (WebAssembly) vs fzstd on mutated zstd frames, the kept zlib handle vs inflateRawSync on mutated
-// deflate streams, blocks taken from the images given (every lz4, zstd and deflate pcluster they map)
+// deflate streams, lzma.ts directly (poisoned margins) vs through zDecompress on mutated MicroLZMA
+// streams, blocks taken from the images given (every lz4, zstd, deflate and lzma pcluster they map)
 // plus LZ4 blocks of seeded data compressed by lz4-napi.
 // Usage: npx tsx --conditions=source packages/core/scripts/fuzz-decoders.ts [--count N] [--seed S]
 //          [--start I] IMG...
@@ -50,10 +51,11 @@ blocks.push(...syntheticLz4Blocks(seed, 64));
 const nOf = (alg: string): number => blocks.filter((b) => b.alg === alg).length;
 const r = fuzzDecoders(blocks, { seed, count, start });
 const out = [
-  `decoder fuzz: ${r.cases} cases, seed ${seed}${start ? ` from ${start}` : ''}, ${blocks.length} blocks (${nOf('lz4')} lz4, ${nOf('zstd')} zstd, ${nOf('deflate')} deflate) from ${images.length} images + lz4-napi, ${(r.elapsedMs / 1000).toFixed(1)} s`,
+  `decoder fuzz: ${r.cases} cases, seed ${seed}${start ? ` from ${start}` : ''}, ${blocks.length} blocks (${nOf('lz4')} lz4, ${nOf('zstd')} zstd, ${nOf('deflate')} deflate, ${nOf('lzma')} lzma) from ${images.length} images + lz4-napi, ${(r.elapsedMs / 1000).toFixed(1)} s`,
   `lz4: ${r.lz4.cases} cases, ${r.lz4.sameBytes} same bytes, ${r.lz4.allRefused} all refused (lz4-napi compared on ${r.lz4.napiCompared} whole-block cases)`,
   `zstd: ${r.zstd.cases} cases, ${r.zstd.sameBytes} same bytes, ${r.zstd.allRefused} both refused, ${r.zstd.lenient} refused by libzstd and decoded by fzstd (it misses corruption)`,
   `deflate: ${r.deflate.cases} cases, ${r.deflate.sameBytes} same bytes, ${r.deflate.allRefused} both refused`,
+  `lzma: ${r.lzma.cases} cases, ${r.lzma.sameBytes} same bytes, ${r.lzma.allRefused} both refused`,
   `findings: ${r.findings.length}`,
 ];
 for (const f of r.findings.slice(0, 20)) {

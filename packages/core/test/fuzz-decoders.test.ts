@@ -1,7 +1,8 @@
 // The decoders fuzzed directly, sampled (the long run is packages/core/scripts/fuzz-decoders.ts,
 // figures in docs/compressed.md): lz4.wat vs lz4.ts vs lz4-napi on mutated LZ4 blocks, libzstd in
 // WebAssembly vs fzstd on mutated zstd frames, the kept zlib handle vs inflateRawSync on mutated deflate
-// streams, the blocks every lz4/zstd/deflate pcluster of images upstream
+// streams, lzma.ts alone (poisoned margins) vs through zDecompress on mutated MicroLZMA streams, the
+// blocks every lz4/zstd/deflate/lzma pcluster of images upstream
 // mkfs.erofs 1.9.3 writes. Every case: the same bytes of exactly the size asked or all refuse; no read
 // past the input, no write outside the output, nothing else thrown.
 import test from 'ava';
@@ -27,6 +28,9 @@ const IMAGES: [string, string[]][] = [
   ['zstd', ['-zzstd']],
   ['zstd-16k', ['-zzstd', '-C16384']],
   ['deflate', ['-zdeflate']],
+  // lzma pclusters hold 4 KiB of stream each, many KiB of this tree: two images for enough of them.
+  ['lzma', ['-zlzma']],
+  ['lzma-lp2', ['-zlzma,lc=0,lp=2,pb=0', '-C8192']],
 ];
 
 let dir = '';
@@ -50,10 +54,11 @@ test.before(() => {
 });
 test.after.always(() => removeDir(dir));
 
-test('the blocks are there: lz4, zstd and deflate pclusters of the upstream images, and lz4-napi ones', (t) => {
+test('the blocks are there: lz4, zstd, deflate and lzma pclusters of the upstream images, and lz4-napi ones', (t) => {
   t.true(blocks.filter((b) => b.alg === 'lz4').length > 16 + 20);
   t.true(blocks.filter((b) => b.alg === 'zstd').length > 20);
   t.true(blocks.filter((b) => b.alg === 'deflate').length > 20);
+  t.true(blocks.filter((b) => b.alg === 'lzma').length >= 20);
 });
 
 test('every case unmutated: every decoder returns the same bytes', (t) => {
@@ -67,7 +72,7 @@ test('every case unmutated: every decoder returns the same bytes', (t) => {
 test('1,000 mutated blocks: the decoders agree, nothing read or written out of bounds, nothing thrown', (t) => {
   const r = fuzzDecoders(blocks, { seed: 20261205, count: 1000 });
   t.log(
-    `${r.cases} cases in ${(r.elapsedMs / 1000).toFixed(1)} s: lz4 ${JSON.stringify(r.lz4)}, zstd ${JSON.stringify(r.zstd)}, deflate ${JSON.stringify(r.deflate)}`,
+    `${r.cases} cases in ${(r.elapsedMs / 1000).toFixed(1)} s: lz4 ${JSON.stringify(r.lz4)}, zstd ${JSON.stringify(r.zstd)}, deflate ${JSON.stringify(r.deflate)}, lzma ${JSON.stringify(r.lzma)}`,
   );
   t.deepEqual(
     r.findings.map((f) => `#${f.index} ${f.alg} ${f.kind}: ${f.detail} [${f.mutations.join(', ')}]`),
@@ -77,6 +82,7 @@ test('1,000 mutated blocks: the decoders agree, nothing read or written out of b
   t.true(r.lz4.sameBytes > 0 && r.lz4.allRefused > 0 && r.lz4.napiCompared > 0);
   t.true(r.zstd.sameBytes > 0 && r.zstd.allRefused > 0);
   t.true(r.deflate.sameBytes > 0 && r.deflate.allRefused > 0);
+  t.true(r.lzma.sameBytes > 0 && r.lzma.allRefused > 0);
   // The kept handle really ran (on this Node its shape is the one inflate.ts drives), else the
   // deflate cases compared inflateRawSync with itself.
   t.true(inflateStats().handle);

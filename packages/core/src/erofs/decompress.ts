@@ -11,12 +11,12 @@
 //           limit); fzstd (pure JS, into a buffer of the frame's own size) only where the module does
 //           not load — it misses corruption libzstd reports (docs/compressed.md); a forged frame size
 //           cannot make either allocate more than the kernel's limit
-//   lzma    @napi-rs/lzma (lzma-rust2, a safe-Rust LZMA decoder, as a prebuilt addon): EROFS stores
-//           MicroLZMA — an LZMA1 stream whose first range-coder byte (always 0) is replaced by the
-//           bitwise-not of the properties byte, with no end marker. Restoring that byte and putting the
-//           .lzma header (properties, dictionary size, the known decoded size) in front gives a stream
-//           the library decodes. It cannot stop early, so an extent that uses only part of its pcluster
-//           (dedupe's partial references) is refused; whole extents are always asked for.
+//   lzma    our own MicroLZMA decoder over typed arrays (lzma.ts, the kernel's xz_dec_microlzma): an
+//           LZMA1 stream whose first byte is the bitwise-not of the properties byte, no end marker,
+//           decoded straight into `out` (or a per-thread scratch when skip > 0), whole extents checked
+//           as pedantically as the kernel checks them, partial ones (a prefix) stopping early. It
+//           replaced @napi-rs/lzma, whose output buffers our pool workers never freed and which could
+//           not stop early (docs/compressed.md); bench/zdec-micro.ts still measures it side by side.
 // Stored pclusters are "shifted" (the extent at the start of the block) or "interlaced" (rotated by the
 // extent's offset in its block). With 0padding the compressed bytes are right-aligned in the pcluster:
 // leading zeros are skipped (no LZ4/deflate/zstd stream starts with a zero byte in EROFS's use).
@@ -28,7 +28,16 @@ import { lz4DecodeBlock, LZ4_E_INPUT, LZ4_E_OFFSET } from './lz4.ts';
 import { lz4WasmAvailable, lz4WasmDecode, lz4WasmOutput } from './lz4wasm.ts';
 import { inflateWhole } from './inflate.ts';
 import { zstdWasmAvailable, zstdWasmDecode, zstdWasmOutput } from './zstdwasm.ts';
-import { Z_ALG, Z_ALG_NAMES, Z_PCLUSTER_MAX_DSIZE } from './format.ts';
+import {
+  LZMA_E_DISTANCE,
+  LZMA_E_INPUT,
+  LZMA_E_PENDING,
+  LZMA_E_PROPS,
+  LZMA_E_SHORT,
+  LZMA_E_TRAILING,
+  microLzmaDecode,
+} from './lzma.ts';
+import { Z_ALG, Z_ALG_NAMES, Z_LZMA_MAX_DICT, Z_PCLUSTER_MAX_DSIZE } from './format.ts';
 
 export interface DecompressRequest {
   readonly alg: number;
@@ -50,6 +59,11 @@ export interface DecompressRequest {
   readonly zeroPadding: boolean;
   /** For messages. */
   readonly nid: number;
+  /**
+   * lzma: the dictionary size of the superblock's lzma config (every match distance stays below it);
+   * absent: the kernel's largest, 8 MiB.
+   */
+  readonly lzmaDictSize?: number;
   /**
    * May return the decoder's own output instead of copying it into `out` (valid until this thread's
    * next decode): the caller copies it once, straight where it goes (the page-cache frames).
@@ -257,63 +271,40 @@ function zstdDecode(req: DecompressRequest, src: Uint8Array): Uint8Array {
   return copyOut(req, dst);
 }
 
-interface LzmaLib {
-  decompressSync(input: Uint8Array): Buffer;
-}
-let lzmaLib: LzmaLib | null | undefined;
-/** Loaded on first use: a platform without the prebuilt addon refuses lzma pclusters, nothing else. */
-function lzmaDecoder(req: DecompressRequest): LzmaLib {
-  if (lzmaLib === undefined) {
-    try {
-      lzmaLib = (createRequire(import.meta.url)('@napi-rs/lzma') as { lzma: LzmaLib }).lzma;
-    } catch {
-      lzmaLib = null;
-    }
+function lzmaError(code: number, req: DecompressRequest, dictSize: number): string {
+  switch (code) {
+    case LZMA_E_PROPS:
+      return `invalid properties byte 0x${(~req.input[inputMargin(req.input)] & 0xff).toString(16)}`;
+    case LZMA_E_SHORT:
+      return 'shorter than the five bytes that start the range coder';
+    case LZMA_E_INPUT:
+      return `runs past the end of its input before ${req.decodedLength} bytes are decoded`;
+    case LZMA_E_DISTANCE:
+      return `match distance beyond the bytes decoded so far or the ${dictSize}-byte dictionary`;
+    case LZMA_E_TRAILING:
+      return `input left over after ${req.decodedLength} bytes`;
+    case LZMA_E_PENDING:
+      return `encodes more than ${req.decodedLength} bytes (a match runs past the end)`;
+    default:
+      return 'the range coder did not finish at the end of the extent';
   }
-  if (lzmaLib === null) {
-    throw new ErofsError(
-      'EUNSUPPORTED',
-      `compressed nid ${req.nid}: lzma: the decoder (@napi-rs/lzma) has no build for this platform`,
-    );
-  }
-  return lzmaLib;
 }
 
-const LZMA_HEADER = 13;
-let lzmaIn = Buffer.allocUnsafe(0);
-const Z_LZMA_MAX_DICT = 8 * 1024 * 1024;
-
-function lzmaDecode(req: DecompressRequest, src: Uint8Array): Uint8Array {
-  if (req.partial) {
-    throw new ErofsError(
-      'EUNSUPPORTED',
-      `compressed nid ${req.nid}: lzma extent using part of its pcluster (dedupe) is not supported: the lzma decoder cannot stop early`,
-    );
+/**
+ * MicroLZMA (lzma.ts): straight into `out` when the request starts at the extent's first byte, else
+ * into this thread's scratch and the asked-for bytes copied. A partial request decodes just the prefix.
+ */
+function lzmaDecode(req: DecompressRequest, input: Uint8Array, margin: number): Uint8Array {
+  const dictSize = req.lzmaDictSize ?? Z_LZMA_MAX_DICT;
+  if (!(dictSize >= 4096 && dictSize <= Z_LZMA_MAX_DICT)) {
+    // z_erofs_load_lzma_config refuses to mount such an image.
+    throw bad(req, `the superblock's lzma dictionary size ${dictSize} is outside [4096, ${Z_LZMA_MAX_DICT}]`);
   }
-  const lib = lzmaDecoder(req);
-  // .lzma header: properties, dictionary size (the decoded size bounds every match distance), decoded size.
-  // Into this thread's one input buffer: the addon's synchronous call never releases its reference to the
-  // buffer it is given, so a fresh buffer per pcluster stayed alive for good (the input's size, every
-  // decode: measured, and what ran a long lzma bench out of memory). A view of the one buffer leaks only
-  // the view object.
-  const need = LZMA_HEADER + src.length;
-  if (lzmaIn.length < need) lzmaIn = Buffer.allocUnsafe(Math.max(need, 2 * lzmaIn.length, 64 * 1024));
-  const stream = lzmaIn.subarray(0, need);
-  stream[0] = ~src[0] & 0xff;
-  stream.writeUInt32LE(Math.min(Z_LZMA_MAX_DICT, Math.max(4096, req.decodedLength)), 1);
-  stream.writeUInt32LE(req.decodedLength, 5);
-  stream.writeUInt32LE(0, 9);
-  stream[LZMA_HEADER] = 0;
-  stream.set(src.subarray(1), LZMA_HEADER + 1);
-  let decoded: Buffer;
-  try {
-    decoded = lib.decompressSync(stream);
-  } catch (e) {
-    throw bad(req, `undecodable (${(e as Error).message})`);
-  }
-  if (decoded.length !== req.decodedLength)
-    throw bad(req, `decoded ${decoded.length} bytes, expected ${req.decodedLength}`);
-  return copyOut(req, decoded);
+  const direct = req.skip === 0;
+  const dst = direct ? req.out : scratch(req.decodedLength);
+  const r = microLzmaDecode(input, margin, input.length, dst, 0, req.decodedLength, !req.partial, dictSize);
+  if (r < 0) throw bad(req, lzmaError(r, req, dictSize));
+  return direct ? req.out : copyOut(req, dst);
 }
 
 /**
@@ -356,7 +347,7 @@ export function zDecompress(req: DecompressRequest): Uint8Array {
     case Z_ALG.LZMA: {
       const margin = inputMargin(input);
       if (margin >= input.length) throw bad(req, 'all zeros');
-      return lzmaDecode(req, input.subarray(margin));
+      return lzmaDecode(req, input, margin);
     }
     default:
       throw new ErofsError('EUNSUPPORTED', `compressed nid ${req.nid}: unknown algorithm ${req.alg}`);

@@ -270,6 +270,8 @@ export const Z_ALG = { LZ4: 0, LZMA: 1, DEFLATE: 2, ZSTD: 3, SHIFTED: 4, INTERLA
 export const Z_ALG_NAMES = ['lz4', 'lzma', 'deflate', 'zstd', 'shifted', 'interlaced'] as const;
 export const Z_PCLUSTER_MAX_SIZE = 1024 * 1024;
 export const Z_PCLUSTER_MAX_DSIZE = 12 * 1024 * 1024;
+/** Z_EROFS_LZMA_MAX_DICT_SIZE: the largest lzma dictionary the kernel mounts. */
+export const Z_LZMA_MAX_DICT = 8 * 1024 * 1024;
 
 // ---- Encoded extents (48-bit images: COMPRESSED_FULL with Z_ADVISE.EXTENTS) ----
 

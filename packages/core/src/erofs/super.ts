@@ -13,6 +13,7 @@ import {
   FEATURE_INCOMPAT,
   FEATURE_INCOMPAT_NAMES,
   SB,
+  Z_ALG,
 } from './format.ts';
 import { decodeNid } from './metabox.ts';
 import { i64, readAt, u16, u32, u64, u8 } from './source.ts';
@@ -217,6 +218,38 @@ function formatUuid(sb: Uint8Array): string {
   return `${u.slice(0, 8)}-${u.slice(8, 12)}-${u.slice(12, 16)}-${u.slice(16, 20)}-${u.slice(20)}`;
 }
 
+/**
+ * The dictionary size in the superblock's lzma config (z_erofs_parse_cfgs: one length-prefixed record
+ * per algorithm in available_compr_algs, 4-byte aligned, right after the superblock;
+ * z_erofs_load_lzma_config), undefined when the image declares no lzma, 0 when the record is missing,
+ * short or of an unknown format. The kernel refuses to mount such an image; here only its lzma
+ * pclusters are refused (decompress.ts), with the size in the message.
+ */
+function parseLzmaDictSize(
+  src: BlockSource,
+  featureIncompat: number,
+  algs: number,
+  sbSize: number,
+): number | undefined {
+  if (!(featureIncompat & FEATURE_INCOMPAT.COMPR_CFGS) || !(algs & (1 << Z_ALG.LZMA))) return undefined;
+  let pos = EROFS_SUPER_OFFSET + sbSize;
+  for (let alg = 0; alg <= Z_ALG.LZMA; alg++) {
+    if (!(algs & (1 << alg))) continue;
+    pos = Math.ceil(pos / 4) * 4;
+    if (pos + 2 > src.size) return 0;
+    const len = u16(readAt(src, pos, 2), 0) || 0x10000;
+    pos += 2;
+    if (alg === Z_ALG.LZMA) {
+      // struct z_erofs_lzma_cfgs: dict_size (le32), format (le16), reserved[8].
+      if (len < 14 || pos + 14 > src.size) return 0;
+      const cfg = readAt(src, pos, 14);
+      return u16(cfg, 4) === 0 ? u32(cfg, 0) : 0;
+    }
+    pos += len;
+  }
+  return 0;
+}
+
 export function parseSuperblock(src: BlockSource): Superblock {
   if (src.size < EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE) {
     throw new ErofsError(
@@ -243,6 +276,7 @@ export function parseSuperblock(src: BlockSource): Superblock {
   const wide = rootnid8b > 0;
   const blocks = checkBlocks(src, sb, blockSize, wide);
   const metaboxNid = parseMetaboxNid(src, featureIncompat, sbSize);
+  const lzmaDictSize = parseLzmaDictSize(src, featureIncompat, u16(sb, SB.availableComprAlgs), sbSize);
 
   return {
     blkszbits,
@@ -271,5 +305,6 @@ export function parseSuperblock(src: BlockSource): Superblock {
     checksumVerified,
     hasFingerprints,
     ishareXattrPrefixId,
+    ...(lzmaDictSize === undefined ? {} : { lzmaDictSize }),
   };
 }

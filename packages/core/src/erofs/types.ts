@@ -38,6 +38,8 @@ export interface Superblock {
   readonly hasFingerprints: boolean;
   /** Long-prefix id of the fingerprint xattr (checked < xattrPrefixCount when hasFingerprints). */
   readonly ishareXattrPrefixId: number;
+  /** The lzma config's dictionary size (images declaring lzma; 0: a config the kernel would refuse). */
+  readonly lzmaDictSize?: number;
 }
 
 export type FileType = 'file' | 'dir' | 'symlink' | 'chardev' | 'blockdev' | 'fifo' | 'socket';

@@ -7,7 +7,6 @@ import { ZReadWindow } from './zbio.ts';
 import type { BlockSource, ErofsInode, Superblock } from './types.ts';
 import {
   newZMapOut,
-  ZF_ENCODED,
   ZF_FRAGMENT,
   ZF_FULL_MAPPED,
   ZF_MAPPED,
@@ -65,6 +64,7 @@ export function zReadExtent(
     blockSize: sb.blockSize,
     zeroPadding: (sb.featureIncompat & FEATURE_INCOMPAT.ZERO_PADDING) !== 0,
     nid: inode.nid,
+    lzmaDictSize: sb.lzmaDictSize,
     borrow,
   });
 }
@@ -85,17 +85,14 @@ export function zReadData(
   let end = offset + total;
   while (end > offset) {
     mapper.map(end - 1, m);
-    // The lzma decoder cannot stop early: ask for the whole extent and keep what the range needs.
-    if (m.alg === Z_ALG.LZMA && m.flags & ZF_ENCODED && !(m.flags & ZF_FULL_MAPPED)) mapper.mapFull(end - 1, m);
     if (!(m.la < end) || m.la + m.llen < end) {
       throw new ErofsError(
         'ECORRUPT',
         `compressed nid ${inode.nid}: extent [${m.la}, ${m.la + m.llen}) does not hold offset ${end - 1}`,
       );
     }
-    const whole = m.alg === Z_ALG.LZMA && (m.flags & ZF_ENCODED) !== 0;
-    const trimmed = !whole && end < m.la + m.llen;
-    const length = whole ? m.llen : end - m.la;
+    const trimmed = end < m.la + m.llen;
+    const length = end - m.la;
     let skip: number;
     let next: number;
     if (m.la < offset) {
@@ -107,11 +104,7 @@ export function zReadData(
     }
     const piece = dst.subarray(next - offset, end - offset);
     if (!(m.flags & ZF_MAPPED)) piece.fill(0);
-    else if (whole && end < m.la + m.llen) {
-      const tmp = new Uint8Array(length - skip);
-      zReadExtent(src, sb, inode, m, mapper.info.fragmentOff, tmp, skip, length, false, packed);
-      piece.set(tmp.subarray(0, piece.length));
-    } else zReadExtent(src, sb, inode, m, mapper.info.fragmentOff, piece, skip, length, trimmed, packed);
+    else zReadExtent(src, sb, inode, m, mapper.info.fragmentOff, piece, skip, length, trimmed, packed);
     end = next;
   }
   return total;

@@ -10,20 +10,26 @@
 //         mutated frame, whole and partial requests: the same bytes or both a typed ErofsError.
 //   deflate zDecompress with deflateOptions.decoder 'handle' (a kept zlib handle, inflate.ts) and 'sync'
 //         (zlib.inflateRawSync) on a mutated raw deflate stream: the same bytes or both refuse.
+//   lzma  lzma.ts called directly between poisoned input margins and output guards, twice with other
+//         poison (reads past the input, writes outside the output, a need for zeroed output show as
+//         out-of-bounds findings, as for lz4.ts), against zDecompress as zread.ts calls it: the same
+//         bytes or both refuse. (There is no second MicroLZMA decoder in the project: the differential
+//         pass against upstream fsck.erofs, liblzma, checks the bytes.)
 // Anything else thrown is a crash. `scripts/fuzz-decoders.ts` runs it at scale; CI samples it
 // (test/fuzz-decoders.test.ts).
 import { createRequire } from 'node:module';
 import { ErofsError } from '../erofs/errors.ts';
-import { Z_ALG } from '../erofs/format.ts';
+import { Z_ALG, Z_LZMA_MAX_DICT } from '../erofs/format.ts';
 import { type ErofsImage } from '../erofs/image.ts';
 import { deflateOptions, zDecompress, zstdOptions } from '../erofs/decompress.ts';
 import { lz4DecodeBlock } from '../erofs/lz4.ts';
+import { microLzmaDecode } from '../erofs/lzma.ts';
 import { lz4WasmDecode, lz4WasmLayout, lz4WasmOutput } from '../erofs/lz4wasm.ts';
 import { newZMapOut, ZF_FRAGMENT, ZF_FULL_MAPPED, ZF_META } from '../erofs/zmap.ts';
 import { imageRng, type Prng } from './prng.ts';
 
 /** One compressed block and what it decodes to (its extent's length), zero padding stripped. */
-export type CodecAlg = 'lz4' | 'zstd' | 'deflate';
+export type CodecAlg = 'lz4' | 'zstd' | 'deflate' | 'lzma';
 
 export interface CodecBlock {
   readonly alg: CodecAlg;
@@ -35,9 +41,10 @@ const CODEC_ALGS = new Map<number, CodecAlg>([
   [Z_ALG.LZ4, 'lz4'],
   [Z_ALG.ZSTD, 'zstd'],
   [Z_ALG.DEFLATE, 'deflate'],
+  [Z_ALG.LZMA, 'lzma'],
 ]);
 
-/** Every lz4, zstd and deflate pcluster an image maps (whole extents, not fragments or inline ones). */
+/** Every lz4, zstd, deflate and lzma pcluster an image maps (whole extents, not fragments or inline ones). */
 export function collectBlocks(img: ErofsImage): CodecBlock[] {
   const out: CodecBlock[] = [];
   const walk = (nid: number, depth: number): void => {
@@ -147,6 +154,7 @@ export interface DecoderFuzzReport {
   /** `lenient`: libzstd refused a frame fzstd decoded (fzstd misses corruption; it is only a fallback). */
   readonly zstd: { cases: number; sameBytes: number; allRefused: number; lenient: number };
   readonly deflate: { cases: number; sameBytes: number; allRefused: number };
+  readonly lzma: { cases: number; sameBytes: number; allRefused: number };
   readonly findings: DecoderFinding[];
   readonly elapsedMs: number;
 }
@@ -347,6 +355,39 @@ function lz4Js(c: DecoderCase): Answer {
   return first!;
 }
 
+/**
+ * lzma.ts with poisoned input margins and output guards; twice with other poison, the same answer. The
+ * leading zeros are skipped first, as zread.ts's zero padding is (z_erofs_fixup_insize).
+ */
+function lzmaJs(c: DecoderCase): Answer {
+  let z = 0;
+  while (z < c.input.length && c.input[z] === 0) z++;
+  const stream = c.input.subarray(z);
+  let first: Answer | null = null;
+  for (const poison of [0xa5, 0x00]) {
+    const n = stream.length;
+    const src = new Uint8Array(GUARD + n + GUARD).fill(poison);
+    src.set(stream, GUARD);
+    const dst = new Uint8Array(GUARD + c.length + GUARD).fill(poison ^ 0xff);
+    let r: number;
+    try {
+      r = microLzmaDecode(src, GUARD, GUARD + n, dst, GUARD, GUARD + c.length, !c.partial, Z_LZMA_MAX_DICT);
+    } catch (e) {
+      return { kind: 'crash', why: `lzma.ts threw ${thrown(e)}` };
+    }
+    for (let i = 0; i < dst.length; i++) {
+      if ((i < GUARD || i >= GUARD + c.length) && dst[i] !== (poison ^ 0xff))
+        return { kind: 'oob', why: `lzma.ts wrote output guard byte ${i - GUARD}` };
+    }
+    const a: Answer =
+      r === 0 ? { kind: 'bytes', bytes: dst.slice(GUARD, GUARD + c.length) } : { kind: 'refuse', why: `lzma.ts ${r}` };
+    if (first === null) first = a;
+    else if (!same(first, a))
+      return { kind: 'oob', why: 'lzma.ts: the answer depends on bytes past the input or in the output before' };
+  }
+  return first!;
+}
+
 /** lz4.wat: everything in its memory but the input poisoned; the answer must not depend on the poison. */
 function lz4Wasm(c: DecoderCase): Answer {
   let first: Answer | null = null;
@@ -399,19 +440,19 @@ function lz4NapiDecode(c: DecoderCase): Answer | null {
     : { kind: 'refuse', why: `lz4-napi ${out.length} bytes` };
 }
 
-/** zDecompress as zread.ts calls it, with one zstd or deflate decoder selected. */
-function zVia(c: DecoderCase, decoder: 'wasm' | 'js' | 'handle' | 'sync'): Answer {
+/** zDecompress as zread.ts calls it, with one zstd or deflate decoder selected (lzma has one). */
+function zVia(c: DecoderCase, decoder: 'wasm' | 'js' | 'handle' | 'sync' | 'lzma'): Answer {
   const savedZstd = zstdOptions.decoder;
   const savedDeflate = deflateOptions.decoder;
   if (decoder === 'wasm' || decoder === 'js') zstdOptions.decoder = decoder;
-  else deflateOptions.decoder = decoder;
+  else if (decoder !== 'lzma') deflateOptions.decoder = decoder;
   try {
     // As zread.ts hands it over: the pcluster with its zero padding in front.
     const input = new Uint8Array(8 + c.input.length);
     input.set(c.input, 8);
     const out = new Uint8Array(c.length);
     const r = zDecompress({
-      alg: c.alg === 'zstd' ? Z_ALG.ZSTD : Z_ALG.DEFLATE,
+      alg: c.alg === 'zstd' ? Z_ALG.ZSTD : c.alg === 'lzma' ? Z_ALG.LZMA : Z_ALG.DEFLATE,
       input,
       out,
       decodedLength: c.length,
@@ -459,10 +500,15 @@ export function runDecoderCase(c: DecoderCase): {
             ['zstdwasm', zVia(c, 'wasm')],
             ['fzstd', zVia(c, 'js')],
           ]
-        : [
-            ['inflate handle', zVia(c, 'handle')],
-            ['inflateRawSync', zVia(c, 'sync')],
-          ];
+        : c.alg === 'lzma'
+          ? [
+              ['lzma.ts', lzmaJs(c)],
+              ['zDecompress lzma', zVia(c, 'lzma')],
+            ]
+          : [
+              ['inflate handle', zVia(c, 'handle')],
+              ['inflateRawSync', zVia(c, 'sync')],
+            ];
   let napi = false;
   if (c.alg === 'lz4') {
     const a = lz4NapiDecode(c);
@@ -501,13 +547,14 @@ export function fuzzDecoders(
   const lz4 = { cases: 0, sameBytes: 0, allRefused: 0, napiCompared: 0 };
   const zstd = { cases: 0, sameBytes: 0, allRefused: 0, lenient: 0 };
   const deflate = { cases: 0, sameBytes: 0, allRefused: 0 };
+  const lzma = { cases: 0, sameBytes: 0, allRefused: 0 };
   const findings: DecoderFinding[] = [];
   if (blocks.length === 0) throw new RangeError('fuzzDecoders: no blocks');
   const start = opts.start ?? 0;
   for (let i = start; i < start + opts.count; i++) {
     const c = decoderCase(blocks, opts.seed, i);
     const { finding, agreed, napi } = runDecoderCase(c);
-    const tally = c.alg === 'lz4' ? lz4 : c.alg === 'zstd' ? zstd : deflate;
+    const tally = c.alg === 'lz4' ? lz4 : c.alg === 'zstd' ? zstd : c.alg === 'lzma' ? lzma : deflate;
     tally.cases++;
     if (napi) lz4.napiCompared++;
     if (finding !== null) findings.push(finding);
@@ -515,5 +562,14 @@ export function fuzzDecoders(
     else if (agreed === 'lenient') zstd.lenient++;
     else tally.allRefused++;
   }
-  return { seed: opts.seed, cases: opts.count, lz4, zstd, deflate, findings, elapsedMs: performance.now() - t0 };
+  return {
+    seed: opts.seed,
+    cases: opts.count,
+    lz4,
+    zstd,
+    deflate,
+    lzma,
+    findings,
+    elapsedMs: performance.now() - t0,
+  };
 }
