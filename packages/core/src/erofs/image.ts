@@ -3,7 +3,7 @@
 // this class only wires them to a BlockSource and remembers what it already parsed.
 import { constants as bufferConstants } from 'node:buffer';
 import { ErofsError, isErofsError } from './errors.ts';
-import { DATALAYOUT, FEATURE_COMPAT, FEATURE_INCOMPAT, FT } from './format.ts';
+import { DATALAYOUT, FEATURE_COMPAT, FEATURE_INCOMPAT, FT, Z_PCLUSTER_MAX_DSIZE } from './format.ts';
 import {
   type ChunkTable,
   loadChunkTable,
@@ -22,7 +22,7 @@ import { BufferSource, FileSource, readAt } from './source.ts';
 import { zbioForget } from './zbio.ts';
 import { parseSuperblock } from './super.ts';
 import type { BlockMapping, BlockSource, DirEntry, ErofsInode, RawXattr, Superblock, Xattr } from './types.ts';
-import { newZMapOut, ZMapper } from './zmap.ts';
+import { newZMapOut, ZMapper, type ZMapOut } from './zmap.ts';
 import { zReadData } from './zread.ts';
 import {
   findFingerprint,
@@ -110,6 +110,13 @@ function openDevices(primary: BlockSource, sb: Superblock, path: string | undefi
   }
 }
 
+/**
+ * The packed inode's decoded extents one image keeps (its page cache, bounded; the latest is always
+ * kept), and the longest it decodes whole: the kernel's bound on an extent's decoded size.
+ */
+const PACKED_CACHE_BYTES = 16 * 1024 * 1024;
+const PACKED_EXTENT_MAX = Z_PCLUSTER_MAX_DSIZE;
+
 export class ErofsImage {
   /**
    * What the image's data is read from: the image file, or for a multi-device image its DeviceSpace;
@@ -126,6 +133,14 @@ export class ErofsImage {
   private readonly dirBlocks = new Map<number, (DirEntry[] | undefined)[]>();
   private readonly chunkTables = new Map<number, ChunkTable>();
   private readonly zmappers = new Map<number, ZMapper>();
+  /**
+   * Whole decoded extents of the packed inode, oldest first — what the kernel keeps in the packed inode's
+   * page cache. A file's fragment is a slice of one of them; decoded slice by slice, every fragment paid
+   * for its extent's prefix again (a -C1048576 -Efragments lzma image read file by file decoded ~7x its
+   * size).
+   */
+  private readonly packedExtents: { la: number; data: Uint8Array }[] = [];
+  private packedCached = 0;
   private prefixes: XattrPrefix[] | undefined;
   /** Paths already resolved (the image is immutable): a small dcache, emptied when full. */
   private readonly resolved = new Map<string, ErofsInode>();
@@ -517,7 +532,52 @@ export class ErofsImage {
         `fragment of nid ${fromNid} (${dst.length} bytes at ${pos}) runs past the packed inode's ${packed.size} bytes`,
       );
     }
-    this.readInto(packed, dst, pos);
+    if (!packed.compressed) {
+      this.readInto(packed, dst, pos);
+      return;
+    }
+    const m = newZMapOut();
+    for (let done = 0; done < dst.length;) {
+      const at = pos + done;
+      const ext = this.packedExtent(packed, at, m);
+      if (ext === undefined) {
+        // An extent too long to keep or undecodable as a whole (only a damaged image has one): read just
+        // this fragment's bytes, as before.
+        this.readInto(packed, dst.subarray(done), at);
+        return;
+      }
+      const n = Math.min(dst.length - done, ext.la + ext.data.length - at);
+      dst.set(ext.data.subarray(at - ext.la, at - ext.la + n), done);
+      done += n;
+    }
+  }
+
+  /**
+   * The decoded extent of the compressed packed inode holding byte `at` (cached), or undefined when it is
+   * longer than the kernel allows or does not map and decode as a whole.
+   */
+  private packedExtent(packed: ErofsInode, at: number, m: ZMapOut): { la: number; data: Uint8Array } | undefined {
+    const cache = this.packedExtents;
+    for (let i = cache.length - 1; i >= 0; i--) {
+      const e = cache[i];
+      if (at >= e.la && at < e.la + e.data.length) return e;
+    }
+    let e: { la: number; data: Uint8Array };
+    try {
+      this.zmapper(packed).mapFull(at, m);
+      const end = Math.min(m.la + m.llen, packed.size);
+      if (!(m.la <= at && at < end) || end - m.la > PACKED_EXTENT_MAX) return undefined;
+      e = { la: m.la, data: new Uint8Array(end - m.la) };
+      this.readInto(packed, e.data, e.la);
+    } catch (err) {
+      // Damage elsewhere in the extent must not fail this fragment: read alone, it decodes only its prefix.
+      if (isErofsError(err)) return undefined;
+      throw err;
+    }
+    cache.push(e);
+    this.packedCached += e.data.length;
+    while (this.packedCached > PACKED_CACHE_BYTES && cache.length > 1) this.packedCached -= cache.shift()!.data.length;
+    return e;
   }
 
   readInto(inode: ErofsInode, dst: Uint8Array, offset: number): number {
