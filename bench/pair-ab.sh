@@ -3,8 +3,12 @@
 # checkout B, again and again for SECS seconds (default 330); prints each pair and, at the end, per
 # mode the median of B/A over the pairs with its quartiles. Each checkout needs its dependencies
 # installed; the script is copied into A's bench/ when A predates it.
-# SCRIPT=pair-cold.ts pairs the cold reads instead (bench/pair-cold.ts; give it the image copies).
-# Usage: bench/pair-ab.sh DIR_A DIR_B IMG... (SECS=N COPIES=N PASSES=N SPLIT=BYTES SCRIPT=pair-ab.ts|pair-cold.ts)
+# SCRIPT=pair-cold.ts pairs the cold reads instead (bench/pair-cold.ts; give it the image copies);
+# SCRIPT=pair-disjoint.ts the disjoint images' unshared and shared fills (give it the derived images). A
+# checkout's own copy of the script is used when it has one: an older copy may ignore newer settings
+# (a pair-disjoint.ts that predates SPLIT reads whole files whatever SPLIT says) — copy the script over first.
+# Usage: bench/pair-ab.sh DIR_A DIR_B IMG... (SECS=N COPIES=N PASSES=N SPLIT=BYTES
+#        SCRIPT=pair-ab.ts|pair-cold.ts|pair-disjoint.ts)
 set -euo pipefail
 if [ $# -lt 3 ]; then echo "usage: bench/pair-ab.sh DIR_A DIR_B IMG..." >&2; exit 2; fi
 a=$(realpath "$1"); b=$(realpath "$2"); shift 2

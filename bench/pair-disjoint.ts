@@ -7,7 +7,14 @@
 // `cpu.*` the median process CPU (all threads) of a fill in ms and `cpuratio.*` unshared / shared of
 // those ×1000 (> 1000: sharing costs less CPU), the figure that holds on a busy machine.
 // Run it through bench/pair-ab.sh (SCRIPT=pair-disjoint.ts) with the bench's derived (disjoint) images.
-// MAIN=1: the main thread fills instead of the pools (for --cpu-prof; FAM=d or ds: that family only).
+// MAIN=1: the main thread fills instead of the pools (for --cpu-prof). FAM=d or ds: that family only (with
+// --cpu-prof, so that a profile — of the main thread or of each worker — holds one family's fills).
+// SPLIT=BYTES (default 0: whole files): the pools read a file bigger than that in stripes, as `pnpm bench`
+// does with its default --split 1 MiB (SPLIT=1048576 reads as the bench's disjoint rows do).
+// PERFILE=1: where the difference is, per file, on the main thread: process CPU per file (ns) of opening
+// and closing every file (`open.*`), of also reading its first page (`first.*`) and of reading it whole
+// (`whole.*`), each pass after drop_caches, the families in alternating order, PASSES passes (use 15 or
+// more); `*.diff` is the median over the passes of shared minus unshared.
 // Usage: tsx --conditions=source bench/pair-disjoint.ts IMG... (COPIES=N default 6, PASSES=N default 5)
 import { statSync } from 'node:fs';
 import { System } from '../packages/core/src/index.ts';
@@ -21,7 +28,9 @@ if (images.length === 0) {
 const copies = Number(process.env.COPIES ?? 6);
 const passes = Number(process.env.PASSES ?? 5);
 const main = process.env.MAIN === '1';
-const only = process.env.FAM; // d or ds: only that family (MAIN=1)
+const perFile = process.env.PERFILE === '1';
+const only = process.env.FAM; // d or ds: only that family
+const split = Number(process.env.SPLIT ?? 0);
 const warmRounds = 3;
 const dataBytes = images.reduce((n, img) => n + statSync(img).size, 0) * copies;
 const sys = System.create({
@@ -57,6 +66,41 @@ function mainRead(sets: Sets): number {
     }
   return bytes;
 }
+const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[xs.length >> 1];
+if (perFile) {
+  const nfiles = fams.d.reduce((n, s) => n + s.paths.length, 0);
+  const modes = ['open', 'first', 'whole'] as const;
+  // CPU ns per file of one pass over a family after drop_caches.
+  const pass = (sets: Sets, mode: (typeof modes)[number]): number => {
+    sys.dropCaches();
+    const c0 = process.cpuUsage();
+    if (mode === 'whole') mainRead(sets);
+    else
+      for (const s of sets)
+        for (const p of s.paths) {
+          const f = sys.open(s.mount, p);
+          if (mode === 'first') sys.read(f, 0, 4096, buf, 0);
+          sys.close(f);
+        }
+    const c = process.cpuUsage(c0);
+    return ((c.user + c.system) * 1000) / nfiles;
+  };
+  const per: Record<string, number[]> = {};
+  for (let r = -2; r < passes; r++)
+    for (const mode of modes)
+      for (const fam of r % 2 === 0 ? (['d', 'ds'] as const) : (['ds', 'd'] as const)) {
+        const ns = pass(fams[fam], mode);
+        if (r >= 0) (per[`${mode}.${fam}`] ??= []).push(ns);
+      }
+  const out: Record<string, number> = {};
+  for (const mode of modes) {
+    out[`${mode}.d`] = Math.round(median(per[`${mode}.d`]));
+    out[`${mode}.ds`] = Math.round(median(per[`${mode}.ds`]));
+    out[`${mode}.diff`] = Math.round(median(per[`${mode}.ds`].map((v, i) => v - per[`${mode}.d`][i])));
+  }
+  console.log(JSON.stringify(out));
+  process.exit(0);
+}
 const res: Record<string, number[]> = {};
 const push = (k: string, v: number): void => {
   (res[k] ??= []).push(v);
@@ -90,26 +134,27 @@ if (main) {
   for (let i = 0; i < 3; i++)
     for (const p of pools)
       for (const fam of ['d', 'ds'] as const) {
+        if (only !== undefined && fam !== only) continue;
         sys.dropCaches();
-        bytes = (await p.readClaimed(fams[fam])).bytes;
-        await p.readClaimed(fams[fam]);
+        bytes = (await p.readClaimed(fams[fam], { split })).bytes;
+        await p.readClaimed(fams[fam], { split });
       }
   for (let r = 0; r < passes; r++)
     for (const [w, p] of pools.entries())
       for (const fam of r % 2 === 0 ? (['d', 'ds'] as const) : (['ds', 'd'] as const)) {
+        if (only !== undefined && fam !== only) continue;
         sys.dropCaches();
         const c = process.cpuUsage();
         let t = performance.now();
-        await p.readClaimed(fams[fam]);
+        await p.readClaimed(fams[fam], { split });
         push(`${fam}.fill.${w + 1}w`, performance.now() - t);
         cpu(`${fam}.fill.${w + 1}w`, c);
         t = performance.now();
-        for (let k = 0; k < warmRounds; k++) await p.readClaimed(fams[fam]);
+        for (let k = 0; k < warmRounds; k++) await p.readClaimed(fams[fam], { split });
         push(`${fam}.warm.${w + 1}w`, (performance.now() - t) / warmRounds);
       }
   for (const p of pools) await p.destroy();
 }
-const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[xs.length >> 1];
 const out: Record<string, number> = {};
 for (const [k, v] of Object.entries(res)) out[k] = Math.round((bytes / 2 ** 20 / (median(v) / 1000)) * 10) / 10;
 for (const k of Object.keys(out))
