@@ -20,6 +20,11 @@
 //   (lzma2_lzma decodes the tail from a zero-padded copy and fails when it consumed any of the padding);
 // - an exact request (not a prefix, xz_dec_microlzma_reset's uncomp_size_is_exact) must also end with
 //   every input byte consumed, no match left unfinished and the range coder at code 0.
+// Where it parts from the kernel on purpose: the kernel's dictionary is the largest of any lzma image
+// mounted since boot (z_erofs_lzma_max_dictsize) and its position wraps at that size (dict_flush), so
+// with a size that is not a multiple of 16 its contexts shift on extents longer than it; a setting
+// global to a boot cannot be kept per image, so ours takes the image's config and absolute positions
+// (as liblzma does) — docs/compressed.md, Decoders.
 
 /** Errors (negative returns of microLzmaDecode). */
 export const LZMA_E_PROPS = -1; // the properties byte is out of range
