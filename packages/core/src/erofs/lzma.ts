@@ -10,7 +10,10 @@
 // probabilities in one per-thread array and allocates nothing per call. The range coder's state is kept
 // in locals and every step ends in `>>> 0` (Math.imul for the bound) so V8 keeps it in 32-bit registers
 // instead of doubles: that took it from 0.75x to 1.3x @napi-rs/lzma's speed on a small text image, 1.5x
-// on the bundled tree (bench/zdec-micro.ts, docs/compressed.md).
+// on the bundled tree (bench/zdec-micro.ts, docs/compressed.md). That is also why the range coder's bit
+// step (normalise, bound, compare, adapt) is written out at each of its uses below rather than called:
+// a helper would have to keep range, code and the input position in shared state, not locals. A helper
+// version was not built and measured against this one.
 //
 // The kernel's rules, kept here so a corrupt stream fails where the kernel's fails:
 // - properties: pb ≤ 4 and lc + lp ≤ 4 (lzma_props), and at least the five range-coder bytes;
