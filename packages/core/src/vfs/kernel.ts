@@ -5,6 +5,7 @@
 import type { Arena } from '../mm/arena.ts';
 import type { InodeOps } from './inode.ts';
 import { countersAttach } from '../mm/counters.ts';
+import { pagePoolAttach } from '../mm/pagepool.ts';
 
 /** A filesystem's per-mount private state (s_fs_info): the filesystem's own type, opaque here. */
 export type SuperBlockInfo = object;
@@ -29,5 +30,6 @@ export class Kernel {
     this.a = a;
     this.threadId = threadId;
     countersAttach(threadId);
+    pagePoolAttach(threadId);
   }
 }
