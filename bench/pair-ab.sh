@@ -45,7 +45,7 @@ for k in pairs[0]['A']:
         continue  # a count that can be 0 (faults): no ratio
     q = [p['B'][k] / p['A'][k] for p in pairs]
     qs = st.quantiles(q, n=4) if len(q) > 1 else [q[0]] * 3
-    u = 'MiB/CPU-s' if k.endswith('/cpu') else 'MiB/s'
+    u = "MiB/CPU-s" if k.endswith("/cpu") else ("x" if "/" in k else "MiB/s")
     print(f"  {k}: A {st.median(p['A'][k] for p in pairs):.0f} {u}, B {st.median(p['B'][k] for p in pairs):.0f} {u}, "
           f'B/A {st.median(q):.3f} ({qs[0]:.2f}-{qs[2]:.2f})')
 PY

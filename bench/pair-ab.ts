@@ -65,6 +65,8 @@ for (const [k, v] of Object.entries(res)) out[k] = Math.round((bytes / 2 ** 20 /
 // MiB per CPU-second of the whole process (the bench's per-CPU figure), keys ending in `/cpu`.
 for (const [k, v] of Object.entries(cpu))
   out[`${k}/cpu`] = Math.round((bytes / 2 ** 20 / (median(v) / 1000)) * 10) / 10;
+// Within this process, warm 2 workers / 1 (the bench's scaling target): the ratio of the medians.
+out['warm.2w/1w'] = Math.round((median(res['warm.1w']) / median(res['warm.2w'])) * 1000) / 1000;
 console.log(JSON.stringify(out));
 for (const p of pools) await p.destroy();
 process.exit(0);

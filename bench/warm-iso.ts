@@ -4,7 +4,9 @@
 // CPU-second figures hold on a busy machine. Modes: full (open, read in 128 KiB calls, close), read
 // (files opened once beforehand, reads only), open (open + close, no read).
 // Usage: tsx --conditions=source bench/warm-iso.ts IMG... (COPIES=N default 6, K=N passes per run
-// default 20, ROUNDS=N default 5, MODES=full,read,open, SHARE=1: inode_share, copy c in domain c<c>)
+// default 20, ROUNDS=N default 5, MODES=full,read,open, SHARE=1: inode_share, copy c in domain c<c>,
+// FILLS=1: each round twice, once over a cache filled by 1 worker and once by 2 (modes `M@fill1`,
+// `M@fill2`), to see what the frames' layout a fill leaves costs the warm reads after it)
 import { statSync, readFileSync } from 'node:fs';
 import { Worker, isMainThread, workerData, parentPort } from 'node:worker_threads';
 import { System, type ArenaHandle, type OpenFile } from '../packages/core/src/index.ts';
@@ -19,11 +21,8 @@ interface Cmd {
   mode: string;
   k: number;
 }
-const cpuMs = (): number => {
-  const s = readFileSync('/proc/thread-self/stat', 'utf8');
-  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
-};
+// On-CPU nanoseconds from schedstat, as ms: /proc/thread-self/stat counts 10 ms ticks, too coarse for runs of ~300 ms.
+const cpuMs = (): number => Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6;
 
 if (isMainThread) {
   const images = process.argv.slice(2);
@@ -72,22 +71,32 @@ if (isMainThread) {
   };
   for (const m of modes) for (const n of [1, 2]) await run(m, n, 2); // warm-up (JIT, first touch)
   const res: Record<string, { w: number[]; c: number[] }> = {};
-  for (let r = 0; r < rounds; r++)
+  const fills = process.env.FILLS === '1';
+  for (let r = 0; r < rounds * (fills ? 2 : 1); r++) {
+    let tag = '';
+    if (fills) {
+      const fw = r % 2 === 0 ? 1 : 2;
+      sys.dropCaches();
+      await run('full', fw, 1);
+      tag = `@fill${fw}`;
+    }
     for (const m of modes)
-      for (const n of r % 2 === 0 ? [1, 2] : [2, 1]) {
+      for (const n of r % 4 < 2 ? [1, 2] : [2, 1]) {
         const x = await run(m, n, k);
-        (res[`${m}.${n}w`] ??= { w: [], c: [] }).w.push(x.wall);
-        res[`${m}.${n}w`].c.push(x.cpu);
+        (res[`${m}${tag}.${n}w`] ??= { w: [], c: [] }).w.push(x.wall);
+        res[`${m}${tag}.${n}w`].c.push(x.cpu);
       }
+  }
+  if (fills) modes.splice(0, modes.length, ...modes.flatMap((m) => [`${m}@fill1`, `${m}@fill2`]));
   const med = (xs: number[]): number => [...xs].sort((p, q) => p - q)[xs.length >> 1];
   const gib = (bytes * k) / 2 ** 20;
   for (const m of modes) {
     const a = res[`${m}.1w`];
     const b = res[`${m}.2w`];
     console.log(
-      `${m}: 1w ${med(a.w).toFixed(0)} ms wall ${med(a.c)} ms CPU; 2w ${med(b.w).toFixed(0)} ms wall ${med(b.c)} ms CPU; ` +
+      `${m}: 1w ${med(a.w).toFixed(0)} ms wall ${med(a.c).toFixed(0)} ms CPU; 2w ${med(b.w).toFixed(0)} ms wall ${med(b.c).toFixed(0)} ms CPU; ` +
         `2w/1w wall ${(med(a.w) / med(b.w)).toFixed(2)}x, per CPU-second ${(med(a.c) / med(b.c)).toFixed(2)}x` +
-        (m === 'open' ? '' : `; 1w ${(gib / (med(a.w) / 1000)).toFixed(0)} MiB/s`),
+        (m.startsWith('open') ? '' : `; 1w ${(gib / (med(a.w) / 1000)).toFixed(0)} MiB/s`),
     );
   }
   for (const w of ws) await w.terminate();
