@@ -46,7 +46,8 @@ for k in pairs[0]['A']:
     q = [p['B'][k] / p['A'][k] for p in pairs]
     qs = st.quantiles(q, n=4) if len(q) > 1 else [q[0]] * 3
     u = "MiB/CPU-s" if k.endswith("/cpu") else ("x" if "/" in k else "MiB/s")
-    print(f"  {k}: A {st.median(p['A'][k] for p in pairs):.0f} {u}, B {st.median(p['B'][k] for p in pairs):.0f} {u}, "
+    d = 3 if u == "x" else 0
+    print(f"  {k}: A {st.median(p['A'][k] for p in pairs):.{d}f} {u}, B {st.median(p['B'][k] for p in pairs):.{d}f} {u}, "
           f'B/A {st.median(q):.3f} ({qs[0]:.2f}-{qs[2]:.2f})')
 PY
 rm -f "$log"

@@ -5,7 +5,8 @@
 // rounds with a pool of 1 and one of 2 workers, then PASSES rounds of: fill (drop caches, read every
 // regular file once), warm (3 passes over the cached data), 1 worker then 2. Prints one JSON line of
 // median MiB/s per mode, and MiB per CPU-second of the process (every thread) per mode (keys `MODE/cpu`:
-// on a busy machine they hold where MiB/s does not). Only the System and ReaderPool APIs of every version
+// on a busy machine they hold where MiB/s does not), and `warm.2w/1w`, this process's warm 2 workers / 1
+// (ratio of the median pass times). Only the System and ReaderPool APIs of every version
 // since 2026-11-29 are used.
 // Usage: tsx --conditions=source bench/pair-ab.ts IMG... (COPIES=N default 6, PASSES=N default 5,
 // SPLIT=BYTES default 0: whole files; `pnpm bench` reads with --split 1 MiB, so SPLIT=1048576 reads as it does)

@@ -20,6 +20,7 @@
 import type { Arena, ArenaCounts } from './arena.ts';
 import { spinLock, spinUnlock } from './spinlock.ts';
 import { LOCK_CLASS } from './lockstat.ts';
+import { MAX_THREADS } from './regions.ts';
 import { listSpec, listAdd, listDel, listLast, listInitHead, linkInit, NIL, type ListSpec } from './list.ts';
 import { ctrInc, CTR } from './counters.ts';
 import { lockdepOn, lockdepAccess, PROT, SITE } from './lockdep.ts';
@@ -78,8 +79,10 @@ const LRUVEC_COUNT = 2;
 // at once no longer take turns at one cursor, which cut every file's run of frames at each of the other's
 // readahead batches (2,904 files read by two workers lay in ~4,400–4,900 runs instead of 2,904, and a
 // warm pass over them cost 5–12% more CPU). The extent is a preference, not a reservation: its frames
-// stay free in the bitmap, and the shared cursor finds them again after it wraps. One thread alone
-// allocates exactly as plain next-fit does (its extents follow one another).
+// stay free in the bitmap, and the shared cursor finds them again after it wraps. A thread alone takes
+// frames in next-fit order from where its extent began (its extents follow one another); an extent left
+// from an earlier fill (slots outlive drop-caches and threads) is used up first, so such a fill may start
+// with up to ALLOC_EXTENT - 1 frames elsewhere — one extra run, locality only.
 const FREE_LOCK = 0;
 const FREE_CURSOR = 1;
 const FREE_COUNT = 2;
@@ -87,9 +90,13 @@ const FREE_USED = 3;
 /** Per allocation slot: [next frame to try, end of the slot's extent]. */
 const FREE_SLOTS = 4;
 const FREE_SLOT_WORDS = 2;
-/** Allocation slots; a thread's is its id modulo this (threads sharing a slot share its extent). */
-export const ALLOC_SLOTS = 8;
-/** Frames per extent: the largest folio's, so a 2 MiB folio fits in one. */
+/**
+ * Allocation slots; a thread's is its id modulo this. Threads sharing a slot (ids are never reused, so
+ * after 64 threads have attached, or in a pool of more) share its extent and take turns in it as all
+ * threads did at the one cursor: locality only.
+ */
+export const ALLOC_SLOTS = MAX_THREADS;
+/** Frames per extent (2 MiB): many readahead batches of 256 frames at most (Kernel.raFrames). */
 export const ALLOC_EXTENT = 512;
 const FREE_MAP = FREE_SLOTS + ALLOC_SLOTS * FREE_SLOT_WORDS;
 export const FREE_HEAD_WORDS = FREE_MAP;
