@@ -1,15 +1,18 @@
 // Where a second worker's warm pass loses: the warm read split into its parts, each run by one and by two
 // raw worker threads (no pool) over the same files, files claimed from one shared counter, K passes per
-// run. Per run: wall time and each thread's CPU (utime + stime from /proc/thread-self/stat), so per
-// CPU-second figures hold on a busy machine. Modes: full (open, read in 128 KiB calls, close), read
+// run. Per run: wall time and each thread's on-CPU time (nanoseconds, /proc/thread-self/schedstat), so
+// per CPU-second figures hold on a busy machine. Modes: full (open, read in 128 KiB calls, close), read
 // (files opened once beforehand, reads only), open (open + close, no read).
 // Usage: tsx --conditions=source bench/warm-iso.ts IMG... (COPIES=N default 6, K=N passes per run
 // default 20, ROUNDS=N default 5, MODES=full,read,open, SHARE=1: inode_share, copy c in domain c<c>,
 // FILLS=1: each round twice, once over a cache filled by 1 worker and once by 2 (modes `M@fill1`,
-// `M@fill2`), to see what the frames' layout a fill leaves costs the warm reads after it)
+// `M@fill2`), to see what the frames' layout a fill leaves costs the warm reads after it; CLAIM=1: each
+// round twice, files claimed from one shared counter (`M@list`) and from per-worker ranges with stealing
+// as ReaderPool.readClaimed claims them (`M@ranges`, packages/workers/src/ranges.ts))
 import { statSync, readFileSync } from 'node:fs';
 import { Worker, isMainThread, workerData, parentPort } from 'node:worker_threads';
 import { System, type ArenaHandle, type OpenFile } from '../packages/core/src/index.ts';
+import { FileRanges, fileRangesBuffer } from '../packages/workers/src/ranges.ts';
 
 interface Init {
   handle: ArenaHandle;
@@ -20,6 +23,9 @@ interface Init {
 interface Cmd {
   mode: string;
   k: number;
+  /** Claim from these ranges over the run's n*k items (one range per worker of the run) instead of the counter. */
+  ranges?: SharedArrayBuffer;
+  workers: number;
 }
 // On-CPU nanoseconds from schedstat, as ms: /proc/thread-self/stat counts 10 ms ticks, too coarse for runs of ~300 ms.
 const cpuMs = (): number => Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6;
@@ -58,12 +64,14 @@ if (isMainThread) {
   const entry = new URL('./warm-iso-entry.mjs', import.meta.url);
   const ws = [0, 1].map(() => new Worker(entry, { workerData: init }));
   await Promise.all(ws.map((w) => new Promise((r) => w.once('message', r))));
+  let claimRanges = false;
   const run = async (mode: string, n: number, kk: number): Promise<{ wall: number; cpu: number }> => {
     Atomics.store(new Int32Array(counter), 0, 0);
+    const ranges = claimRanges ? fileRangesBuffer(paths.length * kk, n) : undefined;
     const t = performance.now();
     const rs = await Promise.all(
       ws.slice(0, n).map((w) => {
-        w.postMessage({ mode, k: kk } satisfies Cmd);
+        w.postMessage({ mode, k: kk, ranges, workers: n } satisfies Cmd);
         return new Promise<number>((r) => w.once('message', r));
       }),
     );
@@ -72,8 +80,13 @@ if (isMainThread) {
   for (const m of modes) for (const n of [1, 2]) await run(m, n, 2); // warm-up (JIT, first touch)
   const res: Record<string, { w: number[]; c: number[] }> = {};
   const fills = process.env.FILLS === '1';
-  for (let r = 0; r < rounds * (fills ? 2 : 1); r++) {
+  const claims = process.env.CLAIM === '1';
+  for (let r = 0; r < rounds * (fills || claims ? 2 : 1); r++) {
     let tag = '';
+    if (claims) {
+      claimRanges = r % 2 === 1;
+      tag = claimRanges ? '@ranges' : '@list';
+    }
     if (fills) {
       const fw = r % 2 === 0 ? 1 : 2;
       sys.dropCaches();
@@ -88,6 +101,7 @@ if (isMainThread) {
       }
   }
   if (fills) modes.splice(0, modes.length, ...modes.flatMap((m) => [`${m}@fill1`, `${m}@fill2`]));
+  if (claims) modes.splice(0, modes.length, ...modes.flatMap((m) => [`${m}@list`, `${m}@ranges`]));
   const med = (xs: number[]): number => [...xs].sort((p, q) => p - q)[xs.length >> 1];
   const gib = (bytes * k) / 2 ** 20;
   for (const m of modes) {
@@ -111,8 +125,22 @@ if (isMainThread) {
   parentPort!.on('message', (cmd: Cmd) => {
     if (cmd.mode === 'read' && !open) open = init.paths.map((p, i) => sys.open(init.mounts[i], p));
     const c0 = cpuMs();
-    for (let i = Atomics.add(c, 0, 1); i < n * cmd.k; i = Atomics.add(c, 0, 1)) {
-      const x = i % n;
+    // Ranges: worker s's range of items covers its own share of the files, pass after pass.
+    const items = n * cmd.k;
+    const ranges = cmd.ranges ? new FileRanges(cmd.ranges, cmd.workers) : undefined;
+    const slot = ranges ? ranges.takeSlot() : 0;
+    const fileOf = (i: number): number => {
+      if (!ranges) return i % n;
+      let s = Math.floor((i * cmd.workers) / items);
+      while (Math.floor((s * items) / cmd.workers) > i) s--;
+      while (Math.floor(((s + 1) * items) / cmd.workers) <= i) s++;
+      const lo = Math.floor((s * n) / cmd.workers);
+      const span = Math.floor(((s + 1) * n) / cmd.workers) - lo;
+      return lo + ((i - Math.floor((s * items) / cmd.workers)) % span);
+    };
+    const next = (): number => (ranges ? ranges.claim(slot) : Atomics.add(c, 0, 1));
+    for (let i = next(); i >= 0 && i < items; i = next()) {
+      const x = fileOf(i);
       const f = cmd.mode === 'read' ? open![x] : sys.open(init.mounts[x], init.paths[x]);
       if (cmd.mode !== 'open')
         for (let pos = 0; pos < f.size;) {

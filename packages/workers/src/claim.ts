@@ -1,5 +1,5 @@
-// The shared state of one ReaderPool.readClaimed run (one SharedArrayBuffer, owned by this module):
-// the file cursor every worker claims the next file from, and, with `split`, one slot per worker in
+// The shared state of one ReaderPool.readClaimed run with `split` (one SharedArrayBuffer, owned by this
+// module; the files themselves are claimed from the run's ranges, ranges.ts): one slot per worker in
 // which a worker that claimed a big file publishes that file's stripes (the kernel's readahead spread
 // over CPUs: a compressed file's pclusters decoded by several threads at once). Idle workers claim
 // stripes from any published slot before they claim another file; the publishing worker claims them
@@ -12,16 +12,16 @@
 // its claim without a lock.
 //
 // The words every worker writes per file are kept apart (each on a line of its own, as the kernel keeps
-// per-CPU data and hot atomics on their own cache lines): the file cursor (one atomic add per claimed
-// file, the only word all workers write per file); each slot (its owner's "file claimed, not yet
+// per-CPU data and hot atomics on their own cache lines): each slot (its owner's "file claimed, not yet
 // settled" flag — per slot, not one shared count — and its stripes' claim and done words); and the
 // wake-up sequence, bumped and notified only while a worker waits on it (only idle workers at the end
 // of a run do: a waiter count, as the page lock's PG_WAITERS bit spares unlock_page the wake-up).
-// A worker reading a plain pass of cached files (nothing to publish) writes its own slot and the cursor.
+// A worker reading a plain pass of cached files (nothing to publish) writes its own slot and its range.
+
+import type { FileRanges } from './ranges.ts';
 
 // Header, Int32 words; LINE words apart (two 64-byte cache lines: the buffer's start need not be aligned).
 const LINE = 32;
-const W_FILES = 0; // next file index
 const W_SEQ = LINE; // bumped (and notified) when a file settles while anyone waits: idle workers wait on it
 const W_WAITERS = LINE + 1; // workers waiting on W_SEQ (or about to)
 const W_SLOTS = LINE + 2; // next slot index (one per task)
@@ -60,10 +60,13 @@ export class ClaimState {
   private readonly slots: number;
 
   private readonly files: number;
+  private readonly ranges: FileRanges;
 
-  constructor(buf: SharedArrayBuffer, slots: number, files: number) {
+  constructor(buf: SharedArrayBuffer, slots: number, files: number, ranges: FileRanges) {
+    if (ranges.slots !== slots) throw new Error('readClaimed: one file range per slot');
     this.slots = slots;
     this.files = files;
+    this.ranges = ranges;
     const words = HEADER + slots * SLOT_WORDS;
     this.i32 = new Int32Array(buf, 0, words);
     const off = Math.ceil((words * 4) / 8) * 8;
@@ -75,11 +78,12 @@ export class ClaimState {
    * is pending until `settle`: workers with no file left keep waiting for its stripes meanwhile.
    */
   nextFile(slot: number): number {
-    // Pending before the claim: a worker whose claim finds the cursor past the end (so after ours) sees it.
+    // Pending before the claim: a worker whose claim finds every range empty (so after ours) sees it.
     Atomics.store(this.i32, this.w(slot, S_PENDING), 1);
-    const i = Atomics.add(this.i32, W_FILES, 1);
-    if (i >= this.files) this.settle(slot);
-    return i;
+    const i = this.ranges.claim(slot);
+    if (i >= 0) return i;
+    this.settle(slot);
+    return this.files;
   }
 
   /** The file `slot` claimed was published (or will be read whole): waiters, if any, may look again. */

@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import type { System } from '@ishare/core';
 import type { ReaderTask, ReaderResult } from './tasks.ts';
 import { claimBufferBytes } from './claim.ts';
+import { fileRangesBuffer } from './ranges.ts';
 import { encodeFileList, sameSets, snapshotSets, type FileSets } from './filelist.ts';
 
 export interface PoolOptions {
@@ -91,7 +92,8 @@ export class ReaderPool {
 
   /**
    * Read every file of every given mount in full: one task per worker, each claiming files one at a time
-   * from a shared counter (no per-batch messages; a worker that finishes early takes the next file).
+   * from its own range of the list, then from the back of the others' (ranges.ts; no per-batch messages;
+   * a worker that finishes early takes another's last file).
    * With `memcg`, every worker reads inside that memory cgroup. With `split` (bytes), a file bigger than
    * that is read by every worker at once, in stripes of about that size (a compressed file's cut at
    * extent ends, so each pcluster is one worker's): the kernel's readahead spread over CPUs.
@@ -106,7 +108,8 @@ export class ReaderPool {
     if (!this.list || !sameSets(this.list.sets, sets))
       this.list = { sets: snapshotSets(sets), buf: encodeFileList(sets) };
     const files = this.list.buf;
-    const counter = new SharedArrayBuffer(4);
+    const nfiles = sets.reduce((n, s) => n + s.paths.length, 0);
+    const ranges = fileRangesBuffer(nfiles, this.workers);
     const split =
       opts.split !== undefined && opts.split > 0 && this.workers > 1
         ? { bytes: opts.split, claim: new SharedArrayBuffer(claimBufferBytes(this.workers)), slots: this.workers }
@@ -117,7 +120,8 @@ export class ReaderPool {
         this.run({
           kind: 'readClaimed',
           files,
-          counter,
+          ranges,
+          slots: this.workers,
           chunk: opts.chunk,
           view: opts.view,
           memcg: opts.memcg,

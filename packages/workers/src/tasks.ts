@@ -16,8 +16,8 @@ export interface ReadFilesTask {
 }
 
 /**
- * Read whole files of several mounts, each worker claiming the next file from a counter shared by every
- * worker of the run (an Int32 in `counter`): one message per worker per run however many files, and
+ * Read whole files of several mounts, each worker claiming files from its own range of the list and then
+ * from the back of the others' (ranges.ts, `ranges`, one range per task): one message per worker per run however many files, and
  * the work spreads file by file as it goes, not by batches fixed in advance.
  */
 export interface ReadClaimedTask {
@@ -26,7 +26,9 @@ export interface ReadClaimedTask {
   readonly memcg?: number;
   /** Files to read: a list encoded by filelist.ts (mount and path of each file). */
   readonly files: SharedArrayBuffer;
-  readonly counter: SharedArrayBuffer;
+  /** The run's file ranges (ranges.ts), `slots` of them, one per task. */
+  readonly ranges: SharedArrayBuffer;
+  readonly slots: number;
   readonly chunk?: number;
   /** Zero-copy: take pinned views of each chunk (System.view) and release them, copying nothing. */
   readonly view?: boolean;

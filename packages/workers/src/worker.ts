@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { System, type ArenaHandle, type OpenFile } from '@ishare/core';
 import type { ReaderTask, ReaderResult, ReadFilesTask, ReadClaimedTask, RangesTask } from './tasks.ts';
 import { ClaimState, MAX_PARTS } from './claim.ts';
+import { FileRanges } from './ranges.ts';
 import { decodeFileList, type FileList } from './filelist.ts';
 
 const sys = System.attach((workerData as { handle: ArenaHandle }).handle);
@@ -71,11 +72,12 @@ function readClaimed(t: ReadClaimedTask): ReaderResult {
   const { mounts, paths } = list;
   const chunk = t.chunk ?? 128 * 1024;
   const b = ensure(chunk);
-  const counter = new Int32Array(t.counter);
+  const ranges = new FileRanges(t.ranges, t.slots);
+  const slot = ranges.takeSlot();
   const errors: string[] = [];
   let bytes = 0;
   let files = 0;
-  for (let i = Atomics.add(counter, 0, 1); i < paths.length; i = Atomics.add(counter, 0, 1)) {
+  for (let i = ranges.claim(slot); i >= 0; i = ranges.claim(slot)) {
     let file: OpenFile | undefined;
     try {
       file = sys.open(mounts[i], paths[i]);
@@ -104,7 +106,7 @@ function readClaimedSplit(
   const { mounts, paths } = list;
   const chunk = t.chunk ?? 128 * 1024;
   const b = ensure(chunk);
-  const st = new ClaimState(split.claim, split.slots, paths.length);
+  const st = new ClaimState(split.claim, split.slots, paths.length, new FileRanges(t.ranges, t.slots));
   const slot = st.takeSlot();
   const errors: string[] = [];
   let bytes = 0;
