@@ -1,11 +1,18 @@
 // Persistent Node reader threads for the kernel-side figures. Started (and waited for) before any
 // timing, so that like our ReaderPool their startup is not measured; one message per thread per run.
 import { Worker } from 'node:worker_threads';
+import { fileRangesBuffer } from '../packages/workers/src/ranges.ts';
+import { COPY_STRIPE } from './read-loop.ts';
 
 export interface KernelRunMessage {
   readonly run: number;
   readonly paths: readonly string[];
-  readonly counter: SharedArrayBuffer;
+  /**
+   * The run's files (or the copy's stripes) dealt out as one range per thread with stealing, as our
+   * ReaderPool deals them (packages/workers/src/ranges.ts), so both sides split the work alike.
+   */
+  readonly ranges: SharedArrayBuffer;
+  readonly slots: number;
   readonly chunk: number;
   /** Copy this buffer out in 4 KiB pieces instead of reading files. */
   readonly copyFrom?: SharedArrayBuffer;
@@ -55,7 +62,9 @@ export class KernelReaderPool {
     copyFrom?: SharedArrayBuffer,
   ): Promise<{ files: number; bytes: number }> {
     const run = ++this.run;
-    const counter = new SharedArrayBuffer(4);
+    const items = copyFrom ? Math.ceil(copyFrom.byteLength / COPY_STRIPE) : paths.length;
+    const ranges = fileRangesBuffer(items, this.workers.length);
+    const slots = this.workers.length;
     const replies = this.workers.map(
       (w) =>
         new Promise<KernelRunReply>((resolve, reject) => {
@@ -71,7 +80,7 @@ export class KernelReaderPool {
           };
           w.on('message', onMessage);
           w.once('error', onError);
-          const msg: KernelRunMessage = { run, paths, counter, chunk, copyFrom };
+          const msg: KernelRunMessage = { run, paths, ranges, slots, chunk, copyFrom };
           w.postMessage(msg);
         }),
     );

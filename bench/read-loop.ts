@@ -1,6 +1,7 @@
 // Node reading files through the kernel the way our workers read through ours: open, read sequentially
-// into one reused buffer of `chunk` bytes, close. Files are claimed one at a time from a shared counter,
-// so that two threads split the work as evenly as the files allow (our pool balances by task too).
+// into one reused buffer of `chunk` bytes, close. Files are claimed one at a time by the caller's claim
+// function: the bench's reader threads deal them out as our pool does (a range per thread, idle threads
+// taking from the back of the others'), so that both sides split the work alike.
 import { openSync, readSync, closeSync } from 'node:fs';
 
 export interface ReadCount {
@@ -28,13 +29,16 @@ export function readClaimed(paths: readonly string[], buf: Buffer, claim: () => 
   return { files, bytes };
 }
 
+/** The unit copyClaimed's claims hand out: a stripe of 1 MiB. */
+export const COPY_STRIPE = 1 << 20;
+
 /**
  * The bare copy our page cache does per page, without the cache: copy `src` out in 4 KiB pieces into
  * `buf`, 1 MiB stripes at a time as `claim()` hands them out. Returns bytes copied. Run by one and by
  * two threads, it shows what a second thread gains for that copy on this machine.
  */
 export function copyClaimed(src: Buffer, buf: Buffer, claim: () => number): number {
-  const stripe = 1 << 20;
+  const stripe = COPY_STRIPE;
   const piece = 4096;
   const slots = Math.max(1, Math.floor(buf.length / piece));
   let bytes = 0;
@@ -47,9 +51,4 @@ export function copyClaimed(src: Buffer, buf: Buffer, claim: () => number): numb
     }
   }
   return bytes;
-}
-
-/** A claim function over an Int32Array word shared by every reader of one run. */
-export function sharedClaim(counter: Int32Array): () => number {
-  return () => Atomics.add(counter, 0, 1);
 }

@@ -172,7 +172,7 @@ function check(what: string, got: Count, want: Count): void {
   }
 }
 
-/** Our pool reads every file of every mount, each worker claiming the next file as it goes. */
+/** Our pool reads every file of every mount, each worker claiming files from its range, then others'. */
 async function oursPool(
   pool: ReaderPool,
   mounts: readonly MountedImage[],

@@ -45,7 +45,6 @@ if (isMainThread) {
   });
   const mounts: number[] = [];
   const paths: string[] = [];
-  let bytes = 0;
   for (let c = 0; c < copies; c++)
     for (const img of images) {
       const { mount } = sys.mount(img, share ? { inodeShare: true, domainId: `c${c}` } : {});
@@ -54,31 +53,30 @@ if (isMainThread) {
         paths.push(f.path);
       }
     }
-  for (let i = 0; i < paths.length; i++) {
-    const f = sys.open(mounts[i], paths[i]);
-    bytes += f.size;
-    sys.close(f);
-  }
   const counter = new SharedArrayBuffer(64);
   const init: Init = { handle: sys.handle, mounts: Int32Array.from(mounts), paths, counter };
   const entry = new URL('./warm-iso-entry.mjs', import.meta.url);
   const ws = [0, 1].map(() => new Worker(entry, { workerData: init }));
   await Promise.all(ws.map((w) => new Promise((r) => w.once('message', r))));
   let claimRanges = false;
-  const run = async (mode: string, n: number, kk: number): Promise<{ wall: number; cpu: number }> => {
+  const run = async (mode: string, n: number, kk: number): Promise<{ wall: number; cpu: number; read: number }> => {
     Atomics.store(new Int32Array(counter), 0, 0);
     const ranges = claimRanges ? fileRangesBuffer(paths.length * kk, n) : undefined;
     const t = performance.now();
     const rs = await Promise.all(
       ws.slice(0, n).map((w) => {
         w.postMessage({ mode, k: kk, ranges, workers: n } satisfies Cmd);
-        return new Promise<number>((r) => w.once('message', r));
+        return new Promise<[number, number]>((r) => w.once('message', r));
       }),
     );
-    return { wall: performance.now() - t, cpu: rs.reduce((x, y) => x + y, 0) };
+    return {
+      wall: performance.now() - t,
+      cpu: rs.reduce((x, y) => x + y[0], 0),
+      read: rs.reduce((x, y) => x + y[1], 0),
+    };
   };
   for (const m of modes) for (const n of [1, 2]) await run(m, n, 2); // warm-up (JIT, first touch)
-  const res: Record<string, { w: number[]; c: number[] }> = {};
+  const res: Record<string, { w: number[]; c: number[]; b: number[] }> = {};
   const fills = process.env.FILLS === '1';
   const claims = process.env.CLAIM === '1';
   for (let r = 0; r < rounds * (fills || claims ? 2 : 1); r++) {
@@ -96,21 +94,22 @@ if (isMainThread) {
     for (const m of modes)
       for (const n of r % 4 < 2 ? [1, 2] : [2, 1]) {
         const x = await run(m, n, k);
-        (res[`${m}${tag}.${n}w`] ??= { w: [], c: [] }).w.push(x.wall);
-        res[`${m}${tag}.${n}w`].c.push(x.cpu);
+        const e = (res[`${m}${tag}.${n}w`] ??= { w: [], c: [], b: [] });
+        e.w.push(x.wall);
+        e.c.push(x.cpu);
+        e.b.push(x.read);
       }
   }
   if (fills) modes.splice(0, modes.length, ...modes.flatMap((m) => [`${m}@fill1`, `${m}@fill2`]));
   if (claims) modes.splice(0, modes.length, ...modes.flatMap((m) => [`${m}@list`, `${m}@ranges`]));
   const med = (xs: number[]): number => [...xs].sort((p, q) => p - q)[xs.length >> 1];
-  const gib = (bytes * k) / 2 ** 20;
   for (const m of modes) {
     const a = res[`${m}.1w`];
     const b = res[`${m}.2w`];
     console.log(
       `${m}: 1w ${med(a.w).toFixed(0)} ms wall ${med(a.c).toFixed(0)} ms CPU; 2w ${med(b.w).toFixed(0)} ms wall ${med(b.c).toFixed(0)} ms CPU; ` +
         `2w/1w wall ${(med(a.w) / med(b.w)).toFixed(2)}x, per CPU-second ${(med(a.c) / med(b.c)).toFixed(2)}x` +
-        (m.startsWith('open') ? '' : `; 1w ${(gib / (med(a.w) / 1000)).toFixed(0)} MiB/s`),
+        (m.startsWith('open') ? '' : `; 1w ${(med(a.b) / 2 ** 20 / (med(a.w) / 1000)).toFixed(0)} MiB/s`),
     );
   }
   for (const w of ws) await w.terminate();
@@ -139,6 +138,7 @@ if (isMainThread) {
       return lo + ((i - Math.floor((s * items) / cmd.workers)) % span);
     };
     const next = (): number => (ranges ? ranges.claim(slot) : Atomics.add(c, 0, 1));
+    let read = 0;
     for (let i = next(); i >= 0 && i < items; i = next()) {
       const x = fileOf(i);
       const f = cmd.mode === 'read' ? open![x] : sys.open(init.mounts[x], init.paths[x]);
@@ -147,10 +147,11 @@ if (isMainThread) {
           const got = sys.read(f, pos, buf.length, buf, 0);
           if (got === 0) break;
           pos += got;
+          read += got;
         }
       if (cmd.mode !== 'read') sys.close(f);
     }
-    parentPort!.postMessage(cpuMs() - c0);
+    parentPort!.postMessage([cpuMs() - c0, read]);
   });
   parentPort!.postMessage(0);
 }

@@ -78,7 +78,8 @@ export class ClaimState {
    * is pending until `settle`: workers with no file left keep waiting for its stripes meanwhile.
    */
   nextFile(slot: number): number {
-    // Pending before the claim: a worker whose claim finds every range empty (so after ours) sees it.
+    // Pending before the claim: a worker that finds every range empty (under each range's lock, ranges.ts)
+    // did so after our claim's add, so it sees the flag and waits for this file's stripes.
     Atomics.store(this.i32, this.w(slot, S_PENDING), 1);
     const i = this.ranges.claim(slot);
     if (i >= 0) return i;

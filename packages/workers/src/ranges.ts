@@ -8,18 +8,30 @@
 // pass over the bench's data took 4–7% less CPU with ranges than with one list (bench/warm-iso.ts
 // CLAIM=1: 4 runs, the two ways alternating in one process).
 //
-// A range is two words, next and end: the owner claims with an atomic add on `next` and a check
-// against `end`, a thief with a subtract on `end` and a check against `next` (Cilk's THE protocol).
-// When both went for the last file, the slot's lock decides: thieves always take it (stealing is rare,
-// at the end of a run), the owner only when its check failed, so a worker claiming its own files writes
-// one word per file and allocates nothing. Each slot sits on a cache line of its own; the line before
-// them holds the count of slots handed out.
+// A range is two words, next and end, and a lock: the owner claims with an atomic add on `next` and a
+// check against `end`, a thief with a subtract on `end` and a check against `next` (Cilk's THE
+// protocol). When both went for the last file, the lock decides: thieves always take it (stealing is
+// rare, at the end of a run), the owner only when its check failed, so a worker claiming its own files
+// writes one word per file and allocates nothing. A worker gives up only when every other range is
+// empty as seen under its lock: a failing thief lowers `end` for a moment, which must not make another
+// worker believe the run is over while the owner is about to claim (claim.ts relies on it to keep
+// waiting for that file's stripes). Each slot sits on a cache line of its own; the line before them
+// holds the count of slots handed out.
 
 const LINE_WORDS = 16; // Int32 words in 64 bytes
 const W_SLOTS = 0; // next slot to hand out
-const R_NEXT = 0;
-const R_END = 1;
-const R_LOCK = 2;
+/** A slot's words: the range [NEXT, END) left to claim, and its lock (1 = held). */
+export const RANGE = { NEXT: 0, END: 1, LOCK: 2 } as const;
+const R_NEXT = RANGE.NEXT;
+const R_END = RANGE.END;
+const R_LOCK = RANGE.LOCK;
+/** Spins on a held lock before sleeping on it (its holder may have been preempted). */
+const LOCK_SPINS = 1000;
+
+/** The Int32 index of word `w` (RANGE) of slot `slot` in a ranges buffer. */
+export function rangeWord(slot: number, w: number): number {
+  return (1 + slot) * LINE_WORDS + w;
+}
 
 export function fileRangesBytes(slots: number): number {
   return LINE_WORDS * 4 * (1 + slots);
@@ -72,10 +84,27 @@ export class FileRanges {
           best = s;
         }
       }
-      if (best < 0) return -1;
+      if (best < 0) {
+        if (this.othersEmpty(slot)) return -1;
+        continue;
+      }
       const f = this.takeBack(best);
       if (f >= 0) return f;
     }
+  }
+
+  /** Every range but `slot`'s is empty, each seen under its lock (no thief mid-steal). */
+  private othersEmpty(slot: number): boolean {
+    const i32 = this.i32;
+    for (let s = 0; s < this.slots; s++) {
+      if (s === slot) continue;
+      const r = (1 + s) * LINE_WORDS;
+      this.lock(r);
+      const left = Atomics.load(i32, r + R_END) - Atomics.load(i32, r + R_NEXT);
+      this.unlock(r);
+      if (left > 0) return false;
+    }
+    return true;
   }
 
   private takeFront(s: number): number {
@@ -93,7 +122,7 @@ export class FileRanges {
       }
       return -1;
     } finally {
-      Atomics.store(i32, r + R_LOCK, 0);
+      this.unlock(r);
     }
   }
 
@@ -107,12 +136,18 @@ export class FileRanges {
       Atomics.add(i32, r + R_END, 1); // the owner has it (or the range was empty)
       return -1;
     } finally {
-      Atomics.store(i32, r + R_LOCK, 0);
+      this.unlock(r);
     }
   }
 
   private lock(r: number): void {
-    // Held for a few atomic operations: spin.
-    while (Atomics.compareExchange(this.i32, r + R_LOCK, 0, 1) !== 0);
+    // Held for a few atomic operations: spin, then sleep a moment at a time (a preempted holder).
+    for (let n = 0; Atomics.compareExchange(this.i32, r + R_LOCK, 0, 1) !== 0; n++)
+      if (n >= LOCK_SPINS) Atomics.wait(this.i32, r + R_LOCK, 1, 1);
+  }
+
+  private unlock(r: number): void {
+    Atomics.store(this.i32, r + R_LOCK, 0);
+    Atomics.notify(this.i32, r + R_LOCK);
   }
 }

@@ -17,8 +17,8 @@ export interface ReadFilesTask {
 
 /**
  * Read whole files of several mounts, each worker claiming files from its own range of the list and then
- * from the back of the others' (ranges.ts, `ranges`, one range per task): one message per worker per run however many files, and
- * the work spreads file by file as it goes, not by batches fixed in advance.
+ * from the back of the others' (ranges.ts, `ranges`, one range per task): one message per worker per
+ * run however many files, and the work spreads file by file as it goes, not by batches fixed in advance.
  */
 export interface ReadClaimedTask {
   readonly kind: 'readClaimed';

@@ -3,7 +3,7 @@
 // race, and a worker must read its own range in list order before it takes anyone else's.
 import test from 'ava';
 import { Worker } from 'node:worker_threads';
-import { FileRanges, fileRangesBuffer } from '../src/ranges.ts';
+import { FileRanges, fileRangesBuffer, rangeWord, RANGE } from '../src/ranges.ts';
 
 function drain(r: FileRanges, slot: number): number[] {
   const out: number[] = [];
@@ -85,4 +85,37 @@ test('four threads racing over 200,000 files: every file claimed exactly once', 
     got.reduce((n, g) => n + g.length, 0),
     files,
   );
+});
+
+test('the owner meets a thief mid-steal on its last file: it waits for the lock and gets the file', async (t) => {
+  // Slot 0 holds [0, 1), slot 1 holds [1, 2). A thief of slot 0 is faked mid-steal: it holds slot 0's lock
+  // and has lowered `end` for file 0 (and will give it back: the owner's `next` moved past it).
+  const buf = fileRangesBuffer(2, 2);
+  const i32 = new Int32Array(buf);
+  Atomics.store(i32, rangeWord(0, RANGE.LOCK), 1);
+  Atomics.store(i32, rangeWord(0, RANGE.END), 0);
+  const start = new SharedArrayBuffer(8);
+  const entry = new URL('./helpers/ranges-worker.mjs', import.meta.url);
+  const w = new Worker(entry, { workerData: { buf, slots: 2, start, once: true } });
+  try {
+    const got = new Promise<number[]>((res, rej) => (w.once('message', res), w.once('error', rej)));
+    // The owner claims (slot 0): its fast path fails against the lowered end, so it waits for the lock.
+    while (Atomics.load(new Int32Array(start), 1) < 1) await new Promise((r) => setTimeout(r, 5));
+    for (let n = 0; n < 200 && Atomics.load(i32, rangeWord(0, RANGE.NEXT)) === 0; n++)
+      await new Promise((r) => setTimeout(r, 5));
+    t.is(Atomics.load(i32, rangeWord(0, RANGE.NEXT)), 1, "the owner's add is in");
+    await new Promise((r) => setTimeout(r, 50));
+    // The thief sees the owner's next past file 0: it restores end and lets go.
+    Atomics.store(i32, rangeWord(0, RANGE.END), 1);
+    Atomics.store(i32, rangeWord(0, RANGE.LOCK), 0);
+    Atomics.notify(i32, rangeWord(0, RANGE.LOCK));
+    t.deepEqual(await got, [0], 'the owner got its own file, not a stolen one');
+    t.is(
+      Atomics.load(i32, rangeWord(1, RANGE.END)) - Atomics.load(i32, rangeWord(1, RANGE.NEXT)),
+      1,
+      'slot 1 untouched',
+    );
+  } finally {
+    await w.terminate();
+  }
 });

@@ -1,6 +1,6 @@
-// ReaderPool.readClaimed: one task per worker, files claimed one at a time from a shared counter. Every
-// file of every mount must be read exactly once, whatever the interleaving, and land in the page cache
-// as the kernel would cache it (one frame per page, one device read per page).
+// ReaderPool.readClaimed: one task per worker, files claimed one at a time from per-worker ranges
+// (ranges.ts). Every file of every mount must be read exactly once, whatever the interleaving, and land
+// in the page cache as the kernel would cache it (one frame per page, one device read per page).
 import test from 'ava';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
