@@ -85,9 +85,20 @@ function kernelFigure(
       }
     }
     t.is(fincoreBytes(files), 0, 'nothing cached before reading');
-    const cat = spawnSync('sh', ['-c', 'for f in "$@"; do cat "$f" > /dev/null || exit 1; done', 'sh', ...files]);
-    t.is(cat.status, 0, 'cat read every file');
-    return { bytes: fincoreBytes(files), inodes: files.length };
+    // Proactive reclaim (a DAMON pageout scheme, as this CI's VM runs) may evict a few pages just read
+    // before fincore looks: read everything again until two rounds agree. A round can only bring back
+    // what was evicted — the page cache of a file never holds more than its pages — so the largest
+    // figure is the kernel's whole cache of the files, and a real difference from ours stays one.
+    let bytes = -1;
+    for (let round = 1; round <= 3; round++) {
+      const cat = spawnSync('sh', ['-c', 'for f in "$@"; do cat "$f" > /dev/null || exit 1; done', 'sh', ...files]);
+      t.is(cat.status, 0, 'cat read every file');
+      const b = fincoreBytes(files);
+      if (b === bytes) break;
+      if (bytes >= 0) t.log(`round ${round}: fincore ${b} bytes after ${bytes} (pages evicted meanwhile)`);
+      bytes = Math.max(bytes, b);
+    }
+    return { bytes, inodes: files.length };
   } finally {
     for (const m of mounted) {
       const u = sh('umount', [m]);
