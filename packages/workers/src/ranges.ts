@@ -20,13 +20,13 @@
 
 const LINE_WORDS = 16; // Int32 words in 64 bytes
 const W_SLOTS = 0; // next slot to hand out
-/** A slot's words: the range [NEXT, END) left to claim, and its lock (1 = held). */
+/** A slot's words: the range [NEXT, END) left to claim, and its lock (0 free, 1 held, 2 held with a sleeper). */
 export const RANGE = { NEXT: 0, END: 1, LOCK: 2 } as const;
 const R_NEXT = RANGE.NEXT;
 const R_END = RANGE.END;
 const R_LOCK = RANGE.LOCK;
-/** Spins on a held lock before sleeping on it (its holder may have been preempted). */
-const LOCK_SPINS = 1000;
+/** Tries on a held lock before sleeping on it (its holder may have been preempted). */
+const LOCK_SPINS = 100;
 
 /** The Int32 index of word `w` (RANGE) of slot `slot` in a ranges buffer. */
 export function rangeWord(slot: number, w: number): number {
@@ -140,14 +140,21 @@ export class FileRanges {
     }
   }
 
+  // The lock is mm/spinlock.ts's futex-style mutex (0 free, 1 held, 2 held with a sleeper), written again
+  // here because that one keeps lock statistics in the arena's own words and this buffer is not the
+  // arena. Held for a few atomic operations: spin first; a holder preempted on a busy machine is slept on.
   private lock(r: number): void {
-    // Held for a few atomic operations: spin, then sleep a moment at a time (a preempted holder).
-    for (let n = 0; Atomics.compareExchange(this.i32, r + R_LOCK, 0, 1) !== 0; n++)
-      if (n >= LOCK_SPINS) Atomics.wait(this.i32, r + R_LOCK, 1, 1);
+    const i32 = this.i32;
+    const w = r + R_LOCK;
+    for (let n = 0; n < LOCK_SPINS; n++) if (Atomics.compareExchange(i32, w, 0, 1) === 0) return;
+    while (Atomics.exchange(i32, w, 2) !== 0) Atomics.wait(i32, w, 2, 50);
   }
 
   private unlock(r: number): void {
-    Atomics.store(this.i32, r + R_LOCK, 0);
-    Atomics.notify(this.i32, r + R_LOCK);
+    const w = r + R_LOCK;
+    if (Atomics.sub(this.i32, w, 1) !== 1) {
+      Atomics.store(this.i32, w, 0);
+      Atomics.notify(this.i32, w, 1);
+    }
   }
 }
