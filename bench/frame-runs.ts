@@ -5,8 +5,7 @@
 // so more, shorter runs cost the warm passes that follow.
 // Usage: tsx --conditions=source bench/frame-runs.ts IMG... (COPIES=N default 12, SPLIT=BYTES default
 // 1 MiB as `pnpm bench` reads, ROUNDS=N fills per pool size default 2)
-import { statSync } from 'node:fs';
-import { System } from '../packages/core/src/index.ts';
+import { mountCopies } from './copies-system.ts';
 import { ReaderPool } from '../packages/workers/src/index.ts';
 import { FRAME_WORDS, F_FLAGS, F_FOLIO, F_INDEX, F_MAPPING, PG_FREE } from '../packages/core/src/mm/pagepool.ts';
 import { NIL } from '../packages/core/src/mm/list.ts';
@@ -19,18 +18,7 @@ if (images.length === 0) {
 const copies = Number(process.env.COPIES ?? 12);
 const split = Number(process.env.SPLIT ?? 1 << 20);
 const rounds = Number(process.env.ROUNDS ?? 2);
-const dataBytes = images.reduce((n, img) => n + statSync(img).size, 0) * copies;
-const sys = System.create({
-  poolMiB: Math.ceil((dataBytes * 1.25) / 2 ** 20) + 64,
-  inodeSlots: 65536,
-  mountSlots: 256,
-});
-const sets: { mount: number; paths: string[] }[] = [];
-for (let c = 0; c < copies; c++)
-  for (const img of images) {
-    const { mount } = sys.mount(img);
-    sets.push({ mount, paths: sys.listFiles(mount).map((f) => f.path) });
-  }
+const { sys, sets } = mountCopies(images, copies);
 const pools = new Map([1, 2].map((w) => [w, new ReaderPool(sys, { workers: w })]));
 for (let r = 0; r < rounds; r++)
   for (const [w, pool] of pools) {

@@ -7,8 +7,8 @@
 // Usage: tsx --conditions=source bench/thread-cpu.ts IMG... (MODE=fill|warm default fill, PASSES=N
 // default 10, COPIES=N mounts of each image default 2, SPLIT=BYTES default 1 MiB, SHARE=1 inode_share,
 // ORDER=1,2 the pool sizes in turn, WARMUP=N unmeasured passes first, default and at least 3: fills)
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { System } from '../packages/core/src/index.ts';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mountCopies } from './copies-system.ts';
 import { ReaderPool } from '../packages/workers/src/index.ts';
 
 const images = process.argv.slice(2);
@@ -22,20 +22,8 @@ const copies = Number(process.env.COPIES ?? 2);
 const split = Number(process.env.SPLIT ?? 1 << 20);
 const share = process.env.SHARE === '1';
 const warmup = Math.max(3, Number(process.env.WARMUP ?? 3));
-// Sized as the bench sizes its pool (1.25x the data + 64 MiB): the 3 warm-up fills below then touch every
-// frame once, so no measured pass pays for the first touch of fresh arena memory (a page fault and a zeroed page).
-const dataBytes = images.reduce((n, img) => n + statSync(img).size, 0) * copies;
-const sys = System.create({
-  poolMiB: Math.ceil((dataBytes * 1.25) / 2 ** 20) + 64,
-  inodeSlots: 65536,
-  mountSlots: 256,
-});
-const sets: { mount: number; paths: string[] }[] = [];
-for (let c = 0; c < copies; c++)
-  for (const img of images) {
-    const { mount } = sys.mount(img, share ? { inodeShare: true, domainId: `c${c}` } : {});
-    sets.push({ mount, paths: sys.listFiles(mount).map((f) => f.path) });
-  }
+// Sized as the bench sizes its pool: the 3 warm-up fills below then touch every frame once.
+const { sys, sets } = mountCopies(images, copies, share);
 const tick = 1000 / 100; // ms per clock tick (USER_HZ)
 
 interface Use {

@@ -9,10 +9,11 @@
 // `M@fill2`), to see what the frames' layout a fill leaves costs the warm reads after it; CLAIM=1: each
 // round twice, files claimed from one shared counter (`M@list`) and from per-worker ranges with stealing
 // as ReaderPool.readClaimed claims them (`M@ranges`, packages/workers/src/ranges.ts))
-import { statSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Worker, isMainThread, workerData, parentPort } from 'node:worker_threads';
 import { System, type ArenaHandle, type OpenFile } from '../packages/core/src/index.ts';
 import { FileRanges, fileRangesBuffer } from '../packages/workers/src/ranges.ts';
+import { mountCopies } from './copies-system.ts';
 
 interface Init {
   handle: ArenaHandle;
@@ -37,22 +38,9 @@ if (isMainThread) {
   const rounds = Number(process.env.ROUNDS ?? 5);
   const modes = (process.env.MODES ?? 'full,read,open').split(',');
   const share = process.env.SHARE === '1';
-  const dataBytes = images.reduce((n, img) => n + statSync(img).size, 0) * copies;
-  const sys = System.create({
-    poolMiB: Math.ceil((dataBytes * 1.25) / 2 ** 20) + 64,
-    inodeSlots: 65536,
-    mountSlots: 256,
-  });
-  const mounts: number[] = [];
-  const paths: string[] = [];
-  for (let c = 0; c < copies; c++)
-    for (const img of images) {
-      const { mount } = sys.mount(img, share ? { inodeShare: true, domainId: `c${c}` } : {});
-      for (const f of sys.listFiles(mount)) {
-        mounts.push(mount);
-        paths.push(f.path);
-      }
-    }
+  const { sys, sets } = mountCopies(images, copies, share);
+  const mounts = sets.flatMap((s) => s.paths.map(() => s.mount));
+  const paths = sets.flatMap((s) => s.paths);
   const counter = new SharedArrayBuffer(64);
   const init: Init = { handle: sys.handle, mounts: Int32Array.from(mounts), paths, counter };
   const entry = new URL('./warm-iso-entry.mjs', import.meta.url);
