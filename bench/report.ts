@@ -54,18 +54,35 @@ export function scenarioTable(rs: readonly ScenarioResult[]): string {
 export function ratioTable(rs: readonly RatioResult[]): string {
   const Table = tableCtor();
   const t = new Table({
-    head: ['ratio of medians', 'what', 'MiB/s', 'target', 'verdict', 'MiB/CPU-s'],
-    colAligns: ['left', 'left', 'right', 'right', 'left', 'right'],
+    head: ['ratio of medians', 'what', 'MiB/s', 'target', 'verdict', '90% interval', 'paired', 'MiB/CPU-s'],
+    colAligns: ['left', 'left', 'right', 'right', 'left', 'right', 'right', 'right'],
     style: { head: [], border: [] },
   });
-  const x = (v: number | null): string => (v === null ? '—' : `${v.toFixed(2)}×`);
+  const x = (v: number | null | undefined): string => (v === null || v === undefined ? '—' : `${v.toFixed(2)}×`);
+  const iv = (r: RatioResult): string => (r.interval ? `${r.interval[0].toFixed(2)}–${r.interval[1].toFixed(2)}` : '—');
   for (const r of rs)
-    t.push([r.id, r.label, x(r.value), r.target === null ? '' : `≥ ${r.target}×`, r.verdict, x(r.cpuValue)]);
+    t.push([
+      r.id,
+      r.label,
+      x(r.value),
+      r.target === null ? '' : `≥ ${r.target}×`,
+      r.verdict,
+      iv(r),
+      x(r.paired),
+      x(r.cpuValue),
+    ]);
   const misses = rs.filter((r) => r.verdict === 'MISS' && r.limit);
+  // A target inside the interval: the run's own spread is wider than the distance to the line.
+  const undecided = rs.filter(
+    (r) => r.target !== null && r.interval && r.interval[0] < r.target && r.interval[1] >= r.target,
+  );
   return (
     t.toString() +
     (misses.length
       ? `\n\nwhat limits each MISS (measured in this run):\n${misses.map((r) => `  ${r.id}: ${r.limit}`).join('\n')}`
+      : '') +
+    (undecided.length
+      ? `\n\ntargets inside their ratio's 90% interval (this run's samples spread wider than the distance to the line; its verdict could go either way):\n${undecided.map((r) => `  ${r.id}: ${r.verdict} at ${x(r.value)}, interval ${iv(r)}, paired ${x(r.paired)}`).join('\n')}`
       : '')
   );
 }

@@ -67,6 +67,13 @@ export interface RatioResult {
   readonly reason?: string;
   /** For a MISS: what limits it, from this run's own measurements. */
   readonly limit?: string;
+  /**
+   * How closely this run pins the ratio down: the 5th and 95th percentiles of the ratio of medians over
+   * bootstrap resamples of the two scenarios' samples (see ratioSpread).
+   */
+  readonly interval?: readonly [number, number];
+  /** The median over passes of the ratio of the two samples each pass took (see ratioSpread). */
+  readonly paired?: number;
 }
 
 const round = (x: number, d: number): number => Math.round(x * 10 ** d) / 10 ** d;
@@ -152,8 +159,56 @@ export function ratioResult(rs: RatioSpec, byId: ReadonlyMap<string, ScenarioRes
   const cpuValue =
     a.mibPerCpuSecond !== null && b.mibPerCpuSecond !== null ? round(a.mibPerCpuSecond / b.mibPerCpuSecond, 3) : null;
   const verdict: Verdict = target === null ? 'info' : value >= target ? 'PASS' : 'MISS';
-  if (verdict !== 'MISS') return { id: rs.id, label: rs.label, value, cpuValue, target, verdict };
-  return { id: rs.id, label: rs.label, value, cpuValue, target, verdict, limit: limitOf(rs, a, b, byId) };
+  const spread = ratioSpread(a.bytes, a.runsMs, b.bytes, b.runsMs);
+  const r = { id: rs.id, label: rs.label, value, cpuValue, target, verdict, ...spread };
+  return verdict === 'MISS' ? { ...r, limit: limitOf(rs, a, b, byId) } : r;
+}
+
+/** Resamples of the bootstrap: enough that its 5th and 95th percentiles move by well under 0.01×. */
+export const BOOTSTRAP_ROUNDS = 2000;
+
+/** mulberry32: a small seeded generator, so that one run's samples always give the same interval. */
+function seeded(seed: number): () => number {
+  let t = seed >>> 0;
+  return () => {
+    t = (t + 0x6d2b79f5) >>> 0;
+    let x = Math.imul(t ^ (t >>> 15), t | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+/**
+ * How much one run says about the ratio (bytes A per ms) / (bytes B per ms) of medians, from the samples:
+ *  - `interval`: the 5th and 95th percentiles of that ratio over BOOTSTRAP_ROUNDS resamples, each
+ *    scenario's samples drawn with replacement, as many as it has. On a machine whose speed wanders
+ *    between samples this is wide, and a target inside it is one this run cannot decide;
+ *  - `paired`: when both have a sample from every pass (sample i of every scenario is taken in pass i),
+ *    the median of the per-pass ratios — a slow change of the machine's speed between passes cancels out
+ *    of each, which the ratio of medians does not see.
+ * Neither changes a verdict: verdicts are the ratio of medians, as the targets are stated.
+ */
+export function ratioSpread(
+  bytesA: number,
+  msA: readonly number[],
+  bytesB: number,
+  msB: readonly number[],
+): { interval?: [number, number]; paired?: number } {
+  if (msA.length < 2 || msB.length < 2) return {};
+  const rand = seeded(0x15ba7e);
+  const draw = (xs: readonly number[], into: number[]): number => {
+    for (let i = 0; i < xs.length; i++) into[i] = xs[Math.floor(rand() * xs.length)];
+    return median(into);
+  };
+  const ra: number[] = new Array<number>(msA.length);
+  const rb: number[] = new Array<number>(msB.length);
+  const ratios: number[] = [];
+  for (let k = 0; k < BOOTSTRAP_ROUNDS; k++) ratios.push(bytesA / draw(msA, ra) / (bytesB / draw(msB, rb)));
+  ratios.sort((x, y) => x - y);
+  const at = (q: number): number => round(ratios[Math.min(ratios.length - 1, Math.floor(q * ratios.length))], 3);
+  const out: { interval: [number, number]; paired?: number } = { interval: [at(0.05), at(0.95)] };
+  if (msA.length === msB.length) out.paired = round(median(msA.map((x, i) => bytesA / x / (bytesB / msB[i]))), 3);
+  return out;
 }
 
 /**
