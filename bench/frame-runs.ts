@@ -4,7 +4,8 @@
 // folios by size. A warm read copies one run with one copy and finds the next page in the next frame,
 // so more, shorter runs cost the warm passes that follow.
 // Usage: tsx --conditions=source bench/frame-runs.ts IMG... (COPIES=N default 12, SPLIT=BYTES default
-// 1 MiB as `pnpm bench` reads, ROUNDS=N fills per pool size default 2)
+// 1 MiB as `pnpm bench` reads, ROUNDS=N fills per pool size default 2, SHARE=1 each copy mounted with
+// inode_share in a domain of its own, as the bench's disjoint-share family: the shared inodes' layout)
 import { mountCopies } from './copies-system.ts';
 import { ReaderPool } from '../packages/workers/src/index.ts';
 import { FRAME_WORDS, F_FLAGS, F_FOLIO, F_INDEX, F_MAPPING, PG_FREE } from '../packages/core/src/mm/pagepool.ts';
@@ -18,7 +19,7 @@ if (images.length === 0) {
 const copies = Number(process.env.COPIES ?? 12);
 const split = Number(process.env.SPLIT ?? 1 << 20);
 const rounds = Number(process.env.ROUNDS ?? 2);
-const { sys, sets } = mountCopies(images, copies);
+const { sys, sets } = mountCopies(images, copies, process.env.SHARE === '1');
 const pools = new Map([1, 2].map((w) => [w, new ReaderPool(sys, { workers: w })]));
 for (let r = 0; r < rounds; r++)
   for (const [w, pool] of pools) {

@@ -15,7 +15,10 @@
 // and closing every file (`open.*`), of also reading its first page (`first.*`) and of reading it whole
 // (`whole.*`), each pass after drop_caches, the families in alternating order, PASSES passes (use 15 or
 // more); `*.diff` is the median over the passes of shared minus unshared.
-// Usage: tsx --conditions=source bench/pair-disjoint.ts IMG... (COPIES=N default 6, PASSES=N default 5)
+// Usage: tsx --conditions=source bench/pair-disjoint.ts IMG... (COPIES=N default 6, PASSES=N default 5,
+// WARM=N warm passes after each timed fill, default 3; 0: fills only, for perf record)
+// WINDOWS=1: each timed fill's start and end on stderr (`window FAM.fill.Nw T0 T1`, CLOCK_MONOTONIC ns, as
+// `perf record -k CLOCK_MONOTONIC` stamps its samples), so that a profile's samples can be split by fill.
 import { statSync } from 'node:fs';
 import { System } from '../packages/core/src/index.ts';
 import { ReaderPool } from '../packages/workers/src/index.ts';
@@ -31,7 +34,7 @@ const main = process.env.MAIN === '1';
 const perFile = process.env.PERFILE === '1';
 const only = process.env.FAM; // d or ds: only that family
 const split = Number(process.env.SPLIT ?? 0);
-const warmRounds = 3;
+const warmRounds = Number(process.env.WARM ?? 3); // WARM=0: fills only (for perf record)
 const dataBytes = images.reduce((n, img) => n + statSync(img).size, 0) * copies;
 const sys = System.create({
   poolMiB: Math.ceil((dataBytes * 1.25) / 2 ** 20) + 64,
@@ -145,10 +148,14 @@ if (main) {
         if (only !== undefined && fam !== only) continue;
         sys.dropCaches();
         const c = process.cpuUsage();
+        const h0 = process.hrtime.bigint();
         let t = performance.now();
         await p.readClaimed(fams[fam], { split });
         push(`${fam}.fill.${w + 1}w`, performance.now() - t);
+        if (process.env.WINDOWS)
+          process.stderr.write(`window ${fam}.fill.${w + 1}w ${h0} ${process.hrtime.bigint()}\n`);
         cpu(`${fam}.fill.${w + 1}w`, c);
+        if (warmRounds === 0) continue;
         t = performance.now();
         for (let k = 0; k < warmRounds; k++) await p.readClaimed(fams[fam], { split });
         push(`${fam}.warm.${w + 1}w`, (performance.now() - t) / warmRounds);
