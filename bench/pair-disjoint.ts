@@ -35,6 +35,10 @@ const perFile = process.env.PERFILE === '1';
 const only = process.env.FAM; // d or ds: only that family
 const split = Number(process.env.SPLIT ?? 0);
 const warmRounds = Number(process.env.WARM ?? 3); // WARM=0: fills only (for perf record)
+if (!Number.isInteger(warmRounds) || warmRounds < 0) {
+  process.stderr.write(`pair-disjoint: WARM must be a whole number of passes (0 or more), not ${process.env.WARM}\n`);
+  process.exit(2);
+}
 const dataBytes = images.reduce((n, img) => n + statSync(img).size, 0) * copies;
 const sys = System.create({
   poolMiB: Math.ceil((dataBytes * 1.25) / 2 ** 20) + 64,
@@ -152,7 +156,7 @@ if (main) {
         let t = performance.now();
         await p.readClaimed(fams[fam], { split });
         push(`${fam}.fill.${w + 1}w`, performance.now() - t);
-        if (process.env.WINDOWS)
+        if (process.env.WINDOWS === '1')
           process.stderr.write(`window ${fam}.fill.${w + 1}w ${h0} ${process.hrtime.bigint()}\n`);
         cpu(`${fam}.fill.${w + 1}w`, c);
         if (warmRounds === 0) continue;

@@ -178,14 +178,22 @@ function seeded(seed: number): () => number {
   };
 }
 
+/** Fewer samples than this a scenario give no interval and no paired figure (`--quick` takes 2). */
+export const SPREAD_MIN_SAMPLES = 3;
+
 /**
- * How much one run says about the ratio (bytes A per ms) / (bytes B per ms) of medians, from the samples:
- *  - `interval`: the 5th and 95th percentiles of that ratio over BOOTSTRAP_ROUNDS resamples, each
- *    scenario's samples drawn with replacement, as many as it has. On a machine whose speed wanders
- *    between samples this is wide, and a target inside it is one this run cannot decide;
- *  - `paired`: when both have a sample from every pass (sample i of every scenario is taken in pass i),
- *    the median of the per-pass ratios — a slow change of the machine's speed between passes cancels out
- *    of each, which the ratio of medians does not see.
+ * How much one run says about the ratio (bytes A per ms) / (bytes B per ms) of medians, from the samples.
+ * Sample i of every scenario is taken in the same repetition of the bench (the same pass of it): for two
+ * scenarios of one family call (2 workers and 1, shared and unshared) seconds apart, for scenarios of two
+ * families (ours and the kernel's tree) within one repetition, the families' order rotating.
+ *  - `interval`: the 5th and 95th percentiles of that ratio over BOOTSTRAP_ROUNDS resamples. With as many
+ *    samples on both sides, a resample draws passes (sample i of both together), so that what moved both
+ *    alike in a pass moves both alike in the resample; otherwise each side's samples are drawn on their
+ *    own. On a machine whose speed wanders between samples this is wide, and a target inside it is one
+ *    this run cannot decide;
+ *  - `paired`: with as many samples on both sides, the median of the per-pass ratios: a change of the
+ *    machine's speed from one repetition to the next cancels out of each, which the ratio of medians
+ *    does not see (within a repetition, only as far as the two samples are close in time).
  * Neither changes a verdict: verdicts are the ratio of medians, as the targets are stated.
  */
 export function ratioSpread(
@@ -194,20 +202,28 @@ export function ratioSpread(
   bytesB: number,
   msB: readonly number[],
 ): { interval?: [number, number]; paired?: number } {
-  if (msA.length < 2 || msB.length < 2) return {};
+  if (msA.length < SPREAD_MIN_SAMPLES || msB.length < SPREAD_MIN_SAMPLES) return {};
+  const aligned = msA.length === msB.length;
   const rand = seeded(0x15ba7e);
-  const draw = (xs: readonly number[], into: number[]): number => {
-    for (let i = 0; i < xs.length; i++) into[i] = xs[Math.floor(rand() * xs.length)];
-    return median(into);
-  };
   const ra: number[] = new Array<number>(msA.length);
   const rb: number[] = new Array<number>(msB.length);
   const ratios: number[] = [];
-  for (let k = 0; k < BOOTSTRAP_ROUNDS; k++) ratios.push(bytesA / draw(msA, ra) / (bytesB / draw(msB, rb)));
+  for (let k = 0; k < BOOTSTRAP_ROUNDS; k++) {
+    for (let i = 0; i < msA.length; i++) {
+      const j = Math.floor(rand() * msA.length);
+      ra[i] = msA[j];
+      if (aligned) rb[i] = msB[j];
+    }
+    if (!aligned) for (let i = 0; i < msB.length; i++) rb[i] = msB[Math.floor(rand() * msB.length)];
+    ratios.push(bytesA / median(ra) / (bytesB / median(rb)));
+  }
   ratios.sort((x, y) => x - y);
-  const at = (q: number): number => round(ratios[Math.min(ratios.length - 1, Math.floor(q * ratios.length))], 3);
-  const out: { interval: [number, number]; paired?: number } = { interval: [at(0.05), at(0.95)] };
-  if (msA.length === msB.length) out.paired = round(median(msA.map((x, i) => bytesA / x / (bytesB / msB[i]))), 3);
+  // As many resamples below the interval as above it.
+  const cut = Math.floor(0.05 * ratios.length);
+  const out: { interval: [number, number]; paired?: number } = {
+    interval: [round(ratios[cut], 3), round(ratios[ratios.length - 1 - cut], 3)],
+  };
+  if (aligned) out.paired = round(median(msA.map((x, i) => bytesA / x / (bytesB / msB[i]))), 3);
   return out;
 }
 

@@ -1,9 +1,13 @@
-// The bench's ratio spread (bench/stats.ts ratioSpread, bench/report.ts): the interval and the paired
-// figure on samples whose answers follow from arithmetic.
+// The bench's ratio spread (bench/stats.ts ratioSpread, bench/report.ts) and the pooling of runs
+// (bench/pool.ts): the interval and the paired figure on samples whose answers follow from arithmetic.
 import test from 'ava';
-import { ratioSpread, ratioResult, type ScenarioResult } from '../bench/stats.ts';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ratioSpread, ratioResult, type ScenarioResult, type RatioResult } from '../bench/stats.ts';
 import { ratioTable } from '../bench/report.ts';
-import { seededBytes } from './helpers/trees.ts';
+import { seededBytes, tempDir, removeDir } from './helpers/trees.ts';
 
 test('samples that never vary give a point interval at the exact ratio', (t) => {
   // 1000 bytes in 100 ms against 1000 bytes in 200 ms: twice as fast, in every resample and every pass.
@@ -33,11 +37,19 @@ test('the interval holds the ratio of medians, is ordered and is the same for th
   t.deepEqual(ratioSpread(4096, a, 4096, b), s);
 });
 
-test('scenarios with different numbers of samples get an interval but no paired figure', (t) => {
-  const s = ratioSpread(1000, [100, 110, 120], 1000, [100, 110]);
+test('scenarios with different numbers of samples get an interval but no paired figure; too few get neither', (t) => {
+  const s = ratioSpread(1000, [100, 110, 120, 130], 1000, [100, 110, 120]);
   t.truthy(s.interval);
   t.is(s.paired, undefined);
-  t.deepEqual(ratioSpread(1000, [100], 1000, [100]), {});
+  t.deepEqual(ratioSpread(1000, [100, 110], 1000, [100, 110]), {});
+});
+
+test('the interval is the 5th to 95th percentile, not the extremes', (t) => {
+  // A: one pass at 100 ms and six at 200 against B's steady 100 ms. A resample's median of A is 100 only
+  // when four or more of its seven draws are that one pass: about 1% of resamples (ratio 1.0x, B/A of
+  // the times), the others 0.5x. So both percentiles are 0.5x, while the largest resample is 1.0x.
+  const s = ratioSpread(1000, [100, 200, 200, 200, 200, 200, 200], 1000, [100, 100, 100, 100, 100, 100, 100]);
+  t.deepEqual(s.interval, [0.5, 0.5]);
 });
 
 function scenario(id: string, runsMs: number[]): ScenarioResult {
@@ -94,4 +106,79 @@ test('the report names a target that lies inside its ratio interval, and not one
   t.true(text.includes('targets inside'), text);
   t.regex(notes, /\n {2}x: PASS at 1\.00×/);
   t.notRegex(notes, /\n {2}y:/);
+});
+
+// bench/pool.ts: several runs' results files, their samples pooled.
+const REPO = fileURLToPath(new URL('../', import.meta.url));
+const TSX = join(REPO, 'node_modules', '.bin', 'tsx');
+
+function resultsFile(dir: string, name: string, files: number, warm1: number[], warm2: number[]): string {
+  const sc = (id: string, runsMs: number[]): object => ({
+    id,
+    available: true,
+    files,
+    bytes: 300 * 2 ** 20,
+    runsMs,
+    runsCpuMs: runsMs,
+  });
+  const p = join(dir, name);
+  writeFileSync(
+    p,
+    JSON.stringify({
+      startedAt: name,
+      options: { compress: null, split: 1048576, chunkBytes: 131072, warmRounds: 3, copies: 1 },
+      data: { label: 'synthetic', files, bytes: 100 * 2 ** 20 },
+      machine: { busy: { otherCpus: 0 } },
+      scenarios: [sc('ours.warm.1w', warm1), sc('ours.warm.2w', warm2)],
+    }),
+  );
+  return p;
+}
+
+test('pool: the ratio of two runs pooled is the ratio of the pooled medians; other data is refused in one line', (t) => {
+  const dir = tempDir('bench-pool');
+  try {
+    // 1 worker: 100, 100, 100 ms in run 1 and 200, 200 in run 2 (pooled median 100); 2 workers: 60 ×3
+    // and 80 ×2 (pooled median 60): 100/60 = 1.67x, under the 1.7x target. Per pass: 1.67x three times
+    // and 2.5x twice, so the paired median is 1.67x too. A resample draws passes, both sides together:
+    // three or more of its five draws from run 1 (probability 0.68) give medians 100 and 60 (1.67x),
+    // else 200 and 80 (2.5x): the 5th and 95th percentiles.
+    const a = resultsFile(dir, 'a.json', 10, [100, 100, 100], [60, 60, 60]);
+    const b = resultsFile(dir, 'b.json', 10, [200, 200], [80, 80]);
+    const r = spawnSync(TSX, ['--conditions=source', join(REPO, 'bench', 'pool.ts'), a, b], {
+      cwd: REPO,
+      encoding: 'utf8',
+    });
+    t.is(r.status, 0, r.stderr);
+    t.regex(r.stdout, /2 runs of synthetic .* 5 samples a scenario/);
+    const row = r.stdout.split('\n').find((l) => l.includes('ours.warm.2w / ours.warm.1w'));
+    t.truthy(row, r.stdout);
+    t.regex(row!, /1\.67× .*≥ 1\.7× .*MISS .*1\.67–2\.50 .*1\.67×/);
+    const c = resultsFile(dir, 'c.json', 11, [100], [50]);
+    const bad = spawnSync(TSX, ['--conditions=source', join(REPO, 'bench', 'pool.ts'), a, c], {
+      cwd: REPO,
+      encoding: 'utf8',
+    });
+    t.is(bad.status, 2);
+    t.is(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+    t.regex(bad.stderr, /c\.json measured other data or options than .*a\.json/);
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('the report lists a target an interval reaches from below, not one it only touches from above', (t) => {
+  const r = (id: string, value: number, interval: [number, number]): RatioResult => ({
+    id,
+    label: id,
+    value,
+    cpuValue: null,
+    target: 0.95,
+    verdict: value >= 0.95 ? 'PASS' : 'MISS',
+    interval,
+  });
+  const text = ratioTable([r('above', 1.0, [0.95, 1.2]), r('touching', 0.9, [0.8, 0.95])]);
+  const notes = text.slice(text.indexOf('targets inside'));
+  t.regex(notes, /\n {2}touching: MISS at 0\.90×/);
+  t.notRegex(notes, /\n {2}above:/);
 });
