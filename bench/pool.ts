@@ -9,13 +9,22 @@ import { readFileSync } from 'node:fs';
 import { SCENARIOS, RATIOS } from './scenarios.ts';
 import { scenarioResult, ratioResult, type ScenarioResult } from './stats.ts';
 import { ratioTable } from './report.ts';
+import type { BusyReport } from './machine.ts';
 
 interface RunJson {
   startedAt: string;
   options: Record<string, unknown>;
   data: { label: string; files: number; bytes: number };
   machine: { busy?: { otherCpus: number } | null };
-  scenarios: { id: string; available: boolean; files: number; bytes: number; runsMs: number[]; runsCpuMs: number[] }[];
+  scenarios: {
+    id: string;
+    available: boolean;
+    files: number;
+    bytes: number;
+    runsMs: number[];
+    runsCpuMs: number[];
+    busy?: BusyReport | null;
+  }[];
 }
 
 function fail(msg: string): never {
@@ -66,9 +75,20 @@ const pooled: ScenarioResult[] = SCENARIOS.map((spec) => {
     first.bytes,
     measured.flatMap((s) => s!.runsMs),
     measured.flatMap((s) => s!.runsCpuMs),
-    undefined,
+    pooledBusy(measured.map((s) => s!.busy)),
   );
 });
+/** The runs' CPU figures over all their samples of a scenario: averages weighted by the seconds measured. */
+function pooledBusy(bs: readonly (BusyReport | null | undefined)[]): BusyReport | undefined {
+  if (bs.some((b) => !b)) return undefined;
+  const all = bs as readonly BusyReport[];
+  const seconds = all.reduce((n, b) => n + b.seconds, 0);
+  if (!(seconds > 0)) return undefined;
+  const avg = (k: 'busyCpus' | 'benchCpus' | 'otherCpus'): number =>
+    Math.round((all.reduce((n, b) => n + b[k] * b.seconds, 0) / seconds) * 100) / 100;
+  return { seconds, busyCpus: avg('busyCpus'), benchCpus: avg('benchCpus'), otherCpus: avg('otherCpus') };
+}
+
 const byId = new Map(pooled.map((r) => [r.id, r]));
 const n = pooled.find((r) => r.available)?.runsMs.length ?? 0;
 const other = runs.map((r) => r.machine.busy?.otherCpus?.toFixed(2) ?? '?').join(', ');
