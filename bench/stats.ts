@@ -4,6 +4,7 @@ import type { ScenarioSpec, RatioSpec } from './scenarios.ts';
 import type { BusyReport } from './machine.ts';
 import type { KThreadCpu } from './kthreads.ts';
 import { bimodality, type Bimodality } from './modes.ts';
+import { Rng } from '../packages/workers/src/stress/rng.ts';
 
 export const MiB = 1024 * 1024;
 
@@ -167,17 +168,6 @@ export function ratioResult(rs: RatioSpec, byId: ReadonlyMap<string, ScenarioRes
 /** Resamples of the bootstrap: enough that its 5th and 95th percentiles move by well under 0.01×. */
 export const BOOTSTRAP_ROUNDS = 2000;
 
-/** mulberry32: a small seeded generator, so that one run's samples always give the same interval. */
-function seeded(seed: number): () => number {
-  let t = seed >>> 0;
-  return () => {
-    t = (t + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(t ^ (t >>> 15), t | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 /** Fewer samples than this a scenario give no interval and no paired figure (`--quick` takes 2). */
 export const SPREAD_MIN_SAMPLES = 3;
 
@@ -204,17 +194,18 @@ export function ratioSpread(
 ): { interval?: [number, number]; paired?: number } {
   if (msA.length < SPREAD_MIN_SAMPLES || msB.length < SPREAD_MIN_SAMPLES) return {};
   const aligned = msA.length === msB.length;
-  const rand = seeded(0x15ba7e);
+  // Seeded (the stress harness's generator), so that one run's samples always give the same interval.
+  const rng = new Rng(0x15ba7e);
   const ra: number[] = new Array<number>(msA.length);
   const rb: number[] = new Array<number>(msB.length);
   const ratios: number[] = [];
   for (let k = 0; k < BOOTSTRAP_ROUNDS; k++) {
     for (let i = 0; i < msA.length; i++) {
-      const j = Math.floor(rand() * msA.length);
+      const j = rng.int(msA.length);
       ra[i] = msA[j];
       if (aligned) rb[i] = msB[j];
     }
-    if (!aligned) for (let i = 0; i < msB.length; i++) rb[i] = msB[Math.floor(rand() * msB.length)];
+    if (!aligned) for (let i = 0; i < msB.length; i++) rb[i] = msB[rng.int(msB.length)];
     ratios.push(bytesA / median(ra) / (bytesB / median(rb)));
   }
   ratios.sort((x, y) => x - y);
