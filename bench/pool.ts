@@ -95,4 +95,9 @@ const other = runs.map((r) => r.machine.busy?.otherCpus?.toFixed(2) ?? '?').join
 console.log(
   `${runs.length} runs of ${runs[0].data.label} (${runs.map((r) => r.startedAt).join(', ')}), ${n} samples a scenario; other processes held ${other} CPUs during each run's timed samples`,
 );
-console.log(ratioTable(RATIOS.map((r) => ratioResult(r, byId))));
+console.log(
+  ratioTable(
+    RATIOS.map((r) => ratioResult(r, byId)),
+    `these ${runs.length} runs`,
+  ),
+);

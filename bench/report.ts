@@ -51,7 +51,8 @@ export function scenarioTable(rs: readonly ScenarioResult[]): string {
   return t.toString();
 }
 
-export function ratioTable(rs: readonly RatioResult[]): string {
+/** The ratio table; `scope` names what the samples are (bench/pool.ts: several runs pooled). */
+export function ratioTable(rs: readonly RatioResult[], scope = 'this run'): string {
   const Table = tableCtor();
   const t = new Table({
     head: ['ratio of medians', 'what', 'MiB/s', 'target', 'verdict', '90% interval', 'paired', 'MiB/CPU-s'],
@@ -79,10 +80,10 @@ export function ratioTable(rs: readonly RatioResult[]): string {
   return (
     t.toString() +
     (misses.length
-      ? `\n\nwhat limits each MISS (measured in this run):\n${misses.map((r) => `  ${r.id}: ${r.limit}`).join('\n')}`
+      ? `\n\nwhat limits each MISS (measured in ${scope}):\n${misses.map((r) => `  ${r.id}: ${r.limit}`).join('\n')}`
       : '') +
     (undecided.length
-      ? `\n\ntargets inside their ratio's 90% interval (this run's samples spread wider than the distance to the line; its verdict could go either way):\n${undecided.map((r) => `  ${r.id}: ${r.verdict} at ${x(r.value)}, interval ${iv(r)}, paired ${x(r.paired)}`).join('\n')}`
+      ? `\n\ntargets inside their ratio's 90% interval (the samples of ${scope} spread wider than the distance to the line; the verdict could go either way):\n${undecided.map((r) => `  ${r.id}: ${r.verdict} at ${x(r.value)}, interval ${iv(r)}, paired ${x(r.paired)}`).join('\n')}`
       : '')
   );
 }
