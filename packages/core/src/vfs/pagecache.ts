@@ -57,10 +57,11 @@ function pageBuckets(a: Arena): number {
 
 /**
  * Pages of one mapping whose buckets lie side by side: 16 consecutive indices hash as a group to a run of
- * 16 buckets (192 bytes, three cache lines), each to its own bucket of the run. A readahead looks up and
- * indexes its pages in order, so it touches three lines per 16 pages instead of one line per page, each
- * a cache miss in a table of one bucket per frame: one miss per page was 14% of a cold pass's CPU (the
- * locality the kernel's xarray has, where neighbouring indices share a node). Each group starts at its
+ * 16 buckets (192 bytes: three or four cache lines), each to its own bucket of the run. A readahead looks
+ * up and indexes its pages in order, so it touches those lines per 16 pages instead of one line per page,
+ * each a cache miss in a table of one bucket per frame: the check that took that miss (pageCached) was
+ * 14% of a 1-worker cold pass's CPU (the locality the kernel's xarray has, where neighbouring indices
+ * share a node). Each group starts at its
  * own offset in its run (four more bits of its hash), or the first pages of small files would all crowd
  * into the first buckets of runs.
  */
