@@ -61,9 +61,8 @@ function pageBuckets(a: Arena): number {
  * up and indexes its pages in order, so it touches those lines per 16 pages instead of one line per page,
  * each a cache miss in a table of one bucket per frame: the check that took that miss (pageCached) was
  * 14% of a 1-worker cold pass's CPU (the locality the kernel's xarray has, where neighbouring indices
- * share a node). Each group starts at its
- * own offset in its run (four more bits of its hash), or the first pages of small files would all crowd
- * into the first buckets of runs.
+ * share a node). Each group starts at its own offset in its run (four more bits of its hash), or the
+ * first pages of small files would all crowd into the first buckets of runs.
  */
 const BUCKET_GROUP_SHIFT = 4;
 const BUCKET_GROUP_MASK = (1 << BUCKET_GROUP_SHIFT) - 1;
