@@ -142,6 +142,57 @@ test('processing policy prefers an inode whose read is in flight; any takes the 
   }
 });
 
+test("a reader's own backing inode, which its open file holds, is picked as the seed picks it but without a reference of its own; any other pick takes one", async (t) => {
+  const pair = await versionPair();
+  const sys = System.create({ poolMiB: 16 });
+  try {
+    const a = sys.mount(pair.images[0], { inodeShare: true, domainId: 'test' }).mount;
+    const b = sys.mount(pair.images[1], { inodeShare: true, domainId: 'test' }).mount;
+    const fa = sys.open(a, '/lib/libc.so.6');
+    const fb = sys.open(b, '/lib/libc.so.6');
+    const ar = sys.arena;
+    const dedup = fa.mapping;
+    const first = sharedInodeView(ar, dedup).backing[0];
+    const other = first === fa.inode ? fb.inode : fa.inode;
+    const out = { grabbed: true, candidates: 0 };
+    // Each open file holds one reference on its backing inode.
+    t.is(sys.inodeCount(first), 1);
+    t.is(sys.inodeCount(other), 1);
+    // Nobody processing, mainline's pick: the head of the backing list, whoever reads.
+    t.is(realInode(ar, dedup, POLICY_ANY, out, first), first);
+    t.false(out.grabbed, 'its own inode: no reference taken');
+    t.is(sys.inodeCount(first), 1);
+    t.is(realInode(ar, dedup, POLICY_ANY, out, other), first, 'the same pick for the other reader');
+    t.true(out.grabbed, "another image's inode: referenced");
+    t.is(sys.inodeCount(first), 2);
+    iput(ar, first, sys.kernel.ops);
+    // v7: the inode whose read is in flight first, whoever asks.
+    readBegin(ar, other, dedup);
+    t.is(realInode(ar, dedup, POLICY_PROCESSING, out, other), other);
+    t.false(out.grabbed);
+    t.is(sys.inodeCount(other), 1);
+    t.is(realInode(ar, dedup, POLICY_PROCESSING, out, first), other);
+    t.true(out.grabbed);
+    t.is(sys.inodeCount(other), 2);
+    iput(ar, other, sys.kernel.ops);
+    readEnd(ar, other, dedup);
+    // Through the read path: each file reads its bytes, and no reference is left behind.
+    const want = readFileSync(join(pair.srcs[0], 'lib/libc.so.6'));
+    t.true(sys.readAll(fa).equals(want));
+    t.true(sys.readAll(fb).equals(want));
+    t.is(sys.inodeCount(fa.inode), 1);
+    t.is(sys.inodeCount(fb.inode), 1);
+    const [ia, ib] = [fa.inode, fb.inode];
+    sys.close(fa);
+    sys.close(fb);
+    t.is(sys.inodeCount(ia), 0, 'unused once closed: evictable');
+    t.is(sys.inodeCount(ib), 0);
+  } finally {
+    sys.detach();
+    removeDir(pair.dir);
+  }
+});
+
 test('every backing inode being freed (the seed left realinode NULL): retried, then a clear I/O error', async (t) => {
   const pair = await versionPair();
   const sys = System.create({ poolMiB: 16 });
@@ -151,9 +202,14 @@ test('every backing inode being freed (the seed left realinode NULL): retried, t
     const copy = sys.open(a, '/lib/copy-of-libm'); // inodes join at fill time (lookup), as in the kernel
     const backing = sharedInodeView(sys.arena, f.mapping).backing;
     t.true(backing.length >= 2);
-    // Make igrab fail on every backing inode, as if each were mid-eviction.
+    // A reader whose own backing inode its open file holds always has that one to read through; the
+    // seed's NULL comes to a reader holding none — an mmap whose file is closed — when every backing
+    // inode is mid-eviction. Make igrab fail on every one, as if each were.
+    const map = sys.mmap(f);
+    sys.close(f);
+    sys.close(copy);
     for (const s of backing) Atomics.or(sys.arena.i32, inodeWord(sys.arena, s, 1), I_FREEING);
-    const err = t.throws(() => sys.readAll(f), { instanceOf: ErofsError });
+    const err = t.throws(() => sys.readAll(map), { instanceOf: ErofsError });
     t.is(err?.code, 'EIO');
     t.regex(err?.message ?? '', /no live backing inode/);
     const st = sys.stats();
@@ -161,11 +217,10 @@ test('every backing inode being freed (the seed left realinode NULL): retried, t
     t.is(st.counters.REALINODE_EIO, 1);
     for (const s of backing) Atomics.and(sys.arena.i32, inodeWord(sys.arena, s, 1), ~I_FREEING);
     t.true(
-      sys.readAll(f).equals(readFileSync(join(pair.srcs[0], 'lib/libm.so.6'))),
+      sys.readAll(map).equals(readFileSync(join(pair.srcs[0], 'lib/libm.so.6'))),
       'the failed pages are read again correctly',
     );
-    sys.close(f);
-    sys.close(copy);
+    sys.munmap(map);
   } finally {
     sys.detach();
     removeDir(pair.dir);

@@ -61,7 +61,7 @@ export function grabRealInode(k: Kernel, file: OpenFile): number {
     if (file.inode === NIL) ctrInc(a.i32, CTR.STALE_MAP_READ); // an mmap whose file is closed
     let picked = NIL;
     for (let attempt = 0; attempt <= REALINODE_RETRIES; attempt++) {
-      picked = realInode(a, file.mapping, realInodePolicy(a), ctx);
+      picked = realInode(a, file.mapping, realInodePolicy(a), ctx, file.inode);
       if (picked !== NIL) break;
       // No backing inode left at all (a mapping that outlived every image holding the file): nothing to
       // wait for. Otherwise every one is being evicted right now; one may be (re)attaching meanwhile.

@@ -358,12 +358,19 @@ export function readEnd(a: Arena, vi: number, dedup: number): void {
  * backing inode of `dedup` and take a reference on it. NIL when the backing list is empty or every igrab
  * failed (all candidates are being freed) — the caller retries or reports an I/O error; the seed left
  * realinode uninitialised / NULL there. `out.grabbed` says whether the inode returned is referenced.
+ *
+ * `own` is the reader's own backing inode (NIL for none), which its open file references for the whole
+ * read: the pick is the seed's, candidate by candidate, but when it lands on `own` no reference is
+ * taken (`out.grabbed` false) — igrab could not fail on it, and the file's reference already keeps it
+ * alive until the read ends. That spares the igrab/iput pair on the one inode two threads reading
+ * stripes of one file both pick, a cache line both cores would otherwise write at every readahead.
  */
 export function realInode(
   a: Arena,
   dedup: number,
   policy: number,
   out: { grabbed: boolean; candidates: number },
+  own = NIL,
 ): number {
   const i32 = a.i32;
   const s = specs(a);
@@ -385,6 +392,12 @@ export function realInode(
       vi = listNext(i32, s.processing, vi)
     ) {
       out.candidates++;
+      if (vi === own) {
+        out.grabbed = false;
+        spinUnlock(i32, lock);
+        ctrInc(i32, CTR.REALINODE_PROCESSING);
+        return vi;
+      }
       if (pointsOn) point(POINT.BEFORE_IGRAB);
       if (grab(a, vi, out)) {
         spinUnlock(i32, lock);
@@ -400,6 +413,12 @@ export function realInode(
     vi = listNext(i32, s.backing, vi)
   ) {
     out.candidates++;
+    if (vi === own) {
+      out.grabbed = false;
+      spinUnlock(i32, lock);
+      ctrInc(i32, CTR.REALINODE_BACKING);
+      return vi;
+    }
     if (pointsOn) point(POINT.BEFORE_IGRAB);
     if (grab(a, vi, out)) {
       spinUnlock(i32, lock);
