@@ -491,15 +491,14 @@ async function main(): Promise<number> {
       }
     };
 
-    // Two families compared with each other, one after the other, the first going first at every other
-    // call: whichever fill follows the other's warm passes (or another family's run) does so in half the
-    // samples of each, so that an effect of going first or second weighs on both alike. With a fixed order
-    // the unshared fill always came right after another family and the shared one after the unshared
-    // warm passes.
+    // Two families compared with each other run one after the other in one call, and take turns going
+    // first over the measured calls (x y, y x, x y, ...; an odd count gives x one more): with a fixed
+    // order the unshared fill always came right after another family and the shared one right after the
+    // unshared warm passes, so whatever going first or second does weighed on one side of the ratio only.
     const turns = new Map<Family, number>();
     const inTurn = async (x: Family, y: Family, measure: boolean, last: boolean): Promise<void> => {
       const n = turns.get(x) ?? 0;
-      turns.set(x, n + 1);
+      if (measure) turns.set(x, n + 1);
       for (const fam of n % 2 === 0 ? [x, y] : [y, x]) await fillWarm(fam, measure, last);
     };
 

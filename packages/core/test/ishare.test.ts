@@ -175,7 +175,26 @@ test("a reader's own backing inode, which its open file holds, is picked as the 
     t.true(out.grabbed);
     t.is(sys.inodeCount(other), 2);
     iput(ar, other, sys.kernel.ops);
+    // Candidate by candidate: the reader's own inode behind another one on the processing list (list_add
+    // puts the latest at the head) is not preferred; behind one being evicted, it is the next pick.
     readEnd(ar, other, dedup);
+    readBegin(ar, first, dedup);
+    readBegin(ar, other, dedup);
+    t.deepEqual(sharedInodeView(ar, dedup).processing, [other, first]);
+    t.is(realInode(ar, dedup, POLICY_PROCESSING, out, first), other);
+    t.true(out.grabbed);
+    iput(ar, other, sys.kernel.ops);
+    const owned = sys.stats().counters.REALINODE_OWN;
+    Atomics.or(ar.i32, inodeWord(ar, other, 1), I_FREEING); // as if mid-eviction: igrab fails on it
+    t.is(realInode(ar, dedup, POLICY_PROCESSING, out, first), first);
+    t.false(out.grabbed);
+    t.is(out.candidates, 2);
+    t.is(sys.inodeCount(first), 1);
+    t.is(sys.stats().counters.REALINODE_OWN, owned + 1);
+    Atomics.and(ar.i32, inodeWord(ar, other, 1), ~I_FREEING);
+    readEnd(ar, other, dedup);
+    readEnd(ar, first, dedup);
+    t.deepEqual(sharedInodeView(ar, dedup).processing, []);
     // Through the read path: each file reads its bytes, and no reference is left behind.
     const want = readFileSync(join(pair.srcs[0], 'lib/libc.so.6'));
     t.true(sys.readAll(fa).equals(want));

@@ -9,6 +9,8 @@ import { System } from '@ishare/core';
 import { ErofsImage } from '@ishare/core/format';
 import { mkfsErofs, sha256 } from './helpers/images.ts';
 import { seededBytes, tempDir, removeDir } from '../../../test/helpers/trees.ts';
+import { upstreamTool } from '../../../test/helpers/erofs-utils.ts';
+import { execFileSync } from 'node:child_process';
 
 const PAGE = 4096;
 
@@ -58,6 +60,47 @@ for (const variant of [[], ['--chunksize=4096']]) {
     }
   });
 }
+
+test('a shared file reading through its own backing inode gathers across chunks as an unshared one does (upstream --chunksize=4096 --xattr-inode-digest)', (t) => {
+  const dir = tempDir('ishare-gather-');
+  const sys = System.create({ poolMiB: 16 });
+  try {
+    const src = join(dir, 'src');
+    mkdirSync(src);
+    const files = tree(src);
+    const image = join(dir, 'a.img');
+    execFileSync(
+      upstreamTool('mkfs.erofs'),
+      ['-T0', '--quiet', '--chunksize=4096', '--xattr-inode-digest', image, src],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    const reads = (shared: boolean): number => {
+      const r = sys.mount(image, shared ? { inodeShare: true, domainId: 'g' } : {});
+      t.is(r.shareActive, shared);
+      for (const [p, data] of files) {
+        const f = sys.open(r.mount, p);
+        t.is(f.mapping !== f.inode, shared, `${p} reads through a shared inode`);
+        t.is(sha256(sys.readAll(f)), sha256(data), p);
+        sys.close(f);
+      }
+      const n = sys.stats().mounts.find((x) => x.mount === r.mount)!.reads;
+      sys.unmount(r.mount);
+      sys.dropCaches();
+      return n;
+    };
+    const unshared = reads(false);
+    const owned = sys.stats().counters.REALINODE_OWN;
+    const shared = reads(true);
+    t.true(sys.stats().counters.REALINODE_OWN > owned, 'the picks landed on the reader’s own inode');
+    // The chunks of /big and /pages lie back to back on the device: one run per window either way.
+    t.is(shared, unshared, `device reads shared ${shared}, unshared ${unshared}`);
+  } finally {
+    sys.detach();
+    removeDir(dir);
+  }
+});
 
 test('a short device read fails the read (ETRUNCATED), leaves no page locked, and a later read of the restored image is right', (t) => {
   const dir = tempDir('ishare-gather-');

@@ -175,6 +175,12 @@ test.serial(
     for (const k of ['evict', 'remount', 'drop', 'shrink', 'fadviseHot']) t.true(r.chaos[k] > 0, `chaos ${k} ran`);
     for (const k of ['whole', 'range', 'readahead', 'hold', 'mmap', 'fadvise']) t.true(r.byKind[k] > 0, `op ${k} ran`);
     t.true(r.counters.REALINODE_PROCESSING > 0 && r.counters.REALINODE_BACKING > 0, 'both policies picked real inodes');
+    // The picks that take a reference (igrab, then iput at iomapEnd: what NO_IGRAB, NO_IPUT and
+    // REALINODE_EVICTING get wrong) are those of another image's inode, not the reader's own.
+    t.true(
+      r.counters.REALINODE_PROCESSING + r.counters.REALINODE_BACKING > r.counters.REALINODE_OWN,
+      'some picks referenced another image’s inode',
+    );
     t.true(r.servedBy.filter((s) => s.sharedPages > 0).length >= 2, 'several images served shared pages');
     t.true(r.counters.Z_PCLUSTERS > 0, 'compressed pclusters were read');
     t.true(

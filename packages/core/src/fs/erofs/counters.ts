@@ -16,6 +16,7 @@ const EROFS_CTR = declareCounters({
   ISHARE_CREATED: 'event', // shared inodes created
   REALINODE_PROCESSING: 'event', // real inode picked from the processing list
   REALINODE_BACKING: 'event', // real inode picked from the backing list
+  REALINODE_OWN: 'event', // of those picks, the reader's own backing inode (its open file's): no reference taken
   REALINODE_RETRY: 'event', // every igrab failed / list empty: retried
   REALINODE_EIO: 'event', // gave up: I/O error
   HOLE_PAGES: 'event', // pages zero-filled for holes

@@ -327,8 +327,9 @@ function readRun(k: Kernel, file: OpenFile, first: number, count: number, phys: 
 /**
  * erofs_readahead without stress hooks: whole pages that continue each other on the device are read
  * with one call, not one pread per page (that syscall was most of a cache fill's time). A run goes on
- * across extents (chunks) only while it reads through the open file's own inode; a shared file's real
- * inode is picked per extent and dropped at iomapEnd, so its run is read before that. Partial, inline
+ * across extents (chunks) only while it reads through an inode the open file holds — its own, a shared
+ * file's too when the pick lands on it; a real inode the pick referenced is dropped at iomapEnd, so a
+ * run through it is read before that. Partial, inline
  * and hole pages go through fillPage as before. Returns pages completed (all of them); when it throws,
  * `raProgress.done` says how many were.
  */

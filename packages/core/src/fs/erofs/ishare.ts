@@ -396,6 +396,7 @@ export function realInode(
         out.grabbed = false;
         spinUnlock(i32, lock);
         ctrInc(i32, CTR.REALINODE_PROCESSING);
+        ctrInc(i32, CTR.REALINODE_OWN);
         return vi;
       }
       if (pointsOn) point(POINT.BEFORE_IGRAB);
@@ -417,6 +418,7 @@ export function realInode(
       out.grabbed = false;
       spinUnlock(i32, lock);
       ctrInc(i32, CTR.REALINODE_BACKING);
+      ctrInc(i32, CTR.REALINODE_OWN);
       return vi;
     }
     if (pointsOn) point(POINT.BEFORE_IGRAB);
