@@ -4,14 +4,19 @@ import type { Kernel } from './kernel.ts';
 import type { Arena } from '../mm/arena.ts';
 import { pruneIcache, inodeSlots } from './inode.ts';
 import { shrinkPageLru } from './reclaim.ts';
+import { frameAllocRewind } from '../mm/pagepool.ts';
 
-/** echo 3 > /proc/sys/vm/drop_caches: drop clean unpinned pages, then unused inodes. */
+/**
+ * echo 3 > /proc/sys/vm/drop_caches: drop clean unpinned pages, then unused inodes; the next
+ * allocations take the freed frames lowest first (frameAllocRewind).
+ */
 export function dropCaches(k: Kernel): void {
   const a = k.a;
   for (let round = 0; round < 3; round++) {
     shrinkPageLru(a, a.nframes, -1, true);
     pruneIcache(a, inodeSlots(a), k.ops);
   }
+  frameAllocRewind(a);
 }
 
 /** Evict up to n unused inodes (and their pages) from the cold end of the inode LRU. */
