@@ -603,10 +603,11 @@ async function main(): Promise<number> {
       log(rep === 0 ? 'warm-up pass (not counted)' : `repetition ${rep}/${o.reps} (${fams.join(', ')})`);
       const passes = measure ? o.passes : 1;
       for (const f of fams) {
-        // One unmeasured pass first: what a family touches (its workers' heaps, its mounts' state, its
-        // files, the copy buffers) sat untouched while the others ran, and on this project's VMs memory
-        // left alone for 10-90 s costs 2-7x as much to touch again. The first measured pass of each
-        // repetition paid it — and with it whichever family of a compared pair went first.
+        // One unmeasured pass first: what a family touches (its mounts' parsed images and caches in
+        // each worker, its files in the kernel's cache, the copy buffers) sat untouched while the others
+        // ran, and on this project's VMs memory left alone for 10-90 s costs 1.4-7x as much to touch
+        // again. The first measured pass of each repetition paid it — and with it whichever family of a
+        // compared pair went first.
         if (measure) await families[f](false, false);
         for (let p = 0; p < passes; p++) await families[f](measure, rep === o.reps && p === passes - 1);
       }
@@ -739,7 +740,7 @@ async function main(): Promise<number> {
       : "every scenario's samples are unimodal (bench/modes.ts)\n";
   const printed =
     `ishare bench — ${data.label}${copies > 1 ? `, ${copies} copies` : ''}\n` +
-    `${want.files} files, ${(want.bytes / MiB).toFixed(1)} MiB per pass (a warm sample: ${warmRounds} passes); ${o.reps} repetitions × ${o.passes} passes after one warm-up; chunk ${o.chunk} B\n` +
+    `${want.files} files, ${(want.bytes / MiB).toFixed(1)} MiB per pass (a warm sample: ${warmRounds} passes); ${o.reps} repetitions × ${o.passes} passes (each family first runs one unmeasured pass) after one warm-up; chunk ${o.chunk} B\n` +
     `${cpuList.length} cpus (${cpuList[0]?.model ?? '?'}), node ${process.version}, load average ${la(loadStart)} at start, ${la(loadEnd)} at end\n` +
     (busy
       ? `CPUs busy during the timed samples: ${busy.busyCpus} of ${cpuList.length} on average — this bench ${busy.benchCpus}, everything else ${busy.otherCpus}\n`

@@ -12,6 +12,8 @@ import { mkfsErofs } from './helpers/images.ts';
 import { seededBytes, tempDir, removeDir } from '../../../test/helpers/trees.ts';
 
 const PAGE = 4096;
+const FILES = 5;
+const FILE_PAGES = 250;
 
 /** The frames caching every page of `path`. */
 function framesOf(sys: System, mount: number, path: string): number[] {
@@ -36,7 +38,8 @@ test('after drop_caches a fill takes the lowest frames again, whatever was read 
   try {
     const src = join(dir, 'src');
     mkdirSync(src);
-    for (let i = 0; i < 6; i++) writeFileSync(join(src, `f${i}`), seededBytes(256 * PAGE, i + 1)); // 1 MiB each
+    // 1,250 pages in all: the reader's third extent of 512 frames is left part-used at the end of a round.
+    for (let i = 0; i < FILES; i++) writeFileSync(join(src, `f${i}`), seededBytes(FILE_PAGES * PAGE, i + 1));
     const image = join(dir, 'a.img');
     mkfsErofs(image, src);
     const { mount } = sys.mount(image);
@@ -45,15 +48,16 @@ test('after drop_caches a fill takes the lowest frames again, whatever was read 
       sys.readAll(f);
       sys.close(f);
     };
-    // Fill, drop, fill again: each round reads 1,536 frames' worth, more than a third of the pool, so a
-    // cursor that went on from where the last round stopped would be past frame 3,000 by the third.
+    // Fill, drop, fill again: each round reads 1,250 frames' worth, almost a third of the pool, so a
+    // cursor that went on from where the last round stopped would be near frame 2,500 by the third, and
+    // a thread that kept its part-used extent would go on at frame 1,250 in the second.
     for (let round = 0; round < 3; round++) {
       sys.dropCaches();
-      for (let i = 0; i < 6; i++) readAll(`/f${i}`);
-      const frames = Array.from({ length: 6 }, (_, i) => framesOf(sys, mount, `/f${i}`)).flat();
-      t.is(frames.length, 6 * 256);
+      for (let i = 0; i < FILES; i++) readAll(`/f${i}`);
+      const frames = Array.from({ length: FILES }, (_, i) => framesOf(sys, mount, `/f${i}`)).flat();
+      t.is(frames.length, FILES * FILE_PAGES);
       t.is(new Set(frames).size, frames.length);
-      // One reader, an empty pool: the lowest 1,536 frames, in the order the pages were read.
+      // One reader, an empty pool: the lowest 1,250 frames, in the order the pages were read.
       t.deepEqual(
         frames,
         frames.map((_, i) => i),

@@ -81,8 +81,9 @@ const LRUVEC_COUNT = 2;
 // warm pass over them cost 5–12% more CPU). The extent is a preference, not a reservation: its frames
 // stay free in the bitmap, and the shared cursor finds them again after it wraps. A thread alone takes
 // frames in next-fit order from where its extent began (its extents follow one another); an extent left
-// from an earlier fill (slots outlive drop-caches and threads) is used up first, so such a fill may start
-// with up to ALLOC_EXTENT - 1 frames elsewhere — one extra run, locality only.
+// from an earlier fill (slots outlive threads; drop-caches empties them, frameAllocRewind) is used up
+// first, so such a fill may start with up to ALLOC_EXTENT - 1 frames elsewhere — one extra run,
+// locality only.
 const FREE_LOCK = 0;
 const FREE_CURSOR = 1;
 const FREE_COUNT = 2;
@@ -182,9 +183,9 @@ export function pagePoolInit(a: Arena): void {
  * alone walks a pool bigger than the data: each fill after a drop began where the last one stopped and
  * wrote the frames that had sat unused longest. A page's first write after it sat unused costs more than
  * a recent one's, in caches and TLBs anywhere and far more on this project's VMs, where the kernel's
- * `pread` into a 256 MiB buffer left alone for 10 / 30 / 90 s took 1.7× / 4.7× / 7× the CPU of one into
- * the same buffer written a moment before: fills of identical work took 145–370 ms of CPU by where they
- * happened to land.
+ * `pread` into a 256 MiB buffer left alone for 10 / 30 / 90 s took 1.4–1.8× / 3.8–5× / 5.7–7.5× the CPU
+ * of one into the same buffer written a moment before, and a fill after a 20 s pause in a pool four
+ * times the data took a third less CPU with the rewind than without.
  */
 export function frameAllocRewind(a: Arena): void {
   const i32 = a.i32;
