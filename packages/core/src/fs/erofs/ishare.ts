@@ -392,15 +392,7 @@ export function realInode(
       vi = listNext(i32, s.processing, vi)
     ) {
       out.candidates++;
-      if (vi === own) {
-        out.grabbed = false;
-        spinUnlock(i32, lock);
-        ctrInc(i32, CTR.REALINODE_PROCESSING);
-        ctrInc(i32, CTR.REALINODE_OWN);
-        return vi;
-      }
-      if (pointsOn) point(POINT.BEFORE_IGRAB);
-      if (grab(a, vi, out)) {
+      if (takeCandidate(a, vi, own, out, grab)) {
         spinUnlock(i32, lock);
         ctrInc(i32, CTR.REALINODE_PROCESSING);
         return vi;
@@ -414,15 +406,7 @@ export function realInode(
     vi = listNext(i32, s.backing, vi)
   ) {
     out.candidates++;
-    if (vi === own) {
-      out.grabbed = false;
-      spinUnlock(i32, lock);
-      ctrInc(i32, CTR.REALINODE_BACKING);
-      ctrInc(i32, CTR.REALINODE_OWN);
-      return vi;
-    }
-    if (pointsOn) point(POINT.BEFORE_IGRAB);
-    if (grab(a, vi, out)) {
+    if (takeCandidate(a, vi, own, out, grab)) {
       spinUnlock(i32, lock);
       ctrInc(i32, CTR.REALINODE_BACKING);
       return vi;
@@ -430,6 +414,26 @@ export function realInode(
   }
   spinUnlock(i32, lock);
   return NIL;
+}
+
+/**
+ * One candidate of realInode's walk, under the shared inode's lock: the reader's own inode as it is (its
+ * open file's reference keeps it), any other through the igrab step. True if the pick is `vi`.
+ */
+function takeCandidate(
+  a: Arena,
+  vi: number,
+  own: number,
+  out: { grabbed: boolean },
+  grab: IshareSteps['grab'],
+): boolean {
+  if (vi === own) {
+    out.grabbed = false;
+    ctrInc(a.i32, CTR.REALINODE_OWN);
+    return true;
+  }
+  if (pointsOn) point(POINT.BEFORE_IGRAB);
+  return grab(a, vi, out);
 }
 
 function lockShared(i32: Int32Array, lock: number): void {
