@@ -3,7 +3,7 @@
 import test from 'ava';
 import { copyFileSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { System, mkfs, ErofsError } from '@ishare/core';
+import { System, mkfs, ErofsError, type OpenFile } from '@ishare/core';
 import {
   ishareOf,
   sharedInodeView,
@@ -98,18 +98,29 @@ test('sharing needs both the option and the fingerprint feature; otherwise the m
   }
 });
 
+/**
+ * Both images of the pair mounted with sharing in one domain, libc.so.6 open in each: the shared inode,
+ * the head of its backing list (`first`) and the other image's backing inode.
+ */
+function twoReaders(
+  sys: System,
+  images: readonly string[],
+): { fa: OpenFile; fb: OpenFile; dedup: number; first: number; other: number } {
+  const a = sys.mount(images[0], { inodeShare: true, domainId: 'test' }).mount;
+  const b = sys.mount(images[1], { inodeShare: true, domainId: 'test' }).mount;
+  const fa = sys.open(a, '/lib/libc.so.6');
+  const fb = sys.open(b, '/lib/libc.so.6');
+  const dedup = fa.mapping;
+  const first = sharedInodeView(sys.arena, dedup).backing[0];
+  return { fa, fb, dedup, first, other: first === fa.inode ? fb.inode : fa.inode };
+}
+
 test('processing policy prefers an inode whose read is in flight; any takes the first live backing inode', async (t) => {
   const pair = await versionPair();
   const sys = System.create({ poolMiB: 16 });
   try {
-    const a = sys.mount(pair.images[0], { inodeShare: true, domainId: 'test' }).mount;
-    const b = sys.mount(pair.images[1], { inodeShare: true, domainId: 'test' }).mount;
-    const fa = sys.open(a, '/lib/libc.so.6');
-    const fb = sys.open(b, '/lib/libc.so.6');
+    const { fa, fb, dedup, first, other } = twoReaders(sys, pair.images);
     const ar = sys.arena;
-    const dedup = fa.mapping;
-    const first = sharedInodeView(ar, dedup).backing[0];
-    const other = first === fa.inode ? fb.inode : fa.inode;
     const out = { grabbed: false, candidates: 0 };
     // Nobody processing: both policies take the head of the backing list.
     for (const p of [POLICY_PROCESSING, POLICY_ANY]) {
@@ -146,14 +157,8 @@ test("a reader's own backing inode, which its open file holds, is picked as the 
   const pair = await versionPair();
   const sys = System.create({ poolMiB: 16 });
   try {
-    const a = sys.mount(pair.images[0], { inodeShare: true, domainId: 'test' }).mount;
-    const b = sys.mount(pair.images[1], { inodeShare: true, domainId: 'test' }).mount;
-    const fa = sys.open(a, '/lib/libc.so.6');
-    const fb = sys.open(b, '/lib/libc.so.6');
+    const { fa, fb, dedup, first, other } = twoReaders(sys, pair.images);
     const ar = sys.arena;
-    const dedup = fa.mapping;
-    const first = sharedInodeView(ar, dedup).backing[0];
-    const other = first === fa.inode ? fb.inode : fa.inode;
     const out = { grabbed: true, candidates: 0 };
     // Each open file holds one reference on its backing inode.
     t.is(sys.inodeCount(first), 1);
