@@ -2,13 +2,13 @@
 // squeezing memory are what experiments and stress use to force refills and reclaim.
 import type { Kernel } from './kernel.ts';
 import type { Arena } from '../mm/arena.ts';
-import { pruneIcache, inodeSlots } from './inode.ts';
+import { pruneIcache, inodeSlots, inodeSlotsRewind } from './inode.ts';
 import { shrinkPageLru } from './reclaim.ts';
 import { frameAllocRewind } from '../mm/pagepool.ts';
 
 /**
  * echo 3 > /proc/sys/vm/drop_caches: drop clean unpinned pages, then unused inodes; the next
- * allocations take the freed frames lowest first (frameAllocRewind).
+ * allocations take the freed frames and inode slots lowest first (frameAllocRewind, inodeSlotsRewind).
  */
 export function dropCaches(k: Kernel): void {
   const a = k.a;
@@ -17,6 +17,7 @@ export function dropCaches(k: Kernel): void {
     pruneIcache(a, inodeSlots(a), k.ops);
   }
   frameAllocRewind(a);
+  inodeSlotsRewind(a);
 }
 
 /** Evict up to n unused inodes (and their pages) from the cold end of the inode LRU. */

@@ -225,6 +225,45 @@ function slotAlloc(a: Arena): number {
   return s;
 }
 
+/**
+ * drop_caches's hand-back of inode slots: the free slots below the high-water mark go back on the free
+ * list in ascending order, so the inodes the next pass creates take neighbouring records one after
+ * another — a file's record, the record of its shared inode right after it, the next file's after that —
+ * as a slab cache hands out the objects of one slab side by side. Left as eviction pushed them (in the
+ * order of the inode LRU and the deferred frees), a fill took records in strides scattered over the
+ * table, each one cold.
+ *
+ * Slots at and above the high-water mark were never handed out: they lie at the bottom of the free list
+ * in ascending order already (the table's initial chain), so only the part above them is re-linked, a
+ * walk as long as the slots ever used. Under the pool lock, like every allocation and free.
+ */
+export function inodeSlotsRewind(a: Arena): void {
+  const i32 = a.i32;
+  const pool = inodePool(a);
+  const base = inodeTableBase(a);
+  spinLock(i32, pool + POOL_LOCK, LOCK_CLASS.SLOTS);
+  if (lockdepOn) lockdepAccess(i32, pool + POOL_LOCK, pool + POOL_TOP, PROT.INODE_SLOTS, SITE.SLOT_FREE, -1, true);
+  try {
+    const hwm = i32[pool + POOL_HWM];
+    const free = new Uint8Array(hwm);
+    let s = i32[pool + POOL_TOP];
+    for (let n = 0; s !== NIL && s < hwm && n < hwm; n++) {
+      free[s] = 1;
+      s = i32[base + s * INODE_WORDS + I_HASH_NEXT];
+    }
+    // `s` is now the first never-used slot (or NIL): the lowest free slots chain onto it, lowest on top.
+    let top = s;
+    for (let x = hwm - 1; x >= 0; x--)
+      if (free[x] === 1) {
+        i32[base + x * INODE_WORDS + I_HASH_NEXT] = top;
+        top = x;
+      }
+    i32[pool + POOL_TOP] = top;
+  } finally {
+    spinUnlock(i32, pool + POOL_LOCK);
+  }
+}
+
 /** Free the slot; wakes whoever waits on its state (a freeing or failed inode: I_INUSE clears here). */
 function slotFree(a: Arena, slot: number): void {
   const i32 = a.i32;
