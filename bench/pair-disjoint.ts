@@ -19,7 +19,7 @@
 // WARM=N warm passes after each timed fill, default 3; 0: fills only, for perf record)
 // WINDOWS=1: each timed fill's start and end on stderr (`window FAM.fill.Nw T0 T1`, CLOCK_MONOTONIC ns, as
 // `perf record -k CLOCK_MONOTONIC` stamps its samples), so that a profile's samples can be split by fill.
-import { statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { System } from '../packages/core/src/index.ts';
 import { ReaderPool } from '../packages/workers/src/index.ts';
 
@@ -55,6 +55,25 @@ for (const share of [false, true])
       (share ? fams.ds : fams.d).push({ mount: r.mount, paths: sys.listFiles(r.mount).map((f) => f.path) });
     }
 const buf = Buffer.alloc(128 << 10);
+// STREAM=1: after each drop_caches, read every image file through the kernel (a pread pass into one
+// buffer), as `pnpm bench` does before each fill to keep the images in the kernel's cache: that pass
+// also leaves the CPU's caches holding nothing of ours, so a fill starts cold, as the bench's do.
+const stream = process.env.STREAM === '1';
+function streamImages(): void {
+  if (!stream) return;
+  for (const img of images) {
+    const fd = openSync(img, 'r');
+    try {
+      for (let pos = 0; ; ) {
+        const n = readSync(fd, buf, 0, buf.length, pos);
+        if (n === 0) break;
+        pos += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
 function mainRead(sets: Sets): number {
   let bytes = 0;
   for (const s of sets)
@@ -80,6 +99,7 @@ if (perFile) {
   // CPU ns per file of one pass over a family after drop_caches.
   const pass = (sets: Sets, mode: (typeof modes)[number]): number => {
     sys.dropCaches();
+    for (let c = 0; c < copies; c++) streamImages();
     const c0 = process.cpuUsage();
     if (mode === 'whole') mainRead(sets);
     else
@@ -151,6 +171,7 @@ if (main) {
       for (const fam of r % 2 === 0 ? (['d', 'ds'] as const) : (['ds', 'd'] as const)) {
         if (only !== undefined && fam !== only) continue;
         sys.dropCaches();
+        for (let c = 0; c < copies; c++) streamImages();
         const c = process.cpuUsage();
         const h0 = process.hrtime.bigint();
         let t = performance.now();
