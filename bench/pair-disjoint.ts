@@ -19,6 +19,8 @@
 // WARM=N warm passes after each timed fill, default 3; 0: fills only, for perf record)
 // WINDOWS=1: each timed fill's start and end on stderr (`window FAM.fill.Nw T0 T1`, CLOCK_MONOTONIC ns, as
 // `perf record -k CLOCK_MONOTONIC` stamps its samples), so that a profile's samples can be split by fill.
+// STREAM=1: each fill (and each PERFILE pass) starts cache-cold, after a pass reading the images through
+// the kernel, as `pnpm bench`'s fills do. INODES=N: the arena's inode slots (default 65536; the bench has 4x).
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { System } from '../packages/core/src/index.ts';
 import { ReaderPool } from '../packages/workers/src/index.ts';
@@ -64,7 +66,7 @@ function streamImages(): void {
   for (const img of images) {
     const fd = openSync(img, 'r');
     try {
-      for (let pos = 0; ; ) {
+      for (let pos = 0; ;) {
         const n = readSync(fd, buf, 0, buf.length, pos);
         if (n === 0) break;
         pos += n;
