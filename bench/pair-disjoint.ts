@@ -44,7 +44,7 @@ if (!Number.isInteger(warmRounds) || warmRounds < 0) {
 const dataBytes = images.reduce((n, img) => n + statSync(img).size, 0) * copies;
 const sys = System.create({
   poolMiB: Math.ceil((dataBytes * 1.25) / 2 ** 20) + 64,
-  inodeSlots: 65536,
+  inodeSlots: Number(process.env.INODES ?? 65536),
   mountSlots: 256,
 });
 type Sets = { mount: number; paths: string[] }[];
