@@ -241,15 +241,26 @@ export function inodeSlotsRewind(a: Arena): void {
   const i32 = a.i32;
   const pool = inodePool(a);
   const base = inodeTableBase(a);
+  // The mark array is sized before the lock (the high-water mark only grows; regrown below if it did),
+  // so that no allocation — and no collector pause — happens while other threads spin on the pool lock.
+  let free = new Uint8Array(Atomics.load(i32, pool + POOL_HWM));
   spinLock(i32, pool + POOL_LOCK, LOCK_CLASS.SLOTS);
-  if (lockdepOn) lockdepAccess(i32, pool + POOL_LOCK, pool + POOL_TOP, PROT.INODE_SLOTS, SITE.SLOT_FREE, -1, true);
+  if (lockdepOn) lockdepAccess(i32, pool + POOL_LOCK, pool + POOL_TOP, PROT.INODE_SLOTS, SITE.SLOT_REWIND, -1, true);
   try {
     const hwm = i32[pool + POOL_HWM];
-    const free = new Uint8Array(hwm);
+    if (free.length < hwm) free = new Uint8Array(hwm);
     let s = i32[pool + POOL_TOP];
-    for (let n = 0; s !== NIL && s < hwm && n < hwm; n++) {
+    let n = 0;
+    for (; s !== NIL && s < hwm && n < hwm; n++) {
       free[s] = 1;
       s = i32[base + s * INODE_WORDS + I_HASH_NEXT];
+    }
+    // A valid list ends its re-linked part at the first never-used slot (or NIL) within hwm steps; any
+    // other stop means a slot went on it twice (a cycle): leave the list as it is rather than close the
+    // cycle into the sorted chain.
+    if (s !== NIL && s < hwm) {
+      if (invariantsOn) throw new InvariantViolation(`inode slot free list does not end after ${n} slots below ${hwm}`);
+      return;
     }
     // `s` is now the first never-used slot (or NIL): the lowest free slots chain onto it, lowest on top.
     let top = s;

@@ -80,6 +80,7 @@ export const SITE = {
     ICACHE_UNHASH: 'unhash',
     SLOT_ALLOC: 'slotAlloc',
     SLOT_FREE: 'slotFree',
+    SLOT_REWIND: 'inodeSlotsRewind',
     INODE_LRU_ADD: 'inodeLruAdd',
     INODE_LRU_DEL: 'inodeLruDel',
     INODE_LRU_PRUNE: 'pruneIcache',
