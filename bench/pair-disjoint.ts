@@ -27,7 +27,9 @@ import { ReaderPool } from '../packages/workers/src/index.ts';
 
 const images = process.argv.slice(2);
 if (images.length === 0) {
-  process.stderr.write('usage: tsx --conditions=source bench/pair-disjoint.ts IMG... (COPIES=N PASSES=N MAIN=1)\n');
+  process.stderr.write(
+    'usage: tsx --conditions=source bench/pair-disjoint.ts IMG... (COPIES=N PASSES=N MAIN=1 STREAM=1 INODES=N)\n',
+  );
   process.exit(2);
 }
 const copies = Number(process.env.COPIES ?? 6);
@@ -101,7 +103,7 @@ if (perFile) {
   // CPU ns per file of one pass over a family after drop_caches.
   const pass = (sets: Sets, mode: (typeof modes)[number]): number => {
     sys.dropCaches();
-    for (let c = 0; c < copies; c++) streamImages();
+    for (let k = 0; k < copies; k++) streamImages();
     const c0 = process.cpuUsage();
     if (mode === 'whole') mainRead(sets);
     else
@@ -152,6 +154,7 @@ if (main) {
     for (const fam of r % 2 === 0 ? (['d', 'ds'] as const) : (['ds', 'd'] as const)) {
       if (only !== undefined && fam !== only) continue;
       sys.dropCaches();
+      for (let k = 0; k < copies; k++) streamImages();
       const c = process.cpuUsage();
       const t = performance.now();
       mainRead(fams[fam]);
@@ -173,7 +176,7 @@ if (main) {
       for (const fam of r % 2 === 0 ? (['d', 'ds'] as const) : (['ds', 'd'] as const)) {
         if (only !== undefined && fam !== only) continue;
         sys.dropCaches();
-        for (let c = 0; c < copies; c++) streamImages();
+        for (let k = 0; k < copies; k++) streamImages();
         const c = process.cpuUsage();
         const h0 = process.hrtime.bigint();
         let t = performance.now();
