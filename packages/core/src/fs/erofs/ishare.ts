@@ -317,7 +317,8 @@ export function readBegin(a: Arena, vi: number, dedup: number): void {
   const cnt = xw(a, vi, X_PROC_COUNT);
   ishareSteps.processingLock(i32, lock);
   if (lockdepOn) processingAccess(a, vi, dedup, SITE.READ_BEGIN);
-  const c = Atomics.load(i32, cnt);
+  // A plain read (atomic_read): every write of the count holds this lock, so it cannot change meanwhile.
+  const c = i32[cnt];
   if (pointsOn) point(POINT.READ_BEGIN_LOCKED);
   if (isLinked(i32, specs(a).processing, vi)) {
     ctrInc(i32, CTR.PROC_REJOIN);
@@ -336,7 +337,7 @@ export function readEnd(a: Arena, vi: number, dedup: number): void {
   const cnt = xw(a, vi, X_PROC_COUNT);
   ishareSteps.processingLock(i32, lock);
   if (lockdepOn) processingAccess(a, vi, dedup, SITE.READ_END);
-  const c = Atomics.load(i32, cnt) - 1;
+  const c = i32[cnt] - 1;
   if (pointsOn) point(POINT.READ_END_LOCKED);
   Atomics.store(i32, cnt, c);
   // DBG_BUGON(count < 0): a read_end without its read_begin. Under the lock: reported, raised at the end
@@ -364,6 +365,15 @@ export function readEnd(a: Arena, vi: number, dedup: number): void {
  * taken (`out.grabbed` false) — igrab could not fail on it, and the file's reference already keeps it
  * alive until the read ends. That spares the igrab/iput pair on the one inode two threads reading
  * stripes of one file both pick, a cache line both cores would otherwise write at every readahead.
+ *
+ * When the walk's first candidate is `own` the answer is known without the lock, and is taken so: the head
+ * word of the list walked first (the processing list for policy processing, where the reader's own
+ * read_begin put its inode at the front; the backing list for policy any) is read once, and if it names
+ * `own`, that is what the locked walk would have returned at that moment. The head changes only in single
+ * stores under the lock, and `own` needs no reference, so nothing else is read. Any other head takes the
+ * lock and walks as the seed does. A reader alone on a shared inode — the common case, and every read of
+ * a file no other image holds — so takes the lock twice per readahead (read_begin, read_end), not three
+ * times.
  */
 export function realInode(
   a: Arena,
@@ -373,6 +383,16 @@ export function realInode(
   own = NIL,
 ): number {
   const i32 = a.i32;
+  if (
+    own !== NIL &&
+    Atomics.load(i32, xw(a, dedup, policy === POLICY_PROCESSING ? X_PROC_HEAD : X_BACK_HEAD)) === own
+  ) {
+    out.grabbed = false;
+    out.candidates = 1;
+    ctrInc(i32, CTR.REALINODE_OWN);
+    ctrInc(i32, policy === POLICY_PROCESSING ? CTR.REALINODE_PROCESSING : CTR.REALINODE_BACKING);
+    return own;
+  }
   const s = specs(a);
   const lock = xw(a, dedup, X_LOCK);
   const grab = ishareSteps.grab;
