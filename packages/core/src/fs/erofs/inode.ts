@@ -9,6 +9,7 @@ import { inodeMount, inodeNid, setInodeSize, isAnonInode, type InodeOps } from '
 import { mountState, MS_DYING } from '../../vfs/mount.ts';
 import { ctrInc, CTR } from './counters.ts';
 import { ishareVerifyContent } from './verify.ts';
+import { KEY_BAD, KEY_NONE, KEY_OK } from './ishare_keys.ts';
 import {
   ishareInitInode,
   ishareFillInode,
@@ -35,31 +36,31 @@ export function erofsInodeOps(k: Kernel): InodeOps {
       const ino = sb.image.inode(inodeNid(a, slot));
       setInodeSize(a, slot, ino.size);
       if (!sb.shareActive || ino.type !== 'file') return;
-      let share = sb.ishareKeys.get(ino.nid);
-      if (share === undefined) {
+      const keys = sb.ishareKeys;
+      let e = keys.find(ino.nid);
+      if (e < 0) {
         const fp = sb.image.fingerprintResult(ino);
-        share =
+        e =
           fp.status === 'ok'
-            ? { key: ishareKey(sb.params.domainId, fp.hex, sb.params.verify === true), hex: fp.hex }
-            : fp.status === 'bad'
-              ? 'bad'
-              : null;
-        sb.ishareKeys.set(ino.nid, share);
+            ? keys.add(ino.nid, KEY_OK, ishareKey(sb.params.domainId, fp.hex, sb.params.verify === true), fp.hex)
+            : keys.add(ino.nid, fp.status === 'bad' ? KEY_BAD : KEY_NONE);
       }
-      if (share === null) return;
-      if (share === 'bad') {
+      const kind = keys.kind(e);
+      if (kind === KEY_NONE) return;
+      if (kind === KEY_BAD) {
         // A value that is not "sha256:" + 32 bytes names no content: refuse to share on it.
         ctrInc(a.i32, CTR.ISHARE_BAD_FINGERPRINT);
         return;
       }
       if (sb.params.verify) {
-        if (!ishareVerifyContent(sb, ino, share.hex)) {
+        if (!ishareVerifyContent(sb, ino, keys.hex(e))) {
           ctrInc(a.i32, CTR.ISHARE_VERIFY_REFUSED);
           return;
         }
         ctrInc(a.i32, CTR.ISHARE_VERIFIED);
       }
-      ishareFillInode(a, slot, share.key, ino.size, ops, ino.compressed ? DATAPATH_COMPRESSED : DATAPATH_FLAT);
+      const dataPath = ino.compressed ? DATAPATH_COMPRESSED : DATAPATH_FLAT;
+      ishareFillInode(a, slot, keys.keyWords(), keys.keyOffset(e), ino.size, ops, dataPath);
     },
     evict(slot: number): void {
       if (!isAnonInode(a, slot)) ishareFreeInode(a, slot, ops);

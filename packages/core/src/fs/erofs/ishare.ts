@@ -132,7 +132,7 @@ function xw(a: Arena, slot: number, w: number): number {
  */
 export interface IshareKey {
   readonly words: Int32Array; // 8 words
-  readonly hash: number;
+  readonly hash: number; // words[0]: the icache hash of the shared inode (ishareFillInode takes it from there)
 }
 export function ishareKey(domainId: string, fingerprintHex: string, verified: boolean): IshareKey {
   return ishareSteps.key(domainId, fingerprintHex, verified);
@@ -165,10 +165,11 @@ export function ishareOf(a: Arena, slot: number): number {
   return a.i32[xw(a, slot, X_ISHARE)];
 }
 
-function keyMatches(a: Arena, slot: number, key: IshareKey): boolean {
+/** The key stored in shared inode `slot` is the 8 words of `kw` from `ko`. */
+function keyMatches(a: Arena, slot: number, kw: Int32Array, ko: number): boolean {
   const i32 = a.i32;
   const base = xw(a, slot, X_KEY);
-  for (let i = 0; i < 8; i++) if (i32[base + i] !== key.words[i]) return false;
+  for (let i = 0; i < 8; i++) if (i32[base + i] !== kw[ko + i]) return false;
   return true;
 }
 
@@ -177,23 +178,25 @@ export type FillResult = 'shared' | 'size-mismatch' | 'datapath-mismatch';
 // iget5's test and set for the join under way in this thread: two functions made once, reading the join's
 // arguments from here, instead of two closures allocated per file opened (iget calls both synchronously,
 // under the icache bucket lock, before it returns; nothing in between joins another file).
-const join: { a: Arena | undefined; key: IshareKey | undefined; size: number; dataPath: number } = {
+// The key is 8 words of an array (`kw` from `ko`): a mount's key table (ishare_keys.ts) holds them there.
+const join: { a: Arena | undefined; kw: Int32Array | undefined; ko: number; size: number; dataPath: number } = {
   a: undefined,
-  key: undefined,
+  kw: undefined,
+  ko: 0,
   size: 0,
   dataPath: 0,
 };
 function joinTest(s: number): boolean {
-  const { a, key } = join;
-  if (a === undefined || key === undefined) throw new Error('ishare: iget test outside a join');
-  return keyMatches(a, s, key);
+  const { a, kw } = join;
+  if (a === undefined || kw === undefined) throw new Error('ishare: iget test outside a join');
+  return keyMatches(a, s, kw, join.ko);
 }
 function joinInit(s: number): void {
-  const { a, key } = join;
-  if (a === undefined || key === undefined) throw new Error('ishare: iget set outside a join');
+  const { a, kw, ko } = join;
+  if (a === undefined || kw === undefined) throw new Error('ishare: iget set outside a join');
   const i32 = a.i32;
   const base = xw(a, s, X_KEY);
-  for (let i = 0; i < 8; i++) i32[base + i] = key.words[i];
+  for (let i = 0; i < 8; i++) i32[base + i] = kw[ko + i];
   i32[xw(a, s, X_LOCK)] = 0;
   listInitHead(i32, xw(a, s, X_BACK_HEAD));
   listInitHead(i32, xw(a, s, X_PROC_HEAD));
@@ -208,28 +211,32 @@ export const DATAPATH_FLAT = 0;
 export const DATAPATH_COMPRESSED = 1;
 
 /**
- * erofs_ishare_fill_inode: attach backing inode `slot` (of size `size`) to the shared inode for `key`,
+ * erofs_ishare_fill_inode: attach backing inode `slot` (of size `size`) to the shared inode whose key is
+ * the 8 words of `keyWords` from `keyOff` (an IshareKey's `words` from 0, or a mount's key table),
  * creating it if needed. The shared inode keeps one reference per backing inode.
  */
 export function ishareFillInode(
   a: Arena,
   slot: number,
-  key: IshareKey,
+  keyWords: Int32Array,
+  keyOff: number,
   size: number,
   dedupOps: InodeOps,
   dataPath = DATAPATH_FLAT,
 ): FillResult {
   const i32 = a.i32;
   join.a = a;
-  join.key = key;
+  join.kw = keyWords;
+  join.ko = keyOff;
   join.size = size;
   join.dataPath = dataPath;
   let dedup: number;
   try {
-    dedup = iget(a, ANON_MOUNT, key.hash, dedupOps, joinTest, joinInit);
+    // The key's hash is its first word (ishareKeyOf).
+    dedup = iget(a, ANON_MOUNT, keyWords[keyOff], dedupOps, joinTest, joinInit);
   } finally {
     join.a = undefined;
-    join.key = undefined;
+    join.kw = undefined;
   }
   if (!ishareSteps.sameSize(a, dedup, size)) {
     iput(a, dedup, dedupOps);

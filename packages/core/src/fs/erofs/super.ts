@@ -33,7 +33,7 @@ import {
   mountSlots,
 } from '../../vfs/mount.ts';
 import { genericShutdownSuper, deactivateSuper } from '../../vfs/super.ts';
-import type { IshareKey } from './ishare.ts';
+import { IshareKeyTable } from './ishare_keys.ts';
 import { ishareResetMount } from './ishare_stats.ts';
 
 export interface ErofsSb {
@@ -48,12 +48,11 @@ export interface ErofsSb {
   /** A multi-device image's unified address space (its devices read through the mount's descriptors). */
   readonly space: DeviceSpace | undefined;
   /**
-   * Shared-inode keys by nid (null: the file has no fingerprint), computed once per thread: an inode
+   * Shared-inode keys by nid (or: no fingerprint, a malformed one), computed once per thread: an inode
    * evicted and read again (drop-caches, reclaim) would otherwise parse its xattrs and hash its key
    * again at each fill — most of what made a sharing mount's cache fill slower than a plain one's.
    */
-  /** Per nid: the shared-inode key and fingerprint, 'bad' for a malformed value, null for none. */
-  readonly ishareKeys: Map<number, { key: IshareKey; hex: string } | 'bad' | null>;
+  readonly ishareKeys: IshareKeyTable;
 }
 
 /**
@@ -87,7 +86,7 @@ export function erofsSb(k: Kernel, m: number): ErofsSb {
     fd,
     shareActive: params.inodeShare && image.sb.hasFingerprints,
     space: deviceSpaceOf(image.source),
-    ishareKeys: new Map(),
+    ishareKeys: new IshareKeyTable(),
   };
   k.sbs[m] = sb;
   mountThreadStateAdd(k.a, m, 1, 0);
