@@ -2,12 +2,12 @@
 // with its kind, key words and fingerprint, across the table's growth, and a nid never recorded is not
 // found. Expected values come from the inputs (a Map kept beside the table), not from the table.
 import test from 'ava';
-import { IshareKeyTable, KEY_BAD, KEY_NONE, KEY_OK, KEY_WORDS } from '../src/fs/erofs/ishare_keys.ts';
+import { IshareKeyTable, KEY_BAD, KEY_NONE, KEY_OK, KEY_WORDS, type KeyKind } from '../src/fs/erofs/ishare_keys.ts';
 import { ishareKeyOf } from '../src/fs/erofs/ishare.ts';
 
 test('keys recorded by nid are found again after the table grows; absent nids are not', (t) => {
   const table = new IshareKeyTable();
-  const want = new Map<number, { kind: number; words?: number[]; hex?: string }>();
+  const want = new Map<number, { kind: KeyKind; words: number[]; hex: string }>();
   // Nids as an image has them (multiples of a slot size), some neighbours, some far apart, some above 2^32.
   const nids: number[] = [];
   for (let i = 0; i < 3000; i++) nids.push(i * 2 + 27);
@@ -19,11 +19,11 @@ test('keys recorded by nid are found again after the table grows; absent nids ar
     if (kind === KEY_OK) {
       const hex = (nid.toString(16).padStart(8, '0') + 'ab'.repeat(28)).slice(0, 64);
       const key = ishareKeyOf('d', hex, k % 2 === 0);
-      table.add(nid, kind, key, hex);
+      table.add(nid, KEY_OK, key, hex);
       want.set(nid, { kind, words: [...key.words], hex });
     } else {
       table.add(nid, kind);
-      want.set(nid, { kind });
+      want.set(nid, { kind, words: [], hex: '' });
     }
   }
   t.is(table.size, want.size);
@@ -41,11 +41,13 @@ test('keys recorded by nid are found again after the table grows; absent nids ar
 });
 
 test('a nid recorded twice, a negative or fractional nid, or a key entry without its key is refused', (t) => {
-  const table = new IshareKeyTable();
+  const table = new IshareKeyTable(1);
   table.add(40, KEY_NONE);
   t.throws(() => table.add(40, KEY_BAD), { message: /recorded twice/ });
   t.throws(() => table.add(-1, KEY_NONE), { instanceOf: RangeError });
   t.throws(() => table.add(1.5, KEY_NONE), { instanceOf: RangeError });
-  t.throws(() => table.add(41, KEY_OK), { message: /needs its key/ });
+  // A JavaScript caller can leave the key out; the table refuses rather than record an empty key.
+  const untyped = table.add.bind(table) as (nid: number, kind: number) => number;
+  t.throws(() => untyped(41, KEY_OK), { message: /needs its key/ });
   t.is(table.size, 1);
 });

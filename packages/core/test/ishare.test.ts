@@ -15,6 +15,7 @@ import {
   POLICY_PROCESSING,
 } from '../src/fs/erofs/ishare.ts';
 import { inodeMount, inodeWord, iput, I_FREEING } from '../src/vfs/inode.ts';
+import { readLockStats, setCountAcquisitions } from '../src/mm/lockstat.ts';
 import { versionPair, forgeFingerprint } from './helpers/share-trees.ts';
 import { sha256, mkfsErofs } from './helpers/images.ts';
 import { removeDir, seededBytes, tempDir } from '../../../test/helpers/trees.ts';
@@ -114,6 +115,48 @@ function twoReaders(
   const first = sharedInodeView(sys.arena, dedup).backing[0];
   return { fa, fb, dedup, first, other: first === fa.inode ? fb.inode : fa.inode };
 }
+
+test("the pick takes no lock when the list it walks first starts with the reader's own inode, and takes it otherwise", async (t) => {
+  const pair = await versionPair();
+  const sys = System.create({ poolMiB: 16 });
+  setCountAcquisitions(true);
+  try {
+    const { fa, fb, dedup, first, other } = twoReaders(sys, pair.images);
+    const ar = sys.arena;
+    const out = { grabbed: true, candidates: 0 };
+    const ishareLocks = (): number => readLockStats(ar.i32).find((c) => c.name === 'ishare')!.acquisitions;
+    // [the pick, the shared inode's lock acquisitions it made]
+    const pick = (policy: number, own: number): [number, number] => {
+      const before = ishareLocks();
+      const r = realInode(ar, dedup, policy, out, own);
+      const locks = ishareLocks() - before;
+      if (out.grabbed) iput(ar, r, sys.kernel.ops);
+      return [r, locks];
+    };
+    // Mainline's policy walks the backing list, headed by `first`.
+    t.deepEqual(pick(POLICY_ANY, first), [first, 0]);
+    t.deepEqual(pick(POLICY_ANY, other), [first, 1]);
+    // The seed's walks the processing list first: empty, so the pick of `first` is made under the lock.
+    t.deepEqual(pick(POLICY_PROCESSING, first), [first, 1]);
+    readBegin(ar, other, dedup);
+    t.deepEqual(pick(POLICY_PROCESSING, other), [other, 0]);
+    t.deepEqual(pick(POLICY_PROCESSING, first), [other, 1]);
+    // list_add puts `first` in front of `other`: `other` is now second, and its pick takes the lock.
+    readBegin(ar, first, dedup);
+    t.deepEqual(pick(POLICY_PROCESSING, other), [first, 1]);
+    t.deepEqual(pick(POLICY_PROCESSING, first), [first, 0]);
+    readEnd(ar, first, dedup);
+    readEnd(ar, other, dedup);
+    t.is(sys.inodeCount(first), 1, 'every reference a pick took was dropped');
+    t.is(sys.inodeCount(other), 1);
+    sys.close(fa);
+    sys.close(fb);
+  } finally {
+    setCountAcquisitions(false);
+    sys.detach();
+    removeDir(pair.dir);
+  }
+});
 
 test('processing policy prefers an inode whose read is in flight; any takes the first live backing inode', async (t) => {
   const pair = await versionPair();

@@ -131,9 +131,10 @@ function xw(a: Arena, slot: number, w: number): number {
  * themselves as before, verified ones among themselves.
  */
 export interface IshareKey {
-  readonly words: Int32Array; // 8 words
-  readonly hash: number; // words[0]: the icache hash of the shared inode (ishareFillInode takes it from there)
+  readonly words: Int32Array; // ISHARE_KEY_WORDS words; the first is the shared inode's icache hash
 }
+/** Words in a shared-inode key (a sha256). */
+export const ISHARE_KEY_WORDS = 8;
 export function ishareKey(domainId: string, fingerprintHex: string, verified: boolean): IshareKey {
   return ishareSteps.key(domainId, fingerprintHex, verified);
 }
@@ -147,9 +148,9 @@ export function ishareKeyOf(scope: string, fingerprintHex: string, verified: boo
   // Last and of fixed length: the two kinds of key hash distinct inputs whatever the domain and value.
   h.update(Buffer.from([verified ? 1 : 0]));
   const d = h.digest();
-  const words = new Int32Array(8);
-  for (let i = 0; i < 8; i++) words[i] = d.readInt32LE(i * 4);
-  return { words, hash: words[0] };
+  const words = new Int32Array(ISHARE_KEY_WORDS);
+  for (let i = 0; i < ISHARE_KEY_WORDS; i++) words[i] = d.readInt32LE(i * 4);
+  return { words };
 }
 
 /** A regular inode starts detached from any shared inode. */
@@ -165,11 +166,11 @@ export function ishareOf(a: Arena, slot: number): number {
   return a.i32[xw(a, slot, X_ISHARE)];
 }
 
-/** The key stored in shared inode `slot` is the 8 words of `kw` from `ko`. */
+/** The key stored in shared inode `slot` is the ISHARE_KEY_WORDS words of `kw` from `ko`. */
 function keyMatches(a: Arena, slot: number, kw: Int32Array, ko: number): boolean {
   const i32 = a.i32;
   const base = xw(a, slot, X_KEY);
-  for (let i = 0; i < 8; i++) if (i32[base + i] !== kw[ko + i]) return false;
+  for (let i = 0; i < ISHARE_KEY_WORDS; i++) if (i32[base + i] !== kw[ko + i]) return false;
   return true;
 }
 
@@ -178,7 +179,7 @@ export type FillResult = 'shared' | 'size-mismatch' | 'datapath-mismatch';
 // iget5's test and set for the join under way in this thread: two functions made once, reading the join's
 // arguments from here, instead of two closures allocated per file opened (iget calls both synchronously,
 // under the icache bucket lock, before it returns; nothing in between joins another file).
-// The key is 8 words of an array (`kw` from `ko`): a mount's key table (ishare_keys.ts) holds them there.
+// The key is words of an array (`kw` from `ko`): a mount's key table (ishare_keys.ts) holds them there.
 const join: { a: Arena | undefined; kw: Int32Array | undefined; ko: number; size: number; dataPath: number } = {
   a: undefined,
   kw: undefined,
@@ -196,7 +197,7 @@ function joinInit(s: number): void {
   if (a === undefined || kw === undefined) throw new Error('ishare: iget set outside a join');
   const i32 = a.i32;
   const base = xw(a, s, X_KEY);
-  for (let i = 0; i < 8; i++) i32[base + i] = kw[ko + i];
+  for (let i = 0; i < ISHARE_KEY_WORDS; i++) i32[base + i] = kw[ko + i];
   i32[xw(a, s, X_LOCK)] = 0;
   listInitHead(i32, xw(a, s, X_BACK_HEAD));
   listInitHead(i32, xw(a, s, X_PROC_HEAD));
@@ -212,7 +213,7 @@ export const DATAPATH_COMPRESSED = 1;
 
 /**
  * erofs_ishare_fill_inode: attach backing inode `slot` (of size `size`) to the shared inode whose key is
- * the 8 words of `keyWords` from `keyOff` (an IshareKey's `words` from 0, or a mount's key table),
+ * the ISHARE_KEY_WORDS words of `keyWords` from `keyOff` (an IshareKey's `words` from 0, or a mount's key table),
  * creating it if needed. The shared inode keeps one reference per backing inode.
  */
 export function ishareFillInode(
@@ -232,7 +233,7 @@ export function ishareFillInode(
   join.dataPath = dataPath;
   let dedup: number;
   try {
-    // The key's hash is its first word (ishareKeyOf).
+    // The key's first word is its hash (ishareKeyOf).
     dedup = iget(a, ANON_MOUNT, keyWords[keyOff], dedupOps, joinTest, joinInit);
   } finally {
     join.a = undefined;
@@ -376,11 +377,13 @@ export function readEnd(a: Arena, vi: number, dedup: number): void {
  * When the walk's first candidate is `own` the answer is known without the lock, and is taken so: the head
  * word of the list walked first (the processing list for policy processing, where the reader's own
  * read_begin put its inode at the front; the backing list for policy any) is read once, and if it names
- * `own`, that is what the locked walk would have returned at that moment. The head changes only in single
- * stores under the lock, and `own` needs no reference, so nothing else is read. Any other head takes the
- * lock and walks as the seed does. A reader alone on a shared inode — the common case, and every read of
- * a file no other image holds — so takes the lock twice per readahead (read_begin, read_end), not three
- * times.
+ * `own`, that is what the locked walk would have returned at that moment (list_add and list_del change the
+ * head in one store, under the lock). Whatever the lists hold, returning `own` is safe: the reader's open
+ * file pins it. Any other head takes the lock and walks as the seed does. A reader alone on a shared
+ * inode — every read of a file no other image holds — so takes the lock for read_begin and read_end only,
+ * not once more per extent mapped. The load is a deliberate lockless read of a word the lock guards (the
+ * kernel's READ_ONCE): it is not reported to lockdep or the race detector, which would rightly count it
+ * as unlocked.
  */
 export function realInode(
   a: Arena,

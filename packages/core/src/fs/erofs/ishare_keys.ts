@@ -7,7 +7,7 @@
 // Map of key objects missed on the Map's table, its entry, the value object, the key object and the key's
 // words, each on a line of its own. Here a lookup reads the probe's line of nids, the entry's kind and
 // the key's 32 bytes. This module owns the layout; callers go through its methods.
-import type { IshareKey } from './ishare.ts';
+import { ISHARE_KEY_WORDS, type IshareKey } from './ishare.ts';
 
 /** What an entry says of its file: no fingerprint, a key, or a malformed fingerprint value. */
 export const KEY_NONE = 1;
@@ -15,7 +15,7 @@ export const KEY_OK = 2;
 export const KEY_BAD = 3;
 export type KeyKind = typeof KEY_NONE | typeof KEY_OK | typeof KEY_BAD;
 
-export const KEY_WORDS = 8;
+export const KEY_WORDS = ISHARE_KEY_WORDS;
 const EMPTY = -1; // nids are never negative
 const MIN_ENTRIES = 64;
 
@@ -27,9 +27,10 @@ export class IshareKeyTable {
   private hexes: (string | undefined)[];
   private used = 0;
 
-  constructor(entries = MIN_ENTRIES) {
+  /** A table that holds `files` entries before it first grows (it grows at half full). */
+  constructor(files = MIN_ENTRIES / 2) {
     let n = MIN_ENTRIES;
-    while (n < entries) n *= 2;
+    while (n < files * 2) n *= 2;
     this.nids = new Float64Array(n).fill(EMPTY);
     this.kinds = new Uint8Array(n);
     this.words = new Int32Array(n * KEY_WORDS);
@@ -56,15 +57,17 @@ export class IshareKeyTable {
    * Record `nid` (not yet recorded) as `kind`, with its key and fingerprint for KEY_OK. Returns its entry.
    * Entries found before may move: find them again after an add.
    */
+  add(nid: number, kind: typeof KEY_OK, key: IshareKey, hex: string): number;
+  add(nid: number, kind: typeof KEY_NONE | typeof KEY_BAD): number;
   add(nid: number, kind: KeyKind, key?: IshareKey, hex?: string): number {
     if (!(Number.isInteger(nid) && nid >= 0)) throw new RangeError(`ishare key table: bad nid ${nid}`);
-    if (kind === KEY_OK && (key === undefined || hex === undefined))
-      throw new Error('ishare key table: a key entry needs its key and fingerprint');
+    if (kind === KEY_OK && (key === undefined || hex === undefined || key.words.length !== KEY_WORDS))
+      throw new Error(`ishare key table: a key entry needs its key (${KEY_WORDS} words) and fingerprint`);
     if ((this.used + 1) * 2 > this.nids.length) this.grow();
     const e = this.place(nid);
     this.kinds[e] = kind;
-    if (kind === KEY_OK) {
-      this.words.set(key!.words.subarray(0, KEY_WORDS), e * KEY_WORDS);
+    if (key !== undefined) {
+      this.words.set(key.words, e * KEY_WORDS);
       this.hexes[e] = hex;
     }
     this.used++;
@@ -82,7 +85,11 @@ export class IshareKeyTable {
     return h;
   }
 
-  /** The array holding the key words: entry e's are [keyOffset(e), keyOffset(e) + KEY_WORDS). */
+  /**
+   * The array holding the key words: entry e's are [keyOffset(e), keyOffset(e) + KEY_WORDS). Handed out
+   * (thread-local memory, read-only to callers) so that a join reads the key where it lies, with no
+   * object or view made per file; it is replaced when the table grows.
+   */
   keyWords(): Int32Array {
     return this.words;
   }
